@@ -1,0 +1,354 @@
+/**
+ * The broker's state: topics, their partitions and each partition's log, and the operations the
+ * protocol handlers call (create, delete, alter, wait for data). It knows nothing of sockets or
+ * wire formats beyond the record batch, which is also the storage format.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { Logger } from '../logging/logger.js';
+import { ErrorCode } from '../protocol/kafka/error-codes.js';
+import type { LogOptions } from '../storage/partition-log.js';
+import { PartitionLog, systemClock } from '../storage/partition-log.js';
+import { PartitionProducers } from './idempotence/partition-producers.js';
+import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
+import { openGroupCoordinator } from '../groups/coordinator.js';
+import { LocalMetadataStore } from './metadata-store.js';
+import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
+import type { EffectiveTopicConfig } from './topic-config.js';
+import { topicNameProblem } from './topic-name.js';
+
+export interface Partition {
+  readonly topic: Topic;
+  readonly index: number;
+  readonly log: PartitionLog;
+  /** Idempotent producers' sequence state (idempotence/partition-producers.ts). */
+  readonly producers: PartitionProducers;
+  /** Called when new data becomes readable (waiting fetches). */
+  readonly dataListeners: Set<() => void>;
+}
+
+export interface Topic {
+  readonly name: string;
+  readonly id: Buffer;
+  readonly partitions: Partition[];
+  readonly configOverrides: Map<string, string>;
+  effective: EffectiveTopicConfig;
+}
+
+export interface OperationResult {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+const ok: OperationResult = { errorCode: ErrorCode.none, errorMessage: null };
+
+function failure(errorCode: number, errorMessage: string): OperationResult {
+  return { errorCode, errorMessage };
+}
+
+export function partitionDirectoryName(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+export class Broker {
+  private readonly topics = new Map<string, Topic>();
+  private readonly topicsById = new Map<string, Topic>();
+  private readonly creating = new Map<string, Promise<OperationResult>>();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private readonly producerStateTimers: NodeJS.Timeout[] = [];
+  /** Set when shutdown begins, so waiting fetches answer at once. */
+  closing = false;
+  /** Consumer groups and committed offsets (groups/coordinator.ts); set by open(). */
+  groups!: GroupCoordinator;
+  /** Advertised listener, known once the socket is bound. */
+  advertisedHost: string;
+  advertisedPort: number;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly logger: Logger,
+    private readonly metadata: LocalMetadataStore,
+    /** InitProducerId: producer ids and epochs. */
+    readonly producerIds: ProducerIdManager,
+  ) {
+    this.advertisedHost = config.advertisedHost || config.host;
+    this.advertisedPort = config.kafkaPort;
+  }
+
+  static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
+    await fs.mkdir(config.dataDir, { recursive: true });
+    const metadata = await LocalMetadataStore.open(config.dataDir, config.clusterId);
+    const producerIds = await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
+    const broker = new Broker(config, logger, metadata, producerIds);
+    for (const [name, stored] of Object.entries(metadata.topics)) {
+      await broker.loadTopic(name, Buffer.from(stored.id, 'hex'), stored.partitionCount, new Map(Object.entries(stored.configs)));
+    }
+    await broker.removeOrphanPartitionDirectories();
+    broker.groups = await openGroupCoordinator(config, { partitionOffsets: (topic, index) => broker.partition(topic, index)?.log }, logger);
+    broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
+    broker.retentionTimer.unref();
+    broker.startProducerStateTimers();
+    logger.info('broker opened', { dataDir: config.dataDir, topics: broker.topics.size, clusterId: metadata.clusterId });
+    return broker;
+  }
+
+  get clusterId(): string {
+    return this.metadata.clusterId;
+  }
+
+  get nodeId(): number {
+    return this.config.nodeId;
+  }
+
+  topic(name: string): Topic | undefined {
+    return this.topics.get(name);
+  }
+
+  topicById(id: Buffer): Topic | undefined {
+    return this.topicsById.get(id.toString('hex'));
+  }
+
+  allTopics(): Topic[] {
+    return [...this.topics.values()];
+  }
+
+  partition(topicName: string, index: number): Partition | undefined {
+    return this.topics.get(topicName)?.partitions[index];
+  }
+
+  logOptions(effective: EffectiveTopicConfig): LogOptions {
+    return {
+      segmentBytes: effective.segmentBytes,
+      segmentMs: effective.segmentMs,
+      retentionMs: effective.retentionMs,
+      retentionBytes: effective.retentionBytes,
+      indexIntervalBytes: effective.indexIntervalBytes,
+      flush: this.config.flush,
+      flushIntervalMs: this.config.flushIntervalMs,
+    };
+  }
+
+  private async loadTopic(name: string, id: Buffer, partitionCount: number, overrides: Map<string, string>): Promise<Topic> {
+    const topic: Topic = {
+      name,
+      id,
+      partitions: [],
+      configOverrides: overrides,
+      effective: effectiveTopicConfig(overrides, this.config.topicDefaults),
+    };
+    await this.openPartitions(topic, partitionCount);
+    this.topics.set(name, topic);
+    this.topicsById.set(id.toString('hex'), topic);
+    return topic;
+  }
+
+  private async openPartitions(topic: Topic, partitionCount: number): Promise<void> {
+    const options = this.logOptions(topic.effective);
+    for (let index = topic.partitions.length; index < partitionCount; index++) {
+      const log = await PartitionLog.open(join(this.config.dataDir, partitionDirectoryName(topic.name, index)), options);
+      const producers = await PartitionProducers.open(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
+      topic.partitions.push({ topic, index, log, producers, dataListeners: new Set() });
+    }
+  }
+
+  /** Checks a CreateTopics entry without creating anything. */
+  validateNewTopic(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): OperationResult {
+    const nameProblem = topicNameProblem(name);
+    if (nameProblem !== null) return failure(ErrorCode.invalidTopicException, nameProblem);
+    if (this.topics.has(name)) return failure(ErrorCode.topicAlreadyExists, `topic '${name}' already exists`);
+    if (partitionCount < 1) return failure(ErrorCode.invalidPartitions, `number of partitions must be at least 1, got ${partitionCount}`);
+    if (partitionCount > this.config.limits.maxPartitionsPerTopic) {
+      return failure(ErrorCode.invalidPartitions, `number of partitions ${partitionCount} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
+    }
+    for (const [key, value] of configs) {
+      const problem = validateTopicConfig(key, value);
+      if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
+    }
+    return ok;
+  }
+
+  /**
+   * Creates a topic. Creations of one name are serialised: a second request waits for the first
+   * and then finds the topic there (TOPIC_ALREADY_EXISTS).
+   */
+  async createTopic(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): Promise<OperationResult> {
+    const pending = this.creating.get(name);
+    if (pending !== undefined) {
+      await pending.catch(() => undefined);
+      return this.createTopic(name, partitionCount, configs);
+    }
+    const creation = this.createTopicNow(name, partitionCount, configs);
+    this.creating.set(name, creation);
+    try {
+      return await creation;
+    } finally {
+      this.creating.delete(name);
+    }
+  }
+
+  private async createTopicNow(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): Promise<OperationResult> {
+    const problem = this.validateNewTopic(name, partitionCount, configs);
+    if (problem.errorCode !== ErrorCode.none) return problem;
+    const overrides = new Map<string, string>();
+    for (const [key, value] of configs) if (value !== null) overrides.set(key, value);
+    const id = randomBytes(16);
+    // Record the topic first: a crash after this leaves a topic whose partitions are created on start.
+    await this.metadata.putTopic(name, { id: id.toString('hex'), partitionCount, configs: Object.fromEntries(overrides) });
+    await this.loadTopic(name, id, partitionCount, overrides);
+    this.logger.info('topic created', { topic: name, partitions: partitionCount });
+    return ok;
+  }
+
+  /** Auto-creation on Metadata or Produce, when enabled. Concurrent requests for one name share one creation. */
+  async autoCreateTopic(name: string): Promise<Topic | OperationResult> {
+    const existing = this.topics.get(name);
+    if (existing !== undefined) return existing;
+    if (!this.config.autoCreateTopics) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+    const result = await this.createTopic(name, this.config.topicDefaults.numPartitions, new Map());
+    const topic = this.topics.get(name);
+    return result.errorCode === ErrorCode.none || (result.errorCode === ErrorCode.topicAlreadyExists && topic !== undefined) ? topic! : result;
+  }
+
+  async deleteTopic(name: string): Promise<OperationResult> {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+    this.topics.delete(name);
+    this.topicsById.delete(topic.id.toString('hex'));
+    await this.metadata.removeTopic(name);
+    for (const partition of topic.partitions) {
+      for (const listener of partition.dataListeners) listener();
+      await partition.producers.discard();
+      await partition.log.delete();
+    }
+    this.logger.info('topic deleted', { topic: name });
+    return ok;
+  }
+
+  async createPartitions(name: string, newTotal: number, validateOnly: boolean): Promise<OperationResult> {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+    if (newTotal <= topic.partitions.length) {
+      return failure(ErrorCode.invalidPartitions, `topic '${name}' has ${topic.partitions.length} partitions; the new count must be larger, got ${newTotal}`);
+    }
+    if (newTotal > this.config.limits.maxPartitionsPerTopic) {
+      return failure(ErrorCode.invalidPartitions, `number of partitions ${newTotal} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
+    }
+    if (validateOnly) return ok;
+    await this.metadata.putTopic(name, { id: topic.id.toString('hex'), partitionCount: newTotal, configs: Object.fromEntries(topic.configOverrides) });
+    await this.openPartitions(topic, newTotal);
+    this.logger.info('partitions added', { topic: name, partitions: newTotal });
+    return ok;
+  }
+
+  /**
+   * Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) a topic's overrides. `changes` maps a
+   * key to its new value, or null to remove the override.
+   */
+  async alterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+    for (const [key, value] of changes) {
+      const problem = validateTopicConfig(key, value);
+      if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
+    }
+    if (validateOnly) return ok;
+    const next = replaceAll ? new Map<string, string>() : new Map(topic.configOverrides);
+    for (const [key, value] of changes) {
+      if (value === null) next.delete(key);
+      else next.set(key, value);
+    }
+    await this.metadata.putTopic(name, { id: topic.id.toString('hex'), partitionCount: topic.partitions.length, configs: Object.fromEntries(next) });
+    topic.configOverrides.clear();
+    for (const [key, value] of next) topic.configOverrides.set(key, value);
+    topic.effective = effectiveTopicConfig(topic.configOverrides, this.config.topicDefaults);
+    const options = this.logOptions(topic.effective);
+    for (const partition of topic.partitions) partition.log.updateOptions(options);
+    this.logger.info('topic config changed', { topic: name, changes: [...changes.keys()].join(',') });
+    return ok;
+  }
+
+  /** Wakes fetches waiting on this partition. */
+  notifyData(partition: Partition): void {
+    for (const listener of partition.dataListeners) listener();
+  }
+
+  /**
+   * Resolves when any of the partitions gets new readable data, or after timeoutMs.
+   * Returns a function that cancels the wait (and resolves it).
+   */
+  waitForData(partitions: readonly Partition[], timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        for (const partition of partitions) partition.dataListeners.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      for (const partition of partitions) partition.dataListeners.add(wake);
+    });
+  }
+
+  private async enforceRetention(): Promise<void> {
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) {
+        try {
+          const deletedBytes = await partition.log.enforceRetention();
+          if (deletedBytes > 0) this.logger.info('retention deleted segments', { topic: topic.name, partition: partition.index, bytes: deletedBytes });
+        } catch (error) {
+          this.logger.error('retention failed', { topic: topic.name, partition: partition.index, error: String(error) });
+        }
+      }
+    }
+  }
+
+  private producerStateLimits(): { maxProducerIds: number; expirationMs: number } {
+    return { maxProducerIds: this.config.limits.maxProducerIdsPerPartition, expirationMs: this.config.producerIdExpirationMs };
+  }
+
+  /** Periodic producer state snapshots and producer id expiry, for every partition. */
+  private startProducerStateTimers(): void {
+    const everyPartition = (work: (partition: Partition) => void) => () => {
+      for (const topic of this.topics.values()) for (const partition of topic.partitions) work(partition);
+    };
+    const snapshots = setInterval(everyPartition((partition) => void partition.producers.saveIfChanged()), this.config.producerStateSnapshotIntervalMs);
+    const expiry = setInterval(everyPartition((partition) => partition.producers.expire()), this.config.producerIdExpirationCheckIntervalMs);
+    for (const timer of [snapshots, expiry]) {
+      timer.unref();
+      this.producerStateTimers.push(timer);
+    }
+  }
+
+  /** Partition folders left behind by a topic deleted just before a crash. */
+  private async removeOrphanPartitionDirectories(): Promise<void> {
+    const entries = await fs.readdir(this.config.dataDir, { withFileTypes: true });
+    for (const entry of entries) {
+      if (!entry.isDirectory() || entry.name === 'meta') continue;
+      const match = /^(.+)-(\d+)$/.exec(entry.name);
+      if (match === null) continue;
+      const topic = this.topics.get(match[1]!);
+      if (topic !== undefined && Number(match[2]) < topic.partitions.length) continue;
+      // Only folders that hold our segment files: never remove something else found in the data dir.
+      const files = await fs.readdir(join(this.config.dataDir, entry.name));
+      if (!files.some((file) => /^\d{20}\.log$/.test(file))) continue;
+      this.logger.warn('removing partition folder of a deleted topic', { folder: entry.name });
+      await fs.rm(join(this.config.dataDir, entry.name), { recursive: true, force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+    for (const timer of this.producerStateTimers) clearInterval(timer);
+    await this.groups?.close();
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) {
+        for (const listener of partition.dataListeners) listener();
+        await partition.log.close();
+        await partition.producers.closeAfterLog();
+      }
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The fetch path: read whole stored batches for a set of partitions within byte budgets, and wait
+ * (long poll) until enough data is there or the wait is over.
+ *
+ * Budgets follow Kafka (KIP-74): each partition gives at most partitionMaxBytes and the response at
+ * most maxBytes, except that the first batch of the first partition with data is returned whole even
+ * when larger, so a consumer can always make progress.
+ */
+import { ErrorCode } from '../protocol/kafka/error-codes.js';
+import { OffsetOutOfRangeError } from '../storage/partition-log.js';
+import type { Broker, Partition } from './broker.js';
+
+export interface FetchTarget {
+  readonly partition: Partition | undefined;
+  /** Error for a partition that could not be resolved (unknown topic, id or index). */
+  readonly errorCode: number;
+  readonly fetchOffset: number;
+  readonly partitionMaxBytes: number;
+}
+
+export interface PartitionFetchResult {
+  errorCode: number;
+  highWatermark: number;
+  logStartOffset: number;
+  records: Buffer[];
+  byteCount: number;
+}
+
+const emptyRecords: Buffer[] = [];
+
+async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean): Promise<PartitionFetchResult> {
+  const partition = target.partition;
+  if (partition === undefined || target.errorCode !== ErrorCode.none) {
+    return { errorCode: target.errorCode, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
+  }
+  const log = partition.log;
+  const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => ({
+    errorCode,
+    highWatermark: log.highWatermark,
+    logStartOffset: log.logStartOffset,
+    records,
+    byteCount,
+  });
+  if (target.fetchOffset < log.logStartOffset || target.fetchOffset > log.highWatermark) {
+    // Between the high watermark and the log end is data not yet durable: nothing to serve yet.
+    if (target.fetchOffset >= log.logStartOffset && target.fetchOffset <= log.logEndOffset) return result(ErrorCode.none, emptyRecords, 0);
+    return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
+  }
+  const maxBytes = Math.min(target.partitionMaxBytes, budgetBytes);
+  if (maxBytes <= 0 && !mustMakeProgress) return result(ErrorCode.none, emptyRecords, 0);
+  try {
+    // With maxBytes 0 the log still returns the first batch whole (KIP-74).
+    const read = await log.read(target.fetchOffset, Math.max(maxBytes, 0));
+    return result(ErrorCode.none, read.chunks, read.byteCount);
+  } catch (error) {
+    if (error instanceof OffsetOutOfRangeError) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
+    throw error;
+  }
+}
+
+/** One pass over the partitions within the response budget. */
+export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
+  const results: PartitionFetchResult[] = [];
+  let byteCount = 0;
+  let anyError = false;
+  for (const target of targets) {
+    const partitionResult = await readPartition(target, maxBytes - byteCount, byteCount === 0);
+    byteCount += partitionResult.byteCount;
+    if (partitionResult.errorCode !== ErrorCode.none) anyError = true;
+    results.push(partitionResult);
+  }
+  return { results, byteCount, anyError };
+}
+
+/**
+ * Reads, and if fewer than minBytes are available, waits for new data (or the deadline) and reads
+ * again. Errors are returned at once, as Kafka does.
+ */
+export async function fetchWithWait(
+  broker: Broker,
+  targets: readonly FetchTarget[],
+  options: { maxBytes: number; minBytes: number; maxWaitMs: number },
+): Promise<PartitionFetchResult[]> {
+  const deadline = Date.now() + options.maxWaitMs;
+  const partitions = targets.flatMap((target) => (target.partition === undefined ? [] : [target.partition]));
+  for (;;) {
+    const pass = await readPartitions(targets, options.maxBytes);
+    const remainingMs = deadline - Date.now();
+    if (pass.byteCount >= options.minBytes || pass.anyError || remainingMs <= 0 || partitions.length === 0 || broker.closing) {
+      return pass.results;
+    }
+    await broker.waitForData(partitions, remainingMs);
+  }
+}

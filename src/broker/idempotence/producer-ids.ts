@@ -1,0 +1,208 @@
+/**
+ * Producer ids and epochs for InitProducerId (non-transactional producers).
+ *
+ * Ids are unique across restarts, crashes included: they are handed out from blocks, and a block is
+ * reserved on disk before its first id is given out. The file holds the first id not yet reserved:
+ *
+ *   <dataDir>/meta/producer-id-block     text, two lines, each ending in '\n':
+ *     ┌──────────────────────┐
+ *     │ 1                    │  format version
+ *     │ 5000                 │  next unreserved producer id (decimal; ids below it may have been used)
+ *     └──────────────────────┘
+ *
+ * written as .tmp, fsynced, renamed, folder fsynced. After a restart the broker starts at the next
+ * block, so ids of a block that was only partly used are skipped, never reused. A file that exists
+ * but cannot be read stops the broker from starting: guessing could reuse ids.
+ *
+ * Epochs (KIP-360, InitProducerId v3+ carrying the producer's current id and epoch). Kafka gives a
+ * non-transactional producer a brand-new id every time; we follow its transactional rules instead
+ * while we remember the id, so that a producer recovering from an error keeps its id, gets the next
+ * epoch, and its older in-flight batches are fenced (INVALID_PRODUCER_EPOCH) by the partitions:
+ *
+ *   request (-1, -1)                         → a new id, epoch 0
+ *   only one of the two is -1                → INVALID_REQUEST
+ *   id we remember, epoch = its current one  → same id, epoch + 1 (a new id, epoch 0, once the epoch
+ *                                              reaches 32766: the epoch is exhausted)
+ *   id we remember, epoch = its previous one → same id, current epoch (a retried bump)
+ *   id we remember, other epoch              → PRODUCER_FENCED (v4+), INVALID_PRODUCER_EPOCH (v3)
+ *   id rotated away, epoch exhausted         → the id it was rotated to (a retried rotation)
+ *   id we do not remember                    → a new id, epoch 0 (Kafka's answer; safe: nothing to fence)
+ *
+ * What we remember is kept in memory only (a restart forgets it, which is safe by the last rule),
+ * for at most `maxRemembered` ids, the least recently used forgotten first.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../logging/logger.js';
+import { ErrorCode } from '../../protocol/kafka/error-codes.js';
+
+export const producerIdBlockFileName = 'producer-id-block';
+const fileFormatVersion = 1;
+/** Ids reserved per write of the block file (Kafka's PRODUCER_ID_BLOCK_SIZE). */
+export const producerIdBlockSize = 1000n;
+/** From this epoch on a producer id gets no further epoch (Kafka: Short.MaxValue − 1). */
+export const exhaustedEpoch = 0x7fff - 1;
+/** InitProducerId v4 is the first that may answer PRODUCER_FENCED. */
+const firstProducerFencedVersion = 4;
+
+export interface InitProducerIdResult {
+  readonly errorCode: number;
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  /** Why, when errorCode is not 0 (for the broker's log). */
+  readonly reason?: string;
+}
+
+interface RememberedProducer {
+  epoch: number;
+  /** The epoch before the last bump (-1 if none), so a retried bump gets the same answer. */
+  previousEpoch: number;
+  /** Set once the epoch was exhausted and the producer moved to a new id. */
+  rotatedTo: bigint | null;
+}
+
+export interface ProducerIdStorage {
+  read(): Promise<string | null>;
+  write(text: string): Promise<void>;
+}
+
+/** The block file in `metaDirectory`, written atomically. */
+export function fileProducerIdStorage(metaDirectory: string): ProducerIdStorage {
+  const path = join(metaDirectory, producerIdBlockFileName);
+  return {
+    async read() {
+      try {
+        return await fs.readFile(path, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async write(text) {
+      await fs.mkdir(metaDirectory, { recursive: true });
+      const temporary = `${path}.tmp`;
+      const handle = await fs.open(temporary, 'w', 0o644);
+      try {
+        await handle.writeFile(text);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(temporary, path);
+      const folder = await fs.open(metaDirectory, 'r');
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
+    },
+  };
+}
+
+export class ProducerIdManager {
+  private nextId: bigint;
+  private reservedEnd: bigint;
+  private reserving: Promise<void> | null = null;
+  /** In least-recently-used order. */
+  private readonly remembered = new Map<bigint, RememberedProducer>();
+
+  private constructor(
+    private readonly storage: ProducerIdStorage,
+    firstUnreserved: bigint,
+    private readonly maxRemembered: number,
+    private readonly logger: Logger,
+  ) {
+    this.nextId = firstUnreserved;
+    this.reservedEnd = firstUnreserved;
+  }
+
+  static async open(storage: ProducerIdStorage, maxRemembered: number, logger: Logger): Promise<ProducerIdManager> {
+    const text = await storage.read();
+    let firstUnreserved = 0n;
+    if (text !== null) {
+      const match = /^(\d+)\n(\d+)\n$/.exec(text);
+      if (match === null || Number(match[1]) !== fileFormatVersion) {
+        throw new Error(`${producerIdBlockFileName}: not a producer id block file of format version ${fileFormatVersion}; refusing to guess, since that could reuse producer ids`);
+      }
+      firstUnreserved = BigInt(match[2]!);
+    }
+    return new ProducerIdManager(storage, firstUnreserved, Math.max(1, maxRemembered), logger);
+  }
+
+  /** The next unused producer id; reserves a new block on disk first when the current one is used up. */
+  async allocate(): Promise<bigint> {
+    while (this.nextId >= this.reservedEnd) {
+      this.reserving ??= this.reserveBlock().finally(() => {
+        this.reserving = null;
+      });
+      await this.reserving;
+    }
+    return this.nextId++;
+  }
+
+  private async reserveBlock(): Promise<void> {
+    const end = this.reservedEnd + producerIdBlockSize;
+    await this.storage.write(`${fileFormatVersion}\n${end}\n`);
+    this.nextId = this.reservedEnd;
+    this.reservedEnd = end;
+    this.logger.debug('producer id block reserved', { from: this.nextId, to: end - 1n });
+  }
+
+  /** InitProducerId without a transactional id; `producerId`/`producerEpoch` are -1 before v3. */
+  async initProducerId(producerId: bigint, producerEpoch: number, apiVersion: number): Promise<InitProducerIdResult> {
+    if (producerId === -1n && producerEpoch === -1) return this.newProducer();
+    if (producerId < 0n || producerEpoch < 0) {
+      return refused(ErrorCode.invalidRequest, `producer id ${producerId} and epoch ${producerEpoch}: give both or neither`);
+    }
+    const known = this.remembered.get(producerId);
+    if (known === undefined) return this.newProducer();
+    this.touch(producerId, known);
+    if (known.rotatedTo !== null) {
+      const current = this.remembered.get(known.rotatedTo);
+      if (producerEpoch >= exhaustedEpoch && current !== undefined) return accepted(known.rotatedTo, current.epoch);
+      return this.fenced(producerId, producerEpoch, known, apiVersion);
+    }
+    if (producerEpoch === known.epoch) {
+      if (known.epoch >= exhaustedEpoch) {
+        const next = await this.newProducer();
+        known.rotatedTo = next.producerId;
+        return next;
+      }
+      known.previousEpoch = known.epoch;
+      known.epoch++;
+      return accepted(producerId, known.epoch);
+    }
+    if (producerEpoch === known.previousEpoch) return accepted(producerId, known.epoch);
+    return this.fenced(producerId, producerEpoch, known, apiVersion);
+  }
+
+  private async newProducer(): Promise<InitProducerIdResult> {
+    const producerId = await this.allocate();
+    this.touch(producerId, { epoch: 0, previousEpoch: -1, rotatedTo: null });
+    return accepted(producerId, 0);
+  }
+
+  private fenced(producerId: bigint, producerEpoch: number, known: RememberedProducer, apiVersion: number): InitProducerIdResult {
+    // Clients before v4 do not know PRODUCER_FENCED; Kafka answers them INVALID_PRODUCER_EPOCH.
+    const errorCode = apiVersion >= firstProducerFencedVersion ? ErrorCode.producerFenced : ErrorCode.invalidProducerEpoch;
+    return refused(errorCode, `producer ${producerId} epoch ${producerEpoch} is fenced: its current epoch is ${known.epoch}`);
+  }
+
+  private touch(producerId: bigint, entry: RememberedProducer): void {
+    this.remembered.delete(producerId);
+    this.remembered.set(producerId, entry);
+    while (this.remembered.size > this.maxRemembered) {
+      const oldest = this.remembered.keys().next();
+      if (oldest.done === true) break;
+      this.remembered.delete(oldest.value);
+    }
+  }
+}
+
+function accepted(producerId: bigint, producerEpoch: number): InitProducerIdResult {
+  return { errorCode: ErrorCode.none, producerId, producerEpoch };
+}
+
+function refused(errorCode: number, reason: string): InitProducerIdResult {
+  return { errorCode, producerId: -1n, producerEpoch: -1, reason };
+}

@@ -1,0 +1,142 @@
+/**
+ * The produce path for one partition: check the batch the way Kafka does, without decoding its
+ * records, then append it and wait for durability as acks require.
+ *
+ * Checks, in Kafka's order: exactly one v2 batch; zstd only from Produce v7; size within
+ * max.message.bytes; CRC-32C; record count consistent with lastOffsetDelta; no control batches
+ * from clients; sequence numbers present for producer ids. Under LogAppendTime the batch is
+ * stamped with the broker's clock (maxTimestamp and the timestamp-type bit, then a new CRC).
+ * Idempotent producers' sequences and epochs are checked last, in appendBatch.
+ */
+import { ErrorCode } from '../protocol/kafka/error-codes.js';
+import {
+  batchHeaderBytes,
+  batchOverheadBytes,
+  compressionCodecMask,
+  controlBit,
+  hasValidCrc,
+  readAttributes,
+  readBaseSequence,
+  readBatchLength,
+  readLastOffsetDelta,
+  readMagic,
+  readProducerId,
+  readRecordsCount,
+  setLogAppendTime,
+  setPartitionLeaderEpoch,
+  transactionalBit,
+} from '../storage/record-batch.js';
+import type { Broker, Partition } from './broker.js';
+import type { BatchMetadata } from './producer-state.js';
+
+export interface PartitionProduceResult {
+  errorCode: number;
+  errorMessage: string | null;
+  baseOffset: bigint;
+  logAppendTimeMs: bigint;
+  logStartOffset: bigint;
+}
+
+const zstdCodec = 4;
+/** Produce v7 is the first that may carry zstd batches. */
+const firstZstdProduceVersion = 7;
+
+function rejected(errorCode: number, errorMessage: string): PartitionProduceResult {
+  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+}
+
+/** Returns an error result when the batch must be refused, or null when it may be appended. */
+export function checkBatch(records: Buffer | null, partition: Partition, produceVersion: number): PartitionProduceResult | null {
+  if (records === null || records.length < batchHeaderBytes) {
+    return rejected(ErrorCode.corruptMessage, `record set of ${records?.length ?? 0} bytes is shorter than a batch header`);
+  }
+  const totalBytes = readBatchLength(records, 0) + batchOverheadBytes;
+  if (totalBytes !== records.length) {
+    return rejected(ErrorCode.invalidRecord, `expected exactly one record batch of ${totalBytes} bytes, got ${records.length} bytes`);
+  }
+  if (readMagic(records, 0) !== 2) return rejected(ErrorCode.invalidRecord, `record batch magic ${readMagic(records, 0)} is not allowed; Produce v3+ carries magic 2 batches`);
+  const attributes = readAttributes(records, 0);
+  const codec = attributes & compressionCodecMask;
+  if (codec > zstdCodec) return rejected(ErrorCode.corruptMessage, `unknown compression codec ${codec}`);
+  if (codec === zstdCodec && produceVersion < firstZstdProduceVersion) {
+    return rejected(ErrorCode.unsupportedCompressionType, `zstd needs Produce v${firstZstdProduceVersion} or later, got v${produceVersion}`);
+  }
+  const maxMessageBytes = partition.topic.effective.maxMessageBytes;
+  if (records.length > maxMessageBytes) {
+    return rejected(ErrorCode.messageTooLarge, `batch of ${records.length} bytes exceeds max.message.bytes ${maxMessageBytes}`);
+  }
+  if (!hasValidCrc(records, 0, records.length)) return rejected(ErrorCode.corruptMessage, 'record batch CRC-32C does not match');
+  const count = readRecordsCount(records, 0);
+  if (count <= 0 || readLastOffsetDelta(records, 0) + 1 !== count) {
+    return rejected(ErrorCode.invalidRecord, `record count ${count} does not match lastOffsetDelta ${readLastOffsetDelta(records, 0)}`);
+  }
+  if ((attributes & controlBit) !== 0) return rejected(ErrorCode.invalidRecord, 'clients may not produce control batches');
+  if ((attributes & transactionalBit) !== 0) return rejected(ErrorCode.invalidTxnState, 'transactions are not supported yet');
+  if (readProducerId(records, 0) >= 0n && readBaseSequence(records, 0) < 0) {
+    return rejected(ErrorCode.invalidRecord, 'a batch with a producer id must carry a base sequence');
+  }
+  return null;
+}
+
+/**
+ * Appends a checked batch. With acks 0 nothing waits; otherwise the result is returned once the
+ * batch is durable under the broker's flush policy.
+ *
+ * A batch with a producer id first goes through the partition's producer state (producer-state.ts):
+ * a retried duplicate is answered with its original offsets and not written again, a sequence gap
+ * or a stale epoch is refused. The check, the append and the state update run synchronously, with
+ * no await in between, so that no other request on this partition can come between them.
+ */
+export async function appendBatch(broker: Broker, partition: Partition, records: Buffer, acks: number): Promise<PartitionProduceResult> {
+  const verdict = partition.producers.check(records);
+  if (verdict.kind === 'refuse') return rejected(verdict.errorCode, verdict.errorMessage);
+  if (verdict.kind === 'duplicate') return answerDuplicate(broker, partition, verdict.batch, acks);
+  let logAppendTimeMs = -1n;
+  if (partition.topic.effective.messageTimestampType === 'LogAppendTime') {
+    const nowMs = Date.now();
+    setLogAppendTime(records, 0, nowMs);
+    logAppendTimeMs = BigInt(nowMs);
+  }
+  // One broker leads every partition, in leader epoch 0 (what Metadata reports); outside the CRC.
+  setPartitionLeaderEpoch(records, 0, 0);
+  const appended = partition.log.append(records);
+  partition.producers.recordAppend(records, appended);
+  const durable = appended.durable.then(() => broker.notifyData(partition));
+  if (acks !== 0) {
+    try {
+      await durable;
+    } catch (error) {
+      broker.logger.error('append failed', { topic: partition.topic.name, partition: partition.index, error: String(error) });
+      return rejected(ErrorCode.kafkaStorageError, 'the batch could not be written to disk');
+    }
+  } else durable.catch((error: unknown) => broker.logger.error('append failed', { topic: partition.topic.name, error: String(error) }));
+  return {
+    errorCode: ErrorCode.none,
+    errorMessage: null,
+    baseOffset: BigInt(appended.baseOffset),
+    logAppendTimeMs,
+    logStartOffset: BigInt(partition.log.logStartOffset),
+  };
+}
+
+/**
+ * A retry of a batch already in the log (Kafka's DUPLICATE_SEQUENCE handling since 1.0): success
+ * with the original base offset, once the original is durable; logAppendTime -1 as Kafka answers.
+ */
+async function answerDuplicate(broker: Broker, partition: Partition, batch: BatchMetadata, acks: number): Promise<PartitionProduceResult> {
+  broker.logger.debug('duplicate batch not written again', { topic: partition.topic.name, partition: partition.index, baseOffset: batch.firstOffset });
+  if (acks !== 0) {
+    try {
+      await partition.producers.waitUntilDurable(batch);
+    } catch {
+      return rejected(ErrorCode.kafkaStorageError, 'the original of this retried batch could not be written to disk');
+    }
+  }
+  return {
+    errorCode: ErrorCode.none,
+    errorMessage: null,
+    baseOffset: BigInt(batch.firstOffset),
+    logAppendTimeMs: -1n,
+    logStartOffset: BigInt(partition.log.logStartOffset),
+  };
+}

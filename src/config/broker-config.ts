@@ -1,0 +1,169 @@
+/**
+ * Everything an operator can set on a broker, with its default. One place, so every limit has a
+ * name, a default and a config key (DESIGN.md, decision 7).
+ *
+ * Keys are the same in the YAML file (`kafkaPort: 9092` or nested `limits: { maxFrameBytes: … }`),
+ * as flags (`--kafka-port`) and as environment variables (`OSPREY_KAFKA_PORT`); see loader.ts.
+ */
+
+export type FlushPolicy = 'always' | 'interval' | 'never';
+
+/** Topic-level defaults; each can be overridden per topic with the Kafka config key in brackets. */
+export interface TopicDefaults {
+  /** [num.partitions] partitions of an auto-created topic, or of CreateTopics with -1. */
+  numPartitions: number;
+  /** [segment.bytes] roll the active segment when it reaches this size. */
+  segmentBytes: number;
+  /** [segment.ms] roll the active segment when its first batch is this old. */
+  segmentMs: number;
+  /** [retention.ms] delete segments whose newest record is older; -1 keeps forever. */
+  retentionMs: number;
+  /** [retention.bytes] delete oldest segments while a partition is larger; -1 is unlimited. */
+  retentionBytes: number;
+  /** [max.message.bytes] largest record batch accepted. */
+  maxMessageBytes: number;
+  /** [message.timestamp.type] CreateTime or LogAppendTime. */
+  messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /** [index.interval.bytes] bytes between offset-index entries. */
+  indexIntervalBytes: number;
+}
+
+export interface ConnectionLimits {
+  /** Largest request frame accepted once a connection is past authentication. */
+  maxFrameBytes: number;
+  /** Largest request frame accepted before authentication (SASL comes later; applies to all for now). */
+  maxUnauthenticatedFrameBytes: number;
+  /** Requests read but not yet answered, per connection; reading pauses beyond it. */
+  maxInFlightRequests: number;
+  /** Bytes of requests read but not yet answered, per connection; reading pauses beyond it. */
+  maxInFlightBytes: number;
+  /** Open connections per broker; further ones are closed at once. */
+  maxConnections: number;
+  /** A connection that sends nothing for this long is closed. */
+  idleTimeoutMs: number;
+  /** Longest a Fetch may wait for data, whatever the client asks. */
+  maxFetchWaitMs: number;
+  /** Largest Fetch response, whatever the client asks. */
+  maxFetchResponseBytes: number;
+  /** Array elements (topics, partitions, members…) one request may hold; more closes the connection. */
+  maxRequestArrayElements: number;
+  /** Largest partition count of one topic. */
+  maxPartitionsPerTopic: number;
+  /** Idempotent producer ids tracked per partition; beyond it the least recently active is forgotten. */
+  maxProducerIdsPerPartition: number;
+  /** Producer ids whose current epoch InitProducerId remembers (KIP-360 epoch bumps); least recently used forgotten first. */
+  maxProducerIdsRemembered: number;
+}
+
+/** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
+export interface GroupSettings {
+  /** [group.min.session.timeout.ms] shortest session timeout a member may ask for. */
+  minSessionTimeoutMs: number;
+  /** [group.max.session.timeout.ms] longest session timeout a member may ask for. */
+  maxSessionTimeoutMs: number;
+  /** [group.initial.rebalance.delay.ms] how long the first rebalance of an empty group waits for more members. */
+  initialRebalanceDelayMs: number;
+  /** [group.max.size] members (joined or asked to rejoin) one classic group may have. */
+  maxGroupSize: number;
+  /** Groups this broker keeps; a new group beyond it is refused (COORDINATOR_NOT_AVAILABLE). */
+  maxGroups: number;
+  /** Longest group id, in UTF-8 bytes. */
+  maxGroupIdBytes: number;
+  /** Protocol (assignor) entries one JoinGroup may list. */
+  maxProtocolsPerMember: number;
+  /** Bytes of protocol metadata (subscriptions) one JoinGroup may carry, all protocols together. */
+  maxMemberMetadataBytes: number;
+  /** [offset.metadata.max.bytes] longest metadata string of a committed offset. */
+  maxMetadataBytes: number;
+  /** Committed offsets of an empty group expire this long after the group became empty and after their commit. */
+  offsetsRetentionMs: number;
+  /** [offsets.retention.check.interval.ms] how often expired offsets are looked for. */
+  offsetsRetentionCheckIntervalMs: number;
+  /** [offsets.topic.segment.bytes] segment size of the group offsets log. */
+  offsetsLogSegmentBytes: number;
+  /** When the group offsets log grows past this, the live state is written anew and older segments dropped. */
+  offsetsLogCleanupBytes: number;
+}
+
+export interface BrokerConfig {
+  /** Address the Kafka listener binds to. */
+  host: string;
+  kafkaPort: number;
+  /** Host advertised to clients in Metadata; defaults to `host`. */
+  advertisedHost: string;
+  dataDir: string;
+  nodeId: number;
+  clusterId: string;
+  /** [flush] always: fsync (group commit) before acks=1/all are answered; interval: every flushIntervalMs; never: leave it to the OS. */
+  flush: FlushPolicy;
+  flushIntervalMs: number;
+  autoCreateTopics: boolean;
+  /** How often retention and segment age are checked. */
+  retentionCheckIntervalMs: number;
+  /** [producer.id.expiration.ms] a partition forgets an idempotent producer after this long without an append from it. */
+  producerIdExpirationMs: number;
+  /** [producer.id.expiration.check.interval.ms] how often expired producer ids are removed. */
+  producerIdExpirationCheckIntervalMs: number;
+  /** How often partitions whose producer state or log changed write a producer state snapshot. */
+  producerStateSnapshotIntervalMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  topicDefaults: TopicDefaults;
+  limits: ConnectionLimits;
+  groups: GroupSettings;
+}
+
+export const defaultBrokerConfig: BrokerConfig = {
+  host: '127.0.0.1',
+  kafkaPort: 9092,
+  advertisedHost: '',
+  dataDir: './data',
+  nodeId: 0,
+  clusterId: '',
+  flush: 'always',
+  flushIntervalMs: 1000,
+  autoCreateTopics: true,
+  retentionCheckIntervalMs: 60_000,
+  producerIdExpirationMs: 24 * 60 * 60 * 1000,
+  producerIdExpirationCheckIntervalMs: 10 * 60 * 1000,
+  producerStateSnapshotIntervalMs: 60_000,
+  logLevel: 'info',
+  topicDefaults: {
+    numPartitions: 1,
+    segmentBytes: 1024 * 1024 * 1024,
+    segmentMs: 7 * 24 * 60 * 60 * 1000,
+    retentionMs: 7 * 24 * 60 * 60 * 1000,
+    retentionBytes: -1,
+    maxMessageBytes: 1024 * 1024 + 12,
+    messageTimestampType: 'CreateTime',
+    indexIntervalBytes: 4096,
+  },
+  limits: {
+    maxFrameBytes: 100 * 1024 * 1024,
+    maxUnauthenticatedFrameBytes: 100 * 1024 * 1024,
+    maxInFlightRequests: 100,
+    maxInFlightBytes: 256 * 1024 * 1024,
+    maxConnections: 10_000,
+    idleTimeoutMs: 10 * 60 * 1000,
+    maxFetchWaitMs: 30_000,
+    maxFetchResponseBytes: 55 * 1024 * 1024,
+    maxRequestArrayElements: 200_000,
+    maxPartitionsPerTopic: 10_000,
+    maxProducerIdsPerPartition: 10_000,
+    maxProducerIdsRemembered: 100_000,
+  },
+  groups: {
+    minSessionTimeoutMs: 6000,
+    maxSessionTimeoutMs: 1_800_000,
+    initialRebalanceDelayMs: 3000,
+    maxGroupSize: 1000,
+    maxGroups: 10_000,
+    maxGroupIdBytes: 255,
+    maxProtocolsPerMember: 32,
+    maxMemberMetadataBytes: 256 * 1024,
+    maxMetadataBytes: 4096,
+    offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+    offsetsRetentionCheckIntervalMs: 600_000,
+    offsetsLogSegmentBytes: 16 * 1024 * 1024,
+    offsetsLogCleanupBytes: 64 * 1024 * 1024,
+  },
+};

@@ -1,0 +1,171 @@
+/**
+ * The group log: where committed offsets and group metadata are made durable (log-records.ts has
+ * the record format). A PartitionLog of its own, outside every topic, that nobody fetches from.
+ *
+ *   ┌ deleted ┐┌──────────── kept ───────────────────────────────────────────────┐
+ *   [ commits ][ commits … ][ snapshot: every live record ][ commits after it … ]
+ *                           ▲ logStartOffset after cleanup (deleteRecordsBefore)
+ *
+ * Cleanup: once the log is larger than the threshold (and more than twice the last snapshot), the
+ * live state, taken from what has been appended so far, is appended again as new batches in one
+ * synchronous step (so no commit can fall between its batches), and once those are durable,
+ * `deleteRecordsBefore(snapshot start)` drops the older segments. A crash at any point leaves a log
+ * that replays to the same state: before the snapshot is durable the old records are all still
+ * there; after it, everything the dropped records said is repeated in the snapshot.
+ */
+import type { Logger } from '../logging/logger.js';
+import { decodeRecordBatch, encodeRecordBatch, recordBatchHeaderBytes, recordBatchTotalBytes } from '../protocol/kafka/records.js';
+import type { RecordToEncode } from '../protocol/kafka/records.js';
+import { MalformedInputError } from '../protocol/wire/errors.js';
+import type { Clock, LogOptions } from '../storage/partition-log.js';
+import { PartitionLog } from '../storage/partition-log.js';
+import { decodeRecord, encodeKey, encodeValue } from './log-records.js';
+import type { GroupLogRecord } from './log-records.js';
+
+/** Records per batch when the snapshot is written; commits go as one batch per request. */
+const snapshotRecordsPerBatch = 500;
+const replayReadBytes = 4 * 1024 * 1024;
+/** Where a v2 batch header keeps lastOffsetDelta (protocol/kafka/records.ts). */
+const lastOffsetDeltaAt = 23;
+
+export interface AppendOutcome {
+  /** Offset of the first record in the group log (orders writes to the same key). */
+  readonly logOffset: number;
+  /** Resolves once durable per the broker's flush policy; rejects if the write fails. */
+  readonly durable: Promise<void>;
+}
+
+export class GroupLog {
+  private compacting = false;
+  private lastSnapshotBytes = 0;
+
+  private constructor(
+    private readonly log: PartitionLog,
+    private readonly cleanupThresholdBytes: number,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  static async open(directory: string, options: LogOptions, cleanupThresholdBytes: number, clock: Clock, logger: Logger): Promise<GroupLog> {
+    const log = await PartitionLog.open(directory, options, clock, { logger });
+    return new GroupLog(log, cleanupThresholdBytes, clock, logger);
+  }
+
+  get sizeBytes(): number {
+    return this.log.sizeBytes;
+  }
+
+  get logStartOffset(): number {
+    return this.log.logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  /**
+   * Calls `visit` with every record from the log start, in order. A batch or record that cannot be
+   * decoded is logged and skipped (recovery already checked the CRCs, so this means a format we do
+   * not know); replay goes on with the next.
+   */
+  async replay(visit: (record: GroupLogRecord, logOffset: number) => void): Promise<number> {
+    let offset = this.log.logStartOffset;
+    const end = this.log.logEndOffset;
+    let count = 0;
+    while (offset < end) {
+      const { chunks } = await this.log.read(offset, replayReadBytes, end);
+      if (chunks.length === 0) break;
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      let position = 0;
+      let progressed = false;
+      for (let total = recordBatchTotalBytes(bytes, position); total !== null; total = recordBatchTotalBytes(bytes, position)) {
+        let batch;
+        try {
+          batch = decodeRecordBatch(bytes, position, { verifyCrc: false });
+        } catch (error) {
+          if (!(error instanceof MalformedInputError) || total < recordBatchHeaderBytes) throw error;
+          const lastOffset = Number(bytes.readBigInt64BE(position)) + bytes.readInt32BE(position + lastOffsetDeltaAt);
+          this.logger.warn('group log: skipping a batch that cannot be decoded', { offset: Number(bytes.readBigInt64BE(position)), error: error.message });
+          offset = lastOffset + 1;
+          position += total;
+          progressed = true;
+          continue;
+        }
+        position += total;
+        progressed = true;
+        for (const record of batch.records) {
+          if (record.offset < this.log.logStartOffset) continue;
+          let decoded;
+          try {
+            decoded = decodeRecord(record.key, record.value);
+          } catch (error) {
+            if (!(error instanceof MalformedInputError)) throw error;
+            this.logger.warn('group log: skipping an unreadable record', { offset: record.offset, error: error.message });
+            continue;
+          }
+          if (decoded.kind === 'unknown') {
+            this.logger.warn('group log: skipping a record of an unknown key type', { offset: record.offset, keyType: decoded.keyType });
+            continue;
+          }
+          visit(decoded, record.offset);
+          count++;
+        }
+        offset = batch.lastOffset + 1;
+      }
+      if (!progressed) break;
+    }
+    return count;
+  }
+
+  /** Appends the records as one batch. Throws (LogFailedError, LogClosedError) when the log cannot take writes. */
+  append(records: readonly GroupLogRecord[]): AppendOutcome {
+    const batch = this.encode(records);
+    const { baseOffset, durable } = this.log.append(batch);
+    return { logOffset: baseOffset, durable };
+  }
+
+  private encode(records: readonly GroupLogRecord[]): Buffer {
+    const encoded: RecordToEncode[] = records.map((record) => ({ key: encodeKey(record), value: encodeValue(record) }));
+    return encodeRecordBatch({ records: encoded, baseTimestampMs: this.clock.nowMs() });
+  }
+
+  /** True when a cleanup is due (see the file comment). */
+  get cleanupDue(): boolean {
+    return !this.compacting && this.log.sizeBytes > this.cleanupThresholdBytes && this.log.sizeBytes > 2 * this.lastSnapshotBytes;
+  }
+
+  /**
+   * Writes `liveRecords` (the whole live state, as of now) as new batches, waits until they are
+   * durable and drops everything before them. One cleanup at a time.
+   */
+  async cleanUp(liveRecords: readonly GroupLogRecord[]): Promise<void> {
+    if (this.compacting) return;
+    this.compacting = true;
+    try {
+      const snapshotStart = this.log.logEndOffset;
+      const sizeBefore = this.log.sizeBytes;
+      let snapshotBytes = 0;
+      let lastDurable: Promise<void> = Promise.resolve();
+      for (let start = 0; start < liveRecords.length; start += snapshotRecordsPerBatch) {
+        const batch = this.encode(liveRecords.slice(start, start + snapshotRecordsPerBatch));
+        snapshotBytes += batch.length;
+        lastDurable = this.log.append(batch).durable;
+      }
+      await lastDurable;
+      await this.log.flush();
+      await this.log.deleteRecordsBefore(snapshotStart);
+      this.lastSnapshotBytes = snapshotBytes;
+      this.logger.info('group log cleaned up', { records: liveRecords.length, snapshotBytes, bytesBefore: sizeBefore, bytesAfter: this.log.sizeBytes });
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.log.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.log.close();
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The records of the group log (Osprey's `__consumer_offsets`), format version 1.
+ *
+ * The group log is a PartitionLog in `<dataDir>/__internal/group-offsets/` (a folder name that no
+ * topic partition folder `<topic>-<n>` can take). Each batch is an uncompressed v2 record batch
+ * (protocol/kafka/records.ts); each record is a key and a value, the value null for a tombstone.
+ * Replaying the log from its start, later records of a key replacing earlier ones, rebuilds every
+ * committed offset and every group's last stored metadata.
+ *
+ *   key (never null)
+ *   ┌────────────────┬───────────────────────────────────────────────────────────────┐
+ *   │ keyType  int16 │                                                               │
+ *   ├────────────────┼───────────────────────────────────────────────────────────────┤
+ *   │ 1  offset      │ groupId string │ topic string │ partition int32                 │
+ *   │ 2  group       │ groupId string                                                 │
+ *   │ 3+ reserved    │ (KIP-848 consumer-group records; unknown types are skipped)     │
+ *   └────────────────┴───────────────────────────────────────────────────────────────┘
+ *
+ *   value of an offset key (null: the committed offset was deleted or expired)
+ *   ┌─────────────────────────────────────────────────────────────────────────────────┐
+ *   │ version int16 = 1 │ offset int64 │ leaderEpoch int32 │ metadata string │         │
+ *   │ commitTimestampMs int64                                                         │
+ *   └─────────────────────────────────────────────────────────────────────────────────┘
+ *
+ *   value of a group key (null: the group was deleted)
+ *   ┌─────────────────────────────────────────────────────────────────────────────────┐
+ *   │ version int16 = 1 │ groupType string ("classic") │ protocolType nullable string │ │
+ *   │ generationId int32 │ protocolName nullable string │ leaderId nullable string │    │
+ *   │ stateTimestampMs int64 │ memberCount int32 │ members…                           │
+ *   │   member: memberId string │ groupInstanceId nullable string │ clientId string │   │
+ *   │           clientHost string │ rebalanceTimeoutMs int32 │ sessionTimeoutMs int32 │ │
+ *   │           subscription bytes │ assignment bytes                                 │
+ *   └─────────────────────────────────────────────────────────────────────────────────┘
+ *
+ * Strings are an int16 byte length and UTF-8 (−1 for null); bytes an int32 length. The value's
+ * version lets fields be added: a reader takes the fields of the versions it knows, in order, and
+ * ignores the bytes after them; a value of a version below 1 is malformed.
+ */
+import { MalformedInputError } from '../protocol/wire/errors.js';
+import { Reader } from '../protocol/wire/reader.js';
+import { Writer } from '../protocol/wire/writer.js';
+
+export const groupLogFormatVersion = 1;
+
+export const keyType = { offset: 1, group: 2 } as const;
+const offsetValueVersion = 1;
+const groupValueVersion = 1;
+
+export interface OffsetValue {
+  readonly offset: number;
+  readonly leaderEpoch: number;
+  readonly metadata: string;
+  readonly commitTimestampMs: number;
+}
+
+export interface StoredMember {
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
+  readonly clientId: string;
+  readonly clientHost: string;
+  readonly rebalanceTimeoutMs: number;
+  readonly sessionTimeoutMs: number;
+  /** The member's metadata for the group's protocol (for consumers: its subscription). */
+  readonly subscription: Buffer;
+  readonly assignment: Buffer;
+}
+
+export interface GroupValue {
+  readonly groupType: string;
+  readonly protocolType: string | null;
+  readonly generationId: number;
+  readonly protocolName: string | null;
+  readonly leaderId: string | null;
+  /** When the group entered the state it was stored in (for an empty group: since when it is empty). */
+  readonly stateTimestampMs: number;
+  readonly members: readonly StoredMember[];
+}
+
+export type GroupLogRecord =
+  | { readonly kind: 'offset'; readonly groupId: string; readonly topic: string; readonly partition: number; readonly value: OffsetValue | null }
+  | { readonly kind: 'group'; readonly groupId: string; readonly value: GroupValue | null };
+
+/** A record of a key type this version does not know (written by a newer Osprey). */
+export interface UnknownRecord {
+  readonly kind: 'unknown';
+  readonly keyType: number;
+}
+
+export function encodeKey(record: GroupLogRecord): Buffer {
+  const writer = new Writer(64);
+  if (record.kind === 'offset') {
+    writer.int16(keyType.offset);
+    writer.string(record.groupId);
+    writer.string(record.topic);
+    writer.int32(record.partition);
+  } else {
+    writer.int16(keyType.group);
+    writer.string(record.groupId);
+  }
+  return writer.toBuffer();
+}
+
+export function encodeValue(record: GroupLogRecord): Buffer | null {
+  if (record.value === null) return null;
+  return record.kind === 'offset' ? encodeOffsetValue(record.value) : encodeGroupValue(record.value);
+}
+
+function encodeOffsetValue(value: OffsetValue): Buffer {
+  const writer = new Writer(64);
+  writer.int16(offsetValueVersion);
+  writer.int64(BigInt(value.offset));
+  writer.int32(value.leaderEpoch);
+  writer.string(value.metadata);
+  writer.int64(BigInt(value.commitTimestampMs));
+  return writer.toBuffer();
+}
+
+function encodeGroupValue(value: GroupValue): Buffer {
+  const writer = new Writer(256);
+  writer.int16(groupValueVersion);
+  writer.string(value.groupType);
+  writer.nullableString(value.protocolType);
+  writer.int32(value.generationId);
+  writer.nullableString(value.protocolName);
+  writer.nullableString(value.leaderId);
+  writer.int64(BigInt(value.stateTimestampMs));
+  writer.int32(value.members.length);
+  for (const member of value.members) {
+    writer.string(member.memberId);
+    writer.nullableString(member.groupInstanceId);
+    writer.string(member.clientId);
+    writer.string(member.clientHost);
+    writer.int32(member.rebalanceTimeoutMs);
+    writer.int32(member.sessionTimeoutMs);
+    writer.bytes(member.subscription);
+    writer.bytes(member.assignment);
+  }
+  return writer.toBuffer();
+}
+
+/** Throws MalformedInputError when the bytes do not hold what their key type says. */
+export function decodeRecord(key: Buffer | null, value: Buffer | null): GroupLogRecord | UnknownRecord {
+  if (key === null) throw new MalformedInputError('group log record without a key');
+  const reader = new Reader(key);
+  const type = reader.int16();
+  if (type === keyType.offset) {
+    const groupId = reader.string();
+    const topic = reader.string();
+    const partition = reader.int32();
+    return { kind: 'offset', groupId, topic, partition, value: value === null ? null : decodeOffsetValue(value) };
+  }
+  if (type === keyType.group) {
+    const groupId = reader.string();
+    return { kind: 'group', groupId, value: value === null ? null : decodeGroupValue(value) };
+  }
+  return { kind: 'unknown', keyType: type };
+}
+
+function readVersion(reader: Reader, what: string): number {
+  const version = reader.int16();
+  if (version < 1) throw new MalformedInputError(`${what} value version ${version}`);
+  return version;
+}
+
+function decodeOffsetValue(bytes: Buffer): OffsetValue {
+  const reader = new Reader(bytes);
+  readVersion(reader, 'offset');
+  return {
+    offset: Number(reader.int64()),
+    leaderEpoch: reader.int32(),
+    metadata: reader.string(),
+    commitTimestampMs: Number(reader.int64()),
+  };
+}
+
+function decodeGroupValue(bytes: Buffer): GroupValue {
+  const reader = new Reader(bytes);
+  readVersion(reader, 'group');
+  const groupType = reader.string();
+  const protocolType = reader.nullableString();
+  const generationId = reader.int32();
+  const protocolName = reader.nullableString();
+  const leaderId = reader.nullableString();
+  const stateTimestampMs = Number(reader.int64());
+  const count = reader.arrayLength();
+  if (count < 0) throw new MalformedInputError('group value: null member list');
+  const members: StoredMember[] = [];
+  for (let index = 0; index < count; index++) {
+    members.push({
+      memberId: reader.string(),
+      groupInstanceId: reader.nullableString(),
+      clientId: reader.string(),
+      clientHost: reader.string(),
+      rebalanceTimeoutMs: reader.int32(),
+      sessionTimeoutMs: reader.int32(),
+      subscription: Buffer.from(reader.bytes()),
+      assignment: Buffer.from(reader.bytes()),
+    });
+  }
+  return { groupType, protocolType, generationId, protocolName, leaderId, stateTimestampMs, members };
+}

@@ -1,0 +1,79 @@
+/**
+ * Splits a TCP byte stream into Kafka request frames.
+ *
+ *     ┌──────────────┬───────────────────────────────────────────┐
+ *     │ size: int32  │ request header + body (size bytes)        │
+ *     └──────────────┴───────────────────────────────────────────┘
+ *
+ * Chunks are kept as they arrive and joined only when a frame spans several of them, so a frame
+ * inside one chunk is handed on as a view without copying. A size that is negative or larger than
+ * the limit is refused before anything is buffered for it.
+ */
+export class FrameTooLargeError extends Error {
+  constructor(readonly frameBytes: number, readonly limitBytes: number) {
+    super(`frame of ${frameBytes} bytes exceeds the limit of ${limitBytes}`);
+    this.name = 'FrameTooLargeError';
+  }
+}
+
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
+  /** Size of the frame being assembled, once its 4-byte prefix is known. */
+  private pendingFrameBytes = -1;
+
+  constructor(private maxFrameBytes: number) {}
+
+  setMaxFrameBytes(limitBytes: number): void {
+    this.maxFrameBytes = limitBytes;
+  }
+
+  get buffered(): number {
+    return this.bufferedBytes;
+  }
+
+  /** Adds a chunk; returns the complete frames it finished (without their size prefix). */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.pendingFrameBytes < 0) {
+        if (this.bufferedBytes < 4) break;
+        const size = this.take(4).readInt32BE(0);
+        if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
+        this.pendingFrameBytes = size;
+      }
+      if (this.bufferedBytes < this.pendingFrameBytes) break;
+      frames.push(this.take(this.pendingFrameBytes));
+      this.pendingFrameBytes = -1;
+    }
+    return frames;
+  }
+
+  /** Removes byteCount bytes from the front: a view when they sit in one chunk, a copy otherwise. */
+  private take(byteCount: number): Buffer {
+    if (byteCount === 0) return Buffer.alloc(0);
+    const first = this.chunks[0]!;
+    this.bufferedBytes -= byteCount;
+    if (first.length > byteCount) {
+      this.chunks[0] = first.subarray(byteCount);
+      return first.subarray(0, byteCount);
+    }
+    if (first.length === byteCount) {
+      this.chunks.shift();
+      return first;
+    }
+    const result = Buffer.allocUnsafe(byteCount);
+    let filled = 0;
+    while (filled < byteCount) {
+      const chunk = this.chunks[0]!;
+      const used = Math.min(chunk.length, byteCount - filled);
+      chunk.copy(result, filled, 0, used);
+      filled += used;
+      if (used === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(used);
+    }
+    return result;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * CreateTopics (19), v2-7.
+ *
+ * Behaviour: topics are created one after another, each answered on its own. numPartitions -1 takes
+ * the broker's num.partitions. This cluster has one broker, so the replication factor must be 1 (or
+ * -1, the default); anything else is INVALID_REPLICATION_FACTOR. Manual assignments are accepted when
+ * they list partitions 0..n-1, each with exactly this broker as its replica (else
+ * INVALID_REPLICA_ASSIGNMENT), and only with numPartitions and replicationFactor left at -1 (else
+ * INVALID_REQUEST, as Kafka). A name given twice in one request is INVALID_REQUEST, answered once.
+ * Config values must not be null (INVALID_CONFIG), keys must not repeat (INVALID_REQUEST); keys and
+ * values are checked by the broker (topic-config.ts). validateOnly checks everything and creates
+ * nothing. v5+ answers the partition count, the replication factor and the effective configs; v7
+ * the new topic's id. The topic is ready when answered, so timeoutMs is not waited on.
+ *
+ * Not implemented: creation policies (POLICY_VIOLATION), quotas (THROTTLING_QUOTA_EXCEEDED), the
+ * tagged topicConfigErrorCode (configs are never hidden from the caller).
+ */
+import type { Broker, OperationResult } from '../../../broker/broker.js';
+import { describeTopicConfigEntries } from '../../../broker/config-description.js';
+import { topicNameProblem } from '../../../broker/topic-name.js';
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { createTopicsRequest, createTopicsResponse } from '../../../protocol/kafka/messages/create-topics.js';
+import type { CreateTopicsRequest, CreateTopicsResponse } from '../../../protocol/kafka/messages/create-topics.js';
+import { configListToMap, isProblem, problem, repeatedNames } from '../config-resources.js';
+import { defineHandler } from '../handler.js';
+
+type RequestedTopic = CreateTopicsRequest['topics'][number];
+type TopicResult = CreateTopicsResponse['topics'][number];
+
+const zeroTopicId = Buffer.alloc(16);
+const useDefault = -1;
+
+function failed(name: string, result: OperationResult): TopicResult {
+  return { name, topicId: zeroTopicId, errorCode: result.errorCode, errorMessage: result.errorMessage, numPartitions: -1, replicationFactor: -1, configs: [] };
+}
+
+/** The partition count a request asks for, or why it cannot have it. */
+function partitionCount(requested: RequestedTopic, broker: Broker): number | OperationResult {
+  if (requested.assignments.length > 0) {
+    if (requested.numPartitions !== useDefault || requested.replicationFactor !== useDefault) {
+      return problem(ErrorCode.invalidRequest, 'give either numPartitions and replicationFactor, or assignments, not both');
+    }
+    return assignedPartitionCount(requested.assignments, broker.nodeId);
+  }
+  if (requested.replicationFactor !== useDefault && requested.replicationFactor !== 1) {
+    return problem(
+      ErrorCode.invalidReplicationFactor,
+      `replication factor ${requested.replicationFactor} cannot be met: this cluster has one broker, so the replication factor must be 1 (or -1 for the default)`,
+    );
+  }
+  return requested.numPartitions === useDefault ? broker.config.topicDefaults.numPartitions : requested.numPartitions;
+}
+
+function assignedPartitionCount(assignments: RequestedTopic['assignments'], nodeId: number): number | OperationResult {
+  const indexes = new Set(assignments.map((assignment) => assignment.partitionIndex));
+  for (let index = 0; index < assignments.length; index++) {
+    if (!indexes.has(index)) {
+      return problem(ErrorCode.invalidReplicaAssignment, `assignments must list partitions 0 to ${assignments.length - 1} once each; partition ${index} is missing`);
+    }
+  }
+  for (const assignment of assignments) {
+    if (assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== nodeId) {
+      return problem(
+        ErrorCode.invalidReplicaAssignment,
+        `partition ${assignment.partitionIndex} is assigned to brokers [${assignment.brokerIds.join(', ')}]; this cluster has one broker, so each partition must list exactly [${nodeId}]`,
+      );
+    }
+  }
+  return assignments.length;
+}
+
+function requestedConfigs(requested: RequestedTopic): Map<string, string> | OperationResult {
+  const configs = configListToMap(requested.configs);
+  if (isProblem(configs)) return configs;
+  const values = new Map<string, string>();
+  for (const [key, value] of configs) {
+    if (value === null) return problem(ErrorCode.invalidConfig, `null value not supported for topic config '${key}'`);
+    values.set(key, value);
+  }
+  return values;
+}
+
+async function createOne(requested: RequestedTopic, validateOnly: boolean, broker: Broker): Promise<TopicResult> {
+  const { name } = requested;
+  // Kafka's order: the name, whether it exists, then what is asked for.
+  const nameProblem = topicNameProblem(name);
+  if (nameProblem !== null) return failed(name, problem(ErrorCode.invalidTopicException, nameProblem));
+  if (broker.topic(name) !== undefined) return failed(name, problem(ErrorCode.topicAlreadyExists, `topic '${name}' already exists`));
+  const count = partitionCount(requested, broker);
+  if (typeof count !== 'number') return failed(name, count);
+  const configs = requestedConfigs(requested);
+  if (isProblem(configs)) return failed(name, configs);
+
+  const result = validateOnly ? broker.validateNewTopic(name, count, configs) : await broker.createTopic(name, count, configs);
+  if (result.errorCode !== ErrorCode.none) return failed(name, result);
+  const created = validateOnly ? undefined : broker.topic(name);
+  const overrides = created?.configOverrides ?? configs;
+  return {
+    name,
+    topicId: created?.id ?? zeroTopicId,
+    errorCode: ErrorCode.none,
+    errorMessage: null,
+    numPartitions: created?.partitions.length ?? count,
+    replicationFactor: 1,
+    configs: describeTopicConfigEntries(overrides, broker.config).map((config) => ({
+      name: config.name,
+      value: config.value,
+      readOnly: config.readOnly,
+      configSource: config.source,
+      isSensitive: false,
+    })),
+  };
+}
+
+export const createTopicsHandler = defineHandler({
+  request: createTopicsRequest,
+  response: createTopicsResponse,
+  async handle(request, context) {
+    const repeated = repeatedNames(request.topics.map((topic) => topic.name));
+    const answered = new Set<string>();
+    const topics: TopicResult[] = [];
+    for (const requested of request.topics) {
+      if (answered.has(requested.name)) continue;
+      answered.add(requested.name);
+      if (repeated.has(requested.name)) {
+        topics.push(failed(requested.name, problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`)));
+      } else {
+        topics.push(await createOne(requested, request.validateOnly, context.broker));
+      }
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+});

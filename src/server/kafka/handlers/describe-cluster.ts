@@ -1,0 +1,35 @@
+/**
+ * DescribeCluster (60), v0-2.
+ *
+ * Behaviour: the cluster is this one broker, at its advertised host and port; it is also its own
+ * controller (controllerId = our node id). endpointType 1 (brokers) and 2 (controllers) therefore
+ * both list it, and the answer echoes the type asked for; other types are INVALID_REQUEST. The
+ * broker is never fenced (v2 isFenced false, whatever includeFencedBrokers says).
+ *
+ * Not implemented: cluster authorized operations (no ACLs yet: answered as "not provided"), racks.
+ */
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { describeClusterRequest, describeClusterResponse } from '../../../protocol/kafka/messages/describe-cluster.js';
+import { defineHandler } from '../handler.js';
+
+const EndpointType = { brokers: 1, controllers: 2 } as const;
+const authorizedOperationsNotProvided = -2147483648;
+
+export const describeClusterHandler = defineHandler({
+  request: describeClusterRequest,
+  response: describeClusterResponse,
+  handle(request, context) {
+    const { broker } = context;
+    const known = request.endpointType === EndpointType.brokers || request.endpointType === EndpointType.controllers;
+    return {
+      throttleTimeMs: 0,
+      errorCode: known ? ErrorCode.none : ErrorCode.invalidRequest,
+      errorMessage: known ? null : `endpoint type ${request.endpointType} is unknown: 1 lists brokers, 2 controllers`,
+      endpointType: request.endpointType,
+      clusterId: broker.clusterId,
+      controllerId: known ? broker.nodeId : -1,
+      brokers: known ? [{ brokerId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, rack: null, isFenced: false }] : [],
+      clusterAuthorizedOperations: authorizedOperationsNotProvided,
+    };
+  },
+});

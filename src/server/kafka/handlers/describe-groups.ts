@@ -1,0 +1,55 @@
+/**
+ * DescribeGroups (15), v0-6.
+ *
+ * State, protocol type, selected protocol and members of each group; member metadata and
+ * assignments only while the group is Stable (as Kafka). An unknown group is answered as a Dead
+ * group with no error before v6, GROUP_ID_NOT_FOUND with a message from v6 (KIP-1043).
+ * Not implemented: authorized operations (answered "not requested"); clientHost is '' (the request
+ * context does not carry the peer address).
+ */
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { describeGroupsRequest, describeGroupsResponse } from '../../../protocol/kafka/messages/describe-groups.js';
+import { defineHandler } from '../handler.js';
+
+const authorizedOperationsNotRequested = -2147483648;
+
+export const describeGroupsHandler = defineHandler({
+  request: describeGroupsRequest,
+  response: describeGroupsResponse,
+  handle(request, context) {
+    const { apiVersion, broker } = context;
+    const groups = request.groups.map((groupId) => {
+      const description = broker.groups.describeGroup(groupId);
+      if (description === null) {
+        return {
+          errorCode: apiVersion >= 6 ? ErrorCode.groupIdNotFound : ErrorCode.none,
+          errorMessage: apiVersion >= 6 ? `group '${groupId}' not found` : null,
+          groupId,
+          groupState: 'Dead',
+          protocolType: '',
+          protocolData: '',
+          members: [],
+          authorizedOperations: authorizedOperationsNotRequested,
+        };
+      }
+      return {
+        errorCode: ErrorCode.none,
+        errorMessage: null,
+        groupId,
+        groupState: description.state,
+        protocolType: description.protocolType,
+        protocolData: description.protocolData,
+        members: description.members.map((member) => ({
+          memberId: member.memberId,
+          groupInstanceId: member.groupInstanceId,
+          clientId: member.clientId,
+          clientHost: member.clientHost,
+          memberMetadata: member.metadata,
+          memberAssignment: member.assignment,
+        })),
+        authorizedOperations: authorizedOperationsNotRequested,
+      };
+    });
+    return { throttleTimeMs: 0, groups };
+  },
+});

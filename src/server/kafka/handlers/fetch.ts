@@ -1,0 +1,69 @@
+/**
+ * Fetch (1), v4-18.
+ *
+ * Consumers read stored batches, as stored, up to the high watermark; a request with too little
+ * data waits up to maxWaitMs (capped by limits.maxFetchWaitMs) for minBytes. Incremental fetch
+ * sessions (KIP-227) are declined: sessionId 0 tells the client to keep sending full requests.
+ * Not implemented yet: follower fetches (replication), transactions (no aborted transactions ever),
+ * rack-aware preferred replicas.
+ */
+import type { Broker } from '../../../broker/broker.js';
+import { fetchWithWait } from '../../../broker/fetch.js';
+import type { FetchTarget } from '../../../broker/fetch.js';
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { fetchRequest, fetchResponse } from '../../../protocol/kafka/messages/fetch.js';
+import { defineHandler } from '../handler.js';
+
+const firstTopicIdVersion = 13;
+
+function resolveTarget(broker: Broker, topicName: string, topicId: Buffer, byId: boolean, partitionIndex: number, fetchOffset: bigint, partitionMaxBytes: number): FetchTarget {
+  const topic = byId ? broker.topicById(topicId) : broker.topic(topicName);
+  const partition = topic?.partitions[partitionIndex];
+  const errorCode = topic === undefined ? (byId ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition) : partition === undefined ? ErrorCode.unknownTopicOrPartition : ErrorCode.none;
+  return { partition, errorCode, fetchOffset: Number(fetchOffset), partitionMaxBytes };
+}
+
+export const fetchHandler = defineHandler({
+  request: fetchRequest,
+  response: fetchResponse,
+  versions: { min: 4, max: 18 },
+  async handle(request, context) {
+    const { broker, apiVersion } = context;
+    const limits = broker.config.limits;
+    const byId = apiVersion >= firstTopicIdVersion;
+    if (request.sessionId !== 0) {
+      // We never hand out sessions, so any session id is unknown to us.
+      return { throttleTimeMs: 0, errorCode: ErrorCode.fetchSessionIdNotFound, sessionId: 0, responses: [] };
+    }
+    const targets: FetchTarget[] = [];
+    for (const topic of request.topics) {
+      for (const partition of topic.partitions) {
+        targets.push(resolveTarget(broker, topic.topic, topic.topicId, byId, partition.partition, partition.fetchOffset, partition.partitionMaxBytes));
+      }
+    }
+    const results = await fetchWithWait(broker, targets, {
+      maxBytes: Math.min(request.maxBytes, limits.maxFetchResponseBytes),
+      minBytes: request.minBytes,
+      maxWaitMs: Math.max(0, Math.min(request.maxWaitMs, limits.maxFetchWaitMs)),
+    });
+    let index = 0;
+    const responses = request.topics.map((topic) => ({
+      topic: topic.topic,
+      topicId: topic.topicId,
+      partitions: topic.partitions.map((partition) => {
+        const result = results[index++]!;
+        return {
+          partitionIndex: partition.partition,
+          errorCode: result.errorCode,
+          highWatermark: BigInt(result.highWatermark),
+          lastStableOffset: BigInt(result.highWatermark),
+          logStartOffset: BigInt(result.logStartOffset),
+          abortedTransactions: [],
+          preferredReadReplica: -1,
+          records: result.records,
+        };
+      }),
+    }));
+    return { throttleTimeMs: 0, errorCode: ErrorCode.none, sessionId: 0, responses };
+  },
+});

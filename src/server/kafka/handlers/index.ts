@@ -1,0 +1,55 @@
+/** Every Kafka API this broker answers. ApiVersions is derived from this list. */
+import type { ApiHandler } from '../handler.js';
+import { apiVersionsHandler } from './api-versions.js';
+import { alterConfigsHandler } from './alter-configs.js';
+import { createPartitionsHandler } from './create-partitions.js';
+import { createTopicsHandler } from './create-topics.js';
+import { deleteRecordsHandler } from './delete-records.js';
+import { deleteTopicsHandler } from './delete-topics.js';
+import { describeClusterHandler } from './describe-cluster.js';
+import { describeConfigsHandler } from './describe-configs.js';
+import { incrementalAlterConfigsHandler } from './incremental-alter-configs.js';
+import { deleteGroupsHandler } from './delete-groups.js';
+import { describeGroupsHandler } from './describe-groups.js';
+import { findCoordinatorHandler } from './find-coordinator.js';
+import { heartbeatHandler } from './heartbeat.js';
+import { joinGroupHandler } from './join-group.js';
+import { leaveGroupHandler } from './leave-group.js';
+import { listGroupsHandler } from './list-groups.js';
+import { offsetCommitHandler } from './offset-commit.js';
+import { offsetDeleteHandler } from './offset-delete.js';
+import { offsetFetchHandler } from './offset-fetch.js';
+import { syncGroupHandler } from './sync-group.js';
+import { fetchHandler } from './fetch.js';
+import { initProducerIdHandler } from './init-producer-id.js';
+import { listOffsetsHandler } from './list-offsets.js';
+import { metadataHandler } from './metadata.js';
+import { produceHandler } from './produce.js';
+
+export const allHandlers: readonly ApiHandler[] = [
+  produceHandler,
+  fetchHandler,
+  listOffsetsHandler,
+  metadataHandler,
+  apiVersionsHandler,
+  initProducerIdHandler,
+  createTopicsHandler,
+  deleteTopicsHandler,
+  createPartitionsHandler,
+  deleteRecordsHandler,
+  describeConfigsHandler,
+  alterConfigsHandler,
+  incrementalAlterConfigsHandler,
+  describeClusterHandler,
+  deleteGroupsHandler,
+  describeGroupsHandler,
+  findCoordinatorHandler,
+  heartbeatHandler,
+  joinGroupHandler,
+  leaveGroupHandler,
+  listGroupsHandler,
+  offsetCommitHandler,
+  offsetDeleteHandler,
+  offsetFetchHandler,
+  syncGroupHandler,
+] as unknown as readonly ApiHandler[];

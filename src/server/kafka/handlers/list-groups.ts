@@ -1,0 +1,19 @@
+/**
+ * ListGroups (16), v0-5.
+ *
+ * Every group this broker coordinates (all of them), with its protocol type; v4 its state and a
+ * states filter (KIP-518), v5 its type (classic / consumer) and a types filter (KIP-848). Filters
+ * compare case-insensitively; an empty filter matches everything.
+ */
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { listGroupsRequest, listGroupsResponse } from '../../../protocol/kafka/messages/list-groups.js';
+import { defineHandler } from '../handler.js';
+
+export const listGroupsHandler = defineHandler({
+  request: listGroupsRequest,
+  response: listGroupsResponse,
+  handle(request, context) {
+    const groups = context.broker.groups.listGroups(request.statesFilter, request.typesFilter);
+    return { throttleTimeMs: 0, errorCode: ErrorCode.none, groups };
+  },
+});

@@ -1,0 +1,67 @@
+/**
+ * ListOffsets (2), v1-10.
+ *
+ * Special timestamps: -1 latest (the high watermark), -2 earliest (log start), -3 the record with
+ * the largest timestamp (v7+), -4 earliest local (v8+; all our data is local, so the log start),
+ * -5 earliest pending tiered upload (v9+; we have no tiered storage: answered like -4).
+ * A timestamp ≥ 0 finds the first offset whose timestamp is at least that.
+ */
+import type { Partition } from '../../../broker/broker.js';
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { listOffsetsRequest, listOffsetsResponse } from '../../../protocol/kafka/messages/list-offsets.js';
+import { defineHandler } from '../handler.js';
+
+const latestTimestamp = -1n;
+const earliestTimestamp = -2n;
+const maxTimestamp = -3n;
+const earliestLocalTimestamp = -4n;
+const earliestPendingUploadTimestamp = -5n;
+
+interface OffsetAnswer {
+  errorCode: number;
+  timestamp: bigint;
+  offset: bigint;
+}
+
+const notFound: OffsetAnswer = { errorCode: ErrorCode.none, timestamp: -1n, offset: -1n };
+
+async function lookUp(partition: Partition, timestamp: bigint, apiVersion: number): Promise<OffsetAnswer> {
+  const log = partition.log;
+  if (timestamp === latestTimestamp) return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.highWatermark) };
+  if (timestamp === earliestTimestamp || (timestamp === earliestLocalTimestamp && apiVersion >= 8) || (timestamp === earliestPendingUploadTimestamp && apiVersion >= 9)) {
+    return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.logStartOffset) };
+  }
+  if (timestamp === maxTimestamp && apiVersion >= 7) {
+    const found = await log.maxTimestampOffset();
+    return found === null ? notFound : { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset) };
+  }
+  if (timestamp < 0n) return { errorCode: ErrorCode.invalidRequest, timestamp: -1n, offset: -1n };
+  const found = await log.offsetForTimestamp(Number(timestamp));
+  if (found === null || found.offset >= log.highWatermark) return notFound;
+  return { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset) };
+}
+
+export const listOffsetsHandler = defineHandler({
+  request: listOffsetsRequest,
+  response: listOffsetsResponse,
+  versions: { min: 1, max: 10 },
+  async handle(request, context) {
+    const { broker, apiVersion } = context;
+    const topics = await Promise.all(
+      request.topics.map(async (topic) => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async (requested) => {
+            const partition = broker.partition(topic.name, requested.partitionIndex);
+            const answer =
+              partition === undefined
+                ? { errorCode: ErrorCode.unknownTopicOrPartition, timestamp: -1n, offset: -1n }
+                : await lookUp(partition, requested.timestamp, apiVersion);
+            return { partitionIndex: requested.partitionIndex, errorCode: answer.errorCode, timestamp: answer.timestamp, offset: answer.offset, leaderEpoch: 0 };
+          }),
+        ),
+      })),
+    );
+    return { throttleTimeMs: 0, topics };
+  },
+});

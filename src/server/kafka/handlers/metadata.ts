@@ -1,0 +1,89 @@
+/**
+ * Metadata (3), v0-13.
+ *
+ * Describes this single broker and the requested topics (all of them when the list is null, or
+ * empty in v0). Unknown topics are created when auto-creation is on and the request allows it
+ * (always before v4). Every partition is led by this broker, with itself as the only replica.
+ * Not implemented: authorized operations (answered as "not requested").
+ */
+import type { Broker, Topic } from '../../../broker/broker.js';
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { metadataRequest, metadataResponse } from '../../../protocol/kafka/messages/metadata.js';
+import { topicNameProblem } from '../../../broker/topic-name.js';
+import { defineHandler } from '../handler.js';
+
+const authorizedOperationsNotRequested = -2147483648;
+const zeroTopicId = Buffer.alloc(16);
+
+function describeTopic(broker: Broker, topic: Topic) {
+  return {
+    errorCode: ErrorCode.none,
+    name: topic.name,
+    topicId: topic.id,
+    isInternal: false,
+    partitions: topic.partitions.map((partition) => ({
+      errorCode: ErrorCode.none,
+      partitionIndex: partition.index,
+      leaderId: broker.nodeId,
+      leaderEpoch: 0,
+      replicaNodes: [broker.nodeId],
+      isrNodes: [broker.nodeId],
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: authorizedOperationsNotRequested,
+  };
+}
+
+function missingTopic(name: string | null, topicId: Buffer, errorCode: number) {
+  return {
+    errorCode,
+    name: name ?? '',
+    topicId,
+    isInternal: false,
+    partitions: [],
+    topicAuthorizedOperations: authorizedOperationsNotRequested,
+  };
+}
+
+export const metadataHandler = defineHandler({
+  request: metadataRequest,
+  response: metadataResponse,
+  async handle(request, context) {
+    const { broker, apiVersion } = context;
+    const allTopics = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
+    const allowAutoCreate = apiVersion < 4 || request.allowAutoTopicCreation;
+    const topics = [];
+    if (allTopics) {
+      for (const topic of broker.allTopics()) topics.push(describeTopic(broker, topic));
+    } else {
+      for (const requested of request.topics ?? []) {
+        if (requested.name === null) {
+          const topic = broker.topicById(requested.topicId);
+          topics.push(topic === undefined ? missingTopic(null, requested.topicId, ErrorCode.unknownTopicId) : describeTopic(broker, topic));
+          continue;
+        }
+        const existing = broker.topic(requested.name);
+        const nameProblem = existing === undefined ? topicNameProblem(requested.name) : null;
+        if (nameProblem !== null) {
+          topics.push(missingTopic(requested.name, zeroTopicId, ErrorCode.invalidTopicException));
+        } else if (existing !== undefined) {
+          topics.push(describeTopic(broker, existing));
+        } else if (allowAutoCreate) {
+          const created = await broker.autoCreateTopic(requested.name);
+          topics.push('partitions' in created ? describeTopic(broker, created) : missingTopic(requested.name, zeroTopicId, created.errorCode));
+        } else {
+          topics.push(missingTopic(requested.name, zeroTopicId, ErrorCode.unknownTopicOrPartition));
+        }
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: [{ nodeId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, rack: null }],
+      clusterId: broker.clusterId,
+      controllerId: broker.nodeId,
+      topics,
+      clusterAuthorizedOperations: authorizedOperationsNotRequested,
+      errorCode: ErrorCode.none,
+    };
+  },
+});

@@ -1,0 +1,90 @@
+/**
+ * Produce (0), v0-13 advertised; v3+ handled (v0-2 carry message formats 0/1, which we do not
+ * store: each partition is answered UNSUPPORTED_VERSION, as Kafka 4 does). Advertising v0 keeps
+ * librdkafka's compression enabled (KAFKA-18659).
+ *
+ * Each partition's batch is checked (broker/produce.ts) and appended; acks 1 and -1 are answered
+ * once the batch is durable (group-commit fsync by default); acks 0 gets no response at all. Topics
+ * are auto-created when enabled. Idempotent producers: a retried batch gets its original offset and
+ * is not written twice; a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch
+ * INVALID_PRODUCER_EPOCH (broker/producer-state.ts). Check and append happen without yielding.
+ * Not implemented yet: transactions.
+ */
+import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
+import { appendBatch, checkBatch } from '../../../broker/produce.js';
+import type { PartitionProduceResult } from '../../../broker/produce.js';
+import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { produceRequest, produceResponse } from '../../../protocol/kafka/messages/produce.js';
+import { defineHandler } from '../handler.js';
+import type { RequestContext } from '../handler.js';
+
+const firstStoredProduceVersion = 3;
+
+function failed(errorCode: number, errorMessage: string): PartitionProduceResult {
+  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+}
+
+/**
+ * Finds the topic without yielding when it exists, so that batches of requests read together are
+ * appended in the order they arrived; only a topic that must be created waits.
+ */
+function resolveTopic(context: RequestContext, name: string, topicId: Buffer): Topic | OperationResult | Promise<Topic | OperationResult> {
+  const { broker, apiVersion } = context;
+  if (apiVersion >= 13) {
+    return broker.topicById(topicId) ?? { errorCode: ErrorCode.unknownTopicId, errorMessage: 'unknown topic id' };
+  }
+  return broker.topic(name) ?? broker.autoCreateTopic(name);
+}
+
+export const produceHandler = defineHandler({
+  request: produceRequest,
+  response: produceResponse,
+  async handle(request, context) {
+    const { apiVersion } = context;
+    const acks = request.acks;
+    const refuseAll =
+      apiVersion < firstStoredProduceVersion
+        ? failed(ErrorCode.unsupportedVersion, `Produce v${apiVersion} is not supported; use v${firstStoredProduceVersion} or later`)
+        : acks !== 0 && acks !== 1 && acks !== -1
+          ? failed(ErrorCode.invalidRequiredAcks, `acks must be 0, 1 or -1, got ${acks}`)
+          : request.transactionalId !== null
+            ? failed(ErrorCode.invalidTxnState, 'transactions are not supported yet')
+            : null;
+    const responses = await Promise.all(
+      request.topicData.map(async (topicData) => {
+        const found = refuseAll === null ? resolveTopic(context, topicData.name, topicData.topicId) : null;
+        const target = found instanceof Promise ? await found : found;
+        const partitionResponses = await Promise.all(
+          topicData.partitionData.map(async (partitionData) => {
+            let result: PartitionProduceResult;
+            if (refuseAll !== null) result = refuseAll;
+            else if (target === null || !('partitions' in target)) result = failed(target?.errorCode ?? ErrorCode.unknownServerError, target?.errorMessage ?? '');
+            else {
+              const partition: Partition | undefined = target.partitions[partitionData.index];
+              if (partition === undefined) {
+                result = failed(ErrorCode.unknownTopicOrPartition, `topic '${target.name}' has no partition ${partitionData.index}`);
+              } else {
+                result = checkBatch(partitionData.records, partition, apiVersion) ?? (await appendBatch(context.broker, partition, partitionData.records!, acks));
+              }
+            }
+            if (result.errorCode !== ErrorCode.none) {
+              context.logger.debug('produce refused', { topic: topicData.name, partition: partitionData.index, error: result.errorCode, reason: result.errorMessage ?? '' });
+            }
+            return {
+              index: partitionData.index,
+              errorCode: result.errorCode,
+              baseOffset: result.baseOffset,
+              logAppendTimeMs: result.logAppendTimeMs,
+              logStartOffset: result.logStartOffset,
+              recordErrors: [],
+              errorMessage: result.errorMessage,
+            };
+          }),
+        );
+        return { name: topicData.name, topicId: topicData.topicId, partitionResponses };
+      }),
+    );
+    if (acks === 0) return null;
+    return { responses, throttleTimeMs: 0 };
+  },
+});

@@ -1,0 +1,104 @@
+/**
+ * The most recently appended batches of one partition, kept in memory so consumers at the end of
+ * the log are served without a disk read. Bounded by bytes; the oldest batches are evicted first.
+ *
+ *   entries: [ evicted … | head ──────────────────────────── tail ]
+ *                          firstOffset                         lastOffset = logEndOffset − 1
+ *
+ * The cached batches are contiguous and always end at the log's end, so any fetch offset at or
+ * above `firstOffset` can be answered from here alone. The buffers are the very ones written to the
+ * segment files (the log owns them after append), so caching costs no copy.
+ */
+export class RecentBatchCache {
+  private buffers: Buffer[] = [];
+  private baseOffsets: number[] = [];
+  private lastOffsets: number[] = [];
+  private head = 0;
+  private bytes = 0;
+  capacityBytes: number;
+
+  constructor(capacityBytes: number) {
+    this.capacityBytes = capacityBytes;
+  }
+
+  get byteCount(): number {
+    return this.bytes;
+  }
+
+  /** First offset the cache can serve; Infinity when empty. */
+  get firstOffset(): number {
+    return this.head < this.baseOffsets.length ? this.baseOffsets[this.head]! : Infinity;
+  }
+
+  add(batch: Buffer, baseOffset: number, lastOffset: number): void {
+    if (batch.length > this.capacityBytes) {
+      this.clear(); // the cache must stay contiguous with the log end
+      return;
+    }
+    this.buffers.push(batch);
+    this.baseOffsets.push(baseOffset);
+    this.lastOffsets.push(lastOffset);
+    this.bytes += batch.length;
+    while (this.bytes > this.capacityBytes) this.evictOne();
+    if (this.head > 1024 && this.head * 2 > this.buffers.length) this.compact();
+  }
+
+  clear(): void {
+    this.buffers = [];
+    this.baseOffsets = [];
+    this.lastOffsets = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+
+  /** Forgets batches holding offsets below `offset` (log start moved past them). */
+  dropBefore(offset: number): void {
+    while (this.head < this.buffers.length && this.lastOffsets[this.head]! < offset) this.evictOne();
+  }
+
+  /**
+   * Whole batches from the one containing `fetchOffset`, each with lastOffset < maxOffset, at most
+   * maxBytes except that the first batch is always whole. Null if `fetchOffset` is not cached.
+   */
+  read(fetchOffset: number, maxBytes: number, maxOffset: number): { chunks: Buffer[]; byteCount: number } | null {
+    if (fetchOffset < this.firstOffset) return null;
+    let index = this.findIndex(fetchOffset);
+    const chunks: Buffer[] = [];
+    let byteCount = 0;
+    for (; index < this.buffers.length; index++) {
+      const buffer = this.buffers[index]!;
+      if (this.lastOffsets[index]! >= maxOffset) break;
+      if (chunks.length > 0 && byteCount + buffer.length > maxBytes) break;
+      chunks.push(buffer);
+      byteCount += buffer.length;
+    }
+    return { chunks, byteCount };
+  }
+
+  /** Index of the first entry whose lastOffset ≥ offset. */
+  private findIndex(offset: number): number {
+    let low = this.head;
+    let high = this.buffers.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.lastOffsets[middle]! < offset) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  private evictOne(): void {
+    this.bytes -= this.buffers[this.head]!.length;
+    this.buffers[this.head] = emptyBuffer;
+    this.head++;
+  }
+
+  private compact(): void {
+    this.buffers = this.buffers.slice(this.head);
+    this.baseOffsets = this.baseOffsets.slice(this.head);
+    this.lastOffsets = this.lastOffsets.slice(this.head);
+    this.head = 0;
+  }
+}
+
+const emptyBuffer = Buffer.alloc(0);

@@ -1,0 +1,492 @@
+import { strict as assert } from 'node:assert';
+import { rm } from 'node:fs/promises';
+import type { FlushPolicy } from '../config/broker-config.js';
+import type { Logger } from '../logging/logger.js';
+import { RecentBatchCache } from './batch-cache.js';
+import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
+import { LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
+import { Flusher } from './flush.js';
+import {
+  batchTotalBytes,
+  compressionCodecMask,
+  forEachBatch,
+  forEachRecordTimestamp,
+  isLogAppendTime,
+  noTimestamp,
+  readLastOffset,
+  readLastOffsetDelta,
+  setBaseOffset,
+  type RecordPosition,
+} from './record-batch.js';
+import { recoverLog } from './recovery.js';
+import { Segment, defaultSyncFile, type BatchHeader, type SyncFile } from './segment.js';
+
+export { OffsetOutOfRangeError, LogFailedError, LogClosedError } from './errors.js';
+
+/**
+ * One partition's log: a directory of segments (segment.ts), the newest of which is active and
+ * takes appends. See docs/storage-format.md for the files.
+ *
+ *   segments:  [ 0000…0000.log ][ 0000…4711.log ][ 0000…9000.log (active) ]
+ *               ▲ logStartOffset may point inside the first segment
+ *                                              highWatermark ▲    ▲ logEndOffset
+ *                                       (servable: fsynced or written)  (assigned)
+ *
+ * Appends are synchronous (offsets assigned in call order) and queue the bytes for the flusher
+ * (flush.ts), which writes each event-loop turn's appends together and fsyncs them per policy.
+ * Reads serve whole batches from the recent-batch cache or from the segment files, never past
+ * what has been written, by default never past the high watermark.
+ */
+
+export interface Clock {
+  nowMs(): number;
+}
+
+export const systemClock: Clock = { nowMs: () => Date.now() };
+
+export interface LogOptions {
+  segmentBytes: number;
+  segmentMs: number;
+  /** -1 keeps forever. */
+  retentionMs: number;
+  /** -1 is unlimited. */
+  retentionBytes: number;
+  indexIntervalBytes: number;
+  flush: FlushPolicy;
+  flushIntervalMs: number;
+}
+
+/** What the log needs from its surroundings besides options and clock; every field has a default. */
+export interface LogEnvironment {
+  logger?: Logger;
+  /** fsync hook (count, delay or fail syncs in tests); default FileHandle.datasync(). */
+  syncFile?: SyncFile;
+  /** Bytes of recently appended batches kept in memory for tail readers. */
+  tailCacheBytes?: number;
+  /** Called after each flush cycle, e.g. to wake fetches waiting for the high watermark. */
+  onProgress?: () => void;
+}
+
+export const defaultTailCacheBytes = 1024 * 1024;
+/** Index positions and relative offsets are int32. */
+const maxSegmentBytes = 0x7fffffff;
+const maxRelativeOffset = 0x7fffffff;
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** Resolves per the flush policy (after fsync under `always`); rejects if the write fails. */
+  durable: Promise<void>;
+}
+
+export interface ReadResult {
+  /** Whole batches, in order, starting with the batch that contains fetchOffset; may be several buffers. */
+  chunks: Buffer[];
+  byteCount: number;
+}
+
+export interface TimestampAndOffset {
+  offset: number;
+  timestamp: number;
+}
+
+const candidateBatchesPerPass = 8;
+
+export class PartitionLog {
+  readonly directory: string;
+  private options: LogOptions;
+  private readonly clock: Clock;
+  private readonly syncFile: SyncFile;
+  private readonly segments: Segment[];
+  private startOffset: number;
+  private readonly cache: RecentBatchCache;
+  private readonly flusher: Flusher;
+  private closed = false;
+  /** Retention and DeleteRecords run one at a time. */
+  private maintenance: Promise<unknown> = Promise.resolve();
+
+  private constructor(directory: string, options: LogOptions, clock: Clock, environment: LogEnvironment, segments: Segment[], logStartOffset: number) {
+    this.directory = directory;
+    this.options = options;
+    this.clock = clock;
+    this.syncFile = environment.syncFile ?? defaultSyncFile;
+    this.segments = segments;
+    this.startOffset = logStartOffset;
+    this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes);
+    const endOffset = this.active.nextOffset;
+    const onProgress = environment.onProgress ?? (() => {});
+    this.flusher = new Flusher(options.flush, options.flushIntervalMs, endOffset, this.active.baseOffset, {
+      syncFile: this.syncFile,
+      activeSegment: () => this.active,
+      writeRecoveryPoint: (offset) => writeOffsetCheckpoint(directory, recoveryPointFileName, offset, this.syncFile),
+      onProgress,
+    });
+  }
+
+  /** Creates the directory if missing, runs recovery (recovery.ts) and opens the log. */
+  static async open(directory: string, options: LogOptions, clock: Clock = systemClock, environment: LogEnvironment = {}): Promise<PartitionLog> {
+    const syncFile = environment.syncFile ?? defaultSyncFile;
+    const recovered = recoverLog({ directory, indexIntervalBytes: options.indexIntervalBytes, nowMs: clock.nowMs(), logger: environment.logger ?? null });
+    const { segments, logStartOffset } = recovered;
+    const active = segments[segments.length - 1]!;
+    // Make what recovery validated stable, with complete indexes, before serving it.
+    for (const segment of recovered.rebuilt) {
+      await segment.sync(syncFile);
+      if (segment === active) continue;
+      segment.finishTimeIndex();
+      await segment.persistIndexes(syncFile);
+      segment.sealed = true;
+    }
+    await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
+    await writeOffsetCheckpoint(directory, recoveryPointFileName, active.baseOffset, syncFile);
+    if (readOffsetCheckpoint(directory, logStartOffsetFileName) !== logStartOffset && logStartOffset > 0) {
+      await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
+    }
+    environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, truncatedBytes: recovered.truncatedBytes });
+    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset);
+  }
+
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+
+  /** Next offset to assign. */
+  get logEndOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  /** Offsets below it may be served: with flush=always only what is fsynced, else what is written. */
+  get highWatermark(): number {
+    return this.flusher.servableEndOffset;
+  }
+
+  get sizeBytes(): number {
+    let total = 0;
+    for (const segment of this.segments) total += segment.sizeBytes;
+    return total;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** fsyncs of segment data done by flush cycles so far (observability). */
+  get syncCycleCount(): number {
+    return this.flusher.syncCycles;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  updateOptions(options: LogOptions): void {
+    this.options = options;
+    this.flusher.setPolicy(options.flush, options.flushIntervalMs);
+    this.active.indexIntervalBytes = options.indexIntervalBytes;
+  }
+
+  /**
+   * `batch` is exactly one complete v2 batch, already validated by the caller (CRC, counts).
+   * Assigns offsets [logEndOffset, logEndOffset + lastOffsetDelta], patches baseOffset in place and
+   * queues the write. Synchronous so offsets are assigned in call order; the log owns the bytes after.
+   */
+  append(batch: Buffer): AppendResult {
+    this.checkWritable();
+    assert(batch.length >= 61 && batchTotalBytes(batch, 0) === batch.length, 'append takes exactly one whole batch');
+    const lastOffsetDelta = readLastOffsetDelta(batch, 0);
+    this.maybeRoll(batch.length, lastOffsetDelta);
+    const active = this.active;
+    const baseOffset = active.nextOffset;
+    const lastOffset = baseOffset + lastOffsetDelta;
+    setBaseOffset(batch, 0, baseOffset);
+    const position = active.recordAppend(batch);
+    this.cache.add(batch, baseOffset, lastOffset);
+    const durable = this.flusher.enqueue(active, batch, position, lastOffset + 1);
+    return { baseOffset, lastOffset, durable };
+  }
+
+  private checkWritable(): void {
+    if (this.closed) throw new LogClosedError(this.directory);
+    if (this.flusher.failure !== null) throw new LogFailedError(this.directory, this.flusher.failure);
+  }
+
+  private maybeRoll(incomingBytes: number, lastOffsetDelta: number): void {
+    const active = this.active;
+    if (active.isEmpty) return;
+    const segmentBytes = Math.min(this.options.segmentBytes, maxSegmentBytes);
+    const full = active.sizeBytes + incomingBytes > segmentBytes;
+    const old = this.clock.nowMs() - active.createdMs >= this.options.segmentMs;
+    const offsetsOverflow = active.nextOffset + lastOffsetDelta - active.baseOffset > maxRelativeOffset;
+    if (full || old || offsetsOverflow) this.roll();
+  }
+
+  /** Starts a new active segment at logEndOffset; the flusher seals the old one. */
+  private roll(): void {
+    const previous = this.active;
+    this.segments.push(new Segment(this.directory, previous.nextOffset, this.clock.nowMs(), this.options.indexIntervalBytes));
+    this.flusher.seal(previous);
+  }
+
+  /**
+   * Whole batches from the one containing fetchOffset, each entirely below `maxOffset` (default
+   * highWatermark; never beyond what is written), at most maxBytes except that the first batch is
+   * always returned whole (KIP-74). Throws OffsetOutOfRangeError when fetchOffset < logStartOffset
+   * or > logEndOffset. Empty at the end.
+   */
+  async read(fetchOffset: number, maxBytes: number, maxOffset: number = this.highWatermark): Promise<ReadResult> {
+    if (this.closed) throw new LogClosedError(this.directory);
+    this.checkOffsetInRange(fetchOffset);
+    const limitOffset = Math.min(maxOffset, this.flusher.writtenEndOffset);
+    if (fetchOffset >= limitOffset) return { chunks: [], byteCount: 0 };
+    const cached = this.cache.read(fetchOffset, maxBytes, limitOffset);
+    if (cached !== null) return cached;
+    try {
+      return await this.readSegments(fetchOffset, maxBytes, limitOffset);
+    } catch (error) {
+      // Retention or DeleteRecords removed the segment while we were reading it.
+      if (fetchOffset < this.startOffset) throw new OffsetOutOfRangeError(fetchOffset, this.startOffset, this.logEndOffset);
+      throw error;
+    }
+  }
+
+  private checkOffsetInRange(offset: number): void {
+    if (offset < this.startOffset || offset > this.logEndOffset) throw new OffsetOutOfRangeError(offset, this.startOffset, this.logEndOffset);
+  }
+
+  private async readSegments(fetchOffset: number, maxBytes: number, limitOffset: number): Promise<ReadResult> {
+    const chunks: Buffer[] = [];
+    let byteCount = 0;
+    let offset = fetchOffset;
+    for (let index = this.segmentIndexFor(offset); index < this.segments.length; index++) {
+      const segment = this.segments[index]!;
+      const limitPosition = segment.writtenBytes;
+      const first = await segment.findBatch(offset, limitPosition);
+      if (first === null) continue;
+      if (first.lastOffset >= limitOffset) break;
+      const budget = chunks.length === 0 ? Math.max(maxBytes, first.totalBytes) : maxBytes - byteCount;
+      if (budget < first.totalBytes) break;
+      const buffer = await segment.read(first.position, Math.min(budget, limitPosition - first.position));
+      let end = 0;
+      forEachBatch(buffer, (view) => {
+        const lastOffset = readLastOffset(view.buffer, view.at);
+        if (lastOffset >= limitOffset) return false;
+        end = view.at + view.totalBytes;
+        offset = lastOffset + 1;
+      });
+      if (end === 0) break;
+      chunks.push(end === buffer.length ? buffer : buffer.subarray(0, end));
+      byteCount += end;
+      if (first.position + end < limitPosition || byteCount >= maxBytes) break;
+    }
+    return { chunks, byteCount };
+  }
+
+  /** Index of the last segment whose base offset ≤ offset (0 if none). */
+  private segmentIndexFor(offset: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    let found = 0;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (this.segments[middle]!.baseOffset <= offset) {
+        found = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * First offset (≥ logStartOffset, below the high watermark) whose record timestamp ≥ timestampMs,
+   * with that timestamp; null if none. Exact for uncompressed batches (their records are walked).
+   * For a compressed batch we do not decompress: the answer is the batch's first offset and its
+   * maxTimestamp, which is where a consumer must start reading anyway.
+   */
+  async offsetForTimestamp(timestampMs: number): Promise<TimestampAndOffset | null> {
+    if (this.closed) throw new LogClosedError(this.directory);
+    const limitOffset = this.highWatermark;
+    const accept = (record: RecordPosition) => record.timestamp >= timestampMs && record.offset >= this.startOffset;
+    for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
+      const segment = this.segments[index]!;
+      if (segment.maxTimestamp < timestampMs) continue;
+      let position = segment.offsetIndex.lookup(segment.timeIndex.scanStartFor(timestampMs)).position;
+      for (;;) {
+        // Collect a few candidate batches per pass; normally the first one answers.
+        const candidates: BatchHeader[] = [];
+        let reachedLimit = false;
+        await segment.scanHeaders(position, segment.writtenBytes, (header) => {
+          if (header.lastOffset >= limitOffset) {
+            reachedLimit = true;
+            return false;
+          }
+          if (header.maxTimestamp >= timestampMs && header.lastOffset >= this.startOffset) candidates.push({ ...header });
+          return candidates.length < candidateBatchesPerPass;
+        });
+        for (const header of candidates) {
+          const found = await this.firstRecordAtOrAfter(segment, header, accept);
+          if (found !== null) return found;
+        }
+        if (reachedLimit) return null;
+        const last = candidates[candidates.length - 1];
+        if (last === undefined || candidates.length < candidateBatchesPerPass) break;
+        position = last.position + last.totalBytes;
+      }
+    }
+    return null;
+  }
+
+  /** Offset and timestamp of the record with the largest timestamp (the first such); null when empty. */
+  async maxTimestampOffset(): Promise<TimestampAndOffset | null> {
+    if (this.closed) throw new LogClosedError(this.directory);
+    let best: Segment | null = null;
+    for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
+      const segment = this.segments[index]!;
+      if (segment.offsetOfMaxTimestamp < 0 || segment.maxTimestamp === noTimestamp) continue;
+      if (best === null || segment.maxTimestamp > best.maxTimestamp) best = segment;
+    }
+    if (best === null) return null;
+    const timestamp = best.maxTimestamp;
+    const header = await best.findBatch(best.offsetOfMaxTimestamp, best.writtenBytes);
+    if (header === null) return { offset: Math.max(best.offsetOfMaxTimestamp, this.startOffset), timestamp };
+    if ((header.attributes & compressionCodecMask) !== 0) return { offset: header.lastOffset, timestamp };
+    const found = await this.firstRecordAtOrAfter(best, header, (record) => record.timestamp === timestamp);
+    return found ?? { offset: header.lastOffset, timestamp };
+  }
+
+  /** Reads one batch and returns its first record matching `accept` (compressed: the batch start). */
+  private async firstRecordAtOrAfter(segment: Segment, header: BatchHeader, accept: (record: RecordPosition) => boolean): Promise<TimestampAndOffset | null> {
+    if ((header.attributes & compressionCodecMask) !== 0) {
+      return { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
+    }
+    const batch = await segment.read(header.position, header.totalBytes);
+    if (batch.length < header.totalBytes) return null;
+    let found: TimestampAndOffset | null = null;
+    if (isLogAppendTime(batch, 0)) {
+      const record = { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
+      return accept(record) ? record : null;
+    }
+    forEachRecordTimestamp(batch, 0, (record) => {
+      if (!accept(record)) return true;
+      found = { offset: record.offset, timestamp: record.timestamp };
+      return false;
+    });
+    return found;
+  }
+
+  /** DeleteRecords: advances logStartOffset to `offset` (≤ highWatermark), persisted; deletes segments wholly below it. */
+  deleteRecordsBefore(offset: number): Promise<number> {
+    return this.serialized(async () => {
+      if (this.closed) throw new LogClosedError(this.directory);
+      if (offset > this.highWatermark || offset < 0) throw new OffsetOutOfRangeError(offset, this.startOffset, this.highWatermark);
+      if (offset <= this.startOffset) return this.startOffset;
+      this.startOffset = offset;
+      this.cache.dropBefore(offset);
+      await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, offset, this.syncFile);
+      await this.deletePrefix((segment) => segment.nextOffset <= this.startOffset);
+      return this.startOffset;
+    });
+  }
+
+  /**
+   * Rolls the active segment when older than segment.ms, then deletes the oldest sealed segments
+   * that are below logStartOffset, older than retention.ms (by their largest timestamp), or beyond
+   * retention.bytes. The active segment is never deleted. Returns the bytes deleted.
+   */
+  enforceRetention(): Promise<number> {
+    return this.serialized(async () => {
+      if (this.closed) return 0;
+      const now = this.clock.nowMs();
+      if (!this.active.isEmpty && now - this.active.createdMs >= this.options.segmentMs) {
+        this.roll();
+        await this.flusher.drain();
+      }
+      let deleted = await this.deletePrefix((segment) => segment.nextOffset <= this.startOffset);
+      const { retentionMs, retentionBytes } = this.options;
+      if (retentionMs >= 0) {
+        deleted += await this.deletePrefix((segment) => {
+          const newest = segment.maxTimestamp === noTimestamp ? segment.createdMs : segment.maxTimestamp;
+          return now - newest > retentionMs;
+        });
+      }
+      if (retentionBytes >= 0) {
+        let excess = this.sizeBytes - retentionBytes;
+        deleted += await this.deletePrefix((segment) => {
+          if (excess - segment.sizeBytes < 0) return false;
+          excess -= segment.sizeBytes;
+          return true;
+        });
+      }
+      return deleted;
+    });
+  }
+
+  /**
+   * Deletes segments from the oldest while `shouldDelete` says so; only sealed ones (written,
+   * fsynced, indexes persisted), wholly below the high watermark, never the active one.
+   */
+  private async deletePrefix(shouldDelete: (segment: Segment) => boolean): Promise<number> {
+    const doomed: Segment[] = [];
+    while (this.segments.length > 1) {
+      const segment = this.segments[0]!;
+      if (!segment.sealed || segment.nextOffset > this.highWatermark || !shouldDelete(segment)) break;
+      doomed.push(this.segments.shift()!);
+    }
+    if (doomed.length === 0) return 0;
+    this.startOffset = Math.max(this.startOffset, this.segments[0]!.baseOffset);
+    this.cache.dropBefore(this.startOffset);
+    let bytes = 0;
+    for (const segment of doomed) {
+      bytes += segment.sizeBytes;
+      await segment.deleteFiles();
+    }
+    return bytes;
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.maintenance.then(work);
+    this.maintenance = result.catch(() => {});
+    return result;
+  }
+
+  /** Writes and fsyncs everything pending, persists the active indexes and the recovery point. */
+  async flush(): Promise<void> {
+    if (this.closed) return; // close() flushed
+    if (this.flusher.failure !== null) throw new LogFailedError(this.directory, this.flusher.failure);
+    await this.flusher.flush();
+  }
+
+  /** Flushes, then closes the files. Appends and reads afterwards throw LogClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.maintenance;
+    try {
+      if (this.flusher.failure === null) await this.flusher.flush();
+    } finally {
+      this.flusher.stop();
+      for (const segment of this.segments) await segment.close();
+      this.cache.clear();
+    }
+  }
+
+  /** Closes the log and removes its directory. */
+  async delete(): Promise<void> {
+    await this.close().catch(() => {});
+    for (const segment of this.segments) segment.deleted = true;
+    await rm(this.directory, { recursive: true, force: true });
+  }
+
+  /** Our own invariants, for tests and debug builds. */
+  invariants(): void {
+    assert(this.segments.length > 0, 'a log has at least one segment');
+    for (let index = 1; index < this.segments.length; index++) {
+      assert.equal(this.segments[index]!.baseOffset, this.segments[index - 1]!.nextOffset, 'segments are contiguous');
+    }
+    assert(this.startOffset >= this.segments[0]!.baseOffset, 'log start is within the first segment');
+    assert(this.startOffset <= this.logEndOffset, 'log start ≤ log end');
+    assert(this.flusher.durableEndOffset <= this.flusher.writtenEndOffset, 'durable ≤ written');
+    assert(this.flusher.writtenEndOffset <= this.logEndOffset, 'written ≤ log end');
+  }
+}

@@ -1,0 +1,340 @@
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { join } from 'node:path';
+import {
+  batchHeaderBytes,
+  batchTotalBytes,
+  describeHeaderFieldProblem,
+  noTimestamp,
+  readAttributes,
+  readBaseOffset,
+  readLastOffsetDelta,
+  readMaxTimestamp,
+} from './record-batch.js';
+import { OffsetIndex, offsetIndexEntryBytes } from './offset-index.js';
+import { TimeIndex, timeIndexEntryBytes } from './time-index.js';
+
+/**
+ * One segment of a partition log:
+ *
+ *   <dir>/00000000000000012345.log        record batches, back to back, exactly as on the wire
+ *   <dir>/00000000000000012345.index      sparse offset index (offset-index.ts)
+ *   <dir>/00000000000000012345.timeindex  sparse time index (time-index.ts)
+ *
+ * The name is the segment's base offset (the first offset it may hold), zero-padded to 20 digits.
+ *
+ *   .log:  ┌─ batch ─────────────┬─ batch ────────┬─ batch ───────────────────┬ …
+ *          │ baseOffset = base   │ prev last + 1  │ prev last + 1             │
+ *          └─────────────────────┴────────────────┴───────────────────────────┴ …
+ *          position 0                                                         sizeBytes
+ *
+ * Offsets inside a segment are contiguous: each batch starts at the previous batch's last offset + 1.
+ * The segment tracks two sizes: `sizeBytes` counts every batch assigned to it (some may still be
+ * queued for writing), `writtenBytes` only those handed to the operating system. Reads never go
+ * past `writtenBytes`.
+ */
+
+export const logSuffix = '.log';
+export const offsetIndexSuffix = '.index';
+export const timeIndexSuffix = '.timeindex';
+const headerScanBlockBytes = 16 * 1024;
+
+export type SyncKind = 'log' | 'index' | 'checkpoint' | 'directory';
+/** fsync/fdatasync, injectable so tests can count or fail them. */
+export type SyncFile = (handle: FileHandle, kind: SyncKind) => Promise<void>;
+export const defaultSyncFile: SyncFile = (handle) => handle.datasync();
+
+export async function syncDirectory(directory: string, syncFile: SyncFile = defaultSyncFile): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await syncFile(handle, 'directory');
+  } finally {
+    await handle.close();
+  }
+}
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+/** Base offset from a file name like 00000000000000000042.log; null if it is not one of ours. */
+export function parseSegmentFileName(name: string, suffix: string): number | null {
+  if (!name.endsWith(suffix)) return null;
+  const stem = name.slice(0, -suffix.length);
+  if (!/^\d{20}$/.test(stem)) return null;
+  const value = Number(stem);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+/** What a walk over batch headers on disk reports for each batch. */
+export interface BatchHeader {
+  position: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  attributes: number;
+  totalBytes: number;
+}
+
+export class Segment {
+  readonly baseOffset: number;
+  readonly directory: string;
+  /** Bytes assigned to this segment, written or queued. */
+  sizeBytes: number;
+  /** Bytes written to the file (handed to the OS). */
+  writtenBytes: number;
+  /** One past the last offset in this segment (== baseOffset when empty). */
+  nextOffset: number;
+  /** Largest batch maxTimestamp seen, and the base offset of the batch holding it. */
+  maxTimestamp = noTimestamp;
+  offsetOfMaxTimestamp = -1;
+  /** Clock time the segment was created or loaded; segment.ms counts from here. */
+  readonly createdMs: number;
+  offsetIndex: OffsetIndex;
+  timeIndex: TimeIndex;
+  indexIntervalBytes: number;
+  private bytesSinceIndexEntry = 0;
+  /** Set once the segment is no longer active and its data and indexes are on stable storage. */
+  sealed = false;
+  deleted = false;
+  private handle: Promise<FileHandle> | null = null;
+  /** The .log file may have been created since the directory was last fsynced. */
+  private directoryEntryPending = true;
+
+  constructor(directory: string, baseOffset: number, createdMs: number, indexIntervalBytes: number) {
+    this.directory = directory;
+    this.baseOffset = baseOffset;
+    this.nextOffset = baseOffset;
+    this.sizeBytes = 0;
+    this.writtenBytes = 0;
+    this.createdMs = createdMs;
+    this.indexIntervalBytes = indexIntervalBytes;
+    this.offsetIndex = new OffsetIndex();
+    this.timeIndex = new TimeIndex();
+  }
+
+  get logPath(): string {
+    return join(this.directory, segmentFileName(this.baseOffset, logSuffix));
+  }
+  get offsetIndexPath(): string {
+    return join(this.directory, segmentFileName(this.baseOffset, offsetIndexSuffix));
+  }
+  get timeIndexPath(): string {
+    return join(this.directory, segmentFileName(this.baseOffset, timeIndexSuffix));
+  }
+
+  get isEmpty(): boolean {
+    return this.sizeBytes === 0;
+  }
+
+  /**
+   * Accounts for one batch appended at the end (the caller already patched its baseOffset):
+   * indexes it and returns the file position it will be written at. No I/O.
+   */
+  recordAppend(batch: Buffer): number {
+    const position = this.sizeBytes;
+    const baseOffset = readBaseOffset(batch, 0);
+    this.recordBatch(position, baseOffset, baseOffset + readLastOffsetDelta(batch, 0), readMaxTimestamp(batch, 0), batch.length);
+    this.sizeBytes += batch.length;
+    return position;
+  }
+
+  /** Index bookkeeping for a batch at `position`; shared by append and recovery. */
+  recordBatch(position: number, baseOffset: number, lastOffset: number, maxTimestamp: number, totalBytes: number): void {
+    if (this.bytesSinceIndexEntry >= this.indexIntervalBytes && position > 0) {
+      this.offsetIndex.append(baseOffset - this.baseOffset, position);
+      this.bytesSinceIndexEntry = 0;
+      this.updateMaxTimestamp(maxTimestamp, baseOffset);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+    } else {
+      this.updateMaxTimestamp(maxTimestamp, baseOffset);
+    }
+    this.bytesSinceIndexEntry += totalBytes;
+    this.nextOffset = lastOffset + 1;
+  }
+
+  private updateMaxTimestamp(maxTimestamp: number, baseOffset: number): void {
+    if (maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = maxTimestamp;
+      this.offsetOfMaxTimestamp = baseOffset;
+    }
+  }
+
+  /** Adds the segment's maximum timestamp as a final time-index entry (on seal, flush and close). */
+  finishTimeIndex(): void {
+    if (this.offsetOfMaxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp - this.baseOffset);
+  }
+
+  /** Restores the state of a sealed segment from its index files (no log scan). */
+  restoreFromIndexes(offsetIndex: OffsetIndex, timeIndex: TimeIndex, sizeBytes: number, nextOffset: number): void {
+    this.offsetIndex = offsetIndex;
+    this.timeIndex = timeIndex;
+    this.sizeBytes = sizeBytes;
+    this.writtenBytes = sizeBytes;
+    this.nextOffset = nextOffset;
+    const last = timeIndex.lastEntry;
+    if (last !== null) {
+      this.maxTimestamp = last.timestamp;
+      this.offsetOfMaxTimestamp = this.baseOffset + last.relativeOffset;
+    }
+  }
+
+  /** Resets the in-memory state before a recovery scan re-records every batch. */
+  resetForScan(): void {
+    this.offsetIndex = new OffsetIndex();
+    this.timeIndex = new TimeIndex();
+    this.bytesSinceIndexEntry = 0;
+    this.sizeBytes = 0;
+    this.writtenBytes = 0;
+    this.nextOffset = this.baseOffset;
+    this.maxTimestamp = noTimestamp;
+    this.offsetOfMaxTimestamp = -1;
+  }
+
+  private file(): Promise<FileHandle> {
+    if (this.deleted) return Promise.reject(new Error(`segment ${this.baseOffset} was deleted`));
+    if (this.handle === null) {
+      this.handle = open(this.logPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+      // A failed open must not stick: let the next call retry.
+      this.handle.catch(() => {
+        this.handle = null;
+      });
+    }
+    return this.handle;
+  }
+
+  /** Writes `buffers` back to back at `position` (positional writev; loops on short writes). */
+  async write(buffers: Buffer[], position: number): Promise<void> {
+    const handle = await this.file();
+    let remaining = buffers;
+    let at = position;
+    while (remaining.length > 0) {
+      const { bytesWritten } = await handle.writev(remaining, at);
+      at += bytesWritten;
+      remaining = dropBytes(remaining, bytesWritten);
+    }
+    if (at > this.writtenBytes) this.writtenBytes = at;
+  }
+
+  /** fdatasync of the .log, and of the directory the first time (the file's name must survive too). */
+  async sync(syncFile: SyncFile): Promise<void> {
+    await syncFile(await this.file(), 'log');
+    if (this.directoryEntryPending) {
+      await syncDirectory(this.directory, syncFile);
+      this.directoryEntryPending = false;
+    }
+  }
+
+  /** Reads exactly `length` bytes at `position` (fewer only if the file is shorter). */
+  async read(position: number, length: number): Promise<Buffer> {
+    const handle = await this.file();
+    const buffer = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === length ? buffer : buffer.subarray(0, filled);
+  }
+
+  /**
+   * Walks batch headers from `fromPosition` (a batch boundary) up to `limitPosition`, reading
+   * blocks, until `visit` returns false. Bodies are skipped, not read.
+   */
+  async scanHeaders(fromPosition: number, limitPosition: number, visit: (header: BatchHeader) => boolean): Promise<void> {
+    const header: BatchHeader = { position: 0, baseOffset: 0, lastOffset: 0, maxTimestamp: 0, attributes: 0, totalBytes: 0 };
+    let position = fromPosition;
+    while (position + batchHeaderBytes <= limitPosition) {
+      const block = await this.read(position, Math.min(headerScanBlockBytes, limitPosition - position));
+      let at = 0;
+      while (at + batchHeaderBytes <= block.length) {
+        const problem = describeHeaderFieldProblem(block, at);
+        if (problem !== null) throw new Error(`segment ${this.baseOffset}: bad batch header at ${position + at}: ${problem}`);
+        header.position = position + at;
+        header.baseOffset = readBaseOffset(block, at);
+        header.lastOffset = header.baseOffset + readLastOffsetDelta(block, at);
+        header.maxTimestamp = readMaxTimestamp(block, at);
+        header.attributes = readAttributes(block, at);
+        header.totalBytes = batchTotalBytes(block, at);
+        if (header.position + header.totalBytes > limitPosition) return;
+        if (!visit(header)) return;
+        at += header.totalBytes;
+      }
+      if (at === 0) return; // the file ended early
+      position += at;
+    }
+  }
+
+  /**
+   * Position and header of the first batch whose last offset ≥ `offset`, looking no further than
+   * `limitPosition`; null if there is none.
+   */
+  async findBatch(offset: number, limitPosition: number): Promise<BatchHeader | null> {
+    const start = this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset));
+    let found: BatchHeader | null = null;
+    await this.scanHeaders(start.position, limitPosition, (header) => {
+      if (header.lastOffset < offset) return true;
+      found = { ...header };
+      return false;
+    });
+    return found;
+  }
+
+  /** Writes index entries not yet in the files (whole files if they were truncated), then syncs them. */
+  async persistIndexes(syncFile: SyncFile): Promise<void> {
+    // Appends may add entries while we wait on I/O: persist (and count) only what exists now.
+    const offsetIndex = this.offsetIndex;
+    const offsetEntries = offsetIndex.entryCount;
+    const offsetTail = offsetIndex.encode(offsetIndex.persistedCount);
+    await persistIndexFile(this.offsetIndexPath, offsetTail, offsetIndex.persistedCount * offsetIndexEntryBytes, offsetEntries * offsetIndexEntryBytes, syncFile);
+    offsetIndex.persistedCount = offsetEntries;
+    const timeIndex = this.timeIndex;
+    const timeEntries = timeIndex.entryCount;
+    const timeTail = timeIndex.encode(timeIndex.persistedCount);
+    await persistIndexFile(this.timeIndexPath, timeTail, timeIndex.persistedCount * timeIndexEntryBytes, timeEntries * timeIndexEntryBytes, syncFile);
+    timeIndex.persistedCount = timeEntries;
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    if (handle !== null) await (await handle.catch(() => null))?.close();
+  }
+
+  /** Closes and removes the segment's files. FileHandle.close waits for reads in progress. */
+  async deleteFiles(): Promise<void> {
+    await this.close();
+    this.deleted = true;
+    for (const path of [this.logPath, this.offsetIndexPath, this.timeIndexPath]) {
+      await unlink(path).catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      });
+    }
+  }
+}
+
+async function persistIndexFile(path: string, tail: Buffer, tailPosition: number, totalBytes: number, syncFile: SyncFile): Promise<void> {
+  const handle = await open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  try {
+    if (tail.length > 0) await handle.write(tail, 0, tail.length, tailPosition);
+    const { size } = await handle.stat();
+    if (size !== totalBytes) await handle.truncate(totalBytes);
+    await syncFile(handle, 'index');
+  } finally {
+    await handle.close();
+  }
+}
+
+function dropBytes(buffers: Buffer[], byteCount: number): Buffer[] {
+  let remaining = byteCount;
+  let index = 0;
+  while (index < buffers.length && remaining >= buffers[index]!.length) {
+    remaining -= buffers[index]!.length;
+    index++;
+  }
+  if (index === buffers.length) return [];
+  const rest = buffers.slice(index);
+  if (remaining > 0) rest[0] = rest[0]!.subarray(remaining);
+  return rest;
+}

@@ -1,0 +1,118 @@
+/**
+ * InitProducerId's producer ids and epochs (src/broker/idempotence/producer-ids.ts): ids unique
+ * across restarts through blocks reserved on disk, and the KIP-360 epoch rules (bump, retried bump,
+ * fencing, exhausted epochs, forgotten ids).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exhaustedEpoch, fileProducerIdStorage, producerIdBlockFileName, producerIdBlockSize, ProducerIdManager } from '../../../src/broker/idempotence/producer-ids.js';
+import type { ProducerIdStorage } from '../../../src/broker/idempotence/producer-ids.js';
+import { createLogger } from '../../../src/logging/logger.js';
+import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
+
+const logger = createLogger('error', () => undefined);
+
+class MemoryStorage implements ProducerIdStorage {
+  text: string | null = null;
+  writes = 0;
+  async read(): Promise<string | null> {
+    return this.text;
+  }
+  async write(text: string): Promise<void> {
+    this.writes++;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.text = text;
+  }
+}
+
+test('ids are unique across restarts, crashes included: a block is on disk before its first id is used', async () => {
+  const storage = new MemoryStorage();
+  const first = await ProducerIdManager.open(storage, 100, logger);
+  const seen = new Set<bigint>();
+  // Concurrent requests share one block reservation.
+  const ids = await Promise.all(Array.from({ length: 5 }, () => first.allocate()));
+  assert.equal(storage.writes, 1);
+  for (const id of ids) seen.add(id);
+  assert.equal(storage.text, `1\n${producerIdBlockSize}\n`);
+  // "Crash": a new manager over the same file starts at the next block.
+  const second = await ProducerIdManager.open(storage, 100, logger);
+  const next = await second.allocate();
+  assert.equal(next, producerIdBlockSize);
+  for (let index = 0; index < Number(producerIdBlockSize) + 3; index++) {
+    const id = await second.allocate();
+    assert.ok(!seen.has(id), `id ${id} handed out twice`);
+    seen.add(id);
+  }
+  assert.equal(storage.writes, 3);
+});
+
+test('the block file is written atomically in the meta folder; an unreadable one stops the start', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'osprey-producer-ids-'));
+  try {
+    const meta = join(root, 'meta');
+    const manager = await ProducerIdManager.open(fileProducerIdStorage(meta), 100, logger);
+    assert.equal((await manager.initProducerId(-1n, -1, 0)).producerId, 0n);
+    assert.equal(await readFile(join(meta, producerIdBlockFileName), 'utf8'), `1\n${producerIdBlockSize}\n`);
+    const again = await ProducerIdManager.open(fileProducerIdStorage(meta), 100, logger);
+    assert.equal((await again.initProducerId(-1n, -1, 0)).producerId, producerIdBlockSize);
+    await writeFile(join(meta, producerIdBlockFileName), 'garbage');
+    await assert.rejects(ProducerIdManager.open(fileProducerIdStorage(meta), 100, logger), /refusing to guess/);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('InitProducerId without an id gives a new id at epoch 0; one of id and epoch alone is INVALID_REQUEST', async () => {
+  const manager = await ProducerIdManager.open(new MemoryStorage(), 100, logger);
+  const a = await manager.initProducerId(-1n, -1, 0);
+  const b = await manager.initProducerId(-1n, -1, 5);
+  assert.deepEqual([a.errorCode, a.producerEpoch, b.errorCode, b.producerEpoch], [0, 0, 0, 0]);
+  assert.notEqual(a.producerId, b.producerId);
+  assert.equal((await manager.initProducerId(a.producerId, -1, 3)).errorCode, ErrorCode.invalidRequest);
+  assert.equal((await manager.initProducerId(-1n, 0, 3)).errorCode, ErrorCode.invalidRequest);
+});
+
+test('KIP-360: the current epoch is bumped, a retried bump answered the same, a stale epoch fenced', async () => {
+  const manager = await ProducerIdManager.open(new MemoryStorage(), 100, logger);
+  const { producerId } = await manager.initProducerId(-1n, -1, 4);
+  const bumped = await manager.initProducerId(producerId, 0, 4);
+  assert.deepEqual([bumped.errorCode, bumped.producerId, bumped.producerEpoch], [0, producerId, 1]);
+  const retried = await manager.initProducerId(producerId, 0, 4);
+  assert.deepEqual([retried.errorCode, retried.producerId, retried.producerEpoch], [0, producerId, 1]);
+  assert.equal((await manager.initProducerId(producerId, 1, 4)).producerEpoch, 2);
+  // Epoch 0 is now two bumps old: fenced, with the code the request version understands.
+  assert.equal((await manager.initProducerId(producerId, 0, 4)).errorCode, ErrorCode.producerFenced);
+  assert.equal((await manager.initProducerId(producerId, 0, 3)).errorCode, ErrorCode.invalidProducerEpoch);
+  assert.equal((await manager.initProducerId(producerId, 9, 5)).errorCode, ErrorCode.producerFenced);
+});
+
+test('an exhausted epoch moves the producer to a new id; a retry of that gets the same new id', async () => {
+  const manager = await ProducerIdManager.open(new MemoryStorage(), 100, logger);
+  const { producerId } = await manager.initProducerId(-1n, -1, 4);
+  let epoch = 0;
+  while (epoch < exhaustedEpoch) epoch = (await manager.initProducerId(producerId, epoch, 4)).producerEpoch;
+  const rotated = await manager.initProducerId(producerId, exhaustedEpoch, 4);
+  assert.equal(rotated.errorCode, 0);
+  assert.notEqual(rotated.producerId, producerId);
+  assert.equal(rotated.producerEpoch, 0);
+  const retried = await manager.initProducerId(producerId, exhaustedEpoch, 4);
+  assert.deepEqual([retried.producerId, retried.producerEpoch], [rotated.producerId, 0]);
+  assert.equal((await manager.initProducerId(producerId, 3, 4)).errorCode, ErrorCode.producerFenced);
+});
+
+test('an id the broker does not remember (restart, or beyond maxRemembered) gets a new id, as Kafka answers', async () => {
+  const manager = await ProducerIdManager.open(new MemoryStorage(), 2, logger);
+  const first = await manager.initProducerId(-1n, -1, 4);
+  await manager.initProducerId(-1n, -1, 4);
+  await manager.initProducerId(-1n, -1, 4); // the first is forgotten now
+  const answer = await manager.initProducerId(first.producerId, 0, 4);
+  assert.equal(answer.errorCode, 0);
+  assert.notEqual(answer.producerId, first.producerId);
+  assert.equal(answer.producerEpoch, 0);
+  const unknown = await manager.initProducerId(123_456n, 7, 4);
+  assert.equal(unknown.errorCode, 0);
+  assert.equal(unknown.producerEpoch, 0);
+});

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writer } from '../../../src/protocol/wire/writer.js';
+
+test('values written while the scratch buffer grows land in order', () => {
+  const writer = new Writer(4);
+  for (let value = 0; value < 1000; value++) {
+    writer.int32(value);
+    writer.int8(value & 0x7f);
+    writer.string(`s${value}`);
+  }
+  const bytes = writer.toBuffer();
+  let at = 0;
+  for (let value = 0; value < 1000; value++) {
+    assert.equal(bytes.readInt32BE(at), value);
+    assert.equal(bytes.readInt8(at + 4), value & 0x7f);
+    const length = bytes.readInt16BE(at + 5);
+    assert.equal(bytes.toString('utf8', at + 7, at + 7 + length), `s${value}`);
+    at += 7 + length;
+  }
+  assert.equal(at, bytes.length);
+});
+
+test('large byte strings are kept by reference between scratch chunks', () => {
+  const large = Buffer.alloc(4096, 7);
+  const writer = new Writer(16);
+  writer.int32(1);
+  writer.raw(large);
+  writer.int32(2);
+  const chunks = writer.finish();
+  assert.ok(chunks.includes(large));
+  const joined = Buffer.concat(chunks);
+  assert.equal(joined.readInt32BE(0), 1);
+  assert.equal(joined.readInt32BE(4 + 4096), 2);
+});
+
+test('patchInt32 rewrites a size placeholder across chunks', () => {
+  const writer = new Writer(8);
+  writer.int32(0);
+  writer.raw(Buffer.alloc(2000, 1));
+  writer.int64(5n);
+  writer.patchInt32(0, writer.length - 4);
+  const bytes = writer.toBuffer();
+  assert.equal(bytes.readInt32BE(0), 2008);
+  assert.equal(bytes.length, 2012);
+});
