@@ -10,7 +10,8 @@ import {
   batchTotalBytes,
   compressionCodecMask,
   forEachBatch,
-  forEachRecordTimestamp,
+  forEachRecordTimestampIn,
+  recordsAt,
   isLogAppendTime,
   noTimestamp,
   readLastOffset,
@@ -18,6 +19,7 @@ import {
   setBaseOffset,
   type RecordPosition,
 } from './record-batch.js';
+import { DecompressionError, decompressRecords } from './compression.js';
 import { recoverLog } from './recovery.js';
 import { Segment, defaultSyncFile, type BatchHeader, type SyncFile } from './segment.js';
 
@@ -300,9 +302,10 @@ export class PartitionLog {
 
   /**
    * First offset (≥ logStartOffset, below the high watermark) whose record timestamp ≥ timestampMs,
-   * with that timestamp; null if none. Exact for uncompressed batches (their records are walked).
-   * For a compressed batch we do not decompress: the answer is the batch's first offset and its
-   * maxTimestamp, which is where a consumer must start reading anyway.
+   * with that timestamp; null if none. Exact, as Kafka answers: the records of the candidate batch
+   * are walked, after decompressing it when compressed. A compressed batch that cannot be
+   * decompressed within the limit answers with its first offset and maxTimestamp instead (where a
+   * consumer must start reading anyway).
    */
   async offsetForTimestamp(timestampMs: number): Promise<TimestampAndOffset | null> {
     if (this.closed) throw new LogClosedError(this.directory);
@@ -350,25 +353,36 @@ export class PartitionLog {
     const timestamp = best.maxTimestamp;
     const header = await best.findBatch(best.offsetOfMaxTimestamp, best.writtenBytes);
     if (header === null) return { offset: Math.max(best.offsetOfMaxTimestamp, this.startOffset), timestamp };
-    if ((header.attributes & compressionCodecMask) !== 0) return { offset: header.lastOffset, timestamp };
     const found = await this.firstRecordAtOrAfter(best, header, (record) => record.timestamp === timestamp);
     return found ?? { offset: header.lastOffset, timestamp };
   }
 
-  /** Reads one batch and returns its first record matching `accept` (compressed: the batch start). */
+  /** Reads one batch and returns its first record matching `accept`, decompressing it if needed. */
   private async firstRecordAtOrAfter(segment: Segment, header: BatchHeader, accept: (record: RecordPosition) => boolean): Promise<TimestampAndOffset | null> {
-    if ((header.attributes & compressionCodecMask) !== 0) {
-      return { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
-    }
     const batch = await segment.read(header.position, header.totalBytes);
     if (batch.length < header.totalBytes) return null;
-    let found: TimestampAndOffset | null = null;
     if (isLogAppendTime(batch, 0)) {
       const record = { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
       return accept(record) ? record : null;
     }
-    forEachRecordTimestamp(batch, 0, (record) => {
-      if (!accept(record)) return true;
+    let records = batch;
+    let recordsStart = recordsAt;
+    let recordsEnd = header.totalBytes;
+    const codec = header.attributes & compressionCodecMask;
+    if (codec !== 0) {
+      try {
+        records = await decompressRecords(codec, batch.subarray(recordsAt, header.totalBytes));
+        recordsStart = 0;
+        recordsEnd = records.length;
+      } catch (error) {
+        if (!(error instanceof DecompressionError)) throw error;
+        const whole = { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
+        return accept(whole) ? whole : null;
+      }
+    }
+    let found: TimestampAndOffset | null = null;
+    forEachRecordTimestampIn(batch, 0, records, recordsStart, recordsEnd, (record) => {
+      if (!accept(record) || record.offset < this.startOffset) return true;
       found = { offset: record.offset, timestamp: record.timestamp };
       return false;
     });

@@ -228,7 +228,7 @@ export function* batchPositions(buffer: Buffer, start = 0, end = buffer.length):
   }
 }
 
-// ── Record walking (uncompressed batches only; used by timestamp lookups, never by append/fetch) ──
+// ── Record walking (timestamp lookups only, never append/fetch; compressed batches decompressed first) ──
 //
 //   record: length varint │ attributes int8 │ timestampDelta varlong │ offsetDelta varint │
 //           keyLength varint │ key │ valueLength varint │ value │ headerCount varint │ headers…
@@ -262,22 +262,36 @@ export interface RecordPosition {
  * Returns false if the records section is malformed.
  */
 export function forEachRecordTimestamp(buffer: Buffer, at: number, visit: (record: RecordPosition) => boolean | void): boolean {
-  const end = at + batchTotalBytes(buffer, at);
-  const baseOffset = readBaseOffset(buffer, at);
-  const baseTimestamp = readBaseTimestamp(buffer, at);
-  const logAppendTime = isLogAppendTime(buffer, at);
-  const maxTimestamp = readMaxTimestamp(buffer, at);
-  const count = readRecordsCount(buffer, at);
-  const cursor = { at: at + recordsAt };
+  return forEachRecordTimestampIn(buffer, at, buffer, at + recordsAt, at + batchTotalBytes(buffer, at), visit);
+}
+
+/**
+ * The same walk over records held apart from their batch header: `records[start, end)` is the
+ * records section, for a compressed batch its decompressed bytes. `header[at…]` is the batch.
+ */
+export function forEachRecordTimestampIn(
+  header: Buffer,
+  at: number,
+  records: Buffer,
+  start: number,
+  end: number,
+  visit: (record: RecordPosition) => boolean | void,
+): boolean {
+  const baseOffset = readBaseOffset(header, at);
+  const baseTimestamp = readBaseTimestamp(header, at);
+  const logAppendTime = isLogAppendTime(header, at);
+  const maxTimestamp = readMaxTimestamp(header, at);
+  const count = readRecordsCount(header, at);
+  const cursor = { at: start };
   const record: RecordPosition = { offset: 0, timestamp: 0 };
   for (let index = 0; index < count; index++) {
-    const length = readZigzag(buffer, cursor, end, 5);
+    const length = readZigzag(records, cursor, end, 5);
     if (length === null || length < 0) return false;
     const recordEnd = cursor.at + length;
     if (recordEnd > end) return false;
     cursor.at += 1; // attributes
-    const timestampDelta = readZigzag(buffer, cursor, recordEnd, 10);
-    const offsetDelta = readZigzag(buffer, cursor, recordEnd, 5);
+    const timestampDelta = readZigzag(records, cursor, recordEnd, 10);
+    const offsetDelta = readZigzag(records, cursor, recordEnd, 5);
     if (timestampDelta === null || offsetDelta === null) return false;
     record.offset = baseOffset + offsetDelta;
     record.timestamp = logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta;

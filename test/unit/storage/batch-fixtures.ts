@@ -1,4 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
+import { gzipSync } from 'node:zlib';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ export interface FixtureBatchOptions {
   baseTimestamp?: number;
   /** Extra attribute bits (e.g. 1 to pretend gzip, 8 for LogAppendTime). Records stay uncompressed bytes. */
   attributes?: number;
+  /** Gzip the records section for real (codec bits 1). */
+  gzip?: boolean;
   producerId?: bigint;
   partitionLeaderEpoch?: number;
 }
@@ -65,13 +68,14 @@ export function encodeBatch(records: FixtureRecord[], options: FixtureBatchOptio
   const baseTimestamp = options.baseTimestamp ?? records[0]?.timestamp ?? 1_700_000_000_000;
   const timestamps = records.map((record) => record.timestamp ?? baseTimestamp);
   const maxTimestamp = timestamps.length === 0 ? baseTimestamp : Math.max(...timestamps);
-  const recordBytes = Buffer.concat(records.map((record, index) => encodeRecord(record, index, baseTimestamp)));
+  const plainRecords = Buffer.concat(records.map((record, index) => encodeRecord(record, index, baseTimestamp)));
+  const recordBytes = options.gzip === true ? gzipSync(plainRecords) : plainRecords;
   const header = Buffer.alloc(61);
   header.writeBigInt64BE(BigInt(options.baseOffset ?? 0), 0);
   header.writeInt32BE(61 - 12 + recordBytes.length, 8);
   header.writeInt32BE(options.partitionLeaderEpoch ?? 0, 12);
   header.writeInt8(2, 16);
-  header.writeInt16BE(options.attributes ?? 0, 21);
+  header.writeInt16BE((options.attributes ?? 0) | (options.gzip === true ? 1 : 0), 21);
   header.writeInt32BE(Math.max(0, records.length - 1), 23);
   header.writeBigInt64BE(BigInt(baseTimestamp), 27);
   header.writeBigInt64BE(BigInt(maxTimestamp), 35);
@@ -85,7 +89,7 @@ export function encodeBatch(records: FixtureRecord[], options: FixtureBatchOptio
 }
 
 /** A batch of `count` records with values "v<i>" of about `valueBytes` each, all at `timestamp` (+i ms if `spreadMs`). */
-export function simpleBatch(count: number, options: { valueBytes?: number; timestamp?: number; spreadMs?: number; attributes?: number; tag?: string } = {}): Buffer {
+export function simpleBatch(count: number, options: { valueBytes?: number; timestamp?: number; spreadMs?: number; attributes?: number; gzip?: boolean; tag?: string } = {}): Buffer {
   const timestamp = options.timestamp ?? 1_700_000_000_000;
   const records: FixtureRecord[] = [];
   for (let index = 0; index < count; index++) {
@@ -96,6 +100,7 @@ export function simpleBatch(count: number, options: { valueBytes?: number; times
   }
   const batchOptions: FixtureBatchOptions = { baseTimestamp: timestamp };
   if (options.attributes !== undefined) batchOptions.attributes = options.attributes;
+  if (options.gzip !== undefined) batchOptions.gzip = options.gzip;
   return encodeBatch(records, batchOptions);
 }
 

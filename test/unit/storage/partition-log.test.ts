@@ -215,10 +215,14 @@ test('offsetForTimestamp and maxTimestampOffset', async () => {
     assert.deepEqual(await log.offsetForTimestamp(11_441), { offset: 75, timestamp: 50_000 });
     assert.equal(await log.offsetForTimestamp(50_001), null);
     assert.deepEqual(await log.maxTimestampOffset(), { offset: 75, timestamp: 50_000 });
-    // Compressed batches answer with their first offset and their maxTimestamp.
-    await appendAll(log, [simpleBatch(4, { timestamp: 60_000, spreadMs: 1, attributes: 1 })]);
-    assert.deepEqual(await log.offsetForTimestamp(60_002), { offset: 79, timestamp: 60_003 });
+    // A compressed batch is decompressed: the answer is the exact record, as for plain batches.
+    await appendAll(log, [simpleBatch(4, { timestamp: 60_000, spreadMs: 1, gzip: true })]);
+    assert.deepEqual(await log.offsetForTimestamp(60_002), { offset: 81, timestamp: 60_002 });
     assert.deepEqual(await log.maxTimestampOffset(), { offset: 82, timestamp: 60_003 });
+    // One that claims gzip but does not inflate answers with its first offset and its maxTimestamp.
+    await appendAll(log, [simpleBatch(4, { timestamp: 70_000, spreadMs: 1, attributes: 1 })]);
+    assert.deepEqual(await log.offsetForTimestamp(70_002), { offset: 83, timestamp: 70_003 });
+    assert.deepEqual(await log.maxTimestampOffset(), { offset: 83, timestamp: 70_003 });
     // After DeleteRecords, answers never point below the log start.
     await log.deleteRecordsBefore(2);
     assert.deepEqual(await log.offsetForTimestamp(0), { offset: 2, timestamp: 10_020 });

@@ -1,0 +1,185 @@
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { uncompress as snappyUncompress } from 'snappy';
+import { decompressFrame as lz4DecompressFrame } from 'lz4-napi';
+import { Decompress as ZstdDecompress } from 'fzstd';
+
+/**
+ * Decompression of a record batch's records section, for the few places that must see inside a
+ * compressed batch (ListOffsets by timestamp). Produce and Fetch never come here: batches are
+ * stored and served as the producer compressed them.
+ *
+ * Every codec is bounded before or while it inflates, because the bytes come from a client: a
+ * batch that would grow beyond `maxOutputBytes` is refused (DecompressionError), never inflated.
+ *
+ *   id  codec   what Kafka puts in a v2 batch               how the output size is bounded
+ *   1   gzip    a gzip member                                zlib's maxOutputLength
+ *   2   snappy  a raw Snappy block, or xerial framing        the lengths each block declares up front
+ *               (magic 82 'SNAPPY' 00, two int32, then
+ *               int32-sized raw blocks) from Java clients
+ *   3   lz4     an LZ4 frame (magic 04 22 4d 18)             content size if declared, else blocks × block maximum
+ *   4   zstd    zstd frames                                  counted while streaming, block by block
+ */
+
+export class DecompressionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DecompressionError';
+  }
+}
+
+/** What a decompressed records section may grow to by default: well above any sane batch. */
+export const defaultMaxDecompressedBytes = 64 * 1024 * 1024;
+
+const gunzipAsync = promisify(gunzip);
+
+export async function decompressRecords(codec: number, input: Buffer, maxOutputBytes = defaultMaxDecompressedBytes): Promise<Buffer> {
+  switch (codec) {
+    case 0:
+      return input;
+    case 1:
+      return gunzipBounded(input, maxOutputBytes);
+    case 2:
+      return snappyDecompress(input, maxOutputBytes);
+    case 3:
+      checkLimit('lz4', lz4FrameOutputBound(input), maxOutputBytes);
+      return lz4DecompressFrame(input).catch((error: unknown) => {
+        throw new DecompressionError(`lz4: ${describe(error)}`);
+      });
+    case 4:
+      return zstdDecompress(input, maxOutputBytes);
+    default:
+      throw new DecompressionError(`unknown compression codec ${codec}`);
+  }
+}
+
+function checkLimit(codec: string, bytes: number, maxOutputBytes: number): void {
+  if (bytes > maxOutputBytes) throw new DecompressionError(`${codec}: would decompress to ${bytes} bytes, more than the ${maxOutputBytes}-byte limit`);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function gunzipBounded(input: Buffer, maxOutputBytes: number): Promise<Buffer> {
+  try {
+    return await gunzipAsync(input, { maxOutputLength: maxOutputBytes });
+  } catch (error) {
+    throw new DecompressionError(`gzip: ${describe(error)}`);
+  }
+}
+
+// ── snappy ──
+
+const xerialMagic = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
+/** Magic (8 bytes), version (int32), compatible version (int32); chunks follow. */
+const xerialHeaderBytes = 16;
+
+/** The uncompressed length a raw Snappy block declares in its leading varint32; -1 if malformed. */
+function snappyDeclaredLength(block: Buffer): number {
+  let value = 0;
+  for (let index = 0; index < 5 && index < block.length; index++) {
+    const byte = block[index]!;
+    value += (byte & 0x7f) * 2 ** (7 * index);
+    if ((byte & 0x80) === 0) return value;
+  }
+  return -1;
+}
+
+async function snappyBlock(block: Buffer, budget: number): Promise<Buffer> {
+  const declared = snappyDeclaredLength(block);
+  if (declared < 0) throw new DecompressionError('snappy: malformed block length');
+  checkLimit('snappy', declared, budget);
+  try {
+    const output = await snappyUncompress(block);
+    return typeof output === 'string' ? Buffer.from(output) : output;
+  } catch (error) {
+    throw new DecompressionError(`snappy: ${describe(error)}`);
+  }
+}
+
+async function snappyDecompress(input: Buffer, maxOutputBytes: number): Promise<Buffer> {
+  if (input.length < xerialHeaderBytes || !input.subarray(0, xerialMagic.length).equals(xerialMagic)) return snappyBlock(input, maxOutputBytes);
+  const chunks: Buffer[] = [];
+  let produced = 0;
+  let position = xerialHeaderBytes;
+  while (position + 4 <= input.length) {
+    const chunkBytes = input.readInt32BE(position);
+    position += 4;
+    if (chunkBytes < 0 || position + chunkBytes > input.length) throw new DecompressionError(`snappy: xerial chunk of ${chunkBytes} bytes overruns the ${input.length}-byte input`);
+    const chunk = await snappyBlock(input.subarray(position, position + chunkBytes), maxOutputBytes - produced);
+    produced += chunk.length;
+    chunks.push(chunk);
+    position += chunkBytes;
+  }
+  return Buffer.concat(chunks, produced);
+}
+
+// ── lz4 ──
+//
+//   frame: magic 04 22 4d 18 │ FLG │ BD │ [content size u64le] │ [dict id u32le] │ header checksum u8
+//          then blocks: size u32le (high bit = stored uncompressed; 0 = end mark) │ data │ [checksum u32le]
+//          then [content checksum u32le]
+//   FLG bit 4 block checksums, bit 3 content size, bit 2 content checksum, bit 0 dict id.
+//   BD bits 6-4 block maximum: 4 → 64 KiB, 5 → 256 KiB, 6 → 1 MiB, 7 → 4 MiB.
+
+const lz4Magic = 0x184d2204;
+
+/** An upper bound of what an LZ4 frame (or several, back to back) decompresses to, from headers alone. */
+export function lz4FrameOutputBound(input: Buffer): number {
+  let bound = 0;
+  let position = 0;
+  while (position < input.length) {
+    if (position + 7 > input.length || input.readUInt32LE(position) !== lz4Magic) throw new DecompressionError('lz4: not an LZ4 frame');
+    const flags = input[position + 4]!;
+    const blockMaxCode = (input[position + 5]! >> 4) & 0x07;
+    if (blockMaxCode < 4) throw new DecompressionError(`lz4: invalid block maximum code ${blockMaxCode}`);
+    const blockMaxBytes = 1 << (8 + 2 * blockMaxCode);
+    const blockChecksums = (flags & 0x10) !== 0;
+    const hasContentSize = (flags & 0x08) !== 0;
+    const contentChecksum = (flags & 0x04) !== 0;
+    position += 6;
+    let declaredSize = -1;
+    if (hasContentSize) {
+      if (position + 8 > input.length) throw new DecompressionError('lz4: truncated frame header');
+      declaredSize = Number(input.readBigUInt64LE(position));
+      position += 8;
+    }
+    if ((flags & 0x01) !== 0) position += 4;
+    position += 1; // header checksum
+    let frameBound = 0;
+    for (;;) {
+      if (position + 4 > input.length) throw new DecompressionError('lz4: truncated block size');
+      const word = input.readUInt32LE(position);
+      position += 4;
+      if (word === 0) break;
+      const stored = (word & 0x80000000) !== 0;
+      const blockBytes = word & 0x7fffffff;
+      if (blockBytes > blockMaxBytes) throw new DecompressionError(`lz4: block of ${blockBytes} bytes exceeds the frame's ${blockMaxBytes}-byte maximum`);
+      frameBound += stored ? blockBytes : blockMaxBytes;
+      position += blockBytes + (blockChecksums ? 4 : 0);
+    }
+    if (contentChecksum) position += 4;
+    bound += declaredSize >= 0 ? Math.min(declaredSize, frameBound) : frameBound;
+  }
+  return bound;
+}
+
+// ── zstd ──
+
+function zstdDecompress(input: Buffer, maxOutputBytes: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let produced = 0;
+  const stream = new ZstdDecompress((chunk) => {
+    produced += chunk.length;
+    checkLimit('zstd', produced, maxOutputBytes);
+    chunks.push(chunk);
+  });
+  try {
+    stream.push(input, true);
+  } catch (error) {
+    if (error instanceof DecompressionError) throw error;
+    throw new DecompressionError(`zstd: ${describe(error)}`);
+  }
+  return Promise.resolve(Buffer.concat(chunks, produced));
+}
