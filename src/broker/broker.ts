@@ -56,7 +56,12 @@ export function partitionDirectoryName(topic: string, partition: number): string
 export class Broker {
   private readonly topics = new Map<string, Topic>();
   private readonly topicsById = new Map<string, Topic>();
-  private readonly creating = new Map<string, Promise<OperationResult>>();
+  /**
+   * The tail of each topic name's queue of changes (create, delete, add partitions, alter config).
+   * Changes to one name run one at a time, so a topic re-created while its deletion still removes
+   * files never shares a folder with it, and partitions are never added to a topic being deleted.
+   */
+  private readonly topicChanges = new Map<string, Promise<unknown>>();
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly producerStateTimers: NodeJS.Timeout[] = [];
   /** Set when shutdown begins, so waiting fetches answer at once. */
@@ -170,23 +175,24 @@ export class Broker {
     return ok;
   }
 
-  /**
-   * Creates a topic. Creations of one name are serialised: a second request waits for the first
-   * and then finds the topic there (TOPIC_ALREADY_EXISTS).
-   */
-  async createTopic(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): Promise<OperationResult> {
-    const pending = this.creating.get(name);
-    if (pending !== undefined) {
-      await pending.catch(() => undefined);
-      return this.createTopic(name, partitionCount, configs);
-    }
-    const creation = this.createTopicNow(name, partitionCount, configs);
-    this.creating.set(name, creation);
-    try {
-      return await creation;
-    } finally {
-      this.creating.delete(name);
-    }
+  /** Runs `change` after every earlier change to topic `name` has finished. */
+  private changeTopic<T>(name: string, change: () => Promise<T>): Promise<T> {
+    const previous = this.topicChanges.get(name) ?? Promise.resolve();
+    const next = previous.then(change, change);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.topicChanges.set(name, settled);
+    void settled.then(() => {
+      if (this.topicChanges.get(name) === settled) this.topicChanges.delete(name);
+    });
+    return next;
+  }
+
+  /** Creates a topic. A second creation of the same name waits for the first and gets TOPIC_ALREADY_EXISTS. */
+  createTopic(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): Promise<OperationResult> {
+    return this.changeTopic(name, () => this.createTopicNow(name, partitionCount, configs));
   }
 
   private async createTopicNow(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): Promise<OperationResult> {
@@ -212,7 +218,11 @@ export class Broker {
     return result.errorCode === ErrorCode.none || (result.errorCode === ErrorCode.topicAlreadyExists && topic !== undefined) ? topic! : result;
   }
 
-  async deleteTopic(name: string): Promise<OperationResult> {
+  deleteTopic(name: string): Promise<OperationResult> {
+    return this.changeTopic(name, () => this.deleteTopicNow(name));
+  }
+
+  private async deleteTopicNow(name: string): Promise<OperationResult> {
     const topic = this.topics.get(name);
     if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
     this.topics.delete(name);
@@ -227,7 +237,11 @@ export class Broker {
     return ok;
   }
 
-  async createPartitions(name: string, newTotal: number, validateOnly: boolean): Promise<OperationResult> {
+  createPartitions(name: string, newTotal: number, validateOnly: boolean): Promise<OperationResult> {
+    return this.changeTopic(name, () => this.createPartitionsNow(name, newTotal, validateOnly));
+  }
+
+  private async createPartitionsNow(name: string, newTotal: number, validateOnly: boolean): Promise<OperationResult> {
     const topic = this.topics.get(name);
     if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
     if (newTotal <= topic.partitions.length) {
@@ -247,7 +261,11 @@ export class Broker {
    * Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) a topic's overrides. `changes` maps a
    * key to its new value, or null to remove the override.
    */
-  async alterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+  alterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+    return this.changeTopic(name, () => this.alterTopicConfigNow(name, changes, replaceAll, validateOnly));
+  }
+
+  private async alterTopicConfigNow(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
     const topic = this.topics.get(name);
     if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
     for (const [key, value] of changes) {

@@ -515,6 +515,47 @@ describe('topic and config administration', () => {
   );
 
   test(
+    'a topic deleted and re-created at once from two clients: the new topic starts empty, takes records, and keeps them',
+    withBrokerLogs(currentBroker, async () => {
+      const topic = 'kj-recreated';
+      const partitions = 16;
+      const producer = kafkaJs.producer({ allowAutoTopicCreation: false });
+      await producer.connect();
+      const otherAdmin = platformaticAdmin(broker, 'admin-test-recreate');
+      try {
+        for (let round = 0; round < 4; round++) {
+          if (round === 0) await kafkaJsAdmin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
+          const messages = Array.from({ length: partitions * 20 }, (_, index) => ({ partition: index % partitions, value: `round ${round} record ${index}` }));
+          await producer.send({ topic, acks: -1, messages });
+          // The deletion goes first; the creation follows on another connection while its folders are removed.
+          const deletion = kafkaJsAdmin.deleteTopics({ topics: [topic] });
+          let created = false;
+          for (let attempt = 0; attempt < 50 && !created; attempt++) {
+            try {
+              await otherAdmin.createTopics({ topics: [topic], partitions, replicas: 1 });
+              created = true;
+            } catch (error) {
+              if (!errorTreeHas(error, 'TOPIC_ALREADY_EXISTS') && !errorTreeHas(error, 'TopicAlreadyExistsError')) throw error;
+            }
+          }
+          await deletion;
+          assert.ok(created, `round ${round}: the topic could not be re-created`);
+          const offsets = await kafkaJsAdmin.fetchTopicOffsets(topic);
+          assert.deepEqual(
+            offsets.map((entry) => [entry.low, entry.high]),
+            Array.from({ length: partitions }, () => ['0', '0']),
+            `round ${round}: the re-created topic starts empty`,
+          );
+        }
+        await producer.send({ topic, acks: -1, messages: Array.from({ length: partitions * 3 }, (_, index) => ({ partition: index % partitions, value: `kept ${index}` })) });
+      } finally {
+        await producer.disconnect();
+        await otherAdmin.close();
+      }
+    }),
+  );
+
+  test(
     'topics, partition counts and config overrides survive a restart; deleted topics stay deleted',
     withBrokerLogs(currentBroker, async () => {
       await kafkaJsAdmin.disconnect();
@@ -526,7 +567,13 @@ describe('topic and config administration', () => {
       admin = platformaticAdmin(broker, 'admin-test-platformatic-after-restart');
 
       const topics = await kafkaJsAdmin.listTopics();
-      for (const name of ['kj-orders', 'kj-records', 'pk-audit']) assert.ok(topics.includes(name), `${name} is gone`);
+      for (const name of ['kj-orders', 'kj-records', 'pk-audit', 'kj-recreated']) assert.ok(topics.includes(name), `${name} is gone`);
+      const recreated = await kafkaJsAdmin.fetchTopicOffsets('kj-recreated');
+      assert.deepEqual(
+        recreated.map((entry) => [entry.low, entry.high]),
+        Array.from({ length: 16 }, () => ['0', '3']),
+        'the re-created topic holds exactly what was written after its last re-creation',
+      );
       for (const name of ['kj-assigned', 'pk-events', 'pk-by-id']) assert.ok(!topics.includes(name), `${name} came back`);
       assert.equal(await partitionCountOf(kafkaJsAdmin, 'kj-orders'), 4);
       assert.equal(await partitionCountOf(kafkaJsAdmin, 'pk-audit'), 5);
