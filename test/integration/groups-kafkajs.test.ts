@@ -187,6 +187,11 @@ for (const [assignerName, assigner] of [
     await stableWith(groupId, 3);
     const { groups } = await admin.describeGroups([groupId]);
     assert.equal(groups[0]!.protocol, assignerName === 'range' ? 'range' : 'RoundRobinAssigner');
+    assert.deepEqual(
+      groups[0]!.members.map((member) => member.clientHost),
+      ['/127.0.0.1', '/127.0.0.1', '/127.0.0.1'],
+      'each member shows the address it connected from, as Kafka writes it',
+    );
     const values = await produce(topic, topic, 600);
     await waitFor(() => deliveries.has(values), 'every record');
     await sleep(300);

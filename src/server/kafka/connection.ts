@@ -44,6 +44,8 @@ export class KafkaConnection {
   private inFlightBytes = 0;
   private closed = false;
   private readonly logger: Logger;
+  /** The peer's address as group descriptions show it. */
+  private readonly clientHost: string;
 
   constructor(
     private readonly socket: Socket,
@@ -53,6 +55,8 @@ export class KafkaConnection {
     logger: Logger,
   ) {
     this.logger = logger.with({ connection: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    // Kafka shows a member's host as Java's InetAddress.toString() does: "/127.0.0.1".
+    this.clientHost = `/${socket.remoteAddress ?? ''}`;
     // Without SASL every connection counts as authenticated; the smaller pre-authentication limit
     // applies once SASL exists.
     this.frames = new FrameReader(limits.maxFrameBytes);
@@ -122,6 +126,7 @@ export class KafkaConnection {
       apiVersion,
       clientId,
       connectionId: this.id,
+      clientHost: this.clientHost,
       logger: this.logger,
       broker: this.broker,
       supportedApis: this.registry.supported,

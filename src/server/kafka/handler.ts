@@ -14,6 +14,8 @@ export interface RequestContext {
   readonly apiVersion: number;
   readonly clientId: string | null;
   readonly connectionId: number;
+  /** The client's address, as Kafka shows it in group descriptions ("/127.0.0.1"). */
+  readonly clientHost: string;
   readonly logger: Logger;
   readonly broker: Broker;
   /** The API versions this broker answers, for ApiVersions. */

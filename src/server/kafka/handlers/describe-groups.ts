@@ -4,8 +4,7 @@
  * State, protocol type, selected protocol and members of each group; member metadata and
  * assignments only while the group is Stable (as Kafka). An unknown group is answered as a Dead
  * group with no error before v6, GROUP_ID_NOT_FOUND with a message from v6 (KIP-1043).
- * Not implemented: authorized operations (answered "not requested"); clientHost is '' (the request
- * context does not carry the peer address).
+ * Not implemented: authorized operations (answered "not requested").
  */
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { describeGroupsRequest, describeGroupsResponse } from '../../../protocol/kafka/messages/describe-groups.js';

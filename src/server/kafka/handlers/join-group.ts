@@ -6,8 +6,6 @@
  * (group.instance.id); v7 protocolType in the answer; v9 skipAssignment for a static leader
  * rejoining a stable group. v0 has no rebalance timeout: the session timeout is used, as Kafka does.
  * The answer may wait for the whole join phase (up to the rebalance timeout).
- *
- * Not implemented: clientHost (the request context does not carry the peer address; '' is kept).
  */
 import { joinGroupRequest, joinGroupResponse } from '../../../protocol/kafka/messages/join-group.js';
 import { defineHandler } from '../handler.js';
@@ -21,7 +19,7 @@ export const joinGroupHandler = defineHandler({
       memberId: request.memberId,
       groupInstanceId: request.groupInstanceId,
       clientId: context.clientId ?? '',
-      clientHost: '',
+      clientHost: context.clientHost,
       sessionTimeoutMs: request.sessionTimeoutMs,
       rebalanceTimeoutMs: apiVersion >= 1 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs,
       protocolType: request.protocolType,
