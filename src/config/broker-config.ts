@@ -37,6 +37,8 @@ export interface ConnectionLimits {
   maxInFlightRequests: number;
   /** Bytes of requests read but not yet answered, per connection; reading pauses beyond it. */
   maxInFlightBytes: number;
+  /** [queued.max.request.bytes] bytes of requests all connections together may hold, read or being read and not yet answered. */
+  maxQueuedRequestBytes: number;
   /** Open connections per broker; further ones are closed at once. */
   maxConnections: number;
   /** A connection that sends nothing for this long is closed. */
@@ -142,6 +144,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxUnauthenticatedFrameBytes: 100 * 1024 * 1024,
     maxInFlightRequests: 100,
     maxInFlightBytes: 256 * 1024 * 1024,
+    maxQueuedRequestBytes: 512 * 1024 * 1024,
     maxConnections: 10_000,
     idleTimeoutMs: 10 * 60 * 1000,
     maxFetchWaitMs: 30_000,

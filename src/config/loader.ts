@@ -162,6 +162,11 @@ const limitSettings: Settings<ConnectionLimits> = {
   maxUnauthenticatedFrameBytes: { type: bytes(8, maxInt32), description: 'Largest request frame accepted before authentication (no SASL yet: applies to every connection for now).' },
   maxInFlightRequests: { type: count(1), description: 'Requests read but not yet answered, per connection; reading pauses beyond it.' },
   maxInFlightBytes: { type: bytes(1), description: 'Bytes of requests read but not yet answered, per connection; reading pauses beyond it.' },
+  maxQueuedRequestBytes: {
+    type: bytes(1),
+    description: 'Bytes of requests all connections together may hold (reserved when a frame\'s size is read, released when it is answered); a connection waits to read while they are spent. A single frame larger than this is read only when no other request is held.',
+    kafkaName: 'queued.max.request.bytes',
+  },
   maxConnections: { type: count(1), description: 'Open connections per broker; further ones are closed at once.', kafkaName: 'max.connections' },
   idleTimeoutMs: { type: milliseconds(1, maxTimerMs), description: 'A connection that sends nothing for this long is closed.', kafkaName: 'connections.max.idle.ms' },
   maxFetchWaitMs: { type: milliseconds(0, maxTimerMs), description: 'Longest a Fetch may wait for data, whatever the client asks.' },

@@ -11,7 +11,8 @@
  *
  * Requests are handled concurrently but answered strictly in arrival order, as Kafka clients
  * expect. Reading pauses while too many requests or bytes are in flight, or while the socket's
- * write buffer is full, so a client cannot make us buffer without bound. Anything we cannot parse
+ * write buffer is full, or while the memory all connections share for requests is spent
+ * (request-memory.ts), so clients cannot make us buffer without bound. Anything we cannot parse
  * closes this connection only.
  */
 import type { Socket } from 'node:net';
@@ -25,6 +26,7 @@ import { Writer } from '../../protocol/wire/writer.js';
 import type { ApiRegistry } from './api-registry.js';
 import { apiVersionsKey } from './api-registry.js';
 import { FrameReader, FrameTooLargeError } from './frame-reader.js';
+import type { RequestMemoryPool } from './request-memory.js';
 import type { ApiHandler, RequestContext } from './handler.js';
 
 const requestHeaderFixedBytes = 8;
@@ -42,6 +44,8 @@ export class KafkaConnection {
   private readonly frames: FrameReader;
   private readonly pending: PendingResponse[] = [];
   private inFlightBytes = 0;
+  /** Bytes this connection holds in the shared request memory: frames being read or not yet answered. */
+  private reservedBytes = 0;
   private closed = false;
   private readonly logger: Logger;
   /** The peer's address as group descriptions show it. */
@@ -52,6 +56,7 @@ export class KafkaConnection {
     private readonly registry: ApiRegistry,
     private readonly broker: Broker,
     private readonly limits: ConnectionLimits,
+    private readonly memory: RequestMemoryPool,
     logger: Logger,
   ) {
     this.logger = logger.with({ connection: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -59,7 +64,7 @@ export class KafkaConnection {
     this.clientHost = `/${socket.remoteAddress ?? ''}`;
     // Without SASL every connection counts as authenticated; the smaller pre-authentication limit
     // applies once SASL exists.
-    this.frames = new FrameReader(limits.maxFrameBytes);
+    this.frames = new FrameReader(limits.maxFrameBytes, (frameBytes) => this.reserveMemory(frameBytes));
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs, () => this.close('idle timeout'));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -67,6 +72,7 @@ export class KafkaConnection {
     socket.on('error', (error) => this.logger.debug('socket error', { error: error.message }));
     socket.on('close', () => {
       this.closed = true;
+      this.releaseAllMemory();
     });
   }
 
@@ -74,15 +80,21 @@ export class KafkaConnection {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseAllMemory();
     this.logger.warn('closing connection', { reason });
     this.socket.destroy();
   }
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.readFrames(() => this.frames.push(chunk));
+  }
+
+  /** Handles the frames `next` yields; then pauses or resumes reading. */
+  private readFrames(next: () => Buffer[]): void {
     let frames: Buffer[];
     try {
-      frames = this.frames.push(chunk);
+      frames = next();
     } catch (error) {
       if (error instanceof FrameTooLargeError) return this.close(error.message);
       throw error;
@@ -92,6 +104,32 @@ export class KafkaConnection {
       this.onFrame(frame);
     }
     this.updateReading();
+  }
+
+  private reserveMemory(frameBytes: number): boolean {
+    if (this.memory.tryReserve(frameBytes)) {
+      this.reservedBytes += frameBytes;
+      return true;
+    }
+    this.memory.waitForMemory(this.retryAfterMemory);
+    return false;
+  }
+
+  /** Called by the pool once memory is released: reads on where the frame reader stopped. */
+  private readonly retryAfterMemory = (): void => {
+    if (this.closed) return;
+    this.readFrames(() => this.frames.drain());
+  };
+
+  private releaseMemory(bytes: number): void {
+    this.reservedBytes -= bytes;
+    this.memory.release(bytes);
+  }
+
+  private releaseAllMemory(): void {
+    this.memory.stopWaiting(this.retryAfterMemory);
+    this.memory.release(this.reservedBytes);
+    this.reservedBytes = 0;
   }
 
   private onFrame(frame: Buffer): void {
@@ -188,6 +226,7 @@ export class KafkaConnection {
     while (this.pending.length > 0 && this.pending[0]!.chunks !== null) {
       const slot = this.pending.shift()!;
       this.inFlightBytes -= slot.requestBytes;
+      this.releaseMemory(slot.requestBytes);
       if (slot.chunks === 'none') continue;
       if (!corked) {
         this.socket.cork();
@@ -199,10 +238,11 @@ export class KafkaConnection {
     this.updateReading();
   }
 
-  /** Pauses reading while over the in-flight limits or while the socket cannot take more output. */
+  /** Pauses reading while over the in-flight limits, without request memory, or while the socket cannot take more output. */
   private updateReading(): void {
     if (this.closed) return;
     const overLimits =
+      this.frames.waitingForMemory ||
       this.pending.length >= this.limits.maxInFlightRequests ||
       this.inFlightBytes >= this.limits.maxInFlightBytes ||
       this.socket.writableNeedDrain;

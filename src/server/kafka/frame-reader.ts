@@ -7,7 +7,9 @@
  *
  * Chunks are kept as they arrive and joined only when a frame spans several of them, so a frame
  * inside one chunk is handed on as a view without copying. A size that is negative or larger than
- * the limit is refused before anything is buffered for it.
+ * the limit is refused before anything is buffered for it. Each frame's size is reserved through
+ * `reserve` once its prefix is read; when that fails the reader stops (`waitingForMemory`) until
+ * `drain()` is called again.
  */
 export class FrameTooLargeError extends Error {
   constructor(readonly frameBytes: number, readonly limitBytes: number) {
@@ -21,8 +23,18 @@ export class FrameReader {
   private bufferedBytes = 0;
   /** Size of the frame being assembled, once its 4-byte prefix is known. */
   private pendingFrameBytes = -1;
+  /** Whether the pending frame's size has been reserved. */
+  private pendingReserved = false;
 
-  constructor(private maxFrameBytes: number) {}
+  constructor(
+    private maxFrameBytes: number,
+    private readonly reserve: (frameBytes: number) => boolean = () => true,
+  ) {}
+
+  /** True when a frame's size could not be reserved: call drain() once memory is released. */
+  get waitingForMemory(): boolean {
+    return this.pendingFrameBytes >= 0 && !this.pendingReserved;
+  }
 
   setMaxFrameBytes(limitBytes: number): void {
     this.maxFrameBytes = limitBytes;
@@ -36,6 +48,11 @@ export class FrameReader {
   push(chunk: Buffer): Buffer[] {
     this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
+    return this.drain();
+  }
+
+  /** The complete frames already buffered; stops at a frame whose size cannot be reserved yet. */
+  drain(): Buffer[] {
     const frames: Buffer[] = [];
     for (;;) {
       if (this.pendingFrameBytes < 0) {
@@ -43,10 +60,16 @@ export class FrameReader {
         const size = this.take(4).readInt32BE(0);
         if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
         this.pendingFrameBytes = size;
+        this.pendingReserved = false;
+      }
+      if (!this.pendingReserved) {
+        if (!this.reserve(this.pendingFrameBytes)) break;
+        this.pendingReserved = true;
       }
       if (this.bufferedBytes < this.pendingFrameBytes) break;
       frames.push(this.take(this.pendingFrameBytes));
       this.pendingFrameBytes = -1;
+      this.pendingReserved = false;
     }
     return frames;
   }

@@ -10,6 +10,7 @@ import type { Logger } from '../../logging/logger.js';
 import { ApiRegistry } from './api-registry.js';
 import { KafkaConnection } from './connection.js';
 import { allHandlers } from './handlers/index.js';
+import { RequestMemoryPool } from './request-memory.js';
 
 export interface KafkaListener {
   readonly host: string;
@@ -20,6 +21,7 @@ export interface KafkaListener {
 export async function startKafkaListener(config: BrokerConfig, broker: Broker, logger: Logger): Promise<KafkaListener> {
   const registry = new ApiRegistry(allHandlers);
   const sockets = new Set<Socket>();
+  const requestMemory = new RequestMemoryPool(config.limits.maxQueuedRequestBytes);
   const server: Server = createServer((socket) => {
     if (sockets.size >= config.limits.maxConnections) {
       logger.warn('connection refused: too many connections', { limit: config.limits.maxConnections, peer: socket.remoteAddress });
@@ -28,7 +30,7 @@ export async function startKafkaListener(config: BrokerConfig, broker: Broker, l
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    new KafkaConnection(socket, registry, broker, config.limits, logger);
+    new KafkaConnection(socket, registry, broker, config.limits, requestMemory, logger);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

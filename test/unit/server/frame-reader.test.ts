@@ -51,3 +51,25 @@ test('an empty frame is delivered as an empty buffer', () => {
   const reader = new FrameReader(100);
   assert.deepEqual(reader.push(Buffer.from([0, 0, 0, 0])), [Buffer.alloc(0)]);
 });
+
+test('each frame is reserved when its size is read; a refused reservation stops the reader until drain()', () => {
+  const reservations: number[] = [];
+  let allow = true;
+  const reader = new FrameReader(1024, (frameBytes) => {
+    if (!allow) return false;
+    reservations.push(frameBytes);
+    return true;
+  });
+  const stream = framed([Buffer.alloc(10, 1), Buffer.alloc(20, 2), Buffer.alloc(30, 3)]);
+  // The first frame and the prefix of the second arrive: the second is reserved before its body is here.
+  assert.deepEqual(reader.push(stream.subarray(0, 14 + 4)).map((frame) => frame.length), [10]);
+  assert.deepEqual(reservations, [10, 20]);
+  allow = false;
+  assert.deepEqual(reader.push(stream.subarray(18)).map((frame) => frame.length), [20], 'the reserved frame completes');
+  assert.equal(reader.waitingForMemory, true, 'the third frame waits for memory');
+  assert.deepEqual(reader.drain(), [], 'still no memory');
+  allow = true;
+  assert.deepEqual(reader.drain().map((frame) => [frame.length, frame[0]]), [[30, 3]]);
+  assert.equal(reader.waitingForMemory, false);
+  assert.deepEqual(reservations, [10, 20, 30]);
+});
