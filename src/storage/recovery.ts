@@ -24,6 +24,12 @@ import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, te
  *  5. Segments below the recovery point keep their index files if these parse, increase, stay within
  *     the file, and the last offset-index entry points at a batch header with the expected offset;
  *     otherwise they are scanned as in 3.
+ * 6. After a clean shutdown the recovery point is the log end offset and the last segment's indexes
+ *     were written with it. The last segment is then trusted without a scan when its indexes pass
+ *     rule 5 and the batches after the last offset-index entry (a few KB) pass the checks of 3 and
+ *     continue it exactly to the end of the file, ending at the recovery point, with no timestamp
+ *     beyond the time index's last entry. Anything written after the checkpoint (a crash) fails this, and the
+ *     segment is scanned as in 3. So a restart reads indexes, not gigabytes of log.
  * Nothing is served that was not either scanned here or covered by the recovery point.
  */
 
@@ -70,9 +76,10 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
       for (const later of baseOffsets.slice(index)) deleteSegmentFiles(directory, later);
       break;
     }
-    const trusted = !isLast && recoveryPoint !== null && nextBase <= recoveryPoint && loadIndexes(segment, nextBase);
+    const trusted =
+      recoveryPoint !== null && (isLast ? loadCleanLastSegment(segment, recoveryPoint) : nextBase <= recoveryPoint && loadIndexes(segment, nextBase));
     if (trusted) {
-      segment.sealed = true;
+      segment.sealed = !isLast;
       segments.push(segment);
       continue;
     }
@@ -147,6 +154,40 @@ function loadIndexes(segment: Segment, nextBase: number): boolean {
   const header = readAt(segment.logPath, position, batchHeaderBytes);
   if (header.length < batchHeaderBytes || describeHeaderFieldProblem(header, 0) !== null || readBaseOffset(header, 0) !== expectedOffset) return false;
   segment.restoreFromIndexes(offsetIndex, timeIndex, sizeBytes, nextBase);
+  return true;
+}
+
+/** Rule 6: trust the last segment after a clean shutdown, reading only the batches after its last index entry. */
+function loadCleanLastSegment(segment: Segment, recoveryPoint: number): boolean {
+  if (recoveryPoint <= segment.baseOffset) return false;
+  const sizeBytes = fileSize(segment.logPath);
+  const offsetBytes = readOptional(segment.offsetIndexPath);
+  const timeBytes = readOptional(segment.timeIndexPath);
+  if (offsetBytes === null || timeBytes === null || sizeBytes === 0) return false;
+  const offsetIndex = OffsetIndex.decode(offsetBytes, sizeBytes);
+  const timeIndex = TimeIndex.decode(timeBytes, recoveryPoint - segment.baseOffset);
+  if (offsetIndex === null || timeIndex === null) return false;
+  const lastTimestamp = timeIndex.lastEntry?.timestamp ?? Number.NEGATIVE_INFINITY;
+  let position = offsetIndex.lastPosition < 0 ? 0 : offsetIndex.lastPosition;
+  let expectedOffset = segment.baseOffset + Math.max(0, offsetIndex.lastRelativeOffset);
+  const descriptor = openSync(segment.logPath, 'r');
+  try {
+    while (position < sizeBytes) {
+      const header = readChunk(descriptor, position, batchHeaderBytes);
+      if (header.length < batchHeaderBytes || describeHeaderFieldProblem(header, 0) !== null || readBaseOffset(header, 0) !== expectedOffset) return false;
+      const totalBytes = readBatchLength(header, 0) + batchOverheadBytes;
+      if (totalBytes < batchHeaderBytes || position + totalBytes > sizeBytes) return false;
+      if (readMaxTimestamp(header, 0) > lastTimestamp) return false;
+      const batch = readChunk(descriptor, position, totalBytes);
+      if (batch.length < totalBytes || checkBatch(batch, 0, totalBytes, expectedOffset) !== null) return false;
+      expectedOffset += readLastOffsetDelta(header, 0) + 1;
+      position += totalBytes;
+    }
+  } finally {
+    closeSync(descriptor);
+  }
+  if (expectedOffset !== recoveryPoint) return false;
+  segment.restoreFromIndexes(offsetIndex, timeIndex, sizeBytes, recoveryPoint);
   return true;
 }
 
