@@ -16,6 +16,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { Admin, Producer, ProduceAcks, compressionsAlgorithms } from '@platformatic/kafka';
 import type { CompressionAlgorithmValue, MessageToProduce, ProduceResult } from '@platformatic/kafka';
 import { startBrokerProcess } from '../helpers/broker-process.js';
+import { assertAcknowledgedStored, produceThroughCrash } from '../helpers/crash-while-producing.js';
+import type { AcknowledgedSlice } from '../helpers/crash-while-producing.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { PartitionReader, readTopicWithKcat } from '../helpers/partition-reader.js';
 import type { PartitionContents } from '../helpers/partition-reader.js';
@@ -279,7 +281,7 @@ describe('@platformatic/kafka: kill -9 after acknowledged sends', { timeout: 90_
     const topic = 'platformatic-crash';
     const records = makeRecords(3000, { partitions: partitionCount, seed: 800, startTimestampMs: Date.now() - 60_000, nullHeaderValues: true });
     const slices = chunks(records, 100);
-    const acknowledged: Array<{ slice: FixtureRecord[]; baseOffsets: Map<number, bigint> }> = [];
+    const acknowledged: AcknowledgedSlice[] = [];
 
     const admin = adminFor(broker, 'osprey-platformatic-crash-admin');
     await withBrokerLogs(broker, () => createTopic(admin, topic));
@@ -293,55 +295,29 @@ describe('@platformatic/kafka: kill -9 after acknowledged sends', { timeout: 90_
     };
 
     // Sequential sends, every codec several times; then four senders at once, in flight while the broker dies.
-    const calmSends = 12;
-    const concurrentSenders = 4;
-    await withBrokerLogs(broker, async () => {
-      for (let index = 0; index < calmSends; index++) await send(slices[index] ?? [], index);
-    });
-    let crashed = false;
-    let failedSends = 0;
-    let nextSlice = calmSends;
-    const sender = async (): Promise<void> => {
-      while (!crashed && nextSlice < slices.length) {
-        const index = nextSlice++;
-        try {
+    const outcome = await withBrokerLogs(broker, () =>
+      produceThroughCrash({
+        broker,
+        sliceCount: slices.length,
+        calmSends: 12,
+        concurrentSenders: 4,
+        send: async (index) => {
           await send(slices[index] ?? [], index);
-        } catch {
-          failedSends++; // a send the crash interrupted: it may or may not have been stored
-          return;
-        }
-      }
-    };
-    let sendersDone = false;
-    const inFlight = Promise.all(Array.from({ length: concurrentSenders }, sender)).finally(() => {
-      sendersDone = true;
-    });
-    while (acknowledged.length < calmSends + 10 && !sendersDone) await new Promise((resolve) => setTimeout(resolve, 1));
-    assert.ok(!sendersDone, `the senders stopped before the crash (${failedSends} sends failed)\n--- broker log ---\n${tail(broker)}`);
-    crashed = true;
-    await broker.kill9();
-    const acknowledgedBeforeCrash = acknowledged.length;
-    broker = await broker.restart();
-    await inFlight; // a send retried against the restarted broker may still be acknowledged
+          return acknowledged.length;
+        },
+        tail,
+      }),
+    );
+    broker = outcome.broker;
     await producer.close(true);
-    t.diagnostic(`${acknowledgedBeforeCrash} sends acknowledged before the crash, ${acknowledged.length - acknowledgedBeforeCrash} after it, ${failedSends} failed`);
+    const { acknowledgedBeforeCrash, failedSends } = outcome;
+    t.diagnostic(`${acknowledgedBeforeCrash} sends acknowledged before the crash, ${outcome.acknowledgedAfterCrash} after it, ${failedSends} failed`);
 
     const reader = new PartitionReader(broker.bootstrap, 'platformatic-crash-reader');
     try {
       await withBrokerLogs(broker, async () => {
         const contents = await reader.readTopic(topic);
-        for (const { slice, baseOffsets } of acknowledged) {
-          for (const [partition, baseOffset] of baseOffsets) {
-            const stored = contents[partition]?.records ?? [];
-            const expected = recordsOfPartition(slice, partition);
-            const start = Number(baseOffset);
-            assertPartitionHolds(`${topic}/${partition} (acknowledged at ${baseOffset})`, stored.slice(start, start + expected.length), expected, baseOffset);
-          }
-        }
-        for (const [partition, { records: stored, highWatermark }] of contents.entries()) {
-          assert.equal(BigInt(stored.length), highWatermark, `${topic}/${partition}: records read vs high watermark`);
-          stored.forEach((record, index) => assert.equal(record.offset, BigInt(index), `${topic}/${partition}: offsets contiguous from 0`));
-        }
+        assertAcknowledgedStored(topic, contents, acknowledged);
 
         // The restarted broker appends after what it recovered, never over it.
         const producerAfter = producerFor(broker, 'osprey-platformatic-after-crash');
