@@ -5,6 +5,8 @@
  * its acknowledgement gave, and each partition must hold contiguous offsets from 0.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BrokerProcess } from './broker-process.js';
 import type { PartitionContents } from './partition-reader.js';
 import { assertPartitionHolds, recordsOfPartition } from './record-fixtures.js';
@@ -86,4 +88,37 @@ export function assertAcknowledgedStored(topic: string, contents: readonly Parti
     assert.equal(BigInt(stored.length), highWatermark, `${topic}/${partition}: records read vs high watermark`);
     stored.forEach((record, index) => assert.equal(record.offset, BigInt(index), `${topic}/${partition}: offsets contiguous from 0`));
   }
+}
+
+/** Bytes in the topic's segment files under the broker's data directory. */
+export function topicLogBytes(dataDir: string, topic: string): number {
+  let total = 0;
+  for (const folder of readdirSync(dataDir)) {
+    if (!folder.startsWith(`${topic}-`)) continue;
+    for (const file of readdirSync(join(dataDir, folder))) if (file.endsWith('.log')) total += statSync(join(dataDir, folder, file)).size;
+  }
+  return total;
+}
+
+/**
+ * Kills the broker (SIGKILL) right after it writes to the topic's segment files: spins on their
+ * sizes for up to 20 ms at a time (blocking this process, so the client cannot see an answer), and
+ * yields in between so the client can send its next request. Returns false if no write came.
+ */
+export async function killRightAfterAWrite(broker: BrokerProcess, topic: string, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const before = topicLogBytes(broker.dataDir, topic);
+    const spinUntil = performance.now() + 20;
+    while (performance.now() < spinUntil) {
+      if (topicLogBytes(broker.dataDir, topic) !== before) {
+        process.kill(broker.pid, 'SIGKILL');
+        await broker.kill9();
+        return true;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await broker.kill9();
+  return false;
 }

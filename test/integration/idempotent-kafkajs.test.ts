@@ -13,11 +13,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { startBrokerProcess } from '../helpers/broker-process.js';
+import { killRightAfterAWrite } from '../helpers/crash-while-producing.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { consumeJson } from '../helpers/kcat.js';
 import type { ConsumedRecord } from '../helpers/kcat.js';
@@ -30,39 +29,6 @@ const sendCount = 125; // 5000 records
 /** kill -9 once this many sends are acknowledged. */
 const crashAfterSends = [30, 60, 90];
 const outageMs = 700;
-
-/** Bytes in the topic's segment files. */
-function topicLogBytes(dataDir: string, topic: string): number {
-  let total = 0;
-  for (const folder of readdirSync(dataDir)) {
-    if (!folder.startsWith(`${topic}-`)) continue;
-    for (const file of readdirSync(join(dataDir, folder))) if (file.endsWith('.log')) total += statSync(join(dataDir, folder, file)).size;
-  }
-  return total;
-}
-
-/**
- * Kills the broker (SIGKILL) right after it writes to the topic's segment files: spins on their
- * sizes for up to 20 ms at a time (blocking this process, so the client cannot see an answer), and
- * yields in between so the client can send its next request. Returns false if no write came.
- */
-async function killRightAfterAWrite(broker: BrokerProcess, topic: string, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const before = topicLogBytes(broker.dataDir, topic);
-    const spinUntil = performance.now() + 20;
-    while (performance.now() < spinUntil) {
-      if (topicLogBytes(broker.dataDir, topic) !== before) {
-        process.kill(broker.pid, 'SIGKILL');
-        await broker.kill9();
-        return true;
-      }
-    }
-    await sleep(1);
-  }
-  await broker.kill9();
-  return false;
-}
 
 /** Fails with a list of duplicates, missing records and the first out-of-order position per partition. */
 function assertExactlyOnceInOrder(consumed: readonly ConsumedRecord[], expected: ReadonlyMap<number, readonly string[]>, label: string): void {

@@ -11,10 +11,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBrokerProcess } from '../helpers/broker-process.js';
+import { killRightAfterAWrite } from '../helpers/crash-while-producing.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { consumeJson, deliveryFailures, describeRun, KcatProcess, recordDelimiterByte, valueOnlyDelimiterArgs } from '../helpers/kcat.js';
 import type { ConsumedRecord } from '../helpers/kcat.js';
@@ -25,34 +24,6 @@ const recordsPerWrite = 50;
 /** kill -9 once this many records have been handed to kcat. */
 const crashAfterRecords = [3_000, 6_000, 9_000];
 const outageMs = 700;
-
-function topicLogBytes(dataDir: string, topic: string): number {
-  let total = 0;
-  for (const folder of readdirSync(dataDir)) {
-    if (!folder.startsWith(`${topic}-`)) continue;
-    for (const file of readdirSync(join(dataDir, folder))) if (file.endsWith('.log')) total += statSync(join(dataDir, folder, file)).size;
-  }
-  return total;
-}
-
-/** SIGKILL the broker right after it writes to the topic's segment files; false if no write came. */
-async function killRightAfterAWrite(broker: BrokerProcess, topic: string, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const before = topicLogBytes(broker.dataDir, topic);
-    const spinUntil = performance.now() + 20;
-    while (performance.now() < spinUntil) {
-      if (topicLogBytes(broker.dataDir, topic) !== before) {
-        process.kill(broker.pid, 'SIGKILL');
-        await broker.kill9();
-        return true;
-      }
-    }
-    await sleep(1);
-  }
-  await broker.kill9();
-  return false;
-}
 
 /** Record n's value: its number, zero-padded, and some filler. */
 function value(index: number): string {
