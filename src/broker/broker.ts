@@ -314,7 +314,10 @@ export class Broker {
       for (const partition of topic.partitions) {
         try {
           const deletedBytes = await partition.log.enforceRetention();
-          if (deletedBytes > 0) this.logger.info('retention deleted segments', { topic: topic.name, partition: partition.index, bytes: deletedBytes });
+          if (deletedBytes > 0) {
+            const forgotten = partition.producers.logStartAdvanced();
+            this.logger.info('retention deleted segments', { topic: topic.name, partition: partition.index, bytes: deletedBytes, producersForgotten: forgotten });
+          }
         } catch (error) {
           this.logger.error('retention failed', { topic: topic.name, partition: partition.index, error: String(error) });
         }

@@ -209,6 +209,23 @@ export class ProducerStateTable {
     return removed;
   }
 
+  /**
+   * Forgets producers none of whose batches is retained any more: their last batch ends below
+   * `logStartOffset` (retention or DeleteRecords removed it), as Kafka does. Returns how many.
+   */
+  removeUnretained(logStartOffset: number): number {
+    let removed = 0;
+    for (const [producerId, entry] of this.producers) {
+      const last = entry.batches[entry.batches.length - 1];
+      if (last !== undefined && last.lastOffset < logStartOffset) {
+        this.producers.delete(producerId);
+        removed++;
+      }
+    }
+    if (removed > 0) this.changeCount++;
+    return removed;
+  }
+
   private evictBeyond(keep: number): void {
     while (this.producers.size > keep) {
       const oldest = this.producers.keys().next();

@@ -118,6 +118,11 @@ export class PartitionProducers {
     return this.table.expire(this.environment.clock.nowMs());
   }
 
+  /** After retention or DeleteRecords moved the log start: forgets producers whose batches are all gone. */
+  logStartAdvanced(): number {
+    return this.table.removeUnretained(this.log.logStartOffset);
+  }
+
   /**
    * Writes a snapshot if the state changed or the log grew since the last one: the log end matters
    * too, since it bounds how much a restart after a crash replays. Resolves once a snapshot of the

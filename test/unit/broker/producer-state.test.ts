@@ -154,6 +154,19 @@ test('expiry: a producer idle for producerIdExpirationMs is forgotten, an active
   assert.equal(partition.state.size, 0);
 });
 
+test('producers whose batches are all below the log start offset are forgotten; others kept', () => {
+  const partition = new Partition();
+  partition.produce(batch(1n, 0, 0, 5)); // offsets 0-4
+  partition.produce(batch(2n, 0, 0, 5)); // 5-9
+  partition.produce(batch(1n, 0, 5, 5)); // 10-14: producer 1 still has a retained batch
+  assert.equal(partition.state.removeUnretained(10), 1, 'producer 2 ended at 9');
+  assert.equal(partition.state.entry(2n), undefined);
+  assert.ok(partition.state.entry(1n) !== undefined);
+  assert.equal(partition.state.removeUnretained(14), 0, 'offset 14 is still retained');
+  assert.equal(partition.state.removeUnretained(15), 1);
+  assert.equal(partition.state.size, 0);
+});
+
 test('the producer limit forgets the least recently active producer first', () => {
   const partition = new Partition(table(3));
   partition.produce(batch(1n, 0, 0, 1));

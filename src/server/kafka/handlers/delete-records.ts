@@ -34,6 +34,7 @@ async function deleteBefore(partition: Partition, offset: bigint, logger: Logger
   if (target < 0n || target > BigInt(log.highWatermark)) return failed(ErrorCode.offsetOutOfRange);
   try {
     const lowWatermark = await log.deleteRecordsBefore(Number(target));
+    partition.producers.logStartAdvanced();
     return { lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.none };
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return failed(ErrorCode.offsetOutOfRange);
