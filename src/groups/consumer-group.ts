@@ -315,8 +315,9 @@ export class ConsumerGroup implements Group {
     const member = found;
     const assignedBefore = fingerprint(member.assigned);
     const epochBefore = member.memberEpoch;
-    if (this.update(member, request)) this.bumpGroupEpoch(`member ${member.memberId} subscription changed`);
-    this.refreshMetadata();
+    const subscriptionChanged = this.update(member, request);
+    const metadataChanged = this.refreshMetadata();
+    if (subscriptionChanged || metadataChanged) this.bumpGroupEpoch(subscriptionChanged ? `member ${member.memberId} subscription changed` : 'subscribed topic metadata changed');
     this.computeTargetIfBehind();
     this.reconcile(member, this.ownedByName(request.ownedPartitions));
     this.startSession(member);
@@ -374,10 +375,9 @@ export class ConsumerGroup implements Group {
       sessionTimer: null,
       revocationTimer: null,
     };
-    const wasEmpty = this.memberMap.size === 0;
     this.memberMap.set(memberId, member);
     this.environment.logger.info('consumer group member joins', { group: this.groupId, member: memberId, instance: request.instanceId });
-    if (wasEmpty) this.persist();
+    // Its subscription (empty so far) is set next, which bumps the group epoch and stores it.
     return member;
   }
 
@@ -465,13 +465,15 @@ export class ConsumerGroup implements Group {
 
   // ── Target assignment ───────────────────────────────────────────────────────────────────────
 
+  /** The new epoch is stored (not waited for), so that it never goes back after a restart. */
   private bumpGroupEpoch(reason: string): void {
     this.groupEpochValue++;
+    this.persist();
     this.environment.logger.debug('consumer group epoch bumped', { group: this.groupId, epoch: this.groupEpochValue, reason });
   }
 
-  /** Subscribed topics created, deleted or grown since the last target assignment bump the group epoch. */
-  private refreshMetadata(): void {
+  /** Whether the subscribed topics were created, deleted or grown since last looked at (which bumps the group epoch). */
+  private refreshMetadata(): boolean {
     const topics = new Set<string>();
     for (const member of this.memberMap.values()) for (const topic of member.subscribedTopics) topics.add(topic);
     const counts = new Map<string, number>();
@@ -483,10 +485,10 @@ export class ConsumerGroup implements Group {
       parts.push(`${topic}\u0000${metadata.id.toString('hex')}\u0000${metadata.partitionCount}`);
     }
     const fingerprintNow = parts.join('\u0001');
-    if (fingerprintNow === this.metadataFingerprint) return;
+    if (fingerprintNow === this.metadataFingerprint) return false;
     this.metadataFingerprint = fingerprintNow;
     this.partitionCounts = counts;
-    this.bumpGroupEpoch('subscribed topic metadata changed');
+    return true;
   }
 
   private computeTargetIfBehind(): void {
@@ -606,15 +608,15 @@ export class ConsumerGroup implements Group {
     this.target.delete(member.memberId);
     if (member.instanceId !== null && this.staticMembers.get(member.instanceId) === member.memberId) this.staticMembers.delete(member.instanceId);
     this.environment.logger.info('consumer group member removed', { group: this.groupId, member: member.memberId, reason });
-    this.bumpGroupEpoch(`member ${member.memberId} removed`);
     if (this.memberMap.size === 0) {
       this.emptySince = this.environment.scheduler.nowMs();
-      this.assignmentEpochValue = this.groupEpochValue;
       this.target = new Map();
       this.metadataFingerprint = '';
-      this.persist();
+      this.bumpGroupEpoch(`member ${member.memberId} ${reason}`);
+      this.assignmentEpochValue = this.groupEpochValue;
       return;
     }
+    this.bumpGroupEpoch(`member ${member.memberId} ${reason}`);
     this.refreshMetadata();
     this.computeTargetIfBehind();
   }
