@@ -482,15 +482,21 @@ test('group size limit: joins beyond groups.consumerMaxGroupSize get GROUP_MAX_S
   assert.equal((await describeConsumerGroup(groupId)).groupState, 'Empty');
 });
 
-test('new partitions of a subscribed topic are assigned on the next heartbeats', async () => {
+test('a subscribed topic created later, and new partitions, are assigned on the next heartbeats', async () => {
   const topic = 'kip848-grow';
+  const later = 'kip848-later';
   const topicId = await createTopic(topic);
   const groupId = 'kip848-grow';
-  const joined = await heartbeat(1, joinRequest(groupId, 'grower', [topic]));
-  assert.equal(joined.assignment!.topicPartitions[0]!.partitions.length, partitionCount);
+  const joined = await heartbeat(1, joinRequest(groupId, 'grower', [topic, later]));
+  assert.deepEqual(joined.assignment!.topicPartitions.map((entry) => entry.partitions.length), [partitionCount], 'the missing topic is not assigned');
   await admin.createPartitions({ topics: [{ name: topic, count: 8 }] });
-  const next = await heartbeat(1, { groupId, memberId: 'grower', memberEpoch: joined.memberEpoch, topicPartitions: [{ topicId, partitions: [0, 1, 2, 3, 4, 5] }] });
-  assert.equal(next.memberEpoch, joined.memberEpoch + 1);
-  assert.deepEqual(next.assignment?.topicPartitions[0]?.partitions, [0, 1, 2, 3, 4, 5, 6, 7]);
+  const grown = await heartbeat(1, { groupId, memberId: 'grower', memberEpoch: joined.memberEpoch, topicPartitions: [{ topicId, partitions: [0, 1, 2, 3, 4, 5] }] });
+  assert.equal(grown.memberEpoch, joined.memberEpoch + 1);
+  assert.deepEqual(grown.assignment?.topicPartitions[0]?.partitions, [0, 1, 2, 3, 4, 5, 6, 7]);
+  const laterId = await createTopic(later);
+  const created = await heartbeat(1, { groupId, memberId: 'grower', memberEpoch: grown.memberEpoch, topicPartitions: [{ topicId, partitions: [0, 1, 2, 3, 4, 5, 6, 7] }] });
+  assert.equal(created.memberEpoch, grown.memberEpoch + 1);
+  const laterAssignment = created.assignment?.topicPartitions.find((entry) => entry.topicId.equals(laterId));
+  assert.deepEqual(laterAssignment?.partitions, [0, 1, 2, 3, 4, 5]);
   await heartbeat(1, { groupId, memberId: 'grower', memberEpoch: -1 });
 });
