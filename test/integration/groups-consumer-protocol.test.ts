@@ -1,18 +1,21 @@
 /**
  * KIP-848 consumer groups against a real broker process: @platformatic/kafka 1.35's Consumer with
  * `groupProtocol: 'consumer'` (ConsumerGroupHeartbeat v1, OffsetCommit/OffsetFetch v9 with member
- * epochs), a KafkaJS classic group beside it, and a raw client for what a well-behaved client never
- * sends (fencing, unknown members, unsupported assignors, limits).
+ * epochs), one of them in a child process killed with SIGKILL (test/helpers/consumer-protocol-child.ts),
+ * a KafkaJS classic group beside it, and a raw client for what a well-behaved client never sends
+ * (fencing, unknown members, unsupported assignors, limits).
  *
  * The broker runs with a short consumer session timeout and heartbeat interval so that
  * reassignments happen within seconds.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { MessagesStream } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
-import { startBrokerProcess } from '../helpers/broker-process.js';
+import { isolatedEnvironment, startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { RawKafkaConnection, rawApi } from '../helpers/raw-kafka-client.js';
 import { consumerGroupDescribeRequest, consumerGroupDescribeResponse } from '../../src/protocol/kafka/messages/consumer-group-describe.js';
@@ -287,6 +290,42 @@ test('a member that stops heartbeating is removed after the session timeout; its
   const afterExpiry = await heartbeat(1, { groupId: 'kip848-expiry', memberId: 'silent-member', memberEpoch: 1 });
   assert.equal(afterExpiry.errorCode, ErrorCode.unknownMemberId);
   await stopMember(member);
+});
+
+test('a consumer process killed with SIGKILL mid-stream: after its session expires its partitions move, nothing is skipped', async () => {
+  const topic = 'kip848-killed';
+  await createTopic(topic);
+  const deliveries = new Deliveries();
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../helpers/consumer-protocol-child.js', import.meta.url))], {
+    env: isolatedEnvironment({ OSPREY_CHILD_CONSUMER: '1', OSPREY_BOOTSTRAP: broker.bootstrap, OSPREY_GROUP: 'kip848-killed', OSPREY_TOPIC: topic, OSPREY_NAME: 'victim' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let childOutput = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    childOutput += chunk.toString();
+    const lines = childOutput.split('\n');
+    childOutput = lines.pop()!;
+    for (const line of lines) if (line !== 'ready') deliveries.record('victim', line);
+  });
+  child.stderr.resume();
+  try {
+    await waitFor(async () => (await describeConsumerGroup('kip848-killed')).members.length === 1, 'the child to join');
+    const survivors = await Promise.all(['a', 'b'].map((name) => startMember(name, 'kip848-killed', topic, deliveries)));
+    await stableWith('kip848-killed', 3, 2);
+    const first = await produce(topic, 'first', 300);
+    await waitFor(() => deliveries.has(first), 'the first records');
+    assert.equal(deliveries.countFor('victim'), 100, 'the child read its two partitions');
+    child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const second = await produce(topic, 'second', 300);
+    await waitFor(() => [...first, ...second].every((value) => deliveries.byValue.get(value)?.some((receiver) => receiver !== 'victim')), 'the survivors to read every record');
+    assert.ok(Date.now() - killedAt >= sessionTimeoutMs - 1000, 'the partitions moved once the session expired');
+    assert.deepEqual(deliveries.duplicates('victim'), [], 'no record came twice to the survivors');
+    await stableWith('kip848-killed', 2, 3);
+    await Promise.all(survivors.map((member) => stopMember(member)));
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
 
 test('the group closes and starts again, then the broker is killed with SIGKILL: the group resumes from its committed offsets', async () => {
