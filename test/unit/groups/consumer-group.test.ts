@@ -334,3 +334,24 @@ test('random joins, leaves, heartbeats, expiries and topic growth: never two own
     await harness.close();
   }
 });
+
+test('a thousand members (the default groups.consumerMaxGroupSize) join; the next is refused; every partition has one owner', async () => {
+  const harness = await openHarness();
+  try {
+    assert.equal(harness.settings.consumerMaxGroupSize, 1000);
+    harness.topics.add('wide', 1200);
+    const started = Date.now();
+    for (let index = 0; index < 1000; index++) assert.equal(join(harness, 'big', `member-${index}`, ['wide']).errorCode, 0);
+    assert.equal(join(harness, 'big', 'member-1000', ['wide']).errorCode, ErrorCode.groupMaxSizeReached);
+    assert.equal(join(harness, 'big', 'member-7', ['wide']).errorCode, 0, 'a known member may rejoin at the limit');
+    assert.ok(Date.now() - started < 20_000, 'joins stay cheap');
+    const description = harness.coordinator.describeConsumerGroup('big');
+    assert.ok(description !== null && description !== 'classic');
+    assert.equal(description.members.length, 1000);
+    const targets = description.members.map((member) => member.targetAssignment.reduce((sum, topic) => sum + topic.partitions.length, 0));
+    assert.equal(targets.reduce((sum, count) => sum + count, 0), 1200);
+    assert.ok(Math.max(...targets) - Math.min(...targets) <= 1, 'the target is balanced');
+  } finally {
+    await harness.close();
+  }
+});
