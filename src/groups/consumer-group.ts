@@ -11,16 +11,19 @@
  *
  * A member's reconciliation, on each of its heartbeats (owned = the partitions it reports):
  *
- *        target moved on, and the member
- *        holds partitions no longer its own
- *    ┌────────┐ ──────────────────────────────► ┌─────────────┐  heartbeat no longer lists the
- *    │ stable │                                 │  unrevoked  │  revoked partitions: they are
- *    └────────┘ ◄──┐                            └─────────────┘  free, the member moves on
- *        │ ▲       │ every new partition is free      │ rebalance timeout: the member is removed
- *        │ │       │                                  ▼
- *        │ └── ┌────────────┐ ◄──────────────  (moves to the assignment epoch, takes the free
- *        └───► │ unreleased │  some are still   partitions of its target now, the others later)
- *              └────────────┘  owned by others
+ *                     the target moved on and the member
+ *                     holds partitions no longer its own
+ *     ┌────────┐ ───────────────────────────────────────► ┌───────────┐ rebalance timeout:
+ *     │ stable │                                          │ unrevoked │ the member is removed
+ *     └────────┘ ◄─── its heartbeat no longer lists ───── └───────────┘
+ *       ▲   │         them and all its target is free          │ the same, but some partitions
+ *       │   │         (it takes the assignment epoch)          │ of its target are still owned
+ *       │   │ the target moved on, nothing to revoke,          │ by others
+ *       │   │ some new partitions still owned by others        │
+ *       │   ▼                                                  │
+ *       │ ┌────────────┐ ◄───────────────────────────────────┘
+ *       └─│ unreleased │  (at the assignment epoch, with the free part of its target; the rest
+ *         └────────────┘   comes on later heartbeats, and then it is stable)
  *
  * A partition is owned by the member that has it assigned or is revoking it, and is only ever
  * given to another member once that owner has let it go (or left, or was removed): no partition

@@ -1,9 +1,9 @@
 /**
  * The group coordinator: this broker coordinates every group. It keeps the registry of groups
- * (each with a type: classic now, KIP-848 consumer groups beside them later), their committed
- * offsets, and the group log that makes both durable (group-log.ts, log-records.ts).
+ * (each with a type: classic, or KIP-848 consumer), their committed offsets, and the group log
+ * that makes both durable (group-log.ts, log-records.ts).
  *
- *   handlers ──► GroupCoordinator ──► groups: Map<groupId, Group>   (ClassicGroup, …)
+ *   handlers ──► GroupCoordinator ──► groups: Map<groupId, Group>   (ClassicGroup, ConsumerGroup)
  *                      │                       └─ CommittedOffsets per group
  *                      └──────────► GroupLog (PartitionLog in <dataDir>/__internal/group-offsets)
  *
