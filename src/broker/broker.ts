@@ -92,7 +92,18 @@ export class Broker {
       await broker.loadTopic(name, Buffer.from(stored.id, 'hex'), stored.partitionCount, new Map(Object.entries(stored.configs)));
     }
     await broker.removeOrphanPartitionDirectories();
-    broker.groups = await openGroupCoordinator(config, { partitionOffsets: (topic, index) => broker.partition(topic, index)?.log }, logger);
+    broker.groups = await openGroupCoordinator(
+      config,
+      {
+        partitionOffsets: (topic, index) => broker.partition(topic, index)?.log,
+        topicMetadata: (name) => {
+          const topic = broker.topic(name);
+          return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
+        },
+        topicName: (id) => broker.topicById(id)?.name,
+      },
+      logger,
+    );
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
     broker.startProducerStateTimers();

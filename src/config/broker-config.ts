@@ -85,6 +85,14 @@ export interface GroupSettings {
   offsetsLogSegmentBytes: number;
   /** When the group offsets log grows past this, the live state is written anew and older segments dropped. */
   offsetsLogCleanupBytes: number;
+  /** [group.consumer.session.timeout.ms] a KIP-848 consumer group member not heard from this long is removed. */
+  consumerSessionTimeoutMs: number;
+  /** [group.consumer.heartbeat.interval.ms] how often KIP-848 members are told to heartbeat. */
+  consumerHeartbeatIntervalMs: number;
+  /** [group.consumer.max.size] members one KIP-848 consumer group may have. */
+  consumerMaxGroupSize: number;
+  /** Topic names one KIP-848 member may subscribe to. */
+  consumerMaxSubscribedTopics: number;
 }
 
 export interface BrokerConfig {
@@ -168,5 +176,9 @@ export const defaultBrokerConfig: BrokerConfig = {
     offsetsRetentionCheckIntervalMs: 600_000,
     offsetsLogSegmentBytes: 16 * 1024 * 1024,
     offsetsLogCleanupBytes: 64 * 1024 * 1024,
+    consumerSessionTimeoutMs: 45_000,
+    consumerHeartbeatIntervalMs: 5000,
+    consumerMaxGroupSize: 1000,
+    consumerMaxSubscribedTopics: 1000,
   },
 };

@@ -191,6 +191,10 @@ const groupSettings: Settings<GroupSettings> = {
   offsetsRetentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired committed offsets are looked for.', kafkaName: 'offsets.retention.check.interval.ms' },
   offsetsLogSegmentBytes: { type: bytes(1024, maxInt32), description: 'Segment size of the group offsets log (<dataDir>/__internal/group-offsets).', kafkaName: 'offsets.topic.segment.bytes' },
   offsetsLogCleanupBytes: { type: bytes(1024), description: 'When the group offsets log grows past this size, the live state (offsets and groups) is written anew and the segments before it are deleted.' },
+  consumerSessionTimeoutMs: { type: milliseconds(1, maxTimerMs), description: 'A member of a KIP-848 consumer group (ConsumerGroupHeartbeat) not heard from for this long is removed and its partitions reassigned.', kafkaName: 'group.consumer.session.timeout.ms' },
+  consumerHeartbeatIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often members of KIP-848 consumer groups are told to heartbeat; they learn of new assignments at this pace. Keep it well below consumerSessionTimeoutMs.', kafkaName: 'group.consumer.heartbeat.interval.ms' },
+  consumerMaxGroupSize: { type: count(1, maxInt32), description: 'Members one KIP-848 consumer group may have; more get GROUP_MAX_SIZE_REACHED.', kafkaName: 'group.consumer.max.size' },
+  consumerMaxSubscribedTopics: { type: count(1, 1_000_000), description: 'Topic names one KIP-848 consumer group member may subscribe to; a longer list gets INVALID_REQUEST.' },
 };
 
 const sectionSettings: { readonly [Section in SectionName]: Settings<BrokerConfig[Section]> } = {
@@ -576,7 +580,13 @@ function crossChecks(config: BrokerConfig, sourceOf: (key: string) => string, pr
         `limits.maxPartitionsPerTopic ${maxPartitionsPerTopic} (from ${sourceOf('limits.maxPartitionsPerTopic')})`,
     );
   }
-  const { minSessionTimeoutMs, maxSessionTimeoutMs } = config.groups;
+  const { minSessionTimeoutMs, maxSessionTimeoutMs, consumerSessionTimeoutMs, consumerHeartbeatIntervalMs } = config.groups;
+  if (consumerHeartbeatIntervalMs >= consumerSessionTimeoutMs) {
+    problems.push(
+      `groups.consumerHeartbeatIntervalMs ${consumerHeartbeatIntervalMs} (from ${sourceOf('groups.consumerHeartbeatIntervalMs')}) must be below ` +
+        `groups.consumerSessionTimeoutMs ${consumerSessionTimeoutMs} (from ${sourceOf('groups.consumerSessionTimeoutMs')})`,
+    );
+  }
   if (minSessionTimeoutMs > maxSessionTimeoutMs) {
     problems.push(
       `groups.minSessionTimeoutMs ${minSessionTimeoutMs} (from ${sourceOf('groups.minSessionTimeoutMs')}) exceeds ` +

@@ -1,9 +1,9 @@
 /**
  * The group coordinator: this broker coordinates every group. It keeps the registry of groups
- * (each with a type: classic now, KIP-848 consumer groups beside them later), their committed
- * offsets, and the group log that makes both durable (group-log.ts, log-records.ts).
+ * (each with a type: classic, or KIP-848 consumer), their committed offsets, and the group log
+ * that makes both durable (group-log.ts, log-records.ts).
  *
- *   handlers ──► GroupCoordinator ──► groups: Map<groupId, Group>   (ClassicGroup, …)
+ *   handlers ──► GroupCoordinator ──► groups: Map<groupId, Group>   (ClassicGroup, ConsumerGroup)
  *                      │                       └─ CommittedOffsets per group
  *                      └──────────► GroupLog (PartitionLog in <dataDir>/__internal/group-offsets)
  *
@@ -24,16 +24,22 @@ import { ClassicGroup } from './classic-group.js';
 import type { ClassicGroupEnvironment, JoinRequest, JoinResult, LeaveRequestMember, LeaveResultMember, SyncRequest, SyncResult } from './classic-group.js';
 import { CommittedOffsets } from './committed-offsets.js';
 import type { CommittedOffset } from './committed-offsets.js';
+import { assignors } from './assignors.js';
+import { ConsumerGroup, consumerHeartbeatError, joinEpoch, leaveEpoch, staticLeaveEpoch } from './consumer-group.js';
+import type { ConsumerGroupDescription, ConsumerGroupEnvironment, ConsumerHeartbeatResult, ConsumerTopics, WireTopicPartitions } from './consumer-group.js';
 import type { Group, GroupDescription, GroupType } from './group.js';
 import { GroupLog } from './group-log.js';
 import { computeGroupLag } from './lag.js';
 import type { GroupLag } from './lag.js';
-import type { GroupLogRecord, GroupValue } from './log-records.js';
+import type { ConsumerGroupValue, GroupLogRecord, GroupValue } from './log-records.js';
 import { systemScheduler } from './scheduler.js';
 import type { Scheduler, Timer } from './scheduler.js';
 
-/** What the coordinator needs to know of topics: whether a partition exists, and its log positions. */
-export interface TopicDirectory {
+/**
+ * What the coordinator needs to know of topics: whether a partition exists, and its log positions;
+ * for KIP-848 groups, topic ids and partition counts.
+ */
+export interface TopicDirectory extends ConsumerTopics {
   partitionOffsets(topic: string, partition: number): { readonly logStartOffset: number; readonly logEndOffset: number; readonly highWatermark: number } | undefined;
 }
 
@@ -49,6 +55,8 @@ export interface CoordinatorOptions {
   readonly scheduler?: Scheduler;
   /** Member ids; `${prefix}-${uuid}` by default (Kafka's form). */
   readonly newMemberId?: (prefix: string) => string;
+  /** Member ids of KIP-848 members joining with ConsumerGroupHeartbeat v0 (v1 clients make their own); a UUID by default. */
+  readonly newConsumerMemberId?: () => string;
 }
 
 export interface CommitPartition {
@@ -65,7 +73,29 @@ export interface CommitRequest {
   readonly memberId: string;
   readonly groupInstanceId: string | null;
   readonly topics: ReadonlyArray<{ readonly name: string; readonly partitions: readonly CommitPartition[] }>;
+  /** OffsetCommit version: members of KIP-848 groups must use v9+ (UNSUPPORTED_VERSION below). */
+  readonly apiVersion?: number;
 }
+
+/** A ConsumerGroupHeartbeat as the handler read it. */
+export interface ConsumerHeartbeatRequest {
+  readonly apiVersion: number;
+  readonly groupId: string;
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly instanceId: string | null;
+  readonly rackId: string | null;
+  readonly rebalanceTimeoutMs: number;
+  readonly subscribedTopicNames: readonly string[] | null;
+  readonly subscribedTopicRegex: string | null;
+  readonly serverAssignor: string | null;
+  readonly topicPartitions: readonly WireTopicPartitions[] | null;
+  readonly clientId: string;
+  readonly clientHost: string;
+}
+
+/** Longest topic name Kafka allows. */
+const maxTopicNameLength = 249;
 
 export type PartitionErrors = Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }>;
 
@@ -95,11 +125,14 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   /** The group metadata record last appended per group (what a snapshot must repeat). */
   private readonly storedValues = new Map<string, GroupValue>();
+  /** The consumer group record last appended per KIP-848 group. */
+  private readonly storedConsumerValues = new Map<string, ConsumerGroupValue>();
   private readonly scheduler: Scheduler;
   private readonly settings: GroupSettings;
   private readonly logger: Logger;
   private readonly topics: TopicDirectory;
   private readonly classicEnvironment: ClassicGroupEnvironment;
+  private readonly consumerEnvironment: ConsumerGroupEnvironment;
   private expiryTimer: Timer | null = null;
   private closed = false;
 
@@ -120,6 +153,16 @@ export class GroupCoordinator {
       maxGroupSize: options.settings.maxGroupSize,
       newMemberId,
       persist: (group, value) => this.persistGroup(group, value),
+    };
+    this.consumerEnvironment = {
+      scheduler,
+      logger: options.logger,
+      topics: options.topics,
+      sessionTimeoutMs: options.settings.consumerSessionTimeoutMs,
+      heartbeatIntervalMs: options.settings.consumerHeartbeatIntervalMs,
+      maxGroupSize: options.settings.consumerMaxGroupSize,
+      newMemberId: options.newConsumerMemberId ?? (() => randomUUID()),
+      persist: (group, value) => this.persistConsumerGroup(group, value),
     };
   }
 
@@ -144,11 +187,13 @@ export class GroupCoordinator {
 
   /** Replays the group log into groups and offsets. */
   private async load(): Promise<number> {
-    const replayed = new Map<string, { value: GroupValue | null; offsets: CommittedOffsets }>();
+    // A group's metadata is its last group (classic) or consumer group record; a group tombstone
+    // deletes everything of the group, a consumer group tombstone only that record.
+    const replayed = new Map<string, { value: GroupValue | null; consumerValue: ConsumerGroupValue | null; offsets: CommittedOffsets }>();
     const entry = (groupId: string) => {
       let found = replayed.get(groupId);
       if (found === undefined) {
-        found = { value: null, offsets: new CommittedOffsets() };
+        found = { value: null, consumerValue: null, offsets: new CommittedOffsets() };
         replayed.set(groupId, found);
       }
       return found;
@@ -156,13 +201,24 @@ export class GroupCoordinator {
     const count = await this.log.replay((record, logOffset) => {
       if (record.kind === 'offset') {
         entry(record.groupId).offsets.replayed(record.topic, record.partition, record.value, logOffset);
+      } else if (record.kind === 'consumerGroup') {
+        const found = entry(record.groupId);
+        found.consumerValue = record.value;
+        if (record.value !== null) found.value = null;
       } else if (record.value === null) {
         replayed.delete(record.groupId);
       } else {
-        entry(record.groupId).value = record.value;
+        const found = entry(record.groupId);
+        found.value = record.value;
+        found.consumerValue = null;
       }
     });
-    for (const [groupId, { value, offsets }] of replayed) {
+    for (const [groupId, { value, consumerValue, offsets }] of replayed) {
+      if (consumerValue !== null) {
+        this.storedConsumerValues.set(groupId, consumerValue);
+        this.groups.set(groupId, ConsumerGroup.restore(groupId, consumerValue, this.consumerEnvironment, offsets));
+        continue;
+      }
       if (value === null && offsets.isEmpty) continue;
       if (value !== null) this.storedValues.set(groupId, value);
       if (value !== null && value.groupType !== 'classic') {
@@ -205,7 +261,9 @@ export class GroupCoordinator {
   /** A group nobody uses (a refused first join) is not kept. */
   private dropIfUnused(group: Group): void {
     if (this.groups.get(group.groupId) !== group) return;
-    if (group.isEmpty && group.stateName === 'Empty' && group.offsets.isEmpty && !this.storedValues.has(group.groupId)) this.groups.delete(group.groupId);
+    if (group.isEmpty && group.stateName === 'Empty' && group.offsets.isEmpty && !this.storedValues.has(group.groupId) && !this.storedConsumerValues.has(group.groupId)) {
+      this.groups.delete(group.groupId);
+    }
   }
 
   // ── Classic protocol ────────────────────────────────────────────────────────────────────────
@@ -229,6 +287,7 @@ export class GroupCoordinator {
       group = this.createClassicGroup(groupId) ?? undefined;
       if (group === undefined) return refuse(retryLaterCode);
     }
+    if (group instanceof ConsumerGroup && group.isEmpty) group = this.convertToClassic(group);
     if (!(group instanceof ClassicGroup)) return refuse(ErrorCode.inconsistentGroupProtocol);
     const result = await group.join(request);
     if (result.errorCode !== ErrorCode.none && result.errorCode !== ErrorCode.memberIdRequired) this.dropIfUnused(group);
@@ -261,6 +320,124 @@ export class GroupCoordinator {
       return members.map((member) => ({ ...member, errorCode }));
     }
     return group.leave(members);
+  }
+
+  // ── KIP-848 consumer protocol ───────────────────────────────────────────────────────────────
+
+  /**
+   * ConsumerGroupHeartbeat. The request's own consistency is checked here (INVALID_REQUEST,
+   * UNSUPPORTED_ASSIGNOR, INVALID_GROUP_ID), then the group decides. A group that does not exist is
+   * created by a member joining (epoch 0); any other epoch gets UNKNOWN_MEMBER_ID, so that members
+   * of a group this broker forgot (restart) rejoin. An empty classic group becomes a consumer group
+   * (its offsets kept); one with members answers INCONSISTENT_GROUP_PROTOCOL.
+   */
+  consumerGroupHeartbeat(request: ConsumerHeartbeatRequest): ConsumerHeartbeatResult {
+    if (this.closed) return consumerHeartbeatError(ErrorCode.notCoordinator, null);
+    const problem = this.heartbeatProblem(request);
+    if (problem !== null) return consumerHeartbeatError(problem.code, problem.message);
+    let group = this.groups.get(request.groupId);
+    if (group === undefined) {
+      if (request.memberEpoch !== joinEpoch) return consumerHeartbeatError(ErrorCode.unknownMemberId, `group ${request.groupId} has no member ${request.memberId}`);
+      if (this.groups.size >= this.settings.maxGroups) {
+        this.logger.warn('group refused: too many groups', { group: request.groupId, limit: this.settings.maxGroups });
+        return consumerHeartbeatError(retryLaterCode, 'too many groups');
+      }
+      group = new ConsumerGroup(request.groupId, this.consumerEnvironment);
+      this.groups.set(request.groupId, group);
+    } else if (group instanceof ClassicGroup) {
+      if (!group.isEmpty || group.stateName !== 'Empty') return consumerHeartbeatError(ErrorCode.inconsistentGroupProtocol, `group ${request.groupId} is a classic group with members`);
+      if (request.memberEpoch !== joinEpoch) return consumerHeartbeatError(ErrorCode.unknownMemberId, `group ${request.groupId} has no member ${request.memberId}`);
+      group = this.convertToConsumer(group);
+    }
+    if (!(group instanceof ConsumerGroup)) return consumerHeartbeatError(ErrorCode.inconsistentGroupProtocol, null);
+    const result = group.heartbeat({
+      memberId: request.memberId,
+      memberEpoch: request.memberEpoch,
+      instanceId: request.instanceId,
+      rackId: request.rackId,
+      rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+      subscribedTopicNames: request.subscribedTopicNames,
+      serverAssignor: request.serverAssignor,
+      ownedPartitions: request.topicPartitions,
+      clientId: request.clientId,
+      clientHost: request.clientHost,
+    });
+    if (result.errorCode !== ErrorCode.none) this.dropIfUnused(group);
+    return result;
+  }
+
+  /** Kafka's request checks, plus bounds on what a member may make us keep. */
+  private heartbeatProblem(request: ConsumerHeartbeatRequest): { code: number; message: string } | null {
+    const invalid = (message: string) => ({ code: ErrorCode.invalidRequest, message });
+    if (request.groupId === '') return invalid('GroupId can not be empty');
+    if (this.groupIdProblem(request.groupId, false) !== ErrorCode.none) return { code: ErrorCode.invalidGroupId, message: `group id longer than ${this.settings.maxGroupIdBytes} bytes` };
+    const maxIdBytes = this.settings.maxGroupIdBytes;
+    for (const [name, value] of [['MemberId', request.memberId], ['InstanceId', request.instanceId], ['RackId', request.rackId]] as const) {
+      if (value !== null && Buffer.byteLength(value, 'utf8') > maxIdBytes) return invalid(`${name} longer than ${maxIdBytes} bytes`);
+    }
+    if (request.instanceId === '') return invalid('InstanceId can not be empty');
+    if (request.rackId === '') return invalid('RackId can not be empty');
+    if (request.subscribedTopicRegex !== null) return invalid('SubscribedTopicRegex is not supported by this broker: subscribe by topic names');
+    if (request.rebalanceTimeoutMs < -1) return invalid(`RebalanceTimeoutMs ${request.rebalanceTimeoutMs} is invalid`);
+    const topics = request.subscribedTopicNames;
+    if (topics !== null) {
+      if (topics.length > this.settings.consumerMaxSubscribedTopics) return invalid(`more than ${this.settings.consumerMaxSubscribedTopics} subscribed topics`);
+      if (topics.some((topic) => topic.length === 0 || topic.length > maxTopicNameLength)) return invalid('a subscribed topic name is empty or too long');
+    }
+    const epoch = request.memberEpoch;
+    if (epoch > 0 || epoch === leaveEpoch) {
+      if (request.memberId === '') return invalid('MemberId can not be empty');
+    } else if (epoch === joinEpoch) {
+      if (request.apiVersion >= 1 && request.memberId === '') return invalid('MemberId can not be empty: from version 1 the member makes its own');
+      if (request.rebalanceTimeoutMs === -1) return invalid('RebalanceTimeoutMs must be provided in the first request');
+      if (request.topicPartitions === null || request.topicPartitions.length > 0) return invalid('TopicPartitions must be empty when (re-)joining');
+      if (topics === null || topics.length === 0) return invalid('SubscribedTopicNames must be set in the first request');
+    } else if (epoch === staticLeaveEpoch) {
+      if (request.memberId === '') return invalid('MemberId can not be empty');
+      if (request.instanceId === null) return invalid('InstanceId can not be null when a static member leaves');
+    } else {
+      return invalid(`MemberEpoch ${epoch} is invalid`);
+    }
+    if (request.serverAssignor !== null && !assignors.has(request.serverAssignor)) {
+      return { code: ErrorCode.unsupportedAssignor, message: `ServerAssignor ${request.serverAssignor} is not supported; supported: ${[...assignors.keys()].join(', ')}` };
+    }
+    return null;
+  }
+
+  /** ConsumerGroupDescribe: null for an unknown group, 'classic' for a group of the other protocol. */
+  describeConsumerGroup(groupId: string): ConsumerGroupDescription | 'classic' | null {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return null;
+    return group instanceof ConsumerGroup ? group.describeConsumerGroup() : 'classic';
+  }
+
+  /** An empty classic group taken over by a consumer-protocol member; its offsets stay. */
+  private convertToConsumer(group: ClassicGroup): ConsumerGroup {
+    group.shutDown(ErrorCode.unknownMemberId);
+    const converted = new ConsumerGroup(group.groupId, this.consumerEnvironment, group.offsets);
+    this.groups.set(group.groupId, converted);
+    this.storedValues.delete(group.groupId);
+    this.logger.info('empty classic group becomes a consumer group', { group: group.groupId });
+    return converted;
+  }
+
+  /** An empty consumer group taken over by a classic member; its offsets stay. */
+  private convertToClassic(group: ConsumerGroup): ClassicGroup {
+    group.shutDown(ErrorCode.unknownMemberId);
+    const converted = new ClassicGroup(group.groupId, this.classicEnvironment, group.offsets);
+    this.groups.set(group.groupId, converted);
+    if (this.storedConsumerValues.delete(group.groupId)) this.append([{ kind: 'consumerGroup', groupId: group.groupId, value: null }]);
+    this.logger.info('empty consumer group becomes a classic group', { group: group.groupId });
+    return converted;
+  }
+
+  private persistConsumerGroup(group: ConsumerGroup, value: ConsumerGroupValue): void {
+    if (this.groups.get(group.groupId) !== group) return;
+    const outcome = this.append([{ kind: 'consumerGroup', groupId: group.groupId, value }]);
+    if (outcome === null) return;
+    this.storedConsumerValues.set(group.groupId, value);
+    this.storedValues.delete(group.groupId);
+    outcome.durable.catch((error: unknown) => this.logger.error('storing consumer group metadata failed', { group: group.groupId, error: String(error) }));
   }
 
   // ── Across protocols: DescribeGroups, ListGroups, DeleteGroups ──────────────────────────────
@@ -311,11 +488,13 @@ export class GroupCoordinator {
   /** Tombstones for the group and its offsets; the group leaves the registry at once. Null if the log refused. */
   private removeGroup(group: Group): Promise<void> | null {
     const records: GroupLogRecord[] = group.offsets.latest().map(({ topic, partition }) => ({ kind: 'offset', groupId: group.groupId, topic, partition, value: null }));
+    if (this.storedConsumerValues.has(group.groupId)) records.push({ kind: 'consumerGroup', groupId: group.groupId, value: null });
     records.push({ kind: 'group', groupId: group.groupId, value: null });
     const outcome = this.append(records);
     if (outcome === null) return null;
     this.groups.delete(group.groupId);
     this.storedValues.delete(group.groupId);
+    this.storedConsumerValues.delete(group.groupId);
     group.shutDown(ErrorCode.unknownMemberId);
     this.logger.info('group deleted', { group: group.groupId });
     return outcome.durable;
@@ -348,7 +527,9 @@ export class GroupCoordinator {
       // Only commits from outside group management (generation −1) may create a group.
       if (request.generationIdOrMemberEpoch >= 0) return answerAll(ErrorCode.illegalGeneration);
     } else {
-      const groupError = group.validateOffsetCommit(request.memberId, request.groupInstanceId, request.generationIdOrMemberEpoch);
+      let groupError = group.validateOffsetCommit(request.memberId, request.groupInstanceId, request.generationIdOrMemberEpoch);
+      // Members of KIP-848 groups commit with v9+, which carries the member epoch (Kafka's rule).
+      if (groupError === ErrorCode.none && group instanceof ConsumerGroup && group.hasMember(request.memberId) && (request.apiVersion ?? 9) < 9) groupError = ErrorCode.unsupportedVersion;
       if (groupError !== ErrorCode.none) {
         this.logger.debug('offset commit refused', { group: request.groupId, member: request.memberId, generation: request.generationIdOrMemberEpoch, state: group.stateName, errorCode: groupError });
         return answerAll(groupError);
@@ -403,10 +584,20 @@ export class GroupCoordinator {
    * OffsetFetch for one group: the durable committed offsets of the partitions asked for (all the
    * group has when `topics` is null); −1 with no error where nothing is committed.
    */
-  fetchOffsets(groupId: string, topics: ReadonlyArray<{ readonly name: string; readonly partitionIndexes: readonly number[] }> | null): FetchedOffsets {
+  fetchOffsets(
+    groupId: string,
+    topics: ReadonlyArray<{ readonly name: string; readonly partitionIndexes: readonly number[] }> | null,
+    member: { readonly memberId: string | null; readonly memberEpoch: number } | null = null,
+  ): FetchedOffsets {
     if (this.closed) return { errorCode: ErrorCode.notCoordinator, topics: [] };
     if (this.groupIdProblem(groupId, true) !== ErrorCode.none) return { errorCode: ErrorCode.invalidGroupId, topics: [] };
-    const offsets = this.groups.get(groupId)?.offsets;
+    const group = this.groups.get(groupId);
+    // v9+ name the member: a KIP-848 group checks it (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH); classic groups do not, as Kafka.
+    if (member !== null && group instanceof ConsumerGroup) {
+      const memberError = group.validateOffsetFetch(member.memberId, member.memberEpoch);
+      if (memberError !== ErrorCode.none) return { errorCode: memberError, topics: [] };
+    }
+    const offsets = group?.offsets;
     const describe = (partitionIndex: number, committed: CommittedOffset | undefined): FetchedPartition =>
       committed === undefined
         ? { partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.none }
@@ -521,6 +712,8 @@ export class GroupCoordinator {
     for (const group of this.groups.values()) {
       const value = this.storedValues.get(group.groupId);
       if (value !== undefined) records.push({ kind: 'group', groupId: group.groupId, value });
+      const consumerValue = this.storedConsumerValues.get(group.groupId);
+      if (consumerValue !== undefined) records.push({ kind: 'consumerGroup', groupId: group.groupId, value: consumerValue });
       for (const { topic, partition, committed } of group.offsets.latest()) records.push({ kind: 'offset', groupId: group.groupId, topic, partition, value: committed });
     }
     return records;

@@ -1,7 +1,7 @@
 /**
  * What every group is to the coordinator, whatever protocol its members speak. The classic
- * protocol (JoinGroup/SyncGroup/Heartbeat, classic-group.ts) implements it now; the KIP-848
- * consumer protocol (ConsumerGroupHeartbeat) will implement it beside it, so that ListGroups,
+ * protocol (JoinGroup/SyncGroup/Heartbeat, classic-group.ts) and the KIP-848 consumer protocol
+ * (ConsumerGroupHeartbeat, consumer-group.ts) implement it side by side, so that ListGroups,
  * DescribeGroups, OffsetCommit, OffsetFetch, OffsetDelete, DeleteGroups, expiry and lag work on
  * both through this one interface.
  */

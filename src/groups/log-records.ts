@@ -13,7 +13,9 @@
  *   ├────────────────┼───────────────────────────────────────────────────────────────┤
  *   │ 1  offset      │ groupId string │ topic string │ partition int32                 │
  *   │ 2  group       │ groupId string                                                 │
- *   │ 3+ reserved    │ (KIP-848 consumer-group records; unknown types are skipped)     │
+ *   │ 3  consumer    │ groupId string   (a KIP-848 consumer group's metadata)         │
+ *   │    group       │                                                               │
+ *   │ 4+ reserved    │ (unknown types are skipped on replay)                          │
  *   └────────────────┴───────────────────────────────────────────────────────────────┘
  *
  *   value of an offset key (null: the committed offset was deleted or expired)
@@ -32,6 +34,14 @@
  *   │           subscription bytes │ assignment bytes                                 │
  *   └─────────────────────────────────────────────────────────────────────────────────┘
  *
+ *   value of a consumer group key (null: the group's metadata was deleted; its offsets stay)
+ *   ┌─────────────────────────────────────────────────────────────────────────────────┐
+ *   │ version int16 = 1 │ groupEpoch int32 │ emptySinceMs int64 (−1: had members) │     │
+ *   │ assignorName string                                                             │
+ *   └─────────────────────────────────────────────────────────────────────────────────┘
+ *   Members, their epochs and assignments are not stored: after a restart a consumer group
+ *   comes back Empty with its epoch, and its members rejoin (UNKNOWN_MEMBER_ID, then epoch 0).
+ *
  * Strings are an int16 byte length and UTF-8 (−1 for null); bytes an int32 length. The value's
  * version lets fields be added: a reader takes the fields of the versions it knows, in order, and
  * ignores the bytes after them; a value of a version below 1 is malformed.
@@ -42,9 +52,10 @@ import { Writer } from '../protocol/wire/writer.js';
 
 export const groupLogFormatVersion = 1;
 
-export const keyType = { offset: 1, group: 2 } as const;
+export const keyType = { offset: 1, group: 2, consumerGroup: 3 } as const;
 const offsetValueVersion = 1;
 const groupValueVersion = 1;
+const consumerGroupValueVersion = 1;
 
 export interface OffsetValue {
   readonly offset: number;
@@ -76,9 +87,18 @@ export interface GroupValue {
   readonly members: readonly StoredMember[];
 }
 
+/** What is kept of a KIP-848 consumer group across restarts. */
+export interface ConsumerGroupValue {
+  readonly groupEpoch: number;
+  /** Since when the group has had no members; −1 when it had members when stored. */
+  readonly emptySinceMs: number;
+  readonly assignorName: string;
+}
+
 export type GroupLogRecord =
   | { readonly kind: 'offset'; readonly groupId: string; readonly topic: string; readonly partition: number; readonly value: OffsetValue | null }
-  | { readonly kind: 'group'; readonly groupId: string; readonly value: GroupValue | null };
+  | { readonly kind: 'group'; readonly groupId: string; readonly value: GroupValue | null }
+  | { readonly kind: 'consumerGroup'; readonly groupId: string; readonly value: ConsumerGroupValue | null };
 
 /** A record of a key type this version does not know (written by a newer Osprey). */
 export interface UnknownRecord {
@@ -94,7 +114,7 @@ export function encodeKey(record: GroupLogRecord): Buffer {
     writer.string(record.topic);
     writer.int32(record.partition);
   } else {
-    writer.int16(keyType.group);
+    writer.int16(record.kind === 'group' ? keyType.group : keyType.consumerGroup);
     writer.string(record.groupId);
   }
   return writer.toBuffer();
@@ -102,7 +122,23 @@ export function encodeKey(record: GroupLogRecord): Buffer {
 
 export function encodeValue(record: GroupLogRecord): Buffer | null {
   if (record.value === null) return null;
-  return record.kind === 'offset' ? encodeOffsetValue(record.value) : encodeGroupValue(record.value);
+  switch (record.kind) {
+    case 'offset':
+      return encodeOffsetValue(record.value);
+    case 'group':
+      return encodeGroupValue(record.value);
+    case 'consumerGroup':
+      return encodeConsumerGroupValue(record.value);
+  }
+}
+
+function encodeConsumerGroupValue(value: ConsumerGroupValue): Buffer {
+  const writer = new Writer(64);
+  writer.int16(consumerGroupValueVersion);
+  writer.int32(value.groupEpoch);
+  writer.int64(BigInt(value.emptySinceMs));
+  writer.string(value.assignorName);
+  return writer.toBuffer();
 }
 
 function encodeOffsetValue(value: OffsetValue): Buffer {
@@ -153,7 +189,17 @@ export function decodeRecord(key: Buffer | null, value: Buffer | null): GroupLog
     const groupId = reader.string();
     return { kind: 'group', groupId, value: value === null ? null : decodeGroupValue(value) };
   }
+  if (type === keyType.consumerGroup) {
+    const groupId = reader.string();
+    return { kind: 'consumerGroup', groupId, value: value === null ? null : decodeConsumerGroupValue(value) };
+  }
   return { kind: 'unknown', keyType: type };
+}
+
+function decodeConsumerGroupValue(bytes: Buffer): ConsumerGroupValue {
+  const reader = new Reader(bytes);
+  readVersion(reader, 'consumer group');
+  return { groupEpoch: reader.int32(), emptySinceMs: Number(reader.int64()), assignorName: reader.string() };
 }
 
 function readVersion(reader: Reader, what: string): number {

@@ -17,9 +17,24 @@ import { ManualScheduler } from '../../../src/groups/scheduler.js';
 export class FakeTopics implements TopicDirectory {
   readonly partitions = new Map<string, { logStartOffset: number; logEndOffset: number; highWatermark: number }>();
 
+  /** Topic name → id and partition count (ids are the name's bytes, zero-padded). */
+  readonly topicInfo = new Map<string, { id: Buffer; partitionCount: number }>();
+
   add(topic: string, partitionCount: number, endOffset = 1000): this {
     for (let partition = 0; partition < partitionCount; partition++) this.partitions.set(`${topic}/${partition}`, { logStartOffset: 0, logEndOffset: endOffset, highWatermark: endOffset });
+    const id = Buffer.alloc(16);
+    id.write(topic.slice(0, 16));
+    this.topicInfo.set(topic, { id, partitionCount: Math.max(partitionCount, this.topicInfo.get(topic)?.partitionCount ?? 0) });
     return this;
+  }
+
+  topicMetadata(name: string) {
+    return this.topicInfo.get(name);
+  }
+
+  topicName(id: Buffer) {
+    for (const [name, info] of this.topicInfo) if (info.id.equals(id)) return name;
+    return undefined;
   }
 
   partitionOffsets(topic: string, partition: number) {
@@ -62,6 +77,7 @@ export async function openHarness(settings: Partial<GroupSettings> = {}, existin
     logger,
     scheduler,
     newMemberId: (prefix) => `${prefix}-${++memberCount}`,
+    newConsumerMemberId: () => `consumer-${++memberCount}`,
   });
   const harness: Harness = {
     coordinator,

@@ -5,8 +5,7 @@
  * subscribedTopicRegex and has the client make its own memberId (KIP-1082).
  *
  * The response's assignment is a nullable struct: on the wire an int8 marker (-1 null, 1 present)
- * precedes its fields. codec.ts does not write that marker yet, so this response cannot be encoded
- * correctly until it does (see the todo test in consumer-group-heartbeat.test.ts).
+ * precedes its fields (codec.ts writes and reads it; golden bytes in consumer-group-heartbeat.test.ts).
  */
 import { array, field, message, struct } from '../schema.js';
 import type { Decoded, Encodable } from '../schema.js';

@@ -9,6 +9,8 @@ import { deleteTopicsHandler } from './delete-topics.js';
 import { describeClusterHandler } from './describe-cluster.js';
 import { describeConfigsHandler } from './describe-configs.js';
 import { incrementalAlterConfigsHandler } from './incremental-alter-configs.js';
+import { consumerGroupDescribeHandler } from './consumer-group-describe.js';
+import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { describeGroupsHandler } from './describe-groups.js';
 import { findCoordinatorHandler } from './find-coordinator.js';
@@ -52,4 +54,6 @@ export const allHandlers: readonly ApiHandler[] = [
   offsetDeleteHandler,
   offsetFetchHandler,
   syncGroupHandler,
+  consumerGroupHeartbeatHandler,
+  consumerGroupDescribeHandler,
 ] as unknown as readonly ApiHandler[];

@@ -10,6 +10,10 @@
  * not check). Offsets below the log start and negative ones (KafkaJS's resetOffsets commits −1/−2)
  * are accepted, as in Kafka. The rules are in groups/coordinator.ts.
  *
+ * For a KIP-848 consumer group: generationIdOrMemberEpoch is the member epoch; a member must
+ * commit with its current epoch (STALE_MEMBER_EPOCH otherwise) and with v9+ (UNSUPPORTED_VERSION
+ * below); epoch −1 commits only while the group is empty (UNKNOWN_MEMBER_ID otherwise).
+ *
  * v0 (ZooKeeper-era) commits are taken as generation −1 commits. v1's per-partition commit
  * timestamp and v2-4's retention time are ignored: offsets expire by groups.offsetsRetentionMs,
  * as in Kafka since 2.1 (KIP-211).
@@ -26,6 +30,7 @@ export const offsetCommitHandler = defineHandler({
       generationIdOrMemberEpoch: request.generationIdOrMemberEpoch,
       memberId: request.memberId,
       groupInstanceId: request.groupInstanceId,
+      apiVersion: context.apiVersion,
       topics: request.topics.map((topic) => ({
         name: topic.name,
         partitions: topic.partitions.map((partition) => ({

@@ -4,8 +4,9 @@
  * The durable committed offsets of the partitions asked for; −1 (and empty metadata) where nothing
  * is committed; null topics (v2+) ask for every offset the group has. v8+ ask for several groups at
  * once, each answered with its own error code. v0 is answered like v1.
- * Not implemented: requireStable (v7) has nothing to wait for without transactions; the v9 member
- * id and epoch are for KIP-848 groups and not checked for classic ones (as Kafka).
+ * v9's member id and epoch are checked for KIP-848 consumer groups (UNKNOWN_MEMBER_ID,
+ * STALE_MEMBER_EPOCH; no member id and epoch −1 read freely) and not for classic ones (as Kafka).
+ * Not implemented: requireStable (v7) has nothing to wait for without transactions.
  */
 import type { FetchedOffsets } from '../../../groups/coordinator.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
@@ -24,7 +25,8 @@ export const offsetFetchHandler = defineHandler({
     const { apiVersion, broker } = context;
     if (apiVersion >= 8) {
       const groups = request.groups.map((group) => {
-        const fetched = broker.groups.fetchOffsets(group.groupId, group.topics);
+        const member = apiVersion >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : null;
+        const fetched = broker.groups.fetchOffsets(group.groupId, group.topics, member);
         return { groupId: group.groupId, errorCode: fetched.errorCode, topics: wireTopics(fetched.topics) };
       });
       return { throttleTimeMs: 0, topics: [], errorCode: ErrorCode.none, groups };
