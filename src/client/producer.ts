@@ -1,0 +1,357 @@
+/**
+ * A batching, pipelining producer.
+ *
+ *   produce(topic, record, onDelivery?)
+ *        │  partition: record.partition, else murmur2(key), else sticky (partitioner.ts)
+ *        ▼
+ *   open batch per partition ──(batchBytes reached, or lingerMs after its first record)──► closed
+ *        │                                                                                │
+ *        │                                  compression starts at once, off the main thread (native codecs)
+ *        ▼                                                                                ▼
+ *   ready queue per leader ──► one Produce request per leader carrying up to maxRequestBytes of
+ *                              batches, at most maxInFlightPerBroker requests in flight per leader,
+ *                              written in order on the leader's one connection
+ *
+ * `produce` returns false once more than bufferBytes are buffered; `await waitForCapacity()` then.
+ * Each record's callback gets its offset (or -1 with acks=0) or the error. Failed batches are not
+ * retried (no idempotence yet, so a retry could duplicate); the error is reported per record.
+ */
+import { ErrorCode } from '../protocol/kafka/error-codes.js';
+import { apis } from './apis.js';
+import { BatchBuilder } from './batch-builder.js';
+import type { Bytes, HeaderToSend } from './batch-builder.js';
+import type { KafkaClient, TopicMetadata } from './client.js';
+import { compressionCodecs } from './compression.js';
+import type { CompressionName } from './compression.js';
+import type { Connection } from './connection.js';
+import { KafkaProtocolError } from './errors.js';
+import { StickyPartitioner, partitionForKey } from './partitioner.js';
+
+export interface ProducerOptions {
+  /** -1 (all in-sync replicas, default), 1 (leader) or 0 (no answer). */
+  readonly acks?: -1 | 0 | 1;
+  readonly compression?: CompressionName;
+  /** How long a batch waits for more records before it is sent (default 5 ms; 0: the same tick). */
+  readonly lingerMs?: number;
+  /** A batch is sent once it holds this many (uncompressed) bytes (default 64 KiB). */
+  readonly batchBytes?: number;
+  /** Produce requests in flight per broker (default 5). */
+  readonly maxInFlightPerBroker?: number;
+  /** Largest Produce request, in batch bytes (default 4 MiB). */
+  readonly maxRequestBytes?: number;
+  /** Bytes buffered before produce() answers false (default 64 MiB). */
+  readonly bufferBytes?: number;
+  /** Ask the broker to create unknown topics (default true, as the Java producer does). */
+  readonly allowAutoTopicCreation?: boolean;
+}
+
+export interface ProducerRecord {
+  readonly key?: Bytes;
+  readonly value: Bytes;
+  readonly headers?: readonly HeaderToSend[];
+  readonly partition?: number;
+  readonly timestampMs?: number;
+}
+
+/** `offset` is -1 with acks=0. */
+export type DeliveryCallback = (error: Error | null, partition: number, offset: number) => void;
+
+interface OpenBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly builder: BatchBuilder;
+  readonly callbacks: (DeliveryCallback | undefined)[];
+}
+
+interface ClosedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly recordCount: number;
+  readonly sizeBytes: number;
+  readonly encoded: Promise<Buffer>;
+  readonly callbacks: readonly (DeliveryCallback | undefined)[];
+}
+
+interface Leader {
+  readonly ready: ClosedBatch[];
+  inFlight: number;
+  /** Writes happen in this order, whatever order compression finishes in. */
+  writeChain: Promise<void>;
+}
+
+export class Producer {
+  readonly acks: -1 | 0 | 1;
+  private readonly codec: number;
+  private readonly lingerMs: number;
+  private readonly batchBytes: number;
+  private readonly maxInFlight: number;
+  private readonly maxRequestBytes: number;
+  private readonly bufferLimitBytes: number;
+  private readonly allowAutoTopicCreation: boolean;
+  private readonly sticky = new StickyPartitioner();
+  private readonly open = new Map<string, OpenBatch>();
+  private readonly leaders = new Map<number, Leader>();
+  private readonly waitingForMetadata = new Map<string, { record: ProducerRecord; callback: DeliveryCallback | undefined }[]>();
+  private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private bufferedBytes = 0;
+  private unfinishedRecords = 0;
+  private capacityWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly client: KafkaClient,
+    options: ProducerOptions = {},
+  ) {
+    this.acks = options.acks ?? -1;
+    this.codec = compressionCodecs[options.compression ?? 'none'];
+    this.lingerMs = options.lingerMs ?? 5;
+    this.batchBytes = options.batchBytes ?? 64 * 1024;
+    this.maxInFlight = options.maxInFlightPerBroker ?? 5;
+    this.maxRequestBytes = Math.max(options.maxRequestBytes ?? 4 * 1024 * 1024, this.batchBytes);
+    this.bufferLimitBytes = options.bufferBytes ?? 64 * 1024 * 1024;
+    this.allowAutoTopicCreation = options.allowAutoTopicCreation ?? true;
+  }
+
+  /** Loads (and, if allowed, creates) a topic's metadata ahead of the first record. */
+  async prepare(topic: string): Promise<TopicMetadata> {
+    return this.client.topicMetadata(topic, { allowAutoTopicCreation: this.allowAutoTopicCreation });
+  }
+
+  /** Queues one record; false when the buffer is full (await waitForCapacity() before more). */
+  produce(topic: string, record: ProducerRecord, callback?: DeliveryCallback): boolean {
+    this.unfinishedRecords++;
+    const metadata = this.client.cachedTopic(topic);
+    if (metadata === undefined) {
+      this.awaitMetadata(topic, record, callback);
+      return this.bufferedBytes < this.bufferLimitBytes;
+    }
+    this.append(metadata, record, callback);
+    return this.bufferedBytes < this.bufferLimitBytes;
+  }
+
+  /** Queues one record and resolves with its partition and offset once acknowledged. */
+  send(topic: string, record: ProducerRecord): Promise<{ partition: number; offset: number }> {
+    return new Promise((resolve, reject) => {
+      this.produce(topic, record, (error, partition, offset) => (error === null ? resolve({ partition, offset }) : reject(error)));
+    });
+  }
+
+  waitForCapacity(): Promise<void> {
+    if (this.bufferedBytes < this.bufferLimitBytes) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push(resolve));
+  }
+
+  /** Sends everything buffered and resolves once every record has its answer. */
+  flush(): Promise<void> {
+    this.closeAllOpen();
+    if (this.unfinishedRecords === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private awaitMetadata(topic: string, record: ProducerRecord, callback: DeliveryCallback | undefined): void {
+    let waiting = this.waitingForMetadata.get(topic);
+    if (waiting !== undefined) {
+      waiting.push({ record, callback });
+      return;
+    }
+    waiting = [{ record, callback }];
+    this.waitingForMetadata.set(topic, waiting);
+    this.prepare(topic).then(
+      (metadata) => {
+        this.waitingForMetadata.delete(topic);
+        for (const entry of waiting) this.append(metadata, entry.record, entry.callback);
+      },
+      (error: unknown) => {
+        this.waitingForMetadata.delete(topic);
+        for (const entry of waiting) this.finishRecord(entry.callback, asError(error), entry.record.partition ?? -1, -1);
+        this.checkIdle();
+      },
+    );
+  }
+
+  private choosePartition(metadata: TopicMetadata, record: ProducerRecord): number {
+    const count = metadata.partitions.length;
+    if (record.partition !== undefined) return record.partition;
+    const key = record.key ?? null;
+    if (key !== null) return partitionForKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key, count);
+    return this.sticky.partition(metadata.name, count);
+  }
+
+  private append(metadata: TopicMetadata, record: ProducerRecord, callback: DeliveryCallback | undefined): void {
+    const partition = this.choosePartition(metadata, record);
+    if (partition < 0 || partition >= metadata.partitions.length) {
+      this.finishRecord(callback, new KafkaProtocolError(ErrorCode.unknownTopicOrPartition, `topic '${metadata.name}' has no partition ${partition} (it has ${metadata.partitions.length})`), partition, -1);
+      this.checkIdle();
+      return;
+    }
+    const key = `${metadata.name}\u0000${partition}`;
+    let batch = this.open.get(key);
+    if (batch === undefined) {
+      batch = { topic: metadata.name, partition, builder: new BatchBuilder(Math.min(this.batchBytes, 1024 * 1024)), callbacks: [] };
+      this.open.set(key, batch);
+    }
+    const before = batch.builder.sizeBytes;
+    batch.builder.append(record.timestampMs ?? Date.now(), record.key ?? null, record.value, record.headers);
+    batch.callbacks.push(callback);
+    this.bufferedBytes += batch.builder.sizeBytes - before;
+    if (batch.builder.sizeBytes >= this.batchBytes) {
+      this.open.delete(key);
+      this.closeBatch(batch, metadata);
+      this.drain();
+    } else {
+      this.scheduleLinger();
+    }
+  }
+
+  private scheduleLinger(): void {
+    if (this.lingerTimer !== null) return;
+    const fire = () => {
+      this.lingerTimer = null;
+      this.closeAllOpen();
+    };
+    this.lingerTimer = this.lingerMs <= 0 ? setImmediate(fire) : setTimeout(fire, this.lingerMs);
+  }
+
+  private closeAllOpen(): void {
+    if (this.lingerTimer !== null) {
+      clearTimeout(this.lingerTimer as NodeJS.Timeout);
+      clearImmediate(this.lingerTimer as NodeJS.Immediate);
+      this.lingerTimer = null;
+    }
+    for (const batch of this.open.values()) {
+      const metadata = this.client.cachedTopic(batch.topic);
+      if (metadata !== undefined) this.closeBatch(batch, metadata);
+    }
+    this.open.clear();
+    this.drain();
+  }
+
+  private closeBatch(batch: OpenBatch, metadata: TopicMetadata): void {
+    this.sticky.batchClosed(batch.topic, batch.partition, metadata.partitions.length);
+    const leaderId = metadata.partitions[batch.partition]?.leaderId ?? -1;
+    const encoded = batch.builder.finish(this.codec);
+    encoded.catch(() => undefined); // reported when the request is formed
+    const closed: ClosedBatch = { topic: batch.topic, partition: batch.partition, recordCount: batch.builder.recordCount, sizeBytes: batch.builder.sizeBytes, encoded, callbacks: batch.callbacks };
+    let leader = this.leaders.get(leaderId);
+    if (leader === undefined) {
+      leader = { ready: [], inFlight: 0, writeChain: Promise.resolve() };
+      this.leaders.set(leaderId, leader);
+    }
+    leader.ready.push(closed);
+  }
+
+  private drain(): void {
+    for (const [leaderId, leader] of this.leaders) {
+      while (leader.ready.length > 0 && leader.inFlight < this.maxInFlight) {
+        const batches: ClosedBatch[] = [];
+        let bytes = 0;
+        while (leader.ready.length > 0 && (batches.length === 0 || bytes + leader.ready[0]!.sizeBytes <= this.maxRequestBytes)) {
+          const next = leader.ready.shift()!;
+          bytes += next.sizeBytes;
+          batches.push(next);
+        }
+        leader.inFlight++;
+        this.sendRequest(leaderId, leader, batches);
+      }
+    }
+  }
+
+  private sendRequest(leaderId: number, leader: Leader, batches: ClosedBatch[]): void {
+    const connecting = leaderId < 0 ? Promise.reject(new KafkaProtocolError(ErrorCode.leaderNotAvailable, 'produce')) : this.client.connectionToNode(leaderId);
+    const ready = Promise.all([connecting, Promise.all(batches.map((batch) => batch.encoded))]);
+    const written = leader.writeChain.then(() => ready).then(([connection, encoded]) => this.write(connection, batches, encoded));
+    leader.writeChain = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    written
+      .then((answer) => this.onAnswer(batches, answer))
+      .catch((error: unknown) => {
+        for (const batch of batches) this.failBatch(batch, asError(error));
+      })
+      .finally(() => {
+        leader.inFlight--;
+        this.drain();
+        this.checkIdle();
+      });
+  }
+
+  /** Writes the request; resolves with a promise of its answer (null for acks=0), so writes stay ordered. */
+  private write(connection: Connection, batches: readonly ClosedBatch[], encoded: readonly Buffer[]): { answer: Promise<Map<string, { errorCode: number; baseOffset: number; errorMessage: string | null }>> | null } {
+    const byTopic = new Map<string, { index: number; records: Buffer }[]>();
+    batches.forEach((batch, index) => {
+      const list = byTopic.get(batch.topic) ?? [];
+      list.push({ index: batch.partition, records: encoded[index]! });
+      byTopic.set(batch.topic, list);
+    });
+    const body = {
+      transactionalId: null,
+      acks: this.acks,
+      timeoutMs: this.client.requestTimeoutMs,
+      topicData: [...byTopic].map(([name, partitionData]) => ({ name, topicId: zeroTopicId, partitionData })),
+    };
+    if (this.acks === 0) {
+      connection.send(apis.produce, body);
+      return { answer: null };
+    }
+    const answer = connection.request(apis.produce, body).then((response) => {
+      const results = new Map<string, { errorCode: number; baseOffset: number; errorMessage: string | null }>();
+      for (const topic of response.responses) {
+        for (const partition of topic.partitionResponses) {
+          results.set(`${topic.name}\u0000${partition.index}`, { errorCode: partition.errorCode, baseOffset: Number(partition.baseOffset), errorMessage: partition.errorMessage });
+        }
+      }
+      return results;
+    });
+    return { answer };
+  }
+
+  private async onAnswer(batches: readonly ClosedBatch[], written: { answer: Promise<Map<string, { errorCode: number; baseOffset: number; errorMessage: string | null }>> | null }): Promise<void> {
+    if (written.answer === null) {
+      for (const batch of batches) this.completeBatch(batch, null, -1);
+      return;
+    }
+    const results = await written.answer;
+    for (const batch of batches) {
+      const result = results.get(`${batch.topic}\u0000${batch.partition}`);
+      if (result === undefined) this.failBatch(batch, new KafkaProtocolError(ErrorCode.unknownServerError, `produce to '${batch.topic}' partition ${batch.partition}`, 'no answer for this partition'));
+      else if (result.errorCode !== ErrorCode.none) this.failBatch(batch, new KafkaProtocolError(result.errorCode, `produce to '${batch.topic}' partition ${batch.partition}`, result.errorMessage));
+      else this.completeBatch(batch, null, result.baseOffset);
+    }
+  }
+
+  private completeBatch(batch: ClosedBatch, error: Error | null, baseOffset: number): void {
+    this.bufferedBytes -= batch.sizeBytes;
+    batch.callbacks.forEach((callback, index) => this.finishRecord(callback, error, batch.partition, baseOffset < 0 ? -1 : baseOffset + index));
+    this.releaseCapacity();
+  }
+
+  private failBatch(batch: ClosedBatch, error: Error): void {
+    this.completeBatch(batch, error, -1);
+  }
+
+  private finishRecord(callback: DeliveryCallback | undefined, error: Error | null, partition: number, offset: number): void {
+    this.unfinishedRecords--;
+    if (callback !== undefined) callback(error, partition, offset);
+  }
+
+  private releaseCapacity(): void {
+    if (this.bufferedBytes >= this.bufferLimitBytes || this.capacityWaiters.length === 0) return;
+    const waiters = this.capacityWaiters;
+    this.capacityWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private checkIdle(): void {
+    if (this.unfinishedRecords !== 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+const zeroTopicId = Buffer.alloc(16);
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
