@@ -72,9 +72,11 @@ export class Admin {
 
   async deleteTopic(name: string): Promise<void> {
     const connection = await this.controller();
+    // v6+ lists topics (by name or id); v1-5 lists names.
+    const byName = connection.versionFor(apis.deleteTopics) >= 6;
     const response = await connection.request(apis.deleteTopics, {
-      topics: [{ name, topicId: Buffer.alloc(16) }],
-      topicNames: [name],
+      topics: byName ? [{ name, topicId: Buffer.alloc(16) }] : [],
+      topicNames: byName ? [] : [name],
       timeoutMs: this.client.requestTimeoutMs,
     });
     const result = response.responses[0];
