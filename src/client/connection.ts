@@ -56,6 +56,8 @@ export class Connection {
   private readonly pending = new Map<number, Pending>();
   private nextCorrelationId = 1;
   private versions = new Map<number, VersionRange>();
+  /** Features the broker reported in ApiVersions v3+ (name → supported range, finalized level). */
+  features: { name: string; minVersion: number; maxVersion: number; finalizedLevel: number | null }[] = [];
   private closedError: Error | null = null;
   private readonly chunks: Buffer[] = [];
   private bufferedBytes = 0;
@@ -205,6 +207,12 @@ export class Connection {
     if (response.errorCode === ErrorCode.unsupportedVersion) response = await this.request(api, { clientSoftwareName: '', clientSoftwareVersion: '' }, { version: 0, timeoutMs });
     if (response.errorCode !== ErrorCode.none) throw new KafkaProtocolError(response.errorCode, `ApiVersions from ${this.address}`);
     this.versions = new Map(response.apiKeys.map((entry) => [entry.apiKey, { min: entry.minVersion, max: entry.maxVersion }]));
+    this.features = response.supportedFeatures.map((feature) => ({
+      name: feature.name,
+      minVersion: feature.minVersion,
+      maxVersion: feature.maxVersion,
+      finalizedLevel: response.finalizedFeatures.find((finalized) => finalized.name === feature.name)?.maxVersionLevel ?? null,
+    }));
   }
 
   private onData(chunk: Buffer): void {
