@@ -17,6 +17,8 @@ import { clusterCommands, clusterSummary } from './cluster-command.js';
 import { topicCommands, topicSummary } from './topic-command.js';
 import { produceCommand } from './produce-command.js';
 import { consumeCommand } from './consume-command.js';
+import { groupCommands, groupSummary } from './group-command.js';
+import { perfCommands, perfSummary } from './perf-command.js';
 
 interface Command {
   readonly summary: string;
@@ -57,7 +59,9 @@ const commands: Readonly<Record<string, Command>> = {
   topic: commandGroup('topic', topicSummary, topicCommands),
   produce: single(produceCommand),
   consume: single(consumeCommand),
+  group: commandGroup('group', groupSummary, groupCommands),
   cluster: commandGroup('cluster', clusterSummary, clusterCommands),
+  perf: commandGroup('perf', perfSummary, perfCommands),
 };
 
 /** Reserved for what comes next (see DESIGN.md); each will get a file beside broker-command.ts. */
