@@ -102,7 +102,7 @@ const describe: Subcommand = {
       run.out(
         table(
           [{ header: 'MEMBER' }, { header: 'CLIENT' }, { header: 'HOST' }, { header: 'ASSIGNED' }],
-          description.members.map((member) => [member.memberId, member.clientId, member.clientHost, member.assignment.map((entry) => `${entry.topic}:${entry.partitions.join(',')}`).join(' ') || '-']),
+          description.members.map((member) => [member.memberId, member.clientId, orDash(member.clientHost), member.assignment.map((entry) => `${entry.topic}:${entry.partitions.join(',')}`).join(' ') || '-']),
           run.style,
         ),
       );
@@ -157,7 +157,11 @@ const resetOffsets: Subcommand = {
     if (toText === undefined) throw new UsageError('--to is required (earliest, latest, OFFSET, -N, @MS or an ISO date)');
     const position = parseStartPosition('--to', toText);
     const admin = run.admin();
-    const description = await admin.describeGroup(groupId);
+    // A group that does not exist yet has no members: committing creates it, as Kafka's tool does.
+    const description = await admin.describeGroup(groupId).catch((error: unknown) => {
+      if (error instanceof KafkaProtocolError && error.code === ErrorCode.groupIdNotFound) return { state: 'Dead', members: [] };
+      throw error;
+    });
     if (description.members.length > 0) {
       throw new KafkaProtocolError(ErrorCode.nonEmptyGroup, `group '${groupId}' has ${description.members.length} active member${description.members.length === 1 ? '' : 's'} (state ${description.state})`);
     }
