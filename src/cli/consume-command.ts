@@ -120,6 +120,21 @@ class StopSignal {
 
 const autoCommitIntervalMs = 5_000;
 
+/** Waits for stdout to take more, or to fail (a reader such as `head` went away). */
+function drainedOrClosed(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.stdout.off('drain', done);
+      process.stdout.off('error', done);
+      process.stdout.off('close', done);
+      resolve();
+    };
+    process.stdout.once('drain', done);
+    process.stdout.once('error', done);
+    process.stdout.once('close', done);
+  });
+}
+
 const consume: Subcommand = {
   name: 'consume',
   summary: 'print the records of a topic',
@@ -201,7 +216,7 @@ const consume: Subcommand = {
           printedUpTo.set(record.partition, record.offset + 1);
           printed++;
         }
-        if (text.length > 0 && !process.stdout.write(text)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+        if (text.length > 0 && !process.stdout.write(text)) await drainedOrClosed();
         if (member !== null && Date.now() - lastCommitMs >= autoCommitIntervalMs) {
           await commit();
           lastCommitMs = Date.now();

@@ -89,7 +89,8 @@ export class Producer {
   private readonly bufferLimitBytes: number;
   private readonly allowAutoTopicCreation: boolean;
   private readonly sticky = new StickyPartitioner();
-  private readonly open = new Map<string, OpenBatch>();
+  /** Open batches per topic, indexed by partition (no per-record string keys). */
+  private readonly open = new Map<string, (OpenBatch | undefined)[]>();
   private readonly leaders = new Map<number, Leader>();
   private readonly waitingForMetadata = new Map<string, { record: ProducerRecord; callback: DeliveryCallback | undefined }[]>();
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
@@ -184,18 +185,29 @@ export class Producer {
       this.checkIdle();
       return;
     }
-    const key = `${metadata.name}\u0000${partition}`;
-    let batch = this.open.get(key);
+    let openBatches = this.open.get(metadata.name);
+    if (openBatches === undefined) {
+      openBatches = [];
+      this.open.set(metadata.name, openBatches);
+    }
+    let batch = openBatches[partition];
+    // batchBytes is an upper bound (as in Kafka): a record that would overflow starts the next batch.
+    if (batch !== undefined && batch.builder.sizeBytes + approximateRecordBytes(record) > this.batchBytes) {
+      openBatches[partition] = undefined;
+      this.closeBatch(batch, metadata);
+      this.drain();
+      batch = undefined;
+    }
     if (batch === undefined) {
       batch = { topic: metadata.name, partition, builder: new BatchBuilder(Math.min(this.batchBytes, 1024 * 1024)), callbacks: [] };
-      this.open.set(key, batch);
+      openBatches[partition] = batch;
     }
     const before = batch.builder.sizeBytes;
     batch.builder.append(record.timestampMs ?? Date.now(), record.key ?? null, record.value, record.headers);
     batch.callbacks.push(callback);
     this.bufferedBytes += batch.builder.sizeBytes - before;
     if (batch.builder.sizeBytes >= this.batchBytes) {
-      this.open.delete(key);
+      openBatches[partition] = undefined;
       this.closeBatch(batch, metadata);
       this.drain();
     } else {
@@ -218,9 +230,9 @@ export class Producer {
       clearImmediate(this.lingerTimer as NodeJS.Immediate);
       this.lingerTimer = null;
     }
-    for (const batch of this.open.values()) {
-      const metadata = this.client.cachedTopic(batch.topic);
-      if (metadata !== undefined) this.closeBatch(batch, metadata);
+    for (const [topic, openBatches] of this.open) {
+      const metadata = this.client.cachedTopic(topic);
+      for (const batch of openBatches) if (batch !== undefined && metadata !== undefined) this.closeBatch(batch, metadata);
     }
     this.open.clear();
     this.drain();
@@ -351,6 +363,18 @@ export class Producer {
 }
 
 const zeroTopicId = Buffer.alloc(16);
+
+/** A record's size in a batch, closely enough to decide whether it still fits. */
+function approximateRecordBytes(record: ProducerRecord): number {
+  let bytes = 24 + sizeOf(record.key ?? null) + sizeOf(record.value);
+  if (record.headers !== undefined) for (const header of record.headers) bytes += 10 + header.key.length + sizeOf(header.value);
+  return bytes;
+}
+
+function sizeOf(value: Bytes): number {
+  if (value === null) return 0;
+  return typeof value === 'string' ? value.length * 3 : value.length;
+}
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
