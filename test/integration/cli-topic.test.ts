@@ -5,6 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { assertFailed, assertSucceeded, describeResult, osprey, ospreyJson } from '../helpers/osprey-cli.js';
@@ -126,6 +128,20 @@ test('errors say what happened and what to do, with exit codes 1 (failed) and 2 
   assertFailed(unreachable, /^osprey topic list: cannot reach broker 127\.0\.0\.1:1: connection refused/m);
   const twoDown = await osprey('127.0.0.1:1,127.0.0.1:2', ['cluster', 'info']);
   assertFailed(twoDown, /cannot reach broker 127\.0\.0\.1:1, 127\.0\.0\.1:2/);
+});
+
+test('a broker that accepts connections but never answers times out with a message naming it', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  try {
+    const result = await osprey(address, ['topic', 'list', '--timeout', '500ms']);
+    assertFailed(result, new RegExp(`^osprey topic list: ApiVersions request to ${address.replace(/\./g, '\\.')} got no answer within 500 ms; .*--timeout`, 'm'));
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  }
 });
 
 test('OSPREY_BROKERS is used when --brokers is not given', async () => {
