@@ -6,14 +6,15 @@
  *   consumer.assign([{ topic: 'orders', partition: 0, offset: 0 }]);
  *   for (;;) for (const record of await consumer.poll()) …
  *
- * One poll sends one Fetch per partition leader, concurrently, and decodes what comes back:
+ * One poll sends one Fetch per partition leader, concurrently, and decodes what comes back straight
+ * into ConsumedRecords (no intermediate record objects; CRC checked):
  * compressed batches are decompressed (bounded, src/storage/compression.ts), control batches of
  * transactions skipped, records before the position (a batch starts earlier) dropped.
  */
 import { decompressRecords } from '../storage/compression.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { decodeRecordBatch, recordBatchHeaderBytes, recordBatchTotalBytes } from '../protocol/kafka/records.js';
-import type { DecodedRecordBatch, RecordHeader } from '../protocol/kafka/records.js';
+import { recordBatchHeaderBytes, recordBatchTotalBytes } from '../protocol/kafka/records.js';
+import type { RecordHeader } from '../protocol/kafka/records.js';
 import { MalformedInputError } from '../protocol/wire/errors.js';
 import { crc32c } from '@node-rs/crc32';
 import { apis } from './apis.js';
@@ -111,14 +112,15 @@ export class Consumer {
       list.push(state);
       byLeader.set(leaderId, list);
     }
-    const results = await Promise.all([...byLeader].map(([leaderId, states]) => this.fetchFrom(leaderId, states)));
-    return results.flat();
+    const records: ConsumedRecord[] = [];
+    await Promise.all([...byLeader].map(([leaderId, states]) => this.fetchFrom(leaderId, states, records)));
+    return records;
   }
 
-  private async fetchFrom(leaderId: number, states: readonly PartitionState[]): Promise<ConsumedRecord[]> {
+  private async fetchFrom(leaderId: number, states: readonly PartitionState[], records: ConsumedRecord[]): Promise<void> {
     if (leaderId < 0) {
       await this.client.refreshMetadata(states.map((state) => state.topic));
-      return [];
+      return;
     }
     const connection = await this.client.connectionToNode(leaderId);
     const byTopic = new Map<string, PartitionState[]>();
@@ -147,7 +149,6 @@ export class Consumer {
       { timeoutMs: this.client.requestTimeoutMs + this.maxWaitMs },
     );
     if (response.errorCode !== ErrorCode.none) throw new KafkaProtocolError(response.errorCode, 'Fetch');
-    const records: ConsumedRecord[] = [];
     for (const topic of response.responses) {
       for (const partition of topic.partitions) {
         const state = this.states.get(`${topic.topic}\u0000${partition.partitionIndex}`);
@@ -165,7 +166,6 @@ export class Consumer {
         if (partition.records !== null && partition.records.length > 0) await this.decodeInto(state, partition.records, records);
       }
     }
-    return records;
   }
 
   private async resetOutOfRange(state: PartitionState): Promise<void> {
@@ -180,37 +180,87 @@ export class Consumer {
     if (offset !== undefined && offset >= 0n) state.position = Number(offset);
   }
 
+  /**
+   * Decodes whole batches straight into ConsumedRecords (one object per record, keys and values
+   * as views of the response). A partial batch at the end is left for the next fetch.
+   */
   private async decodeInto(state: PartitionState, bytes: Buffer, output: ConsumedRecord[]): Promise<void> {
     let position = 0;
     for (;;) {
       const total = recordBatchTotalBytes(bytes, position);
-      if (total === null) break; // a partial batch at the end: fetched again next time
-      const batch = await decodeAnyBatch(bytes.subarray(position, position + total));
+      if (total === null) break;
+      const start = position;
       position += total;
-      if (batch === null) continue;
-      if (!batch.isControl) {
-        for (const record of batch.records) {
-          if (record.offset < state.position) continue;
-          output.push({ topic: state.topic, partition: state.partition, offset: record.offset, timestampMs: record.timestampMs, key: record.key, value: record.value, headers: record.headers });
-        }
+      if (total < recordBatchHeaderBytes || bytes.readInt8(start + 16) !== 2) continue; // older message formats: skipped
+      if (crc32c(bytes.subarray(start + 21, start + total)) !== bytes.readUInt32BE(start + 17)) throw new MalformedInputError(`record batch at offset ${Number(bytes.readBigInt64BE(start))}: CRC mismatch`);
+      const attributes = bytes.readInt16BE(start + 21);
+      const baseOffset = Number(bytes.readBigInt64BE(start));
+      const lastOffset = baseOffset + bytes.readInt32BE(start + 23);
+      if ((attributes & controlBit) === 0 && lastOffset >= state.position) {
+        const codec = attributes & compressionMask;
+        const section = codec === 0 ? bytes.subarray(start + recordBatchHeaderBytes, start + total) : await decompressRecords(codec, bytes.subarray(start + recordBatchHeaderBytes, start + total));
+        const baseTimestampMs = Number(bytes.readBigInt64BE(start + 27));
+        const logAppendTimeMs = (attributes & logAppendTimeBit) !== 0 ? Number(bytes.readBigInt64BE(start + 35)) : null;
+        readRecords(section, bytes.readInt32BE(start + 57), baseOffset, baseTimestampMs, logAppendTimeMs, state, output);
       }
-      if (batch.lastOffset + 1 > state.position) state.position = batch.lastOffset + 1;
+      if (lastOffset + 1 > state.position) state.position = lastOffset + 1;
     }
   }
 }
 
-/** One whole v2 batch, decompressed if need be; null for older message formats (skipped). */
-export async function decodeAnyBatch(batch: Buffer): Promise<DecodedRecordBatch | null> {
-  if (batch.length < recordBatchHeaderBytes || batch.readInt8(16) !== 2) return null;
-  const attributes = batch.readInt16BE(21);
-  const codec = attributes & compressionMask;
-  if (codec === 0) return decodeRecordBatch(batch);
-  if (crc32c(batch.subarray(21)) !== batch.readUInt32BE(17)) throw new MalformedInputError('record batch: CRC mismatch');
-  const records = await decompressRecords(codec, batch.subarray(recordBatchHeaderBytes));
-  const plain = Buffer.allocUnsafe(recordBatchHeaderBytes + records.length);
-  batch.copy(plain, 0, 0, recordBatchHeaderBytes);
-  records.copy(plain, recordBatchHeaderBytes);
-  plain.writeInt32BE(plain.length - 12, 8);
-  plain.writeInt16BE(attributes & ~compressionMask, 21);
-  return decodeRecordBatch(plain, 0, { verifyCrc: false });
+const controlBit = 0x20;
+const logAppendTimeBit = 0x08;
+
+/**
+ * The records of one batch (layout in src/protocol/kafka/records.ts), every length checked against
+ * the bytes left; records before the partition's position are skipped.
+ */
+function readRecords(section: Buffer, count: number, baseOffset: number, baseTimestampMs: number, logAppendTimeMs: number | null, state: PartitionState, output: ConsumedRecord[]): void {
+  const cursor = { at: 0 };
+  const end = section.length;
+  for (let index = 0; index < count; index++) {
+    const length = readVarint(section, cursor, end);
+    const recordEnd = cursor.at + length;
+    if (length < 0 || recordEnd > end) throw new MalformedInputError(`record: length ${length} with ${end - cursor.at} bytes left`);
+    cursor.at += 1; // attributes
+    const timestampDelta = readVarint(section, cursor, recordEnd);
+    const offset = baseOffset + readVarint(section, cursor, recordEnd);
+    const key = readBytes(section, cursor, recordEnd);
+    const value = readBytes(section, cursor, recordEnd);
+    const headerCount = readVarint(section, cursor, recordEnd);
+    if (headerCount < 0 || headerCount > recordEnd - cursor.at) throw new MalformedInputError(`record: header count ${headerCount}`);
+    const headers: RecordHeader[] = headerCount === 0 ? noHeaders : [];
+    for (let header = 0; header < headerCount; header++) {
+      const headerKey = readBytes(section, cursor, recordEnd);
+      if (headerKey === null) throw new MalformedInputError('record: null header key');
+      headers.push({ key: headerKey.toString('utf8'), value: readBytes(section, cursor, recordEnd) });
+    }
+    if (cursor.at !== recordEnd) throw new MalformedInputError(`record: ${recordEnd - cursor.at} bytes beyond its fields`);
+    if (offset >= state.position) output.push({ topic: state.topic, partition: state.partition, offset, timestampMs: logAppendTimeMs ?? baseTimestampMs + timestampDelta, key, value, headers });
+  }
+}
+
+const noHeaders: RecordHeader[] = [];
+
+/** A zigzag varint or varlong (as a number: exact up to 2^53). */
+function readVarint(buffer: Buffer, cursor: { at: number }, end: number): number {
+  let unsigned = 0;
+  let scale = 1;
+  for (let shift = 0; shift < 64; shift += 7) {
+    if (cursor.at >= end) throw new MalformedInputError('record: truncated varint');
+    const byte = buffer[cursor.at++]!;
+    unsigned += (byte & 0x7f) * scale;
+    if ((byte & 0x80) === 0) return unsigned % 2 === 0 ? unsigned / 2 : -(unsigned + 1) / 2;
+    scale *= 128;
+  }
+  throw new MalformedInputError('record: varint longer than 10 bytes');
+}
+
+function readBytes(buffer: Buffer, cursor: { at: number }, end: number): Buffer | null {
+  const length = readVarint(buffer, cursor, end);
+  if (length === -1) return null;
+  if (length < -1 || cursor.at + length > end) throw new MalformedInputError(`record: field of ${length} bytes with ${end - cursor.at} left`);
+  const bytes = buffer.subarray(cursor.at, cursor.at + length);
+  cursor.at += length;
+  return bytes;
 }
