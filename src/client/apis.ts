@@ -24,6 +24,7 @@ import { fetchRequest, fetchResponse } from '../protocol/kafka/messages/fetch.js
 import { findCoordinatorRequest, findCoordinatorResponse } from '../protocol/kafka/messages/find-coordinator.js';
 import { heartbeatRequest, heartbeatResponse } from '../protocol/kafka/messages/heartbeat.js';
 import { incrementalAlterConfigsRequest, incrementalAlterConfigsResponse } from '../protocol/kafka/messages/incremental-alter-configs.js';
+import { initProducerIdRequest, initProducerIdResponse } from '../protocol/kafka/messages/init-producer-id.js';
 import { joinGroupRequest, joinGroupResponse } from '../protocol/kafka/messages/join-group.js';
 import { leaveGroupRequest, leaveGroupResponse } from '../protocol/kafka/messages/leave-group.js';
 import { listGroupsRequest, listGroupsResponse } from '../protocol/kafka/messages/list-groups.js';
@@ -78,4 +79,5 @@ export const apis = {
   deleteGroups: api(deleteGroupsRequest, deleteGroupsResponse),
   incrementalAlterConfigs: api(incrementalAlterConfigsRequest, incrementalAlterConfigsResponse),
   describeCluster: api(describeClusterRequest, describeClusterResponse),
+  initProducerId: api(initProducerIdRequest, initProducerIdResponse),
 } as const;

@@ -35,6 +35,15 @@ function unsignedSize(value: number): number {
   return size;
 }
 
+/** Producer id, epoch and first sequence of an idempotent batch; -1s when not idempotent. */
+export interface BatchIdentity {
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+}
+
+const noIdentity: BatchIdentity = { producerId: -1n, producerEpoch: -1, baseSequence: -1 };
+
 export class BatchBuilder {
   private buffer: Buffer;
   private position = recordBatchHeaderBytes;
@@ -86,8 +95,11 @@ export class BatchBuilder {
     this.recordCount++;
   }
 
-  /** The whole batch, records compressed with `codec`, CRC filled in. The builder is spent. */
-  async finish(codec: number): Promise<Buffer> {
+  /**
+   * The whole batch, records compressed with `codec`, CRC filled in. The builder is spent.
+   * `identity` makes it an idempotent batch (producer id, epoch, first sequence).
+   */
+  async finish(codec: number, identity: BatchIdentity = noIdentity): Promise<Buffer> {
     let batch = this.buffer.subarray(0, this.position);
     if (codec !== 0) {
       const compressed = await compressRecords(codec, batch.subarray(recordBatchHeaderBytes));
@@ -103,9 +115,9 @@ export class BatchBuilder {
     batch.writeInt32BE(this.recordCount - 1, 23);
     batch.writeBigInt64BE(BigInt(this.baseTimestampMs), 27);
     batch.writeBigInt64BE(BigInt(this.maxTimestampMs), 35);
-    batch.writeBigInt64BE(-1n, 43); // producerId: not idempotent
-    batch.writeInt16BE(-1, 51);
-    batch.writeInt32BE(-1, 53);
+    batch.writeBigInt64BE(identity.producerId, 43);
+    batch.writeInt16BE(identity.producerEpoch, 51);
+    batch.writeInt32BE(identity.producerId < 0n ? -1 : identity.baseSequence, 53);
     batch.writeInt32BE(this.recordCount, 57);
     batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
     return batch;

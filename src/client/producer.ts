@@ -12,9 +12,19 @@
  *                              batches, at most maxInFlightPerBroker requests in flight per leader,
  *                              written in order on the leader's one connection
  *
+ * A request carries at most one batch per partition (Kafka's rule), so with at most five requests
+ * in flight a partition never has more than five batches in flight.
+ *
+ * With acks=all the producer is idempotent (as Kafka's is by default): it gets a producer id
+ * (InitProducerId) and numbers each partition's batches, so a batch that failed for a reason worth
+ * retrying (leader moved, connection lost, timeout, out-of-order sequence behind an earlier failure)
+ * is sent again, in sequence order, until deliveryTimeoutMs, and the broker drops the duplicates.
+ * Without idempotence (acks 0 or 1, or idempotent: false) nothing is retried: a retry could write
+ * twice. The error then reaches each record's callback.
+ *
  * `produce` returns false once more than bufferBytes are buffered; `await waitForCapacity()` then.
- * Each record's callback gets its offset (or -1 with acks=0) or the error. Failed batches are not
- * retried (no idempotence yet, so a retry could duplicate); the error is reported per record.
+ * Each record's callback gets its offset (or -1 with acks=0, or for a retried batch the broker
+ * had already written) or the error.
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import { apis } from './apis.js';
@@ -24,7 +34,8 @@ import type { KafkaClient, TopicMetadata } from './client.js';
 import { compressionCodecs } from './compression.js';
 import type { CompressionName } from './compression.js';
 import type { Connection } from './connection.js';
-import { KafkaProtocolError } from './errors.js';
+import { BrokerUnreachableError, KafkaProtocolError, RequestTimeoutError, isRetriable } from './errors.js';
+import { delay } from './client.js';
 import { StickyPartitioner, partitionForKey } from './partitioner.js';
 
 export interface ProducerOptions {
@@ -43,6 +54,10 @@ export interface ProducerOptions {
   readonly bufferBytes?: number;
   /** Ask the broker to create unknown topics (default true, as the Java producer does). */
   readonly allowAutoTopicCreation?: boolean;
+  /** Idempotent batches and retries (default: true with acks=all). */
+  readonly idempotent?: boolean;
+  /** How long a batch may keep being retried (default 60 s). */
+  readonly deliveryTimeoutMs?: number;
 }
 
 export interface ProducerRecord {
@@ -70,7 +85,19 @@ interface ClosedBatch {
   readonly sizeBytes: number;
   readonly encoded: Promise<Buffer>;
   readonly callbacks: readonly (DeliveryCallback | undefined)[];
+  /** -1 when not idempotent. */
+  readonly baseSequence: number;
+  readonly closedAtMs: number;
+  attempts: number;
 }
+
+interface PartitionResult {
+  readonly errorCode: number;
+  readonly baseOffset: number;
+  readonly errorMessage: string | null;
+}
+
+type Identity = { readonly producerId: bigint; readonly producerEpoch: number };
 
 interface Leader {
   readonly ready: ClosedBatch[];
@@ -88,6 +115,11 @@ export class Producer {
   private readonly maxRequestBytes: number;
   private readonly bufferLimitBytes: number;
   private readonly allowAutoTopicCreation: boolean;
+  readonly idempotent: boolean;
+  private readonly deliveryTimeoutMs: number;
+  private identityPromise: Promise<Identity> | null = null;
+  /** Next sequence per topic, indexed by partition. */
+  private readonly sequences = new Map<string, number[]>();
   private readonly sticky = new StickyPartitioner();
   /** Open batches per topic, indexed by partition (no per-record string keys). */
   private readonly open = new Map<string, (OpenBatch | undefined)[]>();
@@ -111,11 +143,33 @@ export class Producer {
     this.maxRequestBytes = Math.max(options.maxRequestBytes ?? 4 * 1024 * 1024, this.batchBytes);
     this.bufferLimitBytes = options.bufferBytes ?? 64 * 1024 * 1024;
     this.allowAutoTopicCreation = options.allowAutoTopicCreation ?? true;
+    this.idempotent = (options.idempotent ?? true) && this.acks === -1;
+    this.deliveryTimeoutMs = options.deliveryTimeoutMs ?? 60_000;
   }
 
   /** Loads (and, if allowed, creates) a topic's metadata ahead of the first record. */
   async prepare(topic: string): Promise<TopicMetadata> {
-    return this.client.topicMetadata(topic, { allowAutoTopicCreation: this.allowAutoTopicCreation });
+    const metadata = await this.client.topicMetadata(topic, { allowAutoTopicCreation: this.allowAutoTopicCreation });
+    await this.identity();
+    return metadata;
+  }
+
+  /** The producer id and epoch of idempotent batches (InitProducerId, once); -1s when not idempotent. */
+  private identity(): Promise<Identity> {
+    if (!this.idempotent) return Promise.resolve(anonymous);
+    this.identityPromise ??= this.initProducerId();
+    return this.identityPromise;
+  }
+
+  private async initProducerId(): Promise<Identity> {
+    for (let attempt = 0; ; attempt++) {
+      const connection = await this.client.anyConnection();
+      if (connection.versionRange(apis.initProducerId.key) === undefined) return anonymous; // a broker without idempotence
+      const response = await connection.request(apis.initProducerId, { transactionalId: null, transactionTimeoutMs: 2147483647 });
+      if (response.errorCode === ErrorCode.none) return { producerId: response.producerId, producerEpoch: response.producerEpoch };
+      if (!isRetriable(response.errorCode) || attempt >= 10) throw new KafkaProtocolError(response.errorCode, 'InitProducerId');
+      await delay(100 * (attempt + 1));
+    }
   }
 
   /** Queues one record; false when the buffer is full (await waitForCapacity() before more). */
@@ -240,28 +294,40 @@ export class Producer {
 
   private closeBatch(batch: OpenBatch, metadata: TopicMetadata): void {
     this.sticky.batchClosed(batch.topic, batch.partition, metadata.partitions.length);
-    const leaderId = metadata.partitions[batch.partition]?.leaderId ?? -1;
-    const encoded = batch.builder.finish(this.codec);
+    const recordCount = batch.builder.recordCount;
+    const baseSequence = this.idempotent ? this.nextSequence(batch.topic, batch.partition, recordCount) : -1;
+    const builder = batch.builder;
+    const encoded = this.identity().then((identity) => builder.finish(this.codec, { ...identity, baseSequence }));
     encoded.catch(() => undefined); // reported when the request is formed
-    const closed: ClosedBatch = { topic: batch.topic, partition: batch.partition, recordCount: batch.builder.recordCount, sizeBytes: batch.builder.sizeBytes, encoded, callbacks: batch.callbacks };
+    const closed: ClosedBatch = { topic: batch.topic, partition: batch.partition, recordCount, sizeBytes: builder.sizeBytes, encoded, callbacks: batch.callbacks, baseSequence, closedAtMs: Date.now(), attempts: 0 };
+    this.leaderOf(metadata.partitions[batch.partition]?.leaderId ?? -1).ready.push(closed);
+  }
+
+  /** Takes `count` sequence numbers of a partition; they wrap after 2^31 − 1 as Kafka's do. */
+  private nextSequence(topic: string, partition: number, count: number): number {
+    let perPartition = this.sequences.get(topic);
+    if (perPartition === undefined) {
+      perPartition = [];
+      this.sequences.set(topic, perPartition);
+    }
+    const first = perPartition[partition] ?? 0;
+    perPartition[partition] = (first + count) % 2 ** 31;
+    return first;
+  }
+
+  private leaderOf(leaderId: number): Leader {
     let leader = this.leaders.get(leaderId);
     if (leader === undefined) {
       leader = { ready: [], inFlight: 0, writeChain: Promise.resolve() };
       this.leaders.set(leaderId, leader);
     }
-    leader.ready.push(closed);
+    return leader;
   }
 
   private drain(): void {
     for (const [leaderId, leader] of this.leaders) {
       while (leader.ready.length > 0 && leader.inFlight < this.maxInFlight) {
-        const batches: ClosedBatch[] = [];
-        let bytes = 0;
-        while (leader.ready.length > 0 && (batches.length === 0 || bytes + leader.ready[0]!.sizeBytes <= this.maxRequestBytes)) {
-          const next = leader.ready.shift()!;
-          bytes += next.sizeBytes;
-          batches.push(next);
-        }
+        const batches = takeRequestBatches(leader.ready, this.maxRequestBytes);
         leader.inFlight++;
         this.sendRequest(leaderId, leader, batches);
       }
@@ -269,6 +335,7 @@ export class Producer {
   }
 
   private sendRequest(leaderId: number, leader: Leader, batches: ClosedBatch[]): void {
+    for (const batch of batches) batch.attempts++;
     const connecting = leaderId < 0 ? Promise.reject(new KafkaProtocolError(ErrorCode.leaderNotAvailable, 'produce')) : this.client.connectionToNode(leaderId);
     const ready = Promise.all([connecting, Promise.all(batches.map((batch) => batch.encoded))]);
     const written = leader.writeChain.then(() => ready).then(([connection, encoded]) => this.write(connection, batches, encoded));
@@ -278,9 +345,7 @@ export class Producer {
     );
     written
       .then((answer) => this.onAnswer(batches, answer))
-      .catch((error: unknown) => {
-        for (const batch of batches) this.failBatch(batch, asError(error));
-      })
+      .catch((error: unknown) => this.onFailure(batches, asError(error), null))
       .finally(() => {
         leader.inFlight--;
         this.drain();
@@ -289,7 +354,7 @@ export class Producer {
   }
 
   /** Writes the request; resolves with a promise of its answer (null for acks=0), so writes stay ordered. */
-  private write(connection: Connection, batches: readonly ClosedBatch[], encoded: readonly Buffer[]): { answer: Promise<Map<string, { errorCode: number; baseOffset: number; errorMessage: string | null }>> | null } {
+  private write(connection: Connection, batches: readonly ClosedBatch[], encoded: readonly Buffer[]): { answer: Promise<Map<string, PartitionResult>> | null } {
     const byTopic = new Map<string, { index: number; records: Buffer }[]>();
     batches.forEach((batch, index) => {
       const list = byTopic.get(batch.topic) ?? [];
@@ -307,7 +372,7 @@ export class Producer {
       return { answer: null };
     }
     const answer = connection.request(apis.produce, body).then((response) => {
-      const results = new Map<string, { errorCode: number; baseOffset: number; errorMessage: string | null }>();
+      const results = new Map<string, PartitionResult>();
       for (const topic of response.responses) {
         for (const partition of topic.partitionResponses) {
           results.set(`${topic.name}\u0000${partition.index}`, { errorCode: partition.errorCode, baseOffset: Number(partition.baseOffset), errorMessage: partition.errorMessage });
@@ -318,18 +383,59 @@ export class Producer {
     return { answer };
   }
 
-  private async onAnswer(batches: readonly ClosedBatch[], written: { answer: Promise<Map<string, { errorCode: number; baseOffset: number; errorMessage: string | null }>> | null }): Promise<void> {
+  private async onAnswer(batches: readonly ClosedBatch[], written: { answer: Promise<Map<string, PartitionResult>> | null }): Promise<void> {
     if (written.answer === null) {
       for (const batch of batches) this.completeBatch(batch, null, -1);
       return;
     }
-    const results = await written.answer;
+    let results: Map<string, PartitionResult>;
+    try {
+      results = await written.answer;
+    } catch (error) {
+      this.onFailure(batches, asError(error), null);
+      return;
+    }
+    const failed: ClosedBatch[] = [];
+    const errors = new Map<ClosedBatch, Error>();
     for (const batch of batches) {
       const result = results.get(`${batch.topic}\u0000${batch.partition}`);
-      if (result === undefined) this.failBatch(batch, new KafkaProtocolError(ErrorCode.unknownServerError, `produce to '${batch.topic}' partition ${batch.partition}`, 'no answer for this partition'));
-      else if (result.errorCode !== ErrorCode.none) this.failBatch(batch, new KafkaProtocolError(result.errorCode, `produce to '${batch.topic}' partition ${batch.partition}`, result.errorMessage));
-      else this.completeBatch(batch, null, result.baseOffset);
+      const where = `produce to '${batch.topic}' partition ${batch.partition}`;
+      if (result === undefined) this.failBatch(batch, new KafkaProtocolError(ErrorCode.unknownServerError, where, 'no answer for this partition'));
+      else if (result.errorCode === ErrorCode.none) this.completeBatch(batch, null, result.baseOffset);
+      else if (result.errorCode === ErrorCode.duplicateSequenceNumber && this.idempotent) this.completeBatch(batch, null, -1); // written before
+      else {
+        failed.push(batch);
+        errors.set(batch, new KafkaProtocolError(result.errorCode, where, result.errorMessage));
+      }
     }
+    if (failed.length > 0) this.onFailure(failed, null, errors);
+  }
+
+  /** Retries what may be retried (idempotent only); fails the rest with their error. */
+  private onFailure(batches: readonly ClosedBatch[], sharedError: Error | null, errors: Map<ClosedBatch, Error> | null): void {
+    const retry: ClosedBatch[] = [];
+    const now = Date.now();
+    for (const batch of batches) {
+      const error = errors?.get(batch) ?? sharedError ?? new Error('produce failed');
+      if (this.idempotent && isWorthRetrying(error) && now - batch.closedAtMs < this.deliveryTimeoutMs) retry.push(batch);
+      else this.failBatch(batch, error);
+    }
+    if (retry.length > 0) void this.retry(retry);
+  }
+
+  /** After a pause, with fresh metadata, puts batches back in their leader's queue in sequence order. */
+  private async retry(batches: readonly ClosedBatch[]): Promise<void> {
+    const attempts = Math.max(...batches.map((batch) => batch.attempts));
+    await delay(Math.min(100 * attempts, 1000));
+    for (const topic of new Set(batches.map((batch) => batch.topic))) {
+      await this.client.topicMetadata(topic, { refresh: true }).catch(() => undefined);
+    }
+    const ordered = [...batches].sort((left, right) => left.baseSequence - right.baseSequence);
+    for (const batch of ordered) {
+      const leaderId = this.client.cachedTopic(batch.topic)?.partitions[batch.partition]?.leaderId ?? -1;
+      insertInSequence(this.leaderOf(leaderId).ready, batch);
+    }
+    this.drain();
   }
 
   private completeBatch(batch: ClosedBatch, error: Error | null, baseOffset: number): void {
@@ -363,6 +469,50 @@ export class Producer {
 }
 
 const zeroTopicId = Buffer.alloc(16);
+const anonymous: Identity = { producerId: -1n, producerEpoch: -1 };
+
+/**
+ * The batches of one request, oldest first: at most one per partition (Kafka's rule; the others
+ * wait for the next request, keeping their order) and up to maxRequestBytes. Taken out of `ready`.
+ */
+function takeRequestBatches(ready: ClosedBatch[], maxRequestBytes: number): ClosedBatch[] {
+  const taken: ClosedBatch[] = [];
+  const left: ClosedBatch[] = [];
+  const partitions = new Set<string>();
+  let bytes = 0;
+  for (const batch of ready) {
+    const key = `${batch.topic}\u0000${batch.partition}`;
+    if (partitions.has(key) || (taken.length > 0 && bytes + batch.sizeBytes > maxRequestBytes)) {
+      left.push(batch);
+      continue;
+    }
+    partitions.add(key);
+    bytes += batch.sizeBytes;
+    taken.push(batch);
+  }
+  ready.length = 0;
+  for (const batch of left) ready.push(batch);
+  return taken;
+}
+
+/** Before the first queued batch of the same partition with a later sequence; else at the front. */
+function insertInSequence(ready: ClosedBatch[], batch: ClosedBatch): void {
+  let at = ready.findIndex((queued) => queued.topic === batch.topic && queued.partition === batch.partition && queued.baseSequence > batch.baseSequence);
+  if (at < 0) {
+    at = 0;
+    ready.forEach((queued, index) => {
+      if (queued.topic === batch.topic && queued.partition === batch.partition) at = index + 1;
+    });
+  }
+  ready.splice(at, 0, batch);
+}
+
+/** Broker answers and transport failures after which an idempotent batch may be sent again. */
+function isWorthRetrying(error: Error): boolean {
+  if (error instanceof BrokerUnreachableError || error instanceof RequestTimeoutError) return true;
+  if (!(error instanceof KafkaProtocolError)) return false;
+  return isRetriable(error.code) || error.code === ErrorCode.outOfOrderSequenceNumber;
+}
 
 /** A record's size in a batch, closely enough to decide whether it still fits. */
 function approximateRecordBytes(record: ProducerRecord): number {
