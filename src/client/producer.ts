@@ -83,7 +83,9 @@ interface ClosedBatch {
   readonly partition: number;
   readonly recordCount: number;
   readonly sizeBytes: number;
-  readonly encoded: Promise<Buffer>;
+  /** The batch's bytes; `encode` makes them again if that failed (no producer id yet). */
+  encoded: Promise<Buffer>;
+  readonly encode: () => Promise<Buffer>;
   readonly callbacks: readonly (DeliveryCallback | undefined)[];
   /** -1 when not idempotent. */
   readonly baseSequence: number;
@@ -157,7 +159,10 @@ export class Producer {
   /** The producer id and epoch of idempotent batches (InitProducerId, once); -1s when not idempotent. */
   private identity(): Promise<Identity> {
     if (!this.idempotent) return Promise.resolve(anonymous);
-    this.identityPromise ??= this.initProducerId();
+    this.identityPromise ??= this.initProducerId().catch((error: unknown) => {
+      this.identityPromise = null; // asked again by the next batch or retry
+      throw error;
+    });
     return this.identityPromise;
   }
 
@@ -297,9 +302,12 @@ export class Producer {
     const recordCount = batch.builder.recordCount;
     const baseSequence = this.idempotent ? this.nextSequence(batch.topic, batch.partition, recordCount) : -1;
     const builder = batch.builder;
-    const encoded = this.identity().then((identity) => builder.finish(this.codec, { ...identity, baseSequence }));
-    encoded.catch(() => undefined); // reported when the request is formed
-    const closed: ClosedBatch = { topic: batch.topic, partition: batch.partition, recordCount, sizeBytes: builder.sizeBytes, encoded, callbacks: batch.callbacks, baseSequence, closedAtMs: Date.now(), attempts: 0 };
+    const encode = () => {
+      const encoded = this.identity().then((identity) => builder.finish(this.codec, { ...identity, baseSequence }));
+      encoded.catch(() => undefined); // reported when the request is formed
+      return encoded;
+    };
+    const closed: ClosedBatch = { topic: batch.topic, partition: batch.partition, recordCount, sizeBytes: builder.sizeBytes, encoded: encode(), encode, callbacks: batch.callbacks, baseSequence, closedAtMs: Date.now(), attempts: 0 };
     this.leaderOf(metadata.partitions[batch.partition]?.leaderId ?? -1).ready.push(closed);
   }
 
@@ -432,6 +440,7 @@ export class Producer {
     }
     const ordered = [...batches].sort((left, right) => left.baseSequence - right.baseSequence);
     for (const batch of ordered) {
+      batch.encoded = batch.encoded.catch(() => batch.encode());
       const leaderId = this.client.cachedTopic(batch.topic)?.partitions[batch.partition]?.leaderId ?? -1;
       insertInSequence(this.leaderOf(leaderId).ready, batch);
     }
