@@ -2,8 +2,8 @@
  * The `osprey` command: `osprey <command> [flags]`. Running this module runs the command line
  * (bin/osprey.js and `npm start` both land here).
  *
- * Commands live in one table; those planned but not written yet are listed so the dispatcher and
- * the help already have their place, and answer "not implemented yet" instead of "unknown".
+ * Commands live in one table. `broker` runs a broker; the others are clients that talk the Kafka
+ * protocol to --brokers (src/client), declared with command-kit.ts.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -11,6 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { brokerCommandSummary, brokerHelpText, runBrokerCommand } from './broker-command.js';
 import type { CommandContext } from './broker-command.js';
 import { flagsHelpText } from '../config/loader.js';
+import { groupHelp, runSubcommand, subcommandHelp } from './command-kit.js';
+import type { Subcommand } from './command-kit.js';
+import { clusterCommands, clusterSummary } from './cluster-command.js';
+import { topicCommands, topicSummary } from './topic-command.js';
+import { produceCommand } from './produce-command.js';
+import { consumeCommand } from './consume-command.js';
+import { groupCommands, groupSummary } from './group-command.js';
+import { perfCommands, perfSummary } from './perf-command.js';
 
 interface Command {
   readonly summary: string;
@@ -18,19 +26,46 @@ interface Command {
   help(): string;
 }
 
+const isTerminal = process.stdout.isTTY === true;
+
+/** `osprey NAME <subcommand> …`: dispatches to one of `subcommands` ("NAME sub"). */
+function commandGroup(name: string, summary: string, subcommands: readonly Subcommand[]): Command {
+  const help = () => groupHelp(name, summary, subcommands);
+  return {
+    summary,
+    help,
+    async run(context) {
+      const [sub, ...rest] = context.argv;
+      if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+        (sub === undefined ? context.stderr : context.stdout)(help());
+        return sub === undefined ? 2 : 0;
+      }
+      const command = subcommands.find((candidate) => candidate.name === `${name} ${sub}`);
+      if (command === undefined) {
+        context.stderr(`osprey ${name}: unknown command '${sub}'; one of: ${subcommands.map((candidate) => candidate.name.slice(name.length + 1)).join(', ')}\n`);
+        return 2;
+      }
+      return runSubcommand(command, context, rest, isTerminal);
+    },
+  };
+}
+
+function single(command: Subcommand): Command {
+  return { summary: command.summary, help: () => subcommandHelp(command), run: (context) => runSubcommand(command, context, context.argv, isTerminal) };
+}
+
 const commands: Readonly<Record<string, Command>> = {
   broker: { summary: brokerCommandSummary, run: runBrokerCommand, help: brokerHelpText },
+  topic: commandGroup('topic', topicSummary, topicCommands),
+  produce: single(produceCommand),
+  consume: single(consumeCommand),
+  group: commandGroup('group', groupSummary, groupCommands),
+  cluster: commandGroup('cluster', clusterSummary, clusterCommands),
+  perf: commandGroup('perf', perfSummary, perfCommands),
 };
 
 /** Reserved for what comes next (see DESIGN.md); each will get a file beside broker-command.ts. */
-const plannedCommands: Readonly<Record<string, string>> = {
-  topic: 'create, list, describe and delete topics',
-  produce: 'write records from stdin to a topic',
-  consume: 'print records of a topic',
-  group: 'list and describe consumer groups, reset offsets',
-  perf: 'measure produce and consume throughput',
-  cluster: 'inspect brokers and partition leadership',
-};
+const plannedCommands: Readonly<Record<string, string>> = {};
 
 function mainHelpText(): string {
   const width = Math.max(...[...Object.keys(commands), ...Object.keys(plannedCommands)].map((name) => name.length)) + 2;
@@ -42,13 +77,15 @@ function mainHelpText(): string {
     '',
     'Commands:',
     ...list(Object.entries(commands).map(([name, command]) => [name, command.summary])),
-    '',
-    'Planned, not implemented yet:',
-    ...list(Object.entries(plannedCommands)),
+    ...(Object.keys(plannedCommands).length === 0 ? [] : ['', 'Planned, not implemented yet:', ...list(Object.entries(plannedCommands))]),
     '',
     'Global flags:',
     '  -h, --help       show help (osprey <command> --help for one command)',
     '  -V, --version    print the version',
+    '',
+    'Client commands talk the Kafka protocol to --brokers HOST:PORT[,…] (default 127.0.0.1:9092, or',
+    'OSPREY_BROKERS), so they work against Osprey and any Kafka-compatible broker. Each takes --json',
+    'for scripts and --help for its flags and examples. Exit codes: 0 ok, 1 failed, 2 invalid usage.',
     '',
     'osprey broker flags (defaults < YAML file < environment < flags):',
     '',

@@ -112,12 +112,15 @@ test('bin/osprey.js runs the built CLI', async () => {
   assert.equal(result.stdout, `osprey ${packageVersion()}\n`);
 });
 
-test('no command, an unknown one, or a planned one exits 1 with a message', async () => {
+test('no command or an unknown one exits 1 with a message; a command group without its subcommand exits 2 with its help', async () => {
   const none = await runCli([]);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /^Usage: osprey/);
   assertOneLineFailure(await runCli(['frobnicate']), "osprey: unknown command 'frobnicate'");
-  assertOneLineFailure(await runCli(['topic']), "osprey: 'topic' is planned but not implemented yet");
+  const topic = await runCli(['topic']);
+  assert.equal(topic.code, 2);
+  assert.match(topic.stderr, /^Usage: osprey topic <command>/);
+  assert.match(topic.stderr, /osprey topic create/);
 });
 
 test('a bad flag value exits 1 with one line naming the flag', async () => {
