@@ -102,6 +102,16 @@ export interface MicroResult {
   readonly note: string;
 }
 
+/** An Osprey figure as a share of a machine limit (publish vs disk, consume vs loopback and memory). */
+export interface LimitFraction {
+  readonly driver: string;
+  readonly workload: ThroughputWorkload;
+  readonly sizeBytes: number;
+  readonly megabytesPerSecond: number;
+  readonly limit: keyof MachineLimits;
+  readonly fraction: number;
+}
+
 export interface ResultDocument {
   readonly schema: typeof resultSchemaName;
   readonly startedAt: string;
@@ -114,6 +124,7 @@ export interface ResultDocument {
   readonly throughput: readonly ThroughputResult[];
   readonly latency: readonly LatencyResult[];
   readonly micro: readonly MicroResult[];
+  readonly limitFractions: readonly LimitFraction[];
   /** Things that went wrong but did not stop the run (a driver that failed, a tool missing). */
   readonly problems: readonly string[];
 }
@@ -166,6 +177,7 @@ export function validateResultDocument(value: unknown): string[] {
     });
   }
   expect(Array.isArray(value['micro']), 'micro is a list');
+  expect(Array.isArray(value['limitFractions']), 'limitFractions is a list');
   expect(Array.isArray(value['problems']) && value['problems'].every((entry) => typeof entry === 'string'), 'problems is a list of strings');
   return problems;
 }
