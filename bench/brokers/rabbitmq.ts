@@ -5,11 +5,13 @@
  * classic, quorum and stream queues are all reachable over AMQP 0-9-1 (x-queue-type).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.js';
 import { onCleanup, removeDirectory, Service, temporaryDirectory } from '../lib/processes.js';
 import type { BrokerStartOptions, RunningBroker } from './broker.js';
+
+const debianServerScript = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 
 export function rabbitmqVersion(): string {
   try {
@@ -50,7 +52,10 @@ export async function startRabbitmq(options: BrokerStartOptions): Promise<Runnin
     RABBITMQ_ADVANCED_CONFIG_FILE: join(dataDir, 'advanced.config'),
   };
   onCleanup(() => stopEpmd(epmdPort));
-  const service = new Service('rabbitmq', 'rabbitmq-server', [], { env, cwd: dataDir });
+  // Debian's /usr/sbin/rabbitmq-server is a wrapper that switches to the rabbitmq user (dropping this
+  // environment and writing to /var/log): run the real script, as the current user, instead.
+  const command = existsSync(debianServerScript) ? debianServerScript : 'rabbitmq-server';
+  const service = new Service('rabbitmq', command, [], { env, cwd: dataDir });
   await service.waitForOutput(/completed with \d+ plugins|Server startup complete/, 90_000);
   return {
     kind: 'rabbitmq',

@@ -16,7 +16,7 @@ import type { Destination, Driver } from './driver.js';
 export function kcatVersion(): string {
   try {
     const text = execFileSync('kcat', ['-V'], { encoding: 'utf8' });
-    const kcat = /kcat - .*?version (\S+)/.exec(text)?.[1] ?? '?';
+    const kcat = /Version (\S+)/.exec(text)?.[1] ?? '?';
     const librdkafka = /librdkafka version (\S+)/.exec(text)?.[1] ?? '?';
     return `${kcat} (librdkafka ${librdkafka})`;
   } catch {
