@@ -84,7 +84,7 @@ function parseOptions(argv: readonly string[]): Options {
 
 function settingsFor(quick: boolean): Settings {
   return quick
-    ? { messageSizesBytes: [100, 1024], messagesPerRound: 20_000, rounds: 3, warmupMessages: 5_000, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1_000, 5_000], latencySeconds: 3, latencyRounds: 1, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 20_000 }
+    ? { messageSizesBytes: [100, 1024], messagesPerRound: 30_000, rounds: 3, warmupMessages: 5_000, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1_000, 5_000], latencySeconds: 3, latencyRounds: 1, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 20_000 }
     : { messageSizesBytes: [100, 1024], messagesPerRound: 200_000, rounds: 5, warmupMessages: 50_000, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1_000, 10_000, 50_000], latencySeconds: 15, latencyRounds: 3, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 200_000 };
 }
 

@@ -36,12 +36,21 @@ async function loopbackTcp(seconds: number): Promise<MachineLimit> {
   const settings = `iperf3 -c 127.0.0.1 -t ${seconds}`;
   if (!hasCommand('iperf3')) return { name, megabytesPerSecond: null, tool: 'iperf3', settings, note: 'iperf3 missing' };
   const port = await freePort();
-  const server = new Service('iperf3', 'iperf3', ['-s', '-1', '-B', '127.0.0.1', '-p', String(port)]);
+  // iperf3 block-buffers its output into a pipe, so readiness is found by retrying the client.
+  const server = new Service('iperf3', 'iperf3', ['-s', '-B', '127.0.0.1', '-p', String(port)]);
   try {
-    await server.waitForOutput(/Server listening/, 10_000);
-    const { stdout } = await runCommand('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
-    const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
-    return { name, megabytesPerSecond: report.end.sum_received.bits_per_second / 8 / 1e6, tool: 'iperf3', settings };
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      try {
+        const { stdout } = await runCommand('iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
+        const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
+        return { name, megabytesPerSecond: report.end.sum_received.bits_per_second / 8 / 1e6, tool: 'iperf3', settings };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error('iperf3 failed');
   } finally {
     await server.stop(3000);
   }
