@@ -194,6 +194,9 @@ async function main(): Promise<void> {
       skip(`${missing.join(', ')} missing`);
       continue;
     }
+    if (plan.title === 'Osprey') {
+      brokers.push({ driver: 'osprey-own-client', broker: 'osprey', brokerVersion: ospreyVersion(), client: 'osprey (src/client/)', clientVersion: '-', durability: 'acks=all, fsync before ack', fsyncPolicy: plan.fsyncPolicy, skipped: "Osprey's own client (src/client/) is not on this branch yet: add a driver in bench/drivers/ once it lands" });
+    }
     log(`${plan.title}: starting…`);
     let broker: RunningBroker;
     try {

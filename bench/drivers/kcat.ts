@@ -17,7 +17,7 @@ export function kcatVersion(): string {
   try {
     const text = execFileSync('kcat', ['-V'], { encoding: 'utf8' });
     const kcat = /Version (\S+)/.exec(text)?.[1] ?? '?';
-    const librdkafka = /librdkafka version (\S+)/.exec(text)?.[1] ?? '?';
+    const librdkafka = /librdkafka (\d\S*)/.exec(text)?.[1] ?? '?';
     return `${kcat} (librdkafka ${librdkafka})`;
   } catch {
     return 'unknown';

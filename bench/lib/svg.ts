@@ -41,6 +41,8 @@ const barHeight = 12;
 const rowGap = 8;
 const panelGap = 28;
 const valueLabelWidth = 70;
+/** Average width of an 11 px sans-serif character, for laying out the legend. */
+const approximateCharacterWidth = 6.2;
 
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
@@ -60,10 +62,11 @@ export function renderBarChart(panels: readonly Panel[], options: ChartOptions):
     parts.push(`<text x="10" y="${y}" font-size="11" fill="#4a5568">${escapeXml(options.subtitle)}</text>`);
   }
   y += 20;
-  seriesNames.forEach((series, index) => {
-    const x = 10 + index * 170;
-    parts.push(`<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${colour(series)}"/><text x="${x + 16}" y="${y}" font-size="11">${escapeXml(series)}</text>`);
-  });
+  let legendX = 10;
+  for (const series of seriesNames) {
+    parts.push(`<rect x="${legendX}" y="${y - 10}" width="12" height="12" fill="${colour(series)}"/><text x="${legendX + 16}" y="${y}" font-size="11">${escapeXml(series)}</text>`);
+    legendX += 16 + Math.ceil(series.length * approximateCharacterWidth) + 20;
+  }
   y += 14;
   for (const panel of panels) {
     y += panelGap;
@@ -92,7 +95,8 @@ export function renderBarChart(panels: readonly Panel[], options: ChartOptions):
       });
       y += rowHeight + rowGap;
     }
-    parts.push(`<text x="${labelWidth}" y="${y + 6}" font-size="9" fill="#718096">${panel.scale === 'log' ? 'logarithmic axis' : 'linear axis from 0'}; whiskers: min–max of rounds</text>`);
+    const hasWhiskers = panel.rows.some((row) => row.values.some((value) => value.min !== undefined && value.max !== undefined));
+    parts.push(`<text x="${labelWidth}" y="${y + 6}" font-size="9" fill="#718096">${panel.scale === 'log' ? 'logarithmic axis' : 'linear axis from 0'}${hasWhiskers ? '; whiskers: min–max of rounds' : ''}</text>`);
   }
   const height = y + 20;
   return [
