@@ -92,10 +92,33 @@ export function peakRssBytes(pids: readonly number[]): number {
   return kilobytes * 1024;
 }
 
-/** Brackets a measured phase: CPU seconds used and peak RSS reached by the tree during it. */
+/**
+ * CPU seconds of the benchmark process itself (where the Node clients run) plus its finished
+ * children (kcat runs): /proc/self/stat utime + stime + cutime + cstime.
+ */
+export function clientCpuSeconds(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticksPerSecond();
+  } catch {
+    return 0;
+  }
+}
+
+export interface MeterReading {
+  /** Broker process tree, user + system. */
+  readonly cpuSeconds: number;
+  /** This process and the client processes it waited for. */
+  readonly clientCpuSeconds: number;
+  readonly peakRssBytes: number;
+}
+
+/** Brackets a measured phase: CPU seconds used (broker and client side) and peak RSS reached by the broker. */
 export class BrokerMeter {
   private pids: number[] = [];
   private cpuAtStart = 0;
+  private clientCpuAtStart = 0;
 
   constructor(private readonly rootPid: number) {}
 
@@ -103,9 +126,10 @@ export class BrokerMeter {
     this.pids = processTree(this.rootPid);
     resetPeakRss(this.pids);
     this.cpuAtStart = cpuSeconds(this.pids);
+    this.clientCpuAtStart = clientCpuSeconds();
   }
 
-  finish(): { cpuSeconds: number; peakRssBytes: number } {
-    return { cpuSeconds: cpuSeconds(this.pids) - this.cpuAtStart, peakRssBytes: peakRssBytes(this.pids) };
+  finish(): MeterReading {
+    return { cpuSeconds: cpuSeconds(this.pids) - this.cpuAtStart, clientCpuSeconds: clientCpuSeconds() - this.clientCpuAtStart, peakRssBytes: peakRssBytes(this.pids) };
   }
 }

@@ -41,6 +41,12 @@ function driverLabel(driver: string): string {
   return driver.replace(/^osprey-(kafkajs|kcat)$/, 'Osprey').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
 }
 
+/** "0.54/0.98": CPU cores busy on the broker side / the client side (median round). */
+function cores(entry: ThroughputResult | undefined): string {
+  if (entry === undefined) return '–';
+  return `${entry.brokerCpuCores.median.toFixed(2)}/${entry.clientCpuCores.median.toFixed(2)}`;
+}
+
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(0)}`;
 const decimal = (value: number) => (value >= 10 ? value.toFixed(0) : value.toFixed(1));
 
@@ -64,22 +70,23 @@ export function tables(document: ResultDocument): Table[] {
         spread(consume?.messagesPerSecond), consume === undefined ? '–' : decimal(consume.megabytesPerSecond.median),
         publish === undefined ? '–' : publish.brokerCpuSecondsPerMillion.median.toFixed(1),
         consume === undefined ? '–' : consume.brokerCpuSecondsPerMillion.median.toFixed(1),
+        cores(publish), cores(consume),
         publish === undefined ? '–' : megabytes(Math.max(publish.brokerPeakRssBytes.max, consume?.brokerPeakRssBytes.max ?? 0)),
       ]);
     }
   }
   const manyRows = document.throughput.filter((entry) => entry.workload === 'many-partitions').map((entry) => [
-    driverName(document, entry.driver), `${entry.sizeBytes} B`, spread(entry.messagesPerSecond), decimal(entry.megabytesPerSecond.median), entry.brokerCpuSecondsPerMillion.median.toFixed(1), megabytes(entry.brokerPeakRssBytes.max),
+    driverName(document, entry.driver), `${entry.sizeBytes} B`, spread(entry.messagesPerSecond), decimal(entry.megabytesPerSecond.median), entry.brokerCpuSecondsPerMillion.median.toFixed(1), cores(entry), megabytes(entry.brokerPeakRssBytes.max),
   ]);
   const latencyRows = document.latency.map((entry) => [
     driverName(document, entry.driver), formatCount(entry.targetRatePerSecond), `${formatCount(entry.achievedRatePerSecond)}${entry.sustained ? '' : ' (not sustained)'}`,
     formatMicroseconds(entry.median.p50Us), formatMicroseconds(entry.median.p99Us), formatMicroseconds(entry.median.p999Us), formatMicroseconds(entry.median.maxUs),
   ]);
   const result: Table[] = [
-    { title: `Throughput: ${formatCount(document.settings.messagesPerRound)} messages per round, median of ${document.settings.rounds} rounds (min–max); CPU = broker CPU seconds per million messages; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'RSS MB'], rows: throughputRows },
+    { title: `Throughput: ${formatCount(document.settings.messagesPerRound)} messages per round, median of ${document.settings.rounds} rounds (min–max); CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
   ];
   if (latencyRows.length > 0) result.push({ title: `End-to-end latency (send → receipt, HDR histogram), ${document.settings.latencySizeBytes} B, ${document.settings.latencySeconds} s per rate, median-p99 round of ${document.settings.latencyRounds}`, headers: ['broker / client', 'target/s', 'sent/s', 'p50', 'p99', 'p99.9', 'max'], rows: latencyRows });
-  if (manyRows.length > 0) result.push({ title: `Many partitions: 1 destination × ${document.settings.manyPartitions} partitions, ${document.settings.manyProducers} producers + ${document.settings.manyConsumers} consumers at once, ${formatCount(document.settings.manyMessages)} messages end to end`, headers: ['broker / client', 'size', 'msg/s', 'MB/s', 'CPU s/M', 'RSS MB'], rows: manyRows });
+  if (manyRows.length > 0) result.push({ title: `Many partitions: 1 destination × ${document.settings.manyPartitions} partitions, ${document.settings.manyProducers} producers + ${document.settings.manyConsumers} consumers at once, ${formatCount(document.settings.manyMessages)} messages end to end`, headers: ['broker / client', 'size', 'msg/s', 'MB/s', 'CPU s/M', 'cores b/c', 'RSS MB'], rows: manyRows });
   if (document.machine !== null) {
     const machine = document.machine;
     const limitRows = (Object.keys(machine) as (keyof MachineLimits)[]).map((key) => {

@@ -80,6 +80,10 @@ export interface ThroughputResult {
   readonly brokerCpuSecondsPerMillion: Summary;
   /** Highest VmHWM of the broker's processes during a round, bytes. */
   readonly brokerPeakRssBytes: Summary;
+  /** Broker CPU seconds per wall-clock second: 1.0 = one core busy the whole round. */
+  readonly brokerCpuCores: Summary;
+  /** The same for the client side: the benchmark process (Node clients) and its kcat children. */
+  readonly clientCpuCores: Summary;
 }
 
 export interface LatencyResult {
@@ -157,7 +161,7 @@ export function validateResultDocument(value: unknown): string[] {
       expect(drivers.has(entry['driver']), `${where}.driver is listed in brokers`);
       expect(['publish', 'consume', 'many-partitions'].includes(String(entry['workload'])), `${where}.workload is known`);
       expect(isPositive(entry['sizeBytes']) && isPositive(entry['messages']), `${where} has sizeBytes and messages`);
-      for (const name of ['messagesPerSecond', 'megabytesPerSecond', 'brokerCpuSecondsPerMillion', 'brokerPeakRssBytes']) {
+      for (const name of ['messagesPerSecond', 'megabytesPerSecond', 'brokerCpuSecondsPerMillion', 'brokerPeakRssBytes', 'brokerCpuCores', 'clientCpuCores']) {
         expect(isSummary(entry[name]), `${where}.${name} is a summary (median ≤ … within min–max)`);
       }
       return undefined;

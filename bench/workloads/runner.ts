@@ -22,6 +22,7 @@ export interface DriverResults {
 interface Round {
   readonly seconds: number;
   readonly cpuSeconds: number;
+  readonly clientCpuSeconds: number;
   readonly peakRssBytes: number;
 }
 
@@ -39,8 +40,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
   const measure = async (work: () => Promise<number>): Promise<Round> => {
     meter.start();
     const seconds = await work();
-    const { cpuSeconds, peakRssBytes } = meter.finish();
-    return { seconds, cpuSeconds, peakRssBytes };
+    return { seconds, ...meter.finish() };
   };
   const attempt = async (what: string, work: () => Promise<void>) => {
     try {
@@ -147,5 +147,7 @@ function addThroughput(results: DriverResults, driver: Driver, workload: Through
     megabytesPerSecond: summarize(rounds.map((round) => (messages * sizeBytes) / round.seconds / 1e6)),
     brokerCpuSecondsPerMillion: summarize(rounds.map((round) => (round.cpuSeconds / messages) * 1e6)),
     brokerPeakRssBytes: summarize(rounds.map((round) => round.peakRssBytes)),
+    brokerCpuCores: summarize(rounds.map((round) => round.cpuSeconds / round.seconds)),
+    clientCpuCores: summarize(rounds.map((round) => round.clientCpuSeconds / round.seconds)),
   });
 }

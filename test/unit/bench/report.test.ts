@@ -16,6 +16,8 @@ function throughput(driver: string, workload: ThroughputResult['workload'], mess
     megabytesPerSecond: summarize(messagesPerSecond.map((rate) => (rate * 100) / 1e6)),
     brokerCpuSecondsPerMillion: summarize([1, 2, 3]),
     brokerPeakRssBytes: summarize([50e6, 60e6, 55e6]),
+    brokerCpuCores: summarize([0.5, 0.6, 0.55]),
+    clientCpuCores: summarize([0.9, 1, 0.95]),
   };
 }
 
