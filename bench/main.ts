@@ -223,7 +223,7 @@ async function main(): Promise<void> {
           problems.push(`${planned.id}: ${why}`);
           continue;
         }
-        brokers.push({ driver: driver.id, broker: broker.kind, brokerVersion: broker.version, client: driver.client, clientVersion: driver.clientVersion, durability: driver.durability, fsyncPolicy: broker.fsyncPolicy });
+        brokers.push({ driver: driver.id, broker: broker.kind, brokerVersion: broker.version, client: driver.client, clientVersion: driver.clientVersion, durability: driver.durability, fsyncPolicy: broker.fsyncPolicy, launch: broker.launch });
         log(`${driver.id} (${driver.client} ${driver.clientVersion}; ${driver.durability})`);
         try {
           const results = await runDriver(driver, broker, settings, progress);

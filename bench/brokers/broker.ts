@@ -5,6 +5,8 @@ export interface RunningBroker {
   readonly version: string;
   /** How durable an acknowledged write is, in the broker's own terms. */
   readonly fsyncPolicy: string;
+  /** How it was started: command line and configuration, for the results file. */
+  readonly launch: string;
   readonly host: string;
   readonly port: number;
   /** Root of the broker's process tree, for CPU and memory readings. */

@@ -6,7 +6,7 @@
  * the option is reported as not run, never silently replaced by a weaker setting.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.js';
 import { removeDirectory, Service, temporaryDirectory } from '../lib/processes.js';
@@ -50,6 +50,7 @@ export async function startNats(options: BrokerStartOptions, sync: NatsSync): Pr
     kind: 'nats',
     version: natsVersion(),
     fsyncPolicy: natsFsyncPolicy(sync),
+    launch: `nats-server -c nats.conf: ${readFileSync(configFile, 'utf8').replace(dataDir, '<data-dir>').replace(/\s+/g, ' ').trim()}`,
     host: '127.0.0.1',
     port,
     pid: service.pid,

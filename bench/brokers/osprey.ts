@@ -42,6 +42,7 @@ export async function startOsprey(options: BrokerStartOptions): Promise<RunningB
     kind: 'osprey',
     version: ospreyVersion(),
     fsyncPolicy: 'flush=always: fdatasync (group commit, one per event-loop turn) before acks=all is answered',
+    launch: `node ${args.map((arg) => (arg === dataDir ? '<data-dir>' : arg)).join(' ')}`,
     host: '127.0.0.1',
     port,
     pid: service.pid,

@@ -5,7 +5,7 @@
  * classic, quorum and stream queues are all reachable over AMQP 0-9-1 (x-queue-type).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.js';
 import { onCleanup, removeDirectory, Service, temporaryDirectory } from '../lib/processes.js';
@@ -60,6 +60,7 @@ export async function startRabbitmq(options: BrokerStartOptions): Promise<Runnin
   return {
     kind: 'rabbitmq',
     version: rabbitmqVersion(),
+    launch: `${command} with RABBITMQ_NODE_IP_ADDRESS=127.0.0.1, no plugins, rabbitmq.conf: ${readFileSync(join(dataDir, 'rabbitmq.conf'), 'utf8').trim().replace(/\n/g, '; ')}; packaged defaults otherwise`,
     fsyncPolicy: 'persistent messages; publisher confirms sent after the queue has written (classic: fsync batched by the message store; quorum: Raft log fsynced before confirm; stream: confirm after the write, fsync left to the OS)',
     host: '127.0.0.1',
     port,

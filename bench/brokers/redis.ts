@@ -28,6 +28,7 @@ export async function startRedis(options: BrokerStartOptions, appendFsync: Appen
     kind: 'redis',
     version: redisVersion(),
     fsyncPolicy: `appendonly yes, appendfsync ${appendFsync}`,
+    launch: `redis-server ${args.map((arg) => (arg === dataDir ? '<data-dir>' : arg === '' ? "''" : arg)).join(' ')}`,
     host: '127.0.0.1',
     port,
     pid: service.pid,

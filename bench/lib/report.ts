@@ -162,8 +162,26 @@ export function renderChart(document: ResultDocument): string {
     }));
     if (rows.length > 0) panels.push({ title: `End-to-end latency at ${formatCount(rate)} msg/s (* = rate not sustained)`, scale: 'log', rows, format: formatMicroseconds });
   }
+  const limitsPanel = machinePanel(document);
+  if (limitsPanel !== null) panels.push(limitsPanel);
   return renderBarChart(panels, {
     title: `Osprey vs peers — ${document.host.cpuCount}× ${document.host.cpuModel}`,
     subtitle: `${document.mode} run ${document.startedAt}; ${formatCount(document.settings.messagesPerRound)} msgs/round, ${document.settings.rounds} rounds; durable settings per broker (see JSON)`,
   });
+}
+
+/** Osprey's best publish and consume MB/s beside the machine's limits (log axis). */
+function machinePanel(document: ResultDocument): Panel | null {
+  if (document.machine === null) return null;
+  const rows: BarRow[] = [];
+  const shortNames: Record<keyof MachineLimits, string> = { diskGroupCommit: 'disk, 64 KiB + fdatasync', diskLargeWrites: 'disk, 1 MiB + fdatasync', loopbackTcp: 'loopback TCP', memoryCopy: 'memory copy' };
+  for (const key of Object.keys(shortNames) as (keyof MachineLimits)[]) {
+    const limit = document.machine[key];
+    if (limit.megabytesPerSecond !== null) rows.push({ label: shortNames[key], values: [{ series: 'MB/s', value: limit.megabytesPerSecond }] });
+  }
+  for (const workload of ['publish', 'consume'] as const) {
+    const best = document.limitFractions.find((fraction) => fraction.workload === workload);
+    if (best !== undefined) rows.push({ label: `Osprey ${workload} (${best.driver.replace('osprey-', '')}, ${best.sizeBytes} B)`, values: [{ series: 'MB/s', value: best.megabytesPerSecond }] });
+  }
+  return rows.length === 0 ? null : { title: 'Machine limits and Osprey\'s best payload MB/s', scale: 'log', rows, format: (value) => `${value.toFixed(0)} MB/s` };
 }

@@ -62,6 +62,8 @@ export interface BrokerEntry {
   readonly clientVersion: string;
   readonly durability: string;
   readonly fsyncPolicy: string;
+  /** The broker's command line and configuration in this run. */
+  readonly launch?: string;
   /** Why it did not run, when it did not. */
   readonly skipped?: string;
 }
