@@ -142,8 +142,15 @@ function timestampForFile(date: Date): string {
   return date.toISOString().slice(0, 16).replace('T', '-').replace(':', '');
 }
 
+class UsageError extends Error {}
+
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  let options: Options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   installExitHandlers();
   setKeepData(options.keepData);
   const startedAt = new Date();
@@ -277,7 +284,8 @@ main()
     process.exit(0);
   })
   .catch(async (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    const detail = error instanceof UsageError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`bench failed: ${detail}\n`);
     await stopEverything();
     process.exit(1);
   });

@@ -45,6 +45,9 @@ export async function amqplibDriver(broker: RunningBroker, queueType: QueueType)
         await adminChannel.assertQueue(queueName(destination, partition), { durable: true, arguments: { 'x-queue-type': queueType } });
       }
     },
+    async deleteDestination(destination: Destination) {
+      for (let partition = 0; partition < destination.partitions; partition += 1) await adminChannel.deleteQueue(queueName(destination, partition));
+    },
     async openProducer(destination: Destination): Promise<Producer> {
       const connection = await connect();
       const channel = await connection.createConfirmChannel();

@@ -62,6 +62,8 @@ export interface Driver {
   readonly settleMs: number;
   readonly bulk?: BulkClient;
   createDestination(destination: Destination): Promise<void>;
+  /** Removes it and its data after a round (outside the clock), so rounds start alike and memory-resident brokers do not carry earlier rounds. */
+  deleteDestination(destination: Destination): Promise<void>;
   openProducer(destination: Destination): Promise<Producer>;
   /** Resolves once the consumer is subscribed and will see messages from the beginning. */
   openConsumer(destination: Destination, options: ConsumerOptions): Promise<Consumer>;

@@ -43,6 +43,10 @@ export async function ioredisDriver(broker: RunningBroker, appendFsync: AppendFs
         await admin.xgroup('CREATE', streamKey(destination, partition), group, '0', 'MKSTREAM');
       }
     },
+    async deleteDestination(destination: Destination) {
+      const keys = Array.from({ length: destination.partitions }, (_, partition) => streamKey(destination, partition));
+      await admin.del(...keys);
+    },
     async openProducer(destination: Destination): Promise<Producer> {
       const client = await open();
       const nextPartition = roundRobin(destination.partitions);

@@ -26,6 +26,9 @@ export async function kafkajsDriver(broker: RunningBroker): Promise<Driver> {
     async createDestination(destination: Destination) {
       await admin.createTopics({ topics: [{ topic: destination.name, numPartitions: destination.partitions }], waitForLeaders: true });
     },
+    async deleteDestination(destination: Destination) {
+      await admin.deleteTopics({ topics: [destination.name], timeout: 30_000 });
+    },
     async openProducer(destination: Destination): Promise<Producer> {
       const producer: KafkaProducer = kafka.producer({ allowAutoTopicCreation: false });
       await producer.connect();

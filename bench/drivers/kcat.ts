@@ -56,7 +56,7 @@ export async function kcatDriver(broker: RunningBroker, scratchParent: string): 
     settleMs: 0,
     bulk: {
       prepare(payloads: readonly Buffer[]) {
-        writeInput(payloads);
+        if (!preparedFiles.has(payloads)) writeInput(payloads);
       },
       async publish(destination: Destination, payloads: readonly Buffer[]) {
         const file = preparedFiles.get(payloads) ?? writeInput(payloads);
@@ -70,6 +70,9 @@ export async function kcatDriver(broker: RunningBroker, scratchParent: string): 
     async createDestination(destination: Destination) {
       // kcat cannot create topics; Osprey creates them on first use with --num-partitions (1).
       if (destination.partitions !== 1) throw new Error('the kcat driver uses single-partition topics');
+    },
+    async deleteDestination() {
+      // kcat cannot delete topics; its topics are small and the broker is stopped after the run.
     },
     openProducer: unsupported,
     openConsumer: unsupported,

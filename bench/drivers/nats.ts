@@ -34,6 +34,9 @@ export async function natsDriver(broker: RunningBroker, syncAlways: boolean): Pr
       await manager.streams.add({ name: destination.name, subjects: [`${destination.name}.>`], storage: StorageType.File, num_replicas: 1 });
       await manager.consumers.add(destination.name, { durable_name: consumerName, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 50_000 });
     },
+    async deleteDestination(destination: Destination) {
+      await manager.streams.delete(destination.name);
+    },
     async openProducer(destination: Destination): Promise<Producer> {
       const connection = await open();
       const jetstream = connection.jetstream();

@@ -60,6 +60,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
     progress.begin(`${driver.id} warm-up`, payloads.length * 2);
     await publishRound(driver, destination, payloads, flow, progress);
     if (driver.workloads.has('consume')) await consumeRound(driver, destination, payloads.length, flow, progress);
+    await driver.deleteDestination(destination);
     progress.end('done');
   });
 
@@ -80,6 +81,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
         const consumed = await measure(() => consumeRound(driver, destination, payloads.length, flow, progress));
         consumeRounds.push(consumed);
         progress.end(`${formatCount(payloads.length / consumed.seconds)} msg/s`);
+        await driver.deleteDestination(destination);
       });
     }
     addThroughput(results, driver, 'publish', sizeBytes, payloads.length, publishRounds);
@@ -97,6 +99,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
           const warmupSeconds = Math.min(2, settings.latencySeconds / 2);
           progress.begin(`${driver.id} latency ${formatCount(rate)} msg/s round ${round}/${settings.latencyRounds}`, Math.round(rate * (settings.latencySeconds + warmupSeconds)));
           const run = await latencyRun(driver, destination, rate, settings.latencySeconds, warmupSeconds, settings.latencySizeBytes, flow, progress);
+          await driver.deleteDestination(destination);
           runs.push(run.summary);
           achieved.push(run.achievedRatePerSecond);
           progress.end(`p50 ${formatMicroseconds(run.summary.p50Us)} p99 ${formatMicroseconds(run.summary.p99Us)} max ${formatMicroseconds(run.summary.maxUs)} (sent at ${formatCount(run.achievedRatePerSecond)}/s)`);
@@ -129,6 +132,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
         const measured = await measure(() => manyPartitionsRound(driver, destination, payloads, { producers: settings.manyProducers, consumers: settings.manyConsumers }, flow, progress));
         rounds.push(measured);
         progress.end(`${formatCount(payloads.length / measured.seconds)} msg/s end to end`);
+        await driver.deleteDestination(destination);
       });
     }
     addThroughput(results, driver, 'many-partitions', sizeBytes, payloads.length, rounds);
