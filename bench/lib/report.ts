@@ -1,0 +1,187 @@
+/**
+ * Turns a results document into what people read: text tables for the terminal (and a Markdown
+ * copy beside the JSON), the SVG chart, and Osprey's figures as fractions of the machine's limits.
+ */
+import type { LimitFraction, MachineLimits, ResultDocument, ThroughputResult, ThroughputWorkload } from './results.js';
+import { formatCount, formatMicroseconds } from './stats.js';
+import type { Summary } from './stats.js';
+import { renderBarChart } from './svg.js';
+import type { BarRow, Panel } from './svg.js';
+
+type Cell = string;
+
+/** Columns padded to their widest cell; numbers right-aligned. */
+export function renderTextTable(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const numeric = headers.map((_, column) => rows.length > 0 && rows.every((row) => /^[-\d.,]+[kMG]?( .*)?$|^–$/.test(row[column] ?? '')));
+  const line = (cells: readonly Cell[]) => cells.map((cell, column) => (numeric[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();
+  return [line(headers), widths.map((width) => '─'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function renderMarkdownTable(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
+  const escape = (cell: string) => cell.replace(/\|/g, '\\|');
+  return [`| ${headers.map(escape).join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
+}
+
+function spread(summary: Summary | undefined, format: (value: number) => string = formatCount): string {
+  if (summary === undefined) return '–';
+  return summary.rounds.length > 1 ? `${format(summary.median)} (${format(summary.min)}–${format(summary.max)})` : format(summary.median);
+}
+
+function find(document: ResultDocument, driver: string, workload: ThroughputWorkload, sizeBytes: number): ThroughputResult | undefined {
+  return document.throughput.find((entry) => entry.driver === driver && entry.workload === workload && entry.sizeBytes === sizeBytes);
+}
+
+function driverName(document: ResultDocument, driver: string): string {
+  const entry = document.brokers.find((broker) => broker.driver === driver);
+  return entry === undefined ? driver : `${driverLabel(entry.driver)} / ${entry.client}`;
+}
+
+function driverLabel(driver: string): string {
+  return driver.replace(/^osprey-(kafkajs|kcat)$/, 'Osprey').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
+}
+
+/** "0.54/0.98": CPU cores busy on the broker side / the client side (median round). */
+function cores(entry: ThroughputResult | undefined): string {
+  if (entry === undefined) return '–';
+  return `${entry.brokerCpuCores.median.toFixed(2)}/${entry.clientCpuCores.median.toFixed(2)}`;
+}
+
+const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(0)}`;
+const decimal = (value: number) => (value >= 10 ? value.toFixed(0) : value.toFixed(1));
+
+export interface Table {
+  readonly title: string;
+  readonly headers: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
+
+export function tables(document: ResultDocument): Table[] {
+  const ran = document.brokers.filter((entry) => entry.skipped === undefined);
+  const throughputRows: string[][] = [];
+  for (const entry of ran) {
+    for (const sizeBytes of document.settings.messageSizesBytes) {
+      const publish = find(document, entry.driver, 'publish', sizeBytes);
+      const consume = find(document, entry.driver, 'consume', sizeBytes);
+      if (publish === undefined && consume === undefined) continue;
+      throughputRows.push([
+        driverName(document, entry.driver), entry.durability, `${sizeBytes} B`,
+        spread(publish?.messagesPerSecond), publish === undefined ? '–' : decimal(publish.megabytesPerSecond.median),
+        spread(consume?.messagesPerSecond), consume === undefined ? '–' : decimal(consume.megabytesPerSecond.median),
+        publish === undefined ? '–' : publish.brokerCpuSecondsPerMillion.median.toFixed(1),
+        consume === undefined ? '–' : consume.brokerCpuSecondsPerMillion.median.toFixed(1),
+        cores(publish), cores(consume),
+        publish === undefined ? '–' : megabytes(Math.max(publish.brokerPeakRssBytes.max, consume?.brokerPeakRssBytes.max ?? 0)),
+      ]);
+    }
+  }
+  const manyRows = document.throughput.filter((entry) => entry.workload === 'many-partitions').map((entry) => [
+    driverName(document, entry.driver), `${entry.sizeBytes} B`, spread(entry.messagesPerSecond), decimal(entry.megabytesPerSecond.median), entry.brokerCpuSecondsPerMillion.median.toFixed(1), cores(entry), megabytes(entry.brokerPeakRssBytes.max),
+  ]);
+  const latencyRows = document.latency.map((entry) => [
+    driverName(document, entry.driver), formatCount(entry.targetRatePerSecond), `${formatCount(entry.achievedRatePerSecond)}${entry.sustained ? '' : ' (not sustained)'}`,
+    formatMicroseconds(entry.median.p50Us), formatMicroseconds(entry.median.p99Us), formatMicroseconds(entry.median.p999Us), formatMicroseconds(entry.median.maxUs),
+  ]);
+  const result: Table[] = [
+    { title: `Throughput: ${formatCount(document.settings.messagesPerRound)} messages per round, median of ${document.settings.rounds} rounds (min–max); CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
+  ];
+  if (latencyRows.length > 0) result.push({ title: `End-to-end latency (send → receipt, HDR histogram), ${document.settings.latencySizeBytes} B, ${document.settings.latencySeconds} s per rate, median-p99 round of ${document.settings.latencyRounds}`, headers: ['broker / client', 'target/s', 'sent/s', 'p50', 'p99', 'p99.9', 'max'], rows: latencyRows });
+  if (manyRows.length > 0) result.push({ title: `Many partitions: 1 destination × ${document.settings.manyPartitions} partitions, ${document.settings.manyProducers} producers + ${document.settings.manyConsumers} consumers at once, ${formatCount(document.settings.manyMessages)} messages end to end`, headers: ['broker / client', 'size', 'msg/s', 'MB/s', 'CPU s/M', 'cores b/c', 'RSS MB'], rows: manyRows });
+  if (document.machine !== null) {
+    const machine = document.machine;
+    const limitRows = (Object.keys(machine) as (keyof MachineLimits)[]).map((key) => {
+      const limit = machine[key];
+      const fractions = document.limitFractions.filter((fraction) => fraction.limit === key).map((fraction) => `${fraction.driver} ${fraction.workload} ${fraction.sizeBytes} B: ${(fraction.fraction * 100).toFixed(1)} %`);
+      return [limit.name, limit.megabytesPerSecond === null ? `– (${limit.note ?? 'not measured'})` : limit.megabytesPerSecond.toFixed(0), limit.settings, fractions.join('; ') || '–'];
+    });
+    result.push({ title: 'Machine limits (same run, same disk) and Osprey\'s best MB/s as a share of them', headers: ['limit', 'MB/s', 'how', 'Osprey share'], rows: limitRows });
+  }
+  if (document.micro.length > 0) {
+    result.push({ title: 'Osprey micro-benchmarks (median of rounds)', headers: ['operation', 'op/s', 'MB/s', 'note'], rows: document.micro.map((entry) => [entry.name, formatCount(entry.operationsPerSecond.median), entry.megabytesPerSecond === null ? '–' : entry.megabytesPerSecond.median.toFixed(0), entry.note]) });
+  }
+  const skipped = document.brokers.filter((entry) => entry.skipped !== undefined);
+  if (skipped.length > 0) result.push({ title: 'Not run', headers: ['driver', 'why'], rows: skipped.map((entry) => [entry.driver, entry.skipped ?? '']) });
+  return result;
+}
+
+export function renderText(document: ResultDocument): string {
+  return tables(document).map((table) => `${table.title}\n${renderTextTable(table.headers, table.rows)}`).join('\n\n');
+}
+
+export function renderMarkdown(document: ResultDocument): string {
+  const header = `# Osprey benchmark, ${document.startedAt} (${document.mode})\n\n${document.host.cpuModel}, ${document.host.cpuCount} CPUs, ${(document.host.memoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${document.host.nodeVersion}, data on ${document.host.dataFilesystem}\n`;
+  const body = tables(document).map((table) => `## ${table.title}\n\n${renderMarkdownTable(table.headers, table.rows)}`).join('\n\n');
+  const problems = document.problems.length === 0 ? '' : `\n\n## Problems during the run\n\n${document.problems.map((problem) => `- ${problem}`).join('\n')}`;
+  return `${header}\n${body}${problems}\n`;
+}
+
+/** Osprey publish MB/s vs the disk limits, consume MB/s vs loopback and memory copy. */
+export function limitFractions(throughput: readonly ThroughputResult[], machine: MachineLimits | null): LimitFraction[] {
+  if (machine === null) return [];
+  const fractions: LimitFraction[] = [];
+  const pairs: Array<[ThroughputWorkload, keyof MachineLimits]> = [['publish', 'diskGroupCommit'], ['publish', 'diskLargeWrites'], ['consume', 'loopbackTcp'], ['consume', 'memoryCopy']];
+  for (const [workload, limit] of pairs) {
+    const capacity = machine[limit].megabytesPerSecond;
+    if (capacity === null || capacity <= 0) continue;
+    const candidates = throughput.filter((entry) => entry.driver.startsWith('osprey-') && entry.workload === workload);
+    const best = candidates.sort((a, b) => b.megabytesPerSecond.median - a.megabytesPerSecond.median)[0];
+    if (best === undefined) continue;
+    fractions.push({ driver: best.driver, workload, sizeBytes: best.sizeBytes, megabytesPerSecond: best.megabytesPerSecond.median, limit, fraction: best.megabytesPerSecond.median / capacity });
+  }
+  return fractions;
+}
+
+function throughputPanel(document: ResultDocument, workload: ThroughputWorkload, sizeBytes: number, title: string): Panel | null {
+  const rows: BarRow[] = [];
+  for (const entry of document.throughput) {
+    if (entry.workload !== workload || entry.sizeBytes !== sizeBytes) continue;
+    const summary = entry.messagesPerSecond;
+    rows.push({ label: driverName(document, entry.driver), values: [{ series: 'throughput, msg/s (median; whisker min–max)', value: summary.median, min: summary.min, max: summary.max }] });
+  }
+  return rows.length === 0 ? null : { title, scale: 'linear', rows, format: (value) => `${formatCount(value)}/s` };
+}
+
+export function renderChart(document: ResultDocument): string {
+  const panels: Panel[] = [];
+  for (const sizeBytes of document.settings.messageSizesBytes) {
+    for (const workload of ['publish', 'consume'] as const) {
+      const panel = throughputPanel(document, workload, sizeBytes, `${workload === 'publish' ? 'Publish (durably acknowledged)' : 'Consume backlog'}, ${sizeBytes} B messages, msg/s`);
+      if (panel !== null) panels.push(panel);
+    }
+  }
+  const many = throughputPanel(document, 'many-partitions', document.settings.messageSizesBytes[0] ?? 100, `${document.settings.manyPartitions} partitions, ${document.settings.manyProducers} producers + ${document.settings.manyConsumers} consumers, msg/s end to end`);
+  if (many !== null) panels.push(many);
+  for (const rate of document.settings.latencyRatesPerSecond) {
+    const rows: BarRow[] = document.latency.filter((entry) => entry.targetRatePerSecond === rate).map((entry) => ({
+      label: `${driverName(document, entry.driver)}${entry.sustained ? '' : ' *'}`,
+      values: [
+        { series: 'latency p50', value: entry.median.p50Us },
+        { series: 'latency p99', value: entry.median.p99Us },
+        { series: 'latency p99.9', value: entry.median.p999Us },
+      ],
+    }));
+    if (rows.length > 0) panels.push({ title: `End-to-end latency at ${formatCount(rate)} msg/s (* = rate not sustained)`, scale: 'log', rows, format: formatMicroseconds });
+  }
+  const limitsPanel = machinePanel(document);
+  if (limitsPanel !== null) panels.push(limitsPanel);
+  return renderBarChart(panels, {
+    title: `Osprey vs peers — ${document.host.cpuCount}× ${document.host.cpuModel}`,
+    subtitle: `${document.mode} run ${document.startedAt}; ${formatCount(document.settings.messagesPerRound)} msgs/round, ${document.settings.rounds} rounds; durable settings per broker (see JSON)`,
+  });
+}
+
+/** Osprey's best publish and consume MB/s beside the machine's limits (log axis). */
+function machinePanel(document: ResultDocument): Panel | null {
+  if (document.machine === null) return null;
+  const rows: BarRow[] = [];
+  const shortNames: Record<keyof MachineLimits, string> = { diskGroupCommit: 'disk, 64 KiB + fdatasync', diskLargeWrites: 'disk, 1 MiB + fdatasync', loopbackTcp: 'loopback TCP', memoryCopy: 'memory copy' };
+  for (const key of Object.keys(shortNames) as (keyof MachineLimits)[]) {
+    const limit = document.machine[key];
+    if (limit.megabytesPerSecond !== null) rows.push({ label: shortNames[key], values: [{ series: 'MB/s', value: limit.megabytesPerSecond }] });
+  }
+  for (const workload of ['publish', 'consume'] as const) {
+    const best = document.limitFractions.find((fraction) => fraction.workload === workload);
+    if (best !== undefined) rows.push({ label: `Osprey ${workload} (${best.driver.replace('osprey-', '')}, ${best.sizeBytes} B)`, values: [{ series: 'MB/s', value: best.megabytesPerSecond }] });
+  }
+  return rows.length === 0 ? null : { title: 'Machine limits and Osprey\'s best payload MB/s', scale: 'log', rows, format: (value) => `${value.toFixed(0)} MB/s` };
+}

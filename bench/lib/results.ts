@@ -1,0 +1,209 @@
+/**
+ * The results document: bench/results/<date>-<host>.json. Every figure of a run and the exact
+ * settings that produced it. `validateResultDocument` checks the shape (used by the writer before
+ * it writes, and by test/unit/bench).
+ *
+ *   { schema, startedAt, finishedAt, mode, host{…}, settings{…}, machine{…}, brokers[…],
+ *     throughput[…], latency[…], micro[…], problems[…] }
+ */
+import type { LatencySummary, Summary } from './stats.js';
+
+export const resultSchemaName = 'osprey-bench/1';
+
+export interface HostFacts {
+  readonly hostname: string;
+  readonly cpuModel: string;
+  readonly cpuCount: number;
+  readonly memoryBytes: number;
+  readonly kernel: string;
+  readonly nodeVersion: string;
+  readonly dataFilesystem: string;
+}
+
+export interface Settings {
+  readonly messageSizesBytes: readonly number[];
+  readonly messagesPerRound: number;
+  readonly rounds: number;
+  readonly warmupMessages: number;
+  readonly batchMessages: number;
+  readonly batchesInFlight: number;
+  readonly latencyRatesPerSecond: readonly number[];
+  readonly latencySeconds: number;
+  readonly latencyRounds: number;
+  readonly latencySizeBytes: number;
+  readonly manyPartitions: number;
+  readonly manyProducers: number;
+  readonly manyConsumers: number;
+  readonly manyMessages: number;
+}
+
+/** One machine limit; `settings` says exactly what was measured. */
+export interface MachineLimit {
+  readonly name: string;
+  readonly megabytesPerSecond: number | null;
+  readonly tool: string;
+  readonly settings: string;
+  readonly note?: string;
+}
+
+export interface MachineLimits {
+  readonly diskGroupCommit: MachineLimit;
+  readonly diskLargeWrites: MachineLimit;
+  readonly loopbackTcp: MachineLimit;
+  readonly memoryCopy: MachineLimit;
+}
+
+/** One driver: a broker with a durability setting, driven by one client. */
+export interface BrokerEntry {
+  readonly driver: string;
+  readonly broker: string;
+  readonly brokerVersion: string;
+  readonly client: string;
+  readonly clientVersion: string;
+  readonly durability: string;
+  readonly fsyncPolicy: string;
+  /** The broker's command line and configuration in this run. */
+  readonly launch?: string;
+  /** Why it did not run, when it did not. */
+  readonly skipped?: string;
+}
+
+export type ThroughputWorkload = 'publish' | 'consume' | 'many-partitions';
+
+/** One workload × driver × message size: per-round figures and their summaries. */
+export interface ThroughputResult {
+  readonly driver: string;
+  readonly workload: ThroughputWorkload;
+  readonly sizeBytes: number;
+  readonly messages: number;
+  readonly messagesPerSecond: Summary;
+  readonly megabytesPerSecond: Summary;
+  /** Broker process tree CPU seconds per million messages (user + system). */
+  readonly brokerCpuSecondsPerMillion: Summary;
+  /** Highest VmHWM of the broker's processes during a round, bytes. */
+  readonly brokerPeakRssBytes: Summary;
+  /** Broker CPU seconds per wall-clock second: 1.0 = one core busy the whole round. */
+  readonly brokerCpuCores: Summary;
+  /** The same for the client side: the benchmark process (Node clients) and its kcat children. */
+  readonly clientCpuCores: Summary;
+}
+
+export interface LatencyResult {
+  readonly driver: string;
+  readonly sizeBytes: number;
+  readonly targetRatePerSecond: number;
+  readonly achievedRatePerSecond: number;
+  readonly seconds: number;
+  /** The round with the median p99; every round is in `runs`. */
+  readonly median: LatencySummary;
+  readonly runs: readonly LatencySummary[];
+  /** False when the producer fell more than 5 % short of the target rate. */
+  readonly sustained: boolean;
+}
+
+export interface MicroResult {
+  readonly name: string;
+  readonly operationsPerSecond: Summary;
+  readonly megabytesPerSecond: Summary | null;
+  readonly note: string;
+}
+
+/** An Osprey figure as a share of a machine limit (publish vs disk, consume vs loopback and memory). */
+export interface LimitFraction {
+  readonly driver: string;
+  readonly workload: ThroughputWorkload;
+  readonly sizeBytes: number;
+  readonly megabytesPerSecond: number;
+  readonly limit: keyof MachineLimits;
+  readonly fraction: number;
+}
+
+export interface ResultDocument {
+  readonly schema: typeof resultSchemaName;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly mode: 'quick' | 'full';
+  readonly host: HostFacts;
+  readonly settings: Settings;
+  readonly machine: MachineLimits | null;
+  readonly brokers: readonly BrokerEntry[];
+  readonly throughput: readonly ThroughputResult[];
+  readonly latency: readonly LatencyResult[];
+  readonly micro: readonly MicroResult[];
+  readonly limitFractions: readonly LimitFraction[];
+  /** Things that went wrong but did not stop the run (a driver that failed, a tool missing). */
+  readonly problems: readonly string[];
+}
+
+/** Problems with the document's shape; empty when it is well formed. */
+export function validateResultDocument(value: unknown): string[] {
+  const problems: string[] = [];
+  const expect = (condition: boolean, what: string) => {
+    if (!condition) problems.push(what);
+  };
+  if (!isObject(value)) return ['document is not an object'];
+  expect(value['schema'] === resultSchemaName, `schema is ${resultSchemaName}`);
+  expect(typeof value['startedAt'] === 'string' && !Number.isNaN(Date.parse(value['startedAt'])), 'startedAt is a date');
+  expect(typeof value['finishedAt'] === 'string' && !Number.isNaN(Date.parse(value['finishedAt'])), 'finishedAt is a date');
+  expect(value['mode'] === 'quick' || value['mode'] === 'full', 'mode is quick or full');
+  const host = value['host'];
+  expect(isObject(host) && typeof host['cpuModel'] === 'string' && isPositive(host['cpuCount']) && typeof host['hostname'] === 'string', 'host has hostname, cpuModel, cpuCount');
+  const settings = value['settings'];
+  expect(isObject(settings) && Array.isArray(settings['messageSizesBytes']) && isPositive(settings['messagesPerRound']) && isPositive(settings['rounds']), 'settings has messageSizesBytes, messagesPerRound, rounds');
+  expect(value['machine'] === null || isObject(value['machine']), 'machine is an object or null');
+  const brokers = value['brokers'];
+  expect(Array.isArray(brokers) && brokers.every((entry) => isObject(entry) && typeof entry['driver'] === 'string' && typeof entry['durability'] === 'string' && typeof entry['brokerVersion'] === 'string'), 'brokers are entries with driver, durability, brokerVersion');
+  const drivers = new Set(Array.isArray(brokers) ? brokers.filter(isObject).map((entry) => entry['driver']) : []);
+  const throughput = value['throughput'];
+  expect(Array.isArray(throughput), 'throughput is a list');
+  if (Array.isArray(throughput)) {
+    throughput.forEach((entry, index) => {
+      const where = `throughput[${index}]`;
+      if (!isObject(entry)) return problems.push(`${where} is an object`);
+      expect(drivers.has(entry['driver']), `${where}.driver is listed in brokers`);
+      expect(['publish', 'consume', 'many-partitions'].includes(String(entry['workload'])), `${where}.workload is known`);
+      expect(isPositive(entry['sizeBytes']) && isPositive(entry['messages']), `${where} has sizeBytes and messages`);
+      for (const name of ['messagesPerSecond', 'megabytesPerSecond', 'brokerCpuSecondsPerMillion', 'brokerPeakRssBytes', 'brokerCpuCores', 'clientCpuCores']) {
+        expect(isSummary(entry[name]), `${where}.${name} is a summary (median ≤ … within min–max)`);
+      }
+      return undefined;
+    });
+  }
+  const latency = value['latency'];
+  expect(Array.isArray(latency), 'latency is a list');
+  if (Array.isArray(latency)) {
+    latency.forEach((entry, index) => {
+      const where = `latency[${index}]`;
+      if (!isObject(entry)) return problems.push(`${where} is an object`);
+      expect(drivers.has(entry['driver']), `${where}.driver is listed in brokers`);
+      expect(isPositive(entry['targetRatePerSecond']), `${where}.targetRatePerSecond is positive`);
+      expect(isLatency(entry['median']), `${where}.median has ordered percentiles`);
+      expect(Array.isArray(entry['runs']) && entry['runs'].every(isLatency), `${where}.runs are latency summaries`);
+      return undefined;
+    });
+  }
+  expect(Array.isArray(value['micro']), 'micro is a list');
+  expect(Array.isArray(value['limitFractions']), 'limitFractions is a list');
+  expect(Array.isArray(value['problems']) && value['problems'].every((entry) => typeof entry === 'string'), 'problems is a list of strings');
+  return problems;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isPositive(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}
+
+function isSummary(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  const { median, min, max, rounds } = value;
+  return typeof median === 'number' && typeof min === 'number' && typeof max === 'number' && min <= median && median <= max && Array.isArray(rounds) && rounds.length > 0;
+}
+
+function isLatency(value: unknown): boolean {
+  if (!isObject(value)) return false;
+  const { p50Us, p99Us, p999Us, maxUs } = value;
+  return typeof p50Us === 'number' && typeof p99Us === 'number' && typeof p999Us === 'number' && typeof maxUs === 'number' && p50Us <= p99Us && p99Us <= p999Us && p999Us <= maxUs;
+}

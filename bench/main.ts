@@ -1,0 +1,291 @@
+/**
+ * `npm run bench [-- --quick] [-- --only osprey,redis] [--skip-machine] [--skip-micro] [--keep-data]
+ *  [--data-dir DIR]`
+ *
+ * Installs what is missing (Debian packages), measures the machine's limits, runs the Osprey
+ * micro-benchmarks, then starts each broker in turn on loopback over its own temporary directory
+ * under one data directory (one disk), runs every workload through each of its drivers, stops it,
+ * and writes bench/results/<date>-<host>.{json,svg,md}. See bench/README.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, hostname, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunningBroker } from './brokers/broker.js';
+import { startNats, UnsupportedSettingError, natsFsyncPolicy, natsVersion } from './brokers/nats.js';
+import { ospreyVersion, startOsprey } from './brokers/osprey.js';
+import { rabbitmqVersion, startRabbitmq } from './brokers/rabbitmq.js';
+import { redisVersion, startRedis } from './brokers/redis.js';
+import { amqplibDriver } from './drivers/amqplib.js';
+import type { Driver } from './drivers/driver.js';
+import { packageVersion } from './drivers/driver.js';
+import { ioredisDriver } from './drivers/ioredis.js';
+import { kafkajsDriver } from './drivers/kafkajs.js';
+import { kcatDriver, kcatVersion } from './drivers/kcat.js';
+import { natsDriver } from './drivers/nats.js';
+import { ensureTools, tools } from './lib/install.js';
+import { cpuModel, measureMachine } from './lib/machine.js';
+import { installExitHandlers, setKeepData, stopEverything } from './lib/processes.js';
+import { Progress } from './lib/progress.js';
+import { limitFractions, renderChart, renderMarkdown, renderText } from './lib/report.js';
+import { resultSchemaName, validateResultDocument } from './lib/results.js';
+import type { BrokerEntry, LatencyResult, MachineLimits, MicroResult, ResultDocument, Settings, ThroughputResult } from './lib/results.js';
+import { runMicroBenchmarks } from './micro.js';
+import { runDriver } from './workloads/runner.js';
+
+const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Options {
+  readonly quick: boolean;
+  readonly only: readonly string[];
+  readonly skipMachine: boolean;
+  readonly skipMicro: boolean;
+  readonly skipInstall: boolean;
+  readonly keepData: boolean;
+  readonly dataDir: string;
+  readonly resultsDir: string;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const valueOf = (flag: string) => {
+    const index = argv.indexOf(flag);
+    return index === -1 ? undefined : argv[index + 1];
+  };
+  const known = new Set(['--quick', '--only', '--skip-machine', '--skip-micro', '--skip-install', '--keep-data', '--data-dir', '--results-dir', '--help']);
+  for (const [index, argument] of argv.entries()) {
+    if (argument.startsWith('--') && !known.has(argument)) throw new Error(`unknown option ${argument} (try --help)`);
+    if (!argument.startsWith('--') && !['--only', '--data-dir', '--results-dir'].includes(argv[index - 1] ?? '')) throw new Error(`unexpected argument ${argument}`);
+  }
+  if (argv.includes('--help')) {
+    process.stdout.write(`usage: npm run bench [-- options]
+  --quick            a run of a few minutes (fewer messages, rounds and rates)
+  --only a,b         only drivers whose id starts with one of these (osprey, osprey-kcat, rabbitmq-quorum, nats, redis…)
+  --skip-machine     do not measure disk / loopback / memory limits
+  --skip-micro       do not run the Osprey micro-benchmarks
+  --skip-install     do not apt-get missing tools
+  --keep-data        keep the brokers' temporary data directories
+  --data-dir DIR     parent of the brokers' data directories (default .build/bench-data, on the checkout's disk)
+  --results-dir DIR  where the json/svg/md go (default bench/results)
+`);
+    process.exit(0);
+  }
+  return {
+    quick: argv.includes('--quick'),
+    only: (valueOf('--only') ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== ''),
+    skipMachine: argv.includes('--skip-machine'),
+    skipMicro: argv.includes('--skip-micro'),
+    skipInstall: argv.includes('--skip-install'),
+    keepData: argv.includes('--keep-data'),
+    dataDir: valueOf('--data-dir') ?? join(repositoryRoot, '.build', 'bench-data'),
+    resultsDir: valueOf('--results-dir') ?? join(repositoryRoot, 'bench', 'results'),
+  };
+}
+
+function settingsFor(quick: boolean): Settings {
+  return quick
+    ? { messageSizesBytes: [100, 1024], messagesPerRound: 30_000, rounds: 3, warmupMessages: 5_000, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1_000, 5_000], latencySeconds: 3, latencyRounds: 1, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 20_000 }
+    : { messageSizesBytes: [100, 1024], messagesPerRound: 200_000, rounds: 5, warmupMessages: 50_000, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1_000, 10_000, 50_000], latencySeconds: 15, latencyRounds: 3, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 200_000 };
+}
+
+/** A broker to start and the drivers to run against it. */
+interface Plan {
+  readonly title: string;
+  readonly needs: readonly string[];
+  readonly start: () => Promise<RunningBroker>;
+  readonly drivers: ReadonlyArray<{ readonly id: string; readonly client: string; readonly clientVersion: () => string; readonly make: (broker: RunningBroker) => Promise<Driver> }>;
+  readonly brokerVersion: () => string;
+  readonly fsyncPolicy: string;
+}
+
+function plans(dataParent: string): Plan[] {
+  const options = { dataParent };
+  return [
+    {
+      title: 'Osprey', needs: ['kcat'], start: () => startOsprey(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before acks=all)',
+      drivers: [
+        { id: 'osprey-kafkajs', client: 'kafkajs', clientVersion: () => packageVersion('kafkajs'), make: kafkajsDriver },
+        // An "osprey-own-client" driver (src/client/) goes here once that client lands.
+        { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: (broker) => kcatDriver(broker, dataParent) },
+      ],
+    },
+    {
+      title: 'RabbitMQ', needs: ['rabbitmq-server'], start: () => startRabbitmq(options), brokerVersion: rabbitmqVersion, fsyncPolicy: 'persistent messages + publisher confirms',
+      drivers: (['classic', 'quorum', 'stream'] as const).map((queueType) => ({ id: `rabbitmq-${queueType}`, client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, queueType) })),
+    },
+    {
+      title: 'NATS JetStream (default sync)', needs: ['nats-server'], start: () => startNats(options, null), brokerVersion: natsVersion, fsyncPolicy: natsFsyncPolicy(null),
+      drivers: [{ id: 'nats-jetstream', client: 'nats.js', clientVersion: () => packageVersion('nats'), make: (broker) => natsDriver(broker, false) }],
+    },
+    {
+      title: 'NATS JetStream (sync_interval: always)', needs: ['nats-server'], start: () => startNats(options, 'always'), brokerVersion: natsVersion, fsyncPolicy: natsFsyncPolicy('always'),
+      drivers: [{ id: 'nats-jetstream-sync-always', client: 'nats.js', clientVersion: () => packageVersion('nats'), make: (broker) => natsDriver(broker, true) }],
+    },
+    ...(['always', 'everysec'] as const).map((appendFsync): Plan => ({
+      title: `Redis (appendfsync ${appendFsync})`, needs: ['redis-server'], start: () => startRedis(options, appendFsync), brokerVersion: redisVersion, fsyncPolicy: `appendonly yes, appendfsync ${appendFsync}`,
+      drivers: [{ id: `redis-${appendFsync}`, client: 'ioredis', clientVersion: () => packageVersion('ioredis'), make: (broker) => ioredisDriver(broker, appendFsync) }],
+    })),
+  ];
+}
+
+function fileSystemOf(directory: string): string {
+  try {
+    const line = execFileSync('df', ['-T', directory], { encoding: 'utf8' }).trim().split('\n')[1] ?? '';
+    const [device, type] = line.split(/\s+/);
+    return `${type ?? '?'} (${device ?? '?'})`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function timestampForFile(date: Date): string {
+  return date.toISOString().slice(0, 16).replace('T', '-').replace(':', '');
+}
+
+class UsageError extends Error {}
+
+async function main(): Promise<void> {
+  let options: Options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  installExitHandlers();
+  setKeepData(options.keepData);
+  const startedAt = new Date();
+  const settings = settingsFor(options.quick);
+  const progress = new Progress();
+  const log = (line: string) => progress.note(line);
+  const problems: string[] = [];
+  mkdirSync(options.dataDir, { recursive: true });
+  mkdirSync(options.resultsDir, { recursive: true });
+  const dataFilesystem = fileSystemOf(options.dataDir);
+  if (/tmpfs|ramfs|overlay/.test(dataFilesystem)) problems.push(`data directory ${options.dataDir} is on ${dataFilesystem}: fsync figures may not reflect a disk`);
+
+  log(`Osprey benchmark (${options.quick ? 'quick' : 'full'}), data under ${options.dataDir} on ${dataFilesystem}`);
+  const selectedPlans = plans(options.dataDir)
+    .map((plan) => ({ ...plan, drivers: plan.drivers.filter((driver) => options.only.length === 0 || options.only.some((prefix) => driver.id.startsWith(prefix))) }))
+    .filter((plan) => plan.drivers.length > 0);
+  const neededCommands = new Set(selectedPlans.flatMap((plan) => plan.needs));
+  const wantedTools = tools.filter((tool) => neededCommands.has(tool.command) || (!options.skipMachine && (tool.command === 'fio' || tool.command === 'iperf3')));
+  if (!options.skipInstall) problems.push(...(await ensureTools(wantedTools, log)));
+
+  let machine: MachineLimits | null = null;
+  if (!options.skipMachine) {
+    log('Machine limits (fio, iperf3, memory copy)…');
+    try {
+      machine = await measureMachine(options.dataDir, options.quick);
+      for (const limit of Object.values(machine)) log(`  ${limit.name}: ${limit.megabytesPerSecond === null ? limit.note : `${limit.megabytesPerSecond.toFixed(0)} MB/s`}`);
+    } catch (error) {
+      problems.push(`machine limits: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    }
+  }
+
+  let micro: MicroResult[] = [];
+  if (!options.skipMicro) {
+    log('Osprey micro-benchmarks…');
+    micro = await runMicroBenchmarks(options.dataDir, options.quick, log);
+  }
+
+  const brokers: BrokerEntry[] = [];
+  const throughput: ThroughputResult[] = [];
+  const latency: LatencyResult[] = [];
+  for (const plan of selectedPlans) {
+    const skip = (why: string) => {
+      for (const driver of plan.drivers) brokers.push({ driver: driver.id, broker: plan.title, brokerVersion: plan.brokerVersion(), client: driver.client, clientVersion: driver.clientVersion(), durability: plan.fsyncPolicy, fsyncPolicy: plan.fsyncPolicy, skipped: why });
+      log(`${plan.title}: not run: ${why}`);
+    };
+    const missing = plan.needs.filter((command) => problems.some((problem) => problem.startsWith(`${command} is missing`)));
+    if (missing.length > 0 && plan.title !== 'Osprey') {
+      skip(`${missing.join(', ')} missing`);
+      continue;
+    }
+    if (plan.title === 'Osprey') {
+      brokers.push({ driver: 'osprey-own-client', broker: 'osprey', brokerVersion: ospreyVersion(), client: 'osprey (src/client/)', clientVersion: '-', durability: 'acks=all, fsync before ack', fsyncPolicy: plan.fsyncPolicy, skipped: "Osprey's own client (src/client/) is not on this branch yet: add a driver in bench/drivers/ once it lands" });
+    }
+    log(`${plan.title}: starting…`);
+    let broker: RunningBroker;
+    try {
+      broker = await plan.start();
+    } catch (error) {
+      const why = error instanceof UnsupportedSettingError ? error.message : `did not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+      skip(why);
+      if (!(error instanceof UnsupportedSettingError)) problems.push(`${plan.title} ${why}`);
+      continue;
+    }
+    try {
+      log(`${plan.title} ${broker.version} up (pid ${broker.pid}, port ${broker.port})`);
+      for (const planned of plan.drivers) {
+        if (planned.id === 'osprey-kcat' && missing.includes('kcat')) {
+          brokers.push({ driver: planned.id, broker: broker.kind, brokerVersion: broker.version, client: planned.client, clientVersion: 'missing', durability: plan.fsyncPolicy, fsyncPolicy: broker.fsyncPolicy, skipped: 'kcat missing' });
+          continue;
+        }
+        let driver: Driver;
+        try {
+          driver = await planned.make(broker);
+        } catch (error) {
+          const why = `driver did not connect: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+          brokers.push({ driver: planned.id, broker: broker.kind, brokerVersion: broker.version, client: planned.client, clientVersion: planned.clientVersion(), durability: plan.fsyncPolicy, fsyncPolicy: broker.fsyncPolicy, skipped: why });
+          problems.push(`${planned.id}: ${why}`);
+          continue;
+        }
+        brokers.push({ driver: driver.id, broker: broker.kind, brokerVersion: broker.version, client: driver.client, clientVersion: driver.clientVersion, durability: driver.durability, fsyncPolicy: broker.fsyncPolicy, launch: broker.launch });
+        log(`${driver.id} (${driver.client} ${driver.clientVersion}; ${driver.durability})`);
+        try {
+          const results = await runDriver(driver, broker, settings, progress);
+          throughput.push(...results.throughput);
+          latency.push(...results.latency);
+          problems.push(...results.problems);
+        } finally {
+          await driver.close().catch(() => undefined);
+        }
+      }
+    } finally {
+      log(`${plan.title}: stopping`);
+      await broker.stop();
+    }
+  }
+
+  const document: ResultDocument = {
+    schema: resultSchemaName,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    mode: options.quick ? 'quick' : 'full',
+    host: { hostname: hostname(), cpuModel: cpuModel(), cpuCount: cpus().length, memoryBytes: totalmem(), kernel: release(), nodeVersion: process.versions.node, dataFilesystem },
+    settings,
+    machine,
+    brokers,
+    throughput,
+    latency,
+    micro,
+    limitFractions: limitFractions(throughput, machine),
+    problems,
+  };
+  const shapeProblems = validateResultDocument(JSON.parse(JSON.stringify(document)));
+  if (shapeProblems.length > 0) problems.push(...shapeProblems.map((problem) => `result document: ${problem}`));
+  const base = join(options.resultsDir, `${timestampForFile(startedAt)}-${hostname()}`);
+  writeAtomically(`${base}.json`, `${JSON.stringify(document, null, 2)}\n`);
+  writeAtomically(`${base}.svg`, renderChart(document));
+  writeAtomically(`${base}.md`, renderMarkdown(document));
+  process.stdout.write(`\n${renderText(document)}\n\n`);
+  if (problems.length > 0) process.stdout.write(`Problems:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n\n`);
+  process.stdout.write(`Written: ${base}.json, .svg, .md\n`);
+}
+
+function writeAtomically(path: string, content: string): void {
+  writeFileSync(`${path}.tmp`, content);
+  renameSync(`${path}.tmp`, path);
+}
+
+main()
+  .then(async () => {
+    await stopEverything();
+    process.exit(0);
+  })
+  .catch(async (error: unknown) => {
+    const detail = error instanceof UsageError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`bench failed: ${detail}\n`);
+    await stopEverything();
+    process.exit(1);
+  });

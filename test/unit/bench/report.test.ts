@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { limitFractions, renderChart, renderMarkdown, renderText, renderTextTable } from '../../../bench/lib/report.js';
+import { resultSchemaName, validateResultDocument } from '../../../bench/lib/results.js';
+import type { ResultDocument, ThroughputResult } from '../../../bench/lib/results.js';
+import { escapeXml, renderBarChart } from '../../../bench/lib/svg.js';
+import { summarize } from '../../../bench/lib/stats.js';
+
+function throughput(driver: string, workload: ThroughputResult['workload'], messagesPerSecond: number[]): ThroughputResult {
+  return {
+    driver,
+    workload,
+    sizeBytes: 100,
+    messages: 1000,
+    messagesPerSecond: summarize(messagesPerSecond),
+    megabytesPerSecond: summarize(messagesPerSecond.map((rate) => (rate * 100) / 1e6)),
+    brokerCpuSecondsPerMillion: summarize([1, 2, 3]),
+    brokerPeakRssBytes: summarize([50e6, 60e6, 55e6]),
+    brokerCpuCores: summarize([0.5, 0.6, 0.55]),
+    clientCpuCores: summarize([0.9, 1, 0.95]),
+  };
+}
+
+function sampleDocument(): ResultDocument {
+  const limit = (name: string, megabytesPerSecond: number) => ({ name, megabytesPerSecond, tool: 'test', settings: 'test' });
+  const machine = { diskGroupCommit: limit('disk 64 KiB', 300), diskLargeWrites: limit('disk 1 MiB', 600), loopbackTcp: limit('loopback', 2000), memoryCopy: limit('memcpy', 10_000) };
+  const results = [throughput('osprey-kafkajs', 'publish', [30_000, 32_000, 31_000]), throughput('osprey-kafkajs', 'consume', [200_000, 210_000, 190_000]), throughput('redis-always', 'publish', [40_000, 41_000, 39_000])];
+  return {
+    schema: resultSchemaName,
+    startedAt: '2026-11-23T07:00:00.000Z',
+    finishedAt: '2026-11-23T07:05:00.000Z',
+    mode: 'quick',
+    host: { hostname: 'test', cpuModel: 'Test CPU <2 GHz>', cpuCount: 2, memoryBytes: 4 * 2 ** 30, kernel: '6', nodeVersion: '20', dataFilesystem: 'ext4' },
+    settings: { messageSizesBytes: [100], messagesPerRound: 1000, rounds: 3, warmupMessages: 100, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1000], latencySeconds: 3, latencyRounds: 1, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 1000 },
+    machine,
+    brokers: [
+      { driver: 'osprey-kafkajs', broker: 'osprey', brokerVersion: '0.1.0', client: 'kafkajs', clientVersion: '2.2.4', durability: 'acks=all', fsyncPolicy: 'always' },
+      { driver: 'redis-always', broker: 'redis', brokerVersion: '7.0.15', client: 'ioredis', clientVersion: '6', durability: 'AOF always', fsyncPolicy: 'always' },
+      { driver: 'nats-jetstream-sync-always', broker: 'nats', brokerVersion: '2.9.10', client: 'nats.js', clientVersion: '2', durability: 'sync always', fsyncPolicy: 'always', skipped: 'unsupported' },
+    ],
+    throughput: results,
+    latency: [{ driver: 'osprey-kafkajs', sizeBytes: 100, targetRatePerSecond: 1000, achievedRatePerSecond: 1000, seconds: 3, median: { count: 3000, p50Us: 2000, p99Us: 9000, p999Us: 12_000, maxUs: 15_000 }, runs: [{ count: 3000, p50Us: 2000, p99Us: 9000, p999Us: 12_000, maxUs: 15_000 }], sustained: true }],
+    micro: [{ name: 'CRC32C 1 MiB', operationsPerSecond: summarize([3000, 3100, 2900]), megabytesPerSecond: summarize([3000, 3100, 2900]), note: 'test' }],
+    limitFractions: limitFractions(results, machine),
+    problems: [],
+  };
+}
+
+test('a well-formed results document validates, after a JSON round trip', () => {
+  assert.deepEqual(validateResultDocument(JSON.parse(JSON.stringify(sampleDocument()))), []);
+});
+
+test('validation names what is wrong', () => {
+  const document = JSON.parse(JSON.stringify(sampleDocument())) as Record<string, unknown>;
+  (document['throughput'] as Array<Record<string, unknown>>)[0]!['driver'] = 'unknown-driver';
+  (document['throughput'] as Array<Record<string, unknown>>)[1]!['messagesPerSecond'] = { median: 5, min: 6, max: 7, rounds: [5] };
+  delete document['problems'];
+  const problems = validateResultDocument(document);
+  assert.ok(problems.includes('throughput[0].driver is listed in brokers'), problems.join('\n'));
+  assert.ok(problems.some((problem) => problem.startsWith('throughput[1].messagesPerSecond')), problems.join('\n'));
+  assert.ok(problems.includes('problems is a list of strings'), problems.join('\n'));
+  assert.deepEqual(validateResultDocument('nope'), ['document is not an object']);
+});
+
+test('Osprey figures as fractions of the machine limits: publish vs disk, consume vs loopback and memory', () => {
+  const fractions = limitFractions(sampleDocument().throughput, sampleDocument().machine);
+  const byLimit = Object.fromEntries(fractions.map((fraction) => [fraction.limit, fraction.fraction]));
+  assert.equal(byLimit['diskGroupCommit'], 3.1 / 300);
+  assert.equal(byLimit['loopbackTcp'], 20 / 2000);
+  assert.equal(fractions.every((fraction) => fraction.driver.startsWith('osprey-')), true);
+  assert.deepEqual(limitFractions(sampleDocument().throughput, null), []);
+});
+
+test('text table pads columns and right-aligns numbers', () => {
+  const text = renderTextTable(['name', 'msg/s'], [['a', '1.00k'], ['longer', '12.3k']]);
+  const lines = text.split('\n');
+  assert.equal(lines[0], 'name    msg/s');
+  assert.equal(lines[2], 'a       1.00k');
+  assert.equal(lines[3], 'longer  12.3k');
+});
+
+test('the report shows every driver, the skipped ones with their reason', () => {
+  const text = renderText(sampleDocument());
+  assert.match(text, /Osprey \/ kafkajs/);
+  assert.match(text, /31\.0k \(30\.0k–32\.0k\)/);
+  assert.match(text, /nats-jetstream-sync-always\s+unsupported/);
+  assert.match(renderMarkdown(sampleDocument()), /^\| broker \/ client \| durability \|/m);
+});
+
+test('SVG: escapes text, one bar per value, whiskers for min–max, well-formed document', () => {
+  const svg = renderBarChart(
+    [{ title: 'Publish <100 B> & more', scale: 'linear', format: String, rows: [{ label: 'a "b"', values: [{ series: 's', value: 10, min: 5, max: 15 }, { series: 't', value: 0 }] }] }],
+    { title: 'T' },
+  );
+  assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(svg, /<\/svg>\n$/);
+  assert.ok(svg.includes('Publish &lt;100 B&gt; &amp; more'));
+  assert.ok(svg.includes('a &quot;b&quot;'));
+  assert.equal((svg.match(/<rect x="230"/g) ?? []).length, 2);
+  assert.equal((svg.match(/<path d=/g) ?? []).length, 1);
+  assert.equal(escapeXml(`<&>"'`), '&lt;&amp;&gt;&quot;&apos;');
+  const openTags = (svg.match(/<(rect|text|path|title)\b/g) ?? []).length;
+  const closed = (svg.match(/<\/(rect|text|path|title)>|\/>/g) ?? []).length;
+  assert.equal(openTags, closed);
+});
+
+test('the chart of a document has a panel per workload and latency rate', () => {
+  const svg = renderChart(sampleDocument());
+  assert.ok(svg.includes('Publish (durably acknowledged), 100 B messages'));
+  assert.ok(svg.includes('End-to-end latency at 1.00k msg/s'));
+  assert.ok(svg.includes('Test CPU &lt;2 GHz&gt;'));
+  assert.ok(!Number.isNaN(Number(/height="(\d+)"/.exec(svg)?.[1])));
+});
