@@ -22,6 +22,7 @@ import type { Driver } from './drivers/driver.js';
 import { packageVersion } from './drivers/driver.js';
 import { ioredisDriver } from './drivers/ioredis.js';
 import { kafkajsDriver } from './drivers/kafkajs.js';
+import { ospreyClientDriver } from './drivers/osprey-client.js';
 import { kcatDriver, kcatVersion } from './drivers/kcat.js';
 import { natsDriver } from './drivers/nats.js';
 import { ensureTools, tools } from './lib/install.js';
@@ -105,7 +106,7 @@ function plans(dataParent: string): Plan[] {
       title: 'Osprey', needs: ['kcat'], start: () => startOsprey(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before acks=all)',
       drivers: [
         { id: 'osprey-kafkajs', client: 'kafkajs', clientVersion: () => packageVersion('kafkajs'), make: kafkajsDriver },
-        // An "osprey-own-client" driver (src/client/) goes here once that client lands.
+        { id: 'osprey-own-client', client: 'own client', clientVersion: () => '-', make: ospreyClientDriver },
         { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: (broker) => kcatDriver(broker, dataParent) },
       ],
     },
@@ -200,9 +201,6 @@ async function main(): Promise<void> {
     if (missing.length > 0 && plan.title !== 'Osprey') {
       skip(`${missing.join(', ')} missing`);
       continue;
-    }
-    if (plan.title === 'Osprey') {
-      brokers.push({ driver: 'osprey-own-client', broker: 'osprey', brokerVersion: ospreyVersion(), client: 'osprey (src/client/)', clientVersion: '-', durability: 'acks=all, fsync before ack', fsyncPolicy: plan.fsyncPolicy, skipped: "Osprey's own client (src/client/) is not on this branch yet: add a driver in bench/drivers/ once it lands" });
     }
     log(`${plan.title}: starting…`);
     let broker: RunningBroker;

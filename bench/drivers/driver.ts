@@ -6,8 +6,7 @@
  * with that many partitions; that many RabbitMQ queues; a JetStream stream with that many subjects;
  * that many Redis streams.
  *
- * Adding a driver (for instance Osprey through its own client, src/client/, once it lands) is a file
- * here implementing `Driver` and one line in drivers/index.ts.
+ * Adding a driver is a file here implementing `Driver` and one line in a plan in bench/main.ts.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,0 +1,124 @@
+/**
+ * Osprey through the project's own client (src/client/): an idempotent acks=all producer, and a
+ * classic consumer group member that fetches its partitions and commits its positions once a
+ * second and when it closes.
+ */
+import type { RunningBroker } from '../brokers/broker.js';
+import { Admin } from '../../src/client/admin.js';
+import { KafkaClient } from '../../src/client/client.js';
+import { Consumer as FetchConsumer } from '../../src/client/consumer.js';
+import type { TopicPartitionOffset } from '../../src/client/consumer.js';
+import { GroupMember } from '../../src/client/group.js';
+import { Producer as ClientProducer } from '../../src/client/producer.js';
+import { roundRobin } from './driver.js';
+import type { Consumer, ConsumerOptions, Destination, Driver, Producer } from './driver.js';
+
+const commitIntervalMs = 1000;
+
+export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver> {
+  const bootstrap = `${broker.host}:${broker.port}`;
+  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-admin' });
+  const admin = new Admin(adminClient);
+  const closers = new Set<() => Promise<void>>();
+  return {
+    id: 'osprey-own-client',
+    label: 'Osprey',
+    client: 'own client',
+    clientVersion: '-',
+    durability: 'acks=all, fsync before ack',
+    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
+    settleMs: 1500,
+    async createDestination(destination: Destination) {
+      await admin.createTopic(destination.name, { partitions: destination.partitions });
+    },
+    async deleteDestination(destination: Destination) {
+      await admin.deleteTopic(destination.name);
+    },
+    async openProducer(destination: Destination): Promise<Producer> {
+      const client = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-producer' });
+      const producer = new ClientProducer(client, { acks: -1, lingerMs: 1, allowAutoTopicCreation: false });
+      await producer.prepare(destination.name);
+      const nextPartition = roundRobin(destination.partitions);
+      const close = async () => {
+        closers.delete(close);
+        await producer.flush();
+        client.close();
+      };
+      closers.add(close);
+      return {
+        send(payloads) {
+          const partition = nextPartition();
+          return new Promise<void>((resolve, reject) => {
+            let pending = payloads.length;
+            let failed = false;
+            if (pending === 0) return resolve();
+            const delivered = (error: Error | null) => {
+              if (failed) return;
+              if (error !== null) {
+                failed = true;
+                return reject(error);
+              }
+              if (--pending === 0) resolve();
+            };
+            // produce() answers false when the client's buffer is full; the record is queued anyway.
+            for (const value of payloads) producer.produce(destination.name, { value, partition }, delivered);
+          });
+        },
+        close,
+      };
+    },
+    async openConsumer(destination: Destination, options: ConsumerOptions): Promise<Consumer> {
+      const topic = destination.name;
+      const client = new KafkaClient({ brokers: [bootstrap], clientId: `osprey-bench-consumer-${options.index}` });
+      const member = new GroupMember(client, { groupId: `${topic}-group`, topics: [topic], heartbeatIntervalMs: 500 });
+      const fetcher = new FetchConsumer(client, { maxWaitMs: 100 });
+      const positions = new Map<number, number>();
+      const assign = async () => {
+        const assigned = (await member.join()).filter((entry) => entry.topic === topic).flatMap((entry) => entry.partitions);
+        const committed = assigned.length === 0 ? [] : await admin.fetchCommittedOffsets(member.groupId, [{ topic, partitions: assigned }]);
+        const offsets: TopicPartitionOffset[] = assigned.map((partition) => ({ topic, partition, offset: committed.find((entry) => entry.partition === partition)?.offset ?? 0 }));
+        positions.clear();
+        for (const entry of offsets) positions.set(entry.partition, entry.offset);
+        fetcher.assign(offsets);
+      };
+      const commit = async () => {
+        if (positions.size > 0) await member.commit([...positions].map(([partition, offset]) => ({ topic, partition, offset })));
+      };
+      await assign();
+      let stopped = false;
+      const loop = (async () => {
+        let lastCommitMs = Date.now();
+        while (!stopped) {
+          if (member.rebalanceNeeded) {
+            await commit();
+            await assign();
+          }
+          const records = await fetcher.poll();
+          if (records.length > 0) {
+            options.onMessages(records.map((record) => record.value ?? Buffer.alloc(0)));
+            for (const record of records) positions.set(record.partition, record.offset + 1);
+          }
+          if (Date.now() - lastCommitMs >= commitIntervalMs) {
+            await commit();
+            lastCommitMs = Date.now();
+          }
+        }
+      })();
+      const close = async () => {
+        closers.delete(close);
+        stopped = true;
+        await loop.catch(() => undefined);
+        await commit().catch(() => undefined);
+        await member.leave().catch(() => undefined);
+        member.stopHeartbeats();
+        client.close();
+      };
+      closers.add(close);
+      return { close };
+    },
+    async close() {
+      await Promise.allSettled([...closers].map((close) => close()));
+      adminClient.close();
+    },
+  };
+}
