@@ -25,7 +25,7 @@ import {
   setLogAppendTime,
   setPartitionLeaderEpoch,
   transactionalBit,
-} from '../storage/record-batch.js';
+} from '../protocol/kafka/batch-header.js';
 import type { Broker, Partition } from './broker.js';
 import type { BatchMetadata } from './producer-state.js';
 

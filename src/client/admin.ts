@@ -3,7 +3,7 @@
  * Each throws KafkaProtocolError (with the broker's error name and message) when the broker refuses.
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { assignmentPartitions } from '../groups/consumer-protocol.js';
+import { assignmentPartitions } from '../protocol/kafka/consumer-protocol.js';
 import { apis } from './apis.js';
 import type { KafkaClient, BrokerAddress } from './client.js';
 import { checkErrorCode, KafkaProtocolError } from './errors.js';

@@ -6,7 +6,25 @@
  * (The layout is drawn in src/protocol/kafka/records.ts.)
  */
 import { crc32c } from '@node-rs/crc32';
-import { recordBatchHeaderBytes, recordBatchMagic, recordBatchOverheadBytes } from '../protocol/kafka/records.js';
+import {
+  attributesAt,
+  baseOffsetAt,
+  baseSequenceAt,
+  baseTimestampAt,
+  batchHeaderBytes,
+  batchLengthAt,
+  batchOverheadBytes,
+  compressionCodecMask,
+  crcAt,
+  currentMagic,
+  lastOffsetDeltaAt,
+  magicAt,
+  maxTimestampAt,
+  partitionLeaderEpochAt,
+  producerEpochAt,
+  producerIdAt,
+  recordsCountAt,
+} from '../protocol/kafka/batch-header.js';
 import { compressRecords } from './compression.js';
 
 export type Bytes = Buffer | string | null;
@@ -46,13 +64,13 @@ const noIdentity: BatchIdentity = { producerId: -1n, producerEpoch: -1, baseSequ
 
 export class BatchBuilder {
   private buffer: Buffer;
-  private position = recordBatchHeaderBytes;
+  private position = batchHeaderBytes;
   private baseTimestampMs = -1;
   private maxTimestampMs = -1;
   recordCount = 0;
 
   constructor(initialBytes: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(initialBytes, 1024) + recordBatchHeaderBytes);
+    this.buffer = Buffer.allocUnsafe(Math.max(initialBytes, 1024) + batchHeaderBytes);
   }
 
   /** Bytes the batch takes so far, uncompressed, header included. */
@@ -102,24 +120,24 @@ export class BatchBuilder {
   async finish(codec: number, identity: BatchIdentity = noIdentity): Promise<Buffer> {
     let batch = this.buffer.subarray(0, this.position);
     if (codec !== 0) {
-      const compressed = await compressRecords(codec, batch.subarray(recordBatchHeaderBytes));
-      const whole = Buffer.allocUnsafe(recordBatchHeaderBytes + compressed.length);
-      compressed.copy(whole, recordBatchHeaderBytes);
+      const compressed = await compressRecords(codec, batch.subarray(batchHeaderBytes));
+      const whole = Buffer.allocUnsafe(batchHeaderBytes + compressed.length);
+      compressed.copy(whole, batchHeaderBytes);
       batch = whole;
     }
-    batch.writeBigInt64BE(0n, 0); // baseOffset: the broker assigns it
-    batch.writeInt32BE(batch.length - recordBatchOverheadBytes, 8);
-    batch.writeInt32BE(-1, 12); // partitionLeaderEpoch
-    batch.writeInt8(recordBatchMagic, 16);
-    batch.writeInt16BE(codec & 0x07, 21); // attributes: codec; create time; not transactional
-    batch.writeInt32BE(this.recordCount - 1, 23);
-    batch.writeBigInt64BE(BigInt(this.baseTimestampMs), 27);
-    batch.writeBigInt64BE(BigInt(this.maxTimestampMs), 35);
-    batch.writeBigInt64BE(identity.producerId, 43);
-    batch.writeInt16BE(identity.producerEpoch, 51);
-    batch.writeInt32BE(identity.producerId < 0n ? -1 : identity.baseSequence, 53);
-    batch.writeInt32BE(this.recordCount, 57);
-    batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
+    batch.writeBigInt64BE(0n, baseOffsetAt); // baseOffset: the broker assigns it
+    batch.writeInt32BE(batch.length - batchOverheadBytes, batchLengthAt);
+    batch.writeInt32BE(-1, partitionLeaderEpochAt);
+    batch.writeInt8(currentMagic, magicAt);
+    batch.writeInt16BE(codec & compressionCodecMask, attributesAt); // attributes: codec; create time; not transactional
+    batch.writeInt32BE(this.recordCount - 1, lastOffsetDeltaAt);
+    batch.writeBigInt64BE(BigInt(this.baseTimestampMs), baseTimestampAt);
+    batch.writeBigInt64BE(BigInt(this.maxTimestampMs), maxTimestampAt);
+    batch.writeBigInt64BE(identity.producerId, producerIdAt);
+    batch.writeInt16BE(identity.producerEpoch, producerEpochAt);
+    batch.writeInt32BE(identity.producerId < 0n ? -1 : identity.baseSequence, baseSequenceAt);
+    batch.writeInt32BE(this.recordCount, recordsCountAt);
+    batch.writeUInt32BE(crc32c(batch.subarray(attributesAt)), crcAt);
     return batch;
   }
 

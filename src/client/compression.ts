@@ -1,6 +1,6 @@
 /**
  * Compression of a record batch's records section, the producer's half of
- * src/storage/compression.ts (which decompresses, bounded, for readers).
+ * src/protocol/kafka/compression.ts (which decompresses, bounded, for readers).
  *
  *   id  name    format written
  *   0   none

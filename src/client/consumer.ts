@@ -8,12 +8,13 @@
  *
  * One poll sends one Fetch per partition leader, concurrently, and decodes what comes back straight
  * into ConsumedRecords (no intermediate record objects; CRC checked):
- * compressed batches are decompressed (bounded, src/storage/compression.ts), control batches of
+ * compressed batches are decompressed (bounded, src/protocol/kafka/compression.ts), control batches of
  * transactions skipped, records before the position (a batch starts earlier) dropped.
  */
-import { decompressRecords } from '../storage/compression.js';
+import { decompressRecords } from '../protocol/kafka/compression.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { recordBatchHeaderBytes, recordBatchTotalBytes } from '../protocol/kafka/records.js';
+import { batchHeaderBytes, currentMagic, magicAt } from '../protocol/kafka/batch-header.js';
+import { recordBatchTotalBytes } from '../protocol/kafka/records.js';
 import type { RecordHeader } from '../protocol/kafka/records.js';
 import { MalformedInputError } from '../protocol/wire/errors.js';
 import { crc32c } from '@node-rs/crc32';
@@ -191,14 +192,14 @@ export class Consumer {
       if (total === null) break;
       const start = position;
       position += total;
-      if (total < recordBatchHeaderBytes || bytes.readInt8(start + 16) !== 2) continue; // older message formats: skipped
+      if (total < batchHeaderBytes || bytes.readInt8(start + magicAt) !== currentMagic) continue; // older message formats: skipped
       if (crc32c(bytes.subarray(start + 21, start + total)) !== bytes.readUInt32BE(start + 17)) throw new MalformedInputError(`record batch at offset ${Number(bytes.readBigInt64BE(start))}: CRC mismatch`);
       const attributes = bytes.readInt16BE(start + 21);
       const baseOffset = Number(bytes.readBigInt64BE(start));
       const lastOffset = baseOffset + bytes.readInt32BE(start + 23);
       if ((attributes & controlBit) === 0 && lastOffset >= state.position) {
         const codec = attributes & compressionMask;
-        const section = codec === 0 ? bytes.subarray(start + recordBatchHeaderBytes, start + total) : await decompressRecords(codec, bytes.subarray(start + recordBatchHeaderBytes, start + total));
+        const section = codec === 0 ? bytes.subarray(start + batchHeaderBytes, start + total) : await decompressRecords(codec, bytes.subarray(start + batchHeaderBytes, start + total));
         const baseTimestampMs = Number(bytes.readBigInt64BE(start + 27));
         const logAppendTimeMs = (attributes & logAppendTimeBit) !== 0 ? Number(bytes.readBigInt64BE(start + 35)) : null;
         readRecords(section, bytes.readInt32BE(start + 57), baseOffset, baseTimestampMs, logAppendTimeMs, state, output);

@@ -10,8 +10,8 @@
  * sorted by member id; each gets ⌊P/M⌋ consecutive partitions and the first P mod M one more.
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { assignmentPartitions, encodeAssignment, encodeSubscription, subscriptionTopics } from '../groups/consumer-protocol.js';
-import type { TopicPartitions } from '../groups/consumer-protocol.js';
+import { assignmentPartitions, encodeAssignment, encodeSubscription, subscriptionTopics } from '../protocol/kafka/consumer-protocol.js';
+import type { TopicPartitions } from '../protocol/kafka/consumer-protocol.js';
 import { commitWith } from './admin.js';
 import { apis } from './apis.js';
 import type { KafkaClient } from './client.js';

@@ -29,7 +29,7 @@ import type { Logger } from '../logging/logger.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { CommittedOffsets } from './committed-offsets.js';
 import { CommittedOffsets as Offsets } from './committed-offsets.js';
-import { assignmentPartitions, consumerProtocolType, subscriptionTopics } from './consumer-protocol.js';
+import { assignmentPartitions, consumerProtocolType, subscriptionTopics } from '../protocol/kafka/consumer-protocol.js';
 import type { Group, GroupDescription, GroupMemberSummary } from './group.js';
 import type { GroupValue } from './log-records.js';
 import type { Scheduler, Timer } from './scheduler.js';

@@ -42,7 +42,7 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { Assignor, TopicAssignment } from './assignors.js';
 import { assignors, countPartitions, defaultAssignorName } from './assignors.js';
 import { CommittedOffsets } from './committed-offsets.js';
-import { encodeAssignment, encodeSubscription } from './consumer-protocol.js';
+import { encodeAssignment, encodeSubscription } from '../protocol/kafka/consumer-protocol.js';
 import type { Group, GroupDescription, GroupMemberSummary } from './group.js';
 import type { ConsumerGroupValue } from './log-records.js';
 import type { Scheduler, Timer } from './scheduler.js';

@@ -14,7 +14,8 @@
  * there; after it, everything the dropped records said is repeated in the snapshot.
  */
 import type { Logger } from '../logging/logger.js';
-import { decodeRecordBatch, encodeRecordBatch, recordBatchHeaderBytes, recordBatchTotalBytes } from '../protocol/kafka/records.js';
+import { batchHeaderBytes } from '../protocol/kafka/batch-header.js';
+import { decodeRecordBatch, encodeRecordBatch, recordBatchTotalBytes } from '../protocol/kafka/records.js';
 import type { RecordToEncode } from '../protocol/kafka/records.js';
 import { MalformedInputError } from '../protocol/wire/errors.js';
 import type { Clock, LogOptions } from '../storage/partition-log.js';
@@ -83,7 +84,7 @@ export class GroupLog {
         try {
           batch = decodeRecordBatch(bytes, position, { verifyCrc: false });
         } catch (error) {
-          if (!(error instanceof MalformedInputError) || total < recordBatchHeaderBytes) throw error;
+          if (!(error instanceof MalformedInputError) || total < batchHeaderBytes) throw error;
           const lastOffset = Number(bytes.readBigInt64BE(position)) + bytes.readInt32BE(position + lastOffsetDeltaAt);
           this.logger.warn('group log: skipping a batch that cannot be decoded', { offset: Number(bytes.readBigInt64BE(position)), error: error.message });
           offset = lastOffset + 1;

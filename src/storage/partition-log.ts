@@ -18,8 +18,8 @@ import {
   readLastOffsetDelta,
   setBaseOffset,
   type RecordPosition,
-} from './record-batch.js';
-import { DecompressionError, decompressRecords } from './compression.js';
+} from '../protocol/kafka/batch-header.js';
+import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
 import { recoverLog } from './recovery.js';
 import { Segment, defaultSyncFile, type BatchHeader, type SyncFile } from './segment.js';
 

@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, fstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
-import { batchHeaderBytes, batchOverheadBytes, describeHeaderFieldProblem, hasValidCrc, readBaseOffset, readBatchLength, readLastOffsetDelta, readMaxTimestamp } from './record-batch.js';
+import { batchHeaderBytes, batchOverheadBytes, describeHeaderFieldProblem, hasValidCrc, readBaseOffset, readBatchLength, readLastOffsetDelta, readMaxTimestamp } from '../protocol/kafka/batch-header.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { Segment, logSuffix, offsetIndexSuffix, parseSegmentFileName, segmentFileName, timeIndexSuffix } from './segment.js';

@@ -10,7 +10,7 @@ import {
   readBaseOffset,
   readLastOffsetDelta,
   readMaxTimestamp,
-} from './record-batch.js';
+} from '../protocol/kafka/batch-header.js';
 import { OffsetIndex, offsetIndexEntryBytes } from './offset-index.js';
 import { TimeIndex, timeIndexEntryBytes } from './time-index.js';
 

@@ -29,8 +29,8 @@ import { offsetCommitRequest, offsetCommitResponse } from '../../src/protocol/ka
 import { offsetFetchRequest, offsetFetchResponse } from '../../src/protocol/kafka/messages/offset-fetch.js';
 import { deleteGroupsRequest, deleteGroupsResponse } from '../../src/protocol/kafka/messages/delete-groups.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
-import { encodeSubscription } from '../../src/groups/consumer-protocol.js';
-import { subscriptionTopics, assignmentPartitions } from '../../src/groups/consumer-protocol.js';
+import { encodeSubscription } from '../../src/protocol/kafka/consumer-protocol.js';
+import { subscriptionTopics, assignmentPartitions } from '../../src/protocol/kafka/consumer-protocol.js';
 
 const { Kafka, logLevel } = kafkajs;
 

@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeAssignment, encodeSubscription } from '../../src/groups/consumer-protocol.js';
+import { encodeAssignment, encodeSubscription } from '../../src/protocol/kafka/consumer-protocol.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { apiVersionsRequest, apiVersionsResponse } from '../../src/protocol/kafka/messages/api-versions.js';
 import { deleteGroupsRequest, deleteGroupsResponse } from '../../src/protocol/kafka/messages/delete-groups.js';

@@ -20,7 +20,7 @@ import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/logger.js';
 import type { AppendResult, Clock, PartitionLog } from '../../storage/partition-log.js';
-import { forEachBatch, isControl, readBaseOffset, readLastOffset, readMaxTimestamp } from '../../storage/record-batch.js';
+import { forEachBatch, isControl, readBaseOffset, readLastOffset, readMaxTimestamp } from '../../protocol/kafka/batch-header.js';
 import { defaultSyncFile, syncDirectory } from '../../storage/segment.js';
 import type { SyncFile } from '../../storage/segment.js';
 import { decodeSnapshot, encodeSnapshot, producerBatchOf, ProducerStateTable } from '../producer-state.js';

@@ -5,24 +5,7 @@
  * for the broker's own logs (the group offsets log) and for tools and tests that write or read
  * records themselves. Compressed batches are refused, not decompressed.
  *
- *   byte  0 ┌──────────────────────────────┐
- *           │ baseOffset            int64  │  offset of the first record (the log patches it)
- *         8 │ batchLength           int32  │  bytes after this field = total − 12
- *        12 │ partitionLeaderEpoch  int32  │  outside the CRC
- *        16 │ magic                 int8   │  2
- *        17 │ crc                   uint32 │  CRC-32C of bytes 21 .. end
- *        21 │ attributes            int16  │  bits 0-2 codec (must be 0 here), 3 timestamp type,
- *           │                              │  4 transactional, 5 control
- *        23 │ lastOffsetDelta       int32  │  recordsCount − 1 (for batches we write)
- *        27 │ baseTimestamp         int64  │
- *        35 │ maxTimestamp          int64  │
- *        43 │ producerId            int64  │  −1 when none
- *        51 │ producerEpoch         int16  │  −1 when none
- *        53 │ baseSequence          int32  │  −1 when none
- *        57 │ recordsCount          int32  │
- *        61 ├──────────────────────────────┤
- *           │ records …                    │
- *           └──────────────────────────────┘
+ *   batch header: drawn in batch-header.ts (the layout is shared with the storage engine)
  *
  *   record:  length varint │ attributes int8 (0) │ timestampDelta varlong │ offsetDelta varint │
  *            keyLength varint │ key │ valueLength varint │ value │ headerCount varint │
@@ -36,33 +19,30 @@ import { crc32c } from '@node-rs/crc32';
 import { MalformedInputError } from '../wire/errors.js';
 import { Reader } from '../wire/reader.js';
 import { Writer } from '../wire/writer.js';
+import {
+  attributesAt,
+  baseOffsetAt,
+  baseSequenceAt,
+  baseTimestampAt,
+  batchHeaderBytes,
+  batchLengthAt,
+  batchOverheadBytes,
+  compressionCodecMask,
+  controlBit,
+  crcAt,
+  currentMagic,
+  lastOffsetDeltaAt,
+  magicAt,
+  maxTimestampAt,
+  partitionLeaderEpochAt,
+  producerEpochAt,
+  producerIdAt,
+  recordsAt,
+  recordsCountAt,
+  timestampTypeBit,
+  transactionalBit,
+} from './batch-header.js';
 
-export const recordBatchHeaderBytes = 61;
-/** baseOffset and batchLength: the bytes batchLength does not count. */
-export const recordBatchOverheadBytes = 12;
-export const recordBatchMagic = 2;
-
-const at = {
-  baseOffset: 0,
-  batchLength: 8,
-  partitionLeaderEpoch: 12,
-  magic: 16,
-  crc: 17,
-  attributes: 21,
-  lastOffsetDelta: 23,
-  baseTimestamp: 27,
-  maxTimestamp: 35,
-  producerId: 43,
-  producerEpoch: 51,
-  baseSequence: 53,
-  recordsCount: 57,
-  records: 61,
-} as const;
-
-const compressionCodecMask = 0x07;
-const logAppendTimeBit = 0x08;
-const transactionalBit = 0x10;
-const controlBit = 0x20;
 
 export interface RecordHeader {
   readonly key: string;
@@ -129,22 +109,22 @@ export function encodeRecordBatch(batch: BatchToEncode): Buffer {
     writeRecord(body, record, offsetDelta, timestamp - baseTimestamp);
   });
   const records = body.toBuffer();
-  const output = Buffer.allocUnsafe(recordBatchHeaderBytes + records.length);
-  const attributes = (batch.logAppendTime === true ? logAppendTimeBit : 0) | (batch.transactional === true ? transactionalBit : 0);
-  output.writeBigInt64BE(BigInt(batch.baseOffset ?? 0), at.baseOffset);
-  output.writeInt32BE(output.length - recordBatchOverheadBytes, at.batchLength);
-  output.writeInt32BE(batch.partitionLeaderEpoch ?? -1, at.partitionLeaderEpoch);
-  output.writeInt8(recordBatchMagic, at.magic);
-  output.writeInt16BE(attributes, at.attributes);
-  output.writeInt32BE(batch.records.length - 1, at.lastOffsetDelta);
-  output.writeBigInt64BE(BigInt(baseTimestamp), at.baseTimestamp);
-  output.writeBigInt64BE(BigInt(maxTimestamp), at.maxTimestamp);
-  output.writeBigInt64BE(batch.producerId ?? -1n, at.producerId);
-  output.writeInt16BE(batch.producerEpoch ?? -1, at.producerEpoch);
-  output.writeInt32BE(batch.baseSequence ?? -1, at.baseSequence);
-  output.writeInt32BE(batch.records.length, at.recordsCount);
-  records.copy(output, at.records);
-  output.writeUInt32BE(crc32c(output.subarray(at.attributes)), at.crc);
+  const output = Buffer.allocUnsafe(batchHeaderBytes + records.length);
+  const attributes = (batch.logAppendTime === true ? timestampTypeBit : 0) | (batch.transactional === true ? transactionalBit : 0);
+  output.writeBigInt64BE(BigInt(batch.baseOffset ?? 0), baseOffsetAt);
+  output.writeInt32BE(output.length - batchOverheadBytes, batchLengthAt);
+  output.writeInt32BE(batch.partitionLeaderEpoch ?? -1, partitionLeaderEpochAt);
+  output.writeInt8(currentMagic, magicAt);
+  output.writeInt16BE(attributes, attributesAt);
+  output.writeInt32BE(batch.records.length - 1, lastOffsetDeltaAt);
+  output.writeBigInt64BE(BigInt(baseTimestamp), baseTimestampAt);
+  output.writeBigInt64BE(BigInt(maxTimestamp), maxTimestampAt);
+  output.writeBigInt64BE(batch.producerId ?? -1n, producerIdAt);
+  output.writeInt16BE(batch.producerEpoch ?? -1, producerEpochAt);
+  output.writeInt32BE(batch.baseSequence ?? -1, baseSequenceAt);
+  output.writeInt32BE(batch.records.length, recordsCountAt);
+  records.copy(output, recordsAt);
+  output.writeUInt32BE(crc32c(output.subarray(attributesAt)), crcAt);
   return output;
 }
 
@@ -174,8 +154,8 @@ function writeVarintBytes(writer: Writer, bytes: Buffer | null): void {
 
 /** Whole bytes of the batch starting at `start`, or null when fewer than that remain. */
 export function recordBatchTotalBytes(buffer: Buffer, start = 0): number | null {
-  if (buffer.length - start < recordBatchOverheadBytes) return null;
-  const total = buffer.readInt32BE(start + at.batchLength) + recordBatchOverheadBytes;
+  if (buffer.length - start < batchOverheadBytes) return null;
+  const total = buffer.readInt32BE(start + batchLengthAt) + batchOverheadBytes;
   return buffer.length - start >= total ? total : null;
 }
 
@@ -190,28 +170,28 @@ export interface DecodeOptions {
  * not add up, a compression codec set).
  */
 export function decodeRecordBatch(buffer: Buffer, start = 0, options: DecodeOptions = {}): DecodedRecordBatch {
-  if (buffer.length - start < recordBatchHeaderBytes) throw new MalformedInputError(`record batch: ${buffer.length - start} bytes is shorter than a header`);
-  const batchLength = buffer.readInt32BE(start + at.batchLength);
-  const totalBytes = batchLength + recordBatchOverheadBytes;
-  if (batchLength < recordBatchHeaderBytes - recordBatchOverheadBytes) throw new MalformedInputError(`record batch: batchLength ${batchLength} is below the header size`);
+  if (buffer.length - start < batchHeaderBytes) throw new MalformedInputError(`record batch: ${buffer.length - start} bytes is shorter than a header`);
+  const batchLength = buffer.readInt32BE(start + batchLengthAt);
+  const totalBytes = batchLength + batchOverheadBytes;
+  if (batchLength < batchHeaderBytes - batchOverheadBytes) throw new MalformedInputError(`record batch: batchLength ${batchLength} is below the header size`);
   if (buffer.length - start < totalBytes) throw new MalformedInputError(`record batch: truncated, ${buffer.length - start} of ${totalBytes} bytes`);
-  const magic = buffer.readInt8(start + at.magic);
-  if (magic !== recordBatchMagic) throw new MalformedInputError(`record batch: magic ${magic}, expected 2`);
+  const magic = buffer.readInt8(start + magicAt);
+  if (magic !== currentMagic) throw new MalformedInputError(`record batch: magic ${magic}, expected 2`);
   const end = start + totalBytes;
   if (options.verifyCrc !== false) {
-    const crc = crc32c(buffer.subarray(start + at.attributes, end));
-    if (crc !== buffer.readUInt32BE(start + at.crc)) throw new MalformedInputError('record batch: CRC mismatch');
+    const crc = crc32c(buffer.subarray(start + attributesAt, end));
+    if (crc !== buffer.readUInt32BE(start + crcAt)) throw new MalformedInputError('record batch: CRC mismatch');
   }
-  const attributes = buffer.readInt16BE(start + at.attributes);
+  const attributes = buffer.readInt16BE(start + attributesAt);
   if ((attributes & compressionCodecMask) !== 0) throw new MalformedInputError(`record batch: compression codec ${attributes & compressionCodecMask} is not decoded here`);
-  const baseOffset = Number(buffer.readBigInt64BE(start + at.baseOffset));
-  const lastOffsetDelta = buffer.readInt32BE(start + at.lastOffsetDelta);
-  const baseTimestampMs = Number(buffer.readBigInt64BE(start + at.baseTimestamp));
-  const maxTimestampMs = Number(buffer.readBigInt64BE(start + at.maxTimestamp));
-  const logAppendTime = (attributes & logAppendTimeBit) !== 0;
-  const count = buffer.readInt32BE(start + at.recordsCount);
-  if (count < 0 || count > end - (start + at.records)) throw new MalformedInputError(`record batch: record count ${count} does not fit`);
-  const reader = new Reader(buffer, start + at.records, end);
+  const baseOffset = Number(buffer.readBigInt64BE(start + baseOffsetAt));
+  const lastOffsetDelta = buffer.readInt32BE(start + lastOffsetDeltaAt);
+  const baseTimestampMs = Number(buffer.readBigInt64BE(start + baseTimestampAt));
+  const maxTimestampMs = Number(buffer.readBigInt64BE(start + maxTimestampAt));
+  const logAppendTime = (attributes & timestampTypeBit) !== 0;
+  const count = buffer.readInt32BE(start + recordsCountAt);
+  if (count < 0 || count > end - (start + recordsAt)) throw new MalformedInputError(`record batch: record count ${count} does not fit`);
+  const reader = new Reader(buffer, start + recordsAt, end);
   const records: DecodedRecord[] = [];
   for (let index = 0; index < count; index++) {
     records.push(readRecord(reader, baseOffset, baseTimestampMs, logAppendTime ? maxTimestampMs : null));
@@ -220,13 +200,13 @@ export function decodeRecordBatch(buffer: Buffer, start = 0, options: DecodeOpti
   return {
     baseOffset,
     lastOffset: baseOffset + lastOffsetDelta,
-    partitionLeaderEpoch: buffer.readInt32BE(start + at.partitionLeaderEpoch),
+    partitionLeaderEpoch: buffer.readInt32BE(start + partitionLeaderEpochAt),
     attributes,
     baseTimestampMs,
     maxTimestampMs,
-    producerId: buffer.readBigInt64BE(start + at.producerId),
-    producerEpoch: buffer.readInt16BE(start + at.producerEpoch),
-    baseSequence: buffer.readInt32BE(start + at.baseSequence),
+    producerId: buffer.readBigInt64BE(start + producerIdAt),
+    producerEpoch: buffer.readInt16BE(start + producerEpochAt),
+    baseSequence: buffer.readInt32BE(start + baseSequenceAt),
     isTransactional: (attributes & transactionalBit) !== 0,
     isControl: (attributes & controlBit) !== 0,
     records,

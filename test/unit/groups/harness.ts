@@ -9,7 +9,7 @@ import type { GroupSettings } from '../../../src/config/broker-config.js';
 import { defaultBrokerConfig } from '../../../src/config/broker-config.js';
 import { createLogger } from '../../../src/logging/logger.js';
 import type { JoinRequest, JoinResult, Protocol, SyncResult } from '../../../src/groups/classic-group.js';
-import { encodeAssignment, encodeSubscription } from '../../../src/groups/consumer-protocol.js';
+import { encodeAssignment, encodeSubscription } from '../../../src/protocol/kafka/consumer-protocol.js';
 import { GroupCoordinator } from '../../../src/groups/coordinator.js';
 import type { TopicDirectory } from '../../../src/groups/coordinator.js';
 import { ManualScheduler } from '../../../src/groups/scheduler.js';

@@ -7,8 +7,8 @@ import type { Clock, LogOptions } from '../../../src/storage/partition-log.js';
 
 /**
  * A tiny encoder for uncompressed v2 record batches, written from the format description
- * (not from record-batch.ts, so it can catch mistakes there). Cross-checked against kafkajs's
- * encoder and decoder in record-batch.test.ts.
+ * (not from src/protocol/kafka/batch-header.ts, so it can catch mistakes there). Cross-checked against kafkajs's
+ * encoder and decoder in test/unit/protocol/batch-header.test.ts.
  *
  *   record: length varint │ attributes int8 │ timestampDelta varlong │ offsetDelta varint │
  *           key (varint length, −1 = null) │ value (same) │ header count varint │

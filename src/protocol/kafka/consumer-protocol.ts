@@ -12,9 +12,9 @@
  *                 userData nullable bytes
  *   ([x] is an int32 count followed by the elements; strings have an int16 length.)
  */
-import { MalformedInputError } from '../protocol/wire/errors.js';
-import { Reader } from '../protocol/wire/reader.js';
-import { Writer } from '../protocol/wire/writer.js';
+import { MalformedInputError } from '../wire/errors.js';
+import { Reader } from '../wire/reader.js';
+import { Writer } from '../wire/writer.js';
 
 export const consumerProtocolType = 'consumer';
 

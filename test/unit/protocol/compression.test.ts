@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { compressSync as snappyCompressSync } from 'snappy';
 import { compressFrameSync as lz4CompressFrameSync } from 'lz4-napi';
 import { compress as zstdCompress } from '@mongodb-js/zstd';
-import { DecompressionError, decompressRecords, lz4FrameOutputBound } from '../../../src/storage/compression.js';
+import { DecompressionError, decompressRecords, lz4FrameOutputBound } from '../../../src/protocol/kafka/compression.js';
 
 const sample = Buffer.from('osprey '.repeat(5000) + 'the end', 'utf8');
 

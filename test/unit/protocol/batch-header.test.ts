@@ -21,8 +21,8 @@ import {
   setBaseOffset,
   setLogAppendTime,
   setPartitionLeaderEpoch,
-} from '../../../src/storage/record-batch.js';
-import { encodeBatch, simpleBatch } from './batch-fixtures.js';
+} from '../../../src/protocol/kafka/batch-header.js';
+import { encodeBatch, simpleBatch } from '../storage/batch-fixtures.js';
 
 const require = createRequire(import.meta.url);
 
