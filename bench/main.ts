@@ -187,6 +187,7 @@ async function main(): Promise<void> {
     if (nats !== null) log(`using nats-server ${nats.version} (${nats.source}): ${natsReason}`);
   }
   if (nats !== null) log(`nats-server for both NATS rows: ${nats.version} at ${nats.path}`);
+  else if (neededCommands.has('nats-server') && !problems.some((problem) => problem.startsWith('nats-server is missing'))) problems.push(`nats-server is missing: ${natsReason}`);
   const selectedPlans = select(plans(options.dataDir, nats));
 
   let machine: MachineLimits | null = null;

@@ -18,7 +18,7 @@
  * going to the network. Both NATS plans are then started with this one binary.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -40,7 +40,7 @@ export const syncIntervalSince = [2, 10] as const;
 
 const defaultMirror = 'https://deb.debian.org/debian';
 const suite = 'trixie';
-const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
+const keyring = process.env['OSPREY_BENCH_DEBIAN_KEYRING'] ?? '/usr/share/keyrings/debian-archive-keyring.gpg';
 
 /** "nats-server: v2.10.27" → "2.10.27"; null when it does not look like a version. */
 export function parseNatsVersion(output: string): string | null {
@@ -166,7 +166,13 @@ export function clearsignedBody(text: string): string {
 }
 
 async function download(url: string): Promise<Buffer> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : '';
+    throw new Error(`GET ${url}: ${error instanceof Error ? error.message : String(error)}${cause ? ` (${cause})` : ''}`);
+  }
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   return Buffer.from(await response.arrayBuffer());
 }
@@ -182,16 +188,21 @@ function verifyInRelease(inRelease: Buffer, workDir: string, log: (line: string)
   const signed = join(workDir, 'InRelease');
   const body = join(workDir, 'InRelease.body');
   writeFileSync(signed, inRelease);
-  try {
-    execFileSync('gpgv', ['--keyring', keyring, '--output', body, signed], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-  } catch (error) {
-    const output = `${String((error as { stderr?: unknown }).stderr ?? '')}`;
-    // A key we do not have is a gap in what we can check; a signature that does not match is an attack or corruption.
-    if (/BAD signature/i.test(output)) throw new Error(`InRelease has a BAD signature: ${output.trim().split('\n').slice(-1)[0] ?? ''}`);
-    if (/No public key|public key not found|Can't check signature/i.test(output) && !/Good signature/.test(output)) return unverified('the signing keys are not in the keyring');
-    throw new Error(`gpgv could not verify InRelease: ${output.trim().split('\n').slice(-1)[0] ?? 'unknown error'}`);
+  // Machine-readable status lines (GOODSIG, BADSIG, NO_PUBKEY, ERRSIG), not the localised messages.
+  // Debian signs with several keys; as apt does, one good signature and no bad one is enough, and
+  // gpgv then exits non-zero only because the other keys are not in the keyring.
+  const run = spawnSync('gpgv', ['--status-fd', '1', '--keyring', keyring, '--output', body, signed], { encoding: 'utf8', timeout: 30_000 });
+  const status = run.stdout ?? '';
+  if (/^\[GNUPG:\] BADSIG /m.test(status)) throw new Error(`InRelease has a BAD signature (${status.match(/^\[GNUPG:\] BADSIG .*$/m)?.[0] ?? ''})`);
+  const good = status.match(/^\[GNUPG:\] GOODSIG \S+ (.*)$/gm) ?? [];
+  if (good.length === 0) {
+    if (/^\[GNUPG:\] (NO_PUBKEY|ERRSIG) /m.test(status)) return unverified('none of its signing keys is in the keyring');
+    throw new Error(`gpgv could not verify InRelease: ${(run.stderr ?? run.error?.message ?? '').trim().split('\n').slice(-1)[0] ?? 'unknown error'}`);
   }
-  return { body: readFileSync(body, 'utf8'), verifiedBy: `InRelease signature verified by gpgv against ${keyring}` };
+  if (!existsSync(body)) throw new Error('gpgv verified InRelease but wrote no output');
+  const signers = good.map((line) => line.replace(/^\[GNUPG:\] GOODSIG \S+ /, '')).join('; ');
+  log(`trixie's InRelease: good signature from ${signers}`);
+  return { body: readFileSync(body, 'utf8'), verifiedBy: `InRelease signature verified by gpgv against ${keyring} (good: ${signers})` };
 }
 
 /**
@@ -257,7 +268,7 @@ export async function downloadNatsServer(cacheRoot: string, log: (line: string) 
     rmSync(folder, { recursive: true, force: true });
     renameSync(staging, folder);
     const path = join(folder, 'nats-server');
-    log(`nats-server ${version} ready in ${relative(process.cwd(), path) || path}`);
+    log(`nats-server ${version} ready in ${relative(process.cwd(), path).startsWith('..') ? path : relative(process.cwd(), path)}`);
     return { path, version, source: description };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
