@@ -66,7 +66,7 @@ function parseOptions(argv: readonly string[]): Options {
   --only a,b         only drivers whose id starts with one of these (osprey, osprey-kcat, rabbitmq-quorum, nats, redis…)
   --skip-machine     do not measure disk / loopback / memory limits
   --skip-micro       do not run the Osprey micro-benchmarks
-  --skip-install     do not apt-get missing tools
+  --skip-install     do not apt-get missing tools nor fetch nats-server (a cached one is still used)
   --keep-data        keep the brokers' temporary data directories
   --data-dir DIR     parent of the brokers' data directories (default .build/bench-data, on the checkout's disk)
   --results-dir DIR  where the json/svg/md go (default bench/results)
