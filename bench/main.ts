@@ -13,7 +13,7 @@ import { cpus, hostname, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunningBroker } from './brokers/broker.js';
-import { startNats, UnsupportedSettingError, natsFsyncPolicy, natsVersion } from './brokers/nats.js';
+import { startNats, UnsupportedSettingError, natsFsyncPolicy } from './brokers/nats.js';
 import { ospreyVersion, startOsprey } from './brokers/osprey.js';
 import { rabbitmqVersion, startRabbitmq } from './brokers/rabbitmq.js';
 import { redisVersion, startRedis } from './brokers/redis.js';
@@ -26,6 +26,8 @@ import { ospreyClientDriver } from './drivers/osprey-client.js';
 import { kcatDriver, kcatVersion } from './drivers/kcat.js';
 import { natsDriver } from './drivers/nats.js';
 import { ensureTools, tools } from './lib/install.js';
+import { findOrFetchNatsServer, systemNatsServer } from './lib/nats-server.js';
+import type { NatsServerBinary } from './lib/nats-server.js';
 import { cpuModel, measureMachine } from './lib/machine.js';
 import { installExitHandlers, setKeepData, stopEverything } from './lib/processes.js';
 import { Progress } from './lib/progress.js';
@@ -64,7 +66,7 @@ function parseOptions(argv: readonly string[]): Options {
   --only a,b         only drivers whose id starts with one of these (osprey, osprey-kcat, rabbitmq-quorum, nats, redis…)
   --skip-machine     do not measure disk / loopback / memory limits
   --skip-micro       do not run the Osprey micro-benchmarks
-  --skip-install     do not apt-get missing tools
+  --skip-install     do not apt-get missing tools nor fetch nats-server (a cached one is still used)
   --keep-data        keep the brokers' temporary data directories
   --data-dir DIR     parent of the brokers' data directories (default .build/bench-data, on the checkout's disk)
   --results-dir DIR  where the json/svg/md go (default bench/results)
@@ -99,8 +101,11 @@ interface Plan {
   readonly fsyncPolicy: string;
 }
 
-function plans(dataParent: string): Plan[] {
+/** nats: the one nats-server binary both NATS plans run (null before it is known, or when there is none). */
+function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
   const options = { dataParent };
+  const startNatsWith = (sync: 'always' | null) => (nats === null ? Promise.reject(new Error('no nats-server')) : startNats(options, sync, nats));
+  const natsVersion = () => nats?.version ?? 'missing';
   return [
     {
       title: 'Osprey', needs: ['kcat'], start: () => startOsprey(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before acks=all)',
@@ -115,11 +120,11 @@ function plans(dataParent: string): Plan[] {
       drivers: (['classic', 'quorum', 'stream'] as const).map((queueType) => ({ id: `rabbitmq-${queueType}`, client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, queueType) })),
     },
     {
-      title: 'NATS JetStream (default sync)', needs: ['nats-server'], start: () => startNats(options, null), brokerVersion: natsVersion, fsyncPolicy: natsFsyncPolicy(null),
+      title: 'NATS JetStream (default sync)', needs: ['nats-server'], start: () => startNatsWith(null), brokerVersion: natsVersion, fsyncPolicy: natsFsyncPolicy(null, nats?.version ?? null),
       drivers: [{ id: 'nats-jetstream', client: 'nats.js', clientVersion: () => packageVersion('nats'), make: (broker) => natsDriver(broker, false) }],
     },
     {
-      title: 'NATS JetStream (sync_interval: always)', needs: ['nats-server'], start: () => startNats(options, 'always'), brokerVersion: natsVersion, fsyncPolicy: natsFsyncPolicy('always'),
+      title: 'NATS JetStream (sync_interval: always)', needs: ['nats-server'], start: () => startNatsWith('always'), brokerVersion: natsVersion, fsyncPolicy: natsFsyncPolicy('always', nats?.version ?? null),
       drivers: [{ id: 'nats-jetstream-sync-always', client: 'nats.js', clientVersion: () => packageVersion('nats'), make: (broker) => natsDriver(broker, true) }],
     },
     ...(['always', 'everysec'] as const).map((appendFsync): Plan => ({
@@ -165,12 +170,25 @@ async function main(): Promise<void> {
   if (/tmpfs|ramfs|overlay/.test(dataFilesystem)) problems.push(`data directory ${options.dataDir} is on ${dataFilesystem}: fsync figures may not reflect a disk`);
 
   log(`Osprey benchmark (${options.quick ? 'quick' : 'full'}), data under ${options.dataDir} on ${dataFilesystem}`);
-  const selectedPlans = plans(options.dataDir)
-    .map((plan) => ({ ...plan, drivers: plan.drivers.filter((driver) => options.only.length === 0 || options.only.some((prefix) => driver.id.startsWith(prefix))) }))
-    .filter((plan) => plan.drivers.length > 0);
-  const neededCommands = new Set(selectedPlans.flatMap((plan) => plan.needs));
-  const wantedTools = tools.filter((tool) => neededCommands.has(tool.command) || (!options.skipMachine && (tool.command === 'fio' || tool.command === 'iperf3')));
+  const select = (all: Plan[]) =>
+    all
+      .map((plan) => ({ ...plan, drivers: plan.drivers.filter((driver) => options.only.length === 0 || options.only.some((prefix) => driver.id.startsWith(prefix))) }))
+      .filter((plan) => plan.drivers.length > 0);
+  const neededCommands = new Set(select(plans(options.dataDir, null)).flatMap((plan) => plan.needs));
+  // nats-server: one binary for both NATS plans, 2.10+ (sync_interval) when it can be had — on PATH,
+  // cached under .build/bench-tools/, or fetched from Debian trixie — else whatever apt gives (2.9).
+  let nats: NatsServerBinary | null = null;
+  let natsReason = '';
+  if (neededCommands.has('nats-server')) ({ binary: nats, reason: natsReason } = await findOrFetchNatsServer(join(repositoryRoot, '.build', 'bench-tools'), !options.skipInstall, log));
+  const wantedTools = tools.filter((tool) => (neededCommands.has(tool.command) && !(tool.command === 'nats-server' && nats !== null)) || (!options.skipMachine && (tool.command === 'fio' || tool.command === 'iperf3')));
   if (!options.skipInstall) problems.push(...(await ensureTools(wantedTools, log)));
+  if (neededCommands.has('nats-server') && nats === null) {
+    nats = systemNatsServer(natsReason);
+    if (nats !== null) log(`using nats-server ${nats.version} (${nats.source}): ${natsReason}`);
+  }
+  if (nats !== null) log(`nats-server for both NATS rows: ${nats.version} at ${nats.path}`);
+  else if (neededCommands.has('nats-server') && !problems.some((problem) => problem.startsWith('nats-server is missing'))) problems.push(`nats-server is missing: ${natsReason}`);
+  const selectedPlans = select(plans(options.dataDir, nats));
 
   let machine: MachineLimits | null = null;
   if (!options.skipMachine) {

@@ -7,6 +7,7 @@
 import { AckPolicy, connect, DeliverPolicy, StorageType } from 'nats';
 import type { NatsConnection } from 'nats';
 import type { RunningBroker } from '../brokers/broker.js';
+import { syncIntervalSince, versionAtLeast } from '../lib/nats-server.js';
 import { packageVersion, roundRobin } from './driver.js';
 import type { Consumer, ConsumerOptions, Destination, Driver, Producer } from './driver.js';
 
@@ -27,7 +28,7 @@ export async function natsDriver(broker: RunningBroker, syncAlways: boolean): Pr
     label: syncAlways ? 'NATS JetStream sync:always' : 'NATS JetStream',
     client: 'nats.js',
     clientVersion: packageVersion('nats'),
-    durability: syncAlways ? 'file store, fsync before ack' : 'file store, default sync (not fsync per ack)',
+    durability: syncAlways ? 'file store, sync_interval: always (fsync before ack)' : `file store, default sync${versionAtLeast(broker.version, syncIntervalSince) ? '_interval 2 min' : ''} (not fsync per ack)`,
     workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
     settleMs: 0,
     async createDestination(destination: Destination) {
