@@ -9,7 +9,7 @@
  * run the same one.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { syncIntervalSince, versionAtLeast } from '../lib/nats-server.js';
 import type { NatsServerBinary } from '../lib/nats-server.js';
 import { freePort } from '../lib/ports.js';
@@ -82,7 +82,7 @@ export async function startNats(options: BrokerStartOptions, sync: NatsSync, bin
     kind: 'nats',
     version: binary.version,
     fsyncPolicy: natsFsyncPolicy(sync, binary.version, reported),
-    launch: `${binary.path} -c nats.conf (binary: ${binary.source}): ${readFileSync(configFile, 'utf8').replace(dataDir, '<data-dir>').replace(/\s+/g, ' ').trim()}; ${reportedText}`,
+    launch: `${relative(process.cwd(), binary.path) || binary.path} -c nats.conf (binary: ${binary.source}): ${readFileSync(configFile, 'utf8').replace(dataDir, '<data-dir>').replace(/\s+/g, ' ').trim()}; ${reportedText}`,
     host: '127.0.0.1',
     port,
     pid: service.pid,
