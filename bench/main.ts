@@ -112,7 +112,7 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
       drivers: [
         { id: 'osprey-kafkajs', client: 'kafkajs', clientVersion: () => packageVersion('kafkajs'), make: kafkajsDriver },
         { id: 'osprey-own-client', client: 'own client', clientVersion: () => '-', make: ospreyClientDriver },
-        { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: (broker) => kcatDriver(broker, dataParent) },
+        { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver },
       ],
     },
     {

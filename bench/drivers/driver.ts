@@ -38,14 +38,6 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
-/** For clients that run as a whole process over a backlog (kcat): the workload times the call. */
-export interface BulkClient {
-  /** Work done before the clock starts (e.g. writing kcat's input file). */
-  prepare(payloads: readonly Buffer[]): void;
-  publish(destination: Destination, payloads: readonly Buffer[]): Promise<void>;
-  consume(destination: Destination, count: number): Promise<void>;
-}
-
 export interface Driver {
   /** Short, unique, used in file names and the JSON: "osprey-kafkajs". */
   readonly id: string;
@@ -59,7 +51,6 @@ export interface Driver {
   readonly workloads: ReadonlySet<'publish' | 'consume' | 'latency' | 'many-partitions'>;
   /** Wait after consumers have joined before producing (group rebalances settling), ms. */
   readonly settleMs: number;
-  readonly bulk?: BulkClient;
   createDestination(destination: Destination): Promise<void>;
   /** Removes it and its data after a round (outside the clock), so rounds start alike and memory-resident brokers do not carry earlier rounds. */
   deleteDestination(destination: Destination): Promise<void>;

@@ -1,17 +1,39 @@
 /**
  * Osprey through kcat (librdkafka, C): the broker's ceiling when the client is not the bottleneck.
- * kcat runs as a whole process over the backlog, so it does the publish and consume workloads
- * only, and its timings include process start and metadata (tens of milliseconds).
+ * Every producer and consumer is one long-running kcat process that the driver talks to over pipes,
+ * so the workloads time messages, not process start or metadata.
  *
- *   publish: kcat -P -l FILE  (one message per line), acks=all, linger 5 ms, batches up to 10k
- *   consume: kcat -C -o beginning -e -c N, no group (assigned partitions; nothing to commit)
+ *   producer  kcat -P, one message per line on stdin, acks=all, linger 1 ms. Single-partition topics:
+ *             -p 0. Several partitions: -K '\t' with partitioner=consistent (CRC32 of the key modulo
+ *             the partition count) and one precomputed key per partition, so each send() call goes
+ *             to one partition, round-robin, as with the other drivers.
+ *             Acknowledgements: kcat prints its delivery reports only from rd_kafka_poll(), which it
+ *             calls after producing a line, not while it waits for input, so the last messages would
+ *             never be reported. librdkafka's debug log (-d msg) is written from its broker thread as
+ *             soon as a produce response arrives: "t [p]: MessageSet with N message(s) … delivered".
+ *             send() resolves when its messages have been counted in those lines (per partition, in
+ *             order). Ready once librdkafka has the topic's partitions and leaders (-d topic).
+ *             Debian's kcat 1.7.1 reads stdin with fread() of 1024 bytes, which waits for a full
+ *             1024; every write is padded with empty lines (kcat skips them) to a multiple of 1024
+ *             bytes so that nothing waits in its input buffer.
+ *   consumer  kcat -G (a consumer group, so several consumers share the partitions; eager range
+ *             assignment), -o beginning (kcat seeks every assigned partition to the beginning),
+ *             -f '%s\n', auto-commit once a second; under `stdbuf -oL` so each message leaves kcat's
+ *             stdout as it is consumed (-u would write the payload and the newline separately).
+ *             Ready once kcat has been assigned its partitions and has fetched from each of them: a
+ *             message on stdout, or its "Reached end of topic t [p]" line. (librdkafka 2.0 can wait
+ *             500 ms after an assignment before its first offset lookup; that wait is not counted.)
+ *
+ * Topics are created and deleted with the project's admin client (src/client), as kcat cannot.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { crc32 } from '@node-rs/crc32';
 import type { RunningBroker } from '../brokers/broker.js';
-import { removeDirectory, temporaryDirectory } from '../lib/processes.js';
-import type { Destination, Driver } from './driver.js';
+import { Admin } from '../../src/client/admin.js';
+import { KafkaClient } from '../../src/client/client.js';
+import { roundRobin } from './driver.js';
+import type { Consumer, ConsumerOptions, Destination, Driver, Producer } from './driver.js';
 
 export function kcatVersion(): string {
   try {
@@ -24,74 +46,233 @@ export function kcatVersion(): string {
   }
 }
 
-function runKcat(args: readonly string[]): Promise<{ newlines: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let newlines = 0;
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      for (let index = chunk.indexOf(10); index !== -1; index = chunk.indexOf(10, index + 1)) newlines += 1;
+const newline = 10;
+const inputBlockBytes = 1024;
+const exitTimeoutMs = 30_000;
+
+/** One kcat process: stderr line by line to `onStderrLine`, stdout chunks to `onStdout`. */
+class KcatProcess {
+  private readonly child: ChildProcess;
+  private stderrTail = '';
+  private partialLine = '';
+  private exitCode: number | null | undefined;
+  readonly exited: Promise<void>;
+
+  constructor(command: string, args: readonly string[], onStderrLine: (line: string) => void, onStdout?: (chunk: Buffer) => void) {
+    this.child = spawn(command, args, { stdio: ['pipe', onStdout === undefined ? 'ignore' : 'pipe', 'pipe'] });
+    this.child.stdin!.on('error', () => undefined); // EPIPE if kcat has died; reported through `exited`
+    if (onStdout !== undefined) this.child.stdout!.on('data', onStdout);
+    this.child.stderr!.setEncoding('latin1').on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-4000);
+      const lines = (this.partialLine + chunk).split('\n');
+      this.partialLine = lines.pop()!;
+      for (const line of lines) onStderrLine(line);
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve({ newlines, stderr });
-      else reject(new Error(`kcat ${args.join(' ')} exited with ${String(code)}: ${stderr}`));
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (error) => {
+        this.stderrTail += `\n${error.message}`;
+        this.exitCode = null;
+        resolve();
+      });
+      this.child.once('close', (code) => {
+        this.exitCode = code;
+        resolve();
+      });
     });
-  });
+  }
+
+  /** Why it ended, for errors. */
+  describeExit(): string {
+    return `kcat exited with ${String(this.exitCode)}: ${this.stderrTail.trim().split('\n').slice(-3).join(' | ')}`;
+  }
+
+  write(data: Buffer): void {
+    this.child.stdin!.write(data);
+  }
+
+  /** Resolves when `ready` is called, rejects if the process ends first. */
+  async until(ready: Promise<void>, what: string): Promise<void> {
+    await Promise.race([ready, this.exited.then(() => Promise.reject(new Error(`${what}: ${this.describeExit()}`)))]);
+  }
+
+  async stop(how: 'end-input' | 'terminate'): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    if (how === 'end-input') this.child.stdin!.end();
+    else this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), exitTimeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
 }
 
-export async function kcatDriver(broker: RunningBroker, scratchParent: string): Promise<Driver> {
+/** For each partition, a short key the consistent partitioner (CRC32 % partitions) sends there. */
+function keysForPartitions(partitions: number): Buffer[] {
+  const keys: (Buffer | undefined)[] = new Array(partitions);
+  let found = 0;
+  for (let candidate = 0; found < partitions; candidate += 1) {
+    const key = Buffer.from(`k${candidate}`);
+    const partition = (crc32(key) >>> 0) % partitions;
+    if (keys[partition] === undefined) {
+      keys[partition] = key;
+      found += 1;
+    }
+  }
+  return keys as Buffer[];
+}
+
+interface PendingSend {
+  remaining: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+const deliveredLine = /: (\S+) \[(\d+)\]: MessageSet with (\d+) message\(s\) .*delivered$/;
+
+export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
   const bootstrap = `${broker.host}:${broker.port}`;
-  const scratch = temporaryDirectory(scratchParent, 'kcat-input-');
-  const unsupported = () => Promise.reject(new Error('kcat runs whole backlogs only (bulk)'));
-  const common = ['-b', bootstrap, '-X', 'api.version.request=true', '-q'];
+  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-kcat-admin' });
+  const admin = new Admin(adminClient);
+  const open = new Set<KcatProcess>();
   return {
     id: 'osprey-kcat',
     label: 'Osprey',
     client: 'kcat',
     clientVersion: kcatVersion(),
     durability: 'acks=all, fsync before ack',
-    workloads: new Set(['publish', 'consume']),
-    settleMs: 0,
-    bulk: {
-      prepare(payloads: readonly Buffer[]) {
-        if (!preparedFiles.has(payloads)) writeInput(payloads);
-      },
-      async publish(destination: Destination, payloads: readonly Buffer[]) {
-        const file = preparedFiles.get(payloads) ?? writeInput(payloads);
-        await runKcat(['-P', ...common, '-t', destination.name, '-X', 'acks=all', '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000', '-X', 'queue.buffering.max.messages=2000000', '-X', 'queue.buffering.max.kbytes=2097151', '-z', 'none', '-l', file]);
-      },
-      async consume(destination: Destination, count: number) {
-        const { newlines } = await runKcat(['-C', ...common, '-t', destination.name, '-o', 'beginning', '-e', '-c', String(count), '-f', '%s\n', '-X', 'fetch.message.max.bytes=4194304']);
-        if (newlines < count) throw new Error(`kcat read ${newlines} of ${count} messages`);
-      },
-    },
+    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
+    settleMs: 1500,
     async createDestination(destination: Destination) {
-      // kcat cannot create topics; Osprey creates them on first use with --num-partitions (1).
-      if (destination.partitions !== 1) throw new Error('the kcat driver uses single-partition topics');
+      await admin.createTopic(destination.name, { partitions: destination.partitions });
     },
-    async deleteDestination() {
-      // kcat cannot delete topics; its topics are small and the broker is stopped after the run.
+    async deleteDestination(destination: Destination) {
+      await admin.deleteTopic(destination.name);
     },
-    openProducer: unsupported,
-    openConsumer: unsupported,
+    async openProducer(destination: Destination): Promise<Producer> {
+      const topic = destination.name;
+      const keyed = destination.partitions > 1;
+      const keys = keyed ? keysForPartitions(destination.partitions) : [];
+      const nextPartition = roundRobin(destination.partitions);
+      const pending = new Map<number, PendingSend[]>();
+      let failure: Error | undefined;
+      const failAll = (error: Error) => {
+        failure ??= error;
+        for (const queue of pending.values()) for (const send of queue.splice(0)) send.reject(error);
+      };
+      let markReady: () => void = () => undefined;
+      const ready = new Promise<void>((resolve) => (markReady = resolve));
+      const readyLine = `Topic ${topic} partition count changed from 0 to `;
+      const kcat = new KcatProcess('kcat', [
+        '-P', '-b', bootstrap, '-t', topic, '-X', 'acks=all', '-X', 'linger.ms=1', '-d', 'msg,topic',
+        ...(keyed ? ['-K', '\\t', '-X', 'partitioner=consistent'] : ['-p', '0']),
+      ], (line) => {
+        const delivered = deliveredLine.exec(line);
+        if (delivered !== null) {
+          if (delivered[1] === topic) acknowledge(Number(delivered[2]), Number(delivered[3]));
+        } else if (line.includes(readyLine)) {
+          markReady();
+        } else if (line.includes('Delivery failed') || line.startsWith('% FATAL')) {
+          failAll(new Error(`kcat: ${line}`));
+        }
+      });
+      open.add(kcat);
+      void kcat.exited.then(() => failAll(new Error(kcat.describeExit())));
+      await kcat.until(ready, 'kcat producer did not start');
+      let writtenBytes = 0;
+
+      function acknowledge(partition: number, count: number): void {
+        const queue = pending.get(partition) ?? [];
+        while (count > 0 && queue.length > 0) {
+          const head = queue[0]!;
+          const taken = Math.min(count, head.remaining);
+          head.remaining -= taken;
+          count -= taken;
+          if (head.remaining === 0) {
+            queue.shift();
+            head.resolve();
+          }
+        }
+      }
+
+      return {
+        send(payloads) {
+          if (failure !== undefined) return Promise.reject(failure);
+          if (payloads.length === 0) return Promise.resolve();
+          const partition = nextPartition();
+          const parts: Buffer[] = [];
+          let bytes = 0;
+          for (const payload of payloads) {
+            if (keyed) parts.push(keys[partition]!, tab);
+            parts.push(payload, newlineBuffer);
+            bytes += (keyed ? keys[partition]!.length + 1 : 0) + payload.length + 1;
+          }
+          const padding = (inputBlockBytes - ((writtenBytes + bytes) % inputBlockBytes)) % inputBlockBytes;
+          if (padding > 0) parts.push(Buffer.alloc(padding, newline));
+          writtenBytes += bytes + padding;
+          return new Promise<void>((resolve, reject) => {
+            const queue = pending.get(partition) ?? [];
+            pending.set(partition, queue);
+            queue.push({ remaining: payloads.length, resolve, reject });
+            kcat.write(Buffer.concat(parts, bytes + padding));
+          });
+        },
+        async close() {
+          open.delete(kcat);
+          await kcat.stop('end-input');
+        },
+      };
+    },
+    async openConsumer(destination: Destination, options: ConsumerOptions): Promise<Consumer> {
+      let markReady: () => void = () => undefined;
+      const ready = new Promise<void>((resolve) => (markReady = resolve));
+      let partial: Buffer | undefined;
+      /** Assigned partitions not yet fetched from (no message, no end-of-partition report). */
+      let notFetched: Set<number> | undefined;
+      const kcat = new KcatProcess('stdbuf', [
+        '-oL', 'kcat', '-b', bootstrap, '-G', `${destination.name}-group`, '-o', 'beginning', '-f', '%s\n',
+        '-X', 'heartbeat.interval.ms=500', '-X', 'session.timeout.ms=10000', '-X', 'auto.commit.interval.ms=1000',
+        '-X', 'fetch.wait.max.ms=100', '-X', 'fetch.message.max.bytes=4194304', destination.name,
+      ], (line) => {
+        const assigned = /rebalanced .*: assigned: ?(.*)$/.exec(line);
+        if (assigned !== null) {
+          notFetched = new Set([...assigned[1]!.matchAll(/\S+ \[(\d+)\]/g)].map((match) => Number(match[1])));
+        } else {
+          const end = /^% Reached end of topic \S+ \[(\d+)\]/.exec(line);
+          if (end !== null) notFetched?.delete(Number(end[1]));
+        }
+        if (notFetched?.size === 0) markReady();
+      }, (chunk) => {
+        const payloads: Buffer[] = [];
+        let start = 0;
+        for (let end = chunk.indexOf(newline); end !== -1; end = chunk.indexOf(newline, start)) {
+          if (partial !== undefined) {
+            payloads.push(Buffer.concat([partial, chunk.subarray(start, end)]));
+            partial = undefined;
+          } else {
+            payloads.push(chunk.subarray(start, end));
+          }
+          start = end + 1;
+        }
+        if (start < chunk.length) partial = partial === undefined ? chunk.subarray(start) : Buffer.concat([partial, chunk.subarray(start)]);
+        if (payloads.length > 0) {
+          markReady();
+          options.onMessages(payloads);
+        }
+      });
+      open.add(kcat);
+      await kcat.until(ready, 'kcat consumer did not join');
+      return {
+        async close() {
+          open.delete(kcat);
+          await kcat.stop('terminate');
+        },
+      };
+    },
     async close() {
-      removeDirectory(scratch);
+      await Promise.allSettled([...open].map((kcat) => kcat.stop('terminate')));
+      adminClient.close();
     },
   };
-
-  function writeInput(payloads: readonly Buffer[]): string {
-    const file = join(scratch, `input-${(fileCounter += 1)}.txt`);
-    const lines: Buffer[] = [];
-    for (const payload of payloads) lines.push(payload, newline);
-    writeFileSync(file, Buffer.concat(lines));
-    preparedFiles.set(payloads, file);
-    return file;
-  }
 }
 
-const newline = Buffer.from('\n');
-/** Input files written by prepare(), before the measured call. */
-const preparedFiles = new WeakMap<readonly Buffer[], string>();
-let fileCounter = 0;
+const tab = Buffer.from('\t');
+const newlineBuffer = Buffer.from('\n');

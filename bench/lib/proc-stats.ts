@@ -93,8 +93,9 @@ export function peakRssBytes(pids: readonly number[]): number {
 }
 
 /**
- * CPU seconds of the benchmark process itself (where the Node clients run) plus its finished
- * children (kcat runs): /proc/self/stat utime + stime + cutime + cstime.
+ * CPU seconds of the benchmark process itself (where the Node clients run) plus its children once
+ * they have exited (the kcat processes, each closed within the round that opened it):
+ * /proc/self/stat utime + stime + cutime + cstime.
  */
 export function clientCpuSeconds(): number {
   try {

@@ -40,13 +40,6 @@ async function sendAll(producer: Producer, payloads: readonly Buffer[], flow: Fl
 }
 
 export async function publishRound(driver: Driver, destination: Destination, payloads: readonly Buffer[], flow: FlowSettings, progress: Progress): Promise<number> {
-  if (driver.bulk !== undefined) {
-    driver.bulk.prepare(payloads);
-    const started = performance.now();
-    await driver.bulk.publish(destination, payloads);
-    progress.advance(payloads.length);
-    return (performance.now() - started) / 1000;
-  }
   const producer = await driver.openProducer(destination);
   try {
     const started = performance.now();
@@ -82,12 +75,6 @@ class Arrivals {
 }
 
 export async function consumeRound(driver: Driver, destination: Destination, count: number, flow: FlowSettings, progress: Progress): Promise<number> {
-  if (driver.bulk !== undefined) {
-    const started = performance.now();
-    await driver.bulk.consume(destination, count);
-    progress.advance(count);
-    return (performance.now() - started) / 1000;
-  }
   const arrivals = new Arrivals(count, progress);
   const consumer = await driver.openConsumer(destination, { index: 0, count: 1, onMessages: (payloads) => arrivals.add(payloads.length) });
   const subscribedMs = performance.now();
