@@ -32,6 +32,11 @@ export interface ConsumerOptions {
   readonly count: number;
   /** Called with every payload received, in the order received; acknowledgement is the driver's job. */
   readonly onMessages: (payloads: readonly Buffer[]) => void;
+  /**
+   * How many messages this consumer will be given in all, when the workload knows it (a backlog).
+   * A driver may use it to stop once they have come; kcat does, so that it can buffer its output.
+   */
+  readonly expectedMessages?: number;
 }
 
 export interface Consumer {

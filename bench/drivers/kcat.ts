@@ -20,6 +20,9 @@
  *             assignment), -o beginning (kcat seeks every assigned partition to the beginning),
  *             -f '%s\n', auto-commit once a second; under `stdbuf -oL` so each message leaves kcat's
  *             stdout as it is consumed (-u would write the payload and the newline separately).
+ *             Consuming a backlog of known size (the consume workload): `stdbuf -o64K` and -c N
+ *             instead, so kcat writes 64 KiB at a time and exits after the last message; its
+ *             clock starts at the first 64 KiB to arrive (under 1 % of a 200k-message backlog).
  *             Ready once kcat has been assigned its partitions and has fetched from each of them: a
  *             message on stdout, or its "Reached end of topic t [p]" line. (librdkafka 2.0 can wait
  *             500 ms after an assignment before its first offset lookup; that wait is not counted.)
@@ -49,6 +52,7 @@ export function kcatVersion(): string {
 const newline = 10;
 const inputBlockBytes = 1024;
 const exitTimeoutMs = 30_000;
+const consumeBufferBytes = 64 * 1024;
 
 /** One kcat process: stderr line by line to `onStderrLine`, stdout chunks to `onStdout`. */
 class KcatProcess {
@@ -227,8 +231,14 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
       let partial: Buffer | undefined;
       /** Assigned partitions not yet fetched from (no message, no end-of-partition report). */
       let notFetched: Set<number> | undefined;
+      // Line-buffered output, so that each message reaches the harness as it is consumed (latency),
+      // costs kcat one write() per message. When the workload says how many messages will come (a
+      // backlog), kcat buffers 64 KiB per write instead and exits after the last one (-c), which
+      // flushes what is left; kcat never flushes a partial buffer otherwise.
+      const buffering = options.expectedMessages === undefined ? ['-oL'] : [`-o${consumeBufferBytes}`];
+      const stopAfter = options.expectedMessages === undefined ? [] : ['-c', String(options.expectedMessages)];
       const kcat = new KcatProcess('stdbuf', [
-        '-oL', 'kcat', '-b', bootstrap, '-G', `${destination.name}-group`, '-o', 'beginning', '-f', '%s\n',
+        ...buffering, 'kcat', '-b', bootstrap, '-G', `${destination.name}-group`, '-o', 'beginning', '-f', '%s\n', ...stopAfter,
         '-X', 'heartbeat.interval.ms=500', '-X', 'session.timeout.ms=10000', '-X', 'auto.commit.interval.ms=1000',
         '-X', 'fetch.wait.max.ms=100', '-X', 'fetch.message.max.bytes=4194304', destination.name,
       ], (line) => {

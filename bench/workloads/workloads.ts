@@ -76,7 +76,7 @@ class Arrivals {
 
 export async function consumeRound(driver: Driver, destination: Destination, count: number, flow: FlowSettings, progress: Progress): Promise<number> {
   const arrivals = new Arrivals(count, progress);
-  const consumer = await driver.openConsumer(destination, { index: 0, count: 1, onMessages: (payloads) => arrivals.add(payloads.length) });
+  const consumer = await driver.openConsumer(destination, { index: 0, count: 1, expectedMessages: count, onMessages: (payloads) => arrivals.add(payloads.length) });
   const subscribedMs = performance.now();
   try {
     await withStallGuard(arrivals.done, progress, flow.stallTimeoutMs, 'consume');

@@ -3,12 +3,11 @@
  * talk to offers, and its features (ApiVersions v3+).
  */
 import { apis } from '../client/apis.js';
+import { kafkaApiName } from '../protocol/kafka/api-keys.js';
 import type { Subcommand } from './command-kit.js';
 import { keyValues, orDash, table } from './output.js';
 
 export const clusterSummary = 'show brokers, the controller, protocol versions and features';
-
-const apiNames = new Map<number, string>(Object.values(apis).map((api) => [api.key, api.name]));
 
 const info: Subcommand = {
   name: 'cluster info',
@@ -19,7 +18,7 @@ const info: Subcommand = {
     const client = run.client();
     const cluster = await run.admin().describeCluster();
     const connection = await client.anyConnection();
-    const apiList = [...connection.apiVersions].sort(([left], [right]) => left - right).map(([key, range]) => ({ key, name: apiNames.get(key) ?? `api-${key}`, minVersion: range.min, maxVersion: range.max }));
+    const apiList = [...connection.apiVersions].sort(([left], [right]) => left - right).map(([key, range]) => ({ key, name: kafkaApiName(key), minVersion: range.min, maxVersion: range.max }));
     const features = connection.features;
     if (run.json) {
       run.outJson({ clusterId: cluster.clusterId, controllerId: cluster.controllerId, brokers: cluster.brokers, bootstrap: connection.address, apis: apiList, features });

@@ -255,6 +255,8 @@ function describeParseError(error: unknown): string {
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown flag ${option ?? error.message}`;
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     if (/argument missing/.test(error.message)) return `${option ?? 'a flag'} needs a value`;
+    // "--from -1": parseArgs will not take a value that starts with a dash as a separate word.
+    if (/argument is ambiguous/.test(error.message)) return `${option ?? 'a flag'} needs its value attached when it starts with '-': write ${option ?? '--flag'}=-N`;
     return `${option ?? 'a flag'} takes no value`;
   }
   return error.message;

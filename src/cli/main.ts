@@ -10,7 +10,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brokerCommandSummary, brokerHelpText, runBrokerCommand } from './broker-command.js';
 import type { CommandContext } from './broker-command.js';
-import { flagsHelpText } from '../config/loader.js';
 import { groupHelp, runSubcommand, subcommandHelp } from './command-kit.js';
 import type { Subcommand } from './command-kit.js';
 import { clusterCommands, clusterSummary } from './cluster-command.js';
@@ -87,9 +86,7 @@ function mainHelpText(): string {
     'OSPREY_BROKERS), so they work against Osprey and any Kafka-compatible broker. Each takes --json',
     'for scripts and --help for its flags and examples. Exit codes: 0 ok, 1 failed, 2 invalid usage.',
     '',
-    'osprey broker flags (defaults < YAML file < environment < flags):',
-    '',
-    flagsHelpText(),
+    'The broker\'s settings (flags, OSPREY_* variables, YAML file): osprey broker --help',
     '',
   ].join('\n');
 }
@@ -121,7 +118,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   if (first === undefined) {
     process.stderr.write(mainHelpText());
-    return 1;
+    return 2;
   }
   if (first === '--help' || first === '-h') {
     process.stdout.write(mainHelpText());
@@ -142,9 +139,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`osprey: '${first}' is planned but not implemented yet; see osprey --help\n`);
     return 1;
   }
-  const hint = first.startsWith('-') ? ` (flags go after the command: osprey broker ${first})` : '';
+  const named = rest.find((word) => commands[word] !== undefined);
+  const hint = first.startsWith('-') ? ` (flags go after the command${named === undefined ? '' : `: osprey ${named} … ${first}`})` : '';
   process.stderr.write(`osprey: unknown command '${first}'${hint}; see osprey --help\n`);
-  return 1;
+  return 2;
 }
 
 // Exit explicitly: after the broker has closed, nothing left over (a stray timer) may keep us alive.

@@ -271,6 +271,13 @@ export const configOptions: readonly ConfigOption[] = buildOptions();
 export const configFileFlag = '--config';
 export const configFileEnv = 'OSPREY_CONFIG';
 
+/**
+ * OSPREY_ variables that belong to other parts of Osprey, not to the broker: the broker neither
+ * reads them nor warns about them. OSPREY_BROKERS is the client commands' bootstrap list
+ * (src/cli/command-kit.ts); users export it in the same shell that starts a broker.
+ */
+const variablesOfOtherCommands: ReadonlySet<string> = new Set(['OSPREY_BROKERS']);
+
 const optionByFlag = new Map<string, ConfigOption>();
 const optionByEnv = new Map<string, ConfigOption>();
 /** Lowercase letters and digits only, `log.` dropped: matches kafka_port, kafka-port, num.partitions … */
@@ -431,7 +438,7 @@ function environmentLayer(env: Readonly<Record<string, string | undefined>>, war
     assignText(layer, option, value, option.env);
   }
   for (const name of Object.keys(env).sort()) {
-    if (!name.startsWith('OSPREY_') || optionByEnv.has(name) || name === configFileEnv) continue;
+    if (!name.startsWith('OSPREY_') || optionByEnv.has(name) || name === configFileEnv || variablesOfOtherCommands.has(name)) continue;
     const near = optionByLooseName.get(looseName(name));
     warnings.push(`${name} is not an Osprey setting and is ignored${near === undefined ? '' : ` (did you mean ${near.env}?)`}`);
   }

@@ -205,6 +205,19 @@ describe('frames and requests the broker cannot parse close that connection only
     await assertHealthy();
   });
 
+  test('a client that hangs up in the middle of a frame leaves a log line', async () => {
+    const mark = broker.logs().length;
+    const connection = await open();
+    const peer = `peer=127.0.0.1:${connection.socket.localPort}`;
+    connection.write(Buffer.concat([int32(100), Buffer.from([0, 18, 0, 3, 0, 0, 0, 1])])); // 8 of 100 announced bytes
+    await sleep(100);
+    connection.destroy();
+    const line = await waitForLogAfter(mark, new RegExp(`WARN connection closed by the client in the middle of a frame .*${escapeRegExp(peer)}`));
+    assert.match(line, /receivedBytes=8/);
+    assert.match(line, /frameBytes=100/);
+    await assertHealthy();
+  });
+
   test('frames shorter than a request header', async () => {
     await expectClose(frame(Buffer.from([0, 3, 0])), /reason=.*request of 3 bytes is shorter than a header/);
     await expectClose(frame(Buffer.alloc(0)), /reason=.*request of 0 bytes is shorter than a header/);

@@ -125,6 +125,7 @@ test('consume --from beginning, end, OFFSET, -N and a time; --num; --partition',
   assertFailed(await osprey(broker, ['consume', 'positions', '--from', 'yesterday']), /--from: expected beginning, end, an offset/, 2);
   assertFailed(await osprey(broker, ['consume', 'positions', '--partition', '7']), /--partition 7: topic 'positions' has partitions 0-1/, 2);
   assertFailed(await osprey(broker, ['consume', 'positions', '--group', 'g', '--partition', '0']), /--partition and --group do not go together/, 2);
+  assertFailed(await osprey(broker, ['consume', 'positions', '--from', '-1']), /--from needs its value attached when it starts with '-': write --from=-N/, 2);
 });
 
 test('produce reads --file; reports unknown topics, bad flags and unreadable files', async () => {

@@ -158,6 +158,8 @@ test('cluster info names the brokers, the controller and the protocol versions',
   assert.deepEqual(info.brokers.map((entry) => [entry.nodeId, entry.host, entry.port]), [[0, broker.host, broker.port]]);
   assert.ok(info.clusterId.length > 0);
   assert.ok(info.apis.some((api) => api.name === 'Produce' && api.key === 0));
+  assert.deepEqual(info.apis.filter((api) => api.name.startsWith('api-')), [], 'every API the broker offers has its name');
+  assert.ok(info.apis.some((api) => api.name === 'ConsumerGroupHeartbeat' && api.key === 68));
   const human = await osprey(broker, ['cluster', 'info', '--apis']);
   assertSucceeded(human);
   assert.match(human.stdout, /^controller:\s+0$/m);

@@ -226,6 +226,7 @@ test('three consumers share a 6-partition topic (uniform assignor): every record
   for (const member of group.members) {
     assert.deepEqual(member.subscribedTopicNames, [topic]);
     assert.equal(member.memberType, 1);
+    assert.equal(member.clientHost, '/127.0.0.1', 'the member host, as Kafka shows it');
     assert.ok(member.assignment.topicPartitions.every((entry) => entry.topicId.equals(topicId) && entry.topicName === topic));
     assert.deepEqual(member.assignment, member.targetAssignment);
     assert.equal(member.memberEpoch, group.assignmentEpoch);

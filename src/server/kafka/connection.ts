@@ -71,8 +71,20 @@ export class KafkaConnection {
     socket.on('drain', () => this.updateReading());
     socket.on('error', (error) => this.logger.debug('socket error', { error: error.message }));
     socket.on('close', () => {
+      if (!this.closed) this.logPeerClose();
       this.closed = true;
       this.releaseAllMemory();
+    });
+    this.logger.debug('connection opened');
+  }
+
+  /** The client closed the connection; a frame cut short is worth a warning (a broken client). */
+  private logPeerClose(): void {
+    const unfinished = this.frames.unfinishedFrame;
+    if (unfinished === null) return this.logger.debug('connection closed by the client');
+    this.logger.warn('connection closed by the client in the middle of a frame', {
+      receivedBytes: unfinished.receivedBytes,
+      frameBytes: unfinished.frameBytes ?? 'size prefix incomplete',
     });
   }
 

@@ -44,6 +44,12 @@ export class FrameReader {
     return this.bufferedBytes;
   }
 
+  /** What an unfinished frame has so far, for a log line when the peer goes away; null if none. */
+  get unfinishedFrame(): { receivedBytes: number; frameBytes: number | null } | null {
+    if (this.pendingFrameBytes < 0 && this.bufferedBytes === 0) return null;
+    return { receivedBytes: this.bufferedBytes, frameBytes: this.pendingFrameBytes < 0 ? null : this.pendingFrameBytes };
+  }
+
   /** Adds a chunk; returns the complete frames it finished (without their size prefix). */
   push(chunk: Buffer): Buffer[] {
     this.chunks.push(chunk);

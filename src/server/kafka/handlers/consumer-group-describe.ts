@@ -5,7 +5,7 @@
  * use, and each member with its epoch, subscription, current assignment and target assignment;
  * v1 adds the member type (1: consumer protocol). An unknown group, or a classic one, is
  * GROUP_ID_NOT_FOUND (as Kafka); a group id over groups.maxGroupIdBytes is INVALID_GROUP_ID.
- * Not implemented: authorized operations (answered "not requested"); clientHost is ''.
+ * Not implemented: authorized operations (answered "not requested").
  */
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { consumerGroupDescribeRequest, consumerGroupDescribeResponse } from '../../../protocol/kafka/messages/consumer-group-describe.js';

@@ -13,8 +13,7 @@
  * gets UNKNOWN_MEMBER_ID (Kafka: GROUP_ID_NOT_FOUND), because members are not kept across
  * restarts and must rejoin.
  * Not implemented: SubscribedTopicRegex (INVALID_REQUEST with a message saying so); rack-aware
- * assignment (RackId is kept and shown, not used); clientHost is '' (the request context does not
- * carry the peer address).
+ * assignment (RackId is kept and shown, not used).
  */
 import { consumerGroupHeartbeatRequest, consumerGroupHeartbeatResponse } from '../../../protocol/kafka/messages/consumer-group-heartbeat.js';
 import { defineHandler } from '../handler.js';
@@ -36,7 +35,7 @@ export const consumerGroupHeartbeatHandler = defineHandler({
       serverAssignor: request.serverAssignor,
       topicPartitions: request.topicPartitions,
       clientId: context.clientId ?? '',
-      clientHost: '',
+      clientHost: context.clientHost,
     });
     return {
       throttleTimeMs: 0,
