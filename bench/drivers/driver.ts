@@ -30,13 +30,17 @@ export interface ConsumerOptions {
   /** This consumer's number among `count` consumers sharing the destination. */
   readonly index: number;
   readonly count: number;
-  /** Called with every payload received, in the order received; acknowledgement is the driver's job. */
-  readonly onMessages: (payloads: readonly Buffer[]) => void;
   /**
-   * How many messages this consumer will be given in all, when the workload knows it (a backlog).
-   * A driver may use it to stop once they have come; kcat does, so that it can buffer its output.
+   * Called with every payload received, in the order received; acknowledgement is the driver's job.
+   * `consumedAtMs` (performance.now() time) is for a client that hands messages over later than it
+   * consumed them and knows when it did (kcat's buffered output); otherwise the call's time counts.
    */
-  readonly expectedMessages?: number;
+  readonly onMessages: (payloads: readonly Buffer[], consumedAtMs?: number) => void;
+  /**
+   * True when the consumer reads a backlog that is complete before it starts (the consume
+   * workload), so it may stop at the end of it; kcat does, so that it can buffer its output.
+   */
+  readonly backlogOnly?: boolean;
 }
 
 export interface Consumer {

@@ -20,9 +20,10 @@
  *             assignment), -o beginning (kcat seeks every assigned partition to the beginning),
  *             -f '%s\n', auto-commit once a second; under `stdbuf -oL` so each message leaves kcat's
  *             stdout as it is consumed (-u would write the payload and the newline separately).
- *             Consuming a backlog of known size (the consume workload): `stdbuf -o64K` and -c N
- *             instead, so kcat writes 64 KiB at a time and exits after the last message; its
- *             clock starts at the first 64 KiB to arrive (under 1 % of a 200k-message backlog).
+ *             Consuming a complete backlog (the consume workload): `stdbuf -o64K` and -e instead,
+ *             so kcat writes 64 KiB at a time and exits at the end; the clock starts at the first
+ *             64 KiB to arrive (under 1 % of a 200k-message backlog) and stops when kcat reports
+ *             the end of its last partition (see openConsumer).
  *             Ready once kcat has been assigned its partitions and has fetched from each of them: a
  *             message on stdout, or its "Reached end of topic t [p]" line. (librdkafka 2.0 can wait
  *             500 ms after an assignment before its first offset lookup; that wait is not counted.)
@@ -232,22 +233,34 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
       /** Assigned partitions not yet fetched from (no message, no end-of-partition report). */
       let notFetched: Set<number> | undefined;
       // Line-buffered output, so that each message reaches the harness as it is consumed (latency),
-      // costs kcat one write() per message. When the workload says how many messages will come (a
-      // backlog), kcat buffers 64 KiB per write instead and exits after the last one (-c), which
-      // flushes what is left; kcat never flushes a partial buffer otherwise.
-      const buffering = options.expectedMessages === undefined ? ['-oL'] : [`-o${consumeBufferBytes}`];
-      const stopAfter = options.expectedMessages === undefined ? [] : ['-c', String(options.expectedMessages)];
+      // costs kcat one write() per message. On a complete backlog kcat buffers 64 KiB per write
+      // instead and exits at the end of its partitions (-e), which flushes what is left (kcat never
+      // flushes a partial buffer while it runs). That last flush comes after librdkafka's close and
+      // destroy, which take anything up to a second, so the messages it carries count as consumed
+      // when kcat reported the end of the last partition, on stderr (unbuffered).
+      const backlogOnly = options.backlogOnly === true;
+      const buffering = backlogOnly ? [`-o${consumeBufferBytes}`] : ['-oL'];
+      /** Assigned partitions kcat has not yet reported at their end (backlog mode). */
+      let notAtEnd: Set<number> | undefined;
+      let allAtEndMs: number | undefined;
       const kcat = new KcatProcess('stdbuf', [
-        ...buffering, 'kcat', '-b', bootstrap, '-G', `${destination.name}-group`, '-o', 'beginning', '-f', '%s\n', ...stopAfter,
+        ...buffering, 'kcat', '-b', bootstrap, '-G', `${destination.name}-group`, '-o', 'beginning', '-f', '%s\n', ...(backlogOnly ? ['-e'] : []),
         '-X', 'heartbeat.interval.ms=500', '-X', 'session.timeout.ms=10000', '-X', 'auto.commit.interval.ms=1000',
-        '-X', 'fetch.wait.max.ms=100', '-X', 'fetch.message.max.bytes=4194304', destination.name,
+        // librdkafka reports a partition's end after a fetch that comes back empty, which the broker
+        // holds for fetch.wait.max.ms: 1 ms on a backlog, so the end is seen at once.
+        '-X', `fetch.wait.max.ms=${backlogOnly ? 1 : 100}`, '-X', 'fetch.message.max.bytes=4194304', destination.name,
       ], (line) => {
         const assigned = /rebalanced .*: assigned: ?(.*)$/.exec(line);
         if (assigned !== null) {
           notFetched = new Set([...assigned[1]!.matchAll(/\S+ \[(\d+)\]/g)].map((match) => Number(match[1])));
+          notAtEnd = new Set(notFetched);
         } else {
           const end = /^% Reached end of topic \S+ \[(\d+)\]/.exec(line);
-          if (end !== null) notFetched?.delete(Number(end[1]));
+          if (end !== null) {
+            notFetched?.delete(Number(end[1]));
+            notAtEnd?.delete(Number(end[1]));
+            if (notAtEnd?.size === 0 && allAtEndMs === undefined) allAtEndMs = performance.now();
+          }
         }
         if (notFetched?.size === 0) markReady();
       }, (chunk) => {
@@ -265,7 +278,7 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
         if (start < chunk.length) partial = partial === undefined ? chunk.subarray(start) : Buffer.concat([partial, chunk.subarray(start)]);
         if (payloads.length > 0) {
           markReady();
-          options.onMessages(payloads);
+          options.onMessages(payloads, backlogOnly ? allAtEndMs : undefined);
         }
       });
       open.add(kcat);

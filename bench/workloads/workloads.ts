@@ -62,8 +62,7 @@ class Arrivals {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
-  add(count: number): void {
-    const now = performance.now();
+  add(count: number, now = performance.now()): void {
     if (this.count === 0) this.firstMs = now;
     this.count += count;
     this.progress.advance(count);
@@ -76,7 +75,7 @@ class Arrivals {
 
 export async function consumeRound(driver: Driver, destination: Destination, count: number, flow: FlowSettings, progress: Progress): Promise<number> {
   const arrivals = new Arrivals(count, progress);
-  const consumer = await driver.openConsumer(destination, { index: 0, count: 1, expectedMessages: count, onMessages: (payloads) => arrivals.add(payloads.length) });
+  const consumer = await driver.openConsumer(destination, { index: 0, count: 1, backlogOnly: true, onMessages: (payloads, consumedAtMs) => arrivals.add(payloads.length, consumedAtMs) });
   const subscribedMs = performance.now();
   try {
     await withStallGuard(arrivals.done, progress, flow.stallTimeoutMs, 'consume');
