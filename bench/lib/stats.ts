@@ -50,13 +50,11 @@ export class LatencyRecorder {
 
   summary(): LatencySummary {
     const histogram = this.histogram;
-    return {
-      count: histogram.totalCount,
-      p50Us: histogram.getValueAtPercentile(50),
-      p99Us: histogram.getValueAtPercentile(99),
-      p999Us: histogram.getValueAtPercentile(99.9),
-      maxUs: histogram.maxValue,
-    };
+    const maxUs = histogram.maxValue;
+    // A percentile is read as the top of its bucket, which at seconds (buckets of ~16 ms) can lie
+    // above the largest value recorded; no percentile is above the maximum.
+    const atPercentile = (percentile: number) => Math.min(histogram.getValueAtPercentile(percentile), maxUs);
+    return { count: histogram.totalCount, p50Us: atPercentile(50), p99Us: atPercentile(99), p999Us: atPercentile(99.9), maxUs };
   }
 }
 

@@ -51,3 +51,11 @@ test('formatting of counts and durations', () => {
   assert.equal(formatMicroseconds(12_345), '12.3ms');
   assert.equal(formatMicroseconds(1_200_000), '1.20s');
 });
+
+test('no percentile is above the maximum, even where buckets are wide (seconds)', () => {
+  const recorder = new LatencyRecorder();
+  for (let index = 0; index < 1000; index += 1) recorder.record(17_000_000 + index * 481); // 17.0 s to 17.48 s
+  const summary = recorder.summary();
+  assert.ok(summary.p50Us <= summary.p99Us && summary.p99Us <= summary.p999Us && summary.p999Us <= summary.maxUs, JSON.stringify(summary));
+  assert.ok(Math.abs(summary.maxUs - 17_480_519) <= 17_480_519 * 0.001, `max ${summary.maxUs}`);
+});
