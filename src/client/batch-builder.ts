@@ -5,26 +5,7 @@
  * string into the batch; nothing is allocated per record unless the buffer must grow.
  * (The layout is drawn in src/protocol/kafka/records.ts.)
  */
-import { crc32c } from '@node-rs/crc32';
-import {
-  attributesAt,
-  baseOffsetAt,
-  baseSequenceAt,
-  baseTimestampAt,
-  batchHeaderBytes,
-  batchLengthAt,
-  batchOverheadBytes,
-  compressionCodecMask,
-  crcAt,
-  currentMagic,
-  lastOffsetDeltaAt,
-  magicAt,
-  maxTimestampAt,
-  partitionLeaderEpochAt,
-  producerEpochAt,
-  producerIdAt,
-  recordsCountAt,
-} from '../protocol/kafka/batch-header.js';
+import { batchHeaderBytes, compressionCodecMask, writeBatchHeader } from '../protocol/kafka/batch-header.js';
 import { compressRecords } from './compression.js';
 
 export type Bytes = Buffer | string | null;
@@ -125,19 +106,17 @@ export class BatchBuilder {
       compressed.copy(whole, batchHeaderBytes);
       batch = whole;
     }
-    batch.writeBigInt64BE(0n, baseOffsetAt); // baseOffset: the broker assigns it
-    batch.writeInt32BE(batch.length - batchOverheadBytes, batchLengthAt);
-    batch.writeInt32BE(-1, partitionLeaderEpochAt);
-    batch.writeInt8(currentMagic, magicAt);
-    batch.writeInt16BE(codec & compressionCodecMask, attributesAt); // attributes: codec; create time; not transactional
-    batch.writeInt32BE(this.recordCount - 1, lastOffsetDeltaAt);
-    batch.writeBigInt64BE(BigInt(this.baseTimestampMs), baseTimestampAt);
-    batch.writeBigInt64BE(BigInt(this.maxTimestampMs), maxTimestampAt);
-    batch.writeBigInt64BE(identity.producerId, producerIdAt);
-    batch.writeInt16BE(identity.producerEpoch, producerEpochAt);
-    batch.writeInt32BE(identity.producerId < 0n ? -1 : identity.baseSequence, baseSequenceAt);
-    batch.writeInt32BE(this.recordCount, recordsCountAt);
-    batch.writeUInt32BE(crc32c(batch.subarray(attributesAt)), crcAt);
+    writeBatchHeader(batch, {
+      baseOffset: 0, // the broker assigns it
+      partitionLeaderEpoch: -1,
+      attributes: codec & compressionCodecMask, // codec; create time; not transactional
+      recordsCount: this.recordCount,
+      baseTimestampMs: this.baseTimestampMs,
+      maxTimestampMs: this.maxTimestampMs,
+      producerId: identity.producerId,
+      producerEpoch: identity.producerEpoch,
+      baseSequence: identity.producerId < 0n ? -1 : identity.baseSequence,
+    });
     return batch;
   }
 

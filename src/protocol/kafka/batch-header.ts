@@ -158,6 +158,40 @@ export function setPartitionLeaderEpoch(buffer: Buffer, at: number, epoch: numbe
   buffer.writeInt32BE(epoch, at + partitionLeaderEpochAt);
 }
 
+/** Every header field a writer of a new batch chooses; the rest follow from the buffer. */
+export interface BatchHeaderFields {
+  readonly baseOffset: number;
+  readonly partitionLeaderEpoch: number;
+  readonly attributes: number;
+  readonly recordsCount: number;
+  readonly baseTimestampMs: number;
+  readonly maxTimestampMs: number;
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+}
+
+/**
+ * Writes the header of a new batch that fills all of `batch` (its records already in place after
+ * the header): batchLength and magic from the buffer, lastOffsetDelta = recordsCount − 1, then the
+ * CRC. For encoders (the client, the broker's own logs); the produce path never writes headers.
+ */
+export function writeBatchHeader(batch: Buffer, header: BatchHeaderFields): void {
+  batch.writeBigInt64BE(BigInt(header.baseOffset), baseOffsetAt);
+  batch.writeInt32BE(batch.length - batchOverheadBytes, batchLengthAt);
+  batch.writeInt32BE(header.partitionLeaderEpoch, partitionLeaderEpochAt);
+  batch.writeInt8(currentMagic, magicAt);
+  batch.writeInt16BE(header.attributes, attributesAt);
+  batch.writeInt32BE(header.recordsCount - 1, lastOffsetDeltaAt);
+  batch.writeBigInt64BE(BigInt(header.baseTimestampMs), baseTimestampAt);
+  batch.writeBigInt64BE(BigInt(header.maxTimestampMs), maxTimestampAt);
+  batch.writeBigInt64BE(header.producerId, producerIdAt);
+  batch.writeInt16BE(header.producerEpoch, producerEpochAt);
+  batch.writeInt32BE(header.baseSequence, baseSequenceAt);
+  batch.writeInt32BE(header.recordsCount, recordsCountAt);
+  batch.writeUInt32BE(computeBatchCrc(batch, 0, batch.length), crcAt);
+}
+
 /**
  * Marks the batch as LogAppendTime: sets attribute bit 3, writes maxTimestamp (records' own
  * timestamps are then ignored by readers) and recomputes the CRC, since both fields are under it.

@@ -28,6 +28,7 @@ import {
   batchLengthAt,
   batchOverheadBytes,
   compressionCodecMask,
+  batchTotalBytes,
   controlBit,
   crcAt,
   currentMagic,
@@ -41,6 +42,7 @@ import {
   recordsCountAt,
   timestampTypeBit,
   transactionalBit,
+  writeBatchHeader,
 } from './batch-header.js';
 
 
@@ -111,20 +113,18 @@ export function encodeRecordBatch(batch: BatchToEncode): Buffer {
   const records = body.toBuffer();
   const output = Buffer.allocUnsafe(batchHeaderBytes + records.length);
   const attributes = (batch.logAppendTime === true ? timestampTypeBit : 0) | (batch.transactional === true ? transactionalBit : 0);
-  output.writeBigInt64BE(BigInt(batch.baseOffset ?? 0), baseOffsetAt);
-  output.writeInt32BE(output.length - batchOverheadBytes, batchLengthAt);
-  output.writeInt32BE(batch.partitionLeaderEpoch ?? -1, partitionLeaderEpochAt);
-  output.writeInt8(currentMagic, magicAt);
-  output.writeInt16BE(attributes, attributesAt);
-  output.writeInt32BE(batch.records.length - 1, lastOffsetDeltaAt);
-  output.writeBigInt64BE(BigInt(baseTimestamp), baseTimestampAt);
-  output.writeBigInt64BE(BigInt(maxTimestamp), maxTimestampAt);
-  output.writeBigInt64BE(batch.producerId ?? -1n, producerIdAt);
-  output.writeInt16BE(batch.producerEpoch ?? -1, producerEpochAt);
-  output.writeInt32BE(batch.baseSequence ?? -1, baseSequenceAt);
-  output.writeInt32BE(batch.records.length, recordsCountAt);
-  records.copy(output, recordsAt);
-  output.writeUInt32BE(crc32c(output.subarray(attributesAt)), crcAt);
+  records.copy(output, batchHeaderBytes);
+  writeBatchHeader(output, {
+    baseOffset: batch.baseOffset ?? 0,
+    partitionLeaderEpoch: batch.partitionLeaderEpoch ?? -1,
+    attributes,
+    recordsCount: batch.records.length,
+    baseTimestampMs: baseTimestamp,
+    maxTimestampMs: maxTimestamp,
+    producerId: batch.producerId ?? -1n,
+    producerEpoch: batch.producerEpoch ?? -1,
+    baseSequence: batch.baseSequence ?? -1,
+  });
   return output;
 }
 
@@ -155,7 +155,7 @@ function writeVarintBytes(writer: Writer, bytes: Buffer | null): void {
 /** Whole bytes of the batch starting at `start`, or null when fewer than that remain. */
 export function recordBatchTotalBytes(buffer: Buffer, start = 0): number | null {
   if (buffer.length - start < batchOverheadBytes) return null;
-  const total = buffer.readInt32BE(start + batchLengthAt) + batchOverheadBytes;
+  const total = batchTotalBytes(buffer, start);
   return buffer.length - start >= total ? total : null;
 }
 
