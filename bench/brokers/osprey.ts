@@ -28,7 +28,7 @@ export function ospreyVersion(): string {
 export async function startOsprey(options: BrokerStartOptions): Promise<RunningBroker> {
   const dataDir = temporaryDirectory(options.dataParent, 'osprey-');
   const args = [
-    cliEntry, 'broker', '--data-dir', dataDir, '--host', '127.0.0.1', '--kafka-port', '0',
+    cliEntry, 'broker', '--data-dir', dataDir, '--host', '127.0.0.1', '--kafka-port', '0', '--http-port', '-1',
     '--flush', 'always',
     // Benchmarks start one consumer at a time; Kafka's 3 s wait for more members would only add idle time.
     '--groups.initial-rebalance-delay-ms', '0',

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
+import { Metrics } from '../metrics/metrics.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { LogOptions } from '../storage/partition-log.js';
 import { PartitionLog, systemClock } from '../storage/partition-log.js';
@@ -68,6 +69,8 @@ export class Broker {
   closing = false;
   /** Consumer groups and committed offsets (groups/coordinator.ts); set by open(). */
   groups!: GroupCoordinator;
+  /** Counters and gauges served at the HTTP listener's /metrics. */
+  readonly metrics = new Metrics();
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
@@ -81,6 +84,12 @@ export class Broker {
   ) {
     this.advertisedHost = config.advertisedHost || config.host;
     this.advertisedPort = config.kafkaPort;
+    this.metrics.gauge('osprey_topics', 'Topics this broker holds.', () => this.topics.size);
+    this.metrics.gauge('osprey_partitions', 'Partitions this broker holds, all topics together.', () => {
+      let partitions = 0;
+      for (const topic of this.topics.values()) partitions += topic.partitions.length;
+      return partitions;
+    });
   }
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {

@@ -158,10 +158,13 @@ function reportStartupFailure(context: CommandContext, error: unknown, config: B
 function describeStartupError(error: unknown, config: BrokerConfig | undefined): string {
   if (error instanceof StartupError || config === undefined) return describeError(error);
   const code = errorCode(error);
-  const listener = `${config.host}:${config.kafkaPort}`;
+  // Node's listen errors carry the port: the Kafka or the HTTP listener's.
+  const port = error instanceof Error && 'port' in error && typeof error.port === 'number' ? error.port : config.kafkaPort;
+  const portFlag = port === config.httpPort && port !== config.kafkaPort ? '--http-port' : '--kafka-port';
+  const listener = `${config.host}:${port}`;
   switch (code) {
     case 'EADDRINUSE':
-      return `cannot listen on ${listener}: the address is already in use (another broker? choose one with --kafka-port)`;
+      return `cannot listen on ${listener}: the address is already in use (another broker? choose one with ${portFlag})`;
     case 'EADDRNOTAVAIL':
       return `cannot listen on ${listener}: ${config.host} is not an address of this machine (--host)`;
     case 'EACCES':

@@ -99,6 +99,8 @@ export interface BrokerConfig {
   /** Address the Kafka listener binds to. */
   host: string;
   kafkaPort: number;
+  /** Port of the HTTP listener (Prometheus metrics at /metrics) on `host`; 0 picks a free port, -1 turns it off. */
+  httpPort: number;
   /** Host advertised to clients in Metadata; defaults to `host`. */
   advertisedHost: string;
   dataDir: string;
@@ -125,6 +127,7 @@ export interface BrokerConfig {
 export const defaultBrokerConfig: BrokerConfig = {
   host: '127.0.0.1',
   kafkaPort: 9092,
+  httpPort: 8080,
   advertisedHost: '',
   dataDir: './data',
   nodeId: 0,

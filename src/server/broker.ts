@@ -5,20 +5,30 @@
 import { Broker } from '../broker/broker.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
+import { startHttpListener } from './http/listener.js';
+import type { HttpListener } from './http/listener.js';
 import { startKafkaListener } from './kafka/listener.js';
 
 export interface RunningBroker {
   readonly kafkaHost: string;
   readonly kafkaPort: number;
+  /** The HTTP listener's port; null when it is turned off (httpPort -1). */
+  readonly httpPort: number | null;
   close(): Promise<void>;
 }
 
 export async function startBroker(config: BrokerConfig, logger: Logger): Promise<RunningBroker> {
   const broker = await Broker.open(config, logger);
   let listener;
+  let http: HttpListener | null = null;
   try {
+    if (config.httpPort >= 0) {
+      http = await startHttpListener(config.host, config.httpPort, broker.metrics);
+      logger.info('http listener ready', { host: http.host, port: http.port });
+    }
     listener = await startKafkaListener(config, broker, logger);
   } catch (error) {
+    await http?.close();
     await broker.close();
     throw error;
   }
@@ -28,9 +38,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   return {
     kafkaHost: listener.host,
     kafkaPort: listener.port,
+    httpPort: http?.port ?? null,
     close() {
       closing ??= (async () => {
         await listener.close();
+        await http?.close();
         await broker.close();
         logger.info('broker stopped');
       })();

@@ -42,6 +42,8 @@ export interface BrokerProcess {
   readonly port: number;
   /** `host:port`, for a client's bootstrap servers. */
   readonly bootstrap: string;
+  /** Port of the broker's HTTP listener (metrics at /metrics); null if it was turned off. */
+  readonly httpPort: number | null;
   readonly dataDir: string;
   readonly pid: number;
   /** Exit code once exited (null while running, or when it died of a signal). */
@@ -50,6 +52,8 @@ export interface BrokerProcess {
   readonly exitSignal: NodeJS.Signals | null;
   /** Everything written to stderr and stdout so far. */
   logs(): string;
+  /** The broker's Prometheus metrics: GET /metrics on its HTTP listener, as text. */
+  metricsText(): Promise<string>;
   /** Resolves with the matching log line once one appears; rejects with the logs after timeoutMs. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** SIGTERM, wait for the exit, throw (with the logs) unless it exited with code 0 within 20 s. */
@@ -63,6 +67,7 @@ export interface BrokerProcess {
 }
 
 const readyLine = /kafka listener ready host=("[^"]*"|\S+) port=(\d+)/;
+const httpReadyLine = /http listener ready host=(?:"[^"]*"|\S+) port=(\d+)/;
 const defaultReadyTimeoutMs = 20_000;
 const stopTimeoutMs = 20_000;
 /** The compiled CLI beside this file's build: <build>/test/helpers → <build>/src/cli/main.js. */
@@ -124,7 +129,7 @@ export function isolatedEnvironment(extra: Readonly<Record<string, string>> = {}
 export async function startBrokerProcess(options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
   if (!existsSync(cliEntry)) throw new Error(`${cliEntry} is missing: build first (npm run build)`);
   const dataDir = options.dataDir ?? temporaryDirectory();
-  const args = [cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
+  const args = [cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', '0', '--http-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
   const env = isolatedEnvironment(options.env);
 
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -173,6 +178,7 @@ async function waitForReady(child: ChildProcess, output: OutputLog, exited: Prom
 
 class RunningBrokerProcess implements BrokerProcess {
   readonly bootstrap: string;
+  readonly httpPort: number | null;
 
   constructor(
     private readonly child: ChildProcess,
@@ -184,6 +190,15 @@ class RunningBrokerProcess implements BrokerProcess {
     private readonly options: BrokerProcessOptions,
   ) {
     this.bootstrap = `${host}:${port}`;
+    const http = completeLines(output.text).map((line) => httpReadyLine.exec(line)).find((match) => match !== null);
+    this.httpPort = http?.[1] === undefined ? null : Number(http[1]);
+  }
+
+  async metricsText(): Promise<string> {
+    if (this.httpPort === null) throw new Error('this broker runs without its HTTP listener (--http-port -1)');
+    const response = await fetch(`http://${this.host}:${this.httpPort}/metrics`);
+    if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
+    return response.text();
   }
 
   get pid(): number {

@@ -167,7 +167,7 @@ test('broker process exits 0 on SIGINT too', async () => {
 test('a port already in use exits 1 with one line naming the address', async () => {
   const first = await startBrokerProcess();
   try {
-    const result = await runCli(['broker', '--data-dir', temporaryDirectory(), '--host', '127.0.0.1', '--kafka-port', String(first.port)]);
+    const result = await runCli(['broker', '--data-dir', temporaryDirectory(), '--host', '127.0.0.1', '--http-port', '0', '--kafka-port', String(first.port)]);
     assertOneLineFailure(result, `osprey: cannot listen on 127.0.0.1:${first.port}: the address is already in use`);
   } finally {
     await first.stop();
