@@ -385,3 +385,35 @@ test('OffsetCommit into a full disk is answered with a retriable error code, the
   assertNoInternalErrors(broker);
   await stopAndUnmount(broker, filesystem);
 });
+
+test('a commit refused on a full disk is not resurrected by a later cleanup of the group log', async () => {
+  const filesystem = smallFilesystem();
+  let broker = await start(filesystem, ['--min-free-disk-bytes', '0', '--groups.offsets-log-cleanup-bytes', '1024']);
+  const topic = 'cleaned';
+  let connection = await RawKafkaConnection.open(broker.host, broker.port);
+  assert.equal((await produce(connection, topic, batchOf(['one', 'two']))).errorCode, 0);
+  const commit = (groupId: string, offset: bigint) =>
+    connection.call(offsetCommitApi, 8, {
+      groupId,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: 'x'.repeat(100) }] }],
+    });
+  filesystem.fillUp('filler');
+  const refused = (await commit('refused-group', 2n)).topics[0]?.partitions[0]?.errorCode;
+  assert.ok(refused !== undefined && retriableCommitErrors.has(refused), `commit on a full disk answered ${refused}`);
+  filesystem.remove('filler');
+  // Commits of another group grow the group log past 1 KiB: a cleanup writes the live state anew.
+  for (let round = 0; round < 20; round++) assert.equal((await commit('busy-group', BigInt(round % 3))).topics[0]?.partitions[0]?.errorCode, 0);
+  await broker.waitForLog(/group log cleaned up/, 10_000);
+  connection.destroy();
+  broker = await restart(broker);
+  connection = await RawKafkaConnection.open(broker.host, broker.port);
+  const fetched = await connection.call(offsetFetchApi, 8, { groupId: '', topics: [], groups: [{ groupId: 'refused-group', topics: null }, { groupId: 'busy-group', topics: null }], requireStable: false });
+  connection.destroy();
+  const committed = (index: number) => fetched.groups[index]?.topics.flatMap((entry) => entry.partitions.map((partition) => partition.committedOffset));
+  assert.deepEqual(committed(0), [], 'the refused commit was never stored');
+  assert.deepEqual(committed(1), [1n]);
+  await stopAndUnmount(broker, filesystem);
+});
