@@ -14,14 +14,16 @@
  *    real client (KafkaJS) retrying through the alarm gets its messages in once space returns.
  *  - An idempotent producer's batch refused on a full disk is written when retried (the partition's
  *    producer state forgot the batches that were cut away).
- *  - OffsetCommit into a full disk is answered with a retriable error code, the broker keeps
- *    running, and commits work again once space returns.
+ *  - OffsetCommit, DeleteRecords and Produce to a topic to be auto-created, on a full disk, are
+ *    answered with retriable error codes on an open connection, and work again once space returns;
+ *    a commit refused on a full disk is not written by a later cleanup of the group log.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import { deleteRecordsRequest, deleteRecordsResponse } from '../../src/protocol/kafka/messages/delete-records.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { initProducerIdRequest, initProducerIdResponse } from '../../src/protocol/kafka/messages/init-producer-id.js';
 import { offsetCommitRequest, offsetCommitResponse } from '../../src/protocol/kafka/messages/offset-commit.js';
@@ -29,7 +31,7 @@ import { offsetFetchRequest, offsetFetchResponse } from '../../src/protocol/kafk
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
-import { decodeRecordBatches, encodeRecordBatch, processIsAlive, rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
+import { decodeRecordBatches, encodeRecordBatch, openFileDescriptors, processIsAlive, rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import type { SmallFilesystem } from '../helpers/small-filesystem.js';
 
@@ -40,6 +42,7 @@ const fetchApi = rawApi(fetchRequest, fetchResponse);
 const offsetCommitApi = rawApi(offsetCommitRequest, offsetCommitResponse);
 const offsetFetchApi = rawApi(offsetFetchRequest, offsetFetchResponse);
 const initProducerIdApi = rawApi(initProducerIdRequest, initProducerIdResponse);
+const deleteRecordsApi = rawApi(deleteRecordsRequest, deleteRecordsResponse);
 
 const kafkaStorageError = 56;
 /** What a commit into a full disk may be answered with: both make clients retry. */
@@ -186,12 +189,16 @@ test('a full disk answers KAFKA_STORAGE_ERROR on an open connection, keeps every
   assert.equal(refusal.errorCode, kafkaStorageError, `refused with KAFKA_STORAGE_ERROR (${refusal.errorMessage ?? 'no message'})`);
   assert.ok(acknowledged.length > 100, `most of the disk was filled first (${acknowledged.length} records)`);
 
-  // The partition is not latched into failure: every attempt is answered, on the same connection.
-  for (let attempt = 0; attempt < 3; attempt++) {
+  // The partition is not latched into failure: every attempt is answered, on the same connection,
+  // and failing writes leave no file handle behind.
+  const descriptorsBefore = openFileDescriptors(broker.pid);
+  for (let attempt = 0; attempt < 20; attempt++) {
     const outcome = await produce(connection, topic, batchOf([recordValue(`refused-${attempt}`), recordValue(`refused-${attempt}-b`)]));
     assert.equal(outcome.errorCode, kafkaStorageError, `attempt ${attempt} on a full disk`);
   }
   assert.equal(connection.closed, false, 'the connection stays open');
+  const descriptorsAfter = openFileDescriptors(broker.pid);
+  assert.ok(descriptorsBefore !== null && descriptorsAfter !== null && descriptorsAfter <= descriptorsBefore + 2, `file descriptors ${String(descriptorsBefore)} → ${String(descriptorsAfter)}`);
 
   const whileFull = await readPartition(broker, topic);
   assert.equal(whileFull.highWatermark, BigInt(acknowledged.length));
@@ -356,7 +363,7 @@ test('under the free-space reserve, produce is refused early with KAFKA_STORAGE_
   await stopAndUnmount(broker, filesystem);
 });
 
-test('OffsetCommit into a full disk is answered with a retriable error code, the broker keeps running, and commits work again once space returns', async () => {
+test('OffsetCommit, DeleteRecords and Produce to a new topic on a full disk are answered with retriable error codes, the broker keeps running, and all work again once space returns', async () => {
   const filesystem = smallFilesystem();
   const broker = await start(filesystem, ['--min-free-disk-bytes', '0']);
   const topic = 'committed';
@@ -375,10 +382,17 @@ test('OffsetCommit into a full disk is answered with a retriable error code, the
     const refused = (await commit(1n)).topics[0]?.partitions[0]?.errorCode;
     assert.ok(refused !== undefined && retriableCommitErrors.has(refused), `commit on a full disk answered ${refused}`);
   }
+  // Other writers on the full disk: auto-creating a topic for Produce, DeleteRecords' checkpoint.
+  const newTopic = await produce(connection, 'born-on-a-full-disk', batchOf(['never']));
+  assert.equal(newTopic.errorCode, kafkaStorageError, `produce to a topic that cannot be created (${newTopic.errorMessage ?? ''})`);
+  const deleteRecords = (offset: bigint) => connection.call(deleteRecordsApi, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset }] }], timeoutMs: 5_000 });
+  assert.equal((await deleteRecords(1n)).topics[0]?.partitions[0]?.errorCode, kafkaStorageError, 'DeleteRecords whose checkpoint cannot be written');
   assert.equal(connection.closed, false, 'the connection stays open');
   assert.ok(processIsAlive(broker.pid), 'the broker keeps running');
   filesystem.remove('filler');
   assert.equal((await commit(2n)).topics[0]?.partitions[0]?.errorCode, 0, 'commits work again once space returns');
+  const deleted = (await deleteRecords(1n)).topics[0]?.partitions[0];
+  assert.deepEqual([deleted?.errorCode, deleted?.lowWatermark], [0, 1n], 'DeleteRecords works again once space returns');
   const fetched = await connection.call(offsetFetchApi, 8, { groupId: '', topics: [], groups: [{ groupId: 'full-disk-group', topics: null }], requireStable: false });
   assert.deepEqual(fetched.groups[0]?.topics.flatMap((entry) => entry.partitions.map((partition) => partition.committedOffset)), [2n]);
   connection.destroy();
