@@ -360,8 +360,8 @@ export class Segment {
 
   /** Closes and removes the segment's files. FileHandle.close waits for reads in progress. */
   async deleteFiles(): Promise<void> {
+    this.deleted = true; // first: a read racing with close() must not reopen the file (a leaked handle)
     await this.close();
-    this.deleted = true;
     for (const path of [this.logPath, this.offsetIndexPath, this.timeIndexPath]) {
       await unlink(path).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
