@@ -335,7 +335,16 @@ export class Flusher {
     this.checkpointRequested = false;
     this.failedCycles++;
     const mark = failed.operation === 'write' ? this.written : this.durable;
-    const plan = this.environment.rollBack(mark, { ...failed, failedCycles: this.failedCycles, rolledBackToOffset: mark.tail.nextOffset });
+    let plan: RollbackPlan;
+    try {
+      plan = this.environment.rollBack(mark, { ...failed, failedCycles: this.failedCycles, rolledBackToOffset: mark.tail.nextOffset });
+    } catch (rollbackError) {
+      // Our own invariant broke: refuse everything rather than guess; recovery sorts it out on restart.
+      this.failure = asError(rollbackError);
+      this.environment.onRollbackFailed(this.failure);
+      for (const deferred of rejected) deferred?.reject(this.failure);
+      return;
+    }
     this.written = mark;
     for (const segment of plan.removed) this.dirty.delete(segment);
     // Seals of segments before the new active one still have to happen; later ones are gone.
@@ -354,6 +363,7 @@ export class Flusher {
 
   /** Step 3: index and checkpoint files. A failure is reported and retried in the next cycle. */
   private async maintain(seals: Segment[], checkpoint: boolean): Promise<void> {
+    if (seals.length === 0 && !checkpoint) return;
     let index = 0;
     try {
       for (; index < seals.length; index++) await this.finishSealed(seals[index]!);
