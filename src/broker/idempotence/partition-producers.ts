@@ -17,7 +17,7 @@
  * Replayed batches are trusted (they passed the checks when appended) and their time is the batch's
  * maxTimestamp, capped at now, as Kafka does.
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/logger.js';
 import type { AppendResult, Clock, PartitionLog } from '../../storage/partition-log.js';
@@ -204,9 +204,13 @@ export class PartitionProducers {
     try {
       await handle.writeFile(bytes);
       await syncFile(handle, 'checkpoint');
-    } finally {
+    } catch (error) {
+      // A full disk: do not leave a partial file holding space until the next start removes it.
       await handle.close();
+      await unlink(temporaryPath).catch(() => undefined);
+      throw error;
     }
+    await handle.close();
     await rename(temporaryPath, path);
     await syncDirectory(this.log.directory, syncFile);
   }
