@@ -10,8 +10,9 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import type { LogOptions } from '../storage/partition-log.js';
+import type { LogEnvironment, LogOptions, WriteFailure } from '../storage/partition-log.js';
 import { PartitionLog, systemClock } from '../storage/partition-log.js';
+import { DiskAlarm } from './disk-alarm.js';
 import { PartitionProducers } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
@@ -71,6 +72,8 @@ export class Broker {
   groups!: GroupCoordinator;
   /** Counters and gauges served at the HTTP listener's /metrics. */
   readonly metrics = new Metrics();
+  /** Free-space reserve: produce is refused while it is raised (disk-alarm.ts). */
+  readonly diskAlarm: DiskAlarm;
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
@@ -90,6 +93,24 @@ export class Broker {
       for (const topic of this.topics.values()) partitions += topic.partitions.length;
       return partitions;
     });
+    this.diskAlarm = new DiskAlarm({ directory: config.dataDir, minFreeDiskBytes: config.minFreeDiskBytes, checkIntervalMs: config.diskCheckIntervalMs }, logger);
+    this.registerDiskMetrics();
+  }
+
+  private registerDiskMetrics(): void {
+    this.metrics.gauge('osprey_disk_free_bytes', "Free bytes of the data directory's file system at the last check.", () => this.diskAlarm.freeBytes ?? 0);
+    this.metrics.gauge('osprey_disk_alarm', '1 while free disk space is under minFreeDiskBytes and produce is refused, else 0.', () => (this.diskAlarm.raised ? 1 : 0));
+  }
+
+  /** What every partition log gets: the logger, and a say in write failures. */
+  private logEnvironment(): LogEnvironment {
+    return { logger: this.logger, onWriteFailure: (failure) => this.logWriteFailed(failure) };
+  }
+
+  /** A partition log's write or fsync failed (it rolled back and logged it): count it, measure the disk now. */
+  private logWriteFailed(failure: WriteFailure): void {
+    this.metrics.counter('osprey_log_write_failures_total', 'Flush cycles of partition logs whose write or fsync failed (their appends were refused and cut away).').inc({ operation: failure.operation });
+    this.diskAlarm.checkSoon();
   }
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
@@ -97,6 +118,7 @@ export class Broker {
     const metadata = await LocalMetadataStore.open(config.dataDir, config.clusterId);
     const producerIds = await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
     const broker = new Broker(config, logger, metadata, producerIds);
+    await broker.diskAlarm.start();
     for (const [name, stored] of Object.entries(metadata.topics)) {
       await broker.loadTopic(name, Buffer.from(stored.id, 'hex'), stored.partitionCount, new Map(Object.entries(stored.configs)));
     }
@@ -173,7 +195,7 @@ export class Broker {
   private async openPartitions(topic: Topic, partitionCount: number): Promise<void> {
     const options = this.logOptions(topic.effective);
     for (let index = topic.partitions.length; index < partitionCount; index++) {
-      const log = await PartitionLog.open(join(this.config.dataDir, partitionDirectoryName(topic.name, index)), options);
+      const log = await PartitionLog.open(join(this.config.dataDir, partitionDirectoryName(topic.name, index)), options, systemClock, this.logEnvironment());
       const producers = await PartitionProducers.open(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
       topic.partitions.push({ topic, index, log, producers, dataListeners: new Set() });
     }
@@ -381,6 +403,7 @@ export class Broker {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.diskAlarm.stop();
     if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
     for (const timer of this.producerStateTimers) clearInterval(timer);
     await this.groups?.close();

@@ -26,6 +26,8 @@ import {
   setPartitionLeaderEpoch,
   transactionalBit,
 } from '../protocol/kafka/batch-header.js';
+import { LogClosedError, LogFailedError, LogWriteError } from '../storage/errors.js';
+import type { AppendResult } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
 import type { BatchMetadata } from './producer-state.js';
 
@@ -86,8 +88,15 @@ export function checkBatch(records: Buffer | null, partition: Partition, produce
  * a retried duplicate is answered with its original offsets and not written again, a sequence gap
  * or a stale epoch is refused. The check, the append and the state update run synchronously, with
  * no await in between, so that no other request on this partition can come between them.
+ *
+ * Storage trouble is answered KAFKA_STORAGE_ERROR (retriable) for this partition, never by closing
+ * the connection: while free disk space is under minFreeDiskBytes (disk-alarm.ts) nothing is
+ * appended; a log that is closed (shutdown) or failed refuses the append; a write or fsync that
+ * fails rejects `durable`, and the log has already cut the batch away (storage/flush.ts), so it is
+ * never acknowledged and its offsets are handed out again. The log reports the failure itself, once.
  */
 export async function appendBatch(broker: Broker, partition: Partition, records: Buffer, acks: number): Promise<PartitionProduceResult> {
+  if (broker.diskAlarm.raised) return rejected(ErrorCode.kafkaStorageError, broker.diskAlarm.refusalMessage);
   const verdict = partition.producers.check(records);
   if (verdict.kind === 'refuse') return rejected(verdict.errorCode, verdict.errorMessage);
   if (verdict.kind === 'duplicate') return answerDuplicate(broker, partition, verdict.batch, acks);
@@ -99,17 +108,22 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
   }
   // One broker leads every partition, in leader epoch 0 (what Metadata reports); outside the CRC.
   setPartitionLeaderEpoch(records, 0, 0);
-  const appended = partition.log.append(records);
+  let appended: AppendResult;
+  try {
+    appended = partition.log.append(records);
+  } catch (error) {
+    if (!isStorageError(error)) throw error;
+    return storageFailure(broker, partition, error);
+  }
   partition.producers.recordAppend(records, appended);
   const durable = appended.durable.then(() => broker.notifyData(partition));
   if (acks !== 0) {
     try {
       await durable;
     } catch (error) {
-      broker.logger.error('append failed', { topic: partition.topic.name, partition: partition.index, error: String(error) });
-      return rejected(ErrorCode.kafkaStorageError, 'the batch could not be written to disk');
+      return storageFailure(broker, partition, error);
     }
-  } else durable.catch((error: unknown) => broker.logger.error('append failed', { topic: partition.topic.name, error: String(error) }));
+  } else durable.catch((error: unknown) => void storageFailure(broker, partition, error));
   return {
     errorCode: ErrorCode.none,
     errorMessage: null,
@@ -117,6 +131,27 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
     logAppendTimeMs,
     logStartOffset: BigInt(partition.log.logStartOffset),
   };
+}
+
+function isStorageError(error: unknown): error is LogWriteError | LogFailedError | LogClosedError {
+  return error instanceof LogWriteError || error instanceof LogFailedError || error instanceof LogClosedError;
+}
+
+/** KAFKA_STORAGE_ERROR for one partition; logged at debug only, since the log reported the cause. */
+function storageFailure(broker: Broker, partition: Partition, error: unknown): PartitionProduceResult {
+  const message = error instanceof Error ? error.message : String(error);
+  broker.logger.debug('append not written', { topic: partition.topic.name, partition: partition.index, error: message });
+  return rejected(ErrorCode.kafkaStorageError, clientMessage(error));
+}
+
+/** What the client is told: the cause's error code, never the broker's paths. */
+function clientMessage(error: unknown): string {
+  if (error instanceof LogClosedError) return 'the partition is closing; retry';
+  const cause = error instanceof LogWriteError || error instanceof LogFailedError ? error.cause : error;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code === undefined ? 'a storage error' : code === 'ENOSPC' ? 'no space left on the device (ENOSPC)' : code;
+  if (error instanceof LogFailedError) return `the partition's log failed (${reason}) and refuses writes until the broker restarts`;
+  return `the batch was not written to disk: ${reason}; nothing of it was kept, retry`;
 }
 
 /**

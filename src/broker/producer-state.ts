@@ -226,6 +226,25 @@ export class ProducerStateTable {
     return removed;
   }
 
+  /**
+   * The log was cut back to `endOffset` (appends that failed to be written, never acknowledged):
+   * forgets their batches, so that a retry is appended again rather than answered as a duplicate
+   * of offsets that no longer hold it. A producer left with no batch is forgotten altogether: its
+   * next batch is accepted at any sequence (rule 5), as after an expiry. Returns how many batches.
+   */
+  truncateTo(endOffset: number): number {
+    let removed = 0;
+    for (const [producerId, entry] of this.producers) {
+      while (entry.batches.length > 0 && entry.batches[entry.batches.length - 1]!.lastOffset >= endOffset) {
+        entry.batches.pop();
+        removed++;
+      }
+      if (entry.batches.length === 0) this.producers.delete(producerId);
+    }
+    if (removed > 0) this.changeCount++;
+    return removed;
+  }
+
   private evictBeyond(keep: number): void {
     while (this.producers.size > keep) {
       const oldest = this.producers.keys().next();

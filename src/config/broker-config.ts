@@ -119,6 +119,14 @@ export interface BrokerConfig {
   /** How often partitions whose producer state or log changed write a producer state snapshot. */
   producerStateSnapshotIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Free-space reserve of the data directory's file system: while less is free, Produce is refused
+   * (KAFKA_STORAGE_ERROR, retriable) so that what must still be written (offset commits, indexes,
+   * checkpoints) has room; 0 turns the check off.
+   */
+  minFreeDiskBytes: number;
+  /** How often free disk space is measured (statfs), besides right after a failed write. */
+  diskCheckIntervalMs: number;
   topicDefaults: TopicDefaults;
   limits: ConnectionLimits;
   groups: GroupSettings;
@@ -140,6 +148,8 @@ export const defaultBrokerConfig: BrokerConfig = {
   producerIdExpirationCheckIntervalMs: 10 * 60 * 1000,
   producerStateSnapshotIntervalMs: 60_000,
   logLevel: 'info',
+  minFreeDiskBytes: 64 * 1024 * 1024,
+  diskCheckIntervalMs: 1000,
   topicDefaults: {
     numPartitions: 1,
     segmentBytes: 1024 * 1024 * 1024,

@@ -145,6 +145,12 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   producerIdExpirationCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired producer ids are removed.', kafkaName: 'producer.id.expiration.check.interval.ms' },
   producerStateSnapshotIntervalMs: { type: milliseconds(1, maxTimerMs), description: "How often partitions whose producer state or log changed write a producer state snapshot; after a crash, the log written since a partition's last snapshot is read again on start." },
   logLevel: { type: oneOf(['debug', 'info', 'warn', 'error']), description: 'Lowest level of the log lines written to stderr.' },
+  minFreeDiskBytes: {
+    type: bytes(0),
+    description:
+      "Free-space reserve of the data directory's file system, like RabbitMQ's disk alarm: while less is free, Produce is refused with KAFKA_STORAGE_ERROR (retriable; clients retry) so that offset commits, indexes and checkpoints still have room. A WARN line when the alarm is raised, an INFO line when it clears; gauge osprey_disk_alarm. 0 turns the check off.",
+  },
+  diskCheckIntervalMs: { type: milliseconds(10, maxTimerMs), description: 'How often free disk space is measured for minFreeDiskBytes (one statfs call), besides right after a failed write.' },
 };
 
 const topicDefaultSettings: Settings<TopicDefaults> = {

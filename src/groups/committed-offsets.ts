@@ -48,6 +48,19 @@ export class CommittedOffsets {
     this.dropIfGone(topic, partition, entry);
   }
 
+  /**
+   * The write appended at `logOffset` failed (a full disk): the log cut it away, so `latest` goes
+   * back to what is durable, unless a later write already replaced it. Otherwise a later snapshot
+   * of the group log would store a commit the client was told had failed.
+   */
+  appendFailed(topic: string, partition: number, value: CommittedOffset | null, logOffset: number): void {
+    const entry = this.entry(topic, partition, false);
+    if (entry === undefined || entry.latestLogOffset !== logOffset || entry.latest !== value) return;
+    entry.latest = entry.visible;
+    entry.latestLogOffset = entry.visibleLogOffset;
+    this.dropIfGone(topic, partition, entry);
+  }
+
   /** Replay: the write is in the log, hence durable. */
   replayed(topic: string, partition: number, value: CommittedOffset | null, logOffset: number): void {
     this.appended(topic, partition, value, logOffset);

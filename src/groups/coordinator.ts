@@ -566,8 +566,11 @@ export class GroupCoordinator {
       await outcome.durable;
       accepted.forEach(({ topic, partition, value }, index) => target.offsets.madeDurable(topic, partition, value, outcome.logOffset + index));
     } catch (error) {
-      this.logger.error('committing offsets failed', { group: target.groupId, error: String(error) });
-      for (const { result } of accepted) result.errorCode = retryLaterCode;
+      this.logger.debug('committing offsets failed', { group: target.groupId, error: String(error) }); // the group log reported the cause
+      accepted.forEach(({ topic, partition, value, result }, index) => {
+        target.offsets.appendFailed(topic, partition, value, outcome.logOffset + index);
+        result.errorCode = retryLaterCode;
+      });
     }
     return results;
   }
@@ -649,6 +652,9 @@ export class GroupCoordinator {
     try {
       await outcome.durable;
     } catch {
+      records.forEach((record, index) => {
+        if (record.kind === 'offset') group.offsets.appendFailed(record.topic, record.partition, null, outcome.logOffset + index);
+      });
       return { errorCode: retryLaterCode, topics: [] };
     }
     records.forEach((record, index) => {

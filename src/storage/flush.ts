@@ -1,5 +1,7 @@
 import type { FlushPolicy } from '../config/broker-config.js';
-import type { Segment, SyncFile } from './segment.js';
+import { LogWriteError } from './errors.js';
+import { syncDirectory } from './segment.js';
+import type { Segment, SegmentTail, SyncFile } from './segment.js';
 
 /**
  * Group commit for one partition log.
@@ -10,27 +12,56 @@ import type { Segment, SyncFile } from './segment.js';
  *                                                             1. writev each run at its position
  *                                                             2. fdatasync the written segments
  *                                                                (policy always, or a sync request)
- *                                                             3. finish sealed (rolled) segments:
- *                                                                fsync log, write + fsync indexes,
- *                                                                advance the recovery checkpoint
- *                                                             4. resolve the cycle's promise
+ *                                                                and the sealed (rolled) ones
+ *                                                             3. finish sealed segments: write +
+ *                                                                fsync indexes, advance the recovery
+ *                                                                checkpoint
+ *                                                             4. resolve the cycle's promises
  *   appends made while a cycle is in flight queue up for the next cycle, which starts as soon as
  *   the current one ends. One promise per cycle: every append of a cycle shares it.
+ *
+ * Two marks follow the log's prefix that is safe: `written` (handed to the OS by a cycle that
+ * completed) and `durable` (fsynced). When step 1 or 2 fails (ENOSPC, EIO):
+ *
+ *   - every append of the cycle, and every append queued after it (their offsets follow the failed
+ *     ones), is rejected with LogWriteError; none was acknowledged;
+ *   - the log is rolled back, at once and before any new append can take an offset, to
+ *       `written` when a write failed: what earlier cycles wrote is intact, and under every policy
+ *                  it is exactly what was acknowledged;
+ *       `durable` when an fsync failed: after a failed fsync the state of the page cache is unknown
+ *                  (Linux may have dropped the dirty pages and marked them clean, so a later fsync
+ *                  "succeeds" without writing them). We trust only what an earlier fsync made
+ *                  durable and re-write nothing. Under flush=always that is exactly what was
+ *                  acknowledged; under interval/never it also drops the acknowledged but unsynced
+ *                  tail, as a crash would: the risk those policies take, now reported (ERROR);
+ *   - the files are cut back (ftruncate + fdatasync, later segments deleted), so the failed bytes
+ *     can neither be read nor come back after a crash, and the offsets are handed out again: no hole,
+ *     no duplicate. New appends are taken meanwhile and written after the cut.
+ * Only if the cut itself fails is the log failed for good (`failure`): every append is then
+ * refused until the broker restarts and recovery validates the files.
+ * Index and checkpoint files (step 3) only speed recovery up: a failure there is reported and
+ * retried in the next cycle, and never fails an append.
  *
  * Policies:
  *   always    every cycle fsyncs; `durable` resolves after the fsync; readers see fsynced data only.
  *   interval  cycles only write; a timer asks for an fsync every flushIntervalMs.
  *   never     cycles only write; fsync happens on roll, flush() and close().
  * Whatever the policy, rolled segments are fsynced when sealed and flush() fsyncs everything.
- * A failed write or fsync fails the log: its promise and every later one reject.
  */
+
+/** The end of a prefix of the log: the segment it ends in and that segment's accounting there. */
+export interface LogMark {
+  readonly segment: Segment;
+  readonly tail: SegmentTail;
+}
 
 interface PendingRun {
   segment: Segment;
   position: number;
   buffers: Buffer[];
   byteCount: number;
-  endOffset: number;
+  /** The segment's accounting after the run's last batch. */
+  end: SegmentTail;
 }
 
 interface Deferred {
@@ -50,6 +81,27 @@ function createDeferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/** What the log must do after a failed cycle: its in-memory state is already back at the mark. */
+export interface RollbackPlan {
+  /** The segment that is active from now on, to be cut at `position`. */
+  readonly active: Segment;
+  readonly position: number;
+  /** Later segments, taken out of the log; their files are deleted. */
+  readonly removed: readonly Segment[];
+}
+
+export interface WriteFailure {
+  readonly error: Error;
+  /** 1 for the first failed cycle, counting up while cycles keep failing. */
+  readonly failedCycles: number;
+  readonly operation: 'write' | 'fsync';
+  /** Log end offset before the rollback, and after it. */
+  readonly abandonedEndOffset: number;
+  readonly rolledBackToOffset: number;
+  /** Of the offsets cut away, those below this were acknowledged (interval/never, after a failed fsync). */
+  readonly acknowledgedEndOffset: number;
+}
+
 export interface FlusherEnvironment {
   syncFile: SyncFile;
   /** The active segment, whose indexes a flush persists. */
@@ -58,6 +110,17 @@ export interface FlusherEnvironment {
   writeRecoveryPoint(offset: number): Promise<void>;
   /** Called once a cycle has moved the written or durable end. */
   onProgress(): void;
+  /**
+   * A write or fsync failed: forget everything after `mark`, synchronously (no append may come in
+   * between), and say which files to cut.
+   */
+  rollBack(mark: LogMark, failure: WriteFailure): RollbackPlan;
+  /** The rollback's files could not be cut: the log is failed until it is reopened. */
+  onRollbackFailed(error: Error): void;
+  /** Writing index or checkpoint files failed (retried in the next cycle); null once they succeed again. */
+  onMaintenanceProblem(error: Error | null): void;
+  /** A cycle wrote data again after `failedCycles` cycles in a row had failed. */
+  onWritesResumed(failedCycles: number): void;
 }
 
 export class Flusher {
@@ -71,11 +134,14 @@ export class Flusher {
   private checkpointRequested = false;
   private scheduled = false;
   private running = false;
+  private maintenanceFailing = false;
+  /** Cycles in a row whose write or fsync failed (reported once, then when writes resume). */
+  private failedCycles = 0;
   private readonly dirty = new Set<Segment>();
   private recoveryPoint: number;
-  /** End of the data handed to the OS, and of the data fsynced. */
-  writtenEndOffset: number;
-  durableEndOffset: number;
+  private written: LogMark;
+  private durable: LogMark;
+  /** Set when a rollback could not cut the files: the log takes nothing more. */
   failure: Error | null = null;
   /** Cycles that fsynced data (observability and tests). */
   syncCycles = 0;
@@ -83,16 +149,25 @@ export class Flusher {
   constructor(
     policy: FlushPolicy,
     intervalMs: number,
-    endOffset: number,
     recoveryPoint: number,
     private readonly environment: FlusherEnvironment,
   ) {
     this.policy = policy;
     this.intervalMs = intervalMs;
-    this.writtenEndOffset = endOffset;
-    this.durableEndOffset = endOffset;
+    const active = environment.activeSegment();
+    this.written = { segment: active, tail: active.captureTail() };
+    this.durable = this.written;
     this.recoveryPoint = recoveryPoint;
     this.startTimer();
+  }
+
+  /** End of the data handed to the OS by completed cycles, and of the data fsynced. */
+  get writtenEndOffset(): number {
+    return this.written.tail.nextOffset;
+  }
+
+  get durableEndOffset(): number {
+    return this.durable.tail.nextOffset;
   }
 
   /** End of what readers may see: fsynced data under `always`, written data otherwise. */
@@ -112,15 +187,19 @@ export class Flusher {
     this.startTimer();
   }
 
-  /** Queues `batch` for writing at `position` of `segment`; resolves per the policy. */
-  enqueue(segment: Segment, batch: Buffer, position: number, endOffset: number): Promise<void> {
+  /**
+   * Queues `batch`, just accounted for at the end of `segment` at `position`, for writing;
+   * resolves per the policy, rejects with the cause when the cycle fails.
+   */
+  enqueue(segment: Segment, batch: Buffer, position: number): Promise<void> {
+    const end = segment.captureTail();
     const last = this.runs[this.runs.length - 1];
     if (last !== undefined && last.segment === segment && last.position + last.byteCount === position) {
       last.buffers.push(batch);
       last.byteCount += batch.length;
-      last.endOffset = endOffset;
+      last.end = end;
     } else {
-      this.runs.push({ segment, position, buffers: [batch], byteCount: batch.length, endOffset });
+      this.runs.push({ segment, position, buffers: [batch], byteCount: batch.length, end });
     }
     return this.nextCycle();
   }
@@ -181,37 +260,125 @@ export class Flusher {
       deferred.reject(this.failure);
       return;
     }
-    try {
-      await this.writeRuns(runs);
-      if (sync) await this.syncDirty();
-      for (const segment of seals) await this.finishSealed(segment);
-      if (checkpoint) await this.persistActive();
+    const acknowledgedEndOffset = this.policy === 'always' ? this.durableEndOffset : this.writtenEndOffset;
+    const failed = await this.writeAndSync(runs, seals, sync);
+    if (failed !== null) {
+      const failure = { ...failed, acknowledgedEndOffset, abandonedEndOffset: this.environment.activeSegment().nextOffset };
+      await this.rollBack(failure, deferred, seals);
+    } else {
+      if (runs.length > 0 && this.failedCycles > 0) {
+        this.environment.onWritesResumed(this.failedCycles);
+        this.failedCycles = 0;
+      }
+      // Appends resolve after step 3, so a rolled segment is sealed once they are; step 3 never fails them.
+      await this.maintain(seals, checkpoint);
       deferred.resolve();
-    } catch (error) {
-      this.failure = error instanceof Error ? error : new Error(String(error));
-      deferred.reject(this.failure);
     }
     this.environment.onProgress();
+  }
+
+  /** Steps 1 and 2; null when they succeeded, else what failed. */
+  private async writeAndSync(runs: PendingRun[], seals: Segment[], sync: boolean): Promise<{ error: Error; operation: 'write' | 'fsync' } | null> {
+    try {
+      await this.writeRuns(runs);
+    } catch (error) {
+      return { error: asError(error), operation: 'write' };
+    }
+    try {
+      if (sync) await this.syncDirty();
+      for (const segment of seals) await this.syncSealed(segment);
+    } catch (error) {
+      return { error: asError(error), operation: 'fsync' };
+    }
+    return null;
   }
 
   private async writeRuns(runs: PendingRun[]): Promise<void> {
     for (const run of runs) {
       await run.segment.write(run.buffers, run.position);
       this.dirty.add(run.segment);
-      this.writtenEndOffset = run.endOffset;
     }
+    // Only once every run is written: readers never see a batch whose cycle may still fail.
+    const last = runs[runs.length - 1];
+    if (last !== undefined) this.written = { segment: last.segment, tail: last.end };
   }
 
   private async syncDirty(): Promise<void> {
-    const writtenEndOffset = this.writtenEndOffset;
+    const written = this.written;
     if (this.dirty.size > 0) this.syncCycles++;
     for (const segment of this.dirty) await segment.sync(this.environment.syncFile);
     this.dirty.clear();
-    this.durableEndOffset = writtenEndOffset;
+    this.durable = written;
   }
 
-  private async finishSealed(segment: Segment): Promise<void> {
+  /** A rolled segment is complete: make its data durable (whatever the policy). */
+  private async syncSealed(segment: Segment): Promise<void> {
     if (this.dirty.delete(segment)) await segment.sync(this.environment.syncFile);
+    // Every earlier segment was sealed before it, so the log is durable up to its end.
+    if (segment.nextOffset > this.durableEndOffset) this.durable = { segment, tail: segment.captureTail() };
+  }
+
+  /**
+   * A write or fsync failed: reject every append not yet acknowledged, roll the log back to the
+   * mark (see the file comment) and cut the files there.
+   */
+  private async rollBack(
+    failed: Omit<WriteFailure, 'rolledBackToOffset' | 'failedCycles'>,
+    cycleDeferred: Deferred,
+    cycleSeals: Segment[],
+  ): Promise<void> {
+    // Appends queued while the cycle ran took offsets after the failed ones: they fail with it.
+    const rejected = [cycleDeferred, this.deferred];
+    this.runs = [];
+    this.deferred = null;
+    this.syncRequested = false;
+    this.checkpointRequested = false;
+    this.failedCycles++;
+    const mark = failed.operation === 'write' ? this.written : this.durable;
+    let plan: RollbackPlan;
+    try {
+      plan = this.environment.rollBack(mark, { ...failed, failedCycles: this.failedCycles, rolledBackToOffset: mark.tail.nextOffset });
+    } catch (rollbackError) {
+      // Our own invariant broke: refuse everything rather than guess; recovery sorts it out on restart.
+      this.failure = asError(rollbackError);
+      this.environment.onRollbackFailed(this.failure);
+      for (const deferred of rejected) deferred?.reject(this.failure);
+      return;
+    }
+    this.written = mark;
+    for (const segment of plan.removed) this.dirty.delete(segment);
+    // Seals of segments before the new active one still have to happen; later ones are gone.
+    this.seals = [...cycleSeals, ...this.seals].filter((segment) => segment.baseOffset < plan.active.baseOffset);
+    const cause = new LogWriteError(plan.active.directory, failed.error);
+    for (const deferred of rejected) deferred?.reject(cause);
+    try {
+      await plan.active.truncateFile(plan.position, this.environment.syncFile);
+      for (const segment of plan.removed) await segment.deleteFiles();
+      if (plan.removed.length > 0) await syncDirectory(plan.active.directory, this.environment.syncFile);
+    } catch (cutError) {
+      this.failure = asError(cutError);
+      this.environment.onRollbackFailed(this.failure);
+    }
+  }
+
+  /** Step 3: index and checkpoint files. A failure is reported and retried in the next cycle. */
+  private async maintain(seals: Segment[], checkpoint: boolean): Promise<void> {
+    if (seals.length === 0 && !checkpoint) return;
+    let index = 0;
+    try {
+      for (; index < seals.length; index++) await this.finishSealed(seals[index]!);
+      if (checkpoint) await this.persistActive();
+      if (this.maintenanceFailing) this.environment.onMaintenanceProblem(null);
+      this.maintenanceFailing = false;
+    } catch (error) {
+      this.seals = [...seals.slice(index), ...this.seals];
+      if (!this.maintenanceFailing) this.environment.onMaintenanceProblem(asError(error));
+      this.maintenanceFailing = true;
+    }
+  }
+
+  /** Its data is durable already (syncSealed): indexes, then the recovery point. */
+  private async finishSealed(segment: Segment): Promise<void> {
     segment.finishTimeIndex();
     await segment.persistIndexes(this.environment.syncFile);
     segment.sealed = true;
@@ -245,4 +412,8 @@ export class Flusher {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

@@ -6,6 +6,7 @@ import { RecentBatchCache } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
 import { LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
 import { Flusher } from './flush.js';
+import type { LogMark, RollbackPlan, WriteFailure } from './flush.js';
 import {
   batchTotalBytes,
   compressionCodecMask,
@@ -23,7 +24,8 @@ import { DecompressionError, decompressRecords } from '../protocol/kafka/compres
 import { recoverLog } from './recovery.js';
 import { Segment, defaultSyncFile, type BatchHeader, type SyncFile } from './segment.js';
 
-export { OffsetOutOfRangeError, LogFailedError, LogClosedError } from './errors.js';
+export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError } from './errors.js';
+export type { WriteFailure } from './flush.js';
 
 /**
  * One partition's log: a directory of segments (segment.ts), the newest of which is active and
@@ -67,6 +69,8 @@ export interface LogEnvironment {
   tailCacheBytes?: number;
   /** Called after each flush cycle, e.g. to wake fetches waiting for the high watermark. */
   onProgress?: () => void;
+  /** Called when a write or fsync failed and the log was rolled back (after it was logged). */
+  onWriteFailure?: (failure: WriteFailure) => void;
 }
 
 export const defaultTailCacheBytes = 1024 * 1024;
@@ -104,6 +108,9 @@ export class PartitionLog {
   private readonly cache: RecentBatchCache;
   private readonly flusher: Flusher;
   private closed = false;
+  private readonly logger: Logger | null;
+  private readonly onWriteFailure: (failure: WriteFailure) => void;
+  private readonly truncationListeners = new Set<(endOffset: number) => void>();
   /** Retention and DeleteRecords run one at a time. */
   private maintenance: Promise<unknown> = Promise.resolve();
 
@@ -115,13 +122,18 @@ export class PartitionLog {
     this.segments = segments;
     this.startOffset = logStartOffset;
     this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes);
-    const endOffset = this.active.nextOffset;
+    this.logger = environment.logger ?? null;
+    this.onWriteFailure = environment.onWriteFailure ?? (() => {});
     const onProgress = environment.onProgress ?? (() => {});
-    this.flusher = new Flusher(options.flush, options.flushIntervalMs, endOffset, this.active.baseOffset, {
+    this.flusher = new Flusher(options.flush, options.flushIntervalMs, this.active.baseOffset, {
       syncFile: this.syncFile,
       activeSegment: () => this.active,
       writeRecoveryPoint: (offset) => writeOffsetCheckpoint(directory, recoveryPointFileName, offset, this.syncFile),
       onProgress,
+      rollBack: (mark, failure) => this.rollBack(mark, failure),
+      onRollbackFailed: (error) => this.logger?.error('log failed: a failed write could not be cut away; it refuses writes until the broker restarts', { directory, error: error.message }),
+      onMaintenanceProblem: (error) => this.reportMaintenanceProblem(error),
+      onWritesResumed: (failedCycles) => this.logger?.info('log writes succeed again', { directory, failedCycles }),
     });
   }
 
@@ -203,8 +215,63 @@ export class PartitionLog {
     setBaseOffset(batch, 0, baseOffset);
     const position = active.recordAppend(batch);
     this.cache.add(batch, baseOffset, lastOffset);
-    const durable = this.flusher.enqueue(active, batch, position, lastOffset + 1);
+    const durable = this.flusher.enqueue(active, batch, position);
     return { baseOffset, lastOffset, durable };
+  }
+
+  /**
+   * `listener` is called with the new log end offset whenever appends that were never acknowledged
+   * are cut away after a failed write (state kept beside the log, such as producer sequences, must
+   * forget them before the next append).
+   */
+  onTruncated(listener: (endOffset: number) => void): void {
+    this.truncationListeners.add(listener);
+  }
+
+  /**
+   * The flusher's cycle failed: forget every append after `mark`, synchronously, so the next
+   * append takes the first offset cut away. A mark at the very end of a rolled segment keeps the
+   * next (emptied) segment active rather than reopening a finished one.
+   */
+  private rollBack(mark: LogMark, failure: WriteFailure): RollbackPlan {
+    const index = this.segmentIndexFor(mark.tail.nextOffset);
+    const active = this.segments[index]!;
+    const tail = active === mark.segment ? mark.tail : active.emptyTail();
+    assert.equal(tail.nextOffset, mark.tail.nextOffset, 'a rollback mark ends a segment or lies inside the one it names');
+    assert(!active.sealed, 'a rollback never reopens a sealed segment');
+    const removed = this.segments.splice(index + 1);
+    active.rollBackTo(tail);
+    this.cache.clear();
+    this.reportWriteFailure(failure);
+    for (const listener of this.truncationListeners) listener(tail.nextOffset);
+    this.onWriteFailure(failure);
+    return { active, position: tail.sizeBytes, removed };
+  }
+
+  /** One ERROR line for the first failed cycle; DEBUG while they keep failing (INFO once writes resume). */
+  private reportWriteFailure(failure: WriteFailure): void {
+    const fields = {
+      directory: this.directory,
+      operation: failure.operation,
+      error: failure.error.message,
+      abandonedEndOffset: failure.abandonedEndOffset,
+      rolledBackToOffset: failure.rolledBackToOffset,
+    };
+    if (failure.acknowledgedEndOffset > failure.rolledBackToOffset) {
+      this.logger?.error(`fsync failed: records acknowledged under flush=${this.flusher.flushPolicy} but never made durable are dropped`, {
+        ...fields,
+        droppedAcknowledgedRecords: failure.acknowledgedEndOffset - failure.rolledBackToOffset,
+      });
+    } else if (failure.failedCycles === 1) {
+      this.logger?.error('log write failed; the unacknowledged appends were refused and cut away, new appends are taken (further failures are logged at debug until a write succeeds)', fields);
+    } else {
+      this.logger?.debug('log write failed again', { ...fields, failedCycles: failure.failedCycles });
+    }
+  }
+
+  private reportMaintenanceProblem(error: Error | null): void {
+    if (error === null) this.logger?.info('index and checkpoint files are written again', { directory: this.directory });
+    else this.logger?.warn('writing index or checkpoint files failed; retried with the next writes (recovery rebuilds them if needed)', { directory: this.directory, error: error.message });
   }
 
   private checkWritable(): void {
@@ -412,7 +479,7 @@ export class PartitionLog {
     return this.serialized(async () => {
       if (this.closed) return 0;
       const now = this.clock.nowMs();
-      if (!this.active.isEmpty && now - this.active.createdMs >= this.options.segmentMs) {
+      if (this.flusher.failure === null && !this.active.isEmpty && now - this.active.createdMs >= this.options.segmentMs) {
         this.roll();
         await this.flusher.drain();
       }
@@ -471,13 +538,19 @@ export class PartitionLog {
     await this.flusher.flush();
   }
 
-  /** Flushes, then closes the files. Appends and reads afterwards throw LogClosedError. */
+  /**
+   * Flushes, then closes the files. Appends and reads afterwards throw LogClosedError. A flush that
+   * fails (a full disk) is logged, not thrown: what was acknowledged is durable already, and the
+   * files must be closed whatever happens.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.maintenance;
     try {
       if (this.flusher.failure === null) await this.flusher.flush();
+    } catch (error) {
+      this.logger?.warn('final flush of the log failed', { directory: this.directory, error: error instanceof Error ? error.message : String(error) });
     } finally {
       this.flusher.stop();
       for (const segment of this.segments) await segment.close();

@@ -1,3 +1,4 @@
+import { strict as assert } from 'node:assert';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
@@ -64,6 +65,18 @@ export function parseSegmentFileName(name: string, suffix: string): number | nul
   if (!/^\d{20}$/.test(stem)) return null;
   const value = Number(stem);
   return Number.isSafeInteger(value) ? value : null;
+}
+
+/**
+ * The accounting of a segment at the end of one batch: what a rollback restores when the batches
+ * after it could not be written (flush.ts). Taken after every append; a few numbers, no I/O.
+ */
+export interface SegmentTail {
+  readonly sizeBytes: number;
+  readonly nextOffset: number;
+  readonly maxTimestamp: number;
+  readonly offsetOfMaxTimestamp: number;
+  readonly bytesSinceIndexEntry: number;
 }
 
 /** What a walk over batch headers on disk reports for each batch. */
@@ -191,6 +204,49 @@ export class Segment {
     this.offsetOfMaxTimestamp = -1;
   }
 
+  /** The accounting as it is now (after the last batch appended). */
+  captureTail(): SegmentTail {
+    return {
+      sizeBytes: this.sizeBytes,
+      nextOffset: this.nextOffset,
+      maxTimestamp: this.maxTimestamp,
+      offsetOfMaxTimestamp: this.offsetOfMaxTimestamp,
+      bytesSinceIndexEntry: this.bytesSinceIndexEntry,
+    };
+  }
+
+  /** The accounting of this segment with no batch in it. */
+  emptyTail(): SegmentTail {
+    return { sizeBytes: 0, nextOffset: this.baseOffset, maxTimestamp: noTimestamp, offsetOfMaxTimestamp: -1, bytesSinceIndexEntry: 0 };
+  }
+
+  /**
+   * Forgets every batch after `tail` (a tail this segment had earlier): sizes, offsets, timestamps
+   * and index entries go back to what they were then. No I/O: truncateFile cuts the file.
+   */
+  rollBackTo(tail: SegmentTail): void {
+    assert(tail.sizeBytes <= this.sizeBytes && tail.nextOffset <= this.nextOffset, 'a rollback goes backwards');
+    this.sizeBytes = tail.sizeBytes;
+    this.writtenBytes = Math.min(this.writtenBytes, tail.sizeBytes);
+    this.nextOffset = tail.nextOffset;
+    this.maxTimestamp = tail.maxTimestamp;
+    this.offsetOfMaxTimestamp = tail.offsetOfMaxTimestamp;
+    this.bytesSinceIndexEntry = tail.bytesSinceIndexEntry;
+    this.offsetIndex.truncateToPosition(tail.sizeBytes);
+    this.timeIndex.truncateToRelativeOffset(tail.nextOffset - this.baseOffset);
+  }
+
+  /**
+   * Cuts the .log file at `position` and makes the new length durable (fdatasync covers the size),
+   * so that bytes of a failed write can neither be read nor come back after a crash.
+   */
+  async truncateFile(position: number, syncFile: SyncFile): Promise<void> {
+    const handle = await this.file();
+    await handle.truncate(position);
+    await syncFile(handle, 'log');
+    this.writtenBytes = Math.min(this.writtenBytes, position);
+  }
+
   private file(): Promise<FileHandle> {
     if (this.deleted) return Promise.reject(new Error(`segment ${this.baseOffset} was deleted`));
     if (this.handle === null) {
@@ -304,8 +360,8 @@ export class Segment {
 
   /** Closes and removes the segment's files. FileHandle.close waits for reads in progress. */
   async deleteFiles(): Promise<void> {
+    this.deleted = true; // first: a read racing with close() must not reopen the file (a leaked handle)
     await this.close();
-    this.deleted = true;
     for (const path of [this.logPath, this.offsetIndexPath, this.timeIndexPath]) {
       await unlink(path).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;

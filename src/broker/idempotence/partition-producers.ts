@@ -3,7 +3,8 @@
  *
  *   open:   read producer-state.snapshot ──► restore its producers ──► replay the batch headers of
  *           the log from the snapshot offset (or the log start) to the log end
- *   run:    check() before each append, recordAppend() right after it, in the same synchronous run
+ *   run:    check() before each append, recordAppend() right after it, in the same synchronous run;
+ *           batches of a failed write that the log cut away are forgotten (truncated)
  *   save:   periodically when something changed, after a segment roll, on close (unless the file
  *           is already current), and after open when the file did not reach the log end: capture the
  *           state and the log end offset together (synchronously), wait until the log is durable
@@ -16,7 +17,7 @@
  * Replayed batches are trusted (they passed the checks when appended) and their time is the batch's
  * maxTimestamp, capped at now, as Kafka does.
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/logger.js';
 import type { AppendResult, Clock, PartitionLog } from '../../storage/partition-log.js';
@@ -56,6 +57,18 @@ export class PartitionProducers {
   ) {
     this.snapshotChangeCount = table.changeCount;
     this.segmentCountSeen = log.segmentCount;
+    log.onTruncated((endOffset) => this.truncated(endOffset));
+  }
+
+  /**
+   * A failed write was cut away (PartitionLog.onTruncated): forget the batches that were in it.
+   * Everything left in the log was acknowledged, so later snapshots need not wait for the failed
+   * appends' promises.
+   */
+  private truncated(endOffset: number): void {
+    this.table.truncateTo(endOffset);
+    this.lastDurable = Promise.resolve();
+    this.segmentCountSeen = this.log.segmentCount;
   }
 
   private get snapshotPath(): string {
@@ -191,9 +204,13 @@ export class PartitionProducers {
     try {
       await handle.writeFile(bytes);
       await syncFile(handle, 'checkpoint');
-    } finally {
+    } catch (error) {
+      // A full disk: do not leave a partial file holding space until the next start removes it.
       await handle.close();
+      await unlink(temporaryPath).catch(() => undefined);
+      throw error;
     }
+    await handle.close();
     await rename(temporaryPath, path);
     await syncDirectory(this.log.directory, syncFile);
   }

@@ -219,3 +219,18 @@ test('snapshot: damaged, truncated or foreign files are refused with a reason', 
   assert.match(String(decodeSnapshot(otherVersion)), /format version 2/);
   assert.equal(typeof decodeSnapshot(encodeSnapshot(0, [])), 'object');
 });
+
+test('truncateTo forgets batches at or beyond the new log end: a retry is appended again, not a duplicate', () => {
+  const state = table();
+  state.recordAppend(batch(1n, 0, 0, 5), 0, 4, startMs);
+  state.recordAppend(batch(2n, 0, 0, 5), 5, 9, startMs);
+  state.recordAppend(batch(1n, 0, 5, 5), 10, 14, startMs); // cut away below
+  state.recordAppend(batch(3n, 2, 0, 1), 15, 15, startMs); // cut away: producer 3 is forgotten
+  assert.equal(state.truncateTo(10), 2);
+  assert.deepEqual(state.check(batch(1n, 0, 5, 5)), { kind: 'append' }, 'the cut batch is expected next, not a duplicate');
+  assert.equal(state.check(batch(1n, 0, 0, 5)).kind, 'duplicate', 'batches below the cut are still recognised');
+  assert.equal(state.entry(3n), undefined);
+  assert.deepEqual(state.check(batch(3n, 2, 0, 1)), { kind: 'append' });
+  assert.equal(state.truncateTo(10), 0);
+  state.invariants();
+});

@@ -374,22 +374,132 @@ test('flush=never and flush=interval resolve durable after the write, without fs
   });
 });
 
-test('a failed fsync rejects durable and fails the log', async () => {
+/**
+ * A syncFile that fails the next `failures` fsyncs of segment data with EIO, each once released:
+ * appends made while a failing fsync is held queue up behind it, as under load.
+ */
+class FailingSyncs {
+  failures = 0;
+  holding = false;
+  private release: (() => void) | null = null;
+  readonly syncFile = async (handle: import('node:fs/promises').FileHandle, kind: SyncKind): Promise<void> => {
+    if (kind === 'log' && this.failures > 0) {
+      this.failures--;
+      if (this.holding) await new Promise<void>((resolve) => (this.release = resolve));
+      throw Object.assign(new Error('EIO: i/o error, fdatasync (injected)'), { code: 'EIO' });
+    }
+    await handle.datasync();
+  };
+
+  async waitUntilHeld(): Promise<void> {
+    while (this.release === null) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  letGo(): void {
+    const release = this.release;
+    this.release = null;
+    release?.();
+  }
+}
+
+/** The tag of a batch made by simpleBatch(…, { tag }): its first value is the tag followed by 0. */
+function tagOf(batch: { bytes: Buffer }): string {
+  return (batch.bytes.toString('latin1').match(/tag-[a-z0-9-]+/)?.[0] ?? '?').replace(/0$/, '');
+}
+
+test('a failed fsync refuses the cycle and everything queued behind it, rolls back, and the offsets are handed out again', async () => {
   await withTempDirectory(async (directory) => {
-    let fail = false;
-    const log = await PartitionLog.open(directory, logOptions(), undefined, {
-      syncFile: async (handle, kind) => {
-        if (fail && kind === 'log') throw new Error('EIO (injected)');
-        await handle.datasync();
-      },
-    });
-    await log.append(simpleBatch(1)).durable;
-    fail = true;
-    const result = log.append(simpleBatch(1));
-    await assert.rejects(result.durable, /EIO/);
-    assert.throws(() => log.append(simpleBatch(1)), /failed/);
-    assert.equal(log.highWatermark, 1);
+    const syncs = new FailingSyncs();
+    const truncatedTo: number[] = [];
+    const log = await PartitionLog.open(directory, logOptions(), undefined, { syncFile: syncs.syncFile });
+    log.onTruncated((endOffset) => truncatedTo.push(endOffset));
+    await appendAll(log, [simpleBatch(2, { tag: 'tag-kept-a' }), simpleBatch(1, { tag: 'tag-kept-b' })]);
+    syncs.failures = 1;
+    syncs.holding = true;
+    const failing = Array.from({ length: 5 }, (_, index) => log.append(simpleBatch(2, { tag: `tag-failed-${index}` })));
+    await syncs.waitUntilHeld();
+    // Queued behind the failing cycle: their offsets follow the failed ones, so they fail with them.
+    const queued = Array.from({ length: 3 }, (_, index) => log.append(simpleBatch(1, { tag: `tag-queued-${index}` })));
+    assert.equal(log.logEndOffset, 3 + 10 + 3);
+    syncs.letGo();
+    for (const result of [...failing, ...queued]) await assert.rejects(result.durable, (error: Error) => error.name === 'LogWriteError' && /EIO/.test(error.message));
+    assert.equal(log.logEndOffset, 3, 'rolled back to the last durable offset');
+    assert.equal(log.highWatermark, 3);
+    assert.deepEqual(truncatedTo, [3]);
+    log.invariants();
+    const again = log.append(simpleBatch(1, { tag: 'tag-after' }));
+    assert.equal(again.baseOffset, 3, 'the first offset cut away is handed out again: no hole');
+    await again.durable;
+    const expected = ['tag-kept-a', 'tag-kept-b', 'tag-after'];
+    assert.deepEqual((await readEverything(log)).map(tagOf), expected);
     await log.close();
+    const reopened = await PartitionLog.open(directory, logOptions());
+    assert.equal(reopened.logEndOffset, 4);
+    assert.deepEqual((await readEverything(reopened)).map(tagOf), expected, 'nothing of the failed cycles survives a reopen');
+    await reopened.close();
+  });
+});
+
+test('a rollback across a segment roll removes the newer segment and reopens the older one where it was cut', async () => {
+  await withTempDirectory(async (directory) => {
+    const syncs = new FailingSyncs();
+    const options = logOptions({ segmentBytes: 600 });
+    const log = await PartitionLog.open(directory, options, undefined, { syncFile: syncs.syncFile });
+    await appendAll(log, [simpleBatch(1, { valueBytes: 100, tag: 'tag-kept-0' })]);
+    syncs.failures = 1;
+    const failing = Array.from({ length: 8 }, (_, index) => log.append(simpleBatch(1, { valueBytes: 100, tag: `tag-failed-${index}` })));
+    assert.ok(log.segmentCount >= 2, 'the failing cycle rolled');
+    for (const result of failing) await assert.rejects(result.durable, /EIO/);
+    assert.equal(log.segmentCount, 1);
+    assert.equal(log.logEndOffset, 1);
+    await log.flush(); // after the rollback's file work
+    assert.deepEqual((await logFiles(directory)).filter((name) => name.endsWith('.log')), ['00000000000000000000.log'], 'the newer segment file is gone')
+    const after = await appendAll(log, Array.from({ length: 8 }, (_, index) => simpleBatch(1, { valueBytes: 100, tag: `tag-after-${index}` })));
+    assert.deepEqual(after.map((result) => result.baseOffset), [1, 2, 3, 4, 5, 6, 7, 8]);
+    log.invariants();
+    const expected = ['tag-kept-0', ...Array.from({ length: 8 }, (_, index) => `tag-after-${index}`)];
+    assert.deepEqual((await readEverything(log)).map(tagOf), expected);
+    await log.close();
+    const reopened = await PartitionLog.open(directory, options);
+    assert.deepEqual((await readEverything(reopened)).map(tagOf), expected);
+    reopened.invariants();
+    await reopened.close();
+  });
+});
+
+test('flush=interval: a failed fsync also drops the acknowledged tail that was never made durable (as a crash would)', async () => {
+  await withTempDirectory(async (directory) => {
+    const syncs = new FailingSyncs();
+    const log = await PartitionLog.open(directory, logOptions({ flush: 'interval', flushIntervalMs: 60_000 }), undefined, { syncFile: syncs.syncFile });
+    await appendAll(log, [simpleBatch(1, { tag: 'tag-synced' })]);
+    await log.flush();
+    await appendAll(log, [simpleBatch(1, { tag: 'tag-acknowledged-unsynced' })]);
+    assert.equal(log.highWatermark, 2, 'acknowledged and servable after the write');
+    syncs.failures = 1;
+    await assert.rejects(log.flush(), /EIO/);
+    assert.equal(log.logEndOffset, 1, 'cut back to what an fsync made durable');
+    assert.deepEqual((await readEverything(log)).map(tagOf), ['tag-synced']);
+    const next = log.append(simpleBatch(1, { tag: 'tag-next' }));
+    assert.equal(next.baseOffset, 1);
+    await next.durable;
+    await log.close();
+  });
+});
+
+test('a log whose rollback cannot cut its files refuses appends until it is reopened', async () => {
+  await withTempDirectory(async (directory) => {
+    const syncs = new FailingSyncs();
+    const log = await PartitionLog.open(directory, logOptions(), undefined, { syncFile: syncs.syncFile });
+    await appendAll(log, [simpleBatch(1)]);
+    syncs.failures = 2; // the cycle's fsync, then the fsync after the truncation
+    await assert.rejects(log.append(simpleBatch(1)).durable, /EIO/);
+    await log.flush().catch(() => undefined);
+    assert.throws(() => log.append(simpleBatch(1)), (error: Error) => error.name === 'LogFailedError');
+    await log.close();
+    const reopened = await PartitionLog.open(directory, logOptions());
+    assert.equal(reopened.logEndOffset, 1);
+    await reopened.append(simpleBatch(1)).durable;
+    await reopened.close();
   });
 });
 

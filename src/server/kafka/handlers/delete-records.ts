@@ -38,12 +38,17 @@ async function deleteBefore(partition: Partition, offset: bigint, logger: Logger
     return { lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.none };
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return failed(ErrorCode.offsetOutOfRange);
-    if (error instanceof LogFailedError || error instanceof LogClosedError) {
+    // A checkpoint that cannot be written (ENOSPC, EIO) is a storage error like a failed log.
+    if (error instanceof LogFailedError || error instanceof LogClosedError || isFileSystemError(error)) {
       logger.warn('delete records failed', { topic: partition.topic.name, partition: partition.index, error: error.message });
       return failed(ErrorCode.kafkaStorageError);
     }
     throw error;
   }
+}
+
+function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
 export const deleteRecordsHandler = defineHandler({

@@ -36,6 +36,17 @@ function resolveTopic(context: RequestContext, name: string, topicId: Buffer): T
   return broker.topic(name) ?? broker.autoCreateTopic(name);
 }
 
+/**
+ * Auto-creating the topic threw (its metadata or files could not be written, e.g. on a full disk):
+ * KAFKA_STORAGE_ERROR for its partitions, which clients retry, instead of closing the connection.
+ */
+function creationFailed(context: RequestContext, name: string, error: unknown): OperationResult {
+  const message = error instanceof Error ? error.message : String(error);
+  context.logger.warn('auto-creating a topic for Produce failed', { topic: name, error: message });
+  const code = (error as NodeJS.ErrnoException).code;
+  return { errorCode: ErrorCode.kafkaStorageError, errorMessage: `topic '${name}' could not be created${code === undefined ? '' : ` (${code})`}; retry` };
+}
+
 export const produceHandler = defineHandler({
   request: produceRequest,
   response: produceResponse,
@@ -53,7 +64,7 @@ export const produceHandler = defineHandler({
     const responses = await Promise.all(
       request.topicData.map(async (topicData) => {
         const found = refuseAll === null ? resolveTopic(context, topicData.name, topicData.topicId) : null;
-        const target = found instanceof Promise ? await found : found;
+        const target = found instanceof Promise ? await found.catch((error: unknown) => creationFailed(context, topicData.name, error)) : found;
         const partitionResponses = await Promise.all(
           topicData.partitionData.map(async (partitionData) => {
             let result: PartitionProduceResult;
