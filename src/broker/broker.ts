@@ -401,6 +401,19 @@ export class Broker {
     }
   }
 
+  /**
+   * Shutdown begins: fetches waiting for data answer now with what they have, and new ones do not
+   * wait, so connections can be answered before the logs close (server/broker.ts).
+   */
+  stopWaitingFetches(): void {
+    this.closing = true;
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) {
+        for (const listener of [...partition.dataListeners]) listener();
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     this.diskAlarm.stop();

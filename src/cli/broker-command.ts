@@ -56,7 +56,7 @@ export async function runBrokerCommand(context: CommandContext): Promise<number>
     return 1;
   }
   const { config } = loaded;
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, {}, { linesPerMessage: config.logLinesPerMessage, windowMs: config.logSuppressionWindowMs });
   for (const warning of loaded.warnings) logger.warn(warning);
 
   const shutdown = new ShutdownSignals(logger);

@@ -31,13 +31,17 @@ export interface TopicDefaults {
 export interface ConnectionLimits {
   /** Largest request frame accepted once a connection is past authentication. */
   maxFrameBytes: number;
-  /** Largest request frame accepted before authentication (SASL comes later; applies to all for now). */
+  /**
+   * Largest request frame accepted from a connection until it has sent one well-formed request
+   * (as Kafka's sasl.server.max.receive.size before authentication; there is no SASL yet, so every
+   * connection starts here). Keeps a stranger from making the broker wait for a huge frame.
+   */
   maxUnauthenticatedFrameBytes: number;
-  /** Requests read but not yet answered, per connection; reading pauses beyond it. */
+  /** Requests read but not yet answered, per connection; no further frame is handled, nor read, beyond it. */
   maxInFlightRequests: number;
-  /** Bytes of requests read but not yet answered, per connection; reading pauses beyond it. */
+  /** A connection's share of the request memory: bytes received and not yet answered (the frame being read included); reading pauses beyond it. */
   maxInFlightBytes: number;
-  /** [queued.max.request.bytes] bytes of requests all connections together may hold, read or being read and not yet answered. */
+  /** [queued.max.request.bytes] bytes of requests all connections together may hold, counted as they arrive, until answered. */
   maxQueuedRequestBytes: number;
   /** Open connections per broker; further ones are closed at once. */
   maxConnections: number;
@@ -55,6 +59,18 @@ export interface ConnectionLimits {
   maxProducerIdsPerPartition: number;
   /** Producer ids whose current epoch InitProducerId remembers (KIP-360 epoch bumps); least recently used forgotten first. */
   maxProducerIdsRemembered: number;
+  /** A frame up to this size is a small request (Metadata, heartbeats, ApiVersions…) and may use the small-request reserve. */
+  smallRequestBytes: number;
+  /** The top of maxQueuedRequestBytes only small requests may use, so large ones never starve them. */
+  smallRequestReserveBytes: number;
+  /** A request frame must arrive whole within this long of its first byte (time the broker holds off reading does not count); else the connection is closed. */
+  frameReceiveTimeoutMs: number;
+  /** Open connections from one client IP address; further ones are closed at once. */
+  maxConnectionsPerAddress: number;
+  /** Connections the kernel may queue before the broker accepts them (listen backlog; the kernel caps it at net.core.somaxconn). */
+  listenBacklog: number;
+  /** On shutdown, how long connections get to be answered what they already sent before they are closed. */
+  shutdownDrainTimeoutMs: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -127,6 +143,10 @@ export interface BrokerConfig {
   minFreeDiskBytes: number;
   /** How often free disk space is measured (statfs), besides right after a failed write. */
   diskCheckIntervalMs: number;
+  /** Lines one log message (the same text, whatever its fields) may write per logSuppressionWindowMs; the rest are counted and reported in one line. */
+  logLinesPerMessage: number;
+  /** The window of logLinesPerMessage. */
+  logSuppressionWindowMs: number;
   topicDefaults: TopicDefaults;
   limits: ConnectionLimits;
   groups: GroupSettings;
@@ -150,6 +170,8 @@ export const defaultBrokerConfig: BrokerConfig = {
   logLevel: 'info',
   minFreeDiskBytes: 64 * 1024 * 1024,
   diskCheckIntervalMs: 1000,
+  logLinesPerMessage: 20,
+  logSuppressionWindowMs: 10_000,
   topicDefaults: {
     numPartitions: 1,
     segmentBytes: 1024 * 1024 * 1024,
@@ -162,9 +184,9 @@ export const defaultBrokerConfig: BrokerConfig = {
   },
   limits: {
     maxFrameBytes: 100 * 1024 * 1024,
-    maxUnauthenticatedFrameBytes: 100 * 1024 * 1024,
+    maxUnauthenticatedFrameBytes: 512 * 1024,
     maxInFlightRequests: 100,
-    maxInFlightBytes: 256 * 1024 * 1024,
+    maxInFlightBytes: 128 * 1024 * 1024,
     maxQueuedRequestBytes: 512 * 1024 * 1024,
     maxConnections: 10_000,
     idleTimeoutMs: 10 * 60 * 1000,
@@ -174,6 +196,12 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxPartitionsPerTopic: 10_000,
     maxProducerIdsPerPartition: 10_000,
     maxProducerIdsRemembered: 100_000,
+    smallRequestBytes: 256 * 1024,
+    smallRequestReserveBytes: 32 * 1024 * 1024,
+    frameReceiveTimeoutMs: 30_000,
+    maxConnectionsPerAddress: 1000,
+    listenBacklog: 4096,
+    shutdownDrainTimeoutMs: 5000,
   },
   groups: {
     minSessionTimeoutMs: 6000,

@@ -25,6 +25,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
+import { faultHookVariable } from '../server/kafka/fault-hook.js';
 import { defaultBrokerConfig } from './broker-config.js';
 import type { BrokerConfig, ConnectionLimits, GroupSettings, TopicDefaults } from './broker-config.js';
 
@@ -151,6 +152,8 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
       "Free-space reserve of the data directory's file system, like RabbitMQ's disk alarm: while less is free, Produce is refused with KAFKA_STORAGE_ERROR (retriable; clients retry) so that offset commits, indexes and checkpoints still have room. A WARN line when the alarm is raised, an INFO line when it clears; gauge osprey_disk_alarm. 0 turns the check off.",
   },
   diskCheckIntervalMs: { type: milliseconds(10, maxTimerMs), description: 'How often free disk space is measured for minFreeDiskBytes (one statfs call), besides right after a failed write.' },
+  logLinesPerMessage: { type: count(1), description: 'Lines one log message (the same text, whatever its fields) may write per logSuppressionWindowMs; further ones are counted and reported in one "similar lines suppressed" line.' },
+  logSuppressionWindowMs: { type: milliseconds(1, maxTimerMs), description: 'The window of logLinesPerMessage.' },
 };
 
 const topicDefaultSettings: Settings<TopicDefaults> = {
@@ -166,12 +169,15 @@ const topicDefaultSettings: Settings<TopicDefaults> = {
 
 const limitSettings: Settings<ConnectionLimits> = {
   maxFrameBytes: { type: bytes(8, maxInt32), description: 'Largest request frame accepted once a connection is past authentication.', kafkaName: 'socket.request.max.bytes' },
-  maxUnauthenticatedFrameBytes: { type: bytes(8, maxInt32), description: 'Largest request frame accepted before authentication (no SASL yet: applies to every connection for now).' },
-  maxInFlightRequests: { type: count(1), description: 'Requests read but not yet answered, per connection; reading pauses beyond it.' },
-  maxInFlightBytes: { type: bytes(1), description: 'Bytes of requests read but not yet answered, per connection; reading pauses beyond it.' },
+  maxUnauthenticatedFrameBytes: {
+    type: bytes(8, maxInt32),
+    description: 'Largest request frame accepted from a connection until it has sent one well-formed request, as Kafka\'s sasl.server.max.receive.size before authentication. There is no SASL yet, so it applies to every new connection; a larger frame closes it.',
+  },
+  maxInFlightRequests: { type: count(1), description: 'Requests read but not yet answered, per connection; beyond it no further frame is handled or read until one is answered.' },
+  maxInFlightBytes: { type: bytes(1), description: 'A connection\'s share of the request memory: bytes received and not yet answered, the frame being read included; reading pauses beyond it.' },
   maxQueuedRequestBytes: {
     type: bytes(1),
-    description: 'Bytes of requests all connections together may hold (reserved when a frame\'s size is read, released when it is answered); a connection waits to read while they are spent. A single frame larger than this is read only when no other request is held.',
+    description: 'Bytes of requests all connections together may hold, counted as they arrive (not when a size prefix announces them) and released when answered; a connection waits to read while they are spent. A single frame larger than this is read only when no other request is held.',
     kafkaName: 'queued.max.request.bytes',
   },
   maxConnections: { type: count(1), description: 'Open connections per broker; further ones are closed at once.', kafkaName: 'max.connections' },
@@ -182,6 +188,15 @@ const limitSettings: Settings<ConnectionLimits> = {
   maxPartitionsPerTopic: { type: count(1, maxInt32), description: 'Largest partition count of one topic.' },
   maxProducerIdsPerPartition: { type: count(1, maxInt32), description: 'Idempotent producer ids tracked per partition (about 0.5 KB each); beyond it the least recently active producer is forgotten, and its retries are no longer recognised.' },
   maxProducerIdsRemembered: { type: count(1, maxInt32), description: 'Producer ids whose current epoch InitProducerId remembers, so that a producer can bump its epoch (KIP-360); a forgotten one gets a new id instead.' },
+  smallRequestBytes: { type: bytes(1, maxInt32), description: 'A frame up to this size counts as a small request (Metadata, heartbeats, ApiVersions, offset commits) and may use the small-request reserve of the request memory.' },
+  smallRequestReserveBytes: { type: bytes(0), description: 'The top of limits.maxQueuedRequestBytes that only small requests may use: connections reading larger frames pause below it, so large requests never starve small ones.' },
+  frameReceiveTimeoutMs: {
+    type: milliseconds(1, maxTimerMs),
+    description: 'A request frame must arrive whole within this long of its first byte, or the connection is closed and its memory freed (a client trickling a frame cannot hold memory). Time the broker itself holds off reading does not count.',
+  },
+  maxConnectionsPerAddress: { type: count(1), description: 'Open connections from one client IP address; further ones are closed at once.', kafkaName: 'max.connections.per.ip' },
+  listenBacklog: { type: count(1, maxInt32), description: 'Connections the kernel queues for the Kafka listener before they are accepted (the kernel caps it at net.core.somaxconn). Too small a backlog makes a burst of connections wait for SYN retries.' },
+  shutdownDrainTimeoutMs: { type: milliseconds(0, maxTimerMs), description: 'On shutdown, how long connections get for the requests they already sent to be answered (waiting fetches answer at once) before they are closed.' },
 };
 
 const groupSettings: Settings<GroupSettings> = {
@@ -281,9 +296,10 @@ export const configFileEnv = 'OSPREY_CONFIG';
 /**
  * OSPREY_ variables that belong to other parts of Osprey, not to the broker: the broker neither
  * reads them nor warns about them. OSPREY_BROKERS is the client commands' bootstrap list
- * (src/cli/command-kit.ts); users export it in the same shell that starts a broker.
+ * (src/cli/command-kit.ts); users export it in the same shell that starts a broker. The test fault
+ * hook (src/server/kafka/fault-hook.ts) is read where it acts.
  */
-const variablesOfOtherCommands: ReadonlySet<string> = new Set(['OSPREY_BROKERS']);
+const variablesOfOtherCommands: ReadonlySet<string> = new Set(['OSPREY_BROKERS', faultHookVariable]);
 
 const optionByFlag = new Map<string, ConfigOption>();
 const optionByEnv = new Map<string, ConfigOption>();

@@ -1,6 +1,8 @@
 /**
  * Starts a broker process's parts in order (storage and metadata, then listeners) and stops them in
- * reverse: listeners first so no new request arrives, then every log is flushed and closed.
+ * reverse: waiting fetches are told to answer, the Kafka listener stops reading and lets every
+ * request already read be answered (limits.shutdownDrainTimeoutMs), then every log is flushed and
+ * closed. So no request is still running against a closed log, and acknowledged writes are answered.
  */
 import { Broker } from '../broker/broker.js';
 import type { BrokerConfig } from '../config/broker-config.js';
@@ -41,6 +43,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     httpPort: http?.port ?? null,
     close() {
       closing ??= (async () => {
+        broker.stopWaitingFetches();
         await listener.close();
         await http?.close();
         await broker.close();

@@ -1,8 +1,8 @@
 /**
  * The request memory all connections share (`limits.maxQueuedRequestBytes`, Kafka's
- * queued.max.request.bytes), against a real broker process over raw sockets: a frame's size is
- * reserved as soon as its prefix arrives, a connection whose frame does not fit waits without being
- * read, and it is served as soon as another connection gives its memory back.
+ * queued.max.request.bytes), against a real broker process over raw sockets: bytes are claimed as
+ * they arrive, a connection whose frame does not fit waits without being read, and it is served as
+ * soon as another connection gives its memory back.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +21,15 @@ const zeroUuid = Buffer.alloc(16);
 let broker: BrokerProcess;
 
 before(async () => {
-  broker = await startBrokerProcess({ args: ['--limits.max-queued-request-bytes', String(poolBytes), '--topic-defaults.max-message-bytes', String(2 * megabyte)] });
+  broker = await startBrokerProcess({
+    args: [
+      '--limits.max-queued-request-bytes', String(poolBytes),
+      '--limits.small-request-reserve-bytes', String(megabyte / 2),
+      // These clients send large frames first thing.
+      '--limits.max-unauthenticated-frame-bytes', String(100 * megabyte),
+      '--topic-defaults.max-message-bytes', String(2 * megabyte),
+    ],
+  });
 });
 
 after(async () => {
@@ -53,9 +61,9 @@ test('a request that does not fit waits, unread, until another connection releas
   await setup.call(metadataApi, 1, { topics: [{ name: 'memory-test', topicId: zeroUuid }], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
   setup.destroy();
 
-  // Connection A announces a 3.5 MB frame and sends only its first bytes: 3.5 MB of the 4 MB are reserved.
+  // Connection A sends 3.6 MB of a 3.9 MB frame: more than the 3.5 MB large frames may use.
   const holder = await open();
-  holder.write(Buffer.concat([sizePrefix(3.5 * megabyte), Buffer.alloc(100)]));
+  holder.write(Buffer.concat([sizePrefix(3.9 * megabyte), Buffer.alloc(3.6 * megabyte)]));
   await new Promise((resolve) => setTimeout(resolve, 200));
 
   // B's 1 MB Produce does not fit in what is left: no answer while A holds its memory.
@@ -85,8 +93,8 @@ test('fifty clients announcing 50 MB frames at once hold at most the pool, and t
   for (const client of clients) client.write(Buffer.concat([sizePrefix(50 * megabyte), body]));
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   const grownBytes = residentBytes(broker.pid) - baselineBytes;
-  // Without the pool the broker would buffer 50 × 2 MB = 100 MB; with it, one oversized frame reads
-  // alone (2 MB here) and the others wait with at most a socket read each.
+  // Without the pool the broker would buffer 50 × 2 MB = 100 MB; with it, reading stops when the
+  // 4 MB are spent, each connection having read at most one socket read past it.
   t.diagnostic(`broker RSS grew by ${(grownBytes / megabyte).toFixed(1)} MB while 50 clients sent 2 MB each`);
   assert.ok(grownBytes < 60 * megabyte, `broker RSS grew by ${(grownBytes / megabyte).toFixed(1)} MB`);
   for (const client of clients) client.destroy();

@@ -10,23 +10,32 @@
  * ApiVersions] │ body.
  *
  * Requests are handled concurrently but answered strictly in arrival order, as Kafka clients
- * expect. Reading pauses while too many requests or bytes are in flight, or while the socket's
- * write buffer is full, or while the memory all connections share for requests is spent
- * (request-memory.ts), so clients cannot make us buffer without bound. Anything we cannot parse
- * closes this connection only.
+ * expect. Frames are taken one at a time, and none beyond `maxInFlightRequests` unanswered ones,
+ * even when one socket read holds many. Reading pauses while the connection holds its share of
+ * request memory (`maxInFlightBytes`, the frame being read included), while the memory all
+ * connections share is spent (request-memory.ts), or while the socket's write buffer is full, so
+ * clients cannot make us buffer without bound. Until a connection's first well-formed request its
+ * frames are limited to `maxUnauthenticatedFrameBytes`, and every frame must arrive within
+ * `frameReceiveTimeoutMs` (frame-deadline.ts).
+ *
+ * Anything we cannot parse closes this connection only; so does any unexpected error while a frame
+ * is handled (logged with the API and version, counted in osprey_connection_errors_total).
  */
 import type { Socket } from 'node:net';
 import type { Broker } from '../../broker/broker.js';
 import type { ConnectionLimits } from '../../config/broker-config.js';
 import type { Logger } from '../../logging/logger.js';
+import type { Counter } from '../../metrics/metrics.js';
 import { ErrorCode } from '../../protocol/kafka/error-codes.js';
 import { MalformedInputError } from '../../protocol/wire/errors.js';
 import { Reader } from '../../protocol/wire/reader.js';
 import { Writer } from '../../protocol/wire/writer.js';
 import type { ApiRegistry } from './api-registry.js';
 import { apiVersionsKey } from './api-registry.js';
-import { FrameReader, FrameTooLargeError } from './frame-reader.js';
-import type { RequestMemoryPool } from './request-memory.js';
+import { InjectedFaultError } from './fault-hook.js';
+import { FrameDeadline } from './frame-deadline.js';
+import { FrameReader, FrameTooLargeError, sizePrefixBytes } from './frame-reader.js';
+import type { MemoryClaimant, RequestMemoryPool } from './request-memory.js';
 import type { ApiHandler, RequestContext } from './handler.js';
 
 const requestHeaderFixedBytes = 8;
@@ -37,43 +46,91 @@ interface PendingResponse {
   chunks: Buffer[] | 'none' | null;
 }
 
+/** Why connections are closed by the broker, the label values of osprey_connections_closed_total. */
+export type CloseReason = 'frame_too_large' | 'frame_timeout' | 'malformed' | 'unsupported' | 'internal_error' | 'idle_timeout';
+
+/** What every connection of a listener shares. */
+export interface ConnectionServices {
+  readonly registry: ApiRegistry;
+  readonly broker: Broker;
+  readonly limits: ConnectionLimits;
+  readonly memory: RequestMemoryPool;
+  readonly logger: Logger;
+  /** Connections closed because handling a frame threw unexpectedly, by API. */
+  readonly unexpectedErrors: Counter;
+  /** Connections the broker closed, by CloseReason. */
+  readonly closes: Counter;
+  /** The API the test fault hook is set for (fault-hook.ts); null normally. */
+  readonly faultInjectedApi: string | null;
+}
+
 let nextConnectionId = 1;
 
 export class KafkaConnection {
   readonly id = nextConnectionId++;
   private readonly frames: FrameReader;
+  private readonly deadline: FrameDeadline;
+  /** This connection as the request memory pool sees it. */
+  private readonly claimant: MemoryClaimant;
   private readonly pending: PendingResponse[] = [];
+  /** Bytes of frames handed to handlers and not yet answered. */
   private inFlightBytes = 0;
-  /** Bytes this connection holds in the shared request memory: frames being read or not yet answered. */
-  private reservedBytes = 0;
+  /** Bytes this connection holds in the shared request memory: buffered, or handled and not yet answered. */
+  private claimedBytes = 0;
+  private completedFrames = 0;
+  private readingResumedAtMs = 0;
+  /** True once a request was well-formed: from then on the larger maxFrameBytes applies. */
+  private sentWellFormedRequest = false;
+  /** Set while frames are being taken, so a response finishing meanwhile does not re-enter. */
+  private takingFrames = false;
+  /** The request being decoded, for the log line of an unexpected error. */
+  private currentApi: { name: string; version: number } | null = null;
+  private draining: (() => void) | null = null;
   private closed = false;
+  private readonly limits: ConnectionLimits;
   private readonly logger: Logger;
   /** The peer's address as group descriptions show it. */
   private readonly clientHost: string;
+  /** Called once the socket has closed, whoever closed it. */
+  onClosed: () => void = () => undefined;
 
   constructor(
     private readonly socket: Socket,
-    private readonly registry: ApiRegistry,
-    private readonly broker: Broker,
-    private readonly limits: ConnectionLimits,
-    private readonly memory: RequestMemoryPool,
-    logger: Logger,
+    private readonly services: ConnectionServices,
   ) {
-    this.logger = logger.with({ connection: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.limits = services.limits;
+    this.logger = services.logger.with({ connection: this.id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     // Kafka shows a member's host as Java's InetAddress.toString() does: "/127.0.0.1".
     this.clientHost = `/${socket.remoteAddress ?? ''}`;
-    // Without SASL every connection counts as authenticated; the smaller pre-authentication limit
-    // applies once SASL exists.
-    this.frames = new FrameReader(limits.maxFrameBytes, (frameBytes) => this.reserveMemory(frameBytes));
+    this.frames = new FrameReader(this.limits.maxUnauthenticatedFrameBytes, 'limits.maxUnauthenticatedFrameBytes, before the first well-formed request');
+    const connection = this;
+    this.claimant = {
+      get claimedBytes() { return connection.claimedBytes; },
+      get receivingFrame() { return connection.frames.buffered > 0; },
+      retry: () => this.retryAfterMemory(),
+    };
+    services.memory.register(this.claimant);
+    this.deadline = new FrameDeadline(
+      this.limits.frameReceiveTimeoutMs,
+      {
+        get completedFrames() { return connection.completedFrames; },
+        get receivingFrame() { return connection.frames.buffered > 0; },
+        get readingPaused() { return connection.socket.isPaused(); },
+        get readingResumedAtMs() { return connection.readingResumedAtMs; },
+      },
+      (elapsedMs) => this.frameTimedOut(elapsedMs),
+    );
     socket.setNoDelay(true);
-    socket.setTimeout(limits.idleTimeoutMs, () => this.close('idle timeout'));
+    socket.setTimeout(this.limits.idleTimeoutMs, () => this.close('idle timeout', 'idle_timeout'));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.updateReading());
+    socket.on('drain', () => this.contain(() => this.updateReading()));
     socket.on('error', (error) => this.logger.debug('socket error', { error: error.message }));
     socket.on('close', () => {
       if (!this.closed) this.logPeerClose();
       this.closed = true;
       this.releaseAllMemory();
+      this.draining?.();
+      this.onClosed();
     });
     this.logger.debug('connection opened');
   }
@@ -88,100 +145,189 @@ export class KafkaConnection {
     });
   }
 
-  /** Closes this connection, logging why. */
-  close(reason: string): void {
+  /** Closes this connection, logging why; `reason` labels the closes metric. */
+  close(why: string, reason: CloseReason): void {
+    if (this.closed) return;
+    this.services.closes.inc({ reason });
+    this.logger.warn('closing connection', { reason: why });
+    this.closeQuietly();
+  }
+
+  private closeQuietly(): void {
     if (this.closed) return;
     this.closed = true;
     this.releaseAllMemory();
-    this.logger.warn('closing connection', { reason });
     this.socket.destroy();
+  }
+
+  /**
+   * Shutdown: reads nothing more, lets the requests already handed to handlers be answered, then
+   * ends the connection. Resolves once it is closed (the caller bounds the wait).
+   */
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.draining = resolve;
+      this.socket.pause();
+      this.finishDrainIfDone();
+    });
+  }
+
+  /** Closes at once, for a shutdown whose drain took too long. */
+  destroy(): void {
+    this.closeQuietly();
+    this.draining?.();
+  }
+
+  private finishDrainIfDone(): void {
+    const resolve = this.draining;
+    if (resolve === null || this.pending.length > 0) return;
+    this.closed = true;
+    this.releaseAllMemory();
+    // end() sends what is still buffered; the socket is destroyed once it is flushed.
+    this.socket.end(() => this.socket.destroy());
+    resolve();
+  }
+
+  /** Runs `work`, turning anything unexpected it throws into the close of this one connection. */
+  private contain(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.failUnexpectedly(error);
+    }
+  }
+
+  private failUnexpectedly(error: unknown): void {
+    const api = this.currentApi;
+    this.currentApi = null;
+    this.services.unexpectedErrors.inc({ api: api?.name ?? 'none' });
+    this.logger.error('unexpected error while handling a frame', {
+      api: api?.name,
+      version: api?.version,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    this.close(`internal error${api === null ? '' : ` in ${api.name} v${api.version}`}`, 'internal_error');
   }
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    this.readFrames(() => this.frames.push(chunk));
+    this.services.memory.claim(chunk.length);
+    this.claimedBytes += chunk.length;
+    this.frames.push(chunk);
+    this.contain(() => this.takeFrames());
+    this.deadline.noteBytes();
   }
 
-  /** Handles the frames `next` yields; then pauses or resumes reading. */
-  private readFrames(next: () => Buffer[]): void {
-    let frames: Buffer[];
+  /** Hands buffered frames to their handlers, one at a time while under the in-flight limit; then pauses or resumes reading. */
+  private takeFrames(): void {
+    this.takingFrames = true;
     try {
-      frames = next();
-    } catch (error) {
-      if (error instanceof FrameTooLargeError) return this.close(error.message);
-      throw error;
-    }
-    for (const frame of frames) {
-      if (this.closed) return;
-      this.onFrame(frame);
+      while (!this.closed && this.draining === null && this.pending.length < this.limits.maxInFlightRequests) {
+        const frame = this.nextFrame();
+        if (frame === null) break;
+        this.onFrame(frame);
+      }
+    } finally {
+      this.takingFrames = false;
     }
     this.updateReading();
   }
 
-  private reserveMemory(frameBytes: number): boolean {
-    if (this.memory.tryReserve(frameBytes)) {
-      this.reservedBytes += frameBytes;
-      return true;
+  private nextFrame(): Buffer | null {
+    let frame: Buffer | null;
+    try {
+      frame = this.frames.next();
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      this.close(error.message, 'frame_too_large');
+      return null;
     }
-    this.memory.waitForMemory(this.retryAfterMemory);
-    return false;
+    if (frame === null) return null;
+    this.completedFrames++;
+    this.releaseMemory(sizePrefixBytes);
+    this.services.memory.endLead(this.claimant);
+    return frame;
   }
 
-  /** Called by the pool once memory is released: reads on where the frame reader stopped. */
-  private readonly retryAfterMemory = (): void => {
+  /** Called by the pool once memory is released: reads on if there is room now. */
+  private retryAfterMemory(): void {
     if (this.closed) return;
-    this.readFrames(() => this.frames.drain());
-  };
+    this.contain(() => this.updateReading());
+  }
 
   private releaseMemory(bytes: number): void {
-    this.reservedBytes -= bytes;
-    this.memory.release(bytes);
+    this.claimedBytes -= bytes;
+    this.services.memory.release(bytes);
   }
 
   private releaseAllMemory(): void {
-    this.memory.stopWaiting(this.retryAfterMemory);
-    this.memory.release(this.reservedBytes);
-    this.reservedBytes = 0;
+    this.deadline.stop();
+    this.services.memory.stopWaiting(this.claimant);
+    this.services.memory.release(this.claimedBytes);
+    this.claimedBytes = 0;
+  }
+
+  private frameTimedOut(elapsedMs: number): void {
+    const unfinished = this.frames.unfinishedFrame;
+    this.close(
+      `frame not received within ${this.limits.frameReceiveTimeoutMs} ms (limits.frameReceiveTimeoutMs): ${unfinished?.receivedBytes ?? 0} bytes ` +
+        `of ${unfinished?.frameBytes ?? 'an unread size'} after ${elapsedMs} ms`,
+      'frame_timeout',
+    );
   }
 
   private onFrame(frame: Buffer): void {
-    if (frame.length < requestHeaderFixedBytes) return this.close(`request of ${frame.length} bytes is shorter than a header`);
+    if (frame.length < requestHeaderFixedBytes) return this.close(`request of ${frame.length} bytes is shorter than a header`, 'malformed');
     const apiKey = frame.readInt16BE(0);
     const apiVersion = frame.readInt16BE(2);
     const correlationId = frame.readInt32BE(4);
-    const handler = this.registry.get(apiKey);
-    if (handler === undefined) return this.close(`unknown api key ${apiKey}`);
+    const handler = this.services.registry.get(apiKey);
+    if (handler === undefined) return this.close(`unknown api key ${apiKey}`, 'unsupported');
     if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
       if (apiKey === apiVersionsKey) return this.answerUnsupportedApiVersions(correlationId, frame.length);
-      return this.close(`unsupported version ${apiVersion} of ${handler.name} (we answer ${handler.minVersion}-${handler.maxVersion})`);
+      return this.close(`unsupported version ${apiVersion} of ${handler.name} (we answer ${handler.minVersion}-${handler.maxVersion})`, 'unsupported');
     }
-    const flexible = handler.request.isFlexible(apiVersion);
-    let request: unknown;
-    let clientId: string | null;
-    try {
-      const reader = new Reader(frame, requestHeaderFixedBytes, frame.length, this.limits.maxRequestArrayElements);
-      clientId = reader.nullableString();
-      if (flexible) reader.taggedFields();
-      request = handler.request.decode(apiVersion, reader);
-    } catch (error) {
-      if (error instanceof MalformedInputError) {
-        return this.close(`malformed ${handler.name} v${apiVersion} request: ${error.message}`);
-      }
-      throw error;
-    }
+    this.currentApi = { name: handler.name, version: apiVersion };
+    const decoded = this.decode(handler, apiVersion, frame);
+    if (decoded === null) return;
+    if (this.services.faultInjectedApi === handler.name) throw new InjectedFaultError(handler.name);
+    this.currentApi = null;
+    this.noteWellFormedRequest();
     const slot: PendingResponse = { requestBytes: frame.length, chunks: null };
     this.pending.push(slot);
     this.inFlightBytes += frame.length;
     const context: RequestContext = {
       apiVersion,
-      clientId,
+      clientId: decoded.clientId,
       connectionId: this.id,
       clientHost: this.clientHost,
       logger: this.logger,
-      broker: this.broker,
-      supportedApis: this.registry.supported,
+      broker: this.services.broker,
+      supportedApis: this.services.registry.supported,
     };
-    this.run(handler, request, context, correlationId, slot);
+    this.run(handler, decoded.request, context, correlationId, slot);
+  }
+
+  /** The request header's client id and the body; null when malformed (the connection is then closed). */
+  private decode(handler: ApiHandler, apiVersion: number, frame: Buffer): { clientId: string | null; request: unknown } | null {
+    try {
+      const reader = new Reader(frame, requestHeaderFixedBytes, frame.length, this.limits.maxRequestArrayElements);
+      const clientId = reader.nullableString();
+      if (handler.request.isFlexible(apiVersion)) reader.taggedFields();
+      return { clientId, request: handler.request.decode(apiVersion, reader) };
+    } catch (error) {
+      if (!(error instanceof MalformedInputError)) throw error;
+      this.close(`malformed ${handler.name} v${apiVersion} request: ${error.message}`, 'malformed');
+      return null;
+    }
+  }
+
+  /** The first well-formed request lifts the frame limit from maxUnauthenticatedFrameBytes to maxFrameBytes. */
+  private noteWellFormedRequest(): void {
+    if (this.sentWellFormedRequest) return;
+    this.sentWellFormedRequest = true;
+    this.frames.setMaxFrameBytes(this.limits.maxFrameBytes, 'limits.maxFrameBytes');
   }
 
   private run(handler: ApiHandler, request: unknown, context: RequestContext, correlationId: number, slot: PendingResponse): void {
@@ -194,12 +340,14 @@ export class KafkaConnection {
       this.writeReady();
     };
     const fail = (error: unknown) => {
+      this.services.unexpectedErrors.inc({ api: handler.name });
       this.logger.error('request handler failed', {
         api: handler.name,
         version: context.apiVersion,
         error: error instanceof Error ? (error.stack ?? error.message) : String(error),
       });
-      this.close(`internal error in ${handler.name}`);
+      this.close(`internal error in ${handler.name} v${context.apiVersion}`, 'internal_error');
+      this.draining?.();
     };
     try {
       const result = handler.handle(request as never, context);
@@ -223,8 +371,8 @@ export class KafkaConnection {
 
   /** KIP-511: an ApiVersions version we do not know gets UNSUPPORTED_VERSION in a v0 body listing our range. */
   private answerUnsupportedApiVersions(correlationId: number, requestBytes: number): void {
-    const handler = this.registry.get(apiVersionsKey)!;
-    const own = this.registry.supported.filter((api) => api.apiKey === apiVersionsKey);
+    const handler = this.services.registry.get(apiVersionsKey)!;
+    const own = this.services.registry.supported.filter((api) => api.apiKey === apiVersionsKey);
     const chunks = this.encodeResponse(handler, 0, correlationId, { errorCode: ErrorCode.unsupportedVersion, apiKeys: own });
     this.pending.push({ requestBytes, chunks });
     this.inFlightBytes += requestBytes;
@@ -247,18 +395,38 @@ export class KafkaConnection {
       for (const chunk of slot.chunks!) this.socket.write(chunk);
     }
     if (corked) this.socket.uncork();
-    this.updateReading();
+    if (this.draining !== null) return this.finishDrainIfDone();
+    // Frames left buffered at the in-flight limit can go now; inside takeFrames its loop takes them.
+    if (this.takingFrames) return;
+    this.contain(() => this.takeFrames());
   }
 
-  /** Pauses reading while over the in-flight limits, without request memory, or while the socket cannot take more output. */
+  /**
+   * Pauses reading while over the in-flight limits, over this connection's share of request memory,
+   * without room in the shared pool, or while the socket cannot take more output; resumes otherwise.
+   */
   private updateReading(): void {
-    if (this.closed) return;
-    const overLimits =
-      this.frames.waitingForMemory ||
+    if (this.closed || this.draining !== null) return;
+    const heldBack =
       this.pending.length >= this.limits.maxInFlightRequests ||
-      this.inFlightBytes >= this.limits.maxInFlightBytes ||
+      // The frame being read may always complete when nothing else is held, however large it is.
+      (this.claimedBytes >= this.limits.maxInFlightBytes && this.inFlightBytes > 0) ||
       this.socket.writableNeedDrain;
+    // A lead that stops reading for another reason lets another connection lead.
+    if (heldBack) this.services.memory.endLead(this.claimant);
+    const waitingForMemory = !heldBack && !this.services.memory.hasRoom(this.claimant, this.frameSize());
+    const overLimits = heldBack || waitingForMemory;
+    if (waitingForMemory) this.services.memory.waitForMemory(this.claimant);
     if (overLimits && !this.socket.isPaused()) this.socket.pause();
-    else if (!overLimits && this.socket.isPaused()) this.socket.resume();
+    else if (!overLimits && this.socket.isPaused()) {
+      this.readingResumedAtMs = Date.now();
+      this.socket.resume();
+    }
+  }
+
+  /** Whether the frame being read is small (may use the pool's small-request reserve). */
+  private frameSize(): 'small' | 'large' {
+    const announcedBytes = this.frames.announcedFrameBytes;
+    return announcedBytes !== null && announcedBytes > this.limits.smallRequestBytes ? 'large' : 'small';
   }
 }

@@ -7,76 +7,75 @@
  *
  * Chunks are kept as they arrive and joined only when a frame spans several of them, so a frame
  * inside one chunk is handed on as a view without copying. A size that is negative or larger than
- * the limit is refused before anything is buffered for it. Each frame's size is reserved through
- * `reserve` once its prefix is read; when that fails the reader stops (`waitingForMemory`) until
- * `drain()` is called again.
+ * the limit is refused before anything is buffered for it. Frames are taken one at a time (`next`),
+ * so the connection can stop between two frames of the same chunk (in-flight limits) and change the
+ * size limit after a request (the smaller limit before the first well-formed request).
  */
 export class FrameTooLargeError extends Error {
-  constructor(readonly frameBytes: number, readonly limitBytes: number) {
-    super(`frame of ${frameBytes} bytes exceeds the limit of ${limitBytes}`);
+  constructor(readonly frameBytes: number, readonly limitBytes: number, limitName: string) {
+    super(`frame of ${frameBytes} bytes exceeds the limit of ${limitBytes} (${limitName})`);
     this.name = 'FrameTooLargeError';
   }
 }
 
+export const sizePrefixBytes = 4;
+
 export class FrameReader {
   private chunks: Buffer[] = [];
   private bufferedBytes = 0;
-  /** Size of the frame being assembled, once its 4-byte prefix is known. */
+  /** Size of the frame being assembled, once its 4-byte prefix is known; -1 before. */
   private pendingFrameBytes = -1;
-  /** Whether the pending frame's size has been reserved. */
-  private pendingReserved = false;
 
   constructor(
     private maxFrameBytes: number,
-    private readonly reserve: (frameBytes: number) => boolean = () => true,
+    private limitName = 'limits.maxFrameBytes',
   ) {}
 
-  /** True when a frame's size could not be reserved: call drain() once memory is released. */
-  get waitingForMemory(): boolean {
-    return this.pendingFrameBytes >= 0 && !this.pendingReserved;
-  }
-
-  setMaxFrameBytes(limitBytes: number): void {
+  setMaxFrameBytes(limitBytes: number, limitName: string): void {
     this.maxFrameBytes = limitBytes;
+    this.limitName = limitName;
   }
 
+  /** Bytes received and not yet taken as frames (size prefixes included). */
   get buffered(): number {
     return this.bufferedBytes;
+  }
+
+  /** The announced size of the frame being assembled, or null when its prefix is not read yet. */
+  get announcedFrameBytes(): number | null {
+    return this.pendingFrameBytes < 0 ? null : this.pendingFrameBytes;
   }
 
   /** What an unfinished frame has so far, for a log line when the peer goes away; null if none. */
   get unfinishedFrame(): { receivedBytes: number; frameBytes: number | null } | null {
     if (this.pendingFrameBytes < 0 && this.bufferedBytes === 0) return null;
-    return { receivedBytes: this.bufferedBytes, frameBytes: this.pendingFrameBytes < 0 ? null : this.pendingFrameBytes };
+    return { receivedBytes: this.bufferedBytes, frameBytes: this.announcedFrameBytes };
   }
 
-  /** Adds a chunk; returns the complete frames it finished (without their size prefix). */
-  push(chunk: Buffer): Buffer[] {
+  /** Adds a chunk; take the frames it completes with next(). */
+  push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
-    return this.drain();
   }
 
-  /** The complete frames already buffered; stops at a frame whose size cannot be reserved yet. */
+  /** The next complete frame (without its size prefix), or null until more bytes arrive. */
+  next(): Buffer | null {
+    if (this.pendingFrameBytes < 0) {
+      if (this.bufferedBytes < sizePrefixBytes) return null;
+      const size = this.take(sizePrefixBytes).readInt32BE(0);
+      if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes, this.limitName);
+      this.pendingFrameBytes = size;
+    }
+    if (this.bufferedBytes < this.pendingFrameBytes) return null;
+    const frame = this.take(this.pendingFrameBytes);
+    this.pendingFrameBytes = -1;
+    return frame;
+  }
+
+  /** Every complete frame buffered now (tests and simple callers). */
   drain(): Buffer[] {
     const frames: Buffer[] = [];
-    for (;;) {
-      if (this.pendingFrameBytes < 0) {
-        if (this.bufferedBytes < 4) break;
-        const size = this.take(4).readInt32BE(0);
-        if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes);
-        this.pendingFrameBytes = size;
-        this.pendingReserved = false;
-      }
-      if (!this.pendingReserved) {
-        if (!this.reserve(this.pendingFrameBytes)) break;
-        this.pendingReserved = true;
-      }
-      if (this.bufferedBytes < this.pendingFrameBytes) break;
-      frames.push(this.take(this.pendingFrameBytes));
-      this.pendingFrameBytes = -1;
-      this.pendingReserved = false;
-    }
+    for (let frame = this.next(); frame !== null; frame = this.next()) frames.push(frame);
     return frames;
   }
 

@@ -32,7 +32,8 @@ test('frames come out whole and in order however the stream is split', () => {
     const received: Buffer[] = [];
     for (let at = 0; at < stream.length; ) {
       const step = 1 + Math.floor(random() * 64);
-      received.push(...reader.push(stream.subarray(at, at + step)));
+      reader.push(stream.subarray(at, at + step));
+      received.push(...reader.drain());
       at += step;
     }
     assert.deepEqual(received, payloads, `seed ${seed}`);
@@ -42,34 +43,37 @@ test('frames come out whole and in order however the stream is split', () => {
 
 test('a size over the limit or negative is refused before buffering', () => {
   const reader = new FrameReader(100);
-  assert.throws(() => reader.push(Buffer.from([0, 0, 0, 101])), FrameTooLargeError);
+  reader.push(Buffer.from([0, 0, 0, 101]));
+  assert.throws(() => reader.next(), FrameTooLargeError);
   const negative = new FrameReader(100);
-  assert.throws(() => negative.push(Buffer.from([0xff, 0xff, 0xff, 0xfe])), FrameTooLargeError);
+  negative.push(Buffer.from([0xff, 0xff, 0xff, 0xfe]));
+  assert.throws(() => negative.next(), FrameTooLargeError);
 });
 
 test('an empty frame is delivered as an empty buffer', () => {
   const reader = new FrameReader(100);
-  assert.deepEqual(reader.push(Buffer.from([0, 0, 0, 0])), [Buffer.alloc(0)]);
+  reader.push(Buffer.from([0, 0, 0, 0]));
+  assert.deepEqual(reader.drain(), [Buffer.alloc(0)]);
 });
 
-test('each frame is reserved when its size is read; a refused reservation stops the reader until drain()', () => {
-  const reservations: number[] = [];
-  let allow = true;
-  const reader = new FrameReader(1024, (frameBytes) => {
-    if (!allow) return false;
-    reservations.push(frameBytes);
-    return true;
-  });
-  const stream = framed([Buffer.alloc(10, 1), Buffer.alloc(20, 2), Buffer.alloc(30, 3)]);
-  // The first frame and the prefix of the second arrive: the second is reserved before its body is here.
-  assert.deepEqual(reader.push(stream.subarray(0, 14 + 4)).map((frame) => frame.length), [10]);
-  assert.deepEqual(reservations, [10, 20]);
-  allow = false;
-  assert.deepEqual(reader.push(stream.subarray(18)).map((frame) => frame.length), [20], 'the reserved frame completes');
-  assert.equal(reader.waitingForMemory, true, 'the third frame waits for memory');
-  assert.deepEqual(reader.drain(), [], 'still no memory');
-  allow = true;
-  assert.deepEqual(reader.drain().map((frame) => [frame.length, frame[0]]), [[30, 3]]);
-  assert.equal(reader.waitingForMemory, false);
-  assert.deepEqual(reservations, [10, 20, 30]);
+test('frames are taken one at a time, and the size limit can change between two frames of one chunk', () => {
+  const reader = new FrameReader(16, 'small limit');
+  reader.push(framed([Buffer.alloc(10, 1), Buffer.alloc(30, 2)]));
+  assert.equal(reader.next()?.length, 10);
+  assert.equal(reader.buffered, 34, 'the second frame waits, untouched');
+  assert.throws(() => reader.next(), /frame of 30 bytes exceeds the limit of 16 \(small limit\)/);
+  const lifted = new FrameReader(16, 'small limit');
+  lifted.push(framed([Buffer.alloc(10, 1), Buffer.alloc(30, 2)]));
+  assert.equal(lifted.next()?.length, 10);
+  lifted.setMaxFrameBytes(64, 'large limit');
+  assert.deepEqual(lifted.next(), Buffer.alloc(30, 2));
+  assert.equal(lifted.next(), null);
+});
+
+test('an unfinished frame reports its announced size and the bytes it has', () => {
+  const reader = new FrameReader(1024);
+  reader.push(Buffer.from([0, 0, 0, 100, 1, 2, 3]));
+  assert.equal(reader.next(), null);
+  assert.equal(reader.announcedFrameBytes, 100);
+  assert.deepEqual(reader.unfinishedFrame, { receivedBytes: 3, frameBytes: 100 });
 });
