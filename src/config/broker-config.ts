@@ -55,6 +55,10 @@ export interface ConnectionLimits {
   maxProducerIdsPerPartition: number;
   /** Producer ids whose current epoch InitProducerId remembers (KIP-360 epoch bumps); least recently used forgotten first. */
   maxProducerIdsRemembered: number;
+  /** Topics this broker holds; creating more (CreateTopics, auto-creation) is refused with POLICY_VIOLATION. */
+  maxTopics: number;
+  /** Partitions this broker holds, all topics together; more (CreateTopics, CreatePartitions, auto-creation) is refused with POLICY_VIOLATION. */
+  maxPartitions: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -119,6 +123,10 @@ export interface BrokerConfig {
   /** How often partitions whose producer state or log changed write a producer state snapshot. */
   producerStateSnapshotIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Zeros kept allocated ahead of the cluster metadata journal's records, so topics can still be deleted (freeing space) on a full disk. */
+  metadataJournalReserveBytes: number;
+  /** The metadata journal is compacted into a new snapshot once it is larger than this and than the last snapshot. */
+  metadataCompactionMinBytes: number;
   topicDefaults: TopicDefaults;
   limits: ConnectionLimits;
   groups: GroupSettings;
@@ -140,6 +148,8 @@ export const defaultBrokerConfig: BrokerConfig = {
   producerIdExpirationCheckIntervalMs: 10 * 60 * 1000,
   producerStateSnapshotIntervalMs: 60_000,
   logLevel: 'info',
+  metadataJournalReserveBytes: 64 * 1024,
+  metadataCompactionMinBytes: 1024 * 1024,
   topicDefaults: {
     numPartitions: 1,
     segmentBytes: 1024 * 1024 * 1024,
@@ -164,6 +174,8 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxPartitionsPerTopic: 10_000,
     maxProducerIdsPerPartition: 10_000,
     maxProducerIdsRemembered: 100_000,
+    maxTopics: 10_000,
+    maxPartitions: 20_000,
   },
   groups: {
     minSessionTimeoutMs: 6000,

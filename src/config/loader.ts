@@ -145,6 +145,11 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   producerIdExpirationCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired producer ids are removed.', kafkaName: 'producer.id.expiration.check.interval.ms' },
   producerStateSnapshotIntervalMs: { type: milliseconds(1, maxTimerMs), description: "How often partitions whose producer state or log changed write a producer state snapshot; after a crash, the log written since a partition's last snapshot is read again on start." },
   logLevel: { type: oneOf(['debug', 'info', 'warn', 'error']), description: 'Lowest level of the log lines written to stderr.' },
+  metadataJournalReserveBytes: {
+    type: bytes(4096, 1024 * 1024 * 1024),
+    description: 'Zeros kept allocated ahead of the records of the cluster metadata journal (<dataDir>/meta), so that topics can still be deleted, freeing space, when the disk is full; creating a topic needs the whole reserve free. About 100 bytes per deletion.',
+  },
+  metadataCompactionMinBytes: { type: bytes(1024), description: 'The cluster metadata journal is compacted into a new snapshot once it holds more than this many bytes of changes and more than the last snapshot.' },
 };
 
 const topicDefaultSettings: Settings<TopicDefaults> = {
@@ -176,6 +181,8 @@ const limitSettings: Settings<ConnectionLimits> = {
   maxPartitionsPerTopic: { type: count(1, maxInt32), description: 'Largest partition count of one topic.' },
   maxProducerIdsPerPartition: { type: count(1, maxInt32), description: 'Idempotent producer ids tracked per partition (about 0.5 KB each); beyond it the least recently active producer is forgotten, and its retries are no longer recognised.' },
   maxProducerIdsRemembered: { type: count(1, maxInt32), description: 'Producer ids whose current epoch InitProducerId remembers, so that a producer can bump its epoch (KIP-360); a forgotten one gets a new id instead.' },
+  maxTopics: { type: count(1, maxInt32), description: 'Topics this broker holds; CreateTopics and auto-creation beyond it are refused with POLICY_VIOLATION.' },
+  maxPartitions: { type: count(1, maxInt32), description: 'Partitions this broker holds, all topics together; CreateTopics, CreatePartitions and auto-creation beyond it are refused with POLICY_VIOLATION.' },
 };
 
 const groupSettings: Settings<GroupSettings> = {
