@@ -16,7 +16,9 @@ import { PartitionProducers } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { openGroupCoordinator } from '../groups/coordinator.js';
+import { mapConcurrently } from './concurrency.js';
 import { LocalMetadataStore } from './metadata-store.js';
+import type { StoredTopic } from './metadata-store.js';
 import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
 import { topicNameProblem } from './topic-name.js';
@@ -54,6 +56,14 @@ export function partitionDirectoryName(topic: string, partition: number): string
   return `${topic}-${partition}`;
 }
 
+/**
+ * Partition folders created at once while a topic or its new partitions are created: enough to
+ * keep the disk busy, few enough that one large creation leaves the thread pool to other clients.
+ */
+const partitionCreationConcurrency = 16;
+/** Topics one request creates at once (CreateTopics, auto-creation); their metadata records share fsyncs. */
+export const topicCreationConcurrency = 32;
+
 export class Broker {
   private readonly topics = new Map<string, Topic>();
   private readonly topicsById = new Map<string, Topic>();
@@ -63,6 +73,11 @@ export class Broker {
    * files never shares a folder with it, and partitions are never added to a topic being deleted.
    */
   private readonly topicChanges = new Map<string, Promise<unknown>>();
+  /** Partitions of every topic held, kept current for the maxPartitions check. */
+  private heldPartitionCount = 0;
+  /** Topics and partitions being created, counted against maxTopics and maxPartitions until done. */
+  private pendingTopicCount = 0;
+  private pendingPartitionCount = 0;
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly producerStateTimers: NodeJS.Timeout[] = [];
   /** Set when shutdown begins, so waiting fetches answer at once. */
@@ -94,9 +109,15 @@ export class Broker {
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
     await fs.mkdir(config.dataDir, { recursive: true });
-    const metadata = await LocalMetadataStore.open(config.dataDir, config.clusterId);
+    const metadata = await LocalMetadataStore.open(
+      config.dataDir,
+      config.clusterId,
+      { journalReserveBytes: config.metadataJournalReserveBytes, compactionMinBytes: config.metadataCompactionMinBytes },
+      logger,
+    );
     const producerIds = await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
     const broker = new Broker(config, logger, metadata, producerIds);
+    await broker.reportMissingPartitionDirectories();
     for (const [name, stored] of Object.entries(metadata.topics)) {
       await broker.loadTopic(name, Buffer.from(stored.id, 'hex'), stored.partitionCount, new Map(Object.entries(stored.configs)));
     }
@@ -165,9 +186,20 @@ export class Broker {
       effective: effectiveTopicConfig(overrides, this.config.topicDefaults),
     };
     await this.openPartitions(topic, partitionCount);
-    this.topics.set(name, topic);
-    this.topicsById.set(id.toString('hex'), topic);
+    this.registerTopic(topic);
     return topic;
+  }
+
+  private registerTopic(topic: Topic): void {
+    this.topics.set(topic.name, topic);
+    this.topicsById.set(topic.id.toString('hex'), topic);
+    this.heldPartitionCount += topic.partitions.length;
+  }
+
+  private unregisterTopic(topic: Topic): void {
+    this.topics.delete(topic.name);
+    this.topicsById.delete(topic.id.toString('hex'));
+    this.heldPartitionCount -= topic.partitions.length;
   }
 
   private async openPartitions(topic: Topic, partitionCount: number): Promise<void> {
@@ -192,7 +224,28 @@ export class Broker {
       const problem = validateTopicConfig(key, value);
       if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
     }
-    return ok;
+    return this.capacityProblem(1, partitionCount) ?? ok;
+  }
+
+  /**
+   * Whether `addedTopics` topics with `addedPartitions` partitions fit under maxTopics and
+   * maxPartitions, counting creations still in progress. Kafka refuses creations beyond its own
+   * such limits with POLICY_VIOLATION.
+   */
+  private capacityProblem(addedTopics: number, addedPartitions: number): OperationResult | null {
+    const { maxTopics, maxPartitions } = this.config.limits;
+    const topics = this.topics.size + this.pendingTopicCount;
+    if (topics + addedTopics > maxTopics) {
+      return failure(ErrorCode.policyViolation, `this broker holds ${topics} topics (creations in progress included), the limit (maxTopics) is ${maxTopics}`);
+    }
+    const partitions = this.heldPartitionCount + this.pendingPartitionCount;
+    if (partitions + addedPartitions > maxPartitions) {
+      return failure(
+        ErrorCode.policyViolation,
+        `this broker holds ${partitions} partitions (creations in progress included); ${addedPartitions} more would exceed the limit (maxPartitions) of ${maxPartitions}`,
+      );
+    }
+    return null;
   }
 
   /** Runs `change` after every earlier change to topic `name` has finished. */
@@ -215,17 +268,90 @@ export class Broker {
     return this.changeTopic(name, () => this.createTopicNow(name, partitionCount, configs));
   }
 
+  /**
+   * Folders first, then the metadata record, then memory: a crash before the record leaves folders
+   * no topic names (removed on the next start), never a recorded topic without its folders; a
+   * failure removes the folders again and answers KAFKA_STORAGE_ERROR.
+   */
   private async createTopicNow(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): Promise<OperationResult> {
     const problem = this.validateNewTopic(name, partitionCount, configs);
     if (problem.errorCode !== ErrorCode.none) return problem;
     const overrides = new Map<string, string>();
     for (const [key, value] of configs) if (value !== null) overrides.set(key, value);
-    const id = randomBytes(16);
-    // Record the topic first: a crash after this leaves a topic whose partitions are created on start.
-    await this.metadata.putTopic(name, { id: id.toString('hex'), partitionCount, configs: Object.fromEntries(overrides) });
-    await this.loadTopic(name, id, partitionCount, overrides);
+    const topic: Topic = { name, id: randomBytes(16), partitions: [], configOverrides: overrides, effective: effectiveTopicConfig(overrides, this.config.topicDefaults) };
+    this.pendingTopicCount++;
+    this.pendingPartitionCount += partitionCount;
+    try {
+      const partitions = await this.createPartitionLogs(topic, 0, partitionCount);
+      await this.recordOrDiscard(partitions, () => this.metadata.putTopic(name, storedTopic(topic, partitionCount, overrides)));
+      topic.partitions.push(...partitions);
+      this.registerTopic(topic);
+    } catch (error) {
+      return this.storageFailure('creating topic', name, error);
+    } finally {
+      this.pendingTopicCount--;
+      this.pendingPartitionCount -= partitionCount;
+    }
     this.logger.info('topic created', { topic: name, partitions: partitionCount });
     return ok;
+  }
+
+  /** Creates the logs of partitions [fromIndex, toIndex) of `topic`; on a failure, removes those made and throws. */
+  private async createPartitionLogs(topic: Topic, fromIndex: number, toIndex: number): Promise<Partition[]> {
+    const indexes = Array.from({ length: toIndex - fromIndex }, (_, offset) => fromIndex + offset);
+    const created: Partition[] = [];
+    let firstError: unknown = null;
+    await mapConcurrently(indexes, partitionCreationConcurrency, async (index) => {
+      if (firstError !== null) return;
+      try {
+        created.push(await this.createPartition(topic, index));
+      } catch (error) {
+        firstError ??= error;
+      }
+    });
+    if (firstError !== null) {
+      await this.discardPartitions(created);
+      throw firstError;
+    }
+    return created.sort((left, right) => left.index - right.index);
+  }
+
+  private async createPartition(topic: Topic, index: number): Promise<Partition> {
+    const directory = join(this.config.dataDir, partitionDirectoryName(topic.name, index));
+    await removeLeftoverPartitionDirectory(directory, this.logger);
+    const log = await PartitionLog.create(directory, this.logOptions(topic.effective));
+    const producers = PartitionProducers.forNewLog(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
+    return { topic, index, log, producers, dataListeners: new Set() };
+  }
+
+  /** Runs `record` (a metadata change); if it fails, removes the partitions made for it and rethrows. */
+  private async recordOrDiscard(partitions: readonly Partition[], record: () => Promise<void>): Promise<void> {
+    try {
+      await record();
+    } catch (error) {
+      await this.discardPartitions(partitions);
+      throw error;
+    }
+  }
+
+  /** Closes and removes partitions no topic holds (any longer); a folder left behind is removed on the next start. */
+  private async discardPartitions(partitions: readonly Partition[]): Promise<void> {
+    for (const partition of partitions) {
+      for (const listener of partition.dataListeners) listener();
+      try {
+        await partition.producers.discard();
+        await partition.log.delete();
+      } catch (error) {
+        this.logger.warn('partition folder not removed; it is removed on the next start', { folder: partition.log.directory, error: String(error) });
+      }
+    }
+  }
+
+  /** A metadata change that failed on storage: one log line, and KAFKA_STORAGE_ERROR for the client. */
+  private storageFailure(operation: string, name: string, error: unknown): OperationResult {
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.error('metadata change failed', { operation, topic: name, error: reason });
+    return failure(ErrorCode.kafkaStorageError, `${operation} '${name}' failed, nothing was changed: ${reason}`);
   }
 
   /** Auto-creation on Metadata or Produce, when enabled. Concurrent requests for one name share one creation. */
@@ -238,21 +364,35 @@ export class Broker {
     return result.errorCode === ErrorCode.none || (result.errorCode === ErrorCode.topicAlreadyExists && topic !== undefined) ? topic! : result;
   }
 
+  /**
+   * Auto-creates several topics (the unknown ones a Metadata request names), a few at a time so
+   * that their metadata records share fsyncs. Names beyond maxTopics get POLICY_VIOLATION.
+   */
+  async autoCreateTopics(names: readonly string[]): Promise<Map<string, Topic | OperationResult>> {
+    const unique = [...new Set(names)];
+    const results = await mapConcurrently(unique, topicCreationConcurrency, (name) => this.autoCreateTopic(name));
+    return new Map(unique.map((name, index) => [name, results[index]!]));
+  }
+
   deleteTopic(name: string): Promise<OperationResult> {
     return this.changeTopic(name, () => this.deleteTopicNow(name));
   }
 
+  /**
+   * The metadata record first (it may use the journal's reserve, so this works on a full disk),
+   * then memory, then the files: a crash after the record leaves folders no topic names, removed on
+   * the next start. If the record cannot be written, nothing changes and the client may retry.
+   */
   private async deleteTopicNow(name: string): Promise<OperationResult> {
     const topic = this.topics.get(name);
     if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
-    this.topics.delete(name);
-    this.topicsById.delete(topic.id.toString('hex'));
-    await this.metadata.removeTopic(name);
-    for (const partition of topic.partitions) {
-      for (const listener of partition.dataListeners) listener();
-      await partition.producers.discard();
-      await partition.log.delete();
+    try {
+      await this.metadata.removeTopic(name);
+    } catch (error) {
+      return this.storageFailure('deleting topic', name, error);
     }
+    this.unregisterTopic(topic);
+    await this.discardPartitions(topic.partitions);
     this.logger.info('topic deleted', { topic: name });
     return ok;
   }
@@ -270,9 +410,21 @@ export class Broker {
     if (newTotal > this.config.limits.maxPartitionsPerTopic) {
       return failure(ErrorCode.invalidPartitions, `number of partitions ${newTotal} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
     }
+    const added = newTotal - topic.partitions.length;
+    const capacity = this.capacityProblem(0, added);
+    if (capacity !== null) return capacity;
     if (validateOnly) return ok;
-    await this.metadata.putTopic(name, { id: topic.id.toString('hex'), partitionCount: newTotal, configs: Object.fromEntries(topic.configOverrides) });
-    await this.openPartitions(topic, newTotal);
+    this.pendingPartitionCount += added;
+    try {
+      const partitions = await this.createPartitionLogs(topic, topic.partitions.length, newTotal);
+      await this.recordOrDiscard(partitions, () => this.metadata.putTopic(name, storedTopic(topic, newTotal, topic.configOverrides)));
+      topic.partitions.push(...partitions);
+      this.heldPartitionCount += added;
+    } catch (error) {
+      return this.storageFailure('adding partitions to topic', name, error);
+    } finally {
+      this.pendingPartitionCount -= added;
+    }
     this.logger.info('partitions added', { topic: name, partitions: newTotal });
     return ok;
   }
@@ -298,7 +450,11 @@ export class Broker {
       if (value === null) next.delete(key);
       else next.set(key, value);
     }
-    await this.metadata.putTopic(name, { id: topic.id.toString('hex'), partitionCount: topic.partitions.length, configs: Object.fromEntries(next) });
+    try {
+      await this.metadata.putTopic(name, storedTopic(topic, topic.partitions.length, next));
+    } catch (error) {
+      return this.storageFailure('changing the config of topic', name, error);
+    }
     topic.configOverrides.clear();
     for (const [key, value] of next) topic.configOverrides.set(key, value);
     topic.effective = effectiveTopicConfig(topic.configOverrides, this.config.topicDefaults);
@@ -362,6 +518,20 @@ export class Broker {
     }
   }
 
+  /**
+   * A recorded topic's partition folder is created before the topic is recorded, so a missing one
+   * was lost outside the broker (or by a version that recorded first). It is started empty, loudly.
+   */
+  private async reportMissingPartitionDirectories(): Promise<void> {
+    const present = new Set(await fs.readdir(this.config.dataDir));
+    for (const [name, stored] of Object.entries(this.metadata.topics)) {
+      for (let index = 0; index < stored.partitionCount; index++) {
+        const folder = partitionDirectoryName(name, index);
+        if (!present.has(folder)) this.logger.error('partition folder missing; starting the partition empty', { topic: name, partition: index, folder });
+      }
+    }
+  }
+
   /** Partition folders left behind by a topic deleted just before a crash. */
   private async removeOrphanPartitionDirectories(): Promise<void> {
     const entries = await fs.readdir(this.config.dataDir, { withFileTypes: true });
@@ -391,5 +561,30 @@ export class Broker {
         await partition.producers.closeAfterLog();
       }
     }
+    await this.metadata.close();
   }
+}
+
+function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<string, string>): StoredTopic {
+  return { id: topic.id.toString('hex'), partitionCount, configs: Object.fromEntries(configs) };
+}
+
+/**
+ * Removes the folder a new partition is about to take, if one is there: no topic holds it (changes
+ * to a name run one at a time), so it is what a crash or a failed deletion left. Anything that is
+ * not one of our partition folders is left alone, and the creation fails.
+ */
+async function removeLeftoverPartitionDirectory(directory: string, logger: Logger): Promise<void> {
+  let files: string[];
+  try {
+    files = await fs.readdir(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (files.length > 0 && !files.some((file) => /^\d{20}\.log$/.test(file))) {
+    throw new Error(`folder ${directory} is in the way and does not hold a partition log; move it away`);
+  }
+  logger.warn('removing a leftover partition folder before creating the partition', { folder: directory });
+  await fs.rm(directory, { recursive: true, force: true });
 }
