@@ -206,8 +206,14 @@ export class MetadataJournal {
     }
     this.endPosition += bytes.length;
     this.lastWrittenSequence += accepted.length;
-    for (const append of accepted) append.applied();
-    for (const append of accepted) append.resolve();
+    for (const append of accepted) {
+      try {
+        append.applied();
+        append.resolve();
+      } catch (error) {
+        append.reject(error as Error); // a bug in the caller's callback: the record stands, report it
+      }
+    }
     // Refill what removals took from the reserve; on a full disk the next addition is refused instead.
     await this.extendTo(this.endPosition + this.reserveBytes).catch(() => undefined);
   }
