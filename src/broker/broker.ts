@@ -12,7 +12,9 @@ import { Metrics } from '../metrics/metrics.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { LogOptions } from '../storage/partition-log.js';
 import { PartitionLog, systemClock } from '../storage/partition-log.js';
-import { PartitionProducers } from './idempotence/partition-producers.js';
+import { logStartOffsetFileName, recoveryPointFileName, temporarySuffix } from '../storage/checkpoint.js';
+import { logSuffix, offsetIndexSuffix, parseSegmentFileName, timeIndexSuffix } from '../storage/segment.js';
+import { PartitionProducers, producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { openGroupCoordinator } from '../groups/coordinator.js';
@@ -541,9 +543,8 @@ export class Broker {
       if (match === null) continue;
       const topic = this.topics.get(match[1]!);
       if (topic !== undefined && Number(match[2]) < topic.partitions.length) continue;
-      // Only folders that hold our segment files: never remove something else found in the data dir.
-      const files = await fs.readdir(join(this.config.dataDir, entry.name));
-      if (!files.some((file) => /^\d{20}\.log$/.test(file))) continue;
+      // Only folders that hold what a partition log writes: never remove something else found in the data dir.
+      if (!holdsOnlyPartitionLog(await fs.readdir(join(this.config.dataDir, entry.name)))) continue;
       this.logger.warn('removing partition folder of a deleted topic', { folder: entry.name });
       await fs.rm(join(this.config.dataDir, entry.name), { recursive: true, force: true });
     }
@@ -569,6 +570,19 @@ function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<
   return { id: topic.id.toString('hex'), partitionCount, configs: Object.fromEntries(configs) };
 }
 
+const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName]);
+
+/**
+ * Whether a folder's files are a partition log's: it holds a segment, or nothing but files a log
+ * writes (a creation or deletion cut short by a crash leaves such folders, possibly empty).
+ */
+function holdsOnlyPartitionLog(files: readonly string[]): boolean {
+  const isSegment = (file: string) => parseSegmentFileName(file, logSuffix) !== null;
+  const isLogFile = (file: string) =>
+    isSegment(file) || parseSegmentFileName(file, offsetIndexSuffix) !== null || parseSegmentFileName(file, timeIndexSuffix) !== null || partitionLogFileNames.has(file) || file.endsWith(temporarySuffix);
+  return files.some(isSegment) || files.every(isLogFile);
+}
+
 /**
  * Removes the folder a new partition is about to take, if one is there: no topic holds it (changes
  * to a name run one at a time), so it is what a crash or a failed deletion left. Anything that is
@@ -582,7 +596,7 @@ async function removeLeftoverPartitionDirectory(directory: string, logger: Logge
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (files.length > 0 && !files.some((file) => /^\d{20}\.log$/.test(file))) {
+  if (!holdsOnlyPartitionLog(files)) {
     throw new Error(`folder ${directory} is in the way and does not hold a partition log; move it away`);
   }
   logger.warn('removing a leftover partition folder before creating the partition', { folder: directory });
