@@ -88,6 +88,11 @@ export class Broker {
   groups!: GroupCoordinator;
   /** Counters and gauges served at the HTTP listener's /metrics. */
   readonly metrics = new Metrics();
+  private readonly limitRefusals = this.metrics.counter('osprey_topic_limit_refusals_total', 'Topic or partition creations refused by maxTopics or maxPartitions (POLICY_VIOLATION), by limit.');
+  private readonly metadataFailures = this.metrics.counter(
+    'osprey_metadata_change_failures_total',
+    'Topic creations, deletions and changes refused because the metadata or partition folders could not be written (KAFKA_STORAGE_ERROR), by operation.',
+  );
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
@@ -107,6 +112,7 @@ export class Broker {
       for (const topic of this.topics.values()) partitions += topic.partitions.length;
       return partitions;
     });
+    this.metrics.gauge('osprey_metadata_journal_bytes', 'Bytes of changes in the cluster metadata journal since its last compaction into the snapshot.', () => this.metadata.journalBytes);
   }
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
@@ -238,10 +244,12 @@ export class Broker {
     const { maxTopics, maxPartitions } = this.config.limits;
     const topics = this.topics.size + this.pendingTopicCount;
     if (topics + addedTopics > maxTopics) {
+      this.limitRefusals.inc({ limit: 'maxTopics' });
       return failure(ErrorCode.policyViolation, `this broker holds ${topics} topics (creations in progress included), the limit (maxTopics) is ${maxTopics}`);
     }
     const partitions = this.heldPartitionCount + this.pendingPartitionCount;
     if (partitions + addedPartitions > maxPartitions) {
+      this.limitRefusals.inc({ limit: 'maxPartitions' });
       return failure(
         ErrorCode.policyViolation,
         `this broker holds ${partitions} partitions (creations in progress included); ${addedPartitions} more would exceed the limit (maxPartitions) of ${maxPartitions}`,
@@ -289,7 +297,7 @@ export class Broker {
       topic.partitions.push(...partitions);
       this.registerTopic(topic);
     } catch (error) {
-      return this.storageFailure('creating topic', name, error);
+      return this.storageFailure('create topic', name, error);
     } finally {
       this.pendingTopicCount--;
       this.pendingPartitionCount -= partitionCount;
@@ -353,7 +361,8 @@ export class Broker {
   private storageFailure(operation: string, name: string, error: unknown): OperationResult {
     const reason = error instanceof Error ? error.message : String(error);
     this.logger.error('metadata change failed', { operation, topic: name, error: reason });
-    return failure(ErrorCode.kafkaStorageError, `${operation} '${name}' failed, nothing was changed: ${reason}`);
+    this.metadataFailures.inc({ operation });
+    return failure(ErrorCode.kafkaStorageError, `could not ${operation} '${name}', nothing was changed: ${reason}`);
   }
 
   /** Auto-creation on Metadata or Produce, when enabled. Concurrent requests for one name share one creation. */
@@ -391,7 +400,7 @@ export class Broker {
     try {
       await this.metadata.removeTopic(name);
     } catch (error) {
-      return this.storageFailure('deleting topic', name, error);
+      return this.storageFailure('delete topic', name, error);
     }
     this.unregisterTopic(topic);
     await this.discardPartitions(topic.partitions);
@@ -423,7 +432,7 @@ export class Broker {
       topic.partitions.push(...partitions);
       this.heldPartitionCount += added;
     } catch (error) {
-      return this.storageFailure('adding partitions to topic', name, error);
+      return this.storageFailure('add partitions to topic', name, error);
     } finally {
       this.pendingPartitionCount -= added;
     }
@@ -455,7 +464,7 @@ export class Broker {
     try {
       await this.metadata.putTopic(name, storedTopic(topic, topic.partitions.length, next));
     } catch (error) {
-      return this.storageFailure('changing the config of topic', name, error);
+      return this.storageFailure('alter config of topic', name, error);
     }
     topic.configOverrides.clear();
     for (const [key, value] of next) topic.configOverrides.set(key, value);

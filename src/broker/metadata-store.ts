@@ -97,6 +97,11 @@ export class LocalMetadataStore {
     return Object.fromEntries(this.topicMap);
   }
 
+  /** Bytes of changes in the journal since the last compaction. */
+  get journalBytes(): number {
+    return this.journal.recordBytes;
+  }
+
   /** Records a new or changed topic; needs the journal's full reserve (refused on a full disk). */
   putTopic(name: string, topic: StoredTopic): Promise<void> {
     return this.record({ change: 'putTopic', name, topic }, 'refill-first');

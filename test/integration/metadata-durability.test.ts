@@ -169,6 +169,7 @@ describe('metadata changes on a full disk', () => {
       assert.equal((await describeTopics(connection, [refused.name])).get(refused.name)?.errorCode, ErrorCode.unknownTopicOrPartition);
       assert.equal(existsSync(join(dataDir, `${refused.name}-0`)), false, 'no folder is left behind');
       const refusedName = refused.name;
+      assert.match(await broker.metricsText(), /^osprey_metadata_change_failures_total\{operation="create topic"\} [1-9]/m);
 
       // Deleting is how space is freed: it works on the full disk, and the space comes back.
       const freeBefore = freeBytes(dataDir);
@@ -240,6 +241,7 @@ describe('maxTopics and maxPartitions', () => {
     assert.equal(refused.length, names.length - maxTopics);
     assert.ok(refused.every((topic) => topic.errorCode === ErrorCode.policyViolation), `refusals are POLICY_VIOLATION: ${[...new Set(refused.map((topic) => topic.errorCode))].join(', ')}`);
     assert.equal((await describeTopics(bystander, null)).size, maxTopics);
+    assert.match(await broker.metricsText(), new RegExp(`^osprey_topic_limit_refusals_total\\{limit="maxTopics"\\} ${names.length - maxTopics}$`, 'm'));
     assert.equal(partitionFolders(broker.dataDir, /^auto-\d+$/).size, maxTopics);
     greedy.destroy();
     bystander.destroy();
