@@ -2,8 +2,8 @@
  * Cluster metadata changes against real broker processes (issue 9: defects 4 and 7).
  *
  *  - On a full disk (a small tmpfs as the data directory; needs root), DeleteTopics succeeds and
- *    frees the topic's space, and CreateTopics is answered KAFKA_STORAGE_ERROR leaving no trace;
- *    neither closes the connection, and a restart shows exactly what was acknowledged.
+ *    frees the topic's space, CreateTopics is answered KAFKA_STORAGE_ERROR leaving no trace, and so
+ *    is DeleteRecords; none closes the connection, and a restart shows exactly what was acknowledged.
  *  - maxTopics and maxPartitions: a Metadata request naming many more topics than maxTopics creates
  *    maxTopics of them and answers the rest POLICY_VIOLATION, while another client keeps being
  *    answered; CreateTopics, CreatePartitions and auto-creation on Produce are refused beyond them.
@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { apiVersionsRequest, apiVersionsResponse } from '../../src/protocol/kafka/messages/api-versions.js';
 import { createPartitionsRequest, createPartitionsResponse } from '../../src/protocol/kafka/messages/create-partitions.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { deleteRecordsRequest, deleteRecordsResponse } from '../../src/protocol/kafka/messages/delete-records.js';
 import { deleteTopicsRequest, deleteTopicsResponse } from '../../src/protocol/kafka/messages/delete-topics.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
@@ -35,6 +36,7 @@ import { decodeRecordBatches, encodeRecordBatch, rawApi, RawKafkaConnection } fr
 const apiVersionsApi = rawApi(apiVersionsRequest, apiVersionsResponse);
 const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const createPartitionsApi = rawApi(createPartitionsRequest, createPartitionsResponse);
+const deleteRecordsApi = rawApi(deleteRecordsRequest, deleteRecordsResponse);
 const deleteTopicsApi = rawApi(deleteTopicsRequest, deleteTopicsResponse);
 const fetchApi = rawApi(fetchRequest, fetchResponse);
 const metadataApi = rawApi(metadataRequest, metadataResponse);
@@ -170,6 +172,10 @@ describe('metadata changes on a full disk', () => {
       assert.equal(existsSync(join(dataDir, `${refused.name}-0`)), false, 'no folder is left behind');
       const refusedName = refused.name;
       assert.match(await broker.metricsText(), /^osprey_metadata_change_failures_total\{operation="create topic"\} [1-9]/m);
+
+      // DeleteRecords must write the new log start offset: refused with an error code, not a closed connection.
+      const records = await connection.call(deleteRecordsApi, 2, { topics: [{ name: 'doomed', partitions: [{ partitionIndex: 0, offset: 2n }] }], timeoutMs: 30_000 }, requestTimeoutMs);
+      assert.equal(records.topics[0]?.partitions[0]?.errorCode, ErrorCode.kafkaStorageError);
 
       // Deleting is how space is freed: it works on the full disk, and the space comes back.
       const freeBefore = freeBytes(dataDir);
