@@ -149,8 +149,14 @@ export class MetadataJournal {
     return this.runExclusive(async () => {
       if (this.closed) return;
       await writeSnapshot(this.lastWrittenSequence);
-      await this.zeroRange(journalHeaderBytes, this.endPosition);
-      await this.handle.datasync();
+      try {
+        await this.zeroRange(journalHeaderBytes, this.endPosition);
+        await this.handle.datasync();
+      } catch (error) {
+        // Records after a half-zeroed stretch would never be read again: stop writing until a restart.
+        this.failure = error;
+        throw error;
+      }
       this.endPosition = journalHeaderBytes;
     });
   }
