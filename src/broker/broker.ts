@@ -13,11 +13,15 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { LogEnvironment, LogOptions, WriteFailure } from '../storage/partition-log.js';
 import { PartitionLog, systemClock } from '../storage/partition-log.js';
 import { DiskAlarm } from './disk-alarm.js';
-import { PartitionProducers } from './idempotence/partition-producers.js';
+import { logStartOffsetFileName, recoveryPointFileName, temporarySuffix } from '../storage/checkpoint.js';
+import { logSuffix, offsetIndexSuffix, parseSegmentFileName, timeIndexSuffix } from '../storage/segment.js';
+import { PartitionProducers, producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { openGroupCoordinator } from '../groups/coordinator.js';
+import { mapConcurrently } from './concurrency.js';
 import { LocalMetadataStore } from './metadata-store.js';
+import type { StoredTopic } from './metadata-store.js';
 import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
 import { topicNameProblem } from './topic-name.js';
@@ -55,6 +59,14 @@ export function partitionDirectoryName(topic: string, partition: number): string
   return `${topic}-${partition}`;
 }
 
+/**
+ * Partition folders created at once while a topic or its new partitions are created: enough to
+ * keep the disk busy, few enough that one large creation leaves the thread pool to other clients.
+ */
+const partitionCreationConcurrency = 16;
+/** Topics one request creates at once (CreateTopics, auto-creation); their metadata records share fsyncs. */
+export const topicCreationConcurrency = 32;
+
 export class Broker {
   private readonly topics = new Map<string, Topic>();
   private readonly topicsById = new Map<string, Topic>();
@@ -64,6 +76,11 @@ export class Broker {
    * files never shares a folder with it, and partitions are never added to a topic being deleted.
    */
   private readonly topicChanges = new Map<string, Promise<unknown>>();
+  /** Partitions of every topic held, kept current for the maxPartitions check. */
+  private heldPartitionCount = 0;
+  /** Topics and partitions being created, counted against maxTopics and maxPartitions until done. */
+  private pendingTopicCount = 0;
+  private pendingPartitionCount = 0;
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly producerStateTimers: NodeJS.Timeout[] = [];
   /** Set when shutdown begins, so waiting fetches answer at once. */
@@ -74,6 +91,11 @@ export class Broker {
   readonly metrics = new Metrics();
   /** Free-space reserve: produce is refused while it is raised (disk-alarm.ts). */
   readonly diskAlarm: DiskAlarm;
+  private readonly limitRefusals = this.metrics.counter('osprey_topic_limit_refusals_total', 'Topic or partition creations refused by maxTopics or maxPartitions (POLICY_VIOLATION), by limit.');
+  private readonly metadataFailures = this.metrics.counter(
+    'osprey_metadata_change_failures_total',
+    'Topic creations, deletions and changes refused because the metadata or partition folders could not be written (KAFKA_STORAGE_ERROR), by operation.',
+  );
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
@@ -95,6 +117,7 @@ export class Broker {
     });
     this.diskAlarm = new DiskAlarm({ directory: config.dataDir, minFreeDiskBytes: config.minFreeDiskBytes, checkIntervalMs: config.diskCheckIntervalMs }, logger);
     this.registerDiskMetrics();
+    this.metrics.gauge('osprey_metadata_journal_bytes', 'Bytes of changes in the cluster metadata journal since its last compaction into the snapshot.', () => this.metadata.journalBytes);
   }
 
   private registerDiskMetrics(): void {
@@ -115,10 +138,16 @@ export class Broker {
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
     await fs.mkdir(config.dataDir, { recursive: true });
-    const metadata = await LocalMetadataStore.open(config.dataDir, config.clusterId);
+    const metadata = await LocalMetadataStore.open(
+      config.dataDir,
+      config.clusterId,
+      { journalReserveBytes: config.metadataJournalReserveBytes, compactionMinBytes: config.metadataCompactionMinBytes },
+      logger,
+    );
     const producerIds = await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
     const broker = new Broker(config, logger, metadata, producerIds);
     await broker.diskAlarm.start();
+    await broker.reportMissingPartitionDirectories();
     for (const [name, stored] of Object.entries(metadata.topics)) {
       await broker.loadTopic(name, Buffer.from(stored.id, 'hex'), stored.partitionCount, new Map(Object.entries(stored.configs)));
     }
@@ -187,9 +216,20 @@ export class Broker {
       effective: effectiveTopicConfig(overrides, this.config.topicDefaults),
     };
     await this.openPartitions(topic, partitionCount);
-    this.topics.set(name, topic);
-    this.topicsById.set(id.toString('hex'), topic);
+    this.registerTopic(topic);
     return topic;
+  }
+
+  private registerTopic(topic: Topic): void {
+    this.topics.set(topic.name, topic);
+    this.topicsById.set(topic.id.toString('hex'), topic);
+    this.heldPartitionCount += topic.partitions.length;
+  }
+
+  private unregisterTopic(topic: Topic): void {
+    this.topics.delete(topic.name);
+    this.topicsById.delete(topic.id.toString('hex'));
+    this.heldPartitionCount -= topic.partitions.length;
   }
 
   private async openPartitions(topic: Topic, partitionCount: number): Promise<void> {
@@ -214,7 +254,30 @@ export class Broker {
       const problem = validateTopicConfig(key, value);
       if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
     }
-    return ok;
+    return this.capacityProblem(1, partitionCount) ?? ok;
+  }
+
+  /**
+   * Whether `addedTopics` topics with `addedPartitions` partitions fit under maxTopics and
+   * maxPartitions, counting creations still in progress. Kafka refuses creations beyond its own
+   * such limits with POLICY_VIOLATION.
+   */
+  private capacityProblem(addedTopics: number, addedPartitions: number): OperationResult | null {
+    const { maxTopics, maxPartitions } = this.config.limits;
+    const topics = this.topics.size + this.pendingTopicCount;
+    if (topics + addedTopics > maxTopics) {
+      this.limitRefusals.inc({ limit: 'maxTopics' });
+      return failure(ErrorCode.policyViolation, `this broker holds ${topics} topics (creations in progress included), the limit (maxTopics) is ${maxTopics}`);
+    }
+    const partitions = this.heldPartitionCount + this.pendingPartitionCount;
+    if (partitions + addedPartitions > maxPartitions) {
+      this.limitRefusals.inc({ limit: 'maxPartitions' });
+      return failure(
+        ErrorCode.policyViolation,
+        `this broker holds ${partitions} partitions (creations in progress included); ${addedPartitions} more would exceed the limit (maxPartitions) of ${maxPartitions}`,
+      );
+    }
+    return null;
   }
 
   /** Runs `change` after every earlier change to topic `name` has finished. */
@@ -237,17 +300,91 @@ export class Broker {
     return this.changeTopic(name, () => this.createTopicNow(name, partitionCount, configs));
   }
 
+  /**
+   * Folders first, then the metadata record, then memory: a crash before the record leaves folders
+   * no topic names (removed on the next start), never a recorded topic without its folders; a
+   * failure removes the folders again and answers KAFKA_STORAGE_ERROR.
+   */
   private async createTopicNow(name: string, partitionCount: number, configs: ReadonlyMap<string, string | null>): Promise<OperationResult> {
     const problem = this.validateNewTopic(name, partitionCount, configs);
     if (problem.errorCode !== ErrorCode.none) return problem;
     const overrides = new Map<string, string>();
     for (const [key, value] of configs) if (value !== null) overrides.set(key, value);
-    const id = randomBytes(16);
-    // Record the topic first: a crash after this leaves a topic whose partitions are created on start.
-    await this.metadata.putTopic(name, { id: id.toString('hex'), partitionCount, configs: Object.fromEntries(overrides) });
-    await this.loadTopic(name, id, partitionCount, overrides);
+    const topic: Topic = { name, id: randomBytes(16), partitions: [], configOverrides: overrides, effective: effectiveTopicConfig(overrides, this.config.topicDefaults) };
+    this.pendingTopicCount++;
+    this.pendingPartitionCount += partitionCount;
+    try {
+      const partitions = await this.createPartitionLogs(topic, 0, partitionCount);
+      await this.recordOrDiscard(partitions, () => this.metadata.putTopic(name, storedTopic(topic, partitionCount, overrides)));
+      topic.partitions.push(...partitions);
+      this.registerTopic(topic);
+    } catch (error) {
+      return this.storageFailure('create topic', name, error);
+    } finally {
+      this.pendingTopicCount--;
+      this.pendingPartitionCount -= partitionCount;
+    }
     this.logger.info('topic created', { topic: name, partitions: partitionCount });
     return ok;
+  }
+
+  /** Creates the logs of partitions [fromIndex, toIndex) of `topic`; on a failure, removes those made and throws. */
+  private async createPartitionLogs(topic: Topic, fromIndex: number, toIndex: number): Promise<Partition[]> {
+    const indexes = Array.from({ length: toIndex - fromIndex }, (_, offset) => fromIndex + offset);
+    const created: Partition[] = [];
+    let firstError: unknown = null;
+    await mapConcurrently(indexes, partitionCreationConcurrency, async (index) => {
+      if (firstError !== null) return;
+      try {
+        created.push(await this.createPartition(topic, index));
+      } catch (error) {
+        firstError ??= error;
+      }
+    });
+    if (firstError !== null) {
+      await this.discardPartitions(created);
+      throw firstError;
+    }
+    return created.sort((left, right) => left.index - right.index);
+  }
+
+  private async createPartition(topic: Topic, index: number): Promise<Partition> {
+    const directory = join(this.config.dataDir, partitionDirectoryName(topic.name, index));
+    await removeLeftoverPartitionDirectory(directory, this.logger);
+    const log = await PartitionLog.create(directory, this.logOptions(topic.effective));
+    const producers = PartitionProducers.forNewLog(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
+    return { topic, index, log, producers, dataListeners: new Set() };
+  }
+
+  /** Runs `record` (a metadata change); if it fails, removes the partitions made for it and rethrows. */
+  private async recordOrDiscard(partitions: readonly Partition[], record: () => Promise<void>): Promise<void> {
+    try {
+      await record();
+    } catch (error) {
+      await this.discardPartitions(partitions);
+      throw error;
+    }
+  }
+
+  /** Closes and removes partitions no topic holds (any longer); a folder left behind is removed on the next start. */
+  private async discardPartitions(partitions: readonly Partition[]): Promise<void> {
+    for (const partition of partitions) {
+      for (const listener of partition.dataListeners) listener();
+      try {
+        await partition.producers.discard();
+        await partition.log.delete();
+      } catch (error) {
+        this.logger.warn('partition folder not removed; it is removed on the next start', { folder: partition.log.directory, error: String(error) });
+      }
+    }
+  }
+
+  /** A metadata change that failed on storage: one log line, and KAFKA_STORAGE_ERROR for the client. */
+  private storageFailure(operation: string, name: string, error: unknown): OperationResult {
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.error('metadata change failed', { operation, topic: name, error: reason });
+    this.metadataFailures.inc({ operation });
+    return failure(ErrorCode.kafkaStorageError, `could not ${operation} '${name}', nothing was changed: ${reason}`);
   }
 
   /** Auto-creation on Metadata or Produce, when enabled. Concurrent requests for one name share one creation. */
@@ -260,21 +397,35 @@ export class Broker {
     return result.errorCode === ErrorCode.none || (result.errorCode === ErrorCode.topicAlreadyExists && topic !== undefined) ? topic! : result;
   }
 
+  /**
+   * Auto-creates several topics (the unknown ones a Metadata request names), a few at a time so
+   * that their metadata records share fsyncs. Names beyond maxTopics get POLICY_VIOLATION.
+   */
+  async autoCreateTopics(names: readonly string[]): Promise<Map<string, Topic | OperationResult>> {
+    const unique = [...new Set(names)];
+    const results = await mapConcurrently(unique, topicCreationConcurrency, (name) => this.autoCreateTopic(name));
+    return new Map(unique.map((name, index) => [name, results[index]!]));
+  }
+
   deleteTopic(name: string): Promise<OperationResult> {
     return this.changeTopic(name, () => this.deleteTopicNow(name));
   }
 
+  /**
+   * The metadata record first (it may use the journal's reserve, so this works on a full disk),
+   * then memory, then the files: a crash after the record leaves folders no topic names, removed on
+   * the next start. If the record cannot be written, nothing changes and the client may retry.
+   */
   private async deleteTopicNow(name: string): Promise<OperationResult> {
     const topic = this.topics.get(name);
     if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
-    this.topics.delete(name);
-    this.topicsById.delete(topic.id.toString('hex'));
-    await this.metadata.removeTopic(name);
-    for (const partition of topic.partitions) {
-      for (const listener of partition.dataListeners) listener();
-      await partition.producers.discard();
-      await partition.log.delete();
+    try {
+      await this.metadata.removeTopic(name);
+    } catch (error) {
+      return this.storageFailure('delete topic', name, error);
     }
+    this.unregisterTopic(topic);
+    await this.discardPartitions(topic.partitions);
     this.logger.info('topic deleted', { topic: name });
     return ok;
   }
@@ -292,9 +443,21 @@ export class Broker {
     if (newTotal > this.config.limits.maxPartitionsPerTopic) {
       return failure(ErrorCode.invalidPartitions, `number of partitions ${newTotal} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
     }
+    const added = newTotal - topic.partitions.length;
+    const capacity = this.capacityProblem(0, added);
+    if (capacity !== null) return capacity;
     if (validateOnly) return ok;
-    await this.metadata.putTopic(name, { id: topic.id.toString('hex'), partitionCount: newTotal, configs: Object.fromEntries(topic.configOverrides) });
-    await this.openPartitions(topic, newTotal);
+    this.pendingPartitionCount += added;
+    try {
+      const partitions = await this.createPartitionLogs(topic, topic.partitions.length, newTotal);
+      await this.recordOrDiscard(partitions, () => this.metadata.putTopic(name, storedTopic(topic, newTotal, topic.configOverrides)));
+      topic.partitions.push(...partitions);
+      this.heldPartitionCount += added;
+    } catch (error) {
+      return this.storageFailure('add partitions to topic', name, error);
+    } finally {
+      this.pendingPartitionCount -= added;
+    }
     this.logger.info('partitions added', { topic: name, partitions: newTotal });
     return ok;
   }
@@ -320,7 +483,11 @@ export class Broker {
       if (value === null) next.delete(key);
       else next.set(key, value);
     }
-    await this.metadata.putTopic(name, { id: topic.id.toString('hex'), partitionCount: topic.partitions.length, configs: Object.fromEntries(next) });
+    try {
+      await this.metadata.putTopic(name, storedTopic(topic, topic.partitions.length, next));
+    } catch (error) {
+      return this.storageFailure('alter config of topic', name, error);
+    }
     topic.configOverrides.clear();
     for (const [key, value] of next) topic.configOverrides.set(key, value);
     topic.effective = effectiveTopicConfig(topic.configOverrides, this.config.topicDefaults);
@@ -384,6 +551,20 @@ export class Broker {
     }
   }
 
+  /**
+   * A recorded topic's partition folder is created before the topic is recorded, so a missing one
+   * was lost outside the broker (or by a version that recorded first). It is started empty, loudly.
+   */
+  private async reportMissingPartitionDirectories(): Promise<void> {
+    const present = new Set(await fs.readdir(this.config.dataDir));
+    for (const [name, stored] of Object.entries(this.metadata.topics)) {
+      for (let index = 0; index < stored.partitionCount; index++) {
+        const folder = partitionDirectoryName(name, index);
+        if (!present.has(folder)) this.logger.error('partition folder missing; starting the partition empty', { topic: name, partition: index, folder });
+      }
+    }
+  }
+
   /** Partition folders left behind by a topic deleted just before a crash. */
   private async removeOrphanPartitionDirectories(): Promise<void> {
     const entries = await fs.readdir(this.config.dataDir, { withFileTypes: true });
@@ -393,9 +574,8 @@ export class Broker {
       if (match === null) continue;
       const topic = this.topics.get(match[1]!);
       if (topic !== undefined && Number(match[2]) < topic.partitions.length) continue;
-      // Only folders that hold our segment files: never remove something else found in the data dir.
-      const files = await fs.readdir(join(this.config.dataDir, entry.name));
-      if (!files.some((file) => /^\d{20}\.log$/.test(file))) continue;
+      // Only folders that hold what a partition log writes: never remove something else found in the data dir.
+      if (!holdsOnlyPartitionLog(await fs.readdir(join(this.config.dataDir, entry.name)))) continue;
       this.logger.warn('removing partition folder of a deleted topic', { folder: entry.name });
       await fs.rm(join(this.config.dataDir, entry.name), { recursive: true, force: true });
     }
@@ -427,5 +607,43 @@ export class Broker {
         await partition.producers.closeAfterLog();
       }
     }
+    await this.metadata.close();
   }
+}
+
+function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<string, string>): StoredTopic {
+  return { id: topic.id.toString('hex'), partitionCount, configs: Object.fromEntries(configs) };
+}
+
+const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName]);
+
+/**
+ * Whether a folder's files are a partition log's: it holds a segment, or nothing but files a log
+ * writes (a creation or deletion cut short by a crash leaves such folders, possibly empty).
+ */
+function holdsOnlyPartitionLog(files: readonly string[]): boolean {
+  const isSegment = (file: string) => parseSegmentFileName(file, logSuffix) !== null;
+  const isLogFile = (file: string) =>
+    isSegment(file) || parseSegmentFileName(file, offsetIndexSuffix) !== null || parseSegmentFileName(file, timeIndexSuffix) !== null || partitionLogFileNames.has(file) || file.endsWith(temporarySuffix);
+  return files.some(isSegment) || files.every(isLogFile);
+}
+
+/**
+ * Removes the folder a new partition is about to take, if one is there: no topic holds it (changes
+ * to a name run one at a time), so it is what a crash or a failed deletion left. Anything that is
+ * not one of our partition folders is left alone, and the creation fails.
+ */
+async function removeLeftoverPartitionDirectory(directory: string, logger: Logger): Promise<void> {
+  let files: string[];
+  try {
+    files = await fs.readdir(directory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!holdsOnlyPartitionLog(files)) {
+    throw new Error(`folder ${directory} is in the way and does not hold a partition log; move it away`);
+  }
+  logger.warn('removing a leftover partition folder before creating the partition', { folder: directory });
+  await fs.rm(directory, { recursive: true, force: true });
 }

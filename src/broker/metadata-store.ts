@@ -1,17 +1,31 @@
 /**
  * Cluster metadata of a single broker without etcd: the cluster id and the topics (id, partition
- * count, config overrides), kept in `<dataDir>/meta/cluster-metadata.json`.
+ * count, config overrides), kept in `<dataDir>/meta/` as a snapshot and a journal of the changes
+ * made since (metadata-journal.ts):
  *
- *     { "formatVersion": 1,
- *       "clusterId": "base64url, 22 chars",
- *       "topics": { "<name>": { "id": "<32 hex>", "partitionCount": 3, "configs": { "retention.ms": "1000" } } } }
+ *   cluster-metadata.json      the snapshot, replaced atomically (temporary file, fsync, rename,
+ *                              fsync of the folder):
+ *       { "formatVersion": 2,
+ *         "clusterId": "base64url, 22 chars",
+ *         "journalSequence": 41,       ← the last journal record this snapshot holds
+ *         "topics": { "<name>": { "id": "<32 hex>", "partitionCount": 3, "configs": { "retention.ms": "1000" } } } }
  *
- * Every change rewrites the file atomically (temporary file, fsync, rename, fsync of the folder), so
- * a crash leaves either the old or the new state, never a torn one.
+ *   cluster-metadata.journal   one record per change after it, each payload one of:
+ *       { "change": "putTopic", "name": "<name>", "topic": { "id": …, "partitionCount": …, "configs": {…} } }
+ *       { "change": "removeTopic", "name": "<name>" }
+ *
+ * A change is applied here only once its record is durable, so memory never runs ahead of the disk.
+ * When the journal holds more bytes than the last snapshot (and at least `compactionMinBytes`), the
+ * state is written as a new snapshot and the journal cleared: a change costs O(1) amortised, not a
+ * rewrite of every topic. Format version 1 (the snapshot alone, no journalSequence, rewritten on every
+ * change) is migrated on open by writing a version 2 snapshot, which older brokers refuse to read
+ * rather than miss the journal.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from '../logging/logger.js';
+import { MetadataJournal } from './metadata-journal.js';
 
 export interface StoredTopic {
   id: string;
@@ -19,90 +33,185 @@ export interface StoredTopic {
   configs: Record<string, string>;
 }
 
-export interface StoredMetadata {
-  formatVersion: 1;
+interface SnapshotV2 {
+  formatVersion: 2;
   clusterId: string;
+  journalSequence: number;
   topics: Record<string, StoredTopic>;
 }
 
-const fileName = 'cluster-metadata.json';
+type Change = { change: 'putTopic'; name: string; topic: StoredTopic } | { change: 'removeTopic'; name: string };
+
+export interface MetadataStoreSettings {
+  /** Zeros kept ahead of the journal's records, so topics can be deleted on a full disk. */
+  readonly journalReserveBytes: number;
+  /** The journal is compacted into a snapshot once larger than this and than the last snapshot. */
+  readonly compactionMinBytes: number;
+}
+
+export const snapshotFileName = 'cluster-metadata.json';
+export const journalFileName = 'cluster-metadata.journal';
+const currentFormatVersion = 2;
 
 export class LocalMetadataStore {
-  private saving: Promise<void> = Promise.resolve();
+  private readonly topicMap: Map<string, StoredTopic>;
+  private snapshotBytes: number;
+  private compacting: Promise<void> | null = null;
 
   private constructor(
     private readonly directory: string,
-    private state: StoredMetadata,
-  ) {}
+    readonly clusterId: string,
+    topics: Map<string, StoredTopic>,
+    snapshotBytes: number,
+    private readonly journal: MetadataJournal,
+    private readonly settings: MetadataStoreSettings,
+    private readonly logger: Logger,
+  ) {
+    this.topicMap = topics;
+    this.snapshotBytes = snapshotBytes;
+  }
 
-  static async open(dataDir: string, configuredClusterId: string): Promise<LocalMetadataStore> {
+  static async open(dataDir: string, configuredClusterId: string, settings: MetadataStoreSettings, logger: Logger): Promise<LocalMetadataStore> {
     const directory = join(dataDir, 'meta');
     await fs.mkdir(directory, { recursive: true });
-    const path = join(directory, fileName);
-    let state: StoredMetadata;
-    try {
-      state = parseMetadata(await fs.readFile(path, 'utf8'), path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      state = { formatVersion: 1, clusterId: configuredClusterId || randomBytes(16).toString('base64url'), topics: {} };
+    await removeLeftoverTemporaryFile(directory);
+    const loaded = await readSnapshot(directory);
+    const snapshot = loaded ?? { formatVersion: 2, clusterId: configuredClusterId || randomBytes(16).toString('base64url'), journalSequence: 0, topics: {} };
+    if (configuredClusterId !== '' && configuredClusterId !== snapshot.clusterId) {
+      throw new Error(`data directory belongs to cluster ${snapshot.clusterId}, but clusterId is configured as ${configuredClusterId}`);
     }
-    if (configuredClusterId !== '' && configuredClusterId !== state.clusterId) {
-      throw new Error(`data directory belongs to cluster ${state.clusterId}, but clusterId is configured as ${configuredClusterId}`);
+    const { journal, payloads } = await MetadataJournal.open(join(directory, journalFileName), settings.journalReserveBytes, snapshot.journalSequence);
+    const topics = new Map(Object.entries(snapshot.topics));
+    for (const payload of payloads) applyChange(topics, parseChange(payload, journal.path));
+    let snapshotBytes = loaded?.bytes ?? 0;
+    if (loaded === null || loaded.formatVersion !== currentFormatVersion) {
+      snapshotBytes = await writeSnapshot(directory, { formatVersion: 2, clusterId: snapshot.clusterId, journalSequence: journal.lastSequence, topics: Object.fromEntries(topics) });
+      if (loaded !== null) logger.info('cluster metadata migrated', { fromFormatVersion: loaded.formatVersion, toFormatVersion: currentFormatVersion, topics: topics.size });
     }
-    const store = new LocalMetadataStore(directory, state);
-    await store.save();
-    return store;
+    if (payloads.length > 0) logger.info('cluster metadata journal replayed', { changes: payloads.length, topics: topics.size });
+    return new LocalMetadataStore(directory, snapshot.clusterId, topics, snapshotBytes, journal, settings, logger);
   }
 
-  get clusterId(): string {
-    return this.state.clusterId;
-  }
-
+  /** Every topic, as a new object (read once, at start-up). */
   get topics(): Readonly<Record<string, StoredTopic>> {
-    return this.state.topics;
+    return Object.fromEntries(this.topicMap);
   }
 
-  async putTopic(name: string, topic: StoredTopic): Promise<void> {
-    this.state.topics[name] = topic;
-    await this.save();
+  /** Bytes of changes in the journal since the last compaction. */
+  get journalBytes(): number {
+    return this.journal.recordBytes;
   }
 
-  async removeTopic(name: string): Promise<void> {
-    delete this.state.topics[name];
-    await this.save();
+  /** Records a new or changed topic; needs the journal's full reserve (refused on a full disk). */
+  putTopic(name: string, topic: StoredTopic): Promise<void> {
+    return this.record({ change: 'putTopic', name, topic }, 'refill-first');
   }
 
-  /** Saves are chained so two changes never write the temporary file at once. */
-  private save(): Promise<void> {
-    const next = this.saving.then(() => this.writeFile());
-    this.saving = next.catch(() => undefined);
-    return next;
+  /** Records a topic's removal; may use the journal's reserve, so it works on a full disk. */
+  removeTopic(name: string): Promise<void> {
+    return this.record({ change: 'removeTopic', name }, 'may-use-reserve');
   }
 
-  private async writeFile(): Promise<void> {
-    const path = join(this.directory, fileName);
-    const temporary = `${path}.tmp`;
+  /** Waits for a compaction in progress, then closes the journal. */
+  async close(): Promise<void> {
+    await this.compacting;
+    await this.journal.close();
+  }
+
+  private async record(change: Change, reserveUse: 'refill-first' | 'may-use-reserve'): Promise<void> {
+    await this.journal.append(Buffer.from(JSON.stringify(change)), reserveUse, () => applyChange(this.topicMap, change));
+    this.maybeCompact();
+  }
+
+  private maybeCompact(): void {
+    const journalBytes = this.journal.recordBytes;
+    if (this.compacting !== null || journalBytes < this.settings.compactionMinBytes || journalBytes < this.snapshotBytes) return;
+    this.compacting = this.journal
+      .compact(async (lastSequence) => {
+        const snapshot: SnapshotV2 = { formatVersion: 2, clusterId: this.clusterId, journalSequence: lastSequence, topics: Object.fromEntries(this.topicMap) };
+        this.snapshotBytes = await writeSnapshot(this.directory, snapshot);
+      })
+      .then(
+        () => this.logger.debug('cluster metadata journal compacted', { journalBytes, snapshotBytes: this.snapshotBytes, topics: this.topicMap.size }),
+        // The journal still holds every change; compaction is tried again once it has grown as much again.
+        (error: unknown) => {
+          this.snapshotBytes = journalBytes + this.settings.compactionMinBytes;
+          this.logger.warn('cluster metadata compaction failed; the journal keeps growing until it succeeds', { error: String(error) });
+        },
+      )
+      .finally(() => {
+        this.compacting = null;
+      });
+  }
+}
+
+function applyChange(topics: Map<string, StoredTopic>, change: Change): void {
+  if (change.change === 'putTopic') topics.set(change.name, change.topic);
+  else topics.delete(change.name);
+}
+
+function parseChange(payload: Buffer, path: string): Change {
+  const parsed = JSON.parse(payload.toString('utf8')) as Partial<Change> & { topic?: Partial<StoredTopic> };
+  if (typeof parsed.name === 'string' && parsed.change === 'removeTopic') return { change: 'removeTopic', name: parsed.name };
+  if (typeof parsed.name === 'string' && parsed.change === 'putTopic' && isStoredTopic(parsed.topic)) return { change: 'putTopic', name: parsed.name, topic: parsed.topic };
+  throw new Error(`${path}: unreadable change ${payload.toString('utf8').slice(0, 200)}`);
+}
+
+function isStoredTopic(topic: Partial<StoredTopic> | undefined): topic is StoredTopic {
+  return topic !== undefined && typeof topic.id === 'string' && Number.isSafeInteger(topic.partitionCount) && typeof topic.configs === 'object' && topic.configs !== null;
+}
+
+/** The snapshot, in either format version; null when there is none yet. */
+/** A snapshot as read: format 1 has no journal sequence (0). */
+type LoadedSnapshot = Omit<SnapshotV2, 'formatVersion'> & { formatVersion: 1 | 2; bytes: number };
+
+async function readSnapshot(directory: string): Promise<LoadedSnapshot | null> {
+  const path = join(directory, snapshotFileName);
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  const parsed = JSON.parse(text) as { formatVersion?: unknown; clusterId?: unknown; journalSequence?: unknown; topics?: unknown };
+  const formatVersion = parsed.formatVersion;
+  const journalSequence = formatVersion === 1 ? 0 : parsed.journalSequence;
+  if ((formatVersion !== 1 && formatVersion !== 2) || typeof parsed.clusterId !== 'string' || typeof parsed.topics !== 'object' || parsed.topics === null || !Number.isSafeInteger(journalSequence)) {
+    throw new Error(`${path}: not a cluster metadata snapshot of format version 1 or 2`);
+  }
+  return { formatVersion, clusterId: parsed.clusterId, journalSequence: journalSequence as number, topics: parsed.topics as Record<string, StoredTopic>, bytes: Buffer.byteLength(text) };
+}
+
+/** Writes the snapshot atomically; returns its size. */
+async function writeSnapshot(directory: string, snapshot: SnapshotV2): Promise<number> {
+  const path = join(directory, snapshotFileName);
+  const temporary = `${path}.tmp`;
+  const text = JSON.stringify(snapshot);
+  try {
     const handle = await fs.open(temporary, 'w');
     try {
-      await handle.writeFile(JSON.stringify(this.state, null, 2));
+      await handle.writeFile(text);
       await handle.sync();
     } finally {
       await handle.close();
     }
     await fs.rename(temporary, path);
-    const folder = await fs.open(this.directory, 'r');
-    try {
-      await folder.sync();
-    } finally {
-      await folder.close();
-    }
+  } catch (error) {
+    await fs.rm(temporary, { force: true }); // a full disk: give back what the attempt took
+    throw error;
   }
+  const folder = await fs.open(directory, 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
+  return Buffer.byteLength(text);
 }
 
-function parseMetadata(text: string, path: string): StoredMetadata {
-  const parsed = JSON.parse(text) as Partial<StoredMetadata>;
-  if (parsed.formatVersion !== 1 || typeof parsed.clusterId !== 'string' || typeof parsed.topics !== 'object' || parsed.topics === null) {
-    throw new Error(`${path}: not a cluster metadata file of format version 1`);
+async function removeLeftoverTemporaryFile(directory: string): Promise<void> {
+  for (const name of [`${snapshotFileName}.tmp`, `${journalFileName}.tmp`]) {
+    await fs.rm(join(directory, name), { force: true });
   }
-  return parsed as StoredMetadata;
 }

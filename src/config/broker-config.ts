@@ -71,6 +71,10 @@ export interface ConnectionLimits {
   listenBacklog: number;
   /** On shutdown, how long connections get to be answered what they already sent before they are closed. */
   shutdownDrainTimeoutMs: number;
+  /** Topics this broker holds; creating more (CreateTopics, auto-creation) is refused with POLICY_VIOLATION. */
+  maxTopics: number;
+  /** Partitions this broker holds, all topics together; more (CreateTopics, CreatePartitions, auto-creation) is refused with POLICY_VIOLATION. */
+  maxPartitions: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -147,6 +151,10 @@ export interface BrokerConfig {
   logLinesPerMessage: number;
   /** The window of logLinesPerMessage. */
   logSuppressionWindowMs: number;
+  /** Zeros kept allocated ahead of the cluster metadata journal's records, so topics can still be deleted (freeing space) on a full disk. */
+  metadataJournalReserveBytes: number;
+  /** The metadata journal is compacted into a new snapshot once it is larger than this and than the last snapshot. */
+  metadataCompactionMinBytes: number;
   topicDefaults: TopicDefaults;
   limits: ConnectionLimits;
   groups: GroupSettings;
@@ -172,6 +180,8 @@ export const defaultBrokerConfig: BrokerConfig = {
   diskCheckIntervalMs: 1000,
   logLinesPerMessage: 20,
   logSuppressionWindowMs: 10_000,
+  metadataJournalReserveBytes: 64 * 1024,
+  metadataCompactionMinBytes: 1024 * 1024,
   topicDefaults: {
     numPartitions: 1,
     segmentBytes: 1024 * 1024 * 1024,
@@ -202,6 +212,8 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxConnectionsPerAddress: 1000,
     listenBacklog: 4096,
     shutdownDrainTimeoutMs: 5000,
+    maxTopics: 10_000,
+    maxPartitions: 20_000,
   },
   groups: {
     minSessionTimeoutMs: 6000,

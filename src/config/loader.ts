@@ -154,6 +154,11 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   diskCheckIntervalMs: { type: milliseconds(10, maxTimerMs), description: 'How often free disk space is measured for minFreeDiskBytes (one statfs call), besides right after a failed write.' },
   logLinesPerMessage: { type: count(1), description: 'Lines one log message (the same text, whatever its fields) may write per logSuppressionWindowMs; further ones are counted and reported in one "similar lines suppressed" line.' },
   logSuppressionWindowMs: { type: milliseconds(1, maxTimerMs), description: 'The window of logLinesPerMessage.' },
+  metadataJournalReserveBytes: {
+    type: bytes(4096, 1024 * 1024 * 1024),
+    description: 'Zeros kept allocated ahead of the records of the cluster metadata journal (<dataDir>/meta), so that topics can still be deleted, freeing space, when the disk is full; creating a topic needs the whole reserve free. About 100 bytes per deletion.',
+  },
+  metadataCompactionMinBytes: { type: bytes(1024), description: 'The cluster metadata journal is compacted into a new snapshot once it holds more than this many bytes of changes and more than the last snapshot.' },
 };
 
 const topicDefaultSettings: Settings<TopicDefaults> = {
@@ -197,6 +202,8 @@ const limitSettings: Settings<ConnectionLimits> = {
   maxConnectionsPerAddress: { type: count(1), description: 'Open connections from one client IP address; further ones are closed at once.', kafkaName: 'max.connections.per.ip' },
   listenBacklog: { type: count(1, maxInt32), description: 'Connections the kernel queues for the Kafka listener before they are accepted (the kernel caps it at net.core.somaxconn). Too small a backlog makes a burst of connections wait for SYN retries.' },
   shutdownDrainTimeoutMs: { type: milliseconds(0, maxTimerMs), description: 'On shutdown, how long connections get for the requests they already sent to be answered (waiting fetches answer at once) before they are closed.' },
+  maxTopics: { type: count(1, maxInt32), description: 'Topics this broker holds; CreateTopics and auto-creation beyond it are refused with POLICY_VIOLATION.' },
+  maxPartitions: { type: count(1, maxInt32), description: 'Partitions this broker holds, all topics together; CreateTopics, CreatePartitions and auto-creation beyond it are refused with POLICY_VIOLATION.' },
 };
 
 const groupSettings: Settings<GroupSettings> = {

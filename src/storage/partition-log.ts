@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FlushPolicy } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { RecentBatchCache } from './batch-cache.js';
@@ -22,7 +23,7 @@ import {
 } from '../protocol/kafka/batch-header.js';
 import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
 import { recoverLog } from './recovery.js';
-import { Segment, defaultSyncFile, type BatchHeader, type SyncFile } from './segment.js';
+import { Segment, defaultSyncFile, syncDirectory, type BatchHeader, type SyncFile } from './segment.js';
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError } from './errors.js';
 export type { WriteFailure } from './flush.js';
@@ -158,6 +159,26 @@ export class PartitionLog {
     }
     environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, truncatedBytes: recovered.truncatedBytes });
     return new PartitionLog(directory, options, clock, environment, segments, logStartOffset);
+  }
+
+  /**
+   * A new, empty log in a folder that must not exist yet (a topic or partition created at run time):
+   * no recovery and no synchronous file calls, so a large creation does not stall other clients.
+   * The folder, its first `.log` and the folder's entry in its parent are fsynced before it returns.
+   */
+  static async create(directory: string, options: LogOptions, clock: Clock = systemClock, environment: LogEnvironment = {}): Promise<PartitionLog> {
+    const syncFile = environment.syncFile ?? defaultSyncFile;
+    await mkdir(directory);
+    const segment = new Segment(directory, 0, clock.nowMs(), options.indexIntervalBytes);
+    const log = new PartitionLog(directory, options, clock, environment, [segment], 0);
+    try {
+      await segment.sync(syncFile); // creates the .log: a partition folder always has one
+      await syncDirectory(dirname(directory), syncFile);
+    } catch (error) {
+      await log.delete();
+      throw error;
+    }
+    return log;
   }
 
   get logStartOffset(): number {

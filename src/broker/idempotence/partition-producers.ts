@@ -100,6 +100,13 @@ export class PartitionProducers {
     return producers;
   }
 
+  /** The state of a log just created empty: nothing to restore, and no snapshot needed until something changes. */
+  static forNewLog(log: PartitionLog, limits: ProducerStateLimits, environment: PartitionProducersEnvironment): PartitionProducers {
+    const producers = new PartitionProducers(new ProducerStateTable(limits), log, environment);
+    producers.snapshotOffset = log.logEndOffset;
+    return producers;
+  }
+
   /** The verdict for a checked batch about to be appended. Synchronous: append in the same run. */
   check(records: Buffer): SequenceVerdict {
     const batch = producerBatchOf(records);

@@ -1,7 +1,9 @@
 /**
  * CreateTopics (19), v2-7.
  *
- * Behaviour: topics are created one after another, each answered on its own. numPartitions -1 takes
+ * Behaviour: topics are created several at a time, each answered on its own, in request order.
+ * Beyond maxTopics or maxPartitions a topic is POLICY_VIOLATION (as Kafka's own partition limits);
+ * a storage failure (full disk) is KAFKA_STORAGE_ERROR with nothing created. numPartitions -1 takes
  * the broker's num.partitions. This cluster has one broker, so the replication factor must be 1 (or
  * -1, the default); anything else is INVALID_REPLICATION_FACTOR. Manual assignments are accepted when
  * they list partitions 0..n-1, each with exactly this broker as its replica (else
@@ -12,10 +14,12 @@
  * nothing. v5+ answers the partition count, the replication factor and the effective configs; v7
  * the new topic's id. The topic is ready when answered, so timeoutMs is not waited on.
  *
- * Not implemented: creation policies (POLICY_VIOLATION), quotas (THROTTLING_QUOTA_EXCEEDED), the
+ * Not implemented: creation policies (other than the limits above), quotas (THROTTLING_QUOTA_EXCEEDED), the
  * tagged topicConfigErrorCode (configs are never hidden from the caller).
  */
+import { topicCreationConcurrency } from '../../../broker/broker.js';
 import type { Broker, OperationResult } from '../../../broker/broker.js';
+import { mapConcurrently } from '../../../broker/concurrency.js';
 import { describeTopicConfigEntries } from '../../../broker/config-description.js';
 import { topicNameProblem } from '../../../broker/topic-name.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
@@ -118,16 +122,13 @@ export const createTopicsHandler = defineHandler({
   async handle(request, context) {
     const repeated = repeatedNames(request.topics.map((topic) => topic.name));
     const answered = new Set<string>();
-    const topics: TopicResult[] = [];
-    for (const requested of request.topics) {
-      if (answered.has(requested.name)) continue;
-      answered.add(requested.name);
-      if (repeated.has(requested.name)) {
-        topics.push(failed(requested.name, problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`)));
-      } else {
-        topics.push(await createOne(requested, request.validateOnly, context.broker));
-      }
-    }
+    // The first entry of each name; a repeated name is answered once, with INVALID_REQUEST.
+    const once = request.topics.filter((requested) => !answered.has(requested.name) && answered.add(requested.name));
+    const topics = await mapConcurrently(once, topicCreationConcurrency, async (requested) =>
+      repeated.has(requested.name)
+        ? failed(requested.name, problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`))
+        : createOne(requested, request.validateOnly, context.broker),
+    );
     return { throttleTimeMs: 0, topics };
   },
 });

@@ -5,7 +5,7 @@
  * and answers the new low watermark; segments wholly below it are deleted. An offset at or below the
  * current log start changes nothing and answers the current one. An offset above the high watermark,
  * or below -1, is OFFSET_OUT_OF_RANGE; an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION;
- * a failed or closed log KAFKA_STORAGE_ERROR. Errors answer a low watermark of -1. The change is
+ * a failed or closed log, or a log start offset that cannot be written (full disk), KAFKA_STORAGE_ERROR. Errors answer a low watermark of -1. The change is
  * persisted when answered, so timeoutMs is not waited on.
  *
  * Not implemented: nothing further (one broker: no replicas to wait for).
@@ -13,7 +13,7 @@
 import type { Partition } from '../../../broker/broker.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { deleteRecordsRequest, deleteRecordsResponse } from '../../../protocol/kafka/messages/delete-records.js';
-import { LogClosedError, LogFailedError, OffsetOutOfRangeError } from '../../../storage/errors.js';
+import { OffsetOutOfRangeError } from '../../../storage/errors.js';
 import type { Logger } from '../../../logging/logger.js';
 import { defineHandler } from '../handler.js';
 
@@ -38,17 +38,10 @@ async function deleteBefore(partition: Partition, offset: bigint, logger: Logger
     return { lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.none };
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return failed(ErrorCode.offsetOutOfRange);
-    // A checkpoint that cannot be written (ENOSPC, EIO) is a storage error like a failed log.
-    if (error instanceof LogFailedError || error instanceof LogClosedError || isFileSystemError(error)) {
-      logger.warn('delete records failed', { topic: partition.topic.name, partition: partition.index, error: error.message });
-      return failed(ErrorCode.kafkaStorageError);
-    }
-    throw error;
+    // A failed or closed log, or the new log start offset not written (a full disk): an answer, not a closed connection.
+    logger.warn('delete records failed', { topic: partition.topic.name, partition: partition.index, error: error instanceof Error ? error.message : String(error) });
+    return failed(ErrorCode.kafkaStorageError);
   }
-}
-
-function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
 export const deleteRecordsHandler = defineHandler({

@@ -3,7 +3,9 @@
  *
  * Describes this single broker and the requested topics (all of them when the list is null, or
  * empty in v0). Unknown topics are created when auto-creation is on and the request allows it
- * (always before v4). Every partition is led by this broker, with itself as the only replica.
+ * (always before v4), several at a time; beyond maxTopics or maxPartitions a topic is answered
+ * POLICY_VIOLATION, and a storage failure KAFKA_STORAGE_ERROR. Every partition is led by this
+ * broker, with itself as the only replica.
  * Not implemented: authorized operations (answered as "not requested").
  */
 import type { Broker, Topic } from '../../../broker/broker.js';
@@ -45,6 +47,11 @@ function missingTopic(name: string | null, topicId: Buffer, errorCode: number) {
   };
 }
 
+/** An unknown topic with a valid name: auto-created when the request allows it. */
+function needsCreating(broker: Broker, name: string): boolean {
+  return broker.topic(name) === undefined && topicNameProblem(name) === null;
+}
+
 export const metadataHandler = defineHandler({
   request: metadataRequest,
   response: metadataResponse,
@@ -56,23 +63,23 @@ export const metadataHandler = defineHandler({
     if (allTopics) {
       for (const topic of broker.allTopics()) topics.push(describeTopic(broker, topic));
     } else {
-      for (const requested of request.topics ?? []) {
+      const requestedTopics = request.topics ?? [];
+      const toCreate = allowAutoCreate ? requestedTopics.map((requested) => requested.name).filter((name): name is string => name !== null && needsCreating(broker, name)) : [];
+      const created = await broker.autoCreateTopics(toCreate);
+      for (const requested of requestedTopics) {
         if (requested.name === null) {
           const topic = broker.topicById(requested.topicId);
           topics.push(topic === undefined ? missingTopic(null, requested.topicId, ErrorCode.unknownTopicId) : describeTopic(broker, topic));
           continue;
         }
-        const existing = broker.topic(requested.name);
+        const existing = created.get(requested.name) ?? broker.topic(requested.name);
         const nameProblem = existing === undefined ? topicNameProblem(requested.name) : null;
         if (nameProblem !== null) {
           topics.push(missingTopic(requested.name, zeroTopicId, ErrorCode.invalidTopicException));
-        } else if (existing !== undefined) {
-          topics.push(describeTopic(broker, existing));
-        } else if (allowAutoCreate) {
-          const created = await broker.autoCreateTopic(requested.name);
-          topics.push('partitions' in created ? describeTopic(broker, created) : missingTopic(requested.name, zeroTopicId, created.errorCode));
-        } else {
+        } else if (existing === undefined) {
           topics.push(missingTopic(requested.name, zeroTopicId, ErrorCode.unknownTopicOrPartition));
+        } else {
+          topics.push('partitions' in existing ? describeTopic(broker, existing) : missingTopic(requested.name, zeroTopicId, existing.errorCode));
         }
       }
     }
