@@ -90,6 +90,27 @@ export class Broker {
       for (const topic of this.topics.values()) partitions += topic.partitions.length;
       return partitions;
     });
+    this.registerStorageDamageMetrics();
+  }
+
+  /** Damaged ranges kept in partition logs (storage/segment-scan.ts): never served, waiting for an operator. */
+  private registerStorageDamageMetrics(): void {
+    this.metrics.gauge('osprey_partition_damaged_ranges', 'Damaged ranges of stored data found in a partition (kept on disk, not served); 0 for healthy partitions is not listed.', () =>
+      this.damagedPartitions().map(({ partition, ranges }) => ({ labels: { topic: partition.topic.name, partition: partition.index }, value: ranges })),
+    );
+    this.metrics.gauge('osprey_damaged_partitions', 'Partitions holding damaged stored data (see osprey_partition_damaged_ranges and the error log).', () => this.damagedPartitions().length);
+  }
+
+  /** Partitions whose log holds damaged ranges, with how many. */
+  damagedPartitions(): { partition: Partition; ranges: number }[] {
+    const damaged: { partition: Partition; ranges: number }[] = [];
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) {
+        const ranges = partition.log.damagedRangeCount;
+        if (ranges > 0) damaged.push({ partition, ranges });
+      }
+    }
+    return damaged;
   }
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
@@ -173,7 +194,7 @@ export class Broker {
   private async openPartitions(topic: Topic, partitionCount: number): Promise<void> {
     const options = this.logOptions(topic.effective);
     for (let index = topic.partitions.length; index < partitionCount; index++) {
-      const log = await PartitionLog.open(join(this.config.dataDir, partitionDirectoryName(topic.name, index)), options);
+      const log = await PartitionLog.open(join(this.config.dataDir, partitionDirectoryName(topic.name, index)), options, systemClock, { logger: this.logger });
       const producers = await PartitionProducers.open(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
       topic.partitions.push({ topic, index, log, producers, dataListeners: new Set() });
     }
