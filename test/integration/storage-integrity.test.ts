@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
@@ -25,7 +25,7 @@ const produceApi = rawApi(produceRequest, produceResponse);
 const fetchApi = rawApi(fetchRequest, fetchResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
 
-const errorCode = { none: 0, corruptMessage: 2 } as const;
+const errorCode = { none: 0, corruptMessage: 2, kafkaStorageError: 56 } as const;
 const zeroUuid = Buffer.alloc(16);
 const megabyte = 1024 * 1024;
 const batchCount = 100;
@@ -46,7 +46,7 @@ async function withConnection<T>(broker: BrokerProcess, work: (connection: RawKa
   }
 }
 
-async function produce(connection: RawKafkaConnection, topic: string, values: readonly string[], baseTimestamp = Date.now()): Promise<bigint> {
+async function produce(connection: RawKafkaConnection, topic: string, values: readonly string[], baseTimestamp = Date.now(), partition = 0): Promise<bigint> {
   const records = encodeRecordBatch(
     values.map((value) => ({ key: null, value: Buffer.from(value) })),
     { baseTimestamp },
@@ -55,7 +55,7 @@ async function produce(connection: RawKafkaConnection, topic: string, values: re
     acks: -1,
     timeoutMs: 10_000,
     transactionalId: null,
-    topicData: [{ name: topic, topicId: zeroUuid, partitionData: [{ index: 0, records }] }],
+    topicData: [{ name: topic, topicId: zeroUuid, partitionData: [{ index: partition, records }] }],
   });
   const answer = response.responses[0]?.partitionResponses[0];
   assert.ok(answer);
@@ -241,6 +241,57 @@ test('a segment whose first batch is old rolls and is deleted by time retention 
     await withConnection(restarted, async (connection) => {
       assert.deepEqual(await listOffset(connection, topic, -2n), { errorCode: errorCode.none, offset: 1n }, 'the old record is gone');
       assert.deepEqual(await listOffset(connection, topic, -1n), { errorCode: errorCode.none, offset: 1n });
+    });
+  } finally {
+    await restarted.stop();
+  }
+});
+
+test('a segment file the broker cannot read answers KAFKA_STORAGE_ERROR for that partition only, on an open connection', async () => {
+  const topic = 'unreadable';
+  const broker = await startBrokerProcess();
+  assertSucceeded(await osprey(broker, ['topic', 'create', topic, '-p', '2', '--config', 'segment.bytes=2000']));
+  await withConnection(broker, async (connection) => {
+    for (let batch = 0; batch < 20; batch++) {
+      await produce(connection, topic, Array.from({ length: recordsPerBatch }, (_, index) => valueOf(batch * recordsPerBatch + index)));
+    }
+    await produce(connection, topic, [valueOf(0)], Date.now(), 1);
+  });
+  // A restart empties the tail cache, so reads of partition 0 go to its (sealed, not yet opened) first segment.
+  const restarted = await broker.restart();
+  const segmentPath = join(restarted.dataDir, `${topic}-0`, '00000000000000000000.log');
+  try {
+    await rename(segmentPath, `${segmentPath}.aside`);
+    await mkdir(segmentPath); // opening it now fails with EISDIR
+    await withConnection(restarted, async (connection) => {
+      const response = await connection.call(fetchApi, 11, {
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 10 * megabyte,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        forgottenTopicsData: [],
+        rackId: '',
+        topics: [
+          {
+            topic,
+            topicId: zeroUuid,
+            partitions: [0, 1].map((partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: megabyte })),
+          },
+        ],
+      });
+      const [first, second] = response.responses[0]?.partitions ?? [];
+      assert.equal(first?.errorCode, errorCode.kafkaStorageError, 'the unreadable partition');
+      assert.equal(second?.errorCode, errorCode.none, 'the other partition is served');
+      assert.equal(decodeRecordBatches(second.records ?? Buffer.alloc(0))[0]?.records[0]?.value?.toString(), valueOf(0));
+      assert.equal(connection.closed, false, 'the connection stays open');
+      await restarted.waitForLog(/ERROR read of a partition failed.*topic=unreadable partition=0/, 10_000);
+
+      await rmdir(segmentPath);
+      await rename(`${segmentPath}.aside`, segmentPath);
+      const healed = await readRange(connection, topic, 0, 200);
+      assertValues(healed.records, 0, 200, 'readable again once the file is back');
     });
   } finally {
     await restarted.stop();
