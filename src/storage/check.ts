@@ -99,12 +99,14 @@ function checkLog(directory: string, name: string, findings: StorageFinding[]): 
     if (expectedBase !== null && expectedBase < base) report('damage', file, `offsets ${expectedBase}..${base - 1} are missing between this segment and the previous one`);
     if (expectedBase !== null && expectedBase > base) report('damage', file, `starts at offset ${base} but the previous segment ends at ${expectedBase - 1}`);
     const batches: BatchEntry[] = [];
+    const damaged: Array<readonly [number, number]> = [];
     const end = scanSegmentFile(join(directory, file), base, {
       batch(position, buffer, at) {
         batches.push({ position, baseOffset: readBaseOffset(buffer, at), maxTimestamp: readMaxTimestamp(buffer, at) });
       },
       damage(position, expectedOffset, problem, resume) {
         report('damage', file, `position ${position}..${resume.position}: offsets ${expectedOffset}..${resume.baseOffset - 1} unreadable (${problem})`);
+        damaged.push([expectedOffset, resume.baseOffset - 1]);
       },
     });
     let nextOffset = end.nextOffset;
@@ -115,8 +117,11 @@ function checkLog(directory: string, name: string, findings: StorageFinding[]): 
       else report('damage', file, `position ${end.tail.position}..${end.fileBytes}: ${stood} unreadable (${end.tail.problem})`);
       if (!isLast) nextOffset = bases[index + 1]!;
       else if (!torn && recoveryPoint !== null) nextOffset = Math.max(nextOffset, recoveryPoint);
+      damaged.push([end.tail.expectedOffset, Math.max(end.tail.expectedOffset, nextOffset - 1)]);
     }
-    checkIndexes(directory, base, end.fileBytes, nextOffset, batches, !isLast, (message) => report('damage', null, message));
+    // Index entries naming batches inside damage cannot be checked (and the damage is reported already).
+    const inDamage = (offset: number): boolean => damaged.some(([first, last]) => first <= offset && offset <= last);
+    checkIndexes(directory, base, end.fileBytes, nextOffset, batches, !isLast, inDamage, (message) => report('damage', null, message));
     batchCount += batches.length;
     bytes += end.fileBytes;
     expectedBase = nextOffset;
@@ -137,7 +142,16 @@ function checkpoint(directory: string, file: string, names: readonly string[], r
 }
 
 /** Every entry of the segment's index files must agree with the batches found in its log. */
-function checkIndexes(directory: string, base: number, fileBytes: number, nextOffset: number, batches: readonly BatchEntry[], sealed: boolean, damage: (message: string) => void): void {
+function checkIndexes(
+  directory: string,
+  base: number,
+  fileBytes: number,
+  nextOffset: number,
+  batches: readonly BatchEntry[],
+  sealed: boolean,
+  inDamage: (offset: number) => boolean,
+  damage: (message: string) => void,
+): void {
   const byOffset = new Map(batches.map((batch) => [batch.baseOffset, batch]));
   const offsetFile = segmentFileName(base, offsetIndexSuffix);
   const offsetBytes = readOptional(join(directory, offsetFile));
@@ -146,6 +160,7 @@ function checkIndexes(directory: string, base: number, fileBytes: number, nextOf
     if (index === null) damage(`${offsetFile}: not a valid offset index (rebuilt when the segment is next scanned)`);
     for (let entry = 0; index !== null && entry < index.entryCount; entry++) {
       const batch = byOffset.get(base + index.relativeOffsetAt(entry));
+      if (inDamage(base + index.relativeOffsetAt(entry))) continue;
       if (batch === undefined || batch.position !== index.positionAt(entry)) {
         damage(`${offsetFile}: entry ${entry} (offset ${base + index.relativeOffsetAt(entry)} at position ${index.positionAt(entry)}) does not name a batch start; delete the file to have it rebuilt`);
         break;
@@ -168,6 +183,7 @@ function checkIndexes(directory: string, base: number, fileBytes: number, nextOf
   for (let entry = 0; entry < index.entryCount; entry++) {
     const { timestamp, relativeOffset } = index.entryAt(entry);
     const batch = byOffset.get(base + relativeOffset);
+    if (inDamage(base + relativeOffset)) continue;
     if (batch === undefined || batch.maxTimestamp !== timestamp) {
       damage(`${timeFile}: entry ${entry} (timestamp ${timestamp}, offset ${base + relativeOffset}) does not match a batch; delete the file to have it rebuilt`);
       return;
@@ -175,7 +191,7 @@ function checkIndexes(directory: string, base: number, fileBytes: number, nextOf
   }
   const largest = batches.reduce((most, batch) => Math.max(most, batch.maxTimestamp), -1);
   const last = index.lastEntry?.timestamp ?? -1;
-  if (sealed && largest >= 0 && last !== largest) damage(`${timeFile}: last entry ${last} is not the segment's largest timestamp ${largest} (time retention and ListOffsets read it)`);
+  if (sealed && largest >= 0 && last !== largest && !inDamage(base + (index.lastEntry?.relativeOffset ?? 0))) damage(`${timeFile}: last entry ${last} is not the segment's largest timestamp ${largest} (time retention and ListOffsets read it)`);
 }
 
 function readOptional(path: string): Buffer | null {
