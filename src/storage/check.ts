@@ -100,7 +100,7 @@ function checkLog(directory: string, name: string, findings: StorageFinding[]): 
     if (expectedBase !== null && expectedBase > base) report('damage', file, `starts at offset ${base} but the previous segment ends at ${expectedBase - 1}`);
     const batches: BatchEntry[] = [];
     const damaged: Array<readonly [number, number]> = [];
-    const end = scanSegmentFile(join(directory, file), base, {
+    const end = scanSegmentFile(join(directory, file), { position: 0, offset: base }, {
       batch(position, buffer, at) {
         batches.push({ position, baseOffset: readBaseOffset(buffer, at), maxTimestamp: readMaxTimestamp(buffer, at) });
       },

@@ -76,17 +76,6 @@ export interface LogEnvironment {
 }
 
 export const defaultTailCacheBytes = 1024 * 1024;
-/**
- * The recovery point written at open: the active segment's base, or past the last damaged range
- * when that is higher, so a damaged tail that recovery kept (below the old recovery point) is not
- * taken for a torn write after the next crash.
- */
-function openingRecoveryPoint(segments: readonly Segment[]): number {
-  const active = segments[segments.length - 1]!;
-  const lastDamage = active.damage[active.damage.length - 1];
-  return Math.max(active.baseOffset, lastDamage === undefined ? 0 : lastDamage.lastOffset + 1);
-}
-
 /** What time retention compares with retention.ms: the largest timestamp, or the creation time without timestamps. */
 function newestTimestampOf(segment: Segment): number {
   return segment.maxTimestamp === noTimestamp ? segment.createdMs : segment.maxTimestamp;
@@ -141,7 +130,7 @@ export class PartitionLog {
     this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes);
     const endOffset = this.active.nextOffset;
     const onProgress = environment.onProgress ?? (() => {});
-    this.flusher = new Flusher(options.flush, options.flushIntervalMs, endOffset, openingRecoveryPoint(segments), {
+    this.flusher = new Flusher(options.flush, options.flushIntervalMs, endOffset, endOffset, {
       syncFile: this.syncFile,
       activeSegment: () => this.active,
       writeRecoveryPoint: (offset) => writeOffsetCheckpoint(directory, recoveryPointFileName, offset, this.syncFile),
@@ -164,11 +153,16 @@ export class PartitionLog {
       segment.sealed = true;
     }
     await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
-    await writeOffsetCheckpoint(directory, recoveryPointFileName, openingRecoveryPoint(segments), syncFile);
+    // With the active segment's indexes on disk matching its data, the recovery point is the log end:
+    // a crash later scans only what is appended after it (recovery rule 8), and a damaged range
+    // kept by recovery is never taken for a torn write.
+    active.finishTimeIndex();
+    if (!active.indexesPersisted) await active.persistIndexes(syncFile);
+    await writeOffsetCheckpoint(directory, recoveryPointFileName, active.nextOffset, syncFile);
     if (readOffsetCheckpoint(directory, logStartOffsetFileName) !== logStartOffset && logStartOffset > 0) {
       await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
     }
-    environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, truncatedBytes: recovered.truncatedBytes });
+    environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, scannedBytes: recovered.scannedBytes, truncatedBytes: recovered.truncatedBytes });
     return new PartitionLog(directory, options, clock, environment, segments, logStartOffset);
   }
 

@@ -48,6 +48,10 @@ import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, te
  *     this, and the segment is scanned as in 3. So a restart reads indexes, not gigabytes of log.
  *  7. Offsets missing between two segments (a file shorter than its successor's name says) are a
  *     damaged range too, at the end of the shorter file.
+ *  8. When the recovery point lies inside the last segment (open writes the log end offset as the
+ *     recovery point, after persisting the active segment's indexes; flush() moves it on), the
+ *     batches below it are taken from the index files (validating only those after the last index
+ *     entry below it) and only the rest is scanned as in 3 and 4.
  * Nothing is served that was not either scanned here or covered by the recovery point; what is
  * covered but damaged at rest is caught by the CRC check of the read path.
  */
@@ -65,6 +69,8 @@ export interface RecoveredLog {
   /** Segments whose indexes were rebuilt and need writing (and whose data should be fsynced). */
   rebuilt: Segment[];
   truncatedBytes: number;
+  /** Bytes of log read batch by batch by the scans of rule 3 (not counting index-trusted data). */
+  scannedBytes: number;
   /** Damaged ranges kept (rule 4), oldest first. */
   damage: DamagedRange[];
 }
@@ -84,6 +90,7 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
   const segments: Segment[] = [];
   const rebuilt: Segment[] = [];
   let truncatedBytes = 0;
+  let scannedBytes = 0;
   for (let index = 0; index < baseOffsets.length; index++) {
     const baseOffset = baseOffsets[index]!;
     const isLast = index === baseOffsets.length - 1;
@@ -104,8 +111,11 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
       continue;
     }
     const laterBytes = baseOffsets.slice(index + 1).reduce((total, later) => total + fileSize(join(directory, segmentFileName(later, logSuffix))), 0);
-    const scan = scanSegment(segment, { recoveryPoint, nextBase, validDataFollows: laterBytes > 0, logger });
+    // Rule 8: in the last segment, only what lies past the recovery point is scanned.
+    const from = isLast && recoveryPoint !== null ? loadPrefixBelow(segment, recoveryPoint) : null;
+    const scan = scanSegment(segment, { recoveryPoint, nextBase, validDataFollows: laterBytes > 0, logger }, from);
     rebuilt.push(segment);
+    scannedBytes += scan.scannedBytes;
     if (scan.tornBytes === 0) {
       segments.push(segment);
       continue;
@@ -127,16 +137,16 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
   const first = segments[0];
   const last = segments[segments.length - 1];
   if (first === undefined || last === undefined) {
-    return { segments: [new Segment(directory, logStartOffset, input.nowMs, input.indexIntervalBytes)], logStartOffset, rebuilt: [], truncatedBytes, damage };
+    return { segments: [new Segment(directory, logStartOffset, input.nowMs, input.indexIntervalBytes)], logStartOffset, rebuilt: [], truncatedBytes, scannedBytes, damage };
   }
   if (logStartOffset > last.nextOffset) {
     // Data below the log start offset was lost (not fsynced before a crash): start empty there.
     logger?.warn('log ends below its start offset; starting an empty log', { directory, logStartOffset, logEndOffset: last.nextOffset });
     for (const segment of segments) deleteSegmentFiles(directory, segment.baseOffset);
-    return { segments: [new Segment(directory, logStartOffset, input.nowMs, input.indexIntervalBytes)], logStartOffset, rebuilt: [], truncatedBytes, damage: [] };
+    return { segments: [new Segment(directory, logStartOffset, input.nowMs, input.indexIntervalBytes)], logStartOffset, rebuilt: [], truncatedBytes, scannedBytes, damage: [] };
   }
   logStartOffset = Math.max(logStartOffset, first.baseOffset);
-  return { segments, logStartOffset, rebuilt, truncatedBytes, damage };
+  return { segments, logStartOffset, rebuilt, truncatedBytes, scannedBytes, damage };
 }
 
 /** Rule 7: offsets between the end of `previous` and the next segment's base are kept as damage. */
@@ -248,14 +258,14 @@ interface ScanContext {
  * (sizes, indexes, timestamps) and each damaged range. Returns the bytes of a torn tail to cut
  * (0 when none); `segment.sizeBytes` is then the length to keep.
  */
-function scanSegment(segment: Segment, context: ScanContext): { tornBytes: number } {
-  segment.resetForScan();
+function scanSegment(segment: Segment, context: ScanContext, from: { position: number; offset: number } | null): { tornBytes: number; scannedBytes: number } {
+  if (from === null) segment.resetForScan();
   const path = segment.logPath;
   const keep = (range: DamagedRange): void => {
     segment.recordDamage(range, true);
     logDamage(context.logger, range);
   };
-  const end = scanSegmentFile(path, segment.baseOffset, {
+  const end = scanSegmentFile(path, from ?? { position: 0, offset: segment.baseOffset }, {
     batch(position, buffer, at, totalBytes) {
       const baseOffset = readBaseOffset(buffer, at);
       segment.recordBatch(position, baseOffset, baseOffset + readLastOffsetDelta(buffer, at), readMaxTimestamp(buffer, at), totalBytes);
@@ -267,8 +277,9 @@ function scanSegment(segment: Segment, context: ScanContext): { tornBytes: numbe
     },
   });
   segment.writtenBytes = segment.sizeBytes;
+  const scannedBytes = end.fileBytes - (from?.position ?? 0);
   const tail = end.tail;
-  if (tail === null) return { tornBytes: 0 };
+  if (tail === null) return { tornBytes: 0, scannedBytes };
   const belowRecoveryPoint = context.recoveryPoint !== null && tail.expectedOffset < context.recoveryPoint;
   if (context.validDataFollows || belowRecoveryPoint) {
     // The offsets it stood for: up to the next segment, or (last segment) at least the recovery point.
@@ -276,7 +287,7 @@ function scanSegment(segment: Segment, context: ScanContext): { tornBytes: numbe
     keep({ file: path, position: tail.position, endPosition: end.fileBytes, firstOffset: tail.expectedOffset, lastOffset, problem: tail.problem });
     segment.sizeBytes = end.fileBytes;
     segment.writtenBytes = end.fileBytes;
-    return { tornBytes: 0 };
+    return { tornBytes: 0, scannedBytes };
   }
   const tornBytes = end.fileBytes - tail.position;
   context.logger?.warn('truncating a torn write at the end of the log (after the recovery point, nothing valid after it)', {
@@ -287,7 +298,53 @@ function scanSegment(segment: Segment, context: ScanContext): { tornBytes: numbe
     problem: tail.problem,
     droppedBytes: tornBytes,
   });
-  return { tornBytes };
+  return { tornBytes, scannedBytes };
+}
+
+/**
+ * Rule 8: the last segment's batches below the recovery point (fsynced, with index files complete
+ * up to it) are taken from its indexes: entries at or past the recovery point are dropped, and the
+ * batches from the last remaining entry up to the recovery point are validated and recorded, so the
+ * scan can start there. Returns where it starts; null (scan the whole file) when anything does not
+ * check out.
+ */
+function loadPrefixBelow(segment: Segment, recoveryPoint: number): { position: number; offset: number } | null {
+  if (recoveryPoint <= segment.baseOffset) return null;
+  const sizeBytes = fileSize(segment.logPath);
+  const offsetBytes = readOptional(segment.offsetIndexPath);
+  const timeBytes = readOptional(segment.timeIndexPath);
+  if (offsetBytes === null || timeBytes === null) return null;
+  const offsetIndex = OffsetIndex.decode(offsetBytes, sizeBytes);
+  const timeIndex = TimeIndex.decode(timeBytes, Number.MAX_SAFE_INTEGER);
+  if (offsetIndex === null || timeIndex === null) return null;
+  const start = offsetIndex.lookup(recoveryPoint - 1 - segment.baseOffset);
+  offsetIndex.truncateToPosition(start.position + 1);
+  timeIndex.truncateToRelativeOffset(start.relativeOffset + 1);
+  offsetIndex.persistedCount = 0; // rewritten whole at open
+  timeIndex.persistedCount = 0;
+  let position = start.position;
+  let expectedOffset = segment.baseOffset + start.relativeOffset;
+  segment.restoreFromIndexes(offsetIndex, timeIndex, position, expectedOffset, firstBatchTimestamp(segment.logPath));
+  const descriptor = openSync(segment.logPath, 'r');
+  try {
+    while (expectedOffset < recoveryPoint) {
+      const header = readChunk(descriptor, position, batchHeaderBytes);
+      if (header.length < batchHeaderBytes || describeHeaderFieldProblem(header, 0) !== null) return null;
+      const totalBytes = readBatchLength(header, 0) + batchOverheadBytes;
+      if (position + totalBytes > sizeBytes) return null;
+      const batch = readChunk(descriptor, position, totalBytes);
+      if (batch.length < totalBytes || checkBatch(batch, 0, totalBytes, expectedOffset) !== null) return null;
+      const lastOffset = expectedOffset + readLastOffsetDelta(batch, 0);
+      segment.recordBatch(position, expectedOffset, lastOffset, readMaxTimestamp(batch, 0), totalBytes);
+      position += totalBytes;
+      segment.sizeBytes = position;
+      segment.writtenBytes = position;
+      expectedOffset = lastOffset + 1;
+    }
+  } finally {
+    closeSync(descriptor);
+  }
+  return expectedOffset === recoveryPoint ? { position, offset: expectedOffset } : null;
 }
 
 /** maxTimestamp of the first batch of a file (noTimestamp if unreadable): where segment.ms counts from. */

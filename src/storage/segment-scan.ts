@@ -55,13 +55,16 @@ export interface ScanEnd {
   readonly tail: { readonly position: number; readonly expectedOffset: number; readonly problem: string } | null;
 }
 
-/** Walks the file at `path` (opened read-only), whose first batch should have offset `baseOffset`. */
-export function scanSegmentFile(path: string, baseOffset: number, visitor: ScanVisitor): ScanEnd {
+/**
+ * Walks the file at `path` (opened read-only) from `start.position`, a batch boundary whose batch
+ * should have offset `start.offset` (position 0 and the segment's base offset for a whole file).
+ */
+export function scanSegmentFile(path: string, start: { position: number; offset: number }, visitor: ScanVisitor): ScanEnd {
   const descriptor = openSync(path, 'r');
   try {
     const fileBytes = fstatSync(descriptor).size;
-    let position = 0;
-    let expectedOffset = baseOffset;
+    let position = start.position;
+    let expectedOffset = start.offset;
     while (position < fileBytes) {
       const walked = walkValidBatches(descriptor, fileBytes, position, expectedOffset, visitor);
       position = walked.position;

@@ -345,6 +345,11 @@ export class Segment {
     return found;
   }
 
+  /** Every index entry in memory is in the files. */
+  get indexesPersisted(): boolean {
+    return this.offsetIndex.persistedCount === this.offsetIndex.entryCount && this.timeIndex.persistedCount === this.timeIndex.entryCount;
+  }
+
   /** Writes index entries not yet in the files (whole files if they were truncated), then syncs them. */
   async persistIndexes(syncFile: SyncFile): Promise<void> {
     // Appends may add entries while we wait on I/O: persist (and count) only what exists now.
