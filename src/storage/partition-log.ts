@@ -390,8 +390,10 @@ export class PartitionLog {
 
   /**
    * Damage met by a read (corruption at rest in data recovery trusted): find where valid data
-   * resumes (synchronous reads, as recovery does: rare, and usually one batch), remember the range,
-   * log it once. `expectedOffset` is the first offset the damaged bytes stood for, as best known.
+   * resumes, remember the range, log it once. `expectedOffset` is the first offset the damaged bytes
+   * stood for, as best known. The search reads synchronously, as recovery does, but never further
+   * than the next offset-index entry (one index interval, a known batch start), so it cannot hold
+   * up the broker for long; it is rare, and usually one batch.
    */
   private recordDamageFound(segment: Segment, position: number, expectedOffset: number, problem: string): DamagedRange {
     const known = segment.damageAt(position);
@@ -400,7 +402,11 @@ export class PartitionLog {
     let range: DamagedRange;
     try {
       const fileBytes = Math.min(fstatSync(descriptor).size, segment.writtenBytes);
-      const resume = findResumePoint(descriptor, fileBytes, position, expectedOffset);
+      const indexed = segment.offsetIndex.firstEntryAfter(position);
+      const searchEnd = indexed?.position ?? fileBytes;
+      const resume =
+        findResumePoint(descriptor, fileBytes, position, expectedOffset, searchEnd) ??
+        (indexed === null || segment.baseOffset + indexed.relativeOffset <= expectedOffset ? null : { position: indexed.position, baseOffset: segment.baseOffset + indexed.relativeOffset });
       const endPosition = resume?.position ?? segment.writtenBytes;
       const lastOffset = resume === null ? segment.nextOffset - 1 : resume.baseOffset - 1;
       range = { file: segment.logPath, position, endPosition, firstOffset: expectedOffset, lastOffset, problem };

@@ -129,8 +129,11 @@ function batchProblem(buffer: Buffer, at: number, position: number, totalBytes: 
   return null;
 }
 
-/** The first place after `damagedPosition` where a valid batch with an offset above `expectedOffset` starts. */
-export function findResumePoint(descriptor: number, fileBytes: number, damagedPosition: number, expectedOffset: number): ResumePoint | null {
+/**
+ * The first place after `damagedPosition` where a valid batch with an offset above `expectedOffset`
+ * starts, searching no further than `searchEnd` (default: the whole file) for a batch start.
+ */
+export function findResumePoint(descriptor: number, fileBytes: number, damagedPosition: number, expectedOffset: number, searchEnd = fileBytes): ResumePoint | null {
   const header = readChunk(descriptor, damagedPosition, batchHeaderBytes);
   if (header.length >= batchOverheadBytes) {
     const next = damagedPosition + readBatchLength(header, 0) + batchOverheadBytes;
@@ -139,14 +142,14 @@ export function findResumePoint(descriptor: number, fileBytes: number, damagedPo
       if (resume !== null) return resume;
     }
   }
-  return searchForBatch(descriptor, fileBytes, damagedPosition + 1, expectedOffset);
+  return searchForBatch(descriptor, fileBytes, damagedPosition + 1, expectedOffset, Math.min(searchEnd, fileBytes));
 }
 
-/** Byte-by-byte search: only positions whose magic byte is 2 are examined further. */
-function searchForBatch(descriptor: number, fileBytes: number, from: number, expectedOffset: number): ResumePoint | null {
+/** Byte-by-byte search for a batch starting before `searchEnd`: only positions whose magic byte is 2 are examined further. */
+function searchForBatch(descriptor: number, fileBytes: number, from: number, expectedOffset: number, searchEnd: number): ResumePoint | null {
   let chunkStart = from;
-  while (chunkStart + batchHeaderBytes <= fileBytes) {
-    const chunk = readChunk(descriptor, chunkStart, Math.min(scanChunkBytes, fileBytes - chunkStart));
+  while (chunkStart < searchEnd && chunkStart + batchHeaderBytes <= fileBytes) {
+    const chunk = readChunk(descriptor, chunkStart, Math.min(scanChunkBytes, fileBytes - chunkStart, searchEnd - chunkStart + batchHeaderBytes - 1));
     const lastCandidate = chunk.length - batchHeaderBytes;
     for (let at = 0; at <= lastCandidate; at++) {
       if (chunk[at + magicAt] !== currentMagic) continue;

@@ -169,3 +169,18 @@ test('segment.ms counts from the first batch: kept across a reopen, and old time
     await reopened.close();
   });
 });
+
+test('a damaged batch header met by a read after a clean shutdown: reads stop before it, refuse it, and go on after it', async () => {
+  await withTempDirectory(async (directory) => {
+    await (await logWith(directory, 40)).close();
+    await writeBytes(segmentFile(directory), 5 * batchBytes + 16, Buffer.from([0x07])); // magic of batch 5
+    const log = await PartitionLog.open(directory, options);
+    assert.deepEqual(splitBatches((await log.read(0, 1_000_000)).chunks).map((batch) => batch.baseOffset), [0, 4, 8, 12, 16]);
+    await assert.rejects(log.read(20, 100), CorruptBatchError);
+    assert.deepEqual(log.damagedRanges.map((range) => [range.position, range.endPosition, range.firstOffset, range.lastOffset]), [[5 * batchBytes, 6 * batchBytes, 20, 23]]);
+    const served = await servedOffsets(log);
+    assert.deepEqual(served.refused, [20]);
+    assert.equal(served.offsets.length, 39, 'every other batch is served');
+    await log.close();
+  });
+});
