@@ -68,10 +68,17 @@ export function readErrorCode(error: unknown, partition: Partition, logger: Logg
   if (error instanceof CorruptBatchError) return ErrorCode.corruptMessage;
   // A failed log was logged when it failed, a closed one is shutting down or being deleted.
   if (!(error instanceof LogClosedError) && !(error instanceof LogFailedError)) {
-    logger.error('read of a partition failed', { topic: partition.topic.name, partition: partition.index, error: error instanceof Error ? error.message : String(error) });
+    const message = error instanceof Error ? error.message : String(error);
+    // Consumers retry at once: the same failure of the same partition is logged once, not per fetch.
+    if (lastReadFailure.get(partition) !== message) {
+      lastReadFailure.set(partition, message);
+      logger.error('read of a partition failed', { topic: partition.topic.name, partition: partition.index, error: message });
+    }
   }
   return ErrorCode.kafkaStorageError;
 }
+
+const lastReadFailure = new WeakMap<Partition, string>();
 
 /** One pass over the partitions within the response budget. */
 export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number, logger: Logger): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {

@@ -190,14 +190,19 @@ export class PartitionLog {
     return this.segments.length;
   }
 
-  /** Damaged ranges known so far (found by recovery or by reads), oldest first; their offsets are not served. */
+  /**
+   * Damaged ranges known so far (found by recovery or by reads), oldest first; their offsets are not
+   * served. Ranges wholly below the log start offset (DeleteRecords moved past them) are left out.
+   */
   get damagedRanges(): DamagedRange[] {
-    return this.segments.flatMap((segment) => segment.damage);
+    return this.segments.flatMap((segment) => segment.damage).filter((range) => range.lastOffset >= this.startOffset);
   }
 
   get damagedRangeCount(): number {
     let count = 0;
-    for (const segment of this.segments) count += segment.damage.length;
+    for (const segment of this.segments) {
+      for (const range of segment.damage) if (range.lastOffset >= this.startOffset) count++;
+    }
     return count;
   }
 

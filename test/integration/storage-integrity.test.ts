@@ -287,6 +287,9 @@ test('a segment file the broker cannot read answers KAFKA_STORAGE_ERROR for that
       assert.equal(decodeRecordBatches(second.records ?? Buffer.alloc(0))[0]?.records[0]?.value?.toString(), valueOf(0));
       assert.equal(connection.closed, false, 'the connection stays open');
       await restarted.waitForLog(/ERROR read of a partition failed.*topic=unreadable partition=0/, 10_000);
+      const again = await fetchAt(connection, topic, 0);
+      assert.equal(again.errorCode, errorCode.kafkaStorageError, 'a retry gets the same answer');
+      assert.equal(restarted.logs().split('\n').filter((line) => /read of a partition failed/.test(line)).length, 1, 'logged once, not per fetch');
 
       await rmdir(segmentPath);
       await rename(`${segmentPath}.aside`, segmentPath);
