@@ -335,6 +335,12 @@ export class PartitionLog {
         break;
       }
       const first = await this.findBatchChecked(segment, offset);
+      if (first === null && offset < segment.nextOffset) {
+        // The file ends before offsets the segment holds (shortened behind our back): damage too.
+        const range = this.recordMissingTail(segment, offset);
+        if (chunks.length === 0) throw new CorruptBatchError(range);
+        break;
+      }
       if (first === null) continue;
       if (first.lastOffset >= limitOffset) break;
       const damageAhead = segment.damageFrom(first.position + 1);
@@ -364,6 +370,17 @@ export class PartitionLog {
       if (!(error instanceof UnreadableHeaderError)) throw error;
       throw new CorruptBatchError(this.recordDamageFound(segment, error.position, error.expectedOffset, error.problem));
     }
+  }
+
+  /** Records offsets [offset, segment end) as a damaged range at the end of the segment's file. */
+  private recordMissingTail(segment: Segment, offset: number): DamagedRange {
+    const known = segment.damageHolding(offset);
+    if (known !== undefined) return known;
+    const position = segment.writtenBytes;
+    const range: DamagedRange = { file: segment.logPath, position, endPosition: position, firstOffset: offset, lastOffset: segment.nextOffset - 1, problem: `no batch holds offset ${offset}: the file ends early` };
+    segment.recordDamage(range, false);
+    logDamage(this.logger, range);
+    return range;
   }
 
   /**

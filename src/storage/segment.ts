@@ -304,6 +304,7 @@ export class Segment {
     while (position + batchHeaderBytes <= limitPosition) {
       const damaged = this.damageAt(position);
       if (damaged !== undefined) {
+        if (damaged.endPosition <= position) return; // missing data at the end of the file
         position = damaged.endPosition;
         expectedOffset = damaged.lastOffset + 1;
         continue;

@@ -184,3 +184,19 @@ test('a damaged batch header met by a read after a clean shutdown: reads stop be
     await log.close();
   });
 });
+
+test('a sealed segment cut short at a batch boundary after a clean shutdown: its missing offsets are refused, not skipped', async () => {
+  await withTempDirectory(async (directory) => {
+    const sealedOptions = logOptions({ segmentBytes: 5 * batchBytes, indexIntervalBytes: 256 });
+    const log = await PartitionLog.open(directory, sealedOptions);
+    await Promise.all(Array.from({ length: 12 }, () => log.append(simpleBatch(4, { valueBytes: 40 })).durable));
+    await log.close();
+    await truncate(segmentFile(directory), 4 * batchBytes); // offsets 16..19 gone, the index still trusted
+    const reopened = await PartitionLog.open(directory, sealedOptions);
+    const served = await servedOffsets(reopened);
+    assert.deepEqual(served.refused, [16]);
+    assert.deepEqual(served.offsets, [0, 4, 8, 12, 20, 24, 28, 32, 36, 40, 44]);
+    assert.deepEqual(reopened.damagedRanges.map((range) => [range.firstOffset, range.lastOffset]), [[16, 19]]);
+    await reopened.close();
+  });
+});
