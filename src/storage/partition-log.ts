@@ -23,10 +23,9 @@ import {
   type RecordPosition,
 } from '../protocol/kafka/batch-header.js';
 import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
-import { logDamage, recoverLog } from './recovery.js';
-import { findResumePoint } from './segment-scan.js';
+import { damageFoundByRead, logDamage, missingTail } from './damage.js';
+import { recoverLog } from './recovery.js';
 import { Segment, UnreadableHeaderError, defaultSyncFile, type BatchHeader, type SyncFile } from './segment.js';
-import { closeSync, fstatSync, openSync } from 'node:fs';
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError, CorruptBatchError } from './errors.js';
 export type { DamagedRange } from './errors.js';
@@ -372,17 +371,6 @@ export class PartitionLog {
     }
   }
 
-  /** Records offsets [offset, segment end) as a damaged range at the end of the segment's file. */
-  private recordMissingTail(segment: Segment, offset: number): DamagedRange {
-    const known = segment.damageHolding(offset);
-    if (known !== undefined) return known;
-    const position = segment.writtenBytes;
-    const range: DamagedRange = { file: segment.logPath, position, endPosition: position, firstOffset: offset, lastOffset: segment.nextOffset - 1, problem: `no batch holds offset ${offset}: the file ends early` };
-    segment.recordDamage(range, false);
-    logDamage(this.logger, range);
-    return range;
-  }
-
   /**
    * The whole batches at the start of `buffer` (read at `position`) that are below `limitOffset`
    * and pass their CRC-32C. A batch that fails is recorded as damage (and ends the prefix).
@@ -410,31 +398,17 @@ export class PartitionLog {
     return { bytes, nextOffset, damage };
   }
 
-  /**
-   * Damage met by a read (corruption at rest in data recovery trusted): find where valid data
-   * resumes, remember the range, log it once. `expectedOffset` is the first offset the damaged bytes
-   * stood for, as best known. The search reads synchronously, as recovery does, but never further
-   * than the next offset-index entry (one index interval, a known batch start), so it cannot hold
-   * up the broker for long; it is rare, and usually one batch.
-   */
+  /** Damage met by a read (damage.ts): remembered by the segment and logged once. */
   private recordDamageFound(segment: Segment, position: number, expectedOffset: number, problem: string): DamagedRange {
-    const known = segment.damageAt(position);
-    if (known !== undefined) return known;
-    const descriptor = openSync(segment.logPath, 'r');
-    let range: DamagedRange;
-    try {
-      const fileBytes = Math.min(fstatSync(descriptor).size, segment.writtenBytes);
-      const indexed = segment.offsetIndex.firstEntryAfter(position);
-      const searchEnd = indexed?.position ?? fileBytes;
-      const resume =
-        findResumePoint(descriptor, fileBytes, position, expectedOffset, searchEnd) ??
-        (indexed === null || segment.baseOffset + indexed.relativeOffset <= expectedOffset ? null : { position: indexed.position, baseOffset: segment.baseOffset + indexed.relativeOffset });
-      const endPosition = resume?.position ?? segment.writtenBytes;
-      const lastOffset = resume === null ? segment.nextOffset - 1 : resume.baseOffset - 1;
-      range = { file: segment.logPath, position, endPosition, firstOffset: expectedOffset, lastOffset, problem };
-    } finally {
-      closeSync(descriptor);
-    }
+    return segment.damageAt(position) ?? this.remember(segment, damageFoundByRead(segment, position, expectedOffset, problem));
+  }
+
+  /** Offsets [offset, segment end) the segment's file no longer holds (damage.ts). */
+  private recordMissingTail(segment: Segment, offset: number): DamagedRange {
+    return segment.damageHolding(offset) ?? this.remember(segment, missingTail(segment, offset));
+  }
+
+  private remember(segment: Segment, range: DamagedRange): DamagedRange {
     segment.recordDamage(range, false);
     logDamage(this.logger, range);
     return range;

@@ -13,6 +13,7 @@ import {
   readMaxTimestamp,
 } from '../protocol/kafka/batch-header.js';
 import type { DamagedRange } from './errors.js';
+import { logDamage } from './damage.js';
 import { readChunk, scanSegmentFile } from './segment-scan.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
@@ -161,17 +162,6 @@ function keepMissingOffsets(previous: Segment, nextBase: number, logger: Logger 
   };
   previous.recordDamage(range, true);
   logDamage(logger, range);
-}
-
-export function logDamage(logger: Logger | null, range: DamagedRange): void {
-  logger?.error('corrupt data in a partition log: kept on disk, its offsets are not served', {
-    file: range.file,
-    position: range.position,
-    endPosition: range.endPosition,
-    firstOffset: range.firstOffset,
-    lastOffset: range.lastOffset,
-    problem: range.problem,
-  });
 }
 
 /** Base offsets of the `.log` files, ascending, after removing temporary and orphan files. */
