@@ -117,6 +117,7 @@ export class Broker {
     });
     this.diskAlarm = new DiskAlarm({ directory: config.dataDir, minFreeDiskBytes: config.minFreeDiskBytes, checkIntervalMs: config.diskCheckIntervalMs }, logger);
     this.registerDiskMetrics();
+    this.registerStorageDamageMetrics();
     this.metrics.gauge('osprey_metadata_journal_bytes', 'Bytes of changes in the cluster metadata journal since its last compaction into the snapshot.', () => this.metadata.journalBytes);
   }
 
@@ -134,6 +135,26 @@ export class Broker {
   private logWriteFailed(failure: WriteFailure): void {
     this.metrics.counter('osprey_log_write_failures_total', 'Flush cycles of partition logs whose write or fsync failed (their appends were refused and cut away).').inc({ operation: failure.operation });
     this.diskAlarm.checkSoon();
+  }
+
+  /** Damaged ranges kept in partition logs (storage/segment-scan.ts): never served, waiting for an operator. */
+  private registerStorageDamageMetrics(): void {
+    this.metrics.gauge('osprey_partition_damaged_ranges', 'Damaged ranges of stored data found in a partition (kept on disk, not served); 0 for healthy partitions is not listed.', () =>
+      this.damagedPartitions().map(({ partition, ranges }) => ({ labels: { topic: partition.topic.name, partition: partition.index }, value: ranges })),
+    );
+    this.metrics.gauge('osprey_damaged_partitions', 'Partitions holding damaged stored data (see osprey_partition_damaged_ranges and the error log).', () => this.damagedPartitions().length);
+  }
+
+  /** Partitions whose log holds damaged ranges, with how many. */
+  damagedPartitions(): { partition: Partition; ranges: number }[] {
+    const damaged: { partition: Partition; ranges: number }[] = [];
+    for (const topic of this.topics.values()) {
+      for (const partition of topic.partitions) {
+        const ranges = partition.log.damagedRangeCount;
+        if (ranges > 0) damaged.push({ partition, ranges });
+      }
+    }
+    return damaged;
   }
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
@@ -351,7 +372,7 @@ export class Broker {
   private async createPartition(topic: Topic, index: number): Promise<Partition> {
     const directory = join(this.config.dataDir, partitionDirectoryName(topic.name, index));
     await removeLeftoverPartitionDirectory(directory, this.logger);
-    const log = await PartitionLog.create(directory, this.logOptions(topic.effective));
+    const log = await PartitionLog.create(directory, this.logOptions(topic.effective), systemClock, this.logEnvironment());
     const producers = PartitionProducers.forNewLog(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
     return { topic, index, log, producers, dataListeners: new Set() };
   }

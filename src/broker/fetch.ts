@@ -7,7 +7,8 @@
  * when larger, so a consumer can always make progress.
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { OffsetOutOfRangeError } from '../storage/partition-log.js';
+import type { Logger } from '../logging/logger.js';
+import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
 
 export interface FetchTarget {
@@ -28,7 +29,7 @@ export interface PartitionFetchResult {
 
 const emptyRecords: Buffer[] = [];
 
-async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean): Promise<PartitionFetchResult> {
+async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean, logger: Logger): Promise<PartitionFetchResult> {
   const partition = target.partition;
   if (partition === undefined || target.errorCode !== ErrorCode.none) {
     return { errorCode: target.errorCode, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
@@ -54,17 +55,38 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
     return result(ErrorCode.none, read.chunks, read.byteCount);
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
-    throw error;
+    return result(readErrorCode(error, partition, logger), emptyRecords, 0);
   }
 }
 
+/**
+ * A read that failed answers for its partition only; the connection and the other partitions go
+ * on. Damaged data is CORRUPT_MESSAGE (the storage logged it once, when it found it); a failed or
+ * closed log and any other error of the storage are KAFKA_STORAGE_ERROR (unexpected ones logged here).
+ */
+export function readErrorCode(error: unknown, partition: Partition, logger: Logger): number {
+  if (error instanceof CorruptBatchError) return ErrorCode.corruptMessage;
+  // A failed log was logged when it failed, a closed one is shutting down or being deleted.
+  if (!(error instanceof LogClosedError) && !(error instanceof LogFailedError)) {
+    const message = error instanceof Error ? error.message : String(error);
+    // Consumers retry at once: the same failure of the same partition is logged once, not per fetch.
+    if (lastReadFailure.get(partition) !== message) {
+      lastReadFailure.set(partition, message);
+      logger.error('read of a partition failed', { topic: partition.topic.name, partition: partition.index, error: message });
+    }
+  }
+  return ErrorCode.kafkaStorageError;
+}
+
+const lastReadFailure = new WeakMap<Partition, string>();
+
 /** One pass over the partitions within the response budget. */
-export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
+export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number, logger: Logger): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
   const results: PartitionFetchResult[] = [];
   let byteCount = 0;
   let anyError = false;
   for (const target of targets) {
-    const partitionResult = await readPartition(target, maxBytes - byteCount, byteCount === 0);
+    const partitionResult = await readPartition(target, maxBytes - byteCount, byteCount === 0, logger);
     byteCount += partitionResult.byteCount;
     if (partitionResult.errorCode !== ErrorCode.none) anyError = true;
     results.push(partitionResult);
@@ -84,7 +106,7 @@ export async function fetchWithWait(
   const deadline = Date.now() + options.maxWaitMs;
   const partitions = targets.flatMap((target) => (target.partition === undefined ? [] : [target.partition]));
   for (;;) {
-    const pass = await readPartitions(targets, options.maxBytes);
+    const pass = await readPartitions(targets, options.maxBytes, broker.logger);
     const remainingMs = deadline - Date.now();
     if (pass.byteCount >= options.minBytes || pass.anyError || remainingMs <= 0 || partitions.length === 0 || broker.closing) {
       return pass.results;

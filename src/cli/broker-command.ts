@@ -1,6 +1,6 @@
 /**
  * `osprey broker [flags]`: load the configuration, check the data directory, start the broker and
- * keep it running until SIGTERM or SIGINT.
+ * keep it running until SIGTERM or SIGINT. `osprey broker check …` is broker-check-command.ts.
  *
  * Exit codes: 0 after a clean shutdown; 1 when the broker cannot start (bad config, port in use,
  * data directory unusable) or shutting down failed, with one line per problem on stderr and no stack
@@ -26,6 +26,8 @@ export function brokerHelpText(): string {
     'Nested settings are written --section.name and OSPREY_SECTION_NAME. Stop the broker with SIGTERM or',
     'Ctrl-C (a second one exits at once).',
     '',
+    'osprey broker check --data-dir DIR reads a data directory and reports damaged data (see its --help).',
+    '',
     flagsHelpText(),
     '',
     '  -h, --help',
@@ -44,6 +46,10 @@ export interface CommandContext {
 
 /** Runs until the broker has been stopped; resolves to the process exit code. */
 export async function runBrokerCommand(context: CommandContext): Promise<number> {
+  if (context.argv[0] === 'check') {
+    const { runBrokerCheckCommand } = await import('./broker-check-command.js');
+    return runBrokerCheckCommand({ ...context, argv: context.argv.slice(1) });
+  }
   if (context.argv.includes('--help') || context.argv.includes('-h')) {
     context.stdout(brokerHelpText());
     return 0;

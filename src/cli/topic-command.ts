@@ -84,7 +84,16 @@ const describe: Subcommand = {
     const partitions = metadata.partitions.map((partition) => {
       const start = starts.get(partition.partition)?.offset ?? -1;
       const end = ends.get(partition.partition)?.offset ?? -1;
-      return { partition: partition.partition, leader: partition.leaderId, replicas: partition.replicas, isr: partition.isr, startOffset: start, endOffset: end, records: start >= 0 && end >= 0 ? end - start : null };
+      return {
+        partition: partition.partition,
+        leader: partition.leaderId,
+        replicas: partition.replicas,
+        isr: partition.isr,
+        offlineReplicas: partition.offlineReplicas,
+        startOffset: start,
+        endOffset: end,
+        records: start >= 0 && end >= 0 ? end - start : null,
+      };
     });
     const shownConfigs = configs.filter((entry) => run.flag('all-configs') || !entry.isDefault);
     if (run.json) {
@@ -112,12 +121,22 @@ const describe: Subcommand = {
     run.out('\n');
     run.out(
       table(
-        [{ header: 'PARTITION', align: 'right' }, { header: 'LEADER', align: 'right' }, { header: 'REPLICAS' }, { header: 'ISR' }, { header: 'START', align: 'right' }, { header: 'END', align: 'right' }, { header: 'RECORDS', align: 'right' }],
+        [
+          { header: 'PARTITION', align: 'right' },
+          { header: 'LEADER', align: 'right' },
+          { header: 'REPLICAS' },
+          { header: 'ISR' },
+          { header: 'OFFLINE' },
+          { header: 'START', align: 'right' },
+          { header: 'END', align: 'right' },
+          { header: 'RECORDS', align: 'right' },
+        ],
         partitions.map((partition) => [
           String(partition.partition),
           String(partition.leader),
           partition.replicas.join(','),
           partition.isr.join(','),
+          partition.offlineReplicas.length === 0 ? '-' : partition.offlineReplicas.join(','),
           String(partition.startOffset),
           String(partition.endOffset),
           partition.records === null ? '-' : formatCount(partition.records),
@@ -126,6 +145,11 @@ const describe: Subcommand = {
       ),
     );
     run.out('\n');
+    const marked = partitions.filter((partition) => partition.offlineReplicas.length > 0).map((partition) => partition.partition);
+    if (marked.length > 0) {
+      // Osprey names itself offline for a partition whose stored data is damaged (still served around the damage).
+      run.out(`partition${marked.length === 1 ? '' : 's'} ${marked.join(', ')}: replica offline or stored data damaged; see the broker's error log and osprey broker check\n\n`);
+    }
     if (shownConfigs.length === 0) run.out(`configs: all defaults (--all-configs lists them)\n`);
     else run.out(table([{ header: 'CONFIG' }, { header: 'VALUE' }, { header: 'SOURCE' }], shownConfigs.map((entry) => [entry.name, entry.isSensitive ? '(sensitive)' : orDash(entry.value), entry.source]), run.style));
     return 0;

@@ -36,6 +36,8 @@ export interface PartitionMetadata {
   readonly leaderEpoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
+  /** Replicas the broker reports offline (Osprey: itself, when the partition's stored data is damaged). */
+  readonly offlineReplicas: readonly number[];
   readonly errorCode: number;
 }
 
@@ -165,6 +167,7 @@ export class KafkaClient {
             leaderEpoch: partition.leaderEpoch,
             replicas: partition.replicaNodes,
             isr: partition.isrNodes,
+            offlineReplicas: partition.offlineReplicas,
             errorCode: partition.errorCode,
           }))
           .sort((left, right) => left.partition - right.partition),

@@ -47,3 +47,29 @@ export class LogClosedError extends Error {
     this.name = 'LogClosedError';
   }
 }
+
+/**
+ * Stored bytes that fail validation (CRC-32C, header fields, offsets) where the log holds data that
+ * was acknowledged. Never truncated away: the range is kept on disk, reads of it get this error
+ * (CORRUPT_MESSAGE), and the rest of the partition is served.
+ */
+export class CorruptBatchError extends Error {
+  constructor(readonly damage: DamagedRange) {
+    super(`corrupt data in ${damage.file} at position ${damage.position}, offsets ${damage.firstOffset}..${damage.lastOffset}: ${damage.problem}`);
+    this.name = 'CorruptBatchError';
+  }
+}
+
+/** A stretch of a segment file that holds no servable batch (see damage.ts). */
+export interface DamagedRange {
+  /** The segment's .log file. */
+  readonly file: string;
+  /** Byte range [position, endPosition) in that file. */
+  readonly position: number;
+  readonly endPosition: number;
+  /** Offsets the range stood for, inclusive. */
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+  /** What was wrong with the first bytes of the range. */
+  readonly problem: string;
+}

@@ -84,6 +84,23 @@ export class OffsetIndex {
     return { relativeOffset: this.relativeOffsetAt(found), position: this.positionAt(found) };
   }
 
+  /** The first entry whose position is greater than `position`; null when there is none. */
+  firstEntryAfter(position: number): OffsetPosition | null {
+    let low = 0;
+    let high = this.count - 1;
+    let found = -1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (this.positionAt(middle) > position) {
+        found = middle;
+        high = middle - 1;
+      } else {
+        low = middle + 1;
+      }
+    }
+    return found < 0 ? null : { relativeOffset: this.relativeOffsetAt(found), position: this.positionAt(found) };
+  }
+
   /** Drops entries at or beyond `position` (the log was truncated there). */
   truncateToPosition(position: number): void {
     while (this.count > 0 && this.lastPosition >= position) this.count--;

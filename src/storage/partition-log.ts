@@ -5,7 +5,8 @@ import type { FlushPolicy } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { RecentBatchCache } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
-import { LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
+import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
+import type { DamagedRange } from './errors.js';
 import { Flusher } from './flush.js';
 import type { LogMark, RollbackPlan, WriteFailure } from './flush.js';
 import {
@@ -13,19 +14,23 @@ import {
   compressionCodecMask,
   forEachBatch,
   forEachRecordTimestampIn,
+  hasValidCrc,
   recordsAt,
   isLogAppendTime,
   noTimestamp,
   readLastOffset,
   readLastOffsetDelta,
+  readMaxTimestamp,
   setBaseOffset,
   type RecordPosition,
 } from '../protocol/kafka/batch-header.js';
 import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
+import { damageFoundByRead, logDamage, missingTail } from './damage.js';
 import { recoverLog } from './recovery.js';
-import { Segment, defaultSyncFile, syncDirectory, type BatchHeader, type SyncFile } from './segment.js';
+import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type SyncFile } from './segment.js';
 
-export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError } from './errors.js';
+export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError } from './errors.js';
+export type { DamagedRange } from './errors.js';
 export type { WriteFailure } from './flush.js';
 
 /**
@@ -75,6 +80,11 @@ export interface LogEnvironment {
 }
 
 export const defaultTailCacheBytes = 1024 * 1024;
+/** What time retention compares with retention.ms: the largest timestamp, or the creation time without timestamps. */
+function newestTimestampOf(segment: Segment): number {
+  return segment.maxTimestamp === noTimestamp ? segment.createdMs : segment.maxTimestamp;
+}
+
 /** Index positions and relative offsets are int32. */
 const maxSegmentBytes = 0x7fffffff;
 const maxRelativeOffset = 0x7fffffff;
@@ -120,13 +130,13 @@ export class PartitionLog {
     this.options = options;
     this.clock = clock;
     this.syncFile = environment.syncFile ?? defaultSyncFile;
+    this.logger = environment.logger ?? null;
     this.segments = segments;
     this.startOffset = logStartOffset;
     this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes);
-    this.logger = environment.logger ?? null;
     this.onWriteFailure = environment.onWriteFailure ?? (() => {});
     const onProgress = environment.onProgress ?? (() => {});
-    this.flusher = new Flusher(options.flush, options.flushIntervalMs, this.active.baseOffset, {
+    this.flusher = new Flusher(options.flush, options.flushIntervalMs, this.active.nextOffset, {
       syncFile: this.syncFile,
       activeSegment: () => this.active,
       writeRecoveryPoint: (offset) => writeOffsetCheckpoint(directory, recoveryPointFileName, offset, this.syncFile),
@@ -153,11 +163,16 @@ export class PartitionLog {
       segment.sealed = true;
     }
     await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
-    await writeOffsetCheckpoint(directory, recoveryPointFileName, active.baseOffset, syncFile);
+    // With the active segment's indexes on disk matching its data, the recovery point is the log end:
+    // a crash later scans only what is appended after it (recovery rule 8), and a damaged range
+    // kept by recovery is never taken for a torn write.
+    active.finishTimeIndex();
+    if (!active.indexesPersisted) await active.persistIndexes(syncFile);
+    await writeOffsetCheckpoint(directory, recoveryPointFileName, active.nextOffset, syncFile);
     if (readOffsetCheckpoint(directory, logStartOffsetFileName) !== logStartOffset && logStartOffset > 0) {
       await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
     }
-    environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, truncatedBytes: recovered.truncatedBytes });
+    environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, scannedBytes: recovered.scannedBytes, truncatedBytes: recovered.truncatedBytes });
     return new PartitionLog(directory, options, clock, environment, segments, logStartOffset);
   }
 
@@ -205,6 +220,22 @@ export class PartitionLog {
     return this.segments.length;
   }
 
+  /**
+   * Damaged ranges known so far (found by recovery or by reads), oldest first; their offsets are not
+   * served. Ranges wholly below the log start offset (DeleteRecords moved past them) are left out.
+   */
+  get damagedRanges(): DamagedRange[] {
+    return this.segments.flatMap((segment) => segment.damage).filter((range) => range.lastOffset >= this.startOffset);
+  }
+
+  get damagedRangeCount(): number {
+    let count = 0;
+    for (const segment of this.segments) {
+      for (const range of segment.damage) if (range.lastOffset >= this.startOffset) count++;
+    }
+    return count;
+  }
+
   /** fsyncs of segment data done by flush cycles so far (observability). */
   get syncCycleCount(): number {
     return this.flusher.syncCycles;
@@ -229,7 +260,7 @@ export class PartitionLog {
     this.checkWritable();
     assert(batch.length >= 61 && batchTotalBytes(batch, 0) === batch.length, 'append takes exactly one whole batch');
     const lastOffsetDelta = readLastOffsetDelta(batch, 0);
-    this.maybeRoll(batch.length, lastOffsetDelta);
+    this.maybeRoll(batch.length, lastOffsetDelta, readMaxTimestamp(batch, 0));
     const active = this.active;
     const baseOffset = active.nextOffset;
     const lastOffset = baseOffset + lastOffsetDelta;
@@ -300,14 +331,42 @@ export class PartitionLog {
     if (this.flusher.failure !== null) throw new LogFailedError(this.directory, this.flusher.failure);
   }
 
-  private maybeRoll(incomingBytes: number, lastOffsetDelta: number): void {
+  private maybeRoll(incomingBytes: number, lastOffsetDelta: number, incomingMaxTimestamp: number): void {
     const active = this.active;
     if (active.isEmpty) return;
     const segmentBytes = Math.min(this.options.segmentBytes, maxSegmentBytes);
     const full = active.sizeBytes + incomingBytes > segmentBytes;
-    const old = this.clock.nowMs() - active.createdMs >= this.options.segmentMs;
+    const old = this.activeAgeOnAppendMs(incomingMaxTimestamp) >= this.options.segmentMs;
     const offsetsOverflow = active.nextOffset + lastOffsetDelta - active.baseOffset > maxRelativeOffset;
     if (full || old || offsetsOverflow) this.roll();
+  }
+
+  /**
+   * The active segment's age for segment.ms when a batch arrives: the incoming batch's timestamp
+   * against the first batch's (both stored in the log, so the age survives restarts, and data with
+   * old CreateTime timestamps does not roll at every batch); the clock against the segment's
+   * creation when either batch has no timestamp.
+   */
+  private activeAgeOnAppendMs(incomingMaxTimestamp: number): number {
+    const first = this.active.firstBatchTimestamp;
+    if (first !== noTimestamp && incomingMaxTimestamp !== noTimestamp) return incomingMaxTimestamp - first;
+    return this.clock.nowMs() - this.active.createdMs;
+  }
+
+  /**
+   * Whether retention rolls a (quiet) active segment, so time retention can delete it: when it has
+   * existed for segment.ms since it was created or loaded, or when its first batch is segment.ms
+   * old and time retention would delete it once sealed. The second rule keeps a partition that is
+   * restarted more often than segment.ms from never rolling; it is limited to segments retention
+   * would delete so that data with old timestamps kept forever is not rolled at every check.
+   */
+  private activeIsDueForRoll(nowMs: number): boolean {
+    const active = this.active;
+    if (active.isEmpty) return false;
+    const { segmentMs, retentionMs } = this.options;
+    if (nowMs - active.createdMs >= segmentMs) return true;
+    if (nowMs - active.rollAgeStartMs < segmentMs || retentionMs < 0) return false;
+    return nowMs - newestTimestampOf(active) > retentionMs;
   }
 
   /** Starts a new active segment at logEndOffset; the flusher seals the old one. */
@@ -343,32 +402,102 @@ export class PartitionLog {
     if (offset < this.startOffset || offset > this.logEndOffset) throw new OffsetOutOfRangeError(offset, this.startOffset, this.logEndOffset);
   }
 
+  /**
+   * Reads batches from the segment files. Each batch read from a file has its CRC-32C checked
+   * (the tail cache holds what was validated on append and is not checked again). Damage stops the
+   * read before it: a read that starts in damage throws CorruptBatchError, one that meets damage
+   * later returns what came before it.
+   */
   private async readSegments(fetchOffset: number, maxBytes: number, limitOffset: number): Promise<ReadResult> {
     const chunks: Buffer[] = [];
     let byteCount = 0;
     let offset = fetchOffset;
     for (let index = this.segmentIndexFor(offset); index < this.segments.length; index++) {
       const segment = this.segments[index]!;
-      const limitPosition = segment.writtenBytes;
-      const first = await segment.findBatch(offset, limitPosition);
+      const known = segment.damageHolding(offset);
+      if (known !== undefined) {
+        if (chunks.length === 0) throw new CorruptBatchError(known);
+        break;
+      }
+      const first = await this.findBatchChecked(segment, offset);
+      if (first === null && offset < segment.nextOffset) {
+        // The file ends before offsets the segment holds (shortened behind our back): damage too.
+        const range = this.recordMissingTail(segment, offset);
+        if (chunks.length === 0) throw new CorruptBatchError(range);
+        break;
+      }
       if (first === null) continue;
       if (first.lastOffset >= limitOffset) break;
+      const damageAhead = segment.damageFrom(first.position + 1);
+      const limitPosition = Math.min(segment.writtenBytes, damageAhead?.position ?? Infinity);
       const budget = chunks.length === 0 ? Math.max(maxBytes, first.totalBytes) : maxBytes - byteCount;
       if (budget < first.totalBytes) break;
       const buffer = await segment.read(first.position, Math.min(budget, limitPosition - first.position));
-      let end = 0;
-      forEachBatch(buffer, (view) => {
-        const lastOffset = readLastOffset(view.buffer, view.at);
-        if (lastOffset >= limitOffset) return false;
-        end = view.at + view.totalBytes;
-        offset = lastOffset + 1;
-      });
-      if (end === 0) break;
-      chunks.push(end === buffer.length ? buffer : buffer.subarray(0, end));
-      byteCount += end;
-      if (first.position + end < limitPosition || byteCount >= maxBytes) break;
+      const end = this.validPrefix(segment, buffer, first.position, first.baseOffset, limitOffset);
+      if (end.bytes === 0) {
+        if (end.damage !== null && chunks.length === 0) throw new CorruptBatchError(end.damage);
+        break;
+      }
+      chunks.push(end.bytes === buffer.length ? buffer : buffer.subarray(0, end.bytes));
+      byteCount += end.bytes;
+      offset = end.nextOffset;
+      // Damage ahead in this segment: stop before it; the next read starting there is refused.
+      if (damageAhead !== undefined || end.damage !== null || first.position + end.bytes < limitPosition || byteCount >= maxBytes) break;
     }
     return { chunks, byteCount };
+  }
+
+  /** Like segment.findBatch, but a header that cannot be read is recorded as damage and thrown as such. */
+  private async findBatchChecked(segment: Segment, offset: number): Promise<BatchHeader | null> {
+    try {
+      return await segment.findBatch(offset, segment.writtenBytes);
+    } catch (error) {
+      if (!(error instanceof UnreadableHeaderError)) throw error;
+      throw new CorruptBatchError(this.recordDamageFound(segment, error.position, error.expectedOffset, error.problem));
+    }
+  }
+
+  /**
+   * The whole batches at the start of `buffer` (read at `position`) that are below `limitOffset`
+   * and pass their CRC-32C. A batch that fails is recorded as damage (and ends the prefix).
+   */
+  private validPrefix(
+    segment: Segment,
+    buffer: Buffer,
+    position: number,
+    firstOffset: number,
+    limitOffset: number,
+  ): { bytes: number; nextOffset: number; damage: DamagedRange | null } {
+    let bytes = 0;
+    let nextOffset = firstOffset;
+    let damage: DamagedRange | null = null;
+    forEachBatch(buffer, (view) => {
+      const lastOffset = readLastOffset(view.buffer, view.at);
+      if (lastOffset >= limitOffset) return false;
+      if (!hasValidCrc(view.buffer, view.at, view.totalBytes)) {
+        damage = this.recordDamageFound(segment, position + view.at, nextOffset, 'CRC-32C mismatch');
+        return false;
+      }
+      bytes = view.at + view.totalBytes;
+      nextOffset = lastOffset + 1;
+    });
+    return { bytes, nextOffset, damage };
+  }
+
+  /** Damage met by a read (damage.ts): remembered by the segment and logged once. */
+  private recordDamageFound(segment: Segment, position: number, expectedOffset: number, problem: string): DamagedRange {
+    return segment.damageAt(position) ?? this.remember(segment, damageFoundByRead(segment, position, expectedOffset, problem));
+  }
+
+  /** Offsets [offset, segment end) the segment's file no longer holds (damage.ts). */
+  private recordMissingTail(segment: Segment, offset: number): DamagedRange {
+    return segment.damageHolding(offset) ?? this.remember(segment, missingTail(segment, offset));
+  }
+
+  private remember(segment: Segment, range: DamagedRange): DamagedRange {
+    segment.recordDamage(range, false);
+    logDamage(this.logger, range);
+    return range;
   }
 
   /** Index of the last segment whose base offset ≤ offset (0 if none). */
@@ -402,12 +531,14 @@ export class PartitionLog {
     for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
       const segment = this.segments[index]!;
       if (segment.maxTimestamp < timestampMs) continue;
-      let position = segment.offsetIndex.lookup(segment.timeIndex.scanStartFor(timestampMs)).position;
+      const start = segment.offsetIndex.lookup(segment.timeIndex.scanStartFor(timestampMs));
+      let position = start.position;
+      let positionOffset = segment.baseOffset + start.relativeOffset;
       for (;;) {
         // Collect a few candidate batches per pass; normally the first one answers.
         const candidates: BatchHeader[] = [];
         let reachedLimit = false;
-        await segment.scanHeaders(position, segment.writtenBytes, (header) => {
+        await this.scanHeadersChecked(segment, position, positionOffset, (header) => {
           if (header.lastOffset >= limitOffset) {
             reachedLimit = true;
             return false;
@@ -423,9 +554,20 @@ export class PartitionLog {
         const last = candidates[candidates.length - 1];
         if (last === undefined || candidates.length < candidateBatchesPerPass) break;
         position = last.position + last.totalBytes;
+        positionOffset = last.lastOffset + 1;
       }
     }
     return null;
+  }
+
+  /** segment.scanHeaders up to the written end; a header that cannot be read is recorded as damage and thrown as such. */
+  private async scanHeadersChecked(segment: Segment, position: number, offset: number, visit: (header: BatchHeader) => boolean): Promise<void> {
+    try {
+      await segment.scanHeaders(position, offset, segment.writtenBytes, visit);
+    } catch (error) {
+      if (!(error instanceof UnreadableHeaderError)) throw error;
+      throw new CorruptBatchError(this.recordDamageFound(segment, error.position, error.expectedOffset, error.problem));
+    }
   }
 
   /** Offset and timestamp of the record with the largest timestamp (the first such); null when empty. */
@@ -439,7 +581,7 @@ export class PartitionLog {
     }
     if (best === null) return null;
     const timestamp = best.maxTimestamp;
-    const header = await best.findBatch(best.offsetOfMaxTimestamp, best.writtenBytes);
+    const header = await this.findBatchChecked(best, best.offsetOfMaxTimestamp);
     if (header === null) return { offset: Math.max(best.offsetOfMaxTimestamp, this.startOffset), timestamp };
     const found = await this.firstRecordAtOrAfter(best, header, (record) => record.timestamp === timestamp);
     return found ?? { offset: header.lastOffset, timestamp };
@@ -449,6 +591,11 @@ export class PartitionLog {
   private async firstRecordAtOrAfter(segment: Segment, header: BatchHeader, accept: (record: RecordPosition) => boolean): Promise<TimestampAndOffset | null> {
     const batch = await segment.read(header.position, header.totalBytes);
     if (batch.length < header.totalBytes) return null;
+    if (!hasValidCrc(batch, 0, header.totalBytes)) {
+      // Damaged at rest: remember it and look further, as if the batch matched nothing.
+      this.recordDamageFound(segment, header.position, header.baseOffset, 'CRC-32C mismatch');
+      return null;
+    }
     if (isLogAppendTime(batch, 0)) {
       const record = { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
       return accept(record) ? record : null;
@@ -500,17 +647,14 @@ export class PartitionLog {
     return this.serialized(async () => {
       if (this.closed) return 0;
       const now = this.clock.nowMs();
-      if (this.flusher.failure === null && !this.active.isEmpty && now - this.active.createdMs >= this.options.segmentMs) {
+      if (this.flusher.failure === null && this.activeIsDueForRoll(now)) {
         this.roll();
         await this.flusher.drain();
       }
       let deleted = await this.deletePrefix((segment) => segment.nextOffset <= this.startOffset);
       const { retentionMs, retentionBytes } = this.options;
       if (retentionMs >= 0) {
-        deleted += await this.deletePrefix((segment) => {
-          const newest = segment.maxTimestamp === noTimestamp ? segment.createdMs : segment.maxTimestamp;
-          return now - newest > retentionMs;
-        });
+        deleted += await this.deletePrefix((segment) => now - newestTimestampOf(segment) > retentionMs);
       }
       if (retentionBytes >= 0) {
         let excess = this.sizeBytes - retentionBytes;

@@ -12,6 +12,7 @@ import {
   readLastOffsetDelta,
   readMaxTimestamp,
 } from '../protocol/kafka/batch-header.js';
+import type { DamagedRange } from './errors.js';
 import { OffsetIndex, offsetIndexEntryBytes } from './offset-index.js';
 import { TimeIndex, timeIndexEntryBytes } from './time-index.js';
 
@@ -33,6 +34,10 @@ import { TimeIndex, timeIndexEntryBytes } from './time-index.js';
  * The segment tracks two sizes: `sizeBytes` counts every batch assigned to it (some may still be
  * queued for writing), `writtenBytes` only those handed to the operating system. Reads never go
  * past `writtenBytes`.
+ *
+ * A segment may hold damaged stretches (bytes that fail validation but stood for acknowledged
+ * offsets, see segment-scan.ts): they are kept on disk, listed in `damage`, skipped by header walks,
+ * and never served.
  */
 
 export const logSuffix = '.log';
@@ -101,8 +106,12 @@ export class Segment {
   /** Largest batch maxTimestamp seen, and the base offset of the batch holding it. */
   maxTimestamp = noTimestamp;
   offsetOfMaxTimestamp = -1;
-  /** Clock time the segment was created or loaded; segment.ms counts from here. */
+  /** Clock time the segment was created or loaded. */
   readonly createdMs: number;
+  /** maxTimestamp of the batch at position 0 (noTimestamp until known): segment.ms counts from it. */
+  firstBatchTimestamp = noTimestamp;
+  /** Damaged stretches of the file, ascending by position; their offsets are not served. */
+  readonly damage: DamagedRange[] = [];
   offsetIndex: OffsetIndex;
   timeIndex: TimeIndex;
   indexIntervalBytes: number;
@@ -141,6 +150,47 @@ export class Segment {
   }
 
   /**
+   * When the segment's age for segment.ms starts, for rolls without an incoming batch: its first
+   * batch's timestamp, which survives restarts (the clock at load time restarts at every start);
+   * the creation time when the batch has no timestamp or one in the future (a producer's clock
+   * must not keep a segment forever).
+   */
+  get rollAgeStartMs(): number {
+    return this.firstBatchTimestamp === noTimestamp ? this.createdMs : Math.min(this.firstBatchTimestamp, this.createdMs);
+  }
+
+  /**
+   * Records a damaged stretch. During recovery (`advance`) it also moves nextOffset past it and
+   * makes the next valid batch get an index entry, so lookups beyond the damage start after it.
+   */
+  recordDamage(range: DamagedRange, advance: boolean): void {
+    if (this.damage.some((known) => known.position === range.position)) return;
+    this.damage.push(range);
+    this.damage.sort((left, right) => left.position - right.position);
+    if (!advance) return;
+    this.nextOffset = Math.max(this.nextOffset, range.lastOffset + 1);
+    this.bytesSinceIndexEntry = this.indexIntervalBytes;
+  }
+
+  /** The damaged stretch holding `offset`, if any. */
+  damageHolding(offset: number): DamagedRange | undefined {
+    if (this.damage.length === 0) return undefined;
+    return this.damage.find((range) => range.firstOffset <= offset && offset <= range.lastOffset);
+  }
+
+  /** The damaged stretch starting at `position`, if any. */
+  damageAt(position: number): DamagedRange | undefined {
+    if (this.damage.length === 0) return undefined;
+    return this.damage.find((range) => range.position === position);
+  }
+
+  /** The first damaged stretch at or after `position`, if any. */
+  damageFrom(position: number): DamagedRange | undefined {
+    if (this.damage.length === 0) return undefined;
+    return this.damage.find((range) => range.position >= position);
+  }
+
+  /**
    * Accounts for one batch appended at the end (the caller already patched its baseOffset):
    * indexes it and returns the file position it will be written at. No I/O.
    */
@@ -154,6 +204,7 @@ export class Segment {
 
   /** Index bookkeeping for a batch at `position`; shared by append and recovery. */
   recordBatch(position: number, baseOffset: number, lastOffset: number, maxTimestamp: number, totalBytes: number): void {
+    if (position === 0) this.firstBatchTimestamp = maxTimestamp;
     if (this.bytesSinceIndexEntry >= this.indexIntervalBytes && position > 0) {
       this.offsetIndex.append(baseOffset - this.baseOffset, position);
       this.bytesSinceIndexEntry = 0;
@@ -179,7 +230,8 @@ export class Segment {
   }
 
   /** Restores the state of a sealed segment from its index files (no log scan). */
-  restoreFromIndexes(offsetIndex: OffsetIndex, timeIndex: TimeIndex, sizeBytes: number, nextOffset: number): void {
+  restoreFromIndexes(offsetIndex: OffsetIndex, timeIndex: TimeIndex, sizeBytes: number, nextOffset: number, firstBatchTimestamp: number): void {
+    this.firstBatchTimestamp = firstBatchTimestamp;
     this.offsetIndex = offsetIndex;
     this.timeIndex = timeIndex;
     this.sizeBytes = sizeBytes;
@@ -202,6 +254,8 @@ export class Segment {
     this.nextOffset = this.baseOffset;
     this.maxTimestamp = noTimestamp;
     this.offsetOfMaxTimestamp = -1;
+    this.firstBatchTimestamp = noTimestamp;
+    this.damage.length = 0;
   }
 
   /** The accounting as it is now (after the last batch appended). */
@@ -296,17 +350,27 @@ export class Segment {
 
   /**
    * Walks batch headers from `fromPosition` (a batch boundary) up to `limitPosition`, reading
-   * blocks, until `visit` returns false. Bodies are skipped, not read.
+   * blocks, until `visit` returns false. Bodies are skipped, not read; so are known damaged
+   * stretches. A header that cannot be a batch throws UnreadableHeaderError.
    */
-  async scanHeaders(fromPosition: number, limitPosition: number, visit: (header: BatchHeader) => boolean): Promise<void> {
+  async scanHeaders(fromPosition: number, fromOffset: number, limitPosition: number, visit: (header: BatchHeader) => boolean): Promise<void> {
     const header: BatchHeader = { position: 0, baseOffset: 0, lastOffset: 0, maxTimestamp: 0, attributes: 0, totalBytes: 0 };
     let position = fromPosition;
+    let expectedOffset = fromOffset;
     while (position + batchHeaderBytes <= limitPosition) {
+      const damaged = this.damageAt(position);
+      if (damaged !== undefined) {
+        if (damaged.endPosition <= position) return; // missing data at the end of the file
+        position = damaged.endPosition;
+        expectedOffset = damaged.lastOffset + 1;
+        continue;
+      }
       const block = await this.read(position, Math.min(headerScanBlockBytes, limitPosition - position));
       let at = 0;
       while (at + batchHeaderBytes <= block.length) {
+        if (at > 0 && this.damageAt(position + at) !== undefined) break;
         const problem = describeHeaderFieldProblem(block, at);
-        if (problem !== null) throw new Error(`segment ${this.baseOffset}: bad batch header at ${position + at}: ${problem}`);
+        if (problem !== null) throw new UnreadableHeaderError(this.baseOffset, position + at, expectedOffset, problem);
         header.position = position + at;
         header.baseOffset = readBaseOffset(block, at);
         header.lastOffset = header.baseOffset + readLastOffsetDelta(block, at);
@@ -314,6 +378,7 @@ export class Segment {
         header.attributes = readAttributes(block, at);
         header.totalBytes = batchTotalBytes(block, at);
         if (header.position + header.totalBytes > limitPosition) return;
+        expectedOffset = header.lastOffset + 1;
         if (!visit(header)) return;
         at += header.totalBytes;
       }
@@ -329,12 +394,17 @@ export class Segment {
   async findBatch(offset: number, limitPosition: number): Promise<BatchHeader | null> {
     const start = this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset));
     let found: BatchHeader | null = null;
-    await this.scanHeaders(start.position, limitPosition, (header) => {
+    await this.scanHeaders(start.position, this.baseOffset + start.relativeOffset, limitPosition, (header) => {
       if (header.lastOffset < offset) return true;
       found = { ...header };
       return false;
     });
     return found;
+  }
+
+  /** Every index entry in memory is in the files. */
+  get indexesPersisted(): boolean {
+    return this.offsetIndex.persistedCount === this.offsetIndex.entryCount && this.timeIndex.persistedCount === this.timeIndex.entryCount;
   }
 
   /** Writes index entries not yet in the files (whole files if they were truncated), then syncs them. */
@@ -367,6 +437,20 @@ export class Segment {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       });
     }
+  }
+}
+
+/** A batch header on the read path that cannot start a batch: damage not known before. */
+export class UnreadableHeaderError extends Error {
+  constructor(
+    readonly segmentBaseOffset: number,
+    readonly position: number,
+    /** The offset the batch there should start with (one past the previous batch). */
+    readonly expectedOffset: number,
+    readonly problem: string,
+  ) {
+    super(`segment ${segmentBaseOffset}: bad batch header at ${position}: ${problem}`);
+    this.name = 'UnreadableHeaderError';
   }
 }
 

@@ -39,6 +39,10 @@ export class TimeIndex {
     return this.count;
   }
 
+  entryAt(index: number): TimestampOffset {
+    return { timestamp: this.timestamps[index]!, relativeOffset: this.relativeOffsets[index]! };
+  }
+
   get lastEntry(): TimestampOffset | null {
     if (this.count === 0) return null;
     return { timestamp: this.timestamps[this.count - 1]!, relativeOffset: this.relativeOffsets[this.count - 1]! };

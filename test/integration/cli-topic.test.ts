@@ -55,8 +55,8 @@ test('topic create, list and describe show partitions, leaders, offsets and conf
   const human = await osprey(broker, ['topic', 'describe', 'orders']);
   assertSucceeded(human);
   assert.match(human.stdout, /^records:\s+3$/m);
-  assert.match(human.stdout, /^PARTITION\s+LEADER\s+REPLICAS\s+ISR\s+START\s+END\s+RECORDS$/m);
-  assert.match(human.stdout, /^\s+1\s+0\s+0\s+0\s+0\s+3\s+3$/m);
+  assert.match(human.stdout, /^PARTITION\s+LEADER\s+REPLICAS\s+ISR\s+OFFLINE\s+START\s+END\s+RECORDS$/m);
+  assert.match(human.stdout, /^\s+1\s+0\s+0\s+0\s+-\s+0\s+3\s+3$/m);
   assert.match(human.stdout, /^retention\.ms\s+86400000\s+topic$/m);
   assert.doesNotMatch(human.stdout, /\u001b\[/, 'no colour when stdout is not a terminal');
 });

@@ -144,7 +144,7 @@ describe('metadata changes on a full disk', () => {
     let broker: BrokerProcess | null = null;
     try {
       // The smallest journal reserve, so the full disk refuses a creation after a few.
-      broker = await startBrokerProcess({ dataDir, args: ['--topic-defaults.segment-bytes', String(megabyte), '--metadata-journal-reserve-bytes', '4096'] });
+      broker = await startBrokerProcess({ dataDir, args: ['--topic-defaults.segment-bytes', String(megabyte), '--metadata-journal-reserve-bytes', '4096', '--min-free-disk-bytes', '0'] });
       const connection = await open(broker);
       assert.equal((await createTopic(connection, 'doomed')).errorCode, ErrorCode.none);
       for (let index = 0; index < 6; index++) {

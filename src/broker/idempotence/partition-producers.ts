@@ -21,6 +21,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/logger.js';
 import type { AppendResult, Clock, PartitionLog } from '../../storage/partition-log.js';
+import { CorruptBatchError } from '../../storage/partition-log.js';
 import { forEachBatch, isControl, readBaseOffset, readLastOffset, readMaxTimestamp } from '../../protocol/kafka/batch-header.js';
 import { defaultSyncFile, syncDirectory } from '../../storage/segment.js';
 import type { SyncFile } from '../../storage/segment.js';
@@ -253,7 +254,15 @@ async function replay(table: ProducerStateTable, log: PartitionLog, fromOffset: 
   let offset = fromOffset;
   let batches = 0;
   while (offset < endOffset) {
-    const { chunks } = await log.read(offset, replayReadBytes, endOffset);
+    let chunks: Buffer[];
+    try {
+      ({ chunks } = await log.read(offset, replayReadBytes, endOffset));
+    } catch (error) {
+      // Damaged data (kept by recovery, never served) holds no producer state we can use: skip it.
+      if (!(error instanceof CorruptBatchError)) throw error;
+      offset = error.damage.lastOffset + 1;
+      continue;
+    }
     if (chunks.length === 0) break;
     const before = offset;
     for (const chunk of chunks) {

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, open, readdir, stat, truncate } from 'node:fs/promises';
+import { appendFile, open, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OffsetOutOfRangeError, PartitionLog, type LogOptions } from '../../../src/storage/partition-log.js';
 import { ManualClock, logOptions, seededRandom, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
 
 /**
  * Randomized operations against a simple model: appends (several per turn), reopen, crash with a
- * damaged tail (truncated or garbage), DeleteRecords, retention, reads and timestamp lookups.
+ * torn tail past the recovery point (truncated or garbage), DeleteRecords, retention, reads and timestamp lookups.
  * The model is a list of batches (offsets, bytes after the baseOffset field, record timestamps).
  */
 
@@ -102,6 +102,9 @@ async function runSeed(seed: number, operations: number): Promise<void> {
         // Crash with a damaged tail: cut the last file or add garbage, then recover.
         await log.close();
         const { path, baseOffset } = await lastLogFile(directory);
+        // A crash leaves the recovery point at the active segment's base (written at open), not at
+        // the log end as close() did: only then is a damaged tail a torn write that may be cut.
+        await writeFile(join(directory, 'recovery-point-offset-checkpoint'), `1\n${baseOffset}\n`);
         const size = (await stat(path)).size;
         const damage = random();
         const lastBatch = model.batches[model.batches.length - 1];

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, stat, truncate, unlink, appendFile, open } from 'node:fs/promises';
+import { readdir, stat, truncate, unlink, appendFile, open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OffsetOutOfRangeError, PartitionLog, type LogOptions } from '../../../src/storage/partition-log.js';
+import { CorruptBatchError, OffsetOutOfRangeError, PartitionLog, type LogOptions } from '../../../src/storage/partition-log.js';
 import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
 import type { SyncKind } from '../../../src/storage/segment.js';
 
@@ -101,7 +101,7 @@ test('reads from the middle of a batch return that whole batch; maxBytes and the
   });
 });
 
-test('recovery truncates a torn tail, a corrupt CRC or garbage, keeping everything before it', async () => {
+test('after a crash, recovery truncates a torn tail, a corrupt CRC or garbage past the recovery point, keeping everything before it', async () => {
   const damages: Array<[string, (path: string, size: number, lastBatchBytes: number) => Promise<void>]> = [
     ['truncated mid-batch', (path, size, last) => truncate(path, size - Math.floor(last / 2))],
     ['truncated inside the length field', (path, size, last) => truncate(path, size - last + 5)],
@@ -128,6 +128,8 @@ test('recovery truncates a torn tail, a corrupt CRC or garbage, keeping everythi
       await log.close();
       const logs = (await logFiles(directory)).filter((file) => file.endsWith('.log'));
       const lastPath = join(directory, logs[logs.length - 1]!);
+      // As after a crash: the recovery point is the active segment's base (what open writes).
+      await writeFile(join(directory, 'recovery-point-offset-checkpoint'), `1\n${Number(logs[logs.length - 1]!.slice(0, 20))}\n`);
       await damage(lastPath, (await stat(lastPath)).size, lastBatchBytes);
       const recovered = await PartitionLog.open(directory, options);
       const expectedEnd = name === 'garbage appended' ? 36 : 33;
@@ -146,7 +148,7 @@ test('recovery truncates a torn tail, a corrupt CRC or garbage, keeping everythi
   }
 });
 
-test('a corrupt batch in an older segment drops it and every later segment', async () => {
+test('a corrupt batch in an older segment is kept as damage: later batches and segments stay, its offsets are refused', async () => {
   await withTempDirectory(async (directory) => {
     const options = logOptions({ segmentBytes: 1_000 });
     const log = await PartitionLog.open(directory, options);
@@ -156,17 +158,31 @@ test('a corrupt batch in an older segment drops it and every later segment', asy
     assert.ok(logs.length >= 3);
     // Damage the second segment without leaving a recovery point that covers it.
     await unlink(join(directory, 'recovery-point-offset-checkpoint'));
+    const secondBase = Number(logs[1]!.slice(0, 20));
     const secondPath = join(directory, logs[1]!);
     const handle = await open(secondPath, 'r+');
     const batchBytes = simpleBatch(2, { valueBytes: 50 }).length;
     await handle.write(Buffer.from([0xff]), 0, 1, batchBytes + 70); // inside its second batch
     await handle.close();
     const recovered = await PartitionLog.open(directory, options);
-    assert.equal(recovered.segmentCount, 2);
-    assert.equal(recovered.logEndOffset, Number(logs[1]!.slice(0, 20)) + 2, 'the first batch of segment two survives');
+    assert.equal(recovered.segmentCount, logs.length, 'no segment deleted');
+    assert.equal(recovered.logEndOffset, 40, 'nothing truncated');
     recovered.invariants();
-    assert.equal((await logFiles(directory)).filter((file) => file.endsWith('.log')).length, 2);
+    assert.deepEqual(
+      recovered.damagedRanges.map((range) => [range.position, range.endPosition, range.firstOffset, range.lastOffset]),
+      [[batchBytes, 2 * batchBytes, secondBase + 2, secondBase + 3]],
+    );
+    await assert.rejects(recovered.read(secondBase + 2, 100), CorruptBatchError);
+    await assert.rejects(recovered.read(secondBase + 3, 100), CorruptBatchError);
+    const before = await readEverything(recovered, 0).catch(() => null);
+    assert.equal(before, null, 'a read across the damage stops at it');
+    const upTo = splitBatches((await recovered.read(secondBase, 1_000_000)).chunks);
+    assert.deepEqual(upTo.map((batch) => batch.baseOffset), [secondBase], 'served up to the damage, not past it');
+    const after = await readEverything(recovered, secondBase + 4);
+    assert.equal(after[0]!.baseOffset, secondBase + 4);
+    assert.equal(after[after.length - 1]!.lastOffset, 39, 'everything after the damage is served');
     await recovered.close();
+    assert.equal((await logFiles(directory)).filter((file) => file.endsWith('.log')).length, logs.length);
   });
 });
 

@@ -4,6 +4,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PartitionLog } from '../../../src/storage/partition-log.js';
 import { recoverLog } from '../../../src/storage/recovery.js';
+import type { DamagedRange } from '../../../src/storage/errors.js';
 import { logOptions, simpleBatch, withTempDirectory } from './batch-fixtures.js';
 
 const options = logOptions({ segmentBytes: 64 * 1024, indexIntervalBytes: 256 });
@@ -14,10 +15,14 @@ async function appendBatches(log: PartitionLog, count: number, firstTimestamp: n
 }
 
 /** Runs recovery as PartitionLog.open would, and says which segments it had to scan. */
-function recover(directory: string): { scanned: number[]; endOffset: number; segments: number } {
+function recover(directory: string): { scanned: number[]; endOffset: number; segments: number; damage: DamagedRange[]; scannedBytes: number } {
   const recovered = recoverLog({ directory, indexIntervalBytes: options.indexIntervalBytes, nowMs: Date.now(), logger: null });
   const last = recovered.segments[recovered.segments.length - 1]!;
-  return { scanned: recovered.rebuilt.map((segment) => segment.baseOffset), endOffset: last.nextOffset, segments: recovered.segments.length };
+  return { scanned: recovered.rebuilt.map((segment) => segment.baseOffset), endOffset: last.nextOffset, segments: recovered.segments.length, damage: recovered.damage, scannedBytes: recovered.scannedBytes };
+}
+
+function range0(damage: readonly DamagedRange[]): number {
+  return damage[0]?.position ?? -1;
 }
 
 async function lastLogPath(directory: string): Promise<string> {
@@ -62,7 +67,7 @@ test('batches written after the last checkpoint (a crash) make recovery scan the
   });
 });
 
-test('after a clean shutdown, a damaged last batch is still found and cut off', async () => {
+test('after a clean shutdown, a damaged last batch is still found, and kept as damage (below the recovery point: acknowledged)', async () => {
   await withTempDirectory(async (directory) => {
     const log = await PartitionLog.open(directory, options);
     await appendBatches(log, 100, 1_000_000);
@@ -77,6 +82,28 @@ test('after a clean shutdown, a damaged last batch is still found and cut off', 
     await handle.close();
     const recovered = recover(directory);
     assert.deepEqual(recovered.scanned, [0]);
-    assert.equal(recovered.endOffset, 297, 'the damaged batch is dropped');
+    assert.equal(recovered.endOffset, 300, 'nothing is cut');
+    assert.deepEqual(recovered.damage.map((range) => [range.firstOffset, range.lastOffset, range.endPosition - range.position]), [[297, 299, size - range0(recovered.damage)]]);
+  });
+});
+
+test('after a crash only what was appended past the recovery point is scanned', async () => {
+  await withTempDirectory(async (directory) => {
+    const log = await PartitionLog.open(directory, options);
+    await appendBatches(log, 100, 1_000_000); // one segment of about 17 KB
+    await log.close();
+    const reopened = await PartitionLog.open(directory, options); // recovery point = log end, indexes persisted
+    await appendBatches(reopened, 5, 3_000_000); // durable; then the process "dies"
+    const batchBytes = (await stat(await lastLogPath(directory))).size / 105;
+    const recovered = recover(directory);
+    assert.equal(recovered.endOffset, 315);
+    assert.deepEqual(recovered.scanned, [0]);
+    assert.ok(recovered.scannedBytes <= 5 * batchBytes + 1, `scanned ${recovered.scannedBytes} bytes, the 5 batches appended are about ${5 * batchBytes}`);
+    const again = await PartitionLog.open(directory, options);
+    assert.equal(again.logEndOffset, 315);
+    assert.deepEqual(await again.offsetForTimestamp(3_000_000), { offset: 300, timestamp: 3_000_000 });
+    assert.deepEqual(await again.maxTimestampOffset(), { offset: 312, timestamp: 3_000_040 });
+    await again.close();
+    await reopened.close();
   });
 });

@@ -4,9 +4,12 @@
  * Special timestamps: -1 latest (the high watermark), -2 earliest (log start), -3 the record with
  * the largest timestamp (v7+), -4 earliest local (v8+; all our data is local, so the log start),
  * -5 earliest pending tiered upload (v9+; we have no tiered storage: answered like -4).
- * A timestamp ≥ 0 finds the first offset whose timestamp is at least that.
+ * A timestamp ≥ 0 finds the first offset whose timestamp is at least that; damaged stored batches
+ * are skipped (a lookup that first meets one answers KAFKA_STORAGE_ERROR, and a retry skips it).
  */
 import type { Partition } from '../../../broker/broker.js';
+import { readErrorCode } from '../../../broker/fetch.js';
+import type { Logger } from '../../../logging/logger.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../../protocol/kafka/messages/list-offsets.js';
 import { defineHandler } from '../handler.js';
@@ -41,6 +44,15 @@ async function lookUp(partition: Partition, timestamp: bigint, apiVersion: numbe
   return { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset) };
 }
 
+/**
+ * A lookup the storage could not answer: KAFKA_STORAGE_ERROR (retriable) for that partition. A
+ * damaged batch met on the way is remembered by the log, so a retry looks past it.
+ */
+function storageFailure(error: unknown, partition: Partition, logger: Logger): OffsetAnswer {
+  readErrorCode(error, partition, logger);
+  return { errorCode: ErrorCode.kafkaStorageError, timestamp: -1n, offset: -1n };
+}
+
 export const listOffsetsHandler = defineHandler({
   request: listOffsetsRequest,
   response: listOffsetsResponse,
@@ -56,7 +68,7 @@ export const listOffsetsHandler = defineHandler({
             const answer =
               partition === undefined
                 ? { errorCode: ErrorCode.unknownTopicOrPartition, timestamp: -1n, offset: -1n }
-                : await lookUp(partition, requested.timestamp, apiVersion);
+                : await lookUp(partition, requested.timestamp, apiVersion).catch((error: unknown) => storageFailure(error, partition, broker.logger));
             return { partitionIndex: requested.partitionIndex, errorCode: answer.errorCode, timestamp: answer.timestamp, offset: answer.offset, leaderEpoch: 0 };
           }),
         ),

@@ -5,7 +5,8 @@
  * empty in v0). Unknown topics are created when auto-creation is on and the request allows it
  * (always before v4), several at a time; beyond maxTopics or maxPartitions a topic is answered
  * POLICY_VIOLATION, and a storage failure KAFKA_STORAGE_ERROR. Every partition is led by this
- * broker, with itself as the only replica.
+ * broker, with itself as the only replica; a partition whose stored data is damaged lists it in
+ * offlineReplicas (v5+) and is still served.
  * Not implemented: authorized operations (answered as "not requested").
  */
 import type { Broker, Topic } from '../../../broker/broker.js';
@@ -30,7 +31,9 @@ function describeTopic(broker: Broker, topic: Topic) {
       leaderEpoch: 0,
       replicaNodes: [broker.nodeId],
       isrNodes: [broker.nodeId],
-      offlineReplicas: [],
+      // Damaged stored data (kept, not served): this broker still leads and serves the rest, and
+      // names itself an offline replica so tools (osprey topic describe) can show the partition marked.
+      offlineReplicas: partition.log.damagedRangeCount > 0 ? [broker.nodeId] : [],
     })),
     topicAuthorizedOperations: authorizedOperationsNotRequested,
   };
