@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { rm } from 'node:fs/promises';
 import type { FlushPolicy } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
-import { RecentBatchCache } from './batch-cache.js';
+import { RecentBatchCache, type TailCacheBudget } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
 import { LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
 import { Flusher } from './flush.js';
@@ -19,8 +19,9 @@ import {
   setBaseOffset,
   type RecordPosition,
 } from '../protocol/kafka/batch-header.js';
-import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
+import { DecompressionError, decompressRecords, defaultMaxDecompressedBytes } from '../protocol/kafka/compression.js';
 import { recoverLog } from './recovery.js';
+import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
 import { Segment, defaultSyncFile, type BatchHeader, type SyncFile } from './segment.js';
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError } from './errors.js';
@@ -65,6 +66,12 @@ export interface LogEnvironment {
   syncFile?: SyncFile;
   /** Bytes of recently appended batches kept in memory for tail readers. */
   tailCacheBytes?: number;
+  /** The budget all logs' tail caches share (batch-cache.ts); none by default. */
+  tailCacheBudget?: TailCacheBudget;
+  /** The cap on segment files open at once, shared by all logs (open-segment-files.ts); none by default. */
+  openSegmentFiles?: OpenSegmentFiles;
+  /** Largest decompressed records section a timestamp lookup inflates (compression.ts). */
+  maxDecompressedBytes?: number;
   /** Called after each flush cycle, e.g. to wake fetches waiting for the high watermark. */
   onProgress?: () => void;
 }
@@ -102,6 +109,8 @@ export class PartitionLog {
   private readonly segments: Segment[];
   private startOffset: number;
   private readonly cache: RecentBatchCache;
+  private readonly openSegmentFiles: OpenSegmentFiles;
+  private readonly maxDecompressedBytes: number;
   private readonly flusher: Flusher;
   private closed = false;
   /** Retention and DeleteRecords run one at a time. */
@@ -114,7 +123,9 @@ export class PartitionLog {
     this.syncFile = environment.syncFile ?? defaultSyncFile;
     this.segments = segments;
     this.startOffset = logStartOffset;
-    this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes);
+    this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes, environment.tailCacheBudget ?? null);
+    this.openSegmentFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
+    this.maxDecompressedBytes = environment.maxDecompressedBytes ?? defaultMaxDecompressedBytes;
     const endOffset = this.active.nextOffset;
     const onProgress = environment.onProgress ?? (() => {});
     this.flusher = new Flusher(options.flush, options.flushIntervalMs, endOffset, this.active.baseOffset, {
@@ -130,6 +141,7 @@ export class PartitionLog {
     const syncFile = environment.syncFile ?? defaultSyncFile;
     const recovered = recoverLog({ directory, indexIntervalBytes: options.indexIntervalBytes, nowMs: clock.nowMs(), logger: environment.logger ?? null });
     const { segments, logStartOffset } = recovered;
+    for (const segment of segments) segment.openFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
     const active = segments[segments.length - 1]!;
     // Make what recovery validated stable, with complete indexes, before serving it.
     for (const segment of recovered.rebuilt) {
@@ -225,7 +237,9 @@ export class PartitionLog {
   /** Starts a new active segment at logEndOffset; the flusher seals the old one. */
   private roll(): void {
     const previous = this.active;
-    this.segments.push(new Segment(this.directory, previous.nextOffset, this.clock.nowMs(), this.options.indexIntervalBytes));
+    const next = new Segment(this.directory, previous.nextOffset, this.clock.nowMs(), this.options.indexIntervalBytes);
+    next.openFiles = this.openSegmentFiles;
+    this.segments.push(next);
     this.flusher.seal(previous);
   }
 
@@ -371,7 +385,7 @@ export class PartitionLog {
     const codec = header.attributes & compressionCodecMask;
     if (codec !== 0) {
       try {
-        records = await decompressRecords(codec, batch.subarray(recordsAt, header.totalBytes));
+        records = await decompressRecords(codec, batch.subarray(recordsAt, header.totalBytes), this.maxDecompressedBytes);
         recordsStart = 0;
         recordsEnd = records.length;
       } catch (error) {
