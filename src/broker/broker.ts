@@ -12,6 +12,12 @@ import { Metrics } from '../metrics/metrics.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { LogOptions } from '../storage/partition-log.js';
 import { PartitionLog, systemClock } from '../storage/partition-log.js';
+import type { LogEnvironment } from '../storage/partition-log.js';
+import { TailCacheBudget } from '../storage/batch-cache.js';
+import { OpenSegmentFiles } from '../storage/open-segment-files.js';
+import { forEachConcurrently } from './bounded-concurrency.js';
+import { Partition } from './partition.js';
+import { waitWhileRecoveryIsHeld } from './test-hooks.js';
 import { PartitionProducers } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
@@ -21,15 +27,7 @@ import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
 import { topicNameProblem } from './topic-name.js';
 
-export interface Partition {
-  readonly topic: Topic;
-  readonly index: number;
-  readonly log: PartitionLog;
-  /** Idempotent producers' sequence state (idempotence/partition-producers.ts). */
-  readonly producers: PartitionProducers;
-  /** Called when new data becomes readable (waiting fetches). */
-  readonly dataListeners: Set<() => void>;
-}
+export { Partition };
 
 export interface Topic {
   readonly name: string;
@@ -45,6 +43,9 @@ export interface OperationResult {
 }
 
 const ok: OperationResult = { errorCode: ErrorCode.none, errorMessage: null };
+
+/** What the group coordinator sees of a partition whose log is not open yet. */
+const offsetsNotKnownYet = { logStartOffset: 0, logEndOffset: Number.MAX_SAFE_INTEGER, highWatermark: Number.MAX_SAFE_INTEGER };
 
 function failure(errorCode: number, errorMessage: string): OperationResult {
   return { errorCode, errorMessage };
@@ -71,6 +72,14 @@ export class Broker {
   groups!: GroupCoordinator;
   /** Counters and gauges served at the HTTP listener's /metrics. */
   readonly metrics = new Metrics();
+  /** Caps shared by every partition log: open segment files, tail cache bytes. */
+  readonly openSegmentFiles: OpenSegmentFiles;
+  readonly tailCacheBudget: TailCacheBudget;
+  /**
+   * Start-up recovery of the partition logs, running in the background once open() returns (the
+   * listener answers meanwhile). Topic changes wait for it; close() stops it and waits for it.
+   */
+  private recovery: Promise<void> = Promise.resolve();
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
@@ -90,6 +99,17 @@ export class Broker {
       for (const topic of this.topics.values()) partitions += topic.partitions.length;
       return partitions;
     });
+    this.openSegmentFiles = new OpenSegmentFiles(config.limits.maxOpenSegmentFiles);
+    this.tailCacheBudget = new TailCacheBudget(config.limits.maxTailCacheBytes);
+    this.metrics.gauge('osprey_partitions_not_open', 'Partitions whose log is not open: still being recovered at start-up, or failed to open.', () => {
+      let notOpen = 0;
+      for (const topic of this.topics.values()) for (const partition of topic.partitions) if (!partition.isOpen) notOpen++;
+      return notOpen;
+    });
+    this.metrics.gauge('osprey_open_segment_files', 'Segment files open now, all partitions together (limits.maxOpenSegmentFiles).', () => this.openSegmentFiles.openCount);
+    this.metrics.gauge('osprey_segment_files_closed_for_cap', 'Idle segment files closed since start to stay within limits.maxOpenSegmentFiles.', () => this.openSegmentFiles.closedForCap);
+    this.metrics.gauge('osprey_tail_cache_bytes', 'Bytes of recent batches held by the tail caches of all partitions (limits.maxTailCacheBytes).', () => this.tailCacheBudget.byteCount);
+    this.metrics.gauge('osprey_tail_cache_evicted_batches', 'Cached batches dropped since start to stay within limits.maxTailCacheBytes.', () => this.tailCacheBudget.evictedBatches);
   }
 
   static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
@@ -98,13 +118,20 @@ export class Broker {
     const producerIds = await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
     const broker = new Broker(config, logger, metadata, producerIds);
     for (const [name, stored] of Object.entries(metadata.topics)) {
-      await broker.loadTopic(name, Buffer.from(stored.id, 'hex'), stored.partitionCount, new Map(Object.entries(stored.configs)));
+      const topic = broker.newTopic(name, Buffer.from(stored.id, 'hex'), new Map(Object.entries(stored.configs)));
+      for (let index = 0; index < stored.partitionCount; index++) topic.partitions.push(new Partition(topic, index));
+      broker.registerTopic(topic);
     }
     await broker.removeOrphanPartitionDirectories();
     broker.groups = await openGroupCoordinator(
       config,
       {
-        partitionOffsets: (topic, index) => broker.partition(topic, index)?.log,
+        partitionOffsets: (topic, index) => {
+          const partition = broker.partition(topic, index);
+          if (partition === undefined) return undefined;
+          // A partition still being recovered exists; its offsets are not known yet, so commits are not range-checked.
+          return partition.isOpen ? partition.log : offsetsNotKnownYet;
+        },
         topicMetadata: (name) => {
           const topic = broker.topic(name);
           return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
@@ -116,8 +143,27 @@ export class Broker {
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
     broker.startProducerStateTimers();
+    broker.recovery = broker.recoverPartitions();
     logger.info('broker opened', { dataDir: config.dataDir, topics: broker.topics.size, clusterId: metadata.clusterId });
     return broker;
+  }
+
+  /**
+   * Opens every partition log, `partitionOpenConcurrency` at a time (recovery reads only what lies
+   * past each recovery point; the fsyncs of many partitions overlap). A partition that fails to
+   * open is logged and answers KAFKA_STORAGE_ERROR; the others are served.
+   */
+  private async recoverPartitions(): Promise<void> {
+    await waitWhileRecoveryIsHeld(() => this.closing, this.logger);
+    const partitions: Partition[] = [];
+    for (const topic of this.topics.values()) partitions.push(...topic.partitions);
+    const startedMs = Date.now();
+    await forEachConcurrently(partitions, this.config.partitionOpenConcurrency, (partition) => this.openPartitionLog(partition), () => this.closing);
+    const opened = partitions.filter((partition) => partition.isOpen).length;
+    const failed = partitions.filter((partition) => partition.state === 'failed').length;
+    const fields = { partitions: partitions.length, opened, failed, durationMs: Date.now() - startedMs };
+    if (opened + failed < partitions.length) this.logger.info('partition recovery stopped by shutdown', fields);
+    else this.logger.info('partitions recovered', fields);
   }
 
   get clusterId(): string {
@@ -156,27 +202,55 @@ export class Broker {
     };
   }
 
+  private newTopic(name: string, id: Buffer, overrides: Map<string, string>): Topic {
+    return { name, id, partitions: [], configOverrides: overrides, effective: effectiveTopicConfig(overrides, this.config.topicDefaults) };
+  }
+
+  private registerTopic(topic: Topic): void {
+    this.topics.set(topic.name, topic);
+    this.topicsById.set(topic.id.toString('hex'), topic);
+  }
+
   private async loadTopic(name: string, id: Buffer, partitionCount: number, overrides: Map<string, string>): Promise<Topic> {
-    const topic: Topic = {
-      name,
-      id,
-      partitions: [],
-      configOverrides: overrides,
-      effective: effectiveTopicConfig(overrides, this.config.topicDefaults),
-    };
+    const topic = this.newTopic(name, id, overrides);
     await this.openPartitions(topic, partitionCount);
-    this.topics.set(name, topic);
-    this.topicsById.set(id.toString('hex'), topic);
+    this.registerTopic(topic);
     return topic;
   }
 
+  /** Adds partitions up to `partitionCount`, opened (several at once) before they are added. */
   private async openPartitions(topic: Topic, partitionCount: number): Promise<void> {
-    const options = this.logOptions(topic.effective);
-    for (let index = topic.partitions.length; index < partitionCount; index++) {
-      const log = await PartitionLog.open(join(this.config.dataDir, partitionDirectoryName(topic.name, index)), options);
+    const added: Partition[] = [];
+    for (let index = topic.partitions.length; index < partitionCount; index++) added.push(new Partition(topic, index));
+    await forEachConcurrently(added, this.config.partitionOpenConcurrency, (partition) => this.openPartitionLog(partition));
+    topic.partitions.push(...added);
+    const failed = added.find((partition) => !partition.isOpen);
+    if (failed !== undefined) throw new Error(`partition ${failed.index} of '${topic.name}' could not be opened`);
+  }
+
+  /** Opens (recovering it) one partition's log and its producer state; a failure is logged and marks the partition failed. */
+  private async openPartitionLog(partition: Partition): Promise<void> {
+    const directory = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
+    try {
+      const log = await PartitionLog.open(directory, this.logOptions(partition.topic.effective), systemClock, this.logEnvironment());
       const producers = await PartitionProducers.open(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
-      topic.partitions.push({ topic, index, log, producers, dataListeners: new Set() });
+      partition.open(log, producers);
+    } catch (error) {
+      partition.failed(String(error));
+      this.logger.error('partition log could not be opened', { topic: partition.topic.name, partition: partition.index, error: String(error) });
+      throw error;
     }
+  }
+
+  /** What every partition log shares with the others: the caps on open files and cached bytes. */
+  private logEnvironment(): LogEnvironment {
+    return {
+      logger: this.logger,
+      tailCacheBytes: this.config.limits.maxTailCacheBytesPerPartition,
+      tailCacheBudget: this.tailCacheBudget,
+      openSegmentFiles: this.openSegmentFiles,
+      maxDecompressedBytes: this.config.limits.maxDecompressedBytes,
+    };
   }
 
   /** Checks a CreateTopics entry without creating anything. */
@@ -195,9 +269,9 @@ export class Broker {
     return ok;
   }
 
-  /** Runs `change` after every earlier change to topic `name` has finished. */
+  /** Runs `change` after every earlier change to topic `name` has finished, and after start-up recovery. */
   private changeTopic<T>(name: string, change: () => Promise<T>): Promise<T> {
-    const previous = this.topicChanges.get(name) ?? Promise.resolve();
+    const previous = this.topicChanges.get(name) ?? this.recovery;
     const next = previous.then(change, change);
     const settled = next.then(
       () => undefined,
@@ -250,8 +324,13 @@ export class Broker {
     await this.metadata.removeTopic(name);
     for (const partition of topic.partitions) {
       for (const listener of partition.dataListeners) listener();
+      if (!partition.isOpen) continue; // failed to open at start-up; its folder is removed below
       await partition.producers.discard();
       await partition.log.delete();
+    }
+    for (const partition of topic.partitions) {
+      if (partition.isOpen) continue;
+      await fs.rm(join(this.config.dataDir, partitionDirectoryName(name, partition.index)), { recursive: true, force: true });
     }
     this.logger.info('topic deleted', { topic: name });
     return ok;
@@ -303,7 +382,7 @@ export class Broker {
     for (const [key, value] of next) topic.configOverrides.set(key, value);
     topic.effective = effectiveTopicConfig(topic.configOverrides, this.config.topicDefaults);
     const options = this.logOptions(topic.effective);
-    for (const partition of topic.partitions) partition.log.updateOptions(options);
+    for (const partition of topic.partitions) if (partition.isOpen) partition.log.updateOptions(options);
     this.logger.info('topic config changed', { topic: name, changes: [...changes.keys()].join(',') });
     return ok;
   }
@@ -332,6 +411,7 @@ export class Broker {
   private async enforceRetention(): Promise<void> {
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
+        if (!partition.isOpen) continue;
         try {
           const deletedBytes = await partition.log.enforceRetention();
           if (deletedBytes > 0) {
@@ -352,7 +432,7 @@ export class Broker {
   /** Periodic producer state snapshots and producer id expiry, for every partition. */
   private startProducerStateTimers(): void {
     const everyPartition = (work: (partition: Partition) => void) => () => {
-      for (const topic of this.topics.values()) for (const partition of topic.partitions) work(partition);
+      for (const topic of this.topics.values()) for (const partition of topic.partitions) if (partition.isOpen) work(partition);
     };
     const snapshots = setInterval(everyPartition((partition) => void partition.producers.saveIfChanged()), this.config.producerStateSnapshotIntervalMs);
     const expiry = setInterval(everyPartition((partition) => partition.producers.expire()), this.config.producerIdExpirationCheckIntervalMs);
@@ -379,17 +459,34 @@ export class Broker {
     }
   }
 
+  /**
+   * Stops start-up recovery (partitions being opened finish), then flushes and closes every log,
+   * `partitionCloseConcurrency` at a time so that their fsyncs overlap. Every log is closed even
+   * when one fails; the first failure is thrown at the end.
+   */
   async close(): Promise<void> {
     this.closing = true;
     if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
     for (const timer of this.producerStateTimers) clearInterval(timer);
+    await this.recovery;
     await this.groups?.close();
+    const partitions: Partition[] = [];
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
         for (const listener of partition.dataListeners) listener();
-        await partition.log.close();
-        await partition.producers.closeAfterLog();
+        if (partition.isOpen) partitions.push(partition);
       }
     }
+    const failures: unknown[] = [];
+    await forEachConcurrently(partitions, this.config.partitionCloseConcurrency, async (partition) => {
+      try {
+        await partition.log.close();
+        await partition.producers.closeAfterLog();
+      } catch (error) {
+        failures.push(error);
+        this.logger.error('partition log could not be closed cleanly', { topic: partition.topic.name, partition: partition.index, error: String(error) });
+      }
+    });
+    if (failures.length > 0) throw failures[0];
   }
 }

@@ -55,6 +55,14 @@ export interface ConnectionLimits {
   maxProducerIdsPerPartition: number;
   /** Producer ids whose current epoch InitProducerId remembers (KIP-360 epoch bumps); least recently used forgotten first. */
   maxProducerIdsRemembered: number;
+  /** Segment files open at once, all partitions together; the least recently used idle ones are closed beyond it. */
+  maxOpenSegmentFiles: number;
+  /** Bytes of recent batches all partitions' tail caches hold together; the least recently written partitions give theirs up first. */
+  maxTailCacheBytes: number;
+  /** Bytes of recent batches one partition's tail cache holds. */
+  maxTailCacheBytesPerPartition: number;
+  /** Largest size a compressed batch may declare it decompresses to (Produce), and may be inflated to (timestamp lookups). */
+  maxDecompressedBytes: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -119,6 +127,10 @@ export interface BrokerConfig {
   /** How often partitions whose producer state or log changed write a producer state snapshot. */
   producerStateSnapshotIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Partition logs opened (recovered) at once at start-up, in the background while the listener answers. */
+  partitionOpenConcurrency: number;
+  /** Partition logs flushed and closed at once at shutdown. */
+  partitionCloseConcurrency: number;
   topicDefaults: TopicDefaults;
   limits: ConnectionLimits;
   groups: GroupSettings;
@@ -140,6 +152,8 @@ export const defaultBrokerConfig: BrokerConfig = {
   producerIdExpirationCheckIntervalMs: 10 * 60 * 1000,
   producerStateSnapshotIntervalMs: 60_000,
   logLevel: 'info',
+  partitionOpenConcurrency: 32,
+  partitionCloseConcurrency: 32,
   topicDefaults: {
     numPartitions: 1,
     segmentBytes: 1024 * 1024 * 1024,
@@ -164,6 +178,10 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxPartitionsPerTopic: 10_000,
     maxProducerIdsPerPartition: 10_000,
     maxProducerIdsRemembered: 100_000,
+    maxOpenSegmentFiles: 4096,
+    maxTailCacheBytes: 256 * 1024 * 1024,
+    maxTailCacheBytesPerPartition: 1024 * 1024,
+    maxDecompressedBytes: 64 * 1024 * 1024,
   },
   groups: {
     minSessionTimeoutMs: 6000,

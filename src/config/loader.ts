@@ -145,6 +145,11 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   producerIdExpirationCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired producer ids are removed.', kafkaName: 'producer.id.expiration.check.interval.ms' },
   producerStateSnapshotIntervalMs: { type: milliseconds(1, maxTimerMs), description: "How often partitions whose producer state or log changed write a producer state snapshot; after a crash, the log written since a partition's last snapshot is read again on start." },
   logLevel: { type: oneOf(['debug', 'info', 'warn', 'error']), description: 'Lowest level of the log lines written to stderr.' },
+  partitionOpenConcurrency: {
+    type: count(1, 100_000),
+    description: 'Partition logs opened (recovered) at once at start-up. The Kafka listener answers meanwhile; a partition still being recovered answers NOT_LEADER_OR_FOLLOWER, which clients retry.',
+  },
+  partitionCloseConcurrency: { type: count(1, 100_000), description: 'Partition logs flushed and closed at once at shutdown.' },
 };
 
 const topicDefaultSettings: Settings<TopicDefaults> = {
@@ -176,6 +181,16 @@ const limitSettings: Settings<ConnectionLimits> = {
   maxPartitionsPerTopic: { type: count(1, maxInt32), description: 'Largest partition count of one topic.' },
   maxProducerIdsPerPartition: { type: count(1, maxInt32), description: 'Idempotent producer ids tracked per partition (about 0.5 KB each); beyond it the least recently active producer is forgotten, and its retries are no longer recognised.' },
   maxProducerIdsRemembered: { type: count(1, maxInt32), description: 'Producer ids whose current epoch InitProducerId remembers, so that a producer can bump its epoch (KIP-360); a forgotten one gets a new id instead.' },
+  maxOpenSegmentFiles: {
+    type: count(1, maxInt32),
+    description: 'Segment files open at once, all partitions together; beyond it the least recently used idle files are closed and reopened when next read or written. Files in use or holding writes not yet fsynced stay open, so the count can pass it briefly.',
+  },
+  maxTailCacheBytes: { type: bytes(0), description: 'Bytes of recently appended batches all partitions keep in memory together for tail readers; beyond it the partitions written least recently drop their oldest cached batches (reads then go to the segment files).' },
+  maxTailCacheBytesPerPartition: { type: bytes(0, maxInt32), description: 'Bytes of recently appended batches one partition keeps in memory for tail readers.' },
+  maxDecompressedBytes: {
+    type: bytes(1, maxInt32),
+    description: 'Largest size a compressed batch may declare it decompresses to: Produce refuses a larger one with MESSAGE_TOO_LARGE (from its headers; records are not inflated). Timestamp lookups (ListOffsets) inflate no more than this.',
+  },
 };
 
 const groupSettings: Settings<GroupSettings> = {
@@ -277,7 +292,11 @@ export const configFileEnv = 'OSPREY_CONFIG';
  * reads them nor warns about them. OSPREY_BROKERS is the client commands' bootstrap list
  * (src/cli/command-kit.ts); users export it in the same shell that starts a broker.
  */
-const variablesOfOtherCommands: ReadonlySet<string> = new Set(['OSPREY_BROKERS']);
+const variablesOfOtherCommands: ReadonlySet<string> = new Set([
+  'OSPREY_BROKERS',
+  // A test hook read by src/broker/test-hooks.ts, not a setting.
+  'OSPREY_TEST_HOLD_RECOVERY',
+]);
 
 const optionByFlag = new Map<string, ConfigOption>();
 const optionByEnv = new Map<string, ConfigOption>();
