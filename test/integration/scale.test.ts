@@ -31,6 +31,8 @@ const zeroUuid = Buffer.alloc(16);
 const megabyte = 1024 * 1024;
 /** Generous: a busy machine recovers 2,000 partitions slowly, and we assert behaviour, not speed. */
 const recoveryDeadlineMs = 240_000;
+/** Each response: creating or writing to 2,000 partitions takes a while on a busy machine. */
+const responseDeadlineMs = 120_000;
 
 const brokers: BrokerProcess[] = [];
 after(async () => {
@@ -58,7 +60,7 @@ async function createTopic(broker: BrokerProcess, name: string, partitions: numb
       topics: [{ name, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([key, value]) => ({ name: key, value })) }],
       timeoutMs: recoveryDeadlineMs,
       validateOnly: false,
-    });
+    }, responseDeadlineMs);
     assert.equal(response.topics[0]?.errorCode, errorCode.none, response.topics[0]?.errorMessage ?? '');
   });
 }
@@ -75,7 +77,7 @@ async function produce(connection: RawKafkaConnection, topic: string, batches: R
     acks: -1,
     timeoutMs: 30_000,
     topicData: [{ name: topic, topicId: zeroUuid, partitionData: [...batches].map(([index, records]) => ({ index, records })) }],
-  });
+  }, responseDeadlineMs);
   const answers = new Map<number, ProduceAnswer>();
   for (const partition of response.responses[0]?.partitionResponses ?? []) answers.set(partition.index, partition);
   return answers;
@@ -93,7 +95,7 @@ async function fetchFrom(connection: RawKafkaConnection, topic: string, partitio
     maxBytes: megabyte,
     forgottenTopicsData: [],
     topics: [{ topic, topicId: zeroUuid, partitions: [{ partition, fetchOffset, partitionMaxBytes: megabyte }] }],
-  });
+  }, responseDeadlineMs);
   const answer = response.responses[0]?.partitions[0];
   assert.ok(answer);
   return { errorCode: answer.errorCode, batches: decodeRecordBatches(answer.records ?? Buffer.alloc(0)) };
@@ -123,7 +125,7 @@ async function endOffsets(connection: RawKafkaConnection, topic: string, partiti
     isolationLevel: 0,
     timeoutMs: 0,
     topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }],
-  });
+  }, responseDeadlineMs);
   return new Map((response.topics[0]?.partitions ?? []).map((answer) => [answer.partitionIndex, answer]));
 }
 
@@ -168,9 +170,9 @@ test('while partitions are still being recovered, ApiVersions and Metadata answe
   writeFileSync(holdFile, '');
   const held = await start([], { dataDir: broker.dataDir, env: { OSPREY_TEST_HOLD_RECOVERY: holdFile } });
   await withConnection(held, async (connection) => {
-    const versions = await connection.call(apiVersionsApi, 3, { clientSoftwareName: 'scale-test', clientSoftwareVersion: '1' });
+    const versions = await connection.call(apiVersionsApi, 3, { clientSoftwareName: 'scale-test', clientSoftwareVersion: '1' }, responseDeadlineMs);
     assert.equal(versions.errorCode, errorCode.none);
-    const metadata = await connection.call(metadataApi, 1, { topics: [{ name: 'held', topicId: zeroUuid }], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    const metadata = await connection.call(metadataApi, 1, { topics: [{ name: 'held', topicId: zeroUuid }], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }, responseDeadlineMs);
     assert.equal(metadata.topics[0]?.errorCode, errorCode.none);
     assert.equal(metadata.topics[0]?.partitions.length, 3);
 

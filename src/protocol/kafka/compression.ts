@@ -17,7 +17,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
  *   2   snappy  a raw Snappy block, or xerial framing        the lengths each block declares up front
  *               (magic 82 'SNAPPY' 00, two int32, then
  *               int32-sized raw blocks) from Java clients
- *   3   lz4     an LZ4 frame (magic 04 22 4d 18)             content size if declared, else blocks × block maximum
+ *   3   lz4     an LZ4 frame (magic 04 22 4d 18)             content size if declared, else per block min(255 × its size, block maximum)
  *   4   zstd    zstd frames                                  counted while streaming, block by block
  */
 
@@ -34,8 +34,8 @@ export const defaultMaxDecompressedBytes = 64 * 1024 * 1024;
 /**
  * What a compressed records section says it decompresses to, read from its headers alone, without
  * inflating anything (the produce path stores batches as they came): an upper bound for snappy
- * (declared block lengths, which the decoder enforces), lz4 (blocks × block maximum, or the declared
- * content size) and zstd (declared frame content sizes, else blocks × 128 KiB, the largest block);
+ * (declared block lengths, which the decoder enforces), lz4 (per block the smaller of 255 × its
+ * size and the block maximum, or the declared content size) and zstd (declared frame content sizes, else blocks × 128 KiB, the largest block);
  * for gzip the ISIZE trailer, which a hostile producer can falsify (whoever inflates it must still
  * bound the output, as decompressRecords does). Throws DecompressionError when the headers are
  * malformed.
@@ -176,6 +176,7 @@ async function snappyDecompress(input: Buffer, maxOutputBytes: number): Promise<
 //   BD bits 6-4 block maximum: 4 → 64 KiB, 5 → 256 KiB, 6 → 1 MiB, 7 → 4 MiB.
 
 const lz4Magic = 0x184d2204;
+const lz4MaxInflation = 255;
 
 /** An upper bound of what an LZ4 frame (or several, back to back) decompresses to, from headers alone. */
 export function lz4FrameOutputBound(input: Buffer): number {
@@ -208,7 +209,8 @@ export function lz4FrameOutputBound(input: Buffer): number {
       const stored = (word & 0x80000000) !== 0;
       const blockBytes = word & 0x7fffffff;
       if (blockBytes > blockMaxBytes) throw new DecompressionError(`lz4: block of ${blockBytes} bytes exceeds the frame's ${blockMaxBytes}-byte maximum`);
-      frameBound += stored ? blockBytes : blockMaxBytes;
+      // A compressed block inflates at most 255-fold (a match grows by 255 per length byte), and never past the block maximum.
+      frameBound += stored ? blockBytes : Math.min(blockMaxBytes, blockBytes * lz4MaxInflation);
       position += blockBytes + (blockChecksums ? 4 : 0);
     }
     if (contentChecksum) position += 4;
