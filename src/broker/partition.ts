@@ -39,8 +39,9 @@ export class Partition {
 
   /**
    * The error code to answer instead of serving this partition, or none when it is open.
-   * Kafka answers a replica that is still loading its log with NOT_LEADER_OR_FOLLOWER (retriable,
-   * clients refresh metadata and retry); a log that failed to open is a KAFKA_STORAGE_ERROR.
+   * A Kafka broker answers NOT_LEADER_OR_FOLLOWER for a partition it does not lead yet (as while
+   * leadership moves): retriable, clients refresh metadata and retry. A log that failed to open is
+   * Kafka's offline log directory: KAFKA_STORAGE_ERROR.
    */
   get unavailableError(): number {
     if (this.opened !== null) return ErrorCode.none;
