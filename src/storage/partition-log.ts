@@ -116,7 +116,7 @@ export class PartitionLog {
   /** Retention and DeleteRecords run one at a time. */
   private maintenance: Promise<unknown> = Promise.resolve();
 
-  private constructor(directory: string, options: LogOptions, clock: Clock, environment: LogEnvironment, segments: Segment[], logStartOffset: number) {
+  private constructor(directory: string, options: LogOptions, clock: Clock, environment: LogEnvironment, segments: Segment[], logStartOffset: number, recoveryPoint: number) {
     this.directory = directory;
     this.options = options;
     this.clock = clock;
@@ -128,7 +128,7 @@ export class PartitionLog {
     this.maxDecompressedBytes = environment.maxDecompressedBytes ?? defaultMaxDecompressedBytes;
     const endOffset = this.active.nextOffset;
     const onProgress = environment.onProgress ?? (() => {});
-    this.flusher = new Flusher(options.flush, options.flushIntervalMs, endOffset, this.active.baseOffset, {
+    this.flusher = new Flusher(options.flush, options.flushIntervalMs, endOffset, recoveryPoint, {
       syncFile: this.syncFile,
       activeSegment: () => this.active,
       writeRecoveryPoint: (offset) => writeOffsetCheckpoint(directory, recoveryPointFileName, offset, this.syncFile),
@@ -152,12 +152,19 @@ export class PartitionLog {
       segment.sealed = true;
     }
     await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
-    await writeOffsetCheckpoint(directory, recoveryPointFileName, active.baseOffset, syncFile);
+    // After a clean shutdown recovery trusted every segment and the checkpoint already names the log
+    // end (rule 6 demands it): rewriting it would cost two fsyncs per partition at every start, and
+    // two more at close. Data appended later fails rule 6 (it does not end at the checkpoint), so it
+    // is scanned after a crash all the same.
+    const storedRecoveryPoint = readOffsetCheckpoint(directory, recoveryPointFileName);
+    const cleanStart = recovered.rebuilt.length === 0 && recovered.truncatedBytes === 0 && storedRecoveryPoint === active.nextOffset;
+    const recoveryPoint = cleanStart ? active.nextOffset : active.baseOffset;
+    if (!cleanStart) await writeOffsetCheckpoint(directory, recoveryPointFileName, recoveryPoint, syncFile);
     if (readOffsetCheckpoint(directory, logStartOffsetFileName) !== logStartOffset && logStartOffset > 0) {
       await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
     }
     environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, truncatedBytes: recovered.truncatedBytes });
-    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset);
+    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset, recoveryPoint);
   }
 
   get logStartOffset(): number {
