@@ -151,15 +151,18 @@ export class PartitionLog {
       await segment.persistIndexes(syncFile);
       segment.sealed = true;
     }
-    await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
     // After a clean shutdown recovery trusted every segment and the checkpoint already names the log
-    // end (rule 6 demands it): rewriting it would cost two fsyncs per partition at every start, and
-    // two more at close. Data appended later fails rule 6 (it does not end at the checkpoint), so it
+    // end (rule 6 demands it), written only after that data was fsynced: syncing the active segment
+    // and rewriting the checkpoint would cost fsyncs per partition at every start, and two more at
+    // close, for nothing. Data appended later fails rule 6 (it does not end at the checkpoint), so it
     // is scanned after a crash all the same.
     const storedRecoveryPoint = readOffsetCheckpoint(directory, recoveryPointFileName);
     const cleanStart = recovered.rebuilt.length === 0 && recovered.truncatedBytes === 0 && storedRecoveryPoint === active.nextOffset;
     const recoveryPoint = cleanStart ? active.nextOffset : active.baseOffset;
-    if (!cleanStart) await writeOffsetCheckpoint(directory, recoveryPointFileName, recoveryPoint, syncFile);
+    if (!cleanStart) {
+      await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
+      await writeOffsetCheckpoint(directory, recoveryPointFileName, recoveryPoint, syncFile);
+    }
     if (readOffsetCheckpoint(directory, logStartOffsetFileName) !== logStartOffset && logStartOffset > 0) {
       await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
     }
