@@ -39,7 +39,7 @@ after(async () => {
   for (const broker of brokers) if (broker.exitCode === null && broker.exitSignal === null) await broker.stop().catch(() => {});
 });
 
-async function start(args: readonly string[], options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<BrokerProcess> {
+async function start(args: readonly string[], options: { dataDir?: string; env?: Record<string, string>; waitForRecovery?: boolean } = {}): Promise<BrokerProcess> {
   const broker = await startBrokerProcess({ args, readyTimeoutMs: recoveryDeadlineMs, ...options });
   brokers.push(broker);
   return broker;
@@ -168,7 +168,7 @@ test('while partitions are still being recovered, ApiVersions and Metadata answe
   // The test hook holds recovery while this file exists, so the test sees a broker mid-recovery without racing it.
   const holdFile = join(temporaryDirectory('osprey-hold-'), 'hold');
   writeFileSync(holdFile, '');
-  const held = await start([], { dataDir: broker.dataDir, env: { OSPREY_TEST_HOLD_RECOVERY: holdFile } });
+  const held = await start([], { dataDir: broker.dataDir, env: { OSPREY_TEST_HOLD_RECOVERY: holdFile }, waitForRecovery: false });
   await withConnection(held, async (connection) => {
     const versions = await connection.call(apiVersionsApi, 3, { clientSoftwareName: 'scale-test', clientSoftwareVersion: '1' }, responseDeadlineMs);
     assert.equal(versions.errorCode, errorCode.none);
