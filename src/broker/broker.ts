@@ -15,6 +15,11 @@ import { PartitionLog, systemClock } from '../storage/partition-log.js';
 import { DiskAlarm } from './disk-alarm.js';
 import { logStartOffsetFileName, recoveryPointFileName, temporarySuffix } from '../storage/checkpoint.js';
 import { logSuffix, offsetIndexSuffix, parseSegmentFileName, timeIndexSuffix } from '../storage/segment.js';
+import { TailCacheBudget } from '../storage/batch-cache.js';
+import { OpenSegmentFiles } from '../storage/open-segment-files.js';
+import { forEachConcurrently } from './bounded-concurrency.js';
+import { Partition } from './partition.js';
+import { waitWhileRecoveryIsHeld } from './test-hooks.js';
 import { PartitionProducers, producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
@@ -26,15 +31,7 @@ import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
 import { topicNameProblem } from './topic-name.js';
 
-export interface Partition {
-  readonly topic: Topic;
-  readonly index: number;
-  readonly log: PartitionLog;
-  /** Idempotent producers' sequence state (idempotence/partition-producers.ts). */
-  readonly producers: PartitionProducers;
-  /** Called when new data becomes readable (waiting fetches). */
-  readonly dataListeners: Set<() => void>;
-}
+export { Partition };
 
 export interface Topic {
   readonly name: string;
@@ -50,6 +47,9 @@ export interface OperationResult {
 }
 
 const ok: OperationResult = { errorCode: ErrorCode.none, errorMessage: null };
+
+/** What the group coordinator sees of a partition whose log is not open yet. */
+const offsetsNotKnownYet = { logStartOffset: 0, logEndOffset: Number.MAX_SAFE_INTEGER, highWatermark: Number.MAX_SAFE_INTEGER };
 
 function failure(errorCode: number, errorMessage: string): OperationResult {
   return { errorCode, errorMessage };
@@ -96,6 +96,14 @@ export class Broker {
     'osprey_metadata_change_failures_total',
     'Topic creations, deletions and changes refused because the metadata or partition folders could not be written (KAFKA_STORAGE_ERROR), by operation.',
   );
+  /** Caps shared by every partition log: open segment files, tail cache bytes. */
+  readonly openSegmentFiles: OpenSegmentFiles;
+  readonly tailCacheBudget: TailCacheBudget;
+  /**
+   * Start-up recovery of the partition logs, running in the background once open() returns (the
+   * listener answers meanwhile). Topic changes wait for it; close() stops it and waits for it.
+   */
+  private recovery: Promise<void> = Promise.resolve();
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
@@ -119,16 +127,22 @@ export class Broker {
     this.registerDiskMetrics();
     this.registerStorageDamageMetrics();
     this.metrics.gauge('osprey_metadata_journal_bytes', 'Bytes of changes in the cluster metadata journal since its last compaction into the snapshot.', () => this.metadata.journalBytes);
+    this.openSegmentFiles = new OpenSegmentFiles(config.limits.maxOpenSegmentFiles);
+    this.tailCacheBudget = new TailCacheBudget(config.limits.maxTailCacheBytes);
+    this.metrics.gauge('osprey_partitions_not_open', 'Partitions whose log is not open: still being recovered at start-up, or failed to open.', () => {
+      let notOpen = 0;
+      for (const topic of this.topics.values()) for (const partition of topic.partitions) if (!partition.isOpen) notOpen++;
+      return notOpen;
+    });
+    this.metrics.gauge('osprey_open_segment_files', 'Segment files open now, all partitions together (limits.maxOpenSegmentFiles).', () => this.openSegmentFiles.openCount);
+    this.metrics.gauge('osprey_segment_files_closed_for_cap', 'Idle segment files closed since start to stay within limits.maxOpenSegmentFiles.', () => this.openSegmentFiles.closedForCap);
+    this.metrics.gauge('osprey_tail_cache_bytes', 'Bytes of recent batches held by the tail caches of all partitions (limits.maxTailCacheBytes).', () => this.tailCacheBudget.byteCount);
+    this.metrics.gauge('osprey_tail_cache_evicted_batches', 'Cached batches dropped since start to stay within limits.maxTailCacheBytes.', () => this.tailCacheBudget.evictedBatches);
   }
 
   private registerDiskMetrics(): void {
     this.metrics.gauge('osprey_disk_free_bytes', "Free bytes of the data directory's file system at the last check.", () => this.diskAlarm.freeBytes ?? 0);
     this.metrics.gauge('osprey_disk_alarm', '1 while free disk space is under minFreeDiskBytes and produce is refused, else 0.', () => (this.diskAlarm.raised ? 1 : 0));
-  }
-
-  /** What every partition log gets: the logger, and a say in write failures. */
-  private logEnvironment(): LogEnvironment {
-    return { logger: this.logger, onWriteFailure: (failure) => this.logWriteFailed(failure) };
   }
 
   /** A partition log's write or fsync failed (it rolled back and logged it): count it, measure the disk now. */
@@ -150,6 +164,7 @@ export class Broker {
     const damaged: { partition: Partition; ranges: number }[] = [];
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
+        if (!partition.isOpen) continue;
         const ranges = partition.log.damagedRangeCount;
         if (ranges > 0) damaged.push({ partition, ranges });
       }
@@ -170,13 +185,20 @@ export class Broker {
     await broker.diskAlarm.start();
     await broker.reportMissingPartitionDirectories();
     for (const [name, stored] of Object.entries(metadata.topics)) {
-      await broker.loadTopic(name, Buffer.from(stored.id, 'hex'), stored.partitionCount, new Map(Object.entries(stored.configs)));
+      const topic = broker.newTopic(name, Buffer.from(stored.id, 'hex'), new Map(Object.entries(stored.configs)));
+      for (let index = 0; index < stored.partitionCount; index++) topic.partitions.push(new Partition(topic, index));
+      broker.registerTopic(topic);
     }
     await broker.removeOrphanPartitionDirectories();
     broker.groups = await openGroupCoordinator(
       config,
       {
-        partitionOffsets: (topic, index) => broker.partition(topic, index)?.log,
+        partitionOffsets: (topic, index) => {
+          const partition = broker.partition(topic, index);
+          if (partition === undefined) return undefined;
+          // A partition still being recovered exists; its offsets are not known yet, so commits are not range-checked.
+          return partition.isOpen ? partition.log : offsetsNotKnownYet;
+        },
         topicMetadata: (name) => {
           const topic = broker.topic(name);
           return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
@@ -188,8 +210,27 @@ export class Broker {
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
     broker.startProducerStateTimers();
+    broker.recovery = broker.recoverPartitions();
     logger.info('broker opened', { dataDir: config.dataDir, topics: broker.topics.size, clusterId: metadata.clusterId });
     return broker;
+  }
+
+  /**
+   * Opens every partition log, `partitionOpenConcurrency` at a time (recovery reads only what lies
+   * past each recovery point; the fsyncs of many partitions overlap). A partition that fails to
+   * open is logged and answers KAFKA_STORAGE_ERROR; the others are served.
+   */
+  private async recoverPartitions(): Promise<void> {
+    await waitWhileRecoveryIsHeld(() => this.closing, this.logger);
+    const partitions: Partition[] = [];
+    for (const topic of this.topics.values()) partitions.push(...topic.partitions);
+    const startedMs = Date.now();
+    await forEachConcurrently(partitions, this.config.partitionOpenConcurrency, (partition) => this.openPartitionLog(partition), () => this.closing);
+    const opened = partitions.filter((partition) => partition.isOpen).length;
+    const failed = partitions.filter((partition) => partition.state === 'failed').length;
+    const fields = { partitions: partitions.length, opened, failed, durationMs: Date.now() - startedMs };
+    if (opened + failed < partitions.length) this.logger.info('partition recovery stopped by shutdown', fields);
+    else this.logger.info('partitions recovered', fields);
   }
 
   get clusterId(): string {
@@ -228,17 +269,8 @@ export class Broker {
     };
   }
 
-  private async loadTopic(name: string, id: Buffer, partitionCount: number, overrides: Map<string, string>): Promise<Topic> {
-    const topic: Topic = {
-      name,
-      id,
-      partitions: [],
-      configOverrides: overrides,
-      effective: effectiveTopicConfig(overrides, this.config.topicDefaults),
-    };
-    await this.openPartitions(topic, partitionCount);
-    this.registerTopic(topic);
-    return topic;
+  private newTopic(name: string, id: Buffer, overrides: Map<string, string>): Topic {
+    return { name, id, partitions: [], configOverrides: overrides, effective: effectiveTopicConfig(overrides, this.config.topicDefaults) };
   }
 
   private registerTopic(topic: Topic): void {
@@ -253,13 +285,30 @@ export class Broker {
     this.heldPartitionCount -= topic.partitions.length;
   }
 
-  private async openPartitions(topic: Topic, partitionCount: number): Promise<void> {
-    const options = this.logOptions(topic.effective);
-    for (let index = topic.partitions.length; index < partitionCount; index++) {
-      const log = await PartitionLog.open(join(this.config.dataDir, partitionDirectoryName(topic.name, index)), options, systemClock, this.logEnvironment());
+  /** Opens (recovering it) one partition's log and its producer state; a failure is logged and marks the partition failed. */
+  private async openPartitionLog(partition: Partition): Promise<void> {
+    const directory = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
+    try {
+      const log = await PartitionLog.open(directory, this.logOptions(partition.topic.effective), systemClock, this.logEnvironment());
       const producers = await PartitionProducers.open(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
-      topic.partitions.push({ topic, index, log, producers, dataListeners: new Set() });
+      partition.open(log, producers);
+    } catch (error) {
+      partition.failed(String(error));
+      this.logger.error('partition log could not be opened', { topic: partition.topic.name, partition: partition.index, error: String(error) });
+      throw error;
     }
+  }
+
+  /** What every partition log gets: the logger, a say in write failures, and the caps on open files and cached bytes it shares with the others. */
+  private logEnvironment(): LogEnvironment {
+    return {
+      logger: this.logger,
+      onWriteFailure: (failure) => this.logWriteFailed(failure),
+      tailCacheBytes: this.config.limits.maxTailCacheBytesPerPartition,
+      tailCacheBudget: this.tailCacheBudget,
+      openSegmentFiles: this.openSegmentFiles,
+      maxDecompressedBytes: this.config.limits.maxDecompressedBytes,
+    };
   }
 
   /** Checks a CreateTopics entry without creating anything. */
@@ -301,9 +350,9 @@ export class Broker {
     return null;
   }
 
-  /** Runs `change` after every earlier change to topic `name` has finished. */
+  /** Runs `change` after every earlier change to topic `name` has finished, and after start-up recovery. */
   private changeTopic<T>(name: string, change: () => Promise<T>): Promise<T> {
-    const previous = this.topicChanges.get(name) ?? Promise.resolve();
+    const previous = this.topicChanges.get(name) ?? this.recovery;
     const next = previous.then(change, change);
     const settled = next.then(
       () => undefined,
@@ -374,7 +423,9 @@ export class Broker {
     await removeLeftoverPartitionDirectory(directory, this.logger);
     const log = await PartitionLog.create(directory, this.logOptions(topic.effective), systemClock, this.logEnvironment());
     const producers = PartitionProducers.forNewLog(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
-    return { topic, index, log, producers, dataListeners: new Set() };
+    const partition = new Partition(topic, index);
+    partition.open(log, producers);
+    return partition;
   }
 
   /** Runs `record` (a metadata change); if it fails, removes the partitions made for it and rethrows. */
@@ -391,11 +442,16 @@ export class Broker {
   private async discardPartitions(partitions: readonly Partition[]): Promise<void> {
     for (const partition of partitions) {
       for (const listener of partition.dataListeners) listener();
+      const folder = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
       try {
-        await partition.producers.discard();
-        await partition.log.delete();
+        if (partition.isOpen) {
+          await partition.producers.discard();
+          await partition.log.delete();
+        } else {
+          await fs.rm(folder, { recursive: true, force: true }); // its log failed to open at start-up
+        }
       } catch (error) {
-        this.logger.warn('partition folder not removed; it is removed on the next start', { folder: partition.log.directory, error: String(error) });
+        this.logger.warn('partition folder not removed; it is removed on the next start', { folder, error: String(error) });
       }
     }
   }
@@ -513,7 +569,7 @@ export class Broker {
     for (const [key, value] of next) topic.configOverrides.set(key, value);
     topic.effective = effectiveTopicConfig(topic.configOverrides, this.config.topicDefaults);
     const options = this.logOptions(topic.effective);
-    for (const partition of topic.partitions) partition.log.updateOptions(options);
+    for (const partition of topic.partitions) if (partition.isOpen) partition.log.updateOptions(options);
     this.logger.info('topic config changed', { topic: name, changes: [...changes.keys()].join(',') });
     return ok;
   }
@@ -542,6 +598,7 @@ export class Broker {
   private async enforceRetention(): Promise<void> {
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
+        if (!partition.isOpen) continue;
         try {
           const deletedBytes = await partition.log.enforceRetention();
           if (deletedBytes > 0) {
@@ -562,7 +619,7 @@ export class Broker {
   /** Periodic producer state snapshots and producer id expiry, for every partition. */
   private startProducerStateTimers(): void {
     const everyPartition = (work: (partition: Partition) => void) => () => {
-      for (const topic of this.topics.values()) for (const partition of topic.partitions) work(partition);
+      for (const topic of this.topics.values()) for (const partition of topic.partitions) if (partition.isOpen) work(partition);
     };
     const snapshots = setInterval(everyPartition((partition) => void partition.producers.saveIfChanged()), this.config.producerStateSnapshotIntervalMs);
     const expiry = setInterval(everyPartition((partition) => partition.producers.expire()), this.config.producerIdExpirationCheckIntervalMs);
@@ -615,20 +672,37 @@ export class Broker {
     }
   }
 
+  /**
+   * Stops start-up recovery (partitions being opened finish), then flushes and closes every log,
+   * `partitionCloseConcurrency` at a time so that their fsyncs overlap. Every log is closed even
+   * when one fails; the first failure is thrown at the end.
+   */
   async close(): Promise<void> {
     this.closing = true;
     this.diskAlarm.stop();
     if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
     for (const timer of this.producerStateTimers) clearInterval(timer);
+    await this.recovery;
     await this.groups?.close();
+    const partitions: Partition[] = [];
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
         for (const listener of partition.dataListeners) listener();
-        await partition.log.close();
-        await partition.producers.closeAfterLog();
+        if (partition.isOpen) partitions.push(partition);
       }
     }
+    const failures: unknown[] = [];
+    await forEachConcurrently(partitions, this.config.partitionCloseConcurrency, async (partition) => {
+      try {
+        await partition.log.close();
+        await partition.producers.closeAfterLog();
+      } catch (error) {
+        failures.push(error);
+        this.logger.error('partition log could not be closed cleanly', { topic: partition.topic.name, partition: partition.index, error: String(error) });
+      }
+    });
     await this.metadata.close();
+    if (failures.length > 0) throw failures[0];
   }
 }
 

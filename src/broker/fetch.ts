@@ -34,6 +34,10 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
   if (partition === undefined || target.errorCode !== ErrorCode.none) {
     return { errorCode: target.errorCode, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
   }
+  if (partition.unavailableError !== ErrorCode.none) {
+    // Still being recovered at start-up (retriable): the consumer refreshes metadata and retries.
+    return { errorCode: partition.unavailableError, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
+  }
   const log = partition.log;
   const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => ({
     errorCode,

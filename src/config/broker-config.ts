@@ -75,6 +75,14 @@ export interface ConnectionLimits {
   maxTopics: number;
   /** Partitions this broker holds, all topics together; more (CreateTopics, CreatePartitions, auto-creation) is refused with POLICY_VIOLATION. */
   maxPartitions: number;
+  /** Segment files open at once, all partitions together; the least recently used idle ones are closed beyond it. */
+  maxOpenSegmentFiles: number;
+  /** Bytes of recent batches all partitions' tail caches hold together; the least recently written partitions give theirs up first. */
+  maxTailCacheBytes: number;
+  /** Bytes of recent batches one partition's tail cache holds. */
+  maxTailCacheBytesPerPartition: number;
+  /** Largest size a compressed batch may declare it decompresses to (Produce), and may be inflated to (timestamp lookups). */
+  maxDecompressedBytes: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -155,6 +163,10 @@ export interface BrokerConfig {
   metadataJournalReserveBytes: number;
   /** The metadata journal is compacted into a new snapshot once it is larger than this and than the last snapshot. */
   metadataCompactionMinBytes: number;
+  /** Partition logs opened (recovered) at once at start-up, in the background while the listener answers. */
+  partitionOpenConcurrency: number;
+  /** Partition logs flushed and closed at once at shutdown. */
+  partitionCloseConcurrency: number;
   topicDefaults: TopicDefaults;
   limits: ConnectionLimits;
   groups: GroupSettings;
@@ -182,6 +194,8 @@ export const defaultBrokerConfig: BrokerConfig = {
   logSuppressionWindowMs: 10_000,
   metadataJournalReserveBytes: 64 * 1024,
   metadataCompactionMinBytes: 1024 * 1024,
+  partitionOpenConcurrency: 32,
+  partitionCloseConcurrency: 32,
   topicDefaults: {
     numPartitions: 1,
     segmentBytes: 1024 * 1024 * 1024,
@@ -214,6 +228,10 @@ export const defaultBrokerConfig: BrokerConfig = {
     shutdownDrainTimeoutMs: 5000,
     maxTopics: 10_000,
     maxPartitions: 20_000,
+    maxOpenSegmentFiles: 4096,
+    maxTailCacheBytes: 256 * 1024 * 1024,
+    maxTailCacheBytesPerPartition: 1024 * 1024,
+    maxDecompressedBytes: 64 * 1024 * 1024,
   },
   groups: {
     minSessionTimeoutMs: 6000,

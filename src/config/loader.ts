@@ -159,6 +159,11 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
     description: 'Zeros kept allocated ahead of the records of the cluster metadata journal (<dataDir>/meta), so that topics can still be deleted, freeing space, when the disk is full; creating a topic needs the whole reserve free. About 100 bytes per deletion.',
   },
   metadataCompactionMinBytes: { type: bytes(1024), description: 'The cluster metadata journal is compacted into a new snapshot once it holds more than this many bytes of changes and more than the last snapshot.' },
+  partitionOpenConcurrency: {
+    type: count(1, 100_000),
+    description: 'Partition logs opened (recovered) at once at start-up. The Kafka listener answers meanwhile; a partition still being recovered answers NOT_LEADER_OR_FOLLOWER, which clients retry.',
+  },
+  partitionCloseConcurrency: { type: count(1, 100_000), description: 'Partition logs flushed and closed at once at shutdown.' },
 };
 
 const topicDefaultSettings: Settings<TopicDefaults> = {
@@ -204,6 +209,16 @@ const limitSettings: Settings<ConnectionLimits> = {
   shutdownDrainTimeoutMs: { type: milliseconds(0, maxTimerMs), description: 'On shutdown, how long connections get for the requests they already sent to be answered (waiting fetches answer at once) before they are closed.' },
   maxTopics: { type: count(1, maxInt32), description: 'Topics this broker holds; CreateTopics and auto-creation beyond it are refused with POLICY_VIOLATION.' },
   maxPartitions: { type: count(1, maxInt32), description: 'Partitions this broker holds, all topics together; CreateTopics, CreatePartitions and auto-creation beyond it are refused with POLICY_VIOLATION.' },
+  maxOpenSegmentFiles: {
+    type: count(1, maxInt32),
+    description: 'Segment files open at once, all partitions together; beyond it the least recently used idle files are closed and reopened when next read or written. Files in use or holding writes not yet fsynced stay open, so the count can pass it briefly.',
+  },
+  maxTailCacheBytes: { type: bytes(0), description: 'Bytes of recently appended batches all partitions keep in memory together for tail readers; beyond it the partitions written least recently drop their oldest cached batches (reads then go to the segment files).' },
+  maxTailCacheBytesPerPartition: { type: bytes(0, maxInt32), description: 'Bytes of recently appended batches one partition keeps in memory for tail readers.' },
+  maxDecompressedBytes: {
+    type: bytes(1, maxInt32),
+    description: 'Largest size a compressed batch may declare it decompresses to: Produce refuses a larger one with MESSAGE_TOO_LARGE (from its headers; records are not inflated). Timestamp lookups (ListOffsets) inflate no more than this.',
+  },
 };
 
 const groupSettings: Settings<GroupSettings> = {
@@ -306,7 +321,12 @@ export const configFileEnv = 'OSPREY_CONFIG';
  * (src/cli/command-kit.ts); users export it in the same shell that starts a broker. The test fault
  * hook (src/server/kafka/fault-hook.ts) is read where it acts.
  */
-const variablesOfOtherCommands: ReadonlySet<string> = new Set(['OSPREY_BROKERS', faultHookVariable]);
+const variablesOfOtherCommands: ReadonlySet<string> = new Set([
+  'OSPREY_BROKERS',
+  faultHookVariable,
+  // A test hook read by src/broker/test-hooks.ts, not a setting.
+  'OSPREY_TEST_HOLD_RECOVERY',
+]);
 
 const optionByFlag = new Map<string, ConfigOption>();
 const optionByEnv = new Map<string, ConfigOption>();

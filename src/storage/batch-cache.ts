@@ -8,6 +8,9 @@
  * The cached batches are contiguous and always end at the log's end, so any fetch offset at or
  * above `firstOffset` can be answered from here alone. The buffers are the very ones written to the
  * segment files (the log owns them after append), so caching costs no copy.
+ *
+ * Besides its own capacity, a cache may share a broker-wide budget (TailCacheBudget) with every
+ * other partition's: past it, the partitions appended to least recently give up their oldest batches.
  */
 export class RecentBatchCache {
   private buffers: Buffer[] = [];
@@ -16,9 +19,15 @@ export class RecentBatchCache {
   private head = 0;
   private bytes = 0;
   capacityBytes: number;
+  private readonly budget: TailCacheBudget | null;
 
-  constructor(capacityBytes: number) {
+  constructor(capacityBytes: number, budget: TailCacheBudget | null = null) {
     this.capacityBytes = capacityBytes;
+    this.budget = budget;
+  }
+
+  get isEmpty(): boolean {
+    return this.head >= this.buffers.length;
   }
 
   get byteCount(): number {
@@ -41,14 +50,17 @@ export class RecentBatchCache {
     this.bytes += batch.length;
     while (this.bytes > this.capacityBytes) this.evictOne();
     if (this.head > 1024 && this.head * 2 > this.buffers.length) this.compact();
+    this.budget?.added(this, batch.length);
   }
 
   clear(): void {
+    const released = this.bytes;
     this.buffers = [];
     this.baseOffsets = [];
     this.lastOffsets = [];
     this.head = 0;
     this.bytes = 0;
+    this.budget?.released(this, released);
   }
 
   /** Forgets batches holding offsets below `offset` (log start moved past them). */
@@ -87,10 +99,20 @@ export class RecentBatchCache {
     return low;
   }
 
-  private evictOne(): void {
-    this.bytes -= this.buffers[this.head]!.length;
+  /** Drops the oldest batch (the budget asks when the broker-wide total is too large). */
+  evictOne(): void {
+    const length = this.buffers[this.head]!.length;
+    this.bytes -= length;
     this.buffers[this.head] = emptyBuffer;
     this.head++;
+    if (this.head === this.buffers.length) {
+      // Empty now: drop the arrays of evicted slots too (an idle partition may stay empty long).
+      this.buffers = [];
+      this.baseOffsets = [];
+      this.lastOffsets = [];
+      this.head = 0;
+    }
+    this.budget?.released(this, length);
   }
 
   private compact(): void {
@@ -102,3 +124,47 @@ export class RecentBatchCache {
 }
 
 const emptyBuffer = Buffer.alloc(0);
+
+/**
+ * Bytes all partitions' tail caches may hold together. Each cache reports what it adds and drops;
+ * when the total passes the budget, the caches appended to least recently lose their oldest
+ * batches first, so busy partitions keep their tails and idle ones fall back to reading segments.
+ *
+ *   least recently appended ──────────────────────────► most recently appended
+ *   [ cache of p7 ][ cache of p2 ] … [ cache of p5 ]
+ *     ▲ evicted from first (oldest batch first, so each cache still ends at its log's end)
+ */
+export class TailCacheBudget {
+  private bytes = 0;
+  /** Caches holding bytes, least recently appended first (a Set keeps insertion order). */
+  private readonly caches = new Set<RecentBatchCache>();
+  /** Batches dropped to stay within the budget, since start (observability). */
+  evictedBatches = 0;
+
+  constructor(readonly capacityBytes: number) {}
+
+  get byteCount(): number {
+    return this.bytes;
+  }
+
+  added(cache: RecentBatchCache, byteCount: number): void {
+    this.bytes += byteCount;
+    this.caches.delete(cache);
+    if (!cache.isEmpty) this.caches.add(cache);
+    this.evictBeyondBudget();
+  }
+
+  released(cache: RecentBatchCache, byteCount: number): void {
+    this.bytes -= byteCount;
+    if (cache.isEmpty) this.caches.delete(cache);
+  }
+
+  private evictBeyondBudget(): void {
+    while (this.bytes > this.capacityBytes) {
+      const oldest = this.caches.values().next();
+      if (oldest.done === true) return;
+      this.evictedBatches++;
+      oldest.value.evictOne();
+    }
+  }
+}

@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FlushPolicy } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
-import { RecentBatchCache } from './batch-cache.js';
+import { RecentBatchCache, type TailCacheBudget } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
 import type { DamagedRange } from './errors.js';
@@ -24,9 +24,10 @@ import {
   setBaseOffset,
   type RecordPosition,
 } from '../protocol/kafka/batch-header.js';
-import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
+import { DecompressionError, decompressRecords, defaultMaxDecompressedBytes } from '../protocol/kafka/compression.js';
 import { damageFoundByRead, logDamage, missingTail } from './damage.js';
 import { recoverLog } from './recovery.js';
+import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
 import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type SyncFile } from './segment.js';
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError } from './errors.js';
@@ -73,6 +74,12 @@ export interface LogEnvironment {
   syncFile?: SyncFile;
   /** Bytes of recently appended batches kept in memory for tail readers. */
   tailCacheBytes?: number;
+  /** The budget all logs' tail caches share (batch-cache.ts); none by default. */
+  tailCacheBudget?: TailCacheBudget;
+  /** The cap on segment files open at once, shared by all logs (open-segment-files.ts); none by default. */
+  openSegmentFiles?: OpenSegmentFiles;
+  /** Largest decompressed records section a timestamp lookup inflates (compression.ts). */
+  maxDecompressedBytes?: number;
   /** Called after each flush cycle, e.g. to wake fetches waiting for the high watermark. */
   onProgress?: () => void;
   /** Called when a write or fsync failed and the log was rolled back (after it was logged). */
@@ -117,6 +124,8 @@ export class PartitionLog {
   private readonly segments: Segment[];
   private startOffset: number;
   private readonly cache: RecentBatchCache;
+  private readonly openSegmentFiles: OpenSegmentFiles;
+  private readonly maxDecompressedBytes: number;
   private readonly flusher: Flusher;
   private closed = false;
   private readonly logger: Logger | null;
@@ -125,7 +134,7 @@ export class PartitionLog {
   /** Retention and DeleteRecords run one at a time. */
   private maintenance: Promise<unknown> = Promise.resolve();
 
-  private constructor(directory: string, options: LogOptions, clock: Clock, environment: LogEnvironment, segments: Segment[], logStartOffset: number) {
+  private constructor(directory: string, options: LogOptions, clock: Clock, environment: LogEnvironment, segments: Segment[], logStartOffset: number, recoveryPoint: number) {
     this.directory = directory;
     this.options = options;
     this.clock = clock;
@@ -133,10 +142,12 @@ export class PartitionLog {
     this.logger = environment.logger ?? null;
     this.segments = segments;
     this.startOffset = logStartOffset;
-    this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes);
+    this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes, environment.tailCacheBudget ?? null);
+    this.openSegmentFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
+    this.maxDecompressedBytes = environment.maxDecompressedBytes ?? defaultMaxDecompressedBytes;
     this.onWriteFailure = environment.onWriteFailure ?? (() => {});
     const onProgress = environment.onProgress ?? (() => {});
-    this.flusher = new Flusher(options.flush, options.flushIntervalMs, this.active.nextOffset, {
+    this.flusher = new Flusher(options.flush, options.flushIntervalMs, recoveryPoint, {
       syncFile: this.syncFile,
       activeSegment: () => this.active,
       writeRecoveryPoint: (offset) => writeOffsetCheckpoint(directory, recoveryPointFileName, offset, this.syncFile),
@@ -153,6 +164,7 @@ export class PartitionLog {
     const syncFile = environment.syncFile ?? defaultSyncFile;
     const recovered = recoverLog({ directory, indexIntervalBytes: options.indexIntervalBytes, nowMs: clock.nowMs(), logger: environment.logger ?? null });
     const { segments, logStartOffset } = recovered;
+    for (const segment of segments) segment.openFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
     const active = segments[segments.length - 1]!;
     // Make what recovery validated stable, with complete indexes, before serving it.
     for (const segment of recovered.rebuilt) {
@@ -162,18 +174,25 @@ export class PartitionLog {
       await segment.persistIndexes(syncFile);
       segment.sealed = true;
     }
-    await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
     // With the active segment's indexes on disk matching its data, the recovery point is the log end:
     // a crash later scans only what is appended after it (recovery rule 8), and a damaged range
-    // kept by recovery is never taken for a torn write.
-    active.finishTimeIndex();
-    if (!active.indexesPersisted) await active.persistIndexes(syncFile);
-    await writeOffsetCheckpoint(directory, recoveryPointFileName, active.nextOffset, syncFile);
+    // kept by recovery is never taken for a torn write. After a clean shutdown recovery trusted every
+    // segment and the checkpoint already names the log end, written only after that data was fsynced:
+    // syncing the active segment and rewriting the checkpoint would cost fsyncs per partition at every
+    // start, and two more at close, for nothing.
+    const storedRecoveryPoint = readOffsetCheckpoint(directory, recoveryPointFileName);
+    const cleanStart = recovered.rebuilt.length === 0 && recovered.truncatedBytes === 0 && storedRecoveryPoint === active.nextOffset;
+    if (!cleanStart) {
+      await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
+      active.finishTimeIndex();
+      if (!active.indexesPersisted) await active.persistIndexes(syncFile);
+      await writeOffsetCheckpoint(directory, recoveryPointFileName, active.nextOffset, syncFile);
+    }
     if (readOffsetCheckpoint(directory, logStartOffsetFileName) !== logStartOffset && logStartOffset > 0) {
       await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
     }
     environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, scannedBytes: recovered.scannedBytes, truncatedBytes: recovered.truncatedBytes });
-    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset);
+    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset, active.nextOffset);
   }
 
   /**
@@ -185,7 +204,7 @@ export class PartitionLog {
     const syncFile = environment.syncFile ?? defaultSyncFile;
     await mkdir(directory);
     const segment = new Segment(directory, 0, clock.nowMs(), options.indexIntervalBytes);
-    const log = new PartitionLog(directory, options, clock, environment, [segment], 0);
+    const log = new PartitionLog(directory, options, clock, environment, [segment], 0, 0);
     try {
       await segment.sync(syncFile); // creates the .log: a partition folder always has one
       await syncDirectory(dirname(directory), syncFile);
@@ -372,7 +391,9 @@ export class PartitionLog {
   /** Starts a new active segment at logEndOffset; the flusher seals the old one. */
   private roll(): void {
     const previous = this.active;
-    this.segments.push(new Segment(this.directory, previous.nextOffset, this.clock.nowMs(), this.options.indexIntervalBytes));
+    const next = new Segment(this.directory, previous.nextOffset, this.clock.nowMs(), this.options.indexIntervalBytes);
+    next.openFiles = this.openSegmentFiles;
+    this.segments.push(next);
     this.flusher.seal(previous);
   }
 
@@ -606,7 +627,7 @@ export class PartitionLog {
     const codec = header.attributes & compressionCodecMask;
     if (codec !== 0) {
       try {
-        records = await decompressRecords(codec, batch.subarray(recordsAt, header.totalBytes));
+        records = await decompressRecords(codec, batch.subarray(recordsAt, header.totalBytes), this.maxDecompressedBytes);
         recordsStart = 0;
         recordsEnd = records.length;
       } catch (error) {

@@ -15,6 +15,7 @@ import {
 import type { DamagedRange } from './errors.js';
 import { OffsetIndex, offsetIndexEntryBytes } from './offset-index.js';
 import { TimeIndex, timeIndexEntryBytes } from './time-index.js';
+import { unlimitedOpenSegmentFiles, type OpenSegmentFiles, type SegmentFileHolder } from './open-segment-files.js';
 
 /**
  * One segment of a partition log:
@@ -94,7 +95,7 @@ export interface BatchHeader {
   totalBytes: number;
 }
 
-export class Segment {
+export class Segment implements SegmentFileHolder {
   readonly baseOffset: number;
   readonly directory: string;
   /** Bytes assigned to this segment, written or queued. */
@@ -120,6 +121,13 @@ export class Segment {
   sealed = false;
   deleted = false;
   private handle: Promise<FileHandle> | null = null;
+  /** Reads, writes and fsyncs in progress on `handle`; it is never closed under them. */
+  private fileUsers = 0;
+  /** Counts writes; an fsync clears `unsyncedWrites` only if none came while it ran. */
+  private writeGeneration = 0;
+  private unsyncedWrites = false;
+  /** The broker-wide cap on open segment files (open-segment-files.ts); the log sets it. */
+  openFiles: OpenSegmentFiles = unlimitedOpenSegmentFiles;
   /** The .log file may have been created since the directory was last fsynced. */
   private directoryEntryPending = true;
 
@@ -301,34 +309,65 @@ export class Segment {
     this.writtenBytes = Math.min(this.writtenBytes, position);
   }
 
+  get isBusy(): boolean {
+    return this.fileUsers > 0 || this.unsyncedWrites;
+  }
+
   private file(): Promise<FileHandle> {
     if (this.deleted) return Promise.reject(new Error(`segment ${this.baseOffset} was deleted`));
     if (this.handle === null) {
-      this.handle = open(this.logPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+      const opening = open(this.logPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+      this.handle = opening;
       // A failed open must not stick: let the next call retry.
-      this.handle.catch(() => {
-        this.handle = null;
+      opening.catch(() => {
+        if (this.handle === opening) this.handle = null;
       });
     }
     return this.handle;
   }
 
+  /** Runs `work` on the open file, which stays open meanwhile; then reports the use to the cap. */
+  private async withFile<T>(work: (handle: FileHandle) => Promise<T>): Promise<T> {
+    this.fileUsers++;
+    try {
+      return await work(await this.file());
+    } finally {
+      this.fileUsers--;
+      if (this.handle !== null) this.openFiles.used(this);
+    }
+  }
+
+  /** Closes the file to stay within the cap on open files (open-segment-files.ts); only when idle. */
+  async closeIdleFile(): Promise<void> {
+    if (this.isBusy) return;
+    const handle = this.handle;
+    this.handle = null;
+    if (handle !== null) await (await handle.catch(() => null))?.close();
+  }
+
   /** Writes `buffers` back to back at `position` (positional writev; loops on short writes). */
   async write(buffers: Buffer[], position: number): Promise<void> {
-    const handle = await this.file();
-    let remaining = buffers;
-    let at = position;
-    while (remaining.length > 0) {
-      const { bytesWritten } = await handle.writev(remaining, at);
-      at += bytesWritten;
-      remaining = dropBytes(remaining, bytesWritten);
-    }
-    if (at > this.writtenBytes) this.writtenBytes = at;
+    this.writeGeneration++;
+    this.unsyncedWrites = true;
+    await this.withFile(async (handle) => {
+      let remaining = buffers;
+      let at = position;
+      while (remaining.length > 0) {
+        const { bytesWritten } = await handle.writev(remaining, at);
+        at += bytesWritten;
+        remaining = dropBytes(remaining, bytesWritten);
+      }
+      if (at > this.writtenBytes) this.writtenBytes = at;
+    });
   }
 
   /** fdatasync of the .log, and of the directory the first time (the file's name must survive too). */
   async sync(syncFile: SyncFile): Promise<void> {
-    await syncFile(await this.file(), 'log');
+    const generation = this.writeGeneration;
+    await this.withFile(async (handle) => {
+      await syncFile(handle, 'log');
+      if (this.writeGeneration === generation) this.unsyncedWrites = false;
+    });
     if (this.directoryEntryPending) {
       await syncDirectory(this.directory, syncFile);
       this.directoryEntryPending = false;
@@ -336,16 +375,17 @@ export class Segment {
   }
 
   /** Reads exactly `length` bytes at `position` (fewer only if the file is shorter). */
-  async read(position: number, length: number): Promise<Buffer> {
-    const handle = await this.file();
-    const buffer = Buffer.allocUnsafe(length);
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return filled === length ? buffer : buffer.subarray(0, filled);
+  read(position: number, length: number): Promise<Buffer> {
+    return this.withFile(async (handle) => {
+      const buffer = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === length ? buffer : buffer.subarray(0, filled);
+    });
   }
 
   /**
@@ -425,6 +465,7 @@ export class Segment {
   async close(): Promise<void> {
     const handle = this.handle;
     this.handle = null;
+    this.openFiles.closed(this);
     if (handle !== null) await (await handle.catch(() => null))?.close();
   }
 

@@ -30,6 +30,12 @@ export interface BrokerProcessOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How long to wait for the ready line; 20 s by default. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Wait, besides the listener, until every partition log is open (the broker logs 'partitions
+   * recovered'; it listens before). True by default, so a test's first request finds its partitions
+   * open; false to observe a broker still recovering.
+   */
+  readonly waitForRecovery?: boolean;
 }
 
 export interface RestartOptions {
@@ -67,6 +73,7 @@ export interface BrokerProcess {
 }
 
 const readyLine = /kafka listener ready host=("[^"]*"|\S+) port=(\d+)/;
+const recoveredLine = /partitions recovered /;
 const httpReadyLine = /http listener ready host=(?:"[^"]*"|\S+) port=(\d+)/;
 const defaultReadyTimeoutMs = 20_000;
 const stopTimeoutMs = 20_000;
@@ -146,18 +153,20 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
     });
   });
 
-  const ready = await keepingAlive(waitForReady(child, output, exited, options.readyTimeoutMs ?? defaultReadyTimeoutMs, args));
+  const ready = await keepingAlive(waitForReady(child, output, exited, options.readyTimeoutMs ?? defaultReadyTimeoutMs, args, options.waitForRecovery ?? true));
   return new RunningBrokerProcess(child, output, exited, ready.host, ready.port, dataDir, options);
 }
 
-async function waitForReady(child: ChildProcess, output: OutputLog, exited: Promise<void>, timeoutMs: number, args: readonly string[]): Promise<{ host: string; port: number }> {
+async function waitForReady(child: ChildProcess, output: OutputLog, exited: Promise<void>, timeoutMs: number, args: readonly string[], waitForRecovery: boolean): Promise<{ host: string; port: number }> {
   const command = `node ${args.join(' ')}`;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   try {
-    const outcome = await Promise.race([output.waitFor(readyLine), exited.then(() => 'exited' as const), timedOut]);
+    const listening = output.waitFor(readyLine);
+    const ready = waitForRecovery ? Promise.all([listening, output.waitFor(recoveredLine)]).then(([line]) => line) : listening;
+    const outcome = await Promise.race([ready, exited.then(() => 'exited' as const), timedOut]);
     if (outcome === 'exited') {
       throw new Error(`broker exited before it was ready (code ${String(child.exitCode)}, signal ${String(child.signalCode)})\ncommand: ${command}\n--- output ---\n${output.text}`);
     }

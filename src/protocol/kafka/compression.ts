@@ -17,7 +17,7 @@ import { Decompress as ZstdDecompress } from 'fzstd';
  *   2   snappy  a raw Snappy block, or xerial framing        the lengths each block declares up front
  *               (magic 82 'SNAPPY' 00, two int32, then
  *               int32-sized raw blocks) from Java clients
- *   3   lz4     an LZ4 frame (magic 04 22 4d 18)             content size if declared, else blocks × block maximum
+ *   3   lz4     an LZ4 frame (magic 04 22 4d 18)             content size if declared, else per block min(255 × its size, block maximum)
  *   4   zstd    zstd frames                                  counted while streaming, block by block
  */
 
@@ -28,8 +28,34 @@ export class DecompressionError extends Error {
   }
 }
 
-/** What a decompressed records section may grow to by default: well above any sane batch. */
+/** What a decompressed records section may grow to by default (limits.maxDecompressedBytes): well above any sane batch. */
 export const defaultMaxDecompressedBytes = 64 * 1024 * 1024;
+
+/**
+ * What a compressed records section says it decompresses to, read from its headers alone, without
+ * inflating anything (the produce path stores batches as they came): an upper bound for snappy
+ * (declared block lengths, which the decoder enforces), lz4 (per block the smaller of 255 × its
+ * size and the block maximum, or the declared content size) and zstd (declared frame content sizes, else blocks × 128 KiB, the largest block);
+ * for gzip the ISIZE trailer, which a hostile producer can falsify (whoever inflates it must still
+ * bound the output, as decompressRecords does). Throws DecompressionError when the headers are
+ * malformed.
+ */
+export function declaredDecompressedBytes(codec: number, input: Buffer): number {
+  switch (codec) {
+    case 0:
+      return input.length;
+    case 1:
+      return gzipDeclaredBytes(input);
+    case 2:
+      return snappyDeclaredBytes(input);
+    case 3:
+      return lz4FrameOutputBound(input);
+    case 4:
+      return zstdOutputBound(input);
+    default:
+      throw new DecompressionError(`unknown compression codec ${codec}`);
+  }
+}
 
 const gunzipAsync = promisify(gunzip);
 
@@ -69,6 +95,12 @@ async function gunzipBounded(input: Buffer, maxOutputBytes: number): Promise<Buf
   }
 }
 
+/** gzip member: 10-byte header … deflate data … CRC32 (u32le) │ ISIZE (u32le, input size mod 2^32). */
+function gzipDeclaredBytes(input: Buffer): number {
+  if (input.length < 18 || input[0] !== 0x1f || input[1] !== 0x8b) throw new DecompressionError('gzip: not a gzip member');
+  return input.readUInt32LE(input.length - 4);
+}
+
 // ── snappy ──
 
 const xerialMagic = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
@@ -98,6 +130,26 @@ async function snappyBlock(block: Buffer, budget: number): Promise<Buffer> {
   }
 }
 
+function snappyDeclaredBytes(input: Buffer): number {
+  if (input.length < xerialHeaderBytes || !input.subarray(0, xerialMagic.length).equals(xerialMagic)) {
+    const declared = snappyDeclaredLength(input);
+    if (declared < 0) throw new DecompressionError('snappy: malformed block length');
+    return declared;
+  }
+  let total = 0;
+  let position = xerialHeaderBytes;
+  while (position + 4 <= input.length) {
+    const chunkBytes = input.readInt32BE(position);
+    position += 4;
+    if (chunkBytes < 0 || position + chunkBytes > input.length) throw new DecompressionError(`snappy: xerial chunk of ${chunkBytes} bytes overruns the ${input.length}-byte input`);
+    const declared = snappyDeclaredLength(input.subarray(position, position + chunkBytes));
+    if (declared < 0) throw new DecompressionError('snappy: malformed block length');
+    total += declared;
+    position += chunkBytes;
+  }
+  return total;
+}
+
 async function snappyDecompress(input: Buffer, maxOutputBytes: number): Promise<Buffer> {
   if (input.length < xerialHeaderBytes || !input.subarray(0, xerialMagic.length).equals(xerialMagic)) return snappyBlock(input, maxOutputBytes);
   const chunks: Buffer[] = [];
@@ -124,6 +176,7 @@ async function snappyDecompress(input: Buffer, maxOutputBytes: number): Promise<
 //   BD bits 6-4 block maximum: 4 → 64 KiB, 5 → 256 KiB, 6 → 1 MiB, 7 → 4 MiB.
 
 const lz4Magic = 0x184d2204;
+const lz4MaxInflation = 255;
 
 /** An upper bound of what an LZ4 frame (or several, back to back) decompresses to, from headers alone. */
 export function lz4FrameOutputBound(input: Buffer): number {
@@ -156,7 +209,8 @@ export function lz4FrameOutputBound(input: Buffer): number {
       const stored = (word & 0x80000000) !== 0;
       const blockBytes = word & 0x7fffffff;
       if (blockBytes > blockMaxBytes) throw new DecompressionError(`lz4: block of ${blockBytes} bytes exceeds the frame's ${blockMaxBytes}-byte maximum`);
-      frameBound += stored ? blockBytes : blockMaxBytes;
+      // A compressed block inflates at most 255-fold (a match grows by 255 per length byte), and never past the block maximum.
+      frameBound += stored ? blockBytes : Math.min(blockMaxBytes, blockBytes * lz4MaxInflation);
       position += blockBytes + (blockChecksums ? 4 : 0);
     }
     if (contentChecksum) position += 4;
@@ -166,6 +220,57 @@ export function lz4FrameOutputBound(input: Buffer): number {
 }
 
 // ── zstd ──
+//
+//   frame: magic 28 b5 2f fd │ descriptor │ [window byte] │ [dict id 0/1/2/4] │ [content size 0/1/2/4/8]
+//          then blocks: header u24le (bit 0 last, bits 1-2 type: 0 raw, 1 RLE, 2 compressed; bits 3+ size)
+//          raw: size bytes, regenerating size bytes; RLE: 1 byte, regenerating size bytes;
+//          compressed: size bytes, regenerating at most 128 KiB. Then [checksum u32le].
+//   descriptor bits 7-6 content size flag, bit 5 single segment, bit 2 checksum, bits 1-0 dict id flag.
+//   skippable frame: magic 5X 2a 4d 18 │ size u32le │ size bytes (regenerates nothing).
+
+const zstdMagic = 0xfd2fb528;
+const zstdMaxBlockBytes = 128 * 1024;
+
+/** An upper bound of what zstd frames decompress to, from frame and block headers alone. */
+export function zstdOutputBound(input: Buffer): number {
+  let bound = 0;
+  let position = 0;
+  while (position < input.length) {
+    if (position + 8 > input.length) throw new DecompressionError('zstd: truncated frame header');
+    const magic = input.readUInt32LE(position);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      position += 8 + input.readUInt32LE(position + 4);
+      continue;
+    }
+    if (magic !== zstdMagic) throw new DecompressionError('zstd: not a zstd frame');
+    const descriptor = input[position + 4]!;
+    const singleSegment = (descriptor & 0x20) !== 0;
+    const contentSizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >> 6]!;
+    position += 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 0x03]!;
+    let declaredSize = -1;
+    if (contentSizeBytes > 0) {
+      if (position + contentSizeBytes > input.length) throw new DecompressionError('zstd: truncated frame header');
+      declaredSize = contentSizeBytes === 8 ? Number(input.readBigUInt64LE(position)) : input.readUIntLE(position, contentSizeBytes) + (contentSizeBytes === 2 ? 256 : 0);
+      position += contentSizeBytes;
+    }
+    let frameBound = 0;
+    for (;;) {
+      if (position + 3 > input.length) throw new DecompressionError('zstd: truncated block header');
+      const header = input.readUIntLE(position, 3);
+      position += 3;
+      const type = (header >> 1) & 0x03;
+      const size = header >>> 3;
+      if (type === 3) throw new DecompressionError('zstd: reserved block type');
+      frameBound += type === 2 ? zstdMaxBlockBytes : size;
+      position += type === 1 ? 1 : size;
+      if ((header & 0x01) !== 0) break;
+    }
+    if ((descriptor & 0x04) !== 0) position += 4;
+    if (position > input.length) throw new DecompressionError('zstd: truncated frame');
+    bound += declaredSize >= 0 ? Math.min(declaredSize, frameBound) : frameBound;
+  }
+  return bound;
+}
 
 function zstdDecompress(input: Buffer, maxOutputBytes: number): Promise<Buffer> {
   const chunks: Uint8Array[] = [];

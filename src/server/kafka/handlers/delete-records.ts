@@ -29,6 +29,7 @@ function failed(errorCode: number): Deleted {
 }
 
 async function deleteBefore(partition: Partition, offset: bigint, logger: Logger): Promise<Deleted> {
+  if (partition.unavailableError !== ErrorCode.none) return failed(partition.unavailableError);
   const log = partition.log;
   const target = offset === highWatermarkOffset ? BigInt(log.highWatermark) : offset;
   if (target < 0n || target > BigInt(log.highWatermark)) return failed(ErrorCode.offsetOutOfRange);

@@ -31,9 +31,10 @@ function describeTopic(broker: Broker, topic: Topic) {
       leaderEpoch: 0,
       replicaNodes: [broker.nodeId],
       isrNodes: [broker.nodeId],
-      // Damaged stored data (kept, not served): this broker still leads and serves the rest, and
-      // names itself an offline replica so tools (osprey topic describe) can show the partition marked.
-      offlineReplicas: partition.log.damagedRangeCount > 0 ? [broker.nodeId] : [],
+      // A log that failed to open, or damaged stored data (kept, not served): this broker names
+      // itself an offline replica so tools (osprey topic describe) can show the partition marked; it
+      // still leads the partition and serves what it can.
+      offlineReplicas: partition.state === 'failed' || (partition.isOpen && partition.log.damagedRangeCount > 0) ? [broker.nodeId] : [],
     })),
     topicAuthorizedOperations: authorizedOperationsNotRequested,
   };

@@ -8,10 +8,13 @@
  * are auto-created when enabled. Idempotent producers: a retried batch gets its original offset and
  * is not written twice; a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch
  * INVALID_PRODUCER_EPOCH (broker/producer-state.ts). Check and append happen without yielding.
+ * A partition still being recovered at start-up answers NOT_LEADER_OR_FOLLOWER (retriable); a
+ * compressed batch declaring more than limits.maxDecompressedBytes, MESSAGE_TOO_LARGE.
  * Not implemented yet: transactions.
  */
 import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
 import { appendBatch, checkBatch } from '../../../broker/produce.js';
+import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
 import type { PartitionProduceResult } from '../../../broker/produce.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { produceRequest, produceResponse } from '../../../protocol/kafka/messages/produce.js';
@@ -74,8 +77,13 @@ export const produceHandler = defineHandler({
               const partition: Partition | undefined = target.partitions[partitionData.index];
               if (partition === undefined) {
                 result = failed(ErrorCode.unknownTopicOrPartition, `topic '${target.name}' has no partition ${partitionData.index}`);
+              } else if (partition.unavailableError !== ErrorCode.none) {
+                result = failed(partition.unavailableError, `partition ${partition.index} of '${target.name}' is not open yet (${partition.state}); retry`);
               } else {
-                result = checkBatch(partitionData.records, partition, apiVersion) ?? (await appendBatch(context.broker, partition, partitionData.records!, acks));
+                result =
+                  checkBatch(partitionData.records, partition, apiVersion) ??
+                  checkDecompressedSize(partitionData.records!, context.broker.config.limits.maxDecompressedBytes) ??
+                  (await appendBatch(context.broker, partition, partitionData.records!, acks));
               }
             }
             if (result.errorCode !== ErrorCode.none) {

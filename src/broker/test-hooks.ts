@@ -1,0 +1,22 @@
+/**
+ * Hooks for tests, read from the environment and off unless a test sets them. Not settings: nothing
+ * here belongs in production.
+ *
+ *   OSPREY_TEST_HOLD_RECOVERY=<file>   while <file> exists, start-up recovery of the partition logs
+ *                                      waits before opening any (the listener already answers), so a
+ *                                      test can observe a broker that is still recovering without
+ *                                      racing it; removing the file lets recovery proceed.
+ */
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../logging/logger.js';
+
+export const holdRecoveryVariable = 'OSPREY_TEST_HOLD_RECOVERY';
+const holdPollMs = 50;
+
+export async function waitWhileRecoveryIsHeld(shouldStop: () => boolean, logger: Logger): Promise<void> {
+  const holdFile = process.env[holdRecoveryVariable];
+  if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
+  logger.warn('test hook: partition recovery held while the file exists', { file: holdFile });
+  while (existsSync(holdFile) && !shouldStop()) await sleep(holdPollMs);
+}

@@ -1,0 +1,61 @@
+/**
+ * A broker-wide cap on the segment files kept open. A segment opens its .log file on first use and
+ * reports every use here; once more than `maxOpenFiles` are open, the least recently used idle ones
+ * are closed, and reopened by the next read or write that needs them.
+ *
+ *   least recently used ─────────────────────────────────► most recently used
+ *   [ seg A (idle) ][ seg B (busy) ][ seg C (idle) ] … [ seg Z ]
+ *     ▲ closed first  ▲ skipped       ▲ closed next
+ *
+ * Idle means no read, write or fsync in progress and nothing written since the last fsync: a file
+ * with unsynced writes stays open, so a write-back error is reported by the fsync of the same
+ * descriptor that wrote. So the cap can be exceeded by the files in use at one moment (a partition
+ * being written under flush=never keeps its active segment open until its next fsync).
+ */
+
+export interface SegmentFileHolder {
+  /** In use, or holding writes not yet fsynced: must not be closed now. */
+  readonly isBusy: boolean;
+  /** Closes the file; the next use opens it again. */
+  closeIdleFile(): Promise<void>;
+}
+
+export class OpenSegmentFiles {
+  /** Holders with an open file, least recently used first (a Set keeps insertion order). */
+  private readonly holders = new Set<SegmentFileHolder>();
+  /** Files closed to stay within the cap, since start (observability). */
+  closedForCap = 0;
+
+  constructor(readonly maxOpenFiles: number) {}
+
+  get openCount(): number {
+    return this.holders.size;
+  }
+
+  /** A holder opened its file or used it: it becomes the most recently used. */
+  used(holder: SegmentFileHolder): void {
+    if (this.maxOpenFiles === Infinity) return;
+    this.holders.delete(holder);
+    this.holders.add(holder);
+    this.closeIdleBeyondCap();
+  }
+
+  /** A holder closed its file by itself (log closed, segment deleted). */
+  closed(holder: SegmentFileHolder): void {
+    this.holders.delete(holder);
+  }
+
+  private closeIdleBeyondCap(): void {
+    if (this.holders.size <= this.maxOpenFiles) return;
+    for (const holder of this.holders) {
+      if (this.holders.size <= this.maxOpenFiles) return;
+      if (holder.isBusy) continue;
+      this.holders.delete(holder);
+      this.closedForCap++;
+      void holder.closeIdleFile();
+    }
+  }
+}
+
+/** No cap: files stay open until their log closes (tools and tests that open a single log). */
+export const unlimitedOpenSegmentFiles = new OpenSegmentFiles(Infinity);
