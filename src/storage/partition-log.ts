@@ -144,6 +144,7 @@ export class PartitionLog {
     this.startOffset = logStartOffset;
     this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes, environment.tailCacheBudget ?? null);
     this.openSegmentFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
+    for (const segment of segments) segment.openFiles = this.openSegmentFiles;
     this.maxDecompressedBytes = environment.maxDecompressedBytes ?? defaultMaxDecompressedBytes;
     this.onWriteFailure = environment.onWriteFailure ?? (() => {});
     const onProgress = environment.onProgress ?? (() => {});
@@ -164,6 +165,7 @@ export class PartitionLog {
     const syncFile = environment.syncFile ?? defaultSyncFile;
     const recovered = recoverLog({ directory, indexIntervalBytes: options.indexIntervalBytes, nowMs: clock.nowMs(), logger: environment.logger ?? null });
     const { segments, logStartOffset } = recovered;
+    // Under the shared cap from the start: the syncs below open files too.
     for (const segment of segments) segment.openFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
     const active = segments[segments.length - 1]!;
     // Make what recovery validated stable, with complete indexes, before serving it.

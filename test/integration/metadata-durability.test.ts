@@ -28,9 +28,9 @@ import { deleteTopicsRequest, deleteTopicsResponse } from '../../src/protocol/ka
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
-import { startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
+import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
-import { fillFileSystem, freeBytes, mountTmpfs, unmount } from '../helpers/full-disk.js';
+import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { decodeRecordBatches, encodeRecordBatch, rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
 
 const apiVersionsApi = rawApi(apiVersionsRequest, apiVersionsResponse);
@@ -139,8 +139,8 @@ function tail(broker: BrokerProcess, lines = 30): string {
 
 describe('metadata changes on a full disk', () => {
   test('DeleteTopics frees the space; CreateTopics answers KAFKA_STORAGE_ERROR and leaves no trace; a restart agrees', async () => {
-    const dataDir = temporaryDirectory();
-    mountTmpfs(dataDir, '16m');
+    const filesystem = mountSmallFilesystem(16 * megabyte);
+    const dataDir = filesystem.path('data');
     let broker: BrokerProcess | null = null;
     try {
       // The smallest journal reserve, so the full disk refuses a creation after a few.
@@ -151,8 +151,8 @@ describe('metadata changes on a full disk', () => {
         const outcome = await produceOne(connection, 'doomed', 0, Buffer.alloc(512 * 1024, 0x41 + index));
         assert.equal(outcome.errorCode, ErrorCode.none, outcome.errorMessage ?? '');
       }
-      await fillFileSystem(join(dataDir, 'filler'));
-      assert.ok(freeBytes(dataDir) < 64 * 1024, `the disk is full (${freeBytes(dataDir)} bytes free)`);
+      filesystem.fillUp('filler');
+      assert.ok(filesystem.freeBytes() < 64 * 1024, `the disk is full (${filesystem.freeBytes()} bytes free)`);
 
       // A creation needs room for its metadata record with the journal's whole reserve behind it.
       // Space the journal already holds beyond that is used first; then creations are refused, cleanly.
@@ -178,10 +178,10 @@ describe('metadata changes on a full disk', () => {
       assert.equal(records.topics[0]?.partitions[0]?.errorCode, ErrorCode.kafkaStorageError);
 
       // Deleting is how space is freed: it works on the full disk, and the space comes back.
-      const freeBefore = freeBytes(dataDir);
+      const freeBefore = filesystem.freeBytes();
       const deleted = await deleteTopic(connection, 'doomed');
       assert.equal(deleted.errorCode, ErrorCode.none, `${deleted.errorCode}: ${deleted.errorMessage ?? ''}\n${tail(broker)}`);
-      assert.ok(freeBytes(dataDir) >= freeBefore + 3 * megabyte, `deleting 3 MiB of records freed ${freeBytes(dataDir) - freeBefore} bytes`);
+      assert.ok(filesystem.freeBytes() >= freeBefore + 3 * megabyte, `deleting 3 MiB of records freed ${filesystem.freeBytes() - freeBefore} bytes`);
       assert.equal(existsSync(join(dataDir, 'doomed-0')), false);
       assert.equal((await describeTopics(connection, ['doomed'])).get('doomed')?.errorCode, ErrorCode.unknownTopicOrPartition);
       assert.equal((await deleteTopic(connection, 'doomed')).errorCode, ErrorCode.unknownTopicOrPartition, 'a second deletion finds nothing');
@@ -189,7 +189,7 @@ describe('metadata changes on a full disk', () => {
       assert.equal(connection.closed, false);
       connection.destroy();
 
-      await rm(join(dataDir, 'filler'));
+      filesystem.remove('filler');
       broker = await broker.restart();
       const again = await open(broker);
       const after = await describeTopics(again, ['doomed', refusedName, ...created]);
@@ -204,7 +204,7 @@ describe('metadata changes on a full disk', () => {
       broker = null;
     } finally {
       if (broker !== null) await broker.kill9();
-      unmount(dataDir);
+      filesystem.unmount();
     }
   });
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { journalHeaderBytes, MetadataJournal, scanRecords } from '../../../src/broker/metadata-journal.js';
 import { journalFileName, LocalMetadataStore, snapshotFileName } from '../../../src/broker/metadata-store.js';
 import { createLogger } from '../../../src/logging/logger.js';
-import { fillFileSystem, mountTmpfs, unmount } from '../../helpers/full-disk.js';
+import { mountSmallFilesystem } from '../../helpers/small-filesystem.js';
 
 const logger = createLogger('error', () => undefined);
 const reserveBytes = 4096;
@@ -145,32 +145,27 @@ test('a format 1 snapshot (the file alone) is migrated to format 2 with its topi
 });
 
 test('on a full file system removals go through the reserve and additions are refused (tmpfs, needs root)', async () => {
-  const mountPoint = await scratchDirectory();
+  const filesystem = mountSmallFilesystem(1024 * 1024);
   try {
-    mountTmpfs(mountPoint, '1m');
-    try {
-      const path = join(mountPoint, 'journal');
-      const { journal } = await MetadataJournal.open(path, reserveBytes, 0);
-      await journal.append(payload('{"topic":"before the disk filled"}'), 'refill-first', () => undefined);
-      await fillFileSystem(join(mountPoint, 'filler'));
-      // Additions go on while the space already allocated keeps a whole reserve behind them.
-      const added: string[] = [];
-      let refusal: unknown = null;
-      for (let index = 0; index < 1000 && refusal === null; index++) {
-        const text = `{"add":"topic-${index}"}`;
-        await journal.append(payload(text), 'refill-first', () => added.push(text)).catch((error: unknown) => (refusal = error));
-      }
-      assert.match(String(refusal), /ENOSPC/);
-      const removals = Array.from({ length: 20 }, (_, index) => `{"remove":"topic-${index}"}`);
-      for (const text of removals) await journal.append(payload(text), 'may-use-reserve', () => undefined);
-      await journal.close();
-      const reopened = await MetadataJournal.open(path, reserveBytes, 0);
-      assert.deepEqual(texts(reopened.payloads), ['{"topic":"before the disk filled"}', ...added, ...removals]);
-      await reopened.journal.close();
-    } finally {
-      unmount(mountPoint);
+    const path = filesystem.path('journal');
+    const { journal } = await MetadataJournal.open(path, reserveBytes, 0);
+    await journal.append(payload('{"topic":"before the disk filled"}'), 'refill-first', () => undefined);
+    filesystem.fillUp('filler');
+    // Additions go on while the space already allocated keeps a whole reserve behind them.
+    const added: string[] = [];
+    let refusal: unknown = null;
+    for (let index = 0; index < 1000 && refusal === null; index++) {
+      const text = `{"add":"topic-${index}"}`;
+      await journal.append(payload(text), 'refill-first', () => added.push(text)).catch((error: unknown) => (refusal = error));
     }
+    assert.match(String(refusal), /ENOSPC/);
+    const removals = Array.from({ length: 20 }, (_, index) => `{"remove":"topic-${index}"}`);
+    for (const text of removals) await journal.append(payload(text), 'may-use-reserve', () => undefined);
+    await journal.close();
+    const reopened = await MetadataJournal.open(path, reserveBytes, 0);
+    assert.deepEqual(texts(reopened.payloads), ['{"topic":"before the disk filled"}', ...added, ...removals]);
+    await reopened.journal.close();
   } finally {
-    await rm(mountPoint, { recursive: true, force: true });
+    filesystem.unmount();
   }
 });
