@@ -67,6 +67,10 @@ const partitionCreationConcurrency = 16;
 /** Topics one request creates at once (CreateTopics, auto-creation); their metadata records share fsyncs. */
 export const topicCreationConcurrency = 32;
 
+/** A partition whose log failed to open is tried again after 1 s, then twice as long each time, up to 30 s. */
+const partitionOpenRetryFirstMs = 1000;
+const partitionOpenRetryMaxMs = 30_000;
+
 export class Broker {
   private readonly topics = new Map<string, Topic>();
   private readonly topicsById = new Map<string, Topic>();
@@ -83,6 +87,8 @@ export class Broker {
   private pendingPartitionCount = 0;
   private retentionTimer: NodeJS.Timeout | undefined;
   private readonly producerStateTimers: NodeJS.Timeout[] = [];
+  /** Timers of partitions waiting to try opening their log again (see retryOpenLater). */
+  private readonly openRetryTimers = new Set<NodeJS.Timeout>();
   /** Set when shutdown begins, so waiting fetches answer at once. */
   closing = false;
   /** Consumer groups and committed offsets (groups/coordinator.ts); set by open(). */
@@ -285,18 +291,41 @@ export class Broker {
     this.heldPartitionCount -= topic.partitions.length;
   }
 
-  /** Opens (recovering it) one partition's log and its producer state; a failure is logged and marks the partition failed. */
-  private async openPartitionLog(partition: Partition): Promise<void> {
+  /**
+   * Opens (recovering it) one partition's log and its producer state. A failure is logged, marks
+   * the partition failed (KAFKA_STORAGE_ERROR) and is tried again later: opening writes files
+   * (indexes, checkpoints), so a full disk at start-up must not keep a partition offline once
+   * space returns.
+   */
+  private async openPartitionLog(partition: Partition, attempt = 1): Promise<void> {
     const directory = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
     try {
       const log = await PartitionLog.open(directory, this.logOptions(partition.topic.effective), systemClock, this.logEnvironment());
       const producers = await PartitionProducers.open(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
       partition.open(log, producers);
+      if (attempt > 1) this.logger.info('partition log opened after failing to', { topic: partition.topic.name, partition: partition.index, attempt });
     } catch (error) {
       partition.failed(String(error));
-      this.logger.error('partition log could not be opened', { topic: partition.topic.name, partition: partition.index, error: String(error) });
+      const retryInMs = Math.min(partitionOpenRetryMaxMs, partitionOpenRetryFirstMs * 2 ** (attempt - 1));
+      this.logger.error('partition log could not be opened; trying again later', { topic: partition.topic.name, partition: partition.index, attempt, retryInMs, error: String(error) });
+      this.retryOpenLater(partition, attempt + 1, retryInMs);
       throw error;
     }
+  }
+
+  /** Tries opening a failed partition again after `delayMs`, as a change of its topic (so never beside a deletion). */
+  private retryOpenLater(partition: Partition, attempt: number, delayMs: number): void {
+    if (this.closing) return;
+    const timer = setTimeout(() => {
+      this.openRetryTimers.delete(timer);
+      void this.changeTopic(partition.topic.name, async () => {
+        const current = this.topics.get(partition.topic.name)?.partitions[partition.index];
+        if (this.closing || current !== partition || partition.state !== 'failed') return;
+        await this.openPartitionLog(partition, attempt).catch(() => undefined);
+      });
+    }, delayMs);
+    timer.unref();
+    this.openRetryTimers.add(timer);
   }
 
   /** What every partition log gets: the logger, a say in write failures, and the caps on open files and cached bytes it shares with the others. */
@@ -682,7 +711,9 @@ export class Broker {
     this.diskAlarm.stop();
     if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
     for (const timer of this.producerStateTimers) clearInterval(timer);
+    for (const timer of this.openRetryTimers) clearTimeout(timer);
     await this.recovery;
+    await Promise.all(this.topicChanges.values()); // creations, deletions, retried opens under way
     await this.groups?.close();
     const partitions: Partition[] = [];
     for (const topic of this.topics.values()) {

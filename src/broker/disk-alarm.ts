@@ -9,8 +9,11 @@
  *        ▲                                               produce refused
  *        └──────────(a check finds free ≥ reserve)──── INFO line, osprey_disk_alarm 0
  *
- * Nothing is measured per request: the produce path reads one boolean. A reserve of 0 turns the
- * alarm off (free space is still measured, for the gauge).
+ * Nothing is measured per request: the produce path reads one boolean and adds the bytes it
+ * appended to a running count. A producer can write faster than one check per interval can see, so
+ * the last measurement minus the bytes appended since is an estimate of free space: once that falls
+ * under the reserve the alarm is raised at once and a measurement is taken, which then confirms or
+ * clears it. A reserve of 0 turns the alarm off (free space is still measured, for the gauge).
  */
 import { statfs } from 'node:fs/promises';
 import type { Logger } from '../logging/logger.js';
@@ -35,6 +38,8 @@ export class DiskAlarm {
   private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
   private probeFailing = false;
+  /** Bytes appended since the measurement in `lastFreeBytes` began. */
+  private appendedSinceCheckBytes = 0;
 
   constructor(
     private readonly settings: DiskAlarmSettings,
@@ -55,6 +60,19 @@ export class DiskAlarm {
   /** What a refused Produce is told. */
   get refusalMessage(): string {
     return `free disk space (${this.lastFreeBytes ?? 0} bytes) is below the broker's reserve of ${this.settings.minFreeDiskBytes} bytes (minFreeDiskBytes); retry once space is freed`;
+  }
+
+  /**
+   * The produce path appended `bytes`: if the free space left by the last measurement is used up
+   * down to the reserve, raise the alarm now rather than at the next interval, and measure.
+   */
+  noteAppended(bytes: number): void {
+    this.appendedSinceCheckBytes += bytes;
+    if (this.alarmRaised || this.lastFreeBytes === null || this.settings.minFreeDiskBytes === 0) return;
+    const estimatedFreeBytes = this.lastFreeBytes - this.appendedSinceCheckBytes;
+    if (estimatedFreeBytes >= this.settings.minFreeDiskBytes) return;
+    this.setRaised(true, estimatedFreeBytes, 'estimated');
+    this.checkSoon();
   }
 
   /** Measures once, then every checkIntervalMs. */
@@ -83,6 +101,8 @@ export class DiskAlarm {
   }
 
   private async measure(): Promise<void> {
+    // Bytes appended before the probe are in what it sees; those appended while it runs are not.
+    const appendedBeforeBytes = this.appendedSinceCheckBytes;
     let freeBytes: number;
     try {
       freeBytes = await this.probe(this.settings.directory);
@@ -94,10 +114,14 @@ export class DiskAlarm {
     }
     this.probeFailing = false;
     this.lastFreeBytes = freeBytes;
-    const low = freeBytes < this.settings.minFreeDiskBytes;
+    this.appendedSinceCheckBytes -= appendedBeforeBytes;
+    this.setRaised(freeBytes < this.settings.minFreeDiskBytes, freeBytes, 'measured');
+  }
+
+  private setRaised(low: boolean, freeBytes: number, how: 'measured' | 'estimated'): void {
     if (low === this.alarmRaised) return;
     this.alarmRaised = low;
-    const fields = { directory: this.settings.directory, freeBytes, minFreeDiskBytes: this.settings.minFreeDiskBytes };
+    const fields = { directory: this.settings.directory, freeBytes, how, minFreeDiskBytes: this.settings.minFreeDiskBytes };
     if (low) this.logger.warn('disk alarm raised: free space is below minFreeDiskBytes; produce is refused (KAFKA_STORAGE_ERROR) until space is freed', fields);
     else this.logger.info('disk alarm cleared: free space is back above minFreeDiskBytes; produce is accepted again', fields);
   }

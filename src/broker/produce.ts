@@ -116,6 +116,7 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
     return storageFailure(broker, partition, error);
   }
   partition.producers.recordAppend(records, appended);
+  broker.diskAlarm.noteAppended(records.length);
   const durable = appended.durable.then(() => broker.notifyData(partition));
   if (acks !== 0) {
     try {

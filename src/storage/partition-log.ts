@@ -184,17 +184,27 @@ export class PartitionLog {
     // start, and two more at close, for nothing.
     const storedRecoveryPoint = readOffsetCheckpoint(directory, recoveryPointFileName);
     const cleanStart = recovered.rebuilt.length === 0 && recovered.truncatedBytes === 0 && storedRecoveryPoint === active.nextOffset;
+    let recoveryPoint = active.nextOffset;
     if (!cleanStart) {
       await active.sync(syncFile); // also creates the file of a new empty segment, so a log always has one .log
       active.finishTimeIndex();
-      if (!active.indexesPersisted) await active.persistIndexes(syncFile);
-      await writeOffsetCheckpoint(directory, recoveryPointFileName, active.nextOffset, syncFile);
+      try {
+        if (!active.indexesPersisted) await active.persistIndexes(syncFile);
+        await writeOffsetCheckpoint(directory, recoveryPointFileName, active.nextOffset, syncFile);
+      } catch (error) {
+        // A full disk must not keep a log (or the broker) from opening: its data is validated and
+        // synced; what is missing only shortens the next recovery. Keep the old recovery point, so
+        // the next start scans from there again; a later flush writes the new one.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+        recoveryPoint = Math.min(storedRecoveryPoint ?? active.baseOffset, active.baseOffset);
+        environment.logger?.warn('log opened on a full disk: its indexes or recovery point are written later', { directory, recoveryPoint, error: (error as Error).message });
+      }
     }
     if (readOffsetCheckpoint(directory, logStartOffsetFileName) !== logStartOffset && logStartOffset > 0) {
       await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
     }
     environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, scannedBytes: recovered.scannedBytes, truncatedBytes: recovered.truncatedBytes });
-    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset, active.nextOffset);
+    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset, recoveryPoint);
   }
 
   /**

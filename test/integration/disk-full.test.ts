@@ -431,3 +431,64 @@ test('a commit refused on a full disk is not resurrected by a later cleanup of t
   assert.deepEqual(committed(1), [1n]);
   await stopAndUnmount(broker, filesystem);
 });
+
+test('a producer faster than the free-space check is refused by the disk alarm before the disk fills: appended bytes count against the last measurement', async () => {
+  const filesystem = smallFilesystem();
+  const reserveBytes = 2 * mebibyte;
+  // No timed check after the first: only the bytes appended can raise the alarm before the disk is full.
+  const broker = await start(filesystem, ['--min-free-disk-bytes', String(reserveBytes), '--disk-check-interval-ms', '600000']);
+  const topic = 'outrun';
+  const connection = await RawKafkaConnection.open(broker.host, broker.port);
+  const acknowledged: string[] = [];
+  let refused: Outcome | null = null;
+  for (let attempt = 0; attempt < maxProduceAttempts && refused === null; attempt++) {
+    const values = [recordValue(`fast-${attempt}-a`), recordValue(`fast-${attempt}-b`)];
+    const outcome = await produce(connection, topic, batchOf(values));
+    if (outcome.errorCode === 0) acknowledged.push(...values);
+    else refused = outcome;
+  }
+  assert.ok(refused !== null, 'produce was refused before the attempts ran out');
+  assert.equal(refused.errorCode, kafkaStorageError);
+  assert.match(refused.errorMessage ?? '', /minFreeDiskBytes/, 'refused by the alarm, not by a failed write');
+  assert.ok(filesystem.freeBytes() > reserveBytes / 2, `the disk did not fill (${filesystem.freeBytes()} bytes free)`);
+  assert.doesNotMatch(broker.logs(), /log write failed/, 'no write ran into a full disk');
+  assert.match(broker.logs(), /WARN disk alarm raised.*how=estimated/);
+  assert.ok(acknowledged.length > 100, `most of the space was used first (${acknowledged.length} records)`);
+  connection.destroy();
+  assert.deepEqual((await readPartition(broker, topic)).values, acknowledged);
+  assertNoInternalErrors(broker);
+  await stopAndUnmount(broker, filesystem);
+});
+
+test('after kill -9 on a completely full disk the broker starts and serves every acknowledged record; writes resume once space returns', async () => {
+  const filesystem = smallFilesystem();
+  let broker = await start(filesystem, ['--min-free-disk-bytes', '0']);
+  const topic = 'crashed-full';
+  const connection = await RawKafkaConnection.open(broker.host, broker.port);
+  const acknowledged: string[] = [];
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const values = [recordValue(`before-${attempt}`)];
+    const outcome = await produce(connection, topic, batchOf(values));
+    assert.equal(outcome.errorCode, 0);
+    acknowledged.push(...values);
+  }
+  connection.destroy();
+  await broker.kill9();
+  // After a crash, opening a log rewrites its indexes and recovery point: that must not stop it on a full disk.
+  filesystem.fillUp('filler');
+  broker = await restart(broker);
+  assert.match(broker.logs(), /partitions recovered partitions=1 opened=1 failed=0/);
+  assert.match(broker.logs(), /WARN log opened on a full disk/);
+  assert.deepEqual((await readPartition(broker, topic)).values, acknowledged, 'every acknowledged record, on the full disk');
+  filesystem.remove('filler');
+  const full = await RawKafkaConnection.open(broker.host, broker.port);
+  const accepted = await produce(full, topic, batchOf(['space is back']));
+  assert.equal(accepted.errorCode, 0, accepted.errorMessage ?? '');
+  assert.equal(accepted.baseOffset, BigInt(acknowledged.length), 'the next offset after every acknowledged record');
+  full.destroy();
+  assert.deepEqual((await readPartition(broker, topic)).values, [...acknowledged, 'space is back']);
+  broker = await restart(broker);
+  assert.deepEqual((await readPartition(broker, topic)).values, [...acknowledged, 'space is back'], 'after a clean restart');
+  assertNoInternalErrors(broker);
+  await stopAndUnmount(broker, filesystem);
+});

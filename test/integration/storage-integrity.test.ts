@@ -300,3 +300,38 @@ test('a segment file the broker cannot read answers KAFKA_STORAGE_ERROR for that
     await restarted.stop();
   }
 });
+
+test('a partition whose log fails to open at start-up answers KAFKA_STORAGE_ERROR, is tried again, and is served once the cause is removed, without a restart', async () => {
+  const topic = 'reopens';
+  const broker = await startBrokerProcess();
+  const values = Array.from({ length: 30 }, (_, offset) => valueOf(offset));
+  await withConnection(broker, async (connection) => {
+    await produce(connection, topic, values.slice(0, 10));
+    await produce(connection, topic, values.slice(10));
+  });
+  // kill -9: the next start scans the active segment past its recovery point, so it must read the file.
+  await broker.kill9();
+  const segmentPath = join(broker.dataDir, `${topic}-0`, '00000000000000000000.log');
+  await rename(segmentPath, `${segmentPath}.aside`);
+  await mkdir(segmentPath); // reading it now fails with EISDIR
+  const restarted = await broker.restart();
+  try {
+    await restarted.waitForLog(/partition log could not be opened; trying again later topic=reopens partition=0 attempt=1/, 30_000);
+    await withConnection(restarted, async (connection) => {
+      assert.equal((await fetchAt(connection, topic, 0)).errorCode, errorCode.kafkaStorageError);
+    });
+    assert.match(await restarted.metricsText(), /^osprey_partitions_not_open 1$/m);
+    await rmdir(segmentPath);
+    await rename(`${segmentPath}.aside`, segmentPath);
+    await restarted.waitForLog(/partition log opened after failing to topic=reopens partition=0/, 60_000);
+    assert.match(await restarted.metricsText(), /^osprey_partitions_not_open 0$/m);
+    await withConnection(restarted, async (connection) => {
+      const read = await readRange(connection, topic, 0, values.length);
+      assert.equal(read.errorCode, errorCode.none);
+      assert.deepEqual(read.records.map((record) => record.value), values);
+      assert.equal(await produce(connection, topic, ['after']), BigInt(values.length));
+    });
+  } finally {
+    await restarted.stop();
+  }
+});

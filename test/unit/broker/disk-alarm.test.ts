@@ -48,3 +48,20 @@ test('a reserve of 0 never raises the alarm; measurements in flight are shared',
   await alarm.check();
   alarm.stop();
 });
+
+test('bytes appended since the last measurement raise the alarm at once when they use up the space above the reserve; the next measurement decides', async () => {
+  const { alarm, lines } = alarmWith([5_000, 600, 4_500], 1_000);
+  await alarm.check();
+  alarm.noteAppended(3_000);
+  assert.equal(alarm.raised, false, '2,000 estimated free: above the reserve');
+  alarm.noteAppended(1_500);
+  assert.equal(alarm.raised, true, '500 estimated free: raised without waiting for the interval');
+  assert.equal(lines.filter((line) => /disk alarm raised/.test(line) && /how=estimated/.test(line)).length, 1);
+  await alarm.check(); // the measurement it started: 600 free, the alarm holds
+  assert.equal(alarm.raised, true);
+  await alarm.check(); // space freed elsewhere: cleared
+  assert.equal(alarm.raised, false);
+  alarm.noteAppended(3_000);
+  assert.equal(alarm.raised, false, 'counted from the last measurement only: 1,500 estimated free');
+  alarm.stop();
+});
