@@ -83,6 +83,12 @@ export interface ConnectionLimits {
   maxTailCacheBytesPerPartition: number;
   /** Largest size a compressed batch may declare it decompresses to (Produce), and may be inflated to (timestamp lookups). */
   maxDecompressedBytes: number;
+  /**
+   * A connection's queued output: responses encoded but not yet written, plus its socket's write
+   * buffer. A request starts only while it is under this (and a Fetch only while no other Fetch of
+   * the connection runs), so a client that does not read cannot make the broker hold its responses.
+   */
+  maxQueuedResponseBytes: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -232,6 +238,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxTailCacheBytes: 256 * 1024 * 1024,
     maxTailCacheBytesPerPartition: 1024 * 1024,
     maxDecompressedBytes: 64 * 1024 * 1024,
+    maxQueuedResponseBytes: 64 * 1024 * 1024,
   },
   groups: {
     minSessionTimeoutMs: 6000,

@@ -219,6 +219,11 @@ const limitSettings: Settings<ConnectionLimits> = {
     type: bytes(1, maxInt32),
     description: 'Largest size a compressed batch may declare it decompresses to: Produce refuses a larger one with MESSAGE_TOO_LARGE (from its headers; records are not inflated). Timestamp lookups (ListOffsets) inflate no more than this.',
   },
+  maxQueuedResponseBytes: {
+    type: bytes(1),
+    description:
+      "A connection's queued output: responses encoded but not yet written to its socket, plus the socket's write buffer. A request starts only while it is under this, and a Fetch only while no other Fetch of the connection runs; later requests wait in arrival order, unread, until output is written. So a client that does not read holds at most this plus the responses of requests already started (one Fetch among them); gauge osprey_response_queue_bytes.",
+  },
 };
 
 const groupSettings: Settings<GroupSettings> = {

@@ -5,6 +5,7 @@
 import type { ApiHandler, SupportedApi } from './handler.js';
 
 export const apiVersionsKey = 18;
+export const fetchKey = 1;
 
 export class ApiRegistry {
   private readonly handlers = new Map<number, ApiHandler>();

@@ -11,11 +11,23 @@
  *
  * Requests are handled concurrently but answered strictly in arrival order, as Kafka clients
  * expect. Frames are taken one at a time, and none beyond `maxInFlightRequests` unanswered ones,
- * even when one socket read holds many. Reading pauses while the connection holds its share of
- * request memory (`maxInFlightBytes`, the frame being read included), while the memory all
- * connections share is spent (request-memory.ts), or while the socket's write buffer is full, so
- * clients cannot make us buffer without bound. Until a connection's first well-formed request its
- * frames are limited to `maxUnauthenticatedFrameBytes`, and every frame must arrive within
+ * even when one socket read holds many.
+ *
+ * Responses are bounded as requests are: a request's handler starts only while the connection's
+ * queued output (responses encoded but not yet written, plus the socket's write buffer) is under
+ * `maxQueuedResponseBytes`, and a Fetch only while no other Fetch of the connection runs (Kafka
+ * clients keep one in flight per connection). A request that may not start waits, read and
+ * decoded, holding its request memory; requests behind it stay unread, so they start in arrival
+ * order (Produce order is kept). It starts when output is written (each response's write callback,
+ * the socket's 'drain') or when the Fetch before it is answered; a close drops the whole queue. So a
+ * client that never reads holds at most that limit plus the responses of requests started below
+ * it, one Fetch among them, however many Fetches it pipelines (osprey_response_queue_bytes).
+ *
+ * Reading pauses while the connection holds its share of request memory (`maxInFlightBytes`, the
+ * frame being read included), while the memory all connections share is spent (request-memory.ts),
+ * while a request waits to start, or while the socket's write buffer is full, so clients cannot
+ * make us buffer without bound. Until a connection's first well-formed request its frames are
+ * limited to `maxUnauthenticatedFrameBytes`, and every frame must arrive within
  * `frameReceiveTimeoutMs` (frame-deadline.ts).
  *
  * Anything we cannot parse closes this connection only; so does any unexpected error while a frame
@@ -31,7 +43,7 @@ import { MalformedInputError } from '../../protocol/wire/errors.js';
 import { Reader } from '../../protocol/wire/reader.js';
 import { Writer } from '../../protocol/wire/writer.js';
 import type { ApiRegistry } from './api-registry.js';
-import { apiVersionsKey } from './api-registry.js';
+import { apiVersionsKey, fetchKey } from './api-registry.js';
 import { InjectedFaultError } from './fault-hook.js';
 import { FrameDeadline } from './frame-deadline.js';
 import { FrameReader, FrameTooLargeError, sizePrefixBytes } from './frame-reader.js';
@@ -42,8 +54,18 @@ const requestHeaderFixedBytes = 8;
 
 interface PendingResponse {
   readonly requestBytes: number;
-  /** Encoded response, null while the handler runs, 'none' when nothing is to be sent. */
+  /** Fetch requests run one at a time per connection (see mayStart). */
+  readonly isFetch: boolean;
+  /** Encoded response, null until the handler has answered, 'none' when nothing is to be sent. */
   chunks: Buffer[] | 'none' | null;
+  /** Bytes of `chunks`, counted in the queued output until they are handed to the socket. */
+  responseBytes: number;
+}
+
+/** A request read and decoded whose handler may not start yet (see mayStart). */
+interface DeferredRequest {
+  readonly slot: PendingResponse;
+  readonly start: () => void;
 }
 
 /** Why connections are closed by the broker, the label values of osprey_connections_closed_total. */
@@ -73,6 +95,12 @@ export class KafkaConnection {
   /** This connection as the request memory pool sees it. */
   private readonly claimant: MemoryClaimant;
   private readonly pending: PendingResponse[] = [];
+  /** The request waiting to start; while one waits, no frame behind it is taken, and reading pauses. */
+  private deferred: DeferredRequest | null = null;
+  /** Fetch handlers running: 0 or 1. */
+  private runningFetches = 0;
+  /** Bytes of responses encoded but not yet handed to the socket (waiting behind an earlier request). */
+  private encodedResponseBytes = 0;
   /** Bytes of frames handed to handlers and not yet answered. */
   private inFlightBytes = 0;
   /** Bytes this connection holds in the shared request memory: buffered, or handled and not yet answered. */
@@ -123,7 +151,7 @@ export class KafkaConnection {
     socket.setNoDelay(true);
     socket.setTimeout(this.limits.idleTimeoutMs, () => this.close('idle timeout', 'idle_timeout'));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.contain(() => this.updateReading()));
+    socket.on('drain', () => this.contain(() => this.continueAfterOutput()));
     socket.on('error', (error) => this.logger.debug('socket error', { error: error.message }));
     socket.on('close', () => {
       if (!this.closed) this.logPeerClose();
@@ -143,6 +171,15 @@ export class KafkaConnection {
       receivedBytes: unfinished.receivedBytes,
       frameBytes: unfinished.frameBytes ?? 'size prefix incomplete',
     });
+  }
+
+  /**
+   * Output this connection holds: responses encoded but not yet written, and the socket's write
+   * buffer (what the kernel has not taken). The start rule keeps it near limits.maxQueuedResponseBytes.
+   */
+  get queuedResponseBytes(): number {
+    if (this.closed) return 0;
+    return this.encodedResponseBytes + this.socket.writableLength;
   }
 
   /** Closes this connection, logging why; `reason` labels the closes metric. */
@@ -223,7 +260,7 @@ export class KafkaConnection {
   private takeFrames(): void {
     this.takingFrames = true;
     try {
-      while (!this.closed && this.draining === null && this.pending.length < this.limits.maxInFlightRequests) {
+      while (!this.closed && this.draining === null && this.deferred === null && this.pending.length < this.limits.maxInFlightRequests) {
         const frame = this.nextFrame();
         if (frame === null) break;
         this.onFrame(frame);
@@ -261,7 +298,11 @@ export class KafkaConnection {
     this.services.memory.release(bytes);
   }
 
+  /** On close: the queue is dropped (its responses are never sent) and all request memory released. */
   private releaseAllMemory(): void {
+    this.pending.length = 0;
+    this.deferred = null;
+    this.encodedResponseBytes = 0;
     this.deadline.stop();
     this.services.memory.stopWaiting(this.claimant);
     this.services.memory.release(this.claimedBytes);
@@ -294,7 +335,7 @@ export class KafkaConnection {
     if (this.services.faultInjectedApi === handler.name) throw new InjectedFaultError(handler.name);
     this.currentApi = null;
     this.noteWellFormedRequest();
-    const slot: PendingResponse = { requestBytes: frame.length, chunks: null };
+    const slot: PendingResponse = { requestBytes: frame.length, isFetch: apiKey === fetchKey, chunks: null, responseBytes: 0 };
     this.pending.push(slot);
     this.inFlightBytes += frame.length;
     const context: RequestContext = {
@@ -306,7 +347,40 @@ export class KafkaConnection {
       broker: this.services.broker,
       supportedApis: this.services.registry.supported,
     };
-    this.run(handler, decoded.request, context, correlationId, slot);
+    const start = () => this.run(handler, decoded.request, context, correlationId, slot);
+    if (this.mayStart(slot)) start();
+    else this.deferred = { slot, start };
+  }
+
+  /**
+   * The start rule: a request's handler starts only while this connection's queued output is under
+   * limits.maxQueuedResponseBytes, and a Fetch only while no other Fetch of this connection runs
+   * (Kafka clients keep one Fetch in flight per connection). So a client that does not read holds
+   * at most that limit plus the responses of the requests started below it, one Fetch among them.
+   */
+  private mayStart(slot: PendingResponse): boolean {
+    if (this.queuedResponseBytes >= this.limits.maxQueuedResponseBytes) return false;
+    return !slot.isFetch || this.runningFetches === 0;
+  }
+
+  /** Starts the deferred request if the start rule now allows it. */
+  private startDeferred(): void {
+    const deferred = this.deferred;
+    if (deferred === null || this.closed || !this.mayStart(deferred.slot)) return;
+    this.deferred = null;
+    deferred.start();
+  }
+
+  /**
+   * Output was written (a write completed, or the socket drained): a deferred request may start, and
+   * the frames behind it be taken.
+   */
+  private continueAfterOutput(): void {
+    if (this.closed) return;
+    this.startDeferred();
+    if (this.takingFrames) return;
+    if (this.draining !== null) return this.finishDrainIfDone();
+    this.takeFrames();
   }
 
   /** The request header's client id and the body; null when malformed (the connection is then closed). */
@@ -331,15 +405,27 @@ export class KafkaConnection {
   }
 
   private run(handler: ApiHandler, request: unknown, context: RequestContext, correlationId: number, slot: PendingResponse): void {
+    let running = true;
+    if (slot.isFetch) this.runningFetches++;
+    const endRun = () => {
+      if (!running) return;
+      running = false;
+      if (slot.isFetch) this.runningFetches--;
+    };
     const finish = (response: unknown) => {
+      endRun();
+      // A closed connection dropped its queue: nothing is encoded for it.
+      if (this.closed) return;
       try {
         slot.chunks = response === null ? 'none' : this.encodeResponse(handler, context.apiVersion, correlationId, response);
       } catch (error) {
         return fail(error);
       }
+      this.noteEncoded(slot);
       this.writeReady();
     };
     const fail = (error: unknown) => {
+      endRun();
       this.services.unexpectedErrors.inc({ api: handler.name });
       this.logger.error('request handler failed', {
         api: handler.name,
@@ -369,12 +455,21 @@ export class KafkaConnection {
     return writer.finish();
   }
 
+  /** Counts an encoded response in the queued output until writeReady hands it to the socket. */
+  private noteEncoded(slot: PendingResponse): void {
+    if (slot.chunks === null || slot.chunks === 'none') return;
+    slot.responseBytes = slot.chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    this.encodedResponseBytes += slot.responseBytes;
+  }
+
   /** KIP-511: an ApiVersions version we do not know gets UNSUPPORTED_VERSION in a v0 body listing our range. */
   private answerUnsupportedApiVersions(correlationId: number, requestBytes: number): void {
     const handler = this.services.registry.get(apiVersionsKey)!;
     const own = this.services.registry.supported.filter((api) => api.apiKey === apiVersionsKey);
     const chunks = this.encodeResponse(handler, 0, correlationId, { errorCode: ErrorCode.unsupportedVersion, apiKeys: own });
-    this.pending.push({ requestBytes, chunks });
+    const slot: PendingResponse = { requestBytes, isFetch: false, chunks, responseBytes: 0 };
+    this.noteEncoded(slot);
+    this.pending.push(slot);
     this.inFlightBytes += requestBytes;
     this.writeReady();
   }
@@ -392,9 +487,11 @@ export class KafkaConnection {
         this.socket.cork();
         corked = true;
       }
-      for (const chunk of slot.chunks!) this.socket.write(chunk);
+      this.encodedResponseBytes -= slot.responseBytes;
+      this.writeResponse(slot.chunks!);
     }
     if (corked) this.socket.uncork();
+    this.startDeferred();
     if (this.draining !== null) return this.finishDrainIfDone();
     // Frames left buffered at the in-flight limit can go now; inside takeFrames its loop takes them.
     if (this.takingFrames) return;
@@ -402,13 +499,29 @@ export class KafkaConnection {
   }
 
   /**
+   * Hands a response to the socket. Its last chunk's callback runs once the kernel has taken it all:
+   * then the queued output is smaller, and a deferred request may start (the socket's 'drain' event
+   * alone would not do: it comes only after a write that filled the write buffer).
+   */
+  private writeResponse(chunks: readonly Buffer[]): void {
+    const last = chunks.length - 1;
+    chunks.forEach((chunk, index) => {
+      if (index < last) this.socket.write(chunk);
+      else this.socket.write(chunk, () => this.contain(() => this.continueAfterOutput()));
+    });
+  }
+
+  /**
    * Pauses reading while over the in-flight limits, over this connection's share of request memory,
-   * without room in the shared pool, or while the socket cannot take more output; resumes otherwise.
+   * without room in the shared pool, while a request waits to start, or while the socket cannot take
+   * more output; resumes otherwise.
    */
   private updateReading(): void {
     if (this.closed || this.draining !== null) return;
     const heldBack =
       this.pending.length >= this.limits.maxInFlightRequests ||
+      // Nothing behind a deferred request could start: leave it in the client's socket.
+      this.deferred !== null ||
       // The frame being read may always complete when nothing else is held, however large it is.
       (this.claimedBytes >= this.limits.maxInFlightBytes && this.inFlightBytes > 0) ||
       this.socket.writableNeedDrain;

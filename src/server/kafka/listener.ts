@@ -31,6 +31,11 @@ export async function startKafkaListener(config: BrokerConfig, broker: Broker, l
   const admission = new ConnectionAdmission(config.limits.maxConnections, config.limits.maxConnectionsPerAddress);
   const refused = broker.metrics.counter('osprey_connections_refused_total', 'Connections closed at once because a connection limit was reached, by limit.');
   broker.metrics.gauge('osprey_connections', 'Open Kafka connections.', () => connections.size);
+  broker.metrics.gauge('osprey_response_queue_bytes', 'Bytes of responses all connections hold, encoded and not yet taken by the kernel (limits.maxQueuedResponseBytes per connection).', () => {
+    let bytes = 0;
+    for (const connection of connections) bytes += connection.queuedResponseBytes;
+    return bytes;
+  });
   const server: Server = createServer((socket) => {
     const address = socket.remoteAddress ?? '';
     const refusal = admission.admit(address);
