@@ -60,8 +60,6 @@ interface PendingRun {
   position: number;
   buffers: Buffer[];
   byteCount: number;
-  /** The segment's accounting after the run's last batch. */
-  end: SegmentTail;
 }
 
 interface Deferred {
@@ -192,14 +190,12 @@ export class Flusher {
    * resolves per the policy, rejects with the cause when the cycle fails.
    */
   enqueue(segment: Segment, batch: Buffer, position: number): Promise<void> {
-    const end = segment.captureTail();
     const last = this.runs[this.runs.length - 1];
     if (last !== undefined && last.segment === segment && last.position + last.byteCount === position) {
       last.buffers.push(batch);
       last.byteCount += batch.length;
-      last.end = end;
     } else {
-      this.runs.push({ segment, position, buffers: [batch], byteCount: batch.length, end });
+      this.runs.push({ segment, position, buffers: [batch], byteCount: batch.length });
     }
     return this.nextCycle();
   }
@@ -247,6 +243,10 @@ export class Flusher {
 
   private async cycle(): Promise<void> {
     const runs = this.runs;
+    // Appends account for a batch and enqueue it in one synchronous step, so the last run's segment
+    // now ends exactly after the runs taken: one snapshot per cycle, not one per batch.
+    const lastRun = runs[runs.length - 1];
+    const runsEnd: LogMark | null = lastRun === undefined ? null : { segment: lastRun.segment, tail: lastRun.segment.captureTail() };
     const seals = this.seals;
     const deferred = this.deferred!;
     const sync = this.syncRequested || this.policy === 'always';
@@ -261,7 +261,7 @@ export class Flusher {
       return;
     }
     const acknowledgedEndOffset = this.policy === 'always' ? this.durableEndOffset : this.writtenEndOffset;
-    const failed = await this.writeAndSync(runs, seals, sync);
+    const failed = await this.writeAndSync(runs, runsEnd, seals, sync);
     if (failed !== null) {
       const failure = { ...failed, acknowledgedEndOffset, abandonedEndOffset: this.environment.activeSegment().nextOffset };
       await this.rollBack(failure, deferred, seals);
@@ -278,9 +278,9 @@ export class Flusher {
   }
 
   /** Steps 1 and 2; null when they succeeded, else what failed. */
-  private async writeAndSync(runs: PendingRun[], seals: Segment[], sync: boolean): Promise<{ error: Error; operation: 'write' | 'fsync' } | null> {
+  private async writeAndSync(runs: PendingRun[], runsEnd: LogMark | null, seals: Segment[], sync: boolean): Promise<{ error: Error; operation: 'write' | 'fsync' } | null> {
     try {
-      await this.writeRuns(runs);
+      await this.writeRuns(runs, runsEnd);
     } catch (error) {
       return { error: asError(error), operation: 'write' };
     }
@@ -293,14 +293,13 @@ export class Flusher {
     return null;
   }
 
-  private async writeRuns(runs: PendingRun[]): Promise<void> {
+  private async writeRuns(runs: PendingRun[], runsEnd: LogMark | null): Promise<void> {
     for (const run of runs) {
       await run.segment.write(run.buffers, run.position);
       this.dirty.add(run.segment);
     }
     // Only once every run is written: readers never see a batch whose cycle may still fail.
-    const last = runs[runs.length - 1];
-    if (last !== undefined) this.written = { segment: last.segment, tail: last.end };
+    if (runsEnd !== null) this.written = runsEnd;
   }
 
   private async syncDirty(): Promise<void> {

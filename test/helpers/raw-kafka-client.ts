@@ -474,3 +474,13 @@ export function processIsAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Runs `work` on a fresh connection to `broker`, closed afterwards whatever happens. */
+export async function withConnection<T>(broker: { readonly host: string; readonly port: number }, work: (connection: RawKafkaConnection) => Promise<T>): Promise<T> {
+  const connection = await RawKafkaConnection.open(broker.host, broker.port);
+  try {
+    return await work(connection);
+  } finally {
+    connection.destroy();
+  }
+}

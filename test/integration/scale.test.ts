@@ -17,7 +17,7 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import { compressRecords } from '../../src/client/compression.js';
 import { startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
-import { batchOffsets, decodeRecordBatches, encodeRecordBatch, rawApi, RawKafkaConnection, updateCrc } from '../helpers/raw-kafka-client.js';
+import { batchOffsets, decodeRecordBatches, encodeRecordBatch, rawApi, RawKafkaConnection, withConnection, updateCrc } from '../helpers/raw-kafka-client.js';
 
 const apiVersionsApi = rawApi(apiVersionsRequest, apiVersionsResponse);
 const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
@@ -43,15 +43,6 @@ async function start(args: readonly string[], options: { dataDir?: string; env?:
   const broker = await startBrokerProcess({ args, readyTimeoutMs: recoveryDeadlineMs, ...options });
   brokers.push(broker);
   return broker;
-}
-
-async function withConnection<T>(broker: BrokerProcess, work: (connection: RawKafkaConnection) => Promise<T>): Promise<T> {
-  const connection = await RawKafkaConnection.open(broker.host, broker.port);
-  try {
-    return await work(connection);
-  } finally {
-    connection.destroy();
-  }
 }
 
 async function createTopic(broker: BrokerProcess, name: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {

@@ -19,7 +19,7 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { osprey, ospreyJson, assertSucceeded } from '../helpers/osprey-cli.js';
-import { decodeRecordBatches, encodeRecordBatch, rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
+import { decodeRecordBatches, encodeRecordBatch, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
 
 const produceApi = rawApi(produceRequest, produceResponse);
 const fetchApi = rawApi(fetchRequest, fetchResponse);
@@ -35,15 +35,6 @@ const recordCount = batchCount * recordsPerBatch;
 
 function valueOf(offset: number): string {
   return `record-${offset}-`.padEnd(60, 'x');
-}
-
-async function withConnection<T>(broker: BrokerProcess, work: (connection: RawKafkaConnection) => Promise<T>): Promise<T> {
-  const connection = await RawKafkaConnection.open(broker.host, broker.port);
-  try {
-    return await work(connection);
-  } finally {
-    connection.destroy();
-  }
 }
 
 async function produce(connection: RawKafkaConnection, topic: string, values: readonly string[], baseTimestamp = Date.now(), partition = 0): Promise<bigint> {

@@ -130,39 +130,41 @@ async function snappyBlock(block: Buffer, budget: number): Promise<Buffer> {
   }
 }
 
-function snappyDeclaredBytes(input: Buffer): number {
-  if (input.length < xerialHeaderBytes || !input.subarray(0, xerialMagic.length).equals(xerialMagic)) {
-    const declared = snappyDeclaredLength(input);
-    if (declared < 0) throw new DecompressionError('snappy: malformed block length');
-    return declared;
-  }
-  let total = 0;
+function isXerialFramed(input: Buffer): boolean {
+  return input.length >= xerialHeaderBytes && input.subarray(0, xerialMagic.length).equals(xerialMagic);
+}
+
+/** The snappy blocks of a xerial-framed input (after its header: int32 length │ block, repeated). */
+function* xerialChunks(input: Buffer): Generator<Buffer> {
   let position = xerialHeaderBytes;
   while (position + 4 <= input.length) {
     const chunkBytes = input.readInt32BE(position);
     position += 4;
     if (chunkBytes < 0 || position + chunkBytes > input.length) throw new DecompressionError(`snappy: xerial chunk of ${chunkBytes} bytes overruns the ${input.length}-byte input`);
-    const declared = snappyDeclaredLength(input.subarray(position, position + chunkBytes));
+    yield input.subarray(position, position + chunkBytes);
+    position += chunkBytes;
+  }
+}
+
+function snappyDeclaredBytes(input: Buffer): number {
+  const blocks = isXerialFramed(input) ? xerialChunks(input) : [input];
+  let total = 0;
+  for (const block of blocks) {
+    const declared = snappyDeclaredLength(block);
     if (declared < 0) throw new DecompressionError('snappy: malformed block length');
     total += declared;
-    position += chunkBytes;
   }
   return total;
 }
 
 async function snappyDecompress(input: Buffer, maxOutputBytes: number): Promise<Buffer> {
-  if (input.length < xerialHeaderBytes || !input.subarray(0, xerialMagic.length).equals(xerialMagic)) return snappyBlock(input, maxOutputBytes);
+  if (!isXerialFramed(input)) return snappyBlock(input, maxOutputBytes);
   const chunks: Buffer[] = [];
   let produced = 0;
-  let position = xerialHeaderBytes;
-  while (position + 4 <= input.length) {
-    const chunkBytes = input.readInt32BE(position);
-    position += 4;
-    if (chunkBytes < 0 || position + chunkBytes > input.length) throw new DecompressionError(`snappy: xerial chunk of ${chunkBytes} bytes overruns the ${input.length}-byte input`);
-    const chunk = await snappyBlock(input.subarray(position, position + chunkBytes), maxOutputBytes - produced);
+  for (const block of xerialChunks(input)) {
+    const chunk = await snappyBlock(block, maxOutputBytes - produced);
     produced += chunk.length;
     chunks.push(chunk);
-    position += chunkBytes;
   }
   return Buffer.concat(chunks, produced);
 }
