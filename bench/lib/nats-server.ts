@@ -5,6 +5,8 @@
  * Debian 12 packages 2.9.10. When no 2.10+ binary is at hand, the benchmark takes nats-server
  * from Debian trixie's archive without touching apt's sources or installing anything system-wide:
  *
+ *   0. the Debian mirror is the one apt on this machine is configured with (its sources files), so no
+ *      archive host is written into this code or the results;
  *   1. InRelease of trixie, its signature checked with gpgv against the Debian archive keyring
  *      (when gpgv or the keys are missing, this is said in the log and in the recorded source:
  *      the download then rests on HTTPS and the archive's own checksums only);
@@ -38,7 +40,7 @@ export interface NatsServerBinary {
 /** The first version with the jetstream `sync_interval` option. */
 export const syncIntervalSince = [2, 10] as const;
 
-const defaultMirror = 'https://deb.debian.org/debian';
+const aptSourcesFiles = ['/etc/apt/sources.list', '/etc/apt/sources.list.d'];
 const suite = 'trixie';
 const keyring = process.env['OSPREY_BENCH_DEBIAN_KEYRING'] ?? '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -206,10 +208,51 @@ function verifyInRelease(inRelease: Buffer, workDir: string, log: (line: string)
 }
 
 /**
+ * The main Debian archive apt is configured with: the first URI of a one-line (`deb URI suite …`)
+ * or deb822 (`URIs:`) source that is not the security archive; null when there is none.
+ */
+export function aptDebianMirror(files: readonly string[] = aptSourcesFiles): string | null {
+  for (const text of readSourcesFiles(files)) {
+    const mirror = firstDebianUri(text);
+    if (mirror !== null) return mirror;
+  }
+  return null;
+}
+
+/** The first archive URI in one sources file's text (either format), the security archive left out. */
+export function firstDebianUri(text: string): string | null {
+  const uris: string[] = [];
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.replace(/#.*/, '').trim();
+    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/.exec(line);
+    const deb822 = /^URIs:\s*(.+)$/i.exec(line);
+    if (oneLine?.[1] !== undefined) uris.push(oneLine[1]);
+    else if (deb822?.[1] !== undefined) uris.push(...deb822[1].split(/\s+/));
+  }
+  const mirror = uris.find((uri) => /^https?:\/\//.test(uri) && !/security/.test(uri));
+  return mirror === undefined ? null : mirror.replace(/\/+$/, '');
+}
+
+function readSourcesFiles(files: readonly string[]): string[] {
+  const texts: string[] = [];
+  for (const path of files) {
+    try {
+      if (!existsSync(path)) continue;
+      const names = path.endsWith('.d') ? readdirSync(path).filter((name) => /\.(list|sources)$/.test(name)).sort().map((name) => join(path, name)) : [path];
+      for (const name of names) texts.push(readFileSync(name, 'utf8'));
+    } catch {
+      continue;
+    }
+  }
+  return texts;
+}
+
+/**
  * Fetches trixie's nats-server into cacheRoot/nats-server-<version>/ (see the top of this file).
  * Throws with the reason when any step fails; leaves nothing half-made behind.
  */
-export async function downloadNatsServer(cacheRoot: string, log: (line: string) => void, mirror = process.env['OSPREY_BENCH_DEBIAN_MIRROR'] ?? defaultMirror): Promise<NatsServerBinary> {
+export async function downloadNatsServer(cacheRoot: string, log: (line: string) => void, mirror = process.env['OSPREY_BENCH_DEBIAN_MIRROR'] ?? aptDebianMirror()): Promise<NatsServerBinary> {
+  if (mirror === null) throw new Error(`no Debian archive found in apt's sources (${aptSourcesFiles.join(', ')}); set OSPREY_BENCH_DEBIAN_MIRROR`);
   if (!hasCommand('dpkg-deb')) throw new Error('dpkg-deb is not installed (needed to unpack the .deb)');
   const architecture = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
   mkdirSync(cacheRoot, { recursive: true });
@@ -247,7 +290,7 @@ export async function downloadNatsServer(cacheRoot: string, log: (line: string) 
     const version = probeNatsServer(extracted);
     if (version === null) throw new Error(`the nats-server in ${filename} does not run here`);
     if (!versionAtLeast(version, syncIntervalSince)) throw new Error(`${suite}'s nats-server is ${version}, older than 2.10`);
-    const description = `Debian ${suite} package nats-server ${debianVersion} (${architecture}) from ${mirror}/${filename}; .deb SHA256 ${debSha256} matches Packages, whose SHA256 matches InRelease; ${release.verifiedBy}`;
+    const description = `Debian ${suite} package nats-server ${debianVersion} (${architecture}) from apt's Debian mirror, ${filename}; .deb SHA256 ${debSha256} matches Packages, whose SHA256 matches InRelease; ${release.verifiedBy}`;
     const folder = join(cacheRoot, `nats-server-${version}`);
     const staging = join(workDir, 'out');
     mkdirSync(staging);

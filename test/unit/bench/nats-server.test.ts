@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clearsignedBody, findPackageStanza, parseNatsVersion, releaseSha256, versionAtLeast } from '../../../bench/lib/nats-server.js';
+import { aptDebianMirror, clearsignedBody, firstDebianUri, findPackageStanza, parseNatsVersion, releaseSha256, versionAtLeast } from '../../../bench/lib/nats-server.js';
 
 test('nats-server --version output is read without the prefix and the v', () => {
   assert.equal(parseNatsVersion('nats-server: v2.10.27\n'), '2.10.27');
@@ -54,4 +54,23 @@ test('the package stanza for the wanted architecture only', () => {
   assert.equal(stanza?.get('Size'), '4502708');
   assert.equal(findPackageStanza(packages, 'nats-server', 'arm64')?.get('SHA256'), '1111');
   assert.equal(findPackageStanza(packages, 'nats-server', 'riscv64'), null);
+});
+
+test('the Debian mirror is taken from apt\'s sources, in either format, never the security archive', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  assert.equal(firstDebianUri('# deb http://old.example/debian bookworm main\ndeb [arch=amd64] http://one.example/debian/ bookworm main\n'), 'http://one.example/debian');
+  assert.equal(firstDebianUri('Types: deb\nURIs: http://security.example/debian-security\n\nTypes: deb\nURIs: https://two.example/debian\nSuites: bookworm\n'), 'https://two.example/debian');
+  assert.equal(firstDebianUri('deb-src http://three.example/debian bookworm main\n'), null);
+  const root = mkdtempSync(join(tmpdir(), 'apt-sources-'));
+  try {
+    mkdirSync(join(root, 'sources.list.d'));
+    writeFileSync(join(root, 'sources.list'), '# nothing here\n');
+    writeFileSync(join(root, 'sources.list.d', 'debian.sources'), 'Types: deb\nURIs: http://four.example/debian\n');
+    assert.equal(aptDebianMirror([join(root, 'sources.list'), join(root, 'sources.list.d')]), 'http://four.example/debian');
+    assert.equal(aptDebianMirror([join(root, 'missing.list')]), null);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
