@@ -7,11 +7,15 @@ export function reportText(result: CheckResult, declarationCount: number): strin
   const count = result.differences.length;
   const messages = new Set(result.differences.map((difference) => difference.message)).size;
   lines.push(count === 0
-    ? `${declarationCount} declarations agree with Kafka's definitions`
-    : `${count} difference${count === 1 ? '' : 's'} in ${messages} of ${declarationCount} declarations`);
+    ? `${plural(declarationCount, 'declaration')} agree${declarationCount === 1 ? 's' : ''} with Kafka's definitions`
+    : `${plural(count, 'difference')} in ${messages} of ${plural(declarationCount, 'declaration')}`);
   return lines.join('\n') + '\n';
 }
 
 export function reportJson(result: CheckResult, kafkaTree: string): string {
   return JSON.stringify({ kafkaTree, differences: result.differences, notes: result.notes }, null, 2) + '\n';
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
