@@ -70,7 +70,7 @@ function readKafkaDefinitions(kafkaTree, parseKafkaDefinition) {
 const options = parseArguments(process.argv.slice(2));
 const { parseKafkaDefinition, KafkaDefinitionError } = await import(pathToFileURL(join(checkerDirectory, 'kafka-definition.js')).href);
 const { checkDeclarations } = await import(pathToFileURL(join(checkerDirectory, 'compare.js')).href);
-const { fieldRenames } = await import(pathToFileURL(join(checkerDirectory, 'renames.js')).href);
+const { fieldRenames, olderVersionsKept } = await import(pathToFileURL(join(checkerDirectory, 'allow-list.js')).href);
 const { reportJson, reportText } = await import(pathToFileURL(join(checkerDirectory, 'report.js')).href);
 
 let definitions;
@@ -81,6 +81,6 @@ try {
   throw error;
 }
 const declarations = await readDeclarations(options.declarations);
-const result = checkDeclarations(declarations, definitions, fieldRenames);
+const result = checkDeclarations(declarations, definitions, { fieldRenames, olderVersionsKept });
 process.stdout.write(options.json ? reportJson(result, options.kafkaTree) : reportText(result, declarations.length));
 process.exitCode = result.differences.length === 0 ? 0 : 1;

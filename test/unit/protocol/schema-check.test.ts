@@ -14,7 +14,7 @@ import type { Field, MessageSchema } from '../../../src/protocol/kafka/schema.js
 import { checkDeclarations } from '../../../src/protocol/kafka/schema-check/compare.js';
 import type { CheckResult } from '../../../src/protocol/kafka/schema-check/compare.js';
 import { parseKafkaDefinition, stripJsonComments } from '../../../src/protocol/kafka/schema-check/kafka-definition.js';
-import type { FieldRename } from '../../../src/protocol/kafka/schema-check/renames.js';
+import type { FieldRename, OlderVersionsKept } from '../../../src/protocol/kafka/schema-check/allow-list.js';
 import { repositoryRoot } from '../../helpers/tools.js';
 
 /** A made-up API in Kafka's format: an inline struct array, a struct reused by name, a commonStruct, comments. */
@@ -72,9 +72,14 @@ const widgetRequest: MessageSchema = message({
   ],
 });
 
-function check(declaration: MessageSchema, renames: readonly FieldRename[] = [], definitionText = widgetDefinitionText): CheckResult {
+function check(
+  declaration: MessageSchema,
+  fieldRenames: readonly FieldRename[] = [],
+  definitionText = widgetDefinitionText,
+  olderVersionsKept: readonly OlderVersionsKept[] = [],
+): CheckResult {
   const definitions = [parseKafkaDefinition(definitionText, 'WidgetRequest.json'), parseKafkaDefinition(headerDefinitionText, 'WidgetHeader.json')];
-  return checkDeclarations([declaration], definitions, renames);
+  return checkDeclarations([declaration], definitions, { fieldRenames, olderVersionsKept });
 }
 
 function lines(result: CheckResult): string[] {
@@ -119,6 +124,20 @@ test('versions beyond Kafka\'s are reported, with the fields that first appear t
     "Widget request v4: valid versions go beyond Kafka's: ours 0-4, Kafka 0-3; this Kafka tree defines 0-3, so 4 cannot be checked; fields of ours first appearing there: shape (4+)",
   ]);
   assert.equal(result.differences[0]?.kind, 'valid-versions');
+});
+
+test('versions older than Kafka\'s are reported, unless the allow-list keeps them on purpose', () => {
+  // A newer Kafka tree that dropped v0 (as Kafka 4.0 dropped old versions of several APIs).
+  const withoutVersionZero = widgetDefinitionText.replace('"validVersions": "0-3"', '"validVersions": "1-3"');
+  assert.deepEqual(lines(check(widgetRequest, [], withoutVersionZero)), [
+    "Widget request v0: valid versions go beyond Kafka's: ours 0-3, Kafka 1-3; this Kafka tree defines 1-3, so 0 cannot be checked",
+  ]);
+  const kept: OlderVersionsKept = { message: 'Widget', versions: '0', reason: 'old widget clients need it' };
+  const result = check(widgetRequest, [], withoutVersionZero, [kept]);
+  assert.deepEqual(result.differences, []);
+  assert.deepEqual(result.notes.map((note) => note.text), [
+    'Widget request v0: not in this Kafka tree (1-3), kept on purpose: old widget clients need it',
+  ]);
 });
 
 test('flexible versions that differ are reported', () => {

@@ -3,11 +3,12 @@
  * over the versions both define: validVersions, flexibleVersions, then every field recursively
  * (matched by name ignoring case, or through the rename allow-list): presence, type, versions,
  * nullable versions, tag and tagged versions, default where both give one, and the order of the
- * fields on the wire. Pure: definitions in, differences out.
+ * fields on the wire. Pure: definitions in, differences out. What differs on purpose is in
+ * allow-list.ts.
  */
 import type { Field, MessageSchema, Primitive } from '../schema.js';
 import type { KafkaField, KafkaMessageDefinition } from './kafka-definition.js';
-import type { FieldRename } from './renames.js';
+import type { FieldRename, OlderVersionsKept } from './allow-list.js';
 import {
   closedRange,
   difference,
@@ -64,17 +65,23 @@ const primitives: ReadonlySet<string> = new Set<Primitive>([
   'bool', 'int8', 'int16', 'uint16', 'int32', 'int64', 'float64', 'string', 'bytes', 'uuid', 'records',
 ]);
 
+/** The differences that are deliberate (see allow-list.ts). */
+export interface AllowList {
+  readonly fieldRenames: readonly FieldRename[];
+  readonly olderVersionsKept: readonly OlderVersionsKept[];
+}
+
 /** Compares every declaration of ours with Kafka's definition of the same apiKey and type. */
 export function checkDeclarations(
   declarations: readonly MessageSchema[],
   definitions: readonly KafkaMessageDefinition[],
-  renames: readonly FieldRename[],
+  allowList: AllowList,
 ): CheckResult {
   const differences: Difference[] = [];
   const notes: Note[] = [];
   for (const declaration of declarations) {
     const definition = definitions.find((candidate) => candidate.apiKey === declaration.apiKey && candidate.type === declaration.type);
-    const check = new MessageCheck(declaration, renames, differences, notes);
+    const check = new MessageCheck(declaration, allowList, differences, notes);
     if (definition === undefined) check.noDefinition();
     else check.compare(definition);
   }
@@ -98,7 +105,7 @@ class MessageCheck {
 
   constructor(
     private readonly ours: MessageSchema,
-    private readonly renames: readonly FieldRename[],
+    private readonly allowList: AllowList,
     private readonly differences: Difference[],
     private readonly notes: Note[],
   ) {
@@ -129,11 +136,16 @@ class MessageCheck {
   }
 
   private compareValidVersions(oursValid: VersionSet, kafkaValid: VersionSet, kafka: KafkaMessageDefinition): void {
-    const beyond = difference(oursValid, kafkaValid);
     const kafkaTop = Math.max(...kafkaValid);
     if (kafka.latestVersionUnstable && this.universe.includes(kafkaTop)) {
-      this.notes.push({ message: this.label, text: `${this.label} v${kafkaTop}: Kafka marks this version unstable in this tree (latestVersionUnstable); it may still change there` });
+      this.note(`${this.label} v${kafkaTop}: Kafka marks this version unstable in this tree (latestVersionUnstable); it may still change there`);
     }
+    const kept = this.allowList.olderVersionsKept.find((entry) => entry.message === this.ours.name);
+    const keptOnPurpose = difference(oursValid, kafkaValid).filter((version) => version < kafkaTop && kept !== undefined && versionsIn(kept.versions, [version]).length > 0);
+    if (kept !== undefined && keptOnPurpose.length > 0) {
+      this.note(`${this.label} v${formatVersions(keptOnPurpose, Infinity)}: not in this Kafka tree (${kafka.validVersions}), kept on purpose: ${kept.reason}`);
+    }
+    const beyond = difference(difference(oursValid, kafkaValid), keptOnPurpose);
     if (beyond.length === 0) return;
     const newer = beyond.filter((version) => version > kafkaTop);
     const parts = [`this Kafka tree defines ${kafka.validVersions}, so ${formatVersions(beyond, Infinity)} cannot be checked`];
@@ -267,8 +279,12 @@ class MessageCheck {
   }
 
   private kafkaNameOf(path: string, name: string): string {
-    const rename = this.renames.find((entry) => entry.message === this.ours.name && entry.type === this.ours.type && entry.path === path);
+    const rename = this.allowList.fieldRenames.find((entry) => entry.message === this.ours.name && entry.type === this.ours.type && entry.path === path);
     return rename?.kafkaName ?? name;
+  }
+
+  private note(text: string): void {
+    this.notes.push({ message: this.label, text });
   }
 
   private reportSets(kind: DifferenceKind, path: string, ours: VersionSet, kafka: VersionSet, what: string): void {
