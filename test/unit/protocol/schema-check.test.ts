@@ -217,6 +217,10 @@ test('a renamed field is matched through the allow-list, and reported without it
   assert.deepEqual(lines(check(renamed, [rename])), []);
 });
 
+test('a message name that differs from Kafka\'s is reported', () => {
+  assert.deepEqual(lines(check({ ...widgetRequest, name: 'Gadget' })), ['Gadget request: name differs: ours Gadget (GadgetRequest), Kafka WidgetRequest']);
+});
+
 test('a declaration without a Kafka definition of its apiKey and type is reported', () => {
   assert.deepEqual(lines(check({ ...widgetRequest, type: 'response' })), [
     'Widget response: no Kafka definition with apiKey 1000 and type response in this tree',

@@ -1,6 +1,6 @@
 /**
  * Compares our declarations (messages/*.ts) with Kafka's definitions of the same API key and type,
- * over the versions both define: validVersions, flexibleVersions, then every field recursively
+ * over the versions both define: the name, validVersions, flexibleVersions, then every field recursively
  * (matched by name ignoring case, or through the rename allow-list): presence, type, versions,
  * nullable versions, tag and tagged versions, default where both give one, and the order of the
  * fields on the wire. Pure: definitions in, differences out. What differs on purpose is in
@@ -22,6 +22,7 @@ import type { VersionSet } from './versions.js';
 
 export type DifferenceKind =
   | 'no-definition'
+  | 'name'
   | 'valid-versions'
   | 'flexible-versions'
   | 'missing-in-ours'
@@ -125,6 +126,11 @@ class MessageCheck {
     // ranges are written closed ("4-17"), not to suggest versions that were not compared.
     const universeTop = this.universe.length === 0 ? Infinity : Math.max(...this.universe);
     this.top = universeTop === Math.max(...oursValid) ? universeTop : Infinity;
+    // Kafka names a message with its type: FetchRequest, FetchResponse.
+    const expectedName = `${this.ours.name}${this.ours.type === 'request' ? 'Request' : 'Response'}`;
+    if (kafka.name !== expectedName) {
+      this.report('name', [], '', expectedName, kafka.name, `name differs: ours ${this.ours.name} (${expectedName}), Kafka ${kafka.name}`);
+    }
     this.compareValidVersions(oursValid, kafkaValid, kafka);
     if (this.universe.length === 0) return;
     const oursFlexible = versionsIn(this.ours.flexibleVersions, this.universe);
