@@ -140,6 +140,12 @@ test('versions older than Kafka\'s are reported, unless the allow-list keeps the
   ]);
 });
 
+test('valid versions that are not a closed range are reported, not compared', () => {
+  assert.deepEqual(lines(check({ ...widgetRequest, validVersions: '0+' })), [
+    'Widget request: valid versions must be closed ranges to be compared: ours 0+, Kafka 0-3',
+  ]);
+});
+
 test('flexible versions that differ are reported', () => {
   assert.deepEqual(lines(check({ ...widgetRequest, flexibleVersions: '3+' })), [
     'Widget request v2: flexible versions differ: ours 3+, Kafka 2+',

@@ -121,6 +121,11 @@ class MessageCheck {
   compare(kafka: KafkaMessageDefinition): void {
     const oursValid = closedRange(this.ours.validVersions);
     const kafkaValid = closedRange(kafka.validVersions);
+    if (oursValid.length === 0 || kafkaValid.length === 0) {
+      this.report('unsupported', [], '', this.ours.validVersions, kafka.validVersions,
+        `valid versions must be closed ranges to be compared: ours ${this.ours.validVersions}, Kafka ${kafka.validVersions}`);
+      return;
+    }
     this.universe = intersection(oursValid, kafkaValid);
     // Runs reaching our highest version are written open ("12+"); when Kafka's tree stops earlier,
     // ranges are written closed ("4-17"), not to suggest versions that were not compared.
@@ -146,12 +151,13 @@ class MessageCheck {
     if (kafka.latestVersionUnstable && this.universe.includes(kafkaTop)) {
       this.note(`${this.label} v${kafkaTop}: Kafka marks this version unstable in this tree (latestVersionUnstable); it may still change there`);
     }
+    const notInKafka = difference(oursValid, kafkaValid);
     const kept = this.allowList.olderVersionsKept.find((entry) => entry.message === this.ours.name);
-    const keptOnPurpose = difference(oursValid, kafkaValid).filter((version) => version < kafkaTop && kept !== undefined && versionsIn(kept.versions, [version]).length > 0);
+    const keptOnPurpose = kept === undefined ? [] : versionsIn(kept.versions, notInKafka.filter((version) => version < kafkaTop));
     if (kept !== undefined && keptOnPurpose.length > 0) {
       this.note(`${this.label} v${formatVersions(keptOnPurpose, Infinity)}: not in this Kafka tree (${kafka.validVersions}), kept on purpose: ${kept.reason}`);
     }
-    const beyond = difference(difference(oursValid, kafkaValid), keptOnPurpose);
+    const beyond = difference(notInKafka, keptOnPurpose);
     if (beyond.length === 0) return;
     const newer = beyond.filter((version) => version > kafkaTop);
     const parts = [`this Kafka tree defines ${kafka.validVersions}, so ${formatVersions(beyond, Infinity)} cannot be checked`];
