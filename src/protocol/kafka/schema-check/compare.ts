@@ -221,27 +221,26 @@ class MessageCheck {
     oursVersions: VersionSet,
     kafkaVersions: VersionSet,
   ): void {
-    const shown = path;
-    if (!sameVersions(oursVersions, kafkaVersions)) this.reportSets('versions', shown, oursVersions, kafkaVersions, 'versions differ');
+    if (!sameVersions(oursVersions, kafkaVersions)) this.reportSets('versions', path, oursVersions, kafkaVersions, 'versions differ');
     // Everything else is compared where the field exists on both sides.
     const common = intersection(oursVersions, kafkaVersions);
     if (common.length === 0) return;
     if (kafka.flexibleVersions !== undefined) {
-      this.report('unsupported', common, shown, 'none', kafka.flexibleVersions,
+      this.report('unsupported', common, path, 'none', kafka.flexibleVersions,
         `Kafka gives this field its own flexibleVersions (${kafka.flexibleVersions}), which our declarations cannot express`);
     }
     const oursType = typeOfOurs(ours);
     const kafkaType = typeOfKafka(kafka.type);
     if (oursType !== kafkaType) {
-      this.report('type', common, shown, oursType, kafka.type, `type differs: ours ${oursType}, Kafka ${kafka.type}`);
+      this.report('type', common, path, oursType, kafka.type, `type differs: ours ${oursType}, Kafka ${kafka.type}`);
       return;
     }
-    this.compareSet('nullable-versions', shown, ours.nullable ?? 'none', kafka.nullableVersions ?? 'none', common, 'nullable versions differ');
-    this.compareSet('tagged-versions', shown, ours.taggedVersions ?? 'none', kafka.taggedVersions ?? 'none', common, 'tagged versions differ');
+    this.compareSet('nullable-versions', path, ours.nullable ?? 'none', kafka.nullableVersions ?? 'none', common, 'nullable versions differ');
+    this.compareSet('tagged-versions', path, ours.taggedVersions ?? 'none', kafka.taggedVersions ?? 'none', common, 'tagged versions differ');
     const oursTagged = versionsIn(ours.taggedVersions ?? 'none', common);
     const kafkaTagged = versionsIn(kafka.taggedVersions ?? 'none', common);
     if (oursTagged.length > 0 && kafkaTagged.length > 0 && ours.tag !== kafka.tag) {
-      this.report('tag', intersection(oursTagged, kafkaTagged), shown, String(ours.tag), String(kafka.tag),
+      this.report('tag', intersection(oursTagged, kafkaTagged), path, String(ours.tag), String(kafka.tag),
         `tag differs: ours ${String(ours.tag)}, Kafka ${String(kafka.tag)}`);
     }
     if (ours.default !== undefined && kafka.default !== undefined) {
@@ -250,14 +249,14 @@ class MessageCheck {
       if (oursDefault !== kafkaDefault) {
         const oursText = showDefault(oursDefault, oursType);
         const kafkaText = showDefault(kafkaDefault, kafkaType);
-        this.report('default', common, shown, oursText, kafkaText, `default differs: ours ${oursText}, Kafka ${kafkaText}`);
+        this.report('default', common, path, oursText, kafkaText, `default differs: ours ${oursText}, Kafka ${kafkaText}`);
       }
     }
     const oursInner = innerFields(ours);
     if (oursInner === undefined) return;
     const kafkaInner = innerKafkaFields(kafka, definition);
     if (kafkaInner === undefined) {
-      this.report('unsupported', common, shown, oursType, kafka.type, `Kafka's struct type ${kafka.type} is not defined in ${definition.fileName}`);
+      this.report('unsupported', common, path, oursType, kafka.type, `Kafka's struct type ${kafka.type} is not defined in ${definition.fileName}`);
       return;
     }
     this.compareFields(oursInner, kafkaInner, definition, `${path}${ours.type === 'array' ? '[]' : ''}.`, oursVersions, kafkaVersions);
