@@ -31,7 +31,7 @@ import { apis } from './apis.js';
 import { BatchBuilder } from './batch-builder.js';
 import type { Bytes, HeaderToSend } from './batch-builder.js';
 import type { KafkaClient, TopicMetadata } from './client.js';
-import { compressionCodecs } from './compression.js';
+import { compressionCodecs } from '../protocol/kafka/compression.js';
 import type { CompressionName } from './compression.js';
 import type { Connection } from './connection.js';
 import { BrokerUnreachableError, KafkaProtocolError, RequestTimeoutError, isRetriable } from './errors.js';
