@@ -1,6 +1,7 @@
 /**
  * Compression of a record batch's records section, the producer's half of
- * src/protocol/kafka/compression.ts (which decompresses, bounded, for readers).
+ * src/protocol/kafka/compression.ts (which decompresses, bounded, for readers, and defines the
+ * codec ids).
  *
  *   id  name    format written
  *   0   none
@@ -14,9 +15,10 @@ import { promisify } from 'node:util';
 import { compress as snappyCompress } from 'snappy';
 import { compressFrame as lz4CompressFrame } from 'lz4-napi';
 import { compress as zstdCompress } from '@mongodb-js/zstd';
+import { compressionCodecs } from '../protocol/kafka/compression.js';
+import type { CompressionName } from '../protocol/kafka/compression.js';
 
-export const compressionCodecs = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
-export type CompressionName = keyof typeof compressionCodecs;
+export type { CompressionName };
 
 export function isCompressionName(name: string): name is CompressionName {
   return Object.hasOwn(compressionCodecs, name);
@@ -26,15 +28,15 @@ const gzipAsync = promisify(gzip);
 
 export async function compressRecords(codec: number, input: Buffer): Promise<Buffer> {
   switch (codec) {
-    case 0:
+    case compressionCodecs.none:
       return input;
-    case 1:
+    case compressionCodecs.gzip:
       return gzipAsync(input);
-    case 2:
+    case compressionCodecs.snappy:
       return snappyCompress(input);
-    case 3:
+    case compressionCodecs.lz4:
       return lz4CompressFrame(input);
-    case 4:
+    case compressionCodecs.zstd:
       return zstdCompress(input, 3);
     default:
       throw new RangeError(`unknown compression codec ${codec}`);

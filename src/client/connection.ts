@@ -7,6 +7,9 @@
  *   response: size int32 │ correlation_id int32 │ [tagged fields: flexible versions, except
  *             ApiVersions, whose response header is always v0] │ body
  *
+ * Responses are cut from the byte stream by the same frame reader the broker uses for requests
+ * (src/protocol/kafka/frame-reader.ts): a frame inside one socket read is a view, not a copy.
+ *
  * Opening a connection sends ApiVersions (v3; v0 again if the broker refuses v3) and remembers
  * each API's version range; every later request uses the highest version both sides support.
  */
@@ -14,6 +17,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Decoded, Encodable, MessageSchema } from '../protocol/kafka/schema.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
+import { FrameReader, FrameTooLargeError } from '../protocol/kafka/frame-reader.js';
 import { Reader } from '../protocol/wire/reader.js';
 import { Writer } from '../protocol/wire/writer.js';
 import { apis } from './apis.js';
@@ -49,6 +53,7 @@ interface Pending {
 
 const defaultMaxResponseBytes = 256 * 1024 * 1024;
 const apiVersionsKey = 18;
+const correlationIdBytes = 4;
 
 export class Connection {
   readonly address: string;
@@ -59,15 +64,13 @@ export class Connection {
   /** Features the broker reported in ApiVersions v3+ (name → supported range, finalized level). */
   features: { name: string; minVersion: number; maxVersion: number; finalizedLevel: number | null }[] = [];
   private closedError: Error | null = null;
-  private readonly chunks: Buffer[] = [];
-  private bufferedBytes = 0;
-  private readonly maxResponseBytes: number;
+  private readonly frames: FrameReader;
   private readonly closeListeners = new Set<(error: Error) => void>();
 
   private constructor(socket: Socket, private readonly options: ConnectionOptions) {
     this.socket = socket;
     this.address = `${options.host}:${options.port}`;
-    this.maxResponseBytes = options.maxResponseBytes ?? defaultMaxResponseBytes;
+    this.frames = new FrameReader(options.maxResponseBytes ?? defaultMaxResponseBytes, 'maxResponseBytes');
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(new BrokerUnreachableError(this.address, describeSocketError(error))));
@@ -216,46 +219,30 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.length;
-    while (this.bufferedBytes >= 4) {
-      const head = this.chunks[0]!.length >= 4 ? this.chunks[0]! : this.gather(4);
-      const size = head.readInt32BE(0);
-      if (size < 4 || size > this.maxResponseBytes) {
-        this.fail(new BrokerUnreachableError(this.address, `a response frame of ${size} bytes is not acceptable; closing`));
-        this.socket.destroy();
+    this.frames.push(chunk);
+    for (;;) {
+      let frame: Buffer | null;
+      try {
+        frame = this.frames.next();
+      } catch (error) {
+        if (!(error instanceof FrameTooLargeError)) throw error;
+        this.refuseFrame(error.frameBytes);
         return;
       }
-      if (this.bufferedBytes < size + 4) return;
-      const frame = this.gather(size + 4);
-      this.consume(size + 4);
-      this.onFrame(frame.subarray(4, size + 4));
-    }
-  }
-
-  /** The first `byteCount` buffered bytes as one buffer, without consuming them. */
-  private gather(byteCount: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length >= byteCount) return first;
-    const joined = Buffer.concat(this.chunks, this.bufferedBytes);
-    this.chunks.length = 0;
-    this.chunks.push(joined);
-    return joined;
-  }
-
-  private consume(byteCount: number): void {
-    let left = byteCount;
-    while (left > 0) {
-      const first = this.chunks[0]!;
-      if (first.length <= left) {
-        this.chunks.shift();
-        left -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(left);
-        left = 0;
+      if (frame === null) return;
+      // Every response starts with its correlation id.
+      if (frame.length < correlationIdBytes) {
+        this.refuseFrame(frame.length);
+        return;
       }
+      this.onFrame(frame);
+      if (this.closedError !== null) return;
     }
-    this.bufferedBytes -= byteCount;
+  }
+
+  private refuseFrame(frameBytes: number): void {
+    this.fail(new BrokerUnreachableError(this.address, `a response frame of ${frameBytes} bytes is not acceptable; closing`));
+    this.socket.destroy();
   }
 
   private onFrame(frame: Buffer): void {
@@ -265,7 +252,7 @@ export class Connection {
     this.pending.delete(correlationId);
     clearTimeout(pending.timer);
     try {
-      const reader = new Reader(frame, 4);
+      const reader = new Reader(frame, correlationIdBytes);
       if (pending.flexible && pending.apiKey !== apiVersionsKey) reader.taggedFields();
       pending.resolve(pending.decode(reader));
     } catch (error) {

@@ -7,17 +7,17 @@
  *   for (;;) for (const record of await consumer.poll()) …
  *
  * One poll sends one Fetch per partition leader, concurrently, and decodes what comes back straight
- * into ConsumedRecords (no intermediate record objects; CRC checked):
+ * into ConsumedRecords (no intermediate record objects; CRC checked), batch headers through
+ * src/protocol/kafka/batch-header.ts and records through RecordIterator (records.ts):
  * compressed batches are decompressed (bounded, src/protocol/kafka/compression.ts), control batches of
  * transactions skipped, records before the position (a batch starts earlier) dropped.
  */
-import { decompressRecords } from '../protocol/kafka/compression.js';
+import { compressionCodecs, decompressRecords } from '../protocol/kafka/compression.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { batchHeaderBytes, currentMagic, magicAt } from '../protocol/kafka/batch-header.js';
-import { recordBatchTotalBytes } from '../protocol/kafka/records.js';
+import { batchHeaderBytes, currentMagic, hasValidCrc, isControl, readBaseOffset, readCompressionCodec, readLastOffset, readMagic, recordsAt } from '../protocol/kafka/batch-header.js';
+import { RecordIterator, recordBatchTotalBytes } from '../protocol/kafka/records.js';
 import type { RecordHeader } from '../protocol/kafka/records.js';
 import { MalformedInputError } from '../protocol/wire/errors.js';
-import { crc32c } from '@node-rs/crc32';
 import { apis } from './apis.js';
 import type { KafkaClient } from './client.js';
 import { zeroTopicId } from './client.js';
@@ -59,8 +59,6 @@ interface PartitionState {
   position: number;
   highWatermark: number;
 }
-
-const compressionMask = 0x07;
 
 export class Consumer {
   private readonly states = new Map<string, PartitionState>();
@@ -192,76 +190,24 @@ export class Consumer {
       if (total === null) break;
       const start = position;
       position += total;
-      if (total < batchHeaderBytes || bytes.readInt8(start + magicAt) !== currentMagic) continue; // older message formats: skipped
-      if (crc32c(bytes.subarray(start + 21, start + total)) !== bytes.readUInt32BE(start + 17)) throw new MalformedInputError(`record batch at offset ${Number(bytes.readBigInt64BE(start))}: CRC mismatch`);
-      const attributes = bytes.readInt16BE(start + 21);
-      const baseOffset = Number(bytes.readBigInt64BE(start));
-      const lastOffset = baseOffset + bytes.readInt32BE(start + 23);
-      if ((attributes & controlBit) === 0 && lastOffset >= state.position) {
-        const codec = attributes & compressionMask;
-        const section = codec === 0 ? bytes.subarray(start + batchHeaderBytes, start + total) : await decompressRecords(codec, bytes.subarray(start + batchHeaderBytes, start + total));
-        const baseTimestampMs = Number(bytes.readBigInt64BE(start + 27));
-        const logAppendTimeMs = (attributes & logAppendTimeBit) !== 0 ? Number(bytes.readBigInt64BE(start + 35)) : null;
-        readRecords(section, bytes.readInt32BE(start + 57), baseOffset, baseTimestampMs, logAppendTimeMs, state, output);
+      if (total < batchHeaderBytes || readMagic(bytes, start) !== currentMagic) continue; // older message formats: skipped
+      if (!hasValidCrc(bytes, start, total)) throw new MalformedInputError(`record batch at offset ${readBaseOffset(bytes, start)}: CRC mismatch`);
+      const lastOffset = readLastOffset(bytes, start);
+      if (!isControl(bytes, start) && lastOffset >= state.position) {
+        const codec = readCompressionCodec(bytes, start);
+        const stored = bytes.subarray(start + recordsAt, start + total);
+        const section = codec === compressionCodecs.none ? stored : await decompressRecords(codec, stored);
+        readRecords(new RecordIterator(bytes, start, section, 0, section.length), state, output);
       }
       if (lastOffset + 1 > state.position) state.position = lastOffset + 1;
     }
   }
 }
 
-const controlBit = 0x20;
-const logAppendTimeBit = 0x08;
-
-/**
- * The records of one batch (layout in src/protocol/kafka/records.ts), every length checked against
- * the bytes left; records before the partition's position are skipped.
- */
-function readRecords(section: Buffer, count: number, baseOffset: number, baseTimestampMs: number, logAppendTimeMs: number | null, state: PartitionState, output: ConsumedRecord[]): void {
-  const cursor = { at: 0 };
-  const end = section.length;
-  for (let index = 0; index < count; index++) {
-    const length = readVarint(section, cursor, end);
-    const recordEnd = cursor.at + length;
-    if (length < 0 || recordEnd > end) throw new MalformedInputError(`record: length ${length} with ${end - cursor.at} bytes left`);
-    cursor.at += 1; // attributes
-    const timestampDelta = readVarint(section, cursor, recordEnd);
-    const offset = baseOffset + readVarint(section, cursor, recordEnd);
-    const key = readBytes(section, cursor, recordEnd);
-    const value = readBytes(section, cursor, recordEnd);
-    const headerCount = readVarint(section, cursor, recordEnd);
-    if (headerCount < 0 || headerCount > recordEnd - cursor.at) throw new MalformedInputError(`record: header count ${headerCount}`);
-    const headers: RecordHeader[] = headerCount === 0 ? noHeaders : [];
-    for (let header = 0; header < headerCount; header++) {
-      const headerKey = readBytes(section, cursor, recordEnd);
-      if (headerKey === null) throw new MalformedInputError('record: null header key');
-      headers.push({ key: headerKey.toString('utf8'), value: readBytes(section, cursor, recordEnd) });
-    }
-    if (cursor.at !== recordEnd) throw new MalformedInputError(`record: ${recordEnd - cursor.at} bytes beyond its fields`);
-    if (offset >= state.position) output.push({ topic: state.topic, partition: state.partition, offset, timestampMs: logAppendTimeMs ?? baseTimestampMs + timestampDelta, key, value, headers });
+/** The records of one batch; those before the partition's position (a batch starts earlier) are skipped. */
+function readRecords(records: RecordIterator, state: PartitionState, output: ConsumedRecord[]): void {
+  while (records.next()) {
+    if (records.offset < state.position) continue;
+    output.push({ topic: state.topic, partition: state.partition, offset: records.offset, timestampMs: records.timestampMs, key: records.key(), value: records.value(), headers: records.headers() });
   }
-}
-
-const noHeaders: RecordHeader[] = [];
-
-/** A zigzag varint or varlong (as a number: exact up to 2^53). */
-function readVarint(buffer: Buffer, cursor: { at: number }, end: number): number {
-  let unsigned = 0;
-  let scale = 1;
-  for (let shift = 0; shift < 64; shift += 7) {
-    if (cursor.at >= end) throw new MalformedInputError('record: truncated varint');
-    const byte = buffer[cursor.at++]!;
-    unsigned += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) return unsigned % 2 === 0 ? unsigned / 2 : -(unsigned + 1) / 2;
-    scale *= 128;
-  }
-  throw new MalformedInputError('record: varint longer than 10 bytes');
-}
-
-function readBytes(buffer: Buffer, cursor: { at: number }, end: number): Buffer | null {
-  const length = readVarint(buffer, cursor, end);
-  if (length === -1) return null;
-  if (length < -1 || cursor.at + length > end) throw new MalformedInputError(`record: field of ${length} bytes with ${end - cursor.at} left`);
-  const bytes = buffer.subarray(cursor.at, cursor.at + length);
-  cursor.at += length;
-  return bytes;
 }

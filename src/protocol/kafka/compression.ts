@@ -21,6 +21,10 @@ import { Decompress as ZstdDecompress } from 'fzstd';
  *   4   zstd    zstd frames                                  counted while streaming, block by block
  */
 
+/** Codec ids, as bits 0-2 of a batch's attributes carry them (batch-header.ts). */
+export const compressionCodecs = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
+export type CompressionName = keyof typeof compressionCodecs;
+
 export class DecompressionError extends Error {
   constructor(message: string) {
     super(message);
@@ -42,15 +46,15 @@ export const defaultMaxDecompressedBytes = 64 * 1024 * 1024;
  */
 export function declaredDecompressedBytes(codec: number, input: Buffer): number {
   switch (codec) {
-    case 0:
+    case compressionCodecs.none:
       return input.length;
-    case 1:
+    case compressionCodecs.gzip:
       return gzipDeclaredBytes(input);
-    case 2:
+    case compressionCodecs.snappy:
       return snappyDeclaredBytes(input);
-    case 3:
+    case compressionCodecs.lz4:
       return lz4FrameOutputBound(input);
-    case 4:
+    case compressionCodecs.zstd:
       return zstdOutputBound(input);
     default:
       throw new DecompressionError(`unknown compression codec ${codec}`);
@@ -61,18 +65,18 @@ const gunzipAsync = promisify(gunzip);
 
 export async function decompressRecords(codec: number, input: Buffer, maxOutputBytes = defaultMaxDecompressedBytes): Promise<Buffer> {
   switch (codec) {
-    case 0:
+    case compressionCodecs.none:
       return input;
-    case 1:
+    case compressionCodecs.gzip:
       return gunzipBounded(input, maxOutputBytes);
-    case 2:
+    case compressionCodecs.snappy:
       return snappyDecompress(input, maxOutputBytes);
-    case 3:
+    case compressionCodecs.lz4:
       checkLimit('lz4', lz4FrameOutputBound(input), maxOutputBytes);
       return lz4DecompressFrame(input).catch((error: unknown) => {
         throw new DecompressionError(`lz4: ${describe(error)}`);
       });
-    case 4:
+    case compressionCodecs.zstd:
       return zstdDecompress(input, maxOutputBytes);
     default:
       throw new DecompressionError(`unknown compression codec ${codec}`);

@@ -2,8 +2,11 @@
  * Uncompressed v2 record batches (magic 2): a pure codec, bytes ⇄ records, no I/O.
  *
  * The broker's produce and fetch paths never decode records (DESIGN.md, decision 4); this codec is
- * for the broker's own logs (the group offsets log) and for tools and tests that write or read
- * records themselves. Compressed batches are refused, not decompressed.
+ * for the broker's own logs (the group offsets log), for the client's consumer and for tools and
+ * tests that write or read records themselves. decodeRecordBatch refuses compressed batches; a
+ * reader that decompresses (the consumer) walks the decompressed section with RecordIterator,
+ * which every record reader here shares. Records are written by RecordBatchBuilder
+ * (record-batch-builder.ts), which encodeRecordBatch uses too.
  *
  *   batch header: drawn in batch-header.ts (the layout is shared with the storage engine)
  *
@@ -15,35 +18,33 @@
  * Offsets and timestamps are plain numbers (exact up to 2^53); BigInt appears only where int64
  * fields are read or written.
  */
-import { crc32c } from '@node-rs/crc32';
 import { MalformedInputError } from '../wire/errors.js';
-import { Reader } from '../wire/reader.js';
-import { Writer } from '../wire/writer.js';
 import {
-  attributesAt,
-  baseOffsetAt,
-  baseSequenceAt,
-  baseTimestampAt,
   batchHeaderBytes,
-  batchLengthAt,
   batchOverheadBytes,
-  compressionCodecMask,
   batchTotalBytes,
+  compressionCodecMask,
   controlBit,
-  crcAt,
   currentMagic,
-  lastOffsetDeltaAt,
-  magicAt,
-  maxTimestampAt,
-  partitionLeaderEpochAt,
-  producerEpochAt,
-  producerIdAt,
+  hasValidCrc,
+  isLogAppendTime,
+  readAttributes,
+  readBaseOffset,
+  readBaseSequence,
+  readBaseTimestamp,
+  readBatchLength,
+  readLastOffset,
+  readMagic,
+  readMaxTimestamp,
+  readPartitionLeaderEpoch,
+  readProducerEpoch,
+  readProducerId,
+  readRecordsCount,
   recordsAt,
-  recordsCountAt,
   timestampTypeBit,
   transactionalBit,
-  writeBatchHeader,
 } from './batch-header.js';
+import { RecordBatchBuilder } from './record-batch-builder.js';
 
 
 export interface RecordHeader {
@@ -103,53 +104,16 @@ export interface DecodedRecordBatch {
 export function encodeRecordBatch(batch: BatchToEncode): Buffer {
   if (batch.records.length === 0) throw new RangeError('a record batch holds at least one record');
   const baseTimestamp = batch.records.reduce((lowest, record) => Math.min(lowest, record.timestampMs ?? batch.baseTimestampMs), batch.baseTimestampMs);
-  let maxTimestamp = baseTimestamp;
-  const body = new Writer(256);
-  batch.records.forEach((record, offsetDelta) => {
-    const timestamp = record.timestampMs ?? batch.baseTimestampMs;
-    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    writeRecord(body, record, offsetDelta, timestamp - baseTimestamp);
-  });
-  const records = body.toBuffer();
-  const output = Buffer.allocUnsafe(batchHeaderBytes + records.length);
-  const attributes = (batch.logAppendTime === true ? timestampTypeBit : 0) | (batch.transactional === true ? transactionalBit : 0);
-  records.copy(output, batchHeaderBytes);
-  writeBatchHeader(output, {
+  const builder = new RecordBatchBuilder(256, baseTimestamp);
+  for (const record of batch.records) builder.append(record.timestampMs ?? batch.baseTimestampMs, record.key, record.value, record.headers);
+  return builder.build({
     baseOffset: batch.baseOffset ?? 0,
     partitionLeaderEpoch: batch.partitionLeaderEpoch ?? -1,
-    attributes,
-    recordsCount: batch.records.length,
-    baseTimestampMs: baseTimestamp,
-    maxTimestampMs: maxTimestamp,
+    attributes: (batch.logAppendTime === true ? timestampTypeBit : 0) | (batch.transactional === true ? transactionalBit : 0),
     producerId: batch.producerId ?? -1n,
     producerEpoch: batch.producerEpoch ?? -1,
     baseSequence: batch.baseSequence ?? -1,
   });
-  return output;
-}
-
-function writeRecord(writer: Writer, record: RecordToEncode, offsetDelta: number, timestampDelta: number): void {
-  const body = new Writer(64);
-  body.int8(0);
-  body.varlong(BigInt(timestampDelta));
-  body.varint(offsetDelta);
-  writeVarintBytes(body, record.key);
-  writeVarintBytes(body, record.value);
-  const headers = record.headers ?? [];
-  body.varint(headers.length);
-  for (const header of headers) {
-    writeVarintBytes(body, Buffer.from(header.key, 'utf8'));
-    writeVarintBytes(body, header.value);
-  }
-  const bytes = body.toBuffer();
-  writer.varint(bytes.length);
-  writer.raw(bytes);
-}
-
-function writeVarintBytes(writer: Writer, bytes: Buffer | null): void {
-  if (bytes === null) return writer.varint(-1);
-  writer.varint(bytes.length);
-  writer.raw(bytes);
 }
 
 /** Whole bytes of the batch starting at `start`, or null when fewer than that remain. */
@@ -171,42 +135,32 @@ export interface DecodeOptions {
  */
 export function decodeRecordBatch(buffer: Buffer, start = 0, options: DecodeOptions = {}): DecodedRecordBatch {
   if (buffer.length - start < batchHeaderBytes) throw new MalformedInputError(`record batch: ${buffer.length - start} bytes is shorter than a header`);
-  const batchLength = buffer.readInt32BE(start + batchLengthAt);
+  const batchLength = readBatchLength(buffer, start);
   const totalBytes = batchLength + batchOverheadBytes;
   if (batchLength < batchHeaderBytes - batchOverheadBytes) throw new MalformedInputError(`record batch: batchLength ${batchLength} is below the header size`);
   if (buffer.length - start < totalBytes) throw new MalformedInputError(`record batch: truncated, ${buffer.length - start} of ${totalBytes} bytes`);
-  const magic = buffer.readInt8(start + magicAt);
+  const magic = readMagic(buffer, start);
   if (magic !== currentMagic) throw new MalformedInputError(`record batch: magic ${magic}, expected 2`);
   const end = start + totalBytes;
-  if (options.verifyCrc !== false) {
-    const crc = crc32c(buffer.subarray(start + attributesAt, end));
-    if (crc !== buffer.readUInt32BE(start + crcAt)) throw new MalformedInputError('record batch: CRC mismatch');
-  }
-  const attributes = buffer.readInt16BE(start + attributesAt);
+  if (options.verifyCrc !== false && !hasValidCrc(buffer, start, totalBytes)) throw new MalformedInputError('record batch: CRC mismatch');
+  const attributes = readAttributes(buffer, start);
   if ((attributes & compressionCodecMask) !== 0) throw new MalformedInputError(`record batch: compression codec ${attributes & compressionCodecMask} is not decoded here`);
-  const baseOffset = Number(buffer.readBigInt64BE(start + baseOffsetAt));
-  const lastOffsetDelta = buffer.readInt32BE(start + lastOffsetDeltaAt);
-  const baseTimestampMs = Number(buffer.readBigInt64BE(start + baseTimestampAt));
-  const maxTimestampMs = Number(buffer.readBigInt64BE(start + maxTimestampAt));
-  const logAppendTime = (attributes & timestampTypeBit) !== 0;
-  const count = buffer.readInt32BE(start + recordsCountAt);
+  const count = readRecordsCount(buffer, start);
   if (count < 0 || count > end - (start + recordsAt)) throw new MalformedInputError(`record batch: record count ${count} does not fit`);
-  const reader = new Reader(buffer, start + recordsAt, end);
+  const iterator = new RecordIterator(buffer, start, buffer, start + recordsAt, end);
   const records: DecodedRecord[] = [];
-  for (let index = 0; index < count; index++) {
-    records.push(readRecord(reader, baseOffset, baseTimestampMs, logAppendTime ? maxTimestampMs : null));
-  }
-  if (reader.remaining !== 0) throw new MalformedInputError(`record batch: ${reader.remaining} bytes after the last record`);
+  while (iterator.next()) records.push({ offset: iterator.offset, timestampMs: iterator.timestampMs, key: iterator.key(), value: iterator.value(), headers: iterator.headers() });
+  if (iterator.position !== end) throw new MalformedInputError(`record batch: ${end - iterator.position} bytes after the last record`);
   return {
-    baseOffset,
-    lastOffset: baseOffset + lastOffsetDelta,
-    partitionLeaderEpoch: buffer.readInt32BE(start + partitionLeaderEpochAt),
+    baseOffset: readBaseOffset(buffer, start),
+    lastOffset: readLastOffset(buffer, start),
+    partitionLeaderEpoch: readPartitionLeaderEpoch(buffer, start),
     attributes,
-    baseTimestampMs,
-    maxTimestampMs,
-    producerId: buffer.readBigInt64BE(start + producerIdAt),
-    producerEpoch: buffer.readInt16BE(start + producerEpochAt),
-    baseSequence: buffer.readInt32BE(start + baseSequenceAt),
+    baseTimestampMs: readBaseTimestamp(buffer, start),
+    maxTimestampMs: readMaxTimestamp(buffer, start),
+    producerId: readProducerId(buffer, start),
+    producerEpoch: readProducerEpoch(buffer, start),
+    baseSequence: readBaseSequence(buffer, start),
     isTransactional: (attributes & transactionalBit) !== 0,
     isControl: (attributes & controlBit) !== 0,
     records,
@@ -214,34 +168,141 @@ export function decodeRecordBatch(buffer: Buffer, start = 0, options: DecodeOpti
   };
 }
 
-function readRecord(reader: Reader, baseOffset: number, baseTimestampMs: number, logAppendTimeMs: number | null): DecodedRecord {
-  const length = reader.varint();
-  if (length < 0 || length > reader.remaining) throw new MalformedInputError(`record: length ${length} with ${reader.remaining} bytes left`);
-  const recordEnd = reader.offset + length;
-  const record = new Reader(reader.buffer, reader.offset, recordEnd);
-  record.int8(); // attributes, unused
-  const timestampDelta = Number(record.varlong());
-  const offsetDelta = record.varint();
-  const key = readVarintBytes(record);
-  const value = readVarintBytes(record);
-  const headerCount = record.varint();
-  if (headerCount < 0 || headerCount > record.remaining) throw new MalformedInputError(`record: header count ${headerCount}`);
-  const headers: RecordHeader[] = [];
-  for (let index = 0; index < headerCount; index++) {
-    const headerKey = readVarintBytes(record);
-    if (headerKey === null) throw new MalformedInputError('record: null header key');
-    headers.push({ key: headerKey.toString('utf8'), value: readVarintBytes(record) });
+const noHeaders: readonly RecordHeader[] = [];
+
+/**
+ * Walks the records of one batch, checking every length against the bytes left (MalformedInputError
+ * otherwise). `records[start, end)` is the batch's records section: for a compressed batch, its
+ * decompressed bytes; `header[at…]` is the batch, whose header gives the count, base offset and
+ * timestamps. Nothing is allocated per record unless asked for: `offset` and `timestampMs` are
+ * fields, key() and value() make views of `records`, headers() decodes the record's headers.
+ *
+ *   const iterator = new RecordIterator(batch, 0, section, 0, section.length);
+ *   while (iterator.next()) use(iterator.offset, iterator.timestampMs, iterator.key(), iterator.value());
+ *
+ * For LogAppendTime batches every record's timestamp is the batch's maxTimestamp.
+ */
+export class RecordIterator {
+  /** Of the current record (after next() returned true). */
+  offset = 0;
+  timestampMs = 0;
+  /** Where the next record starts (after the last one: where the records ended). */
+  position: number;
+  private recordsLeft: number;
+  private readonly baseOffset: number;
+  private readonly baseTimestampMs: number;
+  private readonly logAppendTimeMs: number | null;
+  private keyAt = 0;
+  private keyBytes = -1;
+  private valueAt = 0;
+  private valueBytes = -1;
+  private headerCount = 0;
+  /** Per header of the current record: key start, key bytes, value start, value bytes (−1: null); reused. */
+  private headerFields = new Int32Array(32);
+
+  constructor(
+    header: Buffer,
+    at: number,
+    private readonly records: Buffer,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.position = start;
+    this.recordsLeft = readRecordsCount(header, at);
+    this.baseOffset = readBaseOffset(header, at);
+    this.baseTimestampMs = readBaseTimestamp(header, at);
+    this.logAppendTimeMs = isLogAppendTime(header, at) ? readMaxTimestamp(header, at) : null;
   }
-  if (record.remaining !== 0) throw new MalformedInputError(`record: ${record.remaining} bytes beyond its fields`);
-  reader.offset = recordEnd;
-  return { offset: baseOffset + offsetDelta, timestampMs: logAppendTimeMs ?? baseTimestampMs + timestampDelta, key, value, headers };
+
+  /** Reads the next record's fields; false after the batch's last record. */
+  next(): boolean {
+    if (this.recordsLeft <= 0) return false;
+    this.recordsLeft--;
+    const end = this.end;
+    const length = this.zigzag(end);
+    const recordEnd = this.position + length;
+    if (length < 0 || recordEnd > end) throw new MalformedInputError(`record: length ${length} with ${end - this.position} bytes left`);
+    this.position += 1; // attributes, unused in v2
+    const timestampDelta = this.zigzag(recordEnd);
+    this.offset = this.baseOffset + this.zigzag(recordEnd);
+    this.timestampMs = this.logAppendTimeMs ?? this.baseTimestampMs + timestampDelta;
+    this.keyBytes = this.fieldLength(recordEnd);
+    this.keyAt = this.position;
+    this.position += Math.max(this.keyBytes, 0);
+    this.valueBytes = this.fieldLength(recordEnd);
+    this.valueAt = this.position;
+    this.position += Math.max(this.valueBytes, 0);
+    const headerCount = this.zigzag(recordEnd);
+    if (headerCount < 0 || headerCount > recordEnd - this.position) throw new MalformedInputError(`record: header count ${headerCount}`);
+    this.headerCount = headerCount;
+    if (headerCount * 4 > this.headerFields.length) this.headerFields = new Int32Array(headerCount * 8);
+    const fields = this.headerFields;
+    for (let header = 0; header < headerCount; header++) {
+      const keyBytes = this.fieldLength(recordEnd);
+      if (keyBytes < 0) throw new MalformedInputError('record: null header key');
+      fields[header * 4] = this.position;
+      fields[header * 4 + 1] = keyBytes;
+      this.position += keyBytes;
+      const valueBytes = this.fieldLength(recordEnd); // read before adding: it moves `position`
+      fields[header * 4 + 2] = this.position;
+      fields[header * 4 + 3] = valueBytes;
+      this.position += Math.max(valueBytes, 0);
+    }
+    if (this.position !== recordEnd) throw new MalformedInputError(`record: ${recordEnd - this.position} bytes beyond its fields`);
+    return true;
+  }
+
+  /** The current record's key: a view of the records, or null. */
+  key(): Buffer | null {
+    return this.keyBytes < 0 ? null : this.records.subarray(this.keyAt, this.keyAt + this.keyBytes);
+  }
+
+  /** The current record's value: a view of the records, or null. */
+  value(): Buffer | null {
+    return this.valueBytes < 0 ? null : this.records.subarray(this.valueAt, this.valueAt + this.valueBytes);
+  }
+
+  /** The current record's headers (keys as text, values as views); one shared empty list when none. */
+  headers(): readonly RecordHeader[] {
+    if (this.headerCount === 0) return noHeaders;
+    const fields = this.headerFields;
+    const headers: RecordHeader[] = [];
+    for (let header = 0; header < this.headerCount; header++) {
+      const keyAt = fields[header * 4]!;
+      const valueAt = fields[header * 4 + 2]!;
+      const valueBytes = fields[header * 4 + 3]!;
+      headers.push({
+        key: this.records.toString('utf8', keyAt, keyAt + fields[header * 4 + 1]!),
+        value: valueBytes < 0 ? null : this.records.subarray(valueAt, valueAt + valueBytes),
+      });
+    }
+    return headers;
+  }
+
+  /** A length-prefixed field's length (−1 for null), checked against the record's end. */
+  private fieldLength(recordEnd: number): number {
+    const length = this.zigzag(recordEnd);
+    if (length < -1 || this.position + length > recordEnd) throw new MalformedInputError(`record: field of ${length} bytes with ${recordEnd - this.position} left`);
+    return length;
+  }
+
+  /** A zigzag varint or varlong (as a number: exact up to 2^53) at `position`, advancing it. */
+  private zigzag(end: number): number {
+    let unsigned = 0;
+    let scale = 1;
+    for (let byteIndex = 0; byteIndex < maxVarintBytes; byteIndex++) {
+      if (this.position >= end) throw new MalformedInputError('record: truncated varint');
+      const byte = this.records[this.position++]!;
+      unsigned += (byte & 0x7f) * scale;
+      if ((byte & 0x80) === 0) return unsigned % 2 === 0 ? unsigned / 2 : -(unsigned + 1) / 2;
+      scale *= 128;
+    }
+    throw new MalformedInputError('record: varint longer than 10 bytes');
+  }
 }
 
-function readVarintBytes(reader: Reader): Buffer | null {
-  const length = reader.varint();
-  if (length < -1) throw new MalformedInputError(`record: field length ${length}`);
-  return length === -1 ? null : reader.slice(length);
-}
+/** A varlong takes at most 10 bytes (64 bits, 7 per byte). */
+const maxVarintBytes = 10;
 
 /**
  * Decodes consecutive whole batches (as a log read returns them). A truncated batch at the end is

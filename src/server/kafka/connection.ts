@@ -1,7 +1,7 @@
 /**
  * One client connection speaking the Kafka protocol.
  *
- * Request frame (after the size prefix, see frame-reader.ts):
+ * Request frame (after the size prefix, see src/protocol/kafka/frame-reader.ts):
  *
  *     header v1: api_key int16 │ api_version int16 │ correlation_id int32 │ client_id nullable string
  *     header v2: header v1 fields, then a tagged-fields section (flexible versions of the API)
@@ -46,7 +46,7 @@ import type { ApiRegistry } from './api-registry.js';
 import { apiVersionsKey, fetchKey } from './api-registry.js';
 import { InjectedFaultError } from './fault-hook.js';
 import { FrameDeadline } from './frame-deadline.js';
-import { FrameReader, FrameTooLargeError, sizePrefixBytes } from './frame-reader.js';
+import { FrameReader, FrameTooLargeError, sizePrefixBytes } from '../../protocol/kafka/frame-reader.js';
 import type { MemoryClaimant, RequestMemoryPool } from './request-memory.js';
 import type { ApiHandler, RequestContext } from './handler.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameReader, FrameTooLargeError } from '../../../src/server/kafka/frame-reader.js';
+import { FrameReader, FrameTooLargeError } from '../../../src/protocol/kafka/frame-reader.js';
 
 /** A small deterministic generator so a failure can be replayed from its seed. */
 function seededRandom(seed: number): () => number {

@@ -1,9 +1,10 @@
 /**
- * Splits a TCP byte stream into Kafka request frames.
+ * Splits a TCP byte stream into Kafka frames: requests on the broker's side
+ * (src/server/kafka/connection.ts), responses on the client's (src/client/connection.ts).
  *
- *     ┌──────────────┬───────────────────────────────────────────┐
- *     │ size: int32  │ request header + body (size bytes)        │
- *     └──────────────┴───────────────────────────────────────────┘
+ *     ┌──────────────┬───────────────────────────────────────────────────────┐
+ *     │ size: int32  │ request or response header + body (size bytes)        │
+ *     └──────────────┴───────────────────────────────────────────────────────┘
  *
  * Chunks are kept as they arrive and joined only when a frame spans several of them, so a frame
  * inside one chunk is handed on as a view without copying. A size that is negative or larger than

@@ -1,0 +1,146 @@
+/**
+ * The producer's batching: records accumulate per partition into one open batch each, written in
+ * place (batch-builder.ts), until the batch is closed and handed to the sender (batch-sender.ts):
+ *
+ *   append(record) ──► open batch of its partition ──(batchBytes reached, or the next record
+ *                                                     would overflow it, or lingerMs after the
+ *                                                     first open record, or closeAll)──► sink
+ *
+ * `batchBytes` is an upper bound, as in Kafka: a record that would overflow an open batch closes
+ * it and starts the next one (a single record larger than batchBytes gets a batch of its own).
+ * Which partition a record goes to is decided here too (partitioner.ts): the record's own, else
+ * murmur2 of its key, else the sticky partition, which moves on when a batch closes.
+ */
+import { BatchBuilder } from './batch-builder.js';
+import type { Bytes, HeaderToSend } from './batch-builder.js';
+import type { TopicMetadata } from './client.js';
+import { StickyPartitioner, partitionForKey } from './partitioner.js';
+
+export interface ProducerRecord {
+  readonly key?: Bytes;
+  readonly value: Bytes;
+  readonly headers?: readonly HeaderToSend[];
+  readonly partition?: number;
+  readonly timestampMs?: number;
+}
+
+/** `offset` is -1 with acks=0. */
+export type DeliveryCallback = (error: Error | null, partition: number, offset: number) => void;
+
+/** Records of one partition, in one batch being written or just closed. */
+export interface AccumulatedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly builder: BatchBuilder;
+  /** One per record, in offset order. */
+  readonly callbacks: (DeliveryCallback | undefined)[];
+}
+
+/** Where closed batches go: queued for their leader, then sent when `drain` is called. */
+export interface BatchSink {
+  enqueue(batch: AccumulatedBatch, leaderId: number): void;
+  drain(): void;
+}
+
+export interface AccumulatorOptions {
+  readonly lingerMs: number;
+  readonly batchBytes: number;
+}
+
+/** Largest buffer a new batch starts with; it grows as records come. */
+const maxInitialBatchBytes = 1024 * 1024;
+
+export class BatchAccumulator {
+  private readonly sticky = new StickyPartitioner();
+  /** Open batches per topic, indexed by partition (no per-record string keys). */
+  private readonly open = new Map<string, (AccumulatedBatch | undefined)[]>();
+  private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+
+  constructor(
+    private readonly options: AccumulatorOptions,
+    private readonly cachedTopic: (topic: string) => TopicMetadata | undefined,
+    private readonly sink: BatchSink,
+  ) {}
+
+  /** The partition a record goes to; may be out of range when the record names its own. */
+  choosePartition(metadata: TopicMetadata, record: ProducerRecord): number {
+    const count = metadata.partitions.length;
+    if (record.partition !== undefined) return record.partition;
+    const key = record.key ?? null;
+    if (key !== null) return partitionForKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key, count);
+    return this.sticky.partition(metadata.name, count);
+  }
+
+  /** Adds a record to its partition's open batch; returns the bytes the batch grew by. */
+  append(metadata: TopicMetadata, partition: number, record: ProducerRecord, callback: DeliveryCallback | undefined): number {
+    let openBatches = this.open.get(metadata.name);
+    if (openBatches === undefined) {
+      openBatches = [];
+      this.open.set(metadata.name, openBatches);
+    }
+    let batch = openBatches[partition];
+    if (batch !== undefined && batch.builder.sizeBytes + approximateRecordBytes(record) > this.options.batchBytes) {
+      openBatches[partition] = undefined;
+      this.close(batch, metadata);
+      this.sink.drain();
+      batch = undefined;
+    }
+    if (batch === undefined) {
+      batch = { topic: metadata.name, partition, builder: new BatchBuilder(Math.min(this.options.batchBytes, maxInitialBatchBytes)), callbacks: [] };
+      openBatches[partition] = batch;
+    }
+    const before = batch.builder.sizeBytes;
+    batch.builder.append(record.timestampMs ?? Date.now(), record.key ?? null, record.value, record.headers);
+    batch.callbacks.push(callback);
+    const grownBytes = batch.builder.sizeBytes - before;
+    if (batch.builder.sizeBytes >= this.options.batchBytes) {
+      openBatches[partition] = undefined;
+      this.close(batch, metadata);
+      this.sink.drain();
+    } else {
+      this.scheduleLinger();
+    }
+    return grownBytes;
+  }
+
+  /** Closes every open batch (linger over, or a flush) and lets the sink send them. */
+  closeAll(): void {
+    if (this.lingerTimer !== null) {
+      clearTimeout(this.lingerTimer as NodeJS.Timeout);
+      clearImmediate(this.lingerTimer as NodeJS.Immediate);
+      this.lingerTimer = null;
+    }
+    for (const [topic, openBatches] of this.open) {
+      const metadata = this.cachedTopic(topic);
+      for (const batch of openBatches) if (batch !== undefined && metadata !== undefined) this.close(batch, metadata);
+    }
+    this.open.clear();
+    this.sink.drain();
+  }
+
+  private scheduleLinger(): void {
+    if (this.lingerTimer !== null) return;
+    const fire = () => {
+      this.lingerTimer = null;
+      this.closeAll();
+    };
+    this.lingerTimer = this.options.lingerMs <= 0 ? setImmediate(fire) : setTimeout(fire, this.options.lingerMs);
+  }
+
+  private close(batch: AccumulatedBatch, metadata: TopicMetadata): void {
+    this.sticky.batchClosed(batch.topic, batch.partition, metadata.partitions.length);
+    this.sink.enqueue(batch, metadata.partitions[batch.partition]?.leaderId ?? -1);
+  }
+}
+
+/** A record's size in a batch, closely enough to decide whether it still fits. */
+function approximateRecordBytes(record: ProducerRecord): number {
+  let bytes = 24 + sizeOf(record.key ?? null) + sizeOf(record.value);
+  if (record.headers !== undefined) for (const header of record.headers) bytes += 10 + header.key.length + sizeOf(header.value);
+  return bytes;
+}
+
+function sizeOf(value: Bytes): number {
+  if (value === null) return 0;
+  return typeof value === 'string' ? value.length * 3 : value.length;
+}
