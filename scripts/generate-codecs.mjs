@@ -1,9 +1,14 @@
-// npm run generate: writes the Kafka codecs in src/protocol/kafka/generated/ from the declarations
-// in src/protocol/kafka/messages/ (compiled first by tsconfig.generate.json, which leaves out the
-// generated files, so a stale or missing one cannot stop its own regeneration).
+// npm run generate: writes the generated protocol codecs from their declarations. Today the Kafka
+// messages (src/protocol/kafka/messages/ → src/protocol/kafka/generated/); another protocol adds its
+// generator to the list. tsconfig.generate.json compiles the generators and declarations first but
+// not the generated files, so a stale or missing generated file cannot stop its own regeneration.
 import { writeGeneratedFiles } from '../dist/src/protocol/codegen/generated-files.js';
-import { generatedDirectory, generateKafkaCodecs } from '../dist/src/protocol/kafka/codegen/generate.js';
+import * as kafka from '../dist/src/protocol/kafka/codegen/generate.js';
 
-const files = await generateKafkaCodecs();
-const changed = writeGeneratedFiles(generatedDirectory, files);
-console.log(`${files.length} generated files in ${generatedDirectory}; ${changed.length === 0 ? 'none changed' : `changed: ${changed.join(', ')}`}`);
+const generators = [{ protocol: 'Kafka', directory: kafka.generatedDirectory, generate: kafka.generateKafkaCodecs }];
+
+for (const { protocol, directory, generate } of generators) {
+  const files = await generate();
+  const changed = writeGeneratedFiles(directory, files);
+  console.log(`${protocol}: ${files.length} generated files in ${directory}; ${changed.length === 0 ? 'none changed' : `changed: ${changed.join(', ')}`}`);
+}

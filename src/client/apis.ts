@@ -1,5 +1,5 @@
 /**
- * The APIs the client speaks, each a pair of compiled codecs from src/protocol/kafka/messages, with
+ * The APIs the client speaks, each a pair of generated codecs (src/protocol/kafka/codec.ts), with
  * the highest version whose shape this client fills in (`clientMaxVersion`). The version used on a
  * connection is the highest one both sides support (see connection.ts).
  *

@@ -31,7 +31,7 @@ export interface DeclaredMessage {
 }
 
 /** Names the generated code gives its own variables; a field whose name is one of them gets a suffix. */
-const reservedNames = ['version', 'reader', 'writer', 'value', 'values', 'flexible', 'count', 'remaining', 'items', 'item', 'tag', 'tagReader', 'size'];
+const reservedNames = ['version', 'reader', 'writer', 'value', 'values', 'flexible', 'count', 'position', 'items', 'item', 'tag', 'tagReader', 'size'];
 
 const fixedSizes: Partial<Record<Primitive, number>> = { bool: 1, int8: 1, int16: 2, uint16: 2, int32: 4, int64: 8, float64: 8, uuid: 16 };
 
@@ -301,10 +301,11 @@ class MessageEmitter {
       else body.line(`if (count < 0) return ${nullTest} ? null : ${failure};`);
       const items = field.items;
       const elementType = typeof items === 'string' ? primitiveTypes[items] : path.decodedType;
-      body.line(`const items: ${elementType}[] = [];`);
-      body.block('for (let remaining = count; remaining > 0; remaining -= 1) {', () => {
-        if (typeof items === 'string') body.line(`items.push(${this.readPrimitive(scope, items, [], path.context, 'reader')});`);
-        else body.line(`items.push(${this.decodeFields(body, scope, items, path, 'reader')});`);
+      // Sized up front: as fast as pushing into a growing array, or faster (measured).
+      body.line(`const items = new Array<${elementType}>(count);`);
+      body.block('for (let position = 0; position < count; position += 1) {', () => {
+        if (typeof items === 'string') body.line(`items[position] = ${this.readPrimitive(scope, items, [], path.context, 'reader')};`);
+        else body.line(`items[position] = ${this.decodeFields(body, scope, items, path, 'reader')};`);
       });
       body.line('return items;');
       const returned = `${elementType}[]${nullable.length > 0 ? ' | null' : ''}`;
@@ -339,7 +340,7 @@ class MessageEmitter {
       body.line(`const ${local} = ${test === true ? read : `${String(test)} ? ${parenthesized(read)} : ${this.defaultSource(field)}`};`);
     }
     const flexible = intersect(this.flexibleVersions, context);
-    const flexibleTest = versionTest(flexible, context);
+    const flexibleTest = this.flexibleTest(scope, context);
     if (taggedFields.length === 0) {
       when(body, flexibleTest, `${reader}.taggedFields();`);
     } else {
@@ -486,7 +487,7 @@ class MessageEmitter {
     mode: 'encode' | 'size',
   ): void {
     const flexible = intersect(this.flexibleVersions, path.context);
-    const flexibleTest = versionTest(flexible, path.context);
+    const flexibleTest = this.flexibleTest(scope, path.context);
     if (taggedFields.length === 0) {
       when(body, flexibleTest, mode === 'encode' ? 'writer.uvarint(0);' : 'size += 1;');
       return;

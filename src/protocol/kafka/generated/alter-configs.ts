@@ -20,9 +20,10 @@ type DecodedResponseResponses = NonNullable<DecodedResponse['responses']>[number
 type EncodableResponseResponses = NonNullable<EncodableResponse['responses']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 2;
   const resources = decodeRequestResources(version, reader);
   const validateOnly = reader.bool();
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { resources, validateOnly };
 }
 
@@ -30,13 +31,13 @@ function decodeRequestResources(version: number, reader: Reader): DecodedRequest
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array resources');
-  const items: DecodedRequestResources[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestResources>(count);
+  for (let position = 0; position < count; position += 1) {
     const resourceType = reader.int8();
     const resourceName = flexible ? reader.compactString() : reader.string();
     const configs = decodeRequestResourcesConfigs(version, reader);
-    if (version >= 2) reader.taggedFields();
-    items.push({ resourceType, resourceName, configs });
+    if (flexible) reader.taggedFields();
+    items[position] = { resourceType, resourceName, configs };
   }
   return items;
 }
@@ -45,20 +46,21 @@ function decodeRequestResourcesConfigs(version: number, reader: Reader): Decoded
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array configs');
-  const items: DecodedRequestResourcesConfigs[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestResourcesConfigs>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const valueField = flexible ? reader.nullableCompactString() : reader.nullableString();
-    if (version >= 2) reader.taggedFields();
-    items.push({ name, value: valueField });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, value: valueField };
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 2;
   encodeRequestResources(version, value.resources ?? [], writer);
   writer.bool(value.validateOnly ?? false);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestResources(version: number, values: readonly EncodableRequestResources[], writer: Writer): void {
@@ -70,7 +72,7 @@ function encodeRequestResources(version: number, values: readonly EncodableReque
     if (flexible) writer.compactString(value.resourceName ?? '');
     else writer.string(value.resourceName ?? '');
     encodeRequestResourcesConfigs(version, value.configs ?? [], writer);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -83,14 +85,15 @@ function encodeRequestResourcesConfigs(version: number, values: readonly Encodab
     else writer.string(value.name ?? '');
     if (flexible) writer.nullableCompactString(value.value === undefined ? '' : value.value);
     else writer.nullableString(value.value === undefined ? '' : value.value);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 2;
   const throttleTimeMs = reader.int32();
   const responses = decodeResponseResponses(version, reader);
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, responses };
 }
 
@@ -98,22 +101,23 @@ function decodeResponseResponses(version: number, reader: Reader): DecodedRespon
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array responses');
-  const items: DecodedResponseResponses[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponses>(count);
+  for (let position = 0; position < count; position += 1) {
     const errorCode = reader.int16();
     const errorMessage = flexible ? reader.nullableCompactString() : reader.nullableString();
     const resourceType = reader.int8();
     const resourceName = flexible ? reader.compactString() : reader.string();
-    if (version >= 2) reader.taggedFields();
-    items.push({ errorCode, errorMessage, resourceType, resourceName });
+    if (flexible) reader.taggedFields();
+    items[position] = { errorCode, errorMessage, resourceType, resourceName };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 2;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseResponses(version, value.responses ?? [], writer);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseResponses(version: number, values: readonly EncodableResponseResponses[], writer: Writer): void {
@@ -127,6 +131,6 @@ function encodeResponseResponses(version: number, values: readonly EncodableResp
     writer.int8(value.resourceType ?? 0);
     if (flexible) writer.compactString(value.resourceName ?? '');
     else writer.string(value.resourceName ?? '');
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

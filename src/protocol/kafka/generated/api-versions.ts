@@ -20,21 +20,24 @@ type DecodedResponseFinalizedFeatures = NonNullable<DecodedResponse['finalizedFe
 type EncodableResponseFinalizedFeatures = NonNullable<EncodableResponse['finalizedFeatures']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 3;
   const clientSoftwareName = version >= 3 ? reader.compactString() : '';
   const clientSoftwareVersion = version >= 3 ? reader.compactString() : '';
-  if (version >= 3) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { clientSoftwareName, clientSoftwareVersion };
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 3;
   if (version >= 3) writer.compactString(value.clientSoftwareName ?? '');
   if (version <= 2 && !isDefault(value.clientSoftwareName, '')) cannotCarry('clientSoftwareName', version);
   if (version >= 3) writer.compactString(value.clientSoftwareVersion ?? '');
   if (version <= 2 && !isDefault(value.clientSoftwareVersion, '')) cannotCarry('clientSoftwareVersion', version);
-  if (version >= 3) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 3;
   const errorCode = reader.int16();
   const apiKeys = decodeResponseApiKeys(version, reader);
   const throttleTimeMs = version >= 1 ? reader.int32() : 0;
@@ -42,7 +45,7 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
   let finalizedFeaturesEpoch: DecodedResponse['finalizedFeaturesEpoch'] = -1n;
   let finalizedFeatures: DecodedResponse['finalizedFeatures'] = [];
   let zkMigrationReady: DecodedResponse['zkMigrationReady'] = false;
-  if (version >= 3) {
+  if (flexible) {
     reader.taggedFields((tag, tagReader) => {
       switch (tag) {
         case 0:
@@ -67,13 +70,13 @@ function decodeResponseApiKeys(version: number, reader: Reader): DecodedResponse
   const flexible = version >= 3;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array apiKeys');
-  const items: DecodedResponseApiKeys[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseApiKeys>(count);
+  for (let position = 0; position < count; position += 1) {
     const apiKey = reader.int16();
     const minVersion = reader.int16();
     const maxVersion = reader.int16();
-    if (version >= 3) reader.taggedFields();
-    items.push({ apiKey, minVersion, maxVersion });
+    if (flexible) reader.taggedFields();
+    items[position] = { apiKey, minVersion, maxVersion };
   }
   return items;
 }
@@ -81,13 +84,13 @@ function decodeResponseApiKeys(version: number, reader: Reader): DecodedResponse
 function decodeResponseSupportedFeatures(_version: number, reader: Reader): DecodedResponseSupportedFeatures[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array supportedFeatures');
-  const items: DecodedResponseSupportedFeatures[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseSupportedFeatures>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.compactString();
     const minVersion = reader.int16();
     const maxVersion = reader.int16();
     reader.taggedFields();
-    items.push({ name, minVersion, maxVersion });
+    items[position] = { name, minVersion, maxVersion };
   }
   return items;
 }
@@ -95,22 +98,23 @@ function decodeResponseSupportedFeatures(_version: number, reader: Reader): Deco
 function decodeResponseFinalizedFeatures(_version: number, reader: Reader): DecodedResponseFinalizedFeatures[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array finalizedFeatures');
-  const items: DecodedResponseFinalizedFeatures[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseFinalizedFeatures>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.compactString();
     const maxVersionLevel = reader.int16();
     const minVersionLevel = reader.int16();
     reader.taggedFields();
-    items.push({ name, maxVersionLevel, minVersionLevel });
+    items[position] = { name, maxVersionLevel, minVersionLevel };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 3;
   writer.int16(value.errorCode ?? 0);
   encodeResponseApiKeys(version, value.apiKeys ?? [], writer);
   if (version >= 1) writer.int32(value.throttleTimeMs ?? 0);
-  if (version >= 3) {
+  if (flexible) {
     const supportedFeatures = value.supportedFeatures ?? [];
     const writeSupportedFeatures = supportedFeatures.length > 0;
     const finalizedFeaturesEpoch = value.finalizedFeaturesEpoch ?? -1n;
@@ -153,7 +157,7 @@ function encodeResponseApiKeys(version: number, values: readonly EncodableRespon
     writer.int16(value.apiKey ?? 0);
     writer.int16(value.minVersion ?? 0);
     writer.int16(value.maxVersion ?? 0);
-    if (version >= 3) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 

@@ -35,9 +35,9 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
 function decodeRequestGroupIds(_version: number, reader: Reader): string[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array groupIds');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.compactString());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.compactString();
   }
   return items;
 }
@@ -65,8 +65,8 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
 function decodeResponseGroups(version: number, reader: Reader): DecodedResponseGroups[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array groups');
-  const items: DecodedResponseGroups[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroups>(count);
+  for (let position = 0; position < count; position += 1) {
     const errorCode = reader.int16();
     const errorMessage = reader.nullableCompactString();
     const groupId = reader.compactString();
@@ -77,7 +77,7 @@ function decodeResponseGroups(version: number, reader: Reader): DecodedResponseG
     const members = decodeResponseGroupsMembers(version, reader);
     const authorizedOperations = reader.int32();
     reader.taggedFields();
-    items.push({ errorCode, errorMessage, groupId, groupState, groupEpoch, assignmentEpoch, assignorName, members, authorizedOperations });
+    items[position] = { errorCode, errorMessage, groupId, groupState, groupEpoch, assignmentEpoch, assignorName, members, authorizedOperations };
   }
   return items;
 }
@@ -85,8 +85,8 @@ function decodeResponseGroups(version: number, reader: Reader): DecodedResponseG
 function decodeResponseGroupsMembers(version: number, reader: Reader): DecodedResponseGroupsMembers[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array members');
-  const items: DecodedResponseGroupsMembers[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroupsMembers>(count);
+  for (let position = 0; position < count; position += 1) {
     const memberId = reader.compactString();
     const instanceId = reader.nullableCompactString();
     const rackId = reader.nullableCompactString();
@@ -99,7 +99,7 @@ function decodeResponseGroupsMembers(version: number, reader: Reader): DecodedRe
     const targetAssignment = decodeResponseGroupsMembersTargetAssignment(version, reader);
     const memberType = version >= 1 ? reader.int8() : -1;
     reader.taggedFields();
-    items.push({ memberId, instanceId, rackId, memberEpoch, clientId, clientHost, subscribedTopicNames, subscribedTopicRegex, assignment, targetAssignment, memberType });
+    items[position] = { memberId, instanceId, rackId, memberEpoch, clientId, clientHost, subscribedTopicNames, subscribedTopicRegex, assignment, targetAssignment, memberType };
   }
   return items;
 }
@@ -107,9 +107,9 @@ function decodeResponseGroupsMembers(version: number, reader: Reader): DecodedRe
 function decodeResponseGroupsMembersSubscribedTopicNames(_version: number, reader: Reader): string[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array subscribedTopicNames');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.compactString());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.compactString();
   }
   return items;
 }
@@ -123,13 +123,13 @@ function decodeResponseGroupsMembersAssignment(version: number, reader: Reader):
 function decodeResponseGroupsMembersAssignmentTopicPartitions(version: number, reader: Reader): DecodedResponseGroupsMembersAssignmentTopicPartitions[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array topicPartitions');
-  const items: DecodedResponseGroupsMembersAssignmentTopicPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroupsMembersAssignmentTopicPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const topicId = reader.uuid();
     const topicName = reader.compactString();
     const partitions = decodeResponseGroupsMembersAssignmentTopicPartitionsPartitions(version, reader);
     reader.taggedFields();
-    items.push({ topicId, topicName, partitions });
+    items[position] = { topicId, topicName, partitions };
   }
   return items;
 }
@@ -137,9 +137,9 @@ function decodeResponseGroupsMembersAssignmentTopicPartitions(version: number, r
 function decodeResponseGroupsMembersAssignmentTopicPartitionsPartitions(_version: number, reader: Reader): number[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array partitions');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -153,13 +153,13 @@ function decodeResponseGroupsMembersTargetAssignment(version: number, reader: Re
 function decodeResponseGroupsMembersTargetAssignmentTopicPartitions(version: number, reader: Reader): DecodedResponseGroupsMembersTargetAssignmentTopicPartitions[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array topicPartitions');
-  const items: DecodedResponseGroupsMembersTargetAssignmentTopicPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroupsMembersTargetAssignmentTopicPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const topicId = reader.uuid();
     const topicName = reader.compactString();
     const partitions = decodeResponseGroupsMembersTargetAssignmentTopicPartitionsPartitions(version, reader);
     reader.taggedFields();
-    items.push({ topicId, topicName, partitions });
+    items[position] = { topicId, topicName, partitions };
   }
   return items;
 }
@@ -167,9 +167,9 @@ function decodeResponseGroupsMembersTargetAssignmentTopicPartitions(version: num
 function decodeResponseGroupsMembersTargetAssignmentTopicPartitionsPartitions(_version: number, reader: Reader): number[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array partitions');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }

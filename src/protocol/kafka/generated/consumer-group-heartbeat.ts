@@ -37,9 +37,9 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
 function decodeRequestSubscribedTopicNames(_version: number, reader: Reader): string[] | null {
   const count = reader.compactArrayLength();
   if (count < 0) return null;
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.compactString());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.compactString();
   }
   return items;
 }
@@ -47,12 +47,12 @@ function decodeRequestSubscribedTopicNames(_version: number, reader: Reader): st
 function decodeRequestTopicPartitions(version: number, reader: Reader): DecodedRequestTopicPartitions[] | null {
   const count = reader.compactArrayLength();
   if (count < 0) return null;
-  const items: DecodedRequestTopicPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const topicId = reader.uuid();
     const partitions = decodeRequestTopicPartitionsPartitions(version, reader);
     reader.taggedFields();
-    items.push({ topicId, partitions });
+    items[position] = { topicId, partitions };
   }
   return items;
 }
@@ -60,9 +60,9 @@ function decodeRequestTopicPartitions(version: number, reader: Reader): DecodedR
 function decodeRequestTopicPartitionsPartitions(_version: number, reader: Reader): number[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array partitions');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -134,12 +134,12 @@ function decodeResponseAssignment(version: number, reader: Reader): DecodedRespo
 function decodeResponseAssignmentTopicPartitions(version: number, reader: Reader): DecodedResponseAssignmentTopicPartitions[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array topicPartitions');
-  const items: DecodedResponseAssignmentTopicPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseAssignmentTopicPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const topicId = reader.uuid();
     const partitions = decodeResponseAssignmentTopicPartitionsPartitions(version, reader);
     reader.taggedFields();
-    items.push({ topicId, partitions });
+    items[position] = { topicId, partitions };
   }
   return items;
 }
@@ -147,9 +147,9 @@ function decodeResponseAssignmentTopicPartitions(version: number, reader: Reader
 function decodeResponseAssignmentTopicPartitionsPartitions(_version: number, reader: Reader): number[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array partitions');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }

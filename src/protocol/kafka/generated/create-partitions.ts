@@ -20,10 +20,11 @@ type DecodedResponseResults = NonNullable<DecodedResponse['results']>[number];
 type EncodableResponseResults = NonNullable<EncodableResponse['results']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 2;
   const topics = decodeRequestTopics(version, reader);
   const timeoutMs = reader.int32();
   const validateOnly = reader.bool();
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { topics, timeoutMs, validateOnly };
 }
 
@@ -31,13 +32,13 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const countField = reader.int32();
     const assignments = decodeRequestTopicsAssignments(version, reader);
-    if (version >= 2) reader.taggedFields();
-    items.push({ name, count: countField, assignments });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, count: countField, assignments };
   }
   return items;
 }
@@ -46,11 +47,11 @@ function decodeRequestTopicsAssignments(version: number, reader: Reader): Decode
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) return null;
-  const items: DecodedRequestTopicsAssignments[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsAssignments>(count);
+  for (let position = 0; position < count; position += 1) {
     const brokerIds = decodeRequestTopicsAssignmentsBrokerIds(version, reader);
-    if (version >= 2) reader.taggedFields();
-    items.push({ brokerIds });
+    if (flexible) reader.taggedFields();
+    items[position] = { brokerIds };
   }
   return items;
 }
@@ -59,18 +60,19 @@ function decodeRequestTopicsAssignmentsBrokerIds(version: number, reader: Reader
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array brokerIds');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 2;
   encodeRequestTopics(version, value.topics ?? [], writer);
   writer.int32(value.timeoutMs ?? 0);
   writer.bool(value.validateOnly ?? false);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(version: number, values: readonly EncodableRequestTopics[], writer: Writer): void {
@@ -82,7 +84,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     else writer.string(value.name ?? '');
     writer.int32(value.count ?? 0);
     encodeRequestTopicsAssignments(version, value.assignments === undefined ? [] : value.assignments, writer);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -97,7 +99,7 @@ function encodeRequestTopicsAssignments(version: number, values: readonly Encoda
   else writer.arrayLength(values.length);
   for (const value of values) {
     encodeRequestTopicsAssignmentsBrokerIds(version, value.brokerIds ?? [], writer);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -111,9 +113,10 @@ function encodeRequestTopicsAssignmentsBrokerIds(version: number, values: readon
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 2;
   const throttleTimeMs = reader.int32();
   const results = decodeResponseResults(version, reader);
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, results };
 }
 
@@ -121,21 +124,22 @@ function decodeResponseResults(version: number, reader: Reader): DecodedResponse
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array results');
-  const items: DecodedResponseResults[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResults>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const errorCode = reader.int16();
     const errorMessage = flexible ? reader.nullableCompactString() : reader.nullableString();
-    if (version >= 2) reader.taggedFields();
-    items.push({ name, errorCode, errorMessage });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, errorCode, errorMessage };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 2;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseResults(version, value.results ?? [], writer);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseResults(version: number, values: readonly EncodableResponseResults[], writer: Writer): void {
@@ -148,6 +152,6 @@ function encodeResponseResults(version: number, values: readonly EncodableRespon
     writer.int16(value.errorCode ?? 0);
     if (flexible) writer.nullableCompactString(value.errorMessage ?? null);
     else writer.nullableString(value.errorMessage ?? null);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -24,10 +24,11 @@ type DecodedResponseTopicsConfigs = NonNullable<DecodedResponseTopics['configs']
 type EncodableResponseTopicsConfigs = NonNullable<EncodableResponseTopics['configs']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 5;
   const topics = decodeRequestTopics(version, reader);
   const timeoutMs = reader.int32();
   const validateOnly = reader.bool();
-  if (version >= 5) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { topics, timeoutMs, validateOnly };
 }
 
@@ -35,15 +36,15 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const numPartitions = reader.int32();
     const replicationFactor = reader.int16();
     const assignments = decodeRequestTopicsAssignments(version, reader);
     const configs = decodeRequestTopicsConfigs(version, reader);
-    if (version >= 5) reader.taggedFields();
-    items.push({ name, numPartitions, replicationFactor, assignments, configs });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, numPartitions, replicationFactor, assignments, configs };
   }
   return items;
 }
@@ -52,12 +53,12 @@ function decodeRequestTopicsAssignments(version: number, reader: Reader): Decode
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array assignments');
-  const items: DecodedRequestTopicsAssignments[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsAssignments>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const brokerIds = decodeRequestTopicsAssignmentsBrokerIds(version, reader);
-    if (version >= 5) reader.taggedFields();
-    items.push({ partitionIndex, brokerIds });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, brokerIds };
   }
   return items;
 }
@@ -66,9 +67,9 @@ function decodeRequestTopicsAssignmentsBrokerIds(version: number, reader: Reader
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array brokerIds');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -77,21 +78,22 @@ function decodeRequestTopicsConfigs(version: number, reader: Reader): DecodedReq
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array configs');
-  const items: DecodedRequestTopicsConfigs[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsConfigs>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const valueField = flexible ? reader.nullableCompactString() : reader.nullableString();
-    if (version >= 5) reader.taggedFields();
-    items.push({ name, value: valueField });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, value: valueField };
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 5;
   encodeRequestTopics(version, value.topics ?? [], writer);
   writer.int32(value.timeoutMs ?? 60000);
   writer.bool(value.validateOnly ?? false);
-  if (version >= 5) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(version: number, values: readonly EncodableRequestTopics[], writer: Writer): void {
@@ -105,7 +107,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     writer.int16(value.replicationFactor ?? 0);
     encodeRequestTopicsAssignments(version, value.assignments ?? [], writer);
     encodeRequestTopicsConfigs(version, value.configs ?? [], writer);
-    if (version >= 5) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -116,7 +118,7 @@ function encodeRequestTopicsAssignments(version: number, values: readonly Encoda
   for (const value of values) {
     writer.int32(value.partitionIndex ?? 0);
     encodeRequestTopicsAssignmentsBrokerIds(version, value.brokerIds ?? [], writer);
-    if (version >= 5) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -138,14 +140,15 @@ function encodeRequestTopicsConfigs(version: number, values: readonly EncodableR
     else writer.string(value.name ?? '');
     if (flexible) writer.nullableCompactString(value.value === undefined ? '' : value.value);
     else writer.nullableString(value.value === undefined ? '' : value.value);
-    if (version >= 5) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 5;
   const throttleTimeMs = reader.int32();
   const topics = decodeResponseTopics(version, reader);
-  if (version >= 5) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, topics };
 }
 
@@ -153,8 +156,8 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const topicId = version >= 7 ? reader.uuid() : zeroUuid;
     const errorCode = reader.int16();
@@ -163,7 +166,7 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
     const numPartitions = version >= 5 ? reader.int32() : -1;
     const replicationFactor = version >= 5 ? reader.int16() : -1;
     const configs = version >= 5 ? decodeResponseTopicsConfigs(version, reader) : [];
-    if (version >= 5) {
+    if (flexible) {
       reader.taggedFields((tag, tagReader) => {
         switch (tag) {
           case 0:
@@ -172,7 +175,7 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
         }
       });
     }
-    items.push({ name, topicId, errorCode, errorMessage, topicConfigErrorCode, numPartitions, replicationFactor, configs });
+    items[position] = { name, topicId, errorCode, errorMessage, topicConfigErrorCode, numPartitions, replicationFactor, configs };
   }
   return items;
 }
@@ -180,23 +183,24 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
 function decodeResponseTopicsConfigs(_version: number, reader: Reader): DecodedResponseTopicsConfigs[] | null {
   const count = reader.compactArrayLength();
   if (count < 0) return null;
-  const items: DecodedResponseTopicsConfigs[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopicsConfigs>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.compactString();
     const valueField = reader.nullableCompactString();
     const readOnly = reader.bool();
     const configSource = reader.int8();
     const isSensitive = reader.bool();
     reader.taggedFields();
-    items.push({ name, value: valueField, readOnly, configSource, isSensitive });
+    items[position] = { name, value: valueField, readOnly, configSource, isSensitive };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 5;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseTopics(version, value.topics ?? [], writer);
-  if (version >= 5) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseTopics(version: number, values: readonly EncodableResponseTopics[], writer: Writer): void {
@@ -213,7 +217,7 @@ function encodeResponseTopics(version: number, values: readonly EncodableRespons
     if (version >= 5) writer.int32(value.numPartitions ?? -1);
     if (version >= 5) writer.int16(value.replicationFactor ?? -1);
     if (version >= 5) encodeResponseTopicsConfigs(version, value.configs === undefined ? [] : value.configs, writer);
-    if (version >= 5) {
+    if (flexible) {
       const topicConfigErrorCode = value.topicConfigErrorCode ?? 0;
       const writeTopicConfigErrorCode = topicConfigErrorCode !== 0;
       writer.uvarint(writeTopicConfigErrorCode ? 1 : 0);

@@ -16,8 +16,9 @@ type DecodedResponseResults = NonNullable<DecodedResponse['results']>[number];
 type EncodableResponseResults = NonNullable<EncodableResponse['results']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 2;
   const groupsNames = decodeRequestGroupsNames(version, reader);
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groupsNames };
 }
 
@@ -25,16 +26,17 @@ function decodeRequestGroupsNames(version: number, reader: Reader): string[] {
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array groupsNames');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(flexible ? reader.compactString() : reader.string());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = flexible ? reader.compactString() : reader.string();
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 2;
   encodeRequestGroupsNames(version, value.groupsNames ?? [], writer);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestGroupsNames(version: number, values: readonly string[], writer: Writer): void {
@@ -48,9 +50,10 @@ function encodeRequestGroupsNames(version: number, values: readonly string[], wr
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 2;
   const throttleTimeMs = reader.int32();
   const results = decodeResponseResults(version, reader);
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, results };
 }
 
@@ -58,20 +61,21 @@ function decodeResponseResults(version: number, reader: Reader): DecodedResponse
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array results');
-  const items: DecodedResponseResults[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResults>(count);
+  for (let position = 0; position < count; position += 1) {
     const groupId = flexible ? reader.compactString() : reader.string();
     const errorCode = reader.int16();
-    if (version >= 2) reader.taggedFields();
-    items.push({ groupId, errorCode });
+    if (flexible) reader.taggedFields();
+    items[position] = { groupId, errorCode };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 2;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseResults(version, value.results ?? [], writer);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseResults(version: number, values: readonly EncodableResponseResults[], writer: Writer): void {
@@ -82,6 +86,6 @@ function encodeResponseResults(version: number, values: readonly EncodableRespon
     if (flexible) writer.compactString(value.groupId ?? '');
     else writer.string(value.groupId ?? '');
     writer.int16(value.errorCode ?? 0);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -22,9 +22,10 @@ type DecodedResponseTopicsPartitions = NonNullable<DecodedResponseTopics['partit
 type EncodableResponseTopicsPartitions = NonNullable<EncodableResponseTopics['partitions']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 2;
   const topics = decodeRequestTopics(version, reader);
   const timeoutMs = reader.int32();
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { topics, timeoutMs };
 }
 
@@ -32,12 +33,12 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitions = decodeRequestTopicsPartitions(version, reader);
-    if (version >= 2) reader.taggedFields();
-    items.push({ name, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -46,20 +47,21 @@ function decodeRequestTopicsPartitions(version: number, reader: Reader): Decoded
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedRequestTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const offset = reader.int64();
-    if (version >= 2) reader.taggedFields();
-    items.push({ partitionIndex, offset });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, offset };
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 2;
   encodeRequestTopics(version, value.topics ?? [], writer);
   writer.int32(value.timeoutMs ?? 0);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(version: number, values: readonly EncodableRequestTopics[], writer: Writer): void {
@@ -70,7 +72,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeRequestTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -81,14 +83,15 @@ function encodeRequestTopicsPartitions(version: number, values: readonly Encodab
   for (const value of values) {
     writer.int32(value.partitionIndex ?? 0);
     writer.int64(value.offset ?? 0n);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 2;
   const throttleTimeMs = reader.int32();
   const topics = decodeResponseTopics(version, reader);
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, topics };
 }
 
@@ -96,12 +99,12 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitions = decodeResponseTopicsPartitions(version, reader);
-    if (version >= 2) reader.taggedFields();
-    items.push({ name, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -110,21 +113,22 @@ function decodeResponseTopicsPartitions(version: number, reader: Reader): Decode
   const flexible = version >= 2;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const lowWatermark = reader.int64();
     const errorCode = reader.int16();
-    if (version >= 2) reader.taggedFields();
-    items.push({ partitionIndex, lowWatermark, errorCode });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, lowWatermark, errorCode };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 2;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseTopics(version, value.topics ?? [], writer);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseTopics(version: number, values: readonly EncodableResponseTopics[], writer: Writer): void {
@@ -135,7 +139,7 @@ function encodeResponseTopics(version: number, values: readonly EncodableRespons
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeResponseTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -147,6 +151,6 @@ function encodeResponseTopicsPartitions(version: number, values: readonly Encoda
     writer.int32(value.partitionIndex ?? 0);
     writer.int64(value.lowWatermark ?? 0n);
     writer.int16(value.errorCode ?? 0);
-    if (version >= 2) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -18,22 +18,23 @@ type DecodedResponseResponses = NonNullable<DecodedResponse['responses']>[number
 type EncodableResponseResponses = NonNullable<EncodableResponse['responses']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 4;
   const topics = version >= 6 ? decodeRequestTopics(version, reader) : [];
   const topicNames = version <= 5 ? decodeRequestTopicNames(version, reader) : [];
   const timeoutMs = reader.int32();
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { topics, topicNames, timeoutMs };
 }
 
 function decodeRequestTopics(_version: number, reader: Reader): DecodedRequestTopics[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.nullableCompactString();
     const topicId = reader.uuid();
     reader.taggedFields();
-    items.push({ name, topicId });
+    items[position] = { name, topicId };
   }
   return items;
 }
@@ -42,20 +43,21 @@ function decodeRequestTopicNames(version: number, reader: Reader): string[] {
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topicNames');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(flexible ? reader.compactString() : reader.string());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = flexible ? reader.compactString() : reader.string();
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 4;
   if (version >= 6) encodeRequestTopics(version, value.topics ?? [], writer);
   if (version <= 5 && !isDefault(value.topics, [])) cannotCarry('topics', version);
   if (version <= 5) encodeRequestTopicNames(version, value.topicNames ?? [], writer);
   if (version >= 6 && !isDefault(value.topicNames, [])) cannotCarry('topicNames', version);
   writer.int32(value.timeoutMs ?? 0);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(_version: number, values: readonly EncodableRequestTopics[], writer: Writer): void {
@@ -78,9 +80,10 @@ function encodeRequestTopicNames(version: number, values: readonly string[], wri
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 4;
   const throttleTimeMs = reader.int32();
   const responses = decodeResponseResponses(version, reader);
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, responses };
 }
 
@@ -88,22 +91,23 @@ function decodeResponseResponses(version: number, reader: Reader): DecodedRespon
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array responses');
-  const items: DecodedResponseResponses[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponses>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? (version >= 6 ? reader.nullableCompactString() : reader.compactString()) : reader.string();
     const topicId = version >= 6 ? reader.uuid() : zeroUuid;
     const errorCode = reader.int16();
     const errorMessage = version >= 5 ? reader.nullableCompactString() : null;
-    if (version >= 4) reader.taggedFields();
-    items.push({ name, topicId, errorCode, errorMessage });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, topicId, errorCode, errorMessage };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 4;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseResponses(version, value.responses ?? [], writer);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseResponses(version: number, values: readonly EncodableResponseResponses[], writer: Writer): void {
@@ -116,6 +120,6 @@ function encodeResponseResponses(version: number, values: readonly EncodableResp
     if (version >= 6) writer.uuid(value.topicId ?? zeroUuid);
     writer.int16(value.errorCode ?? 0);
     if (version >= 5) writer.nullableCompactString(value.errorMessage ?? null);
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -48,15 +48,15 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
 function decodeResponseBrokers(version: number, reader: Reader): DecodedResponseBrokers[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array brokers');
-  const items: DecodedResponseBrokers[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseBrokers>(count);
+  for (let position = 0; position < count; position += 1) {
     const brokerId = reader.int32();
     const host = reader.compactString();
     const port = reader.int32();
     const rack = reader.nullableCompactString();
     const isFenced = version >= 2 ? reader.bool() : false;
     reader.taggedFields();
-    items.push({ brokerId, host, port, rack, isFenced });
+    items[position] = { brokerId, host, port, rack, isFenced };
   }
   return items;
 }

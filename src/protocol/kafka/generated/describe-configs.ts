@@ -22,10 +22,11 @@ type DecodedResponseResultsConfigsSynonyms = NonNullable<DecodedResponseResultsC
 type EncodableResponseResultsConfigsSynonyms = NonNullable<EncodableResponseResultsConfigs['synonyms']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 4;
   const resources = decodeRequestResources(version, reader);
   const includeSynonyms = reader.bool();
   const includeDocumentation = version >= 3 ? reader.bool() : false;
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { resources, includeSynonyms, includeDocumentation };
 }
 
@@ -33,13 +34,13 @@ function decodeRequestResources(version: number, reader: Reader): DecodedRequest
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array resources');
-  const items: DecodedRequestResources[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestResources>(count);
+  for (let position = 0; position < count; position += 1) {
     const resourceType = reader.int8();
     const resourceName = flexible ? reader.compactString() : reader.string();
     const configurationKeys = decodeRequestResourcesConfigurationKeys(version, reader);
-    if (version >= 4) reader.taggedFields();
-    items.push({ resourceType, resourceName, configurationKeys });
+    if (flexible) reader.taggedFields();
+    items[position] = { resourceType, resourceName, configurationKeys };
   }
   return items;
 }
@@ -48,19 +49,20 @@ function decodeRequestResourcesConfigurationKeys(version: number, reader: Reader
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) return null;
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(flexible ? reader.compactString() : reader.string());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = flexible ? reader.compactString() : reader.string();
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 4;
   encodeRequestResources(version, value.resources ?? [], writer);
   writer.bool(value.includeSynonyms ?? false);
   if (version >= 3) writer.bool(value.includeDocumentation ?? false);
   if (version <= 2 && !isDefault(value.includeDocumentation, false)) cannotCarry('includeDocumentation', version);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestResources(version: number, values: readonly EncodableRequestResources[], writer: Writer): void {
@@ -72,7 +74,7 @@ function encodeRequestResources(version: number, values: readonly EncodableReque
     if (flexible) writer.compactString(value.resourceName ?? '');
     else writer.string(value.resourceName ?? '');
     encodeRequestResourcesConfigurationKeys(version, value.configurationKeys === undefined ? [] : value.configurationKeys, writer);
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -92,9 +94,10 @@ function encodeRequestResourcesConfigurationKeys(version: number, values: readon
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 4;
   const throttleTimeMs = reader.int32();
   const results = decodeResponseResults(version, reader);
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, results };
 }
 
@@ -102,15 +105,15 @@ function decodeResponseResults(version: number, reader: Reader): DecodedResponse
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array results');
-  const items: DecodedResponseResults[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResults>(count);
+  for (let position = 0; position < count; position += 1) {
     const errorCode = reader.int16();
     const errorMessage = flexible ? reader.nullableCompactString() : reader.nullableString();
     const resourceType = reader.int8();
     const resourceName = flexible ? reader.compactString() : reader.string();
     const configs = decodeResponseResultsConfigs(version, reader);
-    if (version >= 4) reader.taggedFields();
-    items.push({ errorCode, errorMessage, resourceType, resourceName, configs });
+    if (flexible) reader.taggedFields();
+    items[position] = { errorCode, errorMessage, resourceType, resourceName, configs };
   }
   return items;
 }
@@ -119,8 +122,8 @@ function decodeResponseResultsConfigs(version: number, reader: Reader): DecodedR
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array configs');
-  const items: DecodedResponseResultsConfigs[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResultsConfigs>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const valueField = flexible ? reader.nullableCompactString() : reader.nullableString();
     const readOnly = reader.bool();
@@ -129,8 +132,8 @@ function decodeResponseResultsConfigs(version: number, reader: Reader): DecodedR
     const synonyms = decodeResponseResultsConfigsSynonyms(version, reader);
     const configType = version >= 3 ? reader.int8() : 0;
     const documentation = version >= 3 ? (flexible ? reader.nullableCompactString() : reader.nullableString()) : '';
-    if (version >= 4) reader.taggedFields();
-    items.push({ name, value: valueField, readOnly, configSource, isSensitive, synonyms, configType, documentation });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, value: valueField, readOnly, configSource, isSensitive, synonyms, configType, documentation };
   }
   return items;
 }
@@ -139,21 +142,22 @@ function decodeResponseResultsConfigsSynonyms(version: number, reader: Reader): 
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array synonyms');
-  const items: DecodedResponseResultsConfigsSynonyms[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResultsConfigsSynonyms>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const valueField = flexible ? reader.nullableCompactString() : reader.nullableString();
     const source = reader.int8();
-    if (version >= 4) reader.taggedFields();
-    items.push({ name, value: valueField, source });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, value: valueField, source };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 4;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseResults(version, value.results ?? [], writer);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseResults(version: number, values: readonly EncodableResponseResults[], writer: Writer): void {
@@ -168,7 +172,7 @@ function encodeResponseResults(version: number, values: readonly EncodableRespon
     if (flexible) writer.compactString(value.resourceName ?? '');
     else writer.string(value.resourceName ?? '');
     encodeResponseResultsConfigs(version, value.configs ?? [], writer);
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -190,7 +194,7 @@ function encodeResponseResultsConfigs(version: number, values: readonly Encodabl
       if (flexible) writer.nullableCompactString(value.documentation === undefined ? '' : value.documentation);
       else writer.nullableString(value.documentation === undefined ? '' : value.documentation);
     }
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -204,6 +208,6 @@ function encodeResponseResultsConfigsSynonyms(version: number, values: readonly 
     if (flexible) writer.nullableCompactString(value.value === undefined ? '' : value.value);
     else writer.nullableString(value.value === undefined ? '' : value.value);
     writer.int8(value.source ?? 0);
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -18,9 +18,10 @@ type DecodedResponseGroupsMembers = NonNullable<DecodedResponseGroups['members']
 type EncodableResponseGroupsMembers = NonNullable<EncodableResponseGroups['members']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 5;
   const groups = decodeRequestGroups(version, reader);
   const includeAuthorizedOperations = version >= 3 ? reader.bool() : false;
-  if (version >= 5) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groups, includeAuthorizedOperations };
 }
 
@@ -28,18 +29,19 @@ function decodeRequestGroups(version: number, reader: Reader): string[] {
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array groups');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(flexible ? reader.compactString() : reader.string());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = flexible ? reader.compactString() : reader.string();
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 5;
   encodeRequestGroups(version, value.groups ?? [], writer);
   if (version >= 3) writer.bool(value.includeAuthorizedOperations ?? false);
   if (version <= 2 && !isDefault(value.includeAuthorizedOperations, false)) cannotCarry('includeAuthorizedOperations', version);
-  if (version >= 5) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestGroups(version: number, values: readonly string[], writer: Writer): void {
@@ -53,9 +55,10 @@ function encodeRequestGroups(version: number, values: readonly string[], writer:
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 5;
   const throttleTimeMs = version >= 1 ? reader.int32() : 0;
   const groups = decodeResponseGroups(version, reader);
-  if (version >= 5) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, groups };
 }
 
@@ -63,8 +66,8 @@ function decodeResponseGroups(version: number, reader: Reader): DecodedResponseG
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array groups');
-  const items: DecodedResponseGroups[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroups>(count);
+  for (let position = 0; position < count; position += 1) {
     const errorCode = reader.int16();
     const errorMessage = version >= 6 ? reader.nullableCompactString() : null;
     const groupId = flexible ? reader.compactString() : reader.string();
@@ -73,8 +76,8 @@ function decodeResponseGroups(version: number, reader: Reader): DecodedResponseG
     const protocolData = flexible ? reader.compactString() : reader.string();
     const members = decodeResponseGroupsMembers(version, reader);
     const authorizedOperations = version >= 3 ? reader.int32() : -2147483648;
-    if (version >= 5) reader.taggedFields();
-    items.push({ errorCode, errorMessage, groupId, groupState, protocolType, protocolData, members, authorizedOperations });
+    if (flexible) reader.taggedFields();
+    items[position] = { errorCode, errorMessage, groupId, groupState, protocolType, protocolData, members, authorizedOperations };
   }
   return items;
 }
@@ -83,24 +86,25 @@ function decodeResponseGroupsMembers(version: number, reader: Reader): DecodedRe
   const flexible = version >= 5;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array members');
-  const items: DecodedResponseGroupsMembers[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroupsMembers>(count);
+  for (let position = 0; position < count; position += 1) {
     const memberId = flexible ? reader.compactString() : reader.string();
     const groupInstanceId = version >= 4 ? (flexible ? reader.nullableCompactString() : reader.nullableString()) : null;
     const clientId = flexible ? reader.compactString() : reader.string();
     const clientHost = flexible ? reader.compactString() : reader.string();
     const memberMetadata = flexible ? reader.compactBytes() : reader.bytes();
     const memberAssignment = flexible ? reader.compactBytes() : reader.bytes();
-    if (version >= 5) reader.taggedFields();
-    items.push({ memberId, groupInstanceId, clientId, clientHost, memberMetadata, memberAssignment });
+    if (flexible) reader.taggedFields();
+    items[position] = { memberId, groupInstanceId, clientId, clientHost, memberMetadata, memberAssignment };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 5;
   if (version >= 1) writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseGroups(version, value.groups ?? [], writer);
-  if (version >= 5) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseGroups(version: number, values: readonly EncodableResponseGroups[], writer: Writer): void {
@@ -120,7 +124,7 @@ function encodeResponseGroups(version: number, values: readonly EncodableRespons
     else writer.string(value.protocolData ?? '');
     encodeResponseGroupsMembers(version, value.members ?? [], writer);
     if (version >= 3) writer.int32(value.authorizedOperations ?? -2147483648);
-    if (version >= 5) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -143,6 +147,6 @@ function encodeResponseGroupsMembers(version: number, values: readonly Encodable
     else writer.bytes(value.memberMetadata ?? emptyBytes);
     if (flexible) writer.compactBytes(value.memberAssignment ?? emptyBytes);
     else writer.bytes(value.memberAssignment ?? emptyBytes);
-    if (version >= 5) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

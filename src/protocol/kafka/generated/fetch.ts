@@ -49,7 +49,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const topics = decodeRequestTopics(version, reader);
   const forgottenTopicsData = version >= 7 ? decodeRequestForgottenTopicsData(version, reader) : [];
   const rackId = version >= 11 ? (flexible ? reader.compactString() : reader.string()) : '';
-  if (version >= 12) {
+  if (flexible) {
     reader.taggedFields((tag, tagReader) => {
       switch (tag) {
         case 0:
@@ -75,13 +75,13 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 12;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const topic = version <= 12 ? (flexible ? reader.compactString() : reader.string()) : '';
     const topicId = version >= 13 ? reader.uuid() : zeroUuid;
     const partitions = decodeRequestTopicsPartitions(version, reader);
-    if (version >= 12) reader.taggedFields();
-    items.push({ topic, topicId, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { topic, topicId, partitions };
   }
   return items;
 }
@@ -90,8 +90,8 @@ function decodeRequestTopicsPartitions(version: number, reader: Reader): Decoded
   const flexible = version >= 12;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedRequestTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partition = reader.int32();
     const currentLeaderEpoch = version >= 9 ? reader.int32() : -1;
     const fetchOffset = reader.int64();
@@ -100,7 +100,7 @@ function decodeRequestTopicsPartitions(version: number, reader: Reader): Decoded
     const partitionMaxBytes = reader.int32();
     let replicaDirectoryId: DecodedRequestTopicsPartitions['replicaDirectoryId'] = zeroUuid;
     let highWatermark: DecodedRequestTopicsPartitions['highWatermark'] = 9223372036854775807n;
-    if (version >= 12) {
+    if (flexible) {
       reader.taggedFields((tag, tagReader) => {
         switch (tag) {
           case 0:
@@ -112,7 +112,7 @@ function decodeRequestTopicsPartitions(version: number, reader: Reader): Decoded
         }
       });
     }
-    items.push({ partition, currentLeaderEpoch, fetchOffset, lastFetchedEpoch, logStartOffset, partitionMaxBytes, replicaDirectoryId, highWatermark });
+    items[position] = { partition, currentLeaderEpoch, fetchOffset, lastFetchedEpoch, logStartOffset, partitionMaxBytes, replicaDirectoryId, highWatermark };
   }
   return items;
 }
@@ -121,13 +121,13 @@ function decodeRequestForgottenTopicsData(version: number, reader: Reader): Deco
   const flexible = version >= 12;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array forgottenTopicsData');
-  const items: DecodedRequestForgottenTopicsData[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestForgottenTopicsData>(count);
+  for (let position = 0; position < count; position += 1) {
     const topic = version <= 12 ? (flexible ? reader.compactString() : reader.string()) : '';
     const topicId = version >= 13 ? reader.uuid() : zeroUuid;
     const partitions = decodeRequestForgottenTopicsDataPartitions(version, reader);
-    if (version >= 12) reader.taggedFields();
-    items.push({ topic, topicId, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { topic, topicId, partitions };
   }
   return items;
 }
@@ -136,9 +136,9 @@ function decodeRequestForgottenTopicsDataPartitions(version: number, reader: Rea
   const flexible = version >= 12;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -164,7 +164,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
     else writer.string(value.rackId ?? '');
   }
   if (version <= 10 && !isDefault(value.rackId, '')) cannotCarry('rackId', version);
-  if (version >= 12) {
+  if (flexible) {
     const clusterId = value.clusterId ?? null;
     const writeClusterId = clusterId !== null;
     const replicaState = value.replicaState;
@@ -198,7 +198,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     if (version >= 13) writer.uuid(value.topicId ?? zeroUuid);
     if (version <= 12 && !isDefault(value.topicId, zeroUuid)) cannotCarry('topicId', version);
     encodeRequestTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 12) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -218,7 +218,7 @@ function encodeRequestTopicsPartitions(version: number, values: readonly Encodab
     writer.int32(value.partitionMaxBytes ?? 0);
     if (version <= 16 && !isDefault(value.replicaDirectoryId, zeroUuid)) cannotCarry('replicaDirectoryId', version);
     if (version <= 17 && !isDefault(value.highWatermark, 9223372036854775807n)) cannotCarry('highWatermark', version);
-    if (version >= 12) {
+    if (flexible) {
       const replicaDirectoryId = value.replicaDirectoryId ?? zeroUuid;
       const writeReplicaDirectoryId = version >= 17 && !isDefault(replicaDirectoryId, zeroUuid);
       const highWatermark = value.highWatermark ?? 9223372036854775807n;
@@ -251,7 +251,7 @@ function encodeRequestForgottenTopicsData(version: number, values: readonly Enco
     if (version >= 13) writer.uuid(value.topicId ?? zeroUuid);
     if (version <= 12 && !isDefault(value.topicId, zeroUuid)) cannotCarry('topicId', version);
     encodeRequestForgottenTopicsDataPartitions(version, value.partitions ?? [], writer);
-    if (version >= 12) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -275,12 +275,13 @@ function sizeOfRequestReplicaState(_version: number, _value: EncodableRequestRep
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 12;
   const throttleTimeMs = reader.int32();
   const errorCode = version >= 7 ? reader.int16() : 0;
   const sessionId = version >= 7 ? reader.int32() : 0;
   const responses = decodeResponseResponses(version, reader);
   let nodeEndpoints: DecodedResponse['nodeEndpoints'] = [];
-  if (version >= 12) {
+  if (flexible) {
     reader.taggedFields((tag, tagReader) => {
       switch (tag) {
         case 0:
@@ -296,13 +297,13 @@ function decodeResponseResponses(version: number, reader: Reader): DecodedRespon
   const flexible = version >= 12;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array responses');
-  const items: DecodedResponseResponses[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponses>(count);
+  for (let position = 0; position < count; position += 1) {
     const topic = version <= 12 ? (flexible ? reader.compactString() : reader.string()) : '';
     const topicId = version >= 13 ? reader.uuid() : zeroUuid;
     const partitions = decodeResponseResponsesPartitions(version, reader);
-    if (version >= 12) reader.taggedFields();
-    items.push({ topic, topicId, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { topic, topicId, partitions };
   }
   return items;
 }
@@ -311,8 +312,8 @@ function decodeResponseResponsesPartitions(version: number, reader: Reader): Dec
   const flexible = version >= 12;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseResponsesPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponsesPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const errorCode = reader.int16();
     const highWatermark = reader.int64();
@@ -324,7 +325,7 @@ function decodeResponseResponsesPartitions(version: number, reader: Reader): Dec
     const abortedTransactions = decodeResponseResponsesPartitionsAbortedTransactions(version, reader);
     const preferredReadReplica = version >= 11 ? reader.int32() : -1;
     const records = flexible ? reader.nullableCompactBytes() : reader.nullableBytes();
-    if (version >= 12) {
+    if (flexible) {
       reader.taggedFields((tag, tagReader) => {
         switch (tag) {
           case 0:
@@ -339,7 +340,7 @@ function decodeResponseResponsesPartitions(version: number, reader: Reader): Dec
         }
       });
     }
-    items.push({ partitionIndex, errorCode, highWatermark, lastStableOffset, logStartOffset, divergingEpoch, currentLeader, snapshotId, abortedTransactions, preferredReadReplica, records });
+    items[position] = { partitionIndex, errorCode, highWatermark, lastStableOffset, logStartOffset, divergingEpoch, currentLeader, snapshotId, abortedTransactions, preferredReadReplica, records };
   }
   return items;
 }
@@ -369,12 +370,12 @@ function decodeResponseResponsesPartitionsAbortedTransactions(version: number, r
   const flexible = version >= 12;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) return null;
-  const items: DecodedResponseResponsesPartitionsAbortedTransactions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponsesPartitionsAbortedTransactions>(count);
+  for (let position = 0; position < count; position += 1) {
     const producerId = reader.int64();
     const firstOffset = reader.int64();
-    if (version >= 12) reader.taggedFields();
-    items.push({ producerId, firstOffset });
+    if (flexible) reader.taggedFields();
+    items[position] = { producerId, firstOffset };
   }
   return items;
 }
@@ -382,24 +383,25 @@ function decodeResponseResponsesPartitionsAbortedTransactions(version: number, r
 function decodeResponseNodeEndpoints(_version: number, reader: Reader): DecodedResponseNodeEndpoints[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array nodeEndpoints');
-  const items: DecodedResponseNodeEndpoints[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseNodeEndpoints>(count);
+  for (let position = 0; position < count; position += 1) {
     const nodeId = reader.int32();
     const host = reader.compactString();
     const port = reader.int32();
     const rack = reader.nullableCompactString();
     reader.taggedFields();
-    items.push({ nodeId, host, port, rack });
+    items[position] = { nodeId, host, port, rack };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 12;
   writer.int32(value.throttleTimeMs ?? 0);
   if (version >= 7) writer.int16(value.errorCode ?? 0);
   if (version >= 7) writer.int32(value.sessionId ?? 0);
   encodeResponseResponses(version, value.responses ?? [], writer);
-  if (version >= 12) {
+  if (flexible) {
     const nodeEndpoints = value.nodeEndpoints ?? [];
     const writeNodeEndpoints = version >= 16 && nodeEndpoints.length > 0;
     writer.uvarint(writeNodeEndpoints ? 1 : 0);
@@ -423,7 +425,7 @@ function encodeResponseResponses(version: number, values: readonly EncodableResp
     }
     if (version >= 13) writer.uuid(value.topicId ?? zeroUuid);
     encodeResponseResponsesPartitions(version, value.partitions ?? [], writer);
-    if (version >= 12) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -440,7 +442,7 @@ function encodeResponseResponsesPartitions(version: number, values: readonly Enc
     encodeResponseResponsesPartitionsAbortedTransactions(version, value.abortedTransactions === undefined ? [] : value.abortedTransactions, writer);
     if (version >= 11) writer.int32(value.preferredReadReplica ?? -1);
     writer.records(value.records ?? null, flexible);
-    if (version >= 12) {
+    if (flexible) {
       const divergingEpoch = value.divergingEpoch;
       const writeDivergingEpoch = divergingEpoch !== undefined;
       const currentLeader = value.currentLeader;
@@ -482,7 +484,7 @@ function encodeResponseResponsesPartitionsAbortedTransactions(version: number, v
   for (const value of values) {
     writer.int64(value.producerId ?? 0n);
     writer.int64(value.firstOffset ?? 0n);
-    if (version >= 12) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 

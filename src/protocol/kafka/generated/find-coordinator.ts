@@ -20,16 +20,16 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const key = version <= 3 ? (flexible ? reader.compactString() : reader.string()) : '';
   const keyType = version >= 1 ? reader.int8() : 0;
   const coordinatorKeys = version >= 4 ? decodeRequestCoordinatorKeys(version, reader) : [];
-  if (version >= 3) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { key, keyType, coordinatorKeys };
 }
 
 function decodeRequestCoordinatorKeys(_version: number, reader: Reader): string[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array coordinatorKeys');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.compactString());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.compactString();
   }
   return items;
 }
@@ -45,7 +45,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   if (version === 0 && !isDefault(value.keyType, 0)) cannotCarry('keyType', version);
   if (version >= 4) encodeRequestCoordinatorKeys(version, value.coordinatorKeys ?? [], writer);
   if (version <= 3 && !isDefault(value.coordinatorKeys, [])) cannotCarry('coordinatorKeys', version);
-  if (version >= 3) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestCoordinatorKeys(_version: number, values: readonly string[], writer: Writer): void {
@@ -64,15 +64,15 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
   const host = version <= 3 ? (flexible ? reader.compactString() : reader.string()) : '';
   const port = version <= 3 ? reader.int32() : 0;
   const coordinators = version >= 4 ? decodeResponseCoordinators(version, reader) : [];
-  if (version >= 3) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, errorCode, errorMessage, nodeId, host, port, coordinators };
 }
 
 function decodeResponseCoordinators(_version: number, reader: Reader): DecodedResponseCoordinators[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array coordinators');
-  const items: DecodedResponseCoordinators[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseCoordinators>(count);
+  for (let position = 0; position < count; position += 1) {
     const key = reader.compactString();
     const nodeId = reader.int32();
     const host = reader.compactString();
@@ -80,7 +80,7 @@ function decodeResponseCoordinators(_version: number, reader: Reader): DecodedRe
     const errorCode = reader.int16();
     const errorMessage = reader.nullableCompactString();
     reader.taggedFields();
-    items.push({ key, nodeId, host, port, errorCode, errorMessage });
+    items[position] = { key, nodeId, host, port, errorCode, errorMessage };
   }
   return items;
 }
@@ -100,7 +100,7 @@ function encodeResponse(version: number, value: EncodableResponse, writer: Write
   }
   if (version <= 3) writer.int32(value.port ?? 0);
   if (version >= 4) encodeResponseCoordinators(version, value.coordinators ?? [], writer);
-  if (version >= 3) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseCoordinators(_version: number, values: readonly EncodableResponseCoordinators[], writer: Writer): void {

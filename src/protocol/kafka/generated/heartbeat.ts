@@ -19,7 +19,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const generationId = reader.int32();
   const memberId = flexible ? reader.compactString() : reader.string();
   const groupInstanceId = version >= 3 ? (flexible ? reader.nullableCompactString() : reader.nullableString()) : null;
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groupId, generationId, memberId, groupInstanceId };
 }
 
@@ -35,18 +35,20 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
     else writer.nullableString(value.groupInstanceId ?? null);
   }
   if (version <= 2 && !isDefault(value.groupInstanceId, null)) cannotCarry('groupInstanceId', version);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 4;
   const throttleTimeMs = version >= 1 ? reader.int32() : 0;
   const errorCode = reader.int16();
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, errorCode };
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 4;
   if (version >= 1) writer.int32(value.throttleTimeMs ?? 0);
   writer.int16(value.errorCode ?? 0);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }

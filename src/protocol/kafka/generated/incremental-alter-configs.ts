@@ -20,9 +20,10 @@ type DecodedResponseResponses = NonNullable<DecodedResponse['responses']>[number
 type EncodableResponseResponses = NonNullable<EncodableResponse['responses']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 1;
   const resources = decodeRequestResources(version, reader);
   const validateOnly = reader.bool();
-  if (version >= 1) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { resources, validateOnly };
 }
 
@@ -30,13 +31,13 @@ function decodeRequestResources(version: number, reader: Reader): DecodedRequest
   const flexible = version >= 1;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array resources');
-  const items: DecodedRequestResources[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestResources>(count);
+  for (let position = 0; position < count; position += 1) {
     const resourceType = reader.int8();
     const resourceName = flexible ? reader.compactString() : reader.string();
     const configs = decodeRequestResourcesConfigs(version, reader);
-    if (version >= 1) reader.taggedFields();
-    items.push({ resourceType, resourceName, configs });
+    if (flexible) reader.taggedFields();
+    items[position] = { resourceType, resourceName, configs };
   }
   return items;
 }
@@ -45,21 +46,22 @@ function decodeRequestResourcesConfigs(version: number, reader: Reader): Decoded
   const flexible = version >= 1;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array configs');
-  const items: DecodedRequestResourcesConfigs[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestResourcesConfigs>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const configOperation = reader.int8();
     const valueField = flexible ? reader.nullableCompactString() : reader.nullableString();
-    if (version >= 1) reader.taggedFields();
-    items.push({ name, configOperation, value: valueField });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, configOperation, value: valueField };
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 1;
   encodeRequestResources(version, value.resources ?? [], writer);
   writer.bool(value.validateOnly ?? false);
-  if (version >= 1) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestResources(version: number, values: readonly EncodableRequestResources[], writer: Writer): void {
@@ -71,7 +73,7 @@ function encodeRequestResources(version: number, values: readonly EncodableReque
     if (flexible) writer.compactString(value.resourceName ?? '');
     else writer.string(value.resourceName ?? '');
     encodeRequestResourcesConfigs(version, value.configs ?? [], writer);
-    if (version >= 1) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -85,14 +87,15 @@ function encodeRequestResourcesConfigs(version: number, values: readonly Encodab
     writer.int8(value.configOperation ?? 0);
     if (flexible) writer.nullableCompactString(value.value === undefined ? '' : value.value);
     else writer.nullableString(value.value === undefined ? '' : value.value);
-    if (version >= 1) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 1;
   const throttleTimeMs = reader.int32();
   const responses = decodeResponseResponses(version, reader);
-  if (version >= 1) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, responses };
 }
 
@@ -100,22 +103,23 @@ function decodeResponseResponses(version: number, reader: Reader): DecodedRespon
   const flexible = version >= 1;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array responses');
-  const items: DecodedResponseResponses[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponses>(count);
+  for (let position = 0; position < count; position += 1) {
     const errorCode = reader.int16();
     const errorMessage = flexible ? reader.nullableCompactString() : reader.nullableString();
     const resourceType = reader.int8();
     const resourceName = flexible ? reader.compactString() : reader.string();
-    if (version >= 1) reader.taggedFields();
-    items.push({ errorCode, errorMessage, resourceType, resourceName });
+    if (flexible) reader.taggedFields();
+    items[position] = { errorCode, errorMessage, resourceType, resourceName };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 1;
   writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseResponses(version, value.responses ?? [], writer);
-  if (version >= 1) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseResponses(version: number, values: readonly EncodableResponseResponses[], writer: Writer): void {
@@ -129,6 +133,6 @@ function encodeResponseResponses(version: number, values: readonly EncodableResp
     writer.int8(value.resourceType ?? 0);
     if (flexible) writer.compactString(value.resourceName ?? '');
     else writer.string(value.resourceName ?? '');
-    if (version >= 1) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

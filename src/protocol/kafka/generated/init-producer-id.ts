@@ -19,7 +19,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const transactionTimeoutMs = reader.int32();
   const producerId = version >= 3 ? reader.int64() : -1n;
   const producerEpoch = version >= 3 ? reader.int16() : -1;
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { transactionalId, transactionTimeoutMs, producerId, producerEpoch };
 }
 
@@ -32,22 +32,24 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   if (version <= 2 && !isDefault(value.producerId, -1n)) cannotCarry('producerId', version);
   if (version >= 3) writer.int16(value.producerEpoch ?? -1);
   if (version <= 2 && !isDefault(value.producerEpoch, -1)) cannotCarry('producerEpoch', version);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 2;
   const throttleTimeMs = reader.int32();
   const errorCode = reader.int16();
   const producerId = reader.int64();
   const producerEpoch = reader.int16();
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, errorCode, producerId, producerEpoch };
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 2;
   writer.int32(value.throttleTimeMs ?? 0);
   writer.int16(value.errorCode ?? 0);
   writer.int64(value.producerId ?? -1n);
   writer.int16(value.producerEpoch ?? 0);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }

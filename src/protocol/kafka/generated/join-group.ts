@@ -27,7 +27,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const protocolType = flexible ? reader.compactString() : reader.string();
   const protocols = decodeRequestProtocols(version, reader);
   const reason = version >= 8 ? reader.nullableCompactString() : null;
-  if (version >= 6) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groupId, sessionTimeoutMs, rebalanceTimeoutMs, memberId, groupInstanceId, protocolType, protocols, reason };
 }
 
@@ -35,12 +35,12 @@ function decodeRequestProtocols(version: number, reader: Reader): DecodedRequest
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array protocols');
-  const items: DecodedRequestProtocols[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestProtocols>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const metadata = flexible ? reader.compactBytes() : reader.bytes();
-    if (version >= 6) reader.taggedFields();
-    items.push({ name, metadata });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, metadata };
   }
   return items;
 }
@@ -64,7 +64,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   encodeRequestProtocols(version, value.protocols ?? [], writer);
   if (version >= 8) writer.nullableCompactString(value.reason ?? null);
   if (version <= 7 && !isDefault(value.reason, null)) cannotCarry('reason', version);
-  if (version >= 6) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestProtocols(version: number, values: readonly EncodableRequestProtocols[], writer: Writer): void {
@@ -76,7 +76,7 @@ function encodeRequestProtocols(version: number, values: readonly EncodableReque
     else writer.string(value.name ?? '');
     if (flexible) writer.compactBytes(value.metadata ?? emptyBytes);
     else writer.bytes(value.metadata ?? emptyBytes);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -91,7 +91,7 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
   const skipAssignment = version >= 9 ? reader.bool() : false;
   const memberId = flexible ? reader.compactString() : reader.string();
   const members = decodeResponseMembers(version, reader);
-  if (version >= 6) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, errorCode, generationId, protocolType, protocolName, leader, skipAssignment, memberId, members };
 }
 
@@ -99,13 +99,13 @@ function decodeResponseMembers(version: number, reader: Reader): DecodedResponse
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array members');
-  const items: DecodedResponseMembers[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseMembers>(count);
+  for (let position = 0; position < count; position += 1) {
     const memberId = flexible ? reader.compactString() : reader.string();
     const groupInstanceId = version >= 5 ? (flexible ? reader.nullableCompactString() : reader.nullableString()) : null;
     const metadata = flexible ? reader.compactBytes() : reader.bytes();
-    if (version >= 6) reader.taggedFields();
-    items.push({ memberId, groupInstanceId, metadata });
+    if (flexible) reader.taggedFields();
+    items[position] = { memberId, groupInstanceId, metadata };
   }
   return items;
 }
@@ -124,7 +124,7 @@ function encodeResponse(version: number, value: EncodableResponse, writer: Write
   if (flexible) writer.compactString(value.memberId ?? '');
   else writer.string(value.memberId ?? '');
   encodeResponseMembers(version, value.members ?? [], writer);
-  if (version >= 6) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseMembers(version: number, values: readonly EncodableResponseMembers[], writer: Writer): void {
@@ -140,6 +140,6 @@ function encodeResponseMembers(version: number, values: readonly EncodableRespon
     }
     if (flexible) writer.compactBytes(value.metadata ?? emptyBytes);
     else writer.bytes(value.metadata ?? emptyBytes);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

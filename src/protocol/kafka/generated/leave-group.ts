@@ -22,7 +22,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const groupId = flexible ? reader.compactString() : reader.string();
   const memberId = version <= 2 ? reader.string() : '';
   const members = version >= 3 ? decodeRequestMembers(version, reader) : [];
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groupId, memberId, members };
 }
 
@@ -30,13 +30,13 @@ function decodeRequestMembers(version: number, reader: Reader): DecodedRequestMe
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array members');
-  const items: DecodedRequestMembers[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestMembers>(count);
+  for (let position = 0; position < count; position += 1) {
     const memberId = flexible ? reader.compactString() : reader.string();
     const groupInstanceId = flexible ? reader.nullableCompactString() : reader.nullableString();
     const reason = version >= 5 ? reader.nullableCompactString() : null;
-    if (version >= 4) reader.taggedFields();
-    items.push({ memberId, groupInstanceId, reason });
+    if (flexible) reader.taggedFields();
+    items[position] = { memberId, groupInstanceId, reason };
   }
   return items;
 }
@@ -49,7 +49,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   if (version >= 3 && !isDefault(value.memberId, '')) cannotCarry('memberId', version);
   if (version >= 3) encodeRequestMembers(version, value.members ?? [], writer);
   if (version <= 2 && !isDefault(value.members, [])) cannotCarry('members', version);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestMembers(version: number, values: readonly EncodableRequestMembers[], writer: Writer): void {
@@ -63,15 +63,16 @@ function encodeRequestMembers(version: number, values: readonly EncodableRequest
     else writer.nullableString(value.groupInstanceId ?? null);
     if (version >= 5) writer.nullableCompactString(value.reason ?? null);
     if (version <= 4 && !isDefault(value.reason, null)) cannotCarry('reason', version);
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 4;
   const throttleTimeMs = version >= 1 ? reader.int32() : 0;
   const errorCode = reader.int16();
   const members = version >= 3 ? decodeResponseMembers(version, reader) : [];
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, errorCode, members };
 }
 
@@ -79,22 +80,23 @@ function decodeResponseMembers(version: number, reader: Reader): DecodedResponse
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array members');
-  const items: DecodedResponseMembers[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseMembers>(count);
+  for (let position = 0; position < count; position += 1) {
     const memberId = flexible ? reader.compactString() : reader.string();
     const groupInstanceId = flexible ? reader.nullableCompactString() : reader.nullableString();
     const errorCode = reader.int16();
-    if (version >= 4) reader.taggedFields();
-    items.push({ memberId, groupInstanceId, errorCode });
+    if (flexible) reader.taggedFields();
+    items[position] = { memberId, groupInstanceId, errorCode };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 4;
   if (version >= 1) writer.int32(value.throttleTimeMs ?? 0);
   writer.int16(value.errorCode ?? 0);
   if (version >= 3) encodeResponseMembers(version, value.members ?? [], writer);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseMembers(version: number, values: readonly EncodableResponseMembers[], writer: Writer): void {
@@ -107,6 +109,6 @@ function encodeResponseMembers(version: number, values: readonly EncodableRespon
     if (flexible) writer.nullableCompactString(value.groupInstanceId === undefined ? '' : value.groupInstanceId);
     else writer.nullableString(value.groupInstanceId === undefined ? '' : value.groupInstanceId);
     writer.int16(value.errorCode ?? 0);
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -16,18 +16,19 @@ type DecodedResponseGroups = NonNullable<DecodedResponse['groups']>[number];
 type EncodableResponseGroups = NonNullable<EncodableResponse['groups']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 3;
   const statesFilter = version >= 4 ? decodeRequestStatesFilter(version, reader) : [];
   const typesFilter = version >= 5 ? decodeRequestTypesFilter(version, reader) : [];
-  if (version >= 3) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { statesFilter, typesFilter };
 }
 
 function decodeRequestStatesFilter(_version: number, reader: Reader): string[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array statesFilter');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.compactString());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.compactString();
   }
   return items;
 }
@@ -35,19 +36,20 @@ function decodeRequestStatesFilter(_version: number, reader: Reader): string[] {
 function decodeRequestTypesFilter(_version: number, reader: Reader): string[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array typesFilter');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.compactString());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.compactString();
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 3;
   if (version >= 4) encodeRequestStatesFilter(version, value.statesFilter ?? [], writer);
   if (version <= 3 && !isDefault(value.statesFilter, [])) cannotCarry('statesFilter', version);
   if (version >= 5) encodeRequestTypesFilter(version, value.typesFilter ?? [], writer);
   if (version <= 4 && !isDefault(value.typesFilter, [])) cannotCarry('typesFilter', version);
-  if (version >= 3) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestStatesFilter(_version: number, values: readonly string[], writer: Writer): void {
@@ -65,10 +67,11 @@ function encodeRequestTypesFilter(_version: number, values: readonly string[], w
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 3;
   const throttleTimeMs = version >= 1 ? reader.int32() : 0;
   const errorCode = reader.int16();
   const groups = decodeResponseGroups(version, reader);
-  if (version >= 3) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, errorCode, groups };
 }
 
@@ -76,23 +79,24 @@ function decodeResponseGroups(version: number, reader: Reader): DecodedResponseG
   const flexible = version >= 3;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array groups');
-  const items: DecodedResponseGroups[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroups>(count);
+  for (let position = 0; position < count; position += 1) {
     const groupId = flexible ? reader.compactString() : reader.string();
     const protocolType = flexible ? reader.compactString() : reader.string();
     const groupState = version >= 4 ? reader.compactString() : '';
     const groupType = version >= 5 ? reader.compactString() : '';
-    if (version >= 3) reader.taggedFields();
-    items.push({ groupId, protocolType, groupState, groupType });
+    if (flexible) reader.taggedFields();
+    items[position] = { groupId, protocolType, groupState, groupType };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 3;
   if (version >= 1) writer.int32(value.throttleTimeMs ?? 0);
   writer.int16(value.errorCode ?? 0);
   encodeResponseGroups(version, value.groups ?? [], writer);
-  if (version >= 3) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseGroups(version: number, values: readonly EncodableResponseGroups[], writer: Writer): void {
@@ -106,6 +110,6 @@ function encodeResponseGroups(version: number, values: readonly EncodableRespons
     else writer.string(value.protocolType ?? '');
     if (version >= 4) writer.compactString(value.groupState ?? '');
     if (version >= 5) writer.compactString(value.groupType ?? '');
-    if (version >= 3) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

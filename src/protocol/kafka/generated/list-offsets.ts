@@ -22,11 +22,12 @@ type DecodedResponseTopicsPartitions = NonNullable<DecodedResponseTopics['partit
 type EncodableResponseTopicsPartitions = NonNullable<EncodableResponseTopics['partitions']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 6;
   const replicaId = reader.int32();
   const isolationLevel = version >= 2 ? reader.int8() : 0;
   const topics = decodeRequestTopics(version, reader);
   const timeoutMs = version >= 10 ? reader.int32() : 0;
-  if (version >= 6) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { replicaId, isolationLevel, topics, timeoutMs };
 }
 
@@ -34,12 +35,12 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitions = decodeRequestTopicsPartitions(version, reader);
-    if (version >= 6) reader.taggedFields();
-    items.push({ name, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -48,25 +49,26 @@ function decodeRequestTopicsPartitions(version: number, reader: Reader): Decoded
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedRequestTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const currentLeaderEpoch = version >= 4 ? reader.int32() : -1;
     const timestamp = reader.int64();
-    if (version >= 6) reader.taggedFields();
-    items.push({ partitionIndex, currentLeaderEpoch, timestamp });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, currentLeaderEpoch, timestamp };
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 6;
   writer.int32(value.replicaId ?? 0);
   if (version >= 2) writer.int8(value.isolationLevel ?? 0);
   if (version === 1 && !isDefault(value.isolationLevel, 0)) cannotCarry('isolationLevel', version);
   encodeRequestTopics(version, value.topics ?? [], writer);
   if (version >= 10) writer.int32(value.timeoutMs ?? 0);
   if (version <= 9 && !isDefault(value.timeoutMs, 0)) cannotCarry('timeoutMs', version);
-  if (version >= 6) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(version: number, values: readonly EncodableRequestTopics[], writer: Writer): void {
@@ -77,7 +79,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeRequestTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -90,14 +92,15 @@ function encodeRequestTopicsPartitions(version: number, values: readonly Encodab
     if (version >= 4) writer.int32(value.currentLeaderEpoch ?? -1);
     if (version <= 3 && !isDefault(value.currentLeaderEpoch, -1)) cannotCarry('currentLeaderEpoch', version);
     writer.int64(value.timestamp ?? 0n);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 6;
   const throttleTimeMs = version >= 2 ? reader.int32() : 0;
   const topics = decodeResponseTopics(version, reader);
-  if (version >= 6) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, topics };
 }
 
@@ -105,12 +108,12 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitions = decodeResponseTopicsPartitions(version, reader);
-    if (version >= 6) reader.taggedFields();
-    items.push({ name, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -119,23 +122,24 @@ function decodeResponseTopicsPartitions(version: number, reader: Reader): Decode
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const errorCode = reader.int16();
     const timestamp = reader.int64();
     const offset = reader.int64();
     const leaderEpoch = version >= 4 ? reader.int32() : -1;
-    if (version >= 6) reader.taggedFields();
-    items.push({ partitionIndex, errorCode, timestamp, offset, leaderEpoch });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, errorCode, timestamp, offset, leaderEpoch };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 6;
   if (version >= 2) writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseTopics(version, value.topics ?? [], writer);
-  if (version >= 6) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseTopics(version: number, values: readonly EncodableResponseTopics[], writer: Writer): void {
@@ -146,7 +150,7 @@ function encodeResponseTopics(version: number, values: readonly EncodableRespons
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeResponseTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -160,6 +164,6 @@ function encodeResponseTopicsPartitions(version: number, values: readonly Encoda
     writer.int64(value.timestamp ?? -1n);
     writer.int64(value.offset ?? -1n);
     if (version >= 4) writer.int32(value.leaderEpoch ?? -1);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -22,11 +22,12 @@ type DecodedResponseTopicsPartitions = NonNullable<DecodedResponseTopics['partit
 type EncodableResponseTopicsPartitions = NonNullable<EncodableResponseTopics['partitions']>[number];
 
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
+  const flexible = version >= 9;
   const topics = decodeRequestTopics(version, reader);
   const allowAutoTopicCreation = version >= 4 ? reader.bool() : true;
   const includeClusterAuthorizedOperations = version >= 8 && version <= 10 ? reader.bool() : false;
   const includeTopicAuthorizedOperations = version >= 8 ? reader.bool() : false;
-  if (version >= 9) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { topics, allowAutoTopicCreation, includeClusterAuthorizedOperations, includeTopicAuthorizedOperations };
 }
 
@@ -34,17 +35,18 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) return version >= 1 ? null : fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const topicId = version >= 10 ? reader.uuid() : zeroUuid;
     const name = flexible ? (version >= 10 ? reader.nullableCompactString() : reader.compactString()) : reader.string();
-    if (version >= 9) reader.taggedFields();
-    items.push({ topicId, name });
+    if (flexible) reader.taggedFields();
+    items[position] = { topicId, name };
   }
   return items;
 }
 
 function encodeRequest(version: number, value: EncodableRequest, writer: Writer): void {
+  const flexible = version >= 9;
   encodeRequestTopics(version, value.topics === undefined ? [] : value.topics, writer);
   if (version >= 4) writer.bool(value.allowAutoTopicCreation ?? true);
   if (version <= 3 && !isDefault(value.allowAutoTopicCreation, true)) cannotCarry('allowAutoTopicCreation', version);
@@ -52,7 +54,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   if ((version <= 7 || version >= 11) && !isDefault(value.includeClusterAuthorizedOperations, false)) cannotCarry('includeClusterAuthorizedOperations', version);
   if (version >= 8) writer.bool(value.includeTopicAuthorizedOperations ?? false);
   if (version <= 7 && !isDefault(value.includeTopicAuthorizedOperations, false)) cannotCarry('includeTopicAuthorizedOperations', version);
-  if (version >= 9) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(version: number, values: readonly EncodableRequestTopics[] | null, writer: Writer): void {
@@ -69,7 +71,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     if (version <= 9 && !isDefault(value.topicId, zeroUuid)) cannotCarry('topicId', version);
     if (flexible) writer.nullableCompactString(value.name === undefined ? '' : value.name);
     else writer.nullableString(value.name === undefined ? '' : value.name);
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -82,7 +84,7 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
   const topics = decodeResponseTopics(version, reader);
   const clusterAuthorizedOperations = version >= 8 && version <= 10 ? reader.int32() : -2147483648;
   const errorCode = version >= 13 ? reader.int16() : 0;
-  if (version >= 9) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, brokers, clusterId, controllerId, topics, clusterAuthorizedOperations, errorCode };
 }
 
@@ -90,14 +92,14 @@ function decodeResponseBrokers(version: number, reader: Reader): DecodedResponse
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array brokers');
-  const items: DecodedResponseBrokers[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseBrokers>(count);
+  for (let position = 0; position < count; position += 1) {
     const nodeId = reader.int32();
     const host = flexible ? reader.compactString() : reader.string();
     const port = reader.int32();
     const rack = version >= 1 ? (flexible ? reader.nullableCompactString() : reader.nullableString()) : null;
-    if (version >= 9) reader.taggedFields();
-    items.push({ nodeId, host, port, rack });
+    if (flexible) reader.taggedFields();
+    items[position] = { nodeId, host, port, rack };
   }
   return items;
 }
@@ -106,16 +108,16 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const errorCode = reader.int16();
     const name = flexible ? (version >= 12 ? reader.nullableCompactString() : reader.compactString()) : reader.string();
     const topicId = version >= 10 ? reader.uuid() : zeroUuid;
     const isInternal = version >= 1 ? reader.bool() : false;
     const partitions = decodeResponseTopicsPartitions(version, reader);
     const topicAuthorizedOperations = version >= 8 ? reader.int32() : -2147483648;
-    if (version >= 9) reader.taggedFields();
-    items.push({ errorCode, name, topicId, isInternal, partitions, topicAuthorizedOperations });
+    if (flexible) reader.taggedFields();
+    items[position] = { errorCode, name, topicId, isInternal, partitions, topicAuthorizedOperations };
   }
   return items;
 }
@@ -124,8 +126,8 @@ function decodeResponseTopicsPartitions(version: number, reader: Reader): Decode
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const errorCode = reader.int16();
     const partitionIndex = reader.int32();
     const leaderId = reader.int32();
@@ -133,8 +135,8 @@ function decodeResponseTopicsPartitions(version: number, reader: Reader): Decode
     const replicaNodes = decodeResponseTopicsPartitionsReplicaNodes(version, reader);
     const isrNodes = decodeResponseTopicsPartitionsIsrNodes(version, reader);
     const offlineReplicas = version >= 5 ? decodeResponseTopicsPartitionsOfflineReplicas(version, reader) : [];
-    if (version >= 9) reader.taggedFields();
-    items.push({ errorCode, partitionIndex, leaderId, leaderEpoch, replicaNodes, isrNodes, offlineReplicas });
+    if (flexible) reader.taggedFields();
+    items[position] = { errorCode, partitionIndex, leaderId, leaderEpoch, replicaNodes, isrNodes, offlineReplicas };
   }
   return items;
 }
@@ -143,9 +145,9 @@ function decodeResponseTopicsPartitionsReplicaNodes(version: number, reader: Rea
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array replicaNodes');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -154,9 +156,9 @@ function decodeResponseTopicsPartitionsIsrNodes(version: number, reader: Reader)
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array isrNodes');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -165,9 +167,9 @@ function decodeResponseTopicsPartitionsOfflineReplicas(version: number, reader: 
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array offlineReplicas');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -184,7 +186,7 @@ function encodeResponse(version: number, value: EncodableResponse, writer: Write
   encodeResponseTopics(version, value.topics ?? [], writer);
   if (version >= 8 && version <= 10) writer.int32(value.clusterAuthorizedOperations ?? -2147483648);
   if (version >= 13) writer.int16(value.errorCode ?? 0);
-  if (version >= 9) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseBrokers(version: number, values: readonly EncodableResponseBrokers[], writer: Writer): void {
@@ -200,7 +202,7 @@ function encodeResponseBrokers(version: number, values: readonly EncodableRespon
       if (flexible) writer.nullableCompactString(value.rack ?? null);
       else writer.nullableString(value.rack ?? null);
     }
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -216,7 +218,7 @@ function encodeResponseTopics(version: number, values: readonly EncodableRespons
     if (version >= 1) writer.bool(value.isInternal ?? false);
     encodeResponseTopicsPartitions(version, value.partitions ?? [], writer);
     if (version >= 8) writer.int32(value.topicAuthorizedOperations ?? -2147483648);
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -232,7 +234,7 @@ function encodeResponseTopicsPartitions(version: number, values: readonly Encoda
     encodeResponseTopicsPartitionsReplicaNodes(version, value.replicaNodes ?? [], writer);
     encodeResponseTopicsPartitionsIsrNodes(version, value.isrNodes ?? [], writer);
     if (version >= 5) encodeResponseTopicsPartitionsOfflineReplicas(version, value.offlineReplicas ?? [], writer);
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 

@@ -29,7 +29,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const groupInstanceId = version >= 7 ? (flexible ? reader.nullableCompactString() : reader.nullableString()) : null;
   const retentionTimeMs = version >= 2 && version <= 4 ? reader.int64() : -1n;
   const topics = decodeRequestTopics(version, reader);
-  if (version >= 8) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groupId, generationIdOrMemberEpoch, memberId, groupInstanceId, retentionTimeMs, topics };
 }
 
@@ -37,12 +37,12 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 8;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitions = decodeRequestTopicsPartitions(version, reader);
-    if (version >= 8) reader.taggedFields();
-    items.push({ name, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -51,15 +51,15 @@ function decodeRequestTopicsPartitions(version: number, reader: Reader): Decoded
   const flexible = version >= 8;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedRequestTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const committedOffset = reader.int64();
     const committedLeaderEpoch = version >= 6 ? reader.int32() : -1;
     const commitTimestamp = version === 1 ? reader.int64() : -1n;
     const committedMetadata = flexible ? reader.nullableCompactString() : reader.nullableString();
-    if (version >= 8) reader.taggedFields();
-    items.push({ partitionIndex, committedOffset, committedLeaderEpoch, commitTimestamp, committedMetadata });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, committedOffset, committedLeaderEpoch, commitTimestamp, committedMetadata };
   }
   return items;
 }
@@ -83,7 +83,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   if (version >= 2 && version <= 4) writer.int64(value.retentionTimeMs ?? -1n);
   if ((version <= 1 || version >= 5) && !isDefault(value.retentionTimeMs, -1n)) cannotCarry('retentionTimeMs', version);
   encodeRequestTopics(version, value.topics ?? [], writer);
-  if (version >= 8) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(version: number, values: readonly EncodableRequestTopics[], writer: Writer): void {
@@ -94,7 +94,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeRequestTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 8) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -111,14 +111,15 @@ function encodeRequestTopicsPartitions(version: number, values: readonly Encodab
     if ((version === 0 || version >= 2) && !isDefault(value.commitTimestamp, -1n)) cannotCarry('commitTimestamp', version);
     if (flexible) writer.nullableCompactString(value.committedMetadata === undefined ? '' : value.committedMetadata);
     else writer.nullableString(value.committedMetadata === undefined ? '' : value.committedMetadata);
-    if (version >= 8) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 8;
   const throttleTimeMs = version >= 3 ? reader.int32() : 0;
   const topics = decodeResponseTopics(version, reader);
-  if (version >= 8) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, topics };
 }
 
@@ -126,12 +127,12 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
   const flexible = version >= 8;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitions = decodeResponseTopicsPartitions(version, reader);
-    if (version >= 8) reader.taggedFields();
-    items.push({ name, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -140,20 +141,21 @@ function decodeResponseTopicsPartitions(version: number, reader: Reader): Decode
   const flexible = version >= 8;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const errorCode = reader.int16();
-    if (version >= 8) reader.taggedFields();
-    items.push({ partitionIndex, errorCode });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, errorCode };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 8;
   if (version >= 3) writer.int32(value.throttleTimeMs ?? 0);
   encodeResponseTopics(version, value.topics ?? [], writer);
-  if (version >= 8) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseTopics(version: number, values: readonly EncodableResponseTopics[], writer: Writer): void {
@@ -164,7 +166,7 @@ function encodeResponseTopics(version: number, values: readonly EncodableRespons
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeResponseTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 8) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -175,6 +177,6 @@ function encodeResponseTopicsPartitions(version: number, values: readonly Encoda
   for (const value of values) {
     writer.int32(value.partitionIndex ?? 0);
     writer.int16(value.errorCode ?? 0);
-    if (version >= 8) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }

@@ -30,11 +30,11 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
 function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTopics[] {
   const count = reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.string();
     const partitions = decodeRequestTopicsPartitions(version, reader);
-    items.push({ name, partitions });
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -42,10 +42,10 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
 function decodeRequestTopicsPartitions(_version: number, reader: Reader): DecodedRequestTopicsPartitions[] {
   const count = reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedRequestTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
-    items.push({ partitionIndex });
+    items[position] = { partitionIndex };
   }
   return items;
 }
@@ -80,11 +80,11 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
 function decodeResponseTopics(version: number, reader: Reader): DecodedResponseTopics[] {
   const count = reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.string();
     const partitions = decodeResponseTopicsPartitions(version, reader);
-    items.push({ name, partitions });
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -92,11 +92,11 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
 function decodeResponseTopicsPartitions(_version: number, reader: Reader): DecodedResponseTopicsPartitions[] {
   const count = reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const errorCode = reader.int16();
-    items.push({ partitionIndex, errorCode });
+    items[position] = { partitionIndex, errorCode };
   }
   return items;
 }

@@ -35,7 +35,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const topics = version <= 7 ? decodeRequestTopics(version, reader) : [];
   const groups = version >= 8 ? decodeRequestGroups(version, reader) : [];
   const requireStable = version >= 7 ? reader.bool() : false;
-  if (version >= 6) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groupId, topics, groups, requireStable };
 }
 
@@ -43,12 +43,12 @@ function decodeRequestTopics(version: number, reader: Reader): DecodedRequestTop
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) return version >= 2 ? null : fail('null array topics');
-  const items: DecodedRequestTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitionIndexes = decodeRequestTopicsPartitionIndexes(version, reader);
-    if (version >= 6) reader.taggedFields();
-    items.push({ name, partitionIndexes });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitionIndexes };
   }
   return items;
 }
@@ -57,9 +57,9 @@ function decodeRequestTopicsPartitionIndexes(version: number, reader: Reader): n
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitionIndexes');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -67,14 +67,14 @@ function decodeRequestTopicsPartitionIndexes(version: number, reader: Reader): n
 function decodeRequestGroups(version: number, reader: Reader): DecodedRequestGroups[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array groups');
-  const items: DecodedRequestGroups[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestGroups>(count);
+  for (let position = 0; position < count; position += 1) {
     const groupId = reader.compactString();
     const memberId = version >= 9 ? reader.nullableCompactString() : null;
     const memberEpoch = version >= 9 ? reader.int32() : -1;
     const topics = decodeRequestGroupsTopics(version, reader);
     reader.taggedFields();
-    items.push({ groupId, memberId, memberEpoch, topics });
+    items[position] = { groupId, memberId, memberEpoch, topics };
   }
   return items;
 }
@@ -82,12 +82,12 @@ function decodeRequestGroups(version: number, reader: Reader): DecodedRequestGro
 function decodeRequestGroupsTopics(version: number, reader: Reader): DecodedRequestGroupsTopics[] | null {
   const count = reader.compactArrayLength();
   if (count < 0) return null;
-  const items: DecodedRequestGroupsTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestGroupsTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.compactString();
     const partitionIndexes = decodeRequestGroupsTopicsPartitionIndexes(version, reader);
     reader.taggedFields();
-    items.push({ name, partitionIndexes });
+    items[position] = { name, partitionIndexes };
   }
   return items;
 }
@@ -95,9 +95,9 @@ function decodeRequestGroupsTopics(version: number, reader: Reader): DecodedRequ
 function decodeRequestGroupsTopicsPartitionIndexes(_version: number, reader: Reader): number[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array partitionIndexes');
-  const items: number[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.int32());
+  const items = new Array<number>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.int32();
   }
   return items;
 }
@@ -115,7 +115,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   if (version <= 7 && !isDefault(value.groups, [])) cannotCarry('groups', version);
   if (version >= 7) writer.bool(value.requireStable ?? false);
   if (version <= 6 && !isDefault(value.requireStable, false)) cannotCarry('requireStable', version);
-  if (version >= 6) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopics(version: number, values: readonly EncodableRequestTopics[] | null, writer: Writer): void {
@@ -131,7 +131,7 @@ function encodeRequestTopics(version: number, values: readonly EncodableRequestT
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeRequestTopicsPartitionIndexes(version, value.partitionIndexes ?? [], writer);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -178,11 +178,12 @@ function encodeRequestGroupsTopicsPartitionIndexes(_version: number, values: rea
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 6;
   const throttleTimeMs = version >= 3 ? reader.int32() : 0;
   const topics = version <= 7 ? decodeResponseTopics(version, reader) : [];
   const errorCode = version >= 2 && version <= 7 ? reader.int16() : 0;
   const groups = version >= 8 ? decodeResponseGroups(version, reader) : [];
-  if (version >= 6) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, topics, errorCode, groups };
 }
 
@@ -190,12 +191,12 @@ function decodeResponseTopics(version: number, reader: Reader): DecodedResponseT
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = flexible ? reader.compactString() : reader.string();
     const partitions = decodeResponseTopicsPartitions(version, reader);
-    if (version >= 6) reader.taggedFields();
-    items.push({ name, partitions });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -204,15 +205,15 @@ function decodeResponseTopicsPartitions(version: number, reader: Reader): Decode
   const flexible = version >= 6;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const committedOffset = reader.int64();
     const committedLeaderEpoch = version >= 5 ? reader.int32() : -1;
     const metadata = flexible ? reader.nullableCompactString() : reader.nullableString();
     const errorCode = reader.int16();
-    if (version >= 6) reader.taggedFields();
-    items.push({ partitionIndex, committedOffset, committedLeaderEpoch, metadata, errorCode });
+    if (flexible) reader.taggedFields();
+    items[position] = { partitionIndex, committedOffset, committedLeaderEpoch, metadata, errorCode };
   }
   return items;
 }
@@ -220,13 +221,13 @@ function decodeResponseTopicsPartitions(version: number, reader: Reader): Decode
 function decodeResponseGroups(version: number, reader: Reader): DecodedResponseGroups[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array groups');
-  const items: DecodedResponseGroups[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroups>(count);
+  for (let position = 0; position < count; position += 1) {
     const groupId = reader.compactString();
     const topics = decodeResponseGroupsTopics(version, reader);
     const errorCode = reader.int16();
     reader.taggedFields();
-    items.push({ groupId, topics, errorCode });
+    items[position] = { groupId, topics, errorCode };
   }
   return items;
 }
@@ -234,12 +235,12 @@ function decodeResponseGroups(version: number, reader: Reader): DecodedResponseG
 function decodeResponseGroupsTopics(version: number, reader: Reader): DecodedResponseGroupsTopics[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array topics');
-  const items: DecodedResponseGroupsTopics[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroupsTopics>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = reader.compactString();
     const partitions = decodeResponseGroupsTopicsPartitions(version, reader);
     reader.taggedFields();
-    items.push({ name, partitions });
+    items[position] = { name, partitions };
   }
   return items;
 }
@@ -247,25 +248,26 @@ function decodeResponseGroupsTopics(version: number, reader: Reader): DecodedRes
 function decodeResponseGroupsTopicsPartitions(_version: number, reader: Reader): DecodedResponseGroupsTopicsPartitions[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array partitions');
-  const items: DecodedResponseGroupsTopicsPartitions[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseGroupsTopicsPartitions>(count);
+  for (let position = 0; position < count; position += 1) {
     const partitionIndex = reader.int32();
     const committedOffset = reader.int64();
     const committedLeaderEpoch = reader.int32();
     const metadata = reader.nullableCompactString();
     const errorCode = reader.int16();
     reader.taggedFields();
-    items.push({ partitionIndex, committedOffset, committedLeaderEpoch, metadata, errorCode });
+    items[position] = { partitionIndex, committedOffset, committedLeaderEpoch, metadata, errorCode };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 6;
   if (version >= 3) writer.int32(value.throttleTimeMs ?? 0);
   if (version <= 7) encodeResponseTopics(version, value.topics ?? [], writer);
   if (version >= 2 && version <= 7) writer.int16(value.errorCode ?? 0);
   if (version >= 8) encodeResponseGroups(version, value.groups ?? [], writer);
-  if (version >= 6) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeResponseTopics(version: number, values: readonly EncodableResponseTopics[], writer: Writer): void {
@@ -276,7 +278,7 @@ function encodeResponseTopics(version: number, values: readonly EncodableRespons
     if (flexible) writer.compactString(value.name ?? '');
     else writer.string(value.name ?? '');
     encodeResponseTopicsPartitions(version, value.partitions ?? [], writer);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -291,7 +293,7 @@ function encodeResponseTopicsPartitions(version: number, values: readonly Encoda
     if (flexible) writer.nullableCompactString(value.metadata === undefined ? '' : value.metadata);
     else writer.nullableString(value.metadata === undefined ? '' : value.metadata);
     writer.int16(value.errorCode ?? 0);
-    if (version >= 6) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 

@@ -33,7 +33,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const acks = reader.int16();
   const timeoutMs = reader.int32();
   const topicData = decodeRequestTopicData(version, reader);
-  if (version >= 9) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { transactionalId, acks, timeoutMs, topicData };
 }
 
@@ -41,13 +41,13 @@ function decodeRequestTopicData(version: number, reader: Reader): DecodedRequest
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array topicData');
-  const items: DecodedRequestTopicData[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicData>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = version <= 12 ? (flexible ? reader.compactString() : reader.string()) : '';
     const topicId = version >= 13 ? reader.uuid() : zeroUuid;
     const partitionData = decodeRequestTopicDataPartitionData(version, reader);
-    if (version >= 9) reader.taggedFields();
-    items.push({ name, topicId, partitionData });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, topicId, partitionData };
   }
   return items;
 }
@@ -56,12 +56,12 @@ function decodeRequestTopicDataPartitionData(version: number, reader: Reader): D
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitionData');
-  const items: DecodedRequestTopicDataPartitionData[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestTopicDataPartitionData>(count);
+  for (let position = 0; position < count; position += 1) {
     const index = reader.int32();
     const records = flexible ? reader.nullableCompactBytes() : reader.nullableBytes();
-    if (version >= 9) reader.taggedFields();
-    items.push({ index, records });
+    if (flexible) reader.taggedFields();
+    items[position] = { index, records };
   }
   return items;
 }
@@ -76,7 +76,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   writer.int16(value.acks ?? 0);
   writer.int32(value.timeoutMs ?? 0);
   encodeRequestTopicData(version, value.topicData ?? [], writer);
-  if (version >= 9) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestTopicData(version: number, values: readonly EncodableRequestTopicData[], writer: Writer): void {
@@ -92,7 +92,7 @@ function encodeRequestTopicData(version: number, values: readonly EncodableReque
     if (version >= 13) writer.uuid(value.topicId ?? zeroUuid);
     if (version <= 12 && !isDefault(value.topicId, zeroUuid)) cannotCarry('topicId', version);
     encodeRequestTopicDataPartitionData(version, value.partitionData ?? [], writer);
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -103,15 +103,16 @@ function encodeRequestTopicDataPartitionData(version: number, values: readonly E
   for (const value of values) {
     writer.int32(value.index ?? 0);
     writer.records(value.records ?? null, flexible);
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
+  const flexible = version >= 9;
   const responses = decodeResponseResponses(version, reader);
   const throttleTimeMs = version >= 1 ? reader.int32() : 0;
   let nodeEndpoints: DecodedResponse['nodeEndpoints'] = [];
-  if (version >= 9) {
+  if (flexible) {
     reader.taggedFields((tag, tagReader) => {
       switch (tag) {
         case 0:
@@ -127,13 +128,13 @@ function decodeResponseResponses(version: number, reader: Reader): DecodedRespon
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array responses');
-  const items: DecodedResponseResponses[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponses>(count);
+  for (let position = 0; position < count; position += 1) {
     const name = version <= 12 ? (flexible ? reader.compactString() : reader.string()) : '';
     const topicId = version >= 13 ? reader.uuid() : zeroUuid;
     const partitionResponses = decodeResponseResponsesPartitionResponses(version, reader);
-    if (version >= 9) reader.taggedFields();
-    items.push({ name, topicId, partitionResponses });
+    if (flexible) reader.taggedFields();
+    items[position] = { name, topicId, partitionResponses };
   }
   return items;
 }
@@ -142,8 +143,8 @@ function decodeResponseResponsesPartitionResponses(version: number, reader: Read
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array partitionResponses');
-  const items: DecodedResponseResponsesPartitionResponses[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponsesPartitionResponses>(count);
+  for (let position = 0; position < count; position += 1) {
     const index = reader.int32();
     const errorCode = reader.int16();
     const baseOffset = reader.int64();
@@ -152,7 +153,7 @@ function decodeResponseResponsesPartitionResponses(version: number, reader: Read
     const recordErrors = version >= 8 ? decodeResponseResponsesPartitionResponsesRecordErrors(version, reader) : [];
     const errorMessage = version >= 8 ? (flexible ? reader.nullableCompactString() : reader.nullableString()) : null;
     let currentLeader: DecodedResponseResponsesPartitionResponses['currentLeader'] = { leaderId: -1, leaderEpoch: -1 };
-    if (version >= 9) {
+    if (flexible) {
       reader.taggedFields((tag, tagReader) => {
         switch (tag) {
           case 0:
@@ -161,7 +162,7 @@ function decodeResponseResponsesPartitionResponses(version: number, reader: Read
         }
       });
     }
-    items.push({ index, errorCode, baseOffset, logAppendTimeMs, logStartOffset, recordErrors, errorMessage, currentLeader });
+    items[position] = { index, errorCode, baseOffset, logAppendTimeMs, logStartOffset, recordErrors, errorMessage, currentLeader };
   }
   return items;
 }
@@ -170,12 +171,12 @@ function decodeResponseResponsesPartitionResponsesRecordErrors(version: number, 
   const flexible = version >= 9;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array recordErrors');
-  const items: DecodedResponseResponsesPartitionResponsesRecordErrors[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseResponsesPartitionResponsesRecordErrors>(count);
+  for (let position = 0; position < count; position += 1) {
     const batchIndex = reader.int32();
     const batchIndexErrorMessage = flexible ? reader.nullableCompactString() : reader.nullableString();
-    if (version >= 9) reader.taggedFields();
-    items.push({ batchIndex, batchIndexErrorMessage });
+    if (flexible) reader.taggedFields();
+    items[position] = { batchIndex, batchIndexErrorMessage };
   }
   return items;
 }
@@ -190,22 +191,23 @@ function decodeResponseResponsesPartitionResponsesCurrentLeader(_version: number
 function decodeResponseNodeEndpoints(_version: number, reader: Reader): DecodedResponseNodeEndpoints[] {
   const count = reader.compactArrayLength();
   if (count < 0) fail('null array nodeEndpoints');
-  const items: DecodedResponseNodeEndpoints[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedResponseNodeEndpoints>(count);
+  for (let position = 0; position < count; position += 1) {
     const nodeId = reader.int32();
     const host = reader.compactString();
     const port = reader.int32();
     const rack = reader.nullableCompactString();
     reader.taggedFields();
-    items.push({ nodeId, host, port, rack });
+    items[position] = { nodeId, host, port, rack };
   }
   return items;
 }
 
 function encodeResponse(version: number, value: EncodableResponse, writer: Writer): void {
+  const flexible = version >= 9;
   encodeResponseResponses(version, value.responses ?? [], writer);
   if (version >= 1) writer.int32(value.throttleTimeMs ?? 0);
-  if (version >= 9) {
+  if (flexible) {
     const nodeEndpoints = value.nodeEndpoints ?? [];
     const writeNodeEndpoints = version >= 10 && nodeEndpoints.length > 0;
     writer.uvarint(writeNodeEndpoints ? 1 : 0);
@@ -229,7 +231,7 @@ function encodeResponseResponses(version: number, values: readonly EncodableResp
     }
     if (version >= 13) writer.uuid(value.topicId ?? zeroUuid);
     encodeResponseResponsesPartitionResponses(version, value.partitionResponses ?? [], writer);
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -248,7 +250,7 @@ function encodeResponseResponsesPartitionResponses(version: number, values: read
       if (flexible) writer.nullableCompactString(value.errorMessage ?? null);
       else writer.nullableString(value.errorMessage ?? null);
     }
-    if (version >= 9) {
+    if (flexible) {
       const currentLeader = value.currentLeader;
       const writeCurrentLeader = version >= 10 && currentLeader !== undefined;
       writer.uvarint(writeCurrentLeader ? 1 : 0);
@@ -270,7 +272,7 @@ function encodeResponseResponsesPartitionResponsesRecordErrors(version: number, 
     writer.int32(value.batchIndex ?? 0);
     if (flexible) writer.nullableCompactString(value.batchIndexErrorMessage ?? null);
     else writer.nullableString(value.batchIndexErrorMessage ?? null);
-    if (version >= 9) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 

@@ -16,7 +16,7 @@ type EncodableResponse = Encodable<typeof saslAuthenticateResponse>;
 function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const flexible = version >= 2;
   const authBytes = flexible ? reader.compactBytes() : reader.bytes();
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { authBytes };
 }
 
@@ -24,7 +24,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   const flexible = version >= 2;
   if (flexible) writer.compactBytes(value.authBytes ?? emptyBytes);
   else writer.bytes(value.authBytes ?? emptyBytes);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function decodeResponse(version: number, reader: Reader): DecodedResponse {
@@ -33,7 +33,7 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
   const errorMessage = flexible ? reader.nullableCompactString() : reader.nullableString();
   const authBytes = flexible ? reader.compactBytes() : reader.bytes();
   const sessionLifetimeMs = version >= 1 ? reader.int64() : 0n;
-  if (version >= 2) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { errorCode, errorMessage, authBytes, sessionLifetimeMs };
 }
 
@@ -45,5 +45,5 @@ function encodeResponse(version: number, value: EncodableResponse, writer: Write
   if (flexible) writer.compactBytes(value.authBytes ?? emptyBytes);
   else writer.bytes(value.authBytes ?? emptyBytes);
   if (version >= 1) writer.int64(value.sessionLifetimeMs ?? 0n);
-  if (version >= 2) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }

@@ -31,9 +31,9 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
 function decodeResponseMechanisms(_version: number, reader: Reader): string[] {
   const count = reader.arrayLength();
   if (count < 0) fail('null array mechanisms');
-  const items: string[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
-    items.push(reader.string());
+  const items = new Array<string>(count);
+  for (let position = 0; position < count; position += 1) {
+    items[position] = reader.string();
   }
   return items;
 }

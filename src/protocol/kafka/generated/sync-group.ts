@@ -24,7 +24,7 @@ function decodeRequest(version: number, reader: Reader): DecodedRequest {
   const protocolType = version >= 5 ? reader.nullableCompactString() : null;
   const protocolName = version >= 5 ? reader.nullableCompactString() : null;
   const assignments = decodeRequestAssignments(version, reader);
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { groupId, generationId, memberId, groupInstanceId, protocolType, protocolName, assignments };
 }
 
@@ -32,12 +32,12 @@ function decodeRequestAssignments(version: number, reader: Reader): DecodedReque
   const flexible = version >= 4;
   const count = flexible ? reader.compactArrayLength() : reader.arrayLength();
   if (count < 0) fail('null array assignments');
-  const items: DecodedRequestAssignments[] = [];
-  for (let remaining = count; remaining > 0; remaining -= 1) {
+  const items = new Array<DecodedRequestAssignments>(count);
+  for (let position = 0; position < count; position += 1) {
     const memberId = flexible ? reader.compactString() : reader.string();
     const assignment = flexible ? reader.compactBytes() : reader.bytes();
-    if (version >= 4) reader.taggedFields();
-    items.push({ memberId, assignment });
+    if (flexible) reader.taggedFields();
+    items[position] = { memberId, assignment };
   }
   return items;
 }
@@ -59,7 +59,7 @@ function encodeRequest(version: number, value: EncodableRequest, writer: Writer)
   if (version >= 5) writer.nullableCompactString(value.protocolName ?? null);
   if (version <= 4 && !isDefault(value.protocolName, null)) cannotCarry('protocolName', version);
   encodeRequestAssignments(version, value.assignments ?? [], writer);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
 
 function encodeRequestAssignments(version: number, values: readonly EncodableRequestAssignments[], writer: Writer): void {
@@ -71,7 +71,7 @@ function encodeRequestAssignments(version: number, values: readonly EncodableReq
     else writer.string(value.memberId ?? '');
     if (flexible) writer.compactBytes(value.assignment ?? emptyBytes);
     else writer.bytes(value.assignment ?? emptyBytes);
-    if (version >= 4) writer.uvarint(0);
+    if (flexible) writer.uvarint(0);
   }
 }
 
@@ -82,7 +82,7 @@ function decodeResponse(version: number, reader: Reader): DecodedResponse {
   const protocolType = version >= 5 ? reader.nullableCompactString() : null;
   const protocolName = version >= 5 ? reader.nullableCompactString() : null;
   const assignment = flexible ? reader.compactBytes() : reader.bytes();
-  if (version >= 4) reader.taggedFields();
+  if (flexible) reader.taggedFields();
   return { throttleTimeMs, errorCode, protocolType, protocolName, assignment };
 }
 
@@ -94,5 +94,5 @@ function encodeResponse(version: number, value: EncodableResponse, writer: Write
   if (version >= 5) writer.nullableCompactString(value.protocolName ?? null);
   if (flexible) writer.compactBytes(value.assignment ?? emptyBytes);
   else writer.bytes(value.assignment ?? emptyBytes);
-  if (version >= 4) writer.uvarint(0);
+  if (flexible) writer.uvarint(0);
 }
