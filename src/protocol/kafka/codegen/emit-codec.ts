@@ -160,6 +160,7 @@ class MessageEmitter {
     const allVersions = Array.from({ length: highest - lowest + 1 }, (_, index) => lowest + index);
     this.flexibleVersions = within(allVersions, this.schema.flexibleVersions);
     this.strict = this.schema.type === 'request';
+    checkFieldNames(this.schema.fields, `${this.schema.name} ${this.schema.type}`);
     const role = capitalize(this.schema.type);
     this.root = { name: role, decodedType: `Decoded${role}`, encodableType: `Encodable${role}`, context: allVersions };
   }
@@ -696,6 +697,15 @@ function branch(body: SourceWriter, test: string | boolean, whenTrue: string, wh
   else {
     body.line(`if (${test}) ${whenTrue}`);
     body.line(`else ${whenFalse}`);
+  }
+}
+
+/** Field names become property accesses and locals in the generated code: they must be identifiers. */
+function checkFieldNames(fields: readonly Field[], where: string): void {
+  for (const field of fields) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(field.name)) throw new Error(`${where}: field name ${JSON.stringify(field.name)} is not an identifier`);
+    if (field.type === 'struct') checkFieldNames(field.fields, `${where} ${field.name}`);
+    if (field.type === 'array' && typeof field.items !== 'string') checkFieldNames(field.items, `${where} ${field.name}`);
   }
 }
 
