@@ -8,7 +8,7 @@
 import { crc32c } from '@node-rs/crc32';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileCodec } from '../src/protocol/kafka/codec.js';
+import { codecFor } from '../src/protocol/kafka/codec.js';
 import { fetchRequest, fetchResponse } from '../src/protocol/kafka/messages/fetch.js';
 import { metadataRequest, metadataResponse } from '../src/protocol/kafka/messages/metadata.js';
 import { produceRequest, produceResponse } from '../src/protocol/kafka/messages/produce.js';
@@ -45,12 +45,12 @@ function sampleBatch(): Buffer {
 
 function codecCases(): Case[] {
   const batch = sampleBatch();
-  const produceRequestCodec = compileCodec(produceRequest);
-  const produceResponseCodec = compileCodec(produceResponse);
-  const fetchRequestCodec = compileCodec(fetchRequest);
-  const fetchResponseCodec = compileCodec(fetchResponse);
-  const metadataRequestCodec = compileCodec(metadataRequest);
-  const metadataResponseCodec = compileCodec(metadataResponse);
+  const produceRequestCodec = codecFor(produceRequest);
+  const produceResponseCodec = codecFor(produceResponse);
+  const fetchRequestCodec = codecFor(fetchRequest);
+  const fetchResponseCodec = codecFor(fetchResponse);
+  const metadataRequestCodec = codecFor(metadataRequest);
+  const metadataResponseCodec = codecFor(metadataResponse);
 
   const produceValue = { transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: 'bench-topic', topicId: zeroUuid, partitionData: [{ index: 0, records: batch }] }] };
   const produceBytes = encodeWith((writer) => produceRequestCodec.encode(9, produceValue, writer));

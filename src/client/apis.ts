@@ -1,5 +1,5 @@
 /**
- * The APIs the client speaks, each a pair of compiled codecs from src/protocol/kafka/messages, with
+ * The APIs the client speaks, each a pair of generated codecs (src/protocol/kafka/codec.ts), with
  * the highest version whose shape this client fills in (`clientMaxVersion`). The version used on a
  * connection is the highest one both sides support (see connection.ts).
  *
@@ -7,7 +7,7 @@
  * track); OffsetFetch ≤ 7 (v8 batches groups in another shape); FindCoordinator ≤ 3 (v4 batches
  * keys). Every broker that offers the newer versions also offers these.
  */
-import { compileCodec } from '../protocol/kafka/codec.js';
+import { codecFor } from '../protocol/kafka/codec.js';
 import type { MessageCodec } from '../protocol/kafka/codec.js';
 import type { MessageSchema } from '../protocol/kafka/schema.js';
 import { alterConfigsRequest, alterConfigsResponse } from '../protocol/kafka/messages/alter-configs.js';
@@ -45,12 +45,12 @@ export interface Api<Request extends MessageSchema, Response extends MessageSche
 }
 
 function api<Request extends MessageSchema, Response extends MessageSchema>(request: Request, response: Response, clientMaxVersion = Infinity): Api<Request, Response> {
-  const requestCodec = compileCodec(request);
+  const requestCodec = codecFor(request);
   return {
     key: request.apiKey,
     name: request.name,
     request: requestCodec,
-    response: compileCodec(response),
+    response: codecFor(response),
     clientMaxVersion: Math.min(clientMaxVersion, requestCodec.highestVersion),
   };
 }

@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { crc32c } from '@node-rs/crc32';
-import { compileCodec } from '../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../src/protocol/kafka/codec.js';
 import type { MessageCodec } from '../../src/protocol/kafka/codec.js';
 import type { Decoded, Encodable, MessageSchema } from '../../src/protocol/kafka/schema.js';
 import { Reader } from '../../src/protocol/wire/reader.js';
@@ -38,7 +38,7 @@ export interface RawApi<Request extends MessageSchema, Response extends MessageS
 }
 
 export function rawApi<Request extends MessageSchema, Response extends MessageSchema>(request: Request, response: Response): RawApi<Request, Response> {
-  return { apiKey: request.apiKey, name: request.name, request: compileCodec(request), response: compileCodec(response) };
+  return { apiKey: request.apiKey, name: request.name, request: codecFor(request), response: codecFor(response) };
 }
 
 // ── Request and response framing ────────────────────────────────────────────────────────────────

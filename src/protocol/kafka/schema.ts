@@ -2,8 +2,9 @@
  * The declarative form every Kafka API is written in, once: its fields, their types, the versions
  * each field exists in, which versions allow null, and which fields are tagged (KIP-482).
  *
- * `codec.ts` compiles a declaration into straight-line encoders and decoders per version at start-up;
- * the types below derive the TypeScript shape of each message from the same declaration, so the
+ * `npm run generate` (codegen/) turns each declaration into a checked-in decoder and encoder
+ * (generated/*.ts, found through `codecFor` in codec.ts); the types below derive the TypeScript shape
+ * of each message from the same declaration, and the generated code is typed with them, so the
  * handler that reads a request and the codec that parsed it cannot disagree.
  *
  * Version ranges are written as Kafka writes them: "0+", "3-7", "none".

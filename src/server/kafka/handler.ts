@@ -4,7 +4,7 @@
  * registered handlers (api-registry.ts), so we never advertise what is not implemented.
  */
 import type { MessageCodec } from '../../protocol/kafka/codec.js';
-import { compileCodec } from '../../protocol/kafka/codec.js';
+import { codecFor } from '../../protocol/kafka/codec.js';
 import type { Decoded, Encodable, MessageSchema } from '../../protocol/kafka/schema.js';
 import { parseRange } from '../../protocol/kafka/schema.js';
 import type { Logger } from '../../logging/logger.js';
@@ -60,8 +60,8 @@ export function defineHandler<Request extends MessageSchema, Response extends Me
   return {
     apiKey: definition.request.apiKey,
     name: definition.request.name,
-    request: compileCodec(definition.request),
-    response: compileCodec(definition.response),
+    request: codecFor(definition.request),
+    response: codecFor(definition.response),
     minVersion,
     maxVersion,
     handle: definition.handle,

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../src/protocol/kafka/codec.js';
 import { apiVersionsRequest, apiVersionsResponse } from '../../../src/protocol/kafka/messages/api-versions.js';
 import { Reader } from '../../../src/protocol/wire/reader.js';
 import { Writer } from '../../../src/protocol/wire/writer.js';
 import { MalformedInputError } from '../../../src/protocol/wire/errors.js';
 
-const responseCodec = compileCodec(apiVersionsResponse);
-const requestCodec = compileCodec(apiVersionsRequest);
+const responseCodec = codecFor(apiVersionsResponse);
+const requestCodec = codecFor(apiVersionsRequest);
 
 test('ApiVersions v0 response encodes to the classic layout', () => {
   const writer = new Writer();

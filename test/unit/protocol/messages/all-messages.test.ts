@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { inRange, parseRange } from '../../../../src/protocol/kafka/schema.js';
 import type { Field, MessageSchema, Primitive } from '../../../../src/protocol/kafka/schema.js';
 import { Reader } from '../../../../src/protocol/wire/reader.js';
@@ -130,7 +130,7 @@ function populated(fields: readonly Field[], version: number): { input: Shape; e
 const roomyWriterBytes = 64 * 1024;
 
 function roundTrip(schema: MessageSchema, version: number, input: Shape, writer = new Writer(roomyWriterBytes)): Shape {
-  const codec = compileCodec(schema);
+  const codec = codecFor(schema);
   codec.encode(version, input as never, writer);
   const reader = new Reader(writer.toBuffer());
   const decoded = codec.decode(version, reader) as Shape;

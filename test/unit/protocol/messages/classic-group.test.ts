@@ -1,17 +1,17 @@
 /** JoinGroup, SyncGroup, OffsetCommit and OffsetFetch against kafkajs's encoders and decoders. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { joinGroupRequest, joinGroupResponse } from '../../../../src/protocol/kafka/messages/join-group.js';
 import { offsetCommitRequest, offsetCommitResponse } from '../../../../src/protocol/kafka/messages/offset-commit.js';
 import { offsetFetchRequest, offsetFetchResponse } from '../../../../src/protocol/kafka/messages/offset-fetch.js';
 import { syncGroupRequest, syncGroupResponse } from '../../../../src/protocol/kafka/messages/sync-group.js';
 import { decodeAll, decodeResponseWithKafkajs, encodeRequestWithKafkajs, encodeToBuffer } from './kafkajs-oracle.js';
 
-const joinGroup = { request: compileCodec(joinGroupRequest), response: compileCodec(joinGroupResponse) };
-const syncGroup = { request: compileCodec(syncGroupRequest), response: compileCodec(syncGroupResponse) };
-const offsetCommit = { request: compileCodec(offsetCommitRequest), response: compileCodec(offsetCommitResponse) };
-const offsetFetch = { request: compileCodec(offsetFetchRequest), response: compileCodec(offsetFetchResponse) };
+const joinGroup = { request: codecFor(joinGroupRequest), response: codecFor(joinGroupResponse) };
+const syncGroup = { request: codecFor(syncGroupRequest), response: codecFor(syncGroupResponse) };
+const offsetCommit = { request: codecFor(offsetCommitRequest), response: codecFor(offsetCommitResponse) };
+const offsetFetch = { request: codecFor(offsetFetchRequest), response: codecFor(offsetFetchResponse) };
 
 const subscription = Buffer.from([0, 1, 0, 0, 0, 1, 0, 6, 0x6f, 0x72, 0x64, 0x65, 0x72, 0x73, 0xff, 0xff, 0xff, 0xff]);
 const assignment = Buffer.from([0, 1, 0, 0, 0, 1, 0, 1, 0x74, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { consumerGroupHeartbeatRequest, consumerGroupHeartbeatResponse } from '../../../../src/protocol/kafka/messages/consumer-group-heartbeat.js';
 import type { ConsumerGroupHeartbeatResponse } from '../../../../src/protocol/kafka/messages/consumer-group-heartbeat.js';
 import { decodeAll, encodeToBuffer } from './kafkajs-oracle.js';
 
-const requestCodec = compileCodec(consumerGroupHeartbeatRequest);
-const responseCodec = compileCodec(consumerGroupHeartbeatResponse);
+const requestCodec = codecFor(consumerGroupHeartbeatRequest);
+const responseCodec = codecFor(consumerGroupHeartbeatResponse);
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
 test('ConsumerGroupHeartbeat v1 join request with a regex decodes from golden bytes', () => {

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { fetchRequest, fetchResponse } from '../../../../src/protocol/kafka/messages/fetch.js';
 import type { FetchResponse } from '../../../../src/protocol/kafka/messages/fetch.js';
 import { produceRequest } from '../../../../src/protocol/kafka/messages/produce.js';
 import { decodeAll, decodeResponseWithKafkajs, encodeRequestWithKafkajs, encodeToBuffer } from './kafkajs-oracle.js';
 
-const requestCodec = compileCodec(fetchRequest);
-const responseCodec = compileCodec(fetchResponse);
+const requestCodec = codecFor(fetchRequest);
+const responseCodec = codecFor(fetchResponse);
 
 const kafkajsTopics = [
   {
@@ -62,7 +62,7 @@ async function kafkajsRecordBatch(): Promise<Buffer> {
     { key: 'k2', value: 'second', timestamp: 1_700_000_000_001 },
   ];
   const bytes = await encodeRequestWithKafkajs('produce', 3, { acks: 1, timeout: 1000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages }] }] });
-  const records = decodeAll(compileCodec(produceRequest), 3, bytes).topicData[0]?.partitionData[0]?.records;
+  const records = decodeAll(codecFor(produceRequest), 3, bytes).topicData[0]?.partitionData[0]?.records;
   assert.ok(records);
   return records;
 }

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../../../src/protocol/kafka/messages/list-offsets.js';
 import { decodeAll, decodeResponseWithKafkajs, encodeRequestWithKafkajs, encodeToBuffer } from './kafkajs-oracle.js';
 
-const requestCodec = compileCodec(listOffsetsRequest);
-const responseCodec = compileCodec(listOffsetsResponse);
+const requestCodec = codecFor(listOffsetsRequest);
+const responseCodec = codecFor(listOffsetsResponse);
 
 for (const version of [1, 2, 3]) {
   test(`ListOffsets v${version} request encoded by kafkajs decodes with our declaration`, async () => {

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { metadataRequest, metadataResponse } from '../../../../src/protocol/kafka/messages/metadata.js';
 import type { MetadataResponse } from '../../../../src/protocol/kafka/messages/metadata.js';
 import { decodeAll, decodeResponseWithKafkajs, encodeRequestWithKafkajs, encodeToBuffer } from './kafkajs-oracle.js';
 
-const requestCodec = compileCodec(metadataRequest);
-const responseCodec = compileCodec(metadataResponse);
+const requestCodec = codecFor(metadataRequest);
+const responseCodec = codecFor(metadataResponse);
 const zeroUuid = Buffer.alloc(16);
 
 for (const version of [0, 1, 2, 3, 4, 5, 6]) {

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { produceRequest, produceResponse } from '../../../../src/protocol/kafka/messages/produce.js';
 import type { ProduceResponse } from '../../../../src/protocol/kafka/messages/produce.js';
 import { decodeAll, decodeResponseWithKafkajs, encodeRequestWithKafkajs, encodeToBuffer, sampleUuid } from './kafkajs-oracle.js';
 
-const requestCodec = compileCodec(produceRequest);
-const responseCodec = compileCodec(produceResponse);
+const requestCodec = codecFor(produceRequest);
+const responseCodec = codecFor(produceResponse);
 
 const timestamp = 1_700_000_000_000;
 const kafkajsTopicData = [

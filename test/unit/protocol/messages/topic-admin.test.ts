@@ -1,17 +1,17 @@
 /** CreateTopics, DeleteTopics, CreatePartitions and DescribeConfigs against kafkajs's encoders and decoders. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCodec } from '../../../../src/protocol/kafka/codec.js';
+import { codecFor } from '../../../../src/protocol/kafka/codec.js';
 import { createPartitionsRequest, createPartitionsResponse } from '../../../../src/protocol/kafka/messages/create-partitions.js';
 import { createTopicsRequest, createTopicsResponse } from '../../../../src/protocol/kafka/messages/create-topics.js';
 import { deleteTopicsRequest, deleteTopicsResponse } from '../../../../src/protocol/kafka/messages/delete-topics.js';
 import { describeConfigsRequest, describeConfigsResponse } from '../../../../src/protocol/kafka/messages/describe-configs.js';
 import { decodeAll, decodeResponseWithKafkajs, encodeRequestWithKafkajs, encodeToBuffer } from './kafkajs-oracle.js';
 
-const createTopics = { request: compileCodec(createTopicsRequest), response: compileCodec(createTopicsResponse) };
-const deleteTopics = { request: compileCodec(deleteTopicsRequest), response: compileCodec(deleteTopicsResponse) };
-const createPartitions = { request: compileCodec(createPartitionsRequest), response: compileCodec(createPartitionsResponse) };
-const describeConfigs = { request: compileCodec(describeConfigsRequest), response: compileCodec(describeConfigsResponse) };
+const createTopics = { request: codecFor(createTopicsRequest), response: codecFor(createTopicsResponse) };
+const deleteTopics = { request: codecFor(deleteTopicsRequest), response: codecFor(deleteTopicsResponse) };
+const createPartitions = { request: codecFor(createPartitionsRequest), response: codecFor(createPartitionsResponse) };
+const describeConfigs = { request: codecFor(describeConfigsRequest), response: codecFor(describeConfigsResponse) };
 
 interface TopicErrors {
   topicErrors: Array<Record<string, unknown>>;
