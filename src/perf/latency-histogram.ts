@@ -28,8 +28,14 @@ export class LatencyHistogram {
     return this.histogram.totalCount;
   }
 
+  /**
+   * The histogram answers with the highest value its bucket stands for, which can lie above the
+   * largest latency actually recorded (buckets are up to 0.1 % wide); no sample exceeded the
+   * maximum, so the answer is capped there.
+   */
   percentileMs(percentile: number): number {
-    return this.histogram.getValueAtPercentile(percentile) / 1000;
+    if (this.histogram.totalCount === 0) return 0;
+    return Math.min(this.histogram.getValueAtPercentile(percentile), this.histogram.maxValue) / 1000;
   }
 
   summary(): LatencySummary {

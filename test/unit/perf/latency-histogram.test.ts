@@ -27,6 +27,15 @@ test('percentiles agree with a sorted array within the histogram precision (3 di
   assert.ok(Math.abs(summary.minMs - samples[0]!) <= 0.001 + samples[0]! * 0.002);
 });
 
+test('no percentile lies above the maximum, although histogram buckets are wider than one microsecond', () => {
+  const histogram = new LatencyHistogram();
+  for (let index = 0; index < 1000; index++) histogram.recordMs(index % 2 === 0 ? 12.3457 : 4.2);
+  const summary = histogram.summary();
+  const ordered = [summary.minMs, summary.p50Ms, summary.p95Ms, summary.p99Ms, summary.p999Ms, summary.maxMs];
+  assert.deepEqual(ordered, [...ordered].sort((left, right) => left - right), JSON.stringify(summary));
+  assert.ok(summary.p999Ms >= 12.3, JSON.stringify(summary));
+});
+
 test('an empty histogram summarises to zeros', () => {
   const summary = new LatencyHistogram().summary();
   assert.deepEqual([summary.count, summary.p99Ms, summary.maxMs], [0, 0, 0]);
