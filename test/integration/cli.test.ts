@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { configOptions } from '../../src/config/loader.js';
+import { configOptions } from '../../src/config/settings-table.js';
 import { cliEntry, isolatedEnvironment, startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
 import { repositoryRoot } from '../helpers/tools.js';
 
