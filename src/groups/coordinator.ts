@@ -267,7 +267,7 @@ export class GroupCoordinator {
   }
 }
 
-/** The broker's coordinator, from its configuration (what broker.ts calls). */
+/** The broker's coordinator, from its configuration (what broker/broker.ts calls). */
 export function openGroupCoordinator(config: BrokerConfig, topics: TopicDirectory, logger: Logger): Promise<GroupCoordinator> {
   return GroupCoordinator.open({ directory: groupLogDirectory(config.dataDir), settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger });
 }
