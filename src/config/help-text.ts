@@ -9,7 +9,7 @@ const units: ReadonlyArray<readonly [number, string]> = [[1024 ** 3, 'GiB'], [10
 const durations: ReadonlyArray<readonly [number, string]> = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'min'], [1000, 's']];
 
 /** A default as shown to people: `1073741824 (1 GiB)`, `604800000 (7 d)`, `''`. */
-export function formatDefault(option: ConfigOption): string {
+function formatDefault(option: ConfigOption): string {
   const value = option.defaultValue;
   if (value === '') return "''";
   if (typeof value !== 'number' || value <= 0) return String(value);
@@ -19,7 +19,7 @@ export function formatDefault(option: ConfigOption): string {
 }
 
 /** The flag as written in help: `--kafka-port PORT`, `--auto-create-topics[=true|false]`. */
-export function flagUsage(option: ConfigOption): string {
+function flagUsage(option: ConfigOption): string {
   return option.isBoolean ? `${option.flag}[=true|false]` : `${option.flag} ${option.placeholder}`;
 }
 
