@@ -171,8 +171,8 @@ export class GroupPersistence {
   }
 
   /**
-   * Tombstones for a whole group (its offsets, its metadata); once appended, `forget` it.
-   * The group's own offsets come from `group`.
+   * Tombstones for a whole group: each offset the log holds for it, its consumer group record if
+   * one is stored, its group record. Once they are appended, `forget` the group.
    */
   groupTombstones(group: Group): GroupLogRecord[] {
     const records: GroupLogRecord[] = group.offsets.latest().map(({ topic, partition }) => ({ kind: 'offset', groupId: group.groupId, topic, partition, value: null }));
