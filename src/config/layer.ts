@@ -12,7 +12,6 @@ export interface Assignment {
   readonly source: string;
 }
 
-
 export interface Layer {
   readonly assignments: Assignment[];
   readonly problems: string[];
@@ -22,11 +21,9 @@ function describeText(value: string): string {
   return `'${value}'`;
 }
 
-
 /** Parses `value` for `option` into the layer, or records why it cannot be used. */
 export function assignText(layer: Layer, option: ConfigOption, value: string, source: string): void {
   const parsed = option.parseText(value);
   if (parsed === undefined) layer.problems.push(`${source}: expected ${option.expected}, got ${describeText(value)}`);
   else layer.assignments.push({ option, value: parsed, source });
 }
-

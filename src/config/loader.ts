@@ -132,4 +132,3 @@ export function loadBrokerConfig(inputs: ConfigInputs): LoadedConfig {
   config.dataDir = resolvePath(cwd, config.dataDir);
   return { config, sources, configFile: fileSetting === undefined ? null : resolvePath(cwd, fileSetting.path), warnings, help: false };
 }
-

@@ -38,7 +38,6 @@ const booleanWords = new Map<string, boolean>([
   ['yes', true], ['no', false], ['on', true], ['off', false],
 ]);
 
-
 export const boolean: ValueType<boolean> = {
   placeholder: 'true|false',
   expected: 'true or false',
@@ -46,7 +45,6 @@ export const boolean: ValueType<boolean> = {
   parseText: (text) => booleanWords.get(text.toLowerCase()),
   parseYaml: (value) => (typeof value === 'boolean' ? value : undefined),
 };
-
 
 export function oneOf<const Choice extends string>(choices: readonly Choice[]): ValueType<Choice> {
   const accept = (value: unknown): Choice | undefined => choices.find((choice) => choice === value);

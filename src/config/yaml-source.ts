@@ -119,4 +119,3 @@ function describeReadError(error: unknown): string {
   if (code === undefined) return error instanceof Error ? error.message : String(error);
   return reasons[code] === undefined ? code : `${reasons[code]} (${code})`;
 }
-
