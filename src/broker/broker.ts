@@ -690,7 +690,7 @@ export class Broker {
 
   /**
    * Shutdown begins: fetches waiting for data answer now with what they have, and new ones do not
-   * wait, so connections can be answered before the logs close (server/broker.ts).
+   * wait, so connections can be answered before the logs close (server/start.ts).
    */
   stopWaitingFetches(): void {
     this.closing = true;

@@ -107,14 +107,6 @@ const keys: readonly TopicConfigKey[] = [
 
 const keysByName = new Map(keys.map((key) => [key.name, key]));
 
-export function topicConfigNames(): readonly string[] {
-  return keys.map((key) => key.name);
-}
-
-export function isKnownTopicConfig(name: string): boolean {
-  return keysByName.has(name);
-}
-
 export function topicConfigKey(name: string): TopicConfigKey | undefined {
   return keysByName.get(name);
 }

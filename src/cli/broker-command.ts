@@ -10,7 +10,8 @@ import { constants as fsConstants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { BrokerConfig } from '../config/broker-config.js';
-import { ConfigError, flagsHelpText, loadBrokerConfig } from '../config/loader.js';
+import { flagsHelpText } from '../config/help-text.js';
+import { ConfigError, loadBrokerConfig } from '../config/loader.js';
 import type { LoadedConfig } from '../config/loader.js';
 import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
@@ -71,7 +72,7 @@ export async function runBrokerCommand(context: CommandContext): Promise<number>
     logger.info('starting osprey', { version: context.version, dataDir: config.dataDir, configFile: loaded.configFile ?? undefined });
     for (const [key, source] of loaded.sources) logger.debug('setting', { key, from: source });
     // Loaded here rather than at the top, so --help and config mistakes answer without loading the broker.
-    const { startBroker } = await import('../server/broker.js');
+    const { startBroker } = await import('../server/start.js');
     const running = await startBroker(config, logger);
     return await shutdown.closeWhenAsked(running);
   } catch (error) {

@@ -14,7 +14,7 @@ import type { CommandContext } from './broker-command.js';
 import { styleFor } from './output.js';
 import type { Style } from './output.js';
 
-export const defaultBrokers = '127.0.0.1:9092';
+const defaultBrokers = '127.0.0.1:9092';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';

@@ -89,7 +89,7 @@ export function compileFormat(template: string): (record: ConsumedRecord) => str
   };
 }
 
-export function recordAsJson(record: ConsumedRecord): string {
+function recordAsJson(record: ConsumedRecord): string {
   return JSON.stringify({
     topic: record.topic,
     partition: record.partition,

@@ -30,7 +30,7 @@ const list: Subcommand = {
 };
 
 /** Lag of a group from wire facts; throws GROUP_ID_NOT_FOUND for a group with no members and no offsets. */
-export async function describeGroupLag(admin: Admin, groupId: string): Promise<{ lag: GroupLag; description: Awaited<ReturnType<Admin['describeGroup']>> }> {
+async function describeGroupLag(admin: Admin, groupId: string): Promise<{ lag: GroupLag; description: Awaited<ReturnType<Admin['describeGroup']>> }> {
   const [description, committed] = await Promise.all([admin.describeGroup(groupId), admin.fetchCommittedOffsets(groupId)]);
   if ((description.state === 'Dead' || description.state === '') && description.members.length === 0 && committed.length === 0) {
     throw new KafkaProtocolError(ErrorCode.groupIdNotFound, `group '${groupId}'`);

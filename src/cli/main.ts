@@ -107,7 +107,7 @@ function packageVersion(): string {
   }
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   const context = (args: readonly string[]): CommandContext => ({
     version: packageVersion(),

@@ -26,7 +26,7 @@ export function parseCompression(text: string | undefined): CompressionName {
 }
 
 /** Calls `onLine` for each line (without its "\n" or "\r\n"); the last line may lack a newline. */
-export async function forEachLine(input: Readable, onLine: (line: Buffer) => void | Promise<void>): Promise<void> {
+async function forEachLine(input: Readable, onLine: (line: Buffer) => void | Promise<void>): Promise<void> {
   let carry: Buffer | null = null;
   for await (const chunk of input as AsyncIterable<Buffer>) {
     let data: Buffer = carry === null ? chunk : Buffer.concat([carry, chunk]);

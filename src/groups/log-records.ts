@@ -50,9 +50,7 @@ import { MalformedInputError } from '../protocol/wire/errors.js';
 import { Reader } from '../protocol/wire/reader.js';
 import { Writer } from '../protocol/wire/writer.js';
 
-export const groupLogFormatVersion = 1;
-
-export const keyType = { offset: 1, group: 2, consumerGroup: 3 } as const;
+const keyType = { offset: 1, group: 2, consumerGroup: 3 } as const;
 const offsetValueVersion = 1;
 const groupValueVersion = 1;
 const consumerGroupValueVersion = 1;

@@ -43,7 +43,7 @@ function escapeCharacter(character: string): string {
 }
 
 /** The text with every non-printable character escaped (backslashes doubled first, so escapes stay readable). */
-export function escapeLogText(text: string): string {
+function escapeLogText(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(unprintable, escapeCharacter);
 }
 

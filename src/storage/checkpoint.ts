@@ -1,4 +1,4 @@
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultSyncFile, syncDirectory, type SyncFile } from './segment.js';
@@ -53,10 +53,4 @@ export function readOffsetCheckpoint(directory: string, name: string): number | 
   if (match === null || Number(match[1]) !== checkpointFormatVersion) return null;
   const offset = Number(match[2]);
   return Number.isSafeInteger(offset) ? offset : null;
-}
-
-export async function removeCheckpoint(directory: string, name: string): Promise<void> {
-  await unlink(join(directory, name)).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  });
 }

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { configOptions } from '../../src/config/loader.js';
+import { configOptions } from '../../src/config/settings-table.js';
 import { cliEntry, isolatedEnvironment, startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
 import { repositoryRoot } from '../helpers/tools.js';
 
@@ -145,7 +145,7 @@ test('a data dir that cannot be a directory exits 1 with one line naming it', as
   assertOneLineFailure(await runCli(['broker', '--data-dir', file, '--kafka-port', '0']), `osprey: data dir ${file} (from --data-dir) is not a writable directory: it is a file (EEXIST)`);
 });
 
-// The tests below need the broker itself (src/server/broker.ts).
+// The tests below need the broker itself (src/server/start.ts).
 
 test('broker process accepts TCP connections on the announced port and exits 0 on SIGTERM', async () => {
   const broker = await startBrokerProcess();

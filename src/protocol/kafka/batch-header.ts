@@ -91,16 +91,8 @@ export function readAttributes(buffer: Buffer, at: number): number {
   return buffer.readInt16BE(at + attributesAt);
 }
 
-export function readCompressionCodec(buffer: Buffer, at: number): number {
-  return readAttributes(buffer, at) & compressionCodecMask;
-}
-
 export function isLogAppendTime(buffer: Buffer, at: number): boolean {
   return (readAttributes(buffer, at) & timestampTypeBit) !== 0;
-}
-
-export function isTransactional(buffer: Buffer, at: number): boolean {
-  return (readAttributes(buffer, at) & transactionalBit) !== 0;
 }
 
 export function isControl(buffer: Buffer, at: number): boolean {
@@ -250,16 +242,6 @@ export function forEachBatch(buffer: Buffer, visit: (view: BatchView) => boolean
     at += view.totalBytes;
   }
   return at;
-}
-
-/** Iterator flavour of forEachBatch: yields the start position and size of each complete batch. */
-export function* batchPositions(buffer: Buffer, start = 0, end = buffer.length): Generator<{ at: number; totalBytes: number }> {
-  let at = start;
-  while (at < end && describeHeaderProblem(buffer, at, end) === null) {
-    const totalBytes = batchTotalBytes(buffer, at);
-    yield { at, totalBytes };
-    at += totalBytes;
-  }
 }
 
 // ── Record walking (timestamp lookups only, never append/fetch; compressed batches decompressed first) ──

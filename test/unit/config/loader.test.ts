@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultBrokerConfig } from '../../../src/config/broker-config.js';
-import { ConfigError, configOptions, configurationReferenceMarkdown, loadBrokerConfig } from '../../../src/config/loader.js';
+import { configurationReferenceMarkdown } from '../../../src/config/help-text.js';
+import { ConfigError, loadBrokerConfig } from '../../../src/config/loader.js';
 import type { LoadedConfig } from '../../../src/config/loader.js';
+import { configOptions } from '../../../src/config/settings-table.js';
 import { temporaryDirectory } from '../../helpers/broker-process.js';
 import { repositoryRoot } from '../../helpers/tools.js';
 

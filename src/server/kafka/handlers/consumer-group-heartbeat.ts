@@ -3,7 +3,7 @@
  *
  * Joins (epoch 0), heartbeats, reconciles and leaves (−1; −2 for a static member) members of
  * consumer groups, whose partitions the broker assigns (`uniform`, the default, or `range`). The
- * rules are in groups/consumer-group.ts; the request checks in groups/coordinator.ts.
+ * rules are in groups/consumer-group.ts; the request checks in groups/consumer-heartbeat-request.ts.
  * v0: a member joining with an empty member id gets one from the broker; v1: the member makes its
  * own (an empty one is INVALID_REQUEST).
  * Errors as Kafka answers them: INVALID_REQUEST, UNSUPPORTED_ASSIGNOR, UNKNOWN_MEMBER_ID,

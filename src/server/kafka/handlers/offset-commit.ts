@@ -8,7 +8,7 @@
  * UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE (groups.maxMetadataBytes), and
  * OFFSET_OUT_OF_RANGE for an offset beyond the partition's log end offset (our choice: Kafka does
  * not check). Offsets below the log start and negative ones (KafkaJS's resetOffsets commits −1/−2)
- * are accepted, as in Kafka. The rules are in groups/coordinator.ts.
+ * are accepted, as in Kafka. The rules are in groups/offsets-service.ts.
  *
  * For a KIP-848 consumer group: generationIdOrMemberEpoch is the member epoch; a member must
  * commit with its current epoch (STALE_MEMBER_EPOCH otherwise) and with v9+ (UNSUPPORTED_VERSION

@@ -1,0 +1,247 @@
+/**
+ * The table of settings: every key of BrokerConfig with its value type, description, Kafka name and
+ * flag aliases, and the names derived from it by one rule (loader.ts draws the rule). The sources
+ * (flag-source.ts, environment-source.ts, yaml-source.ts) read values by these names; help-text.ts
+ * renders the table as `osprey broker --help` and as docs/configuration.md.
+ *
+ * Mapped types make the compiler insist on an entry for every key of BrokerConfig, so a new setting
+ * cannot be added without a flag, an env var and a description. Names that collide, or look so alike
+ * that a suggestion could not tell them apart, are refused when the module loads.
+ */
+import { defaultBrokerConfig } from './broker-config.js';
+import type { BrokerConfig, ConnectionLimits, GroupSettings, TopicDefaults } from './broker-config.js';
+import { boolean, bytes, count, identifier, integer, maxInt32, maxTimerMs, milliseconds, oneOf, optionalHost, host, path } from './value-types.js';
+import type { ValueType } from './value-types.js';
+
+interface Setting<T> {
+  readonly type: ValueType<T>;
+  readonly description: string;
+  /** Extra flag names, for settings users reach for often. */
+  readonly aliases?: readonly string[];
+  /** Kafka's name for the same setting (topic config, or broker config for top-level keys). */
+  readonly kafkaName?: string;
+}
+
+type Settings<Shape> = { readonly [Key in keyof Shape]-?: Setting<Shape[Key]> };
+
+/** Keys of BrokerConfig that are YAML mappings of their own. */
+export const sectionNames = ['topicDefaults', 'limits', 'groups'] as const;
+export type SectionName = (typeof sectionNames)[number];
+
+const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
+  host: { type: host, description: 'Address the Kafka listener binds to. There is no authentication yet: bind wider than loopback only on a trusted network.' },
+  kafkaPort: { type: integer(0, 65535, 'PORT'), description: 'Port of the Kafka listener; 0 picks a free port (the one chosen is logged).' },
+  httpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the HTTP listener on host (Prometheus metrics at /metrics); 0 picks a free port (the one chosen is logged), -1 turns it off.' },
+  advertisedHost: { type: optionalHost, description: 'Host given to clients in Metadata responses; empty means the same as host.' },
+  dataDir: { type: path, description: 'Directory of the partition logs; created if missing. A relative path is resolved against the working directory.', kafkaName: 'log.dirs' },
+  nodeId: { type: integer(0, maxInt32, 'ID'), description: "This broker's node id.", kafkaName: 'node.id' },
+  clusterId: { type: identifier, description: 'Cluster id reported to clients; empty lets the broker choose.' },
+  flush: { type: oneOf(['always', 'interval', 'never']), description: 'When appends are fsynced: always = before acks=1/all are answered (one fsync per event-loop turn); interval = every flushIntervalMs; never = left to the OS.' },
+  flushIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'Time between fsyncs when flush is interval.', kafkaName: 'log.flush.interval.ms' },
+  autoCreateTopics: { type: boolean, description: 'Create a topic, with the topic defaults, when a client produces to or asks for one that does not exist.', kafkaName: 'auto.create.topics.enable' },
+  retentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often retention and segment age are checked.', kafkaName: 'log.retention.check.interval.ms' },
+  producerIdExpirationMs: { type: milliseconds(1), description: 'A partition forgets an idempotent producer after this long without an append from it; a retry after that may be written twice.', kafkaName: 'producer.id.expiration.ms' },
+  producerIdExpirationCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired producer ids are removed.', kafkaName: 'producer.id.expiration.check.interval.ms' },
+  producerStateSnapshotIntervalMs: { type: milliseconds(1, maxTimerMs), description: "How often partitions whose producer state or log changed write a producer state snapshot; after a crash, the log written since a partition's last snapshot is read again on start." },
+  logLevel: { type: oneOf(['debug', 'info', 'warn', 'error']), description: 'Lowest level of the log lines written to stderr.' },
+  minFreeDiskBytes: {
+    type: bytes(0),
+    description:
+      "Free-space reserve of the data directory's file system, like RabbitMQ's disk alarm: while less is free, Produce is refused with KAFKA_STORAGE_ERROR (retriable; clients retry) so that offset commits, indexes and checkpoints still have room. A WARN line when the alarm is raised, an INFO line when it clears; gauge osprey_disk_alarm. 0 turns the check off.",
+  },
+  diskCheckIntervalMs: { type: milliseconds(10, maxTimerMs), description: 'How often free disk space is measured for minFreeDiskBytes (one statfs call), besides right after a failed write.' },
+  logLinesPerMessage: { type: count(1), description: 'Lines one log message (the same text, whatever its fields) may write per logSuppressionWindowMs; further ones are counted and reported in one "similar lines suppressed" line.' },
+  logSuppressionWindowMs: { type: milliseconds(1, maxTimerMs), description: 'The window of logLinesPerMessage.' },
+  metadataJournalReserveBytes: {
+    type: bytes(4096, 1024 * 1024 * 1024),
+    description: 'Zeros kept allocated ahead of the records of the cluster metadata journal (<dataDir>/meta), so that topics can still be deleted, freeing space, when the disk is full; creating a topic needs the whole reserve free. About 100 bytes per deletion.',
+  },
+  metadataCompactionMinBytes: { type: bytes(1024), description: 'The cluster metadata journal is compacted into a new snapshot once it holds more than this many bytes of changes and more than the last snapshot.' },
+  partitionOpenConcurrency: {
+    type: count(1, 100_000),
+    description: 'Partition logs opened (recovered) at once at start-up. The Kafka listener answers meanwhile; a partition still being recovered answers NOT_LEADER_OR_FOLLOWER, which clients retry.',
+  },
+  partitionCloseConcurrency: { type: count(1, 100_000), description: 'Partition logs flushed and closed at once at shutdown.' },
+};
+
+const topicDefaultSettings: Settings<TopicDefaults> = {
+  numPartitions: { type: count(1, maxInt32), description: 'Partitions of an auto-created topic, or of CreateTopics asking for -1.', aliases: ['--num-partitions'], kafkaName: 'num.partitions' },
+  segmentBytes: { type: bytes(14, maxInt32), description: 'Roll the active segment when it reaches this size.', kafkaName: 'segment.bytes' },
+  segmentMs: { type: milliseconds(1), description: 'Roll the active segment when its first batch is this old.', kafkaName: 'segment.ms' },
+  retentionMs: { type: milliseconds(-1), description: 'Delete segments whose newest record is older than this; -1 keeps them forever.', kafkaName: 'retention.ms' },
+  retentionBytes: { type: bytes(-1), description: 'Delete the oldest segments while a partition is larger than this; -1 is unlimited.', kafkaName: 'retention.bytes' },
+  maxMessageBytes: { type: bytes(0, maxInt32), description: 'Largest record batch accepted.', kafkaName: 'max.message.bytes' },
+  messageTimestampType: { type: oneOf(['CreateTime', 'LogAppendTime']), description: "Which timestamp records keep: the producer's (CreateTime) or the broker's at append (LogAppendTime).", kafkaName: 'message.timestamp.type' },
+  indexIntervalBytes: { type: bytes(0, maxInt32), description: 'Bytes of log between two offset-index entries.', kafkaName: 'index.interval.bytes' },
+};
+
+const limitSettings: Settings<ConnectionLimits> = {
+  maxFrameBytes: { type: bytes(8, maxInt32), description: 'Largest request frame accepted once a connection is past authentication.', kafkaName: 'socket.request.max.bytes' },
+  maxUnauthenticatedFrameBytes: {
+    type: bytes(8, maxInt32),
+    description: 'Largest request frame accepted from a connection until it has sent one well-formed request, as Kafka\'s sasl.server.max.receive.size before authentication. There is no SASL yet, so it applies to every new connection; a larger frame closes it.',
+  },
+  maxInFlightRequests: { type: count(1), description: 'Requests read but not yet answered, per connection; beyond it no further frame is handled or read until one is answered.' },
+  maxInFlightBytes: { type: bytes(1), description: 'A connection\'s share of the request memory: bytes received and not yet answered, the frame being read included; reading pauses beyond it.' },
+  maxQueuedRequestBytes: {
+    type: bytes(1),
+    description: 'Bytes of requests all connections together may hold, counted as they arrive (not when a size prefix announces them) and released when answered; a connection waits to read while they are spent. A single frame larger than this is read only when no other request is held.',
+    kafkaName: 'queued.max.request.bytes',
+  },
+  maxConnections: { type: count(1), description: 'Open connections per broker; further ones are closed at once.', kafkaName: 'max.connections' },
+  idleTimeoutMs: { type: milliseconds(1, maxTimerMs), description: 'A connection that sends nothing for this long is closed.', kafkaName: 'connections.max.idle.ms' },
+  maxFetchWaitMs: { type: milliseconds(0, maxTimerMs), description: 'Longest a Fetch may wait for data, whatever the client asks.' },
+  maxFetchResponseBytes: { type: bytes(1, maxInt32), description: 'Largest Fetch response, whatever the client asks.' },
+  maxRequestArrayElements: { type: count(1), description: 'Array elements (topics, partitions, members...) one request may hold; a request with more closes its connection.' },
+  maxPartitionsPerTopic: { type: count(1, maxInt32), description: 'Largest partition count of one topic.' },
+  maxProducerIdsPerPartition: { type: count(1, maxInt32), description: 'Idempotent producer ids tracked per partition (about 0.5 KB each); beyond it the least recently active producer is forgotten, and its retries are no longer recognised.' },
+  maxProducerIdsRemembered: { type: count(1, maxInt32), description: 'Producer ids whose current epoch InitProducerId remembers, so that a producer can bump its epoch (KIP-360); a forgotten one gets a new id instead.' },
+  smallRequestBytes: { type: bytes(1, maxInt32), description: 'A frame up to this size counts as a small request (Metadata, heartbeats, ApiVersions, offset commits) and may use the small-request reserve of the request memory.' },
+  smallRequestReserveBytes: { type: bytes(0), description: 'The top of limits.maxQueuedRequestBytes that only small requests may use: connections reading larger frames pause below it, so large requests never starve small ones.' },
+  frameReceiveTimeoutMs: {
+    type: milliseconds(1, maxTimerMs),
+    description: 'A request frame must arrive whole within this long of its first byte, or the connection is closed and its memory freed (a client trickling a frame cannot hold memory). Time the broker itself holds off reading does not count.',
+  },
+  maxConnectionsPerAddress: { type: count(1), description: 'Open connections from one client IP address; further ones are closed at once.', kafkaName: 'max.connections.per.ip' },
+  listenBacklog: { type: count(1, maxInt32), description: 'Connections the kernel queues for the Kafka listener before they are accepted (the kernel caps it at net.core.somaxconn). Too small a backlog makes a burst of connections wait for SYN retries.' },
+  shutdownDrainTimeoutMs: { type: milliseconds(0, maxTimerMs), description: 'On shutdown, how long connections get for the requests they already sent to be answered (waiting fetches answer at once) before they are closed.' },
+  maxTopics: { type: count(1, maxInt32), description: 'Topics this broker holds; CreateTopics and auto-creation beyond it are refused with POLICY_VIOLATION.' },
+  maxPartitions: { type: count(1, maxInt32), description: 'Partitions this broker holds, all topics together; CreateTopics, CreatePartitions and auto-creation beyond it are refused with POLICY_VIOLATION.' },
+  maxOpenSegmentFiles: {
+    type: count(1, maxInt32),
+    description: 'Segment files open at once, all partitions together; beyond it the least recently used idle files are closed and reopened when next read or written. Files in use or holding writes not yet fsynced stay open, so the count can pass it briefly.',
+  },
+  maxTailCacheBytes: { type: bytes(0), description: 'Bytes of recently appended batches all partitions keep in memory together for tail readers; beyond it the partitions written least recently drop their oldest cached batches (reads then go to the segment files).' },
+  maxTailCacheBytesPerPartition: { type: bytes(0, maxInt32), description: 'Bytes of recently appended batches one partition keeps in memory for tail readers.' },
+  maxDecompressedBytes: {
+    type: bytes(1, maxInt32),
+    description: 'Largest size a compressed batch may declare it decompresses to: Produce refuses a larger one with MESSAGE_TOO_LARGE (from its headers; records are not inflated). Timestamp lookups (ListOffsets) inflate no more than this.',
+  },
+  maxQueuedResponseBytes: {
+    type: bytes(1),
+    description:
+      "A connection's queued output: responses encoded but not yet written to its socket, plus the socket's write buffer. A request starts only while it is under this, and a Fetch only while no other Fetch of the connection runs; later requests wait in arrival order, unread, until output is written. So a client that does not read holds at most this plus the responses of requests already started (one Fetch among them); gauge osprey_response_queue_bytes.",
+  },
+};
+
+const groupSettings: Settings<GroupSettings> = {
+  minSessionTimeoutMs: { type: milliseconds(1, maxTimerMs), description: 'Shortest session timeout a group member may ask for; shorter joins get INVALID_SESSION_TIMEOUT.', kafkaName: 'group.min.session.timeout.ms' },
+  maxSessionTimeoutMs: { type: milliseconds(1, maxTimerMs), description: 'Longest session timeout a group member may ask for; longer joins get INVALID_SESSION_TIMEOUT.', kafkaName: 'group.max.session.timeout.ms' },
+  initialRebalanceDelayMs: { type: milliseconds(0, maxTimerMs), description: 'How long the first rebalance of an empty group waits for more members to join (extended while members keep joining, up to the rebalance timeout).', kafkaName: 'group.initial.rebalance.delay.ms' },
+  maxGroupSize: { type: count(1, maxInt32), description: 'Members (joined, or told to rejoin with their new member id) one classic group may have; more get GROUP_MAX_SIZE_REACHED.', kafkaName: 'group.max.size' },
+  maxGroups: { type: count(1, maxInt32), description: 'Consumer groups this broker keeps; a new group beyond it is refused with COORDINATOR_NOT_AVAILABLE.' },
+  maxGroupIdBytes: { type: bytes(1, 32_767), description: 'Longest group id, in UTF-8 bytes; longer ones get INVALID_GROUP_ID.' },
+  maxProtocolsPerMember: { type: count(1, 10_000), description: 'Protocols (assignors) one JoinGroup may list; more get INCONSISTENT_GROUP_PROTOCOL.' },
+  maxMemberMetadataBytes: { type: bytes(0, maxInt32), description: 'Bytes of protocol metadata (subscriptions) one JoinGroup may carry, all its protocols together; more get INCONSISTENT_GROUP_PROTOCOL.' },
+  maxMetadataBytes: { type: bytes(0, 32_767), description: 'Longest metadata string of a committed offset; longer ones get OFFSET_METADATA_TOO_LARGE.', kafkaName: 'offset.metadata.max.bytes' },
+  offsetsRetentionMs: { type: milliseconds(1), description: "Committed offsets of an empty group are deleted once the group has been empty this long and the offset is this old (Kafka's offsets.retention.minutes, in ms)." },
+  offsetsRetentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired committed offsets are looked for.', kafkaName: 'offsets.retention.check.interval.ms' },
+  offsetsLogSegmentBytes: { type: bytes(1024, maxInt32), description: 'Segment size of the group offsets log (<dataDir>/__internal/group-offsets).', kafkaName: 'offsets.topic.segment.bytes' },
+  offsetsLogCleanupBytes: { type: bytes(1024), description: 'When the group offsets log grows past this size, the live state (offsets and groups) is written anew and the segments before it are deleted.' },
+  consumerSessionTimeoutMs: { type: milliseconds(1, maxTimerMs), description: 'A member of a KIP-848 consumer group (ConsumerGroupHeartbeat) not heard from for this long is removed and its partitions reassigned.', kafkaName: 'group.consumer.session.timeout.ms' },
+  consumerHeartbeatIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often members of KIP-848 consumer groups are told to heartbeat; they learn of new assignments at this pace. Keep it well below consumerSessionTimeoutMs.', kafkaName: 'group.consumer.heartbeat.interval.ms' },
+  consumerMaxGroupSize: { type: count(1, maxInt32), description: 'Members one KIP-848 consumer group may have; more get GROUP_MAX_SIZE_REACHED.', kafkaName: 'group.consumer.max.size' },
+  consumerMaxSubscribedTopics: { type: count(1, 1_000_000), description: 'Topic names one KIP-848 consumer group member may subscribe to; a longer list gets INVALID_REQUEST.' },
+};
+
+const sectionSettings: { readonly [Section in SectionName]: Settings<BrokerConfig[Section]> } = {
+  topicDefaults: topicDefaultSettings,
+  limits: limitSettings,
+  groups: groupSettings,
+};
+
+/** One setting with all its names, as listed in help and docs. */
+export interface ConfigOption {
+  /** Dotted path in BrokerConfig: `kafkaPort`, `topicDefaults.numPartitions`. */
+  readonly key: string;
+  /** The YAML mapping holding it, or null at the top level. */
+  readonly section: SectionName | null;
+  /** Its YAML key inside that mapping. */
+  readonly name: string;
+  readonly flag: string;
+  readonly aliases: readonly string[];
+  readonly env: string;
+  readonly kafkaName: string | null;
+  readonly placeholder: string;
+  readonly expected: string;
+  readonly isBoolean: boolean;
+  /** A text setting, so a YAML number or boolean given for it wants quotes. */
+  readonly isText: boolean;
+  readonly description: string;
+  readonly defaultValue: string | number | boolean;
+  parseText(text: string): unknown;
+  parseYaml(value: unknown): unknown;
+}
+
+const kebab = (camel: string): string => camel.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+const envWord = (camel: string): string => kebab(camel).replace(/-/g, '_').toUpperCase();
+
+function makeOption(section: SectionName | null, name: string, setting: Setting<unknown>): ConfigOption {
+  const names = section === null ? [name] : [section, name];
+  const defaults: Record<string, unknown> = section === null ? { ...defaultBrokerConfig } : { ...defaultBrokerConfig[section] };
+  const defaultValue = defaults[name];
+  if (typeof defaultValue !== 'string' && typeof defaultValue !== 'number' && typeof defaultValue !== 'boolean') {
+    throw new Error(`config table: ${names.join('.')} has no scalar default`);
+  }
+  return {
+    key: names.join('.'),
+    section,
+    name,
+    flag: `--${names.map(kebab).join('.')}`,
+    aliases: setting.aliases ?? [],
+    env: `OSPREY_${names.map(envWord).join('_')}`,
+    kafkaName: setting.kafkaName ?? null,
+    placeholder: setting.type.placeholder,
+    expected: setting.type.expected,
+    isBoolean: setting.type.kind === 'boolean',
+    isText: setting.type.kind === 'text',
+    description: setting.description,
+    defaultValue,
+    parseText: (value) => setting.type.parseText(value),
+    parseYaml: (value) => setting.type.parseYaml(value),
+  };
+}
+
+function buildOptions(): readonly ConfigOption[] {
+  const options: ConfigOption[] = [];
+  for (const [name, setting] of Object.entries<Setting<unknown>>(topLevelSettings)) options.push(makeOption(null, name, setting));
+  for (const section of sectionNames) {
+    for (const [name, setting] of Object.entries<Setting<unknown>>(sectionSettings[section])) options.push(makeOption(section, name, setting));
+  }
+  return options;
+}
+
+/** Every setting, in help order: top-level keys, then topicDefaults, limits and groups. */
+export const configOptions: readonly ConfigOption[] = buildOptions();
+
+/** The flag and variable naming the YAML file; not settings themselves. */
+export const configFileFlag = '--config';
+export const configFileEnv = 'OSPREY_CONFIG';
+
+const flagOptions = new Map<string, ConfigOption>();
+const environmentOptions = new Map<string, ConfigOption>();
+const looseOptions = new Map<string, ConfigOption>();
+/** Every flag name (aliases included) → its setting. */
+export const optionByFlag: ReadonlyMap<string, ConfigOption> = flagOptions;
+/** Every OSPREY_* variable → its setting. */
+export const optionByEnv: ReadonlyMap<string, ConfigOption> = environmentOptions;
+/** Lowercase letters and digits only, `log.` dropped: matches kafka_port, kafka-port, num.partitions … */
+export const looseName = (name: string): string => name.toLowerCase().replace(/^(--|osprey_)/, '').replace(/^(log\.|topic_defaults_|limits_|groups_)/, '').replace(/[^a-z0-9]/g, '');
+/** Loose names (looseName) of every key and Kafka name → its setting: what suggestions look up. */
+export const optionByLooseName: ReadonlyMap<string, ConfigOption> = looseOptions;
+
+for (const option of configOptions) {
+  for (const flag of [option.flag, ...option.aliases]) {
+    if (flagOptions.has(flag) || flag === configFileFlag) throw new Error(`config table: flag ${flag} is used twice`);
+    flagOptions.set(flag, option);
+  }
+  if (environmentOptions.has(option.env) || option.env === configFileEnv) throw new Error(`config table: ${option.env} is used twice`);
+  environmentOptions.set(option.env, option);
+  for (const name of [option.name, option.kafkaName]) {
+    if (name === null) continue;
+    const loose = looseName(name);
+    const holder = looseOptions.get(loose);
+    if (holder !== undefined && holder !== option) throw new Error(`config table: ${option.key} and ${holder.key} look alike`);
+    looseOptions.set(loose, option);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * A ConsumerGroupHeartbeat (KIP-848) as the handler read it, and the checks of its own consistency
+ * that come before any group looks at it: Kafka's (INVALID_REQUEST with its messages,
+ * UNSUPPORTED_ASSIGNOR), plus bounds on what a member may make us keep (ids up to
+ * `groups.maxGroupIdBytes`, at most `groups.consumerMaxSubscribedTopics` topic names).
+ */
+import type { GroupSettings } from '../config/broker-config.js';
+import { ErrorCode } from '../protocol/kafka/error-codes.js';
+import { assignors } from './assignors.js';
+import { joinEpoch, leaveEpoch, staticLeaveEpoch } from './consumer-group.js';
+import type { WireTopicPartitions } from './consumer-group.js';
+
+export interface ConsumerHeartbeatRequest {
+  readonly apiVersion: number;
+  readonly groupId: string;
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  readonly instanceId: string | null;
+  readonly rackId: string | null;
+  readonly rebalanceTimeoutMs: number;
+  readonly subscribedTopicNames: readonly string[] | null;
+  readonly subscribedTopicRegex: string | null;
+  readonly serverAssignor: string | null;
+  readonly topicPartitions: readonly WireTopicPartitions[] | null;
+  readonly clientId: string;
+  readonly clientHost: string;
+}
+
+/** Longest topic name Kafka allows. */
+const maxTopicNameLength = 249;
+
+/** The first problem of the request, as an error code and the message the member is told; null when none. */
+export function consumerHeartbeatProblem(request: ConsumerHeartbeatRequest, settings: GroupSettings): { code: number; message: string } | null {
+  const invalid = (message: string) => ({ code: ErrorCode.invalidRequest, message });
+  const maxIdBytes = settings.maxGroupIdBytes;
+  if (request.groupId === '') return invalid('GroupId can not be empty');
+  if (Buffer.byteLength(request.groupId, 'utf8') > maxIdBytes) return { code: ErrorCode.invalidGroupId, message: `group id longer than ${maxIdBytes} bytes` };
+  for (const [name, value] of [['MemberId', request.memberId], ['InstanceId', request.instanceId], ['RackId', request.rackId]] as const) {
+    if (value !== null && Buffer.byteLength(value, 'utf8') > maxIdBytes) return invalid(`${name} longer than ${maxIdBytes} bytes`);
+  }
+  if (request.instanceId === '') return invalid('InstanceId can not be empty');
+  if (request.rackId === '') return invalid('RackId can not be empty');
+  if (request.subscribedTopicRegex !== null) return invalid('SubscribedTopicRegex is not supported by this broker: subscribe by topic names');
+  if (request.rebalanceTimeoutMs < -1) return invalid(`RebalanceTimeoutMs ${request.rebalanceTimeoutMs} is invalid`);
+  const topics = request.subscribedTopicNames;
+  if (topics !== null) {
+    if (topics.length > settings.consumerMaxSubscribedTopics) return invalid(`more than ${settings.consumerMaxSubscribedTopics} subscribed topics`);
+    if (topics.some((topic) => topic.length === 0 || topic.length > maxTopicNameLength)) return invalid('a subscribed topic name is empty or too long');
+  }
+  const epoch = request.memberEpoch;
+  if (epoch > 0 || epoch === leaveEpoch) {
+    if (request.memberId === '') return invalid('MemberId can not be empty');
+  } else if (epoch === joinEpoch) {
+    if (request.apiVersion >= 1 && request.memberId === '') return invalid('MemberId can not be empty: from version 1 the member makes its own');
+    if (request.rebalanceTimeoutMs === -1) return invalid('RebalanceTimeoutMs must be provided in the first request');
+    if (request.topicPartitions === null || request.topicPartitions.length > 0) return invalid('TopicPartitions must be empty when (re-)joining');
+    if (topics === null || topics.length === 0) return invalid('SubscribedTopicNames must be set in the first request');
+  } else if (epoch === staticLeaveEpoch) {
+    if (request.memberId === '') return invalid('MemberId can not be empty');
+    if (request.instanceId === null) return invalid('InstanceId can not be null when a static member leaves');
+  } else {
+    return invalid(`MemberEpoch ${epoch} is invalid`);
+  }
+  if (request.serverAssignor !== null && !assignors.has(request.serverAssignor)) {
+    return { code: ErrorCode.unsupportedAssignor, message: `ServerAssignor ${request.serverAssignor} is not supported; supported: ${[...assignors.keys()].join(', ')}` };
+  }
+  return null;
+}
