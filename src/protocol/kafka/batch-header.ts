@@ -91,6 +91,10 @@ export function readAttributes(buffer: Buffer, at: number): number {
   return buffer.readInt16BE(at + attributesAt);
 }
 
+export function readCompressionCodec(buffer: Buffer, at: number): number {
+  return readAttributes(buffer, at) & compressionCodecMask;
+}
+
 export function isLogAppendTime(buffer: Buffer, at: number): boolean {
   return (readAttributes(buffer, at) & timestampTypeBit) !== 0;
 }

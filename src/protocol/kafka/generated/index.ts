@@ -25,8 +25,6 @@ import { offsetCommitRequestCodec, offsetCommitResponseCodec } from './offset-co
 import { offsetDeleteRequestCodec, offsetDeleteResponseCodec } from './offset-delete.js';
 import { offsetFetchRequestCodec, offsetFetchResponseCodec } from './offset-fetch.js';
 import { produceRequestCodec, produceResponseCodec } from './produce.js';
-import { saslAuthenticateRequestCodec, saslAuthenticateResponseCodec } from './sasl-authenticate.js';
-import { saslHandshakeRequestCodec, saslHandshakeResponseCodec } from './sasl-handshake.js';
 import { syncGroupRequestCodec, syncGroupResponseCodec } from './sync-group.js';
 import type { MessageSchema } from '../schema.js';
 
@@ -84,10 +82,6 @@ export const generatedCodecs: readonly { readonly schema: MessageSchema }[] = [
   offsetFetchResponseCodec,
   produceRequestCodec,
   produceResponseCodec,
-  saslAuthenticateRequestCodec,
-  saslAuthenticateResponseCodec,
-  saslHandshakeRequestCodec,
-  saslHandshakeResponseCodec,
   syncGroupRequestCodec,
   syncGroupResponseCodec,
 ];
