@@ -17,7 +17,7 @@
  *
  * Arguments that are not paths go to `node --test` as they are (`--test-reporter=spec`, …). The
  * output is Node's own: TAP when stdout is not a terminal, ending with the "# tests / # pass /
- * # fail / # skipped" summary that .ci/run reads.
+ * # fail / # skipped" summary that .ci/run reads; the ten slowest files follow on stderr.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -103,7 +103,13 @@ const files = slowFirst([...new Set((paths.length > 0 ? paths : [join(buildRoot,
 if (files.length === 0) fail(`no *${testFileSuffix} files under ${paths.join(', ')}`);
 
 const concurrencyFlags = flags.some((flag) => flag.startsWith('--test-concurrency')) ? [] : [`--test-concurrency=${concurrency()}`];
-const child = spawn(process.execPath, ['--test', ...concurrencyFlags, ...flags, ...files.map((file) => relative(process.cwd(), file))], { stdio: 'inherit' });
+// Node's own choice of reporter (spec on a terminal, TAP otherwise) on stdout, and the slowest files
+// on stderr; reporters given after -- replace both (node pairs reporters and destinations in order).
+const durationsReporter = join(repositoryRoot, 'scripts', 'test-durations-reporter.mjs');
+const reporterFlags = flags.some((flag) => flag.startsWith('--test-reporter'))
+  ? []
+  : [`--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout', `--test-reporter=${durationsReporter}`, '--test-reporter-destination=stderr'];
+const child = spawn(process.execPath, ['--test', ...concurrencyFlags, ...reporterFlags, ...flags, ...files.map((file) => relative(process.cwd(), file))], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
   if (signal === null) process.exit(code ?? 1);
