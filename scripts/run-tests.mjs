@@ -15,6 +15,11 @@
  *   npm test -- dist/test/unit --test-name-pattern='frame'    # tests whose name matches
  *   OSPREY_TEST_CONCURRENCY=1 npm test                        # one file at a time
  *
+ * Every file runs beside the others, in one phase: brokers take free ports and temporary
+ * directories; the disk-full tests mount a small tmpfs each (filling one fills no other); the memory
+ * tests measure the RSS of their own broker process, which another file's broker does not change;
+ * and no test bounds wall-clock time that another process on the machine could stretch.
+ *
  * Arguments that are not paths go to `node --test` as they are (`--test-reporter=spec`, …). The
  * output is Node's own: TAP when stdout is not a terminal, ending with the "# tests / # pass /
  * # fail / # skipped" summary that .ci/run reads; the ten slowest files follow on stderr.
