@@ -358,8 +358,9 @@ describe('shutdown with consumers long-polling', () => {
     const consumers = await Promise.all(Array.from({ length: 5 }, () => open(broker)));
     const fetches = consumers.map((_, index) => fetchFrame('long-poll', index + 1, 25_000));
     for (const [index, consumer] of consumers.entries()) consumer.write(fetches[index]!);
-    // Every Fetch is read and waiting (held, unanswered, in request memory).
-    await waitUntilBrokerHolds(broker, fetches.reduce((sum, fetch) => sum + fetch.length, 0));
+    // Every Fetch is read and waiting: held, unanswered, in request memory (its size prefix, 4
+    // bytes, is released once the frame is whole).
+    await waitUntilBrokerHolds(broker, fetches.reduce((sum, fetch) => sum + fetch.length - 4, 0));
     const answers = consumers.map((consumer) => consumer.nextFrame(20_000));
     await broker.stop();
     for (const [index, answer] of answers.entries()) {
