@@ -356,17 +356,22 @@ describe('shutdown with consumers long-polling', () => {
     const broker = await startBrokerProcess();
     await createTopic(broker, 'long-poll');
     const consumers = await Promise.all(Array.from({ length: 5 }, () => open(broker)));
-    const fetches = consumers.map((_, index) => fetchFrame('long-poll', index + 1, 25_000));
-    for (const [index, consumer] of consumers.entries()) consumer.write(fetches[index]!);
-    // Every Fetch is read and waiting: held, unanswered, in request memory (its size prefix, 4
-    // bytes, is released once the frame is whole).
-    await waitUntilBrokerHolds(broker, fetches.reduce((sum, fetch) => sum + fetch.length - 4, 0));
-    const answers = consumers.map((consumer) => consumer.nextFrame(20_000));
-    await broker.stop();
-    for (const [index, answer] of answers.entries()) {
-      const fetched = decodeResponse(fetchApi, 11, await answer);
-      assert.equal(fetched.correlationId, index + 1);
-      assert.equal(fetched.body.responses[0]?.partitions[0]?.errorCode, 0, 'answered, not failed');
+    try {
+      const fetches = consumers.map((_, index) => fetchFrame('long-poll', index + 1, 25_000));
+      for (const [index, consumer] of consumers.entries()) consumer.write(fetches[index]!);
+      // Every Fetch is read and waiting: held, unanswered, in request memory (its size prefix, 4
+      // bytes, is released once the frame is whole).
+      await waitUntilBrokerHolds(broker, fetches.reduce((sum, fetch) => sum + fetch.length - 4, 0));
+      const answers = consumers.map((consumer) => consumer.nextFrame(20_000));
+      await broker.stop();
+      for (const [index, answer] of answers.entries()) {
+        const fetched = decodeResponse(fetchApi, 11, await answer);
+        assert.equal(fetched.correlationId, index + 1);
+        assert.equal(fetched.body.responses[0]?.partitions[0]?.errorCode, 0, 'answered, not failed');
+      }
+    } finally {
+      // Open sockets would keep this file's process alive if an assertion failed above.
+      for (const consumer of consumers) consumer.destroy();
     }
     const errors = broker.logs().split('\n').filter((line) => / ERROR /.test(line));
     assert.deepEqual(errors, []);
