@@ -18,7 +18,8 @@
  * Every file runs beside the others, in one phase: brokers take free ports and temporary
  * directories; the disk-full tests mount a small tmpfs each (filling one fills no other); the memory
  * tests measure the RSS of their own broker process, which another file's broker does not change;
- * and no test bounds wall-clock time that another process on the machine could stretch.
+ * and time bounds are on CPU time, which other processes do not stretch, or far above what they
+ * measure (a bystander's Metadata answered within a second).
  *
  * Arguments that are not paths go to `node --test` as they are (`--test-reporter=spec`, …). The
  * output is Node's own: TAP when stdout is not a terminal, ending with the "# tests / # pass /
