@@ -24,13 +24,32 @@ const produceApi = rawApi(produceRequest, produceResponse);
 const defaultTimeoutMs = 30_000;
 const pollIntervalMs = 50;
 
-/** Resolves once `condition` holds; throws `timed out … waiting for <what>` (and `describe()`) after timeoutMs. */
+/**
+ * Resolves once `condition` holds; throws `timed out … waiting for <what>` (and `describe()`) after
+ * timeoutMs. A condition that throws counts as not holding yet (a /metrics request can fail now and
+ * then, e.g. on a keep-alive connection the broker's HTTP server is just closing); the last such
+ * error is part of the time-out message.
+ */
 export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = defaultTimeoutMs, describe: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe() === '' ? '' : `\n${describe()}`}`);
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      if (await condition()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const details = [describe(), lastError === null ? '' : `last error: ${errorText(lastError)}`].filter((text) => text !== '').join('\n');
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${details === '' ? '' : `\n${details}`}`);
+    }
     await sleep(pollIntervalMs);
   }
+}
+
+function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause === undefined ? error.message : `${error.message} (${errorText(error.cause)})`;
 }
 
 /** The value of one sample (`name{labels}` as written) in the broker's /metrics text; 0 when absent. */
