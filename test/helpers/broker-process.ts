@@ -1,6 +1,7 @@
 /**
  * Real broker processes for integration tests: `node <build>/src/cli/main.js broker`, on a free
- * port of 127.0.0.1, over a temporary data directory.
+ * port of 127.0.0.1 (below the ephemeral range: see kafkaPortCandidate), over a temporary data
+ * directory.
  *
  *   const broker = await startBrokerProcess();
  *   … connect to broker.bootstrap …
@@ -16,7 +17,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,10 +134,44 @@ export function isolatedEnvironment(extra: Readonly<Record<string, string>> = {}
   return Object.assign(env, extra);
 }
 
+/**
+ * The Kafka port of a broker whose test names none: a free port below the kernel's ephemeral range
+ * (/proc/sys/net/ipv4/ip_local_port_range), where `--kafka-port 0` would land. Outgoing connections
+ * take their local ports from that range, so with test files running side by side, a broker
+ * restarted on its port after kill -9 could find it taken by another file's client; below the range
+ * only another listener can hold it, and then the start is tried again on another port.
+ */
+function kafkaPortCandidate(): number {
+  const lowestPort = 10_000;
+  let ephemeralStart = 32_768;
+  try {
+    ephemeralStart = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    // not Linux: the common default
+  }
+  if (!(ephemeralStart > lowestPort + 1000)) return 0; // no room below the range: let the kernel choose
+  return lowestPort + Math.floor(Math.random() * (ephemeralStart - lowestPort));
+}
+
+const portAttempts = 10;
+const portInUse = /the address is already in use/;
+
 export async function startBrokerProcess(options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
   if (!existsSync(cliEntry)) throw new Error(`${cliEntry} is missing: build first (npm run build)`);
   const dataDir = options.dataDir ?? temporaryDirectory();
-  const args = [cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', '0', '--http-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
+  if ((options.args ?? []).some((arg) => arg === '--kafka-port' || arg.startsWith('--kafka-port='))) return spawnBrokerProcess(options, dataDir, '0');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnBrokerProcess(options, dataDir, String(kafkaPortCandidate()));
+    } catch (error) {
+      if (attempt >= portAttempts || !(error instanceof Error) || !portInUse.test(error.message)) throw error;
+    }
+  }
+}
+
+/** Starts `osprey broker` with the harness's flags (`--kafka-port kafkaPort`, which options.args may override). */
+async function spawnBrokerProcess(options: BrokerProcessOptions, dataDir: string, kafkaPort: string): Promise<BrokerProcess> {
+  const args = [cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', kafkaPort, '--http-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
   const env = isolatedEnvironment(options.env);
 
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

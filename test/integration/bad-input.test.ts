@@ -25,6 +25,7 @@ import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/mess
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
+import { metricValue, waitUntil } from '../helpers/waiting.js';
 import {
   batchOffsets,
   decodeRecordBatches,
@@ -100,13 +101,19 @@ function open(options: { reading?: boolean } = {}): Promise<RawKafkaConnection> 
 
 /** Waits for a log line matching `pattern` written after `mark` (a length of broker.logs()). */
 async function waitForLogAfter(mark: number, pattern: RegExp, timeoutMs = 5_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = broker.logs().slice(mark).split('\n').find((candidate) => pattern.test(candidate));
-    if (line !== undefined) return line;
-    if (Date.now() > deadline) throw new Error(`no log line matching ${String(pattern)} within ${timeoutMs} ms; logs since the mark:\n${broker.logs().slice(mark)}`);
-    await sleep(20);
-  }
+  const found = () => broker.logs().slice(mark).split('\n').find((candidate) => pattern.test(candidate));
+  await waitUntil(() => found() !== undefined, `a log line matching ${String(pattern)}`, timeoutMs, () => `logs since the mark:\n${broker.logs().slice(mark)}`);
+  return found()!;
+}
+
+/** Bytes of requests the broker holds (received, not answered): it claims them as they arrive. */
+function requestMemoryBytes(): Promise<number> {
+  return metricValue(broker, 'osprey_request_memory_bytes');
+}
+
+/** Resolves once the broker holds at least `bytes` of request memory: it has read what was sent. */
+function waitUntilBrokerHolds(bytes: number): Promise<void> {
+  return waitUntil(async () => (await requestMemoryBytes()) >= bytes, `the broker to hold ${bytes} bytes of requests`, 10_000);
 }
 
 function sleep(milliseconds: number): Promise<void> {
@@ -202,8 +209,9 @@ describe('frames and requests the broker cannot parse close that connection only
   test('a frame at the size limit that never arrives is not allocated up front', async () => {
     const before = residentBytes(broker.pid);
     const connection = await open();
-    connection.write(Buffer.concat([firstRequest(), int32(defaultFrameLimitBytes), requestPayload(3, 1, 1, Buffer.alloc(0), { flexible: false }), Buffer.alloc(64 * 1024)]));
-    await sleep(300);
+    const partial = Buffer.concat([int32(defaultFrameLimitBytes), requestPayload(3, 1, 1, Buffer.alloc(0), { flexible: false }), Buffer.alloc(64 * 1024)]);
+    connection.write(Buffer.concat([firstRequest(), partial]));
+    await waitUntilBrokerHolds(partial.length);
     assert.equal(connection.closed, false, 'a frame within the limit is waited for');
     const grownBytes = residentBytes(broker.pid) - before;
     assert.ok(grownBytes < 50 * megabyte, `broker RSS grew by ${(grownBytes / megabyte).toFixed(1)} MB for a frame it has 64 KB of`);
@@ -215,8 +223,9 @@ describe('frames and requests the broker cannot parse close that connection only
     const mark = broker.logs().length;
     const connection = await open();
     const peer = `peer=127.0.0.1:${connection.socket.localPort}`;
-    connection.write(Buffer.concat([int32(100), Buffer.from([0, 18, 0, 3, 0, 0, 0, 1])])); // 8 of 100 announced bytes
-    await sleep(100);
+    const partial = Buffer.concat([int32(100), Buffer.from([0, 18, 0, 3, 0, 0, 0, 1])]); // 8 of 100 announced bytes
+    connection.write(partial);
+    await waitUntilBrokerHolds(partial.length);
     connection.destroy();
     const line = await waitForLogAfter(mark, new RegExp(`WARN connection closed by the client in the middle of a frame .*${escapeRegExp(peer)}`));
     assert.match(line, /receivedBytes=8/);
@@ -640,7 +649,8 @@ describe('a client cannot make the broker buffer without bound', () => {
     const flood = await open({ reading: false });
     flood.write(Buffer.concat(requests));
 
-    // Watch until the broker stops taking bytes (or 10 s), keeping the largest RSS seen.
+    // Watch until the broker stops taking bytes (or 10 s), keeping the largest RSS seen: the 100 ms
+    // sleep is the sampling period of that watch (RSS has no event to wait for).
     let peakBytes = baselineBytes;
     let lastQueued = -1;
     let stableSince = Date.now();
@@ -682,14 +692,21 @@ describe('a client cannot make the broker buffer without bound', () => {
       produceFrame.subarray(0, produceFrame.length - 500),
       Buffer.concat([int32(50 * megabyte), Buffer.alloc(4096)]),
     ];
+    // What the broker holds of each cut once it has read it: all of it, but the answered Metadata
+    // request before a half one, and the 50 MB announcement, refused (and released) at once.
+    const heldBytes = (cut: Buffer): number => (cut === cuts[3] ? 6 : cut === cuts[5] ? 0 : cut.length);
+    const connectionsBefore = await metricValue(broker, 'osprey_connections');
     const rounds = 5;
+    const connectionCount = 60;
     for (let round = 0; round < rounds; round++) {
-      const connections = await Promise.all(Array.from({ length: 60 }, () => open()));
-      connections.forEach((connection, index) => connection.write(cuts[index % cuts.length]!));
-      await sleep(20);
+      const connections = await Promise.all(Array.from({ length: connectionCount }, () => open()));
+      const written = connections.map((_, index) => cuts[index % cuts.length]!);
+      connections.forEach((connection, index) => connection.write(written[index]!));
+      // Cut off mid-frame only once the broker has read the pieces.
+      await waitUntilBrokerHolds(written.reduce((sum, cut) => sum + heldBytes(cut), 0));
       connections.forEach((connection, index) => (index % 2 === 0 ? connection.reset() : connection.destroy()));
+      await waitUntil(async () => (await metricValue(broker, 'osprey_connections')) === connectionsBefore && (await requestMemoryBytes()) === 0, `round ${round}'s connections closed and their memory released`, 10_000);
     }
-    await sleep(300);
     await assertHealthy();
     if (baselineDescriptors !== null) {
       const descriptors = openFileDescriptors(broker.pid) ?? 0;
@@ -742,8 +759,14 @@ describe('a request that names very many entries', () => {
       const connection = await open();
       const bystander = await open();
       try {
-        connection.writeFrame(requestPayload(3, 1, 1, body, { flexible: false }));
-        await sleep(50);
+        // All but the last byte, held by the broker; then the last byte, which completes the frame (and
+        // starts its handling) just as the bystander asks: were the topics decoded, the bystander
+        // would wait for that.
+        const whole = frame(requestPayload(3, 1, 1, body, { flexible: false }));
+        connection.write(whole.subarray(0, whole.length - 1));
+        // (Or the broker refused the frame on its size already and closed the connection.)
+        await waitUntil(async () => connection.closed || (await requestMemoryBytes()) >= whole.length - 1, 'the broker to hold the request', 10_000);
+        connection.write(whole.subarray(whole.length - 1));
         const startedMs = Date.now();
         await bystander.call(metadataApi, 1, { topics: [], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
         const bystanderWaitMs = Date.now() - startedMs;

@@ -54,8 +54,11 @@ test('group list, describe (members, assignments, lag), and refusals while membe
   assert.deepEqual(idle.partitions.map((row) => [row.partition, row.committedOffset, row.logEndOffset, row.lag]), [[0, 3, 4, 1]]);
   assert.equal(idle.totalLag, 1);
 
-  const first = startOsprey(broker, ['consume', 'payments', '--group', 'ledger', '--from', 'beginning']);
-  const second = startOsprey(broker, ['consume', 'payments', '--group', 'ledger', '--from', 'beginning']);
+  // The members live through the whole check below (a dozen osprey commands, each a process of its
+  // own): their time limit covers all of it, on a machine busy with other test files too.
+  const memberOptions = { timeoutMs: 120_000 };
+  const first = startOsprey(broker, ['consume', 'payments', '--group', 'ledger', '--from', 'beginning'], memberOptions);
+  const second = startOsprey(broker, ['consume', 'payments', '--group', 'ledger', '--from', 'beginning'], memberOptions);
   try {
     const active = await waitFor(
       () => ospreyJson<GroupJson>(broker, ['group', 'describe', 'ledger']),
@@ -93,6 +96,7 @@ test('group reset-offsets: dry run, earliest, latest, an offset, a time', async 
   assertSucceeded(await osprey(broker, ['topic', 'create', 'replay', '-p', '1']));
   assertSucceeded(await osprey(broker, ['produce', 'replay'], { input: 'a\nb\nc\n' }));
   const middle = Date.now();
+  // What is tested is a lookup by time: the clock moves on before the next records are written.
   await new Promise((resolve) => setTimeout(resolve, 20));
   assertSucceeded(await osprey(broker, ['produce', 'replay'], { input: 'd\ne\n' }));
   assertSucceeded(await osprey(broker, ['consume', 'replay', '--group', 'replayers', '--num', '5']));

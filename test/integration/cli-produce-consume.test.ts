@@ -101,6 +101,7 @@ test('consume --from beginning, end, OFFSET, -N and a time; --num; --partition',
   assertSucceeded(await osprey(broker, ['topic', 'create', 'positions', '-p', '2']));
   assertSucceeded(await osprey(broker, ['produce', 'positions', '-p', '0'], { input: 'a\nb\nc\n' }));
   const middle = Date.now();
+  // What is tested is a lookup by time: the clock moves on before the next records are written.
   await new Promise((resolve) => setTimeout(resolve, 20));
   assertSucceeded(await osprey(broker, ['produce', 'positions', '-p', '0'], { input: 'd\ne\n' }));
   assertSucceeded(await osprey(broker, ['produce', 'positions', '-p', '1'], { input: 'z\n' }));

@@ -75,7 +75,7 @@ test('an idempotent producer retries through a broker crash; every acknowledged 
         for (let index = 0; index < 50; index++) {
           producer.produce('survivor', { value: `record-${sent++}` }, (error) => (error === null ? acknowledged++ : failures.push(error)));
         }
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await new Promise((resolve) => setTimeout(resolve, 5)); // paces the stream of sends over `ms`
       }
     };
     await produceFor(500);

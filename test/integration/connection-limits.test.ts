@@ -17,6 +17,7 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import { kcatSucceeds } from '../helpers/kcat.js';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
+import { metricValue, waitUntil } from '../helpers/waiting.js';
 import { decodeRecordBatches, decodeResponse, encodeRecordBatch, encodeRequestFrame, rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
 
 const apiVersionsApi = rawApi(apiVersionsRequest, apiVersionsResponse);
@@ -77,11 +78,9 @@ async function createTopic(broker: BrokerProcess, topic: string): Promise<void> 
   }
 }
 
-/** The value of one sample in the broker's /metrics text, 0 when absent. */
-async function metricValue(broker: BrokerProcess, sample: string): Promise<number> {
-  const text = await broker.metricsText();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${sample} `));
-  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+/** Resolves once the broker holds at least `bytes` of request memory (claimed as bytes arrive). */
+function waitUntilBrokerHolds(broker: BrokerProcess, bytes: number): Promise<void> {
+  return waitUntil(async () => (await metricValue(broker, 'osprey_request_memory_bytes')) >= bytes, `the broker to hold ${bytes} bytes of requests`, 10_000);
 }
 
 /** A new connection's ApiVersions and Metadata are answered: the broker serves others. */
@@ -119,7 +118,8 @@ describe('request memory is claimed as bytes arrive (default limits)', () => {
       for (const trickler of tricklers) trickler.write(Buffer.from([0]));
     }, 1_000);
     try {
-      await sleep(1_500);
+      // Trickling: the broker has the size prefixes (4 bytes each) and the first bytes after them.
+      await waitUntilBrokerHolds(broker, tricklers.length * (4 + 1));
       await assertServesOthers(broker);
       const listed = await kcatSucceeds(['-b', broker.bootstrap, '-L', '-m', '10'], { timeoutMs: 30_000 });
       assert.match(listed.stdout.toString(), /1 brokers:/, 'kcat lists the broker');
@@ -178,6 +178,7 @@ describe('a frame must arrive within limits.frameReceiveTimeoutMs', () => {
     const client = await open(broker);
     for (let round = 0; round < 4; round++) {
       await client.call(apiVersionsApi, 3, apiVersionsBody);
+      // What is tested: idle gaps between whole frames (4 s in all) do not count against the 2 s a frame has.
       await sleep(1_000);
     }
     assert.equal(client.closed, false);
@@ -202,10 +203,11 @@ describe('small requests are never starved by large ones', () => {
     const holder = await open(broker);
     await holder.call(apiVersionsApi, 3, apiVersionsBody);
     holder.write(Buffer.concat([sizePrefix(3.5 * megabyte), Buffer.alloc(3.2 * megabyte)]));
-    await sleep(500);
+    await waitUntilBrokerHolds(broker, 3.2 * megabyte);
     const waiting = await open(broker);
     await waiting.call(apiVersionsApi, 3, apiVersionsBody);
     waiting.write(produceFrame('reserve', 7, Buffer.alloc(megabyte, 0x62)));
+    // The second is the time the Produce is given to be wrongly answered: what is tested is that nothing comes.
     await assert.rejects(waiting.nextFrame(1_000), /no response within/, 'the large Produce was read while the pool was full');
     await assertServesOthers(broker);
     holder.destroy();
@@ -272,8 +274,9 @@ describe('connections per client address (limits.maxConnectionsPerAddress)', () 
     await broker.waitForLog(/WARN connection refused: too many connections limit=limits\.maxConnectionsPerAddress maximum=3 peer=127\.0\.0\.2/);
     assert.equal(await metricValue(broker, 'osprey_connections_refused_total{limit="limits.maxConnectionsPerAddress"}'), 1);
     // A slot freed is a slot again.
+    const connectionsBefore = await metricValue(broker, 'osprey_connections');
     first[0]!.socket.destroy();
-    await sleep(200);
+    await waitUntil(async () => (await metricValue(broker, 'osprey_connections')) < connectionsBefore, 'the broker to see the connection closed', 10_000);
     const again = await connectFrom('127.0.0.2');
     assert.equal(again.answered, true);
     for (const connection of [...first, fourth, other, again]) connection.socket.destroy();
@@ -342,8 +345,7 @@ describe('log lines: client strings escaped, floods summarised', () => {
       since()
         .map((line) => / WARN similar lines suppressed count=(\d+) message="closing connection"/.exec(line)?.[1])
         .reduce((sum, count) => sum + Number(count ?? 0), 0);
-    const deadline = Date.now() + 20_000;
-    while (closingLines() + suppressed() < 100 && Date.now() < deadline) await sleep(200);
+    await waitUntil(() => closingLines() + suppressed() >= 100, 'every close written or counted', 20_000).catch(() => undefined); // the assertion below says what is missing
     assert.equal(closingLines() + suppressed(), 100, 'every close is either written or counted');
     assert.ok(closingLines() <= 25, `${closingLines()} closing lines for 100 bad connections`);
   });
@@ -354,14 +356,22 @@ describe('shutdown with consumers long-polling', () => {
     const broker = await startBrokerProcess();
     await createTopic(broker, 'long-poll');
     const consumers = await Promise.all(Array.from({ length: 5 }, () => open(broker)));
-    for (const [index, consumer] of consumers.entries()) consumer.write(fetchFrame('long-poll', index + 1, 25_000));
-    await sleep(500);
-    const answers = consumers.map((consumer) => consumer.nextFrame(20_000));
-    await broker.stop();
-    for (const [index, answer] of answers.entries()) {
-      const fetched = decodeResponse(fetchApi, 11, await answer);
-      assert.equal(fetched.correlationId, index + 1);
-      assert.equal(fetched.body.responses[0]?.partitions[0]?.errorCode, 0, 'answered, not failed');
+    try {
+      const fetches = consumers.map((_, index) => fetchFrame('long-poll', index + 1, 25_000));
+      for (const [index, consumer] of consumers.entries()) consumer.write(fetches[index]!);
+      // Every Fetch is read and waiting: held, unanswered, in request memory (its size prefix, 4
+      // bytes, is released once the frame is whole).
+      await waitUntilBrokerHolds(broker, fetches.reduce((sum, fetch) => sum + fetch.length - 4, 0));
+      const answers = consumers.map((consumer) => consumer.nextFrame(20_000));
+      await broker.stop();
+      for (const [index, answer] of answers.entries()) {
+        const fetched = decodeResponse(fetchApi, 11, await answer);
+        assert.equal(fetched.correlationId, index + 1);
+        assert.equal(fetched.body.responses[0]?.partitions[0]?.errorCode, 0, 'answered, not failed');
+      }
+    } finally {
+      // Open sockets would keep this file's process alive if an assertion failed above.
+      for (const consumer of consumers) consumer.destroy();
     }
     const errors = broker.logs().split('\n').filter((line) => / ERROR /.test(line));
     assert.deepEqual(errors, []);

@@ -33,6 +33,7 @@ import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { decodeRecordBatches, encodeRecordBatch, openFileDescriptors, processIsAlive, rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
+import { waitUntil } from '../helpers/waiting.js';
 import type { SmallFilesystem } from '../helpers/small-filesystem.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -341,10 +342,15 @@ test('under the free-space reserve, produce is refused early with KAFKA_STORAGE_
   // A real client keeps retrying (KAFKA_STORAGE_ERROR is retriable) and gets through once space returns.
   const kafka = new Kafka({ clientId: 'disk-alarm-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 500 } });
   const producer = kafka.producer({ allowAutoTopicCreation: false });
+  let produceRequests = 0;
+  producer.on(producer.events.REQUEST, ({ payload }) => {
+    if (payload.apiName === 'Produce') produceRequests++;
+  });
   await producer.connect();
   try {
     const sending = producer.send({ topic, acks: -1, messages: [{ value: 'through the alarm' }] });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Space comes back only once the client has been refused and has tried again.
+    await waitUntil(() => produceRequests >= 2, 'a refused Produce and a retry', 10_000);
     filesystem.remove('filler');
     await broker.waitForLog(/INFO disk alarm cleared/, 10_000);
     const [sent] = await sending;

@@ -18,6 +18,7 @@ import kafkajs from 'kafkajs';
 import { isolatedEnvironment, startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { RawKafkaConnection, rawApi } from '../helpers/raw-kafka-client.js';
+import { waitUntil } from '../helpers/waiting.js';
 import { consumerGroupDescribeRequest, consumerGroupDescribeResponse } from '../../src/protocol/kafka/messages/consumer-group-describe.js';
 import { consumerGroupHeartbeatRequest, consumerGroupHeartbeatResponse } from '../../src/protocol/kafka/messages/consumer-group-heartbeat.js';
 import type { ConsumerGroupHeartbeatRequestEncodable } from '../../src/protocol/kafka/messages/consumer-group-heartbeat.js';
@@ -83,16 +84,8 @@ after(async () => {
   await broker.stop();
 });
 
-function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- broker log tail ---\n${broker.logs().split('\n').slice(-40).join('\n')}`);
-    await sleep(100);
-  }
+function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 45_000): Promise<void> {
+  return waitUntil(condition, what, timeoutMs, () => `--- broker log tail ---\n${broker.logs().split('\n').slice(-40).join('\n')}`);
 }
 
 async function createTopic(topic: string): Promise<Buffer> {
@@ -111,11 +104,18 @@ async function produce(topic: string, prefix: string, count: number): Promise<st
   return values;
 }
 
-/** value → names of the consumers that received it. */
+const markerPrefix = 'marker';
+
+/** value → names of the consumers that received it (markers kept apart). */
 class Deliveries {
   readonly byValue = new Map<string, string[]>();
+  readonly markers = new Set<string>();
 
   record(consumer: string, value: string): void {
+    if (value.startsWith(markerPrefix)) {
+      this.markers.add(value);
+      return;
+    }
     this.byValue.set(value, [...(this.byValue.get(value) ?? []), consumer]);
   }
 
@@ -183,11 +183,15 @@ async function stableWith(groupId: string, members: number, perMember?: number):
 /**
  * Stable, and every fetch sent before the last revocation answered: a consumer's long-polling
  * Fetch (maxWaitTime 200 ms) sent just before it revoked partitions may still return records of
- * them, which the client delivers (it does not drop records of partitions it gave up).
+ * them, which the client delivers (it does not drop records of partitions it gave up). A marker on
+ * every partition ends every such Fetch (with the marker); once `deliveries` has them all, the
+ * records a test writes next reach only their partitions' owners. Markers add one to each
+ * partition's offsets.
  */
-async function settledWith(groupId: string, members: number, perMember: number): Promise<void> {
+async function settledWith(groupId: string, topic: string, deliveries: Deliveries, members: number, perMember: number): Promise<void> {
   await stableWith(groupId, members, perMember);
-  await sleep(600);
+  const markers = await produce(topic, markerPrefix, partitionCount); // one per partition
+  await waitFor(() => markers.every((marker) => deliveries.markers.has(marker)), 'the markers');
 }
 
 async function committed(groupId: string, topic: string): Promise<Map<number, bigint>> {
@@ -216,7 +220,7 @@ test('three consumers share a 6-partition topic (uniform assignor): every record
   const topicId = await createTopic(topic);
   const deliveries = new Deliveries();
   const members = await Promise.all(['a', 'b', 'c'].map((name) => startMember(name, 'kip848-share', topic, deliveries)));
-  await settledWith('kip848-share', 3, 2);
+  await settledWith('kip848-share', topic, deliveries, 3, 2);
   await waitFor(() => members.every((member) => member.consumer.assignments?.reduce((sum, entry) => sum + entry.partitions.length, 0) === 2), 'every consumer to hold two partitions');
   const group = await describeConsumerGroup('kip848-share');
   assert.equal(group.assignorName, 'uniform');
@@ -234,11 +238,12 @@ test('three consumers share a 6-partition topic (uniform assignor): every record
 
   const values = await produce(topic, 'shared', 600);
   await waitFor(() => deliveries.has(values), 'every record');
-  await sleep(300);
+  const closing = await produce(topic, markerPrefix, partitionCount); // behind the records: nothing of them is still on its way
+  await waitFor(() => closing.every((marker) => deliveries.markers.has(marker)), 'the closing markers');
   assert.deepEqual(deliveries.duplicates(), []);
   assert.equal(deliveries.byValue.size, 600);
   for (const name of ['a', 'b', 'c']) assert.equal(deliveries.countFor(name), 200, `${name} reads its two partitions`);
-  await waitFor(async () => (await committedTotal('kip848-share', topic)) === 600n, 'every offset committed');
+  await waitFor(async () => (await committedTotal('kip848-share', topic)) === BigInt(600 + 2 * partitionCount), 'every offset committed, the markers’ too');
   await Promise.all(members.map((member) => stopMember(member)));
   const empty = await describeConsumerGroup('kip848-share');
   assert.equal(empty.groupState, 'Empty');
@@ -268,11 +273,11 @@ test('a consumer closed mid-stream without committing: its partitions move, noth
     startMember('leaver', 'kip848-leaver', topic, deliveries, { autocommit: false }),
     ...['a', 'b'].map((name) => startMember(name, 'kip848-leaver', topic, deliveries)),
   ]);
-  await settledWith('kip848-leaver', 3, 2);
+  await settledWith('kip848-leaver', topic, deliveries, 3, 2);
   const first = await produce(topic, 'first', 300);
   await waitFor(() => deliveries.has(first), 'the first records');
   assert.equal(deliveries.countFor('leaver'), 100);
-  await waitFor(async () => [...(await committed('kip848-leaver', topic)).values()].filter((offset) => offset === 50n).length === 4, 'the survivors’ commits');
+  await waitFor(async () => [...(await committed('kip848-leaver', topic)).values()].filter((offset) => offset === 51n).length === 4, 'the survivors’ commits (a marker and 50 records each)');
   await stopMember(leaver, true);
   await stableWith('kip848-leaver', 2, 3);
   const second = await produce(topic, 'second', 300);
@@ -293,9 +298,12 @@ test('a member that stops heartbeating is removed after the session timeout; its
   const values = await produce(topic, 'expiry', 120);
   const started = Date.now();
   const member = await startMember('survivor', 'kip848-expiry', topic, deliveries);
-  // The silent member owns everything and never revokes: the survivor gets nothing until it is gone.
-  await sleep(1000);
-  assert.equal(deliveries.byValue.size, 0, 'no partition has two owners');
+  // The silent member owns everything and never revokes: the survivor, in the group, holds nothing
+  // (and so reads nothing) until it is gone.
+  const survivorMember = async () => (await describeConsumerGroup('kip848-expiry')).members.find((candidate) => candidate.clientId === 'survivor');
+  await waitFor(async () => (await survivorMember()) !== undefined, 'the survivor in the group');
+  assert.deepEqual((await survivorMember())?.assignment.topicPartitions.flatMap((entry) => entry.partitions), [], 'no partition has two owners');
+  assert.equal(deliveries.byValue.size, 0, 'nothing read while the silent member owns everything');
   await waitFor(() => deliveries.has(values), 'the survivor to read every record');
   assert.ok(Date.now() - started >= sessionTimeoutMs - 500, 'only after the session timeout');
   const afterExpiry = await heartbeat(1, { groupId: 'kip848-expiry', memberId: 'silent-member', memberEpoch: 1 });
@@ -322,7 +330,7 @@ test('a consumer process killed with SIGKILL mid-stream: after its session expir
   try {
     await waitFor(async () => (await describeConsumerGroup('kip848-killed')).members.length === 1, 'the child to join');
     const survivors = await Promise.all(['a', 'b'].map((name) => startMember(name, 'kip848-killed', topic, deliveries)));
-    await settledWith('kip848-killed', 3, 2);
+    await settledWith('kip848-killed', topic, deliveries, 3, 2);
     const first = await produce(topic, 'first', 300);
     await waitFor(() => deliveries.has(first), 'the first records');
     assert.equal(deliveries.countFor('victim'), 100, 'the child read its two partitions');
@@ -371,7 +379,8 @@ test('the group closes and starts again, then the broker is killed with SIGKILL:
   const third = await produce(topic, 'third', 300);
   members = await Promise.all(['a', 'b'].map((name) => startMember(name, 'kip848-restart', topic, deliveries)));
   await waitFor(() => deliveries.has(third), 'the third records');
-  await sleep(500);
+  const markers = await produce(topic, markerPrefix, partitionCount); // behind the records: nothing of them is still on its way
+  await waitFor(() => markers.every((marker) => deliveries.markers.has(marker)), 'the markers after the records');
   assert.deepEqual(deliveries.duplicates(), [], 'committed records are not read again');
   await Promise.all(members.map((member) => stopMember(member)));
 });

@@ -14,6 +14,7 @@ import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/mess
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
+import { waitUntil } from '../helpers/waiting.js';
 
 const { Kafka, logLevel, PartitionAssigners, AssignerProtocol } = kafkajs;
 
@@ -71,24 +72,23 @@ const rangeAssigner: PartitionAssigner = ({ cluster }) => ({
   },
 });
 
-function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
+function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 45_000): Promise<void> {
+  return waitUntil(condition, what, timeoutMs, () => `--- broker log tail ---\n${broker.logs().split('\n').slice(-30).join('\n')}`);
 }
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- broker log tail ---\n${broker.logs().split('\n').slice(-30).join('\n')}`);
-    await sleep(100);
-  }
-}
+const markerPrefix = 'marker';
 
-/** Who received which record: value → names of the consumers that got it. */
+/** Who received which record: value → names of the consumers that got it (markers kept apart). */
 class Deliveries {
   readonly byValue = new Map<string, string[]>();
   readonly partitionsByConsumer = new Map<string, Set<number>>();
+  readonly markers = new Set<string>();
 
   record(consumer: string, partition: number, value: string): void {
+    if (value.startsWith(markerPrefix)) {
+      this.markers.add(value);
+      return;
+    }
     const receivers = this.byValue.get(value) ?? [];
     receivers.push(consumer);
     this.byValue.set(value, receivers);
@@ -118,6 +118,16 @@ async function produce(topic: string, prefix: string, count: number): Promise<st
     await producer.send({ topic, acks: -1, messages });
   }
   return values;
+}
+
+/**
+ * Writes a marker to every partition and waits until each of `deliveries` has them all: a record
+ * delivered twice would have come before its partition's marker, so "nothing came twice" can be
+ * checked at once afterwards.
+ */
+async function settle(topic: string, ...deliveries: readonly Deliveries[]): Promise<void> {
+  const markers = await produce(topic, markerPrefix, partitionCount); // one per partition
+  await waitFor(() => deliveries.every((delivered) => markers.every((marker) => delivered.markers.has(marker))), 'the markers after the records');
 }
 
 const metadataApi = rawApi(metadataRequest, metadataResponse);
@@ -194,11 +204,11 @@ for (const [assignerName, assigner] of [
     );
     const values = await produce(topic, topic, 600);
     await waitFor(() => deliveries.has(values), 'every record');
-    await sleep(300);
+    await settle(topic, deliveries);
     assert.deepEqual(deliveries.duplicates(), []);
     assert.equal(deliveries.byValue.size, 600);
     for (const name of ['a', 'b', 'c']) assert.equal(deliveries.partitionsByConsumer.get(name)?.size, 2, `${name} reads two partitions`);
-    await waitFor(async () => (await committedTotal(groupId, topic)) === 600, 'all offsets committed');
+    await waitFor(async () => (await committedTotal(groupId, topic)) === 600 + partitionCount, 'all offsets committed, the markers’ too');
     await stopAll(group);
   });
 }
@@ -242,7 +252,7 @@ test('the group stops and starts again: it resumes from its committed offsets', 
   const afterRestart = new Deliveries();
   group = await Promise.all(['a', 'b', 'c'].map((name) => startConsumer(name, topic, afterRestart, consumerConfig(groupId))));
   await waitFor(() => afterRestart.has(second), 'the second records');
-  await sleep(500);
+  await settle(topic, afterRestart);
   assert.deepEqual([...afterRestart.byValue.keys()].filter((value) => value.startsWith('first')), [], 'nothing committed comes again');
   assert.deepEqual(afterRestart.duplicates(), []);
   await stopAll(group);
@@ -263,7 +273,7 @@ test('the broker is killed with SIGKILL under a running group and restarted: the
   await waitFor(async () => (await committedTotal(groupId, topic).catch(() => -1)) === 300, 'the committed offsets after the restart');
   const second = await produce(topic, 'second', 300);
   await waitFor(() => deliveries.has(second), 'the second records, after the consumers rejoined');
-  await sleep(500);
+  await settle(topic, deliveries);
   assert.deepEqual(deliveries.duplicates().filter((value) => value.startsWith('first')), [], 'committed records are not read again');
   assert.equal(deliveries.byValue.size, 600);
   await stopAll(group);
@@ -280,7 +290,7 @@ test('two groups each receive every record', async () => {
   ];
   const values = await produce(topic, 'both', 400);
   await waitFor(() => x.has(values) && y.has(values), 'both groups to read everything');
-  await sleep(300);
+  await settle(topic, x, y);
   assert.deepEqual([x.duplicates(), y.duplicates()], [[], []]);
   assert.deepEqual([x.byValue.size, y.byValue.size], [400, 400]);
   await stopAll(group);

@@ -13,9 +13,12 @@ import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { kcatSucceeds } from '../helpers/kcat.js';
 import { requireTool } from '../helpers/tools.js';
+import { produceMarkers, waitUntil, waitUntilCommitted } from '../helpers/waiting.js';
 
 const partitionCount = 6;
 const sessionTimeoutMs = 6000;
+/** librdkafka auto-commits every 5 s by default; 1 s keeps the waits for a commit short. */
+const autoCommitIntervalMs = 1000;
 let broker: BrokerProcess;
 const running = new Set<KcatConsumer>();
 
@@ -29,19 +32,11 @@ after(async () => {
   await broker.stop();
 });
 
-function sleep(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 40_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      const consumers = [...running].map((consumer) => `--- ${consumer.name} (${consumer.received.length} received) ---\n${consumer.stderr.slice(-1500)}`).join('\n');
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${consumers}\n--- broker log tail ---\n${broker.logs().split('\n').slice(-25).join('\n')}`);
-    }
-    await sleep(100);
-  }
+function waitFor(condition: () => boolean, what: string, timeoutMs = 40_000): Promise<void> {
+  return waitUntil(condition, what, timeoutMs, () => {
+    const consumers = [...running].map((consumer) => `--- ${consumer.name} (${consumer.received.length} received) ---\n${consumer.stderr.slice(-1500)}`).join('\n');
+    return `${consumers}\n--- broker log tail ---\n${broker.logs().split('\n').slice(-25).join('\n')}`;
+  });
 }
 
 /** A `kcat -G` process; what it prints (`partition offset value`, unbuffered) is parsed as it comes. */
@@ -67,6 +62,7 @@ class KcatConsumer {
       '-X', `session.timeout.ms=${sessionTimeoutMs}`,
       '-X', 'heartbeat.interval.ms=500',
       '-X', 'reconnect.backoff.max.ms=500',
+      '-X', `auto.commit.interval.ms=${autoCommitIntervalMs}`,
       '-f', '%p %o %s\\n',
       topic,
     ];
@@ -141,10 +137,24 @@ async function produce(topic: string, prefix: string, count: number): Promise<st
   return values;
 }
 
+/** How often each value arrived at any of `consumers`; markers (see settle) left out. */
 function receivedBy(consumers: readonly KcatConsumer[]): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const consumer of consumers) for (const value of consumer.values()) counts.set(value, (counts.get(value) ?? 0) + 1);
+  for (const consumer of consumers) for (const value of consumer.values()) if (!value.startsWith(markerPrefix)) counts.set(value, (counts.get(value) ?? 0) + 1);
   return counts;
+}
+
+const markerPrefix = 'marker';
+
+/**
+ * Writes a marker to every partition and waits until `consumers` have read them all: a record read
+ * twice (say, again from an older committed offset) would have come before its partition's marker,
+ * so "nothing read twice" can be checked at once afterwards.
+ */
+async function settle(topic: string, ...groups: ReadonlyArray<readonly KcatConsumer[]>): Promise<void> {
+  const markers = await produceMarkers(broker, topic, partitionCount, markerPrefix);
+  const readByGroup = (group: readonly KcatConsumer[]) => markers.every((marker) => group.some((consumer) => consumer.values().includes(marker)));
+  await waitFor(() => groups.every(readByGroup), 'the markers after the records');
 }
 
 function startGroup(groupId: string, topic: string, names: readonly string[], extraArgs: readonly string[] = []): KcatConsumer[] {
@@ -163,7 +173,7 @@ test('three kcat consumers share a 6-partition topic: every record exactly once,
   await waitFor(() => assignedEverything(group, 2) && receivedBy(group).size === 6, 'three members with two partitions each');
   const values = await produce(topic, 'shared', 600);
   await waitFor(() => values.every((value) => receivedBy(group).has(value)), 'every record');
-  await sleep(500);
+  await settle(topic, group);
   const counts = receivedBy(group);
   assert.deepEqual([...counts].filter(([, count]) => count > 1), []);
   assert.equal(counts.size, 606);
@@ -179,13 +189,13 @@ test('cooperative-sticky (librdkafka): a third consumer joins a running pair, pa
   await waitFor(() => pair.every((consumer) => consumer.assigned.length === 3) && receivedBy(pair).size === 6, 'two members with three partitions each');
   const first = await produce(topic, 'first', 300);
   await waitFor(() => first.every((value) => receivedBy(pair).has(value)), 'the first records');
-  await sleep(5500); // one auto-commit after the last record
+  await waitUntilCommitted(broker, 'kcat-cooperative', topic, partitionCount); // an auto-commit after the last record
   const third = new KcatConsumer('c', 'kcat-cooperative', topic, strategy);
   const group = [...pair, third];
   await waitFor(() => group.every((consumer) => consumer.assigned.length === 2), 'two partitions each after the incremental rebalance');
   const second = await produce(topic, 'second', 300);
   await waitFor(() => second.every((value) => receivedBy(group).has(value)), 'the second records');
-  await sleep(500);
+  await settle(topic, group);
   assert.deepEqual([...receivedBy(group)].filter(([, count]) => count > 1), [], 'no record twice');
   assert.ok(third.received.length >= 100, 'the newcomer reads its share');
   assert.match(pair[0]!.stderr + pair[1]!.stderr, /incremental revoke/, 'partitions were handed over incrementally');
@@ -245,7 +255,7 @@ test('the kcat group stops and starts again: it resumes from its committed offse
   const second = await produce(topic, 'second', 300);
   group = startGroup('kcat-restart', topic, ['a', 'b']);
   await waitFor(() => second.every((value) => receivedBy(group).has(value)), 'the second records');
-  await sleep(500);
+  await settle(topic, group);
   assert.deepEqual(group.flatMap((consumer) => consumer.values()).filter((value) => value.startsWith('first')), [], 'committed records are not read again');
   assert.deepEqual([...receivedBy(group)].filter(([, count]) => count > 1), []);
   await Promise.all(group.map((consumer) => consumer.stop()));
@@ -256,9 +266,9 @@ test('the broker is killed with SIGKILL under running kcat consumers and restart
   const first = await produce(topic, 'first', 300);
   let group = startGroup('kcat-broker-crash', topic, ['a', 'b']);
   await waitFor(() => first.every((value) => receivedBy(group).has(value)), 'the first records');
-  // librdkafka auto-commits every 5 s (kcat keeps auto.commit.interval.ms at its default): wait for
-  // one commit after the last record, so everything read is committed, hence durable.
-  await sleep(5500);
+  // librdkafka auto-commits every autoCommitIntervalMs: wait for a commit after the last record, so
+  // everything read is committed, hence durable.
+  await waitUntilCommitted(broker, 'kcat-broker-crash', topic, partitionCount);
   await broker.kill9();
   // kcat ends itself once every broker connection is down ("All broker connections are down: terminating").
   await waitFor(() => group.every((consumer) => consumer.exited), 'kcat to give up on the dead broker');
@@ -266,7 +276,7 @@ test('the broker is killed with SIGKILL under running kcat consumers and restart
   const second = await produce(topic, 'second', 300);
   group = startGroup('kcat-broker-crash', topic, ['a', 'b']);
   await waitFor(() => second.every((value) => receivedBy(group).has(value)), 'the second records after the restart');
-  await sleep(500);
+  await settle(topic, group);
   assert.deepEqual(group.flatMap((consumer) => consumer.values()).filter((value) => value.startsWith('first')), [], 'committed records are not read again');
   assert.deepEqual([...receivedBy(group)].filter(([, count]) => count > 1), []);
   await Promise.all(group.map((consumer) => consumer.stop()));
@@ -278,7 +288,7 @@ test('two kcat groups each receive every record', async () => {
   const x = startGroup('kcat-x', topic, ['x1', 'x2']);
   const y = startGroup('kcat-y', topic, ['y1']);
   await waitFor(() => values.every((value) => receivedBy(x).has(value) && receivedBy(y).has(value)), 'both groups to read everything');
-  await sleep(500);
+  await settle(topic, x, y);
   assert.deepEqual([receivedBy(x).size, receivedBy(y).size], [300, 300]);
   assert.deepEqual([...receivedBy(x), ...receivedBy(y)].filter(([, count]) => count > 1), []);
   await Promise.all([...x, ...y].map((consumer) => consumer.stop()));

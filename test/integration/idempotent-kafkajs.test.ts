@@ -74,7 +74,7 @@ test('KafkaJS idempotent producer through three kill -9 restarts: every record o
         while (acknowledgedSends < threshold) await sleep(5);
         if (await killRightAfterAWrite(broker, topic)) crashesRightAfterAWrite++;
         crashes++;
-        await sleep(outageMs);
+        await sleep(outageMs); // the outage itself: the producer retries against a broker that is down
         broker = await broker.restart();
       }
     })();
@@ -92,7 +92,7 @@ test('KafkaJS idempotent producer through three kill -9 restarts: every record o
         } catch (error) {
           if (attempt >= 5) throw error;
           applicationRetries++;
-          await sleep(200);
+          await sleep(200); // the application's own back-off before it sends again
         }
       }
       for (const message of messages) expected.get(message.partition)!.push(message.value);

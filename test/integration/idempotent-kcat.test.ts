@@ -92,7 +92,7 @@ test('kcat with enable.idempotence through three kill -9 restarts: every record 
       while (written < threshold) await sleep(2);
       if (await killRightAfterAWrite(broker, topic)) crashesRightAfterAWrite++;
       crashes++;
-      await sleep(outageMs);
+      await sleep(outageMs); // the outage itself: kcat retries against a broker that is down
       broker = await broker.restart();
     }
   })();
@@ -101,7 +101,7 @@ test('kcat with enable.idempotence through three kill -9 restarts: every record 
     const chunk = Array.from({ length: Math.min(recordsPerWrite, recordCount - index) }, (_, offset) => value(index + offset) + delimiter).join('');
     await kcat.write(chunk);
     written = index + recordsPerWrite;
-    await sleep(3);
+    await sleep(3); // paces the writes: a steady stream, so each crash lands among batches in flight
   }
   await crasher;
   kcat.endInput();

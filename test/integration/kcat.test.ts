@@ -478,7 +478,7 @@ test('kcat acks=all: kill -9 in the middle of a stream keeps every acknowledged 
         const chunk = numberedRecords('crash', sent.length, chunkRecords);
         sent.push(...chunk);
         await producer.write(producerInput(chunk, { keyed: true, emptyIsNull: false }));
-        await sleep(2);
+        await sleep(2); // paces the feed: a steady stream, so the crash lands among batches in flight
       }
     })();
     const deliveredInTime = await settlesWithin(Promise.race([enough, producer.result.then(() => Promise.reject(new Error('kcat exited')))]), 30_000).catch(() => false);
@@ -568,6 +568,7 @@ test('kcat: -o s@timestamp, -Q by timestamp, -o -N, -o end, and a consumer waiti
 
     const beforeEverything = Date.now() - 1;
     await produceWave(0);
+    // What is tested is a lookup by time: the clock moves on around the boundary between the waves.
     await sleep(20);
     const boundary = Date.now();
     await sleep(20);

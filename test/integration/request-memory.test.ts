@@ -10,12 +10,14 @@ import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/mess
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
+import { metricValue, waitUntil } from '../helpers/waiting.js';
 import { decodeResponse, encodeRecordBatch, encodeRequestFrame, rawApi, RawKafkaConnection, residentBytes } from '../helpers/raw-kafka-client.js';
 
 const metadataApi = rawApi(metadataRequest, metadataResponse);
 const produceApi = rawApi(produceRequest, produceResponse);
 const megabyte = 1024 * 1024;
 const poolBytes = 4 * megabyte;
+const smallRequestReserveBytes = megabyte / 2;
 const zeroUuid = Buffer.alloc(16);
 
 let broker: BrokerProcess;
@@ -24,7 +26,7 @@ before(async () => {
   broker = await startBrokerProcess({
     args: [
       '--limits.max-queued-request-bytes', String(poolBytes),
-      '--limits.small-request-reserve-bytes', String(megabyte / 2),
+      '--limits.small-request-reserve-bytes', String(smallRequestReserveBytes),
       // These clients send large frames first thing.
       '--limits.max-unauthenticated-frame-bytes', String(100 * megabyte),
       '--topic-defaults.max-message-bytes', String(2 * megabyte),
@@ -38,6 +40,11 @@ after(async () => {
 
 function open(options: { reading?: boolean } = {}): Promise<RawKafkaConnection> {
   return RawKafkaConnection.open(broker.host, broker.port, options);
+}
+
+/** Resolves once the broker holds at least `bytes` of request memory (claimed as bytes arrive). */
+function waitUntilBrokerHolds(bytes: number): Promise<void> {
+  return waitUntil(async () => (await metricValue(broker, 'osprey_request_memory_bytes')) >= bytes, `the broker to hold ${bytes} bytes of requests`, 10_000);
 }
 
 function sizePrefix(frameBytes: number): Buffer {
@@ -64,9 +71,10 @@ test('a request that does not fit waits, unread, until another connection releas
   // Connection A sends 3.6 MB of a 3.9 MB frame: more than the 3.5 MB large frames may use.
   const holder = await open();
   holder.write(Buffer.concat([sizePrefix(3.9 * megabyte), Buffer.alloc(3.6 * megabyte)]));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await waitUntilBrokerHolds(3.6 * megabyte);
 
-  // B's 1 MB Produce does not fit in what is left: no answer while A holds its memory.
+  // B's 1 MB Produce does not fit in what is left: no answer while A holds its memory. (The second
+  // is the time B is given to be wrongly answered: what is tested is that nothing comes.)
   const waiting = await open();
   waiting.write(produceFrame(7, megabyte));
   await assert.rejects(waiting.nextFrame(1_000), /no response within/, 'B was answered while the memory was spent');
@@ -91,7 +99,8 @@ test('fifty clients announcing 50 MB frames at once hold at most the pool, and t
   // Each sends a 50 MB frame's prefix and 2 MB of its body, as fast as the broker reads.
   const body = Buffer.alloc(2 * megabyte, 0x62);
   for (const client of clients) client.write(Buffer.concat([sizePrefix(50 * megabyte), body]));
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  // Large frames may use the pool but for the small-request reserve: once that is spent, reading stops.
+  await waitUntilBrokerHolds(poolBytes - smallRequestReserveBytes);
   const grownBytes = residentBytes(broker.pid) - baselineBytes;
   // Without the pool the broker would buffer 50 × 2 MB = 100 MB; with it, reading stops when the
   // 4 MB are spent, each connection having read at most one socket read past it.

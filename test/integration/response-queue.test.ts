@@ -14,6 +14,7 @@ import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/mess
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
+import { waitUntil } from '../helpers/waiting.js';
 import { decodeRecordBatches, decodeResponse, encodeRecordBatch, encodeRequestFrame, rawApi, RawKafkaConnection, residentBytes } from '../helpers/raw-kafka-client.js';
 
 const apiVersionsApi = rawApi(apiVersionsRequest, apiVersionsResponse);
@@ -187,6 +188,7 @@ test('five connections pipelining twenty 16 MB Fetches each without reading hold
     const until = Date.now() + 5_000;
     for (let round = 0; Date.now() < until && peakBytes < boundBytes; round++) {
       await bystanderRound(bystander, round);
+      // Paces the bystander over the 5 s window in which RSS is sampled (the window is what is tested).
       await sleep(100);
     }
     bystander.destroy();
@@ -217,11 +219,11 @@ test('a connection closed with deferred Fetches drops its queue and releases its
   for (const flooder of flooders) {
     flooder.socket.write(Buffer.concat(Array.from({ length: fetchesPerFlooder }, (_, index) => fetchFrame('flood', index + 1))));
   }
-  await sleep(1_000);
+  // Each connection's queue fills past limits.maxQueuedResponseBytes; the Fetches behind are deferred.
+  await waitUntil(async () => (await metricValue('osprey_response_queue_bytes')) >= flooders.length * queuedResponseLimitBytes, 'the flooders’ response queues to fill', 20_000);
   assert.ok((await metricValue('osprey_request_memory_bytes')) > 0, 'the deferred Fetches hold their request memory');
   for (const flooder of flooders) flooder.socket.destroy();
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && ((await metricValue('osprey_response_queue_bytes')) > 0 || (await metricValue('osprey_request_memory_bytes')) > 0)) await sleep(100);
+  await waitUntil(async () => (await metricValue('osprey_response_queue_bytes')) === 0 && (await metricValue('osprey_request_memory_bytes')) === 0, 'queues and request memory released', 10_000);
   assert.equal(await metricValue('osprey_response_queue_bytes'), 0);
   assert.equal(await metricValue('osprey_request_memory_bytes'), 0);
   assert.equal(await metricValue('osprey_connections'), 0);
