@@ -1,14 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { FlushPolicy } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { RecentBatchCache, type TailCacheBudget } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
 import type { DamagedRange } from './errors.js';
 import { Flusher } from './flush.js';
-import type { LogMark, RollbackPlan, WriteFailure } from './flush.js';
+import type { FlushPolicy, LogMark, RollbackPlan, WriteFailure } from './flush.js';
 import {
   batchTotalBytes,
   compressionCodecMask,
@@ -32,7 +31,7 @@ import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type Ba
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError } from './errors.js';
 export type { DamagedRange } from './errors.js';
-export type { WriteFailure } from './flush.js';
+export type { FlushPolicy, WriteFailure } from './flush.js';
 
 /**
  * One partition's log: a directory of segments (segment.ts), the newest of which is active and
