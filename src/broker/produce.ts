@@ -29,7 +29,7 @@ import {
 import { LogClosedError, LogFailedError, LogWriteError } from '../storage/errors.js';
 import type { AppendResult } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
-import type { BatchMetadata } from './producer-state.js';
+import type { BatchMetadata } from './idempotence/producer-state.js';
 
 export interface PartitionProduceResult {
   errorCode: number;
@@ -84,7 +84,7 @@ export function checkBatch(records: Buffer | null, partition: Partition, produce
  * Appends a checked batch. With acks 0 nothing waits; otherwise the result is returned once the
  * batch is durable under the broker's flush policy.
  *
- * A batch with a producer id first goes through the partition's producer state (producer-state.ts):
+ * A batch with a producer id first goes through the partition's producer state (idempotence/producer-state.ts):
  * a retried duplicate is answered with its original offsets and not written again, a sequence gap
  * or a stale epoch is refused. The check, the append and the state update run synchronously, with
  * no await in between, so that no other request on this partition can come between them.

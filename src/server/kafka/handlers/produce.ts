@@ -7,7 +7,7 @@
  * once the batch is durable (group-commit fsync by default); acks 0 gets no response at all. Topics
  * are auto-created when enabled. Idempotent producers: a retried batch gets its original offset and
  * is not written twice; a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch
- * INVALID_PRODUCER_EPOCH (broker/producer-state.ts). Check and append happen without yielding.
+ * INVALID_PRODUCER_EPOCH (broker/idempotence/producer-state.ts). Check and append happen without yielding.
  * A partition still being recovered at start-up answers NOT_LEADER_OR_FOLLOWER (retriable); a
  * compressed batch declaring more than limits.maxDecompressedBytes, MESSAGE_TOO_LARGE.
  * Not implemented yet: transactions.
