@@ -26,12 +26,11 @@ function failed(errorCode: number): DeletedRecords {
  */
 export async function deleteRecordsBefore(partition: Partition, offset: bigint, logger: Logger): Promise<DeletedRecords> {
   if (partition.unavailableError !== ErrorCode.none) return failed(partition.unavailableError);
-  const log = partition.log;
+  const log = partition.handle;
   const target = offset === highWatermarkOffset ? BigInt(log.highWatermark) : offset;
   if (target < 0n || target > BigInt(log.highWatermark)) return failed(ErrorCode.offsetOutOfRange);
   try {
     const lowWatermark = await log.deleteRecordsBefore(Number(target));
-    partition.producers.logStartAdvanced();
     return { lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.none };
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return failed(ErrorCode.offsetOutOfRange);

@@ -38,7 +38,7 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
     // Still being recovered at start-up (retriable): the consumer refreshes metadata and retries.
     return { errorCode: partition.unavailableError, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
   }
-  const log = partition.log;
+  const log = partition.handle;
   const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => ({
     errorCode,
     highWatermark: log.highWatermark,

@@ -97,7 +97,8 @@ export function checkBatch(records: Buffer | null, partition: Partition, produce
  */
 export async function appendBatch(broker: Broker, partition: Partition, records: Buffer, acks: number): Promise<PartitionProduceResult> {
   if (broker.diskAlarm.raised) return rejected(ErrorCode.kafkaStorageError, broker.diskAlarm.refusalMessage);
-  const verdict = partition.producers.check(records);
+  const handle = partition.handle;
+  const verdict = handle.producers.check(records);
   if (verdict.kind === 'refuse') return rejected(verdict.errorCode, verdict.errorMessage);
   if (verdict.kind === 'duplicate') return answerDuplicate(broker, partition, verdict.batch, acks);
   let logAppendTimeMs = -1n;
@@ -110,12 +111,12 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
   setPartitionLeaderEpoch(records, 0, 0);
   let appended: AppendResult;
   try {
-    appended = partition.log.append(records);
+    appended = handle.append(records);
   } catch (error) {
     if (!isStorageError(error)) throw error;
     return storageFailure(broker, partition, error);
   }
-  partition.producers.recordAppend(records, appended);
+  handle.producers.recordAppend(records, appended);
   broker.diskAlarm.noteAppended(records.length);
   const durable = appended.durable.then(() => broker.notifyData(partition));
   if (acks !== 0) {
@@ -130,7 +131,7 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
     errorMessage: null,
     baseOffset: BigInt(appended.baseOffset),
     logAppendTimeMs,
-    logStartOffset: BigInt(partition.log.logStartOffset),
+    logStartOffset: BigInt(partition.handle.logStartOffset),
   };
 }
 
@@ -163,7 +164,7 @@ async function answerDuplicate(broker: Broker, partition: Partition, batch: Batc
   broker.logger.debug('duplicate batch not written again', { topic: partition.topic.name, partition: partition.index, baseOffset: batch.firstOffset });
   if (acks !== 0) {
     try {
-      await partition.producers.waitUntilDurable(batch);
+      await partition.handle.producers.waitUntilDurable(batch);
     } catch {
       return rejected(ErrorCode.kafkaStorageError, 'the original of this retried batch could not be written to disk');
     }
@@ -173,6 +174,6 @@ async function answerDuplicate(broker: Broker, partition: Partition, batch: Batc
     errorMessage: null,
     baseOffset: BigInt(batch.firstOffset),
     logAppendTimeMs: -1n,
-    logStartOffset: BigInt(partition.log.logStartOffset),
+    logStartOffset: BigInt(partition.handle.logStartOffset),
   };
 }

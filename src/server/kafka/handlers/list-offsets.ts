@@ -30,7 +30,7 @@ const notFound: OffsetAnswer = { errorCode: ErrorCode.none, timestamp: -1n, offs
 
 async function lookUp(partition: Partition, timestamp: bigint, apiVersion: number): Promise<OffsetAnswer> {
   if (partition.unavailableError !== ErrorCode.none) return { errorCode: partition.unavailableError, timestamp: -1n, offset: -1n };
-  const log = partition.log;
+  const log = partition.handle;
   if (timestamp === latestTimestamp) return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.highWatermark) };
   if (timestamp === earliestTimestamp || (timestamp === earliestLocalTimestamp && apiVersion >= 8) || (timestamp === earliestPendingUploadTimestamp && apiVersion >= 9)) {
     return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.logStartOffset) };

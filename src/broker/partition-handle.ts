@@ -1,0 +1,118 @@
+/**
+ * The narrow handle through which the broker uses one open partition's storage (DESIGN.md,
+ * decision 12): append a batch, read whole batches, the offsets (log start, high watermark, log
+ * end), the storage-level steps of a timestamp lookup, DeleteRecords, retention and the lifecycle.
+ * It owns the partition's PartitionLog and its idempotent-producer state (idempotence/), which
+ * follows the log (replayed from it, told of truncations); nothing else in the broker holds either.
+ *
+ * Storage knows nothing of record contents: what needs them (a timestamp lookup's exact offset,
+ * offset-for-timestamp.ts) is done by the broker on the bytes the handle reads.
+ */
+import type { Logger } from '../logging/logger.js';
+import type { AppendResult, Clock, LogEnvironment, LogOptions, ReadResult, TimestampAndOffset } from '../storage/partition-log.js';
+import { PartitionLog } from '../storage/partition-log.js';
+import { PartitionProducers } from './idempotence/partition-producers.js';
+import type { ProducerStateLimits } from './idempotence/producer-state.js';
+
+/** What opening or creating a partition's storage needs besides its folder. */
+export interface PartitionStorageSettings {
+  readonly logOptions: LogOptions;
+  readonly logEnvironment: LogEnvironment;
+  readonly producerLimits: ProducerStateLimits;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export interface RetentionOutcome {
+  readonly deletedBytes: number;
+  /** Idempotent producers forgotten because none of their batches is left. */
+  readonly producersForgotten: number;
+}
+
+export class PartitionHandle {
+  private constructor(
+    private readonly log: PartitionLog,
+    /** Idempotent producers' sequence state (idempotence/partition-producers.ts). */
+    readonly producers: PartitionProducers,
+  ) {}
+
+  /** Opens (recovers) an existing partition folder and restores its producer state. */
+  static async open(directory: string, settings: PartitionStorageSettings): Promise<PartitionHandle> {
+    const log = await PartitionLog.open(directory, settings.logOptions, settings.clock, settings.logEnvironment);
+    const producers = await PartitionProducers.open(log, settings.producerLimits, { clock: settings.clock, logger: settings.logger });
+    return new PartitionHandle(log, producers);
+  }
+
+  /** Creates a new, empty partition in a folder that must not exist yet. */
+  static async create(directory: string, settings: PartitionStorageSettings): Promise<PartitionHandle> {
+    const log = await PartitionLog.create(directory, settings.logOptions, settings.clock, settings.logEnvironment);
+    return new PartitionHandle(log, PartitionProducers.forNewLog(log, settings.producerLimits, { clock: settings.clock, logger: settings.logger }));
+  }
+
+  get logStartOffset(): number {
+    return this.log.logStartOffset;
+  }
+
+  /** Offsets below it may be served (PartitionLog.highWatermark). */
+  get highWatermark(): number {
+    return this.log.highWatermark;
+  }
+
+  /** The next offset to assign. */
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  /** Damaged ranges kept in the log and not served. */
+  get damagedRangeCount(): number {
+    return this.log.damagedRangeCount;
+  }
+
+  /** Appends one whole, checked batch; offsets are assigned in call order (PartitionLog.append). */
+  append(batch: Buffer): AppendResult {
+    return this.log.append(batch);
+  }
+
+  /** Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74). */
+  read(offset: number, maxBytes: number): Promise<ReadResult> {
+    return this.log.read(offset, maxBytes);
+  }
+
+  /** First offset whose record timestamp ≥ timestampMs, with that timestamp; null if none. */
+  offsetForTimestamp(timestampMs: number): Promise<TimestampAndOffset | null> {
+    return this.log.offsetForTimestamp(timestampMs);
+  }
+
+  /** Offset and timestamp of the record with the largest timestamp; null when empty. */
+  maxTimestampOffset(): Promise<TimestampAndOffset | null> {
+    return this.log.maxTimestampOffset();
+  }
+
+  /** DeleteRecords: moves the log start up to `offset` (≤ high watermark); returns the new log start. */
+  async deleteRecordsBefore(offset: number): Promise<number> {
+    const logStartOffset = await this.log.deleteRecordsBefore(offset);
+    this.producers.logStartAdvanced();
+    return logStartOffset;
+  }
+
+  async enforceRetention(): Promise<RetentionOutcome> {
+    const deletedBytes = await this.log.enforceRetention();
+    return { deletedBytes, producersForgotten: deletedBytes > 0 ? this.producers.logStartAdvanced() : 0 };
+  }
+
+  updateOptions(options: LogOptions): void {
+    this.log.updateOptions(options);
+  }
+
+  /** Flushes and closes the log, then writes the final producer state snapshot. */
+  async close(): Promise<void> {
+    await this.log.close();
+    await this.producers.closeAfterLog();
+  }
+
+  /** Closes and removes the partition's folder. */
+  async delete(): Promise<void> {
+    await this.producers.discard();
+    await this.log.delete();
+  }
+}
