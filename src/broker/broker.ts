@@ -340,7 +340,6 @@ export class Broker {
       tailCacheBytes: this.config.limits.maxTailCacheBytesPerPartition,
       tailCacheBudget: this.tailCacheBudget,
       openSegmentFiles: this.openSegmentFiles,
-      maxDecompressedBytes: this.config.limits.maxDecompressedBytes,
     };
   }
 

@@ -9,10 +9,11 @@
  * offset-for-timestamp.ts) is done by the broker on the bytes the handle reads.
  */
 import type { Logger } from '../logging/logger.js';
-import type { AppendResult, Clock, LogEnvironment, LogOptions, ReadResult, TimestampAndOffset } from '../storage/partition-log.js';
+import type { AppendResult, BatchHeader, Clock, LogEnvironment, LogOptions, MaxTimestampBatch, ReadResult } from '../storage/partition-log.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { PartitionProducers } from './idempotence/partition-producers.js';
 import type { ProducerStateLimits } from './idempotence/producer-state.js';
+import type { TimestampSource } from './offset-for-timestamp.js';
 
 /** What opening or creating a partition's storage needs besides its folder. */
 export interface PartitionStorageSettings {
@@ -29,7 +30,7 @@ export interface RetentionOutcome {
   readonly producersForgotten: number;
 }
 
-export class PartitionHandle {
+export class PartitionHandle implements TimestampSource {
   private constructor(
     private readonly log: PartitionLog,
     /** Idempotent producers' sequence state (idempotence/partition-producers.ts). */
@@ -78,14 +79,19 @@ export class PartitionHandle {
     return this.log.read(offset, maxBytes);
   }
 
-  /** First offset whose record timestamp ≥ timestampMs, with that timestamp; null if none. */
-  offsetForTimestamp(timestampMs: number): Promise<TimestampAndOffset | null> {
-    return this.log.offsetForTimestamp(timestampMs);
+  /** Headers of the batches that may hold a record stamped at or after timestampMs (for offset-for-timestamp.ts). */
+  batchesAtOrAfterTimestamp(timestampMs: number): AsyncIterable<BatchHeader> {
+    return this.log.batchesAtOrAfterTimestamp(timestampMs);
   }
 
-  /** Offset and timestamp of the record with the largest timestamp; null when empty. */
-  maxTimestampOffset(): Promise<TimestampAndOffset | null> {
-    return this.log.maxTimestampOffset();
+  /** The largest timestamp kept and the header of the batch holding it; null when no batch has one. */
+  maxTimestampBatch(): Promise<MaxTimestampBatch | null> {
+    return this.log.maxTimestampBatch();
+  }
+
+  /** The bytes of the one batch a header describes, CRC-checked; null when gone or damaged. */
+  readBatch(header: BatchHeader): Promise<Buffer | null> {
+    return this.log.readBatch(header);
   }
 
   /** DeleteRecords: moves the log start up to `offset` (≤ high watermark); returns the new log start. */

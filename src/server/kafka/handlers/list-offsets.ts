@@ -9,6 +9,7 @@
  */
 import type { Partition } from '../../../broker/broker.js';
 import { readErrorCode } from '../../../broker/fetch.js';
+import { maxTimestampOffset, offsetForTimestamp } from '../../../broker/offset-for-timestamp.js';
 import type { Logger } from '../../../logging/logger.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../../protocol/kafka/messages/list-offsets.js';
@@ -28,7 +29,7 @@ interface OffsetAnswer {
 
 const notFound: OffsetAnswer = { errorCode: ErrorCode.none, timestamp: -1n, offset: -1n };
 
-async function lookUp(partition: Partition, timestamp: bigint, apiVersion: number): Promise<OffsetAnswer> {
+async function lookUp(partition: Partition, timestamp: bigint, apiVersion: number, maxDecompressedBytes: number): Promise<OffsetAnswer> {
   if (partition.unavailableError !== ErrorCode.none) return { errorCode: partition.unavailableError, timestamp: -1n, offset: -1n };
   const log = partition.handle;
   if (timestamp === latestTimestamp) return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.highWatermark) };
@@ -36,11 +37,11 @@ async function lookUp(partition: Partition, timestamp: bigint, apiVersion: numbe
     return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.logStartOffset) };
   }
   if (timestamp === maxTimestamp && apiVersion >= 7) {
-    const found = await log.maxTimestampOffset();
+    const found = await maxTimestampOffset(log, maxDecompressedBytes);
     return found === null ? notFound : { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset) };
   }
   if (timestamp < 0n) return { errorCode: ErrorCode.invalidRequest, timestamp: -1n, offset: -1n };
-  const found = await log.offsetForTimestamp(Number(timestamp));
+  const found = await offsetForTimestamp(log, Number(timestamp), maxDecompressedBytes);
   if (found === null || found.offset >= log.highWatermark) return notFound;
   return { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset) };
 }
@@ -69,7 +70,7 @@ export const listOffsetsHandler = defineHandler({
             const answer =
               partition === undefined
                 ? { errorCode: ErrorCode.unknownTopicOrPartition, timestamp: -1n, offset: -1n }
-                : await lookUp(partition, requested.timestamp, apiVersion).catch((error: unknown) => storageFailure(error, partition, broker.logger));
+                : await lookUp(partition, requested.timestamp, apiVersion, broker.config.limits.maxDecompressedBytes).catch((error: unknown) => storageFailure(error, partition, broker.logger));
             return { partitionIndex: requested.partitionIndex, errorCode: answer.errorCode, timestamp: answer.timestamp, offset: answer.offset, leaderEpoch: 0 };
           }),
         ),
