@@ -5,18 +5,23 @@
 import type { Logger } from '../logging/logger.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import { OffsetOutOfRangeError } from '../storage/errors.js';
+import type { Offset } from './offset.js';
 import type { Partition } from './partition.js';
 
-/** DeleteRecords' offset -1: up to the high watermark. */
-const highWatermarkOffset = -1n;
+/**
+ * Where to move the log start: an offset, up to the high watermark (DeleteRecords' -1), or null for
+ * an offset no log can hold (any other negative one).
+ */
+export type DeletionTarget = Offset | 'highWatermark' | null;
 
 export interface DeletedRecords {
-  readonly lowWatermark: bigint;
+  /** The new log start offset; null with an error. */
+  readonly lowWatermark: Offset | null;
   readonly errorCode: number;
 }
 
 function failed(errorCode: number): DeletedRecords {
-  return { lowWatermark: -1n, errorCode };
+  return { lowWatermark: null, errorCode };
 }
 
 /**
@@ -24,14 +29,13 @@ function failed(errorCode: number): DeletedRecords {
  * answers its unavailable code; a failed or closed log, or a log start offset that cannot be
  * written (full disk), KAFKA_STORAGE_ERROR.
  */
-export async function deleteRecordsBefore(partition: Partition, offset: bigint, logger: Logger): Promise<DeletedRecords> {
+export async function deleteRecordsBefore(partition: Partition, requested: DeletionTarget, logger: Logger): Promise<DeletedRecords> {
   if (partition.unavailableError !== ErrorCode.none) return failed(partition.unavailableError);
-  const log = partition.handle;
-  const target = offset === highWatermarkOffset ? BigInt(log.highWatermark) : offset;
-  if (target < 0n || target > BigInt(log.highWatermark)) return failed(ErrorCode.offsetOutOfRange);
+  const handle = partition.handle;
+  const target = requested === 'highWatermark' ? handle.highWatermark : requested;
+  if (target === null || target > handle.highWatermark) return failed(ErrorCode.offsetOutOfRange);
   try {
-    const lowWatermark = await log.deleteRecordsBefore(Number(target));
-    return { lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.none };
+    return { lowWatermark: await handle.deleteRecordsBefore(target), errorCode: ErrorCode.none };
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return failed(ErrorCode.offsetOutOfRange);
     // A failed or closed log, or the new log start offset not written (a full disk): an answer, not a closed connection.

@@ -10,19 +10,22 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
+import type { Offset } from './offset.js';
 
 export interface FetchTarget {
   readonly partition: Partition | undefined;
   /** Error for a partition that could not be resolved (unknown topic, id or index). */
   readonly errorCode: number;
-  readonly fetchOffset: number;
+  /** Null: an offset no log can hold (negative, or beyond 2^53): out of range. */
+  readonly fetchOffset: Offset | null;
   readonly partitionMaxBytes: number;
 }
 
 export interface PartitionFetchResult {
   errorCode: number;
-  highWatermark: number;
-  logStartOffset: number;
+  /** Null (answered -1) when the partition could not be read at all. */
+  highWatermark: Offset | null;
+  logStartOffset: Offset | null;
   records: Buffer[];
   byteCount: number;
 }
@@ -32,11 +35,11 @@ const emptyRecords: Buffer[] = [];
 async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean, logger: Logger): Promise<PartitionFetchResult> {
   const partition = target.partition;
   if (partition === undefined || target.errorCode !== ErrorCode.none) {
-    return { errorCode: target.errorCode, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
+    return { errorCode: target.errorCode, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
   }
   if (partition.unavailableError !== ErrorCode.none) {
     // Still being recovered at start-up (retriable): the consumer refreshes metadata and retries.
-    return { errorCode: partition.unavailableError, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
+    return { errorCode: partition.unavailableError, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
   }
   const log = partition.handle;
   const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => ({
@@ -46,16 +49,18 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
     records,
     byteCount,
   });
-  if (target.fetchOffset < log.logStartOffset || target.fetchOffset > log.highWatermark) {
+  const fetchOffset = target.fetchOffset;
+  if (fetchOffset === null) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
+  if (fetchOffset < log.logStartOffset || fetchOffset > log.highWatermark) {
     // Between the high watermark and the log end is data not yet durable: nothing to serve yet.
-    if (target.fetchOffset >= log.logStartOffset && target.fetchOffset <= log.logEndOffset) return result(ErrorCode.none, emptyRecords, 0);
+    if (fetchOffset >= log.logStartOffset && fetchOffset <= log.logEndOffset) return result(ErrorCode.none, emptyRecords, 0);
     return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
   }
   const maxBytes = Math.min(target.partitionMaxBytes, budgetBytes);
   if (maxBytes <= 0 && !mustMakeProgress) return result(ErrorCode.none, emptyRecords, 0);
   try {
     // With maxBytes 0 the log still returns the first batch whole (KIP-74).
-    const read = await log.read(target.fetchOffset, Math.max(maxBytes, 0));
+    const read = await log.read(fetchOffset, Math.max(maxBytes, 0));
     return result(ErrorCode.none, read.chunks, read.byteCount);
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);

@@ -14,9 +14,10 @@
 import { compressionCodecMask, forEachRecordTimestampIn, isLogAppendTime, recordsAt, type RecordPosition } from '../protocol/kafka/batch-header.js';
 import { DecompressionError, decompressRecords, defaultMaxDecompressedBytes } from '../protocol/kafka/compression.js';
 import type { BatchHeader, MaxTimestampBatch } from '../storage/partition-log.js';
+import { asOffset, type Offset } from './offset.js';
 
 export interface TimestampAndOffset {
-  offset: number;
+  offset: Offset;
   timestamp: number;
 }
 
@@ -44,7 +45,7 @@ export async function maxTimestampOffset(source: TimestampSource, maxDecompresse
   if (found === null) return null;
   const { timestamp, header, fallbackOffset } = found;
   const record = header === null ? null : await firstRecordIn(source, header, (candidate) => candidate.timestamp === timestamp, maxDecompressedBytes);
-  return record ?? { offset: fallbackOffset, timestamp };
+  return record ?? { offset: asOffset(fallbackOffset), timestamp };
 }
 
 /** Reads one batch and returns its first record (at or after the log start) matching `accept`; null if none or the batch is unreadable. */
@@ -53,7 +54,7 @@ async function firstRecordIn(source: TimestampSource, header: BatchHeader, accep
   // Gone or damaged at rest (storage remembered it): look further, as if the batch matched nothing.
   if (batch === null) return null;
   const whole = () => {
-    const record = { offset: Math.max(header.baseOffset, source.logStartOffset), timestamp: header.maxTimestamp };
+    const record = { offset: asOffset(Math.max(header.baseOffset, source.logStartOffset)), timestamp: header.maxTimestamp };
     return accept(record) ? record : null;
   };
   if (isLogAppendTime(batch, 0)) return whole();
@@ -74,7 +75,7 @@ async function firstRecordIn(source: TimestampSource, header: BatchHeader, accep
   let found: TimestampAndOffset | null = null;
   forEachRecordTimestampIn(batch, 0, records, recordsStart, recordsEnd, (record) => {
     if (!accept(record) || record.offset < source.logStartOffset) return true;
-    found = { offset: record.offset, timestamp: record.timestamp };
+    found = { offset: asOffset(record.offset), timestamp: record.timestamp };
     return false;
   });
   return found;

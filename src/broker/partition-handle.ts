@@ -14,6 +14,7 @@ import { PartitionLog } from '../storage/partition-log.js';
 import { PartitionProducers } from './idempotence/partition-producers.js';
 import type { ProducerStateLimits } from './idempotence/producer-state.js';
 import type { TimestampSource } from './offset-for-timestamp.js';
+import { asOffset, type Offset } from './offset.js';
 
 /** What opening or creating a partition's storage needs besides its folder. */
 export interface PartitionStorageSettings {
@@ -22,6 +23,12 @@ export interface PartitionStorageSettings {
   readonly producerLimits: ProducerStateLimits;
   readonly clock: Clock;
   readonly logger: Logger;
+}
+
+/** An append's offsets (storage's AppendResult, branded). */
+export interface Appended extends AppendResult {
+  readonly baseOffset: Offset;
+  readonly lastOffset: Offset;
 }
 
 export interface RetentionOutcome {
@@ -50,18 +57,18 @@ export class PartitionHandle implements TimestampSource {
     return new PartitionHandle(log, PartitionProducers.forNewLog(log, settings.producerLimits, { clock: settings.clock, logger: settings.logger }));
   }
 
-  get logStartOffset(): number {
-    return this.log.logStartOffset;
+  get logStartOffset(): Offset {
+    return asOffset(this.log.logStartOffset);
   }
 
   /** Offsets below it may be served (PartitionLog.highWatermark). */
-  get highWatermark(): number {
-    return this.log.highWatermark;
+  get highWatermark(): Offset {
+    return asOffset(this.log.highWatermark);
   }
 
   /** The next offset to assign. */
-  get logEndOffset(): number {
-    return this.log.logEndOffset;
+  get logEndOffset(): Offset {
+    return asOffset(this.log.logEndOffset);
   }
 
   /** Damaged ranges kept in the log and not served. */
@@ -70,12 +77,13 @@ export class PartitionHandle implements TimestampSource {
   }
 
   /** Appends one whole, checked batch; offsets are assigned in call order (PartitionLog.append). */
-  append(batch: Buffer): AppendResult {
-    return this.log.append(batch);
+  append(batch: Buffer): Appended {
+    const appended = this.log.append(batch);
+    return { baseOffset: asOffset(appended.baseOffset), lastOffset: asOffset(appended.lastOffset), durable: appended.durable };
   }
 
   /** Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74). */
-  read(offset: number, maxBytes: number): Promise<ReadResult> {
+  read(offset: Offset, maxBytes: number): Promise<ReadResult> {
     return this.log.read(offset, maxBytes);
   }
 
@@ -95,10 +103,10 @@ export class PartitionHandle implements TimestampSource {
   }
 
   /** DeleteRecords: moves the log start up to `offset` (≤ high watermark); returns the new log start. */
-  async deleteRecordsBefore(offset: number): Promise<number> {
+  async deleteRecordsBefore(offset: Offset): Promise<Offset> {
     const logStartOffset = await this.log.deleteRecordsBefore(offset);
     this.producers.logStartAdvanced();
-    return logStartOffset;
+    return asOffset(logStartOffset);
   }
 
   async enforceRetention(): Promise<RetentionOutcome> {

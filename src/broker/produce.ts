@@ -27,16 +27,18 @@ import {
   transactionalBit,
 } from '../protocol/kafka/batch-header.js';
 import { LogClosedError, LogFailedError, LogWriteError } from '../storage/errors.js';
-import type { AppendResult } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
+import { asOffset, type Offset } from './offset.js';
+import type { Appended } from './partition-handle.js';
 import type { BatchMetadata } from './idempotence/producer-state.js';
 
 export interface PartitionProduceResult {
   errorCode: number;
   errorMessage: string | null;
-  baseOffset: bigint;
+  /** Null (answered -1) when refused. */
+  baseOffset: Offset | null;
   logAppendTimeMs: bigint;
-  logStartOffset: bigint;
+  logStartOffset: Offset | null;
 }
 
 const zstdCodec = 4;
@@ -44,7 +46,7 @@ const zstdCodec = 4;
 const firstZstdProduceVersion = 7;
 
 function rejected(errorCode: number, errorMessage: string): PartitionProduceResult {
-  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+  return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
 }
 
 /** Returns an error result when the batch must be refused, or null when it may be appended. */
@@ -109,7 +111,7 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
   }
   // One broker leads every partition, in leader epoch 0 (what Metadata reports); outside the CRC.
   setPartitionLeaderEpoch(records, 0, 0);
-  let appended: AppendResult;
+  let appended: Appended;
   try {
     appended = handle.append(records);
   } catch (error) {
@@ -129,9 +131,9 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
   return {
     errorCode: ErrorCode.none,
     errorMessage: null,
-    baseOffset: BigInt(appended.baseOffset),
+    baseOffset: appended.baseOffset,
     logAppendTimeMs,
-    logStartOffset: BigInt(partition.handle.logStartOffset),
+    logStartOffset: partition.handle.logStartOffset,
   };
 }
 
@@ -172,8 +174,8 @@ async function answerDuplicate(broker: Broker, partition: Partition, batch: Batc
   return {
     errorCode: ErrorCode.none,
     errorMessage: null,
-    baseOffset: BigInt(batch.firstOffset),
+    baseOffset: asOffset(batch.firstOffset),
     logAppendTimeMs: -1n,
-    logStartOffset: BigInt(partition.handle.logStartOffset),
+    logStartOffset: partition.handle.logStartOffset,
   };
 }

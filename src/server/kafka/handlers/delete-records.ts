@@ -12,8 +12,17 @@
  * Not implemented: nothing further (one broker: no replicas to wait for).
  */
 import { deleteRecordsBefore, unknownPartitionDeletion } from '../../../broker/delete-records.js';
+import type { DeletionTarget } from '../../../broker/delete-records.js';
+import { offsetFromWire, offsetToWire } from '../../../broker/offset.js';
 import { deleteRecordsRequest, deleteRecordsResponse } from '../../../protocol/kafka/messages/delete-records.js';
 import { defineHandler } from '../handler.js';
+
+/** DeleteRecords' offset -1: up to the high watermark. */
+const highWatermarkOffset = -1n;
+
+function deletionTarget(offset: bigint): DeletionTarget {
+  return offset === highWatermarkOffset ? 'highWatermark' : offsetFromWire(offset);
+}
 
 export const deleteRecordsHandler = defineHandler({
   request: deleteRecordsRequest,
@@ -26,8 +35,8 @@ export const deleteRecordsHandler = defineHandler({
         partitions: await Promise.all(
           topic.partitions.map(async (requested) => {
             const partition = broker.partition(topic.name, requested.partitionIndex);
-            const deleted = partition === undefined ? unknownPartitionDeletion : await deleteRecordsBefore(partition, requested.offset, logger);
-            return { partitionIndex: requested.partitionIndex, lowWatermark: deleted.lowWatermark, errorCode: deleted.errorCode };
+            const deleted = partition === undefined ? unknownPartitionDeletion : await deleteRecordsBefore(partition, deletionTarget(requested.offset), logger);
+            return { partitionIndex: requested.partitionIndex, lowWatermark: offsetToWire(deleted.lowWatermark), errorCode: deleted.errorCode };
           }),
         ),
       })),

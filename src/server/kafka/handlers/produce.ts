@@ -16,6 +16,7 @@ import type { OperationResult, Partition, Topic } from '../../../broker/broker.j
 import { appendBatch, checkBatch } from '../../../broker/produce.js';
 import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
 import type { PartitionProduceResult } from '../../../broker/produce.js';
+import { offsetToWire } from '../../../broker/offset.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { produceRequest, produceResponse } from '../../../protocol/kafka/messages/produce.js';
 import { defineHandler } from '../handler.js';
@@ -24,7 +25,7 @@ import type { RequestContext } from '../handler.js';
 const firstStoredProduceVersion = 3;
 
 function failed(errorCode: number, errorMessage: string): PartitionProduceResult {
-  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+  return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
 }
 
 /**
@@ -92,9 +93,9 @@ export const produceHandler = defineHandler({
             return {
               index: partitionData.index,
               errorCode: result.errorCode,
-              baseOffset: result.baseOffset,
+              baseOffset: offsetToWire(result.baseOffset),
               logAppendTimeMs: result.logAppendTimeMs,
-              logStartOffset: result.logStartOffset,
+              logStartOffset: offsetToWire(result.logStartOffset),
               recordErrors: [],
               errorMessage: result.errorMessage,
             };
