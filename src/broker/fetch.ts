@@ -6,6 +6,7 @@
  * most maxBytes, except that the first batch of the first partition with data is returned whole even
  * when larger, so a consumer can always make progress.
  */
+import { batchTotalBytes } from '../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from '../storage/partition-log.js';
@@ -89,18 +90,76 @@ export function readErrorCode(error: unknown, partition: Partition, logger: Logg
 
 const lastReadFailure = new WeakMap<Partition, string>();
 
-/** One pass over the partitions within the response budget. */
+/**
+ * One pass over the partitions within the response budget, answered as if they were read one after
+ * the other in request order (each gets what the ones before it left), but read concurrently:
+ *
+ *   1. allot: partition i may use min(partitionMaxBytes, what the allotments before it left);
+ *      every partition with an allotment (and the first one in any case) is read at once with it;
+ *   2. settle, in request order: the budget partition i really has is min(partitionMaxBytes,
+ *      maxBytes − bytes answered before it). Within its allotment the read is cut to that budget at
+ *      a batch boundary (what a read with that budget returns: whole batches, at least the first);
+ *      beyond it (partitions before it answered less than allotted) the partition is read again
+ *      with the budget it has.
+ *
+ * So the bytes held at once stay within maxBytes (plus one first batch per partition), as when
+ * reading one at a time, and the answer is the same.
+ */
 export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number, logger: Logger): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
+  const allotments: number[] = [];
+  let allotted = 0;
+  for (const target of targets) {
+    const allotment = Math.max(0, Math.min(target.partitionMaxBytes, maxBytes - allotted));
+    allotments.push(allotment);
+    allotted += allotment;
+  }
+  const early = targets.map((target, index) => (index === 0 || allotments[index]! > 0 ? readPartition(target, allotments[index]!, true, logger) : null));
+  // Settling awaits them in order: a rejection of a later one must not go unhandled meanwhile.
+  for (const pending of early) pending?.catch(() => undefined);
   const results: PartitionFetchResult[] = [];
   let byteCount = 0;
   let anyError = false;
-  for (const target of targets) {
-    const partitionResult = await readPartition(target, maxBytes - byteCount, byteCount === 0, logger);
+  for (let index = 0; index < targets.length; index++) {
+    const target = targets[index]!;
+    const budgetBytes = maxBytes - byteCount;
+    const mustMakeProgress = byteCount === 0;
+    const wantedBytes = Math.min(target.partitionMaxBytes, budgetBytes);
+    const allottedBytes = Math.min(target.partitionMaxBytes, allotments[index]!);
+    const pending = early[index] ?? null;
+    let partitionResult: PartitionFetchResult;
+    if (pending !== null && (wantedBytes > 0 || mustMakeProgress) && Math.max(wantedBytes, 0) <= allottedBytes) {
+      partitionResult = cutToBudget(await pending, Math.max(wantedBytes, 0));
+    } else {
+      // Nothing to read (no budget left: no I/O), or more budget than allotted: read it now.
+      partitionResult = await readPartition(target, budgetBytes, mustMakeProgress, logger);
+    }
     byteCount += partitionResult.byteCount;
     if (partitionResult.errorCode !== ErrorCode.none) anyError = true;
     results.push(partitionResult);
   }
   return { results, byteCount, anyError };
+}
+
+/**
+ * The whole batches at the start of a read that fit in maxBytes, and at least the first: what a
+ * read with maxBytes returns (storage reads whole batches greedily, the first one always whole).
+ */
+function cutToBudget(result: PartitionFetchResult, maxBytes: number): PartitionFetchResult {
+  if (result.byteCount <= maxBytes) return result;
+  const records: Buffer[] = [];
+  let byteCount = 0;
+  for (const chunk of result.records) {
+    let at = 0;
+    while (at < chunk.length) {
+      const batchBytes = batchTotalBytes(chunk, at);
+      if (byteCount > 0 && byteCount + batchBytes > maxBytes) break;
+      at += batchBytes;
+      byteCount += batchBytes;
+    }
+    if (at > 0) records.push(at === chunk.length ? chunk : chunk.subarray(0, at));
+    if (at < chunk.length) break;
+  }
+  return { ...result, records, byteCount };
 }
 
 /**

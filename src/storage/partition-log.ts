@@ -21,7 +21,7 @@ import {
 import { damageFoundByRead, logDamage, missingTail } from './damage.js';
 import { recoverLog } from './recovery.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
-import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type SyncFile } from './segment.js';
+import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type FoundBatch, type SyncFile } from './segment.js';
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError } from './errors.js';
 export type { DamagedRange } from './errors.js';
@@ -446,20 +446,24 @@ export class PartitionLog {
         if (chunks.length === 0) throw new CorruptBatchError(known);
         break;
       }
-      const first = await this.findBatchChecked(segment, offset);
-      if (first === null && offset < segment.nextOffset) {
+      // The scan that finds the first batch reads what the read needs too (from the index entry before it), so nothing is read twice.
+      const readAheadBytes = (chunks.length === 0 ? maxBytes : maxBytes - byteCount) + segment.indexIntervalBytes;
+      const found = await this.findBatchChecked(segment, offset, readAheadBytes);
+      if (found === null && offset < segment.nextOffset) {
         // The file ends before offsets the segment holds (shortened behind our back): damage too.
         const range = this.recordMissingTail(segment, offset);
         if (chunks.length === 0) throw new CorruptBatchError(range);
         break;
       }
-      if (first === null) continue;
+      if (found === null) continue;
+      const first = found.header;
       if (first.lastOffset >= limitOffset) break;
       const damageAhead = segment.damageFrom(first.position + 1);
       const limitPosition = Math.min(segment.writtenBytes, damageAhead?.position ?? Infinity);
       const budget = chunks.length === 0 ? Math.max(maxBytes, first.totalBytes) : maxBytes - byteCount;
       if (budget < first.totalBytes) break;
-      const buffer = await segment.read(first.position, Math.min(budget, limitPosition - first.position));
+      const length = Math.min(budget, limitPosition - first.position);
+      const buffer = found.bytes.length >= length ? found.bytes.subarray(0, length) : await segment.read(first.position, length);
       const end = this.validPrefix(segment, buffer, first.position, first.baseOffset, limitOffset);
       if (end.bytes === 0) {
         if (end.damage !== null && chunks.length === 0) throw new CorruptBatchError(end.damage);
@@ -474,10 +478,10 @@ export class PartitionLog {
     return { chunks, byteCount };
   }
 
-  /** Like segment.findBatch, but a header that cannot be read is recorded as damage and thrown as such. */
-  private async findBatchChecked(segment: Segment, offset: number): Promise<BatchHeader | null> {
+  /** Like segment.findBatchWithBytes, but a header that cannot be read is recorded as damage and thrown as such. */
+  private async findBatchChecked(segment: Segment, offset: number, readAheadBytes = 0): Promise<FoundBatch | null> {
     try {
-      return await segment.findBatch(offset, segment.writtenBytes);
+      return await segment.findBatchWithBytes(offset, segment.writtenBytes, readAheadBytes);
     } catch (error) {
       if (!(error instanceof UnreadableHeaderError)) throw error;
       throw new CorruptBatchError(this.recordDamageFound(segment, error.position, error.expectedOffset, error.problem));
@@ -606,7 +610,7 @@ export class PartitionLog {
       if (best === null || segment.maxTimestamp > best.maxTimestamp) best = segment;
     }
     if (best === null) return null;
-    const header = await this.findBatchChecked(best, best.offsetOfMaxTimestamp);
+    const header = (await this.findBatchChecked(best, best.offsetOfMaxTimestamp))?.header ?? null;
     return { timestamp: best.maxTimestamp, header, fallbackOffset: header === null ? Math.max(best.offsetOfMaxTimestamp, this.startOffset) : header.lastOffset };
   }
 
