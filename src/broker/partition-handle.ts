@@ -14,7 +14,7 @@ import { PartitionLog } from '../storage/partition-log.js';
 import { PartitionProducers } from './idempotence/partition-producers.js';
 import type { ProducerStateLimits } from './idempotence/producer-state.js';
 import type { TimestampSource } from './offset-for-timestamp.js';
-import { asOffset, type Offset } from './offset.js';
+import type { Offset } from './offset.js';
 
 /** What opening or creating a partition's storage needs besides its folder. */
 export interface PartitionStorageSettings {
@@ -23,12 +23,6 @@ export interface PartitionStorageSettings {
   readonly producerLimits: ProducerStateLimits;
   readonly clock: Clock;
   readonly logger: Logger;
-}
-
-/** An append's offsets (storage's AppendResult, branded). */
-export interface Appended extends AppendResult {
-  readonly baseOffset: Offset;
-  readonly lastOffset: Offset;
 }
 
 export interface RetentionOutcome {
@@ -58,17 +52,17 @@ export class PartitionHandle implements TimestampSource {
   }
 
   get logStartOffset(): Offset {
-    return asOffset(this.log.logStartOffset);
+    return this.log.logStartOffset;
   }
 
   /** Offsets below it may be served (PartitionLog.highWatermark). */
   get highWatermark(): Offset {
-    return asOffset(this.log.highWatermark);
+    return this.log.highWatermark;
   }
 
   /** The next offset to assign. */
   get logEndOffset(): Offset {
-    return asOffset(this.log.logEndOffset);
+    return this.log.logEndOffset;
   }
 
   /** Damaged ranges kept in the log and not served. */
@@ -77,9 +71,8 @@ export class PartitionHandle implements TimestampSource {
   }
 
   /** Appends one whole, checked batch; offsets are assigned in call order (PartitionLog.append). */
-  append(batch: Buffer): Appended {
-    const appended = this.log.append(batch);
-    return { baseOffset: asOffset(appended.baseOffset), lastOffset: asOffset(appended.lastOffset), durable: appended.durable };
+  append(batch: Buffer): AppendResult {
+    return this.log.append(batch);
   }
 
   /** Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74). */
@@ -106,7 +99,7 @@ export class PartitionHandle implements TimestampSource {
   async deleteRecordsBefore(offset: Offset): Promise<Offset> {
     const logStartOffset = await this.log.deleteRecordsBefore(offset);
     this.producers.logStartAdvanced();
-    return asOffset(logStartOffset);
+    return logStartOffset;
   }
 
   async enforceRetention(): Promise<RetentionOutcome> {

@@ -27,9 +27,9 @@ import {
   transactionalBit,
 } from '../protocol/kafka/batch-header.js';
 import { LogClosedError, LogFailedError, LogWriteError } from '../storage/errors.js';
+import type { AppendResult } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
 import { asOffset, type Offset } from './offset.js';
-import type { Appended } from './partition-handle.js';
 import type { BatchMetadata } from './idempotence/producer-state.js';
 
 export interface PartitionProduceResult {
@@ -111,7 +111,7 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
   }
   // One broker leads every partition, in leader epoch 0 (what Metadata reports); outside the CRC.
   setPartitionLeaderEpoch(records, 0, 0);
-  let appended: Appended;
+  let appended: AppendResult;
   try {
     appended = handle.append(records);
   } catch (error) {

@@ -20,6 +20,7 @@ import {
 } from '../protocol/kafka/batch-header.js';
 import { damageFoundByRead, logDamage, missingTail } from './damage.js';
 import { recoverLog } from './recovery.js';
+import { asOffset, type Offset } from './offset.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
 import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type FoundBatch, type SyncFile } from './segment.js';
 
@@ -89,8 +90,8 @@ const maxSegmentBytes = 0x7fffffff;
 const maxRelativeOffset = 0x7fffffff;
 
 export interface AppendResult {
-  baseOffset: number;
-  lastOffset: number;
+  baseOffset: Offset;
+  lastOffset: Offset;
   /** Resolves per the flush policy (after fsync under `always`); rejects if the write fails. */
   durable: Promise<void>;
 }
@@ -221,18 +222,18 @@ export class PartitionLog {
     return log;
   }
 
-  get logStartOffset(): number {
-    return this.startOffset;
+  get logStartOffset(): Offset {
+    return asOffset(this.startOffset);
   }
 
   /** Next offset to assign. */
-  get logEndOffset(): number {
-    return this.active.nextOffset;
+  get logEndOffset(): Offset {
+    return asOffset(this.active.nextOffset);
   }
 
   /** Offsets below it may be served: with flush=always only what is fsynced, else what is written. */
-  get highWatermark(): number {
-    return this.flusher.servableEndOffset;
+  get highWatermark(): Offset {
+    return asOffset(this.flusher.servableEndOffset);
   }
 
   get sizeBytes(): number {
@@ -293,7 +294,7 @@ export class PartitionLog {
     const position = active.recordAppend(batch);
     this.cache.add(batch, baseOffset, lastOffset);
     const durable = this.flusher.enqueue(active, batch, position);
-    return { baseOffset, lastOffset, durable };
+    return { baseOffset: asOffset(baseOffset), lastOffset: asOffset(lastOffset), durable };
   }
 
   /**
@@ -633,16 +634,16 @@ export class PartitionLog {
   }
 
   /** DeleteRecords: advances logStartOffset to `offset` (≤ highWatermark), persisted; deletes segments wholly below it. */
-  deleteRecordsBefore(offset: number): Promise<number> {
-    return this.serialized(async () => {
+  deleteRecordsBefore(offset: number): Promise<Offset> {
+    return this.serialized(async (): Promise<Offset> => {
       if (this.closed) throw new LogClosedError(this.directory);
       if (offset > this.highWatermark || offset < 0) throw new OffsetOutOfRangeError(offset, this.startOffset, this.highWatermark);
-      if (offset <= this.startOffset) return this.startOffset;
+      if (offset <= this.startOffset) return this.logStartOffset;
       this.startOffset = offset;
       this.cache.dropBefore(offset);
       await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, offset, this.syncFile);
       await this.deletePrefix((segment) => segment.nextOffset <= this.startOffset);
-      return this.startOffset;
+      return this.logStartOffset;
     });
   }
 

@@ -82,7 +82,7 @@ export class PartitionProducers {
     const { logger, clock } = environment;
     const nowMs = clock.nowMs();
     const snapshot = await readSnapshot(join(log.directory, producerSnapshotFileName), log, logger);
-    let replayFrom = log.logStartOffset;
+    let replayFrom: number = log.logStartOffset;
     if (snapshot !== null) {
       for (const entry of snapshot.producers) {
         if (nowMs - entry.lastTimestampMs < limits.expirationMs) table.restore(entry);

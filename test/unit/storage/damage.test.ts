@@ -35,7 +35,7 @@ async function writeBytes(path: string, position: number, bytes: Buffer): Promis
 async function servedOffsets(log: PartitionLog): Promise<{ offsets: number[]; refused: number[] }> {
   const offsets: number[] = [];
   const refused: number[] = [];
-  let offset = log.logStartOffset;
+  let offset: number = log.logStartOffset;
   while (offset < log.highWatermark) {
     try {
       const batches = splitBatches((await log.read(offset, 100_000)).chunks);

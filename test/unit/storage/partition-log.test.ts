@@ -13,7 +13,7 @@ async function appendAll(log: PartitionLog, batches: Buffer[]): Promise<Array<{ 
   return results.map(({ baseOffset, lastOffset }) => ({ baseOffset, lastOffset }));
 }
 
-async function readEverything(log: PartitionLog, from = log.logStartOffset): Promise<Array<{ baseOffset: number; lastOffset: number; bytes: Buffer }>> {
+async function readEverything(log: PartitionLog, from: number = log.logStartOffset): Promise<Array<{ baseOffset: number; lastOffset: number; bytes: Buffer }>> {
   const all: Array<{ baseOffset: number; lastOffset: number; bytes: Buffer }> = [];
   let offset = from;
   while (offset < log.highWatermark) {
