@@ -23,7 +23,7 @@ export interface TimestampAndOffset {
 
 /** What the lookup needs from a partition's storage (PartitionLog, through the partition handle). */
 export interface TimestampSource {
-  readonly logStartOffset: number;
+  readonly logStartOffset: Offset;
   batchesAtOrAfterTimestamp(timestampMs: number): AsyncIterable<BatchHeader>;
   maxTimestampBatch(): Promise<MaxTimestampBatch | null>;
   readBatch(header: BatchHeader): Promise<Buffer | null>;
