@@ -4,7 +4,9 @@
  *
  * Budgets follow Kafka (KIP-74): each partition gives at most partitionMaxBytes and the response at
  * most maxBytes, except that the first batch of the first partition with data is returned whole even
- * when larger, so a consumer can always make progress.
+ * when larger, so a consumer can always make progress (and, as before, the first batch of a later
+ * partition while some budget is left). The partitions are read concurrently and the answer is the
+ * one reading them one after the other would give (readPartitions).
  */
 import { batchTotalBytes } from '../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
