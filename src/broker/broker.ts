@@ -11,7 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { LogEnvironment, LogOptions, WriteFailure } from '../storage/partition-log.js';
-import { PartitionLog, systemClock } from '../storage/partition-log.js';
+import { systemClock } from '../storage/partition-log.js';
 import { DiskAlarm } from './disk-alarm.js';
 import { logStartOffsetFileName, recoveryPointFileName, temporarySuffix } from '../storage/checkpoint.js';
 import { logSuffix, offsetIndexSuffix, parseSegmentFileName, timeIndexSuffix } from '../storage/segment.js';
@@ -19,8 +19,10 @@ import { TailCacheBudget } from '../storage/batch-cache.js';
 import { OpenSegmentFiles } from '../storage/open-segment-files.js';
 import { forEachConcurrently } from './bounded-concurrency.js';
 import { Partition } from './partition.js';
+import { PartitionHandle } from './partition-handle.js';
+import type { PartitionStorageSettings } from './partition-handle.js';
 import { waitWhileRecoveryIsHeld } from './test-hooks.js';
-import { PartitionProducers, producerSnapshotFileName } from './idempotence/partition-producers.js';
+import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { openGroupCoordinator } from '../groups/coordinator.js';
@@ -171,7 +173,7 @@ export class Broker {
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
         if (!partition.isOpen) continue;
-        const ranges = partition.log.damagedRangeCount;
+        const ranges = partition.handle.damagedRangeCount;
         if (ranges > 0) damaged.push({ partition, ranges });
       }
     }
@@ -203,7 +205,7 @@ export class Broker {
           const partition = broker.partition(topic, index);
           if (partition === undefined) return undefined;
           // A partition still being recovered exists; its offsets are not known yet, so commits are not range-checked.
-          return partition.isOpen ? partition.log : offsetsNotKnownYet;
+          return partition.isOpen ? partition.handle : offsetsNotKnownYet;
         },
         topicMetadata: (name) => {
           const topic = broker.topic(name);
@@ -300,9 +302,7 @@ export class Broker {
   private async openPartitionLog(partition: Partition, attempt = 1): Promise<void> {
     const directory = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
     try {
-      const log = await PartitionLog.open(directory, this.logOptions(partition.topic.effective), systemClock, this.logEnvironment());
-      const producers = await PartitionProducers.open(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
-      partition.open(log, producers);
+      partition.open(await PartitionHandle.open(directory, this.partitionStorageSettings(partition.topic)));
       if (attempt > 1) this.logger.info('partition log opened after failing to', { topic: partition.topic.name, partition: partition.index, attempt });
     } catch (error) {
       partition.failed(String(error));
@@ -328,6 +328,10 @@ export class Broker {
     this.openRetryTimers.add(timer);
   }
 
+  private partitionStorageSettings(topic: Topic): PartitionStorageSettings {
+    return { logOptions: this.logOptions(topic.effective), logEnvironment: this.logEnvironment(), producerLimits: this.producerStateLimits(), clock: systemClock, logger: this.logger };
+  }
+
   /** What every partition log gets: the logger, a say in write failures, and the caps on open files and cached bytes it shares with the others. */
   private logEnvironment(): LogEnvironment {
     return {
@@ -336,7 +340,6 @@ export class Broker {
       tailCacheBytes: this.config.limits.maxTailCacheBytesPerPartition,
       tailCacheBudget: this.tailCacheBudget,
       openSegmentFiles: this.openSegmentFiles,
-      maxDecompressedBytes: this.config.limits.maxDecompressedBytes,
     };
   }
 
@@ -450,10 +453,8 @@ export class Broker {
   private async createPartition(topic: Topic, index: number): Promise<Partition> {
     const directory = join(this.config.dataDir, partitionDirectoryName(topic.name, index));
     await removeLeftoverPartitionDirectory(directory, this.logger);
-    const log = await PartitionLog.create(directory, this.logOptions(topic.effective), systemClock, this.logEnvironment());
-    const producers = PartitionProducers.forNewLog(log, this.producerStateLimits(), { clock: systemClock, logger: this.logger });
     const partition = new Partition(topic, index);
-    partition.open(log, producers);
+    partition.open(await PartitionHandle.create(directory, this.partitionStorageSettings(topic)));
     return partition;
   }
 
@@ -470,12 +471,11 @@ export class Broker {
   /** Closes and removes partitions no topic holds (any longer); a folder left behind is removed on the next start. */
   private async discardPartitions(partitions: readonly Partition[]): Promise<void> {
     for (const partition of partitions) {
-      for (const listener of partition.dataListeners) listener();
+      partition.wakeDataWaiters();
       const folder = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
       try {
         if (partition.isOpen) {
-          await partition.producers.discard();
-          await partition.log.delete();
+          await partition.handle.delete();
         } else {
           await fs.rm(folder, { recursive: true, force: true }); // its log failed to open at start-up
         }
@@ -598,29 +598,28 @@ export class Broker {
     for (const [key, value] of next) topic.configOverrides.set(key, value);
     topic.effective = effectiveTopicConfig(topic.configOverrides, this.config.topicDefaults);
     const options = this.logOptions(topic.effective);
-    for (const partition of topic.partitions) if (partition.isOpen) partition.log.updateOptions(options);
+    for (const partition of topic.partitions) if (partition.isOpen) partition.handle.updateOptions(options);
     this.logger.info('topic config changed', { topic: name, changes: [...changes.keys()].join(',') });
     return ok;
   }
 
   /** Wakes fetches waiting on this partition. */
   notifyData(partition: Partition): void {
-    for (const listener of partition.dataListeners) listener();
+    partition.wakeDataWaiters();
   }
 
   /**
    * Resolves when any of the partitions gets new readable data, or after timeoutMs.
-   * Returns a function that cancels the wait (and resolves it).
    */
   waitForData(partitions: readonly Partition[], timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
-        for (const partition of partitions) partition.dataListeners.delete(wake);
+        for (const cancel of cancels) cancel();
         resolve();
       };
       const timer = setTimeout(wake, timeoutMs);
-      for (const partition of partitions) partition.dataListeners.add(wake);
+      const cancels = partitions.map((partition) => partition.onNextData(wake));
     });
   }
 
@@ -629,10 +628,9 @@ export class Broker {
       for (const partition of topic.partitions) {
         if (!partition.isOpen) continue;
         try {
-          const deletedBytes = await partition.log.enforceRetention();
+          const { deletedBytes, producersForgotten } = await partition.handle.enforceRetention();
           if (deletedBytes > 0) {
-            const forgotten = partition.producers.logStartAdvanced();
-            this.logger.info('retention deleted segments', { topic: topic.name, partition: partition.index, bytes: deletedBytes, producersForgotten: forgotten });
+            this.logger.info('retention deleted segments', { topic: topic.name, partition: partition.index, bytes: deletedBytes, producersForgotten });
           }
         } catch (error) {
           this.logger.error('retention failed', { topic: topic.name, partition: partition.index, error: String(error) });
@@ -650,8 +648,8 @@ export class Broker {
     const everyPartition = (work: (partition: Partition) => void) => () => {
       for (const topic of this.topics.values()) for (const partition of topic.partitions) if (partition.isOpen) work(partition);
     };
-    const snapshots = setInterval(everyPartition((partition) => void partition.producers.saveIfChanged()), this.config.producerStateSnapshotIntervalMs);
-    const expiry = setInterval(everyPartition((partition) => partition.producers.expire()), this.config.producerIdExpirationCheckIntervalMs);
+    const snapshots = setInterval(everyPartition((partition) => void partition.handle.producers.saveIfChanged()), this.config.producerStateSnapshotIntervalMs);
+    const expiry = setInterval(everyPartition((partition) => partition.handle.producers.expire()), this.config.producerIdExpirationCheckIntervalMs);
     for (const timer of [snapshots, expiry]) {
       timer.unref();
       this.producerStateTimers.push(timer);
@@ -696,7 +694,7 @@ export class Broker {
     this.closing = true;
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
-        for (const listener of [...partition.dataListeners]) listener();
+        partition.wakeDataWaiters();
       }
     }
   }
@@ -718,15 +716,14 @@ export class Broker {
     const partitions: Partition[] = [];
     for (const topic of this.topics.values()) {
       for (const partition of topic.partitions) {
-        for (const listener of partition.dataListeners) listener();
+        partition.wakeDataWaiters();
         if (partition.isOpen) partitions.push(partition);
       }
     }
     const failures: unknown[] = [];
     await forEachConcurrently(partitions, this.config.partitionCloseConcurrency, async (partition) => {
       try {
-        await partition.log.close();
-        await partition.producers.closeAfterLog();
+        await partition.handle.close();
       } catch (error) {
         failures.push(error);
         this.logger.error('partition log could not be closed cleanly', { topic: partition.topic.name, partition: partition.index, error: String(error) });

@@ -13,7 +13,7 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { PartitionProduceResult } from './produce.js';
 
 function refused(errorCode: number, errorMessage: string): PartitionProduceResult {
-  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+  return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
 }
 
 /** Null when the batch (already checked by checkBatch) is uncompressed or within the limit. */

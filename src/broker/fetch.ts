@@ -4,25 +4,31 @@
  *
  * Budgets follow Kafka (KIP-74): each partition gives at most partitionMaxBytes and the response at
  * most maxBytes, except that the first batch of the first partition with data is returned whole even
- * when larger, so a consumer can always make progress.
+ * when larger, so a consumer can always make progress (and, as before, the first batch of a later
+ * partition while some budget is left). The partitions are read concurrently and the answer is the
+ * one reading them one after the other would give (readPartitions).
  */
+import { batchTotalBytes } from '../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
+import type { Offset } from './offset.js';
 
 export interface FetchTarget {
   readonly partition: Partition | undefined;
   /** Error for a partition that could not be resolved (unknown topic, id or index). */
   readonly errorCode: number;
-  readonly fetchOffset: number;
+  /** Null: an offset no log can hold (negative, or beyond 2^53): out of range. */
+  readonly fetchOffset: Offset | null;
   readonly partitionMaxBytes: number;
 }
 
 export interface PartitionFetchResult {
   errorCode: number;
-  highWatermark: number;
-  logStartOffset: number;
+  /** Null (answered -1) when the partition could not be read at all. */
+  highWatermark: Offset | null;
+  logStartOffset: Offset | null;
   records: Buffer[];
   byteCount: number;
 }
@@ -32,13 +38,13 @@ const emptyRecords: Buffer[] = [];
 async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean, logger: Logger): Promise<PartitionFetchResult> {
   const partition = target.partition;
   if (partition === undefined || target.errorCode !== ErrorCode.none) {
-    return { errorCode: target.errorCode, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
+    return { errorCode: target.errorCode, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
   }
   if (partition.unavailableError !== ErrorCode.none) {
     // Still being recovered at start-up (retriable): the consumer refreshes metadata and retries.
-    return { errorCode: partition.unavailableError, highWatermark: -1, logStartOffset: -1, records: emptyRecords, byteCount: 0 };
+    return { errorCode: partition.unavailableError, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
   }
-  const log = partition.log;
+  const log = partition.handle;
   const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => ({
     errorCode,
     highWatermark: log.highWatermark,
@@ -46,16 +52,18 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
     records,
     byteCount,
   });
-  if (target.fetchOffset < log.logStartOffset || target.fetchOffset > log.highWatermark) {
+  const fetchOffset = target.fetchOffset;
+  if (fetchOffset === null) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
+  if (fetchOffset < log.logStartOffset || fetchOffset > log.highWatermark) {
     // Between the high watermark and the log end is data not yet durable: nothing to serve yet.
-    if (target.fetchOffset >= log.logStartOffset && target.fetchOffset <= log.logEndOffset) return result(ErrorCode.none, emptyRecords, 0);
+    if (fetchOffset >= log.logStartOffset && fetchOffset <= log.logEndOffset) return result(ErrorCode.none, emptyRecords, 0);
     return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
   }
   const maxBytes = Math.min(target.partitionMaxBytes, budgetBytes);
   if (maxBytes <= 0 && !mustMakeProgress) return result(ErrorCode.none, emptyRecords, 0);
   try {
     // With maxBytes 0 the log still returns the first batch whole (KIP-74).
-    const read = await log.read(target.fetchOffset, Math.max(maxBytes, 0));
+    const read = await log.read(fetchOffset, Math.max(maxBytes, 0));
     return result(ErrorCode.none, read.chunks, read.byteCount);
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
@@ -84,18 +92,76 @@ export function readErrorCode(error: unknown, partition: Partition, logger: Logg
 
 const lastReadFailure = new WeakMap<Partition, string>();
 
-/** One pass over the partitions within the response budget. */
+/**
+ * One pass over the partitions within the response budget, answered as if they were read one after
+ * the other in request order (each gets what the ones before it left), but read concurrently:
+ *
+ *   1. allot: partition i may use min(partitionMaxBytes, what the allotments before it left);
+ *      every partition with an allotment (and the first one in any case) is read at once with it;
+ *   2. settle, in request order: the budget partition i really has is min(partitionMaxBytes,
+ *      maxBytes − bytes answered before it). Within its allotment the read is cut to that budget at
+ *      a batch boundary (what a read with that budget returns: whole batches, at least the first);
+ *      beyond it (partitions before it answered less than allotted) the partition is read again
+ *      with the budget it has.
+ *
+ * So the bytes held at once stay within maxBytes (plus one first batch per partition), as when
+ * reading one at a time, and the answer is the same.
+ */
 export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number, logger: Logger): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
+  const allotments: number[] = [];
+  let allotted = 0;
+  for (const target of targets) {
+    const allotment = Math.max(0, Math.min(target.partitionMaxBytes, maxBytes - allotted));
+    allotments.push(allotment);
+    allotted += allotment;
+  }
+  const early = targets.map((target, index) => (index === 0 || allotments[index]! > 0 ? readPartition(target, allotments[index]!, true, logger) : null));
+  // Settling awaits them in order: a rejection of a later one must not go unhandled meanwhile.
+  for (const pending of early) pending?.catch(() => undefined);
   const results: PartitionFetchResult[] = [];
   let byteCount = 0;
   let anyError = false;
-  for (const target of targets) {
-    const partitionResult = await readPartition(target, maxBytes - byteCount, byteCount === 0, logger);
+  for (let index = 0; index < targets.length; index++) {
+    const target = targets[index]!;
+    const budgetBytes = maxBytes - byteCount;
+    const mustMakeProgress = byteCount === 0;
+    const wantedBytes = Math.min(target.partitionMaxBytes, budgetBytes);
+    const allottedBytes = Math.min(target.partitionMaxBytes, allotments[index]!);
+    const pending = early[index] ?? null;
+    let partitionResult: PartitionFetchResult;
+    if (pending !== null && (wantedBytes > 0 || mustMakeProgress) && Math.max(wantedBytes, 0) <= allottedBytes) {
+      partitionResult = cutToBudget(await pending, Math.max(wantedBytes, 0));
+    } else {
+      // Nothing to read (no budget left: no I/O), or more budget than allotted: read it now.
+      partitionResult = await readPartition(target, budgetBytes, mustMakeProgress, logger);
+    }
     byteCount += partitionResult.byteCount;
     if (partitionResult.errorCode !== ErrorCode.none) anyError = true;
     results.push(partitionResult);
   }
   return { results, byteCount, anyError };
+}
+
+/**
+ * The whole batches at the start of a read that fit in maxBytes, and at least the first: what a
+ * read with maxBytes returns (storage reads whole batches greedily, the first one always whole).
+ */
+function cutToBudget(result: PartitionFetchResult, maxBytes: number): PartitionFetchResult {
+  if (result.byteCount <= maxBytes) return result;
+  const records: Buffer[] = [];
+  let byteCount = 0;
+  for (const chunk of result.records) {
+    let at = 0;
+    while (at < chunk.length) {
+      const batchBytes = batchTotalBytes(chunk, at);
+      if (byteCount > 0 && byteCount + batchBytes > maxBytes) break;
+      at += batchBytes;
+      byteCount += batchBytes;
+    }
+    if (at > 0) records.push(at === chunk.length ? chunk : chunk.subarray(0, at));
+    if (at < chunk.length) break;
+  }
+  return { ...result, records, byteCount };
 }
 
 /**

@@ -7,20 +7,22 @@
  *      └──────failed()──► failed (recovery threw; answered KAFKA_STORAGE_ERROR until restart)
  *
  * Handlers ask `unavailableError` first and answer that code (retriable) while the log is not open;
- * `log` and `producers` assert the partition is open.
+ * `handle` asserts the partition is open. The handle (partition-handle.ts) is the only way to the
+ * partition's log: the rest of the broker never touches storage's PartitionLog.
+ *
+ * Fetches waiting for data register a one-shot callback (`onNextData`) and cancel it when they stop
+ * waiting; `wakeDataWaiters` calls and forgets every callback registered so far.
  */
 import { strict as assert } from 'node:assert';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import type { PartitionLog } from '../storage/partition-log.js';
-import type { PartitionProducers } from './idempotence/partition-producers.js';
+import type { PartitionHandle } from './partition-handle.js';
 import type { Topic } from './broker.js';
 
 export type PartitionState = 'opening' | 'open' | 'failed';
 
 export class Partition {
-  /** Called when new data becomes readable (waiting fetches). */
-  readonly dataListeners = new Set<() => void>();
-  private opened: { readonly log: PartitionLog; readonly producers: PartitionProducers } | null = null;
+  private readonly dataWaiters = new Set<() => void>();
+  private opened: PartitionHandle | null = null;
   private openFailure: string | null = null;
 
   constructor(
@@ -48,24 +50,34 @@ export class Partition {
     return this.openFailure === null ? ErrorCode.notLeaderOrFollower : ErrorCode.kafkaStorageError;
   }
 
-  get log(): PartitionLog {
+  /** The open partition's log and producer state, behind the narrow interface of partition-handle.ts. */
+  get handle(): PartitionHandle {
     assert(this.opened !== null, `partition ${this.topic.name}-${this.index} is not open`);
-    return this.opened.log;
+    return this.opened;
   }
 
-  /** Idempotent producers' sequence state (idempotence/partition-producers.ts). */
-  get producers(): PartitionProducers {
-    assert(this.opened !== null, `partition ${this.topic.name}-${this.index} is not open`);
-    return this.opened.producers;
-  }
-
-  open(log: PartitionLog, producers: PartitionProducers): void {
+  open(handle: PartitionHandle): void {
     assert(this.opened === null, 'a partition is opened once');
-    this.opened = { log, producers };
+    this.opened = handle;
     this.openFailure = null;
   }
 
   failed(reason: string): void {
     this.openFailure = reason;
+  }
+
+  /** Calls `callback` once, at the next wakeDataWaiters(); the function returned cancels it. */
+  onNextData(callback: () => void): () => void {
+    const waiter = () => callback();
+    this.dataWaiters.add(waiter);
+    return () => void this.dataWaiters.delete(waiter);
+  }
+
+  /** New data is readable (or the partition goes away, or shutdown begins): every waiter is called once. */
+  wakeDataWaiters(): void {
+    if (this.dataWaiters.size === 0) return;
+    const waiters = [...this.dataWaiters];
+    this.dataWaiters.clear();
+    for (const waiter of waiters) waiter();
   }
 }

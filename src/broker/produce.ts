@@ -29,14 +29,16 @@ import {
 import { LogClosedError, LogFailedError, LogWriteError } from '../storage/errors.js';
 import type { AppendResult } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
-import type { BatchMetadata } from './producer-state.js';
+import { asOffset, type Offset } from './offset.js';
+import type { BatchMetadata } from './idempotence/producer-state.js';
 
 export interface PartitionProduceResult {
   errorCode: number;
   errorMessage: string | null;
-  baseOffset: bigint;
+  /** Null (answered -1) when refused. */
+  baseOffset: Offset | null;
   logAppendTimeMs: bigint;
-  logStartOffset: bigint;
+  logStartOffset: Offset | null;
 }
 
 const zstdCodec = 4;
@@ -44,7 +46,7 @@ const zstdCodec = 4;
 const firstZstdProduceVersion = 7;
 
 function rejected(errorCode: number, errorMessage: string): PartitionProduceResult {
-  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+  return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
 }
 
 /** Returns an error result when the batch must be refused, or null when it may be appended. */
@@ -84,7 +86,7 @@ export function checkBatch(records: Buffer | null, partition: Partition, produce
  * Appends a checked batch. With acks 0 nothing waits; otherwise the result is returned once the
  * batch is durable under the broker's flush policy.
  *
- * A batch with a producer id first goes through the partition's producer state (producer-state.ts):
+ * A batch with a producer id first goes through the partition's producer state (idempotence/producer-state.ts):
  * a retried duplicate is answered with its original offsets and not written again, a sequence gap
  * or a stale epoch is refused. The check, the append and the state update run synchronously, with
  * no await in between, so that no other request on this partition can come between them.
@@ -97,7 +99,8 @@ export function checkBatch(records: Buffer | null, partition: Partition, produce
  */
 export async function appendBatch(broker: Broker, partition: Partition, records: Buffer, acks: number): Promise<PartitionProduceResult> {
   if (broker.diskAlarm.raised) return rejected(ErrorCode.kafkaStorageError, broker.diskAlarm.refusalMessage);
-  const verdict = partition.producers.check(records);
+  const handle = partition.handle;
+  const verdict = handle.producers.check(records);
   if (verdict.kind === 'refuse') return rejected(verdict.errorCode, verdict.errorMessage);
   if (verdict.kind === 'duplicate') return answerDuplicate(broker, partition, verdict.batch, acks);
   let logAppendTimeMs = -1n;
@@ -110,12 +113,12 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
   setPartitionLeaderEpoch(records, 0, 0);
   let appended: AppendResult;
   try {
-    appended = partition.log.append(records);
+    appended = handle.append(records);
   } catch (error) {
     if (!isStorageError(error)) throw error;
     return storageFailure(broker, partition, error);
   }
-  partition.producers.recordAppend(records, appended);
+  handle.producers.recordAppend(records, appended);
   broker.diskAlarm.noteAppended(records.length);
   const durable = appended.durable.then(() => broker.notifyData(partition));
   if (acks !== 0) {
@@ -128,9 +131,9 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
   return {
     errorCode: ErrorCode.none,
     errorMessage: null,
-    baseOffset: BigInt(appended.baseOffset),
+    baseOffset: appended.baseOffset,
     logAppendTimeMs,
-    logStartOffset: BigInt(partition.log.logStartOffset),
+    logStartOffset: partition.handle.logStartOffset,
   };
 }
 
@@ -163,7 +166,7 @@ async function answerDuplicate(broker: Broker, partition: Partition, batch: Batc
   broker.logger.debug('duplicate batch not written again', { topic: partition.topic.name, partition: partition.index, baseOffset: batch.firstOffset });
   if (acks !== 0) {
     try {
-      await partition.producers.waitUntilDurable(batch);
+      await partition.handle.producers.waitUntilDurable(batch);
     } catch {
       return rejected(ErrorCode.kafkaStorageError, 'the original of this retried batch could not be written to disk');
     }
@@ -171,8 +174,8 @@ async function answerDuplicate(broker: Broker, partition: Partition, batch: Batc
   return {
     errorCode: ErrorCode.none,
     errorMessage: null,
-    baseOffset: BigInt(batch.firstOffset),
+    baseOffset: asOffset(batch.firstOffset),
     logAppendTimeMs: -1n,
-    logStartOffset: BigInt(partition.log.logStartOffset),
+    logStartOffset: partition.handle.logStartOffset,
   };
 }

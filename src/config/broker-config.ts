@@ -6,7 +6,7 @@
  * as flags (`--kafka-port`) and as environment variables (`OSPREY_KAFKA_PORT`); see loader.ts.
  */
 
-export type FlushPolicy = 'always' | 'interval' | 'never';
+import type { FlushPolicy } from '../storage/flush.js';
 
 /** Topic-level defaults; each can be overridden per topic with the Kafka config key in brackets. */
 export interface TopicDefaults {

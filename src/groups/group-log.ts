@@ -70,7 +70,7 @@ export class GroupLog {
    * not know); replay goes on with the next.
    */
   async replay(visit: (record: GroupLogRecord, logOffset: number) => void): Promise<number> {
-    let offset = this.log.logStartOffset;
+    let offset: number = this.log.logStartOffset;
     const end = this.log.logEndOffset;
     let count = 0;
     while (offset < end) {

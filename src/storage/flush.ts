@@ -1,7 +1,13 @@
-import type { FlushPolicy } from '../config/broker-config.js';
 import { LogWriteError } from './errors.js';
 import { syncDirectory } from './segment.js';
 import type { Segment, SegmentTail, SyncFile } from './segment.js';
+
+/**
+ * When appends are fsynced, a storage policy (config/broker-config.ts takes it from here):
+ * always = before the append's `durable` resolves (one fsync per cycle), interval = every
+ * flushIntervalMs, never = left to the operating system.
+ */
+export type FlushPolicy = 'always' | 'interval' | 'never';
 
 /**
  * Group commit for one partition log.

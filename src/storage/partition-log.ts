@@ -1,38 +1,33 @@
 import { strict as assert } from 'node:assert';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { FlushPolicy } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { RecentBatchCache, type TailCacheBudget } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
 import type { DamagedRange } from './errors.js';
 import { Flusher } from './flush.js';
-import type { LogMark, RollbackPlan, WriteFailure } from './flush.js';
+import type { FlushPolicy, LogMark, RollbackPlan, WriteFailure } from './flush.js';
 import {
   batchTotalBytes,
-  compressionCodecMask,
   forEachBatch,
-  forEachRecordTimestampIn,
   hasValidCrc,
-  recordsAt,
-  isLogAppendTime,
   noTimestamp,
   readLastOffset,
   readLastOffsetDelta,
   readMaxTimestamp,
   setBaseOffset,
-  type RecordPosition,
 } from '../protocol/kafka/batch-header.js';
-import { DecompressionError, decompressRecords, defaultMaxDecompressedBytes } from '../protocol/kafka/compression.js';
 import { damageFoundByRead, logDamage, missingTail } from './damage.js';
 import { recoverLog } from './recovery.js';
+import { asOffset, type Offset } from './offset.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
-import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type SyncFile } from './segment.js';
+import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type FoundBatch, type SyncFile } from './segment.js';
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError } from './errors.js';
 export type { DamagedRange } from './errors.js';
-export type { WriteFailure } from './flush.js';
+export type { BatchHeader } from './segment.js';
+export type { FlushPolicy, WriteFailure } from './flush.js';
 
 /**
  * One partition's log: a directory of segments (segment.ts), the newest of which is active and
@@ -78,8 +73,6 @@ export interface LogEnvironment {
   tailCacheBudget?: TailCacheBudget;
   /** The cap on segment files open at once, shared by all logs (open-segment-files.ts); none by default. */
   openSegmentFiles?: OpenSegmentFiles;
-  /** Largest decompressed records section a timestamp lookup inflates (compression.ts). */
-  maxDecompressedBytes?: number;
   /** Called after each flush cycle, e.g. to wake fetches waiting for the high watermark. */
   onProgress?: () => void;
   /** Called when a write or fsync failed and the log was rolled back (after it was logged). */
@@ -97,8 +90,8 @@ const maxSegmentBytes = 0x7fffffff;
 const maxRelativeOffset = 0x7fffffff;
 
 export interface AppendResult {
-  baseOffset: number;
-  lastOffset: number;
+  baseOffset: Offset;
+  lastOffset: Offset;
   /** Resolves per the flush policy (after fsync under `always`); rejects if the write fails. */
   durable: Promise<void>;
 }
@@ -109,9 +102,13 @@ export interface ReadResult {
   byteCount: number;
 }
 
-export interface TimestampAndOffset {
-  offset: number;
+/** What maxTimestampBatch finds. */
+export interface MaxTimestampBatch {
   timestamp: number;
+  /** The batch holding a record with that timestamp; null when its header could not be found. */
+  header: BatchHeader | null;
+  /** The offset to answer when the batch's records do not tell: its last offset, or the indexed one without a header. */
+  fallbackOffset: number;
 }
 
 const candidateBatchesPerPass = 8;
@@ -125,7 +122,6 @@ export class PartitionLog {
   private startOffset: number;
   private readonly cache: RecentBatchCache;
   private readonly openSegmentFiles: OpenSegmentFiles;
-  private readonly maxDecompressedBytes: number;
   private readonly flusher: Flusher;
   private closed = false;
   private readonly logger: Logger | null;
@@ -145,7 +141,6 @@ export class PartitionLog {
     this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes, environment.tailCacheBudget ?? null);
     this.openSegmentFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
     for (const segment of segments) segment.openFiles = this.openSegmentFiles;
-    this.maxDecompressedBytes = environment.maxDecompressedBytes ?? defaultMaxDecompressedBytes;
     this.onWriteFailure = environment.onWriteFailure ?? (() => {});
     const onProgress = environment.onProgress ?? (() => {});
     this.flusher = new Flusher(options.flush, options.flushIntervalMs, recoveryPoint, {
@@ -227,18 +222,18 @@ export class PartitionLog {
     return log;
   }
 
-  get logStartOffset(): number {
-    return this.startOffset;
+  get logStartOffset(): Offset {
+    return asOffset(this.startOffset);
   }
 
   /** Next offset to assign. */
-  get logEndOffset(): number {
-    return this.active.nextOffset;
+  get logEndOffset(): Offset {
+    return asOffset(this.active.nextOffset);
   }
 
   /** Offsets below it may be served: with flush=always only what is fsynced, else what is written. */
-  get highWatermark(): number {
-    return this.flusher.servableEndOffset;
+  get highWatermark(): Offset {
+    return asOffset(this.flusher.servableEndOffset);
   }
 
   get sizeBytes(): number {
@@ -299,7 +294,7 @@ export class PartitionLog {
     const position = active.recordAppend(batch);
     this.cache.add(batch, baseOffset, lastOffset);
     const durable = this.flusher.enqueue(active, batch, position);
-    return { baseOffset, lastOffset, durable };
+    return { baseOffset: asOffset(baseOffset), lastOffset: asOffset(lastOffset), durable };
   }
 
   /**
@@ -452,20 +447,24 @@ export class PartitionLog {
         if (chunks.length === 0) throw new CorruptBatchError(known);
         break;
       }
-      const first = await this.findBatchChecked(segment, offset);
-      if (first === null && offset < segment.nextOffset) {
+      // The scan that finds the first batch reads what the read needs too (from the index entry before it), so nothing is read twice.
+      const readAheadBytes = (chunks.length === 0 ? maxBytes : maxBytes - byteCount) + segment.indexIntervalBytes;
+      const found = await this.findBatchChecked(segment, offset, readAheadBytes);
+      if (found === null && offset < segment.nextOffset) {
         // The file ends before offsets the segment holds (shortened behind our back): damage too.
         const range = this.recordMissingTail(segment, offset);
         if (chunks.length === 0) throw new CorruptBatchError(range);
         break;
       }
-      if (first === null) continue;
+      if (found === null) continue;
+      const first = found.header;
       if (first.lastOffset >= limitOffset) break;
       const damageAhead = segment.damageFrom(first.position + 1);
       const limitPosition = Math.min(segment.writtenBytes, damageAhead?.position ?? Infinity);
       const budget = chunks.length === 0 ? Math.max(maxBytes, first.totalBytes) : maxBytes - byteCount;
       if (budget < first.totalBytes) break;
-      const buffer = await segment.read(first.position, Math.min(budget, limitPosition - first.position));
+      const length = Math.min(budget, limitPosition - first.position);
+      const buffer = found.bytes.length >= length ? found.bytes.subarray(0, length) : await segment.read(first.position, length);
       const end = this.validPrefix(segment, buffer, first.position, first.baseOffset, limitOffset);
       if (end.bytes === 0) {
         if (end.damage !== null && chunks.length === 0) throw new CorruptBatchError(end.damage);
@@ -480,10 +479,10 @@ export class PartitionLog {
     return { chunks, byteCount };
   }
 
-  /** Like segment.findBatch, but a header that cannot be read is recorded as damage and thrown as such. */
-  private async findBatchChecked(segment: Segment, offset: number): Promise<BatchHeader | null> {
+  /** Like segment.findBatchWithBytes, but a header that cannot be read is recorded as damage and thrown as such. */
+  private async findBatchChecked(segment: Segment, offset: number, readAheadBytes = 0): Promise<FoundBatch | null> {
     try {
-      return await segment.findBatch(offset, segment.writtenBytes);
+      return await segment.findBatchWithBytes(offset, segment.writtenBytes, readAheadBytes);
     } catch (error) {
       if (!(error instanceof UnreadableHeaderError)) throw error;
       throw new CorruptBatchError(this.recordDamageFound(segment, error.position, error.expectedOffset, error.problem));
@@ -551,16 +550,16 @@ export class PartitionLog {
   }
 
   /**
-   * First offset (≥ logStartOffset, below the high watermark) whose record timestamp ≥ timestampMs,
-   * with that timestamp; null if none. Exact, as Kafka answers: the records of the candidate batch
-   * are walked, after decompressing it when compressed. A compressed batch that cannot be
-   * decompressed within the limit answers with its first offset and maxTimestamp instead (where a
-   * consumer must start reading anyway).
+   * The headers of the batches that may hold the first record stamped at or after timestampMs, in
+   * offset order: each wholly below the high watermark (as it was when the search began), not
+   * wholly below the log start, with a maxTimestamp ≥ timestampMs. Found from the time and offset
+   * indexes and the batch headers alone: which record matches is for the caller to find in the
+   * batch's bytes (readBatch), since storage knows nothing of record contents. Headers are read a
+   * few candidates at a time; normally the first one answers.
    */
-  async offsetForTimestamp(timestampMs: number): Promise<TimestampAndOffset | null> {
+  async *batchesAtOrAfterTimestamp(timestampMs: number): AsyncGenerator<BatchHeader> {
     if (this.closed) throw new LogClosedError(this.directory);
     const limitOffset = this.highWatermark;
-    const accept = (record: RecordPosition) => record.timestamp >= timestampMs && record.offset >= this.startOffset;
     for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
       const segment = this.segments[index]!;
       if (segment.maxTimestamp < timestampMs) continue;
@@ -568,7 +567,6 @@ export class PartitionLog {
       let position = start.position;
       let positionOffset = segment.baseOffset + start.relativeOffset;
       for (;;) {
-        // Collect a few candidate batches per pass; normally the first one answers.
         const candidates: BatchHeader[] = [];
         let reachedLimit = false;
         await this.scanHeadersChecked(segment, position, positionOffset, (header) => {
@@ -579,18 +577,14 @@ export class PartitionLog {
           if (header.maxTimestamp >= timestampMs && header.lastOffset >= this.startOffset) candidates.push({ ...header });
           return candidates.length < candidateBatchesPerPass;
         });
-        for (const header of candidates) {
-          const found = await this.firstRecordAtOrAfter(segment, header, accept);
-          if (found !== null) return found;
-        }
-        if (reachedLimit) return null;
+        yield* candidates;
+        if (reachedLimit) return;
         const last = candidates[candidates.length - 1];
         if (last === undefined || candidates.length < candidateBatchesPerPass) break;
         position = last.position + last.totalBytes;
         positionOffset = last.lastOffset + 1;
       }
     }
-    return null;
   }
 
   /** segment.scanHeaders up to the written end; a header that cannot be read is recorded as damage and thrown as such. */
@@ -603,8 +597,12 @@ export class PartitionLog {
     }
   }
 
-  /** Offset and timestamp of the record with the largest timestamp (the first such); null when empty. */
-  async maxTimestampOffset(): Promise<TimestampAndOffset | null> {
+  /**
+   * The largest timestamp kept (from the segments' time indexes) and the header of the batch whose
+   * records include it (the first such batch); null when no batch has a timestamp. Without a
+   * readable header, `fallbackOffset` is the answer.
+   */
+  async maxTimestampBatch(): Promise<MaxTimestampBatch | null> {
     if (this.closed) throw new LogClosedError(this.directory);
     let best: Segment | null = null;
     for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
@@ -613,61 +611,39 @@ export class PartitionLog {
       if (best === null || segment.maxTimestamp > best.maxTimestamp) best = segment;
     }
     if (best === null) return null;
-    const timestamp = best.maxTimestamp;
-    const header = await this.findBatchChecked(best, best.offsetOfMaxTimestamp);
-    if (header === null) return { offset: Math.max(best.offsetOfMaxTimestamp, this.startOffset), timestamp };
-    const found = await this.firstRecordAtOrAfter(best, header, (record) => record.timestamp === timestamp);
-    return found ?? { offset: header.lastOffset, timestamp };
+    const header = (await this.findBatchChecked(best, best.offsetOfMaxTimestamp))?.header ?? null;
+    return { timestamp: best.maxTimestamp, header, fallbackOffset: header === null ? Math.max(best.offsetOfMaxTimestamp, this.startOffset) : header.lastOffset };
   }
 
-  /** Reads one batch and returns its first record matching `accept`, decompressing it if needed. */
-  private async firstRecordAtOrAfter(segment: Segment, header: BatchHeader, accept: (record: RecordPosition) => boolean): Promise<TimestampAndOffset | null> {
+  /**
+   * The bytes of the one batch `header` (from batchesAtOrAfterTimestamp or maxTimestampBatch)
+   * describes, CRC-checked. Null when they are not there (short, or the segment was deleted) or
+   * damaged at rest: the damage is remembered, so reads and later lookups skip it.
+   */
+  async readBatch(header: BatchHeader): Promise<Buffer | null> {
+    if (this.closed) throw new LogClosedError(this.directory);
+    const segment = this.segments[this.segmentIndexFor(header.baseOffset)]!;
+    if (header.baseOffset < segment.baseOffset || header.baseOffset >= segment.nextOffset) return null;
     const batch = await segment.read(header.position, header.totalBytes);
     if (batch.length < header.totalBytes) return null;
     if (!hasValidCrc(batch, 0, header.totalBytes)) {
-      // Damaged at rest: remember it and look further, as if the batch matched nothing.
       this.recordDamageFound(segment, header.position, header.baseOffset, 'CRC-32C mismatch');
       return null;
     }
-    if (isLogAppendTime(batch, 0)) {
-      const record = { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
-      return accept(record) ? record : null;
-    }
-    let records = batch;
-    let recordsStart = recordsAt;
-    let recordsEnd = header.totalBytes;
-    const codec = header.attributes & compressionCodecMask;
-    if (codec !== 0) {
-      try {
-        records = await decompressRecords(codec, batch.subarray(recordsAt, header.totalBytes), this.maxDecompressedBytes);
-        recordsStart = 0;
-        recordsEnd = records.length;
-      } catch (error) {
-        if (!(error instanceof DecompressionError)) throw error;
-        const whole = { offset: Math.max(header.baseOffset, this.startOffset), timestamp: header.maxTimestamp };
-        return accept(whole) ? whole : null;
-      }
-    }
-    let found: TimestampAndOffset | null = null;
-    forEachRecordTimestampIn(batch, 0, records, recordsStart, recordsEnd, (record) => {
-      if (!accept(record) || record.offset < this.startOffset) return true;
-      found = { offset: record.offset, timestamp: record.timestamp };
-      return false;
-    });
-    return found;
+    return batch;
   }
 
   /** DeleteRecords: advances logStartOffset to `offset` (≤ highWatermark), persisted; deletes segments wholly below it. */
-  deleteRecordsBefore(offset: number): Promise<number> {
-    return this.serialized(async () => {
+  deleteRecordsBefore(offset: number): Promise<Offset> {
+    return this.serialized(async (): Promise<Offset> => {
       if (this.closed) throw new LogClosedError(this.directory);
       if (offset > this.highWatermark || offset < 0) throw new OffsetOutOfRangeError(offset, this.startOffset, this.highWatermark);
-      if (offset <= this.startOffset) return this.startOffset;
+      if (offset <= this.startOffset) return this.logStartOffset;
       this.startOffset = offset;
       this.cache.dropBefore(offset);
       await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, offset, this.syncFile);
       await this.deletePrefix((segment) => segment.nextOffset <= this.startOffset);
-      return this.startOffset;
+      return this.logStartOffset;
     });
   }
 

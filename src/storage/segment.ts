@@ -95,6 +95,12 @@ export interface BatchHeader {
   totalBytes: number;
 }
 
+/** A batch found by a scan, with the bytes the scan read from its first byte on (whole or not). */
+export interface FoundBatch {
+  header: BatchHeader;
+  bytes: Buffer;
+}
+
 export class Segment implements SegmentFileHolder {
   readonly baseOffset: number;
   readonly directory: string;
@@ -391,9 +397,16 @@ export class Segment implements SegmentFileHolder {
   /**
    * Walks batch headers from `fromPosition` (a batch boundary) up to `limitPosition`, reading
    * blocks, until `visit` returns false. Bodies are skipped, not read; so are known damaged
-   * stretches. A header that cannot be a batch throws UnreadableHeaderError.
+   * stretches. A header that cannot be a batch throws UnreadableHeaderError. `visit` also gets the
+   * block read and the header's place in it; blocks are `blockBytes` long (less at the limit).
    */
-  async scanHeaders(fromPosition: number, fromOffset: number, limitPosition: number, visit: (header: BatchHeader) => boolean): Promise<void> {
+  async scanHeaders(
+    fromPosition: number,
+    fromOffset: number,
+    limitPosition: number,
+    visit: (header: BatchHeader, block: Buffer, at: number) => boolean,
+    blockBytes: number = headerScanBlockBytes,
+  ): Promise<void> {
     const header: BatchHeader = { position: 0, baseOffset: 0, lastOffset: 0, maxTimestamp: 0, attributes: 0, totalBytes: 0 };
     let position = fromPosition;
     let expectedOffset = fromOffset;
@@ -405,7 +418,7 @@ export class Segment implements SegmentFileHolder {
         expectedOffset = damaged.lastOffset + 1;
         continue;
       }
-      const block = await this.read(position, Math.min(headerScanBlockBytes, limitPosition - position));
+      const block = await this.read(position, Math.min(blockBytes, limitPosition - position));
       let at = 0;
       while (at + batchHeaderBytes <= block.length) {
         if (at > 0 && this.damageAt(position + at) !== undefined) break;
@@ -419,7 +432,7 @@ export class Segment implements SegmentFileHolder {
         header.totalBytes = batchTotalBytes(block, at);
         if (header.position + header.totalBytes > limitPosition) return;
         expectedOffset = header.lastOffset + 1;
-        if (!visit(header)) return;
+        if (!visit(header, block, at)) return;
         at += header.totalBytes;
       }
       if (at === 0) return; // the file ended early
@@ -432,13 +445,23 @@ export class Segment implements SegmentFileHolder {
    * `limitPosition`; null if there is none.
    */
   async findBatch(offset: number, limitPosition: number): Promise<BatchHeader | null> {
+    return (await this.findBatchWithBytes(offset, limitPosition, headerScanBlockBytes))?.header ?? null;
+  }
+
+  /**
+   * Like findBatch, reading `readAheadBytes` (at least a header scan block) at a time from the
+   * index entry before the batch, and handing back what that read holds from the batch on: a read
+   * of the batch and those after it can take them from there instead of reading them again.
+   */
+  async findBatchWithBytes(offset: number, limitPosition: number, readAheadBytes: number): Promise<FoundBatch | null> {
     const start = this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset));
-    let found: BatchHeader | null = null;
-    await this.scanHeaders(start.position, this.baseOffset + start.relativeOffset, limitPosition, (header) => {
+    let found: FoundBatch | null = null;
+    const visit = (header: BatchHeader, block: Buffer, at: number) => {
       if (header.lastOffset < offset) return true;
-      found = { ...header };
+      found = { header: { ...header }, bytes: block.subarray(at) };
       return false;
-    });
+    };
+    await this.scanHeaders(start.position, this.baseOffset + start.relativeOffset, limitPosition, visit, Math.max(readAheadBytes, headerScanBlockBytes));
     return found;
   }
 

@@ -1,5 +1,5 @@
 /**
- * One partition's idempotent-producer state (../producer-state.ts) kept across restarts:
+ * One partition's idempotent-producer state (producer-state.ts) kept across restarts:
  *
  *   open:   read producer-state.snapshot ──► restore its producers ──► replay the batch headers of
  *           the log from the snapshot offset (or the log start) to the log end
@@ -25,8 +25,8 @@ import { CorruptBatchError } from '../../storage/partition-log.js';
 import { forEachBatch, isControl, readBaseOffset, readLastOffset, readMaxTimestamp } from '../../protocol/kafka/batch-header.js';
 import { defaultSyncFile, syncDirectory } from '../../storage/segment.js';
 import type { SyncFile } from '../../storage/segment.js';
-import { decodeSnapshot, encodeSnapshot, producerBatchOf, ProducerStateTable } from '../producer-state.js';
-import type { BatchMetadata, ProducerSnapshot, ProducerStateLimits, SequenceVerdict } from '../producer-state.js';
+import { decodeSnapshot, encodeSnapshot, producerBatchOf, ProducerStateTable } from './producer-state.js';
+import type { BatchMetadata, ProducerSnapshot, ProducerStateLimits, SequenceVerdict } from './producer-state.js';
 
 export const producerSnapshotFileName = 'producer-state.snapshot';
 const temporarySuffix = '.tmp';
@@ -82,7 +82,7 @@ export class PartitionProducers {
     const { logger, clock } = environment;
     const nowMs = clock.nowMs();
     const snapshot = await readSnapshot(join(log.directory, producerSnapshotFileName), log, logger);
-    let replayFrom = log.logStartOffset;
+    let replayFrom: number = log.logStartOffset;
     if (snapshot !== null) {
       for (const entry of snapshot.producers) {
         if (nowMs - entry.lastTimestampMs < limits.expirationMs) table.restore(entry);

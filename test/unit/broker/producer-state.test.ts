@@ -1,5 +1,5 @@
 /**
- * The idempotent-producer state machine (src/broker/producer-state.ts): duplicates, gaps, epoch
+ * The idempotent-producer state machine (src/broker/idempotence/producer-state.ts): duplicates, gaps, epoch
  * fencing, sequence wrap-around, expiry with an injected time, the producer limit, and the snapshot
  * codec. Expected answers follow Kafka's ProducerAppendInfo/ProducerStateEntry (4.x).
  */
@@ -14,8 +14,8 @@ import {
   maxSequence,
   producerBatchOf,
   ProducerStateTable,
-} from '../../../src/broker/producer-state.js';
-import type { ProducerBatch, SequenceVerdict } from '../../../src/broker/producer-state.js';
+} from '../../../src/broker/idempotence/producer-state.js';
+import type { ProducerBatch, SequenceVerdict } from '../../../src/broker/idempotence/producer-state.js';
 import { encodeRecordBatch } from '../../helpers/raw-kafka-client.js';
 
 const dayMs = 24 * 60 * 60 * 1000;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { checkDataDirectory } from '../../../src/storage/check.js';
 import { CorruptBatchError, PartitionLog } from '../../../src/storage/partition-log.js';
 import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
+import { offsetForTimestamp } from '../../../src/broker/offset-for-timestamp.js';
 
 /**
  * Damaged data in a partition log: kept and refused, never truncated away, whichever bytes of a
@@ -34,7 +35,7 @@ async function writeBytes(path: string, position: number, bytes: Buffer): Promis
 async function servedOffsets(log: PartitionLog): Promise<{ offsets: number[]; refused: number[] }> {
   const offsets: number[] = [];
   const refused: number[] = [];
-  let offset = log.logStartOffset;
+  let offset: number = log.logStartOffset;
   while (offset < log.highWatermark) {
     try {
       const batches = splitBatches((await log.read(offset, 100_000)).chunks);
@@ -133,7 +134,7 @@ test('damage at rest after a clean shutdown is found by the read (CRC check), re
     assert.deepEqual(splitBatches(first.chunks).map((batch) => batch.baseOffset), [0, 4], 'served up to the damaged batch');
     await assert.rejects(reopened.read(8, 100), CorruptBatchError);
     assert.deepEqual(reopened.damagedRanges.map((range) => [range.firstOffset, range.lastOffset, range.problem]), [[8, 11, 'CRC-32C mismatch']]);
-    assert.deepEqual(await reopened.offsetForTimestamp(1_002), { offset: 12, timestamp: 1_003 }, 'the damaged batch is skipped');
+    assert.deepEqual(await offsetForTimestamp(reopened, 1_002), { offset: 12, timestamp: 1_003 }, 'the damaged batch is skipped');
     assert.deepEqual(splitBatches((await reopened.read(12, 100)).chunks)[0]?.baseOffset, 12);
     await reopened.close();
   });

@@ -4,6 +4,7 @@ import { appendFile, open, readdir, stat, truncate, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { OffsetOutOfRangeError, PartitionLog, type LogOptions } from '../../../src/storage/partition-log.js';
 import { ManualClock, logOptions, seededRandom, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
+import { offsetForTimestamp } from '../../../src/broker/offset-for-timestamp.js';
 
 /**
  * Randomized operations against a simple model: appends (several per turn), reopen, crash with a
@@ -166,7 +167,7 @@ async function runSeed(seed: number, operations: number): Promise<void> {
         if (model.startOffset > 0) await assert.rejects(log.read(model.startOffset - 1, 100), OffsetOutOfRangeError);
       } else {
         const timestamp = clock.now - 2_000 + integer(3_000);
-        assert.deepEqual(await log.offsetForTimestamp(timestamp), expectedForTimestamp(model, timestamp), `${label}: offsetForTimestamp(${timestamp})`);
+        assert.deepEqual(await offsetForTimestamp(log, timestamp), expectedForTimestamp(model, timestamp), `${label}: offsetForTimestamp(${timestamp})`);
       }
       await checkEverything(log, model, label);
     }

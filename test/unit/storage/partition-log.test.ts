@@ -6,6 +6,7 @@ import { CorruptBatchError, OffsetOutOfRangeError, PartitionLog, type LogOptions
 import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
 import type { SyncKind } from '../../../src/storage/segment.js';
 import { waitUntil } from '../../helpers/waiting.js';
+import { maxTimestampOffset, offsetForTimestamp } from '../../../src/broker/offset-for-timestamp.js';
 
 async function appendAll(log: PartitionLog, batches: Buffer[]): Promise<Array<{ baseOffset: number; lastOffset: number }>> {
   const results = batches.map((batch) => log.append(batch));
@@ -13,7 +14,7 @@ async function appendAll(log: PartitionLog, batches: Buffer[]): Promise<Array<{ 
   return results.map(({ baseOffset, lastOffset }) => ({ baseOffset, lastOffset }));
 }
 
-async function readEverything(log: PartitionLog, from = log.logStartOffset): Promise<Array<{ baseOffset: number; lastOffset: number; bytes: Buffer }>> {
+async function readEverything(log: PartitionLog, from: number = log.logStartOffset): Promise<Array<{ baseOffset: number; lastOffset: number; bytes: Buffer }>> {
   const all: Array<{ baseOffset: number; lastOffset: number; bytes: Buffer }> = [];
   let offset = from;
   while (offset < log.highWatermark) {
@@ -192,7 +193,7 @@ test('deleted or damaged index files are rebuilt and lookups still work', async 
     const options = logOptions({ segmentBytes: 3_000, indexIntervalBytes: 200 });
     const log = await PartitionLog.open(directory, options);
     await appendAll(log, Array.from({ length: 50 }, (_, index) => simpleBatch(4, { valueBytes: 25, timestamp: 1_000 + index * 100 })));
-    const before = await log.offsetForTimestamp(3_050);
+    const before = await offsetForTimestamp(log, 3_050);
     await log.close();
     const files = await logFiles(directory);
     const indexes = files.filter((file) => file.endsWith('.index'));
@@ -208,7 +209,7 @@ test('deleted or damaged index files are rebuilt and lookups still work', async 
       const [batch] = splitBatches(result.chunks);
       assert.ok(batch !== undefined && batch.baseOffset <= offset && offset <= batch.lastOffset, `offset ${offset}`);
     }
-    assert.deepEqual(await reopened.offsetForTimestamp(3_050), before);
+    assert.deepEqual(await offsetForTimestamp(reopened, 3_050), before);
     await reopened.close();
   });
 });
@@ -216,33 +217,33 @@ test('deleted or damaged index files are rebuilt and lookups still work', async 
 test('offsetForTimestamp and maxTimestampOffset', async () => {
   await withTempDirectory(async (directory) => {
     const log = await PartitionLog.open(directory, logOptions({ segmentBytes: 1_200, indexIntervalBytes: 150 }));
-    assert.equal(await log.offsetForTimestamp(0), null);
-    assert.equal(await log.maxTimestampOffset(), null);
+    assert.equal(await offsetForTimestamp(log, 0), null);
+    assert.equal(await maxTimestampOffset(log), null);
     // batch i holds 5 records at 10_000 + i*100 + j*10 (j = 0..4); batch 7 has one out-of-order high record
     const batches = Array.from({ length: 15 }, (_, index) => simpleBatch(5, { timestamp: 10_000 + index * 100, spreadMs: 10, valueBytes: 10 }));
     await appendAll(log, batches);
     const late = simpleBatch(1, { timestamp: 50_000 });
     await appendAll(log, [late]);
     await appendAll(log, [simpleBatch(3, { timestamp: 20_000 })]);
-    assert.deepEqual(await log.offsetForTimestamp(0), { offset: 0, timestamp: 10_000 });
-    assert.deepEqual(await log.offsetForTimestamp(10_000), { offset: 0, timestamp: 10_000 });
-    assert.deepEqual(await log.offsetForTimestamp(10_001), { offset: 1, timestamp: 10_010 });
-    assert.deepEqual(await log.offsetForTimestamp(10_735), { offset: 39, timestamp: 10_740 });
-    assert.deepEqual(await log.offsetForTimestamp(10_741), { offset: 40, timestamp: 10_800 });
-    assert.deepEqual(await log.offsetForTimestamp(11_441), { offset: 75, timestamp: 50_000 });
-    assert.equal(await log.offsetForTimestamp(50_001), null);
-    assert.deepEqual(await log.maxTimestampOffset(), { offset: 75, timestamp: 50_000 });
+    assert.deepEqual(await offsetForTimestamp(log, 0), { offset: 0, timestamp: 10_000 });
+    assert.deepEqual(await offsetForTimestamp(log, 10_000), { offset: 0, timestamp: 10_000 });
+    assert.deepEqual(await offsetForTimestamp(log, 10_001), { offset: 1, timestamp: 10_010 });
+    assert.deepEqual(await offsetForTimestamp(log, 10_735), { offset: 39, timestamp: 10_740 });
+    assert.deepEqual(await offsetForTimestamp(log, 10_741), { offset: 40, timestamp: 10_800 });
+    assert.deepEqual(await offsetForTimestamp(log, 11_441), { offset: 75, timestamp: 50_000 });
+    assert.equal(await offsetForTimestamp(log, 50_001), null);
+    assert.deepEqual(await maxTimestampOffset(log), { offset: 75, timestamp: 50_000 });
     // A compressed batch is decompressed: the answer is the exact record, as for plain batches.
     await appendAll(log, [simpleBatch(4, { timestamp: 60_000, spreadMs: 1, gzip: true })]);
-    assert.deepEqual(await log.offsetForTimestamp(60_002), { offset: 81, timestamp: 60_002 });
-    assert.deepEqual(await log.maxTimestampOffset(), { offset: 82, timestamp: 60_003 });
+    assert.deepEqual(await offsetForTimestamp(log, 60_002), { offset: 81, timestamp: 60_002 });
+    assert.deepEqual(await maxTimestampOffset(log), { offset: 82, timestamp: 60_003 });
     // One that claims gzip but does not inflate answers with its first offset and its maxTimestamp.
     await appendAll(log, [simpleBatch(4, { timestamp: 70_000, spreadMs: 1, attributes: 1 })]);
-    assert.deepEqual(await log.offsetForTimestamp(70_002), { offset: 83, timestamp: 70_003 });
-    assert.deepEqual(await log.maxTimestampOffset(), { offset: 83, timestamp: 70_003 });
+    assert.deepEqual(await offsetForTimestamp(log, 70_002), { offset: 83, timestamp: 70_003 });
+    assert.deepEqual(await maxTimestampOffset(log), { offset: 83, timestamp: 70_003 });
     // After DeleteRecords, answers never point below the log start.
     await log.deleteRecordsBefore(2);
-    assert.deepEqual(await log.offsetForTimestamp(0), { offset: 2, timestamp: 10_020 });
+    assert.deepEqual(await offsetForTimestamp(log, 0), { offset: 2, timestamp: 10_020 });
     await log.close();
   });
 });

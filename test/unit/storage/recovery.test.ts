@@ -6,6 +6,7 @@ import { PartitionLog } from '../../../src/storage/partition-log.js';
 import { recoverLog } from '../../../src/storage/recovery.js';
 import type { DamagedRange } from '../../../src/storage/errors.js';
 import { logOptions, simpleBatch, withTempDirectory } from './batch-fixtures.js';
+import { maxTimestampOffset, offsetForTimestamp } from '../../../src/broker/offset-for-timestamp.js';
 
 const options = logOptions({ segmentBytes: 64 * 1024, indexIntervalBytes: 256 });
 
@@ -41,15 +42,15 @@ test('after a clean shutdown the last segment is trusted from its indexes, not s
 
     const reopened = await PartitionLog.open(directory, options);
     assert.equal(reopened.logEndOffset, 1800);
-    assert.deepEqual(await reopened.offsetForTimestamp(1_000_000 + 599 * 10), { offset: 1797, timestamp: 1_000_000 + 599 * 10 });
-    assert.deepEqual(await reopened.maxTimestampOffset(), { offset: 1797, timestamp: 1_000_000 + 599 * 10 + 0 });
+    assert.deepEqual(await offsetForTimestamp(reopened, 1_000_000 + 599 * 10), { offset: 1797, timestamp: 1_000_000 + 599 * 10 });
+    assert.deepEqual(await maxTimestampOffset(reopened), { offset: 1797, timestamp: 1_000_000 + 599 * 10 + 0 });
     await appendBatches(reopened, 10, 2_000_000);
-    assert.deepEqual(await reopened.offsetForTimestamp(2_000_000), { offset: 1800, timestamp: 2_000_000 });
+    assert.deepEqual(await offsetForTimestamp(reopened, 2_000_000), { offset: 1800, timestamp: 2_000_000 });
     await reopened.close();
     assert.deepEqual(recover(directory).scanned, []);
     const again = await PartitionLog.open(directory, options);
     assert.equal(again.logEndOffset, 1830);
-    assert.deepEqual(await again.maxTimestampOffset(), { offset: 1827, timestamp: 2_000_000 + 90 });
+    assert.deepEqual(await maxTimestampOffset(again), { offset: 1827, timestamp: 2_000_000 + 90 });
     await again.close();
   });
 });
@@ -101,8 +102,8 @@ test('after a crash only what was appended past the recovery point is scanned', 
     assert.ok(recovered.scannedBytes <= 5 * batchBytes + 1, `scanned ${recovered.scannedBytes} bytes, the 5 batches appended are about ${5 * batchBytes}`);
     const again = await PartitionLog.open(directory, options);
     assert.equal(again.logEndOffset, 315);
-    assert.deepEqual(await again.offsetForTimestamp(3_000_000), { offset: 300, timestamp: 3_000_000 });
-    assert.deepEqual(await again.maxTimestampOffset(), { offset: 312, timestamp: 3_000_040 });
+    assert.deepEqual(await offsetForTimestamp(again, 3_000_000), { offset: 300, timestamp: 3_000_000 });
+    assert.deepEqual(await maxTimestampOffset(again), { offset: 312, timestamp: 3_000_040 });
     await again.close();
     await reopened.close();
   });

@@ -5,44 +5,23 @@
  * and answers the new low watermark; segments wholly below it are deleted. An offset at or below the
  * current log start changes nothing and answers the current one. An offset above the high watermark,
  * or below -1, is OFFSET_OUT_OF_RANGE; an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION;
- * a failed or closed log, or a log start offset that cannot be written (full disk), KAFKA_STORAGE_ERROR. Errors answer a low watermark of -1. The change is
+ * a failed or closed log, or a log start offset that cannot be written (full disk), KAFKA_STORAGE_ERROR
+ * (broker/delete-records.ts). Errors answer a low watermark of -1. The change is
  * persisted when answered, so timeoutMs is not waited on.
  *
  * Not implemented: nothing further (one broker: no replicas to wait for).
  */
-import type { Partition } from '../../../broker/broker.js';
-import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
+import { deleteRecordsBefore, unknownPartitionDeletion } from '../../../broker/delete-records.js';
+import type { DeletionTarget } from '../../../broker/delete-records.js';
+import { offsetFromWire, offsetToWire } from '../../../broker/offset.js';
 import { deleteRecordsRequest, deleteRecordsResponse } from '../../../protocol/kafka/messages/delete-records.js';
-import { OffsetOutOfRangeError } from '../../../storage/errors.js';
-import type { Logger } from '../../../logging/logger.js';
 import { defineHandler } from '../handler.js';
 
+/** DeleteRecords' offset -1: up to the high watermark. */
 const highWatermarkOffset = -1n;
 
-interface Deleted {
-  readonly lowWatermark: bigint;
-  readonly errorCode: number;
-}
-
-function failed(errorCode: number): Deleted {
-  return { lowWatermark: -1n, errorCode };
-}
-
-async function deleteBefore(partition: Partition, offset: bigint, logger: Logger): Promise<Deleted> {
-  if (partition.unavailableError !== ErrorCode.none) return failed(partition.unavailableError);
-  const log = partition.log;
-  const target = offset === highWatermarkOffset ? BigInt(log.highWatermark) : offset;
-  if (target < 0n || target > BigInt(log.highWatermark)) return failed(ErrorCode.offsetOutOfRange);
-  try {
-    const lowWatermark = await log.deleteRecordsBefore(Number(target));
-    partition.producers.logStartAdvanced();
-    return { lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.none };
-  } catch (error) {
-    if (error instanceof OffsetOutOfRangeError) return failed(ErrorCode.offsetOutOfRange);
-    // A failed or closed log, or the new log start offset not written (a full disk): an answer, not a closed connection.
-    logger.warn('delete records failed', { topic: partition.topic.name, partition: partition.index, error: error instanceof Error ? error.message : String(error) });
-    return failed(ErrorCode.kafkaStorageError);
-  }
+function deletionTarget(offset: bigint): DeletionTarget {
+  return offset === highWatermarkOffset ? 'highWatermark' : offsetFromWire(offset);
 }
 
 export const deleteRecordsHandler = defineHandler({
@@ -56,8 +35,8 @@ export const deleteRecordsHandler = defineHandler({
         partitions: await Promise.all(
           topic.partitions.map(async (requested) => {
             const partition = broker.partition(topic.name, requested.partitionIndex);
-            const deleted = partition === undefined ? failed(ErrorCode.unknownTopicOrPartition) : await deleteBefore(partition, requested.offset, logger);
-            return { partitionIndex: requested.partitionIndex, lowWatermark: deleted.lowWatermark, errorCode: deleted.errorCode };
+            const deleted = partition === undefined ? unknownPartitionDeletion : await deleteRecordsBefore(partition, deletionTarget(requested.offset), logger);
+            return { partitionIndex: requested.partitionIndex, lowWatermark: offsetToWire(deleted.lowWatermark), errorCode: deleted.errorCode };
           }),
         ),
       })),

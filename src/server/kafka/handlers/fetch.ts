@@ -9,6 +9,7 @@
  */
 import type { Broker } from '../../../broker/broker.js';
 import { fetchWithWait } from '../../../broker/fetch.js';
+import { offsetFromWire, offsetToWire } from '../../../broker/offset.js';
 import type { FetchTarget } from '../../../broker/fetch.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { fetchRequest, fetchResponse } from '../../../protocol/kafka/messages/fetch.js';
@@ -20,7 +21,7 @@ function resolveTarget(broker: Broker, topicName: string, topicId: Buffer, byId:
   const topic = byId ? broker.topicById(topicId) : broker.topic(topicName);
   const partition = topic?.partitions[partitionIndex];
   const errorCode = topic === undefined ? (byId ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition) : partition === undefined ? ErrorCode.unknownTopicOrPartition : ErrorCode.none;
-  return { partition, errorCode, fetchOffset: Number(fetchOffset), partitionMaxBytes };
+  return { partition, errorCode, fetchOffset: offsetFromWire(fetchOffset), partitionMaxBytes };
 }
 
 export const fetchHandler = defineHandler({
@@ -55,9 +56,9 @@ export const fetchHandler = defineHandler({
         return {
           partitionIndex: partition.partition,
           errorCode: result.errorCode,
-          highWatermark: BigInt(result.highWatermark),
-          lastStableOffset: BigInt(result.highWatermark),
-          logStartOffset: BigInt(result.logStartOffset),
+          highWatermark: offsetToWire(result.highWatermark),
+          lastStableOffset: offsetToWire(result.highWatermark),
+          logStartOffset: offsetToWire(result.logStartOffset),
           abortedTransactions: [],
           preferredReadReplica: -1,
           records: result.records,

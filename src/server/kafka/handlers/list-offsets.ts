@@ -9,6 +9,8 @@
  */
 import type { Partition } from '../../../broker/broker.js';
 import { readErrorCode } from '../../../broker/fetch.js';
+import { maxTimestampOffset, offsetForTimestamp } from '../../../broker/offset-for-timestamp.js';
+import { offsetToWire, type Offset } from '../../../broker/offset.js';
 import type { Logger } from '../../../logging/logger.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../../protocol/kafka/messages/list-offsets.js';
@@ -23,26 +25,31 @@ const earliestPendingUploadTimestamp = -5n;
 interface OffsetAnswer {
   errorCode: number;
   timestamp: bigint;
-  offset: bigint;
+  /** Null (answered -1): none found, or an error. */
+  offset: Offset | null;
 }
 
-const notFound: OffsetAnswer = { errorCode: ErrorCode.none, timestamp: -1n, offset: -1n };
+const notFound: OffsetAnswer = { errorCode: ErrorCode.none, timestamp: -1n, offset: null };
 
-async function lookUp(partition: Partition, timestamp: bigint, apiVersion: number): Promise<OffsetAnswer> {
-  if (partition.unavailableError !== ErrorCode.none) return { errorCode: partition.unavailableError, timestamp: -1n, offset: -1n };
-  const log = partition.log;
-  if (timestamp === latestTimestamp) return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.highWatermark) };
+function failed(errorCode: number): OffsetAnswer {
+  return { errorCode, timestamp: -1n, offset: null };
+}
+
+async function lookUp(partition: Partition, timestamp: bigint, apiVersion: number, maxDecompressedBytes: number): Promise<OffsetAnswer> {
+  if (partition.unavailableError !== ErrorCode.none) return failed(partition.unavailableError);
+  const handle = partition.handle;
+  if (timestamp === latestTimestamp) return { errorCode: ErrorCode.none, timestamp: -1n, offset: handle.highWatermark };
   if (timestamp === earliestTimestamp || (timestamp === earliestLocalTimestamp && apiVersion >= 8) || (timestamp === earliestPendingUploadTimestamp && apiVersion >= 9)) {
-    return { errorCode: ErrorCode.none, timestamp: -1n, offset: BigInt(log.logStartOffset) };
+    return { errorCode: ErrorCode.none, timestamp: -1n, offset: handle.logStartOffset };
   }
   if (timestamp === maxTimestamp && apiVersion >= 7) {
-    const found = await log.maxTimestampOffset();
-    return found === null ? notFound : { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset) };
+    const found = await maxTimestampOffset(handle, maxDecompressedBytes);
+    return found === null ? notFound : { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: found.offset };
   }
-  if (timestamp < 0n) return { errorCode: ErrorCode.invalidRequest, timestamp: -1n, offset: -1n };
-  const found = await log.offsetForTimestamp(Number(timestamp));
-  if (found === null || found.offset >= log.highWatermark) return notFound;
-  return { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset) };
+  if (timestamp < 0n) return failed(ErrorCode.invalidRequest);
+  const found = await offsetForTimestamp(handle, Number(timestamp), maxDecompressedBytes);
+  if (found === null || found.offset >= handle.highWatermark) return notFound;
+  return { errorCode: ErrorCode.none, timestamp: BigInt(found.timestamp), offset: found.offset };
 }
 
 /**
@@ -51,7 +58,7 @@ async function lookUp(partition: Partition, timestamp: bigint, apiVersion: numbe
  */
 function storageFailure(error: unknown, partition: Partition, logger: Logger): OffsetAnswer {
   readErrorCode(error, partition, logger);
-  return { errorCode: ErrorCode.kafkaStorageError, timestamp: -1n, offset: -1n };
+  return failed(ErrorCode.kafkaStorageError);
 }
 
 export const listOffsetsHandler = defineHandler({
@@ -68,9 +75,9 @@ export const listOffsetsHandler = defineHandler({
             const partition = broker.partition(topic.name, requested.partitionIndex);
             const answer =
               partition === undefined
-                ? { errorCode: ErrorCode.unknownTopicOrPartition, timestamp: -1n, offset: -1n }
-                : await lookUp(partition, requested.timestamp, apiVersion).catch((error: unknown) => storageFailure(error, partition, broker.logger));
-            return { partitionIndex: requested.partitionIndex, errorCode: answer.errorCode, timestamp: answer.timestamp, offset: answer.offset, leaderEpoch: 0 };
+                ? failed(ErrorCode.unknownTopicOrPartition)
+                : await lookUp(partition, requested.timestamp, apiVersion, broker.config.limits.maxDecompressedBytes).catch((error: unknown) => storageFailure(error, partition, broker.logger));
+            return { partitionIndex: requested.partitionIndex, errorCode: answer.errorCode, timestamp: answer.timestamp, offset: offsetToWire(answer.offset), leaderEpoch: 0 };
           }),
         ),
       })),

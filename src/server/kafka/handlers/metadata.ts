@@ -34,7 +34,7 @@ function describeTopic(broker: Broker, topic: Topic) {
       // A log that failed to open, or damaged stored data (kept, not served): this broker names
       // itself an offline replica so tools (osprey topic describe) can show the partition marked; it
       // still leads the partition and serves what it can.
-      offlineReplicas: partition.state === 'failed' || (partition.isOpen && partition.log.damagedRangeCount > 0) ? [broker.nodeId] : [],
+      offlineReplicas: partition.state === 'failed' || (partition.isOpen && partition.handle.damagedRangeCount > 0) ? [broker.nodeId] : [],
     })),
     topicAuthorizedOperations: authorizedOperationsNotRequested,
   };

@@ -7,7 +7,7 @@
  * once the batch is durable (group-commit fsync by default); acks 0 gets no response at all. Topics
  * are auto-created when enabled. Idempotent producers: a retried batch gets its original offset and
  * is not written twice; a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch
- * INVALID_PRODUCER_EPOCH (broker/producer-state.ts). Check and append happen without yielding.
+ * INVALID_PRODUCER_EPOCH (broker/idempotence/producer-state.ts). Check and append happen without yielding.
  * A partition still being recovered at start-up answers NOT_LEADER_OR_FOLLOWER (retriable); a
  * compressed batch declaring more than limits.maxDecompressedBytes, MESSAGE_TOO_LARGE.
  * Not implemented yet: transactions.
@@ -16,6 +16,7 @@ import type { OperationResult, Partition, Topic } from '../../../broker/broker.j
 import { appendBatch, checkBatch } from '../../../broker/produce.js';
 import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
 import type { PartitionProduceResult } from '../../../broker/produce.js';
+import { offsetToWire } from '../../../broker/offset.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { produceRequest, produceResponse } from '../../../protocol/kafka/messages/produce.js';
 import { defineHandler } from '../handler.js';
@@ -24,7 +25,7 @@ import type { RequestContext } from '../handler.js';
 const firstStoredProduceVersion = 3;
 
 function failed(errorCode: number, errorMessage: string): PartitionProduceResult {
-  return { errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+  return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
 }
 
 /**
@@ -92,9 +93,9 @@ export const produceHandler = defineHandler({
             return {
               index: partitionData.index,
               errorCode: result.errorCode,
-              baseOffset: result.baseOffset,
+              baseOffset: offsetToWire(result.baseOffset),
               logAppendTimeMs: result.logAppendTimeMs,
-              logStartOffset: result.logStartOffset,
+              logStartOffset: offsetToWire(result.logStartOffset),
               recordErrors: [],
               errorMessage: result.errorMessage,
             };

@@ -33,8 +33,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { crc32c } from '@node-rs/crc32';
-import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { producerIdAt, readBaseSequence, readLastOffsetDelta, readProducerEpoch, readProducerId } from '../protocol/kafka/batch-header.js';
+import { ErrorCode } from '../../protocol/kafka/error-codes.js';
+import { producerIdAt, readBaseSequence, readLastOffsetDelta, readProducerEpoch, readProducerId } from '../../protocol/kafka/batch-header.js';
 
 /** Batches remembered per producer id and partition (Kafka's NUM_BATCHES_TO_RETAIN). */
 export const batchesRetainedPerProducer = 5;

@@ -1,0 +1,125 @@
+/**
+ * The narrow handle through which the broker uses one open partition's storage (DESIGN.md,
+ * decision 12): append a batch, read whole batches, the offsets (log start, high watermark, log
+ * end), the storage-level steps of a timestamp lookup, DeleteRecords, retention and the lifecycle.
+ * It owns the partition's PartitionLog and its idempotent-producer state (idempotence/), which
+ * follows the log (replayed from it, told of truncations); nothing else in the broker holds either.
+ *
+ * Storage knows nothing of record contents: what needs them (a timestamp lookup's exact offset,
+ * offset-for-timestamp.ts) is done by the broker on the bytes the handle reads.
+ */
+import type { Logger } from '../logging/logger.js';
+import type { AppendResult, BatchHeader, Clock, LogEnvironment, LogOptions, MaxTimestampBatch, ReadResult } from '../storage/partition-log.js';
+import { PartitionLog } from '../storage/partition-log.js';
+import { PartitionProducers } from './idempotence/partition-producers.js';
+import type { ProducerStateLimits } from './idempotence/producer-state.js';
+import type { TimestampSource } from './offset-for-timestamp.js';
+import type { Offset } from './offset.js';
+
+/** What opening or creating a partition's storage needs besides its folder. */
+export interface PartitionStorageSettings {
+  readonly logOptions: LogOptions;
+  readonly logEnvironment: LogEnvironment;
+  readonly producerLimits: ProducerStateLimits;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export interface RetentionOutcome {
+  readonly deletedBytes: number;
+  /** Idempotent producers forgotten because none of their batches is left. */
+  readonly producersForgotten: number;
+}
+
+export class PartitionHandle implements TimestampSource {
+  private constructor(
+    private readonly log: PartitionLog,
+    /** Idempotent producers' sequence state (idempotence/partition-producers.ts). */
+    readonly producers: PartitionProducers,
+  ) {}
+
+  /** Opens (recovers) an existing partition folder and restores its producer state. */
+  static async open(directory: string, settings: PartitionStorageSettings): Promise<PartitionHandle> {
+    const log = await PartitionLog.open(directory, settings.logOptions, settings.clock, settings.logEnvironment);
+    const producers = await PartitionProducers.open(log, settings.producerLimits, { clock: settings.clock, logger: settings.logger });
+    return new PartitionHandle(log, producers);
+  }
+
+  /** Creates a new, empty partition in a folder that must not exist yet. */
+  static async create(directory: string, settings: PartitionStorageSettings): Promise<PartitionHandle> {
+    const log = await PartitionLog.create(directory, settings.logOptions, settings.clock, settings.logEnvironment);
+    return new PartitionHandle(log, PartitionProducers.forNewLog(log, settings.producerLimits, { clock: settings.clock, logger: settings.logger }));
+  }
+
+  get logStartOffset(): Offset {
+    return this.log.logStartOffset;
+  }
+
+  /** Offsets below it may be served (PartitionLog.highWatermark). */
+  get highWatermark(): Offset {
+    return this.log.highWatermark;
+  }
+
+  /** The next offset to assign. */
+  get logEndOffset(): Offset {
+    return this.log.logEndOffset;
+  }
+
+  /** Damaged ranges kept in the log and not served. */
+  get damagedRangeCount(): number {
+    return this.log.damagedRangeCount;
+  }
+
+  /** Appends one whole, checked batch; offsets are assigned in call order (PartitionLog.append). */
+  append(batch: Buffer): AppendResult {
+    return this.log.append(batch);
+  }
+
+  /** Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74). */
+  read(offset: Offset, maxBytes: number): Promise<ReadResult> {
+    return this.log.read(offset, maxBytes);
+  }
+
+  /** Headers of the batches that may hold a record stamped at or after timestampMs (for offset-for-timestamp.ts). */
+  batchesAtOrAfterTimestamp(timestampMs: number): AsyncIterable<BatchHeader> {
+    return this.log.batchesAtOrAfterTimestamp(timestampMs);
+  }
+
+  /** The largest timestamp kept and the header of the batch holding it; null when no batch has one. */
+  maxTimestampBatch(): Promise<MaxTimestampBatch | null> {
+    return this.log.maxTimestampBatch();
+  }
+
+  /** The bytes of the one batch a header describes, CRC-checked; null when gone or damaged. */
+  readBatch(header: BatchHeader): Promise<Buffer | null> {
+    return this.log.readBatch(header);
+  }
+
+  /** DeleteRecords: moves the log start up to `offset` (≤ high watermark); returns the new log start. */
+  async deleteRecordsBefore(offset: Offset): Promise<Offset> {
+    const logStartOffset = await this.log.deleteRecordsBefore(offset);
+    this.producers.logStartAdvanced();
+    return logStartOffset;
+  }
+
+  async enforceRetention(): Promise<RetentionOutcome> {
+    const deletedBytes = await this.log.enforceRetention();
+    return { deletedBytes, producersForgotten: deletedBytes > 0 ? this.producers.logStartAdvanced() : 0 };
+  }
+
+  updateOptions(options: LogOptions): void {
+    this.log.updateOptions(options);
+  }
+
+  /** Flushes and closes the log, then writes the final producer state snapshot. */
+  async close(): Promise<void> {
+    await this.log.close();
+    await this.producers.closeAfterLog();
+  }
+
+  /** Closes and removes the partition's folder. */
+  async delete(): Promise<void> {
+    await this.producers.discard();
+    await this.log.delete();
+  }
+}
