@@ -10,7 +10,7 @@ import { MalformedInputError } from '../wire/errors.js';
 import type { Reader } from '../wire/reader.js';
 import type { Writer } from '../wire/writer.js';
 import type { MessageCodec } from './codec.js';
-import { inRange, parseRange } from './schema.js';
+import { parseRange } from './schema.js';
 import type { Decoded, Encodable, MessageSchema } from './schema.js';
 
 /** Default of uuid fields: all zeros. Shared; decoded messages must not be written into. */
@@ -25,6 +25,8 @@ export function defineCodec<S extends MessageSchema>(
   encode: (version: number, value: Encodable<S>, writer: Writer) => void,
 ): MessageCodec<S> {
   const { lowest, highest } = parseRange(schema.validVersions);
+  // Parsed once: isFlexible is asked for every request and response.
+  const flexible = parseRange(schema.flexibleVersions);
   const checkVersion = (version: number) => {
     if (!(version >= lowest && version <= highest)) throw new RangeError(`${schema.name} ${schema.type} has no version ${version}`);
   };
@@ -32,7 +34,7 @@ export function defineCodec<S extends MessageSchema>(
     schema,
     lowestVersion: lowest,
     highestVersion: highest,
-    isFlexible: (version) => inRange(schema.flexibleVersions, version),
+    isFlexible: (version) => version >= flexible.lowest && version <= flexible.highest,
     decode(version, reader) {
       checkVersion(version);
       return decode(version, reader);
