@@ -31,6 +31,7 @@ import { LocalMetadataStore } from './metadata-store.js';
 import type { StoredTopic } from './metadata-store.js';
 import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
+import { asOffset } from './offset.js';
 import { topicNameProblem } from './topic-name.js';
 
 export { Partition };
@@ -51,7 +52,7 @@ export interface OperationResult {
 const ok: OperationResult = { errorCode: ErrorCode.none, errorMessage: null };
 
 /** What the group coordinator sees of a partition whose log is not open yet. */
-const offsetsNotKnownYet = { logStartOffset: 0, logEndOffset: Number.MAX_SAFE_INTEGER, highWatermark: Number.MAX_SAFE_INTEGER };
+const offsetsNotKnownYet = { logStartOffset: asOffset(0), logEndOffset: asOffset(Number.MAX_SAFE_INTEGER), highWatermark: asOffset(Number.MAX_SAFE_INTEGER) };
 
 function failure(errorCode: number, errorMessage: string): OperationResult {
   return { errorCode, errorMessage };
