@@ -17,6 +17,7 @@ import { Reader } from '../src/protocol/wire/reader.js';
 import { Writer } from '../src/protocol/wire/writer.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import type { LogOptions } from '../src/storage/partition-log.js';
+import { asOffset } from '../src/storage/offset.js';
 import { removeDirectory, temporaryDirectory } from './lib/processes.js';
 import type { MicroResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
@@ -134,7 +135,7 @@ function storageCases(dataParent: string): Case[] {
   };
   let lastReadBytes = 0;
   const readFrom = async (n: number, fetchOffset: () => number) => {
-    for (let index = 0; index < n; index += 1) lastReadBytes = (await filled!.read(fetchOffset(), 1024 * 1024)).byteCount;
+    for (let index = 0; index < n; index += 1) lastReadBytes = (await filled!.read(asOffset(fetchOffset()), 1024 * 1024)).byteCount;
   };
   let cursor = 0;
   return [

@@ -31,6 +31,7 @@ import { LocalMetadataStore } from './metadata-store.js';
 import type { StoredTopic } from './metadata-store.js';
 import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
+import { asOffset } from './offset.js';
 import { topicNameProblem } from './topic-name.js';
 
 export { Partition };
@@ -51,7 +52,7 @@ export interface OperationResult {
 const ok: OperationResult = { errorCode: ErrorCode.none, errorMessage: null };
 
 /** What the group coordinator sees of a partition whose log is not open yet. */
-const offsetsNotKnownYet = { logStartOffset: 0, logEndOffset: Number.MAX_SAFE_INTEGER, highWatermark: Number.MAX_SAFE_INTEGER };
+const offsetsNotKnownYet = { logStartOffset: asOffset(0), logEndOffset: asOffset(Number.MAX_SAFE_INTEGER), highWatermark: asOffset(Number.MAX_SAFE_INTEGER) };
 
 function failure(errorCode: number, errorMessage: string): OperationResult {
   return { errorCode, errorMessage };
@@ -233,7 +234,7 @@ export class Broker {
     const partitions: Partition[] = [];
     for (const topic of this.topics.values()) partitions.push(...topic.partitions);
     const startedMs = Date.now();
-    await forEachConcurrently(partitions, this.config.partitionOpenConcurrency, (partition) => this.openPartitionLog(partition), () => this.closing);
+    await forEachConcurrently(partitions, this.config.partitionOpenConcurrency, (partition) => this.openPartition(partition), () => this.closing);
     const opened = partitions.filter((partition) => partition.isOpen).length;
     const failed = partitions.filter((partition) => partition.state === 'failed').length;
     const fields = { partitions: partitions.length, opened, failed, durationMs: Date.now() - startedMs };
@@ -294,12 +295,12 @@ export class Broker {
   }
 
   /**
-   * Opens (recovering it) one partition's log and its producer state. A failure is logged, marks
-   * the partition failed (KAFKA_STORAGE_ERROR) and is tried again later: opening writes files
-   * (indexes, checkpoints), so a full disk at start-up must not keep a partition offline once
-   * space returns.
+   * Opens (recovering it) one partition's storage through a PartitionHandle, its log and its
+   * producer state, and serves the partition. A failure is logged, marks the partition failed
+   * (KAFKA_STORAGE_ERROR) and is tried again later: opening writes files (indexes, checkpoints),
+   * so a full disk at start-up must not keep a partition offline once space returns.
    */
-  private async openPartitionLog(partition: Partition, attempt = 1): Promise<void> {
+  private async openPartition(partition: Partition, attempt = 1): Promise<void> {
     const directory = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
     try {
       partition.open(await PartitionHandle.open(directory, this.partitionStorageSettings(partition.topic)));
@@ -321,7 +322,7 @@ export class Broker {
       void this.changeTopic(partition.topic.name, async () => {
         const current = this.topics.get(partition.topic.name)?.partitions[partition.index];
         if (this.closing || current !== partition || partition.state !== 'failed') return;
-        await this.openPartitionLog(partition, attempt).catch(() => undefined);
+        await this.openPartition(partition, attempt).catch(() => undefined);
       });
     }, delayMs);
     timer.unref();

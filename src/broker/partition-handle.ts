@@ -3,7 +3,8 @@
  * decision 12): append a batch, read whole batches, the offsets (log start, high watermark, log
  * end), the storage-level steps of a timestamp lookup, DeleteRecords, retention and the lifecycle.
  * It owns the partition's PartitionLog and its idempotent-producer state (idempotence/), which
- * follows the log (replayed from it, told of truncations); nothing else in the broker holds either.
+ * follows the log (replayed from it, told of truncations) and sees it only through the narrow
+ * ProducerStateLog it declares; nothing else in the broker holds either.
  *
  * Storage knows nothing of record contents: what needs them (a timestamp lookup's exact offset,
  * offset-for-timestamp.ts) is done by the broker on the bytes the handle reads.

@@ -10,15 +10,17 @@
  * an older one, whatever order durability is reported in: committed offsets never go backwards by
  * themselves (a client may of course commit a lower offset).
  */
+import type { Offset } from '../storage/offset.js';
 import type { OffsetValue } from './log-records.js';
 
 export type CommittedOffset = OffsetValue;
 
+/** `…LogOffset`: the group log offset of the record the view comes from; null before any. */
 interface OffsetEntry {
   latest: CommittedOffset | null;
-  latestLogOffset: number;
+  latestLogOffset: Offset | null;
   visible: CommittedOffset | null;
-  visibleLogOffset: number;
+  visibleLogOffset: Offset | null;
 }
 
 export interface TopicPartitionOffset {
@@ -27,22 +29,27 @@ export interface TopicPartitionOffset {
   readonly committed: CommittedOffset;
 }
 
+/** Whether a write at `logOffset` is older than the one at `current` (null: no write yet). */
+function isBefore(logOffset: Offset, current: Offset | null): boolean {
+  return current !== null && logOffset < current;
+}
+
 export class CommittedOffsets {
   private readonly topics = new Map<string, Map<number, OffsetEntry>>();
 
   /** A write (value, or null for a deletion) appended at `logOffset`; not yet durable. */
-  appended(topic: string, partition: number, value: CommittedOffset | null, logOffset: number): void {
+  appended(topic: string, partition: number, value: CommittedOffset | null, logOffset: Offset): void {
     const entry = this.entry(topic, partition, value !== null);
-    if (entry === undefined || logOffset < entry.latestLogOffset) return;
+    if (entry === undefined || isBefore(logOffset, entry.latestLogOffset)) return;
     entry.latest = value;
     entry.latestLogOffset = logOffset;
     this.dropIfGone(topic, partition, entry);
   }
 
   /** The write appended at `logOffset` is durable: show it, unless a later write already shows. */
-  madeDurable(topic: string, partition: number, value: CommittedOffset | null, logOffset: number): void {
+  madeDurable(topic: string, partition: number, value: CommittedOffset | null, logOffset: Offset): void {
     const entry = this.entry(topic, partition, value !== null);
-    if (entry === undefined || logOffset < entry.visibleLogOffset) return;
+    if (entry === undefined || isBefore(logOffset, entry.visibleLogOffset)) return;
     entry.visible = value;
     entry.visibleLogOffset = logOffset;
     this.dropIfGone(topic, partition, entry);
@@ -53,7 +60,7 @@ export class CommittedOffsets {
    * back to what is durable, unless a later write already replaced it. Otherwise a later snapshot
    * of the group log would store a commit the client was told had failed.
    */
-  appendFailed(topic: string, partition: number, value: CommittedOffset | null, logOffset: number): void {
+  appendFailed(topic: string, partition: number, value: CommittedOffset | null, logOffset: Offset): void {
     const entry = this.entry(topic, partition, false);
     if (entry === undefined || entry.latestLogOffset !== logOffset || entry.latest !== value) return;
     entry.latest = entry.visible;
@@ -62,7 +69,7 @@ export class CommittedOffsets {
   }
 
   /** Replay: the write is in the log, hence durable. */
-  replayed(topic: string, partition: number, value: CommittedOffset | null, logOffset: number): void {
+  replayed(topic: string, partition: number, value: CommittedOffset | null, logOffset: Offset): void {
     this.appended(topic, partition, value, logOffset);
     this.madeDurable(topic, partition, value, logOffset);
   }
@@ -76,7 +83,7 @@ export class CommittedOffsets {
     }
     let entry = partitions.get(partition);
     if (entry === undefined && create) {
-      entry = { latest: null, latestLogOffset: -1, visible: null, visibleLogOffset: -1 };
+      entry = { latest: null, latestLogOffset: null, visible: null, visibleLogOffset: null };
       partitions.set(partition, entry);
     }
     return entry;

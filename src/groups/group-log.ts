@@ -14,24 +14,23 @@
  * there; after it, everything the dropped records said is repeated in the snapshot.
  */
 import type { Logger } from '../logging/logger.js';
-import { batchHeaderBytes } from '../protocol/kafka/batch-header.js';
+import { batchHeaderBytes, readBaseOffset, readLastOffset } from '../protocol/kafka/batch-header.js';
 import { decodeRecordBatch, encodeRecordBatch, recordBatchTotalBytes } from '../protocol/kafka/records.js';
 import type { RecordToEncode } from '../protocol/kafka/records.js';
 import { MalformedInputError } from '../protocol/wire/errors.js';
 import type { Clock, LogOptions } from '../storage/partition-log.js';
 import { PartitionLog } from '../storage/partition-log.js';
+import { asOffset, type Offset } from '../storage/offset.js';
 import { decodeRecord, encodeKey, encodeValue } from './log-records.js';
 import type { GroupLogRecord } from './log-records.js';
 
 /** Records per batch when the snapshot is written; commits go as one batch per request. */
 const snapshotRecordsPerBatch = 500;
 const replayReadBytes = 4 * 1024 * 1024;
-/** Where a v2 batch header keeps lastOffsetDelta (protocol/kafka/records.ts). */
-const lastOffsetDeltaAt = 23;
 
 export interface AppendOutcome {
   /** Offset of the first record in the group log (orders writes to the same key). */
-  readonly logOffset: number;
+  readonly logOffset: Offset;
   /** Resolves once durable per the broker's flush policy; rejects if the write fails. */
   readonly durable: Promise<void>;
 }
@@ -56,11 +55,11 @@ export class GroupLog {
     return this.log.sizeBytes;
   }
 
-  get logStartOffset(): number {
+  get logStartOffset(): Offset {
     return this.log.logStartOffset;
   }
 
-  get logEndOffset(): number {
+  get logEndOffset(): Offset {
     return this.log.logEndOffset;
   }
 
@@ -69,8 +68,8 @@ export class GroupLog {
    * decoded is logged and skipped (recovery already checked the CRCs, so this means a format we do
    * not know); replay goes on with the next.
    */
-  async replay(visit: (record: GroupLogRecord, logOffset: number) => void): Promise<number> {
-    let offset: number = this.log.logStartOffset;
+  async replay(visit: (record: GroupLogRecord, logOffset: Offset) => void): Promise<number> {
+    let offset = this.log.logStartOffset;
     const end = this.log.logEndOffset;
     let count = 0;
     while (offset < end) {
@@ -85,9 +84,8 @@ export class GroupLog {
           batch = decodeRecordBatch(bytes, position, { verifyCrc: false });
         } catch (error) {
           if (!(error instanceof MalformedInputError) || total < batchHeaderBytes) throw error;
-          const lastOffset = Number(bytes.readBigInt64BE(position)) + bytes.readInt32BE(position + lastOffsetDeltaAt);
-          this.logger.warn('group log: skipping a batch that cannot be decoded', { offset: Number(bytes.readBigInt64BE(position)), error: error.message });
-          offset = lastOffset + 1;
+          this.logger.warn('group log: skipping a batch that cannot be decoded', { offset: readBaseOffset(bytes, position), error: error.message });
+          offset = asOffset(readLastOffset(bytes, position) + 1);
           position += total;
           progressed = true;
           continue;
@@ -108,10 +106,10 @@ export class GroupLog {
             this.logger.warn('group log: skipping a record of an unknown key type', { offset: record.offset, keyType: decoded.keyType });
             continue;
           }
-          visit(decoded, record.offset);
+          visit(decoded, asOffset(record.offset));
           count++;
         }
-        offset = batch.lastOffset + 1;
+        offset = asOffset(batch.lastOffset + 1);
       }
       if (!progressed) break;
     }

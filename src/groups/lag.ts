@@ -10,12 +10,13 @@
  * longer exists. The partitions shown are those with a committed offset and those assigned to a
  * member (for groups whose members' assignments the broker can read).
  */
+import { isOffset, type Offset } from '../storage/offset.js';
 
 export interface PartitionLag {
   readonly topic: string;
   readonly partition: number;
-  /** Null when the group has committed nothing for this partition. */
-  readonly committedOffset: number | null;
+  /** Null when the group has committed nothing for this partition (or a negative "no position"). */
+  readonly committedOffset: Offset | null;
   /** High watermark; null when the partition does not exist (any more). */
   readonly logEndOffset: number | null;
   readonly lag: number | null;
@@ -45,10 +46,10 @@ export interface LagInput {
 
 /** Pure: also usable by a client that gathered the same facts over the wire (OffsetFetch, ListOffsets, DescribeGroups). */
 export function computeGroupLag(input: LagInput): GroupLag {
-  const rows = new Map<string, { topic: string; partition: number; committedOffset: number | null; memberId: string | null; clientId: string | null }>();
+  const rows = new Map<string, { topic: string; partition: number; committedOffset: Offset | null; memberId: string | null; clientId: string | null }>();
   const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
   for (const { topic, partition, offset } of input.committed) {
-    rows.set(keyOf(topic, partition), { topic, partition, committedOffset: offset >= 0 ? offset : null, memberId: null, clientId: null });
+    rows.set(keyOf(topic, partition), { topic, partition, committedOffset: isOffset(offset) ? offset : null, memberId: null, clientId: null });
   }
   for (const { topic, partition, memberId, clientId } of input.assigned) {
     const row = rows.get(keyOf(topic, partition)) ?? { topic, partition, committedOffset: null, memberId: null, clientId: null };

@@ -46,6 +46,7 @@
  * version lets fields be added: a reader takes the fields of the versions it knows, in order, and
  * ignores the bytes after them; a value of a version below 1 is malformed.
  */
+import { committedPositionFromWire, committedPositionToWire, type CommittedPosition } from '../broker/offset.js';
 import { MalformedInputError } from '../protocol/wire/errors.js';
 import { Reader } from '../protocol/wire/reader.js';
 import { Writer } from '../protocol/wire/writer.js';
@@ -56,7 +57,8 @@ const groupValueVersion = 1;
 const consumerGroupValueVersion = 1;
 
 export interface OffsetValue {
-  readonly offset: number;
+  /** Converted from and to the stored int64 by this codec, as the wire's by the handlers (broker/offset.ts). */
+  readonly offset: CommittedPosition;
   readonly leaderEpoch: number;
   readonly metadata: string;
   readonly commitTimestampMs: number;
@@ -142,7 +144,7 @@ function encodeConsumerGroupValue(value: ConsumerGroupValue): Buffer {
 function encodeOffsetValue(value: OffsetValue): Buffer {
   const writer = new Writer(64);
   writer.int16(offsetValueVersion);
-  writer.int64(BigInt(value.offset));
+  writer.int64(committedPositionToWire(value.offset));
   writer.int32(value.leaderEpoch);
   writer.string(value.metadata);
   writer.int64(BigInt(value.commitTimestampMs));
@@ -209,8 +211,10 @@ function readVersion(reader: Reader, what: string): number {
 function decodeOffsetValue(bytes: Buffer): OffsetValue {
   const reader = new Reader(bytes);
   readVersion(reader, 'offset');
+  const offset = committedPositionFromWire(reader.int64());
+  if (offset === null) throw new MalformedInputError('offset value: committed offset beyond 2^53');
   return {
-    offset: Number(reader.int64()),
+    offset,
     leaderEpoch: reader.int32(),
     metadata: reader.string(),
     commitTimestampMs: Number(reader.int64()),

@@ -9,8 +9,10 @@
  *
  * Everything here answers with Kafka error codes; nothing is thrown at the protocol edge.
  */
+import type { CommittedPosition } from '../broker/offset.js';
 import type { GroupSettings } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
+import { asOffset, type Offset } from '../storage/offset.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { CommittedOffset } from './committed-offsets.js';
 import { ConsumerGroup } from './consumer-group.js';
@@ -29,12 +31,13 @@ import type { Scheduler, Timer } from './scheduler.js';
  * for KIP-848 groups, topic ids and partition counts.
  */
 export interface TopicDirectory extends ConsumerTopics {
-  partitionOffsets(topic: string, partition: number): { readonly logStartOffset: number; readonly logEndOffset: number; readonly highWatermark: number } | undefined;
+  partitionOffsets(topic: string, partition: number): { readonly logStartOffset: Offset; readonly logEndOffset: Offset; readonly highWatermark: Offset } | undefined;
 }
 
 export interface CommitPartition {
   readonly partitionIndex: number;
-  readonly committedOffset: number;
+  /** As the handler converted it (broker/offset.ts); null: beyond 2^53, refused as out of range. */
+  readonly committedOffset: CommittedPosition | null;
   readonly committedLeaderEpoch: number;
   readonly committedMetadata: string | null;
 }
@@ -54,7 +57,8 @@ export type PartitionErrors = Array<{ name: string; partitions: Array<{ partitio
 
 export interface FetchedPartition {
   readonly partitionIndex: number;
-  readonly committedOffset: number;
+  /** Null when nothing is committed (−1 on the wire). */
+  readonly committedOffset: CommittedPosition | null;
   readonly committedLeaderEpoch: number;
   readonly metadata: string;
   readonly errorCode: number;
@@ -136,7 +140,7 @@ export class OffsetsService {
       topic.partitions.forEach((partition, partitionIndex) => {
         const result = results[topicIndex]!.partitions[partitionIndex]!;
         result.errorCode = this.commitProblem(topic.name, partition);
-        if (result.errorCode !== ErrorCode.none) return;
+        if (result.errorCode !== ErrorCode.none || partition.committedOffset === null) return;
         const value: CommittedOffset = { offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch, metadata: partition.committedMetadata ?? '', commitTimestampMs: now };
         accepted.push({ topic: topic.name, partition: partition.partitionIndex, value, result });
       });
@@ -156,14 +160,14 @@ export class OffsetsService {
       this.registry.dropIfUnused(target);
       return results;
     }
-    accepted.forEach(({ topic, partition, value }, index) => target.offsets.appended(topic, partition, value, outcome.logOffset + index));
+    accepted.forEach(({ topic, partition, value }, index) => target.offsets.appended(topic, partition, value, asOffset(outcome.logOffset + index)));
     try {
       await outcome.durable;
-      accepted.forEach(({ topic, partition, value }, index) => target.offsets.madeDurable(topic, partition, value, outcome.logOffset + index));
+      accepted.forEach(({ topic, partition, value }, index) => target.offsets.madeDurable(topic, partition, value, asOffset(outcome.logOffset + index)));
     } catch (error) {
       this.logger.debug('committing offsets failed', { group: target.groupId, error: String(error) }); // the group log reported the cause
       accepted.forEach(({ topic, partition, value, result }, index) => {
-        target.offsets.appendFailed(topic, partition, value, outcome.logOffset + index);
+        target.offsets.appendFailed(topic, partition, value, asOffset(outcome.logOffset + index));
         result.errorCode = retryLaterCode;
       });
     }
@@ -174,7 +178,7 @@ export class OffsetsService {
     const offsets = this.topics.partitionOffsets(topic, partition.partitionIndex);
     if (offsets === undefined) return ErrorCode.unknownTopicOrPartition;
     if (partition.committedMetadata !== null && Buffer.byteLength(partition.committedMetadata, 'utf8') > this.settings.maxMetadataBytes) return ErrorCode.offsetMetadataTooLarge;
-    if (partition.committedOffset > offsets.logEndOffset) return ErrorCode.offsetOutOfRange;
+    if (partition.committedOffset === null || partition.committedOffset > offsets.logEndOffset) return ErrorCode.offsetOutOfRange;
     return ErrorCode.none;
   }
 
@@ -197,7 +201,7 @@ export class OffsetsService {
     const offsets = group?.offsets;
     const describe = (partitionIndex: number, committed: CommittedOffset | undefined): FetchedPartition =>
       committed === undefined
-        ? { partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.none }
+        ? { partitionIndex, committedOffset: null, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.none }
         : { partitionIndex, committedOffset: committed.offset, committedLeaderEpoch: committed.leaderEpoch, metadata: committed.metadata, errorCode: ErrorCode.none };
     if (topics !== null) {
       return {
@@ -240,18 +244,18 @@ export class OffsetsService {
     const outcome = this.persistence.append(records);
     if (outcome === null) return { errorCode: retryLaterCode, topics: [] };
     records.forEach((record, index) => {
-      if (record.kind === 'offset') group.offsets.appended(record.topic, record.partition, null, outcome.logOffset + index);
+      if (record.kind === 'offset') group.offsets.appended(record.topic, record.partition, null, asOffset(outcome.logOffset + index));
     });
     try {
       await outcome.durable;
     } catch {
       records.forEach((record, index) => {
-        if (record.kind === 'offset') group.offsets.appendFailed(record.topic, record.partition, null, outcome.logOffset + index);
+        if (record.kind === 'offset') group.offsets.appendFailed(record.topic, record.partition, null, asOffset(outcome.logOffset + index));
       });
       return { errorCode: retryLaterCode, topics: [] };
     }
     records.forEach((record, index) => {
-      if (record.kind === 'offset') group.offsets.madeDurable(record.topic, record.partition, null, outcome.logOffset + index);
+      if (record.kind === 'offset') group.offsets.madeDurable(record.topic, record.partition, null, asOffset(outcome.logOffset + index));
     });
     return { errorCode: ErrorCode.none, topics: results };
   }
@@ -309,12 +313,12 @@ export class OffsetsService {
     const outcome = this.persistence.append(records);
     if (outcome === null) return 0;
     records.forEach((record, index) => {
-      if (record.kind === 'offset') this.registry.get(record.groupId)?.offsets.appended(record.topic, record.partition, null, outcome.logOffset + index);
+      if (record.kind === 'offset') this.registry.get(record.groupId)?.offsets.appended(record.topic, record.partition, null, asOffset(outcome.logOffset + index));
     });
     const removals = doomedGroups.map((group) => this.registry.remove(group));
     await outcome.durable;
     records.forEach((record, index) => {
-      if (record.kind === 'offset') expiredGroups.find((group) => group.groupId === record.groupId)?.offsets.madeDurable(record.topic, record.partition, null, outcome.logOffset + index);
+      if (record.kind === 'offset') expiredGroups.find((group) => group.groupId === record.groupId)?.offsets.madeDurable(record.topic, record.partition, null, asOffset(outcome.logOffset + index));
     });
     await Promise.all(removals);
     if (records.length > 0 || doomedGroups.length > 0) this.logger.info('expired offsets', { offsets: records.length, groupsRemoved: doomedGroups.length });

@@ -126,7 +126,7 @@ export class PartitionLog {
   private closed = false;
   private readonly logger: Logger | null;
   private readonly onWriteFailure: (failure: WriteFailure) => void;
-  private readonly truncationListeners = new Set<(endOffset: number) => void>();
+  private readonly truncationListeners = new Set<(endOffset: Offset) => void>();
   /** Retention and DeleteRecords run one at a time. */
   private maintenance: Promise<unknown> = Promise.resolve();
 
@@ -302,7 +302,7 @@ export class PartitionLog {
    * are cut away after a failed write (state kept beside the log, such as producer sequences, must
    * forget them before the next append).
    */
-  onTruncated(listener: (endOffset: number) => void): void {
+  onTruncated(listener: (endOffset: Offset) => void): void {
     this.truncationListeners.add(listener);
   }
 
@@ -321,7 +321,7 @@ export class PartitionLog {
     active.rollBackTo(tail);
     this.cache.clear();
     this.reportWriteFailure(failure);
-    for (const listener of this.truncationListeners) listener(tail.nextOffset);
+    for (const listener of this.truncationListeners) listener(asOffset(tail.nextOffset));
     this.onWriteFailure(failure);
     return { active, position: tail.sizeBytes, removed };
   }
@@ -410,7 +410,7 @@ export class PartitionLog {
    * always returned whole (KIP-74). Throws OffsetOutOfRangeError when fetchOffset < logStartOffset
    * or > logEndOffset. Empty at the end.
    */
-  async read(fetchOffset: number, maxBytes: number, maxOffset: number = this.highWatermark): Promise<ReadResult> {
+  async read(fetchOffset: Offset, maxBytes: number, maxOffset: Offset = this.highWatermark): Promise<ReadResult> {
     if (this.closed) throw new LogClosedError(this.directory);
     this.checkOffsetInRange(fetchOffset);
     const limitOffset = Math.min(maxOffset, this.flusher.writtenEndOffset);
@@ -634,7 +634,7 @@ export class PartitionLog {
   }
 
   /** DeleteRecords: advances logStartOffset to `offset` (≤ highWatermark), persisted; deletes segments wholly below it. */
-  deleteRecordsBefore(offset: number): Promise<Offset> {
+  deleteRecordsBefore(offset: Offset): Promise<Offset> {
     return this.serialized(async (): Promise<Offset> => {
       if (this.closed) throw new LogClosedError(this.directory);
       if (offset > this.highWatermark || offset < 0) throw new OffsetOutOfRangeError(offset, this.startOffset, this.highWatermark);

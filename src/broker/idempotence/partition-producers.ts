@@ -20,9 +20,10 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/logger.js';
-import type { AppendResult, Clock, PartitionLog } from '../../storage/partition-log.js';
+import type { AppendResult, Clock, ReadResult } from '../../storage/partition-log.js';
 import { CorruptBatchError } from '../../storage/partition-log.js';
 import { forEachBatch, isControl, readBaseOffset, readLastOffset, readMaxTimestamp } from '../../protocol/kafka/batch-header.js';
+import { asOffset, type Offset } from '../../storage/offset.js';
 import { defaultSyncFile, syncDirectory } from '../../storage/segment.js';
 import type { SyncFile } from '../../storage/segment.js';
 import { decodeSnapshot, encodeSnapshot, producerBatchOf, ProducerStateTable } from './producer-state.js';
@@ -34,6 +35,24 @@ const temporarySuffix = '.tmp';
 const replayReadBytes = 4 * 1024 * 1024;
 
 const appendVerdict: SequenceVerdict = { kind: 'append' };
+
+/**
+ * What the producer state needs of its partition's log: where it lives, its offsets, batch reads
+ * for replay, segment rolls (a moment to save a snapshot) and truncations. The partition handle
+ * (partition-handle.ts) gives it its PartitionLog, which has all of this; nothing else is used.
+ */
+export interface ProducerStateLog {
+  readonly directory: string;
+  readonly logStartOffset: Offset;
+  readonly logEndOffset: Offset;
+  readonly highWatermark: Offset;
+  /** Grows when a segment rolls. */
+  readonly segmentCount: number;
+  /** Whole batches from the one holding `offset`, each entirely below `maxOffset` (PartitionLog.read). */
+  read(offset: Offset, maxBytes: number, maxOffset: Offset): Promise<ReadResult>;
+  /** Calls `listener` with the new log end whenever a failed write is cut away. */
+  onTruncated(listener: (endOffset: Offset) => void): void;
+}
 
 export interface PartitionProducersEnvironment {
   readonly clock: Clock;
@@ -53,7 +72,7 @@ export class PartitionProducers {
 
   private constructor(
     readonly table: ProducerStateTable,
-    private readonly log: PartitionLog,
+    private readonly log: ProducerStateLog,
     private readonly environment: PartitionProducersEnvironment,
   ) {
     this.snapshotChangeCount = table.changeCount;
@@ -62,7 +81,7 @@ export class PartitionProducers {
   }
 
   /**
-   * A failed write was cut away (PartitionLog.onTruncated): forget the batches that were in it.
+   * A failed write was cut away (onTruncated): forget the batches that were in it.
    * Everything left in the log was acknowledged, so later snapshots need not wait for the failed
    * appends' promises.
    */
@@ -77,7 +96,7 @@ export class PartitionProducers {
   }
 
   /** Restores the state of an opened (recovered) log. */
-  static async open(log: PartitionLog, limits: ProducerStateLimits, environment: PartitionProducersEnvironment): Promise<PartitionProducers> {
+  static async open(log: ProducerStateLog, limits: ProducerStateLimits, environment: PartitionProducersEnvironment): Promise<PartitionProducers> {
     const table = new ProducerStateTable(limits);
     const { logger, clock } = environment;
     const nowMs = clock.nowMs();
@@ -102,7 +121,7 @@ export class PartitionProducers {
   }
 
   /** The state of a log just created empty: nothing to restore, and no snapshot needed until something changes. */
-  static forNewLog(log: PartitionLog, limits: ProducerStateLimits, environment: PartitionProducersEnvironment): PartitionProducers {
+  static forNewLog(log: ProducerStateLog, limits: ProducerStateLimits, environment: PartitionProducersEnvironment): PartitionProducers {
     const producers = new PartitionProducers(new ProducerStateTable(limits), log, environment);
     producers.snapshotOffset = log.logEndOffset;
     return producers;
@@ -114,7 +133,7 @@ export class PartitionProducers {
     return batch === null ? appendVerdict : this.table.check(batch);
   }
 
-  /** Records what was just appended (call right after PartitionLog.append, before yielding). */
+  /** Records what was just appended (call right after the log's append, before yielding). */
   recordAppend(records: Buffer, appended: AppendResult): void {
     this.lastDurable = appended.durable;
     const batch = producerBatchOf(records);
@@ -155,7 +174,7 @@ export class PartitionProducers {
   }
 
   /**
-   * Final snapshot, once the log is closed (everything flushed): call after PartitionLog.close().
+   * Final snapshot, once the log is closed (everything flushed): call after the log is closed.
    * A failure is logged, not thrown: the next start replays the log instead.
    */
   async closeAfterLog(): Promise<void> {
@@ -224,7 +243,7 @@ export class PartitionProducers {
   }
 }
 
-async function readSnapshot(path: string, log: PartitionLog, logger: Logger): Promise<ProducerSnapshot | null> {
+async function readSnapshot(path: string, log: ProducerStateLog, logger: Logger): Promise<ProducerSnapshot | null> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
@@ -249,14 +268,14 @@ async function readSnapshot(path: string, log: PartitionLog, logger: Logger): Pr
 }
 
 /** Feeds the headers of every batch in [fromOffset, log end) to the table. Returns the batches seen. */
-async function replay(table: ProducerStateTable, log: PartitionLog, fromOffset: number, nowMs: number): Promise<number> {
+async function replay(table: ProducerStateTable, log: ProducerStateLog, fromOffset: number, nowMs: number): Promise<number> {
   const endOffset = log.logEndOffset;
   let offset = fromOffset;
   let batches = 0;
   while (offset < endOffset) {
     let chunks: Buffer[];
     try {
-      ({ chunks } = await log.read(offset, replayReadBytes, endOffset));
+      ({ chunks } = await log.read(asOffset(offset), replayReadBytes, endOffset));
     } catch (error) {
       // Damaged data (kept by recovery, never served) holds no producer state we can use: skip it.
       if (!(error instanceof CorruptBatchError)) throw error;

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
 import { ClassicGroup } from '../../../src/groups/classic-group.js';
+import { asOffset } from '../../../src/storage/offset.js';
 import { assignment, eventually, formGroup, joinRequest, openHarness, settle, subscription, track } from './harness.js';
 
 function classic(harness: { coordinator: { group(id: string): unknown } }, groupId: string): ClassicGroup {
@@ -312,7 +313,7 @@ test('static membership: a restarted member takes over its instance id without a
     const sync = await harness.coordinator.syncGroup('g', { memberId: restarted.memberId, groupInstanceId: 'pod-2', generationId: generation, protocolType: null, protocolName: null, assignments: [] });
     assert.deepEqual(sync.assignment, assignment('orders', 1), 'it gets the assignment it had');
     assert.equal(harness.coordinator.heartbeat('g', pod2, 'pod-2', generation), ErrorCode.fencedInstanceId);
-    const commit = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generation, memberId: pod2, groupInstanceId: 'pod-2', topics: [{ name: 'orders', partitions: [{ partitionIndex: 1, committedOffset: 5, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    const commit = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generation, memberId: pod2, groupInstanceId: 'pod-2', topics: [{ name: 'orders', partitions: [{ partitionIndex: 1, committedOffset: asOffset(5), committedLeaderEpoch: -1, committedMetadata: null }] }] });
     assert.equal(commit[0]!.partitions[0]!.errorCode, ErrorCode.fencedInstanceId);
     assert.equal(harness.coordinator.leaveGroup('g', [{ memberId: pod2, groupInstanceId: 'pod-2' }])[0]!.errorCode, ErrorCode.fencedInstanceId);
     // The static leader restarting with JoinGroup v9 is told to skip the assignment; before v9 it is shown the old leader id.

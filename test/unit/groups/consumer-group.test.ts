@@ -11,6 +11,7 @@ import { ConsumerGroup } from '../../../src/groups/consumer-group.js';
 import type { ConsumerHeartbeatResult } from '../../../src/groups/consumer-group.js';
 import { ClassicGroup } from '../../../src/groups/classic-group.js';
 import type { ConsumerHeartbeatRequest } from '../../../src/groups/coordinator.js';
+import { asOffset } from '../../../src/storage/offset.js';
 import { formGroup, openHarness } from './harness.js';
 import type { Harness } from './harness.js';
 
@@ -210,11 +211,11 @@ test('a restart: the group comes back Empty with its epoch and offsets; members 
     const b = join(harness, 'g', 'b');
     send(harness, 'g', { memberId: 'a', memberEpoch: 1 }, { orders: [0, 1, 2, 3, 4, 5] });
     send(harness, 'g', { memberId: 'a', memberEpoch: 1 }, { orders: [0, 1, 2] });
-    const results = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: 2, memberId: 'a', groupInstanceId: null, apiVersion: 9, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    const results = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: 2, memberId: 'a', groupInstanceId: null, apiVersion: 9, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(42), committedLeaderEpoch: -1, committedMetadata: null }] }] });
     assert.equal(results[0]!.partitions[0]!.errorCode, 0);
-    const stale = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: 1, memberId: 'a', groupInstanceId: null, apiVersion: 9, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 43, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    const stale = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: 1, memberId: 'a', groupInstanceId: null, apiVersion: 9, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(43), committedLeaderEpoch: -1, committedMetadata: null }] }] });
     assert.equal(stale[0]!.partitions[0]!.errorCode, ErrorCode.staleMemberEpoch);
-    const oldVersion = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: 2, memberId: 'a', groupInstanceId: null, apiVersion: 8, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 43, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    const oldVersion = await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: 2, memberId: 'a', groupInstanceId: null, apiVersion: 8, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(43), committedLeaderEpoch: -1, committedMetadata: null }] }] });
     assert.equal(oldVersion[0]!.partitions[0]!.errorCode, ErrorCode.unsupportedVersion);
     assert.equal(harness.coordinator.fetchOffsets('g', null, { memberId: 'a', memberEpoch: 1 }).errorCode, ErrorCode.staleMemberEpoch);
     assert.equal(harness.coordinator.fetchOffsets('g', null, { memberId: 'a', memberEpoch: 2 }).errorCode, 0);
@@ -242,7 +243,7 @@ test('an empty classic group becomes a consumer group and back, keeping its offs
   let harness = await openHarness();
   try {
     const formed = await formGroup(harness, 'g', 1);
-    await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: formed.generationId, memberId: formed.members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: formed.generationId, memberId: formed.members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(7), committedLeaderEpoch: -1, committedMetadata: null }] }] });
     assert.equal(join(harness, 'g', 'a').errorCode, ErrorCode.inconsistentGroupProtocol, 'the classic group has a member');
     harness.coordinator.leaveGroup('g', [{ memberId: formed.members[0]!, groupInstanceId: null }]);
     assert.equal(join(harness, 'g', 'a').errorCode, 0);

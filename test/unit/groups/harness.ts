@@ -13,15 +13,16 @@ import { encodeAssignment, encodeSubscription } from '../../../src/protocol/kafk
 import { GroupCoordinator } from '../../../src/groups/coordinator.js';
 import type { TopicDirectory } from '../../../src/groups/coordinator.js';
 import { ManualScheduler } from '../../../src/groups/scheduler.js';
+import { asOffset, type Offset } from '../../../src/storage/offset.js';
 
 export class FakeTopics implements TopicDirectory {
-  readonly partitions = new Map<string, { logStartOffset: number; logEndOffset: number; highWatermark: number }>();
+  readonly partitions = new Map<string, { logStartOffset: Offset; logEndOffset: Offset; highWatermark: Offset }>();
 
   /** Topic name → id and partition count (ids are the name's bytes, zero-padded). */
   readonly topicInfo = new Map<string, { id: Buffer; partitionCount: number }>();
 
   add(topic: string, partitionCount: number, endOffset = 1000): this {
-    for (let partition = 0; partition < partitionCount; partition++) this.partitions.set(`${topic}/${partition}`, { logStartOffset: 0, logEndOffset: endOffset, highWatermark: endOffset });
+    for (let partition = 0; partition < partitionCount; partition++) this.partitions.set(`${topic}/${partition}`, { logStartOffset: asOffset(0), logEndOffset: asOffset(endOffset), highWatermark: asOffset(endOffset) });
     const id = Buffer.alloc(16);
     id.write(topic.slice(0, 16));
     this.topicInfo.set(topic, { id, partitionCount: Math.max(partitionCount, this.topicInfo.get(topic)?.partitionCount ?? 0) });

@@ -13,13 +13,16 @@ import { PartitionLog } from '../../../src/storage/partition-log.js';
 import { ClassicGroup } from '../../../src/groups/classic-group.js';
 import type { CommitRequest } from '../../../src/groups/coordinator.js';
 import { computeGroupLag } from '../../../src/groups/lag.js';
+import { committedPositionFromWire, type CommittedPosition } from '../../../src/broker/offset.js';
+import { asOffset } from '../../../src/storage/offset.js';
 import { formGroup, joinRequest, openHarness, settle, track } from './harness.js';
 
-function simpleCommit(groupId: string, entries: Array<[string, number, number, string?]>): CommitRequest {
-  const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; committedMetadata: string | null }>>();
+/** Offsets as on the wire, converted as the OffsetCommit handler does. */
+function simpleCommit(groupId: string, entries: Array<[string, number, number | bigint, string?]>): CommitRequest {
+  const topics = new Map<string, Array<{ partitionIndex: number; committedOffset: CommittedPosition | null; committedLeaderEpoch: number; committedMetadata: string | null }>>();
   for (const [topic, partitionIndex, committedOffset, metadata] of entries) {
     if (!topics.has(topic)) topics.set(topic, []);
-    topics.get(topic)!.push({ partitionIndex, committedOffset, committedLeaderEpoch: 3, committedMetadata: metadata ?? null });
+    topics.get(topic)!.push({ partitionIndex, committedOffset: committedPositionFromWire(BigInt(committedOffset)), committedLeaderEpoch: 3, committedMetadata: metadata ?? null });
   }
   return { groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [...topics].map(([name, partitions]) => ({ name, partitions })) };
 }
@@ -40,7 +43,7 @@ test('simple commits (generation −1) create a group; OffsetFetch returns them,
     assert.deepEqual(fetched.topics[0]!.partitions, [
       { partitionIndex: 0, committedOffset: 10, committedLeaderEpoch: 3, metadata: 'note', errorCode: 0 },
       { partitionIndex: 1, committedOffset: 0, committedLeaderEpoch: 3, metadata: '', errorCode: 0 },
-      { partitionIndex: 2, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: 0 },
+      { partitionIndex: 2, committedOffset: null, committedLeaderEpoch: -1, metadata: '', errorCode: 0 },
     ]);
     const all = harness.coordinator.fetchOffsets('simple', null);
     assert.deepEqual(all.topics.map((topic) => [topic.name, topic.partitions.map((partition) => partition.partitionIndex)]), [['orders', [0, 1]], ['payments', [1]]]);
@@ -51,15 +54,20 @@ test('simple commits (generation −1) create a group; OffsetFetch returns them,
 });
 
 test('commit checks per partition: unknown topic or partition, metadata too large, offsets beyond the log end (negative ones are kept, as Kafka)', async () => {
-  const harness = await openHarness({ maxMetadataBytes: 8 });
+  let harness = await openHarness({ maxMetadataBytes: 8 });
   try {
     // The fake topics end at offset 1000.
     const result = await harness.coordinator.commitOffsets(
-      simpleCommit('g', [['orders', 0, 1000], ['orders', 1, -1], ['orders', 2, 1001], ['orders', 3, -2], ['orders', 6, 1], ['nope', 0, 1], ['payments', 0, 5, '123456789'], ['payments', 1, 5, '12345678']]),
+      simpleCommit('g', [['orders', 0, 1000], ['orders', 1, -1], ['orders', 2, 1001], ['orders', 3, -2], ['orders', 4, 2n ** 53n], ['orders', 6, 1], ['nope', 0, 1], ['payments', 0, 5, '123456789'], ['payments', 1, 5, '12345678']]),
     );
-    assert.deepEqual(codes(result), [0, 0, ErrorCode.offsetOutOfRange, 0, ErrorCode.unknownTopicOrPartition, ErrorCode.unknownTopicOrPartition, ErrorCode.offsetMetadataTooLarge, 0]);
+    assert.deepEqual(codes(result), [0, 0, ErrorCode.offsetOutOfRange, 0, ErrorCode.offsetOutOfRange, ErrorCode.unknownTopicOrPartition, ErrorCode.unknownTopicOrPartition, ErrorCode.offsetMetadataTooLarge, 0]);
     const longId = await harness.coordinator.commitOffsets(simpleCommit('x'.repeat(256), [['orders', 0, 1]]));
     assert.deepEqual(codes(longId), [ErrorCode.invalidGroupId]);
+    // Negative commits come back as committed, also after a restart (through the group log's codec).
+    const negatives = () => harness.coordinator.fetchOffsets('g', [{ name: 'orders', partitionIndexes: [1, 3] }]).topics[0]!.partitions.map((partition) => partition.committedOffset);
+    assert.deepEqual(negatives(), [-1, -2]);
+    harness = await harness.reopen();
+    assert.deepEqual(negatives(), [-1, -2]);
   } finally {
     await harness.close();
   }
@@ -69,7 +77,7 @@ test('group commits: generation and member checks with the codes Kafka uses', as
   const harness = await openHarness({ initialRebalanceDelayMs: 0 });
   try {
     const commit = (generation: number, memberId: string) =>
-      harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generation, memberId, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+      harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generation, memberId, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(7), committedLeaderEpoch: -1, committedMetadata: null }] }] });
     assert.deepEqual(codes(await commit(1, 'someone')), [ErrorCode.illegalGeneration], 'unknown group with a generation');
     const { members, generationId } = await formGroup(harness, 'g', 2);
     assert.deepEqual(codes(await commit(generationId, members[0]!)), [0]);
@@ -93,7 +101,7 @@ test('group commits: generation and member checks with the codes Kafka uses', as
 test('committed offsets and groups survive a restart: groups come back Empty with their generation; members must rejoin', async () => {
   let harness = await openHarness({ initialRebalanceDelayMs: 0 });
   const { members, generationId } = await formGroup(harness, 'g', 2);
-  await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generationId, memberId: members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: 1, committedMetadata: 'm' }] }] });
+  await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generationId, memberId: members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(42), committedLeaderEpoch: 1, committedMetadata: 'm' }] }] });
   await harness.coordinator.commitOffsets(simpleCommit('simple', [['payments', 0, 9]]));
   await harness.coordinator.commitOffsets(simpleCommit('simple', [['payments', 0, 11]]));
   harness = await harness.reopen();
@@ -156,7 +164,7 @@ test('offsets of a group empty for longer than the retention expire; the group g
   let harness = await openHarness({ initialRebalanceDelayMs: 0, offsetsRetentionMs: 60_000, offsetsRetentionCheckIntervalMs: 100_000_000 }) // expiry run by hand here;
   await harness.coordinator.commitOffsets(simpleCommit('idle', [['orders', 0, 5]]));
   const active = await formGroup(harness, 'active', 1, { sessionTimeoutMs: 100_000 });
-  await harness.coordinator.commitOffsets({ groupId: 'active', generationIdOrMemberEpoch: active.generationId, memberId: active.members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }] });
+  await harness.coordinator.commitOffsets({ groupId: 'active', generationIdOrMemberEpoch: active.generationId, memberId: active.members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(1), committedLeaderEpoch: -1, committedMetadata: null }] }] });
   harness.scheduler.advance(30_000);
   assert.equal(harness.coordinator.heartbeat('active', active.members[0]!, null, active.generationId), 0);
   await harness.coordinator.commitOffsets(simpleCommit('idle', [['orders', 1, 6]])); // committed at 30 s
@@ -219,8 +227,8 @@ test('OffsetDelete: refused for topics a member subscribes to, done for others; 
       memberId: members[0]!,
       groupInstanceId: null,
       topics: [
-        { name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] },
-        { name: 'payments', partitions: [{ partitionIndex: 0, committedOffset: 2, committedLeaderEpoch: -1, committedMetadata: null }] },
+        { name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(1), committedLeaderEpoch: -1, committedMetadata: null }] },
+        { name: 'payments', partitions: [{ partitionIndex: 0, committedOffset: asOffset(2), committedLeaderEpoch: -1, committedMetadata: null }] },
       ],
     });
     const result = await harness.coordinator.deleteOffsets('g', [
@@ -240,8 +248,8 @@ test('lag per partition: committed offset, high watermark, lag; assigned partiti
   const harness = await openHarness({ initialRebalanceDelayMs: 0 });
   try {
     const { members, generationId } = await formGroup(harness, 'g', 2); // orders-0 and orders-1 assigned
-    await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generationId, memberId: members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: 990, committedLeaderEpoch: -1, committedMetadata: null }, { partitionIndex: 5, committedOffset: 1000, committedLeaderEpoch: -1, committedMetadata: null }] }] });
-    harness.topics.partitions.get('orders/5')!.highWatermark = 1200;
+    await harness.coordinator.commitOffsets({ groupId: 'g', generationIdOrMemberEpoch: generationId, memberId: members[0]!, groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(990), committedLeaderEpoch: -1, committedMetadata: null }, { partitionIndex: 5, committedOffset: asOffset(1000), committedLeaderEpoch: -1, committedMetadata: null }] }] });
+    harness.topics.partitions.get('orders/5')!.highWatermark = asOffset(1200);
     const lag = harness.coordinator.lag('g')!;
     assert.equal(lag.state, 'Stable');
     assert.deepEqual(

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { ClassicGroup } from '../../../src/groups/classic-group.js';
 import type { JoinResult, SyncResult } from '../../../src/groups/classic-group.js';
 import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
+import { asOffset } from '../../../src/storage/offset.js';
 import { assignment, joinRequest, openHarness, settle } from './harness.js';
 
 function seededRandom(seed: number): () => number {
@@ -86,7 +87,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
         client.memberId = '';
       } else if (choice < 0.8) {
         track(
-          harness.coordinator.commitOffsets({ groupId: client.groupId, generationIdOrMemberEpoch: random() < 0.2 ? -1 : client.generation, memberId: client.memberId, groupInstanceId: client.instanceId, topics: [{ name: 'orders', partitions: [{ partitionIndex: Math.floor(random() * 6), committedOffset: Math.floor(random() * 1000), committedLeaderEpoch: -1, committedMetadata: null }] }] }),
+          harness.coordinator.commitOffsets({ groupId: client.groupId, generationIdOrMemberEpoch: random() < 0.2 ? -1 : client.generation, memberId: client.memberId, groupInstanceId: client.instanceId, topics: [{ name: 'orders', partitions: [{ partitionIndex: Math.floor(random() * 6), committedOffset: asOffset(Math.floor(random() * 1000)), committedLeaderEpoch: -1, committedMetadata: null }] }] }),
           () => undefined,
         );
       } else {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PartitionLog } from '../../../src/storage/partition-log.js';
 import { recoveryPointFileName, readOffsetCheckpoint } from '../../../src/storage/checkpoint.js';
 import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
+import { asOffset } from '../../../src/storage/offset.js';
 
 /** The checkpoint file's inode: a rewrite renames a new file over it, so the inode changes. */
 function checkpointInode(directory: string): number {
@@ -47,7 +48,7 @@ test('a clean restart leaves the recovery point untouched, and what is appended 
     assert.equal(readOffsetCheckpoint(directory, recoveryPointFileName), 10);
     const recovered = await PartitionLog.open(directory, logOptions(), new ManualClock());
     assert.equal(recovered.logEndOffset, 15);
-    const batches = splitBatches((await recovered.read(0, 1_000_000)).chunks);
+    const batches = splitBatches((await recovered.read(asOffset(0), 1_000_000)).chunks);
     assert.deepEqual(
       batches.map((batch) => batch.baseOffset),
       Array.from({ length: 15 }, (_, offset) => offset),

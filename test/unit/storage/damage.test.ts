@@ -6,6 +6,7 @@ import { checkDataDirectory } from '../../../src/storage/check.js';
 import { CorruptBatchError, PartitionLog } from '../../../src/storage/partition-log.js';
 import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
 import { offsetForTimestamp } from '../../../src/broker/offset-for-timestamp.js';
+import { asOffset } from '../../../src/storage/offset.js';
 
 /**
  * Damaged data in a partition log: kept and refused, never truncated away, whichever bytes of a
@@ -38,7 +39,7 @@ async function servedOffsets(log: PartitionLog): Promise<{ offsets: number[]; re
   let offset: number = log.logStartOffset;
   while (offset < log.highWatermark) {
     try {
-      const batches = splitBatches((await log.read(offset, 100_000)).chunks);
+      const batches = splitBatches((await log.read(asOffset(offset), 100_000)).chunks);
       offsets.push(...batches.map((batch) => batch.baseOffset));
       offset = batches[batches.length - 1]!.lastOffset + 1;
     } catch (error) {
@@ -130,12 +131,12 @@ test('damage at rest after a clean shutdown is found by the read (CRC check), re
     await writeBytes(segmentFile(directory), 2 * batchBytes + 70, Buffer.from([0xee]));
     const reopened = await PartitionLog.open(directory, options);
     assert.equal(reopened.damagedRangeCount, 0, 'recovery trusted the files');
-    const first = await reopened.read(0, 100_000);
+    const first = await reopened.read(asOffset(0), 100_000);
     assert.deepEqual(splitBatches(first.chunks).map((batch) => batch.baseOffset), [0, 4], 'served up to the damaged batch');
-    await assert.rejects(reopened.read(8, 100), CorruptBatchError);
+    await assert.rejects(reopened.read(asOffset(8), 100), CorruptBatchError);
     assert.deepEqual(reopened.damagedRanges.map((range) => [range.firstOffset, range.lastOffset, range.problem]), [[8, 11, 'CRC-32C mismatch']]);
     assert.deepEqual(await offsetForTimestamp(reopened, 1_002), { offset: 12, timestamp: 1_003 }, 'the damaged batch is skipped');
-    assert.deepEqual(splitBatches((await reopened.read(12, 100)).chunks)[0]?.baseOffset, 12);
+    assert.deepEqual(splitBatches((await reopened.read(asOffset(12), 100)).chunks)[0]?.baseOffset, 12);
     await reopened.close();
   });
 });
@@ -176,8 +177,8 @@ test('a damaged batch header met by a read after a clean shutdown: reads stop be
     await (await logWith(directory, 40)).close();
     await writeBytes(segmentFile(directory), 5 * batchBytes + 16, Buffer.from([0x07])); // magic of batch 5
     const log = await PartitionLog.open(directory, options);
-    assert.deepEqual(splitBatches((await log.read(0, 1_000_000)).chunks).map((batch) => batch.baseOffset), [0, 4, 8, 12, 16]);
-    await assert.rejects(log.read(20, 100), CorruptBatchError);
+    assert.deepEqual(splitBatches((await log.read(asOffset(0), 1_000_000)).chunks).map((batch) => batch.baseOffset), [0, 4, 8, 12, 16]);
+    await assert.rejects(log.read(asOffset(20), 100), CorruptBatchError);
     assert.deepEqual(log.damagedRanges.map((range) => [range.position, range.endPosition, range.firstOffset, range.lastOffset]), [[5 * batchBytes, 6 * batchBytes, 20, 23]]);
     const served = await servedOffsets(log);
     assert.deepEqual(served.refused, [20]);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { OffsetOutOfRangeError, PartitionLog, type LogOptions } from '../../../src/storage/partition-log.js';
 import { ManualClock, logOptions, seededRandom, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
 import { offsetForTimestamp } from '../../../src/broker/offset-for-timestamp.js';
+import { asOffset } from '../../../src/storage/offset.js';
 
 /**
  * Randomized operations against a simple model: appends (several per turn), reopen, crash with a
@@ -39,7 +40,7 @@ async function checkEverything(log: PartitionLog, model: Model, label: string): 
   let offset = model.startOffset;
   let index = 0;
   while (offset < log.highWatermark) {
-    const read = splitBatches((await log.read(offset, 4_000)).chunks);
+    const read = splitBatches((await log.read(asOffset(offset), 4_000)).chunks);
     assert.ok(read.length > 0, `${label}: nothing at ${offset}`);
     for (const batch of read) {
       const expected = visible[index++];
@@ -143,7 +144,7 @@ async function runSeed(seed: number, operations: number): Promise<void> {
       } else if (choice < 0.72) {
         const end = log.highWatermark;
         const target = model.startOffset + integer(end - model.startOffset + 1);
-        assert.equal(await log.deleteRecordsBefore(target), Math.max(target, model.startOffset), label);
+        assert.equal(await log.deleteRecordsBefore(asOffset(target)), Math.max(target, model.startOffset), label);
         model.startOffset = Math.max(target, model.startOffset);
       } else if (choice < 0.78) {
         log.updateOptions({ ...options, retentionBytes: integer(4_000) });
@@ -155,7 +156,7 @@ async function runSeed(seed: number, operations: number): Promise<void> {
         const end = modelEnd(model);
         const offset = model.startOffset + integer(end - model.startOffset + 1);
         const maxBytes = 1 + integer(1_500);
-        const read = splitBatches((await log.read(offset, maxBytes)).chunks);
+        const read = splitBatches((await log.read(asOffset(offset), maxBytes)).chunks);
         const bytes = read.reduce((sum, batch) => sum + batch.bytes.length, 0);
         if (offset < end) {
           assert.ok(read.length > 0, `${label}: read at ${offset}`);
@@ -164,7 +165,7 @@ async function runSeed(seed: number, operations: number): Promise<void> {
         } else {
           assert.equal(read.length, 0);
         }
-        if (model.startOffset > 0) await assert.rejects(log.read(model.startOffset - 1, 100), OffsetOutOfRangeError);
+        if (model.startOffset > 0) await assert.rejects(log.read(asOffset(model.startOffset - 1), 100), OffsetOutOfRangeError);
       } else {
         const timestamp = clock.now - 2_000 + integer(3_000);
         assert.deepEqual(await offsetForTimestamp(log, timestamp), expectedForTimestamp(model, timestamp), `${label}: offsetForTimestamp(${timestamp})`);

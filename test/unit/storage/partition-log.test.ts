@@ -7,6 +7,7 @@ import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory }
 import type { SyncKind } from '../../../src/storage/segment.js';
 import { waitUntil } from '../../helpers/waiting.js';
 import { maxTimestampOffset, offsetForTimestamp } from '../../../src/broker/offset-for-timestamp.js';
+import { asOffset, type Offset } from '../../../src/storage/offset.js';
 
 async function appendAll(log: PartitionLog, batches: Buffer[]): Promise<Array<{ baseOffset: number; lastOffset: number }>> {
   const results = batches.map((batch) => log.append(batch));
@@ -18,7 +19,7 @@ async function readEverything(log: PartitionLog, from: number = log.logStartOffs
   const all: Array<{ baseOffset: number; lastOffset: number; bytes: Buffer }> = [];
   let offset = from;
   while (offset < log.highWatermark) {
-    const result = await log.read(offset, 10_000);
+    const result = await log.read(asOffset(offset), 10_000);
     const batches = splitBatches(result.chunks);
     assert.ok(batches.length > 0, `read at ${offset} returned nothing below the high watermark ${log.highWatermark}`);
     all.push(...batches);
@@ -79,25 +80,25 @@ test('reads from the middle of a batch return that whole batch; maxBytes and the
         log.append(batch);
       }
       await log.flush();
-      const middle = await log.read(55, 1);
+      const middle = await log.read(asOffset(55), 1);
       const batches = splitBatches(middle.chunks);
       assert.equal(batches.length, 1, 'maxBytes 1 still returns the first batch whole');
       assert.equal(batches[0]!.baseOffset, 50);
       assert.equal(middle.byteCount, sizes[5]);
-      const two = await log.read(55, sizes[5]! + sizes[6]! + sizes[7]! - 1);
+      const two = await log.read(asOffset(55), sizes[5]! + sizes[6]! + sizes[7]! - 1);
       assert.deepEqual(
         splitBatches(two.chunks).map((batch) => batch.baseOffset),
         [50, 60],
       );
-      const limited = await log.read(0, 1_000_000, 35);
+      const limited = await log.read(asOffset(0), 1_000_000, asOffset(35));
       assert.deepEqual(
         splitBatches(limited.chunks).map((batch) => batch.baseOffset),
         [0, 10, 20],
         'batches reaching maxOffset are not served',
       );
-      assert.equal((await log.read(200, 1000)).byteCount, 0, 'empty at the end');
-      await assert.rejects(log.read(201, 1000), OffsetOutOfRangeError);
-      await assert.rejects(log.read(-1, 1000), OffsetOutOfRangeError);
+      assert.equal((await log.read(asOffset(200), 1000)).byteCount, 0, 'empty at the end');
+      await assert.rejects(log.read(asOffset(201), 1000), OffsetOutOfRangeError);
+      await assert.rejects(log.read(-1 as Offset, 1000), OffsetOutOfRangeError); // past the type, the range check still holds
       await log.close();
     }
   });
@@ -174,11 +175,11 @@ test('a corrupt batch in an older segment is kept as damage: later batches and s
       recovered.damagedRanges.map((range) => [range.position, range.endPosition, range.firstOffset, range.lastOffset]),
       [[batchBytes, 2 * batchBytes, secondBase + 2, secondBase + 3]],
     );
-    await assert.rejects(recovered.read(secondBase + 2, 100), CorruptBatchError);
-    await assert.rejects(recovered.read(secondBase + 3, 100), CorruptBatchError);
+    await assert.rejects(recovered.read(asOffset(secondBase + 2), 100), CorruptBatchError);
+    await assert.rejects(recovered.read(asOffset(secondBase + 3), 100), CorruptBatchError);
     const before = await readEverything(recovered, 0).catch(() => null);
     assert.equal(before, null, 'a read across the damage stops at it');
-    const upTo = splitBatches((await recovered.read(secondBase, 1_000_000)).chunks);
+    const upTo = splitBatches((await recovered.read(asOffset(secondBase), 1_000_000)).chunks);
     assert.deepEqual(upTo.map((batch) => batch.baseOffset), [secondBase], 'served up to the damage, not past it');
     const after = await readEverything(recovered, secondBase + 4);
     assert.equal(after[0]!.baseOffset, secondBase + 4);
@@ -205,7 +206,7 @@ test('deleted or damaged index files are rebuilt and lookups still work', async 
     const reopened = await PartitionLog.open(directory, options);
     assert.deepEqual(await logFiles(directory), files, 'index files are rewritten');
     for (let offset = 0; offset < 200; offset += 7) {
-      const result = await reopened.read(offset, 1);
+      const result = await reopened.read(asOffset(offset), 1);
       const [batch] = splitBatches(result.chunks);
       assert.ok(batch !== undefined && batch.baseOffset <= offset && offset <= batch.lastOffset, `offset ${offset}`);
     }
@@ -242,7 +243,7 @@ test('offsetForTimestamp and maxTimestampOffset', async () => {
     assert.deepEqual(await offsetForTimestamp(log, 70_002), { offset: 83, timestamp: 70_003 });
     assert.deepEqual(await maxTimestampOffset(log), { offset: 83, timestamp: 70_003 });
     // After DeleteRecords, answers never point below the log start.
-    await log.deleteRecordsBefore(2);
+    await log.deleteRecordsBefore(asOffset(2));
     assert.deepEqual(await offsetForTimestamp(log, 0), { offset: 2, timestamp: 10_020 });
     await log.close();
   });
@@ -261,7 +262,7 @@ test('retention by bytes deletes the oldest sealed segments, never the active on
     assert.ok(log.sizeBytes >= 2_500 && log.sizeBytes < 2_500 + 1_000, `size ${log.sizeBytes}`);
     assert.ok(log.segmentCount < segmentsBefore);
     assert.ok(log.logStartOffset > 0);
-    await assert.rejects(log.read(0, 100), OffsetOutOfRangeError);
+    await assert.rejects(log.read(asOffset(0), 100), OffsetOutOfRangeError);
     const first = splitBatches((await log.read(log.logStartOffset, 1)).chunks)[0]!;
     assert.equal(first.baseOffset, log.logStartOffset);
     log.invariants();
@@ -297,7 +298,7 @@ test('retention by time and segment.ms roll follow the injected clock', async ()
     assert.equal(log.segmentCount, 1, 'only the (empty) active segment remains');
     assert.equal(log.logStartOffset, 36);
     assert.equal(log.logEndOffset, 36);
-    assert.equal((await log.read(36, 100)).byteCount, 0);
+    assert.equal((await log.read(asOffset(36), 100)).byteCount, 0);
     await log.close();
   });
 });
@@ -308,19 +309,19 @@ test('deleteRecordsBefore persists across reopen and deletes whole segments belo
     const log = await PartitionLog.open(directory, options);
     await appendAll(log, Array.from({ length: 20 }, () => simpleBatch(5, { valueBytes: 30 })));
     const segments = log.segmentCount;
-    assert.equal(await log.deleteRecordsBefore(42), 42);
+    assert.equal(await log.deleteRecordsBefore(asOffset(42)), 42);
     assert.equal(log.logStartOffset, 42);
     assert.ok(log.segmentCount < segments);
-    await assert.rejects(log.read(41, 100), OffsetOutOfRangeError);
-    const [batch] = splitBatches((await log.read(42, 1)).chunks);
+    await assert.rejects(log.read(asOffset(41), 100), OffsetOutOfRangeError);
+    const [batch] = splitBatches((await log.read(asOffset(42), 1)).chunks);
     assert.equal(batch!.baseOffset, 40, 'the batch containing the new start is served whole');
-    assert.equal(await log.deleteRecordsBefore(10), 42, 'never moves backwards');
-    await assert.rejects(log.deleteRecordsBefore(101), OffsetOutOfRangeError);
+    assert.equal(await log.deleteRecordsBefore(asOffset(10)), 42, 'never moves backwards');
+    await assert.rejects(log.deleteRecordsBefore(asOffset(101)), OffsetOutOfRangeError);
     await log.close();
     const reopened = await PartitionLog.open(directory, options);
     assert.equal(reopened.logStartOffset, 42);
-    await assert.rejects(reopened.read(41, 100), OffsetOutOfRangeError);
-    assert.equal(await reopened.deleteRecordsBefore(100), 100);
+    await assert.rejects(reopened.read(asOffset(41), 100), OffsetOutOfRangeError);
+    assert.equal(await reopened.deleteRecordsBefore(asOffset(100)), 100);
     await reopened.close();
     const emptied = await PartitionLog.open(directory, options);
     assert.equal(emptied.logStartOffset, 100);

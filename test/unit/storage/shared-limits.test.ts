@@ -13,6 +13,7 @@ import { RecentBatchCache, TailCacheBudget } from '../../../src/storage/batch-ca
 import { compressRecords } from '../../../src/client/compression.js';
 import { declaredDecompressedBytes, decompressRecords } from '../../../src/protocol/kafka/compression.js';
 import { ManualClock, logOptions, seededRandom, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
+import { asOffset } from '../../../src/storage/offset.js';
 
 /** .log files under `directory` this process holds open. */
 function openLogFiles(directory: string): number {
@@ -47,7 +48,7 @@ test('logs sharing a cap of 3 open segment files keep at most 3 open while every
       const read: Buffer[] = [];
       let offset = 0;
       while (offset < log.highWatermark) {
-        const batches = splitBatches((await log.read(offset, 250)).chunks);
+        const batches = splitBatches((await log.read(asOffset(offset), 250)).chunks);
         read.push(...batches.map((batch) => batch.bytes.subarray(8))); // past baseOffset, which append assigns
         offset = batches[batches.length - 1]!.lastOffset + 1;
         assert.ok(openLogFiles(directory) <= 3, `${openLogFiles(directory)} files open while reading`);

@@ -19,6 +19,7 @@
  * as in Kafka since 2.1 (KIP-211).
  */
 import { offsetCommitRequest, offsetCommitResponse } from '../../../protocol/kafka/messages/offset-commit.js';
+import { committedPositionFromWire } from '../../../broker/offset.js';
 import { defineHandler } from '../handler.js';
 
 export const offsetCommitHandler = defineHandler({
@@ -35,8 +36,8 @@ export const offsetCommitHandler = defineHandler({
         name: topic.name,
         partitions: topic.partitions.map((partition) => ({
           partitionIndex: partition.partitionIndex,
-          // Exact below 2^53; anything larger is beyond every log end and refused as out of range.
-          committedOffset: Number(partition.committedOffset),
+          // Null beyond 2^53: beyond every log end, refused as out of range.
+          committedOffset: committedPositionFromWire(partition.committedOffset),
           committedLeaderEpoch: partition.committedLeaderEpoch,
           committedMetadata: partition.committedMetadata,
         })),

@@ -8,6 +8,7 @@
  * STALE_MEMBER_EPOCH; no member id and epoch −1 read freely) and not for classic ones (as Kafka).
  * Not implemented: requireStable (v7) has nothing to wait for without transactions.
  */
+import { committedPositionToWire } from '../../../broker/offset.js';
 import type { FetchedOffsets } from '../../../groups/coordinator.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { offsetFetchRequest, offsetFetchResponse } from '../../../protocol/kafka/messages/offset-fetch.js';
@@ -15,7 +16,7 @@ import { defineHandler } from '../handler.js';
 
 /** int64 offsets on the wire. */
 function wireTopics(topics: FetchedOffsets['topics']) {
-  return topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((partition) => ({ ...partition, committedOffset: BigInt(partition.committedOffset) })) }));
+  return topics.map((topic) => ({ name: topic.name, partitions: topic.partitions.map((partition) => ({ ...partition, committedOffset: committedPositionToWire(partition.committedOffset) })) }));
 }
 
 export const offsetFetchHandler = defineHandler({
