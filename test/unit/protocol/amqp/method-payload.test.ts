@@ -68,7 +68,7 @@ test('the declarations are every method amqplib knows (but the access class, gon
     .map((info) => `${info.classId}.${info.methodId} ${info.name}`)
     .sort();
   assert.deepEqual(ours, theirs);
-  assert.equal(ours.length, 64, "14 connection, 6 channel, 8 exchange, 10 queue, 18 basic, 2 confirm, 6 tx");
+  assert.equal(ours.length, 64, '14 connection, 6 channel, 8 exchange, 10 queue, 18 basic, 2 confirm, 6 tx');
   for (const declaration of methodDeclarations) {
     assert.deepEqual(declaration.arguments.map((argument) => argument.domain), amqplibInfo(declaration).args.map((info) => info.type), declaration.name);
   }
