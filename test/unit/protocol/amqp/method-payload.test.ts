@@ -141,3 +141,8 @@ test('random payloads never escape as anything but a method, an unknown method o
     }
   }
 });
+
+test('encoding a shortstr longer than 255 bytes is our bug and throws RangeError', () => {
+  assert.throws(() => methodPayload({ name: 'basic.consume-ok', arguments: { consumerTag: 'é'.repeat(128) } }), RangeError);
+  assert.doesNotThrow(() => methodPayload({ name: 'basic.consume-ok', arguments: { consumerTag: 'x'.repeat(255) } }));
+});
