@@ -45,7 +45,7 @@
  * into an object many times its size).
  */
 import { Reader } from '../wire/reader.js';
-import { Writer } from '../wire/writer.js';
+import type { Writer } from '../wire/writer.js';
 import { MalformedInputError } from '../wire/errors.js';
 
 export type FieldValue =
@@ -173,13 +173,15 @@ export function writeFieldTable(writer: Writer, table: FieldTable): void {
   });
 }
 
-/** Writes what `write` produces, preceded by its byte length as a long. */
+/**
+ * Writes what `write` produces, preceded by its byte length as a long: a placeholder first, patched
+ * once the length is known (a 4-byte write never straddles the Writer's chunks).
+ */
 function writeSized(writer: Writer, write: (body: Writer) => void): void {
-  const body = new Writer();
-  write(body);
-  const bytes = body.toBuffer();
-  writer.uint32(bytes.length);
-  writer.raw(bytes);
+  const sizeAt = writer.length;
+  writer.uint32(0);
+  write(writer);
+  writer.patchInt32(sizeAt, writer.length - sizeAt - 4);
 }
 
 function writeShortStringTo(writer: Writer, text: string): void {

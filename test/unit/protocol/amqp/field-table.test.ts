@@ -135,3 +135,13 @@ test('random bytes never escape as anything but MalformedInputError', () => {
     }
   }
 });
+
+test('large values, written by reference as chunks of their own, leave every size right', () => {
+  const big = Buffer.alloc(5000, 7);
+  const table: FieldTable = new Map<string, FieldValue>([
+    ['before', { type: 'longString', value: Buffer.from('x'.repeat(300)) }],
+    ['nested', { type: 'table', value: new Map<string, FieldValue>([['big', { type: 'bytes', value: big }], ['after', { type: 'int8', value: -1 }]]) }],
+    ['list', { type: 'array', value: [{ type: 'bytes', value: big }, { type: 'longString', value: big }, { type: 'void' }] }],
+  ]);
+  assertAgreesWithAmqplib(table, 'large values');
+});
