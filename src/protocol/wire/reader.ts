@@ -65,6 +65,13 @@ export class Reader {
   int64(): bigint {
     return this.buffer.readBigInt64BE(this.need(8, 'int64'));
   }
+  /** Unsigned 64 bits (AMQP's longlong and timestamp). */
+  uint64(): bigint {
+    return this.buffer.readBigUInt64BE(this.need(8, 'uint64'));
+  }
+  float32(): number {
+    return this.buffer.readFloatBE(this.need(4, 'float32'));
+  }
   float64(): number {
     return this.buffer.readDoubleBE(this.need(8, 'float64'));
   }

@@ -82,6 +82,15 @@ export class Writer {
     const at = this.ensure(8);
     this.scratch.writeBigInt64BE(value, at);
   }
+  /** Unsigned 64 bits (AMQP's longlong and timestamp). */
+  uint64(value: bigint): void {
+    const at = this.ensure(8);
+    this.scratch.writeBigUInt64BE(value, at);
+  }
+  float32(value: number): void {
+    const at = this.ensure(4);
+    this.scratch.writeFloatBE(value, at);
+  }
   float64(value: number): void {
     const at = this.ensure(8);
     this.scratch.writeDoubleBE(value, at);
