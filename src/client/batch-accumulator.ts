@@ -112,7 +112,7 @@ export class BatchAccumulator {
     }
     for (const [topic, openBatches] of this.open) {
       const metadata = this.cachedTopic(topic);
-      for (const batch of openBatches) if (batch !== undefined && metadata !== undefined) this.close(batch, metadata);
+      for (const batch of openBatches) if (batch !== undefined) this.close(batch, metadata);
     }
     this.open.clear();
     this.sink.drain();
@@ -127,9 +127,16 @@ export class BatchAccumulator {
     this.lingerTimer = this.options.lingerMs <= 0 ? setImmediate(fire) : setTimeout(fire, this.options.lingerMs);
   }
 
-  private close(batch: AccumulatedBatch, metadata: TopicMetadata): void {
-    this.sticky.batchClosed(batch.topic, batch.partition, metadata.partitions.length);
-    this.sink.enqueue(batch, metadata.partitions[batch.partition]?.leaderId ?? -1);
+  /**
+   * Hands a batch to the sink. The topic's metadata may have left the client's cache since the
+   * batch opened (a refresh found the topic unknown): the batch still goes, with no leader (-1),
+   * so the sender's retry path looks the leader up again or, after the delivery timeout, reports
+   * the error to the records' callbacks. Dropping it would leave those callbacks, and a flush
+   * waiting for them, hanging forever.
+   */
+  private close(batch: AccumulatedBatch, metadata: TopicMetadata | undefined): void {
+    if (metadata !== undefined) this.sticky.batchClosed(batch.topic, batch.partition, metadata.partitions.length);
+    this.sink.enqueue(batch, metadata?.partitions[batch.partition]?.leaderId ?? -1);
   }
 }
 

@@ -107,3 +107,16 @@ test('lingerMs after the first record every open batch closes; the callbacks tra
   accumulator.closeAll();
   assert.equal(sink.enqueued.length, 3, 'closeAll closes the new open batch at once');
 });
+
+test('an open batch whose topic left the metadata cache is still handed on at closeAll, with no leader, never dropped', () => {
+  const orders = topic('orders', 2);
+  let known: TopicMetadata | undefined = orders;
+  const sink = new RecordingSink();
+  const accumulator = new BatchAccumulator({ lingerMs: 60_000, batchBytes: 1 << 20 }, () => known, sink);
+  accumulator.append(orders, 1, { value: 'kept' }, () => undefined);
+  known = undefined; // a metadata refresh found the topic unknown while the batch was open
+  accumulator.closeAll();
+  assert.equal(sink.enqueued.length, 1, 'the batch reaches the sender, whose retries and delivery timeout answer its records');
+  assert.equal(sink.enqueued[0]!.leaderId, -1);
+  assert.equal(sink.enqueued[0]!.batch.callbacks.length, 1);
+});
