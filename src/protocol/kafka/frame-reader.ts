@@ -12,6 +12,8 @@
  * so the connection can stop between two frames of the same chunk (in-flight limits) and change the
  * size limit after a request (the smaller limit before the first well-formed request).
  */
+import { ByteQueue } from '../wire/byte-queue.js';
+
 export class FrameTooLargeError extends Error {
   constructor(readonly frameBytes: number, readonly limitBytes: number, limitName: string) {
     super(`frame of ${frameBytes} bytes exceeds the limit of ${limitBytes} (${limitName})`);
@@ -22,8 +24,7 @@ export class FrameTooLargeError extends Error {
 export const sizePrefixBytes = 4;
 
 export class FrameReader {
-  private chunks: Buffer[] = [];
-  private bufferedBytes = 0;
+  private readonly queue = new ByteQueue();
   /** Size of the frame being assembled, once its 4-byte prefix is known; -1 before. */
   private pendingFrameBytes = -1;
 
@@ -39,7 +40,7 @@ export class FrameReader {
 
   /** Bytes received and not yet taken as frames (size prefixes included). */
   get buffered(): number {
-    return this.bufferedBytes;
+    return this.queue.length;
   }
 
   /** The announced size of the frame being assembled, or null when its prefix is not read yet. */
@@ -49,26 +50,25 @@ export class FrameReader {
 
   /** What an unfinished frame has so far, for a log line when the peer goes away; null if none. */
   get unfinishedFrame(): { receivedBytes: number; frameBytes: number | null } | null {
-    if (this.pendingFrameBytes < 0 && this.bufferedBytes === 0) return null;
-    return { receivedBytes: this.bufferedBytes, frameBytes: this.announcedFrameBytes };
+    if (this.pendingFrameBytes < 0 && this.queue.length === 0) return null;
+    return { receivedBytes: this.queue.length, frameBytes: this.announcedFrameBytes };
   }
 
   /** Adds a chunk; take the frames it completes with next(). */
   push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.length;
+    this.queue.push(chunk);
   }
 
   /** The next complete frame (without its size prefix), or null until more bytes arrive. */
   next(): Buffer | null {
     if (this.pendingFrameBytes < 0) {
-      if (this.bufferedBytes < sizePrefixBytes) return null;
-      const size = this.take(sizePrefixBytes).readInt32BE(0);
+      if (this.queue.length < sizePrefixBytes) return null;
+      const size = this.queue.take(sizePrefixBytes).readInt32BE(0);
       if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes, this.limitName);
       this.pendingFrameBytes = size;
     }
-    if (this.bufferedBytes < this.pendingFrameBytes) return null;
-    const frame = this.take(this.pendingFrameBytes);
+    if (this.queue.length < this.pendingFrameBytes) return null;
+    const frame = this.queue.take(this.pendingFrameBytes);
     this.pendingFrameBytes = -1;
     return frame;
   }
@@ -78,31 +78,5 @@ export class FrameReader {
     const frames: Buffer[] = [];
     for (let frame = this.next(); frame !== null; frame = this.next()) frames.push(frame);
     return frames;
-  }
-
-  /** Removes byteCount bytes from the front: a view when they sit in one chunk, a copy otherwise. */
-  private take(byteCount: number): Buffer {
-    if (byteCount === 0) return Buffer.alloc(0);
-    const first = this.chunks[0]!;
-    this.bufferedBytes -= byteCount;
-    if (first.length > byteCount) {
-      this.chunks[0] = first.subarray(byteCount);
-      return first.subarray(0, byteCount);
-    }
-    if (first.length === byteCount) {
-      this.chunks.shift();
-      return first;
-    }
-    const result = Buffer.allocUnsafe(byteCount);
-    let filled = 0;
-    while (filled < byteCount) {
-      const chunk = this.chunks[0]!;
-      const used = Math.min(chunk.length, byteCount - filled);
-      chunk.copy(result, filled, 0, used);
-      filled += used;
-      if (used === chunk.length) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(used);
-    }
-    return result;
   }
 }
