@@ -34,7 +34,6 @@ export class LatencyHistogram {
    * maximum, so the answer is capped there.
    */
   percentileMs(percentile: number): number {
-    if (this.histogram.totalCount === 0) return 0;
     return Math.min(this.histogram.getValueAtPercentile(percentile), this.histogram.maxValue) / 1000;
   }
 

@@ -49,7 +49,7 @@ export class AmqpFrameError extends Error {
 
 /** What the first 8 octets a client sends say: the header we speak, or something else. */
 export function checkProtocolHeader(octets: Buffer): 'amqp-0-9-1' | 'other' {
-  return octets.length === protocolHeader.length && octets.equals(protocolHeader) ? 'amqp-0-9-1' : 'other';
+  return octets.equals(protocolHeader) ? 'amqp-0-9-1' : 'other';
 }
 
 export class AmqpFrameReader {

@@ -37,6 +37,12 @@ interface AmqplibTableCodec {
 const amqplibRoot = dirname(require.resolve('amqplib'));
 export const amqplibDefinitions = require(join(amqplibRoot, 'lib', 'defs.js')) as AmqplibDefinitions;
 const amqplibCodec = require(join(amqplibRoot, 'lib', 'codec.js')) as AmqplibTableCodec;
+/** amqplib's frame builders (lib/frame.js): the protocol header, body frames, the heartbeat frame. */
+export const amqplibFrame = require(join(amqplibRoot, 'lib', 'frame.js')) as {
+  PROTOCOL_HEADER: string;
+  HEARTBEAT_BUF: Buffer;
+  makeBodyFrame(channel: number, payload: Buffer): Buffer;
+};
 
 /** Every method amqplib knows, from its `methodInfo…` exports. */
 export function amqplibMethods(): AmqplibMethodInfo[] {

@@ -5,18 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { AmqpFrameError, AmqpFrameReader, checkProtocolHeader, encodeFrame, frameTypes, protocolHeader } from '../../../../src/protocol/amqp/frame-reader.js';
 import type { AmqpFrame } from '../../../../src/protocol/amqp/frame-reader.js';
-import { amqplibDefinitions } from './amqplib-oracle.js';
-
-const require = createRequire(import.meta.url);
-const amqplibFrame = require(join(dirname(require.resolve('amqplib')), 'lib', 'frame.js')) as {
-  PROTOCOL_HEADER: string;
-  HEARTBEAT_BUF: Buffer;
-  makeBodyFrame(channel: number, payload: Buffer): Buffer;
-};
+import { amqplibDefinitions, amqplibFrame } from './amqplib-oracle.js';
 
 const channelOpen = 20 << 16 | 10;
 const basicPublish = 60 << 16 | 40;
