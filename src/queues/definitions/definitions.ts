@@ -1,0 +1,61 @@
+/**
+ * The AMQP definitions that outlive a restart: virtual hosts, durable exchanges, durable queues and
+ * the bindings between durable ends (RabbitMQ keeps the same set). Field tables (arguments) are
+ * kept as the AMQP wire encoding of the table, so they come back exactly as declared.
+ */
+import type { FieldTable } from '../../protocol/amqp/field-table.js';
+
+export interface ExchangeDefinition {
+  readonly virtualHost: string;
+  readonly name: string;
+  /** direct, fanout, topic, headers (later x-delayed-message, …) */
+  readonly type: string;
+  readonly autoDelete: boolean;
+  readonly internal: boolean;
+  readonly arguments: FieldTable;
+}
+
+export interface QueueDefinition {
+  readonly virtualHost: string;
+  readonly name: string;
+  /** Folder of the queue's log and state under <dataDir>/amqp/queues/; unique, never reused. */
+  readonly storageId: string;
+  readonly autoDelete: boolean;
+  readonly arguments: FieldTable;
+}
+
+export interface BindingDefinition {
+  readonly virtualHost: string;
+  /** The exchange the binding routes from. */
+  readonly source: string;
+  readonly destinationKind: 'queue' | 'exchange';
+  readonly destination: string;
+  readonly routingKey: string;
+  readonly arguments: FieldTable;
+}
+
+/** Everything stored, as read at start-up. */
+export interface Definitions {
+  readonly virtualHosts: readonly string[];
+  readonly exchanges: readonly ExchangeDefinition[];
+  readonly queues: readonly QueueDefinition[];
+  readonly bindings: readonly BindingDefinition[];
+}
+
+/**
+ * Durable, journaled store of the definitions (definitions-store.ts). Each change is fsynced
+ * before its promise resolves; removing a virtual host removes what it holds, removing an exchange
+ * or a queue removes the bindings from and to it.
+ */
+export interface DefinitionsStore {
+  readonly definitions: Definitions;
+  putVirtualHost(name: string): Promise<void>;
+  removeVirtualHost(name: string): Promise<void>;
+  putExchange(definition: ExchangeDefinition): Promise<void>;
+  removeExchange(virtualHost: string, name: string): Promise<void>;
+  putQueue(definition: QueueDefinition): Promise<void>;
+  removeQueue(virtualHost: string, name: string): Promise<void>;
+  putBinding(definition: BindingDefinition): Promise<void>;
+  removeBinding(definition: BindingDefinition): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,56 @@
+/**
+ * What a queue (queues/queue.ts: consumers, prefetch, confirms) needs from the storage of its
+ * messages: DESIGN.md decision 11, a queue is a log plus its dispositions. The implementation
+ * (queue-store.ts) appends each message to a partition log (storage/) and keeps the state of each
+ * message (ready, taken for delivery and not settled, settled) in memory as ranges plus a sparse
+ * set, and durably in a small append-only state log that is snapshotted and compacted, so a queue
+ * that has seen a billion messages costs what its current ones cost. Segments wholly below the first
+ * unsettled message are deleted.
+ */
+import type { Logger } from '../../logging/logger.js';
+import type { Clock, LogEnvironment, LogOptions } from '../../storage/partition-log.js';
+import type { QueuedMessage, StoredMessage } from './stored-message.js';
+
+export interface QueueStoreSettings {
+  /** Segment size, flush policy (always: appends are fsynced, group-committed, before `durable` resolves), … */
+  readonly logOptions: LogOptions;
+  readonly logEnvironment: LogEnvironment;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Bytes of ready messages held in memory ahead of delivery; beyond it they stay on disk and are read back when their turn comes. */
+  readonly maxReadyBytesInMemory: number;
+}
+
+export interface AppendedMessage {
+  readonly offset: number;
+  /** Resolves once the message is on disk per the flush policy (the publisher confirm waits for it). */
+  readonly durable: Promise<void>;
+}
+
+export interface QueueStore {
+  /** Appends a message; it is ready at once (in memory), durable when `durable` resolves. */
+  append(message: StoredMessage): AppendedMessage;
+  /** Messages ready for delivery, whether in memory or still on disk. */
+  readonly readyCount: number;
+  /** Messages taken (delivered or got) and neither settled nor requeued. */
+  readonly unackedCount: number;
+  /**
+   * The next ready message, now taken (requeued ones first, lowest offset first, then log order);
+   * null when none is ready, or when the next ones are still being read from disk: the onReady
+   * listener is called once they are in.
+   */
+  takeNext(): QueuedMessage | null;
+  /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */
+  onReady(listener: () => void): void;
+  /** A taken message goes back to ready, ahead of messages never delivered, flagged redelivered. */
+  requeue(message: QueuedMessage): void;
+  /** A taken message is done (acked, or rejected without requeue); recorded in the state log (group commit, not awaited). */
+  settle(message: QueuedMessage): void;
+  /** Settles every ready message (taken ones stay); returns how many. */
+  purge(): number;
+  /** Writes and fsyncs what is pending (messages and state). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Closes and removes the queue's files. */
+  delete(): Promise<void>;
+}
