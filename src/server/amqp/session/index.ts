@@ -1,27 +1,61 @@
 /**
- * TEMPORARY stub (replaced by the real sessions while issue 11 is built): one virtual host "/",
- * and every channel method answered 540 NOT_IMPLEMENTED.
+ * The queue side of the AMQP listener (channel-handler.ts's AmqpSessions): one ChannelSession per
+ * open channel over the broker's QueueBroker, the state a connection's channels share, exclusive
+ * queues removed when their connection goes, and the broker's blocked state (disk alarm) for
+ * connection.blocked.
  */
-import type { AmqpSessions, ChannelHandler } from '../channel-handler.js';
-import { AmqpConnectionError } from '../errors.js';
-import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
+import type { FieldTable } from '../../../protocol/amqp/field-table.js';
+import type { QueueBroker } from '../../../queues/queue-broker.js';
+import type { AmqpSessions, ChannelHandler, ConnectionInfo } from '../channel-handler.js';
+import { ChannelSession, type ConnectionState } from './channel-session.js';
 
-export function createStubSessions(): AmqpSessions {
-  const notImplemented = (what: string): never => {
-    throw new AmqpConnectionError(replyCodes.notImplemented, `NOT_IMPLEMENTED - ${what}`);
+export interface SessionSettings {
+  readonly maxUnackedMessagesPerConnection: number;
+}
+
+/** Where blocked/unblocked come from: the disk alarm (broker/disk-alarm.ts) or anything like it. */
+export interface BlockingSource {
+  readonly blocked: boolean;
+  readonly reason: string;
+  onChange(listener: () => void): void;
+}
+
+export function createAmqpSessions(broker: QueueBroker, settings: SessionSettings, blocking: BlockingSource | null = null): AmqpSessions {
+  const connections = new Map<number, ConnectionState>();
+  const stateOf = (info: ConnectionInfo): ConnectionState => {
+    let state = connections.get(info.id);
+    if (state === undefined) {
+      state = { info, unackedCount: 0, maxUnackedMessages: settings.maxUnackedMessagesPerConnection, consumerCancelNotify: hasCapability(info.clientProperties, 'consumer_cancel_notify'), channels: new Set() };
+      connections.set(info.id, state);
+    }
+    return state;
   };
   return {
-    hasVirtualHost: (name) => name === '/',
-    openChannel(): ChannelHandler {
-      return {
-        handleMethod: (method) => notImplemented(method.name),
-        handlePublish: () => notImplemented('basic.publish'),
-        setFlow: () => undefined,
-        close: () => undefined,
-      };
+    hasVirtualHost: (name) => broker.hasVirtualHost(name),
+    openChannel(connection, output): ChannelHandler {
+      const state = stateOf(connection);
+      const channel = new ChannelSession(broker, state, output);
+      state.channels.add(channel);
+      return channel;
     },
-    connectionClosed: () => undefined,
-    onBlockedChange: () => undefined,
-    blocked: false,
+    connectionClosed(connection) {
+      const state = connections.get(connection.id);
+      if (state !== undefined) for (const channel of [...state.channels]) channel.close();
+      connections.delete(connection.id);
+      broker.connectionClosed(connection.id);
+    },
+    onBlockedChange(listener) {
+      blocking?.onChange(() => listener(blocking.blocked, blocking.reason));
+    },
+    get blocked() {
+      return blocking?.blocked ?? false;
+    },
   };
+}
+
+function hasCapability(clientProperties: FieldTable, name: string): boolean {
+  const capabilities = clientProperties.get('capabilities');
+  if (capabilities?.type !== 'table') return false;
+  const value = capabilities.value.get(name);
+  return value?.type === 'boolean' && value.value;
 }

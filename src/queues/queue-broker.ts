@@ -1,0 +1,459 @@
+/**
+ * The queue side of the broker (DESIGN.md: queues/): virtual hosts with their exchanges, queues and
+ * bindings; what survives a restart is kept in the definitions store (definitions/) and each
+ * durable queue's messages in its own queue store (queue-store/).
+ *
+ * Every operation that changes definitions runs one at a time, in call order (`serially`), so two
+ * channels declaring the same durable queue see one create it and the other find it; routing,
+ * publishing and delivery never wait on that chain. Failures are AMQP errors with RabbitMQ's
+ * reply texts (protocol/amqp/errors.ts), whoever asked (a channel, the admin API).
+ */
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../logging/logger.js';
+import { AmqpChannelError, AmqpConnectionError } from '../protocol/amqp/errors.js';
+import type { FieldTable } from '../protocol/amqp/field-table.js';
+import { writeFieldTable } from '../protocol/amqp/field-table.js';
+import { replyCodes } from '../protocol/amqp/reply-codes.js';
+import { Writer } from '../protocol/wire/writer.js';
+import type { BindingDefinition, DefinitionsStore, QueueDefinition } from './definitions/definitions.js';
+import { Exchange, type Destination } from './exchange.js';
+import { Queue } from './queue.js';
+import type { QueueStore } from './queue-store/queue-store-api.js';
+import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
+import type { ExchangeTypeName } from './routing/binding-matcher.js';
+import { isExchangeTypeName } from './routing/matcher-for.js';
+import { VirtualHost } from './virtual-host.js';
+
+export interface QueueBrokerStorage {
+  readonly definitions: DefinitionsStore;
+  /** Opens (or creates) the store of a durable queue in its folder. */
+  openDurableStore(directory: string): Promise<QueueStore>;
+  /** Folder holding one folder per durable queue. */
+  readonly queuesDirectory: string;
+}
+
+export interface ExchangeDeclaration {
+  readonly name: string;
+  readonly type: string;
+  readonly passive: boolean;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly internal: boolean;
+  readonly arguments: FieldTable;
+}
+
+export interface QueueDeclaration {
+  readonly name: string;
+  readonly passive: boolean;
+  readonly durable: boolean;
+  readonly exclusive: boolean;
+  readonly autoDelete: boolean;
+  readonly arguments: FieldTable;
+}
+
+export interface BindingRequest {
+  readonly source: string;
+  readonly destination: string;
+  readonly routingKey: string;
+  readonly arguments: FieldTable;
+}
+
+/** Who asks: the connection (for exclusive queues); null for the admin API, which may see every queue. */
+export type Requester = number | null;
+
+const maxNameBytes = 255;
+
+export class QueueBroker {
+  readonly virtualHosts = new Map<string, VirtualHost>();
+  /** Exclusive queues by owning connection. */
+  private readonly exclusiveQueues = new Map<number, Set<Queue>>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly storage: QueueBrokerStorage,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Restores every virtual host, durable exchange, durable queue (with its messages) and binding. */
+  static async open(storage: QueueBrokerStorage, logger: Logger): Promise<QueueBroker> {
+    const broker = new QueueBroker(storage, logger);
+    const stored = storage.definitions.definitions;
+    for (const name of stored.virtualHosts) broker.virtualHosts.set(name, new VirtualHost(name));
+    for (const definition of stored.exchanges) {
+      const host = broker.virtualHosts.get(definition.virtualHost);
+      if (host === undefined || !isExchangeTypeName(definition.type)) continue;
+      host.exchanges.set(definition.name, new Exchange({ ...definition, type: definition.type, durable: true }));
+    }
+    for (const definition of stored.queues) {
+      const host = broker.virtualHosts.get(definition.virtualHost);
+      if (host === undefined) continue;
+      const store = await storage.openDurableStore(join(storage.queuesDirectory, definition.storageId));
+      host.queues.set(definition.name, new Queue({ ...definition, durable: true, exclusiveOwner: null }, store));
+    }
+    for (const binding of stored.bindings) {
+      const host = broker.virtualHosts.get(binding.virtualHost);
+      const source = host?.exchanges.get(binding.source);
+      const destination = binding.destinationKind === 'queue' ? host?.queues.get(binding.destination) : host?.exchanges.get(binding.destination);
+      if (source === undefined || destination === undefined) continue;
+      source.matcher.add({ destination, routingKey: binding.routingKey, arguments: binding.arguments });
+    }
+    const queueCount = stored.queues.length;
+    if (queueCount > 0 || stored.exchanges.length > 0) logger.info('amqp definitions restored', { virtualHosts: stored.virtualHosts.length, exchanges: stored.exchanges.length, queues: queueCount, bindings: stored.bindings.length });
+    return broker;
+  }
+
+  // ── virtual hosts ─────────────────────────────────────────────────────────────────────────
+
+  hasVirtualHost(name: string): boolean {
+    return this.virtualHosts.has(name);
+  }
+
+  virtualHost(name: string): VirtualHost {
+    const host = this.virtualHosts.get(name);
+    if (host === undefined) throw new AmqpConnectionError(replyCodes.notAllowed, `NOT_ALLOWED - vhost ${name} not found`);
+    return host;
+  }
+
+  createVirtualHost(name: string): Promise<void> {
+    return this.serially(async () => {
+      checkName(name, 'vhost');
+      if (this.virtualHosts.has(name)) return;
+      await this.storage.definitions.putVirtualHost(name);
+      this.virtualHosts.set(name, new VirtualHost(name));
+      this.logger.info('amqp virtual host created', { virtualHost: name });
+    });
+  }
+
+  deleteVirtualHost(name: string): Promise<void> {
+    return this.serially(async () => {
+      const host = this.virtualHosts.get(name);
+      if (host === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no vhost '${name}'`);
+      await this.storage.definitions.removeVirtualHost(name);
+      this.virtualHosts.delete(name);
+      for (const queue of [...host.queues.values()]) await this.removeQueue(host, queue, false);
+      for (const exchange of host.exchanges.values()) exchange.deleted = true;
+      this.logger.info('amqp virtual host deleted', { virtualHost: name });
+    });
+  }
+
+  // ── exchanges ─────────────────────────────────────────────────────────────────────────────
+
+  exchange(host: VirtualHost, name: string): Exchange {
+    const exchange = host.exchanges.get(name);
+    if (exchange === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no exchange '${name}' in vhost '${host.name}'`);
+    return exchange;
+  }
+
+  declareExchange(host: VirtualHost, declaration: ExchangeDeclaration): Promise<Exchange> {
+    return this.serially(async () => {
+      const { name } = declaration;
+      if (declaration.passive) return this.exchange(host, name);
+      if (name === '') throw defaultExchangeRefusal();
+      checkName(name, 'exchange');
+      if (!isExchangeTypeName(declaration.type)) throw new AmqpConnectionError(replyCodes.commandInvalid, `COMMAND_INVALID - unknown exchange type '${declaration.type}'`);
+      const existing = host.exchanges.get(name);
+      if (existing !== undefined) {
+        const what = `exchange '${name}' in vhost '${host.name}'`;
+        checkEquivalent('type', what, declaration.type, existing.type);
+        checkEquivalent('durable', what, declaration.durable, existing.settings.durable);
+        checkEquivalent('auto_delete', what, declaration.autoDelete, existing.settings.autoDelete);
+        checkEquivalent('internal', what, declaration.internal, existing.settings.internal);
+        checkEquivalentArguments(what, declaration.arguments, existing.settings.arguments);
+        return existing;
+      }
+      if (name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - exchange name '${name}' contains reserved prefix 'amq.*'`);
+      const settings = { virtualHost: host.name, name, type: declaration.type as ExchangeTypeName, durable: declaration.durable, autoDelete: declaration.autoDelete, internal: declaration.internal, arguments: declaration.arguments };
+      if (settings.durable) await this.storage.definitions.putExchange(settings);
+      const exchange = new Exchange(settings);
+      host.exchanges.set(name, exchange);
+      return exchange;
+    });
+  }
+
+  deleteExchange(host: VirtualHost, name: string, ifUnused: boolean): Promise<void> {
+    return this.serially(async () => {
+      if (name === '') throw defaultExchangeRefusal();
+      const exchange = host.exchanges.get(name);
+      if (exchange === undefined) return; // RabbitMQ: deleting what is not there succeeds
+      if (name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - operation not permitted on exchange '${name}' in vhost '${host.name}'`);
+      if (ifUnused && exchange.matcher.size > 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - exchange '${name}' in vhost '${host.name}' in use`);
+      await this.removeExchange(host, exchange);
+    });
+  }
+
+  private async removeExchange(host: VirtualHost, exchange: Exchange): Promise<void> {
+    if (exchange.settings.durable) await this.storage.definitions.removeExchange(host.name, exchange.name);
+    host.exchanges.delete(exchange.name);
+    exchange.deleted = true;
+    await this.forgetDestination(host, exchange);
+  }
+
+  /** Removes every binding to a deleted queue or exchange; auto-delete exchanges left without bindings go too. */
+  private async forgetDestination(host: VirtualHost, destination: Destination): Promise<void> {
+    const emptied: Exchange[] = [];
+    for (const exchange of host.exchanges.values()) {
+      if (exchange.matcher.removeDestination(destination) > 0 && exchange.settings.autoDelete && exchange.matcher.size === 0) emptied.push(exchange);
+    }
+    for (const exchange of emptied) {
+      if (!exchange.deleted) await this.removeExchange(host, exchange);
+    }
+  }
+
+  // ── queues ────────────────────────────────────────────────────────────────────────────────
+
+  /** The queue, if the requester may use it: 404 when missing, 405 when another connection's exclusive queue. */
+  queue(host: VirtualHost, name: string, requester: Requester): Queue {
+    const queue = host.queues.get(name);
+    if (queue === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no queue '${name}' in vhost '${host.name}'`);
+    checkExclusiveAccess(queue, requester);
+    return queue;
+  }
+
+  declareQueue(host: VirtualHost, declaration: QueueDeclaration, requester: Requester): Promise<Queue> {
+    return this.serially(async () => {
+      if (declaration.passive) {
+        if (declaration.name === '') throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no queue '' in vhost '${host.name}'`);
+        return this.queue(host, declaration.name, requester);
+      }
+      let name = declaration.name;
+      if (name === '') name = `amq.gen-${randomBytes(16).toString('base64url')}`;
+      else checkName(name, 'queue');
+      const existing = host.queues.get(name);
+      if (existing !== undefined) {
+        checkExclusiveAccess(existing, requester);
+        const what = `queue '${name}' in vhost '${host.name}'`;
+        checkEquivalent('durable', what, declaration.durable, existing.durable);
+        checkEquivalent('auto_delete', what, declaration.autoDelete, existing.settings.autoDelete);
+        if (declaration.exclusive !== (existing.settings.exclusiveOwner !== null)) throw lockedQueue(name, host.name);
+        checkEquivalentArguments(what, declaration.arguments, existing.settings.arguments);
+        return existing;
+      }
+      if (declaration.name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue name '${name}' contains reserved prefix 'amq.*'`);
+      if (declaration.exclusive && requester === null) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - an exclusive queue needs a connection to own it');
+      const exclusiveOwner = declaration.exclusive ? requester : null;
+      // Exclusive queues end with their connection, so they are never stored, durable or not.
+      const stored = declaration.durable && exclusiveOwner === null;
+      const storageId = stored ? `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}` : '';
+      const settings = { virtualHost: host.name, name, durable: declaration.durable, exclusiveOwner, autoDelete: declaration.autoDelete, arguments: declaration.arguments, storageId };
+      let store: QueueStore;
+      if (stored) {
+        store = await this.storage.openDurableStore(join(this.storage.queuesDirectory, storageId));
+        const definition: QueueDefinition = { virtualHost: host.name, name, storageId, autoDelete: settings.autoDelete, arguments: settings.arguments };
+        try {
+          await this.storage.definitions.putQueue(definition);
+        } catch (error) {
+          await store.delete().catch(() => undefined);
+          throw error;
+        }
+      } else {
+        store = new MemoryQueueStore();
+      }
+      const queue = new Queue(settings, store);
+      host.queues.set(name, queue);
+      if (exclusiveOwner !== null) {
+        let owned = this.exclusiveQueues.get(exclusiveOwner);
+        if (owned === undefined) this.exclusiveQueues.set(exclusiveOwner, (owned = new Set()));
+        owned.add(queue);
+      }
+      return queue;
+    });
+  }
+
+  deleteQueue(host: VirtualHost, name: string, options: { readonly ifUnused: boolean; readonly ifEmpty: boolean }, requester: Requester): Promise<number> {
+    return this.serially(async () => {
+      const queue = host.queues.get(name);
+      if (queue === undefined) return 0; // RabbitMQ: deleting what is not there succeeds
+      checkExclusiveAccess(queue, requester);
+      if (options.ifUnused && queue.consumerCount > 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - queue '${name}' in vhost '${host.name}' in use`);
+      if (options.ifEmpty && queue.messageCount > 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - queue '${name}' in vhost '${host.name}' not empty`);
+      const count = queue.messageCount;
+      await this.removeQueue(host, queue, true);
+      return count;
+    });
+  }
+
+  /** A queue whose last consumer went (auto-delete). */
+  autoDeleteQueue(queue: Queue): void {
+    void this.serially(async () => {
+      const host = this.virtualHosts.get(queue.virtualHost);
+      if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;
+      await this.removeQueue(host, queue, true);
+    }).catch((error: unknown) => this.logger.error('amqp auto-delete of a queue failed', { queue: queue.name, error: String(error) }));
+  }
+
+  private async removeQueue(host: VirtualHost, queue: Queue, storedDefinition: boolean): Promise<void> {
+    if (storedDefinition && queue.settings.storageId !== '') await this.storage.definitions.removeQueue(host.name, queue.name);
+    host.queues.delete(queue.name);
+    queue.deleted = true;
+    const owner = queue.settings.exclusiveOwner;
+    if (owner !== null) this.exclusiveQueues.get(owner)?.delete(queue);
+    queue.cancelConsumers();
+    await this.forgetDestination(host, queue);
+    await queue.store.delete();
+  }
+
+  purgeQueue(host: VirtualHost, name: string, requester: Requester): number {
+    return this.queue(host, name, requester).store.purge();
+  }
+
+  /** The connection is gone: its exclusive queues go with it. */
+  connectionClosed(connectionId: number): void {
+    const owned = this.exclusiveQueues.get(connectionId);
+    if (owned === undefined) return;
+    this.exclusiveQueues.delete(connectionId);
+    for (const queue of owned) {
+      void this.serially(async () => {
+        const host = this.virtualHosts.get(queue.virtualHost);
+        if (host !== undefined && !queue.deleted) await this.removeQueue(host, queue, true);
+      }).catch((error: unknown) => this.logger.error('amqp removal of an exclusive queue failed', { queue: queue.name, error: String(error) }));
+    }
+  }
+
+  // ── bindings ──────────────────────────────────────────────────────────────────────────────
+
+  bindQueue(host: VirtualHost, request: BindingRequest, requester: Requester): Promise<void> {
+    return this.serially(async () => {
+      const queue = this.queue(host, request.destination, requester);
+      const source = this.bindableSource(host, request.source);
+      await this.addBinding(host, source, queue, request);
+    });
+  }
+
+  unbindQueue(host: VirtualHost, request: BindingRequest, requester: Requester): Promise<void> {
+    return this.serially(async () => {
+      const queue = this.queue(host, request.destination, requester);
+      const source = this.bindableSource(host, request.source);
+      await this.removeBinding(host, source, queue, request);
+    });
+  }
+
+  bindExchange(host: VirtualHost, request: BindingRequest): Promise<void> {
+    return this.serially(async () => {
+      const destination = this.bindableSource(host, request.destination);
+      const source = this.bindableSource(host, request.source);
+      await this.addBinding(host, source, destination, request);
+    });
+  }
+
+  unbindExchange(host: VirtualHost, request: BindingRequest): Promise<void> {
+    return this.serially(async () => {
+      const destination = this.bindableSource(host, request.destination);
+      const source = this.bindableSource(host, request.source);
+      await this.removeBinding(host, source, destination, request);
+    });
+  }
+
+  private bindableSource(host: VirtualHost, name: string): Exchange {
+    if (name === '') throw defaultExchangeRefusal();
+    return this.exchange(host, name);
+  }
+
+  private async addBinding(host: VirtualHost, source: Exchange, destination: Destination, request: BindingRequest): Promise<void> {
+    const binding = { destination, routingKey: request.routingKey, arguments: request.arguments };
+    if (isDurable(source) && isStoredDestination(destination)) await this.storage.definitions.putBinding(bindingDefinition(host, source, destination, request));
+    source.matcher.add(binding);
+  }
+
+  private async removeBinding(host: VirtualHost, source: Exchange, destination: Destination, request: BindingRequest): Promise<void> {
+    const binding = { destination, routingKey: request.routingKey, arguments: request.arguments };
+    if (isDurable(source) && isStoredDestination(destination)) await this.storage.definitions.removeBinding(bindingDefinition(host, source, destination, request));
+    if (source.matcher.remove(binding) && source.settings.autoDelete && source.matcher.size === 0) await this.removeExchange(host, source);
+  }
+
+  // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
+
+  /** Flushes and closes every queue store and the definitions store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain.catch(() => undefined);
+    for (const host of this.virtualHosts.values()) {
+      for (const queue of host.queues.values()) {
+        await queue.store.close().catch((error: unknown) => this.logger.error('amqp queue store failed to close', { queue: queue.name, error: String(error) }));
+      }
+    }
+    await this.storage.definitions.close();
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** Removes the folders of durable queues that no definition names (a crash between creating one and recording it). */
+export async function removeUnknownQueueFolders(queuesDirectory: string, known: ReadonlySet<string>, present: readonly string[], logger: Logger): Promise<void> {
+  for (const folder of present) {
+    if (known.has(folder)) continue;
+    logger.warn('removing the folder of an unrecorded amqp queue', { folder });
+    await rm(join(queuesDirectory, folder), { recursive: true, force: true });
+  }
+}
+
+function isDurable(exchange: Exchange): boolean {
+  return exchange.settings.durable;
+}
+
+function isStoredDestination(destination: Destination): boolean {
+  return destination instanceof Queue ? destination.settings.storageId !== '' : destination.settings.durable;
+}
+
+function bindingDefinition(host: VirtualHost, source: Exchange, destination: Destination, request: BindingRequest): BindingDefinition {
+  return {
+    virtualHost: host.name,
+    source: source.name,
+    destinationKind: destination instanceof Queue ? 'queue' : 'exchange',
+    destination: destination.name,
+    routingKey: request.routingKey,
+    arguments: request.arguments,
+  };
+}
+
+function checkExclusiveAccess(queue: Queue, requester: Requester): void {
+  const owner = queue.settings.exclusiveOwner;
+  if (owner !== null && requester !== null && owner !== requester) throw lockedQueue(queue.name, queue.virtualHost);
+}
+
+function lockedQueue(name: string, virtualHost: string): AmqpChannelError {
+  return new AmqpChannelError(
+    replyCodes.resourceLocked,
+    `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${name}' in vhost '${virtualHost}'. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
+  );
+}
+
+function defaultExchangeRefusal(): AmqpChannelError {
+  return new AmqpChannelError(replyCodes.accessRefused, 'ACCESS_REFUSED - operation not permitted on the default exchange');
+}
+
+function checkName(name: string, kind: string): void {
+  if (Buffer.byteLength(name, 'utf8') > maxNameBytes) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - ${kind} name is longer than ${maxNameBytes} bytes`);
+}
+
+function checkEquivalent(argument: string, what: string, received: string | boolean, current: string | boolean): void {
+  if (received !== current) {
+    throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - inequivalent arg '${argument}' for ${what}: received '${String(received)}' but current is '${String(current)}'`);
+  }
+}
+
+function checkEquivalentArguments(what: string, received: FieldTable, current: FieldTable): void {
+  if (!encodedTable(received).equals(encodedTable(current))) {
+    const names = new Set([...received.keys(), ...current.keys()]);
+    const differing = [...names].find((key) => !encodedValueOf(received, key).equals(encodedValueOf(current, key))) ?? '';
+    throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - inequivalent arg '${differing}' for ${what}`);
+  }
+}
+
+function encodedTable(table: FieldTable): Buffer {
+  const writer = new Writer();
+  writeFieldTable(writer, new Map([...table].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))));
+  return writer.toBuffer();
+}
+
+function encodedValueOf(table: FieldTable, key: string): Buffer {
+  const value = table.get(key);
+  return value === undefined ? Buffer.alloc(0) : encodedTable(new Map([[key, value]]));
+}

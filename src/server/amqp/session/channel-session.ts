@@ -1,0 +1,418 @@
+/**
+ * What one AMQP channel does (everything but channel.* and the framing, which the connection
+ * handles): declares and deletes through the queue broker, publishes (routing, publisher confirms,
+ * transactions), consumers with their prefetch windows, basic.get, and the acknowledgements of
+ * what it delivered. RabbitMQ's behaviour and reply texts throughout.
+ */
+import { randomBytes } from 'node:crypto';
+import { AmqpChannelError, AmqpConnectionError } from '../../../protocol/amqp/errors.js';
+import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
+import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
+import type { Queue, QueueConsumer } from '../../../queues/queue.js';
+import type { QueueBroker } from '../../../queues/queue-broker.js';
+import type { QueuedMessage, StoredMessage } from '../../../queues/queue-store/stored-message.js';
+import type { VirtualHost } from '../../../queues/virtual-host.js';
+import type { ChannelHandler, ChannelOutput, ConnectionInfo, IncomingPublish } from '../channel-handler.js';
+import { PublisherConfirms } from './confirms.js';
+import { UnackedDeliveries, type UnackedDelivery } from './unacked-deliveries.js';
+
+/** What the channels of one connection share. */
+export interface ConnectionState {
+  readonly info: ConnectionInfo;
+  /** Unacknowledged deliveries on all its channels (amqp.maxUnackedMessagesPerConnection). */
+  unackedCount: number;
+  readonly maxUnackedMessages: number;
+  /** The client asked to be told when the broker cancels its consumers (capability consumer_cancel_notify). */
+  readonly consumerCancelNotify: boolean;
+  readonly channels: Set<ChannelSession>;
+}
+
+type Mode = 'plain' | 'confirm' | 'transaction';
+
+/** What a transaction holds until tx.commit. */
+type TransactionStep = { readonly kind: 'publish'; readonly publish: IncomingPublish } | { readonly kind: 'settle'; readonly tag: number; readonly multiple: boolean; readonly outcome: 'ack' | 'requeue' | 'drop' };
+
+class ChannelConsumer implements QueueConsumer {
+  unackedCount = 0;
+
+  constructor(
+    private readonly channel: ChannelSession,
+    readonly tag: string,
+    readonly queue: Queue,
+    readonly noAck: boolean,
+    readonly exclusive: boolean,
+    /** basic.qos prefetch-count with global=false at the time of basic.consume; 0 = unlimited. */
+    readonly prefetchCount: number,
+  ) {}
+
+  canTake(): boolean {
+    if (!this.channel.mayDeliver()) return false;
+    if (this.noAck) return true;
+    return (this.prefetchCount === 0 || this.unackedCount < this.prefetchCount) && this.channel.hasWindow();
+  }
+
+  deliver(queue: Queue, message: QueuedMessage): void {
+    this.channel.deliver(this, queue, message);
+  }
+
+  cancelledByBroker(): void {
+    this.channel.consumerCancelledByBroker(this);
+  }
+}
+
+export class ChannelSession implements ChannelHandler {
+  private mode: Mode = 'plain';
+  private flowActive = true;
+  private closed = false;
+  private readonly consumers = new Map<string, ChannelConsumer>();
+  private readonly unacked = new UnackedDeliveries();
+  private readonly confirms: PublisherConfirms;
+  private transaction: TransactionStep[] = [];
+  /** basic.qos global=false: the prefetch of consumers started after it. */
+  private consumerPrefetch = 0;
+  /** basic.qos global=true: unacked deliveries on the whole channel; 0 = unlimited. */
+  private channelPrefetch = 0;
+  /** Reused by every publish: route() fills it synchronously. */
+  private readonly routed = new Set<Queue>();
+
+  constructor(
+    private readonly broker: QueueBroker,
+    private readonly connection: ConnectionState,
+    private readonly output: ChannelOutput,
+  ) {
+    this.confirms = new PublisherConfirms((method) => this.output.sendMethod(method));
+    output.onWritable(() => this.wakeConsumers());
+  }
+
+  private get host(): VirtualHost {
+    return this.broker.virtualHost(this.connection.info.virtualHost);
+  }
+
+  private get connectionId(): number {
+    return this.connection.info.id;
+  }
+
+  // ── methods ───────────────────────────────────────────────────────────────────────────────
+
+  handleMethod(method: AmqpMethod): void | Promise<void> {
+    switch (method.name) {
+      case 'exchange.declare': {
+        const { exchange, type, passive, durable, autoDelete, internal, noWait } = method.arguments;
+        return this.broker.declareExchange(this.host, { name: exchange, type, passive, durable, autoDelete, internal, arguments: method.arguments.arguments }).then(() => {
+          if (!noWait) this.output.sendMethod({ name: 'exchange.declare-ok', arguments: {} });
+        });
+      }
+      case 'exchange.delete': {
+        const { exchange, ifUnused, noWait } = method.arguments;
+        return this.broker.deleteExchange(this.host, exchange, ifUnused).then(() => {
+          if (!noWait) this.output.sendMethod({ name: 'exchange.delete-ok', arguments: {} });
+        });
+      }
+      case 'exchange.bind':
+      case 'exchange.unbind': {
+        const { destination, source, routingKey, noWait } = method.arguments;
+        const request = { source, destination, routingKey, arguments: method.arguments.arguments };
+        const binding = method.name === 'exchange.bind' ? this.broker.bindExchange(this.host, request) : this.broker.unbindExchange(this.host, request);
+        return binding.then(() => {
+          if (noWait) return;
+          if (method.name === 'exchange.bind') this.output.sendMethod({ name: 'exchange.bind-ok', arguments: {} });
+          else this.output.sendMethod({ name: 'exchange.unbind-ok', arguments: {} });
+        });
+      }
+      case 'queue.declare': {
+        const { queue, passive, durable, exclusive, autoDelete, noWait } = method.arguments;
+        return this.broker.declareQueue(this.host, { name: queue, passive, durable, exclusive, autoDelete, arguments: method.arguments.arguments }, this.connectionId).then((declared) => {
+          if (!noWait) this.output.sendMethod({ name: 'queue.declare-ok', arguments: { queue: declared.name, messageCount: declared.messageCount, consumerCount: declared.consumerCount } });
+        });
+      }
+      case 'queue.bind': {
+        const { queue, exchange, routingKey, noWait } = method.arguments;
+        return this.broker.bindQueue(this.host, { source: exchange, destination: queue, routingKey, arguments: method.arguments.arguments }, this.connectionId).then(() => {
+          if (!noWait) this.output.sendMethod({ name: 'queue.bind-ok', arguments: {} });
+        });
+      }
+      case 'queue.unbind': {
+        const { queue, exchange, routingKey } = method.arguments;
+        return this.broker.unbindQueue(this.host, { source: exchange, destination: queue, routingKey, arguments: method.arguments.arguments }, this.connectionId).then(() => {
+          this.output.sendMethod({ name: 'queue.unbind-ok', arguments: {} });
+        });
+      }
+      case 'queue.purge': {
+        const count = this.broker.purgeQueue(this.host, method.arguments.queue, this.connectionId);
+        if (!method.arguments.noWait) this.output.sendMethod({ name: 'queue.purge-ok', arguments: { messageCount: count } });
+        return;
+      }
+      case 'queue.delete': {
+        const { queue, ifUnused, ifEmpty, noWait } = method.arguments;
+        return this.broker.deleteQueue(this.host, queue, { ifUnused, ifEmpty }, this.connectionId).then((count) => {
+          if (!noWait) this.output.sendMethod({ name: 'queue.delete-ok', arguments: { messageCount: count } });
+        });
+      }
+      case 'basic.qos':
+        return this.qos(method.arguments.prefetchSize, method.arguments.prefetchCount, method.arguments.global);
+      case 'basic.consume':
+        return this.consume(method.arguments);
+      case 'basic.cancel':
+        return this.cancel(method.arguments.consumerTag, method.arguments.noWait);
+      case 'basic.get':
+        return this.get(method.arguments.queue, method.arguments.noAck);
+      case 'basic.ack':
+        return this.settle(Number(method.arguments.deliveryTag), method.arguments.multiple, 'ack');
+      case 'basic.nack':
+        return this.settle(Number(method.arguments.deliveryTag), method.arguments.multiple, method.arguments.requeue ? 'requeue' : 'drop');
+      case 'basic.reject':
+        return this.settle(Number(method.arguments.deliveryTag), false, method.arguments.requeue ? 'requeue' : 'drop');
+      case 'basic.recover':
+      case 'basic.recover-async':
+        if (!method.arguments.requeue) throw new AmqpConnectionError(replyCodes.notImplemented, 'NOT_IMPLEMENTED - requeue=false');
+        this.requeueAll();
+        if (method.name === 'basic.recover') this.output.sendMethod({ name: 'basic.recover-ok', arguments: {} });
+        return;
+      case 'confirm.select':
+        if (this.mode === 'transaction') throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - cannot switch from tx to confirm mode');
+        this.mode = 'confirm';
+        if (!method.arguments.noWait) this.output.sendMethod({ name: 'confirm.select-ok', arguments: {} });
+        return;
+      case 'tx.select':
+        if (this.mode === 'confirm') throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - cannot switch from confirm to tx mode');
+        this.mode = 'transaction';
+        this.output.sendMethod({ name: 'tx.select-ok', arguments: {} });
+        return;
+      case 'tx.commit':
+        return this.commit();
+      case 'tx.rollback':
+        if (this.mode !== 'transaction') throw notTransactional();
+        this.transaction = [];
+        this.output.sendMethod({ name: 'tx.rollback-ok', arguments: {} });
+        return;
+      default:
+        throw new AmqpConnectionError(replyCodes.commandInvalid, `COMMAND_INVALID - unexpected method ${method.name} on a channel`);
+    }
+  }
+
+  // ── publishing ────────────────────────────────────────────────────────────────────────────
+
+  handlePublish(publish: IncomingPublish): void | Promise<void> {
+    if (publish.immediate) throw new AmqpConnectionError(replyCodes.notImplemented, 'NOT_IMPLEMENTED - immediate=true');
+    const host = this.host;
+    const exchange = this.broker.exchange(host, publish.exchange);
+    if (exchange.settings.internal) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - cannot publish to internal exchange '${publish.exchange}' in vhost '${host.name}'`);
+    if (this.mode === 'transaction') {
+      this.transaction.push({ kind: 'publish', publish });
+      return;
+    }
+    const sequence = this.mode === 'confirm' ? this.confirms.next() : 0;
+    const durable = this.publish(host, publish);
+    if (sequence === 0) return;
+    if (durable === null) this.confirms.confirmed(sequence);
+    else durable.then(() => this.confirms.confirmed(sequence), () => this.confirms.failedToStore(sequence));
+  }
+
+  /** Routes and enqueues; returns what resolves once every queue holds it durably, or null when nothing is to wait for. */
+  private publish(host: VirtualHost, publish: IncomingPublish): Promise<unknown> | null {
+    const exchange = this.broker.exchange(host, publish.exchange);
+    const routed = this.routed;
+    routed.clear();
+    host.route(exchange, publish.routingKey, publish.header.properties.headers, routed);
+    if (routed.size === 0) {
+      if (publish.mandatory) {
+        this.output.sendContent(
+          { name: 'basic.return', arguments: { replyCode: replyCodes.noRoute, replyText: 'NO_ROUTE', exchange: publish.exchange, routingKey: publish.routingKey } },
+          publish.properties,
+          publish.body,
+        );
+      }
+      return null;
+    }
+    const message: StoredMessage = {
+      exchange: publish.exchange,
+      routingKey: publish.routingKey,
+      properties: publish.properties,
+      body: publish.body,
+      persistent: publish.header.properties.deliveryMode === 2,
+      publishedAtMs: Date.now(),
+    };
+    let waitFor: Promise<unknown> | null = null;
+    let waits: Promise<unknown>[] | null = null;
+    for (const queue of routed) {
+      const appended = queue.store.append(message);
+      if (!message.persistent || queue.settings.storageId === '') continue;
+      if (waitFor === null) waitFor = appended.durable;
+      else (waits ??= [waitFor]).push(appended.durable);
+    }
+    routed.clear();
+    return waits === null ? waitFor : Promise.all(waits);
+  }
+
+  private async commit(): Promise<void> {
+    if (this.mode !== 'transaction') throw notTransactional();
+    const steps = this.transaction;
+    this.transaction = [];
+    const host = this.host;
+    const waits: Promise<unknown>[] = [];
+    for (const step of steps) {
+      if (step.kind === 'publish') {
+        const durable = this.publish(host, step.publish);
+        if (durable !== null) waits.push(durable);
+      } else {
+        this.settleNow(step.tag, step.multiple, step.outcome);
+      }
+    }
+    await Promise.all(waits);
+    this.output.sendMethod({ name: 'tx.commit-ok', arguments: {} });
+  }
+
+  // ── consuming ─────────────────────────────────────────────────────────────────────────────
+
+  private qos(prefetchSize: number, prefetchCount: number, global: boolean): void {
+    if (prefetchSize !== 0) throw new AmqpConnectionError(replyCodes.notImplemented, `NOT_IMPLEMENTED - prefetch_size!=0 (${prefetchSize})`);
+    if (global) this.channelPrefetch = prefetchCount;
+    else this.consumerPrefetch = prefetchCount;
+    this.output.sendMethod({ name: 'basic.qos-ok', arguments: {} });
+    this.wakeConsumers();
+  }
+
+  private consume(request: { queue: string; consumerTag: string; noAck: boolean; exclusive: boolean; noWait: boolean }): void {
+    const host = this.host;
+    const queue = this.broker.queue(host, request.queue, this.connectionId);
+    const tag = request.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : request.consumerTag;
+    if (this.consumers.has(tag)) throw new AmqpConnectionError(replyCodes.notAllowed, `NOT_ALLOWED - attempt to reuse consumer tag '${tag}'`);
+    if (queue.hasExclusiveConsumer || (request.exclusive && queue.consumerCount > 0)) {
+      throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue '${queue.name}' in vhost '${host.name}' in exclusive use`);
+    }
+    const consumer = new ChannelConsumer(this, tag, queue, request.noAck, request.exclusive, this.consumerPrefetch);
+    this.consumers.set(tag, consumer);
+    if (!request.noWait) this.output.sendMethod({ name: 'basic.consume-ok', arguments: { consumerTag: tag } });
+    // Deliveries start on a later turn (Queue.scheduleDispatch), after consume-ok.
+    queue.addConsumer(consumer);
+  }
+
+  private cancel(tag: string, noWait: boolean): void {
+    const consumer = this.consumers.get(tag);
+    if (consumer !== undefined) this.removeConsumer(consumer);
+    if (!noWait) this.output.sendMethod({ name: 'basic.cancel-ok', arguments: { consumerTag: tag } });
+  }
+
+  private removeConsumer(consumer: ChannelConsumer): void {
+    this.consumers.delete(consumer.tag);
+    if (consumer.queue.removeConsumer(consumer)) this.broker.autoDeleteQueue(consumer.queue);
+  }
+
+  consumerCancelledByBroker(consumer: ChannelConsumer): void {
+    this.consumers.delete(consumer.tag);
+    if (this.connection.consumerCancelNotify && !this.closed) {
+      this.output.sendMethod({ name: 'basic.cancel', arguments: { consumerTag: consumer.tag, noWait: true } });
+    }
+  }
+
+  private get(queueName: string, noAck: boolean): void {
+    const queue = this.broker.queue(this.host, queueName, this.connectionId);
+    const message = queue.take();
+    if (message === null) {
+      this.output.sendMethod({ name: 'basic.get-empty', arguments: { reserved1: '' } });
+      return;
+    }
+    const tag = this.unacked.nextTag();
+    if (noAck) queue.settle(message);
+    else this.trackUnacked(tag, { queue, message, consumerTag: null });
+    const { exchange, routingKey, properties, body } = message.message;
+    this.output.sendContent(
+      { name: 'basic.get-ok', arguments: { deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey, messageCount: queue.messageCount } },
+      properties,
+      body,
+    );
+  }
+
+  /** Whether deliveries may go out on this channel now (open, flow on, socket not backed up). */
+  mayDeliver(): boolean {
+    return !this.closed && this.flowActive && this.output.writable;
+  }
+
+  /** Whether the channel's and the connection's unacked windows have room. */
+  hasWindow(): boolean {
+    return (this.channelPrefetch === 0 || this.unacked.size < this.channelPrefetch) && this.connection.unackedCount < this.connection.maxUnackedMessages;
+  }
+
+  deliver(consumer: ChannelConsumer, queue: Queue, message: QueuedMessage): void {
+    const tag = this.unacked.nextTag();
+    if (consumer.noAck) queue.settle(message);
+    else {
+      consumer.unackedCount++;
+      this.trackUnacked(tag, { queue, message, consumerTag: consumer.tag });
+    }
+    const { exchange, routingKey, properties, body } = message.message;
+    this.output.sendContent(
+      { name: 'basic.deliver', arguments: { consumerTag: consumer.tag, deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey } },
+      properties,
+      body,
+    );
+  }
+
+  private trackUnacked(tag: number, delivery: UnackedDelivery): void {
+    this.unacked.track(tag, delivery);
+    this.connection.unackedCount++;
+  }
+
+  // ── acknowledgements ──────────────────────────────────────────────────────────────────────
+
+  private settle(tag: number, multiple: boolean, outcome: 'ack' | 'requeue' | 'drop'): void {
+    if (this.mode === 'transaction') {
+      this.transaction.push({ kind: 'settle', tag, multiple, outcome });
+      return;
+    }
+    this.settleNow(tag, multiple, outcome);
+  }
+
+  private settleNow(tag: number, multiple: boolean, outcome: 'ack' | 'requeue' | 'drop'): void {
+    const deliveries = this.unacked.take(tag, multiple);
+    if (deliveries === null) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - unknown delivery tag ${tag}`);
+    this.release(deliveries, outcome);
+  }
+
+  private requeueAll(): void {
+    this.release(this.unacked.takeAll(), 'requeue');
+  }
+
+  private release(deliveries: readonly UnackedDelivery[], outcome: 'ack' | 'requeue' | 'drop'): void {
+    if (deliveries.length === 0) return;
+    const wasAtLimit = this.connection.unackedCount >= this.connection.maxUnackedMessages;
+    this.connection.unackedCount -= deliveries.length;
+    for (const delivery of deliveries) {
+      if (delivery.consumerTag !== null) {
+        const consumer = this.consumers.get(delivery.consumerTag);
+        if (consumer !== undefined) consumer.unackedCount--;
+      }
+      if (delivery.queue.deleted) continue;
+      if (outcome === 'requeue') delivery.queue.requeue(delivery.message);
+      else delivery.queue.settle(delivery.message); // drop: dead-lettering comes with queue policies
+    }
+    if (wasAtLimit) for (const channel of this.connection.channels) channel.wakeConsumers();
+    else this.wakeConsumers();
+  }
+
+  // ── flow and lifecycle ────────────────────────────────────────────────────────────────────
+
+  setFlow(active: boolean): void {
+    this.flowActive = active;
+    if (active) this.wakeConsumers();
+  }
+
+  /** Nudges the queues of this channel's consumers: they may deliver again. */
+  wakeConsumers(): void {
+    for (const consumer of this.consumers.values()) consumer.queue.scheduleDispatch();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.confirms.close();
+    this.transaction = [];
+    for (const consumer of [...this.consumers.values()]) this.removeConsumer(consumer);
+    this.requeueAll();
+    this.connection.channels.delete(this);
+  }
+}
+
+function notTransactional(): AmqpChannelError {
+  return new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - channel is not transactional');
+}
