@@ -40,6 +40,7 @@ export class DiskAlarm {
   private probeFailing = false;
   /** Bytes appended since the measurement in `lastFreeBytes` began. */
   private appendedSinceCheckBytes = 0;
+  private readonly changeListeners: Array<(raised: boolean) => void> = [];
 
   constructor(
     private readonly settings: DiskAlarmSettings,
@@ -50,6 +51,11 @@ export class DiskAlarm {
   /** True while free space is under the reserve: produce is refused. */
   get raised(): boolean {
     return this.alarmRaised;
+  }
+
+  /** Calls back each time the alarm is raised or cleared (AMQP's connection.blocked / unblocked). */
+  onChange(listener: (raised: boolean) => void): void {
+    this.changeListeners.push(listener);
   }
 
   /** Free bytes at the last check; null before the first one succeeded. */
@@ -124,5 +130,6 @@ export class DiskAlarm {
     const fields = { directory: this.settings.directory, freeBytes, how, minFreeDiskBytes: this.settings.minFreeDiskBytes };
     if (low) this.logger.warn('disk alarm raised: free space is below minFreeDiskBytes; produce is refused (KAFKA_STORAGE_ERROR) until space is freed', fields);
     else this.logger.info('disk alarm cleared: free space is back above minFreeDiskBytes; produce is accepted again', fields);
+    for (const listener of this.changeListeners) listener(low);
   }
 }

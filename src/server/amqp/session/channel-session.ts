@@ -14,6 +14,7 @@ import type { QueuedMessage, StoredMessage } from '../../../queues/queue-store/s
 import type { VirtualHost } from '../../../queues/virtual-host.js';
 import type { ChannelHandler, ChannelOutput, ConnectionInfo, IncomingPublish } from '../channel-handler.js';
 import { PublisherConfirms } from './confirms.js';
+import type { PublishGate } from './index.js';
 import { UnackedDeliveries, type UnackedDelivery } from './unacked-deliveries.js';
 
 /** What the channels of one connection share. */
@@ -79,6 +80,7 @@ export class ChannelSession implements ChannelHandler {
     private readonly broker: QueueBroker,
     private readonly connection: ConnectionState,
     private readonly output: ChannelOutput,
+    private readonly gate: PublishGate,
   ) {
     this.confirms = new PublisherConfirms((method) => this.output.sendMethod(method));
     output.onWritable(() => this.wakeConsumers());
@@ -193,6 +195,7 @@ export class ChannelSession implements ChannelHandler {
   // ── publishing ────────────────────────────────────────────────────────────────────────────
 
   handlePublish(publish: IncomingPublish): void | Promise<void> {
+    if (this.gate.closed) return this.gate.whenOpen().then(() => this.handlePublish(publish));
     if (publish.immediate) throw new AmqpConnectionError(replyCodes.notImplemented, 'NOT_IMPLEMENTED - immediate=true');
     const host = this.host;
     const exchange = this.broker.exchange(host, publish.exchange);

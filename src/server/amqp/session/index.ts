@@ -13,15 +13,22 @@ export interface SessionSettings {
   readonly maxUnackedMessagesPerConnection: number;
 }
 
-/** Where blocked/unblocked come from: the disk alarm (broker/disk-alarm.ts) or anything like it. */
+/**
+ * Where blocked/unblocked come from: the disk alarm (broker/disk-alarm.ts). While blocked, a
+ * channel holds each publish (and with it the channel's later frames, and once the connection's
+ * buffer is full its socket) until unblocked: RabbitMQ's flow control by not reading publishers.
+ */
 export interface BlockingSource {
-  readonly blocked: boolean;
-  readonly reason: string;
-  onChange(listener: () => void): void;
+  readonly raised: boolean;
+  onChange(listener: (raised: boolean) => void): void;
 }
+
+/** connection.blocked's reason, in RabbitMQ's words. */
+const blockedReason = 'low on disk';
 
 export function createAmqpSessions(broker: QueueBroker, settings: SessionSettings, blocking: BlockingSource | null = null): AmqpSessions {
   const connections = new Map<number, ConnectionState>();
+  const gate = new PublishGate(blocking);
   const stateOf = (info: ConnectionInfo): ConnectionState => {
     let state = connections.get(info.id);
     if (state === undefined) {
@@ -34,7 +41,7 @@ export function createAmqpSessions(broker: QueueBroker, settings: SessionSetting
     hasVirtualHost: (name) => broker.hasVirtualHost(name),
     openChannel(connection, output): ChannelHandler {
       const state = stateOf(connection);
-      const channel = new ChannelSession(broker, state, output);
+      const channel = new ChannelSession(broker, state, output, gate);
       state.channels.add(channel);
       return channel;
     },
@@ -45,10 +52,10 @@ export function createAmqpSessions(broker: QueueBroker, settings: SessionSetting
       broker.connectionClosed(connection.id);
     },
     onBlockedChange(listener) {
-      blocking?.onChange(() => listener(blocking.blocked, blocking.reason));
+      blocking?.onChange((raised) => listener(raised, blockedReason));
     },
     get blocked() {
-      return blocking?.blocked ?? false;
+      return blocking?.raised ?? false;
     },
   };
 }
@@ -58,4 +65,31 @@ function hasCapability(clientProperties: FieldTable, name: string): boolean {
   if (capabilities?.type !== 'table') return false;
   const value = capabilities.value.get(name);
   return value?.type === 'boolean' && value.value;
+}
+
+/** Holds publishes while the blocking source is raised. */
+export class PublishGate {
+  private opened: Promise<void> | null = null;
+  private open: () => void = () => undefined;
+
+  constructor(private readonly blocking: BlockingSource | null) {
+    blocking?.onChange((raised) => {
+      if (!raised) {
+        this.open();
+        this.opened = null;
+      }
+    });
+  }
+
+  get closed(): boolean {
+    return this.blocking?.raised ?? false;
+  }
+
+  /** Resolves once publishing may go on. */
+  whenOpen(): Promise<void> {
+    this.opened ??= new Promise((resolve) => {
+      this.open = resolve;
+    });
+    return this.opened;
+  }
 }
