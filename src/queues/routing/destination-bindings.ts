@@ -77,8 +77,13 @@ export class DestinationBindings<Destination, Stored extends Binding<Destination
     return this.byDestination.entries();
   }
 
-  *bindings(): IterableIterator<Stored> {
-    for (const list of this.byDestination.values()) yield* list;
+  /** Every binding here, as a new array. */
+  bindings(): Stored[] {
+    const all: Stored[] = [];
+    for (const list of this.byDestination.values()) {
+      for (const binding of list) all.push(binding);
+    }
+    return all;
   }
 
   /** Adds every destination here to `into`. */

@@ -55,7 +55,12 @@ export class DirectMatcher<Destination> implements BindingMatcher<Destination> {
     this.byRoutingKey.get(routingKey)?.addDestinationsTo(into);
   }
 
-  *bindings(): IterableIterator<Binding<Destination>> {
-    for (const group of this.byRoutingKey.values()) yield* group.bindings();
+  /** A snapshot: the matcher may be changed while going through it. */
+  bindings(): Binding<Destination>[] {
+    const all: Binding<Destination>[] = [];
+    for (const group of this.byRoutingKey.values()) {
+      for (const binding of group.bindings()) all.push(binding);
+    }
+    return all;
   }
 }

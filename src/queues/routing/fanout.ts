@@ -31,7 +31,8 @@ export class FanoutMatcher<Destination> implements BindingMatcher<Destination> {
     this.all.addDestinationsTo(into);
   }
 
-  bindings(): IterableIterator<Binding<Destination>> {
+  /** A snapshot: the matcher may be changed while going through it. */
+  bindings(): Binding<Destination>[] {
     return this.all.bindings();
   }
 }

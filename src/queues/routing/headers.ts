@@ -165,9 +165,9 @@ export class HeadersMatcher<Destination> implements BindingMatcher<Destination> 
     }
   }
 
-  *bindings(): IterableIterator<Binding<Destination>> {
-    for (const binding of this.all.bindings()) {
-      yield { destination: binding.destination, routingKey: binding.routingKey, arguments: binding.arguments };
-    }
+  /** A snapshot: the matcher may be changed while going through it. */
+  bindings(): Binding<Destination>[] {
+    return this.all.bindings()
+      .map((binding) => ({ destination: binding.destination, routingKey: binding.routingKey, arguments: binding.arguments }));
   }
 }

@@ -121,12 +121,15 @@ export class TopicMatcher<Destination> implements BindingMatcher<Destination> {
     new TrieWalk(topicWords(routingKey), into).visit(this.root, 0);
   }
 
-  *bindings(): IterableIterator<Binding<Destination>> {
+  /** A snapshot: the matcher may be changed while going through it. */
+  bindings(): Binding<Destination>[] {
+    const all: Binding<Destination>[] = [];
     const pending: TrieNode<Destination>[] = [this.root];
     for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
-      if (node.bindings !== undefined) yield* node.bindings.bindings();
-      pending.push(...node.children.values());
+      for (const binding of node.bindings?.bindings() ?? []) all.push(binding);
+      for (const child of node.children.values()) pending.push(child);
     }
+    return all;
   }
 
   /** The node where the binding key ends, if the trie has it. */

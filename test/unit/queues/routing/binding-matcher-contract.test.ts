@@ -99,6 +99,21 @@ for (const type of types) {
     assert.deepEqual(listed(matcher), []);
   });
 
+  test(`${type}: bindings() is a snapshot, so each binding listed can be removed while going through it`, () => {
+    const matcher = createBindingMatcher<Queue>(type);
+    const queues = [{ name: 'a' }, { name: 'b' }];
+    for (const queue of queues) {
+      for (const key of ['k', 'k.l', '', '#']) matcher.add(binding(queue, key, table(['x', int32(queues.indexOf(queue))])));
+    }
+    let removed = 0;
+    for (const each of matcher.bindings()) {
+      assert.equal(matcher.remove(each), true);
+      removed += 1;
+    }
+    assert.equal(removed, 8);
+    assert.equal(matcher.size, 0);
+  });
+
   test(`${type}: routing adds to the set it is given and keeps what is there`, () => {
     const matcher = createBindingMatcher<Queue>(type);
     const queue = { name: 'q' };
