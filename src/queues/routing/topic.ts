@@ -25,7 +25,8 @@
  * remembers the (node, word) pairs it has been at and does not go again.
  *
  * Removing a binding removes the nodes left with neither bindings nor children. The walk recurses
- * once per word; AMQP routing keys are short strings (at most 255 bytes, so at most 256 words).
+ * one level per word or trie level; AMQP routing and binding keys are short strings (at most 255
+ * bytes, so at most 256 words), which bounds its depth.
  */
 import type { Binding, BindingMatcher } from './binding-matcher.js';
 import type { FieldTable } from '../../protocol/amqp/field-table.js';
