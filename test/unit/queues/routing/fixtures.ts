@@ -1,0 +1,52 @@
+/**
+ * Small builders for the routing tests: field values and tables written briefly, bindings, the
+ * destinations a routing reaches, and a seeded random source so a failing case replays from its seed.
+ */
+import type { FieldTable, FieldValue } from '../../../../src/protocol/amqp/field-table.js';
+import type { Binding, BindingMatcher } from '../../../../src/queues/routing/binding-matcher.js';
+
+export function longString(text: string): FieldValue {
+  return { type: 'longString', value: Buffer.from(text, 'utf8') };
+}
+
+export function int32(value: number): FieldValue {
+  return { type: 'int32', value };
+}
+
+export function int64(value: bigint): FieldValue {
+  return { type: 'int64', value };
+}
+
+export const voidValue: FieldValue = { type: 'void' };
+
+/** A table from name/value pairs, in the order given. */
+export function table(...entries: (readonly [string, FieldValue])[]): FieldTable {
+  return new Map(entries);
+}
+
+export function binding<Destination>(destination: Destination, routingKey: string, bindingArguments: FieldTable = new Map()): Binding<Destination> {
+  return { destination, routingKey, arguments: bindingArguments };
+}
+
+/** The destinations a message reaches, sorted (destinations here are strings). */
+export function routed(matcher: BindingMatcher<string>, routingKey: string, headers?: FieldTable): string[] {
+  const into = new Set<string>();
+  matcher.route(routingKey, headers, into);
+  return [...into].sort();
+}
+
+export type Random = () => number;
+
+export function seededRandom(seed: number): Random {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
+    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function pick<T>(random: Random, choices: readonly T[]): T {
+  return choices[Math.floor(random() * choices.length)]!;
+}
