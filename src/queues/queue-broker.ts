@@ -23,6 +23,7 @@ import { Queue } from './queue.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
 import type { ExchangeTypeName } from './routing/binding-matcher.js';
+import { headersBindingError } from './routing/headers.js';
 import { isExchangeTypeName } from './routing/matcher-for.js';
 import { VirtualHost } from './virtual-host.js';
 
@@ -352,6 +353,10 @@ export class QueueBroker {
   }
 
   private async addBinding(host: VirtualHost, source: Exchange, destination: Destination, request: BindingRequest): Promise<void> {
+    if (source.type === 'headers') {
+      const problem = headersBindingError(request.arguments);
+      if (problem !== undefined) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - ${problem}`);
+    }
     const binding = { destination, routingKey: request.routingKey, arguments: request.arguments };
     if (isDurable(source) && isStoredDestination(destination)) await this.storage.definitions.putBinding(bindingDefinition(host, source, destination, request));
     source.matcher.add(binding);
