@@ -83,8 +83,7 @@ export class DefinitionsState {
         return this.put(this.queues, queueKey(definition), definition, change.queue.arguments);
       }
       case 'removeQueue':
-        this.queues.delete(queueKey(change));
-        this.removeBindingsWhere((binding) => binding.virtualHost === change.virtualHost && binding.destinationKind === 'queue' && binding.destination === change.name);
+        this.removeQueue(change.virtualHost, change.name);
         return true;
       case 'putBinding': {
         const definition = decodeDefinition(change.binding);
@@ -140,6 +139,11 @@ export class DefinitionsState {
     this.removeBindingsWhere(
       (binding) => binding.virtualHost === virtualHost && (binding.source === name || (binding.destinationKind === 'exchange' && binding.destination === name)),
     );
+  }
+
+  private removeQueue(virtualHost: string, name: string): void {
+    this.queues.delete(queueKey({ virtualHost, name }));
+    this.removeBindingsWhere((binding) => binding.virtualHost === virtualHost && binding.destinationKind === 'queue' && binding.destination === name);
   }
 
   private removeBindingsWhere(matches: (binding: BindingDefinition) => boolean): void {
