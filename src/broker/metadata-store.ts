@@ -26,6 +26,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { MetadataJournal } from './metadata-journal.js';
+import { readSnapshotText, removeTemporaryFiles, writeSnapshotText } from './snapshot-file.js';
 
 export interface StoredTopic {
   id: string;
@@ -74,7 +75,7 @@ export class LocalMetadataStore {
   static async open(dataDir: string, configuredClusterId: string, settings: MetadataStoreSettings, logger: Logger): Promise<LocalMetadataStore> {
     const directory = join(dataDir, 'meta');
     await fs.mkdir(directory, { recursive: true });
-    await removeLeftoverTemporaryFile(directory);
+    await removeTemporaryFiles(directory, [snapshotFileName, journalFileName]);
     const loaded = await readSnapshot(directory);
     const snapshot = loaded ?? { formatVersion: 2, clusterId: configuredClusterId || randomBytes(16).toString('base64url'), journalSequence: 0, topics: {} };
     if (configuredClusterId !== '' && configuredClusterId !== snapshot.clusterId) {
@@ -167,13 +168,8 @@ type LoadedSnapshot = Omit<SnapshotV2, 'formatVersion'> & { formatVersion: 1 | 2
 
 async function readSnapshot(directory: string): Promise<LoadedSnapshot | null> {
   const path = join(directory, snapshotFileName);
-  let text: string;
-  try {
-    text = await fs.readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
+  const text = await readSnapshotText(path);
+  if (text === null) return null;
   const parsed = JSON.parse(text) as { formatVersion?: unknown; clusterId?: unknown; journalSequence?: unknown; topics?: unknown };
   const formatVersion = parsed.formatVersion;
   const journalSequence = formatVersion === 1 ? 0 : parsed.journalSequence;
@@ -184,34 +180,6 @@ async function readSnapshot(directory: string): Promise<LoadedSnapshot | null> {
 }
 
 /** Writes the snapshot atomically; returns its size. */
-async function writeSnapshot(directory: string, snapshot: SnapshotV2): Promise<number> {
-  const path = join(directory, snapshotFileName);
-  const temporary = `${path}.tmp`;
-  const text = JSON.stringify(snapshot);
-  try {
-    const handle = await fs.open(temporary, 'w');
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temporary, path);
-  } catch (error) {
-    await fs.rm(temporary, { force: true }); // a full disk: give back what the attempt took
-    throw error;
-  }
-  const folder = await fs.open(directory, 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
-  return Buffer.byteLength(text);
-}
-
-async function removeLeftoverTemporaryFile(directory: string): Promise<void> {
-  for (const name of [`${snapshotFileName}.tmp`, `${journalFileName}.tmp`]) {
-    await fs.rm(join(directory, name), { force: true });
-  }
+function writeSnapshot(directory: string, snapshot: SnapshotV2): Promise<number> {
+  return writeSnapshotText(directory, snapshotFileName, JSON.stringify(snapshot));
 }
