@@ -44,13 +44,13 @@ export class OffsetRanges {
 
   contains(offset: number): boolean {
     const index = this.lastStartingAtOrBelow(offset);
-    return index >= 0 && offset < this.ends[index]!;
+    return index >= this.head && offset < this.ends[index]!;
   }
 
   /** The end of the range holding `offset`; `offset` itself when it is not held. */
   skipFrom(offset: number): number {
     const index = this.lastStartingAtOrBelow(offset);
-    return index >= 0 && offset < this.ends[index]! ? this.ends[index]! : offset;
+    return index >= this.head && offset < this.ends[index]! ? this.ends[index]! : offset;
   }
 
   /** Adds [start, end); returns how many of its offsets were not held before. */

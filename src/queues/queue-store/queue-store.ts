@@ -234,29 +234,32 @@ export class LogQueueStore implements QueueStore {
   private startRefill(): void {
     if (this.reading || this.closed || this.dispositions.nextOffsetToRead() === null) return;
     this.reading = true;
-    void this.refill().finally(() => {
+    void this.refill().then((filled) => {
+      // Not reading any more before the listeners run: their takeNext may need the next chunk.
       this.reading = false;
+      if (filled) this.notifyReady();
     });
   }
 
-  private async refill(): Promise<void> {
+  /** Reads until the buffer holds a message; false when there is nothing more (or the read failed, logged). */
+  private async refill(): Promise<boolean> {
     for (;;) {
       const offset = this.dispositions.nextOffsetToRead();
-      if (offset === null || this.closed) return;
+      if (offset === null || this.closed) return false;
       const generation = this.dispositions.generation;
       let chunks: Buffer[];
       try {
         const read = await this.log.read(asOffset(offset), Math.min(this.dispositions.bufferRoomBytes, refillReadBytes), asOffset(this.dispositions.logEndOffset));
         chunks = read.chunks;
       } catch (error) {
-        if (error instanceof LogClosedError || this.closed) return;
-        if (error instanceof CorruptBatchError && generation === this.dispositions.generation) {
+        if (error instanceof LogClosedError || this.closed) return false;
+        if (generation !== this.dispositions.generation) continue; // purged or cut meanwhile: look again
+        if (error instanceof CorruptBatchError) {
           this.settleDamage(error);
           continue;
         }
-        if (generation !== this.dispositions.generation) continue; // purged or cut meanwhile: read again
         this.logger.error('reading queue messages from the log failed', { offset, error: (error as Error).message });
-        return; // the next takeNext tries again
+        return false; // the next takeNext tries again
       }
       if (generation !== this.dispositions.generation) continue;
       if (chunks.length === 0) {
@@ -265,10 +268,7 @@ export class LogQueueStore implements QueueStore {
         continue;
       }
       this.fillBuffer(chunks);
-      if (this.dispositions.bufferedCount > 0) {
-        this.notifyReady();
-        return;
-      }
+      if (this.dispositions.bufferedCount > 0) return true;
     }
   }
 

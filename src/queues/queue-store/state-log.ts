@@ -320,6 +320,8 @@ export class StateLog {
   }
 
   private async runCycles(): Promise<void> {
+    // Asynchronous from the start: `running` is assigned before the finally below can clear it.
+    await null;
     try {
       while (!this.closed || this.waiters.length > 0) {
         if (!this.hasWork()) break;
