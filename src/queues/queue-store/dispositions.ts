@@ -229,7 +229,8 @@ export class Dispositions {
     start = Math.max(start, this.bufferedEndOffset);
     end = Math.min(end, this.logEnd);
     if (end <= start) return;
-    this.settledAhead += this.insertSettled(start, end);
+    const added = this.insertSettled(start, end); // may move the cursor, so not `settledAhead += insertSettled(…)`
+    this.settledAhead += added;
     this.listener.settled(start, end);
     this.absorbFront();
   }
@@ -244,7 +245,8 @@ export class Dispositions {
     this.clearBuffer();
     const start = this.cursorOffset;
     if (this.logEnd > start) {
-      this.settledAhead += this.insertSettled(start, this.logEnd);
+      const added = this.insertSettled(start, this.logEnd);
+      this.settledAhead += added;
       this.listener.settled(start, this.logEnd);
     }
     this.advanceCursorOverSettled(this.logEnd);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger, LogFields } from '../../../../src/logging/logger.js';
 import type { LogOptions } from '../../../../src/storage/partition-log.js';
+import type { SyncFile } from '../../../../src/storage/segment.js';
 import type { QueueStoreSettings } from '../../../../src/queues/queue-store/queue-store-api.js';
 import { LogQueueStore, type LogQueueStoreTuning } from '../../../../src/queues/queue-store/queue-store.js';
 import type { QueuedMessage, StoredMessage } from '../../../../src/queues/queue-store/stored-message.js';
@@ -31,10 +32,10 @@ export class RecordingLogger implements Logger {
   }
 }
 
-export function storeSettings(overrides: { log?: Partial<LogOptions>; maxReadyBytesInMemory?: number; logger?: Logger } = {}): QueueStoreSettings {
+export function storeSettings(overrides: { log?: Partial<LogOptions>; maxReadyBytesInMemory?: number; logger?: Logger; syncFile?: SyncFile } = {}): QueueStoreSettings {
   return {
     logOptions: logOptions({ segmentBytes: 64 * 1024, ...overrides.log }),
-    logEnvironment: {},
+    logEnvironment: overrides.syncFile === undefined ? {} : { syncFile: overrides.syncFile },
     clock: new ManualClock(),
     logger: overrides.logger ?? new RecordingLogger(),
     maxReadyBytesInMemory: overrides.maxReadyBytesInMemory ?? 1024 * 1024,
