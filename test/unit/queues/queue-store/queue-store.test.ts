@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, type FileHandle } from 'node:fs/promises';
+import type { SyncKind } from '../../../../src/storage/segment.js';
 import { join } from 'node:path';
 import { LogQueueStore } from '../../../../src/queues/queue-store/queue-store.js';
 import type { QueuedMessage } from '../../../../src/queues/queue-store/stored-message.js';
@@ -318,6 +319,8 @@ test('100k messages appended and settled leave a small state file and their segm
     assert.equal(store.readyCount, 0);
     assert.equal(store.unackedCount, 0);
     assert.equal(store.settledBelow, count);
+    // The state log's cycles already deleted settled segments as they went, before any flush.
+    assert.ok(store.logStartOffset > 0, 'segments deleted along the way');
     await store.flush();
     assert.ok(store.segmentCount <= 2, `${store.segmentCount} segments left`);
     assert.ok(store.logStartOffset > count - 5_000, `log start ${store.logStartOffset}`);
@@ -339,5 +342,50 @@ test('delete removes the folder', { timeout }, async () => {
     await store.append(testMessage(0)).durable;
     await store.delete();
     await assert.rejects(stat(directory), { code: 'ENOENT' });
+  });
+});
+
+test('a failed data fsync cuts its messages away: they leave the queue, their settles are void, their offsets are reused', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    let failNextLogSync = false;
+    const syncFile = async (handle: FileHandle, kind: SyncKind): Promise<void> => {
+      if (failNextLogSync && kind === 'log') {
+        failNextLogSync = false;
+        throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+      }
+      await handle.datasync();
+    };
+    const store = await openStore(directory, { syncFile });
+    await Promise.all([0, 1, 2].map((index) => store.append(testMessage(index)).durable));
+    const first = store.takeNext()!;
+    failNextLogSync = true;
+    const lost = [3, 4].map((index) => store.append(testMessage(index)));
+    const taken = takeAvailable(store); // 1, 2, 3, 4: delivered before they were durable
+    assert.deepEqual(taken.map(indexOf), [1, 2, 3, 4]);
+    store.settle(taken[2]!); // message 3, settled before its write failed
+    await assert.rejects(lost[0]!.durable);
+    await assert.rejects(lost[1]!.durable);
+    assert.equal(store.logEndOffset, 3);
+    assert.equal(store.readyCount, 0);
+    assert.equal(store.unackedCount, 3, 'messages 0, 1 and 2 stay taken; 4 is gone');
+    store.settle(taken[3]!); // ignored: cut away
+    assert.equal(store.unackedCount, 3);
+    store.invariants();
+    const replacement = store.append(testMessage(30));
+    assert.equal(replacement.offset, 3);
+    await replacement.durable;
+    store.settle(first);
+    await store.close();
+
+    const reopened = await openStore(directory);
+    assert.deepEqual(
+      takeAvailable(reopened).map((message) => [message.offset, indexOf(message)]),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 30],
+      ],
+    );
+    await reopened.close();
   });
 });
