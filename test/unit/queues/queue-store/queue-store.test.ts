@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import type { SyncKind } from '../../../../src/storage/segment.js';
 import { join } from 'node:path';
 import { LogQueueStore } from '../../../../src/queues/queue-store/queue-store.js';
 import type { QueuedMessage } from '../../../../src/queues/queue-store/stored-message.js';
-import { copyFolder, copyFolderNow, indexOf, openStore, takeAvailable, takeMessages, testMessage, withTempQueue } from './queue-store-fixtures.js';
+import { RecordingLogger, copyFolder, copyFolderNow, indexOf, openStore, storeSettings, takeAvailable, takeMessages, testMessage, withTempQueue } from './queue-store-fixtures.js';
 
 const timeout = 120_000;
 
@@ -225,7 +225,6 @@ test('a state file torn mid-record loses only the torn record', { timeout }, asy
     await copyFolder(directory, crash);
     await store.close();
     const stateFile = join(crash, 'dispositions.state');
-    const { truncate } = await import('node:fs/promises');
     await truncate(stateFile, sizeBeforeLast + 11);
     const recovered = await openStore(crash);
     assert.deepEqual(
@@ -240,11 +239,7 @@ test('a state file torn mid-record loses only the torn record', { timeout }, asy
 test('settles beyond the recovered log end are void: their offsets belong to new messages', { timeout }, async () => {
   await withTempQueue(async (directory, root) => {
     const store = await openStore(directory);
-    const sizes: number[] = [];
-    for (let index = 0; index < 10; index++) {
-      store.append(testMessage(index));
-      sizes.push(0);
-    }
+    for (let index = 0; index < 10; index++) store.append(testMessage(index));
     for (const message of takeAvailable(store)) store.settle(message);
     await store.flush();
     const crash = join(root, 'crash');
@@ -253,7 +248,6 @@ test('settles beyond the recovered log end are void: their offsets belong to new
     // The data of the last three messages never reached the disk (the state log's cycle was faster).
     const logFolder = join(crash, 'log');
     const segment = join(logFolder, '00000000000000000000.log');
-    const { readFile, writeFile, rm } = await import('node:fs/promises');
     const bytes = await readFile(segment);
     let position = 0;
     for (let batch = 0; batch < 7; batch++) position += bytes.readInt32BE(position + 8) + 12;
@@ -338,7 +332,7 @@ test('100k messages appended and settled leave a small state file and their segm
 
 test('delete removes the folder', { timeout }, async () => {
   await withTempQueue(async (directory) => {
-    const store = await LogQueueStore.open(directory, (await import('./queue-store-fixtures.js')).storeSettings());
+    const store = await LogQueueStore.open(directory, storeSettings());
     await store.append(testMessage(0)).durable;
     await store.delete();
     await assert.rejects(stat(directory), { code: 'ENOENT' });
@@ -386,6 +380,29 @@ test('a failed data fsync cuts its messages away: they leave the queue, their se
         [3, 30],
       ],
     );
+    await reopened.close();
+  });
+});
+
+test('a message damaged at rest is dropped with an error; the others stay', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory);
+    await Promise.all(Array.from({ length: 10 }, (_, index) => store.append(testMessage(index)).durable));
+    await store.close();
+    const segment = join(directory, 'log', '00000000000000000000.log');
+    const bytes = await readFile(segment);
+    let position = 0;
+    for (let batch = 0; batch < 4; batch++) position += bytes.readInt32BE(position + 8) + 12;
+    bytes[position + bytes.readInt32BE(position + 8) + 12 - 5]! ^= 0xff; // inside message 4's properties
+    await writeFile(segment, bytes);
+
+    const logger = new RecordingLogger();
+    const reopened = await openStore(directory, { logger });
+    assert.deepEqual(
+      takeAvailable(reopened).map(indexOf),
+      [0, 1, 2, 3, 5, 6, 7, 8, 9],
+    );
+    assert.ok(logger.lines.some((line) => line.level === 'error' && line.message.includes('damaged')), JSON.stringify(logger.lines));
     await reopened.close();
   });
 });
