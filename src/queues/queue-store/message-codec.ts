@@ -138,12 +138,15 @@ export function encodeMessage(message: StoredMessage): EncodedMessage {
 
 /**
  * Calls `visit` for each message in `chunks` (whole batches, as PartitionLog.read returns them),
- * in offset order, with the bytes its batch takes (a record's share when a batch holds several).
+ * in offset order, with the bytes its batch takes (a record's share when a batch holds several),
+ * until it returns false.
  * Properties and body are views of the chunk. Throws MalformedInputError for a record that is not a
  * message of ours (a compressed batch, a missing or malformed header).
  */
-export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number, message: StoredMessage, costBytes: number) => void): void {
+export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number, message: StoredMessage, costBytes: number) => boolean | void): void {
+  let going = true;
   for (const chunk of chunks) {
+    if (!going) return;
     forEachBatch(chunk, (view) => {
       const { buffer, at, totalBytes } = view;
       if (readCompressionCodec(buffer, at) !== 0) throw new MalformedInputError('queue message: compressed batch');
@@ -151,7 +154,11 @@ export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number
       const records = new RecordIterator(buffer, at, buffer, at + recordsAt, end);
       const messages: Array<[number, StoredMessage]> = [];
       while (records.next()) messages.push([records.offset, messageOf(records)]);
-      for (const [offset, message] of messages) visit(offset, message, totalBytes / messages.length);
+      for (const [offset, message] of messages) {
+        if (visit(offset, message, totalBytes / messages.length) === false) going = false;
+        if (!going) return false;
+      }
+      return true;
     });
   }
 }

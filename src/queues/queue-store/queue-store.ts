@@ -274,13 +274,10 @@ export class LogQueueStore implements QueueStore {
 
   /** Buffers the messages read, while they fit (the first one always does). */
   private fillBuffer(chunks: Buffer[]): void {
-    let full = false;
     decodeMessages(chunks, (offset, message, costBytes) => {
-      if (full || !this.dispositions.hasRoomFor(costBytes)) {
-        full = true;
-        return;
-      }
+      if (!this.dispositions.hasRoomFor(costBytes)) return false;
       this.dispositions.buffer(offset, message, costBytes);
+      return true;
     });
   }
 

@@ -21,7 +21,9 @@ function message(overrides: Partial<StoredMessage> = {}): StoredMessage {
 
 function decodeAll(chunks: Buffer[]): Array<{ offset: number; message: StoredMessage; costBytes: number }> {
   const decoded: Array<{ offset: number; message: StoredMessage; costBytes: number }> = [];
-  decodeMessages(chunks, (offset, decodedMessage, costBytes) => decoded.push({ offset, message: decodedMessage, costBytes }));
+  decodeMessages(chunks, (offset, decodedMessage, costBytes) => {
+    decoded.push({ offset, message: decodedMessage, costBytes });
+  });
   return decoded;
 }
 
@@ -97,6 +99,20 @@ test('decodeMessages walks chunks of batches as a log read returns them, with of
     decoded.map((entry) => entry.costBytes),
     batches.map((batch) => batch.length),
   );
+});
+
+test('decodeMessages stops when the visitor says so', () => {
+  const batches = [0, 1, 2].map((index) => {
+    const { batch } = encodeMessage(message({ routingKey: `k${index}` }));
+    setBaseOffset(batch, 0, index);
+    return batch;
+  });
+  const seen: number[] = [];
+  decodeMessages([batches[0]!, Buffer.concat(batches.slice(1))], (offset) => {
+    seen.push(offset);
+    return offset < 1;
+  });
+  assert.deepEqual(seen, [0, 1]);
 });
 
 test('a record that is not a queue message is refused', () => {
