@@ -1,0 +1,371 @@
+import { strict as assert } from 'node:assert';
+import { OffsetRanges } from './offset-ranges.js';
+import { RequeuedMessages } from './requeued-messages.js';
+import type { QueuedMessage, StoredMessage } from './stored-message.js';
+
+/**
+ * What has become of each message of a queue's log, in memory (DESIGN.md decision 11). No I/O:
+ * the store (queue-store.ts) reads the log and writes the state log (state-log.ts) around it.
+ *
+ *   log offsets  0 ……………………………………………………………………………………………………………………………………………▶ logEnd
+ *                ├── settled ──┤ S ·T· R · T ·· S ·· ┤ B B B B ┤ · · · on disk · · · ┤
+ *                          settledBelow          cursor      bufferedEnd            logEnd
+ *
+ *   below settledBelow   every message is settled (acknowledged, rejected, purged, dropped)
+ *   above it             settled ones (S) are ranges in `settled`; the others below the cursor are
+ *                        taken (T, delivered and not settled) or requeued (R, ready again, kept in
+ *                        memory with their QueuedMessage, delivered before anything else, lowest
+ *                        offset first)
+ *   cursor … logEnd      never taken: ready unless settled (purge, transient at recovery, damage).
+ *                        [cursor, bufferedEnd) is held in memory (B: every unsettled message there,
+ *                        in order); [bufferedEnd, logEnd) is only on disk: when the buffer runs dry
+ *                        the store reads the next chunk from nextOffsetToRead().
+ *
+ * An append goes into the buffer when the buffer reaches the log end and has room
+ * (maxReadyBytesInMemory; one message always fits an empty buffer); otherwise the buffer lags
+ * and the message is read back when its turn comes.
+ *
+ * readyCount = requeued + (logEnd − cursor) − settledAhead, where settledAhead counts the settled
+ * offsets in [cursor, logEnd): kept up to date as settles and the cursor move, so counts are O(1).
+ */
+
+export interface DispositionListener {
+  /** Offsets [start, end) became settled (some may have been already). */
+  settled(start: number, end: number): void;
+  /** The cursor moved: deliveredBelow may have grown. */
+  deliveredMoved(): void;
+  /** Everything from endOffset on was cut from the log (a failed write): settles there are void. */
+  truncated(endOffset: number): void;
+}
+
+/** The durable part of the state: what a state-log snapshot holds. */
+export interface DispositionSnapshot {
+  readonly settledBelow: number;
+  /** Settled ranges above settledBelow, flat: start, end (exclusive), start, end, … lowest first. */
+  readonly settledRanges: readonly number[];
+  /** Every message below it may have been delivered (it comes back flagged redelivered after a restart). */
+  readonly deliveredBelow: number;
+}
+
+export interface DispositionsStart {
+  readonly settledBelow: number;
+  /** Settled offsets (any at or below settledBelow, or at or beyond logEndOffset, are dropped). */
+  readonly settled: OffsetRanges;
+  readonly logEndOffset: number;
+  /** Messages below it are handed out flagged redelivered (they may have been delivered before a restart). */
+  readonly redeliveredBelow: number;
+  readonly maxReadyBytesInMemory: number;
+  readonly listener: DispositionListener;
+}
+
+export class Dispositions {
+  private settledBelowOffset: number;
+  private readonly settled: OffsetRanges;
+  private readonly taken = new Map<number, QueuedMessage>();
+  private readonly requeued = new RequeuedMessages();
+  private cursorOffset: number;
+  private logEnd: number;
+  private settledAhead: number;
+  private redeliveredBelow: number;
+  private readonly maxReadyBytesInMemory: number;
+  private readonly listener: DispositionListener;
+  /** The in-memory ready messages (entries before bufferedHead are spent) and the bytes each costs. */
+  private bufferedMessages: Array<QueuedMessage | undefined> = [];
+  private bufferedCosts: number[] = [];
+  private bufferedHead = 0;
+  private bufferedBytesTotal = 0;
+  private bufferedEndOffset: number;
+  /** Changes whenever the buffer is reset (purge, truncation): a read started before is stale. */
+  generation = 0;
+
+  constructor(start: DispositionsStart) {
+    assert(start.settledBelow <= start.logEndOffset, 'settledBelow ≤ log end');
+    this.settledBelowOffset = start.settledBelow;
+    this.settled = start.settled;
+    this.settled.removeBelow(start.settledBelow); // a range starting at settledBelow is absorbed below
+    this.settled.removeFrom(start.logEndOffset);
+    this.logEnd = start.logEndOffset;
+    this.cursorOffset = start.settledBelow;
+    this.bufferedEndOffset = start.settledBelow;
+    this.settledAhead = this.settled.size;
+    this.redeliveredBelow = Math.min(start.redeliveredBelow, start.logEndOffset);
+    this.maxReadyBytesInMemory = start.maxReadyBytesInMemory;
+    this.listener = start.listener;
+    this.absorbFront();
+  }
+
+  get settledBelow(): number {
+    return this.settledBelowOffset;
+  }
+
+  get cursor(): number {
+    return this.cursorOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.logEnd;
+  }
+
+  get bufferedEnd(): number {
+    return this.bufferedEndOffset;
+  }
+
+  get bufferedCount(): number {
+    return this.bufferedMessages.length - this.bufferedHead;
+  }
+
+  get bufferedBytes(): number {
+    return this.bufferedBytesTotal;
+  }
+
+  get readyCount(): number {
+    return this.requeued.size + (this.logEnd - this.cursorOffset) - this.settledAhead;
+  }
+
+  get unackedCount(): number {
+    return this.taken.size;
+  }
+
+  get settledRangeCount(): number {
+    return this.settled.rangeCount;
+  }
+
+  /** What the delivered mark says: every message below it may have been handed out. */
+  get deliveredBelow(): number {
+    return Math.max(this.cursorOffset, this.redeliveredBelow);
+  }
+
+  isSettled(offset: number): boolean {
+    return offset < this.settledBelowOffset || this.settled.contains(offset);
+  }
+
+  /** `offset`, or the first offset after it that is not settled when it is. */
+  skipSettled(offset: number): number {
+    return offset < this.settledBelowOffset ? this.settled.skipFrom(this.settledBelowOffset) : this.settled.skipFrom(offset);
+  }
+
+  /** A new message at the log end (offset = logEndOffset), `costBytes` its size in memory. */
+  appended(offset: number, message: StoredMessage, costBytes: number): void {
+    assert.equal(offset, this.logEnd, 'appends come in offset order');
+    const caughtUp = this.bufferedEndOffset === this.logEnd;
+    this.logEnd = offset + 1;
+    if (caughtUp && this.hasRoomFor(costBytes)) this.pushBuffered({ offset, message, redelivered: false }, costBytes);
+  }
+
+  /** Whether a message of `costBytes` may join the in-memory buffer. */
+  hasRoomFor(costBytes: number): boolean {
+    return this.bufferedCount === 0 || this.bufferedBytesTotal + costBytes <= this.maxReadyBytesInMemory;
+  }
+
+  /** Bytes the buffer may still take (at least 1: one message always fits an empty buffer). */
+  get bufferRoomBytes(): number {
+    return Math.max(1, this.maxReadyBytesInMemory - this.bufferedBytesTotal);
+  }
+
+  /**
+   * The next ready message, now taken: requeued first, then the buffer. Null when neither has one;
+   * the store then asks nextOffsetToRead() whether the log has more.
+   */
+  takeNext(): QueuedMessage | null {
+    let next = this.requeued.pop();
+    if (next === null) {
+      next = this.shiftBuffered();
+      if (next === null) return null;
+      this.settledAhead -= next.offset - this.cursorOffset; // the buffer holds every unsettled offset it spans
+      this.cursorOffset = next.offset + 1;
+      this.listener.deliveredMoved();
+    }
+    this.taken.set(next.offset, next);
+    return next;
+  }
+
+  /**
+   * Where the store should read the log from to refill the buffer; null when the buffer holds
+   * messages or everything up to the log end is in memory or settled. Skips settled ranges.
+   */
+  nextOffsetToRead(): number | null {
+    if (this.bufferedCount > 0) return null;
+    const next = this.settled.skipFrom(this.bufferedEndOffset);
+    this.bufferedEndOffset = next;
+    this.advanceCursorOverSettled(next);
+    return next < this.logEnd ? next : null;
+  }
+
+  /**
+   * A message read from the log at or after bufferedEnd (the store reads from nextOffsetToRead()
+   * and checks hasRoomFor first). Settled ones are skipped.
+   */
+  buffer(offset: number, message: StoredMessage, costBytes: number): void {
+    if (offset < this.bufferedEndOffset || offset >= this.logEnd) return;
+    if (this.isSettled(offset)) {
+      this.bufferedEndOffset = offset + 1;
+      return;
+    }
+    this.pushBuffered({ offset, message, redelivered: offset < this.redeliveredBelow }, costBytes);
+  }
+
+  /** A taken message goes back, flagged redelivered; false when it is not taken (identity compared). */
+  requeue(message: QueuedMessage): boolean {
+    if (this.taken.get(message.offset) !== message) return false;
+    this.taken.delete(message.offset);
+    this.requeued.push(message.redelivered ? message : { offset: message.offset, message: message.message, redelivered: true });
+    return true;
+  }
+
+  /** A taken message is done; false when it is not taken (identity compared). */
+  settle(message: QueuedMessage): boolean {
+    if (this.taken.get(message.offset) !== message) return false;
+    this.taken.delete(message.offset);
+    this.insertSettled(message.offset, message.offset + 1);
+    this.listener.settled(message.offset, message.offset + 1);
+    return true;
+  }
+
+  /**
+   * Offsets [start, end) at or beyond bufferedEnd, never taken, are settled: transient messages at
+   * recovery, damaged ranges the log cannot serve.
+   */
+  settleAhead(start: number, end: number): void {
+    start = Math.max(start, this.bufferedEndOffset);
+    end = Math.min(end, this.logEnd);
+    if (end <= start) return;
+    const added = this.insertSettled(start, end); // may move the cursor, so not `settledAhead += insertSettled(…)`
+    this.settledAhead += added;
+    this.listener.settled(start, end);
+    this.absorbFront();
+  }
+
+  /** Settles every ready message (requeued, buffered, on disk); taken ones stay. Returns how many. */
+  purge(): number {
+    const count = this.readyCount;
+    for (const message of this.requeued.drain()) {
+      this.insertSettled(message.offset, message.offset + 1);
+      this.listener.settled(message.offset, message.offset + 1);
+    }
+    this.clearBuffer();
+    const start = this.cursorOffset;
+    if (this.logEnd > start) {
+      const added = this.insertSettled(start, this.logEnd);
+      this.settledAhead += added;
+      this.listener.settled(start, this.logEnd);
+    }
+    this.advanceCursorOverSettled(this.logEnd);
+    this.bufferedEndOffset = this.logEnd;
+    this.generation++;
+    return count;
+  }
+
+  /** The log lost every offset from endOffset on (a failed write was cut away). */
+  truncated(endOffset: number): void {
+    if (endOffset >= this.logEnd) return;
+    this.logEnd = endOffset;
+    this.settled.removeFrom(endOffset);
+    this.settledBelowOffset = Math.min(this.settledBelowOffset, endOffset);
+    this.cursorOffset = Math.min(this.cursorOffset, endOffset);
+    this.redeliveredBelow = Math.min(this.redeliveredBelow, endOffset);
+    for (const offset of [...this.taken.keys()]) if (offset >= endOffset) this.taken.delete(offset);
+    this.requeued.filter((message) => message.offset < endOffset);
+    while (this.bufferedCount > 0 && this.bufferedMessages[this.bufferedMessages.length - 1]!.offset >= endOffset) {
+      this.bufferedMessages.pop();
+      this.bufferedBytesTotal -= this.bufferedCosts.pop()!;
+    }
+    this.bufferedEndOffset = Math.max(this.cursorOffset, Math.min(this.bufferedEndOffset, endOffset));
+    this.settledAhead = this.settled.countIn(this.cursorOffset, endOffset);
+    this.generation++;
+    this.listener.truncated(endOffset);
+  }
+
+  snapshot(): DispositionSnapshot {
+    const settledRanges: number[] = [];
+    this.settled.forEach((start, end) => settledRanges.push(start, end));
+    return { settledBelow: this.settledBelowOffset, settledRanges, deliveredBelow: this.deliveredBelow };
+  }
+
+  /** Our own invariants, for tests. */
+  invariants(): void {
+    this.settled.invariants();
+    assert(this.settledBelowOffset <= this.cursorOffset, 'settledBelow ≤ cursor');
+    assert(this.cursorOffset <= this.bufferedEndOffset, 'cursor ≤ bufferedEnd');
+    assert(this.bufferedEndOffset <= this.logEnd, 'bufferedEnd ≤ logEnd');
+    if (this.settled.rangeCount > 0) {
+      assert(this.settled.firstStart > this.settledBelowOffset, 'ranges start above settledBelow, not at it');
+      assert(this.settled.lastEnd <= this.logEnd, 'ranges end within the log');
+    }
+    assert.equal(this.settledAhead, this.settled.countIn(this.cursorOffset, this.logEnd), 'settledAhead counts the settled offsets from the cursor');
+    let previous = this.cursorOffset - 1;
+    let bytes = 0;
+    for (let index = this.bufferedHead; index < this.bufferedMessages.length; index++) {
+      const message = this.bufferedMessages[index]!;
+      assert(message.offset > previous && message.offset < this.bufferedEndOffset, 'the buffer is in order within [cursor, bufferedEnd)');
+      assert(!this.isSettled(message.offset), 'buffered messages are not settled');
+      for (let offset = previous + 1; offset < message.offset; offset++) assert(this.isSettled(offset), 'the buffer holds every unsettled offset it spans');
+      previous = message.offset;
+      bytes += this.bufferedCosts[index]!;
+    }
+    assert.equal(bytes, this.bufferedBytesTotal, 'bufferedBytes adds up');
+    for (const message of this.taken.values()) assert(message.offset < this.cursorOffset && !this.isSettled(message.offset), 'taken messages are below the cursor, unsettled');
+    assert(this.readyCount >= 0, 'readyCount ≥ 0');
+  }
+
+  /** Adds [start, end) to the settled offsets; returns how many were not settled before. */
+  private insertSettled(start: number, end: number): number {
+    let added: number;
+    if (start <= this.settledBelowOffset) {
+      if (end <= this.settledBelowOffset) return 0;
+      added = end - this.settledBelowOffset - this.settled.countIn(this.settledBelowOffset, end);
+      this.settled.removeBelow(end);
+      this.settledBelowOffset = end;
+    } else {
+      added = this.settled.add(start, end);
+    }
+    this.absorbFront();
+    return added;
+  }
+
+  /** settledBelow takes in the first range when the gap before it has closed. */
+  private absorbFront(): void {
+    if (this.settled.firstStart === this.settledBelowOffset) {
+      this.settledBelowOffset = this.settled.firstEnd;
+      this.settled.removeFirst();
+    }
+    this.advanceCursorOverSettled(this.settledBelowOffset);
+  }
+
+  /** Moves the cursor to `target` over offsets that are all settled. */
+  private advanceCursorOverSettled(target: number): void {
+    if (target <= this.cursorOffset) return;
+    this.settledAhead -= target - this.cursorOffset;
+    this.cursorOffset = target;
+    if (this.bufferedEndOffset < target) this.bufferedEndOffset = target;
+  }
+
+  private pushBuffered(message: QueuedMessage, costBytes: number): void {
+    this.bufferedMessages.push(message);
+    this.bufferedCosts.push(costBytes);
+    this.bufferedBytesTotal += costBytes;
+    this.bufferedEndOffset = message.offset + 1;
+  }
+
+  private shiftBuffered(): QueuedMessage | null {
+    if (this.bufferedHead >= this.bufferedMessages.length) return null;
+    const message = this.bufferedMessages[this.bufferedHead]!;
+    this.bufferedBytesTotal -= this.bufferedCosts[this.bufferedHead]!;
+    this.bufferedMessages[this.bufferedHead] = undefined;
+    this.bufferedHead++;
+    if (this.bufferedHead === this.bufferedMessages.length) {
+      this.clearBuffer();
+    } else if (this.bufferedHead >= 1024 && this.bufferedHead * 2 >= this.bufferedMessages.length) {
+      this.bufferedMessages = this.bufferedMessages.slice(this.bufferedHead);
+      this.bufferedCosts = this.bufferedCosts.slice(this.bufferedHead);
+      this.bufferedHead = 0;
+    }
+    return message;
+  }
+
+  private clearBuffer(): void {
+    this.bufferedMessages = [];
+    this.bufferedCosts = [];
+    this.bufferedHead = 0;
+    this.bufferedBytesTotal = 0;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * A queue's message in its log: one v2 record batch (batch-header.ts) holding one record, so each
+ * message has its own offset and its own CRC-32C, and the log, its recovery and its reads treat it
+ * like any other batch.
+ *
+ *   batch header  61 bytes: baseOffset (the log sets it), attributes 0 (uncompressed, CreateTime),
+ *                 lastOffsetDelta 0, baseTimestamp = maxTimestamp = publishedAtMs,
+ *                 producerId −1, producerEpoch −1, baseSequence −1, recordsCount 1
+ *   record        length varint │ attributes 0 │ timestampDelta 0 │ offsetDelta 0 │
+ *                 keyLength varint │ key = routing key (UTF-8) │
+ *                 valueLength varint │ value = body │
+ *                 headerCount 3 │
+ *                   "amqp.exchange"   │ exchange name (UTF-8)
+ *                   "amqp.persistent" │ 1 byte: 1 = persistent (delivery-mode 2), 0 = transient
+ *                   "amqp.properties" │ property flags + property list, as in the content header
+ *   (varints zigzag-encoded, each header as keyLength varint │ key │ valueLength varint │ value)
+ *
+ * The properties come last, so they end the batch; the body ends where the headers begin. The
+ * encoder writes the batch at its exact size in one allocation and hands back the message as views
+ * of it (properties and body are copied once, into the batch, and the publisher's buffers, often
+ * slices of large socket reads, are not kept alive). The decoder walks records with RecordIterator
+ * (records.ts), an independent reader of the same layout, and returns views of the bytes read.
+ */
+import { MalformedInputError } from '../../protocol/wire/errors.js';
+import { batchHeaderBytes, batchTotalBytes, forEachBatch, readCompressionCodec, recordsAt, writeBatchHeader } from '../../protocol/kafka/batch-header.js';
+import { RecordIterator } from '../../protocol/kafka/records.js';
+import type { StoredMessage } from './stored-message.js';
+
+export const exchangeHeader = 'amqp.exchange';
+export const persistentHeader = 'amqp.persistent';
+export const propertiesHeader = 'amqp.properties';
+
+const exchangeHeaderKey = Buffer.from(exchangeHeader, 'latin1');
+const persistentHeaderKey = Buffer.from(persistentHeader, 'latin1');
+const propertiesHeaderKey = Buffer.from(propertiesHeader, 'latin1');
+const headerCount = 3;
+
+export interface EncodedMessage {
+  /** One whole batch, CRC filled in, baseOffset 0 (for PartitionLog.append, which owns it after). */
+  readonly batch: Buffer;
+  /** The message, its properties and body being views of `batch`. */
+  readonly message: StoredMessage;
+}
+
+/** Bytes of a zigzag varint of a safe integer. */
+function zigzagBytes(value: number): number {
+  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
+  let bytes = 1;
+  while (unsigned >= 128) {
+    unsigned = Math.floor(unsigned / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+function writeZigzag(buffer: Buffer, position: number, value: number): number {
+  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (unsigned >= 128) {
+    buffer[position++] = (unsigned % 128) | 0x80;
+    unsigned = Math.floor(unsigned / 128);
+  }
+  buffer[position++] = unsigned;
+  return position;
+}
+
+function writeBytes(buffer: Buffer, position: number, bytes: Buffer): number {
+  position = writeZigzag(buffer, position, bytes.length);
+  return position + bytes.copy(buffer, position);
+}
+
+function writeText(buffer: Buffer, position: number, text: string, byteCount: number): number {
+  position = writeZigzag(buffer, position, byteCount);
+  return position + buffer.write(text, position, byteCount, 'utf8');
+}
+
+function fieldBytes(byteCount: number): number {
+  return zigzagBytes(byteCount) + byteCount;
+}
+
+export function encodeMessage(message: StoredMessage): EncodedMessage {
+  const routingKeyBytes = Buffer.byteLength(message.routingKey, 'utf8');
+  const exchangeBytes = Buffer.byteLength(message.exchange, 'utf8');
+  const bodyBytes = message.body.length;
+  const propertiesBytes = message.properties.length;
+  const recordBytes =
+    4 + // attributes, timestampDelta 0, offsetDelta 0, headerCount 3: one byte each
+    fieldBytes(routingKeyBytes) +
+    fieldBytes(bodyBytes) +
+    fieldBytes(exchangeHeaderKey.length) +
+    fieldBytes(exchangeBytes) +
+    fieldBytes(persistentHeaderKey.length) +
+    fieldBytes(1) +
+    fieldBytes(propertiesHeaderKey.length) +
+    fieldBytes(propertiesBytes);
+  const batch = Buffer.allocUnsafe(batchHeaderBytes + zigzagBytes(recordBytes) + recordBytes);
+  let position = writeZigzag(batch, batchHeaderBytes, recordBytes);
+  batch[position++] = 0; // attributes
+  batch[position++] = 0; // timestampDelta
+  batch[position++] = 0; // offsetDelta
+  position = writeText(batch, position, message.routingKey, routingKeyBytes);
+  position = writeZigzag(batch, position, bodyBytes);
+  const bodyAt = position;
+  position += message.body.copy(batch, position);
+  batch[position++] = headerCount * 2; // zigzag of 3
+  position = writeBytes(batch, position, exchangeHeaderKey);
+  position = writeText(batch, position, message.exchange, exchangeBytes);
+  position = writeBytes(batch, position, persistentHeaderKey);
+  position = writeZigzag(batch, position, 1);
+  batch[position++] = message.persistent ? 1 : 0;
+  position = writeBytes(batch, position, propertiesHeaderKey);
+  position = writeZigzag(batch, position, propertiesBytes);
+  const propertiesAt = position;
+  position += message.properties.copy(batch, position);
+  if (position !== batch.length) throw new Error(`message encoder: wrote ${position} of ${batch.length} bytes`);
+  writeBatchHeader(batch, {
+    baseOffset: 0,
+    partitionLeaderEpoch: -1,
+    attributes: 0,
+    recordsCount: 1,
+    baseTimestampMs: message.publishedAtMs,
+    maxTimestampMs: message.publishedAtMs,
+    producerId: -1n,
+    producerEpoch: -1,
+    baseSequence: -1,
+  });
+  return {
+    batch,
+    message: {
+      exchange: message.exchange,
+      routingKey: message.routingKey,
+      properties: batch.subarray(propertiesAt, propertiesAt + propertiesBytes),
+      body: batch.subarray(bodyAt, bodyAt + bodyBytes),
+      persistent: message.persistent,
+      publishedAtMs: message.publishedAtMs,
+    },
+  };
+}
+
+/**
+ * Calls `visit` for each message in `chunks` (whole batches, as PartitionLog.read returns them),
+ * in offset order, with the bytes its batch takes (a record's share when a batch holds several),
+ * until it returns false.
+ * Properties and body are views of the chunk. Throws MalformedInputError for a record that is not a
+ * message of ours (a compressed batch, a missing or malformed header).
+ */
+export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number, message: StoredMessage, costBytes: number) => boolean | void): void {
+  let going = true;
+  for (const chunk of chunks) {
+    if (!going) return;
+    forEachBatch(chunk, (view) => {
+      const { buffer, at, totalBytes } = view;
+      if (readCompressionCodec(buffer, at) !== 0) throw new MalformedInputError('queue message: compressed batch');
+      const end = at + batchTotalBytes(buffer, at);
+      const records = new RecordIterator(buffer, at, buffer, at + recordsAt, end);
+      const messages: Array<[number, StoredMessage]> = [];
+      while (records.next()) messages.push([records.offset, messageOf(records)]);
+      for (const [offset, message] of messages) {
+        if (visit(offset, message, totalBytes / messages.length) === false) going = false;
+        if (!going) return false;
+      }
+      return true;
+    });
+  }
+}
+
+function messageOf(records: RecordIterator): StoredMessage {
+  const key = records.key();
+  const body = records.value();
+  let exchange: string | null = null;
+  let persistent: boolean | null = null;
+  let properties: Buffer | null = null;
+  for (const header of records.headers()) {
+    if (header.key === exchangeHeader && header.value !== null) exchange = header.value.toString('utf8');
+    else if (header.key === persistentHeader && header.value?.length === 1) persistent = header.value[0] === 1;
+    else if (header.key === propertiesHeader && header.value !== null) properties = header.value;
+  }
+  if (key === null || body === null || exchange === null || persistent === null || properties === null) {
+    throw new MalformedInputError(`queue message at offset ${records.offset}: routing key, body or an amqp.* header is missing`);
+  }
+  return { exchange, routingKey: key.toString('utf8'), properties, body, persistent, publishedAtMs: records.timestampMs };
+}

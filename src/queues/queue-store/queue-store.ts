@@ -1,0 +1,356 @@
+/**
+ * A durable queue's messages: a partition log plus its dispositions (DESIGN.md decision 11).
+ *
+ *   <queue dir>/
+ *     log/                  a PartitionLog (storage/): one v2 batch per message (message-codec.ts)
+ *     dispositions.state    the state log (state-log.ts): settled ranges, the delivered mark
+ *
+ * append() encodes the message into one batch, appends it (offsets in call order, durable per the
+ * log's flush policy, group-committed) and hands it to the dispositions (dispositions.ts), which
+ * keep it in memory while the ready messages fit maxReadyBytesInMemory. Past that, takeNext()
+ * returns null while the next chunk is read from the log, then calls the onReady listeners.
+ * settle(), requeue() and purge() change the dispositions; settles go to the state log, written
+ * once per event-loop turn and not awaited. As the first unsettled message moves on, whole
+ * segments below it are deleted (deleteRecordsBefore, once about a segment's worth is settled,
+ * and at every flush).
+ *
+ * Recovery (open):
+ *   1. the log recovers itself (storage/recovery.ts); the state file is replayed (torn tail ignored);
+ *   2. the state is clamped to the log: offsets below its start are settled, settles at or beyond
+ *      its end are void (a settle may reach disk before the message it settles, if that message is
+ *      then lost in a crash; its offset will be handed out again);
+ *   3. the unsettled messages are read once: transient ones (persistent = false) are settled, as
+ *      RabbitMQ drops a durable queue's transient messages at restart; damaged ranges the log cannot
+ *      serve are settled with an error; the first ones fill the in-memory buffer;
+ *   4. every unsettled message is ready; those below the delivered mark come out redelivered;
+ *   5. the state is written as a fresh snapshot (state-log.ts, compaction), so what recovery
+ *      decided is durable before anything new is appended.
+ * Settles that reached disk are never undone; settles that did not (a crash within one cycle) bring
+ * their messages back, flagged redelivered when the delivered mark had passed them.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptBatchError, LogClosedError, PartitionLog } from '../../storage/partition-log.js';
+import { asOffset } from '../../storage/offset.js';
+import type { Logger } from '../../logging/logger.js';
+import { Dispositions, type DispositionListener } from './dispositions.js';
+import { decodeMessages, encodeMessage } from './message-codec.js';
+import type { OffsetRanges } from './offset-ranges.js';
+import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
+import { StateLog, readStateFile } from './state-log.js';
+import type { QueuedMessage, StoredMessage } from './stored-message.js';
+
+export const logFolderName = 'log';
+/** Bytes read at a time by the recovery scan. */
+const recoveryReadBytes = 1024 * 1024;
+/** Most bytes one refill of the in-memory buffer reads (less when the buffer has less room). */
+const refillReadBytes = 1024 * 1024;
+
+/** Tuning a test may change; the defaults suit a broker. */
+export interface LogQueueStoreTuning {
+  /** State log compaction threshold (state-log.ts). */
+  readonly stateCompactionMinBytes?: number;
+  readonly deliveredMarkDelayMs?: number;
+}
+
+export class LogQueueStore implements QueueStore {
+  private readonly listeners: Array<() => void> = [];
+  private stateLog: StateLog | null = null;
+  private readonly dispositions: Dispositions;
+  private reading = false;
+  private lastAppendDurable: Promise<void> = Promise.resolve();
+  private deleting: Promise<void> | null = null;
+  private closed = false;
+  private readonly logger: Logger;
+
+  private constructor(
+    readonly directory: string,
+    private readonly log: PartitionLog,
+    private readonly settings: QueueStoreSettings,
+    start: { settledBelow: number; settled: OffsetRanges; deliveredBelow: number },
+  ) {
+    this.logger = settings.logger.with({ queueDirectory: directory });
+    const listener: DispositionListener = {
+      settled: (first, end) => this.stateLog?.recordSettled(first, end),
+      deliveredMoved: () => this.stateLog?.recordDeliveredMoved(),
+      truncated: (endOffset) => this.stateLog?.recordTruncated(endOffset),
+    };
+    this.dispositions = new Dispositions({
+      settledBelow: start.settledBelow,
+      settled: start.settled,
+      logEndOffset: log.logEndOffset,
+      redeliveredBelow: start.deliveredBelow,
+      maxReadyBytesInMemory: settings.maxReadyBytesInMemory,
+      listener,
+    });
+  }
+
+  /** Opens the queue's store in `directory`, creating it when missing, recovering it otherwise (see above). */
+  static async open(directory: string, settings: QueueStoreSettings, tuning: LogQueueStoreTuning = {}): Promise<LogQueueStore> {
+    await mkdir(directory, { recursive: true });
+    const log = await PartitionLog.open(join(directory, logFolderName), settings.logOptions, settings.clock, settings.logEnvironment);
+    try {
+      const replayed = await readStateFile(directory, settings.logger);
+      const logStart = log.logStartOffset;
+      const logEnd = log.logEndOffset;
+      const settledBelow = Math.min(Math.max(replayed.settledBelow, logStart), logEnd);
+      const store = new LogQueueStore(directory, log, settings, { settledBelow, settled: replayed.settled, deliveredBelow: replayed.deliveredBelow });
+      await store.recoverMessages();
+      store.stateLog = await StateLog.create(directory, store.dispositions, {
+        logger: store.logger,
+        ...(settings.logEnvironment.syncFile === undefined ? {} : { syncFile: settings.logEnvironment.syncFile }),
+        ...(tuning.stateCompactionMinBytes === undefined ? {} : { compactionMinBytes: tuning.stateCompactionMinBytes }),
+        ...(tuning.deliveredMarkDelayMs === undefined ? {} : { deliveredMarkDelayMs: tuning.deliveredMarkDelayMs }),
+        onDurable: (durableSettledBelow) => store.maybeDeleteSettledSegments(durableSettledBelow, false),
+      });
+      log.onTruncated((endOffset) => store.dispositions.truncated(endOffset));
+      store.maybeDeleteSettledSegments(store.dispositions.settledBelow, true);
+      return store;
+    } catch (error) {
+      await log.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  get readyCount(): number {
+    return this.dispositions.readyCount;
+  }
+
+  get unackedCount(): number {
+    return this.dispositions.unackedCount;
+  }
+
+  /** For tests and metrics: the log and the state file. */
+  get logStartOffset(): number {
+    return this.log.logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.log.logEndOffset;
+  }
+
+  get segmentCount(): number {
+    return this.log.segmentCount;
+  }
+
+  get stateSizeBytes(): number {
+    return this.stateLog?.sizeBytes ?? 0;
+  }
+
+  get stateCompactionCount(): number {
+    return this.stateLog?.compactionCount ?? 0;
+  }
+
+  get settledBelow(): number {
+    return this.dispositions.settledBelow;
+  }
+
+  get settledRangeCount(): number {
+    return this.dispositions.settledRangeCount;
+  }
+
+  get bufferedBytes(): number {
+    return this.dispositions.bufferedBytes;
+  }
+
+  append(message: StoredMessage): AppendedMessage {
+    const encoded = encodeMessage(message);
+    const appended = this.log.append(encoded.batch);
+    this.lastAppendDurable = appended.durable;
+    this.dispositions.appended(appended.baseOffset, encoded.message, encoded.batch.length);
+    this.notifyReady();
+    return { offset: appended.baseOffset, durable: appended.durable };
+  }
+
+  takeNext(): QueuedMessage | null {
+    const next = this.dispositions.takeNext();
+    if (next === null) this.startRefill();
+    return next;
+  }
+
+  onReady(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A message that is not taken (settled already, or cut away by a failed write) is ignored. */
+  requeue(message: QueuedMessage): void {
+    if (this.dispositions.requeue(message)) this.notifyReady();
+    else this.logger.debug('requeue of a message that is not taken ignored', { offset: message.offset });
+  }
+
+  /** A message that is not taken (settled already, or cut away by a failed write) is ignored. */
+  settle(message: QueuedMessage): void {
+    if (!this.dispositions.settle(message)) this.logger.debug('settle of a message that is not taken ignored', { offset: message.offset });
+  }
+
+  purge(): number {
+    return this.dispositions.purge();
+  }
+
+  async flush(): Promise<void> {
+    await this.log.flush();
+    await this.stateLog?.flush();
+    this.maybeDeleteSettledSegments(this.dispositions.settledBelow, true);
+    await this.deleting;
+  }
+
+  /** Writes a snapshot of the state now (the store does it by itself when the state file grows). */
+  async compactState(): Promise<void> {
+    await this.stateLog?.compact();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.flush();
+    } catch (error) {
+      this.logger.warn('final flush of a queue failed', { error: (error as Error).message });
+    }
+    this.closed = true;
+    await this.deleting;
+    try {
+      await this.stateLog?.close();
+    } finally {
+      await this.log.close();
+    }
+  }
+
+  async delete(): Promise<void> {
+    await this.close().catch(() => {});
+    await rm(this.directory, { recursive: true, force: true });
+  }
+
+  /** Our own invariants, for tests. */
+  invariants(): void {
+    this.dispositions.invariants();
+    this.log.invariants();
+  }
+
+  private notifyReady(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Starts reading the next chunk into the buffer when it has run dry and the log holds more. */
+  private startRefill(): void {
+    if (this.reading || this.closed || this.dispositions.nextOffsetToRead() === null) return;
+    this.reading = true;
+    void this.refill().then((filled) => {
+      // Not reading any more before the listeners run: their takeNext may need the next chunk.
+      this.reading = false;
+      if (filled) this.notifyReady();
+    });
+  }
+
+  /** Reads until the buffer holds a message; false when there is nothing more (or the read failed, logged). */
+  private async refill(): Promise<boolean> {
+    for (;;) {
+      const offset = this.dispositions.nextOffsetToRead();
+      if (offset === null || this.closed) return false;
+      const generation = this.dispositions.generation;
+      let chunks: Buffer[];
+      try {
+        const read = await this.log.read(asOffset(offset), Math.min(this.dispositions.bufferRoomBytes, refillReadBytes), asOffset(this.dispositions.logEndOffset));
+        chunks = read.chunks;
+      } catch (error) {
+        if (error instanceof LogClosedError || this.closed) return false;
+        if (generation !== this.dispositions.generation) continue; // purged or cut meanwhile: look again
+        if (error instanceof CorruptBatchError) {
+          this.settleDamage(error);
+          continue;
+        }
+        this.logger.error('reading queue messages from the log failed', { offset, error: (error as Error).message });
+        return false; // the next takeNext tries again
+      }
+      if (generation !== this.dispositions.generation) continue;
+      if (chunks.length === 0) {
+        // Appended but not written yet: read once the flush cycle has written it.
+        await this.lastAppendDurable.catch(() => {});
+        continue;
+      }
+      this.fillBuffer(chunks);
+      if (this.dispositions.bufferedCount > 0) return true;
+    }
+  }
+
+  /** Buffers the messages read, while they fit (the first one always does). */
+  private fillBuffer(chunks: Buffer[]): void {
+    decodeMessages(chunks, (offset, message, costBytes) => {
+      if (!this.dispositions.hasRoomFor(costBytes)) return false;
+      this.dispositions.buffer(offset, message, costBytes);
+      return true;
+    });
+  }
+
+  /** Recovery step 3 (see above): one pass over the unsettled messages. */
+  private async recoverMessages(): Promise<void> {
+    const dispositions = this.dispositions;
+    const logEnd = dispositions.logEndOffset;
+    let buffering = true;
+    let offset = dispositions.settledBelow;
+    let droppedTransient = 0;
+    while (offset < logEnd) {
+      offset = dispositions.skipSettled(offset);
+      if (offset >= logEnd) break;
+      let chunks: Buffer[];
+      try {
+        chunks = (await this.log.read(asOffset(offset), recoveryReadBytes, asOffset(logEnd))).chunks;
+      } catch (error) {
+        if (!(error instanceof CorruptBatchError)) throw error;
+        offset = this.settleDamage(error);
+        continue;
+      }
+      if (chunks.length === 0) throw new Error(`queue recovery: the log returned nothing at offset ${offset} below its end ${logEnd}`);
+      decodeMessages(chunks, (messageOffset, message, costBytes) => {
+        offset = messageOffset + 1;
+        if (dispositions.isSettled(messageOffset)) return;
+        if (!message.persistent) {
+          dispositions.settleAhead(messageOffset, messageOffset + 1);
+          droppedTransient++;
+          return;
+        }
+        if (buffering && dispositions.hasRoomFor(costBytes)) dispositions.buffer(messageOffset, message, costBytes);
+        else buffering = false;
+      });
+    }
+    this.logger.debug('queue recovered', {
+      logStartOffset: this.log.logStartOffset,
+      logEndOffset: logEnd,
+      settledBelow: dispositions.settledBelow,
+      ready: dispositions.readyCount,
+      droppedTransient,
+    });
+  }
+
+  /** A range the log cannot serve: its messages are lost; settled so that the rest flows. Returns the offset after it. */
+  private settleDamage(error: CorruptBatchError): number {
+    const { firstOffset, lastOffset } = error.damage;
+    this.logger.error('queue messages lost to damaged log data are dropped', { firstOffset, lastOffset, problem: error.damage.problem });
+    this.dispositions.settleAhead(firstOffset, lastOffset + 1);
+    return lastOffset + 1;
+  }
+
+  /**
+   * Deletes the log's segments wholly below `settledBelow` (as the state log has made it durable):
+   * once about a segment's worth of bytes is settled there, or always when `force`d (flush, open).
+   */
+  private maybeDeleteSettledSegments(settledBelow: number, force: boolean): void {
+    if (this.deleting !== null || this.closed) return;
+    const log = this.log;
+    const start = log.logStartOffset;
+    const target = Math.min(settledBelow, log.highWatermark);
+    if (target <= start || log.segmentCount < 2) return;
+    if (!force) {
+      const bytesPerOffset = log.sizeBytes / Math.max(1, log.logEndOffset - start);
+      if ((target - start) * bytesPerOffset < this.settings.logOptions.segmentBytes) return;
+    }
+    this.deleting = log
+      .deleteRecordsBefore(asOffset(target))
+      .then(() => {})
+      .catch((error: unknown) => {
+        if (!(error instanceof LogClosedError)) this.logger.warn('deleting settled queue segments failed', { error: (error as Error).message });
+      })
+      .finally(() => {
+        this.deleting = null;
+      });
+  }
+}

@@ -1,0 +1,438 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import type { SyncKind } from '../../../../src/storage/segment.js';
+import { join } from 'node:path';
+import { LogQueueStore } from '../../../../src/queues/queue-store/queue-store.js';
+import type { QueuedMessage } from '../../../../src/queues/queue-store/stored-message.js';
+import { RecordingLogger, copyFolder, copyFolderNow, indexOf, openStore, storeSettings, takeAvailable, takeMessages, testMessage, withTempQueue } from './queue-store-fixtures.js';
+
+const timeout = 120_000;
+
+test('requeued messages go first, lowest offset first, flagged redelivered; counts follow', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory);
+    const appended = [0, 1, 2, 3, 4].map((index) => store.append(testMessage(index)));
+    assert.deepEqual(
+      appended.map((each) => each.offset),
+      [0, 1, 2, 3, 4],
+    );
+    assert.equal(store.readyCount, 5);
+    assert.equal(store.unackedCount, 0);
+    const first = store.takeNext()!;
+    const second = store.takeNext()!;
+    const third = store.takeNext()!;
+    assert.deepEqual([indexOf(first), indexOf(second), indexOf(third)], [0, 1, 2]);
+    assert.equal(first.redelivered, false);
+    assert.equal(store.readyCount, 2);
+    assert.equal(store.unackedCount, 3);
+    store.requeue(third);
+    store.requeue(first);
+    assert.equal(store.readyCount, 4);
+    assert.equal(store.unackedCount, 1);
+    store.settle(second);
+    assert.equal(store.unackedCount, 0);
+    const order = takeAvailable(store);
+    assert.deepEqual(
+      order.map((message) => [indexOf(message), message.redelivered]),
+      [
+        [0, true],
+        [2, true],
+        [3, false],
+        [4, false],
+      ],
+    );
+    assert.equal(store.readyCount, 0);
+    assert.equal(store.unackedCount, 4);
+    // Settling twice, or a message not taken, changes nothing.
+    store.settle(second);
+    assert.equal(store.unackedCount, 4);
+    for (const message of order) store.settle(message);
+    assert.equal(store.unackedCount, 0);
+    assert.equal(store.settledBelow, 5);
+    store.invariants();
+    await Promise.all(appended.map((each) => each.durable));
+    await store.close();
+  });
+});
+
+test('takeNext hands out the message as published, the same object as settle and requeue take', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory);
+    const original = testMessage(7, { exchange: 'x', routingKey: 'r.k', properties: Buffer.from([1, 2, 3]), persistent: false });
+    store.append(original);
+    const taken = store.takeNext()!;
+    assert.deepEqual(taken.message, original);
+    assert.equal(taken.offset, 0);
+    assert.equal(store.takeNext(), null);
+    await store.close();
+  });
+});
+
+test('onReady fires on append and requeue', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory);
+    let calls = 0;
+    store.onReady(() => calls++);
+    store.append(testMessage(0));
+    assert.equal(calls, 1);
+    const message = store.takeNext()!;
+    store.requeue(message);
+    assert.equal(calls, 2);
+    await store.close();
+  });
+});
+
+test('beyond maxReadyBytesInMemory messages are read back from the log in order, onReady telling when', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory, { maxReadyBytesInMemory: 500, log: { segmentBytes: 4096 } });
+    const count = 2_000;
+    let last: Promise<void> = Promise.resolve();
+    for (let index = 0; index < count; index++) last = store.append(testMessage(index, { body: Buffer.alloc(40 + (index % 7), index % 256) })).durable;
+    assert.equal(store.readyCount, count);
+    assert.ok(store.bufferedBytes <= 500, `buffered ${store.bufferedBytes} bytes`);
+    const onReadyCalls = { count: 0 };
+    const taken = await takeMessages(store, count, onReadyCalls);
+    assert.deepEqual(
+      taken.map((message) => message.offset),
+      Array.from({ length: count }, (_, index) => index),
+    );
+    for (const [index, message] of taken.entries()) assert.deepEqual(message.message.body, Buffer.alloc(40 + (index % 7), index % 256));
+    assert.ok(onReadyCalls.count > 10, `onReady called ${onReadyCalls.count} times`);
+    assert.equal(store.readyCount, 0);
+    assert.equal(store.takeNext(), null);
+    store.invariants();
+    await last;
+    await store.close();
+  });
+});
+
+test('purge settles every ready message, on disk and requeued, leaving taken ones', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory, { maxReadyBytesInMemory: 200 });
+    for (let index = 0; index < 500; index++) store.append(testMessage(index));
+    const [a, b, c] = (await takeMessages(store, 3)) as [QueuedMessage, QueuedMessage, QueuedMessage];
+    store.requeue(b);
+    assert.equal(store.purge(), 498);
+    assert.equal(store.readyCount, 0);
+    assert.equal(store.unackedCount, 2);
+    assert.equal(store.takeNext(), null);
+    assert.ok(store.settledRangeCount <= 2, `${store.settledRangeCount} ranges`);
+    store.settle(a);
+    store.settle(c);
+    assert.equal(store.settledBelow, 500);
+    store.append(testMessage(500));
+    const last = store.takeNext()!;
+    assert.equal(indexOf(last), 500);
+    store.settle(last);
+    store.invariants();
+    await store.close();
+    const reopened = await openStore(directory);
+    assert.equal(reopened.readyCount, 0, 'the purge is durable');
+    await reopened.close();
+  });
+});
+
+test('reopen: unsettled messages come back ready, delivered ones redelivered; settled and transient ones are gone', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory);
+    for (let index = 0; index < 10; index++) store.append(testMessage(index, { persistent: index !== 6 && index !== 8 }));
+    const taken = [0, 1, 2, 3, 4].map(() => store.takeNext()!);
+    store.settle(taken[0]!);
+    store.settle(taken[3]!);
+    store.requeue(taken[1]!);
+    await store.close();
+
+    const reopened = await openStore(directory);
+    assert.equal(reopened.readyCount, 6);
+    assert.equal(reopened.unackedCount, 0);
+    const all = takeAvailable(reopened);
+    assert.deepEqual(
+      all.map((message) => [indexOf(message), message.redelivered]),
+      [
+        [1, true],
+        [2, true],
+        [4, true],
+        [5, false],
+        [7, false],
+        [9, false],
+      ],
+    );
+    assert.deepEqual(all[0]!.message, testMessage(1));
+    reopened.settle(all[1]!);
+    reopened.settle(all[4]!);
+    reopened.invariants();
+    await reopened.close();
+
+    const again = await openStore(directory);
+    assert.deepEqual(
+      takeAvailable(again).map(indexOf),
+      [1, 4, 5, 9],
+    );
+    await again.close();
+  });
+});
+
+test('a crash image taken after a flush recovers it; settles not yet written bring their messages back', { timeout }, async () => {
+  await withTempQueue(async (directory, root) => {
+    const store = await openStore(directory);
+    const appended = Array.from({ length: 20 }, (_, index) => store.append(testMessage(index)));
+    await Promise.all(appended.map((each) => each.durable));
+    const taken = Array.from({ length: 12 }, () => store.takeNext()!);
+    for (const message of taken.slice(0, 8)) store.settle(message);
+    await store.flush();
+    // Settled now, in memory only: the state log has not had its cycle yet when the folder is copied.
+    store.settle(taken[8]!);
+    store.settle(taken[9]!);
+    const crash = join(root, 'crash');
+    copyFolderNow(directory, crash); // synchronous: no cycle can run before the copy
+    await store.close();
+
+    const recovered = await openStore(crash);
+    const ready = takeAvailable(recovered);
+    assert.deepEqual(
+      ready.map((message) => [indexOf(message), message.redelivered]),
+      [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19].map((index) => [index, index < 12]),
+    );
+    recovered.invariants();
+    await recovered.close();
+
+    const clean = await openStore(directory);
+    assert.deepEqual(
+      takeAvailable(clean).map(indexOf),
+      [10, 11, 12, 13, 14, 15, 16, 17, 18, 19],
+    );
+    await clean.close();
+  });
+});
+
+test('a state file torn mid-record loses only the torn record', { timeout }, async () => {
+  await withTempQueue(async (directory, root) => {
+    const store = await openStore(directory);
+    for (let index = 0; index < 10; index++) store.append(testMessage(index));
+    const taken = takeAvailable(store);
+    store.settle(taken[0]!);
+    store.settle(taken[1]!);
+    await store.flush();
+    store.settle(taken[5]!);
+    await store.flush();
+    const sizeBeforeLast = store.stateSizeBytes;
+    store.settle(taken[7]!); // its record is the one torn
+    await store.flush();
+    const sizeAfterLast = store.stateSizeBytes;
+    assert.ok(sizeAfterLast > sizeBeforeLast);
+    const crash = join(root, 'crash');
+    await copyFolder(directory, crash);
+    await store.close();
+    const stateFile = join(crash, 'dispositions.state');
+    await truncate(stateFile, sizeBeforeLast + 11);
+    const recovered = await openStore(crash);
+    assert.deepEqual(
+      takeAvailable(recovered).map(indexOf),
+      [2, 3, 4, 6, 7, 8, 9],
+    );
+    await recovered.close();
+    assert.ok((await stat(stateFile)).size < sizeAfterLast, 'the file was rewritten as a snapshot at open');
+  });
+});
+
+test('settles beyond the recovered log end are void: their offsets belong to new messages', { timeout }, async () => {
+  await withTempQueue(async (directory, root) => {
+    const store = await openStore(directory);
+    for (let index = 0; index < 10; index++) store.append(testMessage(index));
+    for (const message of takeAvailable(store)) store.settle(message);
+    await store.flush();
+    const crash = join(root, 'crash');
+    await copyFolder(directory, crash);
+    await store.close();
+    // The data of the last three messages never reached the disk (the state log's cycle was faster).
+    const logFolder = join(crash, 'log');
+    const segment = join(logFolder, '00000000000000000000.log');
+    const bytes = await readFile(segment);
+    let position = 0;
+    for (let batch = 0; batch < 7; batch++) position += bytes.readInt32BE(position + 8) + 12;
+    await writeFile(segment, bytes.subarray(0, position + 20)); // and a torn batch after them
+    await rm(join(logFolder, 'recovery-point-offset-checkpoint'), { force: true });
+    for (const name of await readdir(logFolder)) if (name.endsWith('.index') || name.endsWith('.timeindex')) await rm(join(logFolder, name));
+
+    const recovered = await openStore(crash);
+    assert.equal(recovered.logEndOffset, 7);
+    assert.equal(recovered.readyCount, 0);
+    const appended = recovered.append(testMessage(100));
+    assert.equal(appended.offset, 7);
+    assert.equal(recovered.readyCount, 1);
+    await appended.durable;
+    await recovered.close();
+    const again = await openStore(crash);
+    assert.deepEqual(
+      takeAvailable(again).map((message) => [message.offset, indexOf(message)]),
+      [[7, 100]],
+    );
+    await again.close();
+  });
+});
+
+test('state log compaction keeps the same state in a smaller file', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory, {}, { stateCompactionMinBytes: 4096 });
+    for (let index = 0; index < 3000; index++) store.append(testMessage(index));
+    const taken = takeAvailable(store);
+    assert.equal(taken.length, 3000);
+    // Every tenth message stays unacked; each flush writes the settles since the last one.
+    for (let group = 0; group < 300; group++) {
+      for (let index = group * 10 + 1; index < group * 10 + 10; index++) store.settle(taken[index]!);
+      await store.flush();
+    }
+    assert.ok(store.stateCompactionCount >= 1, 'the state log was compacted by itself');
+    assert.ok(store.stateSizeBytes < 300 * 16 + 4096 * 2, `state file of ${store.stateSizeBytes} bytes`);
+    for (let group = 0; group < 150; group++) store.requeue(taken[group * 20]!);
+    await store.flush();
+    const before = store.stateSizeBytes;
+    await store.compactState();
+    assert.ok(store.stateSizeBytes <= before, `compaction grew the file from ${before} to ${store.stateSizeBytes}`);
+    await store.close();
+    const reopened = await openStore(directory);
+    assert.deepEqual(
+      takeAvailable(reopened).map(indexOf),
+      Array.from({ length: 300 }, (_, group) => group * 10),
+    );
+    await reopened.close();
+  });
+});
+
+test('100k messages appended and settled leave a small state file and their segments deleted', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory, { log: { segmentBytes: 256 * 1024 } });
+    const count = 100_000;
+    for (let start = 0; start < count; start += 10_000) {
+      let last: Promise<void> = Promise.resolve();
+      for (let index = start; index < start + 10_000; index++) last = store.append(testMessage(index)).durable;
+      for (const message of await takeMessages(store, 10_000)) store.settle(message);
+      await last;
+    }
+    assert.equal(store.readyCount, 0);
+    assert.equal(store.unackedCount, 0);
+    assert.equal(store.settledBelow, count);
+    // The state log's cycles already deleted settled segments as they went, before any flush.
+    assert.ok(store.logStartOffset > 0, 'segments deleted along the way');
+    await store.flush();
+    assert.ok(store.segmentCount <= 2, `${store.segmentCount} segments left`);
+    assert.ok(store.logStartOffset > count - 5_000, `log start ${store.logStartOffset}`);
+    assert.ok(store.stateSizeBytes < 2048, `state file of ${store.stateSizeBytes} bytes`);
+    const files = await readdir(join(directory, 'log'));
+    assert.ok(files.filter((name) => name.endsWith('.log')).length <= 2, files.join(' '));
+    await store.close();
+    const reopened = await openStore(directory);
+    assert.equal(reopened.readyCount, 0);
+    assert.equal(reopened.append(testMessage(count)).offset, count);
+    assert.equal(indexOf(reopened.takeNext()!), count);
+    await reopened.close();
+  });
+});
+
+test('delete removes the folder', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await LogQueueStore.open(directory, storeSettings());
+    await store.append(testMessage(0)).durable;
+    await store.delete();
+    await assert.rejects(stat(directory), { code: 'ENOENT' });
+  });
+});
+
+test('a failed data fsync cuts its messages away: they leave the queue, their settles are void, their offsets are reused', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    let failNextLogSync = false;
+    const syncFile = async (handle: FileHandle, kind: SyncKind): Promise<void> => {
+      if (failNextLogSync && kind === 'log') {
+        failNextLogSync = false;
+        throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+      }
+      await handle.datasync();
+    };
+    const store = await openStore(directory, { syncFile });
+    await Promise.all([0, 1, 2].map((index) => store.append(testMessage(index)).durable));
+    const first = store.takeNext()!;
+    failNextLogSync = true;
+    const lost = [3, 4].map((index) => store.append(testMessage(index)));
+    const taken = takeAvailable(store); // 1, 2, 3, 4: delivered before they were durable
+    assert.deepEqual(taken.map(indexOf), [1, 2, 3, 4]);
+    store.settle(taken[2]!); // message 3, settled before its write failed
+    await assert.rejects(lost[0]!.durable);
+    await assert.rejects(lost[1]!.durable);
+    assert.equal(store.logEndOffset, 3);
+    assert.equal(store.readyCount, 0);
+    assert.equal(store.unackedCount, 3, 'messages 0, 1 and 2 stay taken; 4 is gone');
+    store.settle(taken[3]!); // ignored: cut away
+    assert.equal(store.unackedCount, 3);
+    store.invariants();
+    const replacement = store.append(testMessage(30));
+    assert.equal(replacement.offset, 3);
+    await replacement.durable;
+    store.settle(first);
+    await store.close();
+
+    const reopened = await openStore(directory);
+    assert.deepEqual(
+      takeAvailable(reopened).map((message) => [message.offset, indexOf(message)]),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 30],
+      ],
+    );
+    await reopened.close();
+  });
+});
+
+test('a message damaged at rest is dropped with an error; the others stay', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openStore(directory);
+    await Promise.all(Array.from({ length: 10 }, (_, index) => store.append(testMessage(index)).durable));
+    await store.close();
+    const segment = join(directory, 'log', '00000000000000000000.log');
+    const bytes = await readFile(segment);
+    let position = 0;
+    for (let batch = 0; batch < 4; batch++) position += bytes.readInt32BE(position + 8) + 12;
+    bytes[position + bytes.readInt32BE(position + 8) + 12 - 5]! ^= 0xff; // inside message 4's properties
+    await writeFile(segment, bytes);
+
+    const logger = new RecordingLogger();
+    const reopened = await openStore(directory, { logger });
+    assert.deepEqual(
+      takeAvailable(reopened).map(indexOf),
+      [0, 1, 2, 3, 5, 6, 7, 8, 9],
+    );
+    assert.ok(logger.lines.some((line) => line.level === 'error' && line.message.includes('damaged')), JSON.stringify(logger.lines));
+    await reopened.close();
+  });
+});
+
+test('deliveries alone write the delivered mark: after a crash, what was handed out comes back redelivered', { timeout }, async () => {
+  await withTempQueue(async (directory, root) => {
+    const store = await openStore(directory, {}, { deliveredMarkDelayMs: 1 });
+    await Promise.all(Array.from({ length: 5 }, (_, index) => store.append(testMessage(index)).durable));
+    const sizeBefore = store.stateSizeBytes;
+    const handedOut = [store.takeNext()!, store.takeNext()!, store.takeNext()!];
+    assert.deepEqual(handedOut.map(indexOf), [0, 1, 2]);
+    // No settle and no flush: only the mark's own timer writes it.
+    for (let polls = 0; store.stateSizeBytes === sizeBefore; polls++) {
+      assert.ok(polls < 2_000, 'the delivered mark was never written');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const crash = join(root, 'crash');
+    copyFolderNow(directory, crash);
+    await store.close();
+    const recovered = await openStore(crash);
+    assert.deepEqual(
+      takeAvailable(recovered).map((message) => [indexOf(message), message.redelivered]),
+      [
+        [0, true],
+        [1, true],
+        [2, true],
+        [3, false],
+        [4, false],
+      ],
+    );
+    await recovered.close();
+  });
+});
