@@ -1,0 +1,50 @@
+/**
+ * Heartbeats of one connection, once tune-ok has set an interval above 0 (AMQP 0-9-1 §4.2.7):
+ * a heartbeat frame goes out whenever nothing else was sent for half an interval (so the client,
+ * which may check at every interval, always sees traffic in time), and the connection is given up
+ * when nothing at all has arrived for two intervals, as RabbitMQ does ("missed heartbeats from
+ * client"). One timer ticks every half interval; the clock is injected.
+ */
+export interface HeartbeatPeer {
+  /** When anything was last handed to the socket. */
+  readonly lastWriteMs: number;
+  sendHeartbeat(): void;
+  /** Nothing arrived for two intervals. */
+  timedOut(): void;
+}
+
+export class HeartbeatMonitor {
+  private readonly timer: NodeJS.Timeout;
+  private lastReadMs: number;
+
+  constructor(
+    private readonly intervalSeconds: number,
+    private readonly peer: HeartbeatPeer,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.lastReadMs = now();
+    const tickMs = (intervalSeconds * 1000) / 2;
+    this.timer = setInterval(() => this.tick(tickMs), tickMs);
+    this.timer.unref();
+  }
+
+  /** Any bytes from the client count, not only heartbeat frames. */
+  received(): void {
+    this.lastReadMs = this.now();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(tickMs: number): void {
+    const now = this.now();
+    if (now - this.lastReadMs >= 2 * this.intervalSeconds * 1000) {
+      this.stop();
+      this.peer.timedOut();
+      return;
+    }
+    // A little slack, so a write just under half an interval ago does not skip a heartbeat the client needs.
+    if (now - this.peer.lastWriteMs >= tickMs * 0.9) this.peer.sendHeartbeat();
+  }
+}
