@@ -72,6 +72,11 @@ export class AmqpConnection implements ChannelHost {
     this.deadline = setTimeout(() => this.handshakeTimedOut(), settings.handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => services.logger.debug('amqp connection socket error', { peer: this.peer, error: error.message }));
+    socket.on('end', () => {
+      if (this.reader.buffered > 0 && !this.isClosed()) {
+        services.logger.warn('amqp connection ended in the middle of a frame', { peer: this.peer, bufferedBytes: this.reader.buffered });
+      }
+    });
     socket.on('close', () => this.socketClosed());
     socket.on('drain', () => {
       if (!this.writable) return;
