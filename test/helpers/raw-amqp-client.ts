@@ -17,6 +17,7 @@ import type { AmqpFrame, FrameType } from '../../src/protocol/amqp/frame-reader.
 import { decodeMethodPayload, methodPayload } from '../../src/protocol/amqp/method-payload.js';
 import type { AmqpMethod } from '../../src/protocol/amqp/method-payload.js';
 import { emptyFieldTable } from '../../src/protocol/amqp/field-table.js';
+import type { FieldTable } from '../../src/protocol/amqp/field-table.js';
 
 export interface HandshakeOptions {
   readonly user?: string;
@@ -26,6 +27,7 @@ export interface HandshakeOptions {
   readonly channelMax?: number;
   readonly frameMax?: number;
   readonly heartbeat?: number;
+  readonly clientProperties?: FieldTable;
 }
 
 type MethodOf<Name extends AmqpMethod['name']> = Extract<AmqpMethod, { name: Name }>;
@@ -147,7 +149,7 @@ export class RawAmqpClient {
     this.sendRaw(protocolHeader);
     const start = await this.expect('connection.start');
     const response = Buffer.from(`\0${options.user ?? 'guest'}\0${options.password ?? 'guest'}`);
-    this.sendMethod(0, { name: 'connection.start-ok', arguments: { clientProperties: emptyFieldTable(), mechanism: 'PLAIN', response, locale: 'en_US' } });
+    this.sendMethod(0, { name: 'connection.start-ok', arguments: { clientProperties: options.clientProperties ?? emptyFieldTable(), mechanism: 'PLAIN', response, locale: 'en_US' } });
     const tune = await this.expect('connection.tune');
     this.sendMethod(0, { name: 'connection.tune-ok', arguments: { channelMax: options.channelMax ?? 0, frameMax: options.frameMax ?? 0, heartbeat: options.heartbeat ?? 0 } });
     this.sendMethod(0, { name: 'connection.open', arguments: { virtualHost: options.virtualHost ?? '/', reserved1: '', reserved2: false } });

@@ -187,7 +187,8 @@ export class AmqpChannel {
       this.fail(error, blame);
       return;
     }
-    if (result === undefined) return;
+    // Only a promise holds the channel (a handler typed to return void may still return a value).
+    if (!(result instanceof Promise)) return;
     this.busy = true;
     result.then(
       () => this.settled(),
