@@ -136,6 +136,30 @@ test("a handler's pending promise holds its channel's later methods in order; ot
   assert.deepEqual(seen, ['1:basic.qos', '2:basic.qos', '1:basic.qos', '1:basic.qos']);
 });
 
+test('frames held behind a pending handler past maxBufferedBytesPerConnection stop the reading; all are handled once it settles', async () => {
+  let release: () => void = () => undefined;
+  script.handleMethod = (method) => {
+    if (method.name === 'basic.qos') return new Promise<void>((resolve) => (release = resolve));
+    return undefined;
+  };
+  const connection = await client();
+  await connection.openChannel(1);
+  connection.sendMethod(1, qos(1));
+  await waitFor(() => seen.length === 1, 'the pending handler');
+  // 32 MiB of content behind it: more than the kernel's socket buffers take, so once the broker stops
+  // reading (past its 64 KiB limit) the rest stays in the client's socket.
+  const body = Buffer.alloc(32 * 1024 * 1024, 1);
+  connection.sendMethod(1, publish);
+  connection.sendFrame(frameTypes.header, 1, contentHeaderPayload({ bodySize: BigInt(body.length), properties: {} }));
+  for (let offset = 0; offset < body.length; offset += 131_064) connection.sendFrame(frameTypes.body, 1, body.subarray(offset, offset + 131_064));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.ok(connection.socket.writableLength > 8 * 1024 * 1024, `the broker kept reading: ${connection.socket.writableLength} bytes left unsent`);
+  assert.equal(publishes.length, 0);
+  release();
+  await waitFor(() => publishes.length === 1, 'the publish');
+  assert.ok(publishes[0]?.body.equals(body));
+});
+
 test('AmqpChannelError closes only the channel, naming the method; frames until close-ok are dropped', async () => {
   script.handleMethod = (method) => {
     if (method.name === 'queue.declare') throw new AmqpChannelError(404, "NOT_FOUND - no queue 'q' in vhost '/'");
