@@ -239,7 +239,7 @@ test('a connection that sends nothing is closed after amqp.handshakeTimeoutMs', 
   const silent = await RawAmqpClient.connect(amqpPort);
   await silent.closed;
   const elapsedMs = Date.now() - started;
-  assert.ok(elapsedMs >= 900 && elapsedMs < 5000, `closed after ${elapsedMs} ms`);
+  assert.ok(elapsedMs >= 900 && elapsedMs < 10_000, `closed after ${elapsedMs} ms`);
   await broker.waitForLog(/amqp handshake timed out/);
 
   const stalled = await RawAmqpClient.connect(amqpPort);
@@ -254,7 +254,7 @@ test('a client that negotiated heartbeats and goes silent gets heartbeats, then 
   const started = Date.now();
   await client.closed;
   const elapsedMs = Date.now() - started;
-  assert.ok(elapsedMs >= 1500 && elapsedMs < 4500, `dropped after ${elapsedMs} ms`);
+  assert.ok(elapsedMs >= 1500 && elapsedMs < 10_000, `dropped after ${elapsedMs} ms`);
   assert.ok(client.heartbeatsReceived >= 2, `${client.heartbeatsReceived} heartbeats received`);
   await broker.waitForLog(/missed heartbeats from client, timeout: 1s/);
   await assertWitnessWorks();

@@ -246,7 +246,11 @@ export class AmqpChannel {
     const handler = this.handler;
     this.handler = null;
     this.writableListeners.length = 0;
-    handler?.close();
+    try {
+      handler?.close();
+    } catch (error) {
+      this.host.internalError(error, noMethod);
+    }
   }
 
   private dropWaiting(): void {

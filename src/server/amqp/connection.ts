@@ -311,6 +311,7 @@ export class AmqpConnection implements ChannelHost {
 
   private closeFromClient(replyCode: number, replyText: string): void {
     this.services.logger.debug('amqp connection closed by client', { peer: this.peer, replyCode, replyText });
+    this.state = 'closed';
     this.releaseChannels();
     this.writer.sendMethod(0, { name: 'connection.close-ok', arguments: {} });
     this.endSocket();
@@ -319,8 +320,8 @@ export class AmqpConnection implements ChannelHost {
   private closeWithError(error: AmqpConnectionError, blame: MethodIds, level: 'warn' | 'info'): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.services.logger[level]('amqp connection closed by the broker', { peer: this.peer, replyCode: error.replyCode, replyText: error.replyText, classId: blame.classId, methodId: blame.methodId });
-    this.releaseChannels();
     this.state = 'closing';
+    this.releaseChannels();
     this.writer.sendMethod(0, { name: 'connection.close', arguments: { replyCode: error.replyCode, replyText: error.replyText, classId: blame.classId, methodId: blame.methodId } });
     this.clearDeadline();
     this.deadline = setTimeout(() => this.socket.destroy(), this.services.settings.handshakeTimeoutMs);
@@ -352,11 +353,21 @@ export class AmqpConnection implements ChannelHost {
 
   /** Every channel's handler is closed, then the sessions hear the connection is gone. */
   private releaseChannels(): void {
-    for (const channel of this.channels.values()) channel.shutdown();
+    const channels = [...this.channels.values()];
     this.channels.clear();
+    for (const channel of channels) this.guarded('amqp channel handler close failed', () => channel.shutdown());
     const info = this.info;
     this.info = null;
-    if (info !== null) this.services.sessions.connectionClosed(info);
+    if (info !== null) this.guarded('amqp sessions connectionClosed failed', () => this.services.sessions.connectionClosed(info));
+  }
+
+  /** The sessions' clean-up must not take the process down from a socket event. */
+  private guarded(message: string, work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.services.logger.error(message, { peer: this.peer, error: error instanceof Error ? error.message : String(error) });
+    }
   }
 
   /** Our last frames go out, then FIN; a peer that does not close its side in time is cut off. */
