@@ -109,6 +109,8 @@ export interface AmqpSettings {
   maxBufferedBytesPerConnection: number;
   /** Largest message body accepted from basic.publish (RabbitMQ's max_message_size). */
   maxContentBytes: number;
+  /** Open AMQP connections; further ones are closed at once (RabbitMQ's connection_max). */
+  connectionMax: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -292,5 +294,6 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxUnackedMessagesPerConnection: 10_000,
     maxBufferedBytesPerConnection: 16 * 1024 * 1024,
     maxContentBytes: 128 * 1024 * 1024,
+    connectionMax: 10_000,
   },
 };

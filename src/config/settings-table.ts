@@ -170,6 +170,7 @@ const amqpSettings: Settings<AmqpSettings> = {
     type: bytes(0, maxInt32),
     description: "Largest message body basic.publish may carry (RabbitMQ's max_message_size); a larger declared body size closes the channel with 406 PRECONDITION_FAILED, before the body is read into memory.",
   },
+  connectionMax: { type: count(1), description: "Open AMQP connections (RabbitMQ's connection_max); further ones are closed at once, before the handshake. Kafka connections count separately (limits.maxConnections)." },
 };
 
 const sectionSettings: { readonly [Section in SectionName]: Settings<BrokerConfig[Section]> } = {

@@ -119,6 +119,31 @@ test('shutdown closes open connections with 320 CONNECTION_FORCED and the broker
   assert.match(String((await closed)?.message), /320 \(CONNECTION-FORCED\) with message "CONNECTION_FORCED - broker shutdown"/);
 });
 
+test('amqp.connectionMax: connections past it are closed at once, and room frees as connections close', async () => {
+  const own = await startBrokerProcess({ args: ['--amqp.connection-max', '2'] });
+  const ownUrl = `amqp://guest:guest@127.0.0.1:${String(own.amqpPort)}`;
+  try {
+    const first = await amqp.connect(ownUrl);
+    const second = await amqp.connect(ownUrl);
+    await assert.rejects(amqp.connect(ownUrl));
+    await own.waitForLog(/WARN amqp connection refused: too many connections maximum=2/);
+    await first.close();
+    // The slot frees when the broker sees the socket close, a moment after close-ok.
+    let third: Awaited<ReturnType<typeof amqp.connect>> | null = null;
+    for (let attempt = 0; third === null && attempt < 50; attempt++) {
+      third = await amqp.connect(ownUrl).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return null;
+      });
+    }
+    assert.ok(third !== null, 'a connection was accepted again after one closed');
+    await third.close();
+    await second.close();
+  } finally {
+    await own.stop();
+  }
+});
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

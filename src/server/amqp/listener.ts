@@ -1,5 +1,5 @@
 /**
- * The AMQP 0-9-1 listener: accepts connections on host:amqpPort, forwards the sessions' blocked
+ * The AMQP 0-9-1 listener: accepts connections on host:amqpPort (up to amqp.connectionMax), forwards the sessions' blocked
  * changes to every connection, and on shutdown stops accepting, closes every connection with 320
  * CONNECTION_FORCED ("broker shutdown") and waits for their sockets to close (each bounded by
  * amqp.handshakeTimeoutMs for its close-ok).
@@ -25,6 +25,11 @@ export async function startAmqpListener(config: BrokerConfig, sessions: AmqpSess
     for (const connection of connections) connection.blockedChanged(blocked, reason);
   });
   const server: Server = createServer((socket) => {
+    if (connections.size >= config.amqp.connectionMax) {
+      logger.warn('amqp connection refused: too many connections', { maximum: config.amqp.connectionMax, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}` });
+      socket.destroy();
+      return;
+    }
     const connection = new AmqpConnection(socket, nextConnectionId++, services);
     connections.add(connection);
     connection.onClosed = () => connections.delete(connection);

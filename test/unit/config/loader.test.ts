@@ -259,6 +259,7 @@ test('the amqp section: defaults, flags, environment and YAML mapping, with its 
     maxUnackedMessagesPerConnection: 10_000,
     maxBufferedBytesPerConnection: 16 * 1024 * 1024,
     maxContentBytes: 128 * 1024 * 1024,
+    connectionMax: 10_000,
   });
   assert.equal(load(['--no-amqp.enabled']).config.amqp.enabled, false);
   assert.equal(load(['--amqp.enabled=false']).config.amqp.enabled, false);
