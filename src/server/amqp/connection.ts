@@ -239,9 +239,13 @@ export class AmqpConnection implements ChannelHost {
     this.writer.setFrameMaxBytes(tuning.frameMaxBytes);
     if (tuning.heartbeatSeconds > 0) {
       const writer = this.writer;
+      const readingPaused = (): boolean => this.readingPaused;
       this.heartbeat = new HeartbeatMonitor(tuning.heartbeatSeconds, {
         get lastWriteMs() {
           return writer.lastWriteMs;
+        },
+        get readingPaused() {
+          return readingPaused();
         },
         sendHeartbeat: () => writer.sendHeartbeat(),
         timedOut: () => {

@@ -8,6 +8,8 @@
 export interface HeartbeatPeer {
   /** When anything was last handed to the socket. */
   readonly lastWriteMs: number;
+  /** The broker itself holds off reading (handlers busy): the client's silence is then not counted. */
+  readonly readingPaused: boolean;
   sendHeartbeat(): void;
   /** Nothing arrived for two intervals. */
   timedOut(): void;
@@ -16,6 +18,7 @@ export interface HeartbeatPeer {
 export class HeartbeatMonitor {
   private readonly timer: NodeJS.Timeout;
   private lastReadMs: number;
+  private stopped = false;
 
   constructor(
     private readonly intervalSeconds: number,
@@ -34,11 +37,14 @@ export class HeartbeatMonitor {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 
   private tick(tickMs: number): void {
+    if (this.stopped) return;
     const now = this.now();
+    if (this.peer.readingPaused) this.lastReadMs = now;
     if (now - this.lastReadMs >= 2 * this.intervalSeconds * 1000) {
       this.stop();
       this.peer.timedOut();
