@@ -3,7 +3,7 @@
  * a heartbeat frame goes out whenever nothing else was sent for half an interval (so the client,
  * which may check at every interval, always sees traffic in time), and the connection is given up
  * when nothing at all has arrived for two intervals, as RabbitMQ does ("missed heartbeats from
- * client"). One timer ticks every half interval; the clock is injected.
+ * client"). One timer ticks every half interval; the clock and the timer are injected.
  */
 export interface HeartbeatPeer {
   /** When anything was last handed to the socket. */
@@ -15,8 +15,17 @@ export interface HeartbeatPeer {
   timedOut(): void;
 }
 
+/** Calls tick every periodMs until the returned function is called. */
+export type RepeatingTimer = (tick: () => void, periodMs: number) => () => void;
+
+const nodeRepeatingTimer: RepeatingTimer = (tick, periodMs) => {
+  const timer = setInterval(tick, periodMs);
+  timer.unref();
+  return () => clearInterval(timer);
+};
+
 export class HeartbeatMonitor {
-  private readonly timer: NodeJS.Timeout;
+  private readonly cancelTimer: () => void;
   private lastReadMs: number;
   private stopped = false;
 
@@ -24,11 +33,11 @@ export class HeartbeatMonitor {
     private readonly intervalSeconds: number,
     private readonly peer: HeartbeatPeer,
     private readonly now: () => number = Date.now,
+    repeat: RepeatingTimer = nodeRepeatingTimer,
   ) {
     this.lastReadMs = now();
     const tickMs = (intervalSeconds * 1000) / 2;
-    this.timer = setInterval(() => this.tick(tickMs), tickMs);
-    this.timer.unref();
+    this.cancelTimer = repeat(() => this.tick(tickMs), tickMs);
   }
 
   /** Any bytes from the client count, not only heartbeat frames. */
@@ -38,7 +47,7 @@ export class HeartbeatMonitor {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    this.cancelTimer();
   }
 
   private tick(tickMs: number): void {
