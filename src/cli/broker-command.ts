@@ -165,9 +165,9 @@ function reportStartupFailure(context: CommandContext, error: unknown, config: B
 function describeStartupError(error: unknown, config: BrokerConfig | undefined): string {
   if (error instanceof StartupError || config === undefined) return describeError(error);
   const code = errorCode(error);
-  // Node's listen errors carry the port: the Kafka or the HTTP listener's.
+  // Node's listen errors carry the port: the Kafka, the HTTP or the AMQP listener's.
   const port = error instanceof Error && 'port' in error && typeof error.port === 'number' ? error.port : config.kafkaPort;
-  const portFlag = port === config.httpPort && port !== config.kafkaPort ? '--http-port' : '--kafka-port';
+  const portFlag = port === config.kafkaPort ? '--kafka-port' : port === config.httpPort ? '--http-port' : port === config.amqpPort ? '--amqp-port' : '--kafka-port';
   const listener = `${config.host}:${port}`;
   switch (code) {
     case 'EADDRINUSE':

@@ -2,7 +2,7 @@
  * Everything an operator can set on a broker, with its default. One place, so every limit has a
  * name, a default and a config key (DESIGN.md, decision 7).
  *
- * Keys are the same in the YAML file (`kafkaPort: 9092` or nested `limits: { maxFrameBytes: … }`),
+ * Keys are the same in the YAML file (`kafkaPort: 9092` or nested `limits: { maxFrameBytes: … }`, `amqp: { … }`),
  * as flags (`--kafka-port`) and as environment variables (`OSPREY_KAFKA_PORT`); see loader.ts.
  */
 
@@ -91,6 +91,28 @@ export interface ConnectionLimits {
   maxQueuedResponseBytes: number;
 }
 
+/** The AMQP 0-9-1 listener and its connections (src/server/amqp/). */
+export interface AmqpSettings {
+  /** False turns the AMQP listener off, whatever amqpPort says. */
+  enabled: boolean;
+  /** The frame_max proposed in connection.tune, header and frame-end octet included; clients may ask for less. */
+  frameMaxBytes: number;
+  /** The channel_max proposed in connection.tune: highest channel number a client may open. */
+  channelMax: number;
+  /** The heartbeat interval proposed in connection.tune; 0 proposes none. */
+  heartbeatSeconds: number;
+  /** From the protocol header to connection.open-ok; also how long a broker-sent connection.close waits for close-ok. */
+  handshakeTimeoutMs: number;
+  /** Messages delivered and not yet acknowledged, all channels of a connection together (enforced by the sessions). */
+  maxUnackedMessagesPerConnection: number;
+  /** Unsent output before deliveries wait, and frames held behind a pending handler before reading pauses, per connection. */
+  maxBufferedBytesPerConnection: number;
+  /** Largest message body accepted from basic.publish (RabbitMQ's max_message_size). */
+  maxContentBytes: number;
+  /** Open AMQP connections; further ones are closed at once (RabbitMQ's connection_max). */
+  connectionMax: number;
+}
+
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
 export interface GroupSettings {
   /** [group.min.session.timeout.ms] shortest session timeout a member may ask for. */
@@ -135,6 +157,8 @@ export interface BrokerConfig {
   kafkaPort: number;
   /** Port of the HTTP listener (Prometheus metrics at /metrics) on `host`; 0 picks a free port, -1 turns it off. */
   httpPort: number;
+  /** Port of the AMQP 0-9-1 listener on `host`; 0 picks a free port, -1 turns it off. */
+  amqpPort: number;
   /** Host advertised to clients in Metadata; defaults to `host`. */
   advertisedHost: string;
   dataDir: string;
@@ -176,12 +200,14 @@ export interface BrokerConfig {
   topicDefaults: TopicDefaults;
   limits: ConnectionLimits;
   groups: GroupSettings;
+  amqp: AmqpSettings;
 }
 
 export const defaultBrokerConfig: BrokerConfig = {
   host: '127.0.0.1',
   kafkaPort: 9092,
   httpPort: 8080,
+  amqpPort: 5672,
   advertisedHost: '',
   dataDir: './data',
   nodeId: 0,
@@ -258,5 +284,16 @@ export const defaultBrokerConfig: BrokerConfig = {
     consumerHeartbeatIntervalMs: 5000,
     consumerMaxGroupSize: 1000,
     consumerMaxSubscribedTopics: 1000,
+  },
+  amqp: {
+    enabled: true,
+    frameMaxBytes: 131_072,
+    channelMax: 2047,
+    heartbeatSeconds: 60,
+    handshakeTimeoutMs: 10_000,
+    maxUnackedMessagesPerConnection: 10_000,
+    maxBufferedBytesPerConnection: 16 * 1024 * 1024,
+    maxContentBytes: 128 * 1024 * 1024,
+    connectionMax: 10_000,
   },
 };

@@ -28,6 +28,7 @@ const sectionTitles: Record<SectionName | 'broker', string> = {
   topicDefaults: 'Topic defaults (YAML mapping `topicDefaults`)',
   limits: 'Limits (YAML mapping `limits`)',
   groups: 'Consumer groups and committed offsets (YAML mapping `groups`)',
+  amqp: 'AMQP 0-9-1 listener and connections (YAML mapping `amqp`)',
 };
 
 /** The settings table of docs/configuration.md; a test checks the document holds exactly this. */
@@ -52,7 +53,7 @@ export function flagsHelpText(): string {
   const lines: string[] = [
     'Config file:',
     `  ${configFileFlag} FILE`,
-    '      YAML file of settings (camelCase keys, sections topicDefaults:, limits: and groups:).',
+    '      YAML file of settings (camelCase keys, sections topicDefaults:, limits:, groups: and amqp:).',
     `      env ${configFileEnv} · default none`,
   ];
   for (const section of ['broker', ...sectionNames] as const) {

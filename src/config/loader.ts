@@ -63,7 +63,7 @@ export interface LoadedConfig {
 }
 
 function cloneDefaults(): BrokerConfig {
-  return { ...defaultBrokerConfig, topicDefaults: { ...defaultBrokerConfig.topicDefaults }, limits: { ...defaultBrokerConfig.limits }, groups: { ...defaultBrokerConfig.groups } };
+  return { ...defaultBrokerConfig, topicDefaults: { ...defaultBrokerConfig.topicDefaults }, limits: { ...defaultBrokerConfig.limits }, groups: { ...defaultBrokerConfig.groups }, amqp: { ...defaultBrokerConfig.amqp } };
 }
 
 function apply(config: BrokerConfig, assignment: Assignment): void {

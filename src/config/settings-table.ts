@@ -9,7 +9,7 @@
  * that a suggestion could not tell them apart, are refused when the module loads.
  */
 import { defaultBrokerConfig } from './broker-config.js';
-import type { BrokerConfig, ConnectionLimits, GroupSettings, TopicDefaults } from './broker-config.js';
+import type { AmqpSettings, BrokerConfig, ConnectionLimits, GroupSettings, TopicDefaults } from './broker-config.js';
 import { boolean, bytes, count, identifier, integer, maxInt32, maxTimerMs, milliseconds, oneOf, optionalHost, host, path } from './value-types.js';
 import type { ValueType } from './value-types.js';
 
@@ -25,13 +25,14 @@ interface Setting<T> {
 type Settings<Shape> = { readonly [Key in keyof Shape]-?: Setting<Shape[Key]> };
 
 /** Keys of BrokerConfig that are YAML mappings of their own. */
-export const sectionNames = ['topicDefaults', 'limits', 'groups'] as const;
+export const sectionNames = ['topicDefaults', 'limits', 'groups', 'amqp'] as const;
 export type SectionName = (typeof sectionNames)[number];
 
 const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   host: { type: host, description: 'Address the Kafka listener binds to. There is no authentication yet: bind wider than loopback only on a trusted network.' },
   kafkaPort: { type: integer(0, 65535, 'PORT'), description: 'Port of the Kafka listener; 0 picks a free port (the one chosen is logged).' },
   httpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the HTTP listener on host (Prometheus metrics at /metrics); 0 picks a free port (the one chosen is logged), -1 turns it off.' },
+  amqpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the AMQP 0-9-1 listener on host; 0 picks a free port (the one chosen is logged), -1 turns it off (as amqp.enabled false does).' },
   advertisedHost: { type: optionalHost, description: 'Host given to clients in Metadata responses; empty means the same as host.' },
   dataDir: { type: path, description: 'Directory of the partition logs; created if missing. A relative path is resolved against the working directory.', kafkaName: 'log.dirs' },
   nodeId: { type: integer(0, maxInt32, 'ID'), description: "This broker's node id.", kafkaName: 'node.id' },
@@ -144,10 +145,39 @@ const groupSettings: Settings<GroupSettings> = {
   consumerMaxSubscribedTopics: { type: count(1, 1_000_000), description: 'Topic names one KIP-848 consumer group member may subscribe to; a longer list gets INVALID_REQUEST.' },
 };
 
+const amqpSettings: Settings<AmqpSettings> = {
+  enabled: { type: boolean, description: 'Whether the AMQP 0-9-1 listener runs (on amqpPort); false turns it off.' },
+  frameMaxBytes: {
+    type: bytes(4096, maxInt32),
+    description: 'Largest frame, header and frame-end octet included, proposed in connection.tune; a client may ask for less (not under 4096) but not more. Larger bodies are split into frames of this size.',
+  },
+  channelMax: { type: count(1, 65_535), description: 'Highest channel number a client may open, proposed in connection.tune; a client may ask for less.' },
+  heartbeatSeconds: {
+    type: integer(0, 65_535, 'SECONDS'),
+    description: 'Heartbeat interval proposed in connection.tune; the client decides (its tune-ok value wins, 0 turns heartbeats off). A connection from which nothing arrives for two intervals is closed.',
+  },
+  handshakeTimeoutMs: {
+    type: milliseconds(1, maxTimerMs),
+    description: 'A connection must get from its protocol header to connection.open-ok within this long, or it is closed; also how long a connection.close sent by the broker waits for close-ok.',
+  },
+  maxUnackedMessagesPerConnection: { type: count(1, maxInt32), description: 'Messages delivered and not yet acknowledged, all channels of a connection together; beyond it deliveries to the connection wait.' },
+  maxBufferedBytesPerConnection: {
+    type: bytes(4096),
+    description:
+      'Per connection: output not yet taken by the socket beyond which deliveries wait, and frames held behind a channel whose previous method is still being handled (a durable declare waiting for disk) beyond which the socket is not read.',
+  },
+  maxContentBytes: {
+    type: bytes(0, maxInt32),
+    description: "Largest message body basic.publish may carry (RabbitMQ's max_message_size); a larger declared body size closes the channel with 406 PRECONDITION_FAILED, before the body is read into memory.",
+  },
+  connectionMax: { type: count(1), description: "Open AMQP connections (RabbitMQ's connection_max); further ones are closed at once, before the handshake. Kafka connections count separately (limits.maxConnections)." },
+};
+
 const sectionSettings: { readonly [Section in SectionName]: Settings<BrokerConfig[Section]> } = {
   topicDefaults: topicDefaultSettings,
   limits: limitSettings,
   groups: groupSettings,
+  amqp: amqpSettings,
 };
 
 /** One setting with all its names, as listed in help and docs. */
@@ -211,7 +241,7 @@ function buildOptions(): readonly ConfigOption[] {
   return options;
 }
 
-/** Every setting, in help order: top-level keys, then topicDefaults, limits and groups. */
+/** Every setting, in help order: top-level keys, then topicDefaults, limits, groups and amqp. */
 export const configOptions: readonly ConfigOption[] = buildOptions();
 
 /** The flag and variable naming the YAML file; not settings themselves. */
@@ -226,7 +256,7 @@ export const optionByFlag: ReadonlyMap<string, ConfigOption> = flagOptions;
 /** Every OSPREY_* variable → its setting. */
 export const optionByEnv: ReadonlyMap<string, ConfigOption> = environmentOptions;
 /** Lowercase letters and digits only, `log.` dropped: matches kafka_port, kafka-port, num.partitions … */
-export const looseName = (name: string): string => name.toLowerCase().replace(/^(--|osprey_)/, '').replace(/^(log\.|topic_defaults_|limits_|groups_)/, '').replace(/[^a-z0-9]/g, '');
+export const looseName = (name: string): string => name.toLowerCase().replace(/^(--|osprey_)/, '').replace(/^(log\.|topic_defaults_|limits_|groups_|amqp_)/, '').replace(/[^a-z0-9]/g, '');
 /** Loose names (looseName) of every key and Kafka name → its setting: what suggestions look up. */
 export const optionByLooseName: ReadonlyMap<string, ConfigOption> = looseOptions;
 

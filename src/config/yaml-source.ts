@@ -1,6 +1,6 @@
 /**
  * The YAML file source (--config FILE / OSPREY_CONFIG): a mapping of camelCase keys, sections
- * `topicDefaults:`, `limits:` and `groups:` as nested mappings. Problems name the file and line
+ * `topicDefaults:`, `limits:`, `groups:` and `amqp:` as nested mappings. Problems name the file and line
  * (`osprey.yaml:3: …`); an unknown key is answered with the key it probably meant, Kafka's dotted
  * names (`num.partitions`) included.
  */

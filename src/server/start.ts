@@ -1,6 +1,6 @@
 /**
- * Starts a broker process's parts in order (storage and metadata, then listeners) and stops them in
- * reverse: waiting fetches are told to answer, the Kafka listener stops reading and lets every
+ * Starts a broker process's parts in order (storage and metadata, then listeners: HTTP, Kafka,
+ * AMQP) and stops them in reverse: AMQP connections are closed (320 CONNECTION_FORCED), waiting fetches are told to answer, the Kafka listener stops reading and lets every
  * request already read be answered (limits.shutdownDrainTimeoutMs), then every log is flushed and
  * closed. So no request is still running against a closed log, and acknowledged writes are answered.
  */
@@ -10,12 +10,18 @@ import type { Logger } from '../logging/logger.js';
 import { startHttpListener } from './http/listener.js';
 import type { HttpListener } from './http/listener.js';
 import { startKafkaListener } from './kafka/listener.js';
+import { startAmqpListener } from './amqp/listener.js';
+import type { AmqpListener } from './amqp/listener.js';
+// Until the real sessions land (issue 11): one virtual host, every channel method answered 540.
+import { createStubSessions } from './amqp/session/index.js';
 
 export interface RunningBroker {
   readonly kafkaHost: string;
   readonly kafkaPort: number;
   /** The HTTP listener's port; null when it is turned off (httpPort -1). */
   readonly httpPort: number | null;
+  /** The AMQP listener's port; null when it is turned off (amqpPort -1 or amqp.enabled false). */
+  readonly amqpPort: number | null;
   close(): Promise<void>;
 }
 
@@ -35,14 +41,29 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     throw error;
   }
   broker.advertisedPort = listener.port;
+  let amqp: AmqpListener | null = null;
+  if (config.amqp.enabled && config.amqpPort >= 0) {
+    try {
+      amqp = await startAmqpListener(config, createStubSessions(), logger);
+    } catch (error) {
+      await listener.close();
+      await http?.close();
+      await broker.close();
+      throw error;
+    }
+    logger.info('amqp listener ready', { host: amqp.host, port: amqp.port });
+  }
+  // Last: tools (and the test harness) take this line to mean every listener is up.
   logger.info('kafka listener ready', { host: listener.host, port: listener.port });
   let closing: Promise<void> | undefined;
   return {
     kafkaHost: listener.host,
     kafkaPort: listener.port,
     httpPort: http?.port ?? null,
+    amqpPort: amqp?.port ?? null,
     close() {
       closing ??= (async () => {
+        await amqp?.close();
         broker.stopWaitingFetches();
         await listener.close();
         await http?.close();

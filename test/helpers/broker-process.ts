@@ -51,6 +51,8 @@ export interface BrokerProcess {
   readonly bootstrap: string;
   /** Port of the broker's HTTP listener (metrics at /metrics); null if it was turned off. */
   readonly httpPort: number | null;
+  /** Port of the broker's AMQP listener (a free one, `--amqp-port 0`, unless the test says); null if it was turned off. */
+  readonly amqpPort: number | null;
   readonly dataDir: string;
   readonly pid: number;
   /** Exit code once exited (null while running, or when it died of a signal). */
@@ -76,6 +78,7 @@ export interface BrokerProcess {
 const readyLine = /kafka listener ready host=("[^"]*"|\S+) port=(\d+)/;
 const recoveredLine = /partitions recovered /;
 const httpReadyLine = /http listener ready host=(?:"[^"]*"|\S+) port=(\d+)/;
+const amqpReadyLine = /amqp listener ready host=(?:"[^"]*"|\S+) port=(\d+)/;
 const defaultReadyTimeoutMs = 20_000;
 const stopTimeoutMs = 20_000;
 /** The compiled CLI beside this file's build: <build>/test/helpers → <build>/src/cli/main.js. */
@@ -171,7 +174,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
 
 /** Starts `osprey broker` with the harness's flags (`--kafka-port kafkaPort`, which options.args may override). */
 async function spawnBrokerProcess(options: BrokerProcessOptions, dataDir: string, kafkaPort: string): Promise<BrokerProcess> {
-  const args = [cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', kafkaPort, '--http-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
+  const args = [cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', kafkaPort, '--http-port', '0', '--amqp-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
   const env = isolatedEnvironment(options.env);
 
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -223,6 +226,7 @@ async function waitForReady(child: ChildProcess, output: OutputLog, exited: Prom
 class RunningBrokerProcess implements BrokerProcess {
   readonly bootstrap: string;
   readonly httpPort: number | null;
+  readonly amqpPort: number | null;
 
   constructor(
     private readonly child: ChildProcess,
@@ -236,6 +240,9 @@ class RunningBrokerProcess implements BrokerProcess {
     this.bootstrap = `${host}:${port}`;
     const http = completeLines(output.text).map((line) => httpReadyLine.exec(line)).find((match) => match !== null);
     this.httpPort = http?.[1] === undefined ? null : Number(http[1]);
+    // The broker logs the AMQP listener's line before the Kafka one, which waitForReady waited for.
+    const amqp = completeLines(output.text).map((line) => amqpReadyLine.exec(line)).find((match) => match !== null);
+    this.amqpPort = amqp?.[1] === undefined ? null : Number(amqp[1]);
   }
 
   async metricsText(): Promise<string> {

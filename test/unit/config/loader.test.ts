@@ -213,10 +213,11 @@ test('--help short-circuits everything else', () => {
 
 test('every key of BrokerConfig has exactly one option, named by the rule', () => {
   const keys = [
-    ...Object.keys(defaultBrokerConfig).filter((key) => key !== 'topicDefaults' && key !== 'limits' && key !== 'groups'),
+    ...Object.keys(defaultBrokerConfig).filter((key) => key !== 'topicDefaults' && key !== 'limits' && key !== 'groups' && key !== 'amqp'),
     ...Object.keys(defaultBrokerConfig.topicDefaults).map((key) => `topicDefaults.${key}`),
     ...Object.keys(defaultBrokerConfig.limits).map((key) => `limits.${key}`),
     ...Object.keys(defaultBrokerConfig.groups).map((key) => `groups.${key}`),
+    ...Object.keys(defaultBrokerConfig.amqp).map((key) => `amqp.${key}`),
   ];
   assert.deepEqual(configOptions.map((option) => option.key).sort(), keys.sort());
   for (const option of configOptions) {
@@ -237,4 +238,43 @@ test('docs/configuration.md holds the table generated from the code', () => {
     configurationReferenceMarkdown().trim(),
     'docs/configuration.md is out of date; regenerate the table with: npm run docs:config (or node scripts/generate-configuration-doc.mjs <build dir>)',
   );
+});
+
+test('amqpPort: 5672 by default, from a flag, the environment or YAML; 0 and -1 accepted, below -1 refused', () => {
+  assert.equal(load().config.amqpPort, 5672);
+  assert.equal(load(['--amqp-port', '0']).config.amqpPort, 0);
+  assert.equal(load([], { OSPREY_AMQP_PORT: '-1' }).config.amqpPort, -1);
+  assert.equal(load([], { OSPREY_CONFIG: yamlFile('amqpPort: 5673\n') }).config.amqpPort, 5673);
+  assert.deepEqual(problemsOf(['--amqp-port', '-2']), ["--amqp-port: expected an integer from -1 to 65535, got '-2'"]);
+});
+
+test('the amqp section: defaults, flags, environment and YAML mapping, with its bounds', () => {
+  const defaults = load().config.amqp;
+  assert.deepEqual(defaults, {
+    enabled: true,
+    frameMaxBytes: 131_072,
+    channelMax: 2047,
+    heartbeatSeconds: 60,
+    handshakeTimeoutMs: 10_000,
+    maxUnackedMessagesPerConnection: 10_000,
+    maxBufferedBytesPerConnection: 16 * 1024 * 1024,
+    maxContentBytes: 128 * 1024 * 1024,
+    connectionMax: 10_000,
+  });
+  assert.equal(load(['--no-amqp.enabled']).config.amqp.enabled, false);
+  assert.equal(load(['--amqp.enabled=false']).config.amqp.enabled, false);
+  assert.equal(load([], { OSPREY_AMQP_ENABLED: 'false' }).config.amqp.enabled, false);
+  assert.equal(load(['--amqp.heartbeat-seconds', '0']).config.amqp.heartbeatSeconds, 0);
+  assert.equal(load([], { OSPREY_AMQP_FRAME_MAX_BYTES: '8192' }).config.amqp.frameMaxBytes, 8192);
+  const file = yamlFile('amqp:\n  enabled: false\n  channelMax: 16\n  maxContentBytes: 1000\n');
+  const fromFile = load([], { OSPREY_CONFIG: file }).config.amqp;
+  assert.equal(fromFile.enabled, false);
+  assert.equal(fromFile.channelMax, 16);
+  assert.equal(fromFile.maxContentBytes, 1000);
+  assert.equal(fromFile.frameMaxBytes, 131_072, 'keys the file leaves out keep their defaults');
+  assert.deepEqual(problemsOf(['--amqp.frame-max-bytes', '4095']), ["--amqp.frame-max-bytes: expected an integer 4096-2147483647, got '4095'"]);
+  assert.deepEqual(problemsOf(['--amqp.channel-max', '65536']), ["--amqp.channel-max: expected an integer 1-65535, got '65536'"]);
+  const unknown = problemsOf([], { OSPREY_CONFIG: yamlFile('amqp:\n  frameMax: 4096\n') });
+  assert.equal(unknown.length, 1);
+  assert.match(unknown[0] ?? '', /unknown key 'amqp\.frameMax'/);
 });
