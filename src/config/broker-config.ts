@@ -111,6 +111,10 @@ export interface AmqpSettings {
   maxContentBytes: number;
   /** Open AMQP connections; further ones are closed at once (RabbitMQ's connection_max). */
   connectionMax: number;
+  /** Segment size of a durable queue's log. */
+  queueSegmentBytes: number;
+  /** Bytes of ready messages a durable queue keeps in memory ahead of its consumers; the rest is read back from disk. */
+  maxReadyBytesInMemoryPerQueue: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -295,5 +299,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxBufferedBytesPerConnection: 16 * 1024 * 1024,
     maxContentBytes: 128 * 1024 * 1024,
     connectionMax: 10_000,
+    queueSegmentBytes: 64 * 1024 * 1024,
+    maxReadyBytesInMemoryPerQueue: 8 * 1024 * 1024,
   },
 };

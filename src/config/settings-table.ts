@@ -171,6 +171,8 @@ const amqpSettings: Settings<AmqpSettings> = {
     description: "Largest message body basic.publish may carry (RabbitMQ's max_message_size); a larger declared body size closes the channel with 406 PRECONDITION_FAILED, before the body is read into memory.",
   },
   connectionMax: { type: count(1), description: "Open AMQP connections (RabbitMQ's connection_max); further ones are closed at once, before the handshake. Kafka connections count separately (limits.maxConnections)." },
+  queueSegmentBytes: { type: bytes(4096, maxInt32), description: "Segment size of a durable queue's log (<dataDir>/amqp/queues/); segments wholly behind the oldest unsettled message are deleted, so smaller segments give space back sooner." },
+  maxReadyBytesInMemoryPerQueue: { type: bytes(0, maxInt32), description: 'Bytes of ready messages a durable queue holds in memory ahead of its consumers; a longer backlog stays on disk and is read back as consumers reach it.' },
 };
 
 const sectionSettings: { readonly [Section in SectionName]: Settings<BrokerConfig[Section]> } = {

@@ -12,8 +12,9 @@ import type { HttpListener } from './http/listener.js';
 import { startKafkaListener } from './kafka/listener.js';
 import { startAmqpListener } from './amqp/listener.js';
 import type { AmqpListener } from './amqp/listener.js';
-// Until the real sessions land (issue 11): one virtual host, every channel method answered 540.
-import { createStubSessions } from './amqp/session/index.js';
+import { createAmqpSessions } from './amqp/session/index.js';
+import { openQueueBroker } from '../queues/open-queue-broker.js';
+import type { QueueBroker } from '../queues/queue-broker.js';
 
 export interface RunningBroker {
   readonly kafkaHost: string;
@@ -42,10 +43,14 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   }
   broker.advertisedPort = listener.port;
   let amqp: AmqpListener | null = null;
+  let queues: QueueBroker | null = null;
   if (config.amqp.enabled && config.amqpPort >= 0) {
     try {
-      amqp = await startAmqpListener(config, createStubSessions(), logger);
+      queues = await openQueueBroker(config, logger);
+      const sessions = createAmqpSessions(queues, { maxUnackedMessagesPerConnection: config.amqp.maxUnackedMessagesPerConnection }, broker.diskAlarm);
+      amqp = await startAmqpListener(config, sessions, logger);
     } catch (error) {
+      await queues?.close();
       await listener.close();
       await http?.close();
       await broker.close();
@@ -64,6 +69,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     close() {
       closing ??= (async () => {
         await amqp?.close();
+        await queues?.close();
         broker.stopWaitingFetches();
         await listener.close();
         await http?.close();

@@ -1,0 +1,41 @@
+/**
+ * Opens the queue side of a broker from its configuration: the definitions store and every
+ * durable queue's store under `<dataDir>/amqp/`.
+ *
+ *   <dataDir>/amqp/definitions.*        virtual hosts, exchanges, queues, bindings (definitions/)
+ *   <dataDir>/amqp/queues/<storageId>/  one durable queue: its log segments and state (queue-store/)
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { Logger } from '../logging/logger.js';
+import { systemClock } from '../storage/partition-log.js';
+import { JournaledDefinitionsStore } from './definitions/definitions-store.js';
+import { QueueBroker, removeUnknownQueueFolders } from './queue-broker.js';
+import { LogQueueStore } from './queue-store/queue-store.js';
+import type { QueueStoreSettings } from './queue-store/queue-store-api.js';
+
+export async function openQueueBroker(config: BrokerConfig, logger: Logger): Promise<QueueBroker> {
+  const amqpDirectory = join(config.dataDir, 'amqp');
+  const queuesDirectory = join(amqpDirectory, 'queues');
+  await mkdir(queuesDirectory, { recursive: true });
+  const definitions = await JournaledDefinitionsStore.open(config.dataDir, { journalReserveBytes: config.metadataJournalReserveBytes, compactionMinBytes: config.metadataCompactionMinBytes }, logger);
+  const known = new Set(definitions.definitions.queues.map((queue) => queue.storageId));
+  await removeUnknownQueueFolders(queuesDirectory, known, await readdir(queuesDirectory), logger);
+  const storeSettings: QueueStoreSettings = {
+    logOptions: {
+      segmentBytes: config.amqp.queueSegmentBytes,
+      segmentMs: 7 * 24 * 60 * 60 * 1000,
+      retentionMs: -1,
+      retentionBytes: -1,
+      indexIntervalBytes: 4096,
+      flush: config.flush,
+      flushIntervalMs: config.flushIntervalMs,
+    },
+    logEnvironment: { logger, tailCacheBytes: 0 },
+    clock: systemClock,
+    logger,
+    maxReadyBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue,
+  };
+  return QueueBroker.open({ definitions, queuesDirectory, openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger);
+}
