@@ -115,10 +115,10 @@ export class AmqpChannel {
     });
     this.closeHandler();
     const held = this.waiting.splice(0);
-    for (const frame of held) {
-      this.host.heldBytesChanged(-frame.payload.length);
-      this.receiveWhileClosing(frame);
-    }
+    for (const frame of held) this.host.heldBytesChanged(-frame.payload.length);
+    while (held.length > 0 && this.state === 'closing') this.receiveWhileClosing(held.shift() as AmqpFrame);
+    // A close among them ended the channel: what followed it belongs to whatever opens the number next.
+    if (held.length > 0) this.host.channelGone(this.channelNumber, held);
   }
 
   private process(frame: AmqpFrame): void {

@@ -179,6 +179,30 @@ test('AmqpChannelError closes only the channel, naming the method; frames until 
   assert.deepEqual(seen, ['1:queue.declare', '1:basic.qos']);
 });
 
+test('a channel closed by both sides at once, then reopened while its handler was still pending, ends up open again', async () => {
+  let fail: (error: Error) => void = () => undefined;
+  script.handleMethod = (method) => {
+    if (method.name === 'basic.qos') return new Promise<void>((_, reject) => (fail = reject));
+    return undefined;
+  };
+  const connection = await client();
+  await connection.openChannel(1);
+  connection.sendMethod(1, qos(1));
+  await waitFor(() => seen.length === 1, 'the pending handler');
+  // Held behind the pending qos: the client's own close, and a new open of the same number.
+  connection.sendMethod(1, { name: 'channel.close', arguments: { replyCode: 200, replyText: 'bye', classId: 0, methodId: 0 } });
+  connection.sendMethod(1, { name: 'channel.open', arguments: { reserved1: '' } });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  fail(new AmqpChannelError(406, 'PRECONDITION_FAILED - no'));
+  const close = await connection.expect('channel.close');
+  assert.equal(close.arguments.replyCode, 406);
+  assert.equal((await connection.expect('channel.close-ok')).channel, 1);
+  assert.equal((await connection.expect('channel.open-ok')).channel, 1);
+  connection.sendMethod(1, { name: 'basic.recover', arguments: { requeue: true } });
+  await waitFor(() => seen.length === 2, 'a method on the reopened channel');
+  assert.deepEqual(seen, ['1:basic.qos', '1:basic.recover']);
+});
+
 test('a handler that fails unexpectedly closes the connection with 541; every handler is closed, then connectionClosed', async () => {
   script.handleMethod = () => Promise.reject(new Error('disk on fire'));
   const connection = await client();
