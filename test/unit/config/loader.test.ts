@@ -260,7 +260,11 @@ test('the amqp section: defaults, flags, environment and YAML mapping, with its 
     maxBufferedBytesPerConnection: 16 * 1024 * 1024,
     maxContentBytes: 128 * 1024 * 1024,
     connectionMax: 10_000,
+    queueSegmentBytes: 64 * 1024 * 1024,
+    maxReadyBytesInMemoryPerQueue: 8 * 1024 * 1024,
   });
+  assert.equal(load(['--amqp.queue-segment-bytes', '1048576']).config.amqp.queueSegmentBytes, 1_048_576);
+  assert.deepEqual(problemsOf(['--amqp.queue-segment-bytes', '100']), ["--amqp.queue-segment-bytes: expected an integer 4096-2147483647, got '100'"]);
   assert.equal(load(['--no-amqp.enabled']).config.amqp.enabled, false);
   assert.equal(load(['--amqp.enabled=false']).config.amqp.enabled, false);
   assert.equal(load([], { OSPREY_AMQP_ENABLED: 'false' }).config.amqp.enabled, false);
