@@ -198,7 +198,10 @@ export class AmqpChannel {
    */
   publish(exchange: string, routingKey: string, body: Buffer, properties: BasicProperties = {}, options: PublishOptions = {}): boolean {
     this.assertOpen();
-    if (this.confirms !== null) this.confirms.track(options.onConfirm ?? ignoreConfirm);
+    if (this.confirms !== null) {
+      const onConfirm = options.onConfirm;
+      this.confirms.track(onConfirm === undefined ? ignoreConfirm : (error) => callSafely(onConfirm, error));
+    }
     else if (options.onConfirm !== undefined) throw new AmqpClientError('onConfirm given on a channel without confirm.select');
     const writer = this.host.writer;
     writer.method(this.id, { name: 'basic.publish', arguments: { reserved1: 0, exchange, routingKey, mandatory: options.mandatory ?? false, immediate: false } });
@@ -302,7 +305,7 @@ export class AmqpChannel {
       case 'basic.cancel':
         this.consumers.delete(method.arguments.consumerTag);
         if (!method.arguments.noWait) this.host.writer.method(this.id, { name: 'basic.cancel-ok', arguments: { consumerTag: method.arguments.consumerTag } });
-        this.onCancel?.(method.arguments.consumerTag);
+        if (this.onCancel !== null) callSafely(this.onCancel, method.arguments.consumerTag);
         return;
       case 'channel.flow':
         // We never stop publishing on request, but the broker expects an answer.
@@ -330,9 +333,9 @@ export class AmqpChannel {
       const consumer = this.consumers.get(method.arguments.consumerTag);
       // After basic.cancel, deliveries already on the wire may still come: they are dropped
       // unacknowledged, and the broker requeues them when the channel closes.
-      consumer?.({ ...method.arguments, properties: message.properties, body: message.body });
+      if (consumer !== undefined) callSafely(consumer, { ...method.arguments, properties: message.properties, body: message.body });
     } else if (method.name === 'basic.return') {
-      this.onReturn?.({ ...method.arguments, properties: message.properties, body: message.body });
+      if (this.onReturn !== null) callSafely(this.onReturn, { ...method.arguments, properties: message.properties, body: message.body });
     } else {
       this.answerCall(message);
     }
@@ -385,3 +388,18 @@ export class AmqpChannel {
 }
 
 function ignoreConfirm(): void {}
+
+/**
+ * Runs a caller's callback (consumer, confirm, return, cancel). What it throws is the caller's
+ * bug, not the broker's: it must not pass for a protocol error and close the connection, so it is
+ * rethrown on its own tick, where it surfaces as an uncaught exception like a throwing listener's.
+ */
+function callSafely<Argument>(callback: (argument: Argument) => void, argument: Argument): void {
+  try {
+    callback(argument);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
