@@ -290,7 +290,7 @@ async function consumeLoad(channel: AmqpChannel, queue: string, plan: ConsumePla
   const started = performance.now();
   onStart();
   if (target() === 0) return result;
-  await channel.consume(queue, (delivery) => {
+  const consumerTag = await channel.consume(queue, (delivery) => {
     if (result.received >= target()) return;
     lastDeliveryAtMs = performance.now();
     lastDeliveryTag = delivery.deliveryTag;
@@ -321,6 +321,10 @@ async function consumeLoad(channel: AmqpChannel, queue: string, plan: ConsumePla
   clearInterval(watchdog);
   // Stopped by the clock or idleness between two multiple acks: what was counted is acknowledged too.
   if (unacknowledged > 0 && channel.isOpen) channel.ack(lastDeliveryTag, true);
+  // basic.cancel, a round trip behind the acks, before the channel closes: RabbitMQ 3.10's quorum
+  // queues may drop acks still queued towards the queue when the channel closes right behind them
+  // (rabbitmq-server issue 10327), and those messages would go back to the queue.
+  if (channel.isOpen) await channel.cancel(consumerTag);
   result.elapsedMs = (result.stoppedBy === null ? performance.now() : lastDeliveryAtMs) - started;
   return result;
 }
