@@ -333,7 +333,9 @@ export class AmqpChannel {
       const consumer = this.consumers.get(method.arguments.consumerTag);
       // After basic.cancel, deliveries already on the wire may still come: they are dropped
       // unacknowledged, and the broker requeues them when the channel closes.
-      if (consumer !== undefined) callSafely(consumer, { ...method.arguments, properties: message.properties, body: message.body });
+      if (consumer === undefined) return;
+      const { consumerTag, deliveryTag, redelivered, exchange, routingKey } = method.arguments;
+      callSafely(consumer, { consumerTag, deliveryTag, redelivered, exchange, routingKey, properties: message.properties, body: message.body });
     } else if (method.name === 'basic.return') {
       if (this.onReturn !== null) callSafely(this.onReturn, { ...method.arguments, properties: message.properties, body: message.body });
     } else {

@@ -1,7 +1,7 @@
 /**
  * Outgoing frames, batched: every frame queued during one turn of the event loop leaves in a single
  * socket write at the end of it (a publish loop of a thousand messages is one write, not three
- * thousand). Frames are encoded straight into the batch, header and frame-end octet around the
+ * thousand), or earlier when the connection flushes (after handling a received chunk). Frames are encoded straight into the batch, header and frame-end octet around the
  * payload as frame-reader.ts draws them; content bodies larger than a frame are split so that no
  * frame exceeds the negotiated frame_max.
  */
