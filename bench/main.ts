@@ -63,7 +63,7 @@ function parseOptions(argv: readonly string[]): Options {
   if (argv.includes('--help')) {
     process.stdout.write(`usage: npm run bench [-- options]
   --quick            a run of a few minutes (fewer messages, rounds and rates)
-  --only a,b         only drivers whose id starts with one of these (osprey, osprey-kcat, rabbitmq-quorum, nats, redis…)
+  --only a,b         only drivers whose id starts with one of these (osprey, osprey-kcat, osprey-amqp, rabbitmq-quorum, nats, redis…)
   --skip-machine     do not measure disk / loopback / memory limits
   --skip-micro       do not run the Osprey micro-benchmarks
   --skip-install     do not apt-get missing tools nor fetch nats-server (a cached one is still used)
@@ -117,7 +117,12 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
     },
     {
       title: 'RabbitMQ', needs: ['rabbitmq-server'], start: () => startRabbitmq(options), brokerVersion: rabbitmqVersion, fsyncPolicy: 'persistent messages + publisher confirms',
-      drivers: (['classic', 'quorum', 'stream'] as const).map((queueType) => ({ id: `rabbitmq-${queueType}`, client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, queueType) })),
+      drivers: (['classic', 'quorum', 'stream'] as const).map((queueType) => ({ id: `rabbitmq-${queueType}`, client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, { kind: 'rabbitmq', queueType }) })),
+    },
+    {
+      // The same amqplib workloads as the RabbitMQ rows, against Osprey's AMQP 0-9-1 listener.
+      title: 'Osprey (AMQP)', needs: [], start: () => startOsprey(options, 'amqp'), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before a persistent message is confirmed)',
+      drivers: [{ id: 'osprey-amqp', client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, { kind: 'osprey' }) }],
     },
     {
       title: 'NATS JetStream (default sync)', needs: ['nats-server'], start: () => startNatsWith(null), brokerVersion: natsVersion, fsyncPolicy: natsFsyncPolicy(null, nats?.version ?? null),

@@ -1,6 +1,9 @@
 /**
  * Osprey from this checkout's build: `node dist/src/cli/main.js broker`, port chosen by the broker
  * (`--kafka-port 0`, read back from its ready line), fsync before acks=all (group commit).
+ *
+ * With `protocol: 'amqp'` it also listens for AMQP 0-9-1 (`--amqp-port 0`) and the broker's `port`
+ * is the AMQP one, read back from its 'amqp listener ready … port=N' line.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -25,23 +28,27 @@ export function ospreyVersion(): string {
   return `${version} (${commit})`;
 }
 
-export async function startOsprey(options: BrokerStartOptions): Promise<RunningBroker> {
+export type OspreyProtocol = 'kafka' | 'amqp';
+
+export async function startOsprey(options: BrokerStartOptions, protocol: OspreyProtocol = 'kafka'): Promise<RunningBroker> {
   const dataDir = temporaryDirectory(options.dataParent, 'osprey-');
   const args = [
     cliEntry, 'broker', '--data-dir', dataDir, '--host', '127.0.0.1', '--kafka-port', '0', '--http-port', '-1',
     '--flush', 'always',
     // Benchmarks start one consumer at a time; Kafka's 3 s wait for more members would only add idle time.
     '--groups.initial-rebalance-delay-ms', '0',
+    ...(protocol === 'amqp' ? ['--amqp-port', '0'] : []),
   ];
   const env: Record<string, string> = {};
   for (const name of Object.keys(process.env)) if (name.startsWith('OSPREY_')) env[name] = '';
   const service = new Service('osprey', process.execPath, args, { env });
-  await service.waitForOutput(/kafka listener ready host=\S+ port=\d+\n/, 30_000);
-  const port = Number(/kafka listener ready host=\S+ port=(\d+)/.exec(service.logs())?.[1]);
+  const ready = protocol === 'amqp' ? /amqp listener ready\b[^\n]*\bport=(\d+)[^\n]*\n/ : /kafka listener ready host=\S+ port=(\d+)\n/;
+  await service.waitForOutput(ready, 30_000);
+  const port = Number(ready.exec(service.logs())?.[1]);
   return {
-    kind: 'osprey',
+    kind: protocol === 'amqp' ? 'osprey-amqp' : 'osprey',
     version: ospreyVersion(),
-    fsyncPolicy: 'flush=always: fdatasync (group commit, one per event-loop turn) before acks=all is answered',
+    fsyncPolicy: protocol === 'amqp' ? 'flush=always: fdatasync (group commit) before a persistent message is confirmed' : 'flush=always: fdatasync (group commit, one per event-loop turn) before acks=all is answered',
     launch: `node ${args.map((arg) => (arg === dataDir ? '<data-dir>' : arg)).join(' ')}`,
     host: '127.0.0.1',
     port,

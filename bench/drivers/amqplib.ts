@@ -6,6 +6,10 @@
  *
  * Partitions: `partitions` queues named <destination>-<n>; consumer i reads every count-th queue.
  * Stream queues are read from their first offset (x-stream-offset: first).
+ *
+ * The same driver runs against Osprey's AMQP listener (`osprey-amqp`): same client, same durable
+ * queue, persistent messages, confirms and acks, so its rows compare with RabbitMQ's like for like.
+ * Queues there are declared without x-queue-type (Osprey has one kind of queue).
  */
 import amqp from 'amqplib';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
@@ -22,7 +26,12 @@ function queueName(destination: Destination, partition: number): string {
   return `${destination.name}-${partition}`;
 }
 
-export async function amqplibDriver(broker: RunningBroker, queueType: QueueType): Promise<Driver> {
+/** Which broker the driver talks to: RabbitMQ with a queue type, or Osprey's AMQP listener. */
+export type AmqpTarget = { readonly kind: 'rabbitmq'; readonly queueType: QueueType } | { readonly kind: 'osprey' };
+
+export async function amqplibDriver(broker: RunningBroker, target: AmqpTarget): Promise<Driver> {
+  const queueType: QueueType = target.kind === 'rabbitmq' ? target.queueType : 'classic';
+  const queueArguments = target.kind === 'rabbitmq' ? { 'x-queue-type': queueType } : {};
   const url = `amqp://guest:guest@${broker.host}:${broker.port}`;
   const connections = new Set<ChannelModel>();
   const connect = async () => {
@@ -33,16 +42,16 @@ export async function amqplibDriver(broker: RunningBroker, queueType: QueueType)
   const admin = await connect();
   const adminChannel = await admin.createChannel();
   return {
-    id: `rabbitmq-${queueType}`,
-    label: `RabbitMQ ${queueType}`,
+    id: target.kind === 'rabbitmq' ? `rabbitmq-${queueType}` : 'osprey-amqp',
+    label: target.kind === 'rabbitmq' ? `RabbitMQ ${queueType}` : 'Osprey AMQP',
     client: 'amqplib',
     clientVersion: packageVersion('amqplib'),
-    durability: queueType === 'stream' ? 'durable stream, persistent, confirms' : `durable ${queueType} queue, persistent, confirms`,
+    durability: target.kind === 'osprey' ? 'durable queue, persistent, confirms' : queueType === 'stream' ? 'durable stream, persistent, confirms' : `durable ${queueType} queue, persistent, confirms`,
     workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
     settleMs: 0,
     async createDestination(destination: Destination) {
       for (let partition = 0; partition < destination.partitions; partition += 1) {
-        await adminChannel.assertQueue(queueName(destination, partition), { durable: true, arguments: { 'x-queue-type': queueType } });
+        await adminChannel.assertQueue(queueName(destination, partition), { durable: true, arguments: queueArguments });
       }
     },
     async deleteDestination(destination: Destination) {

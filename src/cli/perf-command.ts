@@ -1,6 +1,7 @@
 /**
  * `osprey perf produce|consume|e2e`: load generation and measurement through the project's client,
- * like kafka-producer-perf-test / kafka-consumer-perf-test. A live progress line on a terminal;
+ * like kafka-producer-perf-test / kafka-consumer-perf-test (the AMQP counterparts, amqp-publish,
+ * amqp-consume and amqp-e2e, are in perf-amqp-command.ts). A live progress line on a terminal;
  * at the end throughput and latency percentiles from an HDR histogram; --json for machines.
  *
  *   produce  latency = from produce() to the broker's acknowledgement, per record
@@ -13,15 +14,16 @@ import { KafkaClient } from '../client/client.js';
 import { Producer } from '../client/producer.js';
 import type { DeliveryCallback } from '../client/producer.js';
 import { LatencyHistogram } from '../perf/latency-histogram.js';
-import type { LatencySummary } from '../perf/latency-histogram.js';
 import { ProgressLine } from '../perf/progress.js';
 import { UsageError } from './command-kit.js';
 import type { OptionSpec, RunContext, Subcommand } from './command-kit.js';
 import { parseStartPosition, resolveStart } from './consume-command.js';
 import { formatBytes, formatCount, formatMs, keyValues } from './output.js';
 import { parseAcks, parseCompression } from './produce-command.js';
+import { amqpPerfCommands } from './perf-amqp-command.js';
+import { latencyJson, latencyLine } from './perf-report.js';
 
-export const perfSummary = 'measure produce, consume and end-to-end throughput and latency';
+export const perfSummary = 'measure produce, consume and end-to-end throughput and latency (Kafka, and AMQP with amqp-*)';
 
 const loadOptions: Readonly<Record<string, OptionSpec>> = {
   topic: { type: 'string', short: 't', value: 'TOPIC', description: 'topic to use (required; auto-created if the broker allows)' },
@@ -152,15 +154,6 @@ async function runProducers(run: RunContext, plan: LoadPlan, histogram: LatencyH
   } finally {
     for (const client of clients) client.close();
   }
-}
-
-function latencyJson(summary: LatencySummary | null): Record<string, number> | null {
-  if (summary === null || summary.count === 0) return null;
-  return { count: summary.count, min: summary.minMs, mean: summary.meanMs, p50: summary.p50Ms, p95: summary.p95Ms, p99: summary.p99Ms, p999: summary.p999Ms, max: summary.maxMs };
-}
-
-function latencyLine(summary: LatencySummary): string {
-  return `p50 ${formatMs(summary.p50Ms)}  p95 ${formatMs(summary.p95Ms)}  p99 ${formatMs(summary.p99Ms)}  p99.9 ${formatMs(summary.p999Ms)}  max ${formatMs(summary.maxMs)}  (mean ${formatMs(summary.meanMs)})`;
 }
 
 const perfProduce: Subcommand = {
@@ -340,4 +333,4 @@ const perfEndToEnd: Subcommand = {
   },
 };
 
-export const perfCommands: readonly Subcommand[] = [perfProduce, perfConsume, perfEndToEnd];
+export const perfCommands: readonly Subcommand[] = [perfProduce, perfConsume, perfEndToEnd, ...amqpPerfCommands];

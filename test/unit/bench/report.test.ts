@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { limitFractions, renderChart, renderMarkdown, renderText, renderTextTable } from '../../../bench/lib/report.js';
+import { amqpComparisonTable, limitFractions, renderChart, renderMarkdown, renderText, renderTextTable } from '../../../bench/lib/report.js';
 import { resultSchemaName, validateResultDocument } from '../../../bench/lib/results.js';
 import type { ResultDocument, ThroughputResult } from '../../../bench/lib/results.js';
 import { escapeXml, renderBarChart } from '../../../bench/lib/svg.js';
@@ -110,4 +110,24 @@ test('the chart of a document has a panel per workload and latency rate', () => 
   assert.ok(svg.includes('End-to-end latency at 1.00k msg/s'));
   assert.ok(svg.includes('Test CPU &lt;2 GHz&gt;'));
   assert.ok(!Number.isNaN(Number(/height="(\d+)"/.exec(svg)?.[1])));
+});
+
+test('the AMQP table sets Osprey beside RabbitMQ quorum and classic, with ratios; absent until one of them ran', () => {
+  const document = sampleDocument();
+  assert.equal(amqpComparisonTable(document), null);
+  const amqp: ResultDocument = {
+    ...document,
+    brokers: [
+      ...document.brokers,
+      { driver: 'rabbitmq-quorum', broker: 'rabbitmq', brokerVersion: '3.10.8', client: 'amqplib', clientVersion: '0.10', durability: 'durable quorum queue, persistent, confirms', fsyncPolicy: 'raft' },
+      { driver: 'rabbitmq-classic', broker: 'rabbitmq', brokerVersion: '3.10.8', client: 'amqplib', clientVersion: '0.10', durability: 'durable classic queue, persistent, confirms', fsyncPolicy: 'store' },
+      { driver: 'osprey-amqp', broker: 'osprey-amqp', brokerVersion: '0.1.0', client: 'amqplib', clientVersion: '0.10', durability: 'durable queue, persistent, confirms', fsyncPolicy: 'always', skipped: 'did not start' },
+    ],
+    throughput: [...document.throughput, throughput('rabbitmq-quorum', 'publish', [20_000]), throughput('rabbitmq-classic', 'publish', [10_000]), throughput('rabbitmq-quorum', 'consume', [40_000])],
+  };
+  const withoutOsprey = amqpComparisonTable(amqp);
+  assert.deepEqual(withoutOsprey?.rows, [['publish', '100 B', '–', '20.0k', '10.0k', '–', '–'], ['consume', '100 B', '–', '40.0k', '–', '–', '–']]);
+  const withOsprey = amqpComparisonTable({ ...amqp, throughput: [...amqp.throughput, throughput('osprey-amqp', 'publish', [30_000]), throughput('osprey-amqp', 'consume', [20_000])] });
+  assert.deepEqual(withOsprey?.rows, [['publish', '100 B', '30.0k', '20.0k', '10.0k', '1.50×', '3.00×'], ['consume', '100 B', '20.0k', '40.0k', '–', '0.50×', '–']]);
+  assert.match(renderText(amqp), /AMQP 0-9-1: Osprey vs RabbitMQ/);
 });
