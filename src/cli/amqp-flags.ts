@@ -22,7 +22,7 @@ export function argumentsOf(run: RunContext): JsonObject {
   for (const pair of run.strings('argument')) {
     const equals = pair.indexOf('=');
     if (equals <= 0) throw new UsageError(`--argument: expected KEY=VALUE, got '${pair}'`);
-    result[pair.slice(0, equals)] = argumentValue(pair.slice(equals + 1));
+    Object.defineProperty(result, pair.slice(0, equals), { value: argumentValue(pair.slice(equals + 1)), enumerable: true, writable: true, configurable: true });
   }
   return result;
 }

@@ -38,7 +38,8 @@ const maxNameBytes = 255;
 
 export function fieldTableToJson(table: FieldTable): JsonObject {
   const result: JsonObject = {};
-  for (const [name, value] of table) result[name] = fieldValueToJson(value);
+  // defineProperty, not assignment: a peer's header named "__proto__" must stay a plain entry.
+  for (const [name, value] of table) Object.defineProperty(result, name, { value: fieldValueToJson(value), enumerable: true, writable: true, configurable: true });
   return result;
 }
 

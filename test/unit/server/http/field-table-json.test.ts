@@ -72,6 +72,15 @@ test('field values of every wire type have a JSON form', () => {
   });
 });
 
+test('a name like __proto__ stays an ordinary entry both ways', () => {
+  const json = JSON.parse('{"__proto__": {"polluted": true}, "b": 1}') as unknown;
+  const table = fieldTableFromJson(json, 'headers');
+  assert.deepEqual([...table.keys()], ['__proto__', 'b']);
+  const back = fieldTableToJson(table);
+  assert.equal(JSON.stringify(back), '{"__proto__":{"polluted":true},"b":1}');
+  assert.equal(Object.getPrototypeOf(back), Object.prototype);
+});
+
 test('untrusted JSON is refused with the path of the problem', () => {
   assert.deepEqual(fieldTableFromJson(undefined, 'arguments'), new Map());
   assert.throws(() => fieldTableFromJson('text', 'arguments'), (error: unknown) => error instanceof FieldTableJsonError && /arguments: expected an object/.test(error.message));
