@@ -7,6 +7,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { ChannelModel } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { connectAmqp, openChannel, pause, receive } from '../helpers/amqp-client.js';
@@ -25,6 +27,15 @@ after(async () => {
   await connection?.close().catch(() => undefined);
   await broker?.stop();
 });
+
+/** A port nothing listens on (taken from the kernel, then released). */
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 function httpAddress(): string {
   assert.ok(broker.httpPort !== null, 'the broker runs its HTTP listener');
@@ -205,8 +216,9 @@ test('OSPREY_HTTP_ADDRESS, an address where nothing listens, and invalid usage',
   const viaEnvironment = await osprey(broker, ['vhost', 'list', '--json'], { noBrokersFlag: true, env: { OSPREY_HTTP_ADDRESS: httpAddress() } });
   assertSucceeded(viaEnvironment);
   assert.ok((JSON.parse(viaEnvironment.stdout) as { name: string }[]).some((host) => host.name === '/'));
-  const nowhere = await osprey(broker, ['queue', 'list', '--http-address', '127.0.0.1:1'], { noBrokersFlag: true });
-  assertFailed(nowhere, /^osprey queue list: cannot reach the admin API at http:\/\/127\.0\.0\.1:1: .*ECONNREFUSED.*--http-address or OSPREY_HTTP_ADDRESS/);
+  const port = await unusedPort();
+  const nowhere = await osprey(broker, ['queue', 'list', '--http-address', `127.0.0.1:${port}`], { noBrokersFlag: true });
+  assertFailed(nowhere, new RegExp(`^osprey queue list: cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*--http-address or OSPREY_HTTP_ADDRESS`));
   assertFailed(await admin(['exchange', 'declare', 'x']), /--type is required/, 2);
   assertFailed(await admin(['exchange', 'bind', 'x', '--queue', 'a', '--exchange', 'b']), /give exactly one destination/, 2);
   assertFailed(await admin(['queue', 'get', 'q', '--count', '0']), /--count: expected an integer 1-1000/, 2);
