@@ -10,7 +10,7 @@
  *   404 NOT_FOUND → 404   406 PRECONDITION_FAILED → 400   403 ACCESS_REFUSED → 403
  *   405 RESOURCE_LOCKED → 409   503 COMMAND_INVALID (an unknown exchange type) → 400   others → 500
  *
- * With AMQP turned off there is no queue broker, and every /api path answers 503.
+ * With AMQP turned off there is no queue broker, and every endpoint answers 503.
  */
 import type { Logger } from '../../logging/logger.js';
 import { AmqpChannelError, AmqpConnectionError } from '../../protocol/amqp/errors.js';
