@@ -1,6 +1,7 @@
 /**
  * What every client command (topic, produce, consume, group, cluster, perf) shares: flag parsing
- * (node:util parseArgs, strict: an unknown flag is an error), --brokers / OSPREY_BROKERS, --json,
+ * (node:util parseArgs, strict: an unknown flag is an error), --brokers / OSPREY_BROKERS (or, for
+ * the AMQP admin commands, --http-address / OSPREY_HTTP_ADDRESS), --json,
  * --help generated from the same declaration as the parser (with examples), and one place that turns
  * errors into a message saying what happened and what to do, plus the exit code:
  *
@@ -10,11 +11,14 @@ import { parseArgs } from 'node:util';
 import { Admin } from '../client/admin.js';
 import { KafkaClient } from '../client/client.js';
 import { BrokerUnreachableError, KafkaClientError, KafkaProtocolError, RequestTimeoutError, UnsupportedVersionError } from '../client/errors.js';
+import { AdminApiClient, AdminApiRequestError, AdminApiUnreachableError } from './admin-api-client.js';
 import type { CommandContext } from './broker-command.js';
 import { styleFor } from './output.js';
 import type { Style } from './output.js';
 
 const defaultBrokers = '127.0.0.1:9092';
+const defaultHttpAddress = '127.0.0.1:8080';
+const defaultTimeoutMs = 30_000;
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -37,6 +41,8 @@ export interface Subcommand {
   readonly examples: readonly string[];
   /** Commands that never talk to a broker leave this false. */
   readonly usesBrokers?: boolean;
+  /** Commands that talk to the broker's HTTP admin API (queue, exchange, vhost) instead of the Kafka protocol. */
+  readonly usesAdminApi?: boolean;
   run(run: RunContext): Promise<number>;
 }
 
@@ -50,6 +56,19 @@ const commonOptions: Readonly<Record<string, OptionSpec>> = {
   timeout: { type: 'string', value: 'DURATION', description: 'request timeout (default 30s)' },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 };
+
+const adminApiOptions: Readonly<Record<string, OptionSpec>> = {
+  'http-address': { type: 'string', value: 'HOST:PORT', description: `the broker's HTTP listener, where the admin API is (default ${defaultHttpAddress}, or OSPREY_HTTP_ADDRESS)` },
+  json: commonOptions['json']!,
+  timeout: commonOptions['timeout']!,
+  help: commonOptions['help']!,
+};
+
+/** The command's own flags and the shared ones it takes. */
+function optionsOf(command: Subcommand): Readonly<Record<string, OptionSpec>> {
+  const shared = command.usesAdminApi === true ? adminApiOptions : command.usesBrokers === false ? { help: commonOptions['help']! } : commonOptions;
+  return { ...(command.options ?? {}), ...shared };
+}
 
 export class RunContext {
   readonly style: Style;
@@ -103,6 +122,13 @@ export class RunContext {
 
   admin(): Admin {
     return new Admin(this.client());
+  }
+
+  /** The broker's HTTP admin API (queue, exchange and vhost commands). */
+  adminApi(): AdminApiClient {
+    const address = (this.string('http-address') ?? this.context.env['OSPREY_HTTP_ADDRESS'] ?? defaultHttpAddress).trim();
+    if (address === '') throw new UsageError('--http-address: no address given');
+    return new AdminApiClient(address, this.duration('timeout') ?? defaultTimeoutMs);
   }
 
   close(): void {
@@ -180,7 +206,7 @@ export function parseSize(what: string, text: string): number {
 // ── help ──
 
 export function subcommandHelp(command: Subcommand): string {
-  const options = { ...(command.options ?? {}), ...(command.usesBrokers === false ? { help: commonOptions['help']! } : commonOptions) };
+  const options = optionsOf(command);
   const lines = [`Usage: osprey ${command.name}${command.args ? ` ${command.args}` : ''} [flags]`, '', command.summary.charAt(0).toUpperCase() + command.summary.slice(1) + '.'];
   if (command.description) lines.push('', command.description);
   lines.push('', 'Flags:');
@@ -213,7 +239,7 @@ export function groupHelp(group: string, summary: string, subcommands: readonly 
 
 /** Parses flags, runs, and maps errors to messages and exit codes. */
 export async function runSubcommand(command: Subcommand, context: CommandContext, argv: readonly string[], isTerminal: boolean): Promise<number> {
-  const options = { ...(command.options ?? {}), ...(command.usesBrokers === false ? { help: commonOptions['help']! } : commonOptions) };
+  const options = optionsOf(command);
   let parsed: { values: FlagValues; positionals: string[] };
   try {
     const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
@@ -269,6 +295,8 @@ export function explain(error: unknown): string {
   if (error instanceof KafkaProtocolError) return error.message + protocolHint(error);
   if (error instanceof UnsupportedVersionError) return error.message;
   if (error instanceof KafkaClientError) return error.message;
+  if (error instanceof AdminApiUnreachableError) return `${error.message}; is the broker's HTTP listener there? (--http-address or OSPREY_HTTP_ADDRESS)`;
+  if (error instanceof AdminApiRequestError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }

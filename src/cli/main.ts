@@ -2,8 +2,9 @@
  * The `osprey` command: `osprey <command> [flags]`. Running this module runs the command line
  * (bin/osprey.js and `npm start` both land here).
  *
- * Commands live in one table. `broker` runs a broker; the others are clients that talk the Kafka
- * protocol to --brokers (src/client), declared with command-kit.ts.
+ * Commands live in one table. `broker` runs a broker; the others are clients, declared with
+ * command-kit.ts: most talk the Kafka protocol to --brokers (src/client); queue, exchange and vhost
+ * talk to the broker's HTTP admin API at --http-address (admin-api-client.ts).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +19,9 @@ import { produceCommand } from './produce-command.js';
 import { consumeCommand } from './consume-command.js';
 import { groupCommands, groupSummary } from './group-command.js';
 import { perfCommands, perfSummary } from './perf-command.js';
+import { queueCommands, queueSummary } from './queue-command.js';
+import { exchangeCommands, exchangeSummary } from './exchange-command.js';
+import { vhostCommands, vhostSummary } from './vhost-command.js';
 
 interface Command {
   readonly summary: string;
@@ -61,6 +65,9 @@ const commands: Readonly<Record<string, Command>> = {
   group: commandGroup('group', groupSummary, groupCommands),
   cluster: commandGroup('cluster', clusterSummary, clusterCommands),
   perf: commandGroup('perf', perfSummary, perfCommands),
+  queue: commandGroup('queue', queueSummary, queueCommands),
+  exchange: commandGroup('exchange', exchangeSummary, exchangeCommands),
+  vhost: commandGroup('vhost', vhostSummary, vhostCommands),
 };
 
 /** Reserved for what comes next (see DESIGN.md); each will get a file beside broker-command.ts. */
@@ -85,6 +92,10 @@ function mainHelpText(): string {
     'Client commands talk the Kafka protocol to --brokers HOST:PORT[,…] (default 127.0.0.1:9092, or',
     'OSPREY_BROKERS), so they work against Osprey and any Kafka-compatible broker. Each takes --json',
     'for scripts and --help for its flags and examples. Exit codes: 0 ok, 1 failed, 2 invalid usage.',
+    '',
+    'queue, exchange and vhost administer the AMQP side through the broker\'s HTTP admin API at',
+    '--http-address HOST:PORT (default 127.0.0.1:8080, or OSPREY_HTTP_ADDRESS); each takes --vhost',
+    '(default "/").',
     '',
     'The broker\'s settings (flags, OSPREY_* variables, YAML file): osprey broker --help',
     '',
