@@ -1,15 +1,17 @@
 /**
- * Starts a broker process's parts in order (storage and metadata, then listeners: HTTP, Kafka,
- * AMQP) and stops them in reverse: AMQP connections are closed (320 CONNECTION_FORCED), waiting fetches are told to answer, the Kafka listener stops reading and lets every
- * request already read be answered (limits.shutdownDrainTimeoutMs), then every log is flushed and
- * closed. So no request is still running against a closed log, and acknowledged writes are answered.
+ * Starts a broker process's parts in order (storage and metadata, the queue side's definitions and
+ * queue stores, then listeners: HTTP, Kafka, AMQP) and stops them in reverse: AMQP connections are
+ * closed (320 CONNECTION_FORCED), waiting fetches are told to answer, the Kafka listener stops
+ * reading and lets every request already read be answered (limits.shutdownDrainTimeoutMs), then
+ * every queue store and log is flushed and closed. So no request is still running against a closed
+ * log, and acknowledged writes and confirmed publishes are answered.
  */
 import { Broker } from '../broker/broker.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { startHttpListener } from './http/listener.js';
 import type { HttpListener } from './http/listener.js';
-import { startKafkaListener } from './kafka/listener.js';
+import { startKafkaListener, type KafkaListener } from './kafka/listener.js';
 import { startAmqpListener } from './amqp/listener.js';
 import type { AmqpListener } from './amqp/listener.js';
 import { createAmqpSessions } from './amqp/session/index.js';
@@ -28,51 +30,47 @@ export interface RunningBroker {
 
 export async function startBroker(config: BrokerConfig, logger: Logger): Promise<RunningBroker> {
   const broker = await Broker.open(config, logger);
-  let listener;
+  const amqpEnabled = config.amqp.enabled && config.amqpPort >= 0;
+  let queues: QueueBroker | null = null;
   let http: HttpListener | null = null;
+  let listener: KafkaListener | null = null;
+  let amqp: AmqpListener | null = null;
   try {
+    if (amqpEnabled) queues = await openQueueBroker(config, logger);
     if (config.httpPort >= 0) {
-      http = await startHttpListener(config.host, config.httpPort, broker.metrics);
+      http = await startHttpListener(config.host, config.httpPort, broker.metrics, { queueBroker: queues, logger });
       logger.info('http listener ready', { host: http.host, port: http.port });
     }
     listener = await startKafkaListener(config, broker, logger);
+    broker.advertisedPort = listener.port;
+    if (queues !== null) {
+      const sessions = createAmqpSessions(queues, { maxUnackedMessagesPerConnection: config.amqp.maxUnackedMessagesPerConnection }, broker.diskAlarm);
+      amqp = await startAmqpListener(config, sessions, logger);
+      logger.info('amqp listener ready', { host: amqp.host, port: amqp.port });
+    }
   } catch (error) {
+    await listener?.close();
     await http?.close();
+    await queues?.close();
     await broker.close();
     throw error;
   }
-  broker.advertisedPort = listener.port;
-  let amqp: AmqpListener | null = null;
-  let queues: QueueBroker | null = null;
-  if (config.amqp.enabled && config.amqpPort >= 0) {
-    try {
-      queues = await openQueueBroker(config, logger);
-      const sessions = createAmqpSessions(queues, { maxUnackedMessagesPerConnection: config.amqp.maxUnackedMessagesPerConnection }, broker.diskAlarm);
-      amqp = await startAmqpListener(config, sessions, logger);
-    } catch (error) {
-      await queues?.close();
-      await listener.close();
-      await http?.close();
-      await broker.close();
-      throw error;
-    }
-    logger.info('amqp listener ready', { host: amqp.host, port: amqp.port });
-  }
+  const kafka = listener;
   // Last: tools (and the test harness) take this line to mean every listener is up.
-  logger.info('kafka listener ready', { host: listener.host, port: listener.port });
+  logger.info('kafka listener ready', { host: kafka.host, port: kafka.port });
   let closing: Promise<void> | undefined;
   return {
-    kafkaHost: listener.host,
-    kafkaPort: listener.port,
+    kafkaHost: kafka.host,
+    kafkaPort: kafka.port,
     httpPort: http?.port ?? null,
     amqpPort: amqp?.port ?? null,
     close() {
       closing ??= (async () => {
         await amqp?.close();
-        await queues?.close();
         broker.stopWaitingFetches();
-        await listener.close();
+        await kafka.close();
         await http?.close();
+        await queues?.close();
         await broker.close();
         logger.info('broker stopped');
       })();

@@ -98,13 +98,14 @@ test('heartbeat=1: an idle connection stays up for several seconds and still wor
   await connection.close();
 });
 
-test('a channel method the stub sessions do not implement closes the connection with 540, other connections unaffected', async () => {
+test('a method Osprey does not implement (basic.recover with requeue=false, as RabbitMQ) closes the connection with 540, other connections unaffected', async () => {
   const bystander = await amqp.connect(url);
   const connection = await amqp.connect(url);
   const errored = new Promise<Error>((resolve) => connection.once('error', resolve));
-  const channel = await connection.createChannel();
+  const channel = (await connection.createChannel()) as unknown as { on(event: string, listener: () => void): void; rpc(method: number, fields: object, expect: number): Promise<unknown> };
   channel.on('error', () => undefined);
-  await assert.rejects(channel.checkQueue('q'));
+  // amqplib's recover() always asks to requeue; its rpc() sends the method as given.
+  await assert.rejects(channel.rpc(60 * 65536 + 110, { requeue: false }, 60 * 65536 + 111));
   assert.match((await errored).message, /540 \(NOT-IMPLEMENTED\)/);
   await (await bystander.createChannel()).close();
   await bystander.close();

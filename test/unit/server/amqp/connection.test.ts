@@ -1,7 +1,7 @@
 /**
  * The connection layer's side of the channel-handler boundary, in-process: a listener on a free
- * port with scripted sessions, and a raw client. What the stub sessions of the real broker cannot
- * show: content assembled and handed to handlePublish, handlers' promises holding their channel's
+ * port with scripted sessions, and a raw client, for what is hard to bring about through a real
+ * broker: content assembled and handed to handlePublish, handlers' promises holding their channel's
  * frames in order, errors thrown by handlers, ChannelOutput's content splitting and back-pressure,
  * channel.flow and blocked notifications.
  */
