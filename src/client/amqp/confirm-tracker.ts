@@ -12,49 +12,70 @@ export type ConfirmCallback = (error: Error | null) => void;
 
 export class ConfirmTracker {
   private nextSequence = 1;
-  private readonly sequences: number[] = [];
-  private readonly callbacks: ConfirmCallback[] = [];
+  /** Sequence number of callbacks[0]: numbers are consecutive, so an entry's index is computed. */
+  private firstSequence = 1;
+  /** One entry per publish from firstSequence on; null once settled (a single ack may come out of order). */
+  private callbacks: (ConfirmCallback | null)[] = [];
+  /** Index of the first entry not yet settled. */
   private head = 0;
+  private unsettled = 0;
   private idleWaiters: Array<(error: Error | null) => void> = [];
 
   /** Messages published and not yet confirmed or nacked. */
   get outstanding(): number {
-    return this.sequences.length - this.head;
+    return this.unsettled;
   }
 
   /** Registers the next publish; returns its sequence number. */
   track(callback: ConfirmCallback): number {
-    const sequence = this.nextSequence++;
-    this.sequences.push(sequence);
     this.callbacks.push(callback);
-    return sequence;
+    this.unsettled++;
+    return this.nextSequence++;
   }
 
-  /** basic.ack (ok) or basic.nack from the broker. */
+  /**
+   * basic.ack (ok) or basic.nack from the broker. With `multiple` it settles every number up to the
+   * tag; without, only the tag, which may be ahead of older outstanding numbers (RabbitMQ confirms
+   * an unroutable or transient publish at once while an earlier persistent one waits for its fsync).
+   */
   settle(deliveryTag: bigint, multiple: boolean, ok: boolean): void {
-    const tag = Number(deliveryTag);
-    while (this.head < this.sequences.length) {
-      const sequence = this.sequences[this.head]!;
-      if (sequence > tag || (!multiple && sequence !== tag)) break;
-      const callback = this.callbacks[this.head]!;
-      this.head++;
-      callback(ok ? null : new AmqpNackError(sequence));
+    const lastIndex = Number(deliveryTag) - this.firstSequence;
+    if (multiple) {
+      for (let index = this.head; index <= lastIndex && index < this.callbacks.length; index++) this.settleAt(index, ok);
+    } else if (lastIndex >= this.head && lastIndex < this.callbacks.length) {
+      this.settleAt(lastIndex, ok);
     }
+    while (this.head < this.callbacks.length && this.callbacks[this.head] === null) this.head++;
     this.compact();
-    if (this.outstanding === 0) this.wakeIdleWaiters(null);
+    if (this.unsettled === 0) this.wakeIdleWaiters(null);
   }
 
   /** Resolves when every message published so far is settled; rejects if the channel fails first. */
   waitForIdle(): Promise<void> {
-    if (this.outstanding === 0) return Promise.resolve();
+    if (this.unsettled === 0) return Promise.resolve();
     return new Promise((resolve, reject) => this.idleWaiters.push((error) => (error === null ? resolve() : reject(error))));
   }
 
   /** The channel closed: every outstanding message fails with `error`. */
   failAll(error: Error): void {
-    while (this.head < this.sequences.length) this.callbacks[this.head++]!(error);
+    for (let index = this.head; index < this.callbacks.length; index++) {
+      const callback = this.callbacks[index];
+      if (callback === null || callback === undefined) continue;
+      this.callbacks[index] = null;
+      this.unsettled--;
+      callback(error);
+    }
+    this.head = this.callbacks.length;
     this.compact();
     this.wakeIdleWaiters(error);
+  }
+
+  private settleAt(index: number, ok: boolean): void {
+    const callback = this.callbacks[index];
+    if (callback === null || callback === undefined) return;
+    this.callbacks[index] = null;
+    this.unsettled--;
+    callback(ok ? null : new AmqpNackError(this.firstSequence + index));
   }
 
   private wakeIdleWaiters(error: Error | null): void {
@@ -63,11 +84,11 @@ export class ConfirmTracker {
     for (const waiter of waiters) waiter(error);
   }
 
-  /** Drops settled entries once they are most of the arrays, so the FIFO does not grow without end. */
+  /** Drops settled entries once they are most of the array, so it does not grow without end. */
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.sequences.length) {
-      this.sequences.splice(0, this.head);
-      this.callbacks.splice(0, this.head);
+    if (this.head > 1024 && this.head * 2 > this.callbacks.length) {
+      this.callbacks = this.callbacks.slice(this.head);
+      this.firstSequence += this.head;
       this.head = 0;
     }
   }
