@@ -6,7 +6,7 @@
  *
  * Finds every `*.test.js` under dist/test/ (or under the folders and files given), and hands them to
  * one `node --test` with `--test-concurrency` = os.availableParallelism(), or
- * OSPREY_TEST_CONCURRENCY when set. Node 20's `node --test` does not expand globs and, given a
+ * OSPREY_TEST_CONCURRENCY when set, and `--test-timeout` = 5 minutes per test unless given. Node 20's `node --test` does not expand globs and, given a
  * folder, would also run the helpers beside the tests as if they were tests; hence this script.
  *
  *   npm test                                                  # everything
@@ -109,13 +109,17 @@ const files = slowFirst([...new Set((paths.length > 0 ? paths : [join(buildRoot,
 if (files.length === 0) fail(`no *${testFileSuffix} files under ${paths.join(', ')}`);
 
 const concurrencyFlags = flags.some((flag) => flag.startsWith('--test-concurrency')) ? [] : [`--test-concurrency=${concurrency()}`];
+// A test that hangs (a lost reply it waits for) fails after this instead of stalling the run; no
+// test here needs more than a minute or two even on a loaded machine.
+const defaultTestTimeoutMs = 300_000;
+const timeoutFlags = flags.some((flag) => flag.startsWith('--test-timeout')) ? [] : [`--test-timeout=${defaultTestTimeoutMs}`];
 // Node's own choice of reporter (spec on a terminal, TAP otherwise) on stdout, and the slowest files
 // on stderr; reporters given after -- replace both (node pairs reporters and destinations in order).
 const durationsReporter = join(repositoryRoot, 'scripts', 'test-durations-reporter.mjs');
 const reporterFlags = flags.some((flag) => flag.startsWith('--test-reporter'))
   ? []
   : [`--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout', `--test-reporter=${durationsReporter}`, '--test-reporter-destination=stderr'];
-const child = spawn(process.execPath, ['--test', ...concurrencyFlags, ...reporterFlags, ...flags, ...files.map((file) => relative(process.cwd(), file))], { stdio: 'inherit' });
+const child = spawn(process.execPath, ['--test', ...concurrencyFlags, ...timeoutFlags, ...reporterFlags, ...flags, ...files.map((file) => relative(process.cwd(), file))], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
   if (signal === null) process.exit(code ?? 1);
