@@ -73,6 +73,8 @@ export class ChannelSession implements ChannelHandler {
   private consumerPrefetch = 0;
   /** basic.qos global=true: unacked deliveries on the whole channel; 0 = unlimited. */
   private channelPrefetch = 0;
+  /** The publishes waiting for the same durable promise as the last one (confirmWhenDurable). */
+  private confirmGroup: { readonly durable: Promise<unknown>; readonly sequences: number[] } | null = null;
   /** Reused by every publish: route() fills it synchronously. */
   private readonly routed = new Set<Queue>();
 
@@ -208,7 +210,30 @@ export class ChannelSession implements ChannelHandler {
     const durable = this.publish(host, publish);
     if (sequence === 0) return;
     if (durable === null) this.confirms.confirmed(sequence);
-    else durable.then(() => this.confirms.confirmed(sequence), () => this.confirms.failedToStore(sequence));
+    else this.confirmWhenDurable(durable, sequence);
+  }
+
+  /**
+   * Confirms `sequence` once `durable` resolves. A log's appends of one event-loop turn share one
+   * durable promise (one group commit), so publishes waiting on the same promise share one callback
+   * instead of a promise and two closures each.
+   */
+  private confirmWhenDurable(durable: Promise<unknown>, sequence: number): void {
+    const group = this.confirmGroup;
+    if (group !== null && group.durable === durable) {
+      group.sequences.push(sequence);
+      return;
+    }
+    const next = { durable, sequences: [sequence] };
+    this.confirmGroup = next;
+    durable.then(
+      () => {
+        for (const waiting of next.sequences) this.confirms.confirmed(waiting);
+      },
+      () => {
+        for (const waiting of next.sequences) this.confirms.failedToStore(waiting);
+      },
+    );
   }
 
   /** Routes and enqueues; returns what resolves once every queue holds it durably, or null when nothing is to wait for. */
