@@ -1,7 +1,11 @@
 /**
  * The deliveries of one channel that wait for the client's basic.ack / nack / reject, by delivery
- * tag (1, 2, … per channel). A Map keeps insertion order, which is tag order, so `multiple`
- * acknowledgements walk from the oldest entry and stop at the first tag above the one given.
+ * tag (1, 2, … per channel). Tags are consecutive, so the deliveries sit in an array at
+ * `tag - firstTag`; settled slots are emptied and `head` skips past them, so a `multiple`
+ * acknowledgement walks only what it settles, and a single one is found at once.
+ *
+ *   tags:     firstTag … head …………………………… lastTag
+ *   entries:  [ settled ][ x ][ ][ x ][ x ][ ] …      (x: waiting; empty: settled or no-ack)
  */
 import type { Queue } from '../../../queues/queue.js';
 import type { QueuedMessage } from '../../../queues/queue-store/stored-message.js';
@@ -14,11 +18,16 @@ export interface UnackedDelivery {
 }
 
 export class UnackedDeliveries {
-  private readonly byTag = new Map<number, UnackedDelivery>();
+  private entries: (UnackedDelivery | undefined)[] = [];
+  /** The tag of entries[0]. */
+  private firstTag = 1;
+  /** Index of the first slot that may still hold a delivery. */
+  private head = 0;
   private lastTag = 0;
+  private count = 0;
 
   get size(): number {
-    return this.byTag.size;
+    return this.count;
   }
 
   /** The tag of the next delivery (tracked or not: no-ack deliveries are numbered too). */
@@ -27,7 +36,10 @@ export class UnackedDeliveries {
   }
 
   track(tag: number, delivery: UnackedDelivery): void {
-    this.byTag.set(tag, delivery);
+    const index = tag - this.firstTag;
+    while (this.entries.length < index) this.entries.push(undefined);
+    this.entries[index] = delivery;
+    this.count++;
   }
 
   /**
@@ -36,26 +48,50 @@ export class UnackedDeliveries {
    */
   take(tag: number, multiple: boolean): UnackedDelivery[] | null {
     if (!multiple) {
-      const delivery = this.byTag.get(tag);
+      const index = tag - this.firstTag;
+      const delivery = index >= this.head ? this.entries[index] : undefined;
       if (delivery === undefined) return null;
-      this.byTag.delete(tag);
+      this.entries[index] = undefined;
+      this.count--;
+      this.advance();
       return [delivery];
     }
     if (tag > this.lastTag) return null;
+    const end = tag === 0 ? this.entries.length : Math.min(tag - this.firstTag + 1, this.entries.length);
     const taken: UnackedDelivery[] = [];
-    for (const [entryTag, delivery] of this.byTag) {
-      if (tag !== 0 && entryTag > tag) break;
+    for (let index = this.head; index < end; index++) {
+      const delivery = this.entries[index];
+      if (delivery === undefined) continue;
       taken.push(delivery);
-      this.byTag.delete(entryTag);
+      this.entries[index] = undefined;
     }
+    this.count -= taken.length;
+    this.advance();
     if (taken.length === 0 && tag !== 0) return null;
     return taken;
   }
 
   /** Removes and returns every delivery, oldest first (channel closed, basic.recover). */
   takeAll(): UnackedDelivery[] {
-    const all = [...this.byTag.values()];
-    this.byTag.clear();
+    const all: UnackedDelivery[] = [];
+    for (let index = this.head; index < this.entries.length; index++) {
+      const delivery = this.entries[index];
+      if (delivery !== undefined) all.push(delivery);
+    }
+    this.firstTag += this.entries.length;
+    this.entries = [];
+    this.head = 0;
+    this.count = 0;
     return all;
+  }
+
+  /** Moves head past settled slots; drops them once they are most of the array. */
+  private advance(): void {
+    while (this.head < this.entries.length && this.entries[this.head] === undefined) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.firstTag += this.head;
+      this.head = 0;
+    }
   }
 }
