@@ -82,19 +82,20 @@ export class AmqpFrameReader {
   next(): AmqpFrame | null {
     if (this.pending === null) {
       if (this.queue.length < frameHeaderBytes) return null;
-      const header = this.queue.take(frameHeaderBytes);
-      const type = header.readUInt8(0);
-      const size = header.readUInt32BE(3);
+      const type = this.queue.readUInt8(0);
+      const size = this.queue.readUInt32BE(3);
       if (!isFrameType(type)) throw new AmqpFrameError(`unknown frame type ${type}`);
       if (size + frameOverheadBytes > this.maxFrameBytes) {
         throw new AmqpFrameError(`frame of ${size + frameOverheadBytes} bytes exceeds frame_max ${this.maxFrameBytes}`);
       }
-      this.pending = { type, channel: header.readUInt16BE(1), size };
+      this.pending = { type, channel: this.queue.readUInt16BE(1), size };
+      this.queue.skip(frameHeaderBytes);
     }
     if (this.queue.length < this.pending.size + 1) return null;
-    const payload = this.queue.take(this.pending.size);
-    const end = this.queue.take(1).readUInt8(0);
+    const end = this.queue.readUInt8(this.pending.size);
     if (end !== frameEndOctet) throw new AmqpFrameError(`frame end octet is 0x${end.toString(16).padStart(2, '0')}, not 0xce`);
+    const payload = this.queue.take(this.pending.size);
+    this.queue.skip(1);
     const frame = { type: this.pending.type, channel: this.pending.channel, payload };
     this.pending = null;
     return frame;

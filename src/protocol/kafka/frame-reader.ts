@@ -63,7 +63,8 @@ export class FrameReader {
   next(): Buffer | null {
     if (this.pendingFrameBytes < 0) {
       if (this.queue.length < sizePrefixBytes) return null;
-      const size = this.queue.take(sizePrefixBytes).readInt32BE(0);
+      const size = this.queue.readUInt32BE(0) | 0; // int32: a negative size is refused below
+      this.queue.skip(sizePrefixBytes);
       if (size < 0 || size > this.maxFrameBytes) throw new FrameTooLargeError(size, this.maxFrameBytes, this.limitName);
       this.pendingFrameBytes = size;
     }
