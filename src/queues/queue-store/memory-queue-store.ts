@@ -20,7 +20,7 @@ export class MemoryQueueStore implements QueueStore {
 
   append(message: StoredMessage): AppendedMessage {
     const offset = this.nextOffset++;
-    this.fresh.push({ offset, message, redelivered: false });
+    this.fresh.push({ offset, message: ownCopy(message), redelivered: false });
     this.notifyReady();
     return { offset, durable: resolved };
   }
@@ -96,4 +96,16 @@ export class MemoryQueueStore implements QueueStore {
   private notifyReady(): void {
     for (const listener of this.readyListeners) listener();
   }
+}
+
+/**
+ * The message with its properties and body copied into one buffer of their own: what a publisher
+ * sends are views of the socket's chunks (up to 64 KiB each), which a kept message must not hold.
+ */
+function ownCopy(message: StoredMessage): StoredMessage {
+  const propertiesBytes = message.properties.length;
+  const bytes = Buffer.allocUnsafe(propertiesBytes + message.body.length);
+  message.properties.copy(bytes, 0);
+  message.body.copy(bytes, propertiesBytes);
+  return { ...message, properties: bytes.subarray(0, propertiesBytes), body: bytes.subarray(propertiesBytes) };
 }

@@ -8,7 +8,8 @@
  * going past the declared size. A declared size over amqp.maxContentBytes is refused from the
  * header, before any body is buffered (406 PRECONDITION_FAILED closing the channel, RabbitMQ's
  * max_message_size text). A single body frame is kept as received (a view, not a copy); several
- * are concatenated once, at the end.
+ * are concatenated once, at the end. The properties are a view too: whatever keeps the message
+ * (a queue store) copies it out of the received chunks.
  */
 import type { AmqpMethod } from '../../protocol/amqp/method-payload.js';
 import { decodeContentHeaderPayload } from '../../protocol/amqp/content-header.js';
@@ -76,8 +77,8 @@ export class ContentAssembly {
     }
     this.header = header;
     this.bodyBytes = Number(header.bodySize);
-    // A copy: the frame's chunk would otherwise stay alive as long as the message is stored.
-    this.properties = Buffer.from(frame.payload.subarray(contentHeaderPrefixBytes));
+    // A view: the queue stores copy what they keep (queues/queue-store/), so the frame's chunk is not held.
+    this.properties = frame.payload.subarray(contentHeaderPrefixBytes);
     return this.bodyBytes === 0 ? this.finish() : null;
   }
 
