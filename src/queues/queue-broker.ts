@@ -13,7 +13,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { AmqpChannelError, AmqpConnectionError } from '../protocol/amqp/errors.js';
-import type { FieldTable } from '../protocol/amqp/field-table.js';
+import type { FieldTable, FieldValue } from '../protocol/amqp/field-table.js';
 import { writeFieldTable } from '../protocol/amqp/field-table.js';
 import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { Writer } from '../protocol/wire/writer.js';
@@ -444,21 +444,33 @@ function checkEquivalent(argument: string, what: string, received: string | bool
   }
 }
 
+/**
+ * Declared arguments must match what the queue or exchange has, as RabbitMQ compares them: by name,
+ * in any order, integers by value whatever their wire width (amqplib sends 10 as a byte, the Java
+ * client and pika as an int32: the same argument), everything else by type and value.
+ */
 function checkEquivalentArguments(what: string, received: FieldTable, current: FieldTable): void {
-  if (!encodedTable(received).equals(encodedTable(current))) {
-    const names = new Set([...received.keys(), ...current.keys()]);
-    const differing = [...names].find((key) => !encodedValueOf(received, key).equals(encodedValueOf(current, key))) ?? '';
-    throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - inequivalent arg '${differing}' for ${what}`);
+  const names = new Set([...received.keys(), ...current.keys()]);
+  for (const name of names) {
+    const left = received.get(name);
+    const right = current.get(name);
+    if (left !== undefined && right !== undefined && equivalentValues(left, right)) continue;
+    throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - inequivalent arg '${name}' for ${what}`);
   }
+}
+
+const integerTypes = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64']);
+
+function equivalentValues(left: FieldValue, right: FieldValue): boolean {
+  if (integerTypes.has(left.type) && integerTypes.has(right.type)) {
+    return BigInt((left as { value: number | bigint }).value) === BigInt((right as { value: number | bigint }).value);
+  }
+  return encodedTable(new Map([['', left]])).equals(encodedTable(new Map([['', right]])));
 }
 
 function encodedTable(table: FieldTable): Buffer {
   const writer = new Writer();
-  writeFieldTable(writer, new Map([...table].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))));
+  writeFieldTable(writer, table);
   return writer.toBuffer();
 }
 
-function encodedValueOf(table: FieldTable, key: string): Buffer {
-  const value = table.get(key);
-  return value === undefined ? Buffer.alloc(0) : encodedTable(new Map([[key, value]]));
-}

@@ -1,0 +1,32 @@
+/** QueueBroker's declare rules that need no disk (non-durable entities): argument equivalence as RabbitMQ judges it. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLogger } from '../../../src/logging/logger.js';
+import type { FieldTable, FieldValue } from '../../../src/protocol/amqp/field-table.js';
+import type { DefinitionsStore } from '../../../src/queues/definitions/definitions.js';
+import { QueueBroker } from '../../../src/queues/queue-broker.js';
+
+function brokerWithoutDisk(): Promise<QueueBroker> {
+  const refuse = (): Promise<void> => Promise.reject(new Error('non-durable declarations store nothing'));
+  const definitions: DefinitionsStore = {
+    definitions: { virtualHosts: ['/'], exchanges: [], queues: [], bindings: [] },
+    putVirtualHost: refuse, removeVirtualHost: refuse, putExchange: refuse, removeExchange: refuse,
+    putQueue: refuse, removeQueue: refuse, putBinding: refuse, removeBinding: refuse,
+    close: () => Promise.resolve(),
+  };
+  return QueueBroker.open({ definitions, queuesDirectory: '/nonexistent', openDurableStore: () => Promise.reject(new Error('no disk here')) }, createLogger('error'));
+}
+
+const table = (entries: Record<string, FieldValue>): FieldTable => new Map(Object.entries(entries));
+const declaration = (name: string, args: FieldTable) => ({ name, passive: false, durable: false, exclusive: false, autoDelete: false, arguments: args });
+
+test('redeclaring with the same integer argument in another wire width is equivalent; another value is 406', async () => {
+  const broker = await brokerWithoutDisk();
+  const host = broker.virtualHost('/');
+  await broker.declareQueue(host, declaration('limited', table({ 'x-max-length': { type: 'int32', value: 10 }, 'x-queue-mode': { type: 'longString', value: Buffer.from('lazy') } })), 1);
+  const again = await broker.declareQueue(host, declaration('limited', table({ 'x-queue-mode': { type: 'longString', value: Buffer.from('lazy') }, 'x-max-length': { type: 'uint8', value: 10 } })), 1);
+  assert.equal(again.name, 'limited');
+  await assert.rejects(broker.declareQueue(host, declaration('limited', table({ 'x-max-length': { type: 'int64', value: 11n }, 'x-queue-mode': { type: 'longString', value: Buffer.from('lazy') } })), 1), /PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue 'limited' in vhost '\/'/);
+  await assert.rejects(broker.declareQueue(host, declaration('limited', table({ 'x-max-length': { type: 'int32', value: 10 } })), 1), /inequivalent arg 'x-queue-mode'/);
+  await broker.close();
+});
