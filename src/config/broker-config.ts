@@ -159,7 +159,7 @@ export interface BrokerConfig {
   /** Address the Kafka listener binds to. */
   host: string;
   kafkaPort: number;
-  /** Port of the HTTP listener (Prometheus metrics at /metrics) on `host`; 0 picks a free port, -1 turns it off. */
+  /** Port of the HTTP listener (Prometheus metrics at /metrics, the AMQP admin API at /api/) on `host`; 0 picks a free port, -1 turns it off. */
   httpPort: number;
   /** Port of the AMQP 0-9-1 listener on `host`; 0 picks a free port, -1 turns it off. */
   amqpPort: number;

@@ -31,7 +31,7 @@ export type SectionName = (typeof sectionNames)[number];
 const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   host: { type: host, description: 'Address the Kafka listener binds to. There is no authentication yet: bind wider than loopback only on a trusted network.' },
   kafkaPort: { type: integer(0, 65535, 'PORT'), description: 'Port of the Kafka listener; 0 picks a free port (the one chosen is logged).' },
-  httpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the HTTP listener on host (Prometheus metrics at /metrics); 0 picks a free port (the one chosen is logged), -1 turns it off.' },
+  httpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the HTTP listener on host (Prometheus metrics at /metrics, the AMQP admin API at /api/, docs/admin-api.md); 0 picks a free port (the one chosen is logged), -1 turns it off.' },
   amqpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the AMQP 0-9-1 listener on host; 0 picks a free port (the one chosen is logged), -1 turns it off (as amqp.enabled false does).' },
   advertisedHost: { type: optionalHost, description: 'Host given to clients in Metadata responses; empty means the same as host.' },
   dataDir: { type: path, description: 'Directory of the partition logs; created if missing. A relative path is resolved against the working directory.', kafkaName: 'log.dirs' },
