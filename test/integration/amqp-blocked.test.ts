@@ -1,0 +1,57 @@
+/**
+ * connection.blocked / unblocked with amqplib against a real broker whose data directory is on a
+ * small file system of its own: when free space falls below minFreeDiskBytes (the disk alarm), AMQP
+ * clients are told the connection is blocked ("low on disk", as RabbitMQ says) and publishes are
+ * held, not confirmed and not lost; when space comes back they are unblocked and the held publish
+ * goes through.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startBrokerProcess } from '../helpers/broker-process.js';
+import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
+import { connectAmqp, pause } from '../helpers/amqp-client.js';
+
+const filesystemBytes = 32 * 1024 * 1024;
+const reserveBytes = 8 * 1024 * 1024;
+
+test('the disk alarm blocks AMQP publishers and holds their publishes until space comes back', async () => {
+  const filesystem = mountSmallFilesystem(filesystemBytes);
+  try {
+    const broker = await startBrokerProcess({ dataDir: filesystem.path('data'), args: ['--min-free-disk-bytes', String(reserveBytes), '--disk-check-interval-ms', '100'] });
+    const connection = await connectAmqp(broker);
+    const events: string[] = [];
+    connection.on('blocked', (reason: string) => events.push(`blocked: ${reason}`));
+    connection.on('unblocked', () => events.push('unblocked'));
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue('held', { durable: true });
+    channel.sendToQueue('held', Buffer.from('before'), { persistent: true });
+    await channel.waitForConfirms();
+
+    filesystem.writeFiller('filler', filesystem.freeBytes() - reserveBytes / 2);
+    for (let waited = 0; events.length === 0 && waited < 5000; waited += 50) await pause(50);
+    assert.deepEqual(events, ['blocked: low on disk']);
+
+    let confirmed = false;
+    const publish = new Promise<void>((resolve, reject) => {
+      channel.sendToQueue('held', Buffer.from('during'), { persistent: true }, (error: unknown) => {
+        if (error) reject(error instanceof Error ? error : new Error(String(error)));
+        confirmed = true;
+        resolve();
+      });
+    });
+    await pause(700);
+    assert.equal(confirmed, false, 'a publish is held while the broker is blocked');
+
+    filesystem.remove('filler');
+    await publish;
+    assert.deepEqual(events, ['blocked: low on disk', 'unblocked']);
+    const reader = await connection.createChannel();
+    const bodies: string[] = [];
+    for (let message = await reader.get('held', { noAck: true }); message !== false; message = await reader.get('held', { noAck: true })) bodies.push(message.content.toString());
+    assert.deepEqual(bodies, ['before', 'during']);
+    await connection.close();
+    await broker.stop();
+  } finally {
+    filesystem.unmount();
+  }
+});
