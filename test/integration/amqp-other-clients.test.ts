@@ -46,10 +46,14 @@ interface ChildResult {
   readonly stderr: string;
 }
 
+/** Python leaves no __pycache__ beside the programs in the source tree. */
+const childEnvironment = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
+
 /** Runs a program to its end; rejects with its output and the broker's log when it fails. */
 function run(command: string, args: readonly string[], input?: string): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(command, args, { cwd: pythonPrograms, timeout: childTimeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+    const options = { cwd: pythonPrograms, env: childEnvironment, timeout: childTimeoutMs, killSignal: 'SIGKILL' as const };
+    const child = execFile(command, args, options, (error, stdout, stderr) => {
       if (error === null) {
         resolve({ stdout, stderr });
         return;
@@ -61,7 +65,10 @@ function run(command: string, args: readonly string[], input?: string): Promise<
         ),
       );
     });
-    child.stdin?.end(input ?? '');
+    // A program that never reads its standard input may exit before we close it: EPIPE then is no
+    // failure (what it printed and its exit status are what count).
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input);
   });
 }
 
