@@ -6,9 +6,7 @@
  * command-kit.ts: most talk the Kafka protocol to --brokers (src/client); queue, exchange and vhost
  * talk to the broker's HTTP admin API at --http-address (admin-api-client.ts).
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageVersion } from '../version.js';
 import { brokerCommandSummary, brokerHelpText, runBrokerCommand } from './broker-command.js';
 import type { CommandContext } from './broker-command.js';
 import { groupHelp, runSubcommand, subcommandHelp } from './command-kit.js';
@@ -102,21 +100,6 @@ function mainHelpText(): string {
   ].join('\n');
 }
 
-/** The version in the package.json above this file (dist/src/cli or src/cli). */
-function packageVersion(): string {
-  let directory = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const manifest: unknown = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8'));
-      if (typeof manifest === 'object' && manifest !== null && 'version' in manifest && typeof manifest.version === 'string') return manifest.version;
-    } catch {
-      // not here; look higher
-    }
-    const parent = dirname(directory);
-    if (parent === directory) return 'unknown';
-    directory = parent;
-  }
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;

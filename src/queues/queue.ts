@@ -131,13 +131,16 @@ export class Queue {
     let refusals = 0;
     while (!this.deleted && this.consumers.length > 0 && refusals < this.consumers.length) {
       if (this.nextConsumerIndex >= this.consumers.length) this.nextConsumerIndex = 0;
-      const consumer = this.consumers[this.nextConsumerIndex++]!;
+      const consumer = this.consumers[this.nextConsumerIndex]!;
       if (!consumer.canTake()) {
+        this.nextConsumerIndex++;
         refusals++;
         continue;
       }
       const message = this.store.takeNext();
+      // Nothing ready: this consumer keeps its turn for the next message.
       if (message === null) return;
+      this.nextConsumerIndex++;
       refusals = 0;
       consumer.deliver(this, message);
     }

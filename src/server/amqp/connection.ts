@@ -27,7 +27,7 @@ import type { ChannelHost } from './channel.js';
 import type { AmqpSessions, ConnectionInfo } from './channel-handler.js';
 import { AmqpConnectionError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
-import { acceptsBlockedNotifications, authenticate, connectionStartMethod, connectionTuneMethod, negotiateTuning, readCredentials } from './handshake.js';
+import { authenticate, hasClientCapability, connectionStartMethod, connectionTuneMethod, negotiateTuning, readCredentials } from './handshake.js';
 import { HeartbeatMonitor } from './heartbeat.js';
 import { decodeMethodFrame, idsOf, noMethod } from './method-frames.js';
 import type { MethodIds } from './method-frames.js';
@@ -103,7 +103,7 @@ export class AmqpConnection implements ChannelHost {
 
   /** sessions.onBlockedChange, forwarded by the listener. */
   blockedChanged(blocked: boolean, reason: string): void {
-    if (this.state !== 'running' || !acceptsBlockedNotifications(this.clientProperties)) return;
+    if (this.state !== 'running' || !hasClientCapability(this.clientProperties, 'connection.blocked')) return;
     this.writer.sendMethod(0, blocked ? { name: 'connection.blocked', arguments: { reason } } : { name: 'connection.unblocked', arguments: {} });
   }
 

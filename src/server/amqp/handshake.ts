@@ -16,9 +16,7 @@
  * password); AMQPLAIN's is a field table's entries (LOGIN and PASSWORD long strings) without the
  * table's 4-byte length, as amqplib and RabbitMQ write it.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageVersion } from '../../version.js';
 import { isIPv4 } from 'node:net';
 import type { AmqpSettings } from '../../config/broker-config.js';
 import type { AmqpMethod } from '../../protocol/amqp/method-payload.js';
@@ -147,28 +145,13 @@ function negotiated(field: string, clientValue: number, minimum: number, maximum
   return clientValue;
 }
 
-/** Whether the client said, in client-properties.capabilities, that it understands connection.blocked. */
-export function acceptsBlockedNotifications(clientProperties: FieldTable): boolean {
+/** Whether the client said, in client-properties.capabilities, that it understands `name` (connection.blocked, consumer_cancel_notify, …). */
+export function hasClientCapability(clientProperties: FieldTable, name: string): boolean {
   const capabilities = clientProperties.get('capabilities');
   if (capabilities?.type !== 'table') return false;
-  const blocked = capabilities.value.get('connection.blocked');
-  return blocked?.type === 'boolean' && blocked.value;
+  const value = capabilities.value.get(name);
+  return value?.type === 'boolean' && value.value;
 }
 
-/** The version in the package.json above this file, for server-properties. */
-function readBrokerVersion(): string {
-  let directory = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const manifest: unknown = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8'));
-      if (typeof manifest === 'object' && manifest !== null && 'version' in manifest && typeof manifest.version === 'string') return manifest.version;
-    } catch {
-      // not here; look higher
-    }
-    const parent = dirname(directory);
-    if (parent === directory) return 'unknown';
-    directory = parent;
-  }
-}
 
-const brokerVersion = readBrokerVersion();
+const brokerVersion = packageVersion();

@@ -4,9 +4,9 @@
  * queues removed when their connection goes, and the broker's blocked state (disk alarm) for
  * connection.blocked.
  */
-import type { FieldTable } from '../../../protocol/amqp/field-table.js';
 import type { QueueBroker } from '../../../queues/queue-broker.js';
 import type { AmqpSessions, ChannelHandler, ConnectionInfo } from '../channel-handler.js';
+import { hasClientCapability } from '../handshake.js';
 import { ChannelSession, type ConnectionState } from './channel-session.js';
 
 export interface SessionSettings {
@@ -32,7 +32,7 @@ export function createAmqpSessions(broker: QueueBroker, settings: SessionSetting
   const stateOf = (info: ConnectionInfo): ConnectionState => {
     let state = connections.get(info.id);
     if (state === undefined) {
-      state = { info, unackedCount: 0, maxUnackedMessages: settings.maxUnackedMessagesPerConnection, consumerCancelNotify: hasCapability(info.clientProperties, 'consumer_cancel_notify'), channels: new Set() };
+      state = { info, unackedCount: 0, maxUnackedMessages: settings.maxUnackedMessagesPerConnection, consumerCancelNotify: hasClientCapability(info.clientProperties, 'consumer_cancel_notify'), channels: new Set() };
       connections.set(info.id, state);
     }
     return state;
@@ -60,12 +60,6 @@ export function createAmqpSessions(broker: QueueBroker, settings: SessionSetting
   };
 }
 
-function hasCapability(clientProperties: FieldTable, name: string): boolean {
-  const capabilities = clientProperties.get('capabilities');
-  if (capabilities?.type !== 'table') return false;
-  const value = capabilities.value.get(name);
-  return value?.type === 'boolean' && value.value;
-}
 
 /** Holds publishes while the blocking source is raised. */
 export class PublishGate {
