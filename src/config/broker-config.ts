@@ -115,6 +115,12 @@ export interface AmqpSettings {
   queueSegmentBytes: number;
   /** Bytes of ready messages a durable queue keeps in memory ahead of its consumers; the rest is read back from disk. */
   maxReadyBytesInMemoryPerQueue: number;
+  /** Queues, all virtual hosts together. */
+  maxQueues: number;
+  /** Declared exchanges (the predeclared ones do not count). */
+  maxExchanges: number;
+  /** Bindings, all exchanges together. */
+  maxBindings: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -301,5 +307,8 @@ export const defaultBrokerConfig: BrokerConfig = {
     connectionMax: 10_000,
     queueSegmentBytes: 64 * 1024 * 1024,
     maxReadyBytesInMemoryPerQueue: 8 * 1024 * 1024,
+    maxQueues: 10_000,
+    maxExchanges: 10_000,
+    maxBindings: 100_000,
   },
 };

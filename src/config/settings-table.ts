@@ -172,6 +172,9 @@ const amqpSettings: Settings<AmqpSettings> = {
   },
   connectionMax: { type: count(1), description: "Open AMQP connections (RabbitMQ's connection_max); further ones are closed at once, before the handshake. Kafka connections count separately (limits.maxConnections)." },
   queueSegmentBytes: { type: bytes(4096, maxInt32), description: "Segment size of a durable queue's log (<dataDir>/amqp/queues/); segments wholly behind the oldest unsettled message are deleted, so smaller segments give space back sooner." },
+  maxQueues: { type: count(1), description: 'Queues the broker keeps, all virtual hosts together; a declare past it is refused (406 PRECONDITION_FAILED). Each durable queue keeps its log files open.' },
+  maxExchanges: { type: count(1), description: 'Declared exchanges the broker keeps (the predeclared amq.* ones do not count); a declare past it is refused (406).' },
+  maxBindings: { type: count(1), description: 'Bindings the broker keeps, all exchanges together; a bind past it is refused (406).' },
   maxReadyBytesInMemoryPerQueue: { type: bytes(0, maxInt32), description: 'Bytes of ready messages a durable queue holds in memory ahead of its consumers; a longer backlog stays on disk and is read back as consumers reach it.' },
 };
 

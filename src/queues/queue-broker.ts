@@ -61,6 +61,15 @@ export interface BindingRequest {
   readonly arguments: FieldTable;
 }
 
+/** How many entities the broker keeps (amqp.maxQueues, …): each costs memory, and a durable queue open files. */
+export interface QueueBrokerLimits {
+  readonly maxQueues: number;
+  readonly maxExchanges: number;
+  readonly maxBindings: number;
+}
+
+export const unlimitedEntities: QueueBrokerLimits = { maxQueues: Number.MAX_SAFE_INTEGER, maxExchanges: Number.MAX_SAFE_INTEGER, maxBindings: Number.MAX_SAFE_INTEGER };
+
 /** Who asks: the connection (for exclusive queues); null for the admin API, which may see every queue. */
 export type Requester = number | null;
 
@@ -76,11 +85,12 @@ export class QueueBroker {
   private constructor(
     private readonly storage: QueueBrokerStorage,
     private readonly logger: Logger,
+    private readonly limits: QueueBrokerLimits,
   ) {}
 
   /** Restores every virtual host, durable exchange, durable queue (with its messages) and binding. */
-  static async open(storage: QueueBrokerStorage, logger: Logger): Promise<QueueBroker> {
-    const broker = new QueueBroker(storage, logger);
+  static async open(storage: QueueBrokerStorage, logger: Logger, limits: QueueBrokerLimits = unlimitedEntities): Promise<QueueBroker> {
+    const broker = new QueueBroker(storage, logger, limits);
     const stored = storage.definitions.definitions;
     for (const name of stored.virtualHosts) broker.virtualHosts.set(name, new VirtualHost(name));
     for (const definition of stored.exchanges) {
@@ -166,6 +176,7 @@ export class QueueBroker {
         return existing;
       }
       if (name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - exchange name '${name}' contains reserved prefix 'amq.*'`);
+      if (this.exchangeCount() >= this.limits.maxExchanges) throw limitReached(`exchange '${name}'`, host.name, 'exchange', this.limits.maxExchanges, 'amqp.maxExchanges');
       const settings = { virtualHost: host.name, name, type: declaration.type as ExchangeTypeName, durable: declaration.durable, autoDelete: declaration.autoDelete, internal: declaration.internal, arguments: declaration.arguments };
       if (settings.durable) await this.storage.definitions.putExchange(settings);
       const exchange = new Exchange(settings);
@@ -234,6 +245,7 @@ export class QueueBroker {
       }
       if (declaration.name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue name '${name}' contains reserved prefix 'amq.*'`);
       if (declaration.exclusive && requester === null) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - an exclusive queue needs a connection to own it');
+      if (this.queueCount() >= this.limits.maxQueues) throw limitReached(`queue '${name}'`, host.name, 'queue', this.limits.maxQueues, 'amqp.maxQueues');
       const exclusiveOwner = declaration.exclusive ? requester : null;
       // Exclusive queues end with their connection, so they are never stored, durable or not.
       const stored = declaration.durable && exclusiveOwner === null;
@@ -358,6 +370,7 @@ export class QueueBroker {
       if (problem !== undefined) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - ${problem}`);
     }
     const binding = { destination, routingKey: request.routingKey, arguments: request.arguments };
+    if (this.bindingCount() >= this.limits.maxBindings) throw limitReached(`a binding from exchange '${source.name}'`, host.name, 'binding', this.limits.maxBindings, 'amqp.maxBindings');
     if (isDurable(source) && isStoredDestination(destination)) await this.storage.definitions.putBinding(bindingDefinition(host, source, destination, request));
     source.matcher.add(binding);
   }
@@ -366,6 +379,27 @@ export class QueueBroker {
     const binding = { destination, routingKey: request.routingKey, arguments: request.arguments };
     if (isDurable(source) && isStoredDestination(destination)) await this.storage.definitions.removeBinding(bindingDefinition(host, source, destination, request));
     if (source.matcher.remove(binding) && source.settings.autoDelete && source.matcher.size === 0) await this.removeExchange(host, source);
+  }
+
+  // ── counts (for the limits; entities are few enough to count when one is added) ──────────
+
+  queueCount(): number {
+    let count = 0;
+    for (const host of this.virtualHosts.values()) count += host.queues.size;
+    return count;
+  }
+
+  /** Declared exchanges: the predeclared ones of each virtual host do not count. */
+  exchangeCount(): number {
+    let count = 0;
+    for (const host of this.virtualHosts.values()) count += host.exchanges.size - host.predeclaredExchangeCount;
+    return count;
+  }
+
+  bindingCount(): number {
+    let count = 0;
+    for (const host of this.virtualHosts.values()) for (const exchange of host.exchanges.values()) count += exchange.matcher.size;
+    return count;
   }
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
@@ -416,6 +450,10 @@ function bindingDefinition(host: VirtualHost, source: Exchange, destination: Des
     routingKey: request.routingKey,
     arguments: request.arguments,
   };
+}
+
+function limitReached(what: string, virtualHost: string, kind: string, limit: number, setting: string): AmqpChannelError {
+  return new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - cannot declare ${what} in vhost '${virtualHost}': ${kind} limit (${limit}, ${setting}) is reached`);
 }
 
 function checkExclusiveAccess(queue: Queue, requester: Requester): void {

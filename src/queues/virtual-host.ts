@@ -27,6 +27,9 @@ export class VirtualHost {
   private readonly matched = new Set<Destination>();
   private readonly visited = new Set<Exchange>();
 
+  /** How many of `exchanges` every virtual host starts with (they do not count against amqp.maxExchanges). */
+  readonly predeclaredExchangeCount = predeclaredExchanges.length;
+
   constructor(readonly name: string) {
     for (const [exchangeName, type] of predeclaredExchanges) {
       this.exchanges.set(exchangeName, new Exchange({ virtualHost: name, name: exchangeName, type, durable: true, autoDelete: false, internal: false, arguments: emptyFieldTable() }));

@@ -186,3 +186,19 @@ test('amqpPort -1, amqp.enabled false (env or YAML) leave the AMQP listener off'
   assert.equal(on.amqpPort, port, 'the same port, with the listener on, is taken');
   await on.stop();
 });
+
+test('amqp.maxQueues: a declare past the limit closes that channel with 406, the connection goes on', async () => {
+  const own = await startBrokerProcess({ args: ['--amqp.max-queues', '1'] });
+  try {
+    const connection = await amqp.connect(`amqp://guest:guest@127.0.0.1:${String(own.amqpPort)}`);
+    const channel = await connection.createChannel();
+    channel.on('error', () => undefined);
+    await channel.assertQueue('first', { durable: false });
+    await assert.rejects(channel.assertQueue('second', { durable: false }), /PRECONDITION_FAILED - cannot declare queue 'second' in vhost '\/': queue limit \(1, amqp.maxQueues\) is reached/);
+    const next = await connection.createChannel();
+    await next.checkQueue('first');
+    await connection.close();
+  } finally {
+    await own.stop();
+  }
+});

@@ -262,6 +262,9 @@ test('the amqp section: defaults, flags, environment and YAML mapping, with its 
     connectionMax: 10_000,
     queueSegmentBytes: 64 * 1024 * 1024,
     maxReadyBytesInMemoryPerQueue: 8 * 1024 * 1024,
+    maxQueues: 10_000,
+    maxExchanges: 10_000,
+    maxBindings: 100_000,
   });
   assert.equal(load(['--amqp.queue-segment-bytes', '1048576']).config.amqp.queueSegmentBytes, 1_048_576);
   assert.deepEqual(problemsOf(['--amqp.queue-segment-bytes', '100']), ["--amqp.queue-segment-bytes: expected an integer 4096-2147483647, got '100'"]);
