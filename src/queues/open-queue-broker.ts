@@ -37,7 +37,7 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger): Pro
     logger,
     maxReadyBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue,
   };
-  return QueueBroker.open({ definitions, queuesDirectory, openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
+  return QueueBroker.open({ definitions, queuesDirectory, openConcurrency: config.partitionOpenConcurrency, openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
     maxQueues: config.amqp.maxQueues,
     maxExchanges: config.amqp.maxExchanges,
     maxBindings: config.amqp.maxBindings,

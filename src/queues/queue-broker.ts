@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mapConcurrently } from '../broker/concurrency.js';
 import type { Logger } from '../logging/logger.js';
 import { AmqpChannelError, AmqpConnectionError } from '../protocol/amqp/errors.js';
 import type { FieldTable, FieldValue } from '../protocol/amqp/field-table.js';
@@ -33,6 +34,8 @@ export interface QueueBrokerStorage {
   openDurableStore(directory: string): Promise<QueueStore>;
   /** Folder holding one folder per durable queue. */
   readonly queuesDirectory: string;
+  /** Queue stores opened (recovered) or closed at once; 32 when left out. */
+  readonly openConcurrency?: number;
 }
 
 export interface ExchangeDeclaration {
@@ -74,6 +77,7 @@ export const unlimitedEntities: QueueBrokerLimits = { maxQueues: Number.MAX_SAFE
 export type Requester = number | null;
 
 const maxNameBytes = 255;
+const defaultOpenConcurrency = 32;
 
 export class QueueBroker {
   readonly virtualHosts = new Map<string, VirtualHost>();
@@ -98,11 +102,10 @@ export class QueueBroker {
       if (host === undefined || !isExchangeTypeName(definition.type)) continue;
       host.exchanges.set(definition.name, new Exchange({ ...definition, type: definition.type, durable: true }));
     }
-    for (const definition of stored.queues) {
-      const host = broker.virtualHosts.get(definition.virtualHost);
-      if (host === undefined) continue;
-      const store = await storage.openDurableStore(join(storage.queuesDirectory, definition.storageId));
-      host.queues.set(definition.name, new Queue({ ...definition, durable: true, exclusiveOwner: null }, store));
+    const queues = stored.queues.filter((definition) => broker.virtualHosts.has(definition.virtualHost));
+    const stores = await mapConcurrently(queues, storage.openConcurrency ?? defaultOpenConcurrency, (definition) => storage.openDurableStore(join(storage.queuesDirectory, definition.storageId)));
+    for (const [index, definition] of queues.entries()) {
+      broker.virtualHosts.get(definition.virtualHost)!.queues.set(definition.name, new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!));
     }
     for (const binding of stored.bindings) {
       const host = broker.virtualHosts.get(binding.virtualHost);
@@ -409,11 +412,10 @@ export class QueueBroker {
     if (this.closed) return;
     this.closed = true;
     await this.chain.catch(() => undefined);
-    for (const host of this.virtualHosts.values()) {
-      for (const queue of host.queues.values()) {
-        await queue.store.close().catch((error: unknown) => this.logger.error('amqp queue store failed to close', { queue: queue.name, error: String(error) }));
-      }
-    }
+    const queues = [...this.virtualHosts.values()].flatMap((host) => [...host.queues.values()]);
+    await mapConcurrently(queues, this.storage.openConcurrency ?? defaultOpenConcurrency, (queue) =>
+      queue.store.close().catch((error: unknown) => this.logger.error('amqp queue store failed to close', { queue: queue.name, error: String(error) })),
+    );
     await this.storage.definitions.close();
   }
 

@@ -58,13 +58,14 @@ export class VirtualHost {
     const matched = this.matched;
     matched.clear();
     exchange.matcher.route(routingKey, headers, matched);
-    const exchanges: Exchange[] = [];
+    // Exchanges found are followed after the loop: following one reuses `matched`.
+    let exchanges: Exchange[] | null = null;
     for (const destination of matched) {
       if (destination instanceof Queue) into.add(destination);
-      else exchanges.push(destination);
+      else (exchanges ??= []).push(destination);
     }
     matched.clear();
-    for (const next of exchanges) this.routeFrom(next, routingKey, headers, into);
+    if (exchanges !== null) for (const next of exchanges) this.routeFrom(next, routingKey, headers, into);
     if (into.size === before && exchange.alternateExchange !== null) {
       const alternate = this.exchanges.get(exchange.alternateExchange);
       if (alternate !== undefined) this.routeFrom(alternate, routingKey, headers, into);

@@ -51,8 +51,3 @@ export async function receive(channel: Channel, queue: string, count: number, op
   await channel.cancel(reply.consumerTag);
   return received;
 }
-
-/** Resolves after ms. */
-export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

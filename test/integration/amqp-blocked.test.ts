@@ -7,9 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
-import { connectAmqp, pause } from '../helpers/amqp-client.js';
+import { connectAmqp } from '../helpers/amqp-client.js';
+import { waitUntil } from '../helpers/waiting.js';
 
 const filesystemBytes = 32 * 1024 * 1024;
 const reserveBytes = 8 * 1024 * 1024;
@@ -28,7 +30,7 @@ test('the disk alarm blocks AMQP publishers and holds their publishes until spac
     await channel.waitForConfirms();
 
     filesystem.writeFiller('filler', filesystem.freeBytes() - reserveBytes / 2);
-    for (let waited = 0; events.length === 0 && waited < 5000; waited += 50) await pause(50);
+    await waitUntil(() => events.length > 0, 'the connection.blocked notice', 5000);
     assert.deepEqual(events, ['blocked: low on disk']);
 
     let confirmed = false;
@@ -39,7 +41,7 @@ test('the disk alarm blocks AMQP publishers and holds their publishes until spac
         resolve();
       });
     });
-    await pause(700);
+    await sleep(700);
     assert.equal(confirmed, false, 'a publish is held while the broker is blocked');
 
     filesystem.remove('filler');

@@ -8,9 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfirmChannel } from 'amqplib';
 import { startBrokerProcess } from '../helpers/broker-process.js';
-import { connectAmqp, openChannel, pause, receive } from '../helpers/amqp-client.js';
+import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
+import { waitUntil } from '../helpers/waiting.js';
 
 test('durable definitions and persistent messages survive a restart; transient ones do not', async () => {
   let broker = await startBrokerProcess();
@@ -26,7 +28,7 @@ test('durable definitions and persistent messages survive a restart; transient o
   await confirm.waitForConfirms();
   const acked = await receive(channel, 'orders-eu', 3);
   for (const message of acked.slice(0, 2)) channel.ack(message); // order-0 and order-1 done; order-2 left unacked
-  await pause(200);
+  await sleep(200);
   await connection.close();
 
   broker = await broker.restart({ port: 'any' });
@@ -48,7 +50,7 @@ test('durable definitions and persistent messages survive a restart; transient o
   const [late] = await receive(after, 'orders-eu', 1);
   assert.equal(late!.content.toString(), 'late');
   after.ackAll();
-  await pause(100);
+  await sleep(100);
   await connection.close();
   await broker.stop();
 });
@@ -96,10 +98,10 @@ test('kill -9 while publishing with confirms and consuming with acks loses no co
           }),
         );
       }
-      await Promise.race([Promise.all(batch), pause(2000)]);
+      await Promise.race([Promise.all(batch), sleep(2000)]);
     }
   })();
-  for (let waited = 0; confirmed.size < 3000 && waited < 20_000; waited += 20) await pause(20);
+  await waitUntil(() => confirmed.size >= 3000, '3000 confirmed publishes', 20_000);
   crashed = true;
   await broker.kill9();
   await publishing;
@@ -116,7 +118,7 @@ test('kill -9 while publishing with confirms and consuming with acks loses no co
   const unflagged = [...redelivered].filter(([id, flag]) => deliveredBeforeCrash.has(id) && !ackedBeforeCrash.has(id) && !flag).map(([id]) => id);
   assert.deepEqual(unflagged.slice(0, 10), [], 'messages delivered before the crash come back flagged redelivered');
   reader.ackAll();
-  await pause(100);
+  await sleep(100);
   await connection.close();
   await broker.stop();
 });

@@ -7,9 +7,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
-import { connectAmqp, openChannel, pause, receive } from '../helpers/amqp-client.js';
+import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
+import { waitUntil } from '../helpers/waiting.js';
 
 let broker: BrokerProcess;
 let connection: ChannelModel;
@@ -42,7 +44,7 @@ test('competing consumers take turns: messages published at once are dealt out r
     });
   }
   for (let index = 0; index < 20; index++) setup.sendToQueue('tasks', Buffer.from(`task-${index}`), { persistent: true });
-  for (let waited = 0; seen[0]!.length + seen[1]!.length < 20 && waited < 5000; waited += 50) await pause(50);
+  await waitUntil(() => seen[0]!.length + seen[1]!.length >= 20, 'all 20 tasks delivered', 5000);
   const all = [...seen[0]!, ...seen[1]!].sort();
   assert.deepEqual(all, Array.from({ length: 20 }, (_, index) => `task-${index}`).sort(), 'every task once');
   // Which worker takes the first one depends on the queue's rotation so far; after that they alternate.
@@ -64,14 +66,14 @@ test('with prefetch 1 a busy worker gets nothing more until it acks: the free on
   await fast!.prefetch(1);
   await slow!.consume('work', (message) => message && slowSeen.push(message));
   setup.sendToQueue('work', Buffer.from('first'), { persistent: true });
-  for (let waited = 0; slowSeen.length === 0 && waited < 5000; waited += 20) await pause(20);
+  await waitUntil(() => slowSeen.length > 0, 'the first message delivered to the slow worker', 5000);
   await fast!.consume('work', (message) => {
     if (message === null) return;
     fastSeen.push(message.content.toString());
     fast!.ack(message);
   });
   for (let index = 0; index < 9; index++) setup.sendToQueue('work', Buffer.from(`next-${index}`), { persistent: true });
-  for (let waited = 0; fastSeen.length < 9 && waited < 5000; waited += 20) await pause(20);
+  await waitUntil(() => fastSeen.length >= 9, '9 messages delivered to the fast worker', 5000);
   assert.deepEqual(slowSeen.map((message) => message.content.toString()), ['first']);
   assert.deepEqual(fastSeen, Array.from({ length: 9 }, (_, index) => `next-${index}`));
   slow!.ack(slowSeen[0]!);
@@ -89,10 +91,10 @@ test('prefetch limits unacknowledged deliveries per consumer; acks open the wind
   await channel.prefetch(3);
   const received: ConsumeMessage[] = [];
   await channel.consume(queue, (message) => message && received.push(message));
-  await pause(300);
+  await sleep(300);
   assert.equal(received.length, 3);
   channel.ack(received[2]!, true); // multiple: the first three
-  await pause(300);
+  await sleep(300);
   assert.equal(received.length, 6);
   assert.deepEqual(bodies(received), ['0', '1', '2', '3', '4', '5']);
   await channel.close();
@@ -113,7 +115,7 @@ test('nack and reject with requeue redeliver flagged; without requeue the messag
   assert.deepEqual(bodies(again), ['a', 'c']);
   assert.deepEqual(again.map((message) => message.fields.redelivered), [true, true]);
   channel.ackAll();
-  await pause(100);
+  await sleep(100);
   assert.equal(await channel.get(queue), false);
   await channel.close();
 });
@@ -133,7 +135,7 @@ test('basic.get, get-empty, purge and delete with if-unused / if-empty', async (
   await channel.assertQueue('inbox', { durable: false });
   assert.equal(await channel.get('inbox'), false);
   for (const body of ['1', '2', '3']) channel.sendToQueue('inbox', Buffer.from(body));
-  await pause(100);
+  await sleep(100);
   const got = await channel.get('inbox', { noAck: true });
   assert.ok(got !== false);
   assert.equal(got.content.toString(), '1');
@@ -156,7 +158,7 @@ test('exclusive queues belong to their connection and go with it; auto-delete qu
   const other = await openChannel(connection);
   await assert.rejects(other.checkQueue(queue), (error: Error & { code?: number }) => error.code === 405 && /RESOURCE_LOCKED - cannot obtain exclusive access to locked queue 'private'/.test(error.message));
   await owner.close();
-  await pause(200);
+  await sleep(200);
   const checker = await openChannel(connection);
   await assert.rejects(checker.checkQueue('private'), /NOT_FOUND/);
 
@@ -165,7 +167,7 @@ test('exclusive queues belong to their connection and go with it; auto-delete qu
   const { consumerTag } = await channel.consume('temporary', () => undefined);
   assert.equal((await channel.checkQueue('temporary')).consumerCount, 1);
   await channel.cancel(consumerTag);
-  await pause(200);
+  await sleep(200);
   await assert.rejects(channel.checkQueue('temporary'), /NOT_FOUND/);
 });
 
@@ -178,7 +180,7 @@ test('deleting a queue cancels its consumers (consumer_cancel_notify)', async ()
   });
   const other = await openChannel(connection);
   await other.deleteQueue('doomed');
-  for (let waited = 0; !cancelled && waited < 3000; waited += 50) await pause(50);
+  await waitUntil(() => cancelled, 'the consumer cancelled by the broker', 3000);
   assert.ok(cancelled, 'the consumer was told it was cancelled');
   await channel.close();
   await other.close();
@@ -205,9 +207,9 @@ test('basic.recover requeues every unacknowledged delivery of the channel', asyn
   channel.sendToQueue(queue, Buffer.from('r'));
   const received: ConsumeMessage[] = [];
   await channel.consume(queue, (message) => message && received.push(message));
-  for (let waited = 0; received.length < 1 && waited < 3000; waited += 20) await pause(20);
+  await waitUntil(() => received.length >= 1, 'the first delivery', 3000);
   await channel.recover();
-  for (let waited = 0; received.length < 2 && waited < 3000; waited += 20) await pause(20);
+  await waitUntil(() => received.length >= 2, 'the redelivery', 3000);
   assert.equal(received.length, 2);
   assert.equal(received[1]!.fields.redelivered, true);
   await channel.close();
@@ -222,10 +224,10 @@ test('transactions: publishes and acks take effect on commit only; rollback disc
   await transactional.rpc(method(90, 10), {}, method(90, 11)); // tx.select
   transactional.sendToQueue(queue, Buffer.from('rolled back'));
   await transactional.rpc(method(90, 30), {}, method(90, 31)); // tx.rollback
-  await pause(100);
+  await sleep(100);
   assert.equal(await channel.get(queue), false);
   transactional.sendToQueue(queue, Buffer.from('committed'));
-  await pause(100);
+  await sleep(100);
   assert.equal(await channel.get(queue), false, 'not visible before commit');
   await transactional.rpc(method(90, 20), {}, method(90, 21)); // tx.commit
   const message = await channel.get(queue, { noAck: true });

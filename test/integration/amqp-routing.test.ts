@@ -6,9 +6,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelModel, Message } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
-import { connectAmqp, openChannel, pause, receive } from '../helpers/amqp-client.js';
+import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
 
 let broker: BrokerProcess;
 let connection: ChannelModel;
@@ -49,7 +50,7 @@ test('the default exchange routes by queue name; direct exchanges by exact routi
   const errors = await boundQueue(channel, 'logs-direct', ['error']);
   const all = await boundQueue(channel, 'logs-direct', ['error', 'info', 'warning']);
   for (const key of ['info', 'error', 'debug', 'warning']) channel.publish('logs-direct', key, Buffer.from(key));
-  await pause(200);
+  await sleep(200);
   assert.deepEqual(await drain(channel, queue), ['by name']);
   assert.deepEqual(await drain(channel, errors), ['error']);
   assert.deepEqual(await drain(channel, all), ['info', 'error', 'warning']);
@@ -62,7 +63,7 @@ test('fanout copies every message to every bound queue', async () => {
   const first = await boundQueue(channel, 'news', ['']);
   const second = await boundQueue(channel, 'news', ['ignored']);
   for (let index = 0; index < 5; index++) channel.publish('news', `key-${index}`, Buffer.from(`m${index}`));
-  await pause(200);
+  await sleep(200);
   const expected = ['m0', 'm1', 'm2', 'm3', 'm4'];
   assert.deepEqual(await drain(channel, first), expected);
   assert.deepEqual(await drain(channel, second), expected);
@@ -78,7 +79,7 @@ test('topic exchanges match * as one word and # as zero or more', async () => {
   const deep = await boundQueue(channel, 'topic-logs', ['a.#.z']);
   const keys = ['kern.critical', 'kern.info', 'cron.critical', 'kern', 'kern.info.more', 'a.z', 'a.b.c.z', 'a.b.c'];
   for (const key of keys) channel.publish('topic-logs', key, Buffer.from(key));
-  await pause(200);
+  await sleep(200);
   assert.deepEqual(await drain(channel, kernel), ['kern.critical', 'kern.info']);
   assert.deepEqual(await drain(channel, critical), ['kern.critical', 'cron.critical']);
   assert.deepEqual(await drain(channel, everything), keys);
@@ -94,7 +95,7 @@ test('headers exchanges match all or any of the binding headers', async () => {
   channel.publish('by-headers', '', Buffer.from('both'), { headers: { format: 'pdf', type: 'report' } });
   channel.publish('by-headers', '', Buffer.from('format only'), { headers: { format: 'pdf', type: 'log' } });
   channel.publish('by-headers', '', Buffer.from('neither'), { headers: { format: 'zip' } });
-  await pause(200);
+  await sleep(200);
   assert.deepEqual(await drain(channel, all), ['both']);
   assert.deepEqual(await drain(channel, any), ['both', 'format only']);
   await channel.close();
@@ -114,13 +115,13 @@ test('exchange-to-exchange bindings and alternate exchanges carry messages on', 
   channel.publish('upstream', 'payments.eu', Buffer.from('payment'));
   channel.publish('with-alternate', 'known', Buffer.from('known'));
   channel.publish('with-alternate', 'unknown', Buffer.from('unknown'));
-  await pause(200);
+  await sleep(200);
   assert.deepEqual(await drain(channel, copies), ['order']);
   assert.deepEqual(await drain(channel, routed), ['known']);
   assert.deepEqual(await drain(channel, leftovers), ['unknown']);
   await channel.unbindExchange('downstream', 'upstream', 'orders.#');
   channel.publish('upstream', 'orders.us', Buffer.from('after unbind'));
-  await pause(100);
+  await sleep(100);
   assert.deepEqual(await drain(channel, copies), []);
   await channel.close();
 });

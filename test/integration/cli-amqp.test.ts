@@ -7,11 +7,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { ChannelModel } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
-import { connectAmqp, openChannel, pause, receive } from '../helpers/amqp-client.js';
+import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
 import { assertFailed, assertSucceeded, osprey } from '../helpers/osprey-cli.js';
 import type { OspreyResult } from '../helpers/osprey-cli.js';
 
@@ -71,7 +72,7 @@ async function readyCount(queue: string, vhost = '/'): Promise<number> {
 async function waitForReady(queue: string, count: number): Promise<void> {
   let seen = await readyCount(queue);
   for (let waited = 0; seen !== count && waited < 5000; waited += 100) {
-    await pause(100);
+    await sleep(100);
     seen = await readyCount(queue);
   }
   assert.equal(seen, count, `queue ${queue} ready messages`);
@@ -130,7 +131,7 @@ test('exchange and queue declared and bound from the CLI route what amqplib publ
   const unbound = await admin(['exchange', 'unbind', 'orders', '--queue', 'billing', '--routing-key', 'order.*']);
   assertSucceeded(unbound);
   channel.publish('orders', 'order.created', Buffer.from('after unbind'));
-  await pause(200);
+  await sleep(200);
   assert.equal(await readyCount('billing'), 0, 'nothing routed once unbound');
   assertFailed(await admin(['exchange', 'unbind', 'orders', '--queue', 'billing', '--routing-key', 'order.*']), /^osprey exchange unbind: NOT_FOUND - no binding 'order\.\*' from exchange 'orders' to 'billing' in vhost '\/'\n$/);
   await channel.close();
@@ -155,7 +156,7 @@ test('exchange-to-exchange bindings with arguments, and exchange list', async ()
   assertSucceeded(unbound);
   assert.equal(unbound.stdout, 'unbound events → exchange invoices (x-match=all kind=invoice)\n');
   channel.publish('events', '', Buffer.from('invoice 8'), { headers: { kind: 'invoice' } });
-  await pause(200);
+  await sleep(200);
   assert.equal(await readyCount('invoice-log'), 1);
   await channel.close();
 
@@ -178,10 +179,10 @@ test('queue purge and delete with their conditions', async () => {
   assert.equal(purged.stdout, 'purged queue jobs\n');
   assert.equal((await channel.checkQueue('jobs')).messageCount, 0);
   await channel.consume('jobs', () => undefined);
-  await pause(100);
+  await sleep(100);
   assertFailed(await admin(['queue', 'delete', 'jobs', '--if-unused']), /in use/);
   await channel.close();
-  await pause(100);
+  await sleep(100);
   const deleted = await admin(['queue', 'delete', 'jobs', '--if-unused', '--if-empty']);
   assertSucceeded(deleted);
   assert.equal(deleted.stdout, 'deleted queue jobs\n');
@@ -198,7 +199,7 @@ test('vhost create, list and delete; --vhost scopes the other commands; amqplib 
   const tenant = await connectAmqp(broker, 'tenant-b');
   const channel = await tenant.createChannel();
   channel.sendToQueue('inbox', Buffer.from('for tenant b'));
-  await pause(200);
+  await sleep(200);
   const hosts = await adminJson<{ name: string; messages: number }[]>(['vhost', 'list']);
   assert.deepEqual(hosts.find((host) => host.name === 'tenant-b'), { name: 'tenant-b', messages: 1, messages_ready: 1, messages_unacknowledged: 0 });
   const table = await admin(['vhost', 'list']);

@@ -7,9 +7,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelModel } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
-import { connectAmqp, openChannel, pause, receive } from '../helpers/amqp-client.js';
+import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
+import { waitUntil } from '../helpers/waiting.js';
 
 let broker: BrokerProcess;
 let connection: ChannelModel;
@@ -61,7 +63,7 @@ async function queueInfo(name: string, vhost = '/'): Promise<QueueJson> {
 async function waitForReady(name: string, ready: number): Promise<QueueJson> {
   let info = await queueInfo(name);
   for (let waited = 0; info.messages_ready !== ready && waited < 5000; waited += 50) {
-    await pause(50);
+    await sleep(50);
     info = await queueInfo(name);
   }
   assert.equal(info.messages_ready, ready, `queue ${name}: ${JSON.stringify(info)}`);
@@ -115,7 +117,7 @@ test('an exchange, queue and binding declared over HTTP route what amqplib publi
   assert.deepEqual(bindings.json, [{ source: 'orders', vhost: '/', destination: 'billing', destination_type: 'queue', routing_key: 'order.*', arguments: {}, properties_key: 'order.*' }]);
   assert.equal((await api('DELETE', `/api/bindings/%2F/e/orders/q/billing/${encodeURIComponent('order.*')}`)).status, 204);
   channel.publish('orders', 'order.created', Buffer.from('after unbind'));
-  await pause(200);
+  await sleep(200);
   assert.equal((await queueInfo('billing')).messages, 0, 'nothing routed once unbound');
   await channel.close();
 });
@@ -127,7 +129,7 @@ test('queues declared by amqplib are listed with their consumers, unacknowledged
   for (const body of ['a', 'b', 'c']) channel.sendToQueue('work', Buffer.from(body));
   await channel.prefetch(2);
   await channel.consume('work', () => undefined);
-  await pause(300);
+  await sleep(300);
   const listed = (await api<QueueJson[]>('GET', '/api/queues/%2F')).json;
   const work = listed.find((queue) => queue.name === 'work');
   assert.deepEqual(
@@ -146,7 +148,7 @@ test('queues declared by amqplib are listed with their consumers, unacknowledged
     if (message === null) cancelled = true;
   });
   assert.equal((await api('DELETE', `/api/queues/%2F/${encodeURIComponent(exclusive)}`)).status, 204);
-  for (let waited = 0; !cancelled && waited < 3000; waited += 50) await pause(50);
+  await waitUntil(() => cancelled, 'the consumer cancelled by the broker', 3000);
   assert.ok(cancelled, 'the consumer of the deleted queue was told (basic.cancel)');
   await channel.close();
   await watcher.close().catch(() => undefined);
@@ -175,7 +177,7 @@ test('a vhost created over HTTP takes AMQP connections; once deleted it refuses 
   const channel = await tenant.createChannel();
   await channel.assertQueue('inbox', { durable: true });
   channel.sendToQueue('inbox', Buffer.from('hello'));
-  await pause(200);
+  await sleep(200);
   const hosts = (await api<{ name: string; messages: number }[]>('GET', '/api/vhosts')).json;
   assert.deepEqual(hosts.find((host) => host.name === 'tenant-a'), { name: 'tenant-a', messages: 1, messages_ready: 1, messages_unacknowledged: 0 });
   assert.deepEqual((await api<QueueJson[]>('GET', '/api/queues/tenant-a')).json.map((queue) => queue.name), ['inbox']);
@@ -223,7 +225,7 @@ test('definitions made over HTTP survive a restart', async () => {
   const tenant = await connectAmqp(broker, 'kept');
   const channel = await tenant.createChannel();
   channel.publish('events', 'audit', Buffer.from('after restart'), { persistent: true });
-  await pause(200);
+  await sleep(200);
   assert.equal((await queueInfo('audit', 'kept')).messages_ready, 1, 'the restored binding routes');
   await tenant.close();
 });

@@ -35,6 +35,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/logger.js';
 import { ErrorCode } from '../../protocol/kafka/error-codes.js';
+import { readSnapshotText, writeSnapshotText } from '../snapshot-file.js';
 
 export const producerIdBlockFileName = 'producer-id-block';
 const fileFormatVersion = 1;
@@ -70,31 +71,10 @@ export interface ProducerIdStorage {
 export function fileProducerIdStorage(metaDirectory: string): ProducerIdStorage {
   const path = join(metaDirectory, producerIdBlockFileName);
   return {
-    async read() {
-      try {
-        return await fs.readFile(path, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw error;
-      }
-    },
+    read: () => readSnapshotText(path),
     async write(text) {
       await fs.mkdir(metaDirectory, { recursive: true });
-      const temporary = `${path}.tmp`;
-      const handle = await fs.open(temporary, 'w', 0o644);
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(temporary, path);
-      const folder = await fs.open(metaDirectory, 'r');
-      try {
-        await folder.sync();
-      } finally {
-        await folder.close();
-      }
+      await writeSnapshotText(metaDirectory, producerIdBlockFileName, text);
     },
   };
 }

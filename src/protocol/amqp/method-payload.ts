@@ -24,6 +24,7 @@ import { MalformedInputError } from '../wire/errors.js';
 import { decodeMethodArguments, encodeMethodPayload } from './generated/index.js';
 import type { AmqpMethod } from './generated/index.js';
 import { replyCodes } from './reply-codes.js';
+import { frameEndOctet, frameHeaderBytes, frameTypes } from './frame-reader.js';
 
 export type { AmqpMethod } from './generated/index.js';
 export { encodeMethodPayload, methodDeclarations } from './generated/index.js';
@@ -46,6 +47,21 @@ export function decodeMethodPayload(payload: Buffer): AmqpMethod | UnknownMethod
   if (method === undefined) return { name: 'unknown', classId, methodId, replyCode: replyCodes.notImplemented };
   if (reader.remaining !== 0) throw new MalformedInputError(`${method.name}: ${reader.remaining} bytes after the last argument`);
   return method;
+}
+
+/**
+ * A whole method frame (type 1, channel, size, payload, frame-end octet: frame-reader.ts), encoded in
+ * one pass into one buffer: the size is patched in once the payload is written.
+ */
+export function methodFrame(channel: number, method: AmqpMethod): Buffer {
+  const writer = new Writer();
+  writer.uint8(frameTypes.method);
+  writer.uint16(channel);
+  writer.int32(0);
+  encodeMethodPayload(method, writer);
+  writer.patchInt32(frameHeaderBytes - 4, writer.length - frameHeaderBytes);
+  writer.uint8(frameEndOctet);
+  return writer.toBuffer();
 }
 
 /** A method frame's payload as one buffer. */

@@ -15,7 +15,7 @@
 import type { Socket } from 'node:net';
 import { encodeFrame, frameEndOctet, frameHeaderBytes, frameOverheadBytes, frameTypes } from '../../protocol/amqp/frame-reader.js';
 import type { FrameType } from '../../protocol/amqp/frame-reader.js';
-import { methodPayload } from '../../protocol/amqp/method-payload.js';
+import { methodFrame } from '../../protocol/amqp/method-payload.js';
 import type { AmqpMethod } from '../../protocol/amqp/method-payload.js';
 
 const basicClassId = 60;
@@ -55,7 +55,7 @@ export class FrameWriter {
   }
 
   sendMethod(channel: number, method: AmqpMethod): void {
-    this.push(encodeFrame(frameTypes.method, channel, methodPayload(method)));
+    this.push(methodFrame(channel, method));
   }
 
   sendContent(channel: number, method: AmqpMethod, properties: Buffer, body: Buffer): void {

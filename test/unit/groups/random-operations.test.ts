@@ -11,16 +11,7 @@ import type { JoinResult, SyncResult } from '../../../src/groups/classic-group.j
 import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
 import { asOffset } from '../../../src/storage/offset.js';
 import { assignment, joinRequest, openHarness, settle } from './harness.js';
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../helpers/record-fixtures.js';
 
 interface Client {
   readonly groupId: string;

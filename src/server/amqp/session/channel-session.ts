@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { AmqpChannelError, AmqpConnectionError } from '../../../protocol/amqp/errors.js';
 import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
+import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
 import type { QueueBroker } from '../../../queues/queue-broker.js';
 import type { QueuedMessage, StoredMessage } from '../../../queues/queue-store/stored-message.js';
@@ -207,7 +208,7 @@ export class ChannelSession implements ChannelHandler {
       return;
     }
     const sequence = this.mode === 'confirm' ? this.confirms.next() : 0;
-    const durable = this.publish(host, publish);
+    const durable = this.publish(host, exchange, publish);
     if (sequence === 0) return;
     if (durable === null) this.confirms.confirmed(sequence);
     else this.confirmWhenDurable(durable, sequence);
@@ -237,8 +238,7 @@ export class ChannelSession implements ChannelHandler {
   }
 
   /** Routes and enqueues; returns what resolves once every queue holds it durably, or null when nothing is to wait for. */
-  private publish(host: VirtualHost, publish: IncomingPublish): Promise<unknown> | null {
-    const exchange = this.broker.exchange(host, publish.exchange);
+  private publish(host: VirtualHost, exchange: Exchange, publish: IncomingPublish): Promise<unknown> | null {
     const routed = this.routed;
     routed.clear();
     host.route(exchange, publish.routingKey, publish.header.properties.headers, routed);
@@ -280,7 +280,8 @@ export class ChannelSession implements ChannelHandler {
     const waits: Promise<unknown>[] = [];
     for (const step of steps) {
       if (step.kind === 'publish') {
-        const durable = this.publish(host, step.publish);
+        // The exchange may have gone since the publish was taken into the transaction.
+        const durable = this.publish(host, this.broker.exchange(host, step.publish.exchange), step.publish);
         if (durable !== null) waits.push(durable);
       } else {
         this.settleNow(step.tag, step.multiple, step.outcome);

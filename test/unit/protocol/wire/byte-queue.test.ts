@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteQueue } from '../../../../src/protocol/wire/byte-queue.js';
+import { seededRandom } from '../../../helpers/record-fixtures.js';
 
 test('reads, skips and takes agree with a flat buffer whatever the chunking', () => {
-  let seed = 11;
-  const random = (limit: number): number => Math.floor(((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * limit);
+  const next = seededRandom(11);
+  const random = (limit: number): number => Math.floor(next() * limit);
   for (let round = 0; round < 200; round++) {
     const data = Buffer.from(Array.from({ length: 64 + random(400) }, () => random(256)));
     const queue = new ByteQueue();

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Queue } from '../../../../src/queues/queue.js';
 import { UnackedDeliveries, type UnackedDelivery } from '../../../../src/server/amqp/session/unacked-deliveries.js';
+import { seededRandom } from '../../../helpers/record-fixtures.js';
 
 function delivery(tag: number): UnackedDelivery {
   return { queue: {} as Queue, message: { offset: tag, redelivered: false, message: null as never }, consumerTag: null };
@@ -31,8 +32,7 @@ test('single and multiple acknowledgements take exactly the tags they name; unkn
 });
 
 test('random operations agree with a Map model, through compaction', () => {
-  let seed = 7;
-  const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = seededRandom(7);
   const unacked = new UnackedDeliveries();
   const model = new Map<number, UnackedDelivery>();
   let lastTag = 0;
