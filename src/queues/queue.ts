@@ -7,6 +7,7 @@
  * acks in one turn becomes one pass that delivers as many messages as the consumers will take.
  */
 import type { FieldTable } from '../protocol/amqp/field-table.js';
+import { defaultQueueOptions, type QueueOptions } from './queue-options.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import type { QueuedMessage } from './queue-store/stored-message.js';
 
@@ -41,12 +42,25 @@ export class Queue {
   /** An auto-delete queue goes once it has had a consumer and has none left. */
   private hadConsumer = false;
   deleted = false;
+  /** What its arguments and policy ask of it (queue-options.ts); applyOptions changes it. */
+  private currentOptions: QueueOptions;
 
   constructor(
     readonly settings: QueueSettings,
     readonly store: QueueStore,
+    options: QueueOptions = defaultQueueOptions,
   ) {
+    this.currentOptions = options;
     store.onReady(() => this.scheduleDispatch());
+  }
+
+  get options(): QueueOptions {
+    return this.currentOptions;
+  }
+
+  /** New effective options (a policy was set, changed or cleared). */
+  applyOptions(options: QueueOptions): void {
+    this.currentOptions = options;
   }
 
   get name(): string {
