@@ -149,7 +149,11 @@ export class Queue {
       if (options.overflow === 'reject-publish-dlx') void this.events?.deadLetter(this, message, 'maxlen');
       return null;
     }
-    return this.store.append(message);
+    const appended = this.store.append(message);
+    // A TTL of 0: deliverable only to a consumer able to take it now, so dispatch now, at the
+    // publish's time, instead of on the next turn, when it would have expired.
+    if (this.expiresAtMs(message) <= message.publishedAtMs && this.consumers.length > 0) this.dispatch(message.publishedAtMs);
+    return appended;
   }
 
   private wouldOverflow(message: StoredMessage, options: QueueOptions): boolean {
@@ -309,7 +313,7 @@ export class Queue {
     return message.expiresAtMs === null ? byQueue : Math.min(byQueue, message.expiresAtMs);
   }
 
-  /** Expired once its time is past: a TTL of 0 lets a consumer waiting in the same turn take it. */
+  /** Expired once its time is past (a TTL of 0: after the dispatch at publish time, see enqueue). */
   private hasExpired(message: QueuedMessage, nowMs: number): boolean {
     return this.expiresAtMs(message.message) < nowMs;
   }
