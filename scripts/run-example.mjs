@@ -12,6 +12,7 @@
  * The example's exit code becomes this script's; 2 means it was called wrongly.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,13 +49,25 @@ if (!examples.has(name)) {
 const exampleArguments = rest[0] === '--' ? rest.slice(1) : rest;
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-const compiled = spawnSync(process.execPath, [tsc, '-p', join(repositoryRoot, 'tsconfig.examples.json')], { stdio: 'inherit' });
-if (compiled.status !== 0) {
-  process.stderr.write('run-example: the examples did not compile (see above)\n');
-  process.exit(1);
+const outputDirectory = join(repositoryRoot, '.build', 'examples');
+const entry = join(outputDirectory, `${name}.js`);
+
+function compile() {
+  const compiled = spawnSync(process.execPath, [tsc, '-p', join(repositoryRoot, 'tsconfig.examples.json')], { stdio: 'inherit' });
+  if (compiled.status !== 0) {
+    process.stderr.write('run-example: the examples did not compile (see above)\n');
+    process.exit(1);
+  }
 }
 
-const child = spawn(process.execPath, [join(repositoryRoot, '.build', 'examples', `${name}.js`), ...exampleArguments], { stdio: 'inherit' });
+compile();
+// An incremental tsc does not notice outputs deleted behind its back: start it afresh then.
+if (!existsSync(entry)) {
+  rmSync(outputDirectory, { recursive: true, force: true });
+  compile();
+}
+
+const child = spawn(process.execPath, [entry, ...exampleArguments], { stdio: 'inherit' });
 // Ctrl-C reaches the example through the terminal already; a SIGTERM sent to this script is passed on.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
