@@ -8,20 +8,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { ChannelModel } from 'amqplib';
-import { isolatedEnvironment, startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
+import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
+import { assertSucceeded, examplesDirectory, runExample, runnerScript, startScript } from '../helpers/example-process.js';
 import { amqpUrl, connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
 import { waitUntilCommitted } from '../helpers/waiting.js';
-
-/** The compiled examples beside this file's build: <build>/test/integration → <build>/examples. */
-const examplesDirectory = fileURLToPath(new URL('../../examples/', import.meta.url));
-/** `npm run example` runs this script; it compiles examples/ itself into .build/examples. */
-const runnerScript = fileURLToPath(new URL('../../../scripts/run-example.mjs', import.meta.url));
-const exampleTimeoutMs = 45_000;
 
 let broker: BrokerProcess;
 let connection: ChannelModel;
@@ -36,80 +28,8 @@ after(async () => {
   await broker?.stop();
 });
 
-interface ExampleResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-interface RunningExample {
-  readonly child: ChildProcess;
-  readonly result: Promise<ExampleResult>;
-  /** Resolves once stdout holds `pattern`. */
-  waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<void>;
-}
-
 function brokerEnvironment(): Record<string, string> {
   return { OSPREY_BROKERS: broker.bootstrap, OSPREY_AMQP_URL: amqpUrl(broker) };
-}
-
-/** Starts `node <script> …args` with only the given OSPREY_* variables; killed after exampleTimeoutMs. */
-function startScript(script: string, args: readonly string[], env: Record<string, string>): RunningExample {
-  const child = spawn(process.execPath, [script, ...args], { env: isolatedEnvironment(env), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters = new Set<{ pattern: RegExp; resolve: () => void }>();
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    for (const waiter of waiters) {
-      if (waiter.pattern.test(stdout)) {
-        waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdin!.on('error', () => undefined);
-  const result = new Promise<ExampleResult>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} ${args.join(' ')} did not finish in ${exampleTimeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, exampleTimeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-  return {
-    child,
-    result,
-    waitForStdout(pattern, timeoutMs = 15_000) {
-      if (pattern.test(stdout)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${String(pattern)} on stdout within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`)), timeoutMs);
-        waiters.add({
-          pattern,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        });
-      });
-    },
-  };
-}
-
-/** Runs the compiled example `name` to its end against the test's broker (stdin closed at once). */
-async function runExample(name: string, args: readonly string[] = [], env: Record<string, string> = brokerEnvironment()): Promise<ExampleResult> {
-  const running = startScript(`${examplesDirectory}${name}.js`, args, env);
-  running.child.stdin!.end();
-  return running.result;
-}
-
-function assertSucceeded(result: ExampleResult): void {
-  assert.equal(result.code, 0, `exit code ${String(result.code)}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
-  assert.equal(result.stderr, '', 'nothing on stderr');
 }
 
 /** The number a line of stdout holds where `pattern`'s first group is; fails when no line matches. */
@@ -157,7 +77,7 @@ test('npm run example without a name lists the five examples; an unknown name li
 test('every example says the broker is not reachable, and how to start it, and exits 1 when nothing listens', async () => {
   const port = await closedPort();
   const env = { OSPREY_BROKERS: `127.0.0.1:${port}`, OSPREY_AMQP_URL: `amqp://guest:guest@127.0.0.1:${port}/` };
-  const results = await Promise.all(exampleNames.map((name) => runExample(name, [], env)));
+  const results = await Promise.all(exampleNames.map((name) => runExample(name, env)));
   for (const [index, result] of results.entries()) {
     const name = exampleNames[index]!;
     assert.equal(result.code, 1, `${name}: exit code\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
@@ -167,7 +87,7 @@ test('every example says the broker is not reachable, and how to start it, and e
 });
 
 test('signup: the handler answers in the time of one publish, and the mail and SMS workers each get every signup', async () => {
-  const result = await runExample('signup');
+  const result = await runExample('signup', brokerEnvironment());
   assertSucceeded(result);
   for (const name of ['alice', 'bob', 'carol']) {
     assert.match(result.stdout, new RegExp(`^POST /signup ${name}: 201 in \\d+ ms`, 'm'));
@@ -196,7 +116,7 @@ test('orders, through npm run example: 20 orders confirmed while inventory is do
 });
 
 test('flash-sale: of 10,000 confirmed purchase requests against x-max-length 100 with reject-publish, 100 are acked and 9,900 nacked; the back end sees 100', async () => {
-  const result = await runExample('flash-sale');
+  const result = await runExample('flash-sale', brokerEnvironment());
   assertSucceeded(result);
   assert.match(result.stdout, /^broker: accepted 100, refused 9900$/m);
   assert.match(result.stdout, /accepted: request-00001 … request-00100 /);
@@ -207,7 +127,7 @@ test('flash-sale: of 10,000 confirmed purchase requests against x-max-length 100
 });
 
 test('log-pipeline: the indexer and stats groups each read all 300 lines at their own pace and commit to the end', async () => {
-  const result = await runExample('log-pipeline');
+  const result = await runExample('log-pipeline', brokerEnvironment());
   assertSucceeded(result);
   assert.match(result.stdout, /^group stats: read all 300 lines /m);
   assert.match(result.stdout, /^group indexer: read all 300 lines /m);
@@ -224,7 +144,7 @@ test('log-pipeline: the indexer and stats groups each read all 300 lines at thei
 });
 
 test('chat: the scripted demo, room messages to those present, private ones kept for those away', async () => {
-  const result = await runExample('chat');
+  const result = await runExample('chat', brokerEnvironment());
   assertSucceeded(result);
   assert.match(result.stdout, /^ {2}chat\.user\.carol keeps 1 message for her$/m);
   assert.match(result.stdout, /^ {4}carol sees \[private\] bob: lunch at noon\?$/m);
