@@ -27,7 +27,7 @@ const applications = ['web', 'billing', 'search'] as const;
 const linesPerApplication = 100;
 const seed = 20_261_205;
 /** The indexer's pace: what indexing one line costs it. */
-const indexerMsPerLine = 5;
+const indexingDelayPerLineMs = 5;
 const consumeTimeoutMs = 30_000;
 const searchedWord = 'timeout';
 
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   // Both groups join at once (a new group's first join waits a moment for more members).
   const [indexer, stats] = await Promise.all([
     startGroup(kafka, 'indexer', async (line) => {
-      await sleep(indexerMsPerLine);
+      await sleep(indexingDelayPerLineMs);
       for (const word of wordsOf(line.text)) {
         const ids = index.get(word) ?? new Set<string>();
         ids.add(line.id);
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       counts[line.level]++;
     }),
   ]);
-  console.log(`consumer groups "indexer" (${indexerMsPerLine} ms per line) and "stats" started, reading from the beginning`);
+  console.log(`consumer groups "indexer" (${indexingDelayPerLineMs} ms per line) and "stats" started, reading from the beginning`);
 
   const lines = writeLines();
   const startMs = performance.now();
