@@ -29,6 +29,7 @@ test('against RabbitMQ: signup, orders, flash-sale and chat succeed with the out
   const orders = await runExample('orders', env);
   assertSucceeded(orders);
   assert.match(orders.stdout, /^inventory service: processed 20 of 20 orders: order-001 .* order-020$/m);
+  assert.match(orders.stdout, /^inventory service \(back again\): order-006 done, .* \(redelivered: /m);
 
   const flashSale = await runExample('flash-sale', env);
   assertSucceeded(flashSale);
