@@ -11,13 +11,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isolatedEnvironment } from './broker-process.js';
+import { repositoryRoot } from './tools.js';
 
 /** The compiled examples beside this file's build: <build>/test/helpers → <build>/examples/. */
 export const examplesDirectory = fileURLToPath(new URL('../../examples/', import.meta.url));
 /** `npm run example` runs this script; it compiles examples/ itself into .build/examples. */
-export const runnerScript = fileURLToPath(new URL('../../../scripts/run-example.mjs', import.meta.url));
+export const runnerScript = join(repositoryRoot(), 'scripts', 'run-example.mjs');
 const exampleTimeoutMs = 45_000;
 
 export interface ExampleResult {
