@@ -6,7 +6,9 @@
  * max.message.bytes; CRC-32C; record count consistent with lastOffsetDelta; no control batches
  * from clients; sequence numbers present for producer ids. Under LogAppendTime the batch is
  * stamped with the broker's clock (maxTimestamp and the timestamp-type bit, then a new CRC).
- * Idempotent producers' sequences and epochs are checked last, in appendBatch.
+ * Idempotent producers' sequences and epochs are checked last, in appendBatch. A topic with a
+ * compression.type gets batches of another codec recompressed first (recompress.ts), in arrival
+ * order per partition (produceInOrder).
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import {
@@ -31,6 +33,8 @@ import type { AppendResult } from '../storage/partition-log.js';
 import type { Broker, Partition } from './broker.js';
 import { asOffset, type Offset } from './offset.js';
 import type { BatchMetadata } from './idempotence/producer-state.js';
+import { recompressBatch } from './recompress.js';
+import { DecompressionError } from '../protocol/kafka/compression.js';
 
 export interface PartitionProduceResult {
   errorCode: number;
@@ -80,6 +84,51 @@ export function checkBatch(records: Buffer | null, partition: Partition, produce
     return rejected(ErrorCode.invalidRecord, 'a batch with a producer id must carry a base sequence');
   }
   return null;
+}
+
+/** Per partition, the last of the appends queued behind a conversion; absent when none is pending. */
+const queuedAppends = new WeakMap<Partition, Promise<void>>();
+
+/**
+ * Appends a checked batch (appendBatch), converted first to the topic's compression.type when its
+ * codec differs. A partition with a conversion pending takes every batch through the same queue,
+ * so batches are stored in the order they arrived; otherwise nothing waits before the append.
+ */
+export function produceInOrder(broker: Broker, partition: Partition, records: Buffer, acks: number): Promise<PartitionProduceResult> {
+  const targetCodec = partition.topic.effective.compressionCodec;
+  const converting = targetCodec !== null && (readAttributes(records, 0) & compressionCodecMask) !== targetCodec;
+  const queued = queuedAppends.get(partition);
+  if (!converting && queued === undefined) return appendBatch(broker, partition, records, acks);
+  let answer: Promise<PartitionProduceResult> = Promise.resolve(rejected(ErrorCode.unknownServerError, 'not appended'));
+  const step = (queued ?? Promise.resolve()).then(async () => {
+    let batch = records;
+    if (converting) {
+      try {
+        batch = await recompressBatch(records, targetCodec, broker.config.limits.maxDecompressedBytes);
+      } catch (error) {
+        if (!(error instanceof DecompressionError)) throw error;
+        answer = Promise.resolve(rejected(ErrorCode.corruptMessage, `the batch could not be recompressed for the topic's compression.type: ${error.message}`));
+        return;
+      }
+      const maxMessageBytes = partition.topic.effective.maxMessageBytes;
+      if (batch.length > maxMessageBytes) {
+        answer = Promise.resolve(rejected(ErrorCode.messageTooLarge, `batch of ${batch.length} bytes after recompression exceeds max.message.bytes ${maxMessageBytes}`));
+        return;
+      }
+    }
+    // The append itself happens synchronously inside appendBatch; only its durability is awaited later.
+    answer = appendBatch(broker, partition, batch, acks);
+  });
+  // The queue goes on whatever this step did; the caller sees its failure.
+  const settled = step.then(
+    () => undefined,
+    () => undefined,
+  );
+  queuedAppends.set(partition, settled);
+  void settled.then(() => {
+    if (queuedAppends.get(partition) === settled) queuedAppends.delete(partition);
+  });
+  return step.then(() => answer);
 }
 
 /**

@@ -32,6 +32,9 @@ function oneOf(...allowed: string[]): (value: string) => string | null {
   return (value) => (allowed.includes(value) ? null : `expected one of ${allowed.join(', ')}, got '${value}'`);
 }
 
+/** compression.type's values: the codec batches are stored in, null for "as the producer sent them". */
+export const topicCompressionCodecs: Readonly<Record<string, number | null>> = { producer: null, uncompressed: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
+
 const keys: readonly TopicConfigKey[] = [
   {
     name: 'cleanup.policy',
@@ -43,9 +46,9 @@ const keys: readonly TopicConfigKey[] = [
   {
     name: 'compression.type',
     type: ConfigType.string,
-    documentation: 'producer: batches are stored compressed as the producer sent them',
+    documentation: 'producer: batches are stored as the producer compressed them; uncompressed, gzip, snappy, lz4, zstd: a batch in another codec is recompressed into this one on the way in',
     defaultValue: () => 'producer',
-    validate: (value) => (value === 'producer' ? null : `only 'producer' is supported (batches are stored as sent), got '${value}'`),
+    validate: oneOf(...Object.keys(topicCompressionCodecs)),
   },
   {
     name: 'retention.ms',
@@ -128,6 +131,8 @@ export interface EffectiveTopicConfig {
   maxMessageBytes: number;
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
   indexIntervalBytes: number;
+  /** compression.type: the codec every stored batch must have; null = as produced. */
+  compressionCodec: number | null;
 }
 
 export function effectiveTopicConfig(overrides: ReadonlyMap<string, string>, defaults: TopicDefaults): EffectiveTopicConfig {
@@ -144,6 +149,7 @@ export function effectiveTopicConfig(overrides: ReadonlyMap<string, string>, def
     maxMessageBytes: number('max.message.bytes', defaults.maxMessageBytes),
     messageTimestampType: timestampType === 'LogAppendTime' ? 'LogAppendTime' : 'CreateTime',
     indexIntervalBytes: number('index.interval.bytes', defaults.indexIntervalBytes),
+    compressionCodec: topicCompressionCodecs[overrides.get('compression.type') ?? 'producer'] ?? null,
   };
 }
 

@@ -125,3 +125,64 @@ test('a topic deleted while a fetch waits on it: UNKNOWN_TOPIC_OR_PARTITION (by 
     }
   }
 });
+
+/** The codec (attribute bits 0-2) of each batch a raw Fetch returns for partition 0 of `topic`, from offset 0. */
+async function storedCodecs(topic: string): Promise<number[]> {
+  const fetchApi = rawApi(fetchRequest, fetchResponse);
+  const connection = await RawKafkaConnection.open(broker.host, broker.port);
+  try {
+    const answer = await connection.call(fetchApi, 12, {
+      clusterId: null,
+      replicaId: -1,
+      replicaState: { replicaId: -1, replicaEpoch: -1n },
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 10_000_000,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topic, topicId: Buffer.alloc(16), partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 10_000_000, replicaDirectoryId: Buffer.alloc(16) }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+    const codecs: number[] = [];
+    const bytes = answer.responses[0]!.partitions[0]!.records ?? Buffer.alloc(0);
+    for (let at = 0; at < bytes.length; at += bytes.readInt32BE(at + 8) + 12) codecs.push(bytes.readInt16BE(at + 21) & 0x07);
+    return codecs;
+  } finally {
+    connection.destroy();
+  }
+}
+
+test('compression.type: every value Kafka takes is accepted, and batches in another codec are stored recompressed, in order, readable by every client', async () => {
+  await admin.createTopics({ topics: [{ topic: 'zstd-topic', numPartitions: 1, configEntries: [{ name: 'compression.type', value: 'zstd' }] }] });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+  await producer.connect();
+  // Uncompressed batches from an idempotent producer, several in flight at once: stored as zstd, in order.
+  await Promise.all(Array.from({ length: 20 }, (_, batch) => producer.send({ topic: 'zstd-topic', messages: Array.from({ length: 10 }, (__, index) => ({ value: `v-${batch * 10 + index}` })) })));
+  await producer.disconnect();
+  const codecs = await storedCodecs('zstd-topic');
+  assert.equal(codecs.length, 20);
+  assert.ok(codecs.every((codec) => codec === 4), `stored codecs ${codecs.join(',')}`);
+  const consumed = await runKcat(['-b', broker.bootstrap, '-C', '-t', 'zstd-topic', '-o', 'beginning', '-e', '-q', '-f', '%s\\n'], { timeoutMs: 30_000 });
+  assertKcatSucceeded(consumed, 'reading the recompressed topic');
+  const values = consumed.stdout.toString('utf8').trim().split('\n');
+  assert.equal(values.length, 200);
+  assert.deepEqual([...values].sort(), Array.from({ length: 200 }, (_, index) => `v-${index}`).sort());
+  // Each batch kept its records' order (a send is one batch).
+  for (let batch = 0; batch < 20; batch++) {
+    const positions = Array.from({ length: 10 }, (_, index) => values.indexOf(`v-${batch * 10 + index}`));
+    assert.deepEqual(positions, [...positions].sort((left, right) => left - right));
+  }
+
+  // Changed to uncompressed: a gzip producer's batches are stored inflated.
+  for (const value of ['uncompressed', 'gzip', 'snappy', 'lz4', 'producer', 'uncompressed']) {
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'zstd-topic', configEntries: [{ name: 'compression.type', value }] }] });
+  }
+  const gzip = await runKcat(['-b', broker.bootstrap, '-P', '-t', 'zstd-topic', '-p', '0', '-z', 'gzip'], { input: 'g-1\ng-2\ng-3\n', timeoutMs: 30_000 });
+  assertKcatSucceeded(gzip, 'producing gzip');
+  const after = await storedCodecs('zstd-topic');
+  assert.equal(after.length, 21);
+  assert.equal(after[20], 0, 'the gzip batch is stored uncompressed');
+  await assert.rejects(admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'zstd-topic', configEntries: [{ name: 'compression.type', value: 'brotli' }] }] }));
+});

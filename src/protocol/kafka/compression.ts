@@ -1,13 +1,20 @@
-import { gunzip } from 'node:zlib';
+import { gunzip, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import { uncompress as snappyUncompress } from 'snappy';
-import { decompressFrame as lz4DecompressFrame } from 'lz4-napi';
+import { compress as snappyCompress, uncompress as snappyUncompress } from 'snappy';
+import { compressFrame as lz4CompressFrame, decompressFrame as lz4DecompressFrame } from 'lz4-napi';
+import { compress as zstdCompress } from '@mongodb-js/zstd';
 import { Decompress as ZstdDecompress } from 'fzstd';
 
 /**
- * Decompression of a record batch's records section, for the few places that must see inside a
- * compressed batch (ListOffsets by timestamp). Produce and Fetch never come here: batches are
- * stored and served as the producer compressed them.
+ * Compression of a record batch's records section. Decompression is for the few places that must
+ * see inside a compressed batch (ListOffsets by timestamp, and a topic whose compression.type
+ * differs from the producer's codec); Fetch never comes here, and Produce only for such topics:
+ * batches are otherwise stored and served as the producer compressed them. Compression is for
+ * producers (src/client/) and for those topics:
+ *
+ *   format written: gzip one gzip member (zlib); snappy one raw Snappy block (what librdkafka
+ *   writes; Java readers accept it too); lz4 one LZ4 frame (Kafka requires the frame format since
+ *   KIP-57); zstd one zstd frame (@mongodb-js/zstd; Produce v7+ and Fetch v10+ only).
  *
  * Every codec is bounded before or while it inflates, because the bytes come from a client: a
  * batch that would grow beyond `maxOutputBytes` is refused (DecompressionError), never inflated.
@@ -62,6 +69,24 @@ export function declaredDecompressedBytes(codec: number, input: Buffer): number 
 }
 
 const gunzipAsync = promisify(gunzip);
+const gzipAsync = promisify(gzip);
+
+export async function compressRecords(codec: number, input: Buffer): Promise<Buffer> {
+  switch (codec) {
+    case compressionCodecs.none:
+      return input;
+    case compressionCodecs.gzip:
+      return gzipAsync(input);
+    case compressionCodecs.snappy:
+      return snappyCompress(input);
+    case compressionCodecs.lz4:
+      return lz4CompressFrame(input);
+    case compressionCodecs.zstd:
+      return zstdCompress(input, 3);
+    default:
+      throw new RangeError(`unknown compression codec ${codec}`);
+  }
+}
 
 export async function decompressRecords(codec: number, input: Buffer, maxOutputBytes = defaultMaxDecompressedBytes): Promise<Buffer> {
   switch (codec) {

@@ -9,11 +9,12 @@
  * is not written twice; a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch
  * INVALID_PRODUCER_EPOCH (broker/idempotence/producer-state.ts). Check and append happen without yielding.
  * A partition still being recovered at start-up answers NOT_LEADER_OR_FOLLOWER (retriable); a
- * compressed batch declaring more than limits.maxDecompressedBytes, MESSAGE_TOO_LARGE.
+ * compressed batch declaring more than limits.maxDecompressedBytes, MESSAGE_TOO_LARGE. A topic whose
+ * compression.type is a codec stores every batch in it: others are recompressed on the way in.
  * Not implemented yet: transactions.
  */
 import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
-import { appendBatch, checkBatch } from '../../../broker/produce.js';
+import { checkBatch, produceInOrder } from '../../../broker/produce.js';
 import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
 import type { PartitionProduceResult } from '../../../broker/produce.js';
 import { offsetToWire } from '../../../broker/offset.js';
@@ -84,7 +85,7 @@ export const produceHandler = defineHandler({
                 result =
                   checkBatch(partitionData.records, partition, apiVersion) ??
                   checkDecompressedSize(partitionData.records!, context.broker.config.limits.maxDecompressedBytes) ??
-                  (await appendBatch(context.broker, partition, partitionData.records!, acks));
+                  (await produceInOrder(context.broker, partition, partitionData.records!, acks));
               }
             }
             if (result.errorCode !== ErrorCode.none) {
