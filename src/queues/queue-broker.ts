@@ -23,6 +23,8 @@ import { Exchange, type Destination } from './exchange.js';
 import { Queue } from './queue.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
+import { PriorityQueueStore } from './queue-store/priority-queue-store.js';
+import { queueOptionsFromArguments } from './queue-options.js';
 import type { ExchangeTypeName } from './routing/binding-matcher.js';
 import { headersBindingError } from './routing/headers.js';
 import { isExchangeTypeName } from './routing/matcher-for.js';
@@ -103,7 +105,9 @@ export class QueueBroker {
       host.exchanges.set(definition.name, new Exchange({ ...definition, type: definition.type, durable: true }));
     }
     const queues = stored.queues.filter((definition) => broker.virtualHosts.has(definition.virtualHost));
-    const stores = await mapConcurrently(queues, storage.openConcurrency ?? defaultOpenConcurrency, (definition) => storage.openDurableStore(join(storage.queuesDirectory, definition.storageId)));
+    const stores = await mapConcurrently(queues, storage.openConcurrency ?? defaultOpenConcurrency, (definition) =>
+      broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), storedMaxPriority(definition, logger)),
+    );
     for (const [index, definition] of queues.entries()) {
       broker.virtualHosts.get(definition.virtualHost)!.queues.set(definition.name, new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!));
     }
@@ -254,9 +258,10 @@ export class QueueBroker {
       const stored = declaration.durable && exclusiveOwner === null;
       const storageId = stored ? `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}` : '';
       const settings = { virtualHost: host.name, name, durable: declaration.durable, exclusiveOwner, autoDelete: declaration.autoDelete, arguments: declaration.arguments, storageId };
+      const maxPriority = maxPriorityOf(declaration.arguments, name, host.name);
       let store: QueueStore;
       if (stored) {
-        store = await this.storage.openDurableStore(join(this.storage.queuesDirectory, storageId));
+        store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, storageId), maxPriority);
         const definition: QueueDefinition = { virtualHost: host.name, name, storageId, autoDelete: settings.autoDelete, arguments: settings.arguments };
         try {
           await this.storage.definitions.putQueue(definition);
@@ -265,7 +270,7 @@ export class QueueBroker {
           throw error;
         }
       } else {
-        store = new MemoryQueueStore();
+        store = maxPriority === null ? new MemoryQueueStore() : PriorityQueueStore.inMemory(maxPriority, this.logger);
       }
       const queue = new Queue(settings, store);
       host.queues.set(name, queue);
@@ -407,6 +412,12 @@ export class QueueBroker {
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
+  /** A durable queue's store; a priority queue's is one store per priority level, each opened as an ordinary queue's is. */
+  private openDurableQueueStore(directory: string, maxPriority: number | null): Promise<QueueStore> {
+    if (maxPriority === null) return this.storage.openDurableStore(directory);
+    return PriorityQueueStore.open(directory, maxPriority, (levelDirectory) => this.storage.openDurableStore(levelDirectory), this.logger);
+  }
+
   /** Flushes and closes every queue store and the definitions store. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -437,6 +448,23 @@ export async function removeUnknownQueueFolders(queuesDirectory: string, known: 
 
 function isDurable(exchange: Exchange): boolean {
   return exchange.settings.durable;
+}
+
+/** The x-max-priority of a queue's arguments (406 when invalid); null for an ordinary queue (absent, or 0 as RabbitMQ reads it). */
+function maxPriorityOf(args: FieldTable, queueName: string, virtualHost: string): number | null {
+  if (!args.has('x-max-priority')) return null;
+  const maxPriority = queueOptionsFromArguments(args, queueName, virtualHost).maxPriority;
+  return maxPriority === 0 ? null : maxPriority;
+}
+
+/** The same for a stored queue; arguments stored before they were checked at declare count as an ordinary queue, logged. */
+function storedMaxPriority(definition: QueueDefinition, logger: Logger): number | null {
+  try {
+    return maxPriorityOf(definition.arguments, definition.name, definition.virtualHost);
+  } catch (error) {
+    logger.warn('a stored queue has invalid arguments; it is kept as an ordinary queue', { queue: definition.name, virtualHost: definition.virtualHost, error: (error as Error).message });
+    return null;
+  }
 }
 
 function isStoredDestination(destination: Destination): boolean {
