@@ -19,11 +19,10 @@
  * at most 256, never a scan of messages. A taken message is the level store's own object: settle
  * and requeue find its level by that object and hand it back there, where identity is checked.
  *
- * Opening a durable level is asynchronous (a folder, a log) and append is not: messages appended
- * meanwhile wait in their level, in order and counted as ready, and go to its store once it is
- * open; their `durable` resolves when that store has them on disk. While such a level is the
- * highest one with ready messages, takeNext returns null rather than let a lower priority overtake
- * it; the appends into the opened store call onReady. A level whose store fails to open loses its
+ * Opening a durable level is asynchronous (a folder, a log) and append is not: while a new level's
+ * store opens, its messages wait in memory (waiting-messages.ts), served from there as a store
+ * would serve them, and move into the store, each in the state it is in, once it is open; their
+ * `durable` resolves when the store has them on disk. A level whose store fails to open loses its
  * waiting messages (their `durable` rejects, so a confirming publisher gets a nack); the next
  * message of that priority tries again.
  *
@@ -35,6 +34,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../logging/logger.js';
 import { priorityOfProperties } from '../../protocol/amqp/content-header.js';
 import { MemoryQueueStore } from './memory-queue-store.js';
+import { WaitingMessages } from './waiting-messages.js';
 import type { AppendedMessage, QueueStore } from './queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
@@ -49,29 +49,40 @@ export function levelFolderName(priority: number): string {
 /** Opens (recovers, or creates) the store of one durable level in its folder. */
 export type OpenLevelStore = (directory: string) => Promise<QueueStore>;
 
-/** A message appended while its level's store is being opened. */
-interface WaitingAppend {
-  readonly message: StoredMessage;
-  readonly stored: (durable: Promise<void>) => void;
-  readonly failed: (error: unknown) => void;
-}
-
+/** One priority level: its store, or while a durable one is being opened, the messages waiting for it. */
 class Level {
   /** Null while a durable level's store is being opened. */
   store: QueueStore | null = null;
-  /** Appended while the store is being opened, in append order. */
-  waiting: WaitingAppend[] = [];
-  /** The first `purgedWaiting` waiting messages were purged: they are appended, then purged, once the store is open. */
-  purgedWaiting = 0;
+  waiting = new WaitingMessages();
+  /** Messages taken while waiting, to the store's own objects for them (waiting-messages.ts). */
+  readonly replaced = new WeakMap<QueuedMessage, QueuedMessage>();
 
   constructor(readonly priority: number) {}
 
   get readyCount(): number {
-    return this.store === null ? this.waiting.length - this.purgedWaiting : this.store.readyCount;
+    return this.store === null ? this.waiting.readyCount : this.store.readyCount;
   }
 
   get unackedCount(): number {
-    return this.store === null ? 0 : this.store.unackedCount;
+    return this.store === null ? this.waiting.unackedCount : this.store.unackedCount;
+  }
+
+  takeNext(): QueuedMessage | null {
+    return this.store === null ? this.waiting.takeNext() : this.store.takeNext();
+  }
+
+  requeue(message: QueuedMessage): void {
+    if (this.store === null) this.waiting.requeue(message);
+    else this.store.requeue(this.replaced.get(message) ?? message);
+  }
+
+  settle(message: QueuedMessage): void {
+    if (this.store === null) this.waiting.settle(message);
+    else this.store.settle(this.replaced.get(message) ?? message);
+  }
+
+  purge(): number {
+    return this.store === null ? this.waiting.purge() : this.store.purge();
   }
 }
 
@@ -143,29 +154,24 @@ export class PriorityQueueStore implements QueueStore {
     return count;
   }
 
-  // TODO(core, at merge): once QueueStore has `readyBytes` and `peekNext()`, delegate them:
-  //   get readyBytes(): number { let bytes = 0; for (const level of this.levels) bytes += level.store === null ? level.waitingBodyBytes() : level.store.readyBytes; return bytes; }
-  //   peekNext(): QueuedMessage | null { return this.highestReadyLevel()?.store?.peekNext() ?? null; }
-  // (waitingBodyBytes: the body bytes of waiting.slice(purgedWaiting).)
+  // TODO(core, at merge): QueueStore's new `readyBytes` and `peekNext()` (WaitingMessages has both already):
+  //   get readyBytes(): number { let bytes = 0; for (const level of this.levels) bytes += (level.store ?? level.waiting).readyBytes; return bytes; }
+  //   peekNext(): QueuedMessage | null { const level = this.highestReadyLevel(); return level === null ? null : (level.store ?? level.waiting).peekNext(); }
+  // and `deliveryCount: 0` on the QueuedMessage objects WaitingMessages makes (its takeNext, peekNext).
 
   append(message: StoredMessage): AppendedMessage {
     const priority = Math.min(priorityOfProperties(message.properties) ?? 0, this.maxPriority);
     const level = this.levelsByPriority[priority] ?? this.createLevel(priority);
     if (level.store !== null) return level.store.append(message);
-    // Offsets of a level count from 0 in its new store, in append order.
-    const offset = level.waiting.length;
-    const durable = new Promise<void>((resolve, reject) => {
-      level.waiting.push({ message, stored: (stored) => stored.then(resolve, reject), failed: reject });
-    });
-    durable.catch(() => undefined); // a transient message's durable is not awaited; its failure is logged by the level
-    return { offset, durable };
+    const appended = level.waiting.append(message);
+    this.notifyReady();
+    return appended;
   }
 
   takeNext(): QueuedMessage | null {
     const level = this.highestReadyLevel();
-    // A level still opening holds the highest messages: nothing lower may go first.
-    if (level === null || level.store === null) return null;
-    const message = level.store.takeNext();
+    if (level === null) return null;
+    const message = level.takeNext();
     if (message !== null) this.levelOfTaken.set(message, level);
     return message;
   }
@@ -179,7 +185,7 @@ export class PriorityQueueStore implements QueueStore {
     const level = this.levelOfTaken.get(message);
     if (level === undefined) return this.logger.debug('requeue of a message that is not taken ignored', { offset: message.offset });
     this.levelOfTaken.delete(message);
-    level.store!.requeue(message);
+    level.requeue(message);
   }
 
   /** A message that is not taken (settled or requeued already) is ignored. */
@@ -187,19 +193,12 @@ export class PriorityQueueStore implements QueueStore {
     const level = this.levelOfTaken.get(message);
     if (level === undefined) return this.logger.debug('settle of a message that is not taken ignored', { offset: message.offset });
     this.levelOfTaken.delete(message);
-    level.store!.settle(message);
+    level.settle(message);
   }
 
   purge(): number {
     let count = 0;
-    for (const level of this.levels) {
-      if (level.store !== null) {
-        count += level.store.purge();
-      } else {
-        count += level.waiting.length - level.purgedWaiting;
-        level.purgedWaiting = level.waiting.length;
-      }
-    }
+    for (const level of this.levels) count += level.purge();
     return count;
   }
 
@@ -253,27 +252,18 @@ export class PriorityQueueStore implements QueueStore {
     return level;
   }
 
-  /** The waiting messages go to the store in order; the purged ones are purged there at once, so every offset is as handed out. */
+  /** The waiting messages move into the store, each in the state it is in (waiting-messages.ts). */
   private levelOpened(level: Level, store: QueueStore): void {
-    const { waiting, purgedWaiting } = level;
-    level.waiting = [];
-    level.purgedWaiting = 0;
+    level.waiting.handOver(store, level.replaced, this.logger);
     level.store = this.watched(store);
-    for (const [index, each] of waiting.entries()) {
-      each.stored(store.append(each.message).durable);
-      if (index + 1 === purgedWaiting) store.purge();
-    }
+    this.notifyReady();
   }
 
   private levelFailed(level: Level, error: unknown): void {
-    this.logger.error('opening a priority level of a queue failed; its waiting messages are lost', {
-      priority: level.priority,
-      messages: level.waiting.length - level.purgedWaiting,
-      error: (error as Error).message,
-    });
     this.levels.splice(this.levels.indexOf(level), 1);
     this.levelsByPriority[level.priority] = undefined;
-    for (const each of level.waiting) each.failed(error);
+    const lost = level.waiting.fail(error);
+    this.logger.error('opening a priority level of a queue failed; its waiting messages are lost', { priority: level.priority, messages: lost, error: (error as Error).message });
     // Lower levels may flow now.
     this.notifyReady();
   }

@@ -226,31 +226,66 @@ test('durable: transient messages are dropped at reopen; a level left empty is r
   });
 });
 
-test('durable: while a new level opens, its messages wait counted as ready, a lower level does not overtake them; purge reaches them too', { timeout }, async () => {
+test('durable: while a new level opens, its messages are served from memory at once, and move into its store each in its state', { timeout }, async () => {
   await withTempQueue(async (directory) => {
     const store = await openDurable(directory, 5);
-    await store.append(prioritized(0, 1)).durable; // level 1 open
-    let readyCalls = 0;
-    store.onReady(() => readyCalls++);
-    const first = store.append(prioritized(1, 4)); // level 4 opens now
-    const second = store.append(prioritized(2, 4));
-    assert.deepEqual([first.offset, second.offset], [0, 1]);
-    assert.equal(store.readyCount, 3);
-    assert.equal(store.takeNext(), null);
+    await store.append(prioritized(0, 1)).durable; // level 1 is open
+    const appended = [1, 2, 3, 4, 5].map((index) => store.append(prioritized(index, 4))); // level 4 opens now
+    assert.equal(store.readyCount, 6);
+    const [kept, requeued, settled] = [store.takeNext()!, store.takeNext()!, store.takeNext()!];
+    assert.deepEqual(indexes([kept, requeued, settled]), [1, 2, 3]);
+    store.requeue(requeued);
+    store.settle(settled);
+    assert.equal(store.readyCount, 4);
+    assert.equal(store.unackedCount, 1);
+    await Promise.all(appended.map((each) => each.durable));
+    assert.equal(store.readyCount, 4);
+    assert.equal(store.unackedCount, 1);
+    const rest = await takeMessages(store, 4);
+    assert.deepEqual(
+      rest.map((message) => [indexOf(message), message.redelivered]),
+      [
+        [2, true],
+        [4, false],
+        [5, false],
+        [0, false],
+      ],
+    );
+    for (const message of rest) store.settle(message);
+    // The message taken before the level opened is still unacked, and comes back after a reopen, flagged redelivered.
+    assert.equal(store.unackedCount, 1);
+    await store.close();
+    const reopened = await openDurable(directory, 5);
+    assert.equal(reopened.readyCount, 1);
+    const [again] = await takeMessages(reopened, 1);
+    assert.deepEqual([indexOf(again!), again!.redelivered], [1, true]);
+    reopened.settle(again!);
+    await reopened.close();
+  });
+});
+
+test('durable: settling a message taken before its level opened, after it opened, reaches the store; purge reaches waiting messages', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await openDurable(directory, 5);
+    await store.append(prioritized(0, 1)).durable;
+    const appended = [1, 2, 3].map((index) => store.append(prioritized(index, 5)));
+    const taken = store.takeNext()!;
+    assert.equal(indexOf(taken), 1);
     assert.equal(store.purge(), 3);
-    const third = store.append(prioritized(3, 4));
-    assert.equal(third.offset, 2);
-    assert.equal(store.readyCount, 1);
-    await Promise.all([first.durable, second.durable, third.durable]);
-    assert.ok(readyCalls > 0);
-    const [taken] = await takeMessages(store, 1);
-    assert.deepEqual([indexOf(taken!), taken!.offset], [3, 2]);
-    assert.equal(store.takeNext(), null);
     assert.equal(store.readyCount, 0);
-    store.settle(taken!);
+    assert.equal(store.unackedCount, 1);
+    await Promise.all(appended.map((each) => each.durable));
+    assert.equal(store.takeNext(), null);
+    assert.equal(store.unackedCount, 1);
+    store.settle(taken);
+    assert.equal(store.unackedCount, 0);
+    store.settle(taken);
+    store.requeue(taken);
+    assert.equal(store.readyCount, 0);
     await store.close();
     const reopened = await openDurable(directory, 5);
     assert.equal(reopened.readyCount, 0);
+    assert.deepEqual(reopened.levelPriorities, []);
     await reopened.delete();
   });
 });
@@ -263,16 +298,21 @@ test('durable: a level whose store fails to open loses its waiting messages (dur
     const store = await PriorityQueueStore.open(directory, 5, (levelDirectory) => (failNext ? Promise.reject(new Error('no room')) : opener(levelDirectory)), logger);
     await store.append(prioritized(0, 1)).durable;
     failNext = true;
-    const lost = store.append(prioritized(1, 3));
-    assert.equal(store.takeNext(), null);
-    await assert.rejects(lost.durable, /no room/);
-    assert.ok(logger.lines.some((line) => line.level === 'error'));
+    const lost = [store.append(prioritized(1, 3)), store.append(prioritized(2, 3))];
+    const takenBeforeFailure = store.takeNext()!;
+    assert.equal(indexOf(takenBeforeFailure), 1);
+    for (const each of lost) await assert.rejects(each.durable, /no room/);
+    assert.ok(logger.lines.some((line) => line.level === 'error' && line.fields?.['messages'] === 2));
     assert.equal(store.readyCount, 1);
+    assert.equal(store.unackedCount, 0);
+    store.settle(takenBeforeFailure);
+    store.requeue(takenBeforeFailure);
+    assert.deepEqual([store.readyCount, store.unackedCount], [1, 0]);
     assert.equal(indexOf(store.takeNext()!), 0);
     failNext = false;
-    await store.append(prioritized(2, 3)).durable;
+    await store.append(prioritized(3, 3)).durable;
     assert.deepEqual(store.levelPriorities, [3, 1]);
-    assert.equal(indexOf(store.takeNext()!), 2);
+    assert.equal(indexOf(store.takeNext()!), 3);
     await store.delete();
   });
 });
