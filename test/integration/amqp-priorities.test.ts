@@ -4,13 +4,17 @@
  * priority, through basic.consume and basic.get; a message without priority counts as 0, one above
  * the maximum as the maximum; a nacked message goes back ahead of its own priority only; x-max-priority
  * 0 is an ordinary queue and 256 is refused; a durable priority queue keeps its order over a
- * restart and a kill -9.
+ * restart and a kill -9; and Python's pika doing the same (test/fixtures/amqp-python/priorities.py).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { ChannelModel, ConsumeMessage, GetMessage } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
+import { repositoryRoot, requirePythonModule } from '../helpers/tools.js';
 import { waitUntil } from '../helpers/waiting.js';
 
 let broker: BrokerProcess;
@@ -195,3 +199,21 @@ test('a durable priority queue keeps its order over a restart and a kill -9; una
   await client.close();
   await durableBroker.stop();
 });
+
+test('pika: a priority queue declared, published to without confirms, then read with basic.get and consume, highest first', async () => {
+  const python = requirePythonModule('pika', 'python3-pika');
+  const programs = join(repositoryRoot(), 'test', 'fixtures', 'amqp-python');
+  const { stdout } = await promisify(execFile)(python, [join(programs, 'priorities.py'), String(broker.amqpPort)], {
+    cwd: programs,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    timeout: 60_000,
+  });
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { got: Array<[string, number | null] | null>; consumed: string[] };
+  assert.deepEqual(result.got, [
+    ['top', 10],
+    ['above', 42],
+    ['mid', 5],
+  ]);
+  assert.deepEqual(result.consumed, ['mid-2', 'low', 'low-2', 'none']);
+});
+

@@ -16,8 +16,9 @@
  * takeNext takes from the highest level holding ready messages: higher priorities first, FIFO
  * within a level, requeued messages ahead of fresh ones within their own level (each level's store
  * keeps that order). It walks the levels in use, highest first, so a take costs O(levels in use),
- * at most 256, never a scan of messages. A taken message is the level store's own object: settle
- * and requeue find its level by that object and hand it back there, where identity is checked.
+ * at most 256, never a scan of messages. A taken message is the object its level handed out:
+ * settle and requeue find the level by that object and hand it back there, where identity is
+ * checked.
  *
  * Opening a durable level is asynchronous (a folder, a log) and append is not: while a new level's
  * store opens, its messages wait in memory (waiting-messages.ts), served from there as a store
@@ -53,7 +54,7 @@ export type OpenLevelStore = (directory: string) => Promise<QueueStore>;
 class Level {
   /** Null while a durable level's store is being opened. */
   store: QueueStore | null = null;
-  waiting = new WaitingMessages();
+  readonly waiting = new WaitingMessages();
   /** Messages taken while waiting, to the store's own objects for them (waiting-messages.ts). */
   readonly replaced = new WeakMap<QueuedMessage, QueuedMessage>();
 
