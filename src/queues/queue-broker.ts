@@ -19,12 +19,13 @@ import { writeFieldTable } from '../protocol/amqp/field-table.js';
 import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { Writer } from '../protocol/wire/writer.js';
 import type { BindingDefinition, DefinitionsStore, QueueDefinition } from './definitions/definitions.js';
+import { DeadLetterRouter } from './dead-lettering.js';
 import { Exchange, type Destination } from './exchange.js';
-import { Queue } from './queue.js';
+import { Queue, type QueueEvents } from './queue.js';
+import { defaultQueueOptions, queueOptionsFromArguments, type QueueOptions } from './queue-options.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
 import { PriorityQueueStore } from './queue-store/priority-queue-store.js';
-import { queueOptionsFromArguments } from './queue-options.js';
 import type { ExchangeTypeName } from './routing/binding-matcher.js';
 import { headersBindingError } from './routing/headers.js';
 import { isExchangeTypeName } from './routing/matcher-for.js';
@@ -87,12 +88,20 @@ export class QueueBroker {
   private readonly exclusiveQueues = new Map<number, Set<Queue>>();
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** What every queue asks of the broker: dead-lettering within its virtual host, deletion when it expires. */
+  private readonly queueEvents: QueueEvents;
 
   private constructor(
     private readonly storage: QueueBrokerStorage,
     private readonly logger: Logger,
     private readonly limits: QueueBrokerLimits,
-  ) {}
+  ) {
+    const deadLetters = new DeadLetterRouter((name) => this.virtualHosts.get(name), logger);
+    this.queueEvents = {
+      deadLetter: (queue, message, reason) => deadLetters.deadLetter(queue, message, reason),
+      expired: (queue) => this.expireQueue(queue),
+    };
+  }
 
   /** Restores every virtual host, durable exchange, durable queue (with its messages) and binding. */
   static async open(storage: QueueBrokerStorage, logger: Logger, limits: QueueBrokerLimits = unlimitedEntities): Promise<QueueBroker> {
@@ -105,11 +114,14 @@ export class QueueBroker {
       host.exchanges.set(definition.name, new Exchange({ ...definition, type: definition.type, durable: true }));
     }
     const queues = stored.queues.filter((definition) => broker.virtualHosts.has(definition.virtualHost));
-    const stores = await mapConcurrently(queues, storage.openConcurrency ?? defaultOpenConcurrency, (definition) =>
-      broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), storedMaxPriority(definition, logger)),
+    const restored = queues.map((definition) => ({ definition, options: broker.restoredOptions(definition) }));
+    const stores = await mapConcurrently(restored, storage.openConcurrency ?? defaultOpenConcurrency, ({ definition, options }) =>
+      broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), options),
     );
-    for (const [index, definition] of queues.entries()) {
-      broker.virtualHosts.get(definition.virtualHost)!.queues.set(definition.name, new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!));
+    for (const [index, { definition, options }] of restored.entries()) {
+      const queue = new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!, options);
+      broker.virtualHosts.get(definition.virtualHost)!.queues.set(definition.name, queue);
+      queue.attach(broker.queueEvents);
     }
     for (const binding of stored.bindings) {
       const host = broker.virtualHosts.get(binding.virtualHost);
@@ -248,8 +260,11 @@ export class QueueBroker {
         checkEquivalent('auto_delete', what, declaration.autoDelete, existing.settings.autoDelete);
         if (declaration.exclusive !== (existing.settings.exclusiveOwner !== null)) throw lockedQueue(name, host.name);
         checkEquivalentArguments(what, declaration.arguments, existing.settings.arguments);
+        existing.touch();
         return existing;
       }
+      const options = queueOptionsFromArguments(declaration.arguments, name, host.name);
+      checkQueueType(options, declaration, name, host.name);
       if (declaration.name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue name '${name}' contains reserved prefix 'amq.*'`);
       if (declaration.exclusive && requester === null) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - an exclusive queue needs a connection to own it');
       if (this.queueCount() >= this.limits.maxQueues) throw limitReached(`queue '${name}'`, host.name, 'queue', this.limits.maxQueues, 'amqp.maxQueues');
@@ -258,10 +273,9 @@ export class QueueBroker {
       const stored = declaration.durable && exclusiveOwner === null;
       const storageId = stored ? `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}` : '';
       const settings = { virtualHost: host.name, name, durable: declaration.durable, exclusiveOwner, autoDelete: declaration.autoDelete, arguments: declaration.arguments, storageId };
-      const maxPriority = maxPriorityOf(declaration.arguments, name, host.name);
       let store: QueueStore;
       if (stored) {
-        store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, storageId), maxPriority);
+        store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, storageId), options);
         const definition: QueueDefinition = { virtualHost: host.name, name, storageId, autoDelete: settings.autoDelete, arguments: settings.arguments };
         try {
           await this.storage.definitions.putQueue(definition);
@@ -270,10 +284,12 @@ export class QueueBroker {
           throw error;
         }
       } else {
+        const maxPriority = priorityLevels(options);
         store = maxPriority === null ? new MemoryQueueStore() : PriorityQueueStore.inMemory(maxPriority, this.logger);
       }
-      const queue = new Queue(settings, store);
+      const queue = new Queue(settings, store, options);
       host.queues.set(name, queue);
+      queue.attach(this.queueEvents);
       if (exclusiveOwner !== null) {
         let owned = this.exclusiveQueues.get(exclusiveOwner);
         if (owned === undefined) this.exclusiveQueues.set(exclusiveOwner, (owned = new Set()));
@@ -305,10 +321,30 @@ export class QueueBroker {
     }).catch((error: unknown) => this.logger.error('amqp auto-delete of a queue failed', { queue: queue.name, error: String(error) }));
   }
 
+  /** x-expires: a queue unused for its time is deleted, as by queue.delete. */
+  private expireQueue(queue: Queue): void {
+    void this.serially(async () => {
+      const host = this.virtualHosts.get(queue.virtualHost);
+      if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;
+      this.logger.info('amqp queue expired (x-expires): deleted', { virtualHost: host.name, queue: queue.name });
+      await this.removeQueue(host, queue, true);
+    }).catch((error: unknown) => this.logger.error('amqp deletion of an expired queue failed', { queue: queue.name, error: String(error) }));
+  }
+
+  /** The options of a restored queue; its arguments were checked when it was declared. */
+  private restoredOptions(definition: QueueDefinition): QueueOptions {
+    try {
+      return queueOptionsFromArguments(definition.arguments, definition.name, definition.virtualHost);
+    } catch (error) {
+      this.logger.warn('amqp queue arguments no longer valid: the queue is restored without them', { queue: definition.name, error: (error as Error).message });
+      return defaultQueueOptions;
+    }
+  }
+
   private async removeQueue(host: VirtualHost, queue: Queue, storedDefinition: boolean): Promise<void> {
     if (storedDefinition && queue.settings.storageId !== '') await this.storage.definitions.removeQueue(host.name, queue.name);
     host.queues.delete(queue.name);
-    queue.deleted = true;
+    queue.markDeleted();
     const owner = queue.settings.exclusiveOwner;
     if (owner !== null) this.exclusiveQueues.get(owner)?.delete(queue);
     queue.cancelConsumers();
@@ -413,7 +449,8 @@ export class QueueBroker {
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
   /** A durable queue's store; a priority queue's is one store per priority level, each opened as an ordinary queue's is. */
-  private openDurableQueueStore(directory: string, maxPriority: number | null): Promise<QueueStore> {
+  private openDurableQueueStore(directory: string, options: QueueOptions): Promise<QueueStore> {
+    const maxPriority = priorityLevels(options);
     if (maxPriority === null) return this.storage.openDurableStore(directory);
     return PriorityQueueStore.open(directory, maxPriority, (levelDirectory) => this.storage.openDurableStore(levelDirectory), this.logger);
   }
@@ -450,21 +487,9 @@ function isDurable(exchange: Exchange): boolean {
   return exchange.settings.durable;
 }
 
-/** The x-max-priority of a queue's arguments (406 when invalid); null for an ordinary queue (absent, or 0 as RabbitMQ reads it). */
-function maxPriorityOf(args: FieldTable, queueName: string, virtualHost: string): number | null {
-  if (!args.has('x-max-priority')) return null;
-  const maxPriority = queueOptionsFromArguments(args, queueName, virtualHost).maxPriority;
-  return maxPriority === 0 ? null : maxPriority;
-}
-
-/** The same for a stored queue; arguments stored before they were checked at declare count as an ordinary queue, logged. */
-function storedMaxPriority(definition: QueueDefinition, logger: Logger): number | null {
-  try {
-    return maxPriorityOf(definition.arguments, definition.name, definition.virtualHost);
-  } catch (error) {
-    logger.warn('a stored queue has invalid arguments; it is kept as an ordinary queue', { queue: definition.name, virtualHost: definition.virtualHost, error: (error as Error).message });
-    return null;
-  }
+/** The highest priority of a priority queue (x-max-priority 1…255); null for an ordinary queue (none, or 0 as RabbitMQ reads it). */
+function priorityLevels(options: QueueOptions): number | null {
+  return options.maxPriority === 0 ? null : options.maxPriority;
 }
 
 function isStoredDestination(destination: Destination): boolean {
@@ -517,6 +542,15 @@ function checkEquivalent(argument: string, what: string, received: string | bool
  * in any order, integers by value whatever their wire width (amqplib sends 10 as a byte, the Java
  * client and pika as an int32: the same argument), everything else by type and value.
  */
+/** Quorum queues (kept like durable classic queues here) must be durable and shared, as RabbitMQ requires. */
+function checkQueueType(options: QueueOptions, declaration: QueueDeclaration, name: string, virtualHost: string): void {
+  if (options.queueType !== 'quorum') return;
+  const invalid = (property: string): AmqpChannelError => new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid property '${property}' for queue '${name}' in vhost '${virtualHost}'`);
+  if (!declaration.durable) throw invalid('non-durable');
+  if (declaration.exclusive) throw invalid('exclusive');
+  if (declaration.autoDelete) throw invalid('auto-delete');
+}
+
 function checkEquivalentArguments(what: string, received: FieldTable, current: FieldTable): void {
   const names = new Set([...received.keys(), ...current.keys()]);
   for (const name of names) {

@@ -68,8 +68,16 @@ class Level {
     return this.store === null ? this.waiting.unackedCount : this.store.unackedCount;
   }
 
+  get readyBytes(): number {
+    return this.store === null ? this.waiting.readyBytes : this.store.readyBytes;
+  }
+
   takeNext(): QueuedMessage | null {
     return this.store === null ? this.waiting.takeNext() : this.store.takeNext();
+  }
+
+  peekNext(): QueuedMessage | null {
+    return this.store === null ? this.waiting.peekNext() : this.store.peekNext();
   }
 
   requeue(message: QueuedMessage): void {
@@ -155,10 +163,16 @@ export class PriorityQueueStore implements QueueStore {
     return count;
   }
 
-  // TODO(core, at merge): QueueStore's new `readyBytes` and `peekNext()` (WaitingMessages has both already):
-  //   get readyBytes(): number { let bytes = 0; for (const level of this.levels) bytes += (level.store ?? level.waiting).readyBytes; return bytes; }
-  //   peekNext(): QueuedMessage | null { const level = this.highestReadyLevel(); return level === null ? null : (level.store ?? level.waiting).peekNext(); }
-  // and `deliveryCount: 0` on the QueuedMessage objects WaitingMessages makes (its takeNext, peekNext).
+  get readyBytes(): number {
+    let bytes = 0;
+    for (const level of this.levels) bytes += level.readyBytes;
+    return bytes;
+  }
+
+  /** What takeNext would return: the highest ready level's next message (the same object takeNext then hands out). */
+  peekNext(): QueuedMessage | null {
+    return this.highestReadyLevel()?.peekNext() ?? null;
+  }
 
   append(message: StoredMessage): AppendedMessage {
     const priority = Math.min(priorityOfProperties(message.properties) ?? 0, this.maxPriority);

@@ -7,10 +7,12 @@
  *
  * Once the store is open, handOver() moves each message into it in the state it is in:
  *   1. messages taken meanwhile, or requeued, are appended one at a time and taken at once (the
- *      store is new and holds nothing ready, so the take returns the message just appended); the
- *      store's object for a taken one is remembered (`replaced`), so that its settle or requeue,
- *      which comes with the object handed out here, reaches the store; requeued ones are then
- *      requeued there, ahead of fresh ones, flagged redelivered;
+ *      store is new and holds nothing ready, so the take returns the message just appended), then
+ *      requeued and taken again as often as they were requeued here, so that the store counts
+ *      their returns (deliveryCount, x-delivery-limit) as they were counted here; the store's
+ *      object for a taken one is remembered (`replaced`), so that its settle or requeue, which
+ *      comes with the object handed out here, reaches the store; requeued ones are then requeued
+ *      there, ahead of fresh ones, flagged redelivered;
  *   2. the ready ones are appended, in order;
  *   3. settled and purged ones are not written: nothing is left to deliver (their `durable`
  *      resolves at once).
@@ -27,7 +29,9 @@ interface WaitingMessage {
   /** done = settled or purged. */
   state: 'ready' | 'taken' | 'done';
   redelivered: boolean;
-  /** The object takeNext handed out, while taken. */
+  /** Times requeued. */
+  deliveryCount: number;
+  /** The object peekNext and takeNext hand out for it (the same one, as the queue settles what it peeked), until requeued or settled. */
   handedOut: QueuedMessage | null;
   /** Settles its `durable` with the store's, once appended there. */
   readonly stored: (durable: Promise<void>) => void;
@@ -63,7 +67,7 @@ export class WaitingMessages {
   append(message: StoredMessage): AppendedMessage {
     const index = this.messages.length;
     const durable = new Promise<void>((resolve, reject) => {
-      this.messages.push({ index, message, state: 'ready', redelivered: false, handedOut: null, stored: (stored) => stored.then(resolve, reject), failed: reject });
+      this.messages.push({ index, message, state: 'ready', redelivered: false, deliveryCount: 0, handedOut: null, stored: (stored) => stored.then(resolve, reject), failed: reject });
     });
     durable.catch(() => undefined); // a transient message's durable is not awaited; a failure is logged where it happens
     this.readyMessages++;
@@ -73,7 +77,7 @@ export class WaitingMessages {
   /** The first ready message, not taken (requeued ones are ahead of fresh ones: they come first in append order). */
   peekNext(): QueuedMessage | null {
     const waiting = this.firstReadyMessage();
-    return waiting === null ? null : { offset: waiting.index, message: waiting.message, redelivered: waiting.redelivered };
+    return waiting === null ? null : handOut(waiting);
   }
 
   takeNext(): QueuedMessage | null {
@@ -83,8 +87,7 @@ export class WaitingMessages {
     waiting.state = 'taken';
     this.readyMessages--;
     this.takenMessages++;
-    const taken: QueuedMessage = { offset: waiting.index, message: waiting.message, redelivered: waiting.redelivered };
-    waiting.handedOut = taken;
+    const taken = handOut(waiting);
     this.byTaken.set(taken, waiting);
     return taken;
   }
@@ -95,6 +98,7 @@ export class WaitingMessages {
     if (waiting === null) return false;
     waiting.state = 'ready';
     waiting.redelivered = true;
+    waiting.deliveryCount++;
     this.readyMessages++;
     this.firstReady = Math.min(this.firstReady, waiting.index);
     return true;
@@ -126,7 +130,12 @@ export class WaitingMessages {
       if (waiting.state === 'done' || (waiting.state === 'ready' && !waiting.redelivered)) continue;
       const appended = store.append(waiting.message);
       waiting.stored(appended.durable);
-      const inStore = store.takeNext();
+      let inStore = store.takeNext();
+      const returns = waiting.state === 'taken' ? waiting.deliveryCount : waiting.deliveryCount - 1;
+      for (let count = 0; count < returns && inStore !== null && inStore.offset === appended.offset; count++) {
+        store.requeue(inStore);
+        inStore = store.takeNext();
+      }
       if (inStore === null || inStore.offset !== appended.offset) {
         // Only if the store was not new: the message stays ready there, the object handed out is forgotten.
         logger.error('a priority level opened with messages already in it; a message taken before it opened is ready again', { offset: appended.offset });
@@ -176,3 +185,9 @@ export class WaitingMessages {
     this.takenMessages = 0;
   }
 }
+
+function handOut(waiting: WaitingMessage): QueuedMessage {
+  waiting.handedOut ??= { offset: waiting.index, message: waiting.message, redelivered: waiting.redelivered, deliveryCount: waiting.deliveryCount };
+  return waiting.handedOut;
+}
+

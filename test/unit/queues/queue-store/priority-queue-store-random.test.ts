@@ -26,6 +26,9 @@ interface ModelMessage {
   requeued: boolean;
   everTaken: boolean;
   redelivered: boolean;
+  /** Times requeued: its deliveryCount, kept across reopens. */
+  returns: number;
+  readonly bodyBytes: number;
 }
 
 class Model {
@@ -33,6 +36,10 @@ class Model {
 
   get readyCount(): number {
     return this.messages.filter((message) => message.state === 'ready').length;
+  }
+
+  get readyBytes(): number {
+    return this.messages.reduce((sum, message) => sum + (message.state === 'ready' ? message.bodyBytes : 0), 0);
   }
 
   get takenCount(): number {
@@ -122,18 +129,23 @@ async function runScenario(seed: number, steps: number, durable: boolean): Promi
           const index = model.messages.length;
           const persistent = random() < 0.8;
           const priority = random() < 0.15 ? undefined : Math.floor(random() * (maxPriority + 3));
-          durables.push(harness.store.append(testMessage(index, { persistent, properties: propertiesWith(priority), body: Buffer.alloc(Math.floor(random() * 120), index % 251) })).durable);
-          model.messages.push({ index, level: Math.min(priority ?? 0, maxPriority), persistent, state: 'ready', requeued: false, everTaken: false, redelivered: false });
+          const bodyBytes = Math.floor(random() * 120);
+          durables.push(harness.store.append(testMessage(index, { persistent, properties: propertiesWith(priority), body: Buffer.alloc(bodyBytes, index % 251) })).durable);
+          model.messages.push({ index, level: Math.min(priority ?? 0, maxPriority), persistent, state: 'ready', requeued: false, everTaken: false, redelivered: false, returns: 0, bodyBytes });
         }
       } else if (choice < 0.55) {
         const expected = model.next();
+        const peeked = harness.store.peekNext();
         const next = await harness.take(expected !== null);
+        // The queue settles what it peeked after taking it: the same object.
+        if (peeked !== null) assert.equal(next, peeked, `${context}: peekNext shows what takeNext takes`);
         if (expected === null) {
           assert.equal(next, null, context);
         } else {
           assert.ok(next !== null, context);
           assert.equal(next.message.routingKey, `key-${expected.index}`, `${context}: take order`);
           assert.equal(next.redelivered, expected.redelivered, `${context}: redelivered flag of ${expected.index}`);
+          assert.equal(next.deliveryCount, expected.returns, `${context}: delivery count of ${expected.index}`);
           Object.assign(expected, { state: 'taken', everTaken: true, requeued: false });
           harness.taken.set(expected.index, next);
         }
@@ -149,7 +161,8 @@ async function runScenario(seed: number, steps: number, durable: boolean): Promi
           const index = pick([...harness.taken.keys()]);
           harness.store.requeue(harness.taken.get(index)!);
           harness.taken.delete(index);
-          Object.assign(model.messages[index]!, { state: 'ready', requeued: true, redelivered: true });
+          const message = model.messages[index]!;
+          Object.assign(message, { state: 'ready', requeued: true, redelivered: true, returns: message.returns + 1 });
         }
       } else if (choice < 0.82) {
         assert.equal(harness.store.purge(), model.readyCount, `${context}: purge count`);
@@ -171,6 +184,7 @@ async function runScenario(seed: number, steps: number, durable: boolean): Promi
       }
       assert.equal(harness.store.readyCount, model.readyCount, `${context}: readyCount`);
       assert.equal(harness.store.unackedCount, model.takenCount, `${context}: unackedCount`);
+      assert.equal(harness.store.readyBytes, model.readyBytes, `${context}: readyBytes`);
     }
     await Promise.all(durables);
     await harness.store.close();

@@ -114,7 +114,7 @@ test('requeue goes back to its own level, ahead of that level\'s fresh messages 
   // Settling or requeuing again, or a message never taken, changes nothing.
   store.settle(second);
   store.requeue(second);
-  store.settle({ offset: 0, message: prioritized(99, 8), redelivered: false });
+  store.settle({ offset: 0, message: prioritized(99, 8), redelivered: false, deliveryCount: 0 });
   assert.equal(store.unackedCount, 0);
   const order = takeAvailable(store);
   assert.deepEqual(
