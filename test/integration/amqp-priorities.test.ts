@@ -200,6 +200,38 @@ test('a durable priority queue keeps its order over a restart and a kill -9; una
   await durableBroker.stop();
 });
 
+test('with other arguments the head is the highest ready message: TTL expires it first, drop-head drops it, a delivery limit counts returns per message', async () => {
+  const channel = await openChannel(connection);
+  await channel.assertQueue('priorities-dead', { durable: true });
+  await channel.purgeQueue('priorities-dead');
+  const deadLetter = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'priorities-dead' };
+  await channel.assertQueue('priorities-ttl', { durable: true, arguments: { 'x-max-priority': 5, 'x-message-ttl': 200, ...deadLetter } });
+  await publishAll(connection, 'priorities-ttl', [1, 5, 3], true);
+  const expired = await receive(channel, 'priorities-dead', 3, { noAck: true });
+  assert.deepEqual(contents(expired), ['m-1', 'm-2', 'm-0'], 'expired from the head, highest first, without a consumer');
+  for (const message of expired) assert.equal((message.properties.headers?.['x-death'] as Array<{ reason: string }>)[0]!.reason, 'expired');
+  assert.equal((await channel.checkQueue('priorities-ttl')).messageCount, 0);
+
+  await channel.assertQueue('priorities-full', { durable: true, arguments: { 'x-max-priority': 5, 'x-max-length': 2, ...deadLetter } });
+  await publishAll(connection, 'priorities-full', [1, 5, 3], true);
+  assert.deepEqual(contents(await receive(channel, 'priorities-dead', 1, { noAck: true })), ['m-1'], 'the third publish made the highest one the head dropped');
+  assert.deepEqual(contents(await receive(channel, 'priorities-full', 2, { noAck: true })), ['m-2', 'm-0']);
+
+  await channel.assertQueue('priorities-limited', { durable: true, arguments: { 'x-max-priority': 5, 'x-delivery-limit': 1, ...deadLetter } });
+  await publishAll(connection, 'priorities-limited', [2, 4], true);
+  const returned: string[] = [];
+  for (let round = 0; round < 2; round++) {
+    for (let message = await channel.get('priorities-limited'); message !== false; message = await channel.get('priorities-limited')) {
+      returned.push(`${message.content.toString()}:${String(message.properties.headers?.['x-delivery-count'] ?? 0)}`);
+      channel.nack(message, false, true);
+    }
+  }
+  // The first get sees m-1 (priority 4); nacked, it is back ahead of m-0, until its second return dead-letters it.
+  assert.deepEqual(returned, ['m-1:0', 'm-1:1', 'm-0:0', 'm-0:1']);
+  assert.deepEqual(contents(await receive(channel, 'priorities-dead', 2, { noAck: true })), ['m-1', 'm-0']);
+  await channel.close();
+});
+
 test('pika: a priority queue declared, published to without confirms, then read with basic.get and consume, highest first', async () => {
   const python = requirePythonModule('pika', 'python3-pika');
   const programs = join(repositoryRoot(), 'test', 'fixtures', 'amqp-python');
