@@ -19,6 +19,7 @@
  * Each appended message's `durable` resolves when the store has it on disk.
  */
 import type { Logger } from '../../logging/logger.js';
+import { ownCopy } from './memory-queue-store.js';
 import type { AppendedMessage, QueueStore } from './queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
@@ -66,6 +67,8 @@ export class WaitingMessages {
 
   append(message: StoredMessage): AppendedMessage {
     const index = this.messages.length;
+    // Copied, as a MemoryQueueStore does: a message handed out here may be held unacknowledged long after the hand-over.
+    message = ownCopy(message);
     const durable = new Promise<void>((resolve, reject) => {
       this.messages.push({ index, message, state: 'ready', redelivered: false, deliveryCount: 0, handedOut: null, stored: (stored) => stored.then(resolve, reject), failed: reject });
     });
