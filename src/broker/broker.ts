@@ -472,6 +472,7 @@ export class Broker {
   /** Closes and removes partitions no topic holds (any longer); a folder left behind is removed on the next start. */
   private async discardPartitions(partitions: readonly Partition[]): Promise<void> {
     for (const partition of partitions) {
+      partition.deleted = true;
       partition.wakeDataWaiters();
       const folder = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
       try {

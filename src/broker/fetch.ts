@@ -4,9 +4,10 @@
  *
  * Budgets follow Kafka (KIP-74): each partition gives at most partitionMaxBytes and the response at
  * most maxBytes, except that the first batch of the first partition with data is returned whole even
- * when larger, so a consumer can always make progress (and, as before, the first batch of a later
- * partition while some budget is left). The partitions are read concurrently and the answer is the
- * one reading them one after the other would give (readPartitions).
+ * when larger, so a consumer can always make progress. A later partition whose next batch does not
+ * fit what is left returns nothing (a client whose receive limit is its fetch size would otherwise
+ * get more than it can take). The partitions are read concurrently and the answer is the one reading
+ * them one after the other would give (readPartitions).
  */
 import { batchTotalBytes } from '../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
@@ -22,6 +23,8 @@ export interface FetchTarget {
   /** Null: an offset no log can hold (negative, or beyond 2^53): out of range. */
   readonly fetchOffset: Offset | null;
   readonly partitionMaxBytes: number;
+  /** What to answer if the topic is deleted while the fetch waits: UNKNOWN_TOPIC_OR_PARTITION, or UNKNOWN_TOPIC_ID when fetched by id. */
+  readonly deletedErrorCode: number;
 }
 
 export interface PartitionFetchResult {
@@ -40,6 +43,7 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
   if (partition === undefined || target.errorCode !== ErrorCode.none) {
     return { errorCode: target.errorCode, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
   }
+  if (partition.deleted) return { errorCode: target.deletedErrorCode, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
   if (partition.unavailableError !== ErrorCode.none) {
     // Still being recovered at start-up (retriable): the consumer refreshes metadata and retries.
     return { errorCode: partition.unavailableError, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
@@ -62,11 +66,14 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
   const maxBytes = Math.min(target.partitionMaxBytes, budgetBytes);
   if (maxBytes <= 0 && !mustMakeProgress) return result(ErrorCode.none, emptyRecords, 0);
   try {
-    // With maxBytes 0 the log still returns the first batch whole (KIP-74).
+    // With maxBytes 0 the log still returns the first batch whole (KIP-74); only the first partition with data keeps it.
     const read = await log.read(fetchOffset, Math.max(maxBytes, 0));
-    return result(ErrorCode.none, read.chunks, read.byteCount);
+    const whole = result(ErrorCode.none, read.chunks, read.byteCount);
+    return mustMakeProgress ? whole : cutToBudget(whole, Math.max(maxBytes, 0), false);
   } catch (error) {
     if (error instanceof OffsetOutOfRangeError) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
+    // Deleted while it was being read.
+    if (partition.deleted) return { errorCode: target.deletedErrorCode, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
     return result(readErrorCode(error, partition, logger), emptyRecords, 0);
   }
 }
@@ -130,7 +137,7 @@ export async function readPartitions(targets: readonly FetchTarget[], maxBytes: 
     const pending = early[index] ?? null;
     let partitionResult: PartitionFetchResult;
     if (pending !== null && (wantedBytes > 0 || mustMakeProgress) && Math.max(wantedBytes, 0) <= allottedBytes) {
-      partitionResult = cutToBudget(await pending, Math.max(wantedBytes, 0));
+      partitionResult = cutToBudget(await pending, Math.max(wantedBytes, 0), mustMakeProgress);
     } else {
       // Nothing to read (no budget left: no I/O), or more budget than allotted: read it now.
       partitionResult = await readPartition(target, budgetBytes, mustMakeProgress, logger);
@@ -143,10 +150,11 @@ export async function readPartitions(targets: readonly FetchTarget[], maxBytes: 
 }
 
 /**
- * The whole batches at the start of a read that fit in maxBytes, and at least the first: what a
- * read with maxBytes returns (storage reads whole batches greedily, the first one always whole).
+ * The whole batches at the start of a read that fit in maxBytes, and the first one anyway when
+ * `keepFirst` (the first partition with data: KIP-74); what a read with maxBytes returns (storage
+ * reads whole batches greedily, the first one always whole).
  */
-function cutToBudget(result: PartitionFetchResult, maxBytes: number): PartitionFetchResult {
+function cutToBudget(result: PartitionFetchResult, maxBytes: number, keepFirst: boolean): PartitionFetchResult {
   if (result.byteCount <= maxBytes) return result;
   const records: Buffer[] = [];
   let byteCount = 0;
@@ -154,7 +162,7 @@ function cutToBudget(result: PartitionFetchResult, maxBytes: number): PartitionF
     let at = 0;
     while (at < chunk.length) {
       const batchBytes = batchTotalBytes(chunk, at);
-      if (byteCount > 0 && byteCount + batchBytes > maxBytes) break;
+      if ((byteCount > 0 || !keepFirst) && byteCount + batchBytes > maxBytes) break;
       at += batchBytes;
       byteCount += batchBytes;
     }

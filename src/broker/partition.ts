@@ -11,7 +11,9 @@
  * partition's log: the rest of the broker never touches storage's PartitionLog.
  *
  * Fetches waiting for data register a one-shot callback (`onNextData`) and cancel it when they stop
- * waiting; `wakeDataWaiters` calls and forgets every callback registered so far.
+ * waiting; `wakeDataWaiters` calls and forgets every callback registered so far. A partition whose
+ * topic is deleted is marked `deleted` before its waiters are woken, so a fetch that was waiting on
+ * it answers that the topic is unknown instead of reading a log that is going away.
  */
 import { strict as assert } from 'node:assert';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
@@ -24,6 +26,8 @@ export class Partition {
   private readonly dataWaiters = new Set<() => void>();
   private opened: PartitionHandle | null = null;
   private openFailure: string | null = null;
+  /** Its topic was deleted (the log is being deleted): requests answer that the topic is unknown. */
+  deleted = false;
 
   constructor(
     readonly topic: Topic,

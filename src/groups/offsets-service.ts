@@ -105,10 +105,11 @@ export class OffsetsService {
   /**
    * OffsetCommit. Group checks (generation, member) come first and apply to every partition; then
    * each partition is checked on its own: it must exist (UNKNOWN_TOPIC_OR_PARTITION), its metadata
-   * fit maxMetadataBytes (OFFSET_METADATA_TOO_LARGE), and its offset not lie beyond the partition's
-   * log end offset (OFFSET_OUT_OF_RANGE; Kafka itself does not check this, we do, so a committed
-   * position names a record that exists or the end). Offsets below the log start are accepted (a
-   * consumer lagging behind retention may commit them), and so are negative ones, as Kafka does:
+   * fit maxMetadataBytes (OFFSET_METADATA_TOO_LARGE), and its offset be one we can hold (at most
+   * 2^53 − 1; OFFSET_OUT_OF_RANGE beyond). Any other offset is accepted, as Kafka does: ahead of the
+   * log end (admin tools set positions ahead of time; a consumer resets by its auto.offset.reset if
+   * it is still out of range when it fetches), below the log start (a consumer lagging behind
+   * retention may commit them), and negative ones:
    * KafkaJS's admin.resetOffsets commits −1 and −2 (latest / earliest) for consumers to resolve,
    * and every client reads a negative committed offset as "no position".
    * Accepted partitions are written as one batch and answered once it is durable.
@@ -178,7 +179,7 @@ export class OffsetsService {
     const offsets = this.topics.partitionOffsets(topic, partition.partitionIndex);
     if (offsets === undefined) return ErrorCode.unknownTopicOrPartition;
     if (partition.committedMetadata !== null && Buffer.byteLength(partition.committedMetadata, 'utf8') > this.settings.maxMetadataBytes) return ErrorCode.offsetMetadataTooLarge;
-    if (partition.committedOffset === null || partition.committedOffset > offsets.logEndOffset) return ErrorCode.offsetOutOfRange;
+    if (partition.committedOffset === null) return ErrorCode.offsetOutOfRange;
     return ErrorCode.none;
   }
 

@@ -255,7 +255,7 @@ export function forEachBatch(buffer: Buffer, visit: (view: BatchView) => boolean
 //   length counts the bytes after the length field. Varints are zigzag encoded.
 
 /** Reads a zigzag varint/varlong at `cursor.at`, advancing it; returns null on malformed input. */
-function readZigzag(buffer: Buffer, cursor: { at: number }, end: number, maxBytes: number): number | null {
+export function readZigzag(buffer: Buffer, cursor: { at: number }, end: number, maxBytes: number): number | null {
   let value = 0;
   let multiplier = 1;
   for (let index = 0; index < maxBytes; index++) {

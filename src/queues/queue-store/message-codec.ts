@@ -20,11 +20,25 @@
  * The properties come last, so they end the batch; the body ends where the headers begin. The
  * encoder writes the batch at its exact size in one allocation and hands back the message as views
  * of it (properties and body are copied once, into the batch, and the publisher's buffers, often
- * slices of large socket reads, are not kept alive). The decoder walks records with RecordIterator
- * (records.ts), an independent reader of the same layout, and returns views of the bytes read.
+ * slices of large socket reads, are not kept alive). The decoder reads a one-record batch (what the
+ * encoder writes) field by field, comparing header keys as bytes and reusing the exchange and routing
+ * key strings of the message before when their bytes are the same (messages read back from disk in
+ * a row mostly share them); a batch of several records (not ours, but readable) goes through
+ * RecordIterator (records.ts). Properties and body are views of the bytes read.
  */
 import { MalformedInputError } from '../../protocol/wire/errors.js';
-import { batchHeaderBytes, batchTotalBytes, forEachBatch, readCompressionCodec, recordsAt, writeBatchHeader } from '../../protocol/kafka/batch-header.js';
+import {
+  baseOffsetAt,
+  baseTimestampAt,
+  batchHeaderBytes,
+  batchTotalBytes,
+  forEachBatch,
+  readCompressionCodec,
+  readRecordsCount,
+  readZigzag,
+  recordsAt,
+  writeBatchHeader,
+} from '../../protocol/kafka/batch-header.js';
 import { RecordIterator } from '../../protocol/kafka/records.js';
 import type { StoredMessage } from './stored-message.js';
 
@@ -163,6 +177,10 @@ export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number
       const { buffer, at, totalBytes } = view;
       if (readCompressionCodec(buffer, at) !== 0) throw new MalformedInputError('queue message: compressed batch');
       const end = at + batchTotalBytes(buffer, at);
+      if (readRecordsCount(buffer, at) === 1) {
+        going = visit(readInt64(buffer, at + baseOffsetAt), decodeOneRecord(buffer, at, end), totalBytes) !== false;
+        return going;
+      }
       const records = new RecordIterator(buffer, at, buffer, at + recordsAt, end);
       const messages: Array<[number, StoredMessage]> = [];
       while (records.next()) messages.push([records.offset, messageOf(records)]);
@@ -173,6 +191,96 @@ export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number
       return true;
     });
   }
+}
+
+/** An int64 that is a safe integer (offsets, ms timestamps), without a BigInt. */
+function readInt64(buffer: Buffer, at: number): number {
+  return buffer.readInt32BE(at) * 0x1_0000_0000 + buffer.readUInt32BE(at + 4);
+}
+
+/** The last string decoded from some bytes, given again for the same bytes. */
+class TextCache {
+  private bytes = Buffer.alloc(0);
+  private text = '';
+
+  get(buffer: Buffer, start: number, end: number): string {
+    if (end - start !== this.bytes.length || buffer.compare(this.bytes, 0, this.bytes.length, start, end) !== 0) {
+      this.bytes = Buffer.from(buffer.subarray(start, end));
+      this.text = this.bytes.toString('utf8');
+    }
+    return this.text;
+  }
+}
+
+const exchangeTexts = new TextCache();
+const routingKeyTexts = new TextCache();
+
+/** The batch decodeOneRecord is reading (module state, so that reading a field allocates nothing). */
+const cursor = { at: 0 };
+let reading: Buffer = Buffer.alloc(0);
+let readingAt = 0;
+let readingEnd = 0;
+
+function malformed(what: string): MalformedInputError {
+  return new MalformedInputError(`queue message at offset ${readInt64(reading, readingAt + baseOffsetAt)}: ${what}`);
+}
+
+function varint(): number {
+  const value = readZigzag(reading, cursor, readingEnd, 10);
+  if (value === null) throw malformed('malformed varint');
+  return value;
+}
+
+/** A length-prefixed field: its start (its end is then cursor.at), or -1 for a null one. */
+function field(): number {
+  const length = varint();
+  if (length < 0) return -1;
+  const start = cursor.at;
+  if (start + length > readingEnd) throw malformed('a field runs past the batch');
+  cursor.at = start + length;
+  return start;
+}
+
+function isKey(buffer: Buffer, start: number, end: number, key: Buffer): boolean {
+  return end - start === key.length && buffer.compare(key, 0, key.length, start, end) === 0;
+}
+
+/**
+ * The message of a one-record batch at `at` (ending at `end`), read in place:
+ *   length │ attributes │ timestampDelta │ offsetDelta 0 │ key │ value │ headerCount │ headers
+ */
+function decodeOneRecord(buffer: Buffer, at: number, end: number): StoredMessage {
+  reading = buffer;
+  readingAt = at;
+  readingEnd = end;
+  cursor.at = at + recordsAt;
+  varint(); // record length: the batch length bounds every field anyway
+  cursor.at++; // attributes
+  const publishedAtMs = readInt64(buffer, at + baseTimestampAt) + varint();
+  varint(); // offsetDelta: 0 in a one-record batch
+  const keyStart = field();
+  const keyEnd = cursor.at;
+  const bodyStart = field();
+  const bodyEnd = cursor.at;
+  let exchange: string | null = null;
+  let persistent: boolean | null = null;
+  let properties: Buffer | null = null;
+  let expiresAtMs: number | null = null;
+  for (let remaining = varint(); remaining > 0; remaining--) {
+    const nameStart = field();
+    const nameEnd = cursor.at;
+    const valueStart = field();
+    const valueEnd = cursor.at;
+    if (nameStart < 0 || valueStart < 0) continue;
+    if (isKey(buffer, nameStart, nameEnd, exchangeHeaderKey)) exchange = exchangeTexts.get(buffer, valueStart, valueEnd);
+    else if (isKey(buffer, nameStart, nameEnd, persistentHeaderKey) && valueEnd - valueStart === 1) persistent = buffer[valueStart] === 1;
+    else if (isKey(buffer, nameStart, nameEnd, propertiesHeaderKey)) properties = buffer.subarray(valueStart, valueEnd);
+    else if (isKey(buffer, nameStart, nameEnd, expiresAtHeaderKey) && valueEnd - valueStart === 8) expiresAtMs = readInt64(buffer, valueStart);
+  }
+  if (keyStart < 0 || bodyStart < 0 || exchange === null || persistent === null || properties === null) {
+    throw malformed('routing key, body or an amqp.* header is missing');
+  }
+  return { exchange, routingKey: routingKeyTexts.get(buffer, keyStart, keyEnd), properties, body: buffer.subarray(bodyStart, bodyEnd), persistent, publishedAtMs, expiresAtMs };
 }
 
 function messageOf(records: RecordIterator): StoredMessage {

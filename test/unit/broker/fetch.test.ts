@@ -2,8 +2,9 @@
  * The fetch pass (src/broker/fetch.ts) reads a request's partitions concurrently, within
  * allotments of the response budget, and settles them in request order. Its answers must be those
  * of reading the partitions one after the other, each with what the ones before it left (KIP-74:
- * at most partitionMaxBytes per partition and maxBytes per response, except that a partition's
- * first batch comes whole when it is the first with data, or when budget is left). The oracle here
+ * at most partitionMaxBytes per partition and maxBytes per response, except that the first batch of
+ * the first partition with data comes whole even when larger; a later partition whose next batch
+ * does not fit what is left answers nothing). The oracle here
  * is that one-at-a-time reading, done directly on the partitions' handles, over random logs (several
  * segments, no tail cache, so reads go to the files), offsets and budgets.
  */
@@ -20,6 +21,7 @@ import { PartitionHandle } from '../../../src/broker/partition-handle.js';
 import { effectiveTopicConfig } from '../../../src/broker/topic-config.js';
 import { defaultBrokerConfig } from '../../../src/config/broker-config.js';
 import { createLogger } from '../../../src/logging/logger.js';
+import { batchTotalBytes } from '../../../src/protocol/kafka/batch-header.js';
 import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
 import { systemClock } from '../../../src/storage/partition-log.js';
 import { logOptions, seededRandom, simpleBatch } from '../storage/batch-fixtures.js';
@@ -47,10 +49,19 @@ async function readOneAtATime(targets: readonly FetchTarget[], maxBytes: number)
       continue;
     }
     const read = await handle.read(offset, Math.max(partitionMaxBytes, 0));
-    byteCount += read.byteCount;
-    answers.push({ errorCode: ErrorCode.none, bytes: Buffer.concat(read.chunks) });
+    let bytes: Buffer = Buffer.concat(read.chunks);
+    if (byteCount > 0) bytes = wholeBatchesWithin(bytes, partitionMaxBytes);
+    byteCount += bytes.length;
+    answers.push({ errorCode: ErrorCode.none, bytes });
   }
   return answers;
+}
+
+/** The whole batches at the start of `bytes` that fit in `maxBytes` (none when the first does not). */
+function wholeBatchesWithin(bytes: Buffer, maxBytes: number): Buffer {
+  let end = 0;
+  while (end < bytes.length && end + batchTotalBytes(bytes, end) <= maxBytes) end += batchTotalBytes(bytes, end);
+  return bytes.subarray(0, end);
 }
 
 test('concurrent reads answer exactly what one-at-a-time reads answer, in request order, within the budgets', async () => {
@@ -85,7 +96,7 @@ test('concurrent reads answer exactly what one-at-a-time reads answer, in reques
         // Mostly inside the log, now and then its end, or past it (out of range).
         const span = handle.highWatermark - handle.logStartOffset + 1;
         const fetchOffset = round % 17 === 0 ? handle.highWatermark + 1 : handle.logStartOffset + Math.floor(random() * span);
-        return { partition, errorCode: ErrorCode.none, fetchOffset: asOffset(fetchOffset), partitionMaxBytes: Math.floor(random() * 20_000) };
+        return { partition, errorCode: ErrorCode.none, fetchOffset: asOffset(fetchOffset), partitionMaxBytes: Math.floor(random() * 20_000), deletedErrorCode: ErrorCode.unknownTopicOrPartition };
       });
       const pass = await readPartitions(targets, maxBytes, logger);
       const expected = await readOneAtATime(targets, maxBytes);
@@ -100,6 +111,9 @@ test('concurrent reads answer exactly what one-at-a-time reads answer, in reques
         byteCount += result.byteCount;
       }
       assert.equal(pass.byteCount, byteCount);
+      // Only the first partition with data may take the response past maxBytes (its first batch).
+      const firstWithData = pass.results.find((result) => result.byteCount > 0)?.byteCount ?? 0;
+      assert.ok(pass.byteCount <= Math.max(maxBytes, firstWithData), `round ${round}: ${pass.byteCount} bytes for maxBytes ${maxBytes}`);
     }
   } finally {
     for (const partition of partitions) await partition.handle.close();
@@ -108,7 +122,7 @@ test('concurrent reads answer exactly what one-at-a-time reads answer, in reques
 });
 
 test('a partition that cannot be resolved answers its error and takes nothing from the budget', async () => {
-  const pass = await readPartitions([{ partition: undefined, errorCode: ErrorCode.unknownTopicOrPartition, fetchOffset: asOffset(0), partitionMaxBytes: 1000 }], 1000, logger);
+  const pass = await readPartitions([{ partition: undefined, errorCode: ErrorCode.unknownTopicOrPartition, fetchOffset: asOffset(0), partitionMaxBytes: 1000, deletedErrorCode: ErrorCode.unknownTopicOrPartition }], 1000, logger);
   assert.equal(pass.results[0]!.errorCode, ErrorCode.unknownTopicOrPartition);
   assert.equal(pass.results[0]!.highWatermark, null);
   assert.equal(pass.byteCount, 0);

@@ -4,6 +4,8 @@
  * Consumers read stored batches, as stored, up to the high watermark; a request with too little
  * data waits up to maxWaitMs (capped by limits.maxFetchWaitMs) for minBytes. Incremental fetch
  * sessions (KIP-227) are declined: sessionId 0 tells the client to keep sending full requests.
+ * A topic deleted while a fetch waits (or reads) answers UNKNOWN_TOPIC_OR_PARTITION for its
+ * partitions (UNKNOWN_TOPIC_ID when fetched by id, v13+); the connection and the other partitions go on.
  * Not implemented yet: follower fetches (replication), transactions (no aborted transactions ever),
  * rack-aware preferred replicas.
  */
@@ -21,7 +23,7 @@ function resolveTarget(broker: Broker, topicName: string, topicId: Buffer, byId:
   const topic = byId ? broker.topicById(topicId) : broker.topic(topicName);
   const partition = topic?.partitions[partitionIndex];
   const errorCode = topic === undefined ? (byId ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition) : partition === undefined ? ErrorCode.unknownTopicOrPartition : ErrorCode.none;
-  return { partition, errorCode, fetchOffset: offsetFromWire(fetchOffset), partitionMaxBytes };
+  return { partition, errorCode, fetchOffset: offsetFromWire(fetchOffset), partitionMaxBytes, deletedErrorCode: byId ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition };
 }
 
 export const fetchHandler = defineHandler({

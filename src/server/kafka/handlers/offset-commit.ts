@@ -6,9 +6,9 @@
  * REBALANCE_IN_PROGRESS between JoinGroup and SyncGroup); generation −1 without a member id commits
  * to an empty or unknown group (consumers without group management, admin tools). Per partition:
  * UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE (groups.maxMetadataBytes), and
- * OFFSET_OUT_OF_RANGE for an offset beyond the partition's log end offset (our choice: Kafka does
- * not check). Offsets below the log start and negative ones (KafkaJS's resetOffsets commits −1/−2)
- * are accepted, as in Kafka. The rules are in groups/offsets-service.ts.
+ * OFFSET_OUT_OF_RANGE only for an offset beyond 2^53 − 1, which no log here can reach. Offsets
+ * ahead of the log end, below the log start, and negative ones (KafkaJS's resetOffsets commits
+ * −1/−2) are accepted, as in Kafka. The rules are in groups/offsets-service.ts.
  *
  * For a KIP-848 consumer group: generationIdOrMemberEpoch is the member epoch; a member must
  * commit with its current epoch (STALE_MEMBER_EPOCH otherwise) and with v9+ (UNSUPPORTED_VERSION

@@ -6,6 +6,7 @@ import { MalformedInputError } from '../../../../src/protocol/wire/errors.js';
 import { decodeMessages, encodeMessage } from '../../../../src/queues/queue-store/message-codec.js';
 import type { StoredMessage } from '../../../../src/queues/queue-store/stored-message.js';
 import { encodeBatch } from '../../storage/batch-fixtures.js';
+import { seededRandom } from '../../../helpers/record-fixtures.js';
 
 function message(overrides: Partial<StoredMessage> = {}): StoredMessage {
   return {
@@ -131,4 +132,72 @@ test('a record that is not a queue message is refused', () => {
     },
   ]);
   assert.throws(() => decodeAll([noKey]), MalformedInputError);
+});
+
+test('random messages come back as they went in, one-record batches read in place, expiry times included', () => {
+  const random = seededRandom(12);
+  const names = ['', 'orders', 'échange', 'ключ.🚀', 'a'.repeat(255)];
+  const messages = Array.from({ length: 300 }, (_, index) =>
+    message({
+      exchange: names[Math.floor(random() * names.length)]!,
+      routingKey: index % 3 === 0 ? 'same' : names[Math.floor(random() * names.length)]!,
+      body: Buffer.alloc(Math.floor(random() * 3000), index % 256),
+      properties: Buffer.alloc(Math.floor(random() * 40), 0x20),
+      persistent: random() < 0.5,
+      publishedAtMs: 1_765_000_000_000 + Math.floor(random() * 1e9),
+      expiresAtMs: random() < 0.3 ? 1_765_000_000_000 + Math.floor(random() * 1e10) : null,
+    }),
+  );
+  const chunk = Buffer.concat(
+    messages.map((each, index) => {
+      const { batch } = encodeMessage(each);
+      setBaseOffset(batch, 0, 2 ** 40 + index);
+      return batch;
+    }),
+  );
+  const decoded = decodeAll([chunk]);
+  assert.deepEqual(
+    decoded.map((entry) => entry.message),
+    messages,
+  );
+  assert.deepEqual(
+    decoded.map((entry) => entry.offset),
+    messages.map((_, index) => 2 ** 40 + index),
+  );
+});
+
+test('a batch of several records (not written by the queue, but readable) is decoded record by record; unknown headers are ignored', () => {
+  const headers = (exchange: string): Array<[string, Buffer]> => [
+    ['trace', Buffer.from('ignored')],
+    ['amqp.exchange', Buffer.from(exchange)],
+    ['amqp.persistent', Buffer.from([1])],
+    ['amqp.properties', Buffer.from([0x10, 0x00, 0x02])],
+  ];
+  const batch = encodeBatch(
+    [
+      { key: Buffer.from('k1'), value: Buffer.from('one'), timestamp: 1000, headers: headers('x') },
+      { key: Buffer.from('k2'), value: Buffer.from('two'), timestamp: 1005, headers: headers('y') },
+    ],
+    { baseOffset: 7 },
+  );
+  const decoded = decodeAll([batch]);
+  assert.deepEqual(
+    decoded.map((entry) => [entry.offset, entry.message.exchange, entry.message.routingKey, entry.message.body.toString(), entry.message.publishedAtMs]),
+    [
+      [7, 'x', 'k1', 'one', 1000],
+      [8, 'y', 'k2', 'two', 1005],
+    ],
+  );
+  const single = encodeBatch([{ key: Buffer.from('k'), value: Buffer.from('v'), timestamp: 42, headers: headers('z') }]);
+  assert.equal(decodeAll([single])[0]!.message.exchange, 'z');
+});
+
+test('a one-record batch whose fields run past its end is refused, not read beyond', () => {
+  const original = message();
+  const { batch } = encodeMessage(original);
+  // The properties end the batch; their length varint (one byte) is just before them.
+  const lengthAt = batch.length - original.properties.length - 1;
+  assert.equal(batch[lengthAt], original.properties.length * 2);
+  batch[lengthAt] = 126; // zigzag of 63: past the end of the batch
+  assert.throws(() => decodeAll([batch]), MalformedInputError);
 });

@@ -1,0 +1,127 @@
+/**
+ * Kafka behaviours real clients and admin tools rely on (issue 13), each against a real broker
+ * process with a real client: offsets committed ahead of the log end (KafkaJS admin), a fetch
+ * answer that never exceeds the request's max_bytes past the first partition with data (kcat with
+ * its receive limit set to its fetch size), and a topic deleted under a waiting fetch (answered
+ * per partition, the connection and what is pipelined on it going on).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs from 'kafkajs';
+import type { Admin, Kafka as KafkaClient } from 'kafkajs';
+import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
+import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { deleteTopicsRequest, deleteTopicsResponse } from '../../src/protocol/kafka/messages/delete-topics.js';
+import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
+import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
+import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
+import { assertKcatSucceeded, runKcat } from '../helpers/kcat.js';
+import { rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
+import { waitUntil } from '../helpers/waiting.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+let broker: BrokerProcess;
+let kafka: KafkaClient;
+let admin: Admin;
+
+before(async () => {
+  broker = await startBrokerProcess({ args: ['--groups.initial-rebalance-delay-ms', '0'] });
+  kafka = new Kafka({ clientId: 'conformance', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } });
+  admin = kafka.admin();
+  await admin.connect();
+});
+
+after(async () => {
+  await admin.disconnect().catch(() => undefined);
+  await broker.stop();
+});
+
+test('an offset committed ahead of the log end is kept, as Kafka keeps it, and a consumer of the group starts there once the log reaches it', async () => {
+  await admin.createTopics({ topics: [{ topic: 'ahead', numPartitions: 1 }] });
+  await admin.setOffsets({ groupId: 'planned', topic: 'ahead', partitions: [{ partition: 0, offset: '50' }] });
+  const [fetched] = await admin.fetchOffsets({ groupId: 'planned', topics: ['ahead'] });
+  assert.deepEqual(fetched!.partitions.map((partition) => [partition.partition, partition.offset]), [[0, '50']]);
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 'ahead', messages: Array.from({ length: 80 }, (_, index) => ({ value: `record-${index}` })) });
+  await producer.disconnect();
+  const consumer = kafka.consumer({ groupId: 'planned', maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'ahead' });
+  const offsets: string[] = [];
+  await consumer.run({ eachMessage: async ({ message }) => void offsets.push(message.offset) });
+  await waitUntil(() => offsets.length >= 30, 'the consumer read from offset 50');
+  await consumer.disconnect();
+  assert.equal(offsets[0], '50');
+  assert.equal(offsets.length, 30);
+});
+
+test('a fetch answer stays within max_bytes after the first partition with data: kcat with its receive limit at its fetch size reads every partition', async () => {
+  const topic = 'big-batches';
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] });
+  const producer = kafka.producer();
+  await producer.connect();
+  for (let partition = 0; partition < 3; partition++) {
+    await producer.send({ topic, messages: [{ partition, value: Buffer.alloc(700_000, 0x61 + partition) }] });
+  }
+  await producer.disconnect();
+  // librdkafka refuses a response larger than receive.message.max.bytes: three 700 kB batches in one answer would be one.
+  const result = await runKcat(
+    ['-b', broker.bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %S\\n', '-X', 'fetch.max.bytes=1000000', '-X', 'receive.message.max.bytes=1000512'],
+    { timeoutMs: 30_000 },
+  );
+  assertKcatSucceeded(result, 'consuming three large batches with a 1 MB receive limit');
+  const lines = result.stdout.toString('utf8').trim().split('\n').sort();
+  assert.deepEqual(lines, ['0 700000', '1 700000', '2 700000']);
+});
+
+test('a topic deleted while a fetch waits on it: UNKNOWN_TOPIC_OR_PARTITION (by name) or UNKNOWN_TOPIC_ID (by id), and the connection goes on', async () => {
+  const createApi = rawApi(createTopicsRequest, createTopicsResponse);
+  const deleteApi = rawApi(deleteTopicsRequest, deleteTopicsResponse);
+  const fetchApi = rawApi(fetchRequest, fetchResponse);
+  const metadataApi = rawApi(metadataRequest, metadataResponse);
+  for (const version of [12, 15]) {
+    const topic = `doomed-v${version}`;
+    const waiting = await RawKafkaConnection.open(broker.host, broker.port);
+    const other = await RawKafkaConnection.open(broker.host, broker.port);
+    try {
+      const created = await other.call(createApi, 4, { topics: [{ name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+      assert.equal(created.topics[0]!.errorCode, 0);
+      const metadata = await other.call(metadataApi, 12, { topics: [{ name: topic, topicId: Buffer.alloc(16) }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+      const topicId = metadata.topics[0]!.topicId;
+      const byId = version >= 13;
+      const startedMs = Date.now();
+      const fetching = waiting.call(fetchApi, version, {
+        clusterId: null,
+        replicaId: -1,
+        replicaState: { replicaId: -1, replicaEpoch: -1n },
+        maxWaitMs: 10_000,
+        minBytes: 1,
+        maxBytes: 1_000_000,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic: byId ? '' : topic, topicId: byId ? topicId : Buffer.alloc(16), partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1_000_000, replicaDirectoryId: Buffer.alloc(16) }] }],
+        forgottenTopicsData: [],
+        rackId: '',
+      });
+      // Pipelined behind the waiting fetch on the same connection: answered after it.
+      const pipelined = waiting.call(metadataApi, 12, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+      await sleep(300);
+      const deleted = await other.call(deleteApi, 4, { topicNames: [topic], topics: [], timeoutMs: 5000 });
+      assert.equal(deleted.responses[0]!.errorCode, 0);
+      const answer = await fetching;
+      assert.ok(Date.now() - startedMs < 9_000, 'answered when the topic went, not at the end of the wait');
+      assert.equal(answer.responses[0]!.partitions[0]!.errorCode, byId ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition, `fetch v${version}`);
+      const listed = await pipelined;
+      assert.ok(listed.brokers.length > 0, 'the request pipelined behind the fetch was answered');
+      const again = await waiting.call(metadataApi, 12, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+      assert.ok(!again.topics.some((entry) => entry.name === topic), 'the connection still answers, without the deleted topic');
+    } finally {
+      waiting.destroy();
+      other.destroy();
+    }
+  }
+});
