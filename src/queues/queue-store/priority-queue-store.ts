@@ -41,7 +41,7 @@ import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /** The highest priority a queue may declare (RabbitMQ's limit; the property is an octet). */
 const highestPriority = 255;
-const levelFolderPattern = /^priority-(\d{1,3})$/;
+const levelFolderPattern = /^priority-(0|[1-9][0-9]{0,2})$/;
 
 export function levelFolderName(priority: number): string {
   return `priority-${priority}`;
