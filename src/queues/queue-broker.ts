@@ -25,6 +25,7 @@ import { Queue, type QueueEvents } from './queue.js';
 import { defaultQueueOptions, queueOptionsFromArguments, type QueueOptions } from './queue-options.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
+import { PriorityQueueStore } from './queue-store/priority-queue-store.js';
 import type { ExchangeTypeName } from './routing/binding-matcher.js';
 import { headersBindingError } from './routing/headers.js';
 import { isExchangeTypeName } from './routing/matcher-for.js';
@@ -113,9 +114,12 @@ export class QueueBroker {
       host.exchanges.set(definition.name, new Exchange({ ...definition, type: definition.type, durable: true }));
     }
     const queues = stored.queues.filter((definition) => broker.virtualHosts.has(definition.virtualHost));
-    const stores = await mapConcurrently(queues, storage.openConcurrency ?? defaultOpenConcurrency, (definition) => storage.openDurableStore(join(storage.queuesDirectory, definition.storageId)));
-    for (const [index, definition] of queues.entries()) {
-      const queue = new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!, broker.restoredOptions(definition));
+    const restored = queues.map((definition) => ({ definition, options: broker.restoredOptions(definition) }));
+    const stores = await mapConcurrently(restored, storage.openConcurrency ?? defaultOpenConcurrency, ({ definition, options }) =>
+      broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), options),
+    );
+    for (const [index, { definition, options }] of restored.entries()) {
+      const queue = new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!, options);
       broker.virtualHosts.get(definition.virtualHost)!.queues.set(definition.name, queue);
       queue.attach(broker.queueEvents);
     }
@@ -271,7 +275,7 @@ export class QueueBroker {
       const settings = { virtualHost: host.name, name, durable: declaration.durable, exclusiveOwner, autoDelete: declaration.autoDelete, arguments: declaration.arguments, storageId };
       let store: QueueStore;
       if (stored) {
-        store = await this.storage.openDurableStore(join(this.storage.queuesDirectory, storageId));
+        store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, storageId), options);
         const definition: QueueDefinition = { virtualHost: host.name, name, storageId, autoDelete: settings.autoDelete, arguments: settings.arguments };
         try {
           await this.storage.definitions.putQueue(definition);
@@ -280,7 +284,8 @@ export class QueueBroker {
           throw error;
         }
       } else {
-        store = new MemoryQueueStore();
+        const maxPriority = priorityLevels(options);
+        store = maxPriority === null ? new MemoryQueueStore() : PriorityQueueStore.inMemory(maxPriority, this.logger);
       }
       const queue = new Queue(settings, store, options);
       host.queues.set(name, queue);
@@ -443,6 +448,13 @@ export class QueueBroker {
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
+  /** A durable queue's store; a priority queue's is one store per priority level, each opened as an ordinary queue's is. */
+  private openDurableQueueStore(directory: string, options: QueueOptions): Promise<QueueStore> {
+    const maxPriority = priorityLevels(options);
+    if (maxPriority === null) return this.storage.openDurableStore(directory);
+    return PriorityQueueStore.open(directory, maxPriority, (levelDirectory) => this.storage.openDurableStore(levelDirectory), this.logger);
+  }
+
   /** Flushes and closes every queue store and the definitions store. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -473,6 +485,11 @@ export async function removeUnknownQueueFolders(queuesDirectory: string, known: 
 
 function isDurable(exchange: Exchange): boolean {
   return exchange.settings.durable;
+}
+
+/** The highest priority of a priority queue (x-max-priority 1…255); null for an ordinary queue (none, or 0 as RabbitMQ reads it). */
+function priorityLevels(options: QueueOptions): number | null {
+  return options.maxPriority === 0 ? null : options.maxPriority;
 }
 
 function isStoredDestination(destination: Destination): boolean {

@@ -60,3 +60,30 @@ export function contentHeaderPayload(header: { readonly bodySize: bigint; readon
   encodeContentHeaderPayload(header, writer);
   return writer.toBuffer();
 }
+
+/**
+ * The priority property read straight from raw property bytes (property flags + property list, as a
+ * queue stores them), without decoding the rest: the properties before it are skipped by their
+ * lengths (content-type and content-encoding are short strings, a length octet then the bytes;
+ * headers a table, a 32-bit length then the bytes; delivery-mode one octet). Undefined when the
+ * message has no priority, or when the bytes end too early to hold it.
+ */
+export function priorityOfProperties(properties: Buffer): number | undefined {
+  if (properties.length < 2) return undefined;
+  const flags = properties.readUInt16BE(0);
+  if ((flags & 0x0800) === 0) return undefined;
+  let position = 2;
+  // Bit 0 announces another flags short; basic has none past the first, but the layout allows them.
+  for (let more = flags; (more & 0x0001) !== 0; position += 2) {
+    if (position + 2 > properties.length) return undefined;
+    more = properties.readUInt16BE(position);
+  }
+  if ((flags & 0x8000) !== 0) position += 1 + (properties[position] ?? 0);
+  if ((flags & 0x4000) !== 0) position += 1 + (properties[position] ?? 0);
+  if ((flags & 0x2000) !== 0) {
+    if (position + 4 > properties.length) return undefined;
+    position += 4 + properties.readUInt32BE(position);
+  }
+  if ((flags & 0x1000) !== 0) position += 1;
+  return properties[position];
+}

@@ -115,7 +115,7 @@ export class MemoryQueueStore implements QueueStore {
  * The message with its properties and body copied into one buffer of their own: what a publisher
  * sends are views of the socket's chunks (up to 64 KiB each), which a kept message must not hold.
  */
-function ownCopy(message: StoredMessage): StoredMessage {
+export function ownCopy(message: StoredMessage): StoredMessage {
   const propertiesBytes = message.properties.length;
   const bytes = Buffer.allocUnsafe(propertiesBytes + message.body.length);
   message.properties.copy(bytes, 0);

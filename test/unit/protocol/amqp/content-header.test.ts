@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contentHeaderPayload, decodeContentHeaderPayload } from '../../../../src/protocol/amqp/content-header.js';
+import { contentHeaderPayload, decodeContentHeaderPayload, priorityOfProperties } from '../../../../src/protocol/amqp/content-header.js';
 import type { BasicProperties } from '../../../../src/protocol/amqp/content-header.js';
 import { basicProperties } from '../../../../src/protocol/amqp/classes/basic.js';
 import type { FieldTable } from '../../../../src/protocol/amqp/field-table.js';
@@ -103,4 +103,25 @@ test('a header cut short anywhere is malformed, and so are bytes after its last 
     }
     assert.throws(() => decodeContentHeaderPayload(Buffer.concat([header, Buffer.alloc(1)])), /bytes after the last property/);
   }
+});
+
+test('the priority read from raw property bytes is what the decoder reads, whatever comes before it; undefined when cut short', () => {
+  let withPriority = 0;
+  for (let seed = 1; seed <= 600; seed++) {
+    const random = seededRandom(seed);
+    const properties = randomProperties(random, integer(random, 0, (1 << 14) - 1));
+    const raw = contentHeaderPayload({ bodySize: 1n, properties }).subarray(12);
+    assert.equal(priorityOfProperties(raw), decodeContentHeaderPayload(contentHeaderPayload({ bodySize: 1n, properties })).properties.priority, `seed ${seed}`);
+    if (properties.priority === undefined) continue;
+    withPriority++;
+    // A continuation flags short (empty) is stepped over.
+    const continued = Buffer.concat([raw.subarray(0, 2), Buffer.alloc(2), raw.subarray(2)]);
+    continued.writeUInt16BE(raw.readUInt16BE(0) | 0x0001, 0);
+    assert.equal(priorityOfProperties(continued), properties.priority, `seed ${seed}, continued`);
+    for (let length = 0; length < raw.length; length++) {
+      const read = priorityOfProperties(raw.subarray(0, length));
+      assert.ok(read === undefined || read === properties.priority, `seed ${seed}: ${length} of ${raw.length} bytes`);
+    }
+  }
+  assert.ok(withPriority > 200);
 });
