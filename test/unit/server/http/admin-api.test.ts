@@ -9,7 +9,7 @@ import { createLogger } from '../../../../src/logging/logger.js';
 import { Metrics } from '../../../../src/metrics/metrics.js';
 import { encodeBasicProperties } from '../../../../src/protocol/amqp/generated/basic.js';
 import { Writer } from '../../../../src/protocol/wire/writer.js';
-import type { BindingDefinition, Definitions, DefinitionsStore, ExchangeDefinition, QueueDefinition } from '../../../../src/queues/definitions/definitions.js';
+import type { BindingDefinition, Definitions, DefinitionsStore, ExchangeDefinition, PolicyRecord, QueueDefinition } from '../../../../src/queues/definitions/definitions.js';
 import { QueueBroker } from '../../../../src/queues/queue-broker.js';
 import { MemoryQueueStore } from '../../../../src/queues/queue-store/memory-queue-store.js';
 import { maxRequestBodyBytes, startHttpListener } from '../../../../src/server/http/listener.js';
@@ -17,11 +17,12 @@ import type { HttpListener } from '../../../../src/server/http/listener.js';
 
 /** Definitions kept in arrays: enough for the queue broker, and what it stored can be looked at. */
 class MemoryDefinitionsStore implements DefinitionsStore {
-  readonly definitions: Definitions = { virtualHosts: [], exchanges: [], queues: [], bindings: [] };
+  readonly definitions: Definitions = { virtualHosts: [], exchanges: [], queues: [], bindings: [], policies: [] };
   readonly virtualHosts = new Set<string>();
   readonly exchanges = new Map<string, ExchangeDefinition>();
   readonly queues = new Map<string, QueueDefinition>();
   readonly bindings: BindingDefinition[] = [];
+  readonly policies = new Map<string, PolicyRecord>();
   async putVirtualHost(name: string): Promise<void> {
     this.virtualHosts.add(name);
   }
@@ -46,6 +47,12 @@ class MemoryDefinitionsStore implements DefinitionsStore {
   async removeBinding(definition: BindingDefinition): Promise<void> {
     const index = this.bindings.findIndex((binding) => binding.source === definition.source && binding.destination === definition.destination && binding.routingKey === definition.routingKey);
     if (index >= 0) this.bindings.splice(index, 1);
+  }
+  async putPolicy(record: PolicyRecord): Promise<void> {
+    this.policies.set(`${record.virtualHost}/${record.name}`, record);
+  }
+  async removePolicy(virtualHost: string, name: string): Promise<void> {
+    this.policies.delete(`${virtualHost}/${name}`);
   }
   async close(): Promise<void> {}
 }
