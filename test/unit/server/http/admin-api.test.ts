@@ -247,6 +247,53 @@ test('bindings: queue and exchange destinations, listed with properties keys, re
   await call('DELETE', '/api/queues/%2F/billing');
 });
 
+test('policies are set, listed, shown and deleted in RabbitMQ\'s shapes; queues show the policy that applies and what it does', async () => {
+  await call('PUT', '/api/queues/%2F/orders.eu', { arguments: { 'x-max-length': 10 } });
+  const body = { pattern: '^orders\\.', definition: { 'max-length': 100, 'message-ttl': 5000 }, priority: 1, 'apply-to': 'queues' };
+  assert.equal((await call('PUT', '/api/policies/%2F/orders', body)).status, 201);
+  assert.equal((await call('PUT', '/api/policies/%2F/orders', body)).status, 204, 'setting it again replaces it');
+  assert.equal((await call('PUT', '/api/policies/%2F/blanket', { pattern: '.*', definition: { expires: 60_000 }, priority: '-1' })).status, 201);
+  const expected = { vhost: '/', name: 'orders', pattern: '^orders\\.', 'apply-to': 'queues', definition: { 'max-length': 100, 'message-ttl': 5000 }, priority: 1 };
+  assert.deepEqual((await call('GET', '/api/policies/%2F/orders')).json, expected);
+  assert.deepEqual((await call('GET', '/api/policies/%2F')).json, [{ vhost: '/', name: 'blanket', pattern: '.*', 'apply-to': 'all', definition: { expires: 60_000 }, priority: -1 }, expected]);
+  assert.deepEqual(((await call('GET', '/api/policies')).json as { name: string }[]).map((policy) => policy.name), ['blanket', 'orders']);
+  assert.deepEqual(definitions.policies.get('//orders'), { virtualHost: '/', name: 'orders', pattern: '^orders\\.', applyTo: 'queues', priority: 1, definition: { 'max-length': 100, 'message-ttl': 5000 } }, 'stored');
+
+  const queue = (await call('GET', '/api/queues/%2F/orders.eu')).json as Record<string, unknown>;
+  assert.deepEqual([queue['policy'], queue['effective_policy_definition'], queue['effective_options']], ['orders', { 'max-length': 100, 'message-ttl': 5000 }, { 'max-length': 10, 'message-ttl': 5000 }]);
+  await call('PUT', '/api/queues/%2F/later', {});
+  const later = ((await call('GET', '/api/queues/%2F')).json as Record<string, unknown>[]).find((entry) => entry['name'] === 'later')!;
+  assert.deepEqual([later['policy'], later['effective_options']], ['blanket', { expires: 60_000 }]);
+
+  assert.equal((await call('DELETE', '/api/policies/%2F/orders')).status, 204);
+  const after = (await call('GET', '/api/queues/%2F/orders.eu')).json as Record<string, unknown>;
+  assert.deepEqual([after['policy'], after['effective_options']], ['blanket', { 'max-length': 10, expires: 60_000 }], 'the next best policy');
+  assert.deepEqual(await call('DELETE', '/api/policies/%2F/orders').then((answer) => [answer.status, answer.json]), [404, { error: 'not_found', reason: "NOT_FOUND - no policy 'orders' in vhost '/'" }]);
+  assert.deepEqual(await call('GET', '/api/policies/%2F/orders').then((answer) => [answer.status, answer.json]), [404, { error: 'not_found', reason: "NOT_FOUND - no policy 'orders' in vhost '/'" }]);
+  assert.deepEqual(await call('GET', '/api/policies/nowhere').then((answer) => [answer.status, answer.json]), [404, { error: 'not_found', reason: "NOT_FOUND - no vhost 'nowhere'" }]);
+  assert.equal((await call('PUT', '/api/policies/nowhere/p', body)).status, 404);
+  await call('DELETE', '/api/policies/%2F/blanket');
+  await call('DELETE', '/api/queues/%2F/orders.eu');
+  await call('DELETE', '/api/queues/%2F/later');
+});
+
+test('a policy refused answers 400 with RabbitMQ\'s "Validation failed" reason, and changes nothing', async () => {
+  const refusal = async (body: unknown) => {
+    const answer = await call('PUT', '/api/policies/%2F/bad', body);
+    assert.equal(answer.status, 400);
+    return (answer.json as { error: string; reason: string });
+  };
+  assert.deepEqual(await refusal({ pattern: '.*', definition: { 'ha-mode': 'all' } }), { error: 'bad_request', reason: 'Validation failed\n\n[{<<"ha-mode">>,<<"all">>}] are not recognised' });
+  assert.equal((await refusal({ pattern: '.*', definition: { 'max-length': -1 } })).reason, 'Validation failed\n\n-1 is not a valid maximum length');
+  assert.match((await refusal({ pattern: '[', definition: { 'max-length': 1 } })).reason, /^Validation failed\n\n<<"\[">> is not a valid regular expression/);
+  assert.match((await refusal({ definition: { 'max-length': 1 } })).reason, /the pattern must be a string/);
+  assert.match((await refusal({ pattern: '.*', definition: { 'max-length': 1 }, 'apply-to': 'topics' })).reason, /is not a valid apply-to value/);
+  assert.match((await refusal({ pattern: '.*' })).reason, /the definition must be a JSON object/);
+  assert.equal((await call('PUT', '/api/policies/%2F/bad', [1])).status, 400);
+  assert.deepEqual((await call('GET', '/api/policies')).json, []);
+  assert.equal(definitions.policies.size, 0);
+});
+
 test('bad requests: unknown paths, wrong methods, bodies that are not JSON objects or too large', async () => {
   assert.deepEqual(await call('GET', '/api/nothing').then((answer) => [answer.status, (answer.json as { error: string }).error]), [404, 'not_found']);
   const wrongMethod = await call('POST', '/api/vhosts');
