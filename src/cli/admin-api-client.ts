@@ -22,6 +22,8 @@ export interface ExchangeInfo {
   readonly auto_delete: boolean;
   readonly internal: boolean;
   readonly arguments: JsonObject;
+  /** The policy that applies to it, if any. */
+  readonly policy: string | null;
 }
 
 export interface QueueInfo {

@@ -209,6 +209,35 @@ test('AMQP refusals come back as HTTP statuses with the broker reply texts', asy
   await channel.close();
 });
 
+test('policies over HTTP: an alternate-exchange policy catches what amqplib publishes and nothing routes; refusals are RabbitMQ\'s', async () => {
+  const channel = await openChannel(connection);
+  await channel.assertExchange('policed.events', 'direct', { durable: true });
+  await channel.assertExchange('policed.unrouted', 'fanout', { durable: true });
+  await channel.assertQueue('policed.parking', { durable: true });
+  await channel.bindQueue('policed.parking', 'policed.unrouted', '');
+  const body = { pattern: '^policed\\.events$', definition: { 'alternate-exchange': 'policed.unrouted' }, 'apply-to': 'exchanges', priority: 1 };
+  assert.equal((await api('PUT', '/api/policies/%2F/ae', body)).status, 201);
+  assert.deepEqual((await api('GET', '/api/policies/%2F/ae')).json, { vhost: '/', name: 'ae', pattern: '^policed\\.events$', 'apply-to': 'exchanges', definition: { 'alternate-exchange': 'policed.unrouted' }, priority: 1 });
+  assert.equal((await api<{ policy: string | null }>('GET', '/api/exchanges/%2F/policed.events')).json.policy, 'ae');
+  assert.equal((await api<{ policy: string | null }>('GET', '/api/exchanges/%2F/policed.unrouted')).json.policy, null);
+  channel.publish('policed.events', 'nobody.listens', Buffer.from('caught'));
+  await waitForReady('policed.parking', 1);
+
+  assert.equal((await api('DELETE', '/api/policies/%2F/ae')).status, 204);
+  channel.publish('policed.events', 'nobody.listens', Buffer.from('dropped'));
+  await channel.assertQueue('policed.parking', { durable: true }); // a round trip: the publish before it was handled
+  await sleep(100);
+  assert.equal((await queueInfo('policed.parking')).messages_ready, 1, 'without the policy the message is dropped');
+
+  const refused = await api<{ error: string; reason: string }>('PUT', '/api/policies/%2F/mirror', { pattern: '.*', definition: { 'ha-mode': 'all', 'ha-sync-mode': 'automatic' } });
+  assert.deepEqual([refused.status, refused.json], [400, { error: 'bad_request', reason: 'Validation failed\n\n[{<<"ha-mode">>,<<"all">>},{<<"ha-sync-mode">>,<<"automatic">>}] are not recognised' }]);
+  assert.equal((await api('DELETE', '/api/policies/%2F/mirror')).status, 404);
+  await channel.deleteQueue('policed.parking');
+  await channel.deleteExchange('policed.events');
+  await channel.deleteExchange('policed.unrouted');
+  await channel.close();
+});
+
 test('definitions made over HTTP survive a restart', async () => {
   assert.equal((await api('PUT', '/api/vhosts/kept')).status, 201);
   assert.equal((await api('PUT', '/api/exchanges/kept/events', { type: 'direct', durable: true })).status, 201);

@@ -150,11 +150,12 @@ export class AdminApi {
   // ── exchanges ─────────────────────────────────────────────────────────────────────────────
 
   private listExchanges(only: VirtualHost | null): HttpReply {
-    return ok(this.hosts(only).flatMap((host) => [...host.exchanges.values()].sort(byName).map(exchangeJson)));
+    return ok(this.hosts(only).flatMap((host) => [...host.exchanges.values()].sort(byName).map((exchange) => exchangeJson(exchange, this.queueBroker.appliedPolicy(exchange)))));
   }
 
   private showExchange(request: RouteRequest): HttpReply {
-    return ok(exchangeJson(this.queueBroker.exchange(this.host(request), param(request, 'name'))));
+    const exchange = this.queueBroker.exchange(this.host(request), param(request, 'name'));
+    return ok(exchangeJson(exchange, this.queueBroker.appliedPolicy(exchange)));
   }
 
   private async declareExchange(request: RouteRequest): Promise<HttpReply> {
@@ -340,9 +341,18 @@ function virtualHostJson(host: VirtualHost): JsonObject {
   return { name: host.name, messages: ready + unacknowledged, messages_ready: ready, messages_unacknowledged: unacknowledged };
 }
 
-function exchangeJson(exchange: Exchange): JsonObject {
+function exchangeJson(exchange: Exchange, policy: Policy | null): JsonObject {
   const { settings } = exchange;
-  return { name: settings.name, vhost: settings.virtualHost, type: settings.type, durable: settings.durable, auto_delete: settings.autoDelete, internal: settings.internal, arguments: fieldTableToJson(settings.arguments) };
+  return {
+    name: settings.name,
+    vhost: settings.virtualHost,
+    type: settings.type,
+    durable: settings.durable,
+    auto_delete: settings.autoDelete,
+    internal: settings.internal,
+    arguments: fieldTableToJson(settings.arguments),
+    policy: policy?.name ?? null,
+  };
 }
 
 function queueJson(queue: Queue, policy: Policy | null): JsonObject {

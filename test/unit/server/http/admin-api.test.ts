@@ -124,7 +124,7 @@ test('exchanges: declared with RabbitMQ fields, listed with the predeclared ones
   const inequivalent = await call('PUT', '/api/exchanges/%2F/orders', { type: 'fanout' });
   assert.equal(inequivalent.status, 400);
   assert.match((inequivalent.json as { reason: string }).reason, /^PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'orders' in vhost '\/'/);
-  assert.deepEqual((await call('GET', '/api/exchanges/%2F/orders')).json, { name: 'orders', vhost: '/', type: 'topic', durable: true, auto_delete: false, internal: false, arguments: { 'alternate-exchange': 'unrouted' } });
+  assert.deepEqual((await call('GET', '/api/exchanges/%2F/orders')).json, { name: 'orders', vhost: '/', type: 'topic', durable: true, auto_delete: false, internal: false, arguments: { 'alternate-exchange': 'unrouted' }, policy: null });
   const names = ((await call('GET', '/api/exchanges/%2F')).json as { name: string }[]).map((exchange) => exchange.name);
   assert.deepEqual(names, ['', 'amq.direct', 'amq.fanout', 'amq.headers', 'amq.match', 'amq.topic', 'orders']);
   assert.deepEqual(((await call('GET', '/api/exchanges')).json as { name: string }[]).map((exchange) => exchange.name), names);
