@@ -24,8 +24,9 @@ import { writeFieldTable } from '../protocol/amqp/field-table.js';
 import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { Writer } from '../protocol/wire/writer.js';
 import type { BindingDefinition, DefinitionsStore, PolicyRecord, QueueDefinition } from './definitions/definitions.js';
+import { DeadLetterRouter } from './dead-lettering.js';
 import { Exchange, type Destination } from './exchange.js';
-import { Queue } from './queue.js';
+import { Queue, type QueueEvents } from './queue.js';
 import { defaultQueueOptions, queueOptionsFromArguments, type QueueOptions } from './queue-options.js';
 import { parsePolicy, PolicyValidationError, type Policy, type PolicyInput } from './policies/policy.js';
 import { effectiveAlternateExchange, effectiveQueueOptions, sameQueueOptions } from './policies/policy-precedence.js';
@@ -95,12 +96,20 @@ export class QueueBroker {
   private readonly policySet = new PolicySet();
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** What every queue asks of the broker: dead-lettering within its virtual host, deletion when it expires. */
+  private readonly queueEvents: QueueEvents;
 
   private constructor(
     private readonly storage: QueueBrokerStorage,
     private readonly logger: Logger,
     private readonly limits: QueueBrokerLimits,
-  ) {}
+  ) {
+    const deadLetters = new DeadLetterRouter((name) => this.virtualHosts.get(name), logger);
+    this.queueEvents = {
+      deadLetter: (queue, message, reason) => deadLetters.deadLetter(queue, message, reason),
+      expired: (queue) => this.expireQueue(queue),
+    };
+  }
 
   /** Restores every virtual host, durable exchange, durable queue (with its messages) and binding. */
   static async open(storage: QueueBrokerStorage, logger: Logger, limits: QueueBrokerLimits = unlimitedEntities): Promise<QueueBroker> {
@@ -117,7 +126,9 @@ export class QueueBroker {
     const stores = await mapConcurrently(queues, storage.openConcurrency ?? defaultOpenConcurrency, (definition) => storage.openDurableStore(join(storage.queuesDirectory, definition.storageId)));
     for (const [index, definition] of queues.entries()) {
       const host = broker.virtualHosts.get(definition.virtualHost)!;
-      host.queues.set(definition.name, new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!, broker.optionsFor(host, definition.name, definition.arguments)));
+      const queue = new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!, broker.withPolicy(host, definition.name, broker.restoredOptions(definition), definition.arguments));
+      host.queues.set(definition.name, queue);
+      queue.attach(broker.queueEvents);
     }
     for (const host of broker.virtualHosts.values()) for (const exchange of host.exchanges.values()) broker.applyExchangePolicy(host, exchange);
     for (const binding of stored.bindings) {
@@ -261,8 +272,11 @@ export class QueueBroker {
         checkEquivalent('auto_delete', what, declaration.autoDelete, existing.settings.autoDelete);
         if (declaration.exclusive !== (existing.settings.exclusiveOwner !== null)) throw lockedQueue(name, host.name);
         checkEquivalentArguments(what, declaration.arguments, existing.settings.arguments);
+        existing.touch();
         return existing;
       }
+      const options = queueOptionsFromArguments(declaration.arguments, name, host.name);
+      checkQueueType(options, declaration, name, host.name);
       if (declaration.name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue name '${name}' contains reserved prefix 'amq.*'`);
       if (declaration.exclusive && requester === null) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - an exclusive queue needs a connection to own it');
       if (this.queueCount() >= this.limits.maxQueues) throw limitReached(`queue '${name}'`, host.name, 'queue', this.limits.maxQueues, 'amqp.maxQueues');
@@ -284,8 +298,9 @@ export class QueueBroker {
       } else {
         store = new MemoryQueueStore();
       }
-      const queue = new Queue(settings, store, this.optionsFor(host, name, declaration.arguments));
+      const queue = new Queue(settings, store, this.withPolicy(host, name, options, declaration.arguments));
       host.queues.set(name, queue);
+      queue.attach(this.queueEvents);
       if (exclusiveOwner !== null) {
         let owned = this.exclusiveQueues.get(exclusiveOwner);
         if (owned === undefined) this.exclusiveQueues.set(exclusiveOwner, (owned = new Set()));
@@ -317,10 +332,30 @@ export class QueueBroker {
     }).catch((error: unknown) => this.logger.error('amqp auto-delete of a queue failed', { queue: queue.name, error: String(error) }));
   }
 
+  /** x-expires: a queue unused for its time is deleted, as by queue.delete. */
+  private expireQueue(queue: Queue): void {
+    void this.serially(async () => {
+      const host = this.virtualHosts.get(queue.virtualHost);
+      if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;
+      this.logger.info('amqp queue expired (x-expires): deleted', { virtualHost: host.name, queue: queue.name });
+      await this.removeQueue(host, queue, true);
+    }).catch((error: unknown) => this.logger.error('amqp deletion of an expired queue failed', { queue: queue.name, error: String(error) }));
+  }
+
+  /** The options of a restored queue; its arguments were checked when it was declared. */
+  private restoredOptions(definition: QueueDefinition): QueueOptions {
+    try {
+      return queueOptionsFromArguments(definition.arguments, definition.name, definition.virtualHost);
+    } catch (error) {
+      this.logger.warn('amqp queue arguments no longer valid: the queue is restored without them', { queue: definition.name, error: (error as Error).message });
+      return defaultQueueOptions;
+    }
+  }
+
   private async removeQueue(host: VirtualHost, queue: Queue, storedDefinition: boolean): Promise<void> {
     if (storedDefinition && queue.settings.storageId !== '') await this.storage.definitions.removeQueue(host.name, queue.name);
     host.queues.delete(queue.name);
-    queue.deleted = true;
+    queue.markDeleted();
     const owner = queue.settings.exclusiveOwner;
     if (owner !== null) this.exclusiveQueues.get(owner)?.delete(queue);
     queue.cancelConsumers();
@@ -458,7 +493,7 @@ export class QueueBroker {
   /** Gives every queue and exchange of the virtual host what its policy (now) asks. */
   private applyPolicies(host: VirtualHost): void {
     for (const queue of host.queues.values()) {
-      const options = this.optionsFor(host, queue.name, queue.settings.arguments);
+      const options = this.withPolicy(host, queue.name, this.argumentOptions(queue), queue.settings.arguments);
       // Only a queue whose options change is told: applying options may cost the queue some work.
       if (!sameQueueOptions(options, queue.options)) queue.applyOptions(options);
     }
@@ -470,17 +505,18 @@ export class QueueBroker {
     exchange.alternateExchange = effectiveAlternateExchange(exchange.argumentAlternateExchange, this.policySet.forExchange(host.name, exchange.name));
   }
 
-  /** A queue's options: its arguments' (queue-options.ts) combined with the policy that applies to it. */
-  private optionsFor(host: VirtualHost, name: string, args: FieldTable): QueueOptions {
-    let fromArguments: QueueOptions;
-    try {
-      fromArguments = queueOptionsFromArguments(args, name, host.name);
-    } catch (error) {
-      // Only a queue stored before arguments were checked can get here; it keeps working as it did.
-      this.logger.warn('amqp queue arguments are not valid; the queue applies none of them', { virtualHost: host.name, queue: name, error: error instanceof Error ? error.message : String(error) });
-      fromArguments = defaultQueueOptions;
-    }
+  /** A queue's options: those of its arguments (queue-options.ts) combined with the policy that applies to it. */
+  private withPolicy(host: VirtualHost, name: string, fromArguments: QueueOptions, args: FieldTable): QueueOptions {
     return effectiveQueueOptions(fromArguments, this.policySet.forQueue(host.name, name, fromArguments.queueType), args);
+  }
+
+  /** A running queue's options from its arguments alone (checked at declare; restoredOptions said so if they no longer pass). */
+  private argumentOptions(queue: Queue): QueueOptions {
+    try {
+      return queueOptionsFromArguments(queue.settings.arguments, queue.name, queue.virtualHost);
+    } catch {
+      return defaultQueueOptions;
+    }
   }
 
   /** A stored policy back in the set; one that no longer passes the checks is left out (and said so). */
@@ -603,6 +639,15 @@ function checkEquivalent(argument: string, what: string, received: string | bool
  * in any order, integers by value whatever their wire width (amqplib sends 10 as a byte, the Java
  * client and pika as an int32: the same argument), everything else by type and value.
  */
+/** Quorum queues (kept like durable classic queues here) must be durable and shared, as RabbitMQ requires. */
+function checkQueueType(options: QueueOptions, declaration: QueueDeclaration, name: string, virtualHost: string): void {
+  if (options.queueType !== 'quorum') return;
+  const invalid = (property: string): AmqpChannelError => new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid property '${property}' for queue '${name}' in vhost '${virtualHost}'`);
+  if (!declaration.durable) throw invalid('non-durable');
+  if (declaration.exclusive) throw invalid('exclusive');
+  if (declaration.autoDelete) throw invalid('auto-delete');
+}
+
 function checkEquivalentArguments(what: string, received: FieldTable, current: FieldTable): void {
   const names = new Set([...received.keys(), ...current.keys()]);
   for (const name of names) {

@@ -12,7 +12,8 @@
  *   x-expires                   integer > 0          ms a queue may go unused before it is deleted
  *   x-dead-letter-exchange      string               where dropped, expired and rejected messages go
  *   x-dead-letter-routing-key   string               their routing key there (else their own); needs the exchange
- *   x-delivery-limit            integer ≥ 0          returns (requeues) a message may have before it is dead-lettered
+ *   x-delivery-limit            integer ≥ 0, or −1   returns (requeues) a message may have before it is dead-lettered;
+ *                                                    quorum queues default to 20 (RabbitMQ 4), −1 = no limit
  *   x-max-priority              integer 0 … 255      a priority queue with that many levels above 0
  *   x-single-active-consumer    boolean              one consumer at a time gets messages, the others wait
  *   x-queue-type                string               classic | quorum (durable, kept like classic) | stream
@@ -57,6 +58,8 @@ export const defaultQueueOptions: QueueOptions = {
 const overflowBehaviours: readonly OverflowBehaviour[] = ['drop-head', 'reject-publish', 'reject-publish-dlx'];
 const queueTypes: readonly QueueType[] = ['classic', 'quorum', 'stream'];
 export const maxPriorityLimit = 255;
+/** RabbitMQ 4's delivery limit of a quorum queue declared without one. */
+export const defaultQuorumDeliveryLimit = 20;
 /** Timers take at most 2^31 − 1 ms; RabbitMQ's TTL limit is about 2^32 ms, beyond any real use. */
 const maxTimeMs = 2 ** 32;
 
@@ -92,6 +95,9 @@ export function queueOptionsFromArguments(args: FieldTable, queueName: string, v
   if (deadLetterRoutingKey !== null && deadLetterExchange === null) {
     throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid arg 'x-dead-letter-routing-key' for queue '${queueName}' in vhost '${virtualHost}': routing_key_but_no_dlx_defined`);
   }
+  const deliveryLimitValue = args.get('x-delivery-limit');
+  const unlimitedDeliveries = deliveryLimitValue !== undefined && integerValue(deliveryLimitValue) === -1;
+  const deliveryLimit = unlimitedDeliveries ? null : integer('x-delivery-limit', 0, Number.MAX_SAFE_INTEGER);
   const single = args.get('x-single-active-consumer');
   if (single !== undefined && single.type !== 'boolean') throw invalid('x-single-active-consumer', `{unacceptable_type,${typeName(single)}}`);
   return {
@@ -102,7 +108,7 @@ export function queueOptionsFromArguments(args: FieldTable, queueName: string, v
     expiresMs: integer('x-expires', 1, maxTimeMs),
     deadLetterExchange,
     deadLetterRoutingKey,
-    deliveryLimit: integer('x-delivery-limit', 0, Number.MAX_SAFE_INTEGER),
+    deliveryLimit: deliveryLimit ?? (queueType === 'quorum' && !unlimitedDeliveries ? defaultQuorumDeliveryLimit : null),
     maxPriority: integer('x-max-priority', 0, maxPriorityLimit),
     singleActiveConsumer: single?.type === 'boolean' && single.value,
     queueType: (queueType as QueueType | null) ?? 'classic',

@@ -1,15 +1,28 @@
 /**
  * An AMQP queue: its store (a log plus dispositions, queue-store/), the consumers competing for its
- * messages, and the dispatch that hands each ready message to the next consumer able to take it
- * (round-robin, skipping consumers whose prefetch window or connection is full).
+ * messages, the dispatch that hands each ready message to the next consumer able to take it
+ * (round-robin, skipping consumers whose prefetch window or connection is full), and what its
+ * options (queue-options.ts: x- arguments and policy) ask of it:
  *
- * Dispatch runs once per event-loop turn at most (scheduleDispatch), so a burst of publishes or
- * acks in one turn becomes one pass that delivers as many messages as the consumers will take.
+ *   x-max-length(-bytes)   enqueue() refuses a publish that would go past the limit (reject-publish,
+ *                          reject-publish-dlx), or the oldest ready messages are dropped (drop-head)
+ *   message TTL            a ready message at the head whose time is up is removed, by a timer set
+ *                          for the head's expiry, consumers or not; one that expired behind a
+ *                          longer-lived head goes when it reaches the head or a consumer (as RabbitMQ)
+ *   dead-lettering         what is dropped, expired or rejected goes to the dead-letter exchange
+ *                          (QueueEvents.deadLetter, dead-lettering.ts) and is settled once stored there
+ *   x-delivery-limit       a message given back more times than that is dead-lettered instead
+ *   single active consumer only the first consumer still registered gets messages
+ *   x-expires              a queue unused (no consumer, no basic.get, no redeclare) that long is deleted
+ *
+ * Work runs once per event-loop turn at most (scheduleTurn), so a burst of publishes or acks in one
+ * turn becomes one pass: deliver what the consumers will take, expire the head, drop past the limit.
  */
 import type { FieldTable } from '../protocol/amqp/field-table.js';
+import type { DeathReason } from './dead-lettering.js';
 import { defaultQueueOptions, type QueueOptions } from './queue-options.js';
-import type { QueueStore } from './queue-store/queue-store-api.js';
-import type { QueuedMessage } from './queue-store/stored-message.js';
+import type { AppendedMessage, QueueStore } from './queue-store/queue-store-api.js';
+import type { QueuedMessage, StoredMessage } from './queue-store/stored-message.js';
 
 /** Something that takes deliveries from a queue: a basic.consume on some channel. */
 export interface QueueConsumer {
@@ -35,15 +48,32 @@ export interface QueueSettings {
   readonly storageId: string;
 }
 
+/** What a queue asks of the broker around it (queue-broker.ts provides it). */
+export interface QueueEvents {
+  /**
+   * Routes a copy of `message`, dead-lettered for `reason`, through the queue's dead-letter
+   * exchange; resolves once it is stored durably where it went; null when there is nothing to wait
+   * for (no dead-letter exchange, routed nowhere, or only where nothing is kept on disk).
+   */
+  deadLetter(queue: Queue, message: StoredMessage, reason: DeathReason): Promise<unknown> | null;
+  /** x-expires: the queue went unused for its time and is to be deleted. */
+  expired(queue: Queue): void;
+}
+
 export class Queue {
   private consumers: QueueConsumer[] = [];
   private nextConsumerIndex = 0;
-  private dispatchScheduled = false;
+  private turnScheduled = false;
   /** An auto-delete queue goes once it has had a consumer and has none left. */
   private hadConsumer = false;
   deleted = false;
   /** What its arguments and policy ask of it (queue-options.ts); applyOptions changes it. */
   private currentOptions: QueueOptions;
+  private events: QueueEvents | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private expiryTimerAtMs = Number.POSITIVE_INFINITY;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lastUsedAtMs = Date.now();
 
   constructor(
     readonly settings: QueueSettings,
@@ -58,9 +88,19 @@ export class Queue {
     return this.currentOptions;
   }
 
-  /** New effective options (a policy was set, changed or cleared). */
+  /** Connects the queue to the broker around it (dead-lettering, x-expires); starts its timers. */
+  attach(events: QueueEvents): void {
+    this.events = events;
+    this.touch();
+    this.scheduleDispatch();
+  }
+
+  /** New effective options (a policy was set, changed or cleared): limits and TTL apply from the next turn. */
   applyOptions(options: QueueOptions): void {
     this.currentOptions = options;
+    this.clearExpiryTimer();
+    this.armIdleTimer();
+    this.scheduleDispatch();
   }
 
   get name(): string {
@@ -92,9 +132,40 @@ export class Queue {
     return this.consumers.some((consumer) => consumer.exclusive);
   }
 
+  /** The consumer that gets the messages of a single-active-consumer queue; null otherwise or when none. */
+  get activeConsumer(): QueueConsumer | null {
+    return this.currentOptions.singleActiveConsumer ? (this.consumers[0] ?? null) : null;
+  }
+
+  // ── publishing ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Takes a published (or dead-lettered) message; null when the queue refuses it: full, with
+   * overflow reject-publish or reject-publish-dlx (which dead-letters it).
+   */
+  enqueue(message: StoredMessage): AppendedMessage | null {
+    const options = this.currentOptions;
+    if (options.overflow !== 'drop-head' && this.wouldOverflow(message, options)) {
+      if (options.overflow === 'reject-publish-dlx') void this.events?.deadLetter(this, message, 'maxlen');
+      return null;
+    }
+    const appended = this.store.append(message);
+    // A TTL of 0: deliverable only to a consumer able to take it now, so dispatch now, at the
+    // publish's time, instead of on the next turn, when it would have expired.
+    if (this.expiresAtMs(message) <= message.publishedAtMs && this.consumers.length > 0) this.dispatch(message.publishedAtMs);
+    return appended;
+  }
+
+  private wouldOverflow(message: StoredMessage, options: QueueOptions): boolean {
+    return (options.maxLength !== null && this.store.readyCount + 1 > options.maxLength) || (options.maxLengthBytes !== null && this.store.readyBytes + message.body.length > options.maxLengthBytes);
+  }
+
+  // ── consumers ─────────────────────────────────────────────────────────────────────────────
+
   addConsumer(consumer: QueueConsumer): void {
     this.consumers.push(consumer);
     this.hadConsumer = true;
+    this.touch();
     this.scheduleDispatch();
   }
 
@@ -104,6 +175,9 @@ export class Queue {
     if (index >= 0) {
       this.consumers.splice(index, 1);
       if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
+      this.touch();
+      // A single-active-consumer queue hands over to the next consumer.
+      if (index === 0) this.scheduleDispatch();
     }
     return this.settings.autoDelete && this.hadConsumer && this.consumers.length === 0;
   }
@@ -115,33 +189,85 @@ export class Queue {
     for (const consumer of cancelled) consumer.cancelledByBroker(this);
   }
 
-  /** basic.get: the next ready message, taken; null when none is ready now. */
+  /** basic.get: the next ready message that has not expired, taken; null when none is ready now. */
   take(): QueuedMessage | null {
-    return this.store.takeNext();
+    this.touch();
+    const nowMs = Date.now();
+    for (;;) {
+      const message = this.store.takeNext();
+      if (message === null || !this.hasExpired(message, nowMs)) return message;
+      this.deadLetter(message, 'expired');
+    }
   }
 
-  /** An acknowledged (or dropped) delivery. */
+  // ── settling ──────────────────────────────────────────────────────────────────────────────
+
+  /** An acknowledged delivery (or one dropped without dead-lettering). */
   settle(message: QueuedMessage): void {
     this.store.settle(message);
     this.scheduleDispatch();
   }
 
-  /** A delivery given back: ready again, flagged redelivered. */
+  /**
+   * A delivery given back: ready again, flagged redelivered, its delivery count one higher; past
+   * the delivery limit it is dead-lettered (reason delivery_limit) instead.
+   */
   requeue(message: QueuedMessage): void {
-    this.store.requeue(message);
+    const limit = this.currentOptions.deliveryLimit;
+    if (limit !== null && message.deliveryCount + 1 > limit) this.deadLetter(message, 'delivery_limit');
+    else this.store.requeue(message);
   }
 
-  /** Called when a consumer may take messages again (an ack, qos, flow, a drained socket). */
+  /** basic.reject or basic.nack without requeue: dead-lettered (reason rejected), or dropped. */
+  reject(message: QueuedMessage): void {
+    this.deadLetter(message, 'rejected');
+  }
+
+  /** The properties a delivery carries: the stored ones, with x-delivery-count once the message has been given back. */
+  deliveryProperties(message: QueuedMessage, withDeliveryCount: (properties: Buffer, count: number) => Buffer): Buffer {
+    const properties = message.message.properties;
+    if (message.deliveryCount === 0 || (this.currentOptions.deliveryLimit === null && this.currentOptions.queueType !== 'quorum')) return properties;
+    return withDeliveryCount(properties, message.deliveryCount);
+  }
+
+  /**
+   * A taken message leaves the queue for `reason`: dead-lettered when the queue has a dead-letter
+   * exchange (settled once stored there), settled at once otherwise.
+   */
+  private deadLetter(message: QueuedMessage, reason: DeathReason): void {
+    const stored = this.events?.deadLetter(this, message.message, reason) ?? null;
+    if (stored === null) {
+      this.settle(message);
+      return;
+    }
+    // Settled whatever happened there: a message that could not be stored is not kept here either.
+    const settle = (): void => {
+      if (!this.deleted) this.settle(message);
+    };
+    stored.then(settle, settle);
+  }
+
+  // ── the turn: dispatch, expiry, length limit ──────────────────────────────────────────────
+
+  /** Called when there may be work: a publish, an ack, qos, flow, a drained socket, a timer. */
   scheduleDispatch(): void {
-    if (this.dispatchScheduled || this.deleted || this.consumers.length === 0) return;
-    this.dispatchScheduled = true;
+    if (this.turnScheduled || this.deleted) return;
+    this.turnScheduled = true;
     setImmediate(() => {
-      this.dispatchScheduled = false;
-      this.dispatch();
+      this.turnScheduled = false;
+      if (this.deleted) return;
+      const nowMs = Date.now();
+      this.dispatch(nowMs);
+      this.expireHead(nowMs);
+      this.dropOverflow();
     });
   }
 
-  private dispatch(): void {
+  private dispatch(nowMs: number): void {
+    if (this.currentOptions.singleActiveConsumer) {
+      this.dispatchTo(nowMs);
+      return;
+    }
     let refusals = 0;
     while (!this.deleted && this.consumers.length > 0 && refusals < this.consumers.length) {
       if (this.nextConsumerIndex >= this.consumers.length) this.nextConsumerIndex = 0;
@@ -151,12 +277,126 @@ export class Queue {
         refusals++;
         continue;
       }
-      const message = this.store.takeNext();
+      const message = this.takeUnexpired(nowMs);
       // Nothing ready: this consumer keeps its turn for the next message.
       if (message === null) return;
       this.nextConsumerIndex++;
       refusals = 0;
       consumer.deliver(this, message);
     }
+  }
+
+  /** Single active consumer: everything goes to the first consumer, while it can take. */
+  private dispatchTo(nowMs: number): void {
+    for (;;) {
+      const consumer = this.consumers[0];
+      if (this.deleted || consumer === undefined || !consumer.canTake()) return;
+      const message = this.takeUnexpired(nowMs);
+      if (message === null) return;
+      consumer.deliver(this, message);
+    }
+  }
+
+  /** The next ready message for a consumer, expired ones dead-lettered on the way. */
+  private takeUnexpired(nowMs: number): QueuedMessage | null {
+    for (;;) {
+      const message = this.store.takeNext();
+      if (message === null || !this.hasExpired(message, nowMs)) return message;
+      this.deadLetter(message, 'expired');
+    }
+  }
+
+  /** When a message expires here (its own expiration or the queue's TTL, whichever comes first); +∞ for never. */
+  private expiresAtMs(message: StoredMessage): number {
+    const ttl = this.currentOptions.messageTtlMs;
+    const byQueue = ttl === null ? Number.POSITIVE_INFINITY : message.publishedAtMs + ttl;
+    return message.expiresAtMs === null ? byQueue : Math.min(byQueue, message.expiresAtMs);
+  }
+
+  /** Expired once its time is past (a TTL of 0: after the dispatch at publish time, see enqueue). */
+  private hasExpired(message: QueuedMessage, nowMs: number): boolean {
+    return this.expiresAtMs(message.message) < nowMs;
+  }
+
+  /** Removes expired messages from the head; sets the timer for the next head's expiry. */
+  private expireHead(nowMs: number): void {
+    for (;;) {
+      const head = this.store.peekNext();
+      if (head === null) return;
+      const expiresAtMs = this.expiresAtMs(head.message);
+      if (expiresAtMs >= nowMs) {
+        if (expiresAtMs !== Number.POSITIVE_INFINITY) this.armExpiryTimer(expiresAtMs, nowMs);
+        return;
+      }
+      this.store.takeNext();
+      this.deadLetter(head, 'expired');
+    }
+  }
+
+  private armExpiryTimer(atMs: number, nowMs: number): void {
+    if (this.expiryTimer !== null && this.expiryTimerAtMs <= atMs) return;
+    this.clearExpiryTimer();
+    this.expiryTimerAtMs = atMs;
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = null;
+        this.expiryTimerAtMs = Number.POSITIVE_INFINITY;
+        this.scheduleDispatch();
+      },
+      Math.min(atMs - nowMs + 1, 2 ** 31 - 1),
+    );
+    this.expiryTimer.unref();
+  }
+
+  private clearExpiryTimer(): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    this.expiryTimerAtMs = Number.POSITIVE_INFINITY;
+  }
+
+  /** drop-head: while the ready messages are past a limit, the oldest goes (dead-lettered, reason maxlen). */
+  private dropOverflow(): void {
+    const { maxLength, maxLengthBytes, overflow } = this.currentOptions;
+    if (overflow !== 'drop-head' || (maxLength === null && maxLengthBytes === null)) return;
+    const store = this.store;
+    while ((maxLength !== null && store.readyCount > maxLength) || (maxLengthBytes !== null && store.readyBytes > maxLengthBytes)) {
+      const head = store.takeNext();
+      if (head === null) return; // read from disk first: the next turn goes on
+      this.deadLetter(head, 'maxlen');
+    }
+  }
+
+  // ── x-expires ─────────────────────────────────────────────────────────────────────────────
+
+  /** The queue was used (declared again, consumed from, got from): its x-expires time starts again. */
+  touch(): void {
+    this.lastUsedAtMs = Date.now();
+    this.armIdleTimer();
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const expiresMs = this.currentOptions.expiresMs;
+    if (expiresMs === null || this.deleted || this.events === null || this.consumers.length > 0) return;
+    const dueInMs = this.lastUsedAtMs + expiresMs - Date.now();
+    this.idleTimer = setTimeout(
+      () => {
+        this.idleTimer = null;
+        if (this.deleted || this.consumers.length > 0) return;
+        if (Date.now() - this.lastUsedAtMs >= expiresMs) this.events?.expired(this);
+        else this.armIdleTimer();
+      },
+      Math.max(0, Math.min(dueInMs, 2 ** 31 - 1)),
+    );
+    this.idleTimer.unref();
+  }
+
+  /** The queue is gone: its timers stop. */
+  markDeleted(): void {
+    this.deleted = true;
+    this.clearExpiryTimer();
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 }

@@ -8,14 +8,15 @@
  *   max-length-bytes           the lower value (streams: the policy's)
  *   message-ttl                the lower value
  *   expires                    the lower value
- *   delivery-limit             the lower value
+ *   delivery-limit             the lower value; −1 (no limit) on one side yields the other's
  *   overflow                   the argument (quorum queues: the policy)
  *   dead-letter-exchange       the argument
  *   dead-letter-routing-key    the argument
  *   alternate-exchange         the argument (exchanges)
  *
  * Each key on its own: a queue declaring only x-dead-letter-exchange takes its dead-letter routing
- * key from the policy. x-max-priority, x-single-active-consumer and x-queue-type are arguments only:
+ * key from the policy; a quorum queue declared without x-delivery-limit takes the policy's delivery
+ * limit, not the lower of it and its default of 20. x-max-priority, x-single-active-consumer and x-queue-type are arguments only:
  * they are fixed when the queue is declared, and a policy has no key for them.
  */
 import type { FieldTable } from '../../protocol/amqp/field-table.js';
@@ -39,8 +40,24 @@ export function effectiveQueueOptions(fromArguments: QueueOptions, policy: Polic
     expiresMs: lower(fromArguments.expiresMs, keys.expiresMs),
     deadLetterExchange: fromArguments.deadLetterExchange ?? keys.deadLetterExchange,
     deadLetterRoutingKey: fromArguments.deadLetterRoutingKey ?? keys.deadLetterRoutingKey,
-    deliveryLimit: lower(fromArguments.deliveryLimit, keys.deliveryLimit),
+    deliveryLimit: deliveryLimit(fromArguments, keys.deliveryLimit, declaredArguments),
   };
+}
+
+/**
+ * RabbitMQ's quorum queues: both limits set, the lower; a negative one (−1, no limit) gives way to
+ * the other; both negative, no limit. Only a declared x-delivery-limit takes part: a quorum queue's
+ * default of 20 is no argument.
+ */
+function deliveryLimit(fromArguments: QueueOptions, policyLimit: number | null, declaredArguments: FieldTable): number | null {
+  if (policyLimit === null) return fromArguments.deliveryLimit;
+  // queueOptionsFromArguments reads a declared −1 as null (no limit).
+  const argumentLimit = declaredArguments.has('x-delivery-limit') ? (fromArguments.deliveryLimit ?? -1) : null;
+  let resolved: number;
+  if (argumentLimit === null) resolved = policyLimit;
+  else if (argumentLimit < 0 || policyLimit < 0) resolved = Math.max(argumentLimit, policyLimit);
+  else resolved = Math.min(argumentLimit, policyLimit);
+  return resolved < 0 ? null : resolved;
 }
 
 /** An exchange's alternate exchange: its `alternate-exchange` argument, else its policy's. */

@@ -19,7 +19,7 @@
  *   expires                    integer ≥ 1 (ms)           queues    x-expires
  *   dead-letter-exchange       string                     queues    x-dead-letter-exchange
  *   dead-letter-routing-key    string                     queues    x-dead-letter-routing-key
- *   delivery-limit             integer ≥ 0                queues    x-delivery-limit
+ *   delivery-limit             integer ≥ 0, or −1 (none)  queues    x-delivery-limit
  *   alternate-exchange         string                     exchanges alternate-exchange
  *   queue-mode                 default | lazy             accepted and ignored (they tune RabbitMQ's storage)
  *   queue-version              1 | 2                      accepted and ignored
@@ -89,7 +89,7 @@ const maxTimeMs = 2 ** 32;
 
 const overflowBehaviours: readonly string[] = ['drop-head', 'reject-publish', 'reject-publish-dlx'];
 
-type KeyCheck = (value: PolicyValue | unknown) => string | null;
+type KeyCheck = (value: unknown) => string | null;
 
 const integerAtLeast =
   (minimum: number, maximum: number, what: string): KeyCheck =>
@@ -113,7 +113,8 @@ const keyChecks: Readonly<Record<string, KeyCheck>> = {
   expires: integerAtLeast(1, maxTimeMs, 'queue expiry'),
   'dead-letter-exchange': shortString('dead letter exchange name'),
   'dead-letter-routing-key': shortString('dead letter routing key'),
-  'delivery-limit': integerAtLeast(0, Number.MAX_SAFE_INTEGER, 'delivery limit'),
+  // −1: no limit (RabbitMQ 4, whose quorum queues otherwise default to 20).
+  'delivery-limit': integerAtLeast(-1, Number.MAX_SAFE_INTEGER, 'delivery limit'),
   'alternate-exchange': shortString('alternate exchange name'),
   'queue-mode': oneOf(['default', 'lazy'], 'queue-mode value'),
   'queue-version': oneOf([1, 2], 'queue-version value'),

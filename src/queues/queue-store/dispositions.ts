@@ -27,6 +27,11 @@ import type { QueuedMessage, StoredMessage } from './stored-message.js';
  *
  * readyCount = requeued + (logEnd − cursor) − settledAhead, where settledAhead counts the settled
  * offsets in [cursor, logEnd): kept up to date as settles and the cursor move, so counts are O(1).
+ * readyBytes (body bytes of the ready messages, for x-max-length-bytes) is kept the same way: added
+ * at append (and by the store for what recovery finds), taken off at take, back at requeue.
+ *
+ * Return counts: a message given back (requeued) has its count of returns here, kept durably by the
+ * state log, until it is settled; the QueuedMessage handed out carries it (x-delivery-limit).
  */
 
 export interface DispositionListener {
@@ -36,6 +41,8 @@ export interface DispositionListener {
   deliveredMoved(): void;
   /** Everything from endOffset on was cut from the log (a failed write): settles there are void. */
   truncated(endOffset: number): void;
+  /** The message at `offset` was given back; it has now been returned `count` times. */
+  returned(offset: number, count: number): void;
 }
 
 /** The durable part of the state: what a state-log snapshot holds. */
@@ -45,6 +52,8 @@ export interface DispositionSnapshot {
   readonly settledRanges: readonly number[];
   /** Every message below it may have been delivered (it comes back flagged redelivered after a restart). */
   readonly deliveredBelow: number;
+  /** Return counts of unsettled messages: offset, count, offset, count, … */
+  readonly returnCounts: readonly number[];
 }
 
 export interface DispositionsStart {
@@ -56,6 +65,8 @@ export interface DispositionsStart {
   readonly redeliveredBelow: number;
   readonly maxReadyBytesInMemory: number;
   readonly listener: DispositionListener;
+  /** Return counts by offset (those of settled offsets are dropped). */
+  readonly returnCounts?: ReadonlyMap<number, number>;
 }
 
 export class Dispositions {
@@ -75,6 +86,8 @@ export class Dispositions {
   private bufferedHead = 0;
   private bufferedBytesTotal = 0;
   private bufferedEndOffset: number;
+  private readyBodyBytes = 0;
+  private readonly returnCounts = new Map<number, number>();
   /** Changes whenever the buffer is reset (purge, truncation): a read started before is stale. */
   generation = 0;
 
@@ -92,6 +105,7 @@ export class Dispositions {
     this.maxReadyBytesInMemory = start.maxReadyBytesInMemory;
     this.listener = start.listener;
     this.absorbFront();
+    for (const [offset, count] of start.returnCounts ?? []) if (offset < this.logEnd && !this.isSettled(offset)) this.returnCounts.set(offset, count);
   }
 
   get settledBelow(): number {
@@ -126,6 +140,15 @@ export class Dispositions {
     return this.taken.size;
   }
 
+  get readyBytes(): number {
+    return this.readyBodyBytes;
+  }
+
+  /** Recovery found `bytes` more of ready bodies on disk (they were appended before the restart). */
+  addRecoveredReadyBytes(bytes: number): void {
+    this.readyBodyBytes += bytes;
+  }
+
   get settledRangeCount(): number {
     return this.settled.rangeCount;
   }
@@ -149,7 +172,8 @@ export class Dispositions {
     assert.equal(offset, this.logEnd, 'appends come in offset order');
     const caughtUp = this.bufferedEndOffset === this.logEnd;
     this.logEnd = offset + 1;
-    if (caughtUp && this.hasRoomFor(costBytes)) this.pushBuffered({ offset, message, redelivered: false }, costBytes);
+    this.readyBodyBytes += message.body.length;
+    if (caughtUp && this.hasRoomFor(costBytes)) this.pushBuffered({ offset, message, redelivered: false, deliveryCount: 0 }, costBytes);
   }
 
   /** Whether a message of `costBytes` may join the in-memory buffer. */
@@ -168,15 +192,22 @@ export class Dispositions {
    */
   takeNext(): QueuedMessage | null {
     let next = this.requeued.pop();
+    if (next !== null) this.readyBodyBytes -= next.message.body.length;
     if (next === null) {
       next = this.shiftBuffered();
       if (next === null) return null;
       this.settledAhead -= next.offset - this.cursorOffset; // the buffer holds every unsettled offset it spans
       this.cursorOffset = next.offset + 1;
+      this.readyBodyBytes -= next.message.body.length;
       this.listener.deliveredMoved();
     }
     this.taken.set(next.offset, next);
     return next;
+  }
+
+  /** What takeNext would return now, not taken. */
+  peekNext(): QueuedMessage | null {
+    return this.requeued.peek() ?? (this.bufferedHead < this.bufferedMessages.length ? this.bufferedMessages[this.bufferedHead]! : null);
   }
 
   /**
@@ -201,14 +232,22 @@ export class Dispositions {
       this.bufferedEndOffset = offset + 1;
       return;
     }
-    this.pushBuffered({ offset, message, redelivered: offset < this.redeliveredBelow }, costBytes);
+    const deliveryCount = this.returnCounts.size === 0 ? 0 : (this.returnCounts.get(offset) ?? 0);
+    this.pushBuffered({ offset, message, redelivered: offset < this.redeliveredBelow, deliveryCount }, costBytes);
   }
 
-  /** A taken message goes back, flagged redelivered; false when it is not taken (identity compared). */
+  /**
+   * A taken message goes back, flagged redelivered, its return count one higher; false when it is
+   * not taken (identity compared).
+   */
   requeue(message: QueuedMessage): boolean {
     if (this.taken.get(message.offset) !== message) return false;
     this.taken.delete(message.offset);
-    this.requeued.push(message.redelivered ? message : { offset: message.offset, message: message.message, redelivered: true });
+    const deliveryCount = message.deliveryCount + 1;
+    this.returnCounts.set(message.offset, deliveryCount);
+    this.listener.returned(message.offset, deliveryCount);
+    this.requeued.push({ offset: message.offset, message: message.message, redelivered: true, deliveryCount });
+    this.readyBodyBytes += message.message.body.length;
     return true;
   }
 
@@ -216,6 +255,7 @@ export class Dispositions {
   settle(message: QueuedMessage): boolean {
     if (this.taken.get(message.offset) !== message) return false;
     this.taken.delete(message.offset);
+    if (this.returnCounts.size > 0) this.returnCounts.delete(message.offset);
     this.insertSettled(message.offset, message.offset + 1);
     this.listener.settled(message.offset, message.offset + 1);
     return true;
@@ -231,6 +271,7 @@ export class Dispositions {
     if (end <= start) return;
     const added = this.insertSettled(start, end); // may move the cursor, so not `settledAhead += insertSettled(…)`
     this.settledAhead += added;
+    for (const offset of this.returnCounts.keys()) if (offset >= start && offset < end) this.returnCounts.delete(offset);
     this.listener.settled(start, end);
     this.absorbFront();
   }
@@ -238,10 +279,12 @@ export class Dispositions {
   /** Settles every ready message (requeued, buffered, on disk); taken ones stay. Returns how many. */
   purge(): number {
     const count = this.readyCount;
+    for (const offset of this.returnCounts.keys()) if (!this.taken.has(offset)) this.returnCounts.delete(offset);
     for (const message of this.requeued.drain()) {
       this.insertSettled(message.offset, message.offset + 1);
       this.listener.settled(message.offset, message.offset + 1);
     }
+    this.readyBodyBytes = 0;
     this.clearBuffer();
     const start = this.cursorOffset;
     if (this.logEnd > start) {
@@ -264,6 +307,7 @@ export class Dispositions {
     this.cursorOffset = Math.min(this.cursorOffset, endOffset);
     this.redeliveredBelow = Math.min(this.redeliveredBelow, endOffset);
     for (const offset of [...this.taken.keys()]) if (offset >= endOffset) this.taken.delete(offset);
+    for (const offset of [...this.returnCounts.keys()]) if (offset >= endOffset) this.returnCounts.delete(offset);
     this.requeued.filter((message) => message.offset < endOffset);
     while (this.bufferedCount > 0 && this.bufferedMessages[this.bufferedMessages.length - 1]!.offset >= endOffset) {
       this.bufferedMessages.pop();
@@ -271,6 +315,8 @@ export class Dispositions {
     }
     this.bufferedEndOffset = Math.max(this.cursorOffset, Math.min(this.bufferedEndOffset, endOffset));
     this.settledAhead = this.settled.countIn(this.cursorOffset, endOffset);
+    // The bodies cut away are not known one by one; only an empty queue is sure to hold none.
+    if (this.readyCount === 0) this.readyBodyBytes = 0;
     this.generation++;
     this.listener.truncated(endOffset);
   }
@@ -278,7 +324,9 @@ export class Dispositions {
   snapshot(): DispositionSnapshot {
     const settledRanges: number[] = [];
     this.settled.forEach((start, end) => settledRanges.push(start, end));
-    return { settledBelow: this.settledBelowOffset, settledRanges, deliveredBelow: this.deliveredBelow };
+    const returnCounts: number[] = [];
+    for (const [offset, count] of this.returnCounts) returnCounts.push(offset, count);
+    return { settledBelow: this.settledBelowOffset, settledRanges, deliveredBelow: this.deliveredBelow, returnCounts };
   }
 
   /** Our own invariants, for tests. */
@@ -305,6 +353,8 @@ export class Dispositions {
     assert.equal(bytes, this.bufferedBytesTotal, 'bufferedBytes adds up');
     for (const message of this.taken.values()) assert(message.offset < this.cursorOffset && !this.isSettled(message.offset), 'taken messages are below the cursor, unsettled');
     assert(this.readyCount >= 0, 'readyCount ≥ 0');
+    assert(this.readyBodyBytes >= 0, 'readyBytes ≥ 0');
+    for (const offset of this.returnCounts.keys()) assert(!this.isSettled(offset) && offset < this.logEnd, 'return counts are of unsettled messages');
   }
 
   /** Adds [start, end) to the settled offsets; returns how many were not settled before. */

@@ -16,11 +16,13 @@ export class MemoryQueueStore implements QueueStore {
   private requeued: QueuedMessage[] = [];
   private nextOffset = 0;
   private taken = 0;
+  private readyBodyBytes = 0;
   private readonly readyListeners: Array<() => void> = [];
 
   append(message: StoredMessage): AppendedMessage {
     const offset = this.nextOffset++;
-    this.fresh.push({ offset, message: ownCopy(message), redelivered: false });
+    this.fresh.push({ offset, message: ownCopy(message), redelivered: false, deliveryCount: 0 });
+    this.readyBodyBytes += message.body.length;
     this.notifyReady();
     return { offset, durable: resolved };
   }
@@ -31,6 +33,14 @@ export class MemoryQueueStore implements QueueStore {
 
   get unackedCount(): number {
     return this.taken;
+  }
+
+  get readyBytes(): number {
+    return this.readyBodyBytes;
+  }
+
+  peekNext(): QueuedMessage | null {
+    return this.requeued[0] ?? (this.head < this.fresh.length ? this.fresh[this.head]! : null);
   }
 
   takeNext(): QueuedMessage | null {
@@ -47,6 +57,7 @@ export class MemoryQueueStore implements QueueStore {
     }
     if (next === undefined) return null;
     this.taken++;
+    this.readyBodyBytes -= next.message.body.length;
     return next;
   }
 
@@ -56,7 +67,8 @@ export class MemoryQueueStore implements QueueStore {
 
   requeue(message: QueuedMessage): void {
     this.taken--;
-    const again: QueuedMessage = message.redelivered ? message : { ...message, redelivered: true };
+    this.readyBodyBytes += message.message.body.length;
+    const again: QueuedMessage = { ...message, redelivered: true, deliveryCount: message.deliveryCount + 1 };
     let low = 0;
     let high = this.requeued.length;
     while (low < high) {
@@ -77,6 +89,7 @@ export class MemoryQueueStore implements QueueStore {
     this.fresh = [];
     this.head = 0;
     this.requeued = [];
+    this.readyBodyBytes = 0;
     return count;
   }
 

@@ -9,9 +9,11 @@
  *   record        length varint │ attributes 0 │ timestampDelta 0 │ offsetDelta 0 │
  *                 keyLength varint │ key = routing key (UTF-8) │
  *                 valueLength varint │ value = body │
- *                 headerCount 3 │
+ *                 headerCount 3 or 4 │
  *                   "amqp.exchange"   │ exchange name (UTF-8)
  *                   "amqp.persistent" │ 1 byte: 1 = persistent (delivery-mode 2), 0 = transient
+ *                  ["amqp.expires-at" │ 8 bytes: int64 ms since the epoch, from the `expiration`
+ *                                       property; only when the message has one]
  *                   "amqp.properties" │ property flags + property list, as in the content header
  *   (varints zigzag-encoded, each header as keyLength varint │ key │ valueLength varint │ value)
  *
@@ -29,11 +31,12 @@ import type { StoredMessage } from './stored-message.js';
 export const exchangeHeader = 'amqp.exchange';
 export const persistentHeader = 'amqp.persistent';
 export const propertiesHeader = 'amqp.properties';
+export const expiresAtHeader = 'amqp.expires-at';
 
 const exchangeHeaderKey = Buffer.from(exchangeHeader, 'latin1');
 const persistentHeaderKey = Buffer.from(persistentHeader, 'latin1');
 const propertiesHeaderKey = Buffer.from(propertiesHeader, 'latin1');
-const headerCount = 3;
+const expiresAtHeaderKey = Buffer.from(expiresAtHeader, 'latin1');
 
 export interface EncodedMessage {
   /** One whole batch, CRC filled in, baseOffset 0 (for PartitionLog.append, which owns it after). */
@@ -82,8 +85,10 @@ export function encodeMessage(message: StoredMessage): EncodedMessage {
   const exchangeBytes = Buffer.byteLength(message.exchange, 'utf8');
   const bodyBytes = message.body.length;
   const propertiesBytes = message.properties.length;
+  const expires = message.expiresAtMs !== null;
   const recordBytes =
-    4 + // attributes, timestampDelta 0, offsetDelta 0, headerCount 3: one byte each
+    (expires ? fieldBytes(expiresAtHeaderKey.length) + fieldBytes(8) : 0) +
+    4 + // attributes, timestampDelta 0, offsetDelta 0, headerCount: one byte each
     fieldBytes(routingKeyBytes) +
     fieldBytes(bodyBytes) +
     fieldBytes(exchangeHeaderKey.length) +
@@ -101,12 +106,18 @@ export function encodeMessage(message: StoredMessage): EncodedMessage {
   position = writeZigzag(batch, position, bodyBytes);
   const bodyAt = position;
   position += message.body.copy(batch, position);
-  batch[position++] = headerCount * 2; // zigzag of 3
+  batch[position++] = expires ? 8 : 6; // zigzag of 4 or 3 headers
   position = writeBytes(batch, position, exchangeHeaderKey);
   position = writeText(batch, position, message.exchange, exchangeBytes);
   position = writeBytes(batch, position, persistentHeaderKey);
   position = writeZigzag(batch, position, 1);
   batch[position++] = message.persistent ? 1 : 0;
+  if (expires) {
+    position = writeBytes(batch, position, expiresAtHeaderKey);
+    position = writeZigzag(batch, position, 8);
+    batch.writeBigInt64BE(BigInt(message.expiresAtMs ?? 0), position);
+    position += 8;
+  }
   position = writeBytes(batch, position, propertiesHeaderKey);
   position = writeZigzag(batch, position, propertiesBytes);
   const propertiesAt = position;
@@ -132,6 +143,7 @@ export function encodeMessage(message: StoredMessage): EncodedMessage {
       body: batch.subarray(bodyAt, bodyAt + bodyBytes),
       persistent: message.persistent,
       publishedAtMs: message.publishedAtMs,
+      expiresAtMs: message.expiresAtMs,
     },
   };
 }
@@ -169,13 +181,15 @@ function messageOf(records: RecordIterator): StoredMessage {
   let exchange: string | null = null;
   let persistent: boolean | null = null;
   let properties: Buffer | null = null;
+  let expiresAtMs: number | null = null;
   for (const header of records.headers()) {
     if (header.key === exchangeHeader && header.value !== null) exchange = header.value.toString('utf8');
     else if (header.key === persistentHeader && header.value?.length === 1) persistent = header.value[0] === 1;
     else if (header.key === propertiesHeader && header.value !== null) properties = header.value;
+    else if (header.key === expiresAtHeader && header.value?.length === 8) expiresAtMs = Number(header.value.readBigInt64BE(0));
   }
   if (key === null || body === null || exchange === null || persistent === null || properties === null) {
     throw new MalformedInputError(`queue message at offset ${records.offset}: routing key, body or an amqp.* header is missing`);
   }
-  return { exchange, routingKey: key.toString('utf8'), properties, body, persistent, publishedAtMs: records.timestampMs };
+  return { exchange, routingKey: key.toString('utf8'), properties, body, persistent, publishedAtMs: records.timestampMs, expiresAtMs };
 }

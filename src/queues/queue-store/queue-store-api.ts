@@ -34,15 +34,25 @@ export interface QueueStore {
   readonly readyCount: number;
   /** Messages taken (delivered or got) and neither settled nor requeued. */
   readonly unackedCount: number;
+  /** Body bytes of the ready messages (x-max-length-bytes). */
+  readonly readyBytes: number;
   /**
    * The next ready message, now taken (requeued ones first, lowest offset first, then log order);
    * null when none is ready, or when the next ones are still being read from disk: the onReady
    * listener is called once they are in.
    */
   takeNext(): QueuedMessage | null;
+  /**
+   * What takeNext would return now, left ready (the queue looks at it to expire it); null when
+   * takeNext would return null (and, as there, the next ones are then read from disk).
+   */
+  peekNext(): QueuedMessage | null;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */
   onReady(listener: () => void): void;
-  /** A taken message goes back to ready, ahead of messages never delivered, flagged redelivered. */
+  /**
+   * A taken message goes back to ready, ahead of messages never delivered, flagged redelivered,
+   * its deliveryCount one higher (durably, for a durable store).
+   */
   requeue(message: QueuedMessage): void;
   /** A taken message is done (acked, or rejected without requeue); recorded in the state log (group commit, not awaited). */
   settle(message: QueuedMessage): void;

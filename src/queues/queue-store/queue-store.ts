@@ -67,19 +67,21 @@ export class LogQueueStore implements QueueStore {
     readonly directory: string,
     private readonly log: PartitionLog,
     private readonly settings: QueueStoreSettings,
-    start: { settledBelow: number; settled: OffsetRanges; deliveredBelow: number },
+    start: { settledBelow: number; settled: OffsetRanges; deliveredBelow: number; returnCounts: ReadonlyMap<number, number> },
   ) {
     this.logger = settings.logger.with({ queueDirectory: directory });
     const listener: DispositionListener = {
       settled: (first, end) => this.stateLog?.recordSettled(first, end),
       deliveredMoved: () => this.stateLog?.recordDeliveredMoved(),
       truncated: (endOffset) => this.stateLog?.recordTruncated(endOffset),
+      returned: (offset, count) => this.stateLog?.recordReturned(offset, count),
     };
     this.dispositions = new Dispositions({
       settledBelow: start.settledBelow,
       settled: start.settled,
       logEndOffset: log.logEndOffset,
       redeliveredBelow: start.deliveredBelow,
+      returnCounts: start.returnCounts,
       maxReadyBytesInMemory: settings.maxReadyBytesInMemory,
       listener,
     });
@@ -94,7 +96,7 @@ export class LogQueueStore implements QueueStore {
       const logStart = log.logStartOffset;
       const logEnd = log.logEndOffset;
       const settledBelow = Math.min(Math.max(replayed.settledBelow, logStart), logEnd);
-      const store = new LogQueueStore(directory, log, settings, { settledBelow, settled: replayed.settled, deliveredBelow: replayed.deliveredBelow });
+      const store = new LogQueueStore(directory, log, settings, { settledBelow, settled: replayed.settled, deliveredBelow: replayed.deliveredBelow, returnCounts: replayed.returnCounts });
       await store.recoverMessages();
       store.stateLog = await StateLog.create(directory, store.dispositions, {
         logger: store.logger,
@@ -118,6 +120,10 @@ export class LogQueueStore implements QueueStore {
 
   get unackedCount(): number {
     return this.dispositions.unackedCount;
+  }
+
+  get readyBytes(): number {
+    return this.dispositions.readyBytes;
   }
 
   /** For tests and metrics: the log and the state file. */
@@ -164,6 +170,12 @@ export class LogQueueStore implements QueueStore {
 
   takeNext(): QueuedMessage | null {
     const next = this.dispositions.takeNext();
+    if (next === null) this.startRefill();
+    return next;
+  }
+
+  peekNext(): QueuedMessage | null {
+    const next = this.dispositions.peekNext();
     if (next === null) this.startRefill();
     return next;
   }
@@ -308,6 +320,7 @@ export class LogQueueStore implements QueueStore {
           droppedTransient++;
           return;
         }
+        dispositions.addRecoveredReadyBytes(message.body.length);
         if (buffering && dispositions.hasRoomFor(costBytes)) dispositions.buffer(messageOffset, message, costBytes);
         else buffering = false;
       });

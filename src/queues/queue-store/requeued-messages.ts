@@ -25,6 +25,11 @@ export class RequeuedMessages {
     heap[index] = message;
   }
 
+  /** The lowest-offset message, left in place; null when empty. */
+  peek(): QueuedMessage | null {
+    return this.heap[0] ?? null;
+  }
+
   /** The lowest-offset message, removed; null when empty. */
   pop(): QueuedMessage | null {
     const heap = this.heap;

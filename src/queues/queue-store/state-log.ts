@@ -23,6 +23,8 @@ import { OffsetRanges } from './offset-ranges.js';
  *     3 delivered   deliveredBelow int64                        messages below it may have been delivered
  *     4 truncated   endOffset int64                             the log lost offsets ≥ endOffset: settles
  *                                                               there are void, marks come down to it
+ *     5 returned    offset int64 │ count uint32                  the message at offset has been given back
+ *                                                               (requeued) count times so far
  *   (int64 values are offsets, < 2^53, written as two uint32 halves)
  *
  * Replay applies the records in order; it stops at the first record that does not fit the file,
@@ -33,10 +35,13 @@ import { OffsetRanges } from './offset-ranges.js';
  * Writing: settles are coalesced into ranges (an OffsetRanges of pending ones) and written by one
  * cycle per event-loop turn: one write, one fdatasync (group commit; settle() never waits for it).
  * The delivered mark rides along with any cycle, and is written at the latest deliveredMarkDelayMs
- * after the cursor moved. Truncation records keep their place among the settles.
+ * after the cursor moved. Truncation records keep their place among the settles. Return counts are
+ * coalesced too (the latest count of an offset) and written after the settles of their cycle; a
+ * count whose offset is settled is dropped when the state is read.
  *
  * Compaction: once the file exceeds compactionMinBytes and twice what a snapshot of the live
- * state takes, the state is written as a snapshot to `dispositions.state.tmp`, fsynced, renamed over
+ * state takes, the state is written as a snapshot (followed by a returned record for each message
+ * that has a return count) to `dispositions.state.tmp`, fsynced, renamed over
  * the file, and the folder fsynced; appends continue in the new file. A crash leaves the old file
  * or the new one, both complete. The same happens at every open, after recovery.
  */
@@ -53,6 +58,7 @@ const snapshotType = 1;
 const settledType = 2;
 const deliveredType = 3;
 const truncatedType = 4;
+const returnedType = 5;
 
 export const defaultCompactionMinBytes = 256 * 1024;
 export const defaultDeliveredMarkDelayMs = 100;
@@ -62,6 +68,8 @@ export interface ReplayedState {
   /** Settled ranges, not yet normalised against settledBelow. */
   readonly settled: OffsetRanges;
   readonly deliveredBelow: number;
+  /** Return counts by offset (some may be of settled offsets). */
+  readonly returnCounts: Map<number, number>;
   readonly recordCount: number;
   /** Bytes after the last valid record (a torn write). */
   readonly ignoredBytes: number;
@@ -125,6 +133,13 @@ export function truncatedRecord(endOffset: number): Buffer {
   return sealRecord(record);
 }
 
+export function returnedRecord(offset: number, count: number): Buffer {
+  const record = newRecord(returnedType, 12);
+  writeOffset(record, 9, offset);
+  record.writeUInt32BE(Math.min(count, 0xffff_ffff), 17);
+  return sealRecord(record);
+}
+
 export function snapshotRecord(snapshot: DispositionSnapshot): Buffer {
   const rangeCount = snapshot.settledRanges.length / 2;
   const record = newRecord(snapshotType, 20 + rangeCount * offsetPairBytes);
@@ -147,7 +162,8 @@ export function replayState(file: Buffer): ReplayedState {
   let settledBelow = 0;
   let deliveredBelow = 0;
   let settled = new OffsetRanges();
-  if (file.length < fileHeaderBytes) return { settledBelow, settled, deliveredBelow, recordCount: 0, ignoredBytes: file.length, fileBytes: file.length };
+  let returnCounts = new Map<number, number>();
+  if (file.length < fileHeaderBytes) return { settledBelow, settled, deliveredBelow, returnCounts, recordCount: 0, ignoredBytes: file.length, fileBytes: file.length };
   if (!file.subarray(0, 4).equals(magic)) throw new Error('not a queue state file (magic)');
   const version = file.readUInt16BE(4);
   if (version !== stateFormatVersion) throw new Error(`queue state file format ${version} is not supported (expected ${stateFormatVersion})`);
@@ -168,6 +184,7 @@ export function replayState(file: Buffer): ReplayedState {
       settledBelow = readOffset(file, payload);
       deliveredBelow = readOffset(file, payload + 8);
       settled = new OffsetRanges();
+      returnCounts = new Map();
       for (let index = 0; index < rangeCount; index++) settled.add(readOffset(file, payload + 20 + index * 16), readOffset(file, payload + 28 + index * 16));
     } else if (type === settledType && payloadBytes === 16) {
       settled.add(readOffset(file, payload), readOffset(file, payload + 8));
@@ -178,13 +195,16 @@ export function replayState(file: Buffer): ReplayedState {
       settled.removeFrom(endOffset);
       settledBelow = Math.min(settledBelow, endOffset);
       deliveredBelow = Math.min(deliveredBelow, endOffset);
+      for (const offset of [...returnCounts.keys()]) if (offset >= endOffset) returnCounts.delete(offset);
+    } else if (type === returnedType && payloadBytes === 12) {
+      returnCounts.set(readOffset(file, payload), file.readUInt32BE(payload + 8));
     } else {
       break;
     }
     recordCount++;
     position = end;
   }
-  return { settledBelow, settled, deliveredBelow, recordCount, ignoredBytes: file.length - position, fileBytes: file.length };
+  return { settledBelow, settled, deliveredBelow, returnCounts, recordCount, ignoredBytes: file.length - position, fileBytes: file.length };
 }
 
 /** The state file of the queue in `directory`, replayed; an empty state when there is none. */
@@ -194,7 +214,7 @@ export async function readStateFile(directory: string, logger: Logger): Promise<
     file = await readFile(join(directory, stateFileName));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return { settledBelow: 0, settled: new OffsetRanges(), deliveredBelow: 0, recordCount: 0, ignoredBytes: 0, fileBytes: 0 };
+    return { settledBelow: 0, settled: new OffsetRanges(), deliveredBelow: 0, returnCounts: new Map(), recordCount: 0, ignoredBytes: 0, fileBytes: 0 };
   }
   const replayed = replayState(file);
   if (replayed.ignoredBytes > 0) logger.warn('queue state file: torn tail ignored', { directory, ignoredBytes: replayed.ignoredBytes, recordCount: replayed.recordCount });
@@ -208,6 +228,8 @@ interface Waiter {
 
 export class StateLog {
   private readonly pendingSettles = new OffsetRanges();
+  /** Return counts to write: the latest of each offset. */
+  private readonly pendingReturns = new Map<number, number>();
   /** Records already serialized, in order (settles go here before a truncation record). */
   private pendingRecords: Buffer[] = [];
   private waiters: Waiter[] = [];
@@ -256,6 +278,11 @@ export class StateLog {
 
   recordSettled(start: number, end: number): void {
     this.pendingSettles.add(start, end);
+    this.schedule();
+  }
+
+  recordReturned(offset: number, count: number): void {
+    this.pendingReturns.set(offset, count);
     this.schedule();
   }
 
@@ -316,7 +343,7 @@ export class StateLog {
   }
 
   private hasWork(): boolean {
-    return this.pendingSettles.rangeCount > 0 || this.pendingRecords.length > 0 || this.waiters.length > 0 || (this.markDue && this.source.deliveredBelow > this.writtenDeliveredBelow);
+    return this.pendingSettles.rangeCount > 0 || this.pendingReturns.size > 0 || this.pendingRecords.length > 0 || this.waiters.length > 0 || (this.markDue && this.source.deliveredBelow > this.writtenDeliveredBelow);
   }
 
   private async runCycles(): Promise<void> {
@@ -379,6 +406,8 @@ export class StateLog {
   private movePendingSettlesToRecords(): void {
     this.pendingSettles.forEach((start, end) => this.pendingRecords.push(settledRecord(start, end)));
     this.pendingSettles.clear();
+    for (const [offset, count] of this.pendingReturns) this.pendingRecords.push(returnedRecord(offset, count));
+    this.pendingReturns.clear();
   }
 
   /**
@@ -415,7 +444,10 @@ export class StateLog {
 async function writeSnapshotFile(directory: string, snapshot: DispositionSnapshot, syncFile: SyncFile, logger: Logger): Promise<{ handle: FileHandle; bytes: number }> {
   const path = join(directory, stateFileName);
   const temporaryPath = path + temporarySuffix;
-  const bytes = Buffer.concat([fileHeader(), snapshotRecord(snapshot)]);
+  const records = [fileHeader(), snapshotRecord(snapshot)];
+  const counts = snapshot.returnCounts;
+  for (let index = 0; index + 1 < counts.length; index += 2) records.push(returnedRecord(counts[index]!, counts[index + 1]!));
+  const bytes = Buffer.concat(records);
   const handle = await open(temporaryPath, 'w+', 0o644);
   try {
     await handle.write(bytes, 0, bytes.length, 0);

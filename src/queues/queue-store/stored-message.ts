@@ -14,6 +14,11 @@ export interface StoredMessage {
   readonly persistent: boolean;
   /** Broker time when published, ms since the epoch (the record timestamp). */
   readonly publishedAtMs: number;
+  /**
+   * When the message's own `expiration` property makes it expire (publishedAtMs + expiration), ms
+   * since the epoch; null when it has none. A queue's x-message-ttl comes on top (queue.ts).
+   */
+  readonly expiresAtMs: number | null;
 }
 
 /** A message taken from a queue for delivery (or returned to it). */
@@ -23,4 +28,6 @@ export interface QueuedMessage {
   readonly message: StoredMessage;
   /** Set when the message may have been delivered before (requeued, or unacked at a restart). */
   readonly redelivered: boolean;
+  /** Times it was given back (requeued) so far: x-delivery-limit and x-delivery-count count these. */
+  readonly deliveryCount: number;
 }

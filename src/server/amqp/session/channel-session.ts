@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { AmqpChannelError, AmqpConnectionError } from '../../../protocol/amqp/errors.js';
 import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
+import { propertiesWithDeliveryCount } from '../../../queues/dead-lettering.js';
 import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
 import type { QueueBroker } from '../../../queues/queue-broker.js';
@@ -203,6 +204,7 @@ export class ChannelSession implements ChannelHandler {
     const host = this.host;
     const exchange = this.broker.exchange(host, publish.exchange);
     if (exchange.settings.internal) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - cannot publish to internal exchange '${publish.exchange}' in vhost '${host.name}'`);
+    if (publish.header.properties.expiration !== undefined) expirationMs(publish.header.properties.expiration); // refused here, before anything is done
     if (this.mode === 'transaction') {
       this.transaction.push({ kind: 'publish', publish });
       return;
@@ -211,6 +213,7 @@ export class ChannelSession implements ChannelHandler {
     const durable = this.publish(host, exchange, publish);
     if (sequence === 0) return;
     if (durable === null) this.confirms.confirmed(sequence);
+    else if (durable === refused) this.confirms.failedToStore(sequence);
     else this.confirmWhenDurable(durable, sequence);
   }
 
@@ -237,8 +240,12 @@ export class ChannelSession implements ChannelHandler {
     );
   }
 
-  /** Routes and enqueues; returns what resolves once every queue holds it durably, or null when nothing is to wait for. */
-  private publish(host: VirtualHost, exchange: Exchange, publish: IncomingPublish): Promise<unknown> | null {
+  /**
+   * Routes and enqueues; returns what resolves once every queue holds it durably, null when nothing
+   * is to wait for, or `refused` when a queue refused it (full, with overflow reject-publish): the
+   * publisher's confirm is then a nack, as RabbitMQ sends when any of the queues refuses.
+   */
+  private publish(host: VirtualHost, exchange: Exchange, publish: IncomingPublish): Promise<unknown> | null | typeof refused {
     const routed = this.routed;
     routed.clear();
     host.route(exchange, publish.routingKey, publish.header.properties.headers, routed);
@@ -252,23 +259,32 @@ export class ChannelSession implements ChannelHandler {
       }
       return null;
     }
+    const publishedAtMs = Date.now();
+    const expiration = publish.header.properties.expiration;
     const message: StoredMessage = {
       exchange: publish.exchange,
       routingKey: publish.routingKey,
       properties: publish.properties,
       body: publish.body,
       persistent: publish.header.properties.deliveryMode === 2,
-      publishedAtMs: Date.now(),
+      publishedAtMs,
+      expiresAtMs: expiration === undefined ? null : publishedAtMs + expirationMs(expiration),
     };
     let waitFor: Promise<unknown> | null = null;
     let waits: Promise<unknown>[] | null = null;
+    let anyRefused = false;
     for (const queue of routed) {
-      const appended = queue.store.append(message);
+      const appended = queue.enqueue(message);
+      if (appended === null) {
+        anyRefused = true;
+        continue;
+      }
       if (!message.persistent || queue.settings.storageId === '') continue;
       if (waitFor === null) waitFor = appended.durable;
       else (waits ??= [waitFor]).push(appended.durable);
     }
     routed.clear();
+    if (anyRefused) return refused;
     return waits === null ? waitFor : Promise.all(waits);
   }
 
@@ -282,7 +298,7 @@ export class ChannelSession implements ChannelHandler {
       if (step.kind === 'publish') {
         // The exchange may have gone since the publish was taken into the transaction.
         const durable = this.publish(host, this.broker.exchange(host, step.publish.exchange), step.publish);
-        if (durable !== null) waits.push(durable);
+        if (durable !== null && durable !== refused) waits.push(durable);
       } else {
         this.settleNow(step.tag, step.multiple, step.outcome);
       }
@@ -344,7 +360,8 @@ export class ChannelSession implements ChannelHandler {
     const tag = this.unacked.nextTag();
     if (noAck) queue.settle(message);
     else this.trackUnacked(tag, { queue, message, consumerTag: null });
-    const { exchange, routingKey, properties, body } = message.message;
+    const { exchange, routingKey, body } = message.message;
+    const properties = queue.deliveryProperties(message, propertiesWithDeliveryCount);
     this.output.sendContent(
       { name: 'basic.get-ok', arguments: { deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey, messageCount: queue.messageCount } },
       properties,
@@ -369,7 +386,8 @@ export class ChannelSession implements ChannelHandler {
       consumer.unackedCount++;
       this.trackUnacked(tag, { queue, message, consumerTag: consumer.tag });
     }
-    const { exchange, routingKey, properties, body } = message.message;
+    const { exchange, routingKey, body } = message.message;
+    const properties = queue.deliveryProperties(message, propertiesWithDeliveryCount);
     this.output.sendContent(
       { name: 'basic.deliver', arguments: { consumerTag: consumer.tag, deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey } },
       properties,
@@ -413,7 +431,8 @@ export class ChannelSession implements ChannelHandler {
       }
       if (delivery.queue.deleted) continue;
       if (outcome === 'requeue') delivery.queue.requeue(delivery.message);
-      else delivery.queue.settle(delivery.message); // drop: dead-lettering comes with queue policies
+      else if (outcome === 'drop') delivery.queue.reject(delivery.message);
+      else delivery.queue.settle(delivery.message);
     }
     if (wasAtLimit) for (const channel of this.connection.channels) channel.wakeConsumers();
     else this.wakeConsumers();
@@ -440,6 +459,17 @@ export class ChannelSession implements ChannelHandler {
     this.requeueAll();
     this.connection.channels.delete(this);
   }
+}
+
+/** What publish() returns when a queue refused the message. */
+const refused = Symbol('refused');
+
+/** The `expiration` property: milliseconds as a decimal string (RabbitMQ refuses anything else with 406). */
+function expirationMs(expiration: string): number {
+  if (!/^-?[0-9]+$/.test(expiration)) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid expiration '${expiration}': no_integer`);
+  const value = Number(expiration);
+  if (value < 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid expiration '${expiration}': {value_negative,${value}}`);
+  return Math.min(value, 2 ** 32);
 }
 
 function notTransactional(): AmqpChannelError {

@@ -49,6 +49,7 @@ test('a policy alone sets what the arguments leave unset', () => {
 
 test('limits: the lower of argument and policy, whichever sets it', () => {
   const limits = { 'max-length': 100, 'max-length-bytes': 4096, 'message-ttl': 5000, expires: 60_000, 'delivery-limit': 10 };
+  // x-delivery-limit has its own rules (next test); these rows agree with them.
   const lowerArguments = table({ 'x-max-length': int(10), 'x-max-length-bytes': int(1024), 'x-message-ttl': int(1000), 'x-expires': int(30_000), 'x-delivery-limit': int(2) });
   const higherArguments = table({ 'x-max-length': int(1000), 'x-max-length-bytes': int(8192), 'x-message-ttl': int(9000), 'x-expires': int(90_000), 'x-delivery-limit': int(20) });
   const pick = (options: QueueOptions) => [options.maxLength, options.maxLengthBytes, options.messageTtlMs, options.expiresMs, options.deliveryLimit];
@@ -72,6 +73,21 @@ test('quorum queues take the policy\'s overflow; streams the policy\'s max-lengt
   assert.equal(stream.maxLengthBytes, 5000);
   const streamWithoutPolicyKey = effective(table({ 'x-queue-type': text('stream'), 'x-max-length-bytes': int(1000) }), { 'max-length': 1 });
   assert.equal(streamWithoutPolicyKey.maxLengthBytes, 1000);
+});
+
+test('delivery limits as RabbitMQ 4 resolves them: the lower; -1 (no limit) gives way; a quorum queue\'s default is no argument', () => {
+  const limit = (args: Record<string, FieldValue>, policy: number | null) => effective(table(args), policy === null ? { 'max-length': 1 } : { 'delivery-limit': policy }).deliveryLimit;
+  assert.equal(limit({ 'x-delivery-limit': int(3) }, 10), 3);
+  assert.equal(limit({ 'x-delivery-limit': int(30) }, 10), 10);
+  assert.equal(limit({}, 10), 10);
+  assert.equal(limit({ 'x-delivery-limit': int(-1) }, 10), 10, 'the argument\'s -1 gives way to the policy');
+  assert.equal(limit({ 'x-delivery-limit': int(4) }, -1), 4, 'the policy\'s -1 gives way to the argument');
+  assert.equal(limit({ 'x-delivery-limit': int(-1) }, -1), null, 'both -1: no limit');
+  assert.equal(limit({}, -1), null, 'a policy of -1 alone: no limit');
+  assert.equal(limit({ 'x-queue-type': text('quorum') }, null), 20, 'a quorum queue keeps its default without a policy key');
+  assert.equal(limit({ 'x-queue-type': text('quorum') }, 50), 50, 'the policy\'s limit, not the lower of it and the default');
+  assert.equal(limit({ 'x-queue-type': text('quorum') }, -1), null);
+  assert.equal(limit({ 'x-queue-type': text('quorum'), 'x-delivery-limit': int(5) }, 50), 5);
 });
 
 test('x-max-priority, x-single-active-consumer and x-queue-type stay the arguments\'', () => {

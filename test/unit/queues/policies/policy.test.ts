@@ -74,6 +74,7 @@ test('each value is checked with the wording of RabbitMQ\'s validators', () => {
   refused({ definition: { 'dead-letter-exchange': 5 } }, '5 is not a valid dead letter exchange name');
   refused({ definition: { 'dead-letter-routing-key': true } }, 'true is not a valid dead letter routing key');
   refused({ definition: { 'delivery-limit': -2 } }, '-2 is not a valid delivery limit');
+  assert.equal(policy('p', { definition: { 'delivery-limit': -1 } }).settings.deliveryLimit, -1, '-1: no limit');
   refused({ definition: { 'alternate-exchange': 'x'.repeat(256) } }, /is not a valid alternate exchange name/);
   refused({ definition: { 'queue-mode': 'eager' } }, '<<"eager">> is not a valid queue-mode value');
   refused({ definition: { 'queue-version': 3 } }, '3 is not a valid queue-version value');

@@ -15,6 +15,7 @@ function message(overrides: Partial<StoredMessage> = {}): StoredMessage {
     body: Buffer.from('{"id":42}'),
     persistent: true,
     publishedAtMs: 1_765_000_000_123,
+    expiresAtMs: null,
     ...overrides,
   };
 }

@@ -73,6 +73,7 @@ export function testMessage(index: number, overrides: Partial<StoredMessage> = {
     body: Buffer.from(`body-${index}`),
     persistent: true,
     publishedAtMs: 1_765_000_000_000 + index,
+    expiresAtMs: null,
     ...overrides,
   };
 }

@@ -22,6 +22,9 @@ interface ModelMessage {
   everTaken: boolean;
   /** What `redelivered` must say on its next take. */
   redelivered: boolean;
+  /** Times requeued: its deliveryCount, kept across reopens. */
+  returns: number;
+  readonly bodyBytes: number;
 }
 
 class Model {
@@ -29,6 +32,10 @@ class Model {
 
   get readyCount(): number {
     return this.messages.filter((message) => message.state === 'ready').length;
+  }
+
+  get readyBytes(): number {
+    return this.messages.reduce((sum, message) => sum + (message.state === 'ready' ? message.bodyBytes : 0), 0);
   }
 
   get takenCount(): number {
@@ -117,13 +124,16 @@ async function runScenario(seed: number, steps: number): Promise<void> {
         for (let each = 0; each < count; each++) {
           const index = model.messages.length;
           const persistent = random() < 0.8;
-          const appended = harness.store.append(testMessage(index, { persistent, body: Buffer.alloc(Math.floor(random() * 120), index % 251) }));
+          const bodyBytes = Math.floor(random() * 120);
+          const appended = harness.store.append(testMessage(index, { persistent, body: Buffer.alloc(bodyBytes, index % 251) }));
           assert.equal(appended.offset, index, context);
           durable.push(appended.durable);
-          model.messages.push({ index, offset: index, persistent, state: 'ready', requeued: false, everTaken: false, redelivered: false });
+          model.messages.push({ index, offset: index, persistent, state: 'ready', requeued: false, everTaken: false, redelivered: false, returns: 0, bodyBytes });
         }
       } else if (choice < 0.55) {
         const expected = model.next();
+        const peeked = harness.store.peekNext();
+        if (peeked !== null) assert.equal(peeked.offset, expected?.offset, `${context}: peekNext shows what takeNext takes`);
         const next = await harness.take(expected !== null);
         if (expected === null) {
           assert.equal(next, null, context);
@@ -132,6 +142,7 @@ async function runScenario(seed: number, steps: number): Promise<void> {
           assert.equal(next.offset, expected.offset, `${context}: take order`);
           assert.equal(next.message.routingKey, `key-${expected.index}`, context);
           assert.equal(next.redelivered, expected.redelivered, `${context}: redelivered flag of ${expected.offset}`);
+          assert.equal(next.deliveryCount, expected.returns, `${context}: delivery count of ${expected.offset}`);
           assert.equal(next.message.persistent, expected.persistent, context);
           assert.equal(next.message.body.length > 0 ? next.message.body[0] : expected.index % 251, expected.index % 251, context);
           expected.state = 'taken';
@@ -151,7 +162,8 @@ async function runScenario(seed: number, steps: number): Promise<void> {
           const offset = pick([...harness.taken.keys()]);
           harness.store.requeue(harness.taken.get(offset)!);
           harness.taken.delete(offset);
-          Object.assign(model.messages[offset]!, { state: 'ready', requeued: true, redelivered: true });
+          const message = model.messages[offset]!;
+          Object.assign(message, { state: 'ready', requeued: true, redelivered: true, returns: message.returns + 1 });
         }
       } else if (choice < 0.82) {
         const purged = harness.store.purge();
@@ -175,6 +187,7 @@ async function runScenario(seed: number, steps: number): Promise<void> {
       }
       assert.equal(harness.store.readyCount, model.readyCount, `${context}: readyCount`);
       assert.equal(harness.store.unackedCount, model.takenCount, `${context}: unackedCount`);
+      assert.equal(harness.store.readyBytes, model.readyBytes, `${context}: readyBytes`);
       harness.store.invariants();
     }
     await Promise.all(durable);

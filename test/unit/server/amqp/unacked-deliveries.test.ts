@@ -6,7 +6,7 @@ import { UnackedDeliveries, type UnackedDelivery } from '../../../../src/server/
 import { seededRandom } from '../../../helpers/record-fixtures.js';
 
 function delivery(tag: number): UnackedDelivery {
-  return { queue: {} as Queue, message: { offset: tag, redelivered: false, message: null as never }, consumerTag: null };
+  return { queue: {} as Queue, message: { offset: tag, redelivered: false, deliveryCount: 0, message: null as never }, consumerTag: null };
 }
 
 test('single and multiple acknowledgements take exactly the tags they name; unknown tags are null', () => {

@@ -95,7 +95,7 @@ function publish(vhost: string, queue: string, body: Buffer | string, properties
   const writer = new Writer();
   encodeBasicProperties(properties, writer);
   const host = queueBroker.virtualHosts.get(vhost)!;
-  host.queues.get(queue)!.store.append({ exchange: '', routingKey: queue, properties: writer.toBuffer(), body: Buffer.from(body), persistent: false, publishedAtMs: Date.now() });
+  host.queues.get(queue)!.store.append({ exchange: '', routingKey: queue, properties: writer.toBuffer(), body: Buffer.from(body), persistent: false, publishedAtMs: Date.now(), expiresAtMs: null });
 }
 
 test('virtual hosts are created, listed with their message counts, and deleted', async () => {
