@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChannelModel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
 import { waitUntil } from '../helpers/waiting.js';
@@ -235,6 +235,39 @@ test('policies over HTTP: an alternate-exchange policy catches what amqplib publ
   await channel.deleteQueue('policed.parking');
   await channel.deleteExchange('policed.events');
   await channel.deleteExchange('policed.unrouted');
+  await channel.close();
+});
+
+test('a policy acts on queues amqplib declared before it: max-length with reject-publish nacks, message-ttl dead-letters; deleting it lifts both', async () => {
+  const publishConfirmed = (channel: ConfirmChannel, routingKey: string, body: string): Promise<boolean> =>
+    new Promise((resolve) => channel.publish('', routingKey, Buffer.from(body), { persistent: true }, (error: unknown) => resolve(error === null || error === undefined)));
+  const channel = await openChannel(connection);
+  await channel.assertQueue('limited.sale', { durable: true });
+  await channel.assertQueue('limited.waiting', { durable: true, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'limited.expired' } });
+  await channel.assertQueue('limited.expired', { durable: true });
+  const publisher = await connection.createConfirmChannel();
+  assert.equal((await api('PUT', '/api/policies/%2F/sale', { pattern: '^limited\\.sale$', definition: { 'max-length': 2, overflow: 'reject-publish' }, 'apply-to': 'queues' })).status, 201);
+  const outcomes = [];
+  for (let index = 0; index < 4; index++) outcomes.push(await publishConfirmed(publisher, 'limited.sale', `order-${index}`));
+  assert.deepEqual(outcomes, [true, true, false, false], 'the policy\'s max-length and overflow');
+  assert.equal((await channel.checkQueue('limited.sale')).messageCount, 2);
+
+  // The queue's own x-dead-letter-exchange and routing key, the policy's TTL.
+  assert.equal((await api('PUT', '/api/policies/%2F/waiting', { pattern: '^limited\\.waiting$', definition: { 'message-ttl': 50, 'dead-letter-exchange': 'ignored' } })).status, 201);
+  assert.equal(await publishConfirmed(publisher, 'limited.waiting', 'too late'), true);
+  const [expired] = await receive(channel, 'limited.expired', 1, { noAck: true });
+  assert.equal(expired?.content.toString(), 'too late');
+  assert.equal((expired?.properties.headers?.['x-death'] as { reason: string; queue: string }[] | undefined)?.[0]?.reason, 'expired');
+
+  assert.equal((await api('DELETE', '/api/policies/%2F/sale')).status, 204);
+  assert.equal(await publishConfirmed(publisher, 'limited.sale', 'after the policy'), true, 'no limit without the policy');
+  assert.equal((await channel.checkQueue('limited.sale')).messageCount, 3);
+  assert.equal((await api('DELETE', '/api/policies/%2F/waiting')).status, 204);
+  assert.equal(await publishConfirmed(publisher, 'limited.waiting', 'kept'), true);
+  await sleep(150);
+  assert.equal((await channel.checkQueue('limited.waiting')).messageCount, 1, 'no TTL without the policy');
+  await publisher.close();
+  for (const queue of ['limited.sale', 'limited.waiting', 'limited.expired']) await channel.deleteQueue(queue);
   await channel.close();
 });
 
