@@ -14,7 +14,8 @@
  *   definition key             value                      for       (its x- argument)
  *   max-length                 integer ≥ 0                queues    x-max-length
  *   max-length-bytes           integer ≥ 0                queues    x-max-length-bytes
- *   overflow                   see below                  queues    x-overflow: drop-head | reject-publish | reject-publish-dlx
+ *   overflow                   drop-head | reject-publish | reject-publish-dlx
+ *                                                         queues    x-overflow
  *   message-ttl                integer ≥ 0 (ms)           queues    x-message-ttl
  *   expires                    integer ≥ 1 (ms)           queues    x-expires
  *   dead-letter-exchange       string                     queues    x-dead-letter-exchange
