@@ -1,6 +1,6 @@
 /**
  * The client side of the broker's HTTP admin API (server/http/admin-api.ts; docs/admin-api.md),
- * for the queue, exchange and vhost commands: one method per endpoint, names percent-encoded into
+ * for the queue, exchange, vhost and policy commands: one method per endpoint, names percent-encoded into
  * the path (the vhost "/" travels as %2F), JSON in and out. A refusal becomes an
  * AdminApiRequestError carrying the broker's reason ("PRECONDITION_FAILED - queue 'q' in vhost '/'
  * not empty"); a broker that cannot be reached, an AdminApiUnreachableError.
@@ -22,6 +22,8 @@ export interface ExchangeInfo {
   readonly auto_delete: boolean;
   readonly internal: boolean;
   readonly arguments: JsonObject;
+  /** The policy that applies to it, if any. */
+  readonly policy: string | null;
 }
 
 export interface QueueInfo {
@@ -35,6 +37,20 @@ export interface QueueInfo {
   readonly messages_ready: number;
   readonly messages_unacknowledged: number;
   readonly consumers: number;
+  /** The policy that applies to it, if any, and that policy's definition ({} when none). */
+  readonly policy: string | null;
+  readonly effective_policy_definition: JsonObject;
+  /** What it applies, its arguments combined with its policy, where that differs from a plain queue. */
+  readonly effective_options: JsonObject;
+}
+
+export interface PolicyInfo {
+  readonly vhost: string;
+  readonly name: string;
+  readonly pattern: string;
+  readonly 'apply-to': string;
+  readonly definition: JsonObject;
+  readonly priority: number;
 }
 
 export interface BindingInfo {
@@ -155,6 +171,19 @@ export class AdminApiClient {
 
   async unbind(vhost: string, source: string, kind: DestinationKind, destination: string, propertiesKey: string): Promise<void> {
     await this.send('DELETE', `${bindingPath(vhost, source, kind, destination)}/${segment(propertiesKey)}`);
+  }
+
+  listPolicies(vhost: string): Promise<PolicyInfo[]> {
+    return this.request('GET', `/api/policies/${segment(vhost)}`) as Promise<PolicyInfo[]>;
+  }
+
+  /** True when it was created, false when it replaced one of the same name. */
+  async setPolicy(vhost: string, name: string, body: { readonly pattern: string; readonly definition: JsonObject; readonly priority: number; readonly 'apply-to': string }): Promise<boolean> {
+    return (await this.send('PUT', `/api/policies/${segment(vhost)}/${segment(name)}`, { ...body })).status === 201;
+  }
+
+  async deletePolicy(vhost: string, name: string): Promise<void> {
+    await this.send('DELETE', `/api/policies/${segment(vhost)}/${segment(name)}`);
   }
 
   /** The parsed JSON answer of a request that succeeded. */

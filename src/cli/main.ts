@@ -3,8 +3,8 @@
  * (bin/osprey.js and `npm start` both land here).
  *
  * Commands live in one table. `broker` runs a broker; the others are clients, declared with
- * command-kit.ts: most talk the Kafka protocol to --brokers (src/client); queue, exchange and vhost
- * talk to the broker's HTTP admin API at --http-address (admin-api-client.ts).
+ * command-kit.ts: most talk the Kafka protocol to --brokers (src/client); queue, exchange, vhost and
+ * policy talk to the broker's HTTP admin API at --http-address (admin-api-client.ts).
  */
 import { packageVersion } from '../version.js';
 import { brokerCommandSummary, brokerHelpText, runBrokerCommand } from './broker-command.js';
@@ -20,6 +20,7 @@ import { perfCommands, perfSummary } from './perf-command.js';
 import { queueCommands, queueSummary } from './queue-command.js';
 import { exchangeCommands, exchangeSummary } from './exchange-command.js';
 import { vhostCommands, vhostSummary } from './vhost-command.js';
+import { policyCommands, policySummary } from './policy-command.js';
 
 interface Command {
   readonly summary: string;
@@ -66,6 +67,7 @@ const commands: Readonly<Record<string, Command>> = {
   queue: commandGroup('queue', queueSummary, queueCommands),
   exchange: commandGroup('exchange', exchangeSummary, exchangeCommands),
   vhost: commandGroup('vhost', vhostSummary, vhostCommands),
+  policy: commandGroup('policy', policySummary, policyCommands),
 };
 
 /** Reserved for what comes next (see DESIGN.md); each will get a file beside broker-command.ts. */
@@ -91,7 +93,7 @@ function mainHelpText(): string {
     'OSPREY_BROKERS), so they work against Osprey and any Kafka-compatible broker. Each takes --json',
     'for scripts and --help for its flags and examples. Exit codes: 0 ok, 1 failed, 2 invalid usage.',
     '',
-    'queue, exchange and vhost administer the AMQP side through the broker\'s HTTP admin API at',
+    'queue, exchange, vhost and policy administer the AMQP side through the broker\'s HTTP admin API at',
     '--http-address HOST:PORT (default 127.0.0.1:8080, or OSPREY_HTTP_ADDRESS); each takes --vhost',
     '(default "/").',
     '',

@@ -21,14 +21,20 @@ export interface ExchangeSettings {
 
 export class Exchange {
   readonly matcher: BindingMatcher<Destination>;
-  /** The `alternate-exchange` argument: where messages this exchange cannot route go. */
-  readonly alternateExchange: string | null;
+  /** The `alternate-exchange` argument. */
+  readonly argumentAlternateExchange: string | null;
+  /**
+   * Where messages this exchange cannot route go: its argument, else its policy's
+   * `alternate-exchange` (the queue broker sets it whenever policies change).
+   */
+  alternateExchange: string | null;
   deleted = false;
 
   constructor(readonly settings: ExchangeSettings) {
     this.matcher = createBindingMatcher<Destination>(settings.type);
     const alternate = settings.arguments.get('alternate-exchange');
-    this.alternateExchange = alternate?.type === 'longString' ? alternate.value.toString('utf8') : null;
+    this.argumentAlternateExchange = alternate?.type === 'longString' ? alternate.value.toString('utf8') : null;
+    this.alternateExchange = this.argumentAlternateExchange;
   }
 
   get name(): string {

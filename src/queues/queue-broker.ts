@@ -7,6 +7,11 @@
  * channels declaring the same durable queue see one create it and the other find it; routing,
  * publishing and delivery never wait on that chain. Failures are AMQP errors with RabbitMQ's
  * reply texts (protocol/amqp/errors.ts), whoever asked (a channel, the admin API).
+ *
+ * Policies (policies/) are definitions too: setting or deleting one re-applies, to every queue and
+ * exchange of its virtual host, the policy that now applies to it, and a queue or exchange declared
+ * later gets its policy when it is made. A queue's options are its arguments' combined with its
+ * policy (policies/policy-precedence.ts), handed to Queue.applyOptions when they change.
  */
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -18,11 +23,14 @@ import type { FieldTable, FieldValue } from '../protocol/amqp/field-table.js';
 import { writeFieldTable } from '../protocol/amqp/field-table.js';
 import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { Writer } from '../protocol/wire/writer.js';
-import type { BindingDefinition, DefinitionsStore, QueueDefinition } from './definitions/definitions.js';
+import type { BindingDefinition, DefinitionsStore, PolicyRecord, QueueDefinition } from './definitions/definitions.js';
 import { DeadLetterRouter } from './dead-lettering.js';
 import { Exchange, type Destination } from './exchange.js';
 import { Queue, type QueueEvents } from './queue.js';
 import { defaultQueueOptions, queueOptionsFromArguments, type QueueOptions } from './queue-options.js';
+import { parsePolicy, PolicyValidationError, type Policy, type PolicyInput } from './policies/policy.js';
+import { effectiveAlternateExchange, effectiveQueueOptions, sameQueueOptions } from './policies/policy-precedence.js';
+import { maxPolicies, PolicySet } from './policies/policy-set.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
 import { PriorityQueueStore } from './queue-store/priority-queue-store.js';
@@ -86,6 +94,7 @@ export class QueueBroker {
   readonly virtualHosts = new Map<string, VirtualHost>();
   /** Exclusive queues by owning connection. */
   private readonly exclusiveQueues = new Map<number, Set<Queue>>();
+  private readonly policySet = new PolicySet();
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** What every queue asks of the broker: dead-lettering within its virtual host, deletion when it expires. */
@@ -108,6 +117,7 @@ export class QueueBroker {
     const broker = new QueueBroker(storage, logger, limits);
     const stored = storage.definitions.definitions;
     for (const name of stored.virtualHosts) broker.virtualHosts.set(name, new VirtualHost(name));
+    for (const record of stored.policies) broker.restorePolicy(record);
     for (const definition of stored.exchanges) {
       const host = broker.virtualHosts.get(definition.virtualHost);
       if (host === undefined || !isExchangeTypeName(definition.type)) continue;
@@ -119,10 +129,12 @@ export class QueueBroker {
       broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), options),
     );
     for (const [index, { definition, options }] of restored.entries()) {
-      const queue = new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!, options);
-      broker.virtualHosts.get(definition.virtualHost)!.queues.set(definition.name, queue);
+      const host = broker.virtualHosts.get(definition.virtualHost)!;
+      const queue = new Queue({ ...definition, durable: true, exclusiveOwner: null }, stores[index]!, broker.withPolicy(host, definition.name, options, definition.arguments));
+      host.queues.set(definition.name, queue);
       queue.attach(broker.queueEvents);
     }
+    for (const host of broker.virtualHosts.values()) for (const exchange of host.exchanges.values()) broker.applyExchangePolicy(host, exchange);
     for (const binding of stored.bindings) {
       const host = broker.virtualHosts.get(binding.virtualHost);
       const source = host?.exchanges.get(binding.source);
@@ -131,7 +143,9 @@ export class QueueBroker {
       source.matcher.add({ destination, routingKey: binding.routingKey, arguments: binding.arguments });
     }
     const queueCount = stored.queues.length;
-    if (queueCount > 0 || stored.exchanges.length > 0) logger.info('amqp definitions restored', { virtualHosts: stored.virtualHosts.length, exchanges: stored.exchanges.length, queues: queueCount, bindings: stored.bindings.length });
+    if (queueCount > 0 || stored.exchanges.length > 0 || stored.policies.length > 0) {
+      logger.info('amqp definitions restored', { virtualHosts: stored.virtualHosts.length, exchanges: stored.exchanges.length, queues: queueCount, bindings: stored.bindings.length, policies: broker.policySet.size });
+    }
     return broker;
   }
 
@@ -163,6 +177,7 @@ export class QueueBroker {
       if (host === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no vhost '${name}'`);
       await this.storage.definitions.removeVirtualHost(name);
       this.virtualHosts.delete(name);
+      this.policySet.removeVirtualHost(name);
       for (const queue of [...host.queues.values()]) await this.removeQueue(host, queue, false);
       for (const exchange of host.exchanges.values()) exchange.deleted = true;
       this.logger.info('amqp virtual host deleted', { virtualHost: name });
@@ -199,6 +214,7 @@ export class QueueBroker {
       const settings = { virtualHost: host.name, name, type: declaration.type as ExchangeTypeName, durable: declaration.durable, autoDelete: declaration.autoDelete, internal: declaration.internal, arguments: declaration.arguments };
       if (settings.durable) await this.storage.definitions.putExchange(settings);
       const exchange = new Exchange(settings);
+      this.applyExchangePolicy(host, exchange);
       host.exchanges.set(name, exchange);
       return exchange;
     });
@@ -287,7 +303,7 @@ export class QueueBroker {
         const maxPriority = priorityLevels(options);
         store = maxPriority === null ? new MemoryQueueStore() : PriorityQueueStore.inMemory(maxPriority, this.logger);
       }
-      const queue = new Queue(settings, store, options);
+      const queue = new Queue(settings, store, this.withPolicy(host, name, options, declaration.arguments));
       host.queues.set(name, queue);
       queue.attach(this.queueEvents);
       if (exclusiveOwner !== null) {
@@ -425,6 +441,99 @@ export class QueueBroker {
     if (source.matcher.remove(binding) && source.settings.autoDelete && source.matcher.size === 0) await this.removeExchange(host, source);
   }
 
+  // ── policies ──────────────────────────────────────────────────────────────────────────────
+
+  /** One virtual host's policies, or every one's; by virtual host, then name. */
+  policies(virtualHost?: string): Policy[] {
+    return this.policySet.list(virtualHost);
+  }
+
+  policy(virtualHost: string, name: string): Policy | undefined {
+    return this.policySet.get(virtualHost, name);
+  }
+
+  /**
+   * Adds or replaces a policy (checked by parsePolicy: PolicyValidationError when refused), stores
+   * it, and applies it to what it now covers; true when it is new.
+   */
+  setPolicy(virtualHost: string, name: string, input: PolicyInput): Promise<boolean> {
+    return this.serially(async () => {
+      const host = this.existingVirtualHost(virtualHost);
+      const policy = parsePolicy(virtualHost, name, input);
+      const isNew = this.policySet.get(virtualHost, name) === undefined;
+      if (isNew && this.policySet.size >= maxPolicies) throw new PolicyValidationError(`the policy limit (${maxPolicies}) is reached: delete one first`);
+      await this.storage.definitions.putPolicy(policyRecord(policy));
+      this.policySet.put(policy);
+      this.applyPolicies(host);
+      this.logger.info('amqp policy set', { virtualHost, policy: name, pattern: policy.pattern, applyTo: policy.applyTo, priority: policy.priority });
+      return isNew;
+    });
+  }
+
+  /** Removes a policy (404 when there is none); what it covered gets the next policy that matches, or none. */
+  deletePolicy(virtualHost: string, name: string): Promise<void> {
+    return this.serially(async () => {
+      const host = this.existingVirtualHost(virtualHost);
+      if (this.policySet.get(virtualHost, name) === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no policy '${name}' in vhost '${virtualHost}'`);
+      await this.storage.definitions.removePolicy(virtualHost, name);
+      this.policySet.remove(virtualHost, name);
+      this.applyPolicies(host);
+      this.logger.info('amqp policy deleted', { virtualHost, policy: name });
+    });
+  }
+
+  /** The policy that applies to a queue (its type from its arguments) or an exchange; null when none. */
+  appliedPolicy(entity: Queue | Exchange): Policy | null {
+    if (entity instanceof Queue) return this.policySet.forQueue(entity.virtualHost, entity.name, entity.options.queueType);
+    if (entity.isDefault) return null;
+    return this.policySet.forExchange(entity.settings.virtualHost, entity.name);
+  }
+
+  private existingVirtualHost(name: string): VirtualHost {
+    const host = this.virtualHosts.get(name);
+    if (host === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no vhost '${name}'`);
+    return host;
+  }
+
+  /** Gives every queue and exchange of the virtual host what its policy (now) asks. */
+  private applyPolicies(host: VirtualHost): void {
+    for (const queue of host.queues.values()) {
+      const options = this.withPolicy(host, queue.name, this.argumentOptions(queue), queue.settings.arguments);
+      // Only a queue whose options change is told: applying options may cost the queue some work.
+      if (!sameQueueOptions(options, queue.options)) queue.applyOptions(options);
+    }
+    for (const exchange of host.exchanges.values()) this.applyExchangePolicy(host, exchange);
+  }
+
+  private applyExchangePolicy(host: VirtualHost, exchange: Exchange): void {
+    if (exchange.isDefault) return; // it routes by queue name, never to an alternate exchange
+    exchange.alternateExchange = effectiveAlternateExchange(exchange.argumentAlternateExchange, this.policySet.forExchange(host.name, exchange.name));
+  }
+
+  /** A queue's options: those of its arguments (queue-options.ts) combined with the policy that applies to it. */
+  private withPolicy(host: VirtualHost, name: string, fromArguments: QueueOptions, args: FieldTable): QueueOptions {
+    return effectiveQueueOptions(fromArguments, this.policySet.forQueue(host.name, name, fromArguments.queueType), args);
+  }
+
+  /** A running queue's options from its arguments alone (checked at declare; restoredOptions said so if they no longer pass). */
+  private argumentOptions(queue: Queue): QueueOptions {
+    try {
+      return queueOptionsFromArguments(queue.settings.arguments, queue.name, queue.virtualHost);
+    } catch {
+      return defaultQueueOptions;
+    }
+  }
+
+  /** A stored policy back in the set; one that no longer passes the checks is left out (and said so). */
+  private restorePolicy(record: PolicyRecord): void {
+    if (!this.virtualHosts.has(record.virtualHost)) return;
+    try {
+      this.policySet.put(parsePolicy(record.virtualHost, record.name, { pattern: record.pattern, definition: record.definition, priority: record.priority, applyTo: record.applyTo }));
+    } catch (error) {
+      this.logger.warn('a stored amqp policy is not valid and is not applied', { virtualHost: record.virtualHost, policy: record.name, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
   // ── counts (for the limits; entities are few enough to count when one is added) ──────────
 
   queueCount(): number {
@@ -481,6 +590,11 @@ export async function removeUnknownQueueFolders(queuesDirectory: string, known: 
     logger.warn('removing the folder of an unrecorded amqp queue', { folder });
     await rm(join(queuesDirectory, folder), { recursive: true, force: true });
   }
+}
+
+function policyRecord(policy: Policy): PolicyRecord {
+  const { virtualHost, name, pattern, applyTo, priority, definition } = policy;
+  return { virtualHost, name, pattern, applyTo, priority, definition };
 }
 
 function isDurable(exchange: Exchange): boolean {

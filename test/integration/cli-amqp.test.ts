@@ -226,3 +226,64 @@ test('OSPREY_HTTP_ADDRESS, an address where nothing listens, and invalid usage',
   assertFailed(await admin(['queue', 'declare', 'q', '--argument', 'novalue']), /expected KEY=VALUE/, 2);
   assertFailed(await osprey(broker, ['queue', 'list', '--brokers', broker.bootstrap], { noBrokersFlag: true }), /unknown flag --brokers/, 2);
 });
+
+interface PolicedQueueJson extends QueueJson {
+  policy: string | null;
+  effective_policy_definition: Record<string, unknown>;
+  effective_options: Record<string, unknown>;
+}
+
+async function policedQueue(name: string): Promise<PolicedQueueJson | undefined> {
+  return (await adminJson<PolicedQueueJson[]>(['queue', 'list'])).find((entry) => entry.name === name);
+}
+
+test('policy set, list and delete: a policy reaches queues amqplib declares and survives a restart and a kill -9', async () => {
+  const set = await admin(['policy', 'set', 'limits', '--pattern', '^policed\\.', '--apply-to', 'queues', '--definition', '{"max-length":2,"message-ttl":60000}']);
+  assertSucceeded(set);
+  assert.equal(set.stdout, 'set policy limits in vhost /: queues matching ^policed\\. get {"max-length":2,"message-ttl":60000} (priority 0)\n');
+  const channel = await openChannel(connection);
+  await channel.assertQueue('policed.orders', { durable: true, arguments: { 'x-max-length': 5 } });
+  await channel.assertQueue('unpoliced', { durable: true });
+  const policed = await policedQueue('policed.orders');
+  assert.deepEqual([policed?.policy, policed?.effective_policy_definition, policed?.effective_options], ['limits', { 'max-length': 2, 'message-ttl': 60_000 }, { 'max-length': 2, 'message-ttl': 60_000 }]);
+  assert.deepEqual(policed?.arguments, { 'x-max-length': 5 }, 'the declared arguments are kept as declared');
+  assert.deepEqual([(await policedQueue('unpoliced'))?.policy, (await policedQueue('unpoliced'))?.effective_options], [null, {}]);
+
+  const listed = await admin(['policy', 'list']);
+  assertSucceeded(listed);
+  assert.match(listed.stdout, /^POLICY\s+PATTERN\s+APPLY TO\s+PRIORITY\s+DEFINITION\n/);
+  assert.match(listed.stdout, /^limits\s+\^policed\\\.\s+queues\s+0\s+\{"max-length":2,"message-ttl":60000\}$/m);
+  assert.deepEqual(await adminJson<unknown[]>(['policy', 'list']), [{ vhost: '/', name: 'limits', pattern: '^policed\\.', 'apply-to': 'queues', definition: { 'max-length': 2, 'message-ttl': 60_000 }, priority: 0 }]);
+  assertFailed(await admin(['policy', 'set', 'mirrored', '--pattern', '.*', '--definition', '{"ha-mode":"all"}']), /^osprey policy set: Validation failed\n\n\[\{<<"ha-mode">>,<<"all">>\}\] are not recognised\n/);
+  assertFailed(await admin(['policy', 'set', 'p', '--definition', '{"max-length":1}']), /--pattern is required/, 2);
+  assertFailed(await admin(['policy', 'set', 'p', '--pattern', '.*', '--definition', 'max-length=1']), /--definition is not JSON/, 2);
+  assertFailed(await admin(['policy', 'set', 'p', '--pattern', '.*', '--definition', '{"max-length":1}', '--apply-to', 'topics']), /--apply-to: one of/, 2);
+  await channel.close();
+
+  await connection.close();
+  broker = await broker.restart({ port: 'any' });
+  const afterRestart = await policedQueue('policed.orders');
+  assert.deepEqual([afterRestart?.policy, afterRestart?.effective_options], ['limits', { 'max-length': 2, 'message-ttl': 60_000 }], 'after a restart');
+
+  // Set (durable once the command returns), then crash at once.
+  assertSucceeded(await admin(['policy', 'set', 'tighter', '--pattern', '^policed\\.orders$', '--definition', '{"max-length":1,"overflow":"reject-publish"}', '--priority', '5']));
+  await broker.kill9();
+  broker = await broker.restart({ port: 'any' });
+  connection = await connectAmqp(broker);
+  const afterCrash = await policedQueue('policed.orders');
+  assert.deepEqual([afterCrash?.policy, afterCrash?.effective_options], ['tighter', { 'max-length': 1, overflow: 'reject-publish' }], 'after kill -9 the higher-priority policy applies');
+  const lateChannel = await openChannel(connection);
+  await lateChannel.assertQueue('policed.later', { durable: false });
+  assert.equal((await policedQueue('policed.later'))?.policy, 'limits', 'a queue declared after the restart gets the policy that matches it');
+  await lateChannel.close();
+
+  const deleted = await admin(['policy', 'delete', 'tighter']);
+  assertSucceeded(deleted);
+  assert.equal(deleted.stdout, 'deleted policy tighter\n');
+  assert.equal((await policedQueue('policed.orders'))?.policy, 'limits', 'the next best policy takes over');
+  assertSucceeded(await admin(['policy', 'delete', 'limits']));
+  const none = await policedQueue('policed.orders');
+  assert.deepEqual([none?.policy, none?.effective_policy_definition, none?.effective_options], [null, {}, { 'max-length': 5 }]);
+  assertFailed(await admin(['policy', 'delete', 'limits']), /^osprey policy delete: NOT_FOUND - no policy 'limits' in vhost '\/'\n$/);
+  assert.equal((await admin(['policy', 'list'])).stdout, 'no policies in vhost /\n');
+});

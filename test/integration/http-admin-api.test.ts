@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChannelModel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
 import { waitUntil } from '../helpers/waiting.js';
@@ -83,7 +83,7 @@ test('an exchange, queue and binding declared over HTTP route what amqplib publi
   channel.publish('orders', 'order.paid', Buffer.from([0xde, 0xad, 0xbe, 0xef]));
   channel.publish('orders', 'invoice.sent', Buffer.from('not routed'));
   const info = await waitForReady('billing', 2);
-  assert.deepEqual(info, { name: 'billing', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-max-length': 1000 }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0 } as unknown as QueueJson);
+  assert.deepEqual(info, { name: 'billing', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-max-length': 1000 }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0, policy: null, effective_policy_definition: {}, effective_options: { 'max-length': 1000 } } as unknown as QueueJson);
 
   const peeked = await api<Record<string, unknown>[]>('POST', '/api/queues/%2F/billing/get', { count: 5, ackmode: 'ack_requeue_true', encoding: 'auto' });
   assert.equal(peeked.status, 200);
@@ -206,6 +206,68 @@ test('AMQP refusals come back as HTTP statuses with the broker reply texts', asy
   assert.equal((await api('GET', '/api/exchanges/%2F/nothing')).status, 404);
   assert.equal((await api('PUT', '/api/exchanges/%2F/x', { type: 'x-unknown' })).status, 400);
   assert.equal((await api('DELETE', '/api/exchanges/%2F/logs')).status, 204);
+  await channel.close();
+});
+
+test('policies over HTTP: an alternate-exchange policy catches what amqplib publishes and nothing routes; refusals are RabbitMQ\'s', async () => {
+  const channel = await openChannel(connection);
+  await channel.assertExchange('policed.events', 'direct', { durable: true });
+  await channel.assertExchange('policed.unrouted', 'fanout', { durable: true });
+  await channel.assertQueue('policed.parking', { durable: true });
+  await channel.bindQueue('policed.parking', 'policed.unrouted', '');
+  const body = { pattern: '^policed\\.events$', definition: { 'alternate-exchange': 'policed.unrouted' }, 'apply-to': 'exchanges', priority: 1 };
+  assert.equal((await api('PUT', '/api/policies/%2F/ae', body)).status, 201);
+  assert.deepEqual((await api('GET', '/api/policies/%2F/ae')).json, { vhost: '/', name: 'ae', pattern: '^policed\\.events$', 'apply-to': 'exchanges', definition: { 'alternate-exchange': 'policed.unrouted' }, priority: 1 });
+  assert.equal((await api<{ policy: string | null }>('GET', '/api/exchanges/%2F/policed.events')).json.policy, 'ae');
+  assert.equal((await api<{ policy: string | null }>('GET', '/api/exchanges/%2F/policed.unrouted')).json.policy, null);
+  channel.publish('policed.events', 'nobody.listens', Buffer.from('caught'));
+  await waitForReady('policed.parking', 1);
+
+  assert.equal((await api('DELETE', '/api/policies/%2F/ae')).status, 204);
+  channel.publish('policed.events', 'nobody.listens', Buffer.from('dropped'));
+  await channel.assertQueue('policed.parking', { durable: true }); // a round trip: the publish before it was handled
+  await sleep(100);
+  assert.equal((await queueInfo('policed.parking')).messages_ready, 1, 'without the policy the message is dropped');
+
+  const refused = await api<{ error: string; reason: string }>('PUT', '/api/policies/%2F/mirror', { pattern: '.*', definition: { 'ha-mode': 'all', 'ha-sync-mode': 'automatic' } });
+  assert.deepEqual([refused.status, refused.json], [400, { error: 'bad_request', reason: 'Validation failed\n\n[{<<"ha-mode">>,<<"all">>},{<<"ha-sync-mode">>,<<"automatic">>}] are not recognised' }]);
+  assert.equal((await api('DELETE', '/api/policies/%2F/mirror')).status, 404);
+  await channel.deleteQueue('policed.parking');
+  await channel.deleteExchange('policed.events');
+  await channel.deleteExchange('policed.unrouted');
+  await channel.close();
+});
+
+test('a policy acts on queues amqplib declared before it: max-length with reject-publish nacks, message-ttl dead-letters; deleting it lifts both', async () => {
+  const publishConfirmed = (channel: ConfirmChannel, routingKey: string, body: string): Promise<boolean> =>
+    new Promise((resolve) => channel.publish('', routingKey, Buffer.from(body), { persistent: true }, (error: unknown) => resolve(error === null || error === undefined)));
+  const channel = await openChannel(connection);
+  await channel.assertQueue('limited.sale', { durable: true });
+  await channel.assertQueue('limited.waiting', { durable: true, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'limited.expired' } });
+  await channel.assertQueue('limited.expired', { durable: true });
+  const publisher = await connection.createConfirmChannel();
+  assert.equal((await api('PUT', '/api/policies/%2F/sale', { pattern: '^limited\\.sale$', definition: { 'max-length': 2, overflow: 'reject-publish' }, 'apply-to': 'queues' })).status, 201);
+  const outcomes = [];
+  for (let index = 0; index < 4; index++) outcomes.push(await publishConfirmed(publisher, 'limited.sale', `order-${index}`));
+  assert.deepEqual(outcomes, [true, true, false, false], 'the policy\'s max-length and overflow');
+  assert.equal((await channel.checkQueue('limited.sale')).messageCount, 2);
+
+  // The queue's own x-dead-letter-exchange and routing key, the policy's TTL.
+  assert.equal((await api('PUT', '/api/policies/%2F/waiting', { pattern: '^limited\\.waiting$', definition: { 'message-ttl': 50, 'dead-letter-exchange': 'ignored' } })).status, 201);
+  assert.equal(await publishConfirmed(publisher, 'limited.waiting', 'too late'), true);
+  const [expired] = await receive(channel, 'limited.expired', 1, { noAck: true });
+  assert.equal(expired?.content.toString(), 'too late');
+  assert.equal((expired?.properties.headers?.['x-death'] as { reason: string; queue: string }[] | undefined)?.[0]?.reason, 'expired');
+
+  assert.equal((await api('DELETE', '/api/policies/%2F/sale')).status, 204);
+  assert.equal(await publishConfirmed(publisher, 'limited.sale', 'after the policy'), true, 'no limit without the policy');
+  assert.equal((await channel.checkQueue('limited.sale')).messageCount, 3);
+  assert.equal((await api('DELETE', '/api/policies/%2F/waiting')).status, 204);
+  assert.equal(await publishConfirmed(publisher, 'limited.waiting', 'kept'), true);
+  await sleep(150);
+  assert.equal((await channel.checkQueue('limited.waiting')).messageCount, 1, 'no TTL without the policy');
+  await publisher.close();
+  for (const queue of ['limited.sale', 'limited.waiting', 'limited.expired']) await channel.deleteQueue(queue);
   await channel.close();
 });
 

@@ -4,7 +4,7 @@
  * `Stored…` forms. Field tables are kept as base64 of their AMQP wire encoding
  * (protocol/amqp/field-table.ts), so they come back byte for byte as declared.
  *
- * Keys: a virtual host by its name; an exchange or a queue by its virtual host and name; a binding
+ * Keys: a virtual host by its name; an exchange, a queue or a policy by its virtual host and name; a binding
  * by every field, its arguments compared with their top-level entries in name order (the same
  * arguments declared in another order are the same binding). A put replaces the definition with
  * its key. The same changes applied in the same order give the same state, live or replayed.
@@ -12,7 +12,7 @@
 import { readFieldTable, writeFieldTable, type FieldTable } from '../../protocol/amqp/field-table.js';
 import { Reader } from '../../protocol/wire/reader.js';
 import { Writer } from '../../protocol/wire/writer.js';
-import type { BindingDefinition, Definitions, ExchangeDefinition, QueueDefinition } from './definitions.js';
+import type { BindingDefinition, Definitions, ExchangeDefinition, PolicyRecord, QueueDefinition } from './definitions.js';
 
 /** AMQP names are short strings: at most 255 bytes of UTF-8. */
 export const maxNameBytes = 255;
@@ -25,9 +25,10 @@ export type StoredBinding = Stored<BindingDefinition>;
 export type DefinitionChange =
   | { readonly change: 'putVirtualHost' | 'removeVirtualHost'; readonly name: string }
   | { readonly change: 'putExchange'; readonly exchange: StoredExchange }
-  | { readonly change: 'removeExchange' | 'removeQueue'; readonly virtualHost: string; readonly name: string }
+  | { readonly change: 'removeExchange' | 'removeQueue' | 'removePolicy'; readonly virtualHost: string; readonly name: string }
   | { readonly change: 'putQueue'; readonly queue: StoredQueue }
-  | { readonly change: 'putBinding' | 'removeBinding'; readonly binding: StoredBinding };
+  | { readonly change: 'putBinding' | 'removeBinding'; readonly binding: StoredBinding }
+  | { readonly change: 'putPolicy'; readonly policy: PolicyRecord };
 
 /** What a snapshot holds besides its format version and journal sequence. */
 export interface StoredDefinitions {
@@ -35,6 +36,8 @@ export interface StoredDefinitions {
   readonly exchanges: readonly StoredExchange[];
   readonly queues: readonly StoredQueue[];
   readonly bindings: readonly StoredBinding[];
+  /** Policies are plain JSON: stored as they are. */
+  readonly policies: readonly PolicyRecord[];
 }
 
 interface Entry<StoredForm, Definition> {
@@ -47,12 +50,14 @@ export class DefinitionsState {
   private readonly exchanges = new Map<string, Entry<StoredExchange, ExchangeDefinition>>();
   private readonly queues = new Map<string, Entry<StoredQueue, QueueDefinition>>();
   private readonly bindings = new Map<string, Entry<StoredBinding, BindingDefinition>>();
+  private readonly policies = new Map<string, PolicyRecord>();
 
   constructor(stored: StoredDefinitions) {
     for (const name of stored.virtualHosts) this.virtualHosts.add(name);
     for (const exchange of stored.exchanges) this.apply({ change: 'putExchange', exchange });
     for (const queue of stored.queues) this.apply({ change: 'putQueue', queue });
     for (const binding of stored.bindings) this.apply({ change: 'putBinding', binding });
+    for (const policy of stored.policies) this.apply({ change: 'putPolicy', policy });
   }
 
   hasVirtualHost(name: string): boolean {
@@ -92,6 +97,14 @@ export class DefinitionsState {
       case 'removeBinding':
         this.bindings.delete(bindingKey(decodeDefinition(change.binding)));
         return true;
+      case 'putPolicy': {
+        if (!this.virtualHosts.has(change.policy.virtualHost)) return false;
+        this.policies.set(policyKey(change.policy), storedPolicy(change.policy));
+        return true;
+      }
+      case 'removePolicy':
+        this.policies.delete(policyKey(change));
+        return true;
     }
   }
 
@@ -102,6 +115,7 @@ export class DefinitionsState {
       exchanges: [...this.exchanges.values()].map((entry) => entry.definition),
       queues: [...this.queues.values()].map((entry) => entry.definition),
       bindings: [...this.bindings.values()].map((entry) => entry.definition),
+      policies: [...this.policies.values()],
     };
   }
 
@@ -112,6 +126,7 @@ export class DefinitionsState {
       exchanges: [...this.exchanges.values()].map((entry) => entry.stored),
       queues: [...this.queues.values()].map((entry) => entry.stored),
       bindings: [...this.bindings.values()].map((entry) => entry.stored),
+      policies: [...this.policies.values()],
     };
   }
 
@@ -132,6 +147,7 @@ export class DefinitionsState {
     for (const [key, entry] of this.exchanges) if (entry.definition.virtualHost === name) this.exchanges.delete(key);
     for (const [key, entry] of this.queues) if (entry.definition.virtualHost === name) this.queues.delete(key);
     this.removeBindingsWhere((binding) => binding.virtualHost === name);
+    for (const [key, policy] of this.policies) if (policy.virtualHost === name) this.policies.delete(key);
   }
 
   private removeExchange(virtualHost: string, name: string): void {
@@ -159,6 +175,10 @@ function queueKey(queue: { readonly virtualHost: string; readonly name: string }
   return JSON.stringify(['queue', queue.virtualHost, queue.name]);
 }
 
+function policyKey(policy: { readonly virtualHost: string; readonly name: string }): string {
+  return JSON.stringify(['policy', policy.virtualHost, policy.name]);
+}
+
 function bindingKey(binding: BindingDefinition): string {
   const sortedArguments = new Map([...binding.arguments].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0)));
   return JSON.stringify([binding.virtualHost, binding.source, binding.destinationKind, binding.destination, binding.routingKey, encodeFieldTable(sortedArguments)]);
@@ -180,6 +200,14 @@ export function storedQueue(queue: QueueDefinition): StoredQueue {
 export function storedBinding(binding: BindingDefinition): StoredBinding {
   const { virtualHost, source, destinationKind, destination, routingKey } = binding;
   return { virtualHost, source, destinationKind, destination, routingKey, arguments: encodeFieldTable(binding.arguments) };
+}
+
+/** A policy record built field by field (its definition too), so nothing else the caller's object carries comes along. */
+export function storedPolicy(policy: PolicyRecord): PolicyRecord {
+  const { virtualHost, name, pattern, applyTo, priority } = policy;
+  const definition: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(policy.definition)) Object.defineProperty(definition, key, { value, enumerable: true });
+  return { virtualHost, name, pattern, applyTo, priority, definition };
 }
 
 function decodeDefinition(stored: StoredExchange): ExchangeDefinition;
@@ -241,13 +269,23 @@ export function isStoredBinding(value: unknown): value is StoredBinding {
   );
 }
 
+export function isPolicyRecord(value: unknown): value is PolicyRecord {
+  return (
+    isRecord(value) &&
+    hasStrings(value, ['virtualHost', 'name', 'pattern', 'applyTo']) &&
+    Number.isSafeInteger(value['priority']) &&
+    isRecord(value['definition']) &&
+    Object.values(value['definition']).every((item) => typeof item === 'string' || (typeof item === 'number' && Number.isFinite(item)))
+  );
+}
+
 /** A journal record's change; throws on anything else. */
 export function parseChange(payload: Buffer, path: string): DefinitionChange {
   const parsed: unknown = JSON.parse(payload.toString('utf8'));
   if (isRecord(parsed)) {
     const change = parsed['change'];
     if ((change === 'putVirtualHost' || change === 'removeVirtualHost') && hasStrings(parsed, ['name'])) return { change, name: parsed['name'] as string };
-    if ((change === 'removeExchange' || change === 'removeQueue') && hasStrings(parsed, ['virtualHost', 'name'])) {
+    if ((change === 'removeExchange' || change === 'removeQueue' || change === 'removePolicy') && hasStrings(parsed, ['virtualHost', 'name'])) {
       return { change, virtualHost: parsed['virtualHost'] as string, name: parsed['name'] as string };
     }
     const exchange = parsed['exchange'];
@@ -256,6 +294,8 @@ export function parseChange(payload: Buffer, path: string): DefinitionChange {
     if (change === 'putExchange' && isStoredExchange(exchange)) return { change, exchange };
     if (change === 'putQueue' && isStoredQueue(queue)) return { change, queue };
     if ((change === 'putBinding' || change === 'removeBinding') && isStoredBinding(binding)) return { change, binding };
+    const policy = parsed['policy'];
+    if (change === 'putPolicy' && isPolicyRecord(policy)) return { change, policy: storedPolicy(policy) };
   }
   throw new Error(`${path}: unreadable change ${payload.toString('utf8').slice(0, 200)}`);
 }

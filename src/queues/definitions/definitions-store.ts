@@ -11,7 +11,10 @@
  *         "queues":    [ { "virtualHost": "/", "name": "q", "storageId": "…", "autoDelete": false,
  *                          "arguments": "…" } ],
  *         "bindings":  [ { "virtualHost": "/", "source": "logs", "destinationKind": "queue",
- *                          "destination": "q", "routingKey": "a.#", "arguments": "…" } ] }
+ *                          "destination": "q", "routingKey": "a.#", "arguments": "…" } ],
+ *         "policies":  [ { "virtualHost": "/", "name": "limits", "pattern": "^orders\\.",
+ *                          "applyTo": "queues", "priority": 0, "definition": { "max-length": 1000 } } ] }
+ *       ("policies" is absent from snapshots written before policies existed: read as none)
  *
  *   definitions.journal    one record per change after it, each payload one of:
  *       { "change": "putVirtualHost" | "removeVirtualHost", "name": … }
@@ -19,6 +22,8 @@
  *       { "change": "removeExchange" | "removeQueue", "virtualHost": …, "name": … }
  *       { "change": "putQueue", "queue": { … } }
  *       { "change": "putBinding" | "removeBinding", "binding": { … } }
+ *       { "change": "putPolicy", "policy": { …as in the snapshot } }
+ *       { "change": "removePolicy", "virtualHost": …, "name": … }
  *
  * "arguments" is base64 of the field table's AMQP wire encoding, size included
  * (protocol/amqp/field-table.ts). The rules of the state (keys, cascades) are in
@@ -35,16 +40,18 @@ import { join } from 'node:path';
 import { MetadataJournal, type ReserveUse } from '../../broker/metadata-journal.js';
 import { readSnapshotText, removeTemporaryFiles, writeSnapshotText } from '../../broker/snapshot-file.js';
 import type { Logger } from '../../logging/logger.js';
-import type { BindingDefinition, Definitions, DefinitionsStore, ExchangeDefinition, QueueDefinition } from './definitions.js';
+import type { BindingDefinition, Definitions, DefinitionsStore, ExchangeDefinition, PolicyRecord, QueueDefinition } from './definitions.js';
 import {
   checkName,
   DefinitionsState,
+  isPolicyRecord,
   isStoredBinding,
   isStoredExchange,
   isStoredQueue,
   parseChange,
   storedBinding,
   storedExchange,
+  storedPolicy,
   storedQueue,
   type DefinitionChange,
   type StoredDefinitions,
@@ -88,7 +95,7 @@ export class JournaledDefinitionsStore implements DefinitionsStore {
     await fs.mkdir(directory, { recursive: true });
     await removeTemporaryFiles(directory, [snapshotFileName, journalFileName]);
     const loaded = await readSnapshot(directory);
-    const snapshot: Snapshot = loaded ?? { formatVersion: 1, journalSequence: 0, virtualHosts: [defaultVirtualHost], exchanges: [], queues: [], bindings: [] };
+    const snapshot: Snapshot = loaded ?? { formatVersion: 1, journalSequence: 0, virtualHosts: [defaultVirtualHost], exchanges: [], queues: [], bindings: [], policies: [] };
     const { journal, payloads } = await MetadataJournal.open(join(directory, journalFileName), settings.journalReserveBytes, snapshot.journalSequence);
     try {
       const state = new DefinitionsState(snapshot);
@@ -153,6 +160,16 @@ export class JournaledDefinitionsStore implements DefinitionsStore {
     await this.record({ change: 'removeBinding', binding: storedBinding(definition) }, 'may-use-reserve');
   }
 
+  async putPolicy(record: PolicyRecord): Promise<void> {
+    checkNames(record.virtualHost, ['policy name', record.name]);
+    await this.record({ change: 'putPolicy', policy: storedPolicy(record) }, 'refill-first');
+  }
+
+  async removePolicy(virtualHost: string, name: string): Promise<void> {
+    checkNames(virtualHost, ['policy name', name]);
+    await this.record({ change: 'removePolicy', virtualHost, name }, 'may-use-reserve');
+  }
+
   /** Waits for a compaction in progress, then closes the journal. */
   async close(): Promise<void> {
     await this.compacting;
@@ -200,6 +217,7 @@ function virtualHostPutInto(change: DefinitionChange): string | null {
   if (change.change === 'putExchange') return change.exchange.virtualHost;
   if (change.change === 'putQueue') return change.queue.virtualHost;
   if (change.change === 'putBinding') return change.binding.virtualHost;
+  if (change.change === 'putPolicy') return change.policy.virtualHost;
   return null;
 }
 
@@ -218,6 +236,7 @@ async function readSnapshot(directory: string): Promise<(Snapshot & { bytes: num
   if (text === null) return null;
   const parsed = JSON.parse(text) as Partial<Record<keyof Snapshot, unknown>>;
   const { virtualHosts, exchanges, queues, bindings, journalSequence } = parsed;
+  const policies = parsed.policies ?? [];
   if (
     parsed.formatVersion !== currentFormatVersion ||
     typeof journalSequence !== 'number' ||
@@ -225,11 +244,12 @@ async function readSnapshot(directory: string): Promise<(Snapshot & { bytes: num
     !isArrayOf(virtualHosts, (name): name is string => typeof name === 'string') ||
     !isArrayOf(exchanges, isStoredExchange) ||
     !isArrayOf(queues, isStoredQueue) ||
-    !isArrayOf(bindings, isStoredBinding)
+    !isArrayOf(bindings, isStoredBinding) ||
+    !isArrayOf(policies, isPolicyRecord)
   ) {
     throw new Error(`${path}: not an AMQP definitions snapshot of format version ${currentFormatVersion}`);
   }
-  return { formatVersion: currentFormatVersion, journalSequence, virtualHosts, exchanges, queues, bindings, bytes: Buffer.byteLength(text) };
+  return { formatVersion: currentFormatVersion, journalSequence, virtualHosts, exchanges, queues, bindings, policies: policies.map(storedPolicy), bytes: Buffer.byteLength(text) };
 }
 
 function isArrayOf<Element>(value: unknown, isElement: (element: unknown) => element is Element): value is Element[] {

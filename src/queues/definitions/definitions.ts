@@ -1,7 +1,7 @@
 /**
- * The AMQP definitions that outlive a restart: virtual hosts, durable exchanges, durable queues and
- * the bindings between durable ends (RabbitMQ keeps the same set). Field tables (arguments) are
- * kept as the AMQP wire encoding of the table, so they come back exactly as declared.
+ * The AMQP definitions that outlive a restart: virtual hosts, durable exchanges, durable queues,
+ * the bindings between durable ends, and policies (RabbitMQ keeps the same set). Field tables
+ * (arguments) are kept as the AMQP wire encoding of the table, so they come back exactly as declared.
  */
 import type { FieldTable } from '../../protocol/amqp/field-table.js';
 
@@ -34,18 +34,32 @@ export interface BindingDefinition {
   readonly arguments: FieldTable;
 }
 
+/**
+ * A policy as stored (queues/policies/policy.ts checks it when it is set and again when it is read
+ * back): its definition is the JSON object it was given, keys to strings or integers.
+ */
+export interface PolicyRecord {
+  readonly virtualHost: string;
+  readonly name: string;
+  readonly pattern: string;
+  readonly applyTo: string;
+  readonly priority: number;
+  readonly definition: Readonly<Record<string, string | number>>;
+}
+
 /** Everything stored, as read at start-up. */
 export interface Definitions {
   readonly virtualHosts: readonly string[];
   readonly exchanges: readonly ExchangeDefinition[];
   readonly queues: readonly QueueDefinition[];
   readonly bindings: readonly BindingDefinition[];
+  readonly policies: readonly PolicyRecord[];
 }
 
 /**
  * Durable, journaled store of the definitions (definitions-store.ts). Each change is fsynced
- * before its promise resolves; removing a virtual host removes what it holds, removing an exchange
- * or a queue removes the bindings from and to it.
+ * before its promise resolves; removing a virtual host removes what it holds (its policies too),
+ * removing an exchange or a queue removes the bindings from and to it.
  */
 export interface DefinitionsStore {
   readonly definitions: Definitions;
@@ -57,5 +71,8 @@ export interface DefinitionsStore {
   removeQueue(virtualHost: string, name: string): Promise<void>;
   putBinding(definition: BindingDefinition): Promise<void>;
   removeBinding(definition: BindingDefinition): Promise<void>;
+  /** Adds or replaces the policy with that virtual host and name. */
+  putPolicy(record: PolicyRecord): Promise<void>;
+  removePolicy(virtualHost: string, name: string): Promise<void>;
   close(): Promise<void>;
 }

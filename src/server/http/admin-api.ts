@@ -1,6 +1,6 @@
 /**
- * The admin API of the AMQP side, on the HTTP listener: virtual hosts, exchanges, queues and
- * bindings, listed, declared and deleted over JSON, in the paths and field names of RabbitMQ's
+ * The admin API of the AMQP side, on the HTTP listener: virtual hosts, exchanges, queues,
+ * bindings and policies, listed, declared and deleted over JSON, in the paths and field names of RabbitMQ's
  * management API (docs/admin-api.md has every endpoint). The operator is the admin requester
  * (`null`): it sees every queue, exclusive ones included.
  *
@@ -9,6 +9,7 @@
  *
  *   404 NOT_FOUND → 404   406 PRECONDITION_FAILED → 400   403 ACCESS_REFUSED → 403
  *   405 RESOURCE_LOCKED → 409   503 COMMAND_INVALID (an unknown exchange type) → 400   others → 500
+ *   a policy refused ("Validation failed …", RabbitMQ's words) → 400
  *
  * With AMQP turned off there is no queue broker, and every endpoint answers 503.
  */
@@ -17,6 +18,8 @@ import { AmqpChannelError, AmqpConnectionError } from '../../protocol/amqp/error
 import type { FieldTable } from '../../protocol/amqp/field-table.js';
 import { replyCodes } from '../../protocol/amqp/reply-codes.js';
 import type { Exchange } from '../../queues/exchange.js';
+import { PolicyValidationError, type Policy } from '../../queues/policies/policy.js';
+import { defaultQueueOptions, type QueueOptions } from '../../queues/queue-options.js';
 import { Queue } from '../../queues/queue.js';
 import type { QueueBroker } from '../../queues/queue-broker.js';
 import type { QueuedMessage } from '../../queues/queue-store/stored-message.js';
@@ -75,7 +78,12 @@ export class AdminApi {
       .add('GET', '/api/bindings/:vhost', (request) => this.listBindings(this.host(request), () => true))
       .add('GET', '/api/bindings/:vhost/e/:source/:kind/:destination', (request) => this.listBindingsBetween(request))
       .add('POST', '/api/bindings/:vhost/e/:source/:kind/:destination', (request) => this.bind(request))
-      .add('DELETE', '/api/bindings/:vhost/e/:source/:kind/:destination/:props', (request) => this.unbind(request));
+      .add('DELETE', '/api/bindings/:vhost/e/:source/:kind/:destination/:props', (request) => this.unbind(request))
+      .add('GET', '/api/policies', () => ok(this.queueBroker.policies().map(policyJson)))
+      .add('GET', '/api/policies/:vhost', (request) => ok(this.queueBroker.policies(this.host(request).name).map(policyJson)))
+      .add('GET', '/api/policies/:vhost/:name', (request) => this.showPolicy(request))
+      .add('PUT', '/api/policies/:vhost/:name', (request) => this.setPolicy(request))
+      .add('DELETE', '/api/policies/:vhost/:name', (request) => this.deletePolicy(request));
   }
 
   /** Answers one request; `path` is still percent-encoded, `body` the parsed JSON (undefined when none). */
@@ -142,11 +150,12 @@ export class AdminApi {
   // ── exchanges ─────────────────────────────────────────────────────────────────────────────
 
   private listExchanges(only: VirtualHost | null): HttpReply {
-    return ok(this.hosts(only).flatMap((host) => [...host.exchanges.values()].sort(byName).map(exchangeJson)));
+    return ok(this.hosts(only).flatMap((host) => [...host.exchanges.values()].sort(byName).map((exchange) => exchangeJson(exchange, this.queueBroker.appliedPolicy(exchange)))));
   }
 
   private showExchange(request: RouteRequest): HttpReply {
-    return ok(exchangeJson(this.queueBroker.exchange(this.host(request), param(request, 'name'))));
+    const exchange = this.queueBroker.exchange(this.host(request), param(request, 'name'));
+    return ok(exchangeJson(exchange, this.queueBroker.appliedPolicy(exchange)));
   }
 
   private async declareExchange(request: RouteRequest): Promise<HttpReply> {
@@ -179,11 +188,12 @@ export class AdminApi {
   // ── queues ────────────────────────────────────────────────────────────────────────────────
 
   private listQueues(only: VirtualHost | null): HttpReply {
-    return ok(this.hosts(only).flatMap((host) => [...host.queues.values()].sort(byName).map(queueJson)));
+    return ok(this.hosts(only).flatMap((host) => [...host.queues.values()].sort(byName).map((queue) => queueJson(queue, this.queueBroker.appliedPolicy(queue)))));
   }
 
   private showQueue(request: RouteRequest): HttpReply {
-    return ok(queueJson(this.queueBroker.queue(this.host(request), param(request, 'name'), null)));
+    const queue = this.queueBroker.queue(this.host(request), param(request, 'name'), null);
+    return ok(queueJson(queue, this.queueBroker.appliedPolicy(queue)));
   }
 
   private async declareQueue(request: RouteRequest): Promise<HttpReply> {
@@ -250,6 +260,29 @@ export class AdminApi {
     return ok(messages);
   }
 
+  // ── policies ──────────────────────────────────────────────────────────────────────────────
+
+  private showPolicy(request: RouteRequest): HttpReply {
+    const host = this.host(request);
+    const name = param(request, 'name');
+    const policy = this.queueBroker.policy(host.name, name);
+    if (policy === undefined) throw new AdminApiError(404, 'not_found', `NOT_FOUND - no policy '${name}' in vhost '${host.name}'`);
+    return ok(policyJson(policy));
+  }
+
+  /** RabbitMQ's body: {"pattern": …, "definition": {…}, "priority": 0, "apply-to": "all"}. */
+  private async setPolicy(request: RouteRequest): Promise<HttpReply> {
+    const host = this.host(request);
+    const body = objectBody(request);
+    const created = await this.queueBroker.setPolicy(host.name, param(request, 'name'), { pattern: body['pattern'], definition: body['definition'], priority: body['priority'], applyTo: body['apply-to'] });
+    return { status: created ? 201 : 204 };
+  }
+
+  private async deletePolicy(request: RouteRequest): Promise<HttpReply> {
+    await this.queueBroker.deletePolicy(this.host(request).name, param(request, 'name'));
+    return { status: 204 };
+  }
+
   // ── bindings ──────────────────────────────────────────────────────────────────────────────
 
   private listBindings(only: VirtualHost | null, wanted: (binding: JsonObject) => boolean): HttpReply {
@@ -308,12 +341,21 @@ function virtualHostJson(host: VirtualHost): JsonObject {
   return { name: host.name, messages: ready + unacknowledged, messages_ready: ready, messages_unacknowledged: unacknowledged };
 }
 
-function exchangeJson(exchange: Exchange): JsonObject {
+function exchangeJson(exchange: Exchange, policy: Policy | null): JsonObject {
   const { settings } = exchange;
-  return { name: settings.name, vhost: settings.virtualHost, type: settings.type, durable: settings.durable, auto_delete: settings.autoDelete, internal: settings.internal, arguments: fieldTableToJson(settings.arguments) };
+  return {
+    name: settings.name,
+    vhost: settings.virtualHost,
+    type: settings.type,
+    durable: settings.durable,
+    auto_delete: settings.autoDelete,
+    internal: settings.internal,
+    arguments: fieldTableToJson(settings.arguments),
+    policy: policy?.name ?? null,
+  };
 }
 
-function queueJson(queue: Queue): JsonObject {
+function queueJson(queue: Queue, policy: Policy | null): JsonObject {
   const { settings } = queue;
   return {
     name: settings.name,
@@ -326,7 +368,39 @@ function queueJson(queue: Queue): JsonObject {
     messages_ready: queue.messageCount,
     messages_unacknowledged: queue.unackedCount,
     consumers: queue.consumerCount,
+    policy: policy?.name ?? null,
+    effective_policy_definition: { ...(policy?.definition ?? {}) },
+    effective_options: optionsJson(queue.options),
   };
+}
+
+function policyJson(policy: Policy): JsonObject {
+  return { vhost: policy.virtualHost, name: policy.name, pattern: policy.pattern, 'apply-to': policy.applyTo, definition: { ...policy.definition }, priority: policy.priority };
+}
+
+/** Names of the queue options as policy keys (policies/policy.ts) and x- arguments (without "x-") call them. */
+const optionNames: Readonly<Record<keyof QueueOptions, string>> = {
+  maxLength: 'max-length',
+  maxLengthBytes: 'max-length-bytes',
+  overflow: 'overflow',
+  messageTtlMs: 'message-ttl',
+  expiresMs: 'expires',
+  deadLetterExchange: 'dead-letter-exchange',
+  deadLetterRoutingKey: 'dead-letter-routing-key',
+  deliveryLimit: 'delivery-limit',
+  maxPriority: 'max-priority',
+  singleActiveConsumer: 'single-active-consumer',
+  queueType: 'queue-type',
+};
+
+/** What the queue applies (its arguments combined with its policy), where it differs from a plain queue. */
+function optionsJson(options: QueueOptions): JsonObject {
+  const result: JsonObject = {};
+  for (const key of Object.keys(optionNames) as (keyof QueueOptions)[]) {
+    const value = options[key];
+    if (value !== defaultQueueOptions[key] && value !== null) result[optionNames[key]] = value;
+  }
+  return result;
 }
 
 /** Every binding of a vhost, the default exchange's implicit one to each queue first (RabbitMQ lists them too). */
@@ -440,6 +514,7 @@ export function errorReply(status: number, kind: string, reason: string): HttpRe
 export function replyForError(error: unknown): HttpReply {
   if (error instanceof AdminApiError) return errorReply(error.status, error.kind, error.reason);
   if (error instanceof FieldTableJsonError) return errorReply(400, 'bad_request', error.message);
+  if (error instanceof PolicyValidationError) return errorReply(400, 'bad_request', error.message);
   if (error instanceof AmqpChannelError || error instanceof AmqpConnectionError) {
     switch (error.replyCode) {
       case replyCodes.notFound:

@@ -9,9 +9,9 @@ import { QueueBroker, type QueueBrokerLimits } from '../../../src/queues/queue-b
 function brokerWithoutDisk(limits?: QueueBrokerLimits): Promise<QueueBroker> {
   const refuse = (): Promise<void> => Promise.reject(new Error('non-durable declarations store nothing'));
   const definitions: DefinitionsStore = {
-    definitions: { virtualHosts: ['/'], exchanges: [], queues: [], bindings: [] },
+    definitions: { virtualHosts: ['/'], exchanges: [], queues: [], bindings: [], policies: [] },
     putVirtualHost: refuse, removeVirtualHost: refuse, putExchange: refuse, removeExchange: refuse,
-    putQueue: refuse, removeQueue: refuse, putBinding: refuse, removeBinding: refuse,
+    putQueue: refuse, removeQueue: refuse, putBinding: refuse, removeBinding: refuse, putPolicy: refuse, removePolicy: refuse,
     close: () => Promise.resolve(),
   };
   return QueueBroker.open({ definitions, queuesDirectory: '/nonexistent', openDurableStore: () => Promise.reject(new Error('no disk here')) }, createLogger('error'), limits);

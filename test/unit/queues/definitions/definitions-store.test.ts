@@ -24,7 +24,7 @@ function summary(definitions: Definitions): Record<string, string[]> {
 test('a new store holds the virtual host "/" and nothing else, written to <dataDir>/amqp/', async () => {
   await withDataDirectory(async (dataDir) => {
     await withStore(dataDir, async (store) => {
-      assert.deepEqual(store.definitions, { virtualHosts: ['/'], exchanges: [], queues: [], bindings: [] });
+      assert.deepEqual(store.definitions, { virtualHosts: ['/'], exchanges: [], queues: [], bindings: [], policies: [] });
     });
     assert.deepEqual((await readdir(join(dataDir, 'amqp'))).sort(), ['definitions.journal', 'definitions.json']);
     await withStore(dataDir, async (store) => assert.deepEqual(store.definitions.virtualHosts, ['/']));
@@ -45,7 +45,7 @@ test('every kind of definition, with every field, survives a close and reopen', 
       binding('logs', 'jobs', { routingKey: 'error.#' }),
       binding('logs', 'inner', { virtualHost: 'tenant', destinationKind: 'exchange', routingKey: 'x', arguments: table({ 'x-match': { type: 'longString', value: Buffer.from('all') } }) }),
     ];
-    const expected: Definitions = { virtualHosts: ['/', 'tenant'], exchanges, queues, bindings };
+    const expected: Definitions = { virtualHosts: ['/', 'tenant'], exchanges, queues, bindings, policies: [] };
     await withStore(dataDir, async (store) => {
       await store.putVirtualHost('tenant');
       for (const each of exchanges) await store.putExchange(each);

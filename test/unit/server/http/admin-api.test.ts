@@ -9,7 +9,7 @@ import { createLogger } from '../../../../src/logging/logger.js';
 import { Metrics } from '../../../../src/metrics/metrics.js';
 import { encodeBasicProperties } from '../../../../src/protocol/amqp/generated/basic.js';
 import { Writer } from '../../../../src/protocol/wire/writer.js';
-import type { BindingDefinition, Definitions, DefinitionsStore, ExchangeDefinition, QueueDefinition } from '../../../../src/queues/definitions/definitions.js';
+import type { BindingDefinition, Definitions, DefinitionsStore, ExchangeDefinition, PolicyRecord, QueueDefinition } from '../../../../src/queues/definitions/definitions.js';
 import { QueueBroker } from '../../../../src/queues/queue-broker.js';
 import { MemoryQueueStore } from '../../../../src/queues/queue-store/memory-queue-store.js';
 import { maxRequestBodyBytes, startHttpListener } from '../../../../src/server/http/listener.js';
@@ -17,11 +17,12 @@ import type { HttpListener } from '../../../../src/server/http/listener.js';
 
 /** Definitions kept in arrays: enough for the queue broker, and what it stored can be looked at. */
 class MemoryDefinitionsStore implements DefinitionsStore {
-  readonly definitions: Definitions = { virtualHosts: [], exchanges: [], queues: [], bindings: [] };
+  readonly definitions: Definitions = { virtualHosts: [], exchanges: [], queues: [], bindings: [], policies: [] };
   readonly virtualHosts = new Set<string>();
   readonly exchanges = new Map<string, ExchangeDefinition>();
   readonly queues = new Map<string, QueueDefinition>();
   readonly bindings: BindingDefinition[] = [];
+  readonly policies = new Map<string, PolicyRecord>();
   async putVirtualHost(name: string): Promise<void> {
     this.virtualHosts.add(name);
   }
@@ -46,6 +47,12 @@ class MemoryDefinitionsStore implements DefinitionsStore {
   async removeBinding(definition: BindingDefinition): Promise<void> {
     const index = this.bindings.findIndex((binding) => binding.source === definition.source && binding.destination === definition.destination && binding.routingKey === definition.routingKey);
     if (index >= 0) this.bindings.splice(index, 1);
+  }
+  async putPolicy(record: PolicyRecord): Promise<void> {
+    this.policies.set(`${record.virtualHost}/${record.name}`, record);
+  }
+  async removePolicy(virtualHost: string, name: string): Promise<void> {
+    this.policies.delete(`${virtualHost}/${name}`);
   }
   async close(): Promise<void> {}
 }
@@ -117,7 +124,7 @@ test('exchanges: declared with RabbitMQ fields, listed with the predeclared ones
   const inequivalent = await call('PUT', '/api/exchanges/%2F/orders', { type: 'fanout' });
   assert.equal(inequivalent.status, 400);
   assert.match((inequivalent.json as { reason: string }).reason, /^PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'orders' in vhost '\/'/);
-  assert.deepEqual((await call('GET', '/api/exchanges/%2F/orders')).json, { name: 'orders', vhost: '/', type: 'topic', durable: true, auto_delete: false, internal: false, arguments: { 'alternate-exchange': 'unrouted' } });
+  assert.deepEqual((await call('GET', '/api/exchanges/%2F/orders')).json, { name: 'orders', vhost: '/', type: 'topic', durable: true, auto_delete: false, internal: false, arguments: { 'alternate-exchange': 'unrouted' }, policy: null });
   const names = ((await call('GET', '/api/exchanges/%2F')).json as { name: string }[]).map((exchange) => exchange.name);
   assert.deepEqual(names, ['', 'amq.direct', 'amq.fanout', 'amq.headers', 'amq.match', 'amq.topic', 'orders']);
   assert.deepEqual(((await call('GET', '/api/exchanges')).json as { name: string }[]).map((exchange) => exchange.name), names);
@@ -147,7 +154,7 @@ test('queues: declared, shown with counts, purged, deleted with if-empty and if-
   publish('/', 'work', 'a');
   publish('/', 'work', 'b');
   const work = await call('GET', '/api/queues/%2F/work');
-  assert.deepEqual(work.json, { name: 'work', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-message-ttl': 60_000, 'x-queue-type': 'classic' }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0 });
+  assert.deepEqual(work.json, { name: 'work', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-message-ttl': 60_000, 'x-queue-type': 'classic' }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0, policy: null, effective_policy_definition: {}, effective_options: { 'message-ttl': 60_000 } });
   assert.deepEqual(((await call('GET', '/api/queues')).json as { name: string; durable: boolean }[]).map((queue) => [queue.name, queue.durable]), [['scratch', false], ['work', true]]);
   const notEmpty = await call('DELETE', '/api/queues/%2F/work?if-empty=true');
   assert.deepEqual([notEmpty.status, (notEmpty.json as { reason: string }).reason], [400, "PRECONDITION_FAILED - queue 'work' in vhost '/' not empty"]);
@@ -238,6 +245,53 @@ test('bindings: queue and exchange destinations, listed with properties keys, re
   await call('DELETE', '/api/exchanges/%2F/events');
   await call('DELETE', '/api/exchanges/%2F/audit');
   await call('DELETE', '/api/queues/%2F/billing');
+});
+
+test('policies are set, listed, shown and deleted in RabbitMQ\'s shapes; queues show the policy that applies and what it does', async () => {
+  await call('PUT', '/api/queues/%2F/orders.eu', { arguments: { 'x-max-length': 10 } });
+  const body = { pattern: '^orders\\.', definition: { 'max-length': 100, 'message-ttl': 5000 }, priority: 1, 'apply-to': 'queues' };
+  assert.equal((await call('PUT', '/api/policies/%2F/orders', body)).status, 201);
+  assert.equal((await call('PUT', '/api/policies/%2F/orders', body)).status, 204, 'setting it again replaces it');
+  assert.equal((await call('PUT', '/api/policies/%2F/blanket', { pattern: '.*', definition: { expires: 60_000 }, priority: '-1' })).status, 201);
+  const expected = { vhost: '/', name: 'orders', pattern: '^orders\\.', 'apply-to': 'queues', definition: { 'max-length': 100, 'message-ttl': 5000 }, priority: 1 };
+  assert.deepEqual((await call('GET', '/api/policies/%2F/orders')).json, expected);
+  assert.deepEqual((await call('GET', '/api/policies/%2F')).json, [{ vhost: '/', name: 'blanket', pattern: '.*', 'apply-to': 'all', definition: { expires: 60_000 }, priority: -1 }, expected]);
+  assert.deepEqual(((await call('GET', '/api/policies')).json as { name: string }[]).map((policy) => policy.name), ['blanket', 'orders']);
+  assert.deepEqual(definitions.policies.get('//orders'), { virtualHost: '/', name: 'orders', pattern: '^orders\\.', applyTo: 'queues', priority: 1, definition: { 'max-length': 100, 'message-ttl': 5000 } }, 'stored');
+
+  const queue = (await call('GET', '/api/queues/%2F/orders.eu')).json as Record<string, unknown>;
+  assert.deepEqual([queue['policy'], queue['effective_policy_definition'], queue['effective_options']], ['orders', { 'max-length': 100, 'message-ttl': 5000 }, { 'max-length': 10, 'message-ttl': 5000 }]);
+  await call('PUT', '/api/queues/%2F/later', {});
+  const later = ((await call('GET', '/api/queues/%2F')).json as Record<string, unknown>[]).find((entry) => entry['name'] === 'later')!;
+  assert.deepEqual([later['policy'], later['effective_options']], ['blanket', { expires: 60_000 }]);
+
+  assert.equal((await call('DELETE', '/api/policies/%2F/orders')).status, 204);
+  const after = (await call('GET', '/api/queues/%2F/orders.eu')).json as Record<string, unknown>;
+  assert.deepEqual([after['policy'], after['effective_options']], ['blanket', { 'max-length': 10, expires: 60_000 }], 'the next best policy');
+  assert.deepEqual(await call('DELETE', '/api/policies/%2F/orders').then((answer) => [answer.status, answer.json]), [404, { error: 'not_found', reason: "NOT_FOUND - no policy 'orders' in vhost '/'" }]);
+  assert.deepEqual(await call('GET', '/api/policies/%2F/orders').then((answer) => [answer.status, answer.json]), [404, { error: 'not_found', reason: "NOT_FOUND - no policy 'orders' in vhost '/'" }]);
+  assert.deepEqual(await call('GET', '/api/policies/nowhere').then((answer) => [answer.status, answer.json]), [404, { error: 'not_found', reason: "NOT_FOUND - no vhost 'nowhere'" }]);
+  assert.equal((await call('PUT', '/api/policies/nowhere/p', body)).status, 404);
+  await call('DELETE', '/api/policies/%2F/blanket');
+  await call('DELETE', '/api/queues/%2F/orders.eu');
+  await call('DELETE', '/api/queues/%2F/later');
+});
+
+test('a policy refused answers 400 with RabbitMQ\'s "Validation failed" reason, and changes nothing', async () => {
+  const refusal = async (body: unknown) => {
+    const answer = await call('PUT', '/api/policies/%2F/bad', body);
+    assert.equal(answer.status, 400);
+    return (answer.json as { error: string; reason: string });
+  };
+  assert.deepEqual(await refusal({ pattern: '.*', definition: { 'ha-mode': 'all' } }), { error: 'bad_request', reason: 'Validation failed\n\n[{<<"ha-mode">>,<<"all">>}] are not recognised' });
+  assert.equal((await refusal({ pattern: '.*', definition: { 'max-length': -1 } })).reason, 'Validation failed\n\n-1 is not a valid maximum length');
+  assert.match((await refusal({ pattern: '[', definition: { 'max-length': 1 } })).reason, /^Validation failed\n\n<<"\[">> is not a valid regular expression/);
+  assert.match((await refusal({ definition: { 'max-length': 1 } })).reason, /the pattern must be a string/);
+  assert.match((await refusal({ pattern: '.*', definition: { 'max-length': 1 }, 'apply-to': 'topics' })).reason, /is not a valid apply-to value/);
+  assert.match((await refusal({ pattern: '.*' })).reason, /the definition must be a JSON object/);
+  assert.equal((await call('PUT', '/api/policies/%2F/bad', [1])).status, 400);
+  assert.deepEqual((await call('GET', '/api/policies')).json, []);
+  assert.equal(definitions.policies.size, 0);
 });
 
 test('bad requests: unknown paths, wrong methods, bodies that are not JSON objects or too large', async () => {
