@@ -13,6 +13,8 @@ import type { Admin, Kafka as KafkaClient } from 'kafkajs';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { deleteTopicsRequest, deleteTopicsResponse } from '../../src/protocol/kafka/messages/delete-topics.js';
+import { describeClusterRequest, describeClusterResponse } from '../../src/protocol/kafka/messages/describe-cluster.js';
+import { describeGroupsRequest, describeGroupsResponse } from '../../src/protocol/kafka/messages/describe-groups.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
@@ -185,4 +187,32 @@ test('compression.type: every value Kafka takes is accepted, and batches in anot
   assert.equal(after.length, 21);
   assert.equal(after[20], 0, 'the gzip batch is stored uncompressed');
   await assert.rejects(admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'zstd-topic', configEntries: [{ name: 'compression.type', value: 'brotli' }] }] }));
+});
+
+test('authorized operations, when asked: every operation of the resource (no authorizer), as Kafka answers without one', async () => {
+  const metadataApi = rawApi(metadataRequest, metadataResponse);
+  const describeClusterApi = rawApi(describeClusterRequest, describeClusterResponse);
+  const describeGroupsApi = rawApi(describeGroupsRequest, describeGroupsResponse);
+  const notRequested = -2147483648;
+  // Bits by ACL operation code: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12.
+  const bits = (codes: number[]) => codes.reduce((field, code) => field | (1 << code), 0);
+  const topicOperations = bits([3, 4, 5, 6, 7, 8, 10, 11]);
+  const clusterOperations = bits([5, 7, 8, 9, 10, 11, 12]);
+  const groupOperations = bits([3, 6, 8]);
+  await admin.createTopics({ topics: [{ topic: 'described', numPartitions: 1 }] });
+  await admin.setOffsets({ groupId: 'described-group', topic: 'described', partitions: [{ partition: 0, offset: '0' }] });
+  const connection = await RawKafkaConnection.open(broker.host, broker.port);
+  try {
+    for (const asked of [true, false]) {
+      const metadata = await connection.call(metadataApi, 10, { topics: [{ name: 'described', topicId: Buffer.alloc(16) }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: asked, includeTopicAuthorizedOperations: asked });
+      assert.equal(metadata.topics[0]!.topicAuthorizedOperations, asked ? topicOperations : notRequested);
+      assert.equal(metadata.clusterAuthorizedOperations, asked ? clusterOperations : notRequested);
+      const cluster = await connection.call(describeClusterApi, 1, { includeClusterAuthorizedOperations: asked, endpointType: 1, includeFencedBrokers: false });
+      assert.equal(cluster.clusterAuthorizedOperations, asked ? clusterOperations : notRequested);
+      const groups = await connection.call(describeGroupsApi, 5, { groups: ['described-group'], includeAuthorizedOperations: asked });
+      assert.equal(groups.groups[0]!.authorizedOperations, asked ? groupOperations : notRequested);
+    }
+  } finally {
+    connection.destroy();
+  }
 });

@@ -5,13 +5,14 @@
  * use, and each member with its epoch, subscription, current assignment and target assignment;
  * v1 adds the member type (1: consumer protocol). An unknown group, or a classic one, is
  * GROUP_ID_NOT_FOUND (as Kafka); a group id over groups.maxGroupIdBytes is INVALID_GROUP_ID.
- * Not implemented: authorized operations (answered "not requested").
+ * Authorized operations, when asked: every group operation (no ACLs yet, as Kafka without an
+ * authorizer).
  */
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { consumerGroupDescribeRequest, consumerGroupDescribeResponse } from '../../../protocol/kafka/messages/consumer-group-describe.js';
+import { authorizedOperations, authorizedOperationsNotRequested } from '../authorized-operations.js';
 import { defineHandler } from '../handler.js';
 
-const authorizedOperationsNotRequested = -2147483648;
 const consumerMemberType = 1;
 
 function notDescribed(groupId: string, errorCode: number, errorMessage: string) {
@@ -49,7 +50,7 @@ export const consumerGroupDescribeHandler = defineHandler({
           targetAssignment: { topicPartitions: member.targetAssignment.map((topic) => ({ ...topic })) },
           memberType: consumerMemberType,
         })),
-        authorizedOperations: authorizedOperationsNotRequested,
+        authorizedOperations: authorizedOperations('group', request.includeAuthorizedOperations),
       };
     });
     return { throttleTimeMs: 0, groups };

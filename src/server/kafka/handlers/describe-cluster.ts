@@ -6,14 +6,15 @@
  * both list it, and the answer echoes the type asked for; other types are INVALID_REQUEST. The
  * broker is never fenced (v2 isFenced false, whatever includeFencedBrokers says).
  *
- * Not implemented: cluster authorized operations (no ACLs yet: answered as "not provided"), racks.
+ * Cluster authorized operations, when asked: every cluster operation (no ACLs yet, as Kafka
+ * without an authorizer). Not implemented: racks.
  */
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { describeClusterRequest, describeClusterResponse } from '../../../protocol/kafka/messages/describe-cluster.js';
+import { authorizedOperations } from '../authorized-operations.js';
 import { defineHandler } from '../handler.js';
 
 const EndpointType = { brokers: 1, controllers: 2 } as const;
-const authorizedOperationsNotProvided = -2147483648;
 
 export const describeClusterHandler = defineHandler({
   request: describeClusterRequest,
@@ -29,7 +30,7 @@ export const describeClusterHandler = defineHandler({
       clusterId: broker.clusterId,
       controllerId: known ? broker.nodeId : -1,
       brokers: known ? [{ brokerId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, rack: null, isFenced: false }] : [],
-      clusterAuthorizedOperations: authorizedOperationsNotProvided,
+      clusterAuthorizedOperations: authorizedOperations('cluster', request.includeClusterAuthorizedOperations),
     };
   },
 });

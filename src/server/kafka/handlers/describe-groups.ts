@@ -4,13 +4,13 @@
  * State, protocol type, selected protocol and members of each group; member metadata and
  * assignments only while the group is Stable (as Kafka). An unknown group is answered as a Dead
  * group with no error before v6, GROUP_ID_NOT_FOUND with a message from v6 (KIP-1043).
- * Not implemented: authorized operations (answered "not requested").
+ * Authorized operations (v3+), when asked: every group operation (no ACLs yet, as Kafka without an
+ * authorizer); an unknown group's are not given.
  */
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { describeGroupsRequest, describeGroupsResponse } from '../../../protocol/kafka/messages/describe-groups.js';
+import { authorizedOperations, authorizedOperationsNotRequested } from '../authorized-operations.js';
 import { defineHandler } from '../handler.js';
-
-const authorizedOperationsNotRequested = -2147483648;
 
 export const describeGroupsHandler = defineHandler({
   request: describeGroupsRequest,
@@ -46,7 +46,7 @@ export const describeGroupsHandler = defineHandler({
           memberMetadata: member.metadata,
           memberAssignment: member.assignment,
         })),
-        authorizedOperations: authorizedOperationsNotRequested,
+        authorizedOperations: authorizedOperations('group', request.includeAuthorizedOperations),
       };
     });
     return { throttleTimeMs: 0, groups };

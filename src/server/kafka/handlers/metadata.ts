@@ -7,18 +7,19 @@
  * POLICY_VIOLATION, and a storage failure KAFKA_STORAGE_ERROR. Every partition is led by this
  * broker, with itself as the only replica; a partition whose stored data is damaged lists it in
  * offlineReplicas (v5+) and is still served.
- * Not implemented: authorized operations (answered as "not requested").
+ * Authorized operations (v8+), when asked: every operation of the topic or cluster (no ACLs yet,
+ * as Kafka without an authorizer).
  */
 import type { Broker, Topic } from '../../../broker/broker.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { metadataRequest, metadataResponse } from '../../../protocol/kafka/messages/metadata.js';
 import { topicNameProblem } from '../../../broker/topic-name.js';
+import { authorizedOperations, authorizedOperationsNotRequested } from '../authorized-operations.js';
 import { defineHandler } from '../handler.js';
 
-const authorizedOperationsNotRequested = -2147483648;
 const zeroTopicId = Buffer.alloc(16);
 
-function describeTopic(broker: Broker, topic: Topic) {
+function describeTopic(broker: Broker, topic: Topic, includeOperations: boolean) {
   return {
     errorCode: ErrorCode.none,
     name: topic.name,
@@ -36,7 +37,7 @@ function describeTopic(broker: Broker, topic: Topic) {
       // still leads the partition and serves what it can.
       offlineReplicas: partition.state === 'failed' || (partition.isOpen && partition.handle.damagedRangeCount > 0) ? [broker.nodeId] : [],
     })),
-    topicAuthorizedOperations: authorizedOperationsNotRequested,
+    topicAuthorizedOperations: authorizedOperations('topic', includeOperations),
   };
 }
 
@@ -65,7 +66,7 @@ export const metadataHandler = defineHandler({
     const allowAutoCreate = apiVersion < 4 || request.allowAutoTopicCreation;
     const topics = [];
     if (allTopics) {
-      for (const topic of broker.allTopics()) topics.push(describeTopic(broker, topic));
+      for (const topic of broker.allTopics()) topics.push(describeTopic(broker, topic, request.includeTopicAuthorizedOperations));
     } else {
       const requestedTopics = request.topics ?? [];
       const toCreate = allowAutoCreate ? requestedTopics.map((requested) => requested.name).filter((name): name is string => name !== null && needsCreating(broker, name)) : [];
@@ -73,7 +74,7 @@ export const metadataHandler = defineHandler({
       for (const requested of requestedTopics) {
         if (requested.name === null) {
           const topic = broker.topicById(requested.topicId);
-          topics.push(topic === undefined ? missingTopic(null, requested.topicId, ErrorCode.unknownTopicId) : describeTopic(broker, topic));
+          topics.push(topic === undefined ? missingTopic(null, requested.topicId, ErrorCode.unknownTopicId) : describeTopic(broker, topic, request.includeTopicAuthorizedOperations));
           continue;
         }
         const existing = created.get(requested.name) ?? broker.topic(requested.name);
@@ -83,7 +84,7 @@ export const metadataHandler = defineHandler({
         } else if (existing === undefined) {
           topics.push(missingTopic(requested.name, zeroTopicId, ErrorCode.unknownTopicOrPartition));
         } else {
-          topics.push('partitions' in existing ? describeTopic(broker, existing) : missingTopic(requested.name, zeroTopicId, existing.errorCode));
+          topics.push('partitions' in existing ? describeTopic(broker, existing, request.includeTopicAuthorizedOperations) : missingTopic(requested.name, zeroTopicId, existing.errorCode));
         }
       }
     }
@@ -93,7 +94,7 @@ export const metadataHandler = defineHandler({
       clusterId: broker.clusterId,
       controllerId: broker.nodeId,
       topics,
-      clusterAuthorizedOperations: authorizedOperationsNotRequested,
+      clusterAuthorizedOperations: authorizedOperations('cluster', request.includeClusterAuthorizedOperations),
       errorCode: ErrorCode.none,
     };
   },
