@@ -39,7 +39,7 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger, topi
     logger,
     maxReadyBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue,
   };
-  return QueueBroker.open({ definitions, queuesDirectory, openConcurrency: config.partitionOpenConcurrency, ...(topics === undefined ? {} : { topics }), openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
+  return QueueBroker.open({ definitions, queuesDirectory, openConcurrency: config.partitionOpenConcurrency, ...(topics === undefined ? {} : { topics, streamsDirectory: amqpDirectory }), openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
     maxQueues: config.amqp.maxQueues,
     maxExchanges: config.amqp.maxExchanges,
     maxBindings: config.amqp.maxBindings,

@@ -42,6 +42,8 @@ export interface QueueBrokerStorage {
   readonly openConcurrency?: number;
   /** The Kafka topics behind stream queues and exchange-to-topic bindings (streams/); without it they are refused. */
   readonly topics?: TopicAccess;
+  /** Where the topic feeds (streams/topic-feeds.ts) keep their file; no feeds when left out. */
+  readonly streamsDirectory?: string;
 }
 
 export interface ExchangeDeclaration {
@@ -131,6 +133,7 @@ export class QueueBroker {
       if (source === undefined || destination === undefined) continue;
       source.matcher.add({ destination, routingKey: binding.routingKey, arguments: binding.arguments });
     }
+    if (storage.streamsDirectory !== undefined) await broker.streams.openFeeds(storage.streamsDirectory, (virtualHost, name) => broker.virtualHosts.get(virtualHost)?.queues.get(name));
     const queueCount = stored.queues.length;
     if (queueCount > 0 || stored.exchanges.length > 0) logger.info('amqp definitions restored', { virtualHosts: stored.virtualHosts.length, exchanges: stored.exchanges.length, queues: queueCount, bindings: stored.bindings.length });
     return broker;
@@ -454,6 +457,7 @@ export class QueueBroker {
     if (this.closed) return;
     this.closed = true;
     await this.chain.catch(() => undefined);
+    await this.streams.close();
     const queues = [...this.virtualHosts.values()].flatMap((host) => [...host.queues.values()]);
     await mapConcurrently(queues, this.storage.openConcurrency ?? defaultOpenConcurrency, (queue) =>
       queue.store.close().catch((error: unknown) => this.logger.error('amqp queue store failed to close', { queue: queue.name, error: String(error) })),

@@ -18,12 +18,15 @@ import { checkStreamDeclaration, purgeRefusal, queueResource, retentionConfigs, 
 import { TopicAppendStore } from './topic-append-store.js';
 import { TopicTarget } from './topic-target.js';
 import type { TopicAccess } from './topic-access.js';
+import { TopicFeeds, type QueueLookup } from './topic-feeds.js';
 
 export class Streams {
   /** Topic targets by virtual host and topic: one per pair, shared by every binding to it. */
   private readonly targets = new Map<string, TopicTarget>();
   /** Stream queues by topic, for the one-stream-per-topic rule. */
   private readonly streamsByTopic = new Map<string, StreamQueue>();
+  /** Topics feeding queues; null until opened (and without a Kafka side). */
+  private topicFeeds: TopicFeeds | null = null;
 
   constructor(
     readonly topics: TopicAccess | null,
@@ -88,12 +91,12 @@ export class Streams {
 
   /** The destination an exchange-to-topic binding routes to; the topic must exist unless `restoring`. */
   topicTarget(virtualHost: string, topic: string, restoring = false): TopicTarget {
-    const key = JSON.stringify([virtualHost, topic]);
-    const existing = this.targets.get(key);
-    if (existing !== undefined) return existing;
     const topics = this.topics;
     if (topics === null) throw new AmqpChannelError(replyCodes.notImplemented, 'NOT_IMPLEMENTED - this broker has no Kafka topics to bind to');
     if (!restoring && topics.partitionCount(topic) === null) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no topic '${topic}'`);
+    const key = JSON.stringify([virtualHost, topic]);
+    const existing = this.targets.get(key);
+    if (existing !== undefined) return existing;
     const store = new TopicAppendStore({
       topics,
       topic,
@@ -104,6 +107,21 @@ export class Streams {
     const target = new TopicTarget(virtualHost, topic, store);
     this.targets.set(key, target);
     return target;
+  }
+
+  /** Restores the topic feeds kept in `directory` and starts them; called once the queues are restored. */
+  async openFeeds(directory: string, findQueue: QueueLookup): Promise<void> {
+    if (this.topics === null) return;
+    this.topicFeeds = await TopicFeeds.open(directory, this.topics, findQueue, this.logger);
+  }
+
+  get feeds(): TopicFeeds {
+    if (this.topicFeeds === null) throw new AmqpChannelError(replyCodes.notImplemented, 'NOT_IMPLEMENTED - this broker has no Kafka topics to feed queues from');
+    return this.topicFeeds;
+  }
+
+  async close(): Promise<void> {
+    await this.topicFeeds?.close();
   }
 
   private requireTopics(name: string, virtualHost: string): TopicAccess {
