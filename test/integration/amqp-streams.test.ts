@@ -186,6 +186,12 @@ test("RabbitMQ's refusals: non-durable, exclusive, auto-delete, no prefetch, no-
       await other.prefetch(10);
       return other.consume('s1', () => undefined, { arguments: { 'x-stream-offset': 'yesterday' } });
     }, /failed consuming from stream queue 's1'/);
+    // The admin API answers the same refusals with 400.
+    const adminGet = await fetch(`http://127.0.0.1:${broker.httpPort}/api/queues/%2F/s1/get`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count: 1, ackmode: 'ack_requeue_true' }) });
+    assert.equal(adminGet.status, 400);
+    assert.match(await adminGet.text(), /basic.get not supported by stream queues/);
+    const adminPurge = await fetch(`http://127.0.0.1:${broker.httpPort}/api/queues/%2F/s1/contents`, { method: 'DELETE' });
+    assert.equal(adminPurge.status, 400);
     // 540 NOT_IMPLEMENTED closes the connection: each on a connection of its own.
     for (const [action, pattern] of [
       [async (other: Channel) => { await other.prefetch(10); return other.consume('s1', () => undefined, { noAck: true }); }, /automatic acknowledgement not supported by stream queue 's1'/],

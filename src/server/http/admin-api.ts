@@ -8,7 +8,8 @@
  * reply text, and their code picks the status:
  *
  *   404 NOT_FOUND → 404   406 PRECONDITION_FAILED → 400   403 ACCESS_REFUSED → 403
- *   405 RESOURCE_LOCKED → 409   503 COMMAND_INVALID (an unknown exchange type) → 400   others → 500
+ *   405 RESOURCE_LOCKED → 409   503 COMMAND_INVALID (an unknown exchange type) → 400
+ *   540 NOT_IMPLEMENTED (get or purge on a stream queue) → 400   others → 500
  *
  * With AMQP turned off there is no queue broker, and every endpoint answers 503.
  */
@@ -488,6 +489,7 @@ export function replyForError(error: unknown): HttpReply {
         return errorReply(404, 'not_found', error.replyText);
       case replyCodes.preconditionFailed:
       case replyCodes.commandInvalid:
+      case replyCodes.notImplemented:
         return errorReply(400, 'bad_request', error.replyText);
       case replyCodes.accessRefused:
         return errorReply(403, 'access_refused', error.replyText);
