@@ -10,10 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Channel, ConsumeMessage } from 'amqplib';
+import kafkajs from 'kafkajs';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { connectAmqp, openChannel } from '../helpers/amqp-client.js';
 import { consumeJson, kcatSucceeds, type ConsumedRecord } from '../helpers/kcat.js';
 import { waitUntil } from '../helpers/waiting.js';
+import { assertSucceeded, osprey } from '../helpers/osprey-cli.js';
 
 const streamArguments = { 'x-queue-type': 'stream' };
 
@@ -246,6 +248,52 @@ test('confirmed stream messages survive a restart and a kill -9; deleting the qu
     assert.ok(!topics.includes('ledger'), `the topic went with the queue (topics: ${topics.join(', ')})`);
     await connection.close();
   } finally {
+    await broker.stop();
+  }
+});
+
+test('a KafkaJS consumer group reads what AMQP wrote; an existing topic is adopted; retention comes from x-max-age and x-max-length-bytes', async () => {
+  const broker = await startBrokerProcess();
+  const kafka = new kafkajs.Kafka({ clientId: 'osprey-streams', brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: 'stream-readers' });
+  try {
+    const connection = await connectAmqp(broker);
+    const channel = await connection.createConfirmChannel();
+    await channel.assertQueue('payments', { durable: true, arguments: { ...streamArguments, 'x-max-age': '2D', 'x-max-length-bytes': 50_000_000 } });
+    for (let index = 0; index < 5; index++) channel.sendToQueue('payments', Buffer.from(`p${index}`), { headers: { index: String(index) } });
+    await channel.waitForConfirms();
+    const seen: Array<{ value: string; index: string | undefined; routingKey: string | undefined }> = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'payments', fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push({ value: message.value?.toString() ?? '', index: message.headers?.['index']?.toString(), routingKey: message.headers?.['amqp.routing-key']?.toString() });
+      },
+    });
+    await waitUntil(() => seen.length >= 5, 'KafkaJS reads the five AMQP messages');
+    assert.deepEqual(seen.map((entry) => entry.value), ['p0', 'p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual(seen.map((entry) => entry.index), ['0', '1', '2', '3', '4']);
+    assert.ok(seen.every((entry) => entry.routingKey === 'payments'));
+    const described = await osprey(broker, ['topic', 'describe', 'payments', '--json']);
+    assertSucceeded(described);
+    const configs = (JSON.parse(described.stdout) as { configs: Array<{ name: string; value: string | null }> }).configs;
+    assert.equal(configs.find((entry) => entry.name === 'retention.ms')?.value, String(2 * 86_400_000), 'x-max-age 2D');
+    assert.equal(configs.find((entry) => entry.name === 'retention.bytes')?.value, '50000000', 'x-max-length-bytes');
+
+    // A topic that exists already (one partition) becomes the stream, records and all.
+    assertSucceeded(await osprey(broker, ['topic', 'create', 'audit', '--partitions', '1']));
+    await kcatProduce(broker, 'audit', ['a0', 'a1']);
+    const reader = await openChannel(connection);
+    await reader.assertQueue('audit', { durable: true, arguments: streamArguments });
+    assert.deepEqual((await consumeStream(reader, 'audit', 2, 'first')).map((message) => message.content.toString()), ['a0', 'a1']);
+    // One with more partitions is not a stream: bind an exchange to it instead.
+    assertSucceeded(await osprey(broker, ['topic', 'create', 'wide', '--partitions', '3']));
+    const refused = await openChannel(connection);
+    refused.on('error', () => undefined);
+    await assert.rejects(refused.assertQueue('wide', { durable: true, arguments: streamArguments }), /PRECONDITION_FAILED - cannot declare stream queue 'wide' in vhost '\/': topic 'wide' has 3 partitions/);
+    await connection.close();
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
     await broker.stop();
   }
 });
