@@ -12,7 +12,7 @@ import { asOffset } from '../broker/offset.js';
 import { topicNameProblem } from '../broker/topic-name.js';
 import { partitionForKey } from '../client/partitioner.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
-import { batchHeaderBytes, currentMagic, isControl, readBaseOffset, readCompressionCodec, readLastOffset, readMagic, recordsAt, setPartitionLeaderEpoch } from '../protocol/kafka/batch-header.js';
+import { batchHeaderBytes, currentMagic, isControl, readBaseOffset, readCompressionCodec, readLastOffset, readMagic, recordsAt, setLogAppendTime, setPartitionLeaderEpoch } from '../protocol/kafka/batch-header.js';
 import { decompressRecords } from '../protocol/kafka/compression.js';
 import { encodeRecordBatch, recordBatchTotalBytes, RecordIterator } from '../protocol/kafka/records.js';
 import { TopicAccessError, type AppendedRecord, type PartitionBounds, type TopicAccess, type TopicCreation, type TopicRead, type TopicRecord, type TopicRecordToAppend } from '../queues/streams/topic-access.js';
@@ -57,6 +57,8 @@ export class KafkaTopicAccess implements TopicAccess {
     if (this.broker.diskAlarm.raised) throw new TopicAccessError(this.broker.diskAlarm.refusalMessage);
     const batch = encodeRecordBatch({ records: [record], baseTimestampMs: record.timestampMs });
     if (batch.length > topic.effective.maxMessageBytes) throw new TopicAccessError(`a record of ${batch.length} bytes exceeds max.message.bytes ${topic.effective.maxMessageBytes} of topic '${topicName}'`);
+    // As the produce path does: the broker's clock under LogAppendTime, leader epoch 0 (outside the CRC).
+    if (topic.effective.messageTimestampType === 'LogAppendTime') setLogAppendTime(batch, 0, Date.now());
     setPartitionLeaderEpoch(batch, 0, 0);
     let appended;
     try {
