@@ -188,6 +188,13 @@ test("RabbitMQ's refusals: non-durable, exclusive, auto-delete, no prefetch, no-
       await other.prefetch(10);
       return other.consume('s1', () => undefined, { arguments: { 'x-stream-offset': 'yesterday' } });
     }, /failed consuming from stream queue 's1'/);
+    // One topic backs one stream: the same name in another vhost is refused.
+    assert.equal((await fetch(`http://127.0.0.1:${broker.httpPort}/api/vhosts/other`, { method: 'PUT' })).status, 201);
+    const elsewhere = await connectAmqp(broker, 'other');
+    const elsewhereChannel = await elsewhere.createChannel();
+    elsewhereChannel.on('error', () => undefined);
+    await assert.rejects(elsewhereChannel.assertQueue('s1', { durable: true, arguments: streamArguments }), /topic 's1' already backs the stream queue in vhost '\/'/);
+    await elsewhere.close();
     // The admin API answers the same refusals with 400.
     const adminGet = await fetch(`http://127.0.0.1:${broker.httpPort}/api/queues/%2F/s1/get`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count: 1, ackmode: 'ack_requeue_true' }) });
     assert.equal(adminGet.status, 400);
