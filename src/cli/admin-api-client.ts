@@ -74,8 +74,16 @@ export interface GotMessage {
   readonly properties: JsonObject;
 }
 
+/** A Kafka topic feeding a queue: the next offset read per partition. */
+export interface FeedInfo {
+  readonly vhost: string;
+  readonly queue: string;
+  readonly topic: string;
+  readonly positions: number[];
+}
+
 export type AckMode = 'ack_requeue_true' | 'ack_requeue_false' | 'reject_requeue_true' | 'reject_requeue_false';
-export type DestinationKind = 'queue' | 'exchange';
+export type DestinationKind = 'queue' | 'exchange' | 'topic';
 
 /** The broker answered with an error: its HTTP status, error kind and reason. */
 export class AdminApiRequestError extends Error {
@@ -186,6 +194,19 @@ export class AdminApiClient {
     await this.send('DELETE', `/api/policies/${segment(vhost)}/${segment(name)}`);
   }
 
+  listFeeds(vhost: string): Promise<FeedInfo[]> {
+    return this.request('GET', `/api/feeds/${segment(vhost)}`) as Promise<FeedInfo[]>;
+  }
+
+  /** True when the feed is new, false when it was there already. */
+  async addFeed(vhost: string, queue: string, topic: string): Promise<boolean> {
+    return (await this.send('PUT', `/api/feeds/${segment(vhost)}/${segment(queue)}/${segment(topic)}`, {})).status === 201;
+  }
+
+  async removeFeed(vhost: string, queue: string, topic: string): Promise<void> {
+    await this.send('DELETE', `/api/feeds/${segment(vhost)}/${segment(queue)}/${segment(topic)}`);
+  }
+
   /** The parsed JSON answer of a request that succeeded. */
   async request(method: string, path: string, body?: JsonValue): Promise<unknown> {
     const { text } = await this.send(method, path, body);
@@ -216,7 +237,7 @@ function segment(name: string): string {
 }
 
 function bindingPath(vhost: string, source: string, kind: DestinationKind, destination: string): string {
-  return `/api/bindings/${segment(vhost)}/e/${segment(source)}/${kind === 'queue' ? 'q' : 'e'}/${segment(destination)}`;
+  return `/api/bindings/${segment(vhost)}/e/${segment(source)}/${kind === 'queue' ? 'q' : kind === 'topic' ? 't' : 'e'}/${segment(destination)}`;
 }
 
 function requestError(status: number, text: string): AdminApiRequestError {

@@ -1,6 +1,7 @@
 /**
- * `osprey exchange list|declare|delete|bind|unbind|bindings`: AMQP exchanges and the bindings from
- * them to queues and other exchanges, through the broker's HTTP admin API.
+ * `osprey exchange list|declare|delete|bind|unbind|bind-topic|unbind-topic|bindings`: AMQP exchanges
+ * and the bindings from them to queues, other exchanges and Kafka topics (docs/streams.md), through
+ * the broker's HTTP admin API.
  */
 import { bindingPropertiesKey } from '../server/http/binding-key.js';
 import { fieldTableFromJson } from '../server/http/field-table-json.js';
@@ -158,6 +159,55 @@ const unbind: Subcommand = {
   },
 };
 
+const topicBindingOptions = {
+  vhost: vhostOption,
+  'routing-key': { type: 'string', short: 'k', value: 'KEY', description: 'the binding key (default empty); a pattern for topic exchanges' },
+  argument: argumentOption,
+  delete: { type: 'boolean', description: 'remove the binding instead (as unbind-topic)' },
+} as const;
+
+function topicBindingRequest(run: RunContext): BindingRequest {
+  return { vhost: virtualHostOf(run), source: run.arg(0), kind: 'topic', destination: run.arg(1), routingKey: run.string('routing-key') ?? '', arguments: argumentsOf(run) };
+}
+
+async function unbindTopic(run: RunContext): Promise<number> {
+  const request = topicBindingRequest(run);
+  const key = bindingPropertiesKey(request.routingKey, fieldTableFromJson(request.arguments, '--argument'));
+  await run.adminApi().unbind(request.vhost, request.source, 'topic', request.destination, key);
+  if (run.json) run.outJson({ ...request, unbound: true });
+  else run.out(`unbound ${describeBinding(request)}\n`);
+  return 0;
+}
+
+const bindTopic: Subcommand = {
+  name: 'exchange bind-topic',
+  summary: 'bind an exchange to a Kafka topic: what it routes there is appended to the topic (key = routing key, properties as headers)',
+  args: 'EXCHANGE TOPIC',
+  positionals: { min: 2, max: 2 },
+  options: topicBindingOptions,
+  usesAdminApi: true,
+  examples: ['osprey exchange bind-topic orders order-log --routing-key "order.#"', 'osprey exchange bind-topic orders order-log -k "order.#" --delete'],
+  async run(run) {
+    if (run.flag('delete')) return unbindTopic(run);
+    const request = topicBindingRequest(run);
+    await run.adminApi().bind(request.vhost, request.source, 'topic', request.destination, { routing_key: request.routingKey, arguments: request.arguments });
+    if (run.json) run.outJson({ ...request, bound: true });
+    else run.out(`bound ${describeBinding(request)}\n`);
+    return 0;
+  },
+};
+
+const unbindTopicCommand: Subcommand = {
+  name: 'exchange unbind-topic',
+  summary: 'remove an exchange-to-topic binding (the same routing key and arguments it was made with)',
+  args: 'EXCHANGE TOPIC',
+  positionals: { min: 2, max: 2 },
+  options: { vhost: vhostOption, 'routing-key': topicBindingOptions['routing-key'], argument: argumentOption },
+  usesAdminApi: true,
+  examples: ['osprey exchange unbind-topic orders order-log --routing-key "order.#"'],
+  run: unbindTopic,
+};
+
 const bindings: Subcommand = {
   name: 'exchange bindings',
   summary: 'list the bindings of a virtual host, or those from one exchange',
@@ -185,4 +235,4 @@ const bindings: Subcommand = {
   },
 };
 
-export const exchangeCommands: readonly Subcommand[] = [list, declare, remove, bind, unbind, bindings];
+export const exchangeCommands: readonly Subcommand[] = [list, declare, remove, bind, unbind, bindTopic, unbindTopicCommand, bindings];

@@ -1,5 +1,6 @@
 /**
- * `osprey queue list|declare|delete|purge|get`: AMQP queues, through the broker's HTTP admin API.
+ * `osprey queue list|declare|delete|purge|get|feed-from-topic|feeds`: AMQP queues, and Kafka topics
+ * feeding them (docs/streams.md), through the broker's HTTP admin API.
  */
 import type { Subcommand } from './command-kit.js';
 import { argumentOption, argumentsOf, formatArguments, vhostOption, virtualHostOf } from './amqp-flags.js';
@@ -150,5 +151,44 @@ const get: Subcommand = {
   },
 };
 
-export const queueCommands: readonly Subcommand[] = [list, declare, remove, purge, get];
+const feedFromTopic: Subcommand = {
+  name: 'queue feed-from-topic',
+  summary: 'publish into a queue every record a Kafka topic gets from now on (kept across restarts; --delete stops it)',
+  args: 'QUEUE TOPIC',
+  positionals: { min: 2, max: 2 },
+  options: { vhost: vhostOption, delete: { type: 'boolean', description: 'stop feeding the queue from the topic' } },
+  usesAdminApi: true,
+  examples: ['osprey queue feed-from-topic billing orders', 'osprey queue feed-from-topic billing orders --delete'],
+  async run(run) {
+    const vhost = virtualHostOf(run);
+    const [queue, topic] = [run.arg(0), run.arg(1)];
+    if (run.flag('delete')) {
+      await run.adminApi().removeFeed(vhost, queue, topic);
+      if (run.json) run.outJson({ vhost, queue, topic, removed: true });
+      else run.out(`queue ${queue} is no longer fed from topic ${topic}\n`);
+      return 0;
+    }
+    const created = await run.adminApi().addFeed(vhost, queue, topic);
+    if (run.json) run.outJson({ vhost, queue, topic, created });
+    else run.out(created ? `queue ${run.style.bold(queue)} is fed from topic ${topic} (records from now on)\n` : `queue ${queue} is fed from topic ${topic} already\n`);
+    return 0;
+  },
+};
+
+const feeds: Subcommand = {
+  name: 'queue feeds',
+  summary: 'list the Kafka topics feeding queues, with the next offset read per partition',
+  options: { vhost: vhostOption },
+  usesAdminApi: true,
+  examples: ['osprey queue feeds', 'osprey queue feeds --json'],
+  async run(run) {
+    const all = await run.adminApi().listFeeds(virtualHostOf(run));
+    if (run.json) run.outJson(all);
+    else if (all.length === 0) run.out('no topic feeds\n');
+    else run.out(table([{ header: 'QUEUE' }, { header: 'TOPIC' }, { header: 'POSITIONS' }], all.map((feed) => [feed.queue, feed.topic, feed.positions.join(',')]), run.style));
+    return 0;
+  },
+};
+
+export const queueCommands: readonly Subcommand[] = [list, declare, remove, purge, get, feedFromTopic, feeds];
 

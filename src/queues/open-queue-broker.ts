@@ -14,8 +14,10 @@ import { JournaledDefinitionsStore } from './definitions/definitions-store.js';
 import { QueueBroker, removeUnknownQueueFolders } from './queue-broker.js';
 import { LogQueueStore } from './queue-store/queue-store.js';
 import type { QueueStoreSettings } from './queue-store/queue-store-api.js';
+import type { TopicAccess } from './streams/topic-access.js';
 
-export async function openQueueBroker(config: BrokerConfig, logger: Logger): Promise<QueueBroker> {
+/** `topics`: the Kafka side, for stream queues and exchange-to-topic bindings (streams/). */
+export async function openQueueBroker(config: BrokerConfig, logger: Logger, topics?: TopicAccess): Promise<QueueBroker> {
   const amqpDirectory = join(config.dataDir, 'amqp');
   const queuesDirectory = join(amqpDirectory, 'queues');
   await mkdir(queuesDirectory, { recursive: true });
@@ -37,7 +39,7 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger): Pro
     logger,
     maxReadyBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue,
   };
-  return QueueBroker.open({ definitions, queuesDirectory, openConcurrency: config.partitionOpenConcurrency, openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
+  return QueueBroker.open({ definitions, queuesDirectory, openConcurrency: config.partitionOpenConcurrency, ...(topics === undefined ? {} : { topics, streamsDirectory: amqpDirectory }), openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
     maxQueues: config.amqp.maxQueues,
     maxExchanges: config.amqp.maxExchanges,
     maxBindings: config.amqp.maxBindings,

@@ -38,6 +38,10 @@ import type { ExchangeTypeName } from './routing/binding-matcher.js';
 import { headersBindingError } from './routing/headers.js';
 import { isExchangeTypeName } from './routing/matcher-for.js';
 import { VirtualHost } from './virtual-host.js';
+import { isStreamArguments } from './streams/stream-rules.js';
+import { Streams } from './streams/streams.js';
+import type { TopicAccess } from './streams/topic-access.js';
+import { TopicTarget } from './streams/topic-target.js';
 
 export interface QueueBrokerStorage {
   readonly definitions: DefinitionsStore;
@@ -47,6 +51,10 @@ export interface QueueBrokerStorage {
   readonly queuesDirectory: string;
   /** Queue stores opened (recovered) or closed at once; 32 when left out. */
   readonly openConcurrency?: number;
+  /** The Kafka topics behind stream queues and exchange-to-topic bindings (streams/); without it they are refused. */
+  readonly topics?: TopicAccess;
+  /** Where the topic feeds (streams/topic-feeds.ts) keep their file; no feeds when left out. */
+  readonly streamsDirectory?: string;
 }
 
 export interface ExchangeDeclaration {
@@ -99,6 +107,8 @@ export class QueueBroker {
   private closed = false;
   /** What every queue asks of the broker: dead-lettering within its virtual host, deletion when it expires. */
   private readonly queueEvents: QueueEvents;
+  /** Stream queues and exchange-to-topic bindings (streams/). */
+  readonly streams: Streams;
 
   private constructor(
     private readonly storage: QueueBrokerStorage,
@@ -110,6 +120,7 @@ export class QueueBroker {
       deadLetter: (queue, message, reason) => deadLetters.deadLetter(queue, message, reason),
       expired: (queue) => this.expireQueue(queue),
     };
+    this.streams = new Streams(storage.topics ?? null, logger);
   }
 
   /** Restores every virtual host, durable exchange, durable queue (with its messages) and binding. */
@@ -123,7 +134,12 @@ export class QueueBroker {
       if (host === undefined || !isExchangeTypeName(definition.type)) continue;
       host.exchanges.set(definition.name, new Exchange({ ...definition, type: definition.type, durable: true }));
     }
-    const queues = stored.queues.filter((definition) => broker.virtualHosts.has(definition.virtualHost));
+    const known = stored.queues.filter((definition) => broker.virtualHosts.has(definition.virtualHost));
+    const queues = known.filter((definition) => !isStreamArguments(definition.arguments));
+    for (const definition of known.filter((candidate) => isStreamArguments(candidate.arguments))) {
+      const stream = await broker.streams.restore({ ...definition, durable: true, exclusiveOwner: null });
+      broker.virtualHosts.get(definition.virtualHost)!.queues.set(definition.name, stream);
+    }
     const restored = queues.map((definition) => ({ definition, options: broker.restoredOptions(definition) }));
     const stores = await mapConcurrently(restored, storage.openConcurrency ?? defaultOpenConcurrency, ({ definition, options }) =>
       broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), options),
@@ -138,10 +154,13 @@ export class QueueBroker {
     for (const binding of stored.bindings) {
       const host = broker.virtualHosts.get(binding.virtualHost);
       const source = host?.exchanges.get(binding.source);
-      const destination = binding.destinationKind === 'queue' ? host?.queues.get(binding.destination) : host?.exchanges.get(binding.destination);
+      const destination = binding.destinationKind === 'queue' ? host?.queues.get(binding.destination)
+        : binding.destinationKind === 'topic' ? (host === undefined ? undefined : broker.streams.topicTarget(host.name, binding.destination, true))
+        : host?.exchanges.get(binding.destination);
       if (source === undefined || destination === undefined) continue;
       source.matcher.add({ destination, routingKey: binding.routingKey, arguments: binding.arguments });
     }
+    if (storage.streamsDirectory !== undefined) await broker.streams.openFeeds(storage.streamsDirectory, (virtualHost, name) => broker.virtualHosts.get(virtualHost)?.queues.get(name));
     const queueCount = stored.queues.length;
     if (queueCount > 0 || stored.exchanges.length > 0 || stored.policies.length > 0) {
       logger.info('amqp definitions restored', { virtualHosts: stored.virtualHosts.length, exchanges: stored.exchanges.length, queues: queueCount, bindings: stored.bindings.length, policies: broker.policySet.size });
@@ -284,6 +303,7 @@ export class QueueBroker {
       if (declaration.name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue name '${name}' contains reserved prefix 'amq.*'`);
       if (declaration.exclusive && requester === null) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - an exclusive queue needs a connection to own it');
       if (this.queueCount() >= this.limits.maxQueues) throw limitReached(`queue '${name}'`, host.name, 'queue', this.limits.maxQueues, 'amqp.maxQueues');
+      if (isStreamArguments(declaration.arguments)) return this.declareStream(host, name, declaration);
       const exclusiveOwner = declaration.exclusive ? requester : null;
       // Exclusive queues end with their connection, so they are never stored, durable or not.
       const stored = declaration.durable && exclusiveOwner === null;
@@ -313,6 +333,15 @@ export class QueueBroker {
       }
       return queue;
     });
+  }
+
+  /** A stream queue (streams/): its topic made or adopted, then its definition stored. */
+  private async declareStream(host: VirtualHost, name: string, declaration: QueueDeclaration): Promise<Queue> {
+    const settings = { virtualHost: host.name, name, durable: declaration.durable, exclusiveOwner: null, autoDelete: declaration.autoDelete, arguments: declaration.arguments, storageId: `stream-${Date.now().toString(36)}-${randomBytes(6).toString('hex')}` };
+    const queue = await this.streams.declare(settings, declaration);
+    await this.storage.definitions.putQueue({ virtualHost: host.name, name, storageId: settings.storageId, autoDelete: false, arguments: settings.arguments });
+    host.queues.set(name, queue);
+    return queue;
   }
 
   deleteQueue(host: VirtualHost, name: string, options: { readonly ifUnused: boolean; readonly ifEmpty: boolean }, requester: Requester): Promise<number> {
@@ -416,6 +445,21 @@ export class QueueBroker {
       const destination = this.bindableSource(host, request.destination);
       const source = this.bindableSource(host, request.source);
       await this.removeBinding(host, source, destination, request);
+    });
+  }
+
+  /** An exchange-to-topic binding (osprey exchange bind-topic): what the exchange routes there is appended to the topic. */
+  bindTopic(host: VirtualHost, request: BindingRequest): Promise<void> {
+    return this.serially(async () => {
+      const source = this.bindableSource(host, request.source);
+      await this.addBinding(host, source, this.streams.topicTarget(host.name, request.destination), request);
+    });
+  }
+
+  unbindTopic(host: VirtualHost, request: BindingRequest): Promise<void> {
+    return this.serially(async () => {
+      const source = this.bindableSource(host, request.source);
+      await this.removeBinding(host, source, this.streams.topicTarget(host.name, request.destination, true), request);
     });
   }
 
@@ -569,6 +613,7 @@ export class QueueBroker {
     if (this.closed) return;
     this.closed = true;
     await this.chain.catch(() => undefined);
+    await this.streams.close();
     const queues = [...this.virtualHosts.values()].flatMap((host) => [...host.queues.values()]);
     await mapConcurrently(queues, this.storage.openConcurrency ?? defaultOpenConcurrency, (queue) =>
       queue.store.close().catch((error: unknown) => this.logger.error('amqp queue store failed to close', { queue: queue.name, error: String(error) })),
@@ -614,7 +659,7 @@ function bindingDefinition(host: VirtualHost, source: Exchange, destination: Des
   return {
     virtualHost: host.name,
     source: source.name,
-    destinationKind: destination instanceof Queue ? 'queue' : 'exchange',
+    destinationKind: destination instanceof TopicTarget ? 'topic' : destination instanceof Queue ? 'queue' : 'exchange',
     destination: destination.name,
     routingKey: request.routingKey,
     arguments: request.arguments,

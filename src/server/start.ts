@@ -17,6 +17,7 @@ import type { AmqpListener } from './amqp/listener.js';
 import { createAmqpSessions } from './amqp/session/index.js';
 import { openQueueBroker } from '../queues/open-queue-broker.js';
 import type { QueueBroker } from '../queues/queue-broker.js';
+import { KafkaTopicAccess } from './topic-access.js';
 
 export interface RunningBroker {
   readonly kafkaHost: string;
@@ -36,7 +37,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   let listener: KafkaListener | null = null;
   let amqp: AmqpListener | null = null;
   try {
-    if (amqpEnabled) queues = await openQueueBroker(config, logger);
+    // Stream queues and exchange-to-topic bindings keep their messages in the Kafka broker's topics.
+    if (amqpEnabled) queues = await openQueueBroker(config, logger, new KafkaTopicAccess(broker));
     if (config.httpPort >= 0) {
       http = await startHttpListener(config.host, config.httpPort, broker.metrics, { queueBroker: queues, logger });
       logger.info('http listener ready', { host: http.host, port: http.port });

@@ -265,7 +265,7 @@ export function isStoredBinding(value: unknown): value is StoredBinding {
   return (
     isRecord(value) &&
     hasStrings(value, ['virtualHost', 'source', 'destination', 'routingKey', 'arguments']) &&
-    (value['destinationKind'] === 'queue' || value['destinationKind'] === 'exchange')
+    (value['destinationKind'] === 'queue' || value['destinationKind'] === 'exchange' || value['destinationKind'] === 'topic')
   );
 }
 

@@ -28,7 +28,8 @@ export interface BindingDefinition {
   readonly virtualHost: string;
   /** The exchange the binding routes from. */
   readonly source: string;
-  readonly destinationKind: 'queue' | 'exchange';
+  /** 'topic': an exchange-to-topic binding (streams/topic-target.ts), the destination a Kafka topic. */
+  readonly destinationKind: 'queue' | 'exchange' | 'topic';
   readonly destination: string;
   readonly routingKey: string;
   readonly arguments: FieldTable;

@@ -8,7 +8,8 @@
  * reply text, and their code picks the status:
  *
  *   404 NOT_FOUND → 404   406 PRECONDITION_FAILED → 400   403 ACCESS_REFUSED → 403
- *   405 RESOURCE_LOCKED → 409   503 COMMAND_INVALID (an unknown exchange type) → 400   others → 500
+ *   405 RESOURCE_LOCKED → 409   503 COMMAND_INVALID (an unknown exchange type) → 400
+ *   540 NOT_IMPLEMENTED (get or purge on a stream queue) → 400   others → 500
  *   a policy refused ("Validation failed …", RabbitMQ's words) → 400
  *
  * With AMQP turned off there is no queue broker, and every endpoint answers 503.
@@ -24,6 +25,8 @@ import { Queue } from '../../queues/queue.js';
 import type { QueueBroker } from '../../queues/queue-broker.js';
 import type { QueuedMessage } from '../../queues/queue-store/stored-message.js';
 import type { VirtualHost } from '../../queues/virtual-host.js';
+import { TopicTarget } from '../../queues/streams/topic-target.js';
+import { FeedError } from '../../queues/streams/topic-feeds.js';
 import { bindingPropertiesKey } from './binding-key.js';
 import { FieldTableJsonError, fieldTableFromJson, fieldTableToJson } from './field-table-json.js';
 import type { JsonObject, JsonValue } from './field-table-json.js';
@@ -83,7 +86,11 @@ export class AdminApi {
       .add('GET', '/api/policies/:vhost', (request) => ok(this.queueBroker.policies(this.host(request).name).map(policyJson)))
       .add('GET', '/api/policies/:vhost/:name', (request) => this.showPolicy(request))
       .add('PUT', '/api/policies/:vhost/:name', (request) => this.setPolicy(request))
-      .add('DELETE', '/api/policies/:vhost/:name', (request) => this.deletePolicy(request));
+      .add('DELETE', '/api/policies/:vhost/:name', (request) => this.deletePolicy(request))
+      .add('GET', '/api/feeds', () => this.listFeeds(null))
+      .add('GET', '/api/feeds/:vhost', (request) => this.listFeeds(this.host(request)))
+      .add('PUT', '/api/feeds/:vhost/:queue/:topic', (request) => this.addFeed(request))
+      .add('DELETE', '/api/feeds/:vhost/:queue/:topic', (request) => this.removeFeed(request));
   }
 
   /** Answers one request; `path` is still percent-encoded, `body` the parsed JSON (undefined when none). */
@@ -300,7 +307,8 @@ export class AdminApi {
     const { source, destination } = this.bindingEnds(host, request);
     const body = objectBody(request);
     const binding = { source: source.name, destination: destination.name, routingKey: stringField(body, 'routing_key', ''), arguments: argumentsField(body) };
-    if (destination instanceof Queue) await this.queueBroker.bindQueue(host, binding, null);
+    if (destination instanceof TopicTarget) await this.queueBroker.bindTopic(host, binding);
+    else if (destination instanceof Queue) await this.queueBroker.bindQueue(host, binding, null);
     else await this.queueBroker.bindExchange(host, binding);
     const key = bindingPropertiesKey(binding.routingKey, binding.arguments);
     return { status: 201, headers: { location: encodeURIComponent(key) } };
@@ -313,21 +321,56 @@ export class AdminApi {
     const found = [...source.matcher.bindings()].find((binding) => binding.destination === destination && bindingPropertiesKey(binding.routingKey, binding.arguments) === key);
     if (found === undefined) throw new AdminApiError(404, 'not_found', `NOT_FOUND - no binding '${key}' from exchange '${source.name}' to '${destination.name}' in vhost '${host.name}'`);
     const binding = { source: source.name, destination: destination.name, routingKey: found.routingKey, arguments: found.arguments };
-    if (destination instanceof Queue) await this.queueBroker.unbindQueue(host, binding, null);
+    if (destination instanceof TopicTarget) await this.queueBroker.unbindTopic(host, binding);
+    else if (destination instanceof Queue) await this.queueBroker.unbindQueue(host, binding, null);
     else await this.queueBroker.unbindExchange(host, binding);
     return { status: 204 };
   }
 
-  /** The source exchange and the destination named by `/e/:source/:kind/:destination` (kind q or e). */
-  private bindingEnds(host: VirtualHost, request: RouteRequest): { source: Exchange; destination: Queue | Exchange; destinationType: 'queue' | 'exchange' } {
+  /** The source exchange and the destination named by `/e/:source/:kind/:destination` (kind q, e, or t for a Kafka topic). */
+  private bindingEnds(host: VirtualHost, request: RouteRequest): { source: Exchange; destination: Queue | Exchange; destinationType: DestinationType } {
     const kind = param(request, 'kind');
-    if (kind !== 'q' && kind !== 'e') throw new AdminApiError(404, 'not_found', `bindings go to a queue (/q/) or an exchange (/e/), not '/${kind}/'`);
+    if (kind !== 'q' && kind !== 'e' && kind !== 't') throw new AdminApiError(404, 'not_found', `bindings go to a queue (/q/), an exchange (/e/) or a Kafka topic (/t/), not '/${kind}/'`);
     const source = this.queueBroker.exchange(host, param(request, 'source'));
     const destinationName = param(request, 'destination');
+    // A topic's binding end exists whether or not a binding uses it yet; binding checks that the topic exists.
+    if (kind === 't') return { source, destination: this.queueBroker.streams.topicTarget(host.name, destinationName, true), destinationType: 'topic' };
     if (kind === 'q') return { source, destination: this.queueBroker.queue(host, destinationName, null), destinationType: 'queue' };
     return { source, destination: this.queueBroker.exchange(host, destinationName), destinationType: 'exchange' };
   }
+
+  // ── topic feeds ───────────────────────────────────────────────────────────────────────────
+
+  private listFeeds(only: VirtualHost | null): HttpReply {
+    const feeds = this.queueBroker.streams.feeds.list().filter((feed) => only === null || feed.virtualHost === only.name);
+    return ok(feeds.map((feed) => ({ vhost: feed.virtualHost, queue: feed.queue, topic: feed.topic, positions: feed.positions })));
+  }
+
+  private async addFeed(request: RouteRequest): Promise<HttpReply> {
+    const host = this.host(request);
+    const queue = this.queueBroker.queue(host, param(request, 'queue'), null);
+    const created = await feedCall(() => this.queueBroker.streams.feeds.add(host.name, queue.name, param(request, 'topic')));
+    return { status: created ? 201 : 204 };
+  }
+
+  private async removeFeed(request: RouteRequest): Promise<HttpReply> {
+    const host = this.host(request);
+    const removed = await this.queueBroker.streams.feeds.remove(host.name, param(request, 'queue'), param(request, 'topic'));
+    if (!removed) throw new AdminApiError(404, 'not_found', `NOT_FOUND - no feed of queue '${param(request, 'queue')}' from topic '${param(request, 'topic')}' in vhost '${host.name}'`);
+    return { status: 204 };
+  }
 }
+
+async function feedCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof FeedError) throw new AdminApiError(error.status, error.status === 404 ? 'not_found' : 'bad_request', error.message);
+    throw error;
+  }
+}
+
+type DestinationType = 'queue' | 'exchange' | 'topic';
 
 // ── JSON shapes ─────────────────────────────────────────────────────────────────────────────
 
@@ -409,7 +452,7 @@ function bindingsOf(host: VirtualHost): JsonObject[] {
   for (const exchange of [...host.exchanges.values()].sort(byName)) {
     if (exchange.isDefault) continue;
     const rows = [...exchange.matcher.bindings()].map((binding) =>
-      bindingJson(host, exchange.name, binding.destination.name, binding.destination instanceof Queue ? 'queue' : 'exchange', binding.routingKey, binding.arguments),
+      bindingJson(host, exchange.name, binding.destination.name, binding.destination instanceof TopicTarget ? 'topic' : binding.destination instanceof Queue ? 'queue' : 'exchange', binding.routingKey, binding.arguments),
     );
     rows.sort((left, right) => compareText(`${String(left['destination'])}\u0000${String(left['properties_key'])}`, `${String(right['destination'])}\u0000${String(right['properties_key'])}`));
     result.push(...rows);
@@ -417,7 +460,7 @@ function bindingsOf(host: VirtualHost): JsonObject[] {
   return result;
 }
 
-function bindingJson(host: VirtualHost, source: string, destination: string, destinationType: 'queue' | 'exchange', routingKey: string, bindingArguments: FieldTable): JsonObject {
+function bindingJson(host: VirtualHost, source: string, destination: string, destinationType: DestinationType, routingKey: string, bindingArguments: FieldTable): JsonObject {
   return { source, vhost: host.name, destination, destination_type: destinationType, routing_key: routingKey, arguments: fieldTableToJson(bindingArguments), properties_key: bindingPropertiesKey(routingKey, bindingArguments) };
 }
 
@@ -521,6 +564,7 @@ export function replyForError(error: unknown): HttpReply {
         return errorReply(404, 'not_found', error.replyText);
       case replyCodes.preconditionFailed:
       case replyCodes.commandInvalid:
+      case replyCodes.notImplemented:
         return errorReply(400, 'bad_request', error.replyText);
       case replyCodes.accessRefused:
         return errorReply(403, 'access_refused', error.replyText);

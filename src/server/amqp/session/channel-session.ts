@@ -14,6 +14,10 @@ import type { Queue, QueueConsumer } from '../../../queues/queue.js';
 import type { QueueBroker } from '../../../queues/queue-broker.js';
 import type { QueuedMessage, StoredMessage } from '../../../queues/queue-store/stored-message.js';
 import type { VirtualHost } from '../../../queues/virtual-host.js';
+import { StreamQueue } from '../../../queues/streams/stream-queue.js';
+import { streamConsumerStart } from '../../../queues/streams/stream-rules.js';
+import { TopicAppendStore } from '../../../queues/streams/topic-append-store.js';
+import type { FieldTable } from '../../../protocol/amqp/field-table.js';
 import type { ChannelHandler, ChannelOutput, ConnectionInfo, IncomingPublish } from '../channel-handler.js';
 import { PublisherConfirms } from './confirms.js';
 import type { PublishGate } from './index.js';
@@ -279,7 +283,8 @@ export class ChannelSession implements ChannelHandler {
         anyRefused = true;
         continue;
       }
-      if (!message.persistent || queue.settings.storageId === '') continue;
+      // A topic (stream queue, exchange-to-topic binding) keeps every message: its confirm waits for the fsync.
+      if ((!message.persistent && !(queue.store instanceof TopicAppendStore)) || queue.settings.storageId === '') continue;
       if (waitFor === null) waitFor = appended.durable;
       else (waits ??= [waitFor]).push(appended.durable);
     }
@@ -317,7 +322,7 @@ export class ChannelSession implements ChannelHandler {
     this.wakeConsumers();
   }
 
-  private consume(request: { queue: string; consumerTag: string; noAck: boolean; exclusive: boolean; noWait: boolean }): void {
+  private consume(request: { queue: string; consumerTag: string; noAck: boolean; exclusive: boolean; noWait: boolean; arguments: FieldTable }): void {
     const host = this.host;
     const queue = this.broker.queue(host, request.queue, this.connectionId);
     const tag = request.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : request.consumerTag;
@@ -325,11 +330,14 @@ export class ChannelSession implements ChannelHandler {
     if (queue.hasExclusiveConsumer || (request.exclusive && queue.consumerCount > 0)) {
       throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue '${queue.name}' in vhost '${host.name}' in exclusive use`);
     }
+    // A stream consumer reads from its own position (x-stream-offset), under RabbitMQ's conditions.
+    const streamStart = queue instanceof StreamQueue ? streamConsumerStart({ ...request, consumerPrefetch: this.consumerPrefetch, channelPrefetch: this.channelPrefetch }, queue.name, host.name) : null;
     const consumer = new ChannelConsumer(this, tag, queue, request.noAck, request.exclusive, this.consumerPrefetch);
     this.consumers.set(tag, consumer);
     if (!request.noWait) this.output.sendMethod({ name: 'basic.consume-ok', arguments: { consumerTag: tag } });
     // Deliveries start on a later turn (Queue.scheduleDispatch), after consume-ok.
-    queue.addConsumer(consumer);
+    if (streamStart !== null) (queue as StreamQueue).addStreamConsumer(consumer, streamStart);
+    else queue.addConsumer(consumer);
   }
 
   private cancel(tag: string, noWait: boolean): void {
