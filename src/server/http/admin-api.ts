@@ -310,7 +310,10 @@ function virtualHostJson(host: VirtualHost): JsonObject {
 
 function exchangeJson(exchange: Exchange): JsonObject {
   const { settings } = exchange;
-  return { name: settings.name, vhost: settings.virtualHost, type: settings.type, durable: settings.durable, auto_delete: settings.autoDelete, internal: settings.internal, arguments: fieldTableToJson(settings.arguments) };
+  const json: JsonObject = { name: settings.name, vhost: settings.virtualHost, type: settings.type, durable: settings.durable, auto_delete: settings.autoDelete, internal: settings.internal, arguments: fieldTableToJson(settings.arguments) };
+  // x-delayed-message exchanges: the messages they hold (the plugin's messages_delayed).
+  if (exchange.delayedMessages !== null) json['messages_delayed'] = exchange.delayedMessages.heldCount;
+  return json;
 }
 
 function queueJson(queue: Queue): JsonObject {

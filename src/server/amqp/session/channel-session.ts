@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { AmqpChannelError, AmqpConnectionError } from '../../../protocol/amqp/errors.js';
 import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
+import { appendToQueues } from '../../../queues/append-to-queues.js';
+import { holdDelayed, notDelayed } from '../../../queues/delayed/hold-delayed.js';
 import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
 import type { QueueBroker } from '../../../queues/queue-broker.js';
@@ -239,6 +241,10 @@ export class ChannelSession implements ChannelHandler {
 
   /** Routes and enqueues; returns what resolves once every queue holds it durably, or null when nothing is to wait for. */
   private publish(host: VirtualHost, exchange: Exchange, publish: IncomingPublish): Promise<unknown> | null {
+    if (exchange.delayedMessages !== null) {
+      const held = holdDelayed(exchange.delayedMessages, publish);
+      if (held !== notDelayed) return held;
+    }
     const routed = this.routed;
     routed.clear();
     host.route(exchange, publish.routingKey, publish.header.properties.headers, routed);
@@ -260,16 +266,9 @@ export class ChannelSession implements ChannelHandler {
       persistent: publish.header.properties.deliveryMode === 2,
       publishedAtMs: Date.now(),
     };
-    let waitFor: Promise<unknown> | null = null;
-    let waits: Promise<unknown>[] | null = null;
-    for (const queue of routed) {
-      const appended = queue.store.append(message);
-      if (!message.persistent || queue.settings.storageId === '') continue;
-      if (waitFor === null) waitFor = appended.durable;
-      else (waits ??= [waitFor]).push(appended.durable);
-    }
+    const durable = appendToQueues(routed, message);
     routed.clear();
-    return waits === null ? waitFor : Promise.all(waits);
+    return durable;
   }
 
   private async commit(): Promise<void> {
