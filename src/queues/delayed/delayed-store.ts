@@ -203,10 +203,13 @@ export class DelayedMessageStore {
     this.schedule();
   }
 
-  /** Writes and fsyncs what is pending (messages and state). */
+  /** Writes and fsyncs what is pending (messages and state), then deletes the segments routed since. */
   async flush(): Promise<void> {
     await this.log.flush();
     await this.stateLog?.flush();
+    await this.deleting;
+    this.maybeDeleteRoutedSegments(this.routedBelow, true);
+    await this.deleting;
   }
 
   /**
