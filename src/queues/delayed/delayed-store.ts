@@ -92,6 +92,8 @@ export class DelayedMessageStore {
   /** Held entries in offset order; those before `head` are gone, done ones are skipped lazily. */
   private offsetOrder: HeldEntry[] = [];
   private head = 0;
+  /** Done entries in offsetOrder at or after `head`. */
+  private doneInOrder = 0;
   private held = 0;
   private stateLog: StateLog | null = null;
   private router: DelayedRouter | null = null;
@@ -247,6 +249,8 @@ export class DelayedMessageStore {
       if (index > this.head && entry.offset <= this.offsetOrder[index - 1]!.offset) throw new Error('delayed store: offsets out of order');
     }
     if (live !== this.held) throw new Error(`delayed store: ${live} live entries, ${this.held} counted`);
+    if (this.offsetOrder.length - this.head - live !== this.doneInOrder) throw new Error(`delayed store: ${this.doneInOrder} done entries counted`);
+    if (this.doneInOrder >= 1024 && this.doneInOrder > this.held) throw new Error(`delayed store: ${this.doneInOrder} done entries kept for ${this.held} held`);
     this.log.invariants();
   }
 
@@ -264,13 +268,29 @@ export class DelayedMessageStore {
     if (entry.done) return;
     entry.done = true;
     this.held--;
+    this.doneInOrder++;
     this.settings.count.held--;
     this.stateLog?.recordSettled(entry.offset, entry.offset + 1);
+    this.maybeCompactOffsetOrder();
+  }
+
+  /**
+   * Drops the done entries from offsetOrder once they outnumber the held ones (a long delay at its
+   * head would otherwise keep every later entry alive): O(1) amortized per finished entry.
+   */
+  private maybeCompactOffsetOrder(): void {
+    if (this.doneInOrder < 1024 || this.doneInOrder <= this.held) return;
+    this.offsetOrder = this.offsetOrder.slice(this.head).filter((entry) => !entry.done);
+    this.head = 0;
+    this.doneInOrder = 0;
   }
 
   private skipDoneHead(): void {
     const order = this.offsetOrder;
-    while (this.head < order.length && order[this.head]!.done) this.head++;
+    while (this.head < order.length && order[this.head]!.done) {
+      this.head++;
+      this.doneInOrder--;
+    }
     if (this.head > 1024 && this.head * 2 > order.length) {
       this.offsetOrder = order.slice(this.head);
       this.head = 0;
@@ -291,7 +311,8 @@ export class DelayedMessageStore {
     const order = this.offsetOrder;
     while (order.length > this.head && order[order.length - 1]!.offset >= endOffset) {
       const entry = order.pop()!;
-      if (!entry.done) {
+      if (entry.done) this.doneInOrder--;
+      else {
         entry.done = true;
         this.held--;
         this.settings.count.held--;

@@ -212,3 +212,23 @@ test('the count is shared and limited; a routed message makes room; open without
     await fresh.close();
   });
 });
+
+test('a long delay at the head of the log does not keep the entries routed after it', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const store = await open(directory);
+    let routedCount = 0;
+    store.start(() => {
+      routedCount++;
+      return null;
+    });
+    held(store.hold(message('long', 60_000)));
+    let last: Promise<void> | null = null;
+    for (let index = 0; index < 3000; index++) last = held(store.hold(message(`${index}`, 5)));
+    await last;
+    await waitUntil(() => routedCount === 3000, '3000 routed', 10_000);
+    assert.equal(store.heldCount, 1);
+    assert.equal(store.routedBelow, 0);
+    store.invariants(); // done entries are dropped once they outnumber the held ones
+    await store.close();
+  });
+});
