@@ -18,9 +18,6 @@ import { QueueBroker, delayedStorageId, removeUnknownQueueFolders } from './queu
 import { LogQueueStore } from './queue-store/queue-store.js';
 import type { QueueStoreSettings } from './queue-store/queue-store-api.js';
 
-/** Recent delayed messages kept in memory by each delayed exchange's log, so short delays are not read back from disk. */
-const delayedTailCacheBytes = 1024 * 1024;
-
 export async function openQueueBroker(config: BrokerConfig, logger: Logger): Promise<QueueBroker> {
   const amqpDirectory = join(config.dataDir, 'amqp');
   const queuesDirectory = join(amqpDirectory, 'queues');
@@ -52,7 +49,12 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger): Pro
   const delayed = {
     directory: delayedDirectory,
     open: (directory: string, options: { readonly recover: boolean; readonly durable: boolean }) =>
-      DelayedMessageStore.open(directory, { logOptions: storeSettings.logOptions, logEnvironment: { logger, tailCacheBytes: delayedTailCacheBytes }, clock: systemClock, logger, count: delayedCount }, options),
+      DelayedMessageStore.open(
+        directory,
+        // A delayed exchange keeps held messages in memory as a queue keeps ready ones, to the same bound.
+        { logOptions: storeSettings.logOptions, logEnvironment: { logger, tailCacheBytes: 0 }, clock: systemClock, logger, count: delayedCount, maxBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue },
+        options,
+      ),
   };
   return QueueBroker.open({ definitions, queuesDirectory, delayed, openConcurrency: config.partitionOpenConcurrency, openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
     maxQueues: config.amqp.maxQueues,

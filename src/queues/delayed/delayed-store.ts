@@ -9,14 +9,18 @@
  *     dispositions.state    the state log (queue-store/state-log.ts): offsets routed (or dropped),
  *                           as "settled" ranges; snapshotted and compacted like a queue's
  *
- * In memory, per held message, one entry (due time, offset, persistent) in two orders:
+ * In memory, per held message, one entry (due time, offset) in two orders:
  *   - a min-heap on (due time, offset) (due-heap.ts): the next message to route, O(log n);
  *   - an array in offset order (offsets are handed out in append order), from which `routedBelow`
  *     (the lowest offset still held) is read; entries done are skipped from its head, O(1) amortized.
+ * The messages themselves stay in memory too while they fit maxBytesInMemory (those held first),
+ * so that a burst of short delays is routed without reading anything back; the others are read
+ * from the log when due, 64 KiB at a time, the held messages read along kept in memory for later
+ * (messages published together tend to fall due together).
  *
  * hold() appends the message (group-committed, like any append) and pushes its entry; a timer
  * runs for the entry due first. When it fires, the entries due are routed one after the other, in
- * due order: the body is read back from the log (recent ones from its tail cache) and handed to
+ * due order: the message (from memory, or read back from the log) is handed to
  * the router (the virtual host's routing and the queues' appends), and once the queues hold it as
  * durably as they promise, its offset is recorded as routed. A crash between the two routes the
  * message again at the restart: at least once, never lost. Segments wholly below `routedBelow`
@@ -30,6 +34,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type { Logger } from '../../logging/logger.js';
 import { asOffset } from '../../storage/offset.js';
 import { CorruptBatchError, LogClosedError, OffsetOutOfRangeError, PartitionLog, type Clock, type LogEnvironment, type LogOptions } from '../../storage/partition-log.js';
@@ -60,7 +65,15 @@ export interface DelayedStoreSettings {
   readonly count: DelayedMessageCount;
   /** State log compaction threshold (state-log.ts); its default when left out. */
   readonly stateCompactionMinBytes?: number;
+  /** Bytes of held messages also kept in memory, so they are routed without a read (the first held, up to this); 8 MiB when left out. */
+  readonly maxBytesInMemory?: number;
 }
+
+const defaultMaxBytesInMemory = 8 * 1024 * 1024;
+/** Bytes read at a time when a due message is not in memory: the messages next to it come along, while they fit maxBytesInMemory. */
+const readAheadBytes = 64 * 1024;
+/** Messages routed in a row before the routing loop lets the event loop run. */
+const routedPerTurn = 256;
 
 /**
  * Routes a due message (its `publishedAtMs` now the time it is routed); returns what resolves once
@@ -85,6 +98,10 @@ export interface MessageToHold {
 interface HeldEntry extends DueEntry {
   /** Routed (or dropped): its offset is, or is about to be, recorded as routed. */
   done: boolean;
+  /** The message, while it is kept in memory too (maxBytesInMemory); null: read from the log when due. */
+  message: StoredMessage | null;
+  /** What it costs in memory while kept (its batch's bytes). */
+  bytes: number;
 }
 
 export class DelayedMessageStore {
@@ -95,6 +112,8 @@ export class DelayedMessageStore {
   /** Done entries in offsetOrder at or after `head`. */
   private doneInOrder = 0;
   private held = 0;
+  private bytesInMemory = 0;
+  private readonly maxBytesInMemory: number;
   private stateLog: StateLog | null = null;
   private router: DelayedRouter | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -115,6 +134,7 @@ export class DelayedMessageStore {
     private readonly durable: boolean,
   ) {
     this.logger = settings.logger.with({ delayedStore: directory });
+    this.maxBytesInMemory = settings.maxBytesInMemory ?? defaultMaxBytesInMemory;
   }
 
   /**
@@ -191,7 +211,10 @@ export class DelayedMessageStore {
       return { held: false, reason: 'the delayed message could not be stored' };
     }
     this.lastAppendDurable = appended.durable;
-    const entry: HeldEntry = { dueAtMs, offset: appended.baseOffset, done: false };
+    const bytes = encoded.batch.length;
+    const kept = this.bytesInMemory + bytes <= this.maxBytesInMemory;
+    if (kept) this.bytesInMemory += bytes;
+    const entry: HeldEntry = { dueAtMs, offset: appended.baseOffset, done: false, message: kept ? encoded.message : null, bytes };
     this.add(entry);
     this.schedule();
     if (this.durable && message.persistent) return { held: true, durable: appended.durable };
@@ -249,6 +272,9 @@ export class DelayedMessageStore {
       if (index > this.head && entry.offset <= this.offsetOrder[index - 1]!.offset) throw new Error('delayed store: offsets out of order');
     }
     if (live !== this.held) throw new Error(`delayed store: ${live} live entries, ${this.held} counted`);
+    let keptBytes = 0;
+    for (let index = this.head; index < this.offsetOrder.length; index++) keptBytes += this.offsetOrder[index]!.message === null ? 0 : this.offsetOrder[index]!.bytes;
+    if (keptBytes !== this.bytesInMemory || keptBytes > this.maxBytesInMemory) throw new Error(`delayed store: ${this.bytesInMemory} bytes in memory counted, ${keptBytes} kept`);
     if (this.offsetOrder.length - this.head - live !== this.doneInOrder) throw new Error(`delayed store: ${this.doneInOrder} done entries counted`);
     if (this.doneInOrder >= 1024 && this.doneInOrder > this.held) throw new Error(`delayed store: ${this.doneInOrder} done entries kept for ${this.held} held`);
     this.log.invariants();
@@ -263,9 +289,17 @@ export class DelayedMessageStore {
     this.settings.count.held++;
   }
 
+  /** The entry's message leaves memory (it is being routed, or dropped). */
+  private release(entry: HeldEntry): void {
+    if (entry.message === null) return;
+    entry.message = null;
+    this.bytesInMemory -= entry.bytes;
+  }
+
   /** The entry is routed (or dropped): recorded as routed, and no longer counted. */
   private finish(entry: HeldEntry): void {
     if (entry.done) return;
+    this.release(entry);
     entry.done = true;
     this.held--;
     this.doneInOrder++;
@@ -311,6 +345,7 @@ export class DelayedMessageStore {
     const order = this.offsetOrder;
     while (order.length > this.head && order[order.length - 1]!.offset >= endOffset) {
       const entry = order.pop()!;
+      this.release(entry);
       if (entry.done) this.doneInOrder--;
       else {
         entry.done = true;
@@ -358,11 +393,13 @@ export class DelayedMessageStore {
   private async routeDue(): Promise<void> {
     await null; // `routing` is assigned before this can end
     try {
-      for (;;) {
+      for (let routed = 1; ; routed++) {
         const next = this.nextDue();
         if (this.closed || next === undefined || next.dueAtMs > this.settings.clock.nowMs()) break;
         this.dueOrder.pop();
         await this.routeOne(next);
+        // Messages kept in memory route without any I/O: let publishes and deliveries in now and then.
+        if (routed % routedPerTurn === 0) await setImmediatePromise();
       }
     } catch (error) {
       this.logger.error('routing delayed messages failed; retried with the next one due', { error: (error as Error).message });
@@ -374,8 +411,9 @@ export class DelayedMessageStore {
 
   /** Reads the entry's message (taken off the heap) and routes it; finishes it now, or once its queues hold it. */
   private async routeOne(entry: HeldEntry): Promise<void> {
-    const message = await this.read(entry);
+    const message = entry.message ?? (await this.read(entry));
     if (this.closed || entry.done) return; // closed: still held, routed after the next open
+    this.release(entry);
     if (message === null) {
       this.finish(entry);
       return;
@@ -405,12 +443,15 @@ export class DelayedMessageStore {
     void waiting.finally(() => this.awaitingQueues.delete(waiting));
   }
 
-  /** The held message at the entry's offset; null when the log lost it (logged). */
+  /**
+   * The held message at the entry's offset; null when the log lost it (logged). The held messages
+   * read along with it are kept in memory (copied: a view would pin the whole chunk) while they fit.
+   */
   private async read(entry: HeldEntry): Promise<StoredMessage | null> {
     for (;;) {
       let chunks: Buffer[];
       try {
-        chunks = (await this.log.read(asOffset(entry.offset), 1, asOffset(entry.offset + 1))).chunks;
+        chunks = (await this.log.read(asOffset(entry.offset), readAheadBytes)).chunks;
       } catch (error) {
         if (error instanceof LogClosedError) return null;
         if (error instanceof CorruptBatchError || error instanceof OffsetOutOfRangeError) {
@@ -426,12 +467,41 @@ export class DelayedMessageStore {
         continue;
       }
       let found: StoredMessage | null = null;
-      decodeMessages(chunks, (offset, message) => {
+      decodeMessages(chunks, (offset, message, costBytes) => {
         if (offset === entry.offset) found = message;
-        return offset < entry.offset;
+        else if (offset > entry.offset) return this.keepReadAhead(offset, message, costBytes);
+        return true;
       });
       return found;
     }
+  }
+
+  /** Keeps a message read along with a due one, if it is held and fits; false once memory is full. */
+  private keepReadAhead(offset: number, message: StoredMessage, costBytes: number): boolean {
+    if (this.bytesInMemory + costBytes > this.maxBytesInMemory) return false;
+    const entry = this.heldAt(offset);
+    if (entry === undefined || entry.done || entry.message !== null) return true;
+    const copy = Buffer.allocUnsafe(message.properties.length + message.body.length);
+    message.properties.copy(copy, 0);
+    message.body.copy(copy, message.properties.length);
+    entry.message = { ...message, properties: copy.subarray(0, message.properties.length), body: copy.subarray(message.properties.length) };
+    entry.bytes = costBytes;
+    this.bytesInMemory += costBytes;
+    return true;
+  }
+
+  /** The entry at `offset` in offsetOrder (binary search), if there is one. */
+  private heldAt(offset: number): HeldEntry | undefined {
+    const order = this.offsetOrder;
+    let low = this.head;
+    let high = order.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (order[middle]!.offset < offset) low = middle + 1;
+      else high = middle;
+    }
+    const entry = order[low];
+    return entry?.offset === offset ? entry : undefined;
   }
 
   // ── recovery and the state log ───────────────────────────────────────────────────────────
@@ -461,7 +531,8 @@ export class DelayedMessageStore {
           droppedTransient++;
           return;
         }
-        this.add({ dueAtMs: message.publishedAtMs, offset: messageOffset, done: false });
+        // Not kept in memory: the message would pin the whole chunk read; it is read again when due.
+        this.add({ dueAtMs: message.publishedAtMs, offset: messageOffset, done: false, message: null, bytes: 0 });
       });
     }
     if (this.held > 0 || droppedTransient > 0) this.logger.info('delayed messages recovered', { held: this.held, droppedTransient });
