@@ -13,7 +13,7 @@ import { orDash, table } from './output.js';
 
 export const exchangeSummary = 'list, declare, delete AMQP exchanges and bind them to queues and exchanges';
 
-const exchangeTypes = ['direct', 'fanout', 'topic', 'headers'];
+const exchangeTypes = ['direct', 'fanout', 'topic', 'headers', 'x-delayed-message'];
 
 const list: Subcommand = {
   name: 'exchange list',
@@ -56,7 +56,7 @@ const declare: Subcommand = {
     argument: argumentOption,
   },
   usesAdminApi: true,
-  examples: ['osprey exchange declare orders --type topic', 'osprey exchange declare events -t headers --argument alternate-exchange=unrouted'],
+  examples: ['osprey exchange declare orders --type topic', 'osprey exchange declare events -t headers --argument alternate-exchange=unrouted', 'osprey exchange declare reminders -t x-delayed-message --argument x-delayed-type=topic'],
   async run(run) {
     const name = run.arg(0);
     const vhost = virtualHostOf(run);

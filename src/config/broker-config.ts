@@ -121,6 +121,8 @@ export interface AmqpSettings {
   maxExchanges: number;
   /** Bindings, all exchanges together. */
   maxBindings: number;
+  /** Messages held by x-delayed-message exchanges, all together. */
+  maxDelayedMessages: number;
 }
 
 /** Consumer groups and their committed offsets (the group coordinator, src/groups/). */
@@ -310,5 +312,6 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxQueues: 10_000,
     maxExchanges: 10_000,
     maxBindings: 100_000,
+    maxDelayedMessages: 1_000_000,
   },
 };

@@ -175,6 +175,10 @@ const amqpSettings: Settings<AmqpSettings> = {
   maxQueues: { type: count(1), description: 'Queues the broker keeps, all virtual hosts together; a declare past it is refused (406 PRECONDITION_FAILED). Each durable queue keeps its log files open.' },
   maxExchanges: { type: count(1), description: 'Declared exchanges the broker keeps (the predeclared amq.* ones do not count); a declare past it is refused (406).' },
   maxBindings: { type: count(1), description: 'Bindings the broker keeps, all exchanges together; a bind past it is refused (406).' },
+  maxDelayedMessages: {
+    type: count(1),
+    description: 'Messages held by x-delayed-message exchanges until their x-delay has passed, all exchanges together (each costs a small entry in memory; bodies stay on disk); past it a delayed publish is refused: nacked to a confirming publisher, dropped otherwise.',
+  },
   maxReadyBytesInMemoryPerQueue: { type: bytes(0, maxInt32), description: 'Bytes of ready messages a durable queue holds in memory ahead of its consumers; a longer backlog stays on disk and is read back as consumers reach it.' },
 };
 

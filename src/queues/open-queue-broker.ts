@@ -4,6 +4,7 @@
  *
  *   <dataDir>/amqp/definitions.*        virtual hosts, exchanges, queues, bindings (definitions/)
  *   <dataDir>/amqp/queues/<storageId>/  one durable queue: its log segments and state (queue-store/)
+ *   <dataDir>/amqp/delayed/<storageId>/ one x-delayed-message exchange: its held messages (delayed/)
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { systemClock } from '../storage/partition-log.js';
 import { JournaledDefinitionsStore } from './definitions/definitions-store.js';
-import { QueueBroker, removeUnknownQueueFolders } from './queue-broker.js';
+import { DelayedMessageStore, type DelayedMessageCount } from './delayed/delayed-store.js';
+import { delayedExchangeType } from './delayed/delayed-exchange-type.js';
+import { QueueBroker, delayedStorageId, removeUnknownQueueFolders } from './queue-broker.js';
 import { LogQueueStore } from './queue-store/queue-store.js';
 import type { QueueStoreSettings } from './queue-store/queue-store-api.js';
 import type { TopicAccess } from './streams/topic-access.js';
@@ -24,6 +27,11 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger, topi
   const definitions = await JournaledDefinitionsStore.open(config.dataDir, { journalReserveBytes: config.metadataJournalReserveBytes, compactionMinBytes: config.metadataCompactionMinBytes }, logger);
   const known = new Set(definitions.definitions.queues.map((queue) => queue.storageId));
   await removeUnknownQueueFolders(queuesDirectory, known, await readdir(queuesDirectory), logger);
+  const delayedDirectory = join(amqpDirectory, 'delayed');
+  await mkdir(delayedDirectory, { recursive: true });
+  const knownDelayed = new Set(definitions.definitions.exchanges.filter((exchange) => exchange.type === delayedExchangeType).map((exchange) => delayedStorageId(exchange.virtualHost, exchange.name)));
+  // Non-durable delayed exchanges (transient-…) end with the broker; so do folders of exchanges deleted in a crash.
+  await removeUnknownQueueFolders(delayedDirectory, knownDelayed, await readdir(delayedDirectory), logger);
   const storeSettings: QueueStoreSettings = {
     logOptions: {
       segmentBytes: config.amqp.queueSegmentBytes,
@@ -39,7 +47,18 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger, topi
     logger,
     maxReadyBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue,
   };
-  return QueueBroker.open({ definitions, queuesDirectory, openConcurrency: config.partitionOpenConcurrency, ...(topics === undefined ? {} : { topics, streamsDirectory: amqpDirectory }), openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
+  const delayedCount: DelayedMessageCount = { held: 0, max: config.amqp.maxDelayedMessages };
+  const delayed = {
+    directory: delayedDirectory,
+    open: (directory: string, options: { readonly recover: boolean; readonly durable: boolean }) =>
+      DelayedMessageStore.open(
+        directory,
+        // A delayed exchange keeps held messages in memory as a queue keeps ready ones, to the same bound.
+        { logOptions: storeSettings.logOptions, logEnvironment: { logger, tailCacheBytes: 0 }, clock: systemClock, logger, count: delayedCount, maxBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue },
+        options,
+      ),
+  };
+  return QueueBroker.open({ definitions, queuesDirectory, delayed, openConcurrency: config.partitionOpenConcurrency, ...(topics === undefined ? {} : { topics, streamsDirectory: amqpDirectory }), openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
     maxQueues: config.amqp.maxQueues,
     maxExchanges: config.amqp.maxExchanges,
     maxBindings: config.amqp.maxBindings,

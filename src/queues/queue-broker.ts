@@ -13,7 +13,7 @@
  * later gets its policy when it is made. A queue's options are its arguments' combined with its
  * policy (policies/policy-precedence.ts), handed to Queue.applyOptions when they change.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mapConcurrently } from '../broker/concurrency.js';
@@ -24,8 +24,11 @@ import { writeFieldTable } from '../protocol/amqp/field-table.js';
 import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { Writer } from '../protocol/wire/writer.js';
 import type { BindingDefinition, DefinitionsStore, PolicyRecord, QueueDefinition } from './definitions/definitions.js';
+import { appendToQueues } from './append-to-queues.js';
 import { DeadLetterRouter } from './dead-lettering.js';
-import { Exchange, type Destination } from './exchange.js';
+import { delayedExchangeType, delayedRoutingType, headersOf, isDeclarableExchangeType, type DeclarableExchangeType } from './delayed/delayed-exchange-type.js';
+import type { DelayedMessageStore, DelayedRouter } from './delayed/delayed-store.js';
+import { Exchange, type Destination, type ExchangeSettings } from './exchange.js';
 import { Queue, type QueueEvents } from './queue.js';
 import { defaultQueueOptions, queueOptionsFromArguments, type QueueOptions } from './queue-options.js';
 import { parsePolicy, PolicyValidationError, type Policy, type PolicyInput } from './policies/policy.js';
@@ -34,9 +37,7 @@ import { maxPolicies, PolicySet } from './policies/policy-set.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
 import { PriorityQueueStore } from './queue-store/priority-queue-store.js';
-import type { ExchangeTypeName } from './routing/binding-matcher.js';
 import { headersBindingError } from './routing/headers.js';
-import { isExchangeTypeName } from './routing/matcher-for.js';
 import { VirtualHost } from './virtual-host.js';
 import { isStreamArguments } from './streams/stream-rules.js';
 import { Streams } from './streams/streams.js';
@@ -55,6 +56,16 @@ export interface QueueBrokerStorage {
   readonly topics?: TopicAccess;
   /** Where the topic feeds (streams/topic-feeds.ts) keep their file; no feeds when left out. */
   readonly streamsDirectory?: string;
+  /** Where x-delayed-message exchanges hold their messages; without it they cannot be declared. */
+  readonly delayed?: DelayedStorage;
+}
+
+/** The stores of x-delayed-message exchanges (delayed/), one folder each. */
+export interface DelayedStorage {
+  /** Folder holding one folder per delayed exchange (its storage id). */
+  readonly directory: string;
+  /** Opens a store: recovering it (a durable exchange at start-up), or new and empty. */
+  open(directory: string, options: { readonly recover: boolean; readonly durable: boolean }): Promise<DelayedMessageStore>;
 }
 
 export interface ExchangeDeclaration {
@@ -129,11 +140,17 @@ export class QueueBroker {
     const stored = storage.definitions.definitions;
     for (const name of stored.virtualHosts) broker.virtualHosts.set(name, new VirtualHost(name));
     for (const record of stored.policies) broker.restorePolicy(record);
+    const delayedExchanges: Exchange[] = [];
     for (const definition of stored.exchanges) {
       const host = broker.virtualHosts.get(definition.virtualHost);
-      if (host === undefined || !isExchangeTypeName(definition.type)) continue;
-      host.exchanges.set(definition.name, new Exchange({ ...definition, type: definition.type, durable: true }));
+      if (host === undefined || !isDeclarableExchangeType(definition.type)) continue;
+      const settings = { ...definition, type: definition.type, durable: true };
+      if (exchangeProblem(settings) !== null) continue;
+      const exchange = new Exchange(settings);
+      if (exchange.isDelayed) delayedExchanges.push(exchange);
+      host.exchanges.set(definition.name, exchange);
     }
+    await broker.openDelayedStores(delayedExchanges);
     const known = stored.queues.filter((definition) => broker.virtualHosts.has(definition.virtualHost));
     const queues = known.filter((definition) => !isStreamArguments(definition.arguments));
     for (const definition of known.filter((candidate) => isStreamArguments(candidate.arguments))) {
@@ -160,6 +177,7 @@ export class QueueBroker {
       if (source === undefined || destination === undefined) continue;
       source.matcher.add({ destination, routingKey: binding.routingKey, arguments: binding.arguments });
     }
+    for (const exchange of delayedExchanges) exchange.delayedMessages?.start(broker.delayedRouter(exchange));
     if (storage.streamsDirectory !== undefined) await broker.streams.openFeeds(storage.streamsDirectory, (virtualHost, name) => broker.virtualHosts.get(virtualHost)?.queues.get(name));
     const queueCount = stored.queues.length;
     if (queueCount > 0 || stored.exchanges.length > 0 || stored.policies.length > 0) {
@@ -198,7 +216,10 @@ export class QueueBroker {
       this.virtualHosts.delete(name);
       this.policySet.removeVirtualHost(name);
       for (const queue of [...host.queues.values()]) await this.removeQueue(host, queue, false);
-      for (const exchange of host.exchanges.values()) exchange.deleted = true;
+      for (const exchange of host.exchanges.values()) {
+        exchange.deleted = true;
+        await exchange.delayedMessages?.delete();
+      }
       this.logger.info('amqp virtual host deleted', { virtualHost: name });
     });
   }
@@ -217,7 +238,7 @@ export class QueueBroker {
       if (declaration.passive) return this.exchange(host, name);
       if (name === '') throw defaultExchangeRefusal();
       checkName(name, 'exchange');
-      if (!isExchangeTypeName(declaration.type)) throw new AmqpConnectionError(replyCodes.commandInvalid, `COMMAND_INVALID - unknown exchange type '${declaration.type}'`);
+      if (!isDeclarableExchangeType(declaration.type)) throw new AmqpConnectionError(replyCodes.commandInvalid, `COMMAND_INVALID - unknown exchange type '${declaration.type}'`);
       const existing = host.exchanges.get(name);
       if (existing !== undefined) {
         const what = `exchange '${name}' in vhost '${host.name}'`;
@@ -230,11 +251,20 @@ export class QueueBroker {
       }
       if (name.startsWith('amq.')) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - exchange name '${name}' contains reserved prefix 'amq.*'`);
       if (this.exchangeCount() >= this.limits.maxExchanges) throw limitReached(`exchange '${name}'`, host.name, 'exchange', this.limits.maxExchanges, 'amqp.maxExchanges');
-      const settings = { virtualHost: host.name, name, type: declaration.type as ExchangeTypeName, durable: declaration.durable, autoDelete: declaration.autoDelete, internal: declaration.internal, arguments: declaration.arguments };
-      if (settings.durable) await this.storage.definitions.putExchange(settings);
+      const settings: ExchangeSettings = { virtualHost: host.name, name, type: declaration.type as DeclarableExchangeType, durable: declaration.durable, autoDelete: declaration.autoDelete, internal: declaration.internal, arguments: declaration.arguments };
+      const problem = exchangeProblem(settings);
+      if (problem !== null) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - ${problem}`);
       const exchange = new Exchange(settings);
+      if (exchange.isDelayed) await this.openDelayedStore(exchange, false);
+      try {
+        if (settings.durable) await this.storage.definitions.putExchange(settings);
+      } catch (error) {
+        await exchange.delayedMessages?.delete();
+        throw error;
+      }
       this.applyExchangePolicy(host, exchange);
       host.exchanges.set(name, exchange);
+      exchange.delayedMessages?.start(this.delayedRouter(exchange));
       return exchange;
     });
   }
@@ -254,6 +284,7 @@ export class QueueBroker {
     if (exchange.settings.durable) await this.storage.definitions.removeExchange(host.name, exchange.name);
     host.exchanges.delete(exchange.name);
     exchange.deleted = true;
+    await exchange.delayedMessages?.delete(); // its delayed messages go with it
     await this.forgetDestination(host, exchange);
   }
 
@@ -469,7 +500,7 @@ export class QueueBroker {
   }
 
   private async addBinding(host: VirtualHost, source: Exchange, destination: Destination, request: BindingRequest): Promise<void> {
-    if (source.type === 'headers') {
+    if (source.routingType === 'headers') {
       const problem = headersBindingError(request.arguments);
       if (problem !== undefined) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - ${problem}`);
     }
@@ -613,12 +644,54 @@ export class QueueBroker {
     if (this.closed) return;
     this.closed = true;
     await this.chain.catch(() => undefined);
+    // Delayed stores first: a message being routed reaches its queues before they close.
+    const delayedStores = [...this.virtualHosts.values()].flatMap((host) => [...host.exchanges.values()].flatMap((exchange) => (exchange.delayedMessages === null ? [] : [exchange.delayedMessages])));
+    await mapConcurrently(delayedStores, this.storage.openConcurrency ?? defaultOpenConcurrency, (store) =>
+      store.close().catch((error: unknown) => this.logger.error('amqp delayed message store failed to close', { directory: store.directory, error: String(error) })),
+    );
     await this.streams.close();
     const queues = [...this.virtualHosts.values()].flatMap((host) => [...host.queues.values()]);
     await mapConcurrently(queues, this.storage.openConcurrency ?? defaultOpenConcurrency, (queue) =>
       queue.store.close().catch((error: unknown) => this.logger.error('amqp queue store failed to close', { queue: queue.name, error: String(error) })),
     );
     await this.storage.definitions.close();
+  }
+
+  // ── delayed exchanges ─────────────────────────────────────────────────────────────────────
+
+  /** Messages held by every x-delayed-message exchange together. */
+  delayedMessageCount(): number {
+    let count = 0;
+    for (const host of this.virtualHosts.values()) for (const exchange of host.exchanges.values()) count += exchange.delayedMessages?.heldCount ?? 0;
+    return count;
+  }
+
+  private async openDelayedStores(exchanges: readonly Exchange[]): Promise<void> {
+    await mapConcurrently(exchanges, this.storage.openConcurrency ?? defaultOpenConcurrency, (exchange) => this.openDelayedStore(exchange, true));
+  }
+
+  private async openDelayedStore(exchange: Exchange, recover: boolean): Promise<void> {
+    const delayed = this.storage.delayed;
+    if (delayed === undefined) throw new AmqpConnectionError(replyCodes.notImplemented, `NOT_IMPLEMENTED - exchange type '${exchange.type}' needs a data directory`);
+    const { durable } = exchange.settings;
+    const storageId = durable ? delayedStorageId(exchange.settings.virtualHost, exchange.name) : `transient-${randomBytes(8).toString('hex')}`;
+    exchange.delayedMessages = await delayed.open(join(delayed.directory, storageId), { recover, durable });
+  }
+
+  /** Routes a delayed message that fell due: through the exchange as it is bound now, into the queues reached. */
+  private delayedRouter(exchange: Exchange): DelayedRouter {
+    const routed = new Set<Queue>();
+    // A queue that refuses the message (full, reject-publish) does not get it; the others do.
+    const refusals = { refused: false };
+    return (message) => {
+      const host = this.virtualHosts.get(exchange.settings.virtualHost);
+      if (host === undefined || exchange.deleted) return null;
+      routed.clear();
+      host.route(exchange, message.routingKey, headersOf(message.properties), routed);
+      const durable = appendToQueues(routed, message, refusals);
+      routed.clear();
+      return durable;
+    };
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -640,6 +713,22 @@ export async function removeUnknownQueueFolders(queuesDirectory: string, known: 
 function policyRecord(policy: Policy): PolicyRecord {
   const { virtualHost, name, pattern, applyTo, priority, definition } = policy;
   return { virtualHost, name, pattern, applyTo, priority, definition };
+}
+
+/**
+ * The folder of a durable delayed exchange's store, named after the exchange so that it is found
+ * again at start-up without a definition field of its own: 32 hex digits of a SHA-256 of the
+ * virtual host and name. Non-durable ones get a random `transient-…` name, removed at start-up.
+ */
+export function delayedStorageId(virtualHost: string, name: string): string {
+  return createHash('sha256').update(virtualHost).update('\u0000').update(name).digest('hex').slice(0, 32);
+}
+
+/** Why these exchange settings cannot be declared (an x-delayed-message exchange without a valid x-delayed-type); null when they can. */
+function exchangeProblem(settings: ExchangeSettings): string | null {
+  if (settings.type !== delayedExchangeType) return null;
+  const routingType = delayedRoutingType(settings.arguments);
+  return typeof routingType === 'string' ? null : routingType.problem;
 }
 
 function isDurable(exchange: Exchange): boolean {

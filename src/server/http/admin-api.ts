@@ -386,7 +386,7 @@ function virtualHostJson(host: VirtualHost): JsonObject {
 
 function exchangeJson(exchange: Exchange, policy: Policy | null): JsonObject {
   const { settings } = exchange;
-  return {
+  const json: JsonObject = {
     name: settings.name,
     vhost: settings.virtualHost,
     type: settings.type,
@@ -396,6 +396,9 @@ function exchangeJson(exchange: Exchange, policy: Policy | null): JsonObject {
     arguments: fieldTableToJson(settings.arguments),
     policy: policy?.name ?? null,
   };
+  // x-delayed-message exchanges: the messages they hold (the plugin's messages_delayed).
+  if (exchange.delayedMessages !== null) json['messages_delayed'] = exchange.delayedMessages.heldCount;
+  return json;
 }
 
 function queueJson(queue: Queue, policy: Policy | null): JsonObject {

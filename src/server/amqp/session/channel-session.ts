@@ -9,6 +9,8 @@ import { AmqpChannelError, AmqpConnectionError } from '../../../protocol/amqp/er
 import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
 import { propertiesWithDeliveryCount } from '../../../queues/dead-lettering.js';
+import { appendToQueues, type AppendRefusals } from '../../../queues/append-to-queues.js';
+import { holdDelayed, notDelayed } from '../../../queues/delayed/hold-delayed.js';
 import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
 import type { QueueBroker } from '../../../queues/queue-broker.js';
@@ -16,7 +18,6 @@ import type { QueuedMessage, StoredMessage } from '../../../queues/queue-store/s
 import type { VirtualHost } from '../../../queues/virtual-host.js';
 import { StreamQueue } from '../../../queues/streams/stream-queue.js';
 import { streamConsumerStart } from '../../../queues/streams/stream-rules.js';
-import { TopicAppendStore } from '../../../queues/streams/topic-append-store.js';
 import type { FieldTable } from '../../../protocol/amqp/field-table.js';
 import type { ChannelHandler, ChannelOutput, ConnectionInfo, IncomingPublish } from '../channel-handler.js';
 import { PublisherConfirms } from './confirms.js';
@@ -83,6 +84,7 @@ export class ChannelSession implements ChannelHandler {
   private confirmGroup: { readonly durable: Promise<unknown>; readonly sequences: number[] } | null = null;
   /** Reused by every publish: route() fills it synchronously. */
   private readonly routed = new Set<Queue>();
+  private readonly refusals: AppendRefusals = { refused: false };
 
   constructor(
     private readonly broker: QueueBroker,
@@ -250,6 +252,10 @@ export class ChannelSession implements ChannelHandler {
    * publisher's confirm is then a nack, as RabbitMQ sends when any of the queues refuses.
    */
   private publish(host: VirtualHost, exchange: Exchange, publish: IncomingPublish): Promise<unknown> | null | typeof refused {
+    if (exchange.delayedMessages !== null) {
+      const held = holdDelayed(exchange.delayedMessages, publish);
+      if (held !== notDelayed) return held;
+    }
     const routed = this.routed;
     routed.clear();
     host.route(exchange, publish.routingKey, publish.header.properties.headers, routed);
@@ -274,23 +280,11 @@ export class ChannelSession implements ChannelHandler {
       publishedAtMs,
       expiresAtMs: expiration === undefined ? null : publishedAtMs + expirationMs(expiration),
     };
-    let waitFor: Promise<unknown> | null = null;
-    let waits: Promise<unknown>[] | null = null;
-    let anyRefused = false;
-    for (const queue of routed) {
-      const appended = queue.enqueue(message);
-      if (appended === null) {
-        anyRefused = true;
-        continue;
-      }
-      // A topic (stream queue, exchange-to-topic binding) keeps every message: its confirm waits for the fsync.
-      if ((!message.persistent && !(queue.store instanceof TopicAppendStore)) || queue.settings.storageId === '') continue;
-      if (waitFor === null) waitFor = appended.durable;
-      else (waits ??= [waitFor]).push(appended.durable);
-    }
+    const refusals = this.refusals;
+    refusals.refused = false;
+    const durable = appendToQueues(routed, message, refusals);
     routed.clear();
-    if (anyRefused) return refused;
-    return waits === null ? waitFor : Promise.all(waits);
+    return refusals.refused ? refused : durable;
   }
 
   private async commit(): Promise<void> {
