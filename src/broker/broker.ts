@@ -205,7 +205,7 @@ export class Broker {
         partitionOffsets: (topic, index) => {
           const partition = broker.partition(topic, index);
           if (partition === undefined) return undefined;
-          // A partition still being recovered exists; its offsets are not known yet, so commits are not range-checked.
+          // A partition still being recovered exists; its offsets are not known yet.
           return partition.isOpen ? partition.handle : offsetsNotKnownYet;
         },
         topicMetadata: (name) => {
@@ -213,6 +213,7 @@ export class Broker {
           return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
         },
         topicName: (id) => broker.topicById(id)?.name,
+        topicNames: () => broker.topics.keys(),
       },
       logger,
     );

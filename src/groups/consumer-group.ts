@@ -38,6 +38,8 @@
  * the group epoch (log-records.ts): after a restart, members rejoin.
  */
 import type { Logger } from '../logging/logger.js';
+import type { RE2JS } from 're2js';
+import { compileTopicRegex } from './topic-regex.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { Assignor, TopicAssignment } from './assignors.js';
 import { assignors, countPartitions, defaultAssignorName } from './assignors.js';
@@ -58,6 +60,8 @@ export const staticLeaveEpoch = -2;
 export interface ConsumerTopics {
   topicMetadata(name: string): { readonly id: Buffer; readonly partitionCount: number } | undefined;
   topicName(id: Buffer): string | undefined;
+  /** Every topic's name (regex subscriptions are matched against them). */
+  topicNames(): Iterable<string>;
 }
 
 export interface ConsumerGroupEnvironment {
@@ -87,6 +91,8 @@ export interface ConsumerHeartbeat {
   readonly rebalanceTimeoutMs: number;
   /** null: unchanged. */
   readonly subscribedTopicNames: readonly string[] | null;
+  /** null: unchanged; '': none. RE2 syntax, checked already (consumer-heartbeat-request.ts). */
+  readonly subscribedTopicRegex: string | null;
   /** null: unchanged. */
   readonly serverAssignor: string | null;
   /** null: unchanged (not reported). */
@@ -111,6 +117,11 @@ interface ConsumerMember {
   clientId: string;
   clientHost: string;
   rebalanceTimeoutMs: number;
+  /** The topic names it subscribed to. */
+  subscribedNames: string[];
+  /** Its SubscribedTopicRegex, matched against whole topic names; null when none. */
+  subscribedRegex: { readonly source: string; readonly pattern: RE2JS } | null;
+  /** What it is subscribed to in effect, sorted: its names and the topics its regex matches now. */
   subscribedTopics: string[];
   serverAssignor: string | null;
   memberEpoch: number;
@@ -132,6 +143,7 @@ export interface DescribedConsumerMember {
   readonly clientId: string;
   readonly clientHost: string;
   readonly subscribedTopicNames: readonly string[];
+  readonly subscribedTopicRegex: string | null;
   readonly assignment: ReadonlyArray<{ topicId: Buffer; topicName: string; partitions: number[] }>;
   readonly targetAssignment: ReadonlyArray<{ topicId: Buffer; topicName: string; partitions: number[] }>;
 }
@@ -145,6 +157,8 @@ export interface ConsumerGroupDescription {
 }
 
 const noTimeout = -1;
+/** How often regex subscriptions are matched again against the topics (Kafka checks about as often). */
+const regexRefreshIntervalMs = 1000;
 const zeroTopicId = Buffer.alloc(16);
 
 export class ConsumerGroup implements Group {
@@ -163,6 +177,7 @@ export class ConsumerGroup implements Group {
   private partitionCounts = new Map<string, number>();
   private emptySince: number;
   private dead = false;
+  private regexResolvedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly groupId: string,
@@ -293,7 +308,8 @@ export class ConsumerGroup implements Group {
         memberEpoch: member.memberEpoch,
         clientId: member.clientId,
         clientHost: member.clientHost,
-        subscribedTopicNames: [...member.subscribedTopics],
+        subscribedTopicNames: [...member.subscribedNames],
+        subscribedTopicRegex: member.subscribedRegex?.source ?? null,
         assignment: wire(member.assigned),
         targetAssignment: wire(this.target.get(member.memberId) ?? new Map()),
       })),
@@ -318,7 +334,7 @@ export class ConsumerGroup implements Group {
     const member = found;
     const assignedBefore = fingerprint(member.assigned);
     const epochBefore = member.memberEpoch;
-    const subscriptionChanged = this.update(member, request);
+    const subscriptionChanged = this.update(member, request) || this.refreshRegexSubscriptions();
     const metadataChanged = this.refreshMetadata();
     if (subscriptionChanged || metadataChanged) this.bumpGroupEpoch(subscriptionChanged ? `member ${member.memberId} subscription changed` : 'subscribed topic metadata changed');
     this.computeTargetIfBehind();
@@ -368,6 +384,8 @@ export class ConsumerGroup implements Group {
       clientId: request.clientId,
       clientHost: request.clientHost,
       rebalanceTimeoutMs: request.rebalanceTimeoutMs,
+      subscribedNames: [],
+      subscribedRegex: null,
       subscribedTopics: [],
       serverAssignor: null,
       memberEpoch: 0,
@@ -432,15 +450,46 @@ export class ConsumerGroup implements Group {
       this.staticMembers.set(request.instanceId, member.memberId);
     }
     let changed = false;
-    if (request.subscribedTopicNames !== null) {
-      const topics = [...new Set(request.subscribedTopicNames)].sort();
-      if (topics.join('\u0000') !== member.subscribedTopics.join('\u0000')) changed = true;
-      member.subscribedTopics = topics;
+    if (request.subscribedTopicNames !== null) member.subscribedNames = [...new Set(request.subscribedTopicNames)].sort();
+    const regex = request.subscribedTopicRegex;
+    if (regex !== null && regex !== (member.subscribedRegex?.source ?? '')) {
+      const compiled = regex === '' ? null : compileTopicRegex(regex);
+      // Checked before the group saw the request: a string (a reason) cannot come back here.
+      member.subscribedRegex = compiled === null || typeof compiled === 'string' ? null : { source: regex, pattern: compiled };
     }
+    if (this.resolveSubscription(member)) changed = true;
     if (request.serverAssignor !== null && request.serverAssignor !== member.serverAssignor) {
       member.serverAssignor = request.serverAssignor;
       changed = true;
     }
+    return changed;
+  }
+
+  /** The member's subscription in effect: its names and the topics its regex matches; true when it changed. */
+  private resolveSubscription(member: ConsumerMember): boolean {
+    let topics = member.subscribedNames;
+    const regex = member.subscribedRegex;
+    if (regex !== null) {
+      const all = new Set(topics);
+      for (const name of this.environment.topics.topicNames()) if (regex.pattern.matches(name)) all.add(name);
+      topics = [...all].sort();
+    }
+    if (topics.join('\u0000') === member.subscribedTopics.join('\u0000')) return false;
+    member.subscribedTopics = topics;
+    return true;
+  }
+
+  /**
+   * Regex subscriptions follow topics as they are created and deleted: matched again at most every
+   * regexRefreshIntervalMs, on a heartbeat (as Kafka refreshes them periodically); true when a
+   * member's subscription in effect changed.
+   */
+  private refreshRegexSubscriptions(): boolean {
+    const nowMs = this.environment.scheduler.nowMs();
+    if (nowMs - this.regexResolvedAtMs < regexRefreshIntervalMs) return false;
+    this.regexResolvedAtMs = nowMs;
+    let changed = false;
+    for (const member of this.memberMap.values()) if (member.subscribedRegex !== null && this.resolveSubscription(member)) changed = true;
     return changed;
   }
 

@@ -1,12 +1,14 @@
 /**
  * A ConsumerGroupHeartbeat (KIP-848) as the handler read it, and the checks of its own consistency
  * that come before any group looks at it: Kafka's (INVALID_REQUEST with its messages,
- * UNSUPPORTED_ASSIGNOR), plus bounds on what a member may make us keep (ids up to
- * `groups.maxGroupIdBytes`, at most `groups.consumerMaxSubscribedTopics` topic names).
+ * UNSUPPORTED_ASSIGNOR, INVALID_REGULAR_EXPRESSION), plus bounds on what a member may make us keep
+ * (ids up to `groups.maxGroupIdBytes`, at most `groups.consumerMaxSubscribedTopics` topic names, a
+ * regex of at most maxRegexLength characters, topic-regex.ts).
  */
 import type { GroupSettings } from '../config/broker-config.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import { assignors } from './assignors.js';
+import { compileTopicRegex } from './topic-regex.js';
 import { joinEpoch, leaveEpoch, staticLeaveEpoch } from './consumer-group.js';
 import type { WireTopicPartitions } from './consumer-group.js';
 
@@ -40,7 +42,12 @@ export function consumerHeartbeatProblem(request: ConsumerHeartbeatRequest, sett
   }
   if (request.instanceId === '') return invalid('InstanceId can not be empty');
   if (request.rackId === '') return invalid('RackId can not be empty');
-  if (request.subscribedTopicRegex !== null) return invalid('SubscribedTopicRegex is not supported by this broker: subscribe by topic names');
+  // An empty regex is "no regex" (librdkafka 2.12 and Kafka 4 clients send it so with topic names).
+  const regex = request.subscribedTopicRegex;
+  if (regex !== null && regex !== '') {
+    const compiled = compileTopicRegex(regex);
+    if (typeof compiled === 'string') return { code: ErrorCode.invalidRegularExpression, message: compiled };
+  }
   if (request.rebalanceTimeoutMs < -1) return invalid(`RebalanceTimeoutMs ${request.rebalanceTimeoutMs} is invalid`);
   const topics = request.subscribedTopicNames;
   if (topics !== null) {
@@ -54,7 +61,7 @@ export function consumerHeartbeatProblem(request: ConsumerHeartbeatRequest, sett
     if (request.apiVersion >= 1 && request.memberId === '') return invalid('MemberId can not be empty: from version 1 the member makes its own');
     if (request.rebalanceTimeoutMs === -1) return invalid('RebalanceTimeoutMs must be provided in the first request');
     if (request.topicPartitions === null || request.topicPartitions.length > 0) return invalid('TopicPartitions must be empty when (re-)joining');
-    if (topics === null || topics.length === 0) return invalid('SubscribedTopicNames must be set in the first request');
+    if ((topics === null || topics.length === 0) && (regex === null || regex === '')) return invalid('SubscribedTopicNames or SubscribedTopicRegex must be set in the first request');
   } else if (epoch === staticLeaveEpoch) {
     if (request.memberId === '') return invalid('MemberId can not be empty');
     if (request.instanceId === null) return invalid('InstanceId can not be null when a static member leaves');

@@ -165,7 +165,10 @@ export class GroupCoordinator {
   consumerGroupHeartbeat(request: ConsumerHeartbeatRequest): ConsumerHeartbeatResult {
     if (this.closed) return consumerHeartbeatError(ErrorCode.notCoordinator, null);
     const problem = consumerHeartbeatProblem(request, this.settings);
-    if (problem !== null) return consumerHeartbeatError(problem.code, problem.message);
+    if (problem !== null) {
+      this.logger.debug('consumer group heartbeat refused', { group: request.groupId, member: request.memberId, epoch: request.memberEpoch, errorCode: problem.code, reason: problem.message });
+      return consumerHeartbeatError(problem.code, problem.message);
+    }
     let group = this.registry.get(request.groupId);
     if (group === undefined) {
       if (request.memberEpoch !== joinEpoch) return consumerHeartbeatError(ErrorCode.unknownMemberId, `group ${request.groupId} has no member ${request.memberId}`);
@@ -184,6 +187,7 @@ export class GroupCoordinator {
       rackId: request.rackId,
       rebalanceTimeoutMs: request.rebalanceTimeoutMs,
       subscribedTopicNames: request.subscribedTopicNames,
+      subscribedTopicRegex: request.subscribedTopicRegex,
       serverAssignor: request.serverAssignor,
       ownedPartitions: request.topicPartitions,
       clientId: request.clientId,

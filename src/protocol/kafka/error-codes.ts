@@ -84,6 +84,7 @@ export const ErrorCode = {
   unreleasedInstanceId: 111,
   unsupportedAssignor: 112,
   staleMemberEpoch: 113,
+  invalidRegularExpression: 130,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -181,7 +181,9 @@ test('the request checks: assignors, regex, epochs, ids, sizes', async () => {
   const harness = await openHarness({ consumerMaxGroupSize: 2, consumerMaxSubscribedTopics: 3 });
   try {
     assert.equal(join(harness, 'g', 'a', ['orders'], { serverAssignor: 'nope' }).errorCode, ErrorCode.unsupportedAssignor);
-    assert.equal(join(harness, 'g', 'a', ['orders'], { subscribedTopicRegex: '.*' }).errorCode, ErrorCode.invalidRequest);
+    assert.equal(join(harness, 'g', 'a', ['orders'], { subscribedTopicRegex: '(unclosed' }).errorCode, ErrorCode.invalidRegularExpression);
+    assert.equal(join(harness, 'g', 'a', ['orders'], { subscribedTopicRegex: 'x'.repeat(4097) }).errorCode, ErrorCode.invalidRegularExpression);
+    assert.equal(join(harness, 'g', 'a', [], { subscribedTopicRegex: '' }).errorCode, ErrorCode.invalidRequest, 'an empty regex is no subscription');
     assert.equal(join(harness, 'g', 'a', []).errorCode, ErrorCode.invalidRequest);
     assert.equal(join(harness, 'g', 'a', ['a', 'b', 'c', 'd']).errorCode, ErrorCode.invalidRequest);
     assert.equal(join(harness, 'g', 'a', ['orders'], { rebalanceTimeoutMs: -1 }).errorCode, ErrorCode.invalidRequest);
@@ -354,6 +356,33 @@ test('a thousand members (the default groups.consumerMaxGroupSize) join; the nex
     const targets = description.members.map((member) => member.targetAssignment.reduce((sum, topic) => sum + topic.partitions.length, 0));
     assert.equal(targets.reduce((sum, count) => sum + count, 0), 1200);
     assert.ok(Math.max(...targets) - Math.min(...targets) <= 1, 'the target is balanced');
+  } finally {
+    await harness.close();
+  }
+});
+
+test('regex subscriptions (RE2, whole names): topics matching now, and those created later, are assigned; an empty regex clears it', async () => {
+  const harness = await openHarness({});
+  try {
+    harness.topics.add('orders.eu', 2).add('orders.us', 2).add('payments', 2);
+    const first = join(harness, 'r', 'a', [], { subscribedTopicRegex: 'orders\\..*' });
+    assert.equal(first.errorCode, 0);
+    const epoch = first.memberEpoch;
+    assert.deepEqual(assigned(harness, first), { 'orders.eu': [0, 1], 'orders.us': [0, 1] });
+    // Not a partial match: 'xorders.eu' does not match 'orders\..*'.
+    harness.topics.add('xorders.eu', 1).add('orders.apac', 1);
+    harness.scheduler.advance(1500);
+    const later = send(harness, 'r', { memberId: 'a', memberEpoch: epoch }, { 'orders.eu': [0, 1], 'orders.us': [0, 1] });
+    assert.equal(later.errorCode, 0);
+    assert.deepEqual(assigned(harness, later), { 'orders.apac': [0], 'orders.eu': [0, 1], 'orders.us': [0, 1] });
+    const described = harness.coordinator.describeConsumerGroup('r');
+    assert.ok(described !== null && described !== 'classic');
+    assert.equal(described.members[0]!.subscribedTopicRegex, 'orders\\..*');
+    // Names and a regex together; then the regex cleared.
+    const both = send(harness, 'r', { memberId: 'a', memberEpoch: later.memberEpoch, subscribedTopicNames: ['payments'], subscribedTopicRegex: '' }, { 'orders.apac': [0], 'orders.eu': [0, 1], 'orders.us': [0, 1] });
+    assert.equal(both.errorCode, 0);
+    const settled = send(harness, 'r', { memberId: 'a', memberEpoch: both.memberEpoch }, {});
+    assert.deepEqual(assigned(harness, settled.assignment === null ? both : settled), { payments: [0, 1] });
   } finally {
     await harness.close();
   }

@@ -33,6 +33,10 @@ export class FakeTopics implements TopicDirectory {
     return this.topicInfo.get(name);
   }
 
+  topicNames() {
+    return this.topicInfo.keys();
+  }
+
   topicName(id: Buffer) {
     for (const [name, info] of this.topicInfo) if (info.id.equals(id)) return name;
     return undefined;

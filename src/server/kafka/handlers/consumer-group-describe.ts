@@ -45,7 +45,7 @@ export const consumerGroupDescribeHandler = defineHandler({
           clientId: member.clientId,
           clientHost: member.clientHost,
           subscribedTopicNames: [...member.subscribedTopicNames],
-          subscribedTopicRegex: null,
+          subscribedTopicRegex: member.subscribedTopicRegex,
           assignment: { topicPartitions: member.assignment.map((topic) => ({ ...topic })) },
           targetAssignment: { topicPartitions: member.targetAssignment.map((topic) => ({ ...topic })) },
           memberType: consumerMemberType,
