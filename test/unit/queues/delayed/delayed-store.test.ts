@@ -178,10 +178,15 @@ test('segments wholly below the lowest held message are deleted', { timeout }, a
     held(store.hold(message('kept', 60_000)));
     await waitUntil(() => routedCount === 400, '400 routed', 10_000);
     await store.flush();
-    await waitUntil(async () => {
-      await store.flush();
-      return store.segmentCount <= 2;
-    }, 'routed segments deleted', 5000);
+    await waitUntil(
+      async () => {
+        await store.flush();
+        return store.segmentCount <= 2;
+      },
+      'routed segments deleted',
+      20_000, // deleting segments fsyncs the folder: slow on a busy disk
+      () => `segments ${store.segmentCount}, routed below ${store.routedBelow}, log start ${store.logStartOffset}, held ${store.heldCount}`,
+    );
     assert.equal(store.routedBelow, 400);
     assert.ok(store.logStartOffset > 300, `log start ${store.logStartOffset}`);
     const files = await readdir(join(directory, 'log'));
