@@ -41,6 +41,7 @@ import { CorruptBatchError, LogClosedError, OffsetOutOfRangeError, PartitionLog,
 import type { DispositionSnapshot } from '../queue-store/dispositions.js';
 import { decodeMessages, encodeMessage } from '../queue-store/message-codec.js';
 import type { OffsetRanges } from '../queue-store/offset-ranges.js';
+import { SegmentReclaimer } from '../queue-store/segment-reclaimer.js';
 import { StateLog, readStateFile } from '../queue-store/state-log.js';
 import type { StoredMessage } from '../queue-store/stored-message.js';
 import { DueHeap, type DueEntry } from './due-heap.js';
@@ -124,7 +125,7 @@ export class DelayedMessageStore {
   /** Routed messages whose queues' durable promise has not resolved yet. */
   private readonly awaitingQueues = new Set<Promise<void>>();
   private lastAppendDurable: Promise<void> = Promise.resolve();
-  private deleting: Promise<void> | null = null;
+  private readonly segments: SegmentReclaimer;
   private closed = false;
   private readonly logger: Logger;
 
@@ -136,6 +137,7 @@ export class DelayedMessageStore {
     private readonly durable: boolean,
   ) {
     this.logger = settings.logger.with({ delayedStore: directory });
+    this.segments = new SegmentReclaimer(log, settings.logOptions.segmentBytes, (error) => this.logger.warn('deleting routed delayed segments failed', { error: error.message }));
     this.maxBytesInMemory = settings.maxBytesInMemory ?? defaultMaxBytesInMemory;
   }
 
@@ -234,9 +236,9 @@ export class DelayedMessageStore {
   async flush(): Promise<void> {
     await this.log.flush();
     await this.stateLog?.flush();
-    await this.deleting;
+    await this.segments.running;
     this.maybeDeleteRoutedSegments(this.routedBelow, true);
-    await this.deleting;
+    await this.segments.running;
   }
 
   /**
@@ -249,7 +251,7 @@ export class DelayedMessageStore {
     this.clearTimer();
     await this.routing;
     await Promise.all(this.awaitingQueues);
-    await this.deleting;
+    await this.segments.running;
     this.settings.count.held -= this.held;
     try {
       await this.stateLog?.close();
@@ -567,28 +569,7 @@ export class DelayedMessageStore {
     return { settledBelow: routedBelow, settledRanges: ranges, deliveredBelow: 0, returnCounts: [] };
   }
 
-  /**
-   * Deletes the log's segments wholly below `routedBelow` (as the state log has made it durable):
-   * once about a segment's worth is routed there, or always when `force`d (open).
-   */
   private maybeDeleteRoutedSegments(routedBelow: number, force: boolean): void {
-    if (this.deleting !== null || this.closed) return;
-    const log = this.log;
-    const start = log.logStartOffset;
-    const target = Math.min(routedBelow, log.highWatermark);
-    if (target <= start || log.segmentCount < 2) return;
-    if (!force) {
-      const bytesPerOffset = log.sizeBytes / Math.max(1, log.logEndOffset - start);
-      if ((target - start) * bytesPerOffset < this.settings.logOptions.segmentBytes) return;
-    }
-    this.deleting = log
-      .deleteRecordsBefore(asOffset(target))
-      .then(() => {})
-      .catch((error: unknown) => {
-        if (!(error instanceof LogClosedError)) this.logger.warn('deleting routed delayed segments failed', { error: (error as Error).message });
-      })
-      .finally(() => {
-        this.deleting = null;
-      });
+    if (!this.closed) this.segments.reclaim(routedBelow, force);
   }
 }

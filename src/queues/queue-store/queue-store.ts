@@ -37,6 +37,7 @@ import { Dispositions, type DispositionListener } from './dispositions.js';
 import { decodeMessages, encodeMessage } from './message-codec.js';
 import type { OffsetRanges } from './offset-ranges.js';
 import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
+import { SegmentReclaimer } from './segment-reclaimer.js';
 import { StateLog, readStateFile } from './state-log.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
@@ -59,17 +60,18 @@ export class LogQueueStore implements QueueStore {
   private readonly dispositions: Dispositions;
   private reading = false;
   private lastAppendDurable: Promise<void> = Promise.resolve();
-  private deleting: Promise<void> | null = null;
+  private readonly segments: SegmentReclaimer;
   private closed = false;
   private readonly logger: Logger;
 
   private constructor(
     readonly directory: string,
     private readonly log: PartitionLog,
-    private readonly settings: QueueStoreSettings,
+    settings: QueueStoreSettings,
     start: { settledBelow: number; settled: OffsetRanges; deliveredBelow: number; returnCounts: ReadonlyMap<number, number> },
   ) {
     this.logger = settings.logger.with({ queueDirectory: directory });
+    this.segments = new SegmentReclaimer(log, settings.logOptions.segmentBytes, (error) => this.logger.warn('deleting settled queue segments failed', { error: error.message }));
     const listener: DispositionListener = {
       settled: (first, end) => this.stateLog?.recordSettled(first, end),
       deliveredMoved: () => this.stateLog?.recordDeliveredMoved(),
@@ -203,7 +205,7 @@ export class LogQueueStore implements QueueStore {
     await this.log.flush();
     await this.stateLog?.flush();
     this.maybeDeleteSettledSegments(this.dispositions.settledBelow, true);
-    await this.deleting;
+    await this.segments.running;
   }
 
   /** Writes a snapshot of the state now (the store does it by itself when the state file grows). */
@@ -219,7 +221,7 @@ export class LogQueueStore implements QueueStore {
       this.logger.warn('final flush of a queue failed', { error: (error as Error).message });
     }
     this.closed = true;
-    await this.deleting;
+    await this.segments.running;
     try {
       await this.stateLog?.close();
     } finally {
@@ -342,28 +344,7 @@ export class LogQueueStore implements QueueStore {
     return lastOffset + 1;
   }
 
-  /**
-   * Deletes the log's segments wholly below `settledBelow` (as the state log has made it durable):
-   * once about a segment's worth of bytes is settled there, or always when `force`d (flush, open).
-   */
   private maybeDeleteSettledSegments(settledBelow: number, force: boolean): void {
-    if (this.deleting !== null || this.closed) return;
-    const log = this.log;
-    const start = log.logStartOffset;
-    const target = Math.min(settledBelow, log.highWatermark);
-    if (target <= start || log.segmentCount < 2) return;
-    if (!force) {
-      const bytesPerOffset = log.sizeBytes / Math.max(1, log.logEndOffset - start);
-      if ((target - start) * bytesPerOffset < this.settings.logOptions.segmentBytes) return;
-    }
-    this.deleting = log
-      .deleteRecordsBefore(asOffset(target))
-      .then(() => {})
-      .catch((error: unknown) => {
-        if (!(error instanceof LogClosedError)) this.logger.warn('deleting settled queue segments failed', { error: (error as Error).message });
-      })
-      .finally(() => {
-        this.deleting = null;
-      });
+    if (!this.closed) this.segments.reclaim(settledBelow, force);
   }
 }
