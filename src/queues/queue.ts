@@ -74,6 +74,12 @@ export class Queue {
   private expiryTimerAtMs = Number.POSITIVE_INFINITY;
   private idleTimer: NodeJS.Timeout | null = null;
   private lastUsedAtMs = Date.now();
+  /**
+   * Whether a ready message may carry an expiration of its own: one was published here, or the
+   * queue was restored with messages (which may). Until then a queue without consumers, TTL or
+   * drop-head limit has nothing to do on a turn, and does not take one.
+   */
+  private mayHoldExpiringMessages: boolean;
 
   constructor(
     readonly settings: QueueSettings,
@@ -81,6 +87,7 @@ export class Queue {
     options: QueueOptions = defaultQueueOptions,
   ) {
     this.currentOptions = options;
+    this.mayHoldExpiringMessages = store.readyCount > 0;
     store.onReady(() => this.scheduleDispatch());
   }
 
@@ -149,6 +156,7 @@ export class Queue {
       if (options.overflow === 'reject-publish-dlx') void this.events?.deadLetter(this, message, 'maxlen');
       return null;
     }
+    if (message.expiresAtMs !== null) this.mayHoldExpiringMessages = true;
     const appended = this.store.append(message);
     // A TTL of 0: deliverable only to a consumer able to take it now, so dispatch now, at the
     // publish's time, instead of on the next turn, when it would have expired.
@@ -252,6 +260,7 @@ export class Queue {
   /** Called when there may be work: a publish, an ack, qos, flow, a drained socket, a timer. */
   scheduleDispatch(): void {
     if (this.turnScheduled || this.deleted) return;
+    if (this.consumers.length === 0 && !this.needsUpkeep()) return;
     this.turnScheduled = true;
     setImmediate(() => {
       this.turnScheduled = false;
@@ -261,6 +270,12 @@ export class Queue {
       this.expireHead(nowMs);
       this.dropOverflow();
     });
+  }
+
+  /** Whether a turn has work without consumers: expiring messages, or a drop-head limit to keep. */
+  private needsUpkeep(): boolean {
+    const options = this.currentOptions;
+    return this.mayHoldExpiringMessages || options.messageTtlMs !== null || options.maxLength !== null || options.maxLengthBytes !== null;
   }
 
   private dispatch(nowMs: number): void {
