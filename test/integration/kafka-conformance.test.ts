@@ -17,6 +17,7 @@ import { describeClusterRequest, describeClusterResponse } from '../../src/proto
 import { describeGroupsRequest, describeGroupsResponse } from '../../src/protocol/kafka/messages/describe-groups.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
+import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../../src/protocol/kafka/messages/offset-for-leader-epoch.js';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { assertKcatSucceeded, runKcat } from '../helpers/kcat.js';
 import { rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
@@ -211,6 +212,51 @@ test('authorized operations, when asked: every operation of the resource (no aut
       assert.equal(cluster.clusterAuthorizedOperations, asked ? clusterOperations : notRequested);
       const groups = await connection.call(describeGroupsApi, 5, { groups: ['described-group'], includeAuthorizedOperations: asked });
       assert.equal(groups.groups[0]!.authorizedOperations, asked ? groupOperations : notRequested);
+    }
+  } finally {
+    connection.destroy();
+  }
+});
+
+test('OffsetForLeaderEpoch: the end of epoch 0 is the log end; other epochs are undefined; stale or future current epochs are fenced', async () => {
+  const api = rawApi(offsetForLeaderEpochRequest, offsetForLeaderEpochResponse);
+  await admin.createTopics({ topics: [{ topic: 'epochs', numPartitions: 1 }] });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic: 'epochs', messages: Array.from({ length: 5 }, (_, index) => ({ value: `e${index}` })) });
+  await producer.disconnect();
+  const connection = await RawKafkaConnection.open(broker.host, broker.port);
+  try {
+    for (const version of [2, 3, 4]) {
+      const answer = await connection.call(api, version, {
+        ...(version >= 3 ? { replicaId: -1 } : {}),
+        topics: [
+          {
+            topic: 'epochs',
+            partitions: [
+              { partition: 0, currentLeaderEpoch: 0, leaderEpoch: 0 },
+              { partition: 0, currentLeaderEpoch: -1, leaderEpoch: 7 },
+              { partition: 0, currentLeaderEpoch: 3, leaderEpoch: 0 },
+              { partition: 0, currentLeaderEpoch: -2, leaderEpoch: 0 },
+              { partition: 9, currentLeaderEpoch: -1, leaderEpoch: 0 },
+            ],
+          },
+          { topic: 'no-such-topic', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] },
+        ],
+      });
+      const rows = answer.topics.flatMap((topic) => topic.partitions.map((partition) => [partition.errorCode, partition.leaderEpoch, partition.endOffset]));
+      assert.deepEqual(
+        rows,
+        [
+          [0, 0, 5n],
+          [0, -1, -1n],
+          [ErrorCode.unknownLeaderEpoch, -1, -1n],
+          [ErrorCode.fencedLeaderEpoch, -1, -1n],
+          [ErrorCode.unknownTopicOrPartition, -1, -1n],
+          [ErrorCode.unknownTopicOrPartition, -1, -1n],
+        ],
+        `v${version}`,
+      );
     }
   } finally {
     connection.destroy();

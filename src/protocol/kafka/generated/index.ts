@@ -24,6 +24,7 @@ import { metadataRequestCodec, metadataResponseCodec } from './metadata.js';
 import { offsetCommitRequestCodec, offsetCommitResponseCodec } from './offset-commit.js';
 import { offsetDeleteRequestCodec, offsetDeleteResponseCodec } from './offset-delete.js';
 import { offsetFetchRequestCodec, offsetFetchResponseCodec } from './offset-fetch.js';
+import { offsetForLeaderEpochRequestCodec, offsetForLeaderEpochResponseCodec } from './offset-for-leader-epoch.js';
 import { produceRequestCodec, produceResponseCodec } from './produce.js';
 import { syncGroupRequestCodec, syncGroupResponseCodec } from './sync-group.js';
 import type { MessageSchema } from '../schema.js';
@@ -80,6 +81,8 @@ export const generatedCodecs: readonly { readonly schema: MessageSchema }[] = [
   offsetDeleteResponseCodec,
   offsetFetchRequestCodec,
   offsetFetchResponseCodec,
+  offsetForLeaderEpochRequestCodec,
+  offsetForLeaderEpochResponseCodec,
   produceRequestCodec,
   produceResponseCodec,
   syncGroupRequestCodec,

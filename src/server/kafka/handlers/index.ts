@@ -21,6 +21,7 @@ import { listGroupsHandler } from './list-groups.js';
 import { offsetCommitHandler } from './offset-commit.js';
 import { offsetDeleteHandler } from './offset-delete.js';
 import { offsetFetchHandler } from './offset-fetch.js';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { syncGroupHandler } from './sync-group.js';
 import { fetchHandler } from './fetch.js';
 import { initProducerIdHandler } from './init-producer-id.js';
@@ -53,6 +54,7 @@ export const allHandlers: readonly ApiHandler[] = [
   offsetCommitHandler,
   offsetDeleteHandler,
   offsetFetchHandler,
+  offsetForLeaderEpochHandler,
   syncGroupHandler,
   consumerGroupHeartbeatHandler,
   consumerGroupDescribeHandler,
