@@ -5,7 +5,6 @@
  */
 import type { Queue } from './queue.js';
 import type { StoredMessage } from './queue-store/stored-message.js';
-import { TopicAppendStore } from './streams/topic-append-store.js';
 
 /** Set by appendToQueues when a queue refused the message (full, with overflow reject-publish); the caller resets it. */
 export interface AppendRefusals {
@@ -14,8 +13,7 @@ export interface AppendRefusals {
 
 /**
  * Offers the message to every queue; returns what resolves once each that took it holds it as
- * durably as it promises (a persistent message in a durable queue, or any message in a topic:
- * fsynced), or null when there is nothing to wait for. A refusal sets `refusals.refused`.
+ * durably as it promises (Queue.holdsDurably: fsynced), or null when there is nothing to wait for. A refusal sets `refusals.refused`.
  */
 export function appendToQueues(queues: Iterable<Queue>, message: StoredMessage, refusals: AppendRefusals): Promise<unknown> | null {
   let waitFor: Promise<unknown> | null = null;
@@ -26,8 +24,7 @@ export function appendToQueues(queues: Iterable<Queue>, message: StoredMessage, 
       refusals.refused = true;
       continue;
     }
-    // A topic (stream queue, exchange-to-topic binding) keeps every message: its confirm waits for the fsync.
-    if ((!message.persistent && !(queue.store instanceof TopicAppendStore)) || queue.settings.storageId === '') continue;
+    if (!queue.holdsDurably(message)) continue;
     if (waitFor === null) waitFor = appended.durable;
     else (waits ??= [waitFor]).push(appended.durable);
   }

@@ -23,6 +23,7 @@ import { decodeBasicProperties, encodeBasicProperties } from '../protocol/amqp/g
 import { Reader } from '../protocol/wire/reader.js';
 import { Writer } from '../protocol/wire/writer.js';
 import type { Logger } from '../logging/logger.js';
+import { appendToQueues, type AppendRefusals } from './append-to-queues.js';
 import type { Queue } from './queue.js';
 import { integerValue } from './queue-options.js';
 import type { StoredMessage } from './queue-store/stored-message.js';
@@ -62,8 +63,11 @@ function encodeProperties(properties: ReturnType<typeof decodeBasicProperties>):
   return writer.toBuffer();
 }
 
-/** The properties of a message dead-lettered for `death`: x-death and the first/last death headers updated, expiration removed. */
-export function deadLetteredProperties(properties: Buffer, death: Death): Buffer {
+/**
+ * The properties of a message dead-lettered for `death`: x-death and the first/last death headers
+ * updated, expiration removed; encoded, and their headers (which routing and cycle checks read).
+ */
+export function deadLetteredProperties(properties: Buffer, death: Death): { readonly properties: Buffer; readonly headers: FieldTable } {
   const decoded = decodeProperties(properties);
   const headers = new Map<string, FieldValue>(decoded.headers ?? []);
   const earlier = headers.get('x-death');
@@ -96,7 +100,7 @@ export function deadLetteredProperties(properties: Buffer, death: Death): Buffer
   headers.set('x-last-death-reason', text(death.reason));
   headers.set('x-last-death-exchange', text(death.exchange));
   const { expiration: _removed, ...rest } = decoded;
-  return encodeProperties({ ...rest, headers });
+  return { properties: encodeProperties({ ...rest, headers }), headers };
 }
 
 /** The properties with the x-delivery-count header set to `count` (a delivery of a message given back before). */
@@ -124,6 +128,8 @@ export function isDeathCycle(queueName: string, deaths: readonly FieldValue[]): 
 export class DeadLetterRouter {
   /** Reused by every route (routing is synchronous). */
   private readonly routed = new Set<Queue>();
+  /** A target that refuses the letter (full, reject-publish) does not get it; the others do. */
+  private readonly refusals: AppendRefusals = { refused: false };
 
   constructor(
     private readonly hostOf: (name: string) => VirtualHost | undefined,
@@ -140,32 +146,28 @@ export class DeadLetterRouter {
       return null;
     }
     const nowMs = Date.now();
-    let properties: Buffer;
+    let dead: ReturnType<typeof deadLetteredProperties>;
     try {
-      properties = deadLetteredProperties(message.properties, { queue: queue.name, reason, exchange: message.exchange, routingKey: message.routingKey, timeMs: nowMs });
+      dead = deadLetteredProperties(message.properties, { queue: queue.name, reason, exchange: message.exchange, routingKey: message.routingKey, timeMs: nowMs });
     } catch (error) {
       this.logger.warn('a message could not be dead-lettered (its properties do not decode): dropped', { queue: queue.name, error: (error as Error).message });
       return null;
     }
     const routingKey = deadLetterRoutingKey ?? message.routingKey;
-    const headers = decodeBasicProperties(new Reader(properties)).headers;
-    const deaths = headers?.get('x-death');
     const routed = this.routed;
     routed.clear();
-    host.route(exchange, routingKey, headers, routed);
-    const targets = [...routed];
-    routed.clear();
-    const letter: StoredMessage = { exchange: deadLetterExchange, routingKey, properties, body: message.body, persistent: message.persistent, publishedAtMs: nowMs, expiresAtMs: null };
-    const waits: Promise<unknown>[] = [];
-    for (const target of targets) {
-      if (reason !== 'rejected' && deaths?.type === 'array' && isDeathCycle(target.name, deaths.value)) {
+    host.route(exchange, routingKey, dead.headers, routed);
+    const deaths = dead.headers.get('x-death');
+    if (reason !== 'rejected' && deaths?.type === 'array') {
+      for (const target of routed) {
+        if (!isDeathCycle(target.name, deaths.value)) continue;
         this.logger.debug('dead-letter cycle: message not delivered to a queue it already died in', { queue: target.name });
-        continue;
+        routed.delete(target);
       }
-      const appended = target.enqueue(letter);
-      if (appended !== null && letter.persistent && target.settings.storageId !== '') waits.push(appended.durable);
     }
-    if (waits.length === 0) return null;
-    return waits.length === 1 ? waits[0]! : Promise.all(waits);
+    const letter: StoredMessage = { exchange: deadLetterExchange, routingKey, properties: dead.properties, body: message.body, persistent: message.persistent, publishedAtMs: nowMs, expiresAtMs: null };
+    const durable = appendToQueues(routed, letter, this.refusals);
+    routed.clear();
+    return durable;
   }
 }

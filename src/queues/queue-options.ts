@@ -115,6 +115,17 @@ export function queueOptionsFromArguments(args: FieldTable, queueName: string, v
   };
 }
 
+/**
+ * A message's `expiration` property in ms: a decimal string of a non-negative integer; anything
+ * else is refused with 406 and RabbitMQ's text. Capped at 2^32 ms, as TTLs are.
+ */
+export function messageExpirationMs(expiration: string): number {
+  if (!/^-?[0-9]+$/.test(expiration)) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid expiration '${expiration}': no_integer`);
+  const value = Number(expiration);
+  if (value < 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid expiration '${expiration}': {value_negative,${value}}`);
+  return Math.min(value, maxTimeMs);
+}
+
 /** An integer field value as a number (int64 within the safe range); null for any other type. */
 export function integerValue(value: FieldValue): number | null {
   switch (value.type) {

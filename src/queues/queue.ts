@@ -19,7 +19,7 @@
  * turn becomes one pass: deliver what the consumers will take, expire the head, drop past the limit.
  */
 import type { FieldTable } from '../protocol/amqp/field-table.js';
-import type { DeathReason } from './dead-lettering.js';
+import { propertiesWithDeliveryCount, type DeathReason } from './dead-lettering.js';
 import { defaultQueueOptions, type QueueOptions } from './queue-options.js';
 import type { AppendedMessage, QueueStore } from './queue-store/queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './queue-store/stored-message.js';
@@ -164,6 +164,14 @@ export class Queue {
     return appended;
   }
 
+  /**
+   * Whether a confirm of `message` waits for this queue's disk: a persistent message in a queue
+   * kept on disk, or any message in a store that keeps them all (a topic).
+   */
+  holdsDurably(message: StoredMessage): boolean {
+    return this.settings.storageId !== '' && (message.persistent || this.store.keepsTransientMessages === true);
+  }
+
   private wouldOverflow(message: StoredMessage, options: QueueOptions): boolean {
     return (options.maxLength !== null && this.store.readyCount + 1 > options.maxLength) || (options.maxLengthBytes !== null && this.store.readyBytes + message.body.length > options.maxLengthBytes);
   }
@@ -200,12 +208,7 @@ export class Queue {
   /** basic.get: the next ready message that has not expired, taken; null when none is ready now. */
   take(): QueuedMessage | null {
     this.touch();
-    const nowMs = Date.now();
-    for (;;) {
-      const message = this.store.takeNext();
-      if (message === null || !this.hasExpired(message, nowMs)) return message;
-      this.deadLetter(message, 'expired');
-    }
+    return this.takeUnexpired(Date.now());
   }
 
   // ── settling ──────────────────────────────────────────────────────────────────────────────
@@ -232,10 +235,10 @@ export class Queue {
   }
 
   /** The properties a delivery carries: the stored ones, with x-delivery-count once the message has been given back. */
-  deliveryProperties(message: QueuedMessage, withDeliveryCount: (properties: Buffer, count: number) => Buffer): Buffer {
+  deliveryProperties(message: QueuedMessage): Buffer {
     const properties = message.message.properties;
     if (message.deliveryCount === 0 || (this.currentOptions.deliveryLimit === null && this.currentOptions.queueType !== 'quorum')) return properties;
-    return withDeliveryCount(properties, message.deliveryCount);
+    return propertiesWithDeliveryCount(properties, message.deliveryCount);
   }
 
   /**

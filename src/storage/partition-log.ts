@@ -633,15 +633,21 @@ export class PartitionLog {
     return batch;
   }
 
-  /** DeleteRecords: advances logStartOffset to `offset` (≤ highWatermark), persisted; deletes segments wholly below it. */
+  /**
+   * DeleteRecords: advances logStartOffset to `offset` (≤ highWatermark), persisted; deletes the
+   * segments wholly below it, and those below the start that an earlier call left (not sealed yet).
+   */
   deleteRecordsBefore(offset: Offset): Promise<Offset> {
     return this.serialized(async (): Promise<Offset> => {
       if (this.closed) throw new LogClosedError(this.directory);
       if (offset > this.highWatermark || offset < 0) throw new OffsetOutOfRangeError(offset, this.startOffset, this.highWatermark);
-      if (offset <= this.startOffset) return this.logStartOffset;
-      this.startOffset = offset;
-      this.cache.dropBefore(offset);
-      await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, offset, this.syncFile);
+      if (offset > this.startOffset) {
+        this.startOffset = offset;
+        this.cache.dropBefore(offset);
+        await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, offset, this.syncFile);
+      }
+      // Also when the start did not move: a segment below it that was not sealed yet the last time
+      // (deletePrefix leaves unsealed ones) can go now.
       await this.deletePrefix((segment) => segment.nextOffset <= this.startOffset);
       return this.logStartOffset;
     });

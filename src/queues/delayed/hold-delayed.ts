@@ -7,6 +7,7 @@
 import { AmqpChannelError } from '../../protocol/amqp/errors.js';
 import type { BasicProperties } from '../../protocol/amqp/content-header.js';
 import { replyCodes } from '../../protocol/amqp/reply-codes.js';
+import { messageExpirationMs } from '../queue-options.js';
 import { delayOf, propertiesWithDelayServed } from './delayed-exchange-type.js';
 import type { DelayedMessageStore } from './delayed-store.js';
 
@@ -36,7 +37,8 @@ export function holdDelayed(store: DelayedMessageStore, publish: DelayablePublis
     body: publish.body,
     persistent: properties.deliveryMode === 2,
     delayMs,
-    expirationMs: properties.expiration === undefined || !/^[0-9]+$/.test(properties.expiration) ? null : Number(properties.expiration),
+    // Checked by the publish path already (406 for a bad one).
+    expirationMs: properties.expiration === undefined ? null : messageExpirationMs(properties.expiration),
   });
   if (held.held) return held.durable;
   const refused = Promise.reject(new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - message not held for delayed delivery by exchange '${publish.exchange}': ${held.reason}`));

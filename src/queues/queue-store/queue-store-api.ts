@@ -37,6 +37,11 @@ export interface QueueStore {
   /** Body bytes of the ready messages (x-max-length-bytes). */
   readonly readyBytes: number;
   /**
+   * Whether transient messages are kept as durably as persistent ones (a Kafka topic keeps every
+   * record), so that a confirm of one waits for the disk too; false or absent for queues.
+   */
+  readonly keepsTransientMessages?: boolean;
+  /**
    * The next ready message, now taken (requeued ones first, lowest offset first, then log order);
    * null when none is ready, or when the next ones are still being read from disk: the onReady
    * listener is called once they are in.

@@ -28,13 +28,16 @@ export class SegmentReclaimer {
     const log = this.log;
     const start = log.logStartOffset;
     const target = Math.min(doneBelow, log.highWatermark);
-    if (target <= start || log.segmentCount < 2) return;
+    if (log.segmentCount < 2) return;
+    // Forced (a flush, an open) with the start already there: segments below it that were not yet
+    // sealed when it moved are deleted now (the log skips unsealed ones).
+    if (target <= start && !force) return;
     if (!force) {
       const bytesPerOffset = log.sizeBytes / Math.max(1, log.logEndOffset - start);
       if ((target - start) * bytesPerOffset < this.segmentBytes) return;
     }
     this.deletion = log
-      .deleteRecordsBefore(asOffset(target))
+      .deleteRecordsBefore(asOffset(Math.max(target, start)))
       .then(() => {})
       .catch((error: unknown) => {
         if (!(error instanceof LogClosedError)) this.failed(error as Error);

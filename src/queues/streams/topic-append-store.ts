@@ -26,6 +26,7 @@ export interface TopicAppendStoreSettings {
 export class TopicAppendStore implements QueueStore {
   readonly readyBytes = 0;
   readonly unackedCount = 0;
+  readonly keepsTransientMessages = true;
 
   constructor(private readonly settings: TopicAppendStoreSettings) {}
 

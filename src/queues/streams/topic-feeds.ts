@@ -216,12 +216,13 @@ class FeedRunner {
     // holds the feed at the record it refused, tried again later: the feed waits, nothing is lost.
     let refusedAt: number | null = null;
     for (const record of records) {
-      const appended = queue.enqueue(messageFromRecord(record, { withStreamOffset: false, persistent: true }));
+      const message = messageFromRecord(record, { withStreamOffset: false, persistent: true });
+      const appended = queue.enqueue(message);
       if (appended === null) {
         refusedAt = record.offset;
         break;
       }
-      if (queue.settings.storageId !== '') durables.push(appended.durable);
+      if (queue.holdsDurably(message)) durables.push(appended.durable);
     }
     await Promise.all(durables);
     this.feed.positions[this.partition] = Math.max(refusedAt ?? nextOffset, position);

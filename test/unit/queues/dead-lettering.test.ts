@@ -30,7 +30,7 @@ const death = (queue: string, reason: Death['reason']): Death => ({ queue, reaso
 
 test('a first death writes x-death, x-first-death-* and x-last-death-*, and moves expiration into original-expiration', () => {
   const before = encode({ contentType: 'text/plain', expiration: '5000', headers: new Map([['trace', { type: 'longString', value: Buffer.from('abc') }]]) });
-  const after = deadLetteredProperties(before, death('work', 'expired'));
+  const after = deadLetteredProperties(before, death('work', 'expired')).properties;
   const decoded = decode(after);
   assert.equal(decoded.expiration, undefined);
   assert.equal(decoded.contentType, 'text/plain');
@@ -49,9 +49,9 @@ test('a first death writes x-death, x-first-death-* and x-last-death-*, and move
 
 test('repeated deaths: the same (queue, reason) counts up and moves to the front; first-death headers stay', () => {
   let properties = encode({});
-  properties = deadLetteredProperties(properties, death('work', 'rejected'));
-  properties = deadLetteredProperties(properties, death('retry', 'expired'));
-  properties = deadLetteredProperties(properties, death('work', 'rejected'));
+  properties = deadLetteredProperties(properties, death('work', 'rejected')).properties;
+  properties = deadLetteredProperties(properties, death('retry', 'expired')).properties;
+  properties = deadLetteredProperties(properties, death('work', 'rejected')).properties;
   const entries = deaths(properties);
   assert.deepEqual(entries.map((entry) => `${text(entry.get('queue'))}/${text(entry.get('reason'))}`), ['work/rejected', 'retry/expired']);
   assert.deepEqual(entries[0]!.get('count'), { type: 'int64', value: 2n });

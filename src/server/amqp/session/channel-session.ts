@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { AmqpChannelError, AmqpConnectionError } from '../../../protocol/amqp/errors.js';
 import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
-import { propertiesWithDeliveryCount } from '../../../queues/dead-lettering.js';
 import { appendToQueues, type AppendRefusals } from '../../../queues/append-to-queues.js';
+import { messageExpirationMs } from '../../../queues/queue-options.js';
 import { holdDelayed, notDelayed } from '../../../queues/delayed/hold-delayed.js';
 import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
@@ -210,7 +210,7 @@ export class ChannelSession implements ChannelHandler {
     const host = this.host;
     const exchange = this.broker.exchange(host, publish.exchange);
     if (exchange.settings.internal) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - cannot publish to internal exchange '${publish.exchange}' in vhost '${host.name}'`);
-    if (publish.header.properties.expiration !== undefined) expirationMs(publish.header.properties.expiration); // refused here, before anything is done
+    if (publish.header.properties.expiration !== undefined) messageExpirationMs(publish.header.properties.expiration); // refused here, before anything is done
     if (this.mode === 'transaction') {
       this.transaction.push({ kind: 'publish', publish });
       return;
@@ -278,7 +278,7 @@ export class ChannelSession implements ChannelHandler {
       body: publish.body,
       persistent: publish.header.properties.deliveryMode === 2,
       publishedAtMs,
-      expiresAtMs: expiration === undefined ? null : publishedAtMs + expirationMs(expiration),
+      expiresAtMs: expiration === undefined ? null : publishedAtMs + messageExpirationMs(expiration),
     };
     const refusals = this.refusals;
     refusals.refused = false;
@@ -363,7 +363,7 @@ export class ChannelSession implements ChannelHandler {
     if (noAck) queue.settle(message);
     else this.trackUnacked(tag, { queue, message, consumerTag: null });
     const { exchange, routingKey, body } = message.message;
-    const properties = queue.deliveryProperties(message, propertiesWithDeliveryCount);
+    const properties = queue.deliveryProperties(message);
     this.output.sendContent(
       { name: 'basic.get-ok', arguments: { deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey, messageCount: queue.messageCount } },
       properties,
@@ -389,7 +389,7 @@ export class ChannelSession implements ChannelHandler {
       this.trackUnacked(tag, { queue, message, consumerTag: consumer.tag });
     }
     const { exchange, routingKey, body } = message.message;
-    const properties = queue.deliveryProperties(message, propertiesWithDeliveryCount);
+    const properties = queue.deliveryProperties(message);
     this.output.sendContent(
       { name: 'basic.deliver', arguments: { consumerTag: consumer.tag, deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey } },
       properties,
@@ -465,14 +465,6 @@ export class ChannelSession implements ChannelHandler {
 
 /** What publish() returns when a queue refused the message. */
 const refused = Symbol('refused');
-
-/** The `expiration` property: milliseconds as a decimal string (RabbitMQ refuses anything else with 406). */
-function expirationMs(expiration: string): number {
-  if (!/^-?[0-9]+$/.test(expiration)) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid expiration '${expiration}': no_integer`);
-  const value = Number(expiration);
-  if (value < 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - invalid expiration '${expiration}': {value_negative,${value}}`);
-  return Math.min(value, 2 ** 32);
-}
 
 function notTransactional(): AmqpChannelError {
   return new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - channel is not transactional');

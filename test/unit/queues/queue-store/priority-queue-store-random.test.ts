@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { contentHeaderPayload } from '../../../../src/protocol/amqp/content-header.js';
 import { LogQueueStore } from '../../../../src/queues/queue-store/queue-store.js';
 import { PriorityQueueStore } from '../../../../src/queues/queue-store/priority-queue-store.js';
-import type { QueuedMessage } from '../../../../src/queues/queue-store/stored-message.js';
-import { RecordingLogger, copyFolderNow, seededRandom, storeSettings, testMessage, withTempQueue } from './queue-store-fixtures.js';
+import { RecordingLogger, copyFolderNow, seededRandom, storeSettings, testMessage, withTempQueue, StoreHarness } from './queue-store-fixtures.js';
 
 /**
  * Random sequences of appends (random priorities, some missing or above the maximum), takes,
@@ -67,43 +66,6 @@ class Model {
   }
 }
 
-class Harness {
-  private wake: (() => void) | null = null;
-  static waits = 0;
-  readonly taken = new Map<number, QueuedMessage>();
-
-  constructor(public store: PriorityQueueStore) {
-    this.listen();
-  }
-
-  replace(store: PriorityQueueStore): void {
-    this.store = store;
-    this.taken.clear();
-    this.listen();
-  }
-
-  async take(expectSomething: boolean): Promise<QueuedMessage | null> {
-    for (;;) {
-      const next = this.store.takeNext();
-      if (next !== null || !expectSomething) return next;
-      Harness.waits++;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
-  }
-
-  private listen(): void {
-    const store = this.store;
-    store.onReady(() => {
-      if (this.store !== store) return;
-      const wake = this.wake;
-      this.wake = null;
-      wake?.();
-    });
-  }
-}
-
 function propertiesWith(priority: number | undefined): Buffer {
   return contentHeaderPayload({ bodySize: 0n, properties: priority === undefined ? { deliveryMode: 2 } : { deliveryMode: 2, priority } }).subarray(12);
 }
@@ -118,7 +80,7 @@ async function runScenario(seed: number, steps: number, durable: boolean): Promi
     let folder = directory;
     let crashes = 0;
     const model = new Model();
-    const harness = new Harness(await open(folder));
+    const harness = new StoreHarness(await open(folder));
     const durables: Array<Promise<void>> = [];
     for (let step = 0; step < steps; step++) {
       const choice = random();
@@ -193,7 +155,7 @@ async function runScenario(seed: number, steps: number, durable: boolean): Promi
 
 test('random operations on a durable priority store agree with a naive model, across reopens and crash images', { timeout: 300_000 }, async () => {
   for (let seed = 1; seed <= 8; seed++) await runScenario(seed, 400, true);
-  assert.ok(Harness.waits > 20, `takeNext waited (a level reading from disk) ${Harness.waits} times`);
+  assert.ok(StoreHarness.waits > 20, `takeNext waited (a level reading from disk) ${StoreHarness.waits} times`);
 });
 
 test('random operations on a transient priority store agree with the same model', async () => {

@@ -11,7 +11,7 @@ import type { QueueStore } from '../../../../src/queues/queue-store/queue-store-
 import { LogQueueStore } from '../../../../src/queues/queue-store/queue-store.js';
 import { PriorityQueueStore, type OpenLevelStore } from '../../../../src/queues/queue-store/priority-queue-store.js';
 import type { QueuedMessage, StoredMessage } from '../../../../src/queues/queue-store/stored-message.js';
-import { RecordingLogger, copyFolderNow, indexOf, seededRandom, storeSettings, testMessage, withTempQueue } from './queue-store-fixtures.js';
+import { RecordingLogger, copyFolderNow, indexOf, seededRandom, storeSettings, takeMessages, testMessage, withTempQueue } from './queue-store-fixtures.js';
 
 const timeout = 120_000;
 
@@ -36,28 +36,6 @@ function openDurable(directory: string, maxPriority: number, overrides: Paramete
 function takeAvailable(store: QueueStore): QueuedMessage[] {
   const taken: QueuedMessage[] = [];
   for (let next = store.takeNext(); next !== null; next = store.takeNext()) taken.push(next);
-  return taken;
-}
-
-/** Takes `count` messages, waiting for onReady whenever takeNext returns null (a level reading from disk, or being opened). */
-async function takeMessages(store: QueueStore, count: number): Promise<QueuedMessage[]> {
-  const taken: QueuedMessage[] = [];
-  let wake: (() => void) | null = null;
-  store.onReady(() => {
-    const waiting = wake;
-    wake = null;
-    waiting?.();
-  });
-  while (taken.length < count) {
-    const next = store.takeNext();
-    if (next !== null) {
-      taken.push(next);
-      continue;
-    }
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-  }
   return taken;
 }
 

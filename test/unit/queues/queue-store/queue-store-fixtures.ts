@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger, LogFields } from '../../../../src/logging/logger.js';
 import type { LogOptions } from '../../../../src/storage/partition-log.js';
 import type { SyncFile } from '../../../../src/storage/segment.js';
-import type { QueueStoreSettings } from '../../../../src/queues/queue-store/queue-store-api.js';
+import type { QueueStore, QueueStoreSettings } from '../../../../src/queues/queue-store/queue-store-api.js';
 import { LogQueueStore, type LogQueueStoreTuning } from '../../../../src/queues/queue-store/queue-store.js';
 import type { QueuedMessage, StoredMessage } from '../../../../src/queues/queue-store/stored-message.js';
 import { ManualClock, logOptions, seededRandom } from '../../storage/batch-fixtures.js';
@@ -91,7 +91,7 @@ export function takeAvailable(store: LogQueueStore): QueuedMessage[] {
 }
 
 /** Takes `count` messages, waiting for the onReady call whenever takeNext has to read from disk. */
-export async function takeMessages(store: LogQueueStore, count: number, onReadyCalls: { count: number } = { count: 0 }): Promise<QueuedMessage[]> {
+export async function takeMessages(store: QueueStore, count: number, onReadyCalls: { count: number } = { count: 0 }): Promise<QueuedMessage[]> {
   const taken: QueuedMessage[] = [];
   let wake: (() => void) | null = null;
   store.onReady(() => {
@@ -112,4 +112,44 @@ export async function takeMessages(store: LogQueueStore, count: number, onReadyC
     });
   }
   return taken;
+}
+
+/** One open store at a time (replaced at each reopen) and the wait for its onReady: the random model tests' driver. */
+export class StoreHarness<Store extends QueueStore> {
+  private wake: (() => void) | null = null;
+  /** How often takeNext returned null while messages were ready (reading from disk, a level opening). */
+  static waits = 0;
+  readonly taken = new Map<number, QueuedMessage>();
+
+  constructor(public store: Store) {
+    this.listen();
+  }
+
+  replace(store: Store): void {
+    this.store = store;
+    this.taken.clear();
+    this.listen();
+  }
+
+  /** takeNext, waiting for onReady while the store reads. */
+  async take(expectSomething: boolean): Promise<QueuedMessage | null> {
+    for (;;) {
+      const next = this.store.takeNext();
+      if (next !== null || !expectSomething) return next;
+      StoreHarness.waits++;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+  }
+
+  private listen(): void {
+    const store = this.store;
+    store.onReady(() => {
+      if (this.store !== store) return;
+      const wake = this.wake;
+      this.wake = null;
+      wake?.();
+    });
+  }
 }

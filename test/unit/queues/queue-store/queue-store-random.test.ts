@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { LogQueueStore } from '../../../../src/queues/queue-store/queue-store.js';
-import type { QueuedMessage } from '../../../../src/queues/queue-store/stored-message.js';
-import { copyFolderNow, openStore, seededRandom, testMessage, withTempQueue } from './queue-store-fixtures.js';
+import { copyFolderNow, openStore, seededRandom, testMessage, withTempQueue, StoreHarness } from './queue-store-fixtures.js';
 
 /**
  * Random sequences of appends, takes, settles, requeues, purges, flushes, reopens and crash images
@@ -62,46 +60,6 @@ class Model {
   }
 }
 
-/** One open store and the wait for its onReady. */
-class Harness {
-  private wake: (() => void) | null = null;
-  /** How often takeNext returned null while messages were ready (reading from disk). */
-  static waits = 0;
-  readonly taken = new Map<number, QueuedMessage>();
-
-  constructor(public store: LogQueueStore) {
-    this.listen();
-  }
-
-  replace(store: LogQueueStore): void {
-    this.store = store;
-    this.taken.clear();
-    this.listen();
-  }
-
-  /** takeNext, waiting for onReady while the store reads from disk. */
-  async take(expectSomething: boolean): Promise<QueuedMessage | null> {
-    for (;;) {
-      const next = this.store.takeNext();
-      if (next !== null || !expectSomething) return next;
-      Harness.waits++;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
-  }
-
-  private listen(): void {
-    const store = this.store;
-    store.onReady(() => {
-      if (this.store !== store) return;
-      const wake = this.wake;
-      this.wake = null;
-      wake?.();
-    });
-  }
-}
-
 let scenariosThatDeletedSegments = 0;
 
 async function runScenario(seed: number, steps: number): Promise<void> {
@@ -114,7 +72,7 @@ async function runScenario(seed: number, steps: number): Promise<void> {
     let folder = directory;
     let crashes = 0;
     const model = new Model();
-    const harness = new Harness(await openStore(folder, options, tuning));
+    const harness = new StoreHarness(await openStore(folder, options, tuning));
     const durable: Array<Promise<void>> = [];
     for (let step = 0; step < steps; step++) {
       const choice = random();
@@ -200,6 +158,6 @@ async function runScenario(seed: number, steps: number): Promise<void> {
 test('random operations agree with a naive model, across reopens and crash images', { timeout: 300_000 }, async () => {
   for (let seed = 1; seed <= 8; seed++) await runScenario(seed, 400);
   // The runs covered what they are for: reads from disk and settled segments deleted.
-  assert.ok(Harness.waits > 20, `takeNext waited for the disk ${Harness.waits} times`);
+  assert.ok(StoreHarness.waits > 20, `takeNext waited for the disk ${StoreHarness.waits} times`);
   assert.ok(scenariosThatDeletedSegments > 0, 'some run deleted settled segments');
 });
