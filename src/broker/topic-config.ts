@@ -28,6 +28,15 @@ function integerIn(minimum: number, maximum = Number.MAX_SAFE_INTEGER): (value: 
   };
 }
 
+function decimalIn(minimum: number, maximum: number): (value: string) => string | null {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed)) return `expected a number, got '${value}'`;
+    if (parsed < minimum || parsed > maximum) return `expected a value between ${minimum} and ${maximum}, got ${value}`;
+    return null;
+  };
+}
+
 function oneOf(...allowed: string[]): (value: string) => string | null {
   return (value) => (allowed.includes(value) ? null : `expected one of ${allowed.join(', ')}, got '${value}'`);
 }
@@ -35,13 +44,64 @@ function oneOf(...allowed: string[]): (value: string) => string | null {
 /** compression.type's values: the codec batches are stored in, null for "as the producer sent them". */
 export const topicCompressionCodecs: Readonly<Record<string, number | null>> = { producer: null, uncompressed: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
 
+/** What cleanup.policy asks for; null when the value is not a policy Kafka accepts. */
+export interface CleanupPolicy {
+  /** Segments beyond retention.ms / retention.bytes are deleted. */
+  delete: boolean;
+  /** Only the latest record of each key is kept (and keyless records are refused). */
+  compact: boolean;
+}
+
+export function parseCleanupPolicy(value: string): CleanupPolicy | null {
+  const items = value.split(',').map((item) => item.trim());
+  if (items.length === 0 || items.length > 2 || items.some((item) => item !== 'delete' && item !== 'compact')) return null;
+  return { delete: items.includes('delete'), compact: items.includes('compact') };
+}
+
+/** Kafka's defaults for the compaction settings (log.cleaner.* at the broker). */
+export const compactionDefaults = {
+  deleteRetentionMs: 86_400_000,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  /** Long.MAX_VALUE in Kafka: kept as a string, it does not fit a double exactly. */
+  maxCompactionLagMs: '9223372036854775807',
+} as const;
+
 const keys: readonly TopicConfigKey[] = [
   {
     name: 'cleanup.policy',
     type: ConfigType.list,
-    documentation: 'delete: old segments are removed by retention (compaction is not implemented yet)',
+    documentation: 'delete: old segments are removed by retention; compact: only the latest record of each key is kept; compact,delete: both',
     defaultValue: () => 'delete',
-    validate: (value) => (value === 'delete' ? null : `only 'delete' is supported (log compaction is not implemented yet), got '${value}'`),
+    validate: (value) => parseCleanupPolicy(value) === null ? `expected delete, compact or compact,delete, got '${value}'` : null,
+  },
+  {
+    name: 'delete.retention.ms',
+    type: ConfigType.long,
+    documentation: 'how long a tombstone (a record with a key and a null value) of a compacted topic is kept after the cleaner has reached it',
+    defaultValue: () => String(compactionDefaults.deleteRetentionMs),
+    validate: integerIn(0),
+  },
+  {
+    name: 'min.cleanable.dirty.ratio',
+    type: ConfigType.double,
+    documentation: 'the cleaner compacts a partition once the part of its log not yet compacted is at least this fraction of it',
+    defaultValue: () => String(compactionDefaults.minCleanableDirtyRatio),
+    validate: decimalIn(0, 1),
+  },
+  {
+    name: 'min.compaction.lag.ms',
+    type: ConfigType.long,
+    documentation: 'a record stays uncompacted at least this long after it was written',
+    defaultValue: () => String(compactionDefaults.minCompactionLagMs),
+    validate: integerIn(0),
+  },
+  {
+    name: 'max.compaction.lag.ms',
+    type: ConfigType.long,
+    documentation: 'a record becomes eligible for compaction at the latest this long after it was written, whatever the dirty ratio',
+    defaultValue: () => compactionDefaults.maxCompactionLagMs,
+    validate: integerIn(1),
   },
   {
     name: 'compression.type',
@@ -133,6 +193,13 @@ export interface EffectiveTopicConfig {
   indexIntervalBytes: number;
   /** compression.type: the codec every stored batch must have; null = as produced. */
   compressionCodec: number | null;
+  /** cleanup.policy. */
+  cleanupPolicy: CleanupPolicy;
+  deleteRetentionMs: number;
+  minCleanableDirtyRatio: number;
+  minCompactionLagMs: number;
+  /** max.compaction.lag.ms; Kafka's default (Long.MAX_VALUE) becomes Number.MAX_SAFE_INTEGER. */
+  maxCompactionLagMs: number;
 }
 
 export function effectiveTopicConfig(overrides: ReadonlyMap<string, string>, defaults: TopicDefaults): EffectiveTopicConfig {
@@ -150,6 +217,11 @@ export function effectiveTopicConfig(overrides: ReadonlyMap<string, string>, def
     messageTimestampType: timestampType === 'LogAppendTime' ? 'LogAppendTime' : 'CreateTime',
     indexIntervalBytes: number('index.interval.bytes', defaults.indexIntervalBytes),
     compressionCodec: topicCompressionCodecs[overrides.get('compression.type') ?? 'producer'] ?? null,
+    cleanupPolicy: parseCleanupPolicy(overrides.get('cleanup.policy') ?? 'delete') ?? { delete: true, compact: false },
+    deleteRetentionMs: number('delete.retention.ms', compactionDefaults.deleteRetentionMs),
+    minCleanableDirtyRatio: number('min.cleanable.dirty.ratio', compactionDefaults.minCleanableDirtyRatio),
+    minCompactionLagMs: number('min.compaction.lag.ms', compactionDefaults.minCompactionLagMs),
+    maxCompactionLagMs: Math.min(number('max.compaction.lag.ms', Number.MAX_SAFE_INTEGER), Number.MAX_SAFE_INTEGER),
   };
 }
 

@@ -397,7 +397,7 @@ describe('topic and config administration', () => {
         'INVALID_CONFIG',
       );
       await rejectsWith(
-        admin.incrementalAlterConfigs({ resources: [{ resourceType: topicResource, resourceName: 'pk-events', configs: [{ name: 'cleanup.policy', configOperation: Operation.set, value: 'compact' }] }] }),
+        admin.incrementalAlterConfigs({ resources: [{ resourceType: topicResource, resourceName: 'pk-events', configs: [{ name: 'cleanup.policy', configOperation: Operation.set, value: 'archive' }] }] }),
         'INVALID_CONFIG',
       );
       await rejectsWith(
