@@ -43,6 +43,11 @@ export interface ChannelOutput {
   sendMethod(method: AmqpMethod): void;
   /** Sends basic.deliver, basic.get-ok or basic.return with its header (raw properties) and body, split per frame_max. */
   sendContent(method: AmqpMethod, properties: Buffer, body: Buffer): void;
+  /**
+   * Sends basic.deliver as sendContent would, without a method object (the delivery hot path);
+   * `consumerTag` is the tag encoded as a shortstr (frame-writer.ts encodeConsumerTag).
+   */
+  sendDelivery(consumerTag: Buffer, deliveryTag: number, redelivered: boolean, exchange: string, routingKey: string, properties: Buffer, body: Buffer): void;
   /** False while the socket holds more unsent bytes than the connection allows; deliveries should wait for onWritable. */
   readonly writable: boolean;
   /** Called each time the socket drains below the limit again. */

@@ -64,6 +64,9 @@ export class AmqpChannel {
       sendContent: (method, properties, body) => {
         if (this.state === 'open') host.writer.sendContent(channelNumber, method, properties, body);
       },
+      sendDelivery: (consumerTag, deliveryTag, redelivered, exchange, routingKey, properties, body) => {
+        if (this.state === 'open') host.writer.sendDelivery(channelNumber, consumerTag, deliveryTag, redelivered, exchange, routingKey, properties, body);
+      },
       get writable(): boolean {
         return writable();
       },

@@ -23,6 +23,7 @@ import type { ChannelHandler, ChannelOutput, ConnectionInfo, IncomingPublish } f
 import { PublisherConfirms } from './confirms.js';
 import type { PublishGate } from './index.js';
 import { UnackedDeliveries, type UnackedDelivery } from './unacked-deliveries.js';
+import { encodeConsumerTag } from '../frame-writer.js';
 
 /** What the channels of one connection share. */
 export interface ConnectionState {
@@ -42,6 +43,8 @@ type TransactionStep = { readonly kind: 'publish'; readonly publish: IncomingPub
 
 class ChannelConsumer implements QueueConsumer {
   unackedCount = 0;
+  /** The tag as basic.deliver carries it, encoded once. */
+  readonly encodedTag: Buffer;
 
   constructor(
     private readonly channel: ChannelSession,
@@ -51,7 +54,9 @@ class ChannelConsumer implements QueueConsumer {
     readonly exclusive: boolean,
     /** basic.qos prefetch-count with global=false at the time of basic.consume; 0 = unlimited. */
     readonly prefetchCount: number,
-  ) {}
+  ) {
+    this.encodedTag = encodeConsumerTag(tag);
+  }
 
   canTake(): boolean {
     if (!this.channel.mayDeliver()) return false;
@@ -388,13 +393,8 @@ export class ChannelSession implements ChannelHandler {
       consumer.unackedCount++;
       this.trackUnacked(tag, { queue, message, consumerTag: consumer.tag });
     }
-    const { exchange, routingKey, body } = message.message;
-    const properties = queue.deliveryProperties(message);
-    this.output.sendContent(
-      { name: 'basic.deliver', arguments: { consumerTag: consumer.tag, deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey } },
-      properties,
-      body,
-    );
+    const stored = message.message;
+    this.output.sendDelivery(consumer.encodedTag, tag, message.redelivered, stored.exchange, stored.routingKey, queue.deliveryProperties(message), stored.body);
   }
 
   private trackUnacked(tag: number, delivery: UnackedDelivery): void {
