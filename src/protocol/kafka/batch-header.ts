@@ -71,8 +71,23 @@ export function batchTotalBytes(buffer: Buffer, at: number): number {
   return readBatchLength(buffer, at) + batchOverheadBytes;
 }
 
+/**
+ * An int64 field as a number, without a BigInt (offsets and ms timestamps are safe integers; a
+ * value beyond 2^53 comes out rounded, as Number(bigint) would round it).
+ */
+export function readInt64Number(buffer: Buffer, at: number): number {
+  return buffer.readInt32BE(at) * 0x1_0000_0000 + buffer.readUInt32BE(at + 4);
+}
+
+/** Writes a safe integer (negative ones too) as a big-endian int64, without a BigInt. */
+export function writeInt64Number(buffer: Buffer, value: number, at: number): void {
+  const high = Math.floor(value / 0x1_0000_0000);
+  buffer.writeInt32BE(high, at);
+  buffer.writeUInt32BE(value - high * 0x1_0000_0000, at + 4);
+}
+
 export function readBaseOffset(buffer: Buffer, at: number): number {
-  return Number(buffer.readBigInt64BE(at + baseOffsetAt));
+  return readInt64Number(buffer, at + baseOffsetAt);
 }
 
 export function readPartitionLeaderEpoch(buffer: Buffer, at: number): number {
@@ -108,11 +123,11 @@ export function readLastOffsetDelta(buffer: Buffer, at: number): number {
 }
 
 export function readBaseTimestamp(buffer: Buffer, at: number): number {
-  return Number(buffer.readBigInt64BE(at + baseTimestampAt));
+  return readInt64Number(buffer, at + baseTimestampAt);
 }
 
 export function readMaxTimestamp(buffer: Buffer, at: number): number {
-  return Number(buffer.readBigInt64BE(at + maxTimestampAt));
+  return readInt64Number(buffer, at + maxTimestampAt);
 }
 
 /** producerId is -1 or a broker-assigned id; returned as bigint because ids may exceed 2^53. */
@@ -147,7 +162,7 @@ export function hasValidCrc(buffer: Buffer, at: number, totalBytes: number): boo
 }
 
 export function setBaseOffset(buffer: Buffer, at: number, offset: number): void {
-  buffer.writeBigInt64BE(BigInt(offset), at + baseOffsetAt);
+  writeInt64Number(buffer, offset, at + baseOffsetAt);
 }
 
 export function setPartitionLeaderEpoch(buffer: Buffer, at: number, epoch: number): void {
@@ -173,15 +188,16 @@ export interface BatchHeaderFields {
  * CRC. For encoders (the client, the broker's own logs); the produce path never writes headers.
  */
 export function writeBatchHeader(batch: Buffer, header: BatchHeaderFields): void {
-  batch.writeBigInt64BE(BigInt(header.baseOffset), baseOffsetAt);
+  writeInt64Number(batch, header.baseOffset, baseOffsetAt);
   batch.writeInt32BE(batch.length - batchOverheadBytes, batchLengthAt);
   batch.writeInt32BE(header.partitionLeaderEpoch, partitionLeaderEpochAt);
   batch.writeInt8(currentMagic, magicAt);
   batch.writeInt16BE(header.attributes, attributesAt);
   batch.writeInt32BE(header.recordsCount - 1, lastOffsetDeltaAt);
-  batch.writeBigInt64BE(BigInt(header.baseTimestampMs), baseTimestampAt);
-  batch.writeBigInt64BE(BigInt(header.maxTimestampMs), maxTimestampAt);
-  batch.writeBigInt64BE(header.producerId, producerIdAt);
+  writeInt64Number(batch, header.baseTimestampMs, baseTimestampAt);
+  writeInt64Number(batch, header.maxTimestampMs, maxTimestampAt);
+  if (header.producerId === -1n) writeInt64Number(batch, -1, producerIdAt);
+  else batch.writeBigInt64BE(header.producerId, producerIdAt);
   batch.writeInt16BE(header.producerEpoch, producerEpochAt);
   batch.writeInt32BE(header.baseSequence, baseSequenceAt);
   batch.writeInt32BE(header.recordsCount, recordsCountAt);
@@ -195,7 +211,7 @@ export function writeBatchHeader(batch: Buffer, header: BatchHeaderFields): void
 export function setLogAppendTime(buffer: Buffer, at: number, timestampMs: number): void {
   const totalBytes = batchTotalBytes(buffer, at);
   buffer.writeInt16BE(readAttributes(buffer, at) | timestampTypeBit, at + attributesAt);
-  buffer.writeBigInt64BE(BigInt(timestampMs), at + maxTimestampAt);
+  writeInt64Number(buffer, timestampMs, at + maxTimestampAt);
   buffer.writeUInt32BE(computeBatchCrc(buffer, at, totalBytes), at + crcAt);
 }
 

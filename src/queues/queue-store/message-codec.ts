@@ -35,9 +35,11 @@ import {
   forEachBatch,
   readCompressionCodec,
   readRecordsCount,
+  readInt64Number,
   readZigzag,
   recordsAt,
   writeBatchHeader,
+  writeInt64Number,
 } from '../../protocol/kafka/batch-header.js';
 import { RecordIterator } from '../../protocol/kafka/records.js';
 import type { StoredMessage } from './stored-message.js';
@@ -129,7 +131,7 @@ export function encodeMessage(message: StoredMessage): EncodedMessage {
   if (expires) {
     position = writeBytes(batch, position, expiresAtHeaderKey);
     position = writeZigzag(batch, position, 8);
-    batch.writeBigInt64BE(BigInt(message.expiresAtMs ?? 0), position);
+    writeInt64Number(batch, message.expiresAtMs ?? 0, position);
     position += 8;
   }
   position = writeBytes(batch, position, propertiesHeaderKey);
@@ -178,7 +180,7 @@ export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number
       if (readCompressionCodec(buffer, at) !== 0) throw new MalformedInputError('queue message: compressed batch');
       const end = at + batchTotalBytes(buffer, at);
       if (readRecordsCount(buffer, at) === 1) {
-        going = visit(readInt64(buffer, at + baseOffsetAt), decodeOneRecord(buffer, at, end), totalBytes) !== false;
+        going = visit(readInt64Number(buffer, at + baseOffsetAt), decodeOneRecord(buffer, at, end), totalBytes) !== false;
         return going;
       }
       const records = new RecordIterator(buffer, at, buffer, at + recordsAt, end);
@@ -191,11 +193,6 @@ export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number
       return true;
     });
   }
-}
-
-/** An int64 that is a safe integer (offsets, ms timestamps), without a BigInt. */
-function readInt64(buffer: Buffer, at: number): number {
-  return buffer.readInt32BE(at) * 0x1_0000_0000 + buffer.readUInt32BE(at + 4);
 }
 
 /** The last string decoded from some bytes, given again for the same bytes. */
@@ -222,7 +219,7 @@ let readingAt = 0;
 let readingEnd = 0;
 
 function malformed(what: string): MalformedInputError {
-  return new MalformedInputError(`queue message at offset ${readInt64(reading, readingAt + baseOffsetAt)}: ${what}`);
+  return new MalformedInputError(`queue message at offset ${readInt64Number(reading, readingAt + baseOffsetAt)}: ${what}`);
 }
 
 function varint(): number {
@@ -256,7 +253,7 @@ function decodeOneRecord(buffer: Buffer, at: number, end: number): StoredMessage
   cursor.at = at + recordsAt;
   varint(); // record length: the batch length bounds every field anyway
   cursor.at++; // attributes
-  const publishedAtMs = readInt64(buffer, at + baseTimestampAt) + varint();
+  const publishedAtMs = readInt64Number(buffer, at + baseTimestampAt) + varint();
   varint(); // offsetDelta: 0 in a one-record batch
   const keyStart = field();
   const keyEnd = cursor.at;
@@ -275,7 +272,7 @@ function decodeOneRecord(buffer: Buffer, at: number, end: number): StoredMessage
     if (isKey(buffer, nameStart, nameEnd, exchangeHeaderKey)) exchange = exchangeTexts.get(buffer, valueStart, valueEnd);
     else if (isKey(buffer, nameStart, nameEnd, persistentHeaderKey) && valueEnd - valueStart === 1) persistent = buffer[valueStart] === 1;
     else if (isKey(buffer, nameStart, nameEnd, propertiesHeaderKey)) properties = buffer.subarray(valueStart, valueEnd);
-    else if (isKey(buffer, nameStart, nameEnd, expiresAtHeaderKey) && valueEnd - valueStart === 8) expiresAtMs = readInt64(buffer, valueStart);
+    else if (isKey(buffer, nameStart, nameEnd, expiresAtHeaderKey) && valueEnd - valueStart === 8) expiresAtMs = readInt64Number(buffer, valueStart);
   }
   if (keyStart < 0 || bodyStart < 0 || exchange === null || persistent === null || properties === null) {
     throw malformed('routing key, body or an amqp.* header is missing');

@@ -10,6 +10,8 @@ import {
   hasValidCrc,
   isLogAppendTime,
   readBaseOffset,
+  readInt64Number,
+  writeInt64Number,
   readBaseTimestamp,
   readLastOffset,
   readLastOffsetDelta,
@@ -139,4 +141,13 @@ test('timestamps up to the safe-integer range round-trip through the varlong wal
   const timestamps: number[] = [];
   forEachRecordTimestamp(batch, 0, (record) => void timestamps.push(record.timestamp));
   assert.deepEqual(timestamps, [0, 2 ** 45]);
+});
+
+test('int64 fields as numbers read and write what BigInt would, negative values and values past 2^32 included', () => {
+  const buffer = Buffer.alloc(8);
+  for (const value of [0, 1, -1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, -(2 ** 32), -(2 ** 32) - 1, 1_796_490_000_123, -1_796_490_000_123, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+    writeInt64Number(buffer, value, 0);
+    assert.equal(buffer.readBigInt64BE(0), BigInt(value), `write ${value}`);
+    assert.equal(readInt64Number(buffer, 0), value, `read ${value}`);
+  }
 });
