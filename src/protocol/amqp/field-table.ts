@@ -108,9 +108,14 @@ function spend(budget: Budget): void {
   if (budget.valuesLeft < 0) throw new MalformedInputError(`more than ${budget.limits.maxValues} values in one field table`);
 }
 
+/** What every empty table decodes to (clients send `headers: {}` with each publish); tables are read-only. */
+const sharedEmptyTable: FieldTable = new Map();
+
 function readTable(reader: Reader, budget: Budget, depth: number): FieldTable {
   enter(budget, depth);
-  const section = sizedSection(reader);
+  const size = reader.uint32();
+  if (size === 0) return sharedEmptyTable;
+  const section = new Reader(reader.slice(size));
   const table = new Map<string, FieldValue>();
   while (section.remaining > 0) {
     const nameLength = section.uint8();

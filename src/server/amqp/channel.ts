@@ -16,7 +16,7 @@ import { frameTypes } from '../../protocol/amqp/frame-reader.js';
 import type { AmqpMethod } from '../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../protocol/amqp/reply-codes.js';
 import { MalformedInputError } from '../../protocol/wire/errors.js';
-import type { ChannelHandler, ChannelOutput } from './channel-handler.js';
+import type { ChannelHandler, ChannelOutput, IncomingPublish } from './channel-handler.js';
 import { ContentAssembly, publishMethodIds } from './content-assembly.js';
 import { AmqpChannelError, AmqpConnectionError } from './errors.js';
 import type { FrameWriter } from './frame-writer.js';
@@ -132,7 +132,7 @@ export class AmqpChannel {
         const publish = this.assembly.add(frame);
         if (publish !== null) {
           this.assembly = null;
-          this.invoke(publishMethodIds, (handler) => handler.handlePublish(publish));
+          this.invoke(publishMethodIds, handlePublish, publish);
         }
         return;
       }
@@ -163,7 +163,7 @@ export class AmqpChannel {
         return; // answers to what the broker never asked on an open channel: nothing to do
       case 'channel.flow': {
         const { active } = method.arguments;
-        this.invoke(blame, (handler) => handler.setFlow(active));
+        this.invoke(blame, setFlow, active);
         this.host.writer.sendMethod(this.channelNumber, { name: 'channel.flow-ok', arguments: { active } });
         return;
       }
@@ -176,16 +176,19 @@ export class AmqpChannel {
     if (blame.classId === 10 || senderOf(method) === 'server') {
       throw new AmqpConnectionError(replyCodes.commandInvalid, `COMMAND_INVALID - ${method.name} is not a method a client sends on a channel`);
     }
-    this.invoke(blame, (handler) => handler.handleMethod(method));
+    this.invoke(blame, handleMethod, method);
   }
 
-  /** Calls the handler; a promise makes the channel busy until it settles. */
-  private invoke(blame: MethodIds, call: (handler: ChannelHandler) => void | Promise<void>): void {
+  /**
+   * Calls the handler; a promise makes the channel busy until it settles. The call and its argument
+   * come separately (module-level functions below) so a publish does not allocate a closure.
+   */
+  private invoke<Argument>(blame: MethodIds, call: (handler: ChannelHandler, argument: Argument) => void | Promise<void>, argument: Argument): void {
     const handler = this.handler;
     if (handler === null) throw new Error('channel used before its handler was attached');
     let result: void | Promise<void>;
     try {
-      result = call(handler);
+      result = call(handler, argument);
     } catch (error) {
       this.fail(error, blame);
       return;
@@ -259,4 +262,16 @@ export class AmqpChannel {
   private dropWaiting(): void {
     for (const frame of this.waiting.splice(0)) this.host.heldBytesChanged(-frame.payload.length);
   }
+}
+
+function handlePublish(handler: ChannelHandler, publish: IncomingPublish): void | Promise<void> {
+  return handler.handlePublish(publish);
+}
+
+function handleMethod(handler: ChannelHandler, method: AmqpMethod): void | Promise<void> {
+  return handler.handleMethod(method);
+}
+
+function setFlow(handler: ChannelHandler, active: boolean): void {
+  handler.setFlow(active);
 }

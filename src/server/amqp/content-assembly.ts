@@ -24,13 +24,16 @@ import { AmqpChannelError, AmqpConnectionError } from './errors.js';
 /** The class and method ids blamed in errors about content: basic.publish. */
 export const publishMethodIds = { classId: 60, methodId: 40 } as const;
 const contentHeaderPrefixBytes = 12;
+const noBytes = Buffer.alloc(0);
 
 type PublishMethod = Extract<AmqpMethod, { name: 'basic.publish' }>;
 
 export class ContentAssembly {
   private header: ContentHeader | null = null;
-  private properties: Buffer = Buffer.alloc(0);
-  private readonly pieces: Buffer[] = [];
+  private properties: Buffer = noBytes;
+  /** The body frames' payloads: most bodies come in one frame, so the array exists only for a second one. */
+  private firstPiece: Buffer | null = null;
+  private laterPieces: Buffer[] | null = null;
   private receivedBytes = 0;
   private bodyBytes = 0;
 
@@ -56,7 +59,8 @@ export class ContentAssembly {
         `UNEXPECTED_FRAME - content body frames carry more than the ${this.bodyBytes} bytes its header declared`,
       );
     }
-    this.pieces.push(frame.payload);
+    if (this.firstPiece === null) this.firstPiece = frame.payload;
+    else (this.laterPieces ??= []).push(frame.payload);
     this.receivedBytes += frame.payload.length;
     return this.receivedBytes === this.bodyBytes ? this.finish() : null;
   }
@@ -84,7 +88,7 @@ export class ContentAssembly {
 
   private finish(): IncomingPublish {
     if (this.header === null) throw new MalformedInputError('content finished before its header');
-    const body = this.pieces.length === 0 ? Buffer.alloc(0) : this.pieces.length === 1 ? (this.pieces[0] as Buffer) : Buffer.concat(this.pieces, this.bodyBytes);
+    const body = this.firstPiece === null ? noBytes : this.laterPieces === null ? this.firstPiece : Buffer.concat([this.firstPiece, ...this.laterPieces], this.bodyBytes);
     const { exchange, routingKey, mandatory, immediate } = this.publish.arguments;
     return { exchange, routingKey, mandatory, immediate, header: this.header, properties: this.properties, body };
   }
