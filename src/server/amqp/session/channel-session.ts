@@ -24,6 +24,7 @@ import { PublisherConfirms } from './confirms.js';
 import type { PublishGate } from './index.js';
 import { UnackedDeliveries, type UnackedDelivery } from './unacked-deliveries.js';
 import { encodeConsumerTag } from '../frame-writer.js';
+import { DirectReplies, isReplyAddress, propertiesWithReplyTo, replyToPseudoQueue, type ReplyReceiver } from './direct-reply-to.js';
 
 /** What the channels of one connection share. */
 export interface ConnectionState {
@@ -73,7 +74,7 @@ class ChannelConsumer implements QueueConsumer {
   }
 }
 
-export class ChannelSession implements ChannelHandler {
+export class ChannelSession implements ChannelHandler, ReplyReceiver {
   private mode: Mode = 'plain';
   private flowActive = true;
   private closed = false;
@@ -87,6 +88,8 @@ export class ChannelSession implements ChannelHandler {
   private channelPrefetch = 0;
   /** The publishes waiting for the same durable promise as the last one (confirmWhenDurable). */
   private confirmGroup: { readonly durable: Promise<unknown>; readonly sequences: number[] } | null = null;
+  /** The consumer of direct replies (direct-reply-to.ts) and this channel's reply address, when it has one. */
+  private replyConsumer: { readonly tag: string; readonly encodedTag: Buffer; readonly address: string } | null = null;
   /** Reused by every publish: route() fills it synchronously. */
   private readonly routed = new Set<Queue>();
   private readonly refusals: AppendRefusals = { refused: false };
@@ -96,6 +99,7 @@ export class ChannelSession implements ChannelHandler {
     private readonly connection: ConnectionState,
     private readonly output: ChannelOutput,
     private readonly gate: PublishGate,
+    private readonly replies: DirectReplies,
   ) {
     this.confirms = new PublisherConfirms((method) => this.output.sendMethod(method));
     output.onWritable(() => this.wakeConsumers());
@@ -138,6 +142,7 @@ export class ChannelSession implements ChannelHandler {
       }
       case 'queue.declare': {
         const { queue, passive, durable, exclusive, autoDelete, noWait } = method.arguments;
+        if (queue === replyToPseudoQueue || isReplyAddress(queue)) return this.declareReplyQueue(queue, noWait);
         return this.broker.declareQueue(this.host, { name: queue, passive, durable, exclusive, autoDelete, arguments: method.arguments.arguments }, this.connectionId).then((declared) => {
           if (!noWait) this.output.sendMethod({ name: 'queue.declare-ok', arguments: { queue: declared.name, messageCount: declared.messageCount, consumerCount: declared.consumerCount } });
         });
@@ -216,6 +221,7 @@ export class ChannelSession implements ChannelHandler {
     const exchange = this.broker.exchange(host, publish.exchange);
     if (exchange.settings.internal) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - cannot publish to internal exchange '${publish.exchange}' in vhost '${host.name}'`);
     if (publish.header.properties.expiration !== undefined) messageExpirationMs(publish.header.properties.expiration); // refused here, before anything is done
+    if (publish.header.properties.replyTo === replyToPseudoQueue) publish = this.withReplyAddress(publish);
     if (this.mode === 'transaction') {
       this.transaction.push({ kind: 'publish', publish });
       return;
@@ -260,6 +266,11 @@ export class ChannelSession implements ChannelHandler {
     if (exchange.delayedMessages !== null) {
       const held = holdDelayed(exchange.delayedMessages, publish);
       if (held !== notDelayed) return held;
+    }
+    if (publish.exchange === '' && isReplyAddress(publish.routingKey)) {
+      // A reply: handed to the requester's channel if it is there, dropped otherwise; routed either way.
+      this.replies.receiver(publish.routingKey)?.receiveReply(publish.routingKey, publish.properties, publish.body);
+      return null;
     }
     const routed = this.routed;
     routed.clear();
@@ -322,6 +333,7 @@ export class ChannelSession implements ChannelHandler {
   }
 
   private consume(request: { queue: string; consumerTag: string; noAck: boolean; exclusive: boolean; noWait: boolean; arguments: FieldTable }): void {
+    if (request.queue === replyToPseudoQueue) return this.consumeReplies(request.consumerTag, request.noAck, request.noWait);
     const host = this.host;
     const queue = this.broker.queue(host, request.queue, this.connectionId);
     const tag = request.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : request.consumerTag;
@@ -340,6 +352,7 @@ export class ChannelSession implements ChannelHandler {
   }
 
   private cancel(tag: string, noWait: boolean): void {
+    if (this.replyConsumer !== null && this.replyConsumer.tag === tag) this.stopReplies();
     const consumer = this.consumers.get(tag);
     if (consumer !== undefined) this.removeConsumer(consumer);
     if (!noWait) this.output.sendMethod({ name: 'basic.cancel-ok', arguments: { consumerTag: tag } });
@@ -374,6 +387,55 @@ export class ChannelSession implements ChannelHandler {
       properties,
       body,
     );
+  }
+
+  // ── direct reply-to ───────────────────────────────────────────────────────────────────────
+
+  /** basic.consume on amq.rabbitmq.reply-to: no-ack only, one per channel (RabbitMQ's 406 texts). */
+  private consumeReplies(requestedTag: string, noAck: boolean, noWait: boolean): void {
+    if (!noAck) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - reply consumer cannot acknowledge');
+    if (this.replyConsumer !== null) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - reply consumer already set');
+    const tag = requestedTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : requestedTag;
+    if (this.consumers.has(tag)) throw new AmqpConnectionError(replyCodes.notAllowed, `NOT_ALLOWED - attempt to reuse consumer tag '${tag}'`);
+    this.replyConsumer = { tag, encodedTag: encodeConsumerTag(tag), address: this.replies.register(this) };
+    if (!noWait) this.output.sendMethod({ name: 'basic.consume-ok', arguments: { consumerTag: tag } });
+  }
+
+  private stopReplies(): void {
+    if (this.replyConsumer === null) return;
+    this.replies.unregister(this.replyConsumer.address);
+    this.replyConsumer = null;
+  }
+
+  /** A publish whose reply-to is the pseudo-queue carries this channel's reply address instead. */
+  private withReplyAddress(publish: IncomingPublish): IncomingPublish {
+    const consumer = this.replyConsumer;
+    if (consumer === null) throw new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - fast reply consumer does not exist');
+    return {
+      ...publish,
+      header: { ...publish.header, properties: { ...publish.header.properties, replyTo: consumer.address } },
+      properties: propertiesWithReplyTo(publish.properties, consumer.address),
+    };
+  }
+
+  /**
+   * queue.declare of the pseudo-queue (always there: no messages, one consumer, as RabbitMQ answers)
+   * or of a reply address: the same while its channel consumes; 404 otherwise, passive or not (it
+   * cannot be created).
+   */
+  private declareReplyQueue(name: string, noWait: boolean): void {
+    if (name !== replyToPseudoQueue && this.replies.receiver(name) === undefined) {
+      throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no queue '${name}' in vhost '${this.host.name}'`);
+    }
+    if (!noWait) this.output.sendMethod({ name: 'queue.declare-ok', arguments: { queue: name, messageCount: 0, consumerCount: 1 } });
+  }
+
+  /** A direct reply for this channel: delivered now, or dropped when the channel cannot take it. */
+  receiveReply(routingKey: string, properties: Buffer, body: Buffer): boolean {
+    const consumer = this.replyConsumer;
+    if (consumer === null || !this.mayDeliver()) return false;
+    this.output.sendDelivery(consumer.encodedTag, this.unacked.nextTag(), false, '', routingKey, properties, body);
+    return true;
   }
 
   /** Whether deliveries may go out on this channel now (open, flow on, socket not backed up). */
@@ -457,6 +519,7 @@ export class ChannelSession implements ChannelHandler {
     this.closed = true;
     this.confirms.close();
     this.transaction = [];
+    this.stopReplies();
     for (const consumer of [...this.consumers.values()]) this.removeConsumer(consumer);
     this.requeueAll();
     this.connection.channels.delete(this);

@@ -8,6 +8,7 @@ import type { QueueBroker } from '../../../queues/queue-broker.js';
 import type { AmqpSessions, ChannelHandler, ConnectionInfo } from '../channel-handler.js';
 import { hasClientCapability } from '../handshake.js';
 import { ChannelSession, type ConnectionState } from './channel-session.js';
+import { DirectReplies } from './direct-reply-to.js';
 
 export interface SessionSettings {
   readonly maxUnackedMessagesPerConnection: number;
@@ -29,6 +30,7 @@ const blockedReason = 'low on disk';
 export function createAmqpSessions(broker: QueueBroker, settings: SessionSettings, blocking: BlockingSource | null = null): AmqpSessions {
   const connections = new Map<number, ConnectionState>();
   const gate = new PublishGate(blocking);
+  const replies = new DirectReplies();
   const stateOf = (info: ConnectionInfo): ConnectionState => {
     let state = connections.get(info.id);
     if (state === undefined) {
@@ -41,7 +43,7 @@ export function createAmqpSessions(broker: QueueBroker, settings: SessionSetting
     hasVirtualHost: (name) => broker.hasVirtualHost(name),
     openChannel(connection, output): ChannelHandler {
       const state = stateOf(connection);
-      const channel = new ChannelSession(broker, state, output, gate);
+      const channel = new ChannelSession(broker, state, output, gate, replies);
       state.channels.add(channel);
       return channel;
     },
