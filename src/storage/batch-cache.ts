@@ -54,6 +54,8 @@ export class RecentBatchCache {
   }
 
   clear(): void {
+    // A log without a cache (capacity 0: queue logs) clears at every append: nothing to allocate then.
+    if (this.buffers.length === 0) return;
     const released = this.bytes;
     this.buffers = [];
     this.baseOffsets = [];
