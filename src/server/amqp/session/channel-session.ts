@@ -87,7 +87,7 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
   /** basic.qos global=true: unacked deliveries on the whole channel; 0 = unlimited. */
   private channelPrefetch = 0;
   /** The publishes waiting for the same durable promise as the last one (confirmWhenDurable). */
-  private confirmGroup: { readonly durable: Promise<unknown>; readonly sequences: number[] } | null = null;
+  private confirmGroup: { readonly durable: Promise<unknown>; readonly firstSequence: number; lastSequence: number } | null = null;
   /** The consumer of direct replies (direct-reply-to.ts) and this channel's reply address, when it has one. */
   private replyConsumer: { readonly tag: string; readonly encodedTag: Buffer; readonly address: string } | null = null;
   /** Reused by every publish: route() fills it synchronously. */
@@ -236,23 +236,24 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
 
   /**
    * Confirms `sequence` once `durable` resolves. A log's appends of one event-loop turn share one
-   * durable promise (one group commit), so publishes waiting on the same promise share one callback
-   * instead of a promise and two closures each.
+   * durable promise (one group commit), so consecutive publishes waiting on the same promise share
+   * one callback, as a range of sequences: those in it that were answered otherwise (not routed,
+   * refused) are no longer pending, and confirming them again does nothing.
    */
   private confirmWhenDurable(durable: Promise<unknown>, sequence: number): void {
     const group = this.confirmGroup;
     if (group !== null && group.durable === durable) {
-      group.sequences.push(sequence);
+      group.lastSequence = sequence;
       return;
     }
-    const next = { durable, sequences: [sequence] };
+    const next = { durable, firstSequence: sequence, lastSequence: sequence };
     this.confirmGroup = next;
     durable.then(
       () => {
-        for (const waiting of next.sequences) this.confirms.confirmed(waiting);
+        for (let waiting = next.firstSequence; waiting <= next.lastSequence; waiting++) this.confirms.confirmed(waiting);
       },
       () => {
-        for (const waiting of next.sequences) this.confirms.failedToStore(waiting);
+        for (let waiting = next.firstSequence; waiting <= next.lastSequence; waiting++) this.confirms.failedToStore(waiting);
       },
     );
   }

@@ -7,6 +7,14 @@
  * Confirmations are sent at most once per event-loop turn, as one basic.ack with multiple=true
  * for the longest confirmed prefix; a publish that failed (the write did not reach disk) is nacked
  * on its own, between the acks of its neighbours.
+ *
+ * Sequences are consecutive, so what is still outstanding is a window of flags, not a set:
+ *
+ *   sequence:  windowStart ……… firstOutstanding ……………………… lastSequence
+ *   pending:   [ 0  0  0  0  0  1  0  1  1  0  1 … ]     1 = not yet confirmed or failed
+ *
+ * firstOutstanding only moves forward (a flush walks it past answered flags), and the window is
+ * shifted down when its answered front grows past half of it: O(1) per publish, no allocation.
  */
 import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 
@@ -14,8 +22,11 @@ export class PublisherConfirms {
   private lastSequence = 0;
   /** Everything up to it has been acked or nacked to the client. */
   private answeredUpTo = 0;
-  /** Sequences not yet confirmed, in increasing order (a Set keeps insertion order). */
-  private readonly outstanding = new Set<number>();
+  /** pending[sequence - windowStart] is 1 while that sequence is neither confirmed nor failed. */
+  private pending = new Uint8Array(1024);
+  private windowStart = 1;
+  /** No sequence below it is pending. */
+  private firstOutstanding = 1;
   /** Failed sequences not yet answered, in increasing order of failure (sorted before use). */
   private failed: number[] = [];
   private flushScheduled = false;
@@ -26,18 +37,41 @@ export class PublisherConfirms {
   /** Numbers the next publish; it stays outstanding until confirmed() or failed(). */
   next(): number {
     const sequence = ++this.lastSequence;
-    this.outstanding.add(sequence);
+    if (sequence - this.windowStart >= this.pending.length) this.makeRoom();
+    this.pending[sequence - this.windowStart] = 1;
     return sequence;
   }
 
   confirmed(sequence: number): void {
-    if (this.outstanding.delete(sequence)) this.scheduleFlush();
+    if (this.take(sequence)) this.scheduleFlush();
   }
 
   failedToStore(sequence: number): void {
-    if (this.outstanding.delete(sequence)) {
+    if (this.take(sequence)) {
       this.failed.push(sequence);
       this.scheduleFlush();
+    }
+  }
+
+  /** Clears the sequence's pending flag; false when it was not pending. */
+  private take(sequence: number): boolean {
+    const index = sequence - this.windowStart;
+    if (index < 0 || index >= this.pending.length || this.pending[index] === 0) return false;
+    this.pending[index] = 0;
+    return true;
+  }
+
+  /** Drops the answered front of the window, or doubles it when most of it is still pending. */
+  private makeRoom(): void {
+    const answered = this.firstOutstanding - this.windowStart;
+    if (answered * 2 >= this.pending.length) {
+      this.pending.copyWithin(0, answered);
+      this.pending.fill(0, this.pending.length - answered);
+      this.windowStart = this.firstOutstanding;
+    } else {
+      const grown = new Uint8Array(this.pending.length * 2);
+      grown.set(this.pending);
+      this.pending = grown;
     }
   }
 
@@ -56,11 +90,8 @@ export class PublisherConfirms {
   }
 
   private flush(): void {
-    let upTo = this.lastSequence;
-    for (const first of this.outstanding) {
-      upTo = first - 1;
-      break;
-    }
+    while (this.firstOutstanding <= this.lastSequence && this.pending[this.firstOutstanding - this.windowStart] === 0) this.firstOutstanding++;
+    const upTo = this.firstOutstanding - 1;
     if (upTo <= this.answeredUpTo) return;
     if (this.failed.length > 0) this.failed.sort((left, right) => left - right);
     while (this.failed.length > 0 && this.failed[0]! <= upTo) {

@@ -54,3 +54,26 @@ test('nothing is sent after the channel closed', async () => {
   await nextTurn();
   assert.deepEqual(sent, []);
 });
+
+test('a long stream with many outstanding at once, confirmed out of order, is acked exactly up to the first unconfirmed', async () => {
+  const { confirms, sent } = recorder();
+  let confirmedUpTo = 0;
+  const outstanding: number[] = [];
+  // Windows larger than the initial window, slid many times over; confirmations in reverse order per round.
+  for (let round = 0; round < 50; round++) {
+    for (let index = 0; index < 3000; index++) outstanding.push(confirms.next());
+    const [holdBack] = outstanding.splice(1500, 1); // one in the middle stays unconfirmed this round
+    for (const sequence of outstanding.reverse()) confirms.confirmed(sequence);
+    outstanding.length = 0;
+    await nextTurn();
+    assert.deepEqual(sent.splice(0), [`ack ${holdBack! - 1} multiple`], `round ${round}: acked up to the held-back one`);
+    confirms.confirmed(holdBack!);
+    confirmedUpTo = holdBack! + 1499;
+    await nextTurn();
+    assert.equal(sent.pop(), `ack ${confirmedUpTo} multiple`);
+  }
+  confirms.confirmed(confirmedUpTo); // already confirmed: nothing more
+  confirms.confirmed(10 ** 9); // never handed out: ignored
+  await nextTurn();
+  assert.deepEqual(sent, []);
+});
