@@ -16,7 +16,7 @@ import type { Reader } from '../wire/reader.js';
 import type { Writer } from '../wire/writer.js';
 
 export function readShortString(reader: Reader): string {
-  return reader.slice(reader.uint8()).toString('utf8');
+  return reader.text(reader.uint8());
 }
 
 export function writeShortString(writer: Writer, text: string): void {

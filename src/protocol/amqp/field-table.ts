@@ -119,7 +119,7 @@ function readTable(reader: Reader, budget: Budget, depth: number): FieldTable {
   const table = new Map<string, FieldValue>();
   while (section.remaining > 0) {
     const nameLength = section.uint8();
-    const name = section.slice(nameLength).toString('utf8');
+    const name = section.text(nameLength);
     spend(budget);
     table.set(name, readValue(section, budget, depth));
   }

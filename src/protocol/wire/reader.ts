@@ -121,7 +121,8 @@ export class Reader {
     return this.buffer.subarray(start, start + byteCount);
   }
 
-  private text(byteCount: number): string {
+  /** The next byteCount bytes as UTF-8 text (decoded in place: no view is made). */
+  text(byteCount: number): string {
     const start = this.need(byteCount, 'string');
     return this.buffer.toString('utf8', start, start + byteCount);
   }
