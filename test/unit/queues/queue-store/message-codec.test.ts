@@ -136,7 +136,7 @@ test('a record that is not a queue message is refused', () => {
 
 test('random messages come back as they went in, one-record batches read in place, expiry times included', () => {
   const random = seededRandom(12);
-  const names = ['', 'orders', 'échange', 'ключ.🚀', 'a'.repeat(255)];
+  const names = ['', 'orders', 'events', 'orderz', 'échange', 'ключ.🚀', 'a'.repeat(255)];
   const messages = Array.from({ length: 300 }, (_, index) =>
     message({
       exchange: names[Math.floor(random() * names.length)]!,
