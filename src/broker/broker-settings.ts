@@ -32,7 +32,8 @@ export interface BrokerSetting {
   validate(value: string): string | null;
 }
 
-const readOnly = (): string => 'set in the config file only';
+/** The validator of settings that are not dynamic: never asked, dynamicBrokerConfigProblem refuses them first. */
+const notDynamic = (): string => 'set in the config file only';
 
 /** Settings that are not topic defaults; read-only at run time, as in Kafka. */
 const staticSettings: readonly BrokerSetting[] = [
@@ -43,7 +44,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.topicDefaults.numPartitions),
-    validate: readOnly,
+    validate: notDynamic,
   },
   {
     name: 'auto.create.topics.enable',
@@ -52,7 +53,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.autoCreateTopics),
-    validate: readOnly,
+    validate: notDynamic,
   },
   {
     name: 'group.consumer.session.timeout.ms',
@@ -61,7 +62,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.groups.consumerSessionTimeoutMs),
-    validate: readOnly,
+    validate: notDynamic,
   },
   {
     name: 'group.consumer.heartbeat.interval.ms',
@@ -70,7 +71,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.groups.consumerHeartbeatIntervalMs),
-    validate: readOnly,
+    validate: notDynamic,
   },
   {
     name: 'group.consumer.min.session.timeout.ms',
@@ -79,7 +80,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.groups.consumerMinSessionTimeoutMs),
-    validate: readOnly,
+    validate: notDynamic,
   },
   {
     name: 'group.consumer.max.session.timeout.ms',
@@ -88,7 +89,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.groups.consumerMaxSessionTimeoutMs),
-    validate: readOnly,
+    validate: notDynamic,
   },
   {
     name: 'group.consumer.min.heartbeat.interval.ms',
@@ -97,7 +98,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.groups.consumerMinHeartbeatIntervalMs),
-    validate: readOnly,
+    validate: notDynamic,
   },
   {
     name: 'group.consumer.max.heartbeat.interval.ms',
@@ -106,7 +107,7 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.groups.consumerMaxHeartbeatIntervalMs),
-    validate: readOnly,
+    validate: notDynamic,
   },
 ];
 
@@ -156,6 +157,9 @@ export type BrokerConfigLevel = 'broker' | 'clusterDefault';
 
 /** The dynamic broker configs in force, at both levels. */
 export class DynamicBrokerConfigs {
+  /** topicValues(), kept until the next replace(): every topic's effective config asks for it. */
+  private topicValuesCache: ReadonlyMap<string, string> | null = null;
+
   constructor(
     private perBroker: ReadonlyMap<string, string>,
     private clusterDefault: ReadonlyMap<string, string>,
@@ -168,10 +172,12 @@ export class DynamicBrokerConfigs {
   replace(level: BrokerConfigLevel, values: ReadonlyMap<string, string>): void {
     if (level === 'broker') this.perBroker = values;
     else this.clusterDefault = values;
+    this.topicValuesCache = null;
   }
 
   /** Dynamic values by the topic config they default: per-broker over cluster-wide. */
-  topicValues(): Map<string, string> {
+  topicValues(): ReadonlyMap<string, string> {
+    if (this.topicValuesCache !== null) return this.topicValuesCache;
     const values = new Map<string, string>();
     for (const level of [this.clusterDefault, this.perBroker]) {
       for (const [name, value] of level) {
@@ -179,6 +185,7 @@ export class DynamicBrokerConfigs {
         if (topicConfig !== undefined && topicConfig !== null) values.set(topicConfig, value);
       }
     }
+    this.topicValuesCache = values;
     return values;
   }
 }

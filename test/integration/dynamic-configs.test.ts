@@ -266,7 +266,7 @@ describe('configs as Kafka 4.1 has them', () => {
     assert.equal(topic.get('retention.ms')?.configSource, Source.staticBroker);
   });
 
-  test('dynamic broker configs Kafka refuses are INVALID_REQUEST', async () => {
+  test('dynamic broker configs Kafka refuses are INVALID_REQUEST (APPEND to a key that is not a list INVALID_CONFIG)', async () => {
     await rejectsWith(alter(brokerResource, '0', [{ name: 'num.partitions', configOperation: Operation.set, value: '4' }]), 'INVALID_REQUEST', /Cannot update these configs dynamically/);
     await broker.waitForLog(/invalid request .*api=IncrementalAlterConfigs field=configs reason=.*num\.partitions/);
     await rejectsWith(
@@ -284,7 +284,7 @@ describe('configs as Kafka 4.1 has them', () => {
     } finally {
       raw.socket.destroy();
     }
-    await rejectsWith(alter(brokerResource, '0', [{ name: 'log.retention.ms', configOperation: Operation.append, value: '1' }]), 'INVALID_REQUEST');
+    await rejectsWith(alter(brokerResource, '0', [{ name: 'log.retention.ms', configOperation: Operation.append, value: '1' }]), 'INVALID_CONFIG', /not a list/);
     assert.equal((await describeOne(brokerResource, '0', ['log.retention.ms'])).get('log.retention.ms')?.configSource, Source.staticBroker, 'nothing changed');
   });
 

@@ -51,16 +51,12 @@ function configType(resourceType: number, name: string): number | undefined {
   return undefined;
 }
 
-/**
- * The new value of a list-typed key after APPEND or SUBTRACT. Kafka refuses them on other types
- * with INVALID_CONFIG for topics and groups, INVALID_REQUEST for the broker.
- */
+/** The new value of a list-typed key after APPEND or SUBTRACT; on another type INVALID_CONFIG, as Kafka answers for every resource type. */
 function editedList(operation: ConfigOperation, value: string, resourceType: number, current: CurrentValue): string | RequestProblem {
-  const refusal = resourceType === ConfigResourceType.broker ? ErrorCode.invalidRequest : ErrorCode.invalidConfig;
   const type = configType(resourceType, operation.name);
-  if (type === undefined) return problem(refusal, `unknown config '${operation.name}'`, 'configs.name');
+  if (type === undefined) return problem(ErrorCode.invalidConfig, `Unknown config name: ${operation.name}`);
   const start = current(operation.name);
-  if (type !== ConfigType.list || start === null) return problem(refusal, `${operation.name} is not a list: APPEND and SUBTRACT apply to list configs only`, 'configs.configOperation');
+  if (type !== ConfigType.list || start === null) return problem(ErrorCode.invalidConfig, `${operation.name} is not a list: APPEND and SUBTRACT apply to list configs only`);
   const currentItems = listItems(start);
   const given = listItems(value);
   const edited = operation.configOperation === Operation.append ? [...currentItems, ...given.filter((item) => !currentItems.includes(item))] : currentItems.filter((item) => !given.includes(item));
