@@ -29,7 +29,7 @@ import { openGroupCoordinator } from '../groups/coordinator.js';
 import { mapConcurrently } from './concurrency.js';
 import { LocalMetadataStore } from './metadata-store.js';
 import type { StoredTopic } from './metadata-store.js';
-import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
+import { effectiveTopicConfig, topicConfigsProblem, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
 import { DynamicBrokerConfigs, dynamicBrokerConfigProblem } from './broker-settings.js';
 import type { BrokerConfigLevel } from './broker-settings.js';
@@ -378,10 +378,14 @@ export class Broker {
     if (partitionCount > this.config.limits.maxPartitionsPerTopic) {
       return failure(ErrorCode.invalidPartitions, `number of partitions ${partitionCount} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
     }
+    const overrides = new Map<string, string>();
     for (const [key, value] of configs) {
       const problem = validateTopicConfig(key, value);
       if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
+      if (value !== null) overrides.set(key, value);
     }
+    const conflict = topicConfigsProblem(overrides, this.config.topicDefaults, this.dynamicConfigs.topicValues());
+    if (conflict !== null) return failure(ErrorCode.invalidConfig, conflict);
     return this.capacityProblem(1, partitionCount) ?? ok;
   }
 
@@ -610,12 +614,14 @@ export class Broker {
       const problem = validateTopicConfig(key, value);
       if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
     }
-    if (validateOnly) return ok;
     const next = replaceAll ? new Map<string, string>() : new Map(topic.configOverrides);
     for (const [key, value] of changes) {
       if (value === null) next.delete(key);
       else next.set(key, value);
     }
+    const conflict = topicConfigsProblem(next, this.config.topicDefaults, this.dynamicConfigs.topicValues());
+    if (conflict !== null) return failure(ErrorCode.invalidConfig, conflict);
+    if (validateOnly) return ok;
     try {
       await this.metadata.putTopic(name, storedTopic(topic, topic.partitions.length, next));
     } catch (error) {

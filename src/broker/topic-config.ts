@@ -394,6 +394,18 @@ export function validateTopicConfig(name: string, value: string | null): string 
   return key.validate(value);
 }
 
+/**
+ * Why a topic's whole set of settings is refused (INVALID_CONFIG), or null: what Kafka checks
+ * across keys, on the effective values (override, else broker value, else default).
+ */
+export function topicConfigsProblem(overrides: ReadonlyMap<string, string>, defaults: TopicDefaults, brokerValues: ReadonlyMap<string, string> = new Map()): string | null {
+  const text = (name: string): string => (overrides.get(name) ?? brokerValues.get(name) ?? keysByName.get(name)?.defaultValue(defaults) ?? '0').trim();
+  const minimumLagMs = BigInt(text('min.compaction.lag.ms'));
+  const maximumLagMs = BigInt(text('max.compaction.lag.ms'));
+  if (minimumLagMs > maximumLagMs) return `conflict topic config setting min.compaction.lag.ms (${minimumLagMs}) > max.compaction.lag.ms (${maximumLagMs})`;
+  return null;
+}
+
 /** Every topic config key, in DescribeConfigs order. */
 export function topicConfigKeys(): readonly TopicConfigKey[] {
   return keys;

@@ -173,6 +173,7 @@ describe('configs as Kafka 4.1 has them', () => {
     await rejectsWith(create([{ name: 'flush.messages', value: '0' }]), 'INVALID_CONFIG');
     await rejectsWith(create([{ name: 'compression.gzip.level', value: '0' }]), 'INVALID_CONFIG');
     await rejectsWith(create([{ name: 'leader.replication.throttled.replicas', value: '0-0' }]), 'INVALID_CONFIG');
+    await rejectsWith(create([{ name: 'min.compaction.lag.ms', value: '5000' }, { name: 'max.compaction.lag.ms', value: '4000' }]), 'INVALID_CONFIG');
     await create([
       { name: 'preallocate', value: 'TRUE' },
       { name: 'follower.replication.throttled.replicas', value: '0:0' },

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { defaultBrokerConfig } from '../../../src/config/broker-config.js';
 import { DynamicBrokerConfigs, dynamicBrokerConfigProblem } from '../../../src/broker/broker-settings.js';
 import { effectiveGroupConfig, groupConfigsProblem } from '../../../src/broker/group-config.js';
-import { effectiveTopicConfig, topicConfigKeys, validateTopicConfig } from '../../../src/broker/topic-config.js';
+import { effectiveTopicConfig, topicConfigKeys, topicConfigsProblem, validateTopicConfig } from '../../../src/broker/topic-config.js';
 
 test('each topic config is validated as Kafka validates it', () => {
   const accepted: Array<[string, string]> = [
@@ -43,6 +43,13 @@ test('each topic config is validated as Kafka validates it', () => {
   ];
   for (const [name, value] of refused) assert.notEqual(validateTopicConfig(name, value), null, `${name}=${value}`);
   assert.match(validateTopicConfig('no.such.config', '1') ?? '', /unknown topic config/);
+});
+
+test('min.compaction.lag.ms above max.compaction.lag.ms conflicts, on the effective values', () => {
+  const defaults = defaultBrokerConfig.topicDefaults;
+  assert.equal(topicConfigsProblem(new Map([['min.compaction.lag.ms', '9223372036854775807']]), defaults), null, 'equal to the default maximum');
+  assert.match(topicConfigsProblem(new Map([['min.compaction.lag.ms', '5000'], ['max.compaction.lag.ms', '4000']]), defaults) ?? '', /conflict topic config setting/);
+  assert.notEqual(topicConfigsProblem(new Map([['min.compaction.lag.ms', '5000']]), defaults, new Map([['max.compaction.lag.ms', '1000']])), null, 'against a dynamic broker value');
 });
 
 test('every key has a valid default and a distinct name', () => {
