@@ -655,13 +655,16 @@ export class Broker {
       const problem = dynamicBrokerConfigProblem(name, value);
       if (problem !== null) return Promise.resolve(failure(ErrorCode.invalidRequest, problem));
     }
-    if (validateOnly) return Promise.resolve(ok);
     return this.changeConfigs(async () => {
       const next = replaceAll ? new Map<string, string>() : new Map(this.dynamicConfigs.values(level));
       for (const [name, value] of changes) {
         if (value === null) next.delete(name);
         else next.set(name, value);
       }
+      const prospective = new DynamicBrokerConfigs(level === 'broker' ? next : this.dynamicConfigs.values('broker'), level === 'clusterDefault' ? next : this.dynamicConfigs.values('clusterDefault'));
+      const conflict = topicConfigsProblem(new Map(), this.config.topicDefaults, prospective.topicValues());
+      if (conflict !== null) return failure(ErrorCode.invalidRequest, conflict);
+      if (validateOnly) return ok;
       const resource = brokerConfigResource(level, this.nodeId);
       try {
         await this.metadata.putConfigs(resource, next);

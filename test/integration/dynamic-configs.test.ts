@@ -275,6 +275,14 @@ describe('configs as Kafka 4.1 has them', () => {
       'INVALID_REQUEST',
     );
     await rejectsWith(alter(brokerResource, '0', [{ name: 'log.retention.ms', configOperation: Operation.set, value: 'soon' }]), 'INVALID_REQUEST');
+    await rejectsWith(
+      alter(brokerResource, '0', [
+        { name: 'log.cleaner.min.compaction.lag.ms', configOperation: Operation.set, value: '5000' },
+        { name: 'log.cleaner.max.compaction.lag.ms', configOperation: Operation.set, value: '4000' },
+      ]),
+      'INVALID_REQUEST',
+      /conflict/,
+    );
     await rejectsWith(alter(brokerResource, '0', [{ name: 'no.such.broker.config', configOperation: Operation.set, value: '1' }]), 'INVALID_REQUEST');
     // Another broker's id (the clients route it to that broker, so a raw request sends it here).
     const raw = await RawKafkaConnection.open(broker.host, broker.port);
