@@ -3,8 +3,9 @@
  * names, and which of them may change at run time (IncrementalAlterConfigs and AlterConfigs on the
  * broker resource), as Kafka's DynamicLogConfig allows: the broker-level default of every topic
  * config (log.retention.ms, log.segment.bytes, log.cleanup.policy, message.max.bytes,
- * compression.type, log.message.timestamp.*, log.cleaner.delete.retention.ms, …). The rest
- * (num.partitions, auto.create.topics.enable, group.consumer.*) is set in the config file only.
+ * compression.type, log.message.timestamp.*, log.cleaner.delete.retention.ms, …), and the log
+ * cleaner's own (log.cleaner.threads, …: accepted, no effect here). The rest (num.partitions,
+ * auto.create.topics.enable, group.consumer.*) is set in the config file only.
  *
  * Dynamic values live in the cluster metadata (metadata-store.ts) at two levels, as in Kafka:
  *
@@ -14,7 +15,7 @@
  * and a per-broker value wins over a cluster-wide one, which wins over the config file.
  */
 import type { BrokerConfig } from '../config/broker-config.js';
-import { ConfigType, topicConfigKeys } from './topic-config.js';
+import { ConfigType, decimalIn, integerIn, longMaxValue, noEffect, topicConfigKeys } from './topic-config.js';
 import type { ConfigTypeValue } from './topic-config.js';
 
 export interface BrokerSetting {
@@ -128,7 +129,25 @@ const topicDefaultSettings: readonly BrokerSetting[] = topicConfigKeys().flatMap
       ],
 );
 
-const settings: readonly BrokerSetting[] = [...staticSettings, ...topicDefaultSettings];
+/** A dynamic broker config this broker accepts without acting on it. */
+function accepted(name: string, type: BrokerSetting['type'], builtIn: string, validate: (value: string) => string | null, documentation: string): BrokerSetting {
+  return { name, type, documentation: `${documentation}. ${noEffect}`, topicConfig: null, dynamic: true, value: () => builtIn, validate };
+}
+
+/**
+ * The log cleaner's own dynamic configs in Kafka (LogCleaner's reconfigurable set), accepted with
+ * Kafka's defaults and validation so that tools that set them work.
+ */
+const cleanerSettings: readonly BrokerSetting[] = [
+  accepted('log.cleaner.threads', ConfigType.int, '1', integerIn(0, 2 ** 31 - 1), 'background threads of the log cleaner'),
+  accepted('log.cleaner.io.max.bytes.per.second', ConfigType.double, '1.7976931348623157E308', decimalIn(-Number.MAX_VALUE, Number.MAX_VALUE), 'throttle of the log cleaner\'s reads and writes'),
+  accepted('log.cleaner.dedupe.buffer.size', ConfigType.long, String(128 * 1024 * 1024), integerIn(BigInt('-' + longMaxValue) - 1n), 'memory for deduplication, all cleaner threads together'),
+  accepted('log.cleaner.io.buffer.size', ConfigType.int, String(512 * 1024), integerIn(0, 2 ** 31 - 1), 'memory for the log cleaner\'s I/O buffers'),
+  accepted('log.cleaner.io.buffer.load.factor', ConfigType.double, '0.9', decimalIn(-Number.MAX_VALUE, Number.MAX_VALUE), 'how full the deduplication buffer may become'),
+  accepted('log.cleaner.backoff.ms', ConfigType.long, '15000', integerIn(0), 'sleep of the log cleaner when no log needs cleaning'),
+];
+
+const settings: readonly BrokerSetting[] = [...staticSettings, ...topicDefaultSettings, ...cleanerSettings];
 const settingsByName = new Map(settings.map((setting) => [setting.name, setting]));
 
 export function brokerSettings(): readonly BrokerSetting[] {

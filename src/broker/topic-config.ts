@@ -34,7 +34,7 @@ export const longMaxValue = '9223372036854775807';
 const intMaxValue = 2 ** 31 - 1;
 
 /** An integer in [minimum, maximum], checked exactly (longs may exceed Number.MAX_SAFE_INTEGER). */
-function integerIn(minimum: number | bigint, maximum: number | bigint = BigInt(longMaxValue)): (value: string) => string | null {
+export function integerIn(minimum: number | bigint, maximum: number | bigint = BigInt(longMaxValue)): (value: string) => string | null {
   return (value) => {
     const trimmed = value.trim();
     if (!/^[-+]?\d+$/.test(trimmed)) return `expected an integer, got '${value}'`;
@@ -44,7 +44,7 @@ function integerIn(minimum: number | bigint, maximum: number | bigint = BigInt(l
   };
 }
 
-function decimalIn(minimum: number, maximum: number): (value: string) => string | null {
+export function decimalIn(minimum: number, maximum: number): (value: string) => string | null {
   return (value) => {
     const parsed = Number(value);
     if (value.trim() === '' || !Number.isFinite(parsed)) return `expected a number, got '${value}'`;
@@ -101,7 +101,7 @@ export const compactionDefaults = {
 } as const;
 
 /** Said of every key this broker accepts without acting on it. */
-const noEffect = 'Accepted and validated as Kafka does; no effect on this broker';
+export const noEffect = 'Accepted and validated as Kafka does; no effect on this broker';
 
 /** Shorthand for a key whose default is a constant. */
 function fixed(value: string): () => string {

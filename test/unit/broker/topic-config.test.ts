@@ -79,6 +79,8 @@ test('dynamic broker configs: the log.* topic defaults may change, the rest is r
   assert.equal(dynamicBrokerConfigProblem('log.cleaner.min.cleanable.ratio', '0.9'), null);
   assert.equal(dynamicBrokerConfigProblem('compression.type', 'zstd'), null);
   assert.equal(dynamicBrokerConfigProblem('log.retention.ms', null), null, 'DELETE');
+  assert.equal(dynamicBrokerConfigProblem('log.cleaner.threads', '2'), null, "the cleaner's own, accepted without effect");
+  assert.match(dynamicBrokerConfigProblem('log.cleaner.backoff.ms', '-1') ?? '', /^log\.cleaner\.backoff\.ms: /);
   assert.match(dynamicBrokerConfigProblem('num.partitions', '3') ?? '', /Cannot update these configs dynamically: \[num\.partitions\]/);
   assert.match(dynamicBrokerConfigProblem('group.consumer.session.timeout.ms', '3') ?? '', /Cannot update these configs dynamically/);
   assert.match(dynamicBrokerConfigProblem('log.retention.ms', '-5') ?? '', /^log\.retention\.ms: /);
