@@ -29,8 +29,11 @@ import { openGroupCoordinator } from '../groups/coordinator.js';
 import { mapConcurrently } from './concurrency.js';
 import { LocalMetadataStore } from './metadata-store.js';
 import type { StoredTopic } from './metadata-store.js';
-import { effectiveTopicConfig, validateTopicConfig } from './topic-config.js';
+import { effectiveTopicConfig, topicConfigsProblem, validateTopicConfig } from './topic-config.js';
 import type { EffectiveTopicConfig } from './topic-config.js';
+import { DynamicBrokerConfigs, dynamicBrokerConfigProblem } from './broker-settings.js';
+import type { BrokerConfigLevel } from './broker-settings.js';
+import { effectiveGroupConfig, groupConfigsProblem } from './group-config.js';
 import { asOffset } from './offset.js';
 import { topicNameProblem } from './topic-name.js';
 
@@ -113,6 +116,12 @@ export class Broker {
    * listener answers meanwhile). Topic changes wait for it; close() stops it and waits for it.
    */
   private recovery: Promise<void> = Promise.resolve();
+  /** Dynamic broker configs (IncrementalAlterConfigs on the broker resource), kept in the cluster metadata. */
+  readonly dynamicConfigs: DynamicBrokerConfigs;
+  /** Configs of groups of their own (GROUP config resources), by group id, kept in the cluster metadata. */
+  private readonly groupConfigMap = new Map<string, ReadonlyMap<string, string>>();
+  /** The tail of the queue of broker and group config changes: they run one at a time. */
+  private configChanges: Promise<unknown> = Promise.resolve();
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
@@ -126,6 +135,8 @@ export class Broker {
   ) {
     this.advertisedHost = config.advertisedHost || config.host;
     this.advertisedPort = config.kafkaPort;
+    this.dynamicConfigs = new DynamicBrokerConfigs(metadata.configs(brokerConfigResource('broker', config.nodeId)), metadata.configs(brokerConfigResource('clusterDefault', config.nodeId)));
+    for (const resource of metadata.configResources(groupConfigPrefix)) this.groupConfigMap.set(resource.slice(groupConfigPrefix.length), metadata.configs(resource));
     this.metrics.gauge('osprey_topics', 'Topics this broker holds.', () => this.topics.size);
     this.metrics.gauge('osprey_partitions', 'Partitions this broker holds, all topics together.', () => {
       let partitions = 0;
@@ -216,6 +227,7 @@ export class Broker {
         topicNames: () => broker.topics.keys(),
       },
       logger,
+      (groupId) => effectiveGroupConfig(broker.groupConfig(groupId), config.groups),
     );
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
@@ -280,7 +292,19 @@ export class Broker {
   }
 
   private newTopic(name: string, id: Buffer, overrides: Map<string, string>): Topic {
-    return { name, id, partitions: [], configOverrides: overrides, effective: effectiveTopicConfig(overrides, this.config.topicDefaults) };
+    return { name, id, partitions: [], configOverrides: overrides, effective: this.effectiveOf(overrides) };
+  }
+
+  /** A topic's effective settings: its overrides, else the dynamic broker configs, else the config file. */
+  private effectiveOf(overrides: ReadonlyMap<string, string>): EffectiveTopicConfig {
+    return effectiveTopicConfig(overrides, this.config.topicDefaults, this.dynamicConfigs.topicValues());
+  }
+
+  /** Recomputes a topic's effective settings and hands the log options to its open partitions. */
+  private applyEffective(topic: Topic): void {
+    topic.effective = this.effectiveOf(topic.configOverrides);
+    const options = this.logOptions(topic.effective);
+    for (const partition of topic.partitions) if (partition.isOpen) partition.handle.updateOptions(options);
   }
 
   private registerTopic(topic: Topic): void {
@@ -354,10 +378,14 @@ export class Broker {
     if (partitionCount > this.config.limits.maxPartitionsPerTopic) {
       return failure(ErrorCode.invalidPartitions, `number of partitions ${partitionCount} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
     }
+    const overrides = new Map<string, string>();
     for (const [key, value] of configs) {
       const problem = validateTopicConfig(key, value);
       if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
+      if (value !== null) overrides.set(key, value);
     }
+    const conflict = topicConfigsProblem(overrides, this.config.topicDefaults, this.dynamicConfigs.topicValues());
+    if (conflict !== null) return failure(ErrorCode.invalidConfig, conflict);
     return this.capacityProblem(1, partitionCount) ?? ok;
   }
 
@@ -414,7 +442,7 @@ export class Broker {
     if (problem.errorCode !== ErrorCode.none) return problem;
     const overrides = new Map<string, string>();
     for (const [key, value] of configs) if (value !== null) overrides.set(key, value);
-    const topic: Topic = { name, id: randomBytes(16), partitions: [], configOverrides: overrides, effective: effectiveTopicConfig(overrides, this.config.topicDefaults) };
+    const topic: Topic = { name, id: randomBytes(16), partitions: [], configOverrides: overrides, effective: this.effectiveOf(overrides) };
     this.pendingTopicCount++;
     this.pendingPartitionCount += partitionCount;
     try {
@@ -586,12 +614,14 @@ export class Broker {
       const problem = validateTopicConfig(key, value);
       if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
     }
-    if (validateOnly) return ok;
     const next = replaceAll ? new Map<string, string>() : new Map(topic.configOverrides);
     for (const [key, value] of changes) {
       if (value === null) next.delete(key);
       else next.set(key, value);
     }
+    const conflict = topicConfigsProblem(next, this.config.topicDefaults, this.dynamicConfigs.topicValues());
+    if (conflict !== null) return failure(ErrorCode.invalidConfig, conflict);
+    if (validateOnly) return ok;
     try {
       await this.metadata.putTopic(name, storedTopic(topic, topic.partitions.length, next));
     } catch (error) {
@@ -599,11 +629,86 @@ export class Broker {
     }
     topic.configOverrides.clear();
     for (const [key, value] of next) topic.configOverrides.set(key, value);
-    topic.effective = effectiveTopicConfig(topic.configOverrides, this.config.topicDefaults);
-    const options = this.logOptions(topic.effective);
-    for (const partition of topic.partitions) if (partition.isOpen) partition.handle.updateOptions(options);
+    this.applyEffective(topic);
     this.logger.info('topic config changed', { topic: name, changes: [...changes.keys()].join(',') });
     return ok;
+  }
+
+  /** Runs config changes of the broker and of groups one at a time, in call order. */
+  private changeConfigs<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.configChanges.then(change, change);
+    this.configChanges = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  /**
+   * Replaces (AlterConfigs) or edits (IncrementalAlterConfigs) the dynamic broker configs of one
+   * level: this broker's own, or the cluster-wide defaults. Every refusal is INVALID_REQUEST, as in
+   * Kafka. Recorded in the cluster metadata, then applied at once: topics without an override of
+   * the matching topic config take the new default.
+   */
+  alterBrokerConfigs(level: BrokerConfigLevel, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+    for (const [name, value] of changes) {
+      const problem = dynamicBrokerConfigProblem(name, value);
+      if (problem !== null) return Promise.resolve(failure(ErrorCode.invalidRequest, problem));
+    }
+    return this.changeConfigs(async () => {
+      const next = replaceAll ? new Map<string, string>() : new Map(this.dynamicConfigs.values(level));
+      for (const [name, value] of changes) {
+        if (value === null) next.delete(name);
+        else next.set(name, value);
+      }
+      const prospective = new DynamicBrokerConfigs(level === 'broker' ? next : this.dynamicConfigs.values('broker'), level === 'clusterDefault' ? next : this.dynamicConfigs.values('clusterDefault'));
+      const conflict = topicConfigsProblem(new Map(), this.config.topicDefaults, prospective.topicValues());
+      if (conflict !== null) return failure(ErrorCode.invalidRequest, conflict);
+      if (validateOnly) return ok;
+      const resource = brokerConfigResource(level, this.nodeId);
+      try {
+        await this.metadata.putConfigs(resource, next);
+      } catch (error) {
+        return this.storageFailure('alter configs of', resource, error);
+      }
+      this.dynamicConfigs.replace(level, next);
+      for (const topic of this.topics.values()) this.applyEffective(topic);
+      this.logger.info('broker config changed', { level, changes: [...changes.keys()].join(',') });
+      return ok;
+    });
+  }
+
+  /** A group's configs of its own (GROUP config resources); empty when it has none. */
+  groupConfig(groupId: string): ReadonlyMap<string, string> {
+    return this.groupConfigMap.get(groupId) ?? new Map<string, string>();
+  }
+
+  /**
+   * Replaces or edits a group's configs of their own (INVALID_CONFIG for an unknown key or a value
+   * out of the broker's bounds), recorded in the cluster metadata; the group's members get them at
+   * their next heartbeat. The group need not exist.
+   */
+  alterGroupConfigs(groupId: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+    return this.changeConfigs(async () => {
+      const next = replaceAll ? new Map<string, string>() : new Map(this.groupConfig(groupId));
+      for (const [name, value] of changes) {
+        if (value === null) next.delete(name);
+        else next.set(name, value);
+      }
+      const problem = groupConfigsProblem(next, this.config.groups);
+      if (problem !== null) return failure(ErrorCode.invalidConfig, problem);
+      if (validateOnly) return ok;
+      const resource = `${groupConfigPrefix}${groupId}`;
+      try {
+        await this.metadata.putConfigs(resource, next);
+      } catch (error) {
+        return this.storageFailure('alter configs of', resource, error);
+      }
+      if (next.size === 0) this.groupConfigMap.delete(groupId);
+      else this.groupConfigMap.set(groupId, next);
+      this.logger.info('group config changed', { group: groupId, changes: [...changes.keys()].join(',') });
+      return ok;
+    });
   }
 
   /** Wakes fetches waiting on this partition. */
@@ -735,6 +840,13 @@ export class Broker {
     await this.metadata.close();
     if (failures.length > 0) throw failures[0];
   }
+}
+
+const groupConfigPrefix = 'group:';
+
+/** The cluster metadata resource of one level of dynamic broker configs: `broker:<node id>`, or `broker:` for the cluster-wide defaults. */
+function brokerConfigResource(level: BrokerConfigLevel, nodeId: number): string {
+  return level === 'broker' ? `broker:${nodeId}` : 'broker:';
 }
 
 function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<string, string>): StoredTopic {

@@ -1,22 +1,27 @@
 /**
  * Configs as DescribeConfigs and CreateTopics describe them: the broker settings a client may read,
- * under Kafka's broker config names, and each topic config with where its value comes from and its
- * synonyms (Kafka's order: the most specific first).
+ * under Kafka's broker config names (broker-settings.ts), each topic config with where its value
+ * comes from, each group config, and their synonyms in Kafka's order (the most specific first):
  *
- *   topic config       broker setting it defaults to     synonyms of an overridden topic config
- *   retention.ms   ←   log.retention.ms                  [retention.ms (topic), log.retention.ms
- *   segment.ms     ←   log.roll.ms                        (static broker, when set in the config),
- *   …                                                     log.retention.ms (default)]
+ *   topic config       broker setting it defaults to     synonyms of retention.ms, all levels set:
+ *   retention.ms   ←   log.retention.ms                  [retention.ms             1 DYNAMIC_TOPIC_CONFIG,
+ *   segment.ms     ←   log.roll.ms                        log.retention.ms         2 DYNAMIC_BROKER_CONFIG,
+ *   …                                                     log.retention.ms         3 DYNAMIC_DEFAULT_BROKER_CONFIG,
+ *                                                         log.retention.ms         4 STATIC_BROKER_CONFIG,
+ *                                                         log.retention.ms         5 DEFAULT_CONFIG]
  *
- * A broker setting counts as set by the operator (STATIC_BROKER_CONFIG) when it differs from the
- * built-in default, and is DEFAULT_CONFIG otherwise: the loaded config does not say which file or
- * flag a value came from. Broker settings are read-only at run time.
+ * A level that is not set is left out; the value and source are the first synonym's. A broker
+ * setting counts as set by the operator (STATIC_BROKER_CONFIG) when it differs from the built-in
+ * default, and is DEFAULT_CONFIG otherwise: the loaded config does not say which file or flag a
+ * value came from.
  */
 import type { BrokerConfig } from '../config/broker-config.js';
 import { defaultBrokerConfig } from '../config/broker-config.js';
-import { ConfigSource, ConfigType, describeTopicConfigs, topicConfigKey } from './topic-config.js';
-
-type ConfigTypeValue = (typeof ConfigType)[keyof typeof ConfigType];
+import { brokerSetting, brokerSettings } from './broker-settings.js';
+import type { BrokerSetting, DynamicBrokerConfigs } from './broker-settings.js';
+import { groupConfigKeys } from './group-config.js';
+import { ConfigSource, topicConfigKeys } from './topic-config.js';
+import type { ConfigTypeValue } from './topic-config.js';
 
 export interface ConfigSynonym {
   readonly name: string;
@@ -35,127 +40,65 @@ export interface ConfigDescription {
   readonly synonyms: readonly ConfigSynonym[];
 }
 
-interface BrokerSetting {
-  /** Kafka's broker config name. */
-  readonly name: string;
-  readonly type: ConfigTypeValue;
-  readonly documentation: string;
-  /** The topic config this setting is the default of, if any. */
-  readonly topicConfig: string | null;
-  value(config: BrokerConfig): string;
-}
-
-const brokerSettings: readonly BrokerSetting[] = [
-  {
-    name: 'num.partitions',
-    type: ConfigType.int,
-    documentation: 'partitions of an auto-created topic, or of CreateTopics asking for -1',
-    topicConfig: null,
-    value: (config) => String(config.topicDefaults.numPartitions),
-  },
-  {
-    name: 'auto.create.topics.enable',
-    type: ConfigType.boolean,
-    documentation: 'create a topic with the defaults when a client produces to or asks for one that does not exist',
-    topicConfig: null,
-    value: (config) => String(config.autoCreateTopics),
-  },
-  {
-    name: 'log.retention.ms',
-    type: ConfigType.long,
-    documentation: 'default retention.ms of topics',
-    topicConfig: 'retention.ms',
-    value: (config) => String(config.topicDefaults.retentionMs),
-  },
-  {
-    name: 'log.retention.bytes',
-    type: ConfigType.long,
-    documentation: 'default retention.bytes of topics',
-    topicConfig: 'retention.bytes',
-    value: (config) => String(config.topicDefaults.retentionBytes),
-  },
-  {
-    name: 'log.segment.bytes',
-    type: ConfigType.int,
-    documentation: 'default segment.bytes of topics',
-    topicConfig: 'segment.bytes',
-    value: (config) => String(config.topicDefaults.segmentBytes),
-  },
-  {
-    name: 'log.roll.ms',
-    type: ConfigType.long,
-    documentation: 'default segment.ms of topics',
-    topicConfig: 'segment.ms',
-    value: (config) => String(config.topicDefaults.segmentMs),
-  },
-  {
-    name: 'message.max.bytes',
-    type: ConfigType.int,
-    documentation: 'default max.message.bytes of topics',
-    topicConfig: 'max.message.bytes',
-    value: (config) => String(config.topicDefaults.maxMessageBytes),
-  },
-  {
-    name: 'log.message.timestamp.type',
-    type: ConfigType.string,
-    documentation: 'default message.timestamp.type of topics',
-    topicConfig: 'message.timestamp.type',
-    value: (config) => config.topicDefaults.messageTimestampType,
-  },
-  {
-    name: 'log.index.interval.bytes',
-    type: ConfigType.int,
-    documentation: 'default index.interval.bytes of topics',
-    topicConfig: 'index.interval.bytes',
-    value: (config) => String(config.topicDefaults.indexIntervalBytes),
-  },
-];
-
-const settingByTopicConfig = new Map(brokerSettings.flatMap((setting) => (setting.topicConfig === null ? [] : [[setting.topicConfig, setting] as const])));
-
-function brokerSettingSource(setting: BrokerSetting, config: BrokerConfig): number {
-  return setting.value(config) === setting.value(defaultBrokerConfig) ? ConfigSource.default : ConfigSource.staticBroker;
-}
-
-/** The broker setting's own synonyms: as configured, then the built-in default when they differ. */
-function brokerSettingSynonyms(setting: BrokerSetting, config: BrokerConfig): ConfigSynonym[] {
+/**
+ * A broker setting's synonyms: the dynamic values (per broker only when `perBroker`), then the
+ * config file's value when it differs from the built-in default, then the built-in default.
+ */
+function brokerSettingSynonyms(setting: BrokerSetting, config: BrokerConfig, dynamic: DynamicBrokerConfigs, perBroker = true): ConfigSynonym[] {
+  const synonyms: ConfigSynonym[] = [];
+  const own = perBroker ? dynamic.values('broker').get(setting.name) : undefined;
+  if (own !== undefined) synonyms.push({ name: setting.name, value: own, source: ConfigSource.dynamicBroker });
+  const clusterWide = dynamic.values('clusterDefault').get(setting.name);
+  if (clusterWide !== undefined) synonyms.push({ name: setting.name, value: clusterWide, source: ConfigSource.dynamicDefaultBroker });
   const value = setting.value(config);
   const builtIn = setting.value(defaultBrokerConfig);
-  const synonyms: ConfigSynonym[] = [];
   if (value !== builtIn) synonyms.push({ name: setting.name, value, source: ConfigSource.staticBroker });
   synonyms.push({ name: setting.name, value: builtIn, source: ConfigSource.default });
   return synonyms;
 }
 
-/** The broker settings clients may read (DescribeConfigs on the broker resource). */
-export function describeBrokerSettings(config: BrokerConfig): ConfigDescription[] {
-  return brokerSettings.map((setting) => ({
-    name: setting.name,
-    value: setting.value(config),
-    source: brokerSettingSource(setting, config),
-    type: setting.type,
-    readOnly: true,
-    documentation: setting.documentation,
-    synonyms: brokerSettingSynonyms(setting, config),
-  }));
+function fromSynonyms(name: string, type: ConfigTypeValue, readOnly: boolean, documentation: string, synonyms: ConfigSynonym[]): ConfigDescription {
+  const first = synonyms[0]!;
+  return { name, value: first.value, source: first.source, type, readOnly, documentation, synonyms };
+}
+
+/**
+ * The broker settings clients may read (DescribeConfigs on the broker resource): named by our node
+ * id, every setting with its value in force; named '' (the cluster-wide default resource), as in
+ * Kafka, only the cluster-wide dynamic values.
+ */
+export function describeBrokerSettings(config: BrokerConfig, dynamic: DynamicBrokerConfigs, level: 'broker' | 'clusterDefault' = 'broker'): ConfigDescription[] {
+  const described: ConfigDescription[] = [];
+  for (const setting of brokerSettings()) {
+    if (level === 'clusterDefault' && !dynamic.values('clusterDefault').has(setting.name)) continue;
+    const synonyms = brokerSettingSynonyms(setting, config, dynamic, level === 'broker');
+    described.push(fromSynonyms(setting.name, setting.type, !setting.dynamic, setting.documentation, synonyms));
+  }
+  return described;
 }
 
 /** Every topic config with its effective value, for a topic with these overrides. */
-export function describeTopicConfigEntries(overrides: ReadonlyMap<string, string>, config: BrokerConfig): ConfigDescription[] {
-  return describeTopicConfigs(overrides, config.topicDefaults).map((described) => {
-    const setting = settingByTopicConfig.get(described.name);
-    const topicSynonyms: ConfigSynonym[] = described.source === ConfigSource.topic ? [{ name: described.name, value: described.value, source: ConfigSource.topic }] : [];
-    const builtIn = topicConfigKey(described.name)?.defaultValue(config.topicDefaults) ?? described.value;
-    const brokerSynonyms = setting === undefined ? [{ name: described.name, value: builtIn, source: ConfigSource.default }] : brokerSettingSynonyms(setting, config);
-    const inheritedSource = setting === undefined ? described.source : brokerSettingSource(setting, config);
-    return {
-      name: described.name,
-      value: described.value,
-      source: described.source === ConfigSource.topic ? ConfigSource.topic : inheritedSource,
-      type: described.type as ConfigTypeValue,
-      readOnly: false,
-      documentation: described.documentation,
-      synonyms: [...topicSynonyms, ...brokerSynonyms],
-    };
+export function describeTopicConfigEntries(overrides: ReadonlyMap<string, string>, config: BrokerConfig, dynamic: DynamicBrokerConfigs): ConfigDescription[] {
+  return topicConfigKeys().map((key) => {
+    const override = overrides.get(key.name);
+    const topicSynonyms: ConfigSynonym[] = override === undefined ? [] : [{ name: key.name, value: override, source: ConfigSource.topic }];
+    const setting = key.brokerName === null ? undefined : brokerSetting(key.brokerName);
+    const inherited =
+      setting === undefined ? [{ name: key.name, value: key.defaultValue(config.topicDefaults), source: ConfigSource.default }] : brokerSettingSynonyms(setting, config, dynamic);
+    return fromSynonyms(key.name, key.type, false, key.documentation, [...topicSynonyms, ...inherited]);
+  });
+}
+
+/**
+ * Every group config of a group with these configs of its own: GROUP_CONFIG (8) when set, else the
+ * broker's setting. Kafka names that fallback after the group config itself; here it is named by
+ * the broker setting it comes from (group.consumer.session.timeout.ms…).
+ */
+export function describeGroupConfigEntries(own: ReadonlyMap<string, string>, config: BrokerConfig, dynamic: DynamicBrokerConfigs): ConfigDescription[] {
+  return groupConfigKeys().map((key) => {
+    const value = own.get(key.name);
+    const groupSynonyms: ConfigSynonym[] = value === undefined ? [] : [{ name: key.name, value, source: ConfigSource.group }];
+    const setting = brokerSetting(key.brokerName)!;
+    return fromSynonyms(key.name, key.type, false, key.documentation, [...groupSynonyms, ...brokerSettingSynonyms(setting, config, dynamic)]);
   });
 }

@@ -4,7 +4,8 @@
  *
  * Checks, in Kafka's order: exactly one v2 batch; zstd only from Produce v7; size within
  * max.message.bytes; CRC-32C; record count consistent with lastOffsetDelta; no control batches
- * from clients; sequence numbers present for producer ids. Under LogAppendTime the batch is
+ * from clients; sequence numbers present for producer ids; under CreateTime, timestamps within
+ * message.timestamp.before/after.max.ms (timestamp-bounds.ts). Under LogAppendTime the batch is
  * stamped with the broker's clock (maxTimestamp and the timestamp-type bit, then a new CRC).
  * Idempotent producers' sequences and epochs are checked last, in appendBatch. A topic with a
  * compression.type gets batches of another codec recompressed first (recompress.ts), in arrival
@@ -34,6 +35,7 @@ import type { Broker, Partition } from './broker.js';
 import { asOffset, type Offset } from './offset.js';
 import type { BatchMetadata } from './idempotence/producer-state.js';
 import { recompressBatch } from './recompress.js';
+import { timestampBoundsProblem } from './timestamp-bounds.js';
 import { DecompressionError } from '../protocol/kafka/compression.js';
 
 export interface PartitionProduceResult {
@@ -83,6 +85,8 @@ export function checkBatch(records: Buffer | null, partition: Partition, produce
   if (readProducerId(records, 0) >= 0n && readBaseSequence(records, 0) < 0) {
     return rejected(ErrorCode.invalidRecord, 'a batch with a producer id must carry a base sequence');
   }
+  const timestampProblem = timestampBoundsProblem(records, partition.topic.effective, Date.now());
+  if (timestampProblem !== null) return rejected(ErrorCode.invalidTimestamp, timestampProblem);
   return null;
 }
 

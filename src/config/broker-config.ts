@@ -157,6 +157,14 @@ export interface GroupSettings {
   consumerSessionTimeoutMs: number;
   /** [group.consumer.heartbeat.interval.ms] how often KIP-848 members are told to heartbeat. */
   consumerHeartbeatIntervalMs: number;
+  /** [group.consumer.min.session.timeout.ms] shortest consumer.session.timeout.ms a group's own config may set. */
+  consumerMinSessionTimeoutMs: number;
+  /** [group.consumer.max.session.timeout.ms] longest consumer.session.timeout.ms a group's own config may set. */
+  consumerMaxSessionTimeoutMs: number;
+  /** [group.consumer.min.heartbeat.interval.ms] shortest consumer.heartbeat.interval.ms a group's own config may set. */
+  consumerMinHeartbeatIntervalMs: number;
+  /** [group.consumer.max.heartbeat.interval.ms] longest consumer.heartbeat.interval.ms a group's own config may set. */
+  consumerMaxHeartbeatIntervalMs: number;
   /** [group.consumer.max.size] members one KIP-848 consumer group may have. */
   consumerMaxGroupSize: number;
   /** Topic names one KIP-848 member may subscribe to. */
@@ -294,6 +302,10 @@ export const defaultBrokerConfig: BrokerConfig = {
     offsetsLogCleanupBytes: 64 * 1024 * 1024,
     consumerSessionTimeoutMs: 45_000,
     consumerHeartbeatIntervalMs: 5000,
+    consumerMinSessionTimeoutMs: 45_000,
+    consumerMaxSessionTimeoutMs: 60_000,
+    consumerMinHeartbeatIntervalMs: 5000,
+    consumerMaxHeartbeatIntervalMs: 15_000,
     consumerMaxGroupSize: 1000,
     consumerMaxSubscribedTopics: 1000,
   },

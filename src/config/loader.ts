@@ -94,6 +94,11 @@ function crossChecks(config: BrokerConfig, sourceOf: (key: string) => string, pr
         `groups.maxSessionTimeoutMs ${maxSessionTimeoutMs} (from ${sourceOf('groups.maxSessionTimeoutMs')})`,
     );
   }
+  for (const [minimum, maximum] of [['consumerMinSessionTimeoutMs', 'consumerMaxSessionTimeoutMs'], ['consumerMinHeartbeatIntervalMs', 'consumerMaxHeartbeatIntervalMs']] as const) {
+    if (config.groups[minimum] > config.groups[maximum]) {
+      problems.push(`groups.${minimum} ${config.groups[minimum]} (from ${sourceOf(`groups.${minimum}`)}) exceeds groups.${maximum} ${config.groups[maximum]} (from ${sourceOf(`groups.${maximum}`)})`);
+    }
+  }
   const wildcard = config.host === '0.0.0.0' || config.host === '::';
   if (wildcard && config.advertisedHost === '') {
     warnings.push(`host ${config.host} listens on every interface, but clients would be told to connect to ${config.host}; set --advertised-host`);

@@ -64,12 +64,21 @@ export interface ConsumerTopics {
   topicNames(): Iterable<string>;
 }
 
+/** A group's own settings (GROUP config resources, KIP-848); absent ones take the broker's. */
+export interface ConsumerGroupConfig {
+  readonly sessionTimeoutMs?: number;
+  readonly heartbeatIntervalMs?: number;
+}
+
 export interface ConsumerGroupEnvironment {
   readonly scheduler: Scheduler;
   readonly logger: Logger;
   readonly topics: ConsumerTopics;
+  /** The broker's consumer.session.timeout.ms and heartbeat interval, unless groupConfig says otherwise. */
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  /** The group's own settings, asked at each heartbeat so that a change applies at once. */
+  readonly groupConfig?: (groupId: string) => ConsumerGroupConfig;
   readonly maxGroupSize: number;
   newMemberId(): string;
   /** Stores the group's metadata record (log-records.ts key type 3); failures are the coordinator's to log. */
@@ -347,7 +356,7 @@ export class ConsumerGroup implements Group {
       errorMessage: null,
       memberId: member.memberId,
       memberEpoch: member.memberEpoch,
-      heartbeatIntervalMs: this.environment.heartbeatIntervalMs,
+      heartbeatIntervalMs: this.heartbeatIntervalMs(),
       assignment: fullRequest || changed ? { topicPartitions: this.wireAssignment(member.assigned) } : null,
     };
   }
@@ -675,11 +684,16 @@ export class ConsumerGroup implements Group {
 
   private startSession(member: ConsumerMember): void {
     member.sessionTimer?.cancel();
-    member.sessionTimer = this.schedule(this.environment.sessionTimeoutMs, () => {
+    const sessionTimeoutMs = this.environment.groupConfig?.(this.groupId).sessionTimeoutMs ?? this.environment.sessionTimeoutMs;
+    member.sessionTimer = this.schedule(sessionTimeoutMs, () => {
       member.sessionTimer = null;
       if (this.memberMap.get(member.memberId) !== member) return;
-      this.removeMember(member, `session timeout (${this.environment.sessionTimeoutMs} ms) expired`);
+      this.removeMember(member, `session timeout (${sessionTimeoutMs} ms) expired`);
     });
+  }
+
+  private heartbeatIntervalMs(): number {
+    return this.environment.groupConfig?.(this.groupId).heartbeatIntervalMs ?? this.environment.heartbeatIntervalMs;
   }
 
   private stopTimers(member: ConsumerMember): void {

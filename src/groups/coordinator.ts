@@ -21,7 +21,7 @@ import type { LogOptions } from '../storage/partition-log.js';
 import { ClassicGroup } from './classic-group.js';
 import type { JoinRequest, JoinResult, LeaveRequestMember, LeaveResultMember, SyncRequest, SyncResult } from './classic-group.js';
 import { ConsumerGroup, consumerHeartbeatError, joinEpoch } from './consumer-group.js';
-import type { ConsumerGroupDescription, ConsumerHeartbeatResult } from './consumer-group.js';
+import type { ConsumerGroupConfig, ConsumerGroupDescription, ConsumerHeartbeatResult } from './consumer-group.js';
 import { consumerHeartbeatProblem } from './consumer-heartbeat-request.js';
 import type { ConsumerHeartbeatRequest } from './consumer-heartbeat-request.js';
 import type { Group, GroupDescription } from './group.js';
@@ -52,6 +52,8 @@ export interface CoordinatorOptions {
   readonly newMemberId?: (prefix: string) => string;
   /** Member ids of KIP-848 members joining with ConsumerGroupHeartbeat v0 (v1 clients make their own); a UUID by default. */
   readonly newConsumerMemberId?: () => string;
+  /** A KIP-848 group's own session timeout and heartbeat interval (GROUP config resources). */
+  readonly consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig;
 }
 
 export class GroupCoordinator {
@@ -77,6 +79,7 @@ export class GroupCoordinator {
       persistence,
       ...(options.newMemberId === undefined ? {} : { newMemberId: options.newMemberId }),
       ...(options.newConsumerMemberId === undefined ? {} : { newConsumerMemberId: options.newConsumerMemberId }),
+      ...(options.consumerGroupConfig === undefined ? {} : { consumerGroupConfig: options.consumerGroupConfig }),
     });
     persistence.snapshotGroupsFrom(() => registry.values());
     const replayed = await persistence.replay();
@@ -272,6 +275,7 @@ export class GroupCoordinator {
 }
 
 /** The broker's coordinator, from its configuration (what broker/broker.ts calls). */
-export function openGroupCoordinator(config: BrokerConfig, topics: TopicDirectory, logger: Logger): Promise<GroupCoordinator> {
-  return GroupCoordinator.open({ directory: groupLogDirectory(config.dataDir), settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger });
+export function openGroupCoordinator(config: BrokerConfig, topics: TopicDirectory, logger: Logger, consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig): Promise<GroupCoordinator> {
+  const options = { directory: groupLogDirectory(config.dataDir), settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger };
+  return GroupCoordinator.open(consumerGroupConfig === undefined ? options : { ...options, consumerGroupConfig });
 }

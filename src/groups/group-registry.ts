@@ -19,7 +19,7 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import { ClassicGroup } from './classic-group.js';
 import type { ClassicGroupEnvironment } from './classic-group.js';
 import { ConsumerGroup } from './consumer-group.js';
-import type { ConsumerGroupDescription, ConsumerGroupEnvironment, ConsumerTopics } from './consumer-group.js';
+import type { ConsumerGroupConfig, ConsumerGroupDescription, ConsumerGroupEnvironment, ConsumerTopics } from './consumer-group.js';
 import type { Group, GroupDescription, GroupType } from './group.js';
 import type { GroupPersistence, ReplayedGroup } from './group-persistence.js';
 import type { Scheduler } from './scheduler.js';
@@ -34,6 +34,8 @@ export interface GroupRegistryOptions {
   readonly newMemberId?: (prefix: string) => string;
   /** Member ids of KIP-848 members joining with ConsumerGroupHeartbeat v0 (v1 clients make their own); a UUID by default. */
   readonly newConsumerMemberId?: () => string;
+  /** A KIP-848 group's own session timeout and heartbeat interval (GROUP config resources). */
+  readonly consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig;
 }
 
 /** What a write the group log refused is answered with: the client retries. */
@@ -73,6 +75,7 @@ export class GroupRegistry {
       topics: options.topics,
       sessionTimeoutMs: options.settings.consumerSessionTimeoutMs,
       heartbeatIntervalMs: options.settings.consumerHeartbeatIntervalMs,
+      ...(options.consumerGroupConfig === undefined ? {} : { groupConfig: options.consumerGroupConfig }),
       maxGroupSize: options.settings.consumerMaxGroupSize,
       newMemberId: options.newConsumerMemberId ?? (() => randomUUID()),
       persist: (group, value) => {

@@ -258,7 +258,7 @@ describe('topic and config administration', () => {
   );
 
   test(
-    'KafkaJS: describeConfigs of the broker lists its settings read-only; an unknown topic is UNKNOWN_TOPIC_OR_PARTITION',
+    'KafkaJS: describeConfigs of the broker lists its settings (the log.* topic defaults dynamic, the rest read-only); an unknown topic is UNKNOWN_TOPIC_OR_PARTITION',
     withBrokerLogs(currentBroker, async () => {
       const described = await kafkaJsAdmin.describeConfigs({ resources: [{ type: brokerResource, name: '0' }], includeSynonyms: false });
       const entries = new Map(described.resources[0]?.configEntries.map((entry) => [entry.configName, entry]));
@@ -268,7 +268,10 @@ describe('topic and config administration', () => {
       for (const name of ['auto.create.topics.enable', 'log.retention.bytes', 'log.segment.bytes', 'log.roll.ms', 'message.max.bytes', 'log.message.timestamp.type', 'log.index.interval.bytes']) {
         assert.ok(entries.has(name), `${name} missing`);
       }
-      assert.ok([...entries.values()].every((entry) => entry.readOnly && !entry.isSensitive));
+      assert.ok([...entries.values()].every((entry) => !entry.isSensitive));
+      assert.equal(entries.get('num.partitions')?.readOnly, true);
+      assert.equal(entries.get('auto.create.topics.enable')?.readOnly, true);
+      assert.equal(entries.get('log.retention.ms')?.readOnly, false, 'a dynamic broker config');
 
       const filtered = await kafkaJsAdmin.describeConfigs({ resources: [{ type: topicResource, name: 'kj-orders', configNames: ['retention.bytes', 'no.such.config'] }], includeSynonyms: true });
       assert.deepEqual(
@@ -405,8 +408,9 @@ describe('topic and config administration', () => {
         'INVALID_CONFIG',
       );
       await rejectsWith(
-        admin.incrementalAlterConfigs({ resources: [{ resourceType: brokerResource, resourceName: '0', configs: [{ name: 'log.retention.ms', configOperation: Operation.set, value: '1' }] }] }),
+        admin.incrementalAlterConfigs({ resources: [{ resourceType: brokerResource, resourceName: '0', configs: [{ name: 'num.partitions', configOperation: Operation.set, value: '1' }] }] }),
         'INVALID_REQUEST',
+        /Cannot update these configs dynamically/,
       );
       const unchanged = configsOf(await admin.describeConfigs({ resources: [{ resourceType: topicResource, resourceName: 'pk-events', configurationKeys: ['cleanup.policy'] }] }), 'pk-events');
       assert.deepEqual([...unchanged.keys()], ['cleanup.policy']);
@@ -437,7 +441,8 @@ describe('topic and config administration', () => {
 
       const broker0 = configsOf(await admin.describeConfigs({ resources: [{ resourceType: brokerResource, resourceName: '0', configurationKeys: ['log.roll.ms', 'num.partitions'] }] }), '0');
       assert.deepEqual([...broker0.keys()].sort(), ['log.roll.ms', 'num.partitions']);
-      assert.equal(broker0.get('log.roll.ms')?.readOnly, true);
+      assert.equal(broker0.get('log.roll.ms')?.readOnly, false, 'a dynamic broker config');
+      assert.equal(broker0.get('num.partitions')?.readOnly, true);
       await rejectsWith(admin.describeConfigs({ resources: [{ resourceType: 16, resourceName: 'metrics', configurationKeys: null }] }), 'INVALID_REQUEST');
     }),
   );

@@ -1,17 +1,32 @@
 /**
  * What the topic and config admin handlers share: config resource types, finding the resource a
- * request names (this broker, or one of its topics), config lists turned into maps, names given
- * twice in one request, and the loop AlterConfigs and IncrementalAlterConfigs both run.
+ * request names (this broker, one of its topics, a group), config lists turned into maps, names
+ * given twice in one request, and the loop AlterConfigs and IncrementalAlterConfigs both run.
  */
 import type { Broker, OperationResult, Topic } from '../../broker/broker.js';
+import { brokerSetting } from '../../broker/broker-settings.js';
+import type { BrokerConfigLevel } from '../../broker/broker-settings.js';
+import { topicConfigKey } from '../../broker/topic-config.js';
 import { topicNameProblem } from '../../broker/topic-name.js';
+import type { Logger } from '../../logging/logger.js';
 import { ErrorCode } from '../../protocol/kafka/error-codes.js';
 
 /** Kafka's ConfigResource.Type values we answer for. */
-export const ConfigResourceType = { topic: 2, broker: 4 } as const;
+export const ConfigResourceType = { topic: 2, broker: 4, group: 32 } as const;
 
-export function problem(errorCode: number, errorMessage: string): OperationResult {
-  return { errorCode, errorMessage };
+/** A refusal; for INVALID_REQUEST, the request field at fault (logged at debug by the handlers). */
+export interface RequestProblem extends OperationResult {
+  readonly field?: string;
+}
+
+export function problem(errorCode: number, errorMessage: string, field?: string): RequestProblem {
+  return field === undefined ? { errorCode, errorMessage } : { errorCode, errorMessage, field };
+}
+
+/** The debug line of a request refused as INVALID_REQUEST: which API, which field, why. */
+export function logInvalidRequest(logger: Logger, api: string, result: RequestProblem): void {
+  if (result.errorCode !== ErrorCode.invalidRequest) return;
+  logger.debug('invalid request', { api, field: result.field ?? 'resources', reason: result.errorMessage ?? '' });
 }
 
 export function isProblem(value: object): value is OperationResult {
@@ -37,7 +52,7 @@ export interface ConfigEntry {
 /** A request's config list as a map; a key given twice is INVALID_REQUEST. */
 export function configListToMap(configs: readonly ConfigEntry[]): Map<string, string | null> | OperationResult {
   const repeated = repeatedNames(configs.map((config) => config.name));
-  if (repeated.size > 0) return problem(ErrorCode.invalidRequest, `config '${[...repeated].join("', '")}' given more than once`);
+  if (repeated.size > 0) return problem(ErrorCode.invalidRequest, `config '${[...repeated].join("', '")}' given more than once`, 'configs.name');
   return new Map(configs.map((config) => [config.name, config.value]));
 }
 
@@ -50,16 +65,26 @@ export function topicResource(broker: Broker, name: string): Topic | OperationRe
   return problem(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
 }
 
-/** A broker resource is named by our node id, or by the empty string (the broker answering). */
-export function brokerResourceProblem(broker: Broker, name: string): OperationResult | null {
-  if (name === '' || name === String(broker.nodeId)) return null;
-  return problem(ErrorCode.invalidRequest, `this is broker ${broker.nodeId}; the broker resource must be named '${broker.nodeId}' or '', got '${name}'`);
+/**
+ * The level of dynamic configs a broker resource names: our node id is this broker's own, the
+ * empty string the cluster-wide defaults (as in Kafka). Another name is INVALID_REQUEST.
+ */
+export function brokerResourceLevel(broker: Broker, name: string): BrokerConfigLevel | RequestProblem {
+  if (name === '') return 'clusterDefault';
+  if (name === String(broker.nodeId)) return 'broker';
+  return problem(ErrorCode.invalidRequest, `this is broker ${broker.nodeId}; the broker resource must be named '${broker.nodeId}' or '' (the cluster-wide defaults), got '${name}'`, 'resourceName');
 }
 
-export function unsupportedResourceType(resourceType: number): OperationResult {
+/** A group resource is named by a group id; the empty name (Kafka's default group resource) is INVALID_REQUEST. */
+export function groupResourceProblem(name: string): RequestProblem | null {
+  return name === '' ? problem(ErrorCode.invalidRequest, 'Group name must not be empty', 'resourceName') : null;
+}
+
+export function unsupportedResourceType(resourceType: number): RequestProblem {
   return problem(
     ErrorCode.invalidRequest,
-    `config resource type ${resourceType} is not supported: only topics (${ConfigResourceType.topic}) and brokers (${ConfigResourceType.broker}) have configs here`,
+    `config resource type ${resourceType} is not supported: only topics (${ConfigResourceType.topic}), brokers (${ConfigResourceType.broker}) and groups (${ConfigResourceType.group}) have configs here`,
+    'resourceType',
   );
 }
 
@@ -75,17 +100,23 @@ export interface ConfigResourceResponse {
   resourceName: string;
 }
 
+/** The current value of a key of the resource being altered, or its default (APPEND and SUBTRACT start from it); null for an unknown key. */
+export type CurrentValue = (name: string) => string | null;
+
 export interface AlterOptions<Resource extends ConfigResourceRequest> {
+  /** The API name, for the debug line of an INVALID_REQUEST. */
+  readonly api: string;
+  readonly logger: Logger;
   /** AlterConfigs replaces every override; IncrementalAlterConfigs edits them. */
   readonly replaceAll: boolean;
   readonly validateOnly: boolean;
-  /** The changes to apply to the topic: key → new value, or null to remove the override. */
-  changes(resource: Resource, topic: Topic): Map<string, string | null> | OperationResult;
+  /** The changes to apply to the resource: key → new value, or null to remove the override. */
+  changes(resource: Resource, current: CurrentValue): Map<string, string | null> | RequestProblem;
 }
 
 /**
  * Applies config changes to each resource in turn and answers one entry per distinct resource.
- * A resource named twice is INVALID_REQUEST; broker configs are read-only at run time.
+ * A resource named twice is INVALID_REQUEST.
  */
 export async function alterConfigResources<Resource extends ConfigResourceRequest>(
   broker: Broker,
@@ -100,25 +131,58 @@ export async function alterConfigResources<Resource extends ConfigResourceReques
     const key = resourceKey(resource);
     if (answered.has(key)) continue;
     answered.add(key);
-    const result = repeated.has(key)
-      ? problem(ErrorCode.invalidRequest, `resource '${resource.resourceName}' of type ${resource.resourceType} appears more than once in the request`)
+    const result: RequestProblem = repeated.has(key)
+      ? problem(ErrorCode.invalidRequest, `resource '${resource.resourceName}' of type ${resource.resourceType} appears more than once in the request`, 'resources')
       : await alterOne(broker, resource, options);
+    logInvalidRequest(options.logger, options.api, result);
     responses.push({ errorCode: result.errorCode, errorMessage: result.errorMessage, resourceType: resource.resourceType, resourceName: resource.resourceName });
   }
   return responses;
 }
 
-async function alterOne<Resource extends ConfigResourceRequest>(broker: Broker, resource: Resource, options: AlterOptions<Resource>): Promise<OperationResult> {
-  if (resource.resourceType === ConfigResourceType.broker) {
-    return (
-      brokerResourceProblem(broker, resource.resourceName) ??
-      problem(ErrorCode.invalidRequest, 'broker configs are read-only at run time, set them in the config file')
-    );
+async function alterOne<Resource extends ConfigResourceRequest>(broker: Broker, resource: Resource, options: AlterOptions<Resource>): Promise<RequestProblem> {
+  const { replaceAll, validateOnly } = options;
+  switch (resource.resourceType) {
+    case ConfigResourceType.topic: {
+      const topic = topicResource(broker, resource.resourceName);
+      if (isProblem(topic)) return topic;
+      const changes = options.changes(resource, topicCurrentValue(broker, topic));
+      if (isProblem(changes)) return changes;
+      return broker.alterTopicConfig(topic.name, changes, replaceAll, validateOnly);
+    }
+    case ConfigResourceType.broker: {
+      const level = brokerResourceLevel(broker, resource.resourceName);
+      if (typeof level !== 'string') return level;
+      const changes = options.changes(resource, brokerCurrentValue(broker, level));
+      if (isProblem(changes)) return changes;
+      const result = await broker.alterBrokerConfigs(level, changes, replaceAll, validateOnly);
+      return result.errorCode === ErrorCode.invalidRequest ? { ...result, field: 'configs' } : result;
+    }
+    case ConfigResourceType.group: {
+      const nameProblem = groupResourceProblem(resource.resourceName);
+      if (nameProblem !== null) return nameProblem;
+      const own = broker.groupConfig(resource.resourceName);
+      const changes = options.changes(resource, (name) => own.get(name) ?? null);
+      if (isProblem(changes)) return changes;
+      return broker.alterGroupConfigs(resource.resourceName, changes, replaceAll, validateOnly);
+    }
+    default:
+      return unsupportedResourceType(resource.resourceType);
   }
-  if (resource.resourceType !== ConfigResourceType.topic) return unsupportedResourceType(resource.resourceType);
-  const topic = topicResource(broker, resource.resourceName);
-  if (isProblem(topic)) return topic;
-  const changes = options.changes(resource, topic);
-  if (isProblem(changes)) return changes;
-  return broker.alterTopicConfig(topic.name, changes, options.replaceAll, options.validateOnly);
+}
+
+function topicCurrentValue(broker: Broker, topic: Topic): CurrentValue {
+  return (name) => {
+    const key = topicConfigKey(name);
+    if (key === undefined) return null;
+    return topic.configOverrides.get(name) ?? broker.dynamicConfigs.topicValues().get(name) ?? key.defaultValue(broker.config.topicDefaults);
+  };
+}
+
+function brokerCurrentValue(broker: Broker, level: BrokerConfigLevel): CurrentValue {
+  return (name) => {
+    const setting = brokerSetting(name);
+    if (setting === undefined) return null;
+    return broker.dynamicConfigs.values(level).get(name) ?? (level === 'broker' ? broker.dynamicConfigs.values('clusterDefault').get(name) : undefined) ?? setting.value(broker.config);
+  };
 }

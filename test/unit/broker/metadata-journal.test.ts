@@ -2,7 +2,8 @@
  * The cluster metadata journal (src/broker/metadata-journal.ts) and the store over it
  * (metadata-store.ts), on real files: records survive a reopen, a torn tail is dropped and zeroed,
  * sequences skip what the snapshot holds, compaction keeps every change, a format 1 snapshot is
- * migrated, and on a full file system (a small tmpfs; needs root) removals still go through the
+ * migrated, dynamic configs (putConfigs) come back from the journal and from the snapshot beside
+ * topics, and on a full file system (a small tmpfs; needs root) removals still go through the
  * reserve while additions are refused.
  */
 import { test } from 'node:test';
@@ -119,6 +120,39 @@ test('the store applies changes only once durable, compacts into the snapshot, a
     const expected = Object.fromEntries(Array.from({ length: 100 }, (_, half) => 2 * half + 1).map((index) => [`topic-${index}`, topic(index)]));
     assert.deepEqual(reopened.topics, expected);
     await reopened.close();
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('dynamic configs of resources come back from the journal and, after compaction, from the snapshot; {} removes them', async () => {
+  const dataDir = await scratchDirectory();
+  try {
+    const settings = { journalReserveBytes: reserveBytes, compactionMinBytes: 1024 * 1024 };
+    const store = await LocalMetadataStore.open(dataDir, 'test-cluster', settings, logger);
+    await store.putTopic('orders', { id: 'cd'.repeat(16), partitionCount: 1, configs: {} });
+    await store.putConfigs('broker:0', new Map([['log.retention.ms', '1000']]));
+    await store.putConfigs('broker:', new Map([['log.cleanup.policy', 'compact']]));
+    await store.putConfigs('group:payments', new Map([['consumer.heartbeat.interval.ms', '7000']]));
+    await store.putConfigs('group:gone', new Map([['consumer.session.timeout.ms', '50000']]));
+    await store.putConfigs('group:gone', new Map());
+    await store.close();
+    const before = JSON.parse(await readFile(join(dataDir, 'meta', snapshotFileName), 'utf8')) as Record<string, unknown>;
+    assert.equal(before['configs'], undefined, 'nothing compacted yet: the journal holds them, the snapshot has no configs key');
+
+    const reopened = await LocalMetadataStore.open(dataDir, '', { ...settings, compactionMinBytes: 1 }, logger);
+    assert.deepEqual([...reopened.configs('broker:0')], [['log.retention.ms', '1000']]);
+    assert.deepEqual([...reopened.configs('broker:')], [['log.cleanup.policy', 'compact']]);
+    assert.deepEqual(reopened.configResources('group:'), ['group:payments']);
+    await reopened.putTopic('audit', { id: 'ef'.repeat(16), partitionCount: 1, configs: {} }); // compacts (minimum 1 byte)
+    await reopened.close();
+    const after = JSON.parse(await readFile(join(dataDir, 'meta', snapshotFileName), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(after['configs'], { 'broker:0': { 'log.retention.ms': '1000' }, 'broker:': { 'log.cleanup.policy': 'compact' }, 'group:payments': { 'consumer.heartbeat.interval.ms': '7000' } });
+
+    const third = await LocalMetadataStore.open(dataDir, '', settings, logger);
+    assert.deepEqual([...third.configs('group:payments')], [['consumer.heartbeat.interval.ms', '7000']]);
+    assert.deepEqual(Object.keys(third.topics).sort(), ['audit', 'orders']);
+    await third.close();
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -106,7 +106,7 @@ async function createOne(requested: RequestedTopic, validateOnly: boolean, broke
     errorMessage: null,
     numPartitions: created?.partitions.length ?? count,
     replicationFactor: 1,
-    configs: describeTopicConfigEntries(overrides, broker.config).map((config) => ({
+    configs: describeTopicConfigEntries(overrides, broker.config, broker.dynamicConfigs).map((config) => ({
       name: config.name,
       value: config.value,
       readOnly: config.readOnly,

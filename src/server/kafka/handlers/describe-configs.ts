@@ -1,28 +1,36 @@
 /**
  * DescribeConfigs (32), v1-4.
  *
- * Behaviour: resource type 2 (topic) lists every topic config (topic-config.ts) with its effective
- * value, configSource (1 topic override, 4 broker setting from the config file, 5 default),
- * readOnly false; resource type 4 (broker, named by our node id or '') lists a small read-only set
- * of broker settings under Kafka's names (num.partitions, auto.create.topics.enable,
- * log.retention.ms, log.retention.bytes, log.segment.bytes, log.roll.ms, message.max.bytes,
- * log.message.timestamp.type, log.index.interval.bytes; see broker/config-description.ts).
- * configurationKeys, when given, keeps only those keys (unknown ones are left out). Synonyms are
- * listed only when includeSynonyms is set; configType is answered from v3, documentation from v3
- * when includeDocumentation is set. Nothing is sensitive. An unknown topic is
- * UNKNOWN_TOPIC_OR_PARTITION, an impossible topic name INVALID_TOPIC_EXCEPTION, another broker id
- * or another resource type INVALID_REQUEST.
+ * Behaviour:
+ * - topic (resource type 2): every topic config Kafka 4.1 lists (broker/topic-config.ts), with its
+ *   effective value, configSource (1 topic override, 2 dynamic config of this broker, 3 cluster-wide
+ *   dynamic config, 4 broker setting from the config file, 5 default), readOnly false. Keys this
+ *   broker accepts without acting on say so in their documentation.
+ * - broker (4), named by our node id: the broker settings under Kafka's names
+ *   (broker/broker-settings.ts): num.partitions, auto.create.topics.enable and group.consumer.*
+ *   read-only, the log.* topic defaults dynamic (readOnly false); named '' (the cluster-wide
+ *   default resource), only the cluster-wide dynamic configs, as in Kafka.
+ * - group (32), named by a group id (need not exist): consumer.session.timeout.ms and
+ *   consumer.heartbeat.interval.ms, configSource 8 (GROUP_CONFIG) when the group has its own.
+ * configurationKeys, when given, keeps only those keys (unknown ones are left out). Synonyms, in
+ * Kafka's order (the most specific first), are listed only when includeSynonyms is set;
+ * configType is answered from v3, documentation from v3 when includeDocumentation is set. Nothing
+ * is sensitive. An unknown topic is UNKNOWN_TOPIC_OR_PARTITION, an impossible topic name
+ * INVALID_TOPIC_EXCEPTION, another broker id, an empty group name or another resource type
+ * INVALID_REQUEST.
  *
- * Not implemented: broker loggers (8), client metrics (16) and group (32) resources; the rest of
- * Kafka's broker settings.
+ * Not implemented: broker loggers (8) and client metrics (16) resources; Kafka's other broker
+ * settings (listeners, threads, quotas…).
  */
-import type { Broker, OperationResult } from '../../../broker/broker.js';
+import type { Broker } from '../../../broker/broker.js';
 import type { ConfigDescription } from '../../../broker/config-description.js';
-import { describeBrokerSettings, describeTopicConfigEntries } from '../../../broker/config-description.js';
+import { describeBrokerSettings, describeGroupConfigEntries, describeTopicConfigEntries } from '../../../broker/config-description.js';
+import type { Logger } from '../../../logging/logger.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { describeConfigsRequest, describeConfigsResponse } from '../../../protocol/kafka/messages/describe-configs.js';
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../../../protocol/kafka/messages/describe-configs.js';
-import { brokerResourceProblem, ConfigResourceType, isProblem, topicResource, unsupportedResourceType } from '../config-resources.js';
+import { brokerResourceLevel, ConfigResourceType, groupResourceProblem, isProblem, logInvalidRequest, topicResource, unsupportedResourceType } from '../config-resources.js';
+import type { RequestProblem } from '../config-resources.js';
 import { defineHandler } from '../handler.js';
 
 type RequestedResource = DescribeConfigsRequest['resources'][number];
@@ -33,23 +41,30 @@ interface DescribeOptions {
   readonly includeDocumentation: boolean;
 }
 
-function configsOf(resource: RequestedResource, broker: Broker): ConfigDescription[] | OperationResult {
+function configsOf(resource: RequestedResource, broker: Broker): ConfigDescription[] | RequestProblem {
   switch (resource.resourceType) {
     case ConfigResourceType.topic: {
       const topic = topicResource(broker, resource.resourceName);
-      return isProblem(topic) ? topic : describeTopicConfigEntries(topic.configOverrides, broker.config);
+      return isProblem(topic) ? topic : describeTopicConfigEntries(topic.configOverrides, broker.config, broker.dynamicConfigs);
     }
-    case ConfigResourceType.broker:
-      return brokerResourceProblem(broker, resource.resourceName) ?? describeBrokerSettings(broker.config);
+    case ConfigResourceType.broker: {
+      const level = brokerResourceLevel(broker, resource.resourceName);
+      return typeof level === 'string' ? describeBrokerSettings(broker.config, broker.dynamicConfigs, level) : level;
+    }
+    case ConfigResourceType.group:
+      return groupResourceProblem(resource.resourceName) ?? describeGroupConfigEntries(broker.groupConfig(resource.resourceName), broker.config, broker.dynamicConfigs);
     default:
       return unsupportedResourceType(resource.resourceType);
   }
 }
 
-function describeResource(resource: RequestedResource, broker: Broker, options: DescribeOptions): ResourceResult {
+function describeResource(resource: RequestedResource, broker: Broker, options: DescribeOptions, logger: Logger): ResourceResult {
   const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
   const configs = configsOf(resource, broker);
-  if (!Array.isArray(configs)) return { ...base, errorCode: configs.errorCode, errorMessage: configs.errorMessage, configs: [] };
+  if (!Array.isArray(configs)) {
+    logInvalidRequest(logger, 'DescribeConfigs', configs);
+    return { ...base, errorCode: configs.errorCode, errorMessage: configs.errorMessage, configs: [] };
+  }
   const wanted = resource.configurationKeys === null ? null : new Set(resource.configurationKeys);
   return {
     ...base,
@@ -75,6 +90,6 @@ export const describeConfigsHandler = defineHandler({
   response: describeConfigsResponse,
   handle(request, context) {
     const options = { includeSynonyms: request.includeSynonyms, includeDocumentation: request.includeDocumentation };
-    return { throttleTimeMs: 0, results: request.resources.map((resource) => describeResource(resource, context.broker, options)) };
+    return { throttleTimeMs: 0, results: request.resources.map((resource) => describeResource(resource, context.broker, options, context.logger)) };
   },
 });
