@@ -229,11 +229,12 @@ test('single active consumer: one consumer gets everything until it goes, then t
 test('x-expires: an unused queue is deleted after its time; one with a consumer stays', async () => {
   await withBroker(async (_broker, connection) => {
     const channel = await openChannel(connection);
-    await channel.assertQueue('temporary', { arguments: { 'x-expires': 300 } });
-    await channel.assertQueue('watched', { arguments: { 'x-expires': 300 } });
-    await channel.consume('watched', () => undefined);
-    await sleep(150);
+    // Checked at once, 1.5 s ahead of its expiry: a margin a busy machine does not eat up.
+    await channel.assertQueue('temporary', { arguments: { 'x-expires': 1500 } });
     await channel.checkQueue('temporary'); // still there
+    await channel.assertQueue('watched', { arguments: { 'x-expires': 1500 } });
+    const watchedDeclaredAtMs = Date.now();
+    await channel.consume('watched', () => undefined);
     await waitUntil(async () => {
       const probe = await openChannel(connection);
       try {
@@ -244,7 +245,8 @@ test('x-expires: an unused queue is deleted after its time; one with a consumer 
         return probe.closedWith !== null && /NOT_FOUND/.test(probe.closedWith.message);
       }
     }, 'the unused queue deleted');
-    await sleep(400);
+    // Past its own x-expires too: it would be gone by now, were its consumer not counted as use.
+    await sleep(Math.max(0, watchedDeclaredAtMs + 1500 + 300 - Date.now()));
     assert.equal((await channel.checkQueue('watched')).consumerCount, 1);
   });
 });
