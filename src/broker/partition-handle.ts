@@ -66,6 +66,11 @@ export class PartitionHandle implements TimestampSource {
     return this.log.logEndOffset;
   }
 
+  /** Bytes of its segment files (indexes not counted), for DescribeLogDirs. */
+  get sizeBytes(): number {
+    return this.log.sizeBytes;
+  }
+
   /** Damaged ranges kept in the log and not served. */
   get damagedRangeCount(): number {
     return this.log.damagedRangeCount;

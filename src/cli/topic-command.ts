@@ -5,7 +5,7 @@ import { earliestTimestamp, latestTimestamp } from '../client/admin.js';
 import type { Admin } from '../client/admin.js';
 import { UsageError, keyValuePairs, parseInteger } from './command-kit.js';
 import type { RunContext, Subcommand } from './command-kit.js';
-import { formatCount, keyValues, orDash, table } from './output.js';
+import { formatBytes, formatCount, keyValues, orDash, table } from './output.js';
 
 export const topicSummary = 'create, list, describe, configure, grow, trim and delete topics';
 
@@ -66,7 +66,7 @@ const list: Subcommand = {
 
 const describe: Subcommand = {
   name: 'topic describe',
-  summary: 'show partitions (leaders, replicas, offsets) and configs of a topic',
+  summary: 'show partitions (leaders, replicas, offsets, bytes on disk) and configs of a topic',
   args: 'NAME',
   positionals: { min: 1, max: 1 },
   options: { 'all-configs': { type: 'boolean', short: 'a', description: 'list every config, not only those set on the topic' } },
@@ -76,10 +76,11 @@ const describe: Subcommand = {
     const admin = run.admin();
     const metadata = await run.client().topicMetadata(name, { refresh: true });
     const indexes = metadata.partitions.map((partition) => partition.partition);
-    const [starts, ends, configs] = await Promise.all([
+    const [starts, ends, configs, sizes] = await Promise.all([
       admin.listOffsets(name, indexes, earliestTimestamp),
       admin.listOffsets(name, indexes, latestTimestamp),
       admin.describeTopicConfig(name),
+      admin.partitionSizes(name, indexes),
     ]);
     const partitions = metadata.partitions.map((partition) => {
       const start = starts.get(partition.partition)?.offset ?? -1;
@@ -93,6 +94,8 @@ const describe: Subcommand = {
         startOffset: start,
         endOffset: end,
         records: start >= 0 && end >= 0 ? end - start : null,
+        /** Bytes of the leader's log (DescribeLogDirs); null when the broker does not say. */
+        sizeBytes: sizes.get(partition.partition) ?? null,
       };
     });
     const shownConfigs = configs.filter((entry) => run.flag('all-configs') || !entry.isDefault);
@@ -114,6 +117,7 @@ const describe: Subcommand = {
           ['partitions', String(partitions.length)],
           ['replication', String(partitions[0]?.replicas.length ?? 0)],
           ['records', formatCount(totalRecords)],
+          ['size', sizes.size === 0 ? '-' : formatBytes([...sizes.values()].reduce((sum, bytes) => sum + bytes, 0))],
         ],
         run.style,
       ),
@@ -130,6 +134,7 @@ const describe: Subcommand = {
           { header: 'START', align: 'right' },
           { header: 'END', align: 'right' },
           { header: 'RECORDS', align: 'right' },
+          { header: 'SIZE', align: 'right' },
         ],
         partitions.map((partition) => [
           String(partition.partition),
@@ -140,6 +145,7 @@ const describe: Subcommand = {
           String(partition.startOffset),
           String(partition.endOffset),
           partition.records === null ? '-' : formatCount(partition.records),
+          partition.sizeBytes === null ? '-' : formatBytes(partition.sizeBytes),
         ]),
         run.style,
       ),

@@ -206,6 +206,40 @@ export class Admin {
     return lowWatermarks;
   }
 
+  /**
+   * Bytes on disk of partitions' logs, as their leaders report them (DescribeLogDirs; a partition in
+   * several log directories is summed, a future copy being moved between them is not counted). A
+   * partition whose leader does not offer DescribeLogDirs, or does not list it, is left out.
+   */
+  async partitionSizes(topic: string, partitions: readonly number[]): Promise<Map<number, number>> {
+    const metadata = await this.client.topicMetadata(topic);
+    const byLeader = new Map<number, number[]>();
+    for (const partition of metadata.partitions) {
+      if (!partitions.includes(partition.partition)) continue;
+      byLeader.set(partition.leaderId, [...(byLeader.get(partition.leaderId) ?? []), partition.partition]);
+    }
+    const sizes = new Map<number, number>();
+    await Promise.all(
+      [...byLeader].map(async ([leaderId, leaderPartitions]) => {
+        const connection = await this.client.connectionToNode(leaderId);
+        if (connection.versionRange(apis.describeLogDirs.key) === undefined) return;
+        const answer = await connection.request(apis.describeLogDirs, { topics: [{ topic, partitions: leaderPartitions }] });
+        checkErrorCode(answer.errorCode, 'DescribeLogDirs');
+        for (const logDir of answer.results) {
+          if (logDir.errorCode !== ErrorCode.none) continue; // an offline directory: its partitions stay unknown
+          for (const topicAnswer of logDir.topics) {
+            if (topicAnswer.name !== topic) continue;
+            for (const partition of topicAnswer.partitions) {
+              if (partition.isFutureKey || !leaderPartitions.includes(partition.partitionIndex)) continue;
+              sizes.set(partition.partitionIndex, (sizes.get(partition.partitionIndex) ?? 0) + Number(partition.partitionSize));
+            }
+          }
+        }
+      }),
+    );
+    return sizes;
+  }
+
   /** Brokers, controller, cluster id; DescribeCluster when the broker offers it, Metadata otherwise. */
   async describeCluster(): Promise<{ clusterId: string | null; controllerId: number; brokers: BrokerAddress[] }> {
     const connection = await this.client.anyConnection();

@@ -20,6 +20,7 @@ import { deleteTopicsRequest, deleteTopicsResponse } from '../protocol/kafka/mes
 import { describeClusterRequest, describeClusterResponse } from '../protocol/kafka/messages/describe-cluster.js';
 import { describeConfigsRequest, describeConfigsResponse } from '../protocol/kafka/messages/describe-configs.js';
 import { describeGroupsRequest, describeGroupsResponse } from '../protocol/kafka/messages/describe-groups.js';
+import { describeLogDirsRequest, describeLogDirsResponse } from '../protocol/kafka/messages/describe-log-dirs.js';
 import { fetchRequest, fetchResponse } from '../protocol/kafka/messages/fetch.js';
 import { findCoordinatorRequest, findCoordinatorResponse } from '../protocol/kafka/messages/find-coordinator.js';
 import { heartbeatRequest, heartbeatResponse } from '../protocol/kafka/messages/heartbeat.js';
@@ -79,5 +80,6 @@ export const apis = {
   deleteGroups: api(deleteGroupsRequest, deleteGroupsResponse),
   incrementalAlterConfigs: api(incrementalAlterConfigsRequest, incrementalAlterConfigsResponse),
   describeCluster: api(describeClusterRequest, describeClusterResponse),
+  describeLogDirs: api(describeLogDirsRequest, describeLogDirsResponse),
   initProducerId: api(initProducerIdRequest, initProducerIdResponse),
 } as const;

@@ -53,6 +53,10 @@ export interface ConnectionLimits {
   maxFetchResponseBytes: number;
   /** Array elements (topics, partitions, members…) one request may hold; more closes the connection. */
   maxRequestArrayElements: number;
+  /** [max.request.partition.size.limit] partitions one DescribeTopicPartitions response lists at most, whatever the client asks. */
+  maxDescribedPartitions: number;
+  /** Active producers one DescribeProducers response lists at most, all partitions together. */
+  maxDescribedProducers: number;
   /** Largest partition count of one topic. */
   maxPartitionsPerTopic: number;
   /** Idempotent producer ids tracked per partition; beyond it the least recently active is forgotten. */
@@ -269,6 +273,8 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxFetchWaitMs: 30_000,
     maxFetchResponseBytes: 55 * 1024 * 1024,
     maxRequestArrayElements: 200_000,
+    maxDescribedPartitions: 2000,
+    maxDescribedProducers: 100_000,
     maxPartitionsPerTopic: 10_000,
     maxProducerIdsPerPartition: 10_000,
     maxProducerIdsRemembered: 100_000,

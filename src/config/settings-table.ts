@@ -94,6 +94,15 @@ const limitSettings: Settings<ConnectionLimits> = {
   maxFetchWaitMs: { type: milliseconds(0, maxTimerMs), description: 'Longest a Fetch may wait for data, whatever the client asks.' },
   maxFetchResponseBytes: { type: bytes(1, maxInt32), description: 'Largest Fetch response, whatever the client asks.' },
   maxRequestArrayElements: { type: count(1), description: 'Array elements (topics, partitions, members...) one request may hold; a request with more closes its connection.' },
+  maxDescribedPartitions: {
+    type: count(1, maxInt32),
+    description: 'Partitions one DescribeTopicPartitions response lists at most, whatever its responsePartitionLimit asks; the rest is left to the next page (nextCursor).',
+    kafkaName: 'max.request.partition.size.limit',
+  },
+  maxDescribedProducers: {
+    type: count(1, maxInt32),
+    description: 'Active producers one DescribeProducers response lists at most, all partitions together (about 40 bytes each); partitions past it are answered POLICY_VIOLATION, so that a request naming a partition many times cannot build an unbounded response.',
+  },
   maxPartitionsPerTopic: { type: count(1, maxInt32), description: 'Largest partition count of one topic.' },
   maxProducerIdsPerPartition: { type: count(1, maxInt32), description: 'Idempotent producer ids tracked per partition (about 0.5 KB each); beyond it the least recently active producer is forgotten, and its retries are no longer recognised.' },
   maxProducerIdsRemembered: { type: count(1, maxInt32), description: 'Producer ids whose current epoch InitProducerId remembers, so that a producer can bump its epoch (KIP-360); a forgotten one gets a new id instead.' },

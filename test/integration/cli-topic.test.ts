@@ -5,7 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
@@ -23,8 +25,16 @@ after(async () => {
 
 interface TopicDescription {
   topic: string;
-  partitions: { partition: number; leader: number; replicas: number[]; startOffset: number; endOffset: number; records: number }[];
+  partitions: { partition: number; leader: number; replicas: number[]; startOffset: number; endOffset: number; records: number; sizeBytes: number | null }[];
   configs: { name: string; value: string | null; source: string }[];
+}
+
+/** Bytes of the segment files in a partition's folder. */
+function segmentBytes(dataDir: string, partitionFolder: string): number {
+  const folder = join(dataDir, partitionFolder);
+  return readdirSync(folder)
+    .filter((name) => name.endsWith('.log'))
+    .reduce((total, name) => total + statSync(join(folder, name)).size, 0);
 }
 
 test('topic create, list and describe show partitions, leaders, offsets and configs', async () => {
@@ -51,12 +61,20 @@ test('topic create, list and describe show partitions, leaders, offsets and conf
     ],
   );
   assert.deepEqual(described.configs, [{ name: 'retention.ms', value: '86400000', source: 'topic', readOnly: false }]);
+  // Bytes on disk, from DescribeLogDirs: the segment files of each partition.
+  assert.deepEqual(
+    described.partitions.map((partition) => partition.sizeBytes),
+    [0, 1, 2].map((partition) => segmentBytes(broker.dataDir, `orders-${partition}`)),
+  );
+  assert.ok(described.partitions[1]!.sizeBytes! > 0);
 
   const human = await osprey(broker, ['topic', 'describe', 'orders']);
   assertSucceeded(human);
   assert.match(human.stdout, /^records:\s+3$/m);
-  assert.match(human.stdout, /^PARTITION\s+LEADER\s+REPLICAS\s+ISR\s+OFFLINE\s+START\s+END\s+RECORDS$/m);
-  assert.match(human.stdout, /^\s+1\s+0\s+0\s+0\s+-\s+0\s+3\s+3$/m);
+  assert.match(human.stdout, /^PARTITION\s+LEADER\s+REPLICAS\s+ISR\s+OFFLINE\s+START\s+END\s+RECORDS\s+SIZE$/m);
+  assert.match(human.stdout, new RegExp(`^\\s+1\\s+0\\s+0\\s+0\\s+-\\s+0\\s+3\\s+3\\s+${described.partitions[1]!.sizeBytes} B$`, 'm'));
+  assert.match(human.stdout, /^\s+0\s+0\s+0\s+0\s+-\s+0\s+0\s+0\s+0 B$/m);
+  assert.match(human.stdout, new RegExp(`^size:\\s+${described.partitions[1]!.sizeBytes} B$`, 'm'));
   assert.match(human.stdout, /^retention\.ms\s+86400000\s+topic$/m);
   assert.doesNotMatch(human.stdout, /\u001b\[/, 'no colour when stdout is not a terminal');
 });

@@ -54,6 +54,15 @@ export interface ProducerStateLog {
   onTruncated(listener: (endOffset: Offset) => void): void;
 }
 
+/** One producer as DescribeProducers lists it. */
+export interface ActiveProducer {
+  readonly producerId: bigint;
+  readonly epoch: number;
+  readonly lastSequence: number;
+  /** Broker time of its last append (the batch's time for batches replayed from the log at start-up). */
+  readonly lastTimestampMs: number;
+}
+
 export interface PartitionProducersEnvironment {
   readonly clock: Clock;
   readonly logger: Logger;
@@ -151,6 +160,19 @@ export class PartitionProducers {
   async waitUntilDurable(batch: BatchMetadata): Promise<void> {
     if (batch.lastOffset < this.log.highWatermark) return;
     await this.lastDurable;
+  }
+
+  /**
+   * The producers whose state is held, least recently active first (DescribeProducers): each with
+   * its epoch, the last sequence it appended (-1 if none is remembered) and the time of that append.
+   */
+  activeProducers(): ActiveProducer[] {
+    return [...this.table.entries()].map((entry) => ({
+      producerId: entry.producerId,
+      epoch: entry.epoch,
+      lastSequence: entry.batches.at(-1)?.lastSequence ?? -1,
+      lastTimestampMs: entry.lastTimestampMs,
+    }));
   }
 
   /** Forgets expired producers; returns how many. */

@@ -2,7 +2,7 @@
  * Producer state across restarts (src/broker/idempotence/partition-producers.ts), on real
  * partition logs in temporary folders: the snapshot written on close, snapshot plus replay of the
  * log after a crash, full replay when the snapshot is missing, damaged or ahead of the log, expiry
- * on load with an injected clock, and a snapshot after a segment roll.
+ * on load with an injected clock, a snapshot after a segment roll, and the active producers listed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -250,5 +250,23 @@ test('a retry that arrives before the original is fsynced is answered only once 
     await appended.durable;
     assert.equal(answered, true);
     await log.close();
+  });
+});
+
+test('activeProducers (DescribeProducers): each producer once, least recently active first, with its epoch, last sequence and last append time', async () => {
+  await withTempDirectory(async (directory) => {
+    const clock = new ManualClock();
+    const partition = await openPartition(directory, clock);
+    assert.deepEqual(partition.producers.activeProducers(), []);
+    const firstMs = clock.now;
+    produceMany(partition, clock, [7n, 8n], 2); // sequences 0-2 and 3-5 for each
+    clock.now += 1000;
+    assert.equal(produce(partition, idempotentBatch(7n, 1, 0, 4, clock.now)).kind, 'appended'); // a new epoch starts again at sequence 0
+    assert.deepEqual(partition.producers.activeProducers(), [
+      { producerId: 8n, epoch: 0, lastSequence: 5, lastTimestampMs: firstMs },
+      { producerId: 7n, epoch: 1, lastSequence: 3, lastTimestampMs: firstMs + 1000 },
+    ]);
+    await partition.log.close();
+    await partition.producers.closeAfterLog();
   });
 });

@@ -411,7 +411,8 @@ class MessageEmitter {
   private nullMarker(body: SourceWriter, path: Path, mode: 'write' | number): void {
     const field = path.field!;
     const nullTest = versionTest(within(path.context, field.nullable ?? 'none'), path.context);
-    const refuse = `if (value === null) ${this.file.use('cannotCarry')}(${stringLiteral(field.name)}, version);`;
+    // Built only where used, so that a file whose structs are nullable in every version does not import cannotCarry.
+    const refuse = () => `if (value === null) ${this.file.use('cannotCarry')}(${stringLiteral(field.name)}, version);`;
     if (mode !== 'write') {
       body.line('if (value === null) return 1;');
       body.line(`let size = ${choose(nullTest, String(mode + 1), String(mode))};`);
@@ -422,8 +423,8 @@ class MessageEmitter {
       body.line('if (value === null) return;');
     };
     if (nullTest === true) marker();
-    else if (nullTest === false) body.line(refuse);
-    else body.ifElse(nullTest, marker, () => body.line(refuse));
+    else if (nullTest === false) body.line(refuse());
+    else body.ifElse(nullTest, marker, () => body.line(refuse()));
   }
 
   /** The encoder of an array field: count (-1 for null), then each element; returns its function name. */

@@ -11,6 +11,9 @@ import { deleteTopicsRequestCodec, deleteTopicsResponseCodec } from './delete-to
 import { describeClusterRequestCodec, describeClusterResponseCodec } from './describe-cluster.js';
 import { describeConfigsRequestCodec, describeConfigsResponseCodec } from './describe-configs.js';
 import { describeGroupsRequestCodec, describeGroupsResponseCodec } from './describe-groups.js';
+import { describeLogDirsRequestCodec, describeLogDirsResponseCodec } from './describe-log-dirs.js';
+import { describeProducersRequestCodec, describeProducersResponseCodec } from './describe-producers.js';
+import { describeTopicPartitionsRequestCodec, describeTopicPartitionsResponseCodec } from './describe-topic-partitions.js';
 import { fetchRequestCodec, fetchResponseCodec } from './fetch.js';
 import { findCoordinatorRequestCodec, findCoordinatorResponseCodec } from './find-coordinator.js';
 import { heartbeatRequestCodec, heartbeatResponseCodec } from './heartbeat.js';
@@ -55,6 +58,12 @@ export const generatedCodecs: readonly { readonly schema: MessageSchema }[] = [
   describeConfigsResponseCodec,
   describeGroupsRequestCodec,
   describeGroupsResponseCodec,
+  describeLogDirsRequestCodec,
+  describeLogDirsResponseCodec,
+  describeProducersRequestCodec,
+  describeProducersResponseCodec,
+  describeTopicPartitionsRequestCodec,
+  describeTopicPartitionsResponseCodec,
   fetchRequestCodec,
   fetchResponseCodec,
   findCoordinatorRequestCodec,

@@ -8,6 +8,9 @@ import { deleteRecordsHandler } from './delete-records.js';
 import { deleteTopicsHandler } from './delete-topics.js';
 import { describeClusterHandler } from './describe-cluster.js';
 import { describeConfigsHandler } from './describe-configs.js';
+import { describeLogDirsHandler } from './describe-log-dirs.js';
+import { describeProducersHandler } from './describe-producers.js';
+import { describeTopicPartitionsHandler } from './describe-topic-partitions.js';
 import { incrementalAlterConfigsHandler } from './incremental-alter-configs.js';
 import { consumerGroupDescribeHandler } from './consumer-group-describe.js';
 import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.js';
@@ -44,6 +47,9 @@ export const allHandlers: readonly ApiHandler[] = [
   alterConfigsHandler,
   incrementalAlterConfigsHandler,
   describeClusterHandler,
+  describeLogDirsHandler,
+  describeProducersHandler,
+  describeTopicPartitionsHandler,
   deleteGroupsHandler,
   describeGroupsHandler,
   findCoordinatorHandler,

@@ -6,7 +6,8 @@
  * (always before v4), several at a time; beyond maxTopics or maxPartitions a topic is answered
  * POLICY_VIOLATION, and a storage failure KAFKA_STORAGE_ERROR. Every partition is led by this
  * broker, with itself as the only replica; a partition whose stored data is damaged lists it in
- * offlineReplicas (v5+) and is still served.
+ * offlineReplicas (v5+) and is still served (partition-replicas.ts, shared with
+ * DescribeTopicPartitions).
  * Authorized operations (v8+), when asked: every operation of the topic or cluster (no ACLs yet,
  * as Kafka without an authorizer).
  */
@@ -15,6 +16,7 @@ import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { metadataRequest, metadataResponse } from '../../../protocol/kafka/messages/metadata.js';
 import { topicNameProblem } from '../../../broker/topic-name.js';
 import { authorizedOperations, authorizedOperationsNotRequested } from '../authorized-operations.js';
+import { partitionReplicas } from '../partition-replicas.js';
 import { defineHandler } from '../handler.js';
 
 const zeroTopicId = Buffer.alloc(16);
@@ -25,18 +27,7 @@ function describeTopic(broker: Broker, topic: Topic, includeOperations: boolean)
     name: topic.name,
     topicId: topic.id,
     isInternal: false,
-    partitions: topic.partitions.map((partition) => ({
-      errorCode: ErrorCode.none,
-      partitionIndex: partition.index,
-      leaderId: broker.nodeId,
-      leaderEpoch: 0,
-      replicaNodes: [broker.nodeId],
-      isrNodes: [broker.nodeId],
-      // A log that failed to open, or damaged stored data (kept, not served): this broker names
-      // itself an offline replica so tools (osprey topic describe) can show the partition marked; it
-      // still leads the partition and serves what it can.
-      offlineReplicas: partition.state === 'failed' || (partition.isOpen && partition.handle.damagedRangeCount > 0) ? [broker.nodeId] : [],
-    })),
+    partitions: topic.partitions.map((partition) => ({ errorCode: ErrorCode.none, partitionIndex: partition.index, ...partitionReplicas(broker, partition) })),
     topicAuthorizedOperations: authorizedOperations('topic', includeOperations),
   };
 }

@@ -13,9 +13,8 @@
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../../../protocol/kafka/messages/offset-for-leader-epoch.js';
 import { defineHandler } from '../handler.js';
+import { leaderEpoch } from '../partition-replicas.js';
 
-/** The only leader epoch there is, on one broker. */
-const leaderEpoch = 0;
 const noEpochCheck = -1;
 
 export const offsetForLeaderEpochHandler = defineHandler({
