@@ -2,9 +2,11 @@
  * librdkafka 2.12 (node-rdkafka, `group.protocol=consumer`) through KIP-848 rebalances against a
  * real broker process: a second member joining takes partitions the first revokes first (no
  * partition read by two members at once, every record once while both commit), a member stopped
- * with SIGSTOP past its session is fenced and rejoins with a new epoch, a static member
- * (group.instance.id) comes back without a rebalance, and a subscription change revokes the old
- * topic's partitions.
+ * with SIGSTOP past its session is fenced (UNKNOWN_MEMBER_ID) and rejoins with a new epoch, a
+ * static member (group.instance.id) comes back without a rebalance while a duplicate instance id is
+ * refused (UNRELEASED_INSTANCE_ID), and a subscription change revokes the old topic's partitions.
+ * A stale member epoch (FENCED_MEMBER_EPOCH) is not something librdkafka can be made to send; the
+ * raw test of groups-consumer-protocol.test.ts covers it.
  *
  * The broker runs with a short consumer session timeout and heartbeat interval, so that a fenced
  * member is noticed within seconds. Members use librdkafka's incremental rebalance callback
@@ -67,6 +69,8 @@ interface Member {
   readonly received: Array<{ readonly key: string; readonly atMs: number }>;
   readonly rebalances: RebalanceEvent[];
   readonly errors: LibrdKafkaError[];
+  /** librdkafka's log lines (its debug lines when `debug` is configured). */
+  readonly logs: string[];
 }
 
 /** A KIP-848 member with librdkafka's incremental rebalance callback, consuming and committing automatically. */
@@ -84,7 +88,8 @@ async function member(name: string, groupId: string, topics: string[], extra: Re
     },
     { 'auto.offset.reset': 'earliest' },
   );
-  const result: Member = { name, consumer, received: [], rebalances: [], errors: [] };
+  const result: Member = { name, consumer, received: [], rebalances: [], errors: [], logs: [] };
+  consumer.on('event.log', (log: { message: string }) => result.logs.push(log.message));
   consumer.on('rebalance', (error: LibrdKafkaError, assignment: Assignment[]) => {
     const kind = error.code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS ? 'assign' : 'revoke';
     result.rebalances.push({ kind, partitions: assignment.map((entry) => `${entry.topic}/${entry.partition}`), atMs: Date.now() });
@@ -93,7 +98,9 @@ async function member(name: string, groupId: string, topics: string[], extra: Re
   consumer.on('data', (message: Message) => result.received.push({ key: `${message.topic}/${message.partition}/${message.offset}`, atMs: Date.now() }));
   await new Promise<void>((resolve, reject) => consumer.connect({}, (error) => (error ? reject(error) : resolve())));
   consumer.subscribe(topics);
-  consumer.consume();
+  consumer.consume((error) => {
+    if (error) result.errors.push(error);
+  });
   running.push(consumer);
   return result;
 }
@@ -257,4 +264,62 @@ test('a member stopped (SIGSTOP) past its session is fenced: it loses its partit
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+test('static membership: a duplicate group.instance.id is refused; the member closing and coming back takes its partitions again without a rebalance', async () => {
+  const topic = 'static';
+  const groupId = 'statics';
+  await admin.createTopics({ topics: [{ topic, numPartitions: 4 }] });
+  const first = await member('pod-a', groupId, [topic], { 'group.instance.id': 'pod-a' });
+  const dynamic = await member('dynamic', groupId, [topic]);
+  await waitFor(() => held(first).size === 2 && held(dynamic).size === 2, 'two partitions each');
+  const podPartitions = [...held(first)].sort();
+
+  // node-rdkafka 3.6 passes the fatal error neither to 'event.error' nor to consume(): librdkafka's log says it.
+  const duplicate = await member('duplicate', groupId, [topic], { 'group.instance.id': 'pod-a', debug: 'cgrp' });
+  await waitFor(() => duplicate.logs.some((line) => /Fatal error: Broker: The instance ID is still used by another member/.test(line)), 'the duplicate instance to be refused (UNRELEASED_INSTANCE_ID, fatal)');
+  assert.equal(held(duplicate).size, 0);
+  assert.equal((await describeGroup(groupId)).members.length, 2);
+  await disconnect(duplicate.consumer);
+
+  const epochBefore = (await describeGroup(groupId)).groupEpoch;
+  const dynamicEvents = dynamic.rebalances.length;
+  await disconnect(first.consumer);
+  await waitFor(async () => (await describeGroup(groupId)).members.some((entry) => entry.instanceId === 'pod-a' && entry.memberEpoch === -2), 'pod-a to have left for now (epoch −2)');
+  await produce(topic, 40, 'while-away');
+  const again = await member('pod-a again', groupId, [topic], { 'group.instance.id': 'pod-a' });
+  await waitFor(() => held(again).size === 2, 'pod-a back with two partitions');
+  assert.deepEqual([...held(again)].sort(), podPartitions, 'the same partitions as before');
+  await waitFor(() => new Set(keys(first, dynamic, again).filter((key) => key.startsWith(`${topic}/`))).size === 40, 'the 40 records');
+  const described = await describeGroup(groupId);
+  assert.equal(described.groupEpoch, epochBefore, 'no rebalance: the group epoch did not move');
+  assert.equal(dynamic.rebalances.length, dynamicEvents, 'the other member saw no rebalance');
+  assert.deepEqual(duplicatesOf(keys(first, dynamic, again)), []);
+  await leave(again);
+  await leave(dynamic);
+});
+
+test('a subscription change revokes the old topic’s partitions, which go to the member still subscribed, and brings the new topic’s', async () => {
+  const groupId = 'changers';
+  await admin.createTopics({ topics: [{ topic: 'sub-one', numPartitions: 2 }, { topic: 'sub-two', numPartitions: 2 }] });
+  const changer = await member('changer', groupId, ['sub-one']);
+  const staying = await member('staying', groupId, ['sub-one']);
+  await waitFor(() => held(changer).size === 1 && held(staying).size === 1, 'sub-one split between the two');
+  await produce('sub-one', 20, 'one-before');
+  await waitFor(() => new Set(keys(changer, staying)).size === 20, 'the first records of sub-one');
+  const given = [...held(changer)][0]!;
+
+  changer.consumer.subscribe(['sub-two']);
+  await waitFor(() => held(staying).size === 2 && held(changer).size === 2 && [...held(changer)].every((partition) => partition.startsWith('sub-two/')), 'sub-one to the staying member, sub-two to the changer');
+  const revokedAtMs = lastEvent(changer, 'revoke', given);
+  const takenAtMs = lastEvent(staying, 'assign', given);
+  assert.ok(revokedAtMs !== undefined && takenAtMs !== undefined && revokedAtMs <= takenAtMs, `${given} revoked by the changer before the other member got it`);
+  await produce('sub-one', 20, 'one-after');
+  await produce('sub-two', 20, 'two');
+  await waitFor(() => new Set(keys(changer, staying)).size === 60, 'every record of both topics');
+  assert.ok(keys(changer).every((key) => key.startsWith('sub-two/') || key.startsWith(`${given}/`)), 'the changer read only its old partition and the new topic');
+  assert.ok(keys(staying).every((key) => key.startsWith('sub-one/')));
+  assert.deepEqual(duplicatesOf(keys(changer, staying)), []);
+  await leave(changer);
+  await leave(staying);
 });
