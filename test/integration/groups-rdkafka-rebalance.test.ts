@@ -5,8 +5,9 @@
  * with SIGSTOP past its session is fenced (UNKNOWN_MEMBER_ID) and rejoins with a new epoch, a
  * static member (group.instance.id) comes back without a rebalance while a duplicate instance id is
  * refused (UNRELEASED_INSTANCE_ID), and a subscription change revokes the old topic's partitions.
- * A stale member epoch (FENCED_MEMBER_EPOCH) is not something librdkafka can be made to send; the
- * raw test of groups-consumer-protocol.test.ts covers it.
+ * A stale member epoch (FENCED_MEMBER_EPOCH) is not something librdkafka can be made to send: raw
+ * heartbeats under a librdkafka member's id stand in for it (and groups-consumer-protocol.test.ts
+ * goes through the previous-epoch rule).
  *
  * The broker runs with a short consumer session timeout and heartbeat interval, so that a fenced
  * member is noticed within seconds. Members use librdkafka's incremental rebalance callback
@@ -25,10 +26,13 @@ import { isolatedEnvironment, startBrokerProcess, type BrokerProcess } from '../
 import { RawKafkaConnection, rawApi } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
 import { consumerGroupDescribeRequest, consumerGroupDescribeResponse } from '../../src/protocol/kafka/messages/consumer-group-describe.js';
+import { consumerGroupHeartbeatRequest, consumerGroupHeartbeatResponse } from '../../src/protocol/kafka/messages/consumer-group-heartbeat.js';
+import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 
 const { KafkaConsumer, CODES } = rdkafka;
 const { Kafka, logLevel } = kafkajs;
 const describeApi = rawApi(consumerGroupDescribeRequest, consumerGroupDescribeResponse);
+const heartbeatApi = rawApi(consumerGroupHeartbeatRequest, consumerGroupHeartbeatResponse);
 
 const sessionTimeoutMs = 2000;
 let broker: BrokerProcess;
@@ -239,6 +243,14 @@ test('a member stopped (SIGSTOP) past its session is fenced: it loses its partit
     const childId = before.members.find((entry) => entry.clientId === 'rdkafka-child')?.memberId;
     assert.ok(childId !== undefined, 'the child is a member');
     const epochBefore = before.members.find((entry) => entry.memberId === childId)!.memberEpoch;
+    // Someone else heartbeating under the child's member id with an epoch it never had is fenced; the member is not disturbed.
+    assert.ok(epochBefore >= 2, 'the child moved to the epoch of the second member (so that one below is not a join)');
+    const topicId: Buffer = before.members.find((entry) => entry.memberId === childId)!.assignment.topicPartitions[0]!.topicId;
+    for (const memberEpoch of [epochBefore + 1, epochBefore - 1]) {
+      const stale: { errorCode: number } = await raw.call(heartbeatApi, 1, { groupId, memberId: childId, memberEpoch, rebalanceTimeoutMs: -1, topicPartitions: [{ topicId, partitions: [0, 1] }] });
+      assert.equal(stale.errorCode, ErrorCode.fencedMemberEpoch, `epoch ${memberEpoch} of ${epochBefore}`);
+    }
+    assert.equal((await describeGroup(groupId)).members.find((entry) => entry.memberId === childId)?.memberEpoch, epochBefore);
 
     child.kill('SIGSTOP');
     const stoppedAtMs = Date.now();
