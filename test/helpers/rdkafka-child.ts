@@ -11,7 +11,7 @@
  *
  *   OSPREY_RDKAFKA_CHILD=1 OSPREY_BOOTSTRAP=host:port OSPREY_GROUP=g OSPREY_TOPIC=t node rdkafka-child.js
  *
- * It commits automatically (every 200 ms). Without OSPREY_RDKAFKA_CHILD it does nothing (the test
+ * It commits automatically (every 200 ms) and is ended with SIGKILL. Without OSPREY_RDKAFKA_CHILD it does nothing (the test
  * runner's file scan loads everything under test/).
  */
 import rdkafka from 'node-rdkafka';
@@ -58,5 +58,4 @@ if (environment['OSPREY_RDKAFKA_CHILD'] === '1') {
     consumer.consume();
     print({ event: 'ready' });
   });
-  process.on('SIGTERM', () => consumer.disconnect(() => process.exit(0)));
 }
