@@ -31,45 +31,52 @@ export interface ConsumerHeartbeatRequest {
 /** Longest topic name Kafka allows. */
 const maxTopicNameLength = 249;
 
-/** The first problem of the request, as an error code and the message the member is told; null when none. */
-export function consumerHeartbeatProblem(request: ConsumerHeartbeatRequest, settings: GroupSettings): { code: number; message: string } | null {
-  const invalid = (message: string) => ({ code: ErrorCode.invalidRequest, message });
+/** What is wrong with a request: the error code, the message the member is told, and the field at fault (Kafka's name for it). */
+export interface ConsumerHeartbeatProblem {
+  readonly code: number;
+  readonly message: string;
+  readonly field: string;
+}
+
+/** The first problem of the request; null when none. */
+export function consumerHeartbeatProblem(request: ConsumerHeartbeatRequest, settings: GroupSettings): ConsumerHeartbeatProblem | null {
+  const invalid = (field: string, message: string): ConsumerHeartbeatProblem => ({ code: ErrorCode.invalidRequest, message, field });
   const maxIdBytes = settings.maxGroupIdBytes;
-  if (request.groupId === '') return invalid('GroupId can not be empty');
-  if (Buffer.byteLength(request.groupId, 'utf8') > maxIdBytes) return { code: ErrorCode.invalidGroupId, message: `group id longer than ${maxIdBytes} bytes` };
+  if (request.groupId === '') return invalid('GroupId', 'GroupId can not be empty');
+  if (Buffer.byteLength(request.groupId, 'utf8') > maxIdBytes) return { code: ErrorCode.invalidGroupId, message: `group id longer than ${maxIdBytes} bytes`, field: 'GroupId' };
   for (const [name, value] of [['MemberId', request.memberId], ['InstanceId', request.instanceId], ['RackId', request.rackId]] as const) {
-    if (value !== null && Buffer.byteLength(value, 'utf8') > maxIdBytes) return invalid(`${name} longer than ${maxIdBytes} bytes`);
+    if (value !== null && Buffer.byteLength(value, 'utf8') > maxIdBytes) return invalid(name, `${name} longer than ${maxIdBytes} bytes`);
   }
-  if (request.instanceId === '') return invalid('InstanceId can not be empty');
-  if (request.rackId === '') return invalid('RackId can not be empty');
+  if (request.instanceId === '') return invalid('InstanceId', 'InstanceId can not be empty');
+  if (request.rackId === '') return invalid('RackId', 'RackId can not be empty');
   // An empty regex is "no regex" (librdkafka 2.12 and Kafka 4 clients send it so with topic names).
   const regex = request.subscribedTopicRegex;
   if (regex !== null && regex !== '') {
     const compiled = compileTopicRegex(regex);
-    if (typeof compiled === 'string') return { code: ErrorCode.invalidRegularExpression, message: compiled };
+    if (typeof compiled === 'string') return { code: ErrorCode.invalidRegularExpression, message: compiled, field: 'SubscribedTopicRegex' };
   }
-  if (request.rebalanceTimeoutMs < -1) return invalid(`RebalanceTimeoutMs ${request.rebalanceTimeoutMs} is invalid`);
+  if (request.rebalanceTimeoutMs < -1) return invalid('RebalanceTimeoutMs', `RebalanceTimeoutMs ${request.rebalanceTimeoutMs} is invalid`);
   const topics = request.subscribedTopicNames;
   if (topics !== null) {
-    if (topics.length > settings.consumerMaxSubscribedTopics) return invalid(`more than ${settings.consumerMaxSubscribedTopics} subscribed topics`);
-    if (topics.some((topic) => topic.length === 0 || topic.length > maxTopicNameLength)) return invalid('a subscribed topic name is empty or too long');
+    if (topics.length > settings.consumerMaxSubscribedTopics) return invalid('SubscribedTopicNames', `more than ${settings.consumerMaxSubscribedTopics} subscribed topics`);
+    if (topics.some((topic) => topic.length === 0 || topic.length > maxTopicNameLength)) return invalid('SubscribedTopicNames', 'a subscribed topic name is empty or too long');
   }
   const epoch = request.memberEpoch;
   if (epoch > 0 || epoch === leaveEpoch) {
-    if (request.memberId === '') return invalid('MemberId can not be empty');
+    if (request.memberId === '') return invalid('MemberId', 'MemberId can not be empty');
   } else if (epoch === joinEpoch) {
-    if (request.apiVersion >= 1 && request.memberId === '') return invalid('MemberId can not be empty: from version 1 the member makes its own');
-    if (request.rebalanceTimeoutMs === -1) return invalid('RebalanceTimeoutMs must be provided in the first request');
-    if (request.topicPartitions === null || request.topicPartitions.length > 0) return invalid('TopicPartitions must be empty when (re-)joining');
-    if ((topics === null || topics.length === 0) && (regex === null || regex === '')) return invalid('SubscribedTopicNames or SubscribedTopicRegex must be set in the first request');
+    if (request.apiVersion >= 1 && request.memberId === '') return invalid('MemberId', 'MemberId can not be empty: from version 1 the member makes its own');
+    if (request.rebalanceTimeoutMs === -1) return invalid('RebalanceTimeoutMs', 'RebalanceTimeoutMs must be provided in the first request');
+    if (request.topicPartitions === null || request.topicPartitions.length > 0) return invalid('TopicPartitions', 'TopicPartitions must be empty when (re-)joining');
+    if ((topics === null || topics.length === 0) && (regex === null || regex === '')) return invalid('SubscribedTopicNames', 'SubscribedTopicNames or SubscribedTopicRegex must be set in the first request');
   } else if (epoch === staticLeaveEpoch) {
-    if (request.memberId === '') return invalid('MemberId can not be empty');
-    if (request.instanceId === null) return invalid('InstanceId can not be null when a static member leaves');
+    if (request.memberId === '') return invalid('MemberId', 'MemberId can not be empty');
+    if (request.instanceId === null) return invalid('InstanceId', 'InstanceId can not be null when a static member leaves');
   } else {
-    return invalid(`MemberEpoch ${epoch} is invalid`);
+    return invalid('MemberEpoch', `MemberEpoch ${epoch} is invalid`);
   }
   if (request.serverAssignor !== null && !assignors.has(request.serverAssignor)) {
-    return { code: ErrorCode.unsupportedAssignor, message: `ServerAssignor ${request.serverAssignor} is not supported; supported: ${[...assignors.keys()].join(', ')}` };
+    return { code: ErrorCode.unsupportedAssignor, message: `ServerAssignor ${request.serverAssignor} is not supported; supported: ${[...assignors.keys()].join(', ')}`, field: 'ServerAssignor' };
   }
   return null;
 }

@@ -169,7 +169,12 @@ export class GroupCoordinator {
     if (this.closed) return consumerHeartbeatError(ErrorCode.notCoordinator, null);
     const problem = consumerHeartbeatProblem(request, this.settings);
     if (problem !== null) {
-      this.logger.debug('consumer group heartbeat refused', { group: request.groupId, member: request.memberId, epoch: request.memberEpoch, errorCode: problem.code, reason: problem.message });
+      // INVALID_REQUEST has its own line across handlers (server/kafka/invalid-request.ts); other refusals say their code.
+      if (problem.code === ErrorCode.invalidRequest) {
+        this.logger.debug('invalid request', { api: 'ConsumerGroupHeartbeat', field: problem.field, reason: problem.message, group: request.groupId, member: request.memberId });
+      } else {
+        this.logger.debug('consumer group heartbeat refused', { group: request.groupId, member: request.memberId, epoch: request.memberEpoch, errorCode: problem.code, field: problem.field, reason: problem.message });
+      }
       return consumerHeartbeatError(problem.code, problem.message);
     }
     let group = this.registry.get(request.groupId);

@@ -16,6 +16,7 @@ import { createPartitionsRequest, createPartitionsResponse } from '../../../prot
 import type { CreatePartitionsRequest, CreatePartitionsResponse } from '../../../protocol/kafka/messages/create-partitions.js';
 import { problem, repeatedNames } from '../config-resources.js';
 import { defineHandler } from '../handler.js';
+import { InvalidRequestNotes } from '../invalid-request.js';
 
 type RequestedTopic = CreatePartitionsRequest['topics'][number];
 type TopicResult = CreatePartitionsResponse['results'][number];
@@ -50,14 +51,16 @@ export const createPartitionsHandler = defineHandler({
     const repeated = repeatedNames(request.topics.map((topic) => topic.name));
     const answered = new Set<string>();
     const results: TopicResult[] = [];
+    const invalid = new InvalidRequestNotes('CreatePartitions');
     for (const requested of request.topics) {
       if (answered.has(requested.name)) continue;
       answered.add(requested.name);
       const result = repeated.has(requested.name)
-        ? problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`)
+        ? invalid.check('Name', problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`))
         : await createOne(requested, request.validateOnly, context.broker);
       results.push({ name: requested.name, errorCode: result.errorCode, errorMessage: result.errorMessage });
     }
+    invalid.write(context.logger);
     return { throttleTimeMs: 0, results };
   },
 });

@@ -27,6 +27,7 @@ import { createTopicsRequest, createTopicsResponse } from '../../../protocol/kaf
 import type { CreateTopicsRequest, CreateTopicsResponse } from '../../../protocol/kafka/messages/create-topics.js';
 import { configListToMap, isProblem, problem, repeatedNames } from '../config-resources.js';
 import { defineHandler } from '../handler.js';
+import { InvalidRequestNotes } from '../invalid-request.js';
 
 type RequestedTopic = CreateTopicsRequest['topics'][number];
 type TopicResult = CreateTopicsResponse['topics'][number];
@@ -84,16 +85,16 @@ function requestedConfigs(requested: RequestedTopic): Map<string, string> | Oper
   return values;
 }
 
-async function createOne(requested: RequestedTopic, validateOnly: boolean, broker: Broker): Promise<TopicResult> {
+async function createOne(requested: RequestedTopic, validateOnly: boolean, broker: Broker, invalid: InvalidRequestNotes): Promise<TopicResult> {
   const { name } = requested;
   // Kafka's order: the name, whether it exists, then what is asked for.
   const nameProblem = topicNameProblem(name);
   if (nameProblem !== null) return failed(name, problem(ErrorCode.invalidTopicException, nameProblem));
   if (broker.topic(name) !== undefined) return failed(name, problem(ErrorCode.topicAlreadyExists, `topic '${name}' already exists`));
   const count = partitionCount(requested, broker);
-  if (typeof count !== 'number') return failed(name, count);
+  if (typeof count !== 'number') return failed(name, invalid.check('Assignments', count));
   const configs = requestedConfigs(requested);
-  if (isProblem(configs)) return failed(name, configs);
+  if (isProblem(configs)) return failed(name, invalid.check('Configs', configs));
 
   const result = validateOnly ? broker.validateNewTopic(name, count, configs) : await broker.createTopic(name, count, configs);
   if (result.errorCode !== ErrorCode.none) return failed(name, result);
@@ -124,11 +125,13 @@ export const createTopicsHandler = defineHandler({
     const answered = new Set<string>();
     // The first entry of each name; a repeated name is answered once, with INVALID_REQUEST.
     const once = request.topics.filter((requested) => !answered.has(requested.name) && answered.add(requested.name));
+    const invalid = new InvalidRequestNotes('CreateTopics');
     const topics = await mapConcurrently(once, topicCreationConcurrency, async (requested) =>
       repeated.has(requested.name)
-        ? failed(requested.name, problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`))
-        : createOne(requested, request.validateOnly, context.broker),
+        ? failed(requested.name, invalid.check('Name', problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`)))
+        : createOne(requested, request.validateOnly, context.broker, invalid),
     );
+    invalid.write(context.logger);
     return { throttleTimeMs: 0, topics };
   },
 });

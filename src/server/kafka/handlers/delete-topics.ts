@@ -15,6 +15,7 @@ import { deleteTopicsRequest, deleteTopicsResponse } from '../../../protocol/kaf
 import type { DeleteTopicsResponse } from '../../../protocol/kafka/messages/delete-topics.js';
 import { problem, repeatedNames } from '../config-resources.js';
 import { defineHandler } from '../handler.js';
+import { InvalidRequestNotes } from '../invalid-request.js';
 
 type TopicResult = DeleteTopicsResponse['responses'][number];
 
@@ -34,10 +35,10 @@ function answer(target: Target, result: OperationResult): TopicResult {
   return { name: target.name, topicId: target.topicId, errorCode: result.errorCode, errorMessage: result.errorMessage };
 }
 
-async function deleteOne(target: Target, broker: Broker): Promise<TopicResult> {
+async function deleteOne(target: Target, broker: Broker, invalid: InvalidRequestNotes): Promise<TopicResult> {
   const hasId = !target.topicId.equals(zeroTopicId);
-  if (target.name !== null && hasId) return answer(target, problem(ErrorCode.invalidRequest, 'give a topic name or a topic id, not both'));
-  if (target.name === null && !hasId) return answer(target, problem(ErrorCode.invalidRequest, 'neither a topic name nor a topic id was given'));
+  if (target.name !== null && hasId) return answer(target, invalid.check('TopicId', problem(ErrorCode.invalidRequest, 'give a topic name or a topic id, not both')));
+  if (target.name === null && !hasId) return answer(target, invalid.check('Name', problem(ErrorCode.invalidRequest, 'neither a topic name nor a topic id was given')));
   const topic = target.name !== null ? broker.topic(target.name) : broker.topicById(target.topicId);
   if (topic === undefined) {
     return target.name !== null
@@ -56,16 +57,18 @@ export const deleteTopicsHandler = defineHandler({
     const repeated = repeatedNames(targets.map(targetKey));
     const answered = new Set<string>();
     const responses: TopicResult[] = [];
+    const invalid = new InvalidRequestNotes('DeleteTopics');
     for (const target of targets) {
       const key = targetKey(target);
       if (answered.has(key)) continue;
       answered.add(key);
       responses.push(
         repeated.has(key)
-          ? answer(target, problem(ErrorCode.invalidRequest, `topic ${target.name ?? target.topicId.toString('hex')} appears more than once in the request`))
-          : await deleteOne(target, context.broker),
+          ? answer(target, invalid.check(target.name !== null ? 'Name' : 'TopicId', problem(ErrorCode.invalidRequest, `topic ${target.name ?? target.topicId.toString('hex')} appears more than once in the request`)))
+          : await deleteOne(target, context.broker, invalid),
       );
     }
+    invalid.write(context.logger);
     return { throttleTimeMs: 0, responses };
   },
 });

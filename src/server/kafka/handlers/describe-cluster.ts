@@ -22,10 +22,12 @@ export const describeClusterHandler = defineHandler({
   handle(request, context) {
     const { broker } = context;
     const known = request.endpointType === EndpointType.brokers || request.endpointType === EndpointType.controllers;
+    const errorMessage = known ? null : `endpoint type ${request.endpointType} is unknown: 1 lists brokers, 2 controllers`;
+    if (errorMessage !== null) context.logger.debug('invalid request', { api: 'DescribeCluster', field: 'EndpointType', reason: errorMessage });
     return {
       throttleTimeMs: 0,
       errorCode: known ? ErrorCode.none : ErrorCode.invalidRequest,
-      errorMessage: known ? null : `endpoint type ${request.endpointType} is unknown: 1 lists brokers, 2 controllers`,
+      errorMessage,
       endpointType: request.endpointType,
       clusterId: broker.clusterId,
       controllerId: known ? broker.nodeId : -1,

@@ -41,10 +41,13 @@ export const findCoordinatorHandler = defineHandler({
   response: findCoordinatorResponse,
   handle(request, context) {
     const { broker, apiVersion } = context;
+    const keyType = apiVersion === 0 ? groupKeyType : request.keyType;
+    const coordinator = coordinatorFor(broker, keyType);
+    if (coordinator.errorCode === ErrorCode.invalidRequest) context.logger.debug('invalid request', { api: 'FindCoordinator', field: 'KeyType', reason: coordinator.errorMessage });
     if (apiVersion >= 4) {
-      const coordinators = request.coordinatorKeys.map((key) => ({ key, ...coordinatorFor(broker, request.keyType) }));
+      const coordinators = request.coordinatorKeys.map((key) => ({ key, ...coordinator }));
       return { throttleTimeMs: 0, errorCode: ErrorCode.none, errorMessage: null, nodeId: -1, host: '', port: -1, coordinators };
     }
-    return { throttleTimeMs: 0, ...coordinatorFor(broker, apiVersion === 0 ? groupKeyType : request.keyType), coordinators: [] };
+    return { throttleTimeMs: 0, ...coordinator, coordinators: [] };
   },
 });

@@ -30,6 +30,7 @@ export const initProducerIdHandler = defineHandler({
         clientId: context.clientId,
         error: ErrorCode.invalidRequest,
       });
+      logger.debug('invalid request', { api: 'InitProducerId', field: 'TransactionalId', reason: 'transactions are not supported yet' });
       return { throttleTimeMs: 0, errorCode: ErrorCode.invalidRequest, producerId: -1n, producerEpoch: -1 };
     }
     let result: InitProducerIdResult;
@@ -43,6 +44,7 @@ export const initProducerIdHandler = defineHandler({
     }
     if (result.errorCode !== ErrorCode.none) {
       logger.info('InitProducerId refused', { clientId: context.clientId, error: result.errorCode, reason: result.reason ?? '' });
+      if (result.errorCode === ErrorCode.invalidRequest) logger.debug('invalid request', { api: 'InitProducerId', field: 'ProducerId', reason: result.reason ?? '' });
     }
     return { throttleTimeMs: 0, errorCode: result.errorCode, producerId: result.producerId, producerEpoch: result.producerEpoch };
   },

@@ -18,7 +18,10 @@ export const leaveGroupHandler = defineHandler({
       const [result] = broker.groups.leaveGroup(request.groupId, [{ memberId: request.memberId, groupInstanceId: null }]);
       return { throttleTimeMs: 0, errorCode: result!.errorCode, members: [] };
     }
-    if (request.members.length === 0) return { throttleTimeMs: 0, errorCode: ErrorCode.invalidRequest, members: [] };
+    if (request.members.length === 0) {
+      context.logger.debug('invalid request', { api: 'LeaveGroup', field: 'Members', reason: 'no member to remove' });
+      return { throttleTimeMs: 0, errorCode: ErrorCode.invalidRequest, members: [] };
+    }
     const members = broker.groups.leaveGroup(
       request.groupId,
       request.members.map((member) => ({ memberId: member.memberId, groupInstanceId: member.groupInstanceId })),

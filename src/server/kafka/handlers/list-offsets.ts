@@ -15,6 +15,7 @@ import type { Logger } from '../../../logging/logger.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../../protocol/kafka/messages/list-offsets.js';
 import { defineHandler } from '../handler.js';
+import { InvalidRequestNotes } from '../invalid-request.js';
 
 const latestTimestamp = -1n;
 const earliestTimestamp = -2n;
@@ -67,6 +68,7 @@ export const listOffsetsHandler = defineHandler({
   versions: { min: 1, max: 10 },
   async handle(request, context) {
     const { broker, apiVersion } = context;
+    const invalid = new InvalidRequestNotes('ListOffsets');
     const topics = await Promise.all(
       request.topics.map(async (topic) => ({
         name: topic.name,
@@ -77,11 +79,15 @@ export const listOffsetsHandler = defineHandler({
               partition === undefined
                 ? failed(ErrorCode.unknownTopicOrPartition)
                 : await lookUp(partition, requested.timestamp, apiVersion, broker.config.limits.maxDecompressedBytes).catch((error: unknown) => storageFailure(error, partition, broker.logger));
+            if (answer.errorCode === ErrorCode.invalidRequest) {
+              invalid.note('Timestamp', `timestamp ${requested.timestamp} of ${topic.name}-${requested.partitionIndex} is neither at least 0 nor a special timestamp of version ${apiVersion}`);
+            }
             return { partitionIndex: requested.partitionIndex, errorCode: answer.errorCode, timestamp: answer.timestamp, offset: offsetToWire(answer.offset), leaderEpoch: 0 };
           }),
         ),
       })),
     );
+    invalid.write(context.logger);
     return { throttleTimeMs: 0, topics };
   },
 });
