@@ -289,8 +289,28 @@ test('DescribeProducers (@platformatic/kafka): the idempotent producers of a par
   }
 });
 
+test('two @platformatic/kafka idempotent producers at once (each asks InitProducerId with id 0, epoch 0) get ids of their own: neither fences the other', async () => {
+  await admin.createTopics({ topics: ['two-producers'], partitions: 1, replicas: 1 });
+  const [first, second] = [idempotentProducer('first-of-two'), idempotentProducer('second-of-two')];
+  try {
+    for (let round = 0; round < 3; round++) {
+      await first.send({ messages: [{ topic: 'two-producers', partition: 0, value: `first ${round}` }] });
+      await second.send({ messages: [{ topic: 'two-producers', partition: 0, value: `second ${round}` }] });
+    }
+    assert.notEqual(first.producerId, second.producerId);
+    const answer = await withPlatformaticConnection('describe-two-producers', (connection) => describeProducersV0.api.async(connection, [{ name: 'two-producers', partitionIndexes: [0] }]));
+    const active = answer.topics[0]!.partitions[0]!.activeProducers.map((producer) => [producer.producerId, producer.producerEpoch, producer.lastSequence]);
+    assert.deepEqual(
+      active.sort((left, right) => Number(left[0]) - Number(right[0])),
+      [first, second].map((producer) => [producer.producerId, producer.producerEpoch, 2]).sort((left, right) => Number(left[0]) - Number(right[0])),
+    );
+  } finally {
+    await Promise.all([first.close(), second.close()]);
+  }
+});
+
 test('DescribeProducers: unknown topics and partitions, invalid names, and a response bounded by limits.maxDescribedProducers', async () => {
-  // A second producer id from KafkaJS: @platformatic/kafka's producers all ask InitProducerId for id 0.
+  // A second producer, from another client: KafkaJS.
   const kafka = new kafkajs.Kafka({ clientId: 'second-described-producer', brokers: [broker.bootstrap], logLevel: kafkajs.logLevel.NOTHING });
   const second = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await second.connect();

@@ -28,6 +28,10 @@
  *   id rotated away, epoch exhausted         → the id it was rotated to (a retried rotation)
  *   id we do not remember                    → a new id, epoch 0 (Kafka's answer; safe: nothing to fence)
  *
+ * Id 0 is never handed out: some clients (@platformatic/kafka) send (0, 0) for "none yet" instead of
+ * (-1, -1), and Kafka, which gives every non-transactional request a new id, answers them a new id.
+ * Were 0 a producer we remember, each such client would bump its epoch and fence it.
+ *
  * What we remember is kept in memory only (a restart forgets it, which is safe by the last rule),
  * for at most `maxRemembered` ids, the least recently used forgotten first.
  */
@@ -117,6 +121,7 @@ export class ProducerIdManager {
       });
       await this.reserving;
     }
+    if (this.nextId === 0n) this.nextId = 1n; // never 0: see the header
     return this.nextId++;
   }
 

@@ -54,7 +54,7 @@ test('the block file is written atomically in the meta folder; an unreadable one
   try {
     const meta = join(root, 'meta');
     const manager = await ProducerIdManager.open(fileProducerIdStorage(meta), 100, logger);
-    assert.equal((await manager.initProducerId(-1n, -1, 0)).producerId, 0n);
+    assert.equal((await manager.initProducerId(-1n, -1, 0)).producerId, 1n, 'the first id is 1: 0 is never handed out');
     assert.equal(await readFile(join(meta, producerIdBlockFileName), 'utf8'), `1\n${producerIdBlockSize}\n`);
     const again = await ProducerIdManager.open(fileProducerIdStorage(meta), 100, logger);
     assert.equal((await again.initProducerId(-1n, -1, 0)).producerId, producerIdBlockSize);
@@ -115,4 +115,15 @@ test('an id the broker does not remember (restart, or beyond maxRemembered) gets
   const unknown = await manager.initProducerId(123_456n, 7, 4);
   assert.equal(unknown.errorCode, 0);
   assert.equal(unknown.producerEpoch, 0);
+});
+
+test('id 0 is never handed out, so (0, 0), which some clients send for "no id yet", always gets a new id', async () => {
+  const manager = await ProducerIdManager.open(new MemoryStorage(), 100, logger);
+  const first = await manager.initProducerId(0n, 0, 4);
+  const second = await manager.initProducerId(0n, 0, 4);
+  assert.equal(first.errorCode, ErrorCode.none);
+  assert.equal(second.errorCode, ErrorCode.none);
+  assert.notEqual(first.producerId, 0n);
+  assert.notEqual(second.producerId, first.producerId, 'two such producers do not share an id (one would fence the other)');
+  assert.deepEqual([first.producerEpoch, second.producerEpoch], [0, 0]);
 });
