@@ -21,7 +21,9 @@ import { forEachConcurrently } from './bounded-concurrency.js';
 import { Partition } from './partition.js';
 import { PartitionHandle } from './partition-handle.js';
 import type { PartitionStorageSettings } from './partition-handle.js';
-import { waitWhileRecoveryIsHeld } from './test-hooks.js';
+import { waitWhileCleanerSwapIsHeld, waitWhileRecoveryIsHeld } from './test-hooks.js';
+import { LogCleaner, type CleanablePartition } from './log-cleaner/log-cleaner.js';
+import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../storage/cleaner-state.js';
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
@@ -89,6 +91,9 @@ export class Broker {
   private pendingTopicCount = 0;
   private pendingPartitionCount = 0;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Compacts topics whose cleanup.policy includes compact (log-cleaner/); null when log.cleaner.enable is false. */
+  private logCleaner: LogCleaner | null = null;
+  private readonly cleanableByPartition = new WeakMap<Partition, CleanablePartition>();
   private readonly producerStateTimers: NodeJS.Timeout[] = [];
   /** Timers of partitions waiting to try opening their log again (see retryOpenLater). */
   private readonly openRetryTimers = new Set<NodeJS.Timeout>();
@@ -219,6 +224,7 @@ export class Broker {
     );
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
+    broker.startLogCleaner();
     broker.startProducerStateTimers();
     broker.recovery = broker.recoverPartitions();
     logger.info('broker opened', { dataDir: config.dataDir, topics: broker.topics.size, clusterId: metadata.clusterId });
@@ -271,8 +277,9 @@ export class Broker {
     return {
       segmentBytes: effective.segmentBytes,
       segmentMs: effective.segmentMs,
-      retentionMs: effective.retentionMs,
-      retentionBytes: effective.retentionBytes,
+      // cleanup.policy=compact alone keeps every key's latest record however old: no retention.
+      retentionMs: effective.cleanupPolicy.delete ? effective.retentionMs : -1,
+      retentionBytes: effective.cleanupPolicy.delete ? effective.retentionBytes : -1,
       indexIntervalBytes: effective.indexIntervalBytes,
       flush: this.config.flush,
       flushIntervalMs: this.config.flushIntervalMs,
@@ -642,6 +649,40 @@ export class Broker {
     }
   }
 
+  private startLogCleaner(): void {
+    if (!this.config.logCleanerEnable) return;
+    const limits = { dedupeBufferBytes: this.config.logCleanerDedupeBufferBytes, ioChunkBytes: 1024 * 1024, maxDecompressedBytes: this.config.limits.maxDecompressedBytes };
+    const beforeSwap = () => waitWhileCleanerSwapIsHeld(() => this.closing, this.logger);
+    this.logCleaner = new LogCleaner(() => this.cleanablePartitions(), { backoffMs: this.config.logCleanerBackoffMs, limits, nowMs: () => Date.now(), beforeSwap }, this.logger);
+    this.logCleaner.start();
+  }
+
+  /** The open partitions of topics whose cleanup.policy includes compact, as the log cleaner sees them. */
+  private *cleanablePartitions(): Generator<CleanablePartition> {
+    for (const topic of this.topics.values()) {
+      if (!topic.effective.cleanupPolicy.compact) continue;
+      for (const partition of topic.partitions) {
+        if (!partition.isOpen || partition.deleted) continue;
+        let cleanable = this.cleanableByPartition.get(partition);
+        if (cleanable === undefined) {
+          const handle = partition.handle;
+          cleanable = {
+            topic: topic.name,
+            index: partition.index,
+            get config() {
+              return partition.topic.effective;
+            },
+            log: handle.compactableLog,
+            producerLastOffsets: () => handle.producerLastOffsets(),
+            isCurrent: () => !this.closing && !partition.deleted && this.topics.get(topic.name) === topic,
+          };
+          this.cleanableByPartition.set(partition, cleanable);
+        }
+        yield cleanable;
+      }
+    }
+  }
+
   private producerStateLimits(): { maxProducerIds: number; expirationMs: number } {
     return { maxProducerIds: this.config.limits.maxProducerIdsPerPartition, expirationMs: this.config.producerIdExpirationMs };
   }
@@ -711,6 +752,7 @@ export class Broker {
     this.closing = true;
     this.diskAlarm.stop();
     if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+    await this.logCleaner?.stop(); // its pass under way ends before the logs close
     for (const timer of this.producerStateTimers) clearInterval(timer);
     for (const timer of this.openRetryTimers) clearTimeout(timer);
     await this.recovery;
@@ -741,7 +783,7 @@ function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<
   return { id: topic.id.toString('hex'), partitionCount, configs: Object.fromEntries(configs) };
 }
 
-const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName]);
+const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName, cleanerStateFileName, cleanerSwapFileName]);
 
 /**
  * Whether a folder's files are a partition log's: it holds a segment, or nothing but files a log
@@ -750,7 +792,7 @@ const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFile
 function holdsOnlyPartitionLog(files: readonly string[]): boolean {
   const isSegment = (file: string) => parseSegmentFileName(file, logSuffix) !== null;
   const isLogFile = (file: string) =>
-    isSegment(file) || parseSegmentFileName(file, offsetIndexSuffix) !== null || parseSegmentFileName(file, timeIndexSuffix) !== null || partitionLogFileNames.has(file) || file.endsWith(temporarySuffix);
+    isSegment(file) || parseSegmentFileName(file, offsetIndexSuffix) !== null || parseSegmentFileName(file, timeIndexSuffix) !== null || partitionLogFileNames.has(file) || file.endsWith(temporarySuffix) || file.endsWith(cleanedSuffix);
   return files.some(isSegment) || files.every(isLogFile);
 }
 

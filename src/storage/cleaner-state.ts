@@ -19,9 +19,13 @@ import { defaultSyncFile, syncDirectory, type SyncFile } from './segment.js';
  *   │ 5000                      │  cleanedEndOffset: segments wholly below it were cleaned and may
  *   │                           │  have gaps between batches
  *   │ 2                         │  passCount
- *   │ 3000 1764950400000        │  endOffset cleanedAtMs: offsets below 3000 (and at or above the
- *   │ 5000 1764950415000        │  previous line's endOffset) were first cleaned at that time
+ *   │ 0 3000 1764950400000      │  firstOffset endOffset cleanedAtMs: offsets [0, 3000) were first
+ *   │ 4000 5000 1764950415000   │  cleaned at that time, and tombstones may remain among them
  *   └───────────────────────────┘
+ *
+ * Only passes that kept tombstones they were the first to clean are listed, and only until their
+ * tombstones have outlived delete.retention.ms and a later pass removed them; ranges ascend and do
+ * not overlap. A tombstone below cleanedEndOffset in no listed range has outlived it.
  *
  * `cleaner-swap` is the same text preceded by one line: the base offsets of the segments the pass
  * replaces, separated by spaces (`swap 0 1200 3000`). Both are replaced atomically (`.tmp`,
@@ -34,8 +38,9 @@ export const cleanerSwapFileName = 'cleaner-swap';
 export const cleanedSuffix = '.cleaned';
 const formatVersion = 1;
 
-/** When one stretch of offsets was first cleaned: [previous pass's endOffset, endOffset). */
+/** When the offsets [firstOffset, endOffset) were first cleaned (tombstones among them are kept delete.retention.ms from then). */
 export interface CleaningPass {
+  readonly firstOffset: number;
   readonly endOffset: number;
   readonly cleanedAtMs: number;
 }
@@ -43,7 +48,7 @@ export interface CleaningPass {
 export interface CleanerState {
   /** Segments wholly below it have been cleaned (may have gaps between batches); 0 when never cleaned. */
   readonly cleanedEndOffset: number;
-  /** Ascending by endOffset (and by time); the last one ends at cleanedEndOffset. */
+  /** Ascending, not overlapping, all below cleanedEndOffset; times ascend too. */
   readonly passes: readonly CleaningPass[];
 }
 
@@ -57,7 +62,7 @@ export interface CleanerSwap {
 }
 
 function encodeState(state: CleanerState): string {
-  return `${formatVersion}\n${state.cleanedEndOffset}\n${state.passes.length}\n${state.passes.map((pass) => `${pass.endOffset} ${pass.cleanedAtMs}\n`).join('')}`;
+  return `${formatVersion}\n${state.cleanedEndOffset}\n${state.passes.length}\n${state.passes.map((pass) => `${pass.firstOffset} ${pass.endOffset} ${pass.cleanedAtMs}\n`).join('')}`;
 }
 
 export function encodeCleanerSwap(swap: CleanerSwap): string {
@@ -80,15 +85,15 @@ function decodeState(lines: readonly string[]): CleanerState | null {
   if (cleanedEndOffset === null || passCount === null || lines.length !== 3 + passCount) return null;
   const passes: CleaningPass[] = [];
   for (const line of lines.slice(3)) {
-    const [end, time] = line.split(' ');
+    const [first, end, time] = line.split(' ');
+    const firstOffset = parseNatural(first);
     const endOffset = parseNatural(end);
     const cleanedAtMs = parseNatural(time);
-    if (endOffset === null || cleanedAtMs === null) return null;
+    if (firstOffset === null || endOffset === null || cleanedAtMs === null || endOffset <= firstOffset || endOffset > cleanedEndOffset) return null;
     const previous = passes[passes.length - 1];
-    if (previous !== undefined && (endOffset <= previous.endOffset || cleanedAtMs < previous.cleanedAtMs)) return null;
-    passes.push({ endOffset, cleanedAtMs });
+    if (previous !== undefined && (firstOffset < previous.endOffset || cleanedAtMs < previous.cleanedAtMs)) return null;
+    passes.push({ firstOffset, endOffset, cleanedAtMs });
   }
-  if (passes.length > 0 && passes[passes.length - 1]!.endOffset !== cleanedEndOffset) return null;
   return { cleanedEndOffset, passes };
 }
 
