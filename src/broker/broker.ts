@@ -276,7 +276,8 @@ export class Broker {
   logOptions(effective: EffectiveTopicConfig): LogOptions {
     return {
       segmentBytes: effective.segmentBytes,
-      segmentMs: effective.segmentMs,
+      // A compacted topic's active segment is never cleaned: it rolls by max.compaction.lag.ms too, as in Kafka.
+      segmentMs: effective.cleanupPolicy.compact ? Math.min(effective.segmentMs, effective.maxCompactionLagMs) : effective.segmentMs,
       // cleanup.policy=compact alone keeps every key's latest record however old: no retention.
       retentionMs: effective.cleanupPolicy.delete ? effective.retentionMs : -1,
       retentionBytes: effective.cleanupPolicy.delete ? effective.retentionBytes : -1,
@@ -651,7 +652,7 @@ export class Broker {
 
   private startLogCleaner(): void {
     if (!this.config.logCleanerEnable) return;
-    const limits = { dedupeBufferBytes: this.config.logCleanerDedupeBufferBytes, ioChunkBytes: 1024 * 1024, maxDecompressedBytes: this.config.limits.maxDecompressedBytes };
+    const limits = { dedupeBufferBytes: this.config.logCleanerDedupeBufferBytes, ioChunkBytes: cleanerChunkBytes, maxDecompressedBytes: this.config.limits.maxDecompressedBytes };
     const beforeSwap = () => waitWhileCleanerSwapIsHeld(() => this.closing, this.logger);
     this.logCleaner = new LogCleaner(() => this.cleanablePartitions(), { backoffMs: this.config.logCleanerBackoffMs, limits, nowMs: () => Date.now(), beforeSwap }, this.logger);
     this.logCleaner.start();
@@ -782,6 +783,13 @@ export class Broker {
 function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<string, string>): StoredTopic {
   return { id: topic.id.toString('hex'), partitionCount, configs: Object.fromEntries(configs) };
 }
+
+/**
+ * Bytes the log cleaner reads (and then filters, hashing every key) between two turns of the event
+ * loop: 256 KiB of small records is a few milliseconds of work, short enough not to delay produce
+ * and fetch noticeably.
+ */
+const cleanerChunkBytes = 256 * 1024;
 
 const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName, cleanerStateFileName, cleanerSwapFileName]);
 
