@@ -53,14 +53,3 @@ export function walkRecords(records: Buffer, start: number, end: number, count: 
   }
   return true;
 }
-
-/** The index (in batch order) of the first record with a null key; -1 when every record has a key, null when malformed. */
-export function firstKeylessRecord(records: Buffer, start: number, end: number, count: number): number | null {
-  let index = 0;
-  let found = -1;
-  const wellFormed = walkRecords(records, start, end, count, (record) => {
-    if (found < 0 && record.key === null) found = index;
-    index++;
-  });
-  return wellFormed ? found : null;
-}
