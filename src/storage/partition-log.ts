@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { RecentBatchCache, type TailCacheBudget } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
-import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
+import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError, SegmentGoneError } from './errors.js';
 import type { DamagedRange } from './errors.js';
 import { Flusher } from './flush.js';
 import type { FlushPolicy, LogMark, RollbackPlan, WriteFailure } from './flush.js';
@@ -27,7 +27,7 @@ import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type Ba
 import { cleanedSuffix, readCleanerState, removeCleanerSwap, writeCleanerState, writeCleanerSwap, type CleanerState } from './cleaner-state.js';
 import { CleanedSegmentWriter } from './segment-rewrite.js';
 
-export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError } from './errors.js';
+export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError, SegmentGoneError } from './errors.js';
 export type { DamagedRange } from './errors.js';
 export type { BatchHeader } from './segment.js';
 export type { FlushPolicy, WriteFailure } from './flush.js';
@@ -790,7 +790,7 @@ export class PartitionLog {
     if (this.closed) throw new LogClosedError(this.directory);
     const segment = this.segments[this.segmentIndexFor(baseOffset)]!;
     if (segment.baseOffset !== baseOffset || !segment.sealed || segment === this.active || segment.deleted) {
-      throw new Error(`segment ${baseOffset} is no longer in the log`);
+      throw new SegmentGoneError(baseOffset);
     }
     return segment;
   }

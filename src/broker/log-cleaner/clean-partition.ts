@@ -25,7 +25,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isControl, noTimestamp, readLastOffset, readProducerId } from '../../protocol/kafka/batch-header.js';
-import type { CleanedSegmentWriter, CleanerState, CleaningPass, CompactionView, SealedSegmentSummary } from '../../storage/partition-log.js';
+import { SegmentGoneError, type CleanedSegmentWriter, type CleanerState, type CleaningPass, type CompactionView, type SealedSegmentSummary } from '../../storage/partition-log.js';
 import type { EffectiveTopicConfig } from '../topic-config.js';
 import { emptyBatchOf, filterBatch, forEachRecordOf } from './batch-filter.js';
 import { KeyOffsetMap, keyDigest } from './key-offset-map.js';
@@ -125,8 +125,20 @@ function tombstoneExpired(passes: readonly CleaningPass[], offset: number, nowMs
   return true; // no remembered pass holds it: its pass expired and was forgotten
 }
 
-/** Runs one pass if the log needs one; null when it did not (or nothing fit, or it was stopped). */
+/**
+ * Runs one pass if the log needs one; null when it did not, or was stopped, or retention removed a
+ * segment it was reading (the next look starts over).
+ */
 export async function cleanPartition(input: CleaningInput): Promise<CleaningOutcome | null> {
+  try {
+    return await cleanOnce(input);
+  } catch (error) {
+    if (error instanceof SegmentGoneError) return null;
+    throw error;
+  }
+}
+
+async function cleanOnce(input: CleaningInput): Promise<CleaningOutcome | null> {
   const { log, config, nowMs } = input;
   const view = log.compactionView();
   if (cleaningNeed(view, config, nowMs) === null) return null;
