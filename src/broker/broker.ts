@@ -23,6 +23,7 @@ import { PartitionHandle } from './partition-handle.js';
 import type { PartitionStorageSettings } from './partition-handle.js';
 import { waitWhileCleanerSwapIsHeld, waitWhileRecoveryIsHeld } from './test-hooks.js';
 import { LogCleaner, type CleanablePartition } from './log-cleaner/log-cleaner.js';
+import type { CleaningOutcome } from './log-cleaner/clean-partition.js';
 import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../storage/cleaner-state.js';
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
@@ -654,7 +655,13 @@ export class Broker {
     if (!this.config.logCleanerEnable) return;
     const limits = { dedupeBufferBytes: this.config.logCleanerDedupeBufferBytes, ioChunkBytes: cleanerChunkBytes, maxDecompressedBytes: this.config.limits.maxDecompressedBytes };
     const beforeSwap = () => waitWhileCleanerSwapIsHeld(() => this.closing, this.logger);
-    this.logCleaner = new LogCleaner(() => this.cleanablePartitions(), { backoffMs: this.config.logCleanerBackoffMs, limits, nowMs: () => Date.now(), beforeSwap }, this.logger);
+    const passes = this.metrics.counter('osprey_log_cleaner_passes_total', 'Passes of the log cleaner that swapped cleaned segments in.');
+    const removedBytes = this.metrics.counter('osprey_log_cleaner_removed_bytes_total', 'Bytes of log the log cleaner removed from compacted topics.');
+    const onPass = (outcome: CleaningOutcome) => {
+      passes.inc();
+      removedBytes.inc({}, Math.max(0, outcome.bytesBefore - outcome.bytesAfter));
+    };
+    this.logCleaner = new LogCleaner(() => this.cleanablePartitions(), { backoffMs: this.config.logCleanerBackoffMs, limits, nowMs: () => Date.now(), beforeSwap, onPass }, this.logger);
     this.logCleaner.start();
   }
 

@@ -25,7 +25,7 @@ import { startBrokerProcess, temporaryDirectory, type BrokerProcess } from '../h
 import { consumeJson, runKcat, type ConsumedRecord } from '../helpers/kcat.js';
 import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-client.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
-import { waitUntil } from '../helpers/waiting.js';
+import { metricValue, waitUntil } from '../helpers/waiting.js';
 
 const { Kafka, CompressionTypes, logLevel } = kafkajs;
 const produceApi = rawApi(produceRequest, produceResponse);
@@ -138,8 +138,10 @@ test('a consumer from the beginning sees the latest value of each key in the cle
   assert.ok(consumed.length < written.length * 0.6, `${consumed.length} of ${written.length} records left`);
   for (const key of keys) assert.ok(consumed.some((record) => record.key === key && record.value === `${key}@14`), `${key} keeps its latest value`);
   assert.deepEqual(await offsetsOf(topic), before, 'log start and end offsets unchanged');
-  // KafkaJS's consumer reads the same across the gaps and the emptied batches, and commits the end.
+  // KafkaJS's consumer reads the same across the gaps and the emptied batches.
   assert.deepEqual(await consumeWithKafkaJs(topic, consumed.length), consumed);
+  assert.ok((await metricValue(broker, 'osprey_log_cleaner_passes_total')) >= 1);
+  assert.ok((await metricValue(broker, 'osprey_log_cleaner_removed_bytes_total')) > 0);
 });
 
 /** Reads `count` records of `topic` from the beginning with a KafkaJS consumer group. */
@@ -257,7 +259,7 @@ test('keyless records are refused: INVALID_RECORD for KafkaJS and kcat, record e
 test('kill -9 with cleaned segments written but not swapped in, then a clean restart: every latest value kept', async () => {
   const holdFile = join(temporaryDirectory('osprey-cleaner-hold-'), 'hold');
   writeFileSync(holdFile, '');
-  let crashing = await startBrokerProcess({ args: cleanerArgs, env: { OSPREY_TEST_HOLD_CLEANER_SWAP: holdFile } });
+  const crashing = await startBrokerProcess({ args: cleanerArgs, env: { OSPREY_TEST_HOLD_CLEANER_SWAP: holdFile } });
   const crashingKafka = client(crashing);
   const crashingAdmin = crashingKafka.admin();
   const crashingProducer = crashingKafka.producer({ allowAutoTopicCreation: false });
@@ -274,18 +276,78 @@ test('kill -9 with cleaned segments written but not swapped in, then a clean res
   await crashingAdmin.disconnect().catch(() => {});
   await crashing.kill9();
   rmSync(holdFile);
-  crashing = await crashing.restart();
+  // Recovery with the cleaner off, so that nothing it writes is taken for a leftover.
+  const inspecting = await startBrokerProcess({ dataDir: crashing.dataDir, args: [...cleanerArgs, '--log-cleaner-enable=false'] });
   try {
     assert.ok(!readdirSync(partitionDirectory).some((name) => name.endsWith('.cleaned')), 'recovery removed the uncommitted files');
     // The pass never committed: the log is as written.
-    assert.deepEqual((await consumeJson(crashing.bootstrap, topic)).map(asWritten), written);
-    const cleanedEnd = await waitForPass(crashing, topic);
+    assert.deepEqual((await consumeJson(inspecting.bootstrap, topic)).map(asWritten), written);
+  } finally {
+    await inspecting.stop();
+  }
+  let again = await startBrokerProcess({ dataDir: crashing.dataDir, args: cleanerArgs });
+  try {
+    const cleanedEnd = await waitForPass(again, topic);
     const compacted = expectedAfter(written, cleanedEnd);
-    assert.deepEqual((await consumeJson(crashing.bootstrap, topic)).map(asWritten), compacted);
-    crashing = await crashing.restart();
-    assert.deepEqual((await consumeJson(crashing.bootstrap, topic)).map(asWritten), compacted, 'the same after a clean restart');
+    assert.deepEqual((await consumeJson(again.bootstrap, topic)).map(asWritten), compacted);
+    again = await again.restart();
+    assert.deepEqual((await consumeJson(again.bootstrap, topic)).map(asWritten), compacted, 'the same after a clean restart');
     assert.ok(!existsSync(join(partitionDirectory, 'cleaner-swap')));
   } finally {
-    await crashing.stop();
+    await again.stop();
+  }
+});
+
+/** Every consumed record is one that was acknowledged, at its offset, in order; every key's latest acknowledged record is there. */
+function assertLatestKept(consumed: readonly Written[], written: readonly Written[], context: string): void {
+  const byOffset = new Map(written.map((record) => [record.offset, record]));
+  consumed.forEach((record, index) => {
+    assert.deepEqual(record, byOffset.get(record.offset), `${context}: offset ${record.offset} holds what was acknowledged there`);
+    if (index > 0) assert.ok(record.offset > consumed[index - 1]!.offset, `${context}: offsets ascend`);
+  });
+  const latest = new Map<string, Written>();
+  for (const record of written) latest.set(record.key, record);
+  const consumedOffsets = new Set(consumed.map((record) => record.offset));
+  for (const record of latest.values()) assert.ok(consumedOffsets.has(record.offset), `${context}: ${record.key}'s latest value ${record.value} at ${record.offset} is kept`);
+}
+
+test('kill -9 at random moments while a larger log is being cleaned: every latest value survives each restart', async (context) => {
+  let target = await startBrokerProcess({ args: ['--log-cleaner-backoff-ms', '50'] });
+  const topic = 'compacted-kill';
+  const keys = Array.from({ length: 150 }, (_, index) => `key-${index}`);
+  const written: Written[] = [];
+  let random = 12345;
+  const nextRandom = () => (random = (random * 1103515245 + 12345) % 2147483648) / 2147483648;
+  try {
+    for (let round = 0; round < 4; round++) {
+      const roundKafka = client(target);
+      const roundAdmin = roundKafka.admin();
+      const roundProducer = roundKafka.producer({ allowAutoTopicCreation: false });
+      await roundAdmin.connect();
+      await roundProducer.connect();
+      if (round === 0) await createTopic(topic, { 'cleanup.policy': 'compact', 'segment.bytes': '8192' }, roundAdmin);
+      written.push(...(await produceRounds(topic, keys, 12, { perSend: 50, target: roundProducer })));
+      await roundProducer.disconnect();
+      await roundAdmin.disconnect();
+      // The cleaner is at work on what was just produced: crash it somewhere in the middle.
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(nextRandom() * 250)));
+      await target.kill9();
+      const leftovers = readdirSync(join(target.dataDir, `${topic}-0`)).filter((name) => name.endsWith('.cleaned') || name === 'cleaner-swap');
+      context.diagnostic(`crash ${round + 1}: ${leftovers.length === 0 ? 'no pass under way' : `a pass under way (${leftovers.join(' ')})`}`);
+      // Recovery with the cleaner off first, so that nothing it writes is taken for a leftover.
+      const inspecting = await startBrokerProcess({ dataDir: target.dataDir, args: ['--log-cleaner-enable=false'] });
+      try {
+        const files = readdirSync(join(target.dataDir, `${topic}-0`));
+        assert.ok(!files.some((name) => name.endsWith('.cleaned') || name === 'cleaner-swap'), `recovery leaves no swap behind: ${files.join(' ')}`);
+        assertLatestKept((await consumeJson(inspecting.bootstrap, topic)).map(asWritten), written, `after crash ${round + 1}`);
+      } finally {
+        await inspecting.stop();
+      }
+      target = await target.restart();
+      assertLatestKept((await consumeJson(target.bootstrap, topic)).map(asWritten), written, `after crash ${round + 1} and a restart with the cleaner`);
+    }
+    assert.ok(cleanedLines(target, topic).length > 0 || (await consumeJson(target.bootstrap, topic)).length < written.length, 'the log was cleaned at some point');
+  } finally {
+    await target.stop();
   }
 });

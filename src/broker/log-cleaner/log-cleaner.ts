@@ -6,7 +6,7 @@
  * chunk (its files are discarded) and waits for it, so logs can be closed after it.
  */
 import type { Logger } from '../../logging/logger.js';
-import { cleanPartition, cleaningNeed, KeyMapTooSmallError, type CleanerLimits, type CompactableLog, type CompactionConfig } from './clean-partition.js';
+import { cleanPartition, cleaningNeed, KeyMapTooSmallError, type CleanerLimits, type CleaningOutcome, type CompactableLog, type CompactionConfig } from './clean-partition.js';
 
 /** One partition the cleaner may clean, as the broker lists them. */
 export interface CleanablePartition {
@@ -26,6 +26,8 @@ export interface LogCleanerOptions {
   readonly nowMs: () => number;
   /** Test hook (test-hooks.ts): awaited with a pass's cleaned files written, before its swap. */
   readonly beforeSwap?: () => Promise<void>;
+  /** Told of every pass that swapped cleaned segments in (metrics). */
+  readonly onPass?: (outcome: CleaningOutcome) => void;
 }
 
 export class LogCleaner {
@@ -107,6 +109,7 @@ export class LogCleaner {
       });
       if (outcome === null) return;
       this.passes++;
+      this.options.onPass?.(outcome);
       this.logger.info('log cleaned', { ...fields, ...outcome, durationMs: this.options.nowMs() - startedMs });
     } catch (error) {
       if (error instanceof KeyMapTooSmallError) {
