@@ -484,6 +484,8 @@ export class Broker {
     for (const partition of partitions) {
       partition.deleted = true;
       partition.wakeDataWaiters();
+      // A cleaner pass over it ends first, so that none of its files appears in a folder being removed.
+      await this.logCleaner?.released(this.cleanableByPartition.get(partition));
       const folder = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
       try {
         if (partition.isOpen) {
@@ -654,7 +656,7 @@ export class Broker {
   private startLogCleaner(): void {
     if (!this.config.logCleanerEnable) return;
     const limits = { dedupeBufferBytes: this.config.logCleanerDedupeBufferBytes, ioChunkBytes: cleanerChunkBytes, maxDecompressedBytes: this.config.limits.maxDecompressedBytes };
-    const beforeSwap = () => waitWhileCleanerSwapIsHeld(() => this.closing, this.logger);
+    const beforeSwap = (shouldStop: () => boolean) => waitWhileCleanerSwapIsHeld(shouldStop, this.logger);
     const passes = this.metrics.counter('osprey_log_cleaner_passes_total', 'Passes of the log cleaner that swapped cleaned segments in.');
     const removedBytes = this.metrics.counter('osprey_log_cleaner_removed_bytes_total', 'Bytes of log the log cleaner removed from compacted topics.');
     const onPass = (outcome: CleaningOutcome) => {

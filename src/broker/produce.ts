@@ -61,7 +61,7 @@ const zstdCodec = 4;
 /** Produce v7 is the first that may carry zstd batches. */
 const firstZstdProduceVersion = 7;
 
-export function rejected(errorCode: number, errorMessage: string): PartitionProduceResult {
+function rejected(errorCode: number, errorMessage: string): PartitionProduceResult {
   return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
 }
 

@@ -56,8 +56,8 @@ export interface CleaningInput {
   /** Last offsets of the latest batch of each producer the partition remembers. */
   readonly producerLastOffsets: ReadonlySet<number>;
   readonly shouldStop: () => boolean;
-  /** Test hook: called with the cleaned files written, before the swap. */
-  readonly beforeSwap?: () => Promise<void>;
+  /** Test hook: called with the cleaned files written, before the swap; told when to give up waiting. */
+  readonly beforeSwap?: (shouldStop: () => boolean) => Promise<void>;
 }
 
 /** Why a pass would run, or null when the log needs none; with the dirty ratio for choosing the filthiest log first. */
@@ -172,7 +172,7 @@ async function cleanOnce(input: CleaningInput): Promise<CleaningOutcome | null> 
       recordsRemoved += removed;
       await writer.finish();
     }
-    await input.beforeSwap?.();
+    await input.beforeSwap?.(input.shouldStop);
     if (input.shouldStop()) throw new StoppedError();
   } catch (error) {
     for (const writer of writers) await writer.discard();

@@ -25,7 +25,7 @@ export interface LogCleanerOptions {
   readonly limits: CleanerLimits;
   readonly nowMs: () => number;
   /** Test hook (test-hooks.ts): awaited with a pass's cleaned files written, before its swap. */
-  readonly beforeSwap?: () => Promise<void>;
+  readonly beforeSwap?: (shouldStop: () => boolean) => Promise<void>;
   /** Told of every pass that swapped cleaned segments in (metrics). */
   readonly onPass?: (outcome: CleaningOutcome) => void;
 }
@@ -38,6 +38,8 @@ export class LogCleaner {
   private readonly warnedTooSmall = new Set<string>();
   /** Passes completed since start (observability, tests). */
   passes = 0;
+  /** The partition being cleaned and the end of that pass. */
+  private current: { partition: CleanablePartition; done: Promise<void> } | null = null;
 
   constructor(
     private readonly partitions: () => Iterable<CleanablePartition>,
@@ -68,6 +70,15 @@ export class LogCleaner {
     await this.running;
   }
 
+  /**
+   * Waits for the pass over `partition`, if one is under way, to end (a partition being deleted:
+   * `isCurrent()` already says no, so the pass stops at its next chunk and removes its files).
+   */
+  async released(partition: CleanablePartition | undefined): Promise<void> {
+    const current = this.current;
+    if (current !== null && current.partition === partition) await current.done;
+  }
+
   /** Cleans the partition that needs it most, again and again, until none does. */
   private async cleanWhileNeeded(): Promise<void> {
     const tried = new Set<CleanablePartition>();
@@ -75,7 +86,10 @@ export class LogCleaner {
       const next = this.filthiest(tried);
       if (next === null) return;
       tried.add(next);
-      await this.clean(next);
+      const done = this.clean(next);
+      this.current = { partition: next, done };
+      await done;
+      this.current = null;
     }
   }
 

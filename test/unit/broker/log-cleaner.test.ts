@@ -340,3 +340,25 @@ test('reads racing a swap get whole, correct batches', async () => {
     await log.close();
   });
 });
+
+test('when a log needs cleaning: dirty ratio, max.compaction.lag.ms, expired tombstones; never with damage', () => {
+  const segment = (baseOffset: number, nextOffset: number, sizeBytes: number, timestamp: number) => ({ baseOffset, nextOffset, sizeBytes, maxTimestamp: timestamp + 10, firstBatchTimestamp: timestamp });
+  const sealedSegments = [segment(0, 100, 1000, 1000), segment(100, 200, 1000, 2000), segment(200, 210, 100, 3000)];
+  const view = (cleanedEndOffset: number, passes: Array<{ firstOffset: number; endOffset: number; cleanedAtMs: number }> = [], damaged = false) => ({
+    logStartOffset: 0,
+    cleanerState: { cleanedEndOffset, passes },
+    sealedSegments,
+    damaged,
+  });
+  const now = 10_000;
+  assert.equal(cleaningNeed(view(0), config, now)?.reason, 'dirty ratio');
+  assert.equal(cleaningNeed(view(0), config, now)?.dirtyRatio, 1);
+  assert.equal(cleaningNeed(view(200), config, now), null, '100 dirty bytes of 2100 stay below 0.5');
+  assert.equal(cleaningNeed(view(200), { ...config, maxCompactionLagMs: 5000 }, now)?.reason, 'max compaction lag', 'its first batch (3000) is more than 5 s old at 10000');
+  assert.equal(cleaningNeed(view(200), { ...config, maxCompactionLagMs: 8000 }, now), null);
+  assert.equal(cleaningNeed(view(200, [{ firstOffset: 0, endOffset: 100, cleanedAtMs: 8000 }]), config, now)?.reason, 'tombstones expired');
+  assert.equal(cleaningNeed(view(200, [{ firstOffset: 0, endOffset: 100, cleanedAtMs: 9500 }]), config, now), null, 'delete.retention.ms (1 s) not over yet');
+  assert.equal(cleaningNeed(view(0, [], true), config, now), null);
+  assert.equal(cleaningNeed(view(0), { ...config, minCompactionLagMs: 9000 }, now), null, 'every segment has a record newer than the lag');
+  assert.equal(cleaningNeed(view(0), { ...config, minCompactionLagMs: 7500 }, now)?.dirtyRatio, 1, 'the first two are old enough');
+});
