@@ -352,3 +352,28 @@ test('kill -9 at random moments while a larger log is being cleaned: every lates
     await target.stop();
   }
 });
+
+test('a compacted topic deleted while a cleaner pass over it is under way goes, files and all', async () => {
+  const holdFile = join(temporaryDirectory('osprey-cleaner-hold-'), 'hold');
+  writeFileSync(holdFile, '');
+  const target = await startBrokerProcess({ args: cleanerArgs, env: { OSPREY_TEST_HOLD_CLEANER_SWAP: holdFile } });
+  const targetAdmin = client(target).admin();
+  const targetProducer = client(target).producer({ allowAutoTopicCreation: false });
+  try {
+    await targetAdmin.connect();
+    await targetProducer.connect();
+    const topic = 'compacted-deleted';
+    await createTopic(topic, { 'cleanup.policy': 'compact' }, targetAdmin);
+    await produceRounds(topic, ['a', 'b', 'c'], 100, { target: targetProducer });
+    await target.waitForLog(/cleaned segments written; their swap is held/, 15_000);
+    await targetAdmin.deleteTopics({ topics: [topic], timeout: 10_000 });
+    assert.ok(!existsSync(join(target.dataDir, `${topic}-0`)), 'the partition folder is gone');
+    assert.ok(!(await targetAdmin.listTopics()).includes(topic));
+    assert.doesNotMatch(target.logs(), /partition folder not removed|log cleaning failed/);
+  } finally {
+    rmSync(holdFile, { force: true });
+    await targetProducer.disconnect();
+    await targetAdmin.disconnect();
+    await target.stop();
+  }
+});
