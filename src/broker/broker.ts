@@ -21,7 +21,10 @@ import { forEachConcurrently } from './bounded-concurrency.js';
 import { Partition } from './partition.js';
 import { PartitionHandle } from './partition-handle.js';
 import type { PartitionStorageSettings } from './partition-handle.js';
-import { waitWhileRecoveryIsHeld } from './test-hooks.js';
+import { waitWhileCleanerSwapIsHeld, waitWhileRecoveryIsHeld } from './test-hooks.js';
+import { LogCleaner, type CleanablePartition } from './log-cleaner/log-cleaner.js';
+import type { CleaningOutcome } from './log-cleaner/clean-partition.js';
+import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../storage/cleaner-state.js';
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
@@ -92,6 +95,9 @@ export class Broker {
   private pendingTopicCount = 0;
   private pendingPartitionCount = 0;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Compacts topics whose cleanup.policy includes compact (log-cleaner/); null when log.cleaner.enable is false. */
+  private logCleaner: LogCleaner | null = null;
+  private readonly cleanableByPartition = new WeakMap<Partition, CleanablePartition>();
   private readonly producerStateTimers: NodeJS.Timeout[] = [];
   /** Timers of partitions waiting to try opening their log again (see retryOpenLater). */
   private readonly openRetryTimers = new Set<NodeJS.Timeout>();
@@ -231,6 +237,7 @@ export class Broker {
     );
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
+    broker.startLogCleaner();
     broker.startProducerStateTimers();
     broker.recovery = broker.recoverPartitions();
     logger.info('broker opened', { dataDir: config.dataDir, topics: broker.topics.size, clusterId: metadata.clusterId });
@@ -282,9 +289,11 @@ export class Broker {
   logOptions(effective: EffectiveTopicConfig): LogOptions {
     return {
       segmentBytes: effective.segmentBytes,
-      segmentMs: effective.segmentMs,
-      retentionMs: effective.retentionMs,
-      retentionBytes: effective.retentionBytes,
+      // A compacted topic's active segment is never cleaned: it rolls by max.compaction.lag.ms too, as in Kafka.
+      segmentMs: effective.cleanupPolicy.compact ? Math.min(effective.segmentMs, effective.maxCompactionLagMs) : effective.segmentMs,
+      // cleanup.policy=compact alone keeps every key's latest record however old: no retention.
+      retentionMs: effective.cleanupPolicy.delete ? effective.retentionMs : -1,
+      retentionBytes: effective.cleanupPolicy.delete ? effective.retentionBytes : -1,
       indexIntervalBytes: effective.indexIntervalBytes,
       flush: this.config.flush,
       flushIntervalMs: this.config.flushIntervalMs,
@@ -503,6 +512,8 @@ export class Broker {
     for (const partition of partitions) {
       partition.deleted = true;
       partition.wakeDataWaiters();
+      // A cleaner pass over it ends first, so that none of its files appears in a folder being removed.
+      await this.logCleaner?.released(this.cleanableByPartition.get(partition));
       const folder = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
       try {
         if (partition.isOpen) {
@@ -747,6 +758,46 @@ export class Broker {
     }
   }
 
+  private startLogCleaner(): void {
+    if (!this.config.logCleanerEnable) return;
+    const limits = { dedupeBufferBytes: this.config.logCleanerDedupeBufferBytes, ioChunkBytes: cleanerChunkBytes, maxDecompressedBytes: this.config.limits.maxDecompressedBytes };
+    const beforeSwap = (shouldStop: () => boolean) => waitWhileCleanerSwapIsHeld(shouldStop, this.logger);
+    const passes = this.metrics.counter('osprey_log_cleaner_passes_total', 'Passes of the log cleaner that swapped cleaned segments in.');
+    const removedBytes = this.metrics.counter('osprey_log_cleaner_removed_bytes_total', 'Bytes of log the log cleaner removed from compacted topics.');
+    const onPass = (outcome: CleaningOutcome) => {
+      passes.inc();
+      removedBytes.inc({}, Math.max(0, outcome.bytesBefore - outcome.bytesAfter));
+    };
+    this.logCleaner = new LogCleaner(() => this.cleanablePartitions(), { backoffMs: this.config.logCleanerBackoffMs, limits, nowMs: () => Date.now(), beforeSwap, onPass }, this.logger);
+    this.logCleaner.start();
+  }
+
+  /** The open partitions of topics whose cleanup.policy includes compact, as the log cleaner sees them. */
+  private *cleanablePartitions(): Generator<CleanablePartition> {
+    for (const topic of this.topics.values()) {
+      if (!topic.effective.cleanupPolicy.compact) continue;
+      for (const partition of topic.partitions) {
+        if (!partition.isOpen || partition.deleted) continue;
+        let cleanable = this.cleanableByPartition.get(partition);
+        if (cleanable === undefined) {
+          const handle = partition.handle;
+          cleanable = {
+            topic: topic.name,
+            index: partition.index,
+            get config() {
+              return partition.topic.effective;
+            },
+            log: handle.compactableLog,
+            producerLastOffsets: () => handle.producerLastOffsets(),
+            isCurrent: () => !this.closing && !partition.deleted && this.topics.get(topic.name) === topic,
+          };
+          this.cleanableByPartition.set(partition, cleanable);
+        }
+        yield cleanable;
+      }
+    }
+  }
+
   private producerStateLimits(): { maxProducerIds: number; expirationMs: number } {
     return { maxProducerIds: this.config.limits.maxProducerIdsPerPartition, expirationMs: this.config.producerIdExpirationMs };
   }
@@ -816,6 +867,7 @@ export class Broker {
     this.closing = true;
     this.diskAlarm.stop();
     if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+    await this.logCleaner?.stop(); // its pass under way ends before the logs close
     for (const timer of this.producerStateTimers) clearInterval(timer);
     for (const timer of this.openRetryTimers) clearTimeout(timer);
     await this.recovery;
@@ -853,7 +905,14 @@ function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<
   return { id: topic.id.toString('hex'), partitionCount, configs: Object.fromEntries(configs) };
 }
 
-const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName]);
+/**
+ * Bytes the log cleaner reads (and then filters, hashing every key) between two turns of the event
+ * loop: 256 KiB of small records is a few milliseconds of work, short enough not to delay produce
+ * and fetch noticeably.
+ */
+const cleanerChunkBytes = 256 * 1024;
+
+const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName, cleanerStateFileName, cleanerSwapFileName]);
 
 /**
  * Whether a folder's files are a partition log's: it holds a segment, or nothing but files a log
@@ -862,7 +921,7 @@ const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFile
 function holdsOnlyPartitionLog(files: readonly string[]): boolean {
   const isSegment = (file: string) => parseSegmentFileName(file, logSuffix) !== null;
   const isLogFile = (file: string) =>
-    isSegment(file) || parseSegmentFileName(file, offsetIndexSuffix) !== null || parseSegmentFileName(file, timeIndexSuffix) !== null || partitionLogFileNames.has(file) || file.endsWith(temporarySuffix);
+    isSegment(file) || parseSegmentFileName(file, offsetIndexSuffix) !== null || parseSegmentFileName(file, timeIndexSuffix) !== null || partitionLogFileNames.has(file) || file.endsWith(temporarySuffix) || file.endsWith(cleanedSuffix);
   return files.some(isSegment) || files.every(isLogFile);
 }
 

@@ -16,6 +16,7 @@ import { PartitionProducers } from './idempotence/partition-producers.js';
 import type { ProducerStateLimits } from './idempotence/producer-state.js';
 import type { TimestampSource } from './offset-for-timestamp.js';
 import type { Offset } from './offset.js';
+import type { CompactableLog } from './log-cleaner/clean-partition.js';
 
 /** What opening or creating a partition's storage needs besides its folder. */
 export interface PartitionStorageSettings {
@@ -111,6 +112,21 @@ export class PartitionHandle implements TimestampSource {
   async enforceRetention(): Promise<RetentionOutcome> {
     const deletedBytes = await this.log.enforceRetention();
     return { deletedBytes, producersForgotten: deletedBytes > 0 ? this.producers.logStartAdvanced() : 0 };
+  }
+
+  /** The log as the log cleaner uses it (log-cleaner/clean-partition.ts): sealed segments, their cleaned versions, the swap. */
+  get compactableLog(): CompactableLog {
+    return this.log;
+  }
+
+  /** The last offset of each remembered idempotent producer's latest batch: the cleaner keeps those batches. */
+  producerLastOffsets(): Set<number> {
+    const offsets = new Set<number>();
+    for (const entry of this.producers.table.entries()) {
+      const latest = entry.batches[entry.batches.length - 1];
+      if (latest !== undefined) offsets.add(latest.lastOffset);
+    }
+    return offsets;
   }
 
   updateOptions(options: LogOptions): void {

@@ -9,7 +9,10 @@
  * stamped with the broker's clock (maxTimestamp and the timestamp-type bit, then a new CRC).
  * Idempotent producers' sequences and epochs are checked last, in appendBatch. A topic with a
  * compression.type gets batches of another codec recompressed first (recompress.ts), in arrival
- * order per partition (produceInOrder).
+ * order per partition (produceInOrder). A compacted topic (cleanup.policy with compact) is the
+ * only case where records are walked: a batch with a record without a key is refused whole,
+ * INVALID_RECORD with one record error per keyless record (KIP-467), since the log cleaner keeps
+ * records by key (compacted-topic-keys.ts).
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import {
@@ -37,6 +40,7 @@ import type { BatchMetadata } from './idempotence/producer-state.js';
 import { recompressBatch } from './recompress.js';
 import { timestampBoundsProblem } from './timestamp-bounds.js';
 import { DecompressionError } from '../protocol/kafka/compression.js';
+import { keylessCompressedRecordsRefusal, keylessRecordsRefusal } from './compacted-topic-keys.js';
 
 export interface PartitionProduceResult {
   errorCode: number;
@@ -45,6 +49,14 @@ export interface PartitionProduceResult {
   baseOffset: Offset | null;
   logAppendTimeMs: bigint;
   logStartOffset: Offset | null;
+  /** Per-record reasons for refusing the batch (Produce v8+ recordErrors); absent when none. */
+  recordErrors?: RecordError[];
+}
+
+export interface RecordError {
+  /** The record's index in its batch. */
+  batchIndex: number;
+  batchIndexErrorMessage: string | null;
 }
 
 const zstdCodec = 4;
@@ -100,15 +112,35 @@ const queuedAppends = new WeakMap<Partition, Promise<void>>();
  */
 export function produceInOrder(broker: Broker, partition: Partition, records: Buffer, acks: number): Promise<PartitionProduceResult> {
   const targetCodec = partition.topic.effective.compressionCodec;
-  const converting = targetCodec !== null && (readAttributes(records, 0) & compressionCodecMask) !== targetCodec;
+  const codec = readAttributes(records, 0) & compressionCodecMask;
+  const converting = targetCodec !== null && codec !== targetCodec;
+  const compacted = partition.topic.effective.cleanupPolicy.compact;
+  const maxDecompressedBytes = broker.config.limits.maxDecompressedBytes;
+  // Uncompressed records are checked for keys here, synchronously; compressed ones in the queue below.
+  const keyRefusal = compacted && codec === 0 ? keylessRecordsRefusal(records, partition.topic.name, partition.index) : null;
+  if (keyRefusal !== null) return Promise.resolve(keyRefusal);
+  const inflating = compacted && codec !== 0;
   const queued = queuedAppends.get(partition);
-  if (!converting && queued === undefined) return appendBatch(broker, partition, records, acks);
+  if (!converting && !inflating && queued === undefined) return appendBatch(broker, partition, records, acks);
   let answer: Promise<PartitionProduceResult> = Promise.resolve(rejected(ErrorCode.unknownServerError, 'not appended'));
   const step = (queued ?? Promise.resolve()).then(async () => {
     let batch = records;
+    if (inflating) {
+      let refusal: PartitionProduceResult | null;
+      try {
+        refusal = await keylessCompressedRecordsRefusal(records, partition.topic.name, partition.index, maxDecompressedBytes);
+      } catch (error) {
+        if (!(error instanceof DecompressionError)) throw error;
+        refusal = rejected(ErrorCode.corruptMessage, `the batch could not be decompressed to check its keys: ${error.message}`);
+      }
+      if (refusal !== null) {
+        answer = Promise.resolve(refusal);
+        return;
+      }
+    }
     if (converting) {
       try {
-        batch = await recompressBatch(records, targetCodec, broker.config.limits.maxDecompressedBytes);
+        batch = await recompressBatch(records, targetCodec, maxDecompressedBytes);
       } catch (error) {
         if (!(error instanceof DecompressionError)) throw error;
         answer = Promise.resolve(rejected(ErrorCode.corruptMessage, `the batch could not be recompressed for the topic's compression.type: ${error.message}`));

@@ -6,6 +6,11 @@
  *                                      waits before opening any (the listener already answers), so a
  *                                      test can observe a broker that is still recovering without
  *                                      racing it; removing the file lets recovery proceed.
+ *   OSPREY_TEST_HOLD_CLEANER_SWAP=<file>
+ *                                      while <file> exists, the log cleaner waits with a pass's
+ *                                      cleaned segment files written and fsynced, before it swaps
+ *                                      them in, so a test can kill the broker in the middle of
+ *                                      cleaning; removing the file lets the swap proceed.
  */
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,5 +23,14 @@ export async function waitWhileRecoveryIsHeld(shouldStop: () => boolean, logger:
   const holdFile = process.env[holdRecoveryVariable];
   if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
   logger.warn('test hook: partition recovery held while the file exists', { file: holdFile });
+  while (existsSync(holdFile) && !shouldStop()) await sleep(holdPollMs);
+}
+
+export const holdCleanerSwapVariable = 'OSPREY_TEST_HOLD_CLEANER_SWAP';
+
+export async function waitWhileCleanerSwapIsHeld(shouldStop: () => boolean, logger: Logger): Promise<void> {
+  const holdFile = process.env[holdCleanerSwapVariable];
+  if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
+  logger.warn('test hook: cleaned segments written; their swap is held while the file exists', { file: holdFile });
   while (existsSync(holdFile) && !shouldStop()) await sleep(holdPollMs);
 }

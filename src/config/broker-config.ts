@@ -194,6 +194,12 @@ export interface BrokerConfig {
   autoCreateTopics: boolean;
   /** How often retention and segment age are checked. */
   retentionCheckIntervalMs: number;
+  /** [log.cleaner.enable] whether the log cleaner compacts topics whose cleanup.policy includes compact. */
+  logCleanerEnable: boolean;
+  /** [log.cleaner.backoff.ms] how long the log cleaner sleeps when no log needs cleaning. */
+  logCleanerBackoffMs: number;
+  /** [log.cleaner.dedupe.buffer.size] memory of the log cleaner's key map (24 bytes per key); a pass cleans as many segments as fit. */
+  logCleanerDedupeBufferBytes: number;
   /** [producer.id.expiration.ms] a partition forgets an idempotent producer after this long without an append from it. */
   producerIdExpirationMs: number;
   /** [producer.id.expiration.check.interval.ms] how often expired producer ids are removed. */
@@ -240,6 +246,9 @@ export const defaultBrokerConfig: BrokerConfig = {
   flushIntervalMs: 1000,
   autoCreateTopics: true,
   retentionCheckIntervalMs: 60_000,
+  logCleanerEnable: true,
+  logCleanerBackoffMs: 15_000,
+  logCleanerDedupeBufferBytes: 128 * 1024 * 1024,
   producerIdExpirationMs: 24 * 60 * 60 * 1000,
   producerIdExpirationCheckIntervalMs: 10 * 60 * 1000,
   producerStateSnapshotIntervalMs: 60_000,

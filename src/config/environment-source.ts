@@ -16,8 +16,9 @@ import { configFileEnv, configOptions, looseName, optionByEnv, optionByLooseName
 const variablesOfOtherCommands: ReadonlySet<string> = new Set([
   'OSPREY_BROKERS',
   faultHookVariable,
-  // A test hook read by src/broker/test-hooks.ts, not a setting.
+  // Test hooks read by src/broker/test-hooks.ts, not settings.
   'OSPREY_TEST_HOLD_RECOVERY',
+  'OSPREY_TEST_HOLD_CLEANER_SWAP',
 ]);
 
 /** The settings the environment sets; `warnings` collects the OSPREY_* variables that are not ours. */

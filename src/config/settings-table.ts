@@ -41,6 +41,13 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   flushIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'Time between fsyncs when flush is interval.', kafkaName: 'log.flush.interval.ms' },
   autoCreateTopics: { type: boolean, description: 'Create a topic, with the topic defaults, when a client produces to or asks for one that does not exist.', kafkaName: 'auto.create.topics.enable' },
   retentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often retention and segment age are checked.', kafkaName: 'log.retention.check.interval.ms' },
+  logCleanerEnable: { type: boolean, description: 'Run the log cleaner, which compacts topics whose cleanup.policy includes compact (keeping the latest record of each key).', kafkaName: 'log.cleaner.enable' },
+  logCleanerBackoffMs: { type: milliseconds(1, maxTimerMs), description: 'How long the log cleaner sleeps between looks for logs to clean when none needs it.', kafkaName: 'log.cleaner.backoff.ms' },
+  logCleanerDedupeBufferBytes: {
+    type: bytes(1024, 2 * 1024 * 1024 * 1024),
+    description: "Memory of the log cleaner's key map, 24 bytes per key (a 16-byte digest and an offset), allocated per pass up to what the log needs; a pass cleans as many segments as fit.",
+    kafkaName: 'log.cleaner.dedupe.buffer.size',
+  },
   producerIdExpirationMs: { type: milliseconds(1), description: 'A partition forgets an idempotent producer after this long without an append from it; a retry after that may be written twice.', kafkaName: 'producer.id.expiration.ms' },
   producerIdExpirationCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired producer ids are removed.', kafkaName: 'producer.id.expiration.check.interval.ms' },
   producerStateSnapshotIntervalMs: { type: milliseconds(1, maxTimerMs), description: "How often partitions whose producer state or log changed write a producer state snapshot; after a crash, the log written since a partition's last snapshot is read again on start." },

@@ -5,6 +5,7 @@ import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, te
 import { OffsetIndex } from './offset-index.js';
 import { logSuffix, offsetIndexSuffix, parseSegmentFileName, segmentFileName, timeIndexSuffix } from './segment.js';
 import { scanSegmentFile } from './segment-scan.js';
+import { cleanedSuffix, cleanerSwapFileName, readCleanerState } from './cleaner-state.js';
 import { TimeIndex } from './time-index.js';
 
 /**
@@ -83,11 +84,14 @@ function checkLog(directory: string, name: string, findings: StorageFinding[]): 
   const bases = names.flatMap((file) => parseSegmentFileName(file, logSuffix) ?? []).sort((left, right) => left - right);
   for (const file of names) {
     if (file.endsWith(temporarySuffix)) report('notice', file, 'leftover temporary file (removed at the next start)');
+    if (file.endsWith(cleanedSuffix)) report('notice', file, 'cleaned segment file not swapped in yet (the next start swaps it in or removes it)');
+    if (file === cleanerSwapFileName) report('notice', file, 'a swap of cleaned segments was interrupted (finished at the next start)');
     const indexBase = parseSegmentFileName(file, offsetIndexSuffix) ?? parseSegmentFileName(file, timeIndexSuffix);
     if (indexBase !== null && !bases.includes(indexBase)) report('notice', file, 'index file without its .log (removed at the next start)');
   }
   const recoveryPoint = checkpoint(directory, recoveryPointFileName, names, report);
   const logStartOffset = checkpoint(directory, logStartOffsetFileName, names, report);
+  const cleanedEndOffset = readCleanerState(directory).cleanedEndOffset;
 
   let batchCount = 0;
   let bytes = 0;
@@ -100,7 +104,8 @@ function checkLog(directory: string, name: string, findings: StorageFinding[]): 
     if (expectedBase !== null && expectedBase > base) report('damage', file, `starts at offset ${base} but the previous segment ends at ${expectedBase - 1}`);
     const batches: BatchEntry[] = [];
     const damaged: Array<readonly [number, number]> = [];
-    const end = scanSegmentFile(join(directory, file), { position: 0, offset: base }, {
+    const cleaned = !isLast && bases[index + 1]! <= cleanedEndOffset;
+    const end = scanSegmentFile(join(directory, file), { position: 0, offset: base }, cleaned, {
       batch(position, buffer, at) {
         batches.push({ position, baseOffset: readBaseOffset(buffer, at), maxTimestamp: readMaxTimestamp(buffer, at) });
       },

@@ -48,6 +48,14 @@ export class LogClosedError extends Error {
   }
 }
 
+/** A sealed segment the log cleaner was working on is no longer in the log (retention or DeleteRecords removed it, or a swap replaced it). */
+export class SegmentGoneError extends Error {
+  constructor(readonly baseOffset: number) {
+    super(`segment ${baseOffset} is no longer in the log`);
+    this.name = 'SegmentGoneError';
+  }
+}
+
 /**
  * Stored bytes that fail validation (CRC-32C, header fields, offsets) where the log holds data that
  * was acknowledged. Never truncated away: the range is kept on disk, reads of it get this error

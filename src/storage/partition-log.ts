@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import { RecentBatchCache, type TailCacheBudget } from './batch-cache.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, writeOffsetCheckpoint } from './checkpoint.js';
-import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from './errors.js';
+import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError, SegmentGoneError } from './errors.js';
 import type { DamagedRange } from './errors.js';
 import { Flusher } from './flush.js';
 import type { FlushPolicy, LogMark, RollbackPlan, WriteFailure } from './flush.js';
@@ -14,6 +14,7 @@ import {
   hasValidCrc,
   noTimestamp,
   readLastOffset,
+  readBaseOffset,
   readLastOffsetDelta,
   readMaxTimestamp,
   setBaseOffset,
@@ -23,11 +24,15 @@ import { recoverLog } from './recovery.js';
 import { asOffset, type Offset } from './offset.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
 import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type FoundBatch, type SyncFile } from './segment.js';
+import { cleanedSuffix, readCleanerState, removeCleanerSwap, writeCleanerState, writeCleanerSwap, type CleanerState } from './cleaner-state.js';
+import { CleanedSegmentWriter } from './segment-rewrite.js';
 
-export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError } from './errors.js';
+export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError, SegmentGoneError } from './errors.js';
 export type { DamagedRange } from './errors.js';
 export type { BatchHeader } from './segment.js';
 export type { FlushPolicy, WriteFailure } from './flush.js';
+export type { CleanerState, CleaningPass } from './cleaner-state.js';
+export type { CleanedSegmentWriter } from './segment-rewrite.js';
 
 /**
  * One partition's log: a directory of segments (segment.ts), the newest of which is active and
@@ -113,6 +118,30 @@ export interface MaxTimestampBatch {
 
 const candidateBatchesPerPass = 8;
 
+/** A sealed segment as the log cleaner sees it (compactionView). */
+export interface SealedSegmentSummary {
+  readonly baseOffset: number;
+  /** One past its last offset: the next segment's base offset. */
+  readonly nextOffset: number;
+  readonly sizeBytes: number;
+  /** Largest batch maxTimestamp (noTimestamp when none). */
+  readonly maxTimestamp: number;
+  /** maxTimestamp of its first batch (noTimestamp when unknown). */
+  readonly firstBatchTimestamp: number;
+}
+
+/** What the log cleaner needs to decide whether and what to clean. */
+export interface CompactionView {
+  readonly logStartOffset: number;
+  readonly cleanerState: CleanerState;
+  /** Sealed segments wholly below the high watermark, oldest first; never the active one. */
+  readonly sealedSegments: readonly SealedSegmentSummary[];
+  readonly damaged: boolean;
+}
+
+/** Reads of cleaned segments retried after a swap took the segment being read (see read()). */
+const readAttemptsAcrossSwaps = 3;
+
 export class PartitionLog {
   readonly directory: string;
   private options: LogOptions;
@@ -127,8 +156,14 @@ export class PartitionLog {
   private readonly logger: Logger | null;
   private readonly onWriteFailure: (failure: WriteFailure) => void;
   private readonly truncationListeners = new Set<(endOffset: Offset) => void>();
-  /** Retention and DeleteRecords run one at a time. */
+  /** Retention, DeleteRecords and the swap of cleaned segments run one at a time. */
   private maintenance: Promise<unknown> = Promise.resolve();
+  /** How far the log is cleaned (cleaner-state.ts); moved only by swapInCleanedSegments. */
+  private cleaner: CleanerState;
+  /** Counts swaps of cleaned segments begun; a read that fails across one is tried again. */
+  private swapGeneration = 0;
+  /** Resolves when the swap under way (if any) is done. */
+  private swapping: Promise<void> = Promise.resolve();
 
   private constructor(directory: string, options: LogOptions, clock: Clock, environment: LogEnvironment, segments: Segment[], logStartOffset: number, recoveryPoint: number) {
     this.directory = directory;
@@ -138,6 +173,7 @@ export class PartitionLog {
     this.logger = environment.logger ?? null;
     this.segments = segments;
     this.startOffset = logStartOffset;
+    this.cleaner = readCleanerState(directory);
     this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes, environment.tailCacheBudget ?? null);
     this.openSegmentFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
     for (const segment of segments) segment.openFiles = this.openSegmentFiles;
@@ -418,11 +454,28 @@ export class PartitionLog {
     const cached = this.cache.read(fetchOffset, maxBytes, limitOffset);
     if (cached !== null) return cached;
     try {
-      return await this.readSegments(fetchOffset, maxBytes, limitOffset);
+      return await this.acrossSwaps(() => this.readSegments(fetchOffset, maxBytes, limitOffset));
     } catch (error) {
       // Retention or DeleteRecords removed the segment while we were reading it.
       if (fetchOffset < this.startOffset) throw new OffsetOutOfRangeError(fetchOffset, this.startOffset, this.logEndOffset);
       throw error;
+    }
+  }
+
+  /**
+   * Runs a read of the segments; when it fails while cleaned segments were swapped in under it
+   * (the old segment objects refuse further reads, so that no read mixes positions of the old
+   * file with bytes of the new one), it waits for the swap to finish and reads again.
+   */
+  private async acrossSwaps<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const generation = this.swapGeneration;
+      try {
+        return await read();
+      } catch (error) {
+        if (generation === this.swapGeneration || attempt >= readAttemptsAcrossSwaps || this.closed) throw error;
+        await this.swapping;
+      }
     }
   }
 
@@ -622,10 +675,23 @@ export class PartitionLog {
    */
   async readBatch(header: BatchHeader): Promise<Buffer | null> {
     if (this.closed) throw new LogClosedError(this.directory);
+    const generation = this.swapGeneration;
+    try {
+      return await this.readBatchOnce(header);
+    } catch (error) {
+      // The segment was swapped for its cleaned version: the header's position means nothing there.
+      if (generation !== this.swapGeneration && !this.closed) return null;
+      throw error;
+    }
+  }
+
+  private async readBatchOnce(header: BatchHeader): Promise<Buffer | null> {
     const segment = this.segments[this.segmentIndexFor(header.baseOffset)]!;
     if (header.baseOffset < segment.baseOffset || header.baseOffset >= segment.nextOffset) return null;
     const batch = await segment.read(header.position, header.totalBytes);
     if (batch.length < header.totalBytes) return null;
+    // A header found before the segment was swapped for its cleaned version names another place.
+    if (readBaseOffset(batch, 0) !== header.baseOffset) return null;
     if (!hasValidCrc(batch, 0, header.totalBytes)) {
       this.recordDamageFound(segment, header.position, header.baseOffset, 'CRC-32C mismatch');
       return null;
@@ -703,6 +769,113 @@ export class PartitionLog {
       await segment.deleteFiles();
     }
     return bytes;
+  }
+
+  // ── Compaction (the log cleaner decides what to keep; the log reads, writes and swaps files) ──
+
+  /** The sealed segments and the cleaner state, for the log cleaner to decide what to clean. */
+  compactionView(): CompactionView {
+    const limitOffset = this.highWatermark;
+    const sealedSegments: SealedSegmentSummary[] = [];
+    for (const segment of this.segments) {
+      if (segment === this.active || !segment.sealed || segment.nextOffset > limitOffset) break;
+      const { baseOffset, nextOffset, sizeBytes, maxTimestamp, firstBatchTimestamp } = segment;
+      sealedSegments.push({ baseOffset, nextOffset, sizeBytes, maxTimestamp, firstBatchTimestamp });
+    }
+    return { logStartOffset: this.startOffset, cleanerState: this.cleaner, sealedSegments, damaged: this.damagedRangeCount > 0 };
+  }
+
+  /** The sealed segment with this base offset, still in the log; throws when it is not (deleted or swapped since). */
+  private sealedSegment(baseOffset: number): Segment {
+    if (this.closed) throw new LogClosedError(this.directory);
+    const segment = this.segments[this.segmentIndexFor(baseOffset)]!;
+    if (segment.baseOffset !== baseOffset || !segment.sealed || segment === this.active || segment.deleted) {
+      throw new SegmentGoneError(baseOffset);
+    }
+    return segment;
+  }
+
+  /**
+   * The batches of one sealed segment, in order, each yielded buffer holding one or more whole
+   * batches (about `chunkBytes`, or one larger batch), every one CRC-checked. For the log cleaner:
+   * asynchronous reads of bounded size, so a large segment never holds the event loop.
+   */
+  async *sealedSegmentBatches(baseOffset: number, chunkBytes: number): AsyncGenerator<Buffer> {
+    let position = 0;
+    for (;;) {
+      const segment = this.sealedSegment(baseOffset);
+      if (position >= segment.sizeBytes) return;
+      let chunk = await segment.read(position, Math.min(chunkBytes, segment.sizeBytes - position));
+      let end = forEachBatch(chunk, () => {});
+      if (end === 0) {
+        if (chunk.length < 12) throw new Error(`segment ${baseOffset}: short read at ${position}`);
+        // One batch larger than the chunk: read exactly it.
+        chunk = await segment.read(position, batchTotalBytes(chunk, 0));
+        end = forEachBatch(chunk, () => {});
+        if (end === 0) throw new Error(`segment ${baseOffset}: no whole batch at ${position}`);
+      }
+      const whole = chunk.subarray(0, end);
+      forEachBatch(whole, (view) => {
+        if (!hasValidCrc(view.buffer, view.at, view.totalBytes)) throw new Error(`segment ${baseOffset}: CRC-32C mismatch at ${position + view.at}`);
+      });
+      position += end;
+      yield whole;
+    }
+  }
+
+  /** A writer for the cleaned version of a sealed segment (segment-rewrite.ts), to hand to swapInCleanedSegments. */
+  cleanedSegmentWriter(baseOffset: number): CleanedSegmentWriter {
+    return new CleanedSegmentWriter(this.sealedSegment(baseOffset), this.options.indexIntervalBytes, this.syncFile);
+  }
+
+  /**
+   * Replaces sealed segments by their finished cleaned versions and records the new cleaner
+   * state, all or nothing across a crash (docs/storage-format.md, "Compaction"):
+   *
+   *   1. the `.cleaned` files are complete and fsynced (CleanedSegmentWriter.finish)
+   *   2. `cleaner-swap` names the segments and the new state   ← commit point
+   *   3. each `.cleaned` file is renamed over its segment's file, then the folder is fsynced
+   *   4. `cleaner-offset-checkpoint` takes the new state; `cleaner-swap` is removed
+   *
+   * A crash before 2 leaves the old segments (recovery deletes `.cleaned` files); from 2 on,
+   * recovery finishes 3 and 4. Segments that retention deleted meanwhile are left out. Readers:
+   * the old segment objects refuse new reads from step 3 on (reads in progress finish on the old
+   * file, which stays open until they are done), and a read refused so is tried again on the new
+   * segments (acrossSwaps). Returns whether anything was swapped.
+   */
+  swapInCleanedSegments(writers: readonly CleanedSegmentWriter[], state: CleanerState): Promise<boolean> {
+    return this.serialized(async () => {
+      const live = writers.filter((writer) => !this.closed && this.segments.includes(writer.replaces) && !writer.replaces.deleted);
+      for (const writer of writers) if (!live.includes(writer)) await writer.discard();
+      if (live.length === 0) return false;
+      await writeCleanerSwap(this.directory, { baseOffsets: live.map((writer) => writer.replaces.baseOffset), state }, this.syncFile);
+      this.swapGeneration++;
+      let swapped = () => {};
+      this.swapping = new Promise((resolve) => (swapped = resolve));
+      try {
+        for (const writer of live) writer.replaces.deleted = true;
+        for (const writer of live) {
+          const old = writer.replaces;
+          for (const path of [old.logPath, old.offsetIndexPath, old.timeIndexPath]) await rename(path + cleanedSuffix, path);
+        }
+        await syncDirectory(this.directory, this.syncFile);
+        for (const writer of live) {
+          const fresh = writer.segment;
+          fresh.openFiles = this.openSegmentFiles;
+          fresh.sealed = true;
+          this.segments[this.segments.indexOf(writer.replaces)] = fresh;
+        }
+        this.cleaner = state;
+        // The tail cache may hold batches of the old versions: serve the cleaned ones.
+        this.cache.dropBefore(live[live.length - 1]!.replaces.nextOffset);
+      } finally {
+        swapped();
+      }
+      for (const writer of live) await writer.replaces.close();
+      await writeCleanerState(this.directory, state, this.syncFile);
+      await removeCleanerSwap(this.directory, this.syncFile);
+      return true;
+    });
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {

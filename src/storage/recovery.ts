@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, fstatSync, unlinkSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, fstatSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.js';
 import {
@@ -19,11 +19,17 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { Segment, logSuffix, offsetIndexSuffix, parseSegmentFileName, segmentFileName, timeIndexSuffix } from './segment.js';
 import { logStartOffsetFileName, readOffsetCheckpoint, recoveryPointFileName, temporarySuffix } from './checkpoint.js';
+import { cleanedSuffix, readCleanerState, readCleanerSwap, removeCleanerSwapSync, syncDirectorySync, writeCleanerStateSync } from './cleaner-state.js';
 
 /**
  * Recovery when a partition log is opened (synchronous I/O: this runs before the log serves).
  *
  * Rules:
+ *  0. A swap of cleaned segments that reached its commit point (a `cleaner-swap` file) is finished:
+ *     every `.cleaned` file it names is renamed over its segment's file and the cleaner state is
+ *     written. Any other `.cleaned` file belongs to a pass that did not commit and is removed.
+ *     Segments wholly below the cleaner state's cleanedEndOffset may have gaps between batches
+ *     (records removed by compaction): rules 3 and 5 accept a baseOffset above the expected one there.
  *  1. Leftover `*.tmp` files and index files without a `.log` are removed.
  *  2. Segments wholly below the `log-start-offset` checkpoint are deleted (a crash between the
  *     checkpoint write and the unlink leaves them behind).
@@ -79,6 +85,8 @@ export interface RecoveredLog {
 export function recoverLog(input: RecoveryInput): RecoveredLog {
   const { directory, logger } = input;
   mkdirSync(directory, { recursive: true });
+  finishCleanerSwap(directory, logger);
+  const cleanedEndOffset = readCleanerState(directory).cleanedEndOffset;
   const baseOffsets = listSegments(directory);
   const recoveryPoint = readOffsetCheckpoint(directory, recoveryPointFileName);
   let logStartOffset = readOffsetCheckpoint(directory, logStartOffsetFileName) ?? 0;
@@ -104,8 +112,9 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
       for (const later of baseOffsets.slice(index)) deleteSegmentFiles(directory, later);
       break;
     }
+    const cleaned = !isLast && nextBase <= cleanedEndOffset;
     const trusted =
-      recoveryPoint !== null && (isLast ? loadCleanLastSegment(segment, recoveryPoint) : nextBase <= recoveryPoint && loadIndexes(segment, nextBase));
+      recoveryPoint !== null && (isLast ? loadCleanLastSegment(segment, recoveryPoint) : nextBase <= recoveryPoint && loadIndexes(segment, nextBase, cleaned));
     if (trusted) {
       segment.sealed = !isLast;
       segments.push(segment);
@@ -114,7 +123,7 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
     const laterBytes = baseOffsets.slice(index + 1).reduce((total, later) => total + fileSize(join(directory, segmentFileName(later, logSuffix))), 0);
     // Rule 8: in the last segment, only what lies past the recovery point is scanned.
     const from = isLast && recoveryPoint !== null ? loadPrefixBelow(segment, recoveryPoint) : null;
-    const scan = scanSegment(segment, { recoveryPoint, nextBase, validDataFollows: laterBytes > 0, logger }, from);
+    const scan = scanSegment(segment, { recoveryPoint, nextBase, validDataFollows: laterBytes > 0, cleaned, logger }, from);
     rebuilt.push(segment);
     scannedBytes += scan.scannedBytes;
     if (scan.tornBytes === 0) {
@@ -148,6 +157,30 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
   }
   logStartOffset = Math.max(logStartOffset, first.baseOffset);
   return { segments, logStartOffset, rebuilt, truncatedBytes, scannedBytes, damage };
+}
+
+/** Rule 0: finishes a committed swap of cleaned segments; removes the files of one that did not commit. */
+function finishCleanerSwap(directory: string, logger: Logger | null): void {
+  const swap = readCleanerSwap(directory);
+  if (swap !== null) {
+    for (const baseOffset of swap.baseOffsets) {
+      for (const suffix of [logSuffix, offsetIndexSuffix, timeIndexSuffix]) {
+        const path = join(directory, segmentFileName(baseOffset, suffix));
+        try {
+          renameSync(path + cleanedSuffix, path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // renamed before the crash
+        }
+      }
+    }
+    syncDirectorySync(directory);
+    writeCleanerStateSync(directory, swap.state);
+    removeCleanerSwapSync(directory);
+    logger?.info('finished swapping in cleaned segments after a restart', { directory, segments: swap.baseOffsets.length });
+  }
+  for (const name of readdirSync(directory)) {
+    if (name.endsWith(cleanedSuffix)) unlinkSync(join(directory, name));
+  }
 }
 
 /** Rule 7: offsets between the end of `previous` and the next segment's base are kept as damage. */
@@ -184,7 +217,7 @@ function listSegments(directory: string): number[] {
 }
 
 /** Rule 5: trust a sealed segment's index files if they are consistent with its log. */
-function loadIndexes(segment: Segment, nextBase: number): boolean {
+function loadIndexes(segment: Segment, nextBase: number, cleaned: boolean): boolean {
   const sizeBytes = fileSize(segment.logPath);
   const offsetBytes = readOptional(segment.offsetIndexPath);
   const timeBytes = readOptional(segment.timeIndexPath);
@@ -195,7 +228,11 @@ function loadIndexes(segment: Segment, nextBase: number): boolean {
   const position = offsetIndex.lastPosition < 0 ? 0 : offsetIndex.lastPosition;
   const expectedOffset = segment.baseOffset + Math.max(0, offsetIndex.lastRelativeOffset);
   const header = readAt(segment.logPath, position, batchHeaderBytes);
-  if (header.length < batchHeaderBytes || describeHeaderFieldProblem(header, 0) !== null || readBaseOffset(header, 0) !== expectedOffset) return false;
+  if (header.length < batchHeaderBytes || describeHeaderFieldProblem(header, 0) !== null) return false;
+  // An entry names its batch exactly; a cleaned segment's first batch may start after its base offset.
+  const baseOffset = readBaseOffset(header, 0);
+  const expected = offsetIndex.lastPosition < 0 && cleaned ? baseOffset >= expectedOffset && baseOffset < nextBase : baseOffset === expectedOffset;
+  if (!expected) return false;
   segment.restoreFromIndexes(offsetIndex, timeIndex, sizeBytes, nextBase, firstBatchTimestamp(segment.logPath));
   return true;
 }
@@ -240,6 +277,8 @@ interface ScanContext {
   nextBase: number;
   /** A later segment file holds bytes. */
   validDataFollows: boolean;
+  /** Wholly below the cleaner's cleanedEndOffset: gaps between batches are allowed. */
+  cleaned: boolean;
   logger: Logger | null;
 }
 
@@ -255,7 +294,7 @@ function scanSegment(segment: Segment, context: ScanContext, from: { position: n
     segment.recordDamage(range, true);
     logDamage(context.logger, range);
   };
-  const end = scanSegmentFile(path, from ?? { position: 0, offset: segment.baseOffset }, {
+  const end = scanSegmentFile(path, from ?? { position: 0, offset: segment.baseOffset }, context.cleaned, {
     batch(position, buffer, at, totalBytes) {
       const baseOffset = readBaseOffset(buffer, at);
       segment.recordBatch(position, baseOffset, baseOffset + readLastOffsetDelta(buffer, at), readMaxTimestamp(buffer, at), totalBytes);

@@ -17,7 +17,8 @@ import {
  * `osprey broker check` (which must not change anything, so nothing here writes).
  *
  * A batch is valid when its length is at least the header and fits the file, magic is 2,
- * lastOffsetDelta ≥ 0, the CRC-32C matches and baseOffset is the expected next offset.
+ * lastOffsetDelta ≥ 0, the CRC-32C matches and baseOffset is the expected next offset (in a segment
+ * cleaned by compaction, at least the expected offset: removed records leave gaps between batches).
  *
  * When a batch is not valid, the walk looks for where valid data resumes:
  *
@@ -59,14 +60,14 @@ export interface ScanEnd {
  * Walks the file at `path` (opened read-only) from `start.position`, a batch boundary whose batch
  * should have offset `start.offset` (position 0 and the segment's base offset for a whole file).
  */
-export function scanSegmentFile(path: string, start: { position: number; offset: number }, visitor: ScanVisitor): ScanEnd {
+export function scanSegmentFile(path: string, start: { position: number; offset: number }, allowOffsetGaps: boolean, visitor: ScanVisitor): ScanEnd {
   const descriptor = openSync(path, 'r');
   try {
     const fileBytes = fstatSync(descriptor).size;
     let position = start.position;
     let expectedOffset = start.offset;
     while (position < fileBytes) {
-      const walked = walkValidBatches(descriptor, fileBytes, position, expectedOffset, visitor);
+      const walked = walkValidBatches(descriptor, fileBytes, position, expectedOffset, allowOffsetGaps, visitor);
       position = walked.position;
       expectedOffset = walked.expectedOffset;
       if (walked.problem === null) continue;
@@ -88,6 +89,7 @@ function walkValidBatches(
   fileBytes: number,
   start: number,
   startOffset: number,
+  allowOffsetGaps: boolean,
   visitor: ScanVisitor,
 ): { position: number; expectedOffset: number; problem: string | null } {
   let position = start;
@@ -99,7 +101,7 @@ function walkValidBatches(
     let at = 0;
     while (buffer.length - at >= batchOverheadBytes) {
       const totalBytes = readBatchLength(buffer, at) + batchOverheadBytes;
-      const problem = batchProblem(buffer, at, position + at, totalBytes, fileBytes, expectedOffset);
+      const problem = batchProblem(buffer, at, position + at, totalBytes, fileBytes, expectedOffset, allowOffsetGaps);
       if (problem === 'incomplete') break;
       if (problem !== null) return { position: position + at, expectedOffset, problem };
       visitor.batch(position + at, buffer, at, totalBytes);
@@ -117,7 +119,7 @@ function walkValidBatches(
 }
 
 /** Why the batch at `buffer[at]` is invalid; 'incomplete' when the chunk ends inside it; null when valid. */
-function batchProblem(buffer: Buffer, at: number, position: number, totalBytes: number, fileBytes: number, expectedOffset: number): string | null {
+function batchProblem(buffer: Buffer, at: number, position: number, totalBytes: number, fileBytes: number, expectedOffset: number, allowOffsetGaps: boolean): string | null {
   if (totalBytes < batchHeaderBytes) return `batchLength ${totalBytes - batchOverheadBytes} below header size`;
   if (position + totalBytes > fileBytes) return `batchLength ${totalBytes - batchOverheadBytes} runs past the end of the file`;
   if (buffer.length - at < totalBytes) return 'incomplete';
@@ -125,7 +127,9 @@ function batchProblem(buffer: Buffer, at: number, position: number, totalBytes: 
   if (problem !== null) return problem;
   if (!hasValidCrc(buffer, at, totalBytes)) return 'CRC-32C mismatch';
   const baseOffset = readBaseOffset(buffer, at);
-  if (baseOffset !== expectedOffset) return `baseOffset ${baseOffset}, expected ${expectedOffset}`;
+  if (allowOffsetGaps ? baseOffset < expectedOffset || baseOffset - expectedOffset > maxOffsetGap : baseOffset !== expectedOffset) {
+    return `baseOffset ${baseOffset}, expected ${allowOffsetGaps ? 'at least ' : ''}${expectedOffset}`;
+  }
   return null;
 }
 

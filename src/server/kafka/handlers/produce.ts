@@ -97,7 +97,7 @@ export const produceHandler = defineHandler({
               baseOffset: offsetToWire(result.baseOffset),
               logAppendTimeMs: result.logAppendTimeMs,
               logStartOffset: offsetToWire(result.logStartOffset),
-              recordErrors: [],
+              recordErrors: result.recordErrors ?? [],
               errorMessage: result.errorMessage,
             };
           }),
