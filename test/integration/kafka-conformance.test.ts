@@ -182,11 +182,12 @@ test('compression.type: every value Kafka takes is accepted, and batches in anot
   for (const value of ['uncompressed', 'gzip', 'snappy', 'lz4', 'producer', 'uncompressed']) {
     await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'zstd-topic', configEntries: [{ name: 'compression.type', value }] }] });
   }
-  const gzip = await runKcat(['-b', broker.bootstrap, '-P', '-t', 'zstd-topic', '-p', '0', '-z', 'gzip'], { input: 'g-1\ng-2\ng-3\n', timeoutMs: 30_000 });
+  // kcat reads its input line by line: on a busy machine the three lines may leave as two batches.
+  const gzip = await runKcat(['-b', broker.bootstrap, '-P', '-t', 'zstd-topic', '-p', '0', '-z', 'gzip', '-X', 'linger.ms=200'], { input: 'g-1\ng-2\ng-3\n', timeoutMs: 30_000 });
   assertKcatSucceeded(gzip, 'producing gzip');
   const after = await storedCodecs('zstd-topic');
-  assert.equal(after.length, 21);
-  assert.equal(after[20], 0, 'the gzip batch is stored uncompressed');
+  assert.ok(after.length === 21 || after.length === 22, `${after.length} batches stored`);
+  assert.deepEqual(after.slice(20), after.slice(20).map(() => 0), 'the gzip batches are stored uncompressed');
   await assert.rejects(admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: 'zstd-topic', configEntries: [{ name: 'compression.type', value: 'brotli' }] }] }));
 });
 
