@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { strict as assert } from 'node:assert';
 import { batchTotalBytes, readBaseOffset, readLastOffset } from '../protocol/kafka/batch-header.js';
 import { cleanedSuffix } from './cleaner-state.js';
-import { Segment, type SyncFile } from './segment.js';
+import { Segment, writeFully, type SyncFile } from './segment.js';
 
 /**
  * The new version of one sealed segment, written beside it by the log cleaner:
@@ -57,14 +57,10 @@ export class CleanedSegmentWriter {
   private async writePending(): Promise<void> {
     if (this.pendingBytes === 0) return;
     this.handle ??= await open(this.segment.logPath + cleanedSuffix, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
-    let remaining = this.pending;
+    const pending = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    while (remaining.length > 0) {
-      const { bytesWritten } = await this.handle.writev(remaining, this.writtenBytes);
-      this.writtenBytes += bytesWritten;
-      remaining = dropBytes(remaining, bytesWritten);
-    }
+    this.writtenBytes = await writeFully(this.handle, pending, this.writtenBytes);
   }
 
   /** Writes what is left, the index files, and fsyncs all three. The segment must end where the old one did. */
@@ -107,16 +103,4 @@ async function writeIndexFile(path: string, bytes: Buffer, syncFile: SyncFile): 
   } finally {
     await handle.close();
   }
-}
-
-function dropBytes(buffers: Buffer[], byteCount: number): Buffer[] {
-  let remaining = byteCount;
-  let index = 0;
-  while (index < buffers.length && remaining >= buffers[index]!.length) {
-    remaining -= buffers[index]!.length;
-    index++;
-  }
-  const rest = buffers.slice(index);
-  if (remaining > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(remaining);
-  return rest;
 }

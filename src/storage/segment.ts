@@ -356,13 +356,7 @@ export class Segment implements SegmentFileHolder {
     this.writeGeneration++;
     this.unsyncedWrites = true;
     await this.withFile(async (handle) => {
-      let remaining = buffers;
-      let at = position;
-      while (remaining.length > 0) {
-        const { bytesWritten } = await handle.writev(remaining, at);
-        at += bytesWritten;
-        remaining = dropBytes(remaining, bytesWritten);
-      }
+      const at = await writeFully(handle, buffers, position);
       if (at > this.writtenBytes) this.writtenBytes = at;
     });
   }
@@ -528,6 +522,18 @@ async function persistIndexFile(path: string, tail: Buffer, tailPosition: number
   } finally {
     await handle.close();
   }
+}
+
+/** Writes `buffers` back to back at `position`, looping on short writes; returns the position after them. */
+export async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<number> {
+  let remaining = buffers;
+  let at = position;
+  while (remaining.length > 0) {
+    const { bytesWritten } = await handle.writev(remaining, at);
+    at += bytesWritten;
+    remaining = dropBytes(remaining, bytesWritten);
+  }
+  return at;
 }
 
 function dropBytes(buffers: Buffer[], byteCount: number): Buffer[] {
