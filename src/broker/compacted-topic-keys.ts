@@ -4,8 +4,7 @@
  * per keyless record (KIP-467). This is the only check of the produce path that walks records, and
  * only for topics whose cleanup.policy includes compact.
  */
-import { compressionCodecMask, readAttributes, readRecordsCount, recordsAt } from '../protocol/kafka/batch-header.js';
-import { decompressRecords } from '../protocol/kafka/compression.js';
+import { readRecordsCount } from '../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import { walkRecords } from '../protocol/kafka/record-walk.js';
 import type { PartitionProduceResult, RecordError } from './produce.js';
@@ -15,12 +14,17 @@ function recordMessage(topic: string, partition: number): string {
   return `Compacted topic cannot accept message without key in topic partition ${topic}-${partition}.`;
 }
 
-/** Refusal for the records section `records[start, end)` of a batch of `count` records; null when every record has a key. */
-function refusalFor(records: Buffer, start: number, end: number, count: number, topic: string, partition: number): PartitionProduceResult | null {
+/**
+ * The refusal of `batch` when one of its records has no key; null when every record has one.
+ * `records[start, end)` is its records section: in the batch itself when uncompressed, the
+ * decompressed bytes otherwise (the caller inflates them once, for this and any recompression).
+ */
+export function keylessRecordsRefusal(batch: Buffer, records: Buffer, start: number, end: number, topic: string, partition: number): PartitionProduceResult | null {
+  const count = readRecordsCount(batch, 0);
   const recordErrors: RecordError[] = [];
   let index = 0;
   const wellFormed = walkRecords(records, start, end, count, (record) => {
-    if (record.key === null) recordErrors.push({ batchIndex: index, batchIndexErrorMessage: recordMessage(topic, partition) });
+    if (record.keyLength < 0) recordErrors.push({ batchIndex: index, batchIndexErrorMessage: recordMessage(topic, partition) });
     index++;
   });
   if (!wellFormed) return refused(ErrorCode.corruptMessage, 'the records of the batch are malformed', []);
@@ -35,16 +39,4 @@ function refusalFor(records: Buffer, start: number, end: number, count: number, 
 
 function refused(errorCode: number, errorMessage: string, recordErrors: RecordError[]): PartitionProduceResult {
   return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null, recordErrors };
-}
-
-/** For an uncompressed batch (checked already: one whole v2 batch). */
-export function keylessRecordsRefusal(batch: Buffer, topic: string, partition: number): PartitionProduceResult | null {
-  return refusalFor(batch, recordsAt, batch.length, readRecordsCount(batch, 0), topic, partition);
-}
-
-/** For a compressed batch: its records are inflated (within `maxDecompressedBytes`) first; throws DecompressionError. */
-export async function keylessCompressedRecordsRefusal(batch: Buffer, topic: string, partition: number, maxDecompressedBytes: number): Promise<PartitionProduceResult | null> {
-  const codec = readAttributes(batch, 0) & compressionCodecMask;
-  const records = await decompressRecords(codec, batch.subarray(recordsAt), maxDecompressedBytes);
-  return refusalFor(records, 0, records.length, readRecordsCount(batch, 0), topic, partition);
 }

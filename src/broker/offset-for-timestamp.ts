@@ -11,7 +11,8 @@
  * A compressed batch that cannot be decompressed within the limit answers with its first offset and
  * maxTimestamp instead (where a consumer must start reading anyway).
  */
-import { compressionCodecMask, forEachRecordTimestampIn, isLogAppendTime, recordsAt, type RecordPosition } from '../protocol/kafka/batch-header.js';
+import { compressionCodecMask, isLogAppendTime, recordsAt } from '../protocol/kafka/batch-header.js';
+import { forEachRecordTimestampIn, type RecordPosition } from '../protocol/kafka/record-walk.js';
 import { DecompressionError, decompressRecords, defaultMaxDecompressedBytes } from '../protocol/kafka/compression.js';
 import type { BatchHeader, MaxTimestampBatch } from '../storage/partition-log.js';
 import { asOffset, type Offset } from './offset.js';

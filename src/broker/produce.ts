@@ -28,6 +28,7 @@ import {
   readMagic,
   readProducerId,
   readRecordsCount,
+  recordsAt,
   setLogAppendTime,
   setPartitionLeaderEpoch,
   transactionalBit,
@@ -39,8 +40,8 @@ import { asOffset, type Offset } from './offset.js';
 import type { BatchMetadata } from './idempotence/producer-state.js';
 import { recompressBatch } from './recompress.js';
 import { timestampBoundsProblem } from './timestamp-bounds.js';
-import { DecompressionError } from '../protocol/kafka/compression.js';
-import { keylessCompressedRecordsRefusal, keylessRecordsRefusal } from './compacted-topic-keys.js';
+import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
+import { keylessRecordsRefusal } from './compacted-topic-keys.js';
 
 export interface PartitionProduceResult {
   errorCode: number;
@@ -117,7 +118,7 @@ export function produceInOrder(broker: Broker, partition: Partition, records: Bu
   const compacted = partition.topic.effective.cleanupPolicy.compact;
   const maxDecompressedBytes = broker.config.limits.maxDecompressedBytes;
   // Uncompressed records are checked for keys here, synchronously; compressed ones in the queue below.
-  const keyRefusal = compacted && codec === 0 ? keylessRecordsRefusal(records, partition.topic.name, partition.index) : null;
+  const keyRefusal = compacted && codec === 0 ? keylessRecordsRefusal(records, records, recordsAt, records.length, partition.topic.name, partition.index) : null;
   if (keyRefusal !== null) return Promise.resolve(keyRefusal);
   const inflating = compacted && codec !== 0;
   const queued = queuedAppends.get(partition);
@@ -125,14 +126,17 @@ export function produceInOrder(broker: Broker, partition: Partition, records: Bu
   let answer: Promise<PartitionProduceResult> = Promise.resolve(rejected(ErrorCode.unknownServerError, 'not appended'));
   const step = (queued ?? Promise.resolve()).then(async () => {
     let batch = records;
+    // A compressed batch is inflated once, for the key check of a compacted topic and for a conversion.
+    let inflated: Buffer | undefined;
     if (inflating) {
-      let refusal: PartitionProduceResult | null;
       try {
-        refusal = await keylessCompressedRecordsRefusal(records, partition.topic.name, partition.index, maxDecompressedBytes);
+        inflated = await decompressRecords(codec, records.subarray(recordsAt), maxDecompressedBytes);
       } catch (error) {
         if (!(error instanceof DecompressionError)) throw error;
-        refusal = rejected(ErrorCode.corruptMessage, `the batch could not be decompressed to check its keys: ${error.message}`);
+        answer = Promise.resolve(rejected(ErrorCode.corruptMessage, `the batch could not be decompressed to check its keys: ${error.message}`));
+        return;
       }
+      const refusal = keylessRecordsRefusal(records, inflated, 0, inflated.length, partition.topic.name, partition.index);
       if (refusal !== null) {
         answer = Promise.resolve(refusal);
         return;
@@ -140,7 +144,7 @@ export function produceInOrder(broker: Broker, partition: Partition, records: Bu
     }
     if (converting) {
       try {
-        batch = await recompressBatch(records, targetCodec, maxDecompressedBytes);
+        batch = await recompressBatch(records, targetCodec, maxDecompressedBytes, inflated);
       } catch (error) {
         if (!(error instanceof DecompressionError)) throw error;
         answer = Promise.resolve(rejected(ErrorCode.corruptMessage, `the batch could not be recompressed for the topic's compression.type: ${error.message}`));

@@ -9,29 +9,17 @@
  * (produce.ts, produceInOrder): what a producer sends in order is stored in order, and idempotent
  * sequence checks see the batches as they were sent.
  */
-import {
-  attributesAt,
-  batchHeaderBytes,
-  batchLengthAt,
-  batchOverheadBytes,
-  compressionCodecMask,
-  computeBatchCrc,
-  crcAt,
-  readAttributes,
-  recordsAt,
-} from '../protocol/kafka/batch-header.js';
+import { compressionCodecMask, readAttributes, recordsAt, withRecordsSection } from '../protocol/kafka/batch-header.js';
 import { compressRecords, decompressRecords } from '../protocol/kafka/compression.js';
 
-/** The batch with its records compressed by `codec` (0: uncompressed); throws DecompressionError for records that cannot be inflated within the limit. */
-export async function recompressBatch(batch: Buffer, codec: number, maxDecompressedBytes: number): Promise<Buffer> {
+/**
+ * The batch with its records compressed by `codec` (0: uncompressed); throws DecompressionError for
+ * records that cannot be inflated within the limit. `inflated`: the batch's records already
+ * decompressed by the caller (the produce path's key check of a compacted topic), so they are not
+ * decompressed twice.
+ */
+export async function recompressBatch(batch: Buffer, codec: number, maxDecompressedBytes: number, inflated?: Buffer): Promise<Buffer> {
   const attributes = readAttributes(batch, 0);
-  const records = await decompressRecords(attributes & compressionCodecMask, batch.subarray(recordsAt), maxDecompressedBytes);
-  const compressed = await compressRecords(codec, records);
-  const converted = Buffer.allocUnsafe(batchHeaderBytes + compressed.length);
-  batch.copy(converted, 0, 0, batchHeaderBytes);
-  compressed.copy(converted, recordsAt);
-  converted.writeInt32BE(converted.length - batchOverheadBytes, batchLengthAt);
-  converted.writeInt16BE((attributes & ~compressionCodecMask) | codec, attributesAt);
-  converted.writeUInt32BE(computeBatchCrc(converted, 0, converted.length), crcAt);
-  return converted;
+  const records = inflated ?? (await decompressRecords(attributes & compressionCodecMask, batch.subarray(recordsAt), maxDecompressedBytes));
+  return withRecordsSection(batch, await compressRecords(codec, records), { attributes: (attributes & ~compressionCodecMask) | codec });
 }

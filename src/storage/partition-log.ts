@@ -453,26 +453,16 @@ export class PartitionLog {
     if (fetchOffset >= limitOffset) return { chunks: [], byteCount: 0 };
     const cached = this.cache.read(fetchOffset, maxBytes, limitOffset);
     if (cached !== null) return cached;
-    try {
-      return await this.acrossSwaps(() => this.readSegments(fetchOffset, maxBytes, limitOffset));
-    } catch (error) {
-      // Retention or DeleteRecords removed the segment while we were reading it.
-      if (fetchOffset < this.startOffset) throw new OffsetOutOfRangeError(fetchOffset, this.startOffset, this.logEndOffset);
-      throw error;
-    }
-  }
-
-  /**
-   * Runs a read of the segments; when it fails while cleaned segments were swapped in under it
-   * (the old segment objects refuse further reads, so that no read mixes positions of the old
-   * file with bytes of the new one), it waits for the swap to finish and reads again.
-   */
-  private async acrossSwaps<T>(read: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const generation = this.swapGeneration;
       try {
-        return await read();
+        return await this.readSegments(fetchOffset, maxBytes, limitOffset);
       } catch (error) {
+        // Retention or DeleteRecords removed the segment while we were reading it.
+        if (fetchOffset < this.startOffset) throw new OffsetOutOfRangeError(fetchOffset, this.startOffset, this.logEndOffset);
+        // Cleaned segments were swapped in under the read (the old segment objects refuse further
+        // reads, so that no read mixes positions of the old file with bytes of the new one): wait
+        // for the swap to finish and read again.
         if (generation === this.swapGeneration || attempt >= readAttemptsAcrossSwaps || this.closed) throw error;
         await this.swapping;
       }
@@ -841,7 +831,7 @@ export class PartitionLog {
    * recovery finishes 3 and 4. Segments that retention deleted meanwhile are left out. Readers:
    * the old segment objects refuse new reads from step 3 on (reads in progress finish on the old
    * file, which stays open until they are done), and a read refused so is tried again on the new
-   * segments (acrossSwaps). Returns whether anything was swapped.
+   * segments (read). Returns whether anything was swapped.
    */
   swapInCleanedSegments(writers: readonly CleanedSegmentWriter[], state: CleanerState): Promise<boolean> {
     return this.serialized(async () => {

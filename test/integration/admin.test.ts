@@ -13,6 +13,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { childErrors, errorTreeHas, errorTreeText, rejectsWith } from '../helpers/client-errors.js';
 import kafkajs from 'kafkajs';
 import type { Admin as KafkaJsAdmin, Kafka as KafkaJsClient } from 'kafkajs';
 import { Admin, Connection, deleteRecordsV2, deleteTopicsV6, describeClusterV1 } from '@platformatic/kafka';
@@ -36,41 +37,6 @@ function kafkaJsClient(broker: BrokerProcess, clientId: string): KafkaJsClient {
 
 function platformaticAdmin(broker: BrokerProcess, clientId: string): Admin {
   return new Admin({ clientId, bootstrapBrokers: [broker.bootstrap], retries: 1, retryDelay: 100 });
-}
-
-/**
- * Whether `error`, or an error it wraps or aggregates, carries `wanted` as its KafkaJS type, its
- * name, or its @platformatic/kafka code or apiId.
- */
-function errorTreeHas(error: unknown, wanted: string, depth = 0): boolean {
-  if (!(error instanceof Error) || depth > 10) return false;
-  const fields = error as Error & { type?: unknown; code?: unknown; apiId?: unknown };
-  if ([fields.type, fields.name, fields.code, fields.apiId].includes(wanted)) return true;
-  return childErrors(error).some((child) => errorTreeHas(child, wanted, depth + 1));
-}
-
-/** The errors an error wraps: KafkaJS's originalError and per-partition errors, aggregates' errors, causes. */
-function childErrors(error: Error): unknown[] {
-  const fields = error as Error & { errors?: unknown; cause?: unknown; originalError?: unknown; partitions?: unknown };
-  const partitions = Array.isArray(fields.partitions) ? (fields.partitions as Array<{ error?: unknown }>).map((partition) => partition.error) : [];
-  return [...(Array.isArray(fields.errors) ? (fields.errors as unknown[]) : []), ...partitions, fields.cause, fields.originalError];
-}
-
-/** Every message in an error tree, to check what the broker said. */
-function errorTreeText(error: unknown, depth = 0): string {
-  if (!(error instanceof Error) || depth > 10) return '';
-  const fields = error as Error & { response?: unknown };
-  const children = childErrors(error);
-  const response = fields.response === undefined ? '' : JSON.stringify(fields.response, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
-  return [error.message, response, ...children.map((child) => errorTreeText(child, depth + 1))].join('\n');
-}
-
-async function rejectsWith(work: Promise<unknown>, errorName: string, messagePart?: RegExp): Promise<void> {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(errorTreeHas(error, errorName), `expected ${errorName}, got:\n${errorTreeText(error)}`);
-    if (messagePart !== undefined) assert.match(errorTreeText(error), messagePart);
-    return true;
-  });
 }
 
 function tail(broker: BrokerProcess, lines = 40): string {

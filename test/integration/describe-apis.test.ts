@@ -21,7 +21,7 @@ import { describeProducersRequest, describeProducersResponse } from '../../src/p
 import { describeTopicPartitionsRequest, describeTopicPartitionsResponse } from '../../src/protocol/kafka/messages/describe-topic-partitions.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
-import { rawApi, RawKafkaConnection } from '../helpers/raw-kafka-client.js';
+import { rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
 
 const maxDescribedPartitions = 4;
 const maxDescribedProducers = 2;
@@ -48,15 +48,6 @@ after(async () => {
   await broker.stop();
 });
 
-async function withConnection<T>(work: (connection: RawKafkaConnection) => Promise<T>): Promise<T> {
-  const connection = await RawKafkaConnection.open(broker.host, broker.port);
-  try {
-    return await work(connection);
-  } finally {
-    connection.destroy();
-  }
-}
-
 async function withPlatformaticConnection<T>(clientId: string, work: (connection: Connection) => Promise<T>): Promise<T> {
   const connection = new Connection(clientId);
   await connection.connect(broker.host, broker.port);
@@ -78,7 +69,7 @@ type Cursor = { topicName: string; partitionIndex: number } | null;
 
 /** Each topic of a page as `name:first-last` (or `name:none`, or `name!errorCode`), and its next cursor. */
 async function page(topics: string[], responsePartitionLimit: number, cursor: Cursor): Promise<{ topics: string[]; nextCursor: Cursor }> {
-  const answer = await withConnection((connection) => connection.call(describeTopicPartitionsApi, 0, { topics: topics.map((name) => ({ name })), responsePartitionLimit, cursor }));
+  const answer = await withConnection(broker, (connection) => connection.call(describeTopicPartitionsApi, 0, { topics: topics.map((name) => ({ name })), responsePartitionLimit, cursor }));
   return {
     topics: answer.topics.map((topic) => {
       if (topic.errorCode !== 0) return `${topic.name}!${topic.errorCode}`;
@@ -103,7 +94,7 @@ test('DescribeTopicPartitions (@platformatic/kafka): what Metadata says of each 
     answer.topics.map((topic) => `${topic.name}:${topic.partitions.map((partition) => partition.partitionIndex).join(',')}`),
     ['dtp-a:0,1,2', 'dtp-b:0', 'dtp-b:1'],
   );
-  const metadata = await withConnection((connection) => connection.call(rawApi(metadataRequest, metadataResponse), 12, { topics: [{ name: 'dtp-a', topicId: Buffer.alloc(16) }, { name: 'dtp-b', topicId: Buffer.alloc(16) }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: true }));
+  const metadata = await withConnection(broker, (connection) => connection.call(rawApi(metadataRequest, metadataResponse), 12, { topics: [{ name: 'dtp-a', topicId: Buffer.alloc(16) }, { name: 'dtp-b', topicId: Buffer.alloc(16) }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: true }));
   for (const topic of answer.topics) {
     const described = metadata.topics.find((candidate) => candidate.name === topic.name)!;
     assert.equal(topic.errorCode, 0);
@@ -171,7 +162,7 @@ test('DescribeTopicPartitions refuses what Kafka refuses: unknown and invalid na
   assert.deepEqual(await page(['dtp-b', 'dtp-a'], 10, { topicName: 'dtp-c', partitionIndex: 0 }), { topics: [`dtp-b${invalid}`, `dtp-a${invalid}`], nextCursor: null });
   assert.deepEqual(await page(['dtp-a'], 10, { topicName: 'dtp-a', partitionIndex: -1 }), { topics: [`dtp-a${invalid}`], nextCursor: null });
   assert.deepEqual(await page([], 10, { topicName: 'dtp-a', partitionIndex: -1 }), { topics: [], nextCursor: null });
-  const answer = await withConnection((connection) => connection.call(describeTopicPartitionsApi, 0, { topics: [{ name: 'no-such-topic' }, { name: 'dtp-a' }], responsePartitionLimit: 10, cursor: { topicName: 'dtp-a', partitionIndex: -3 } }));
+  const answer = await withConnection(broker, (connection) => connection.call(describeTopicPartitionsApi, 0, { topics: [{ name: 'no-such-topic' }, { name: 'dtp-a' }], responsePartitionLimit: 10, cursor: { topicName: 'dtp-a', partitionIndex: -3 } }));
   assert.deepEqual(
     answer.topics.map((topic) => [topic.name, topic.topicId.equals(Buffer.alloc(16)), topic.topicAuthorizedOperations, topic.partitions.length]),
     [
@@ -220,7 +211,7 @@ test('DescribeLogDirs (@platformatic/kafka admin): the data directory, its volum
 });
 
 test('DescribeLogDirs v1-4: null topics lists every partition; what the broker does not hold is left out, a partition asked twice listed once', async () => {
-  await withConnection(async (connection) => {
+  await withConnection(broker, async (connection) => {
     for (const version of [1, 2, 3, 4]) {
       const all = await connection.call(describeLogDirsApi, version, { topics: null });
       assert.equal(all.errorCode, 0, `v${version}`);
@@ -319,7 +310,7 @@ test('DescribeProducers: unknown topics and partitions, invalid names, and a res
   } finally {
     await second.disconnect();
   }
-  const answer = await withConnection((connection) =>
+  const answer = await withConnection(broker, (connection) =>
     connection.call(describeProducersApi, 0, {
       topics: [
         { name: 'producers', partitionIndexes: [0, 9, 0, 1] },

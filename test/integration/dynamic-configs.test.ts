@@ -13,6 +13,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rejectsWith } from '../helpers/client-errors.js';
 import kafkajs from 'kafkajs';
 import type { Admin as KafkaJsAdmin, Kafka as KafkaJsClient } from 'kafkajs';
 import { Admin, ConfigResourceTypes } from '@platformatic/kafka';
@@ -59,30 +60,6 @@ const kafkaTopicConfigs = [
   'remote.storage.enable', 'retention.bytes', 'retention.ms', 'segment.bytes', 'segment.index.bytes', 'segment.jitter.ms', 'segment.ms',
   'unclean.leader.election.enable',
 ];
-
-function errorTreeHas(error: unknown, wanted: string, depth = 0): boolean {
-  if (!(error instanceof Error) || depth > 10) return false;
-  const fields = error as Error & { type?: unknown; code?: unknown; apiId?: unknown; errors?: unknown; cause?: unknown; originalError?: unknown };
-  if ([fields.type, fields.name, fields.code, fields.apiId].includes(wanted)) return true;
-  const children = [...(Array.isArray(fields.errors) ? (fields.errors as unknown[]) : []), fields.cause, fields.originalError];
-  return children.some((child) => errorTreeHas(child, wanted, depth + 1));
-}
-
-function errorTreeText(error: unknown, depth = 0): string {
-  if (!(error instanceof Error) || depth > 10) return '';
-  const fields = error as Error & { errors?: unknown; cause?: unknown; originalError?: unknown; response?: unknown };
-  const children = [...(Array.isArray(fields.errors) ? (fields.errors as unknown[]) : []), fields.cause, fields.originalError];
-  const response = fields.response === undefined ? '' : JSON.stringify(fields.response, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
-  return [error.message, response, ...children.map((child) => errorTreeText(child, depth + 1))].join('\n');
-}
-
-async function rejectsWith(work: Promise<unknown>, errorName: string, messagePart?: RegExp): Promise<void> {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(errorTreeHas(error, errorName), `expected ${errorName}, got:\n${errorTreeText(error)}`);
-    if (messagePart !== undefined) assert.match(errorTreeText(error), messagePart);
-    return true;
-  });
-}
 
 function configsOf(descriptions: readonly ConfigDescription[], name: string): Map<string, ConfigDescription['configs'][number]> {
   const description = descriptions.find((entry) => entry.resourceName === name);

@@ -9,22 +9,9 @@
  *   after    ┌ header: base 40, lastOffsetDelta 3, count 2 ┬ r41 ┬ r43 ┐
  *   emptied  ┌ header: base 40, lastOffsetDelta 3, count 0, uncompressed ┐   (when it must stay)
  */
-import {
-  attributesAt,
-  batchHeaderBytes,
-  batchLengthAt,
-  batchOverheadBytes,
-  compressionCodecMask,
-  computeBatchCrc,
-  crcAt,
-  readAttributes,
-  readBaseOffset,
-  readRecordsCount,
-  recordsAt,
-  recordsCountAt,
-} from '../../protocol/kafka/batch-header.js';
+import { compressionCodecMask, readAttributes, readBaseOffset, readRecordsCount, recordsAt, withRecordsSection } from '../../protocol/kafka/batch-header.js';
 import { compressRecords, decompressRecords } from '../../protocol/kafka/compression.js';
-import { walkRecords, type WalkedRecord } from '../../protocol/kafka/record-walk.js';
+import { keyOf, walkRecords } from '../../protocol/kafka/record-walk.js';
 
 /** What the cleaner sees of a record to decide on it. */
 export interface RecordToJudge {
@@ -51,62 +38,53 @@ export async function recordsOf(batch: Buffer, maxDecompressedBytes: number): Pr
   return codec === 0 ? section : decompressRecords(codec, section, maxDecompressedBytes);
 }
 
+/**
+ * Calls `visit` for each record of `records` (the batch's records section, inflated) with what the
+ * cleaner judges it by, and the record's byte range in `records`; false when they are malformed.
+ */
+function judgeRecords(batch: Buffer, records: Buffer, visit: (record: RecordToJudge, start: number, end: number) => void): boolean {
+  const baseOffset = readBaseOffset(batch, 0);
+  const judged = { offset: 0, key: null as Buffer | null, valueIsNull: false };
+  return walkRecords(records, 0, records.length, readRecordsCount(batch, 0), (walked) => {
+    judged.offset = baseOffset + walked.offsetDelta;
+    judged.key = keyOf(records, walked);
+    judged.valueIsNull = walked.valueIsNull;
+    visit(judged, walked.start, walked.end);
+  });
+}
+
 /** Calls `visit` for each record of the batch; false when its records cannot be read. */
-export async function forEachRecordOf(batch: Buffer, maxDecompressedBytes: number, visit: (record: RecordToJudge, walked: WalkedRecord) => void): Promise<boolean> {
+export async function forEachRecordOf(batch: Buffer, maxDecompressedBytes: number, visit: (record: RecordToJudge) => void): Promise<boolean> {
   let records: Buffer;
   try {
     records = await recordsOf(batch, maxDecompressedBytes);
   } catch {
     return false;
   }
-  const baseOffset = readBaseOffset(batch, 0);
-  const judged = { offset: 0, key: null as Buffer | null, valueIsNull: false };
-  return walkRecords(records, 0, records.length, readRecordsCount(batch, 0), (walked) => {
-    judged.offset = baseOffset + walked.offsetDelta;
-    judged.key = walked.key;
-    judged.valueIsNull = walked.valueIsNull;
-    visit(judged, walked);
-  });
+  return judgeRecords(batch, records, visit);
 }
 
 /** Keeps the records `keep` says yes to. */
 export async function filterBatch(batch: Buffer, maxDecompressedBytes: number, keep: (record: RecordToJudge) => boolean): Promise<BatchOutcome> {
-  const kept: Array<[number, number]> = [];
-  let total = 0;
-  let records: Buffer | null = null;
+  let records: Buffer;
   try {
     records = await recordsOf(batch, maxDecompressedBytes);
   } catch {
     return { kind: 'unreadable' };
   }
-  const baseOffset = readBaseOffset(batch, 0);
-  const section = records;
-  const judged = { offset: 0, key: null as Buffer | null, valueIsNull: false };
-  const wellFormed = walkRecords(section, 0, section.length, readRecordsCount(batch, 0), (walked) => {
+  const kept: Array<[number, number]> = [];
+  let total = 0;
+  const wellFormed = judgeRecords(batch, records, (record, start, end) => {
     total++;
-    judged.offset = baseOffset + walked.offsetDelta;
-    judged.key = walked.key;
-    judged.valueIsNull = walked.valueIsNull;
-    if (keep(judged)) kept.push([walked.start, walked.end]);
+    if (keep(record)) kept.push([start, end]);
   });
   if (!wellFormed) return { kind: 'unreadable' };
   if (kept.length === total) return { kind: 'unchanged' };
   if (kept.length === 0) return { kind: 'emptied' };
-  const keptRecords = Buffer.concat(kept.map(([start, end]) => section.subarray(start, end)));
-  return { kind: 'filtered', batch: await rebuild(batch, keptRecords, kept.length) };
-}
-
-async function rebuild(batch: Buffer, records: Buffer, count: number): Promise<Buffer> {
-  const attributes = readAttributes(batch, 0);
-  const codec = attributes & compressionCodecMask;
-  const body = codec === 0 ? records : await compressRecords(codec, records);
-  const rebuilt = Buffer.allocUnsafe(batchHeaderBytes + body.length);
-  batch.copy(rebuilt, 0, 0, batchHeaderBytes);
-  body.copy(rebuilt, recordsAt);
-  rebuilt.writeInt32BE(rebuilt.length - batchOverheadBytes, batchLengthAt);
-  rebuilt.writeInt32BE(count, recordsCountAt);
-  rebuilt.writeUInt32BE(computeBatchCrc(rebuilt, 0, rebuilt.length), crcAt);
-  return rebuilt;
+  const keptRecords = Buffer.concat(kept.map(([start, end]) => records.subarray(start, end)));
+  const codec = readAttributes(batch, 0) & compressionCodecMask;
+  const body = codec === 0 ? keptRecords : await compressRecords(codec, keptRecords);
+  return { kind: 'filtered', batch: withRecordsSection(batch, body, { recordsCount: kept.length }) };
 }
 
 /**
@@ -115,11 +93,5 @@ async function rebuild(batch: Buffer, records: Buffer, count: number): Promise<B
  * as Kafka writes such batches.
  */
 export function emptyBatchOf(batch: Buffer): Buffer {
-  const empty = Buffer.allocUnsafe(batchHeaderBytes);
-  batch.copy(empty, 0, 0, batchHeaderBytes);
-  empty.writeInt32BE(batchHeaderBytes - batchOverheadBytes, batchLengthAt);
-  empty.writeInt16BE(readAttributes(batch, 0) & ~compressionCodecMask, attributesAt);
-  empty.writeInt32BE(0, recordsCountAt);
-  empty.writeUInt32BE(computeBatchCrc(empty, 0, empty.length), crcAt);
-  return empty;
+  return withRecordsSection(batch, Buffer.alloc(0), { attributes: readAttributes(batch, 0) & ~compressionCodecMask, recordsCount: 0 });
 }

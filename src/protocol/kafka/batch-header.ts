@@ -287,52 +287,19 @@ export function readZigzag(buffer: Buffer, cursor: { at: number }, end: number, 
   return null;
 }
 
-export interface RecordPosition {
-  offset: number;
-  timestamp: number;
-}
-
 /**
- * Calls `visit` with (offset, timestamp) of each record of an uncompressed batch, in order,
- * until it returns false. For LogAppendTime batches every record's timestamp is maxTimestamp.
- * Returns false if the records section is malformed.
+ * A new batch with `batch`'s 61-byte header and `records` as its records section: batchLength and
+ * the CRC-32C computed for it, attributes and recordsCount replaced when given. For the broker's
+ * rewrites of stored or produced batches (recompression, the log cleaner), which keep every other
+ * header field (offsets, timestamps, producer fields) as it was.
  */
-export function forEachRecordTimestamp(buffer: Buffer, at: number, visit: (record: RecordPosition) => boolean | void): boolean {
-  return forEachRecordTimestampIn(buffer, at, buffer, at + recordsAt, at + batchTotalBytes(buffer, at), visit);
-}
-
-/**
- * The same walk over records held apart from their batch header: `records[start, end)` is the
- * records section, for a compressed batch its decompressed bytes. `header[at…]` is the batch.
- */
-export function forEachRecordTimestampIn(
-  header: Buffer,
-  at: number,
-  records: Buffer,
-  start: number,
-  end: number,
-  visit: (record: RecordPosition) => boolean | void,
-): boolean {
-  const baseOffset = readBaseOffset(header, at);
-  const baseTimestamp = readBaseTimestamp(header, at);
-  const logAppendTime = isLogAppendTime(header, at);
-  const maxTimestamp = readMaxTimestamp(header, at);
-  const count = readRecordsCount(header, at);
-  const cursor = { at: start };
-  const record: RecordPosition = { offset: 0, timestamp: 0 };
-  for (let index = 0; index < count; index++) {
-    const length = readZigzag(records, cursor, end, 5);
-    if (length === null || length < 0) return false;
-    const recordEnd = cursor.at + length;
-    if (recordEnd > end) return false;
-    cursor.at += 1; // attributes
-    const timestampDelta = readZigzag(records, cursor, recordEnd, 10);
-    const offsetDelta = readZigzag(records, cursor, recordEnd, 5);
-    if (timestampDelta === null || offsetDelta === null) return false;
-    record.offset = baseOffset + offsetDelta;
-    record.timestamp = logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta;
-    if (visit(record) === false) return true;
-    cursor.at = recordEnd;
-  }
-  return true;
+export function withRecordsSection(batch: Buffer, records: Buffer, changes: { readonly attributes?: number; readonly recordsCount?: number } = {}): Buffer {
+  const rebuilt = Buffer.allocUnsafe(batchHeaderBytes + records.length);
+  batch.copy(rebuilt, 0, 0, batchHeaderBytes);
+  records.copy(rebuilt, recordsAt);
+  rebuilt.writeInt32BE(rebuilt.length - batchOverheadBytes, batchLengthAt);
+  if (changes.attributes !== undefined) rebuilt.writeInt16BE(changes.attributes, attributesAt);
+  if (changes.recordsCount !== undefined) rebuilt.writeInt32BE(changes.recordsCount, recordsCountAt);
+  rebuilt.writeUInt32BE(computeBatchCrc(rebuilt, 0, rebuilt.length), crcAt);
+  return rebuilt;
 }

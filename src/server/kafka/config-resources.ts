@@ -10,6 +10,7 @@ import { topicConfigKey } from '../../broker/topic-config.js';
 import { topicNameProblem } from '../../broker/topic-name.js';
 import type { Logger } from '../../logging/logger.js';
 import { ErrorCode } from '../../protocol/kafka/error-codes.js';
+import { InvalidRequestNotes } from './invalid-request.js';
 
 /** Kafka's ConfigResource.Type values we answer for. */
 export const ConfigResourceType = { topic: 2, broker: 4, group: 32 } as const;
@@ -23,10 +24,9 @@ export function problem(errorCode: number, errorMessage: string, field?: string)
   return field === undefined ? { errorCode, errorMessage } : { errorCode, errorMessage, field };
 }
 
-/** The debug line of a request refused as INVALID_REQUEST: which API, which field, why. */
-export function logInvalidRequest(logger: Logger, api: string, result: RequestProblem): void {
-  if (result.errorCode !== ErrorCode.invalidRequest) return;
-  logger.debug('invalid request', { api, field: result.field ?? 'resources', reason: result.errorMessage ?? '' });
+/** Notes a resource refused as INVALID_REQUEST, by the field at fault, for the request's debug line. */
+export function noteInvalidRequest(notes: InvalidRequestNotes, result: RequestProblem): void {
+  notes.check(result.field ?? 'resources', result);
 }
 
 export function isProblem(value: object): value is OperationResult {
@@ -127,6 +127,7 @@ export async function alterConfigResources<Resource extends ConfigResourceReques
   const repeated = repeatedNames(resources.map(resourceKey));
   const answered = new Set<string>();
   const responses: ConfigResourceResponse[] = [];
+  const notes = new InvalidRequestNotes(options.api);
   for (const resource of resources) {
     const key = resourceKey(resource);
     if (answered.has(key)) continue;
@@ -134,9 +135,10 @@ export async function alterConfigResources<Resource extends ConfigResourceReques
     const result: RequestProblem = repeated.has(key)
       ? problem(ErrorCode.invalidRequest, `resource '${resource.resourceName}' of type ${resource.resourceType} appears more than once in the request`, 'resources')
       : await alterOne(broker, resource, options);
-    logInvalidRequest(options.logger, options.api, result);
+    noteInvalidRequest(notes, result);
     responses.push({ errorCode: result.errorCode, errorMessage: result.errorMessage, resourceType: resource.resourceType, resourceName: resource.resourceName });
   }
+  notes.write(options.logger);
   return responses;
 }
 

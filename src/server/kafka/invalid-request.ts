@@ -8,7 +8,8 @@
  * Handlers that answer one error write the line themselves (`context.logger.debug('invalid request',
  * { api, field, reason })`); handlers that answer per entry (topics, partitions) collect with an
  * InvalidRequestNotes and write it once the whole answer is known (`refused` counts the entries
- * refused with INVALID_REQUEST when more than one was).
+ * refused with INVALID_REQUEST when more than one was); the config handlers do the same per
+ * resource (config-resources.ts, noteInvalidRequest).
  */
 import type { Logger } from '../../logging/logger.js';
 import { ErrorCode } from '../../protocol/kafka/error-codes.js';

@@ -6,7 +6,6 @@ import {
   batchTotalBytes,
   computeBatchCrc,
   forEachBatch,
-  forEachRecordTimestamp,
   hasValidCrc,
   isLogAppendTime,
   readBaseOffset,
@@ -25,6 +24,7 @@ import {
   setPartitionLeaderEpoch,
 } from '../../../src/protocol/kafka/batch-header.js';
 import { encodeBatch, simpleBatch } from '../storage/batch-fixtures.js';
+import { forEachRecordTimestamp } from '../../../src/protocol/kafka/record-walk.js';
 
 const require = createRequire(import.meta.url);
 

@@ -25,11 +25,11 @@
 import type { Broker } from '../../../broker/broker.js';
 import type { ConfigDescription } from '../../../broker/config-description.js';
 import { describeBrokerSettings, describeGroupConfigEntries, describeTopicConfigEntries } from '../../../broker/config-description.js';
-import type { Logger } from '../../../logging/logger.js';
+import { InvalidRequestNotes } from '../invalid-request.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { describeConfigsRequest, describeConfigsResponse } from '../../../protocol/kafka/messages/describe-configs.js';
 import type { DescribeConfigsRequest, DescribeConfigsResponse } from '../../../protocol/kafka/messages/describe-configs.js';
-import { brokerResourceLevel, ConfigResourceType, groupResourceProblem, isProblem, logInvalidRequest, topicResource, unsupportedResourceType } from '../config-resources.js';
+import { brokerResourceLevel, ConfigResourceType, groupResourceProblem, isProblem, noteInvalidRequest, topicResource, unsupportedResourceType } from '../config-resources.js';
 import type { RequestProblem } from '../config-resources.js';
 import { defineHandler } from '../handler.js';
 
@@ -58,11 +58,11 @@ function configsOf(resource: RequestedResource, broker: Broker): ConfigDescripti
   }
 }
 
-function describeResource(resource: RequestedResource, broker: Broker, options: DescribeOptions, logger: Logger): ResourceResult {
+function describeResource(resource: RequestedResource, broker: Broker, options: DescribeOptions, notes: InvalidRequestNotes): ResourceResult {
   const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
   const configs = configsOf(resource, broker);
   if (!Array.isArray(configs)) {
-    logInvalidRequest(logger, 'DescribeConfigs', configs);
+    noteInvalidRequest(notes, configs);
     return { ...base, errorCode: configs.errorCode, errorMessage: configs.errorMessage, configs: [] };
   }
   const wanted = resource.configurationKeys === null ? null : new Set(resource.configurationKeys);
@@ -90,6 +90,9 @@ export const describeConfigsHandler = defineHandler({
   response: describeConfigsResponse,
   handle(request, context) {
     const options = { includeSynonyms: request.includeSynonyms, includeDocumentation: request.includeDocumentation };
-    return { throttleTimeMs: 0, results: request.resources.map((resource) => describeResource(resource, context.broker, options, context.logger)) };
+    const notes = new InvalidRequestNotes('DescribeConfigs');
+    const results = request.resources.map((resource) => describeResource(resource, context.broker, options, notes));
+    notes.write(context.logger);
+    return { throttleTimeMs: 0, results };
   },
 });
