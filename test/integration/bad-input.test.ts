@@ -14,7 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { crc32 } from '@node-rs/crc32';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin } from 'kafkajs';
@@ -23,7 +23,7 @@ import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/f
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
-import { startBrokerProcess } from '../helpers/broker-process.js';
+import { startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { metricValue, waitUntil } from '../helpers/waiting.js';
 import {
@@ -82,7 +82,9 @@ function firstRequest(): Buffer {
 }
 
 before(async () => {
-  broker = await startBrokerProcess({ args: brokerArgs() });
+  // The data directory inside a folder of its own: the invalid-topic-name tests check that nothing
+  // appears beside it, which a shared /tmp cannot tell (other test files create folders there).
+  broker = await startBrokerProcess({ dataDir: join(temporaryDirectory(), 'data'), args: brokerArgs() });
   kafka = new Kafka({ clientId: 'bad-input-bystander', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
   admin = kafka.admin();
   await admin.connect();
