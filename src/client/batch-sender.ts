@@ -268,7 +268,7 @@ export class BatchSender implements BatchSink {
  * The batches of one request, oldest first: at most one per partition (Kafka's rule; the others
  * wait for the next request, keeping their order) and up to maxRequestBytes. Taken out of `ready`.
  */
-function takeRequestBatches(ready: SentBatch[], maxRequestBytes: number): SentBatch[] {
+export function takeRequestBatches(ready: SentBatch[], maxRequestBytes: number): SentBatch[] {
   const taken: SentBatch[] = [];
   const left: SentBatch[] = [];
   const partitions = new Set<string>();
@@ -276,6 +276,8 @@ function takeRequestBatches(ready: SentBatch[], maxRequestBytes: number): SentBa
   for (const batch of ready) {
     const key = `${batch.topic}\u0000${batch.partition}`;
     if (partitions.has(key) || (taken.length > 0 && bytes + batch.sizeBytes > maxRequestBytes)) {
+      // Later batches of the partition wait too: sent before this one, they would break its sequence order.
+      partitions.add(key);
       left.push(batch);
       continue;
     }
