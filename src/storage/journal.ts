@@ -401,6 +401,8 @@ export class Journal {
           if (log.registered && log.client.segmentSyncedEndOffset() < endOffset) await log.client.syncSegments();
         }
         if (this.closed) return;
+        // A log whose segments could not be fsynced keeps the file (its batches are only here).
+        if (!this.isEmptyOfNeeds(oldest)) throw new Error('a log has not fsynced its segments past the oldest journal file');
         this.files.shift();
         await rm(oldest.path, { force: true });
         await syncDirectory(this.directory, this.syncFile);

@@ -960,13 +960,18 @@ export class PartitionLog {
     if (this.closed) return;
     this.closed = true;
     await this.maintenance;
+    let flushed = false;
     try {
-      if (this.flusher.failure === null) await this.flusher.flush();
+      if (this.flusher.failure === null) {
+        await this.flusher.flush();
+        flushed = true;
+      }
     } catch (error) {
       this.logger?.warn('final flush of the log failed', { directory: this.directory, error: error instanceof Error ? error.message : String(error) });
     } finally {
       this.flusher.stop();
-      if (this.journalLog !== null) this.journal!.unregister(this.journalLog);
+      // Without a final fsync of the segments, what the journal holds for the log stays until the next start replays it.
+      if (this.journalLog !== null && flushed) this.journal!.unregister(this.journalLog);
       for (const segment of this.segments) await segment.close();
       this.cache.clear();
     }
@@ -976,6 +981,7 @@ export class PartitionLog {
   async delete(): Promise<void> {
     if (this.journalLog !== null && !this.closed) void this.journal!.recordReset(this.journalLog).catch(() => {});
     await this.close().catch(() => {});
+    if (this.journalLog !== null) this.journal!.unregister(this.journalLog); // the folder goes: nothing to keep for it
     for (const segment of this.segments) segment.deleted = true;
     await rm(this.directory, { recursive: true, force: true });
   }
