@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import type { Logger } from '../logging/logger.js';
@@ -48,10 +48,20 @@ import { defaultSyncFile, syncDirectory, writeFully, type SyncFile } from './seg
  * fsynced its segments past them (the journal asks those logs to flush); files found at start stay
  * until their logs have replayed them and released(), called once every log is open, gives up the
  * rest (logs that no longer exist).
+ *
+ * Preallocated files: an fdatasync after writes that make a file longer also commits the file's new
+ * size (a file-system journal commit); within blocks already written it only flushes data. So the
+ * journal writes into files whose blocks exist: a dropped file becomes the spare (renamed; its old
+ * entries stay in place, their sequence no longer matches), and when there is none, one is filled
+ * with zeros in the background once the current file is half full. The first file of a run begins
+ * empty.
  */
 
 export const journalFolderName = 'journal';
 const journalSuffix = '.journal';
+/** A file made ready for the next rotation (never scanned for entries). */
+const spareFileName = 'spare.journal-spare';
+const zeroChunk = Buffer.alloc(1024 * 1024);
 const magic = Buffer.from('OSPJRNL1', 'latin1');
 export const journalFileHeaderBytes = 32;
 export const journalEntryHeaderBytes = 32;
@@ -156,6 +166,9 @@ export class Journal {
   /** Set when a write or fsync failed: the next commit begins a new file (the old one's tail is unknown). */
   private rotateBeforeNext = false;
   private readonly replay = new Map<string, ReplayOp[]>();
+  /** Bytes of the spare file, ready to become the next file; null while there is none. */
+  private spareBytes: number | null = null;
+  private preparingSpare: Promise<void> | null = null;
   /** Commits (write + fdatasync) done: observability and tests. */
   commitCount = 0;
 
@@ -189,7 +202,9 @@ export class Journal {
   static async open(dataDirectory: string, options: JournalOptions): Promise<Journal> {
     const journal = new Journal(dataDirectory, options);
     await mkdir(journal.directory, { recursive: true });
-    const names = (await readdir(journal.directory)).filter((name) => name.endsWith(journalSuffix)).sort();
+    const entries = await readdir(journal.directory);
+    if (entries.includes(spareFileName)) journal.spareBytes = (await stat(join(journal.directory, spareFileName))).size;
+    const names = entries.filter((name) => name.endsWith(journalSuffix)).sort();
     for (const name of names) {
       const sequence = Number(name.slice(0, -journalSuffix.length));
       if (!Number.isSafeInteger(sequence)) continue;
@@ -279,6 +294,7 @@ export class Journal {
     if (this.closed) return;
     if (this.queue.length > 0 || this.committing) await this.commitSoon().catch(() => {});
     this.closed = true;
+    await this.preparingSpare;
     await this.handle?.close().catch(() => {});
     this.handle = null;
   }
@@ -360,16 +376,27 @@ export class Journal {
     file.sizeBytes = position + byteCount;
     await this.syncFile(this.handle!, 'log');
     this.commitCount++;
+    // Half way through a file, the next one is made ready (a broker that writes little never makes one).
+    if (file.sizeBytes > this.options.fileBytes / 2) this.prepareSpare();
   }
 
-  /** Closes the current file and begins the next: header written and fsynced, its name too. */
+  /**
+   * Closes the current file and begins the next (the spare, when one is ready or being made): header
+   * written and fsynced, its name too.
+   */
   private async beginFile(): Promise<JournalFile> {
     const previous = this.files[this.files.length - 1];
     const sequence = (previous?.sequence ?? 0) + 1;
     const path = join(this.directory, journalFileName(sequence));
     await this.handle?.close().catch(() => {});
     this.handle = null;
-    const handle = await open(path, 'w+', 0o644);
+    await this.preparingSpare;
+    const fromSpare = this.spareBytes !== null;
+    if (fromSpare) {
+      await rename(join(this.directory, spareFileName), path);
+      this.spareBytes = null;
+    }
+    const handle = await open(path, fromSpare ? 'r+' : 'w+', 0o644);
     try {
       const header = Buffer.alloc(journalFileHeaderBytes);
       magic.copy(header, 0);
@@ -388,6 +415,37 @@ export class Journal {
     return file;
   }
 
+  /** Fills a spare file with zeros in the background, unless one is ready or being made. */
+  private prepareSpare(): void {
+    if (this.spareBytes !== null || this.preparingSpare !== null || this.closed) return;
+    this.preparingSpare = (async () => {
+      const handle = await open(join(this.directory, spareFileName), 'w', 0o644);
+      try {
+        for (let position = 0; position < this.options.fileBytes && !this.closed; position += zeroChunk.length) {
+          await writeFully(handle, [zeroChunk.subarray(0, Math.min(zeroChunk.length, this.options.fileBytes - position))], position);
+        }
+        await this.syncFile(handle, 'log');
+      } finally {
+        await handle.close();
+      }
+      this.spareBytes = this.options.fileBytes;
+    })()
+      .catch((error: unknown) => this.logger?.warn('preparing a spare journal file failed; the next file begins empty', { error: (error as Error).message }))
+      .finally(() => {
+        this.preparingSpare = null;
+      });
+  }
+
+  /** A file no longer needed becomes the spare when there is none (its blocks exist already), else it is deleted. */
+  private async dropFile(file: JournalFile): Promise<void> {
+    if (this.spareBytes === null && this.preparingSpare === null && !this.closed && file.sizeBytes >= this.options.fileBytes / 2) {
+      await rename(file.path, join(this.directory, spareFileName));
+      this.spareBytes = file.sizeBytes;
+    } else {
+      await rm(file.path, { force: true });
+    }
+  }
+
   /** Deletes the oldest files while the journal is over maxBytes and they are no longer needed. */
   private async maybeReclaim(): Promise<void> {
     if (this.reclaiming || this.closed) return;
@@ -404,7 +462,7 @@ export class Journal {
         // A log whose segments could not be fsynced keeps the file (its batches are only here).
         if (!this.isEmptyOfNeeds(oldest)) throw new Error('a log has not fsynced its segments past the oldest journal file');
         this.files.shift();
-        await rm(oldest.path, { force: true });
+        await this.dropFile(oldest);
         await syncDirectory(this.directory, this.syncFile);
       }
     } catch (error) {

@@ -196,7 +196,28 @@ test('past maxBytes the oldest file is reclaimed after its logs fsynced their se
     assert.ok(journal.fileCount >= 1);
     await journal.close();
     const names = await readdir(join(dataDirectory, journalFolderName));
-    assert.equal(names.length, journal.fileCount);
+    assert.equal(names.filter((name) => name.endsWith('.journal')).length, journal.fileCount);
+    // A dropped file is kept as the spare the next file begins in (its blocks exist: no size change to commit).
+    assert.ok(names.includes('spare.journal-spare'), names.join(' '));
+
+    // The spare becomes the next file: its old entries (an earlier sequence) are never replayed.
+    const reopened = await Journal.open(dataDirectory, { acceptsWrites: true, fileBytes: 1024 * 1024, maxBytes: 2 * 1024 * 1024 });
+    const directory = join(dataDirectory, 'a-0');
+    const replayedBefore = await reopened.replayFor(directory);
+    const again = reopened.register(client(directory, () => offset, async () => {}));
+    const last = batchAt(offset, 2, 'last');
+    await reopened.append(again, [last], last.length, offset, offset + 2);
+    const newest = (await readdir(join(dataDirectory, journalFolderName))).filter((name) => name.endsWith('.journal')).sort().pop()!;
+    assert.ok((await stat(join(dataDirectory, journalFolderName, newest))).size >= 512 * 1024, 'the new file is the spare, its blocks written before');
+    await reopened.close();
+    const final = await Journal.open(dataDirectory, journalOptions);
+    const replayed = await final.replayFor(directory);
+    // What is left is a contiguous run of the batches written before and the new one, in order: nothing stale from the recycled file.
+    assert.deepEqual(replayed[replayed.length - 1], last);
+    const earlier = replayed.slice(0, -1);
+    assert.deepEqual(earlier, replayedBefore.slice(replayedBefore.length - earlier.length));
+    for (let index = 1; index < replayed.length; index++) assert.equal(readBaseOffset(replayed[index]!, 0), readBaseOffset(replayed[index - 1]!, 0) + 1);
+    await final.close();
   });
 });
 
