@@ -47,7 +47,7 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   journalFileBytes: { type: bytes(1024 * 1024, maxInt32), description: 'Size at which a journal file is closed and the next one begun.' },
   journalMaxBytes: {
     type: bytes(1024 * 1024),
-    description: 'Bytes all journal files may hold before the oldest is reclaimed: the partitions with batches in it fsync their segments, then it is deleted. Larger means fewer segment fsyncs and a longer replay after a crash.',
+    description: 'Bytes all journal files may hold before the oldest is reclaimed: the partitions with batches in it fsync their segments, then it is reused for a later file or deleted. Larger means fewer segment fsyncs and a longer replay after a crash.',
   },
   autoCreateTopics: { type: boolean, description: 'Create a topic, with the topic defaults, when a client produces to or asks for one that does not exist.', kafkaName: 'auto.create.topics.enable' },
   retentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often retention and segment age are checked.', kafkaName: 'log.retention.check.interval.ms' },
