@@ -39,6 +39,7 @@ import type { BrokerConfigLevel } from './broker-settings.js';
 import { effectiveGroupConfig, groupConfigsProblem } from './group-config.js';
 import { asOffset } from './offset.js';
 import { topicNameProblem } from './topic-name.js';
+import { Journal } from '../storage/journal.js';
 
 export { Partition };
 
@@ -138,6 +139,8 @@ export class Broker {
     private readonly metadata: LocalMetadataStore,
     /** InitProducerId: producer ids and epochs. */
     readonly producerIds: ProducerIdManager,
+    /** The journal every partition log shares (storage/journal.ts). */
+    readonly journal: Journal,
   ) {
     this.advertisedHost = config.advertisedHost || config.host;
     this.advertisedPort = config.kafkaPort;
@@ -149,10 +152,21 @@ export class Broker {
       for (const topic of this.topics.values()) partitions += topic.partitions.length;
       return partitions;
     });
-    this.diskAlarm = new DiskAlarm({ directory: config.dataDir, minFreeDiskBytes: config.minFreeDiskBytes, checkIntervalMs: config.diskCheckIntervalMs }, logger);
+    this.diskAlarm = new DiskAlarm(
+      {
+        directory: config.dataDir,
+        minFreeDiskBytes: config.minFreeDiskBytes,
+        checkIntervalMs: config.diskCheckIntervalMs,
+        bytesWrittenPerAppendedByte: journal.acceptsWrites && config.flush === 'always' ? 2 : 1,
+      },
+      logger,
+    );
     this.registerDiskMetrics();
     this.registerStorageDamageMetrics();
     this.metrics.gauge('osprey_metadata_journal_bytes', 'Bytes of changes in the cluster metadata journal since its last compaction into the snapshot.', () => this.metadata.journalBytes);
+    this.metrics.gauge('osprey_journal_bytes', 'Bytes in the journal files (journal: true): batches made durable by the journal whose partitions have not all fsynced their segments past them yet.', () => journal.sizeBytes);
+    this.metrics.gauge('osprey_journal_files', 'Journal files on disk.', () => journal.fileCount);
+    this.metrics.gauge('osprey_journal_commits', 'Journal commits (one writev and one fdatasync for every partition with appends in that turn) since start.', () => journal.commitCount);
     this.openSegmentFiles = new OpenSegmentFiles(config.limits.maxOpenSegmentFiles);
     this.tailCacheBudget = new TailCacheBudget(config.limits.maxTailCacheBytes);
     this.metrics.gauge('osprey_partitions_not_open', 'Partitions whose log is not open: still being recovered at start-up, or failed to open.', () => {
@@ -207,7 +221,14 @@ export class Broker {
       logger,
     );
     const producerIds = await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
-    const broker = new Broker(config, logger, metadata, producerIds);
+    // Opened even when turned off, so that what an earlier run left in it is replayed (and then dropped).
+    const journal = await Journal.open(config.dataDir, {
+      acceptsWrites: config.journal,
+      fileBytes: config.journalFileBytes,
+      maxBytes: config.journalMaxBytes,
+      logger,
+    });
+    const broker = new Broker(config, logger, metadata, producerIds, journal);
     await broker.diskAlarm.start();
     await broker.reportMissingPartitionDirectories();
     for (const [name, stored] of Object.entries(metadata.topics)) {
@@ -257,6 +278,10 @@ export class Broker {
     await forEachConcurrently(partitions, this.config.partitionOpenConcurrency, (partition) => this.openPartition(partition), () => this.closing);
     const opened = partitions.filter((partition) => partition.isOpen).length;
     const failed = partitions.filter((partition) => partition.state === 'failed').length;
+    // Batches the journal holds for logs that failed to open stay for their next attempt.
+    if (opened + failed === partitions.length) {
+      this.journal.release(partitions.filter((partition) => partition.state === 'failed').map((partition) => this.partitionDirectory(partition)));
+    }
     const fields = { partitions: partitions.length, opened, failed, durationMs: Date.now() - startedMs };
     if (opened + failed < partitions.length) this.logger.info('partition recovery stopped by shutdown', fields);
     else this.logger.info('partitions recovered', fields);
@@ -363,6 +388,10 @@ export class Broker {
     this.openRetryTimers.add(timer);
   }
 
+  private partitionDirectory(partition: Partition): string {
+    return join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
+  }
+
   private partitionStorageSettings(topic: Topic): PartitionStorageSettings {
     return { logOptions: this.logOptions(topic.effective), logEnvironment: this.logEnvironment(), producerLimits: this.producerStateLimits(), clock: systemClock, logger: this.logger };
   }
@@ -375,6 +404,7 @@ export class Broker {
       tailCacheBytes: this.config.limits.maxTailCacheBytesPerPartition,
       tailCacheBudget: this.tailCacheBudget,
       openSegmentFiles: this.openSegmentFiles,
+      journal: this.journal,
     };
   }
 
@@ -889,6 +919,7 @@ export class Broker {
         this.logger.error('partition log could not be closed cleanly', { topic: partition.topic.name, partition: partition.index, error: String(error) });
       }
     });
+    await this.journal.close();
     await this.metadata.close();
     if (failures.length > 0) throw failures[0];
   }

@@ -30,6 +30,8 @@ export interface DiskAlarmSettings {
   readonly directory: string;
   readonly minFreeDiskBytes: number;
   readonly checkIntervalMs: number;
+  /** Disk bytes one appended byte costs: 2 when the journal also writes it (storage/journal.ts), else 1. */
+  readonly bytesWrittenPerAppendedByte?: number;
 }
 
 export class DiskAlarm {
@@ -73,7 +75,7 @@ export class DiskAlarm {
    * down to the reserve, raise the alarm now rather than at the next interval, and measure.
    */
   noteAppended(bytes: number): void {
-    this.appendedSinceCheckBytes += bytes;
+    this.appendedSinceCheckBytes += bytes * (this.settings.bytesWrittenPerAppendedByte ?? 1);
     if (this.alarmRaised || this.lastFreeBytes === null || this.settings.minFreeDiskBytes === 0) return;
     const estimatedFreeBytes = this.lastFreeBytes - this.appendedSinceCheckBytes;
     if (estimatedFreeBytes >= this.settings.minFreeDiskBytes) return;

@@ -191,6 +191,10 @@ export interface BrokerConfig {
   /** [flush] always: fsync (group commit) before acks=1/all are answered; interval: every flushIntervalMs; never: leave it to the OS. */
   flush: FlushPolicy;
   flushIntervalMs: number;
+  /** Under flush=always, make appends durable through one journal shared by all partitions (storage/journal.ts) rather than an fsync per partition. */
+  journal: boolean;
+  journalFileBytes: number;
+  journalMaxBytes: number;
   autoCreateTopics: boolean;
   /** How often retention and segment age are checked. */
   retentionCheckIntervalMs: number;
@@ -244,6 +248,9 @@ export const defaultBrokerConfig: BrokerConfig = {
   clusterId: '',
   flush: 'always',
   flushIntervalMs: 1000,
+  journal: true,
+  journalFileBytes: 64 * 1024 * 1024,
+  journalMaxBytes: 1024 * 1024 * 1024,
   autoCreateTopics: true,
   retentionCheckIntervalMs: 60_000,
   logCleanerEnable: true,

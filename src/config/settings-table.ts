@@ -39,6 +39,16 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   clusterId: { type: identifier, description: 'Cluster id reported to clients; empty lets the broker choose.' },
   flush: { type: oneOf(['always', 'interval', 'never']), description: 'When appends are fsynced: always = before acks=1/all are answered (one fsync per event-loop turn); interval = every flushIntervalMs; never = left to the OS.' },
   flushIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'Time between fsyncs when flush is interval.', kafkaName: 'log.flush.interval.ms' },
+  journal: {
+    type: boolean,
+    description:
+      'Under flush always, every partition hands the batches of a flush cycle to one journal (data-dir/journal/) that makes them durable with one fdatasync for all partitions; the segment files are fsynced later (on roll, on flush, and when the journal reclaims space), and replayed from the journal after a crash. false: each partition fsyncs its own segment file every cycle.',
+  },
+  journalFileBytes: { type: bytes(1024 * 1024, maxInt32), description: 'Size at which a journal file is closed and the next one begun.' },
+  journalMaxBytes: {
+    type: bytes(1024 * 1024),
+    description: 'Bytes all journal files may hold before the oldest is reclaimed: the partitions with batches in it fsync their segments, then it is reused for a later file or deleted. Larger means fewer segment fsyncs and a longer replay after a crash.',
+  },
   autoCreateTopics: { type: boolean, description: 'Create a topic, with the topic defaults, when a client produces to or asks for one that does not exist.', kafkaName: 'auto.create.topics.enable' },
   retentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often retention and segment age are checked.', kafkaName: 'log.retention.check.interval.ms' },
   logCleanerEnable: { type: boolean, description: 'Run the log cleaner, which compacts topics whose cleanup.policy includes compact (keeping the latest record of each key).', kafkaName: 'log.cleaner.enable' },

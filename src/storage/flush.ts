@@ -1,3 +1,4 @@
+import { readBaseOffset } from '../protocol/kafka/batch-header.js';
 import { LogWriteError } from './errors.js';
 import { syncDirectory } from './segment.js';
 import type { Segment, SegmentTail, SyncFile } from './segment.js';
@@ -25,6 +26,13 @@ export type FlushPolicy = 'always' | 'interval' | 'never';
  *                                                             4. resolve the cycle's promises
  *   appends made while a cycle is in flight queue up for the next cycle, which starts as soon as
  *   the current one ends. One promise per cycle: every append of a cycle shares it.
+ *
+ * With a journal (journal.ts; policy always), step 2 hands the cycle's batches to the journal
+ * instead, at the same time as step 1: the journal's one fdatasync for all logs makes them durable,
+ * and the segment files stay unsynced (`dirty`) until a flush(), a seal, or the journal reclaiming
+ * its space asks for it. A third mark follows that: `segmentSynced`, below which the segment files
+ * themselves are fsynced; only it moves the recovery point, since recovery trusts the segments
+ * below the recovery point and the journal holds everything above it.
  *
  * Two marks follow the log's prefix that is safe: `written` (handed to the OS by a cycle that
  * completed) and `durable` (fsynced). When step 1 or 2 fails (ENOSPC, EIO):
@@ -127,6 +135,12 @@ export interface FlusherEnvironment {
   onWritesResumed(failedCycles: number): void;
 }
 
+/** The journal as one log's flusher sees it (journal.ts through PartitionLog). */
+export interface FlusherJournal {
+  /** Queues the cycle's batches; resolves when they are durable in the journal. */
+  append(buffers: readonly Buffer[], byteCount: number, baseOffset: number, endOffset: number): Promise<void>;
+}
+
 export class Flusher {
   private policy: FlushPolicy;
   private intervalMs: number;
@@ -145,6 +159,10 @@ export class Flusher {
   private recoveryPoint: number;
   private written: LogMark;
   private durable: LogMark;
+  /** Below it the segment files are fsynced (the durable mark, unless a journal made data durable first). */
+  private segmentSynced: number;
+  /** Set once the log writes to the journal (after its replay); null: every cycle fsyncs the segments itself. */
+  journal: FlusherJournal | null = null;
   /** Set when a rollback could not cut the files: the log takes nothing more. */
   failure: Error | null = null;
   /** Cycles that fsynced data (observability and tests). */
@@ -161,6 +179,7 @@ export class Flusher {
     const active = environment.activeSegment();
     this.written = { segment: active, tail: active.captureTail() };
     this.durable = this.written;
+    this.segmentSynced = this.written.tail.nextOffset;
     this.recoveryPoint = recoveryPoint;
     this.startTimer();
   }
@@ -172,6 +191,11 @@ export class Flusher {
 
   get durableEndOffset(): number {
     return this.durable.tail.nextOffset;
+  }
+
+  /** Every offset below it is fsynced in the segment files themselves. */
+  get segmentSyncedEndOffset(): number {
+    return this.segmentSynced;
   }
 
   /** End of what readers may see: fsynced data under `always`, written data otherwise. */
@@ -256,6 +280,8 @@ export class Flusher {
     const seals = this.seals;
     const deferred = this.deferred!;
     const sync = this.syncRequested || this.policy === 'always';
+    // A flush() fsyncs the segments themselves; otherwise, under `always`, the journal makes the cycle durable.
+    const journal = !this.syncRequested && this.policy === 'always' && runs.length > 0 ? this.journal : null;
     const checkpoint = this.checkpointRequested;
     this.runs = [];
     this.seals = [];
@@ -267,7 +293,7 @@ export class Flusher {
       return;
     }
     const acknowledgedEndOffset = this.policy === 'always' ? this.durableEndOffset : this.writtenEndOffset;
-    const failed = await this.writeAndSync(runs, runsEnd, seals, sync);
+    const failed = journal === null ? await this.writeAndSync(runs, runsEnd, seals, sync) : await this.writeAndJournal(journal, runs, runsEnd!, seals);
     if (failed !== null) {
       const failure = { ...failed, acknowledgedEndOffset, abandonedEndOffset: this.environment.activeSegment().nextOffset };
       await this.rollBack(failure, deferred, seals);
@@ -299,6 +325,26 @@ export class Flusher {
     return null;
   }
 
+  /** Steps 1 and 2 with a journal: segment writes and the journal's commit at once; the segments stay unsynced. */
+  private async writeAndJournal(journal: FlusherJournal, runs: PendingRun[], runsEnd: LogMark, seals: Segment[]): Promise<{ error: Error; operation: 'write' | 'fsync' } | null> {
+    const buffers: Buffer[] = [];
+    let byteCount = 0;
+    for (const run of runs) {
+      for (const buffer of run.buffers) buffers.push(buffer);
+      byteCount += run.byteCount;
+    }
+    const [written, journaled] = await Promise.allSettled([this.writeRuns(runs, runsEnd), journal.append(buffers, byteCount, readBaseOffset(buffers[0]!, 0), runsEnd.tail.nextOffset)]);
+    if (written.status === 'rejected') return { error: asError(written.reason), operation: 'write' };
+    if (journaled.status === 'rejected') return { error: asError(journaled.reason), operation: 'fsync' };
+    this.durable = runsEnd;
+    try {
+      for (const segment of seals) await this.syncSealed(segment);
+    } catch (error) {
+      return { error: asError(error), operation: 'fsync' };
+    }
+    return null;
+  }
+
   private async writeRuns(runs: PendingRun[], runsEnd: LogMark | null): Promise<void> {
     for (const run of runs) {
       await run.segment.write(run.buffers, run.position);
@@ -313,7 +359,8 @@ export class Flusher {
     if (this.dirty.size > 0) this.syncCycles++;
     for (const segment of this.dirty) await segment.sync(this.environment.syncFile);
     this.dirty.clear();
-    this.durable = written;
+    if (written.tail.nextOffset > this.durableEndOffset) this.durable = written;
+    this.segmentSynced = written.tail.nextOffset;
   }
 
   /** A rolled segment is complete: make its data durable (whatever the policy). */
@@ -321,6 +368,7 @@ export class Flusher {
     if (this.dirty.delete(segment)) await segment.sync(this.environment.syncFile);
     // Every earlier segment was sealed before it, so the log is durable up to its end.
     if (segment.nextOffset > this.durableEndOffset) this.durable = { segment, tail: segment.captureTail() };
+    if (segment.nextOffset > this.segmentSynced) this.segmentSynced = segment.nextOffset;
   }
 
   /**
@@ -397,8 +445,8 @@ export class Flusher {
     const active = this.environment.activeSegment();
     active.finishTimeIndex();
     await active.persistIndexes(this.environment.syncFile);
-    if (this.durableEndOffset > this.recoveryPoint) {
-      this.recoveryPoint = this.durableEndOffset;
+    if (this.segmentSynced > this.recoveryPoint) {
+      this.recoveryPoint = this.segmentSynced;
       await this.environment.writeRecoveryPoint(this.recoveryPoint);
     }
   }

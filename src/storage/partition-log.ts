@@ -26,6 +26,7 @@ import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment
 import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type FoundBatch, type SyncFile } from './segment.js';
 import { cleanedSuffix, readCleanerState, removeCleanerSwap, writeCleanerState, writeCleanerSwap, type CleanerState } from './cleaner-state.js';
 import { CleanedSegmentWriter } from './segment-rewrite.js';
+import type { Journal, JournalLog } from './journal.js';
 
 export { OffsetOutOfRangeError, LogFailedError, LogClosedError, LogWriteError, CorruptBatchError, SegmentGoneError } from './errors.js';
 export type { DamagedRange } from './errors.js';
@@ -82,6 +83,11 @@ export interface LogEnvironment {
   onProgress?: () => void;
   /** Called when a write or fsync failed and the log was rolled back (after it was logged). */
   onWriteFailure?: (failure: WriteFailure) => void;
+  /**
+   * The broker's shared journal (journal.ts): under flush=always, cycles are made durable by it
+   * instead of an fsync of this log's segments; open() replays what it holds for this log.
+   */
+  journal?: Journal;
 }
 
 export const defaultTailCacheBytes = 1024 * 1024;
@@ -164,6 +170,8 @@ export class PartitionLog {
   private swapGeneration = 0;
   /** Resolves when the swap under way (if any) is done. */
   private swapping: Promise<void> = Promise.resolve();
+  private readonly journal: Journal | null;
+  private journalLog: JournalLog | null = null;
 
   private constructor(directory: string, options: LogOptions, clock: Clock, environment: LogEnvironment, segments: Segment[], logStartOffset: number, recoveryPoint: number) {
     this.directory = directory;
@@ -178,6 +186,7 @@ export class PartitionLog {
     this.openSegmentFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
     for (const segment of segments) segment.openFiles = this.openSegmentFiles;
     this.onWriteFailure = environment.onWriteFailure ?? (() => {});
+    this.journal = environment.journal ?? null;
     const onProgress = environment.onProgress ?? (() => {});
     this.flusher = new Flusher(options.flush, options.flushIntervalMs, recoveryPoint, {
       syncFile: this.syncFile,
@@ -194,7 +203,14 @@ export class PartitionLog {
   /** Creates the directory if missing, runs recovery (recovery.ts) and opens the log. */
   static async open(directory: string, options: LogOptions, clock: Clock = systemClock, environment: LogEnvironment = {}): Promise<PartitionLog> {
     const syncFile = environment.syncFile ?? defaultSyncFile;
-    const recovered = recoverLog({ directory, indexIntervalBytes: options.indexIntervalBytes, nowMs: clock.nowMs(), logger: environment.logger ?? null });
+    const journal = environment.journal ?? null;
+    const recovered = recoverLog({
+      directory,
+      indexIntervalBytes: options.indexIntervalBytes,
+      nowMs: clock.nowMs(),
+      logger: environment.logger ?? null,
+      journaled: journal?.hasReplayFor(directory) ?? false,
+    });
     const { segments, logStartOffset } = recovered;
     // Under the shared cap from the start: the syncs below open files too.
     for (const segment of segments) segment.openFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
@@ -235,7 +251,52 @@ export class PartitionLog {
       await writeOffsetCheckpoint(directory, logStartOffsetFileName, logStartOffset, syncFile);
     }
     environment.logger?.debug('log opened', { directory, logStartOffset, logEndOffset: active.nextOffset, segments: segments.length, scannedBytes: recovered.scannedBytes, truncatedBytes: recovered.truncatedBytes });
-    return new PartitionLog(directory, options, clock, environment, segments, logStartOffset, recoveryPoint);
+    const log = new PartitionLog(directory, options, clock, environment, segments, logStartOffset, recoveryPoint);
+    if (journal !== null) {
+      try {
+        await log.replayJournal(journal);
+      } catch (error) {
+        await log.close().catch(() => {});
+        throw error;
+      }
+    }
+    return log;
+  }
+
+  /**
+   * Appends what the journal holds for this log past its end (batches acknowledged before a crash
+   * whose segment writes had not reached the disk), fsyncs the segments, then writes to the journal.
+   */
+  private async replayJournal(journal: Journal): Promise<void> {
+    let replayed = 0;
+    for (const batch of await journal.replayFor(this.directory)) {
+      const logEnd = this.active.nextOffset;
+      if (readLastOffset(batch, 0) < logEnd) continue;
+      const baseOffset = readBaseOffset(batch, 0);
+      if (baseOffset !== logEnd) {
+        this.logger?.error('journal replay stops: the journal lacks offsets between the log end and its next batch', { directory: this.directory, logEndOffset: logEnd, journalBaseOffset: baseOffset });
+        break;
+      }
+      void this.append(batch).durable.catch(() => {});
+      replayed++;
+    }
+    if (replayed > 0) {
+      await this.flusher.flush();
+      this.logger?.info('log brought up to date from the journal', { directory: this.directory, batches: replayed, logEndOffset: this.active.nextOffset });
+    }
+    this.attachJournal(journal);
+  }
+
+  private attachJournal(journal: Journal): void {
+    if (!journal.acceptsWrites) return;
+    const log = journal.register({
+      directory: this.directory,
+      segmentSyncedEndOffset: () => this.flusher.segmentSyncedEndOffset,
+      syncSegments: () => this.flush(),
+    });
+    this.journalLog = log;
+    for (const segment of this.segments) segment.syncBeforeClosing = this.syncFile;
+    this.flusher.journal = { append: (buffers, byteCount, baseOffset, endOffset) => journal.append(log, buffers, byteCount, baseOffset, endOffset) };
   }
 
   /**
@@ -251,6 +312,12 @@ export class PartitionLog {
     try {
       await segment.sync(syncFile); // creates the .log: a partition folder always has one
       await syncDirectory(dirname(directory), syncFile);
+      const journal = environment.journal;
+      if (journal?.acceptsWrites === true) {
+        log.attachJournal(journal);
+        // Whatever the journal holds from an earlier log of the same folder name is never replayed into this one.
+        await journal.recordReset(log.journalLog!);
+      }
     } catch (error) {
       await log.delete();
       throw error;
@@ -356,6 +423,8 @@ export class PartitionLog {
     const removed = this.segments.splice(index + 1);
     active.rollBackTo(tail);
     this.cache.clear();
+    // Queued before any later append of this log, so replay never brings the cut batches back.
+    if (this.journalLog !== null) void this.journal!.recordTruncated(this.journalLog, tail.nextOffset).catch(() => {});
     this.reportWriteFailure(failure);
     for (const listener of this.truncationListeners) listener(asOffset(tail.nextOffset));
     this.onWriteFailure(failure);
@@ -436,6 +505,7 @@ export class PartitionLog {
     const previous = this.active;
     const next = new Segment(this.directory, previous.nextOffset, this.clock.nowMs(), this.options.indexIntervalBytes);
     next.openFiles = this.openSegmentFiles;
+    next.syncBeforeClosing = previous.syncBeforeClosing;
     this.segments.push(next);
     this.flusher.seal(previous);
   }
@@ -890,12 +960,18 @@ export class PartitionLog {
     if (this.closed) return;
     this.closed = true;
     await this.maintenance;
+    let flushed = false;
     try {
-      if (this.flusher.failure === null) await this.flusher.flush();
+      if (this.flusher.failure === null) {
+        await this.flusher.flush();
+        flushed = true;
+      }
     } catch (error) {
       this.logger?.warn('final flush of the log failed', { directory: this.directory, error: error instanceof Error ? error.message : String(error) });
     } finally {
       this.flusher.stop();
+      // Without a final fsync of the segments, what the journal holds for the log stays until the next start replays it.
+      if (this.journalLog !== null && flushed) this.journal!.unregister(this.journalLog);
       for (const segment of this.segments) await segment.close();
       this.cache.clear();
     }
@@ -903,7 +979,9 @@ export class PartitionLog {
 
   /** Closes the log and removes its directory. */
   async delete(): Promise<void> {
+    if (this.journalLog !== null && !this.closed) void this.journal!.recordReset(this.journalLog).catch(() => {});
     await this.close().catch(() => {});
+    if (this.journalLog !== null) this.journal!.unregister(this.journalLog); // the folder goes: nothing to keep for it
     for (const segment of this.segments) segment.deleted = true;
     await rm(this.directory, { recursive: true, force: true });
   }

@@ -59,6 +59,10 @@ import { cleanedSuffix, readCleanerState, readCleanerSwap, removeCleanerSwapSync
  *     recovery point, after persisting the active segment's indexes; flush() moves it on), the
  *     batches below it are taken from the index files (validating only those after the last index
  *     entry below it) and only the rest is scanned as in 3 and 4.
+ *  9. When the broker's journal holds batches for this log (journal.ts), its segments past the
+ *     recovery point were written but not fsynced when the broker stopped, and the disk may have
+ *     kept any part of them: the first batch there that fails is cut, with everything after it, as
+ *     a torn write, whatever follows; the journal's replay appends the acknowledged batches again.
  * Nothing is served that was not either scanned here or covered by the recovery point; what is
  * covered but damaged at rest is caught by the CRC check of the read path.
  */
@@ -68,6 +72,8 @@ export interface RecoveryInput {
   indexIntervalBytes: number;
   nowMs: number;
   logger: Logger | null;
+  /** Rule 9: the journal holds batches for this log. */
+  journaled?: boolean;
 }
 
 export interface RecoveredLog {
@@ -123,7 +129,7 @@ export function recoverLog(input: RecoveryInput): RecoveredLog {
     const laterBytes = baseOffsets.slice(index + 1).reduce((total, later) => total + fileSize(join(directory, segmentFileName(later, logSuffix))), 0);
     // Rule 8: in the last segment, only what lies past the recovery point is scanned.
     const from = isLast && recoveryPoint !== null ? loadPrefixBelow(segment, recoveryPoint) : null;
-    const scan = scanSegment(segment, { recoveryPoint, nextBase, validDataFollows: laterBytes > 0, cleaned, logger }, from);
+    const scan = scanSegment(segment, { recoveryPoint, nextBase, validDataFollows: laterBytes > 0, cleaned, journaled: input.journaled ?? false, logger }, from);
     rebuilt.push(segment);
     scannedBytes += scan.scannedBytes;
     if (scan.tornBytes === 0) {
@@ -279,6 +285,8 @@ interface ScanContext {
   validDataFollows: boolean;
   /** Wholly below the cleaner's cleanedEndOffset: gaps between batches are allowed. */
   cleaned: boolean;
+  /** Rule 9: past the recovery point, the first failing batch is a torn write whatever follows. */
+  journaled: boolean;
   logger: Logger | null;
 }
 
@@ -294,35 +302,45 @@ function scanSegment(segment: Segment, context: ScanContext, from: { position: n
     segment.recordDamage(range, true);
     logDamage(context.logger, range);
   };
+  const unsynced = (offset: number) => context.journaled && offset >= (context.recoveryPoint ?? 0);
+  let cutAt: { position: number; offset: number; problem: string } | null = null;
   const end = scanSegmentFile(path, from ?? { position: 0, offset: segment.baseOffset }, context.cleaned, {
     batch(position, buffer, at, totalBytes) {
+      if (cutAt !== null) return;
       const baseOffset = readBaseOffset(buffer, at);
       segment.recordBatch(position, baseOffset, baseOffset + readLastOffsetDelta(buffer, at), readMaxTimestamp(buffer, at), totalBytes);
       segment.sizeBytes = position + totalBytes;
     },
     damage(position, expectedOffset, problem, resume) {
+      if (cutAt !== null) return;
+      if (unsynced(expectedOffset)) {
+        cutAt = { position, offset: expectedOffset, problem };
+        return;
+      }
       keep({ file: path, position, endPosition: resume.position, firstOffset: expectedOffset, lastOffset: resume.baseOffset - 1, problem });
       segment.sizeBytes = resume.position;
     },
   });
   segment.writtenBytes = segment.sizeBytes;
   const scannedBytes = end.fileBytes - (from?.position ?? 0);
-  const tail = end.tail;
+  const tail = cutAt ?? (end.tail === null ? null : { position: end.tail.position, offset: end.tail.expectedOffset, problem: end.tail.problem });
   if (tail === null) return { tornBytes: 0, scannedBytes };
-  const belowRecoveryPoint = context.recoveryPoint !== null && tail.expectedOffset < context.recoveryPoint;
-  if (context.validDataFollows || belowRecoveryPoint) {
+  const belowRecoveryPoint = context.recoveryPoint !== null && tail.offset < context.recoveryPoint;
+  if (!unsynced(tail.offset) && (context.validDataFollows || belowRecoveryPoint)) {
     // The offsets it stood for: up to the next segment, or (last segment) at least the recovery point.
-    const lastOffset = context.validDataFollows ? context.nextBase - 1 : Math.max(tail.expectedOffset, (context.recoveryPoint ?? 0) - 1);
-    keep({ file: path, position: tail.position, endPosition: end.fileBytes, firstOffset: tail.expectedOffset, lastOffset, problem: tail.problem });
+    const lastOffset = context.validDataFollows ? context.nextBase - 1 : Math.max(tail.offset, (context.recoveryPoint ?? 0) - 1);
+    keep({ file: path, position: tail.position, endPosition: end.fileBytes, firstOffset: tail.offset, lastOffset, problem: tail.problem });
     segment.sizeBytes = end.fileBytes;
     segment.writtenBytes = end.fileBytes;
     return { tornBytes: 0, scannedBytes };
   }
   const tornBytes = end.fileBytes - tail.position;
-  context.logger?.warn('truncating a torn write at the end of the log (after the recovery point, nothing valid after it)', {
+  segment.sizeBytes = tail.position;
+  segment.writtenBytes = tail.position;
+  context.logger?.warn(cutAt !== null ? 'truncating unsynced log data at the first batch that fails (the journal holds what was acknowledged)' : 'truncating a torn write at the end of the log (after the recovery point, nothing valid after it)', {
     file: path,
     position: tail.position,
-    offset: tail.expectedOffset,
+    offset: tail.offset,
     recoveryPoint: context.recoveryPoint ?? undefined,
     problem: tail.problem,
     droppedBytes: tornBytes,

@@ -134,6 +134,13 @@ export class Segment implements SegmentFileHolder {
   private unsyncedWrites = false;
   /** The broker-wide cap on open segment files (open-segment-files.ts); the log sets it. */
   openFiles: OpenSegmentFiles = unlimitedOpenSegmentFiles;
+  /**
+   * Set by a log whose appends the journal makes durable (journal.ts): its segments hold unsynced
+   * writes for long, so to stay within the cap an idle one is fsynced with this, then closed. If that
+   * fsync fails, every later sync fails too (the journal then keeps what it holds for the log).
+   */
+  syncBeforeClosing: SyncFile | null = null;
+  private backgroundSyncFailure: Error | null = null;
   /** The .log file may have been created since the directory was last fsynced. */
   private directoryEntryPending = true;
 
@@ -316,7 +323,7 @@ export class Segment implements SegmentFileHolder {
   }
 
   get isBusy(): boolean {
-    return this.fileUsers > 0 || this.unsyncedWrites;
+    return this.fileUsers > 0 || (this.unsyncedWrites && this.syncBeforeClosing === null);
   }
 
   private file(): Promise<FileHandle> {
@@ -346,6 +353,17 @@ export class Segment implements SegmentFileHolder {
   /** Closes the file to stay within the cap on open files (open-segment-files.ts); only when idle. */
   async closeIdleFile(): Promise<void> {
     if (this.isBusy) return;
+    if (this.unsyncedWrites && this.syncBeforeClosing !== null) {
+      try {
+        await this.sync(this.syncBeforeClosing);
+      } catch (error) {
+        // After a failed fsync the page cache cannot be trusted, nor a later fsync's success.
+        this.backgroundSyncFailure ??= error instanceof Error ? error : new Error(String(error));
+        return;
+      }
+      if (this.isBusy || this.unsyncedWrites) return;
+      this.openFiles.closed(this);
+    }
     const handle = this.handle;
     this.handle = null;
     if (handle !== null) await (await handle.catch(() => null))?.close();
@@ -363,6 +381,7 @@ export class Segment implements SegmentFileHolder {
 
   /** fdatasync of the .log, and of the directory the first time (the file's name must survive too). */
   async sync(syncFile: SyncFile): Promise<void> {
+    if (this.backgroundSyncFailure !== null) throw this.backgroundSyncFailure;
     const generation = this.writeGeneration;
     await this.withFile(async (handle) => {
       await syncFile(handle, 'log');

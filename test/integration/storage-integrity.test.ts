@@ -134,9 +134,9 @@ async function producedTopic(broker: BrokerProcess, topic: string): Promise<void
   });
 }
 
-async function damagedPartitionIsHandled(stop: 'kill -9' | 'clean stop'): Promise<void> {
+async function damagedPartitionIsHandled(stop: 'kill -9' | 'clean stop', args: readonly string[] = []): Promise<void> {
   const topic = 'integrity';
-  const broker = await startBrokerProcess();
+  const broker = await startBrokerProcess({ args });
   await producedTopic(broker, topic);
   if (stop === 'kill -9') await broker.kill9();
   else await broker.stop();
@@ -193,8 +193,35 @@ async function damagedPartitionIsHandled(stop: 'kill -9' | 'clean stop'): Promis
   assert.match(check.stdout, /damage found in 1 partition log: integrity-0/);
 }
 
-test('kill -9, then a flipped byte in an old batch: every other record is served, the batch is refused and reported', async () => {
-  await damagedPartitionIsHandled('kill -9');
+test('without the journal, kill -9, then a flipped byte in an old batch: every other record is served, the batch is refused and reported', async () => {
+  // Each cycle fsyncs the segment and the data is below nothing the broker could repair it from.
+  await damagedPartitionIsHandled('kill -9', ['--no-journal']);
+});
+
+test('with the journal, kill -9, then a flipped byte in a batch written since the last segment fsync: the batch is cut and restored from the journal', async () => {
+  const topic = 'integrity';
+  const broker = await startBrokerProcess();
+  await producedTopic(broker, topic);
+  await broker.kill9();
+  const segmentPath = join(broker.dataDir, `${topic}-0`, '00000000000000000000.log');
+  await flipByteInBatch(segmentPath, damagedBaseOffset);
+  const restarted = await broker.restart();
+  try {
+    await restarted.waitForLog(/truncating unsynced log data at the first batch that fails/, 20_000);
+    await restarted.waitForLog(/log brought up to date from the journal/, 20_000);
+    await withConnection(restarted, async (connection) => {
+      const all = await readRange(connection, topic, 0, recordCount);
+      assert.equal(all.errorCode, errorCode.none);
+      assertValues(all.records, 0, recordCount, 'restored');
+      assert.equal(await produce(connection, topic, [valueOf(recordCount)]), BigInt(recordCount));
+    });
+    assert.doesNotMatch(restarted.logs(), /corrupt data in a partition log/);
+    assert.match(await restarted.metricsText(), /^osprey_damaged_partitions 0$/m);
+  } finally {
+    await restarted.stop();
+  }
+  const check = await osprey(restarted, ['broker', 'check', '--data-dir', restarted.dataDir], { noBrokersFlag: true });
+  assert.equal(check.code, 0, `broker check finds the restored log whole: ${check.stdout}${check.stderr}`);
 });
 
 test('clean stop, then a flipped byte in an old batch (damage at rest): found by the read, refused and reported', async () => {
