@@ -13,6 +13,7 @@ import { batchTotalBytes } from '../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from '../storage/partition-log.js';
+import type { ReadAllocator, ReadBufferPool } from '../storage/read-buffers.js';
 import type { Broker, Partition } from './broker.js';
 import type { Offset } from './offset.js';
 
@@ -38,7 +39,7 @@ export interface PartitionFetchResult {
 
 const emptyRecords: Buffer[] = [];
 
-async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean, logger: Logger): Promise<PartitionFetchResult> {
+async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean, logger: Logger, allocate: ReadAllocator | undefined): Promise<PartitionFetchResult> {
   const partition = target.partition;
   if (partition === undefined || target.errorCode !== ErrorCode.none) {
     return { errorCode: target.errorCode, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
@@ -67,7 +68,7 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
   if (maxBytes <= 0 && !mustMakeProgress) return result(ErrorCode.none, emptyRecords, 0);
   try {
     // With maxBytes 0 the log still returns the first batch whole (KIP-74); only the first partition with data keeps it.
-    const read = await log.read(fetchOffset, Math.max(maxBytes, 0));
+    const read = await log.read(fetchOffset, Math.max(maxBytes, 0), allocate);
     const whole = result(ErrorCode.none, read.chunks, read.byteCount);
     return mustMakeProgress ? whole : cutToBudget(whole, Math.max(maxBytes, 0), false);
   } catch (error) {
@@ -114,7 +115,12 @@ const lastReadFailure = new WeakMap<Partition, string>();
  * So the bytes held at once stay within maxBytes (plus one first batch per partition), as when
  * reading one at a time, and the answer is the same.
  */
-export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number, logger: Logger): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
+export async function readPartitions(
+  targets: readonly FetchTarget[],
+  maxBytes: number,
+  logger: Logger,
+  allocate?: ReadAllocator,
+): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
   const allotments: number[] = [];
   let allotted = 0;
   for (const target of targets) {
@@ -122,7 +128,7 @@ export async function readPartitions(targets: readonly FetchTarget[], maxBytes: 
     allotments.push(allotment);
     allotted += allotment;
   }
-  const early = targets.map((target, index) => (index === 0 || allotments[index]! > 0 ? readPartition(target, allotments[index]!, true, logger) : null));
+  const early = targets.map((target, index) => (index === 0 || allotments[index]! > 0 ? readPartition(target, allotments[index]!, true, logger, allocate) : null));
   // Settling awaits them in order: a rejection of a later one must not go unhandled meanwhile.
   for (const pending of early) pending?.catch(() => undefined);
   const results: PartitionFetchResult[] = [];
@@ -140,7 +146,7 @@ export async function readPartitions(targets: readonly FetchTarget[], maxBytes: 
       partitionResult = cutToBudget(await pending, Math.max(wantedBytes, 0), mustMakeProgress);
     } else {
       // Nothing to read (no budget left: no I/O), or more budget than allotted: read it now.
-      partitionResult = await readPartition(target, budgetBytes, mustMakeProgress, logger);
+      partitionResult = await readPartition(target, budgetBytes, mustMakeProgress, logger, allocate);
     }
     byteCount += partitionResult.byteCount;
     if (partitionResult.errorCode !== ErrorCode.none) anyError = true;
@@ -175,20 +181,26 @@ function cutToBudget(result: PartitionFetchResult, maxBytes: number, keepFirst: 
 /**
  * Reads, and if fewer than minBytes are available, waits for new data (or the deadline) and reads
  * again. Errors are returned at once, as Kafka does.
+ *
+ * With `readBuffers`, bytes read from segment files land in that pool's buffers; the caller gives
+ * the records of the results back to it once they are written (a pass read again is given back here).
  */
 export async function fetchWithWait(
   broker: Broker,
   targets: readonly FetchTarget[],
-  options: { maxBytes: number; minBytes: number; maxWaitMs: number },
+  options: { maxBytes: number; minBytes: number; maxWaitMs: number; readBuffers?: ReadBufferPool },
 ): Promise<PartitionFetchResult[]> {
   const deadline = Date.now() + options.maxWaitMs;
   const partitions = targets.flatMap((target) => (target.partition === undefined ? [] : [target.partition]));
+  const readBuffers = options.readBuffers;
   for (;;) {
-    const pass = await readPartitions(targets, options.maxBytes, broker.logger);
+    const pass = await readPartitions(targets, options.maxBytes, broker.logger, readBuffers?.allocate);
     const remainingMs = deadline - Date.now();
     if (pass.byteCount >= options.minBytes || pass.anyError || remainingMs <= 0 || partitions.length === 0 || broker.closing) {
       return pass.results;
     }
+    // Too little to answer: this pass is dropped, nothing refers to its bytes.
+    if (readBuffers !== undefined) for (const result of pass.results) readBuffers.give(result.records);
     await broker.waitForData(partitions, remainingMs);
   }
 }
