@@ -146,7 +146,7 @@ export function costliestFunctions(profile: CpuProfile, count: number): { self: 
   const ranked = (counts: Map<string, number>): CostlyFunction[] =>
     [...counts]
       .filter(([, samples]) => samples > 0)
-      .sort((left, right) => right[1] - left[1])
+      .sort((left, right) => right[1] - left[1] || (left[0] < right[0] ? -1 : left[0] > right[0] ? 1 : 0))
       .slice(0, count)
       .map(([key, samples]) => {
         const [name = key, location = ''] = key.split(keySeparator);
