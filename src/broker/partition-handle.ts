@@ -83,6 +83,11 @@ export class PartitionHandle implements TimestampSource {
     return this.log.append(batch);
   }
 
+  /** Closed (deleted, or the broker is stopping): reads refuse with LogClosedError. */
+  get isClosed(): boolean {
+    return this.log.isClosed;
+  }
+
   /**
    * Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74); bytes
    * from the files in buffers from `allocate` (storage/read-buffers.ts).

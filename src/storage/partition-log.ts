@@ -273,6 +273,11 @@ export class PartitionLog {
     return asOffset(this.flusher.servableEndOffset);
   }
 
+  /** Closed: reads and appends refuse with LogClosedError. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get sizeBytes(): number {
     let total = 0;
     for (const segment of this.segments) total += segment.sizeBytes;
