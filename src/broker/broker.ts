@@ -16,6 +16,7 @@ import { DiskAlarm } from './disk-alarm.js';
 import { logStartOffsetFileName, recoveryPointFileName, temporarySuffix } from '../storage/checkpoint.js';
 import { logSuffix, offsetIndexSuffix, parseSegmentFileName, timeIndexSuffix } from '../storage/segment.js';
 import { TailCacheBudget } from '../storage/batch-cache.js';
+import { ReadBufferPool } from '../storage/read-buffers.js';
 import { OpenSegmentFiles } from '../storage/open-segment-files.js';
 import { forEachConcurrently } from './bounded-concurrency.js';
 import { Partition } from './partition.js';
@@ -118,6 +119,8 @@ export class Broker {
   /** Caps shared by every partition log: open segment files, tail cache bytes. */
   readonly openSegmentFiles: OpenSegmentFiles;
   readonly tailCacheBudget: TailCacheBudget;
+  /** Buffers fetches read segment files into, used again once the response is written (limits.maxPooledReadBytes). */
+  readonly readBuffers: ReadBufferPool;
   /**
    * Start-up recovery of the partition logs, running in the background once open() returns (the
    * listener answers meanwhile). Topic changes wait for it; close() stops it and waits for it.
@@ -169,6 +172,7 @@ export class Broker {
     this.metrics.gauge('osprey_journal_commits', 'Journal commits (one writev and one fdatasync for every partition with appends in that turn) since start.', () => journal.commitCount);
     this.openSegmentFiles = new OpenSegmentFiles(config.limits.maxOpenSegmentFiles);
     this.tailCacheBudget = new TailCacheBudget(config.limits.maxTailCacheBytes);
+    this.readBuffers = new ReadBufferPool(config.limits.maxPooledReadBytes);
     this.metrics.gauge('osprey_partitions_not_open', 'Partitions whose log is not open: still being recovered at start-up, or failed to open.', () => {
       let notOpen = 0;
       for (const topic of this.topics.values()) for (const partition of topic.partitions) if (!partition.isOpen) notOpen++;
@@ -178,6 +182,7 @@ export class Broker {
     this.metrics.gauge('osprey_segment_files_closed_for_cap', 'Idle segment files closed since start to stay within limits.maxOpenSegmentFiles.', () => this.openSegmentFiles.closedForCap);
     this.metrics.gauge('osprey_tail_cache_bytes', 'Bytes of recent batches held by the tail caches of all partitions (limits.maxTailCacheBytes).', () => this.tailCacheBudget.byteCount);
     this.metrics.gauge('osprey_tail_cache_evicted_batches', 'Cached batches dropped since start to stay within limits.maxTailCacheBytes.', () => this.tailCacheBudget.evictedBatches);
+    this.metrics.gauge('osprey_read_buffers_free_bytes', 'Bytes of read buffers kept for the next fetches (limits.maxPooledReadBytes).', () => this.readBuffers.freeByteCount);
   }
 
   private registerDiskMetrics(): void {

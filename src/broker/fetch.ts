@@ -13,7 +13,9 @@ import { batchTotalBytes } from '../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CorruptBatchError, LogClosedError, LogFailedError, OffsetOutOfRangeError } from '../storage/partition-log.js';
+import type { ReadAllocator, ReadBufferPool } from '../storage/read-buffers.js';
 import type { Broker, Partition } from './broker.js';
+import type { PartitionHandle } from './partition-handle.js';
 import type { Offset } from './offset.js';
 
 export interface FetchTarget {
@@ -38,7 +40,19 @@ export interface PartitionFetchResult {
 
 const emptyRecords: Buffer[] = [];
 
-async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeProgress: boolean, logger: Logger): Promise<PartitionFetchResult> {
+/**
+ * A partition's answer: at once when its log need not be read (not resolved, deleted, unavailable,
+ * out of range, at its high watermark, no budget), else a promise of the read. A fetch of many
+ * partitions waiting at the end of their logs then costs no promise, no closure and no microtask
+ * turn per partition each time one of them wakes it.
+ */
+function readPartition(
+  target: FetchTarget,
+  budgetBytes: number,
+  mustMakeProgress: boolean,
+  logger: Logger,
+  allocate: ReadAllocator | undefined,
+): PartitionFetchResult | Promise<PartitionFetchResult> {
   const partition = target.partition;
   if (partition === undefined || target.errorCode !== ErrorCode.none) {
     return { errorCode: target.errorCode, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
@@ -49,25 +63,39 @@ async function readPartition(target: FetchTarget, budgetBytes: number, mustMakeP
     return { errorCode: partition.unavailableError, highWatermark: null, logStartOffset: null, records: emptyRecords, byteCount: 0 };
   }
   const log = partition.handle;
-  const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => ({
-    errorCode,
-    highWatermark: log.highWatermark,
-    logStartOffset: log.logStartOffset,
-    records,
-    byteCount,
-  });
   const fetchOffset = target.fetchOffset;
-  if (fetchOffset === null) return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
-  if (fetchOffset < log.logStartOffset || fetchOffset > log.highWatermark) {
+  if (fetchOffset === null) return logResult(log, ErrorCode.offsetOutOfRange, emptyRecords, 0);
+  const highWatermark = log.highWatermark;
+  if (fetchOffset < log.logStartOffset || fetchOffset > highWatermark) {
     // Between the high watermark and the log end is data not yet durable: nothing to serve yet.
-    if (fetchOffset >= log.logStartOffset && fetchOffset <= log.logEndOffset) return result(ErrorCode.none, emptyRecords, 0);
-    return result(ErrorCode.offsetOutOfRange, emptyRecords, 0);
+    if (fetchOffset >= log.logStartOffset && fetchOffset <= log.logEndOffset) return logResult(log, ErrorCode.none, emptyRecords, 0);
+    return logResult(log, ErrorCode.offsetOutOfRange, emptyRecords, 0);
   }
+  // At the high watermark a read would find nothing (unless the log is closed: it answers that).
+  if (fetchOffset === highWatermark && !log.isClosed) return logResult(log, ErrorCode.none, emptyRecords, 0);
   const maxBytes = Math.min(target.partitionMaxBytes, budgetBytes);
-  if (maxBytes <= 0 && !mustMakeProgress) return result(ErrorCode.none, emptyRecords, 0);
+  if (maxBytes <= 0 && !mustMakeProgress) return logResult(log, ErrorCode.none, emptyRecords, 0);
+  return readLog(target, partition, fetchOffset, maxBytes, mustMakeProgress, logger, allocate);
+}
+
+function logResult(log: PartitionHandle, errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult {
+  return { errorCode, highWatermark: log.highWatermark, logStartOffset: log.logStartOffset, records, byteCount };
+}
+
+async function readLog(
+  target: FetchTarget,
+  partition: Partition,
+  fetchOffset: Offset,
+  maxBytes: number,
+  mustMakeProgress: boolean,
+  logger: Logger,
+  allocate: ReadAllocator | undefined,
+): Promise<PartitionFetchResult> {
+  const log = partition.handle;
+  const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => logResult(log, errorCode, records, byteCount);
   try {
     // With maxBytes 0 the log still returns the first batch whole (KIP-74); only the first partition with data keeps it.
-    const read = await log.read(fetchOffset, Math.max(maxBytes, 0));
+    const read = await log.read(fetchOffset, Math.max(maxBytes, 0), allocate);
     const whole = result(ErrorCode.none, read.chunks, read.byteCount);
     return mustMakeProgress ? whole : cutToBudget(whole, Math.max(maxBytes, 0), false);
   } catch (error) {
@@ -114,7 +142,12 @@ const lastReadFailure = new WeakMap<Partition, string>();
  * So the bytes held at once stay within maxBytes (plus one first batch per partition), as when
  * reading one at a time, and the answer is the same.
  */
-export async function readPartitions(targets: readonly FetchTarget[], maxBytes: number, logger: Logger): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
+export async function readPartitions(
+  targets: readonly FetchTarget[],
+  maxBytes: number,
+  logger: Logger,
+  allocate?: ReadAllocator,
+): Promise<{ results: PartitionFetchResult[]; byteCount: number; anyError: boolean }> {
   const allotments: number[] = [];
   let allotted = 0;
   for (const target of targets) {
@@ -122,9 +155,9 @@ export async function readPartitions(targets: readonly FetchTarget[], maxBytes: 
     allotments.push(allotment);
     allotted += allotment;
   }
-  const early = targets.map((target, index) => (index === 0 || allotments[index]! > 0 ? readPartition(target, allotments[index]!, true, logger) : null));
+  const early = targets.map((target, index) => (index === 0 || allotments[index]! > 0 ? readPartition(target, allotments[index]!, true, logger, allocate) : null));
   // Settling awaits them in order: a rejection of a later one must not go unhandled meanwhile.
-  for (const pending of early) pending?.catch(() => undefined);
+  for (const pending of early) if (pending instanceof Promise) pending.catch(() => undefined);
   const results: PartitionFetchResult[] = [];
   let byteCount = 0;
   let anyError = false;
@@ -137,10 +170,11 @@ export async function readPartitions(targets: readonly FetchTarget[], maxBytes: 
     const pending = early[index] ?? null;
     let partitionResult: PartitionFetchResult;
     if (pending !== null && (wantedBytes > 0 || mustMakeProgress) && Math.max(wantedBytes, 0) <= allottedBytes) {
-      partitionResult = cutToBudget(await pending, Math.max(wantedBytes, 0), mustMakeProgress);
+      partitionResult = cutToBudget(pending instanceof Promise ? await pending : pending, Math.max(wantedBytes, 0), mustMakeProgress);
     } else {
       // Nothing to read (no budget left: no I/O), or more budget than allotted: read it now.
-      partitionResult = await readPartition(target, budgetBytes, mustMakeProgress, logger);
+      const read = readPartition(target, budgetBytes, mustMakeProgress, logger, allocate);
+      partitionResult = read instanceof Promise ? await read : read;
     }
     byteCount += partitionResult.byteCount;
     if (partitionResult.errorCode !== ErrorCode.none) anyError = true;
@@ -175,20 +209,26 @@ function cutToBudget(result: PartitionFetchResult, maxBytes: number, keepFirst: 
 /**
  * Reads, and if fewer than minBytes are available, waits for new data (or the deadline) and reads
  * again. Errors are returned at once, as Kafka does.
+ *
+ * With `readBuffers`, bytes read from segment files land in that pool's buffers; the caller gives
+ * the records of the results back to it once they are written (a pass read again is given back here).
  */
 export async function fetchWithWait(
   broker: Broker,
   targets: readonly FetchTarget[],
-  options: { maxBytes: number; minBytes: number; maxWaitMs: number },
+  options: { maxBytes: number; minBytes: number; maxWaitMs: number; readBuffers?: ReadBufferPool },
 ): Promise<PartitionFetchResult[]> {
   const deadline = Date.now() + options.maxWaitMs;
   const partitions = targets.flatMap((target) => (target.partition === undefined ? [] : [target.partition]));
+  const readBuffers = options.readBuffers;
   for (;;) {
-    const pass = await readPartitions(targets, options.maxBytes, broker.logger);
+    const pass = await readPartitions(targets, options.maxBytes, broker.logger, readBuffers?.allocate);
     const remainingMs = deadline - Date.now();
     if (pass.byteCount >= options.minBytes || pass.anyError || remainingMs <= 0 || partitions.length === 0 || broker.closing) {
       return pass.results;
     }
+    // Too little to answer: this pass is dropped, nothing refers to its bytes.
+    if (readBuffers !== undefined) for (const result of pass.results) readBuffers.give(result.records);
     await broker.waitForData(partitions, remainingMs);
   }
 }

@@ -12,6 +12,7 @@
 import type { Logger } from '../logging/logger.js';
 import type { AppendResult, BatchHeader, Clock, LogEnvironment, LogOptions, MaxTimestampBatch, ReadResult } from '../storage/partition-log.js';
 import { PartitionLog } from '../storage/partition-log.js';
+import type { ReadAllocator } from '../storage/read-buffers.js';
 import { PartitionProducers } from './idempotence/partition-producers.js';
 import type { ProducerStateLimits } from './idempotence/producer-state.js';
 import type { TimestampSource } from './offset-for-timestamp.js';
@@ -82,9 +83,17 @@ export class PartitionHandle implements TimestampSource {
     return this.log.append(batch);
   }
 
-  /** Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74). */
-  read(offset: Offset, maxBytes: number): Promise<ReadResult> {
-    return this.log.read(offset, maxBytes);
+  /** Closed (deleted, or the broker is stopping): reads refuse with LogClosedError. */
+  get isClosed(): boolean {
+    return this.log.isClosed;
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74); bytes
+   * from the files in buffers from `allocate` (storage/read-buffers.ts).
+   */
+  read(offset: Offset, maxBytes: number, allocate?: ReadAllocator): Promise<ReadResult> {
+    return this.log.read(offset, maxBytes, undefined, allocate);
   }
 
   /** Headers of the batches that may hold a record stamped at or after timestampMs (for offset-for-timestamp.ts). */

@@ -7,7 +7,11 @@
  *   for (;;) for (const record of await consumer.poll()) …
  *
  * One poll sends one Fetch per partition leader, concurrently, and decodes what comes back straight
- * into ConsumedRecords (no intermediate record objects; CRC checked), batch headers through
+ * into ConsumedRecords (no intermediate record objects; CRC checked). While a partition is behind
+ * its high watermark (a backlog), the next poll's Fetches are sent as soon as this poll's answers
+ * are decoded, so the broker reads and sends the next records while the application handles these
+ * (the broker answers such a Fetch at once: the data is there). Positions move only when a poll
+ * returns records, as without it. Batch headers are read through
  * src/protocol/kafka/batch-header.ts and records through RecordIterator (records.ts):
  * compressed batches are decompressed (bounded, src/protocol/kafka/compression.ts), control batches of
  * transactions skipped, records before the position (a batch starts earlier) dropped.
@@ -17,6 +21,8 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import { batchHeaderBytes, currentMagic, hasValidCrc, isControl, readBaseOffset, readCompressionCodec, readLastOffset, readMagic, recordsAt } from '../protocol/kafka/batch-header.js';
 import { RecordIterator, recordBatchTotalBytes } from '../protocol/kafka/records.js';
 import type { RecordHeader } from '../protocol/kafka/records.js';
+import type { fetchResponse } from '../protocol/kafka/messages/fetch.js';
+import type { Decoded } from '../protocol/kafka/schema.js';
 import { MalformedInputError } from '../protocol/wire/errors.js';
 import { apis } from './apis.js';
 import type { KafkaClient } from './client.js';
@@ -35,6 +41,8 @@ export interface ConsumerOptions {
   readonly isolationLevel?: 0 | 1;
   /** Where to go when a position is out of range (default 'earliest'). */
   readonly onOutOfRange?: 'earliest' | 'latest';
+  /** Send the next poll's Fetches while a partition is behind its high watermark (default true). */
+  readonly prefetch?: boolean;
 }
 
 export interface ConsumedRecord {
@@ -60,6 +68,21 @@ interface PartitionState {
   highWatermark: number;
 }
 
+/** A Fetch sent to one leader, and its answer (or failure) once it comes. */
+interface SentFetch {
+  readonly leaderId: number;
+  readonly states: readonly PartitionState[];
+  readonly response: Promise<FetchAnswer> | null;
+}
+
+type FetchAnswer = Decoded<typeof fetchResponse>;
+
+/** The Fetches of the next poll, sent ahead (see poll), for the assignment they were sent for. */
+interface Prefetch {
+  readonly assignment: number;
+  readonly fetches: Promise<SentFetch[]>;
+}
+
 export class Consumer {
   private readonly states = new Map<string, PartitionState>();
   private readonly maxWaitMs: number;
@@ -68,6 +91,10 @@ export class Consumer {
   private readonly maxBytes: number;
   private readonly isolationLevel: 0 | 1;
   private readonly onOutOfRange: 'earliest' | 'latest';
+  private readonly prefetching: boolean;
+  /** Counts assign() calls: a prefetch sent for an earlier assignment is dropped. */
+  private assignment = 0;
+  private prefetch: Prefetch | null = null;
 
   constructor(
     readonly client: KafkaClient,
@@ -79,10 +106,13 @@ export class Consumer {
     this.maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
     this.isolationLevel = options.isolationLevel ?? 0;
     this.onOutOfRange = options.onOutOfRange ?? 'earliest';
+    this.prefetching = options.prefetch ?? true;
   }
 
   /** Replaces the assignment: these partitions, from these offsets. */
   assign(assignment: readonly TopicPartitionOffset[]): void {
+    this.assignment++;
+    this.prefetch = null;
     this.states.clear();
     for (const { topic, partition, offset } of assignment) this.states.set(`${topic}\u0000${partition}`, { topic, partition, position: offset, highWatermark: -1 });
   }
@@ -103,6 +133,24 @@ export class Consumer {
       await new Promise((resolve) => setTimeout(resolve, this.maxWaitMs));
       return [];
     }
+    const prefetch = this.prefetch;
+    this.prefetch = null;
+    const assignment = this.assignment;
+    const fetches = await (prefetch !== null && prefetch.assignment === assignment ? prefetch.fetches : this.sendFetches());
+    const records: ConsumedRecord[] = [];
+    await Promise.all(fetches.map((fetch) => this.settle(fetch, records)));
+    // Still behind (the answers said so): the next poll's Fetches go now, from the positions reached.
+    if (this.prefetching && assignment === this.assignment && records.length > 0 && !this.caughtUp) {
+      const next = this.sendFetches();
+      // A failure is the next poll's to report (a consumer dropped meanwhile never sees it).
+      next.catch(() => undefined);
+      this.prefetch = { assignment, fetches: next };
+    }
+    return records;
+  }
+
+  /** One Fetch per partition leader, sent now from the current positions; a leader not known yet gets none. */
+  private async sendFetches(): Promise<SentFetch[]> {
     const byLeader = new Map<number, PartitionState[]>();
     for (const state of this.states.values()) {
       const metadata = await this.client.topicMetadata(state.topic);
@@ -111,16 +159,15 @@ export class Consumer {
       list.push(state);
       byLeader.set(leaderId, list);
     }
-    const records: ConsumedRecord[] = [];
-    await Promise.all([...byLeader].map(([leaderId, states]) => this.fetchFrom(leaderId, states, records)));
-    return records;
+    return [...byLeader].map(([leaderId, states]) => {
+      const response = leaderId < 0 ? null : this.sendFetch(leaderId, states);
+      // Handled when the poll settles it; until then a failure must not count as unhandled.
+      response?.catch(() => undefined);
+      return { leaderId, states, response };
+    });
   }
 
-  private async fetchFrom(leaderId: number, states: readonly PartitionState[], records: ConsumedRecord[]): Promise<void> {
-    if (leaderId < 0) {
-      await this.client.refreshMetadata(states.map((state) => state.topic));
-      return;
-    }
+  private async sendFetch(leaderId: number, states: readonly PartitionState[]): Promise<FetchAnswer> {
     const connection = await this.client.connectionToNode(leaderId);
     const byTopic = new Map<string, PartitionState[]>();
     for (const state of states) {
@@ -128,7 +175,7 @@ export class Consumer {
       list.push(state);
       byTopic.set(state.topic, list);
     }
-    const response = await connection.request(
+    return connection.request(
       apis.fetch,
       {
         maxWaitMs: this.maxWaitMs,
@@ -147,6 +194,15 @@ export class Consumer {
       },
       { timeoutMs: this.client.requestTimeoutMs + this.maxWaitMs },
     );
+  }
+
+  /** Takes a Fetch's answer into the positions and `records` (or refreshes metadata when there was no leader). */
+  private async settle(fetch: SentFetch, records: ConsumedRecord[]): Promise<void> {
+    if (fetch.response === null) {
+      await this.client.refreshMetadata(fetch.states.map((state) => state.topic));
+      return;
+    }
+    const response = await fetch.response;
     if (response.errorCode !== ErrorCode.none) throw new KafkaProtocolError(response.errorCode, 'Fetch');
     for (const topic of response.responses) {
       for (const partition of topic.partitions) {

@@ -85,6 +85,8 @@ export interface ConnectionLimits {
   maxTailCacheBytes: number;
   /** Bytes of recent batches one partition's tail cache holds. */
   maxTailCacheBytesPerPartition: number;
+  /** Bytes of buffers fetches read segment files into that are kept for the next fetches once written (0: none kept). */
+  maxPooledReadBytes: number;
   /** Largest size a compressed batch may declare it decompresses to (Produce), and may be inflated to (timestamp lookups). */
   maxDecompressedBytes: number;
   /**
@@ -305,6 +307,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxOpenSegmentFiles: 4096,
     maxTailCacheBytes: 256 * 1024 * 1024,
     maxTailCacheBytesPerPartition: 1024 * 1024,
+    maxPooledReadBytes: 16 * 1024 * 1024,
     maxDecompressedBytes: 64 * 1024 * 1024,
     maxQueuedResponseBytes: 64 * 1024 * 1024,
   },

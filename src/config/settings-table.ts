@@ -140,6 +140,11 @@ const limitSettings: Settings<ConnectionLimits> = {
   },
   maxTailCacheBytes: { type: bytes(0), description: 'Bytes of recently appended batches all partitions keep in memory together for tail readers; beyond it the partitions written least recently drop their oldest cached batches (reads then go to the segment files).' },
   maxTailCacheBytesPerPartition: { type: bytes(0, maxInt32), description: 'Bytes of recently appended batches one partition keeps in memory for tail readers.' },
+  maxPooledReadBytes: {
+    type: bytes(0, maxInt32),
+    description:
+      'Bytes of buffers that fetches read segment files into, kept once a response is written so that the next fetches read into them instead of allocating (a backlog read then costs no garbage collection). Buffers come in power-of-two sizes from 64 KiB; a read larger than this gets a buffer of its own.',
+  },
   maxDecompressedBytes: {
     type: bytes(1, maxInt32),
     description: 'Largest size a compressed batch may declare it decompresses to: Produce refuses a larger one with MESSAGE_TOO_LARGE (from its headers; records are not inflated). Timestamp lookups (ListOffsets) inflate no more than this.',

@@ -23,6 +23,7 @@ import { damageFoundByRead, logDamage, missingTail } from './damage.js';
 import { recoverLog } from './recovery.js';
 import { asOffset, type Offset } from './offset.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
+import { allocateUnpooled, type ReadAllocator } from './read-buffers.js';
 import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type FoundBatch, type SyncFile } from './segment.js';
 import { cleanedSuffix, readCleanerState, removeCleanerSwap, writeCleanerState, writeCleanerSwap, type CleanerState } from './cleaner-state.js';
 import { CleanedSegmentWriter } from './segment-rewrite.js';
@@ -339,6 +340,11 @@ export class PartitionLog {
     return asOffset(this.flusher.servableEndOffset);
   }
 
+  /** Closed: reads and appends refuse with LogClosedError. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get sizeBytes(): number {
     let total = 0;
     for (const segment of this.segments) total += segment.sizeBytes;
@@ -514,9 +520,11 @@ export class PartitionLog {
    * Whole batches from the one containing fetchOffset, each entirely below `maxOffset` (default
    * highWatermark; never beyond what is written), at most maxBytes except that the first batch is
    * always returned whole (KIP-74). Throws OffsetOutOfRangeError when fetchOffset < logStartOffset
-   * or > logEndOffset. Empty at the end.
+   * or > logEndOffset. Empty at the end. Bytes read from the files land in buffers from `allocate`
+   * (a ReadBufferPool's, when the caller gives them back once written); cached batches are the
+   * cache's own buffers.
    */
-  async read(fetchOffset: Offset, maxBytes: number, maxOffset: Offset = this.highWatermark): Promise<ReadResult> {
+  async read(fetchOffset: Offset, maxBytes: number, maxOffset: Offset = this.highWatermark, allocate: ReadAllocator = allocateUnpooled): Promise<ReadResult> {
     if (this.closed) throw new LogClosedError(this.directory);
     this.checkOffsetInRange(fetchOffset);
     const limitOffset = Math.min(maxOffset, this.flusher.writtenEndOffset);
@@ -526,7 +534,7 @@ export class PartitionLog {
     for (let attempt = 1; ; attempt++) {
       const generation = this.swapGeneration;
       try {
-        return await this.readSegments(fetchOffset, maxBytes, limitOffset);
+        return await this.readSegments(fetchOffset, maxBytes, limitOffset, allocate);
       } catch (error) {
         // Retention or DeleteRecords removed the segment while we were reading it.
         if (fetchOffset < this.startOffset) throw new OffsetOutOfRangeError(fetchOffset, this.startOffset, this.logEndOffset);
@@ -549,7 +557,7 @@ export class PartitionLog {
    * read before it: a read that starts in damage throws CorruptBatchError, one that meets damage
    * later returns what came before it.
    */
-  private async readSegments(fetchOffset: number, maxBytes: number, limitOffset: number): Promise<ReadResult> {
+  private async readSegments(fetchOffset: number, maxBytes: number, limitOffset: number, allocate: ReadAllocator): Promise<ReadResult> {
     const chunks: Buffer[] = [];
     let byteCount = 0;
     let offset = fetchOffset;
@@ -562,7 +570,7 @@ export class PartitionLog {
       }
       // The scan that finds the first batch reads what the read needs too (from the index entry before it), so nothing is read twice.
       const readAheadBytes = (chunks.length === 0 ? maxBytes : maxBytes - byteCount) + segment.indexIntervalBytes;
-      const found = await this.findBatchChecked(segment, offset, readAheadBytes);
+      const found = await this.findBatchChecked(segment, offset, readAheadBytes, allocate);
       if (found === null && offset < segment.nextOffset) {
         // The file ends before offsets the segment holds (shortened behind our back): damage too.
         const range = this.recordMissingTail(segment, offset);
@@ -577,7 +585,7 @@ export class PartitionLog {
       const budget = chunks.length === 0 ? Math.max(maxBytes, first.totalBytes) : maxBytes - byteCount;
       if (budget < first.totalBytes) break;
       const length = Math.min(budget, limitPosition - first.position);
-      const buffer = found.bytes.length >= length ? found.bytes.subarray(0, length) : await segment.read(first.position, length);
+      const buffer = found.bytes.length >= length ? found.bytes.subarray(0, length) : await segment.read(first.position, length, allocate);
       const end = this.validPrefix(segment, buffer, first.position, first.baseOffset, limitOffset);
       if (end.bytes === 0) {
         if (end.damage !== null && chunks.length === 0) throw new CorruptBatchError(end.damage);
@@ -593,9 +601,9 @@ export class PartitionLog {
   }
 
   /** Like segment.findBatchWithBytes, but a header that cannot be read is recorded as damage and thrown as such. */
-  private async findBatchChecked(segment: Segment, offset: number, readAheadBytes = 0): Promise<FoundBatch | null> {
+  private async findBatchChecked(segment: Segment, offset: number, readAheadBytes = 0, allocate: ReadAllocator = allocateUnpooled): Promise<FoundBatch | null> {
     try {
-      return await segment.findBatchWithBytes(offset, segment.writtenBytes, readAheadBytes);
+      return await segment.findBatchWithBytes(offset, segment.writtenBytes, readAheadBytes, allocate);
     } catch (error) {
       if (!(error instanceof UnreadableHeaderError)) throw error;
       throw new CorruptBatchError(this.recordDamageFound(segment, error.position, error.expectedOffset, error.problem));

@@ -16,6 +16,7 @@ import type { DamagedRange } from './errors.js';
 import { OffsetIndex, offsetIndexEntryBytes } from './offset-index.js';
 import { TimeIndex, timeIndexEntryBytes } from './time-index.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles, type SegmentFileHolder } from './open-segment-files.js';
+import { allocateUnpooled, type ReadAllocator } from './read-buffers.js';
 
 /**
  * One segment of a partition log:
@@ -393,10 +394,10 @@ export class Segment implements SegmentFileHolder {
     }
   }
 
-  /** Reads exactly `length` bytes at `position` (fewer only if the file is shorter). */
-  read(position: number, length: number): Promise<Buffer> {
+  /** Reads exactly `length` bytes at `position` (fewer only if the file is shorter), into a buffer from `allocate`. */
+  read(position: number, length: number, allocate: ReadAllocator = allocateUnpooled): Promise<Buffer> {
     return this.withFile(async (handle) => {
-      const buffer = Buffer.allocUnsafe(length);
+      const buffer = allocate(length);
       let filled = 0;
       while (filled < length) {
         const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
@@ -419,6 +420,7 @@ export class Segment implements SegmentFileHolder {
     limitPosition: number,
     visit: (header: BatchHeader, block: Buffer, at: number) => boolean,
     blockBytes: number = headerScanBlockBytes,
+    allocate: ReadAllocator = allocateUnpooled,
   ): Promise<void> {
     const header: BatchHeader = { position: 0, baseOffset: 0, lastOffset: 0, maxTimestamp: 0, attributes: 0, totalBytes: 0 };
     let position = fromPosition;
@@ -431,7 +433,7 @@ export class Segment implements SegmentFileHolder {
         expectedOffset = damaged.lastOffset + 1;
         continue;
       }
-      const block = await this.read(position, Math.min(blockBytes, limitPosition - position));
+      const block = await this.read(position, Math.min(blockBytes, limitPosition - position), allocate);
       let at = 0;
       while (at + batchHeaderBytes <= block.length) {
         if (at > 0 && this.damageAt(position + at) !== undefined) break;
@@ -466,7 +468,7 @@ export class Segment implements SegmentFileHolder {
    * index entry before the batch, and handing back what that read holds from the batch on: a read
    * of the batch and those after it can take them from there instead of reading them again.
    */
-  async findBatchWithBytes(offset: number, limitPosition: number, readAheadBytes: number): Promise<FoundBatch | null> {
+  async findBatchWithBytes(offset: number, limitPosition: number, readAheadBytes: number, allocate: ReadAllocator = allocateUnpooled): Promise<FoundBatch | null> {
     const start = this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset));
     let found: FoundBatch | null = null;
     const visit = (header: BatchHeader, block: Buffer, at: number) => {
@@ -474,7 +476,7 @@ export class Segment implements SegmentFileHolder {
       found = { header: { ...header }, bytes: block.subarray(at) };
       return false;
     };
-    await this.scanHeaders(start.position, this.baseOffset + start.relativeOffset, limitPosition, visit, Math.max(readAheadBytes, headerScanBlockBytes));
+    await this.scanHeaders(start.position, this.baseOffset + start.relativeOffset, limitPosition, visit, Math.max(readAheadBytes, headerScanBlockBytes), allocate);
     return found;
   }
 

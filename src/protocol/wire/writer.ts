@@ -1,9 +1,9 @@
 /**
  * Builds an outgoing message as a list of chunks.
  *
- * Small fields are written into a growing scratch buffer; large byte strings (record batches read
- * from the log) are appended by reference as their own chunk, so a fetch response never copies the
- * records it serves. `finish()` returns the chunks for one `socket.cork(); write…; uncork()` pass.
+ * Small fields are written into a growing scratch buffer; records fields (record batches read from
+ * the log) and other large byte strings are appended by reference as their own chunk, so a fetch
+ * response never copies the records it serves. `finish()` returns the chunks for one `socket.cork(); write…; uncork()` pass.
  *
  *     chunks: [ scratch 0..n ][ records (by reference) ][ scratch n..m ] …
  */
@@ -125,14 +125,17 @@ export class Writer {
 
   /** Appends bytes; large ones by reference (the caller must not change them afterwards). */
   raw(bytes: Buffer): void {
-    if (bytes.length >= copyThresholdBytes) {
-      this.seal();
-      this.chunks.push(bytes);
-      this.chunkBytes += bytes.length;
-      return;
-    }
+    if (bytes.length >= copyThresholdBytes) return this.reference(bytes);
     const at = this.ensure(bytes.length);
     bytes.copy(this.scratch, at);
+  }
+
+  /** Appends bytes by reference whatever their size (the caller must not change them afterwards). */
+  private reference(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.seal();
+    this.chunks.push(bytes);
+    this.chunkBytes += bytes.length;
   }
 
   nullableString(value: string | null): void {
@@ -174,7 +177,9 @@ export class Writer {
   }
   /**
    * A records field: nullable bytes (compact in flexible versions) whose content may be several
-   * chunks, e.g. batches read from different places in a segment, appended by reference.
+   * chunks, e.g. batches read from different places in a segment, appended by reference however
+   * small (stored bytes are never copied on the way out: they go to the socket from the buffer they
+   * were read into or cached in).
    */
   records(value: Buffer | readonly Buffer[] | null, compact: boolean): void {
     if (value === null) return compact ? this.uvarint(0) : this.int32(-1);
@@ -183,7 +188,7 @@ export class Writer {
     for (const chunk of chunks) byteCount += chunk.length;
     if (compact) this.uvarint(byteCount + 1);
     else this.int32(byteCount);
-    for (const chunk of chunks) this.raw(chunk);
+    for (const chunk of chunks) this.reference(chunk);
   }
   arrayLength(count: number): void {
     this.int32(count);

@@ -60,6 +60,8 @@ interface PendingResponse {
   chunks: Buffer[] | 'none' | null;
   /** Bytes of `chunks`, counted in the queued output until they are handed to the socket. */
   responseBytes: number;
+  /** What the handler asked to run once the socket has taken the response (RequestContext.afterResponseWritten). */
+  afterWritten: (() => void) | null;
 }
 
 /** A request read and decoded whose handler may not start yet (see mayStart). */
@@ -335,7 +337,7 @@ export class KafkaConnection {
     if (this.services.faultInjectedApi === handler.name) throw new InjectedFaultError(handler.name);
     this.currentApi = null;
     this.noteWellFormedRequest();
-    const slot: PendingResponse = { requestBytes: frame.length, isFetch: apiKey === fetchKey, chunks: null, responseBytes: 0 };
+    const slot: PendingResponse = { requestBytes: frame.length, isFetch: apiKey === fetchKey, chunks: null, responseBytes: 0, afterWritten: null };
     this.pending.push(slot);
     this.inFlightBytes += frame.length;
     const context: RequestContext = {
@@ -346,6 +348,9 @@ export class KafkaConnection {
       logger: this.logger,
       broker: this.services.broker,
       supportedApis: this.services.registry.supported,
+      afterResponseWritten: (callback) => {
+        slot.afterWritten = callback;
+      },
     };
     const start = () => this.run(handler, decoded.request, context, correlationId, slot);
     if (this.mayStart(slot)) start();
@@ -467,7 +472,7 @@ export class KafkaConnection {
     const handler = this.services.registry.get(apiVersionsKey)!;
     const own = this.services.registry.supported.filter((api) => api.apiKey === apiVersionsKey);
     const chunks = this.encodeResponse(handler, 0, correlationId, { errorCode: ErrorCode.unsupportedVersion, apiKeys: own });
-    const slot: PendingResponse = { requestBytes, isFetch: false, chunks, responseBytes: 0 };
+    const slot: PendingResponse = { requestBytes, isFetch: false, chunks, responseBytes: 0, afterWritten: null };
     this.noteEncoded(slot);
     this.pending.push(slot);
     this.inFlightBytes += requestBytes;
@@ -488,7 +493,7 @@ export class KafkaConnection {
         corked = true;
       }
       this.encodedResponseBytes -= slot.responseBytes;
-      this.writeResponse(slot.chunks!);
+      this.writeResponse(slot.chunks!, slot.afterWritten);
     }
     if (corked) this.socket.uncork();
     this.startDeferred();
@@ -501,13 +506,16 @@ export class KafkaConnection {
   /**
    * Hands a response to the socket. Its last chunk's callback runs once the kernel has taken it all:
    * then the queued output is smaller, and a deferred request may start (the socket's 'drain' event
-   * alone would not do: it comes only after a write that filled the write buffer).
+   * alone would not do: it comes only after a write that filled the write buffer). `afterWritten`
+   * runs then too, when the write succeeded (the chunks are written in order, so the last one's
+   * callback means the kernel has taken them all).
    */
-  private writeResponse(chunks: readonly Buffer[]): void {
+  private writeResponse(chunks: readonly Buffer[], afterWritten: (() => void) | null): void {
     const last = chunks.length - 1;
-    chunks.forEach((chunk, index) => {
-      if (index < last) this.socket.write(chunk);
-      else this.socket.write(chunk, () => this.contain(() => this.continueAfterOutput()));
+    for (let index = 0; index < last; index++) this.socket.write(chunks[index]!);
+    this.socket.write(chunks[last]!, (error) => {
+      if (afterWritten !== null && (error === undefined || error === null)) afterWritten();
+      this.contain(() => this.continueAfterOutput());
     });
   }
 

@@ -20,6 +20,11 @@ export interface RequestContext {
   readonly broker: Broker;
   /** The API versions this broker answers, for ApiVersions. */
   readonly supportedApis: readonly SupportedApi[];
+  /**
+   * Runs `callback` once the socket has taken the whole response (its bytes are no longer needed):
+   * Fetch gives its read buffers back then. Not run if the connection closes before that.
+   */
+  afterResponseWritten(callback: () => void): void;
 }
 
 export interface SupportedApi {

@@ -6,7 +6,8 @@
  * the first partition with data comes whole even when larger; a later partition whose next batch
  * does not fit what is left answers nothing). The oracle here
  * is that one-at-a-time reading, done directly on the partitions' handles, over random logs (several
- * segments, no tail cache, so reads go to the files), offsets and budgets.
+ * segments, no tail cache, so reads go to the files), offsets and budgets; and reads into pooled
+ * buffers, given back after each round, answer the same bytes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,7 @@ import { createLogger } from '../../../src/logging/logger.js';
 import { batchTotalBytes } from '../../../src/protocol/kafka/batch-header.js';
 import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
 import { systemClock } from '../../../src/storage/partition-log.js';
+import { ReadBufferPool } from '../../../src/storage/read-buffers.js';
 import { logOptions, seededRandom, simpleBatch } from '../storage/batch-fixtures.js';
 
 const logger = createLogger('error', () => undefined);
@@ -68,6 +70,7 @@ test('concurrent reads answer exactly what one-at-a-time reads answer, in reques
   const root = await mkdtemp(join(tmpdir(), 'osprey-fetch-'));
   const random = seededRandom(74);
   const partitions: Partition[] = [];
+  const readBuffers = new ReadBufferPool(4 * 1024 * 1024);
   try {
     const topic = topicNamed('fetch-budget');
     for (let index = 0; index < 5; index++) {
@@ -114,7 +117,15 @@ test('concurrent reads answer exactly what one-at-a-time reads answer, in reques
       // Only the first partition with data may take the response past maxBytes (its first batch).
       const firstWithData = pass.results.find((result) => result.byteCount > 0)?.byteCount ?? 0;
       assert.ok(pass.byteCount <= Math.max(maxBytes, firstWithData), `round ${round}: ${pass.byteCount} bytes for maxBytes ${maxBytes}`);
+      // Read into pooled buffers (as the Fetch handler does), the answer is the same bytes; they
+      // are given back as the handler does once written, and the next rounds read into them again.
+      const pooled = await readPartitions(targets, maxBytes, logger, readBuffers.allocate);
+      for (const [index, result] of pooled.results.entries()) {
+        assert.ok(Buffer.concat(result.records).equals(expected[index]!.bytes), `round ${round}, partition ${index}: pooled read`);
+      }
+      for (const result of pooled.results) readBuffers.give(result.records);
     }
+    assert.ok(readBuffers.reused > readBuffers.allocated, `reads reused given-back buffers (${readBuffers.reused} reused, ${readBuffers.allocated} allocated)`);
   } finally {
     for (const partition of partitions) await partition.handle.close();
     await rm(root, { recursive: true, force: true });

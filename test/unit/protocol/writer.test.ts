@@ -34,6 +34,25 @@ test('large byte strings are kept by reference between scratch chunks', () => {
   assert.equal(joined.readInt32BE(4 + 4096), 2);
 });
 
+test('a records field keeps its chunks by reference however small (stored bytes are never copied into the response)', () => {
+  const small = Buffer.from('a small batch');
+  const larger = Buffer.alloc(3000, 9);
+  const writer = new Writer(64);
+  writer.int32(7);
+  writer.records([small, larger, small.subarray(2, 5)], true);
+  writer.int32(8);
+  const chunks = writer.finish();
+  assert.ok(chunks.includes(small), 'the small chunk itself is sent');
+  assert.ok(chunks.includes(larger));
+  assert.equal(chunks.filter((chunk) => chunk.buffer === small.buffer && chunk.byteOffset === small.byteOffset + 2 && chunk.length === 3).length, 1, 'a view too');
+  const joined = Buffer.concat(chunks);
+  assert.equal(joined.readInt32BE(0), 7);
+  // compact length: byteCount + 1 = 3017 as an unsigned varint (2 bytes)
+  assert.deepEqual([...joined.subarray(4, 6)], [(3017 & 0x7f) | 0x80, 3017 >> 7]);
+  assert.ok(joined.subarray(6, 6 + 3016).equals(Buffer.concat([small, larger, small.subarray(2, 5)])));
+  assert.equal(joined.readInt32BE(6 + 3016), 8);
+});
+
 test('patchInt32 rewrites a size placeholder across chunks', () => {
   const writer = new Writer(8);
   writer.int32(0);

@@ -48,6 +48,12 @@ export const fetchHandler = defineHandler({
       maxBytes: Math.min(request.maxBytes, limits.maxFetchResponseBytes),
       minBytes: request.minBytes,
       maxWaitMs: Math.max(0, Math.min(request.maxWaitMs, limits.maxFetchWaitMs)),
+      readBuffers: broker.readBuffers,
+    });
+    // The records are written from the buffers they were read into; those go back to the pool once
+    // the socket has taken the response (nothing else refers to them).
+    context.afterResponseWritten(() => {
+      for (const result of results) broker.readBuffers.give(result.records);
     });
     let index = 0;
     const responses = request.topics.map((topic) => ({
