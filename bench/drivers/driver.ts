@@ -57,7 +57,7 @@ export interface Driver {
   /** The durability class in a few words, for the table. */
   readonly durability: string;
   /** Which workloads it can run; the others are left out (and said so). */
-  readonly workloads: ReadonlySet<'publish' | 'consume' | 'latency' | 'many-partitions'>;
+  readonly workloads: ReadonlySet<'publish' | 'consume' | 'latency' | 'many-partitions' | 'scaling'>;
   /** Wait after consumers have joined before producing (group rebalances settling), ms. */
   readonly settleMs: number;
   createDestination(destination: Destination): Promise<void>;

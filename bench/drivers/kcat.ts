@@ -144,7 +144,7 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
     client: 'kcat',
     clientVersion: kcatVersion(),
     durability: 'acks=all, fsync before ack',
-    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
+    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions', 'scaling']),
     settleMs: 1500,
     async createDestination(destination: Destination) {
       await admin.createTopic(destination.name, { partitions: destination.partitions });
