@@ -24,6 +24,7 @@ import { ioredisDriver } from './drivers/ioredis.js';
 import { kafkajsDriver } from './drivers/kafkajs.js';
 import { ospreyClientDriver } from './drivers/osprey-client.js';
 import { kcatDriver, kcatVersion } from './drivers/kcat.js';
+import { librdkafkaDriver, librdkafkaVersion } from './drivers/librdkafka.js';
 import { natsDriver } from './drivers/nats.js';
 import { ensureTools, tools } from './lib/install.js';
 import { findOrFetchNatsServer, systemNatsServer } from './lib/nats-server.js';
@@ -114,7 +115,8 @@ interface Plan {
   readonly title: string;
   readonly needs: readonly string[];
   readonly start: () => Promise<RunningBroker>;
-  readonly drivers: ReadonlyArray<{ readonly id: string; readonly client: string; readonly clientVersion: () => string; readonly make: (broker: RunningBroker) => Promise<Driver> }>;
+  /** `needs`: tools (see lib/install.ts) without which this driver is listed under Not run. */
+  readonly drivers: ReadonlyArray<{ readonly id: string; readonly client: string; readonly clientVersion: () => string; readonly make: (broker: RunningBroker) => Promise<Driver>; readonly needs?: readonly string[] }>;
   readonly brokerVersion: () => string;
   readonly fsyncPolicy: string;
 }
@@ -126,11 +128,12 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
   const natsVersion = () => nats?.version ?? 'missing';
   return [
     {
-      title: 'Osprey', needs: ['kcat'], start: () => startOsprey(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before acks=all)',
+      title: 'Osprey', needs: ['kcat', 'gcc', 'rdkafka.h'], start: () => startOsprey(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before acks=all)',
       drivers: [
         { id: 'osprey-kafkajs', client: 'kafkajs', clientVersion: () => packageVersion('kafkajs'), make: kafkajsDriver },
         { id: 'osprey-own-client', client: 'own client', clientVersion: () => '-', make: ospreyClientDriver },
-        { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver },
+        { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver, needs: ['kcat'] },
+        { id: 'osprey-librdkafka', client: 'librdkafka (C producer)', clientVersion: librdkafkaVersion, make: (broker) => librdkafkaDriver(broker, join(repositoryRoot, '.build', 'bench-tools')), needs: ['gcc', 'rdkafka.h'] },
       ],
     },
     {
@@ -217,7 +220,7 @@ async function main(): Promise<void> {
   if (!options.skipMachine) {
     log('Machine limits (fio, iperf3, memory copy)…');
     try {
-      machine = await measureMachine(options.dataDir, options.quick);
+      machine = await measureMachine(options.dataDir, settings.roundSeconds);
       for (const limit of Object.values(machine)) log(`  ${limit.name}: ${limit.megabytesPerSecond === null ? limit.note : `${limit.megabytesPerSecond.toFixed(0)} MB/s`}`);
     } catch (error) {
       problems.push(`machine limits: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
@@ -258,8 +261,9 @@ async function main(): Promise<void> {
     try {
       log(`${plan.title} ${broker.version} up (pid ${broker.pid}, port ${broker.port})`);
       for (const planned of plan.drivers) {
-        if (planned.id === 'osprey-kcat' && missing.includes('kcat')) {
-          brokers.push({ driver: planned.id, broker: broker.kind, brokerVersion: broker.version, client: planned.client, clientVersion: 'missing', durability: plan.fsyncPolicy, fsyncPolicy: broker.fsyncPolicy, skipped: 'kcat missing' });
+        const driverMissing = (planned.needs ?? []).filter((command) => missing.includes(command));
+        if (driverMissing.length > 0) {
+          brokers.push({ driver: planned.id, broker: broker.kind, brokerVersion: broker.version, client: planned.client, clientVersion: 'missing', durability: plan.fsyncPolicy, fsyncPolicy: broker.fsyncPolicy, skipped: `${driverMissing.join(', ')} missing` });
           continue;
         }
         let driver: Driver;

@@ -246,7 +246,9 @@ export async function manyPartitionsRound(driver: Driver, destination: Destinati
 
 /**
  * One scaling point: `producers` producers publishing into one destination of `destination.partitions`
- * partitions (each send call to the next partition, round-robin), publish only. Each producer keeps
+ * partitions, each message to the next partition in turn (`spread`: as librdkafka's default
+ * partitioner spreads unkeyed messages, so a produce request carries up to a batch's worth of
+ * partitions and every partition is written in every group-commit cycle), publish only. Each producer keeps
  * max(1, ⌈batchesInFlight / producers⌉) batches outstanding, so every point has at least the
  * one-producer window. Clock: first send → last acknowledgement.
  */
@@ -254,7 +256,7 @@ export async function scalingRound(driver: Driver, destination: Destination, pla
   const producers: Producer[] = [];
   try {
     // Opened one after another: a hundred kcat processes starting at once on two cores time out.
-    for (let index = 0; index < producerCount && !signal.aborted; index += 1) producers.push(await driver.openProducer(destination));
+    for (let index = 0; index < producerCount && !signal.aborted; index += 1) producers.push(await driver.openProducer(destination, { spread: true }));
     onPublishing();
     const budget = new SendBudget(plan.seconds, plan.maxMessages, signal);
     const inFlight = Math.max(1, Math.ceil(flow.batchesInFlight / producerCount));
