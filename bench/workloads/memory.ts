@@ -53,14 +53,15 @@ function raiseOpenFiles(pid: number, wanted: number, who: string): string | null
     execFileSync('prlimit', ['--pid', String(pid), `--nofile=${wanted}:${wanted}`], { stdio: 'ignore' });
     return `${who}'s open-files limit raised from ${current} to ${wanted} (prlimit)`;
   } catch {
-    return `${who}'s open-files limit is ${current}, below the ${wanted} wanted, and could not be raised (prlimit needs root)`;
+    return `${who}'s open-files limit is ${current}, below the ${wanted} wanted, and could not be raised (raising a hard limit needs root with CAP_SYS_RESOURCE)`;
   }
 }
 
 export async function runMemoryScenario(start: (flags: readonly string[]) => Promise<RunningBroker>, scenario: MemoryScenario, seconds: number, progress: Progress): Promise<MemoryResult> {
   const notes: string[] = [];
-  // Sockets, plus the segment and index files of every partition in the worst case.
-  const wantedFiles = scenario.connections + scenario.partitions * 4 + 4096;
+  // Sockets, plus the broker's open segment files (at most limits.maxOpenSegmentFiles, 4096 by
+  // default: idle segments close their files), plus room for the rest.
+  const wantedFiles = scenario.connections + 4096 + 1024;
   const ourNote = raiseOpenFiles(process.pid, scenario.connections + 4096, 'the benchmark process');
   if (ourNote !== null) notes.push(ourNote);
   const broker = await start(memoryBrokerFlags(scenario));
@@ -84,6 +85,8 @@ export async function runMemoryScenario(start: (flags: readonly string[]) => Pro
       progress.begin(`memory: ${scenario.partitions} partitions, ${idle.length} idle connections, publishing ${seconds} s`, 0);
       const published = await publishRound(driver, destination, { batch: backlogPayloads(100, 100), seconds, maxMessages: Number.MAX_SAFE_INTEGER }, { batchMessages: 100, batchesInFlight: 8, stallTimeoutMs: 60_000 }, progress);
       const peak = peakRssBytes(processTree(broker.pid));
+      // Each batch of 100 goes to the next partition: this many partitions received records.
+      notes.push(`${Math.min(scenario.partitions, Math.ceil(published.messages / 100)).toLocaleString('en-US')} partitions written`);
       progress.end(`peak RSS ${(peak / 1e6).toFixed(0)} MB (goal ≤ ${(scenario.goalBytes / 1e6).toFixed(0)} MB)`);
       return { partitions: scenario.partitions, connections: scenario.connections, connectionsOpened: idle.length, messages: published.messages, seconds: published.seconds, peakRssBytes: peak, goalBytes: scenario.goalBytes, notes };
     } finally {

@@ -151,7 +151,7 @@ export interface LatencyRun {
 
 /**
  * Messages sent during the first `warmupSeconds` are not recorded. Sends are paced by a 1 ms timer:
- * each tick sends what the schedule owes, in one send call.
+ * each tick sends what the schedule owes, in send calls of at most `batchMessages`.
  */
 export async function latencyRun(driver: Driver, destination: Destination, ratePerSecond: number, seconds: number, warmupSeconds: number, sizeBytes: number, flow: FlowSettings, progress: Progress): Promise<LatencyRun> {
   const recorder = new LatencyRecorder();
@@ -182,13 +182,14 @@ export async function latencyRun(driver: Driver, destination: Destination, rateP
     const sends = new Set<Promise<void>>();
     let failure: unknown;
     await new Promise<void>((resolve) => {
+      const owed = () => Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * ratePerSecond)) - sent;
       const tick = () => {
-        const elapsedMs = performance.now() - startMs;
-        const owed = Math.min(total, Math.floor((elapsedMs / 1000) * ratePerSecond)) - sent;
-        if (owed > 0) {
+        // What is owed goes out in send calls of at most batchMessages: after a stall of the event
+        // loop, one call of everything owed could exceed the broker's largest batch (1 KiB × 1,000+).
+        for (let chunk = Math.min(owed(), flow.batchMessages); chunk > 0; chunk = Math.min(owed(), flow.batchMessages)) {
           const batch: Buffer[] = [];
-          for (let index = 0; index < owed; index += 1) batch.push(stampedPayload(sizeBytes, startMs + ((sent + index) * 1000) / ratePerSecond, body));
-          sent += owed;
+          for (let index = 0; index < chunk; index += 1) batch.push(stampedPayload(sizeBytes, startMs + ((sent + index) * 1000) / ratePerSecond, body));
+          sent += chunk;
           const sending = producer.send(batch).catch((error: unknown) => {
             failure = error;
           });
