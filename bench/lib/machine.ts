@@ -75,8 +75,8 @@ function memoryCopy(): MachineLimit {
 
 /** `seconds`: how long each fio and iperf3 measurement runs (the length of a publish round). */
 export async function measureMachine(dataParent: string, seconds: number): Promise<MachineLimits> {
-  const diskGroupCommit = await fioWrite(dataParent, 64 * 1024, 4 << 30, seconds);
-  const diskLargeWrites = await fioWrite(dataParent, 1 << 20, 4 << 30, seconds);
+  const diskGroupCommit = await fioWrite(dataParent, 64 * 1024, 4 * 2 ** 30, seconds);
+  const diskLargeWrites = await fioWrite(dataParent, 1 << 20, 4 * 2 ** 30, seconds);
   const loopback = await loopbackTcp(seconds);
   return { diskGroupCommit, diskLargeWrites, loopbackTcp: loopback, memoryCopy: memoryCopy() };
 }

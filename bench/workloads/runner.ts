@@ -149,7 +149,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
       const rounds: Round[] = [];
       const failures: string[] = [];
       for (let round = 1; round <= settings.scalingRounds; round += 1) {
-        const label = `scaling ${formatCount(point.partitions)} partitions × ${point.producers} producers round ${round}/${settings.scalingRounds}`;
+        const label = `scaling ${point.partitions.toLocaleString('en-US')} partitions × ${point.producers} producers round ${round}/${settings.scalingRounds}`;
         const destination = newDestination(`sc${point.partitions}x${point.producers}`, point.partitions);
         progress.begin(`${driver.id} ${label}`, 0);
         try {

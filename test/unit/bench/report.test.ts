@@ -173,6 +173,8 @@ test('the scaling table compares each driver with its own baseline and lists a p
   assert.deepEqual(rows.map((row) => [row[1], row[4], row[6], row[9]]), [['1', '100 %', '1.00×', 'yes'], ['64', '50 %', '1.50×', 'no'], ['1,000', '–', '–', 'no'], ['1', '100 %', '1.00×', 'yes'], ['64', '100 %', '1.00×', 'yes']]);
   assert.match(rows[2]?.[10] ?? '', /not measured: over the 60 s cap per point/);
   assert.match(renderText(withScaling), /Scaling: publish only/);
+  assert.ok(renderChart(withScaling).includes('Scaling: records/s as a share'));
+  assert.ok(!renderChart(document).includes('Scaling: records/s as a share'));
   assert.equal(scalingTable(document), null);
   const broken = JSON.parse(JSON.stringify(withScaling)) as { scaling: Array<Record<string, unknown>> };
   delete broken.scaling[2]!['failure'];
