@@ -38,7 +38,8 @@ export async function startOsprey(options: BrokerStartOptions, protocol: OspreyP
     '--flush', 'always',
     // Benchmarks start one consumer at a time; Kafka's 3 s wait for more members would only add idle time.
     '--groups.initial-rebalance-delay-ms', '0',
-    ...(protocol === 'amqp' ? ['--amqp-port', '0'] : []),
+    // Kafka only: the AMQP listener off, or it would take 5672 and fail when that is in use.
+    ...(protocol === 'amqp' ? ['--amqp-port', '0'] : ['--amqp-port', '-1']),
     ...extraArgs,
   ];
   const env: Record<string, string> = {};

@@ -37,7 +37,7 @@ import { crc32 } from '@node-rs/crc32';
 import type { RunningBroker } from '../brokers/broker.js';
 import { Admin } from '../../src/client/admin.js';
 import { KafkaClient } from '../../src/client/client.js';
-import { AcknowledgementQueues, roundRobin } from './driver.js';
+import { adminRequestTimeoutMs, AcknowledgementQueues, roundRobin } from './driver.js';
 import type { Consumer, ConsumerOptions, Destination, Driver, Producer, ProducerOptions } from './driver.js';
 
 export function kcatVersion(): string {
@@ -131,7 +131,7 @@ const deliveredLine = /: (\S+) \[(\d+)\]: MessageSet with (\d+) message\(s\) .*d
 
 export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
   const bootstrap = `${broker.host}:${broker.port}`;
-  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-kcat-admin' });
+  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-kcat-admin', requestTimeoutMs: adminRequestTimeoutMs });
   const admin = new Admin(adminClient);
   const open = new Set<KcatProcess>();
   return {

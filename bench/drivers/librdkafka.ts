@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunningBroker } from '../brokers/broker.js';
 import { Admin } from '../../src/client/admin.js';
 import { KafkaClient } from '../../src/client/client.js';
-import { AcknowledgementQueues, roundRobin } from './driver.js';
+import { adminRequestTimeoutMs, AcknowledgementQueues, roundRobin } from './driver.js';
 import type { Consumer, Destination, Driver, Producer, ProducerOptions } from './driver.js';
 import { KcatProcess } from './kcat.js';
 
@@ -50,7 +50,7 @@ const newline = Buffer.from('\n');
 export async function librdkafkaDriver(broker: RunningBroker, toolsDirectory: string): Promise<Driver> {
   const binary = buildProducer(toolsDirectory);
   const bootstrap = `${broker.host}:${broker.port}`;
-  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-librdkafka-admin' });
+  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-librdkafka-admin', requestTimeoutMs: adminRequestTimeoutMs });
   const admin = new Admin(adminClient);
   const open = new Set<KcatProcess>();
   return {

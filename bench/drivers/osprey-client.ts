@@ -10,14 +10,14 @@ import { Consumer as FetchConsumer } from '../../src/client/consumer.js';
 import type { TopicPartitionOffset } from '../../src/client/consumer.js';
 import { GroupMember } from '../../src/client/group.js';
 import { Producer as ClientProducer } from '../../src/client/producer.js';
-import { roundRobin } from './driver.js';
+import { adminRequestTimeoutMs, roundRobin } from './driver.js';
 import type { Consumer, ConsumerOptions, Destination, Driver, Producer, ProducerOptions } from './driver.js';
 
 const commitIntervalMs = 1000;
 
 export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver> {
   const bootstrap = `${broker.host}:${broker.port}`;
-  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-admin' });
+  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-admin', requestTimeoutMs: adminRequestTimeoutMs });
   const admin = new Admin(adminClient);
   const closers = new Set<() => Promise<void>>();
   return {
