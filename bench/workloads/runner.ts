@@ -10,8 +10,7 @@ import type { LatencyResult, ScalingResult, Settings, ThroughputResult, Throughp
 import { formatCount, formatMicroseconds, medianLatencyRun, summarize } from '../lib/stats.js';
 import type { LatencySummary } from '../lib/stats.js';
 import { backlogPayloads } from './payloads.js';
-import { sleep } from './workloads.js';
-import { consumeRound, latencyRun, manyPartitionsRound, publishRound, scalingRound } from './workloads.js';
+import { consumeRound, latencyRun, manyPartitionsRound, publishRound, scalingRound, sleep } from './workloads.js';
 import type { FlowSettings, Published, PublishPlan } from './workloads.js';
 
 export interface DriverResults {
@@ -157,7 +156,10 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
           // a point the broker cannot serve in time is abandoned and listed as such, not waited for.
           const measured = await withCap(settings.scalingCapSeconds, `over the ${settings.scalingCapSeconds} s cap per point`, async (signal) => {
             await driver.createDestination(destination);
-            const published = await scalingRound(driver, destination, plan, point.producers, flow, progress, signal, () => meter.start());
+            // An abandoned point's work may go on a little: it must not restart the next point's meter.
+            const published = await scalingRound(driver, destination, plan, point.producers, flow, progress, signal, () => {
+              if (!signal.aborted) meter.start();
+            });
             return { ...published, ...meter.finish() };
           }, () => driver.deleteDestination(destination));
           rounds.push(measured);

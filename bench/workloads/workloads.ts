@@ -1,5 +1,5 @@
 /**
- * The four workloads, written once against the Driver interface (modelled on the OpenMessaging
+ * The workloads, written once against the Driver interface (modelled on the OpenMessaging
  * Benchmark's):
  *
  *   publish          one producer for a fixed time, as fast as acknowledgements come back: batches of
