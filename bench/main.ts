@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- --quick] [-- --only osprey,redis] [--skip-machine] [--skip-micro] [--keep-data]
- *  [--data-dir DIR]`
+ * `npm run bench [-- --quick] [-- --only osprey,redis] [--skip-machine] [--skip-micro] [--skip-scaling]
+ *  [--skip-memory] [--keep-data] [--data-dir DIR]`
  *
  * Installs what is missing (Debian packages), measures the machine's limits, runs the Osprey
  * micro-benchmarks, then starts each broker in turn on loopback over its own temporary directory
  * under one data directory (one disk), runs every workload through each of its drivers, stops it,
- * and writes bench/results/<date>-<host>.{json,svg,md}. See bench/README.md.
+ * runs the memory scenarios on fresh Osprey brokers, and writes
+ * bench/results/<date>-<host>.{json,svg,md}. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { ioredisDriver } from './drivers/ioredis.js';
 import { kafkajsDriver } from './drivers/kafkajs.js';
 import { ospreyClientDriver } from './drivers/osprey-client.js';
 import { kcatDriver, kcatVersion } from './drivers/kcat.js';
+import { librdkafkaDriver, librdkafkaVersion } from './drivers/librdkafka.js';
 import { natsDriver } from './drivers/nats.js';
 import { ensureTools, tools } from './lib/install.js';
 import { findOrFetchNatsServer, systemNatsServer } from './lib/nats-server.js';
@@ -33,8 +35,9 @@ import { installExitHandlers, setKeepData, stopEverything } from './lib/processe
 import { Progress } from './lib/progress.js';
 import { limitFractions, renderChart, renderMarkdown, renderText } from './lib/report.js';
 import { resultSchemaName, validateResultDocument } from './lib/results.js';
-import type { BrokerEntry, LatencyResult, MachineLimits, MicroResult, ResultDocument, Settings, ThroughputResult } from './lib/results.js';
+import type { BrokerEntry, LatencyResult, MachineLimits, MemoryResult, MicroResult, ResultDocument, ScalingResult, Settings, ThroughputResult } from './lib/results.js';
 import { runMicroBenchmarks } from './micro.js';
+import { runMemoryScenario } from './workloads/memory.js';
 import { runDriver } from './workloads/runner.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,6 +48,8 @@ interface Options {
   readonly skipMachine: boolean;
   readonly skipMicro: boolean;
   readonly skipInstall: boolean;
+  readonly skipScaling: boolean;
+  readonly skipMemory: boolean;
   readonly keepData: boolean;
   readonly dataDir: string;
   readonly resultsDir: string;
@@ -55,18 +60,20 @@ function parseOptions(argv: readonly string[]): Options {
     const index = argv.indexOf(flag);
     return index === -1 ? undefined : argv[index + 1];
   };
-  const known = new Set(['--quick', '--only', '--skip-machine', '--skip-micro', '--skip-install', '--keep-data', '--data-dir', '--results-dir', '--help']);
+  const known = new Set(['--quick', '--only', '--skip-machine', '--skip-micro', '--skip-install', '--skip-scaling', '--skip-memory', '--keep-data', '--data-dir', '--results-dir', '--help']);
   for (const [index, argument] of argv.entries()) {
     if (argument.startsWith('--') && !known.has(argument)) throw new Error(`unknown option ${argument} (try --help)`);
     if (!argument.startsWith('--') && !['--only', '--data-dir', '--results-dir'].includes(argv[index - 1] ?? '')) throw new Error(`unexpected argument ${argument}`);
   }
   if (argv.includes('--help')) {
     process.stdout.write(`usage: npm run bench [-- options]
-  --quick            a run of a few minutes (fewer messages, rounds and rates)
+  --quick            the same rows, shorter: 3 s rounds × 3, latency at 1k and 10k msg/s, scaling to 1,000 partitions
   --only a,b         only drivers whose id starts with one of these (osprey, osprey-kcat, osprey-amqp, rabbitmq-quorum, nats, redis…)
   --skip-machine     do not measure disk / loopback / memory limits
   --skip-micro       do not run the Osprey micro-benchmarks
   --skip-install     do not apt-get missing tools nor fetch nats-server (a cached one is still used)
+  --skip-scaling     do not run the partition/producer scaling points
+  --skip-memory      do not run the memory scenarios (fresh brokers with 1,000 and 10,000 partitions)
   --keep-data        keep the brokers' temporary data directories
   --data-dir DIR     parent of the brokers' data directories (default .build/bench-data, on the checkout's disk)
   --results-dir DIR  where the json/svg/md go (default bench/results)
@@ -79,16 +86,29 @@ function parseOptions(argv: readonly string[]): Options {
     skipMachine: argv.includes('--skip-machine'),
     skipMicro: argv.includes('--skip-micro'),
     skipInstall: argv.includes('--skip-install'),
+    skipScaling: argv.includes('--skip-scaling'),
+    skipMemory: argv.includes('--skip-memory'),
     keepData: argv.includes('--keep-data'),
     dataDir: valueOf('--data-dir') ?? join(repositoryRoot, '.build', 'bench-data'),
     resultsDir: valueOf('--results-dir') ?? join(repositoryRoot, 'bench', 'results'),
   };
 }
 
+/**
+ * Quick and full runs measure the same things in the same way — publish rounds of a few seconds,
+ * the 10k msg/s latency rate, 1 KiB latency messages, the scaling points up to 1,000 partitions,
+ * both memory scenarios — and differ in how long and how often: shorter and fewer rounds, no 50k
+ * msg/s latency rate, no 10,000-partition or 100-producer scaling point.
+ */
 function settingsFor(quick: boolean): Settings {
+  const common = {
+    messageSizesBytes: [100, 1024], warmupMessages: 50_000, batchMessages: 100, batchesInFlight: 8,
+    latencySizeBytes: 1024, manyPartitions: 64, manyProducers: 4, manyConsumers: 4,
+    memoryScenarios: [{ partitions: 1000, connections: 0, goalBytes: 250e6 }, { partitions: 10_000, connections: 10_000, goalBytes: 1e9 }],
+  };
   return quick
-    ? { messageSizesBytes: [100, 1024], messagesPerRound: 30_000, rounds: 3, warmupMessages: 5_000, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1_000, 5_000], latencySeconds: 3, latencyRounds: 1, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 20_000 }
-    : { messageSizesBytes: [100, 1024], messagesPerRound: 200_000, rounds: 5, warmupMessages: 50_000, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1_000, 10_000, 50_000], latencySeconds: 15, latencyRounds: 3, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 200_000 };
+    ? { ...common, roundSeconds: 3, maxMessagesPerRound: 5_000_000, rounds: 3, latencyRatesPerSecond: [1_000, 10_000], latencySeconds: 5, latencyRounds: 1, manySeconds: 3, scalingPartitions: [1, 64, 1000], scalingProducers: [1, 10], scalingSeconds: 3, scalingRounds: 1, scalingCapSeconds: 60, memorySeconds: 3 }
+    : { ...common, roundSeconds: 10, maxMessagesPerRound: 20_000_000, rounds: 5, latencyRatesPerSecond: [1_000, 10_000, 50_000], latencySeconds: 15, latencyRounds: 3, manySeconds: 10, scalingPartitions: [1, 64, 1000, 10_000], scalingProducers: [1, 10, 100], scalingSeconds: 5, scalingRounds: 3, scalingCapSeconds: 120, memorySeconds: 10 };
 }
 
 /** A broker to start and the drivers to run against it. */
@@ -96,7 +116,8 @@ interface Plan {
   readonly title: string;
   readonly needs: readonly string[];
   readonly start: () => Promise<RunningBroker>;
-  readonly drivers: ReadonlyArray<{ readonly id: string; readonly client: string; readonly clientVersion: () => string; readonly make: (broker: RunningBroker) => Promise<Driver> }>;
+  /** `needs`: tools (see lib/install.ts) without which this driver is listed under Not run. */
+  readonly drivers: ReadonlyArray<{ readonly id: string; readonly client: string; readonly clientVersion: () => string; readonly make: (broker: RunningBroker) => Promise<Driver>; readonly needs?: readonly string[] }>;
   readonly brokerVersion: () => string;
   readonly fsyncPolicy: string;
 }
@@ -108,11 +129,12 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
   const natsVersion = () => nats?.version ?? 'missing';
   return [
     {
-      title: 'Osprey', needs: ['kcat'], start: () => startOsprey(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before acks=all)',
+      title: 'Osprey', needs: ['kcat', 'gcc', 'rdkafka.h'], start: () => startOsprey(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always (group-commit fdatasync before acks=all)',
       drivers: [
         { id: 'osprey-kafkajs', client: 'kafkajs', clientVersion: () => packageVersion('kafkajs'), make: kafkajsDriver },
         { id: 'osprey-own-client', client: 'own client', clientVersion: () => '-', make: ospreyClientDriver },
-        { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver },
+        { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver, needs: ['kcat'] },
+        { id: 'osprey-librdkafka', client: 'librdkafka (C producer)', clientVersion: librdkafkaVersion, make: (broker) => librdkafkaDriver(broker, join(repositoryRoot, '.build', 'bench-tools')), needs: ['gcc', 'rdkafka.h'] },
       ],
     },
     {
@@ -165,7 +187,7 @@ async function main(): Promise<void> {
   installExitHandlers();
   setKeepData(options.keepData);
   const startedAt = new Date();
-  const settings = settingsFor(options.quick);
+  const settings = options.skipScaling ? { ...settingsFor(options.quick), scalingPartitions: [], scalingProducers: [] } : settingsFor(options.quick);
   const progress = new Progress();
   const log = (line: string) => progress.note(line);
   const problems: string[] = [];
@@ -199,7 +221,7 @@ async function main(): Promise<void> {
   if (!options.skipMachine) {
     log('Machine limits (fio, iperf3, memory copy)…');
     try {
-      machine = await measureMachine(options.dataDir, options.quick);
+      machine = await measureMachine(options.dataDir, settings.roundSeconds);
       for (const limit of Object.values(machine)) log(`  ${limit.name}: ${limit.megabytesPerSecond === null ? limit.note : `${limit.megabytesPerSecond.toFixed(0)} MB/s`}`);
     } catch (error) {
       problems.push(`machine limits: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
@@ -215,6 +237,8 @@ async function main(): Promise<void> {
   const brokers: BrokerEntry[] = [];
   const throughput: ThroughputResult[] = [];
   const latency: LatencyResult[] = [];
+  const scaling: ScalingResult[] = [];
+  const memory: MemoryResult[] = [];
   for (const plan of selectedPlans) {
     const skip = (why: string) => {
       for (const driver of plan.drivers) brokers.push({ driver: driver.id, broker: plan.title, brokerVersion: plan.brokerVersion(), client: driver.client, clientVersion: driver.clientVersion(), durability: plan.fsyncPolicy, fsyncPolicy: plan.fsyncPolicy, skipped: why });
@@ -238,8 +262,9 @@ async function main(): Promise<void> {
     try {
       log(`${plan.title} ${broker.version} up (pid ${broker.pid}, port ${broker.port})`);
       for (const planned of plan.drivers) {
-        if (planned.id === 'osprey-kcat' && missing.includes('kcat')) {
-          brokers.push({ driver: planned.id, broker: broker.kind, brokerVersion: broker.version, client: planned.client, clientVersion: 'missing', durability: plan.fsyncPolicy, fsyncPolicy: broker.fsyncPolicy, skipped: 'kcat missing' });
+        const driverMissing = (planned.needs ?? []).filter((command) => missing.includes(command));
+        if (driverMissing.length > 0) {
+          brokers.push({ driver: planned.id, broker: broker.kind, brokerVersion: broker.version, client: planned.client, clientVersion: 'missing', durability: plan.fsyncPolicy, fsyncPolicy: broker.fsyncPolicy, skipped: `${driverMissing.join(', ')} missing` });
           continue;
         }
         let driver: Driver;
@@ -257,6 +282,7 @@ async function main(): Promise<void> {
           const results = await runDriver(driver, broker, settings, progress);
           throughput.push(...results.throughput);
           latency.push(...results.latency);
+          scaling.push(...results.scaling);
           problems.push(...results.problems);
         } finally {
           await driver.close().catch(() => undefined);
@@ -265,6 +291,20 @@ async function main(): Promise<void> {
     } finally {
       log(`${plan.title}: stopping`);
       await broker.stop();
+    }
+  }
+
+  // Memory: fresh Osprey brokers (nothing earlier runs left in their heaps), loaded through the own client.
+  if (!options.skipMemory && selectedPlans.some((plan) => plan.drivers.some((driver) => driver.id === 'osprey-own-client'))) {
+    for (const scenario of settings.memoryScenarios) {
+      log(`Osprey memory: ${scenario.partitions} partitions, ${scenario.connections} idle connections, fresh broker…`);
+      try {
+        memory.push(await runMemoryScenario((flags) => startOsprey({ dataParent: options.dataDir }, 'kafka', flags), scenario, settings.memorySeconds, progress));
+      } catch (error) {
+        const message = `memory ${scenario.partitions} partitions / ${scenario.connections} connections: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`;
+        progress.end(`FAILED ${message}`);
+        problems.push(message);
+      }
     }
   }
 
@@ -279,6 +319,8 @@ async function main(): Promise<void> {
     brokers,
     throughput,
     latency,
+    scaling,
+    memory,
     micro,
     limitFractions: limitFractions(throughput, machine),
     problems,

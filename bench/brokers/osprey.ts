@@ -30,14 +30,17 @@ export function ospreyVersion(): string {
 
 export type OspreyProtocol = 'kafka' | 'amqp';
 
-export async function startOsprey(options: BrokerStartOptions, protocol: OspreyProtocol = 'kafka'): Promise<RunningBroker> {
+/** `extraArgs`: more broker flags (the memory workload raises the connection limits). */
+export async function startOsprey(options: BrokerStartOptions, protocol: OspreyProtocol = 'kafka', extraArgs: readonly string[] = []): Promise<RunningBroker> {
   const dataDir = temporaryDirectory(options.dataParent, 'osprey-');
   const args = [
     cliEntry, 'broker', '--data-dir', dataDir, '--host', '127.0.0.1', '--kafka-port', '0', '--http-port', '-1',
     '--flush', 'always',
     // Benchmarks start one consumer at a time; Kafka's 3 s wait for more members would only add idle time.
     '--groups.initial-rebalance-delay-ms', '0',
-    ...(protocol === 'amqp' ? ['--amqp-port', '0'] : []),
+    // Kafka only: the AMQP listener off, or it would take 5672 and fail when that is in use.
+    ...(protocol === 'amqp' ? ['--amqp-port', '0'] : ['--amqp-port', '-1']),
+    ...extraArgs,
   ];
   const env: Record<string, string> = {};
   for (const name of Object.keys(process.env)) if (name.startsWith('OSPREY_')) env[name] = '';

@@ -17,10 +17,20 @@ export interface Destination {
   readonly partitions: number;
 }
 
+export interface ProducerOptions {
+  /**
+   * Each message to the next partition in turn, rather than each send() call's messages to one
+   * partition: what librdkafka's default partitioner does with unkeyed messages (a random partition
+   * per message), so one produce request carries many partitions. The scaling workload uses it.
+   */
+  readonly spread?: boolean;
+}
+
 export interface Producer {
   /**
-   * Sends the payloads (to one partition, chosen round-robin per call) and resolves once the broker
-   * has acknowledged all of them with the driver's durability setting. Calls may overlap.
+   * Sends the payloads (to one partition, chosen round-robin per call; or, with `spread`, each to
+   * the next partition) and resolves once the broker has acknowledged all of them with the driver's
+   * durability setting. Calls may overlap.
    */
   send(payloads: readonly Buffer[]): Promise<void>;
   close(): Promise<void>;
@@ -57,17 +67,24 @@ export interface Driver {
   /** The durability class in a few words, for the table. */
   readonly durability: string;
   /** Which workloads it can run; the others are left out (and said so). */
-  readonly workloads: ReadonlySet<'publish' | 'consume' | 'latency' | 'many-partitions'>;
+  readonly workloads: ReadonlySet<'publish' | 'consume' | 'latency' | 'many-partitions' | 'scaling'>;
   /** Wait after consumers have joined before producing (group rebalances settling), ms. */
   readonly settleMs: number;
   createDestination(destination: Destination): Promise<void>;
   /** Removes it and its data after a round (outside the clock), so rounds start alike and memory-resident brokers do not carry earlier rounds. */
   deleteDestination(destination: Destination): Promise<void>;
-  openProducer(destination: Destination): Promise<Producer>;
+  /** `options.spread` is honoured by the drivers that run the scaling workload. */
+  openProducer(destination: Destination, options?: ProducerOptions): Promise<Producer>;
   /** Resolves once the consumer is subscribed and will see messages from the beginning. */
   openConsumer(destination: Destination, options: ConsumerOptions): Promise<Consumer>;
   close(): Promise<void>;
 }
+
+/**
+ * How long the drivers' admin clients wait for CreateTopics and DeleteTopics: creating or deleting
+ * a topic of 10,000 partitions took 16 s and over 30 s (the client's default) on 2026-12-05.
+ */
+export const adminRequestTimeoutMs = 300_000;
 
 /** Makes a driver once its broker is running. */
 export type DriverFactory = (broker: RunningBroker) => Promise<Driver>;
@@ -96,5 +113,55 @@ export function packageVersion(name: string): string {
     return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
+  }
+}
+
+/**
+ * Sends waiting for their acknowledgements, per partition in the order sent, for clients that
+ * report "COUNT more messages acknowledged on partition P" (kcat's debug log, the librdkafka
+ * producer's report lines): each report resolves the oldest sends of that partition it covers.
+ */
+export class AcknowledgementQueues {
+  private readonly queues = new Map<number, Array<{ remaining: number; resolve: () => void; reject: (error: Error) => void }>>();
+  private failure: Error | undefined;
+
+  /** Resolves once `count` messages sent now to `partition` have been acknowledged. */
+  wait(partition: number, count: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (count === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const queue = this.queues.get(partition) ?? [];
+      this.queues.set(partition, queue);
+      queue.push({ remaining: count, resolve, reject });
+    });
+  }
+
+  /** Resolves once every partition's count of messages sent now has been acknowledged. */
+  waitAll(counts: ReadonlyMap<number, number>): Promise<void> {
+    return Promise.all([...counts].map(([partition, count]) => this.wait(partition, count))).then(() => undefined);
+  }
+
+  acknowledge(partition: number, count: number): void {
+    const queue = this.queues.get(partition) ?? [];
+    while (count > 0 && queue.length > 0) {
+      const head = queue[0]!;
+      const taken = Math.min(count, head.remaining);
+      head.remaining -= taken;
+      count -= taken;
+      if (head.remaining === 0) {
+        queue.shift();
+        head.resolve();
+      }
+    }
+  }
+
+  /** Rejects every waiting send, and every later one. */
+  failAll(error: Error): void {
+    this.failure ??= error;
+    for (const queue of this.queues.values()) for (const send of queue.splice(0)) send.reject(error);
+  }
+
+  get failed(): Error | undefined {
+    return this.failure;
   }
 }

@@ -6,7 +6,8 @@
  *   producer  kcat -P, one message per line on stdin, acks=all, linger 1 ms. Single-partition topics:
  *             -p 0. Several partitions: -K '\t' with partitioner=consistent (CRC32 of the key modulo
  *             the partition count) and one precomputed key per partition, so each send() call goes
- *             to one partition, round-robin, as with the other drivers.
+ *             to one partition, round-robin, as with the other drivers; with `spread` (scaling
+ *             workload) each line gets the next partition's key.
  *             Acknowledgements: kcat prints its delivery reports only from rd_kafka_poll(), which it
  *             calls after producing a line, not while it waits for input, so the last messages would
  *             never be reported. librdkafka's debug log (-d msg) is written from its broker thread as
@@ -36,8 +37,8 @@ import { crc32 } from '@node-rs/crc32';
 import type { RunningBroker } from '../brokers/broker.js';
 import { Admin } from '../../src/client/admin.js';
 import { KafkaClient } from '../../src/client/client.js';
-import { roundRobin } from './driver.js';
-import type { Consumer, ConsumerOptions, Destination, Driver, Producer } from './driver.js';
+import { adminRequestTimeoutMs, AcknowledgementQueues, roundRobin } from './driver.js';
+import type { Consumer, ConsumerOptions, Destination, Driver, Producer, ProducerOptions } from './driver.js';
 
 export function kcatVersion(): string {
   try {
@@ -55,15 +56,16 @@ const inputBlockBytes = 1024;
 const exitTimeoutMs = 30_000;
 const consumeBufferBytes = 64 * 1024;
 
-/** One kcat process: stderr line by line to `onStderrLine`, stdout chunks to `onStdout`. */
-class KcatProcess {
+/** One kcat (or other client) process: stderr line by line to `onStderrLine`, stdout chunks to `onStdout`. */
+export class KcatProcess {
   private readonly child: ChildProcess;
   private stderrTail = '';
   private partialLine = '';
   private exitCode: number | null | undefined;
   readonly exited: Promise<void>;
 
-  constructor(command: string, args: readonly string[], onStderrLine: (line: string) => void, onStdout?: (chunk: Buffer) => void) {
+  /** `name`: what the process is called in errors. */
+  constructor(command: string, args: readonly string[], onStderrLine: (line: string) => void, onStdout?: (chunk: Buffer) => void, private readonly name = 'kcat') {
     this.child = spawn(command, args, { stdio: ['pipe', onStdout === undefined ? 'ignore' : 'pipe', 'pipe'] });
     this.child.stdin!.on('error', () => undefined); // EPIPE if kcat has died; reported through `exited`
     if (onStdout !== undefined) this.child.stdout!.on('data', onStdout);
@@ -88,7 +90,7 @@ class KcatProcess {
 
   /** Why it ended, for errors. */
   describeExit(): string {
-    return `kcat exited with ${String(this.exitCode)}: ${this.stderrTail.trim().split('\n').slice(-3).join(' | ')}`;
+    return `${this.name} exited with ${String(this.exitCode)}: ${this.stderrTail.trim().split('\n').slice(-3).join(' | ')}`;
   }
 
   write(data: Buffer): void {
@@ -125,17 +127,11 @@ function keysForPartitions(partitions: number): Buffer[] {
   return keys as Buffer[];
 }
 
-interface PendingSend {
-  remaining: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 const deliveredLine = /: (\S+) \[(\d+)\]: MessageSet with (\d+) message\(s\) .*delivered$/;
 
 export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
   const bootstrap = `${broker.host}:${broker.port}`;
-  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-kcat-admin' });
+  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-kcat-admin', requestTimeoutMs: adminRequestTimeoutMs });
   const admin = new Admin(adminClient);
   const open = new Set<KcatProcess>();
   return {
@@ -144,7 +140,7 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
     client: 'kcat',
     clientVersion: kcatVersion(),
     durability: 'acks=all, fsync before ack',
-    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
+    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions', 'scaling']),
     settleMs: 1500,
     async createDestination(destination: Destination) {
       await admin.createTopic(destination.name, { partitions: destination.partitions });
@@ -152,17 +148,13 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
     async deleteDestination(destination: Destination) {
       await admin.deleteTopic(destination.name);
     },
-    async openProducer(destination: Destination): Promise<Producer> {
+    async openProducer(destination: Destination, options: ProducerOptions = {}): Promise<Producer> {
       const topic = destination.name;
       const keyed = destination.partitions > 1;
+      const spread = options.spread === true;
       const keys = keyed ? keysForPartitions(destination.partitions) : [];
       const nextPartition = roundRobin(destination.partitions);
-      const pending = new Map<number, PendingSend[]>();
-      let failure: Error | undefined;
-      const failAll = (error: Error) => {
-        failure ??= error;
-        for (const queue of pending.values()) for (const send of queue.splice(0)) send.reject(error);
-      };
+      const pending = new AcknowledgementQueues();
       let markReady: () => void = () => undefined;
       const ready = new Promise<void>((resolve) => (markReady = resolve));
       const readyLine = `Topic ${topic} partition count changed from 0 to `;
@@ -172,40 +164,29 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
       ], (line) => {
         const delivered = deliveredLine.exec(line);
         if (delivered !== null) {
-          if (delivered[1] === topic) acknowledge(Number(delivered[2]), Number(delivered[3]));
+          if (delivered[1] === topic) pending.acknowledge(Number(delivered[2]), Number(delivered[3]));
         } else if (line.includes(readyLine)) {
           markReady();
         } else if (line.includes('Delivery failed') || line.startsWith('% FATAL')) {
-          failAll(new Error(`kcat: ${line}`));
+          pending.failAll(new Error(`kcat: ${line}`));
         }
       });
       open.add(kcat);
-      void kcat.exited.then(() => failAll(new Error(kcat.describeExit())));
+      void kcat.exited.then(() => pending.failAll(new Error(kcat.describeExit())));
       await kcat.until(ready, 'kcat producer did not start');
       let writtenBytes = 0;
 
-      function acknowledge(partition: number, count: number): void {
-        const queue = pending.get(partition) ?? [];
-        while (count > 0 && queue.length > 0) {
-          const head = queue[0]!;
-          const taken = Math.min(count, head.remaining);
-          head.remaining -= taken;
-          count -= taken;
-          if (head.remaining === 0) {
-            queue.shift();
-            head.resolve();
-          }
-        }
-      }
-
       return {
         send(payloads) {
-          if (failure !== undefined) return Promise.reject(failure);
+          if (pending.failed !== undefined) return Promise.reject(pending.failed);
           if (payloads.length === 0) return Promise.resolve();
-          const partition = nextPartition();
+          const sendPartition = spread && keyed ? -1 : nextPartition();
+          const counts = new Map<number, number>();
           const parts: Buffer[] = [];
           let bytes = 0;
           for (const payload of payloads) {
+            const partition = spread && keyed ? nextPartition() : sendPartition;
+            counts.set(partition, (counts.get(partition) ?? 0) + 1);
             if (keyed) parts.push(keys[partition]!, tab);
             parts.push(payload, newlineBuffer);
             bytes += (keyed ? keys[partition]!.length + 1 : 0) + payload.length + 1;
@@ -213,12 +194,9 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
           const padding = (inputBlockBytes - ((writtenBytes + bytes) % inputBlockBytes)) % inputBlockBytes;
           if (padding > 0) parts.push(Buffer.alloc(padding, newline));
           writtenBytes += bytes + padding;
-          return new Promise<void>((resolve, reject) => {
-            const queue = pending.get(partition) ?? [];
-            pending.set(partition, queue);
-            queue.push({ remaining: payloads.length, resolve, reject });
-            kcat.write(Buffer.concat(parts, bytes + padding));
-          });
+          const acknowledged = pending.waitAll(counts);
+          kcat.write(Buffer.concat(parts, bytes + padding));
+          return acknowledged;
         },
         async close() {
           open.delete(kcat);

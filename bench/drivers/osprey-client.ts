@@ -10,14 +10,14 @@ import { Consumer as FetchConsumer } from '../../src/client/consumer.js';
 import type { TopicPartitionOffset } from '../../src/client/consumer.js';
 import { GroupMember } from '../../src/client/group.js';
 import { Producer as ClientProducer } from '../../src/client/producer.js';
-import { roundRobin } from './driver.js';
-import type { Consumer, ConsumerOptions, Destination, Driver, Producer } from './driver.js';
+import { adminRequestTimeoutMs, roundRobin } from './driver.js';
+import type { Consumer, ConsumerOptions, Destination, Driver, Producer, ProducerOptions } from './driver.js';
 
 const commitIntervalMs = 1000;
 
 export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver> {
   const bootstrap = `${broker.host}:${broker.port}`;
-  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-admin' });
+  const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-admin', requestTimeoutMs: adminRequestTimeoutMs });
   const admin = new Admin(adminClient);
   const closers = new Set<() => Promise<void>>();
   return {
@@ -26,7 +26,7 @@ export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver>
     client: 'own client',
     clientVersion: '-',
     durability: 'acks=all, fsync before ack',
-    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
+    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions', 'scaling']),
     settleMs: 1500,
     async createDestination(destination: Destination) {
       await admin.createTopic(destination.name, { partitions: destination.partitions });
@@ -34,7 +34,7 @@ export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver>
     async deleteDestination(destination: Destination) {
       await admin.deleteTopic(destination.name);
     },
-    async openProducer(destination: Destination): Promise<Producer> {
+    async openProducer(destination: Destination, options: ProducerOptions = {}): Promise<Producer> {
       const client = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-producer' });
       // lingerMs 0: a batch closes at the end of the event-loop turn (setImmediate). Records sent in one
       // turn, or while earlier requests are in flight, still share batches, so throughput matches
@@ -50,7 +50,8 @@ export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver>
       closers.add(close);
       return {
         send(payloads) {
-          const partition = nextPartition();
+          const spread = options.spread === true;
+          const partition = spread ? -1 : nextPartition();
           return new Promise<void>((resolve, reject) => {
             let pending = payloads.length;
             let failed = false;
@@ -64,7 +65,7 @@ export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver>
               if (--pending === 0) resolve();
             };
             // produce() answers false when the client's buffer is full; the record is queued anyway.
-            for (const value of payloads) producer.produce(destination.name, { value, partition }, delivered);
+            for (const value of payloads) producer.produce(destination.name, { value, partition: spread ? nextPartition() : partition }, delivered);
           });
         },
         close,

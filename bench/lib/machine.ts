@@ -2,8 +2,8 @@
  * The machine's own limits, measured in the same run as the brokers, in the same data directory:
  *
  *   disk, group-commit cadence   fio: sequential 64 KiB writes, fdatasync after each (what a log that
- *                                fsyncs every batch can reach at best)
- *   disk, large writes           fio: sequential 1 MiB writes, fdatasync after each
+ *                                fsyncs every batch can reach at best), for as long as a publish round
+ *   disk, large writes           fio: sequential 1 MiB writes, fdatasync after each, as long
  *   loopback TCP                 iperf3 over 127.0.0.1, one stream
  *   memory copy                  Buffer.copy of 64 MiB in this process
  */
@@ -17,13 +17,18 @@ interface FioReport {
   jobs: Array<{ write: { bw_bytes: number } }>;
 }
 
-async function fioWrite(directory: string, blockBytes: number, totalBytes: number): Promise<MachineLimit> {
+/**
+ * fio appending `blockBytes` at a time with an fdatasync after each, for `seconds` (or until
+ * `totalBytes`, whichever comes first): as long as a publish round, so both are read over the same
+ * stretch of a disk whose speed wanders.
+ */
+async function fioWrite(directory: string, blockBytes: number, totalBytes: number, seconds: number): Promise<MachineLimit> {
   const name = `Sequential write ${blockBytes >= 1 << 20 ? `${blockBytes >> 20} MiB` : `${blockBytes >> 10} KiB`} + fdatasync each`;
-  const settings = `fio --rw=write --bs=${blockBytes} --size=${totalBytes} --ioengine=sync --fdatasync=1 --end_fsync=1 --direct=0`;
+  const settings = `fio --rw=write --bs=${blockBytes} --size=${totalBytes} --runtime=${seconds} --ioengine=sync --fdatasync=1 --end_fsync=1 --direct=0`;
   if (!hasCommand('fio')) return { name, megabytesPerSecond: null, tool: 'fio', settings, note: 'fio missing' };
   const scratch = temporaryDirectory(directory, 'fio-');
   try {
-    const { stdout } = await runCommand('fio', ['--name=bench', `--directory=${scratch}`, '--rw=write', `--bs=${blockBytes}`, `--size=${totalBytes}`, '--ioengine=sync', '--fdatasync=1', '--end_fsync=1', '--direct=0', '--output-format=json'], { timeoutMs: 180_000 });
+    const { stdout } = await runCommand('fio', ['--name=bench', `--directory=${scratch}`, '--rw=write', `--bs=${blockBytes}`, `--size=${totalBytes}`, `--runtime=${seconds}`, '--ioengine=sync', '--fdatasync=1', '--end_fsync=1', '--direct=0', '--output-format=json'], { timeoutMs: 180_000 });
     const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as FioReport;
     return { name, megabytesPerSecond: (report.jobs[0]?.write.bw_bytes ?? 0) / 1e6, tool: 'fio', settings };
   } finally {
@@ -68,10 +73,11 @@ function memoryCopy(): MachineLimit {
   return { name: 'Memory copy', megabytesPerSecond: (bytes * repeats) / seconds / 1e6, tool: 'node Buffer.copy', settings: `64 MiB × ${repeats}, warm pages` };
 }
 
-export async function measureMachine(dataParent: string, quick: boolean): Promise<MachineLimits> {
-  const diskGroupCommit = await fioWrite(dataParent, 64 * 1024, quick ? 64 << 20 : 512 << 20);
-  const diskLargeWrites = await fioWrite(dataParent, 1 << 20, quick ? 256 << 20 : 1024 << 20);
-  const loopback = await loopbackTcp(quick ? 2 : 5);
+/** `seconds`: how long each fio and iperf3 measurement runs (the length of a publish round). */
+export async function measureMachine(dataParent: string, seconds: number): Promise<MachineLimits> {
+  const diskGroupCommit = await fioWrite(dataParent, 64 * 1024, 4 * 2 ** 30, seconds);
+  const diskLargeWrites = await fioWrite(dataParent, 1 << 20, 4 * 2 ** 30, seconds);
+  const loopback = await loopbackTcp(seconds);
   return { diskGroupCommit, diskLargeWrites, loopbackTcp: loopback, memoryCopy: memoryCopy() };
 }
 

@@ -167,15 +167,25 @@ export function clearsignedBody(text: string): string {
   return text.slice(start + 2, end);
 }
 
+/** A URL as errors (which reach the results file) name it: the path on apt's mirror, not the mirror's host. */
+export function mirrorPath(url: string): string {
+  try {
+    return `<apt's Debian mirror>${new URL(url).pathname}`;
+  } catch {
+    return "<apt's Debian mirror>";
+  }
+}
+
 async function download(url: string): Promise<Buffer> {
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(120_000) });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : '';
-    throw new Error(`GET ${url}: ${error instanceof Error ? error.message : String(error)}${cause ? ` (${cause})` : ''}`);
+    const detail = `${error instanceof Error ? error.message : String(error)}${cause ? ` (${cause})` : ''}`.replaceAll(new URL(url).host, '<mirror>');
+    throw new Error(`GET ${mirrorPath(url)}: ${detail}`);
   }
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
+  if (!response.ok) throw new Error(`GET ${mirrorPath(url)}: HTTP ${response.status}`);
   return Buffer.from(await response.arrayBuffer());
 }
 

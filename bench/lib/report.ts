@@ -2,7 +2,7 @@
  * Turns a results document into what people read: text tables for the terminal (and a Markdown
  * copy beside the JSON), the SVG chart, and Osprey's figures as fractions of the machine's limits.
  */
-import type { LimitFraction, MachineLimits, ResultDocument, ThroughputResult, ThroughputWorkload } from './results.js';
+import type { LimitFraction, MachineLimits, ResultDocument, ScalingResult, ThroughputResult, ThroughputWorkload } from './results.js';
 import { formatCount, formatMicroseconds } from './stats.js';
 import type { Summary } from './stats.js';
 import { renderBarChart } from './svg.js';
@@ -38,7 +38,7 @@ function driverName(document: ResultDocument, driver: string): string {
 }
 
 function driverLabel(driver: string): string {
-  return driver.replace(/^osprey-(kafkajs|kcat|own-client)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
+  return driver.replace(/^osprey-(kafkajs|kcat|own-client|librdkafka)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
 }
 
 /** "0.54/0.98": CPU cores busy on the broker side / the client side (median round). */
@@ -48,6 +48,8 @@ function cores(entry: ThroughputResult | undefined): string {
 }
 
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(0)}`;
+/** A whole count as people write it: 1, 64, 1,000, 10,000. */
+const wholeCount = (value: number) => value.toLocaleString('en-US');
 const decimal = (value: number) => (value >= 10 ? value.toFixed(0) : value.toFixed(1));
 
 export interface Table {
@@ -83,12 +85,16 @@ export function tables(document: ResultDocument): Table[] {
     formatMicroseconds(entry.median.p50Us), formatMicroseconds(entry.median.p99Us), formatMicroseconds(entry.median.p999Us), formatMicroseconds(entry.median.maxUs),
   ]);
   const result: Table[] = [
-    { title: `Throughput: ${formatCount(document.settings.messagesPerRound)} messages per round, median of ${document.settings.rounds} rounds (min–max); CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
+    { title: `Throughput: rounds of ${document.settings.roundSeconds} s of publishing (then the consumer reads that backlog), median of ${document.settings.rounds} rounds (min–max); CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
   ];
   const amqpComparison = amqpComparisonTable(document);
   if (amqpComparison !== null) result.push(amqpComparison);
   if (latencyRows.length > 0) result.push({ title: `End-to-end latency (send → receipt, HDR histogram), ${document.settings.latencySizeBytes} B, ${document.settings.latencySeconds} s per rate, median-p99 round of ${document.settings.latencyRounds}`, headers: ['broker / client', 'target/s', 'sent/s', 'p50', 'p99', 'p99.9', 'max'], rows: latencyRows });
-  if (manyRows.length > 0) result.push({ title: `Many partitions: 1 destination × ${document.settings.manyPartitions} partitions, ${document.settings.manyProducers} producers + ${document.settings.manyConsumers} consumers at once, ${formatCount(document.settings.manyMessages)} messages end to end`, headers: ['broker / client', 'size', 'msg/s', 'MB/s', 'CPU s/M', 'cores b/c', 'RSS MB'], rows: manyRows });
+  if (manyRows.length > 0) result.push({ title: `Many partitions: 1 destination × ${document.settings.manyPartitions} partitions, ${document.settings.manyProducers} producers + ${document.settings.manyConsumers} consumers at once, producers sending for ${document.settings.manySeconds} s, end to end`, headers: ['broker / client', 'size', 'msg/s', 'MB/s', 'CPU s/M', 'cores b/c', 'RSS MB'], rows: manyRows });
+  const scaling = scalingTable(document);
+  if (scaling !== null) result.push(scaling);
+  const memory = memoryTable(document);
+  if (memory !== null) result.push(memory);
   if (document.machine !== null) {
     const machine = document.machine;
     const limitRows = (Object.keys(machine) as (keyof MachineLimits)[]).map((key) => {
@@ -104,6 +110,77 @@ export function tables(document: ResultDocument): Table[] {
   const skipped = document.brokers.filter((entry) => entry.skipped !== undefined);
   if (skipped.length > 0) result.push({ title: 'Not run', headers: ['driver', 'why'], rows: skipped.map((entry) => [entry.driver, entry.skipped ?? '']) });
   return result;
+}
+
+/** Scaling points up to this many partitions are held to the issue's goal (within 25 % of the baseline). */
+export const scalingGoalMaxPartitions = 1000;
+/** The goal: records/s at least 75 % of the baseline's, CPU per million records at most 1.25× it. */
+export const scalingGoalTolerance = 0.25;
+
+/** A scaling point's figures against its driver's 1-partition, 1-producer point (the baseline). */
+export interface ScalingShare {
+  /** records/s as a share of the baseline's (1 = the same). */
+  readonly rateShare: number;
+  /** CPU seconds per million records as a multiple of the baseline's (1 = the same). */
+  readonly cpuMultiple: number;
+  /** Within the goal's 25 %, or null for points beyond 1,000 partitions, which the goal leaves free. */
+  readonly withinGoal: boolean | null;
+}
+
+export function scalingShare(point: ScalingResult, baseline: ScalingResult | undefined): ScalingShare | null {
+  if (point.figures === null || baseline?.figures == null) return null;
+  const rateShare = point.figures.messagesPerSecond.median / baseline.figures.messagesPerSecond.median;
+  const cpuMultiple = point.figures.brokerCpuSecondsPerMillion.median / baseline.figures.brokerCpuSecondsPerMillion.median;
+  const withinGoal = point.partitions > scalingGoalMaxPartitions ? null : rateShare >= 1 - scalingGoalTolerance && cpuMultiple <= 1 + scalingGoalTolerance;
+  return { rateShare, cpuMultiple, withinGoal };
+}
+
+/** The baseline of a driver's scaling points: one partition, one producer. */
+function scalingBaseline(document: ResultDocument, driver: string): ScalingResult | undefined {
+  return document.scaling.find((entry) => entry.driver === driver && entry.partitions === 1 && entry.producers === 1);
+}
+
+/**
+ * Records/s and broker CPU per million records per partition count and producer count, each as a
+ * share of the same driver's 1-partition/1-producer figure; a point that did not finish says why.
+ */
+export function scalingTable(document: ResultDocument): Table | null {
+  if (document.scaling.length === 0) return null;
+  const rows = document.scaling.map((entry) => {
+    const name = driverName(document, entry.driver);
+    const figures = entry.figures;
+    if (figures === null) return [name, wholeCount(entry.partitions), String(entry.producers), '–', '–', '–', '–', '–', '–', entry.partitions > scalingGoalMaxPartitions ? '–' : 'no', `not measured: ${entry.failure ?? 'no round finished'}`];
+    const share = scalingShare(entry, scalingBaseline(document, entry.driver));
+    return [
+      name, wholeCount(entry.partitions), String(entry.producers),
+      spread(figures.messagesPerSecond), share === null ? '–' : `${(share.rateShare * 100).toFixed(0)} %`,
+      figures.brokerCpuSecondsPerMillion.median.toFixed(2), share === null ? '–' : `${share.cpuMultiple.toFixed(2)}×`,
+      `${figures.brokerCpuCores.median.toFixed(2)}/${figures.clientCpuCores.median.toFixed(2)}`,
+      megabytes(figures.brokerPeakRssBytes.max),
+      share?.withinGoal == null ? '–' : share.withinGoal ? 'yes' : 'no',
+      entry.failure === undefined ? '' : `a round failed: ${entry.failure}`,
+    ];
+  });
+  const settings = document.settings;
+  return {
+    title: `Scaling: publish only, ${settings.messageSizesBytes[0] ?? 100} B, ${settings.scalingSeconds} s per point (capped at ${settings.scalingCapSeconds} s with setup), median of ${settings.scalingRounds}; partitions with 1 producer, producers on 1 partition; share = records/s as % of the driver's 1-partition/1-producer point, CPU × = broker CPU per million records against it; goal: within ${scalingGoalTolerance * 100} % up to ${wholeCount(scalingGoalMaxPartitions)} partitions`,
+    headers: ['broker / client', 'partitions', 'producers', 'msg/s', 'share', 'CPU s/M', 'CPU ×', 'cores b/c', 'RSS MB', 'goal', 'note'],
+    rows,
+  };
+}
+
+/** Peak broker RSS per memory scenario (fresh broker each) against the issue's goal. */
+export function memoryTable(document: ResultDocument): Table | null {
+  if (document.memory.length === 0) return null;
+  return {
+    title: `Memory: broker peak RSS on a fresh broker per scenario, one producer publishing 100 B records in batches of 100, round-robin over the partitions (one batch to every partition, then ${document.settings.memorySeconds} s more) while the idle connections (ApiVersions + Metadata done) stay open`,
+    headers: ['partitions', 'connections', 'records', 'peak RSS MB', 'goal MB', 'within goal', 'notes'],
+    rows: document.memory.map((entry) => [
+      wholeCount(entry.partitions), entry.connections === entry.connectionsOpened ? wholeCount(entry.connections) : `${wholeCount(entry.connectionsOpened)} of ${wholeCount(entry.connections)}`,
+      formatCount(entry.messages), megabytes(entry.peakRssBytes), megabytes(entry.goalBytes),
+      entry.peakRssBytes <= entry.goalBytes && entry.connectionsOpened === entry.connections ? 'yes' : 'no', entry.notes.join('; '),
+    ]),
+  };
 }
 
 /** The AMQP drivers compared, all through amqplib with persistent messages, confirms and acks. */
@@ -192,11 +269,18 @@ export function renderChart(document: ResultDocument): string {
     }));
     if (rows.length > 0) panels.push({ title: `End-to-end latency at ${formatCount(rate)} msg/s (* = rate not sustained)`, scale: 'log', rows, format: formatMicroseconds });
   }
+  const scalingRows: BarRow[] = [];
+  for (const entry of document.scaling) {
+    const share = scalingShare(entry, scalingBaseline(document, entry.driver));
+    if (share === null) continue;
+    scalingRows.push({ label: `${driverName(document, entry.driver)}, ${wholeCount(entry.partitions)} part. × ${entry.producers} prod.`, values: [{ series: 'records/s, % of 1 partition × 1 producer', value: share.rateShare * 100 }] });
+  }
+  if (scalingRows.length > 0) panels.push({ title: 'Scaling: records/s as a share of the same client\'s 1-partition, 1-producer rate (goal ≥ 75 % up to 1,000 partitions)', scale: 'linear', rows: scalingRows, format: (value) => `${value.toFixed(0)} %` });
   const limitsPanel = machinePanel(document);
   if (limitsPanel !== null) panels.push(limitsPanel);
   return renderBarChart(panels, {
     title: `Osprey vs peers — ${document.host.cpuCount}× ${document.host.cpuModel}`,
-    subtitle: `${document.mode} run ${document.startedAt}; ${formatCount(document.settings.messagesPerRound)} msgs/round, ${document.settings.rounds} rounds; durable settings per broker (see JSON)`,
+    subtitle: `${document.mode} run ${document.startedAt}; ${document.settings.roundSeconds} s publish rounds, ${document.settings.rounds} rounds; durable settings per broker (see JSON)`,
   });
 }
 

@@ -4,11 +4,14 @@
  * it writes, and by test/unit/bench).
  *
  *   { schema, startedAt, finishedAt, mode, host{…}, settings{…}, machine{…}, brokers[…],
- *     throughput[…], latency[…], micro[…], problems[…] }
+ *     throughput[…], latency[…], scaling[…], memory[…], micro[…], problems[…] }
+ *
+ * Schema 2 (2026-12): publish rounds last `roundSeconds` instead of a fixed message count, so
+ * `messages` of a throughput entry is the median round's count; scaling and memory are new.
  */
 import type { LatencySummary, Summary } from './stats.js';
 
-export const resultSchemaName = 'osprey-bench/1';
+export const resultSchemaName = 'osprey-bench/2';
 
 export interface HostFacts {
   readonly hostname: string;
@@ -22,7 +25,10 @@ export interface HostFacts {
 
 export interface Settings {
   readonly messageSizesBytes: readonly number[];
-  readonly messagesPerRound: number;
+  /** A publish round sends for this long (then waits for its last acknowledgements). */
+  readonly roundSeconds: number;
+  /** …or until this many messages, whichever comes first (bounds the disk a round fills). */
+  readonly maxMessagesPerRound: number;
   readonly rounds: number;
   readonly warmupMessages: number;
   readonly batchMessages: number;
@@ -34,7 +40,68 @@ export interface Settings {
   readonly manyPartitions: number;
   readonly manyProducers: number;
   readonly manyConsumers: number;
-  readonly manyMessages: number;
+  /** Producers of many-partitions send for this long; the round ends when everything sent has arrived. */
+  readonly manySeconds: number;
+  /** Partition counts of the scaling workload (one producer), the first being the baseline. */
+  readonly scalingPartitions: readonly number[];
+  /** Producer counts of the scaling workload (on one partition), the first being the baseline. */
+  readonly scalingProducers: readonly number[];
+  /** Each scaling point publishes for this long… */
+  readonly scalingSeconds: number;
+  readonly scalingRounds: number;
+  /** …and is abandoned (reported as over the cap) when creating, publishing and draining take longer. */
+  readonly scalingCapSeconds: number;
+  /** The memory workload: partitions and idle connections per scenario, and how long it publishes. */
+  readonly memoryScenarios: readonly MemoryScenario[];
+  readonly memorySeconds: number;
+}
+
+export interface MemoryScenario {
+  readonly partitions: number;
+  /** Idle Kafka connections held open (each did ApiVersions and Metadata) while the load runs. */
+  readonly connections: number;
+  /** The issue's goal for the broker's peak RSS in this scenario, bytes. */
+  readonly goalBytes: number;
+}
+
+/** The figures of a scaling point whose rounds ran. */
+export interface ScalingFigures {
+  /** Median round's count of acknowledged messages. */
+  readonly messages: number;
+  readonly messagesPerSecond: Summary;
+  readonly brokerCpuSecondsPerMillion: Summary;
+  readonly brokerPeakRssBytes: Summary;
+  readonly brokerCpuCores: Summary;
+  readonly clientCpuCores: Summary;
+}
+
+/**
+ * One point of the scaling workload: one driver, P partitions, K producers, publish only.
+ * `figures` is null when no round of the point finished; `failure` then says why (over the time
+ * cap per point, an error).
+ */
+export interface ScalingResult {
+  readonly driver: string;
+  readonly partitions: number;
+  readonly producers: number;
+  readonly sizeBytes: number;
+  readonly figures: ScalingFigures | null;
+  readonly failure?: string;
+}
+
+/** Broker peak RSS in one memory scenario (a fresh broker). */
+export interface MemoryResult {
+  readonly partitions: number;
+  readonly connections: number;
+  /** Connections that did open (ApiVersions + Metadata answered). */
+  readonly connectionsOpened: number;
+  /** Messages acknowledged while the scenario's load ran, and for how long it ran. */
+  readonly messages: number;
+  readonly seconds: number;
+  readonly peakRssBytes: number;
+  readonly goalBytes: number;
+  /** What limited the scenario, if anything (open-files limit raised, connections refused…). */
+  readonly notes: readonly string[];
 }
 
 /** One machine limit; `settings` says exactly what was measured. */
@@ -129,6 +196,8 @@ export interface ResultDocument {
   readonly brokers: readonly BrokerEntry[];
   readonly throughput: readonly ThroughputResult[];
   readonly latency: readonly LatencyResult[];
+  readonly scaling: readonly ScalingResult[];
+  readonly memory: readonly MemoryResult[];
   readonly micro: readonly MicroResult[];
   readonly limitFractions: readonly LimitFraction[];
   /** Things that went wrong but did not stop the run (a driver that failed, a tool missing). */
@@ -149,7 +218,7 @@ export function validateResultDocument(value: unknown): string[] {
   const host = value['host'];
   expect(isObject(host) && typeof host['cpuModel'] === 'string' && isPositive(host['cpuCount']) && typeof host['hostname'] === 'string', 'host has hostname, cpuModel, cpuCount');
   const settings = value['settings'];
-  expect(isObject(settings) && Array.isArray(settings['messageSizesBytes']) && isPositive(settings['messagesPerRound']) && isPositive(settings['rounds']), 'settings has messageSizesBytes, messagesPerRound, rounds');
+  expect(isObject(settings) && Array.isArray(settings['messageSizesBytes']) && isPositive(settings['roundSeconds']) && isPositive(settings['rounds']), 'settings has messageSizesBytes, roundSeconds, rounds');
   expect(value['machine'] === null || isObject(value['machine']), 'machine is an object or null');
   const brokers = value['brokers'];
   expect(Array.isArray(brokers) && brokers.every((entry) => isObject(entry) && typeof entry['driver'] === 'string' && typeof entry['durability'] === 'string' && typeof entry['brokerVersion'] === 'string'), 'brokers are entries with driver, durability, brokerVersion');
@@ -182,6 +251,23 @@ export function validateResultDocument(value: unknown): string[] {
       return undefined;
     });
   }
+  const scaling = value['scaling'];
+  expect(Array.isArray(scaling), 'scaling is a list');
+  if (Array.isArray(scaling)) {
+    scaling.forEach((entry, index) => {
+      const where = `scaling[${index}]`;
+      if (!isObject(entry)) return problems.push(`${where} is an object`);
+      expect(drivers.has(entry['driver']), `${where}.driver is listed in brokers`);
+      expect(isPositive(entry['partitions']) && isPositive(entry['producers']), `${where} has partitions and producers`);
+      const figures = entry['figures'];
+      if (figures === null) return expect(typeof entry['failure'] === 'string', `${where} without figures says why (failure)`);
+      if (!isObject(figures)) return problems.push(`${where}.figures is an object or null`);
+      for (const name of ['messagesPerSecond', 'brokerCpuSecondsPerMillion', 'brokerPeakRssBytes', 'brokerCpuCores', 'clientCpuCores']) expect(isSummary(figures[name]), `${where}.figures.${name} is a summary (median ≤ … within min–max)`);
+      return undefined;
+    });
+  }
+  const memory = value['memory'];
+  expect(Array.isArray(memory) && memory.every((entry) => isObject(entry) && isPositive(entry['partitions']) && typeof entry['peakRssBytes'] === 'number' && isPositive(entry['goalBytes'])), 'memory is a list of entries with partitions, peakRssBytes, goalBytes');
   expect(Array.isArray(value['micro']), 'micro is a list');
   expect(Array.isArray(value['limitFractions']), 'limitFractions is a list');
   expect(Array.isArray(value['problems']) && value['problems'].every((entry) => typeof entry === 'string'), 'problems is a list of strings');

@@ -1,8 +1,8 @@
 /**
- * The four workloads, written once against the Driver interface (modelled on the OpenMessaging
+ * The workloads, written once against the Driver interface (modelled on the OpenMessaging
  * Benchmark's):
  *
- *   publish          N messages from one producer as fast as acknowledgements come back: batches of
+ *   publish          one producer for a fixed time, as fast as acknowledgements come back: batches of
  *                    `batchMessages`, `batchesInFlight` batches outstanding. Clock: first send → last ack.
  *   consume          the backlog of N from one consumer, acknowledging/committing as the system
  *                    requires. Clock: consumer subscribed (or first message, if sooner) → Nth message.
@@ -11,6 +11,10 @@
  *                    as a lower rate: no coordinated omission); receipt − intended send → HDR histogram.
  *   many-partitions  P partitions, K producers and C consumers at once; consumers subscribed first.
  *                    Clock: first send → Nth message received, end to end.
+ *   scaling          publish only, into 1…10,000 partitions from one producer, or into one partition
+ *                    from 1…100 producers: what a partition or a producer more costs the broker.
+ *
+ * Publish phases send for a fixed time (SendBudget), not a fixed count.
  */
 import type { Destination, Driver, Producer } from '../drivers/driver.js';
 import type { Progress } from '../lib/progress.js';
@@ -25,32 +29,78 @@ export interface FlowSettings {
   readonly stallTimeoutMs: number;
 }
 
-/** Sends every payload through the producer, `batchesInFlight` batches outstanding at a time. */
-async function sendAll(producer: Producer, payloads: readonly Buffer[], flow: FlowSettings, onSent: (count: number) => void): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < payloads.length) {
-      const batch = payloads.slice(next, next + flow.batchMessages);
-      next += batch.length;
-      await producer.send(batch);
-      onSent(batch.length);
-    }
-  };
-  await Promise.all(Array.from({ length: flow.batchesInFlight }, worker));
+/**
+ * How much a publish phase may send: until `seconds` after its first send or `maxMessages`,
+ * whichever comes first, shared by every producer of the phase. Rounds sized by time rather than
+ * by a message count last about as long for a fast broker as for a slow one, so start-up and the
+ * last round trip weigh the same in every row, in quick and full runs alike.
+ */
+export class SendBudget {
+  private deadlineMs = Number.POSITIVE_INFINITY;
+  private issued = 0;
+
+  constructor(private readonly seconds: number, private readonly maxMessages: number, private readonly signal?: AbortSignal) {}
+
+  /** How many of `wanted` messages may still be sent (0 once the time or the count is spent, or the signal aborted). */
+  take(wanted: number): number {
+    if (this.signal?.aborted === true) return 0;
+    if (this.issued === 0 && this.deadlineMs === Number.POSITIVE_INFINITY) this.deadlineMs = performance.now() + this.seconds * 1000;
+    if (performance.now() >= this.deadlineMs) return 0;
+    const granted = Math.max(0, Math.min(wanted, this.maxMessages - this.issued));
+    this.issued += granted;
+    return granted;
+  }
+
+  /** Messages handed out so far. */
+  get sent(): number {
+    return this.issued;
+  }
 }
 
-export async function publishRound(driver: Driver, destination: Destination, payloads: readonly Buffer[], flow: FlowSettings, progress: Progress): Promise<number> {
+/**
+ * Sends batches of `batch` (the same payloads again and again: clients copy them anyway) while the
+ * budget allows, `batchesInFlight` batches outstanding at a time; resolves when every batch sent has
+ * been acknowledged, with the number of messages sent.
+ */
+async function sendAll(producer: Producer, batch: readonly Buffer[], budget: SendBudget, batchesInFlight: number, onSent: (count: number) => void): Promise<number> {
+  let sent = 0;
+  const worker = async () => {
+    for (let granted = budget.take(batch.length); granted > 0; granted = budget.take(batch.length)) {
+      await producer.send(granted === batch.length ? batch : batch.slice(0, granted));
+      sent += granted;
+      onSent(granted);
+    }
+  };
+  await Promise.all(Array.from({ length: batchesInFlight }, worker));
+  return sent;
+}
+
+/** What one publish phase sends: a batch of payloads repeated for `seconds` or up to `maxMessages`. */
+export interface PublishPlan {
+  readonly batch: readonly Buffer[];
+  readonly seconds: number;
+  readonly maxMessages: number;
+}
+
+/** A measured publish phase: how long from the first send to the last acknowledgement, and how many. */
+export interface Published {
+  readonly seconds: number;
+  readonly messages: number;
+}
+
+export async function publishRound(driver: Driver, destination: Destination, plan: PublishPlan, flow: FlowSettings, progress: Progress): Promise<Published> {
   const producer = await driver.openProducer(destination);
   try {
+    const budget = new SendBudget(plan.seconds, plan.maxMessages);
     const started = performance.now();
-    await withStallGuard(sendAll(producer, payloads, flow, (count) => progress.advance(count)), progress, flow.stallTimeoutMs, 'publish');
-    return (performance.now() - started) / 1000;
+    const messages = await withStallGuard(sendAll(producer, plan.batch, budget, flow.batchesInFlight, (count) => progress.advance(count)), progress, flow.stallTimeoutMs, 'publish');
+    return { seconds: (performance.now() - started) / 1000, messages };
   } finally {
     await producer.close();
   }
 }
 
-/** Counts received messages; resolves when `expected` have arrived. */
+/** Counts received messages; resolves when `expected` have arrived (which may be set later). */
 class Arrivals {
   count = 0;
   firstMs = Number.NaN;
@@ -58,7 +108,7 @@ class Arrivals {
   private resolveDone: (() => void) | undefined;
   readonly done: Promise<void>;
 
-  constructor(private readonly expected: number, private readonly progress: Progress) {
+  constructor(private expected: number, private readonly progress: Progress) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -66,8 +116,17 @@ class Arrivals {
     if (this.count === 0) this.firstMs = now;
     this.count += count;
     this.progress.advance(count);
-    if (this.count >= this.expected) {
+    if (this.count >= this.expected && Number.isNaN(this.lastMs)) {
       this.lastMs = now;
+      this.resolveDone?.();
+    }
+  }
+
+  /** Sets how many to wait for, once known (the producers have finished). */
+  expect(count: number): void {
+    this.expected = count;
+    if (this.count >= count && Number.isNaN(this.lastMs)) {
+      this.lastMs = performance.now();
       this.resolveDone?.();
     }
   }
@@ -92,7 +151,7 @@ export interface LatencyRun {
 
 /**
  * Messages sent during the first `warmupSeconds` are not recorded. Sends are paced by a 1 ms timer:
- * each tick sends what the schedule owes, in one send call.
+ * each tick sends what the schedule owes, in send calls of at most `batchMessages`.
  */
 export async function latencyRun(driver: Driver, destination: Destination, ratePerSecond: number, seconds: number, warmupSeconds: number, sizeBytes: number, flow: FlowSettings, progress: Progress): Promise<LatencyRun> {
   const recorder = new LatencyRecorder();
@@ -123,13 +182,14 @@ export async function latencyRun(driver: Driver, destination: Destination, rateP
     const sends = new Set<Promise<void>>();
     let failure: unknown;
     await new Promise<void>((resolve) => {
+      const owed = () => Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * ratePerSecond)) - sent;
       const tick = () => {
-        const elapsedMs = performance.now() - startMs;
-        const owed = Math.min(total, Math.floor((elapsedMs / 1000) * ratePerSecond)) - sent;
-        if (owed > 0) {
+        // What is owed goes out in send calls of at most batchMessages: after a stall of the event
+        // loop, one call of everything owed could exceed the broker's largest batch (1 KiB × 1,000+).
+        for (let chunk = Math.min(owed(), flow.batchMessages); chunk > 0; chunk = Math.min(owed(), flow.batchMessages)) {
           const batch: Buffer[] = [];
-          for (let index = 0; index < owed; index += 1) batch.push(stampedPayload(sizeBytes, startMs + ((sent + index) * 1000) / ratePerSecond, body));
-          sent += owed;
+          for (let index = 0; index < chunk; index += 1) batch.push(stampedPayload(sizeBytes, startMs + ((sent + index) * 1000) / ratePerSecond, body));
+          sent += chunk;
           const sending = producer.send(batch).catch((error: unknown) => {
             failure = error;
           });
@@ -161,8 +221,8 @@ export interface ManySettings {
   readonly consumers: number;
 }
 
-export async function manyPartitionsRound(driver: Driver, destination: Destination, payloads: readonly Buffer[], many: ManySettings, flow: FlowSettings, progress: Progress): Promise<number> {
-  const arrivals = new Arrivals(payloads.length, progress);
+export async function manyPartitionsRound(driver: Driver, destination: Destination, plan: PublishPlan, many: ManySettings, flow: FlowSettings, progress: Progress): Promise<Published> {
+  const arrivals = new Arrivals(Number.POSITIVE_INFINITY, progress);
   const consumers = [];
   for (let index = 0; index < many.consumers; index += 1) {
     consumers.push(await driver.openConsumer(destination, { index, count: many.consumers, onMessages: (received) => arrivals.add(received.length) }));
@@ -170,14 +230,42 @@ export async function manyPartitionsRound(driver: Driver, destination: Destinati
   if (driver.settleMs > 0) await sleep(driver.settleMs * 2);
   const producers = await Promise.all(Array.from({ length: many.producers }, () => driver.openProducer(destination)));
   try {
-    const share = Math.ceil(payloads.length / many.producers);
+    const budget = new SendBudget(plan.seconds, plan.maxMessages);
     const started = performance.now();
-    const sending = Promise.all(producers.map((producer, index) => sendAll(producer, payloads.slice(index * share, (index + 1) * share), { ...flow, batchesInFlight: Math.max(1, Math.ceil(flow.batchesInFlight / 2)) }, () => undefined)));
-    await withStallGuard(Promise.all([sending, arrivals.done]), progress, flow.stallTimeoutMs, 'many-partitions');
-    return (arrivals.lastMs - started) / 1000;
+    const sending = Promise.all(producers.map((producer) => sendAll(producer, plan.batch, budget, Math.max(1, Math.ceil(flow.batchesInFlight / 2)), () => undefined))).then((counts) => {
+      const messages = counts.reduce((sum, count) => sum + count, 0);
+      arrivals.expect(messages);
+      return messages;
+    });
+    const [messages] = await withStallGuard(Promise.all([sending, arrivals.done]), progress, flow.stallTimeoutMs, 'many-partitions');
+    return { seconds: (arrivals.lastMs - started) / 1000, messages };
   } finally {
     await Promise.allSettled(producers.map((producer) => producer.close()));
     await Promise.allSettled(consumers.map((consumer) => consumer.close()));
+  }
+}
+
+/**
+ * One scaling point: `producers` producers publishing into one destination of `destination.partitions`
+ * partitions, each message to the next partition in turn (`spread`: as librdkafka's default
+ * partitioner spreads unkeyed messages, so a produce request carries up to a batch's worth of
+ * partitions and every partition is written in every group-commit cycle), publish only. Each producer keeps
+ * max(1, ⌈batchesInFlight / producers⌉) batches outstanding, so every point has at least the
+ * one-producer window. Clock: first send → last acknowledgement.
+ */
+export async function scalingRound(driver: Driver, destination: Destination, plan: PublishPlan, producerCount: number, flow: FlowSettings, progress: Progress, signal: AbortSignal, onPublishing: () => void): Promise<Published> {
+  const producers: Producer[] = [];
+  try {
+    // Opened one after another: a hundred kcat processes starting at once on two cores time out.
+    for (let index = 0; index < producerCount && !signal.aborted; index += 1) producers.push(await driver.openProducer(destination, { spread: true }));
+    onPublishing();
+    const budget = new SendBudget(plan.seconds, plan.maxMessages, signal);
+    const inFlight = Math.max(1, Math.ceil(flow.batchesInFlight / producerCount));
+    const started = performance.now();
+    const counts = await withStallGuard(Promise.all(producers.map((producer) => sendAll(producer, plan.batch, budget, inFlight, (count) => progress.advance(count)))), progress, flow.stallTimeoutMs, 'scaling');
+    return { seconds: (performance.now() - started) / 1000, messages: counts.reduce((sum, count) => sum + count, 0) };
+  } finally {
+    await Promise.allSettled(producers.map((producer) => producer.close()));
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aptDebianMirror, clearsignedBody, firstDebianUri, findPackageStanza, parseNatsVersion, releaseSha256, versionAtLeast } from '../../../bench/lib/nats-server.js';
+import { aptDebianMirror, clearsignedBody, mirrorPath, firstDebianUri, findPackageStanza, parseNatsVersion, releaseSha256, versionAtLeast } from '../../../bench/lib/nats-server.js';
 
 test('nats-server --version output is read without the prefix and the v', () => {
   assert.equal(parseNatsVersion('nats-server: v2.10.27\n'), '2.10.27');
@@ -73,4 +73,9 @@ test('the Debian mirror is taken from apt\'s sources, in either format, never th
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a download error names the path on the mirror, never the mirror host (errors reach the results file)', () => {
+  assert.equal(mirrorPath('https://mirror.example.org/debian/pool/main/n/nats-server/nats-server_2.10.deb'), "<apt's Debian mirror>/debian/pool/main/n/nats-server/nats-server_2.10.deb");
+  assert.equal(mirrorPath('not a url'), "<apt's Debian mirror>");
 });

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { amqpComparisonTable, limitFractions, renderChart, renderMarkdown, renderText, renderTextTable } from '../../../bench/lib/report.js';
+import { amqpComparisonTable, limitFractions, memoryTable, renderChart, renderMarkdown, renderText, renderTextTable, scalingShare, scalingTable } from '../../../bench/lib/report.js';
 import { resultSchemaName, validateResultDocument } from '../../../bench/lib/results.js';
-import type { ResultDocument, ThroughputResult } from '../../../bench/lib/results.js';
+import type { MemoryResult, ResultDocument, ScalingResult, ThroughputResult } from '../../../bench/lib/results.js';
+import { scalingPoints } from '../../../bench/workloads/runner.js';
+import { SendBudget } from '../../../bench/workloads/workloads.js';
 import { escapeXml, renderBarChart } from '../../../bench/lib/svg.js';
 import { summarize } from '../../../bench/lib/stats.js';
 
@@ -31,7 +33,10 @@ function sampleDocument(): ResultDocument {
     finishedAt: '2026-11-23T07:05:00.000Z',
     mode: 'quick',
     host: { hostname: 'test', cpuModel: 'Test CPU <2 GHz>', cpuCount: 2, memoryBytes: 4 * 2 ** 30, kernel: '6', nodeVersion: '20', dataFilesystem: 'ext4' },
-    settings: { messageSizesBytes: [100], messagesPerRound: 1000, rounds: 3, warmupMessages: 100, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1000], latencySeconds: 3, latencyRounds: 1, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manyMessages: 1000 },
+    settings: {
+      messageSizesBytes: [100], roundSeconds: 3, maxMessagesPerRound: 1_000_000, rounds: 3, warmupMessages: 100, batchMessages: 100, batchesInFlight: 8, latencyRatesPerSecond: [1000], latencySeconds: 3, latencyRounds: 1, latencySizeBytes: 100, manyPartitions: 64, manyProducers: 4, manyConsumers: 4, manySeconds: 3,
+      scalingPartitions: [1, 64, 1000], scalingProducers: [1, 10], scalingSeconds: 3, scalingRounds: 1, scalingCapSeconds: 60, memoryScenarios: [{ partitions: 1000, connections: 0, goalBytes: 250e6 }], memorySeconds: 3,
+    },
     machine,
     brokers: [
       { driver: 'osprey-kafkajs', broker: 'osprey', brokerVersion: '0.1.0', client: 'kafkajs', clientVersion: '2.2.4', durability: 'acks=all', fsyncPolicy: 'always' },
@@ -39,6 +44,8 @@ function sampleDocument(): ResultDocument {
       { driver: 'nats-jetstream-sync-always', broker: 'nats', brokerVersion: '2.9.10', client: 'nats.js', clientVersion: '2', durability: 'sync always', fsyncPolicy: 'always', skipped: 'unsupported' },
     ],
     throughput: results,
+    scaling: [],
+    memory: [],
     latency: [{ driver: 'osprey-kafkajs', sizeBytes: 100, targetRatePerSecond: 1000, achievedRatePerSecond: 1000, seconds: 3, median: { count: 3000, p50Us: 2000, p99Us: 9000, p999Us: 12_000, maxUs: 15_000 }, runs: [{ count: 3000, p50Us: 2000, p99Us: 9000, p999Us: 12_000, maxUs: 15_000 }], sustained: true }],
     micro: [{ name: 'CRC32C 1 MiB', operationsPerSecond: summarize([3000, 3100, 2900]), megabytesPerSecond: summarize([3000, 3100, 2900]), note: 'test' }],
     limitFractions: limitFractions(results, machine),
@@ -130,4 +137,69 @@ test('the AMQP table sets Osprey beside RabbitMQ quorum and classic, with ratios
   const withOsprey = amqpComparisonTable({ ...amqp, throughput: [...amqp.throughput, throughput('osprey-amqp', 'publish', [30_000]), throughput('osprey-amqp', 'consume', [20_000])] });
   assert.deepEqual(withOsprey?.rows, [['publish', '100 B', '30.0k', '20.0k', '10.0k', '1.50×', '3.00×'], ['consume', '100 B', '20.0k', '40.0k', '–', '0.50×', '–']]);
   assert.match(renderText(amqp), /AMQP 0-9-1: Osprey vs RabbitMQ/);
+});
+
+function scalingPoint(driver: string, partitions: number, producers: number, messagesPerSecond: number, cpuSecondsPerMillion: number): ScalingResult {
+  return {
+    driver, partitions, producers, sizeBytes: 100,
+    figures: { messages: messagesPerSecond * 3, messagesPerSecond: summarize([messagesPerSecond]), brokerCpuSecondsPerMillion: summarize([cpuSecondsPerMillion]), brokerPeakRssBytes: summarize([120e6]), brokerCpuCores: summarize([0.5]), clientCpuCores: summarize([0.4]) },
+  };
+}
+
+test('scaling points: every partition count with one producer, then the other producer counts on one partition', () => {
+  assert.deepEqual(scalingPoints({ scalingPartitions: [1, 64, 1000], scalingProducers: [1, 10] }), [
+    { partitions: 1, producers: 1 }, { partitions: 64, producers: 1 }, { partitions: 1000, producers: 1 }, { partitions: 1, producers: 10 },
+  ]);
+});
+
+test('scaling shares: records/s as a share and CPU per million as a multiple of the 1-partition/1-producer point, held to 25 % up to 1,000 partitions', () => {
+  const baseline = scalingPoint('osprey-kcat', 1, 1, 400_000, 1.0);
+  assert.deepEqual(scalingShare(scalingPoint('osprey-kcat', 64, 1, 320_000, 1.2), baseline), { rateShare: 0.8, cpuMultiple: 1.2, withinGoal: true });
+  assert.deepEqual(scalingShare(scalingPoint('osprey-kcat', 1000, 1, 16_000, 1.1), baseline), { rateShare: 0.04, cpuMultiple: 1.1, withinGoal: false });
+  assert.deepEqual(scalingShare(scalingPoint('osprey-kcat', 1, 10, 400_000, 2.0), baseline), { rateShare: 1, cpuMultiple: 2, withinGoal: false });
+  assert.equal(scalingShare(scalingPoint('osprey-kcat', 10_000, 1, 100_000, 1.0), baseline)?.withinGoal, null);
+  assert.equal(scalingShare(scalingPoint('osprey-kcat', 64, 1, 1, 1), undefined), null);
+});
+
+test('the scaling table compares each driver with its own baseline and lists a point over the cap as not measured', () => {
+  const document = sampleDocument();
+  const capped: ScalingResult = { driver: 'osprey-kafkajs', partitions: 1000, producers: 1, sizeBytes: 100, figures: null, failure: 'over the 60 s cap per point' };
+  const withScaling: ResultDocument = {
+    ...document,
+    scaling: [scalingPoint('osprey-kafkajs', 1, 1, 400_000, 1.0), scalingPoint('osprey-kafkajs', 64, 1, 200_000, 1.5), capped, scalingPoint('redis-always', 1, 1, 100_000, 3), scalingPoint('redis-always', 64, 1, 100_000, 3)],
+  };
+  assert.deepEqual(validateResultDocument(JSON.parse(JSON.stringify(withScaling))), []);
+  const rows = scalingTable(withScaling)?.rows ?? [];
+  assert.deepEqual(rows.map((row) => [row[1], row[4], row[6], row[9]]), [['1', '100 %', '1.00×', 'yes'], ['64', '50 %', '1.50×', 'no'], ['1,000', '–', '–', 'no'], ['1', '100 %', '1.00×', 'yes'], ['64', '100 %', '1.00×', 'yes']]);
+  assert.match(rows[2]?.[10] ?? '', /not measured: over the 60 s cap per point/);
+  assert.match(renderText(withScaling), /Scaling: publish only/);
+  assert.ok(renderChart(withScaling).includes('Scaling: records/s as a share'));
+  assert.ok(!renderChart(document).includes('Scaling: records/s as a share'));
+  assert.equal(scalingTable(document), null);
+  const broken = JSON.parse(JSON.stringify(withScaling)) as { scaling: Array<Record<string, unknown>> };
+  delete broken.scaling[2]!['failure'];
+  assert.ok(validateResultDocument(broken).includes('scaling[2] without figures says why (failure)'));
+});
+
+test('the memory table holds each scenario to its goal, and a scenario with connections missing fails it', () => {
+  const scenario = (partitions: number, connections: number, opened: number, peakRssBytes: number, goalBytes: number): MemoryResult => ({ partitions, connections, connectionsOpened: opened, messages: 1000, seconds: 3, peakRssBytes, goalBytes, notes: [] });
+  const document: ResultDocument = { ...sampleDocument(), memory: [scenario(1000, 0, 0, 180e6, 250e6), scenario(10_000, 10_000, 10_000, 1.2e9, 1e9), scenario(10_000, 10_000, 9_000, 500e6, 1e9)] };
+  assert.deepEqual(validateResultDocument(JSON.parse(JSON.stringify(document))), []);
+  assert.deepEqual(memoryTable(document)?.rows.map((row) => [row[1], row[3], row[4], row[5]]), [['0', '180', '250', 'yes'], ['10,000', '1200', '1000', 'no'], ['9,000 of 10,000', '500', '1000', 'no']]);
+  assert.equal(memoryTable(sampleDocument()), null);
+});
+
+test('a send budget hands out messages up to its count, and nothing once its time is spent or it is aborted', async () => {
+  const counted = new SendBudget(3600, 250);
+  assert.deepEqual([counted.take(100), counted.take(100), counted.take(100), counted.take(100)], [100, 100, 50, 0]);
+  assert.equal(counted.sent, 250);
+  const timed = new SendBudget(0.02, Number.MAX_SAFE_INTEGER);
+  assert.equal(timed.take(100), 100);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.equal(timed.take(100), 0);
+  const abort = new AbortController();
+  const aborted = new SendBudget(3600, 1000, abort.signal);
+  assert.equal(aborted.take(10), 10);
+  abort.abort();
+  assert.equal(aborted.take(10), 0);
 });
