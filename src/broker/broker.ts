@@ -17,6 +17,7 @@ import { logStartOffsetFileName, recoveryPointFileName, temporarySuffix } from '
 import { logSuffix, offsetIndexSuffix, parseSegmentFileName, timeIndexSuffix } from '../storage/segment.js';
 import { TailCacheBudget } from '../storage/batch-cache.js';
 import { OpenSegmentFiles } from '../storage/open-segment-files.js';
+import { SegmentIndexCache } from '../storage/segment-index-cache.js';
 import { forEachConcurrently } from './bounded-concurrency.js';
 import { Partition } from './partition.js';
 import { PartitionHandle } from './partition-handle.js';
@@ -117,6 +118,7 @@ export class Broker {
   /** Caps shared by every partition log: open segment files, tail cache bytes. */
   readonly openSegmentFiles: OpenSegmentFiles;
   readonly tailCacheBudget: TailCacheBudget;
+  readonly segmentIndexCache: SegmentIndexCache;
   /**
    * Start-up recovery of the partition logs, running in the background once open() returns (the
    * listener answers meanwhile). Topic changes wait for it; close() stops it and waits for it.
@@ -155,6 +157,7 @@ export class Broker {
     this.metrics.gauge('osprey_metadata_journal_bytes', 'Bytes of changes in the cluster metadata journal since its last compaction into the snapshot.', () => this.metadata.journalBytes);
     this.openSegmentFiles = new OpenSegmentFiles(config.limits.maxOpenSegmentFiles);
     this.tailCacheBudget = new TailCacheBudget(config.limits.maxTailCacheBytes);
+    this.segmentIndexCache = new SegmentIndexCache(config.limits.maxSegmentIndexBytes);
     this.metrics.gauge('osprey_partitions_not_open', 'Partitions whose log is not open: still being recovered at start-up, or failed to open.', () => {
       let notOpen = 0;
       for (const topic of this.topics.values()) for (const partition of topic.partitions) if (!partition.isOpen) notOpen++;
@@ -164,6 +167,8 @@ export class Broker {
     this.metrics.gauge('osprey_segment_files_closed_for_cap', 'Idle segment files closed since start to stay within limits.maxOpenSegmentFiles.', () => this.openSegmentFiles.closedForCap);
     this.metrics.gauge('osprey_tail_cache_bytes', 'Bytes of recent batches held by the tail caches of all partitions (limits.maxTailCacheBytes).', () => this.tailCacheBudget.byteCount);
     this.metrics.gauge('osprey_tail_cache_evicted_batches', 'Cached batches dropped since start to stay within limits.maxTailCacheBytes.', () => this.tailCacheBudget.evictedBatches);
+    this.metrics.gauge('osprey_segment_index_bytes', 'Bytes of sealed segments\' offset and time indexes in memory, all partitions together (limits.maxSegmentIndexBytes).', () => this.segmentIndexCache.byteCount);
+    this.metrics.gauge('osprey_segment_indexes_dropped', 'Sealed segments whose indexes were dropped from memory since start to stay within limits.maxSegmentIndexBytes (read back from their files when next needed).', () => this.segmentIndexCache.droppedCount);
   }
 
   private registerDiskMetrics(): void {
@@ -375,6 +380,7 @@ export class Broker {
       tailCacheBytes: this.config.limits.maxTailCacheBytesPerPartition,
       tailCacheBudget: this.tailCacheBudget,
       openSegmentFiles: this.openSegmentFiles,
+      segmentIndexCache: this.segmentIndexCache,
     };
   }
 

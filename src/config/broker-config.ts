@@ -85,6 +85,8 @@ export interface ConnectionLimits {
   maxTailCacheBytes: number;
   /** Bytes of recent batches one partition's tail cache holds. */
   maxTailCacheBytesPerPartition: number;
+  /** Bytes of sealed segments' offset and time indexes kept in memory, all partitions together; the least recently used are dropped beyond it. */
+  maxSegmentIndexBytes: number;
   /** Largest size a compressed batch may declare it decompresses to (Produce), and may be inflated to (timestamp lookups). */
   maxDecompressedBytes: number;
   /**
@@ -296,8 +298,9 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxTopics: 10_000,
     maxPartitions: 20_000,
     maxOpenSegmentFiles: 4096,
-    maxTailCacheBytes: 256 * 1024 * 1024,
+    maxTailCacheBytes: 64 * 1024 * 1024,
     maxTailCacheBytesPerPartition: 1024 * 1024,
+    maxSegmentIndexBytes: 64 * 1024 * 1024,
     maxDecompressedBytes: 64 * 1024 * 1024,
     maxQueuedResponseBytes: 64 * 1024 * 1024,
   },

@@ -130,6 +130,11 @@ const limitSettings: Settings<ConnectionLimits> = {
   },
   maxTailCacheBytes: { type: bytes(0), description: 'Bytes of recently appended batches all partitions keep in memory together for tail readers; beyond it the partitions written least recently drop their oldest cached batches (reads then go to the segment files).' },
   maxTailCacheBytesPerPartition: { type: bytes(0, maxInt32), description: 'Bytes of recently appended batches one partition keeps in memory for tail readers.' },
+  maxSegmentIndexBytes: {
+    type: bytes(0),
+    description:
+      "Bytes of sealed segments' offset and time indexes kept in memory, all partitions together (about 20 bytes per index.interval.bytes of log); beyond it the indexes looked up least recently are dropped and read back from their files by the next lookup that needs them. Active segments' indexes always stay in memory.",
+  },
   maxDecompressedBytes: {
     type: bytes(1, maxInt32),
     description: 'Largest size a compressed batch may declare it decompresses to: Produce refuses a larger one with MESSAGE_TOO_LARGE (from its headers; records are not inflated). Timestamp lookups (ListOffsets) inflate no more than this.',

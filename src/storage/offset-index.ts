@@ -13,9 +13,12 @@
  *
  * The index lives in memory (a growable Int32Array of pairs) and is written to its file when the
  * segment is sealed, on flush and on close; anything after the recovery point is rebuilt from the log.
+ * A sealed segment's index may be dropped from memory and read back from its file (segment-index-cache.ts).
  */
 export const offsetIndexEntryBytes = 8;
 const initialEntryCapacity = 64;
+/** What an index costs in memory besides its entries: the objects holding them. */
+export const indexObjectBytes = 200;
 
 export interface OffsetPosition {
   relativeOffset: number;
@@ -34,6 +37,11 @@ export class OffsetIndex {
 
   get entryCount(): number {
     return this.count;
+  }
+
+  /** Bytes this index takes in memory, its object included (roughly). */
+  get memoryBytes(): number {
+    return this.pairs.byteLength + indexObjectBytes;
   }
 
   relativeOffsetAt(index: number): number {

@@ -17,6 +17,8 @@
  * scanning batch headers forward from there finds the first batch with maxTimestamp ≥ T.
  */
 export const timeIndexEntryBytes = 12;
+/** What an index costs in memory besides its entries: the objects holding them. */
+const indexObjectBytes = 250;
 const initialEntryCapacity = 16;
 
 export interface TimestampOffset {
@@ -37,6 +39,11 @@ export class TimeIndex {
 
   get entryCount(): number {
     return this.count;
+  }
+
+  /** Bytes this index takes in memory, its objects included (roughly). */
+  get memoryBytes(): number {
+    return this.timestamps.byteLength + this.relativeOffsets.byteLength + indexObjectBytes;
   }
 
   entryAt(index: number): TimestampOffset {
