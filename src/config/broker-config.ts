@@ -298,7 +298,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxTopics: 10_000,
     maxPartitions: 20_000,
     maxOpenSegmentFiles: 4096,
-    maxTailCacheBytes: 64 * 1024 * 1024,
+    maxTailCacheBytes: 32 * 1024 * 1024,
     maxTailCacheBytesPerPartition: 1024 * 1024,
     maxSegmentIndexBytes: 64 * 1024 * 1024,
     maxDecompressedBytes: 64 * 1024 * 1024,

@@ -178,7 +178,10 @@ export class Segment implements SegmentFileHolder, SegmentIndexHolder {
   }
   set sealed(sealed: boolean) {
     this.isSealed = sealed;
-    if (sealed && this.offsetIndexInMemory !== null) this.indexCache.used(this);
+    if (!sealed || this.offsetIndexInMemory === null) return;
+    this.offsetIndexInMemory.trimToSize();
+    this.timeIndexInMemory?.trimToSize();
+    this.indexCache.used(this);
   }
 
   /** The budget for sealed segments' indexes this segment counts in (segment-index-cache.ts). */

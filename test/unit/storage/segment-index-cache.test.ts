@@ -9,6 +9,8 @@ import { PartitionLog } from '../../../src/storage/partition-log.js';
 import { SegmentIndexCache, type SegmentIndexHolder } from '../../../src/storage/segment-index-cache.js';
 import { asOffset } from '../../../src/storage/offset.js';
 import type { BatchHeader } from '../../../src/storage/segment.js';
+import { OffsetIndex } from '../../../src/storage/offset-index.js';
+import { TimeIndex } from '../../../src/storage/time-index.js';
 import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
 
 class FakeHolder implements SegmentIndexHolder {
@@ -156,4 +158,24 @@ test('appends continue into new segments while the sealed ones have their indexe
     log.invariants();
     await log.close();
   });
+});
+
+test('a sealed index gives back the room it grew, with the same lookups', () => {
+  const offsets = new OffsetIndex();
+  const times = new TimeIndex();
+  for (let entry = 1; entry <= 9; entry++) {
+    offsets.append(entry * 10, entry * 1000);
+    times.maybeAppend(startMs + entry, entry * 10);
+  }
+  const lookups = (index: OffsetIndex) => [0, 9, 10, 55, 90, 1000].map((target) => index.lookup(target));
+  const scans = (index: TimeIndex) => [startMs, startMs + 5, startMs + 9, startMs + 10].map((target) => index.scanStartFor(target));
+  const [offsetsBefore, timesBefore] = [lookups(offsets), scans(times)];
+  const [offsetBytes, timeBytes] = [offsets.memoryBytes, times.memoryBytes];
+  offsets.trimToSize();
+  times.trimToSize();
+  assert.ok(offsets.memoryBytes < offsetBytes && times.memoryBytes < timeBytes, 'grown room given back');
+  assert.deepEqual(lookups(offsets), offsetsBefore);
+  assert.deepEqual(scans(times), timesBefore);
+  const decoded = OffsetIndex.decode(offsets.encode(), 100_000)!;
+  assert.deepEqual(lookups(decoded), offsetsBefore, 'the file bytes hold every entry');
 });
