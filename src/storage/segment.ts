@@ -210,11 +210,6 @@ export class Segment implements SegmentFileHolder, SegmentIndexHolder {
     this.timeIndexInMemory = index;
   }
 
-  /** Whether the indexes are in memory now (false only for a sealed segment whose indexes were dropped). */
-  get indexesInMemory(): boolean {
-    return this.offsetIndexInMemory !== null;
-  }
-
   get indexBytes(): number {
     return (this.offsetIndexInMemory?.memoryBytes ?? 0) + (this.timeIndexInMemory?.memoryBytes ?? 0);
   }
