@@ -18,6 +18,7 @@ import { logSuffix, offsetIndexSuffix, parseSegmentFileName, timeIndexSuffix } f
 import { TailCacheBudget } from '../storage/batch-cache.js';
 import { ReadBufferPool } from '../storage/read-buffers.js';
 import { OpenSegmentFiles } from '../storage/open-segment-files.js';
+import { SegmentIndexCache } from '../storage/segment-index-cache.js';
 import { forEachConcurrently } from './bounded-concurrency.js';
 import { Partition } from './partition.js';
 import { PartitionHandle } from './partition-handle.js';
@@ -121,6 +122,7 @@ export class Broker {
   readonly tailCacheBudget: TailCacheBudget;
   /** Buffers fetches read segment files into, used again once the response is written (limits.maxPooledReadBytes). */
   readonly readBuffers: ReadBufferPool;
+  readonly segmentIndexCache: SegmentIndexCache;
   /**
    * Start-up recovery of the partition logs, running in the background once open() returns (the
    * listener answers meanwhile). Topic changes wait for it; close() stops it and waits for it.
@@ -173,6 +175,7 @@ export class Broker {
     this.openSegmentFiles = new OpenSegmentFiles(config.limits.maxOpenSegmentFiles);
     this.tailCacheBudget = new TailCacheBudget(config.limits.maxTailCacheBytes);
     this.readBuffers = new ReadBufferPool(config.limits.maxPooledReadBytes);
+    this.segmentIndexCache = new SegmentIndexCache(config.limits.maxSegmentIndexBytes);
     this.metrics.gauge('osprey_partitions_not_open', 'Partitions whose log is not open: still being recovered at start-up, or failed to open.', () => {
       let notOpen = 0;
       for (const topic of this.topics.values()) for (const partition of topic.partitions) if (!partition.isOpen) notOpen++;
@@ -183,6 +186,8 @@ export class Broker {
     this.metrics.gauge('osprey_tail_cache_bytes', 'Bytes of recent batches held by the tail caches of all partitions (limits.maxTailCacheBytes).', () => this.tailCacheBudget.byteCount);
     this.metrics.gauge('osprey_tail_cache_evicted_batches', 'Cached batches dropped since start to stay within limits.maxTailCacheBytes.', () => this.tailCacheBudget.evictedBatches);
     this.metrics.gauge('osprey_read_buffers_free_bytes', 'Bytes of read buffers kept for the next fetches (limits.maxPooledReadBytes).', () => this.readBuffers.freeByteCount);
+    this.metrics.gauge('osprey_segment_index_bytes', 'Bytes of sealed segments\' offset and time indexes in memory, all partitions together (limits.maxSegmentIndexBytes).', () => this.segmentIndexCache.byteCount);
+    this.metrics.gauge('osprey_segment_indexes_dropped', 'Sealed segments whose indexes were dropped from memory since start to stay within limits.maxSegmentIndexBytes (read back from their files when next needed).', () => this.segmentIndexCache.droppedCount);
   }
 
   private registerDiskMetrics(): void {
@@ -410,6 +415,7 @@ export class Broker {
       tailCacheBudget: this.tailCacheBudget,
       openSegmentFiles: this.openSegmentFiles,
       journal: this.journal,
+      segmentIndexCache: this.segmentIndexCache,
     };
   }
 

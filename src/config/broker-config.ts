@@ -87,6 +87,8 @@ export interface ConnectionLimits {
   maxTailCacheBytesPerPartition: number;
   /** Bytes of buffers fetches read segment files into that are kept for the next fetches once written (0: none kept). */
   maxPooledReadBytes: number;
+  /** Bytes of sealed segments' offset and time indexes kept in memory, all partitions together; the least recently used are dropped beyond it. */
+  maxSegmentIndexBytes: number;
   /** Largest size a compressed batch may declare it decompresses to (Produce), and may be inflated to (timestamp lookups). */
   maxDecompressedBytes: number;
   /**
@@ -305,9 +307,10 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxTopics: 10_000,
     maxPartitions: 20_000,
     maxOpenSegmentFiles: 4096,
-    maxTailCacheBytes: 256 * 1024 * 1024,
+    maxTailCacheBytes: 32 * 1024 * 1024,
     maxTailCacheBytesPerPartition: 1024 * 1024,
     maxPooledReadBytes: 16 * 1024 * 1024,
+    maxSegmentIndexBytes: 64 * 1024 * 1024,
     maxDecompressedBytes: 64 * 1024 * 1024,
     maxQueuedResponseBytes: 64 * 1024 * 1024,
   },

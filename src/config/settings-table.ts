@@ -145,6 +145,11 @@ const limitSettings: Settings<ConnectionLimits> = {
     description:
       'Bytes of buffers that fetches read segment files into, kept once a response is written so that the next fetches read into them instead of allocating (a backlog read then costs no garbage collection). Buffers come in power-of-two sizes from 64 KiB; a read larger than this gets a buffer of its own.',
   },
+  maxSegmentIndexBytes: {
+    type: bytes(0),
+    description:
+      "Bytes of sealed segments' offset and time indexes kept in memory, all partitions together (about 20 bytes per index.interval.bytes of log); beyond it the indexes looked up least recently are dropped and read back from their files by the next lookup that needs them. Active segments' indexes always stay in memory.",
+  },
   maxDecompressedBytes: {
     type: bytes(1, maxInt32),
     description: 'Largest size a compressed batch may declare it decompresses to: Produce refuses a larger one with MESSAGE_TOO_LARGE (from its headers; records are not inflated). Timestamp lookups (ListOffsets) inflate no more than this.',

@@ -7,7 +7,9 @@
  *
  * The cached batches are contiguous and always end at the log's end, so any fetch offset at or
  * above `firstOffset` can be answered from here alone. The buffers are the very ones written to the
- * segment files (the log owns them after append), so caching costs no copy.
+ * segment files (the log owns them after append), so caching costs no copy, except for a batch that
+ * is a view of a much larger buffer (a Produce frame holding other partitions' batches too): it is
+ * copied, since keeping the view would keep the whole frame alive, uncounted (ownedBytes).
  *
  * Besides its own capacity, a cache may share a broker-wide budget (TailCacheBudget) with every
  * other partition's: past it, the partitions appended to least recently give up their oldest batches.
@@ -44,7 +46,7 @@ export class RecentBatchCache {
       this.clear(); // the cache must stay contiguous with the log end
       return;
     }
-    this.buffers.push(batch);
+    this.buffers.push(ownedBytes(batch));
     this.baseOffsets.push(baseOffset);
     this.lastOffsets.push(lastOffset);
     this.bytes += batch.length;
@@ -126,6 +128,24 @@ export class RecentBatchCache {
 }
 
 const emptyBuffer = Buffer.alloc(0);
+
+/**
+ * `batch` itself when it spans (nearly) all of the memory it lives in, else a copy of it in memory
+ * of its own. A batch taken from a Produce request is a view of the request's frame; a frame holding
+ * the batches of many partitions would stay in memory as long as any one of them is cached, so the
+ * caches (and their budget) would keep several times the bytes they count.
+ *
+ *   frame  [ header │ batch p0 │ batch p1 │ … │ batch p999 ]    one allocation
+ *   cached            ▲ view: keeps all of it       → copy: keeps only this
+ *
+ * Views with at most a quarter of slack (a frame of one batch, with its request header) are kept.
+ */
+export function ownedBytes(batch: Buffer): Buffer {
+  if (batch.buffer.byteLength <= batch.length + (batch.length >>> 2)) return batch;
+  const copy = Buffer.allocUnsafeSlow(batch.length); // not from the shared pool: a slice of it would pin 8 KiB
+  batch.copy(copy);
+  return copy;
+}
 
 /**
  * Bytes all partitions' tail caches may hold together. Each cache reports what it adds and drops;

@@ -13,9 +13,13 @@
  *
  * The index lives in memory (a growable Int32Array of pairs) and is written to its file when the
  * segment is sealed, on flush and on close; anything after the recovery point is rebuilt from the log.
+ * A sealed segment's index may be dropped from memory and read back from its file (segment-index-cache.ts).
  */
 export const offsetIndexEntryBytes = 8;
-const initialEntryCapacity = 64;
+/** Small: every partition's active segment has one, most of them hold few entries (it doubles as it fills). */
+const initialEntryCapacity = 8;
+/** What an index costs in memory besides its entries: the objects holding them. */
+export const indexObjectBytes = 200;
 
 export interface OffsetPosition {
   relativeOffset: number;
@@ -34,6 +38,11 @@ export class OffsetIndex {
 
   get entryCount(): number {
     return this.count;
+  }
+
+  /** Bytes this index takes in memory, its object included (roughly). */
+  get memoryBytes(): number {
+    return this.pairs.byteLength + indexObjectBytes;
   }
 
   relativeOffsetAt(index: number): number {
@@ -64,6 +73,11 @@ export class OffsetIndex {
     this.pairs[this.count * 2] = relativeOffset;
     this.pairs[this.count * 2 + 1] = position;
     this.count++;
+  }
+
+  /** Gives back the room grown for entries that never came (a sealed segment's index no longer grows). */
+  trimToSize(): void {
+    if (this.pairs.length > Math.max(1, this.count) * 2) this.pairs = this.pairs.slice(0, Math.max(1, this.count) * 2);
   }
 
   /** The greatest entry whose relative offset ≤ target; (0, 0) when there is none. */

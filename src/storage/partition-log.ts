@@ -24,6 +24,7 @@ import { recoverLog } from './recovery.js';
 import { asOffset, type Offset } from './offset.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles } from './open-segment-files.js';
 import { allocateUnpooled, type ReadAllocator } from './read-buffers.js';
+import { unlimitedSegmentIndexes, type SegmentIndexCache } from './segment-index-cache.js';
 import { Segment, UnreadableHeaderError, defaultSyncFile, syncDirectory, type BatchHeader, type FoundBatch, type SyncFile } from './segment.js';
 import { cleanedSuffix, readCleanerState, removeCleanerSwap, writeCleanerState, writeCleanerSwap, type CleanerState } from './cleaner-state.js';
 import { CleanedSegmentWriter } from './segment-rewrite.js';
@@ -80,6 +81,8 @@ export interface LogEnvironment {
   tailCacheBudget?: TailCacheBudget;
   /** The cap on segment files open at once, shared by all logs (open-segment-files.ts); none by default. */
   openSegmentFiles?: OpenSegmentFiles;
+  /** The budget for sealed segments' indexes in memory, shared by all logs (segment-index-cache.ts); none by default. */
+  segmentIndexCache?: SegmentIndexCache;
   /** Called after each flush cycle, e.g. to wake fetches waiting for the high watermark. */
   onProgress?: () => void;
   /** Called when a write or fsync failed and the log was rolled back (after it was logged). */
@@ -158,6 +161,7 @@ export class PartitionLog {
   private startOffset: number;
   private readonly cache: RecentBatchCache;
   private readonly openSegmentFiles: OpenSegmentFiles;
+  private readonly segmentIndexCache: SegmentIndexCache;
   private readonly flusher: Flusher;
   private closed = false;
   private readonly logger: Logger | null;
@@ -186,6 +190,8 @@ export class PartitionLog {
     this.cache = new RecentBatchCache(environment.tailCacheBytes ?? defaultTailCacheBytes, environment.tailCacheBudget ?? null);
     this.openSegmentFiles = environment.openSegmentFiles ?? unlimitedOpenSegmentFiles;
     for (const segment of segments) segment.openFiles = this.openSegmentFiles;
+    this.segmentIndexCache = environment.segmentIndexCache ?? unlimitedSegmentIndexes;
+    for (const segment of segments) segment.indexBudget = this.segmentIndexCache;
     this.onWriteFailure = environment.onWriteFailure ?? (() => {});
     this.journal = environment.journal ?? null;
     const onProgress = environment.onProgress ?? (() => {});
@@ -512,6 +518,7 @@ export class PartitionLog {
     const next = new Segment(this.directory, previous.nextOffset, this.clock.nowMs(), this.options.indexIntervalBytes);
     next.openFiles = this.openSegmentFiles;
     next.syncBeforeClosing = previous.syncBeforeClosing;
+    next.indexBudget = this.segmentIndexCache;
     this.segments.push(next);
     this.flusher.seal(previous);
   }
@@ -684,6 +691,7 @@ export class PartitionLog {
     for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
       const segment = this.segments[index]!;
       if (segment.maxTimestamp < timestampMs) continue;
+      await segment.loadIndexes();
       const start = segment.offsetIndex.lookup(segment.timeIndex.scanStartFor(timestampMs));
       let position = start.position;
       let positionOffset = segment.baseOffset + start.relativeOffset;
@@ -930,6 +938,7 @@ export class PartitionLog {
         for (const writer of live) {
           const fresh = writer.segment;
           fresh.openFiles = this.openSegmentFiles;
+          fresh.indexBudget = this.segmentIndexCache;
           fresh.sealed = true;
           this.segments[this.segments.indexOf(writer.replaces)] = fresh;
         }

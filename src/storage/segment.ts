@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   batchHeaderBytes,
@@ -17,6 +17,7 @@ import { OffsetIndex, offsetIndexEntryBytes } from './offset-index.js';
 import { TimeIndex, timeIndexEntryBytes } from './time-index.js';
 import { unlimitedOpenSegmentFiles, type OpenSegmentFiles, type SegmentFileHolder } from './open-segment-files.js';
 import { allocateUnpooled, type ReadAllocator } from './read-buffers.js';
+import { unlimitedSegmentIndexes, type SegmentIndexCache, type SegmentIndexHolder } from './segment-index-cache.js';
 
 /**
  * One segment of a partition log:
@@ -40,6 +41,10 @@ import { allocateUnpooled, type ReadAllocator } from './read-buffers.js';
  * A segment may hold damaged stretches (bytes that fail validation but stood for acknowledged
  * offsets, see segment-scan.ts): they are kept on disk, listed in `damage`, skipped by header walks,
  * and never served.
+ *
+ * A sealed segment's indexes may be dropped from memory (segment-index-cache.ts): lookups on the
+ * read path load them back from the files first (loadIndexes); any other use of `offsetIndex` or
+ * `timeIndex` reads them back synchronously.
  */
 
 export const logSuffix = '.log';
@@ -102,7 +107,7 @@ export interface FoundBatch {
   bytes: Buffer;
 }
 
-export class Segment implements SegmentFileHolder {
+export class Segment implements SegmentFileHolder, SegmentIndexHolder {
   readonly baseOffset: number;
   readonly directory: string;
   /** Bytes assigned to this segment, written or queued. */
@@ -120,12 +125,16 @@ export class Segment implements SegmentFileHolder {
   firstBatchTimestamp = noTimestamp;
   /** Damaged stretches of the file, ascending by position; their offsets are not served. */
   readonly damage: DamagedRange[] = [];
-  offsetIndex: OffsetIndex;
-  timeIndex: TimeIndex;
+  /** The indexes in memory; null while dropped (sealed segments only, see segment-index-cache.ts). */
+  private offsetIndexInMemory: OffsetIndex | null = null;
+  private timeIndexInMemory: TimeIndex | null = null;
+  /** The read of dropped indexes from their files, while it runs. */
+  private indexesLoading: Promise<void> | null = null;
   indexIntervalBytes: number;
   private bytesSinceIndexEntry = 0;
-  /** Set once the segment is no longer active and its data and indexes are on stable storage. */
-  sealed = false;
+  private isSealed = false;
+  /** The broker-wide budget for sealed segments' indexes; the log sets it. */
+  private indexCache: SegmentIndexCache = unlimitedSegmentIndexes;
   deleted = false;
   private handle: Promise<FileHandle> | null = null;
   /** Reads, writes and fsyncs in progress on `handle`; it is never closed under them. */
@@ -169,6 +178,93 @@ export class Segment implements SegmentFileHolder {
 
   get isEmpty(): boolean {
     return this.sizeBytes === 0;
+  }
+
+  /** Set once the segment is no longer active and its data and indexes are on stable storage. */
+  get sealed(): boolean {
+    return this.isSealed;
+  }
+  set sealed(sealed: boolean) {
+    this.isSealed = sealed;
+    if (!sealed || this.offsetIndexInMemory === null) return;
+    this.offsetIndexInMemory.trimToSize();
+    this.timeIndexInMemory?.trimToSize();
+    this.indexCache.used(this);
+  }
+
+  /** The budget for sealed segments' indexes this segment counts in (segment-index-cache.ts). */
+  get indexBudget(): SegmentIndexCache {
+    return this.indexCache;
+  }
+  set indexBudget(cache: SegmentIndexCache) {
+    this.indexCache.forget(this);
+    this.indexCache = cache;
+    if (this.isSealed && this.offsetIndexInMemory !== null) cache.used(this);
+  }
+
+  get offsetIndex(): OffsetIndex {
+    if (this.offsetIndexInMemory === null) this.loadIndexesNow();
+    return this.offsetIndexInMemory!;
+  }
+  set offsetIndex(index: OffsetIndex) {
+    this.offsetIndexInMemory = index;
+  }
+
+  get timeIndex(): TimeIndex {
+    if (this.timeIndexInMemory === null) this.loadIndexesNow();
+    return this.timeIndexInMemory!;
+  }
+  set timeIndex(index: TimeIndex) {
+    this.timeIndexInMemory = index;
+  }
+
+  get indexBytes(): number {
+    return (this.offsetIndexInMemory?.memoryBytes ?? 0) + (this.timeIndexInMemory?.memoryBytes ?? 0);
+  }
+
+  get indexesDroppable(): boolean {
+    return this.isSealed && !this.deleted && this.indexesLoading === null && this.indexesPersisted;
+  }
+
+  dropIndexes(): void {
+    if (!this.indexesDroppable) return;
+    this.offsetIndexInMemory = null;
+    this.timeIndexInMemory = null;
+  }
+
+  /**
+   * Makes sure the indexes are in memory before a lookup, reading a sealed segment's dropped
+   * indexes back from their files without blocking, and counts the use in the budget.
+   */
+  async loadIndexes(): Promise<void> {
+    if (this.offsetIndexInMemory === null) {
+      this.indexesLoading ??= this.readIndexFiles().finally(() => (this.indexesLoading = null));
+      await this.indexesLoading;
+    }
+    if (this.isSealed) this.indexCache.used(this);
+  }
+
+  private async readIndexFiles(): Promise<void> {
+    const [offsetBytes, timeBytes] = await Promise.all([readFile(this.offsetIndexPath).catch(emptyIfMissing), readFile(this.timeIndexPath).catch(emptyIfMissing)]);
+    // Reads of a segment replaced by its cleaned version are refused (file()); so are its indexes, now the new file's.
+    if (this.deleted) throw new Error(`segment ${this.baseOffset} was deleted`);
+    if (this.offsetIndexInMemory === null) this.installIndexes(offsetBytes, timeBytes);
+  }
+
+  /** The synchronous way back for uses off the read path (damage found by a read, maintenance). */
+  private loadIndexesNow(): void {
+    this.installIndexes(readFileOrEmpty(this.offsetIndexPath), readFileOrEmpty(this.timeIndexPath));
+    if (this.isSealed) this.indexCache.used(this);
+  }
+
+  /**
+   * Index files that no longer parse (changed behind the broker's back since recovery checked
+   * them) give empty indexes: lookups then walk the segment's headers from its start, slower but
+   * with the same answers, and maxTimestamp is kept outside the time index anyway.
+   */
+  private installIndexes(offsetBytes: Buffer, timeBytes: Buffer): void {
+    this.offsetIndexInMemory = OffsetIndex.decode(offsetBytes, this.sizeBytes) ?? new OffsetIndex(1);
+    this.timeIndexInMemory = TimeIndex.decode(timeBytes, this.nextOffset - this.baseOffset) ?? new TimeIndex(1);
   }
 
   /**
@@ -469,6 +565,7 @@ export class Segment implements SegmentFileHolder {
    * of the batch and those after it can take them from there instead of reading them again.
    */
   async findBatchWithBytes(offset: number, limitPosition: number, readAheadBytes: number, allocate: ReadAllocator = allocateUnpooled): Promise<FoundBatch | null> {
+    await this.loadIndexes();
     const start = this.offsetIndex.lookup(Math.max(0, offset - this.baseOffset));
     let found: FoundBatch | null = null;
     const visit = (header: BatchHeader, block: Buffer, at: number) => {
@@ -482,11 +579,13 @@ export class Segment implements SegmentFileHolder {
 
   /** Every index entry in memory is in the files. */
   get indexesPersisted(): boolean {
+    if (this.offsetIndexInMemory === null || this.timeIndexInMemory === null) return true; // dropped: only persisted ones are
     return this.offsetIndex.persistedCount === this.offsetIndex.entryCount && this.timeIndex.persistedCount === this.timeIndex.entryCount;
   }
 
   /** Writes index entries not yet in the files (whole files if they were truncated), then syncs them. */
   async persistIndexes(syncFile: SyncFile): Promise<void> {
+    if (this.offsetIndexInMemory === null) return; // dropped: they are in the files
     // Appends may add entries while we wait on I/O: persist (and count) only what exists now.
     const offsetIndex = this.offsetIndex;
     const offsetEntries = offsetIndex.entryCount;
@@ -504,6 +603,7 @@ export class Segment implements SegmentFileHolder {
     const handle = this.handle;
     this.handle = null;
     this.openFiles.closed(this);
+    this.indexCache.forget(this);
     if (handle !== null) await (await handle.catch(() => null))?.close();
   }
 
@@ -516,6 +616,19 @@ export class Segment implements SegmentFileHolder {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       });
     }
+  }
+}
+
+function emptyIfMissing(error: unknown): Buffer {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+  throw error;
+}
+
+function readFileOrEmpty(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    return emptyIfMissing(error);
   }
 }
 

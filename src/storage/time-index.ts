@@ -17,7 +17,10 @@
  * scanning batch headers forward from there finds the first batch with maxTimestamp ≥ T.
  */
 export const timeIndexEntryBytes = 12;
-const initialEntryCapacity = 16;
+/** What an index costs in memory besides its entries: the objects holding them. */
+const indexObjectBytes = 250;
+/** Small: every partition's active segment has one (it doubles as it fills). */
+const initialEntryCapacity = 4;
 
 export interface TimestampOffset {
   timestamp: number;
@@ -37,6 +40,11 @@ export class TimeIndex {
 
   get entryCount(): number {
     return this.count;
+  }
+
+  /** Bytes this index takes in memory, its objects included (roughly). */
+  get memoryBytes(): number {
+    return this.timestamps.byteLength + this.relativeOffsets.byteLength + indexObjectBytes;
   }
 
   entryAt(index: number): TimestampOffset {
@@ -63,6 +71,14 @@ export class TimeIndex {
     this.relativeOffsets[this.count] = relativeOffset;
     this.count++;
     return true;
+  }
+
+  /** Gives back the room grown for entries that never came (a sealed segment's index no longer grows). */
+  trimToSize(): void {
+    const capacity = Math.max(1, this.count);
+    if (this.timestamps.length <= capacity) return;
+    this.timestamps = this.timestamps.slice(0, capacity);
+    this.relativeOffsets = this.relativeOffsets.slice(0, capacity);
   }
 
   /** Relative offset from which a forward scan for the first batch with maxTimestamp ≥ target may start. */

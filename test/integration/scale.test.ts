@@ -1,8 +1,8 @@
 /**
  * Start-up, shutdown and resources at scale, on real broker processes over raw sockets:
  * many partitions recovered behind an already open listener, a partition still recovering answered
- * with a retriable error, the cap on open segment files, the broker-wide tail-cache budget and the
- * cap on what a compressed batch may decompress to.
+ * with a retriable error, the cap on open segment files, the broker-wide tail-cache budget, the
+ * budget for sealed segments' indexes and the cap on what a compressed batch may decompress to.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -261,6 +261,59 @@ test('the tail caches of all partitions together stay within limits.maxTailCache
     for (const partition of [0, 20, 39]) {
       assert.deepEqual(await readAllValues(connection, 'cached', partition), [0, 1, 2].map((batch) => value(partition, batch)));
     }
+  });
+  await broker.stop();
+});
+
+test('with limits.maxSegmentIndexBytes 0, sealed segments give up their indexes, and old offsets and timestamps are still found through them', async () => {
+  // No tail cache either: every fetch goes through the segments' offset indexes.
+  const broker = await start(['--limits.max-segment-index-bytes', '0', '--limits.max-tail-cache-bytes', '0']);
+  const partitionCount = 4;
+  const batchCount = 40;
+  const firstTimestampMs = 1_700_000_000_000;
+  // segment.bytes 8192 and an index entry per batch: each partition has several sealed segments with indexes.
+  await createTopic(broker, 'indexed', partitionCount, { 'segment.bytes': '8192', 'index.interval.bytes': '100' });
+  const value = (partition: number, batch: number, record: number): string => `p${partition} b${batch} r${record} `.padEnd(500, '.');
+  await withConnection(broker, async (connection) => {
+    for (let batch = 0; batch < batchCount; batch++) {
+      const batches = new Map<number, Buffer>();
+      for (let partition = 0; partition < partitionCount; partition++) {
+        const records = [0, 1, 2].map((record) => ({ key: null, value: Buffer.from(value(partition, batch, record)) }));
+        batches.set(partition, encodeRecordBatch(records, { baseTimestamp: firstTimestampMs + batch * 1000 }));
+      }
+      for (const answer of (await produce(connection, 'indexed', batches)).values()) assert.equal(answer.errorCode, errorCode.none);
+    }
+    const segments = readdirSync(join(broker.dataDir, 'indexed-0')).filter((name) => name.endsWith('.log')).length;
+    assert.ok(segments >= 5, `expected several segments per partition, found ${segments}`);
+    const dropped = (metrics: string): number => Number(/^osprey_segment_indexes_dropped (\d+)$/m.exec(metrics)?.[1]);
+    const droppedAfterWrites = dropped(await broker.metricsText());
+    assert.ok(droppedAfterWrites > 0, 'indexes of sealed segments were dropped as segments were sealed');
+
+    // Fetches from offsets inside old segments, in an order that goes back and forth between them.
+    for (const partition of [0, 3]) {
+      for (const [batch, record] of [[1, 1], [37, 2], [5, 2], [20, 1], [0, 2], [39, 2], [12, 1]] as const) {
+        const offset = BigInt(batch * 3 + record);
+        const { errorCode: code, batches } = await fetchFrom(connection, 'indexed', partition, offset);
+        assert.equal(code, errorCode.none);
+        const first = batches.flatMap((found) => found.records).find((found) => found.offset >= offset);
+        assert.deepEqual([first?.offset, first?.value?.toString()], [offset, value(partition, batch, record)]);
+      }
+      assert.deepEqual(await readAllValues(connection, 'indexed', partition), Array.from({ length: batchCount * 3 }, (_, index) => value(partition, Math.floor(index / 3), index % 3)));
+    }
+    // ListOffsets by timestamp, through the time indexes read back from their files.
+    const response = await connection.call(listOffsetsApi, 1, {
+      replicaId: -1,
+      isolationLevel: 0,
+      timeoutMs: 0,
+      topics: [{ name: 'indexed', partitions: [2, 7, 33].map((batch, partitionIndex) => ({ partitionIndex, timestamp: BigInt(firstTimestampMs + batch * 1000 - 500) })) }],
+    }, responseDeadlineMs);
+    const found = (response.topics[0]?.partitions ?? []).map((answer) => [answer.partitionIndex, answer.errorCode, answer.offset]);
+    assert.deepEqual(found, [[0, errorCode.none, 6n], [1, errorCode.none, 21n], [2, errorCode.none, 99n]]);
+
+    const metrics = await broker.metricsText();
+    assert.ok(dropped(metrics) > droppedAfterWrites, 'indexes read back for the reads were dropped again');
+    const indexBytes = Number(/^osprey_segment_index_bytes (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(indexBytes < 4096, `at most the indexes of the segment looked up last stay in memory, saw ${indexBytes} bytes`);
   });
   await broker.stop();
 });

@@ -9,7 +9,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { PartitionLog } from '../../../src/storage/partition-log.js';
 import { OpenSegmentFiles } from '../../../src/storage/open-segment-files.js';
-import { RecentBatchCache, TailCacheBudget } from '../../../src/storage/batch-cache.js';
+import { RecentBatchCache, TailCacheBudget, ownedBytes } from '../../../src/storage/batch-cache.js';
 import { compressRecords } from '../../../src/client/compression.js';
 import { declaredDecompressedBytes, decompressRecords } from '../../../src/protocol/kafka/compression.js';
 import { ManualClock, logOptions, seededRandom, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
@@ -84,6 +84,27 @@ test('caches sharing a budget give up the oldest batches of the partition writte
   assert.ok(budget.byteCount <= 1000);
   busy.clear();
   assert.equal(budget.byteCount, 0);
+});
+
+test('a cached batch that is a view of a larger frame is copied, so the budget counts what the cache keeps alive', () => {
+  const frame = Buffer.alloc(64 * 1024, 7); // a Produce frame holding the batches of many partitions
+  const view = frame.subarray(1000, 1300);
+  const kept = ownedBytes(view);
+  assert.notEqual(kept.buffer, frame.buffer);
+  assert.equal(kept.buffer.byteLength, 300);
+  assert.deepEqual(kept, view);
+  const whole = Buffer.allocUnsafeSlow(5000);
+  assert.equal(ownedBytes(whole), whole, 'a buffer of its own is kept as it is');
+  const nearlyWhole = Buffer.allocUnsafeSlow(5100).subarray(60, 5060); // one batch and its request header
+  assert.equal(ownedBytes(nearlyWhole), nearlyWhole);
+
+  const budget = new TailCacheBudget(10_000);
+  const cache = new RecentBatchCache(10_000, budget);
+  cache.add(view, 0, 0);
+  const [served] = cache.read(0, 1000, 1)!.chunks;
+  assert.deepEqual(served, view);
+  assert.notEqual(served!.buffer, frame.buffer, 'the cache does not keep the frame alive');
+  assert.equal(budget.byteCount, 300);
 });
 
 test('the decompressed size declared by compressed records is never below what they decompress to', async () => {
