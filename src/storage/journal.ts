@@ -49,19 +49,17 @@ import { defaultSyncFile, syncDirectory, writeFully, type SyncFile } from './seg
  * until their logs have replayed them and released(), called once every log is open, gives up the
  * rest (logs that no longer exist).
  *
- * Preallocated files: an fdatasync after writes that make a file longer also commits the file's new
- * size (a file-system journal commit); within blocks already written it only flushes data. So the
- * journal writes into files whose blocks exist: a dropped file becomes the spare (renamed; its old
- * entries stay in place, their sequence no longer matches), and when there is none, one is filled
- * with zeros in the background once the current file is half full. The first file of a run begins
- * empty.
+ * Reused files: an fdatasync after writes that make a file longer also commits the file's new size
+ * (a file-system journal commit); within blocks already written it only flushes data. So a dropped
+ * file becomes the spare the next file begins in (renamed; its old entries stay in place, their
+ * sequence no longer matches). Files are not filled with zeros ahead of time: a 64 MiB burst of
+ * writes beside the commits doubled the p99 of end-to-end latency at 10k records/s.
  */
 
 export const journalFolderName = 'journal';
 const journalSuffix = '.journal';
-/** A file made ready for the next rotation (never scanned for entries). */
+/** A dropped file kept for the next rotation (never scanned for entries). */
 const spareFileName = 'spare.journal-spare';
-const zeroChunk = Buffer.alloc(1024 * 1024);
 const magic = Buffer.from('OSPJRNL1', 'latin1');
 export const journalFileHeaderBytes = 32;
 export const journalEntryHeaderBytes = 32;
@@ -168,7 +166,6 @@ export class Journal {
   private readonly replay = new Map<string, ReplayOp[]>();
   /** Bytes of the spare file, ready to become the next file; null while there is none. */
   private spareBytes: number | null = null;
-  private preparingSpare: Promise<void> | null = null;
   /** Commits (write + fdatasync) done: observability and tests. */
   commitCount = 0;
 
@@ -294,7 +291,6 @@ export class Journal {
     if (this.closed) return;
     if (this.queue.length > 0 || this.committing) await this.commitSoon().catch(() => {});
     this.closed = true;
-    await this.preparingSpare;
     await this.handle?.close().catch(() => {});
     this.handle = null;
   }
@@ -376,13 +372,11 @@ export class Journal {
     file.sizeBytes = position + byteCount;
     await this.syncFile(this.handle!, 'log');
     this.commitCount++;
-    // Half way through a file, the next one is made ready (a broker that writes little never makes one).
-    if (file.sizeBytes > this.options.fileBytes / 2) this.prepareSpare();
   }
 
   /**
-   * Closes the current file and begins the next (the spare, when one is ready or being made): header
-   * written and fsynced, its name too.
+   * Closes the current file and begins the next (in the spare, when there is one): header written
+   * and fsynced, its name too.
    */
   private async beginFile(): Promise<JournalFile> {
     const previous = this.files[this.files.length - 1];
@@ -390,7 +384,6 @@ export class Journal {
     const path = join(this.directory, journalFileName(sequence));
     await this.handle?.close().catch(() => {});
     this.handle = null;
-    await this.preparingSpare;
     const fromSpare = this.spareBytes !== null;
     if (fromSpare) {
       await rename(join(this.directory, spareFileName), path);
@@ -415,30 +408,9 @@ export class Journal {
     return file;
   }
 
-  /** Fills a spare file with zeros in the background, unless one is ready or being made. */
-  private prepareSpare(): void {
-    if (this.spareBytes !== null || this.preparingSpare !== null || this.closed) return;
-    this.preparingSpare = (async () => {
-      const handle = await open(join(this.directory, spareFileName), 'w', 0o644);
-      try {
-        for (let position = 0; position < this.options.fileBytes && !this.closed; position += zeroChunk.length) {
-          await writeFully(handle, [zeroChunk.subarray(0, Math.min(zeroChunk.length, this.options.fileBytes - position))], position);
-        }
-        await this.syncFile(handle, 'log');
-      } finally {
-        await handle.close();
-      }
-      this.spareBytes = this.options.fileBytes;
-    })()
-      .catch((error: unknown) => this.logger?.warn('preparing a spare journal file failed; the next file begins empty', { error: (error as Error).message }))
-      .finally(() => {
-        this.preparingSpare = null;
-      });
-  }
-
   /** A file no longer needed becomes the spare when there is none (its blocks exist already), else it is deleted. */
   private async dropFile(file: JournalFile): Promise<void> {
-    if (this.spareBytes === null && this.preparingSpare === null && !this.closed && file.sizeBytes >= this.options.fileBytes / 2) {
+    if (this.spareBytes === null && !this.closed && file.sizeBytes >= this.options.fileBytes / 2) {
       await rename(file.path, join(this.directory, spareFileName));
       this.spareBytes = file.sizeBytes;
     } else {
