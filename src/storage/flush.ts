@@ -76,13 +76,14 @@ interface PendingRun {
   byteCount: number;
 }
 
-interface Deferred {
+/** A promise with its resolve and reject, for a cycle that many appends share (flush.ts, journal.ts). */
+export interface Deferred {
   promise: Promise<void>;
   resolve: () => void;
   reject: (error: Error) => void;
 }
 
-function createDeferred(): Deferred {
+export function createDeferred(): Deferred {
   let resolve!: () => void;
   let reject!: (error: Error) => void;
   const promise = new Promise<void>((onResolve, onReject) => {

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import type { Logger } from '../logging/logger.js';
 import { batchTotalBytes, describeHeaderProblem, hasValidCrc, readBaseOffset, readInt64Number, readLastOffset, writeInt64Number } from '../protocol/kafka/batch-header.js';
+import { createDeferred, type Deferred } from './flush.js';
 import { defaultSyncFile, syncDirectory, writeFully, type SyncFile } from './segment.js';
 
 /**
@@ -128,23 +129,6 @@ type ReplayOp =
   | { readonly kind: 'batches'; readonly file: JournalFile; readonly position: number; readonly length: number; readonly baseOffset: number }
   | { readonly kind: 'truncated'; readonly offset: number }
   | { readonly kind: 'reset' };
-
-interface Deferred {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<void>((onResolve, onReject) => {
-    resolve = onResolve;
-    reject = onReject;
-  });
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
 
 export function journalFileName(sequence: number): string {
   return `${String(sequence).padStart(20, '0')}${journalSuffix}`;
@@ -307,7 +291,7 @@ export class Journal {
   }
 
   private commitSoon(): Promise<void> {
-    this.waiting ??= deferred();
+    this.waiting ??= createDeferred();
     const waiting = this.waiting;
     if (!this.committing) {
       this.committing = true;
