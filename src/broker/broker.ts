@@ -370,7 +370,7 @@ export class Broker {
    * so a full disk at start-up must not keep a partition offline once space returns.
    */
   private async openPartition(partition: Partition, attempt = 1): Promise<void> {
-    const directory = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
+    const directory = this.partitionDirectory(partition);
     try {
       partition.open(await PartitionHandle.open(directory, this.partitionStorageSettings(partition.topic)));
       if (attempt > 1) this.logger.info('partition log opened after failing to', { topic: partition.topic.name, partition: partition.index, attempt });
@@ -555,7 +555,7 @@ export class Broker {
       partition.wakeDataWaiters();
       // A cleaner pass over it ends first, so that none of its files appears in a folder being removed.
       await this.logCleaner?.released(this.cleanableByPartition.get(partition));
-      const folder = join(this.config.dataDir, partitionDirectoryName(partition.topic.name, partition.index));
+      const folder = this.partitionDirectory(partition);
       try {
         if (partition.isOpen) {
           await partition.handle.delete();

@@ -294,7 +294,7 @@ export class Flusher {
       return;
     }
     const acknowledgedEndOffset = this.policy === 'always' ? this.durableEndOffset : this.writtenEndOffset;
-    const failed = journal === null ? await this.writeAndSync(runs, runsEnd, seals, sync) : await this.writeAndJournal(journal, runs, runsEnd!, seals);
+    const failed = await this.writeAndSync(runs, runsEnd, seals, sync, journal);
     if (failed !== null) {
       const failure = { ...failed, acknowledgedEndOffset, abandonedEndOffset: this.environment.activeSegment().nextOffset };
       await this.rollBack(failure, deferred, seals);
@@ -310,35 +310,26 @@ export class Flusher {
     this.environment.onProgress();
   }
 
-  /** Steps 1 and 2; null when they succeeded, else what failed. */
-  private async writeAndSync(runs: PendingRun[], runsEnd: LogMark | null, seals: Segment[], sync: boolean): Promise<{ error: Error; operation: 'write' | 'fsync' } | null> {
-    try {
-      await this.writeRuns(runs, runsEnd);
-    } catch (error) {
-      return { error: asError(error), operation: 'write' };
+  /**
+   * Steps 1 and 2, then the fsync of rolled segments; null when they succeeded, else what failed.
+   * With a journal, the segment writes and the journal's commit run at once and the segments stay
+   * unsynced; a journal that fails counts as a failed fsync (the durable mark is what it made durable).
+   */
+  private async writeAndSync(runs: PendingRun[], runsEnd: LogMark | null, seals: Segment[], sync: boolean, journal: FlusherJournal | null): Promise<CycleFailure | null> {
+    if (journal !== null && runsEnd !== null) {
+      const [written, journaled] = await Promise.allSettled([this.writeRuns(runs, runsEnd), appendToJournal(journal, runs, runsEnd)]);
+      if (written.status === 'rejected') return { error: asError(written.reason), operation: 'write' };
+      if (journaled.status === 'rejected') return { error: asError(journaled.reason), operation: 'fsync' };
+      this.durable = runsEnd;
+    } else {
+      try {
+        await this.writeRuns(runs, runsEnd);
+      } catch (error) {
+        return { error: asError(error), operation: 'write' };
+      }
     }
     try {
-      if (sync) await this.syncDirty();
-      for (const segment of seals) await this.syncSealed(segment);
-    } catch (error) {
-      return { error: asError(error), operation: 'fsync' };
-    }
-    return null;
-  }
-
-  /** Steps 1 and 2 with a journal: segment writes and the journal's commit at once; the segments stay unsynced. */
-  private async writeAndJournal(journal: FlusherJournal, runs: PendingRun[], runsEnd: LogMark, seals: Segment[]): Promise<{ error: Error; operation: 'write' | 'fsync' } | null> {
-    const buffers: Buffer[] = [];
-    let byteCount = 0;
-    for (const run of runs) {
-      for (const buffer of run.buffers) buffers.push(buffer);
-      byteCount += run.byteCount;
-    }
-    const [written, journaled] = await Promise.allSettled([this.writeRuns(runs, runsEnd), journal.append(buffers, byteCount, readBaseOffset(buffers[0]!, 0), runsEnd.tail.nextOffset)]);
-    if (written.status === 'rejected') return { error: asError(written.reason), operation: 'write' };
-    if (journaled.status === 'rejected') return { error: asError(journaled.reason), operation: 'fsync' };
-    this.durable = runsEnd;
-    try {
+      if (sync && journal === null) await this.syncDirty();
       for (const segment of seals) await this.syncSealed(segment);
     } catch (error) {
       return { error: asError(error), operation: 'fsync' };
@@ -466,6 +457,19 @@ export class Flusher {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }
+}
+
+type CycleFailure = { error: Error; operation: 'write' | 'fsync' };
+
+/** Hands the cycle's batches (whole, offsets set) to the journal; resolves once they are durable there. */
+function appendToJournal(journal: FlusherJournal, runs: readonly PendingRun[], runsEnd: LogMark): Promise<void> {
+  const buffers: Buffer[] = [];
+  let byteCount = 0;
+  for (const run of runs) {
+    for (const buffer of run.buffers) buffers.push(buffer);
+    byteCount += run.byteCount;
+  }
+  return journal.append(buffers, byteCount, readBaseOffset(buffers[0]!, 0), runsEnd.tail.nextOffset);
 }
 
 function asError(error: unknown): Error {

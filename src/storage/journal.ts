@@ -1,9 +1,8 @@
-import { strict as assert } from 'node:assert';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import type { Logger } from '../logging/logger.js';
-import { batchTotalBytes, describeHeaderProblem, hasValidCrc, readBaseOffset, readInt64Number, readLastOffset, writeInt64Number } from '../protocol/kafka/batch-header.js';
+import { forEachBatch, hasValidCrc, readBaseOffset, readInt64Number, readLastOffset, writeInt64Number } from '../protocol/kafka/batch-header.js';
 import { createDeferred, type Deferred } from './flush.js';
 import { defaultSyncFile, syncDirectory, writeFully, type SyncFile } from './segment.js';
 
@@ -142,7 +141,8 @@ export class Journal {
   private queue: QueuedEntry[] = [];
   private waiting: Deferred | null = null;
   private committing = false;
-  private reclaiming = false;
+  /** The reclaim under way, if any (close waits for it). */
+  private reclaiming: Promise<void> | null = null;
   private closed = false;
   private nextLogNumber = 1;
   /** Set when a write or fsync failed: the next commit begins a new file (the old one's tail is unknown). */
@@ -214,14 +214,22 @@ export class Journal {
       // A batch reaching past the offset was cut inside: it goes too (appends are whole batches).
       if (last !== undefined && readLastOffset(last, 0) >= offset) batches.pop();
     };
-    for (const op of ops) {
-      if (op.kind === 'reset') batches.length = 0;
-      else if (op.kind === 'truncated') dropFrom(op.offset);
-      else {
-        const bytes = await readRange(op.file.path, op.position, op.length);
-        dropFrom(op.baseOffset);
-        for (let at = 0; at < bytes.length; at += batchTotalBytes(bytes, at)) batches.push(bytes.subarray(at, at + batchTotalBytes(bytes, at)));
+    // Each file this log has entries in is opened once for the whole replay.
+    const handles = new Map<JournalFile, Promise<FileHandle>>();
+    try {
+      for (const op of ops) {
+        if (op.kind === 'reset') batches.length = 0;
+        else if (op.kind === 'truncated') dropFrom(op.offset);
+        else {
+          let handle = handles.get(op.file);
+          if (handle === undefined) handles.set(op.file, (handle = open(op.file.path, 'r')));
+          const bytes = await readAt(await handle, op.position, op.length);
+          dropFrom(op.baseOffset);
+          forEachBatch(bytes, (view) => void batches.push(bytes.subarray(view.at, view.at + view.totalBytes)));
+        }
       }
+    } finally {
+      for (const handle of handles.values()) await (await handle.catch(() => null))?.close();
     }
     return batches;
   }
@@ -275,6 +283,7 @@ export class Journal {
     if (this.closed) return;
     if (this.queue.length > 0 || this.committing) await this.commitSoon().catch(() => {});
     this.closed = true;
+    await this.reclaiming;
     await this.handle?.close().catch(() => {});
     this.handle = null;
   }
@@ -338,16 +347,20 @@ export class Journal {
       buffers.push(buffer);
       byteCount += buffer.length;
     };
+    // One allocation for the commit's headers (each entry's, and a "log named" one per log at most).
+    const headers = Buffer.alloc(journalEntryHeaderBytes * 2 * entries.length);
+    let headersUsed = 0;
+    const nextHeader = () => headers.subarray(headersUsed, (headersUsed += journalEntryHeaderBytes));
     for (const entry of entries) {
       const log = entry.log;
       if (log.namedInSequence !== file.sequence) {
         log.number = this.nextLogNumber++;
         log.namedInSequence = file.sequence;
         const name = Buffer.from(log.name, 'utf8');
-        push(entryHeader(file.sequence, EntryKind.logNamed, log.number, 0, name));
+        push(writeEntryHeader(nextHeader(), file.sequence, EntryKind.logNamed, log.number, 0, name));
         push(name);
       }
-      push(entryHeader(file.sequence, entry.kind, log.number, entry.offset, null, entry.byteCount));
+      push(writeEntryHeader(nextHeader(), file.sequence, entry.kind, log.number, entry.offset, null, entry.byteCount));
       for (const buffer of entry.buffers) push(buffer);
       if (entry.kind === EntryKind.batches && log.registered) file.logs.set(log, Math.max(file.logs.get(log) ?? 0, entry.endOffset));
     }
@@ -403,9 +416,16 @@ export class Journal {
   }
 
   /** Deletes the oldest files while the journal is over maxBytes and they are no longer needed. */
-  private async maybeReclaim(): Promise<void> {
-    if (this.reclaiming || this.closed) return;
-    this.reclaiming = true;
+  private maybeReclaim(): Promise<void> {
+    if (this.reclaiming === null && !this.closed) {
+      this.reclaiming = this.reclaim().finally(() => {
+        this.reclaiming = null;
+      });
+    }
+    return this.reclaiming ?? Promise.resolve();
+  }
+
+  private async reclaim(): Promise<void> {
     try {
       // The file being written stays; without writes, every file goes once nothing needs it.
       while (this.files.length > (this.handle === null ? 0 : 1) && (this.sizeBytes > this.options.maxBytes || this.isEmptyOfNeeds(this.files[0]!))) {
@@ -423,8 +443,6 @@ export class Journal {
       }
     } catch (error) {
       this.logger?.warn('reclaiming journal space failed; tried again after the next commit', { error: (error as Error).message });
-    } finally {
-      this.reclaiming = false;
     }
   }
 
@@ -437,7 +455,7 @@ export class Journal {
 
   /** The start scan of one file: its entries' places, per log name, for replay. */
   private async scanFile(file: JournalFile): Promise<void> {
-    const bytes = await readRange(file.path, 0, Number.MAX_SAFE_INTEGER);
+    const bytes = await readFile(file.path);
     if (bytes.length < journalFileHeaderBytes || !bytes.subarray(0, 8).equals(magic) || readInt64Number(bytes, 8) !== file.sequence) {
       this.logger?.warn('journal file without a valid header ignored', { file: file.path });
       this.files.push({ ...file, sizeBytes: bytes.length });
@@ -488,9 +506,8 @@ export class Journal {
   }
 }
 
-/** A 32-byte entry header; its CRC covers `payload` too when given (kinds other than batches). */
-function entryHeader(sequence: number, kind: EntryKind, logNumber: number, offset: number, payload: Buffer | null, payloadBytes = payload?.length ?? 0): Buffer {
-  const header = Buffer.alloc(journalEntryHeaderBytes);
+/** Writes a 32-byte entry header into `header` (zeroed) and returns it; its CRC covers `payload` too when given (kinds other than batches). */
+function writeEntryHeader(header: Buffer, sequence: number, kind: EntryKind, logNumber: number, offset: number, payload: Buffer | null, payloadBytes = payload?.length ?? 0): Buffer {
   header.writeUInt32BE(journalEntryHeaderBytes + payloadBytes, 0);
   writeInt64Number(header, sequence, 8);
   header.writeUInt8(kind, 16);
@@ -503,34 +520,23 @@ function entryHeader(sequence: number, kind: EntryKind, logNumber: number, offse
 
 /** Whether `payload` is whole v2 batches, each passing its CRC, with offsets following on from `baseOffset`. */
 function wholeValidBatches(payload: Buffer, baseOffset: number): boolean {
-  let at = 0;
   let expected = baseOffset;
-  while (at < payload.length) {
-    if (describeHeaderProblem(payload, at, payload.length) !== null) return false;
-    const totalBytes = batchTotalBytes(payload, at);
-    if (readBaseOffset(payload, at) !== expected || !hasValidCrc(payload, at, totalBytes)) return false;
-    expected = readLastOffset(payload, at) + 1;
-    at += totalBytes;
-  }
-  return at === payload.length && payload.length > 0;
+  let valid = true;
+  const end = forEachBatch(payload, (view) => {
+    if (readBaseOffset(view.buffer, view.at) !== expected || !hasValidCrc(view.buffer, view.at, view.totalBytes)) return (valid = false);
+    expected = readLastOffset(view.buffer, view.at) + 1;
+  });
+  return valid && end === payload.length && payload.length > 0;
 }
 
-async function readRange(path: string, position: number, length: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const size = (await handle.stat()).size;
-    const wanted = Math.max(0, Math.min(length, size - position));
-    const buffer = Buffer.allocUnsafe(wanted);
-    let read = 0;
-    while (read < wanted) {
-      const { bytesRead } = await handle.read(buffer, read, wanted - read, position + read);
-      if (bytesRead === 0) break;
-      read += bytesRead;
-    }
-    return buffer.subarray(0, read);
-  } finally {
-    await handle.close();
+/** `length` bytes at `position` of an open file (the scan checked that they are there). */
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let read = 0;
+  while (read < length) {
+    const { bytesRead } = await handle.read(buffer, read, length - read, position + read);
+    if (bytesRead === 0) throw new Error(`journal file shorter than at start: ${length - read} bytes missing at ${position + read}`);
+    read += bytesRead;
   }
+  return buffer;
 }
-
-assert.equal(magic.length, 8);
