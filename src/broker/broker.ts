@@ -171,6 +171,7 @@ export class Broker {
     this.metrics.gauge('osprey_metadata_journal_bytes', 'Bytes of changes in the cluster metadata journal since its last compaction into the snapshot.', () => this.metadata.journalBytes);
     this.metrics.gauge('osprey_journal_bytes', 'Bytes in the journal files (journal: true): batches made durable by the journal whose partitions have not all fsynced their segments past them yet.', () => journal.sizeBytes);
     this.metrics.gauge('osprey_journal_files', 'Journal files on disk.', () => journal.fileCount);
+    this.metrics.gauge('osprey_journal_unwritten_bytes', 'Bytes durable in the journal and not yet written to their segment files (held in memory; journalUnwrittenMaxBytes bounds them).', () => journal.writeBehind.byteCount);
     this.metrics.gauge('osprey_journal_commits', 'Journal commits (one writev and one fdatasync for every partition with appends in that turn) since start.', () => journal.commitCount);
     this.openSegmentFiles = new OpenSegmentFiles(config.limits.maxOpenSegmentFiles);
     this.tailCacheBudget = new TailCacheBudget(config.limits.maxTailCacheBytes);
@@ -236,6 +237,7 @@ export class Broker {
       acceptsWrites: config.journal,
       fileBytes: config.journalFileBytes,
       maxBytes: config.journalMaxBytes,
+      unwrittenMaxBytes: config.journalUnwrittenMaxBytes,
       logger,
     });
     const broker = new Broker(config, logger, metadata, producerIds, journal);

@@ -199,6 +199,8 @@ export interface BrokerConfig {
   journal: boolean;
   journalFileBytes: number;
   journalMaxBytes: number;
+  /** Bytes durable in the journal and not yet written to segment files, over all partitions (storage/write-behind.ts). */
+  journalUnwrittenMaxBytes: number;
   autoCreateTopics: boolean;
   /** How often retention and segment age are checked. */
   retentionCheckIntervalMs: number;
@@ -255,6 +257,7 @@ export const defaultBrokerConfig: BrokerConfig = {
   journal: true,
   journalFileBytes: 64 * 1024 * 1024,
   journalMaxBytes: 1024 * 1024 * 1024,
+  journalUnwrittenMaxBytes: 32 * 1024 * 1024,
   autoCreateTopics: true,
   retentionCheckIntervalMs: 60_000,
   logCleanerEnable: true,

@@ -49,6 +49,11 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
     type: bytes(1024 * 1024),
     description: 'Bytes all journal files may hold before the oldest is reclaimed: the partitions with batches in it fsync their segments, then it is reused for a later file or deleted. Larger means fewer segment fsyncs and a longer replay after a crash.',
   },
+  journalUnwrittenMaxBytes: {
+    type: bytes(1024 * 1024, maxInt32),
+    description:
+      'Bytes of batches, over all partitions, that may be durable in the journal before they are written to their segment files (they wait in memory, where reads find them); past it the partitions holding them longest write them out. A partition also writes its batches out once it holds 256 KiB of them and after 1 s.',
+  },
   autoCreateTopics: { type: boolean, description: 'Create a topic, with the topic defaults, when a client produces to or asks for one that does not exist.', kafkaName: 'auto.create.topics.enable' },
   retentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often retention and segment age are checked.', kafkaName: 'log.retention.check.interval.ms' },
   logCleanerEnable: { type: boolean, description: 'Run the log cleaner, which compacts topics whose cleanup.policy includes compact (keeping the latest record of each key).', kafkaName: 'log.cleaner.enable' },

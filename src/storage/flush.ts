@@ -1,4 +1,4 @@
-import { readBaseOffset } from '../protocol/kafka/batch-header.js';
+import { readBaseOffset, readLastOffset } from '../protocol/kafka/batch-header.js';
 import { LogWriteError } from './errors.js';
 import { syncDirectory } from './segment.js';
 import type { Segment, SegmentTail, SyncFile } from './segment.js';
@@ -27,12 +27,26 @@ export type FlushPolicy = 'always' | 'interval' | 'never';
  *   appends made while a cycle is in flight queue up for the next cycle, which starts as soon as
  *   the current one ends. One promise per cycle: every append of a cycle shares it.
  *
- * With a journal (journal.ts; policy always), step 2 hands the cycle's batches to the journal
- * instead, at the same time as step 1: the journal's one fdatasync for all logs makes them durable,
- * and the segment files stay unsynced (`dirty`) until a flush(), a seal, or the journal reclaiming
- * its space asks for it. A third mark follows that: `segmentSynced`, below which the segment files
- * themselves are fsynced; only it moves the recovery point, since recovery trusts the segments
- * below the recovery point and the journal holds everything above it.
+ * With a journal (journal.ts; policy always), a cycle hands its batches to the journal instead of
+ * steps 1 and 2: the journal's one fdatasync for all logs makes them durable, and their segment
+ * write follows later ("write-behind", write-behind.ts):
+ *
+ *   cycle 1: journal ◄─ b1 b2        unwritten: [ b1 b2 ]
+ *   cycle 2: journal ◄─ b3           unwritten: [ b1 b2 | b3 ]
+ *   cycle 3: journal ◄─ b4  ║ writev b1 b2 b3 at their positions (one call, beside the commit)
+ *
+ * The unwritten batches are kept in memory, where reads find them (readUnwritten), until they are
+ * written out: once they reach the journal's per-log size, when the write-behind budget asks (too
+ * many bytes or too old, broker-wide), when a segment is sealed, and on flush() and close. So the
+ * `durable` mark runs ahead of `written` here. The segment files stay unsynced (`dirty`) until a
+ * flush(), a seal, or the journal reclaiming its space asks for it. A third mark follows that:
+ * `segmentSynced`, below which the segment files themselves are fsynced; only it moves the recovery
+ * point, since recovery trusts the segments below the recovery point and the journal holds
+ * everything above it. A failed write-out loses nothing (the journal holds the batches): the
+ * batches stay unwritten and every later cycle tries again first; while that fails the cycle's new
+ * appends are refused (rolled back to `durable`), so memory stays bounded. A failed fsync of the
+ * segments fails the log (see `failure`): after it the page cache cannot be trusted, and only a
+ * restart (recovery, then the journal's replay) can tell what the files hold.
  *
  * Two marks follow the log's prefix that is safe: `written` (handed to the OS by a cycle that
  * completed) and `durable` (fsynced). When step 1 or 2 fails (ENOSPC, EIO):
@@ -74,6 +88,14 @@ interface PendingRun {
   position: number;
   buffers: Buffer[];
   byteCount: number;
+}
+
+/** Batches of one cycle, durable in the journal and not written to the segments yet (write-behind). */
+interface UnwrittenCycle {
+  readonly runs: PendingRun[];
+  /** The log's mark after these batches: `written` once they are. */
+  readonly end: LogMark;
+  readonly byteCount: number;
 }
 
 /** A promise with its resolve and reject, for a cycle that many appends share (flush.ts, journal.ts). */
@@ -132,14 +154,20 @@ export interface FlusherEnvironment {
   onRollbackFailed(error: Error): void;
   /** Writing index or checkpoint files failed (retried in the next cycle); null once they succeed again. */
   onMaintenanceProblem(error: Error | null): void;
+  /** Journal mode: writing batches the journal holds to the segments failed (retried); null once it succeeds again. */
+  onWriteOutProblem(error: Error | null): void;
   /** A cycle wrote data again after `failedCycles` cycles in a row had failed. */
   onWritesResumed(failedCycles: number): void;
 }
 
-/** The journal as one log's flusher sees it (journal.ts through PartitionLog). */
+/** The journal as one log's flusher sees it (journal.ts and write-behind.ts, through PartitionLog). */
 export interface FlusherJournal {
   /** Queues the cycle's batches; resolves when they are durable in the journal. */
   append(buffers: readonly Buffer[], byteCount: number, baseOffset: number, endOffset: number): Promise<void>;
+  /** Unwritten bytes at which the log writes them out by itself. */
+  readonly writeBehindBytes: number;
+  /** The log now holds `byteCount` bytes durable in the journal and not yet written to its segments. */
+  unwrittenChanged(byteCount: number): void;
 }
 
 export class Flusher {
@@ -147,6 +175,8 @@ export class Flusher {
   private intervalMs: number;
   private timer: NodeJS.Timeout | null = null;
   private runs: PendingRun[] = [];
+  /** Journal replay: batches durable in the journal, accounted for in the segments, until adoptReplayed(). */
+  private replayed: PendingRun[] = [];
   private seals: Segment[] = [];
   private deferred: Deferred | null = null;
   private syncRequested = false;
@@ -164,7 +194,14 @@ export class Flusher {
   private segmentSynced: number;
   /** Set once the log writes to the journal (after its replay); null: every cycle fsyncs the segments itself. */
   journal: FlusherJournal | null = null;
-  /** Set when a rollback could not cut the files: the log takes nothing more. */
+  /** Journal mode: cycles whose batches are durable in the journal but not yet written to the segments, oldest first. */
+  private unwritten: UnwrittenCycle[] = [];
+  private unwrittenBytes = 0;
+  /** Journal mode: write every unwritten batch out in the next cycle (the budget, a reader, a flush). */
+  private writeOutRequested = false;
+  /** Journal mode: the last write-out failed (the batches are kept and retried first by every cycle). */
+  private writeOutFailure: Error | null = null;
+  /** Set when a rollback could not cut the files, or (journal mode) an fsync of the segments failed: the log takes nothing more. */
   failure: Error | null = null;
   /** Cycles that fsynced data (observability and tests). */
   syncCycles = 0;
@@ -194,6 +231,11 @@ export class Flusher {
     return this.durable.tail.nextOffset;
   }
 
+  /** Bytes durable in the journal and not yet written to the segment files (journal mode). */
+  get unwrittenByteCount(): number {
+    return this.unwrittenBytes;
+  }
+
   /** Every offset below it is fsynced in the segment files themselves. */
   get segmentSyncedEndOffset(): number {
     return this.segmentSynced;
@@ -202,6 +244,37 @@ export class Flusher {
   /** End of what readers may see: fsynced data under `always`, written data otherwise. */
   get servableEndOffset(): number {
     return this.policy === 'always' ? this.durableEndOffset : this.writtenEndOffset;
+  }
+
+  /** End of what is in the segment files or unwritten in memory: reads never go past it. */
+  get readableEndOffset(): number {
+    return Math.max(this.writtenEndOffset, this.durableEndOffset);
+  }
+
+  /**
+   * Adds to `into` the batches held unwritten (journal mode) from the one containing fetchOffset,
+   * each below limitOffset, while `into` stays within maxBytes, except that a first batch is always
+   * taken whole (KIP-74).
+   */
+  readUnwritten(fetchOffset: number, maxBytes: number, limitOffset: number, into: { chunks: Buffer[]; byteCount: number }): void {
+    for (const cycle of this.unwritten) {
+      for (const run of cycle.runs) {
+        for (const batch of run.buffers) {
+          const lastOffset = readLastOffset(batch, 0);
+          if (lastOffset < fetchOffset) continue;
+          if (lastOffset >= limitOffset || (into.chunks.length > 0 && into.byteCount + batch.length > maxBytes)) return;
+          into.chunks.push(batch);
+          into.byteCount += batch.length;
+        }
+      }
+    }
+  }
+
+  /** Journal mode: writes every unwritten batch to the segments in the next cycle (resolves after it, whatever its outcome). */
+  writeOut(): Promise<void> {
+    if (this.unwritten.length === 0) return Promise.resolve();
+    this.writeOutRequested = true;
+    return this.nextCycle();
   }
 
   get flushPolicy(): FlushPolicy {
@@ -221,14 +294,35 @@ export class Flusher {
    * resolves per the policy, rejects with the cause when the cycle fails.
    */
   enqueue(segment: Segment, batch: Buffer, position: number): Promise<void> {
-    const last = this.runs[this.runs.length - 1];
-    if (last !== undefined && last.segment === segment && last.position + last.byteCount === position) {
-      last.buffers.push(batch);
-      last.byteCount += batch.length;
-    } else {
-      this.runs.push({ segment, position, buffers: [batch], byteCount: batch.length });
-    }
+    addToRuns(this.runs, segment, batch, position);
     return this.nextCycle();
+  }
+
+  /**
+   * Replay of the journal (journal mode): `batch`, just accounted for like an append, is durable in
+   * the journal already. It waits, unwritten, for adoptReplayed().
+   */
+  enqueueReplayed(segment: Segment, batch: Buffer, position: number): void {
+    addToRuns(this.replayed, segment, batch, position);
+  }
+
+  /**
+   * The batches of enqueueReplayed are durable (the journal files found at start hold them, and are
+   * kept until the segments are fsynced past them) and wait to be written out like any other: a
+   * log opens without writing, even on a full disk.
+   */
+  adoptReplayed(): void {
+    const runs = this.replayed;
+    const last = runs[runs.length - 1];
+    if (last === undefined) return;
+    this.replayed = [];
+    let byteCount = 0;
+    for (const run of runs) byteCount += run.byteCount;
+    const end = { segment: last.segment, tail: last.segment.captureTail() };
+    this.unwritten.push({ runs, end, byteCount });
+    this.unwrittenBytes += byteCount;
+    this.durable = end;
+    this.journal?.unwrittenChanged(this.unwrittenBytes);
   }
 
   /** A segment stopped being active: fsync it and persist its indexes in the next cycle. */
@@ -238,10 +332,13 @@ export class Flusher {
   }
 
   /** Writes and fsyncs everything queued so far, persists the active indexes and the recovery point. */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     this.syncRequested = true;
     this.checkpointRequested = true;
-    return this.nextCycle();
+    await this.nextCycle();
+    // Journal mode: the cycle's appends succeed through the journal even when the segments fail.
+    if (this.failure !== null) throw this.failure;
+    if (this.writeOutFailure !== null) throw this.writeOutFailure;
   }
 
   /** Resolves after a cycle that started after this call (everything queued before is written). */
@@ -251,6 +348,7 @@ export class Flusher {
 
   stop(): void {
     this.stopTimer();
+    if (this.unwrittenBytes > 0) this.journal?.unwrittenChanged(0); // closed: the budget stops counting it
   }
 
   private nextCycle(): Promise<void> {
@@ -273,16 +371,16 @@ export class Flusher {
   }
 
   private async cycle(): Promise<void> {
-    const runs = this.runs;
+    let runs = this.runs;
     // Appends account for a batch and enqueue it in one synchronous step, so the last run's segment
     // now ends exactly after the runs taken: one snapshot per cycle, not one per batch.
     const lastRun = runs[runs.length - 1];
-    const runsEnd: LogMark | null = lastRun === undefined ? null : { segment: lastRun.segment, tail: lastRun.segment.captureTail() };
+    let runsEnd: LogMark | null = lastRun === undefined ? null : { segment: lastRun.segment, tail: lastRun.segment.captureTail() };
     const seals = this.seals;
     const deferred = this.deferred!;
-    const sync = this.syncRequested || this.policy === 'always';
-    // A flush() fsyncs the segments themselves; otherwise, under `always`, the journal makes the cycle durable.
-    const journal = !this.syncRequested && this.policy === 'always' && runs.length > 0 ? this.journal : null;
+    const flushRequested = this.syncRequested;
+    const sync = flushRequested || this.policy === 'always';
+    const journal = this.policy === 'always' ? this.journal : null;
     const checkpoint = this.checkpointRequested;
     this.runs = [];
     this.seals = [];
@@ -293,8 +391,13 @@ export class Flusher {
       deferred.reject(this.failure);
       return;
     }
+    if (journal === null && this.unwritten.length > 0) {
+      // The policy left `always`: what the journal made durable is written first, like any batch.
+      runsEnd ??= this.durable;
+      runs = [...this.takeUnwritten().flatMap((cycle) => cycle.runs), ...runs];
+    }
     const acknowledgedEndOffset = this.policy === 'always' ? this.durableEndOffset : this.writtenEndOffset;
-    const failed = await this.writeAndSync(runs, runsEnd, seals, sync, journal);
+    const failed = journal !== null ? await this.journalCycle(runs, runsEnd, seals, flushRequested, journal) : await this.writeAndSync(runs, runsEnd, seals, sync);
     if (failed !== null) {
       const failure = { ...failed, acknowledgedEndOffset, abandonedEndOffset: this.environment.activeSegment().nextOffset };
       await this.rollBack(failure, deferred, seals);
@@ -304,32 +407,125 @@ export class Flusher {
         this.failedCycles = 0;
       }
       // Appends resolve after step 3, so a rolled segment is sealed once they are; step 3 never fails them.
-      await this.maintain(seals, checkpoint);
+      await this.maintain(this.failure === null && this.writeOutFailure === null ? seals : [], checkpoint);
       deferred.resolve();
     }
     this.environment.onProgress();
   }
 
   /**
-   * Steps 1 and 2, then the fsync of rolled segments; null when they succeeded, else what failed.
-   * With a journal, the segment writes and the journal's commit run at once and the segments stay
-   * unsynced; a journal that fails counts as a failed fsync (the durable mark is what it made durable).
+   * A cycle with the journal (see the file comment): the new batches go to the journal, beside a
+   * write-out of earlier ones when one is due; null when the new batches are durable, else what
+   * failed for them. Seals and flushes write everything out and fsync the segments after the commit.
    */
-  private async writeAndSync(runs: PendingRun[], runsEnd: LogMark | null, seals: Segment[], sync: boolean, journal: FlusherJournal | null): Promise<CycleFailure | null> {
-    if (journal !== null && runsEnd !== null) {
-      const [written, journaled] = await Promise.allSettled([this.writeRuns(runs, runsEnd), appendToJournal(journal, runs, runsEnd)]);
-      if (written.status === 'rejected') return { error: asError(written.reason), operation: 'write' };
-      if (journaled.status === 'rejected') return { error: asError(journaled.reason), operation: 'fsync' };
+  private async journalCycle(runs: PendingRun[], runsEnd: LogMark | null, seals: Segment[], flushRequested: boolean, journal: FlusherJournal): Promise<CycleFailure | null> {
+    try {
+      // Written under another policy and never fsynced: the journal only holds what comes from now on.
+      if (this.durableEndOffset < this.writtenEndOffset) await this.syncDirty();
+    } catch (error) {
+      return { error: asError(error), operation: 'fsync' };
+    }
+    // While write-outs fail, new batches would only pile up in memory: refused until one succeeds.
+    if (this.writeOutFailure !== null && runs.length > 0) {
+      const error = await this.writeOutCycles(this.unwritten.length);
+      if (error !== null) return { error, operation: 'write' };
+    }
+    let runsBytes = 0;
+    for (const run of runs) runsBytes += run.byteCount;
+    const due = this.writeOutRequested || this.unwrittenBytes + runsBytes >= journal.writeBehindBytes;
+    this.writeOutRequested = false;
+    const [journaled] = await Promise.allSettled([
+      runsEnd === null ? undefined : appendToJournal(journal, runs, runsEnd),
+      due ? this.writeOutCycles(this.unwritten.length) : undefined,
+    ]);
+    if (journaled.status === 'rejected') {
+      journal.unwrittenChanged(this.unwrittenBytes);
+      return { error: asError(journaled.reason), operation: 'fsync' };
+    }
+    if (runsEnd !== null) {
       this.durable = runsEnd;
-    } else {
-      try {
-        await this.writeRuns(runs, runsEnd);
-      } catch (error) {
-        return { error: asError(error), operation: 'write' };
+      this.unwritten.push({ runs, end: runsEnd, byteCount: runsBytes });
+      this.unwrittenBytes += runsBytes;
+    }
+    if (seals.length > 0 || flushRequested) {
+      // A sealed segment, and a flush, need every batch in the files and fsynced.
+      const error = await this.writeOutCycles(this.unwritten.length);
+      if (error === null) {
+        try {
+          if (flushRequested) await this.syncDirty();
+          for (const segment of seals) await this.syncSealed(segment);
+        } catch (syncError) {
+          this.failSegments(asError(syncError));
+        }
+      }
+      if (error !== null || this.failure !== null) this.seals = [...seals, ...this.seals];
+    }
+    journal.unwrittenChanged(this.unwrittenBytes);
+    return null;
+  }
+
+  /**
+   * Writes the first `count` unwritten cycles to the segments, contiguous runs merged into one
+   * writev each; null when done, else the error (the batches stay unwritten, `writeOutFailure` says so).
+   */
+  private async writeOutCycles(count: number): Promise<Error | null> {
+    if (count === 0) return null;
+    const cycles = this.unwritten.slice(0, count);
+    const merged: PendingRun[] = [];
+    for (const cycle of cycles) {
+      for (const run of cycle.runs) {
+        const last = merged[merged.length - 1];
+        if (last !== undefined && last.segment === run.segment && last.position + last.byteCount === run.position) {
+          for (const buffer of run.buffers) last.buffers.push(buffer);
+          last.byteCount += run.byteCount;
+        } else {
+          merged.push({ segment: run.segment, position: run.position, buffers: [...run.buffers], byteCount: run.byteCount });
+        }
       }
     }
     try {
-      if (sync && journal === null) await this.syncDirty();
+      for (const run of merged) {
+        await run.segment.write(run.buffers, run.position);
+        this.dirty.add(run.segment);
+      }
+    } catch (error) {
+      if (this.writeOutFailure === null) this.environment.onWriteOutProblem(asError(error));
+      this.writeOutFailure = asError(error);
+      return this.writeOutFailure;
+    }
+    // The cycles taken are still the first ones: only write-outs remove cycles, one at a time.
+    this.unwritten.splice(0, count);
+    for (const cycle of cycles) this.unwrittenBytes -= cycle.byteCount;
+    this.written = cycles[cycles.length - 1]!.end;
+    if (this.writeOutFailure !== null) this.environment.onWriteOutProblem(null);
+    this.writeOutFailure = null;
+    return null;
+  }
+
+  /** Takes every unwritten cycle (they are written as ordinary runs instead). */
+  private takeUnwritten(): UnwrittenCycle[] {
+    const cycles = this.unwritten;
+    this.unwritten = [];
+    this.unwrittenBytes = 0;
+    this.journal?.unwrittenChanged(0);
+    return cycles;
+  }
+
+  /** Journal mode: an fsync of the segments failed; what they hold is unknown until recovery (see the file comment). */
+  private failSegments(error: Error): void {
+    this.failure ??= error;
+    this.environment.onRollbackFailed(error);
+  }
+
+  /** Steps 1 and 2, then the fsync of rolled segments; null when they succeeded, else what failed. */
+  private async writeAndSync(runs: PendingRun[], runsEnd: LogMark | null, seals: Segment[], sync: boolean): Promise<CycleFailure | null> {
+    try {
+      await this.writeRuns(runs, runsEnd);
+    } catch (error) {
+      return { error: asError(error), operation: 'write' };
+    }
+    try {
+      if (sync) await this.syncDirty();
       for (const segment of seals) await this.syncSealed(segment);
     } catch (error) {
       return { error: asError(error), operation: 'fsync' };
@@ -379,7 +575,8 @@ export class Flusher {
     this.syncRequested = false;
     this.checkpointRequested = false;
     this.failedCycles++;
-    const mark = failed.operation === 'write' ? this.written : this.durable;
+    // In journal mode `durable` runs ahead of `written` (batches not written out yet): acknowledged, kept.
+    const mark = failed.operation === 'write' && this.unwritten.length === 0 ? this.written : this.durable;
     let plan: RollbackPlan;
     try {
       plan = this.environment.rollBack(mark, { ...failed, failedCycles: this.failedCycles, rolledBackToOffset: mark.tail.nextOffset });
@@ -390,14 +587,15 @@ export class Flusher {
       for (const deferred of rejected) deferred?.reject(this.failure);
       return;
     }
-    this.written = mark;
+    if (mark.tail.nextOffset < this.writtenEndOffset) this.written = mark;
     for (const segment of plan.removed) this.dirty.delete(segment);
     // Seals of segments before the new active one still have to happen; later ones are gone.
     this.seals = [...cycleSeals, ...this.seals].filter((segment) => segment.baseOffset < plan.active.baseOffset);
     const cause = new LogWriteError(plan.active.directory, failed.error);
     for (const deferred of rejected) deferred?.reject(cause);
     try {
-      await plan.active.truncateFile(plan.position, this.environment.syncFile);
+      // Never past what the file holds (unwritten batches before the mark are written out later).
+      await plan.active.truncateFile(Math.min(plan.position, plan.active.writtenBytes), this.environment.syncFile);
       for (const segment of plan.removed) await segment.deleteFiles();
       if (plan.removed.length > 0) await syncDirectory(plan.active.directory, this.environment.syncFile);
     } catch (cutError) {
@@ -460,6 +658,17 @@ export class Flusher {
 }
 
 type CycleFailure = { error: Error; operation: 'write' | 'fsync' };
+
+/** Adds `batch`, at `position` of `segment`, to the last run when it follows on from it, else as a new run. */
+function addToRuns(runs: PendingRun[], segment: Segment, batch: Buffer, position: number): void {
+  const last = runs[runs.length - 1];
+  if (last !== undefined && last.segment === segment && last.position + last.byteCount === position) {
+    last.buffers.push(batch);
+    last.byteCount += batch.length;
+  } else {
+    runs.push({ segment, position, buffers: [batch], byteCount: batch.length });
+  }
+}
 
 /** Hands the cycle's batches (whole, offsets set) to the journal; resolves once they are durable there. */
 function appendToJournal(journal: FlusherJournal, runs: readonly PendingRun[], runsEnd: LogMark): Promise<void> {

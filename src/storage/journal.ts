@@ -5,15 +5,17 @@ import type { Logger } from '../logging/logger.js';
 import { forEachBatch, hasValidCrc, readBaseOffset, readInt64Number, readLastOffset, writeInt64Number } from '../protocol/kafka/batch-header.js';
 import { createDeferred, type Deferred } from './flush.js';
 import { defaultSyncFile, syncDirectory, writeFully, type SyncFile } from './segment.js';
+import { WriteBehindBudget } from './write-behind.js';
 
 /**
  * The write-ahead journal every partition log of a broker shares (DESIGN.md decision 3). Under
- * flush=always a log's flush cycle writes its batches to its segment file *and* hands them to the
- * journal; the journal writes what all logs handed it during one turn with one writev and makes it
- * durable with one fdatasync, and that fdatasync is what acknowledges the appends. The segment files
- * are fsynced later, in the background: when a segment is sealed, when the log is flushed or closed,
- * and when the journal needs the space (reclaim, below). So a cycle costs one fdatasync however
- * many partitions take writes, instead of one per partition.
+ * flush=always a log's flush cycle hands its batches to the journal; the journal writes what all logs
+ * handed it during one turn with one writev and makes it durable with one fdatasync, and that
+ * fdatasync is what acknowledges the appends. The logs write the batches to their segment files
+ * later, many cycles' worth at a time (write-behind.ts), and fsync them later still: when a segment
+ * is sealed, when the log is flushed or closed, and when the journal needs the space (reclaim,
+ * below). So a cycle costs one write and one fdatasync however many partitions take writes, instead
+ * of one of each per partition.
  *
  *   <data dir>/journal/00000000000000000001.journal   files written in order, each up to fileBytes
  *
@@ -62,6 +64,16 @@ const journalSuffix = '.journal';
 const spareFileName = 'spare.journal-spare';
 const magic = Buffer.from('OSPJRNL1', 'latin1');
 export const journalFileHeaderBytes = 32;
+/**
+ * Write-behind (write-behind.ts): a log writes its unwritten batches out once it holds this many
+ * (large positional writes, a few per second at most for a busy partition), and after this long.
+ */
+const writeBehindLogBytes = 256 * 1024;
+/** A commit of at least this many pieces and at most this many bytes is copied into one buffer (gathered). */
+const gatherMinPieces = 64;
+const gatherMaxBytes = 4 * 1024 * 1024;
+const writeBehindMaxAgeMs = 1000;
+const defaultUnwrittenMaxBytes = 32 * 1024 * 1024;
 export const journalEntryHeaderBytes = 32;
 
 const enum EntryKind {
@@ -78,6 +90,8 @@ export interface JournalOptions {
   readonly fileBytes: number;
   /** Past this many bytes in all files, the oldest is reclaimed (its logs are asked to fsync their segments). */
   readonly maxBytes: number;
+  /** Bytes of all logs durable here and not yet written to their segments (write-behind.ts); default 32 MiB. */
+  readonly unwrittenMaxBytes?: number;
   readonly syncFile?: SyncFile;
   readonly logger?: Logger | null;
 }
@@ -150,8 +164,12 @@ export class Journal {
   private readonly replay = new Map<string, ReplayOp[]>();
   /** Bytes of the spare file, ready to become the next file; null while there is none. */
   private spareBytes: number | null = null;
+  /** Reused by commits of many small pieces (gathered). */
+  private scratch: Buffer | null = null;
   /** Commits (write + fdatasync) done: observability and tests. */
   commitCount = 0;
+  /** Bounds what the logs hold durable here but not yet written to their segments. */
+  readonly writeBehind: WriteBehindBudget;
 
   private constructor(
     readonly dataDirectory: string,
@@ -159,6 +177,7 @@ export class Journal {
   ) {
     this.syncFile = options.syncFile ?? defaultSyncFile;
     this.logger = options.logger ?? null;
+    this.writeBehind = new WriteBehindBudget({ logBytes: writeBehindLogBytes, maxBytes: options.unwrittenMaxBytes ?? defaultUnwrittenMaxBytes, maxAgeMs: writeBehindMaxAgeMs });
   }
 
   get acceptsWrites(): boolean {
@@ -239,10 +258,15 @@ export class Journal {
     return this.replay.has(this.nameOf(directory));
   }
 
-  /** A log begins writing to the journal (after its replay, if any). */
-  register(client: JournalClient): JournalLog {
+  /**
+   * A log begins writing to the journal (after its replay, if any). The files found at start that
+   * hold its batches stay until its segments are fsynced to `replayedEndOffset` (its replay may
+   * have left batches unwritten, held only there and in memory).
+   */
+  register(client: JournalClient, replayedEndOffset = 0): JournalLog {
     const name = this.nameOf(client.directory);
     const log: JournalLog = { client, name, number: 0, namedInSequence: -1, registered: true };
+    for (const file of this.files) if (file.unclaimed.has(name)) file.logs.set(log, replayedEndOffset);
     this.claim(name);
     return log;
   }
@@ -283,6 +307,7 @@ export class Journal {
     if (this.closed) return;
     if (this.queue.length > 0 || this.committing) await this.commitSoon().catch(() => {});
     this.closed = true;
+    this.writeBehind.close();
     await this.reclaiming;
     await this.handle?.close().catch(() => {});
     this.handle = null;
@@ -365,10 +390,23 @@ export class Journal {
       if (entry.kind === EntryKind.batches && log.registered) file.logs.set(log, Math.max(file.logs.get(log) ?? 0, entry.endOffset));
     }
     const position = file.sizeBytes;
-    await writeFully(this.handle!, buffers, position);
+    await writeFully(this.handle!, this.gathered(buffers, byteCount), position);
     file.sizeBytes = position + byteCount;
     await this.syncFile(this.handle!, 'log');
     this.commitCount++;
+  }
+
+  /**
+   * A commit of many small pieces (a header and a batch or two for each of many partitions) as one
+   * buffer: copying them is cheaper than handing the kernel thousands of pieces. The scratch buffer
+   * is reused by every commit (one at a time); large commits keep their pieces.
+   */
+  private gathered(buffers: Buffer[], byteCount: number): Buffer[] {
+    if (buffers.length < gatherMinPieces || byteCount > gatherMaxBytes) return buffers;
+    if (this.scratch === null || this.scratch.length < byteCount) this.scratch = Buffer.allocUnsafeSlow(Math.max(byteCount, gatherMaxBytes / 4));
+    let at = 0;
+    for (const buffer of buffers) at += buffer.copy(this.scratch, at);
+    return [this.scratch.subarray(0, at)];
   }
 
   /**

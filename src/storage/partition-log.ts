@@ -203,6 +203,7 @@ export class PartitionLog {
       rollBack: (mark, failure) => this.rollBack(mark, failure),
       onRollbackFailed: (error) => this.logger?.error('log failed: a failed write could not be cut away; it refuses writes until the broker restarts', { directory, error: error.message }),
       onMaintenanceProblem: (error) => this.reportMaintenanceProblem(error),
+      onWriteOutProblem: (error) => this.reportWriteOutProblem(error),
       onWritesResumed: (failedCycles) => this.logger?.info('log writes succeed again', { directory, failedCycles }),
     });
   }
@@ -272,10 +273,14 @@ export class PartitionLog {
 
   /**
    * Appends what the journal holds for this log past its end (batches acknowledged before a crash
-   * whose segment writes had not reached the disk), fsyncs the segments, then writes to the journal.
+   * whose segment writes had not reached the disk), then writes to the journal. With a journal that
+   * takes writes, the batches are adopted as durable and unwritten (the journal keeps the files
+   * holding them until the segments are fsynced past them), so opening needs no disk space; without
+   * one (journal: false) they are appended, written and fsynced here.
    */
   private async replayJournal(journal: Journal): Promise<void> {
     let replayed = 0;
+    const adopt = journal.acceptsWrites;
     for (const batch of await journal.replayFor(this.directory)) {
       const logEnd = this.active.nextOffset;
       if (readLastOffset(batch, 0) < logEnd) continue;
@@ -284,26 +289,45 @@ export class PartitionLog {
         this.logger?.error('journal replay stops: the journal lacks offsets between the log end and its next batch', { directory: this.directory, logEndOffset: logEnd, journalBaseOffset: baseOffset });
         break;
       }
-      void this.append(batch).durable.catch(() => {});
+      if (adopt) this.appendReplayed(batch);
+      else void this.append(batch).durable.catch(() => {});
       replayed++;
     }
-    if (replayed > 0) {
-      await this.flusher.flush();
-      this.logger?.info('log brought up to date from the journal', { directory: this.directory, batches: replayed, logEndOffset: this.active.nextOffset });
-    }
+    if (adopt) this.flusher.adoptReplayed();
+    else if (replayed > 0) await this.flusher.flush();
+    if (replayed > 0) this.logger?.info('log brought up to date from the journal', { directory: this.directory, batches: replayed, logEndOffset: this.active.nextOffset });
     this.attachJournal(journal);
+  }
+
+  /** append() for a batch the journal holds already: accounted for, cached, and left for write-behind. */
+  private appendReplayed(batch: Buffer): void {
+    this.maybeRoll(batch.length, readLastOffsetDelta(batch, 0), readMaxTimestamp(batch, 0));
+    const active = this.active;
+    const position = active.recordAppend(batch);
+    const owned = this.cache.add(batch, readBaseOffset(batch, 0), readLastOffset(batch, 0));
+    this.flusher.enqueueReplayed(active, owned, position);
   }
 
   private attachJournal(journal: Journal): void {
     if (!journal.acceptsWrites) return;
-    const log = journal.register({
-      directory: this.directory,
-      segmentSyncedEndOffset: () => this.flusher.segmentSyncedEndOffset,
-      syncSegments: () => this.flush(),
-    });
+    const log = journal.register(
+      {
+        directory: this.directory,
+        segmentSyncedEndOffset: () => this.flusher.segmentSyncedEndOffset,
+        syncSegments: () => this.flush(),
+      },
+      this.flusher.durableEndOffset,
+    );
     this.journalLog = log;
     for (const segment of this.segments) segment.syncBeforeClosing = this.syncFile;
-    this.flusher.journal = { append: (buffers, byteCount, baseOffset, endOffset) => journal.append(log, buffers, byteCount, baseOffset, endOffset) };
+    const writeBehindLog = { writeOut: () => this.flusher.writeOut() };
+    this.flusher.journal = {
+      append: (buffers, byteCount, baseOffset, endOffset) => journal.append(log, buffers, byteCount, baseOffset, endOffset),
+      writeBehindBytes: journal.writeBehind.logBytes,
+      unwrittenChanged: (byteCount) => journal.writeBehind.update(writeBehindLog, byteCount),
+    };
+    // Batches adopted by the replay count against the budget (and its age limit writes them out).
+    if (this.flusher.unwrittenByteCount > 0) this.flusher.journal.unwrittenChanged(this.flusher.unwrittenByteCount);
   }
 
   /**
@@ -407,8 +431,9 @@ export class PartitionLog {
     const lastOffset = baseOffset + lastOffsetDelta;
     setBaseOffset(batch, 0, baseOffset);
     const position = active.recordAppend(batch);
-    this.cache.add(batch, baseOffset, lastOffset);
-    const durable = this.flusher.enqueue(active, batch, position);
+    // The flusher holds the cache's copy when it made one: a batch waiting to be written must not keep its whole Produce frame alive.
+    const owned = this.cache.add(batch, baseOffset, lastOffset);
+    const durable = this.flusher.enqueue(active, owned, position);
     return { baseOffset: asOffset(baseOffset), lastOffset: asOffset(lastOffset), durable };
   }
 
@@ -462,6 +487,11 @@ export class PartitionLog {
     } else {
       this.logger?.debug('log write failed again', { ...fields, failedCycles: failure.failedCycles });
     }
+  }
+
+  private reportWriteOutProblem(error: Error | null): void {
+    if (error === null) this.logger?.info('segment writes succeed again; the batches the journal held are written', { directory: this.directory });
+    else this.logger?.error('writing batches the journal holds to the segment failed; kept in memory and retried, new appends refused meanwhile', { directory: this.directory, error: error.message });
   }
 
   private reportMaintenanceProblem(error: Error | null): void {
@@ -534,14 +564,24 @@ export class PartitionLog {
   async read(fetchOffset: Offset, maxBytes: number, maxOffset: Offset = this.highWatermark, allocate: ReadAllocator = allocateUnpooled): Promise<ReadResult> {
     if (this.closed) throw new LogClosedError(this.directory);
     this.checkOffsetInRange(fetchOffset);
-    const limitOffset = Math.min(maxOffset, this.flusher.writtenEndOffset);
+    const limitOffset = Math.min(maxOffset, this.flusher.readableEndOffset);
     if (fetchOffset >= limitOffset) return { chunks: [], byteCount: 0 };
     const cached = this.cache.read(fetchOffset, maxBytes, limitOffset);
     if (cached !== null) return cached;
+    // Batches durable in the journal and not written to the segment yet are served from memory.
+    const writtenEndOffset = this.flusher.writtenEndOffset;
+    if (fetchOffset >= writtenEndOffset) {
+      const unwritten: ReadResult = { chunks: [], byteCount: 0 };
+      this.flusher.readUnwritten(fetchOffset, maxBytes, limitOffset, unwritten);
+      return unwritten;
+    }
     for (let attempt = 1; ; attempt++) {
       const generation = this.swapGeneration;
       try {
-        return await this.readSegments(fetchOffset, maxBytes, limitOffset, allocate);
+        const read = await this.readSegments(fetchOffset, maxBytes, Math.min(limitOffset, writtenEndOffset), allocate);
+        // A read reaching the written end goes on with what is still unwritten.
+        if (read.nextOffset === writtenEndOffset && limitOffset > writtenEndOffset) this.flusher.readUnwritten(writtenEndOffset, maxBytes, limitOffset, read);
+        return { chunks: read.chunks, byteCount: read.byteCount };
       } catch (error) {
         // Retention or DeleteRecords removed the segment while we were reading it.
         if (fetchOffset < this.startOffset) throw new OffsetOutOfRangeError(fetchOffset, this.startOffset, this.logEndOffset);
@@ -564,7 +604,7 @@ export class PartitionLog {
    * read before it: a read that starts in damage throws CorruptBatchError, one that meets damage
    * later returns what came before it.
    */
-  private async readSegments(fetchOffset: number, maxBytes: number, limitOffset: number, allocate: ReadAllocator): Promise<ReadResult> {
+  private async readSegments(fetchOffset: number, maxBytes: number, limitOffset: number, allocate: ReadAllocator): Promise<ReadResult & { nextOffset: number }> {
     const chunks: Buffer[] = [];
     let byteCount = 0;
     let offset = fetchOffset;
@@ -604,7 +644,7 @@ export class PartitionLog {
       // Damage ahead in this segment: stop before it; the next read starting there is refused.
       if (damageAhead !== undefined || end.damage !== null || first.position + end.bytes < limitPosition || byteCount >= maxBytes) break;
     }
-    return { chunks, byteCount };
+    return { chunks, byteCount, nextOffset: offset };
   }
 
   /** Like segment.findBatchWithBytes, but a header that cannot be read is recorded as damage and thrown as such. */
@@ -688,6 +728,7 @@ export class PartitionLog {
   async *batchesAtOrAfterTimestamp(timestampMs: number): AsyncGenerator<BatchHeader> {
     if (this.closed) throw new LogClosedError(this.directory);
     const limitOffset = this.highWatermark;
+    await this.flusher.writeOut(); // the search reads headers from the files
     for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
       const segment = this.segments[index]!;
       if (segment.maxTimestamp < timestampMs) continue;
@@ -733,6 +774,7 @@ export class PartitionLog {
    */
   async maxTimestampBatch(): Promise<MaxTimestampBatch | null> {
     if (this.closed) throw new LogClosedError(this.directory);
+    await this.flusher.writeOut(); // the header is read from the files
     let best: Segment | null = null;
     for (let index = this.segmentIndexFor(this.startOffset); index < this.segments.length; index++) {
       const segment = this.segments[index]!;
@@ -961,6 +1003,20 @@ export class PartitionLog {
     return result;
   }
 
+  /**
+   * Writes the batches the journal holds for this log (durable there, not yet in the segment files:
+   * flush.ts, write-behind) to the segment files now, without an fsync. Normally they are written
+   * out on their own (by size, age, the broker-wide budget, a roll or a flush).
+   */
+  writeOut(): Promise<void> {
+    return this.flusher.writeOut();
+  }
+
+  /** Bytes durable in the journal and not yet written to the segment files. */
+  get unwrittenByteCount(): number {
+    return this.flusher.unwrittenByteCount;
+  }
+
   /** Writes and fsyncs everything pending, persists the active indexes and the recovery point. */
   async flush(): Promise<void> {
     if (this.closed) return; // close() flushed
@@ -1011,7 +1067,8 @@ export class PartitionLog {
     }
     assert(this.startOffset >= this.segments[0]!.baseOffset, 'log start is within the first segment');
     assert(this.startOffset <= this.logEndOffset, 'log start ≤ log end');
-    assert(this.flusher.durableEndOffset <= this.flusher.writtenEndOffset, 'durable ≤ written');
-    assert(this.flusher.writtenEndOffset <= this.logEndOffset, 'written ≤ log end');
+    if (this.flusher.unwrittenByteCount === 0) assert(this.flusher.durableEndOffset <= this.flusher.writtenEndOffset, 'durable ≤ written, unless the journal holds batches not written yet');
+    else assert(this.flusher.writtenEndOffset < this.flusher.durableEndOffset, 'unwritten batches lie between written and durable');
+    assert(this.flusher.writtenEndOffset <= this.logEndOffset && this.flusher.durableEndOffset <= this.logEndOffset, 'written and durable ≤ log end');
   }
 }

@@ -660,7 +660,7 @@ async function persistIndexFile(path: string, tail: Buffer, tailPosition: number
 
 /** Writes `buffers` back to back at `position`, looping on short writes; returns the position after them. */
 export async function writeFully(handle: FileHandle, buffers: Buffer[], position: number): Promise<number> {
-  let remaining = buffers;
+  let remaining = buffers.length > 1 ? joinAdjacent(buffers) : buffers;
   let at = position;
   while (remaining.length > 0) {
     const { bytesWritten } = await handle.writev(remaining, at);
@@ -668,6 +668,26 @@ export async function writeFully(handle: FileHandle, buffers: Buffer[], position
     remaining = dropBytes(remaining, bytesWritten);
   }
   return at;
+}
+
+/**
+ * The same bytes in fewer pieces: views that follow each other in one allocation (batches copied
+ * back to back, batch-cache.ts CopyChunks) become one view, so a writev hands the kernel fewer.
+ */
+function joinAdjacent(buffers: Buffer[]): Buffer[] {
+  const joined: Buffer[] = [];
+  let current = buffers[0]!;
+  for (let index = 1; index < buffers.length; index++) {
+    const next = buffers[index]!;
+    if (next.buffer === current.buffer && current.byteOffset + current.length === next.byteOffset) {
+      current = Buffer.from(current.buffer, current.byteOffset, current.length + next.length);
+    } else {
+      joined.push(current);
+      current = next;
+    }
+  }
+  joined.push(current);
+  return joined;
 }
 
 function dropBytes(buffers: Buffer[], byteCount: number): Buffer[] {

@@ -119,6 +119,7 @@ test('acknowledged appends survive losing every unsynced segment write: the log 
       await Promise.all(appends.map((appended) => appended.durable));
     }
     acknowledged.push(await readAll(log));
+    await log.writeOut(); // written to the segment file (without an fsync) rather than left in memory
     const segmentPath = join(directory, '00000000000000000000.log');
     const writtenBytes = (await stat(segmentPath)).size;
     assert.ok(writtenBytes > 0);
@@ -140,6 +141,7 @@ test('a hole in unsynced segment data with valid batches after it is cut there a
     const log = await PartitionLog.create(directory, logOptions(), new ManualClock(), { journal });
     for (let index = 0; index < 6; index++) await log.append(simpleBatch(3, { tag: `b${index}`, valueBytes: 200 })).durable;
     const expected = await readAll(log);
+    await log.writeOut(); // in the segment file (unsynced), not only in memory
     const batches = splitBatches([expected]);
     const segmentPath = join(directory, '00000000000000000000.log');
     // The disk kept later pages but not the third batch's.
