@@ -25,7 +25,7 @@ export interface WriteBehindLog {
 interface Holding {
   bytes: number;
   sinceMs: number;
-  /** Asked to write out and not done yet: not asked again. */
+  /** Asked to write out, and not reported since: not asked again meanwhile. */
   asked: boolean;
 }
 
@@ -70,9 +70,15 @@ export class WriteBehindBudget {
       this.holdings.delete(log);
     } else {
       this.bytes += bytes - holding.bytes;
-      // Less than before: a write-out finished; what is left (newer batches) may be asked for again.
-      if (bytes < holding.bytes) holding.asked = false;
       holding.bytes = bytes;
+      if (holding.asked) {
+        // The write-out it was asked for has run (its next cycle did it, then reported): what is
+        // left came in since, and counts from now, at the end of the order.
+        holding.asked = false;
+        holding.sinceMs = this.nowMs();
+        this.holdings.delete(log);
+        this.holdings.set(log, holding);
+      }
     }
     if (this.bytes > this.options.maxBytes) this.askOldest();
   }
