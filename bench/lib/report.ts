@@ -2,7 +2,7 @@
  * Turns a results document into what people read: text tables for the terminal (and a Markdown
  * copy beside the JSON), the SVG chart, and Osprey's figures as fractions of the machine's limits.
  */
-import type { LimitFraction, MachineLimits, ResultDocument, ScalingResult, ThroughputResult, ThroughputWorkload } from './results.js';
+import type { LimitFraction, MachineLimits, ResultDocument, ScalingResult, Settings, ThroughputResult, ThroughputWorkload } from './results.js';
 import { formatCount, formatMicroseconds } from './stats.js';
 import type { Summary } from './stats.js';
 import { renderBarChart } from './svg.js';
@@ -85,7 +85,7 @@ export function tables(document: ResultDocument): Table[] {
     formatMicroseconds(entry.median.p50Us), formatMicroseconds(entry.median.p99Us), formatMicroseconds(entry.median.p999Us), formatMicroseconds(entry.median.maxUs),
   ]);
   const result: Table[] = [
-    { title: `Throughput: rounds of ${document.settings.roundSeconds} s of publishing (then the consumer reads that backlog), median of ${document.settings.rounds} rounds (min–max); CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
+    { title: `Throughput: rounds of ${document.settings.roundSeconds} s of publishing (then the consumer reads that backlog), median of ${document.settings.rounds} rounds (min–max); ${windowText(document.settings)}; CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
   ];
   const amqpComparison = amqpComparisonTable(document);
   if (amqpComparison !== null) result.push(amqpComparison);
@@ -149,7 +149,7 @@ export function scalingTable(document: ResultDocument): Table | null {
   const rows = document.scaling.map((entry) => {
     const name = driverName(document, entry.driver);
     const figures = entry.figures;
-    if (figures === null) return [name, wholeCount(entry.partitions), String(entry.producers), '–', '–', '–', '–', '–', '–', entry.partitions > scalingGoalMaxPartitions ? '–' : 'no', `not measured: ${entry.failure ?? 'no round finished'}`];
+    if (figures === null) return [name, wholeCount(entry.partitions), String(entry.producers), '–', '–', '–', '–', '–', '–', '–', entry.partitions > scalingGoalMaxPartitions ? '–' : 'no', `not measured: ${entry.failure ?? 'no round finished'}`];
     const share = scalingShare(entry, scalingBaseline(document, entry.driver));
     return [
       name, wholeCount(entry.partitions), String(entry.producers),
@@ -157,14 +157,15 @@ export function scalingTable(document: ResultDocument): Table | null {
       figures.brokerCpuSecondsPerMillion.median.toFixed(2), share === null ? '–' : `${share.cpuMultiple.toFixed(2)}×`,
       `${figures.brokerCpuCores.median.toFixed(2)}/${figures.clientCpuCores.median.toFixed(2)}`,
       megabytes(figures.brokerPeakRssBytes.max),
+      figures.storedRecordsPerBatch === undefined ? '–' : figures.storedRecordsPerBatch.median.toFixed(1),
       share?.withinGoal == null ? '–' : share.withinGoal ? 'yes' : 'no',
       entry.failure === undefined ? '' : `a round failed: ${entry.failure}`,
     ];
   });
   const settings = document.settings;
   return {
-    title: `Scaling: publish only, ${settings.messageSizesBytes[0] ?? 100} B, ${settings.scalingSeconds} s per point (capped at ${settings.scalingCapSeconds} s with setup), median of ${settings.scalingRounds}; partitions with 1 producer, producers on 1 partition; share = records/s as % of the driver's 1-partition/1-producer point, CPU × = broker CPU per million records against it; goal: within ${scalingGoalTolerance * 100} % up to ${wholeCount(scalingGoalMaxPartitions)} partitions`,
-    headers: ['broker / client', 'partitions', 'producers', 'msg/s', 'share', 'CPU s/M', 'CPU ×', 'cores b/c', 'RSS MB', 'goal', 'note'],
+    title: `Scaling: publish only, ${settings.messageSizesBytes[0] ?? 100} B, ${settings.scalingSeconds} s per point (capped at ${settings.scalingCapSeconds} s with setup), median of ${settings.scalingRounds}; partitions with 1 producer, producers on 1 partition; share = records/s as % of the driver's 1-partition/1-producer point, CPU × = broker CPU per million records against it; goal: within ${scalingGoalTolerance * 100} % up to ${wholeCount(scalingGoalMaxPartitions)} partitions; ${windowText(settings)} (shared among a point's producers); rec/batch = records per record batch the broker stored (records per partition per produce request)`,
+    headers: ['broker / client', 'partitions', 'producers', 'msg/s', 'share', 'CPU s/M', 'CPU ×', 'cores b/c', 'RSS MB', 'rec/batch', 'goal', 'note'],
     rows,
   };
 }
@@ -298,4 +299,10 @@ function machinePanel(document: ResultDocument): Panel | null {
     if (best !== undefined) rows.push({ label: `Osprey ${workload} (${best.driver.replace('osprey-', '')}, ${best.sizeBytes} B)`, values: [{ series: 'MB/s', value: best.megabytesPerSecond }] });
   }
   return rows.length === 0 ? null : { title: 'Machine limits and Osprey\'s best payload MB/s', scale: 'log', rows, format: (value) => `${value.toFixed(0)} MB/s` };
+}
+
+/** The publish and scaling rows' in-flight window, as the tables state it. */
+export function windowText(settings: Settings): string {
+  const batches = settings.publishBatchesInFlight ?? settings.batchesInFlight;
+  return `window: ${wholeCount(batches * settings.batchMessages)} messages in flight per producer (${wholeCount(batches)} send calls of ${settings.batchMessages})`;
 }
