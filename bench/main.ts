@@ -155,7 +155,7 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
         { id: 'osprey-kafkajs', client: 'kafkajs', clientVersion: () => packageVersion('kafkajs'), make: kafkajsDriver },
         { id: 'osprey-own-client', client: 'own client', clientVersion: () => '-', make: ospreyClientDriver },
         { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver, needs: ['kcat'] },
-        { id: 'osprey-librdkafka', client: 'librdkafka (C producer)', clientVersion: librdkafkaVersion, make: (broker) => librdkafkaDriver(broker, join(repositoryRoot, '.build', 'bench-tools')), needs: ['gcc', 'rdkafka.h'] },
+        { id: 'osprey-librdkafka', client: 'librdkafka (C producer, consumer)', clientVersion: librdkafkaVersion, make: (broker) => librdkafkaDriver(broker, join(repositoryRoot, '.build', 'bench-tools')), needs: ['gcc', 'rdkafka.h'] },
       ],
     },
     {
