@@ -106,10 +106,50 @@ export function tables(document: ResultDocument): Table[] {
   }
   if (document.micro.length > 0) {
     result.push({ title: 'Osprey micro-benchmarks (median of rounds)', headers: ['operation', 'op/s', 'MB/s', 'note'], rows: document.micro.map((entry) => [entry.name, formatCount(entry.operationsPerSecond.median), entry.megabytesPerSecond === null ? '–' : entry.megabytesPerSecond.median.toFixed(0), entry.note]) });
+    const cycles = cycleTable(document);
+    if (cycles !== null) result.push(cycles);
   }
   const skipped = document.brokers.filter((entry) => entry.skipped !== undefined);
   if (skipped.length > 0) result.push({ title: 'Not run', headers: ['driver', 'why'], rows: skipped.map((entry) => [entry.driver, entry.skipped ?? '']) });
   return result;
+}
+
+/** fio's block in the machine section's group-commit line (machine.ts: 64 KiB writes, fdatasync after each). */
+const fioCycleBytes = 64 * 1024;
+/** The issue's goal: a group-commit cycle costs at most this multiple of fio's write + fdatasync. */
+export const cycleGoalMultiple = 1.25;
+
+/**
+ * The micro-benchmarks' write + fdatasync cycles against fio's 64 KiB write + fdatasync of the same
+ * run (µs per cycle = 1 / rate; fio's from its MB/s and block size), or null without cycle cases.
+ */
+export function cycleTable(document: ResultDocument): Table | null {
+  const entries = document.micro.filter((entry) => entry.cycleBytes !== undefined);
+  if (entries.length === 0) return null;
+  const fioMegabytesPerSecond = document.machine?.diskGroupCommit.megabytesPerSecond ?? null;
+  const fioMicroseconds = fioMegabytesPerSecond === null || fioMegabytesPerSecond <= 0 ? null : fioCycleBytes / fioMegabytesPerSecond;
+  // The bare Node loop of the same bytes, measured in turn with the others (micro.ts): a ratio less
+  // exposed than fio's, measured seconds earlier, to a disk shared with other work.
+  const microsecondsOf = (name: string) => {
+    const entry = entries.find((candidate) => candidate.name.startsWith(name));
+    return entry === undefined ? null : 1e6 / entry.operationsPerSecond.median;
+  };
+  const bareMicroseconds = microsecondsOf('Cycle: bare');
+  const fioInTurnMicroseconds = microsecondsOf('Cycle: fio');
+  const times = (microseconds: number, base: number | null) => (base === null ? '–' : `${(microseconds / base).toFixed(2)}×`);
+  const rows = entries.map((entry) => {
+    const microseconds = 1e6 / entry.operationsPerSecond.median;
+    const multiple = fioMicroseconds === null ? null : microseconds / fioMicroseconds;
+    return [
+      entry.name, `${(entry.cycleBytes! / 1000).toFixed(1)} KB`, microseconds.toFixed(0), fioMicroseconds === null ? '–' : fioMicroseconds.toFixed(0), multiple === null ? '–' : `${multiple.toFixed(2)}×`, multiple === null ? '–' : multiple <= cycleGoalMultiple ? 'yes' : 'no',
+      times(microseconds, fioInTurnMicroseconds), times(microseconds, bareMicroseconds),
+    ];
+  });
+  return {
+    title: `Group-commit cycle (write + fdatasync) against fio's 64 KiB write + fdatasync, same run, same disk (µs per cycle, median); fio µs, × fio, goal: against the machine section's fio (goal: at most ${cycleGoalMultiple}×); × fio in turn, × bare: against fio and a bare Node loop of the same bytes whose rounds alternate with the cycles' (same seconds, less exposed to a shared disk's swings)`,
+    headers: ['cycle', 'bytes', 'µs', 'fio µs', '× fio', 'goal', '× fio in turn', '× bare'],
+    rows,
+  };
 }
 
 /** Scaling points up to this many partitions are held to the issue's goal (within 25 % of the baseline). */

@@ -184,6 +184,11 @@ export interface MicroResult {
   readonly operationsPerSecond: Summary;
   readonly megabytesPerSecond: Summary | null;
   readonly note: string;
+  /**
+   * Set when one operation is one durability cycle (a write and one fdatasync) of this many bytes,
+   * so the report can hold its cost against fio's 64 KiB write + fdatasync of the same run.
+   */
+  readonly cycleBytes?: number;
 }
 
 /** An Osprey figure as a share of a machine limit (publish vs disk, consume vs loopback and memory). */
