@@ -53,6 +53,8 @@ interface Options {
   readonly skipMemory: boolean;
   /** --workloads: only these of every driver's workloads (all when undefined). */
   readonly workloads: ReadonlySet<WorkloadName> | undefined;
+  /** --publish-in-flight: send calls outstanding in the publish and scaling rows, instead of publishBatchesInFlight. */
+  readonly publishInFlight: number | undefined;
   readonly keepData: boolean;
   readonly dataDir: string;
   readonly resultsDir: string;
@@ -63,10 +65,10 @@ function parseOptions(argv: readonly string[]): Options {
     const index = argv.indexOf(flag);
     return index === -1 ? undefined : argv[index + 1];
   };
-  const known = new Set(['--quick', '--only', '--skip-machine', '--skip-micro', '--skip-install', '--skip-scaling', '--skip-memory', '--workloads', '--keep-data', '--data-dir', '--results-dir', '--help']);
+  const known = new Set(['--quick', '--only', '--skip-machine', '--skip-micro', '--skip-install', '--skip-scaling', '--skip-memory', '--workloads', '--publish-in-flight', '--keep-data', '--data-dir', '--results-dir', '--help']);
   for (const [index, argument] of argv.entries()) {
     if (argument.startsWith('--') && !known.has(argument)) throw new Error(`unknown option ${argument} (try --help)`);
-    if (!argument.startsWith('--') && !['--only', '--workloads', '--data-dir', '--results-dir'].includes(argv[index - 1] ?? '')) throw new Error(`unexpected argument ${argument}`);
+    if (!argument.startsWith('--') && !['--only', '--workloads', '--publish-in-flight', '--data-dir', '--results-dir'].includes(argv[index - 1] ?? '')) throw new Error(`unexpected argument ${argument}`);
   }
   if (argv.includes('--help')) {
     process.stdout.write(`usage: npm run bench [-- options]
@@ -77,6 +79,7 @@ function parseOptions(argv: readonly string[]): Options {
   --skip-install     do not apt-get missing tools nor fetch nats-server (a cached one is still used)
   --skip-scaling     do not run the partition/producer scaling points
   --skip-memory      do not run the memory scenarios (fresh brokers with 1,000 and 10,000 partitions)
+  --publish-in-flight N  send calls of 100 outstanding per producer in the publish and scaling rows (default ${publishBatchesInFlight}; 8 before 2026-12-05), to compare windows
   --workloads a,b    only these workloads of each driver: ${workloadNames.join(', ')} (publish includes the consume rounds)
   --keep-data        keep the brokers' temporary data directories
   --data-dir DIR     parent of the brokers' data directories (default .build/bench-data, on the checkout's disk)
@@ -93,10 +96,18 @@ function parseOptions(argv: readonly string[]): Options {
     skipScaling: argv.includes('--skip-scaling'),
     skipMemory: argv.includes('--skip-memory'),
     workloads: parseWorkloads(valueOf('--workloads')),
+    publishInFlight: parsePositive(valueOf('--publish-in-flight'), '--publish-in-flight'),
     keepData: argv.includes('--keep-data'),
     dataDir: valueOf('--data-dir') ?? join(repositoryRoot, '.build', 'bench-data'),
     resultsDir: valueOf('--results-dir') ?? join(repositoryRoot, 'bench', 'results'),
   };
+}
+
+function parsePositive(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${flag} takes a whole number of at least 1, not ${text}`);
+  return value;
 }
 
 function parseWorkloads(list: string | undefined): ReadonlySet<WorkloadName> | undefined {
@@ -208,7 +219,8 @@ async function main(): Promise<void> {
   installExitHandlers();
   setKeepData(options.keepData);
   const startedAt = new Date();
-  const settings = options.skipScaling ? { ...settingsFor(options.quick), scalingPartitions: [], scalingProducers: [] } : settingsFor(options.quick);
+  const chosen = options.publishInFlight === undefined ? settingsFor(options.quick) : { ...settingsFor(options.quick), publishBatchesInFlight: options.publishInFlight };
+  const settings = options.skipScaling ? { ...chosen, scalingPartitions: [], scalingProducers: [] } : chosen;
   const progress = new Progress();
   const log = (line: string) => progress.note(line);
   const problems: string[] = [];
