@@ -38,7 +38,8 @@ import { resultSchemaName, validateResultDocument } from './lib/results.js';
 import type { BrokerEntry, LatencyResult, MachineLimits, MemoryResult, MicroResult, ResultDocument, ScalingResult, Settings, ThroughputResult } from './lib/results.js';
 import { runMicroBenchmarks } from './micro.js';
 import { runMemoryScenario } from './workloads/memory.js';
-import { runDriver } from './workloads/runner.js';
+import { runDriver, workloadNames } from './workloads/runner.js';
+import type { WorkloadName } from './workloads/runner.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -50,6 +51,10 @@ interface Options {
   readonly skipInstall: boolean;
   readonly skipScaling: boolean;
   readonly skipMemory: boolean;
+  /** --workloads: only these of every driver's workloads (all when undefined). */
+  readonly workloads: ReadonlySet<WorkloadName> | undefined;
+  /** --publish-in-flight: send calls outstanding in the publish and scaling rows, instead of publishBatchesInFlight. */
+  readonly publishInFlight: number | undefined;
   readonly keepData: boolean;
   readonly dataDir: string;
   readonly resultsDir: string;
@@ -60,10 +65,10 @@ function parseOptions(argv: readonly string[]): Options {
     const index = argv.indexOf(flag);
     return index === -1 ? undefined : argv[index + 1];
   };
-  const known = new Set(['--quick', '--only', '--skip-machine', '--skip-micro', '--skip-install', '--skip-scaling', '--skip-memory', '--keep-data', '--data-dir', '--results-dir', '--help']);
+  const known = new Set(['--quick', '--only', '--skip-machine', '--skip-micro', '--skip-install', '--skip-scaling', '--skip-memory', '--workloads', '--publish-in-flight', '--keep-data', '--data-dir', '--results-dir', '--help']);
   for (const [index, argument] of argv.entries()) {
     if (argument.startsWith('--') && !known.has(argument)) throw new Error(`unknown option ${argument} (try --help)`);
-    if (!argument.startsWith('--') && !['--only', '--data-dir', '--results-dir'].includes(argv[index - 1] ?? '')) throw new Error(`unexpected argument ${argument}`);
+    if (!argument.startsWith('--') && !['--only', '--workloads', '--publish-in-flight', '--data-dir', '--results-dir'].includes(argv[index - 1] ?? '')) throw new Error(`unexpected argument ${argument}`);
   }
   if (argv.includes('--help')) {
     process.stdout.write(`usage: npm run bench [-- options]
@@ -74,6 +79,8 @@ function parseOptions(argv: readonly string[]): Options {
   --skip-install     do not apt-get missing tools nor fetch nats-server (a cached one is still used)
   --skip-scaling     do not run the partition/producer scaling points
   --skip-memory      do not run the memory scenarios (fresh brokers with 1,000 and 10,000 partitions)
+  --publish-in-flight N  send calls of 100 outstanding per producer in the publish and scaling rows (default ${publishBatchesInFlight}; 8 before 2026-12-05), to compare windows
+  --workloads a,b    only these workloads of each driver: ${workloadNames.join(', ')} (publish includes the consume rounds)
   --keep-data        keep the brokers' temporary data directories
   --data-dir DIR     parent of the brokers' data directories (default .build/bench-data, on the checkout's disk)
   --results-dir DIR  where the json/svg/md go (default bench/results)
@@ -88,10 +95,26 @@ function parseOptions(argv: readonly string[]): Options {
     skipInstall: argv.includes('--skip-install'),
     skipScaling: argv.includes('--skip-scaling'),
     skipMemory: argv.includes('--skip-memory'),
+    workloads: parseWorkloads(valueOf('--workloads')),
+    publishInFlight: parsePositive(valueOf('--publish-in-flight'), '--publish-in-flight'),
     keepData: argv.includes('--keep-data'),
     dataDir: valueOf('--data-dir') ?? join(repositoryRoot, '.build', 'bench-data'),
     resultsDir: valueOf('--results-dir') ?? join(repositoryRoot, 'bench', 'results'),
   };
+}
+
+function parsePositive(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${flag} takes a whole number of at least 1, not ${text}`);
+  return value;
+}
+
+function parseWorkloads(list: string | undefined): ReadonlySet<WorkloadName> | undefined {
+  if (list === undefined) return undefined;
+  const chosen = list.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  for (const name of chosen) if (!(workloadNames as readonly string[]).includes(name)) throw new Error(`unknown workload ${name} (${workloadNames.join(', ')})`);
+  return new Set(chosen as WorkloadName[]);
 }
 
 /**
@@ -100,9 +123,18 @@ function parseOptions(argv: readonly string[]): Options {
  * both memory scenarios — and differ in how long and how often: shorter and fewer rounds, no 50k
  * msg/s latency rate, no 10,000-partition or 100-producer scaling point.
  */
+/**
+ * The publish and scaling rows' window, in send calls of 100 outstanding per producer: 64,000
+ * messages. With 8 × 100, a scaling point of 1,000 partitions (each message to the next partition)
+ * had one record per partition in each produce request and measured the client's window rather
+ * than the broker; with 64,000 each request carries tens of records per partition. It stays under
+ * librdkafka's default queue of 100,000 messages (queue.buffering.max.messages).
+ */
+const publishBatchesInFlight = 640;
+
 function settingsFor(quick: boolean): Settings {
   const common = {
-    messageSizesBytes: [100, 1024], warmupMessages: 50_000, batchMessages: 100, batchesInFlight: 8,
+    messageSizesBytes: [100, 1024], warmupMessages: 50_000, batchMessages: 100, batchesInFlight: 8, publishBatchesInFlight,
     latencySizeBytes: 1024, manyPartitions: 64, manyProducers: 4, manyConsumers: 4,
     memoryScenarios: [{ partitions: 1000, connections: 0, goalBytes: 250e6 }, { partitions: 10_000, connections: 10_000, goalBytes: 1e9 }],
   };
@@ -134,7 +166,7 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
         { id: 'osprey-kafkajs', client: 'kafkajs', clientVersion: () => packageVersion('kafkajs'), make: kafkajsDriver },
         { id: 'osprey-own-client', client: 'own client', clientVersion: () => '-', make: ospreyClientDriver },
         { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver, needs: ['kcat'] },
-        { id: 'osprey-librdkafka', client: 'librdkafka (C producer)', clientVersion: librdkafkaVersion, make: (broker) => librdkafkaDriver(broker, join(repositoryRoot, '.build', 'bench-tools')), needs: ['gcc', 'rdkafka.h'] },
+        { id: 'osprey-librdkafka', client: 'librdkafka (C producer, consumer)', clientVersion: librdkafkaVersion, make: (broker) => librdkafkaDriver(broker, join(repositoryRoot, '.build', 'bench-tools')), needs: ['gcc', 'rdkafka.h'] },
       ],
     },
     {
@@ -187,7 +219,8 @@ async function main(): Promise<void> {
   installExitHandlers();
   setKeepData(options.keepData);
   const startedAt = new Date();
-  const settings = options.skipScaling ? { ...settingsFor(options.quick), scalingPartitions: [], scalingProducers: [] } : settingsFor(options.quick);
+  const chosen = options.publishInFlight === undefined ? settingsFor(options.quick) : { ...settingsFor(options.quick), publishBatchesInFlight: options.publishInFlight };
+  const settings = options.skipScaling ? { ...chosen, scalingPartitions: [], scalingProducers: [] } : chosen;
   const progress = new Progress();
   const log = (line: string) => progress.note(line);
   const problems: string[] = [];
@@ -279,7 +312,7 @@ async function main(): Promise<void> {
         brokers.push({ driver: driver.id, broker: broker.kind, brokerVersion: broker.version, client: driver.client, clientVersion: driver.clientVersion, durability: driver.durability, fsyncPolicy: broker.fsyncPolicy, launch: broker.launch });
         log(`${driver.id} (${driver.client} ${driver.clientVersion}; ${driver.durability})`);
         try {
-          const results = await runDriver(driver, broker, settings, progress);
+          const results = await runDriver(driver, broker, settings, progress, options.workloads);
           throughput.push(...results.throughput);
           latency.push(...results.latency);
           scaling.push(...results.scaling);

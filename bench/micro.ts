@@ -7,6 +7,8 @@
  */
 import { crc32c } from '@node-rs/crc32';
 import { mkdtempSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { codecFor } from '../src/protocol/kafka/codec.js';
 import { fetchRequest, fetchResponse } from '../src/protocol/kafka/messages/fetch.js';
@@ -15,10 +17,13 @@ import { produceRequest, produceResponse } from '../src/protocol/kafka/messages/
 import { decodeRecordBatch, encodeRecordBatch } from '../src/protocol/kafka/records.js';
 import { Reader } from '../src/protocol/wire/reader.js';
 import { Writer } from '../src/protocol/wire/writer.js';
+import { Journal } from '../src/storage/journal.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
-import type { LogOptions } from '../src/storage/partition-log.js';
+import type { LogEnvironment, LogOptions } from '../src/storage/partition-log.js';
+import { defaultBrokerConfig } from '../src/config/broker-config.js';
 import { asOffset } from '../src/storage/offset.js';
-import { removeDirectory, temporaryDirectory } from './lib/processes.js';
+import { hasCommand } from './lib/install.js';
+import { removeDirectory, runCommand, temporaryDirectory } from './lib/processes.js';
 import type { MicroResult } from './lib/results.js';
 import { summarize } from './lib/stats.js';
 
@@ -33,6 +38,8 @@ interface Case {
   readonly run: (operations: number) => void | Promise<void>;
   readonly setUp?: () => Promise<void>;
   readonly tearDown?: () => Promise<void>;
+  /** One operation is one write + fdatasync cycle of this many bytes (held against fio's in the report). */
+  readonly cycleBytes?: number;
 }
 
 const recordsPerBatch = 100;
@@ -146,6 +153,162 @@ function storageCases(dataParent: string): Case[] {
   ];
 }
 
+/** Batches of 100 × 100 B per cycle in the cycle cases: 6 × 11 KB = 66 KB, about fio's 64 KiB block. */
+const cycleBatches = 6;
+
+/**
+ * The group-commit cycle (write + one fdatasync of a batch of appends) against fio's 64 KiB write +
+ * fdatasync (the machine section, same run, same disk): the same cycle through the partition log
+ * with the broker's shared journal (its default: the segment write, the journal's writev and its
+ * fdatasync), through the log fsyncing its own segment (journal off), and as a bare Node
+ * writev + fdatasync loop of the same bytes, which shows what Node's thread pool adds to fio's
+ * figure before any of Osprey's code does.
+ */
+function cycleCases(dataParent: string): Case[] {
+  const batch = sampleBatch();
+  const cycleBytes = cycleBatches * batch.length;
+  /** One case's own log (each case keeps its own state: the cases are set up side by side). */
+  const logCase = (withJournal: boolean, name: string, note: string): Case => {
+    let directory = '';
+    let log: PartitionLog | undefined;
+    let journal: Journal | undefined;
+    return {
+      name, note, bytesPerOperation: cycleBytes, cycleBytes,
+      setUp: async () => {
+        directory = temporaryDirectory(dataParent, 'osprey-micro-cycle-');
+        const environment: LogEnvironment = {};
+        if (withJournal) {
+          // As the broker opens it (src/broker/broker.ts), with the broker's default sizes.
+          journal = await Journal.open(directory, { acceptsWrites: true, fileBytes: defaultBrokerConfig.journalFileBytes, maxBytes: defaultBrokerConfig.journalMaxBytes });
+          environment.journal = journal;
+        }
+        log = await PartitionLog.open(join(directory, 'topic-0'), logOptions('always'), undefined, environment);
+      },
+      tearDown: async () => {
+        await log?.close();
+        await journal?.close();
+        removeDirectory(directory);
+      },
+      run: async (n) => {
+        const current = log!;
+        for (let cycle = 0; cycle < n; cycle += 1) {
+          let last: Promise<void> = Promise.resolve();
+          for (let index = 0; index < cycleBatches; index += 1) last = current.append(Buffer.from(batch)).durable;
+          await last;
+        }
+      },
+    };
+  };
+  let bareDirectory = '';
+  let handle: FileHandle | undefined;
+  const block = Buffer.alloc(cycleBytes, 0x61);
+  const size = `${cycleBatches} batches, ${(cycleBytes / 1000).toFixed(1)} KB`;
+  return [
+    logCase(true, `Cycle: append + shared journal, flush=always (${size} per fdatasync)`, "the broker's default: segment write, journal writev, one fdatasync per cycle"),
+    logCase(false, `Cycle: append, journal off, flush=always (${size} per fdatasync)`, 'the log fsyncs its own segment each cycle'),
+    {
+      name: `Cycle: bare Node writev + fdatasync (${(cycleBytes / 1000).toFixed(1)} KB)`, bytesPerOperation: cycleBytes, cycleBytes,
+      note: 'fs/promises on the thread pool, no Osprey code: the floor for the cycles above',
+      setUp: async () => {
+        bareDirectory = temporaryDirectory(dataParent, 'osprey-micro-cycle-');
+        handle = await openFile(join(bareDirectory, 'bare'), 'a');
+      },
+      tearDown: async () => {
+        await handle?.close();
+        removeDirectory(bareDirectory);
+      },
+      run: async (n) => {
+        for (let cycle = 0; cycle < n; cycle += 1) {
+          await handle!.writev([block]);
+          await handle!.datasync();
+        }
+      },
+    },
+  ];
+}
+
+/**
+ * Like measureCase, for cases whose figures are compared with each other on a shared, noisy disk:
+ * all set up side by side, each calibrated, then their rounds taken in turn (A B C fio A B C fio …),
+ * so that a slow second of the disk weighs on all of them alike. `fio`, when given, is a round of
+ * fio's own cycle (its rate as fio reports it) taken after each round of the cases.
+ */
+async function measureInterleaved(entries: readonly Case[], roundMs: number, rounds: number, fio?: FioCycle): Promise<MicroResult[]> {
+  const ready: Case[] = [];
+  try {
+    for (const entry of entries) {
+      await entry.setUp?.();
+      ready.push(entry);
+    }
+    const operations = [];
+    for (const entry of entries) operations.push(await calibrate(entry, roundMs));
+    const rates: number[][] = entries.map(() => []);
+    const fioRates: number[] = [];
+    for (let round = 0; round < rounds; round += 1) {
+      for (const [index, entry] of entries.entries()) {
+        const started = performance.now();
+        await entry.run(operations[index]!);
+        rates[index]!.push(operations[index]! / ((performance.now() - started) / 1000));
+      }
+      if (fio !== undefined) fioRates.push(await fio.round(Math.max(1, Math.round(roundMs / 1000))));
+    }
+    const results = entries.map((entry, index) => result(entry, rates[index]!));
+    if (fio !== undefined) results.push(result({ name: fio.name, note: fio.note, bytesPerOperation: fio.blockBytes, cycleBytes: fio.blockBytes, run: () => undefined }, fioRates));
+    return results;
+  } finally {
+    for (const entry of ready) await entry.tearDown?.();
+  }
+}
+
+/** fio's write + fdatasync cycle, run for a round at a time between the cycle cases' rounds. */
+interface FioCycle {
+  readonly name: string;
+  readonly note: string;
+  readonly blockBytes: number;
+  /** Runs fio for `seconds`; resolves with its write + fdatasync cycles per second. */
+  round(seconds: number): Promise<number>;
+}
+
+/** The machine section's fio 64 KiB line (lib/machine.ts), a second at a time, in a scratch folder of `dataParent`; undefined without fio. */
+function fioCycle(dataParent: string): FioCycle | undefined {
+  if (!hasCommand('fio')) return undefined;
+  const blockBytes = 64 * 1024;
+  return {
+    name: 'Cycle: fio 64 KiB write + fdatasync, in turn with the cycles above',
+    note: 'fio --rw=write --bs=65536 --ioengine=sync --fdatasync=1 --direct=0, as in the machine section, a round at a time',
+    blockBytes,
+    async round(seconds) {
+      const scratch = temporaryDirectory(dataParent, 'fio-');
+      try {
+        const { stdout } = await runCommand('fio', ['--name=cycle', `--directory=${scratch}`, '--rw=write', `--bs=${blockBytes}`, `--size=${2 ** 30}`, `--runtime=${seconds}`, '--ioengine=sync', '--fdatasync=1', '--end_fsync=1', '--direct=0', '--output-format=json'], { timeoutMs: 60_000 });
+        const report = JSON.parse(stdout) as { jobs: Array<{ write: { iops: number } }> };
+        return report.jobs[0]?.write.iops ?? 0;
+      } finally {
+        removeDirectory(scratch);
+      }
+    },
+  };
+}
+
+/** How many operations of `entry` take about `roundMs`. */
+async function calibrate(entry: Case, roundMs: number): Promise<number> {
+  let operations = 1;
+  for (;;) {
+    const started = performance.now();
+    await entry.run(operations);
+    const elapsed = performance.now() - started;
+    if (elapsed >= roundMs / 4 || operations >= 1 << 24) return Math.max(1, Math.round((operations * roundMs) / Math.max(elapsed, 0.001)));
+    operations *= 4;
+  }
+}
+
+function result(entry: Case, rates: readonly number[]): MicroResult {
+  const operationsPerSecond = summarize(rates);
+  const bytesPerOperation = entry.measuredBytesPerOperation?.() ?? entry.bytesPerOperation;
+  const megabytesPerSecond = bytesPerOperation > 0 ? summarize(rates.map((rate) => (rate * bytesPerOperation) / 1e6)) : null;
+  return { name: entry.name, operationsPerSecond, megabytesPerSecond, note: entry.note, ...(entry.cycleBytes === undefined ? {} : { cycleBytes: entry.cycleBytes }) };
+}
+
 function repeat(n: number, operation: () => unknown): void {
   for (let index = 0; index < n; index += 1) operation();
 }
@@ -166,27 +329,14 @@ function encodeChunks(encode: (writer: Writer) => void): Buffer[] {
 async function measureCase(entry: Case, roundMs: number, rounds: number): Promise<MicroResult> {
   await entry.setUp?.();
   try {
-    let operations = 1;
-    for (;;) {
-      const started = performance.now();
-      await entry.run(operations);
-      const elapsed = performance.now() - started;
-      if (elapsed >= roundMs / 4 || operations >= 1 << 24) {
-        operations = Math.max(1, Math.round((operations * roundMs) / Math.max(elapsed, 0.001)));
-        break;
-      }
-      operations *= 4;
-    }
+    const operations = await calibrate(entry, roundMs);
     const rates: number[] = [];
     for (let round = 0; round < rounds; round += 1) {
       const started = performance.now();
       await entry.run(operations);
       rates.push(operations / ((performance.now() - started) / 1000));
     }
-    const operationsPerSecond = summarize(rates);
-    const bytesPerOperation = entry.measuredBytesPerOperation?.() ?? entry.bytesPerOperation;
-    const megabytesPerSecond = bytesPerOperation > 0 ? summarize(rates.map((rate) => (rate * bytesPerOperation) / 1e6)) : null;
-    return { name: entry.name, operationsPerSecond, megabytesPerSecond, note: entry.note };
+    return result(entry, rates);
   } finally {
     await entry.tearDown?.();
   }
@@ -195,10 +345,16 @@ async function measureCase(entry: Case, roundMs: number, rounds: number): Promis
 export async function runMicroBenchmarks(dataParent: string, quick: boolean, log: (line: string) => void): Promise<MicroResult[]> {
   const results: MicroResult[] = [];
   for (const entry of [...codecCases(), ...crcCases(), ...storageCases(dataParent)]) {
-    const result = await measureCase(entry, quick ? 150 : 500, quick ? 3 : 5);
-    const throughput = result.megabytesPerSecond === null ? '' : `, ${result.megabytesPerSecond.median.toFixed(0)} MB/s`;
-    log(`  ${entry.name}: ${Math.round(result.operationsPerSecond.median).toLocaleString('en')} op/s${throughput}`);
-    results.push(result);
+    const measured = await measureCase(entry, quick ? 150 : 500, quick ? 3 : 5);
+    const throughput = measured.megabytesPerSecond === null ? '' : `, ${measured.megabytesPerSecond.median.toFixed(0)} MB/s`;
+    log(`  ${entry.name}: ${Math.round(measured.operationsPerSecond.median).toLocaleString('en')} op/s${throughput}`);
+    results.push(measured);
+  }
+  // Rounds of a second or more: a cycle costs about a millisecond, and a disk shared with other work
+  // varies from one moment to the next.
+  for (const measured of await measureInterleaved(cycleCases(dataParent), quick ? 1000 : 2000, quick ? 3 : 5, fioCycle(dataParent))) {
+    log(`  ${measured.name}: ${Math.round(measured.operationsPerSecond.median).toLocaleString('en')} op/s, ${(1e6 / measured.operationsPerSecond.median).toFixed(0)} µs per cycle`);
+    results.push(measured);
   }
   return results;
 }

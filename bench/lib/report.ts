@@ -2,7 +2,7 @@
  * Turns a results document into what people read: text tables for the terminal (and a Markdown
  * copy beside the JSON), the SVG chart, and Osprey's figures as fractions of the machine's limits.
  */
-import type { LimitFraction, MachineLimits, ResultDocument, ScalingResult, ThroughputResult, ThroughputWorkload } from './results.js';
+import type { LimitFraction, MachineLimits, ResultDocument, ScalingResult, Settings, ThroughputResult, ThroughputWorkload } from './results.js';
 import { formatCount, formatMicroseconds } from './stats.js';
 import type { Summary } from './stats.js';
 import { renderBarChart } from './svg.js';
@@ -85,7 +85,7 @@ export function tables(document: ResultDocument): Table[] {
     formatMicroseconds(entry.median.p50Us), formatMicroseconds(entry.median.p99Us), formatMicroseconds(entry.median.p999Us), formatMicroseconds(entry.median.maxUs),
   ]);
   const result: Table[] = [
-    { title: `Throughput: rounds of ${document.settings.roundSeconds} s of publishing (then the consumer reads that backlog), median of ${document.settings.rounds} rounds (min–max); CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
+    { title: `Throughput: rounds of ${document.settings.roundSeconds} s of publishing (then the consumer reads that backlog), median of ${document.settings.rounds} rounds (min–max); ${windowText(document.settings)}; CPU s/M = broker CPU seconds per million messages; cores b/c = CPU cores busy, broker / client side; RSS = broker peak`, headers: ['broker / client', 'durability', 'size', 'publish msg/s', 'MB/s', 'consume msg/s', 'MB/s', 'CPU s/M pub', 'CPU s/M con', 'cores pub b/c', 'cores con b/c', 'RSS MB'], rows: throughputRows },
   ];
   const amqpComparison = amqpComparisonTable(document);
   if (amqpComparison !== null) result.push(amqpComparison);
@@ -106,10 +106,50 @@ export function tables(document: ResultDocument): Table[] {
   }
   if (document.micro.length > 0) {
     result.push({ title: 'Osprey micro-benchmarks (median of rounds)', headers: ['operation', 'op/s', 'MB/s', 'note'], rows: document.micro.map((entry) => [entry.name, formatCount(entry.operationsPerSecond.median), entry.megabytesPerSecond === null ? '–' : entry.megabytesPerSecond.median.toFixed(0), entry.note]) });
+    const cycles = cycleTable(document);
+    if (cycles !== null) result.push(cycles);
   }
   const skipped = document.brokers.filter((entry) => entry.skipped !== undefined);
   if (skipped.length > 0) result.push({ title: 'Not run', headers: ['driver', 'why'], rows: skipped.map((entry) => [entry.driver, entry.skipped ?? '']) });
   return result;
+}
+
+/** fio's block in the machine section's group-commit line (machine.ts: 64 KiB writes, fdatasync after each). */
+const fioCycleBytes = 64 * 1024;
+/** The issue's goal: a group-commit cycle costs at most this multiple of fio's write + fdatasync. */
+export const cycleGoalMultiple = 1.25;
+
+/**
+ * The micro-benchmarks' write + fdatasync cycles against fio's 64 KiB write + fdatasync of the same
+ * run (µs per cycle = 1 / rate; fio's from its MB/s and block size), or null without cycle cases.
+ */
+export function cycleTable(document: ResultDocument): Table | null {
+  const entries = document.micro.filter((entry) => entry.cycleBytes !== undefined);
+  if (entries.length === 0) return null;
+  const fioMegabytesPerSecond = document.machine?.diskGroupCommit.megabytesPerSecond ?? null;
+  const fioMicroseconds = fioMegabytesPerSecond === null || fioMegabytesPerSecond <= 0 ? null : fioCycleBytes / fioMegabytesPerSecond;
+  // The bare Node loop of the same bytes, measured in turn with the others (micro.ts): a ratio less
+  // exposed than fio's, measured seconds earlier, to a disk shared with other work.
+  const microsecondsOf = (name: string) => {
+    const entry = entries.find((candidate) => candidate.name.startsWith(name));
+    return entry === undefined ? null : 1e6 / entry.operationsPerSecond.median;
+  };
+  const bareMicroseconds = microsecondsOf('Cycle: bare');
+  const fioInTurnMicroseconds = microsecondsOf('Cycle: fio');
+  const times = (microseconds: number, base: number | null) => (base === null ? '–' : `${(microseconds / base).toFixed(2)}×`);
+  const rows = entries.map((entry) => {
+    const microseconds = 1e6 / entry.operationsPerSecond.median;
+    const multiple = fioMicroseconds === null ? null : microseconds / fioMicroseconds;
+    return [
+      entry.name, `${(entry.cycleBytes! / 1000).toFixed(1)} KB`, microseconds.toFixed(0), fioMicroseconds === null ? '–' : fioMicroseconds.toFixed(0), multiple === null ? '–' : `${multiple.toFixed(2)}×`, multiple === null ? '–' : multiple <= cycleGoalMultiple ? 'yes' : 'no',
+      times(microseconds, fioInTurnMicroseconds), times(microseconds, bareMicroseconds),
+    ];
+  });
+  return {
+    title: `Group-commit cycle (write + fdatasync) against fio's 64 KiB write + fdatasync, same run, same disk (µs per cycle, median); fio µs, × fio, goal: against the machine section's fio (goal: at most ${cycleGoalMultiple}×); × fio in turn, × bare: against fio and a bare Node loop of the same bytes whose rounds alternate with the cycles' (same seconds, less exposed to a shared disk's swings)`,
+    headers: ['cycle', 'bytes', 'µs', 'fio µs', '× fio', 'goal', '× fio in turn', '× bare'],
+    rows,
+  };
 }
 
 /** Scaling points up to this many partitions are held to the issue's goal (within 25 % of the baseline). */
@@ -149,7 +189,7 @@ export function scalingTable(document: ResultDocument): Table | null {
   const rows = document.scaling.map((entry) => {
     const name = driverName(document, entry.driver);
     const figures = entry.figures;
-    if (figures === null) return [name, wholeCount(entry.partitions), String(entry.producers), '–', '–', '–', '–', '–', '–', entry.partitions > scalingGoalMaxPartitions ? '–' : 'no', `not measured: ${entry.failure ?? 'no round finished'}`];
+    if (figures === null) return [name, wholeCount(entry.partitions), String(entry.producers), '–', '–', '–', '–', '–', '–', '–', entry.partitions > scalingGoalMaxPartitions ? '–' : 'no', `not measured: ${entry.failure ?? 'no round finished'}`];
     const share = scalingShare(entry, scalingBaseline(document, entry.driver));
     return [
       name, wholeCount(entry.partitions), String(entry.producers),
@@ -157,14 +197,15 @@ export function scalingTable(document: ResultDocument): Table | null {
       figures.brokerCpuSecondsPerMillion.median.toFixed(2), share === null ? '–' : `${share.cpuMultiple.toFixed(2)}×`,
       `${figures.brokerCpuCores.median.toFixed(2)}/${figures.clientCpuCores.median.toFixed(2)}`,
       megabytes(figures.brokerPeakRssBytes.max),
+      figures.storedRecordsPerBatch === undefined ? '–' : figures.storedRecordsPerBatch.median.toFixed(1),
       share?.withinGoal == null ? '–' : share.withinGoal ? 'yes' : 'no',
       entry.failure === undefined ? '' : `a round failed: ${entry.failure}`,
     ];
   });
   const settings = document.settings;
   return {
-    title: `Scaling: publish only, ${settings.messageSizesBytes[0] ?? 100} B, ${settings.scalingSeconds} s per point (capped at ${settings.scalingCapSeconds} s with setup), median of ${settings.scalingRounds}; partitions with 1 producer, producers on 1 partition; share = records/s as % of the driver's 1-partition/1-producer point, CPU × = broker CPU per million records against it; goal: within ${scalingGoalTolerance * 100} % up to ${wholeCount(scalingGoalMaxPartitions)} partitions`,
-    headers: ['broker / client', 'partitions', 'producers', 'msg/s', 'share', 'CPU s/M', 'CPU ×', 'cores b/c', 'RSS MB', 'goal', 'note'],
+    title: `Scaling: publish only, ${settings.messageSizesBytes[0] ?? 100} B, ${settings.scalingSeconds} s per point (capped at ${settings.scalingCapSeconds} s with setup), median of ${settings.scalingRounds}; partitions with 1 producer, producers on 1 partition; share = records/s as % of the driver's 1-partition/1-producer point, CPU × = broker CPU per million records against it; goal: within ${scalingGoalTolerance * 100} % up to ${wholeCount(scalingGoalMaxPartitions)} partitions; ${windowText(settings)} (shared among a point's producers); rec/batch = records per record batch the broker stored (records per partition per produce request)`,
+    headers: ['broker / client', 'partitions', 'producers', 'msg/s', 'share', 'CPU s/M', 'CPU ×', 'cores b/c', 'RSS MB', 'rec/batch', 'goal', 'note'],
     rows,
   };
 }
@@ -298,4 +339,10 @@ function machinePanel(document: ResultDocument): Panel | null {
     if (best !== undefined) rows.push({ label: `Osprey ${workload} (${best.driver.replace('osprey-', '')}, ${best.sizeBytes} B)`, values: [{ series: 'MB/s', value: best.megabytesPerSecond }] });
   }
   return rows.length === 0 ? null : { title: 'Machine limits and Osprey\'s best payload MB/s', scale: 'log', rows, format: (value) => `${value.toFixed(0)} MB/s` };
+}
+
+/** The publish and scaling rows' in-flight window, as the tables state it. */
+export function windowText(settings: Settings): string {
+  const batches = settings.publishBatchesInFlight ?? settings.batchesInFlight;
+  return `window: ${wholeCount(batches * settings.batchMessages)} messages in flight per producer (${wholeCount(batches)} send calls of ${settings.batchMessages})`;
 }

@@ -31,8 +31,17 @@ export interface Settings {
   readonly maxMessagesPerRound: number;
   readonly rounds: number;
   readonly warmupMessages: number;
+  /** Messages per send call, in every workload. */
   readonly batchMessages: number;
+  /** Send calls outstanding in the many-partitions workload: half of it per producer. */
   readonly batchesInFlight: number;
+  /**
+   * The publish and scaling rows' window: send calls of `batchMessages` outstanding per producer
+   * (scaling: shared among the point's producers), the same for every driver. Wide enough that a
+   * scaling point of 1,000 partitions, each message to the next partition, still puts many records
+   * per partition into each produce request (absent from results before 2026-12-05: 8 then).
+   */
+  readonly publishBatchesInFlight?: number;
   readonly latencyRatesPerSecond: readonly number[];
   readonly latencySeconds: number;
   readonly latencyRounds: number;
@@ -73,6 +82,8 @@ export interface ScalingFigures {
   readonly brokerPeakRssBytes: Summary;
   readonly brokerCpuCores: Summary;
   readonly clientCpuCores: Summary;
+  /** Osprey only: records per record batch the broker stored for the point's topic (records per partition per produce request), per round. */
+  readonly storedRecordsPerBatch?: Summary;
 }
 
 /**
@@ -173,6 +184,11 @@ export interface MicroResult {
   readonly operationsPerSecond: Summary;
   readonly megabytesPerSecond: Summary | null;
   readonly note: string;
+  /**
+   * Set when one operation is one durability cycle (a write and one fdatasync) of this many bytes,
+   * so the report can hold its cost against fio's 64 KiB write + fdatasync of the same run.
+   */
+  readonly cycleBytes?: number;
 }
 
 /** An Osprey figure as a share of a machine limit (publish vs disk, consume vs loopback and memory). */

@@ -5,6 +5,8 @@
 import type { RunningBroker } from '../brokers/broker.js';
 import type { Destination, Driver } from '../drivers/driver.js';
 import { BrokerMeter } from '../lib/proc-stats.js';
+import { countStoredBatches } from '../lib/stored-batches.js';
+import type { StoredBatches } from '../lib/stored-batches.js';
 import type { Progress } from '../lib/progress.js';
 import type { LatencyResult, ScalingResult, Settings, ThroughputResult, ThroughputWorkload } from '../lib/results.js';
 import { formatCount, formatMicroseconds, medianLatencyRun, summarize } from '../lib/stats.js';
@@ -35,9 +37,18 @@ function newDestination(label: string, partitions: number): Destination {
   return { name: `bench-${process.pid}-${destinationCounter}-${label}`, partitions };
 }
 
-export async function runDriver(driver: Driver, broker: RunningBroker, settings: Settings, progress: Progress): Promise<DriverResults> {
+/** Workloads `--workloads` can choose; `publish` is the publish rounds and the consume rounds that read their backlog. */
+export const workloadNames = ['publish', 'latency', 'many-partitions', 'scaling'] as const;
+export type WorkloadName = (typeof workloadNames)[number];
+
+/** `only`: run just these workloads (all the driver supports when undefined). The warm-up always runs. */
+export async function runDriver(driver: Driver, broker: RunningBroker, settings: Settings, progress: Progress, only?: ReadonlySet<WorkloadName>): Promise<DriverResults> {
   const results: DriverResults = { throughput: [], latency: [], scaling: [], problems: [] };
+  const runs = (workload: WorkloadName) => driver.workloads.has(workload) && (only === undefined || only.has(workload));
   const flow: FlowSettings = { batchMessages: settings.batchMessages, batchesInFlight: settings.batchesInFlight, stallTimeoutMs: 30_000 };
+  // Publish and scaling rows: the wide window, the same for every driver (see Settings.publishBatchesInFlight).
+  const publishFlow: FlowSettings = { ...flow, batchesInFlight: settings.publishBatchesInFlight ?? settings.batchesInFlight };
+  const storesBatchesReadably = broker.kind === 'osprey';
   const meter = new BrokerMeter(broker.pid);
   const measure = async (work: () => Promise<Published>): Promise<Round> => {
     meter.start();
@@ -61,13 +72,13 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
     await driver.createDestination(destination);
     progress.begin(`${driver.id} warm-up`, settings.warmupMessages * 2);
     // A count, not a time: every driver warms up on the same messages (the stall guard bounds it).
-    const { messages } = await publishRound(driver, destination, planFor(settings.messageSizesBytes[0] ?? 100, 3600, settings.warmupMessages), flow, progress);
+    const { messages } = await publishRound(driver, destination, planFor(settings.messageSizesBytes[0] ?? 100, 3600, settings.warmupMessages), publishFlow, progress);
     if (driver.workloads.has('consume')) await consumeRound(driver, destination, messages, flow, progress);
     await driver.deleteDestination(destination);
     progress.end('done');
   });
 
-  for (const sizeBytes of settings.messageSizesBytes) {
+  for (const sizeBytes of runs('publish') ? settings.messageSizesBytes : []) {
     const plan = planFor(sizeBytes, settings.roundSeconds);
     const publishRounds: Round[] = [];
     const consumeRounds: Round[] = [];
@@ -76,7 +87,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
         const destination = newDestination(`s${sizeBytes}`, 1);
         await driver.createDestination(destination);
         progress.begin(`${driver.id} publish ${sizeBytes} B round ${round}/${settings.rounds}`, 0);
-        const published = await measure(() => publishRound(driver, destination, plan, flow, progress));
+        const published = await measure(() => publishRound(driver, destination, plan, publishFlow, progress));
         publishRounds.push(published);
         progress.end(`${formatCount(published.messages / published.seconds)} msg/s (${formatCount(published.messages)} in ${published.seconds.toFixed(1)} s)`);
         if (!driver.workloads.has('consume')) return;
@@ -91,7 +102,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
     addThroughput(results, driver, 'consume', sizeBytes, consumeRounds);
   }
 
-  if (driver.workloads.has('latency')) {
+  if (runs('latency')) {
     for (const rate of settings.latencyRatesPerSecond) {
       const runs: LatencySummary[] = [];
       const achieved: number[] = [];
@@ -123,7 +134,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
     }
   }
 
-  if (driver.workloads.has('many-partitions')) {
+  if (runs('many-partitions')) {
     const sizeBytes = settings.messageSizesBytes[0] ?? 100;
     const plan = planFor(sizeBytes, settings.manySeconds);
     const rounds: Round[] = [];
@@ -141,11 +152,11 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
     addThroughput(results, driver, 'many-partitions', sizeBytes, rounds);
   }
 
-  if (driver.workloads.has('scaling')) {
+  if (runs('scaling')) {
     const sizeBytes = settings.messageSizesBytes[0] ?? 100;
     const plan = planFor(sizeBytes, settings.scalingSeconds);
     for (const point of scalingPoints(settings)) {
-      const rounds: Round[] = [];
+      const rounds: Array<Round & { stored: StoredBatches | undefined }> = [];
       const failures: string[] = [];
       for (let round = 1; round <= settings.scalingRounds; round += 1) {
         const label = `scaling ${point.partitions.toLocaleString('en-US')} partitions × ${point.producers} producers round ${round}/${settings.scalingRounds}`;
@@ -157,13 +168,16 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
           const measured = await withCap(settings.scalingCapSeconds, `over the ${settings.scalingCapSeconds} s cap per point`, async (signal) => {
             await driver.createDestination(destination);
             // An abandoned point's work may go on a little: it must not restart the next point's meter.
-            const published = await scalingRound(driver, destination, plan, point.producers, flow, progress, signal, () => {
+            const published = await scalingRound(driver, destination, plan, point.producers, publishFlow, progress, signal, () => {
               if (!signal.aborted) meter.start();
             });
-            return { ...published, ...meter.finish() };
+            const metered = { ...published, ...meter.finish() };
+            // Outside the meter: how full the produce requests were, from what the broker stored.
+            return { ...metered, stored: storesBatchesReadably ? await countStoredBatches(broker.dataDir, destination.name, destination.partitions) : undefined };
           }, () => driver.deleteDestination(destination));
           rounds.push(measured);
-          progress.end(`${formatCount(measured.messages / measured.seconds)} msg/s, ${((measured.cpuSeconds / measured.messages) * 1e6).toFixed(1)} CPU s/M, RSS ${(measured.peakRssBytes / 1e6).toFixed(0)} MB`);
+          const perBatch = measured.stored === undefined || measured.stored.batches === 0 ? '' : `, ${(measured.stored.records / measured.stored.batches).toFixed(1)} records/batch stored`;
+          progress.end(`${formatCount(measured.messages / measured.seconds)} msg/s, ${((measured.cpuSeconds / measured.messages) * 1e6).toFixed(1)} CPU s/M, RSS ${(measured.peakRssBytes / 1e6).toFixed(0)} MB${perBatch}`);
           // Outside the cap: the next point starts only once this topic is gone (the admin client's
           // own timeout, 5 minutes, bounds the wait).
           await driver.deleteDestination(destination);
@@ -187,6 +201,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
           brokerPeakRssBytes: summarize(rounds.map((round) => round.peakRssBytes)),
           brokerCpuCores: summarize(rounds.map((round) => round.cpuSeconds / round.seconds)),
           clientCpuCores: summarize(rounds.map((round) => round.clientCpuSeconds / round.seconds)),
+          ...(storesBatchesReadably ? { storedRecordsPerBatch: summarize(rounds.map((round) => (round.stored === undefined || round.stored.batches === 0 ? 0 : round.stored.records / round.stored.batches))) } : {}),
         },
         ...(failures.length > 0 ? { failure: failures[0] } : {}),
       });

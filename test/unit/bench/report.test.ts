@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { amqpComparisonTable, limitFractions, memoryTable, renderChart, renderMarkdown, renderText, renderTextTable, scalingShare, scalingTable } from '../../../bench/lib/report.js';
+import { amqpComparisonTable, limitFractions, memoryTable, renderChart, renderMarkdown, renderText, renderTextTable, scalingShare, scalingTable, windowText, cycleTable } from '../../../bench/lib/report.js';
 import { resultSchemaName, validateResultDocument } from '../../../bench/lib/results.js';
 import type { MemoryResult, ResultDocument, ScalingResult, ThroughputResult } from '../../../bench/lib/results.js';
 import { scalingPoints } from '../../../bench/workloads/runner.js';
@@ -170,8 +170,8 @@ test('the scaling table compares each driver with its own baseline and lists a p
   };
   assert.deepEqual(validateResultDocument(JSON.parse(JSON.stringify(withScaling))), []);
   const rows = scalingTable(withScaling)?.rows ?? [];
-  assert.deepEqual(rows.map((row) => [row[1], row[4], row[6], row[9]]), [['1', '100 %', '1.00×', 'yes'], ['64', '50 %', '1.50×', 'no'], ['1,000', '–', '–', 'no'], ['1', '100 %', '1.00×', 'yes'], ['64', '100 %', '1.00×', 'yes']]);
-  assert.match(rows[2]?.[10] ?? '', /not measured: over the 60 s cap per point/);
+  assert.deepEqual(rows.map((row) => [row[1], row[4], row[6], row[10]]), [['1', '100 %', '1.00×', 'yes'], ['64', '50 %', '1.50×', 'no'], ['1,000', '–', '–', 'no'], ['1', '100 %', '1.00×', 'yes'], ['64', '100 %', '1.00×', 'yes']]);
+  assert.match(rows[2]?.[11] ?? '', /not measured: over the 60 s cap per point/);
   assert.match(renderText(withScaling), /Scaling: publish only/);
   assert.ok(renderChart(withScaling).includes('Scaling: records/s as a share'));
   assert.ok(!renderChart(document).includes('Scaling: records/s as a share'));
@@ -179,6 +179,38 @@ test('the scaling table compares each driver with its own baseline and lists a p
   const broken = JSON.parse(JSON.stringify(withScaling)) as { scaling: Array<Record<string, unknown>> };
   delete broken.scaling[2]!['failure'];
   assert.ok(validateResultDocument(broken).includes('scaling[2] without figures says why (failure)'));
+});
+
+test('the scaling table shows records per stored batch where the broker had them, and states the window', () => {
+  const document = sampleDocument();
+  const point = scalingPoint('osprey-kafkajs', 1000, 1, 50_000, 2);
+  const withStored: ScalingResult = { ...point, figures: { ...point.figures!, storedRecordsPerBatch: summarize([12.5, 20, 30]) } };
+  const withScaling: ResultDocument = { ...document, settings: { ...document.settings, batchMessages: 100, publishBatchesInFlight: 640 }, scaling: [scalingPoint('osprey-kafkajs', 1, 1, 400_000, 1.0), withStored] };
+  assert.deepEqual(validateResultDocument(JSON.parse(JSON.stringify(withScaling))), []);
+  const table = scalingTable(withScaling)!;
+  assert.equal(table.headers[9], 'rec/batch');
+  assert.deepEqual(table.rows.map((row) => row[9]), ['–', '20.0']);
+  assert.match(table.title, /window: 64,000 messages in flight per producer \(640 send calls of 100\)/);
+  // Results written before the window had a setting of its own: batchesInFlight was the window.
+  assert.equal(windowText(document.settings), 'window: 800 messages in flight per producer (8 send calls of 100)');
+});
+
+test("the cycle table holds each write + fdatasync cycle against fio's 64 KiB one and the bare Node loop", () => {
+  const document = sampleDocument();
+  const cycle = (name: string, operationsPerSecond: number) => ({ name, operationsPerSecond: summarize([operationsPerSecond]), megabytesPerSecond: null, note: 'test', cycleBytes: 66_000 });
+  const withCycles: ResultDocument = { ...document, micro: [...document.micro, cycle('Cycle: journal', 4000), cycle('Cycle: journal off', 2000), cycle('Cycle: bare Node writev + fdatasync', 5000)] };
+  assert.deepEqual(validateResultDocument(JSON.parse(JSON.stringify(withCycles))), []);
+  // fio: 300 MB/s in 64 KiB blocks, 218 µs per block.
+  assert.deepEqual(cycleTable(withCycles)?.rows.map((row) => row.slice(2)), [
+    ['250', '218', '1.14×', 'yes', '–', '1.25×'],
+    ['500', '218', '2.29×', 'no', '–', '2.50×'],
+    ['200', '218', '0.92×', 'yes', '–', '1.00×'],
+  ]);
+  assert.deepEqual(cycleTable({ ...withCycles, machine: null })?.rows[0]?.slice(3), ['–', '–', '–', '–', '1.25×']);
+  const withFio: ResultDocument = { ...withCycles, micro: [...withCycles.micro, { ...cycle('Cycle: fio 64 KiB', 4000), cycleBytes: 65_536 }] };
+  assert.deepEqual(cycleTable(withFio)?.rows.map((row) => row[6]), ['1.00×', '2.00×', '0.80×', '1.00×']);
+  assert.equal(cycleTable(document), null);
+  assert.match(renderText(withCycles), /Group-commit cycle/);
 });
 
 test('the memory table holds each scenario to its goal, and a scenario with connections missing fails it', () => {
