@@ -371,11 +371,11 @@ export class Flusher {
   }
 
   private async cycle(): Promise<void> {
-    let runs = this.runs;
+    const runs = this.runs;
     // Appends account for a batch and enqueue it in one synchronous step, so the last run's segment
     // now ends exactly after the runs taken: one snapshot per cycle, not one per batch.
     const lastRun = runs[runs.length - 1];
-    let runsEnd: LogMark | null = lastRun === undefined ? null : { segment: lastRun.segment, tail: lastRun.segment.captureTail() };
+    const runsEnd: LogMark | null = lastRun === undefined ? null : { segment: lastRun.segment, tail: lastRun.segment.captureTail() };
     const seals = this.seals;
     const deferred = this.deferred!;
     const flushRequested = this.syncRequested;
@@ -391,13 +391,16 @@ export class Flusher {
       deferred.reject(this.failure);
       return;
     }
-    if (journal === null && this.unwritten.length > 0) {
-      // The policy left `always`: what the journal made durable is written first, like any batch.
-      runsEnd ??= this.durable;
-      runs = [...this.takeUnwritten().flatMap((cycle) => cycle.runs), ...runs];
-    }
     const acknowledgedEndOffset = this.policy === 'always' ? this.durableEndOffset : this.writtenEndOffset;
-    const failed = journal !== null ? await this.journalCycle(runs, runsEnd, seals, flushRequested, journal) : await this.writeAndSync(runs, runsEnd, seals, sync);
+    let failed: CycleFailure | null;
+    if (journal !== null) {
+      failed = await this.journalCycle(runs, runsEnd, seals, flushRequested, journal);
+    } else {
+      // The policy left `always`: what the journal made durable and was not written yet goes first.
+      const error = await this.writeOutCycles(this.unwritten.length);
+      if (this.unwritten.length === 0) this.journal?.unwrittenChanged(0);
+      failed = error !== null ? { error, operation: 'write' } : await this.writeAndSync(runs, runsEnd, seals, sync);
+    }
     if (failed !== null) {
       const failure = { ...failed, acknowledgedEndOffset, abandonedEndOffset: this.environment.activeSegment().nextOffset };
       await this.rollBack(failure, deferred, seals);
@@ -502,15 +505,6 @@ export class Flusher {
     return null;
   }
 
-  /** Takes every unwritten cycle (they are written as ordinary runs instead). */
-  private takeUnwritten(): UnwrittenCycle[] {
-    const cycles = this.unwritten;
-    this.unwritten = [];
-    this.unwrittenBytes = 0;
-    this.journal?.unwrittenChanged(0);
-    return cycles;
-  }
-
   /** Journal mode: an fsync of the segments failed; what they hold is unknown until recovery (see the file comment). */
   private failSegments(error: Error): void {
     this.failure ??= error;
@@ -575,8 +569,9 @@ export class Flusher {
     this.syncRequested = false;
     this.checkpointRequested = false;
     this.failedCycles++;
-    // In journal mode `durable` runs ahead of `written` (batches not written out yet): acknowledged, kept.
-    const mark = failed.operation === 'write' && this.unwritten.length === 0 ? this.written : this.durable;
+    // After a failed write, what earlier cycles wrote is intact, and so is what the journal made
+    // durable without writing it (journal mode: `durable` runs ahead of `written`): the later mark.
+    const mark = failed.operation === 'write' && this.writtenEndOffset >= this.durableEndOffset ? this.written : this.durable;
     let plan: RollbackPlan;
     try {
       plan = this.environment.rollBack(mark, { ...failed, failedCycles: this.failedCycles, rolledBackToOffset: mark.tail.nextOffset });
