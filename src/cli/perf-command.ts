@@ -6,7 +6,9 @@
  *
  *   produce  latency = from produce() to the broker's acknowledgement, per record
  *   consume  throughput only (records and bytes per second, fetch count)
- *   e2e      latency = from produce() to the record arriving at a consumer in the same process
+ *   e2e      latency = from produce() to the record arriving at a consumer in the same process,
+ *            beside the acknowledgement latency of the same records (what of the end-to-end time
+ *            the produce path takes; the rest is the Fetch's wake-up and the way back)
  */
 import { randomBytes } from 'node:crypto';
 import { Consumer } from '../client/consumer.js';
@@ -137,8 +139,9 @@ async function runProducers(run: RunContext, plan: LoadPlan, histogram: LatencyH
               result.firstError ??= error;
               return;
             }
+            if (plan.acks === 0) return; // delivered means written to the socket: nothing to count as acknowledged
             result.acknowledged++;
-            if (histogram !== null && plan.acks !== 0) histogram.recordMs(performance.now() - sentAt);
+            if (histogram !== null) histogram.recordMs(performance.now() - sentAt);
           };
           mine++;
           result.sent++;
@@ -266,7 +269,7 @@ const perfConsume: Subcommand = {
 const perfEndToEnd: Subcommand = {
   name: 'perf e2e',
   summary: 'produce and consume at once and report end-to-end latency (send → received)',
-  description: 'Each value carries its send time; a consumer in the same process reads from the end of the topic and records how long each record took to arrive.',
+  description: 'Each value carries its send time; a consumer in the same process reads from the end of the topic and records how long each record took to arrive. The acknowledgement latency of the same records (send → broker answer) is reported beside it.',
   options: loadOptions,
   examples: ['osprey perf e2e --topic latency --records 100000 --rate 10000', 'osprey perf e2e -t latency --duration 20s --rate 5000 --acks 1 --json'],
   async run(run) {
@@ -280,6 +283,7 @@ const perfEndToEnd: Subcommand = {
       const consumer = new Consumer(consumerClient, { maxWaitMs: 100 });
       consumer.assign(partitions.map((partition) => ({ topic: plan.topic, partition, offset: starts.get(partition)! })));
       const histogram = new LatencyHistogram();
+      const acknowledgedHistogram = new LatencyHistogram();
       let received = 0;
       let producing = true;
       let sentTotal = 0;
@@ -297,11 +301,12 @@ const perfEndToEnd: Subcommand = {
         }
       })();
       const stamp = (value: Buffer) => value.writeDoubleBE(performance.now(), 0);
-      const result = await runProducers(run, plan, null, () => (histogram.count > 0 ? `e2e p99 ${formatMs(histogram.percentileMs(99))}` : undefined), stamp, () => false);
+      const result = await runProducers(run, plan, acknowledgedHistogram, () => (histogram.count > 0 ? `e2e p99 ${formatMs(histogram.percentileMs(99))}` : undefined), stamp, () => false);
       sentTotal = result.acknowledged + (plan.acks === 0 ? result.sent : 0);
       producing = false;
       await consuming;
       const latency = histogram.summary();
+      const acknowledgedLatency = plan.acks === 0 ? null : acknowledgedHistogram.summary();
       const report = {
         topic: plan.topic,
         recordsSent: result.sent,
@@ -311,6 +316,7 @@ const perfEndToEnd: Subcommand = {
         elapsedMs: Math.round(result.elapsedMs),
         recordsPerSecond: Math.round(result.sent / (result.elapsedMs / 1000)),
         latencyMs: latencyJson(latency),
+        acknowledgedLatencyMs: latencyJson(acknowledgedLatency),
       };
       if (run.json) run.outJson(report);
       else {
@@ -320,6 +326,7 @@ const perfEndToEnd: Subcommand = {
               ['records', `${formatCount(result.sent)} sent, ${formatCount(received)} received, ${formatCount(result.failed)} failed`],
               ['throughput', `${formatCount(report.recordsPerSecond)} records/s`],
               ['end-to-end', latency.count > 0 ? latencyLine(latency) : 'no records received'],
+              ...(acknowledgedLatency === null || acknowledgedLatency.count === 0 ? [] : ([['acknowledged', latencyLine(acknowledgedLatency)]] as [string, string][])),
             ],
             run.style,
           ),

@@ -6,6 +6,14 @@
  *                                                     would overflow it, or lingerMs after the
  *                                                     first open record, or closeAll)──► sink
  *
+ * A batch whose linger is over while its leader has no room (all its requests in flight, or
+ * batches already waiting) is held open instead, and keeps taking records until closeHeld() once
+ * the leader has room (or until it is full, or closeAll). Closed, it would wait in the sender's
+ * queue all the same, and every batch closed meanwhile would wait for a request of its own (a
+ * request carries one batch per partition), so after a slow fsync the records that came during it
+ * would need several round trips instead of one; held, they leave together in the next request
+ * (as Kafka's producer does: a batch stays open in its accumulator until the sender drains it).
+ *
  * `batchBytes` is an upper bound, as in Kafka: a record that would overflow an open batch closes
  * it and starts the next one (a single record larger than batchBytes gets a batch of its own).
  * Which partition a record goes to is decided here too (partitioner.ts): the record's own, else
@@ -40,6 +48,8 @@ export interface AccumulatedBatch {
 export interface BatchSink {
   enqueue(batch: AccumulatedBatch, leaderId: number): void;
   drain(): void;
+  /** True when a batch for this leader closed now would be sent at once (nothing queued, a request free). */
+  hasRoom(leaderId: number): boolean;
 }
 
 export interface AccumulatorOptions {
@@ -55,6 +65,8 @@ export class BatchAccumulator {
   /** Open batches per topic, indexed by partition (no per-record string keys). */
   private readonly open = new Map<string, (AccumulatedBatch | undefined)[]>();
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** Open batches whose linger is over, kept open while their leader has no room (see the top). */
+  private readonly held = new Set<AccumulatedBatch>();
 
   constructor(
     private readonly options: AccumulatorOptions,
@@ -81,6 +93,7 @@ export class BatchAccumulator {
     let batch = openBatches[partition];
     if (batch !== undefined && batch.builder.sizeBytes + approximateRecordBytes(record) > this.options.batchBytes) {
       openBatches[partition] = undefined;
+      this.held.delete(batch);
       this.close(batch, metadata);
       this.sink.drain();
       batch = undefined;
@@ -95,9 +108,10 @@ export class BatchAccumulator {
     const grownBytes = batch.builder.sizeBytes - before;
     if (batch.builder.sizeBytes >= this.options.batchBytes) {
       openBatches[partition] = undefined;
+      this.held.delete(batch);
       this.close(batch, metadata);
       this.sink.drain();
-    } else {
+    } else if (!this.held.has(batch)) {
       this.scheduleLinger();
     }
     return grownBytes;
@@ -115,6 +129,38 @@ export class BatchAccumulator {
       for (const batch of openBatches) if (batch !== undefined) this.close(batch, metadata);
     }
     this.open.clear();
+    this.held.clear();
+    this.sink.drain();
+  }
+
+  /** Closes the held batches whose leader has room now (the sender calls this when a request settles). */
+  closeHeld(): void {
+    if (this.held.size === 0) return;
+    for (const batch of this.held) {
+      const metadata = this.cachedTopic(batch.topic);
+      if (!this.sink.hasRoom(leaderOf(batch, metadata))) continue;
+      this.held.delete(batch);
+      const openBatches = this.open.get(batch.topic);
+      if (openBatches !== undefined) openBatches[batch.partition] = undefined;
+      this.close(batch, metadata);
+    }
+    this.sink.drain();
+  }
+
+  /** Linger is over: each open batch closes if its leader has room, else it is held (see the top). */
+  private lingerOver(): void {
+    for (const [topic, openBatches] of this.open) {
+      const metadata = this.cachedTopic(topic);
+      openBatches.forEach((batch, partition) => {
+        if (batch === undefined || this.held.has(batch)) return;
+        if (!this.sink.hasRoom(leaderOf(batch, metadata))) {
+          this.held.add(batch);
+          return;
+        }
+        openBatches[partition] = undefined;
+        this.close(batch, metadata);
+      });
+    }
     this.sink.drain();
   }
 
@@ -122,7 +168,7 @@ export class BatchAccumulator {
     if (this.lingerTimer !== null) return;
     const fire = () => {
       this.lingerTimer = null;
-      this.closeAll();
+      this.lingerOver();
     };
     this.lingerTimer = this.options.lingerMs <= 0 ? setImmediate(fire) : setTimeout(fire, this.options.lingerMs);
   }
@@ -136,8 +182,12 @@ export class BatchAccumulator {
    */
   private close(batch: AccumulatedBatch, metadata: TopicMetadata | undefined): void {
     if (metadata !== undefined) this.sticky.batchClosed(batch.topic, batch.partition, metadata.partitions.length);
-    this.sink.enqueue(batch, metadata?.partitions[batch.partition]?.leaderId ?? -1);
+    this.sink.enqueue(batch, leaderOf(batch, metadata));
   }
+}
+
+function leaderOf(batch: AccumulatedBatch, metadata: TopicMetadata | undefined): number {
+  return metadata?.partitions[batch.partition]?.leaderId ?? -1;
 }
 
 /** A record's size in a batch, closely enough to decide whether it still fits. */

@@ -115,6 +115,12 @@ export class BatchSender implements BatchSink {
     this.leaderOf(leaderId).ready.push(sent);
   }
 
+  /** True when a batch for this leader enqueued now would be sent at once. */
+  hasRoom(leaderId: number): boolean {
+    const leader = this.leaders.get(leaderId);
+    return leader === undefined || (leader.ready.length === 0 && leader.inFlight < this.options.maxInFlightPerBroker);
+  }
+
   /** Sends what is queued, as far as each leader's in-flight limit allows. */
   drain(): void {
     for (const [leaderId, leader] of this.leaders) {

@@ -88,7 +88,11 @@ export class Producer {
       },
       {
         batchDone: (batch, error, baseOffset) => this.completeBatch(batch, error, baseOffset),
-        requestSettled: () => this.checkIdle(),
+        requestSettled: () => {
+          // A request's slot is free: a batch held open for want of one may go now.
+          this.accumulator.closeHeld();
+          this.checkIdle();
+        },
       },
     );
     this.accumulator = new BatchAccumulator({ lingerMs: options.lingerMs ?? 5, batchBytes }, (topic) => client.cachedTopic(topic), this.sender);

@@ -95,11 +95,19 @@ test('perf consume reads everything there is and counts bytes exactly', async ()
 });
 
 test('perf e2e receives every record it sent and reports end-to-end percentiles', async () => {
-  const report = await ospreyJson<{ recordsSent: number; recordsAcknowledged: number; recordsReceived: number; latencyMs: Latency | null }>(broker, ['perf', 'e2e', '-t', 'perf-e', '-n', '3000', '--rate', '3000']);
+  const report = await ospreyJson<{ recordsSent: number; recordsAcknowledged: number; recordsReceived: number; latencyMs: Latency | null; acknowledgedLatencyMs: Latency | null }>(broker, ['perf', 'e2e', '-t', 'perf-e', '-n', '3000', '--rate', '3000']);
   assert.equal(report.recordsSent, 3000);
   assert.equal(report.recordsAcknowledged, 3000);
   assert.equal(report.recordsReceived, 3000);
   assertLatencyConsistent(report.latencyMs, 3000);
+  assertLatencyConsistent(report.acknowledgedLatencyMs, 3000);
+  const human = await osprey(broker, ['perf', 'e2e', '-t', 'perf-e', '-n', '500']);
+  assertSucceeded(human);
+  assert.match(human.stdout, /^end-to-end:\s+p50 [\d.]+ m?s {2}p95/m);
+  assert.match(human.stdout, /^acknowledged:\s+p50 [\d.]+ m?s {2}p95/m);
+  const unacknowledged = await ospreyJson<{ recordsReceived: number; acknowledgedLatencyMs: Latency | null }>(broker, ['perf', 'e2e', '-t', 'perf-e', '-n', '500', '--acks', '0']);
+  assert.equal(unacknowledged.recordsReceived, 500);
+  assert.equal(unacknowledged.acknowledgedLatencyMs, null, 'acks=0: nothing is acknowledged');
 });
 
 test('perf prints a human summary, and refuses bad flags', async () => {

@@ -1,14 +1,19 @@
 /**
  * The client's producer and consumer used as a library against a real broker process: offsets
- * reported per record, ordering with many batches per partition in flight, and an idempotent
- * producer riding out a broker restart (kill -9) with every record written exactly once.
+ * reported per record, ordering with many batches per partition in flight, an idempotent
+ * producer riding out a broker restart (kill -9) with every record written exactly once, and
+ * records that come while every request is in flight leaving together in one batch.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { Admin } from '../../src/client/admin.js';
-import { KafkaClient } from '../../src/client/client.js';
+import { apis } from '../../src/client/apis.js';
+import { KafkaClient, zeroTopicId } from '../../src/client/client.js';
+import type { Connection } from '../../src/client/connection.js';
+import { readBaseOffset, readLastOffset } from '../../src/protocol/kafka/batch-header.js';
+import { recordBatchTotalBytes } from '../../src/protocol/kafka/records.js';
 import { Consumer } from '../../src/client/consumer.js';
 import type { ConsumedRecord } from '../../src/client/consumer.js';
 import { Producer } from '../../src/client/producer.js';
@@ -94,5 +99,75 @@ test('an idempotent producer retries through a broker crash; every acknowledged 
     assert.equal(values.length, sent, 'every acknowledged record is in the log');
   } finally {
     client.close();
+  }
+});
+
+/** A Fetch of one partition from `offset` on `connection`, held by the broker up to maxWaitMs while there is nothing. */
+function fetchPartition(connection: Connection, topic: string, offset: number, maxWaitMs: number) {
+  return connection.request(
+    apis.fetch,
+    {
+      maxWaitMs,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topic, topicId: zeroTopicId, partitions: [{ partition: 0, fetchOffset: BigInt(offset), partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    },
+    { timeoutMs: maxWaitMs + 30_000 },
+  );
+}
+
+test('records produced while every Produce request is in flight wait in one open batch and leave together, not one request each', async () => {
+  const broker = await startBrokerProcess();
+  brokers.push(broker);
+  const client = new KafkaClient({ brokers: [broker.bootstrap] });
+  const gateClient = new KafkaClient({ brokers: [broker.bootstrap] });
+  try {
+    const admin = new Admin(client);
+    await admin.createTopic('held', { partitions: 1 });
+    await admin.createTopic('gate', { partitions: 1 });
+    const producer = new Producer(client, { lingerMs: 0, maxInFlightPerBroker: 1 });
+    const metadata = await producer.prepare('held');
+    // The broker answers a connection's requests in arrival order: a Fetch waiting on the empty
+    // topic 'gate' holds back the answer of every Produce sent after it on the same connection,
+    // so the first Produce stays in flight, without any timing, until the gate opens.
+    const connection = await client.connectionToNode(metadata.partitions[0]!.leaderId);
+    const gate = fetchPartition(connection, 'gate', 0, 60_000);
+    let acknowledged = 0;
+    const onDelivery = (error: Error | null) => {
+      assert.equal(error, null);
+      acknowledged++;
+    };
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    producer.produce('held', { value: 'first' }, onDelivery);
+    await nextTurn(); // its linger (one turn) is over: its batch is the request in flight
+    for (let index = 0; index < 10; index++) {
+      producer.produce('held', { value: `later-${index}` }, onDelivery);
+      await nextTurn(); // each record in a turn of its own, so each would close a batch of its own at linger 0
+    }
+    assert.equal(acknowledged, 0, 'the first request is still unanswered');
+    await new Producer(gateClient, { lingerMs: 0 }).send('gate', { value: 'open' });
+    await gate;
+    await producer.flush();
+    assert.equal(acknowledged, 11);
+    const answer = await fetchPartition(connection, 'held', 0, 0);
+    const records = answer.responses[0]!.partitions[0]!.records!;
+    const batches: [number, number][] = [];
+    for (let at = 0; at < records.length; at += recordBatchTotalBytes(records, at)!) batches.push([readBaseOffset(records, at), readLastOffset(records, at)]);
+    assert.deepEqual(
+      batches,
+      [
+        [0, 0],
+        [1, 10],
+      ],
+      'the ten later records in one batch, sent when the first request was answered',
+    );
+  } finally {
+    client.close();
+    gateClient.close();
   }
 });

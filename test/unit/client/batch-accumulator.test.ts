@@ -25,6 +25,11 @@ function topic(name: string, partitions: number): TopicMetadata {
 class RecordingSink extends EventEmitter implements BatchSink {
   readonly enqueued: { batch: AccumulatedBatch; leaderId: number }[] = [];
   drains = 0;
+  /** Leaders with no room (all requests in flight): their batches are held at the end of the linger. */
+  readonly busyLeaders = new Set<number>();
+  hasRoom(leaderId: number): boolean {
+    return !this.busyLeaders.has(leaderId);
+  }
   enqueue(batch: AccumulatedBatch, leaderId: number): void {
     this.enqueued.push({ batch, leaderId });
   }
@@ -119,4 +124,57 @@ test('an open batch whose topic left the metadata cache is still handed on at cl
   assert.equal(sink.enqueued.length, 1, 'the batch reaches the sender, whose retries and delivery timeout answer its records');
   assert.equal(sink.enqueued[0]!.leaderId, -1);
   assert.equal(sink.enqueued[0]!.batch.callbacks.length, 1);
+});
+
+test('at the end of the linger a batch whose leader has no room is held open, takes later records, and closes at closeHeld once there is room', async () => {
+  const orders = topic('orders', 2);
+  const { accumulator, sink } = setUp({ lingerMs: 0, batchBytes: 1 << 20 }, orders);
+  sink.busyLeaders.add(100); // partition 0's leader: every request in flight
+  accumulator.append(orders, 0, { value: 'a' }, undefined);
+  accumulator.append(orders, 1, { value: 'b' }, undefined);
+  await once(sink, 'drain');
+  assert.deepEqual(
+    sink.enqueued.map(({ batch }) => batch.partition),
+    [1],
+    'the batch of the leader with room closes; the other is held',
+  );
+  accumulator.append(orders, 0, { value: 'c' }, undefined);
+  await new Promise((resolve) => setImmediate(resolve));
+  accumulator.append(orders, 0, { value: 'd' }, undefined);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(sink.enqueued.length, 1, 'records of later turns join the held batch; nothing closes while the leader has no room');
+  accumulator.closeHeld();
+  assert.equal(sink.enqueued.length, 1, 'closeHeld keeps it while there is still no room');
+  sink.busyLeaders.delete(100);
+  accumulator.closeHeld();
+  assert.equal(sink.enqueued.length, 2);
+  const held = sink.enqueued[1]!.batch;
+  assert.equal(held.partition, 0);
+  const batch = await held.builder.finish(0);
+  const iterator = new RecordIterator(batch, 0, batch, batchHeaderBytes, batch.length);
+  const values: (string | undefined)[] = [];
+  while (iterator.next()) values.push(iterator.value()?.toString());
+  assert.deepEqual(values, ['a', 'c', 'd'], 'one batch of the records that waited, in order');
+  accumulator.append(orders, 0, { value: 'e' }, undefined);
+  await once(sink, 'drain');
+  assert.equal(sink.enqueued.length, 3, 'the next batch of that partition starts afresh and closes at its linger');
+});
+
+test('a held batch still closes when it is full, and at closeAll (a flush), room or not', async () => {
+  const orders = topic('orders', 1);
+  const { accumulator, sink } = setUp({ lingerMs: 0, batchBytes: 2000 }, orders);
+  sink.busyLeaders.add(100);
+  accumulator.append(orders, 0, { value: Buffer.alloc(100) }, undefined);
+  await once(sink, 'drain'); // the linger is over: held
+  assert.equal(sink.enqueued.length, 0);
+  for (let index = 0; index < 30; index++) accumulator.append(orders, 0, { value: Buffer.alloc(100) }, undefined);
+  assert.ok(sink.enqueued.length >= 1, 'full batches close on size as always');
+  const closedRecords = sink.enqueued.reduce((sum, { batch }) => sum + batch.callbacks.length, 0);
+  assert.ok(closedRecords < 31, 'the last batch is still open');
+  accumulator.closeAll();
+  assert.equal(
+    sink.enqueued.reduce((sum, { batch }) => sum + batch.callbacks.length, 0),
+    31,
+    'closeAll hands on every record',
+  );
 });
