@@ -44,7 +44,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       logger.info('http listener ready', { host: http.host, port: http.port });
     }
     listener = await startKafkaListener(config, broker, logger);
-    broker.advertisedPort = listener.port;
+    broker.advertisedPort = config.advertisedKafkaPort || listener.port;
     if (queues !== null) {
       const sessions = createAmqpSessions(queues, { maxUnackedMessagesPerConnection: config.amqp.maxUnackedMessagesPerConnection }, broker.diskAlarm);
       amqp = await startAmqpListener(config, sessions, logger);
