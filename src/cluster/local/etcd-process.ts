@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +24,8 @@ export interface EtcdProcessOptions {
   readonly executable?: string;
   /** How long to wait for /health to answer true; 20 s by default. */
   readonly readyTimeoutMs?: number;
+  /** A file etcd's output is appended to as well, as it comes. */
+  readonly logFile?: string;
 }
 
 export interface EtcdProcess {
@@ -106,10 +108,18 @@ async function startOnce(executable: string, options: EtcdProcessOptions): Promi
     '--logger', 'zap',
     '--log-outputs', 'stderr',
   ];
-  const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: Ctrl-C in a terminal reaches only the parent, which stops etcd last
+  // (after the brokers have revoked their leases), not at the same moment as everything else.
+  const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
-  for (const stream of [child.stdout, child.stderr]) stream.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const logFile = options.logFile === undefined ? null : createWriteStream(options.logFile, { flags: 'a' });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      logFile?.write(chunk);
+    });
+  }
+  const exited = new Promise<void>((resolve) => child.once('close', () => logFile === null ? resolve() : logFile.end(resolve)));
   const running = new RunningEtcd(child, exited, endpoint, clientPort, options.dataDir, () => output);
   const deadline = Date.now() + (options.readyTimeoutMs ?? defaultReadyTimeoutMs);
   for (;;) {
