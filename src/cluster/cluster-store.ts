@@ -56,7 +56,8 @@ export interface Lease {
   /**
    * Called once when the lease may have ended without revoke(): no renewal was confirmed within
    * the TTL counted from when the last confirmed renewal was sent (so it is said at the latest when
-   * etcd lets it lapse, never after), or etcd says the lease is gone.
+   * etcd lets it lapse, never after), or etcd says the lease is gone. A listener added after the
+   * loss is called at once (so a loss during a slow grant or registration is not missed).
    */
   onLost(listener: (reason: string) => void): void;
   /** Ends the lease now: its keys are deleted at once. Idempotent. */

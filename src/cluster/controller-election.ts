@@ -39,15 +39,19 @@ export type ElectionState = { readonly role: 'campaigning' } | { readonly role: 
 export class ControllerElection {
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
-  /** Ends the current wait (for a deleted key, or a retry pause) early. */
-  private interrupt: (() => void) | null = null;
+  /** Resolved by stop(): every wait (a request, a watch, a retry pause) races it, so stop() acts at once. */
+  private readonly stopSignal: Promise<'stopped'>;
+  private signalStop: () => void = () => undefined;
   private currentState: ElectionState = { role: 'campaigning' };
   private lastReportedControllerEpoch: bigint | null = null;
 
-  constructor(private readonly options: ControllerElectionOptions) {}
+  constructor(private readonly options: ControllerElectionOptions) {
+    this.stopSignal = new Promise((resolve) => (this.signalStop = () => resolve('stopped')));
+  }
 
+  /** Once stop() is called the broker is no longer controller, whatever clean-up is still under way. */
   get state(): ElectionState {
-    return this.currentState;
+    return this.stopped ? { role: 'stopped' } : this.currentState;
   }
 
   start(): void {
@@ -57,7 +61,7 @@ export class ControllerElection {
   /** Stops campaigning and, if controller, stops acting as one (the key goes with the lease). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.interrupt?.();
+    this.signalStop();
     await this.running;
   }
 
@@ -86,11 +90,14 @@ export class ControllerElection {
       ],
       [{ type: 'put', key: controllerKey, value: encodeController({ nodeId }), lease }],
     );
+    // Stopped while the request was on its way: the key, if won, goes with the lease being given up.
+    if (this.stopped) return;
     if (attempt.succeeded) {
       await this.serveAsController(attempt.revision);
       return;
     }
     const current = await store.get(controllerKey);
+    if (this.stopped) return;
     if (current === null) {
       // Either the controller just left (campaign again at once) or our registration is gone.
       const registration = await store.get(registrationKey);
@@ -122,12 +129,12 @@ export class ControllerElection {
     logger.info('elected controller', { nodeId, epoch });
     const directory = new BrokerDirectory(store, loggingListener(logger), logger);
     try {
-      await directory.start();
-      await this.untilControllerKeyDeleted(watchFromRevision);
+      if ((await Promise.race([directory.start(), this.stopSignal])) !== 'stopped') await this.untilControllerKeyDeleted(watchFromRevision);
     } finally {
-      await directory.stop();
+      // Step down before any clean-up that needs etcd, which may be out of reach (that may be why).
       this.currentState = { role: 'campaigning' };
       logger.info('no longer controller', { nodeId, epoch, reason: this.stopped ? 'stopping' : 'the controller key was deleted' });
+      await directory.stop();
     }
   }
 
@@ -138,7 +145,7 @@ export class ControllerElection {
     let failure: string | null = null;
     try {
       await new Promise<void>((resolve, reject) => {
-        this.interrupt = resolve;
+        void this.stopSignal.then(() => resolve());
         this.options.store
           .watchPrefix(controllerKey, {
             fromRevision,
@@ -157,21 +164,17 @@ export class ControllerElection {
           }, reject);
       });
     } finally {
-      this.interrupt = null;
-      await (watch as Watch | null)?.cancel();
+      // Not awaited: with etcd out of reach the cancel waits a request's deadline, and the caller
+      // (stepping down as controller) must not.
+      void (watch as Watch | null)?.cancel();
     }
     if (failure !== null) throw new Error(`watch of ${controllerKey} failed: ${String(failure)}`);
   }
 
   private async pause(delayMs: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, delayMs);
-      this.interrupt = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.interrupt = null;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, delayMs))), this.stopSignal]);
+    clearTimeout(timer);
   }
 }
 

@@ -10,6 +10,7 @@
  * deletes them, and another broker that sees them deleted cannot overlap with it (clock rates aside:
  * both sides measure a TTL of seconds on their own monotonic clocks).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import type { IKeyValue, IOperation, IRequestOp, Lease as LibraryLease, Watcher } from 'etcd3';
 import type { ClusterStore, KeyValue, Lease, RangeResult, RevisionCondition, StoreOperation, TransactionResult, Watch, WatchOptions } from './cluster-store.js';
@@ -23,9 +24,11 @@ export interface EtcdStoreOptions {
 
 export class EtcdClusterStore implements ClusterStore {
   private readonly client: Etcd3;
+  private readonly requestTimeoutMs: number;
 
   constructor(options: EtcdStoreOptions) {
     const { requestTimeoutMs } = options;
+    this.requestTimeoutMs = requestTimeoutMs;
     this.client = new Etcd3({
       hosts: [...options.endpoints],
       dialTimeout: requestTimeoutMs,
@@ -67,7 +70,10 @@ export class EtcdClusterStore implements ClusterStore {
     watcher.on('put', (entry) => options.onEvent({ type: 'put', entry: toKeyValue(entry) }));
     watcher.on('delete', (entry) => options.onEvent({ type: 'delete', key: entry.key.toString('utf8'), modRevision: BigInt(entry.mod_revision) }));
     watcher.on('error', (error) => options.onError(error.message));
-    return { cancel: () => watcher.cancel() };
+    // Cancelling waits for etcd's confirmation, which never comes while etcd is out of reach: the
+    // caller has stopped listening either way, so it waits no longer than a request would.
+    let cancelling: Promise<void> | null = null;
+    return { cancel: () => (cancelling ??= Promise.race([watcher.cancel().catch(() => undefined), sleep(this.requestTimeoutMs, undefined, { ref: false })])) };
   }
 
   close(): void {
@@ -95,6 +101,8 @@ function toKeyValue(entry: IKeyValue): KeyValue {
 /** A library lease renewed in the background, with lapse judged as the module comment says. */
 class EtcdLease implements Lease {
   private readonly listeners: ((reason: string) => void)[] = [];
+  /** Why the lease was lost, once it was (a listener added later is told at once). */
+  private lostReason: string | null = null;
   /** When each renewal not yet answered was sent, oldest first (answers come in order on one stream). */
   private readonly renewalsSentAtMs: number[] = [];
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -118,7 +126,9 @@ class EtcdLease implements Lease {
   }
 
   onLost(listener: (reason: string) => void): void {
-    this.listeners.push(listener);
+    const reason = this.lostReason;
+    if (reason === null) this.listeners.push(listener);
+    else queueMicrotask(() => listener(reason));
   }
 
   async revoke(): Promise<void> {
@@ -143,6 +153,7 @@ class EtcdLease implements Lease {
   private lose(reason: string): void {
     if (this.ended) return;
     this.end();
+    this.lostReason = reason;
     // Best effort: if etcd still holds the lease, its keys go now instead of at the end of the TTL.
     this.inner.revoke().catch(() => undefined);
     for (const listener of this.listeners) listener(reason);

@@ -282,3 +282,36 @@ test('joining needs a node id and a reachable etcd; the advertised Kafka port is
     await etcd.stop();
   }
 });
+
+test('etcd paused for longer than the lease: brokers keep answering, drop their registration and controllership, and register again when etcd is back', async () => {
+  const cluster = await startCluster([1, 2]);
+  try {
+    const first = await waitForController(cluster, () => true, 'a controller');
+    const before = await registrations(cluster.store);
+    process.kill(cluster.etcd.pid, 'SIGSTOP');
+    try {
+      for (const [nodeId, broker] of cluster.brokers) {
+        await broker.waitForLog(new RegExp(`ERROR cluster lease lost: this broker is no longer registered, nor controller; registering again component=cluster nodeId=${nodeId} `), 20_000);
+      }
+      await brokerOf(cluster, first.nodeId).waitForLog(new RegExp(`INFO no longer controller component=cluster nodeId=${first.nodeId} epoch=${first.epoch}`), 20_000);
+      // The Kafka side does not wait on etcd.
+      for (const [nodeId, broker] of cluster.brokers) {
+        const metadata = await withConnection(broker, (connection) => connection.call(metadataApi, 1, { topics: [], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }));
+        assert.deepEqual(metadata.brokers.map((entry) => entry.nodeId), [nodeId]);
+      }
+    } finally {
+      process.kill(cluster.etcd.pid, 'SIGCONT');
+    }
+    let after = new Map<number, BrokerRegistration & { entry: KeyValue }>();
+    await waitUntil(async () => {
+      after = await registrations(cluster.store);
+      return [1, 2].every((nodeId) => (after.get(nodeId)?.entry.createRevision ?? 0n) > (before.get(nodeId)?.entry.createRevision ?? 0n));
+    }, 'both brokers to register again', 30_000, () => [...after.values()].map((registration) => `${registration.nodeId}@${registration.entry.createRevision}`).join(' ') + [...cluster.brokers.values()].map((broker) => `\n--- broker ---\n${broker.logs()}`).join(''));
+    for (const nodeId of [1, 2]) assert.notEqual(after.get(nodeId)?.entry.leaseId, before.get(nodeId)?.entry.leaseId, `broker ${nodeId} under a new lease`);
+    const second = await waitForController(cluster, (current) => current.epoch > first.epoch, 'a controller elected anew');
+    assert.equal((await cluster.store.get(controllerKey))?.leaseId, after.get(second.nodeId)?.entry.leaseId);
+    await brokerOf(cluster, second.nodeId).waitForLog(new RegExp(`INFO elected controller component=cluster nodeId=${second.nodeId} epoch=${second.epoch}`), 20_000);
+  } finally {
+    await stopCluster(cluster);
+  }
+});
