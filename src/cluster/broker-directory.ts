@@ -44,11 +44,12 @@ export class BrokerDirectory {
     return new Map([...this.brokers].map(([nodeId, entry]) => [nodeId, entry.registration]));
   }
 
+  /** Stops reporting at once; the watch is cancelled in the background (etcd may be out of reach). */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.syncing.catch(() => undefined);
-    await this.watch?.cancel();
+    void this.watch?.cancel();
     this.watch = null;
+    await this.syncing.catch(() => undefined);
   }
 
   private async synchronise(): Promise<void> {

@@ -60,7 +60,7 @@ export interface Lease {
    * loss is called at once (so a loss during a slow grant or registration is not missed).
    */
   onLost(listener: (reason: string) => void): void;
-  /** Ends the lease now: its keys are deleted at once. Idempotent. */
+  /** Ends the lease now: its keys are deleted at once. Idempotent; rejects once the lease was lost. */
   revoke(): Promise<void>;
   /** Stops renewing without revoking (keys live on until the TTL runs out): what a crash looks like. */
   release(): void;

@@ -83,24 +83,24 @@ export class ControllerElection {
   private async campaignOnce(): Promise<void> {
     const { store, lease, nodeId, registrationKey, registrationRevision, logger } = this.options;
     this.currentState = { role: 'campaigning' };
-    const attempt = await store.transaction(
+    const attempt = await this.untilStopped(store.transaction(
       [
         { key: controllerKey, modRevision: 0n },
         { key: registrationKey, modRevision: registrationRevision },
       ],
       [{ type: 'put', key: controllerKey, value: encodeController({ nodeId }), lease }],
-    );
+    ));
     // Stopped while the request was on its way: the key, if won, goes with the lease being given up.
     if (this.stopped) return;
     if (attempt.succeeded) {
       await this.serveAsController(attempt.revision);
       return;
     }
-    const current = await store.get(controllerKey);
+    const current = await this.untilStopped(store.get(controllerKey));
     if (this.stopped) return;
     if (current === null) {
       // Either the controller just left (campaign again at once) or our registration is gone.
-      const registration = await store.get(registrationKey);
+      const registration = await this.untilStopped(store.get(registrationKey));
       if (registration?.modRevision !== registrationRevision) {
         logger.warn('controller election: this broker is no longer registered; not campaigning');
         this.stopped = true;
@@ -171,11 +171,23 @@ export class ControllerElection {
     if (failure !== null) throw new Error(`watch of ${controllerKey} failed: ${String(failure)}`);
   }
 
+  /**
+   * The request's answer, or a StoppedError as soon as stop() is called: stop() does not wait for a
+   * request etcd is slow to answer (it goes on in the background; its answer is ignored).
+   */
+  private untilStopped<T>(request: Promise<T>): Promise<T> {
+    return Promise.race([request, this.stopSignal.then(() => Promise.reject(new StoppedError()))]);
+  }
+
   private async pause(delayMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, delayMs))), this.stopSignal]);
     clearTimeout(timer);
   }
+}
+
+class StoppedError extends Error {
+  override readonly name = 'StoppedError';
 }
 
 /** What the controller does with brokers coming and going, for now: say so. */

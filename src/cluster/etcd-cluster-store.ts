@@ -62,7 +62,7 @@ export class EtcdClusterStore implements ClusterStore {
     // The library reports failures of the grant both as a rejection and as 'lost': keep the latter quiet.
     inner.on('lost', () => undefined);
     const id = await inner.grant();
-    return new EtcdLease(inner, id, ttlSeconds, sentAtMs);
+    return new EtcdLease(inner, id, ttlSeconds, sentAtMs, this.requestTimeoutMs);
   }
 
   async watchPrefix(prefix: string, options: WatchOptions): Promise<Watch> {
@@ -113,6 +113,7 @@ class EtcdLease implements Lease {
     readonly id: string,
     readonly ttlSeconds: number,
     grantSentAtMs: number,
+    private readonly requestTimeoutMs: number,
   ) {
     this.armExpiry(grantSentAtMs + ttlSeconds * 1000);
     // A new renewal stream: answers to renewals sent on the old one will not come.
@@ -132,9 +133,21 @@ class EtcdLease implements Lease {
   }
 
   async revoke(): Promise<void> {
+    // Lost: a revoke was already tried then; whether its keys are gone, only their TTL can tell.
+    if (this.lostReason !== null) throw new Error(`the lease was already lost (${this.lostReason})`);
     if (this.ended) return;
     this.end();
-    await this.inner.revoke();
+    // The library retries a revoke etcd does not answer well past the request deadline; a broker
+    // shutting down waits no longer than one request (the lease then lapses with its TTL).
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`etcd did not answer the revoke within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
+    });
+    try {
+      await Promise.race([this.inner.revoke(), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   release(): void {

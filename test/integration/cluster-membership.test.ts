@@ -315,3 +315,20 @@ test('etcd paused for longer than the lease: brokers keep answering, drop their 
     await stopCluster(cluster);
   }
 });
+
+test('a broker stopped while etcd is out of reach still exits cleanly; its registration lapses with its lease', async () => {
+  const cluster = await startCluster([1]);
+  try {
+    await waitForController(cluster, () => true, 'a controller');
+    process.kill(cluster.etcd.pid, 'SIGSTOP');
+    try {
+      await brokerOf(cluster, 1).stop(); // exit code 0, within the harness's 20 s
+    } finally {
+      process.kill(cluster.etcd.pid, 'SIGCONT');
+    }
+    assert.match(brokerOf(cluster, 1).logs(), /WARN could not revoke the cluster lease; the registration lapses with its TTL component=cluster /);
+    await waitUntil(async () => (await registrations(cluster.store)).size === 0 && (await controller(cluster.store)) === null, 'the registration and the controller key to lapse', 30_000);
+  } finally {
+    await stopCluster(cluster);
+  }
+});
