@@ -128,12 +128,17 @@ export class ControllerElection {
     this.lastReportedControllerEpoch = epoch;
     logger.info('elected controller', { nodeId, epoch });
     const directory = new BrokerDirectory(store, loggingListener(logger), logger);
+    let reason = 'the controller key was deleted';
     try {
       if ((await Promise.race([directory.start(), this.stopSignal])) !== 'stopped') await this.untilControllerKeyDeleted(watchFromRevision);
+    } catch (error) {
+      // The next round finds the key still ours (same lease) and serves again, with the same epoch.
+      reason = `etcd request failed: ${error instanceof Error ? error.message : String(error)}`;
+      throw error;
     } finally {
       // Step down before any clean-up that needs etcd, which may be out of reach (that may be why).
       this.currentState = { role: 'campaigning' };
-      logger.info('no longer controller', { nodeId, epoch, reason: this.stopped ? 'stopping' : 'the controller key was deleted' });
+      logger.info('no longer controller', { nodeId, epoch, reason: this.stopped ? 'stopping' : reason });
       await directory.stop();
     }
   }
