@@ -190,8 +190,19 @@ export interface BrokerConfig {
   /** Host advertised to clients in Metadata; defaults to `host`. */
   advertisedHost: string;
   dataDir: string;
+  /** This broker's node id; unique in a cluster (registration in etcd refuses a second holder). */
   nodeId: number;
   clusterId: string;
+  /** Kafka port advertised to clients and peers; 0 means the Kafka listener's own port. */
+  advertisedKafkaPort: number;
+  /** Rack (or zone) of this broker, for placing replicas apart; empty means none. */
+  rack: string;
+  /** etcd client URLs, comma-separated (`http://10.0.0.1:2379,http://10.0.0.2:2379`); empty runs a single broker without etcd. */
+  etcdEndpoints: string;
+  /** TTL of the lease this broker registers under: how long after it stops renewing (crash, cut off) it counts as gone. */
+  etcdLeaseTtlSeconds: number;
+  /** Deadline of each request to etcd (watches and lease renewals excepted). */
+  etcdRequestTimeoutMs: number;
   /** [flush] always: fsync (group commit) before acks=1/all are answered; interval: every flushIntervalMs; never: leave it to the OS. */
   flush: FlushPolicy;
   flushIntervalMs: number;
@@ -252,6 +263,11 @@ export const defaultBrokerConfig: BrokerConfig = {
   dataDir: './data',
   nodeId: 0,
   clusterId: '',
+  advertisedKafkaPort: 0,
+  rack: '',
+  etcdEndpoints: '',
+  etcdLeaseTtlSeconds: 10,
+  etcdRequestTimeoutMs: 5000,
   flush: 'always',
   flushIntervalMs: 1000,
   journal: true,

@@ -99,6 +99,9 @@ function crossChecks(config: BrokerConfig, sourceOf: (key: string) => string, pr
       problems.push(`groups.${minimum} ${config.groups[minimum]} (from ${sourceOf(`groups.${minimum}`)}) exceeds groups.${maximum} ${config.groups[maximum]} (from ${sourceOf(`groups.${maximum}`)})`);
     }
   }
+  if (config.etcdEndpoints !== '' && sourceOf('nodeId') === 'default') {
+    problems.push(`etcdEndpoints (from ${sourceOf('etcdEndpoints')}) joins a cluster, where every broker needs a node id of its own: set --node-id`);
+  }
   const wildcard = config.host === '0.0.0.0' || config.host === '::';
   if (wildcard && config.advertisedHost === '') {
     warnings.push(`host ${config.host} listens on every interface, but clients would be told to connect to ${config.host}; set --advertised-host`);

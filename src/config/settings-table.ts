@@ -10,7 +10,7 @@
  */
 import { defaultBrokerConfig } from './broker-config.js';
 import type { AmqpSettings, BrokerConfig, ConnectionLimits, GroupSettings, TopicDefaults } from './broker-config.js';
-import { boolean, bytes, count, identifier, integer, maxInt32, maxTimerMs, milliseconds, oneOf, optionalHost, host, path } from './value-types.js';
+import { boolean, bytes, count, etcdEndpointList, identifier, integer, maxInt32, maxTimerMs, milliseconds, oneOf, optionalHost, host, path, rackName } from './value-types.js';
 import type { ValueType } from './value-types.js';
 
 interface Setting<T> {
@@ -33,10 +33,22 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   kafkaPort: { type: integer(0, 65535, 'PORT'), description: 'Port of the Kafka listener; 0 picks a free port (the one chosen is logged).' },
   httpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the HTTP listener on host (Prometheus metrics at /metrics, the AMQP admin API at /api/, docs/admin-api.md); 0 picks a free port (the one chosen is logged), -1 turns it off.' },
   amqpPort: { type: integer(-1, 65535, 'PORT'), description: 'Port of the AMQP 0-9-1 listener on host; 0 picks a free port (the one chosen is logged), -1 turns it off (as amqp.enabled false does).' },
-  advertisedHost: { type: optionalHost, description: 'Host given to clients in Metadata responses; empty means the same as host.' },
+  advertisedHost: { type: optionalHost, description: 'Host given to clients in Metadata responses, and to other brokers through etcd; empty means the same as host.' },
   dataDir: { type: path, description: 'Directory of the partition logs; created if missing. A relative path is resolved against the working directory.', kafkaName: 'log.dirs' },
-  nodeId: { type: integer(0, maxInt32, 'ID'), description: "This broker's node id.", kafkaName: 'node.id' },
+  nodeId: { type: integer(0, maxInt32, 'ID'), description: "This broker's node id; in a cluster (etcdEndpoints) every broker needs one of its own.", kafkaName: 'node.id' },
   clusterId: { type: identifier, description: 'Cluster id reported to clients; empty lets the broker choose.' },
+  advertisedKafkaPort: { type: integer(0, 65535, 'PORT'), description: 'Kafka port given to clients in Metadata and to other brokers through etcd; 0 means the port the Kafka listener bound.' },
+  rack: { type: rackName, description: 'Rack (or availability zone) of this broker, registered in etcd for placing replicas apart; empty means none.', kafkaName: 'broker.rack' },
+  etcdEndpoints: {
+    type: etcdEndpointList,
+    description:
+      'etcd client URLs (comma-separated) of the cluster this broker joins: it registers under a lease and takes part in the controller election (docs/cluster.md). Needs --node-id. Empty (the default): a single broker, no etcd.',
+  },
+  etcdLeaseTtlSeconds: {
+    type: integer(2, 3600, 'SECONDS'),
+    description: "TTL of the etcd lease this broker registers under: once it stops renewing (crash, cut off from etcd) it counts as gone this long after, and its controllership with it. etcd raises a TTL below its own minimum (about 2 s by default).",
+  },
+  etcdRequestTimeoutMs: { type: milliseconds(100, maxTimerMs), description: 'Deadline of each request to etcd (watches and lease renewals excepted).' },
   flush: { type: oneOf(['always', 'interval', 'never']), description: 'When appends are fsynced: always = before acks=1/all are answered (one fsync per event-loop turn); interval = every flushIntervalMs; never = left to the OS.' },
   flushIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'Time between fsyncs when flush is interval.', kafkaName: 'log.flush.interval.ms' },
   journal: {

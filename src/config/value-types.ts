@@ -67,6 +67,18 @@ const isHost = (value: string): boolean => isIP(value) !== 0 || hostName.test(va
 export const host = text('HOST', 'an IP address or host name', isHost);
 export const optionalHost = text('HOST', 'an IP address or host name, or empty', (value) => value === '' || isHost(value));
 export const path = text('DIR', 'a non-empty path', (value) => value.length > 0);
+export const rackName = text('RACK', 'letters, digits, ., :, - and _ only, at most 255 (or empty)', (value) => /^[A-Za-z0-9.:_-]{0,255}$/.test(value));
+
+/** `http://HOST:PORT` with nothing after the port: what an etcd client URL looks like. */
+function isEtcdUrl(value: string): boolean {
+  const match = /^http:\/\/(\[[0-9A-Fa-f:.]+\]|[^/:\s]+):([0-9]{1,5})$/.exec(value);
+  if (match === null) return false;
+  const [, hostPart = '', port = ''] = match;
+  const bare = hostPart.startsWith('[') ? hostPart.slice(1, -1) : hostPart;
+  return isHost(bare) && Number(port) >= 1 && Number(port) <= 65535;
+}
+export const etcdEndpointList = text('URL[,URL…]', 'http://HOST:PORT, several separated by commas (or empty)', (value) => value === '' || value.split(',').every((url) => isEtcdUrl(url.trim())));
+
 export const identifier = text('ID', 'letters, digits, - and _ only (or empty)', (value) => /^[A-Za-z0-9_-]*$/.test(value));
 
 export const milliseconds = (min: number, max: number = unbounded): ValueType<number> => integer(min, max, 'MS');

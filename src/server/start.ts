@@ -1,6 +1,7 @@
 /**
  * Starts a broker process's parts in order (storage and metadata, the queue side's definitions and
- * queue stores, then listeners: HTTP, Kafka, AMQP) and stops them in reverse: AMQP connections are
+ * queue stores, then listeners: HTTP, Kafka, AMQP; then, with etcd configured, the cluster
+ * membership) and stops them in reverse: the broker leaves the cluster, AMQP connections are
  * closed (320 CONNECTION_FORCED), waiting fetches are told to answer, the Kafka listener stops
  * reading and lets every request already read be answered (limits.shutdownDrainTimeoutMs), then
  * every queue store and log is flushed and closed. So no request is still running against a closed
@@ -18,6 +19,7 @@ import { createAmqpSessions } from './amqp/session/index.js';
 import { openQueueBroker } from '../queues/open-queue-broker.js';
 import type { QueueBroker } from '../queues/queue-broker.js';
 import { KafkaTopicAccess } from './topic-access.js';
+import type { ClusterMembership } from '../cluster/join.js';
 
 export interface RunningBroker {
   readonly kafkaHost: string;
@@ -36,6 +38,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   let http: HttpListener | null = null;
   let listener: KafkaListener | null = null;
   let amqp: AmqpListener | null = null;
+  let cluster: ClusterMembership | null = null;
   try {
     // Stream queues and exchange-to-topic bindings keep their messages in the Kafka broker's topics.
     if (amqpEnabled) queues = await openQueueBroker(config, logger, new KafkaTopicAccess(broker));
@@ -44,13 +47,20 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       logger.info('http listener ready', { host: http.host, port: http.port });
     }
     listener = await startKafkaListener(config, broker, logger);
-    broker.advertisedPort = listener.port;
+    broker.advertisedPort = config.advertisedKafkaPort || listener.port;
     if (queues !== null) {
       const sessions = createAmqpSessions(queues, { maxUnackedMessagesPerConnection: config.amqp.maxUnackedMessagesPerConnection }, broker.diskAlarm);
       amqp = await startAmqpListener(config, sessions, logger);
       logger.info('amqp listener ready', { host: amqp.host, port: amqp.port });
     }
+    // With etcd configured, register (and campaign for controller) once the advertised port is known
+    // and before the ready line, so a broker that cannot join never reports itself ready.
+    if (config.etcdEndpoints !== '') {
+      const { joinCluster } = await import('../cluster/join.js');
+      cluster = await joinCluster(config, { host: broker.advertisedHost, port: broker.advertisedPort }, logger);
+    }
   } catch (error) {
+    await amqp?.close();
     await listener?.close();
     await http?.close();
     await queues?.close();
@@ -68,6 +78,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     amqpPort: amqp?.port ?? null,
     close() {
       closing ??= (async () => {
+        // Leave first: the others see this broker gone at once rather than after its lease's TTL.
+        await cluster?.leave();
         await amqp?.close();
         broker.stopWaitingFetches();
         await kafka.close();
