@@ -168,6 +168,8 @@ export interface FlusherJournal {
   readonly writeBehindBytes: number;
   /** The log now holds `byteCount` bytes durable in the journal and not yet written to its segments. */
   unwrittenChanged(byteCount: number): void;
+  /** Starts `startCycle` in the next check phase with every other log's cycle, then the journal's commit at once. */
+  scheduleCycle(startCycle: () => void): void;
 }
 
 export class Flusher {
@@ -355,7 +357,8 @@ export class Flusher {
     if (this.deferred === null) this.deferred = createDeferred();
     if (!this.scheduled && !this.running) {
       this.scheduled = true;
-      setImmediate(() => void this.runCycles());
+      if (this.journal !== null) this.journal.scheduleCycle(() => void this.runCycles());
+      else setImmediate(() => void this.runCycles());
     }
     return this.deferred.promise;
   }

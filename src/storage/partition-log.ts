@@ -325,6 +325,7 @@ export class PartitionLog {
       append: (buffers, byteCount, baseOffset, endOffset) => journal.append(log, buffers, byteCount, baseOffset, endOffset),
       writeBehindBytes: journal.writeBehind.logBytes,
       unwrittenChanged: (byteCount) => journal.writeBehind.update(writeBehindLog, byteCount),
+      scheduleCycle: (startCycle) => journal.scheduleCycle(startCycle),
     };
     // Batches adopted by the replay count against the budget (and its age limit writes them out).
     if (this.flusher.unwrittenByteCount > 0) this.flusher.journal.unwrittenChanged(this.flusher.unwrittenByteCount);

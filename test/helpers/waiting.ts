@@ -59,6 +59,14 @@ export async function metricValue(broker: { metricsText(): Promise<string> }, sa
   return line === undefined ? 0 : Number(line.slice(sample.length + 1));
 }
 
+/**
+ * Waits until the broker has written every batch its journal made durable to the segment files
+ * (write-behind: within about a second), for tests that read or damage those files.
+ */
+export async function waitUntilWrittenOut(broker: { metricsText(): Promise<string> }): Promise<void> {
+  await waitUntil(async () => (await metricValue(broker, 'osprey_journal_unwritten_bytes')) === 0, 'every acknowledged batch written to its segment file');
+}
+
 interface BrokerAddress {
   readonly host: string;
   readonly port: number;

@@ -12,6 +12,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { assertFailed, assertSucceeded, describeResult, osprey, ospreyJson } from '../helpers/osprey-cli.js';
+import { waitUntilWrittenOut } from '../helpers/waiting.js';
 
 let broker: BrokerProcess;
 
@@ -61,7 +62,8 @@ test('topic create, list and describe show partitions, leaders, offsets and conf
     ],
   );
   assert.deepEqual(described.configs, [{ name: 'retention.ms', value: '86400000', source: 'topic', readOnly: false }]);
-  // Bytes on disk, from DescribeLogDirs: the segment files of each partition.
+  // Bytes on disk, from DescribeLogDirs: the segment files of each partition (once written behind the journal).
+  await waitUntilWrittenOut(broker);
   assert.deepEqual(
     described.partitions.map((partition) => partition.sizeBytes),
     [0, 1, 2].map((partition) => segmentBytes(broker.dataDir, `orders-${partition}`)),

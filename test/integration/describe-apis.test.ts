@@ -22,6 +22,7 @@ import { describeTopicPartitionsRequest, describeTopicPartitionsResponse } from 
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { startBrokerProcess, type BrokerProcess } from '../helpers/broker-process.js';
 import { rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
+import { waitUntilWrittenOut } from '../helpers/waiting.js';
 
 const maxDescribedPartitions = 4;
 const maxDescribedProducers = 2;
@@ -191,6 +192,7 @@ test('DescribeLogDirs (@platformatic/kafka admin): the data directory, its volum
   } finally {
     await producer.close();
   }
+  await waitUntilWrittenOut(broker); // the sizes are compared with the segment files below
   const [described] = await admin.describeLogDirs({ topics: [{ name: 'logdirs', partitions: [0, 1] }] });
   assert.ok(described !== undefined);
   assert.equal(described.broker, 0);

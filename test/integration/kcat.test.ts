@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
-import { metricValue, waitUntil } from '../helpers/waiting.js';
+import { waitUntilWrittenOut } from '../helpers/waiting.js';
 import {
   consumeBinary,
   consumeJson,
@@ -309,14 +309,6 @@ interface StoredBatch {
   readonly codec: number;
 }
 
-/**
- * Waits until the broker has written every batch the journal made durable to its segment files
- * (write-behind: within a second), so that the files can be read.
- */
-async function writtenOut(broker: BrokerProcess): Promise<void> {
-  await waitUntil(async () => (await metricValue(broker, 'osprey_journal_unwritten_bytes')) === 0, 'every acknowledged batch written to its segment');
-}
-
 /** The batch headers of every `.log` segment of `<dataDir>/<topic>-<partition>/`, in offset order. */
 function storedBatches(dataDir: string, topic: string, partition: number): StoredBatch[] {
   const directory = join(dataDir, `${topic}-${partition}`);
@@ -393,7 +385,7 @@ for (const codec of Object.keys(codecNumbers) as Codec[]) {
             `${topic} [${partition}] offset ${record.offset}: timestamp ${record.timestamp} is not the producer's (${startedAtMs}…${endedAtMs})`,
           );
         }
-        await writtenOut(broker);
+        await waitUntilWrittenOut(broker);
         assertStoredAsProduced(broker.dataDir, topic, partition, codec);
       }
       assert.equal(viaJson.length, recordsPerPartition * partitionCount, 'kcat -J read records from no other partition');
@@ -734,7 +726,7 @@ test('kcat: a 900 KB record round-trips; one over max.message.bytes is refused a
     const expected = [{ key: Buffer.from('big-key'), value: bigValue }, ...small];
     assertSameRecords(await consumeBinary(broker.bootstrap, topic, { partition: 0 }), expected, `${topic} [0], kcat -f binary`);
     assertSameRecords(await consumeJson(broker.bootstrap, topic, { partition: 0 }), expected, `${topic} [0], kcat -J`, { headers: [] });
-    await writtenOut(broker);
+    await waitUntilWrittenOut(broker);
     const stored = storedBatches(broker.dataDir, topic, 0);
     assert.deepEqual(stored.map((batch) => [batch.baseOffset, batch.recordsCount]), [[0, 1], [1, 1]], 'the refused record left nothing in the log');
     await broker.stop();

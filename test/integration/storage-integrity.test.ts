@@ -19,7 +19,7 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { osprey, ospreyJson, assertSucceeded } from '../helpers/osprey-cli.js';
-import { metricValue, waitUntil } from '../helpers/waiting.js';
+import { waitUntilWrittenOut } from '../helpers/waiting.js';
 import { decodeRecordBatches, encodeRecordBatch, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
 
 const produceApi = rawApi(produceRequest, produceResponse);
@@ -204,7 +204,7 @@ test('with the journal, kill -9, then a flipped byte in a batch written since th
   const broker = await startBrokerProcess();
   await producedTopic(broker, topic);
   // The batches are in the segment file (written behind the journal), not fsynced there.
-  await waitUntil(async () => (await metricValue(broker, 'osprey_journal_unwritten_bytes')) === 0, 'every acknowledged batch written to its segment');
+  await waitUntilWrittenOut(broker);
   await broker.kill9();
   const segmentPath = join(broker.dataDir, `${topic}-0`, '00000000000000000000.log');
   await flipByteInBatch(segmentPath, damagedBaseOffset);
