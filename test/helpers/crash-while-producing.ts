@@ -5,7 +5,7 @@
  * its acknowledgement gave, and each partition must hold contiguous offsets from 0.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerProcess } from './broker-process.js';
 import type { PartitionContents } from './partition-reader.js';
@@ -101,17 +101,29 @@ export function topicLogBytes(dataDir: string, topic: string): number {
 }
 
 /**
- * Kills the broker (SIGKILL) right after it writes to the topic's segment files: spins on their
- * sizes for up to 20 ms at a time (blocking this process, so the client cannot see an answer), and
- * yields in between so the client can send its next request. Returns false if no write came.
+ * What changes when the broker writes the topic's batches: the sizes of its segment files and the
+ * modification times of the journal files (a commit writes there first; segments are written later,
+ * behind it, and a reused journal file does not grow).
+ */
+function writeSignature(dataDir: string, topic: string): string {
+  const journal = join(dataDir, 'journal');
+  const stamps = existsSync(journal) ? readdirSync(journal).map((file) => String(statSync(join(journal, file), { bigint: true }).mtimeNs)) : [];
+  return `${topicLogBytes(dataDir, topic)} ${stamps.join(',')}`;
+}
+
+/**
+ * Kills the broker (SIGKILL) right after it writes the topic's batches (to the journal or the
+ * segment files): spins on writeSignature for up to 20 ms at a time (blocking this process, so the
+ * client cannot see an answer), and yields in between so the client can send its next request.
+ * Returns false if no write came.
  */
 export async function killRightAfterAWrite(broker: BrokerProcess, topic: string, timeoutMs = 10_000): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const before = topicLogBytes(broker.dataDir, topic);
+    const before = writeSignature(broker.dataDir, topic);
     const spinUntil = performance.now() + 20;
     while (performance.now() < spinUntil) {
-      if (topicLogBytes(broker.dataDir, topic) !== before) {
+      if (writeSignature(broker.dataDir, topic) !== before) {
         process.kill(broker.pid, 'SIGKILL');
         await broker.kill9();
         return true;
