@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultBrokerConfig } from '../../../src/config/broker-config.js';
-import { ConfigError, loadBrokerConfig } from '../../../src/config/loader.js';
+import { loadBrokerConfig } from '../../../src/config/loader.js';
+import { rejectionProblems } from './config-problems.js';
 import type { LoadedConfig } from '../../../src/config/loader.js';
 import { temporaryDirectory } from '../../helpers/broker-process.js';
 
@@ -17,13 +18,7 @@ function load(argv: string[] = [], env: Record<string, string> = {}): LoadedConf
 }
 
 function problemsOf(argv: string[], env: Record<string, string> = {}): readonly string[] {
-  try {
-    load(argv, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    return error.problems;
-  }
-  assert.fail('expected the configuration to be rejected');
+  return rejectionProblems(() => load(argv, env));
 }
 
 test('without etcdEndpoints the broker is a single broker: no etcd, no node id needed', () => {

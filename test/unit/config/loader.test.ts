@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultBrokerConfig } from '../../../src/config/broker-config.js';
 import { configurationReferenceMarkdown } from '../../../src/config/help-text.js';
-import { ConfigError, loadBrokerConfig } from '../../../src/config/loader.js';
+import { loadBrokerConfig } from '../../../src/config/loader.js';
+import { rejectionProblems } from './config-problems.js';
 import type { LoadedConfig } from '../../../src/config/loader.js';
 import { configOptions } from '../../../src/config/settings-table.js';
 import { temporaryDirectory } from '../../helpers/broker-process.js';
@@ -24,13 +25,7 @@ function yamlFile(contents: string): string {
 
 /** The problems of the ConfigError that loading throws. */
 function problemsOf(argv: string[], env: Record<string, string> = {}): readonly string[] {
-  try {
-    load(argv, env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-    return error.problems;
-  }
-  assert.fail('expected the configuration to be rejected');
+  return rejectionProblems(() => load(argv, env));
 }
 
 test('with nothing given, the defaults hold, with dataDir resolved against the working directory', () => {
