@@ -204,7 +204,7 @@ function cycleCases(dataParent: string): Case[] {
   const block = Buffer.alloc(cycleBytes, 0x61);
   const size = `${cycleBatches} batches, ${(cycleBytes / 1000).toFixed(1)} KB`;
   return [
-    logCase(true, `Cycle: append + shared journal, flush=always (${size} per fdatasync)`, "the broker's default: segment write, journal writev, one fdatasync per cycle"),
+    logCase(true, `Cycle: append + shared journal, flush=always (${size} per fdatasync)`, "the broker's default: one journal writev on an O_DSYNC file per cycle; segments written behind it"),
     logCase(false, `Cycle: append, journal off, flush=always (${size} per fdatasync)`, 'the log fsyncs its own segment each cycle'),
     {
       name: `Cycle: bare Node writev + fdatasync (${(cycleBytes / 1000).toFixed(1)} KB)`, bytesPerOperation: cycleBytes, cycleBytes,
