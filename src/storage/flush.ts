@@ -400,8 +400,11 @@ export class Flusher {
       failed = await this.journalCycle(runs, runsEnd, seals, flushRequested, journal);
     } else {
       // The policy left `always`: what the journal made durable and was not written yet goes first.
-      const error = await this.writeOutCycles(this.unwritten.length);
-      if (this.unwritten.length === 0) this.journal?.unwrittenChanged(0);
+      let error: Error | null = null;
+      if (this.unwritten.length > 0) {
+        error = await this.writeOutUnwritten();
+        this.journal?.unwrittenChanged(this.unwrittenBytes);
+      }
       failed = error !== null ? { error, operation: 'write' } : await this.writeAndSync(runs, runsEnd, seals, sync);
     }
     if (failed !== null) {
@@ -433,7 +436,7 @@ export class Flusher {
     }
     // While write-outs fail, new batches would only pile up in memory: refused until one succeeds.
     if (this.writeOutFailure !== null && runs.length > 0) {
-      const error = await this.writeOutCycles(this.unwritten.length);
+      const error = await this.writeOutUnwritten();
       if (error !== null) return { error, operation: 'write' };
     }
     let runsBytes = 0;
@@ -442,7 +445,7 @@ export class Flusher {
     this.writeOutRequested = false;
     const [journaled] = await Promise.allSettled([
       runsEnd === null ? undefined : appendToJournal(journal, runs, runsEnd),
-      due ? this.writeOutCycles(this.unwritten.length) : undefined,
+      due ? this.writeOutUnwritten() : undefined,
     ]);
     if (journaled.status === 'rejected') {
       journal.unwrittenChanged(this.unwrittenBytes);
@@ -455,7 +458,7 @@ export class Flusher {
     }
     if (seals.length > 0 || flushRequested) {
       // A sealed segment, and a flush, need every batch in the files and fsynced.
-      const error = await this.writeOutCycles(this.unwritten.length);
+      const error = await this.writeOutUnwritten();
       if (error === null) {
         try {
           if (flushRequested) await this.syncDirty();
@@ -471,21 +474,21 @@ export class Flusher {
   }
 
   /**
-   * Writes the first `count` unwritten cycles to the segments, contiguous runs merged into one
-   * writev each; null when done, else the error (the batches stay unwritten, `writeOutFailure` says so).
+   * Writes every unwritten cycle to the segments, contiguous runs merged into one writev each; null
+   * when done (or nothing was unwritten), else the error (the batches stay unwritten,
+   * `writeOutFailure` says so). Cycles committed while it runs are left for the next write-out.
    */
-  private async writeOutCycles(count: number): Promise<Error | null> {
+  private async writeOutUnwritten(): Promise<Error | null> {
+    const count = this.unwritten.length;
     if (count === 0) return null;
     const cycles = this.unwritten.slice(0, count);
     const merged: PendingRun[] = [];
     for (const cycle of cycles) {
       for (const run of cycle.runs) {
-        const last = merged[merged.length - 1];
-        if (last !== undefined && last.segment === run.segment && last.position + last.byteCount === run.position) {
-          for (const buffer of run.buffers) last.buffers.push(buffer);
-          last.byteCount += run.byteCount;
-        } else {
-          merged.push({ segment: run.segment, position: run.position, buffers: [...run.buffers], byteCount: run.byteCount });
+        let position = run.position;
+        for (const buffer of run.buffers) {
+          addToRuns(merged, run.segment, buffer, position);
+          position += buffer.length;
         }
       }
     }

@@ -11,8 +11,8 @@ import { WriteBehindBudget } from './write-behind.js';
 /**
  * The write-ahead journal every partition log of a broker shares (DESIGN.md decision 3). Under
  * flush=always a log's flush cycle hands its batches to the journal; the journal writes what all logs
- * handed it during one turn with one writev and makes it durable with one fdatasync, and that
- * fdatasync is what acknowledges the appends. The logs write the batches to their segment files
+ * handed it during one turn with one writev that returns once it is durable (O_DSYNC, below), and
+ * that write is what acknowledges the appends. The logs write the batches to their segment files
  * later, many cycles' worth at a time (write-behind.ts), and fsync them later still: when a segment
  * is sealed, when the log is flushed or closed, and when the journal needs the space (reclaim,
  * below). So a cycle costs one write and one fdatasync however many partitions take writes, instead
@@ -73,11 +73,11 @@ export const journalFileHeaderBytes = 32;
  * (large positional writes, a few per second at most for a busy partition), and after this long.
  */
 const writeBehindLogBytes = 256 * 1024;
+const writeBehindMaxAgeMs = 1000;
+const defaultUnwrittenMaxBytes = 32 * 1024 * 1024;
 /** A commit of at least this many pieces and at most this many bytes is copied into one buffer (gathered). */
 const gatherMinPieces = 64;
 const gatherMaxBytes = 4 * 1024 * 1024;
-const writeBehindMaxAgeMs = 1000;
-const defaultUnwrittenMaxBytes = 32 * 1024 * 1024;
 export const journalEntryHeaderBytes = 32;
 
 const enum EntryKind {

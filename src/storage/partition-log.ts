@@ -289,7 +289,7 @@ export class PartitionLog {
         this.logger?.error('journal replay stops: the journal lacks offsets between the log end and its next batch', { directory: this.directory, logEndOffset: logEnd, journalBaseOffset: baseOffset });
         break;
       }
-      if (adopt) this.appendReplayed(batch);
+      if (adopt) this.place(batch, readLastOffsetDelta(batch, 0), true);
       else void this.append(batch).durable.catch(() => {});
       replayed++;
     }
@@ -299,13 +299,24 @@ export class PartitionLog {
     this.attachJournal(journal);
   }
 
-  /** append() for a batch the journal holds already: accounted for, cached, and left for write-behind. */
-  private appendReplayed(batch: Buffer): void {
-    this.maybeRoll(batch.length, readLastOffsetDelta(batch, 0), readMaxTimestamp(batch, 0));
-    const active = this.active;
-    const position = active.recordAppend(batch);
-    const owned = this.cache.add(batch, readBaseOffset(batch, 0), readLastOffset(batch, 0));
-    this.flusher.enqueueReplayed(active, owned, position);
+  /**
+   * Rolls the active segment when due, gives `batch` the next offsets (patching baseOffset),
+   * accounts for it at the end of the active segment, caches it and hands it to the flusher: as a
+   * new append (resolving once durable), or as a batch of the journal's replay (durable already,
+   * left for write-behind). The flusher gets the cache's copy when it made one, so a batch waiting
+   * to be written does not keep its whole Produce frame alive.
+   */
+  private place(batch: Buffer, lastOffsetDelta: number, replayed: false): Promise<void>;
+  private place(batch: Buffer, lastOffsetDelta: number, replayed: true): void;
+  private place(batch: Buffer, lastOffsetDelta: number, replayed: boolean): Promise<void> | void {
+    this.maybeRoll(batch.length, lastOffsetDelta, readMaxTimestamp(batch, 0));
+    const segment = this.active;
+    const baseOffset = segment.nextOffset;
+    setBaseOffset(batch, 0, baseOffset);
+    const position = segment.recordAppend(batch);
+    const owned = this.cache.add(batch, baseOffset, baseOffset + lastOffsetDelta);
+    if (replayed) this.flusher.enqueueReplayed(segment, owned, position);
+    else return this.flusher.enqueue(segment, owned, position);
   }
 
   private attachJournal(journal: Journal): void {
@@ -426,16 +437,9 @@ export class PartitionLog {
     this.checkWritable();
     assert(batch.length >= 61 && batchTotalBytes(batch, 0) === batch.length, 'append takes exactly one whole batch');
     const lastOffsetDelta = readLastOffsetDelta(batch, 0);
-    this.maybeRoll(batch.length, lastOffsetDelta, readMaxTimestamp(batch, 0));
-    const active = this.active;
-    const baseOffset = active.nextOffset;
-    const lastOffset = baseOffset + lastOffsetDelta;
-    setBaseOffset(batch, 0, baseOffset);
-    const position = active.recordAppend(batch);
-    // The flusher holds the cache's copy when it made one: a batch waiting to be written must not keep its whole Produce frame alive.
-    const owned = this.cache.add(batch, baseOffset, lastOffset);
-    const durable = this.flusher.enqueue(active, owned, position);
-    return { baseOffset: asOffset(baseOffset), lastOffset: asOffset(lastOffset), durable };
+    const baseOffset = this.active.nextOffset; // a roll begins the next segment at this offset too
+    const durable = this.place(batch, lastOffsetDelta, false);
+    return { baseOffset: asOffset(baseOffset), lastOffset: asOffset(baseOffset + lastOffsetDelta), durable };
   }
 
   /**

@@ -676,17 +676,25 @@ export async function writeFully(handle: FileHandle, buffers: Buffer[], position
  */
 function joinAdjacent(buffers: Buffer[]): Buffer[] {
   const joined: Buffer[] = [];
-  let current = buffers[0]!;
+  let first = 0; // the piece that begins the current run of adjacent ones
+  let runBytes = buffers[0]!.length;
+  const closeRun = (end: number) => {
+    const start = buffers[first]!;
+    // One view per run of two or more pieces; a piece alone is kept as it is.
+    joined.push(end - first === 1 ? start : Buffer.from(start.buffer, start.byteOffset, runBytes));
+  };
   for (let index = 1; index < buffers.length; index++) {
+    const previous = buffers[index - 1]!;
     const next = buffers[index]!;
-    if (next.buffer === current.buffer && current.byteOffset + current.length === next.byteOffset) {
-      current = Buffer.from(current.buffer, current.byteOffset, current.length + next.length);
+    if (next.buffer === previous.buffer && previous.byteOffset + previous.length === next.byteOffset) {
+      runBytes += next.length;
     } else {
-      joined.push(current);
-      current = next;
+      closeRun(index);
+      first = index;
+      runBytes = next.length;
     }
   }
-  joined.push(current);
+  closeRun(buffers.length);
   return joined;
 }
 
