@@ -90,10 +90,12 @@ export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver>
       };
       await assign();
       let stopped = false;
+      let committing: Promise<void> | null = null;
       const loop = (async () => {
         let lastCommitMs = Date.now();
         while (!stopped) {
           if (member.rebalanceNeeded) {
+            await committing;
             await commit();
             await assign();
           }
@@ -102,11 +104,18 @@ export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver>
             options.onMessages(records.map((record) => record.value ?? Buffer.alloc(0)));
             for (const record of records) positions.set(record.partition, record.offset + 1);
           }
-          if (Date.now() - lastCommitMs >= commitIntervalMs) {
-            await commit();
+          // Committed in the background, one commit at a time, as Kafka clients' auto-commit does: the
+          // fetch loop goes on while the broker makes the offsets durable.
+          if (committing === null && Date.now() - lastCommitMs >= commitIntervalMs) {
             lastCommitMs = Date.now();
+            committing = commit()
+              .catch(() => undefined)
+              .finally(() => {
+                committing = null;
+              });
           }
         }
+        await committing;
       })();
       const close = async () => {
         closers.delete(close);
