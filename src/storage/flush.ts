@@ -199,8 +199,16 @@ export class Flusher {
   /** Journal mode: cycles whose batches are durable in the journal but not yet written to the segments, oldest first. */
   private unwritten: UnwrittenCycle[] = [];
   private unwrittenBytes = 0;
-  /** Journal mode: write every unwritten batch out in the next cycle (the budget, a reader, a flush). */
-  private writeOutRequested = false;
+  /**
+   * Journal mode: the last write-out queued (queueWriteOut). Write-outs run one after another, never
+   * two at once, and beside the cycles: a cycle's appends are acknowledged by the journal and never
+   * wait for one, except to retry a failed write-out and before a seal or a flush.
+   */
+  private writeOutTail: Promise<Error | null> = Promise.resolve(null);
+  /** A background write-out is queued and has not started yet (it will take what is unwritten then). */
+  private backgroundWriteOutQueued = false;
+  /** stop() was called: the write-behind budget no longer hears from this log. */
+  private stopped = false;
   /** Journal mode: the last write-out failed (the batches are kept and retried first by every cycle). */
   private writeOutFailure: Error | null = null;
   /** Set when a rollback could not cut the files, or (journal mode) an fsync of the segments failed: the log takes nothing more. */
@@ -272,11 +280,15 @@ export class Flusher {
     }
   }
 
-  /** Journal mode: writes every unwritten batch to the segments in the next cycle (resolves after it, whatever its outcome). */
+  /** Journal mode: writes every unwritten batch to the segments (resolves after, whatever the outcome). */
   writeOut(): Promise<void> {
     if (this.unwritten.length === 0) return Promise.resolve();
-    this.writeOutRequested = true;
-    return this.nextCycle();
+    return this.queueWriteOut().then(() => undefined);
+  }
+
+  /** Resolves once no write-out is under way (close waits for it before closing the files). */
+  async writeOutsSettled(): Promise<void> {
+    await this.writeOutTail;
   }
 
   get flushPolicy(): FlushPolicy {
@@ -350,6 +362,7 @@ export class Flusher {
 
   stop(): void {
     this.stopTimer();
+    this.stopped = true;
     if (this.unwrittenBytes > 0) this.journal?.unwrittenChanged(0); // closed: the budget stops counting it
   }
 
@@ -401,10 +414,7 @@ export class Flusher {
     } else {
       // The policy left `always`: what the journal made durable and was not written yet goes first.
       let error: Error | null = null;
-      if (this.unwritten.length > 0) {
-        error = await this.writeOutUnwritten();
-        this.journal?.unwrittenChanged(this.unwrittenBytes);
-      }
+      if (this.unwritten.length > 0) error = await this.queueWriteOut();
       failed = error !== null ? { error, operation: 'write' } : await this.writeAndSync(runs, runsEnd, seals, sync);
     }
     if (failed !== null) {
@@ -436,29 +446,25 @@ export class Flusher {
     }
     // While write-outs fail, new batches would only pile up in memory: refused until one succeeds.
     if (this.writeOutFailure !== null && runs.length > 0) {
-      const error = await this.writeOutUnwritten();
+      const error = await this.queueWriteOut();
       if (error !== null) return { error, operation: 'write' };
     }
-    let runsBytes = 0;
-    for (const run of runs) runsBytes += run.byteCount;
-    const due = this.writeOutRequested || this.unwrittenBytes + runsBytes >= journal.writeBehindBytes;
-    this.writeOutRequested = false;
-    const [journaled] = await Promise.allSettled([
-      runsEnd === null ? undefined : appendToJournal(journal, runs, runsEnd),
-      due ? this.writeOutUnwritten() : undefined,
-    ]);
-    if (journaled.status === 'rejected') {
-      journal.unwrittenChanged(this.unwrittenBytes);
-      return { error: asError(journaled.reason), operation: 'fsync' };
-    }
     if (runsEnd !== null) {
+      let runsBytes = 0;
+      for (const run of runs) runsBytes += run.byteCount;
+      try {
+        await appendToJournal(journal, runs, runsEnd);
+      } catch (error) {
+        journal.unwrittenChanged(this.unwrittenBytes);
+        return { error: asError(error), operation: 'fsync' };
+      }
       this.durable = runsEnd;
       this.unwritten.push({ runs, end: runsEnd, byteCount: runsBytes });
       this.unwrittenBytes += runsBytes;
     }
     if (seals.length > 0 || flushRequested) {
       // A sealed segment, and a flush, need every batch in the files and fsynced.
-      const error = await this.writeOutUnwritten();
+      const error = await this.queueWriteOut();
       if (error === null) {
         try {
           if (flushRequested) await this.syncDirty();
@@ -468,9 +474,39 @@ export class Flusher {
         }
       }
       if (error !== null || this.failure !== null) this.seals = [...seals, ...this.seals];
+    } else if (this.unwrittenBytes >= journal.writeBehindBytes) {
+      this.writeOutInBackground();
     }
     journal.unwrittenChanged(this.unwrittenBytes);
     return null;
+  }
+
+  /**
+   * Queues a write-out after the ones queued before it (they never overlap: each takes the cycles
+   * unwritten when it starts and removes them when done); resolves with its outcome, never rejects.
+   */
+  private queueWriteOut(): Promise<Error | null> {
+    const run = this.writeOutTail.then(() => this.writeOutUnwritten());
+    this.writeOutTail = run;
+    void run.then(() => this.reportUnwritten());
+    return run;
+  }
+
+  /** A write-out the cycle does not wait for; none is queued while one is waiting to start (it takes these batches too). */
+  private writeOutInBackground(): void {
+    if (this.backgroundWriteOutQueued) return;
+    this.backgroundWriteOutQueued = true;
+    const run = this.writeOutTail.then(() => {
+      this.backgroundWriteOutQueued = false;
+      return this.writeOutUnwritten();
+    });
+    this.writeOutTail = run;
+    void run.then(() => this.reportUnwritten());
+  }
+
+  /** Tells the write-behind budget what the log holds unwritten now (not after stop()). */
+  private reportUnwritten(): void {
+    if (!this.stopped) this.journal?.unwrittenChanged(this.unwrittenBytes);
   }
 
   /**
@@ -595,6 +631,9 @@ export class Flusher {
     const cause = new LogWriteError(plan.active.directory, failed.error);
     for (const deferred of rejected) deferred?.reject(cause);
     try {
+      // A write-out under way writes batches before the mark: the cut comes after it, never between
+      // its write and its accounting (the cut reads how much the file holds).
+      await this.writeOutTail;
       // Never past what the file holds (unwritten batches before the mark are written out later).
       await plan.active.truncateFile(Math.min(plan.position, plan.active.writtenBytes), this.environment.syncFile);
       for (const segment of plan.removed) await segment.deleteFiles();

@@ -1048,6 +1048,7 @@ export class PartitionLog {
       this.logger?.warn('final flush of the log failed', { directory: this.directory, error: error instanceof Error ? error.message : String(error) });
     } finally {
       this.flusher.stop();
+      await this.flusher.writeOutsSettled(); // none may write to a file once it is closed
       // Without a final fsync of the segments, what the journal holds for the log stays until the next start replays it.
       if (this.journalLog !== null && flushed) this.journal!.unregister(this.journalLog);
       for (const segment of this.segments) await segment.close();

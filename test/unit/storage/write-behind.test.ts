@@ -67,6 +67,30 @@ test('acknowledged batches wait in memory for their segment write; reads find th
   });
 });
 
+test("a cycle's appends are acknowledged without waiting for the write-out they trigger; it follows in the background", async () => {
+  await withTempDirectory(async (dataDirectory) => {
+    const directory = join(dataDirectory, 't-0');
+    const journal = await Journal.open(dataDirectory, journalOptions);
+    const log = await PartitionLog.create(directory, logOptions(), new ManualClock(), { journal, tailCacheBytes: 0 });
+    // Just under the log's write-behind size (256 KiB), then one batch that takes it over.
+    const first: Promise<void>[] = [];
+    for (let index = 0; index < 30; index++) first.push(log.append(simpleBatch(8, { tag: `a${index}`, valueBytes: 1024 })).durable);
+    await Promise.all(first);
+    const before = log.unwrittenByteCount;
+    assert.ok(before > 200 * 1024 && before < 256 * 1024, `${before} bytes unwritten`);
+    const trigger = simpleBatch(8, { tag: 'over', valueBytes: 8 * 1024 });
+    await log.append(trigger).durable;
+    // Acknowledged while every batch, the new one included, still waits for its segment write (a
+    // write-out removes what it wrote from the count only once its writev returned).
+    assert.equal(log.unwrittenByteCount, before + trigger.length);
+    await eventually(() => log.unwrittenByteCount === 0, 'the background write-out ran');
+    assert.equal(await segmentFileBytes(directory), before + trigger.length);
+    log.invariants();
+    await log.close();
+    await journal.close();
+  });
+});
+
 test('past the broker-wide budget, the log holding unwritten batches longest writes them out first', async () => {
   await withTempDirectory(async (dataDirectory) => {
     const journal = await Journal.open(dataDirectory, { ...journalOptions, unwrittenMaxBytes: 48 * 1024 });
