@@ -305,6 +305,28 @@ describe('a three-broker cluster: topics in etcd', () => {
     }
     // Data lives with the leader only (no replication yet): each leader's log holds its partitions.
     for (const partition of view.partitions) assert.ok(hostsFolder(brokerOf(cluster, partition.leader), 'spread', partition.partition));
+
+    // A consumer group (bootstrapped through broker 3) finds its coordinator and reads every record from the leaders.
+    const consumerKafka = new Kafka({ clientId: 'osprey-cluster-consumer', brokers: [brokerOf(cluster, 3).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const consumer = consumerKafka.consumer({ groupId: 'cluster-readers', sessionTimeout: 10_000, heartbeatInterval: 500 });
+    const consumed = new Map<number, string[]>();
+    let total = 0;
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'spread', fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          consumed.set(partition, [...(consumed.get(partition) ?? []), message.value?.toString('utf8') ?? '']);
+          total++;
+        },
+      });
+      await waitUntil(() => total >= partitionCount * perPartition, 'the group to read every record', 30_000, () => `${total} read`);
+    } finally {
+      await consumer.disconnect();
+    }
+    for (let partition = 0; partition < partitionCount; partition++) {
+      assert.deepEqual(consumed.get(partition), Array.from({ length: perPartition }, (_, offset) => `p${partition}-r${offset}`), `group read of partition ${partition}`);
+    }
   });
 
   test('Produce and ListOffsets sent straight to a broker that does not lead answer NOT_LEADER_OR_FOLLOWER', async () => {
