@@ -42,6 +42,7 @@ import { effectiveGroupConfig, groupConfigsProblem } from './group-config.js';
 import { asOffset } from './offset.js';
 import { topicNameProblem } from './topic-name.js';
 import { Journal } from '../storage/journal.js';
+import type { ClusterView } from '../cluster/cluster-view.js';
 
 export { Partition };
 
@@ -137,6 +138,14 @@ export class Broker {
   /** Advertised listener, known once the socket is bound. */
   advertisedHost: string;
   advertisedPort: number;
+  /**
+   * In a cluster (etcdEndpoints set) topics are created and deleted through etcd, this broker holds
+   * every topic with the logs of the partitions it hosts, and leads only what etcd says
+   * (cluster/replica-sync.ts). False for a single broker, which leads everything it holds.
+   */
+  readonly inCluster: boolean;
+  /** What the handlers ask of the cluster (Metadata, CreateTopics, DeleteTopics); set once joined, null for a single broker. */
+  cluster: ClusterView | null = null;
 
   private constructor(
     readonly config: BrokerConfig,
@@ -149,6 +158,7 @@ export class Broker {
   ) {
     this.advertisedHost = config.advertisedHost || config.host;
     this.advertisedPort = config.kafkaPort;
+    this.inCluster = config.etcdEndpoints !== '';
     this.dynamicConfigs = new DynamicBrokerConfigs(metadata.configs(brokerConfigResource('broker', config.nodeId)), metadata.configs(brokerConfigResource('clusterDefault', config.nodeId)));
     for (const resource of metadata.configResources(groupConfigPrefix)) this.groupConfigMap.set(resource.slice(groupConfigPrefix.length), metadata.configs(resource));
     this.metrics.gauge('osprey_topics', 'Topics this broker holds.', () => this.topics.size);
@@ -242,10 +252,11 @@ export class Broker {
     });
     const broker = new Broker(config, logger, metadata, producerIds, journal);
     await broker.diskAlarm.start();
-    await broker.reportMissingPartitionDirectories();
+    // In a cluster a broker holds folders only for the partitions it hosts: none is missing.
+    if (!broker.inCluster) await broker.reportMissingPartitionDirectories();
     for (const [name, stored] of Object.entries(metadata.topics)) {
       const topic = broker.newTopic(name, Buffer.from(stored.id, 'hex'), new Map(Object.entries(stored.configs)));
-      for (let index = 0; index < stored.partitionCount; index++) topic.partitions.push(new Partition(topic, index));
+      for (let index = 0; index < stored.partitionCount; index++) topic.partitions.push(broker.newPartition(topic, index));
       broker.registerTopic(topic);
     }
     await broker.removeOrphanPartitionDirectories();
@@ -286,6 +297,11 @@ export class Broker {
     await waitWhileRecoveryIsHeld(() => this.closing, this.logger);
     const partitions: Partition[] = [];
     for (const topic of this.topics.values()) partitions.push(...topic.partitions);
+    if (this.inCluster) {
+      // Only the partitions hosted here have a folder; etcd (replica-sync.ts) says which others to create.
+      const present = new Set(await fs.readdir(this.config.dataDir));
+      partitions.splice(0, partitions.length, ...partitions.filter((partition) => present.has(partitionDirectoryName(partition.topic.name, partition.index))));
+    }
     const startedMs = Date.now();
     await forEachConcurrently(partitions, this.config.partitionOpenConcurrency, (partition) => this.openPartition(partition), () => this.closing);
     const opened = partitions.filter((partition) => partition.isOpen).length;
@@ -335,6 +351,13 @@ export class Broker {
       flush: this.config.flush,
       flushIntervalMs: this.config.flushIntervalMs,
     };
+  }
+
+  /** A partition as this broker holds it: led here on a single broker, in a cluster only once etcd says so. */
+  private newPartition(topic: Topic, index: number): Partition {
+    const partition = new Partition(topic, index);
+    partition.ledHere = !this.inCluster;
+    return partition;
   }
 
   private newTopic(name: string, id: Buffer, overrides: Map<string, string>): Topic {
@@ -535,9 +558,55 @@ export class Broker {
   private async createPartition(topic: Topic, index: number): Promise<Partition> {
     const directory = join(this.config.dataDir, partitionDirectoryName(topic.name, index));
     await removeLeftoverPartitionDirectory(directory, this.logger);
-    const partition = new Partition(topic, index);
+    const partition = this.newPartition(topic, index);
     partition.open(await PartitionHandle.create(directory, this.partitionStorageSettings(topic)));
     return partition;
+  }
+
+  /**
+   * In a cluster: makes this broker hold a topic as etcd describes it (cluster/replica-sync.ts),
+   * with the logs of the partitions it hosts (`hostedIndexes`). A topic held under another id was
+   * deleted and created again while this broker was away: it is deleted here first. Partition logs
+   * hosted but missing are created; a failure is logged and leaves that partition unopened
+   * (NOT_LEADER_OR_FOLLOWER) until the next change of the topic. Limits (maxTopics, maxPartitions)
+   * were checked by the broker that created the topic; this one follows etcd.
+   */
+  adoptClusterTopic(name: string, topicId: Buffer, partitionCount: number, configs: ReadonlyMap<string, string>, hostedIndexes: ReadonlySet<number>): Promise<void> {
+    return this.changeTopic(name, async () => {
+      let topic = this.topics.get(name);
+      if (topic !== undefined && !topic.id.equals(topicId)) {
+        await this.deleteTopicNow(name);
+        topic = undefined;
+      }
+      if (topic === undefined) {
+        const created: Topic = { name, id: topicId, partitions: [], configOverrides: new Map(configs), effective: this.effectiveOf(configs) };
+        for (let index = 0; index < partitionCount; index++) created.partitions.push(this.newPartition(created, index));
+        await this.metadata.putTopic(name, storedTopic(created, partitionCount, created.configOverrides));
+        this.registerTopic(created);
+        this.logger.info('topic adopted from the cluster', { topic: name, partitions: partitionCount, hosted: [...hostedIndexes].join(',') });
+        topic = created;
+      }
+      for (const partition of topic.partitions) {
+        if (!hostedIndexes.has(partition.index) || partition.state !== 'opening') continue;
+        const directory = this.partitionDirectory(partition);
+        try {
+          await removeLeftoverPartitionDirectory(directory, this.logger);
+          partition.open(await PartitionHandle.create(directory, this.partitionStorageSettings(topic)));
+        } catch (error) {
+          this.logger.error('partition log could not be created for a hosted replica', { topic: name, partition: partition.index, error: String(error) });
+        }
+      }
+    });
+  }
+
+  /** In a cluster: the topic is gone from etcd; deletes it here if it is the one held (same id). */
+  dropClusterTopic(name: string, topicId: Buffer | null): Promise<void> {
+    return this.changeTopic(name, async () => {
+      const topic = this.topics.get(name);
+      if (topic === undefined || (topicId !== null && !topic.id.equals(topicId))) return;
+      const result = await this.deleteTopicNow(name);
+      if (result.errorCode !== ErrorCode.none) this.logger.error('topic deleted in the cluster could not be deleted here', { topic: name, error: result.errorMessage ?? '' });
+    });
   }
 
   /** Runs `record` (a metadata change); if it fails, removes the partitions made for it and rethrows. */
@@ -583,9 +652,18 @@ export class Broker {
     const existing = this.topics.get(name);
     if (existing !== undefined) return existing;
     if (!this.config.autoCreateTopics) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+    if (this.inCluster) return this.autoCreateClusterTopic(name);
     const result = await this.createTopic(name, this.config.topicDefaults.numPartitions, new Map());
     const topic = this.topics.get(name);
     return result.errorCode === ErrorCode.none || (result.errorCode === ErrorCode.topicAlreadyExists && topic !== undefined) ? topic! : result;
+  }
+
+  /** Auto-creation in a cluster: through etcd, as CreateTopics with the defaults (replication factor 1, as Kafka's default.replication.factor). */
+  private async autoCreateClusterTopic(name: string): Promise<Topic | OperationResult> {
+    if (this.cluster === null) return failure(ErrorCode.leaderNotAvailable, 'this broker has not joined the cluster yet; retry');
+    const result = await this.cluster.createTopic({ name, partitionCount: this.config.topicDefaults.numPartitions, replicationFactor: 1, assignment: null, configs: new Map() }, false);
+    const topic = this.topics.get(name);
+    return (result.errorCode === ErrorCode.none || result.errorCode === ErrorCode.topicAlreadyExists) && topic !== undefined ? topic : result.errorCode === ErrorCode.none ? failure(ErrorCode.leaderNotAvailable, `topic '${name}' is being created; retry`) : result;
   }
 
   /**
@@ -622,6 +700,7 @@ export class Broker {
   }
 
   createPartitions(name: string, newTotal: number, validateOnly: boolean): Promise<OperationResult> {
+    if (this.inCluster) return Promise.resolve(failure(ErrorCode.invalidRequest, 'adding partitions to a topic of a cluster is not supported yet'));
     return this.changeTopic(name, () => this.createPartitionsNow(name, newTotal, validateOnly));
   }
 
@@ -658,6 +737,8 @@ export class Broker {
    * key to its new value, or null to remove the override.
    */
   alterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+    // A change here alone would leave the other brokers (and etcd) with the old configs.
+    if (this.inCluster) return Promise.resolve(failure(ErrorCode.invalidRequest, 'changing the configs of a topic of a cluster is not supported yet'));
     return this.changeTopic(name, () => this.alterTopicConfigNow(name, changes, replaceAll, validateOnly));
   }
 

@@ -6,7 +6,8 @@
  *   opening ──open()──► open ──close()──► closed
  *      └──────failed()──► failed (recovery threw; answered KAFKA_STORAGE_ERROR until restart)
  *
- * Handlers ask `unavailableError` first and answer that code (retriable) while the log is not open;
+ * Handlers ask `unavailableError` first and answer that code (retriable) while the log is not open
+ * or, in a cluster, while another broker leads the partition;
  * `handle` asserts the partition is open. The handle (partition-handle.ts) is the only way to the
  * partition's log: the rest of the broker never touches storage's PartitionLog.
  *
@@ -28,6 +29,12 @@ export class Partition {
   private openFailure: string | null = null;
   /** Its topic was deleted (the log is being deleted): requests answer that the topic is unknown. */
   deleted = false;
+  /**
+   * Whether this broker leads the partition. Always so for a single broker; in a cluster it is set
+   * from the partition's state in etcd (cluster/replica-sync.ts), and a partition led elsewhere (or
+   * by nobody) answers NOT_LEADER_OR_FOLLOWER, so clients refresh their metadata.
+   */
+  ledHere = true;
 
   constructor(
     readonly topic: Topic,
@@ -50,6 +57,7 @@ export class Partition {
    * Kafka's offline log directory: KAFKA_STORAGE_ERROR.
    */
   get unavailableError(): number {
+    if (!this.ledHere) return ErrorCode.notLeaderOrFollower;
     if (this.opened !== null) return ErrorCode.none;
     return this.openFailure === null ? ErrorCode.notLeaderOrFollower : ErrorCode.kafkaStorageError;
   }

@@ -75,7 +75,8 @@ const describe: Subcommand = {
     const name = run.arg(0);
     const admin = run.admin();
     const metadata = await run.client().topicMetadata(name, { refresh: true });
-    const indexes = metadata.partitions.map((partition) => partition.partition);
+    // An offline partition (leader -1, in a cluster) has nobody to ask for offsets or sizes: shown as '-'.
+    const indexes = metadata.partitions.filter((partition) => partition.leaderId >= 0).map((partition) => partition.partition);
     const [starts, ends, configs, sizes] = await Promise.all([
       admin.listOffsets(name, indexes, earliestTimestamp),
       admin.listOffsets(name, indexes, latestTimestamp),
@@ -138,7 +139,7 @@ const describe: Subcommand = {
         ],
         partitions.map((partition) => [
           String(partition.partition),
-          String(partition.leader),
+          partition.leader < 0 ? 'none' : String(partition.leader),
           partition.replicas.join(','),
           partition.isr.join(','),
           partition.offlineReplicas.length === 0 ? '-' : partition.offlineReplicas.join(','),

@@ -2,8 +2,8 @@
  * The live brokers as the controller sees them: every key under /osprey/brokers/, read once and then
  * followed by a watch from the revision after that read, so no change between the two is missed.
  * Brokers joining (a new key), leaving (key deleted: revoked on shutdown, or lease lapsed) and
- * re-registering (a new registration of a node id already known) are handed to a listener; for now
- * the controller only logs them (moving leadership comes with replication).
+ * re-registering (a new registration of a node id already known) are handed to a listener: the
+ * controller logs them and moves partition leadership (partition-leadership.ts).
  *
  * When the watch fails (etcd compacted the revision it would resume from, or cancelled it), the
  * directory reads the prefix again and reports the difference, so the listener still sees every

@@ -5,7 +5,8 @@
  * the key goes: its lease is revoked (clean shutdown) or lapses (crash, cut off from etcd), or someone
  * deletes the key. Every other broker watches the key from the revision it read and tries again when
  * it is deleted. The controller epoch is the key's createRevision: etcd's revisions only grow, so a
- * later controller always has a larger epoch, which later work uses to fence a stale one.
+ * later controller always has a larger epoch. The controller's partition leadership writes
+ * (partition-leadership.ts) are conditioned on it, so a stale controller cannot write.
  *
  *   campaign ──txn succeeded──► controller ──key deleted / stop()──► campaign (or stopped)
  *      │  ▲
@@ -21,6 +22,7 @@ import { BrokerDirectory } from './broker-directory.js';
 import type { BrokerDirectoryListener } from './broker-directory.js';
 import type { ClusterStore, Lease, Watch } from './cluster-store.js';
 import { controllerKey, decodeController, encodeController } from './keys.js';
+import { PartitionLeadership } from './partition-leadership.js';
 
 export interface ControllerElectionOptions {
   readonly store: ClusterStore;
@@ -127,7 +129,8 @@ export class ControllerElection {
     this.currentState = { role: 'controller', epoch };
     this.lastReportedControllerEpoch = epoch;
     logger.info('elected controller', { nodeId, epoch });
-    const directory = new BrokerDirectory(store, loggingListener(logger), logger);
+    const leadership = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set(directory.snapshot().keys()), logger, retryDelayMs: this.options.retryDelayMs });
+    const directory: BrokerDirectory = new BrokerDirectory(store, controllerListener(logger, leadership), logger);
     let reason = 'the controller key was deleted';
     try {
       if ((await Promise.race([directory.start(), this.stopSignal])) !== 'stopped') await this.untilControllerKeyDeleted(watchFromRevision);
@@ -139,6 +142,7 @@ export class ControllerElection {
       // Step down before any clean-up that needs etcd, which may be out of reach (that may be why).
       this.currentState = { role: 'campaigning' };
       logger.info('no longer controller', { nodeId, epoch, reason: this.stopped ? 'stopping' : reason });
+      await leadership.stop();
       await directory.stop();
     }
   }
@@ -195,11 +199,20 @@ class StoppedError extends Error {
   override readonly name = 'StoppedError';
 }
 
-/** What the controller does with brokers coming and going, for now: say so. */
-function loggingListener(logger: Logger): BrokerDirectoryListener {
+/** What the controller does with brokers coming and going: say so, and move partition leadership. */
+function controllerListener(logger: Logger, leadership: PartitionLeadership): BrokerDirectoryListener {
   return {
-    joined: (broker) => logger.info('broker joined', { nodeId: broker.nodeId, host: broker.host, port: broker.kafkaPort, rack: broker.rack }),
-    reregistered: (broker) => logger.info('broker registered again', { nodeId: broker.nodeId, host: broker.host, port: broker.kafkaPort, rack: broker.rack }),
-    left: (nodeId) => logger.info('broker left', { nodeId }),
+    joined: (broker) => {
+      logger.info('broker joined', { nodeId: broker.nodeId, host: broker.host, port: broker.kafkaPort, rack: broker.rack });
+      leadership.brokersChanged();
+    },
+    reregistered: (broker) => {
+      logger.info('broker registered again', { nodeId: broker.nodeId, host: broker.host, port: broker.kafkaPort, rack: broker.rack });
+      leadership.brokersChanged();
+    },
+    left: (nodeId) => {
+      logger.info('broker left', { nodeId });
+      leadership.brokersChanged();
+    },
   };
 }

@@ -1,11 +1,17 @@
 /**
  * Joining the cluster named by etcdEndpoints, from the broker's start-up (server/start.ts loads this
- * module only when etcdEndpoints is set, so a single broker never loads the etcd client).
+ * module only when etcdEndpoints is set, so a single broker never loads the etcd client): register
+ * (and campaign), then read and follow the cluster metadata, hold the topics it names and hand the
+ * broker its view of the cluster (Broker.cluster) for the handlers.
  */
+import type { Broker } from '../broker/broker.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { ClusterMember } from './cluster-member.js';
+import { ClusterTopics } from './cluster-topics.js';
 import { EtcdClusterStore } from './etcd-cluster-store.js';
+import { MetadataCache } from './metadata-cache.js';
+import { ReplicaSync } from './replica-sync.js';
 import { DuplicateNodeIdError } from './registration.js';
 
 export interface ClusterMembership {
@@ -22,7 +28,7 @@ export interface AdvertisedListener {
 /** Pause after a failed etcd request (election, re-registration) before trying again. */
 const retryDelayMs = 500;
 
-export async function joinCluster(config: BrokerConfig, advertised: AdvertisedListener, logger: Logger): Promise<ClusterMembership> {
+export async function joinCluster(config: BrokerConfig, advertised: AdvertisedListener, broker: Broker, logger: Logger): Promise<ClusterMembership> {
   const endpoints = config.etcdEndpoints.split(',').map((endpoint) => endpoint.trim());
   const store = new EtcdClusterStore({ endpoints, requestTimeoutMs: config.etcdRequestTimeoutMs });
   const clusterLogger = logger.with({ component: 'cluster' });
@@ -39,8 +45,24 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     if (error instanceof DuplicateNodeIdError) throw error;
     throw new Error(`cannot join the cluster through etcd at ${endpoints.join(',')} (--etcd-endpoints): ${reason(error)}`, { cause: error });
   }
+  // The sync is made once the cache exists; the cache reports changes only from start() on.
+  let replicas: ReplicaSync | null = null;
+  const cache = new MetadataCache(store, { topicChanged: (name) => replicas?.topicChanged(name) }, clusterLogger);
+  replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger);
+  try {
+    await cache.start();
+  } catch (error) {
+    await member.leave();
+    store.close();
+    throw new Error(`cannot read the cluster metadata through etcd at ${endpoints.join(',')} (--etcd-endpoints): ${reason(error)}`, { cause: error });
+  }
+  replicas.reportStrays();
+  broker.cluster = new ClusterTopics(store, cache, replicas);
+  const sync = replicas;
   return {
     async leave() {
+      await cache.stop();
+      await sync.stop();
       await member.leave();
       store.close();
     },

@@ -8,6 +8,15 @@
  *   /osprey/controller         {"formatVersion":1,"nodeId":2}
  *                              the controller, under the same lease; its createRevision is the
  *                              controller epoch
+ *   /osprey/topics/<name>      {"formatVersion":1,"topicId":"<32 hex digits>","partitionCount":3,
+ *                               "configs":{"retention.ms":"60000"},"replicaAssignment":[[1,2],[2,3],[3,1]]}
+ *                              written once, by the broker that received CreateTopics (only if
+ *                              absent); deleted by DeleteTopics with its partitions' keys
+ *   /osprey/partitions/<name>/<index>
+ *                              {"formatVersion":1,"replicas":[1,2],"leader":1,"leaderEpoch":0,
+ *                               "isr":[1],"partitionEpoch":0}
+ *                              created with the topic; later written only by the controller,
+ *                              conditioned on the key's modRevision and the controller key's
  *
  * Values are read from a store other processes write, so they are checked field by field and a
  * malformed one is reported, not trusted.
@@ -17,8 +26,39 @@ export const clusterRoot = '/osprey/';
 export const brokersPrefix = `${clusterRoot}brokers/`;
 export const controllerKey = `${clusterRoot}controller`;
 
+export const topicsPrefix = `${clusterRoot}topics/`;
+export const partitionsPrefix = `${clusterRoot}partitions/`;
+
 export function brokerKey(nodeId: number): string {
   return `${brokersPrefix}${nodeId}`;
+}
+
+/** Topic names hold only [a-zA-Z0-9._-] (topic-name.ts), so a name never contains the '/' that ends it. */
+export function topicKey(name: string): string {
+  return `${topicsPrefix}${name}`;
+}
+
+/** The prefix of one topic's partition keys (with its trailing '/', so topic "a" never matches "a.b"). */
+export function topicPartitionsPrefix(name: string): string {
+  return `${partitionsPrefix}${name}/`;
+}
+
+export function partitionKey(name: string, index: number): string {
+  return `${topicPartitionsPrefix(name)}${index}`;
+}
+
+/** The topic a /osprey/topics/ key names, or null for a key of another shape. */
+export function topicOfKey(key: string): string | null {
+  if (!key.startsWith(topicsPrefix)) return null;
+  const name = key.slice(topicsPrefix.length);
+  return name === '' || name.includes('/') ? null : name;
+}
+
+/** The topic and partition index a /osprey/partitions/ key names, or null for a key of another shape. */
+export function partitionOfKey(key: string): { topic: string; index: number } | null {
+  if (!key.startsWith(partitionsPrefix)) return null;
+  const match = /^([^/]+)\/(0|[1-9][0-9]{0,9})$/.exec(key.slice(partitionsPrefix.length));
+  return match === null ? null : { topic: match[1]!, index: Number(match[2]) };
 }
 
 /** What a broker registers: how clients and peers reach it. */
@@ -36,6 +76,37 @@ export interface ControllerRecord {
   readonly nodeId: number;
 }
 
+/**
+ * A topic as the cluster knows it: fixed at creation (reassignment and added partitions are later
+ * work). replicaAssignment[i] lists partition i's replicas, preferred leader first.
+ */
+export interface TopicRecord {
+  /** 16 bytes: the topic id clients see (Metadata v10+, Produce v13+). */
+  readonly topicId: Buffer;
+  readonly partitionCount: number;
+  /** The topic's config overrides (topic-config.ts checks keys and values before they are written). */
+  readonly configs: ReadonlyMap<string, string>;
+  readonly replicaAssignment: readonly (readonly number[])[];
+}
+
+/** The leader of a partition without one (no live replica may lead it): Kafka's -1. */
+export const noLeader = -1;
+
+/**
+ * A partition's leadership, docs/cluster.md ("Partition state machine"). leaderEpoch grows with
+ * every change of leader (including to and from noLeader); partitionEpoch grows with every write of
+ * the key. Conditional writes use the key's modRevision, not these numbers.
+ */
+export interface PartitionRecord {
+  readonly replicas: readonly number[];
+  /** A node id among replicas, or noLeader. */
+  readonly leader: number;
+  readonly leaderEpoch: number;
+  /** In-sync replicas: a non-empty subset of replicas that includes the leader when there is one. */
+  readonly isr: readonly number[];
+  readonly partitionEpoch: number;
+}
+
 const formatVersion = 1;
 
 export function encodeRegistration(registration: BrokerRegistration): Buffer {
@@ -44,6 +115,23 @@ export function encodeRegistration(registration: BrokerRegistration): Buffer {
 
 export function encodeController(controller: ControllerRecord): Buffer {
   return Buffer.from(JSON.stringify({ formatVersion, nodeId: controller.nodeId }));
+}
+
+export function encodeTopic(topic: TopicRecord): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      formatVersion,
+      topicId: topic.topicId.toString('hex'),
+      partitionCount: topic.partitionCount,
+      configs: Object.fromEntries(topic.configs),
+      replicaAssignment: topic.replicaAssignment,
+    }),
+  );
+}
+
+export function encodePartition(partition: PartitionRecord): Buffer {
+  const { replicas, leader, leaderEpoch, isr, partitionEpoch } = partition;
+  return Buffer.from(JSON.stringify({ formatVersion, replicas, leader, leaderEpoch, isr, partitionEpoch }));
 }
 
 /** The registration in value, or an Error saying what is wrong with it. */
@@ -63,6 +151,60 @@ export function decodeController(value: Buffer): ControllerRecord | Error {
   const fields = parseObject(value);
   if (fields instanceof Error) return fields;
   return isNodeId(fields['nodeId']) ? { nodeId: fields['nodeId'] } : new Error(`controller: nodeId ${JSON.stringify(fields['nodeId'])} is not a node id`);
+}
+
+export function decodeTopic(value: Buffer): TopicRecord | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  const { topicId, partitionCount, configs, replicaAssignment } = fields;
+  if (typeof topicId !== 'string' || !/^[0-9a-f]{32}$/.test(topicId)) return new Error('topic: topicId is not 32 lowercase hex digits');
+  if (!isCount(partitionCount)) return new Error(`topic: partitionCount ${JSON.stringify(partitionCount)} is not a positive integer`);
+  if (typeof configs !== 'object' || configs === null || Array.isArray(configs)) return new Error('topic: configs is not an object');
+  const configMap = new Map<string, string>();
+  for (const [key, configValue] of Object.entries(configs)) {
+    if (typeof configValue !== 'string') return new Error(`topic: config ${key} is not a string`);
+    configMap.set(key, configValue);
+  }
+  if (!Array.isArray(replicaAssignment) || replicaAssignment.length !== partitionCount) return new Error('topic: replicaAssignment does not list every partition');
+  for (const [index, replicas] of (replicaAssignment as unknown[]).entries()) {
+    const problem = replicaListProblem(replicas);
+    if (problem !== null) return new Error(`topic: replicaAssignment[${index}] ${problem}`);
+  }
+  return { topicId: Buffer.from(topicId, 'hex'), partitionCount, configs: configMap, replicaAssignment: replicaAssignment as number[][] };
+}
+
+export function decodePartition(value: Buffer): PartitionRecord | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  const { replicas, leader, leaderEpoch, isr, partitionEpoch } = fields;
+  const replicasProblem = replicaListProblem(replicas);
+  if (replicasProblem !== null) return new Error(`partition: replicas ${replicasProblem}`);
+  const replicaList = replicas as number[];
+  const leaderId = leader === noLeader ? noLeader : isNodeId(leader) && replicaList.includes(leader) ? leader : null;
+  if (leaderId === null) return new Error(`partition: leader ${JSON.stringify(leader)} is neither -1 nor one of the replicas`);
+  if (!isEpoch(leaderEpoch)) return new Error('partition: leaderEpoch is not a non-negative integer');
+  if (!isEpoch(partitionEpoch)) return new Error('partition: partitionEpoch is not a non-negative integer');
+  const isrProblem = replicaListProblem(isr);
+  if (isrProblem !== null) return new Error(`partition: isr ${isrProblem}`);
+  const isrList = isr as number[];
+  if (!isrList.every((nodeId) => replicaList.includes(nodeId))) return new Error('partition: isr holds a broker that is not a replica');
+  if (leaderId !== noLeader && !isrList.includes(leaderId)) return new Error('partition: the leader is not in the isr');
+  return { replicas: replicaList, leader: leaderId, leaderEpoch, isr: isrList, partitionEpoch };
+}
+
+/** Why value is not a non-empty list of distinct node ids, or null when it is one. */
+function replicaListProblem(value: unknown): string | null {
+  if (!Array.isArray(value) || value.length === 0) return 'is not a non-empty list';
+  if (!value.every(isNodeId)) return 'holds something that is not a node id';
+  return new Set(value).size === value.length ? null : 'names a broker twice';
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 2 ** 31 - 1;
+}
+
+function isEpoch(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 2 ** 31 - 1;
 }
 
 function isNodeId(value: unknown): value is number {

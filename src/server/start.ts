@@ -57,7 +57,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     // and before the ready line, so a broker that cannot join never reports itself ready.
     if (config.etcdEndpoints !== '') {
       const { joinCluster } = await import('../cluster/join.js');
-      cluster = await joinCluster(config, { host: broker.advertisedHost, port: broker.advertisedPort }, logger);
+      cluster = await joinCluster(config, { host: broker.advertisedHost, port: broker.advertisedPort }, broker, logger);
     }
   } catch (error) {
     await amqp?.close();

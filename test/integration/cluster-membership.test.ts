@@ -7,7 +7,7 @@
  *
  * Oracles: etcd's keys read directly (docs/cluster.md: /osprey/brokers/<id>, /osprey/controller and
  * its createRevision as the epoch), the brokers' own log lines, and Metadata answered by each broker
- * (unchanged for now: each broker describes itself only).
+ * (the whole cluster, from each broker's copy of the registrations; cluster-metadata.test.ts covers topics).
  */
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
@@ -117,11 +117,20 @@ test('three brokers register with what they advertise, exactly one is controller
     const electedLines = [...cluster.brokers.values()].map((broker) => occurrences(broker.logs(), /INFO elected controller /));
     assert.deepEqual(electedLines.sort(), [0, 0, 1], 'exactly one broker was ever elected');
 
-    // Metadata is unchanged for now: each broker describes itself, under its node id.
-    for (const [nodeId, broker] of cluster.brokers) {
-      const metadata = await withConnection(broker, (connection) => connection.call(metadataApi, 1, { topics: [], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }));
-      assert.deepEqual(metadata.brokers.map((entry) => [entry.nodeId, entry.host, entry.port]), [[nodeId, broker.host, broker.port]]);
-      assert.equal(metadata.controllerId, nodeId);
+    // Every broker answers Metadata for the whole cluster: every registration, and the controller.
+    const everyBroker = JSON.stringify([1, 2, 3].map((nodeId) => [nodeId, brokerOf(cluster, nodeId).host, brokerOf(cluster, nodeId).port, `rack-${nodeId}`]));
+    for (const broker of cluster.brokers.values()) {
+      let seen = '';
+      await waitUntil(
+        async () => {
+          const metadata = await withConnection(broker, (connection) => connection.call(metadataApi, 1, { topics: [], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }));
+          seen = JSON.stringify([metadata.brokers.map((entry) => [entry.nodeId, entry.host, entry.port, entry.rack]), metadata.controllerId]);
+          return seen === `[${everyBroker},${elected.nodeId}]`;
+        },
+        'every broker to list the cluster and its controller',
+        10_000,
+        () => seen,
+      );
     }
   } finally {
     await stopCluster(cluster);
@@ -294,10 +303,10 @@ test('etcd paused for longer than the lease: brokers keep answering, drop their 
         await broker.waitForLog(new RegExp(`ERROR cluster lease lost: this broker is no longer registered, nor controller; registering again component=cluster nodeId=${nodeId} `), 20_000);
       }
       await brokerOf(cluster, first.nodeId).waitForLog(new RegExp(`INFO no longer controller component=cluster nodeId=${first.nodeId} epoch=${first.epoch}`), 20_000);
-      // The Kafka side does not wait on etcd.
-      for (const [nodeId, broker] of cluster.brokers) {
+      // The Kafka side does not wait on etcd: it answers from the last state it saw.
+      for (const broker of cluster.brokers.values()) {
         const metadata = await withConnection(broker, (connection) => connection.call(metadataApi, 1, { topics: [], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }));
-        assert.deepEqual(metadata.brokers.map((entry) => entry.nodeId), [nodeId]);
+        assert.deepEqual(metadata.brokers.map((entry) => entry.nodeId), [1, 2]);
       }
     } finally {
       process.kill(cluster.etcd.pid, 'SIGCONT');

@@ -14,6 +14,12 @@
  * nothing. v5+ answers the partition count, the replication factor and the effective configs; v7
  * the new topic's id. The topic is ready when answered, so timeoutMs is not waited on.
  *
+ * In a cluster (docs/cluster.md) the topic is created in etcd by whichever broker receives the
+ * request: the replication factor (-1: 1, Kafka's default.replication.factor) must not exceed the
+ * live brokers (else INVALID_REPLICATION_FACTOR), replicas are placed across them, racks first
+ * (cluster/placement.ts); manual assignments may name any live brokers, as many per partition
+ * (else INVALID_REPLICA_ASSIGNMENT). Answered once this broker holds the topic.
+ *
  * Not implemented: creation policies (other than the limits above), quotas (THROTTLING_QUOTA_EXCEEDED), the
  * tagged topicConfigErrorCode (configs are never hidden from the caller).
  */
@@ -45,9 +51,9 @@ function partitionCount(requested: RequestedTopic, broker: Broker): number | Ope
     if (requested.numPartitions !== useDefault || requested.replicationFactor !== useDefault) {
       return problem(ErrorCode.invalidRequest, 'give either numPartitions and replicationFactor, or assignments, not both');
     }
-    return assignedPartitionCount(requested.assignments, broker.nodeId);
+    return assignedPartitionCount(requested.assignments, broker.inCluster ? null : broker.nodeId);
   }
-  if (requested.replicationFactor !== useDefault && requested.replicationFactor !== 1) {
+  if (!broker.inCluster && requested.replicationFactor !== useDefault && requested.replicationFactor !== 1) {
     return problem(
       ErrorCode.invalidReplicationFactor,
       `replication factor ${requested.replicationFactor} cannot be met: this cluster has one broker, so the replication factor must be 1 (or -1 for the default)`,
@@ -56,7 +62,8 @@ function partitionCount(requested: RequestedTopic, broker: Broker): number | Ope
   return requested.numPartitions === useDefault ? broker.config.topicDefaults.numPartitions : requested.numPartitions;
 }
 
-function assignedPartitionCount(assignments: RequestedTopic['assignments'], nodeId: number): number | OperationResult {
+/** nodeId: the one broker every partition must be assigned to; null in a cluster (cluster-topics.ts checks the brokers). */
+function assignedPartitionCount(assignments: RequestedTopic['assignments'], nodeId: number | null): number | OperationResult {
   const indexes = new Set(assignments.map((assignment) => assignment.partitionIndex));
   for (let index = 0; index < assignments.length; index++) {
     if (!indexes.has(index)) {
@@ -64,6 +71,7 @@ function assignedPartitionCount(assignments: RequestedTopic['assignments'], node
     }
   }
   for (const assignment of assignments) {
+    if (nodeId === null) continue;
     if (assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== nodeId) {
       return problem(
         ErrorCode.invalidReplicaAssignment,
@@ -96,7 +104,7 @@ async function createOne(requested: RequestedTopic, validateOnly: boolean, broke
   const configs = requestedConfigs(requested);
   if (isProblem(configs)) return failed(name, invalid.check('Configs', configs));
 
-  const result = validateOnly ? broker.validateNewTopic(name, count, configs) : await broker.createTopic(name, count, configs);
+  const result = broker.inCluster ? await createInCluster(requested, count, configs, validateOnly, broker) : validateOnly ? broker.validateNewTopic(name, count, configs) : await broker.createTopic(name, count, configs);
   if (result.errorCode !== ErrorCode.none) return failed(name, result);
   const created = validateOnly ? undefined : broker.topic(name);
   const overrides = created?.configOverrides ?? configs;
@@ -106,7 +114,7 @@ async function createOne(requested: RequestedTopic, validateOnly: boolean, broke
     errorCode: ErrorCode.none,
     errorMessage: null,
     numPartitions: created?.partitions.length ?? count,
-    replicationFactor: 1,
+    replicationFactor: broker.inCluster ? (requested.assignments[0]?.brokerIds.length ?? (requested.replicationFactor === useDefault ? 1 : requested.replicationFactor)) : 1,
     configs: describeTopicConfigEntries(overrides, broker.config, broker.dynamicConfigs).map((config) => ({
       name: config.name,
       value: config.value,
@@ -115,6 +123,16 @@ async function createOne(requested: RequestedTopic, validateOnly: boolean, broke
       isSensitive: false,
     })),
   };
+}
+
+/** The topic created through etcd, after the checks a single broker makes too. */
+async function createInCluster(requested: RequestedTopic, count: number, configs: ReadonlyMap<string, string>, validateOnly: boolean, broker: Broker): Promise<OperationResult> {
+  const checked = broker.validateNewTopic(requested.name, count, configs);
+  if (checked.errorCode !== ErrorCode.none) return checked;
+  if (broker.cluster === null) return problem(ErrorCode.notController, 'this broker has not joined the cluster yet; retry');
+  const assignment = requested.assignments.length === 0 ? null : [...requested.assignments].sort((left, right) => left.partitionIndex - right.partitionIndex).map((entry) => entry.brokerIds);
+  const replicationFactor = requested.replicationFactor === useDefault ? 1 : requested.replicationFactor;
+  return broker.cluster.createTopic({ name: requested.name, partitionCount: count, replicationFactor, assignment, configs }, validateOnly);
 }
 
 export const createTopicsHandler = defineHandler({

@@ -7,6 +7,10 @@
  * answered once. Topics are deleted one after another; a deletion is done (metadata and data
  * removed) when answered, so timeoutMs is not waited on. v6 answers each topic's id.
  *
+ * In a cluster the topic and its partitions' states are deleted from etcd, in one transaction
+ * conditioned on the topic as read (docs/cluster.md); every broker then drops its replicas, this one
+ * before answering.
+ *
  * Not implemented: delete.topic.enable (TOPIC_DELETION_DISABLED), quotas (THROTTLING_QUOTA_EXCEEDED).
  */
 import type { Broker, OperationResult } from '../../../broker/broker.js';
@@ -46,7 +50,9 @@ async function deleteOne(target: Target, broker: Broker, invalid: InvalidRequest
       : answer(target, problem(ErrorCode.unknownTopicId, `no topic has the id ${target.topicId.toString('hex')}`));
   }
   const found: Target = { name: topic.name, topicId: topic.id };
-  return answer(found, await broker.deleteTopic(topic.name));
+  if (!broker.inCluster) return answer(found, await broker.deleteTopic(topic.name));
+  if (broker.cluster === null) return answer(found, problem(ErrorCode.notController, 'this broker has not joined the cluster yet; retry'));
+  return answer(found, await broker.cluster.deleteTopic(topic.name));
 }
 
 export const deleteTopicsHandler = defineHandler({

@@ -46,7 +46,6 @@ function describedTopic(broker: Broker, topic: Topic, firstIndex: number, endInd
     topicId: topic.id,
     isInternal: false,
     partitions: topic.partitions.slice(firstIndex, endIndex).map((partition) => ({
-      errorCode: ErrorCode.none,
       partitionIndex: partition.index,
       ...partitionReplicas(broker, partition),
       eligibleLeaderReplicas: [],

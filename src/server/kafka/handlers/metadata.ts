@@ -8,6 +8,9 @@
  * broker, with itself as the only replica; a partition whose stored data is damaged lists it in
  * offlineReplicas (v5+) and is still served (partition-replicas.ts, shared with
  * DescribeTopicPartitions).
+ * In a cluster (docs/cluster.md) the answer is the cluster's, the same from every broker: every live
+ * broker (host, port, rack as registered), the controller, and each partition's leader, leader
+ * epoch, replicas, ISR and offline replicas as etcd holds them; auto-creation goes through etcd.
  * Authorized operations (v8+), when asked: every operation of the topic or cluster (no ACLs yet,
  * as Kafka without an authorizer).
  */
@@ -27,7 +30,7 @@ function describeTopic(broker: Broker, topic: Topic, includeOperations: boolean)
     name: topic.name,
     topicId: topic.id,
     isInternal: false,
-    partitions: topic.partitions.map((partition) => ({ errorCode: ErrorCode.none, partitionIndex: partition.index, ...partitionReplicas(broker, partition) })),
+    partitions: topic.partitions.map((partition) => ({ partitionIndex: partition.index, ...partitionReplicas(broker, partition) })),
     topicAuthorizedOperations: authorizedOperations('topic', includeOperations),
   };
 }
@@ -41,6 +44,11 @@ function missingTopic(name: string | null, topicId: Buffer, errorCode: number) {
     partitions: [],
     topicAuthorizedOperations: authorizedOperationsNotRequested,
   };
+}
+
+/** Whether the topic is one to describe: in a cluster, only those etcd knows (a topic left on disk from before is not). */
+function isServed(broker: Broker, topic: Topic): boolean {
+  return !broker.inCluster || broker.cluster?.partitionState(topic.name, 0) !== undefined;
 }
 
 /** An unknown topic with a valid name: auto-created when the request allows it. */
@@ -57,7 +65,7 @@ export const metadataHandler = defineHandler({
     const allowAutoCreate = apiVersion < 4 || request.allowAutoTopicCreation;
     const topics = [];
     if (allTopics) {
-      for (const topic of broker.allTopics()) topics.push(describeTopic(broker, topic, request.includeTopicAuthorizedOperations));
+      for (const topic of broker.allTopics()) if (isServed(broker, topic)) topics.push(describeTopic(broker, topic, request.includeTopicAuthorizedOperations));
     } else {
       const requestedTopics = request.topics ?? [];
       const toCreate = allowAutoCreate ? requestedTopics.map((requested) => requested.name).filter((name): name is string => name !== null && needsCreating(broker, name)) : [];
@@ -79,11 +87,14 @@ export const metadataHandler = defineHandler({
         }
       }
     }
+    const cluster = broker.cluster;
+    const liveBrokers = cluster?.liveBrokers() ?? [];
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, rack: null }],
+      // Until this broker has read the registrations (or if its own lapsed), it names itself only.
+      brokers: liveBrokers.length > 0 ? liveBrokers.map(({ nodeId, host, port, rack }) => ({ nodeId, host, port, rack })) : [{ nodeId: broker.nodeId, host: broker.advertisedHost, port: broker.advertisedPort, rack: null }],
       clusterId: broker.clusterId,
-      controllerId: broker.nodeId,
+      controllerId: cluster === null ? (broker.inCluster ? -1 : broker.nodeId) : cluster.controllerId(),
       topics,
       clusterAuthorizedOperations: authorizedOperations('cluster', request.includeClusterAuthorizedOperations),
       errorCode: ErrorCode.none,

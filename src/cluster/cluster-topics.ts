@@ -1,0 +1,139 @@
+/**
+ * The cluster as the handlers see it (cluster-view.ts), on etcd: answers from the metadata cache,
+ * and topic creation and deletion as etcd transactions (docs/cluster.md, "Creating and deleting a
+ * topic"). Any broker may create or delete: the transaction's condition (the topic key absent, or
+ * as read) makes concurrent attempts safe, and the controller is not involved.
+ *
+ * A creation or deletion is answered once this broker's cache has seen the write and its own
+ * replicas followed (so Metadata here shows it at once); other brokers follow within their watch's
+ * delay, as in Kafka, where metadata reaches brokers asynchronously too.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { ErrorCode } from '../protocol/kafka/error-codes.js';
+import type { ClusterStore, StoreOperation } from './cluster-store.js';
+import type { ClusterBroker, ClusterOutcome, ClusterView, NewClusterTopic } from './cluster-view.js';
+import { decodeTopic, encodePartition, encodeTopic, partitionKey, topicKey } from './keys.js';
+import type { PartitionRecord } from './keys.js';
+import type { MetadataCache } from './metadata-cache.js';
+import { offlineReplicas, initialPartitionState } from './partition-state.js';
+import { placeReplicas, replicationFactorProblem } from './placement.js';
+import type { ReplicaSync } from './replica-sync.js';
+
+/**
+ * A topic is created in one transaction: its key and one key per partition. etcd refuses
+ * transactions of more than --max-txn-ops operations (128 by default), hence this limit.
+ */
+export const maxPartitionsPerClusterTopic = 127;
+
+/** How long a creation or deletion waits for this broker to follow its own write before answering anyway. */
+const followWriteTimeoutMs = 5000;
+
+const ok: ClusterOutcome = { errorCode: ErrorCode.none, errorMessage: null };
+
+function failure(errorCode: number, errorMessage: string): ClusterOutcome {
+  return { errorCode, errorMessage };
+}
+
+export class ClusterTopics implements ClusterView {
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly cache: MetadataCache,
+    private readonly replicas: ReplicaSync,
+  ) {}
+
+  liveBrokers(): ClusterBroker[] {
+    return this.cache.liveBrokers().map((broker) => ({ nodeId: broker.nodeId, host: broker.host, port: broker.kafkaPort, rack: broker.rack }));
+  }
+
+  controllerId(): number {
+    return this.cache.controller?.nodeId ?? -1;
+  }
+
+  partitionState(topic: string, index: number): PartitionRecord | undefined {
+    return this.cache.partition(topic, index)?.record;
+  }
+
+  offlineReplicas(state: PartitionRecord): number[] {
+    return offlineReplicas(state, this.cache.liveBrokerIds());
+  }
+
+  async createTopic(topic: NewClusterTopic, validateOnly: boolean): Promise<ClusterOutcome> {
+    const assignment = this.assignmentFor(topic);
+    if (!Array.isArray(assignment)) return assignment;
+    if (this.cache.topic(topic.name) !== undefined) return failure(ErrorCode.topicAlreadyExists, `topic '${topic.name}' already exists`);
+    if (validateOnly) return ok;
+    const key = topicKey(topic.name);
+    const operations: StoreOperation[] = [{ type: 'put', key, value: encodeTopic({ topicId: randomBytes(16), partitionCount: assignment.length, configs: topic.configs, replicaAssignment: assignment }) }];
+    assignment.forEach((replicas, index) => operations.push({ type: 'put', key: partitionKey(topic.name, index), value: encodePartition(initialPartitionState(replicas)) }));
+    const written = await this.store.transaction([{ key, modRevision: 0n }], operations);
+    if (!written.succeeded) return failure(ErrorCode.topicAlreadyExists, `topic '${topic.name}' already exists`);
+    await this.follow(topic.name, written.revision);
+    return ok;
+  }
+
+  async deleteTopic(name: string): Promise<ClusterOutcome> {
+    const key = topicKey(name);
+    // Read from etcd rather than the cache, so that the condition is the latest state.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.store.get(key);
+      if (current === null) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+      const record = decodeTopic(current.value);
+      // An unreadable record: delete every partition key the topic can have.
+      const partitionCount = record instanceof Error ? maxPartitionsPerClusterTopic : record.partitionCount;
+      const operations: StoreOperation[] = [{ type: 'delete', key }];
+      for (let index = 0; index < partitionCount; index++) operations.push({ type: 'delete', key: partitionKey(name, index) });
+      const written = await this.store.transaction([{ key, modRevision: current.modRevision }], operations);
+      if (!written.succeeded) continue; // changed (or deleted and created again) since the read
+      await this.follow(name, written.revision);
+      return ok;
+    }
+    return failure(ErrorCode.unknownServerError, `topic '${name}' kept changing while it was being deleted; retry`);
+  }
+
+  /**
+   * FindCoordinator: a stable hash of the group id over the live brokers, so every member of a group
+   * (whichever broker it asked) meets at the same one, which keeps the group and its offsets locally.
+   */
+  groupCoordinator(groupId: string): ClusterBroker | null {
+    const brokers = this.liveBrokers();
+    if (brokers.length === 0) return null;
+    return brokers[stringHash(groupId) % brokers.length] ?? null;
+  }
+
+  /** The replica lists of a topic to create, or why it cannot be created as asked. */
+  private assignmentFor(topic: NewClusterTopic): (readonly number[])[] | ClusterOutcome {
+    const live = this.cache.liveBrokers();
+    const count = topic.assignment?.length ?? topic.partitionCount;
+    if (count > maxPartitionsPerClusterTopic) return failure(ErrorCode.invalidPartitions, `a topic of a cluster has at most ${maxPartitionsPerClusterTopic} partitions for now (one etcd transaction creates them), got ${count}`);
+    if (topic.assignment !== null) return assignmentProblem(topic.assignment, new Set(live.map((broker) => broker.nodeId))) ?? [...topic.assignment];
+    const problem = replicationFactorProblem(topic.replicationFactor, live.length);
+    if (problem !== null) return failure(ErrorCode.invalidReplicationFactor, problem);
+    return placeReplicas(live, topic.partitionCount, topic.replicationFactor, randomInt(0, 1 << 30));
+  }
+
+  /** Waits until this broker's cache saw the write at revision and its replicas followed the topic. */
+  private async follow(name: string, revision: bigint): Promise<void> {
+    await this.cache.caughtUpTo(revision, followWriteTimeoutMs);
+    await this.replicas.settled(name);
+  }
+}
+
+/** Why an explicit assignment cannot be used, or null: each partition on distinct live brokers, all with as many replicas. */
+export function assignmentProblem(assignment: readonly (readonly number[])[], liveBrokers: ReadonlySet<number>): ClusterOutcome | null {
+  const replicationFactor = assignment[0]?.length ?? 0;
+  for (const [index, replicas] of assignment.entries()) {
+    if (replicas.length === 0) return failure(ErrorCode.invalidReplicaAssignment, `partition ${index} has no replicas`);
+    if (replicas.length !== replicationFactor) return failure(ErrorCode.invalidReplicaAssignment, `partition ${index} has ${replicas.length} replicas and partition 0 has ${replicationFactor}: every partition needs as many`);
+    if (new Set(replicas).size !== replicas.length) return failure(ErrorCode.invalidReplicaAssignment, `partition ${index} names a broker twice: [${replicas.join(', ')}]`);
+    const unknown = replicas.find((nodeId) => !liveBrokers.has(nodeId));
+    if (unknown !== undefined) return failure(ErrorCode.invalidReplicaAssignment, `partition ${index} is assigned to broker ${unknown}, which is not a live broker of the cluster`);
+  }
+  return null;
+}
+
+/** FNV-1a over the UTF-8 bytes: stable across processes and versions (unlike anything seeded). */
+function stringHash(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
+}

@@ -1,0 +1,45 @@
+/**
+ * What the broker and its protocol handlers ask of the cluster (types only, so that importing them
+ * loads nothing of etcd): the live brokers, the controller, each partition's leadership as etcd
+ * holds it, and topic creation and deletion through etcd. cluster-topics.ts implements it;
+ * Broker.cluster holds it once the broker joined, null for a single broker.
+ */
+import type { PartitionRecord } from './keys.js';
+
+export interface ClusterBroker {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string | null;
+}
+
+/** A topic to create: partitionCount and replicationFactor, or an explicit assignment (one replica list per partition). */
+export interface NewClusterTopic {
+  readonly name: string;
+  readonly partitionCount: number;
+  readonly replicationFactor: number;
+  readonly assignment: readonly (readonly number[])[] | null;
+  readonly configs: ReadonlyMap<string, string>;
+}
+
+export interface ClusterOutcome {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+}
+
+export interface ClusterView {
+  /** Live brokers (registered in etcd), by node id ascending. */
+  liveBrokers(): ClusterBroker[];
+  /** The controller's node id, or -1 when there is none just now. */
+  controllerId(): number;
+  /** The partition's state in etcd, or undefined when not known (yet). */
+  partitionState(topic: string, index: number): PartitionRecord | undefined;
+  /** Replicas of the partition whose broker is not live. */
+  offlineReplicas(state: PartitionRecord): number[];
+  /** Creates the topic in etcd (validateOnly: checks it could); answered once this broker holds it. */
+  createTopic(topic: NewClusterTopic, validateOnly: boolean): Promise<ClusterOutcome>;
+  /** Deletes the topic (and its partitions' states) from etcd; answered once this broker dropped it. */
+  deleteTopic(name: string): Promise<ClusterOutcome>;
+  /** The broker coordinating a consumer group (FindCoordinator). */
+  groupCoordinator(groupId: string): ClusterBroker | null;
+}

@@ -1,0 +1,232 @@
+/**
+ * Every broker's copy of the cluster metadata in etcd: live brokers, the controller, topics and
+ * partition states (keys.ts). One read of everything under /osprey/, then one watch of the same
+ * prefix from the revision after that read, so no change between the two is missed and changes are
+ * applied in etcd's order. Metadata, CreateTopics and the local replicas (replica-sync.ts) read it;
+ * it never writes.
+ *
+ * A change to a topic or one of its partitions is handed to the listener with the topic's name;
+ * when the watch fails (compacted revision, cancelled) everything is read again and every topic
+ * known before or after is handed over, so the listener sees every net change.
+ *
+ * While etcd is out of reach the cache keeps the last state it saw: the Kafka side goes on answering
+ * from it (docs/cluster.md, "What works").
+ */
+import type { Logger } from '../logging/logger.js';
+import type { ClusterStore, KeyValue, Watch, WatchEvent } from './cluster-store.js';
+import { brokersPrefix, clusterRoot, controllerKey, decodeController, decodePartition, decodeRegistration, decodeTopic, partitionOfKey, topicOfKey } from './keys.js';
+import type { BrokerRegistration, PartitionRecord, TopicRecord } from './keys.js';
+
+/** Pause before reading the metadata again after a failed read (etcd out of reach). */
+const resynchroniseRetryMs = 1000;
+
+export interface CachedTopic {
+  readonly record: TopicRecord;
+  readonly modRevision: bigint;
+}
+
+export interface CachedPartition {
+  readonly record: PartitionRecord;
+  readonly modRevision: bigint;
+}
+
+export interface ControllerView {
+  readonly nodeId: number;
+  /** The controller key's createRevision. */
+  readonly epoch: bigint;
+}
+
+interface RevisionWaiter {
+  readonly revision: bigint;
+  resolve(): void;
+}
+
+export interface MetadataCacheListener {
+  /** The topic's record or one of its partitions' states changed (or it was created or deleted). */
+  topicChanged(name: string): void;
+}
+
+export class MetadataCache {
+  private readonly brokers = new Map<number, BrokerRegistration>();
+  private controllerView: ControllerView | null = null;
+  private readonly topicRecords = new Map<string, CachedTopic>();
+  private readonly partitionRecords = new Map<string, Map<number, CachedPartition>>();
+  /** The revision everything in the cache is current to. */
+  private appliedRevision = 0n;
+  private readonly revisionWaiters = new Set<RevisionWaiter>();
+  private watch: Watch | null = null;
+  private stopped = false;
+  private syncing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly listener: MetadataCacheListener,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Reads the metadata and starts following it; resolves once both are done. */
+  async start(): Promise<void> {
+    await this.synchronise();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    void this.watch?.cancel();
+    this.watch = null;
+    for (const waiter of this.revisionWaiters) waiter.resolve();
+    this.revisionWaiters.clear();
+    await this.syncing.catch(() => undefined);
+  }
+
+  /** The live brokers, by node id ascending. */
+  liveBrokers(): BrokerRegistration[] {
+    return [...this.brokers.values()].sort((left, right) => left.nodeId - right.nodeId);
+  }
+
+  liveBrokerIds(): Set<number> {
+    return new Set(this.brokers.keys());
+  }
+
+  get controller(): ControllerView | null {
+    return this.controllerView;
+  }
+
+  topic(name: string): CachedTopic | undefined {
+    return this.topicRecords.get(name);
+  }
+
+  topicNames(): string[] {
+    return [...this.topicRecords.keys()];
+  }
+
+  partition(topic: string, index: number): CachedPartition | undefined {
+    return this.partitionRecords.get(topic)?.get(index);
+  }
+
+  /**
+   * Resolves once the cache has applied every change up to `revision` (a write of ours, so that
+   * this broker answers with what it just wrote), or after timeoutMs, or when stopped; true when
+   * it caught up.
+   */
+  async caughtUpTo(revision: bigint, timeoutMs: number): Promise<boolean> {
+    if (this.appliedRevision >= revision || this.stopped) return this.appliedRevision >= revision;
+    let timer: NodeJS.Timeout | undefined;
+    let waiter: RevisionWaiter | undefined;
+    await new Promise<void>((resolve) => {
+      waiter = { revision, resolve: () => resolve() };
+      this.revisionWaiters.add(waiter);
+      timer = setTimeout(() => resolve(), timeoutMs);
+    });
+    clearTimeout(timer);
+    // Set in the callback above (which control flow analysis does not follow).
+    const added = waiter as RevisionWaiter | undefined;
+    if (added !== undefined) this.revisionWaiters.delete(added);
+    return this.appliedRevision >= revision;
+  }
+
+  private async synchronise(): Promise<void> {
+    const previousWatch = this.watch;
+    this.watch = null;
+    await previousWatch?.cancel();
+    const range = await this.store.rangeByPrefix(clusterRoot);
+    if (this.stopped) return;
+    const before = new Set([...this.topicRecords.keys(), ...this.partitionRecords.keys()]);
+    this.brokers.clear();
+    this.controllerView = null;
+    this.topicRecords.clear();
+    this.partitionRecords.clear();
+    for (const entry of range.entries) this.put(entry);
+    this.advanceTo(range.revision);
+    for (const name of new Set([...before, ...this.topicRecords.keys(), ...this.partitionRecords.keys()])) this.listener.topicChanged(name);
+    this.watch = await this.store.watchPrefix(clusterRoot, {
+      fromRevision: range.revision + 1n,
+      onEvent: (event) => this.onEvent(event),
+      onError: (reason) => this.resynchronise(reason),
+    });
+    if (this.stopped) await this.watch.cancel();
+  }
+
+  private resynchronise(reason: string): void {
+    if (this.stopped) return;
+    this.logger.warn('metadata watch failed; reading the cluster metadata again', { reason });
+    this.syncing = this.synchronise().catch((error: unknown) => {
+      this.logger.error('cannot read the cluster metadata; answering from the last state seen, and trying again', { error: error instanceof Error ? error.message : String(error), retryMs: resynchroniseRetryMs });
+      const timer = setTimeout(() => this.resynchronise('the previous read failed'), resynchroniseRetryMs);
+      timer.unref();
+    });
+  }
+
+  private onEvent(event: WatchEvent): void {
+    if (this.stopped) return;
+    const topic = event.type === 'put' ? this.put(event.entry) : this.remove(event.key);
+    if (topic !== null) this.listener.topicChanged(topic);
+    this.advanceTo(event.type === 'put' ? event.entry.modRevision : event.modRevision);
+  }
+
+  /** Applies one key; the topic it concerns, if any. */
+  private put(entry: KeyValue): string | null {
+    const { key, value } = entry;
+    if (key.startsWith(brokersPrefix)) {
+      const registration = decodeRegistration(value);
+      if (registration instanceof Error || key !== `${brokersPrefix}${registration.nodeId}`) return this.ignore(key, registration instanceof Error ? registration.message : 'node id differs from the key');
+      this.brokers.set(registration.nodeId, registration);
+      return null;
+    }
+    if (key === controllerKey) {
+      const controller = decodeController(value);
+      if (controller instanceof Error) return this.ignore(key, controller.message);
+      this.controllerView = { nodeId: controller.nodeId, epoch: entry.createRevision };
+      return null;
+    }
+    const topic = topicOfKey(key);
+    if (topic !== null) {
+      const record = decodeTopic(value);
+      if (record instanceof Error) return this.ignore(key, record.message);
+      this.topicRecords.set(topic, { record, modRevision: entry.modRevision });
+      return topic;
+    }
+    const partition = partitionOfKey(key);
+    if (partition !== null) {
+      const record = decodePartition(value);
+      if (record instanceof Error) return this.ignore(key, record.message);
+      const states = this.partitionRecords.get(partition.topic) ?? new Map<number, CachedPartition>();
+      states.set(partition.index, { record, modRevision: entry.modRevision });
+      this.partitionRecords.set(partition.topic, states);
+      return partition.topic;
+    }
+    return null;
+  }
+
+  private remove(key: string): string | null {
+    if (key.startsWith(brokersPrefix)) {
+      const text = key.slice(brokersPrefix.length);
+      if (/^(0|[1-9][0-9]{0,9})$/.test(text)) this.brokers.delete(Number(text));
+      return null;
+    }
+    if (key === controllerKey) {
+      this.controllerView = null;
+      return null;
+    }
+    const topic = topicOfKey(key);
+    if (topic !== null) {
+      this.topicRecords.delete(topic);
+      return topic;
+    }
+    const partition = partitionOfKey(key);
+    if (partition === null) return null;
+    const states = this.partitionRecords.get(partition.topic);
+    states?.delete(partition.index);
+    if (states?.size === 0) this.partitionRecords.delete(partition.topic);
+    return partition.topic;
+  }
+
+  private ignore(key: string, problem: string): null {
+    this.logger.warn('ignoring a malformed cluster metadata value', { key, problem });
+    return null;
+  }
+
+  private advanceTo(revision: bigint): void {
+    if (revision > this.appliedRevision) this.appliedRevision = revision;
+    for (const waiter of this.revisionWaiters) if (waiter.revision <= this.appliedRevision) waiter.resolve();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Keeps what this broker holds in line with the cluster metadata (metadata-cache.ts): every topic in
+ * etcd is held here (so any broker can name it and answer NOT_LEADER_OR_FOLLOWER for it), with logs
+ * for the partitions whose replicas include this broker; a topic deleted from etcd is deleted here;
+ * and a partition is served (Produce, Fetch, ListOffsets…) only while etcd names this broker its
+ * leader.
+ *
+ * Changes are applied per topic, one at a time and coalesced: a topic changed again while being
+ * applied is applied once more afterwards, from the cache's state at that moment (the latest).
+ *
+ * A topic this broker holds but etcd does not know at start-up (data from before it joined, or a
+ * topic deleted while it was away and recreated under no name) is left on disk and not served, with
+ * a warning: deleting data on a guess is not ours to do.
+ */
+import type { Broker } from '../broker/broker.js';
+import type { Logger } from '../logging/logger.js';
+import type { MetadataCache } from './metadata-cache.js';
+
+/** What replica-sync needs of the broker (Broker implements it). */
+export type ReplicaHost = Pick<Broker, 'topic' | 'allTopics' | 'adoptClusterTopic' | 'dropClusterTopic'>;
+
+export class ReplicaSync {
+  /** The run applying each topic's changes now (absent when none is under way). */
+  private readonly running = new Map<string, Promise<void>>();
+  /** Topics changed again while their run was under way: applied once more at its end. */
+  private readonly changedAgain = new Set<string>();
+  /** The id each topic had when last seen in etcd, so a deletion drops that topic and no newer one. */
+  private readonly knownIds = new Map<string, Buffer>();
+  private stopped = false;
+
+  constructor(
+    private readonly host: ReplicaHost,
+    private readonly cache: MetadataCache,
+    private readonly nodeId: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Called once the cache has its first state: warns of held topics etcd does not know. */
+  reportStrays(): void {
+    for (const topic of this.host.allTopics()) {
+      if (this.cache.topic(topic.name) !== undefined) continue;
+      for (const partition of topic.partitions) partition.ledHere = false;
+      this.logger.warn('topic held here is not in the cluster metadata; left on disk and not served', { topic: topic.name });
+    }
+  }
+
+  topicChanged(name: string): void {
+    if (this.stopped) return;
+    if (this.running.has(name)) {
+      this.changedAgain.add(name);
+      return;
+    }
+    const run = this.applyWhileChanged(name);
+    this.running.set(name, run);
+  }
+
+  /** Resolves once every change of the topic seen so far is applied here. */
+  async settled(name: string): Promise<void> {
+    await this.running.get(name);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.running.values());
+  }
+
+  private async applyWhileChanged(name: string): Promise<void> {
+    try {
+      do {
+        this.changedAgain.delete(name);
+        try {
+          await this.apply(name);
+        } catch (error) {
+          this.logger.error('cannot apply a cluster change of a topic here', { topic: name, error: error instanceof Error ? error.message : String(error) });
+        }
+      } while (this.changedAgain.has(name) && !this.stopped);
+    } finally {
+      this.running.delete(name);
+    }
+  }
+
+  private async apply(name: string): Promise<void> {
+    const cached = this.cache.topic(name);
+    if (cached === undefined) {
+      const knownId = this.knownIds.get(name);
+      this.knownIds.delete(name);
+      for (const partition of this.host.topic(name)?.partitions ?? []) partition.ledHere = false;
+      if (knownId !== undefined) await this.host.dropClusterTopic(name, knownId);
+      return;
+    }
+    const { topicId, partitionCount, configs, replicaAssignment } = cached.record;
+    this.knownIds.set(name, topicId);
+    const hosted = new Set<number>();
+    replicaAssignment.forEach((replicas, index) => {
+      if (replicas.includes(this.nodeId)) hosted.add(index);
+    });
+    await this.host.adoptClusterTopic(name, topicId, partitionCount, configs, hosted);
+    this.applyLeadership(name);
+  }
+
+  /** Leads here exactly the partitions etcd says this broker leads, as the cache holds them now. */
+  private applyLeadership(name: string): void {
+    const topic = this.host.topic(name);
+    const cached = this.cache.topic(name);
+    if (topic === undefined) return;
+    const sameTopic = cached !== undefined && cached.record.topicId.equals(topic.id);
+    for (const partition of topic.partitions) {
+      const leads = sameTopic && this.cache.partition(name, partition.index)?.record.leader === this.nodeId;
+      if (partition.ledHere !== leads) this.logger.info(leads ? 'leading partition' : 'no longer leading partition', { topic: name, partition: partition.index, leaderEpoch: this.cache.partition(name, partition.index)?.record.leaderEpoch ?? -1 });
+      partition.ledHere = leads;
+    }
+  }
+}

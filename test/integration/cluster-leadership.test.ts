@@ -1,0 +1,64 @@
+/**
+ * The controller's partition writes against a real etcd (src/cluster/partition-leadership.ts): each
+ * is conditioned on the controller key's revision, so a controller whose epoch is not the current one
+ * writes nothing and stops, while the current one moves leadership off a broker that is gone. No
+ * broker processes: the partition state is written here, as CreateTopics would.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
+import { controllerKey, decodePartition, encodeController, encodePartition, partitionKey } from '../../src/cluster/keys.js';
+import type { PartitionRecord } from '../../src/cluster/keys.js';
+import { PartitionLeadership } from '../../src/cluster/partition-leadership.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { startTestEtcd } from '../helpers/etcd-process.js';
+import { waitUntil } from '../helpers/waiting.js';
+
+test('a stale controller epoch writes nothing; the current controller moves leadership to a live ISR member', async () => {
+  const etcd = await startTestEtcd();
+  const store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
+  const lines: string[] = [];
+  const logger = createLogger('debug', (line) => lines.push(line));
+  const key = partitionKey('orders', 0);
+  const readState = async (): Promise<PartitionRecord | null> => {
+    const entry = await store.get(key);
+    if (entry === null) return null;
+    const state = decodePartition(entry.value);
+    assert.ok(!(state instanceof Error), String(state));
+    return state;
+  };
+  try {
+    const elected = await store.transaction([{ key: controllerKey, modRevision: 0n }], [{ type: 'put', key: controllerKey, value: encodeController({ nodeId: 2 }) }]);
+    assert.ok(elected.succeeded);
+    const epoch = elected.revision;
+    const before: PartitionRecord = { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2], partitionEpoch: 0 };
+    assert.ok((await store.transaction([{ key, modRevision: 0n }], [{ type: 'put', key, value: encodePartition(before) }])).succeeded);
+
+    // Broker 1 is gone. A controller holding an older epoch tries to act on it.
+    const stale = new PartitionLeadership({ store, epoch: epoch - 1n, liveBrokers: () => new Set([2]), logger, retryDelayMs: 50 });
+    stale.brokersChanged();
+    await waitUntil(() => lines.some((line) => /the controller key is no longer ours; writing no more/.test(line)), 'the stale controller to give up', 10_000, () => lines.join('\n'));
+    await stale.stop();
+    assert.deepEqual(await readState(), before, 'nothing written');
+
+    const current = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set([2]), logger, retryDelayMs: 50 });
+    current.brokersChanged();
+    let after: PartitionRecord | null = null;
+    await waitUntil(async () => (after = await readState())?.leader === 2, 'the current controller to elect broker 2', 10_000, () => JSON.stringify(after));
+    await current.stop();
+    assert.deepEqual(after, { replicas: [1, 2], leader: 2, leaderEpoch: 1, isr: [2], partitionEpoch: 1 });
+    assert.ok(lines.some((line) => /INFO partition leader elected topic=orders partition=0 leaderEpoch=1 isr=2 previousLeader=1 leader=2/.test(line)), lines.join('\n'));
+
+    // Once the controller key is gone (its lease ended), even the epoch that was current writes nothing.
+    await store.transaction([{ key: controllerKey, modRevision: epoch }], [{ type: 'delete', key: controllerKey }]);
+    const gone = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set([1]), logger, retryDelayMs: 50 });
+    const givenUp = lines.length;
+    gone.brokersChanged();
+    await waitUntil(() => lines.slice(givenUp).some((line) => /the controller key is no longer ours/.test(line)), 'the deposed controller to give up', 10_000, () => lines.join('\n'));
+    await gone.stop();
+    assert.deepEqual(await readState(), after);
+  } finally {
+    store.close();
+    await etcd.stop();
+  }
+});

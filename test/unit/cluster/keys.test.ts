@@ -1,0 +1,88 @@
+/**
+ * The etcd values of the cluster metadata (src/cluster/keys.ts): the bytes written are the JSON of
+ * docs/cluster.md (checked against hand-written JSON, not only round-tripped), and every field is
+ * checked when read, so a malformed value is reported rather than trusted.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodePartition, decodeTopic, encodePartition, encodeTopic, partitionKey, partitionOfKey, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
+
+const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
+
+function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value));
+}
+
+const topicJson = { formatVersion: 1, topicId: '00112233445566778899aabbccddeeff', partitionCount: 2, configs: { 'retention.ms': '60000' }, replicaAssignment: [[1, 2], [2, 3]] };
+const partitionJson = { formatVersion: 1, replicas: [1, 2, 3], leader: 2, leaderEpoch: 4, isr: [2, 3], partitionEpoch: 7 };
+
+test('keys: topics and partitions under /osprey/, read back to their names', () => {
+  assert.equal(topicKey('orders'), '/osprey/topics/orders');
+  assert.equal(partitionKey('orders', 11), '/osprey/partitions/orders/11');
+  assert.equal(topicPartitionsPrefix('a'), '/osprey/partitions/a/');
+  assert.equal(topicOfKey('/osprey/topics/orders.eu_1-x'), 'orders.eu_1-x');
+  assert.deepEqual(partitionOfKey('/osprey/partitions/orders/11'), { topic: 'orders', index: 11 });
+  for (const key of ['/osprey/topics/', '/osprey/topics/a/b', '/osprey/brokers/1']) assert.equal(topicOfKey(key), null, key);
+  for (const key of ['/osprey/partitions/orders/', '/osprey/partitions/orders/01', '/osprey/partitions/orders/-1', '/osprey/partitions/orders', '/osprey/partitions/a/b/1']) assert.equal(partitionOfKey(key), null, key);
+});
+
+test('topic value: written as documented, read field by field', () => {
+  const encoded = encodeTopic({ topicId, partitionCount: 2, configs: new Map([['retention.ms', '60000']]), replicaAssignment: [[1, 2], [2, 3]] });
+  assert.deepEqual(JSON.parse(encoded.toString('utf8')), topicJson);
+  const decoded = decodeTopic(json(topicJson));
+  assert.ok(!(decoded instanceof Error), String(decoded));
+  assert.ok(decoded.topicId.equals(topicId));
+  assert.equal(decoded.partitionCount, 2);
+  assert.deepEqual([...decoded.configs], [['retention.ms', '60000']]);
+  assert.deepEqual(decoded.replicaAssignment, [[1, 2], [2, 3]]);
+});
+
+test('topic value: every malformed field is refused, naming it', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ formatVersion: 2 }, /formatVersion 2 is not 1/],
+    [{ topicId: 'ABCD' }, /topicId/],
+    [{ topicId: '00112233445566778899AABBCCDDEEFF' }, /topicId/],
+    [{ partitionCount: 0 }, /partitionCount/],
+    [{ partitionCount: 1.5 }, /partitionCount/],
+    [{ configs: [] }, /configs is not an object/],
+    [{ configs: { 'retention.ms': 60000 } }, /config retention\.ms is not a string/],
+    [{ replicaAssignment: [[1, 2]] }, /does not list every partition/],
+    [{ replicaAssignment: [[1, 2], []] }, /replicaAssignment\[1\] is not a non-empty list/],
+    [{ replicaAssignment: [[1, 1], [2, 3]] }, /replicaAssignment\[0\] names a broker twice/],
+    [{ replicaAssignment: [[1, -2], [2, 3]] }, /replicaAssignment\[0\] holds something that is not a node id/],
+  ];
+  for (const [change, problem] of cases) {
+    const decoded = decodeTopic(json({ ...topicJson, ...change }));
+    assert.ok(decoded instanceof Error, `accepted ${JSON.stringify(change)}`);
+    assert.match(decoded.message, problem);
+  }
+  assert.match(String(decodeTopic(Buffer.from('{"formatVersion":1'))), /not JSON/);
+  assert.match(String(decodeTopic(json([topicJson]))), /not a JSON object/);
+});
+
+test('partition value: written as documented, read field by field', () => {
+  const encoded = encodePartition({ replicas: [1, 2, 3], leader: 2, leaderEpoch: 4, isr: [2, 3], partitionEpoch: 7 });
+  assert.deepEqual(JSON.parse(encoded.toString('utf8')), partitionJson);
+  assert.deepEqual(decodePartition(json(partitionJson)), { replicas: [1, 2, 3], leader: 2, leaderEpoch: 4, isr: [2, 3], partitionEpoch: 7 });
+  // Offline: leader -1, the ISR kept.
+  assert.deepEqual(decodePartition(json({ ...partitionJson, leader: -1, isr: [2] })), { replicas: [1, 2, 3], leader: -1, leaderEpoch: 4, isr: [2], partitionEpoch: 7 });
+});
+
+test('partition value: every malformed field is refused, naming it', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ replicas: [] }, /replicas is not a non-empty list/],
+    [{ leader: 4 }, /leader 4 is neither -1 nor one of the replicas/],
+    [{ leader: '2' }, /leader "2" is neither/],
+    [{ leader: 1 }, /the leader is not in the isr/],
+    [{ leaderEpoch: -1 }, /leaderEpoch/],
+    [{ partitionEpoch: 0.5 }, /partitionEpoch/],
+    [{ isr: [] }, /isr is not a non-empty list/],
+    [{ isr: [2, 4] }, /isr holds a broker that is not a replica/],
+    [{ formatVersion: undefined }, /formatVersion undefined is not 1/],
+  ];
+  for (const [change, problem] of cases) {
+    const decoded = decodePartition(json({ ...partitionJson, ...change }));
+    assert.ok(decoded instanceof Error, `accepted ${JSON.stringify(change)}`);
+    assert.match(decoded.message, problem);
+  }
+});
