@@ -272,6 +272,34 @@ async function main(): Promise<void> {
   const latency: LatencyResult[] = [];
   const scaling: ScalingResult[] = [];
   const memory: MemoryResult[] = [];
+  const base = join(options.resultsDir, `${timestampForFile(startedAt)}-${hostname()}`);
+  /** The result files as they stand; written after each broker too, so a run cut short keeps what it measured. */
+  const writeResults = (incompleteAfter: string | null) => {
+    const documentProblems = incompleteAfter === null ? problems : [...problems, `incomplete: the run had measured up to ${incompleteAfter} when these files were written (the final write replaces them)`];
+    const document: ResultDocument = {
+      schema: resultSchemaName,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      mode: options.quick ? 'quick' : 'full',
+      host: { hostname: hostname(), cpuModel: cpuModel(), cpuCount: cpus().length, memoryBytes: totalmem(), kernel: release(), nodeVersion: process.versions.node, dataFilesystem },
+      settings,
+      machine,
+      brokers,
+      throughput,
+      latency,
+      scaling,
+      memory,
+      micro,
+      limitFractions: limitFractions(throughput, machine),
+      problems: documentProblems,
+    };
+    const shapeProblems = validateResultDocument(JSON.parse(JSON.stringify(document)));
+    if (shapeProblems.length > 0) documentProblems.push(...shapeProblems.map((problem) => `result document: ${problem}`));
+    writeAtomically(`${base}.json`, `${JSON.stringify(document, null, 2)}\n`);
+    writeAtomically(`${base}.svg`, renderChart(document));
+    writeAtomically(`${base}.md`, renderMarkdown(document));
+    return document;
+  };
   for (const plan of selectedPlans) {
     const skip = (why: string) => {
       for (const driver of plan.drivers) brokers.push({ driver: driver.id, broker: plan.title, brokerVersion: plan.brokerVersion(), client: driver.client, clientVersion: driver.clientVersion(), durability: plan.fsyncPolicy, fsyncPolicy: plan.fsyncPolicy, skipped: why });
@@ -325,6 +353,7 @@ async function main(): Promise<void> {
       log(`${plan.title}: stopping`);
       await broker.stop();
     }
+    writeResults(plan.title);
   }
 
   // Memory: fresh Osprey brokers (nothing earlier runs left in their heaps), loaded through the own client.
@@ -341,29 +370,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const document: ResultDocument = {
-    schema: resultSchemaName,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    mode: options.quick ? 'quick' : 'full',
-    host: { hostname: hostname(), cpuModel: cpuModel(), cpuCount: cpus().length, memoryBytes: totalmem(), kernel: release(), nodeVersion: process.versions.node, dataFilesystem },
-    settings,
-    machine,
-    brokers,
-    throughput,
-    latency,
-    scaling,
-    memory,
-    micro,
-    limitFractions: limitFractions(throughput, machine),
-    problems,
-  };
-  const shapeProblems = validateResultDocument(JSON.parse(JSON.stringify(document)));
-  if (shapeProblems.length > 0) problems.push(...shapeProblems.map((problem) => `result document: ${problem}`));
-  const base = join(options.resultsDir, `${timestampForFile(startedAt)}-${hostname()}`);
-  writeAtomically(`${base}.json`, `${JSON.stringify(document, null, 2)}\n`);
-  writeAtomically(`${base}.svg`, renderChart(document));
-  writeAtomically(`${base}.md`, renderMarkdown(document));
+  const document = writeResults(null);
   process.stdout.write(`\n${renderText(document)}\n\n`);
   if (problems.length > 0) process.stdout.write(`Problems:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n\n`);
   process.stdout.write(`Written: ${base}.json, .svg, .md\n`);
