@@ -42,6 +42,8 @@ export class WriteBehindBudget {
   /** Logs holding unwritten bytes, in the order they began to (a Map keeps insertion order). */
   private readonly holdings = new Map<WriteBehindLog, Holding>();
   private bytes = 0;
+  /** Bytes of the logs not asked to write out (askOldest's measure, kept as logs report: no walk over every log). */
+  private unaskedBytes = 0;
   private readonly nowMs: () => number;
   private timer: NodeJS.Timeout | null = null;
 
@@ -64,12 +66,16 @@ export class WriteBehindBudget {
       if (bytes === 0) return;
       this.holdings.set(log, { bytes, sinceMs: this.nowMs(), asked: false });
       this.bytes += bytes;
+      this.unaskedBytes += bytes;
       this.startTimer();
     } else if (bytes === 0) {
       this.bytes -= holding.bytes;
+      if (!holding.asked) this.unaskedBytes -= holding.bytes;
       this.holdings.delete(log);
     } else {
       this.bytes += bytes - holding.bytes;
+      if (holding.asked) this.unaskedBytes += bytes;
+      else this.unaskedBytes += bytes - holding.bytes;
       holding.bytes = bytes;
       if (holding.asked) {
         // The write-out it was asked for has run (its next cycle did it, then reported): what is
@@ -90,13 +96,10 @@ export class WriteBehindBudget {
 
   /** Asks the logs holding bytes longest to write out, until what is left unasked is half the budget. */
   private askOldest(): void {
-    let unasked = 0;
-    for (const holding of this.holdings.values()) if (!holding.asked) unasked += holding.bytes;
+    if (this.unaskedBytes <= this.options.maxBytes / 2) return;
     for (const [log, holding] of this.holdings) {
-      if (unasked <= this.options.maxBytes / 2) return;
-      if (holding.asked) continue;
-      this.ask(log, holding);
-      unasked -= holding.bytes;
+      if (this.unaskedBytes <= this.options.maxBytes / 2) return;
+      if (!holding.asked) this.ask(log, holding);
     }
   }
 
@@ -111,6 +114,7 @@ export class WriteBehindBudget {
 
   private ask(log: WriteBehindLog, holding: Holding): void {
     holding.asked = true;
+    this.unaskedBytes -= holding.bytes;
     // The log reports the outcome through update(); a failure it keeps and retries itself.
     void log.writeOut().catch(() => {});
   }
