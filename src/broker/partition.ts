@@ -32,6 +32,8 @@ export interface PartitionReplication {
   followerFetched(replicaId: number, fetchOffset: Offset): void;
   /** Resolves true once every in-sync replica holds every offset below `endOffset` (acks=all), false after timeoutMs. */
   waitForReplicas(endOffset: Offset, timeoutMs: number): Promise<boolean>;
+  /** The partition's log just opened (start-up recovery): the high watermark's limit is set on it before anything is served. */
+  partitionOpened(): void;
 }
 
 export class Partition {
@@ -89,6 +91,7 @@ export class Partition {
     assert(this.opened === null, 'a partition is opened once');
     this.opened = handle;
     this.openFailure = null;
+    this.replication?.partitionOpened();
   }
 
   failed(reason: string): void {

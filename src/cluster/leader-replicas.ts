@@ -76,6 +76,10 @@ export class LeaderReplicas implements PartitionReplication {
     if (!this.state.isr.includes(replicaId) && this.partition.isOpen && fetchOffset >= this.partition.handle.logEndOffset) void this.addToIsr(replicaId);
   }
 
+  partitionOpened(): void {
+    this.recompute();
+  }
+
   waitForReplicas(endOffset: Offset, timeoutMs: number): Promise<boolean> {
     if (this.closed || this.reached(endOffset)) return Promise.resolve(!this.closed);
     return new Promise((resolve) => {
