@@ -13,6 +13,11 @@
  * by the controller since then wins, and this broker tries again on its next fetch); the change
  * bumps partitionEpoch and keeps leaderEpoch. The ISR used here is always the one read from etcd:
  * a follower counts for the high watermark only once etcd says it is in sync.
+ *
+ * A follower of the ISR that has not caught up for replicaLagTimeMaxMs (Kafka's
+ * replica.lag.time.max.ms, 30 s by default) leaves it the same way, so a live but stalled follower
+ * does not hold acks=all back for ever. "Caught up" as in Kafka: a fetch at the leader's log end, or
+ * at the log end the leader had at that follower's previous fetch (counted from that fetch).
  */
 import type { Partition, PartitionReplication } from '../broker/partition.js';
 import type { Logger } from '../logging/logger.js';
@@ -22,6 +27,8 @@ import { encodePartition, partitionKey, type PartitionRecord } from './keys.js';
 import type { MetadataCache } from './metadata-cache.js';
 
 const noLimit = asOffset(Number.MAX_SAFE_INTEGER);
+/** Kafka's default replica.lag.time.max.ms. */
+export const defaultReplicaLagTimeMaxMs = 30_000;
 
 export interface LeaderReplicasContext {
   readonly nodeId: number;
@@ -30,6 +37,19 @@ export interface LeaderReplicasContext {
   readonly logger: Logger;
   /** Wakes the fetches waiting on the partition (the high watermark moved). */
   readonly notifyData: (partition: Partition) => void;
+  /** How long an ISR member may go without catching up before it is removed (default 30 s). */
+  readonly replicaLagTimeMaxMs?: number;
+  readonly nowMs?: () => number;
+}
+
+interface FollowerProgress {
+  /** Its last fetchOffset: its log end. */
+  fetchOffset: Offset;
+  /** The leader's log end and the time at that follower's last fetch. */
+  leaderEndAtFetch: Offset;
+  fetchedAtMs: number;
+  /** The last time it was known to have caught up with the leader's log end. */
+  caughtUpAtMs: number;
 }
 
 interface ReplicaWaiter {
@@ -38,8 +58,11 @@ interface ReplicaWaiter {
 }
 
 export class LeaderReplicas implements PartitionReplication {
-  /** Each follower's last fetchOffset (its log end), as it fetched since this broker leads. */
-  private readonly fetchOffsets = new Map<number, Offset>();
+  /** Each follower's progress, as it fetched since this broker leads. */
+  private readonly followers = new Map<number, FollowerProgress>();
+  private readonly createdAtMs: number;
+  private readonly lagTimer: NodeJS.Timeout;
+  private shrinking = false;
   private readonly waiters = new Set<ReplicaWaiter>();
   private state: PartitionRecord;
   private expanding = false;
@@ -56,7 +79,15 @@ export class LeaderReplicas implements PartitionReplication {
     private readonly context: LeaderReplicasContext,
   ) {
     this.state = state;
+    this.createdAtMs = this.now();
+    const lagMs = context.replicaLagTimeMaxMs ?? defaultReplicaLagTimeMaxMs;
+    this.lagTimer = setInterval(() => void this.removeLaggingFollowers(), Math.max(lagMs / 2, 100));
+    this.lagTimer.unref();
     this.recompute();
+  }
+
+  private now(): number {
+    return this.context.nowMs === undefined ? Date.now() : this.context.nowMs();
   }
 
   get leaderEpoch(): number {
@@ -71,7 +102,13 @@ export class LeaderReplicas implements PartitionReplication {
 
   followerFetched(replicaId: number, fetchOffset: Offset): void {
     if (this.closed || !this.state.replicas.includes(replicaId) || replicaId === this.context.nodeId) return;
-    this.fetchOffsets.set(replicaId, fetchOffset);
+    const nowMs = this.now();
+    const leaderEnd = this.partition.isOpen ? this.partition.handle.logEndOffset : fetchOffset;
+    const previous = this.followers.get(replicaId);
+    let caughtUpAtMs = previous?.caughtUpAtMs ?? this.createdAtMs;
+    if (fetchOffset >= leaderEnd) caughtUpAtMs = nowMs;
+    else if (previous !== undefined && fetchOffset >= previous.leaderEndAtFetch) caughtUpAtMs = Math.max(caughtUpAtMs, previous.fetchedAtMs);
+    this.followers.set(replicaId, { fetchOffset, leaderEndAtFetch: leaderEnd, fetchedAtMs: nowMs, caughtUpAtMs });
     this.recompute();
     if (!this.state.isr.includes(replicaId) && this.partition.isOpen && fetchOffset >= this.partition.handle.logEndOffset) void this.addToIsr(replicaId);
   }
@@ -99,6 +136,7 @@ export class LeaderReplicas implements PartitionReplication {
   /** No longer led here: no limit on reads any more, and waiting producers are answered. */
   close(): void {
     this.closed = true;
+    clearInterval(this.lagTimer);
     if (this.partition.isOpen) this.partition.handle.replicatedEndOffset = noLimit;
     for (const waiter of [...this.waiters]) waiter.resolve(false);
   }
@@ -114,13 +152,40 @@ export class LeaderReplicas implements PartitionReplication {
     let limit = noLimit;
     for (const member of this.state.isr) {
       if (member === this.context.nodeId) continue;
-      const end = this.fetchOffsets.get(member) ?? this.assumedFollowerEnd;
+      const end = this.followers.get(member)?.fetchOffset ?? this.assumedFollowerEnd;
       if (end < limit) limit = end;
     }
     const before = handle.highWatermark;
     handle.replicatedEndOffset = limit;
     if (handle.highWatermark !== before) this.context.notifyData(this.partition);
     for (const waiter of [...this.waiters]) if (this.reached(waiter.endOffset)) waiter.resolve(true);
+  }
+
+  /** Removes from the ISR (in etcd) the followers that did not catch up within replicaLagTimeMaxMs. */
+  async removeLaggingFollowers(): Promise<void> {
+    if (this.closed || this.shrinking) return;
+    const { store, cache, nodeId, logger } = this.context;
+    const lagMs = this.context.replicaLagTimeMaxMs ?? defaultReplicaLagTimeMaxMs;
+    const nowMs = this.now();
+    const lagging = this.state.isr.filter((member) => member !== nodeId && nowMs - (this.followers.get(member)?.caughtUpAtMs ?? this.createdAtMs) > lagMs);
+    if (lagging.length === 0) return;
+    this.shrinking = true;
+    const name = this.partition.topic.name;
+    const index = this.partition.index;
+    try {
+      const cached = cache.partition(name, index);
+      if (cached === undefined || cached.record.leader !== nodeId || cached.record.leaderEpoch !== this.state.leaderEpoch) return;
+      const isr = cached.record.isr.filter((member) => !lagging.includes(member));
+      if (isr.length === cached.record.isr.length) return;
+      const next: PartitionRecord = { ...cached.record, isr, partitionEpoch: cached.record.partitionEpoch + 1 };
+      const key = partitionKey(name, index);
+      const written = await store.transaction([{ key, modRevision: cached.modRevision }], [{ type: 'put', key, value: encodePartition(next) }]);
+      if (written.succeeded) logger.warn('replicas left the ISR: not caught up within replica.lag.time.max.ms', { topic: name, partition: index, replicas: lagging.join(','), isr: isr.join(','), lagMs });
+    } catch (error) {
+      logger.warn('cannot remove lagging replicas from the ISR', { topic: name, partition: index, error: error instanceof Error ? error.message : String(error) });
+    } finally {
+      this.shrinking = false;
+    }
   }
 
   private async addToIsr(replicaId: number): Promise<void> {

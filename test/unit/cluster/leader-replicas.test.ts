@@ -100,3 +100,31 @@ test('a follower that caught up with the log end joins the ISR through a transac
   assert.equal(handle.highWatermark, 10);
   replicas.close();
 });
+
+test('a follower of the ISR that does not catch up within replica.lag.time.max.ms leaves it; one that keeps up stays', async () => {
+  const state: PartitionRecord = { replicas: [1, 2, 3], leader: 1, leaderEpoch: 3, isr: [1, 2, 3], partitionEpoch: 8 };
+  const { store, cache, transactions } = fakeCluster(state, 90n);
+  const { partition, handle } = fakePartition(10);
+  let nowMs = 0;
+  const replicas = new LeaderReplicas(partition, state, asOffset(0), { ...context(store, cache, []), replicaLagTimeMaxMs: 1_000, nowMs: () => nowMs });
+  replicas.followerFetched(2, asOffset(10));
+  replicas.followerFetched(3, asOffset(5));
+  nowMs = 900;
+  await replicas.removeLaggingFollowers();
+  assert.equal(transactions.length, 0, 'within the lag time');
+  // Broker 2 keeps fetching at a moving log end: each fetch reaches the end the leader had at its previous one.
+  handle.local = asOffset(14);
+  replicas.followerFetched(2, asOffset(10));
+  nowMs = 1_200;
+  handle.local = asOffset(20);
+  replicas.followerFetched(2, asOffset(14));
+  replicas.followerFetched(3, asOffset(6));
+  await replicas.removeLaggingFollowers();
+  assert.equal(transactions.length, 1);
+  const [written] = transactions;
+  assert.deepEqual(written!.conditions, [{ key: partitionKey('events', 0), modRevision: 90n }]);
+  const operation = written!.operations[0]!;
+  assert.ok(operation.type === 'put');
+  assert.deepEqual(decodePartition(operation.value), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 9 });
+  replicas.close();
+});
