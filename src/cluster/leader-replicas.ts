@@ -63,6 +63,8 @@ export class LeaderReplicas implements PartitionReplication {
   private readonly createdAtMs: number;
   private readonly lagTimer: NodeJS.Timeout;
   private shrinking = false;
+  /** The largest limit set so far (null: none yet). */
+  private highestLimit: Offset | null = null;
   private readonly waiters = new Set<ReplicaWaiter>();
   private state: PartitionRecord;
   private expanding = false;
@@ -155,6 +157,10 @@ export class LeaderReplicas implements PartitionReplication {
       const end = this.followers.get(member)?.fetchOffset ?? this.assumedFollowerEnd;
       if (end < limit) limit = end;
     }
+    // The high watermark never moves back under one leader: a follower fetching from an earlier
+    // offset again (a retry, a restarted fetcher) does not take back what consumers may have read.
+    if (limit !== noLimit && this.highestLimit !== null && limit < this.highestLimit) limit = this.highestLimit;
+    if (limit !== noLimit) this.highestLimit = limit;
     const before = handle.highWatermark;
     handle.replicatedEndOffset = limit;
     if (handle.highWatermark !== before) this.context.notifyData(this.partition);

@@ -17,6 +17,7 @@ import type { PartitionRecord } from '../../src/cluster/keys.js';
 import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import { startBrokerProcess } from '../helpers/broker-process.js';
@@ -31,6 +32,7 @@ const { Kafka, logLevel } = kafkajs;
 const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const produceApi = rawApi(produceRequest, produceResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
+const fetchApi = rawApi(fetchRequest, fetchResponse);
 const zeroTopicId = Buffer.alloc(16);
 const leaseTtlSeconds = 2;
 
@@ -176,6 +178,29 @@ describe('a three-broker cluster: replication', () => {
     const other = moved.leader === 2 ? 3 : 2;
     await waitUntil(async () => (await latestOffset(moved.leader, 'replicated')) === BigInt(expected.length), 'the new leader to serve every record', 20_000);
     assert.deepEqual(await readValues(other, 'replicated'), expected, `read from the new leader, broker ${moved.leader}`);
+
+    // A follower's fetch naming another leader epoch is fenced: older FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+    const followerFetch = async (currentLeaderEpoch: number) => {
+      const answer = await withConnection(broker(moved.leader), (connection) =>
+        connection.call(fetchApi, 12, {
+          replicaId: other,
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 1_000_000,
+          isolationLevel: 0,
+          sessionId: 0,
+          sessionEpoch: -1,
+          topics: [{ topic: 'replicated', topicId: zeroTopicId, partitions: [{ partition: 0, currentLeaderEpoch, fetchOffset: 0n, partitionMaxBytes: 1_000_000 }] }],
+          forgottenTopicsData: [],
+          rackId: '',
+        }),
+      );
+      return answer.responses[0]?.partitions[0]?.errorCode;
+    };
+    assert.equal(moved.leaderEpoch, 1);
+    assert.equal(await followerFetch(0), ErrorCode.fencedLeaderEpoch);
+    assert.equal(await followerFetch(2), ErrorCode.unknownLeaderEpoch);
+    assert.equal(await followerFetch(1), ErrorCode.none);
 
     // Stop the new leader too (SIGTERM): the last replica leads, and serves the same records from its own log.
     await broker(moved.leader).stop();

@@ -61,6 +61,10 @@ test('the high watermark is the smallest log end among the ISR; acks=all waits f
   replicas.followerFetched(3, asOffset(10));
   assert.equal(handle.highWatermark, 10);
   assert.equal(await acknowledged, true);
+  // Never back: a follower fetching from an earlier offset again does not lower it.
+  replicas.followerFetched(3, asOffset(4));
+  assert.equal(handle.highWatermark, 10);
+  replicas.followerFetched(3, asOffset(10));
   // Never past what is durable on the leader itself.
   replicas.followerFetched(2, asOffset(12));
   assert.equal(handle.highWatermark, 10);
