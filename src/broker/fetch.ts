@@ -27,6 +27,12 @@ export interface FetchTarget {
   readonly partitionMaxBytes: number;
   /** What to answer if the topic is deleted while the fetch waits: UNKNOWN_TOPIC_OR_PARTITION, or UNKNOWN_TOPIC_ID when fetched by id. */
   readonly deletedErrorCode: number;
+  /**
+   * Replication: a follower's fetch (replica id ≥ 0) reads up to what is durable on the leader
+   * (localHighWatermark), not only up to the high watermark, which needs the followers to advance.
+   * Absent: a consumer's fetch.
+   */
+  readonly fromReplica?: boolean;
 }
 
 export interface PartitionFetchResult {
@@ -65,7 +71,8 @@ function readPartition(
   const log = partition.handle;
   const fetchOffset = target.fetchOffset;
   if (fetchOffset === null) return logResult(log, ErrorCode.offsetOutOfRange, emptyRecords, 0);
-  const highWatermark = log.highWatermark;
+  // Replication: a follower reads to the leader's durable end, a consumer to the high watermark.
+  const highWatermark = target.fromReplica === true ? log.localHighWatermark : log.highWatermark;
   if (fetchOffset < log.logStartOffset || fetchOffset > highWatermark) {
     // Between the high watermark and the log end is data not yet durable: nothing to serve yet.
     if (fetchOffset >= log.logStartOffset && fetchOffset <= log.logEndOffset) return logResult(log, ErrorCode.none, emptyRecords, 0);
@@ -75,7 +82,7 @@ function readPartition(
   if (fetchOffset === highWatermark && !log.isClosed) return logResult(log, ErrorCode.none, emptyRecords, 0);
   const maxBytes = Math.min(target.partitionMaxBytes, budgetBytes);
   if (maxBytes <= 0 && !mustMakeProgress) return logResult(log, ErrorCode.none, emptyRecords, 0);
-  return readLog(target, partition, fetchOffset, maxBytes, mustMakeProgress, logger, allocate);
+  return readLog(target, partition, fetchOffset, maxBytes, mustMakeProgress, logger, allocate, highWatermark);
 }
 
 function logResult(log: PartitionHandle, errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult {
@@ -90,12 +97,13 @@ async function readLog(
   mustMakeProgress: boolean,
   logger: Logger,
   allocate: ReadAllocator | undefined,
+  readEndOffset: Offset,
 ): Promise<PartitionFetchResult> {
   const log = partition.handle;
   const result = (errorCode: number, records: Buffer[], byteCount: number): PartitionFetchResult => logResult(log, errorCode, records, byteCount);
   try {
     // With maxBytes 0 the log still returns the first batch whole (KIP-74); only the first partition with data keeps it.
-    const read = await log.read(fetchOffset, Math.max(maxBytes, 0), allocate);
+    const read = await log.read(fetchOffset, Math.max(maxBytes, 0), allocate, readEndOffset);
     const whole = result(ErrorCode.none, read.chunks, read.byteCount);
     return mustMakeProgress ? whole : cutToBudget(whole, Math.max(maxBytes, 0), false);
   } catch (error) {

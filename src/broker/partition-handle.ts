@@ -16,8 +16,11 @@ import type { ReadAllocator } from '../storage/read-buffers.js';
 import { PartitionProducers } from './idempotence/partition-producers.js';
 import type { ProducerStateLimits } from './idempotence/producer-state.js';
 import type { TimestampSource } from './offset-for-timestamp.js';
-import type { Offset } from './offset.js';
+import { asOffset, type Offset } from './offset.js';
 import type { CompactableLog } from './log-cleaner/clean-partition.js';
+
+/** replicatedEndOffset when nothing limits reads but the local log. */
+const noReplicationLimit = asOffset(Number.MAX_SAFE_INTEGER);
 
 /** What opening or creating a partition's storage needs besides its folder. */
 export interface PartitionStorageSettings {
@@ -58,8 +61,21 @@ export class PartitionHandle implements TimestampSource {
     return this.log.logStartOffset;
   }
 
-  /** Offsets below it may be served (PartitionLog.highWatermark). */
+  /**
+   * Replication (cluster/leader-replicas.ts): on a leader with followers in its ISR, the smallest
+   * log end among them; offsets at or past it are not on every in-sync replica yet, so consumers
+   * are not served them. No limit (the largest offset) for a single broker or a single replica.
+   */
+  replicatedEndOffset: Offset = noReplicationLimit;
+
+  /** Offsets below it may be served to consumers: durable here (PartitionLog.highWatermark) and, in a cluster, on every in-sync replica. */
   get highWatermark(): Offset {
+    const local = this.log.highWatermark;
+    return local < this.replicatedEndOffset ? local : this.replicatedEndOffset;
+  }
+
+  /** Offsets below it are durable here: what followers may fetch (replication). */
+  get localHighWatermark(): Offset {
     return this.log.highWatermark;
   }
 
@@ -92,8 +108,15 @@ export class PartitionHandle implements TimestampSource {
    * Whole batches from the one holding `offset`, within maxBytes except the first (KIP-74); bytes
    * from the files in buffers from `allocate` (storage/read-buffers.ts).
    */
-  read(offset: Offset, maxBytes: number, allocate?: ReadAllocator): Promise<ReadResult> {
-    return this.log.read(offset, maxBytes, undefined, allocate);
+  read(offset: Offset, maxBytes: number, allocate?: ReadAllocator, maxOffset: Offset = this.highWatermark): Promise<ReadResult> {
+    return this.log.read(offset, maxBytes, maxOffset, allocate);
+  }
+
+  /** A follower's append of a batch fetched from its leader, with the leader's offsets (PartitionLog.appendAsFollower). */
+  appendAsFollower(batch: Buffer): AppendResult {
+    const appended = this.log.appendAsFollower(batch);
+    this.producers.recordAppend(batch, appended);
+    return appended;
   }
 
   /** Headers of the batches that may hold a record stamped at or after timestampMs (for offset-for-timestamp.ts). */

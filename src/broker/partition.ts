@@ -20,8 +20,21 @@ import { strict as assert } from 'node:assert';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { PartitionHandle } from './partition-handle.js';
 import type { Topic } from './broker.js';
+import type { Offset } from './offset.js';
 
 export type PartitionState = 'opening' | 'open' | 'failed';
+
+/** The leader's side of replicating one partition (implemented by cluster/leader-replicas.ts). */
+export interface PartitionReplication {
+  /** The leader epoch this broker leads the partition in (followers' fetches name theirs). */
+  readonly leaderEpoch: number;
+  /** A follower fetched from `fetchOffset`, its log end: it holds (durably) every offset below it. */
+  followerFetched(replicaId: number, fetchOffset: Offset): void;
+  /** Resolves true once every in-sync replica holds every offset below `endOffset` (acks=all), false after timeoutMs. */
+  waitForReplicas(endOffset: Offset, timeoutMs: number): Promise<boolean>;
+  /** The partition's log just opened (start-up recovery): the high watermark's limit is set on it before anything is served. */
+  partitionOpened(): void;
+}
 
 export class Partition {
   private readonly dataWaiters = new Set<() => void>();
@@ -35,6 +48,12 @@ export class Partition {
    * by nobody) answers NOT_LEADER_OR_FOLLOWER, so clients refresh their metadata.
    */
   ledHere = true;
+  /**
+   * Replication, on the leader of a partition with followers (cluster/leader-replicas.ts): tracks
+   * what each follower holds and moves the high watermark. Null for a single broker, a single
+   * replica, and a partition led elsewhere.
+   */
+  replication: PartitionReplication | null = null;
 
   constructor(
     readonly topic: Topic,
@@ -72,6 +91,7 @@ export class Partition {
     assert(this.opened === null, 'a partition is opened once');
     this.opened = handle;
     this.openFailure = null;
+    this.replication?.partitionOpened();
   }
 
   failed(reason: string): void {

@@ -12,6 +12,7 @@ import { ClusterTopics } from './cluster-topics.js';
 import { EtcdClusterStore } from './etcd-cluster-store.js';
 import { MetadataCache } from './metadata-cache.js';
 import { ReplicaSync } from './replica-sync.js';
+import { Replication } from './replication.js';
 import { DuplicateNodeIdError } from './registration.js';
 
 export interface ClusterMembership {
@@ -48,7 +49,8 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   // The sync is made once the cache exists; the cache reports changes only from start() on.
   let replicas: ReplicaSync | null = null;
   const cache = new MetadataCache(store, { topicChanged: (name) => replicas?.topicChanged(name) }, clusterLogger);
-  replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger);
+  const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }));
+  replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger, replication);
   try {
     await cache.start();
   } catch (error) {
@@ -63,6 +65,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     async leave() {
       await cache.stop();
       await sync.stop();
+      await replication.stop();
       await member.leave();
       store.close();
     },

@@ -119,7 +119,8 @@ export class PartitionLeadership {
         continue;
       }
       const fields = { topic: partition.topic, partition: partition.index, leaderEpoch: next.leaderEpoch, isr: next.isr.join(','), previousLeader: state.leader };
-      if (next.leader === noLeader) logger.warn('partition offline: no in-sync replica is live', fields);
+      if (next.leader === state.leader) logger.info('followers whose broker is gone left the ISR', { ...fields, leader: next.leader });
+      else if (next.leader === noLeader) logger.warn('partition offline: no in-sync replica is live', fields);
       else if (!state.isr.includes(next.leader)) logger.warn('unclean leader election: a replica out of sync leads the partition; records may be lost', { ...fields, leader: next.leader });
       else logger.info('partition leader elected', { ...fields, leader: next.leader });
     }

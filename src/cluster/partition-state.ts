@@ -13,8 +13,10 @@
  *   └──an ISR member is live again (epoch+1)─────────────┘                 │
  *      unclean.leader.election.enable and a live replica R (epoch+1, isr=[R])┘
  *
- * The ISR is never widened here: only replication (a later step) may add a follower that caught up,
- * so a broker is never claimed to be in sync unless it is.
+ * With a live leader, followers whose broker is gone leave the ISR (isr = live members, leaderEpoch
+ * kept): a dead follower would otherwise hold acks=all back. The ISR is never widened here: only the
+ * leader adds a follower that caught up (leader-replicas.ts), so a broker is never claimed to be in
+ * sync unless it is.
  */
 import { noLeader } from './keys.js';
 import type { PartitionRecord } from './keys.js';
@@ -23,7 +25,7 @@ import type { PartitionRecord } from './keys.js';
 export function initialPartitionState(replicas: readonly number[]): PartitionRecord {
   const leader = replicas[0];
   if (leader === undefined) throw new Error('a partition needs at least one replica');
-  // Until replication exists only the leader holds the data: followers are not in sync.
+  // Followers join the ISR once they caught up (leader-replicas.ts).
   return { replicas, leader, leaderEpoch: 0, isr: [leader], partitionEpoch: 0 };
 }
 
@@ -32,7 +34,11 @@ export function initialPartitionState(replicas: readonly number[]): PartitionRec
  * (its leader is live, or it is offline and nothing live may lead it).
  */
 export function electLeader(state: PartitionRecord, liveBrokers: ReadonlySet<number>, uncleanElectionEnabled: boolean): PartitionRecord | null {
-  if (state.leader !== noLeader && liveBrokers.has(state.leader)) return null;
+  if (state.leader !== noLeader && liveBrokers.has(state.leader)) {
+    const liveMembers = state.isr.filter((nodeId) => liveBrokers.has(nodeId));
+    if (liveMembers.length === state.isr.length) return null;
+    return { ...state, isr: liveMembers, partitionEpoch: state.partitionEpoch + 1 };
+  }
   const liveIsr = state.isr.filter((nodeId) => liveBrokers.has(nodeId));
   // Preference follows the replica list (its first entry is the preferred leader).
   const inSync = state.replicas.find((nodeId) => liveIsr.includes(nodeId));

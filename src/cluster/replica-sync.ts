@@ -15,9 +15,16 @@
 import type { Broker } from '../broker/broker.js';
 import type { Logger } from '../logging/logger.js';
 import type { MetadataCache } from './metadata-cache.js';
+import type { Partition } from '../broker/partition.js';
+import type { PartitionRecord } from './keys.js';
 
 /** What replica-sync needs of the broker (Broker implements it). */
 export type ReplicaHost = Pick<Broker, 'topic' | 'allTopics' | 'adoptClusterTopic' | 'dropClusterTopic'>;
+
+/** Told of each partition's state once applied here (replication.ts); undefined when its topic went. */
+export interface PartitionRoleListener {
+  partitionChanged(partition: Partition, state: PartitionRecord | undefined): void;
+}
 
 export class ReplicaSync {
   /** The run applying each topic's changes now (absent when none is under way). */
@@ -33,6 +40,7 @@ export class ReplicaSync {
     private readonly cache: MetadataCache,
     private readonly nodeId: number,
     private readonly logger: Logger,
+    private readonly roles: PartitionRoleListener | null = null,
   ) {}
 
   /** Called once the cache has its first state: warns of held topics etcd does not know. */
@@ -84,7 +92,10 @@ export class ReplicaSync {
     if (cached === undefined) {
       const knownId = this.knownIds.get(name);
       this.knownIds.delete(name);
-      for (const partition of this.host.topic(name)?.partitions ?? []) partition.ledHere = false;
+      for (const partition of this.host.topic(name)?.partitions ?? []) {
+        partition.ledHere = false;
+        this.roles?.partitionChanged(partition, undefined);
+      }
       if (knownId !== undefined) await this.host.dropClusterTopic(name, knownId);
       return;
     }
@@ -108,6 +119,7 @@ export class ReplicaSync {
       const leads = sameTopic && this.cache.partition(name, partition.index)?.record.leader === this.nodeId;
       if (partition.ledHere !== leads) this.logger.info(leads ? 'leading partition' : 'no longer leading partition', { topic: name, partition: partition.index, leaderEpoch: this.cache.partition(name, partition.index)?.record.leaderEpoch ?? -1 });
       partition.ledHere = leads;
+      this.roles?.partitionChanged(partition, sameTopic ? this.cache.partition(name, partition.index)?.record : undefined);
     }
   }
 }

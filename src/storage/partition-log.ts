@@ -443,6 +443,21 @@ export class PartitionLog {
   }
 
   /**
+   * A follower's append (replication, cluster/replica-fetcher.ts): `batch` is one whole batch as the
+   * leader stored it, and keeps the leader's offsets. It must start exactly at logEndOffset and its
+   * CRC-32C must match (the leader's bytes crossed the network); otherwise it throws
+   * ReplicaAppendError and nothing is written. Durability as for append: the same flush policy.
+   */
+  appendAsFollower(batch: Buffer): AppendResult {
+    this.checkWritable();
+    if (batch.length < 61 || batchTotalBytes(batch, 0) !== batch.length) throw new ReplicaAppendError('not exactly one whole batch');
+    const baseOffset = readBaseOffset(batch, 0);
+    if (baseOffset !== this.active.nextOffset) throw new ReplicaAppendError(`batch at offset ${baseOffset} does not continue the log ending at ${this.active.nextOffset}`);
+    if (!hasValidCrc(batch, 0, batch.length)) throw new ReplicaAppendError(`batch at offset ${baseOffset} fails its CRC-32C check`);
+    return this.append(batch);
+  }
+
+  /**
    * `listener` is called with the new log end offset whenever appends that were never acknowledged
    * are cut away after a failed write (state kept beside the log, such as producer sequences, must
    * forget them before the next append).
@@ -1076,5 +1091,13 @@ export class PartitionLog {
     if (this.flusher.unwrittenByteCount === 0) assert(this.flusher.durableEndOffset <= this.flusher.writtenEndOffset, 'durable ≤ written, unless the journal holds batches not written yet');
     else assert(this.flusher.writtenEndOffset < this.flusher.durableEndOffset, 'unwritten batches lie between written and durable');
     assert(this.flusher.writtenEndOffset <= this.logEndOffset && this.flusher.durableEndOffset <= this.logEndOffset, 'written and durable ≤ log end');
+  }
+}
+
+/** A batch from the leader that does not fit this log (appendAsFollower): not written. */
+export class ReplicaAppendError extends Error {
+  constructor(problem: string) {
+    super(`replica append refused: ${problem}`);
+    this.name = 'ReplicaAppendError';
   }
 }

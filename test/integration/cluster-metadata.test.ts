@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
-import { decodePartition, decodeTopic, encodePartition, partitionKey, partitionsPrefix, topicKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
+import { decodePartition, decodeTopic, partitionsPrefix, topicKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../src/cluster/keys.js';
 import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
@@ -186,18 +186,20 @@ describe('a three-broker cluster: topics in etcd', () => {
     } finally {
       await client.disconnect();
     }
-    const view = await agreedTopic(cluster, 'replicated', (topic) => topic.errorCode === ErrorCode.none && topic.partitions.length === 3);
+    // Followers catch up at once (the logs are empty) and the leaders add them to the ISR.
+    const view = await agreedTopic(cluster, 'replicated', (topic) => topic.errorCode === ErrorCode.none && topic.partitions.length === 3 && topic.partitions.every((partition) => partition.isr.length === 3));
     const answers = await Promise.all([1, 2, 3].map((nodeId) => metadataOf(brokerOf(cluster, nodeId), 'replicated')));
     for (const answer of answers) {
       assert.deepEqual(answer.brokers, [1, 2, 3].map((nodeId) => [nodeId, '127.0.0.1', brokerOf(cluster, nodeId).port, `rack-${nodeId}`]));
       assert.equal(answer.controllerId, answers[0]?.controllerId);
       assert.ok([1, 2, 3].includes(answer.controllerId));
     }
-    // Until replication exists only the leader is in sync; the three leaders are the three brokers.
+    // Every replica is in sync (the leader first, then followers as they were added); the three leaders are the three brokers.
     for (const partition of view.partitions) {
       assert.deepEqual([...partition.replicas].sort(), [1, 2, 3]);
       assert.equal(partition.leader, partition.replicas[0]);
-      assert.deepEqual(partition.isr, [partition.leader]);
+      assert.equal(partition.isr[0], partition.leader);
+      assert.deepEqual([...partition.isr].sort(), [1, 2, 3]);
       assert.equal(partition.leaderEpoch, 0);
       assert.deepEqual(partition.offline, []);
     }
@@ -210,7 +212,8 @@ describe('a three-broker cluster: topics in etcd', () => {
     assert.equal(record.topicId.toString('hex'), view.topicId);
     assert.deepEqual(record.replicaAssignment, view.partitions.map((partition) => partition.replicas));
     const states = await partitionStates(cluster, 'replicated');
-    assert.deepEqual(states.map((state) => [state.leader, state.leaderEpoch, state.isr, state.partitionEpoch]), view.partitions.map((partition) => [partition.leader, 0, [partition.leader], 0]));
+    // One write per follower added to the ISR, the leader epoch kept.
+    assert.deepEqual(states.map((state) => [state.leader, state.leaderEpoch, state.isr, state.partitionEpoch]), view.partitions.map((partition) => [partition.leader, 0, partition.isr, 2]));
     for (const broker of cluster.brokers.values()) for (const index of [0, 1, 2]) assert.ok(hostsFolder(broker, 'replicated', index), `${broker.dataDir} holds replicated-${index}`);
 
     const again = await createRaw(brokerOf(cluster, 3), { name: 'replicated', numPartitions: 1, replicationFactor: 1 });
@@ -228,12 +231,12 @@ describe('a three-broker cluster: topics in etcd', () => {
     } finally {
       await client.disconnect();
     }
-    const view = await agreedTopic(cluster, 'assigned', (topic) => topic.partitions.length === 2);
+    const view = await agreedTopic(cluster, 'assigned', (topic) => topic.partitions.length === 2 && topic.partitions.every((partition) => partition.isr.length === 2));
     assert.deepEqual(
       view.partitions.map((partition) => [partition.replicas, partition.leader, partition.isr]),
       [
-        [[2, 3], 2, [2]],
-        [[3, 1], 3, [3]],
+        [[2, 3], 2, [2, 3]],
+        [[3, 1], 3, [3, 1]],
       ],
     );
     assert.deepEqual([1, 2, 3].map((nodeId) => hostsFolder(brokerOf(cluster, nodeId), 'assigned', 0)), [false, true, true]);
@@ -303,8 +306,8 @@ describe('a three-broker cluster: topics in etcd', () => {
     } finally {
       await reader.close();
     }
-    // Data lives with the leader only (no replication yet): each leader's log holds its partitions.
-    for (const partition of view.partitions) assert.ok(hostsFolder(brokerOf(cluster, partition.leader), 'spread', partition.partition));
+    // Each replica's broker holds a log of its partition.
+    for (const partition of view.partitions) for (const nodeId of partition.replicas) assert.ok(hostsFolder(brokerOf(cluster, nodeId), 'spread', partition.partition));
 
     // A consumer group (bootstrapped through broker 3) finds its coordinator and reads every record from the leaders.
     const consumerKafka = new Kafka({ clientId: 'osprey-cluster-consumer', brokers: [brokerOf(cluster, 3).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
@@ -382,26 +385,36 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
   });
 
   test('kill -9 of a leader: an ISR member takes over, a partition without one goes offline (unclean election if allowed), and the old leader leads it again on return', async () => {
+    const broker2 = brokerOf(cluster, 2);
     const broker1 = brokerOf(cluster, 1);
     const assign = (name: string, replicas: number[], configs: { name: string; value: string }[] = []) =>
       withConnection(broker1, (connection) => connection.call(createTopicsApi, 7, { topics: [{ name, numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: replicas }], configs }], timeoutMs: 10_000, validateOnly: false }));
     for (const [name, replicas, configs] of [
       ['in-sync', [1, 2, 3], []],
       ['offline', [1, 2], []],
-      ['unclean', [1, 3], [{ name: 'unclean.leader.election.enable', value: 'true' }]],
+      ['unclean', [1, 2], [{ name: 'unclean.leader.election.enable', value: 'true' }]],
     ] as const) {
       const answer = await assign(name, [...replicas], [...configs]);
       assert.equal(answer.topics[0]?.errorCode, ErrorCode.none, `${name}: ${answer.topics[0]?.errorMessage ?? ''}`);
     }
-    // Replication would add followers that caught up to the ISR; it is a later step, so the test
-    // writes that state itself, conditioned on the revision it read (as any writer must).
-    const inSyncEntry = await cluster.store.get(partitionKey('in-sync', 0));
-    assert.ok(inSyncEntry);
-    const inSyncState = decodePartition(inSyncEntry.value);
-    assert.ok(!(inSyncState instanceof Error));
-    const widened = await cluster.store.transaction([{ key: inSyncEntry.key, modRevision: inSyncEntry.modRevision }], [{ type: 'put', key: inSyncEntry.key, value: encodePartition({ ...inSyncState, isr: [1, 3], partitionEpoch: inSyncState.partitionEpoch + 1 }) }]);
-    assert.ok(widened.succeeded);
-    await agreedTopic(cluster, 'in-sync', (topic) => JSON.stringify(topic.partitions[0]?.isr) === '[1,3]');
+    // Replication adds every caught-up follower to the ISR.
+    const isrOf = async (name: string) => [...((await partitionStates(cluster, name))[0]?.isr ?? [])].sort().join(',');
+    let isrs: string[] = [];
+    const waitForIsrs = (expected: string[], what: string) =>
+      waitUntil(
+        async () => {
+          isrs = await Promise.all(['in-sync', 'offline', 'unclean'].map(isrOf));
+          return JSON.stringify(isrs) === JSON.stringify(expected);
+        },
+        what,
+        20_000,
+        () => isrs.join(' | '),
+      );
+    await waitForIsrs(['1,2,3', '1,2', '1,2'], 'every follower to join its ISR');
+    // Broker 2 stops: the controller drops it from every ISR (its leader lives on), so 'offline' and
+    // 'unclean' are left with broker 1 alone in sync.
+    await broker2.stop();
+    await waitForIsrs(['1,3', '1', '1'], 'broker 2 to leave every ISR');
 
     // Records acknowledged by broker 1 before it dies.
     const kept = encodeRecordBatch([{ key: null, value: Buffer.from('before the crash') }]);
@@ -421,10 +434,16 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
       30_000,
       () => states.join('\n'),
     );
-    const [inSync, offline, unclean] = await Promise.all(['in-sync', 'offline', 'unclean'].map(async (name) => (await partitionStates(cluster, name))[0]!));
-    assert.deepEqual(inSync, { replicas: [1, 2, 3], leader: 3, leaderEpoch: 1, isr: [3], partitionEpoch: 2 });
-    assert.deepEqual(offline, { replicas: [1, 2], leader: -1, leaderEpoch: 1, isr: [1], partitionEpoch: 1 });
-    assert.deepEqual(unclean, { replicas: [1, 3], leader: 3, leaderEpoch: 1, isr: [3], partitionEpoch: 1 });
+    // Partition epochs: the ISR grew (one write per follower), shrank when broker 2 left, then the election.
+    const [inSync, offline] = await Promise.all(['in-sync', 'offline'].map(async (name) => (await partitionStates(cluster, name))[0]!));
+    assert.deepEqual(inSync, { replicas: [1, 2, 3], leader: 3, leaderEpoch: 1, isr: [3], partitionEpoch: 4 });
+    assert.deepEqual(offline, { replicas: [1, 2], leader: -1, leaderEpoch: 1, isr: [1], partitionEpoch: 3 });
+    // Broker 2 returns: out of sync, it may lead only where unclean election is allowed.
+    cluster.brokers.set(2, await broker2.restart());
+    await waitUntil(async () => (await partitionStates(cluster, 'unclean'))[0]?.leader === 2, 'broker 2 to lead the unclean partition', 20_000);
+    const unclean = (await partitionStates(cluster, 'unclean'))[0]!;
+    assert.deepEqual(unclean, { replicas: [1, 2], leader: 2, leaderEpoch: 2, isr: [2], partitionEpoch: 4 });
+    assert.deepEqual((await partitionStates(cluster, 'offline'))[0], offline, 'the offline partition stays offline');
 
     // The survivors agree, name broker 1 offline, and answer LEADER_NOT_AVAILABLE for the offline partition.
     const inSyncView = await agreedTopic(cluster, 'in-sync', (topic) => topic.partitions[0]?.leader === 3, [2, 3]);
@@ -446,15 +465,20 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
     type Described = { partitions: { leader: number; replicas: number[]; isr: number[]; offlineReplicas: number[] }[] };
     const described = await ospreyJson<Described>(brokerOf(cluster, 3), ['topic', 'describe', 'offline']);
     assert.deepEqual(described.partitions.map((partition) => [partition.leader, partition.replicas, partition.isr, partition.offlineReplicas]), [[-1, [1, 2], [1], [1]]]);
+    // Broker 2, back, follows broker 3 and joins its ISR.
+    await agreedTopic(cluster, 'in-sync', (topic) => JSON.stringify(topic.partitions[0]?.isr) === '[3,2]', [2, 3]);
     const table = await osprey(brokerOf(cluster, 3), ['topic', 'describe', 'in-sync']);
     assertSucceeded(table);
-    assert.match(table.stdout, /^\s*0\s+3\s+1,2,3\s+3\s+1\s/m, table.stdout);
+    assert.match(table.stdout, /^\s*0\s+3\s+1,2,3\s+3,2\s+1\s/m, table.stdout);
 
     // Broker 1 returns (once its old lease lapsed): the offline partition is its again, with its records.
     const restarted = await broker1.restart();
     cluster.brokers.set(1, restarted);
     const back = await agreedTopic(cluster, 'offline', (topic) => topic.partitions[0]?.leader === 1);
-    assert.deepEqual(back.partitions[0], { partition: 0, errorCode: ErrorCode.none, leader: 1, leaderEpoch: 2, replicas: [1, 2], isr: [1], offline: [] });
+    assert.deepEqual({ ...back.partitions[0], isr: [] }, { partition: 0, errorCode: ErrorCode.none, leader: 1, leaderEpoch: 2, replicas: [1, 2], isr: [], offline: [] });
+    assert.equal(back.partitions[0]?.isr[0], 1);
+    // Broker 2 follows it, catches up and joins its ISR again.
+    await agreedTopic(cluster, 'offline', (topic) => JSON.stringify(topic.partitions[0]?.isr) === '[1,2]');
     // The partitions it lost stay with their new leaders.
     assert.equal((await agreedTopic(cluster, 'in-sync', () => true)).partitions[0]?.leader, 3);
     const reader = new PartitionReader(restarted.bootstrap, 'osprey-cluster-failover-reader');

@@ -17,8 +17,13 @@ test('a new partition: first replica leads, alone in the ISR, epochs 0', () => {
 });
 
 test('a live leader stays', () => {
-  assert.equal(electLeader(led, new Set([1]), false), null);
+  assert.equal(electLeader(led, new Set([1, 2]), false), null);
   assert.equal(electLeader(led, new Set([1, 2, 3]), true), null);
+});
+
+test('leader live, a follower of the ISR gone: it leaves the ISR, the leader epoch stays', () => {
+  assert.deepEqual(electLeader(led, new Set([1]), false), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 5, isr: [1], partitionEpoch: 10 });
+  assert.deepEqual(electLeader(led, new Set([1, 3]), true), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 5, isr: [1], partitionEpoch: 10 });
 });
 
 test('leader gone, an ISR member live: it leads, the dead leave the ISR, epochs bumped', () => {

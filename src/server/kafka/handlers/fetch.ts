@@ -6,8 +6,10 @@
  * sessions (KIP-227) are declined: sessionId 0 tells the client to keep sending full requests.
  * A topic deleted while a fetch waits (or reads) answers UNKNOWN_TOPIC_OR_PARTITION for its
  * partitions (UNKNOWN_TOPIC_ID when fetched by id, v13+); the connection and the other partitions go on.
- * Not implemented yet: follower fetches (replication), transactions (no aborted transactions ever),
- * rack-aware preferred replicas.
+ * A follower's fetch (replica id ≥ 0, docs/cluster.md "Replication") reads up to what is durable on
+ * the leader and tells the leader its log end (the fetch offset); a leader epoch other than the
+ * leader's is fenced (FENCED_LEADER_EPOCH when older, UNKNOWN_LEADER_EPOCH when newer).
+ * Not implemented yet: transactions (no aborted transactions ever), rack-aware preferred replicas.
  */
 import type { Broker } from '../../../broker/broker.js';
 import { fetchWithWait } from '../../../broker/fetch.js';
@@ -26,6 +28,20 @@ function resolveTarget(broker: Broker, topicName: string, topicId: Buffer, byId:
   return { partition, errorCode, fetchOffset: offsetFromWire(fetchOffset), partitionMaxBytes, deletedErrorCode: byId ? ErrorCode.unknownTopicId : ErrorCode.unknownTopicOrPartition };
 }
 
+/**
+ * Replication: a follower's fetch of one partition. Fenced when its leader epoch is not ours; else
+ * the leader learns the follower's log end, and the read may go up to what is durable here.
+ */
+function replicaTarget(target: FetchTarget, replicaId: number, currentLeaderEpoch: number): FetchTarget {
+  const replication = target.partition?.replication ?? null;
+  if (target.errorCode !== ErrorCode.none || replication === null) return { ...target, fromReplica: true };
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== replication.leaderEpoch) {
+    return { ...target, errorCode: currentLeaderEpoch < replication.leaderEpoch ? ErrorCode.fencedLeaderEpoch : ErrorCode.unknownLeaderEpoch };
+  }
+  if (target.fetchOffset !== null) replication.followerFetched(replicaId, target.fetchOffset);
+  return { ...target, fromReplica: true };
+}
+
 export const fetchHandler = defineHandler({
   request: fetchRequest,
   response: fetchResponse,
@@ -38,10 +54,13 @@ export const fetchHandler = defineHandler({
       // We never hand out sessions, so any session id is unknown to us.
       return { throttleTimeMs: 0, errorCode: ErrorCode.fetchSessionIdNotFound, sessionId: 0, responses: [] };
     }
+    // Replication: a broker's own node id marks a follower's fetch (v15 moved it into replicaState).
+    const replicaId = apiVersion >= 15 ? request.replicaState.replicaId : request.replicaId;
     const targets: FetchTarget[] = [];
     for (const topic of request.topics) {
       for (const partition of topic.partitions) {
-        targets.push(resolveTarget(broker, topic.topic, topic.topicId, byId, partition.partition, partition.fetchOffset, partition.partitionMaxBytes));
+        const target = resolveTarget(broker, topic.topic, topic.topicId, byId, partition.partition, partition.fetchOffset, partition.partitionMaxBytes);
+        targets.push(replicaId >= 0 ? replicaTarget(target, replicaId, partition.currentLeaderEpoch) : target);
       }
     }
     const results = await fetchWithWait(broker, targets, {

@@ -11,13 +11,17 @@
  * A partition still being recovered at start-up answers NOT_LEADER_OR_FOLLOWER (retriable); a
  * compressed batch declaring more than limits.maxDecompressedBytes, MESSAGE_TOO_LARGE. A topic whose
  * compression.type is a codec stores every batch in it: others are recompressed on the way in.
+ * In a cluster, acks -1 on a partition with followers is answered once every in-sync replica holds
+ * the batch (the high watermark passed it, cluster/leader-replicas.ts), REQUEST_TIMED_OUT when that
+ * takes longer than the request's timeoutMs; acks 1 as on a single broker.
  * Not implemented yet: transactions.
  */
 import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
 import { checkBatch, produceInOrder } from '../../../broker/produce.js';
 import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
 import type { PartitionProduceResult } from '../../../broker/produce.js';
-import { offsetToWire } from '../../../broker/offset.js';
+import { asOffset, offsetToWire } from '../../../broker/offset.js';
+import { readLastOffsetDelta } from '../../../protocol/kafka/batch-header.js';
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { produceRequest, produceResponse } from '../../../protocol/kafka/messages/produce.js';
 import { defineHandler } from '../handler.js';
@@ -27,6 +31,19 @@ const firstStoredProduceVersion = 3;
 
 function failed(errorCode: number, errorMessage: string): PartitionProduceResult {
   return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
+}
+
+/**
+ * Replication, acks=all: the answer once every in-sync replica holds the batch (a single replica:
+ * at once), else REQUEST_TIMED_OUT after timeoutMs. `records` is the batch as sent (its record count
+ * is what the log stored).
+ */
+async function awaitReplicas(partition: Partition, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
+  const replication = partition.replication;
+  if (replication === null || result.baseOffset === null) return result;
+  const endOffset = asOffset(result.baseOffset + readLastOffsetDelta(records, 0) + 1);
+  if (await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0))) return result;
+  return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
 }
 
 /**
@@ -86,6 +103,8 @@ export const produceHandler = defineHandler({
                   checkBatch(partitionData.records, partition, apiVersion) ??
                   checkDecompressedSize(partitionData.records!, context.broker.config.limits.maxDecompressedBytes) ??
                   (await produceInOrder(context.broker, partition, partitionData.records!, acks));
+                // Replication: acks=all waits until every in-sync replica holds the batch.
+                if (acks === -1 && result.errorCode === ErrorCode.none) result = await awaitReplicas(partition, result, partitionData.records!, request.timeoutMs);
               }
             }
             if (result.errorCode !== ErrorCode.none) {
