@@ -33,11 +33,13 @@ export type FlushPolicy = 'always' | 'interval' | 'never';
  *
  *   cycle 1: journal ◄─ b1 b2        unwritten: [ b1 b2 ]
  *   cycle 2: journal ◄─ b3           unwritten: [ b1 b2 | b3 ]
- *   cycle 3: journal ◄─ b4  ║ writev b1 b2 b3 at their positions (one call, beside the commit)
+ *   cycle 3: journal ◄─ b4   acknowledged;  then in the background: writev b1 b2 b3 b4 at their
+ *                                            positions (one call; write-outs queued one at a time)
  *
  * The unwritten batches are kept in memory, where reads find them (readUnwritten), until they are
  * written out: once they reach the journal's per-log size, when the write-behind budget asks (too
- * many bytes or too old, broker-wide), when a segment is sealed, and on flush() and close. So the
+ * many bytes or too old, broker-wide), when a segment is sealed, and on flush() and close. Appends
+ * never wait for a write-out, except a cycle retrying a failed one and a seal or flush. So the
  * `durable` mark runs ahead of `written` here. The segment files stay unsynced (`dirty`) until a
  * flush(), a seal, or the journal reclaiming its space asks for it. A third mark follows that:
  * `segmentSynced`, below which the segment files themselves are fsynced; only it moves the recovery
