@@ -18,7 +18,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { connectAmqp, elapsedMs, expect, ExampleFailure, runExample, waitUntil } from './lib/example-runtime.js';
 
 const exchangeName = 'signup.events';
@@ -96,7 +96,7 @@ async function startServer(users: Map<string, User>, channel: ConfirmChannel): P
 }
 
 /** A worker: its own connection and queue; does its slow work for each event, then acks it. */
-async function startWorker(kind: 'mail' | 'SMS', queueName: string, workMs: number, done: string[]): Promise<ChannelModel> {
+async function startWorker(kind: 'mail' | 'SMS', queueName: string, workMs: number, done: string[]): Promise<{ close(): Promise<void> }> {
   const connection = await connectAmqp();
   const channel = await connection.createChannel();
   await channel.prefetch(1);
@@ -111,7 +111,13 @@ async function startWorker(kind: 'mail' | 'SMS', queueName: string, workMs: numb
       channel.ack(message);
     });
   });
-  return connection;
+  return {
+    // The channel first: its close-ok comes after the broker took the acks sent before it.
+    async close() {
+      await channel.close();
+      await connection.close();
+    },
+  };
 }
 
 async function declareTopology(): Promise<void> {
