@@ -104,7 +104,8 @@ export const produceHandler = defineHandler({
                   checkDecompressedSize(partitionData.records!, context.broker.config.limits.maxDecompressedBytes) ??
                   (await produceInOrder(context.broker, partition, partitionData.records!, acks));
                 // Replication: acks=all waits until every in-sync replica holds the batch.
-                if (acks === -1 && result.errorCode === ErrorCode.none) result = await awaitReplicas(partition, result, partitionData.records!, request.timeoutMs);
+                // (A partition without followers, every one on a single broker, skips the extra await.)
+                if (acks === -1 && result.errorCode === ErrorCode.none && partition.replication !== null) result = await awaitReplicas(partition, result, partitionData.records!, request.timeoutMs);
               }
             }
             if (result.errorCode !== ErrorCode.none) {
