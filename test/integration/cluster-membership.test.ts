@@ -13,46 +13,19 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KeyValue } from '../../src/cluster/cluster-store.js';
-import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
-import { brokersPrefix, controllerKey, decodeController, decodeRegistration, encodeRegistration } from '../../src/cluster/keys.js';
+import { brokersPrefix, controllerKey, decodeRegistration, encodeRegistration } from '../../src/cluster/keys.js';
 import type { BrokerRegistration } from '../../src/cluster/keys.js';
-import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { cliEntry, isolatedEnvironment, startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
-import type { BrokerProcess } from '../helpers/broker-process.js';
-import { startTestEtcd } from '../helpers/etcd-process.js';
+import { startTestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
 import { rawApi, withConnection } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
 
 const metadataApi = rawApi(metadataRequest, metadataResponse);
 const leaseTtlSeconds = 2;
 
-interface Cluster {
-  readonly etcd: EtcdProcess;
-  readonly store: EtcdClusterStore;
-  readonly brokers: Map<number, BrokerProcess>;
-}
-
-function clusterArgs(etcd: EtcdProcess, nodeId: number, extra: readonly string[] = []): string[] {
-  return ['--node-id', String(nodeId), '--etcd-endpoints', etcd.endpoint, '--etcd-lease-ttl-seconds', String(leaseTtlSeconds), '--amqp-port', '-1', '--http-port', '-1', ...extra];
-}
-
-async function startCluster(nodeIds: readonly number[]): Promise<Cluster> {
-  const etcd = await startTestEtcd();
-  const store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
-  const brokers = new Map<number, BrokerProcess>();
-  const started = await Promise.all(nodeIds.map((nodeId) => startBrokerProcess({ args: clusterArgs(etcd, nodeId, ['--rack', `rack-${nodeId}`]) })));
-  started.forEach((broker, index) => brokers.set(nodeIds[index] ?? -1, broker));
-  return { etcd, store, brokers };
-}
-
-async function stopCluster(cluster: Cluster): Promise<void> {
-  await Promise.all([...cluster.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
-  cluster.store.close();
-  await cluster.etcd.stop();
-}
-
-async function registrations(store: EtcdClusterStore): Promise<Map<number, BrokerRegistration & { entry: KeyValue }>> {
+async function registrations(store: TestCluster['store']): Promise<Map<number, BrokerRegistration & { entry: KeyValue }>> {
   const range = await store.rangeByPrefix(brokersPrefix);
   const found = new Map<number, BrokerRegistration & { entry: KeyValue }>();
   for (const entry of range.entries) {
@@ -63,41 +36,27 @@ async function registrations(store: EtcdClusterStore): Promise<Map<number, Broke
   return found;
 }
 
-async function controller(store: EtcdClusterStore): Promise<{ nodeId: number; epoch: bigint } | null> {
-  const entry = await store.get(controllerKey);
-  if (entry === null) return null;
-  const record = decodeController(entry.value);
-  assert.ok(!(record instanceof Error), String(record));
-  return { nodeId: record.nodeId, epoch: entry.createRevision };
-}
-
 function occurrences(text: string, pattern: RegExp): number {
   return text.split('\n').filter((line) => pattern.test(line)).length;
 }
 
-async function waitForController(cluster: Cluster, accept: (current: { nodeId: number; epoch: bigint }) => boolean, what: string): Promise<{ nodeId: number; epoch: bigint }> {
+async function waitForController(cluster: TestCluster, accept: (current: { nodeId: number; epoch: bigint }) => boolean, what: string): Promise<{ nodeId: number; epoch: bigint }> {
   let found: { nodeId: number; epoch: bigint } | null = null;
   await waitUntil(async () => {
-    found = await controller(cluster.store);
+    found = await cluster.controller();
     return found !== null && accept(found);
   }, what, 30_000, () => `controller key: ${JSON.stringify(found, (_, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))}`);
   assert.ok(found !== null);
   return found;
 }
 
-function brokerOf(cluster: Cluster, nodeId: number): BrokerProcess {
-  const broker = cluster.brokers.get(nodeId);
-  assert.ok(broker !== undefined, `no broker ${nodeId}`);
-  return broker;
-}
-
 test('three brokers register with what they advertise, exactly one is controller, and it sees all three join', async () => {
-  const cluster = await startCluster([1, 2, 3]);
+  const cluster = await startTestCluster({ nodeIds: [1, 2, 3], racks: true });
   try {
     const registered = await registrations(cluster.store);
     assert.deepEqual([...registered.keys()].sort(), [1, 2, 3]);
     for (const [nodeId, registration] of registered) {
-      const broker = brokerOf(cluster, nodeId);
+      const broker = cluster.broker(nodeId);
       assert.deepEqual({ host: registration.host, kafkaPort: registration.kafkaPort, rack: registration.rack, leaseTtlSeconds: registration.leaseTtlSeconds }, { host: broker.host, kafkaPort: broker.port, rack: `rack-${nodeId}`, leaseTtlSeconds });
       assert.notEqual(registration.entry.leaseId, null, 'a registration lives under a lease');
     }
@@ -108,8 +67,8 @@ test('three brokers register with what they advertise, exactly one is controller
     assert.ok(registered.has(elected.nodeId));
     assert.equal((await cluster.store.get(controllerKey))?.leaseId, registered.get(elected.nodeId)?.entry.leaseId, "the controller key hangs on the controller's own lease");
 
-    const controllerBroker = brokerOf(cluster, elected.nodeId);
-    for (const nodeId of [1, 2, 3]) await controllerBroker.waitForLog(new RegExp(`INFO broker joined component=cluster nodeId=${nodeId} host=127\\.0\\.0\\.1 port=${brokerOf(cluster, nodeId).port} rack=rack-${nodeId}`), 20_000);
+    const controllerBroker = cluster.broker(elected.nodeId);
+    for (const nodeId of [1, 2, 3]) await controllerBroker.waitForLog(new RegExp(`INFO broker joined component=cluster nodeId=${nodeId} host=127\\.0\\.0\\.1 port=${cluster.broker(nodeId).port} rack=rack-${nodeId}`), 20_000);
     for (const [nodeId, broker] of cluster.brokers) {
       if (nodeId === elected.nodeId) continue;
       await broker.waitForLog(new RegExp(`controller is another broker component=cluster controllerId=${elected.nodeId} epoch=${elected.epoch}`), 20_000);
@@ -118,7 +77,7 @@ test('three brokers register with what they advertise, exactly one is controller
     assert.deepEqual(electedLines.sort(), [0, 0, 1], 'exactly one broker was ever elected');
 
     // Every broker answers Metadata for the whole cluster: every registration, and the controller.
-    const everyBroker = JSON.stringify([1, 2, 3].map((nodeId) => [nodeId, brokerOf(cluster, nodeId).host, brokerOf(cluster, nodeId).port, `rack-${nodeId}`]));
+    const everyBroker = JSON.stringify([1, 2, 3].map((nodeId) => [nodeId, cluster.broker(nodeId).host, cluster.broker(nodeId).port, `rack-${nodeId}`]));
     for (const broker of cluster.brokers.values()) {
       let seen = '';
       await waitUntil(
@@ -133,85 +92,84 @@ test('three brokers register with what they advertise, exactly one is controller
       );
     }
   } finally {
-    await stopCluster(cluster);
+    await cluster.stop();
   }
 });
 
 test('kill -9 of the controller: another broker takes over once its lease lapses, with a larger epoch', async () => {
-  const cluster = await startCluster([1, 2, 3]);
+  const cluster = await startTestCluster({ nodeIds: [1, 2, 3], racks: true });
   try {
     const first = await waitForController(cluster, () => true, 'a controller');
-    const crashed = brokerOf(cluster, first.nodeId);
+    const crashed = cluster.broker(first.nodeId);
     await crashed.kill9();
     // Right after the crash the lease is still alive: the key and the registration outlive the process.
     const second = await waitForController(cluster, (current) => current.nodeId !== first.nodeId, `a controller other than ${first.nodeId}`);
     assert.ok(second.epoch > first.epoch, `epoch ${second.epoch} after ${first.epoch}`);
     assert.equal((await registrations(cluster.store)).has(first.nodeId), false, "the crashed broker's registration went with its lease");
 
-    const successor = brokerOf(cluster, second.nodeId);
+    const successor = cluster.broker(second.nodeId);
     await successor.waitForLog(new RegExp(`INFO elected controller component=cluster nodeId=${second.nodeId} epoch=${second.epoch}`), 20_000);
     const bystanderId = [1, 2, 3].find((nodeId) => nodeId !== first.nodeId && nodeId !== second.nodeId) ?? -1;
-    await brokerOf(cluster, bystanderId).waitForLog(new RegExp(`controller is another broker component=cluster controllerId=${second.nodeId} epoch=${second.epoch}`), 20_000);
+    await cluster.broker(bystanderId).waitForLog(new RegExp(`controller is another broker component=cluster controllerId=${second.nodeId} epoch=${second.epoch}`), 20_000);
     for (const broker of cluster.brokers.values()) {
       if (broker !== successor) assert.equal(occurrences(broker.logs(), new RegExp(`elected controller component=cluster nodeId=\\d+ epoch=${second.epoch}`)), 0);
     }
   } finally {
-    await stopCluster(cluster);
+    await cluster.stop();
   }
 });
 
 test('a broker stopped cleanly leaves at once: its registration is gone when it exits, and the controller says so', async () => {
-  const cluster = await startCluster([1, 2, 3]);
+  const cluster = await startTestCluster({ nodeIds: [1, 2, 3], racks: true });
   try {
     const elected = await waitForController(cluster, () => true, 'a controller');
     const leavingId = [1, 2, 3].find((nodeId) => nodeId !== elected.nodeId) ?? -1;
-    await brokerOf(cluster, elected.nodeId).waitForLog(new RegExp(`broker joined component=cluster nodeId=${leavingId} `), 20_000);
-    await brokerOf(cluster, leavingId).stop();
+    await cluster.broker(elected.nodeId).waitForLog(new RegExp(`broker joined component=cluster nodeId=${leavingId} `), 20_000);
+    await cluster.broker(leavingId).stop();
     // No wait: the lease was revoked before the process exited.
     assert.equal((await registrations(cluster.store)).has(leavingId), false);
-    assert.match(brokerOf(cluster, leavingId).logs(), new RegExp(`INFO left the cluster component=cluster nodeId=${leavingId}`));
-    await brokerOf(cluster, elected.nodeId).waitForLog(new RegExp(`INFO broker left component=cluster nodeId=${leavingId}$`), 20_000);
+    assert.match(cluster.broker(leavingId).logs(), new RegExp(`INFO left the cluster component=cluster nodeId=${leavingId}`));
+    await cluster.broker(elected.nodeId).waitForLog(new RegExp(`INFO broker left component=cluster nodeId=${leavingId}$`), 20_000);
 
     // The controller stopped cleanly: its key is gone at once too, and another broker is elected.
-    await brokerOf(cluster, elected.nodeId).stop();
-    const after = await controller(cluster.store);
+    await cluster.broker(elected.nodeId).stop();
+    const after = await cluster.controller();
     assert.ok(after === null || after.nodeId !== elected.nodeId, `controller key still names ${elected.nodeId}`);
     const remainingId = [1, 2, 3].find((nodeId) => nodeId !== elected.nodeId && nodeId !== leavingId) ?? -1;
     const successor = await waitForController(cluster, (current) => current.nodeId === remainingId, `broker ${remainingId} as controller`);
     assert.ok(successor.epoch > elected.epoch);
   } finally {
-    await stopCluster(cluster);
+    await cluster.stop();
   }
 });
 
 test('a broker restarted after kill -9 registers again under its node id, once its old lease is gone', async () => {
-  const cluster = await startCluster([1, 2]);
+  const cluster = await startTestCluster({ nodeIds: [1, 2], racks: true });
   try {
     const elected = await waitForController(cluster, () => true, 'a controller');
     const crashedId = elected.nodeId === 1 ? 2 : 1;
-    const crashed = brokerOf(cluster, crashedId);
-    const controllerBroker = brokerOf(cluster, elected.nodeId);
+    const crashed = cluster.broker(crashedId);
+    const controllerBroker = cluster.broker(elected.nodeId);
     await controllerBroker.waitForLog(new RegExp(`broker joined component=cluster nodeId=${crashedId} `), 20_000);
     const before = (await registrations(cluster.store)).get(crashedId);
     assert.ok(before !== undefined);
     await crashed.kill9();
     // Restarted at once: whether the old lease has lapsed by the time it looks depends on how fast it
     // starts; either way it must end up registered anew (the waiting path has its own test below).
-    const restarted = await crashed.restart();
-    cluster.brokers.set(crashedId, restarted);
+    await cluster.restart(crashedId);
     const after = (await registrations(cluster.store)).get(crashedId);
     assert.ok(after !== undefined && after.entry.createRevision > before.entry.createRevision && after.entry.leaseId !== before.entry.leaseId, 'a new registration under a new lease');
     assert.equal(after.kafkaPort, crashed.port);
     await controllerBroker.waitForLog(new RegExp(`INFO broker left component=cluster nodeId=${crashedId}$`), 20_000);
     await waitUntil(() => occurrences(controllerBroker.logs(), new RegExp(`INFO broker joined component=cluster nodeId=${crashedId} `)) === 2, `the controller to see broker ${crashedId} join again`, 20_000, () => controllerBroker.logs());
   } finally {
-    await stopCluster(cluster);
+    await cluster.stop();
   }
 });
 
 test('a node id held under a lease nobody renews any more (a crashed earlier run): the broker waits for it to lapse, then registers', async () => {
-  const etcd = await startTestEtcd();
-  const store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
+  const cluster = await startTestCluster({ nodeIds: [] });
+  const { store } = cluster;
   try {
     // What a run killed a moment ago leaves behind: its key under a lease that is still alive. The
     // value claims a longer TTL than the lease has, so the broker's wait (claimed TTL + 2 s) outlasts
@@ -221,7 +179,7 @@ test('a node id held under a lease nobody renews any more (a crashed earlier run
     const held = await store.transaction([{ key: `${brokersPrefix}5`, modRevision: 0n }], [{ type: 'put', key: `${brokersPrefix}5`, value: encodeRegistration(stale), lease }]);
     assert.equal(held.succeeded, true);
     // Started by hand rather than through startBrokerProcess, to see its output before it is ready.
-    const child = spawn(process.execPath, [cliEntry, 'broker', '--data-dir', temporaryDirectory(), '--host', '127.0.0.1', '--kafka-port', '0', ...clusterArgs(etcd, 5)], { env: isolatedEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliEntry, 'broker', '--data-dir', temporaryDirectory(), '--host', '127.0.0.1', '--kafka-port', '0', ...cluster.args(5)], { env: isolatedEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     for (const stream of [child.stdout, child.stderr]) stream.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
@@ -241,18 +199,17 @@ test('a node id held under a lease nobody renews any more (a crashed earlier run
       assert.equal(await exited, 0, output);
     }
   } finally {
-    store.close();
-    await etcd.stop();
+    await cluster.stop();
   }
 });
 
 test('a second broker with a node id in use is refused with a clear error, and the first keeps its registration', async () => {
-  const cluster = await startCluster([1]);
+  const cluster = await startTestCluster({ nodeIds: [1], racks: true });
   try {
     const before = (await registrations(cluster.store)).get(1);
     assert.ok(before !== undefined);
-    const first = brokerOf(cluster, 1);
-    await assert.rejects(startBrokerProcess({ args: clusterArgs(cluster.etcd, 1) }), (error: unknown) => {
+    const first = cluster.broker(1);
+    await assert.rejects(startBrokerProcess({ args: cluster.args(1) }), (error: unknown) => {
       assert.ok(error instanceof Error);
       assert.match(error.message, /broker exited before it was ready \(code 1,/);
       assert.match(error.message, new RegExp(`osprey: node id 1 is already registered in etcd by 127\\.0\\.0\\.1:${first.port}, whose lease is still renewed: another broker runs with --node-id 1; give each broker a node id of its own`));
@@ -263,20 +220,20 @@ test('a second broker with a node id in use is refused with a clear error, and t
     assert.equal(after?.entry.modRevision, before.entry.modRevision);
     assert.equal(first.exitCode, null, 'the first broker runs on');
   } finally {
-    await stopCluster(cluster);
+    await cluster.stop();
   }
 });
 
 test('joining needs a node id and a reachable etcd; the advertised Kafka port is what etcd and Metadata get', async () => {
-  const etcd = await startTestEtcd();
-  const store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
+  const cluster = await startTestCluster({ nodeIds: [] });
+  const { etcd, store } = cluster;
   try {
     await assert.rejects(startBrokerProcess({ args: ['--etcd-endpoints', etcd.endpoint] }), /osprey: etcdEndpoints \(from --etcd-endpoints\) joins a cluster, where every broker needs a node id of its own: set --node-id/);
     await assert.rejects(
       startBrokerProcess({ args: ['--node-id', '4', '--etcd-endpoints', 'http://127.0.0.1:1', '--etcd-request-timeout-ms', '1000'] }),
       /osprey: cannot join the cluster through etcd at http:\/\/127\.0\.0\.1:1 \(--etcd-endpoints\): /,
     );
-    const broker = await startBrokerProcess({ args: clusterArgs(etcd, 7, ['--advertised-host', 'broker-7.example', '--advertised-kafka-port', '19099']) });
+    const broker = await startBrokerProcess({ args: cluster.args(7, ['--advertised-host', 'broker-7.example', '--advertised-kafka-port', '19099']) });
     try {
       const registration = (await registrations(store)).get(7);
       assert.deepEqual([registration?.host, registration?.kafkaPort, registration?.rack], ['broker-7.example', 19099, null]);
@@ -287,13 +244,12 @@ test('joining needs a node id and a reachable etcd; the advertised Kafka port is
     }
     assert.equal((await registrations(store)).size, 0);
   } finally {
-    store.close();
-    await etcd.stop();
+    await cluster.stop();
   }
 });
 
 test('etcd paused for longer than the lease: brokers keep answering, drop their registration and controllership, and register again when etcd is back', async () => {
-  const cluster = await startCluster([1, 2]);
+  const cluster = await startTestCluster({ nodeIds: [1, 2], racks: true });
   try {
     const first = await waitForController(cluster, () => true, 'a controller');
     const before = await registrations(cluster.store);
@@ -302,7 +258,7 @@ test('etcd paused for longer than the lease: brokers keep answering, drop their 
       for (const [nodeId, broker] of cluster.brokers) {
         await broker.waitForLog(new RegExp(`ERROR cluster lease lost: this broker is no longer registered, nor controller; registering again component=cluster nodeId=${nodeId} `), 20_000);
       }
-      await brokerOf(cluster, first.nodeId).waitForLog(new RegExp(`INFO no longer controller component=cluster nodeId=${first.nodeId} epoch=${first.epoch}`), 20_000);
+      await cluster.broker(first.nodeId).waitForLog(new RegExp(`INFO no longer controller component=cluster nodeId=${first.nodeId} epoch=${first.epoch}`), 20_000);
       // The Kafka side does not wait on etcd: it answers from the last state it saw.
       for (const broker of cluster.brokers.values()) {
         const metadata = await withConnection(broker, (connection) => connection.call(metadataApi, 1, { topics: [], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }));
@@ -319,25 +275,25 @@ test('etcd paused for longer than the lease: brokers keep answering, drop their 
     for (const nodeId of [1, 2]) assert.notEqual(after.get(nodeId)?.entry.leaseId, before.get(nodeId)?.entry.leaseId, `broker ${nodeId} under a new lease`);
     const second = await waitForController(cluster, (current) => current.epoch > first.epoch, 'a controller elected anew');
     assert.equal((await cluster.store.get(controllerKey))?.leaseId, after.get(second.nodeId)?.entry.leaseId);
-    await brokerOf(cluster, second.nodeId).waitForLog(new RegExp(`INFO elected controller component=cluster nodeId=${second.nodeId} epoch=${second.epoch}`), 20_000);
+    await cluster.broker(second.nodeId).waitForLog(new RegExp(`INFO elected controller component=cluster nodeId=${second.nodeId} epoch=${second.epoch}`), 20_000);
   } finally {
-    await stopCluster(cluster);
+    await cluster.stop();
   }
 });
 
 test('a broker stopped while etcd is out of reach still exits cleanly; its registration lapses with its lease', async () => {
-  const cluster = await startCluster([1]);
+  const cluster = await startTestCluster({ nodeIds: [1], racks: true });
   try {
     await waitForController(cluster, () => true, 'a controller');
     process.kill(cluster.etcd.pid, 'SIGSTOP');
     try {
-      await brokerOf(cluster, 1).stop(); // exit code 0, within the harness's 20 s
+      await cluster.broker(1).stop(); // exit code 0, within the harness's 20 s
     } finally {
       process.kill(cluster.etcd.pid, 'SIGCONT');
     }
-    assert.match(brokerOf(cluster, 1).logs(), /WARN could not revoke the cluster lease; the registration lapses with its TTL component=cluster /);
-    await waitUntil(async () => (await registrations(cluster.store)).size === 0 && (await controller(cluster.store)) === null, 'the registration and the controller key to lapse', 30_000);
+    assert.match(cluster.broker(1).logs(), /WARN could not revoke the cluster lease; the registration lapses with its TTL component=cluster /);
+    await waitUntil(async () => (await registrations(cluster.store)).size === 0 && (await cluster.controller()) === null, 'the registration and the controller key to lapse', 30_000);
   } finally {
-    await stopCluster(cluster);
+    await cluster.stop();
   }
 });

@@ -16,18 +16,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
-import { decodePartition, decodeTopic, partitionsPrefix, topicKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
-import type { PartitionRecord } from '../../src/cluster/keys.js';
-import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
+import { decodeTopic, partitionsPrefix, topicKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
-import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
-import { startTestEtcd } from '../helpers/etcd-process.js';
+import { startTestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
 import { assertSucceeded, osprey, ospreyJson } from '../helpers/osprey-cli.js';
 import { PartitionReader } from '../helpers/partition-reader.js';
 import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-client.js';
@@ -40,41 +37,9 @@ const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const produceApi = rawApi(produceRequest, produceResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
 const zeroTopicId = Buffer.alloc(16);
-const leaseTtlSeconds = 2;
 
-interface Cluster {
-  readonly etcd: EtcdProcess;
-  readonly store: EtcdClusterStore;
-  readonly brokers: Map<number, BrokerProcess>;
-}
-
-function clusterArgs(etcd: EtcdProcess, nodeId: number): string[] {
-  return ['--node-id', String(nodeId), '--etcd-endpoints', etcd.endpoint, '--etcd-lease-ttl-seconds', String(leaseTtlSeconds), '--amqp-port', '-1', '--http-port', '-1', '--rack', `rack-${nodeId}`];
-}
-
-async function startCluster(): Promise<Cluster> {
-  const etcd = await startTestEtcd();
-  const store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
-  const brokers = new Map<number, BrokerProcess>();
-  const started = await Promise.all([1, 2, 3].map((nodeId) => startBrokerProcess({ args: clusterArgs(etcd, nodeId) })));
-  started.forEach((broker, index) => brokers.set(index + 1, broker));
-  return { etcd, store, brokers };
-}
-
-async function stopCluster(cluster: Cluster): Promise<void> {
-  await Promise.all([...cluster.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
-  cluster.store.close();
-  await cluster.etcd.stop();
-}
-
-function brokerOf(cluster: Cluster, nodeId: number): BrokerProcess {
-  const broker = cluster.brokers.get(nodeId);
-  assert.ok(broker, `broker ${nodeId}`);
-  return broker;
-}
-
-function admin(cluster: Cluster, nodeId = 1) {
-  const kafka = new Kafka({ clientId: 'osprey-cluster-metadata', brokers: [brokerOf(cluster, nodeId).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+function admin(cluster: TestCluster, nodeId = 1) {
+  const kafka = new Kafka({ clientId: 'osprey-cluster-metadata', brokers: [cluster.broker(nodeId).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
   return kafka.admin();
 }
 
@@ -123,12 +88,12 @@ async function metadataOf(broker: BrokerProcess, topic: string): Promise<{ broke
 }
 
 /** Waits until every listed broker answers the same view of the topic, accepted by `accept`; returns it. */
-async function agreedTopic(cluster: Cluster, topic: string, accept: (view: TopicView) => boolean, nodeIds: readonly number[] = [1, 2, 3]): Promise<TopicView> {
+async function agreedTopic(cluster: TestCluster, topic: string, accept: (view: TopicView) => boolean, nodeIds: readonly number[] = [1, 2, 3]): Promise<TopicView> {
   let views: string[] = [];
   let agreed: TopicView | null = null;
   await waitUntil(
     async () => {
-      const answers = await Promise.all(nodeIds.map((nodeId) => metadataOf(brokerOf(cluster, nodeId), topic)));
+      const answers = await Promise.all(nodeIds.map((nodeId) => metadataOf(cluster.broker(nodeId), topic)));
       views = answers.map((answer) => JSON.stringify(answer.topic));
       const first = answers[0]?.topic;
       if (first === undefined || !views.every((view) => view === views[0]) || !accept(first)) return false;
@@ -145,17 +110,6 @@ async function agreedTopic(cluster: Cluster, topic: string, accept: (view: Topic
   return result;
 }
 
-async function partitionStates(cluster: Cluster, topic: string): Promise<PartitionRecord[]> {
-  const range = await cluster.store.rangeByPrefix(topicPartitionsPrefix(topic));
-  return range.entries
-    .map((entry) => ({ index: Number(entry.key.slice(topicPartitionsPrefix(topic).length)), state: decodePartition(entry.value) }))
-    .sort((left, right) => left.index - right.index)
-    .map(({ state }) => {
-      assert.ok(!(state instanceof Error), String(state));
-      return state;
-    });
-}
-
 function hostsFolder(broker: BrokerProcess, topic: string, partition: number): boolean {
   return existsSync(join(broker.dataDir, `${topic}-${partition}`));
 }
@@ -170,12 +124,12 @@ async function createRaw(broker: BrokerProcess, topic: { name: string; numPartit
 }
 
 describe('a three-broker cluster: topics in etcd', () => {
-  let cluster: Cluster;
+  let cluster: TestCluster;
   before(async () => {
-    cluster = await startCluster();
+    cluster = await startTestCluster({ racks: true });
   });
   after(async () => {
-    await stopCluster(cluster);
+    await cluster.stop();
   });
 
   test('CreateTopics with replication factor 3 (KafkaJS admin): the same metadata from every broker, as etcd holds it', async () => {
@@ -188,9 +142,9 @@ describe('a three-broker cluster: topics in etcd', () => {
     }
     // Followers catch up at once (the logs are empty) and the leaders add them to the ISR.
     const view = await agreedTopic(cluster, 'replicated', (topic) => topic.errorCode === ErrorCode.none && topic.partitions.length === 3 && topic.partitions.every((partition) => partition.isr.length === 3));
-    const answers = await Promise.all([1, 2, 3].map((nodeId) => metadataOf(brokerOf(cluster, nodeId), 'replicated')));
+    const answers = await Promise.all([1, 2, 3].map((nodeId) => metadataOf(cluster.broker(nodeId), 'replicated')));
     for (const answer of answers) {
-      assert.deepEqual(answer.brokers, [1, 2, 3].map((nodeId) => [nodeId, '127.0.0.1', brokerOf(cluster, nodeId).port, `rack-${nodeId}`]));
+      assert.deepEqual(answer.brokers, [1, 2, 3].map((nodeId) => [nodeId, '127.0.0.1', cluster.broker(nodeId).port, `rack-${nodeId}`]));
       assert.equal(answer.controllerId, answers[0]?.controllerId);
       assert.ok([1, 2, 3].includes(answer.controllerId));
     }
@@ -211,12 +165,12 @@ describe('a three-broker cluster: topics in etcd', () => {
     assert.ok(!(record instanceof Error), String(record));
     assert.equal(record.topicId.toString('hex'), view.topicId);
     assert.deepEqual(record.replicaAssignment, view.partitions.map((partition) => partition.replicas));
-    const states = await partitionStates(cluster, 'replicated');
+    const states = await cluster.partitions('replicated');
     // One write per follower added to the ISR, the leader epoch kept.
     assert.deepEqual(states.map((state) => [state.leader, state.leaderEpoch, state.isr, state.partitionEpoch]), view.partitions.map((partition) => [partition.leader, 0, partition.isr, 2]));
     for (const broker of cluster.brokers.values()) for (const index of [0, 1, 2]) assert.ok(hostsFolder(broker, 'replicated', index), `${broker.dataDir} holds replicated-${index}`);
 
-    const again = await createRaw(brokerOf(cluster, 3), { name: 'replicated', numPartitions: 1, replicationFactor: 1 });
+    const again = await createRaw(cluster.broker(3), { name: 'replicated', numPartitions: 1, replicationFactor: 1 });
     assert.equal(again.errorCode, ErrorCode.topicAlreadyExists);
   });
 
@@ -239,12 +193,12 @@ describe('a three-broker cluster: topics in etcd', () => {
         [[3, 1], 3, [3, 1]],
       ],
     );
-    assert.deepEqual([1, 2, 3].map((nodeId) => hostsFolder(brokerOf(cluster, nodeId), 'assigned', 0)), [false, true, true]);
-    assert.deepEqual([1, 2, 3].map((nodeId) => hostsFolder(brokerOf(cluster, nodeId), 'assigned', 1)), [true, false, true]);
+    assert.deepEqual([1, 2, 3].map((nodeId) => hostsFolder(cluster.broker(nodeId), 'assigned', 0)), [false, true, true]);
+    assert.deepEqual([1, 2, 3].map((nodeId) => hostsFolder(cluster.broker(nodeId), 'assigned', 1)), [true, false, true]);
   });
 
   test('refused: replication factor 4 on three brokers, assignments to unknown brokers or of uneven size', async () => {
-    const broker = brokerOf(cluster, 1);
+    const broker = cluster.broker(1);
     const tooMany = await createRaw(broker, { name: 'too-many-replicas', numPartitions: 2, replicationFactor: 4 });
     assert.equal(tooMany.errorCode, ErrorCode.invalidReplicationFactor);
     assert.match(tooMany.errorMessage ?? '', /replication factor 4 is larger than the 3 live brokers/);
@@ -266,7 +220,7 @@ describe('a three-broker cluster: topics in etcd', () => {
 
   test('KafkaJS produces to six partitions led by three brokers; every record reads back from the leaders', async () => {
     const partitionCount = 6;
-    const kafka = new Kafka({ clientId: 'osprey-cluster-producer', brokers: [brokerOf(cluster, 1).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const kafka = new Kafka({ clientId: 'osprey-cluster-producer', brokers: [cluster.broker(1).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
     const client = kafka.admin();
     await client.connect();
     try {
@@ -292,7 +246,7 @@ describe('a three-broker cluster: topics in etcd', () => {
       await producer.disconnect();
     }
 
-    const reader = new PartitionReader(brokerOf(cluster, 2).bootstrap, 'osprey-cluster-reader');
+    const reader = new PartitionReader(cluster.broker(2).bootstrap, 'osprey-cluster-reader');
     try {
       for (let partition = 0; partition < partitionCount; partition++) {
         const contents = await reader.readPartition('spread', partition);
@@ -307,10 +261,10 @@ describe('a three-broker cluster: topics in etcd', () => {
       await reader.close();
     }
     // Each replica's broker holds a log of its partition.
-    for (const partition of view.partitions) for (const nodeId of partition.replicas) assert.ok(hostsFolder(brokerOf(cluster, nodeId), 'spread', partition.partition));
+    for (const partition of view.partitions) for (const nodeId of partition.replicas) assert.ok(hostsFolder(cluster.broker(nodeId), 'spread', partition.partition));
 
     // A consumer group (bootstrapped through broker 3) finds its coordinator and reads every record from the leaders.
-    const consumerKafka = new Kafka({ clientId: 'osprey-cluster-consumer', brokers: [brokerOf(cluster, 3).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const consumerKafka = new Kafka({ clientId: 'osprey-cluster-consumer', brokers: [cluster.broker(3).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1000 } });
     const consumer = consumerKafka.consumer({ groupId: 'cluster-readers', sessionTimeout: 10_000, heartbeatInterval: 500 });
     const consumed = new Map<number, string[]>();
     let total = 0;
@@ -339,17 +293,17 @@ describe('a three-broker cluster: topics in etcd', () => {
     const notHosting = [1, 2, 3].find((nodeId) => !partition0.replicas.includes(nodeId))!;
     for (const nodeId of [follower, notHosting]) {
       const records = encodeRecordBatch([{ key: null, value: Buffer.from('misdirected') }]);
-      const produced = await withConnection(brokerOf(cluster, nodeId), (connection) =>
+      const produced = await withConnection(cluster.broker(nodeId), (connection) =>
         connection.call(produceApi, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'assigned', topicId: zeroTopicId, partitionData: [{ index: 0, records }] }] }),
       );
       assert.equal(produced.responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.notLeaderOrFollower, `produce to broker ${nodeId}`);
-      const offsets = await withConnection(brokerOf(cluster, nodeId), (connection) =>
+      const offsets = await withConnection(cluster.broker(nodeId), (connection) =>
         connection.call(listOffsetsApi, 10, { replicaId: -1, isolationLevel: 0, topics: [{ name: 'assigned', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }], timeoutMs: 5000 }),
       );
       assert.equal(offsets.topics[0]?.partitions[0]?.errorCode, ErrorCode.notLeaderOrFollower, `list offsets on broker ${nodeId}`);
     }
     const records = encodeRecordBatch([{ key: null, value: Buffer.from('to the leader') }]);
-    const produced = await withConnection(brokerOf(cluster, partition0.leader), (connection) =>
+    const produced = await withConnection(cluster.broker(partition0.leader), (connection) =>
       connection.call(produceApi, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'assigned', topicId: zeroTopicId, partitionData: [{ index: 0, records }] }] }),
     );
     assert.equal(produced.responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.none);
@@ -368,7 +322,7 @@ describe('a three-broker cluster: topics in etcd', () => {
     assert.deepEqual((await cluster.store.rangeByPrefix(topicPartitionsPrefix('replicated'))).entries, []);
     await waitUntil(() => [...cluster.brokers.values()].every((broker) => [0, 1, 2].every((index) => !hostsFolder(broker, 'replicated', index))), 'every broker to remove the partition folders');
     // Created again: a new topic id, placed anew.
-    const created = await createRaw(brokerOf(cluster, 2), { name: 'replicated', numPartitions: 1, replicationFactor: 1 });
+    const created = await createRaw(cluster.broker(2), { name: 'replicated', numPartitions: 1, replicationFactor: 1 });
     assert.equal(created.errorCode, ErrorCode.none);
     const view = await agreedTopic(cluster, 'replicated', (topic) => topic.errorCode === ErrorCode.none);
     assert.equal(view.partitions.length, 1);
@@ -376,17 +330,17 @@ describe('a three-broker cluster: topics in etcd', () => {
 });
 
 describe('a three-broker cluster: the controller moves partition leadership', () => {
-  let cluster: Cluster;
+  let cluster: TestCluster;
   before(async () => {
-    cluster = await startCluster();
+    cluster = await startTestCluster({ racks: true });
   });
   after(async () => {
-    await stopCluster(cluster);
+    await cluster.stop();
   });
 
   test('kill -9 of a leader: an ISR member takes over, a partition without one goes offline (unclean election if allowed), and the old leader leads it again on return', async () => {
-    const broker2 = brokerOf(cluster, 2);
-    const broker1 = brokerOf(cluster, 1);
+    const broker2 = cluster.broker(2);
+    const broker1 = cluster.broker(1);
     const assign = (name: string, replicas: number[], configs: { name: string; value: string }[] = []) =>
       withConnection(broker1, (connection) => connection.call(createTopicsApi, 7, { topics: [{ name, numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: replicas }], configs }], timeoutMs: 10_000, validateOnly: false }));
     for (const [name, replicas, configs] of [
@@ -398,7 +352,7 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
       assert.equal(answer.topics[0]?.errorCode, ErrorCode.none, `${name}: ${answer.topics[0]?.errorMessage ?? ''}`);
     }
     // Replication adds every caught-up follower to the ISR.
-    const isrOf = async (name: string) => [...((await partitionStates(cluster, name))[0]?.isr ?? [])].sort().join(',');
+    const isrOf = async (name: string) => [...((await cluster.partitions(name))[0]?.isr ?? [])].sort().join(',');
     let isrs: string[] = [];
     const waitForIsrs = (expected: string[], what: string) =>
       waitUntil(
@@ -427,7 +381,7 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
     let states: string[] = [];
     await waitUntil(
       async () => {
-        states = await Promise.all(['in-sync', 'offline', 'unclean'].map(async (name) => JSON.stringify((await partitionStates(cluster, name))[0])));
+        states = await Promise.all(['in-sync', 'offline', 'unclean'].map(async (name) => JSON.stringify((await cluster.partitions(name))[0])));
         return states.every((state) => !/"leader":1,/.test(state));
       },
       'the controller to move leadership off broker 1',
@@ -435,15 +389,15 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
       () => states.join('\n'),
     );
     // Partition epochs: the ISR grew (one write per follower), shrank when broker 2 left, then the election.
-    const [inSync, offline] = await Promise.all(['in-sync', 'offline'].map(async (name) => (await partitionStates(cluster, name))[0]!));
+    const [inSync, offline] = await Promise.all(['in-sync', 'offline'].map(async (name) => (await cluster.partitions(name))[0]!));
     assert.deepEqual(inSync, { replicas: [1, 2, 3], leader: 3, leaderEpoch: 1, isr: [3], partitionEpoch: 4 });
     assert.deepEqual(offline, { replicas: [1, 2], leader: -1, leaderEpoch: 1, isr: [1], partitionEpoch: 3 });
     // Broker 2 returns: out of sync, it may lead only where unclean election is allowed.
-    cluster.brokers.set(2, await broker2.restart());
-    await waitUntil(async () => (await partitionStates(cluster, 'unclean'))[0]?.leader === 2, 'broker 2 to lead the unclean partition', 20_000);
-    const unclean = (await partitionStates(cluster, 'unclean'))[0]!;
+    await cluster.restart(2);
+    await waitUntil(async () => (await cluster.partitions('unclean'))[0]?.leader === 2, 'broker 2 to lead the unclean partition', 20_000);
+    const unclean = (await cluster.partitions('unclean'))[0]!;
     assert.deepEqual(unclean, { replicas: [1, 2], leader: 2, leaderEpoch: 2, isr: [2], partitionEpoch: 4 });
-    assert.deepEqual((await partitionStates(cluster, 'offline'))[0], offline, 'the offline partition stays offline');
+    assert.deepEqual((await cluster.partitions('offline'))[0], offline, 'the offline partition stays offline');
 
     // The survivors agree, name broker 1 offline, and answer LEADER_NOT_AVAILABLE for the offline partition.
     const inSyncView = await agreedTopic(cluster, 'in-sync', (topic) => topic.partitions[0]?.leader === 3, [2, 3]);
@@ -452,28 +406,27 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
     assert.equal(offlineView.partitions[0]?.errorCode, ErrorCode.leaderNotAvailable);
     assert.deepEqual(offlineView.partitions[0]?.offline, [1]);
     const writeTo = (nodeId: number, name: string) =>
-      withConnection(brokerOf(cluster, nodeId), (connection) =>
+      withConnection(cluster.broker(nodeId), (connection) =>
         connection.call(produceApi, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name, topicId: zeroTopicId, partitionData: [{ index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(`to ${name}`) }]) }] }] }),
       );
     assert.equal((await writeTo(3, 'in-sync')).responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.none, 'the new leader takes writes');
     assert.equal((await writeTo(2, 'offline')).responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.notLeaderOrFollower, 'nobody leads the offline partition');
 
     // The command line shows it too: live brokers and the controller, leaders, replicas, ISR, offline replicas.
-    const info = await ospreyJson<{ controllerId: number; brokers: { nodeId: number; rack: string | null }[] }>(brokerOf(cluster, 2), ['cluster', 'info']);
+    const info = await ospreyJson<{ controllerId: number; brokers: { nodeId: number; rack: string | null }[] }>(cluster.broker(2), ['cluster', 'info']);
     assert.deepEqual(info.brokers.map((entry) => [entry.nodeId, entry.rack]), [[2, 'rack-2'], [3, 'rack-3']]);
     assert.ok([2, 3].includes(info.controllerId), `controller ${info.controllerId}`);
     type Described = { partitions: { leader: number; replicas: number[]; isr: number[]; offlineReplicas: number[] }[] };
-    const described = await ospreyJson<Described>(brokerOf(cluster, 3), ['topic', 'describe', 'offline']);
+    const described = await ospreyJson<Described>(cluster.broker(3), ['topic', 'describe', 'offline']);
     assert.deepEqual(described.partitions.map((partition) => [partition.leader, partition.replicas, partition.isr, partition.offlineReplicas]), [[-1, [1, 2], [1], [1]]]);
     // Broker 2, back, follows broker 3 and joins its ISR.
     await agreedTopic(cluster, 'in-sync', (topic) => JSON.stringify(topic.partitions[0]?.isr) === '[3,2]', [2, 3]);
-    const table = await osprey(brokerOf(cluster, 3), ['topic', 'describe', 'in-sync']);
+    const table = await osprey(cluster.broker(3), ['topic', 'describe', 'in-sync']);
     assertSucceeded(table);
     assert.match(table.stdout, /^\s*0\s+3\s+1,2,3\s+3,2\s+1\s/m, table.stdout);
 
     // Broker 1 returns (once its old lease lapsed): the offline partition is its again, with its records.
-    const restarted = await broker1.restart();
-    cluster.brokers.set(1, restarted);
+    const restarted = await cluster.restart(1);
     const back = await agreedTopic(cluster, 'offline', (topic) => topic.partitions[0]?.leader === 1);
     assert.deepEqual({ ...back.partitions[0], isr: [] }, { partition: 0, errorCode: ErrorCode.none, leader: 1, leaderEpoch: 2, replicas: [1, 2], isr: [], offline: [] });
     assert.equal(back.partitions[0]?.isr[0], 1);

@@ -11,18 +11,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
-import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
-import { decodePartition, partitionKey } from '../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../src/cluster/keys.js';
-import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
-import { startBrokerProcess } from '../helpers/broker-process.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
-import { startTestEtcd } from '../helpers/etcd-process.js';
+import { startTestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
 import { PartitionReader } from '../helpers/partition-reader.js';
 import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
@@ -34,55 +31,18 @@ const produceApi = rawApi(produceRequest, produceResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
 const fetchApi = rawApi(fetchRequest, fetchResponse);
 const zeroTopicId = Buffer.alloc(16);
-const leaseTtlSeconds = 2;
-
-function clusterArgs(etcd: EtcdProcess, nodeId: number): string[] {
-  return ['--node-id', String(nodeId), '--etcd-endpoints', etcd.endpoint, '--etcd-lease-ttl-seconds', String(leaseTtlSeconds), '--amqp-port', '-1', '--http-port', '-1'];
-}
-
 describe('a three-broker cluster: replication', () => {
-  let etcd: EtcdProcess;
-  let store: EtcdClusterStore;
-  const brokers = new Map<number, BrokerProcess>();
-  const broker = (nodeId: number): BrokerProcess => {
-    const found = brokers.get(nodeId);
-    assert.ok(found, `broker ${nodeId}`);
-    return found;
-  };
+  let cluster: TestCluster;
+  const broker = (nodeId: number): BrokerProcess => cluster.broker(nodeId);
 
   before(async () => {
-    etcd = await startTestEtcd();
-    store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
-    const started = await Promise.all([1, 2, 3].map((nodeId) => startBrokerProcess({ args: clusterArgs(etcd, nodeId) })));
-    started.forEach((process, index) => brokers.set(index + 1, process));
+    cluster = await startTestCluster();
   });
   after(async () => {
-    await Promise.all([...brokers.values()].map((process) => (process.exitCode === null && process.exitSignal === null ? process.stop() : undefined)));
-    store.close();
-    await etcd.stop();
+    await cluster.stop();
   });
 
-  async function stateOf(topic: string): Promise<PartitionRecord> {
-    const entry = await store.get(partitionKey(topic, 0));
-    assert.ok(entry, `the partition key of ${topic}`);
-    const state = decodePartition(entry.value);
-    assert.ok(!(state instanceof Error), String(state));
-    return state;
-  }
-
-  async function waitForState(topic: string, accept: (state: PartitionRecord) => boolean, what: string): Promise<PartitionRecord> {
-    let last: PartitionRecord | null = null;
-    await waitUntil(
-      async () => {
-        last = await stateOf(topic);
-        return accept(last);
-      },
-      what,
-      20_000,
-      () => JSON.stringify(last),
-    );
-    return stateOf(topic);
-  }
+  const waitForState = (topic: string, accept: (state: PartitionRecord) => boolean, what: string): Promise<PartitionRecord> => cluster.waitForPartition(topic, 0, accept, what);
 
   async function create(topic: string, replicas: number[]): Promise<void> {
     const answer = await withConnection(broker(1), (connection) =>

@@ -1,0 +1,158 @@
+/**
+ * A real cluster for integration tests: one etcd (test/helpers/etcd-process.ts) and broker
+ * processes joined to it, with the etcd keys the tests read as their oracle (docs/cluster.md).
+ *
+ *   const cluster = await startTestCluster({ nodeIds: [1, 2, 3], racks: true });
+ *   cluster.broker(1).bootstrap                         // dial a broker
+ *   await cluster.waitForPartition('orders', 0, (state) => state.isr.length === 3, 'the ISR to grow');
+ *   await cluster.restart(2)                            // after kill9() or stop(), same data dir
+ *   await cluster.stop();
+ *
+ * Brokers get a short lease (2 s by default) so that a killed broker counts as gone quickly, and no
+ * AMQP or HTTP listener unless a test asks for one through `extraArgs`.
+ */
+import assert from 'node:assert/strict';
+import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
+import { controllerKey, decodeController, decodePartition, partitionKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
+import type { PartitionRecord } from '../../src/cluster/keys.js';
+import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
+import { startBrokerProcess } from './broker-process.js';
+import type { BrokerProcess, BrokerProcessOptions } from './broker-process.js';
+import { startTestEtcd } from './etcd-process.js';
+import { waitUntil } from './waiting.js';
+
+export interface TestClusterOptions {
+  /** The brokers started at once (none: only etcd). */
+  readonly nodeIds?: readonly number[];
+  readonly leaseTtlSeconds?: number;
+  /** Gives broker N `--rack rack-N`. */
+  readonly racks?: boolean;
+  /** More flags for broker N, after the cluster's own. */
+  readonly extraArgs?: (nodeId: number) => readonly string[];
+}
+
+export interface ControllerState {
+  readonly nodeId: number;
+  /** The controller key's createRevision (docs/cluster.md, "Controller election"). */
+  readonly epoch: bigint;
+}
+
+export class TestCluster {
+  /** The running (or stopped, or killed) broker process of each node id started. */
+  readonly brokers = new Map<number, BrokerProcess>();
+
+  constructor(
+    readonly etcd: EtcdProcess,
+    /** A client of the cluster's etcd, for reading (and, in tests that need it, writing) keys. */
+    readonly store: EtcdClusterStore,
+    private readonly options: TestClusterOptions,
+  ) {}
+
+  /** The flags that join broker `nodeId` to this cluster, `extra` after them. */
+  args(nodeId: number, extra: readonly string[] = []): string[] {
+    const leaseTtlSeconds = this.options.leaseTtlSeconds ?? 2;
+    return [
+      '--node-id', String(nodeId),
+      '--etcd-endpoints', this.etcd.endpoint,
+      '--etcd-lease-ttl-seconds', String(leaseTtlSeconds),
+      '--amqp-port', '-1',
+      '--http-port', '-1',
+      ...(this.options.racks === true ? ['--rack', `rack-${nodeId}`] : []),
+      ...(this.options.extraArgs?.(nodeId) ?? []),
+      ...extra,
+    ];
+  }
+
+  /** Starts broker `nodeId` (a fresh data dir unless `options.dataDir`) and records it. */
+  async startBroker(nodeId: number, options: BrokerProcessOptions & { readonly extra?: readonly string[] } = {}): Promise<BrokerProcess> {
+    const started = await startBrokerProcess({ ...options, args: this.args(nodeId, [...(options.extra ?? []), ...(options.args ?? [])]) });
+    this.brokers.set(nodeId, started);
+    return started;
+  }
+
+  broker(nodeId: number): BrokerProcess {
+    const found = this.brokers.get(nodeId);
+    assert.ok(found !== undefined, `no broker ${nodeId} in this cluster`);
+    return found;
+  }
+
+  /** Starts broker `nodeId` again on its data dir (after kill9() or stop()) and records the new process. */
+  async restart(nodeId: number): Promise<BrokerProcess> {
+    const restarted = await this.broker(nodeId).restart();
+    this.brokers.set(nodeId, restarted);
+    return restarted;
+  }
+
+  /** The partition's state as etcd holds it, null when the key is absent. */
+  async partition(topic: string, index: number): Promise<PartitionRecord | null> {
+    const entry = await this.store.get(partitionKey(topic, index));
+    if (entry === null) return null;
+    const state = decodePartition(entry.value);
+    assert.ok(!(state instanceof Error), `unreadable partition key ${topic}/${index}: ${String(state)}`);
+    return state;
+  }
+
+  /** Every partition state of the topic in etcd, by index. */
+  async partitions(topic: string): Promise<PartitionRecord[]> {
+    const prefix = topicPartitionsPrefix(topic);
+    const range = await this.store.rangeByPrefix(prefix);
+    return range.entries
+      .map((entry) => ({ index: Number(entry.key.slice(prefix.length)), state: decodePartition(entry.value) }))
+      .sort((left, right) => left.index - right.index)
+      .map(({ index, state }) => {
+        assert.ok(!(state instanceof Error), `unreadable partition key ${topic}/${index}: ${String(state)}`);
+        return state;
+      });
+  }
+
+  /** Waits until etcd holds a state of the partition that `accept` takes, and returns it. */
+  async waitForPartition(topic: string, index: number, accept: (state: PartitionRecord) => boolean, what: string, timeoutMs = 20_000): Promise<PartitionRecord> {
+    let last: PartitionRecord | null = null;
+    let accepted: PartitionRecord | null = null;
+    await waitUntil(
+      async () => {
+        last = await this.partition(topic, index);
+        if (last === null || !accept(last)) return false;
+        accepted = last;
+        return true;
+      },
+      what,
+      timeoutMs,
+      () => `last state of ${topic}/${index}: ${JSON.stringify(last)}`,
+    );
+    // Set in the condition above (which control flow analysis does not follow).
+    const result = accepted as PartitionRecord | null;
+    assert.ok(result !== null);
+    return result;
+  }
+
+  /** The controller as etcd names it, null when there is none. */
+  async controller(): Promise<ControllerState | null> {
+    const entry = await this.store.get(controllerKey);
+    if (entry === null) return null;
+    const record = decodeController(entry.value);
+    assert.ok(!(record instanceof Error), String(record));
+    return { nodeId: record.nodeId, epoch: entry.createRevision };
+  }
+
+  /** Stops every broker still running (SIGTERM), then etcd. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
+    this.store.close();
+    await this.etcd.stop();
+  }
+}
+
+/** Starts etcd, then the brokers of `options.nodeIds` (1, 2, 3 by default) side by side. */
+export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
+  const etcd = await startTestEtcd();
+  const store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
+  const cluster = new TestCluster(etcd, store, options);
+  try {
+    await Promise.all((options.nodeIds ?? [1, 2, 3]).map((nodeId) => cluster.startBroker(nodeId)));
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
