@@ -23,6 +23,7 @@ import { electLeadersRequest, electLeadersResponse } from '../../src/protocol/ka
 import { listPartitionReassignmentsRequest, listPartitionReassignmentsResponse } from '../../src/protocol/kafka/messages/list-partition-reassignments.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
+import { assertSucceeded, osprey, ospreyJson } from '../helpers/osprey-cli.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { PartitionReader } from '../helpers/partition-reader.js';
 import { rawApi, withConnection } from '../helpers/raw-kafka-client.js';
@@ -55,7 +56,7 @@ describe('a cluster: reassignment and leader election on request', () => {
 
   /** Waits until every broker is registered (one paused or restarted by a test registers again). */
   async function allRegistered(): Promise<void> {
-    await waitUntil(async () => (await cluster.store.rangeByPrefix(brokersPrefix)).entries.length === 3, 'every broker to be registered', 20_000);
+    await waitUntil(async () => (await cluster.store.rangeByPrefix(brokersPrefix)).entries.length === cluster.brokers.size, 'every broker to be registered', 20_000);
   }
 
   async function reassign(nodeId: number, topic: string, replicas: number[] | null): Promise<{ errorCode: number; errorMessage: string | null }> {
@@ -176,6 +177,67 @@ describe('a cluster: reassignment and leader election on request', () => {
     assert.equal(back?.leader, 1);
     assert.equal(back?.leaderEpoch, moved.leaderEpoch + 1);
     assert.deepEqual(await elect(controller.nodeId, 'preferred'), { topLevel: ErrorCode.none, partition: ErrorCode.electionNotNeeded });
+  });
+
+  test('the CLI: a broker added, osprey topic reassign --wait, osprey broker drain empties a broker, osprey cluster elect-leaders', async () => {
+    // A fourth broker, so that broker 3's replicas of the three-replica topic above have somewhere to go.
+    await cluster.startBroker(4);
+    await allRegistered();
+    const created = await osprey(broker(1), ['topic', 'create', 'drained', '--partitions', '3', '--replication-factor', '2']);
+    assertSucceeded(created);
+    for (let index = 0; index < 3; index++) await cluster.waitForPartition('drained', index, (state) => state.isr.length === 2, 'the ISR to hold both replicas');
+    const kafka = new Kafka({ clientId: 'osprey-drain', brokers: [broker(1).bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const sent = Array.from({ length: 30 }, (_, index) => ({ partition: index % 3, value: `d${index}` }));
+    try {
+      await producer.send({ topic: 'drained', acks: -1, messages: sent });
+    } finally {
+      await producer.disconnect();
+    }
+
+    // One partition onto a broker it is not on, with --wait.
+    const before = await cluster.partition('drained', 0);
+    assert.ok(before !== null);
+    const spare = [1, 2, 3, 4].find((nodeId) => !before.replicas.includes(nodeId))!;
+    const target = [spare, before.replicas[0]!];
+    const moved = await ospreyJson<{ errorCode: number; done: boolean }>(broker(1), ['topic', 'reassign', 'drained', '--partition', '0', '--replicas', target.join(','), '--wait']);
+    assert.deepEqual(moved, { ...moved, errorCode: 0, done: true });
+    const after = await cluster.partition('drained', 0);
+    assert.deepEqual(after?.replicas, target);
+    assert.equal(after?.addingReplicas, undefined);
+
+    // Drain broker 3: no partition keeps a replica on it, replication factors kept, its folders gone.
+    const drained = await ospreyJson<{ broker: number; partitions: { status: string; to: number[] }[]; done: boolean }>(broker(1), ['broker', 'drain', '3']);
+    assert.equal(drained.done, true, JSON.stringify(drained));
+    assert.ok(drained.partitions.every((entry) => entry.status === 'moved' && !entry.to.includes(3)), JSON.stringify(drained));
+    for (const topic of ['drained', 'moving', 'preferred']) {
+      const states = await cluster.partitions(topic);
+      assert.ok(states.every((state) => !state.replicas.includes(3) && state.leader !== 3), JSON.stringify(states));
+    }
+    assert.ok((await cluster.partitions('drained')).every((state) => state.replicas.length === 2), 'replication factor kept');
+    assert.equal((await cluster.partition('preferred', 0))?.replicas.length, 3, 'replication factor kept');
+    await waitUntil(() => [0, 1, 2].every((index) => !existsSync(join(broker(3).dataDir, partitionDirectoryName('drained', index)))), 'broker 3 to delete its copies');
+    const again = await ospreyJson<{ partitions: unknown[] }>(broker(1), ['broker', 'drain', '3']);
+    assert.deepEqual(again.partitions, [], 'nothing left on broker 3');
+
+    // Every record is still there.
+    for (let index = 0; index < 3; index++) {
+      const reader = new PartitionReader(broker(1).bootstrap, 'osprey-drain-reader');
+      try {
+        const values = (await reader.readPartition('drained', index)).records.map((record) => record.value?.toString('utf8'));
+        assert.deepEqual(values, sent.filter((message) => message.partition === index).map((message) => message.value));
+      } finally {
+        await reader.close();
+      }
+    }
+
+    // Preferred leaders: every partition led by its first replica afterwards (or already was).
+    const elected = await osprey(broker(2), ['cluster', 'elect-leaders', '--topic', 'drained']);
+    assertSucceeded(elected);
+    assert.match(elected.stdout, /elected/);
+    const led = await cluster.partitions('drained');
+    assert.ok(led.every((state) => state.leader === state.replicas[0]), JSON.stringify(led));
   });
 
   test('refusals: cancelling nothing, an unknown broker, an unknown partition', async () => {
