@@ -157,7 +157,8 @@ export class PartitionLeadership {
       },
       (error: unknown) => {
         if (this.partitionWatch === watch) this.partitionWatch = null;
-        logger.warn('cannot watch the partition keys; the next pass tries again', { error: error instanceof Error ? error.message : String(error) });
+        logger.warn('cannot watch the partition keys; a pass tries again soon', { error: error instanceof Error ? error.message : String(error), retryMs: this.options.retryDelayMs });
+        setTimeout(() => this.brokersChanged(), this.options.retryDelayMs).unref();
       },
     );
   }
