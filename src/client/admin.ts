@@ -273,14 +273,19 @@ export class Admin {
 
   /** ElectLeaders (sent to the controller): preferred or unclean election of the partitions named, or of all. */
   async electLeaders(partitions: readonly { topic: string; partition: number }[] | null, type: 'preferred' | 'unclean' = 'preferred'): Promise<PartitionOutcome[]> {
-    const connection = await this.controller();
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of partitions ?? []) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    const response = await connection.request(apis.electLeaders, {
+    const request = {
       electionType: type === 'preferred' ? 0 : 1,
       topicPartitions: partitions === null ? null : [...byTopic].map(([topic, indexes]) => ({ topic, partitions: indexes })),
       timeoutMs: this.client.requestTimeoutMs,
-    });
+    };
+    // Only the controller answers; the one the metadata named may have just been replaced.
+    let response = await (await this.controller()).request(apis.electLeaders, request);
+    for (let attempt = 1; attempt < 3 && response.errorCode === ErrorCode.notController; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      response = await (await this.controller()).request(apis.electLeaders, request);
+    }
     checkErrorCode(response.errorCode, 'ElectLeaders', null);
     return response.replicaElectionResults.flatMap((topic) => topic.partitionResult.map((result) => ({ topic: topic.topic, partition: result.partitionId, errorCode: result.errorCode, errorMessage: result.errorMessage })));
   }

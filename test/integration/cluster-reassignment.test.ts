@@ -247,4 +247,25 @@ describe('a cluster: reassignment and leader election on request', () => {
     assert.equal((await reassign(1, 'refused', [1, 1])).errorCode, ErrorCode.invalidReplicaAssignment);
     assert.equal((await reassign(1, 'no-such-topic', [1, 2])).errorCode, ErrorCode.unknownTopicOrPartition);
   });
+
+  test('cancelling a reassignment under way: back to the replicas before it, the broker being added left out', async () => {
+    await allRegistered();
+    await create('cancelled', [1, 2]);
+    const target = [...cluster.brokers.keys()].find((nodeId) => nodeId > 2)!;
+    assert.notEqual((await cluster.controller())?.nodeId, target, 'the paused broker is not the controller');
+    // Paused, the broker being added cannot catch up, so the reassignment stays under way.
+    process.kill(broker(target).pid, 'SIGSTOP');
+    try {
+      assert.deepEqual(await reassign(1, 'cancelled', [1, 2, target]), { errorCode: ErrorCode.none, errorMessage: null });
+      assert.deepEqual((await cluster.partition('cancelled', 0))?.addingReplicas, [target]);
+      assert.deepEqual(await reassign(2, 'cancelled', null), { errorCode: ErrorCode.none, errorMessage: null });
+    } finally {
+      process.kill(broker(target).pid, 'SIGCONT');
+    }
+    const state = await cluster.partition('cancelled', 0);
+    assert.deepEqual(state?.replicas, [1, 2]);
+    assert.equal(state?.addingReplicas, undefined);
+    assert.equal((await reassign(1, 'cancelled', null)).errorCode, ErrorCode.noReassignmentInProgress);
+    await allRegistered();
+  });
 });
