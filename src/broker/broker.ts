@@ -248,6 +248,7 @@ export class Broker {
       fileBytes: config.journalFileBytes,
       maxBytes: config.journalMaxBytes,
       unwrittenMaxBytes: config.journalUnwrittenMaxBytes,
+      writeBehindMaxAgeMs: config.journalWriteBehindMaxAgeMs,
       logger,
     });
     const broker = new Broker(config, logger, metadata, producerIds, journal);

@@ -212,6 +212,8 @@ export interface BrokerConfig {
   journalMaxBytes: number;
   /** Bytes durable in the journal and not yet written to segment files, over all partitions (storage/write-behind.ts). */
   journalUnwrittenMaxBytes: number;
+  /** How long a partition's batches may stay durable in the journal only, before they are written to its segment files (storage/write-behind.ts). */
+  journalWriteBehindMaxAgeMs: number;
   autoCreateTopics: boolean;
   /** How often retention and segment age are checked. */
   retentionCheckIntervalMs: number;
@@ -274,6 +276,7 @@ export const defaultBrokerConfig: BrokerConfig = {
   journalFileBytes: 64 * 1024 * 1024,
   journalMaxBytes: 1024 * 1024 * 1024,
   journalUnwrittenMaxBytes: 32 * 1024 * 1024,
+  journalWriteBehindMaxAgeMs: 5000,
   autoCreateTopics: true,
   retentionCheckIntervalMs: 60_000,
   logCleanerEnable: true,

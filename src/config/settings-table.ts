@@ -64,7 +64,12 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   journalUnwrittenMaxBytes: {
     type: bytes(1024 * 1024, maxInt32),
     description:
-      'Bytes of batches, over all partitions, that may be durable in the journal before they are written to their segment files (they wait in memory, where reads find them); past it the partitions holding them longest write them out. A partition also writes its batches out once it holds 256 KiB of them and after 1 s.',
+      'Bytes of batches, over all partitions, that may be durable in the journal before they are written to their segment files (they wait in memory, where reads find them); past it the partitions holding them longest write them out. A partition also writes its batches out once it holds 256 KiB of them and after journalWriteBehindMaxAgeMs.',
+  },
+  journalWriteBehindMaxAgeMs: {
+    type: milliseconds(10, maxTimerMs),
+    description:
+      'How long a partition\'s batches may be durable in the journal only before they are written to its segment files. Shorter means less to replay after a crash; longer means fewer, larger writes when many partitions each take a few batches a second (every write-out of a partition is a write to its own file, which it may have to reopen).',
   },
   autoCreateTopics: { type: boolean, description: 'Create a topic, with the topic defaults, when a client produces to or asks for one that does not exist.', kafkaName: 'auto.create.topics.enable' },
   retentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often retention and segment age are checked.', kafkaName: 'log.retention.check.interval.ms' },
