@@ -315,8 +315,9 @@ export class Broker {
     else this.logger.info('partitions recovered', fields);
   }
 
+  /** In a cluster, the cluster's (from etcd, once joined); else the one of this broker's metadata. */
   get clusterId(): string {
-    return this.metadata.clusterId;
+    return this.cluster?.clusterId ?? this.metadata.clusterId;
   }
 
   get nodeId(): number {

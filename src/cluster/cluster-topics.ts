@@ -36,6 +36,8 @@ function failure(errorCode: number, errorMessage: string): ClusterOutcome {
 
 export class ClusterTopics implements ClusterView {
   constructor(
+    /** The cluster's id, as etcd holds it (cluster-id.ts). */
+    readonly clusterId: string,
     private readonly store: ClusterStore,
     private readonly cache: MetadataCache,
     private readonly replicas: ReplicaSync,

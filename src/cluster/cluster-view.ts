@@ -28,6 +28,8 @@ export interface ClusterOutcome {
 }
 
 export interface ClusterView {
+  /** The id every broker of the cluster reports (/osprey/cluster-id in etcd). */
+  readonly clusterId: string;
   /** Live brokers (registered in etcd), by node id ascending. */
   liveBrokers(): ClusterBroker[];
   /** The controller's node id, or -1 when there is none just now. */

@@ -8,6 +8,9 @@
  *   /osprey/controller         {"formatVersion":1,"nodeId":2}
  *                              the controller, under the same lease; its createRevision is the
  *                              controller epoch
+ *   /osprey/cluster-id         {"formatVersion":1,"clusterId":"<letters, digits, - and _>"}
+ *                              written once, by the first broker to join (only if absent); never
+ *                              changed, no lease
  *   /osprey/topics/<name>      {"formatVersion":1,"topicId":"<32 hex digits>","partitionCount":3,
  *                               "configs":{"retention.ms":"60000"},"replicaAssignment":[[1,2],[2,3],[3,1]]}
  *                              written once, by the broker that received CreateTopics (only if
@@ -25,6 +28,7 @@
 export const clusterRoot = '/osprey/';
 export const brokersPrefix = `${clusterRoot}brokers/`;
 export const controllerKey = `${clusterRoot}controller`;
+export const clusterIdKey = `${clusterRoot}cluster-id`;
 
 export const topicsPrefix = `${clusterRoot}topics/`;
 export const partitionsPrefix = `${clusterRoot}partitions/`;
@@ -117,6 +121,10 @@ export function encodeController(controller: ControllerRecord): Buffer {
   return Buffer.from(JSON.stringify({ formatVersion, nodeId: controller.nodeId }));
 }
 
+export function encodeClusterId(clusterId: string): Buffer {
+  return Buffer.from(JSON.stringify({ formatVersion, clusterId }));
+}
+
 export function encodeTopic(topic: TopicRecord): Buffer {
   return Buffer.from(
     JSON.stringify({
@@ -151,6 +159,14 @@ export function decodeController(value: Buffer): ControllerRecord | Error {
   const fields = parseObject(value);
   if (fields instanceof Error) return fields;
   return isNodeId(fields['nodeId']) ? { nodeId: fields['nodeId'] } : new Error(`controller: nodeId ${JSON.stringify(fields['nodeId'])} is not a node id`);
+}
+
+/** The cluster id: what --cluster-id accepts (letters, digits, - and _), not empty. */
+export function decodeClusterId(value: Buffer): string | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  const { clusterId } = fields;
+  return typeof clusterId === 'string' && /^[A-Za-z0-9_-]+$/.test(clusterId) ? clusterId : new Error(`cluster id: ${JSON.stringify(clusterId)} is not a non-empty string of letters, digits, - and _`);
 }
 
 export function decodeTopic(value: Buffer): TopicRecord | Error {
