@@ -1,0 +1,167 @@
+/**
+ * The settings Kafka users expect of a cluster (docs/cluster.md), on a real etcd and three real
+ * broker processes started with `--min-insync-replicas 2` and `--replica-lag-time-max-ms 2000`, and
+ * leases long enough (30 s) that a paused broker still counts as live: only its leader's lag check
+ * can take it out of the ISR.
+ *
+ * - min.insync.replicas: acks=all to a partition whose ISR is smaller is refused with
+ *   NOT_ENOUGH_REPLICAS before anything is appended (the raw client's error code; KafkaJS's
+ *   KafkaJSProtocolError type), and a request waiting while the ISR shrinks below it is answered
+ *   NOT_ENOUGH_REPLICAS_AFTER_APPEND; acks=1 is not affected; a topic override wins over the broker
+ *   setting; a partition with fewer replicas needs only as many as it has (as in Kafka).
+ * - replica.lag.time.max.ms: a live follower that stops fetching (SIGSTOP) leaves the ISR after the
+ *   lag time, written by its leader, and rejoins after SIGCONT.
+ * - one cluster id: every broker answers the id etcd holds (/osprey/cluster-id) in Metadata and
+ *   DescribeCluster; a broker configured with another --cluster-id is refused at start.
+ *
+ * Oracles: etcd's keys read directly, the brokers' Produce, ListOffsets and DescribeCluster answers,
+ * KafkaJS's errors and its admin client.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import kafkajs from 'kafkajs';
+import { clusterIdKey, decodeClusterId } from '../../src/cluster/keys.js';
+import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
+import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { describeClusterRequest, describeClusterResponse } from '../../src/protocol/kafka/messages/describe-cluster.js';
+import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
+import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
+import type { BrokerProcess } from '../helpers/broker-process.js';
+import { startTestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-client.js';
+
+const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
+
+const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
+const produceApi = rawApi(produceRequest, produceResponse);
+const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
+const describeClusterApi = rawApi(describeClusterRequest, describeClusterResponse);
+const zeroTopicId = Buffer.alloc(16);
+const lagTimeMs = 2000;
+
+describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, one cluster id', () => {
+  let cluster: TestCluster;
+  const broker = (nodeId: number): BrokerProcess => cluster.broker(nodeId);
+
+  before(async () => {
+    cluster = await startTestCluster({ leaseTtlSeconds: 30, extraArgs: () => ['--min-insync-replicas', '2', '--replica-lag-time-max-ms', String(lagTimeMs)] });
+  });
+  after(async () => {
+    await cluster.stop();
+  });
+
+  async function create(topic: string, replicas: number[], configs: { name: string; value: string }[] = []): Promise<void> {
+    const answer = await withConnection(broker(1), (connection) =>
+      connection.call(createTopicsApi, 7, { topics: [{ name: topic, numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: replicas }], configs }], timeoutMs: 10_000, validateOnly: false }),
+    );
+    assert.equal(answer.topics[0]?.errorCode, ErrorCode.none, answer.topics[0]?.errorMessage ?? '');
+  }
+
+  async function produce(topic: string, acks: number, value: string, timeoutMs = 5000): Promise<{ errorCode: number; baseOffset: bigint; errorMessage: string | null }> {
+    const answer = await withConnection(broker(1), (connection) =>
+      connection.call(produceApi, 9, { acks, timeoutMs, transactionalId: null, topicData: [{ name: topic, topicId: zeroTopicId, partitionData: [{ index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(value) }]) }] }] }),
+    );
+    const partition = answer.responses[0]?.partitionResponses[0];
+    assert.ok(partition);
+    return { errorCode: partition.errorCode, baseOffset: partition.baseOffset, errorMessage: partition.errorMessage };
+  }
+
+  /** ListOffsets latest on the leader (broker 1): the high watermark. */
+  async function highWatermark(topic: string): Promise<bigint> {
+    const answer = await withConnection(broker(1), (connection) =>
+      connection.call(listOffsetsApi, 10, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }], timeoutMs: 5000 }),
+    );
+    const partition = answer.topics[0]?.partitions[0];
+    assert.equal(partition?.errorCode, ErrorCode.none);
+    return partition.offset;
+  }
+
+  test('min.insync.replicas 2 (the broker setting): the ISR shrinking under a waiting acks=all answers NOT_ENOUGH_REPLICAS_AFTER_APPEND, then acks=all is refused before appending until the follower rejoins', async () => {
+    await create('guarded', [1, 2]);
+    await cluster.waitForPartition('guarded', 0, (state) => state.isr.length === 2, 'broker 2 to join the ISR');
+    assert.equal((await produce('guarded', -1, 'both')).errorCode, ErrorCode.none);
+
+    const kafka = new Kafka({ clientId: 'osprey-min-isr', brokers: [broker(1).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+    await producer.connect();
+    process.kill(broker(2).pid, 'SIGSTOP');
+    try {
+      // Waits for broker 2, which no longer fetches; after the lag time its leader takes it out of
+      // the ISR (its lease, 30 s, is still alive), and the waiting request learns the ISR is too small.
+      const startedMs = Date.now();
+      const waited = await produce('guarded', -1, 'appended, then the ISR shrank', 25_000);
+      const elapsedMs = Date.now() - startedMs;
+      assert.equal(waited.errorCode, ErrorCode.notEnoughReplicasAfterAppend, waited.errorMessage ?? '');
+      assert.ok(elapsedMs >= lagTimeMs - 500 && elapsedMs < 15_000, `answered after ${elapsedMs} ms, once the lag time (${lagTimeMs} ms) had passed`);
+      const shrunk = await cluster.partition('guarded', 0);
+      assert.deepEqual(shrunk?.isr, [1], 'the leader removed the stalled follower in etcd');
+      assert.equal(shrunk.leaderEpoch, 0, 'shrinking the ISR keeps the leader');
+      assert.equal(await highWatermark('guarded'), 2n, 'the batch answered AFTER_APPEND is in the log');
+      await broker(1).waitForLog(/replicas left the ISR: not caught up within replica\.lag\.time\.max\.ms/, 1000);
+
+      // ISR 1 < 2: refused before anything is appended (the next acks=1 batch gets offset 2).
+      const refused = await produce('guarded', -1, 'refused');
+      assert.equal(refused.errorCode, ErrorCode.notEnoughReplicas, refused.errorMessage ?? '');
+      assert.equal(refused.baseOffset, -1n);
+      // KafkaJS retries the retriable error (none allowed here), then reports it as the cause.
+      await assert.rejects(producer.send({ topic: 'guarded', acks: -1, messages: [{ value: 'kafkajs refused' }] }), (error: unknown) => {
+        const cause = (error as { cause?: { name?: string; type?: string } }).cause;
+        assert.equal(cause?.name, 'KafkaJSProtocolError', String(error));
+        assert.equal(cause.type, 'NOT_ENOUGH_REPLICAS', String(error));
+        return true;
+      });
+      assert.equal(await highWatermark('guarded'), 2n, 'nothing refused was appended');
+      const unaffected = await produce('guarded', 1, 'acks=1 is not affected');
+      assert.equal(unaffected.errorCode, ErrorCode.none);
+      assert.equal(unaffected.baseOffset, 2n);
+
+      // A topic override of 1 wins over the broker setting: acks=all with the leader alone in the ISR
+      // (broker 2 is still paused, so it cannot join).
+      await create('override-one', [1, 2], [{ name: 'min.insync.replicas', value: '1' }]);
+      const one = await produce('override-one', -1, 'min 1');
+      assert.equal(one.errorCode, ErrorCode.none, one.errorMessage ?? '');
+      assert.deepEqual((await cluster.partition('override-one', 0))?.isr, [1]);
+
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'guarded', configNames: ['min.insync.replicas'] }] });
+      assert.equal(described.resources[0]?.configEntries[0]?.configValue, '2', 'DescribeConfigs gives the broker setting');
+    } finally {
+      process.kill(broker(2).pid, 'SIGCONT');
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+    // Resumed: it catches up, the leader adds it back, and acks=all is accepted again.
+    await cluster.waitForPartition('guarded', 0, (state) => state.isr.length === 2, 'broker 2 to rejoin the ISR');
+    const accepted = await produce('guarded', -1, 'both again');
+    assert.equal(accepted.errorCode, ErrorCode.none, accepted.errorMessage ?? '');
+    assert.equal(accepted.baseOffset, 3n);
+  });
+
+  test('a partition with fewer replicas than min.insync.replicas needs only as many as it has, as in Kafka', async () => {
+    await create('single-replica', [1], [{ name: 'min.insync.replicas', value: '3' }]);
+    const single = await produce('single-replica', -1, 'min 3 of 1 replica');
+    assert.equal(single.errorCode, ErrorCode.none, single.errorMessage ?? '');
+  });
+
+  test('every broker answers the one cluster id etcd holds; a broker configured with another is refused', async () => {
+    const entry = await cluster.store.get(clusterIdKey);
+    assert.ok(entry !== null, `${clusterIdKey} exists`);
+    const clusterId = decodeClusterId(entry.value);
+    assert.ok(typeof clusterId === 'string', String(clusterId));
+    for (const nodeId of [1, 2, 3]) {
+      const described = await withConnection(broker(nodeId), (connection) => connection.call(describeClusterApi, 0, { includeClusterAuthorizedOperations: false, includeFencedBrokers: false }));
+      assert.equal(described.clusterId, clusterId, `DescribeCluster on broker ${nodeId}`);
+      const admin = new Kafka({ clientId: 'osprey-cluster-id', brokers: [broker(nodeId).bootstrap], logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        assert.equal((await admin.describeCluster()).clusterId, clusterId, `Metadata on broker ${nodeId}`);
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    await assert.rejects(cluster.startBroker(4, { extra: ['--cluster-id', 'another-cluster'] }), /the cluster in etcd has cluster id .* but clusterId is configured as another-cluster/);
+    assert.equal(await cluster.store.get('/osprey/brokers/4'), null, 'the refused broker never registered');
+  });
+});
