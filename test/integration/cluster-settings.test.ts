@@ -13,6 +13,8 @@
  *   lag time, written by its leader, and rejoins after SIGCONT.
  * - one cluster id: every broker answers the id etcd holds (/osprey/cluster-id) in Metadata and
  *   DescribeCluster; a broker configured with another --cluster-id is refused at start.
+ * - CreatePartitions, AlterConfigs and IncrementalAlterConfigs on a topic of the cluster, sent to
+ *   any broker: written to etcd, and every broker (its leader too) follows them.
  *
  * Oracles: etcd's keys read directly, the brokers' Produce, ListOffsets and DescribeCluster answers,
  * KafkaJS's errors and its admin client.
@@ -20,16 +22,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
-import { clusterIdKey, decodeClusterId } from '../../src/cluster/keys.js';
+import { clusterIdKey, decodeClusterId, decodeTopic, topicKey } from '../../src/cluster/keys.js';
+import type { TopicRecord } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { describeClusterRequest, describeClusterResponse } from '../../src/protocol/kafka/messages/describe-cluster.js';
+import { incrementalAlterConfigsRequest, incrementalAlterConfigsResponse } from '../../src/protocol/kafka/messages/incremental-alter-configs.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-client.js';
+import { waitUntil } from '../helpers/waiting.js';
 
 const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
 
@@ -37,6 +42,18 @@ const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const produceApi = rawApi(produceRequest, produceResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
 const describeClusterApi = rawApi(describeClusterRequest, describeClusterResponse);
+const incrementalAlterConfigsApi = rawApi(incrementalAlterConfigsRequest, incrementalAlterConfigsResponse);
+const topicResourceType = 2;
+const setOperation = 0;
+
+/** Asserts that `promise` rejects with KafkaJS's protocol error of `type` (Kafka's error name). */
+async function rejectsWithType(promise: Promise<unknown>, type: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.equal((error as { name?: string }).name, 'KafkaJSProtocolError', String(error));
+    assert.equal((error as { type?: string }).type, type, String(error));
+    return true;
+  });
+}
 const zeroTopicId = Buffer.alloc(16);
 const lagTimeMs = 2000;
 
@@ -58,9 +75,9 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
     assert.equal(answer.topics[0]?.errorCode, ErrorCode.none, answer.topics[0]?.errorMessage ?? '');
   }
 
-  async function produce(topic: string, acks: number, value: string, timeoutMs = 5000): Promise<{ errorCode: number; baseOffset: bigint; errorMessage: string | null }> {
-    const answer = await withConnection(broker(1), (connection) =>
-      connection.call(produceApi, 9, { acks, timeoutMs, transactionalId: null, topicData: [{ name: topic, topicId: zeroTopicId, partitionData: [{ index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(value) }]) }] }] }),
+  async function produce(topic: string, acks: number, value: string, timeoutMs = 5000, partitionIndex = 0, nodeId = 1): Promise<{ errorCode: number; baseOffset: bigint; errorMessage: string | null }> {
+    const answer = await withConnection(broker(nodeId), (connection) =>
+      connection.call(produceApi, 9, { acks, timeoutMs, transactionalId: null, topicData: [{ name: topic, topicId: zeroTopicId, partitionData: [{ index: partitionIndex, records: encodeRecordBatch([{ key: null, value: Buffer.from(value) }]) }] }] }),
     );
     const partition = answer.responses[0]?.partitionResponses[0];
     assert.ok(partition);
@@ -83,8 +100,6 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
     assert.equal((await produce('guarded', -1, 'both')).errorCode, ErrorCode.none);
 
     const kafka = new Kafka({ clientId: 'osprey-min-isr', brokers: [broker(1).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
-    const admin = kafka.admin();
-    await admin.connect();
     const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
     await producer.connect();
     process.kill(broker(2).pid, 'SIGSTOP');
@@ -125,18 +140,23 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
       assert.equal(one.errorCode, ErrorCode.none, one.errorMessage ?? '');
       assert.deepEqual((await cluster.partition('override-one', 0))?.isr, [1]);
 
-      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'guarded', configNames: ['min.insync.replicas'] }] });
-      assert.equal(described.resources[0]?.configEntries[0]?.configValue, '2', 'DescribeConfigs gives the broker setting');
     } finally {
       process.kill(broker(2).pid, 'SIGCONT');
       await producer.disconnect();
-      await admin.disconnect();
     }
     // Resumed: it catches up, the leader adds it back, and acks=all is accepted again.
     await cluster.waitForPartition('guarded', 0, (state) => state.isr.length === 2, 'broker 2 to rejoin the ISR');
     const accepted = await produce('guarded', -1, 'both again');
     assert.equal(accepted.errorCode, ErrorCode.none, accepted.errorMessage ?? '');
     assert.equal(accepted.baseOffset, 3n);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'guarded', configNames: ['min.insync.replicas'] }] });
+      assert.equal(described.resources[0]?.configEntries[0]?.configValue, '2', 'DescribeConfigs gives the broker setting');
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   test('a partition with fewer replicas than min.insync.replicas needs only as many as it has, as in Kafka', async () => {
@@ -163,5 +183,103 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
     }
     await assert.rejects(cluster.startBroker(4, { extra: ['--cluster-id', 'another-cluster'] }), /the cluster in etcd has cluster id .* but clusterId is configured as another-cluster/);
     assert.equal(await cluster.store.get('/osprey/brokers/4'), null, 'the refused broker never registered');
+  });
+
+  /** The topic's record as etcd holds it. */
+  async function topicRecord(topic: string): Promise<TopicRecord> {
+    const entry = await cluster.store.get(topicKey(topic));
+    assert.ok(entry !== null, `topic ${topic} in etcd`);
+    const record = decodeTopic(entry.value);
+    assert.ok(!(record instanceof Error), String(record));
+    return record;
+  }
+
+  test('CreatePartitions on any broker: the new partitions are placed in etcd (or on the assignment given), and every broker holds and serves them', async () => {
+    await create('grown', [1, 2]);
+    const admin = new Kafka({ clientId: 'osprey-grow', brokers: [broker(2).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    await admin.connect();
+    try {
+      await admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 3 }] });
+      const grown = await topicRecord('grown');
+      assert.equal(grown.partitionCount, 3);
+      assert.deepEqual(grown.replicaAssignment[0], [1, 2], 'the first partition keeps its replicas');
+      for (const index of [1, 2]) {
+        const replicas = grown.replicaAssignment[index]!;
+        assert.equal(replicas.length, 2, 'the topic replication factor');
+        assert.equal(new Set(replicas).size, 2);
+        const state = await cluster.partition('grown', index);
+        assert.deepEqual(state?.replicas, replicas, `partition ${index} has a state in etcd`);
+        assert.equal(state.leader, replicas[0], 'led by its first replica, as CreateTopics does');
+        assert.equal(state.leaderEpoch, 0);
+      }
+      // An explicit assignment, and the refusals.
+      await admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 4, assignments: [[3, 1]] }] });
+      assert.deepEqual((await topicRecord('grown')).replicaAssignment[3], [3, 1]);
+      await rejectsWithType(admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 4 }] }), 'INVALID_PARTITIONS');
+      await rejectsWithType(admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 5, assignments: [[3, 9]] }] }), 'INVALID_REPLICA_ASSIGNMENT');
+      await rejectsWithType(admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 5, assignments: [[3]] }] }), 'INVALID_REPLICA_ASSIGNMENT');
+      await admin.createPartitions({ validateOnly: true, topicPartitions: [{ topic: 'grown', count: 6 }] });
+      assert.equal((await topicRecord('grown')).partitionCount, 4, 'validateOnly changes nothing');
+    } finally {
+      await admin.disconnect();
+    }
+    // Every broker follows: each lists 4 partitions, and the leader of the last serves it.
+    for (const nodeId of [1, 2, 3]) {
+      const reader = new Kafka({ clientId: 'osprey-grow-metadata', brokers: [broker(nodeId).bootstrap], logLevel: logLevel.NOTHING }).admin();
+      await reader.connect();
+      try {
+        await waitUntil(async () => (await reader.fetchTopicMetadata({ topics: ['grown'] })).topics[0]?.partitions.length === 4, `broker ${nodeId} to list 4 partitions`);
+      } finally {
+        await reader.disconnect();
+      }
+    }
+    await cluster.waitForPartition('grown', 3, (state) => state.isr.length === 2, 'broker 1 to join the ISR of the new partition');
+    const produced = await produce('grown', -1, 'to a new partition', 5000, 3, 3);
+    assert.equal(produced.errorCode, ErrorCode.none, produced.errorMessage ?? '');
+    assert.equal(produced.baseOffset, 0n);
+  });
+
+  test('AlterConfigs and IncrementalAlterConfigs on any broker: the overrides change in etcd, every broker describes them, and the leader acts on them', async () => {
+    await create('configured', [1, 2], [{ name: 'retention.ms', value: '600000' }]);
+    // AlterConfigs (KafkaJS) through broker 3, which does not host the topic: replaces every override.
+    const admin = new Kafka({ clientId: 'osprey-configs', brokers: [broker(3).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    await admin.connect();
+    try {
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configEntries: [{ name: 'max.message.bytes', value: '200' }] }] });
+      assert.deepEqual([...(await topicRecord('configured')).configs], [['max.message.bytes', '200']], 'AlterConfigs replaces the overrides');
+      await rejectsWithType(admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configEntries: [{ name: 'retention.ms', value: 'soon' }] }] }), 'INVALID_CONFIG');
+      await admin.alterConfigs({ validateOnly: true, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configEntries: [{ name: 'retention.ms', value: '1000' }] }] });
+      assert.deepEqual([...(await topicRecord('configured')).configs], [['max.message.bytes', '200']], 'validateOnly changes nothing');
+    } finally {
+      await admin.disconnect();
+    }
+    // The leader, broker 1, applied it from its watch: a larger batch is refused.
+    await waitUntil(async () => (await produce('configured', 1, 'x'.repeat(300))).errorCode === ErrorCode.messageTooLarge, 'the leader to refuse a batch over max.message.bytes 200');
+
+    // IncrementalAlterConfigs (raw) through broker 2: sets one key, keeps the other.
+    const answer = await withConnection(broker(2), (connection) =>
+      connection.call(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: topicResourceType, resourceName: 'configured', configs: [{ name: 'retention.ms', configOperation: setOperation, value: '90000' }] }], validateOnly: false }),
+    );
+    assert.equal(answer.responses[0]?.errorCode, ErrorCode.none, answer.responses[0]?.errorMessage ?? '');
+    assert.deepEqual(Object.fromEntries((await topicRecord('configured')).configs), { 'max.message.bytes': '200', 'retention.ms': '90000' });
+    const conflict = await withConnection(broker(2), (connection) =>
+      connection.call(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: topicResourceType, resourceName: 'configured', configs: [{ name: 'min.compaction.lag.ms', configOperation: setOperation, value: '10' }, { name: 'max.compaction.lag.ms', configOperation: setOperation, value: '5' }] }], validateOnly: false }),
+    );
+    assert.equal(conflict.responses[0]?.errorCode, ErrorCode.invalidConfig, 'a conflict across keys, checked on the overrides etcd holds');
+
+    // Every broker describes the same overrides.
+    for (const nodeId of [1, 2, 3]) {
+      const reader = new Kafka({ clientId: 'osprey-configs-describe', brokers: [broker(nodeId).bootstrap], logLevel: logLevel.NOTHING }).admin();
+      await reader.connect();
+      try {
+        await waitUntil(async () => {
+          const described = await reader.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configNames: ['retention.ms', 'max.message.bytes'] }] });
+          const values = Object.fromEntries((described.resources[0]?.configEntries ?? []).map((entry) => [entry.configName, entry.configValue]));
+          return values['retention.ms'] === '90000' && values['max.message.bytes'] === '200';
+        }, `broker ${nodeId} to describe the new overrides`);
+      } finally {
+        await reader.disconnect();
+      }
+    }
   });
 });
