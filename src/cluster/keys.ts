@@ -13,13 +13,15 @@
  *                              changed, no lease
  *   /osprey/topics/<name>      {"formatVersion":1,"topicId":"<32 hex digits>","partitionCount":3,
  *                               "configs":{"retention.ms":"60000"},"replicaAssignment":[[1,2],[2,3],[3,1]]}
- *                              written once, by the broker that received CreateTopics (only if
- *                              absent); deleted by DeleteTopics with its partitions' keys
+ *                              created by the broker that received CreateTopics (only if absent);
+ *                              rewritten by CreatePartitions and topic config changes (conditioned
+ *                              on its modRevision); deleted by DeleteTopics with its partitions' keys
  *   /osprey/partitions/<name>/<index>
  *                              {"formatVersion":1,"replicas":[1,2],"leader":1,"leaderEpoch":0,
  *                               "isr":[1],"partitionEpoch":0}
- *                              created with the topic; later written only by the controller,
- *                              conditioned on the key's modRevision and the controller key's
+ *                              created with the topic or by CreatePartitions; then written by the
+ *                              controller (conditioned on the key's modRevision and the controller
+ *                              key's) and by the leader changing the ISR (on the key's modRevision)
  *
  * Values are read from a store other processes write, so they are checked field by field and a
  * malformed one is reported, not trusted.
@@ -81,8 +83,8 @@ export interface ControllerRecord {
 }
 
 /**
- * A topic as the cluster knows it: fixed at creation (reassignment and added partitions are later
- * work). replicaAssignment[i] lists partition i's replicas, preferred leader first.
+ * A topic as the cluster knows it. replicaAssignment[i] lists partition i's replicas, preferred
+ * leader first; it only grows (CreatePartitions; reassignment is later work).
  */
 export interface TopicRecord {
   /** 16 bytes: the topic id clients see (Metadata v10+, Produce v13+). */
