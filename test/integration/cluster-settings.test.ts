@@ -27,8 +27,10 @@ import type { TopicRecord } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { describeClusterRequest, describeClusterResponse } from '../../src/protocol/kafka/messages/describe-cluster.js';
+import { describeConfigsRequest, describeConfigsResponse } from '../../src/protocol/kafka/messages/describe-configs.js';
 import { incrementalAlterConfigsRequest, incrementalAlterConfigsResponse } from '../../src/protocol/kafka/messages/incremental-alter-configs.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
+import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { rejectsWith } from '../helpers/client-errors.js';
@@ -44,6 +46,8 @@ const produceApi = rawApi(produceRequest, produceResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
 const describeClusterApi = rawApi(describeClusterRequest, describeClusterResponse);
 const incrementalAlterConfigsApi = rawApi(incrementalAlterConfigsRequest, incrementalAlterConfigsResponse);
+const describeConfigsApi = rawApi(describeConfigsRequest, describeConfigsResponse);
+const metadataApi = rawApi(metadataRequest, metadataResponse);
 const topicResourceType = 2;
 const setOperation = 0;
 const zeroTopicId = Buffer.alloc(16);
@@ -172,6 +176,24 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
     assert.equal(await cluster.store.get('/osprey/brokers/4'), null, 'the refused broker never registered');
   });
 
+  /** The topic's configs as broker `nodeId` itself describes them (KafkaJS would ask the controller). */
+  async function describedConfigs(nodeId: number, topic: string): Promise<Record<string, string | null>> {
+    const answer = await withConnection(broker(nodeId), (connection) =>
+      connection.call(describeConfigsApi, 4, { resources: [{ resourceType: topicResourceType, resourceName: topic, configurationKeys: null }], includeSynonyms: false, includeDocumentation: false }),
+    );
+    const result = answer.results[0];
+    assert.equal(result?.errorCode, ErrorCode.none, result?.errorMessage ?? '');
+    return Object.fromEntries(result.configs.map((config) => [config.name, config.value]));
+  }
+
+  /** How many partitions broker `nodeId` itself lists for the topic (Metadata). */
+  async function listedPartitions(nodeId: number, topic: string): Promise<number> {
+    const answer = await withConnection(broker(nodeId), (connection) =>
+      connection.call(metadataApi, 12, { topics: [{ topicId: zeroTopicId, name: topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }),
+    );
+    return answer.topics[0]?.partitions.length ?? 0;
+  }
+
   /** The topic's record as etcd holds it. */
   async function topicRecord(topic: string): Promise<TopicRecord> {
     const entry = await cluster.store.get(topicKey(topic));
@@ -211,15 +233,7 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
       await admin.disconnect();
     }
     // Every broker follows: each lists 4 partitions, and the leader of the last serves it.
-    for (const nodeId of [1, 2, 3]) {
-      const reader = new Kafka({ clientId: 'osprey-grow-metadata', brokers: [broker(nodeId).bootstrap], logLevel: logLevel.NOTHING }).admin();
-      await reader.connect();
-      try {
-        await waitUntil(async () => (await reader.fetchTopicMetadata({ topics: ['grown'] })).topics[0]?.partitions.length === 4, `broker ${nodeId} to list 4 partitions`);
-      } finally {
-        await reader.disconnect();
-      }
-    }
+    for (const nodeId of [1, 2, 3]) await waitUntil(async () => (await listedPartitions(nodeId, 'grown')) === 4, `broker ${nodeId} to list 4 partitions`);
     await cluster.waitForPartition('grown', 3, (state) => state.isr.length === 2, 'broker 1 to join the ISR of the new partition');
     const produced = await produce('grown', -1, 'to a new partition', 5000, 3, 3);
     assert.equal(produced.errorCode, ErrorCode.none, produced.errorMessage ?? '');
@@ -256,17 +270,27 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
 
     // Every broker describes the same overrides.
     for (const nodeId of [1, 2, 3]) {
-      const reader = new Kafka({ clientId: 'osprey-configs-describe', brokers: [broker(nodeId).bootstrap], logLevel: logLevel.NOTHING }).admin();
-      await reader.connect();
-      try {
-        await waitUntil(async () => {
-          const described = await reader.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'configured', configNames: ['retention.ms', 'max.message.bytes'] }] });
-          const values = Object.fromEntries((described.resources[0]?.configEntries ?? []).map((entry) => [entry.configName, entry.configValue]));
-          return values['retention.ms'] === '90000' && values['max.message.bytes'] === '200';
-        }, `broker ${nodeId} to describe the new overrides`);
-      } finally {
-        await reader.disconnect();
-      }
+      await waitUntil(async () => {
+        const values = await describedConfigs(nodeId, 'configured');
+        return values['retention.ms'] === '90000' && values['max.message.bytes'] === '200';
+      }, `broker ${nodeId} to describe the new overrides`);
     }
+  });
+
+  test('a broker that was stopped while a topic changed applies the change when it returns', async () => {
+    await create('returning', [1, 3], [{ name: 'retention.ms', value: '600000' }]);
+    await broker(3).stop();
+    const admin = new Kafka({ clientId: 'osprey-returning', brokers: [broker(1).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    await admin.connect();
+    try {
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'returning', configEntries: [{ name: 'retention.ms', value: '123000' }] }] });
+      await admin.createPartitions({ topicPartitions: [{ topic: 'returning', count: 2 }] });
+    } finally {
+      await admin.disconnect();
+    }
+    await waitUntil(async () => (await describedConfigs(2, 'returning'))['retention.ms'] === '123000', 'broker 2, which was up, to apply the change');
+    await cluster.restart(3);
+    await waitUntil(async () => (await listedPartitions(3, 'returning')) === 2, 'broker 3 to list the added partition');
+    assert.equal((await describedConfigs(3, 'returning'))['retention.ms'], '123000');
   });
 });
