@@ -25,6 +25,7 @@ import kafkajs from 'kafkajs';
 import { clusterIdKey, decodeClusterId, decodeTopic, topicKey } from '../../src/cluster/keys.js';
 import type { TopicRecord } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
+import { createPartitionsRequest, createPartitionsResponse } from '../../src/protocol/kafka/messages/create-partitions.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { describeClusterRequest, describeClusterResponse } from '../../src/protocol/kafka/messages/describe-cluster.js';
 import { describeConfigsRequest, describeConfigsResponse } from '../../src/protocol/kafka/messages/describe-configs.js';
@@ -48,6 +49,7 @@ const describeClusterApi = rawApi(describeClusterRequest, describeClusterRespons
 const incrementalAlterConfigsApi = rawApi(incrementalAlterConfigsRequest, incrementalAlterConfigsResponse);
 const describeConfigsApi = rawApi(describeConfigsRequest, describeConfigsResponse);
 const metadataApi = rawApi(metadataRequest, metadataResponse);
+const createPartitionsApi = rawApi(createPartitionsRequest, createPartitionsResponse);
 const topicResourceType = 2;
 const setOperation = 0;
 const zeroTopicId = Buffer.alloc(16);
@@ -194,6 +196,12 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
     return answer.topics[0]?.partitions.length ?? 0;
   }
 
+  /** A broker that is not the controller (KafkaJS's admin sends CreatePartitions and AlterConfigs to the controller). */
+  async function notController(): Promise<number> {
+    const controller = await cluster.controller();
+    return [1, 2, 3].find((nodeId) => nodeId !== controller?.nodeId) ?? 1;
+  }
+
   /** The topic's record as etcd holds it. */
   async function topicRecord(topic: string): Promise<TopicRecord> {
     const entry = await cluster.store.get(topicKey(topic));
@@ -221,8 +229,11 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
         assert.equal(state.leader, replicas[0], 'led by its first replica, as CreateTopics does');
         assert.equal(state.leaderEpoch, 0);
       }
-      // An explicit assignment, and the refusals.
-      await admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 4, assignments: [[3, 1]] }] });
+      // An explicit assignment, sent (raw) to a broker that is not the controller; then the refusals.
+      const answer = await withConnection(broker(await notController()), (connection) =>
+        connection.call(createPartitionsApi, 3, { topics: [{ name: 'grown', count: 4, assignments: [{ brokerIds: [3, 1] }] }], timeoutMs: 10_000, validateOnly: false }),
+      );
+      assert.equal(answer.results[0]?.errorCode, ErrorCode.none, answer.results[0]?.errorMessage ?? '');
       assert.deepEqual((await topicRecord('grown')).replicaAssignment[3], [3, 1]);
       await rejectsWith(admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 4 }] }), 'INVALID_PARTITIONS');
       await rejectsWith(admin.createPartitions({ topicPartitions: [{ topic: 'grown', count: 5, assignments: [[3, 9]] }] }), 'INVALID_REPLICA_ASSIGNMENT');
@@ -242,7 +253,7 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
 
   test('AlterConfigs and IncrementalAlterConfigs on any broker: the overrides change in etcd, every broker describes them, and the leader acts on them', async () => {
     await create('configured', [1, 2], [{ name: 'retention.ms', value: '600000' }]);
-    // AlterConfigs (KafkaJS) through broker 3, which does not host the topic: replaces every override.
+    // AlterConfigs (KafkaJS, which sends it to the controller): replaces every override.
     const admin = new Kafka({ clientId: 'osprey-configs', brokers: [broker(3).bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
     await admin.connect();
     try {
@@ -257,13 +268,14 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
     // The leader, broker 1, applied it from its watch: a larger batch is refused.
     await waitUntil(async () => (await produce('configured', 1, 'x'.repeat(300))).errorCode === ErrorCode.messageTooLarge, 'the leader to refuse a batch over max.message.bytes 200');
 
-    // IncrementalAlterConfigs (raw) through broker 2: sets one key, keeps the other.
-    const answer = await withConnection(broker(2), (connection) =>
+    // IncrementalAlterConfigs (raw) through a broker that is not the controller: sets one key, keeps the other.
+    const through = await notController();
+    const answer = await withConnection(broker(through), (connection) =>
       connection.call(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: topicResourceType, resourceName: 'configured', configs: [{ name: 'retention.ms', configOperation: setOperation, value: '90000' }] }], validateOnly: false }),
     );
     assert.equal(answer.responses[0]?.errorCode, ErrorCode.none, answer.responses[0]?.errorMessage ?? '');
     assert.deepEqual(Object.fromEntries((await topicRecord('configured')).configs), { 'max.message.bytes': '200', 'retention.ms': '90000' });
-    const conflict = await withConnection(broker(2), (connection) =>
+    const conflict = await withConnection(broker(through), (connection) =>
       connection.call(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: topicResourceType, resourceName: 'configured', configs: [{ name: 'min.compaction.lag.ms', configOperation: setOperation, value: '10' }, { name: 'max.compaction.lag.ms', configOperation: setOperation, value: '5' }] }], validateOnly: false }),
     );
     assert.equal(conflict.responses[0]?.errorCode, ErrorCode.invalidConfig, 'a conflict across keys, checked on the overrides etcd holds');
