@@ -112,7 +112,9 @@ export class PartitionLeadership {
         if (written === 'not controller') throw new Error('this broker is no longer the controller');
         if (written === 'written') {
           outcome = 'elected';
-          logger.info(type === 'preferred' ? 'preferred leader elected on request' : 'unclean leader election on request: records may be lost', { topic, partition, leader: decision.next.leader, previousLeader: state.leader, leaderEpoch: decision.next.leaderEpoch });
+          const fields = { topic, partition, leader: decision.next.leader, previousLeader: state.leader, leaderEpoch: decision.next.leaderEpoch };
+          if (state.isr.includes(decision.next.leader)) logger.info(`${type} leader election on request: leader elected from the ISR`, fields);
+          else logger.warn('unclean leader election on request: a replica out of sync leads the partition; records may be lost', fields);
         }
       }
       results.push({ topic, partition, outcome });
