@@ -246,6 +246,17 @@ describe('a cluster: reassignment and leader election on request', () => {
     assert.equal((await reassign(1, 'refused', [1, 9])).errorCode, ErrorCode.invalidReplicaAssignment);
     assert.equal((await reassign(1, 'refused', [1, 1])).errorCode, ErrorCode.invalidReplicaAssignment);
     assert.equal((await reassign(1, 'no-such-topic', [1, 2])).errorCode, ErrorCode.unknownTopicOrPartition);
+    // KafkaJS's admin (v0, to the controller): the same brokers in another order only reorder them.
+    const kafka = new Kafka({ clientId: 'osprey-reorder', brokers: [broker(1).bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.alterPartitionReassignments({ topics: [{ topic: 'refused', partitionAssignment: [{ partition: 0, replicas: [2, 1] }] }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const reordered = await cluster.partition('refused', 0);
+    assert.deepEqual([reordered?.replicas, reordered?.addingReplicas, reordered?.leader], [[2, 1], undefined, 1]);
   });
 
   test('cancelling a reassignment under way: back to the replicas before it, the broker being added left out', async () => {
