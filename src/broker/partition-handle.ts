@@ -166,6 +166,17 @@ export class PartitionHandle implements TimestampSource {
     return logEndOffset;
   }
 
+  /**
+   * Replication, when the leader's log starts past this whole log: an empty log starting at
+   * `offset` (PartitionLog.restartAt), with no producer state and no leader epochs.
+   */
+  async restartAt(offset: Offset): Promise<void> {
+    await this.log.restartAt(offset);
+    this.producers.logStartAdvanced();
+    this.epochs.clear();
+    await this.epochs.persist();
+  }
+
   /** Closed (deleted, or the broker is stopping): reads refuse with LogClosedError. */
   get isClosed(): boolean {
     return this.log.isClosed;

@@ -102,6 +102,11 @@ export class LeaderEpochCache {
     return this.entries.length !== before;
   }
 
+  /** The log holds no batch any more: every epoch goes. */
+  clear(): void {
+    this.entries = [];
+  }
+
   /**
    * The log now starts at `startOffset`: epochs that ended before it go, and the one holding it
    * starts there. Returns whether anything changed.

@@ -509,6 +509,36 @@ export class PartitionLog {
   }
 
   /**
+   * Replication (a follower whose whole log lies below its leader's log start): drops every batch
+   * and starts an empty log at `offset` (> logEndOffset), with logStartOffset there. Crash-safe: the
+   * `log-start-offset` checkpoint is written first, and recovery starts an empty log at a log start
+   * past the files' end (recovery.ts), so a crash at any later point ends the same way.
+   */
+  restartAt(offset: Offset): Promise<void> {
+    return this.serialized(async () => {
+      this.checkWritable();
+      assert(offset > this.logEndOffset, 'a log restarts past its end');
+      await this.flusher.flush();
+      this.checkWritable();
+      await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, offset, this.syncFile);
+      const removed = this.segments.splice(0);
+      const fresh = new Segment(this.directory, offset, this.clock.nowMs(), this.options.indexIntervalBytes);
+      fresh.openFiles = this.openSegmentFiles;
+      fresh.indexBudget = this.segmentIndexCache;
+      fresh.syncBeforeClosing = removed[removed.length - 1]?.syncBeforeClosing ?? null;
+      this.segments.push(fresh);
+      this.startOffset = offset;
+      this.cache.clear();
+      this.flusher.truncatedTo({ segment: fresh, tail: fresh.captureTail() }, removed);
+      for (const gone of removed.reverse()) await gone.deleteFiles();
+      await fresh.sync(this.syncFile); // creates its .log: a partition folder always has one
+      await syncDirectory(this.directory, this.syncFile);
+      await this.flusher.flush();
+      this.logger?.warn('log emptied to restart at the leader\'s log start', { directory: this.directory, logStartOffset: offset });
+    });
+  }
+
+  /**
    * Calls `visit` with the base offset and partitionLeaderEpoch of every batch from the one holding
    * `fromOffset` (not below the log start) to the log end, in order, reading only batch headers.
    * For rebuilding a partition's leader epochs (leader-epoch-cache.ts).
