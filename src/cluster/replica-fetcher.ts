@@ -260,7 +260,9 @@ export class ReplicaFetcher {
         }
         progress = true;
         try {
-          if (await this.truncateToLeader(partition, entry.epoch, answer.leaderEpoch, Number(answer.endOffset))) this.unverified.delete(partition);
+          const agreed = await this.truncateToLeader(partition, entry.epoch, answer.leaderEpoch, Number(answer.endOffset));
+          // A new epoch meanwhile (follow()) asks again.
+          if (agreed && this.partitions.get(partition) === entry.leaderEpoch) this.unverified.delete(partition);
         } catch (error) {
           this.stuck.add(partition);
           this.context.logger.error('replica log could not be truncated to the leader\'s; not fetching this partition', {

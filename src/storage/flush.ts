@@ -348,6 +348,11 @@ export class Flusher {
     void this.nextCycle();
   }
 
+  /** No append is queued or held unwritten (so right after a flush, before any append). */
+  get isIdle(): boolean {
+    return this.runs.length === 0 && this.unwritten.length === 0;
+  }
+
   /**
    * The log was cut back to `mark` (PartitionLog.truncateTo) right after a flush, so nothing is
    * queued or unwritten: every mark moves back to it, `removed` segments are forgotten, and the next

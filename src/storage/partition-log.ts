@@ -461,7 +461,8 @@ export class PartitionLog {
   /**
    * Replication (a follower whose log diverged from its leader's, cluster/replica-fetcher.ts): cuts
    * away every batch whose last offset is ≥ `endOffset`, durable or not, and returns the new log end
-   * (below `endOffset` when a batch held it; never below the log start). Crash-safe: everything is
+   * (below `endOffset` when a batch held it; the log start moves down with it only when the batch
+   * holding the start goes). The caller appends nothing meanwhile. Crash-safe: everything is
    * flushed first; the journal is told before any file changes (its replay never brings the cut
    * batches back); later segments are deleted before the segment holding the cut is shortened, so
    * the files always hold a prefix of the old log (and recovery accepts any such prefix); then its
@@ -483,11 +484,12 @@ export class PartitionLog {
         kept.push({ ...header });
         return true;
       });
-      if (this.closed) throw new LogClosedError(this.directory);
       const last = kept[kept.length - 1];
       const newEnd = last === undefined ? segment.baseOffset : last.lastOffset + 1;
       const position = last === undefined ? 0 : last.position + last.totalBytes;
       if (this.journalLog !== null) await this.journal!.recordTruncated(this.journalLog, newEnd);
+      // From here on no await until the log's state is cut: no append may have come in since the flush.
+      if (this.closed || !this.flusher.isIdle) throw new Error('log truncation refused: the log changed while it was being prepared');
       const removed = this.segments.splice(index + 1);
       segment.sealed = false;
       segment.resetForScan();
@@ -496,10 +498,14 @@ export class PartitionLog {
       segment.writtenBytes = position; // flushed: the file holds every kept byte
       this.cache.clear();
       this.flusher.truncatedTo({ segment, tail: segment.captureTail() }, removed);
+      // The batch holding the log start (DeleteRecords may leave it inside one) went whole: the start follows the end.
+      const startMoved = newEnd < this.startOffset;
+      if (startMoved) this.startOffset = newEnd;
       for (const listener of this.truncationListeners) listener(asOffset(newEnd));
       for (const gone of removed.reverse()) await gone.deleteFiles();
       if (removed.length > 0) await syncDirectory(this.directory, this.syncFile);
       await segment.truncateFile(position, this.syncFile);
+      if (startMoved) await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, newEnd, this.syncFile);
       segment.finishTimeIndex();
       await segment.persistIndexes(this.syncFile);
       await this.flusher.flush(); // the recovery point follows the new end
