@@ -10,6 +10,9 @@
  *   broker 2 (leader, epoch 1):  a0 a1 a2 a3 a4 | b0 b1
  *   broker 1 back:               asks where epoch 0 ends (5), cuts x0 x1 x2, fetches b0 b1
  *
+ * A follower that fell out of the ISR while the leader deleted records past its whole log finds its
+ * fetch offset out of range, and starts again, empty, at the leader's log start.
+ *
  * Oracles: etcd's partition keys, the raw Fetch answers (each stored batch's partitionLeaderEpoch),
  * raw OffsetForLeaderEpoch answers, and what broker 1 serves once it leads again (broker 2 stopped).
  */
@@ -19,6 +22,7 @@ import type { PartitionRecord } from '../../src/cluster/keys.js';
 import { batchTotalBytes, readBaseOffset, readPartitionLeaderEpoch } from '../../src/protocol/kafka/batch-header.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { deleteRecordsRequest, deleteRecordsResponse } from '../../src/protocol/kafka/messages/delete-records.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../../src/protocol/kafka/messages/offset-for-leader-epoch.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
@@ -30,6 +34,7 @@ import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-
 import { waitUntil } from '../helpers/waiting.js';
 
 const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
+const deleteRecordsApi = rawApi(deleteRecordsRequest, deleteRecordsResponse);
 const produceApi = rawApi(produceRequest, produceResponse);
 const fetchApi = rawApi(fetchRequest, fetchResponse);
 const offsetForLeaderEpochApi = rawApi(offsetForLeaderEpochRequest, offsetForLeaderEpochResponse);
@@ -49,9 +54,9 @@ describe('a three-broker cluster: leader epochs and truncation', () => {
 
   const waitForState = (accept: (state: PartitionRecord) => boolean, what: string): Promise<PartitionRecord> => cluster.waitForPartition(topic, 0, accept, what);
 
-  async function produce(nodeId: number, acks: number, value: string): Promise<bigint> {
+  async function produce(nodeId: number, acks: number, value: string, name = topic): Promise<bigint> {
     const answer = await withConnection(broker(nodeId), (connection) =>
-      connection.call(produceApi, 9, { acks, timeoutMs: 5000, transactionalId: null, topicData: [{ name: topic, topicId: zeroTopicId, partitionData: [{ index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(value) }]) }] }] }),
+      connection.call(produceApi, 9, { acks, timeoutMs: 5000, transactionalId: null, topicData: [{ name, topicId: zeroTopicId, partitionData: [{ index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(value) }]) }] }] }),
     );
     const partition = answer.responses[0]?.partitionResponses[0];
     assert.equal(partition?.errorCode, ErrorCode.none, `produce ${value} to broker ${nodeId}`);
@@ -59,7 +64,7 @@ describe('a three-broker cluster: leader epochs and truncation', () => {
   }
 
   /** [baseOffset, partitionLeaderEpoch] of every batch the leader serves a consumer. */
-  async function storedEpochs(nodeId: number): Promise<Array<[number, number]>> {
+  async function storedEpochs(nodeId: number, name = topic, fetchOffset = 0n): Promise<Array<[number, number]>> {
     const answer = await withConnection(broker(nodeId), (connection) =>
       connection.call(fetchApi, 12, {
         replicaId: -1,
@@ -69,7 +74,7 @@ describe('a three-broker cluster: leader epochs and truncation', () => {
         isolationLevel: 0,
         sessionId: 0,
         sessionEpoch: -1,
-        topics: [{ topic, topicId: zeroTopicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, partitionMaxBytes: 1_000_000 }] }],
+        topics: [{ topic: name, topicId: zeroTopicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset, partitionMaxBytes: 1_000_000 }] }],
         forgottenTopicsData: [],
         rackId: '',
       }),
@@ -183,5 +188,50 @@ describe('a three-broker cluster: leader epochs and truncation', () => {
       [ErrorCode.none, 1, BigInt(end)],
       [ErrorCode.none, 2, BigInt(end + 1)],
     ]);
+  });
+  test('a follower whose whole log lies below the leader\'s log start restarts empty there and catches up', async () => {
+    // Runs after the test above: broker 2 is stopped, broker 1 leads; brokers 1 and 3 hold this topic.
+    const name = 'behind';
+    const created = await withConnection(broker(1), (connection) =>
+      connection.call(createTopicsApi, 7, { topics: [{ name, numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: [1, 3] }], configs: [] }], timeoutMs: 10_000, validateOnly: false }),
+    );
+    assert.equal(created.topics[0]?.errorCode, ErrorCode.none);
+    await cluster.waitForPartition(name, 0, (state) => state.isr.length === 2, 'broker 3 to join the ISR');
+    for (const value of ['a0', 'a1', 'a2']) await produce(1, -1, value, name);
+
+    // Broker 3 pauses long enough to leave the ISR; meanwhile the leader moves on and deletes records past broker 3's log end.
+    process.kill(broker(3).pid, 'SIGSTOP');
+    try {
+      await cluster.waitForPartition(name, 0, (state) => !state.isr.includes(3), 'the paused follower to leave the ISR');
+      for (const value of ['b0', 'b1', 'b2', 'b3', 'b4']) await produce(1, 1, value, name);
+      const deleted = await withConnection(broker(1), (connection) => connection.call(deleteRecordsApi, 2, { topics: [{ name, partitions: [{ partitionIndex: 0, offset: 6n }] }], timeoutMs: 5000 }));
+      assert.deepEqual(deleted.topics[0]?.partitions.map((partition) => [partition.errorCode, partition.lowWatermark]), [[ErrorCode.none, 6n]]);
+    } finally {
+      process.kill(broker(3).pid, 'SIGCONT');
+    }
+    await cluster.waitForPartition(name, 0, (state) => state.isr.includes(3), 'broker 3 to catch up and rejoin the ISR', 30_000);
+    assert.match(broker(3).logs(), /restarted empty there/, 'broker 3 reports the restart');
+
+    // Broker 3 leads (broker 1 stopped): it serves the leader's log from offset 6.
+    await broker(1).stop();
+    await cluster.waitForPartition(name, 0, (state) => state.leader === 3, 'broker 3 to lead');
+    await waitUntil(async () => (await storedEpochs(3, name, 6n).catch(() => [])).length === 2, 'broker 3 to serve as leader', 20_000);
+    assert.deepEqual((await storedEpochs(3, name, 6n)).map(([offset]) => offset), [6, 7]);
+    const fromStart = await withConnection(broker(3), (connection) =>
+      connection.call(fetchApi, 12, {
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 1_000_000,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic: name, topicId: zeroTopicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, partitionMaxBytes: 1_000_000 }] }],
+        forgottenTopicsData: [],
+        rackId: '',
+      }),
+    );
+    const answered = fromStart.responses[0]?.partitions[0];
+    assert.equal(answered?.errorCode, ErrorCode.offsetOutOfRange, 'nothing below the log start');
   });
 });
