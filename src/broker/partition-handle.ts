@@ -278,13 +278,18 @@ async function loadLeaderEpochs(log: PartitionLog, settings: PartitionStorageSet
   if (Array.isArray(stored)) {
     changed = epochs.truncateFromEnd(log.logEndOffset);
     changed = epochs.truncateFromStart(log.logStartOffset) || changed;
-  } else {
-    try {
-      await log.forEachBatchEpoch(log.logStartOffset, (baseOffset, epoch) => void epochs.assign(epoch, baseOffset));
-    } catch (error) {
-      // A header that cannot be read (damage recovery did not see): the epochs before it are kept.
-      logger.warn('rebuilding the leader epochs stopped at unreadable data', { directory, error: error instanceof Error ? error.message : String(error) });
+    // Epochs only grow along the log and every write of the file holds every earlier entry, so the
+    // file misses an epoch only if the last batch has one newer than its latest (a crash between a
+    // batch of a new epoch reaching the disk and the file's write): then the tail is read again.
+    const lastEpoch = await log.lastBatchEpoch();
+    if (lastEpoch !== null && lastEpoch > epochs.latestEpoch) {
+      const from = epochs.all[epochs.all.length - 1]?.startOffset ?? log.logStartOffset;
+      await readEpochs(log, asOffset(from), epochs, logger);
+      logger.warn('leader epochs of the log\'s tail were missing from the checkpoint; read them from the log', { directory, latestEpoch: epochs.latestEpoch });
+      changed = true;
     }
+  } else {
+    await readEpochs(log, log.logStartOffset, epochs, logger);
     epochs.truncateFromStart(log.logStartOffset);
     changed = epochs.all.length > 0;
   }
@@ -297,4 +302,13 @@ async function loadLeaderEpochs(log: PartitionLog, settings: PartitionStorageSet
     }
   }
   return epochs;
+}
+
+/** Adds the epochs of the log's batches from `fromOffset` on; unreadable data (damage recovery did not see) ends the walk, keeping what came before. */
+async function readEpochs(log: PartitionLog, fromOffset: Offset, epochs: LeaderEpochCache, logger: Logger): Promise<void> {
+  try {
+    await log.forEachBatchEpoch(fromOffset, (baseOffset, epoch) => void epochs.assign(epoch, baseOffset));
+  } catch (error) {
+    logger.warn('reading the leader epochs of the log stopped at unreadable data', { directory: log.directory, error: error instanceof Error ? error.message : String(error) });
+  }
 }

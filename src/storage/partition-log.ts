@@ -545,6 +545,25 @@ export class PartitionLog {
   }
 
   /**
+   * The partitionLeaderEpoch of the log's last batch (found through the offset index: a few KB
+   * read); null when the log holds no batch at or past its start, or its header cannot be read.
+   */
+  async lastBatchEpoch(): Promise<number | null> {
+    if (this.closed) throw new LogClosedError(this.directory);
+    const lastOffset = this.logEndOffset - 1;
+    if (lastOffset < this.startOffset) return null;
+    await this.flusher.writeOut(); // the header is read from the files
+    const segment = this.segments[this.segmentIndexFor(lastOffset)]!;
+    try {
+      const found = await this.findBatchChecked(segment, lastOffset);
+      return found === null ? null : readPartitionLeaderEpoch(found.bytes, 0);
+    } catch (error) {
+      if (error instanceof CorruptBatchError) return null;
+      throw error;
+    }
+  }
+
+  /**
    * Calls `visit` with the base offset and partitionLeaderEpoch of every batch from the one holding
    * `fromOffset` (not below the log start) to the log end, in order, reading only batch headers.
    * For rebuilding a partition's leader epochs (leader-epoch-cache.ts).

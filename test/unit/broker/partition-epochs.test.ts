@@ -44,7 +44,7 @@ async function storedEpochs(handle: PartitionHandle): Promise<Array<[number, num
   return batches.map((batch) => [batch.baseOffset, readPartitionLeaderEpoch(batch.bytes, 0)]);
 }
 
-test('epochs follow appended batches, are written to the checkpoint, and are rebuilt from the log when it is missing or damaged', async () => {
+test('epochs follow appended batches, are written to the checkpoint, and are rebuilt from the log when it is missing, damaged or behind the log', async () => {
   await withTempDirectory(async (directory) => {
     const warnings: string[] = [];
     const handle = await PartitionHandle.create(directory, settings(warnings));
@@ -79,6 +79,14 @@ test('epochs follow appended batches, are written to the checkpoint, and are reb
     assert.deepEqual(repaired.leaderEpochs, expected);
     await repaired.close();
     assert.ok(warnings.some((line) => line.includes('ignoring the leader epoch checkpoint')), 'the damaged file is reported');
+
+    // A crash after a batch of epoch 4 reached the disk but before the file took epoch 4: found by the last batch's header.
+    await writeFile(join(directory, leaderEpochFileName), `1\n2\n0 ${epoch0[0]!}\n3 ${epoch3[0]!}\n`);
+    const completed = await PartitionHandle.open(directory, settings(warnings));
+    assert.deepEqual(completed.leaderEpochs, expected);
+    await completed.close();
+    assert.equal(await readFile(join(directory, leaderEpochFileName), 'utf8'), written);
+    assert.ok(warnings.some((line) => line.includes('missing from the checkpoint')));
   });
 });
 
