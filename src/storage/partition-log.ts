@@ -545,18 +545,18 @@ export class PartitionLog {
   }
 
   /**
-   * The partitionLeaderEpoch of the log's last batch (found through the offset index: a few KB
-   * read); null when the log holds no batch at or past its start, or its header cannot be read.
+   * The partitionLeaderEpoch of the log's last batch (one batch read, from the tail cache, the
+   * journal's unwritten batches or the file, found through the offset index); null when the log
+   * holds no batch at or past its start, or that batch is damaged.
    */
   async lastBatchEpoch(): Promise<number | null> {
-    if (this.closed) throw new LogClosedError(this.directory);
     const lastOffset = this.logEndOffset - 1;
     if (lastOffset < this.startOffset) return null;
-    await this.flusher.writeOut(); // the header is read from the files
-    const segment = this.segments[this.segmentIndexFor(lastOffset)]!;
     try {
-      const found = await this.findBatchChecked(segment, lastOffset);
-      return found === null ? null : readPartitionLeaderEpoch(found.bytes, 0);
+      // maxBytes 1: the batch holding lastOffset, whole (KIP-74), and nothing after it.
+      const { chunks } = await this.read(asOffset(lastOffset), 1, this.logEndOffset);
+      const first = chunks[0];
+      return first === undefined ? null : readPartitionLeaderEpoch(first, 0);
     } catch (error) {
       if (error instanceof CorruptBatchError) return null;
       throw error;
