@@ -32,6 +32,7 @@ import type { Logger } from '../logging/logger.js';
 import { asOffset, type Offset } from '../broker/offset.js';
 import type { ClusterBroker } from './cluster-view.js';
 import { undefinedEpoch } from '../storage/leader-epoch-cache.js';
+import { truncationStep } from './log-divergence.js';
 
 /** How long the leader may hold a follower's Fetch waiting for data. */
 const fetchMaxWaitMs = 500;
@@ -285,19 +286,11 @@ export class ReplicaFetcher {
   private async truncateToLeader(partition: Partition, askedEpoch: number, leaderEpoch: number, leaderEndOffset: number): Promise<boolean> {
     const handle = partition.handle;
     const logEndOffset = handle.logEndOffset;
-    let target: number = logEndOffset;
-    let agreed = true;
-    if (leaderEpoch === undefinedEpoch || leaderEndOffset < 0) {
-      // The leader knows no epoch as old: keep what the high watermark says every in-sync replica had.
-      target = this.context.knownHighWatermark(partition) ?? logEndOffset;
-    } else {
-      const own = handle.endOffsetForEpoch(leaderEpoch);
-      if (own.epoch === leaderEpoch) target = Math.min(leaderEndOffset, own.endOffset);
-      else if (own.epoch !== undefinedEpoch) {
-        target = own.endOffset;
-        agreed = false;
-      }
-    }
+    const { targetOffset: target, agreed } = truncationStep(
+      { logEndOffset, endOffsetForEpoch: (epoch) => handle.endOffsetForEpoch(epoch) },
+      { epoch: leaderEpoch, endOffset: leaderEndOffset },
+      this.context.knownHighWatermark(partition),
+    );
     if (target >= logEndOffset) return agreed;
     const newEnd = await handle.truncateTo(asOffset(target));
     this.context.logger.info('replica log truncated to where it leaves the leader\'s', {
