@@ -53,6 +53,12 @@ export class Partition {
    */
   ledHere = true;
   /**
+   * The leader epoch this broker leads the partition in: stamped on every batch it appends (the
+   * header's partitionLeaderEpoch) and OffsetForLeaderEpoch's current epoch. Always 0 for a single
+   * broker; in a cluster set from etcd with `ledHere` (cluster/replica-sync.ts).
+   */
+  leaderEpoch = 0;
+  /**
    * Replication, on the leader of a partition with followers (cluster/leader-replicas.ts): tracks
    * what each follower holds and moves the high watermark. Null for a single broker, a single
    * replica, and a partition led elsewhere.

@@ -198,8 +198,8 @@ export async function appendBatch(broker: Broker, partition: Partition, records:
     setLogAppendTime(records, 0, nowMs);
     logAppendTimeMs = BigInt(nowMs);
   }
-  // One broker leads every partition, in leader epoch 0 (what Metadata reports); outside the CRC.
-  setPartitionLeaderEpoch(records, 0, 0);
+  // The epoch this broker leads in (0 for a single broker; etcd's in a cluster): before magic and the CRC, so outside what it covers.
+  setPartitionLeaderEpoch(records, 0, partition.leaderEpoch);
   let appended: AppendResult;
   try {
     appended = handle.append(records);

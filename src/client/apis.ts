@@ -36,6 +36,7 @@ import { listPartitionReassignmentsRequest, listPartitionReassignmentsResponse }
 import { metadataRequest, metadataResponse } from '../protocol/kafka/messages/metadata.js';
 import { offsetCommitRequest, offsetCommitResponse } from '../protocol/kafka/messages/offset-commit.js';
 import { offsetFetchRequest, offsetFetchResponse } from '../protocol/kafka/messages/offset-fetch.js';
+import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../protocol/kafka/messages/offset-for-leader-epoch.js';
 import { produceRequest, produceResponse } from '../protocol/kafka/messages/produce.js';
 import { syncGroupRequest, syncGroupResponse } from '../protocol/kafka/messages/sync-group.js';
 
@@ -88,4 +89,5 @@ export const apis = {
   describeCluster: api(describeClusterRequest, describeClusterResponse),
   describeLogDirs: api(describeLogDirsRequest, describeLogDirsResponse),
   initProducerId: api(initProducerIdRequest, initProducerIdResponse),
+  offsetForLeaderEpoch: api(offsetForLeaderEpochRequest, offsetForLeaderEpochResponse),
 } as const;

@@ -136,9 +136,11 @@ export class ReplicaSync {
     if (topic === undefined) return;
     const sameTopic = cached !== undefined && cached.record.topicId.equals(topic.id);
     for (const partition of topic.partitions) {
-      const leads = sameTopic && this.cache.partition(name, partition.index)?.record.leader === this.nodeId;
-      if (partition.ledHere !== leads) this.logger.info(leads ? 'leading partition' : 'no longer leading partition', { topic: name, partition: partition.index, leaderEpoch: this.cache.partition(name, partition.index)?.record.leaderEpoch ?? -1 });
+      const record = sameTopic ? this.cache.partition(name, partition.index)?.record : undefined;
+      const leads = record?.leader === this.nodeId;
+      if (partition.ledHere !== leads) this.logger.info(leads ? 'leading partition' : 'no longer leading partition', { topic: name, partition: partition.index, leaderEpoch: record?.leaderEpoch ?? -1 });
       partition.ledHere = leads;
+      if (leads) partition.leaderEpoch = record.leaderEpoch;
       this.roles?.partitionChanged(partition, sameTopic ? this.cache.partition(name, partition.index)?.record : undefined);
     }
   }

@@ -111,6 +111,7 @@ export class Replication {
         return registration === undefined ? undefined : { nodeId: registration.nodeId, host: registration.host, port: registration.kafkaPort, rack: registration.rack };
       },
       learnedHighWatermark: (partition, highWatermark) => this.learnedHighWatermarks.set(partition, highWatermark),
+      knownHighWatermark: (partition) => this.learnedHighWatermarks.get(partition),
       notifyData: (partition) => this.host.notifyData(partition),
     });
     this.fetchers.set(leaderId, fetcher);

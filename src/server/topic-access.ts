@@ -57,9 +57,9 @@ export class KafkaTopicAccess implements TopicAccess {
     if (this.broker.diskAlarm.raised) throw new TopicAccessError(this.broker.diskAlarm.refusalMessage);
     const batch = encodeRecordBatch({ records: [record], baseTimestampMs: record.timestampMs });
     if (batch.length > topic.effective.maxMessageBytes) throw new TopicAccessError(`a record of ${batch.length} bytes exceeds max.message.bytes ${topic.effective.maxMessageBytes} of topic '${topicName}'`);
-    // As the produce path does: the broker's clock under LogAppendTime, leader epoch 0 (outside the CRC).
+    // As the produce path does: the broker's clock under LogAppendTime, the partition's leader epoch (outside the CRC).
     if (topic.effective.messageTimestampType === 'LogAppendTime') setLogAppendTime(batch, 0, Date.now());
-    setPartitionLeaderEpoch(batch, 0, 0);
+    setPartitionLeaderEpoch(batch, 0, partition.leaderEpoch);
     let appended;
     try {
       appended = partition.handle.append(batch);

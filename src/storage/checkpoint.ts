@@ -27,11 +27,16 @@ export const checkpointFormatVersion = 1;
 export const temporarySuffix = '.tmp';
 
 export async function writeOffsetCheckpoint(directory: string, name: string, offset: number, syncFile: SyncFile = defaultSyncFile): Promise<void> {
+  await replaceFileAtomically(directory, name, `${checkpointFormatVersion}\n${offset}\n`, syncFile);
+}
+
+/** Writes `text` to <name>.tmp, fsyncs it, renames it over <name> and fsyncs the directory. */
+export async function replaceFileAtomically(directory: string, name: string, text: string, syncFile: SyncFile = defaultSyncFile): Promise<void> {
   const path = join(directory, name);
   const temporaryPath = path + temporarySuffix;
   const handle = await open(temporaryPath, 'w', 0o644);
   try {
-    await handle.writeFile(`${checkpointFormatVersion}\n${offset}\n`);
+    await handle.writeFile(text);
     await syncFile(handle, 'checkpoint');
   } finally {
     await handle.close();

@@ -1,3 +1,4 @@
+import { strict as assert } from 'node:assert';
 import { readBaseOffset, readLastOffset } from '../protocol/kafka/batch-header.js';
 import { LogWriteError } from './errors.js';
 import { syncDirectory } from './segment.js';
@@ -345,6 +346,26 @@ export class Flusher {
   seal(segment: Segment): void {
     this.seals.push(segment);
     void this.nextCycle();
+  }
+
+  /** No append is queued or held unwritten (so right after a flush, before any append). */
+  get isIdle(): boolean {
+    return this.runs.length === 0 && this.unwritten.length === 0;
+  }
+
+  /**
+   * The log was cut back to `mark` (PartitionLog.truncateTo) right after a flush, so nothing is
+   * queued or unwritten: every mark moves back to it, `removed` segments are forgotten, and the next
+   * checkpoint writes the recovery point again (it may lie past the new end until then).
+   */
+  truncatedTo(mark: LogMark, removed: readonly Segment[]): void {
+    assert(this.runs.length === 0 && this.unwritten.length === 0, 'a truncation follows a flush');
+    this.written = mark;
+    this.durable = mark;
+    this.segmentSynced = mark.tail.nextOffset;
+    this.recoveryPoint = -1;
+    for (const segment of removed) this.dirty.delete(segment);
+    this.seals = this.seals.filter((segment) => !removed.includes(segment) && segment !== mark.segment);
   }
 
   /** Writes and fsyncs everything queued so far, persists the active indexes and the recovery point. */

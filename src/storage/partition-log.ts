@@ -17,6 +17,7 @@ import {
   readBaseOffset,
   readLastOffsetDelta,
   readMaxTimestamp,
+  readPartitionLeaderEpoch,
   setBaseOffset,
 } from '../protocol/kafka/batch-header.js';
 import { damageFoundByRead, logDamage, missingTail } from './damage.js';
@@ -458,6 +459,129 @@ export class PartitionLog {
   }
 
   /**
+   * Replication (a follower whose log diverged from its leader's, cluster/replica-fetcher.ts): cuts
+   * away every batch whose last offset is ≥ `endOffset`, durable or not, and returns the new log end
+   * (below `endOffset` when a batch held it; the log start moves down with it only when the batch
+   * holding the start goes). The caller appends nothing meanwhile. Crash-safe: everything is
+   * flushed first; the journal is told before any file changes (its replay never brings the cut
+   * batches back); later segments are deleted before the segment holding the cut is shortened, so
+   * the files always hold a prefix of the old log (and recovery accepts any such prefix); then its
+   * indexes and the recovery point are rewritten. The truncation listeners hear the new end.
+   */
+  truncateTo(endOffset: Offset): Promise<Offset> {
+    return this.serialized(async (): Promise<Offset> => {
+      this.checkWritable();
+      if (endOffset >= this.logEndOffset) return this.logEndOffset;
+      await this.flusher.flush(); // nothing queued, unwritten or unsynced remains past the cut
+      this.checkWritable();
+      const target = Math.max(endOffset, this.startOffset);
+      const index = this.segmentIndexFor(target);
+      const segment = this.segments[index]!;
+      // Re-record the batches the segment keeps, as recovery does: sizes, timestamps and indexes.
+      const kept: BatchHeader[] = [];
+      await this.scanHeadersChecked(segment, 0, segment.baseOffset, (header) => {
+        if (header.lastOffset >= target) return false;
+        kept.push({ ...header });
+        return true;
+      });
+      const last = kept[kept.length - 1];
+      const newEnd = last === undefined ? segment.baseOffset : last.lastOffset + 1;
+      const position = last === undefined ? 0 : last.position + last.totalBytes;
+      if (this.journalLog !== null) await this.journal!.recordTruncated(this.journalLog, newEnd);
+      // From here on no await until the log's state is cut: no append may have come in since the flush.
+      if (this.closed || !this.flusher.isIdle) throw new Error('log truncation refused: the log changed while it was being prepared');
+      const removed = this.segments.splice(index + 1);
+      segment.sealed = false;
+      segment.resetForScan();
+      for (const header of kept) segment.recordBatch(header.position, header.baseOffset, header.lastOffset, header.maxTimestamp, header.totalBytes);
+      segment.sizeBytes = position;
+      segment.writtenBytes = position; // flushed: the file holds every kept byte
+      this.cache.clear();
+      this.flusher.truncatedTo({ segment, tail: segment.captureTail() }, removed);
+      // The batch holding the log start (DeleteRecords may leave it inside one) went whole: the start follows the end.
+      const startMoved = newEnd < this.startOffset;
+      if (startMoved) this.startOffset = newEnd;
+      for (const listener of this.truncationListeners) listener(asOffset(newEnd));
+      for (const gone of removed.reverse()) await gone.deleteFiles();
+      if (removed.length > 0) await syncDirectory(this.directory, this.syncFile);
+      await segment.truncateFile(position, this.syncFile);
+      if (startMoved) await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, newEnd, this.syncFile);
+      segment.finishTimeIndex();
+      await segment.persistIndexes(this.syncFile);
+      await this.flusher.flush(); // the recovery point follows the new end
+      this.logger?.warn('log truncated to follow the leader', { directory: this.directory, logEndOffset: newEnd, removedSegments: removed.length });
+      return asOffset(newEnd);
+    });
+  }
+
+  /**
+   * Replication (a follower whose whole log lies below its leader's log start): drops every batch
+   * and starts an empty log at `offset` (> logEndOffset), with logStartOffset there. Crash-safe: the
+   * `log-start-offset` checkpoint is written first, and recovery starts an empty log at a log start
+   * past the files' end (recovery.ts), so a crash at any later point ends the same way.
+   */
+  restartAt(offset: Offset): Promise<void> {
+    return this.serialized(async () => {
+      this.checkWritable();
+      assert(offset > this.logEndOffset, 'a log restarts past its end');
+      await this.flusher.flush();
+      this.checkWritable();
+      await writeOffsetCheckpoint(this.directory, logStartOffsetFileName, offset, this.syncFile);
+      const removed = this.segments.splice(0);
+      const fresh = new Segment(this.directory, offset, this.clock.nowMs(), this.options.indexIntervalBytes);
+      fresh.openFiles = this.openSegmentFiles;
+      fresh.indexBudget = this.segmentIndexCache;
+      fresh.syncBeforeClosing = removed[removed.length - 1]?.syncBeforeClosing ?? null;
+      this.segments.push(fresh);
+      this.startOffset = offset;
+      this.cache.clear();
+      this.flusher.truncatedTo({ segment: fresh, tail: fresh.captureTail() }, removed);
+      for (const gone of removed.reverse()) await gone.deleteFiles();
+      await fresh.sync(this.syncFile); // creates its .log: a partition folder always has one
+      await syncDirectory(this.directory, this.syncFile);
+      await this.flusher.flush();
+      this.logger?.warn('log emptied to restart at the leader\'s log start', { directory: this.directory, logStartOffset: offset });
+    });
+  }
+
+  /**
+   * The partitionLeaderEpoch of the log's last batch (one batch read, from the tail cache, the
+   * journal's unwritten batches or the file, found through the offset index); null when the log
+   * holds no batch at or past its start, or that batch is damaged.
+   */
+  async lastBatchEpoch(): Promise<number | null> {
+    const lastOffset = this.logEndOffset - 1;
+    if (lastOffset < this.startOffset) return null;
+    try {
+      // maxBytes 1: the batch holding lastOffset, whole (KIP-74), and nothing after it.
+      const { chunks } = await this.read(asOffset(lastOffset), 1, this.logEndOffset);
+      const first = chunks[0];
+      return first === undefined ? null : readPartitionLeaderEpoch(first, 0);
+    } catch (error) {
+      if (error instanceof CorruptBatchError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Calls `visit` with the base offset and partitionLeaderEpoch of every batch from the one holding
+   * `fromOffset` (not below the log start) to the log end, in order, reading only batch headers.
+   * For rebuilding a partition's leader epochs (leader-epoch-cache.ts).
+   */
+  async forEachBatchEpoch(fromOffset: Offset, visit: (baseOffset: number, partitionLeaderEpoch: number) => void): Promise<void> {
+    if (this.closed) throw new LogClosedError(this.directory);
+    await this.flusher.writeOut(); // the scan reads the files
+    const from = Math.max(fromOffset, this.startOffset);
+    for (let index = this.segmentIndexFor(from); index < this.segments.length; index++) {
+      const segment = this.segments[index]!;
+      await this.scanHeadersChecked(segment, 0, segment.baseOffset, (header, block, at) => {
+        if (header.lastOffset >= from) visit(header.baseOffset, readPartitionLeaderEpoch(block, at));
+        return true;
+      });
+    }
+  }
+
+  /**
    * `listener` is called with the new log end offset whenever appends that were never acknowledged
    * are cut away after a failed write (state kept beside the log, such as producer sequences, must
    * forget them before the next append).
@@ -778,7 +902,7 @@ export class PartitionLog {
   }
 
   /** segment.scanHeaders up to the written end; a header that cannot be read is recorded as damage and thrown as such. */
-  private async scanHeadersChecked(segment: Segment, position: number, offset: number, visit: (header: BatchHeader) => boolean): Promise<void> {
+  private async scanHeadersChecked(segment: Segment, position: number, offset: number, visit: (header: BatchHeader, block: Buffer, at: number) => boolean): Promise<void> {
     try {
       await segment.scanHeaders(position, offset, segment.writtenBytes, visit);
     } catch (error) {

@@ -1,14 +1,16 @@
 /**
  * PartitionLog.appendAsFollower (replication): a follower's log takes the leader's batches with the
  * leader's offsets, refuses a batch that does not continue it or fails its CRC, and keeps what it
- * took across a reopen.
+ * took across a reopen; and truncateTo (a follower cutting a diverged tail) across segments and the
+ * journal, crash-safe.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { PartitionLog, ReplicaAppendError } from '../../../src/storage/partition-log.js';
 import { asOffset } from '../../../src/storage/offset.js';
-import { logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
+import { Journal } from '../../../src/storage/journal.js';
+import { ManualClock, logOptions, simpleBatch, splitBatches, withTempDirectory } from './batch-fixtures.js';
 
 test('a follower keeps the leader\'s offsets; gaps, overlaps and bad CRCs are refused; the log survives a reopen', async () => {
   await withTempDirectory(async (directory) => {
@@ -46,5 +48,49 @@ test('a follower keeps the leader\'s offsets; gaps, overlaps and bad CRCs are re
     const reopened = await PartitionLog.open(followerDirectory, logOptions({ segmentBytes: 1_500 }));
     assert.deepEqual(splitBatches((await reopened.read(asOffset(0), 1_000_000)).chunks).map((batch) => batch.bytes), stored.map((batch) => batch.bytes));
     await reopened.close();
+  });
+});
+
+test('truncateTo cuts durable batches across sealed segments, even those the journal holds; a crash afterwards brings none back', async () => {
+  await withTempDirectory(async (dataDirectory) => {
+    const directory = join(dataDirectory, 't-0');
+    const options = logOptions({ segmentBytes: 1_000, indexIntervalBytes: 150 });
+    const journalOptions = { acceptsWrites: true, fileBytes: 1024 * 1024, maxBytes: 64 * 1024 * 1024 };
+    const readAll = async (log: PartitionLog) => splitBatches((await log.read(asOffset(0), 1_000_000, log.logEndOffset)).chunks).map((batch) => Buffer.from(batch.bytes));
+    const journal = await Journal.open(dataDirectory, journalOptions);
+    const log = await PartitionLog.create(directory, options, new ManualClock(), { journal });
+    const appends = Array.from({ length: 30 }, (_, index) => log.append(simpleBatch(1 + (index % 3), { valueBytes: 30, tag: `a${index}-` })));
+    await Promise.all(appends.map((appended) => appended.durable));
+    assert.ok(log.segmentCount > 3);
+    const before = splitBatches((await log.read(asOffset(0), 1_000_000, log.logEndOffset)).chunks);
+    const cut = before[11]!.baseOffset + 1; // inside batch 11 (or just past it when it holds one record)
+    const newEnd = await log.truncateTo(asOffset(cut));
+    const kept = before.filter((batch) => batch.lastOffset < cut).map((batch) => batch.bytes);
+    assert.equal(newEnd, splitBatches(kept).at(-1)!.lastOffset + 1);
+    assert.equal(log.logEndOffset, newEnd);
+    assert.equal(log.highWatermark, newEnd);
+    log.invariants();
+    assert.deepEqual(await readAll(log), kept);
+
+    // A crash right after (no close): the journal still holds the cut batches, and must not replay them.
+    const afterCrash = await Journal.open(dataDirectory, journalOptions);
+    const recovered = await PartitionLog.open(directory, options, new ManualClock(), { journal: afterCrash });
+    assert.equal(recovered.logEndOffset, newEnd);
+    assert.deepEqual(await readAll(recovered), kept);
+    recovered.invariants();
+    // Appends go on from the new end, without a roll (a roll writes everything out), so they stay
+    // unwritten (durable in the journal only) at the next crash.
+    recovered.updateOptions({ ...options, segmentBytes: 1024 * 1024 });
+    const more = Array.from({ length: 6 }, (_, index) => recovered.append(simpleBatch(2, { valueBytes: 30, tag: `b${index}-` })));
+    assert.equal(more[0]!.baseOffset, newEnd);
+    await Promise.all(more.map((appended) => appended.durable));
+    assert.ok(recovered.unwrittenByteCount > 0, 'the last appends are durable in the journal only');
+    const expected = await readAll(recovered);
+    const afterSecondCrash = await Journal.open(dataDirectory, journalOptions);
+    const again = await PartitionLog.open(directory, options, new ManualClock(), { journal: afterSecondCrash });
+    assert.deepEqual(await readAll(again), expected);
+    again.invariants();
+    await again.close();
+    await afterSecondCrash.close();
   });
 });
