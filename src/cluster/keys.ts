@@ -17,6 +17,9 @@
  *                               "isr":[1],"partitionEpoch":0}
  *                              created with the topic; later written only by the controller,
  *                              conditioned on the key's modRevision and the controller key's
+ *   /osprey/producer-id-block  {"formatVersion":1,"nextProducerId":5000}
+ *                              the first producer id no broker has reserved; a broker reserving a
+ *                              block of ids moves it on, conditioned on the key's modRevision
  *
  * Values are read from a store other processes write, so they are checked field by field and a
  * malformed one is reported, not trusted.
@@ -25,6 +28,8 @@
 export const clusterRoot = '/osprey/';
 export const brokersPrefix = `${clusterRoot}brokers/`;
 export const controllerKey = `${clusterRoot}controller`;
+
+export const producerIdBlockKey = `${clusterRoot}producer-id-block`;
 
 export const topicsPrefix = `${clusterRoot}topics/`;
 export const partitionsPrefix = `${clusterRoot}partitions/`;
@@ -89,6 +94,11 @@ export interface TopicRecord {
   readonly replicaAssignment: readonly (readonly number[])[];
 }
 
+/** Producer ids below nextProducerId may have been handed out; the next block starts there. */
+export interface ProducerIdBlockRecord {
+  readonly nextProducerId: number;
+}
+
 /** The leader of a partition without one (no live replica may lead it): Kafka's -1. */
 export const noLeader = -1;
 
@@ -134,6 +144,10 @@ export function encodePartition(partition: PartitionRecord): Buffer {
   return Buffer.from(JSON.stringify({ formatVersion, replicas, leader, leaderEpoch, isr, partitionEpoch }));
 }
 
+export function encodeProducerIdBlock(block: ProducerIdBlockRecord): Buffer {
+  return Buffer.from(JSON.stringify({ formatVersion, nextProducerId: block.nextProducerId }));
+}
+
 /** The registration in value, or an Error saying what is wrong with it. */
 export function decodeRegistration(value: Buffer): BrokerRegistration | Error {
   const fields = parseObject(value);
@@ -151,6 +165,14 @@ export function decodeController(value: Buffer): ControllerRecord | Error {
   const fields = parseObject(value);
   if (fields instanceof Error) return fields;
   return isNodeId(fields['nodeId']) ? { nodeId: fields['nodeId'] } : new Error(`controller: nodeId ${JSON.stringify(fields['nodeId'])} is not a node id`);
+}
+
+export function decodeProducerIdBlock(value: Buffer): ProducerIdBlockRecord | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  const next = fields['nextProducerId'];
+  if (typeof next !== 'number' || !Number.isSafeInteger(next) || next < 0) return new Error(`producer id block: nextProducerId ${JSON.stringify(next)} is not a non-negative safe integer`);
+  return { nextProducerId: next };
 }
 
 export function decodeTopic(value: Buffer): TopicRecord | Error {

@@ -2,7 +2,10 @@
  * Producer ids and epochs for InitProducerId (non-transactional producers).
  *
  * Ids are unique across restarts, crashes included: they are handed out from blocks, and a block is
- * reserved on disk before its first id is given out. The file holds the first id not yet reserved:
+ * reserved (ProducerIdBlockSource) before its first id is given out. In a cluster the blocks come
+ * from etcd (cluster/producer-id-blocks.ts, KIP-730's scheme), so no two brokers hand out the same
+ * id; until the broker has joined, InitProducerId is refused (retriable). A single broker reserves
+ * them in a file, which holds the first id not yet reserved:
  *
  *   <dataDir>/meta/producer-id-block     text, two lines, each ending in '\n':
  *     ┌──────────────────────┐
@@ -71,6 +74,35 @@ export interface ProducerIdStorage {
   write(text: string): Promise<void>;
 }
 
+/** Where blocks of producer ids are reserved: the block file of a single broker, etcd in a cluster. */
+export interface ProducerIdBlockSource {
+  /**
+   * Reserves the next `size` ids durably and returns the first; no id of it is ever returned again
+   * (by this source, or by any other broker's source of the same cluster). Rejects when it cannot.
+   */
+  reserveBlock(size: bigint): Promise<bigint>;
+}
+
+/** A cluster broker's source until it has joined: every reservation is refused (InitProducerId answers a retriable code). */
+export const notJoinedBlockSource: ProducerIdBlockSource = {
+  reserveBlock: () => Promise.reject(new Error('this broker has not joined the cluster yet: producer ids come from etcd')),
+};
+
+/** Blocks from the block file read at open: the file is rewritten, atomically, before a block is used. */
+class FileBlockSource implements ProducerIdBlockSource {
+  constructor(
+    private readonly storage: ProducerIdStorage,
+    private firstUnreserved: bigint,
+  ) {}
+
+  async reserveBlock(size: bigint): Promise<bigint> {
+    const first = this.firstUnreserved;
+    await this.storage.write(`${fileFormatVersion}\n${first + size}\n`);
+    this.firstUnreserved = first + size;
+    return first;
+  }
+}
+
 /** The block file in `metaDirectory`, written atomically. */
 export function fileProducerIdStorage(metaDirectory: string): ProducerIdStorage {
   const path = join(metaDirectory, producerIdBlockFileName);
@@ -84,22 +116,23 @@ export function fileProducerIdStorage(metaDirectory: string): ProducerIdStorage 
 }
 
 export class ProducerIdManager {
-  private nextId: bigint;
-  private reservedEnd: bigint;
+  private nextId = 0n;
+  private reservedEnd = 0n;
   private reserving: Promise<void> | null = null;
   /** In least-recently-used order. */
   private readonly remembered = new Map<bigint, RememberedProducer>();
 
-  private constructor(
-    private readonly storage: ProducerIdStorage,
-    firstUnreserved: bigint,
-    private readonly maxRemembered: number,
+  private readonly maxRemembered: number;
+
+  constructor(
+    private source: ProducerIdBlockSource,
+    maxRemembered: number,
     private readonly logger: Logger,
   ) {
-    this.nextId = firstUnreserved;
-    this.reservedEnd = firstUnreserved;
+    this.maxRemembered = Math.max(1, maxRemembered);
   }
 
+  /** A single broker's manager: blocks from the block file in `storage`. */
   static async open(storage: ProducerIdStorage, maxRemembered: number, logger: Logger): Promise<ProducerIdManager> {
     const text = await storage.read();
     let firstUnreserved = 0n;
@@ -110,10 +143,19 @@ export class ProducerIdManager {
       }
       firstUnreserved = BigInt(match[2]!);
     }
-    return new ProducerIdManager(storage, firstUnreserved, Math.max(1, maxRemembered), logger);
+    return new ProducerIdManager(new FileBlockSource(storage, firstUnreserved), maxRemembered, logger);
   }
 
-  /** The next unused producer id; reserves a new block on disk first when the current one is used up. */
+  /**
+   * Takes blocks from `source` from now on (the cluster's, once joined); what is left of the
+   * current block is dropped, so every id handed out afterwards comes from the new source.
+   */
+  useBlockSource(source: ProducerIdBlockSource): void {
+    this.source = source;
+    this.nextId = this.reservedEnd;
+  }
+
+  /** The next unused producer id; reserves a new block first when the current one is used up. */
   async allocate(): Promise<bigint> {
     while (this.nextId >= this.reservedEnd) {
       this.reserving ??= this.reserveBlock().finally(() => {
@@ -126,11 +168,12 @@ export class ProducerIdManager {
   }
 
   private async reserveBlock(): Promise<void> {
-    const end = this.reservedEnd + producerIdBlockSize;
-    await this.storage.write(`${fileFormatVersion}\n${end}\n`);
-    this.nextId = this.reservedEnd;
-    this.reservedEnd = end;
-    this.logger.debug('producer id block reserved', { from: this.nextId, to: end - 1n });
+    const source = this.source;
+    const first = await source.reserveBlock(producerIdBlockSize);
+    if (source !== this.source) return; // replaced meanwhile: the next loop reserves from the new one
+    this.nextId = first;
+    this.reservedEnd = first + producerIdBlockSize;
+    this.logger.debug('producer id block reserved', { from: first, to: this.reservedEnd - 1n });
   }
 
   /** InitProducerId without a transactional id; `producerId`/`producerEpoch` are -1 before v3. */

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exhaustedEpoch, fileProducerIdStorage, producerIdBlockFileName, producerIdBlockSize, ProducerIdManager } from '../../../src/broker/idempotence/producer-ids.js';
-import type { ProducerIdStorage } from '../../../src/broker/idempotence/producer-ids.js';
+import { exhaustedEpoch, fileProducerIdStorage, notJoinedBlockSource, producerIdBlockFileName, producerIdBlockSize, ProducerIdManager } from '../../../src/broker/idempotence/producer-ids.js';
+import type { ProducerIdBlockSource, ProducerIdStorage } from '../../../src/broker/idempotence/producer-ids.js';
 import { createLogger } from '../../../src/logging/logger.js';
 import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
 
@@ -63,6 +63,26 @@ test('the block file is written atomically in the meta folder; an unreadable one
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+});
+
+test('a cluster broker refuses ids until it has joined, then takes every block from the cluster source', async () => {
+  const manager = new ProducerIdManager(notJoinedBlockSource, 100, logger);
+  await assert.rejects(manager.initProducerId(-1n, -1, 4), /not joined the cluster/);
+  const reserved: bigint[] = [];
+  let next = 7000n;
+  const cluster: ProducerIdBlockSource = {
+    async reserveBlock(size) {
+      reserved.push(next);
+      next += size;
+      return next - size;
+    },
+  };
+  manager.useBlockSource(cluster);
+  const ids = await Promise.all(Array.from({ length: 3 }, () => manager.allocate()));
+  assert.deepEqual(ids, [7000n, 7001n, 7002n], 'one reservation shared by concurrent requests');
+  for (let index = 3; index < Number(producerIdBlockSize); index++) await manager.allocate();
+  assert.equal(await manager.allocate(), 7000n + producerIdBlockSize, 'the next block from the same source');
+  assert.deepEqual(reserved, [7000n, 7000n + producerIdBlockSize]);
 });
 
 test('InitProducerId without an id gives a new id at epoch 0; one of id and epoch alone is INVALID_REQUEST', async () => {
