@@ -665,7 +665,7 @@ export class Broker {
   /** Auto-creation in a cluster: through etcd, as CreateTopics with the defaults (replication factor 1, as Kafka's default.replication.factor). */
   private async autoCreateClusterTopic(name: string): Promise<Topic | OperationResult> {
     if (this.cluster === null) return failure(ErrorCode.leaderNotAvailable, 'this broker has not joined the cluster yet; retry');
-    const result = await this.cluster.createTopic({ name, partitionCount: this.config.topicDefaults.numPartitions, replicationFactor: 1, assignment: null, configs: new Map() }, false);
+    const result = await this.cluster.createTopic({ name, partitionCount: this.config.topicDefaults.numPartitions, replicationFactor: 1, assignment: null, configs: new Map() }, false, 0);
     const topic = this.topics.get(name);
     return (result.errorCode === ErrorCode.none || result.errorCode === ErrorCode.topicAlreadyExists) && topic !== undefined ? topic : result.errorCode === ErrorCode.none ? failure(ErrorCode.leaderNotAvailable, `topic '${name}' is being created; retry`) : result;
   }
