@@ -17,6 +17,7 @@
  * Not implemented yet: transactions.
  */
 import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
+import type { PartitionReplication } from '../../../broker/partition.js';
 import { checkBatch, produceInOrder } from '../../../broker/produce.js';
 import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
 import type { PartitionProduceResult } from '../../../broker/produce.js';
@@ -34,15 +35,18 @@ function failed(errorCode: number, errorMessage: string): PartitionProduceResult
 }
 
 /**
- * Replication, acks=all: the answer once every in-sync replica holds the batch (a single replica:
- * at once), else REQUEST_TIMED_OUT after timeoutMs. `records` is the batch as sent (its record count
- * is what the log stored).
+ * Replication, acks=all: the answer once every in-sync replica holds the batch, else
+ * REQUEST_TIMED_OUT after timeoutMs. `replication` is the partition's leader tracker as it was when
+ * the batch was appended: the append may yield (durability), and if leadership moved meanwhile the
+ * tracker is closed and the batch is answered NOT_LEADER_OR_FOLLOWER, never taken as acknowledged
+ * because the partition no longer has a tracker to wait on. `records` is the batch as sent (its
+ * record count is what the log stored).
  */
-async function awaitReplicas(partition: Partition, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
-  const replication = partition.replication;
-  if (replication === null || result.baseOffset === null) return result;
+async function awaitReplicas(partition: Partition, replication: PartitionReplication, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
+  if (result.baseOffset === null) return result;
   const endOffset = asOffset(result.baseOffset + readLastOffsetDelta(records, 0) + 1);
   if (await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0))) return result;
+  if (partition.replication !== replication) return failed(ErrorCode.notLeaderOrFollower, 'leadership of the partition moved before every in-sync replica held the batch; retry with the new leader');
   return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
 }
 
@@ -99,13 +103,15 @@ export const produceHandler = defineHandler({
               } else if (partition.unavailableError !== ErrorCode.none) {
                 result = failed(partition.unavailableError, `partition ${partition.index} of '${target.name}' is not open yet (${partition.state}); retry`);
               } else {
+                // Taken before the append, which may yield: see awaitReplicas.
+                const replication = partition.replication;
                 result =
                   checkBatch(partitionData.records, partition, apiVersion) ??
                   checkDecompressedSize(partitionData.records!, context.broker.config.limits.maxDecompressedBytes) ??
                   (await produceInOrder(context.broker, partition, partitionData.records!, acks));
                 // Replication: acks=all waits until every in-sync replica holds the batch.
                 // (A partition without followers, every one on a single broker, skips the extra await.)
-                if (acks === -1 && result.errorCode === ErrorCode.none && partition.replication !== null) result = await awaitReplicas(partition, result, partitionData.records!, request.timeoutMs);
+                if (acks === -1 && result.errorCode === ErrorCode.none && replication !== null) result = await awaitReplicas(partition, replication, result, partitionData.records!, request.timeoutMs);
               }
             }
             if (result.errorCode !== ErrorCode.none) {
