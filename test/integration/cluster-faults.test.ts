@@ -49,18 +49,7 @@ function createTopicRequest(topic: string, assignments: readonly (readonly numbe
 
 /** Creates the topic with these replicas per partition (first: the leader) and waits until every ISR is complete. */
 async function createReplicated(cluster: TestCluster, topic: string, assignments: readonly (readonly number[])[]): Promise<void> {
-  let result: { errorCode: number; errorMessage: string | null } | undefined;
-  // The broker asked may not have seen every registration yet (INVALID_REPLICA_ASSIGNMENT until it has).
-  await waitUntil(
-    async () => {
-      const answer = await withConnection(cluster.broker(assignments[0]![0]!), (connection) => connection.call(createTopicsApi, 7, createTopicRequest(topic, assignments)));
-      result = answer.topics[0];
-      return result?.errorCode !== ErrorCode.invalidReplicaAssignment;
-    },
-    `${topic}: every replica's broker to be live`,
-    10_000,
-  );
-  assert.equal(result?.errorCode, ErrorCode.none, result?.errorMessage ?? '');
+  await cluster.createTopic(topic, assignments);
   for (const [index, replicas] of assignments.entries()) {
     await cluster.waitForPartition(topic, index, (state) => state.isr.length === replicas.length, `${topic}/${index}: the ISR to hold every replica`);
   }
