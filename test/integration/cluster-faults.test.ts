@@ -229,15 +229,16 @@ test('a leader paused past its lease, then resumed: it acknowledges no acks=all 
   try {
     await createReplicated(cluster, topic, [[1, 2, 3]]);
     assert.deepEqual(await produceTo(cluster.broker(1), topic, 0, -1, batchOf(['before'])), { errorCode: ErrorCode.none, baseOffset: 0n });
-    // Two connections to the leader, opened before it is paused: one request is queued in its socket
-    // before etcd moves the leadership (so it reads it before the change), the other after.
-    const earlyConnection = await RawKafkaConnection.open(cluster.broker(1).host, cluster.broker(1).port);
+    // Connections to the leader, opened before it is paused: requests queued in its socket before
+    // etcd moves the leadership (so it may read them before it learns of the change: then it
+    // appends them and waits for its followers), and one after.
+    const earlyConnections = await Promise.all(Array.from({ length: 4 }, () => RawKafkaConnection.open(cluster.broker(1).host, cluster.broker(1).port)));
     const lateConnection = await RawKafkaConnection.open(cluster.broker(1).host, cluster.broker(1).port);
     try {
       process.kill(cluster.broker(1).pid, 'SIGSTOP');
       let resumed = false;
       try {
-        const early = produceOn(earlyConnection, topic, 0, -1, batchOf(['queued before the change']), 3000);
+        const early = earlyConnections.map((connection, index) => produceOn(connection, topic, 0, -1, batchOf([`queued before the change ${index}`]), 3000));
         const moved = await newLeader(cluster, topic, 0, 1);
         assert.ok(!moved.isr.includes(1), 'the paused broker left the ISR');
         assert.ok(moved.leaderEpoch > 0);
@@ -248,7 +249,7 @@ test('a leader paused past its lease, then resumed: it acknowledges no acks=all 
         process.kill(cluster.broker(1).pid, 'SIGCONT');
         resumed = true;
         const refusals: readonly number[] = [ErrorCode.requestTimedOut, ErrorCode.notLeaderOrFollower];
-        const answers = [(await early).errorCode, (await late).errorCode];
+        const answers = [...(await Promise.all(early)).map((answer) => answer.errorCode), (await late).errorCode];
         t.diagnostic(`the resumed old leader answered error codes ${answers.join(', ')}`);
         for (const errorCode of answers) assert.ok(refusals.includes(errorCode), `the resumed old leader answered acks=all with error code ${errorCode}`);
         // It learns the new state and follows the new leader.
@@ -259,7 +260,7 @@ test('a leader paused past its lease, then resumed: it acknowledges no acks=all 
         if (!resumed) process.kill(cluster.broker(1).pid, 'SIGCONT');
       }
     } finally {
-      earlyConnection.destroy();
+      for (const connection of earlyConnections) connection.destroy();
       lateConnection.destroy();
     }
   } finally {
