@@ -85,6 +85,47 @@ test('a cluster broker refuses ids until it has joined, then takes every block f
   assert.deepEqual(reserved, [7000n, 7000n + producerIdBlockSize]);
 });
 
+test('the next block is reserved ahead once 90 % of the current one is used; a failed attempt is tried again, and the block is reserved when needed at the latest', async () => {
+  let next = 0n;
+  let failing = false;
+  const calls: string[] = [];
+  const source: ProducerIdBlockSource = {
+    async reserveBlock(size) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (failing) {
+        calls.push('failed');
+        throw new Error('etcd does not answer');
+      }
+      calls.push(`reserved ${next}`);
+      next += size;
+      return next - size;
+    },
+  };
+  const manager = new ProducerIdManager(source, 100, logger);
+  const size = Number(producerIdBlockSize);
+  for (let index = 1; index < size * 0.9 - 1; index++) await manager.allocate();
+  assert.deepEqual(calls, ['reserved 0']);
+  await manager.allocate(); // 100 ids left: the next block is asked for
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(calls, ['reserved 0', `reserved ${size}`]);
+  for (let index = 0; index < size * 0.1; index++) await manager.allocate();
+  assert.equal(await manager.allocate(), producerIdBlockSize, 'the block reserved ahead, taken without another reservation');
+  assert.deepEqual(calls, ['reserved 0', `reserved ${size}`]);
+
+  // etcd stops answering: the attempt ahead fails, is tried again, and the block is reserved when needed.
+  failing = true;
+  for (let index = 1; index < size * 0.9; index++) await manager.allocate();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(calls.slice(2), ['failed']);
+  await manager.allocate();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(calls.slice(2), ['failed', 'failed'], 'tried again at the next allocation');
+  failing = false;
+  for (let index = 0; index < size * 0.1 - 1; index++) await manager.allocate();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(await manager.allocate(), 2n * producerIdBlockSize);
+});
+
 test('InitProducerId without an id gives a new id at epoch 0; one of id and epoch alone is INVALID_REQUEST', async () => {
   const manager = await ProducerIdManager.open(new MemoryStorage(), 100, logger);
   const a = await manager.initProducerId(-1n, -1, 0);
