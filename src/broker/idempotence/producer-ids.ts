@@ -96,10 +96,17 @@ class FileBlockSource implements ProducerIdBlockSource {
     private firstUnreserved: bigint,
   ) {}
 
+  /** Writes one at a time, in order, so the file never goes back to an earlier value. */
+  private writing: Promise<void> = Promise.resolve();
+
   async reserveBlock(size: bigint): Promise<bigint> {
+    // Moved on before the write, so that two reservations never share a block; a block whose
+    // write failed is skipped (its ids were never handed out).
     const first = this.firstUnreserved;
-    await this.storage.write(`${fileFormatVersion}\n${first + size}\n`);
     this.firstUnreserved = first + size;
+    const written = this.writing.then(() => this.storage.write(`${fileFormatVersion}\n${first + size}\n`));
+    this.writing = written.catch(() => undefined);
+    await written;
     return first;
   }
 }
