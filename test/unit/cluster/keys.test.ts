@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePartition, decodeProducerIdBlock, decodeTopic, encodePartition, encodeProducerIdBlock, encodeTopic, partitionKey, partitionOfKey, producerIdBlockKey, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
+import { clusterIdKey, decodeClusterId, encodeClusterId, decodePartition, decodeProducerIdBlock, decodeTopic, encodePartition, encodeProducerIdBlock, encodeTopic, partitionKey, partitionOfKey, producerIdBlockKey, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
 
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
@@ -94,4 +94,16 @@ test('producer id block value: written as documented, read field by field', () =
   for (const bad of [{ formatVersion: 2, nextProducerId: 5 }, { formatVersion: 1 }, { formatVersion: 1, nextProducerId: -1 }, { formatVersion: 1, nextProducerId: 1.5 }, { formatVersion: 1, nextProducerId: '5000' }, { formatVersion: 1, nextProducerId: 2 ** 53 }]) {
     assert.ok(decodeProducerIdBlock(json(bad)) instanceof Error, JSON.stringify(bad));
   }
+});
+
+test('cluster id value: written as documented, read back; anything but a non-empty id is refused', () => {
+  assert.equal(clusterIdKey, '/osprey/cluster-id');
+  assert.deepEqual(JSON.parse(encodeClusterId('Zx_3-a').toString('utf8')), { formatVersion: 1, clusterId: 'Zx_3-a' });
+  assert.equal(decodeClusterId(json({ formatVersion: 1, clusterId: 'Zx_3-a' })), 'Zx_3-a');
+  for (const clusterId of ['', 'a b', 'a/b', 7, null]) {
+    const decoded = decodeClusterId(json({ formatVersion: 1, clusterId }));
+    assert.ok(decoded instanceof Error, `${JSON.stringify(clusterId)} refused`);
+    assert.match(decoded.message, /^cluster id: /);
+  }
+  assert.ok(decodeClusterId(json({ formatVersion: 2, clusterId: 'a' })) instanceof Error);
 });
