@@ -95,7 +95,7 @@ function allLogs(cluster: TestCluster): string {
   return [...cluster.brokers].map(([nodeId, broker]) => `\n--- broker ${nodeId} ---\n${broker.logs().split('\n').slice(-40).join('\n')}`).join('');
 }
 
-test('producer ids come from etcd blocks, unique across brokers; a new leader recognises a retried batch and refuses a sequence gap as the old one would', async () => {
+test('producer ids come from etcd blocks, unique across brokers; a new leader, and a follower restarted then leading, recognise a retried batch and refuse a sequence gap as the old leader would', async () => {
   const cluster = await startTestCluster();
   try {
     // Every broker reserves its own block in etcd: ids never collide, whichever broker a producer asks.
@@ -130,6 +130,20 @@ test('producer ids come from etcd blocks, unique across brokers; a new leader re
     assert.equal((await produceTo(leader, 'retried', 0, -1, batchOf(['gap'], { ...producer, baseSequence: 9 }))).errorCode, ErrorCode.outOfOrderSequenceNumber);
     assert.deepEqual(await produceTo(leader, 'retried', 0, -1, batchOf(['a5'], { ...producer, baseSequence: 5 })), { errorCode: ErrorCode.none, baseOffset: 5n });
     assert.deepEqual(await readValues(leader, 'retried', 0), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+
+    // The other follower crashes and restarts: it rebuilds the producer's state from its own log
+    // (snapshot and replay, as a single broker), catches up, and deduplicates once it leads.
+    const followerId = moved.leader === 2 ? 3 : 2;
+    await cluster.broker(followerId).kill9();
+    await cluster.waitForPartition('retried', 0, (state) => !state.isr.includes(followerId), `broker ${followerId} to leave the ISR`);
+    await cluster.restart(followerId);
+    await cluster.waitForPartition('retried', 0, (state) => state.isr.includes(followerId), `broker ${followerId} to rejoin the ISR`);
+    await cluster.broker(moved.leader).kill9();
+    await cluster.waitForPartition('retried', 0, (state) => state.leader === followerId, `broker ${followerId} to lead`);
+    const last = cluster.broker(followerId);
+    assert.deepEqual(await produceTo(last, 'retried', 0, -1, batchOf(['a5'], { ...producer, baseSequence: 5 })), { errorCode: ErrorCode.none, baseOffset: 5n });
+    assert.equal((await produceTo(last, 'retried', 0, -1, batchOf(['gap'], { ...producer, baseSequence: 9 }))).errorCode, ErrorCode.outOfOrderSequenceNumber);
+    assert.deepEqual(await readValues(last, 'retried', 0), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
   } finally {
     await cluster.stop();
   }
