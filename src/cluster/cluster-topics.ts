@@ -177,9 +177,18 @@ export class ClusterTopics implements ClusterView {
    * Writes a new version of a topic's record (and `operations` with it) in one transaction
    * conditioned on the record's modRevision as read, so a change made since the read (a deletion,
    * another change) is never overwritten: the read and `rewrite` are done again, a few times at most.
-   * Read from etcd rather than the cache, so that the condition is the latest state.
+   * Read from etcd rather than the cache, so that the condition is the latest state. etcd not
+   * answering is REQUEST_TIMED_OUT (retriable), as for a deletion.
    */
   private async rewriteTopic(name: string, rewrite: (record: TopicRecord) => { record: TopicRecord; operations: StoreOperation[] } | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome> {
+    try {
+      return await this.rewriteTopicOnce(name, rewrite, validateOnly);
+    } catch (error) {
+      return storeUnreachable(error);
+    }
+  }
+
+  private async rewriteTopicOnce(name: string, rewrite: (record: TopicRecord) => { record: TopicRecord; operations: StoreOperation[] } | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome> {
     const key = topicKey(name);
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.store.get(key);
