@@ -64,7 +64,10 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   }
   replicas.reportStrays();
   broker.producerIds.useBlockSource(new EtcdProducerIdBlocks(store));
-  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas);
+  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, () => {
+    const election = member.electionState;
+    return election.role === 'controller' ? election.leadership : null;
+  });
   clusterLogger.info('cluster id settled', { clusterId });
   const sync = replicas;
   return {

@@ -57,20 +57,16 @@ function notEnoughReplicas(partition: Partition, errorCode: number): PartitionPr
 }
 
 /**
- * Replication, acks=all: the answer once every in-sync replica holds the batch, else
- * REQUEST_TIMED_OUT after timeoutMs. When the ISR that got there is smaller than
+ * Replication, acks=all: the answer once every in-sync replica holds the batch (a single replica:
+ * at once), else REQUEST_TIMED_OUT after timeoutMs. When the ISR that got there is smaller than
  * min.insync.replicas (a follower left it while the request waited), NOT_ENOUGH_REPLICAS_AFTER_APPEND
- * as Kafka answers. `replication` is the partition's leader tracker as it was when the batch was
- * appended: the append may yield (durability), and if leadership moved meanwhile the tracker is
- * closed and the batch is answered NOT_LEADER_OR_FOLLOWER, never taken as acknowledged because the
- * partition no longer has a tracker to wait on. `records` is the batch as sent (its record count is
- * what the log stored).
+ * as Kafka answers. `records` is the batch as sent (its record count is what the log stored).
  */
 async function awaitReplicas(partition: Partition, replication: PartitionReplication, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
   if (result.baseOffset === null) return result;
   const endOffset = asOffset(result.baseOffset + readLastOffsetDelta(records, 0) + 1);
   if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) {
-    if (partition.replication !== replication) return failed(ErrorCode.notLeaderOrFollower, 'leadership of the partition moved before every in-sync replica held the batch; retry with the new leader');
+    if (partition.replication !== replication) return failed(ErrorCode.notLeaderOrFollower, 'leadership of the partition moved before every in-sync replica held the batch');
     return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
   }
   if (missingInSyncReplicas(partition) > 0) return notEnoughReplicas(partition, ErrorCode.notEnoughReplicasAfterAppend);
@@ -133,7 +129,9 @@ export const produceHandler = defineHandler({
                 // Checked first, as Kafka does before its append: nothing is written that acks=all could not cover.
                 result = notEnoughReplicas(partition, ErrorCode.notEnoughReplicas);
               } else {
-                // Taken before the append, which may yield: see awaitReplicas.
+                // Taken as the batch is appended: leadership may move while the append becomes
+                // durable, and a batch appended as leader must then still wait for (or fail on) the
+                // replicas of that leadership, never be answered as if it had none.
                 const replication = partition.replication;
                 result =
                   checkBatch(partitionData.records, partition, apiVersion) ??
