@@ -28,7 +28,7 @@ import { LogCleaner, type CleanablePartition } from './log-cleaner/log-cleaner.j
 import type { CleaningOutcome } from './log-cleaner/clean-partition.js';
 import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../storage/cleaner-state.js';
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
-import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
+import { fileProducerIdStorage, notJoinedBlockSource, ProducerIdManager } from './idempotence/producer-ids.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import { openGroupCoordinator } from '../groups/coordinator.js';
 import { mapConcurrently } from './concurrency.js';
@@ -241,7 +241,11 @@ export class Broker {
       { journalReserveBytes: config.metadataJournalReserveBytes, compactionMinBytes: config.metadataCompactionMinBytes },
       logger,
     );
-    const producerIds = await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
+    // In a cluster, producer ids come from etcd once the broker has joined (cluster/join.ts).
+    const producerIds =
+      config.etcdEndpoints !== ''
+        ? new ProducerIdManager(notJoinedBlockSource, config.limits.maxProducerIdsRemembered, logger)
+        : await ProducerIdManager.open(fileProducerIdStorage(join(config.dataDir, 'meta')), config.limits.maxProducerIdsRemembered, logger);
     // Opened even when turned off, so that what an earlier run left in it is replayed (and then dropped).
     const journal = await Journal.open(config.dataDir, {
       acceptsWrites: config.journal,
@@ -702,7 +706,7 @@ export class Broker {
   /** Auto-creation in a cluster: through etcd, as CreateTopics with the defaults (replication factor 1, as Kafka's default.replication.factor). */
   private async autoCreateClusterTopic(name: string): Promise<Topic | OperationResult> {
     if (this.cluster === null) return failure(ErrorCode.leaderNotAvailable, 'this broker has not joined the cluster yet; retry');
-    const result = await this.cluster.createTopic({ name, partitionCount: this.config.topicDefaults.numPartitions, replicationFactor: 1, assignment: null, configs: new Map() }, false);
+    const result = await this.cluster.createTopic({ name, partitionCount: this.config.topicDefaults.numPartitions, replicationFactor: 1, assignment: null, configs: new Map() }, false, 0);
     const topic = this.topics.get(name);
     return (result.errorCode === ErrorCode.none || result.errorCode === ErrorCode.topicAlreadyExists) && topic !== undefined ? topic : result.errorCode === ErrorCode.none ? failure(ErrorCode.leaderNotAvailable, `topic '${name}' is being created; retry`) : result;
   }

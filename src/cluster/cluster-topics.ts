@@ -9,6 +9,7 @@
  * delay, as in Kafka, where metadata reaches brokers asynchronously too.
  */
 import { randomBytes, randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { ClusterStore, StoreOperation } from './cluster-store.js';
 import type { ClusterBroker, ClusterOutcome, ClusterView, NewClusterTopic } from './cluster-view.js';
@@ -28,6 +29,8 @@ export const maxPartitionsPerClusterTopic = 127;
 
 /** How long a creation or deletion waits for this broker to follow its own write before answering anyway. */
 const followWriteTimeoutMs = 5000;
+/** Pause before trying a creation again after etcd did not answer. */
+const etcdRetryDelayMs = 500;
 
 const ok: ClusterOutcome = { errorCode: ErrorCode.none, errorMessage: null };
 
@@ -62,21 +65,54 @@ export class ClusterTopics implements ClusterView {
     return offlineReplicas(state, this.cache.liveBrokerIds());
   }
 
-  async createTopic(topic: NewClusterTopic, validateOnly: boolean): Promise<ClusterOutcome> {
+  /**
+   * While etcd does not answer (stopped, partitioned away), the transaction is tried again until
+   * `timeoutMs` (the request's) has passed, then answered REQUEST_TIMED_OUT, which clients retry. An
+   * attempt whose answer was lost may still have been applied: a later attempt that finds the topic
+   * with the id this call chose knows it is its own creation and answers success.
+   */
+  async createTopic(topic: NewClusterTopic, validateOnly: boolean, timeoutMs: number): Promise<ClusterOutcome> {
     const assignment = this.assignmentFor(topic);
     if (!Array.isArray(assignment)) return assignment;
     if (this.cache.topic(topic.name) !== undefined) return failure(ErrorCode.topicAlreadyExists, `topic '${topic.name}' already exists`);
     if (validateOnly) return ok;
     const key = topicKey(topic.name);
-    const operations: StoreOperation[] = [{ type: 'put', key, value: encodeTopic({ topicId: randomBytes(16), partitionCount: assignment.length, configs: topic.configs, replicaAssignment: assignment }) }];
+    const topicId = randomBytes(16);
+    const operations: StoreOperation[] = [{ type: 'put', key, value: encodeTopic({ topicId, partitionCount: assignment.length, configs: topic.configs, replicaAssignment: assignment }) }];
     assignment.forEach((replicas, index) => operations.push({ type: 'put', key: partitionKey(topic.name, index), value: encodePartition(initialPartitionState(replicas)) }));
-    const written = await this.store.transaction([{ key, modRevision: 0n }], operations);
-    if (!written.succeeded) return failure(ErrorCode.topicAlreadyExists, `topic '${topic.name}' already exists`);
-    await this.follow(topic.name, written.revision);
-    return ok;
+    const deadlineMs = Date.now() + Math.max(timeoutMs, 0);
+    for (;;) {
+      try {
+        const written = await this.store.transaction([{ key, modRevision: 0n }], operations);
+        const revision = written.succeeded ? written.revision : await this.ownCreation(key, topicId);
+        if (revision === null) return failure(ErrorCode.topicAlreadyExists, `topic '${topic.name}' already exists`);
+        await this.follow(topic.name, revision);
+        return ok;
+      } catch (error) {
+        if (Date.now() + etcdRetryDelayMs >= deadlineMs) return storeUnreachable(error);
+        await sleep(etcdRetryDelayMs);
+      }
+    }
   }
 
+  /** The revision of the topic key when it holds the topic this broker wrote with `topicId`, else null. */
+  private async ownCreation(key: string, topicId: Buffer): Promise<bigint | null> {
+    const current = await this.store.get(key);
+    if (current === null) return null;
+    const record = decodeTopic(current.value);
+    return !(record instanceof Error) && record.topicId.equals(topicId) ? current.modRevision : null;
+  }
+
+  /** etcd not answering is REQUEST_TIMED_OUT (retriable): nothing may have been deleted, or all of it. */
   async deleteTopic(name: string): Promise<ClusterOutcome> {
+    try {
+      return await this.deleteTopicOnce(name);
+    } catch (error) {
+      return storeUnreachable(error);
+    }
+  }
+
+  private async deleteTopicOnce(name: string): Promise<ClusterOutcome> {
     const key = topicKey(name);
     // Read from etcd rather than the cache, so that the condition is the latest state.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -196,9 +232,18 @@ export class ClusterTopics implements ClusterView {
    * Writes a new version of a topic's record (and `operations` with it) in one transaction
    * conditioned on the record's modRevision as read, so a change made since the read (a deletion,
    * another change) is never overwritten: the read and `rewrite` are done again, a few times at most.
-   * Read from etcd rather than the cache, so that the condition is the latest state.
+   * Read from etcd rather than the cache, so that the condition is the latest state. etcd not
+   * answering is REQUEST_TIMED_OUT (retriable), as for a deletion.
    */
   private async rewriteTopic(name: string, rewrite: (record: TopicRecord) => { record: TopicRecord; operations: StoreOperation[] } | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome> {
+    try {
+      return await this.rewriteTopicOnce(name, rewrite, validateOnly);
+    } catch (error) {
+      return storeUnreachable(error);
+    }
+  }
+
+  private async rewriteTopicOnce(name: string, rewrite: (record: TopicRecord) => { record: TopicRecord; operations: StoreOperation[] } | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome> {
     const key = topicKey(name);
     for (let attempt = 0; attempt < 3; attempt++) {
       const current = await this.store.get(key);
@@ -242,6 +287,11 @@ export class ClusterTopics implements ClusterView {
     await this.cache.caughtUpTo(revision, followWriteTimeoutMs);
     await this.replicas.settled(name);
   }
+}
+
+function storeUnreachable(error: unknown): ClusterOutcome {
+  const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  return failure(ErrorCode.requestTimedOut, `the cluster's metadata store (etcd) did not answer in time (${reason}); retry`);
 }
 
 /** Why an explicit assignment cannot be used, or null: each partition on distinct live brokers, all with as many replicas. */

@@ -39,8 +39,11 @@ export interface ClusterView {
   partitionState(topic: string, index: number): PartitionRecord | undefined;
   /** Replicas of the partition whose broker is not live. */
   offlineReplicas(state: PartitionRecord): number[];
-  /** Creates the topic in etcd (validateOnly: checks it could); answered once this broker holds it. */
-  createTopic(topic: NewClusterTopic, validateOnly: boolean): Promise<ClusterOutcome>;
+  /**
+   * Creates the topic in etcd (validateOnly: checks it could); answered once this broker holds it,
+   * REQUEST_TIMED_OUT when etcd did not answer within about timeoutMs.
+   */
+  createTopic(topic: NewClusterTopic, validateOnly: boolean, timeoutMs: number): Promise<ClusterOutcome>;
   /** Deletes the topic (and its partitions' states) from etcd; answered once this broker dropped it. */
   deleteTopic(name: string): Promise<ClusterOutcome>;
   /**

@@ -12,6 +12,7 @@ import { ClusterMember } from './cluster-member.js';
 import { ClusterTopics } from './cluster-topics.js';
 import { EtcdClusterStore } from './etcd-cluster-store.js';
 import { MetadataCache } from './metadata-cache.js';
+import { EtcdProducerIdBlocks } from './producer-id-blocks.js';
 import { ReplicaSync } from './replica-sync.js';
 import { Replication } from './replication.js';
 import { DuplicateNodeIdError } from './registration.js';
@@ -62,6 +63,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     throw new Error(`cannot read the cluster metadata through etcd at ${endpoints.join(',')} (--etcd-endpoints): ${reason(error)}`, { cause: error });
   }
   replicas.reportStrays();
+  broker.producerIds.useBlockSource(new EtcdProducerIdBlocks(store));
   broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, () => {
     const election = member.electionState;
     return election.role === 'controller' ? election.leadership : null;

@@ -25,6 +25,9 @@
  *                              controller (conditioned on the key's modRevision and the controller
  *                              key's), by the leader changing the ISR and by
  *                              AlterPartitionReassignments (both on the key's modRevision)
+ *   /osprey/producer-id-block  {"formatVersion":1,"nextProducerId":5000}
+ *                              the first producer id no broker has reserved; a broker reserving a
+ *                              block of ids moves it on, conditioned on the key's modRevision
  *
  * Values are read from a store other processes write, so they are checked field by field and a
  * malformed one is reported, not trusted.
@@ -34,6 +37,8 @@ export const clusterRoot = '/osprey/';
 export const brokersPrefix = `${clusterRoot}brokers/`;
 export const controllerKey = `${clusterRoot}controller`;
 export const clusterIdKey = `${clusterRoot}cluster-id`;
+
+export const producerIdBlockKey = `${clusterRoot}producer-id-block`;
 
 export const topicsPrefix = `${clusterRoot}topics/`;
 export const partitionsPrefix = `${clusterRoot}partitions/`;
@@ -97,6 +102,11 @@ export interface TopicRecord {
   /** The topic's config overrides (topic-config.ts checks keys and values before they are written). */
   readonly configs: ReadonlyMap<string, string>;
   readonly replicaAssignment: readonly (readonly number[])[];
+}
+
+/** Producer ids below nextProducerId may have been handed out; the next block starts there. */
+export interface ProducerIdBlockRecord {
+  readonly nextProducerId: number;
 }
 
 /** The leader of a partition without one (no live replica may lead it): Kafka's -1. */
@@ -174,6 +184,10 @@ export function encodePartition(partition: PartitionRecord): Buffer {
   return Buffer.from(JSON.stringify({ formatVersion, replicas, leader, leaderEpoch, isr, partitionEpoch, ...reassignment }));
 }
 
+export function encodeProducerIdBlock(block: ProducerIdBlockRecord): Buffer {
+  return Buffer.from(JSON.stringify({ formatVersion, nextProducerId: block.nextProducerId }));
+}
+
 /** The registration in value, or an Error saying what is wrong with it. */
 export function decodeRegistration(value: Buffer): BrokerRegistration | Error {
   const fields = parseObject(value);
@@ -191,6 +205,14 @@ export function decodeController(value: Buffer): ControllerRecord | Error {
   const fields = parseObject(value);
   if (fields instanceof Error) return fields;
   return isNodeId(fields['nodeId']) ? { nodeId: fields['nodeId'] } : new Error(`controller: nodeId ${JSON.stringify(fields['nodeId'])} is not a node id`);
+}
+
+export function decodeProducerIdBlock(value: Buffer): ProducerIdBlockRecord | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  const next = fields['nextProducerId'];
+  if (typeof next !== 'number' || !Number.isSafeInteger(next) || next < 0) return new Error(`producer id block: nextProducerId ${JSON.stringify(next)} is not a non-negative safe integer`);
+  return { nextProducerId: next };
 }
 
 /** The cluster id: what --cluster-id accepts (letters, digits, - and _), not empty. */

@@ -16,6 +16,8 @@ import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
 import { controllerKey, decodeController, decodePartition, partitionKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../src/cluster/keys.js';
 import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
+import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
+import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { startBrokerProcess } from './broker-process.js';
 import type { BrokerProcess, BrokerProcessOptions } from './broker-process.js';
@@ -23,6 +25,7 @@ import { startTestEtcd } from './etcd-process.js';
 import { rawApi, withConnection } from './raw-kafka-client.js';
 import { waitUntil } from './waiting.js';
 
+const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const metadataApi = rawApi(metadataRequest, metadataResponse);
 
 export interface TestClusterOptions {
@@ -85,6 +88,32 @@ export class TestCluster {
     const restarted = await this.broker(nodeId).restart();
     this.brokers.set(nodeId, restarted);
     return restarted;
+  }
+
+  /**
+   * CreateTopics through broker `throughNodeId` with these replicas per partition (first: the
+   * preferred leader). Asked again while that broker has not yet seen every named broker register
+   * (INVALID_REPLICA_ASSIGNMENT: a broker started, or registered again, a moment ago); any other
+   * error fails.
+   */
+  async createTopic(topic: string, assignments: readonly (readonly number[])[], throughNodeId = assignments[0]![0]!): Promise<void> {
+    let result: { errorCode: number; errorMessage: string | null } | undefined;
+    const request = {
+      topics: [{ name: topic, numPartitions: -1, replicationFactor: -1, assignments: assignments.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds: [...brokerIds] })), configs: [] }],
+      timeoutMs: 10_000,
+      validateOnly: false,
+    };
+    await waitUntil(
+      async () => {
+        const answer = await withConnection(this.broker(throughNodeId), (connection) => connection.call(createTopicsApi, 7, request));
+        result = answer.topics[0];
+        return result?.errorCode !== ErrorCode.invalidReplicaAssignment;
+      },
+      `broker ${throughNodeId} to see every replica of ${topic} registered`,
+      10_000,
+      () => result?.errorMessage ?? '',
+    );
+    assert.equal(result?.errorCode, ErrorCode.none, `CreateTopics ${topic}: ${result?.errorMessage ?? ''}`);
   }
 
   /** The partition's state as etcd holds it, null when the key is absent. */

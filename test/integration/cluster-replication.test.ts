@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import type { PartitionRecord } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
-import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
@@ -26,7 +25,6 @@ import { waitUntil } from '../helpers/waiting.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const produceApi = rawApi(produceRequest, produceResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
 const fetchApi = rawApi(fetchRequest, fetchResponse);
@@ -45,10 +43,7 @@ describe('a three-broker cluster: replication', () => {
   const waitForState = (topic: string, accept: (state: PartitionRecord) => boolean, what: string): Promise<PartitionRecord> => cluster.waitForPartition(topic, 0, accept, what);
 
   async function create(topic: string, replicas: number[]): Promise<void> {
-    const answer = await withConnection(broker(1), (connection) =>
-      connection.call(createTopicsApi, 7, { topics: [{ name: topic, numPartitions: -1, replicationFactor: -1, assignments: [{ partitionIndex: 0, brokerIds: replicas }], configs: [] }], timeoutMs: 10_000, validateOnly: false }),
-    );
-    assert.equal(answer.topics[0]?.errorCode, ErrorCode.none, answer.topics[0]?.errorMessage ?? '');
+    await cluster.createTopic(topic, [replicas], 1);
   }
 
   async function latestOffset(nodeId: number, topic: string): Promise<bigint> {

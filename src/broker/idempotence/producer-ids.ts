@@ -2,7 +2,11 @@
  * Producer ids and epochs for InitProducerId (non-transactional producers).
  *
  * Ids are unique across restarts, crashes included: they are handed out from blocks, and a block is
- * reserved on disk before its first id is given out. The file holds the first id not yet reserved:
+ * reserved (ProducerIdBlockSource) before its first id is given out. In a cluster the blocks come
+ * from etcd (cluster/producer-id-blocks.ts, KIP-730's scheme), so no two brokers hand out the same
+ * id; until the broker has joined, InitProducerId is refused (retriable). The next block is reserved
+ * ahead once 90 % of the current one is used. A single broker reserves them in a file, which holds
+ * the first id not yet reserved:
  *
  *   <dataDir>/meta/producer-id-block     text, two lines, each ending in '\n':
  *     ┌──────────────────────┐
@@ -71,6 +75,42 @@ export interface ProducerIdStorage {
   write(text: string): Promise<void>;
 }
 
+/** Where blocks of producer ids are reserved: the block file of a single broker, etcd in a cluster. */
+export interface ProducerIdBlockSource {
+  /**
+   * Reserves the next `size` ids durably and returns the first; no id of it is ever returned again
+   * (by this source, or by any other broker's source of the same cluster). Rejects when it cannot.
+   */
+  reserveBlock(size: bigint): Promise<bigint>;
+}
+
+/** A cluster broker's source until it has joined: every reservation is refused (InitProducerId answers a retriable code). */
+export const notJoinedBlockSource: ProducerIdBlockSource = {
+  reserveBlock: () => Promise.reject(new Error('this broker has not joined the cluster yet: producer ids come from etcd')),
+};
+
+/** Blocks from the block file read at open: the file is rewritten, atomically, before a block is used. */
+class FileBlockSource implements ProducerIdBlockSource {
+  constructor(
+    private readonly storage: ProducerIdStorage,
+    private firstUnreserved: bigint,
+  ) {}
+
+  /** Writes one at a time, in order, so the file never goes back to an earlier value. */
+  private writing: Promise<void> = Promise.resolve();
+
+  async reserveBlock(size: bigint): Promise<bigint> {
+    // Moved on before the write, so that two reservations never share a block; a block whose
+    // write failed is skipped (its ids were never handed out).
+    const first = this.firstUnreserved;
+    this.firstUnreserved = first + size;
+    const written = this.writing.then(() => this.storage.write(`${fileFormatVersion}\n${first + size}\n`));
+    this.writing = written.catch(() => undefined);
+    await written;
+    return first;
+  }
+}
+
 /** The block file in `metaDirectory`, written atomically. */
 export function fileProducerIdStorage(metaDirectory: string): ProducerIdStorage {
   const path = join(metaDirectory, producerIdBlockFileName);
@@ -83,23 +123,39 @@ export function fileProducerIdStorage(metaDirectory: string): ProducerIdStorage 
   };
 }
 
+/**
+ * Once this few ids are left in the current block, the next block is reserved in the background
+ * (KIP-730 prefetches at 90 %), so that InitProducerId rarely waits for a reservation, and a broker
+ * of a cluster goes on handing out ids through a short etcd outage.
+ */
+const prefetchWhenRemaining = producerIdBlockSize / 10n;
+
+interface PrefetchedBlock {
+  readonly source: ProducerIdBlockSource;
+  /** The first id of the block; rejects when it could not be reserved. */
+  readonly first: Promise<bigint>;
+}
+
 export class ProducerIdManager {
-  private nextId: bigint;
-  private reservedEnd: bigint;
+  private nextId = 0n;
+  private reservedEnd = 0n;
   private reserving: Promise<void> | null = null;
+  /** The next block, reserved ahead (null: none asked for yet, or the last attempt failed). */
+  private prefetched: PrefetchedBlock | null = null;
   /** In least-recently-used order. */
   private readonly remembered = new Map<bigint, RememberedProducer>();
 
-  private constructor(
-    private readonly storage: ProducerIdStorage,
-    firstUnreserved: bigint,
-    private readonly maxRemembered: number,
+  private readonly maxRemembered: number;
+
+  constructor(
+    private source: ProducerIdBlockSource,
+    maxRemembered: number,
     private readonly logger: Logger,
   ) {
-    this.nextId = firstUnreserved;
-    this.reservedEnd = firstUnreserved;
+    this.maxRemembered = Math.max(1, maxRemembered);
   }
 
+  /** A single broker's manager: blocks from the block file in `storage`. */
   static async open(storage: ProducerIdStorage, maxRemembered: number, logger: Logger): Promise<ProducerIdManager> {
     const text = await storage.read();
     let firstUnreserved = 0n;
@@ -110,27 +166,58 @@ export class ProducerIdManager {
       }
       firstUnreserved = BigInt(match[2]!);
     }
-    return new ProducerIdManager(storage, firstUnreserved, Math.max(1, maxRemembered), logger);
+    return new ProducerIdManager(new FileBlockSource(storage, firstUnreserved), maxRemembered, logger);
   }
 
-  /** The next unused producer id; reserves a new block on disk first when the current one is used up. */
+  /**
+   * Takes blocks from `source` from now on (the cluster's, once joined); what is left of the
+   * current block is dropped, so every id handed out afterwards comes from the new source.
+   */
+  useBlockSource(source: ProducerIdBlockSource): void {
+    this.source = source;
+    this.nextId = this.reservedEnd;
+    this.prefetched = null;
+  }
+
+  /**
+   * The next unused producer id; takes the next block first when the current one is used up (the
+   * one reserved ahead, else a new reservation), and reserves the block after it ahead once few ids
+   * are left.
+   */
   async allocate(): Promise<bigint> {
     while (this.nextId >= this.reservedEnd) {
-      this.reserving ??= this.reserveBlock().finally(() => {
+      this.reserving ??= this.takeNextBlock().finally(() => {
         this.reserving = null;
       });
       await this.reserving;
     }
     if (this.nextId === 0n) this.nextId = 1n; // never 0: see the header
-    return this.nextId++;
+    const id = this.nextId++;
+    if (this.reservedEnd - this.nextId <= prefetchWhenRemaining && this.prefetched === null) this.prefetchNextBlock();
+    return id;
   }
 
-  private async reserveBlock(): Promise<void> {
-    const end = this.reservedEnd + producerIdBlockSize;
-    await this.storage.write(`${fileFormatVersion}\n${end}\n`);
-    this.nextId = this.reservedEnd;
-    this.reservedEnd = end;
-    this.logger.debug('producer id block reserved', { from: this.nextId, to: end - 1n });
+  private prefetchNextBlock(): void {
+    const source = this.source;
+    const first = source.reserveBlock(producerIdBlockSize);
+    const prefetched: PrefetchedBlock = { source, first };
+    this.prefetched = prefetched;
+    first.catch((error: unknown) => {
+      // Tried again at the next allocation; the block is reserved when needed at the latest.
+      if (this.prefetched === prefetched) this.prefetched = null;
+      this.logger.warn('could not reserve the next producer id block ahead', { error: String(error) });
+    });
+  }
+
+  private async takeNextBlock(): Promise<void> {
+    const source = this.source;
+    const prefetched = this.prefetched?.source === source ? this.prefetched : null;
+    this.prefetched = null;
+    const first = prefetched === null ? await source.reserveBlock(producerIdBlockSize) : await prefetched.first.catch(() => source.reserveBlock(producerIdBlockSize));
+    if (source !== this.source) return; // replaced meanwhile: the next loop reserves from the new one
+    this.nextId = first;
+    this.reservedEnd = first + producerIdBlockSize;
+    this.logger.debug('producer id block reserved', { from: first, to: this.reservedEnd - 1n });
   }
 
   /** InitProducerId without a transactional id; `producerId`/`producerEpoch` are -1 before v3. */

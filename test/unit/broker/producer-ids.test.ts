@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exhaustedEpoch, fileProducerIdStorage, producerIdBlockFileName, producerIdBlockSize, ProducerIdManager } from '../../../src/broker/idempotence/producer-ids.js';
-import type { ProducerIdStorage } from '../../../src/broker/idempotence/producer-ids.js';
+import { exhaustedEpoch, fileProducerIdStorage, notJoinedBlockSource, producerIdBlockFileName, producerIdBlockSize, ProducerIdManager } from '../../../src/broker/idempotence/producer-ids.js';
+import type { ProducerIdBlockSource, ProducerIdStorage } from '../../../src/broker/idempotence/producer-ids.js';
 import { createLogger } from '../../../src/logging/logger.js';
 import { ErrorCode } from '../../../src/protocol/kafka/error-codes.js';
 
@@ -63,6 +63,67 @@ test('the block file is written atomically in the meta folder; an unreadable one
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+});
+
+test('a cluster broker refuses ids until it has joined, then takes every block from the cluster source', async () => {
+  const manager = new ProducerIdManager(notJoinedBlockSource, 100, logger);
+  await assert.rejects(manager.initProducerId(-1n, -1, 4), /not joined the cluster/);
+  const reserved: bigint[] = [];
+  let next = 7000n;
+  const cluster: ProducerIdBlockSource = {
+    async reserveBlock(size) {
+      reserved.push(next);
+      next += size;
+      return next - size;
+    },
+  };
+  manager.useBlockSource(cluster);
+  const ids = await Promise.all(Array.from({ length: 3 }, () => manager.allocate()));
+  assert.deepEqual(ids, [7000n, 7001n, 7002n], 'one reservation shared by concurrent requests');
+  for (let index = 3; index < Number(producerIdBlockSize); index++) await manager.allocate();
+  assert.equal(await manager.allocate(), 7000n + producerIdBlockSize, 'the next block from the same source');
+  assert.deepEqual(reserved, [7000n, 7000n + producerIdBlockSize]);
+});
+
+test('the next block is reserved ahead once 90 % of the current one is used; a failed attempt is tried again, and the block is reserved when needed at the latest', async () => {
+  let next = 0n;
+  let failing = false;
+  const calls: string[] = [];
+  const source: ProducerIdBlockSource = {
+    async reserveBlock(size) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (failing) {
+        calls.push('failed');
+        throw new Error('etcd does not answer');
+      }
+      calls.push(`reserved ${next}`);
+      next += size;
+      return next - size;
+    },
+  };
+  const manager = new ProducerIdManager(source, 100, logger);
+  const size = Number(producerIdBlockSize);
+  for (let index = 1; index < size * 0.9 - 1; index++) await manager.allocate();
+  assert.deepEqual(calls, ['reserved 0']);
+  await manager.allocate(); // 100 ids left: the next block is asked for
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(calls, ['reserved 0', `reserved ${size}`]);
+  for (let index = 0; index < size * 0.1; index++) await manager.allocate();
+  assert.equal(await manager.allocate(), producerIdBlockSize, 'the block reserved ahead, taken without another reservation');
+  assert.deepEqual(calls, ['reserved 0', `reserved ${size}`]);
+
+  // etcd stops answering: the attempt ahead fails, is tried again, and the block is reserved when needed.
+  failing = true;
+  for (let index = 1; index < size * 0.9; index++) await manager.allocate();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(calls.slice(2), ['failed']);
+  await manager.allocate();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(calls.slice(2), ['failed', 'failed'], 'tried again at the next allocation');
+  failing = false;
+  for (let index = 0; index < size * 0.1 - 1; index++) await manager.allocate();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(await manager.allocate(), 2n * producerIdBlockSize);
 });
 
 test('InitProducerId without an id gives a new id at epoch 0; one of id and epoch alone is INVALID_REQUEST', async () => {

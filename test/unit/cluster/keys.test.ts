@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterIdKey, decodeClusterId, encodeClusterId, decodePartition, decodeTopic, encodePartition, encodeTopic, partitionKey, partitionOfKey, reassigning, targetReplicas, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
+import { clusterIdKey, decodeClusterId, encodeClusterId, decodePartition, decodeProducerIdBlock, decodeTopic, encodePartition, encodeProducerIdBlock, encodeTopic, partitionKey, partitionOfKey, producerIdBlockKey, reassigning, targetReplicas, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../../src/cluster/keys.js';
 
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
@@ -106,6 +106,15 @@ test('partition value: every malformed field is refused, naming it', () => {
     const decoded = decodePartition(json({ ...partitionJson, ...change }));
     assert.ok(decoded instanceof Error, `accepted ${JSON.stringify(change)}`);
     assert.match(decoded.message, problem);
+  }
+});
+
+test('producer id block value: written as documented, read field by field', () => {
+  assert.equal(producerIdBlockKey, '/osprey/producer-id-block');
+  assert.deepEqual(JSON.parse(encodeProducerIdBlock({ nextProducerId: 5000 }).toString('utf8')), { formatVersion: 1, nextProducerId: 5000 });
+  assert.deepEqual(decodeProducerIdBlock(json({ formatVersion: 1, nextProducerId: 0 })), { nextProducerId: 0 });
+  for (const bad of [{ formatVersion: 2, nextProducerId: 5 }, { formatVersion: 1 }, { formatVersion: 1, nextProducerId: -1 }, { formatVersion: 1, nextProducerId: 1.5 }, { formatVersion: 1, nextProducerId: '5000' }, { formatVersion: 1, nextProducerId: 2 ** 53 }]) {
+    assert.ok(decodeProducerIdBlock(json(bad)) instanceof Error, JSON.stringify(bad));
   }
 });
 

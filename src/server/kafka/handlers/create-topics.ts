@@ -18,7 +18,9 @@
  * request: the replication factor (-1: 1, Kafka's default.replication.factor) must not exceed the
  * live brokers (else INVALID_REPLICATION_FACTOR), replicas are placed across them, racks first
  * (cluster/placement.ts); manual assignments may name any live brokers, as many per partition
- * (else INVALID_REPLICA_ASSIGNMENT). Answered once this broker holds the topic.
+ * (else INVALID_REPLICA_ASSIGNMENT). Answered once this broker holds the topic. While etcd does not
+ * answer, the creation is tried again until timeoutMs has passed, then answered REQUEST_TIMED_OUT
+ * (retriable; cluster/cluster-topics.ts).
  *
  * Not implemented: creation policies (other than the limits above), quotas (THROTTLING_QUOTA_EXCEEDED), the
  * tagged topicConfigErrorCode (configs are never hidden from the caller).
@@ -93,7 +95,7 @@ function requestedConfigs(requested: RequestedTopic): Map<string, string> | Oper
   return values;
 }
 
-async function createOne(requested: RequestedTopic, validateOnly: boolean, broker: Broker, invalid: InvalidRequestNotes): Promise<TopicResult> {
+async function createOne(requested: RequestedTopic, validateOnly: boolean, timeoutMs: number, broker: Broker, invalid: InvalidRequestNotes): Promise<TopicResult> {
   const { name } = requested;
   // Kafka's order: the name, whether it exists, then what is asked for.
   const nameProblem = topicNameProblem(name);
@@ -104,7 +106,7 @@ async function createOne(requested: RequestedTopic, validateOnly: boolean, broke
   const configs = requestedConfigs(requested);
   if (isProblem(configs)) return failed(name, invalid.check('Configs', configs));
 
-  const result = broker.inCluster ? await createInCluster(requested, count, configs, validateOnly, broker) : validateOnly ? broker.validateNewTopic(name, count, configs) : await broker.createTopic(name, count, configs);
+  const result = broker.inCluster ? await createInCluster(requested, count, configs, validateOnly, timeoutMs, broker) : validateOnly ? broker.validateNewTopic(name, count, configs) : await broker.createTopic(name, count, configs);
   if (result.errorCode !== ErrorCode.none) return failed(name, result);
   const created = validateOnly ? undefined : broker.topic(name);
   const overrides = created?.configOverrides ?? configs;
@@ -126,13 +128,13 @@ async function createOne(requested: RequestedTopic, validateOnly: boolean, broke
 }
 
 /** The topic created through etcd, after the checks a single broker makes too. */
-async function createInCluster(requested: RequestedTopic, count: number, configs: ReadonlyMap<string, string>, validateOnly: boolean, broker: Broker): Promise<OperationResult> {
+async function createInCluster(requested: RequestedTopic, count: number, configs: ReadonlyMap<string, string>, validateOnly: boolean, timeoutMs: number, broker: Broker): Promise<OperationResult> {
   const checked = broker.validateNewTopic(requested.name, count, configs);
   if (checked.errorCode !== ErrorCode.none) return checked;
   if (broker.cluster === null) return problem(ErrorCode.notController, 'this broker has not joined the cluster yet; retry');
   const assignment = requested.assignments.length === 0 ? null : [...requested.assignments].sort((left, right) => left.partitionIndex - right.partitionIndex).map((entry) => entry.brokerIds);
   const replicationFactor = requested.replicationFactor === useDefault ? 1 : requested.replicationFactor;
-  return broker.cluster.createTopic({ name: requested.name, partitionCount: count, replicationFactor, assignment, configs }, validateOnly);
+  return broker.cluster.createTopic({ name: requested.name, partitionCount: count, replicationFactor, assignment, configs }, validateOnly, timeoutMs);
 }
 
 export const createTopicsHandler = defineHandler({
@@ -147,7 +149,7 @@ export const createTopicsHandler = defineHandler({
     const topics = await mapConcurrently(once, topicCreationConcurrency, async (requested) =>
       repeated.has(requested.name)
         ? failed(requested.name, invalid.check('Name', problem(ErrorCode.invalidRequest, `topic '${requested.name}' appears more than once in the request`)))
-        : createOne(requested, request.validateOnly, context.broker, invalid),
+        : createOne(requested, request.validateOnly, request.timeoutMs, context.broker, invalid),
     );
     invalid.write(context.logger);
     return { throttleTimeMs: 0, topics };

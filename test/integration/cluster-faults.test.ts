@@ -1,0 +1,373 @@
+/**
+ * Cluster faults (docs/cluster.md, "Faults"), on a real etcd and three real broker processes, each
+ * test on a cluster of its own: kill -9 of a partition leader while idempotent producers stream with
+ * acks=all, a leader paused (SIGSTOP) for longer than its lease and then resumed, a broker restarted
+ * with an empty data directory, and etcd paused while clients go on.
+ *
+ * Oracles: etcd's keys read directly (partition states, the producer id block), Produce answers of
+ * the brokers (raw requests, so a resumed old leader can be asked before it catches up), what the
+ * partitions hold read back with @platformatic/kafka (PartitionReader) from whichever broker leads,
+ * and what KafkaJS producers and a KafkaJS consumer group were told and received.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs from 'kafkajs';
+import { decodeProducerIdBlock, producerIdBlockKey } from '../../src/cluster/keys.js';
+import type { PartitionRecord } from '../../src/cluster/keys.js';
+import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
+import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { initProducerIdRequest, initProducerIdResponse } from '../../src/protocol/kafka/messages/init-producer-id.js';
+import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
+import type { BrokerProcess } from '../helpers/broker-process.js';
+import { startTestCluster } from '../helpers/cluster.js';
+import type { TestCluster } from '../helpers/cluster.js';
+import { PartitionReader } from '../helpers/partition-reader.js';
+import { encodeRecordBatch, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
+import type { BatchOptions } from '../helpers/raw-kafka-client.js';
+import { waitUntil } from '../helpers/waiting.js';
+
+const { Kafka, logLevel } = kafkajs;
+
+const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
+const produceApi = rawApi(produceRequest, produceResponse);
+const initProducerIdApi = rawApi(initProducerIdRequest, initProducerIdResponse);
+const zeroTopicId = Buffer.alloc(16);
+
+interface ProduceAnswer {
+  readonly errorCode: number;
+  readonly baseOffset: bigint;
+}
+
+function createTopicRequest(topic: string, assignments: readonly (readonly number[])[], timeoutMs = 10_000) {
+  return {
+    topics: [{ name: topic, numPartitions: -1, replicationFactor: -1, assignments: assignments.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds: [...brokerIds] })), configs: [] }],
+    timeoutMs,
+    validateOnly: false,
+  };
+}
+
+/** Creates the topic with these replicas per partition (first: the leader) and waits until every ISR is complete. */
+async function createReplicated(cluster: TestCluster, topic: string, assignments: readonly (readonly number[])[]): Promise<void> {
+  await cluster.createTopic(topic, assignments);
+  for (const [index, replicas] of assignments.entries()) {
+    await cluster.waitForPartition(topic, index, (state) => state.isr.length === replicas.length, `${topic}/${index}: the ISR to hold every replica`);
+  }
+}
+
+function produceBody(topic: string, partition: number, acks: number, records: Buffer, timeoutMs: number) {
+  return { acks, timeoutMs, transactionalId: null, topicData: [{ name: topic, topicId: zeroTopicId, partitionData: [{ index: partition, records }] }] };
+}
+
+async function produceOn(connection: RawKafkaConnection, topic: string, partition: number, acks: number, records: Buffer, timeoutMs = 5000): Promise<ProduceAnswer> {
+  const answer = await connection.call(produceApi, 9, produceBody(topic, partition, acks, records, timeoutMs), timeoutMs + 10_000);
+  const result = answer.responses[0]?.partitionResponses[0];
+  assert.ok(result !== undefined);
+  return { errorCode: result.errorCode, baseOffset: result.baseOffset };
+}
+
+function produceTo(broker: BrokerProcess, topic: string, partition: number, acks: number, records: Buffer, timeoutMs = 5000): Promise<ProduceAnswer> {
+  return withConnection(broker, (connection) => produceOn(connection, topic, partition, acks, records, timeoutMs));
+}
+
+function batchOf(values: readonly string[], options: BatchOptions = {}): Buffer {
+  return encodeRecordBatch(values.map((value) => ({ key: null, value: Buffer.from(value) })), options);
+}
+
+/** The values of one partition, read from its leader (asked through `bootstrap`), offsets checked to run 0, 1, 2 … */
+async function readValues(bootstrap: BrokerProcess, topic: string, partition: number): Promise<string[]> {
+  const reader = new PartitionReader(bootstrap.bootstrap, 'osprey-faults-reader');
+  try {
+    const contents = await reader.readPartition(topic, partition);
+    assert.deepEqual(contents.records.map((record) => record.offset), contents.records.map((_, index) => BigInt(index)), `${topic}/${partition}: offsets without gaps`);
+    return contents.records.map((record) => record.value?.toString('utf8') ?? '<null>');
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Waits until etcd names a leader other than `former` (and not -1), and returns that state. */
+function newLeader(cluster: TestCluster, topic: string, index: number, former: number): Promise<PartitionRecord> {
+  return cluster.waitForPartition(topic, index, (state) => state.leader !== former && state.leader !== -1, `${topic}/${index}: a leader other than broker ${former}`);
+}
+
+function allLogs(cluster: TestCluster): string {
+  return [...cluster.brokers].map(([nodeId, broker]) => `\n--- broker ${nodeId} ---\n${broker.logs().split('\n').slice(-40).join('\n')}`).join('');
+}
+
+test('producer ids come from etcd blocks, unique across brokers; a new leader, and a follower restarted then leading, recognise a retried batch and refuse a sequence gap as the old leader would', async () => {
+  const cluster = await startTestCluster();
+  try {
+    // Every broker reserves its own block in etcd: ids never collide, whichever broker a producer asks.
+    const ids: bigint[] = [];
+    for (const nodeId of [1, 2, 3]) {
+      for (let round = 0; round < 3; round++) {
+        const answer = await withConnection(cluster.broker(nodeId), (connection) => connection.call(initProducerIdApi, 4, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 }));
+        assert.equal(answer.errorCode, ErrorCode.none);
+        ids.push(answer.producerId);
+      }
+    }
+    assert.equal(new Set(ids).size, ids.length, `ids handed out: ${ids.join(', ')}`);
+    const blocks = new Set(ids.map((id) => id / 1000n));
+    assert.equal(blocks.size, 3, `one block per broker: ${ids.join(', ')}`);
+    const block = await cluster.store.get(producerIdBlockKey);
+    assert.ok(block !== null);
+    assert.deepEqual(decodeProducerIdBlock(block.value), { nextProducerId: 3000 });
+
+    await createReplicated(cluster, 'retried', [[1, 2, 3]]);
+    const producer = { producerId: ids[0]!, producerEpoch: 0 };
+    assert.deepEqual(await produceTo(cluster.broker(1), 'retried', 0, -1, batchOf(['a0', 'a1', 'a2'], { ...producer, baseSequence: 0 })), { errorCode: ErrorCode.none, baseOffset: 0n });
+    const second = batchOf(['a3', 'a4'], { ...producer, baseSequence: 3 });
+    assert.deepEqual(await produceTo(cluster.broker(1), 'retried', 0, -1, second), { errorCode: ErrorCode.none, baseOffset: 3n });
+
+    // The leader dies; a follower, which rebuilt the producer's state from the batches it fetched, leads.
+    await cluster.broker(1).kill9();
+    const moved = await newLeader(cluster, 'retried', 0, 1);
+    const leader = cluster.broker(moved.leader);
+    // The retry of an acknowledged batch (its answer lost with the old leader): the original offset, not written again.
+    assert.deepEqual(await produceTo(leader, 'retried', 0, -1, Buffer.from(second)), { errorCode: ErrorCode.none, baseOffset: 3n });
+    // A gap in the sequence is refused, as the old leader would have refused it.
+    assert.equal((await produceTo(leader, 'retried', 0, -1, batchOf(['gap'], { ...producer, baseSequence: 9 }))).errorCode, ErrorCode.outOfOrderSequenceNumber);
+    assert.deepEqual(await produceTo(leader, 'retried', 0, -1, batchOf(['a5'], { ...producer, baseSequence: 5 })), { errorCode: ErrorCode.none, baseOffset: 5n });
+    assert.deepEqual(await readValues(leader, 'retried', 0), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+
+    // The other follower crashes and restarts: it rebuilds the producer's state from its own log
+    // (snapshot and replay, as a single broker), catches up, and deduplicates once it leads.
+    const followerId = moved.leader === 2 ? 3 : 2;
+    await cluster.broker(followerId).kill9();
+    await cluster.waitForPartition('retried', 0, (state) => !state.isr.includes(followerId), `broker ${followerId} to leave the ISR`);
+    await cluster.restart(followerId);
+    await cluster.waitForPartition('retried', 0, (state) => state.isr.includes(followerId), `broker ${followerId} to rejoin the ISR`);
+    await cluster.broker(moved.leader).kill9();
+    await cluster.waitForPartition('retried', 0, (state) => state.leader === followerId, `broker ${followerId} to lead`);
+    const last = cluster.broker(followerId);
+    assert.deepEqual(await produceTo(last, 'retried', 0, -1, batchOf(['a5'], { ...producer, baseSequence: 5 })), { errorCode: ErrorCode.none, baseOffset: 5n });
+    assert.equal((await produceTo(last, 'retried', 0, -1, batchOf(['gap'], { ...producer, baseSequence: 9 }))).errorCode, ErrorCode.outOfOrderSequenceNumber);
+    assert.deepEqual(await readValues(last, 'retried', 0), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5']);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('kill -9 of the leader while idempotent KafkaJS producers stream with acks=all: every acknowledged record once, in send order per producer and partition; a consumer group carries on', { timeout: 180_000 }, async (t) => {
+  const cluster = await startTestCluster();
+  const topic = 'streamed';
+  const partitionCount = 3;
+  const producerCount = 2;
+  const sendCount = 60;
+  const recordsPerSend = 6;
+  const killAfterSends = 20;
+  let consumer: kafkajs.Consumer | undefined;
+  try {
+    // Broker 1 leads every partition, so the kill hits every stream.
+    await createReplicated(cluster, topic, [[1, 2, 3], [1, 3, 2], [1, 2, 3]]);
+    const bootstraps = [1, 2, 3].map((nodeId) => cluster.broker(nodeId).bootstrap);
+    const retry = { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 };
+    const kafka = new Kafka({ clientId: 'osprey-faults', brokers: bootstraps, logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000, retry });
+
+    const received = new Set<string>();
+    consumer = kafka.consumer({ groupId: 'faults-group', sessionTimeout: 10_000, heartbeatInterval: 500, retry });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        received.add(message.value?.toString('utf8') ?? '<null>');
+      },
+    });
+
+    /** expected[producer][partition]: the values acknowledged, in send order. */
+    const expected = Array.from({ length: producerCount }, () => Array.from({ length: partitionCount }, () => [] as string[]));
+    let acknowledgedSends = 0;
+    let applicationRetries = 0;
+    const stream = async (producerIndex: number): Promise<void> => {
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry });
+      await producer.connect();
+      try {
+        for (let send = 0; send < sendCount; send++) {
+          const messages = Array.from({ length: recordsPerSend }, (_, index) => ({ partition: index % partitionCount, value: `p${producerIndex}-s${send}-r${index}` }));
+          for (let attempt = 0; ; attempt++) {
+            try {
+              await producer.send({ topic, messages, acks: -1, timeout: 10_000 });
+              break;
+            } catch (error) {
+              // KafkaJS gave up: the application sends again (KafkaJS keeps the sequence numbers it gave).
+              if (attempt >= 5) throw error;
+              applicationRetries++;
+              await sleep(300);
+            }
+          }
+          for (const message of messages) expected[producerIndex]![message.partition]!.push(message.value);
+          acknowledgedSends++;
+        }
+      } finally {
+        await producer.disconnect().catch(() => undefined);
+      }
+    };
+    const killer = (async () => {
+      while (acknowledgedSends < killAfterSends) await sleep(5);
+      await cluster.broker(1).kill9();
+    })();
+    await Promise.all([stream(0), stream(1), killer]);
+
+    const leaders = await Promise.all(Array.from({ length: partitionCount }, (_, index) => newLeader(cluster, topic, index, 1)));
+    t.diagnostic(`${producerCount * sendCount * recordsPerSend} records acknowledged; new leaders ${leaders.map((state) => state.leader).join(', ')}; ${applicationRetries} sends retried by the test`);
+    const problems: string[] = [];
+    let stored = 0;
+    for (let partition = 0; partition < partitionCount; partition++) {
+      const values = await readValues(cluster.broker(2), topic, partition);
+      stored += values.length;
+      for (let producerIndex = 0; producerIndex < producerCount; producerIndex++) {
+        const mine = values.filter((value) => value.startsWith(`p${producerIndex}-`));
+        const wanted = expected[producerIndex]![partition]!;
+        if (JSON.stringify(mine) !== JSON.stringify(wanted)) {
+          const firstDifference = mine.findIndex((value, index) => value !== wanted[index]);
+          problems.push(`partition ${partition}, producer ${producerIndex}: ${mine.length} stored, ${wanted.length} acknowledged; first difference at ${firstDifference}: ${mine[firstDifference]} where ${wanted[firstDifference]} was sent`);
+        }
+      }
+    }
+    assert.deepEqual(problems, [], problems.join('\n') + allLogs(cluster));
+    assert.equal(stored, producerCount * sendCount * recordsPerSend, 'nothing stored besides the acknowledged records');
+
+    // The consumer group went on through the failover and got every record (at least once).
+    const all = expected.flat(2);
+    await waitUntil(() => all.every((value) => received.has(value)), 'the consumer group to receive every record', 60_000, () => `${all.filter((value) => !received.has(value)).length} of ${all.length} missing`);
+  } finally {
+    await consumer?.disconnect().catch(() => undefined);
+    await cluster.stop();
+  }
+});
+
+test('a leader paused past its lease, then resumed: it acknowledges no acks=all write it cannot keep, and follows the new leader', async (t) => {
+  const cluster = await startTestCluster();
+  const topic = 'paused';
+  try {
+    await createReplicated(cluster, topic, [[1, 2, 3]]);
+    assert.deepEqual(await produceTo(cluster.broker(1), topic, 0, -1, batchOf(['before'])), { errorCode: ErrorCode.none, baseOffset: 0n });
+    // Connections to the leader, opened before it is paused: requests queued in its socket before
+    // etcd moves the leadership (so it may read them before it learns of the change: then it
+    // appends them and waits for its followers), and one after.
+    const earlyConnections = await Promise.all(Array.from({ length: 4 }, () => RawKafkaConnection.open(cluster.broker(1).host, cluster.broker(1).port)));
+    const lateConnection = await RawKafkaConnection.open(cluster.broker(1).host, cluster.broker(1).port);
+    try {
+      process.kill(cluster.broker(1).pid, 'SIGSTOP');
+      let resumed = false;
+      try {
+        const early = earlyConnections.map((connection, index) => produceOn(connection, topic, 0, -1, batchOf([`queued before the change ${index}`]), 3000));
+        const moved = await newLeader(cluster, topic, 0, 1);
+        assert.ok(!moved.isr.includes(1), 'the paused broker left the ISR');
+        assert.ok(moved.leaderEpoch > 0);
+        const leader = cluster.broker(moved.leader);
+        assert.deepEqual(await produceTo(leader, topic, 0, -1, batchOf(['through the new leader'])), { errorCode: ErrorCode.none, baseOffset: 1n });
+        const late = produceOn(lateConnection, topic, 0, -1, batchOf(['queued after the change']), 3000);
+        await sleep(100);
+        process.kill(cluster.broker(1).pid, 'SIGCONT');
+        resumed = true;
+        const refusals: readonly number[] = [ErrorCode.requestTimedOut, ErrorCode.notLeaderOrFollower];
+        const answers = [...(await Promise.all(early)).map((answer) => answer.errorCode), (await late).errorCode];
+        t.diagnostic(`the resumed old leader answered error codes ${answers.join(', ')}`);
+        for (const errorCode of answers) assert.ok(refusals.includes(errorCode), `the resumed old leader answered acks=all with error code ${errorCode}`);
+        // It learns the new state and follows the new leader.
+        await cluster.broker(1).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 20_000);
+        assert.equal((await produceTo(cluster.broker(1), topic, 0, -1, batchOf(['refused']))).errorCode, ErrorCode.notLeaderOrFollower);
+        assert.deepEqual(await readValues(leader, topic, 0), ['before', 'through the new leader'], 'the new leader holds what was acknowledged, and only that');
+      } finally {
+        if (!resumed) process.kill(cluster.broker(1).pid, 'SIGCONT');
+      }
+    } finally {
+      for (const connection of earlyConnections) connection.destroy();
+      lateConnection.destroy();
+    }
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('a broker restarted with an empty data directory fetches its partitions again, rejoins the ISR, and holds every record', async () => {
+  const cluster = await startTestCluster();
+  const topic = 'refilled';
+  try {
+    await createReplicated(cluster, topic, [[1, 2, 3], [2, 3, 1]]);
+    const expected: string[][] = [[], []];
+    for (let round = 0; round < 20; round++) {
+      for (const partition of [0, 1]) {
+        const values = [`p${partition}-r${round}-a`, `p${partition}-r${round}-b`];
+        const leader = partition === 0 ? 1 : 2;
+        assert.equal((await produceTo(cluster.broker(leader), topic, partition, -1, batchOf(values))).errorCode, ErrorCode.none);
+        expected[partition]!.push(...values);
+      }
+    }
+    // Broker 3 loses its disk: killed, then started on a new, empty directory under the same node id.
+    const formerDataDir = cluster.broker(3).dataDir;
+    await cluster.broker(3).kill9();
+    for (const partition of [0, 1]) await cluster.waitForPartition(topic, partition, (state) => !state.isr.includes(3), `${topic}/${partition}: broker 3 to leave the ISR`);
+    const emptied = await cluster.startBroker(3);
+    assert.notEqual(emptied.dataDir, formerDataDir);
+    for (const partition of [0, 1]) await cluster.waitForPartition(topic, partition, (state) => state.isr.includes(3), `${topic}/${partition}: broker 3 to rejoin the ISR`, 30_000);
+
+    // What broker 3 holds, read once it is the only broker left (so it leads both partitions).
+    await cluster.broker(1).stop();
+    await cluster.broker(2).stop();
+    for (const partition of [0, 1]) await cluster.waitForPartition(topic, partition, (state) => state.leader === 3, `${topic}/${partition}: broker 3 to lead`);
+    for (const partition of [0, 1]) assert.deepEqual(await readValues(emptied, topic, partition), expected[partition], `${topic}/${partition} as broker 3 holds it`);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('etcd paused for longer than the leases and the brokers\' etcd request timeout: produce (acks=all) and fetch go on with the current leaders; CreateTopics waits and completes once etcd is back', async (t) => {
+  const cluster = await startTestCluster();
+  const topic = 'steady';
+  try {
+    await createReplicated(cluster, topic, [[1, 2, 3]]);
+    const leader = cluster.broker(1);
+    const expected = ['before'];
+    assert.equal((await produceTo(leader, topic, 0, -1, batchOf(['before']))).errorCode, ErrorCode.none);
+    process.kill(cluster.etcd.pid, 'SIGSTOP');
+    let resumed = false;
+    try {
+      const creation = withConnection(cluster.broker(2), (connection) => connection.call(createTopicsApi, 7, createTopicRequest('created-during-outage', [[2, 3, 1]], 30_000), 60_000));
+      const pausedAtMs = Date.now();
+      // The leases lapse (2 s), and the first etcd request of the creation passes its deadline (5 s),
+      // while the data path goes on without etcd.
+      while (Date.now() - pausedAtMs < 7000) {
+        const value = `during-${expected.length}`;
+        const answer = await produceTo(leader, topic, 0, -1, batchOf([value]));
+        assert.deepEqual(answer, { errorCode: ErrorCode.none, baseOffset: BigInt(expected.length) }, `acks=all during the outage${allLogs(cluster)}`);
+        expected.push(value);
+        await sleep(200);
+      }
+      await leader.waitForLog(/ERROR cluster lease lost/, 10_000);
+      assert.deepEqual(await readValues(leader, topic, 0), expected, 'fetched during the outage');
+      let settled = false;
+      void creation.then(() => (settled = true), () => (settled = true));
+      await sleep(100);
+      assert.equal(settled, false, 'CreateTopics waits for etcd');
+      process.kill(cluster.etcd.pid, 'SIGCONT');
+      resumed = true;
+      const resumedAtMs = Date.now();
+      const created = await creation;
+      assert.equal(created.topics[0]?.errorCode, ErrorCode.none, created.topics[0]?.errorMessage ?? '');
+      t.diagnostic(`CreateTopics answered ${Date.now() - resumedAtMs} ms after etcd resumed, ${Date.now() - pausedAtMs} ms after it was sent`);
+    } finally {
+      if (!resumed) process.kill(cluster.etcd.pid, 'SIGCONT');
+    }
+    const state = await cluster.partition('created-during-outage', 0);
+    assert.deepEqual(state?.replicas, [2, 3, 1]);
+    // Once the brokers have registered again, clients go on; nothing acknowledged was lost.
+    await waitUntil(async () => (await cluster.store.rangeByPrefix('/osprey/brokers/')).entries.length === 3, 'every broker to register again', 30_000);
+    const kafka = new Kafka({ clientId: 'osprey-faults-after', brokers: [1, 2, 3].map((nodeId) => cluster.broker(nodeId).bootstrap), logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      await producer.send({ topic, acks: -1, messages: [{ value: 'after' }] });
+      await producer.send({ topic: 'created-during-outage', acks: -1, messages: [{ value: 'in the new topic' }] });
+    } finally {
+      await producer.disconnect();
+    }
+    const current = await cluster.waitForPartition(topic, 0, (partition) => partition.leader !== -1, 'a leader');
+    assert.deepEqual(await readValues(cluster.broker(current.leader), topic, 0), [...expected, 'after']);
+    assert.deepEqual(await readValues(cluster.broker(2), 'created-during-outage', 0), ['in the new topic']);
+  } finally {
+    await cluster.stop();
+  }
+});
