@@ -26,6 +26,7 @@ import { consumerHeartbeatProblem } from './consumer-heartbeat-request.js';
 import type { ConsumerHeartbeatRequest } from './consumer-heartbeat-request.js';
 import type { Group, GroupDescription } from './group.js';
 import { GroupPersistence, groupLogDirectory } from './group-persistence.js';
+import type { GroupPersistenceOptions } from './group-persistence.js';
 import { GroupRegistry, retryLaterCode } from './group-registry.js';
 import type { ListedGroup } from './group-registry.js';
 import type { GroupLag } from './lag.js';
@@ -39,8 +40,8 @@ export type { ConsumerHeartbeatRequest } from './consumer-heartbeat-request.js';
 export type { CommitRequest, FetchedOffsets, TopicDirectory } from './offsets-service.js';
 
 export interface CoordinatorOptions {
-  /** Folder of the group log. */
-  readonly directory: string;
+  /** Folder of a single broker's group log, or the log to use (a partition of the replicated offsets topic). */
+  readonly log: GroupPersistenceOptions['log'];
   readonly settings: GroupSettings;
   /** Flush policy and interval of the broker; segment size and retention are the coordinator's own. */
   readonly flush: LogOptions['flush'];
@@ -70,7 +71,7 @@ export class GroupCoordinator {
   static async open(options: CoordinatorOptions): Promise<GroupCoordinator> {
     const scheduler = options.scheduler ?? systemScheduler;
     const { settings, logger, topics } = options;
-    const persistence = await GroupPersistence.open({ directory: options.directory, settings, flush: options.flush, flushIntervalMs: options.flushIntervalMs, logger, scheduler });
+    const persistence = await GroupPersistence.open({ log: options.log, settings, flush: options.flush, flushIntervalMs: options.flushIntervalMs, logger, scheduler });
     const registry = new GroupRegistry({
       settings,
       logger,
@@ -281,6 +282,6 @@ export class GroupCoordinator {
 
 /** The broker's coordinator, from its configuration (what broker/broker.ts calls). */
 export function openGroupCoordinator(config: BrokerConfig, topics: TopicDirectory, logger: Logger, consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig): Promise<GroupCoordinator> {
-  const options = { directory: groupLogDirectory(config.dataDir), settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger };
+  const options = { log: { directory: groupLogDirectory(config.dataDir) }, settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger };
   return GroupCoordinator.open(consumerGroupConfig === undefined ? options : { ...options, consumerGroupConfig });
 }
