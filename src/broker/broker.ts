@@ -29,8 +29,10 @@ import type { CleaningOutcome } from './log-cleaner/clean-partition.js';
 import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../storage/cleaner-state.js';
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
-import type { GroupCoordinator } from '../groups/coordinator.js';
-import { openGroupCoordinator } from '../groups/coordinator.js';
+import { coordinatorOptions, openGroupCoordinator } from '../groups/coordinator.js';
+import type { TopicDirectory } from '../groups/coordinator.js';
+import type { GroupService } from '../groups/group-service.js';
+import { PartitionedGroupCoordinator } from '../groups/partitioned-coordinator.js';
 import { mapConcurrently } from './concurrency.js';
 import { LocalMetadataStore } from './metadata-store.js';
 import type { StoredTopic } from './metadata-store.js';
@@ -107,8 +109,16 @@ export class Broker {
   private readonly openRetryTimers = new Set<NodeJS.Timeout>();
   /** Set when shutdown begins, so waiting fetches answer at once. */
   closing = false;
-  /** Consumer groups and committed offsets (groups/coordinator.ts); set by open(). */
-  groups!: GroupCoordinator;
+  /**
+   * Consumer groups and committed offsets; set by open(). A single broker's GroupCoordinator
+   * (groups/coordinator.ts) over its own group log; in a cluster `groupPartitions`.
+   */
+  groups!: GroupService;
+  /**
+   * In a cluster: the coordinators of the `__consumer_offsets` partitions this broker leads
+   * (groups/partitioned-coordinator.ts), told by cluster/group-partitions.ts. Null for a single broker.
+   */
+  groupPartitions: PartitionedGroupCoordinator | null = null;
   /** Counters and gauges served at the HTTP listener's /metrics. */
   readonly metrics = new Metrics();
   /** Free-space reserve: produce is refused while it is raised (disk-alarm.ts). */
@@ -260,25 +270,28 @@ export class Broker {
       broker.registerTopic(topic);
     }
     await broker.removeOrphanPartitionDirectories();
-    broker.groups = await openGroupCoordinator(
-      config,
-      {
-        partitionOffsets: (topic, index) => {
-          const partition = broker.partition(topic, index);
-          if (partition === undefined) return undefined;
-          // A partition still being recovered exists; its offsets are not known yet.
-          return partition.isOpen ? partition.handle : offsetsNotKnownYet;
-        },
-        topicMetadata: (name) => {
-          const topic = broker.topic(name);
-          return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
-        },
-        topicName: (id) => broker.topicById(id)?.name,
-        topicNames: () => broker.topics.keys(),
+    const topics: TopicDirectory = {
+      partitionOffsets: (topic, index) => {
+        const partition = broker.partition(topic, index);
+        if (partition === undefined) return undefined;
+        // A partition still being recovered exists; its offsets are not known yet.
+        return partition.isOpen ? partition.handle : offsetsNotKnownYet;
       },
-      logger,
-      (groupId) => effectiveGroupConfig(broker.groupConfig(groupId), config.groups),
-    );
+      topicMetadata: (name) => {
+        const topic = broker.topic(name);
+        return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
+      },
+      topicName: (id) => broker.topicById(id)?.name,
+      topicNames: () => broker.topics.keys(),
+    };
+    const groupConfig = (groupId: string) => effectiveGroupConfig(broker.groupConfig(groupId), config.groups);
+    if (broker.inCluster) {
+      // Groups live in the replicated __consumer_offsets topic; the local group log is not used.
+      broker.groupPartitions = new PartitionedGroupCoordinator(coordinatorOptions(config, topics, logger, groupConfig));
+      broker.groups = broker.groupPartitions;
+    } else {
+      broker.groups = await openGroupCoordinator(config, topics, logger, groupConfig);
+    }
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
     broker.startLogCleaner();

@@ -192,6 +192,11 @@ const groupSettings: Settings<GroupSettings> = {
   offsetsRetentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired committed offsets are looked for.', kafkaName: 'offsets.retention.check.interval.ms' },
   offsetsLogSegmentBytes: { type: bytes(1024, maxInt32), description: 'Segment size of the group offsets log (<dataDir>/__internal/group-offsets).', kafkaName: 'offsets.topic.segment.bytes' },
   offsetsLogCleanupBytes: { type: bytes(1024), description: 'When the group offsets log grows past this size, the live state (offsets and groups) is written anew and the segments before it are deleted.' },
+  offsetsCommitTimeoutMs: {
+    type: milliseconds(1, maxTimerMs),
+    description: 'In a cluster, how long an offset commit or group metadata write waits for every in-sync replica of its __consumer_offsets partition before it is answered COORDINATOR_NOT_AVAILABLE (the client retries).',
+    kafkaName: 'offsets.commit.timeout.ms',
+  },
   consumerSessionTimeoutMs: { type: milliseconds(1, maxTimerMs), description: 'A member of a KIP-848 consumer group (ConsumerGroupHeartbeat) not heard from for this long is removed and its partitions reassigned.', kafkaName: 'group.consumer.session.timeout.ms' },
   consumerHeartbeatIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often members of KIP-848 consumer groups are told to heartbeat; they learn of new assignments at this pace. Keep it well below consumerSessionTimeoutMs.', kafkaName: 'group.consumer.heartbeat.interval.ms' },
   consumerMinSessionTimeoutMs: { type: milliseconds(1, maxTimerMs), description: "Shortest consumer.session.timeout.ms a group's own config (IncrementalAlterConfigs on the group) may set; shorter is INVALID_CONFIG. Bounds group configs only, not consumerSessionTimeoutMs.", kafkaName: 'group.consumer.min.session.timeout.ms' },

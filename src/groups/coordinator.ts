@@ -34,6 +34,7 @@ import { OffsetsService, commitAnswers } from './offsets-service.js';
 import type { CommitRequest, FetchedOffsets, PartitionErrors, TopicDirectory } from './offsets-service.js';
 import { systemScheduler } from './scheduler.js';
 import type { Scheduler } from './scheduler.js';
+import type { GroupService } from './group-service.js';
 
 // What handlers and tests name through the coordinator.
 export type { ConsumerHeartbeatRequest } from './consumer-heartbeat-request.js';
@@ -57,7 +58,17 @@ export interface CoordinatorOptions {
   readonly consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig;
 }
 
-export class GroupCoordinator {
+/** A JoinGroup answered with an error only. */
+export function refusedJoin(request: JoinRequest, errorCode: number): JoinResult {
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: request.memberId, members: [] };
+}
+
+/** A SyncGroup answered with an error only. */
+export function refusedSync(errorCode: number): SyncResult {
+  return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+}
+
+export class GroupCoordinator implements GroupService {
   private closed = false;
 
   private constructor(
@@ -91,6 +102,11 @@ export class GroupCoordinator {
     return new GroupCoordinator(persistence, registry, offsets, settings, logger);
   }
 
+  /** NOT_COORDINATOR once closed; a single broker coordinates every group. */
+  coordinatorError(): number {
+    return this.closed ? ErrorCode.notCoordinator : ErrorCode.none;
+  }
+
   // ── Registry ────────────────────────────────────────────────────────────────────────────────
 
   group(groupId: string): Group | undefined {
@@ -104,7 +120,7 @@ export class GroupCoordinator {
   // ── Classic protocol ────────────────────────────────────────────────────────────────────────
 
   async joinGroup(groupId: string, request: JoinRequest): Promise<JoinResult> {
-    const refuse = (errorCode: number): JoinResult => ({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: request.memberId, members: [] });
+    const refuse = (errorCode: number): JoinResult => refusedJoin(request, errorCode);
     if (this.closed) return refuse(ErrorCode.notCoordinator);
     const idProblem = this.registry.groupIdProblem(groupId, false);
     if (idProblem !== ErrorCode.none) return refuse(idProblem);
@@ -131,11 +147,8 @@ export class GroupCoordinator {
 
   syncGroup(groupId: string, request: SyncRequest): Promise<SyncResult> {
     const group = this.registry.get(groupId);
-    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.notCoordinator, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
-    if (!(group instanceof ClassicGroup)) {
-      const errorCode = group === undefined ? ErrorCode.unknownMemberId : ErrorCode.inconsistentGroupProtocol;
-      return Promise.resolve({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
-    }
+    if (this.closed) return Promise.resolve(refusedSync(ErrorCode.notCoordinator));
+    if (!(group instanceof ClassicGroup)) return Promise.resolve(refusedSync(group === undefined ? ErrorCode.unknownMemberId : ErrorCode.inconsistentGroupProtocol));
     return group.sync(request);
   }
 
@@ -280,8 +293,13 @@ export class GroupCoordinator {
   }
 }
 
-/** The broker's coordinator, from its configuration (what broker/broker.ts calls). */
+/** What every coordinator of a broker is opened with, besides its log. */
+export function coordinatorOptions(config: BrokerConfig, topics: TopicDirectory, logger: Logger, consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig): Omit<CoordinatorOptions, 'log'> {
+  const options = { settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger };
+  return consumerGroupConfig === undefined ? options : { ...options, consumerGroupConfig };
+}
+
+/** A single broker's coordinator, over its own group log (what broker/broker.ts calls without etcd). */
 export function openGroupCoordinator(config: BrokerConfig, topics: TopicDirectory, logger: Logger, consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig): Promise<GroupCoordinator> {
-  const options = { log: { directory: groupLogDirectory(config.dataDir) }, settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger };
-  return GroupCoordinator.open(consumerGroupConfig === undefined ? options : { ...options, consumerGroupConfig });
+  return GroupCoordinator.open({ ...coordinatorOptions(config, topics, logger, consumerGroupConfig), log: { directory: groupLogDirectory(config.dataDir) } });
 }
