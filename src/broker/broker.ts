@@ -32,6 +32,7 @@ import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer
 import { coordinatorOptions, openGroupCoordinator } from '../groups/coordinator.js';
 import type { TopicDirectory } from '../groups/coordinator.js';
 import type { GroupService } from '../groups/group-service.js';
+import { offsetsTopicName } from '../groups/offsets-topic.js';
 import { PartitionedGroupCoordinator } from '../groups/partitioned-coordinator.js';
 import { mapConcurrently } from './concurrency.js';
 import { LocalMetadataStore } from './metadata-store.js';
@@ -338,6 +339,14 @@ export class Broker {
 
   topic(name: string): Topic | undefined {
     return this.topics.get(name);
+  }
+
+  /**
+   * Kafka's internal topics: in a cluster `__consumer_offsets`, where the group coordinators keep
+   * group state (groups/offsets-topic.ts). Metadata marks it internal; clients may not produce to it.
+   */
+  isInternalTopic(name: string): boolean {
+    return this.inCluster && name === offsetsTopicName;
   }
 
   topicById(id: Buffer): Topic | undefined {

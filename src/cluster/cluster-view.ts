@@ -40,6 +40,10 @@ export interface ClusterView {
   createTopic(topic: NewClusterTopic, validateOnly: boolean): Promise<ClusterOutcome>;
   /** Deletes the topic (and its partitions' states) from etcd; answered once this broker dropped it. */
   deleteTopic(name: string): Promise<ClusterOutcome>;
-  /** The broker coordinating a consumer group (FindCoordinator). */
-  groupCoordinator(groupId: string): ClusterBroker | null;
+  /**
+   * The broker coordinating a consumer group (FindCoordinator): the leader of the group's partition
+   * of `__consumer_offsets`, which is created first if it does not exist yet; an outcome with
+   * COORDINATOR_NOT_AVAILABLE while there is none.
+   */
+  groupCoordinator(groupId: string): Promise<ClusterBroker | ClusterOutcome>;
 }

@@ -96,6 +96,9 @@ export const produceHandler = defineHandler({
               const partition: Partition | undefined = target.partitions[partitionData.index];
               if (partition === undefined) {
                 result = failed(ErrorCode.unknownTopicOrPartition, `topic '${target.name}' has no partition ${partitionData.index}`);
+              } else if (context.broker.isInternalTopic(target.name)) {
+                // Only the group coordinators write there (as Kafka, which refuses clients the same way).
+                result = failed(ErrorCode.invalidTopicException, `cannot produce to the internal topic '${target.name}'`);
               } else if (partition.unavailableError !== ErrorCode.none) {
                 result = failed(partition.unavailableError, `partition ${partition.index} of '${target.name}' is not open yet (${partition.state}); retry`);
               } else {
