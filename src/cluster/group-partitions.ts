@@ -68,7 +68,7 @@ export class GroupPartitions implements PartitionRoleListener {
       return;
     }
     this.terms.set(index, { partition, leaderEpoch: state.leaderEpoch });
-    this.logger.info('leading an offsets partition: reading its groups back', { partition: index, leaderEpoch: state.leaderEpoch });
+    this.logger.debug('leading an offsets partition: reading its groups back', { partition: index, leaderEpoch: state.leaderEpoch });
     this.coordinators.lead(index, partition.topic.partitions.length, replicatedGroupLog(partition, this.commitTimeoutMs));
   }
 
