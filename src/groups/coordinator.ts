@@ -1,16 +1,18 @@
 /**
- * The group coordinator: this broker coordinates every group. What handlers call (`broker.groups`);
- * it routes each request to the group of the right protocol and to the module whose job it is,
- * and answers NOT_COORDINATOR once closed.
+ * The group coordinator of one group log: on a single broker the only one (`broker.groups`),
+ * coordinating every group; in a cluster one per `__consumer_offsets` partition this broker leads
+ * (partitioned-coordinator.ts). It routes each request to the group of the right protocol and to
+ * the module whose job it is, and answers NOT_COORDINATOR once closed.
  *
  *   handlers ──► GroupCoordinator ─┬─► GroupRegistry (group-registry.ts): groups by id, ClassicGroup | ConsumerGroup
  *                                  ├─► OffsetsService (offsets-service.ts): commit, fetch, delete, expiry, lag
  *                                  └─► GroupPersistence (group-persistence.ts): the group log, replay, cleanup
  *
  * Writes (commits, deletions, group metadata) are appended to the group log first and answered
- * once durable. On start the log is replayed: groups come back Empty with their generation and
- * committed offsets; their members must rejoin. A timer expires the offsets of groups that have
- * been empty longer than the retention and drops empty groups with no offsets left.
+ * once durable (in a cluster: on every in-sync replica). On opening the log is replayed: groups
+ * come back Empty with their generation and committed offsets; their members must rejoin. A timer
+ * expires the offsets of groups that have been empty longer than the retention and drops empty
+ * groups with no offsets left.
  *
  * Everything here answers with Kafka error codes; nothing is thrown at the protocol edge.
  */

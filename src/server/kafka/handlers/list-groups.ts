@@ -1,7 +1,8 @@
 /**
  * ListGroups (16), v0-5.
  *
- * Every group this broker coordinates (all of them), with its protocol type; v4 its state and a
+ * Every group this broker coordinates (a single broker: all of them; in a cluster: those of the
+ * `__consumer_offsets` partitions it leads and has read back), with its protocol type; v4 its state and a
  * states filter (KIP-518), v5 its type (classic / consumer) and a types filter (KIP-848). Filters
  * compare case-insensitively; an empty filter matches everything.
  */
