@@ -137,6 +137,22 @@ describe('a three-broker cluster: consumer groups in __consumer_offsets', () => 
     return ends;
   }
 
+  /** A KafkaJS consumer of the group reads `count` records of `topic` (from the beginning when nothing is committed), commits them and leaves; what it read. */
+  async function readAndCommit(clientId: string, groupId: string, topic: string, count: number): Promise<string[]> {
+    const read: string[] = [];
+    const consumer = kafka(clientId).consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void read.push(message.value?.toString('utf8') ?? '') });
+      await waitUntil(() => read.length >= count, `${clientId} to read ${count} records`, 30_000, () => `${read.length} read`);
+      await waitUntilCommittedToEnd(groupId, topic);
+    } finally {
+      await consumer.disconnect();
+    }
+    return read;
+  }
+
   /** Each partition's log end, asked of its leader as etcd names it. */
   async function leaderEndOffsets(topic: string): Promise<bigint[]> {
     const states = await cluster.partitions(topic);
@@ -230,17 +246,7 @@ describe('a three-broker cluster: consumer groups in __consumer_offsets', () => 
     const first = Array.from({ length: 30 }, (_, index) => `first-${index}`);
     await produce(topic, first);
 
-    const readFirst: string[] = [];
-    const consumer = kafka('osprey-cluster-groups-first').consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ message }) => void readFirst.push(message.value?.toString('utf8') ?? '') });
-      await waitUntil(() => readFirst.length >= first.length, 'the first consumer to read every record', 30_000, () => `${readFirst.length} read`);
-      await waitUntilCommittedToEnd(groupId, topic);
-    } finally {
-      await consumer.disconnect();
-    }
+    const readFirst = await readAndCommit('osprey-cluster-groups-first', groupId, topic, first.length);
     assert.deepEqual([...readFirst].sort(), [...first].sort());
     const committedBefore = await fetchCommitted(await findCoordinator(groupId, 1), groupId, topic);
 
@@ -257,17 +263,7 @@ describe('a three-broker cluster: consumer groups in __consumer_offsets', () => 
 
     const second = Array.from({ length: 30 }, (_, index) => `second-${index}`);
     await produce(topic, second);
-    const readSecond: string[] = [];
-    const resumed = kafka('osprey-cluster-groups-second').consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
-    await resumed.connect();
-    try {
-      await resumed.subscribe({ topic, fromBeginning: true });
-      await resumed.run({ eachMessage: async ({ message }) => void readSecond.push(message.value?.toString('utf8') ?? '') });
-      await waitUntil(() => readSecond.length >= second.length, 'the resumed consumer to read the new records', 30_000, () => `${readSecond.length} read`);
-      await waitUntilCommittedToEnd(groupId, topic);
-    } finally {
-      await resumed.disconnect();
-    }
+    const readSecond = await readAndCommit('osprey-cluster-groups-second', groupId, topic, second.length);
     assert.deepEqual([...readSecond].sort(), [...second].sort(), 'only what came after the committed offsets: nothing read again from the beginning');
 
     await cluster.restart(coordinator);
