@@ -58,6 +58,8 @@ export interface CoordinatorOptions {
   readonly newConsumerMemberId?: () => string;
   /** A KIP-848 group's own session timeout and heartbeat interval (GROUP config resources). */
   readonly consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig;
+  /** What `groups.maxGroups` counts when a broker has several coordinators (a cluster); this one's groups when absent. */
+  readonly brokerGroupCount?: () => number;
 }
 
 /** A JoinGroup answered with an error only. */
@@ -94,6 +96,7 @@ export class GroupCoordinator implements GroupService {
       ...(options.newMemberId === undefined ? {} : { newMemberId: options.newMemberId }),
       ...(options.newConsumerMemberId === undefined ? {} : { newConsumerMemberId: options.newConsumerMemberId }),
       ...(options.consumerGroupConfig === undefined ? {} : { consumerGroupConfig: options.consumerGroupConfig }),
+      ...(options.brokerGroupCount === undefined ? {} : { brokerGroupCount: options.brokerGroupCount }),
     });
     persistence.snapshotGroupsFrom(() => registry.values());
     const replayed = await persistence.replay();

@@ -65,7 +65,9 @@ export class PartitionedGroupCoordinator implements GroupService {
     const shard: Shard = { index, coordinator: null };
     this.shards.set(index, shard);
     const startedMs = Date.now();
-    GroupCoordinator.open({ ...this.options, logger: this.logger.with({ offsetsPartition: index }), log: { storage } }).then(
+    // groups.maxGroups bounds the broker's groups, all partitions together.
+    const brokerGroupCount = () => this.readyCoordinators().reduce((sum, coordinator) => sum + coordinator.groupCount, 0);
+    GroupCoordinator.open({ ...this.options, logger: this.logger.with({ offsetsPartition: index }), log: { storage }, brokerGroupCount }).then(
       (coordinator) => {
         if (this.shards.get(index) !== shard) return void coordinator.close();
         shard.coordinator = coordinator;

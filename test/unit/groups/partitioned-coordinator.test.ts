@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultBrokerConfig } from '../../../src/config/broker-config.js';
+import type { GroupSettings } from '../../../src/config/broker-config.js';
 import type { GroupLogStorage } from '../../../src/groups/group-log.js';
 import { groupPartition } from '../../../src/groups/offsets-topic.js';
 import { PartitionedGroupCoordinator } from '../../../src/groups/partitioned-coordinator.js';
@@ -48,17 +49,25 @@ function storageOf(log: PartitionLog): GroupLogStorage {
   };
 }
 
-test('groups of led partitions only: loading, NOT_COORDINATOR elsewhere and after resigning, offsets read back on leading again', async () => {
-  const directory = mkdtempSync(join(tmpdir(), 'osprey-partitioned-'));
-  const log = await PartitionLog.create(join(directory, '__consumer_offsets-1'), logOptions);
-  const coordinators = new PartitionedGroupCoordinator({
-    settings: defaultBrokerConfig.groups,
+function openCoordinators(settings: Partial<GroupSettings> = {}): PartitionedGroupCoordinator {
+  return new PartitionedGroupCoordinator({
+    settings: { ...defaultBrokerConfig.groups, ...settings },
     flush: 'always',
     flushIntervalMs: 1000,
     topics: new FakeTopics().add('orders', 2),
     logger: createLogger('error', () => undefined),
     scheduler: new ManualScheduler(),
   });
+}
+
+function commit(coordinators: PartitionedGroupCoordinator, groupId: string, offset: number) {
+  return coordinators.commitOffsets({ groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(offset), committedLeaderEpoch: -1, committedMetadata: null }] }] });
+}
+
+test('groups of led partitions only: loading, NOT_COORDINATOR elsewhere and after resigning, offsets read back on leading again', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'osprey-partitioned-'));
+  const log = await PartitionLog.create(join(directory, '__consumer_offsets-1'), logOptions);
+  const coordinators = openCoordinators();
   try {
     const led = groupIn(1);
     const other = groupIn(2);
@@ -71,16 +80,14 @@ test('groups of led partitions only: loading, NOT_COORDINATOR elsewhere and afte
     assert.equal(coordinators.coordinatorError(led), ErrorCode.none);
     assert.equal(coordinators.coordinatorError(other), ErrorCode.notCoordinator, 'a group of a partition led elsewhere');
 
-    const commit = (groupId: string, offset: number) =>
-      coordinators.commitOffsets({ groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: asOffset(offset), committedLeaderEpoch: -1, committedMetadata: null }] }] });
-    assert.equal((await commit(led, 42))[0]?.partitions[0]?.errorCode, ErrorCode.none);
-    assert.equal((await commit(other, 7))[0]?.partitions[0]?.errorCode, ErrorCode.notCoordinator);
+    assert.equal((await commit(coordinators, led, 42))[0]?.partitions[0]?.errorCode, ErrorCode.none);
+    assert.equal((await commit(coordinators, other, 7))[0]?.partitions[0]?.errorCode, ErrorCode.notCoordinator);
     assert.deepEqual(coordinators.listGroups([], []).map((group) => group.groupId), [led]);
     assert.equal(log.logEndOffset, 1, 'the commit went to the partition of its group');
 
     coordinators.resign(1);
     assert.equal(coordinators.coordinatorError(led), ErrorCode.notCoordinator, 'after resigning');
-    assert.equal((await commit(led, 43))[0]?.partitions[0]?.errorCode, ErrorCode.notCoordinator);
+    assert.equal((await commit(coordinators, led, 43))[0]?.partitions[0]?.errorCode, ErrorCode.notCoordinator);
     assert.deepEqual(coordinators.listGroups([], []), []);
 
     coordinators.lead(1, partitionCount, storageOf(log));
@@ -91,6 +98,23 @@ test('groups of led partitions only: loading, NOT_COORDINATOR elsewhere and afte
   } finally {
     await coordinators.close();
     await log.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test('groups.maxGroups bounds the groups of the whole broker, every led partition together', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'osprey-partitioned-'));
+  const logs = [await PartitionLog.create(join(directory, 'p1'), logOptions), await PartitionLog.create(join(directory, 'p2'), logOptions)];
+  const coordinators = openCoordinators({ maxGroups: 1 });
+  try {
+    coordinators.lead(1, partitionCount, storageOf(logs[0]!));
+    coordinators.lead(2, partitionCount, storageOf(logs[1]!));
+    await waitFor(() => coordinators.coordinatedPartitions.length === 2);
+    assert.equal((await commit(coordinators, groupIn(1), 1))[0]?.partitions[0]?.errorCode, ErrorCode.none);
+    assert.equal((await commit(coordinators, groupIn(2), 1))[0]?.partitions[0]?.errorCode, ErrorCode.coordinatorNotAvailable, 'a second group, in another partition');
+  } finally {
+    await coordinators.close();
+    for (const log of logs) await log.close();
     rmSync(directory, { recursive: true, force: true });
   }
 });
