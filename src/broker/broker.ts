@@ -4,7 +4,7 @@
  * wire formats beyond the record batch, which is also the storage format.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
@@ -30,6 +30,7 @@ import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../sto
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, ProducerIdManager } from './idempotence/producer-ids.js';
 import { coordinatorOptions, openGroupCoordinator } from '../groups/coordinator.js';
+import { groupLogDirectory } from '../groups/group-persistence.js';
 import type { TopicDirectory } from '../groups/coordinator.js';
 import type { GroupService } from '../groups/group-service.js';
 import { offsetsTopicName } from '../groups/offsets-topic.js';
@@ -289,6 +290,8 @@ export class Broker {
     if (broker.inCluster) {
       // Groups live in the replicated __consumer_offsets topic; the local group log is not used.
       broker.groupPartitions = new PartitionedGroupCoordinator(coordinatorOptions(config, topics, logger, groupConfig));
+      const localGroupLog = groupLogDirectory(config.dataDir);
+      if (existsSync(localGroupLog)) logger.warn('a single broker\'s group log is in the data dir; in a cluster groups live in __consumer_offsets and it is not read', { directory: localGroupLog });
       broker.groups = broker.groupPartitions;
     } else {
       broker.groups = await openGroupCoordinator(config, topics, logger, groupConfig);
