@@ -71,7 +71,7 @@ export class PartitionedGroupCoordinator implements GroupService {
       (coordinator) => {
         if (this.shards.get(index) !== shard) return void coordinator.close();
         shard.coordinator = coordinator;
-        this.logger.info('coordinating the groups of an offsets partition', { partition: index, groups: coordinator.groupCount, loadMs: Date.now() - startedMs });
+        this.logger.debug('coordinating the groups of an offsets partition', { partition: index, groups: coordinator.groupCount, loadMs: Date.now() - startedMs });
       },
       (error: unknown) => {
         if (this.shards.get(index) === shard) this.shards.delete(index);
