@@ -236,6 +236,11 @@ export class GroupCoordinator implements GroupService {
     return this.registry.describeGroup(groupId);
   }
 
+  /** A single log is read back before the coordinator exists: nothing is ever loading. */
+  listGroupsError(): number {
+    return ErrorCode.none;
+  }
+
   /** ListGroups; filters compare case-insensitively, as Kafka does; empty filters match all. */
   listGroups(statesFilter: readonly string[], typesFilter: readonly string[]): ListedGroup[] {
     return this.registry.listGroups(statesFilter, typesFilter);

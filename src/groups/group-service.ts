@@ -27,6 +27,8 @@ export interface GroupService {
   consumerGroupHeartbeat(request: ConsumerHeartbeatRequest): ConsumerHeartbeatResult;
   describeConsumerGroup(groupId: string): ConsumerGroupDescription | 'classic' | null;
   describeGroup(groupId: string): GroupDescription | null;
+  /** ListGroups' error: COORDINATOR_LOAD_IN_PROGRESS while a partition's groups are being read back (as Kafka), else none. */
+  listGroupsError(): number;
   /** The groups this broker coordinates. */
   listGroups(statesFilter: readonly string[], typesFilter: readonly string[]): ListedGroup[];
   deleteGroups(groupIds: readonly string[]): Promise<Array<{ groupId: string; errorCode: number }>>;

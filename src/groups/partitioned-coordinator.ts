@@ -149,7 +149,12 @@ export class PartitionedGroupCoordinator implements GroupService {
     return typeof routed === 'number' ? null : routed.describeGroup(groupId);
   }
 
-  /** The groups of every partition served here (those still being read back are not listed yet). */
+  listGroupsError(): number {
+    for (const shard of this.shards.values()) if (shard.coordinator === null) return ErrorCode.coordinatorLoadInProgress;
+    return ErrorCode.none;
+  }
+
+  /** The groups of every partition served here. */
   listGroups(statesFilter: readonly string[], typesFilter: readonly string[]): ListedGroup[] {
     return this.readyCoordinators().flatMap((coordinator) => coordinator.listGroups(statesFilter, typesFilter));
   }

@@ -76,12 +76,14 @@ test('groups of led partitions only: loading, NOT_COORDINATOR elsewhere and afte
     coordinators.lead(1, partitionCount, storageOf(log));
     assert.equal(coordinators.coordinatorError(led), ErrorCode.coordinatorLoadInProgress, 'while the partition is read back');
     assert.equal(coordinators.fetchOffsets(led, null).errorCode, ErrorCode.coordinatorLoadInProgress);
+    assert.equal(coordinators.listGroupsError(), ErrorCode.coordinatorLoadInProgress);
     await waitFor(() => coordinators.coordinatedPartitions.includes(1));
     assert.equal(coordinators.coordinatorError(led), ErrorCode.none);
     assert.equal(coordinators.coordinatorError(other), ErrorCode.notCoordinator, 'a group of a partition led elsewhere');
 
     assert.equal((await commit(coordinators, led, 42))[0]?.partitions[0]?.errorCode, ErrorCode.none);
     assert.equal((await commit(coordinators, other, 7))[0]?.partitions[0]?.errorCode, ErrorCode.notCoordinator);
+    assert.equal(coordinators.listGroupsError(), ErrorCode.none);
     assert.deepEqual(coordinators.listGroups([], []).map((group) => group.groupId), [led]);
     assert.equal(log.logEndOffset, 1, 'the commit went to the partition of its group');
 
