@@ -5,7 +5,7 @@
  * config (log.retention.ms, log.segment.bytes, log.cleanup.policy, message.max.bytes,
  * compression.type, log.message.timestamp.*, log.cleaner.delete.retention.ms, …), and the log
  * cleaner's own (log.cleaner.threads, …: accepted, no effect here). The rest (num.partitions,
- * auto.create.topics.enable, group.consumer.*) is set in the config file only.
+ * auto.create.topics.enable, replica.lag.time.max.ms, group.consumer.*) is set in the config file only.
  *
  * Dynamic values live in the cluster metadata (metadata-store.ts) at two levels, as in Kafka:
  *
@@ -54,6 +54,15 @@ const staticSettings: readonly BrokerSetting[] = [
     topicConfig: null,
     dynamic: false,
     value: (config) => String(config.autoCreateTopics),
+    validate: notDynamic,
+  },
+  {
+    name: 'replica.lag.time.max.ms',
+    type: ConfigType.long,
+    documentation: 'in a cluster, an in-sync follower that has not caught up with its leader for this long leaves the ISR',
+    topicConfig: null,
+    dynamic: false,
+    value: (config) => String(config.replicaLagTimeMaxMs),
     validate: notDynamic,
   },
   {

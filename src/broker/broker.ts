@@ -260,6 +260,7 @@ export class Broker {
       fileBytes: config.journalFileBytes,
       maxBytes: config.journalMaxBytes,
       unwrittenMaxBytes: config.journalUnwrittenMaxBytes,
+      writeBehindMaxAgeMs: config.journalWriteBehindMaxAgeMs,
       logger,
     });
     const broker = new Broker(config, logger, metadata, producerIds, journal);
@@ -332,8 +333,9 @@ export class Broker {
     else this.logger.info('partitions recovered', fields);
   }
 
+  /** In a cluster, the cluster's (from etcd, once joined); else the one of this broker's metadata. */
   get clusterId(): string {
-    return this.metadata.clusterId;
+    return this.cluster?.clusterId ?? this.metadata.clusterId;
   }
 
   get nodeId(): number {
@@ -594,7 +596,8 @@ export class Broker {
    * deleted and created again while this broker was away: it is deleted here first. Partition logs
    * hosted but missing are created; a failure is logged and leaves that partition unopened
    * (NOT_LEADER_OR_FOLLOWER) until the next change of the topic. Limits (maxTopics, maxPartitions)
-   * were checked by the broker that created the topic; this one follows etcd.
+   * were checked by the broker that created the topic; this one follows etcd. A topic held already
+   * takes etcd's partition count (CreatePartitions only raises it) and config overrides.
    */
   adoptClusterTopic(name: string, topicId: Buffer, partitionCount: number, configs: ReadonlyMap<string, string>, hostedIndexes: ReadonlySet<number>): Promise<void> {
     return this.changeTopic(name, async () => {
@@ -610,7 +613,7 @@ export class Broker {
         this.registerTopic(created);
         this.logger.info('topic adopted from the cluster', { topic: name, partitions: partitionCount, hosted: [...hostedIndexes].join(',') });
         topic = created;
-      }
+      } else await this.followClusterTopic(topic, partitionCount, configs);
       for (const partition of topic.partitions) {
         if (!hostedIndexes.has(partition.index) || partition.state !== 'opening') continue;
         const directory = this.partitionDirectory(partition);
@@ -622,6 +625,27 @@ export class Broker {
         }
       }
     });
+  }
+
+  /**
+   * A held topic changed in etcd: partitions added, config overrides changed. Recorded in the local
+   * metadata first (a restart finds them), then applied; the added partitions are opened by the
+   * caller where hosted.
+   */
+  private async followClusterTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<string, string>): Promise<void> {
+    const added = Math.max(partitionCount - topic.partitions.length, 0);
+    const configsChanged = configs.size !== topic.configOverrides.size || [...configs].some(([key, value]) => topic.configOverrides.get(key) !== value);
+    if (added === 0 && !configsChanged) return;
+    await this.metadata.putTopic(topic.name, storedTopic(topic, topic.partitions.length + added, configs));
+    for (let index = topic.partitions.length; index < partitionCount; index++) topic.partitions.push(this.newPartition(topic, index));
+    this.heldPartitionCount += added;
+    if (added > 0) this.logger.info('partitions added in the cluster', { topic: topic.name, partitions: topic.partitions.length });
+    if (configsChanged) {
+      topic.configOverrides.clear();
+      for (const [key, value] of configs) topic.configOverrides.set(key, value);
+      this.applyEffective(topic);
+      this.logger.info('topic config changed in the cluster', { topic: topic.name });
+    }
   }
 
   /** In a cluster: the topic is gone from etcd; deletes it here if it is the one held (same id). */
@@ -724,9 +748,24 @@ export class Broker {
     return ok;
   }
 
-  createPartitions(name: string, newTotal: number, validateOnly: boolean): Promise<OperationResult> {
-    if (this.inCluster) return Promise.resolve(failure(ErrorCode.invalidRequest, 'adding partitions to a topic of a cluster is not supported yet'));
+  /**
+   * Raises a topic's partition count. In a cluster, through etcd (cluster-topics.ts), with the
+   * replicas placed there or as `assignment` gives them (one replica list per new partition); a
+   * single broker checks the assignment in its handler.
+   */
+  createPartitions(name: string, newTotal: number, validateOnly: boolean, assignment: readonly (readonly number[])[] | null = null): Promise<OperationResult> {
+    if (this.inCluster) return this.createClusterPartitions(name, newTotal, validateOnly, assignment);
     return this.changeTopic(name, () => this.createPartitionsNow(name, newTotal, validateOnly));
+  }
+
+  private async createClusterPartitions(name: string, newTotal: number, validateOnly: boolean, assignment: readonly (readonly number[])[] | null): Promise<OperationResult> {
+    if (newTotal > this.config.limits.maxPartitionsPerTopic) {
+      return failure(ErrorCode.invalidPartitions, `number of partitions ${newTotal} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
+    }
+    // A group's partition is its hash mod the partition count: more partitions would move groups away from their state.
+    if (this.isInternalTopic(name)) return failure(ErrorCode.invalidRequest, `the internal topic '${name}' keeps its partition count: each group lives in the partition its id hashes to`);
+    if (this.cluster === null) return failure(ErrorCode.notController, 'this broker has not joined the cluster yet; retry');
+    return this.cluster.createPartitions(name, newTotal, assignment, validateOnly);
   }
 
   private async createPartitionsNow(name: string, newTotal: number, validateOnly: boolean): Promise<OperationResult> {
@@ -762,25 +801,36 @@ export class Broker {
    * key to its new value, or null to remove the override.
    */
   alterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
-    // A change here alone would leave the other brokers (and etcd) with the old configs.
-    if (this.inCluster) return Promise.resolve(failure(ErrorCode.invalidRequest, 'changing the configs of a topic of a cluster is not supported yet'));
+    // In a cluster the change is made in etcd, and every broker (this one too) applies it from there.
+    if (this.inCluster) return this.alterClusterTopicConfig(name, changes, replaceAll, validateOnly);
     return this.changeTopic(name, () => this.alterTopicConfigNow(name, changes, replaceAll, validateOnly));
   }
 
-  private async alterTopicConfigNow(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
-    const topic = this.topics.get(name);
-    if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
-    for (const [key, value] of changes) {
-      const problem = validateTopicConfig(key, value);
-      if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
-    }
-    const next = replaceAll ? new Map<string, string>() : new Map(topic.configOverrides);
+  private async alterClusterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+    const invalid = configChangesProblem(changes);
+    if (invalid !== null) return invalid;
+    if (this.cluster === null) return failure(ErrorCode.notController, 'this broker has not joined the cluster yet; retry');
+    return this.cluster.alterTopicConfigs(name, (current) => this.editedOverrides(current, changes, replaceAll), validateOnly);
+  }
+
+  /** The overrides after `changes` (all replaced, or edited), or why they are refused as a whole. */
+  private editedOverrides(current: ReadonlyMap<string, string>, changes: ReadonlyMap<string, string | null>, replaceAll: boolean): Map<string, string> | OperationResult {
+    const next = replaceAll ? new Map<string, string>() : new Map(current);
     for (const [key, value] of changes) {
       if (value === null) next.delete(key);
       else next.set(key, value);
     }
     const conflict = topicConfigsProblem(next, this.config.topicDefaults, this.dynamicConfigs.topicValues());
-    if (conflict !== null) return failure(ErrorCode.invalidConfig, conflict);
+    return conflict === null ? next : failure(ErrorCode.invalidConfig, conflict);
+  }
+
+  private async alterTopicConfigNow(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+    const invalid = configChangesProblem(changes);
+    if (invalid !== null) return invalid;
+    const next = this.editedOverrides(topic.configOverrides, changes, replaceAll);
+    if (!(next instanceof Map)) return next;
     if (validateOnly) return ok;
     try {
       await this.metadata.putTopic(name, storedTopic(topic, topic.partitions.length, next));
@@ -1049,6 +1099,15 @@ const groupConfigPrefix = 'group:';
 /** The cluster metadata resource of one level of dynamic broker configs: `broker:<node id>`, or `broker:` for the cluster-wide defaults. */
 function brokerConfigResource(level: BrokerConfigLevel, nodeId: number): string {
   return level === 'broker' ? `broker:${nodeId}` : 'broker:';
+}
+
+/** INVALID_CONFIG for the first key or value of a topic config change that is not acceptable, else null. */
+function configChangesProblem(changes: ReadonlyMap<string, string | null>): OperationResult | null {
+  for (const [key, value] of changes) {
+    const problem = validateTopicConfig(key, value);
+    if (problem !== null) return failure(ErrorCode.invalidConfig, `${key}: ${problem}`);
+  }
+  return null;
 }
 
 function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<string, string>): StoredTopic {

@@ -32,6 +32,10 @@ export interface PartitionReplication {
   followerFetched(replicaId: number, fetchOffset: Offset): void;
   /** Resolves true once every in-sync replica holds every offset below `endOffset` (acks=all), false after timeoutMs. */
   waitForReplicas(endOffset: Offset, timeoutMs: number): Promise<boolean>;
+  /** Replicas of the partition (min.insync.replicas is capped at it). */
+  readonly replicaCount: number;
+  /** Members of the ISR as etcd holds it now, the leader included (min.insync.replicas). */
+  readonly inSyncReplicaCount: number;
   /** The partition's log just opened (start-up recovery): the high watermark's limit is set on it before anything is served. */
   partitionOpened(): void;
 }

@@ -221,9 +221,9 @@ const keys: readonly TopicConfigKey[] = [
   {
     name: 'min.insync.replicas',
     type: ConfigType.int,
-    documentation: 'replicas that must have a batch before acks=all is answered (one broker: 1)',
+    documentation: 'in-sync replicas a partition needs for acks=all: with fewer, a produce is refused with NOT_ENOUGH_REPLICAS (capped at the replica count, as in Kafka: one replica needs one)',
     brokerName: 'min.insync.replicas',
-    defaultValue: fixed('1'),
+    defaultValue: (defaults) => String(defaults.minInsyncReplicas),
     validate: integerIn(1, intMaxValue),
   },
   {
@@ -433,6 +433,8 @@ export interface EffectiveTopicConfig {
   messageTimestampBeforeMaxMs: number;
   /** message.timestamp.after.max.ms (CreateTime only). */
   messageTimestampAfterMaxMs: number;
+  /** min.insync.replicas: in-sync replicas acks=all needs (capped at the partition's replica count where used). */
+  minInsyncReplicas: number;
 }
 
 /**
@@ -459,5 +461,6 @@ export function effectiveTopicConfig(overrides: ReadonlyMap<string, string>, def
     maxCompactionLagMs: number('max.compaction.lag.ms'),
     messageTimestampBeforeMaxMs: number('message.timestamp.before.max.ms'),
     messageTimestampAfterMaxMs: number('message.timestamp.after.max.ms'),
+    minInsyncReplicas: number('min.insync.replicas'),
   };
 }

@@ -6,13 +6,15 @@
  *                                                     would overflow it, or lingerMs after the
  *                                                     first open record, or closeAll)──► sink
  *
- * A batch whose linger is over while its leader has no room (all its requests in flight, or
- * batches already waiting) is held open instead, and keeps taking records until closeHeld() once
- * the leader has room (or until it is full, or closeAll). Closed, it would wait in the sender's
- * queue all the same, and every batch closed meanwhile would wait for a request of its own (a
- * request carries one batch per partition), so after a slow fsync the records that came during it
- * would need several round trips instead of one; held, they leave together in the next request
- * (as Kafka's producer does: a batch stays open in its accumulator until the sender drains it).
+ * A batch whose linger is over while its leader has no room (all its requests in flight, or a
+ * request's worth of batches already waiting) is held open instead, and keeps taking records until
+ * closeHeld() once the leader has room (or until it is full, or closeAll). Closed, it would wait in
+ * the sender's queue all the same, and the batches of its partition closed meanwhile would each wait
+ * for a request of their own (a request carries one batch per partition), so after a slow fsync the
+ * records that came during it would need several round trips instead of one; held, they leave
+ * together in the next request (as Kafka's producer does: a batch stays open in its accumulator
+ * until the sender drains it). The batches of many partitions closed by one linger pass share that
+ * request.
  *
  * `batchBytes` is an upper bound, as in Kafka: a record that would overflow an open batch closes
  * it and starts the next one (a single record larger than batchBytes gets a batch of its own).

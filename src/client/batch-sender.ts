@@ -71,6 +71,8 @@ type Identity = { readonly producerId: bigint; readonly producerEpoch: number };
 
 interface Leader {
   readonly ready: SentBatch[];
+  /** Bytes of the batches in `ready`. */
+  readyBytes: number;
   inFlight: number;
   /** Writes happen in this order, whatever order compression finishes in. */
   writeChain: Promise<void>;
@@ -112,13 +114,20 @@ export class BatchSender implements BatchSink {
       return encoded;
     };
     const sent: SentBatch = { topic: batch.topic, partition: batch.partition, recordCount, sizeBytes: builder.sizeBytes, encoded: encode(), encode, callbacks: batch.callbacks, baseSequence, closedAtMs: Date.now(), attempts: 0 };
-    this.leaderOf(leaderId).ready.push(sent);
+    const leader = this.leaderOf(leaderId);
+    leader.ready.push(sent);
+    leader.readyBytes += sent.sizeBytes;
   }
 
-  /** True when a batch for this leader enqueued now would be sent at once. */
+  /**
+   * True when a batch for this leader enqueued now would be sent at once: a request can still go out,
+   * and what waits for it does not fill it yet. (drain() runs after every close, so batches wait only
+   * while every request is in flight, or while a pass over many partitions closes them one by one:
+   * those share the next request, one batch per partition.)
+   */
   hasRoom(leaderId: number): boolean {
     const leader = this.leaders.get(leaderId);
-    return leader === undefined || (leader.ready.length === 0 && leader.inFlight < this.options.maxInFlightPerBroker);
+    return leader === undefined || (leader.inFlight < this.options.maxInFlightPerBroker && leader.readyBytes < this.options.maxRequestBytes);
   }
 
   /** Sends what is queued, as far as each leader's in-flight limit allows. */
@@ -126,6 +135,7 @@ export class BatchSender implements BatchSink {
     for (const [leaderId, leader] of this.leaders) {
       while (leader.ready.length > 0 && leader.inFlight < this.options.maxInFlightPerBroker) {
         const batches = takeRequestBatches(leader.ready, this.options.maxRequestBytes);
+        for (const batch of batches) leader.readyBytes -= batch.sizeBytes;
         leader.inFlight++;
         this.sendRequest(leaderId, leader, batches);
       }
@@ -158,7 +168,7 @@ export class BatchSender implements BatchSink {
   private leaderOf(leaderId: number): Leader {
     let leader = this.leaders.get(leaderId);
     if (leader === undefined) {
-      leader = { ready: [], inFlight: 0, writeChain: Promise.resolve() };
+      leader = { ready: [], readyBytes: 0, inFlight: 0, writeChain: Promise.resolve() };
       this.leaders.set(leaderId, leader);
     }
     return leader;
@@ -264,7 +274,9 @@ export class BatchSender implements BatchSink {
     for (const batch of ordered) {
       batch.encoded = batch.encoded.catch(() => batch.encode());
       const leaderId = this.client.cachedTopic(batch.topic)?.partitions[batch.partition]?.leaderId ?? -1;
-      insertInSequence(this.leaderOf(leaderId).ready, batch);
+      const leader = this.leaderOf(leaderId);
+      insertInSequence(leader.ready, batch);
+      leader.readyBytes += batch.sizeBytes;
     }
     this.drain();
   }

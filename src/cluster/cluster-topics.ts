@@ -1,7 +1,7 @@
 /**
  * The cluster as the handlers see it (cluster-view.ts), on etcd: answers from the metadata cache,
- * and topic creation and deletion as etcd transactions (docs/cluster.md, "Creating and deleting a
- * topic"). Any broker may create or delete: the transaction's condition (the topic key absent, or
+ * and topic creation, deletion, added partitions and config changes as etcd transactions
+ * (docs/cluster.md, "Creating and deleting a topic", "Changing a topic"). Any broker may create or delete: the transaction's condition (the topic key absent, or
  * as read) makes concurrent attempts safe, and the controller is not involved.
  *
  * A creation or deletion is answered once this broker's cache has seen the write and its own
@@ -14,7 +14,7 @@ import type { ClusterStore, StoreOperation } from './cluster-store.js';
 import type { ClusterBroker, ClusterOutcome, ClusterView, NewClusterTopic } from './cluster-view.js';
 import { offsetsTopicConfigs, offsetsTopicName, offsetsTopicPartitionCount, offsetsTopicReplicationFactor, groupPartition } from '../groups/offsets-topic.js';
 import { decodeTopic, encodePartition, encodeTopic, noLeader, partitionKey, topicKey } from './keys.js';
-import type { PartitionRecord } from './keys.js';
+import type { PartitionRecord, TopicRecord } from './keys.js';
 import type { MetadataCache } from './metadata-cache.js';
 import { offlineReplicas, initialPartitionState } from './partition-state.js';
 import { placeReplicas, replicationFactorProblem } from './placement.js';
@@ -39,6 +39,8 @@ export class ClusterTopics implements ClusterView {
   private offsetsTopicCreation: Promise<ClusterOutcome> | null = null;
 
   constructor(
+    /** The cluster's id, as etcd holds it (cluster-id.ts). */
+    readonly clusterId: string,
     private readonly store: ClusterStore,
     private readonly cache: MetadataCache,
     private readonly replicas: ReplicaSync,
@@ -93,6 +95,30 @@ export class ClusterTopics implements ClusterView {
     return failure(ErrorCode.unknownServerError, `topic '${name}' kept changing while it was being deleted; retry`);
   }
 
+  async createPartitions(name: string, newTotal: number, assignment: readonly (readonly number[])[] | null, validateOnly: boolean): Promise<ClusterOutcome> {
+    return this.rewriteTopic(
+      name,
+      (record) => {
+        const added = this.addedAssignment(name, record, newTotal, assignment);
+        if (!Array.isArray(added)) return added;
+        const operations: StoreOperation[] = added.map((replicas, offset) => ({ type: 'put', key: partitionKey(name, record.partitionCount + offset), value: encodePartition(initialPartitionState(replicas)) }));
+        return { record: { ...record, partitionCount: newTotal, replicaAssignment: [...record.replicaAssignment, ...added] }, operations };
+      },
+      validateOnly,
+    );
+  }
+
+  async alterTopicConfigs(name: string, edit: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string> | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome> {
+    return this.rewriteTopic(
+      name,
+      (record) => {
+        const configs = edit(record.configs);
+        return 'errorCode' in configs ? configs : { record: { ...record, configs }, operations: [] };
+      },
+      validateOnly,
+    );
+  }
+
   /**
    * FindCoordinator: the leader of the group's partition of `__consumer_offsets` (docs/cluster.md,
    * "Consumer groups"). The first broker asked creates the topic, as Kafka does, with
@@ -132,6 +158,51 @@ export class ClusterTopics implements ClusterView {
     const problem = replicationFactorProblem(topic.replicationFactor, live.length);
     if (problem !== null) return failure(ErrorCode.invalidReplicationFactor, problem);
     return placeReplicas(live, topic.partitionCount, topic.replicationFactor, randomInt(0, 1 << 30));
+  }
+
+  /**
+   * Writes a new version of a topic's record (and `operations` with it) in one transaction
+   * conditioned on the record's modRevision as read, so a change made since the read (a deletion,
+   * another change) is never overwritten: the read and `rewrite` are done again, a few times at most.
+   * Read from etcd rather than the cache, so that the condition is the latest state.
+   */
+  private async rewriteTopic(name: string, rewrite: (record: TopicRecord) => { record: TopicRecord; operations: StoreOperation[] } | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome> {
+    const key = topicKey(name);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.store.get(key);
+      if (current === null) return failure(ErrorCode.unknownTopicOrPartition, `topic '${name}' does not exist`);
+      const record = decodeTopic(current.value);
+      if (record instanceof Error) return failure(ErrorCode.unknownServerError, `the record of topic '${name}' in etcd cannot be read: ${record.message}`);
+      const rewritten = rewrite(record);
+      if ('errorCode' in rewritten) return rewritten;
+      if (validateOnly) return ok;
+      const written = await this.store.transaction([{ key, modRevision: current.modRevision }], [{ type: 'put', key, value: encodeTopic(rewritten.record) }, ...rewritten.operations]);
+      if (!written.succeeded) continue;
+      await this.follow(name, written.revision);
+      return ok;
+    }
+    return failure(ErrorCode.unknownServerError, `topic '${name}' kept changing while it was being changed; retry`);
+  }
+
+  /** The replica lists of the partitions a CreatePartitions adds, or why they cannot be added. */
+  private addedAssignment(name: string, record: TopicRecord, newTotal: number, assignment: readonly (readonly number[])[] | null): (readonly number[])[] | ClusterOutcome {
+    const current = record.partitionCount;
+    if (newTotal <= current) return failure(ErrorCode.invalidPartitions, `topic '${name}' has ${current} partitions; the new count must be larger, got ${newTotal}`);
+    if (newTotal > maxPartitionsPerClusterTopic) return failure(ErrorCode.invalidPartitions, `a topic of a cluster has at most ${maxPartitionsPerClusterTopic} partitions for now (one etcd transaction deletes them), got ${newTotal}`);
+    const replicationFactor = record.replicaAssignment[0]?.length ?? 1;
+    const live = this.cache.liveBrokers();
+    if (assignment !== null) {
+      if (assignment.length !== newTotal - current) return failure(ErrorCode.invalidReplicaAssignment, `the partition count rises by ${newTotal - current} but ${assignment.length} assignments were given`);
+      const problem = assignmentProblem(assignment, new Set(live.map((broker) => broker.nodeId)));
+      if (problem !== null) return problem;
+      if (assignment[0]!.length !== replicationFactor) return failure(ErrorCode.invalidReplicaAssignment, `the new partitions have ${assignment[0]!.length} replicas and the topic's have ${replicationFactor}: every partition needs as many`);
+      return [...assignment];
+    }
+    const problem = replicationFactorProblem(replicationFactor, live.length);
+    if (problem !== null) return failure(ErrorCode.invalidReplicationFactor, problem);
+    // Placed as if the topic were created with newTotal partitions, keeping only the new ones: their
+    // leaders go on around the brokers from a random start, racks apart as at creation.
+    return placeReplicas(live, newTotal, replicationFactor, randomInt(0, 1 << 30)).slice(current);
   }
 
   /** Waits until this broker's cache saw the write at revision and its replicas followed the topic. */

@@ -1,7 +1,7 @@
 /**
  * What the broker and its protocol handlers ask of the cluster (types only, so that importing them
  * loads nothing of etcd): the live brokers, the controller, each partition's leadership as etcd
- * holds it, and topic creation and deletion through etcd. cluster-topics.ts implements it;
+ * holds it, and topic creation, deletion, added partitions and config changes through etcd. cluster-topics.ts implements it;
  * Broker.cluster holds it once the broker joined, null for a single broker.
  */
 import type { PartitionRecord } from './keys.js';
@@ -28,6 +28,8 @@ export interface ClusterOutcome {
 }
 
 export interface ClusterView {
+  /** The id every broker of the cluster reports (/osprey/cluster-id in etcd). */
+  readonly clusterId: string;
   /** Live brokers (registered in etcd), by node id ascending. */
   liveBrokers(): ClusterBroker[];
   /** The controller's node id, or -1 when there is none just now. */
@@ -40,6 +42,17 @@ export interface ClusterView {
   createTopic(topic: NewClusterTopic, validateOnly: boolean): Promise<ClusterOutcome>;
   /** Deletes the topic (and its partitions' states) from etcd; answered once this broker dropped it. */
   deleteTopic(name: string): Promise<ClusterOutcome>;
+  /**
+   * Raises the topic's partition count in etcd (CreatePartitions): the new partitions placed as
+   * CreateTopics places them, or on `assignment` (one replica list per new partition). Answered
+   * once this broker holds them.
+   */
+  createPartitions(name: string, newTotal: number, assignment: readonly (readonly number[])[] | null, validateOnly: boolean): Promise<ClusterOutcome>;
+  /**
+   * Changes the topic's config overrides in etcd: `edit` gets them as etcd holds them and returns
+   * the new ones (or why not). Answered once this broker applied them.
+   */
+  alterTopicConfigs(name: string, edit: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string> | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome>;
   /**
    * The broker coordinating a consumer group (FindCoordinator): the leader of the group's partition
    * of `__consumer_offsets`, which is created first if it does not exist yet; an outcome with

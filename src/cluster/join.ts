@@ -1,13 +1,14 @@
 /**
  * Joining the cluster named by etcdEndpoints, from the broker's start-up (server/start.ts loads this
- * module only when etcdEndpoints is set, so a single broker never loads the etcd client): register
- * (and campaign), then read and follow the cluster metadata, hold the topics it names and hand the
+ * module only when etcdEndpoints is set, so a single broker never loads the etcd client): settle the
+ * cluster id (cluster-id.ts), register (and campaign), then read and follow the cluster metadata, hold the topics it names and hand the
  * broker its view of the cluster (Broker.cluster) for the handlers.
  */
 import type { Broker } from '../broker/broker.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import type { Partition } from '../broker/partition.js';
+import { ClusterIdError, settleClusterId } from './cluster-id.js';
 import { ClusterMember } from './cluster-member.js';
 import { ClusterTopics } from './cluster-topics.js';
 import { EtcdClusterStore } from './etcd-cluster-store.js';
@@ -37,7 +38,9 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   const store = new EtcdClusterStore({ endpoints, requestTimeoutMs: config.etcdRequestTimeoutMs });
   const clusterLogger = logger.with({ component: 'cluster' });
   let member: ClusterMember;
+  let clusterId: string;
   try {
+    clusterId = await settleClusterId(store, broker.clusterId, config.clusterId);
     member = await ClusterMember.join(
       store,
       { nodeId: config.nodeId, host: advertised.host, kafkaPort: advertised.port, rack: config.rack === '' ? null : config.rack, leaseTtlSeconds: config.etcdLeaseTtlSeconds },
@@ -46,13 +49,13 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     );
   } catch (error) {
     store.close();
-    if (error instanceof DuplicateNodeIdError) throw error;
+    if (error instanceof DuplicateNodeIdError || error instanceof ClusterIdError) throw error;
     throw new Error(`cannot join the cluster through etcd at ${endpoints.join(',')} (--etcd-endpoints): ${reason(error)}`, { cause: error });
   }
   // The sync is made once the cache exists; the cache reports changes only from start() on.
   let replicas: ReplicaSync | null = null;
   const cache = new MetadataCache(store, { topicChanged: (name) => replicas?.topicChanged(name) }, clusterLogger);
-  const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }));
+  const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }), config.replicaLagTimeMaxMs);
   const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, config.groups.offsetsCommitTimeoutMs, clusterLogger.with({ component: 'groups' }));
   // Replication first: a group coordinator's writes wait on the replication role of its partition.
   const roles = {
@@ -70,7 +73,8 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     throw new Error(`cannot read the cluster metadata through etcd at ${endpoints.join(',')} (--etcd-endpoints): ${reason(error)}`, { cause: error });
   }
   replicas.reportStrays();
-  broker.cluster = new ClusterTopics(store, cache, replicas);
+  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas);
+  clusterLogger.info('cluster id settled', { clusterId });
   const sync = replicas;
   return {
     async leave() {

@@ -8,15 +8,20 @@
  *   /osprey/controller         {"formatVersion":1,"nodeId":2}
  *                              the controller, under the same lease; its createRevision is the
  *                              controller epoch
+ *   /osprey/cluster-id         {"formatVersion":1,"clusterId":"<letters, digits, - and _>"}
+ *                              written once, by the first broker to join (only if absent); never
+ *                              changed, no lease
  *   /osprey/topics/<name>      {"formatVersion":1,"topicId":"<32 hex digits>","partitionCount":3,
  *                               "configs":{"retention.ms":"60000"},"replicaAssignment":[[1,2],[2,3],[3,1]]}
- *                              written once, by the broker that received CreateTopics (only if
- *                              absent); deleted by DeleteTopics with its partitions' keys
+ *                              created by the broker that received CreateTopics (only if absent);
+ *                              rewritten by CreatePartitions and topic config changes (conditioned
+ *                              on its modRevision); deleted by DeleteTopics with its partitions' keys
  *   /osprey/partitions/<name>/<index>
  *                              {"formatVersion":1,"replicas":[1,2],"leader":1,"leaderEpoch":0,
  *                               "isr":[1],"partitionEpoch":0}
- *                              created with the topic; later written only by the controller,
- *                              conditioned on the key's modRevision and the controller key's
+ *                              created with the topic or by CreatePartitions; then written by the
+ *                              controller (conditioned on the key's modRevision and the controller
+ *                              key's) and by the leader changing the ISR (on the key's modRevision)
  *
  * Values are read from a store other processes write, so they are checked field by field and a
  * malformed one is reported, not trusted.
@@ -25,6 +30,7 @@
 export const clusterRoot = '/osprey/';
 export const brokersPrefix = `${clusterRoot}brokers/`;
 export const controllerKey = `${clusterRoot}controller`;
+export const clusterIdKey = `${clusterRoot}cluster-id`;
 
 export const topicsPrefix = `${clusterRoot}topics/`;
 export const partitionsPrefix = `${clusterRoot}partitions/`;
@@ -77,8 +83,8 @@ export interface ControllerRecord {
 }
 
 /**
- * A topic as the cluster knows it: fixed at creation (reassignment and added partitions are later
- * work). replicaAssignment[i] lists partition i's replicas, preferred leader first.
+ * A topic as the cluster knows it. replicaAssignment[i] lists partition i's replicas, preferred
+ * leader first; it only grows (CreatePartitions; reassignment is later work).
  */
 export interface TopicRecord {
   /** 16 bytes: the topic id clients see (Metadata v10+, Produce v13+). */
@@ -117,6 +123,10 @@ export function encodeController(controller: ControllerRecord): Buffer {
   return Buffer.from(JSON.stringify({ formatVersion, nodeId: controller.nodeId }));
 }
 
+export function encodeClusterId(clusterId: string): Buffer {
+  return Buffer.from(JSON.stringify({ formatVersion, clusterId }));
+}
+
 export function encodeTopic(topic: TopicRecord): Buffer {
   return Buffer.from(
     JSON.stringify({
@@ -151,6 +161,14 @@ export function decodeController(value: Buffer): ControllerRecord | Error {
   const fields = parseObject(value);
   if (fields instanceof Error) return fields;
   return isNodeId(fields['nodeId']) ? { nodeId: fields['nodeId'] } : new Error(`controller: nodeId ${JSON.stringify(fields['nodeId'])} is not a node id`);
+}
+
+/** The cluster id: what --cluster-id accepts (letters, digits, - and _), not empty. */
+export function decodeClusterId(value: Buffer): string | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  const { clusterId } = fields;
+  return typeof clusterId === 'string' && /^[A-Za-z0-9_-]+$/.test(clusterId) ? clusterId : new Error(`cluster id: ${JSON.stringify(clusterId)} is not a non-empty string of letters, digits, - and _`);
 }
 
 export function decodeTopic(value: Buffer): TopicRecord | Error {

@@ -15,7 +15,7 @@
  * a follower counts for the high watermark only once etcd says it is in sync.
  *
  * A follower of the ISR that has not caught up for replicaLagTimeMaxMs (Kafka's
- * replica.lag.time.max.ms, 30 s by default) leaves it the same way, so a live but stalled follower
+ * replica.lag.time.max.ms, the broker setting of that name, 30 s by default) leaves it the same way, so a live but stalled follower
  * does not hold acks=all back for ever. "Caught up" as in Kafka: a fetch at the leader's log end, or
  * at the log end the leader had at that follower's previous fetch (counted from that fetch).
  */
@@ -37,7 +37,7 @@ export interface LeaderReplicasContext {
   readonly logger: Logger;
   /** Wakes the fetches waiting on the partition (the high watermark moved). */
   readonly notifyData: (partition: Partition) => void;
-  /** How long an ISR member may go without catching up before it is removed (default 30 s). */
+  /** How long an ISR member may go without catching up before it is removed (replicaLagTimeMaxMs; default 30 s). */
   readonly replicaLagTimeMaxMs?: number;
   readonly nowMs?: () => number;
 }
@@ -94,6 +94,14 @@ export class LeaderReplicas implements PartitionReplication {
 
   get leaderEpoch(): number {
     return this.state.leaderEpoch;
+  }
+
+  get replicaCount(): number {
+    return this.state.replicas.length;
+  }
+
+  get inSyncReplicaCount(): number {
+    return this.state.isr.length;
   }
 
   /** The partition's state changed in etcd (still led here, same leader epoch). */

@@ -37,6 +37,8 @@ export class Replication {
     private readonly cache: MetadataCache,
     private readonly nodeId: number,
     private readonly logger: Logger,
+    /** replica.lag.time.max.ms: how long an in-sync follower may go without catching up. */
+    private readonly replicaLagTimeMaxMs: number,
   ) {}
 
   /** The partition's state as etcd holds it now (undefined: its topic is gone or not this one). */
@@ -73,6 +75,7 @@ export class Replication {
       cache: this.cache,
       logger: this.logger,
       notifyData: (led) => this.host.notifyData(led),
+      replicaLagTimeMaxMs: this.replicaLagTimeMaxMs,
     });
     this.leading.set(partition, tracker);
     partition.replication = tracker;

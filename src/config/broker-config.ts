@@ -26,6 +26,8 @@ export interface TopicDefaults {
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
   /** [index.interval.bytes] bytes between offset-index entries. */
   indexIntervalBytes: number;
+  /** [min.insync.replicas] in-sync replicas a partition needs for acks=all to be accepted (capped at its replica count, as in Kafka). */
+  minInsyncReplicas: number;
 }
 
 export interface ConnectionLimits {
@@ -205,6 +207,8 @@ export interface BrokerConfig {
   etcdLeaseTtlSeconds: number;
   /** Deadline of each request to etcd (watches and lease renewals excepted). */
   etcdRequestTimeoutMs: number;
+  /** [replica.lag.time.max.ms] an in-sync follower that has not caught up with its leader for this long leaves the ISR. */
+  replicaLagTimeMaxMs: number;
   /** [flush] always: fsync (group commit) before acks=1/all are answered; interval: every flushIntervalMs; never: leave it to the OS. */
   flush: FlushPolicy;
   flushIntervalMs: number;
@@ -214,6 +218,8 @@ export interface BrokerConfig {
   journalMaxBytes: number;
   /** Bytes durable in the journal and not yet written to segment files, over all partitions (storage/write-behind.ts). */
   journalUnwrittenMaxBytes: number;
+  /** How long a partition's batches may stay durable in the journal only, before they are written to its segment files (storage/write-behind.ts). */
+  journalWriteBehindMaxAgeMs: number;
   autoCreateTopics: boolean;
   /** How often retention and segment age are checked. */
   retentionCheckIntervalMs: number;
@@ -270,12 +276,14 @@ export const defaultBrokerConfig: BrokerConfig = {
   etcdEndpoints: '',
   etcdLeaseTtlSeconds: 10,
   etcdRequestTimeoutMs: 5000,
+  replicaLagTimeMaxMs: 30_000,
   flush: 'always',
   flushIntervalMs: 1000,
   journal: true,
   journalFileBytes: 64 * 1024 * 1024,
   journalMaxBytes: 1024 * 1024 * 1024,
   journalUnwrittenMaxBytes: 32 * 1024 * 1024,
+  journalWriteBehindMaxAgeMs: 5000,
   autoCreateTopics: true,
   retentionCheckIntervalMs: 60_000,
   logCleanerEnable: true,
@@ -302,6 +310,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     maxMessageBytes: 1024 * 1024 + 12,
     messageTimestampType: 'CreateTime',
     indexIntervalBytes: 4096,
+    minInsyncReplicas: 1,
   },
   limits: {
     maxFrameBytes: 100 * 1024 * 1024,

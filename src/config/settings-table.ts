@@ -49,6 +49,11 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
     description: "TTL of the etcd lease this broker registers under: once it stops renewing (crash, cut off from etcd) it counts as gone this long after, and its controllership with it. etcd raises a TTL below its own minimum (about 2 s by default).",
   },
   etcdRequestTimeoutMs: { type: milliseconds(100, maxTimerMs), description: 'Deadline of each request to etcd (watches and lease renewals excepted).' },
+  replicaLagTimeMaxMs: {
+    type: milliseconds(1, maxTimerMs),
+    description: 'In a cluster: a follower in the ISR that has not caught up with its leader for this long (stalled, or too slow) is removed from the ISR by the leader, so it no longer holds acks=all back; it rejoins once caught up.',
+    kafkaName: 'replica.lag.time.max.ms',
+  },
   flush: { type: oneOf(['always', 'interval', 'never']), description: 'When appends are fsynced: always = before acks=1/all are answered (one fsync per event-loop turn); interval = every flushIntervalMs; never = left to the OS.' },
   flushIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'Time between fsyncs when flush is interval.', kafkaName: 'log.flush.interval.ms' },
   journal: {
@@ -64,7 +69,12 @@ const topLevelSettings: Settings<Omit<BrokerConfig, SectionName>> = {
   journalUnwrittenMaxBytes: {
     type: bytes(1024 * 1024, maxInt32),
     description:
-      'Bytes of batches, over all partitions, that may be durable in the journal before they are written to their segment files (they wait in memory, where reads find them); past it the partitions holding them longest write them out. A partition also writes its batches out once it holds 256 KiB of them and after 1 s.',
+      'Bytes of batches, over all partitions, that may be durable in the journal before they are written to their segment files (they wait in memory, where reads find them); past it the partitions holding them longest write them out. A partition also writes its batches out once it holds 256 KiB of them and after journalWriteBehindMaxAgeMs.',
+  },
+  journalWriteBehindMaxAgeMs: {
+    type: milliseconds(10, maxTimerMs),
+    description:
+      'How long a partition\'s batches may be durable in the journal only before they are written to its segment files. Shorter means less to replay after a crash; longer means fewer, larger writes when many partitions each take a few batches a second (every write-out of a partition is a write to its own file, which it may have to reopen).',
   },
   autoCreateTopics: { type: boolean, description: 'Create a topic, with the topic defaults, when a client produces to or asks for one that does not exist.', kafkaName: 'auto.create.topics.enable' },
   retentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often retention and segment age are checked.', kafkaName: 'log.retention.check.interval.ms' },
@@ -108,6 +118,13 @@ const topicDefaultSettings: Settings<TopicDefaults> = {
   maxMessageBytes: { type: bytes(0, maxInt32), description: 'Largest record batch accepted.', kafkaName: 'max.message.bytes' },
   messageTimestampType: { type: oneOf(['CreateTime', 'LogAppendTime']), description: "Which timestamp records keep: the producer's (CreateTime) or the broker's at append (LogAppendTime).", kafkaName: 'message.timestamp.type' },
   indexIntervalBytes: { type: bytes(0, maxInt32), description: 'Bytes of log between two offset-index entries.', kafkaName: 'index.interval.bytes' },
+  minInsyncReplicas: {
+    type: count(1, maxInt32),
+    description:
+      'In-sync replicas a partition needs for a produce with acks=all: with fewer in the ISR it is refused with NOT_ENOUGH_REPLICAS before anything is appended (NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while it waited). As in Kafka, a partition with fewer replicas needs only as many as it has, so a single broker is never refused. acks=0/1 are not affected.',
+    aliases: ['--min-insync-replicas'],
+    kafkaName: 'min.insync.replicas',
+  },
 };
 
 const limitSettings: Settings<ConnectionLimits> = {

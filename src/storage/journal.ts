@@ -70,10 +70,11 @@ const magic = Buffer.from('OSPJRNL1', 'latin1');
 export const journalFileHeaderBytes = 32;
 /**
  * Write-behind (write-behind.ts): a log writes its unwritten batches out once it holds this many
- * (large positional writes, a few per second at most for a busy partition), and after this long.
+ * (large positional writes, a few per second at most for a busy partition), and after this long
+ * (journalWriteBehindMaxAgeMs).
  */
 const writeBehindLogBytes = 256 * 1024;
-const writeBehindMaxAgeMs = 1000;
+const defaultWriteBehindMaxAgeMs = 5000;
 const defaultUnwrittenMaxBytes = 32 * 1024 * 1024;
 /** A commit of at least this many pieces and at most this many bytes is copied into one buffer (gathered). */
 const gatherMinPieces = 64;
@@ -96,6 +97,8 @@ export interface JournalOptions {
   readonly maxBytes: number;
   /** Bytes of all logs durable here and not yet written to their segments (write-behind.ts); default 32 MiB. */
   readonly unwrittenMaxBytes?: number;
+  /** How long a log's batches may stay unwritten (write-behind.ts); default 5 s. */
+  readonly writeBehindMaxAgeMs?: number;
   readonly syncFile?: SyncFile;
   readonly logger?: Logger | null;
 }
@@ -190,7 +193,7 @@ export class Journal {
     this.syncFile = options.syncFile ?? defaultSyncFile;
     this.writesAreDurable = options.syncFile === undefined;
     this.logger = options.logger ?? null;
-    this.writeBehind = new WriteBehindBudget({ logBytes: writeBehindLogBytes, maxBytes: options.unwrittenMaxBytes ?? defaultUnwrittenMaxBytes, maxAgeMs: writeBehindMaxAgeMs });
+    this.writeBehind = new WriteBehindBudget({ logBytes: writeBehindLogBytes, maxBytes: options.unwrittenMaxBytes ?? defaultUnwrittenMaxBytes, maxAgeMs: options.writeBehindMaxAgeMs ?? defaultWriteBehindMaxAgeMs });
   }
 
   get acceptsWrites(): boolean {

@@ -20,6 +20,9 @@ export interface SegmentFileHolder {
   closeIdleFile(): Promise<void>;
 }
 
+/** Holders closeIdleBeyondCap looks at per use (see there). */
+const holdersVisitedMax = 64;
+
 export class OpenSegmentFiles {
   /** Holders with an open file, least recently used first (a Set keeps insertion order). */
   private readonly holders = new Set<SegmentFileHolder>();
@@ -45,12 +48,20 @@ export class OpenSegmentFiles {
     this.holders.delete(holder);
   }
 
+  /**
+   * Looks at no more than `holdersVisitedMax` of the least recently used: a busy one goes to the
+   * back (looked at again after the others), so a broker whose open files are nearly all busy (many
+   * partitions with unsynced writes) does not walk over all of them on every use.
+   */
   private closeIdleBeyondCap(): void {
-    if (this.holders.size <= this.maxOpenFiles) return;
+    let visits = 0;
     for (const holder of this.holders) {
-      if (this.holders.size <= this.maxOpenFiles) return;
-      if (holder.isBusy) continue;
-      this.holders.delete(holder);
+      if (this.holders.size <= this.maxOpenFiles || visits++ >= holdersVisitedMax) return;
+      this.holders.delete(holder); // deleting (and re-adding) while iterating a Set is safe: a re-added entry is visited again at the end
+      if (holder.isBusy) {
+        this.holders.add(holder);
+        continue;
+      }
       this.closedForCap++;
       void holder.closeIdleFile();
     }

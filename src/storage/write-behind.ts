@@ -23,10 +23,9 @@ export interface WriteBehindLog {
 }
 
 interface Holding {
+  readonly log: WriteBehindLog;
   bytes: number;
   sinceMs: number;
-  /** Asked to write out, and not reported since: not asked again meanwhile. */
-  asked: boolean;
 }
 
 export interface WriteBehindOptions {
@@ -39,10 +38,15 @@ export interface WriteBehindOptions {
 }
 
 export class WriteBehindBudget {
-  /** Logs holding unwritten bytes, in the order they began to (a Map keeps insertion order). */
-  private readonly holdings = new Map<WriteBehindLog, Holding>();
+  /**
+   * Logs holding unwritten bytes that were not asked to write out, in the order they began to (a Map
+   * keeps insertion order): the oldest are asked first, so asking walks only over the logs it asks.
+   */
+  private readonly waiting = new Map<WriteBehindLog, Holding>();
+  /** Logs asked to write out and not reported since: not asked again meanwhile. */
+  private readonly asked = new Map<WriteBehindLog, Holding>();
   private bytes = 0;
-  /** Bytes of the logs not asked to write out (askOldest's measure, kept as logs report: no walk over every log). */
+  /** Bytes of the waiting logs (askOldest's measure, kept as logs report: no walk over every log). */
   private unaskedBytes = 0;
   private readonly nowMs: () => number;
   private timer: NodeJS.Timeout | null = null;
@@ -61,30 +65,25 @@ export class WriteBehindBudget {
 
   /** `log` now holds `bytes` unwritten (0: it wrote everything out, or closed). */
   update(log: WriteBehindLog, bytes: number): void {
-    const holding = this.holdings.get(log);
-    if (holding === undefined) {
+    const waiting = this.waiting.get(log);
+    if (waiting !== undefined) {
+      this.bytes += bytes - waiting.bytes;
+      this.unaskedBytes += bytes - waiting.bytes;
+      if (bytes === 0) this.waiting.delete(log);
+      else waiting.bytes = bytes;
+    } else {
+      const asked = this.asked.get(log);
+      if (asked !== undefined) {
+        // The write-out it was asked for has run (its next cycle did it, then reported): what is
+        // left came in since, and counts from now, at the end of the order.
+        this.asked.delete(log);
+        this.bytes -= asked.bytes;
+      }
       if (bytes === 0) return;
-      this.holdings.set(log, { bytes, sinceMs: this.nowMs(), asked: false });
+      this.waiting.set(log, { log, bytes, sinceMs: this.nowMs() });
       this.bytes += bytes;
       this.unaskedBytes += bytes;
       this.startTimer();
-    } else if (bytes === 0) {
-      this.bytes -= holding.bytes;
-      if (!holding.asked) this.unaskedBytes -= holding.bytes;
-      this.holdings.delete(log);
-    } else {
-      this.bytes += bytes - holding.bytes;
-      if (holding.asked) this.unaskedBytes += bytes;
-      else this.unaskedBytes += bytes - holding.bytes;
-      holding.bytes = bytes;
-      if (holding.asked) {
-        // The write-out it was asked for has run (its next cycle did it, then reported): what is
-        // left came in since, and counts from now, at the end of the order.
-        holding.asked = false;
-        holding.sinceMs = this.nowMs();
-        this.holdings.delete(log);
-        this.holdings.set(log, holding);
-      }
     }
     if (this.bytes > this.options.maxBytes) this.askOldest();
   }
@@ -96,27 +95,27 @@ export class WriteBehindBudget {
 
   /** Asks the logs holding bytes longest to write out, until what is left unasked is half the budget. */
   private askOldest(): void {
-    if (this.unaskedBytes <= this.options.maxBytes / 2) return;
-    for (const [log, holding] of this.holdings) {
+    for (const holding of this.waiting.values()) {
       if (this.unaskedBytes <= this.options.maxBytes / 2) return;
-      if (!holding.asked) this.ask(log, holding);
+      this.ask(holding);
     }
   }
 
   private askAged(): void {
     const limitMs = this.nowMs() - this.options.maxAgeMs;
-    for (const [log, holding] of this.holdings) {
+    for (const holding of this.waiting.values()) {
       if (holding.sinceMs > limitMs) break; // the rest began later
-      if (!holding.asked) this.ask(log, holding);
+      this.ask(holding);
     }
-    if (this.holdings.size === 0) this.close();
+    if (this.waiting.size === 0 && this.asked.size === 0) this.close();
   }
 
-  private ask(log: WriteBehindLog, holding: Holding): void {
-    holding.asked = true;
+  private ask(holding: Holding): void {
+    this.waiting.delete(holding.log); // deleting the entry being visited is safe in a Map's iteration
+    this.asked.set(holding.log, holding);
     this.unaskedBytes -= holding.bytes;
     // The log reports the outcome through update(); a failure it keeps and retries itself.
-    void log.writeOut().catch(() => {});
+    void holding.log.writeOut().catch(() => {});
   }
 
   private startTimer(): void {

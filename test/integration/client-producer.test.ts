@@ -171,3 +171,48 @@ test('records produced while every Produce request is in flight wait in one open
     gateClient.close();
   }
 });
+
+test('batches of many partitions held while every Produce request is in flight leave together in one request, not one request each', async () => {
+  const broker = await startBrokerProcess();
+  brokers.push(broker);
+  const client = new KafkaClient({ brokers: [broker.bootstrap] });
+  const gateClient = new KafkaClient({ brokers: [broker.bootstrap] });
+  const partitionCount = 40;
+  try {
+    const admin = new Admin(client);
+    await admin.createTopic('spread', { partitions: partitionCount });
+    await admin.createTopic('gate', { partitions: 1 });
+    const producer = new Producer(client, { lingerMs: 0, maxInFlightPerBroker: 1 });
+    const metadata = await producer.prepare('spread');
+    // As above: a Fetch waiting on 'gate' holds back the answers of the Produce requests behind it.
+    const connection = await client.connectionToNode(metadata.partitions[0]!.leaderId);
+    const gate = fetchPartition(connection, 'gate', 0, 60_000);
+    // Counts the producer's requests on its (one) connection; the requests themselves go unchanged.
+    let produceRequests = 0;
+    const request = connection.request.bind(connection);
+    connection.request = ((api, body, options) => {
+      if (api.key === apis.produce.key) produceRequests++;
+      return request(api, body, options);
+    }) as typeof connection.request;
+    let acknowledged = 0;
+    const onDelivery = (error: Error | null) => {
+      assert.equal(error, null);
+      acknowledged++;
+    };
+    producer.produce('spread', { value: 'first', partition: 0 }, onDelivery);
+    await new Promise((resolve) => setImmediate(resolve)); // its linger is over: the request in flight
+    assert.equal(produceRequests, 1);
+    // One record for every partition: at the end of the linger the leader has no room, so every batch is held.
+    for (let partition = 0; partition < partitionCount; partition++) producer.produce('spread', { value: `p${partition}`, partition }, onDelivery);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(produceRequests, 1, 'nothing more sent while the first request is in flight');
+    await new Producer(gateClient, { lingerMs: 0 }).send('gate', { value: 'open' });
+    await gate;
+    await producer.flush();
+    assert.equal(acknowledged, partitionCount + 1);
+    assert.equal(produceRequests, 2, `the ${partitionCount} held batches in one request once the first was answered`);
+  } finally {
+    client.close();
+    gateClient.close();
+  }
+});

@@ -15,7 +15,9 @@ import kafkajs from 'kafkajs';
 import { groupPartition } from '../../src/groups/offsets-topic.js';
 import { encodeSubscription } from '../../src/protocol/kafka/consumer-protocol.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
+import { createPartitionsRequest, createPartitionsResponse } from '../../src/protocol/kafka/messages/create-partitions.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { deleteTopicsRequest, deleteTopicsResponse } from '../../src/protocol/kafka/messages/delete-topics.js';
 import { describeGroupsRequest, describeGroupsResponse } from '../../src/protocol/kafka/messages/describe-groups.js';
 import { findCoordinatorRequest, findCoordinatorResponse } from '../../src/protocol/kafka/messages/find-coordinator.js';
 import { heartbeatRequest, heartbeatResponse } from '../../src/protocol/kafka/messages/heartbeat.js';
@@ -32,6 +34,8 @@ import { endOffsets, waitUntil } from '../helpers/waiting.js';
 const { Kafka, logLevel } = kafkajs;
 
 const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
+const createPartitionsApi = rawApi(createPartitionsRequest, createPartitionsResponse);
+const deleteTopicsApi = rawApi(deleteTopicsRequest, deleteTopicsResponse);
 const findCoordinatorApi = rawApi(findCoordinatorRequest, findCoordinatorResponse);
 const offsetCommitApi = rawApi(offsetCommitRequest, offsetCommitResponse);
 const offsetFetchApi = rawApi(offsetFetchRequest, offsetFetchResponse);
@@ -237,6 +241,14 @@ describe('a three-broker cluster: consumer groups in __consumer_offsets', () => 
       connection.call(produceApi, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: offsetsTopic, topicId: Buffer.alloc(16), partitionData: [{ index: partition, records: encodeRecordBatch([{ key: null, value: Buffer.from('forged') }]) }] }] }),
     );
     assert.equal(produced.responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.invalidTopicException);
+    // Nor delete it or add partitions to it (groups would lose their state).
+    await withConnection(cluster.broker(1), async (connection) => {
+      const deleted = await connection.call(deleteTopicsApi, 5, { topics: [], topicNames: [offsetsTopic], timeoutMs: 10_000 });
+      assert.equal(deleted.responses[0]?.errorCode, ErrorCode.invalidRequest);
+      const grown = await connection.call(createPartitionsApi, 3, { topics: [{ name: offsetsTopic, count: 60, assignments: null }], timeoutMs: 10_000, validateOnly: false });
+      assert.equal(grown.results[0]?.errorCode, ErrorCode.invalidRequest);
+    });
+    assert.equal((await cluster.partitions(offsetsTopic)).length, 50);
   });
 
   test('offsets committed before kill -9 of the coordinator are served by the new one; a new consumer resumes from them', async () => {

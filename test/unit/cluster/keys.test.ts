@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePartition, decodeTopic, encodePartition, encodeTopic, partitionKey, partitionOfKey, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
+import { clusterIdKey, decodeClusterId, encodeClusterId, decodePartition, decodeTopic, encodePartition, encodeTopic, partitionKey, partitionOfKey, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
 
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
@@ -85,4 +85,16 @@ test('partition value: every malformed field is refused, naming it', () => {
     assert.ok(decoded instanceof Error, `accepted ${JSON.stringify(change)}`);
     assert.match(decoded.message, problem);
   }
+});
+
+test('cluster id value: written as documented, read back; anything but a non-empty id is refused', () => {
+  assert.equal(clusterIdKey, '/osprey/cluster-id');
+  assert.deepEqual(JSON.parse(encodeClusterId('Zx_3-a').toString('utf8')), { formatVersion: 1, clusterId: 'Zx_3-a' });
+  assert.equal(decodeClusterId(json({ formatVersion: 1, clusterId: 'Zx_3-a' })), 'Zx_3-a');
+  for (const clusterId of ['', 'a b', 'a/b', 7, null]) {
+    const decoded = decodeClusterId(json({ formatVersion: 1, clusterId }));
+    assert.ok(decoded instanceof Error, `${JSON.stringify(clusterId)} refused`);
+    assert.match(decoded.message, /^cluster id: /);
+  }
+  assert.ok(decodeClusterId(json({ formatVersion: 2, clusterId: 'a' })) instanceof Error);
 });

@@ -132,3 +132,22 @@ test('a follower of the ISR that does not catch up within replica.lag.time.max.m
   assert.deepEqual(decodePartition(operation.value), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 9 });
   replicas.close();
 });
+
+test('the ISR shrinking lets a waiting acks=all through, with the smaller ISR counted for min.insync.replicas', async () => {
+  const state: PartitionRecord = { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2], partitionEpoch: 3 };
+  const { store, cache } = fakeCluster(state, 10n);
+  const { partition, handle } = fakePartition(5);
+  const replicas = new LeaderReplicas(partition, state, asOffset(0), context(store, cache, []));
+  assert.equal(replicas.replicaCount, 2);
+  assert.equal(replicas.inSyncReplicaCount, 2);
+  const waiting = replicas.waitForReplicas(asOffset(5), 5_000);
+  assert.equal(handle.highWatermark, 0, 'follower 2 holds it back');
+  // etcd says follower 2 left the ISR: the high watermark is the leader's own end, the wait ends,
+  // and the produce handler sees one in-sync replica (NOT_ENOUGH_REPLICAS_AFTER_APPEND under 2).
+  replicas.update({ ...state, isr: [1], partitionEpoch: 4 });
+  assert.equal(await waiting, true);
+  assert.equal(handle.highWatermark, 5);
+  assert.equal(replicas.inSyncReplicaCount, 1);
+  assert.equal(replicas.replicaCount, 2);
+  replicas.close();
+});

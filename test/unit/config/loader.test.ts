@@ -77,6 +77,16 @@ test('nested settings: YAML section, dotted flag, short alias, environment varia
   assert.equal(load(['--limits.max-connections', '7'], env).config.limits.maxConnections, 7);
 });
 
+test('cluster settings: min.insync.replicas (a topic default, with its short alias) and replica.lag.time.max.ms', () => {
+  assert.equal(defaultBrokerConfig.topicDefaults.minInsyncReplicas, 1, "Kafka's default");
+  assert.equal(defaultBrokerConfig.replicaLagTimeMaxMs, 30_000, "Kafka's default");
+  assert.equal(load(['--min-insync-replicas', '2']).config.topicDefaults.minInsyncReplicas, 2);
+  assert.equal(load([], { OSPREY_TOPIC_DEFAULTS_MIN_INSYNC_REPLICAS: '3' }).config.topicDefaults.minInsyncReplicas, 3);
+  assert.equal(load(['--config', yamlFile('topicDefaults:\n  minInsyncReplicas: 2\nreplicaLagTimeMaxMs: 5000\n')]).config.replicaLagTimeMaxMs, 5000);
+  assert.equal(load([], { OSPREY_REPLICA_LAG_TIME_MAX_MS: '2000' }).config.replicaLagTimeMaxMs, 2000);
+  assert.match(problemsOf(['--min-insync-replicas', '0'])[0] ?? '', /^--min-insync-replicas: expected an integer 1-/);
+});
+
 test('the last of repeated flags wins, aliases included', () => {
   assert.equal(load(['--kafka-port', '1', '--kafka-port=2']).config.kafkaPort, 2);
   assert.equal(load(['--num-partitions', '3', '--topic-defaults.num-partitions', '4']).config.topicDefaults.numPartitions, 4);

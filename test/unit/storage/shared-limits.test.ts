@@ -63,6 +63,40 @@ test('logs sharing a cap of 3 open segment files keep at most 3 open while every
   });
 });
 
+test('over the cap, a use looks at a bounded number of busy files and moves them back, so an idle file behind many busy ones still closes', () => {
+  const files = new OpenSegmentFiles(10);
+  let busyChecks = 0;
+  const holder = (busy: boolean) => {
+    const state = {
+      closed: false,
+      get isBusy() {
+        busyChecks++;
+        return busy;
+      },
+      async closeIdleFile() {
+        state.closed = true;
+      },
+    };
+    return state;
+  };
+  // 500 files with unsynced writes (busy: never closed for the cap), then one idle file.
+  const busy = Array.from({ length: 500 }, () => holder(true));
+  for (const file of busy) files.used(file);
+  const idle = holder(false);
+  busyChecks = 0;
+  files.used(idle);
+  const checksPerUse: number[] = [busyChecks];
+  const extra = Array.from({ length: 20 }, () => holder(true));
+  for (let use = 0; use < extra.length && !idle.closed; use++) {
+    busyChecks = 0;
+    files.used(extra[use]!);
+    checksPerUse.push(busyChecks);
+  }
+  assert.ok(idle.closed, 'the idle file is closed within 20 uses');
+  assert.ok(busy.every((file) => !file.closed), 'no busy file is closed');
+  assert.ok(Math.max(...checksPerUse) <= 64, `at most 64 files looked at per use: ${checksPerUse.join(',')}`);
+});
+
 test('caches sharing a budget give up the oldest batches of the partition written least recently first', () => {
   const budget = new TailCacheBudget(1000);
   const quiet = new RecentBatchCache(10_000, budget);

@@ -4,7 +4,9 @@
  * Behaviour: raises a topic's partition count to `count`, one topic after another. An unknown topic
  * is UNKNOWN_TOPIC_OR_PARTITION; a count not above the current one, or above the limit, is
  * INVALID_PARTITIONS. Assignments, when given, must hold one entry per new partition, each listing
- * exactly this broker (one-broker cluster), else INVALID_REPLICA_ASSIGNMENT. A topic named twice is
+ * exactly this broker (one-broker cluster), else INVALID_REPLICA_ASSIGNMENT. In a cluster the new
+ * partitions are written to etcd (cluster/cluster-topics.ts): placed as CreateTopics places them,
+ * or on the assignments, which must name live brokers, as many as the topic's replication factor. A topic named twice is
  * INVALID_REQUEST, answered once. validateOnly checks and changes nothing. The partitions exist when
  * answered, so timeoutMs is not waited on.
  *
@@ -39,6 +41,8 @@ function assignmentProblem(requested: RequestedTopic, currentCount: number, node
 }
 
 async function createOne(requested: RequestedTopic, validateOnly: boolean, broker: Broker): Promise<OperationResult> {
+  // In a cluster the assignment names brokers of the cluster: checked where the partitions are placed.
+  if (broker.inCluster) return broker.createPartitions(requested.name, requested.count, validateOnly, requested.assignments?.map((assignment) => assignment.brokerIds) ?? null);
   const topic = broker.topic(requested.name);
   const assignment = topic === undefined ? null : assignmentProblem(requested, topic.partitions.length, broker.nodeId);
   return assignment ?? broker.createPartitions(requested.name, requested.count, validateOnly);

@@ -13,7 +13,10 @@
  * compression.type is a codec stores every batch in it: others are recompressed on the way in.
  * In a cluster, acks -1 on a partition with followers is answered once every in-sync replica holds
  * the batch (the high watermark passed it, cluster/leader-replicas.ts), REQUEST_TIMED_OUT when that
- * takes longer than the request's timeoutMs; acks 1 as on a single broker.
+ * takes longer than the request's timeoutMs; acks 1 as on a single broker. With acks -1, a partition
+ * whose ISR (as etcd holds it) is smaller than min.insync.replicas (capped at its replica count, as
+ * in Kafka) is refused with NOT_ENOUGH_REPLICAS before anything is appended, and a batch whose ISR
+ * shrank below it while the request waited is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND.
  * Not implemented yet: transactions.
  */
 import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
@@ -34,16 +37,37 @@ function failed(errorCode: number, errorMessage: string): PartitionProduceResult
 }
 
 /**
+ * min.insync.replicas for acks=all: the in-sync replicas the partition lacks (0 when it has enough).
+ * As in Kafka, the setting is capped at the partition's replica count, so a partition with one
+ * replica (every partition of a single broker) always has enough.
+ */
+function missingInSyncReplicas(partition: Partition): number {
+  const replication = partition.replication;
+  if (replication === null) return 0;
+  const required = Math.min(partition.topic.effective.minInsyncReplicas, replication.replicaCount);
+  return Math.max(required - replication.inSyncReplicaCount, 0);
+}
+
+function notEnoughReplicas(partition: Partition, errorCode: number): PartitionProduceResult {
+  const replication = partition.replication;
+  const inSync = replication?.inSyncReplicaCount ?? 1;
+  const what = errorCode === ErrorCode.notEnoughReplicas ? 'nothing was appended' : 'the batch was appended but the ISR shrank while it waited';
+  return failed(errorCode, `the partition has ${inSync} in-sync replicas, fewer than min.insync.replicas ${partition.topic.effective.minInsyncReplicas}: ${what}; retry`);
+}
+
+/**
  * Replication, acks=all: the answer once every in-sync replica holds the batch (a single replica:
- * at once), else REQUEST_TIMED_OUT after timeoutMs. `records` is the batch as sent (its record count
- * is what the log stored).
+ * at once), else REQUEST_TIMED_OUT after timeoutMs. When the ISR that got there is smaller than
+ * min.insync.replicas (a follower left it while the request waited), NOT_ENOUGH_REPLICAS_AFTER_APPEND
+ * as Kafka answers. `records` is the batch as sent (its record count is what the log stored).
  */
 async function awaitReplicas(partition: Partition, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
   const replication = partition.replication;
   if (replication === null || result.baseOffset === null) return result;
   const endOffset = asOffset(result.baseOffset + readLastOffsetDelta(records, 0) + 1);
-  if (await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0))) return result;
-  return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
+  if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
+  if (missingInSyncReplicas(partition) > 0) return notEnoughReplicas(partition, ErrorCode.notEnoughReplicasAfterAppend);
+  return result;
 }
 
 /**
@@ -101,6 +125,9 @@ export const produceHandler = defineHandler({
                 result = failed(ErrorCode.invalidTopicException, `cannot produce to the internal topic '${target.name}'`);
               } else if (partition.unavailableError !== ErrorCode.none) {
                 result = failed(partition.unavailableError, `partition ${partition.index} of '${target.name}' is not open yet (${partition.state}); retry`);
+              } else if (acks === -1 && missingInSyncReplicas(partition) > 0) {
+                // Checked first, as Kafka does before its append: nothing is written that acks=all could not cover.
+                result = notEnoughReplicas(partition, ErrorCode.notEnoughReplicas);
               } else {
                 result =
                   checkBatch(partitionData.records, partition, apiVersion) ??
