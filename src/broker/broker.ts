@@ -809,6 +809,8 @@ export class Broker {
   private async alterClusterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
     const invalid = configChangesProblem(changes);
     if (invalid !== null) return invalid;
+    // Its configs are the coordinators' to set: retention, for one, would drop committed offsets.
+    if (this.isInternalTopic(name)) return failure(ErrorCode.invalidRequest, `the configs of the internal topic '${name}' are set by the brokers and cannot be changed`);
     if (this.cluster === null) return failure(ErrorCode.notController, 'this broker has not joined the cluster yet; retry');
     return this.cluster.alterTopicConfigs(name, (current) => this.editedOverrides(current, changes, replaceAll), validateOnly);
   }

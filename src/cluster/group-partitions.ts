@@ -11,7 +11,7 @@
  * back what that term wrote.
  *
  * The log a shard writes is the partition's (replicatedGroupLog below): a write counts as made
- * once every in-sync replica holds it, as acks=all.
+ * once every in-sync replica holds it, as acks=all, and min.insync.replicas holds as for acks=all.
  */
 import type { Partition } from '../broker/partition.js';
 import type { GroupLogStorage } from '../groups/group-log.js';
@@ -101,6 +101,8 @@ export function replicatedGroupLog(partition: Partition, commitTimeoutMs: number
     },
     read: (offset, maxBytes, maxOffset) => handle.read(offset, maxBytes, undefined, maxOffset),
     append(batch) {
+      // min.insync.replicas, as for acks=all: refused before appending, or failed if the ISR shrank meanwhile.
+      if (partition.missingInSyncReplicas > 0) throw new Error(`${offsetsTopicName}-${partition.index} has fewer in-sync replicas than min.insync.replicas`);
       const appended = handle.append(batch);
       // The replication role of the term the write was made in: a new term has a new one.
       const replication = partition.replication;
@@ -109,6 +111,7 @@ export function replicatedGroupLog(partition: Partition, commitTimeoutMs: number
         if (replication === null) return;
         const replicated = await replication.waitForReplicas(asOffset(appended.lastOffset + 1), commitTimeoutMs);
         if (!replicated) throw new Error(`not every in-sync replica of ${offsetsTopicName}-${partition.index} held the write within ${commitTimeoutMs} ms`);
+        if (partition.missingInSyncReplicas > 0) throw new Error(`the ISR of ${offsetsTopicName}-${partition.index} shrank below min.insync.replicas while the write waited`);
       });
       return { baseOffset: appended.baseOffset, durable };
     },

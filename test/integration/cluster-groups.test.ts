@@ -21,6 +21,7 @@ import { deleteTopicsRequest, deleteTopicsResponse } from '../../src/protocol/ka
 import { describeGroupsRequest, describeGroupsResponse } from '../../src/protocol/kafka/messages/describe-groups.js';
 import { findCoordinatorRequest, findCoordinatorResponse } from '../../src/protocol/kafka/messages/find-coordinator.js';
 import { heartbeatRequest, heartbeatResponse } from '../../src/protocol/kafka/messages/heartbeat.js';
+import { incrementalAlterConfigsRequest, incrementalAlterConfigsResponse } from '../../src/protocol/kafka/messages/incremental-alter-configs.js';
 import { joinGroupRequest, joinGroupResponse } from '../../src/protocol/kafka/messages/join-group.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { offsetCommitRequest, offsetCommitResponse } from '../../src/protocol/kafka/messages/offset-commit.js';
@@ -36,6 +37,7 @@ const { Kafka, logLevel } = kafkajs;
 const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const createPartitionsApi = rawApi(createPartitionsRequest, createPartitionsResponse);
 const deleteTopicsApi = rawApi(deleteTopicsRequest, deleteTopicsResponse);
+const incrementalAlterConfigsApi = rawApi(incrementalAlterConfigsRequest, incrementalAlterConfigsResponse);
 const findCoordinatorApi = rawApi(findCoordinatorRequest, findCoordinatorResponse);
 const offsetCommitApi = rawApi(offsetCommitRequest, offsetCommitResponse);
 const offsetFetchApi = rawApi(offsetFetchRequest, offsetFetchResponse);
@@ -241,12 +243,16 @@ describe('a three-broker cluster: consumer groups in __consumer_offsets', () => 
       connection.call(produceApi, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: offsetsTopic, topicId: Buffer.alloc(16), partitionData: [{ index: partition, records: encodeRecordBatch([{ key: null, value: Buffer.from('forged') }]) }] }] }),
     );
     assert.equal(produced.responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.invalidTopicException);
-    // Nor delete it or add partitions to it (groups would lose their state).
+    // Nor delete it, add partitions to it or change its configs (groups would lose their state).
     await withConnection(cluster.broker(1), async (connection) => {
       const deleted = await connection.call(deleteTopicsApi, 5, { topics: [], topicNames: [offsetsTopic], timeoutMs: 10_000 });
       assert.equal(deleted.responses[0]?.errorCode, ErrorCode.invalidRequest);
       const grown = await connection.call(createPartitionsApi, 3, { topics: [{ name: offsetsTopic, count: 60, assignments: null }], timeoutMs: 10_000, validateOnly: false });
       assert.equal(grown.results[0]?.errorCode, ErrorCode.invalidRequest);
+      const topicResourceType = 2;
+      const setOperation = 0;
+      const altered = await connection.call(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: topicResourceType, resourceName: offsetsTopic, configs: [{ name: 'retention.ms', configOperation: setOperation, value: '1000' }] }], validateOnly: false });
+      assert.equal(altered.responses[0]?.errorCode, ErrorCode.invalidRequest);
     });
     assert.equal((await cluster.partitions(offsetsTopic)).length, 50);
   });
