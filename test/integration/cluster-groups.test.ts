@@ -2,8 +2,8 @@
  * Consumer groups in a cluster (docs/cluster.md, "Consumer groups"), on a real etcd and three real
  * broker processes: a group's coordinator is the leader of its partition of the replicated
  * `__consumer_offsets` topic (created by the first FindCoordinator, 50 partitions, 3 replicas),
- * every other broker answers the group APIs with NOT_COORDINATOR, committed offsets are replicated
- * with the partition, and when the coordinator's broker is killed (kill -9) the partition's new
+ * every other broker answers the group APIs with NOT_COORDINATOR, a commit is answered (and
+ * visible) only once every in-sync replica holds it (a paused follower holds it back), and when the coordinator's broker is killed (kill -9) the partition's new
  * leader reads the group back: KafkaJS consumers carry on and resume from the committed offsets.
  *
  * Oracles: etcd's partition keys read directly (who leads the group's partition, its ISR), raw
@@ -255,6 +255,51 @@ describe('a three-broker cluster: consumer groups in __consumer_offsets', () => 
       assert.equal(altered.responses[0]?.errorCode, ErrorCode.invalidRequest);
     });
     assert.equal((await cluster.partitions(offsetsTopic)).length, 50);
+  });
+
+  test('a commit is answered once every in-sync replica holds it: a paused follower holds it back (not visible) until it leaves the ISR', async () => {
+    const groupId = 'patient';
+    const topic = 'patient-topic';
+    await createTopic(topic);
+    const partition = groupPartition(groupId, 50);
+    const coordinator = await findCoordinator(groupId, 1);
+    const state = await cluster.waitForPartition(offsetsTopic, partition, (candidate) => candidate.isr.length === 3 && candidate.leader === coordinator, `${offsetsTopic}-${partition} fully in sync`);
+    const commit = (offset: bigint) =>
+      withConnection(cluster.broker(coordinator), (connection) =>
+        connection.call(offsetCommitApi, 8, {
+          groupId,
+          generationIdOrMemberEpoch: -1,
+          memberId: '',
+          groupInstanceId: null,
+          topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: null }] }],
+        }),
+      );
+    let first = -1;
+    await waitUntil(async () => {
+      first = (await commit(5n)).topics[0]?.partitions[0]?.errorCode ?? -1;
+      return first !== ErrorCode.coordinatorLoadInProgress;
+    }, 'the coordinator to load');
+    assert.equal(first, ErrorCode.none);
+
+    const follower = state.replicas.find((nodeId) => nodeId !== coordinator)!;
+    process.kill(cluster.broker(follower).pid, 'SIGSTOP');
+    try {
+      const startedMs = Date.now();
+      const pending = commit(6n);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.deepEqual((await fetchCommitted(coordinator, groupId, topic))[0], 5n, 'not visible while a follower in the ISR lacks it');
+      let answer = (await pending).topics[0]?.partitions[0]?.errorCode;
+      assert.ok(Date.now() - startedMs >= 500, 'not answered before the follower left the ISR');
+      // The follower's lease lapses and the controller drops it from the ISR; the commit then passes
+      // the high watermark (or, on a slow machine, timed out first: the client retries).
+      await cluster.waitForPartition(offsetsTopic, partition, (candidate) => !candidate.isr.includes(follower), 'the paused follower to leave the ISR');
+      while (answer === ErrorCode.coordinatorNotAvailable) answer = (await commit(6n)).topics[0]?.partitions[0]?.errorCode;
+      assert.equal(answer, ErrorCode.none);
+      assert.deepEqual((await fetchCommitted(coordinator, groupId, topic))[0], 6n);
+    } finally {
+      process.kill(cluster.broker(follower).pid, 'SIGCONT');
+    }
+    await cluster.waitForPartition(offsetsTopic, partition, (candidate) => candidate.isr.length === 3, 'the resumed follower to rejoin the ISR', 30_000);
   });
 
   test('offsets committed before kill -9 of the coordinator are served by the new one; a new consumer resumes from them', async () => {
