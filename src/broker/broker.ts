@@ -658,6 +658,23 @@ export class Broker {
     });
   }
 
+  /**
+   * In a cluster: this broker is no longer a replica of the partition (a reassignment moved it).
+   * Its log is deleted and a fresh, unopened partition takes its place, so the topic keeps its
+   * partition count and a later reassignment back here starts from an empty log. Requests still
+   * holding the old partition see it deleted, as when a topic is deleted.
+   */
+  dropClusterReplica(name: string, topicId: Buffer, index: number): Promise<void> {
+    return this.changeTopic(name, async () => {
+      const topic = this.topics.get(name);
+      const partition = topic?.partitions[index];
+      if (topic === undefined || partition === undefined || !topic.id.equals(topicId) || partition.state === 'opening') return;
+      topic.partitions[index] = this.newPartition(topic, index);
+      await this.discardPartitions([partition]);
+      this.logger.info('replica deleted here', { topic: name, partition: index });
+    });
+  }
+
   /** Runs `record` (a metadata change); if it fails, removes the partitions made for it and rethrows. */
   private async recordOrDiscard(partitions: readonly Partition[], record: () => Promise<void>): Promise<void> {
     try {

@@ -1,6 +1,6 @@
 /**
  * `osprey broker [flags]`: load the configuration, check the data directory, start the broker and
- * keep it running until SIGTERM or SIGINT. `osprey broker check …` is broker-check-command.ts.
+ * keep it running until SIGTERM or SIGINT. `osprey broker check …` is broker-check-command.ts, `osprey broker drain …` reassign-command.ts.
  *
  * Exit codes: 0 after a clean shutdown; 1 when the broker cannot start (bad config, port in use,
  * data directory unusable) or shutting down failed, with one line per problem on stderr and no stack
@@ -28,6 +28,7 @@ export function brokerHelpText(): string {
     'Ctrl-C (a second one exits at once).',
     '',
     'osprey broker check --data-dir DIR reads a data directory and reports damaged data (see its --help).',
+    'osprey broker drain N moves every replica off broker N of a cluster (see its --help).',
     '',
     flagsHelpText(),
     '',
@@ -50,6 +51,10 @@ export async function runBrokerCommand(context: CommandContext): Promise<number>
   if (context.argv[0] === 'check') {
     const { runBrokerCheckCommand } = await import('./broker-check-command.js');
     return runBrokerCheckCommand({ ...context, argv: context.argv.slice(1) });
+  }
+  if (context.argv[0] === 'drain') {
+    const [{ brokerDrainCommand }, { runSubcommand }] = await Promise.all([import('./reassign-command.js'), import('./command-kit.js')]);
+    return runSubcommand(brokerDrainCommand, context, context.argv.slice(1), process.stdout.isTTY === true);
   }
   if (context.argv.includes('--help') || context.argv.includes('-h')) {
     context.stdout(brokerHelpText());

@@ -6,6 +6,7 @@ import type { Admin } from '../client/admin.js';
 import { UsageError, keyValuePairs, parseInteger } from './command-kit.js';
 import type { RunContext, Subcommand } from './command-kit.js';
 import { formatBytes, formatCount, keyValues, orDash, table } from './output.js';
+import { topicReassignCommands } from './reassign-command.js';
 
 export const topicSummary = 'create, list, describe, configure, grow, trim and delete topics';
 
@@ -280,4 +281,4 @@ export async function selectedPartitions(run: RunContext, _admin: Admin | null, 
   return chosen.length > 0 ? [...new Set(chosen)].sort((left, right) => left - right) : all;
 }
 
-export const topicCommands: readonly Subcommand[] = [create, list, describe, alterConfig, addPartitions, remove, trim];
+export const topicCommands: readonly Subcommand[] = [create, list, describe, alterConfig, addPartitions, remove, trim, ...topicReassignCommands];

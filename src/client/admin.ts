@@ -243,6 +243,56 @@ export class Admin {
     return sizes;
   }
 
+  /**
+   * AlterPartitionReassignments (sent to the controller): each partition's target replicas, or
+   * null to cancel its reassignment under way. Answers each partition's outcome (errorCode 0: the
+   * reassignment was accepted; it goes on in the cluster, see listReassignments).
+   */
+  async reassignPartitions(targets: readonly { topic: string; partition: number; replicas: readonly number[] | null }[]): Promise<PartitionOutcome[]> {
+    const connection = await this.controller();
+    const byTopic = new Map<string, { partitionIndex: number; replicas: number[] | null }[]>();
+    for (const { topic, partition, replicas } of targets) byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partitionIndex: partition, replicas: replicas === null ? null : [...replicas] }]);
+    const response = await connection.request(apis.alterPartitionReassignments, {
+      timeoutMs: this.client.requestTimeoutMs,
+      allowReplicationFactorChange: true,
+      topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+    });
+    checkErrorCode(response.errorCode, 'AlterPartitionReassignments', response.errorMessage);
+    return response.responses.flatMap((topic) => topic.partitions.map((partition) => ({ topic: topic.name, partition: partition.partitionIndex, errorCode: partition.errorCode, errorMessage: partition.errorMessage })));
+  }
+
+  /** ListPartitionReassignments (sent to the controller): the reassignments under way (of the topics' partitions named, or all). */
+  async listReassignments(topics: readonly { topic: string; partitions: readonly number[] }[] | null = null): Promise<Reassignment[]> {
+    const connection = await this.controller();
+    const response = await connection.request(apis.listPartitionReassignments, {
+      timeoutMs: this.client.requestTimeoutMs,
+      topics: topics === null ? null : topics.map(({ topic, partitions }) => ({ name: topic, partitionIndexes: [...partitions] })),
+    });
+    checkErrorCode(response.errorCode, 'ListPartitionReassignments', response.errorMessage);
+    return response.topics.flatMap((topic) =>
+      topic.partitions.map((partition) => ({ topic: topic.name, partition: partition.partitionIndex, replicas: partition.replicas, addingReplicas: partition.addingReplicas, removingReplicas: partition.removingReplicas })),
+    );
+  }
+
+  /** ElectLeaders (sent to the controller): preferred or unclean election of the partitions named, or of all. */
+  async electLeaders(partitions: readonly { topic: string; partition: number }[] | null, type: 'preferred' | 'unclean' = 'preferred'): Promise<PartitionOutcome[]> {
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of partitions ?? []) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    const request = {
+      electionType: type === 'preferred' ? 0 : 1,
+      topicPartitions: partitions === null ? null : [...byTopic].map(([topic, indexes]) => ({ topic, partitions: indexes })),
+      timeoutMs: this.client.requestTimeoutMs,
+    };
+    // Only the controller answers; the one the metadata named may have just been replaced.
+    let response = await (await this.controller()).request(apis.electLeaders, request);
+    for (let attempt = 1; attempt < 3 && response.errorCode === ErrorCode.notController; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      response = await (await this.controller()).request(apis.electLeaders, request);
+    }
+    checkErrorCode(response.errorCode, 'ElectLeaders', null);
+    return response.replicaElectionResults.flatMap((topic) => topic.partitionResult.map((result) => ({ topic: topic.topic, partition: result.partitionId, errorCode: result.errorCode, errorMessage: result.errorMessage })));
+  }
+
   /** Brokers, controller, cluster id; DescribeCluster when the broker offers it, Metadata otherwise. */
   async describeCluster(): Promise<{ clusterId: string | null; controllerId: number; brokers: BrokerAddress[] }> {
     const connection = await this.client.anyConnection();
@@ -333,6 +383,23 @@ export class Admin {
     const connection = await this.client.coordinator(groupId);
     await commitWith(connection, groupId, -1, '', offsets);
   }
+}
+
+/** One partition's answer to an admin request acting on many (0: done). */
+export interface PartitionOutcome {
+  readonly topic: string;
+  readonly partition: number;
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+}
+
+/** A reassignment under way: replicas now (target first), those being added and removed. */
+export interface Reassignment {
+  readonly topic: string;
+  readonly partition: number;
+  readonly replicas: readonly number[];
+  readonly addingReplicas: readonly number[];
+  readonly removingReplicas: readonly number[];
 }
 
 export interface GroupDescription {

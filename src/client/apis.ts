@@ -11,6 +11,7 @@ import { codecFor } from '../protocol/kafka/codec.js';
 import type { MessageCodec } from '../protocol/kafka/codec.js';
 import type { MessageSchema } from '../protocol/kafka/schema.js';
 import { alterConfigsRequest, alterConfigsResponse } from '../protocol/kafka/messages/alter-configs.js';
+import { alterPartitionReassignmentsRequest, alterPartitionReassignmentsResponse } from '../protocol/kafka/messages/alter-partition-reassignments.js';
 import { apiVersionsRequest, apiVersionsResponse } from '../protocol/kafka/messages/api-versions.js';
 import { createPartitionsRequest, createPartitionsResponse } from '../protocol/kafka/messages/create-partitions.js';
 import { createTopicsRequest, createTopicsResponse } from '../protocol/kafka/messages/create-topics.js';
@@ -21,6 +22,7 @@ import { describeClusterRequest, describeClusterResponse } from '../protocol/kaf
 import { describeConfigsRequest, describeConfigsResponse } from '../protocol/kafka/messages/describe-configs.js';
 import { describeGroupsRequest, describeGroupsResponse } from '../protocol/kafka/messages/describe-groups.js';
 import { describeLogDirsRequest, describeLogDirsResponse } from '../protocol/kafka/messages/describe-log-dirs.js';
+import { electLeadersRequest, electLeadersResponse } from '../protocol/kafka/messages/elect-leaders.js';
 import { fetchRequest, fetchResponse } from '../protocol/kafka/messages/fetch.js';
 import { findCoordinatorRequest, findCoordinatorResponse } from '../protocol/kafka/messages/find-coordinator.js';
 import { heartbeatRequest, heartbeatResponse } from '../protocol/kafka/messages/heartbeat.js';
@@ -30,6 +32,7 @@ import { joinGroupRequest, joinGroupResponse } from '../protocol/kafka/messages/
 import { leaveGroupRequest, leaveGroupResponse } from '../protocol/kafka/messages/leave-group.js';
 import { listGroupsRequest, listGroupsResponse } from '../protocol/kafka/messages/list-groups.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../protocol/kafka/messages/list-offsets.js';
+import { listPartitionReassignmentsRequest, listPartitionReassignmentsResponse } from '../protocol/kafka/messages/list-partition-reassignments.js';
 import { metadataRequest, metadataResponse } from '../protocol/kafka/messages/metadata.js';
 import { offsetCommitRequest, offsetCommitResponse } from '../protocol/kafka/messages/offset-commit.js';
 import { offsetFetchRequest, offsetFetchResponse } from '../protocol/kafka/messages/offset-fetch.js';
@@ -78,6 +81,9 @@ export const apis = {
   alterConfigs: api(alterConfigsRequest, alterConfigsResponse),
   createPartitions: api(createPartitionsRequest, createPartitionsResponse),
   deleteGroups: api(deleteGroupsRequest, deleteGroupsResponse),
+  electLeaders: api(electLeadersRequest, electLeadersResponse),
+  alterPartitionReassignments: api(alterPartitionReassignmentsRequest, alterPartitionReassignmentsResponse),
+  listPartitionReassignments: api(listPartitionReassignmentsRequest, listPartitionReassignmentsResponse),
   incrementalAlterConfigs: api(incrementalAlterConfigsRequest, incrementalAlterConfigsResponse),
   describeCluster: api(describeClusterRequest, describeClusterResponse),
   describeLogDirs: api(describeLogDirsRequest, describeLogDirsResponse),

@@ -13,10 +13,11 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { ClusterStore, StoreOperation } from './cluster-store.js';
 import type { ClusterBroker, ClusterOutcome, ClusterView, NewClusterTopic } from './cluster-view.js';
 import { offsetsTopicConfigs, offsetsTopicName, offsetsTopicPartitionCount, offsetsTopicReplicationFactor, groupPartition } from '../groups/offsets-topic.js';
-import { decodeTopic, encodePartition, encodeTopic, noLeader, partitionKey, topicKey } from './keys.js';
+import { decodePartition, decodeTopic, encodePartition, encodeTopic, noLeader, partitionKey, reassigning, topicKey } from './keys.js';
 import type { PartitionRecord, TopicRecord } from './keys.js';
 import type { MetadataCache } from './metadata-cache.js';
-import { offlineReplicas, initialPartitionState } from './partition-state.js';
+import type { ElectionResult, PartitionLeadership } from './partition-leadership.js';
+import { offlineReplicas, initialPartitionState, startReassignment } from './partition-state.js';
 import { placeReplicas, replicationFactorProblem } from './placement.js';
 import type { ReplicaSync } from './replica-sync.js';
 
@@ -44,6 +45,8 @@ export class ClusterTopics implements ClusterView {
     private readonly store: ClusterStore,
     private readonly cache: MetadataCache,
     private readonly replicas: ReplicaSync,
+    /** The controller's partition leadership while this broker is the controller, else null. */
+    private readonly controller: () => PartitionLeadership | null = () => null,
   ) {}
 
   liveBrokers(): ClusterBroker[] {
@@ -117,6 +120,58 @@ export class ClusterTopics implements ClusterView {
       },
       validateOnly,
     );
+  }
+
+  /**
+   * The write is conditioned on the partition key's revision as read just before (a change since
+   * wins, and the write is tried again on the new state), not on the controller: it changes
+   * neither leader nor epochs, and only narrows the ISR (docs/cluster.md, "Reassignment").
+   */
+  async reassignPartition(topic: string, index: number, target: readonly number[] | null, allowReplicationFactorChange: boolean): Promise<ClusterOutcome> {
+    const cached = this.cache.topic(topic);
+    if (cached === undefined || index < 0 || index >= cached.record.partitionCount) return failure(ErrorCode.unknownTopicOrPartition, `topic '${topic}' has no partition ${index}`);
+    if (target !== null) {
+      const problem = assignmentProblem([target], this.cache.liveBrokerIds());
+      if (problem !== null) return { errorCode: problem.errorCode, errorMessage: problem.errorMessage?.replace('partition 0', `partition ${index}`) ?? null };
+    }
+    const key = partitionKey(topic, index);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = await this.store.get(key);
+      if (current === null) return failure(ErrorCode.unknownTopicOrPartition, `topic '${topic}' has no partition ${index}`);
+      const state = decodePartition(current.value);
+      if (state instanceof Error) return failure(ErrorCode.unknownServerError, `the state of partition ${index} in etcd cannot be read: ${state.message}`);
+      if (target === null && !reassigning(state)) return failure(ErrorCode.noReassignmentInProgress, `no reassignment of partition ${index} of '${topic}' is under way`);
+      const original = state.replicas.filter((nodeId) => !(state.addingReplicas ?? []).includes(nodeId));
+      if (target !== null && !allowReplicationFactorChange && target.length !== original.length) {
+        return failure(ErrorCode.invalidReplicationFactor, `partition ${index} has ${original.length} replicas and the target ${target.length}, and the request does not allow changing the replication factor`);
+      }
+      const next = startReassignment(state, target);
+      if (typeof next === 'string') return failure(ErrorCode.reassignmentInProgress, next);
+      if (!reassigning(state) && !reassigning(next) && next.replicas.join(',') === state.replicas.join(',')) return ok; // already placed so
+      const written = await this.store.transaction([{ key, modRevision: current.modRevision }], [{ type: 'put', key, value: encodePartition(next) }]);
+      if (!written.succeeded) continue;
+      await this.cache.caughtUpTo(written.revision, followWriteTimeoutMs);
+      return ok;
+    }
+    return failure(ErrorCode.unknownServerError, `partition ${index} of '${topic}' kept changing while its reassignment was written; retry`);
+  }
+
+  reassignments(): { topic: string; index: number; state: PartitionRecord }[] {
+    const found: { topic: string; index: number; state: PartitionRecord }[] = [];
+    for (const topic of this.cache.topicNames()) {
+      const count = this.cache.topic(topic)?.record.partitionCount ?? 0;
+      for (let index = 0; index < count; index++) {
+        const state = this.cache.partition(topic, index)?.record;
+        if (state !== undefined && reassigning(state)) found.push({ topic, index, state });
+      }
+    }
+    return found;
+  }
+
+  async electLeaders(partitions: readonly { topic: string; partition: number }[] | null, type: 'preferred' | 'unclean'): Promise<ElectionResult[] | null> {
+    const leadership = this.controller();
+    if (leadership === null) return null;
+    return leadership.elect(partitions, type);
   }
 
   /**

@@ -5,6 +5,7 @@
  * Broker.cluster holds it once the broker joined, null for a single broker.
  */
 import type { PartitionRecord } from './keys.js';
+import type { ElectionResult } from './partition-leadership.js';
 
 export interface ClusterBroker {
   readonly nodeId: number;
@@ -53,6 +54,15 @@ export interface ClusterView {
    * the new ones (or why not). Answered once this broker applied them.
    */
   alterTopicConfigs(name: string, edit: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string> | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome>;
+  /**
+   * AlterPartitionReassignments: starts (or replaces) a reassignment of the partition to target,
+   * or cancels the one under way (target null), in etcd; the controller carries it out.
+   */
+  reassignPartition(topic: string, index: number, target: readonly number[] | null, allowReplicationFactorChange: boolean): Promise<ClusterOutcome>;
+  /** Partitions with a reassignment under way, as this broker's copy of the metadata holds them. */
+  reassignments(): { readonly topic: string; readonly index: number; readonly state: PartitionRecord }[];
+  /** ElectLeaders, on the controller; null when this broker is not the controller. */
+  electLeaders(partitions: readonly { topic: string; partition: number }[] | null, type: 'preferred' | 'unclean'): Promise<ElectionResult[] | null>;
   /**
    * The broker coordinating a consumer group (FindCoordinator): the leader of the group's partition
    * of `__consumer_offsets`, which is created first if it does not exist yet; an outcome with

@@ -36,7 +36,7 @@ export interface ControllerElectionOptions {
   readonly retryDelayMs: number;
 }
 
-export type ElectionState = { readonly role: 'campaigning' } | { readonly role: 'controller'; readonly epoch: bigint } | { readonly role: 'follower'; readonly controllerId: number; readonly epoch: bigint } | { readonly role: 'stopped' };
+export type ElectionState = { readonly role: 'campaigning' } | { readonly role: 'controller'; readonly epoch: bigint; readonly leadership: PartitionLeadership } | { readonly role: 'follower'; readonly controllerId: number; readonly epoch: bigint } | { readonly role: 'stopped' };
 
 export class ControllerElection {
   private stopped = false;
@@ -126,10 +126,10 @@ export class ControllerElection {
 
   private async serveAsController(epoch: bigint, watchFromRevision: bigint = epoch + 1n): Promise<void> {
     const { store, nodeId, logger } = this.options;
-    this.currentState = { role: 'controller', epoch };
+    const leadership = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set(directory.snapshot().keys()), logger, retryDelayMs: this.options.retryDelayMs });
+    this.currentState = { role: 'controller', epoch, leadership };
     this.lastReportedControllerEpoch = epoch;
     logger.info('elected controller', { nodeId, epoch });
-    const leadership = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set(directory.snapshot().keys()), logger, retryDelayMs: this.options.retryDelayMs });
     const directory: BrokerDirectory = new BrokerDirectory(store, controllerListener(logger, leadership), logger);
     let reason = 'the controller key was deleted';
     try {

@@ -73,7 +73,10 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     throw new Error(`cannot read the cluster metadata through etcd at ${endpoints.join(',')} (--etcd-endpoints): ${reason(error)}`, { cause: error });
   }
   replicas.reportStrays();
-  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas);
+  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, () => {
+    const election = member.electionState;
+    return election.role === 'controller' ? election.leadership : null;
+  });
   clusterLogger.info('cluster id settled', { clusterId });
   const sync = replicas;
   return {

@@ -19,9 +19,12 @@
  *   /osprey/partitions/<name>/<index>
  *                              {"formatVersion":1,"replicas":[1,2],"leader":1,"leaderEpoch":0,
  *                               "isr":[1],"partitionEpoch":0}
+ *                              and while a reassignment is under way also
+ *                              "addingReplicas":[3],"removingReplicas":[1] (absent: none)
  *                              created with the topic or by CreatePartitions; then written by the
  *                              controller (conditioned on the key's modRevision and the controller
- *                              key's) and by the leader changing the ISR (on the key's modRevision)
+ *                              key's), by the leader changing the ISR and by
+ *                              AlterPartitionReassignments (both on the key's modRevision)
  *
  * Values are read from a store other processes write, so they are checked field by field and a
  * malformed one is reported, not trusted.
@@ -83,8 +86,9 @@ export interface ControllerRecord {
 }
 
 /**
- * A topic as the cluster knows it. replicaAssignment[i] lists partition i's replicas, preferred
- * leader first; it only grows (CreatePartitions; reassignment is later work).
+ * A topic as the cluster knows it. replicaAssignment[i] lists partition i's replicas as created,
+ * preferred leader first; it only grows (CreatePartitions). A reassignment changes the partition
+ * record's replicas only, which is what counts once it exists.
  */
 export interface TopicRecord {
   /** 16 bytes: the topic id clients see (Metadata v10+, Produce v13+). */
@@ -111,6 +115,30 @@ export interface PartitionRecord {
   /** In-sync replicas: a non-empty subset of replicas that includes the leader when there is one. */
   readonly isr: readonly number[];
   readonly partitionEpoch: number;
+  /**
+   * A reassignment under way (KIP-455), both absent (or empty) when there is none: replicas then
+   * holds the target first, then the replicas being removed; addingReplicas are in replicas and
+   * may not be in sync yet. Records written before reassignment existed have neither field.
+   */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
+}
+
+/** Whether a reassignment of the partition is under way. */
+export function reassigning(partition: PartitionRecord): boolean {
+  return (partition.addingReplicas?.length ?? 0) > 0 || (partition.removingReplicas?.length ?? 0) > 0;
+}
+
+/** The replicas a reassignment under way ends with (replicas itself when there is none). */
+export function targetReplicas(partition: PartitionRecord): number[] {
+  const removing = partition.removingReplicas ?? [];
+  return partition.replicas.filter((nodeId) => !removing.includes(nodeId));
+}
+
+/** The partition without its reassignment fields (a reassignment ended or was cancelled). */
+export function withoutReassignment(partition: PartitionRecord): PartitionRecord {
+  const { addingReplicas: _adding, removingReplicas: _removing, ...rest } = partition;
+  return rest;
 }
 
 const formatVersion = 1;
@@ -140,8 +168,10 @@ export function encodeTopic(topic: TopicRecord): Buffer {
 }
 
 export function encodePartition(partition: PartitionRecord): Buffer {
-  const { replicas, leader, leaderEpoch, isr, partitionEpoch } = partition;
-  return Buffer.from(JSON.stringify({ formatVersion, replicas, leader, leaderEpoch, isr, partitionEpoch }));
+  const { replicas, leader, leaderEpoch, isr, partitionEpoch, addingReplicas, removingReplicas } = partition;
+  // The reassignment fields only while one is under way: other records keep their first shape.
+  const reassignment = reassigning(partition) ? { addingReplicas: addingReplicas ?? [], removingReplicas: removingReplicas ?? [] } : {};
+  return Buffer.from(JSON.stringify({ formatVersion, replicas, leader, leaderEpoch, isr, partitionEpoch, ...reassignment }));
 }
 
 /** The registration in value, or an Error saying what is wrong with it. */
@@ -207,7 +237,22 @@ export function decodePartition(value: Buffer): PartitionRecord | Error {
   const isrList = isr as number[];
   if (!isrList.every((nodeId) => replicaList.includes(nodeId))) return new Error('partition: isr holds a broker that is not a replica');
   if (leaderId !== noLeader && !isrList.includes(leaderId)) return new Error('partition: the leader is not in the isr');
-  return { replicas: replicaList, leader: leaderId, leaderEpoch, isr: isrList, partitionEpoch };
+  const adding = reassignmentList(fields['addingReplicas'], replicaList);
+  if (adding instanceof Error) return new Error(`partition: addingReplicas ${adding.message}`);
+  const removing = reassignmentList(fields['removingReplicas'], replicaList);
+  if (removing instanceof Error) return new Error(`partition: removingReplicas ${removing.message}`);
+  if (adding.some((nodeId) => removing.includes(nodeId))) return new Error('partition: a broker is both being added and removed');
+  if (removing.length === replicaList.length) return new Error('partition: every replica is being removed');
+  const record: PartitionRecord = { replicas: replicaList, leader: leaderId, leaderEpoch, isr: isrList, partitionEpoch };
+  return adding.length > 0 || removing.length > 0 ? { ...record, addingReplicas: adding, removingReplicas: removing } : record;
+}
+
+/** An optional list of replicas (absent: none), each one of the partition's replicas. */
+function reassignmentList(value: unknown, replicas: readonly number[]): number[] | Error {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every(isNodeId) || new Set(value).size !== value.length) return new Error('is not a list of distinct node ids');
+  if (!value.every((nodeId) => replicas.includes(nodeId))) return new Error('holds a broker that is not a replica');
+  return value;
 }
 
 /** Why value is not a non-empty list of distinct node ids, or null when it is one. */

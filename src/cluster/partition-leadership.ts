@@ -13,11 +13,24 @@
  * cannot write, whatever it believes, and no change made since the read is overwritten. A failed
  * write is followed by a fresh pass (or by stopping, when the controller key is no longer ours).
  * Passes run one at a time; changes arriving during a pass ask for one more.
+ *
+ * Reassignments (partition-state.ts): the controller watches the partition keys from its first
+ * pass on, and a change of a partition with a reassignment under way (its new replicas joining the
+ * ISR) asks for a pass, which ends the reassignment once every target replica is in sync, with the
+ * same two conditions.
  */
 import type { Logger } from '../logging/logger.js';
-import type { ClusterStore } from './cluster-store.js';
-import { controllerKey, decodePartition, decodeTopic, encodePartition, noLeader, partitionOfKey, partitionsPrefix, topicOfKey, topicsPrefix } from './keys.js';
-import { electLeader } from './partition-state.js';
+import type { ClusterStore, KeyValue, Watch } from './cluster-store.js';
+import { controllerKey, decodePartition, decodeTopic, encodePartition, noLeader, partitionKey, partitionOfKey, partitionsPrefix, reassigning, topicOfKey, topicsPrefix } from './keys.js';
+import type { PartitionRecord } from './keys.js';
+import { completeReassignment, electForRequest, electLeader } from './partition-state.js';
+
+/** One partition's answer to an election asked for (ElectLeaders). */
+export interface ElectionResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly outcome: 'elected' | 'not needed' | 'preferred not available' | 'none eligible' | 'unknown partition' | 'lost a race';
+}
 
 export interface PartitionLeadershipOptions {
   readonly store: ClusterStore;
@@ -37,6 +50,8 @@ export class PartitionLeadership {
   private running: Promise<void> | null = null;
   private passWanted = false;
   private stopped = false;
+  /** The watch of the partition keys (null before the first pass, or after it failed: the next pass starts one). */
+  private partitionWatch: Promise<Watch> | null = null;
 
   constructor(private readonly options: PartitionLeadershipOptions) {}
 
@@ -50,7 +65,104 @@ export class PartitionLeadership {
   /** No pass starts after this; the one under way finishes its current write. */
   async stop(): Promise<void> {
     this.stopped = true;
+    const watch = this.partitionWatch;
+    this.partitionWatch = null;
+    // Not awaited for long: with etcd out of reach the cancel waits a request's deadline.
+    void watch?.then((started) => started.cancel(), () => undefined);
     await this.running;
+  }
+
+  /**
+   * ElectLeaders on the controller: for each partition (every partition when null), a preferred
+   * or unclean election, written as the passes write (conditioned on the controller epoch and the
+   * partition's revision as read just before). Throws when the controller key is no longer ours.
+   */
+  async elect(partitions: readonly { topic: string; partition: number }[] | null, type: 'preferred' | 'unclean'): Promise<ElectionResult[]> {
+    const { store, logger } = this.options;
+    const entries = new Map<string, KeyValue>();
+    if (partitions === null) {
+      for (const entry of (await store.rangeByPrefix(partitionsPrefix)).entries) entries.set(entry.key, entry);
+    } else {
+      for (const { topic, partition } of partitions) {
+        const entry = await store.get(partitionKey(topic, partition));
+        if (entry !== null) entries.set(entry.key, entry);
+      }
+    }
+    const asked = partitions ?? [...entries.keys()].map((key) => partitionOfKey(key)).filter((named) => named !== null).map(({ topic, index }) => ({ topic, partition: index }));
+    const live = this.options.liveBrokers();
+    const results: ElectionResult[] = [];
+    for (const { topic, partition } of asked) {
+      const key = partitionKey(topic, partition);
+      let entry = entries.get(key) ?? null;
+      let outcome: ElectionResult['outcome'] = 'lost a race';
+      // A write that lost a race (the leader changed the ISR meanwhile) is decided again on a fresh read.
+      for (let attempt = 0; attempt < 3 && outcome === 'lost a race'; attempt++) {
+        if (attempt > 0) entry = await store.get(key);
+        const state = entry === null ? null : decodePartition(entry.value);
+        if (entry === null || state === null || state instanceof Error) {
+          outcome = 'unknown partition';
+          break;
+        }
+        const decision = electForRequest(state, live, type);
+        if ('refused' in decision) {
+          outcome = decision.refused;
+          break;
+        }
+        const written = await this.write(entry, decision.next);
+        if (written === 'not controller') throw new Error('this broker is no longer the controller');
+        if (written === 'written') {
+          outcome = 'elected';
+          const fields = { topic, partition, leader: decision.next.leader, previousLeader: state.leader, leaderEpoch: decision.next.leaderEpoch };
+          if (state.isr.includes(decision.next.leader)) logger.info(`${type} leader election on request: leader elected from the ISR`, fields);
+          else logger.warn('unclean leader election on request: a replica out of sync leads the partition; records may be lost', fields);
+        }
+      }
+      results.push({ topic, partition, outcome });
+    }
+    return results;
+  }
+
+  /** Writes next over entry, on the controller's two conditions. */
+  private async write(entry: KeyValue, next: PartitionRecord): Promise<'written' | 'lost' | 'not controller'> {
+    const { store, epoch } = this.options;
+    const written = await store.transaction(
+      [
+        { key: controllerKey, modRevision: epoch },
+        { key: entry.key, modRevision: entry.modRevision },
+      ],
+      [{ type: 'put', key: entry.key, value: encodePartition(next) }],
+    );
+    if (written.succeeded) return 'written';
+    return (await store.get(controllerKey))?.modRevision === epoch ? 'lost' : 'not controller';
+  }
+
+  /** Watches the partition keys from revision on: a change of one being reassigned asks for a pass. */
+  private watchPartitions(fromRevision: bigint): void {
+    const { store, logger } = this.options;
+    const watch = store.watchPrefix(partitionsPrefix, {
+      fromRevision,
+      onEvent: (event) => {
+        if (event.type !== 'put') return;
+        const state = decodePartition(event.entry.value);
+        if (!(state instanceof Error) && reassigning(state)) this.brokersChanged();
+      },
+      onError: (reason) => {
+        logger.warn('partition watch failed; the next pass watches again', { reason });
+        if (this.partitionWatch === watch) this.partitionWatch = null;
+        this.brokersChanged();
+      },
+    });
+    this.partitionWatch = watch;
+    watch.then(
+      (started) => {
+        if (this.stopped) void started.cancel();
+      },
+      (error: unknown) => {
+        if (this.partitionWatch === watch) this.partitionWatch = null;
+        logger.warn('cannot watch the partition keys; a pass tries again soon', { error: error instanceof Error ? error.message : String(error), retryMs: this.options.retryDelayMs });
+        setTimeout(() => this.brokersChanged(), this.options.retryDelayMs).unref();
+      },
+    );
   }
 
   private async passWhileWanted(): Promise<void> {
@@ -87,9 +199,11 @@ export class PartitionLeadership {
 
   /** One pass over every partition; 'again' when a write lost a race (another pass will read anew). */
   private async pass(): Promise<'done' | 'again' | 'not controller'> {
-    const { store, epoch, logger } = this.options;
+    const { store, logger } = this.options;
     const topics = await store.rangeByPrefix(topicsPrefix);
     const partitions = await store.rangeByPrefix(partitionsPrefix);
+    // From the revision after this read, so that no change of a reassigned partition is missed.
+    if (this.partitionWatch === null && !this.stopped) this.watchPartitions(partitions.revision + 1n);
     const uncleanTopics = new Set<string>();
     for (const entry of topics.entries) {
       const name = topicOfKey(entry.key);
@@ -104,18 +218,18 @@ export class PartitionLeadership {
       const partition = partitionOfKey(entry.key);
       const state = decodePartition(entry.value);
       if (partition === null || state instanceof Error) continue; // the metadata cache warns of these
-      const next = electLeader(state, live, uncleanTopics.has(partition.topic));
+      // Leadership first; a reassignment ends in a later pass, once the partition is led.
+      const elected = electLeader(state, live, uncleanTopics.has(partition.topic));
+      const next = elected ?? completeReassignment(state, live);
       if (next === null) continue;
-      const written = await store.transaction(
-        [
-          { key: controllerKey, modRevision: epoch },
-          { key: entry.key, modRevision: entry.modRevision },
-        ],
-        [{ type: 'put', key: entry.key, value: encodePartition(next) }],
-      );
-      if (!written.succeeded) {
-        if ((await store.get(controllerKey))?.modRevision !== epoch) return 'not controller';
+      const written = await this.write(entry, next);
+      if (written === 'not controller') return 'not controller';
+      if (written === 'lost') {
         outcome = 'again';
+        continue;
+      }
+      if (elected === null) {
+        logger.info('reassignment completed', { topic: partition.topic, partition: partition.index, replicas: next.replicas.join(','), isr: next.isr.join(','), leader: next.leader, previousLeader: state.leader, leaderEpoch: next.leaderEpoch });
         continue;
       }
       const fields = { topic: partition.topic, partition: partition.index, leaderEpoch: next.leaderEpoch, isr: next.isr.join(','), previousLeader: state.leader };

@@ -19,7 +19,7 @@ import type { Partition } from '../broker/partition.js';
 import type { PartitionRecord } from './keys.js';
 
 /** What replica-sync needs of the broker (Broker implements it). */
-export type ReplicaHost = Pick<Broker, 'topic' | 'allTopics' | 'adoptClusterTopic' | 'dropClusterTopic'>;
+export type ReplicaHost = Pick<Broker, 'topic' | 'allTopics' | 'adoptClusterTopic' | 'dropClusterTopic' | 'dropClusterReplica'>;
 
 /** Told of each partition's state once applied here (replication.ts); undefined when its topic went. */
 export interface PartitionRoleListener {
@@ -101,12 +101,32 @@ export class ReplicaSync {
     }
     const { topicId, partitionCount, configs, replicaAssignment } = cached.record;
     this.knownIds.set(name, topicId);
+    // The partition's state holds its replicas now (a reassignment changes them); the topic's
+    // assignment is what they were at creation.
     const hosted = new Set<number>();
-    replicaAssignment.forEach((replicas, index) => {
+    replicaAssignment.forEach((created, index) => {
+      const replicas = this.cache.partition(name, index)?.record.replicas ?? created;
       if (replicas.includes(this.nodeId)) hosted.add(index);
     });
     await this.host.adoptClusterTopic(name, topicId, partitionCount, configs, hosted);
     this.applyLeadership(name);
+    await this.dropUnhostedReplicas(name, hosted);
+  }
+
+  /**
+   * Deletes the local copy of the partitions this broker held and is no longer a replica of (a
+   * reassignment moved them away: the controller narrowed replicas only once every target replica
+   * was in sync, so nothing acknowledged is lost with this copy). Only on etcd's word: a partition
+   * state not known yet deletes nothing.
+   */
+  private async dropUnhostedReplicas(name: string, hosted: ReadonlySet<number>): Promise<void> {
+    const topic = this.host.topic(name);
+    if (topic === undefined) return;
+    for (const partition of topic.partitions) {
+      if (hosted.has(partition.index) || partition.state === 'opening' || this.cache.partition(name, partition.index) === undefined) continue;
+      this.logger.info('no longer a replica of partition; deleting its copy here', { topic: name, partition: partition.index });
+      await this.host.dropClusterReplica(name, topic.id, partition.index);
+    }
   }
 
   /** Leads here exactly the partitions etcd says this broker leads, as the cache holds them now. */

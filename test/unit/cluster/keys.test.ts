@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterIdKey, decodeClusterId, encodeClusterId, decodePartition, decodeTopic, encodePartition, encodeTopic, partitionKey, partitionOfKey, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
+import { clusterIdKey, decodeClusterId, encodeClusterId, decodePartition, decodeTopic, encodePartition, encodeTopic, partitionKey, partitionOfKey, reassigning, targetReplicas, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
+import type { PartitionRecord } from '../../../src/cluster/keys.js';
 
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
@@ -66,6 +67,27 @@ test('partition value: written as documented, read field by field', () => {
   assert.deepEqual(decodePartition(json(partitionJson)), { replicas: [1, 2, 3], leader: 2, leaderEpoch: 4, isr: [2, 3], partitionEpoch: 7 });
   // Offline: leader -1, the ISR kept.
   assert.deepEqual(decodePartition(json({ ...partitionJson, leader: -1, isr: [2] })), { replicas: [1, 2, 3], leader: -1, leaderEpoch: 4, isr: [2], partitionEpoch: 7 });
+});
+
+test('partition value: a reassignment under way is written and read back; records without its fields read as none', () => {
+  const moving = { replicas: [2, 3, 1], leader: 1, leaderEpoch: 4, isr: [1, 2], partitionEpoch: 8, addingReplicas: [3], removingReplicas: [1] };
+  assert.deepEqual(JSON.parse(encodePartition(moving).toString('utf8')), { formatVersion: 1, ...moving });
+  assert.deepEqual(decodePartition(encodePartition(moving)), moving);
+  // Ended (empty lists): written without the fields, as records were before reassignment existed.
+  assert.deepEqual(JSON.parse(encodePartition({ ...moving, addingReplicas: [], removingReplicas: [] }).toString('utf8')), { formatVersion: 1, replicas: [2, 3, 1], leader: 1, leaderEpoch: 4, isr: [1, 2], partitionEpoch: 8 });
+  assert.equal(reassigning(decodePartition(json(partitionJson)) as PartitionRecord), false);
+  assert.deepEqual(targetReplicas(moving), [2, 3]);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ addingReplicas: [4] }, /addingReplicas holds a broker that is not a replica/],
+    [{ removingReplicas: 'x' }, /removingReplicas is not a list/],
+    [{ addingReplicas: [1], removingReplicas: [1] }, /both being added and removed/],
+    [{ removingReplicas: [1, 2, 3] }, /every replica is being removed/],
+  ];
+  for (const [change, problem] of cases) {
+    const decoded = decodePartition(json({ ...partitionJson, ...change }));
+    assert.ok(decoded instanceof Error, `accepted ${JSON.stringify(change)}`);
+    assert.match(decoded.message, problem);
+  }
 });
 
 test('partition value: every malformed field is refused, naming it', () => {

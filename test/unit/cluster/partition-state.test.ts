@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { electLeader, initialPartitionState, offlineReplicas } from '../../../src/cluster/partition-state.js';
+import { completeReassignment, electForRequest, electLeader, initialPartitionState, offlineReplicas, startReassignment } from '../../../src/cluster/partition-state.js';
 import type { PartitionRecord } from '../../../src/cluster/keys.js';
 
 const led: PartitionRecord = { replicas: [1, 2, 3], leader: 1, leaderEpoch: 5, isr: [1, 2], partitionEpoch: 9 };
@@ -55,4 +55,55 @@ test('unclean election: a live replica out of sync leads when the topic allows i
 test('offline replicas: those whose broker is not live', () => {
   assert.deepEqual(offlineReplicas(led, new Set([2])), [1, 3]);
   assert.deepEqual(offlineReplicas(led, new Set([1, 2, 3])), []);
+});
+
+test('starting a reassignment: target first, then the replicas leaving; leader and epochs kept', () => {
+  const state: PartitionRecord = { replicas: [1, 2], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 6 };
+  assert.deepEqual(startReassignment(state, [2, 3]), { replicas: [2, 3, 1], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 7, addingReplicas: [3], removingReplicas: [1] });
+  // The same brokers in another order: no reassignment, only the order (and so the preferred leader) changes.
+  assert.deepEqual(startReassignment(state, [2, 1]), { replicas: [2, 1], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 7 });
+  // Removing only: nothing to add.
+  assert.deepEqual(startReassignment({ ...state, replicas: [1, 2, 3], isr: [1, 2, 3] }, [1, 2]), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 3, isr: [1, 2, 3], partitionEpoch: 7, addingReplicas: [], removingReplicas: [3] });
+  assert.match(String(startReassignment(state, null)), /no reassignment/);
+});
+
+test('replacing or cancelling a reassignment under way: computed from the replicas before it', () => {
+  const moving: PartitionRecord = { replicas: [2, 3, 1], leader: 1, leaderEpoch: 3, isr: [1, 2, 3], partitionEpoch: 7, addingReplicas: [3], removingReplicas: [1] };
+  // Cancelled: back to [1, 2]; broker 3 (being added, already in sync) leaves the ISR.
+  assert.deepEqual(startReassignment(moving, null), { replicas: [2, 1], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 8 });
+  // Replaced by [2, 4]: 3 is no longer added, 4 is.
+  assert.deepEqual(startReassignment(moving, [2, 4]), { replicas: [2, 4, 1], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 8, addingReplicas: [4], removingReplicas: [1] });
+  // Broker 3 leads (the old leader died): a target without it is refused.
+  assert.match(String(startReassignment({ ...moving, leader: 3, isr: [3] }, [2, 4])), /broker 3 leads/);
+});
+
+test('ending a reassignment: once every target replica is in sync; a leader leaving hands over to the first live target replica', () => {
+  const moving: PartitionRecord = { replicas: [2, 3, 1], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 7, addingReplicas: [3], removingReplicas: [1] };
+  assert.equal(completeReassignment(moving, new Set([1, 2, 3])), null, 'broker 3 is not in sync yet');
+  const caughtUp = { ...moving, isr: [1, 2, 3], partitionEpoch: 8 };
+  assert.deepEqual(completeReassignment(caughtUp, new Set([1, 2, 3])), { replicas: [2, 3], leader: 2, leaderEpoch: 4, isr: [2, 3], partitionEpoch: 9 });
+  assert.deepEqual(completeReassignment(caughtUp, new Set([1, 3])), { replicas: [2, 3], leader: 3, leaderEpoch: 4, isr: [2, 3], partitionEpoch: 9 });
+  assert.equal(completeReassignment(caughtUp, new Set([1])), null, 'no live target replica to lead');
+  // A leader that stays keeps its epoch.
+  const kept = { ...caughtUp, replicas: [1, 3, 2], removingReplicas: [2] };
+  assert.deepEqual(completeReassignment(kept, new Set([1, 2, 3])), { replicas: [1, 3], leader: 1, leaderEpoch: 3, isr: [1, 3], partitionEpoch: 9 });
+  assert.equal(completeReassignment({ ...caughtUp, leader: -1 }, new Set([1, 2, 3])), null, 'an offline partition is elected first');
+  assert.equal(completeReassignment(led, new Set([1, 2, 3])), null, 'nothing under way');
+});
+
+test('leader gone during a reassignment: the election keeps the reassignment fields', () => {
+  const moving: PartitionRecord = { replicas: [2, 3, 1], leader: 1, leaderEpoch: 3, isr: [1, 2], partitionEpoch: 7, addingReplicas: [3], removingReplicas: [1] };
+  assert.deepEqual(electLeader(moving, new Set([2, 3]), false), { replicas: [2, 3, 1], leader: 2, leaderEpoch: 4, isr: [2], partitionEpoch: 8, addingReplicas: [3], removingReplicas: [1] });
+});
+
+test('elections on request: preferred when live and in sync, else refused; unclean only without a live leader', () => {
+  const elsewhere: PartitionRecord = { replicas: [1, 2, 3], leader: 2, leaderEpoch: 5, isr: [2, 3, 1], partitionEpoch: 9 };
+  assert.deepEqual(electForRequest(elsewhere, new Set([1, 2, 3]), 'preferred'), { next: { replicas: [1, 2, 3], leader: 1, leaderEpoch: 6, isr: [2, 3, 1], partitionEpoch: 10 } });
+  assert.deepEqual(electForRequest(led, new Set([1, 2, 3]), 'preferred'), { refused: 'not needed' });
+  assert.deepEqual(electForRequest(elsewhere, new Set([2, 3]), 'preferred'), { refused: 'preferred not available' });
+  assert.deepEqual(electForRequest({ ...elsewhere, isr: [2, 3] }, new Set([1, 2, 3]), 'preferred'), { refused: 'preferred not available' });
+  assert.deepEqual(electForRequest(elsewhere, new Set([1, 2, 3]), 'unclean'), { refused: 'not needed' });
+  const offline: PartitionRecord = { replicas: [1, 2, 3], leader: -1, leaderEpoch: 6, isr: [1], partitionEpoch: 10 };
+  assert.deepEqual(electForRequest(offline, new Set([3]), 'unclean'), { next: { replicas: [1, 2, 3], leader: 3, leaderEpoch: 7, isr: [3], partitionEpoch: 11 } });
+  assert.deepEqual(electForRequest(offline, new Set([]), 'unclean'), { refused: 'none eligible' });
 });

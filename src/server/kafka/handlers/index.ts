@@ -2,6 +2,9 @@
 import type { ApiHandler } from '../handler.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { alterConfigsHandler } from './alter-configs.js';
+import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.js';
+import { electLeadersHandler } from './elect-leaders.js';
+import { listPartitionReassignmentsHandler } from './list-partition-reassignments.js';
 import { createPartitionsHandler } from './create-partitions.js';
 import { createTopicsHandler } from './create-topics.js';
 import { deleteRecordsHandler } from './delete-records.js';
@@ -51,6 +54,9 @@ export const allHandlers: readonly ApiHandler[] = [
   describeProducersHandler,
   describeTopicPartitionsHandler,
   deleteGroupsHandler,
+  electLeadersHandler,
+  alterPartitionReassignmentsHandler,
+  listPartitionReassignmentsHandler,
   describeGroupsHandler,
   findCoordinatorHandler,
   heartbeatHandler,

@@ -20,6 +20,7 @@
  * Not implemented yet: transactions.
  */
 import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
+import type { PartitionReplication } from '../../../broker/partition.js';
 import { checkBatch, produceInOrder } from '../../../broker/produce.js';
 import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
 import type { PartitionProduceResult } from '../../../broker/produce.js';
@@ -49,11 +50,13 @@ function notEnoughReplicas(partition: Partition, errorCode: number): PartitionPr
  * min.insync.replicas (a follower left it while the request waited), NOT_ENOUGH_REPLICAS_AFTER_APPEND
  * as Kafka answers. `records` is the batch as sent (its record count is what the log stored).
  */
-async function awaitReplicas(partition: Partition, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
-  const replication = partition.replication;
-  if (replication === null || result.baseOffset === null) return result;
+async function awaitReplicas(partition: Partition, replication: PartitionReplication, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
+  if (result.baseOffset === null) return result;
   const endOffset = asOffset(result.baseOffset + readLastOffsetDelta(records, 0) + 1);
-  if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
+  if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) {
+    if (partition.replication !== replication) return failed(ErrorCode.notLeaderOrFollower, 'leadership of the partition moved before every in-sync replica held the batch');
+    return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
+  }
   if (partition.missingInSyncReplicas > 0) return notEnoughReplicas(partition, ErrorCode.notEnoughReplicasAfterAppend);
   return result;
 }
@@ -117,13 +120,17 @@ export const produceHandler = defineHandler({
                 // Checked first, as Kafka does before its append: nothing is written that acks=all could not cover.
                 result = notEnoughReplicas(partition, ErrorCode.notEnoughReplicas);
               } else {
+                // Taken as the batch is appended: leadership may move while the append becomes
+                // durable, and a batch appended as leader must then still wait for (or fail on) the
+                // replicas of that leadership, never be answered as if it had none.
+                const replication = partition.replication;
                 result =
                   checkBatch(partitionData.records, partition, apiVersion) ??
                   checkDecompressedSize(partitionData.records!, context.broker.config.limits.maxDecompressedBytes) ??
                   (await produceInOrder(context.broker, partition, partitionData.records!, acks));
                 // Replication: acks=all waits until every in-sync replica holds the batch.
                 // (A partition without followers, every one on a single broker, skips the extra await.)
-                if (acks === -1 && result.errorCode === ErrorCode.none && partition.replication !== null) result = await awaitReplicas(partition, result, partitionData.records!, request.timeoutMs);
+                if (acks === -1 && result.errorCode === ErrorCode.none && replication !== null) result = await awaitReplicas(partition, replication, result, partitionData.records!, request.timeoutMs);
               }
             }
             if (result.errorCode !== ErrorCode.none) {
