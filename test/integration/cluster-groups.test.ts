@@ -103,6 +103,11 @@ describe('a three-broker cluster: consumer groups in __consumer_offsets', () => 
   }
 
   async function createTopic(name: string): Promise<void> {
+    // Three replicas need three live brokers, as broker 1 sees them (a paused or restarted broker registers again first).
+    await waitUntil(async () => {
+      const metadata = await withConnection(cluster.broker(1), (connection) => connection.call(metadataApi, 9, { topics: [], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }));
+      return metadata.brokers.length === 3;
+    }, 'broker 1 to see three live brokers');
     const answer = await withConnection(cluster.broker(1), (connection) =>
       connection.call(createTopicsApi, 7, { topics: [{ name, numPartitions: partitionCount, replicationFactor: 3, assignments: [], configs: [] }], timeoutMs: 10_000, validateOnly: false }),
     );
