@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunningBroker } from './brokers/broker.js';
 import { startNats, UnsupportedSettingError, natsFsyncPolicy } from './brokers/nats.js';
 import { ospreyVersion, startOsprey } from './brokers/osprey.js';
+import { clusterBrokerCount, startOspreyCluster } from './brokers/osprey-cluster.js';
 import { rabbitmqVersion, startRabbitmq } from './brokers/rabbitmq.js';
 import { redisVersion, startRedis } from './brokers/redis.js';
 import { amqplibDriver } from './drivers/amqplib.js';
@@ -168,6 +169,11 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
         { id: 'osprey-kcat', client: 'kcat', clientVersion: kcatVersion, make: kcatDriver, needs: ['kcat'] },
         { id: 'osprey-librdkafka', client: 'librdkafka (C producer, consumer)', clientVersion: librdkafkaVersion, make: (broker) => librdkafkaDriver(broker, join(repositoryRoot, '.build', 'bench-tools')), needs: ['gcc', 'rdkafka.h'] },
       ],
+    },
+    {
+      // Issue 15's row: the same own-client workloads on three brokers, every topic replicated three times.
+      title: 'Osprey cluster (3 brokers, replication factor 3)', needs: ['etcd'], start: () => startOspreyCluster(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always on every broker; acks=all once every in-sync replica holds the batch',
+      drivers: [{ id: 'osprey-cluster-own-client', client: 'own client', clientVersion: () => '-', make: (broker: RunningBroker) => ospreyClientDriver(broker, { id: 'osprey-cluster-own-client', label: 'Osprey 3 brokers RF 3', replicationFactor: clusterBrokerCount, workloads: new Set(['publish', 'consume', 'latency']) }) }],
     },
     {
       title: 'RabbitMQ', needs: ['rabbitmq-server'], start: () => startRabbitmq(options), brokerVersion: rabbitmqVersion, fsyncPolicy: 'persistent messages + publisher confirms',

@@ -14,22 +14,37 @@ import { adminRequestTimeoutMs, roundRobin } from './driver.js';
 import type { Consumer, ConsumerOptions, Destination, Driver, Producer, ProducerOptions } from './driver.js';
 
 const commitIntervalMs = 1000;
+/** How long a new topic of a cluster may take until every replica of every partition is in sync. */
+const inSyncWaitMs = 60_000;
 
-export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver> {
+export interface OspreyClientDriverOptions {
+  readonly id: string;
+  readonly label: string;
+  /** Replicas of each partition (a cluster); the topic is used once every replica is in sync. */
+  readonly replicationFactor: number;
+  readonly workloads: Driver['workloads'];
+}
+
+const singleBroker: OspreyClientDriverOptions = { id: 'osprey-own-client', label: 'Osprey', replicationFactor: 1, workloads: new Set(['publish', 'consume', 'latency', 'many-partitions', 'scaling']) };
+
+export async function ospreyClientDriver(broker: RunningBroker, options: OspreyClientDriverOptions = singleBroker): Promise<Driver> {
   const bootstrap = `${broker.host}:${broker.port}`;
   const adminClient = new KafkaClient({ brokers: [bootstrap], clientId: 'osprey-bench-admin', requestTimeoutMs: adminRequestTimeoutMs });
   const admin = new Admin(adminClient);
   const closers = new Set<() => Promise<void>>();
   return {
-    id: 'osprey-own-client',
-    label: 'Osprey',
+    id: options.id,
+    label: options.label,
     client: 'own client',
     clientVersion: '-',
     durability: 'acks=all, fsync before ack',
-    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions', 'scaling']),
+    workloads: options.workloads,
     settleMs: 1500,
     async createDestination(destination: Destination) {
-      await admin.createTopic(destination.name, { partitions: destination.partitions });
+      await admin.createTopic(destination.name, { partitions: destination.partitions, replicationFactor: options.replicationFactor });
+      // A new partition's ISR is its leader alone until the followers catch up; acks=all would be
+      // answered without them meanwhile, so the rounds start once every replica is in sync.
+      if (options.replicationFactor > 1) await waitUntilInSync(adminClient, destination.name, options.replicationFactor);
     },
     async deleteDestination(destination: Destination) {
       await admin.deleteTopic(destination.name);
@@ -134,4 +149,14 @@ export async function ospreyClientDriver(broker: RunningBroker): Promise<Driver>
       adminClient.close();
     },
   };
+}
+
+async function waitUntilInSync(client: KafkaClient, topic: string, replicationFactor: number): Promise<void> {
+  const deadline = Date.now() + inSyncWaitMs;
+  for (;;) {
+    const metadata = await client.topicMetadata(topic, { refresh: true });
+    if (metadata.partitions.length > 0 && metadata.partitions.every((partition) => partition.isr.length >= replicationFactor)) return;
+    if (Date.now() > deadline) throw new Error(`topic ${topic}: not every replica in sync within ${inSyncWaitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

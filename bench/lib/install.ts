@@ -19,6 +19,7 @@ export const tools: readonly Tool[] = [
   { command: 'kcat', debianPackage: 'kcat', purpose: 'Osprey through librdkafka' },
   { command: 'gcc', debianPackage: 'gcc', purpose: 'the librdkafka producer driver (compiled at bench time)' },
   { command: 'rdkafka.h', file: '/usr/include/librdkafka/rdkafka.h', debianPackage: 'librdkafka-dev', purpose: 'the librdkafka producer driver (compiled at bench time)' },
+  { command: 'etcd', debianPackage: 'etcd-server', purpose: 'the Osprey cluster row (cluster metadata)' },
   { command: 'rabbitmq-server', debianPackage: 'rabbitmq-server', purpose: 'RabbitMQ' },
   { command: 'nats-server', debianPackage: 'nats-server', purpose: 'NATS JetStream' },
   { command: 'redis-server', debianPackage: 'redis-server', purpose: 'Redis Streams' },

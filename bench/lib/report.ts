@@ -89,6 +89,8 @@ export function tables(document: ResultDocument): Table[] {
   ];
   const amqpComparison = amqpComparisonTable(document);
   if (amqpComparison !== null) result.push(amqpComparison);
+  const cluster = clusterTable(document);
+  if (cluster !== null) result.push(cluster);
   if (latencyRows.length > 0) result.push({ title: `End-to-end latency (send → receipt, HDR histogram), ${document.settings.latencySizeBytes} B, ${document.settings.latencySeconds} s per rate, median-p99 round of ${document.settings.latencyRounds}`, headers: ['broker / client', 'target/s', 'sent/s', 'p50', 'p99', 'p99.9', 'max'], rows: latencyRows });
   if (manyRows.length > 0) result.push({ title: `Many partitions: 1 destination × ${document.settings.manyPartitions} partitions, ${document.settings.manyProducers} producers + ${document.settings.manyConsumers} consumers at once, producers sending for ${document.settings.manySeconds} s, end to end`, headers: ['broker / client', 'size', 'msg/s', 'MB/s', 'CPU s/M', 'cores b/c', 'RSS MB'], rows: manyRows });
   const scaling = scalingTable(document);
@@ -221,6 +223,37 @@ export function memoryTable(document: ResultDocument): Table | null {
       formatCount(entry.messages), megabytes(entry.peakRssBytes), megabytes(entry.goalBytes),
       entry.peakRssBytes <= entry.goalBytes && entry.connectionsOpened === entry.connections ? 'yes' : 'no', entry.notes.join('; '),
     ]),
+  };
+}
+
+/** The cluster row (issue 15) and the single-broker row it is held against: the same client and workloads. */
+const clusterDriver = 'osprey-cluster-own-client';
+const singleBrokerDriver = 'osprey-own-client';
+
+/**
+ * Three brokers with replication factor 3 against one broker, same run, same client (msg/s median,
+ * broker CPU per million messages: the cluster's is all three brokers and etcd together, on this one
+ * machine). Shown once the cluster row has run.
+ */
+export function clusterTable(document: ResultDocument): Table | null {
+  if (!document.throughput.some((entry) => entry.driver === clusterDriver)) return null;
+  const rows: string[][] = [];
+  for (const workload of ['publish', 'consume'] as const) {
+    for (const sizeBytes of document.settings.messageSizesBytes) {
+      const cluster = find(document, clusterDriver, workload, sizeBytes);
+      const single = find(document, singleBrokerDriver, workload, sizeBytes);
+      if (cluster === undefined) continue;
+      const share = single === undefined || single.messagesPerSecond.median === 0 ? '–' : `${((cluster.messagesPerSecond.median / single.messagesPerSecond.median) * 100).toFixed(0)} %`;
+      rows.push([
+        workload, `${sizeBytes} B`, spread(cluster.messagesPerSecond), single === undefined ? '–' : spread(single.messagesPerSecond), share,
+        cluster.brokerCpuSecondsPerMillion.median.toFixed(1), single === undefined ? '–' : single.brokerCpuSecondsPerMillion.median.toFixed(1),
+      ]);
+    }
+  }
+  return {
+    title: 'Cluster: 3 brokers and etcd on this machine, replication factor 3, acks=all (answered once every in-sync replica holds the batch), against one broker; own client, same run (msg/s median, min–max; CPU s/M of every process of each)',
+    headers: ['workload', 'size', '3 brokers RF 3', '1 broker', 'share of 1 broker', 'CPU s/M 3 brokers', 'CPU s/M 1 broker'],
+    rows,
   };
 }
 

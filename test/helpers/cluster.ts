@@ -16,10 +16,14 @@ import { EtcdClusterStore } from '../../src/cluster/etcd-cluster-store.js';
 import { controllerKey, decodeController, decodePartition, partitionKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../src/cluster/keys.js';
 import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
+import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
 import { startBrokerProcess } from './broker-process.js';
 import type { BrokerProcess, BrokerProcessOptions } from './broker-process.js';
 import { startTestEtcd } from './etcd-process.js';
+import { rawApi, withConnection } from './raw-kafka-client.js';
 import { waitUntil } from './waiting.js';
+
+const metadataApi = rawApi(metadataRequest, metadataResponse);
 
 export interface TestClusterOptions {
   /** The brokers started at once (none: only etcd). */
@@ -135,6 +139,31 @@ export class TestCluster {
     return { nodeId: record.nodeId, epoch: entry.createRevision };
   }
 
+  /**
+   * Waits until every running broker lists all of `nodeIds` in its Metadata answer: each has seen
+   * the others register, so a request naming them (an explicit replica assignment) is not refused
+   * as naming a broker it does not know yet.
+   */
+  async waitForMembers(nodeIds: readonly number[]): Promise<void> {
+    const expected = [...nodeIds].sort((left, right) => left - right).join(',');
+    let seen = '';
+    await waitUntil(
+      async () => {
+        const answers = await Promise.all(
+          nodeIds.map(async (nodeId) => {
+            const metadata = await withConnection(this.broker(nodeId), (connection) => connection.call(metadataApi, 1, { topics: [], includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false }));
+            return metadata.brokers.map((entry) => entry.nodeId).sort((left, right) => left - right).join(',');
+          }),
+        );
+        seen = answers.join(' | ');
+        return answers.every((answer) => answer === expected);
+      },
+      `brokers ${expected} to see each other`,
+      20_000,
+      () => `brokers listed by each: ${seen}`,
+    );
+  }
+
   /** Stops every broker still running (SIGTERM), then etcd. */
   async stop(): Promise<void> {
     await Promise.all([...this.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
@@ -143,13 +172,15 @@ export class TestCluster {
   }
 }
 
-/** Starts etcd, then the brokers of `options.nodeIds` (1, 2, 3 by default) side by side. */
+/** Starts etcd, then the brokers of `options.nodeIds` (1, 2, 3 by default) side by side, and waits until they all see each other. */
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
   const etcd = await startTestEtcd();
   const store = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
   const cluster = new TestCluster(etcd, store, options);
   try {
-    await Promise.all((options.nodeIds ?? [1, 2, 3]).map((nodeId) => cluster.startBroker(nodeId)));
+    const nodeIds = options.nodeIds ?? [1, 2, 3];
+    await Promise.all(nodeIds.map((nodeId) => cluster.startBroker(nodeId)));
+    if (nodeIds.length > 1) await cluster.waitForMembers(nodeIds);
   } catch (error) {
     await cluster.stop();
     throw error;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { amqpComparisonTable, limitFractions, memoryTable, renderChart, renderMarkdown, renderText, renderTextTable, scalingShare, scalingTable, windowText, cycleTable } from '../../../bench/lib/report.js';
+import { amqpComparisonTable, clusterTable, limitFractions, memoryTable, renderChart, renderMarkdown, renderText, renderTextTable, scalingShare, scalingTable, windowText, cycleTable } from '../../../bench/lib/report.js';
 import { resultSchemaName, validateResultDocument } from '../../../bench/lib/results.js';
 import type { MemoryResult, ResultDocument, ScalingResult, ThroughputResult } from '../../../bench/lib/results.js';
 import { scalingPoints } from '../../../bench/workloads/runner.js';
@@ -137,6 +137,25 @@ test('the AMQP table sets Osprey beside RabbitMQ quorum and classic, with ratios
   const withOsprey = amqpComparisonTable({ ...amqp, throughput: [...amqp.throughput, throughput('osprey-amqp', 'publish', [30_000]), throughput('osprey-amqp', 'consume', [20_000])] });
   assert.deepEqual(withOsprey?.rows, [['publish', '100 B', '30.0k', '20.0k', '10.0k', '1.50×', '3.00×'], ['consume', '100 B', '20.0k', '40.0k', '–', '0.50×', '–']]);
   assert.match(renderText(amqp), /AMQP 0-9-1: Osprey vs RabbitMQ/);
+});
+
+test('the cluster table holds the 3-broker row against the single-broker one of the same run, as a share; absent until the cluster ran', () => {
+  const document = sampleDocument();
+  assert.equal(clusterTable(document), null);
+  const withCluster: ResultDocument = {
+    ...document,
+    throughput: [
+      ...document.throughput,
+      throughput('osprey-own-client', 'publish', [400_000, 420_000, 380_000]),
+      throughput('osprey-cluster-own-client', 'publish', [100_000, 110_000, 90_000]),
+      throughput('osprey-cluster-own-client', 'consume', [300_000]),
+    ],
+  };
+  assert.deepEqual(clusterTable(withCluster)?.rows, [
+    ['publish', '100 B', '100k (90.0k–110k)', '400k (380k–420k)', '25 %', '2.0', '2.0'],
+    ['consume', '100 B', '300k', '–', '–', '2.0', '–'],
+  ]);
+  assert.match(renderText(withCluster), /Cluster: 3 brokers and etcd on this machine, replication factor 3/);
 });
 
 function scalingPoint(driver: string, partitions: number, producers: number, messagesPerSecond: number, cpuSecondsPerMillion: number): ScalingResult {
