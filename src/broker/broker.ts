@@ -4,7 +4,7 @@
  * wire formats beyond the record batch, which is also the storage format.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
@@ -29,8 +29,12 @@ import type { CleaningOutcome } from './log-cleaner/clean-partition.js';
 import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../storage/cleaner-state.js';
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, notJoinedBlockSource, ProducerIdManager } from './idempotence/producer-ids.js';
-import type { GroupCoordinator } from '../groups/coordinator.js';
-import { openGroupCoordinator } from '../groups/coordinator.js';
+import { coordinatorOptions, openGroupCoordinator } from '../groups/coordinator.js';
+import { groupLogDirectory } from '../groups/group-persistence.js';
+import type { TopicDirectory } from '../groups/coordinator.js';
+import type { GroupService } from '../groups/group-service.js';
+import { offsetsTopicName } from '../groups/offsets-topic.js';
+import { PartitionedGroupCoordinator } from '../groups/partitioned-coordinator.js';
 import { mapConcurrently } from './concurrency.js';
 import { LocalMetadataStore } from './metadata-store.js';
 import type { StoredTopic } from './metadata-store.js';
@@ -107,8 +111,16 @@ export class Broker {
   private readonly openRetryTimers = new Set<NodeJS.Timeout>();
   /** Set when shutdown begins, so waiting fetches answer at once. */
   closing = false;
-  /** Consumer groups and committed offsets (groups/coordinator.ts); set by open(). */
-  groups!: GroupCoordinator;
+  /**
+   * Consumer groups and committed offsets; set by open(). A single broker's GroupCoordinator
+   * (groups/coordinator.ts) over its own group log; in a cluster `groupPartitions`.
+   */
+  groups!: GroupService;
+  /**
+   * In a cluster: the coordinators of the `__consumer_offsets` partitions this broker leads
+   * (groups/partitioned-coordinator.ts), told by cluster/group-partitions.ts. Null for a single broker.
+   */
+  groupPartitions: PartitionedGroupCoordinator | null = null;
   /** Counters and gauges served at the HTTP listener's /metrics. */
   readonly metrics = new Metrics();
   /** Free-space reserve: produce is refused while it is raised (disk-alarm.ts). */
@@ -265,25 +277,30 @@ export class Broker {
       broker.registerTopic(topic);
     }
     await broker.removeOrphanPartitionDirectories();
-    broker.groups = await openGroupCoordinator(
-      config,
-      {
-        partitionOffsets: (topic, index) => {
-          const partition = broker.partition(topic, index);
-          if (partition === undefined) return undefined;
-          // A partition still being recovered exists; its offsets are not known yet.
-          return partition.isOpen ? partition.handle : offsetsNotKnownYet;
-        },
-        topicMetadata: (name) => {
-          const topic = broker.topic(name);
-          return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
-        },
-        topicName: (id) => broker.topicById(id)?.name,
-        topicNames: () => broker.topics.keys(),
+    const topics: TopicDirectory = {
+      partitionOffsets: (topic, index) => {
+        const partition = broker.partition(topic, index);
+        if (partition === undefined) return undefined;
+        // A partition still being recovered exists; its offsets are not known yet.
+        return partition.isOpen ? partition.handle : offsetsNotKnownYet;
       },
-      logger,
-      (groupId) => effectiveGroupConfig(broker.groupConfig(groupId), config.groups),
-    );
+      topicMetadata: (name) => {
+        const topic = broker.topic(name);
+        return topic === undefined ? undefined : { id: topic.id, partitionCount: topic.partitions.length };
+      },
+      topicName: (id) => broker.topicById(id)?.name,
+      topicNames: () => broker.topics.keys(),
+    };
+    const groupConfig = (groupId: string) => effectiveGroupConfig(broker.groupConfig(groupId), config.groups);
+    if (broker.inCluster) {
+      // Groups live in the replicated __consumer_offsets topic; the local group log is not used.
+      broker.groupPartitions = new PartitionedGroupCoordinator(coordinatorOptions(config, topics, logger, groupConfig));
+      const localGroupLog = groupLogDirectory(config.dataDir);
+      if (existsSync(localGroupLog)) logger.warn('a single broker\'s group log is in the data dir; in a cluster groups live in __consumer_offsets and it is not read', { directory: localGroupLog });
+      broker.groups = broker.groupPartitions;
+    } else {
+      broker.groups = await openGroupCoordinator(config, topics, logger, groupConfig);
+    }
     broker.retentionTimer = setInterval(() => void broker.enforceRetention(), config.retentionCheckIntervalMs);
     broker.retentionTimer.unref();
     broker.startLogCleaner();
@@ -331,6 +348,14 @@ export class Broker {
 
   topic(name: string): Topic | undefined {
     return this.topics.get(name);
+  }
+
+  /**
+   * Kafka's internal topics: in a cluster `__consumer_offsets`, where the group coordinators keep
+   * group state (groups/offsets-topic.ts). Metadata marks it internal; clients may not produce to it.
+   */
+  isInternalTopic(name: string): boolean {
+    return this.inCluster && name === offsetsTopicName;
   }
 
   topicById(id: Buffer): Topic | undefined {
@@ -758,6 +783,8 @@ export class Broker {
     if (newTotal > this.config.limits.maxPartitionsPerTopic) {
       return failure(ErrorCode.invalidPartitions, `number of partitions ${newTotal} exceeds the limit of ${this.config.limits.maxPartitionsPerTopic}`);
     }
+    // A group's partition is its hash mod the partition count: more partitions would move groups away from their state.
+    if (this.isInternalTopic(name)) return failure(ErrorCode.invalidRequest, `the internal topic '${name}' keeps its partition count: each group lives in the partition its id hashes to`);
     if (this.cluster === null) return failure(ErrorCode.notController, 'this broker has not joined the cluster yet; retry');
     return this.cluster.createPartitions(name, newTotal, assignment, validateOnly);
   }
@@ -803,6 +830,8 @@ export class Broker {
   private async alterClusterTopicConfig(name: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
     const invalid = configChangesProblem(changes);
     if (invalid !== null) return invalid;
+    // Its configs are the coordinators' to set: retention, for one, would drop committed offsets.
+    if (this.isInternalTopic(name)) return failure(ErrorCode.invalidRequest, `the configs of the internal topic '${name}' are set by the brokers and cannot be changed`);
     if (this.cluster === null) return failure(ErrorCode.notController, 'this broker has not joined the cluster yet; retry');
     return this.cluster.alterTopicConfigs(name, (current) => this.editedOverrides(current, changes, replaceAll), validateOnly);
   }

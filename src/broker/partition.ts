@@ -80,6 +80,18 @@ export class Partition {
   }
 
   /**
+   * min.insync.replicas for acks=all (and the group coordinators' writes): the in-sync replicas the
+   * partition lacks, 0 when it has enough. As in Kafka, the setting is capped at the partition's
+   * replica count, so a partition with one replica (every partition of a single broker) always has enough.
+   */
+  get missingInSyncReplicas(): number {
+    const replication = this.replication;
+    if (replication === null) return 0;
+    const required = Math.min(this.topic.effective.minInsyncReplicas, replication.replicaCount);
+    return Math.max(required - replication.inSyncReplicaCount, 0);
+  }
+
+  /**
    * The error code to answer instead of serving this partition, or none when it is open.
    * A Kafka broker answers NOT_LEADER_OR_FOLLOWER for a partition it does not lead yet (as while
    * leadership moves): retriable, clients refresh metadata and retry. A log that failed to open is

@@ -9,6 +9,9 @@ import type { KafkaClient, BrokerAddress } from './client.js';
 import { checkErrorCode, KafkaProtocolError } from './errors.js';
 import type { Connection } from './connection.js';
 
+/** ListGroups asked again this many times, 100 ms apart, while a broker answers COORDINATOR_LOAD_IN_PROGRESS. */
+const listGroupsLoadingAttempts = 30;
+
 /** Resource types of DescribeConfigs / IncrementalAlterConfigs. */
 const topicResource = 2;
 const brokerResource = 4;
@@ -311,7 +314,12 @@ export class Admin {
     const groups: { groupId: string; protocolType: string; state: string; type: string }[] = [];
     for (const broker of metadata.brokers) {
       const connection = await this.client.connectionTo(broker.host, broker.port);
-      const response = await connection.request(apis.listGroups, { statesFilter: [], typesFilter: [] });
+      let response = await connection.request(apis.listGroups, { statesFilter: [], typesFilter: [] });
+      // A cluster broker reading back the groups of a partition it came to lead answers that for a moment.
+      for (let attempt = 0; response.errorCode === ErrorCode.coordinatorLoadInProgress && attempt < listGroupsLoadingAttempts; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        response = await connection.request(apis.listGroups, { statesFilter: [], typesFilter: [] });
+      }
       checkErrorCode(response.errorCode, `ListGroups on broker ${broker.nodeId}`);
       for (const group of response.groups) groups.push({ groupId: group.groupId, protocolType: group.protocolType, state: group.groupState, type: group.groupType });
     }

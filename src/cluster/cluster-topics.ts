@@ -13,7 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { ClusterStore, StoreOperation } from './cluster-store.js';
 import type { ClusterBroker, ClusterOutcome, ClusterView, NewClusterTopic } from './cluster-view.js';
-import { decodePartition, decodeTopic, encodePartition, encodeTopic, partitionKey, reassigning, topicKey } from './keys.js';
+import { offsetsTopicConfigs, offsetsTopicName, offsetsTopicPartitionCount, offsetsTopicReplicationFactor, groupPartition } from '../groups/offsets-topic.js';
+import { decodePartition, decodeTopic, encodePartition, encodeTopic, noLeader, partitionKey, reassigning, topicKey } from './keys.js';
 import type { PartitionRecord, TopicRecord } from './keys.js';
 import type { MetadataCache } from './metadata-cache.js';
 import type { ElectionResult, PartitionLeadership } from './partition-leadership.js';
@@ -31,6 +32,8 @@ export const maxPartitionsPerClusterTopic = 127;
 const followWriteTimeoutMs = 5000;
 /** Pause before trying a creation again after etcd did not answer. */
 const etcdRetryDelayMs = 500;
+/** How long creating `__consumer_offsets` for a FindCoordinator may take, etcd outages included. */
+const offsetsTopicCreationTimeoutMs = 10_000;
 
 const ok: ClusterOutcome = { errorCode: ErrorCode.none, errorMessage: null };
 
@@ -39,6 +42,8 @@ function failure(errorCode: number, errorMessage: string): ClusterOutcome {
 }
 
 export class ClusterTopics implements ClusterView {
+  private offsetsTopicCreation: Promise<ClusterOutcome> | null = null;
+
   constructor(
     /** The cluster's id, as etcd holds it (cluster-id.ts). */
     readonly clusterId: string,
@@ -208,13 +213,38 @@ export class ClusterTopics implements ClusterView {
   }
 
   /**
-   * FindCoordinator: a stable hash of the group id over the live brokers, so every member of a group
-   * (whichever broker it asked) meets at the same one, which keeps the group and its offsets locally.
+   * FindCoordinator: the leader of the group's partition of `__consumer_offsets` (docs/cluster.md,
+   * "Consumer groups"). The first broker asked creates the topic, as Kafka does, with
+   * min(3, live brokers) replicas per partition; a concurrent creation elsewhere is fine (its
+   * transaction or ours wins, TOPIC_ALREADY_EXISTS for the other).
    */
-  groupCoordinator(groupId: string): ClusterBroker | null {
-    const brokers = this.liveBrokers();
-    if (brokers.length === 0) return null;
-    return brokers[stringHash(groupId) % brokers.length] ?? null;
+  async groupCoordinator(groupId: string): Promise<ClusterBroker | ClusterOutcome> {
+    let topic = this.cache.topic(offsetsTopicName);
+    if (topic === undefined) {
+      const created = await this.createOffsetsTopic();
+      topic = this.cache.topic(offsetsTopicName);
+      if (topic === undefined) return failure(ErrorCode.coordinatorNotAvailable, `the topic ${offsetsTopicName} holding groups is not there yet (${created.errorMessage ?? 'being created'}); retry`);
+    }
+    const index = groupPartition(groupId, topic.record.partitionCount);
+    const leader = this.cache.partition(offsetsTopicName, index)?.record.leader ?? noLeader;
+    const found = this.liveBrokers().find((broker) => broker.nodeId === leader);
+    return found ?? failure(ErrorCode.coordinatorNotAvailable, `partition ${index} of ${offsetsTopicName} has no live leader just now; retry`);
+  }
+
+  /**
+   * Creates `__consumer_offsets`; one creation at a time from this broker. Bounded like a CreateTopics
+   * request (retried while etcd does not answer): FindCoordinator answers COORDINATOR_NOT_AVAILABLE
+   * meanwhile, and clients ask again.
+   */
+  private createOffsetsTopic(): Promise<ClusterOutcome> {
+    this.offsetsTopicCreation ??= this.createTopic(
+      { name: offsetsTopicName, partitionCount: offsetsTopicPartitionCount, replicationFactor: Math.min(offsetsTopicReplicationFactor, this.cache.liveBrokers().length), assignment: null, configs: offsetsTopicConfigs },
+      false,
+      offsetsTopicCreationTimeoutMs,
+    ).finally(() => {
+      this.offsetsTopicCreation = null;
+    });
+    return this.offsetsTopicCreation;
   }
 
   /** The replica lists of a topic to create, or why it cannot be created as asked. */
@@ -305,11 +335,4 @@ export function assignmentProblem(assignment: readonly (readonly number[])[], li
     if (unknown !== undefined) return failure(ErrorCode.invalidReplicaAssignment, `partition ${index} is assigned to broker ${unknown}, which is not a live broker of the cluster`);
   }
   return null;
-}
-
-/** FNV-1a over the UTF-8 bytes: stable across processes and versions (unlike anything seeded). */
-function stringHash(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-  return hash;
 }

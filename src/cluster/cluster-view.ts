@@ -66,6 +66,10 @@ export interface ClusterView {
   reassignments(): { readonly topic: string; readonly index: number; readonly state: PartitionRecord }[];
   /** ElectLeaders, on the controller; null when this broker is not the controller. */
   electLeaders(partitions: readonly { topic: string; partition: number }[] | null, type: 'preferred' | 'unclean'): Promise<ElectionResult[] | null>;
-  /** The broker coordinating a consumer group (FindCoordinator). */
-  groupCoordinator(groupId: string): ClusterBroker | null;
+  /**
+   * The broker coordinating a consumer group (FindCoordinator): the leader of the group's partition
+   * of `__consumer_offsets`, which is created first if it does not exist yet; an outcome with
+   * COORDINATOR_NOT_AVAILABLE while there is none.
+   */
+  groupCoordinator(groupId: string): Promise<ClusterBroker | ClusterOutcome>;
 }

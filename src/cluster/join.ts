@@ -7,10 +7,13 @@
 import type { Broker } from '../broker/broker.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
+import type { Partition } from '../broker/partition.js';
 import { ClusterIdError, settleClusterId } from './cluster-id.js';
 import { ClusterMember } from './cluster-member.js';
 import { ClusterTopics } from './cluster-topics.js';
 import { EtcdClusterStore } from './etcd-cluster-store.js';
+import { GroupPartitions } from './group-partitions.js';
+import type { PartitionRecord } from './keys.js';
 import { MetadataCache } from './metadata-cache.js';
 import { EtcdProducerIdBlocks } from './producer-id-blocks.js';
 import { ReplicaSync } from './replica-sync.js';
@@ -54,7 +57,15 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   let replicas: ReplicaSync | null = null;
   const cache = new MetadataCache(store, { topicChanged: (name) => replicas?.topicChanged(name) }, clusterLogger);
   const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }), config.replicaLagTimeMaxMs);
-  replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger, replication);
+  const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, config.groups.offsetsCommitTimeoutMs, clusterLogger.with({ component: 'groups' }));
+  // Replication first: a group coordinator's writes wait on the replication role of its partition.
+  const roles = {
+    partitionChanged(partition: Partition, state: PartitionRecord | undefined) {
+      replication.partitionChanged(partition, state);
+      groupPartitions?.partitionChanged(partition, state);
+    },
+  };
+  replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger, roles);
   try {
     await cache.start();
   } catch (error) {
@@ -74,6 +85,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     async leave() {
       await cache.stop();
       await sync.stop();
+      groupPartitions?.stop();
       await replication.stop();
       await member.leave();
       store.close();

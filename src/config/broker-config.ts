@@ -163,6 +163,8 @@ export interface GroupSettings {
   offsetsLogSegmentBytes: number;
   /** When the group offsets log grows past this, the live state is written anew and older segments dropped. */
   offsetsLogCleanupBytes: number;
+  /** [offsets.commit.timeout.ms] in a cluster, how long a group write waits for every in-sync replica of its offsets partition. */
+  offsetsCommitTimeoutMs: number;
   /** [group.consumer.session.timeout.ms] a KIP-848 consumer group member not heard from this long is removed. */
   consumerSessionTimeoutMs: number;
   /** [group.consumer.heartbeat.interval.ms] how often KIP-848 members are told to heartbeat. */
@@ -356,6 +358,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     offsetsRetentionCheckIntervalMs: 600_000,
     offsetsLogSegmentBytes: 16 * 1024 * 1024,
     offsetsLogCleanupBytes: 64 * 1024 * 1024,
+    offsetsCommitTimeoutMs: 5000,
     consumerSessionTimeoutMs: 45_000,
     consumerHeartbeatIntervalMs: 5000,
     consumerMinSessionTimeoutMs: 45_000,

@@ -1,16 +1,18 @@
 /**
- * The group coordinator: this broker coordinates every group. What handlers call (`broker.groups`);
- * it routes each request to the group of the right protocol and to the module whose job it is,
- * and answers NOT_COORDINATOR once closed.
+ * The group coordinator of one group log: on a single broker the only one (`broker.groups`),
+ * coordinating every group; in a cluster one per `__consumer_offsets` partition this broker leads
+ * (partitioned-coordinator.ts). It routes each request to the group of the right protocol and to
+ * the module whose job it is, and answers NOT_COORDINATOR once closed.
  *
  *   handlers ──► GroupCoordinator ─┬─► GroupRegistry (group-registry.ts): groups by id, ClassicGroup | ConsumerGroup
  *                                  ├─► OffsetsService (offsets-service.ts): commit, fetch, delete, expiry, lag
  *                                  └─► GroupPersistence (group-persistence.ts): the group log, replay, cleanup
  *
  * Writes (commits, deletions, group metadata) are appended to the group log first and answered
- * once durable. On start the log is replayed: groups come back Empty with their generation and
- * committed offsets; their members must rejoin. A timer expires the offsets of groups that have
- * been empty longer than the retention and drops empty groups with no offsets left.
+ * once durable (in a cluster: on every in-sync replica). On opening the log is replayed: groups
+ * come back Empty with their generation and committed offsets; their members must rejoin. A timer
+ * expires the offsets of groups that have been empty longer than the retention and drops empty
+ * groups with no offsets left.
  *
  * Everything here answers with Kafka error codes; nothing is thrown at the protocol edge.
  */
@@ -26,6 +28,7 @@ import { consumerHeartbeatProblem } from './consumer-heartbeat-request.js';
 import type { ConsumerHeartbeatRequest } from './consumer-heartbeat-request.js';
 import type { Group, GroupDescription } from './group.js';
 import { GroupPersistence, groupLogDirectory } from './group-persistence.js';
+import type { GroupPersistenceOptions } from './group-persistence.js';
 import { GroupRegistry, retryLaterCode } from './group-registry.js';
 import type { ListedGroup } from './group-registry.js';
 import type { GroupLag } from './lag.js';
@@ -33,14 +36,15 @@ import { OffsetsService, commitAnswers } from './offsets-service.js';
 import type { CommitRequest, FetchedOffsets, PartitionErrors, TopicDirectory } from './offsets-service.js';
 import { systemScheduler } from './scheduler.js';
 import type { Scheduler } from './scheduler.js';
+import type { GroupService } from './group-service.js';
 
 // What handlers and tests name through the coordinator.
 export type { ConsumerHeartbeatRequest } from './consumer-heartbeat-request.js';
 export type { CommitRequest, FetchedOffsets, TopicDirectory } from './offsets-service.js';
 
 export interface CoordinatorOptions {
-  /** Folder of the group log. */
-  readonly directory: string;
+  /** Folder of a single broker's group log, or the log to use (a partition of the replicated offsets topic). */
+  readonly log: GroupPersistenceOptions['log'];
   readonly settings: GroupSettings;
   /** Flush policy and interval of the broker; segment size and retention are the coordinator's own. */
   readonly flush: LogOptions['flush'];
@@ -54,9 +58,21 @@ export interface CoordinatorOptions {
   readonly newConsumerMemberId?: () => string;
   /** A KIP-848 group's own session timeout and heartbeat interval (GROUP config resources). */
   readonly consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig;
+  /** What `groups.maxGroups` counts when a broker has several coordinators (a cluster); this one's groups when absent. */
+  readonly brokerGroupCount?: () => number;
 }
 
-export class GroupCoordinator {
+/** A JoinGroup answered with an error only. */
+export function refusedJoin(request: JoinRequest, errorCode: number): JoinResult {
+  return { errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: request.memberId, members: [] };
+}
+
+/** A SyncGroup answered with an error only. */
+export function refusedSync(errorCode: number): SyncResult {
+  return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+}
+
+export class GroupCoordinator implements GroupService {
   private closed = false;
 
   private constructor(
@@ -70,7 +86,7 @@ export class GroupCoordinator {
   static async open(options: CoordinatorOptions): Promise<GroupCoordinator> {
     const scheduler = options.scheduler ?? systemScheduler;
     const { settings, logger, topics } = options;
-    const persistence = await GroupPersistence.open({ directory: options.directory, settings, flush: options.flush, flushIntervalMs: options.flushIntervalMs, logger, scheduler });
+    const persistence = await GroupPersistence.open({ log: options.log, settings, flush: options.flush, flushIntervalMs: options.flushIntervalMs, logger, scheduler });
     const registry = new GroupRegistry({
       settings,
       logger,
@@ -80,6 +96,7 @@ export class GroupCoordinator {
       ...(options.newMemberId === undefined ? {} : { newMemberId: options.newMemberId }),
       ...(options.newConsumerMemberId === undefined ? {} : { newConsumerMemberId: options.newConsumerMemberId }),
       ...(options.consumerGroupConfig === undefined ? {} : { consumerGroupConfig: options.consumerGroupConfig }),
+      ...(options.brokerGroupCount === undefined ? {} : { brokerGroupCount: options.brokerGroupCount }),
     });
     persistence.snapshotGroupsFrom(() => registry.values());
     const replayed = await persistence.replay();
@@ -88,6 +105,11 @@ export class GroupCoordinator {
     offsets.scheduleExpiry();
     logger.info('group coordinator loaded', { groups: registry.size, records: replayed.records, logBytes: persistence.sizeBytes });
     return new GroupCoordinator(persistence, registry, offsets, settings, logger);
+  }
+
+  /** NOT_COORDINATOR once closed; a single broker coordinates every group. */
+  coordinatorError(): number {
+    return this.closed ? ErrorCode.notCoordinator : ErrorCode.none;
   }
 
   // ── Registry ────────────────────────────────────────────────────────────────────────────────
@@ -103,7 +125,7 @@ export class GroupCoordinator {
   // ── Classic protocol ────────────────────────────────────────────────────────────────────────
 
   async joinGroup(groupId: string, request: JoinRequest): Promise<JoinResult> {
-    const refuse = (errorCode: number): JoinResult => ({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, memberId: request.memberId, members: [] });
+    const refuse = (errorCode: number): JoinResult => refusedJoin(request, errorCode);
     if (this.closed) return refuse(ErrorCode.notCoordinator);
     const idProblem = this.registry.groupIdProblem(groupId, false);
     if (idProblem !== ErrorCode.none) return refuse(idProblem);
@@ -130,11 +152,8 @@ export class GroupCoordinator {
 
   syncGroup(groupId: string, request: SyncRequest): Promise<SyncResult> {
     const group = this.registry.get(groupId);
-    if (this.closed) return Promise.resolve({ errorCode: ErrorCode.notCoordinator, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
-    if (!(group instanceof ClassicGroup)) {
-      const errorCode = group === undefined ? ErrorCode.unknownMemberId : ErrorCode.inconsistentGroupProtocol;
-      return Promise.resolve({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
-    }
+    if (this.closed) return Promise.resolve(refusedSync(ErrorCode.notCoordinator));
+    if (!(group instanceof ClassicGroup)) return Promise.resolve(refusedSync(group === undefined ? ErrorCode.unknownMemberId : ErrorCode.inconsistentGroupProtocol));
     return group.sync(request);
   }
 
@@ -217,6 +236,11 @@ export class GroupCoordinator {
     return this.registry.describeGroup(groupId);
   }
 
+  /** A single log is read back before the coordinator exists: nothing is ever loading. */
+  listGroupsError(): number {
+    return ErrorCode.none;
+  }
+
   /** ListGroups; filters compare case-insensitively, as Kafka does; empty filters match all. */
   listGroups(statesFilter: readonly string[], typesFilter: readonly string[]): ListedGroup[] {
     return this.registry.listGroups(statesFilter, typesFilter);
@@ -279,8 +303,13 @@ export class GroupCoordinator {
   }
 }
 
-/** The broker's coordinator, from its configuration (what broker/broker.ts calls). */
+/** What every coordinator of a broker is opened with, besides its log. */
+export function coordinatorOptions(config: BrokerConfig, topics: TopicDirectory, logger: Logger, consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig): Omit<CoordinatorOptions, 'log'> {
+  const options = { settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger };
+  return consumerGroupConfig === undefined ? options : { ...options, consumerGroupConfig };
+}
+
+/** A single broker's coordinator, over its own group log (what broker/broker.ts calls without etcd). */
 export function openGroupCoordinator(config: BrokerConfig, topics: TopicDirectory, logger: Logger, consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig): Promise<GroupCoordinator> {
-  const options = { directory: groupLogDirectory(config.dataDir), settings: config.groups, flush: config.flush, flushIntervalMs: config.flushIntervalMs, topics, logger };
-  return GroupCoordinator.open(consumerGroupConfig === undefined ? options : { ...options, consumerGroupConfig });
+  return GroupCoordinator.open({ ...coordinatorOptions(config, topics, logger, consumerGroupConfig), log: { directory: groupLogDirectory(config.dataDir) } });
 }

@@ -1,6 +1,9 @@
 /**
  * The group log: where committed offsets and group metadata are made durable (log-records.ts has
- * the record format). A PartitionLog of its own, outside every topic, that nobody fetches from.
+ * the record format), on a log it is given (GroupLogStorage): on a single broker a PartitionLog of
+ * its own, outside every topic, that nobody fetches from; in a cluster one partition of the
+ * replicated internal topic `__consumer_offsets` (groups/offsets-topic.ts), where a write counts as
+ * durable once every in-sync replica holds it.
  *
  *   ┌ deleted ┐┌──────────── kept ───────────────────────────────────────────────┐
  *   [ commits ][ commits … ][ snapshot: every live record ][ commits after it … ]
@@ -12,6 +15,10 @@
  * `deleteRecordsBefore(snapshot start)` drops the older segments. A crash at any point leaves a log
  * that replays to the same state: before the snapshot is durable the old records are all still
  * there; after it, everything the dropped records said is repeated in the snapshot.
+ *
+ * Cleanup needs `deleteRecordsBefore` on the storage: a replicated partition does not offer it (the
+ * followers copy the leader's log, and dropping records does not reach them yet), so there the log
+ * is never cleaned up.
  */
 import type { Logger } from '../logging/logger.js';
 import { batchHeaderBytes, readBaseOffset, readLastOffset } from '../protocol/kafka/batch-header.js';
@@ -28,6 +35,25 @@ import type { GroupLogRecord } from './log-records.js';
 const snapshotRecordsPerBatch = 500;
 const replayReadBytes = 4 * 1024 * 1024;
 
+/**
+ * The log a GroupLog writes to and replays. PartitionLog is one (a single broker's group log);
+ * cluster/group-partitions.ts makes one of a replicated partition.
+ */
+export interface GroupLogStorage {
+  readonly sizeBytes: number;
+  readonly logStartOffset: Offset;
+  readonly logEndOffset: Offset;
+  /** Whole batches from the one holding `offset`, below `maxOffset`. */
+  read(offset: Offset, maxBytes: number, maxOffset: Offset): Promise<{ readonly chunks: Buffer[] }>;
+  /** Appends one batch; `durable` resolves once the write counts as made (fsync per the flush policy; in a cluster, on every in-sync replica). */
+  append(batch: Buffer): { readonly baseOffset: Offset; readonly durable: Promise<void> };
+  flush(): Promise<void>;
+  /** Drops every record before `offset`; absent where the log cannot be cleaned up (a replicated partition). */
+  deleteRecordsBefore?(offset: Offset): Promise<unknown>;
+  /** Done with the log (a single broker's is closed; a replicated partition belongs to the broker and stays open). */
+  close(): Promise<void>;
+}
+
 export interface AppendOutcome {
   /** Offset of the first record in the group log (orders writes to the same key). */
   readonly logOffset: Offset;
@@ -40,15 +66,21 @@ export class GroupLog {
   private lastSnapshotBytes = 0;
 
   private constructor(
-    private readonly log: PartitionLog,
+    private readonly log: GroupLogStorage,
     private readonly cleanupThresholdBytes: number,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
 
+  /** A single broker's group log: a PartitionLog of its own in `directory`. */
   static async open(directory: string, options: LogOptions, cleanupThresholdBytes: number, clock: Clock, logger: Logger): Promise<GroupLog> {
     const log = await PartitionLog.open(directory, options, clock, { logger });
     return new GroupLog(log, cleanupThresholdBytes, clock, logger);
+  }
+
+  /** A group log on a log it is given (a partition of the replicated offsets topic). */
+  static on(storage: GroupLogStorage, cleanupThresholdBytes: number, clock: Clock, logger: Logger): GroupLog {
+    return new GroupLog(storage, cleanupThresholdBytes, clock, logger);
   }
 
   get sizeBytes(): number {
@@ -130,7 +162,7 @@ export class GroupLog {
 
   /** True when a cleanup is due (see the file comment). */
   get cleanupDue(): boolean {
-    return !this.compacting && this.log.sizeBytes > this.cleanupThresholdBytes && this.log.sizeBytes > 2 * this.lastSnapshotBytes;
+    return this.log.deleteRecordsBefore !== undefined && !this.compacting && this.log.sizeBytes > this.cleanupThresholdBytes && this.log.sizeBytes > 2 * this.lastSnapshotBytes;
   }
 
   /**
@@ -138,7 +170,7 @@ export class GroupLog {
    * durable and drops everything before them. One cleanup at a time.
    */
   async cleanUp(liveRecords: readonly GroupLogRecord[]): Promise<void> {
-    if (this.compacting) return;
+    if (this.compacting || this.log.deleteRecordsBefore === undefined) return;
     this.compacting = true;
     try {
       const snapshotStart = this.log.logEndOffset;
@@ -152,7 +184,7 @@ export class GroupLog {
       }
       await lastDurable;
       await this.log.flush();
-      await this.log.deleteRecordsBefore(snapshotStart);
+      await this.log.deleteRecordsBefore?.(snapshotStart);
       this.lastSnapshotBytes = snapshotBytes;
       this.logger.info('group log cleaned up', { records: liveRecords.length, snapshotBytes, bytesBefore: sizeBefore, bytesAfter: this.log.sizeBytes });
     } finally {

@@ -17,13 +17,13 @@ import type { LogOptions } from '../storage/partition-log.js';
 import { CommittedOffsets } from './committed-offsets.js';
 import type { Group } from './group.js';
 import { GroupLog } from './group-log.js';
-import type { AppendOutcome } from './group-log.js';
+import type { AppendOutcome, GroupLogStorage } from './group-log.js';
 import type { ConsumerGroupValue, GroupLogRecord, GroupValue } from './log-records.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface GroupPersistenceOptions {
-  /** Folder of the group log. */
-  readonly directory: string;
+  /** Folder of a single broker's group log, or the log to use (a partition of the replicated offsets topic). */
+  readonly log: { readonly directory: string } | { readonly storage: GroupLogStorage };
   readonly settings: GroupSettings;
   /** Flush policy and interval of the broker; segment size and retention are the group log's own. */
   readonly flush: LogOptions['flush'];
@@ -60,6 +60,8 @@ export class GroupPersistence {
   ) {}
 
   static async open(options: GroupPersistenceOptions): Promise<GroupPersistence> {
+    const clock = { nowMs: () => options.scheduler.nowMs() };
+    if ('storage' in options.log) return new GroupPersistence(GroupLog.on(options.log.storage, options.settings.offsetsLogCleanupBytes, clock, options.logger), options.logger);
     const logOptions: LogOptions = {
       segmentBytes: options.settings.offsetsLogSegmentBytes,
       segmentMs: 7 * 24 * 60 * 60 * 1000,
@@ -69,8 +71,7 @@ export class GroupPersistence {
       flush: options.flush,
       flushIntervalMs: options.flushIntervalMs,
     };
-    const clock = { nowMs: () => options.scheduler.nowMs() };
-    const log = await GroupLog.open(options.directory, logOptions, options.settings.offsetsLogCleanupBytes, clock, options.logger);
+    const log = await GroupLog.open(options.log.directory, logOptions, options.settings.offsetsLogCleanupBytes, clock, options.logger);
     return new GroupPersistence(log, options.logger);
   }
 

@@ -36,6 +36,8 @@ export interface GroupRegistryOptions {
   readonly newConsumerMemberId?: () => string;
   /** A KIP-848 group's own session timeout and heartbeat interval (GROUP config resources). */
   readonly consumerGroupConfig?: (groupId: string) => ConsumerGroupConfig;
+  /** The groups `groups.maxGroups` counts: the whole broker's when it has several registries (a cluster); this registry's when absent. */
+  readonly brokerGroupCount?: () => number;
 }
 
 /** What a write the group log refused is answered with: the client retries. */
@@ -55,8 +57,10 @@ export class GroupRegistry {
   private readonly persistence: GroupPersistence;
   private readonly classicEnvironment: ClassicGroupEnvironment;
   private readonly consumerEnvironment: ConsumerGroupEnvironment;
+  private readonly brokerGroupCount: () => number;
 
   constructor(options: GroupRegistryOptions) {
+    this.brokerGroupCount = options.brokerGroupCount ?? (() => this.groups.size);
     this.settings = options.settings;
     this.logger = options.logger;
     this.persistence = options.persistence;
@@ -136,7 +140,7 @@ export class GroupRegistry {
   }
 
   private hasRoom(groupId: string): boolean {
-    if (this.groups.size < this.settings.maxGroups) return true;
+    if (this.brokerGroupCount() < this.settings.maxGroups) return true;
     this.logger.warn('group refused: too many groups', { group: groupId, limit: this.settings.maxGroups });
     return false;
   }

@@ -1,8 +1,10 @@
 /**
  * The records of the group log (Osprey's `__consumer_offsets`), format version 1.
  *
- * The group log is a PartitionLog in `<dataDir>/__internal/group-offsets/` (a folder name that no
- * topic partition folder `<topic>-<n>` can take). Each batch is an uncompressed v2 record batch
+ * A single broker's group log is a PartitionLog in `<dataDir>/__internal/group-offsets/` (a folder
+ * name that no topic partition folder `<topic>-<n>` can take); in a cluster each partition of the
+ * replicated topic `__consumer_offsets` holds the same records for its groups (Osprey's format,
+ * not Kafka's: tools decoding Kafka's offsets records cannot read them). Each batch is an uncompressed v2 record batch
  * (protocol/kafka/records.ts); each record is a key and a value, the value null for a tombstone.
  * Replaying the log from its start, later records of a key replacing earlier ones, rebuilds every
  * committed offset and every group's last stored metadata.

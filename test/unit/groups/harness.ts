@@ -74,7 +74,7 @@ export async function openHarness(settings: Partial<GroupSettings> = {}, existin
   let memberCount = 0;
   const fullSettings: GroupSettings = { ...defaultBrokerConfig.groups, ...settings };
   const coordinator = await GroupCoordinator.open({
-    directory: join(directory, 'group-offsets'),
+    log: { directory: join(directory, 'group-offsets') },
     settings: fullSettings,
     flush: 'always',
     flushIntervalMs: 1000,

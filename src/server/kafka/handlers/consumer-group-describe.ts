@@ -6,7 +6,8 @@
  * v1 adds the member type (1: consumer protocol). An unknown group, or a classic one, is
  * GROUP_ID_NOT_FOUND (as Kafka); a group id over groups.maxGroupIdBytes is INVALID_GROUP_ID.
  * Authorized operations, when asked: every group operation (no ACLs yet, as Kafka without an
- * authorizer).
+ * authorizer). In a cluster a group another broker coordinates is NOT_COORDINATOR
+ * (COORDINATOR_LOAD_IN_PROGRESS while this one reads its partition back).
  */
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { consumerGroupDescribeRequest, consumerGroupDescribeResponse } from '../../../protocol/kafka/messages/consumer-group-describe.js';
@@ -26,6 +27,8 @@ export const consumerGroupDescribeHandler = defineHandler({
     const { broker } = context;
     const groups = request.groupIds.map((groupId) => {
       if (Buffer.byteLength(groupId, 'utf8') > broker.config.groups.maxGroupIdBytes) return notDescribed(groupId, ErrorCode.invalidGroupId, 'group id too long');
+      const coordinatorError = broker.groups.coordinatorError(groupId);
+      if (coordinatorError !== ErrorCode.none) return notDescribed(groupId, coordinatorError, 'this broker does not coordinate the group; find its coordinator');
       const described = broker.groups.describeConsumerGroup(groupId);
       if (described === null) return notDescribed(groupId, ErrorCode.groupIdNotFound, `group ${groupId} not found`);
       if (described === 'classic') return notDescribed(groupId, ErrorCode.groupIdNotFound, `group ${groupId} is not a consumer group`);

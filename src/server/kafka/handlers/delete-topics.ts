@@ -9,7 +9,7 @@
  *
  * In a cluster the topic and its partitions' states are deleted from etcd, in one transaction
  * conditioned on the topic as read (docs/cluster.md); every broker then drops its replicas, this one
- * before answering.
+ * before answering. The internal topic `__consumer_offsets` (the groups) is not deleted: INVALID_REQUEST.
  *
  * Not implemented: delete.topic.enable (TOPIC_DELETION_DISABLED), quotas (THROTTLING_QUOTA_EXCEEDED).
  */
@@ -51,6 +51,8 @@ async function deleteOne(target: Target, broker: Broker, invalid: InvalidRequest
   }
   const found: Target = { name: topic.name, topicId: topic.id };
   if (!broker.inCluster) return answer(found, await broker.deleteTopic(topic.name));
+  // Deleting it would drop every group's committed offsets at once.
+  if (broker.isInternalTopic(topic.name)) return answer(found, problem(ErrorCode.invalidRequest, `the internal topic '${topic.name}' holds the consumer groups and cannot be deleted`));
   if (broker.cluster === null) return answer(found, problem(ErrorCode.notController, 'this broker has not joined the cluster yet; retry'));
   return answer(found, await broker.cluster.deleteTopic(topic.name));
 }

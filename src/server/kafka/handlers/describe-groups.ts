@@ -5,7 +5,8 @@
  * assignments only while the group is Stable (as Kafka). An unknown group is answered as a Dead
  * group with no error before v6, GROUP_ID_NOT_FOUND with a message from v6 (KIP-1043).
  * Authorized operations (v3+), when asked: every group operation (no ACLs yet, as Kafka without an
- * authorizer); an unknown group's are not given.
+ * authorizer); an unknown group's are not given. In a cluster a group another broker coordinates is
+ * NOT_COORDINATOR (COORDINATOR_LOAD_IN_PROGRESS while this one reads its partition back).
  */
 import { ErrorCode } from '../../../protocol/kafka/error-codes.js';
 import { describeGroupsRequest, describeGroupsResponse } from '../../../protocol/kafka/messages/describe-groups.js';
@@ -18,11 +19,13 @@ export const describeGroupsHandler = defineHandler({
   handle(request, context) {
     const { apiVersion, broker } = context;
     const groups = request.groups.map((groupId) => {
-      const description = broker.groups.describeGroup(groupId);
+      const coordinatorError = broker.groups.coordinatorError(groupId);
+      const description = coordinatorError === ErrorCode.none ? broker.groups.describeGroup(groupId) : null;
       if (description === null) {
+        const notFound = apiVersion >= 6 ? ErrorCode.groupIdNotFound : ErrorCode.none;
         return {
-          errorCode: apiVersion >= 6 ? ErrorCode.groupIdNotFound : ErrorCode.none,
-          errorMessage: apiVersion >= 6 ? `group '${groupId}' not found` : null,
+          errorCode: coordinatorError === ErrorCode.none ? notFound : coordinatorError,
+          errorMessage: coordinatorError === ErrorCode.none && apiVersion >= 6 ? `group '${groupId}' not found` : null,
           groupId,
           groupState: 'Dead',
           protocolType: '',

@@ -44,7 +44,7 @@ function describedTopic(broker: Broker, topic: Topic, firstIndex: number, endInd
     errorCode: ErrorCode.none,
     name: topic.name,
     topicId: topic.id,
-    isInternal: false,
+    isInternal: broker.isInternalTopic(topic.name),
     partitions: topic.partitions.slice(firstIndex, endIndex).map((partition) => ({
       partitionIndex: partition.index,
       ...partitionReplicas(broker, partition),

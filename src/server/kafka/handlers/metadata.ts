@@ -29,7 +29,7 @@ function describeTopic(broker: Broker, topic: Topic, includeOperations: boolean)
     errorCode: ErrorCode.none,
     name: topic.name,
     topicId: topic.id,
-    isInternal: false,
+    isInternal: broker.isInternalTopic(topic.name),
     partitions: topic.partitions.map((partition) => ({ partitionIndex: partition.index, ...partitionReplicas(broker, partition) })),
     topicAuthorizedOperations: authorizedOperations('topic', includeOperations),
   };

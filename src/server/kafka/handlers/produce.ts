@@ -37,18 +37,6 @@ function failed(errorCode: number, errorMessage: string): PartitionProduceResult
   return { errorCode, errorMessage, baseOffset: null, logAppendTimeMs: -1n, logStartOffset: null };
 }
 
-/**
- * min.insync.replicas for acks=all: the in-sync replicas the partition lacks (0 when it has enough).
- * As in Kafka, the setting is capped at the partition's replica count, so a partition with one
- * replica (every partition of a single broker) always has enough.
- */
-function missingInSyncReplicas(partition: Partition): number {
-  const replication = partition.replication;
-  if (replication === null) return 0;
-  const required = Math.min(partition.topic.effective.minInsyncReplicas, replication.replicaCount);
-  return Math.max(required - replication.inSyncReplicaCount, 0);
-}
-
 function notEnoughReplicas(partition: Partition, errorCode: number): PartitionProduceResult {
   const replication = partition.replication;
   const inSync = replication?.inSyncReplicaCount ?? 1;
@@ -69,7 +57,7 @@ async function awaitReplicas(partition: Partition, replication: PartitionReplica
     if (partition.replication !== replication) return failed(ErrorCode.notLeaderOrFollower, 'leadership of the partition moved before every in-sync replica held the batch');
     return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
   }
-  if (missingInSyncReplicas(partition) > 0) return notEnoughReplicas(partition, ErrorCode.notEnoughReplicasAfterAppend);
+  if (partition.missingInSyncReplicas > 0) return notEnoughReplicas(partition, ErrorCode.notEnoughReplicasAfterAppend);
   return result;
 }
 
@@ -123,9 +111,12 @@ export const produceHandler = defineHandler({
               const partition: Partition | undefined = target.partitions[partitionData.index];
               if (partition === undefined) {
                 result = failed(ErrorCode.unknownTopicOrPartition, `topic '${target.name}' has no partition ${partitionData.index}`);
+              } else if (context.broker.isInternalTopic(target.name)) {
+                // Only the group coordinators write there (as Kafka, which refuses clients the same way).
+                result = failed(ErrorCode.invalidTopicException, `cannot produce to the internal topic '${target.name}'`);
               } else if (partition.unavailableError !== ErrorCode.none) {
                 result = failed(partition.unavailableError, `partition ${partition.index} of '${target.name}' is not open yet (${partition.state}); retry`);
-              } else if (acks === -1 && missingInSyncReplicas(partition) > 0) {
+              } else if (acks === -1 && partition.missingInSyncReplicas > 0) {
                 // Checked first, as Kafka does before its append: nothing is written that acks=all could not cover.
                 result = notEnoughReplicas(partition, ErrorCode.notEnoughReplicas);
               } else {
