@@ -26,7 +26,7 @@
  * Every partition's answer carries the leader's log start offset. Once the fetched batches are
  * durable here, a follower whose log starts below it moves its own log start up (as DeleteRecords
  * does locally: persisted, whole segments below it deleted), never past its own durable end, so
- * records the leader deleted (DeleteRecords, retention, the group log's cleanup) go here too.
+ * records the leader deleted (DeleteRecords, retention) go here too.
  */
 import { apis } from '../client/apis.js';
 import { Connection } from '../client/connection.js';
