@@ -6,6 +6,8 @@
 import type { RunningBroker } from '../brokers/broker.js';
 import { Admin } from '../../src/client/admin.js';
 import { KafkaClient } from '../../src/client/client.js';
+import { KafkaProtocolError } from '../../src/client/errors.js';
+import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { Consumer as FetchConsumer } from '../../src/client/consumer.js';
 import type { TopicPartitionOffset } from '../../src/client/consumer.js';
 import { GroupMember } from '../../src/client/group.js';
@@ -154,8 +156,12 @@ export async function ospreyClientDriver(broker: RunningBroker, options: OspreyC
 async function waitUntilInSync(client: KafkaClient, topic: string, replicationFactor: number): Promise<void> {
   const deadline = Date.now() + inSyncWaitMs;
   for (;;) {
-    const metadata = await client.topicMetadata(topic, { refresh: true });
-    if (metadata.partitions.length > 0 && metadata.partitions.every((partition) => partition.isr.length >= replicationFactor)) return;
+    // The broker asked may not have followed the creation yet (each applies it from its etcd watch).
+    const metadata = await client.topicMetadata(topic, { refresh: true }).catch((error: unknown) => {
+      if (error instanceof KafkaProtocolError && error.code === ErrorCode.unknownTopicOrPartition) return null;
+      throw error;
+    });
+    if (metadata !== null && metadata.partitions.length > 0 && metadata.partitions.every((partition) => partition.isr.length >= replicationFactor)) return;
     if (Date.now() > deadline) throw new Error(`topic ${topic}: not every replica in sync within ${inSyncWaitMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
