@@ -34,7 +34,8 @@ test('a stale controller epoch writes nothing; the current controller moves lead
     const before: PartitionRecord = { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2], partitionEpoch: 0 };
     assert.ok((await store.transaction([{ key, modRevision: 0n }], [{ type: 'put', key, value: encodePartition(before) }])).succeeded);
 
-    // Broker 1 is gone. A controller holding an older epoch tries to act on it.
+    // Broker 1 is gone. A controller holding an older epoch tries to act on it. (Live brokers are
+    // given with their registration's createRevision: 1, older than the partition key.)
     const stale = new PartitionLeadership({ store, epoch: epoch - 1n, liveBrokers: () => new Map([[2, 1n]]), logger, retryDelayMs: 50 });
     stale.brokersChanged();
     await waitUntil(() => lines.some((line) => /the controller key is no longer ours; writing no more/.test(line)), 'the stale controller to give up', 10_000, () => lines.join('\n'));
