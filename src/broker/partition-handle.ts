@@ -220,8 +220,9 @@ export class PartitionHandle implements TimestampSource {
     return logStartOffset;
   }
 
+  /** Retention (PartitionLog.enforceRetention), never past the high watermark: in a cluster, what every in-sync replica holds. */
   async enforceRetention(): Promise<RetentionOutcome> {
-    const deletedBytes = await this.log.enforceRetention();
+    const deletedBytes = await this.log.enforceRetention(this.highWatermark);
     if (deletedBytes > 0) await this.logStartMoved();
     return { deletedBytes, producersForgotten: deletedBytes > 0 ? this.producers.logStartAdvanced() : 0 };
   }

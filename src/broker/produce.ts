@@ -13,6 +13,11 @@
  * only case where records are walked: a batch with a record without a key is refused whole,
  * INVALID_RECORD with one record error per keyless record (KIP-467), since the log cleaner keeps
  * records by key (compacted-topic-keys.ts).
+ *
+ * Every other batch is appended synchronously, in the term of leadership the handler saw. A batch
+ * that goes through the queue of produceInOrder is appended after awaits: it is appended only if
+ * this broker still leads the partition in the leader epoch it was accepted in, else answered
+ * NOT_LEADER_OR_FOLLOWER with nothing appended (leadershipMoved).
  */
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import {
@@ -42,6 +47,7 @@ import { recompressBatch } from './recompress.js';
 import { timestampBoundsProblem } from './timestamp-bounds.js';
 import { DecompressionError, decompressRecords } from '../protocol/kafka/compression.js';
 import { keylessRecordsRefusal } from './compacted-topic-keys.js';
+import { waitWhileDeferredAppendIsHeld } from './test-hooks.js';
 
 export interface PartitionProduceResult {
   errorCode: number;
@@ -123,6 +129,9 @@ export function produceInOrder(broker: Broker, partition: Partition, records: Bu
   const inflating = compacted && codec !== 0;
   const queued = queuedAppends.get(partition);
   if (!converting && !inflating && queued === undefined) return appendBatch(broker, partition, records, acks);
+  // The epoch the batch was accepted in (the handler checked this broker leads): a deferred append
+  // happens only in that same term of leadership (leadershipMoved below).
+  const acceptedLeaderEpoch = partition.leaderEpoch;
   let answer: Promise<PartitionProduceResult> = Promise.resolve(rejected(ErrorCode.unknownServerError, 'not appended'));
   const step = (queued ?? Promise.resolve()).then(async () => {
     let batch = records;
@@ -156,7 +165,15 @@ export function produceInOrder(broker: Broker, partition: Partition, records: Bu
         return;
       }
     }
-    // The append itself happens synchronously inside appendBatch; only its durability is awaited later.
+    await waitWhileDeferredAppendIsHeld(broker.logger, partition.topic.name, partition.index);
+    // Leadership may have moved while the batch waited: nothing goes into a deposed leader's log.
+    const moved = leadershipMoved(partition, acceptedLeaderEpoch);
+    if (moved !== null) {
+      answer = Promise.resolve(moved);
+      return;
+    }
+    // The append itself happens synchronously inside appendBatch (no await since the check above),
+    // stamped with the accepted epoch; only its durability is awaited later.
     answer = appendBatch(broker, partition, batch, acks);
   });
   // The queue goes on whatever this step did; the caller sees its failure.
@@ -169,6 +186,18 @@ export function produceInOrder(broker: Broker, partition: Partition, records: Bu
     if (queuedAppends.get(partition) === settled) queuedAppends.delete(partition);
   });
   return step.then(() => answer);
+}
+
+/**
+ * NOT_LEADER_OR_FOLLOWER for a batch appended after an await (produceInOrder's queue) when this
+ * broker no longer leads the partition in the epoch the batch was accepted in: etcd named another
+ * leader meanwhile (or this broker again, in a later epoch, after another broker's term), so
+ * appending would put a record the new leader never sees into this log, perhaps acknowledged.
+ * Null when the term is the same one.
+ */
+function leadershipMoved(partition: Partition, acceptedLeaderEpoch: number): PartitionProduceResult | null {
+  if (partition.ledHere && partition.leaderEpoch === acceptedLeaderEpoch) return null;
+  return rejected(ErrorCode.notLeaderOrFollower, `leadership of the partition moved (it was accepted in leader epoch ${acceptedLeaderEpoch}) before the batch could be appended: nothing was appended; retry`);
 }
 
 /**

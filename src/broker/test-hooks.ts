@@ -11,6 +11,11 @@
  *                                      cleaned segment files written and fsynced, before it swaps
  *                                      them in, so a test can kill the broker in the middle of
  *                                      cleaning; removing the file lets the swap proceed.
+ *   OSPREY_TEST_HOLD_DEFERRED_APPEND=<file>
+ *                                      while <file> exists, a produced batch appended after an await
+ *                                      (recompressed, or queued behind one: broker/produce.ts) waits
+ *                                      just before its leadership check and append, so a test can
+ *                                      move leadership meanwhile; removing the file lets it proceed.
  */
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,4 +38,13 @@ export async function waitWhileCleanerSwapIsHeld(shouldStop: () => boolean, logg
   if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
   logger.warn('test hook: cleaned segments written; their swap is held while the file exists', { file: holdFile });
   while (existsSync(holdFile) && !shouldStop()) await sleep(holdPollMs);
+}
+
+export const holdDeferredAppendVariable = 'OSPREY_TEST_HOLD_DEFERRED_APPEND';
+
+export async function waitWhileDeferredAppendIsHeld(logger: Logger, topic: string, partition: number): Promise<void> {
+  const holdFile = process.env[holdDeferredAppendVariable];
+  if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
+  logger.warn('test hook: a deferred produce append is held while the file exists', { topic, partition, file: holdFile });
+  while (existsSync(holdFile)) await sleep(holdPollMs);
 }

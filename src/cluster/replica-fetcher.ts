@@ -22,6 +22,11 @@
  * A Fetch answered OFFSET_OUT_OF_RANGE means the two logs no longer overlap at the fetch offset:
  * when the leader's log starts past this whole log (retention or DeleteRecords there), the follower
  * empties its log and starts again at the leader's log start; otherwise it compares epochs again.
+ *
+ * Every partition's answer carries the leader's log start offset. Once the fetched batches are
+ * durable here, a follower whose log starts below it moves its own log start up (as DeleteRecords
+ * does locally: persisted, whole segments below it deleted), never past its own durable end, so
+ * records the leader deleted (DeleteRecords, retention) go here too.
  */
 import { apis } from '../client/apis.js';
 import { Connection } from '../client/connection.js';
@@ -185,6 +190,7 @@ export class ReplicaFetcher {
     if (response.errorCode !== ErrorCode.none) throw new Error(`Fetch answered error ${response.errorCode}`);
     const durable: Promise<void>[] = [];
     const outOfRange: { partition: Partition; leaderEpoch: number; fetchOffset: Offset }[] = [];
+    const leaderLogStarts: { partition: Partition; leaderEpoch: number; leaderLogStartOffset: Offset }[] = [];
     let retriableErrors = 0;
     for (const topic of response.responses) {
       const list = byTopic.get(topic.topic) ?? [];
@@ -202,6 +208,9 @@ export class ReplicaFetcher {
         }
         this.outOfRange.delete(partition);
         if (answer.highWatermark >= 0n) this.context.learnedHighWatermark(partition, asOffset(Number(answer.highWatermark)));
+        if (partition.isOpen && answer.logStartOffset > BigInt(partition.handle.logStartOffset)) {
+          leaderLogStarts.push({ partition, leaderEpoch: entry.leaderEpoch, leaderLogStartOffset: asOffset(Number(answer.logStartOffset)) });
+        }
         if (answer.records !== null && answer.records.length > 0 && partition.isOpen && this.partitions.get(partition) === entry.leaderEpoch) {
           const appended = this.appendBatches(partition, answer.records, entry.fetchOffset);
           if (appended !== null) durable.push(appended);
@@ -209,6 +218,7 @@ export class ReplicaFetcher {
       }
     }
     await Promise.all(durable);
+    for (const entry of leaderLogStarts) await this.followLogStart(entry.partition, entry.leaderEpoch, entry.leaderLogStartOffset);
     for (const entry of outOfRange) await this.recoverOutOfRange(connection, entry.partition, entry.leaderEpoch, entry.fetchOffset);
     if (outOfRange.length > 0) retriableErrors++;
     // Leadership is moving (NOT_LEADER_OR_FOLLOWER, a fenced epoch): wait a moment for etcd's news.
@@ -335,6 +345,29 @@ export class ReplicaFetcher {
     if (!this.outOfRange.has(partition)) this.context.logger.warn('the leader refused the fetch offset as out of range; comparing leader epochs again', fields);
     this.outOfRange.add(partition);
     this.unverified.add(partition);
+  }
+
+  /**
+   * The leader's log starts at `leaderLogStartOffset`: this log's start moves up to it, or to this
+   * log's durable end if that is lower (the rest follows at a later fetch, once the batches are
+   * here). A failure is logged and tried again at the next answer (the log start only grows).
+   */
+  private async followLogStart(partition: Partition, leaderEpoch: number, leaderLogStartOffset: Offset): Promise<void> {
+    if (this.partitions.get(partition) !== leaderEpoch || !partition.isOpen || partition.ledHere) return;
+    const handle = partition.handle;
+    const target = leaderLogStartOffset < handle.localHighWatermark ? leaderLogStartOffset : handle.localHighWatermark;
+    if (target <= handle.logStartOffset) return;
+    try {
+      await handle.deleteRecordsBefore(target);
+    } catch (error) {
+      this.context.logger.warn('moving the replica log start to the leader\'s failed', {
+        topic: partition.topic.name,
+        partition: partition.index,
+        leader: this.leaderId,
+        leaderLogStartOffset,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   /** Appends the whole batches of a response; resolves once they are durable (null: nothing appended). */

@@ -19,6 +19,7 @@ const variablesOfOtherCommands: ReadonlySet<string> = new Set([
   // Test hooks read by src/broker/test-hooks.ts, not settings.
   'OSPREY_TEST_HOLD_RECOVERY',
   'OSPREY_TEST_HOLD_CLEANER_SWAP',
+  'OSPREY_TEST_HOLD_DEFERRED_APPEND',
 ]);
 
 /** The settings the environment sets; `warnings` collects the OSPREY_* variables that are not ours. */

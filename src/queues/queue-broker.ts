@@ -643,6 +643,8 @@ export class QueueBroker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // First, before any store closes: no queue's turn (expiry, dead-lettering, drop-head) runs any more.
+    for (const host of this.virtualHosts.values()) for (const queue of host.queues.values()) queue.stop();
     await this.chain.catch(() => undefined);
     // Delayed stores first: a message being routed reaches its queues before they close.
     const delayedStores = [...this.virtualHosts.values()].flatMap((host) => [...host.exchanges.values()].flatMap((exchange) => (exchange.delayedMessages === null ? [] : [exchange.delayedMessages])));

@@ -67,6 +67,8 @@ export class Queue {
   /** An auto-delete queue goes once it has had a consumer and has none left. */
   private hadConsumer = false;
   deleted = false;
+  /** The broker is shutting down (stop()): no more turns or timers, while the stores close. */
+  private stopped = false;
   /** What its arguments and policy ask of it (queue-options.ts); applyOptions changes it. */
   private currentOptions: QueueOptions;
   private events: QueueEvents | null = null;
@@ -262,12 +264,12 @@ export class Queue {
 
   /** Called when there may be work: a publish, an ack, qos, flow, a drained socket, a timer. */
   scheduleDispatch(): void {
-    if (this.turnScheduled || this.deleted) return;
+    if (this.turnScheduled || this.deleted || this.stopped) return;
     if (this.consumers.length === 0 && !this.needsUpkeep()) return;
     this.turnScheduled = true;
     setImmediate(() => {
       this.turnScheduled = false;
-      if (this.deleted) return;
+      if (this.deleted || this.stopped) return;
       const nowMs = Date.now();
       this.dispatch(nowMs);
       this.expireHead(nowMs);
@@ -352,6 +354,7 @@ export class Queue {
   }
 
   private armExpiryTimer(atMs: number, nowMs: number): void {
+    if (this.stopped) return;
     if (this.expiryTimer !== null && this.expiryTimerAtMs <= atMs) return;
     this.clearExpiryTimer();
     this.expiryTimerAtMs = atMs;
@@ -396,7 +399,7 @@ export class Queue {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const expiresMs = this.currentOptions.expiresMs;
-    if (expiresMs === null || this.deleted || this.events === null || this.consumers.length > 0) return;
+    if (expiresMs === null || this.deleted || this.stopped || this.events === null || this.consumers.length > 0) return;
     const dueInMs = this.lastUsedAtMs + expiresMs - Date.now();
     this.idleTimer = setTimeout(
       () => {
@@ -408,6 +411,18 @@ export class Queue {
       Math.max(0, Math.min(dueInMs, 2 ** 31 - 1)),
     );
     this.idleTimer.unref();
+  }
+
+  /**
+   * The broker is shutting down: no turn runs any more (no dispatch, expiry or length limit, which
+   * would dead-letter into queues whose stores are closing) and the timers stop. Messages may still
+   * be appended (a delayed message falling due) until the store closes.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.clearExpiryTimer();
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   /** The queue is gone: its timers stop. */

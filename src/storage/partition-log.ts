@@ -984,9 +984,11 @@ export class PartitionLog {
   /**
    * Rolls the active segment when older than segment.ms, then deletes the oldest sealed segments
    * that are below logStartOffset, older than retention.ms (by their largest timestamp), or beyond
-   * retention.bytes. The active segment is never deleted. Returns the bytes deleted.
+   * retention.bytes. The active segment is never deleted, nor a segment reaching past `limitOffset`
+   * (the high watermark by default; a cluster's leader passes the replicated one, so retention never
+   * drops what not every in-sync replica holds). Returns the bytes deleted.
    */
-  enforceRetention(): Promise<number> {
+  enforceRetention(limitOffset: Offset = this.highWatermark): Promise<number> {
     return this.serialized(async () => {
       if (this.closed) return 0;
       const now = this.clock.nowMs();
@@ -997,12 +999,12 @@ export class PartitionLog {
       let deleted = await this.deletePrefix((segment) => segment.nextOffset <= this.startOffset);
       const { retentionMs, retentionBytes } = this.options;
       if (retentionMs >= 0) {
-        deleted += await this.deletePrefix((segment) => now - newestTimestampOf(segment) > retentionMs);
+        deleted += await this.deletePrefix((segment) => segment.nextOffset <= limitOffset && now - newestTimestampOf(segment) > retentionMs);
       }
       if (retentionBytes >= 0) {
         let excess = this.sizeBytes - retentionBytes;
         deleted += await this.deletePrefix((segment) => {
-          if (excess - segment.sizeBytes < 0) return false;
+          if (segment.nextOffset > limitOffset || excess - segment.sizeBytes < 0) return false;
           excess -= segment.sizeBytes;
           return true;
         });

@@ -94,12 +94,13 @@ export class TestCluster {
    * CreateTopics through broker `throughNodeId` with these replicas per partition (first: the
    * preferred leader). Asked again while that broker has not yet seen every named broker register
    * (INVALID_REPLICA_ASSIGNMENT: a broker started, or registered again, a moment ago); any other
-   * error fails.
+   * error fails. `configs`: the topic's settings (compression.type…), none by default.
    */
-  async createTopic(topic: string, assignments: readonly (readonly number[])[], throughNodeId = assignments[0]![0]!): Promise<void> {
+  async createTopic(topic: string, assignments: readonly (readonly number[])[], throughNodeId = assignments[0]![0]!, configs: Readonly<Record<string, string>> = {}): Promise<void> {
     let result: { errorCode: number; errorMessage: string | null } | undefined;
+    const configEntries = Object.entries(configs).map(([name, value]) => ({ name, value }));
     const request = {
-      topics: [{ name: topic, numPartitions: -1, replicationFactor: -1, assignments: assignments.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds: [...brokerIds] })), configs: [] }],
+      topics: [{ name: topic, numPartitions: -1, replicationFactor: -1, assignments: assignments.map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds: [...brokerIds] })), configs: configEntries }],
       timeoutMs: 10_000,
       validateOnly: false,
     };

@@ -273,6 +273,27 @@ test('retention by bytes deletes the oldest sealed segments, never the active on
   });
 });
 
+test('retention never deletes a segment reaching past the limit it is given (a cluster leader\'s high watermark)', async () => {
+  await withTempDirectory(async (directory) => {
+    const clock = new ManualClock(1_000_000);
+    const options = logOptions({ segmentBytes: 1_000, retentionBytes: 0, retentionMs: 1 });
+    const log = await PartitionLog.open(directory, options, clock);
+    await appendAll(log, Array.from({ length: 40 }, () => simpleBatch(2, { valueBytes: 60, timestamp: 1_000 })));
+    assert.ok(log.segmentCount > 4);
+    // Every sealed segment is past retention by both size and time; only those wholly below 20 may go.
+    await log.enforceRetention(asOffset(20));
+    assert.ok(log.logStartOffset > 0 && log.logStartOffset <= 20, `log start ${log.logStartOffset}`);
+    const kept = log.segmentCount;
+    assert.ok(kept > 1);
+    await log.enforceRetention(asOffset(20));
+    assert.equal(log.segmentCount, kept, 'nothing more below the same limit');
+    await log.enforceRetention();
+    assert.equal(log.segmentCount, 1, 'without a limit below the high watermark, every sealed segment goes');
+    log.invariants();
+    await log.close();
+  });
+});
+
 test('retention by time and segment.ms roll follow the injected clock', async () => {
   await withTempDirectory(async (directory) => {
     const clock = new ManualClock(1_000_000);

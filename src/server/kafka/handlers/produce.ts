@@ -7,7 +7,10 @@
  * once the batch is durable (group-commit fsync by default); acks 0 gets no response at all. Topics
  * are auto-created when enabled. Idempotent producers: a retried batch gets its original offset and
  * is not written twice; a sequence gap gets OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch
- * INVALID_PRODUCER_EPOCH (broker/idempotence/producer-state.ts). Check and append happen without yielding.
+ * INVALID_PRODUCER_EPOCH (broker/idempotence/producer-state.ts). Check and append happen without yielding,
+ * but for batches recompressed or key-checked first (broker/produce.ts, produceInOrder): those are
+ * appended only while this broker still leads in the epoch they were accepted in, else answered
+ * NOT_LEADER_OR_FOLLOWER with nothing appended.
  * A partition still being recovered at start-up answers NOT_LEADER_OR_FOLLOWER (retriable); a
  * compressed batch declaring more than limits.maxDecompressedBytes, MESSAGE_TOO_LARGE. A topic whose
  * compression.type is a codec stores every batch in it: others are recompressed on the way in.
