@@ -357,7 +357,7 @@ const keys: readonly TopicConfigKey[] = [
   {
     name: 'unclean.leader.election.enable',
     type: ConfigType.boolean,
-    documentation: `whether a replica out of sync may become leader. ${noEffect} (one broker leads every partition)`,
+    documentation: 'whether a replica out of sync may become leader when no in-sync replica is live: in a cluster the controller then elects one (logged as a warning), trading acknowledged records for availability; a single broker leads every partition, so it has no effect there',
     brokerName: 'unclean.leader.election.enable',
     defaultValue: fixed('false'),
     validate: booleanValue,
@@ -365,7 +365,7 @@ const keys: readonly TopicConfigKey[] = [
   {
     name: 'leader.replication.throttled.replicas',
     type: ConfigType.list,
-    documentation: `replicas whose replication is throttled on the leader side ('*' or partition:broker pairs). ${noEffect} (no replication)`,
+    documentation: `replicas whose replication is throttled on the leader side ('*' or partition:broker pairs). ${noEffect} (replication is not throttled yet)`,
     brokerName: null,
     defaultValue: fixed(''),
     validate: throttledReplicaList,
@@ -373,7 +373,7 @@ const keys: readonly TopicConfigKey[] = [
   {
     name: 'follower.replication.throttled.replicas',
     type: ConfigType.list,
-    documentation: `replicas whose replication is throttled on the follower side ('*' or partition:broker pairs). ${noEffect} (no replication)`,
+    documentation: `replicas whose replication is throttled on the follower side ('*' or partition:broker pairs). ${noEffect} (replication is not throttled yet)`,
     brokerName: null,
     defaultValue: fixed(''),
     validate: throttledReplicaList,

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { decodeTopic, partitionsPrefix, topicKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
+import { decodeTopic, encodePartition, partitionKey, partitionsPrefix, topicKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
@@ -442,5 +442,22 @@ describe('a three-broker cluster: the controller moves partition leadership', ()
       await reader.close();
     }
     assert.deepEqual((await cluster.store.rangeByPrefix(partitionsPrefix)).entries.length, 3);
+  });
+
+  test('a partition etcd still says is led by a broker that is no longer live (before the controller moves it) is answered LEADER_NOT_AVAILABLE with leader -1, never a leader the broker list leaves out', async () => {
+    await cluster.createTopic('stranded', [[1, 2, 3]]);
+    await cluster.waitForPartition('stranded', 0, (state) => state.isr.length === 3, 'stranded/0: the ISR to grow');
+    await cluster.broker(3).kill9();
+    const moved = await cluster.waitForPartition('stranded', 0, (state) => !state.isr.includes(3), 'stranded/0: broker 3 to leave the ISR');
+    // The state of the moment between a leader's registration lapsing and the controller's pass
+    // (which a partition write does not start): etcd names broker 3 leader, broker 3 is not live.
+    const key = partitionKey('stranded', 0);
+    const entry = await cluster.store.get(key);
+    assert.ok(entry);
+    const stale = { ...moved, leader: 3, leaderEpoch: moved.leaderEpoch + 1, isr: [3], partitionEpoch: moved.partitionEpoch + 1 };
+    assert.ok((await cluster.store.transaction([{ key, modRevision: entry.modRevision }], [{ type: 'put', key, value: encodePartition(stale) }])).succeeded);
+    const view = await agreedTopic(cluster, 'stranded', (topic) => topic.partitions[0]?.leaderEpoch === stale.leaderEpoch, [1, 2]);
+    assert.deepEqual(view.partitions[0], { partition: 0, errorCode: ErrorCode.leaderNotAvailable, leader: -1, leaderEpoch: stale.leaderEpoch, replicas: [1, 2, 3], isr: [3], offline: [3] });
+    assert.deepEqual((await metadataOf(cluster.broker(1), 'stranded')).brokers.map(([nodeId]) => nodeId), [1, 2]);
   });
 });
