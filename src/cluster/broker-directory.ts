@@ -44,6 +44,11 @@ export class BrokerDirectory {
     return new Map([...this.brokers].map(([nodeId, entry]) => [nodeId, entry.registration]));
   }
 
+  /** The registration of each broker known now, by node id: its key's createRevision (a new one per registration). */
+  registrationRevisions(): ReadonlyMap<number, bigint> {
+    return new Map([...this.brokers].map(([nodeId, entry]) => [nodeId, entry.createRevision]));
+  }
+
   /** Stops reporting at once; the watch is cancelled in the background (etcd may be out of reach). */
   async stop(): Promise<void> {
     this.stopped = true;

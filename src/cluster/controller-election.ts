@@ -126,7 +126,7 @@ export class ControllerElection {
 
   private async serveAsController(epoch: bigint, watchFromRevision: bigint = epoch + 1n): Promise<void> {
     const { store, nodeId, logger } = this.options;
-    const leadership = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set(directory.snapshot().keys()), logger, retryDelayMs: this.options.retryDelayMs });
+    const leadership = new PartitionLeadership({ store, epoch, liveBrokers: () => directory.registrationRevisions(), logger, retryDelayMs: this.options.retryDelayMs });
     this.currentState = { role: 'controller', epoch, leadership };
     this.lastReportedControllerEpoch = epoch;
     logger.info('elected controller', { nodeId, epoch });

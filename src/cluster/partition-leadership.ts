@@ -14,6 +14,19 @@
  * write is followed by a fresh pass (or by stopping, when the controller key is no longer ours).
  * Passes run one at a time; changes arriving during a pass ask for one more.
  *
+ * A broker that registered again (a known node id with a new registration: it restarted, perhaps on
+ * an empty disk, or lost its lease) is handled as if it had left and joined: it leaves every ISR it
+ * is in and leadership moves off it, on the same conditions, until its leader adds it back once it
+ * caught up (leader-replicas.ts). Two signs tell that an ISR member registered again since it was
+ * counted in sync, so a re-registration between two passes is not missed:
+ *
+ *   its registration's createRevision  >  the partition key's modRevision   (the ISR is older than it)
+ *   its registration's createRevision  !=  the one the last completed pass acted on   (it came back
+ *                                          since, whatever was written meanwhile)
+ *
+ * The first holds across controllers (etcd keeps both revisions); the second is kept in memory, for
+ * the life of this controller.
+ *
  * Reassignments (partition-state.ts): the controller watches the partition keys from its first
  * pass on, and a change of a partition with a reassignment under way (its new replicas joining the
  * ISR) asks for a pass, which ends the reassignment once every target replica is in sync, with the
@@ -36,8 +49,8 @@ export interface PartitionLeadershipOptions {
   readonly store: ClusterStore;
   /** The controller epoch: the controller key's createRevision (also its modRevision: it is written once). */
   readonly epoch: bigint;
-  /** The brokers live now, as the controller's broker directory sees them. */
-  readonly liveBrokers: () => ReadonlySet<number>;
+  /** The brokers live now, as the controller's broker directory sees them: each one's registration createRevision, by node id. */
+  readonly liveBrokers: () => ReadonlyMap<number, bigint>;
   readonly logger: Logger;
   /** Pause before another pass after a failed write or request. */
   readonly retryDelayMs: number;
@@ -52,6 +65,8 @@ export class PartitionLeadership {
   private stopped = false;
   /** The watch of the partition keys (null before the first pass, or after it failed: the next pass starts one). */
   private partitionWatch: Promise<Watch> | null = null;
+  /** Each broker's registration (createRevision) as the last completed pass saw it, by node id. */
+  private readonly registrationsActedOn = new Map<number, bigint>();
 
   constructor(private readonly options: PartitionLeadershipOptions) {}
 
@@ -89,7 +104,8 @@ export class PartitionLeadership {
       }
     }
     const asked = partitions ?? [...entries.keys()].map((key) => partitionOfKey(key)).filter((named) => named !== null).map(({ topic, index }) => ({ topic, partition: index }));
-    const live = this.options.liveBrokers();
+    const registrations = this.options.liveBrokers();
+    const registeredAgain = this.registeredAgain(registrations);
     const results: ElectionResult[] = [];
     for (const { topic, partition } of asked) {
       const key = partitionKey(topic, partition);
@@ -103,7 +119,7 @@ export class PartitionLeadership {
           outcome = 'unknown partition';
           break;
         }
-        const decision = electForRequest(state, live, type);
+        const decision = electForRequest(state, eligibleBrokers(registrations, staleMembers(state, entry.modRevision, registrations, registeredAgain)), type);
         if ('refused' in decision) {
           outcome = decision.refused;
           break;
@@ -211,15 +227,18 @@ export class PartitionLeadership {
       if (name !== null && !(record instanceof Error) && record.configs.get('unclean.leader.election.enable') === 'true') uncleanTopics.add(name);
     }
     // Read after the ranges: the set the decisions are made against is at least as new as they are.
-    const live = this.options.liveBrokers();
+    const registrations = this.options.liveBrokers();
+    const registeredAgain = this.registeredAgain(registrations);
     let outcome: 'done' | 'again' = 'done';
     for (const entry of partitions.entries) {
       if (this.stopped) break;
       const partition = partitionOfKey(entry.key);
       const state = decodePartition(entry.value);
       if (partition === null || state instanceof Error) continue; // the metadata cache warns of these
+      const stale = staleMembers(state, entry.modRevision, registrations, registeredAgain);
+      const live = eligibleBrokers(registrations, stale);
       // Leadership first; a reassignment ends in a later pass, once the partition is led.
-      const elected = electLeader(state, live, uncleanTopics.has(partition.topic));
+      const elected = withoutStale(electLeader(state, live, uncleanTopics.has(partition.topic)), stale);
       const next = elected ?? completeReassignment(state, live);
       if (next === null) continue;
       const written = await this.write(entry, next);
@@ -233,11 +252,55 @@ export class PartitionLeadership {
         continue;
       }
       const fields = { topic: partition.topic, partition: partition.index, leaderEpoch: next.leaderEpoch, isr: next.isr.join(','), previousLeader: state.leader };
-      if (next.leader === state.leader) logger.info('followers whose broker is gone left the ISR', { ...fields, leader: next.leader });
+      if (next.leader === state.leader) logger.info('followers whose broker is gone or registered again left the ISR', { ...fields, leader: next.leader });
       else if (next.leader === noLeader) logger.warn('partition offline: no in-sync replica is live', fields);
       else if (!state.isr.includes(next.leader)) logger.warn('unclean leader election: a replica out of sync leads the partition; records may be lost', { ...fields, leader: next.leader });
       else logger.info('partition leader elected', { ...fields, leader: next.leader });
     }
+    // Only a pass that wrote every change settles a re-registration: after a failed one, the next
+    // pass takes the broker out of the ISRs again (at worst out of one its leader re-added meanwhile).
+    if (outcome === 'done' && !this.stopped) {
+      for (const [nodeId, revision] of registrations) this.registrationsActedOn.set(nodeId, revision);
+    }
     return outcome;
   }
+
+  /** Live brokers whose registration differs from the one the last completed pass acted on. */
+  private registeredAgain(registrations: ReadonlyMap<number, bigint>): ReadonlySet<number> {
+    const again = new Set<number>();
+    for (const [nodeId, revision] of registrations) {
+      const actedOn = this.registrationsActedOn.get(nodeId);
+      if (actedOn !== undefined && actedOn !== revision) again.add(nodeId);
+    }
+    return again;
+  }
+}
+
+/**
+ * The ISR members of a led partition that registered again since they were counted in sync (see the
+ * file header): the decisions treat them as gone. None when every member did: nothing known holds
+ * more, as when an offline partition is led again by its last ISR. None either for an offline
+ * partition, whose kept ISR is the only set of candidates.
+ */
+function staleMembers(state: PartitionRecord, partitionRevision: bigint, registrations: ReadonlyMap<number, bigint>, registeredAgain: ReadonlySet<number>): number[] {
+  if (state.leader === noLeader) return [];
+  const stale = state.isr.filter((nodeId) => {
+    const revision = registrations.get(nodeId);
+    return revision !== undefined && (revision > partitionRevision || registeredAgain.has(nodeId));
+  });
+  return stale.length === state.isr.length ? [] : stale;
+}
+
+/** The brokers counted live for one partition: the live ones but its stale ISR members. */
+function eligibleBrokers(registrations: ReadonlyMap<number, bigint>, stale: readonly number[]): ReadonlySet<number> {
+  return new Set([...registrations.keys()].filter((nodeId) => !stale.includes(nodeId)));
+}
+
+/**
+ * The state to write when a partition's stale members are treated as gone: as electLeader decided,
+ * except that a partition going offline keeps its ISR without them (the others hold more).
+ */
+function withoutStale(next: PartitionRecord | null, stale: readonly number[]): PartitionRecord | null {
+  if (next === null || next.leader !== noLeader || stale.length === 0) return next;
+  return { ...next, isr: next.isr.filter((nodeId) => !stale.includes(nodeId)) };
 }

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
-import { decodeProducerIdBlock, producerIdBlockKey } from '../../src/cluster/keys.js';
+import { brokerKey, decodePartition, decodeProducerIdBlock, partitionKey, producerIdBlockKey } from '../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
@@ -309,6 +309,84 @@ test('a broker restarted with an empty data directory fetches its partitions aga
     await cluster.broker(2).stop();
     for (const partition of [0, 1]) await cluster.waitForPartition(topic, partition, (state) => state.leader === 3, `${topic}/${partition}: broker 3 to lead`);
     for (const partition of [0, 1]) assert.deepEqual(await readValues(emptied, topic, partition), expected[partition], `${topic}/${partition} as broker 3 holds it`);
+  } finally {
+    await cluster.stop();
+  }
+});
+
+test('a follower restarted at once on an empty data directory, registered again before the controller acted on its leaving, leaves the ISR before it counts, rejoins once caught up, and never leads before that', async () => {
+  // Leases of 6 s, so the controller can be paused across the victim's lapse and return without
+  // losing its own (paused at most about 3.2 s; it renews every 2 s).
+  const leaseTtlSeconds = 6;
+  const cluster = await startTestCluster({ leaseTtlSeconds });
+  const topic = 'refenced';
+  try {
+    const controller = await cluster.controller();
+    assert.ok(controller !== null);
+    // The victim is a follower that is not the controller; the leader is one of the other two.
+    const victim = controller.nodeId === 3 ? 2 : 3;
+    const [leader, other] = [1, 2, 3].filter((nodeId) => nodeId !== victim) as [number, number];
+    await createReplicated(cluster, topic, [[leader, other, victim]]);
+    const expected: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      const values = [`r${round}-a`, `r${round}-b`];
+      assert.equal((await produceTo(cluster.broker(leader), topic, 0, -1, batchOf(values))).errorCode, ErrorCode.none);
+      expected.push(...values);
+    }
+    const formerRegistration = await cluster.store.get(brokerKey(victim));
+    assert.ok(formerRegistration !== null);
+
+    // The victim loses its disk and is started again at once under the same node id: it registers
+    // as soon as its old lease lapses. The controller is paused across that moment, so that it sees
+    // the leaving and the new registration only together (as when a pass is slow or a controller
+    // is being elected).
+    const killedAtMs = Date.now();
+    await cluster.broker(victim).kill9();
+    const restarting = cluster.startBroker(victim);
+    await sleep(Math.max(0, leaseTtlSeconds * 1000 * (2 / 3) - 300 - (Date.now() - killedAtMs)));
+    let registeredAt = formerRegistration.createRevision;
+    process.kill(cluster.broker(controller.nodeId).pid, 'SIGSTOP');
+    try {
+      await waitUntil(
+        async () => {
+          registeredAt = (await cluster.store.get(brokerKey(victim)))?.createRevision ?? formerRegistration.createRevision;
+          return registeredAt !== formerRegistration.createRevision;
+        },
+        `broker ${victim} to register again`,
+        10_000,
+      );
+    } finally {
+      process.kill(cluster.broker(controller.nodeId).pid, 'SIGCONT');
+    }
+    const emptied = await restarting;
+
+    // Rejoins once caught up (its leader adds it back).
+    await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(victim) && state.leader === leader, `${topic}/0: broker ${victim} back in the ISR`, 30_000);
+
+    // Every partition state written since the new registration: the first takes the victim out of
+    // the ISR, and none names it leader.
+    const states: PartitionRecord[] = [];
+    const watch = await cluster.store.watchPrefix(partitionKey(topic, 0), {
+      fromRevision: registeredAt,
+      onEvent: (event) => {
+        if (event.type === 'put') {
+          const state = decodePartition(event.entry.value);
+          if (!(state instanceof Error)) states.push(state);
+        }
+      },
+      onError: () => undefined,
+    });
+    await waitUntil(() => states.some((state) => state.isr.includes(victim)), 'the watch to replay the states since the registration', 5000, () => JSON.stringify(states));
+    await watch.cancel();
+    assert.ok(states.length >= 2, `states since broker ${victim} registered again: ${JSON.stringify(states)}`);
+    assert.ok(!states[0]!.isr.includes(victim), `broker ${victim} left the ISR first: ${JSON.stringify(states)}${allLogs(cluster)}`);
+    assert.ok(states.every((state) => state.leader !== victim), `broker ${victim} never led: ${JSON.stringify(states)}`);
+
+    // Every acknowledged record is on the victim: read from it once the other two are gone.
+    await cluster.broker(leader).stop();
+    await cluster.broker(other).stop();
+    await cluster.waitForPartition(topic, 0, (state) => state.leader === victim, `${topic}/0: broker ${victim} to lead`);
+    assert.deepEqual(await readValues(emptied, topic, 0), expected, `${topic}/0 as broker ${victim} holds it`);
   } finally {
     await cluster.stop();
   }

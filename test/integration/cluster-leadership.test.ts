@@ -34,14 +34,15 @@ test('a stale controller epoch writes nothing; the current controller moves lead
     const before: PartitionRecord = { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2], partitionEpoch: 0 };
     assert.ok((await store.transaction([{ key, modRevision: 0n }], [{ type: 'put', key, value: encodePartition(before) }])).succeeded);
 
-    // Broker 1 is gone. A controller holding an older epoch tries to act on it.
-    const stale = new PartitionLeadership({ store, epoch: epoch - 1n, liveBrokers: () => new Set([2]), logger, retryDelayMs: 50 });
+    // Broker 1 is gone. A controller holding an older epoch tries to act on it. (Live brokers are
+    // given with their registration's createRevision: 1, older than the partition key.)
+    const stale = new PartitionLeadership({ store, epoch: epoch - 1n, liveBrokers: () => new Map([[2, 1n]]), logger, retryDelayMs: 50 });
     stale.brokersChanged();
     await waitUntil(() => lines.some((line) => /the controller key is no longer ours; writing no more/.test(line)), 'the stale controller to give up', 10_000, () => lines.join('\n'));
     await stale.stop();
     assert.deepEqual(await readState(), before, 'nothing written');
 
-    const current = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set([2]), logger, retryDelayMs: 50 });
+    const current = new PartitionLeadership({ store, epoch, liveBrokers: () => new Map([[2, 1n]]), logger, retryDelayMs: 50 });
     current.brokersChanged();
     let after: PartitionRecord | null = null;
     await waitUntil(async () => (after = await readState())?.leader === 2, 'the current controller to elect broker 2', 10_000, () => JSON.stringify(after));
@@ -51,7 +52,7 @@ test('a stale controller epoch writes nothing; the current controller moves lead
 
     // Once the controller key is gone (its lease ended), even the epoch that was current writes nothing.
     await store.transaction([{ key: controllerKey, modRevision: epoch }], [{ type: 'delete', key: controllerKey }]);
-    const gone = new PartitionLeadership({ store, epoch, liveBrokers: () => new Set([1]), logger, retryDelayMs: 50 });
+    const gone = new PartitionLeadership({ store, epoch, liveBrokers: () => new Map([[1, 1n]]), logger, retryDelayMs: 50 });
     const givenUp = lines.length;
     gone.brokersChanged();
     await waitUntil(() => lines.slice(givenUp).some((line) => /the controller key is no longer ours/.test(line)), 'the deposed controller to give up', 10_000, () => lines.join('\n'));
