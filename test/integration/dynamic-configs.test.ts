@@ -136,7 +136,9 @@ describe('configs as Kafka 4.1 has them', () => {
     }
     assert.equal(configs.get('retention.ms')?.configSource, Source.staticBroker);
     assert.equal(configs.get('segment.jitter.ms')?.configSource, Source.default);
-    for (const name of ['unclean.leader.election.enable', 'follower.replication.throttled.replicas', 'flush.ms', 'preallocate']) {
+    // unclean.leader.election.enable acts in a cluster (the controller's election), not on a single broker.
+    assert.match(configs.get('unclean.leader.election.enable')?.documentation ?? '', /in a cluster the controller then elects one .*no effect there/);
+    for (const name of ['follower.replication.throttled.replicas', 'flush.ms', 'preallocate']) {
       assert.match(configs.get(name)?.documentation ?? '', /no effect on this broker/, `${name} says it has no effect`);
     }
     assert.deepEqual(synonymsOf(configs.get('segment.ms')), [['log.roll.ms', String(7 * 24 * 60 * 60 * 1000), Source.default]]);
