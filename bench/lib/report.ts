@@ -38,7 +38,7 @@ function driverName(document: ResultDocument, driver: string): string {
 }
 
 function driverLabel(driver: string): string {
-  return driver.replace(/^osprey-(kafkajs|kcat|own-client|librdkafka)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
+  return driver.replace(/^osprey-cluster-own-client$/, 'Osprey 3 brokers RF 3').replace(/^osprey-(kafkajs|kcat|own-client|librdkafka)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
 }
 
 /** "0.54/0.98": CPU cores busy on the broker side / the client side (median round). */

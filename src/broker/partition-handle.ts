@@ -129,13 +129,8 @@ export class PartitionHandle implements TimestampSource {
     return { ...appended, durable };
   }
 
-  /** Writes the leader epochs now; a failure is logged (the file is rewritten at the next change, and trimmed to the log on open). */
-  private async persistEpochs(): Promise<void> {
-    try {
-      await this.epochs.persist();
-    } catch (error) {
-      this.logger.warn('writing the leader epoch checkpoint failed', { directory: this.log.directory, error: error instanceof Error ? error.message : String(error) });
-    }
+  private persistEpochs(): Promise<void> {
+    return persistEpochsOrWarn(this.epochs, this.logger, this.log.directory);
   }
 
   /** The leader epochs the log holds batches of, oldest first, each with its first offset. */
@@ -294,15 +289,20 @@ async function loadLeaderEpochs(log: PartitionLog, settings: PartitionStorageSet
     epochs.truncateFromStart(log.logStartOffset);
     changed = epochs.all.length > 0;
   }
-  if (changed) {
-    try {
-      await epochs.persist();
-    } catch (error) {
-      // Only a cache of the log: it is trimmed or rebuilt again at the next open.
-      logger.warn('writing the leader epoch checkpoint failed', { directory, error: error instanceof Error ? error.message : String(error) });
-    }
-  }
+  if (changed) await persistEpochsOrWarn(epochs, logger, directory);
   return epochs;
+}
+
+/**
+ * Writes the leader epochs now; a failure is logged, not thrown: the file is only a cache of the
+ * log, rewritten at the next change and trimmed (or rebuilt) from the log at the next open.
+ */
+async function persistEpochsOrWarn(epochs: LeaderEpochCache, logger: Logger, directory: string): Promise<void> {
+  try {
+    await epochs.persist();
+  } catch (error) {
+    logger.warn('writing the leader epoch checkpoint failed', { directory, error: error instanceof Error ? error.message : String(error) });
+  }
 }
 
 /** Adds the epochs of the log's batches from `fromOffset` on; unreadable data (damage recovery did not see) ends the walk, keeping what came before. */

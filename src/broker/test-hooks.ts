@@ -22,29 +22,30 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logging/logger.js';
 
 export const holdRecoveryVariable = 'OSPREY_TEST_HOLD_RECOVERY';
+export const holdCleanerSwapVariable = 'OSPREY_TEST_HOLD_CLEANER_SWAP';
+export const holdDeferredAppendVariable = 'OSPREY_TEST_HOLD_DEFERRED_APPEND';
 const holdPollMs = 50;
 
-export async function waitWhileRecoveryIsHeld(shouldStop: () => boolean, logger: Logger): Promise<void> {
-  const holdFile = process.env[holdRecoveryVariable];
+/**
+ * Waits while the file named by the environment variable `variable` exists (returns at once when it
+ * is unset or the file is absent), logging `message` once; `shouldStop` ends the wait early (the
+ * broker is stopping).
+ */
+async function waitWhileHeld(variable: string, logger: Logger, message: string, fields: Readonly<Record<string, string | number>>, shouldStop: () => boolean): Promise<void> {
+  const holdFile = process.env[variable];
   if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
-  logger.warn('test hook: partition recovery held while the file exists', { file: holdFile });
+  logger.warn(message, { ...fields, file: holdFile });
   while (existsSync(holdFile) && !shouldStop()) await sleep(holdPollMs);
 }
 
-export const holdCleanerSwapVariable = 'OSPREY_TEST_HOLD_CLEANER_SWAP';
-
-export async function waitWhileCleanerSwapIsHeld(shouldStop: () => boolean, logger: Logger): Promise<void> {
-  const holdFile = process.env[holdCleanerSwapVariable];
-  if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
-  logger.warn('test hook: cleaned segments written; their swap is held while the file exists', { file: holdFile });
-  while (existsSync(holdFile) && !shouldStop()) await sleep(holdPollMs);
+export function waitWhileRecoveryIsHeld(shouldStop: () => boolean, logger: Logger): Promise<void> {
+  return waitWhileHeld(holdRecoveryVariable, logger, 'test hook: partition recovery held while the file exists', {}, shouldStop);
 }
 
-export const holdDeferredAppendVariable = 'OSPREY_TEST_HOLD_DEFERRED_APPEND';
+export function waitWhileCleanerSwapIsHeld(shouldStop: () => boolean, logger: Logger): Promise<void> {
+  return waitWhileHeld(holdCleanerSwapVariable, logger, 'test hook: cleaned segments written; their swap is held while the file exists', {}, shouldStop);
+}
 
-export async function waitWhileDeferredAppendIsHeld(logger: Logger, topic: string, partition: number): Promise<void> {
-  const holdFile = process.env[holdDeferredAppendVariable];
-  if (holdFile === undefined || holdFile === '' || !existsSync(holdFile)) return;
-  logger.warn('test hook: a deferred produce append is held while the file exists', { topic, partition, file: holdFile });
-  while (existsSync(holdFile)) await sleep(holdPollMs);
+export function waitWhileDeferredAppendIsHeld(logger: Logger, topic: string, partition: number): Promise<void> {
+  return waitWhileHeld(holdDeferredAppendVariable, logger, 'test hook: a deferred produce append is held while the file exists', { topic, partition }, () => false);
 }

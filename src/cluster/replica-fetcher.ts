@@ -225,6 +225,11 @@ export class ReplicaFetcher {
     if (retriableErrors > 0 && durable.length === 0) await this.pause(retryDelayMs);
   }
 
+  /** Whether this fetcher still follows the open partition in `leaderEpoch` (an answer about another term is stale). */
+  private stillFollows(partition: Partition, leaderEpoch: number): boolean {
+    return this.partitions.get(partition) === leaderEpoch && partition.isOpen && !partition.ledHere;
+  }
+
   /**
    * One round of comparing leader epochs (see the file comment) for partitions not verified in
    * their current epoch: one OffsetForLeaderEpoch for all of them, then each log is cut where it
@@ -264,7 +269,7 @@ export class ReplicaFetcher {
         if (entry === undefined) continue;
         const { partition } = entry;
         // Unfollowed, a new epoch, or led here meanwhile: the next round (if any) asks afresh.
-        if (this.partitions.get(partition) !== entry.leaderEpoch || !partition.isOpen || partition.ledHere) continue;
+        if (!this.stillFollows(partition, entry.leaderEpoch)) continue;
         if (answer.errorCode !== ErrorCode.none) {
           this.context.logger.debug('OffsetForLeaderEpoch answered an error; asking again', { topic: topic.topic, partition: partition.index, leader: this.leaderId, errorCode: answer.errorCode });
           continue;
@@ -322,7 +327,7 @@ export class ReplicaFetcher {
    * (the logs diverged). Reported once until a fetch succeeds.
    */
   private async recoverOutOfRange(connection: Connection, partition: Partition, leaderEpoch: number, fetchOffset: Offset): Promise<void> {
-    if (this.partitions.get(partition) !== leaderEpoch || !partition.isOpen || partition.ledHere) return;
+    if (!this.stillFollows(partition, leaderEpoch)) return;
     const response = await connection.request(
       apis.listOffsets,
       {
@@ -353,7 +358,7 @@ export class ReplicaFetcher {
    * here). A failure is logged and tried again at the next answer (the log start only grows).
    */
   private async followLogStart(partition: Partition, leaderEpoch: number, leaderLogStartOffset: Offset): Promise<void> {
-    if (this.partitions.get(partition) !== leaderEpoch || !partition.isOpen || partition.ledHere) return;
+    if (!this.stillFollows(partition, leaderEpoch)) return;
     const handle = partition.handle;
     const target = leaderLogStartOffset < handle.localHighWatermark ? leaderLogStartOffset : handle.localHighWatermark;
     if (target <= handle.logStartOffset) return;

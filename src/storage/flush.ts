@@ -507,9 +507,13 @@ export class Flusher {
   /**
    * Queues a write-out after the ones queued before it (they never overlap: each takes the cycles
    * unwritten when it starts and removes them when done); resolves with its outcome, never rejects.
+   * `beforeStart` runs just as it starts.
    */
-  private queueWriteOut(): Promise<Error | null> {
-    const run = this.writeOutTail.then(() => this.writeOutUnwritten());
+  private queueWriteOut(beforeStart: (() => void) | null = null): Promise<Error | null> {
+    const run = this.writeOutTail.then(() => {
+      beforeStart?.();
+      return this.writeOutUnwritten();
+    });
     this.writeOutTail = run;
     void run.then(() => this.reportUnwritten());
     return run;
@@ -519,12 +523,9 @@ export class Flusher {
   private writeOutInBackground(): void {
     if (this.backgroundWriteOutQueued) return;
     this.backgroundWriteOutQueued = true;
-    const run = this.writeOutTail.then(() => {
+    void this.queueWriteOut(() => {
       this.backgroundWriteOutQueued = false;
-      return this.writeOutUnwritten();
     });
-    this.writeOutTail = run;
-    void run.then(() => this.reportUnwritten());
   }
 
   /** Tells the write-behind budget what the log holds unwritten now (not after stop()). */

@@ -105,6 +105,8 @@ export const produceHandler = defineHandler({
       request.topicData.map(async (topicData) => {
         const found = refuseAll === null ? resolveTopic(context, topicData.name, topicData.topicId) : null;
         const target = found instanceof Promise ? await found.catch((error: unknown) => creationFailed(context, topicData.name, error)) : found;
+        // Once per topic rather than per partition: only the group coordinators write to an internal topic.
+        const internal = target !== null && 'partitions' in target && context.broker.isInternalTopic(target.name);
         const partitionResponses = await Promise.all(
           topicData.partitionData.map(async (partitionData) => {
             let result: PartitionProduceResult;
@@ -114,8 +116,8 @@ export const produceHandler = defineHandler({
               const partition: Partition | undefined = target.partitions[partitionData.index];
               if (partition === undefined) {
                 result = failed(ErrorCode.unknownTopicOrPartition, `topic '${target.name}' has no partition ${partitionData.index}`);
-              } else if (context.broker.isInternalTopic(target.name)) {
-                // Only the group coordinators write there (as Kafka, which refuses clients the same way).
+              } else if (internal) {
+                // Kafka refuses clients the same way.
                 result = failed(ErrorCode.invalidTopicException, `cannot produce to the internal topic '${target.name}'`);
               } else if (partition.unavailableError !== ErrorCode.none) {
                 result = failed(partition.unavailableError, `partition ${partition.index} of '${target.name}' is not open yet (${partition.state}); retry`);
