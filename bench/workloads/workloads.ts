@@ -187,7 +187,8 @@ export async function latencyRun(driver: Driver, destination: Destination, rateP
     const maxUnacknowledged = Math.max(10_000, ratePerSecond * 5);
     let unacknowledged = 0;
     await new Promise<void>((resolve) => {
-      const owed = () => Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * ratePerSecond)) - sent;
+      // Message k is due at k / rate (its stamp below): floor(elapsed × rate) + 1 messages are due.
+      const owed = () => Math.min(total, Math.floor(((performance.now() - startMs) / 1000) * ratePerSecond) + 1) - sent;
       const tick = () => {
         // What is owed goes out in send calls of at most batchMessages: after a stall of the event
         // loop, one call of everything owed could exceed the broker's largest batch (1 KiB × 1,000+).

@@ -59,8 +59,14 @@ export interface AccumulatorOptions {
   readonly batchBytes: number;
 }
 
-/** Largest buffer a new batch starts with; it grows as records come. */
-const maxInitialBatchBytes = 1024 * 1024;
+/**
+ * A new batch's buffer starts at the size of the partition's previous batch (at least this, at most
+ * batchBytes) and grows as records come. Starting every batch at batchBytes (64 KiB) cost a fresh
+ * 64 KiB ArrayBuffer per batch: at 1,000 one-record batches a second that churn alone kept the
+ * process in major GCs (every ~150 ms), which showed as end-to-end p99 (10 ms instead of 5 at 1k
+ * msg/s). Below 4 KiB, Buffer.allocUnsafe carves from Node's shared pool.
+ */
+const minInitialBatchBytes = 2048;
 
 export class BatchAccumulator {
   private readonly sticky = new StickyPartitioner();
@@ -69,6 +75,8 @@ export class BatchAccumulator {
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   /** Open batches whose linger is over, kept open while their leader has no room (see the top). */
   private readonly held = new Set<AccumulatedBatch>();
+  /** Size of the last batch closed, per topic and partition: where the next one's buffer starts. */
+  private readonly lastBatchBytes = new Map<string, number[]>();
 
   constructor(
     private readonly options: AccumulatorOptions,
@@ -101,7 +109,7 @@ export class BatchAccumulator {
       batch = undefined;
     }
     if (batch === undefined) {
-      batch = { topic: metadata.name, partition, builder: new BatchBuilder(Math.min(this.options.batchBytes, maxInitialBatchBytes)), callbacks: [] };
+      batch = { topic: metadata.name, partition, builder: new BatchBuilder(this.initialBytes(metadata.name, partition)), callbacks: [] };
       openBatches[partition] = batch;
     }
     const before = batch.builder.sizeBytes;
@@ -132,6 +140,8 @@ export class BatchAccumulator {
     }
     this.open.clear();
     this.held.clear();
+    // Topics produced to once do not stay in the map for the producer's life.
+    this.lastBatchBytes.clear();
     this.sink.drain();
   }
 
@@ -166,6 +176,11 @@ export class BatchAccumulator {
     this.sink.drain();
   }
 
+  private initialBytes(topic: string, partition: number): number {
+    const last = this.lastBatchBytes.get(topic)?.[partition] ?? 0;
+    return Math.min(this.options.batchBytes, Math.max(minInitialBatchBytes, last));
+  }
+
   private scheduleLinger(): void {
     if (this.lingerTimer !== null) return;
     const fire = () => {
@@ -183,6 +198,9 @@ export class BatchAccumulator {
    * waiting for them, hanging forever.
    */
   private close(batch: AccumulatedBatch, metadata: TopicMetadata | undefined): void {
+    let sizes = this.lastBatchBytes.get(batch.topic);
+    if (sizes === undefined) this.lastBatchBytes.set(batch.topic, (sizes = []));
+    sizes[batch.partition] = batch.builder.sizeBytes;
     if (metadata !== undefined) this.sticky.batchClosed(batch.topic, batch.partition, metadata.partitions.length);
     this.sink.enqueue(batch, leaderOf(batch, metadata));
   }

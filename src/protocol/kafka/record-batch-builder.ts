@@ -63,6 +63,11 @@ export class RecordBatchBuilder {
     return this.position;
   }
 
+  /** Bytes the buffer has room for now, header included (it grows as records come). */
+  get capacityBytes(): number {
+    return this.buffer.length;
+  }
+
   /** The records section written so far (a view; what a codec compresses). */
   get records(): Buffer {
     return this.buffer.subarray(batchHeaderBytes, this.position);

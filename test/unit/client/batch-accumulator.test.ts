@@ -178,3 +178,25 @@ test('a held batch still closes when it is full, and at closeAll (a flush), room
     'closeAll hands on every record',
   );
 });
+
+test('a batch buffer starts small, and at the size of the partition’s previous batch (no 64 KiB buffer per one-record batch)', () => {
+  const orders = topic('orders', 2);
+  const batchBytes = 64 * 1024;
+  const { accumulator, sink } = setUp({ lingerMs: 60_000, batchBytes }, orders);
+  accumulator.append(orders, 0, { value: Buffer.alloc(100) }, undefined);
+  accumulator.closeAll();
+  const lone = sink.enqueued[0]!.batch.builder;
+  assert.ok(lone.capacityBytes <= 4096, `a one-record batch took a buffer of ${lone.capacityBytes} bytes`);
+  // Fill partition 1 until a batch closes on size; the next batch of partition 1 starts at that size.
+  while (sink.enqueued.length < 2) accumulator.append(orders, 1, { value: Buffer.alloc(1000) }, undefined);
+  const full = sink.enqueued[1]!.batch.builder;
+  assert.ok(full.sizeBytes > batchBytes - 2000);
+  accumulator.append(orders, 1, { value: Buffer.alloc(1000) }, undefined);
+  accumulator.append(orders, 0, { value: Buffer.alloc(100) }, undefined);
+  accumulator.closeAll();
+  const next = sink.enqueued.find(({ batch }) => batch.partition === 1 && batch.builder !== full)!.batch.builder;
+  assert.ok(next.capacityBytes >= full.sizeBytes, `the next batch started at ${next.capacityBytes} bytes, the last one held ${full.sizeBytes}`);
+  assert.ok(next.capacityBytes <= batchBytes + 1024, 'never above batchBytes (plus the header)');
+  const otherPartition = sink.enqueued.filter(({ batch }) => batch.partition === 0).at(-1)!.batch.builder;
+  assert.ok(otherPartition.capacityBytes <= 4096, 'sizes are per partition');
+});
