@@ -24,6 +24,12 @@ export interface ProducerOptions {
    * per message), so one produce request carries many partitions. The scaling workload uses it.
    */
   readonly spread?: boolean;
+  /**
+   * The producer of a latency round: a driver drops the client-side wait it adds for throughput
+   * (kcat's linger.ms=1 becomes 0, as the own client's lingerMs already is), as a user after low
+   * latency would configure the client.
+   */
+  readonly forLatency?: boolean;
 }
 
 export interface Producer {

@@ -175,7 +175,7 @@ export async function latencyRun(driver: Driver, destination: Destination, rateP
     },
   });
   if (driver.settleMs > 0) await sleep(driver.settleMs);
-  const producer = await driver.openProducer(destination);
+  const producer = await driver.openProducer(destination, { forLatency: true });
   try {
     startMs = performance.now();
     let sent = 0;
