@@ -10,11 +10,14 @@
  * and what KafkaJS producers and a KafkaJS consumer group were told and received.
  */
 import { test } from 'node:test';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { brokerKey, decodePartition, decodeProducerIdBlock, partitionKey, producerIdBlockKey } from '../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../src/cluster/keys.js';
+import type { Watch } from '../../src/cluster/cluster-store.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { initProducerIdRequest, initProducerIdResponse } from '../../src/protocol/kafka/messages/init-producer-id.js';
@@ -23,7 +26,7 @@ import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import type { TestCluster } from '../helpers/cluster.js';
 import { PartitionReader } from '../helpers/partition-reader.js';
-import { encodeRecordBatch, processIsAlive, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
+import { decodeRecordBatches, encodeRecordBatch, processIsAlive, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
 import type { BatchOptions } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
 
@@ -639,6 +642,115 @@ test('a leader cut off from etcd while it runs on (clients and brokers still rea
   } finally {
     stopping = true;
     pinned?.destroy();
+    await cluster.stop();
+  }
+});
+
+/**
+ * The values of one partition as broker `broker` holds them on disk (its segment files, read while
+ * it runs): what a follower has replicated, which no Kafka request can ask it for.
+ */
+function valuesOnDisk(broker: BrokerProcess, topic: string, partition: number): string[] {
+  const directory = join(broker.dataDir, `${topic}-${partition}`);
+  const segments = readdirSync(directory).filter((name) => name.endsWith('.log')).sort();
+  const values: string[] = [];
+  for (const segment of segments) {
+    for (const batch of decodeRecordBatches(readFileSync(join(directory, segment)))) {
+      for (const record of batch.records) values.push(record.value?.toString('utf8') ?? '<null>');
+    }
+  }
+  return values;
+}
+
+test('a follower cut off from etcd while it runs on: it keeps replicating over the Kafka protocol; the controller takes it out of the ISR when its registration lapses, its leader adds it back only once it registered again, and it stays', { timeout: 180_000 }, async (t) => {
+  const cluster = await startTestCluster({ etcdProxies: true });
+  const topic = 'cut-follower';
+  let stopping = false;
+  let watch: Watch | undefined;
+  let writing: Promise<void> | undefined;
+  try {
+    const controller = await cluster.controller();
+    assert.ok(controller !== null);
+    // The cut-off follower is not the controller; the leader is the other broker that is not.
+    const [cutOff, leader] = [1, 2, 3].filter((nodeId) => nodeId !== controller.nodeId) as [number, number];
+    await createReplicated(cluster, topic, [[leader, cutOff, controller.nodeId]]);
+    const formerRegistration = await cluster.store.get(brokerKey(cutOff));
+    assert.ok(formerRegistration !== null);
+
+    // Every partition state from here on, with the revision it was written at.
+    const states: { state: PartitionRecord; revision: bigint }[] = [];
+    watch = await cluster.store.watchPrefix(partitionKey(topic, 0), {
+      fromRevision: formerRegistration.createRevision,
+      onEvent: (event) => {
+        if (event.type !== 'put') return;
+        const state = decodePartition(event.entry.value);
+        if (!(state instanceof Error)) states.push({ state, revision: event.entry.modRevision });
+      },
+      onError: () => undefined,
+    });
+    const isrs = (): string => states.map(({ state, revision }) => `${revision}:[${state.isr.join(',')}]`).join(' ');
+
+    // acks=all writes to the leader, one at a time, all along.
+    const acknowledged: string[] = [];
+    const refused: string[] = [];
+    writing = withConnection(cluster.broker(leader), async (connection) => {
+      for (let index = 0; !stopping; index++) {
+        const value = `f${index}`;
+        const answer = await produceOn(connection, topic, 0, -1, batchOf([value]), 3000);
+        if (answer.errorCode === ErrorCode.none) acknowledged.push(value);
+        else refused.push(`${value}: ${answer.errorCode}`);
+        await sleep(20);
+      }
+    });
+    await waitUntil(() => acknowledged.length >= 10, 'acknowledged writes before the cut', 20_000);
+    await cluster.waitForPartition(topic, 0, (state) => state.isr.length === 3, `${topic}/0: every replica in sync`);
+    const revisionBeforeCut = (await cluster.store.get(partitionKey(topic, 0)))!.modRevision;
+
+    cluster.etcdProxy(cutOff).cut();
+    const cutAtMs = Date.now();
+    const sinceCut = () => states.filter(({ revision }) => revision > revisionBeforeCut);
+    await cluster.broker(cutOff).waitForLog(/ERROR cluster lease lost/, 10_000);
+    await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff))) === null, `broker ${cutOff}'s registration to lapse`, 10_000);
+    // As for any broker gone from etcd: the controller takes it out of the ISR (acks=all no longer
+    // waits for it).
+    await waitUntil(() => sinceCut().some(({ state }) => !state.isr.includes(cutOff)), `${topic}/0: broker ${cutOff} out of the ISR`, 20_000, isrs);
+    const outAtMs = Date.now();
+    // It keeps replicating meanwhile: what is acknowledged during the cut reaches its disk.
+    const acknowledgedAtOut = acknowledged.length;
+    await waitUntil(() => acknowledged.length >= acknowledgedAtOut + 20, 'acknowledged writes during the cut', 20_000, () => `refused: ${refused.join(', ')}`);
+    const lastDuringCut = acknowledged[acknowledged.length - 1]!;
+    await waitUntil(() => valuesOnDisk(cluster.broker(cutOff), topic, 0).includes(lastDuringCut), `broker ${cutOff} to replicate ${lastDuringCut} while cut off`, 10_000);
+    assert.ok(processIsAlive(cluster.broker(cutOff).pid));
+
+    cluster.etcdProxy(cutOff).heal();
+    const healedAtMs = Date.now();
+    let registration: Awaited<ReturnType<typeof cluster.store.get>> = null;
+    await waitUntil(async () => (registration = await cluster.store.get(brokerKey(cutOff))) !== null, `broker ${cutOff} to register again`, 30_000);
+    const registeredAt = registration!.createRevision;
+    const rejoined = await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(cutOff), `${topic}/0: broker ${cutOff} back in the ISR`, 30_000);
+    const rejoinedAtMs = Date.now();
+    assert.equal(rejoined.leader, leader);
+    // Not in the ISR while unregistered: from its removal until its new registration, no state names it.
+    const removedAt = sinceCut().find(({ state }) => !state.isr.includes(cutOff))!.revision;
+    const whileGone = states.filter(({ revision }) => revision > removedAt && revision < registeredAt);
+    assert.deepEqual(whileGone.filter(({ state }) => state.isr.includes(cutOff)), [], `broker ${cutOff} added to the ISR while not registered (registered again at ${registeredAt}): ${isrs()}`);
+    // For good: still there a while later (a follower dropped and re-added in turn would show here).
+    await sleep(3000);
+    const settled = await cluster.partition(topic, 0);
+    assert.ok(settled !== null && settled.isr.includes(cutOff) && settled.leader === leader, `${topic}/0 settled: ${JSON.stringify(settled)}; ISRs: ${isrs()}`);
+    stopping = true;
+    await writing;
+    t.diagnostic(`out of the ISR ${outAtMs - cutAtMs} ms after the cut, back ${rejoinedAtMs - healedAtMs} ms after the heal; ${acknowledged.length} writes acknowledged, ${refused.length} refused; ISR by revision: ${isrs()} (registered again at ${registeredAt})`);
+
+    // Every acknowledged record, once, on the leader and on the once cut-off follower.
+    assert.deepEqual(await readValues(cluster.broker(leader), topic, 0), acknowledged);
+    for (const nodeId of [leader, controller.nodeId]) await cluster.broker(nodeId).stop();
+    await cluster.waitForPartition(topic, 0, (state) => state.leader === cutOff, `${topic}/0: broker ${cutOff} to lead`);
+    assert.deepEqual(await readValues(cluster.broker(cutOff), topic, 0), acknowledged, `${topic}/0 as broker ${cutOff} holds it`);
+  } finally {
+    stopping = true;
+    await writing?.catch(() => undefined);
+    await watch?.cancel();
     await cluster.stop();
   }
 });
