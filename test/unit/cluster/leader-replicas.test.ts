@@ -114,11 +114,11 @@ test('a caught-up follower whose registration lapsed (cut off from etcd, still f
   const { partition } = fakePartition(10);
   const replicas = new LeaderReplicas(partition, state, asOffset(0), context(store, cache, []));
   live.delete(2);
-  replicas.followerFetched(2, asOffset(10));
+  replicas.followerFetched(2, asOffset(10), null);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(transactions.length, 0, 'not registered: not added');
   live.add(2);
-  replicas.followerFetched(2, asOffset(10));
+  replicas.followerFetched(2, asOffset(10), null);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(transactions.length, 1, 'registered again: added');
   const operation = transactions[0]!.operations[0]!;
