@@ -24,8 +24,6 @@ export interface ProxyTarget {
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private isCut = false;
-  /** Connections accepted while cut (and destroyed at once). */
-  private refusedCount = 0;
 
   constructor(
     private readonly server: Server,
@@ -34,16 +32,6 @@ export class TcpProxy {
     readonly port: number,
   ) {
     server.on('connection', (client) => this.accept(client));
-  }
-
-  /** True between cut() and heal(). */
-  get cutOff(): boolean {
-    return this.isCut;
-  }
-
-  /** How many connections were refused since start. */
-  get refused(): number {
-    return this.refusedCount;
   }
 
   /** Destroys every connection through the proxy, and every new one until heal(). */
@@ -66,7 +54,6 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     if (this.isCut) {
-      this.refusedCount++;
       client.destroy();
       return;
     }

@@ -522,6 +522,9 @@ test('a leader cut off from etcd while it runs on (clients and brokers still rea
   const topic = 'cut-off';
   let stopping = false;
   let pinned: RawKafkaConnection | undefined;
+  // The two producers' loops, awaited in the end (and on failure, so that they end with the test).
+  let stream: Promise<void> | undefined;
+  let pinnedStream: Promise<void> | undefined;
   try {
     // The cut-off broker leads the partition and is not the controller, so the controller that
     // moves its leadership keeps running on etcd's side of the cut.
@@ -539,7 +542,7 @@ test('a leader cut off from etcd while it runs on (clients and brokers still rea
     const retry = { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 };
     const kafka = new Kafka({ clientId: 'osprey-cut', brokers: [1, 2, 3].map((nodeId) => cluster.broker(nodeId).bootstrap), logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000, retry });
     const streamed: string[] = [];
-    const stream = (async () => {
+    stream = (async () => {
       const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry });
       await producer.connect();
       try {
@@ -563,7 +566,7 @@ test('a leader cut off from etcd while it runs on (clients and brokers still rea
     const pinnedAcknowledged: string[] = [];
     const pinnedRefused: string[] = [];
     const pinnedAnswers = new Map<Phase, { value: string; errorCode: number }[]>([['before', []], ['cut', []], ['alone', []], ['healed', []]]);
-    const pinnedStream = (async () => {
+    pinnedStream = (async () => {
       for (let index = 0; now.phase !== 'healed'; index++) {
         const value = `L${index}`;
         // A request sent in one phase and answered in the next counts for the one it was sent in.
@@ -586,7 +589,7 @@ test('a leader cut off from etcd while it runs on (clients and brokers still rea
     const movedAtMs = Date.now();
     const streamedAtMove = streamed.length;
     assert.ok(moved.leaderEpoch > before.leaderEpoch, `a new leader epoch: ${JSON.stringify(moved)}`);
-    assert.deepEqual([...moved.isr].sort(), others, `broker ${cutOff} left the ISR, the others stay: ${JSON.stringify(moved)}`);
+    assert.deepEqual([...moved.isr].sort((left, right) => left - right), others, `broker ${cutOff} left the ISR, the others stay: ${JSON.stringify(moved)}`);
     assert.ok(processIsAlive(cluster.broker(cutOff).pid), `broker ${cutOff} runs on`);
     await cluster.broker(cutOff).waitForLog(/ERROR cluster lease lost/, 10_000);
 
@@ -645,6 +648,7 @@ test('a leader cut off from etcd while it runs on (clients and brokers still rea
   } finally {
     stopping = true;
     pinned?.destroy();
+    await Promise.all([stream?.catch(() => undefined), pinnedStream?.catch(() => undefined)]);
     await cluster.stop();
   }
 });
