@@ -7,11 +7,15 @@
  *   … the broker dials proxy.port instead of etcd's …
  *   proxy.cut();     // every connection through it is destroyed; new ones are accepted and destroyed at once
  *   proxy.heal();    // new connections are forwarded again (the cut ones stay gone: clients reconnect)
+ *   proxy.cut('silently');   // nothing is forwarded any more, nothing is closed: packets lost on the way
+ *   proxy.heal();    // what was held goes through, late, as after TCP retransmissions
  *   await proxy.close();
  *
- * A cut resets connections (both ends see them end at once) rather than dropping packets silently:
- * the brokers' etcd client then fails fast and reconnects once healed, so the time a test waits is
- * the lease TTL, not a TCP retransmission timeout.
+ * A plain cut resets connections (both ends see them end at once): the brokers' etcd client fails
+ * fast and reconnects once healed. A silent cut is a partition no endpoint can see: connections
+ * stay open and requests wait for their deadlines; each direction stops being read, so what is
+ * sent meanwhile waits in socket buffers and arrives, in order, after the heal, as TCP delivers it
+ * after a short outage. New connections during a silent cut are accepted and held the same way.
  */
 import { createConnection, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -23,7 +27,10 @@ export interface ProxyTarget {
 
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** Per direction of each connection: sends on what a silent cut held back. */
+  private readonly releases = new Set<() => void>();
   private isCut = false;
+  private isSilent = false;
 
   constructor(
     private readonly server: Server,
@@ -34,16 +41,26 @@ export class TcpProxy {
     server.on('connection', (client) => this.accept(client));
   }
 
-  /** Destroys every connection through the proxy, and every new one until heal(). */
-  cut(): void {
+  /**
+   * Destroys every connection through the proxy, and every new one until heal(); 'silently': keeps
+   * them, forwarding nothing until heal().
+   */
+  cut(how: 'reset' | 'silently' = 'reset'): void {
+    if (how === 'silently') {
+      this.isSilent = true;
+      return;
+    }
     this.isCut = true;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    this.releases.clear();
   }
 
-  /** Forwards new connections again. */
+  /** Forwards again: new connections, and what silently cut ones held. */
   heal(): void {
     this.isCut = false;
+    this.isSilent = false;
+    for (const release of this.releases) release();
   }
 
   /** Destroys every connection and stops listening. */
@@ -58,12 +75,14 @@ export class TcpProxy {
       return;
     }
     const upstream = createConnection({ host: this.target.host, port: this.target.port });
+    const releases = [this.forward(client, upstream), this.forward(upstream, client)];
     // Either side ending or failing ends both: a half-forwarded stream is of no use to anyone.
     const end = (): void => {
       client.destroy();
       upstream.destroy();
       this.sockets.delete(client);
       this.sockets.delete(upstream);
+      for (const release of releases) this.releases.delete(release);
     };
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
@@ -71,8 +90,20 @@ export class TcpProxy {
       socket.on('error', end);
       socket.on('close', end);
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+  }
+
+  /** Writes what `from` reads to `to`, or holds it while silently cut; returns what sends the held bytes on. */
+  private forward(from: Socket, to: Socket): () => void {
+    const held: Buffer[] = [];
+    from.on('data', (chunk: Buffer) => {
+      if (this.isSilent) held.push(chunk);
+      else to.write(chunk);
+    });
+    const release = (): void => {
+      for (const chunk of held.splice(0)) to.write(chunk);
+    };
+    this.releases.add(release);
+    return release;
   }
 }
 

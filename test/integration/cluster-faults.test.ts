@@ -517,141 +517,146 @@ function repeated(values: readonly string[]): string[] {
   return [...counts].filter(([, count]) => count > 1).map(([value, count]) => `${value} ×${count}`);
 }
 
-test('a leader cut off from etcd while it runs on (clients and brokers still reach it): leadership moves in a new leader epoch, it acknowledges no acks=all write it cannot keep, clients move; healed, it registers again, truncates, follows and rejoins the ISR holding every acknowledged record once', { timeout: 240_000 }, async (t) => {
-  const cluster = await startTestCluster({ etcdProxies: true });
-  const topic = 'cut-off';
-  let stopping = false;
-  let pinned: RawKafkaConnection | undefined;
-  // The two producers' loops, awaited in the end (and on failure, so that they end with the test).
-  let stream: Promise<void> | undefined;
-  let pinnedStream: Promise<void> | undefined;
-  try {
-    // The cut-off broker leads the partition and is not the controller, so the controller that
-    // moves its leadership keeps running on etcd's side of the cut.
-    const controller = await cluster.controller();
-    assert.ok(controller !== null);
-    const cutOff = controller.nodeId === 1 ? 2 : 1;
-    const others = [1, 2, 3].filter((nodeId) => nodeId !== cutOff);
-    await createReplicated(cluster, topic, [[cutOff, ...others]]);
-    const before = await cluster.waitForPartition(topic, 0, (state) => state.leader === cutOff, `${topic}/0: led by broker ${cutOff}`);
-    const formerRegistration = await cluster.store.get(brokerKey(cutOff));
-    assert.ok(formerRegistration !== null);
+// A cut that resets the connections (the broker's etcd client fails fast and reconnects), and a silent
+// one (connections stay open, nothing goes through: requests wait for their deadlines, and what was
+// held arrives late after the heal).
+for (const how of ['reset', 'silently'] as const) {
+  test(`a leader cut off from etcd ${how === 'reset' ? '(connections reset)' : 'silently (connections kept, nothing forwarded)'} while it runs on, clients and brokers still reaching it: leadership moves in a new leader epoch, it acknowledges no acks=all write it cannot keep, clients move; healed, it registers again, truncates, follows and rejoins the ISR holding every acknowledged record once`, { timeout: 240_000 }, async (t) => {
+    const cluster = await startTestCluster({ etcdProxies: true });
+    const topic = 'cut-off';
+    let stopping = false;
+    let pinned: RawKafkaConnection | undefined;
+    // The two producers' loops, awaited in the end (and on failure, so that they end with the test).
+    let stream: Promise<void> | undefined;
+    let pinnedStream: Promise<void> | undefined;
+    try {
+      // The cut-off broker leads the partition and is not the controller, so the controller that
+      // moves its leadership keeps running on etcd's side of the cut.
+      const controller = await cluster.controller();
+      assert.ok(controller !== null);
+      const cutOff = controller.nodeId === 1 ? 2 : 1;
+      const others = [1, 2, 3].filter((nodeId) => nodeId !== cutOff);
+      await createReplicated(cluster, topic, [[cutOff, ...others]]);
+      const before = await cluster.waitForPartition(topic, 0, (state) => state.leader === cutOff, `${topic}/0: led by broker ${cutOff}`);
+      const formerRegistration = await cluster.store.get(brokerKey(cutOff));
+      assert.ok(formerRegistration !== null);
 
-    // An idempotent KafkaJS producer streams acks=all sends through all three brokers; what it was
-    // told is acknowledged, in send order.
-    const retry = { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 };
-    const kafka = new Kafka({ clientId: 'osprey-cut', brokers: [1, 2, 3].map((nodeId) => cluster.broker(nodeId).bootstrap), logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000, retry });
-    const streamed: string[] = [];
-    stream = (async () => {
-      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry });
-      await producer.connect();
-      try {
-        for (let send = 0; !stopping; send++) {
-          const messages = [0, 1, 2].map((index) => ({ partition: 0, value: `s${send}-r${index}` }));
-          await producer.send({ topic, messages, acks: -1, timeout: 2000 });
-          streamed.push(...messages.map((message) => message.value));
+      // An idempotent KafkaJS producer streams acks=all sends through all three brokers; what it was
+      // told is acknowledged, in send order.
+      const retry = { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 };
+      const kafka = new Kafka({ clientId: 'osprey-cut', brokers: [1, 2, 3].map((nodeId) => cluster.broker(nodeId).bootstrap), logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 10_000, retry });
+      const streamed: string[] = [];
+      stream = (async () => {
+        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry });
+        await producer.connect();
+        try {
+          for (let send = 0; !stopping; send++) {
+            const messages = [0, 1, 2].map((index) => ({ partition: 0, value: `s${send}-r${index}` }));
+            await producer.send({ topic, messages, acks: -1, timeout: 2000 });
+            streamed.push(...messages.map((message) => message.value));
+          }
+        } finally {
+          await producer.disconnect().catch(() => undefined);
         }
-      } finally {
-        await producer.disconnect().catch(() => undefined);
-      }
-    })();
-    // A plain producer on one connection to the cut-off broker, opened before the cut, sending one
-    // record at a time with acks=all until the heal: what it is told during the cut is the point.
-    pinned = await RawKafkaConnection.open(cluster.broker(cutOff).host, cluster.broker(cutOff).port);
-    // before: the cut; cut: until both followers fetch from the new leader; alone: from then until
-    // the heal, when nothing the cut-off broker appends can reach another broker.
-    type Phase = 'before' | 'cut' | 'alone' | 'healed';
-    // An object, so that the loop below sees the test's changes (a local would be narrowed to its first value).
-    const now: { phase: Phase } = { phase: 'before' };
-    const pinnedAcknowledged: string[] = [];
-    const pinnedRefused: string[] = [];
-    const pinnedAnswers = new Map<Phase, { value: string; errorCode: number }[]>([['before', []], ['cut', []], ['alone', []], ['healed', []]]);
-    pinnedStream = (async () => {
-      for (let index = 0; now.phase !== 'healed'; index++) {
-        const value = `L${index}`;
-        // A request sent in one phase and answered in the next counts for the one it was sent in.
-        const sentIn = now.phase;
-        const answer = await produceOn(pinned!, topic, 0, -1, batchOf([value]), 1500);
-        pinnedAnswers.get(sentIn)!.push({ value, errorCode: answer.errorCode });
-        if (answer.errorCode === ErrorCode.none) pinnedAcknowledged.push(value);
-        else {
-          pinnedRefused.push(value);
-          await sleep(100);
+      })();
+      // A plain producer on one connection to the cut-off broker, opened before the cut, sending one
+      // record at a time with acks=all until the heal: what it is told during the cut is the point.
+      pinned = await RawKafkaConnection.open(cluster.broker(cutOff).host, cluster.broker(cutOff).port);
+      // before: the cut; cut: until both followers fetch from the new leader; alone: from then until
+      // the heal, when nothing the cut-off broker appends can reach another broker.
+      type Phase = 'before' | 'cut' | 'alone' | 'healed';
+      // An object, so that the loop below sees the test's changes (a local would be narrowed to its first value).
+      const now: { phase: Phase } = { phase: 'before' };
+      const pinnedAcknowledged: string[] = [];
+      const pinnedRefused: string[] = [];
+      const pinnedAnswers = new Map<Phase, { value: string; errorCode: number }[]>([['before', []], ['cut', []], ['alone', []], ['healed', []]]);
+      pinnedStream = (async () => {
+        for (let index = 0; now.phase !== 'healed'; index++) {
+          const value = `L${index}`;
+          // A request sent in one phase and answered in the next counts for the one it was sent in.
+          const sentIn = now.phase;
+          const answer = await produceOn(pinned!, topic, 0, -1, batchOf([value]), 1500);
+          pinnedAnswers.get(sentIn)!.push({ value, errorCode: answer.errorCode });
+          if (answer.errorCode === ErrorCode.none) pinnedAcknowledged.push(value);
+          else {
+            pinnedRefused.push(value);
+            await sleep(100);
+          }
         }
-      }
-    })();
-    await waitUntil(() => streamed.length >= 30 && pinnedAcknowledged.length >= 5, 'acknowledged writes before the cut', 20_000);
+      })();
+      await waitUntil(() => streamed.length >= 30 && pinnedAcknowledged.length >= 5, 'acknowledged writes before the cut', 20_000);
 
-    const cutAtMs = Date.now();
-    cluster.etcdProxy(cutOff).cut();
-    now.phase = 'cut';
-    const moved = await newLeader(cluster, topic, 0, cutOff);
-    const movedAtMs = Date.now();
-    const streamedAtMove = streamed.length;
-    assert.ok(moved.leaderEpoch > before.leaderEpoch, `a new leader epoch: ${JSON.stringify(moved)}`);
-    assert.deepEqual([...moved.isr].sort((left, right) => left - right), others, `broker ${cutOff} left the ISR, the others stay: ${JSON.stringify(moved)}`);
-    assert.ok(processIsAlive(cluster.broker(cutOff).pid), `broker ${cutOff} runs on`);
-    await cluster.broker(cutOff).waitForLog(/ERROR cluster lease lost/, 10_000);
+      const cutAtMs = Date.now();
+      cluster.etcdProxy(cutOff).cut(how);
+      now.phase = 'cut';
+      const moved = await newLeader(cluster, topic, 0, cutOff);
+      const movedAtMs = Date.now();
+      const streamedAtMove = streamed.length;
+      assert.ok(moved.leaderEpoch > before.leaderEpoch, `a new leader epoch: ${JSON.stringify(moved)}`);
+      assert.deepEqual([...moved.isr].sort((left, right) => left - right), others, `broker ${cutOff} left the ISR, the others stay: ${JSON.stringify(moved)}`);
+      assert.ok(processIsAlive(cluster.broker(cutOff).pid), `broker ${cutOff} runs on`);
+      await cluster.broker(cutOff).waitForLog(/ERROR cluster lease lost/, 10_000);
 
-    // Clients move to the new leader: the stream goes on, acks=all there, so both followers of the
-    // cut-off broker now fetch from the new leader.
-    await waitUntil(() => streamed.length >= streamedAtMove + 30, 'the producer to go on through the new leader', 60_000, () => `${streamed.length - streamedAtMove} records acknowledged since the move${allLogs(cluster)}`);
-    const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
-    await cluster.broker(otherFollower).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 10_000);
-    now.phase = 'alone';
-    // The cut-off broker, still leader in its own eyes, answers its client but acknowledges nothing:
-    // nobody fetches from it, so its high watermark cannot move.
-    await waitUntil(() => pinnedAnswers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
+      // Clients move to the new leader: the stream goes on, acks=all there, so both followers of the
+      // cut-off broker now fetch from the new leader.
+      await waitUntil(() => streamed.length >= streamedAtMove + 30, 'the producer to go on through the new leader', 60_000, () => `${streamed.length - streamedAtMove} records acknowledged since the move${allLogs(cluster)}`);
+      const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
+      await cluster.broker(otherFollower).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 10_000);
+      now.phase = 'alone';
+      // The cut-off broker, still leader in its own eyes, answers its client but acknowledges nothing:
+      // nobody fetches from it, so its high watermark cannot move.
+      await waitUntil(() => pinnedAnswers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
 
-    // Healed: it registers again, learns the new state, follows the new leader (truncating what it
-    // appended alone) and rejoins the ISR.
-    cluster.etcdProxy(cutOff).heal();
-    now.phase = 'healed';
-    const healedAtMs = Date.now();
-    await pinnedStream;
-    const alone = pinnedAnswers.get('alone')!;
-    const refusals: readonly number[] = [ErrorCode.requestTimedOut, ErrorCode.notLeaderOrFollower];
-    for (const { value, errorCode } of alone) assert.ok(refusals.includes(errorCode), `the cut-off broker answered ${value} (acks=all, sent once it was alone) with error code ${errorCode}`);
-    await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff)))?.createRevision !== formerRegistration.createRevision, `broker ${cutOff} to register again`, 30_000);
-    await cluster.broker(cutOff).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 30_000);
-    await cluster.broker(cutOff).waitForLog(new RegExp(`INFO replica log truncated to where it leaves the leader's .*topic=${topic} partition=0 leader=${moved.leader}`), 30_000);
-    const rejoined = await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(cutOff), `${topic}/0: broker ${cutOff} back in the ISR`, 60_000);
-    assert.equal(rejoined.leader, moved.leader, `still led by broker ${moved.leader}: ${JSON.stringify(rejoined)}`);
-    const rejoinedAtMs = Date.now();
-    stopping = true;
-    await stream;
-    const tally = (phase: Phase): string => {
-      const answers = pinnedAnswers.get(phase)!;
-      const codes = new Map<number, number>();
-      for (const { errorCode } of answers) codes.set(errorCode, (codes.get(errorCode) ?? 0) + 1);
-      return [...codes].map(([errorCode, count]) => `${count}× ${errorCode}`).join(', ') || 'none';
-    };
-    t.diagnostic(`leadership moved ${movedAtMs - cutAtMs} ms after the cut; broker ${cutOff} back in the ISR ${rejoinedAtMs - healedAtMs} ms after the heal; ${streamed.length} records streamed; error codes answered on the pinned connection before the cut: ${tally('before')}; cut, before the followers moved: ${tally('cut')}; alone: ${tally('alone')}`);
+      // Healed: it registers again, learns the new state, follows the new leader (truncating what it
+      // appended alone) and rejoins the ISR.
+      cluster.etcdProxy(cutOff).heal();
+      now.phase = 'healed';
+      const healedAtMs = Date.now();
+      await pinnedStream;
+      const alone = pinnedAnswers.get('alone')!;
+      const refusals: readonly number[] = [ErrorCode.requestTimedOut, ErrorCode.notLeaderOrFollower];
+      for (const { value, errorCode } of alone) assert.ok(refusals.includes(errorCode), `the cut-off broker answered ${value} (acks=all, sent once it was alone) with error code ${errorCode}`);
+      await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff)))?.createRevision !== formerRegistration.createRevision, `broker ${cutOff} to register again`, 30_000);
+      await cluster.broker(cutOff).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 30_000);
+      await cluster.broker(cutOff).waitForLog(new RegExp(`INFO replica log truncated to where it leaves the leader's .*topic=${topic} partition=0 leader=${moved.leader}`), 30_000);
+      const rejoined = await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(cutOff), `${topic}/0: broker ${cutOff} back in the ISR`, 60_000);
+      assert.equal(rejoined.leader, moved.leader, `still led by broker ${moved.leader}: ${JSON.stringify(rejoined)}`);
+      const rejoinedAtMs = Date.now();
+      stopping = true;
+      await stream;
+      const tally = (phase: Phase): string => {
+        const answers = pinnedAnswers.get(phase)!;
+        const codes = new Map<number, number>();
+        for (const { errorCode } of answers) codes.set(errorCode, (codes.get(errorCode) ?? 0) + 1);
+        return [...codes].map(([errorCode, count]) => `${count}× ${errorCode}`).join(', ') || 'none';
+      };
+      t.diagnostic(`leadership moved ${movedAtMs - cutAtMs} ms after the cut; broker ${cutOff} back in the ISR ${rejoinedAtMs - healedAtMs} ms after the heal; ${streamed.length} records streamed; error codes answered on the pinned connection before the cut: ${tally('before')}; cut, before the followers moved: ${tally('cut')}; alone: ${tally('alone')}`);
 
-    // Every acknowledged record once on the new leader, the stream's in send order; besides them
-    // only refused records of the plain producer, each at most once (a timed-out acks=all write
-    // may still be kept, as in Kafka).
-    const held = await readValues(cluster.broker(moved.leader), topic, 0);
-    assert.deepEqual(repeated(held), [], 'no record twice');
-    assert.deepEqual(held.filter((value) => value.startsWith('s')), streamed, 'the stream as acknowledged, in order');
-    const missing = pinnedAcknowledged.filter((value) => !held.includes(value));
-    assert.deepEqual(missing, [], `records acknowledged by the cut-off broker missing on the new leader${allLogs(cluster)}`);
-    const allowed = new Set([...streamed, ...pinnedAcknowledged, ...pinnedRefused]);
-    assert.deepEqual(held.filter((value) => !allowed.has(value)), [], 'nothing that was not sent');
-    // What the cut-off broker appended alone reached no other broker.
-    assert.deepEqual(alone.filter(({ value }) => held.includes(value)), [], 'records appended by the cut-off broker alone are not on the new leader');
+      // Every acknowledged record once on the new leader, the stream's in send order; besides them
+      // only refused records of the plain producer, each at most once (a timed-out acks=all write
+      // may still be kept, as in Kafka).
+      const held = await readValues(cluster.broker(moved.leader), topic, 0);
+      assert.deepEqual(repeated(held), [], 'no record twice');
+      assert.deepEqual(held.filter((value) => value.startsWith('s')), streamed, 'the stream as acknowledged, in order');
+      const missing = pinnedAcknowledged.filter((value) => !held.includes(value));
+      assert.deepEqual(missing, [], `records acknowledged by the cut-off broker missing on the new leader${allLogs(cluster)}`);
+      const allowed = new Set([...streamed, ...pinnedAcknowledged, ...pinnedRefused]);
+      assert.deepEqual(held.filter((value) => !allowed.has(value)), [], 'nothing that was not sent');
+      // What the cut-off broker appended alone reached no other broker.
+      assert.deepEqual(alone.filter(({ value }) => held.includes(value)), [], 'records appended by the cut-off broker alone are not on the new leader');
 
-    // The cut-off broker holds exactly the new leader's log: read from it once it is the only broker left.
-    for (const nodeId of others) await cluster.broker(nodeId).stop();
-    await cluster.waitForPartition(topic, 0, (state) => state.leader === cutOff, `${topic}/0: broker ${cutOff} to lead`);
-    assert.deepEqual(await readValues(cluster.broker(cutOff), topic, 0), held, `${topic}/0 as broker ${cutOff} holds it`);
-  } finally {
-    stopping = true;
-    pinned?.destroy();
-    await Promise.all([stream?.catch(() => undefined), pinnedStream?.catch(() => undefined)]);
-    await cluster.stop();
-  }
-});
+      // The cut-off broker holds exactly the new leader's log: read from it once it is the only broker left.
+      for (const nodeId of others) await cluster.broker(nodeId).stop();
+      await cluster.waitForPartition(topic, 0, (state) => state.leader === cutOff, `${topic}/0: broker ${cutOff} to lead`);
+      assert.deepEqual(await readValues(cluster.broker(cutOff), topic, 0), held, `${topic}/0 as broker ${cutOff} holds it`);
+    } finally {
+      stopping = true;
+      pinned?.destroy();
+      await Promise.all([stream?.catch(() => undefined), pinnedStream?.catch(() => undefined)]);
+      await cluster.stop();
+    }
+  });
+}
 
 /**
  * The values of one partition as broker `broker` holds them on disk (its segment files, read while
