@@ -2,8 +2,17 @@
  * The queue side's TopicAccess (queues/streams/topic-access.ts) over the Kafka broker: stream
  * queues, exchange-to-topic bindings and topic feeds read and write topics through it, and through
  * the same paths Kafka clients use: an append is one record batch put into the partition's log as
- * the produce path puts one (disk alarm checked, leader epoch 0, waiting fetches woken once it is
- * durable); a read returns what a fetch would (below the high watermark), decoded.
+ * the produce path puts one (disk alarm checked, stamped with the leader epoch this broker leads
+ * in, waiting fetches woken once it is durable); a read returns what a consumer's fetch would
+ * (below the high watermark), decoded.
+ *
+ * In a cluster only the partitions this broker leads are served, as Produce and Fetch serve only
+ * those: appending to a follower's copy would put a record into its log that the leader never has
+ * (cut again when the follower compares epochs, or worse, kept by a follower that becomes leader
+ * while the leader's own records at those offsets differ). Any other partition is refused with a
+ * TopicAccessError (an AMQP publish is nacked, a reader retries). Nor are topics created here in a
+ * cluster: Broker.createTopic would make one etcd does not know; a stream queue adopts a topic
+ * created with CreateTopics instead, and deleting the queue leaves the topic (DeleteTopics deletes it).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Broker, Partition } from '../broker/broker.js';
@@ -30,6 +39,10 @@ export class KafkaTopicAccess implements TopicAccess {
     const problem = topicNameProblem(name);
     if (problem !== null) throw new TopicAccessError(`'${name}' cannot name a Kafka topic: ${problem}`);
     let created = false;
+    if (this.broker.topic(name) === undefined && this.broker.inCluster) {
+      // Broker.createTopic would make a topic of this broker alone, which etcd does not know and nobody leads.
+      throw new TopicAccessError(`topic '${name}' does not exist; in a cluster, create it first with CreateTopics (osprey topic create), then declare the stream queue on the broker leading its partition`);
+    }
     if (this.broker.topic(name) === undefined) {
       const result = await this.broker.createTopic(name, creation.partitionCount, creation.configs);
       if (result.errorCode !== ErrorCode.none && result.errorCode !== ErrorCode.topicAlreadyExists) {
@@ -39,7 +52,11 @@ export class KafkaTopicAccess implements TopicAccess {
     }
     const topic = this.broker.topic(name);
     if (topic === undefined) throw new TopicAccessError(`topic '${name}' went away while it was being created`);
-    for (const partition of topic.partitions) await untilOpen(partition);
+    for (const partition of topic.partitions) {
+      // In a cluster: a topic held here only (created here, not through etcd) or led elsewhere is not served (file comment).
+      if (!partition.ledHere) this.servedPartition(name, partition.index);
+      await untilOpen(partition);
+    }
     return { created, partitionCount: topic.partitions.length };
   }
 
@@ -51,9 +68,7 @@ export class KafkaTopicAccess implements TopicAccess {
     const topic = this.broker.topic(topicName);
     if (topic === undefined) throw new TopicAccessError(`topic '${topicName}' does not exist`);
     const index = partitionIndex ?? this.choosePartition(topicName, record.key, topic.partitions.length);
-    const partition = topic.partitions[index];
-    if (partition === undefined) throw new TopicAccessError(`topic '${topicName}' has no partition ${index}`);
-    if (!partition.isOpen) throw new TopicAccessError(`partition ${index} of topic '${topicName}' is not open (state ${partition.state})`);
+    const partition = this.servedPartition(topicName, index);
     if (this.broker.diskAlarm.raised) throw new TopicAccessError(this.broker.diskAlarm.refusalMessage);
     const batch = encodeRecordBatch({ records: [record], baseTimestampMs: record.timestampMs });
     if (batch.length > topic.effective.maxMessageBytes) throw new TopicAccessError(`a record of ${batch.length} bytes exceeds max.message.bytes ${topic.effective.maxMessageBytes} of topic '${topicName}'`);
@@ -72,7 +87,7 @@ export class KafkaTopicAccess implements TopicAccess {
   }
 
   async read(topicName: string, partitionIndex: number, fromOffset: number, maxBytes: number): Promise<TopicRead> {
-    const partition = this.openPartition(topicName, partitionIndex);
+    const partition = this.servedPartition(topicName, partitionIndex);
     const handle = partition.handle;
     const from = Math.max(fromOffset, handle.logStartOffset);
     if (from >= handle.highWatermark) return { records: [], nextOffset: from };
@@ -84,12 +99,12 @@ export class KafkaTopicAccess implements TopicAccess {
   }
 
   bounds(topicName: string, partitionIndex: number): PartitionBounds {
-    const handle = this.openPartition(topicName, partitionIndex).handle;
+    const handle = this.servedPartition(topicName, partitionIndex).handle;
     return { logStartOffset: handle.logStartOffset, endOffset: handle.highWatermark };
   }
 
   async lastBatchOffset(topicName: string, partitionIndex: number): Promise<number | null> {
-    const handle = this.openPartition(topicName, partitionIndex).handle;
+    const handle = this.servedPartition(topicName, partitionIndex).handle;
     const end = handle.highWatermark;
     if (end <= handle.logStartOffset) return null;
     // The read starts with the batch holding the last offset: its first offset is the answer.
@@ -100,7 +115,7 @@ export class KafkaTopicAccess implements TopicAccess {
   }
 
   async offsetForTimestamp(topicName: string, partitionIndex: number, timestampMs: number): Promise<number | null> {
-    const found = await offsetForTimestamp(this.openPartition(topicName, partitionIndex).handle, timestampMs);
+    const found = await offsetForTimestamp(this.servedPartition(topicName, partitionIndex).handle, timestampMs);
     return found === null ? null : found.offset;
   }
 
@@ -114,15 +129,22 @@ export class KafkaTopicAccess implements TopicAccess {
   }
 
   async deleteTopic(name: string): Promise<void> {
+    // In a cluster the topic is etcd's (created with CreateTopics, file comment): Broker.deleteTopic
+    // would delete only this broker's copy of it. It stays; DeleteTopics removes it everywhere.
+    if (this.broker.inCluster) return;
     const result = await this.broker.deleteTopic(name);
     if (result.errorCode !== ErrorCode.none && result.errorCode !== ErrorCode.unknownTopicOrPartition) {
       throw new TopicAccessError(`topic '${name}' could not be deleted: ${result.errorMessage ?? `error ${result.errorCode}`}`);
     }
   }
 
-  private openPartition(topicName: string, partitionIndex: number): Partition {
+  /** The partition, if this broker may serve it: open, and (in a cluster) led here (Partition.unavailableError). */
+  private servedPartition(topicName: string, partitionIndex: number): Partition {
     const partition = this.broker.partition(topicName, partitionIndex);
     if (partition === undefined) throw new TopicAccessError(`topic '${topicName}' has no partition ${partitionIndex}`);
+    if (!partition.ledHere) {
+      throw new TopicAccessError(`partition ${partitionIndex} of topic '${topicName}' is not led by this broker: in a cluster, records are written to and read from a partition on its leader only`);
+    }
     if (!partition.isOpen) throw new TopicAccessError(`partition ${partitionIndex} of topic '${topicName}' is not open (state ${partition.state})`);
     return partition;
   }
