@@ -57,7 +57,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   let replicas: ReplicaSync | null = null;
   const cache = new MetadataCache(store, { topicChanged: (name) => replicas?.topicChanged(name) }, clusterLogger);
   const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }), config.replicaLagTimeMaxMs);
-  const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, config.groups.offsetsCommitTimeoutMs, clusterLogger.with({ component: 'groups' }));
+  const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, { commitTimeoutMs: config.groups.offsetsCommitTimeoutMs, segmentBytes: config.groups.offsetsLogSegmentBytes }, clusterLogger.with({ component: 'groups' }));
   // Replication first: a group coordinator's writes wait on the replication role of its partition.
   const roles = {
     partitionChanged(partition: Partition, state: PartitionRecord | undefined) {
@@ -75,7 +75,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   }
   replicas.reportStrays();
   broker.producerIds.useBlockSource(new EtcdProducerIdBlocks(store));
-  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, () => {
+  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, config.groups.offsetsLogSegmentBytes, () => {
     const election = member.electionState;
     return election.role === 'controller' ? election.leadership : null;
   });
