@@ -28,10 +28,17 @@ export type PartitionState = 'opening' | 'open' | 'failed';
 export interface PartitionReplication {
   /** The leader epoch this broker leads the partition in (followers' fetches name theirs). */
   readonly leaderEpoch: number;
-  /** A follower fetched from `fetchOffset`, its log end: it holds (durably) every offset below it. */
-  followerFetched(replicaId: number, fetchOffset: Offset): void;
+  /**
+   * A follower fetched from `fetchOffset`, its log end: it holds (durably) every offset below it;
+   * its log starts at `logStartOffset` (null: its fetch named none).
+   */
+  followerFetched(replicaId: number, fetchOffset: Offset, logStartOffset: Offset | null): void;
   /** Resolves true once every in-sync replica holds every offset below `endOffset` (acks=all), false after timeoutMs. */
   waitForReplicas(endOffset: Offset, timeoutMs: number): Promise<boolean>;
+  /** The smallest log start offset among the in-sync replicas, the leader's included (null: not known yet). */
+  readonly lowWatermark: Offset | null;
+  /** Resolves with the low watermark once it reached `offset` (DeleteRecords), null after timeoutMs or once no longer led here. */
+  waitForLowWatermark(offset: Offset, timeoutMs: number): Promise<Offset | null>;
   /** Replicas of the partition (min.insync.replicas is capped at it). */
   readonly replicaCount: number;
   /** Members of the ISR as etcd holds it now, the leader included (min.insync.replicas). */

@@ -34,6 +34,8 @@ export class ClusterMember {
   private session: Session | null = null;
   private leaving = false;
   private rejoining: Promise<void> = Promise.resolve();
+  private currentRegistrationRevision = -1n;
+  private readonly registeredAgainListeners: (() => void)[] = [];
 
   private constructor(
     private readonly store: ClusterStore,
@@ -46,6 +48,19 @@ export class ClusterMember {
     const member = new ClusterMember(store, registration, settings, logger);
     await member.openSession();
     return member;
+  }
+
+  /**
+   * The revision of this broker's registration (its key's createRevision): a new one each time it
+   * registers. While a lost lease is being replaced, still the last one's.
+   */
+  get registrationRevision(): bigint {
+    return this.currentRegistrationRevision;
+  }
+
+  /** Calls `listener` each time the broker registers again (a new registration revision). */
+  onRegisteredAgain(listener: () => void): void {
+    this.registeredAgainListeners.push(listener);
   }
 
   /** The election's view: controller (with its epoch), follower of another, campaigning, or stopped. */
@@ -90,9 +105,12 @@ export class ClusterMember {
       retryDelayMs: this.settings.retryDelayMs,
     });
     this.session = { lease, election };
+    const first = this.currentRegistrationRevision < 0n;
+    this.currentRegistrationRevision = registrationRevision;
     lease.onLost((reason) => this.sessionLost(reason));
     this.logger.info('registered in the cluster', { nodeId, host: this.registration.host, port: this.registration.kafkaPort, rack: this.registration.rack, leaseTtlSeconds: lease.ttlSeconds, revision: registrationRevision });
     election.start();
+    if (!first) for (const listener of this.registeredAgainListeners) listener();
   }
 
   private sessionLost(reason: string): void {

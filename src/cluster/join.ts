@@ -65,7 +65,9 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
       groupPartitions?.partitionChanged(partition, state);
     },
   };
-  replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger, roles);
+  replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger, roles, () => member.registrationRevision);
+  const sync = replicas;
+  member.onRegisteredAgain(() => sync.registeredAgain());
   try {
     await cache.start();
   } catch (error) {
@@ -80,7 +82,6 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     return election.role === 'controller' ? election.leadership : null;
   });
   clusterLogger.info('cluster id settled', { clusterId });
-  const sync = replicas;
   return {
     async leave() {
       await cache.stop();

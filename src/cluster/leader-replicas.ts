@@ -18,6 +18,12 @@
  * replica.lag.time.max.ms, the broker setting of that name, 30 s by default) leaves it the same way, so a live but stalled follower
  * does not hold acks=all back for ever. "Caught up" as in Kafka: a fetch at the leader's log end, or
  * at the log end the leader had at that follower's previous fetch (counted from that fetch).
+ *
+ * Each follower's Fetch also names its log start offset (KIP-107). The **low watermark** is the
+ * smallest log start among the in-sync replicas, the leader's own included; a follower of the ISR
+ * that has not named one since this broker leads leaves it unknown. DeleteRecords moves the
+ * leader's log start at once and waits for the low watermark to reach the offset asked for: every
+ * in-sync replica has dropped the records (waitForLowWatermark).
  */
 import type { Partition, PartitionReplication } from '../broker/partition.js';
 import type { Logger } from '../logging/logger.js';
@@ -45,6 +51,8 @@ export interface LeaderReplicasContext {
 interface FollowerProgress {
   /** Its last fetchOffset: its log end. */
   fetchOffset: Offset;
+  /** The log start offset its last fetch named (persisted there); null if it named none. */
+  logStartOffset: Offset | null;
   /** The leader's log end and the time at that follower's last fetch. */
   leaderEndAtFetch: Offset;
   fetchedAtMs: number;
@@ -52,8 +60,9 @@ interface FollowerProgress {
   caughtUpAtMs: number;
 }
 
+/** A request waiting on the followers: acks=all (the high watermark) or DeleteRecords (the low watermark). */
 interface ReplicaWaiter {
-  readonly endOffset: Offset;
+  reached(): boolean;
   resolve(done: boolean): void;
 }
 
@@ -110,7 +119,23 @@ export class LeaderReplicas implements PartitionReplication {
     this.recompute();
   }
 
-  followerFetched(replicaId: number, fetchOffset: Offset): void {
+  /**
+   * The smallest log start offset among the in-sync replicas, the leader's included; null while an
+   * in-sync follower has not named its own since this broker leads (or the log is not open).
+   */
+  get lowWatermark(): Offset | null {
+    if (!this.partition.isOpen) return null;
+    let low = this.partition.handle.logStartOffset;
+    for (const member of this.state.isr) {
+      if (member === this.context.nodeId) continue;
+      const start = this.followers.get(member)?.logStartOffset ?? null;
+      if (start === null) return null;
+      if (start < low) low = start;
+    }
+    return low;
+  }
+
+  followerFetched(replicaId: number, fetchOffset: Offset, logStartOffset: Offset | null): void {
     if (this.closed || !this.state.replicas.includes(replicaId) || replicaId === this.context.nodeId) return;
     const nowMs = this.now();
     const leaderEnd = this.partition.isOpen ? this.partition.handle.logEndOffset : fetchOffset;
@@ -118,7 +143,7 @@ export class LeaderReplicas implements PartitionReplication {
     let caughtUpAtMs = previous?.caughtUpAtMs ?? this.createdAtMs;
     if (fetchOffset >= leaderEnd) caughtUpAtMs = nowMs;
     else if (previous !== undefined && fetchOffset >= previous.leaderEndAtFetch) caughtUpAtMs = Math.max(caughtUpAtMs, previous.fetchedAtMs);
-    this.followers.set(replicaId, { fetchOffset, leaderEndAtFetch: leaderEnd, fetchedAtMs: nowMs, caughtUpAtMs });
+    this.followers.set(replicaId, { fetchOffset, logStartOffset, leaderEndAtFetch: leaderEnd, fetchedAtMs: nowMs, caughtUpAtMs });
     this.recompute();
     if (!this.state.isr.includes(replicaId) && this.partition.isOpen && fetchOffset >= this.partition.handle.logEndOffset) void this.addToIsr(replicaId);
   }
@@ -128,10 +153,27 @@ export class LeaderReplicas implements PartitionReplication {
   }
 
   waitForReplicas(endOffset: Offset, timeoutMs: number): Promise<boolean> {
-    if (this.closed || this.reached(endOffset)) return Promise.resolve(!this.closed);
+    return this.waitUntil(() => this.partition.isOpen && this.partition.handle.highWatermark >= endOffset, timeoutMs);
+  }
+
+  waitForLowWatermark(offset: Offset, timeoutMs: number): Promise<Offset | null> {
+    // The value that met the condition: a follower joining the ISR later may lower it again.
+    let reachedAt: Offset | null = null;
+    const reached = (): boolean => {
+      const low = this.lowWatermark;
+      if (low === null || low < offset) return false;
+      reachedAt = low;
+      return true;
+    };
+    return this.waitUntil(reached, timeoutMs).then((done) => (done ? reachedAt : null));
+  }
+
+  /** Resolves true once `reached` holds (checked whenever a follower fetches or the ISR changes), false after timeoutMs or when closed. */
+  private waitUntil(reached: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (this.closed || reached()) return Promise.resolve(!this.closed);
     return new Promise((resolve) => {
       const waiter: ReplicaWaiter = {
-        endOffset,
+        reached,
         resolve: (done) => {
           clearTimeout(timer);
           this.waiters.delete(waiter);
@@ -151,10 +193,6 @@ export class LeaderReplicas implements PartitionReplication {
     for (const waiter of [...this.waiters]) waiter.resolve(false);
   }
 
-  private reached(endOffset: Offset): boolean {
-    return this.partition.isOpen && this.partition.handle.highWatermark >= endOffset;
-  }
-
   /** The followers' part of the high watermark, from the ISR as etcd holds it; wakes what it moved. */
   private recompute(): void {
     if (this.closed || !this.partition.isOpen) return;
@@ -172,7 +210,7 @@ export class LeaderReplicas implements PartitionReplication {
     const before = handle.highWatermark;
     handle.replicatedEndOffset = limit;
     if (handle.highWatermark !== before) this.context.notifyData(this.partition);
-    for (const waiter of [...this.waiters]) if (this.reached(waiter.endOffset)) waiter.resolve(true);
+    for (const waiter of [...this.waiters]) if (waiter.reached()) waiter.resolve(true);
   }
 
   /** Removes from the ISR (in etcd) the followers that did not catch up within replicaLagTimeMaxMs. */

@@ -25,7 +25,9 @@
  *                                          since, whatever was written meanwhile)
  *
  * The first holds across controllers (etcd keeps both revisions); the second is kept in memory, for
- * the life of this controller.
+ * the life of this controller. A leader that registered again and stays leader (no other ISR
+ * member is live, or every one registered again too) gets the same state in a new leader epoch
+ * (inNewTerm): its broker leads no state written before its registration (replica-sync.ts).
  *
  * Reassignments (partition-state.ts): the controller watches the partition keys from its first
  * pass on, and a change of a partition with a reassignment under way (its new replicas joining the
@@ -36,7 +38,7 @@ import type { Logger } from '../logging/logger.js';
 import type { ClusterStore, KeyValue, Watch } from './cluster-store.js';
 import { controllerKey, decodePartition, decodeTopic, encodePartition, noLeader, partitionKey, partitionOfKey, partitionsPrefix, reassigning, topicOfKey, topicsPrefix } from './keys.js';
 import type { PartitionRecord } from './keys.js';
-import { completeReassignment, electForRequest, electLeader } from './partition-state.js';
+import { completeReassignment, electForRequest, electLeader, inNewTerm } from './partition-state.js';
 
 /** One partition's answer to an election asked for (ElectLeaders). */
 export interface ElectionResult {
@@ -238,7 +240,10 @@ export class PartitionLeadership {
       const stale = staleMembers(state, entry.modRevision, registrations, registeredAgain);
       const live = eligibleBrokers(registrations, stale);
       // Leadership first; a reassignment ends in a later pass, once the partition is led.
-      const elected = withoutStale(electLeader(state, live, uncleanTopics.has(partition.topic)), stale);
+      const decided = withoutStale(electLeader(state, live, uncleanTopics.has(partition.topic)), stale);
+      // A leader that registered again and stays leader leads in a new term (partition-state.ts, inNewTerm).
+      const renewed = leaderRegisteredAgain(state, entry.modRevision, registrations, registeredAgain) && (decided === null || decided.leader === state.leader);
+      const elected = renewed ? inNewTerm(state, decided) : decided;
       const next = elected ?? completeReassignment(state, live);
       if (next === null) continue;
       const written = await this.write(entry, next);
@@ -252,7 +257,8 @@ export class PartitionLeadership {
         continue;
       }
       const fields = { topic: partition.topic, partition: partition.index, leaderEpoch: next.leaderEpoch, isr: next.isr.join(','), previousLeader: state.leader };
-      if (next.leader === state.leader) logger.info('followers whose broker is gone or registered again left the ISR', { ...fields, leader: next.leader });
+      if (renewed) logger.info('leader registered again: it leads in a new leader epoch', { ...fields, leader: next.leader });
+      else if (next.leader === state.leader) logger.info('followers whose broker is gone or registered again left the ISR', { ...fields, leader: next.leader });
       else if (next.leader === noLeader) logger.warn('partition offline: no in-sync replica is live', fields);
       else if (!state.isr.includes(next.leader)) logger.warn('unclean leader election: a replica out of sync leads the partition; records may be lost', { ...fields, leader: next.leader });
       else logger.info('partition leader elected', { ...fields, leader: next.leader });
@@ -289,6 +295,13 @@ function staleMembers(state: PartitionRecord, partitionRevision: bigint, registr
     return revision !== undefined && (revision > partitionRevision || registeredAgain.has(nodeId));
   });
   return stale.length === state.isr.length ? [] : stale;
+}
+
+/** True when the partition's live leader registered again since the state was written (the two signs of the file header). */
+function leaderRegisteredAgain(state: PartitionRecord, partitionRevision: bigint, registrations: ReadonlyMap<number, bigint>, registeredAgain: ReadonlySet<number>): boolean {
+  if (state.leader === noLeader) return false;
+  const revision = registrations.get(state.leader);
+  return revision !== undefined && (revision > partitionRevision || registeredAgain.has(state.leader));
 }
 
 /** The brokers counted live for one partition: the live ones but its stale ISR members. */

@@ -56,6 +56,18 @@ export function electLeader(state: PartitionRecord, liveBrokers: ReadonlySet<num
   return changed(state, noLeader, state.isr);
 }
 
+/**
+ * The state a leader that registered again (a restart, perhaps on an empty disk, or a lease lost and
+ * taken again) leads in when it stays leader: `next` (what the pass decided; null, nothing) with a
+ * leader epoch above the one its previous life led in. Its followers then compare logs with it by
+ * that new epoch (OffsetForLeaderEpoch) rather than take it for the leader they followed, and the
+ * broker, which leads no state written before its registration (replica-sync.ts), leads this one.
+ */
+export function inNewTerm(state: PartitionRecord, next: PartitionRecord | null): PartitionRecord {
+  const base = next ?? { ...state, partitionEpoch: state.partitionEpoch + 1 };
+  return base.leaderEpoch > state.leaderEpoch ? base : { ...base, leaderEpoch: state.leaderEpoch + 1 };
+}
+
 function changed(state: PartitionRecord, leader: number, isr: readonly number[]): PartitionRecord {
   // A reassignment under way stays under way (its fields are kept).
   return { ...state, leader, leaderEpoch: state.leaderEpoch + 1, isr, partitionEpoch: state.partitionEpoch + 1 };

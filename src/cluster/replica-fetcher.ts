@@ -26,7 +26,8 @@
  * Every partition's answer carries the leader's log start offset. Once the fetched batches are
  * durable here, a follower whose log starts below it moves its own log start up (as DeleteRecords
  * does locally: persisted, whole segments below it deleted), never past its own durable end, so
- * records the leader deleted (DeleteRecords, retention) go here too.
+ * records the leader deleted (DeleteRecords, retention) go here too. Each Fetch names this log's
+ * start (logStartOffset), which the leader's DeleteRecords waits for (KIP-107's low watermark).
  */
 import { apis } from '../client/apis.js';
 import { Connection } from '../client/connection.js';
@@ -180,7 +181,14 @@ export class ReplicaFetcher {
         topics: [...byTopic].map(([topic, list]) => ({
           topic,
           topicId: zeroTopicId,
-          partitions: list.map((entry) => ({ partition: entry.partition.index, currentLeaderEpoch: entry.leaderEpoch, fetchOffset: BigInt(entry.fetchOffset), partitionMaxBytes })),
+          partitions: list.map((entry) => ({
+            partition: entry.partition.index,
+            currentLeaderEpoch: entry.leaderEpoch,
+            fetchOffset: BigInt(entry.fetchOffset),
+            // Persisted here: the leader's low watermark, which DeleteRecords waits for.
+            logStartOffset: BigInt(entry.partition.handle.logStartOffset),
+            partitionMaxBytes,
+          })),
         })),
         forgottenTopicsData: [],
         rackId: '',

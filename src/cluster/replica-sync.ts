@@ -8,6 +8,13 @@
  * Changes are applied per topic, one at a time and coalesced: a topic changed again while being
  * applied is applied once more afterwards, from the cache's state at that moment (the latest).
  *
+ * A partition state written before this broker's current registration (registrationRevision) does
+ * not make it leader, even when it names it: such a state speaks of the broker's previous life (it
+ * restarted, perhaps on an empty disk, or lost its lease and registered again), and leading on its
+ * strength would serve, in the same leader epoch, a log that may lack what that life acknowledged.
+ * The controller answers every registration with newer states (partition-leadership.ts: another
+ * leader, or this one in a new leader epoch); the broker leads once it sees those.
+ *
  * A topic this broker holds but etcd does not know at start-up (data from before it joined, or a
  * topic deleted while it was away and recreated under no name) is left on disk and not served, with
  * a warning: deleting data on a guess is not ours to do.
@@ -41,7 +48,14 @@ export class ReplicaSync {
     private readonly nodeId: number,
     private readonly logger: Logger,
     private readonly roles: PartitionRoleListener | null = null,
+    /** This broker's current registration revision (cluster-member.ts); 0n: any state may name it leader. */
+    private readonly registrationRevision: () => bigint = () => 0n,
   ) {}
+
+  /** The broker registered again: states older than the new registration no longer make it leader. */
+  registeredAgain(): void {
+    for (const name of this.cache.topicNames()) this.topicChanged(name);
+  }
 
   /** Called once the cache has its first state: warns of held topics etcd does not know. */
   reportStrays(): void {
@@ -135,13 +149,21 @@ export class ReplicaSync {
     const cached = this.cache.topic(name);
     if (topic === undefined) return;
     const sameTopic = cached !== undefined && cached.record.topicId.equals(topic.id);
+    const registrationRevision = this.registrationRevision();
+    const awaitingNewTerm: number[] = [];
     for (const partition of topic.partitions) {
-      const record = sameTopic ? this.cache.partition(name, partition.index)?.record : undefined;
-      const leads = record?.leader === this.nodeId;
+      const entry = sameTopic ? this.cache.partition(name, partition.index) : undefined;
+      const record = entry?.record;
+      const named = record?.leader === this.nodeId;
+      const leads = named && entry!.modRevision > registrationRevision;
+      if (named && !leads) awaitingNewTerm.push(partition.index);
       if (partition.ledHere !== leads) this.logger.info(leads ? 'leading partition' : 'no longer leading partition', { topic: name, partition: partition.index, leaderEpoch: record?.leaderEpoch ?? -1 });
       partition.ledHere = leads;
       if (leads) partition.leaderEpoch = record.leaderEpoch;
-      this.roles?.partitionChanged(partition, sameTopic ? this.cache.partition(name, partition.index)?.record : undefined);
+      this.roles?.partitionChanged(partition, record);
+    }
+    if (awaitingNewTerm.length > 0) {
+      this.logger.info('etcd names this broker leader in states written before it registered; not leading them until the controller writes newer ones', { topic: name, partitions: awaitingNewTerm.join(','), registrationRevision: String(registrationRevision) });
     }
   }
 }

@@ -392,6 +392,60 @@ test('a follower restarted at once on an empty data directory, registered again 
   }
 });
 
+test('a leader that is its partition\'s only in-sync replica, restarted and registered again before the controller acted on its leaving, leads nothing under its former registration: it leads again in a new leader epoch, every record kept', async () => {
+  const leaseTtlSeconds = 6;
+  const cluster = await startTestCluster({ leaseTtlSeconds });
+  const topic = 'new-term';
+  try {
+    const controller = await cluster.controller();
+    assert.ok(controller !== null);
+    const victim = controller.nodeId === 3 ? 2 : 3;
+    // One replica: the victim is leader and the whole ISR, so no other broker can take over.
+    await createReplicated(cluster, topic, [[victim]]);
+    const expected: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const values = [`r${round}-a`, `r${round}-b`];
+      assert.equal((await produceTo(cluster.broker(victim), topic, 0, -1, batchOf(values))).errorCode, ErrorCode.none);
+      expected.push(...values);
+    }
+    const before = await cluster.waitForPartition(topic, 0, (state) => state.leader === victim, `${topic}/0: led by broker ${victim}`);
+    const formerRegistration = await cluster.store.get(brokerKey(victim));
+    assert.ok(formerRegistration !== null);
+
+    // Killed and started again at once (same data directory); the controller is paused across the
+    // moment it registers again, so it sees the leaving and the new registration only together.
+    const killedAtMs = Date.now();
+    await cluster.broker(victim).kill9();
+    const restarting = cluster.restart(victim);
+    await sleep(Math.max(0, leaseTtlSeconds * 1000 * (2 / 3) - 300 - (Date.now() - killedAtMs)));
+    process.kill(cluster.broker(controller.nodeId).pid, 'SIGSTOP');
+    let refusedMeanwhile: number | undefined;
+    try {
+      await waitUntil(
+        async () => ((await cluster.store.get(brokerKey(victim)))?.createRevision ?? formerRegistration.createRevision) !== formerRegistration.createRevision,
+        `broker ${victim} to register again`,
+        10_000,
+      );
+      const restarted = await restarting;
+      // etcd still names it leader in the state its former life led (the controller has not acted):
+      // it must not serve that state.
+      const state = decodePartition((await cluster.store.get(partitionKey(topic, 0)))!.value);
+      assert.ok(!(state instanceof Error) && state.leader === victim && state.leaderEpoch === before.leaderEpoch, `etcd unchanged while the controller is paused: ${JSON.stringify(state)}`);
+      refusedMeanwhile = (await produceTo(restarted, topic, 0, -1, batchOf(['while-paused']), 1000)).errorCode;
+    } finally {
+      process.kill(cluster.broker(controller.nodeId).pid, 'SIGCONT');
+    }
+    assert.equal(refusedMeanwhile, ErrorCode.notLeaderOrFollower, 'a produce to the restarted broker before the controller acted');
+
+    const renewed = await cluster.waitForPartition(topic, 0, (state) => state.leader === victim && state.leaderEpoch > before.leaderEpoch, `${topic}/0: broker ${victim} to lead in a new leader epoch`, 30_000);
+    assert.deepEqual(renewed.isr, [victim]);
+    await waitUntil(async () => (await produceTo(cluster.broker(victim), topic, 0, -1, batchOf(['after']))).errorCode === ErrorCode.none, `a produce to broker ${victim} in its new term`, 15_000);
+    assert.deepEqual(await readValues(cluster.broker(victim), topic, 0), [...expected, 'after']);
+  } finally {
+    await cluster.stop();
+  }
+});
+
 test('etcd paused for longer than the leases and the brokers\' etcd request timeout: produce (acks=all) and fetch go on with the current leaders; CreateTopics waits and completes once etcd is back', async (t) => {
   const cluster = await startTestCluster();
   const topic = 'steady';

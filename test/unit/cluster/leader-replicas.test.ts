@@ -1,7 +1,8 @@
 /**
  * The leader's side of replication (leader-replicas.ts) against a fake partition, store and cache:
- * the high watermark as the smallest log end among the ISR, acks=all waits, and a caught-up
- * follower added to the ISR by a transaction conditioned on the partition key's revision.
+ * the high watermark as the smallest log end among the ISR, acks=all waits, a caught-up
+ * follower added to the ISR by a transaction conditioned on the partition key's revision, and the
+ * low watermark (the smallest log start among the ISR) that DeleteRecords waits for.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import { createLogger } from '../../../src/logging/logger.js';
 function fakePartition(localEnd: number) {
   const handle = {
     local: asOffset(localEnd),
+    logStartOffset: asOffset(0),
     replicatedEndOffset: asOffset(Number.MAX_SAFE_INTEGER),
     get logEndOffset(): Offset {
       return this.local;
@@ -52,25 +54,25 @@ test('the high watermark is the smallest log end among the ISR; acks=all waits f
   const woken: string[] = [];
   const replicas = new LeaderReplicas(partition, state, asOffset(3), context(store, cache, woken));
   assert.equal(handle.highWatermark, 3, 'followers that did not fetch yet count with the assumed end');
-  replicas.followerFetched(2, asOffset(10));
+  replicas.followerFetched(2, asOffset(10), null);
   assert.equal(handle.highWatermark, 3);
   const acknowledged = replicas.waitForReplicas(asOffset(10), 5_000);
-  replicas.followerFetched(3, asOffset(7));
+  replicas.followerFetched(3, asOffset(7), null);
   assert.equal(handle.highWatermark, 7);
   assert.ok(woken.length > 0, 'waiting fetches are woken when it moves');
-  replicas.followerFetched(3, asOffset(10));
+  replicas.followerFetched(3, asOffset(10), null);
   assert.equal(handle.highWatermark, 10);
   assert.equal(await acknowledged, true);
   // Never back: a follower fetching from an earlier offset again does not lower it.
-  replicas.followerFetched(3, asOffset(4));
+  replicas.followerFetched(3, asOffset(4), null);
   assert.equal(handle.highWatermark, 10);
-  replicas.followerFetched(3, asOffset(10));
+  replicas.followerFetched(3, asOffset(10), null);
   // Never past what is durable on the leader itself.
-  replicas.followerFetched(2, asOffset(12));
+  replicas.followerFetched(2, asOffset(12), null);
   assert.equal(handle.highWatermark, 10);
   // Not a replica, or the leader itself: ignored.
-  replicas.followerFetched(9, asOffset(0));
-  replicas.followerFetched(1, asOffset(0));
+  replicas.followerFetched(9, asOffset(0), null);
+  replicas.followerFetched(1, asOffset(0), null);
   assert.equal(handle.highWatermark, 10);
   assert.equal(transactions.length, 0, 'everybody is in the ISR already');
   assert.equal(await replicas.waitForReplicas(asOffset(11), 20), false, 'a batch not on every ISR member times out');
@@ -85,11 +87,11 @@ test('a follower that caught up with the log end joins the ISR through a transac
   const replicas = new LeaderReplicas(partition, state, asOffset(0), context(store, cache, []));
   assert.equal(handle.highWatermark, 10, 'the leader alone in the ISR: its own durable end');
   assert.equal(await replicas.waitForReplicas(asOffset(10), 10), true);
-  replicas.followerFetched(2, asOffset(6));
+  replicas.followerFetched(2, asOffset(6), null);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(transactions.length, 0, 'behind the log end: not in sync');
   assert.equal(handle.highWatermark, 10, 'a follower out of the ISR does not hold the high watermark back');
-  replicas.followerFetched(2, asOffset(10));
+  replicas.followerFetched(2, asOffset(10), null);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(transactions.length, 1);
   const [written] = transactions;
@@ -111,18 +113,18 @@ test('a follower of the ISR that does not catch up within replica.lag.time.max.m
   const { partition, handle } = fakePartition(10);
   let nowMs = 0;
   const replicas = new LeaderReplicas(partition, state, asOffset(0), { ...context(store, cache, []), replicaLagTimeMaxMs: 1_000, nowMs: () => nowMs });
-  replicas.followerFetched(2, asOffset(10));
-  replicas.followerFetched(3, asOffset(5));
+  replicas.followerFetched(2, asOffset(10), null);
+  replicas.followerFetched(3, asOffset(5), null);
   nowMs = 900;
   await replicas.removeLaggingFollowers();
   assert.equal(transactions.length, 0, 'within the lag time');
   // Broker 2 keeps fetching at a moving log end: each fetch reaches the end the leader had at its previous one.
   handle.local = asOffset(14);
-  replicas.followerFetched(2, asOffset(10));
+  replicas.followerFetched(2, asOffset(10), null);
   nowMs = 1_200;
   handle.local = asOffset(20);
-  replicas.followerFetched(2, asOffset(14));
-  replicas.followerFetched(3, asOffset(6));
+  replicas.followerFetched(2, asOffset(14), null);
+  replicas.followerFetched(3, asOffset(6), null);
   await replicas.removeLaggingFollowers();
   assert.equal(transactions.length, 1);
   const [written] = transactions;
@@ -150,4 +152,40 @@ test('the ISR shrinking lets a waiting acks=all through, with the smaller ISR co
   assert.equal(replicas.inSyncReplicaCount, 1);
   assert.equal(replicas.replicaCount, 2);
   replicas.close();
+});
+
+test('the low watermark is the smallest log start among the ISR, unknown until every in-sync follower named one; DeleteRecords waits for it', async () => {
+  const state: PartitionRecord = { replicas: [1, 2, 3], leader: 1, leaderEpoch: 1, isr: [1, 2, 3], partitionEpoch: 2 };
+  const { store, cache } = fakeCluster(state, 20n);
+  const { partition, handle } = fakePartition(10);
+  const replicas = new LeaderReplicas(partition, state, asOffset(10), context(store, cache, []));
+  assert.equal(replicas.lowWatermark, null, 'no follower named its log start yet');
+  replicas.followerFetched(2, asOffset(10), asOffset(0));
+  replicas.followerFetched(3, asOffset(10), null);
+  assert.equal(replicas.lowWatermark, null, 'follower 3 named none (a Fetch before v5)');
+  replicas.followerFetched(3, asOffset(10), asOffset(0));
+  assert.equal(replicas.lowWatermark, 0);
+
+  // DeleteRecords moved the leader's log start to 6: the wait ends once both followers moved theirs.
+  handle.logStartOffset = asOffset(6);
+  const deleted = replicas.waitForLowWatermark(asOffset(6), 5_000);
+  replicas.followerFetched(2, asOffset(10), asOffset(6));
+  assert.equal(replicas.lowWatermark, 0, 'follower 3 still starts at 0');
+  replicas.followerFetched(3, asOffset(10), asOffset(4));
+  assert.equal(replicas.lowWatermark, 4);
+  replicas.followerFetched(3, asOffset(10), asOffset(8));
+  assert.equal(replicas.lowWatermark, 6, 'a follower starting past the leader: the leader\'s own counts');
+  assert.equal(await deleted, 6);
+
+  handle.logStartOffset = asOffset(9);
+  assert.equal(await replicas.waitForLowWatermark(asOffset(9), 20), null, 'a follower that does not move times out');
+  // A follower leaving the ISR no longer counts: the wait ends.
+  const afterShrink = replicas.waitForLowWatermark(asOffset(8), 5_000);
+  replicas.followerFetched(3, asOffset(10), asOffset(9));
+  replicas.update({ ...state, isr: [1, 3], partitionEpoch: 3 });
+  assert.equal(await afterShrink, 9);
+
+  const closing = replicas.waitForLowWatermark(asOffset(10), 5_000);
+  replicas.close();
+  assert.equal(await closing, null, 'no longer led here');
 });

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { completeReassignment, electForRequest, electLeader, initialPartitionState, offlineReplicas, startReassignment } from '../../../src/cluster/partition-state.js';
+import { completeReassignment, electForRequest, electLeader, inNewTerm, initialPartitionState, offlineReplicas, startReassignment } from '../../../src/cluster/partition-state.js';
 import type { PartitionRecord } from '../../../src/cluster/keys.js';
 
 const led: PartitionRecord = { replicas: [1, 2, 3], leader: 1, leaderEpoch: 5, isr: [1, 2], partitionEpoch: 9 };
@@ -24,6 +24,17 @@ test('a live leader stays', () => {
 test('leader live, a follower of the ISR gone: it leaves the ISR, the leader epoch stays', () => {
   assert.deepEqual(electLeader(led, new Set([1]), false), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 5, isr: [1], partitionEpoch: 10 });
   assert.deepEqual(electLeader(led, new Set([1, 3]), true), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 5, isr: [1], partitionEpoch: 10 });
+});
+
+test('a leader that registered again and stays leader leads in a new term: leader epoch + 1, whatever else the pass decided', () => {
+  // Nothing else to change: the same state one leader epoch on.
+  assert.deepEqual(inNewTerm(led, null), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 6, isr: [1, 2], partitionEpoch: 10 });
+  // A follower left the ISR in the same pass: both changes, one partition epoch on.
+  assert.deepEqual(inNewTerm(led, electLeader(led, new Set([1]), false)), { replicas: [1, 2, 3], leader: 1, leaderEpoch: 6, isr: [1], partitionEpoch: 10 });
+  // Already a new leader epoch (an offline partition led again): not bumped twice.
+  const offline: PartitionRecord = { ...led, leader: -1, leaderEpoch: 6, partitionEpoch: 10 };
+  const ledAgain = electLeader(offline, new Set([1]), false)!;
+  assert.deepEqual(inNewTerm(offline, ledAgain), ledAgain);
 });
 
 test('leader gone, an ISR member live: it leads, the dead leave the ISR, epochs bumped', () => {

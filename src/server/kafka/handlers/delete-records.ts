@@ -7,9 +7,14 @@
  * or below -1, is OFFSET_OUT_OF_RANGE; an unknown topic or partition UNKNOWN_TOPIC_OR_PARTITION;
  * a failed or closed log, or a log start offset that cannot be written (full disk), KAFKA_STORAGE_ERROR
  * (broker/delete-records.ts). Errors answer a low watermark of -1. The change is
- * persisted when answered, so timeoutMs is not waited on.
+ * persisted when answered.
  *
- * Not implemented: nothing further (one broker: no replicas to wait for).
+ * In a cluster, only the partition's leader answers (others: NOT_LEADER_OR_FOLLOWER). With
+ * followers, the leader's log start moves at once and the answer waits until the low watermark
+ * (the smallest log start among the in-sync replicas, which followers name in their Fetches)
+ * reached the offset, as Kafka's does (KIP-107): REQUEST_TIMED_OUT if it has not within timeoutMs,
+ * NOT_LEADER_OR_FOLLOWER if leadership moved meanwhile. A single broker answers at once, so
+ * timeoutMs is not waited on there.
  */
 import { deleteRecordsBefore, unknownPartitionDeletion } from '../../../broker/delete-records.js';
 import type { DeletionTarget } from '../../../broker/delete-records.js';
@@ -35,7 +40,7 @@ export const deleteRecordsHandler = defineHandler({
         partitions: await Promise.all(
           topic.partitions.map(async (requested) => {
             const partition = broker.partition(topic.name, requested.partitionIndex);
-            const deleted = partition === undefined ? unknownPartitionDeletion : await deleteRecordsBefore(partition, deletionTarget(requested.offset), logger);
+            const deleted = partition === undefined ? unknownPartitionDeletion : await deleteRecordsBefore(partition, deletionTarget(requested.offset), request.timeoutMs, logger);
             return { partitionIndex: requested.partitionIndex, lowWatermark: offsetToWire(deleted.lowWatermark), errorCode: deleted.errorCode };
           }),
         ),

@@ -7,7 +7,8 @@
  * A topic deleted while a fetch waits (or reads) answers UNKNOWN_TOPIC_OR_PARTITION for its
  * partitions (UNKNOWN_TOPIC_ID when fetched by id, v13+); the connection and the other partitions go on.
  * A follower's fetch (replica id ≥ 0, docs/cluster.md "Replication") reads up to what is durable on
- * the leader and tells the leader its log end (the fetch offset); a leader epoch other than the
+ * the leader and tells the leader its log end (the fetch offset) and its log start (logStartOffset,
+ * v5+: DeleteRecords waits for it); a leader epoch other than the
  * leader's is fenced (FENCED_LEADER_EPOCH when older, UNKNOWN_LEADER_EPOCH when newer).
  * Not implemented yet: transactions (no aborted transactions ever), rack-aware preferred replicas.
  */
@@ -30,15 +31,15 @@ function resolveTarget(broker: Broker, topicName: string, topicId: Buffer, byId:
 
 /**
  * Replication: a follower's fetch of one partition. Fenced when its leader epoch is not ours; else
- * the leader learns the follower's log end, and the read may go up to what is durable here.
+ * the leader learns the follower's log end and log start, and the read may go up to what is durable here.
  */
-function replicaTarget(target: FetchTarget, replicaId: number, currentLeaderEpoch: number): FetchTarget {
+function replicaTarget(target: FetchTarget, replicaId: number, currentLeaderEpoch: number, logStartOffset: bigint): FetchTarget {
   const replication = target.partition?.replication ?? null;
   if (target.errorCode !== ErrorCode.none || replication === null) return { ...target, fromReplica: true };
   if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== replication.leaderEpoch) {
     return { ...target, errorCode: currentLeaderEpoch < replication.leaderEpoch ? ErrorCode.fencedLeaderEpoch : ErrorCode.unknownLeaderEpoch };
   }
-  if (target.fetchOffset !== null) replication.followerFetched(replicaId, target.fetchOffset);
+  if (target.fetchOffset !== null) replication.followerFetched(replicaId, target.fetchOffset, offsetFromWire(logStartOffset));
   return { ...target, fromReplica: true };
 }
 
@@ -60,7 +61,7 @@ export const fetchHandler = defineHandler({
     for (const topic of request.topics) {
       for (const partition of topic.partitions) {
         const target = resolveTarget(broker, topic.topic, topic.topicId, byId, partition.partition, partition.fetchOffset, partition.partitionMaxBytes);
-        targets.push(replicaId >= 0 ? replicaTarget(target, replicaId, partition.currentLeaderEpoch) : target);
+        targets.push(replicaId >= 0 ? replicaTarget(target, replicaId, partition.currentLeaderEpoch, partition.logStartOffset) : target);
       }
     }
     const results = await fetchWithWait(broker, targets, {
