@@ -259,6 +259,11 @@ const amqpSettings: Settings<AmqpSettings> = {
     description: 'Messages held by x-delayed-message exchanges until their x-delay has passed, all exchanges together (each costs a small entry in memory; bodies stay on disk); past it a delayed publish is refused: nacked to a confirming publisher, dropped otherwise.',
   },
   maxReadyBytesInMemoryPerQueue: { type: bytes(0, maxInt32), description: 'Bytes of ready messages a durable queue holds in memory ahead of its consumers; a longer backlog stays on disk and is read back as consumers reach it.' },
+  topicConfirmTimeoutMs: {
+    type: milliseconds(1, maxTimerMs),
+    description:
+      'In a cluster, how long the publisher confirm of a record appended to a topic partition with followers (a stream queue, an exchange bound to a topic) waits for every in-sync replica to hold it, as a Kafka acks=all produce does; past it the publish is nacked (the record may still be kept, as after a timed-out acks=all produce).',
+  },
 };
 
 const sectionSettings: { readonly [Section in SectionName]: Settings<BrokerConfig[Section]> } = {

@@ -3,8 +3,9 @@
  * queues, exchange-to-topic bindings and topic feeds read and write topics through it, and through
  * the same paths Kafka clients use: an append is one record batch put into the partition's log as
  * the produce path puts one (disk alarm checked, stamped with the leader epoch this broker leads
- * in, waiting fetches woken once it is durable); a read returns what a consumer's fetch would
- * (below the high watermark), decoded.
+ * in, waiting fetches woken once it is durable, and durable for the publisher once it is on disk
+ * here and, in a cluster, held by every in-sync replica, as an acks=all produce); a read returns
+ * what a consumer's fetch would (below the high watermark), decoded.
  *
  * In a cluster only the partitions this broker leads are served, as Produce and Fetch serve only
  * those: appending to a follower's copy would put a record into its log that the leader never has
@@ -52,9 +53,13 @@ export class KafkaTopicAccess implements TopicAccess {
     }
     const topic = this.broker.topic(name);
     if (topic === undefined) throw new TopicAccessError(`topic '${name}' went away while it was being created`);
+    // In a cluster a partition led elsewhere is refused rather than waited for (file comment). Before
+    // joining (stream queues restored at start-up) nothing is led yet and a partition this broker no
+    // longer hosts never opens: the queue is restored as it is, and served once etcd's leadership
+    // reaches this broker.
+    if (this.broker.inCluster && this.broker.cluster === null) return { created, partitionCount: topic.partitions.length };
     for (const partition of topic.partitions) {
-      // In a cluster: a topic held here only (created here, not through etcd) or led elsewhere is not served (file comment).
-      if (!partition.ledHere) this.servedPartition(name, partition.index);
+      if (!partition.ledHere) throw notLedHere(name, partition.index);
       await untilOpen(partition);
     }
     return { created, partitionCount: topic.partitions.length };
@@ -70,6 +75,8 @@ export class KafkaTopicAccess implements TopicAccess {
     const index = partitionIndex ?? this.choosePartition(topicName, record.key, topic.partitions.length);
     const partition = this.servedPartition(topicName, index);
     if (this.broker.diskAlarm.raised) throw new TopicAccessError(this.broker.diskAlarm.refusalMessage);
+    // min.insync.replicas, as for acks=all.
+    if (partition.missingInSyncReplicas > 0) throw new TopicAccessError(`partition ${index} of topic '${topicName}' has fewer in-sync replicas than min.insync.replicas ${topic.effective.minInsyncReplicas}`);
     const batch = encodeRecordBatch({ records: [record], baseTimestampMs: record.timestampMs });
     if (batch.length > topic.effective.maxMessageBytes) throw new TopicAccessError(`a record of ${batch.length} bytes exceeds max.message.bytes ${topic.effective.maxMessageBytes} of topic '${topicName}'`);
     // As the produce path does: the broker's clock under LogAppendTime, the partition's leader epoch (outside the CRC).
@@ -82,7 +89,17 @@ export class KafkaTopicAccess implements TopicAccess {
       throw new TopicAccessError(`partition ${index} of topic '${topicName}' refused the append: ${error instanceof Error ? error.message : String(error)}`);
     }
     this.broker.diskAlarm.noteAppended(batch.length);
-    const durable = appended.durable.then(() => this.broker.notifyData(partition));
+    // The replication role of the term the record was appended in: a new term closes it (false below).
+    const replication = partition.replication;
+    const timeoutMs = this.broker.config.amqp.topicConfirmTimeoutMs;
+    const durable = appended.durable.then(async () => {
+      this.broker.notifyData(partition);
+      if (replication === null) return;
+      if (!(await replication.waitForReplicas(asOffset(appended.lastOffset + 1), timeoutMs))) {
+        throw new TopicAccessError(`partition ${index} of topic '${topicName}': not every in-sync replica held the record within ${timeoutMs} ms, or leadership moved`);
+      }
+      if (partition.missingInSyncReplicas > 0) throw new TopicAccessError(`the in-sync replicas of partition ${index} of topic '${topicName}' fell below min.insync.replicas while the record waited`);
+    });
     return { partition: index, offset: appended.baseOffset, durable };
   }
 
@@ -142,9 +159,7 @@ export class KafkaTopicAccess implements TopicAccess {
   private servedPartition(topicName: string, partitionIndex: number): Partition {
     const partition = this.broker.partition(topicName, partitionIndex);
     if (partition === undefined) throw new TopicAccessError(`topic '${topicName}' has no partition ${partitionIndex}`);
-    if (!partition.ledHere) {
-      throw new TopicAccessError(`partition ${partitionIndex} of topic '${topicName}' is not led by this broker: in a cluster, records are written to and read from a partition on its leader only`);
-    }
+    if (!partition.ledHere) throw notLedHere(topicName, partitionIndex);
     if (!partition.isOpen) throw new TopicAccessError(`partition ${partitionIndex} of topic '${topicName}' is not open (state ${partition.state})`);
     return partition;
   }
@@ -155,6 +170,10 @@ export class KafkaTopicAccess implements TopicAccess {
     this.nextUnkeyedPartition.set(topicName, (next + 1) % partitionCount);
     return next % partitionCount;
   }
+}
+
+function notLedHere(topicName: string, partitionIndex: number): TopicAccessError {
+  return new TopicAccessError(`partition ${partitionIndex} of topic '${topicName}' is not led by this broker: in a cluster, records are written to and read from a partition on its leader only`);
 }
 
 /** Waits while a partition is still being recovered (start-up); a partition that failed to open is refused. */

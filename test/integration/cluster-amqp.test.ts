@@ -2,16 +2,20 @@
  * The AMQP side of a cluster broker writing into Kafka topics (docs/cluster.md, "AMQP in a
  * cluster"), on a real etcd and three real broker processes with their AMQP and HTTP listeners:
  * a stream queue adopts a topic created with CreateTopics, on its leader only (a follower and a
- * broker holding no replica refuse the declaration, and no broker creates a topic for one); an
+ * broker holding no replica refuse the declaration, and no broker creates a topic for one), and
+ * its publisher confirms wait for every in-sync replica (a paused follower holds them back until
+ * it leaves the ISR); an
  * exchange bound to a topic (osprey exchange bind-topic) appends only on the leader (the others
  * nack the publish), so that after kill -9 of the leader the follower taking over holds exactly the
- * leader's records, and appends in its own leader epoch.
+ * leader's records, and appends in its own leader epoch; the old leader, restarted, restores its
+ * queue and binding without an error and nacks while it follows.
  *
  * Oracles: amqplib's publisher confirms and channel errors, the leader's raw Fetch answers (the
  * records and each stored batch's partitionLeaderEpoch) and etcd's partition records.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfirmChannel } from 'amqplib';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
@@ -113,10 +117,30 @@ describe('a three-broker cluster with AMQP: only the leader of a partition appen
       await channel.assertQueue('streamed', { durable: true, arguments: streamArguments });
       const confirms = await connection.createConfirmChannel();
       assert.equal(await publishConfirmed(confirms, '', 'streamed', 'stream record'), 'ack');
+      // The confirm means every in-sync replica holds it (acks=all): consumers of the leader see it.
+      assert.deepEqual((await leaderRecords(cluster.broker(2), 'streamed')).values, ['stream record']);
+
+      // A paused follower in the ISR holds the confirm back until it leaves the ISR.
+      const follower = cluster.broker(3);
+      process.kill(follower.pid, 'SIGSTOP');
+      try {
+        let confirmed: 'ack' | 'nack' | null = null;
+        const startedMs = Date.now();
+        const pending = publishConfirmed(confirms, '', 'streamed', 'while the follower is paused').then((answer) => (confirmed = answer));
+        await sleep(500);
+        assert.equal(confirmed, null, 'not confirmed while an in-sync replica lacks it');
+        assert.deepEqual((await leaderRecords(cluster.broker(2), 'streamed')).values, ['stream record'], 'not served to consumers either');
+        await cluster.waitForPartition('streamed', 0, (state) => !state.isr.includes(3), 'the paused follower to leave the ISR');
+        assert.equal(await pending, 'ack');
+        assert.ok(Date.now() - startedMs >= 500);
+      } finally {
+        process.kill(follower.pid, 'SIGCONT');
+      }
     } finally {
       await connection.close();
     }
-    assert.deepEqual((await leaderRecords(cluster.broker(2), 'streamed')).values, ['stream record']);
+    assert.deepEqual((await leaderRecords(cluster.broker(2), 'streamed')).values, ['stream record', 'while the follower is paused']);
+    for (const topic of ['bridged', 'streamed']) await cluster.waitForPartition(topic, 0, (state) => state.isr.length === 2, `the resumed follower back in the ISR of ${topic}`, 30_000);
     // Nothing was created outside etcd: broker 1 still holds no log of a 'not-created' topic.
     assert.equal(await cluster.partition('not-created', 0), null);
   });
@@ -151,5 +175,20 @@ describe('a three-broker cluster with AMQP: only the leader of a partition appen
     assert.equal(await publishThrough(3, 'through broker 3, leading'), 'ack');
     assert.deepEqual(await leaderRecords(cluster.broker(3), 'bridged'), { values: ['through broker 2', 'through broker 3, leading'], batchEpochs: [before.leaderEpoch, after.leaderEpoch] });
     assert.ok(after.leaderEpoch > before.leaderEpoch);
+
+    // Broker 2 restarts (a follower now): its stream queue and binding are restored without an
+    // error, and what it is sent goes nowhere until it leads again.
+    const restarted = await cluster.restart(2);
+    await cluster.waitForPartition('bridged', 0, (state) => state.isr.includes(2), 'the restarted broker back in the ISR');
+    assert.doesNotMatch(restarted.logs(), /could not be opened|ERROR/);
+    assert.equal(await publishThrough(2, 'through broker 2, following'), 'nack');
+    const connection = await connectAmqp(restarted);
+    try {
+      assert.equal(await publishConfirmed(await connection.createConfirmChannel(), '', 'streamed', 'to a follower'), 'nack');
+    } finally {
+      await connection.close();
+    }
+    assert.deepEqual((await leaderRecords(cluster.broker(3), 'bridged')).values, ['through broker 2', 'through broker 3, leading']);
+    assert.deepEqual((await leaderRecords(cluster.broker(3), 'streamed')).values, ['stream record', 'while the follower is paused']);
   });
 });
