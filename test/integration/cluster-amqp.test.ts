@@ -6,7 +6,7 @@
  * its publisher confirms wait for every in-sync replica (a paused follower holds them back until
  * it leaves the ISR); an
  * exchange bound to a topic (osprey exchange bind-topic) appends only on the leader (the others
- * nack the publish), so that after kill -9 of the leader the follower taking over holds exactly the
+ * nack the publish; a topic feed is refused there too), so that after kill -9 of the leader the follower taking over holds exactly the
  * leader's records, and appends in its own leader epoch; the old leader, restarted, restores its
  * queue and binding without an error and nacks while it follows.
  *
@@ -24,7 +24,7 @@ import { decodeRecordBatches, rawApi, withConnection } from '../helpers/raw-kafk
 import { connectAmqp, openChannel } from '../helpers/amqp-client.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
-import { assertSucceeded, osprey, type OspreyResult } from '../helpers/osprey-cli.js';
+import { assertFailed, assertSucceeded, osprey, type OspreyResult } from '../helpers/osprey-cli.js';
 import { recordBatchTotalBytes } from '../../src/protocol/kafka/records.js';
 import { waitUntil } from '../helpers/waiting.js';
 
@@ -162,6 +162,14 @@ describe('a three-broker cluster with AMQP: only the leader of a partition appen
       answers.set(nodeId, await publishThrough(nodeId, `through broker ${nodeId}`));
     }
     assert.deepEqual(Object.fromEntries(answers), { 1: 'nack', 2: 'ack', 3: 'nack' });
+    // A topic feeding a queue reads it where it is led, and is refused elsewhere.
+    for (const nodeId of [1, 2, 3]) {
+      const broker = cluster.broker(nodeId);
+      assertSucceeded(await admin(broker, ['queue', 'declare', 'fed']));
+      const fed = await admin(broker, ['queue', 'feed-from-topic', 'fed', 'bridged']);
+      if (nodeId === 2) assertSucceeded(fed);
+      else assertFailed(fed, /partition 0 of topic 'bridged' is not led by this broker/);
+    }
     const before = await cluster.partition('bridged', 0);
     assert.ok(before !== null && before.leader === 2);
     assert.deepEqual(await leaderRecords(cluster.broker(2), 'bridged'), { values: ['through broker 2'], batchEpochs: [before.leaderEpoch] });
