@@ -5,14 +5,18 @@
  * re-registering (a new registration of a node id already known) are handed to a listener: the
  * controller logs them and moves partition leadership (partition-leadership.ts).
  *
- * When the watch fails (etcd compacted the revision it would resume from, or cancelled it), the
- * directory reads the prefix again and reports the difference, so the listener still sees every
- * net change, if not every intermediate one.
+ * The reads and the watch are prefix-follower.ts's: when the watch fails, the prefix is read again
+ * (until a read succeeds) and the difference reported, so the listener still sees every net
+ * change, if not every intermediate one.
  */
 import type { Logger } from '../logging/logger.js';
-import type { ClusterStore, KeyValue, Watch, WatchEvent } from './cluster-store.js';
+import type { ClusterStore, KeyValue, WatchEvent } from './cluster-store.js';
 import { brokersPrefix, decodeRegistration } from './keys.js';
 import type { BrokerRegistration } from './keys.js';
+import { PrefixFollower } from './prefix-follower.js';
+
+/** Pause before reading the registrations again after a failed read (etcd out of reach). */
+const rereadRetryMs = 1000;
 
 export interface BrokerDirectoryListener {
   joined(registration: BrokerRegistration): void;
@@ -23,20 +27,26 @@ export interface BrokerDirectoryListener {
 
 export class BrokerDirectory {
   private readonly brokers = new Map<number, { registration: BrokerRegistration; createRevision: bigint }>();
-  private watch: Watch | null = null;
-  private stopped = false;
-  /** The latest resynchronisation, so stop() can wait for it. */
-  private syncing: Promise<void> = Promise.resolve();
+  private readonly follower: PrefixFollower;
 
   constructor(
-    private readonly store: ClusterStore,
+    store: ClusterStore,
     private readonly listener: BrokerDirectoryListener,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.follower = new PrefixFollower(
+      store,
+      brokersPrefix,
+      { loaded: (entries) => this.loaded(entries), changed: (event) => this.changed(event) },
+      logger,
+      { watchFailed: 'broker watch failed; reading the registrations again', readFailed: 'cannot read the broker registrations; trying again' },
+      rereadRetryMs,
+    );
+  }
 
   /** Reads the registrations and starts following them; resolves once both are done. */
   async start(): Promise<void> {
-    await this.synchronise();
+    await this.follower.start();
   }
 
   /** The brokers known now, by node id. */
@@ -51,44 +61,22 @@ export class BrokerDirectory {
 
   /** Stops reporting at once; the watch is cancelled in the background (etcd may be out of reach). */
   async stop(): Promise<void> {
-    this.stopped = true;
-    void this.watch?.cancel();
-    this.watch = null;
-    await this.syncing.catch(() => undefined);
+    await this.follower.stop();
   }
 
-  private async synchronise(): Promise<void> {
-    const previousWatch = this.watch;
-    this.watch = null;
-    await previousWatch?.cancel();
-    const range = await this.store.rangeByPrefix(brokersPrefix);
-    if (this.stopped) return;
+  /** A read of every registration: applies each, and reports the brokers no longer there as gone. */
+  private loaded(entries: readonly KeyValue[]): void {
     const seen = new Set<number>();
-    for (const entry of range.entries) {
+    for (const entry of entries) {
       const nodeId = this.apply(entry);
       if (nodeId !== null) seen.add(nodeId);
     }
     for (const nodeId of [...this.brokers.keys()]) {
       if (!seen.has(nodeId)) this.remove(nodeId);
     }
-    this.watch = await this.store.watchPrefix(brokersPrefix, {
-      fromRevision: range.revision + 1n,
-      onEvent: (event) => this.onEvent(event),
-      onError: (reason) => this.resynchronise(reason),
-    });
-    if (this.stopped) await this.watch.cancel();
   }
 
-  private resynchronise(reason: string): void {
-    if (this.stopped) return;
-    this.logger.warn('broker watch failed; reading the registrations again', { reason });
-    this.syncing = this.synchronise().catch((error: unknown) => {
-      this.logger.error('cannot read the broker registrations; the controller no longer follows them', { error: error instanceof Error ? error.message : String(error) });
-    });
-  }
-
-  private onEvent(event: WatchEvent): void {
-    if (this.stopped) return;
+  private changed(event: WatchEvent): void {
     if (event.type === 'put') {
       this.apply(event.entry);
       return;

@@ -1,8 +1,8 @@
 /**
  * Every broker's copy of the cluster metadata in etcd: live brokers, the controller, topics and
  * partition states (keys.ts). One read of everything under /osprey/, then one watch of the same
- * prefix from the revision after that read, so no change between the two is missed and changes are
- * applied in etcd's order. Metadata, CreateTopics and the local replicas (replica-sync.ts) read it;
+ * prefix from the revision after that read (prefix-follower.ts), so no change between the two is
+ * missed and changes are applied in etcd's order. Metadata, CreateTopics and the local replicas (replica-sync.ts) read it;
  * it never writes.
  *
  * A change to a topic or one of its partitions is handed to the listener with the topic's name;
@@ -13,7 +13,8 @@
  * from it (docs/cluster.md, "What works").
  */
 import type { Logger } from '../logging/logger.js';
-import type { ClusterStore, KeyValue, Watch, WatchEvent } from './cluster-store.js';
+import type { ClusterStore, KeyValue, WatchEvent } from './cluster-store.js';
+import { PrefixFollower } from './prefix-follower.js';
 import { brokersPrefix, clusterRoot, controllerKey, decodeController, decodePartition, decodeRegistration, decodeTopic, partitionOfKey, topicOfKey } from './keys.js';
 import type { BrokerRegistration, PartitionRecord, TopicRecord } from './keys.js';
 
@@ -54,28 +55,34 @@ export class MetadataCache {
   /** The revision everything in the cache is current to. */
   private appliedRevision = 0n;
   private readonly revisionWaiters = new Set<RevisionWaiter>();
-  private watch: Watch | null = null;
+  private readonly follower: PrefixFollower;
   private stopped = false;
-  private syncing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly store: ClusterStore,
+    store: ClusterStore,
     private readonly listener: MetadataCacheListener,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.follower = new PrefixFollower(
+      store,
+      clusterRoot,
+      { loaded: (entries, revision) => this.loaded(entries, revision), changed: (event) => this.changed(event) },
+      logger,
+      { watchFailed: 'metadata watch failed; reading the cluster metadata again', readFailed: 'cannot read the cluster metadata; answering from the last state seen, and trying again' },
+      resynchroniseRetryMs,
+    );
+  }
 
   /** Reads the metadata and starts following it; resolves once both are done. */
   async start(): Promise<void> {
-    await this.synchronise();
+    await this.follower.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    void this.watch?.cancel();
-    this.watch = null;
     for (const waiter of this.revisionWaiters) waiter.resolve();
     this.revisionWaiters.clear();
-    await this.syncing.catch(() => undefined);
+    await this.follower.stop();
   }
 
   /** The live brokers, by node id ascending. */
@@ -124,40 +131,19 @@ export class MetadataCache {
     return this.appliedRevision >= revision;
   }
 
-  private async synchronise(): Promise<void> {
-    const previousWatch = this.watch;
-    this.watch = null;
-    await previousWatch?.cancel();
-    const range = await this.store.rangeByPrefix(clusterRoot);
-    if (this.stopped) return;
+  /** A read of everything: the cache starts over from it, and every topic known before or after is reported. */
+  private loaded(entries: readonly KeyValue[], revision: bigint): void {
     const before = new Set([...this.topicRecords.keys(), ...this.partitionRecords.keys()]);
     this.brokers.clear();
     this.controllerView = null;
     this.topicRecords.clear();
     this.partitionRecords.clear();
-    for (const entry of range.entries) this.put(entry);
-    this.advanceTo(range.revision);
+    for (const entry of entries) this.put(entry);
+    this.advanceTo(revision);
     for (const name of new Set([...before, ...this.topicRecords.keys(), ...this.partitionRecords.keys()])) this.listener.topicChanged(name);
-    this.watch = await this.store.watchPrefix(clusterRoot, {
-      fromRevision: range.revision + 1n,
-      onEvent: (event) => this.onEvent(event),
-      onError: (reason) => this.resynchronise(reason),
-    });
-    if (this.stopped) await this.watch.cancel();
   }
 
-  private resynchronise(reason: string): void {
-    if (this.stopped) return;
-    this.logger.warn('metadata watch failed; reading the cluster metadata again', { reason });
-    this.syncing = this.synchronise().catch((error: unknown) => {
-      this.logger.error('cannot read the cluster metadata; answering from the last state seen, and trying again', { error: error instanceof Error ? error.message : String(error), retryMs: resynchroniseRetryMs });
-      const timer = setTimeout(() => this.resynchronise('the previous read failed'), resynchroniseRetryMs);
-      timer.unref();
-    });
-  }
-
-  private onEvent(event: WatchEvent): void {
-    if (this.stopped) return;
+  private changed(event: WatchEvent): void {
     const topic = event.type === 'put' ? this.put(event.entry) : this.remove(event.key);
     if (topic !== null) this.listener.topicChanged(topic);
     this.advanceTo(event.type === 'put' ? event.entry.modRevision : event.modRevision);

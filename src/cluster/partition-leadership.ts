@@ -3,15 +3,18 @@
  * becomes controller), it reads every partition's state and, for each whose leader is gone (or
  * which is offline and may be led again), writes the state partition-state.ts decides.
  *
- * Each write is one transaction conditioned on two revisions:
+ * Each write is conditioned on two revisions:
  *
  *   if   /osprey/controller               modRevision == epoch        (still this controller)
  *   and  /osprey/partitions/<topic>/<i>   modRevision == as read      (nobody changed it since)
  *   then put the new state
  *
  * so a controller that was replaced (its key deleted, another's created with a larger revision)
- * cannot write, whatever it believes, and no change made since the read is overwritten. A failed
- * write is followed by a fresh pass (or by stopping, when the controller key is no longer ours).
+ * cannot write, whatever it believes, and no change made since the read is overwritten. A pass
+ * writes up to maxPartitionsPerTransaction partitions in one transaction (all conditions, all
+ * puts); when it fails and the controller key is still ours, those partitions are written one by
+ * one, so only the ones changed since the read wait for a fresh pass (or the pass stops, when the
+ * controller key is no longer ours).
  * Passes run one at a time; changes arriving during a pass ask for one more.
  *
  * A broker that registered again (a known node id with a new registration: it restarted, perhaps on
@@ -141,14 +144,20 @@ export class PartitionLeadership {
   }
 
   /** Writes next over entry, on the controller's two conditions. */
-  private async write(entry: KeyValue, next: PartitionRecord): Promise<'written' | 'lost' | 'not controller'> {
+  private write(entry: KeyValue, next: PartitionRecord): Promise<'written' | 'lost' | 'not controller'> {
+    return this.writeAll([{ entry, next }]);
+  }
+
+  /**
+   * Writes every state in one transaction, on the controller's condition and each partition's
+   * (all or none): a pass moving many partitions, as when a broker leading a hundred goes, costs
+   * one etcd commit per maxPartitionsPerTransaction of them rather than one each.
+   */
+  private async writeAll(writes: readonly { readonly entry: KeyValue; readonly next: PartitionRecord }[]): Promise<'written' | 'lost' | 'not controller'> {
     const { store, epoch } = this.options;
     const written = await store.transaction(
-      [
-        { key: controllerKey, modRevision: epoch },
-        { key: entry.key, modRevision: entry.modRevision },
-      ],
-      [{ type: 'put', key: entry.key, value: encodePartition(next) }],
+      [{ key: controllerKey, modRevision: epoch }, ...writes.map(({ entry }) => ({ key: entry.key, modRevision: entry.modRevision }))],
+      writes.map(({ entry, next }) => ({ type: 'put' as const, key: entry.key, value: encodePartition(next) })),
     );
     if (written.succeeded) return 'written';
     return (await store.get(controllerKey))?.modRevision === epoch ? 'lost' : 'not controller';
@@ -232,6 +241,7 @@ export class PartitionLeadership {
     const registrations = this.options.liveBrokers();
     const registeredAgain = this.registeredAgain(registrations);
     let outcome: 'done' | 'again' = 'done';
+    const decisions: PassDecision[] = [];
     for (const entry of partitions.entries) {
       if (this.stopped) break;
       const partition = partitionOfKey(entry.key);
@@ -245,23 +255,23 @@ export class PartitionLeadership {
       const renewed = leaderRegisteredAgain(state, entry.modRevision, registrations, registeredAgain) && (decided === null || decided.leader === state.leader);
       const elected = renewed ? inNewTerm(state, decided) : decided;
       const next = elected ?? completeReassignment(state, live);
-      if (next === null) continue;
-      const written = await this.write(entry, next);
+      if (next !== null) decisions.push({ entry, topic: partition.topic, index: partition.index, state, next, kind: elected === null ? 'reassignment' : renewed ? 'renewed' : 'elected' });
+    }
+    for (let start = 0; start < decisions.length && !this.stopped; start += maxPartitionsPerTransaction) {
+      const chunk = decisions.slice(start, start + maxPartitionsPerTransaction);
+      const written = await this.writeAll(chunk);
       if (written === 'not controller') return 'not controller';
-      if (written === 'lost') {
-        outcome = 'again';
+      if (written === 'written') {
+        for (const decision of chunk) logDecision(logger, decision);
         continue;
       }
-      if (elected === null) {
-        logger.info('reassignment completed', { topic: partition.topic, partition: partition.index, replicas: next.replicas.join(','), isr: next.isr.join(','), leader: next.leader, previousLeader: state.leader, leaderEpoch: next.leaderEpoch });
-        continue;
+      // One of them changed since the read: each is written on its own, so the others still go.
+      for (const decision of chunk) {
+        const alone = await this.write(decision.entry, decision.next);
+        if (alone === 'not controller') return 'not controller';
+        if (alone === 'lost') outcome = 'again';
+        else logDecision(logger, decision);
       }
-      const fields = { topic: partition.topic, partition: partition.index, leaderEpoch: next.leaderEpoch, isr: next.isr.join(','), previousLeader: state.leader };
-      if (renewed) logger.info('leader registered again: it leads in a new leader epoch', { ...fields, leader: next.leader });
-      else if (next.leader === state.leader) logger.info('followers whose broker is gone or registered again left the ISR', { ...fields, leader: next.leader });
-      else if (next.leader === noLeader) logger.warn('partition offline: no in-sync replica is live', fields);
-      else if (!state.isr.includes(next.leader)) logger.warn('unclean leader election: a replica out of sync leads the partition; records may be lost', { ...fields, leader: next.leader });
-      else logger.info('partition leader elected', { ...fields, leader: next.leader });
     }
     // Only a pass that wrote every change settles a re-registration: after a failed one, the next
     // pass takes the broker out of the ISRs again (at worst out of one its leader re-added meanwhile).
@@ -295,6 +305,37 @@ function staleMembers(state: PartitionRecord, partitionRevision: bigint, registr
     return revision !== undefined && (revision > partitionRevision || registeredAgain.has(nodeId));
   });
   return stale.length === state.isr.length ? [] : stale;
+}
+
+/** One partition's change decided by a pass, waiting to be written. */
+interface PassDecision {
+  readonly entry: KeyValue;
+  readonly topic: string;
+  readonly index: number;
+  readonly state: PartitionRecord;
+  readonly next: PartitionRecord;
+  /** elected: electLeader decided; renewed: the same leader in a new term; reassignment: a reassignment ends. */
+  readonly kind: 'elected' | 'renewed' | 'reassignment';
+}
+
+/**
+ * Partition states one pass writes per etcd transaction: each takes a condition and a put, beside
+ * the controller's condition, within etcd's default --max-txn-ops of 128 per list.
+ */
+const maxPartitionsPerTransaction = 100;
+
+function logDecision(logger: Logger, decision: PassDecision): void {
+  const { topic, index: partition, state, next } = decision;
+  if (decision.kind === 'reassignment') {
+    logger.info('reassignment completed', { topic, partition, replicas: next.replicas.join(','), isr: next.isr.join(','), leader: next.leader, previousLeader: state.leader, leaderEpoch: next.leaderEpoch });
+    return;
+  }
+  const fields = { topic, partition, leaderEpoch: next.leaderEpoch, isr: next.isr.join(','), previousLeader: state.leader };
+  if (decision.kind === 'renewed') logger.info('leader registered again: it leads in a new leader epoch', { ...fields, leader: next.leader });
+  else if (next.leader === state.leader) logger.info('followers whose broker is gone or registered again left the ISR', { ...fields, leader: next.leader });
+  else if (next.leader === noLeader) logger.warn('partition offline: no in-sync replica is live', fields);
+  else if (!state.isr.includes(next.leader)) logger.warn('unclean leader election: a replica out of sync leads the partition; records may be lost', { ...fields, leader: next.leader });
+  else logger.info('partition leader elected', { ...fields, leader: next.leader });
 }
 
 /** True when the partition's live leader registered again since the state was written (the two signs of the file header). */

@@ -63,3 +63,61 @@ test('a stale controller epoch writes nothing; the current controller moves lead
     await etcd.stop();
   }
 });
+
+test('a pass writes up to 100 partitions per etcd transaction; when one of them changed since the read, the others are written one by one and the changed one is decided again', async () => {
+  const etcd = await startTestEtcd();
+  const real = new EtcdClusterStore({ endpoints: [etcd.endpoint], requestTimeoutMs: 5000 });
+  const lines: string[] = [];
+  const logger = createLogger('debug', (line) => lines.push(line));
+  // Every partition led by broker 1 (gone), broker 2 in sync: each moves to broker 2.
+  const keys = Array.from({ length: 250 }, (_, index) => partitionKey(`t${Math.floor(index / 50)}`, index % 50));
+  const before: PartitionRecord = { replicas: [1, 2], leader: 1, leaderEpoch: 0, isr: [1, 2], partitionEpoch: 0 };
+  const raced = keys[7]!;
+  // The real store, except that just before the controller's first write, the leader (broker 1,
+  // in its last moment) narrows one partition's ISR to itself, as leader-replicas.ts would.
+  let raceDone = false;
+  const store: EtcdClusterStore = Object.create(real, {
+    transaction: {
+      value: async (...args: Parameters<EtcdClusterStore['transaction']>) => {
+        if (!raceDone && args[1].length > 1) {
+          raceDone = true;
+          const current = await real.get(raced);
+          assert.ok(current !== null);
+          assert.ok((await real.transaction([{ key: raced, modRevision: current.modRevision }], [{ type: 'put', key: raced, value: encodePartition({ ...before, isr: [1], partitionEpoch: 1 }) }])).succeeded);
+        }
+        return real.transaction(...args);
+      },
+    },
+  });
+  try {
+    const elected = await real.transaction([{ key: controllerKey, modRevision: 0n }], [{ type: 'put', key: controllerKey, value: encodeController({ nodeId: 2 }) }]);
+    assert.ok(elected.succeeded);
+    for (const key of keys) assert.ok((await real.transaction([{ key, modRevision: 0n }], [{ type: 'put', key, value: encodePartition(before) }])).succeeded);
+
+    const controller = new PartitionLeadership({ store, epoch: elected.revision, liveBrokers: () => new Map([[2, 1n]]), logger, retryDelayMs: 50 });
+    controller.brokersChanged();
+    const read = async () => Promise.all(keys.map(async (key) => (await real.get(key))!));
+    await waitUntil(async () => (await read()).every((entry) => { const state = decodePartition(entry.value); return !(state instanceof Error) && state.leaderEpoch === 1; }), 'every partition decided', 20_000, () => lines.slice(-5).join('\n'));
+    await controller.stop();
+    const entries = await read();
+    for (const entry of entries) {
+      const state = decodePartition(entry.value);
+      assert.ok(!(state instanceof Error));
+      if (entry.key === raced) {
+        // Decided again on what it had become: its only ISR member is gone, so it is offline (nothing overwritten).
+        assert.deepEqual(state, { replicas: [1, 2], leader: -1, leaderEpoch: 1, isr: [1], partitionEpoch: 2 }, entry.key);
+      } else {
+        assert.deepEqual(state, { replicas: [1, 2], leader: 2, leaderEpoch: 1, isr: [2], partitionEpoch: 1 }, entry.key);
+      }
+    }
+    // The first transaction (partitions 0–99) lost its race and was written one by one; the other
+    // 150 went in two transactions (each of their keys has the revision of its transaction).
+    const revisions = new Map<bigint, number>();
+    for (const entry of entries.slice(100)) revisions.set(entry.modRevision, (revisions.get(entry.modRevision) ?? 0) + 1);
+    assert.deepEqual([...revisions.values()].sort((a, b) => a - b), [50, 100]);
+    assert.equal(new Set(entries.slice(0, 100).map((entry) => entry.modRevision)).size, 100);
+  } finally {
+    real.close();
+    await etcd.stop();
+  }
+});
