@@ -50,6 +50,8 @@ export class ClusterTopics implements ClusterView {
     private readonly store: ClusterStore,
     private readonly cache: MetadataCache,
     private readonly replicas: ReplicaSync,
+    /** segment.bytes of `__consumer_offsets` when this broker creates it (groups.offsetsLogSegmentBytes). */
+    private readonly offsetsTopicSegmentBytes: number,
     /** The controller's partition leadership while this broker is the controller, else null. */
     private readonly controller: () => PartitionLeadership | null = () => null,
   ) {}
@@ -238,7 +240,7 @@ export class ClusterTopics implements ClusterView {
    */
   private createOffsetsTopic(): Promise<ClusterOutcome> {
     this.offsetsTopicCreation ??= this.createTopic(
-      { name: offsetsTopicName, partitionCount: offsetsTopicPartitionCount, replicationFactor: Math.min(offsetsTopicReplicationFactor, this.cache.liveBrokers().length), assignment: null, configs: offsetsTopicConfigs },
+      { name: offsetsTopicName, partitionCount: offsetsTopicPartitionCount, replicationFactor: Math.min(offsetsTopicReplicationFactor, this.cache.liveBrokers().length), assignment: null, configs: offsetsTopicConfigs(this.offsetsTopicSegmentBytes) },
       false,
       offsetsTopicCreationTimeoutMs,
     ).finally(() => {

@@ -64,7 +64,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     clusterLogger,
   );
   const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }), config.replicaLagTimeMaxMs);
-  const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, config.groups.offsetsCommitTimeoutMs, clusterLogger.with({ component: 'groups' }));
+  const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, { commitTimeoutMs: config.groups.offsetsCommitTimeoutMs, segmentBytes: config.groups.offsetsLogSegmentBytes }, clusterLogger.with({ component: 'groups' }));
   // Replication first: a group coordinator's writes wait on the replication role of its partition.
   const roles = {
     partitionChanged(partition: Partition, state: PartitionRecord | undefined) {
@@ -85,7 +85,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   replicas.reportStrays();
   broker.adoptClusterConfigs((resource) => cache.configs(resource), cache.configResources());
   broker.producerIds.useBlockSource(new EtcdProducerIdBlocks(store));
-  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, () => {
+  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, config.groups.offsetsLogSegmentBytes, () => {
     const election = member.electionState;
     return election.role === 'controller' ? election.leadership : null;
   });

@@ -38,7 +38,7 @@ export interface TopicRecordToAppend {
 export interface AppendedRecord {
   readonly partition: number;
   readonly offset: number;
-  /** Resolves once the record is durable under the broker's flush policy; rejects when it could not be written. */
+  /** Resolves once the record is durable under the broker's flush policy (in a cluster, and held by every in-sync replica); rejects when it could not be written. */
   readonly durable: Promise<void>;
 }
 
