@@ -17,6 +17,7 @@
  * an old leader's unreplicated group writes like any others), and a shard of an ended term neither
  * appends nor drops records (a cleanup may still be under way when the term ends).
  */
+import { awaitInSyncReplicas } from '../broker/partition.js';
 import type { Partition } from '../broker/partition.js';
 import { setPartitionLeaderEpoch } from '../protocol/kafka/batch-header.js';
 import type { GroupLogStorage } from '../groups/group-log.js';
@@ -139,9 +140,9 @@ export function replicatedGroupLog(term: Term, settings: ReplicatedGroupLogSetti
       const durable = appended.durable.then(async () => {
         partition.wakeDataWaiters();
         if (replication === null) return;
-        const replicated = await replication.waitForReplicas(asOffset(appended.lastOffset + 1), settings.commitTimeoutMs);
-        if (!replicated) throw new Error(`not every in-sync replica of ${name} held the write within ${settings.commitTimeoutMs} ms`);
-        if (partition.missingInSyncReplicas > 0) throw new Error(`the ISR of ${name} shrank below min.insync.replicas while the write waited`);
+        const outcome = await awaitInSyncReplicas(partition, replication, asOffset(appended.lastOffset + 1), settings.commitTimeoutMs);
+        if (outcome === 'too few in sync') throw new Error(`the ISR of ${name} shrank below min.insync.replicas while the write waited`);
+        if (outcome !== 'replicated') throw new Error(`not every in-sync replica of ${name} held the write within ${settings.commitTimeoutMs} ms${outcome === 'leadership moved' ? ' (leadership moved)' : ''}`);
       });
       return { baseOffset: appended.baseOffset, durable };
     },

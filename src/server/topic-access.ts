@@ -18,6 +18,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Broker, Partition } from '../broker/broker.js';
 import { offsetForTimestamp } from '../broker/offset-for-timestamp.js';
+import { awaitInSyncReplicas } from '../broker/partition.js';
 import { asOffset } from '../broker/offset.js';
 import { topicNameProblem } from '../broker/topic-name.js';
 import { partitionForKey } from '../client/partitioner.js';
@@ -95,10 +96,9 @@ export class KafkaTopicAccess implements TopicAccess {
     const durable = appended.durable.then(async () => {
       this.broker.notifyData(partition);
       if (replication === null) return;
-      if (!(await replication.waitForReplicas(asOffset(appended.lastOffset + 1), timeoutMs))) {
-        throw new TopicAccessError(`partition ${index} of topic '${topicName}': not every in-sync replica held the record within ${timeoutMs} ms, or leadership moved`);
-      }
-      if (partition.missingInSyncReplicas > 0) throw new TopicAccessError(`the in-sync replicas of partition ${index} of topic '${topicName}' fell below min.insync.replicas while the record waited`);
+      const outcome = await awaitInSyncReplicas(partition, replication, asOffset(appended.lastOffset + 1), timeoutMs);
+      if (outcome === 'too few in sync') throw new TopicAccessError(`the in-sync replicas of partition ${index} of topic '${topicName}' fell below min.insync.replicas while the record waited`);
+      if (outcome !== 'replicated') throw new TopicAccessError(`partition ${index} of topic '${topicName}': ${outcome === 'timed out' ? `not every in-sync replica held the record within ${timeoutMs} ms` : 'leadership moved before every in-sync replica held the record'}`);
     });
     return { partition: index, offset: appended.baseOffset, durable };
   }
