@@ -145,14 +145,15 @@ export class KafkaTopicAccess implements TopicAccess {
     return partition.onNextData(callback);
   }
 
-  async deleteTopic(name: string): Promise<void> {
+  async deleteTopic(name: string): Promise<boolean> {
     // In a cluster the topic is etcd's (created with CreateTopics, file comment): Broker.deleteTopic
     // would delete only this broker's copy of it. It stays; DeleteTopics removes it everywhere.
-    if (this.broker.inCluster) return;
+    if (this.broker.inCluster) return false;
     const result = await this.broker.deleteTopic(name);
     if (result.errorCode !== ErrorCode.none && result.errorCode !== ErrorCode.unknownTopicOrPartition) {
       throw new TopicAccessError(`topic '${name}' could not be deleted: ${result.errorMessage ?? `error ${result.errorCode}`}`);
     }
+    return true;
   }
 
   /** The partition, if this broker may serve it: open, and (in a cluster) led here (Partition.unavailableError). */

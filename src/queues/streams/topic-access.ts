@@ -77,5 +77,6 @@ export interface TopicAccess {
   offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<number | null>;
   /** Calls `callback` once, when the partition has new readable data (or goes away); the function returned cancels it. */
   onNewData(topic: string, partition: number, callback: () => void): () => void;
-  deleteTopic(name: string): Promise<void>;
+  /** Deletes the topic; false when it stays (in a cluster a topic is etcd's: DeleteTopics removes it everywhere). */
+  deleteTopic(name: string): Promise<boolean>;
 }
