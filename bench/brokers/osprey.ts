@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { brokerNodeFlags } from '../../src/cli/node-flags.js';
 import { removeDirectory, Service, temporaryDirectory } from '../lib/processes.js';
 import type { BrokerStartOptions, RunningBroker } from './broker.js';
 
@@ -34,7 +35,7 @@ export type OspreyProtocol = 'kafka' | 'amqp';
 export async function startOsprey(options: BrokerStartOptions, protocol: OspreyProtocol = 'kafka', extraArgs: readonly string[] = []): Promise<RunningBroker> {
   const dataDir = temporaryDirectory(options.dataParent, 'osprey-');
   const args = [
-    cliEntry, 'broker', '--data-dir', dataDir, '--host', '127.0.0.1', '--kafka-port', '0', '--http-port', '-1',
+    ...brokerNodeFlags, cliEntry, 'broker', '--data-dir', dataDir, '--host', '127.0.0.1', '--kafka-port', '0', '--http-port', '-1',
     '--flush', 'always',
     // Benchmarks start one consumer at a time; Kafka's 3 s wait for more members would only add idle time.
     '--groups.initial-rebalance-delay-ms', '0',

@@ -12,7 +12,9 @@
  *   resource name '<node id>'  per broker          ConfigSource DYNAMIC_BROKER_CONFIG (2)
  *   resource name ''           cluster-wide        ConfigSource DYNAMIC_DEFAULT_BROKER_CONFIG (3)
  *
- * and a per-broker value wins over a cluster-wide one, which wins over the config file.
+ * and a per-broker value wins over a cluster-wide one, which wins over the config file. In a
+ * cluster the cluster-wide level lives in etcd instead (/osprey/configs/broker:, cluster/keys.ts),
+ * where every broker follows it; a broker's own level stays with that broker.
  */
 import type { BrokerConfig } from '../config/broker-config.js';
 import { ConfigType, decimalIn, integerIn, longMaxValue, noEffect, topicConfigKeys } from './topic-config.js';

@@ -888,17 +888,24 @@ export class Broker {
       const problem = dynamicBrokerConfigProblem(name, value);
       if (problem !== null) return Promise.resolve(failure(ErrorCode.invalidRequest, problem));
     }
-    return this.changeConfigs(async () => {
-      const next = replaceAll ? new Map<string, string>() : new Map(this.dynamicConfigs.values(level));
+    const edit = (current: ReadonlyMap<string, string>): Map<string, string> | OperationResult => {
+      const next = replaceAll ? new Map<string, string>() : new Map(current);
       for (const [name, value] of changes) {
         if (value === null) next.delete(name);
         else next.set(name, value);
       }
       const prospective = new DynamicBrokerConfigs(level === 'broker' ? next : this.dynamicConfigs.values('broker'), level === 'clusterDefault' ? next : this.dynamicConfigs.values('clusterDefault'));
       const conflict = topicConfigsProblem(new Map(), this.config.topicDefaults, prospective.topicValues());
-      if (conflict !== null) return failure(ErrorCode.invalidRequest, conflict);
+      return conflict === null ? next : failure(ErrorCode.invalidRequest, conflict);
+    };
+    const resource = brokerConfigResource(level, this.nodeId);
+    return this.changeConfigs(async () => {
+      // A cluster keeps the cluster-wide defaults in etcd, where every broker follows them
+      // (clusterConfigsChanged); a broker's own stay with it.
+      if (level === 'clusterDefault' && this.cluster !== null) return this.cluster.alterConfigs(resource, edit, validateOnly);
+      const next = edit(this.dynamicConfigs.values(level));
+      if (!(next instanceof Map)) return next;
       if (validateOnly) return ok;
-      const resource = brokerConfigResource(level, this.nodeId);
       try {
         await this.metadata.putConfigs(resource, next);
       } catch (error) {
@@ -922,16 +929,22 @@ export class Broker {
    * their next heartbeat. The group need not exist.
    */
   alterGroupConfigs(groupId: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
-    return this.changeConfigs(async () => {
-      const next = replaceAll ? new Map<string, string>() : new Map(this.groupConfig(groupId));
+    const edit = (current: ReadonlyMap<string, string>): Map<string, string> | OperationResult => {
+      const next = replaceAll ? new Map<string, string>() : new Map(current);
       for (const [name, value] of changes) {
         if (value === null) next.delete(name);
         else next.set(name, value);
       }
       const problem = groupConfigsProblem(next, this.config.groups);
-      if (problem !== null) return failure(ErrorCode.invalidConfig, problem);
+      return problem === null ? next : failure(ErrorCode.invalidConfig, problem);
+    };
+    const resource = `${groupConfigPrefix}${groupId}`;
+    return this.changeConfigs(async () => {
+      // In a cluster any broker may coordinate the group: its configs live in etcd (clusterConfigsChanged).
+      if (this.cluster !== null) return this.cluster.alterConfigs(resource, edit, validateOnly);
+      const next = edit(this.groupConfig(groupId));
+      if (!(next instanceof Map)) return next;
       if (validateOnly) return ok;
-      const resource = `${groupConfigPrefix}${groupId}`;
       try {
         await this.metadata.putConfigs(resource, next);
       } catch (error) {
@@ -942,6 +955,33 @@ export class Broker {
       this.logger.info('group config changed', { group: groupId, changes: [...changes.keys()].join(',') });
       return ok;
     });
+  }
+
+  /**
+   * A cluster-wide config resource as etcd holds it now (a cluster: cluster/join.ts calls this for
+   * each one at start and on every change): the cluster-wide dynamic broker defaults, or a group's
+   * own configs. Applied at once, as a change made here is.
+   */
+  clusterConfigsChanged(resource: string, configs: ReadonlyMap<string, string>): void {
+    if (resource === brokerConfigResource('clusterDefault', this.nodeId)) {
+      this.dynamicConfigs.replace('clusterDefault', configs);
+      for (const topic of this.topics.values()) this.applyEffective(topic);
+      this.logger.info('cluster-wide broker configs changed in the cluster', { configs: [...configs.keys()].join(',') });
+    } else if (resource.startsWith(groupConfigPrefix)) {
+      const groupId = resource.slice(groupConfigPrefix.length);
+      if (configs.size === 0) this.groupConfigMap.delete(groupId);
+      else this.groupConfigMap.set(groupId, configs);
+    }
+  }
+
+  /**
+   * Joining a cluster: the cluster-wide configs are etcd's from now on. What this broker kept on its
+   * own disk for them (from before it joined) gives way, whether etcd holds any or not.
+   */
+  adoptClusterConfigs(configsOf: (resource: string) => ReadonlyMap<string, string>, resources: readonly string[]): void {
+    this.groupConfigMap.clear();
+    this.clusterConfigsChanged(brokerConfigResource('clusterDefault', this.nodeId), configsOf(brokerConfigResource('clusterDefault', this.nodeId)));
+    for (const resource of resources) if (resource.startsWith(groupConfigPrefix)) this.clusterConfigsChanged(resource, configsOf(resource));
   }
 
   /** Wakes fetches waiting on this partition. */

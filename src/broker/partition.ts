@@ -142,3 +142,21 @@ export class Partition {
     for (const waiter of waiters) waiter();
   }
 }
+
+/**
+ * How an acks=all wait ended (awaitInSyncReplicas): every in-sync replica holds the records; or not
+ * within the time allowed; or the term of leadership the wait belonged to ended; or they got there
+ * but the ISR is now smaller than min.insync.replicas (a follower left it meanwhile).
+ */
+export type ReplicatedOutcome = 'replicated' | 'timed out' | 'leadership moved' | 'too few in sync';
+
+/**
+ * Waits until every in-sync replica holds the offsets below `endOffset` (acks=all), on the
+ * replication role of the term the records were appended in (`replication`, taken at the append:
+ * a new term has a new one). The Kafka produce path, the group coordinators' writes and the AMQP
+ * side's topic appends each answer the outcome their own way.
+ */
+export async function awaitInSyncReplicas(partition: Partition, replication: PartitionReplication, endOffset: Offset, timeoutMs: number): Promise<ReplicatedOutcome> {
+  if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) return partition.replication === replication ? 'timed out' : 'leadership moved';
+  return partition.missingInSyncReplicas > 0 ? 'too few in sync' : 'replicated';
+}

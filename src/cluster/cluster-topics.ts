@@ -14,7 +14,7 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import type { ClusterStore, StoreOperation } from './cluster-store.js';
 import type { ClusterBroker, ClusterOutcome, ClusterView, NewClusterTopic } from './cluster-view.js';
 import { offsetsTopicConfigs, offsetsTopicName, offsetsTopicPartitionCount, offsetsTopicReplicationFactor, groupPartition } from '../groups/offsets-topic.js';
-import { decodePartition, decodeTopic, encodePartition, encodeTopic, noLeader, partitionKey, reassigning, topicKey } from './keys.js';
+import { configsKey, decodeConfigs, decodePartition, decodeTopic, encodeConfigs, encodePartition, encodeTopic, noLeader, partitionKey, reassigning, topicKey } from './keys.js';
 import type { PartitionRecord, TopicRecord } from './keys.js';
 import type { MetadataCache } from './metadata-cache.js';
 import type { ElectionResult, PartitionLeadership } from './partition-leadership.js';
@@ -50,6 +50,8 @@ export class ClusterTopics implements ClusterView {
     private readonly store: ClusterStore,
     private readonly cache: MetadataCache,
     private readonly replicas: ReplicaSync,
+    /** segment.bytes of `__consumer_offsets` when this broker creates it (groups.offsetsLogSegmentBytes). */
+    private readonly offsetsTopicSegmentBytes: number,
     /** The controller's partition leadership while this broker is the controller, else null. */
     private readonly controller: () => PartitionLeadership | null = () => null,
   ) {}
@@ -238,7 +240,7 @@ export class ClusterTopics implements ClusterView {
    */
   private createOffsetsTopic(): Promise<ClusterOutcome> {
     this.offsetsTopicCreation ??= this.createTopic(
-      { name: offsetsTopicName, partitionCount: offsetsTopicPartitionCount, replicationFactor: Math.min(offsetsTopicReplicationFactor, this.cache.liveBrokers().length), assignment: null, configs: offsetsTopicConfigs },
+      { name: offsetsTopicName, partitionCount: offsetsTopicPartitionCount, replicationFactor: Math.min(offsetsTopicReplicationFactor, this.cache.liveBrokers().length), assignment: null, configs: offsetsTopicConfigs(this.offsetsTopicSegmentBytes) },
       false,
       offsetsTopicCreationTimeoutMs,
     ).finally(() => {
@@ -310,6 +312,39 @@ export class ClusterTopics implements ClusterView {
     // Placed as if the topic were created with newTotal partitions, keeping only the new ones: their
     // leaders go on around the brokers from a random start, racks apart as at creation.
     return placeReplicas(live, newTotal, replicationFactor, randomInt(0, 1 << 30)).slice(current);
+  }
+
+  /** Conditioned on the key's revision as read (0: absent), so two brokers editing at once lose neither edit. */
+  async alterConfigs(resource: string, edit: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string> | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome> {
+    const key = configsKey(resource);
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const current = await this.store.get(key);
+        const configs = current === null ? new Map<string, string>() : decodeConfigs(current.value);
+        if (configs instanceof Error) return failure(ErrorCode.unknownServerError, `the configs of '${resource}' in etcd cannot be read: ${configs.message}`);
+        const next = edit(configs);
+        if ('errorCode' in next) return next;
+        if (validateOnly) return ok;
+        const written = await this.store.transaction(
+          [{ key, modRevision: current?.modRevision ?? 0n }],
+          [next.size === 0 ? { type: 'delete', key } : { type: 'put', key, value: encodeConfigs(next) }],
+        );
+        if (!written.succeeded) continue;
+        await this.cache.caughtUpTo(written.revision, followWriteTimeoutMs);
+        return ok;
+      }
+      return failure(ErrorCode.unknownServerError, `the configs of '${resource}' kept changing while they were being changed; retry`);
+    } catch (error) {
+      return storeUnreachable(error);
+    }
+  }
+
+  configs(resource: string): ReadonlyMap<string, string> {
+    return this.cache.configs(resource);
+  }
+
+  configResources(): string[] {
+    return this.cache.configResources();
   }
 
   /** Waits until this broker's cache saw the write at revision and its replicas followed the topic. */

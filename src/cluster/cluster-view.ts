@@ -58,6 +58,17 @@ export interface ClusterView {
    */
   alterTopicConfigs(name: string, edit: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string> | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome>;
   /**
+   * Changes a cluster-wide config resource's configs in etcd (`broker:`, the cluster-wide dynamic
+   * broker defaults, or `group:<id>`): `edit` gets them as etcd holds them and returns the new ones
+   * (or why not); none left deletes the key. Answered once this broker's copy of the metadata has
+   * them (and so applied them); every broker follows through its watch.
+   */
+  alterConfigs(resource: string, edit: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string> | ClusterOutcome, validateOnly: boolean): Promise<ClusterOutcome>;
+  /** A cluster-wide config resource's configs as this broker's copy holds them (empty: none). */
+  configs(resource: string): ReadonlyMap<string, string>;
+  /** The cluster-wide config resources etcd holds configs for. */
+  configResources(): string[];
+  /**
    * AlterPartitionReassignments: starts (or replaces) a reassignment of the partition to target,
    * or cancels the one under way (target null), in etcd; the controller carries it out.
    */

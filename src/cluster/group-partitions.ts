@@ -12,8 +12,14 @@
  *
  * The log a shard writes is the partition's (replicatedGroupLog below): a write counts as made
  * once every in-sync replica holds it, as acks=all, and min.insync.replicas holds as for acks=all.
+ * Writes and cleanups happen only in the term they were started in: each batch is stamped with the
+ * term's leader epoch (as Produce stamps a leader's batches, so a follower's epoch comparison cuts
+ * an old leader's unreplicated group writes like any others), and a shard of an ended term neither
+ * appends nor drops records (a cleanup may still be under way when the term ends).
  */
+import { awaitInSyncReplicas } from '../broker/partition.js';
 import type { Partition } from '../broker/partition.js';
+import { setPartitionLeaderEpoch } from '../protocol/kafka/batch-header.js';
 import type { GroupLogStorage } from '../groups/group-log.js';
 import { offsetsTopicName } from '../groups/offsets-topic.js';
 import type { PartitionedGroupCoordinator } from '../groups/partitioned-coordinator.js';
@@ -30,6 +36,13 @@ interface Term {
   readonly leaderEpoch: number;
 }
 
+export interface ReplicatedGroupLogSettings {
+  /** groups.offsetsCommitTimeoutMs: how long a write may wait for the in-sync replicas. */
+  readonly commitTimeoutMs: number;
+  /** groups.offsetsLogSegmentBytes: the segment size a cleanup is made for (below). */
+  readonly segmentBytes: number;
+}
+
 export class GroupPartitions implements PartitionRoleListener {
   /** The term each offsets partition is led in here. */
   private readonly terms = new Map<number, Term>();
@@ -39,7 +52,7 @@ export class GroupPartitions implements PartitionRoleListener {
   constructor(
     private readonly coordinators: PartitionedGroupCoordinator,
     private readonly nodeId: number,
-    private readonly commitTimeoutMs: number,
+    private readonly settings: ReplicatedGroupLogSettings,
     private readonly logger: Logger,
   ) {}
 
@@ -69,7 +82,7 @@ export class GroupPartitions implements PartitionRoleListener {
     }
     this.terms.set(index, { partition, leaderEpoch: state.leaderEpoch });
     this.logger.debug('leading an offsets partition: reading its groups back', { partition: index, leaderEpoch: state.leaderEpoch });
-    this.coordinators.lead(index, partition.topic.partitions.length, replicatedGroupLog(partition, this.commitTimeoutMs));
+    this.coordinators.lead(index, partition.topic.partitions.length, replicatedGroupLog({ partition, leaderEpoch: state.leaderEpoch }, this.settings));
   }
 
   stop(): void {
@@ -80,16 +93,31 @@ export class GroupPartitions implements PartitionRoleListener {
 }
 
 /**
- * The group log of a shard: the offsets partition's own log on its leader. An append is made
- * durable here per the flush policy, the followers' waiting fetches are woken, and it counts as
- * made once the high watermark passed it (every in-sync replica holds it), or fails after
- * `commitTimeoutMs` (the coordinator answers COORDINATOR_NOT_AVAILABLE; the record may still be
- * kept, as an acks=all write that timed out). Never cleaned up (no deleteRecordsBefore: dropping
- * records does not reach the followers yet); closing leaves the partition to the broker.
+ * The group log of a shard: the offsets partition's own log on its leader, in one term. An append
+ * is stamped with the term's leader epoch, made durable here per the flush policy, the followers'
+ * waiting fetches are woken, and it counts as made once the high watermark passed it (every
+ * in-sync replica holds it), or fails after `commitTimeoutMs` (the coordinator answers
+ * COORDINATOR_NOT_AVAILABLE; the record may still be kept, as an acks=all write that timed out).
+ *
+ * Cleanup (group-log.ts) runs here, on the leader only: the snapshot is appended like any write and
+ * is replicated before `deleteRecordsBefore` moves the log start, never past the high watermark;
+ * followers move theirs up to it as they fetch (replica-fetcher.ts), as after DeleteRecords. It is
+ * offered only when the topic's segments are no larger than the group log's own
+ * (`segmentBytes`): dropping records frees only whole segments, so with larger ones (a topic made
+ * before its creation set segment.bytes) a cleanup would free nothing and be due again at once.
+ * Closing leaves the partition to the broker.
  */
-export function replicatedGroupLog(partition: Partition, commitTimeoutMs: number): GroupLogStorage {
+export function replicatedGroupLog(term: Term, settings: ReplicatedGroupLogSettings): GroupLogStorage {
+  const { partition, leaderEpoch } = term;
   const handle = partition.handle;
-  return {
+  const name = `${offsetsTopicName}-${partition.index}`;
+  /** Throws unless this broker still leads the partition in the term the shard was made for. */
+  const checkTerm = (what: string) => {
+    if (partition.deleted || !partition.ledHere || partition.leaderEpoch !== leaderEpoch) {
+      throw new Error(`${what} refused: this broker no longer leads ${name} in leader epoch ${leaderEpoch}`);
+    }
+  };
+  const storage: GroupLogStorage = {
     get sizeBytes() {
       return handle.sizeBytes;
     },
@@ -101,21 +129,32 @@ export function replicatedGroupLog(partition: Partition, commitTimeoutMs: number
     },
     read: (offset, maxBytes, maxOffset) => handle.read(offset, maxBytes, undefined, maxOffset),
     append(batch) {
+      checkTerm('a group log write');
       // min.insync.replicas, as for acks=all: refused before appending, or failed if the ISR shrank meanwhile.
-      if (partition.missingInSyncReplicas > 0) throw new Error(`${offsetsTopicName}-${partition.index} has fewer in-sync replicas than min.insync.replicas`);
+      if (partition.missingInSyncReplicas > 0) throw new Error(`${name} has fewer in-sync replicas than min.insync.replicas`);
+      // Outside the CRC, as the produce path stamps it.
+      setPartitionLeaderEpoch(batch, 0, leaderEpoch);
       const appended = handle.append(batch);
       // The replication role of the term the write was made in: a new term has a new one.
       const replication = partition.replication;
       const durable = appended.durable.then(async () => {
         partition.wakeDataWaiters();
         if (replication === null) return;
-        const replicated = await replication.waitForReplicas(asOffset(appended.lastOffset + 1), commitTimeoutMs);
-        if (!replicated) throw new Error(`not every in-sync replica of ${offsetsTopicName}-${partition.index} held the write within ${commitTimeoutMs} ms`);
-        if (partition.missingInSyncReplicas > 0) throw new Error(`the ISR of ${offsetsTopicName}-${partition.index} shrank below min.insync.replicas while the write waited`);
+        const outcome = await awaitInSyncReplicas(partition, replication, asOffset(appended.lastOffset + 1), settings.commitTimeoutMs);
+        if (outcome === 'too few in sync') throw new Error(`the ISR of ${name} shrank below min.insync.replicas while the write waited`);
+        if (outcome !== 'replicated') throw new Error(`not every in-sync replica of ${name} held the write within ${settings.commitTimeoutMs} ms${outcome === 'leadership moved' ? ' (leadership moved)' : ''}`);
       });
       return { baseOffset: appended.baseOffset, durable };
     },
     flush: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
+  if (partition.topic.effective.segmentBytes <= settings.segmentBytes) {
+    storage.deleteRecordsBefore = (offset) => {
+      checkTerm('a group log cleanup');
+      if (offset > handle.highWatermark) throw new Error(`${name}: a cleanup up to ${offset} would pass the high watermark ${handle.highWatermark}`);
+      return handle.deleteRecordsBefore(offset);
+    };
+  }
+  return storage;
 }

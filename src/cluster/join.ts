@@ -55,9 +55,16 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   }
   // The sync is made once the cache exists; the cache reports changes only from start() on.
   let replicas: ReplicaSync | null = null;
-  const cache = new MetadataCache(store, { topicChanged: (name) => replicas?.topicChanged(name) }, clusterLogger);
+  const cache: MetadataCache = new MetadataCache(
+    store,
+    {
+      topicChanged: (name) => replicas?.topicChanged(name),
+      configsChanged: (resource) => broker.clusterConfigsChanged(resource, cache.configs(resource)),
+    },
+    clusterLogger,
+  );
   const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }), config.replicaLagTimeMaxMs);
-  const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, config.groups.offsetsCommitTimeoutMs, clusterLogger.with({ component: 'groups' }));
+  const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, { commitTimeoutMs: config.groups.offsetsCommitTimeoutMs, segmentBytes: config.groups.offsetsLogSegmentBytes }, clusterLogger.with({ component: 'groups' }));
   // Replication first: a group coordinator's writes wait on the replication role of its partition.
   const roles = {
     partitionChanged(partition: Partition, state: PartitionRecord | undefined) {
@@ -76,8 +83,9 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
     throw new Error(`cannot read the cluster metadata through etcd at ${endpoints.join(',')} (--etcd-endpoints): ${reason(error)}`, { cause: error });
   }
   replicas.reportStrays();
+  broker.adoptClusterConfigs((resource) => cache.configs(resource), cache.configResources());
   broker.producerIds.useBlockSource(new EtcdProducerIdBlocks(store));
-  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, () => {
+  broker.cluster = new ClusterTopics(clusterId, store, cache, replicas, config.groups.offsetsLogSegmentBytes, () => {
     const election = member.electionState;
     return election.role === 'controller' ? election.leadership : null;
   });

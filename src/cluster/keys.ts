@@ -25,6 +25,12 @@
  *                              controller (conditioned on the key's modRevision and the controller
  *                              key's), by the leader changing the ISR and by
  *                              AlterPartitionReassignments (both on the key's modRevision)
+ *   /osprey/configs/<resource> {"formatVersion":1,"configs":{"log.retention.ms":"3600000"}}
+ *                              configs that hold for the whole cluster: `broker:`, the cluster-wide
+ *                              dynamic broker defaults (AlterConfigs on the broker resource ''), and
+ *                              `group:<group id>`, a group's own configs; written by the broker that
+ *                              received the change, deleted when none is left (a broker's own
+ *                              dynamic configs, `broker:<node id>`, stay with that broker, on its disk)
  *   /osprey/producer-id-block  {"formatVersion":1,"nextProducerId":5000}
  *                              the first producer id no broker has reserved; a broker reserving a
  *                              block of ids moves it on, conditioned on the key's modRevision
@@ -42,6 +48,12 @@ export const producerIdBlockKey = `${clusterRoot}producer-id-block`;
 
 export const topicsPrefix = `${clusterRoot}topics/`;
 export const partitionsPrefix = `${clusterRoot}partitions/`;
+export const configsPrefix = `${clusterRoot}configs/`;
+
+/** The key of a cluster-wide config resource (`broker:` or `group:<id>`). */
+export function configsKey(resource: string): string {
+  return `${configsPrefix}${resource}`;
+}
 
 export function brokerKey(nodeId: number): string {
   return `${brokersPrefix}${nodeId}`;
@@ -223,18 +235,35 @@ export function decodeClusterId(value: Buffer): string | Error {
   return typeof clusterId === 'string' && /^[A-Za-z0-9_-]+$/.test(clusterId) ? clusterId : new Error(`cluster id: ${JSON.stringify(clusterId)} is not a non-empty string of letters, digits, - and _`);
 }
 
+export function encodeConfigs(configs: ReadonlyMap<string, string>): Buffer {
+  return Buffer.from(JSON.stringify({ formatVersion, configs: Object.fromEntries(configs) }));
+}
+
+export function decodeConfigs(value: Buffer): ReadonlyMap<string, string> | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  return configMapOf(fields.configs, 'configs');
+}
+
+/** A JSON object of string values as a map, or what is wrong with it. */
+function configMapOf(configs: unknown, what: string): Map<string, string> | Error {
+  if (typeof configs !== 'object' || configs === null || Array.isArray(configs)) return new Error(`${what}: configs is not an object`);
+  const configMap = new Map<string, string>();
+  for (const [key, configValue] of Object.entries(configs)) {
+    if (typeof configValue !== 'string') return new Error(`${what}: config ${key} is not a string`);
+    configMap.set(key, configValue);
+  }
+  return configMap;
+}
+
 export function decodeTopic(value: Buffer): TopicRecord | Error {
   const fields = parseObject(value);
   if (fields instanceof Error) return fields;
   const { topicId, partitionCount, configs, replicaAssignment } = fields;
   if (typeof topicId !== 'string' || !/^[0-9a-f]{32}$/.test(topicId)) return new Error('topic: topicId is not 32 lowercase hex digits');
   if (!isCount(partitionCount)) return new Error(`topic: partitionCount ${JSON.stringify(partitionCount)} is not a positive integer`);
-  if (typeof configs !== 'object' || configs === null || Array.isArray(configs)) return new Error('topic: configs is not an object');
-  const configMap = new Map<string, string>();
-  for (const [key, configValue] of Object.entries(configs)) {
-    if (typeof configValue !== 'string') return new Error(`topic: config ${key} is not a string`);
-    configMap.set(key, configValue);
-  }
+  const configMap = configMapOf(configs, 'topic');
+  if (configMap instanceof Error) return configMap;
   if (!Array.isArray(replicaAssignment) || replicaAssignment.length !== partitionCount) return new Error('topic: replicaAssignment does not list every partition');
   for (const [index, replicas] of (replicaAssignment as unknown[]).entries()) {
     const problem = replicaListProblem(replicas);

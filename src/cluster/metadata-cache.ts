@@ -15,7 +15,7 @@
 import type { Logger } from '../logging/logger.js';
 import type { ClusterStore, KeyValue, WatchEvent } from './cluster-store.js';
 import { PrefixFollower } from './prefix-follower.js';
-import { brokersPrefix, clusterRoot, controllerKey, decodeController, decodePartition, decodeRegistration, decodeTopic, partitionOfKey, topicOfKey } from './keys.js';
+import { brokersPrefix, clusterRoot, configsPrefix, controllerKey, decodeConfigs, decodeController, decodePartition, decodeRegistration, decodeTopic, partitionOfKey, topicOfKey } from './keys.js';
 import type { BrokerRegistration, PartitionRecord, TopicRecord } from './keys.js';
 
 /** Pause before reading the metadata again after a failed read (etcd out of reach). */
@@ -45,6 +45,8 @@ interface RevisionWaiter {
 export interface MetadataCacheListener {
   /** The topic's record or one of its partitions' states changed (or it was created or deleted). */
   topicChanged(name: string): void;
+  /** A cluster-wide config resource (keys.ts, /osprey/configs/) changed, or went: configs(resource) has it now. */
+  configsChanged?(resource: string): void;
 }
 
 export class MetadataCache {
@@ -52,6 +54,7 @@ export class MetadataCache {
   private controllerView: ControllerView | null = null;
   private readonly topicRecords = new Map<string, CachedTopic>();
   private readonly partitionRecords = new Map<string, Map<number, CachedPartition>>();
+  private readonly configRecords = new Map<string, ReadonlyMap<string, string>>();
   /** The revision everything in the cache is current to. */
   private appliedRevision = 0n;
   private readonly revisionWaiters = new Set<RevisionWaiter>();
@@ -111,6 +114,16 @@ export class MetadataCache {
     return [...this.topicRecords.keys()];
   }
 
+  /** A cluster-wide config resource's configs (`broker:`, `group:<id>`); empty when etcd holds none. */
+  configs(resource: string): ReadonlyMap<string, string> {
+    return this.configRecords.get(resource) ?? new Map<string, string>();
+  }
+
+  /** The cluster-wide config resources etcd holds configs for. */
+  configResources(): string[] {
+    return [...this.configRecords.keys()];
+  }
+
   partition(topic: string, index: number): CachedPartition | undefined {
     return this.partitionRecords.get(topic)?.get(index);
   }
@@ -139,18 +152,23 @@ export class MetadataCache {
   /** A read of everything: the cache starts over from it, and every topic known before or after is reported. */
   private loaded(entries: readonly KeyValue[], revision: bigint): void {
     const before = new Set([...this.topicRecords.keys(), ...this.partitionRecords.keys()]);
+    const configsBefore = [...this.configRecords.keys()];
     this.brokers.clear();
     this.controllerView = null;
     this.topicRecords.clear();
     this.partitionRecords.clear();
+    this.configRecords.clear();
     for (const entry of entries) this.put(entry);
     this.advanceTo(revision);
     for (const name of new Set([...before, ...this.topicRecords.keys(), ...this.partitionRecords.keys()])) this.listener.topicChanged(name);
+    for (const resource of new Set([...configsBefore, ...this.configRecords.keys()])) this.listener.configsChanged?.(resource);
   }
 
   private changed(event: WatchEvent): void {
+    const key = event.type === 'put' ? event.entry.key : event.key;
     const topic = event.type === 'put' ? this.put(event.entry) : this.remove(event.key);
     if (topic !== null) this.listener.topicChanged(topic);
+    if (key.startsWith(configsPrefix)) this.listener.configsChanged?.(key.slice(configsPrefix.length));
     this.advanceTo(event.type === 'put' ? event.entry.modRevision : event.modRevision);
   }
 
@@ -167,6 +185,12 @@ export class MetadataCache {
       const controller = decodeController(value);
       if (controller instanceof Error) return this.ignore(key, controller.message);
       this.controllerView = { nodeId: controller.nodeId, epoch: entry.createRevision };
+      return null;
+    }
+    if (key.startsWith(configsPrefix)) {
+      const configs = decodeConfigs(value);
+      if (configs instanceof Error) return this.ignore(key, configs.message);
+      this.configRecords.set(key.slice(configsPrefix.length), configs);
       return null;
     }
     const topic = topicOfKey(key);
@@ -196,6 +220,10 @@ export class MetadataCache {
     }
     if (key === controllerKey) {
       this.controllerView = null;
+      return null;
+    }
+    if (key.startsWith(configsPrefix)) {
+      this.configRecords.delete(key.slice(configsPrefix.length));
       return null;
     }
     const topic = topicOfKey(key);

@@ -125,6 +125,8 @@ export interface AmqpSettings {
   queueSegmentBytes: number;
   /** Bytes of ready messages a durable queue keeps in memory ahead of its consumers; the rest is read back from disk. */
   maxReadyBytesInMemoryPerQueue: number;
+  /** In a cluster: how long a publisher confirm for a record appended to a replicated topic partition waits for the in-sync replicas. */
+  topicConfirmTimeoutMs: number;
   /** Queues, all virtual hosts together. */
   maxQueues: number;
   /** Declared exchanges (the predeclared ones do not count). */
@@ -380,6 +382,7 @@ export const defaultBrokerConfig: BrokerConfig = {
     connectionMax: 10_000,
     queueSegmentBytes: 64 * 1024 * 1024,
     maxReadyBytesInMemoryPerQueue: 8 * 1024 * 1024,
+    topicConfirmTimeoutMs: 30_000,
     maxQueues: 10_000,
     maxExchanges: 10_000,
     maxBindings: 100_000,

@@ -207,8 +207,8 @@ const groupSettings: Settings<GroupSettings> = {
   maxMetadataBytes: { type: bytes(0, 32_767), description: 'Longest metadata string of a committed offset; longer ones get OFFSET_METADATA_TOO_LARGE.', kafkaName: 'offset.metadata.max.bytes' },
   offsetsRetentionMs: { type: milliseconds(1), description: "Committed offsets of an empty group are deleted once the group has been empty this long and the offset is this old (Kafka's offsets.retention.minutes, in ms)." },
   offsetsRetentionCheckIntervalMs: { type: milliseconds(1, maxTimerMs), description: 'How often expired committed offsets are looked for.', kafkaName: 'offsets.retention.check.interval.ms' },
-  offsetsLogSegmentBytes: { type: bytes(1024, maxInt32), description: "Segment size of a single broker's group offsets log (<dataDir>/__internal/group-offsets); in a cluster __consumer_offsets has the topic defaults.", kafkaName: 'offsets.topic.segment.bytes' },
-  offsetsLogCleanupBytes: { type: bytes(1024), description: "When a single broker's group offsets log grows past this size, the live state (offsets and groups) is written anew and the segments before it are deleted. Not applied in a cluster yet: __consumer_offsets is not cleaned up." },
+  offsetsLogSegmentBytes: { type: bytes(1024, maxInt32), description: "Segment size of the group offsets log: a single broker's (<dataDir>/__internal/group-offsets), and in a cluster the segment.bytes __consumer_offsets is created with (a cleanup frees whole segments).", kafkaName: 'offsets.topic.segment.bytes' },
+  offsetsLogCleanupBytes: { type: bytes(1024), description: "When a group offsets log grows past this size (a single broker's, or in a cluster a __consumer_offsets partition, on its leader), the live state (offsets and groups) is written anew and the segments before it are deleted; a cluster's followers follow the leader's log start." },
   offsetsCommitTimeoutMs: {
     type: milliseconds(1, maxTimerMs),
     description: 'In a cluster, how long an offset commit or group metadata write waits for every in-sync replica of its __consumer_offsets partition before it is answered COORDINATOR_NOT_AVAILABLE (the client retries).',
@@ -259,6 +259,11 @@ const amqpSettings: Settings<AmqpSettings> = {
     description: 'Messages held by x-delayed-message exchanges until their x-delay has passed, all exchanges together (each costs a small entry in memory; bodies stay on disk); past it a delayed publish is refused: nacked to a confirming publisher, dropped otherwise.',
   },
   maxReadyBytesInMemoryPerQueue: { type: bytes(0, maxInt32), description: 'Bytes of ready messages a durable queue holds in memory ahead of its consumers; a longer backlog stays on disk and is read back as consumers reach it.' },
+  topicConfirmTimeoutMs: {
+    type: milliseconds(1, maxTimerMs),
+    description:
+      'In a cluster, how long the publisher confirm of a record appended to a topic partition with followers (a stream queue, an exchange bound to a topic) waits for every in-sync replica to hold it, as a Kafka acks=all produce does; past it the publish is nacked (the record may still be kept, as after a timed-out acks=all produce).',
+  },
 };
 
 const sectionSettings: { readonly [Section in SectionName]: Settings<BrokerConfig[Section]> } = {

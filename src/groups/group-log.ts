@@ -16,9 +16,10 @@
  * that replays to the same state: before the snapshot is durable the old records are all still
  * there; after it, everything the dropped records said is repeated in the snapshot.
  *
- * Cleanup needs `deleteRecordsBefore` on the storage: a replicated partition does not offer it (the
- * followers copy the leader's log, and dropping records does not reach them yet), so there the log
- * is never cleaned up.
+ * Cleanup needs `deleteRecordsBefore` on the storage. A replicated partition offers it on its
+ * leader, in the leader's term only, when its segments are no larger than the group log's (else
+ * dropping records would free nothing); the followers follow the leader's log start
+ * (cluster/group-partitions.ts).
  */
 import type { Logger } from '../logging/logger.js';
 import { batchHeaderBytes, readBaseOffset, readLastOffset } from '../protocol/kafka/batch-header.js';
@@ -48,7 +49,7 @@ export interface GroupLogStorage {
   /** Appends one batch; `durable` resolves once the write counts as made (fsync per the flush policy; in a cluster, on every in-sync replica). */
   append(batch: Buffer): { readonly baseOffset: Offset; readonly durable: Promise<void> };
   flush(): Promise<void>;
-  /** Drops every record before `offset`; absent where the log cannot be cleaned up (a replicated partition). */
+  /** Drops every record before `offset`; absent where the log cannot be cleaned up (a replicated partition with large segments). */
   deleteRecordsBefore?(offset: Offset): Promise<unknown>;
   /** Done with the log (a single broker's is closed; a replicated partition belongs to the broker and stays open). */
   close(): Promise<void>;

@@ -20,13 +20,22 @@ export const offsetsTopicPartitionCount = 50;
 export const offsetsTopicReplicationFactor = 3;
 
 /**
- * The topic's configs: nothing is ever deleted by retention (the coordinator replays a partition
- * from its start to rebuild its groups, so an offset dropped by retention would be lost).
+ * The topic's configs. Nothing is ever deleted by retention (the coordinator replays a partition
+ * from its start to rebuild its groups, so an offset dropped by retention would be lost); the
+ * partition's leader cleans it up instead, as a single broker's group log (group-log.ts), and its
+ * followers follow the leader's log start. Its segments are the group log's size
+ * (`groups.offsetsLogSegmentBytes`, Kafka's offsets.topic.segment.bytes), so that a cleanup
+ * deletes files. Kafka makes the topic compacted (cleanup.policy=compact) with its records in
+ * Kafka's format; ours are Osprey's own and are cleaned by the coordinator's snapshot, so the
+ * broker's log cleaner is not asked to compact them: cleanup.policy stays delete.
  */
-export const offsetsTopicConfigs: ReadonlyMap<string, string> = new Map([
-  ['retention.ms', '-1'],
-  ['retention.bytes', '-1'],
-]);
+export function offsetsTopicConfigs(segmentBytes: number): ReadonlyMap<string, string> {
+  return new Map([
+    ['retention.ms', '-1'],
+    ['retention.bytes', '-1'],
+    ['segment.bytes', String(segmentBytes)],
+  ]);
+}
 
 /** Java's String.hashCode: h = 31·h + c over the UTF-16 code units, in 32-bit two's complement. */
 export function javaStringHash(text: string): number {

@@ -2,12 +2,23 @@
  * The queue side's TopicAccess (queues/streams/topic-access.ts) over the Kafka broker: stream
  * queues, exchange-to-topic bindings and topic feeds read and write topics through it, and through
  * the same paths Kafka clients use: an append is one record batch put into the partition's log as
- * the produce path puts one (disk alarm checked, leader epoch 0, waiting fetches woken once it is
- * durable); a read returns what a fetch would (below the high watermark), decoded.
+ * the produce path puts one (disk alarm checked, stamped with the leader epoch this broker leads
+ * in, waiting fetches woken once it is durable, and durable for the publisher once it is on disk
+ * here and, in a cluster, held by every in-sync replica, as an acks=all produce); a read returns
+ * what a consumer's fetch would (below the high watermark), decoded.
+ *
+ * In a cluster only the partitions this broker leads are served, as Produce and Fetch serve only
+ * those: appending to a follower's copy would put a record into its log that the leader never has
+ * (cut again when the follower compares epochs, or worse, kept by a follower that becomes leader
+ * while the leader's own records at those offsets differ). Any other partition is refused with a
+ * TopicAccessError (an AMQP publish is nacked, a reader retries). Nor are topics created here in a
+ * cluster: Broker.createTopic would make one etcd does not know; a stream queue adopts a topic
+ * created with CreateTopics instead, and deleting the queue leaves the topic (DeleteTopics deletes it).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Broker, Partition } from '../broker/broker.js';
 import { offsetForTimestamp } from '../broker/offset-for-timestamp.js';
+import { awaitInSyncReplicas } from '../broker/partition.js';
 import { asOffset } from '../broker/offset.js';
 import { topicNameProblem } from '../broker/topic-name.js';
 import { partitionForKey } from '../client/partitioner.js';
@@ -30,6 +41,10 @@ export class KafkaTopicAccess implements TopicAccess {
     const problem = topicNameProblem(name);
     if (problem !== null) throw new TopicAccessError(`'${name}' cannot name a Kafka topic: ${problem}`);
     let created = false;
+    if (this.broker.topic(name) === undefined && this.broker.inCluster) {
+      // Broker.createTopic would make a topic of this broker alone, which etcd does not know and nobody leads.
+      throw new TopicAccessError(`topic '${name}' does not exist; in a cluster, create it first with CreateTopics (osprey topic create), then declare the stream queue on the broker leading its partition`);
+    }
     if (this.broker.topic(name) === undefined) {
       const result = await this.broker.createTopic(name, creation.partitionCount, creation.configs);
       if (result.errorCode !== ErrorCode.none && result.errorCode !== ErrorCode.topicAlreadyExists) {
@@ -39,7 +54,15 @@ export class KafkaTopicAccess implements TopicAccess {
     }
     const topic = this.broker.topic(name);
     if (topic === undefined) throw new TopicAccessError(`topic '${name}' went away while it was being created`);
-    for (const partition of topic.partitions) await untilOpen(partition);
+    // In a cluster a partition led elsewhere is refused rather than waited for (file comment). Before
+    // joining (stream queues restored at start-up) nothing is led yet and a partition this broker no
+    // longer hosts never opens: the queue is restored as it is, and served once etcd's leadership
+    // reaches this broker.
+    if (this.broker.inCluster && this.broker.cluster === null) return { created, partitionCount: topic.partitions.length };
+    for (const partition of topic.partitions) {
+      if (!partition.ledHere) throw notLedHere(name, partition.index);
+      await untilOpen(partition);
+    }
     return { created, partitionCount: topic.partitions.length };
   }
 
@@ -51,10 +74,10 @@ export class KafkaTopicAccess implements TopicAccess {
     const topic = this.broker.topic(topicName);
     if (topic === undefined) throw new TopicAccessError(`topic '${topicName}' does not exist`);
     const index = partitionIndex ?? this.choosePartition(topicName, record.key, topic.partitions.length);
-    const partition = topic.partitions[index];
-    if (partition === undefined) throw new TopicAccessError(`topic '${topicName}' has no partition ${index}`);
-    if (!partition.isOpen) throw new TopicAccessError(`partition ${index} of topic '${topicName}' is not open (state ${partition.state})`);
+    const partition = this.servedPartition(topicName, index);
     if (this.broker.diskAlarm.raised) throw new TopicAccessError(this.broker.diskAlarm.refusalMessage);
+    // min.insync.replicas, as for acks=all.
+    if (partition.missingInSyncReplicas > 0) throw new TopicAccessError(`partition ${index} of topic '${topicName}' has fewer in-sync replicas than min.insync.replicas ${topic.effective.minInsyncReplicas}`);
     const batch = encodeRecordBatch({ records: [record], baseTimestampMs: record.timestampMs });
     if (batch.length > topic.effective.maxMessageBytes) throw new TopicAccessError(`a record of ${batch.length} bytes exceeds max.message.bytes ${topic.effective.maxMessageBytes} of topic '${topicName}'`);
     // As the produce path does: the broker's clock under LogAppendTime, the partition's leader epoch (outside the CRC).
@@ -67,12 +90,21 @@ export class KafkaTopicAccess implements TopicAccess {
       throw new TopicAccessError(`partition ${index} of topic '${topicName}' refused the append: ${error instanceof Error ? error.message : String(error)}`);
     }
     this.broker.diskAlarm.noteAppended(batch.length);
-    const durable = appended.durable.then(() => this.broker.notifyData(partition));
+    // The replication role of the term the record was appended in: a new term closes it (false below).
+    const replication = partition.replication;
+    const timeoutMs = this.broker.config.amqp.topicConfirmTimeoutMs;
+    const durable = appended.durable.then(async () => {
+      this.broker.notifyData(partition);
+      if (replication === null) return;
+      const outcome = await awaitInSyncReplicas(partition, replication, asOffset(appended.lastOffset + 1), timeoutMs);
+      if (outcome === 'too few in sync') throw new TopicAccessError(`the in-sync replicas of partition ${index} of topic '${topicName}' fell below min.insync.replicas while the record waited`);
+      if (outcome !== 'replicated') throw new TopicAccessError(`partition ${index} of topic '${topicName}': ${outcome === 'timed out' ? `not every in-sync replica held the record within ${timeoutMs} ms` : 'leadership moved before every in-sync replica held the record'}`);
+    });
     return { partition: index, offset: appended.baseOffset, durable };
   }
 
   async read(topicName: string, partitionIndex: number, fromOffset: number, maxBytes: number): Promise<TopicRead> {
-    const partition = this.openPartition(topicName, partitionIndex);
+    const partition = this.servedPartition(topicName, partitionIndex);
     const handle = partition.handle;
     const from = Math.max(fromOffset, handle.logStartOffset);
     if (from >= handle.highWatermark) return { records: [], nextOffset: from };
@@ -84,12 +116,12 @@ export class KafkaTopicAccess implements TopicAccess {
   }
 
   bounds(topicName: string, partitionIndex: number): PartitionBounds {
-    const handle = this.openPartition(topicName, partitionIndex).handle;
+    const handle = this.servedPartition(topicName, partitionIndex).handle;
     return { logStartOffset: handle.logStartOffset, endOffset: handle.highWatermark };
   }
 
   async lastBatchOffset(topicName: string, partitionIndex: number): Promise<number | null> {
-    const handle = this.openPartition(topicName, partitionIndex).handle;
+    const handle = this.servedPartition(topicName, partitionIndex).handle;
     const end = handle.highWatermark;
     if (end <= handle.logStartOffset) return null;
     // The read starts with the batch holding the last offset: its first offset is the answer.
@@ -100,7 +132,7 @@ export class KafkaTopicAccess implements TopicAccess {
   }
 
   async offsetForTimestamp(topicName: string, partitionIndex: number, timestampMs: number): Promise<number | null> {
-    const found = await offsetForTimestamp(this.openPartition(topicName, partitionIndex).handle, timestampMs);
+    const found = await offsetForTimestamp(this.servedPartition(topicName, partitionIndex).handle, timestampMs);
     return found === null ? null : found.offset;
   }
 
@@ -113,16 +145,22 @@ export class KafkaTopicAccess implements TopicAccess {
     return partition.onNextData(callback);
   }
 
-  async deleteTopic(name: string): Promise<void> {
+  async deleteTopic(name: string): Promise<boolean> {
+    // In a cluster the topic is etcd's (created with CreateTopics, file comment): Broker.deleteTopic
+    // would delete only this broker's copy of it. It stays; DeleteTopics removes it everywhere.
+    if (this.broker.inCluster) return false;
     const result = await this.broker.deleteTopic(name);
     if (result.errorCode !== ErrorCode.none && result.errorCode !== ErrorCode.unknownTopicOrPartition) {
       throw new TopicAccessError(`topic '${name}' could not be deleted: ${result.errorMessage ?? `error ${result.errorCode}`}`);
     }
+    return true;
   }
 
-  private openPartition(topicName: string, partitionIndex: number): Partition {
+  /** The partition, if this broker may serve it: open, and (in a cluster) led here (Partition.unavailableError). */
+  private servedPartition(topicName: string, partitionIndex: number): Partition {
     const partition = this.broker.partition(topicName, partitionIndex);
     if (partition === undefined) throw new TopicAccessError(`topic '${topicName}' has no partition ${partitionIndex}`);
+    if (!partition.ledHere) throw notLedHere(topicName, partitionIndex);
     if (!partition.isOpen) throw new TopicAccessError(`partition ${partitionIndex} of topic '${topicName}' is not open (state ${partition.state})`);
     return partition;
   }
@@ -133,6 +171,10 @@ export class KafkaTopicAccess implements TopicAccess {
     this.nextUnkeyedPartition.set(topicName, (next + 1) % partitionCount);
     return next % partitionCount;
   }
+}
+
+function notLedHere(topicName: string, partitionIndex: number): TopicAccessError {
+  return new TopicAccessError(`partition ${partitionIndex} of topic '${topicName}' is not led by this broker: in a cluster, records are written to and read from a partition on its leader only`);
 }
 
 /** Waits while a partition is still being recovered (start-up); a partition that failed to open is refused. */

@@ -21,6 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brokerNodeFlags } from '../../src/cli/node-flags.js';
 
 export interface BrokerProcessOptions {
   /** Data directory to use (kept afterwards); a fresh temporary one when left out. */
@@ -174,7 +175,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
 
 /** Starts `osprey broker` with the harness's flags (`--kafka-port kafkaPort`, which options.args may override). */
 async function spawnBrokerProcess(options: BrokerProcessOptions, dataDir: string, kafkaPort: string): Promise<BrokerProcess> {
-  const args = [cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', kafkaPort, '--http-port', '0', '--amqp-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
+  const args = [...brokerNodeFlags, cliEntry, 'broker', '--data-dir', dataDir, '--kafka-port', kafkaPort, '--http-port', '0', '--amqp-port', '0', '--host', '127.0.0.1', ...(options.args ?? [])];
   const env = isolatedEnvironment(options.env);
 
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });

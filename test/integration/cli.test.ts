@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { brokerNodeFlags } from '../../src/cli/node-flags.js';
 import { configOptions } from '../../src/config/settings-table.js';
 import { cliEntry, isolatedEnvironment, startBrokerProcess, temporaryDirectory } from '../helpers/broker-process.js';
 import { repositoryRoot } from '../helpers/tools.js';
@@ -111,6 +112,22 @@ test('bin/osprey.js runs the built CLI', async () => {
   const result = await runCli(['--version'], { script: join(repositoryRoot(), 'bin', 'osprey.js') });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout, `osprey ${packageVersion()}\n`);
+});
+
+test('every way of starting a broker passes the broker\'s node flags: npm start, bin/osprey.js, and the broker processes the tests start', async () => {
+  const manifest = JSON.parse(readFileSync(join(repositoryRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const firstLine = readFileSync(join(repositoryRoot(), 'bin', 'osprey.js'), 'utf8').split('\n')[0]!;
+  const broker = await startBrokerProcess();
+  try {
+    const commandLine = readFileSync(`/proc/${broker.pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of brokerNodeFlags) {
+      assert.match(manifest.scripts.start!, new RegExp(`^node ${flag} `), 'npm start');
+      assert.ok(firstLine.startsWith('#!/usr/bin/env -S node ') && firstLine.split(' ').includes(flag), `bin/osprey.js: ${firstLine}`);
+      assert.ok(commandLine.indexOf(flag) > 0 && commandLine.indexOf(flag) < commandLine.indexOf(cliEntry), `test broker: ${commandLine.join(' ')}`);
+    }
+  } finally {
+    await broker.stop();
+  }
 });
 
 test('no command, an unknown one, or a command group without its subcommand exits 2 (invalid usage) with a message or help', async () => {

@@ -19,8 +19,11 @@ import kafkajs from 'kafkajs';
 import { decodeTopic, encodePartition, partitionKey, partitionsPrefix, topicKey, topicPartitionsPrefix } from '../../src/cluster/keys.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
+import { deleteRecordsRequest, deleteRecordsResponse } from '../../src/protocol/kafka/messages/delete-records.js';
+import { fetchRequest, fetchResponse } from '../../src/protocol/kafka/messages/fetch.js';
 import { listOffsetsRequest, listOffsetsResponse } from '../../src/protocol/kafka/messages/list-offsets.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
+import { offsetForLeaderEpochRequest, offsetForLeaderEpochResponse } from '../../src/protocol/kafka/messages/offset-for-leader-epoch.js';
 import { produceRequest, produceResponse } from '../../src/protocol/kafka/messages/produce.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
@@ -36,6 +39,9 @@ const metadataApi = rawApi(metadataRequest, metadataResponse);
 const createTopicsApi = rawApi(createTopicsRequest, createTopicsResponse);
 const produceApi = rawApi(produceRequest, produceResponse);
 const listOffsetsApi = rawApi(listOffsetsRequest, listOffsetsResponse);
+const fetchApi = rawApi(fetchRequest, fetchResponse);
+const offsetForLeaderEpochApi = rawApi(offsetForLeaderEpochRequest, offsetForLeaderEpochResponse);
+const deleteRecordsApi = rawApi(deleteRecordsRequest, deleteRecordsResponse);
 const zeroTopicId = Buffer.alloc(16);
 
 function admin(cluster: TestCluster, nodeId = 1) {
@@ -307,6 +313,40 @@ describe('a three-broker cluster: topics in etcd', () => {
       connection.call(produceApi, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'assigned', topicId: zeroTopicId, partitionData: [{ index: 0, records }] }] }),
     );
     assert.equal(produced.responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.none);
+  });
+
+  test('a consumer Fetch, OffsetForLeaderEpoch and DeleteRecords sent straight to a follower answer NOT_LEADER_OR_FOLLOWER; the leader serves them', async () => {
+    const view = await agreedTopic(cluster, 'assigned', (topic) => topic.partitions.length === 2 && topic.partitions[0]!.isr.length === 2);
+    const partition0 = view.partitions[0]!;
+    const follower = partition0.replicas.find((nodeId) => nodeId !== partition0.leader)!;
+    // The follower holds the records the leader took (it is in the ISR), so serving them locally would succeed.
+    const records = encodeRecordBatch([{ key: null, value: Buffer.from('replicated') }]);
+    const produced = await withConnection(cluster.broker(partition0.leader), (connection) =>
+      connection.call(produceApi, 9, { acks: -1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: 'assigned', topicId: zeroTopicId, partitionData: [{ index: 0, records }] }] }),
+    );
+    assert.equal(produced.responses[0]?.partitionResponses[0]?.errorCode, ErrorCode.none);
+    const askAll = (nodeId: number) =>
+      withConnection(cluster.broker(nodeId), async (connection) => {
+        const fetched = await connection.call(fetchApi, 12, {
+          replicaId: -1,
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 1024 * 1024,
+          forgottenTopicsData: [],
+          topics: [{ topic: 'assigned', topicId: zeroTopicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, partitionMaxBytes: 1024 * 1024 }] }],
+        });
+        const epochs = await connection.call(offsetForLeaderEpochApi, 4, { replicaId: -1, topics: [{ topic: 'assigned', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: partition0.leaderEpoch }] }] });
+        const deleted = await connection.call(deleteRecordsApi, 2, { topics: [{ name: 'assigned', partitions: [{ partitionIndex: 0, offset: 0n }] }], timeoutMs: 5000 });
+        return {
+          fetch: fetched.responses[0]?.partitions[0]?.errorCode,
+          fetchedBytes: fetched.responses[0]?.partitions[0]?.records?.length ?? 0,
+          offsetForLeaderEpoch: epochs.topics[0]?.partitions[0]?.errorCode,
+          deleteRecords: deleted.topics[0]?.partitions[0]?.errorCode,
+        };
+      });
+    assert.deepEqual(await askAll(follower), { fetch: ErrorCode.notLeaderOrFollower, fetchedBytes: 0, offsetForLeaderEpoch: ErrorCode.notLeaderOrFollower, deleteRecords: ErrorCode.notLeaderOrFollower }, `answers of follower ${follower}`);
+    const leaderAnswers = await askAll(partition0.leader);
+    assert.deepEqual({ ...leaderAnswers, fetchedBytes: leaderAnswers.fetchedBytes > 0 }, { fetch: ErrorCode.none, fetchedBytes: true, offsetForLeaderEpoch: ErrorCode.none, deleteRecords: ErrorCode.none }, `answers of leader ${partition0.leader}`);
   });
 
   test('DeleteTopics (KafkaJS admin, through another broker) removes the topic from etcd and from every broker', async () => {

@@ -289,6 +289,56 @@ describe('a three-broker cluster: min.insync.replicas, replica.lag.time.max.ms, 
     }
   });
 
+  /** IncrementalAlterConfigs SET of one key on one resource, sent to broker `nodeId`; its error code. */
+  async function setConfig(nodeId: number, resourceType: number, resourceName: string, name: string, value: string): Promise<number> {
+    const answer = await withConnection(broker(nodeId), (connection) =>
+      connection.call(incrementalAlterConfigsApi, 1, { resources: [{ resourceType, resourceName, configs: [{ name, configOperation: setOperation, value }] }], validateOnly: false }),
+    );
+    return answer.responses[0]?.errorCode ?? -1;
+  }
+
+  /** One config of one resource as broker `nodeId` itself describes it: value and source. */
+  async function describedConfig(nodeId: number, resourceType: number, resourceName: string, name: string): Promise<{ value: string | null; source: number } | undefined> {
+    const answer = await withConnection(broker(nodeId), (connection) =>
+      connection.call(describeConfigsApi, 4, { resources: [{ resourceType, resourceName, configurationKeys: [name] }], includeSynonyms: false, includeDocumentation: false }),
+    );
+    const config = answer.results[0]?.configs.find((entry) => entry.name === name);
+    return config === undefined ? undefined : { value: config.value, source: config.configSource };
+  }
+
+  test('cluster-wide broker defaults and group configs set on one broker are held in etcd: every broker describes and applies them, one joining later too', async () => {
+    const brokerResourceType = 4;
+    const groupResourceType = 32;
+    const dynamicDefaultBrokerConfig = 3;
+    // The cluster-wide default (broker resource '') through broker 2.
+    assert.equal(await setConfig(2, brokerResourceType, '', 'log.retention.ms', '4321000'), ErrorCode.none);
+    assert.ok((await cluster.store.get('/osprey/configs/broker:')) !== null, 'held in etcd');
+    await create('defaulted', [3, 1]);
+    for (const nodeId of [1, 2, 3]) {
+      await waitUntil(async () => (await describedConfig(nodeId, brokerResourceType, '', 'log.retention.ms'))?.value === '4321000', `broker ${nodeId} to describe the cluster-wide default`);
+      // A topic without an override takes it (Kafka: retention.ms from log.retention.ms, DYNAMIC_DEFAULT_BROKER_CONFIG).
+      await waitUntil(async () => {
+        const described = await describedConfig(nodeId, topicResourceType, 'defaulted', 'retention.ms');
+        return described?.value === '4321000' && described.source === dynamicDefaultBrokerConfig;
+      }, `broker ${nodeId} to apply it to a topic`);
+    }
+    // A group's own config through broker 3, described by broker 1.
+    assert.equal(await setConfig(3, groupResourceType, 'shared-group', 'consumer.session.timeout.ms', '50000'), ErrorCode.none);
+    await waitUntil(async () => (await describedConfig(1, groupResourceType, 'shared-group', 'consumer.session.timeout.ms'))?.value === '50000', 'broker 1 to describe the group config set on broker 3');
+    // A broker that was away when the default changed takes it on its return.
+    await broker(1).stop();
+    assert.equal(await setConfig(2, brokerResourceType, '', 'log.retention.ms', '5432000'), ErrorCode.none);
+    await cluster.restart(1);
+    await waitUntil(async () => (await describedConfig(1, topicResourceType, 'defaulted', 'retention.ms'))?.value === '5432000', 'broker 1, restarted, to apply the default changed while it was away');
+    // Removing the last key deletes it from etcd.
+    const removed = await withConnection(broker(3), (connection) =>
+      connection.call(incrementalAlterConfigsApi, 1, { resources: [{ resourceType: brokerResourceType, resourceName: '', configs: [{ name: 'log.retention.ms', configOperation: 1, value: null }] }], validateOnly: false }),
+    );
+    assert.equal(removed.responses[0]?.errorCode, ErrorCode.none);
+    assert.equal(await cluster.store.get('/osprey/configs/broker:'), null);
+    await waitUntil(async () => (await describedConfig(2, topicResourceType, 'defaulted', 'retention.ms'))?.value === '604800000', 'broker 2 back on the static default');
+  });
+
   test('a broker that was stopped while a topic changed applies the change when it returns', async () => {
     await create('returning', [1, 3], [{ name: 'retention.ms', value: '600000' }]);
     await broker(3).stop();

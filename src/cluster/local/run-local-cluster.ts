@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { brokerNodeFlags } from '../../cli/node-flags.js';
 import { etcdInstallHint, findEtcdExecutable, startEtcdProcess } from './etcd-process.js';
 import type { EtcdProcess } from './etcd-process.js';
 
@@ -95,6 +96,7 @@ function parseOptions(): { brokers: number; dataDir: string | null; kafkaPort: n
 
 function startBroker(nodeId: number, dataDir: string, kafkaPort: number, etcd: EtcdProcess, leaseTtlSeconds: number): LocalBroker {
   const args = [
+    ...brokerNodeFlags,
     cliEntry, 'broker',
     '--node-id', String(nodeId),
     '--data-dir', dataDir,

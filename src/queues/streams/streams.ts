@@ -82,8 +82,9 @@ export class Streams {
   private async deleteStreamTopic(queue: StreamQueue): Promise<void> {
     if (this.streamsByTopic.get(queue.topic) === queue) this.streamsByTopic.delete(queue.topic);
     try {
-      await this.topics?.deleteTopic(queue.topic);
-      this.logger.info('stream queue deleted with its topic', { queue: queue.name, virtualHost: queue.virtualHost });
+      const deleted = (await this.topics?.deleteTopic(queue.topic)) ?? false;
+      if (deleted) this.logger.info('stream queue deleted with its topic', { queue: queue.name, virtualHost: queue.virtualHost });
+      else this.logger.info('stream queue deleted; its topic stays (a cluster\'s topics go with DeleteTopics)', { queue: queue.name, virtualHost: queue.virtualHost, topic: queue.topic });
     } catch (error) {
       this.logger.error('the topic of a deleted stream queue could not be deleted', { topic: queue.topic, error: error instanceof Error ? error.message : String(error) });
     }

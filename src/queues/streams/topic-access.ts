@@ -38,7 +38,7 @@ export interface TopicRecordToAppend {
 export interface AppendedRecord {
   readonly partition: number;
   readonly offset: number;
-  /** Resolves once the record is durable under the broker's flush policy; rejects when it could not be written. */
+  /** Resolves once the record is durable under the broker's flush policy (in a cluster, and held by every in-sync replica); rejects when it could not be written. */
   readonly durable: Promise<void>;
 }
 
@@ -77,5 +77,6 @@ export interface TopicAccess {
   offsetForTimestamp(topic: string, partition: number, timestampMs: number): Promise<number | null>;
   /** Calls `callback` once, when the partition has new readable data (or goes away); the function returned cancels it. */
   onNewData(topic: string, partition: number, callback: () => void): () => void;
-  deleteTopic(name: string): Promise<void>;
+  /** Deletes the topic; false when it stays (in a cluster a topic is etcd's: DeleteTopics removes it everywhere). */
+  deleteTopic(name: string): Promise<boolean>;
 }

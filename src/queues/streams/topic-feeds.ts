@@ -22,7 +22,7 @@ import { readSnapshotText, removeTemporaryFiles, writeSnapshotText } from '../..
 import { join } from 'node:path';
 import type { Queue } from '../queue.js';
 import { messageFromRecord } from './record-mapping.js';
-import type { TopicAccess } from './topic-access.js';
+import { TopicAccessError, type TopicAccess } from './topic-access.js';
 
 export interface TopicFeed {
   readonly virtualHost: string;
@@ -76,7 +76,14 @@ export class TopicFeeds {
     if (this.feeds.has(feedKey(virtualHost, queue, topic))) return false;
     const partitionCount = this.topics.partitionCount(topic);
     if (partitionCount === null) throw new FeedError(404, `NOT_FOUND - no topic '${topic}'`);
-    const positions = Array.from({ length: partitionCount }, (_, partition) => this.topics.bounds(topic, partition).endOffset);
+    let positions: number[];
+    try {
+      positions = Array.from({ length: partitionCount }, (_, partition) => this.topics.bounds(topic, partition).endOffset);
+    } catch (error) {
+      // A partition not served here (not open yet; in a cluster, led by another broker).
+      if (error instanceof TopicAccessError) throw new FeedError(400, error.message);
+      throw error;
+    }
     this.start({ virtualHost, queue, topic, positions });
     await this.persist();
     this.logger.info('topic feed added', { virtualHost, queue, topic });

@@ -267,12 +267,14 @@ test('the amqp section: defaults, flags, environment and YAML mapping, with its 
     connectionMax: 10_000,
     queueSegmentBytes: 64 * 1024 * 1024,
     maxReadyBytesInMemoryPerQueue: 8 * 1024 * 1024,
+    topicConfirmTimeoutMs: 30_000,
     maxQueues: 10_000,
     maxExchanges: 10_000,
     maxBindings: 100_000,
     maxDelayedMessages: 1_000_000,
   });
   assert.equal(load(['--amqp.max-delayed-messages', '5']).config.amqp.maxDelayedMessages, 5);
+  assert.equal(load([], { OSPREY_AMQP_TOPIC_CONFIRM_TIMEOUT_MS: '5000' }).config.amqp.topicConfirmTimeoutMs, 5000);
   assert.equal(load(['--amqp.queue-segment-bytes', '1048576']).config.amqp.queueSegmentBytes, 1_048_576);
   assert.deepEqual(problemsOf(['--amqp.queue-segment-bytes', '100']), ["--amqp.queue-segment-bytes: expected an integer 4096-2147483647, got '100'"]);
   assert.equal(load(['--no-amqp.enabled']).config.amqp.enabled, false);

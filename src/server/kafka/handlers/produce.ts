@@ -23,6 +23,7 @@
  * Not implemented yet: transactions.
  */
 import type { OperationResult, Partition, Topic } from '../../../broker/broker.js';
+import { awaitInSyncReplicas } from '../../../broker/partition.js';
 import type { PartitionReplication } from '../../../broker/partition.js';
 import { checkBatch, produceInOrder } from '../../../broker/produce.js';
 import { checkDecompressedSize } from '../../../broker/decompressed-size.js';
@@ -56,12 +57,16 @@ function notEnoughReplicas(partition: Partition, errorCode: number): PartitionPr
 async function awaitReplicas(partition: Partition, replication: PartitionReplication, result: PartitionProduceResult, records: Buffer, timeoutMs: number): Promise<PartitionProduceResult> {
   if (result.baseOffset === null) return result;
   const endOffset = asOffset(result.baseOffset + readLastOffsetDelta(records, 0) + 1);
-  if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) {
-    if (partition.replication !== replication) return failed(ErrorCode.notLeaderOrFollower, 'leadership of the partition moved before every in-sync replica held the batch');
-    return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
+  switch (await awaitInSyncReplicas(partition, replication, endOffset, timeoutMs)) {
+    case 'replicated':
+      return result;
+    case 'leadership moved':
+      return failed(ErrorCode.notLeaderOrFollower, 'leadership of the partition moved before every in-sync replica held the batch');
+    case 'timed out':
+      return failed(ErrorCode.requestTimedOut, 'not every in-sync replica acknowledged the batch within the request timeout');
+    case 'too few in sync':
+      return notEnoughReplicas(partition, ErrorCode.notEnoughReplicasAfterAppend);
   }
-  if (partition.missingInSyncReplicas > 0) return notEnoughReplicas(partition, ErrorCode.notEnoughReplicasAfterAppend);
-  return result;
 }
 
 /**
