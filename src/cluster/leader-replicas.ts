@@ -14,6 +14,15 @@
  * bumps partitionEpoch and keeps leaderEpoch. The ISR used here is always the one read from etcd:
  * a follower counts for the high watermark only once etcd says it is in sync.
  *
+ * Only a registered follower joins (as Kafka refuses an ineligible replica, KIP-841): one whose
+ * registration lapsed (cut off from etcd, but still fetching over the Kafka protocol) counts as gone
+ * for the controller, which took it out of the ISR for that and acts again only on the next broker
+ * change. Added back meanwhile, it would stay in the ISR while the controller counts it gone, and if
+ * it then stopped too, acks=all would wait replicaLagTimeMaxMs for it. This broker's metadata cache
+ * applies etcd's changes in order, and the registration's deletion comes before the controller's
+ * state without the follower: by the time the tracker holds that state, the cache no longer counts
+ * the follower live, so a fetch cannot undo the removal. It joins again once registered again.
+ *
  * A follower of the ISR that has not caught up for replicaLagTimeMaxMs (Kafka's
  * replica.lag.time.max.ms, the broker setting of that name, 30 s by default) leaves it the same way, so a live but stalled follower
  * does not hold acks=all back for ever. "Caught up" as in Kafka: a fetch at the leader's log end, or
@@ -241,7 +250,8 @@ export class LeaderReplicas implements PartitionReplication {
   }
 
   private async addToIsr(replicaId: number): Promise<void> {
-    if (this.expanding) return;
+    // Not registered: gone for the controller, so not eligible (see the file header).
+    if (this.expanding || !this.context.cache.isLive(replicaId)) return;
     this.expanding = true;
     const { store, cache, nodeId, logger } = this.context;
     const name = this.partition.topic.name;

@@ -93,6 +93,11 @@ export class MetadataCache {
     return [...this.brokers.values()].sort((left, right) => left.nodeId - right.nodeId);
   }
 
+  /** True while broker `nodeId` is registered, as last seen. */
+  isLive(nodeId: number): boolean {
+    return this.brokers.has(nodeId);
+  }
+
   liveBrokerIds(): Set<number> {
     return new Set(this.brokers.keys());
   }

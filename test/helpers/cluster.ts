@@ -8,6 +8,10 @@
  *   await cluster.restart(2)                            // after kill9() or stop(), same data dir
  *   await cluster.stop();
  *
+ *   const cut = await startTestCluster({ etcdProxies: true });   // each broker reaches etcd through its own proxy
+ *   cut.etcdProxy(1).cut();                             // broker 1 runs on, cut off from etcd only
+ *   cut.etcdProxy(1).heal();
+ *
  * Brokers get a short lease (2 s by default) so that a killed broker counts as gone quickly, and no
  * AMQP or HTTP listener unless a test asks for one through `extraArgs`.
  */
@@ -22,6 +26,8 @@ import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/mess
 import { startBrokerProcess } from './broker-process.js';
 import type { BrokerProcess, BrokerProcessOptions } from './broker-process.js';
 import { startTestEtcd } from './etcd-process.js';
+import { startTcpProxy } from './tcp-proxy.js';
+import type { TcpProxy } from './tcp-proxy.js';
 import { rawApi, withConnection } from './raw-kafka-client.js';
 import { waitUntil } from './waiting.js';
 
@@ -36,6 +42,12 @@ export interface TestClusterOptions {
   readonly racks?: boolean;
   /** More flags for broker N, after the cluster's own. */
   readonly extraArgs?: (nodeId: number) => readonly string[];
+  /**
+   * Broker N dials etcd only through a TCP proxy of its own (test/helpers/tcp-proxy.ts, kept across
+   * restarts of N), so a test can cut it off from etcd while it keeps running and talking to
+   * clients and the other brokers. The cluster's own etcd client (`store`) dials etcd directly.
+   */
+  readonly etcdProxies?: boolean;
 }
 
 export interface ControllerState {
@@ -47,6 +59,8 @@ export interface ControllerState {
 export class TestCluster {
   /** The running (or stopped, or killed) broker process of each node id started. */
   readonly brokers = new Map<number, BrokerProcess>();
+  /** Broker N's proxy to etcd, with the option etcdProxies. */
+  private readonly proxies = new Map<number, TcpProxy>();
 
   constructor(
     readonly etcd: EtcdProcess,
@@ -55,12 +69,17 @@ export class TestCluster {
     private readonly options: TestClusterOptions,
   ) {}
 
-  /** The flags that join broker `nodeId` to this cluster, `extra` after them. */
+  /**
+   * The flags that join broker `nodeId` to this cluster, `extra` after them. With the option
+   * etcdProxies, its proxy must exist (startBroker makes it).
+   */
   args(nodeId: number, extra: readonly string[] = []): string[] {
     const leaseTtlSeconds = this.options.leaseTtlSeconds ?? 2;
+    const proxy = this.proxies.get(nodeId);
+    assert.ok(proxy !== undefined || this.options.etcdProxies !== true, `no etcd proxy for broker ${nodeId} yet`);
     return [
       '--node-id', String(nodeId),
-      '--etcd-endpoints', this.etcd.endpoint,
+      '--etcd-endpoints', proxy === undefined ? this.etcd.endpoint : `http://${proxy.host}:${proxy.port}`,
       '--etcd-lease-ttl-seconds', String(leaseTtlSeconds),
       '--amqp-port', '-1',
       '--http-port', '-1',
@@ -72,6 +91,9 @@ export class TestCluster {
 
   /** Starts broker `nodeId` (a fresh data dir unless `options.dataDir`) and records it. */
   async startBroker(nodeId: number, options: BrokerProcessOptions & { readonly extra?: readonly string[] } = {}): Promise<BrokerProcess> {
+    if (this.options.etcdProxies === true && !this.proxies.has(nodeId)) {
+      this.proxies.set(nodeId, await startTcpProxy({ host: '127.0.0.1', port: this.etcd.clientPort }));
+    }
     const started = await startBrokerProcess({ ...options, args: this.args(nodeId, [...(options.extra ?? []), ...(options.args ?? [])]) });
     this.brokers.set(nodeId, started);
     return started;
@@ -80,6 +102,13 @@ export class TestCluster {
   broker(nodeId: number): BrokerProcess {
     const found = this.brokers.get(nodeId);
     assert.ok(found !== undefined, `no broker ${nodeId} in this cluster`);
+    return found;
+  }
+
+  /** Broker `nodeId`'s proxy to etcd (option etcdProxies): cut() it to cut the broker off from etcd. */
+  etcdProxy(nodeId: number): TcpProxy {
+    const found = this.proxies.get(nodeId);
+    assert.ok(found !== undefined, `no etcd proxy for broker ${nodeId} (startTestCluster({ etcdProxies: true }))`);
     return found;
   }
 
@@ -194,9 +223,11 @@ export class TestCluster {
     );
   }
 
-  /** Stops every broker still running (SIGTERM), then etcd. */
+  /** Stops every broker still running (SIGTERM; proxies healed first, so each can leave etcd cleanly), then etcd. */
   async stop(): Promise<void> {
+    for (const proxy of this.proxies.values()) proxy.heal();
     await Promise.all([...this.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
+    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
     this.store.close();
     await this.etcd.stop();
   }

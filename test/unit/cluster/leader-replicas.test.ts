@@ -39,8 +39,9 @@ function fakeCluster(state: PartitionRecord, modRevision: bigint) {
       return { succeeded: true, revision: modRevision + 1n };
     },
   } as unknown as ClusterStore;
-  const cache = { partition: () => ({ record: state, modRevision }) } as unknown as MetadataCache;
-  return { store, cache, transactions };
+  const live = new Set([...state.replicas]);
+  const cache = { partition: () => ({ record: state, modRevision }), isLive: (nodeId: number) => live.has(nodeId) } as unknown as MetadataCache;
+  return { store, cache, transactions, live };
 }
 
 function context(store: ClusterStore, cache: MetadataCache, woken: string[]): LeaderReplicasContext {
@@ -104,6 +105,27 @@ test('a follower that caught up with the log end joins the ISR through a transac
   replicas.update({ ...state, isr: [1, 2], partitionEpoch: 6 });
   handle.local = asOffset(12);
   assert.equal(handle.highWatermark, 10);
+  replicas.close();
+});
+
+test('a caught-up follower whose registration lapsed (cut off from etcd, still fetching) does not join the ISR until it is registered again', async () => {
+  const state: PartitionRecord = { replicas: [1, 2, 3], leader: 1, leaderEpoch: 2, isr: [1, 3], partitionEpoch: 5 };
+  const { store, cache, transactions, live } = fakeCluster(state, 77n);
+  const { partition } = fakePartition(10);
+  const replicas = new LeaderReplicas(partition, state, asOffset(0), context(store, cache, []));
+  live.delete(2);
+  replicas.followerFetched(2, asOffset(10), null);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(transactions.length, 0, 'not registered: not added');
+  live.add(2);
+  replicas.followerFetched(2, asOffset(10), null);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(transactions.length, 1, 'registered again: added');
+  const operation = transactions[0]!.operations[0]!;
+  assert.ok(operation.type === 'put');
+  const written = decodePartition(operation.value);
+  assert.ok(!(written instanceof Error));
+  assert.deepEqual(written.isr, [1, 3, 2]);
   replicas.close();
 });
 
