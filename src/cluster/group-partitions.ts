@@ -61,19 +61,23 @@ export class GroupPartitions implements PartitionRoleListener {
     const index = partition.index;
     clearTimeout(this.retryTimers.get(index));
     this.retryTimers.delete(index);
-    const leads = state !== undefined && state.leader === this.nodeId && partition.ledHere;
+    const named = state !== undefined && state.leader === this.nodeId;
+    const leads = named && partition.ledHere;
     const current = this.terms.get(index);
     if (!leads) {
-      if (current !== undefined && current.partition === partition) {
-        this.terms.delete(index);
-        this.coordinators.resign(index);
-      }
+      if (current !== undefined && current.partition === partition) this.terms.delete(index);
+      // Named leader in a state written before this broker registered: it leads once the
+      // controller's new term arrives (replica-sync.ts); its groups wait for that here.
+      if (named) this.coordinators.loading(index, partition.topic.partitions.length);
+      else if (current === undefined || current.partition === partition) this.coordinators.resign(index);
       return;
     }
     if (current !== undefined && current.partition === partition && current.leaderEpoch === state.leaderEpoch) return;
     if (!partition.isOpen) {
-      // Not servable yet: nothing is coordinated for it until its log opens.
-      if (current !== undefined) this.coordinators.resign(index);
+      // Not servable yet: nothing is coordinated for it until its log opens (its groups are told to
+      // retry here); a log that failed to open may never do so (NOT_COORDINATOR meanwhile).
+      if (partition.state === 'failed') this.coordinators.resign(index);
+      else this.coordinators.loading(index, partition.topic.partitions.length);
       this.terms.delete(index);
       const timer = setTimeout(() => this.partitionChanged(partition, state), notOpenRetryMs);
       timer.unref();

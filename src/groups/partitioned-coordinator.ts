@@ -80,6 +80,19 @@ export class PartitionedGroupCoordinator implements GroupService {
     );
   }
 
+  /**
+   * This broker is named leader of partition `index` but cannot take it up yet (its log still
+   * opening, or etcd's new term not yet seen): its groups are answered COORDINATOR_LOAD_IN_PROGRESS,
+   * which clients retry here, rather than NOT_COORDINATOR, which sends them to FindCoordinator
+   * only to be named this broker again (Kafka answers the same while it loads a partition).
+   */
+  loading(index: number, partitionCount: number): void {
+    if (this.closed) return;
+    this.resign(index);
+    this.partitionCount = partitionCount;
+    this.shards.set(index, { index, coordinator: null });
+  }
+
   /** This broker no longer leads partition `index`: its groups are dropped, their members get NOT_COORDINATOR. */
   resign(index: number): void {
     const shard = this.shards.get(index);

@@ -104,6 +104,30 @@ test('groups of led partitions only: loading, NOT_COORDINATOR elsewhere and afte
   }
 });
 
+test('a partition named led here but not taken up yet answers its groups COORDINATOR_LOAD_IN_PROGRESS until it is led, NOT_COORDINATOR once resigned', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'osprey-partitioned-'));
+  const log = await PartitionLog.create(join(directory, '__consumer_offsets-0'), logOptions);
+  const coordinators = openCoordinators();
+  try {
+    const waiting = groupIn(0);
+    coordinators.loading(0, partitionCount);
+    assert.equal(coordinators.coordinatorError(waiting), ErrorCode.coordinatorLoadInProgress);
+    assert.equal((await commit(coordinators, waiting, 5))[0]?.partitions[0]?.errorCode, ErrorCode.coordinatorLoadInProgress);
+    assert.equal(coordinators.coordinatorError(groupIn(1)), ErrorCode.notCoordinator, 'other partitions are not affected');
+    coordinators.lead(0, partitionCount, storageOf(log));
+    await waitFor(() => coordinators.coordinatedPartitions.includes(0));
+    assert.equal(coordinators.coordinatorError(waiting), ErrorCode.none);
+    coordinators.loading(0, partitionCount);
+    assert.equal(coordinators.coordinatorError(waiting), ErrorCode.coordinatorLoadInProgress, 'a new term not taken up yet');
+    coordinators.resign(0);
+    assert.equal(coordinators.coordinatorError(waiting), ErrorCode.notCoordinator);
+  } finally {
+    await coordinators.close();
+    await log.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
 test('groups.maxGroups bounds the groups of the whole broker, every led partition together', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'osprey-partitioned-'));
   const logs = [await PartitionLog.create(join(directory, 'p1'), logOptions), await PartitionLog.create(join(directory, 'p2'), logOptions)];
