@@ -2,6 +2,7 @@
  * Turns a results document into what people read: text tables for the terminal (and a Markdown
  * copy beside the JSON), the SVG chart, and Osprey's figures as fractions of the machine's limits.
  */
+import { publishCallsInFlight } from './results.js';
 import type { LimitFraction, MachineLimits, ResultDocument, ScalingResult, Settings, ThroughputResult, ThroughputWorkload } from './results.js';
 import { formatCount, formatMicroseconds } from './stats.js';
 import type { Summary } from './stats.js';
@@ -376,6 +377,10 @@ function machinePanel(document: ResultDocument): Panel | null {
 
 /** The publish and scaling rows' in-flight window, as the tables state it. */
 export function windowText(settings: Settings): string {
+  if (settings.publishWindowBytes !== undefined) {
+    const perSize = settings.messageSizesBytes.map((size) => `${wholeCount(publishCallsInFlight(settings, size))} at ${size} B`).join(', ');
+    return `window: ${settings.publishWindowBytes / 1e6} MB in flight per producer (send calls of ${settings.batchMessages}: ${perSize})`;
+  }
   const batches = settings.publishBatchesInFlight ?? settings.batchesInFlight;
   return `window: ${wholeCount(batches * settings.batchMessages)} messages in flight per producer (${wholeCount(batches)} send calls of ${settings.batchMessages})`;
 }

@@ -42,6 +42,13 @@ export interface Settings {
    * per partition into each produce request (absent from results before 2026-12-05: 8 then).
    */
   readonly publishBatchesInFlight?: number;
+  /**
+   * From 2026-12-06: the publish rows' window in bytes instead, the same for every message size:
+   * send calls of `batchMessages` outstanding = round(publishWindowBytes / (batchMessages × size)),
+   * at least 1 (publishCallsInFlight). 64,000 messages of 100 B; 6,300 of 1 KiB, where 64,000
+   * (64 MB queued in the client) cost our client 30 % of its 1 KiB rate.
+   */
+  readonly publishWindowBytes?: number;
   readonly latencyRatesPerSecond: readonly number[];
   readonly latencySeconds: number;
   readonly latencyRounds: number;
@@ -308,4 +315,10 @@ function isLatency(value: unknown): boolean {
   if (!isObject(value)) return false;
   const { p50Us, p99Us, p999Us, maxUs } = value;
   return typeof p50Us === 'number' && typeof p99Us === 'number' && typeof p999Us === 'number' && typeof maxUs === 'number' && p50Us <= p99Us && p99Us <= p999Us && p999Us <= maxUs;
+}
+
+/** Send calls of `batchMessages` each that a producer keeps outstanding when publishing messages of `sizeBytes` (Settings.publishWindowBytes). */
+export function publishCallsInFlight(settings: Settings, sizeBytes: number): number {
+  if (settings.publishWindowBytes !== undefined) return Math.max(1, Math.round(settings.publishWindowBytes / (settings.batchMessages * sizeBytes)));
+  return settings.publishBatchesInFlight ?? settings.batchesInFlight;
 }

@@ -8,6 +8,7 @@ import { BrokerMeter } from '../lib/proc-stats.js';
 import { countStoredBatches } from '../lib/stored-batches.js';
 import type { StoredBatches } from '../lib/stored-batches.js';
 import type { Progress } from '../lib/progress.js';
+import { publishCallsInFlight } from '../lib/results.js';
 import type { LatencyResult, ScalingResult, Settings, ThroughputResult, ThroughputWorkload } from '../lib/results.js';
 import { formatCount, formatMicroseconds, medianLatencyRun, summarize } from '../lib/stats.js';
 import type { LatencySummary } from '../lib/stats.js';
@@ -46,8 +47,9 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
   const results: DriverResults = { throughput: [], latency: [], scaling: [], problems: [] };
   const runs = (workload: WorkloadName) => driver.workloads.has(workload) && (only === undefined || only.has(workload));
   const flow: FlowSettings = { batchMessages: settings.batchMessages, batchesInFlight: settings.batchesInFlight, stallTimeoutMs: 30_000 };
-  // Publish and scaling rows: the wide window, the same for every driver (see Settings.publishBatchesInFlight).
-  const publishFlow: FlowSettings = { ...flow, batchesInFlight: settings.publishBatchesInFlight ?? settings.batchesInFlight };
+  // Publish and scaling rows: the wide window, the same for every driver, sized by bytes (Settings.publishWindowBytes).
+  const publishFlowFor = (sizeBytes: number): FlowSettings => ({ ...flow, batchesInFlight: publishCallsInFlight(settings, sizeBytes) });
+  const publishFlow = publishFlowFor(settings.messageSizesBytes[0] ?? 100);
   const storesBatchesReadably = broker.kind === 'osprey';
   const meter = new BrokerMeter(broker.pid);
   const measure = async (work: () => Promise<Published>): Promise<Round> => {
@@ -87,7 +89,7 @@ export async function runDriver(driver: Driver, broker: RunningBroker, settings:
         const destination = newDestination(`s${sizeBytes}`, 1);
         await driver.createDestination(destination);
         progress.begin(`${driver.id} publish ${sizeBytes} B round ${round}/${settings.rounds}`, 0);
-        const published = await measure(() => publishRound(driver, destination, plan, publishFlow, progress));
+        const published = await measure(() => publishRound(driver, destination, plan, publishFlowFor(sizeBytes), progress));
         publishRounds.push(published);
         progress.end(`${formatCount(published.messages / published.seconds)} msg/s (${formatCount(published.messages)} in ${published.seconds.toFixed(1)} s)`);
         if (!driver.workloads.has('consume')) return;

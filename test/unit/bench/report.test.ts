@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { amqpComparisonTable, clusterTable, limitFractions, memoryTable, renderChart, renderMarkdown, renderText, renderTextTable, scalingShare, scalingTable, windowText, cycleTable } from '../../../bench/lib/report.js';
-import { resultSchemaName, validateResultDocument } from '../../../bench/lib/results.js';
+import { publishCallsInFlight, resultSchemaName, validateResultDocument } from '../../../bench/lib/results.js';
 import type { MemoryResult, ResultDocument, ScalingResult, ThroughputResult } from '../../../bench/lib/results.js';
 import { scalingPoints } from '../../../bench/workloads/runner.js';
 import { SendBudget } from '../../../bench/workloads/workloads.js';
@@ -212,6 +212,11 @@ test('the scaling table shows records per stored batch where the broker had them
   assert.match(table.title, /window: 64,000 messages in flight per producer \(640 send calls of 100\)/);
   // Results written before the window had a setting of its own: batchesInFlight was the window.
   assert.equal(windowText(document.settings), 'window: 800 messages in flight per producer (8 send calls of 100)');
+  // From 2026-12-06 a window in bytes: as many calls as fit each size.
+  const byBytes = { ...document.settings, batchMessages: 100, messageSizesBytes: [100, 1024], publishBatchesInFlight: 640, publishWindowBytes: 6_400_000 };
+  assert.equal(windowText(byBytes), 'window: 6.4 MB in flight per producer (send calls of 100: 640 at 100 B, 63 at 1024 B)');
+  assert.deepEqual([publishCallsInFlight(byBytes, 100), publishCallsInFlight(byBytes, 1024), publishCallsInFlight(byBytes, 1_000_000)], [640, 63, 1]);
+  assert.deepEqual(validateResultDocument(JSON.parse(JSON.stringify({ ...withScaling, settings: byBytes }))), []);
 });
 
 test("the cycle table holds each write + fdatasync cycle against fio's 64 KiB one and the bare Node loop", () => {
