@@ -838,11 +838,7 @@ export class Broker {
 
   /** The overrides after `changes` (all replaced, or edited), or why they are refused as a whole. */
   private editedOverrides(current: ReadonlyMap<string, string>, changes: ReadonlyMap<string, string | null>, replaceAll: boolean): Map<string, string> | OperationResult {
-    const next = replaceAll ? new Map<string, string>() : new Map(current);
-    for (const [key, value] of changes) {
-      if (value === null) next.delete(key);
-      else next.set(key, value);
-    }
+    const next = withConfigChanges(current, changes, replaceAll);
     const conflict = topicConfigsProblem(next, this.config.topicDefaults, this.dynamicConfigs.topicValues());
     return conflict === null ? next : failure(ErrorCode.invalidConfig, conflict);
   }
@@ -889,11 +885,7 @@ export class Broker {
       if (problem !== null) return Promise.resolve(failure(ErrorCode.invalidRequest, problem));
     }
     const edit = (current: ReadonlyMap<string, string>): Map<string, string> | OperationResult => {
-      const next = replaceAll ? new Map<string, string>() : new Map(current);
-      for (const [name, value] of changes) {
-        if (value === null) next.delete(name);
-        else next.set(name, value);
-      }
+      const next = withConfigChanges(current, changes, replaceAll);
       const prospective = new DynamicBrokerConfigs(level === 'broker' ? next : this.dynamicConfigs.values('broker'), level === 'clusterDefault' ? next : this.dynamicConfigs.values('clusterDefault'));
       const conflict = topicConfigsProblem(new Map(), this.config.topicDefaults, prospective.topicValues());
       return conflict === null ? next : failure(ErrorCode.invalidRequest, conflict);
@@ -930,11 +922,7 @@ export class Broker {
    */
   alterGroupConfigs(groupId: string, changes: ReadonlyMap<string, string | null>, replaceAll: boolean, validateOnly: boolean): Promise<OperationResult> {
     const edit = (current: ReadonlyMap<string, string>): Map<string, string> | OperationResult => {
-      const next = replaceAll ? new Map<string, string>() : new Map(current);
-      for (const [name, value] of changes) {
-        if (value === null) next.delete(name);
-        else next.set(name, value);
-      }
+      const next = withConfigChanges(current, changes, replaceAll);
       const problem = groupConfigsProblem(next, this.config.groups);
       return problem === null ? next : failure(ErrorCode.invalidConfig, problem);
     };
@@ -1158,6 +1146,19 @@ export class Broker {
 }
 
 const groupConfigPrefix = 'group:';
+
+/**
+ * A config set after AlterConfigs (replaceAll: `changes` are the whole new set) or
+ * IncrementalAlterConfigs (`changes` edit `current`; null deletes the key).
+ */
+function withConfigChanges(current: ReadonlyMap<string, string>, changes: ReadonlyMap<string, string | null>, replaceAll: boolean): Map<string, string> {
+  const next = replaceAll ? new Map<string, string>() : new Map(current);
+  for (const [name, value] of changes) {
+    if (value === null) next.delete(name);
+    else next.set(name, value);
+  }
+  return next;
+}
 
 /** The cluster metadata resource of one level of dynamic broker configs: `broker:<node id>`, or `broker:` for the cluster-wide defaults. */
 function brokerConfigResource(level: BrokerConfigLevel, nodeId: number): string {

@@ -16,6 +16,7 @@
  * readTopicWithKcat() gives a second, independent reading of the same partitions: kcat -J
  * (librdkafka 2.0.2, CRCs checked), in the same shape.
  */
+import assert from 'node:assert/strict';
 import { Consumer, compressionsAlgorithms } from '@platformatic/kafka';
 import { decompress as zstdDecompress } from 'fzstd';
 import { consumeJson, inPartition } from './kcat.js';
@@ -121,6 +122,21 @@ export class PartitionReader {
 
   async close(): Promise<void> {
     await this.consumer.close(true);
+  }
+}
+
+/**
+ * The values of one partition, read once through `bootstrap` (its leader serves them), as UTF-8 text
+ * (a null value as `nullAs`), asserting that the offsets run 0, 1, 2 … without a gap.
+ */
+export async function readPartitionValues(bootstrap: string, topic: string, partition: number, clientId: string, nullAs = ''): Promise<string[]> {
+  const reader = new PartitionReader(bootstrap, clientId);
+  try {
+    const contents = await reader.readPartition(topic, partition);
+    assert.deepEqual(contents.records.map((record) => record.offset), contents.records.map((_, index) => BigInt(index)), `${topic}/${partition}: offsets without gaps`);
+    return contents.records.map((record) => record.value?.toString('utf8') ?? nullAs);
+  } finally {
+    await reader.close();
   }
 }
 

@@ -28,7 +28,7 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { PartitionReader } from '../helpers/partition-reader.js';
+import { readPartitionValues } from '../helpers/partition-reader.js';
 import { decodeRecordBatches, encodeRecordBatch, processIsAlive, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
 import type { BatchOptions } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
@@ -81,15 +81,8 @@ function batchOf(values: readonly string[], options: BatchOptions = {}): Buffer 
 }
 
 /** The values of one partition, read from its leader (asked through `bootstrap`), offsets checked to run 0, 1, 2 … */
-async function readValues(bootstrap: BrokerProcess, topic: string, partition: number): Promise<string[]> {
-  const reader = new PartitionReader(bootstrap.bootstrap, 'osprey-faults-reader');
-  try {
-    const contents = await reader.readPartition(topic, partition);
-    assert.deepEqual(contents.records.map((record) => record.offset), contents.records.map((_, index) => BigInt(index)), `${topic}/${partition}: offsets without gaps`);
-    return contents.records.map((record) => record.value?.toString('utf8') ?? '<null>');
-  } finally {
-    await reader.close();
-  }
+function readValues(bootstrap: BrokerProcess, topic: string, partition: number): Promise<string[]> {
+  return readPartitionValues(bootstrap.bootstrap, topic, partition, 'osprey-faults-reader', '<null>');
 }
 
 /** Waits until etcd names a leader other than `former` (and not -1), and returns that state. */

@@ -19,7 +19,7 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { PartitionReader } from '../helpers/partition-reader.js';
+import { readPartitionValues } from '../helpers/partition-reader.js';
 import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
 
@@ -64,15 +64,8 @@ describe('a three-broker cluster: replication', () => {
     return { errorCode: partition.errorCode, baseOffset: partition.baseOffset };
   }
 
-  async function readValues(bootstrapNodeId: number, topic: string): Promise<string[]> {
-    const reader = new PartitionReader(broker(bootstrapNodeId).bootstrap, 'osprey-replication-reader');
-    try {
-      const contents = await reader.readPartition(topic, 0);
-      assert.deepEqual(contents.records.map((record) => record.offset), contents.records.map((_, index) => BigInt(index)), 'offsets as the leader gave them');
-      return contents.records.map((record) => record.value?.toString('utf8') ?? '');
-    } finally {
-      await reader.close();
-    }
+  function readValues(bootstrapNodeId: number, topic: string): Promise<string[]> {
+    return readPartitionValues(broker(bootstrapNodeId).bootstrap, topic, 0, 'osprey-replication-reader');
   }
 
   test('RF 3: the ISR grows to all three in etcd; a paused follower holds the high watermark back until its broker counts as gone', async () => {

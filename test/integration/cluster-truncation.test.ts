@@ -29,7 +29,7 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import { PartitionReader } from '../helpers/partition-reader.js';
+import { readPartitionValues } from '../helpers/partition-reader.js';
 import { encodeRecordBatch, rawApi, withConnection } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
 
@@ -98,15 +98,8 @@ describe('a three-broker cluster: leader epochs and truncation', () => {
     return answer.topics.flatMap((answered) => answered.partitions.map((partition): [number, number, bigint] => [partition.errorCode, partition.leaderEpoch, partition.endOffset]));
   }
 
-  async function readValues(nodeId: number): Promise<string[]> {
-    const reader = new PartitionReader(broker(nodeId).bootstrap, 'osprey-truncation-reader');
-    try {
-      const contents = await reader.readPartition(topic, 0);
-      assert.deepEqual(contents.records.map((record) => record.offset), contents.records.map((_, index) => BigInt(index)), 'contiguous offsets');
-      return contents.records.map((record) => record.value?.toString('utf8') ?? '');
-    } finally {
-      await reader.close();
-    }
+  function readValues(nodeId: number): Promise<string[]> {
+    return readPartitionValues(broker(nodeId).bootstrap, topic, 0, 'osprey-truncation-reader');
   }
 
   test('a returning leader cuts its unreplicated acks=1 tail, holds exactly the new leader\'s log, and stored batches carry their leader epochs', async () => {
