@@ -18,6 +18,7 @@
  */
 import type { Destination, Driver, Producer } from '../drivers/driver.js';
 import type { Progress } from '../lib/progress.js';
+import { Pacer } from '../lib/pacer.js';
 import { LatencyRecorder } from '../lib/stats.js';
 import type { LatencySummary } from '../lib/stats.js';
 import { readStamp, stampedPayload, templateBody } from './payloads.js';
@@ -176,8 +177,10 @@ export async function latencyRun(driver: Driver, destination: Destination, rateP
   });
   if (driver.settleMs > 0) await sleep(driver.settleMs);
   const producer = await driver.openProducer(destination, { forLatency: true });
+  const pacer = await Pacer.open();
   try {
-    startMs = performance.now();
+    // The first tick a few ms ahead: the pacer's thread is waiting for its schedule by then.
+    startMs = performance.now() + 5;
     let sent = 0;
     const sends = new Set<Promise<void>>();
     let failure: unknown;
@@ -207,13 +210,11 @@ export async function latencyRun(driver: Driver, destination: Destination, rateP
           });
         }
         if (unacknowledged > maxUnacknowledged) failure ??= new Error(`fell behind: more than ${maxUnacknowledged.toLocaleString('en-US')} messages sent and not acknowledged`);
-        if (sent >= total || failure !== undefined) {
-          clearInterval(timer);
-          resolve();
-        }
+        if (sent >= total || failure !== undefined) resolve();
       };
-      const timer = setInterval(tick, 1);
+      pacer.start(startMs, Pacer.tickMsFor(ratePerSecond), tick);
     });
+    await pacer.close();
     const sendEndMs = performance.now();
     // After a failure the sends still pending are not waited for (a stalled broker may never answer them).
     if (failure === undefined) await Promise.all([...sends]);
@@ -223,6 +224,7 @@ export async function latencyRun(driver: Driver, destination: Destination, rateP
     if (received < total) throw new Error(`received ${received} of ${total}`);
     return { summary: recorder.summary(), achievedRatePerSecond };
   } finally {
+    await pacer.close();
     await producer.close();
     await consumer.close();
   }
