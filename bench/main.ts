@@ -367,6 +367,10 @@ async function main(): Promise<void> {
         } finally {
           await driver.close().catch(() => undefined);
         }
+        // The harness's own heap after each driver: what the in-process clients left behind is
+        // garbage the next driver's latency rounds pay for in GC pauses (and, past 4 GB, the run).
+        const { heapUsed, rss } = process.memoryUsage();
+        log(`  harness after ${driver.id}: heap ${(heapUsed / 1e6).toFixed(0)} MB, RSS ${(rss / 1e6).toFixed(0)} MB`);
       }
     } finally {
       log(`${plan.title}: stopping`);

@@ -140,17 +140,22 @@ export function cycleTable(document: ResultDocument): Table | null {
   const bareMicroseconds = microsecondsOf('Cycle: bare');
   const fioInTurnMicroseconds = microsecondsOf('Cycle: fio');
   const times = (microseconds: number, base: number | null) => (base === null ? '–' : `${(microseconds / base).toFixed(2)}×`);
+  // The goal is judged against fio in turn when it ran: the machine section's fio ran minutes
+  // earlier, and this shared disk's cycle time moves by half from one minute to the next (on
+  // 2026-12-06: 266 µs in the machine section, 399 µs in turn with the cycles).
+  const goalBase = fioInTurnMicroseconds ?? fioMicroseconds;
   const rows = entries.map((entry) => {
     const microseconds = 1e6 / entry.operationsPerSecond.median;
     const multiple = fioMicroseconds === null ? null : microseconds / fioMicroseconds;
+    const goalMultiple = goalBase === null ? null : microseconds / goalBase;
     return [
-      entry.name, `${(entry.cycleBytes! / 1000).toFixed(1)} KB`, microseconds.toFixed(0), fioMicroseconds === null ? '–' : fioMicroseconds.toFixed(0), multiple === null ? '–' : `${multiple.toFixed(2)}×`, multiple === null ? '–' : multiple <= cycleGoalMultiple ? 'yes' : 'no',
-      times(microseconds, fioInTurnMicroseconds), times(microseconds, bareMicroseconds),
+      entry.name, `${(entry.cycleBytes! / 1000).toFixed(1)} KB`, microseconds.toFixed(0), fioMicroseconds === null ? '–' : fioMicroseconds.toFixed(0), multiple === null ? '–' : `${multiple.toFixed(2)}×`,
+      times(microseconds, fioInTurnMicroseconds), times(microseconds, bareMicroseconds), goalMultiple === null ? '–' : goalMultiple <= cycleGoalMultiple ? 'yes' : 'no',
     ];
   });
   return {
-    title: `Group-commit cycle (write + fdatasync) against fio's 64 KiB write + fdatasync, same run, same disk (µs per cycle, median); fio µs, × fio, goal: against the machine section's fio (goal: at most ${cycleGoalMultiple}×); × fio in turn, × bare: against fio and a bare Node loop of the same bytes whose rounds alternate with the cycles' (same seconds, less exposed to a shared disk's swings)`,
-    headers: ['cycle', 'bytes', 'µs', 'fio µs', '× fio', 'goal', '× fio in turn', '× bare'],
+    title: `Group-commit cycle (write + fdatasync) against fio's 64 KiB write + fdatasync, same run, same disk (µs per cycle, median); fio µs, × fio: against the machine section's fio; × fio in turn, × bare: against fio and a bare Node loop of the same bytes whose rounds alternate with the cycles' (same seconds, less exposed to a shared disk's swings); goal: at most ${cycleGoalMultiple}× fio in turn (the machine section's fio when fio did not run in turn)`,
+    headers: ['cycle', 'bytes', 'µs', 'fio µs', '× fio', '× fio in turn', '× bare', 'goal'],
     rows,
   };
 }
