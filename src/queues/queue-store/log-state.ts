@@ -9,8 +9,8 @@ import { OffsetRanges } from './offset-ranges.js';
  * its dispositions): the state records of state-log.ts, group-committed into **state batches**
  * appended to the queue's partition log between its messages. So the log alone holds everything a
  * queue is, and whatever copies the log (a follower's replica fetch in a cluster) copies the
- * queue's state with it, in the same order as its messages; and a broker's queues share the
- * journal's one fdatasync per cycle instead of each fsyncing a state file of its own.
+ * queue's state with it, in the same order as its messages; and a queue's settles ride the same
+ * group-committed fdatasync as its messages instead of a state file's own.
  *
  * A state batch is a v2 control batch (attributes: the control bit only, so Kafka clients reading
  * the log skip it as they skip transaction markers) holding one record:
