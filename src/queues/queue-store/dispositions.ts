@@ -5,7 +5,7 @@ import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /**
  * What has become of each message of a queue's log, in memory (DESIGN.md decision 11). No I/O:
- * the store (queue-store.ts) reads the log and writes the state log (state-log.ts) around it.
+ * the store (queue-store.ts) reads the log and writes the state batches (log-state.ts) around it.
  *
  *   log offsets  0 ……………………………………………………………………………………………………………………………………………▶ logEnd
  *                ├── settled ──┤ S ·T· R · T ·· S ·· ┤ B B B B ┤ · · · on disk · · · ┤
@@ -31,7 +31,7 @@ import type { QueuedMessage, StoredMessage } from './stored-message.js';
  * at append (and by the store for what recovery finds), taken off at take, back at requeue.
  *
  * Return counts: a message given back (requeued) has its count of returns here, kept durably by the
- * state log, until it is settled; the QueuedMessage handed out carries it (x-delivery-limit).
+ * state batches, until it is settled; the QueuedMessage handed out carries it (x-delivery-limit).
  */
 
 export interface DispositionListener {
@@ -174,6 +174,20 @@ export class Dispositions {
     this.logEnd = offset + 1;
     this.readyBodyBytes += message.body.length;
     if (caughtUp && this.hasRoomFor(costBytes)) this.pushBuffered({ offset, message, redelivered: false, deliveryCount: 0 }, costBytes);
+  }
+
+  /**
+   * The log end's offset went to something that is no message (a state batch, log-state.ts): it is
+   * settled at once, without a settle record (replay knows state batches by their kind).
+   */
+  occupied(offset: number): void {
+    assert.equal(offset, this.logEnd, 'appends come in offset order');
+    const caughtUp = this.bufferedEndOffset === this.logEnd;
+    this.logEnd = offset + 1;
+    const added = this.insertSettled(offset, offset + 1); // may move the cursor, so not `settledAhead += insertSettled(…)`
+    this.settledAhead += added;
+    // A buffer that held everything up to the log end still does, so that appends after it go in.
+    if (caughtUp && this.bufferedEndOffset < this.logEnd) this.bufferedEndOffset = this.logEnd;
   }
 
   /** Whether a message of `costBytes` may join the in-memory buffer. */

@@ -33,6 +33,7 @@ import {
   batchHeaderBytes,
   batchTotalBytes,
   forEachBatch,
+  isControl,
   readCompressionCodec,
   readRecordsCount,
   readInt64Number,
@@ -165,8 +166,8 @@ export function encodeMessage(message: StoredMessage): EncodedMessage {
 }
 
 /**
- * Calls `visit` for each message in `chunks` (whole batches, as PartitionLog.read returns them),
- * in offset order, with the bytes its batch takes (a record's share when a batch holds several),
+ * Calls `visit` for each message in `chunks` (whole batches, as PartitionLog.read returns them;
+ * control batches, such as the queue's state batches, are passed over), in offset order, with the bytes its batch takes (a record's share when a batch holds several),
  * until it returns false.
  * Properties and body are views of the chunk. Throws MalformedInputError for a record that is not a
  * message of ours (a compressed batch, a missing or malformed header).
@@ -177,6 +178,8 @@ export function decodeMessages(chunks: readonly Buffer[], visit: (offset: number
     if (!going) return;
     forEachBatch(chunk, (view) => {
       const { buffer, at, totalBytes } = view;
+      // Control batches are no messages: the queue's state batches (log-state.ts).
+      if (isControl(buffer, at)) return true;
       if (readCompressionCodec(buffer, at) !== 0) throw new MalformedInputError('queue message: compressed batch');
       const end = at + batchTotalBytes(buffer, at);
       if (readRecordsCount(buffer, at) === 1) {

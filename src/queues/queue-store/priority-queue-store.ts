@@ -5,7 +5,7 @@
  * for a transient one.
  *
  *   <queue dir>/
- *     priority-0/       a LogQueueStore (queue-store.ts): log/, dispositions.state
+ *     priority-0/       a LogQueueStore (queue-store.ts): log/
  *     priority-7/
  *     …                 only the levels that hold messages
  *

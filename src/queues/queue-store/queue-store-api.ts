@@ -3,9 +3,9 @@
  * messages: DESIGN.md decision 11, a queue is a log plus its dispositions. The implementation
  * (queue-store.ts) appends each message to a partition log (storage/) and keeps the state of each
  * message (ready, taken for delivery and not settled, settled) in memory as ranges plus a sparse
- * set, and durably in a small append-only state log that is snapshotted and compacted, so a queue
- * that has seen a billion messages costs what its current ones cost. Segments wholly below the first
- * unsettled message are deleted.
+ * set, and durably as state batches in the same log, snapshotted now and then, so a queue that has
+ * seen a billion messages costs what its current ones cost. Segments wholly below the first
+ * unsettled message (and the latest snapshot) are deleted.
  */
 import type { Logger } from '../../logging/logger.js';
 import type { Clock, LogEnvironment, LogOptions } from '../../storage/partition-log.js';
@@ -59,7 +59,7 @@ export interface QueueStore {
    * its deliveryCount one higher (durably, for a durable store).
    */
   requeue(message: QueuedMessage): void;
-  /** A taken message is done (acked, or rejected without requeue); recorded in the state log (group commit, not awaited). */
+  /** A taken message is done (acked, or rejected without requeue); recorded in a state batch (group commit, not awaited). */
   settle(message: QueuedMessage): void;
   /** Settles every ready message (taken ones stay); returns how many. */
   purge(): number;

@@ -1,44 +1,51 @@
 /**
- * A durable queue's messages: a partition log plus its dispositions (DESIGN.md decision 11).
+ * A durable queue's messages: a partition log plus its dispositions (DESIGN.md decision 11), both in
+ * the log: one v2 batch per message (message-codec.ts), and between them the state batches
+ * (log-state.ts) that say which messages are settled and how far delivery went.
  *
  *   <queue dir>/
- *     log/                  a PartitionLog (storage/): one v2 batch per message (message-codec.ts)
- *     dispositions.state    the state log (state-log.ts): settled ranges, the delivered mark
+ *     log/                  a PartitionLog (storage/)
+ *     dispositions.state    only in a queue written before its state moved into its log (state-log.ts
+ *                           format): read once at open, as where replay starts, then removed
  *
  * append() encodes the message into one batch, appends it (offsets in call order, durable per the
  * log's flush policy, group-committed) and hands it to the dispositions (dispositions.ts), which
  * keep it in memory while the ready messages fit maxReadyBytesInMemory. Past that, takeNext()
  * returns null while the next chunk is read from the log, then calls the onReady listeners.
- * settle(), requeue() and purge() change the dispositions; settles go to the state log, written
- * once per event-loop turn and not awaited. As the first unsettled message moves on, whole
- * segments below it are deleted (deleteRecordsBefore, once about a segment's worth is settled,
- * and at every flush).
+ * settle(), requeue() and purge() change the dispositions; settles go into state batches, one per
+ * event-loop turn, not awaited. As the first unsettled message moves on, whole segments below it
+ * (and below the latest durable state snapshot) are deleted (deleteRecordsBefore, once about a
+ * segment's worth is settled, and at every flush).
  *
  * Recovery (open):
- *   1. the log recovers itself (storage/recovery.ts); the state file is replayed (torn tail ignored);
- *   2. the state is clamped to the log: offsets below its start are settled, settles at or beyond
- *      its end are void (a settle may reach disk before the message it settles, if that message is
- *      then lost in a crash; its offset will be handed out again);
+ *   1. the log recovers itself (storage/recovery.ts), cutting a torn tail (a state batch as any);
+ *   2. the state batches are replayed, in log order, over the legacy state file's state if there is
+ *      one; their own offsets are settled (they are no messages); the state is clamped to the log:
+ *      offsets below its start are settled;
  *   3. the unsettled messages are read once: transient ones (persistent = false) are settled, as
  *      RabbitMQ drops a durable queue's transient messages at restart; damaged ranges the log cannot
  *      serve are settled with an error; the first ones fill the in-memory buffer;
  *   4. every unsettled message is ready; those below the delivered mark come out redelivered;
- *   5. the state is written as a fresh snapshot (state-log.ts, compaction), so what recovery
- *      decided is durable before anything new is appended.
+ *   5. the state is appended as a snapshot batch and awaited, so what recovery decided is durable
+ *      before anything new is appended (not for an empty log); then a legacy state file is removed.
  * Settles that reached disk are never undone; settles that did not (a crash within one cycle) bring
- * their messages back, flagged redelivered when the delivered mark had passed them.
+ * their messages back, flagged redelivered when the delivered mark had passed them. A settle is
+ * always in the log after the message it settles, so a crash cannot keep the one without the other.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { forEachBatch, readBaseOffset, readLastOffset } from '../../protocol/kafka/batch-header.js';
 import { CorruptBatchError, LogClosedError, PartitionLog } from '../../storage/partition-log.js';
 import { asOffset } from '../../storage/offset.js';
+import { syncDirectory } from '../../storage/segment.js';
 import type { Logger } from '../../logging/logger.js';
 import { Dispositions, type DispositionListener } from './dispositions.js';
+import { LogStateWriter, stateRecordsOf, type LogStateStart, type StateAppender } from './log-state.js';
 import { decodeMessages, encodeMessage } from './message-codec.js';
-import type { OffsetRanges } from './offset-ranges.js';
+import { OffsetRanges } from './offset-ranges.js';
 import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
 import { SegmentReclaimer } from './segment-reclaimer.js';
-import { StateLog, readStateFile } from './state-log.js';
+import { StateReplay, readStateFile, startsWithSnapshot, stateFileName } from './state-log.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 export const logFolderName = 'log';
@@ -49,14 +56,14 @@ const refillReadBytes = 1024 * 1024;
 
 /** Tuning a test may change; the defaults suit a broker. */
 export interface LogQueueStoreTuning {
-  /** State log compaction threshold (state-log.ts). */
+  /** State snapshot threshold (log-state.ts). */
   readonly stateCompactionMinBytes?: number;
   readonly deliveredMarkDelayMs?: number;
 }
 
-export class LogQueueStore implements QueueStore {
+export class LogQueueStore implements QueueStore, StateAppender {
   private readonly listeners: Array<() => void> = [];
-  private stateLog: StateLog | null = null;
+  private stateLog: LogStateWriter | null = null;
   private readonly dispositions: Dispositions;
   private reading = false;
   private lastAppendDurable: Promise<void> = Promise.resolve();
@@ -94,26 +101,46 @@ export class LogQueueStore implements QueueStore {
     await mkdir(directory, { recursive: true });
     const log = await PartitionLog.open(join(directory, logFolderName), settings.logOptions, settings.clock, settings.logEnvironment);
     try {
-      const replayed = await readStateFile(directory, settings.logger);
+      const legacy = await readStateFile(directory, settings.logger);
+      const replay = new StateReplay();
+      replay.settledBelow = legacy.settledBelow;
+      replay.settled = legacy.settled;
+      replay.deliveredBelow = legacy.deliveredBelow;
+      replay.returnCounts = legacy.returnCounts;
+      const found = await replayStateBatches(log, replay);
+      found.stateOffsets.forEach((start, end) => replay.settled.add(start, end));
       const logStart = log.logStartOffset;
       const logEnd = log.logEndOffset;
-      const settledBelow = Math.min(Math.max(replayed.settledBelow, logStart), logEnd);
-      const store = new LogQueueStore(directory, log, settings, { settledBelow, settled: replayed.settled, deliveredBelow: replayed.deliveredBelow, returnCounts: replayed.returnCounts });
+      const settledBelow = Math.min(Math.max(replay.settledBelow, logStart), logEnd);
+      const store = new LogQueueStore(directory, log, settings, { settledBelow, settled: replay.settled, deliveredBelow: replay.deliveredBelow, returnCounts: replay.returnCounts });
       await store.recoverMessages();
-      store.stateLog = await StateLog.create(directory, store.dispositions, {
+      store.stateLog = new LogStateWriter(store.dispositions, store, {
         logger: store.logger,
-        ...(settings.logEnvironment.syncFile === undefined ? {} : { syncFile: settings.logEnvironment.syncFile }),
+        clock: settings.clock,
         ...(tuning.stateCompactionMinBytes === undefined ? {} : { compactionMinBytes: tuning.stateCompactionMinBytes }),
         ...(tuning.deliveredMarkDelayMs === undefined ? {} : { deliveredMarkDelayMs: tuning.deliveredMarkDelayMs }),
         onDurable: (durableSettledBelow) => store.maybeDeleteSettledSegments(durableSettledBelow, false),
-      });
+        snapshotHoldsBack: (durableSettledBelow, snapshotOffset) => snapshotOffset < durableSettledBelow && store.segments.worthReclaiming(durableSettledBelow),
+      }, found.start);
       log.onTruncated((endOffset) => store.dispositions.truncated(endOffset));
+      // An empty log needs none: replaying nothing gives the same empty state.
+      if (logEnd > logStart || legacy.fileBytes > 0) await store.stateLog.compact();
+      // Only once the snapshot holds what the file said (an append that failed leaves the file in charge).
+      if (legacy.fileBytes > 0 && store.stateLog.compactionCount > 0) await store.removeLegacyStateFile();
       store.maybeDeleteSettledSegments(store.dispositions.settledBelow, true);
       return store;
     } catch (error) {
       await log.close().catch(() => {});
       throw error;
     }
+  }
+
+  /** StateAppender: a state batch at the log end, its offset no message. */
+  appendState(batch: Buffer): { offset: number; durable: Promise<void> } {
+    const appended = this.log.append(batch);
+    this.lastAppendDurable = appended.durable;
+    this.dispositions.occupied(appended.baseOffset);
+    return { offset: appended.baseOffset, durable: appended.durable };
   }
 
   get readyCount(): number {
@@ -128,7 +155,7 @@ export class LogQueueStore implements QueueStore {
     return this.dispositions.readyBytes;
   }
 
-  /** For tests and metrics: the log and the state file. */
+  /** For tests and metrics: the log and its state batches. */
   get logStartOffset(): number {
     return this.log.logStartOffset;
   }
@@ -141,6 +168,7 @@ export class LogQueueStore implements QueueStore {
     return this.log.segmentCount;
   }
 
+  /** Bytes of state batches in the log from the latest snapshot on. */
   get stateSizeBytes(): number {
     return this.stateLog?.sizeBytes ?? 0;
   }
@@ -208,7 +236,7 @@ export class LogQueueStore implements QueueStore {
     await this.segments.running;
   }
 
-  /** Writes a snapshot of the state now (the store does it by itself when the state file grows). */
+  /** Appends a snapshot of the state now (the store does it by itself as state batches add up). */
   async compactState(): Promise<void> {
     await this.stateLog?.compact();
   }
@@ -344,7 +372,63 @@ export class LogQueueStore implements QueueStore {
     return lastOffset + 1;
   }
 
+  /** Deletes segments wholly below both `settledBelow` (durable) and the latest durable state snapshot. */
   private maybeDeleteSettledSegments(settledBelow: number, force: boolean): void {
-    if (!this.closed) this.segments.reclaim(settledBelow, force);
+    const snapshotOffset = this.stateLog?.latestSnapshotOffset ?? -1;
+    if (!this.closed && snapshotOffset >= 0) this.segments.reclaim(Math.min(settledBelow, snapshotOffset), force);
   }
+
+  /** Once the state is in the log (step 5 above), the state file of a queue from before is dropped. */
+  private async removeLegacyStateFile(): Promise<void> {
+    await rm(join(this.directory, stateFileName), { force: true });
+    await rm(join(this.directory, `${stateFileName}.tmp`), { force: true });
+    try {
+      await syncDirectory(this.directory);
+    } catch (error) {
+      this.logger.warn('legacy queue state file removed, but fsync of its folder failed', { error: (error as Error).message });
+    }
+    this.logger.info('queue state moved from its state file into its log');
+  }
+}
+
+/**
+ * Recovery step 2 (see above): reads the log from its start, applying every state batch to
+ * `replay` in order. Returns the offsets the state batches take and where the latest snapshot is.
+ */
+async function replayStateBatches(log: PartitionLog, replay: StateReplay): Promise<{ stateOffsets: OffsetRanges; start: LogStateStart }> {
+  const stateOffsets = new OffsetRanges();
+  let snapshotOffset = -1;
+  let snapshotBytes = 0;
+  let bytesSinceSnapshot = 0;
+  const end = log.logEndOffset;
+  let offset: number = log.logStartOffset;
+  while (offset < end) {
+    let chunks: Buffer[];
+    try {
+      chunks = (await log.read(asOffset(offset), recoveryReadBytes, asOffset(end))).chunks;
+    } catch (error) {
+      // Step 3 settles the messages of a damaged range; whatever state it held is lost with it.
+      if (!(error instanceof CorruptBatchError)) throw error;
+      offset = error.damage.lastOffset + 1;
+      continue;
+    }
+    if (chunks.length === 0) throw new Error(`queue recovery: the log returned nothing at offset ${offset} below its end ${end}`);
+    for (const chunk of chunks) {
+      forEachBatch(chunk, ({ buffer, at, totalBytes }) => {
+        offset = readLastOffset(buffer, at) + 1;
+        const records = stateRecordsOf(buffer, at, at + totalBytes);
+        if (records === null) return;
+        const base = readBaseOffset(buffer, at);
+        stateOffsets.add(base, base + 1);
+        if (startsWithSnapshot(buffer, records.start, records.end)) {
+          snapshotOffset = base;
+          snapshotBytes = totalBytes;
+          bytesSinceSnapshot = 0;
+        }
+        bytesSinceSnapshot += totalBytes;
+        replay.apply(buffer, records.start, records.end);
+      });
+    }
+  }
+  return { stateOffsets, start: { snapshotOffset, snapshotBytes, bytesSinceSnapshot } };
 }

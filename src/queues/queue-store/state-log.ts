@@ -7,8 +7,11 @@ import type { DispositionSnapshot } from './dispositions.js';
 import { OffsetRanges } from './offset-ranges.js';
 
 /**
- * The durable half of a queue's dispositions (DESIGN.md decision 11): `dispositions.state` beside
- * the queue's log, an append-only file of small CRC'd records. Big-endian:
+ * State records, and the state file made of them: the durable half of a delayed exchange's
+ * dispositions (delayed/delayed-store.ts), and of a queue's before queues kept them in their own
+ * log (log-state.ts, which writes the same records into state batches and replays them with
+ * StateReplay below). `dispositions.state` beside the log is an append-only file of small CRC'd
+ * records. Big-endian:
  *
  *   file header   0  magic           4 bytes  "OQSL"
  *                 4  formatVersion   uint16   1
@@ -150,6 +153,19 @@ export function snapshotRecord(snapshot: DispositionSnapshot): Buffer {
   return sealRecord(record);
 }
 
+/** Whether the records at `position` begin with a snapshot (which replaces all state before it). */
+export function startsWithSnapshot(bytes: Buffer, position: number, end: number): boolean {
+  return end - position > recordHeaderBytes && bytes[position + 8] === snapshotType;
+}
+
+/** The whole state: a snapshot record, then a returned record for each message with a return count. */
+export function snapshotRecords(snapshot: DispositionSnapshot): Buffer[] {
+  const records = [snapshotRecord(snapshot)];
+  const counts = snapshot.returnCounts;
+  for (let index = 0; index + 1 < counts.length; index += 2) records.push(returnedRecord(counts[index]!, counts[index + 1]!));
+  return records;
+}
+
 export function fileHeader(): Buffer {
   const header = Buffer.alloc(fileHeaderBytes);
   magic.copy(header, 0);
@@ -157,53 +173,75 @@ export function fileHeader(): Buffer {
   return header;
 }
 
+/**
+ * The state as records replay it, in order (a snapshot replaces what came before). Shared by the
+ * state file (replayState) and by queues that keep their state records in their log (log-state.ts).
+ */
+export class StateReplay {
+  settledBelow = 0;
+  deliveredBelow = 0;
+  settled = new OffsetRanges();
+  returnCounts = new Map<number, number>();
+  recordCount = 0;
+
+  /**
+   * Applies the records in bytes [start, end); returns where it stopped: `end`, or the first
+   * record that does not fit, fails its CRC, or has an unknown type or a payload of the wrong size.
+   */
+  apply(bytes: Buffer, start: number, end: number): number {
+    let position = start;
+    while (end - position >= recordHeaderBytes) {
+      const length = bytes.readUInt32BE(position + 4);
+      const recordEnd = position + 8 + length;
+      if (length < 1 || recordEnd > end) break;
+      if (crc32c(bytes.subarray(position + 4, recordEnd)) !== bytes.readUInt32BE(position)) break;
+      if (!this.applyRecord(bytes, bytes[position + 8]!, position + recordHeaderBytes, length - 1)) break;
+      this.recordCount++;
+      position = recordEnd;
+    }
+    return position;
+  }
+
+  /** False for an unknown type or a payload of the wrong size. */
+  private applyRecord(bytes: Buffer, type: number, payload: number, payloadBytes: number): boolean {
+    if (type === snapshotType) {
+      if (payloadBytes < 20) return false;
+      const rangeCount = bytes.readUInt32BE(payload + 16);
+      if (payloadBytes !== 20 + rangeCount * offsetPairBytes) return false;
+      this.settledBelow = readOffset(bytes, payload);
+      this.deliveredBelow = readOffset(bytes, payload + 8);
+      this.settled = new OffsetRanges();
+      this.returnCounts = new Map();
+      for (let index = 0; index < rangeCount; index++) this.settled.add(readOffset(bytes, payload + 20 + index * 16), readOffset(bytes, payload + 28 + index * 16));
+    } else if (type === settledType && payloadBytes === 16) {
+      this.settled.add(readOffset(bytes, payload), readOffset(bytes, payload + 8));
+    } else if (type === deliveredType && payloadBytes === 8) {
+      this.deliveredBelow = Math.max(this.deliveredBelow, readOffset(bytes, payload));
+    } else if (type === truncatedType && payloadBytes === 8) {
+      const endOffset = readOffset(bytes, payload);
+      this.settled.removeFrom(endOffset);
+      this.settledBelow = Math.min(this.settledBelow, endOffset);
+      this.deliveredBelow = Math.min(this.deliveredBelow, endOffset);
+      for (const offset of [...this.returnCounts.keys()]) if (offset >= endOffset) this.returnCounts.delete(offset);
+    } else if (type === returnedType && payloadBytes === 12) {
+      this.returnCounts.set(readOffset(bytes, payload), bytes.readUInt32BE(payload + 8));
+    } else {
+      return false;
+    }
+    return true;
+  }
+}
+
 /** Replays the bytes of a state file (see the format above). Throws when it is not one of ours. */
 export function replayState(file: Buffer): ReplayedState {
-  let settledBelow = 0;
-  let deliveredBelow = 0;
-  let settled = new OffsetRanges();
-  let returnCounts = new Map<number, number>();
-  if (file.length < fileHeaderBytes) return { settledBelow, settled, deliveredBelow, returnCounts, recordCount: 0, ignoredBytes: file.length, fileBytes: file.length };
+  const replay = new StateReplay();
+  const empty = (ignoredBytes: number): ReplayedState => ({ settledBelow: 0, settled: new OffsetRanges(), deliveredBelow: 0, returnCounts: new Map(), recordCount: 0, ignoredBytes, fileBytes: file.length });
+  if (file.length < fileHeaderBytes) return empty(file.length);
   if (!file.subarray(0, 4).equals(magic)) throw new Error('not a queue state file (magic)');
   const version = file.readUInt16BE(4);
   if (version !== stateFormatVersion) throw new Error(`queue state file format ${version} is not supported (expected ${stateFormatVersion})`);
-  let position = fileHeaderBytes;
-  let recordCount = 0;
-  while (file.length - position >= recordHeaderBytes) {
-    const length = file.readUInt32BE(position + 4);
-    const end = position + 8 + length;
-    if (length < 1 || end > file.length) break;
-    if (crc32c(file.subarray(position + 4, end)) !== file.readUInt32BE(position)) break;
-    const type = file[position + 8]!;
-    const payload = position + recordHeaderBytes;
-    const payloadBytes = length - 1;
-    if (type === snapshotType) {
-      if (payloadBytes < 20) break;
-      const rangeCount = file.readUInt32BE(payload + 16);
-      if (payloadBytes !== 20 + rangeCount * offsetPairBytes) break;
-      settledBelow = readOffset(file, payload);
-      deliveredBelow = readOffset(file, payload + 8);
-      settled = new OffsetRanges();
-      returnCounts = new Map();
-      for (let index = 0; index < rangeCount; index++) settled.add(readOffset(file, payload + 20 + index * 16), readOffset(file, payload + 28 + index * 16));
-    } else if (type === settledType && payloadBytes === 16) {
-      settled.add(readOffset(file, payload), readOffset(file, payload + 8));
-    } else if (type === deliveredType && payloadBytes === 8) {
-      deliveredBelow = Math.max(deliveredBelow, readOffset(file, payload));
-    } else if (type === truncatedType && payloadBytes === 8) {
-      const endOffset = readOffset(file, payload);
-      settled.removeFrom(endOffset);
-      settledBelow = Math.min(settledBelow, endOffset);
-      deliveredBelow = Math.min(deliveredBelow, endOffset);
-      for (const offset of [...returnCounts.keys()]) if (offset >= endOffset) returnCounts.delete(offset);
-    } else if (type === returnedType && payloadBytes === 12) {
-      returnCounts.set(readOffset(file, payload), file.readUInt32BE(payload + 8));
-    } else {
-      break;
-    }
-    recordCount++;
-    position = end;
-  }
+  const position = replay.apply(file, fileHeaderBytes, file.length);
+  const { settledBelow, settled, deliveredBelow, returnCounts, recordCount } = replay;
   return { settledBelow, settled, deliveredBelow, returnCounts, recordCount, ignoredBytes: file.length - position, fileBytes: file.length };
 }
 
@@ -444,10 +482,7 @@ export class StateLog {
 async function writeSnapshotFile(directory: string, snapshot: DispositionSnapshot, syncFile: SyncFile, logger: Logger): Promise<{ handle: FileHandle; bytes: number }> {
   const path = join(directory, stateFileName);
   const temporaryPath = path + temporarySuffix;
-  const records = [fileHeader(), snapshotRecord(snapshot)];
-  const counts = snapshot.returnCounts;
-  for (let index = 0; index + 1 < counts.length; index += 2) records.push(returnedRecord(counts[index]!, counts[index + 1]!));
-  const bytes = Buffer.concat(records);
+  const bytes = Buffer.concat([fileHeader(), ...snapshotRecords(snapshot)]);
   const handle = await open(temporaryPath, 'w+', 0o644);
   try {
     await handle.write(bytes, 0, bytes.length, 0);

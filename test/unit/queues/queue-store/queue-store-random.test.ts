@@ -27,6 +27,8 @@ interface ModelMessage {
 
 class Model {
   readonly messages: ModelMessage[] = [];
+  /** Messages by offset: offsets are in append order, not the message's index (state batches take offsets between them). */
+  readonly byOffset = new Map<number, ModelMessage>();
 
   get readyCount(): number {
     return this.messages.filter((message) => message.state === 'ready').length;
@@ -84,9 +86,12 @@ async function runScenario(seed: number, steps: number): Promise<void> {
           const persistent = random() < 0.8;
           const bodyBytes = Math.floor(random() * 120);
           const appended = harness.store.append(testMessage(index, { persistent, body: Buffer.alloc(bodyBytes, index % 251) }));
-          assert.equal(appended.offset, index, context);
+          const previous = model.messages.at(-1);
+          assert.ok(previous === undefined || appended.offset > previous.offset, `${context}: offsets in append order`);
           durable.push(appended.durable);
-          model.messages.push({ index, offset: index, persistent, state: 'ready', requeued: false, everTaken: false, redelivered: false, returns: 0, bodyBytes });
+          const message: ModelMessage = { index, offset: appended.offset, persistent, state: 'ready', requeued: false, everTaken: false, redelivered: false, returns: 0, bodyBytes };
+          model.messages.push(message);
+          model.byOffset.set(message.offset, message);
         }
       } else if (choice < 0.55) {
         const expected = model.next();
@@ -113,14 +118,14 @@ async function runScenario(seed: number, steps: number): Promise<void> {
           const offset = pick([...harness.taken.keys()]);
           harness.store.settle(harness.taken.get(offset)!);
           harness.taken.delete(offset);
-          model.messages[offset]!.state = 'settled';
+          model.byOffset.get(offset)!.state = 'settled';
         }
       } else if (choice < 0.8) {
         if (harness.taken.size > 0) {
           const offset = pick([...harness.taken.keys()]);
           harness.store.requeue(harness.taken.get(offset)!);
           harness.taken.delete(offset);
-          const message = model.messages[offset]!;
+          const message = model.byOffset.get(offset)!;
           Object.assign(message, { state: 'ready', requeued: true, redelivered: true, returns: message.returns + 1 });
         }
       } else if (choice < 0.82) {

@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import type { SyncKind } from '../../../../src/storage/segment.js';
 import { join } from 'node:path';
 import { LogQueueStore } from '../../../../src/queues/queue-store/queue-store.js';
+import { encodeMessage } from '../../../../src/queues/queue-store/message-codec.js';
+import { StateLog } from '../../../../src/queues/queue-store/state-log.js';
+import { PartitionLog } from '../../../../src/storage/partition-log.js';
 import type { QueuedMessage } from '../../../../src/queues/queue-store/stored-message.js';
 import { RecordingLogger, copyFolder, copyFolderNow, indexOf, openStore, storeSettings, takeAvailable, takeMessages, testMessage, withTempQueue } from './queue-store-fixtures.js';
 
@@ -206,7 +209,20 @@ test('a crash image taken after a flush recovers it; settles not yet written bri
   });
 });
 
-test('a state file torn mid-record loses only the torn record', { timeout }, async () => {
+/** Where each batch of a segment file starts, in order. */
+function batchPositions(bytes: Buffer): number[] {
+  const positions: number[] = [];
+  for (let position = 0; position + 12 <= bytes.length; position += bytes.readInt32BE(position + 8) + 12) positions.push(position);
+  return positions;
+}
+
+/** Makes the log folder recover from its segment files alone (as after a crash before any checkpoint). */
+async function dropLogCheckpoints(logFolder: string): Promise<void> {
+  await rm(join(logFolder, 'recovery-point-offset-checkpoint'), { force: true });
+  for (const name of await readdir(logFolder)) if (name.endsWith('.index') || name.endsWith('.timeindex')) await rm(join(logFolder, name));
+}
+
+test('a state batch torn at the log end is cut away by the log recovery: only its settles are lost', { timeout }, async () => {
   await withTempQueue(async (directory, root) => {
     const store = await openStore(directory);
     for (let index = 0; index < 10; index++) store.append(testMessage(index));
@@ -216,63 +232,117 @@ test('a state file torn mid-record loses only the torn record', { timeout }, asy
     await store.flush();
     store.settle(taken[5]!);
     await store.flush();
-    const sizeBeforeLast = store.stateSizeBytes;
-    store.settle(taken[7]!); // its record is the one torn
+    store.settle(taken[7]!); // its state batch is the one torn
     await store.flush();
-    const sizeAfterLast = store.stateSizeBytes;
-    assert.ok(sizeAfterLast > sizeBeforeLast);
+    const logEnd = store.logEndOffset;
     const crash = join(root, 'crash');
     await copyFolder(directory, crash);
     await store.close();
-    const stateFile = join(crash, 'dispositions.state');
-    await truncate(stateFile, sizeBeforeLast + 11);
+    const segment = join(crash, 'log', '00000000000000000000.log');
+    const bytes = await readFile(segment);
+    const last = batchPositions(bytes).at(-1)!;
+    await truncate(segment, last + 30);
+    await dropLogCheckpoints(join(crash, 'log'));
     const recovered = await openStore(crash);
     assert.deepEqual(
-      takeAvailable(recovered).map(indexOf),
-      [2, 3, 4, 6, 7, 8, 9],
+      takeAvailable(recovered).map((message) => [indexOf(message), message.redelivered]),
+      [2, 3, 4, 6, 7, 8, 9].map((index) => [index, true]),
     );
+    // The torn batch's offset is taken again, by the snapshot recovery appends.
+    assert.equal(recovered.logEndOffset, logEnd);
+    recovered.invariants();
     await recovered.close();
-    assert.ok((await stat(stateFile)).size < sizeAfterLast, 'the file was rewritten as a snapshot at open');
   });
 });
 
-test('settles beyond the recovered log end are void: their offsets belong to new messages', { timeout }, async () => {
+test('a log cut by a crash keeps each message with its settles: settles cut with the tail bring their messages back, and the offsets cut are handed out again', { timeout }, async () => {
   await withTempQueue(async (directory, root) => {
     const store = await openStore(directory);
     for (let index = 0; index < 10; index++) store.append(testMessage(index));
-    for (const message of takeAvailable(store)) store.settle(message);
+    const taken = takeAvailable(store);
+    for (const message of taken.slice(0, 5)) store.settle(message);
     await store.flush();
+    const kept = (await readFile(join(directory, 'log', '00000000000000000000.log'))).length;
+    const keptEnd = store.logEndOffset;
+    for (const message of taken.slice(5)) store.settle(message);
+    await store.flush();
+    assert.ok(store.logEndOffset > keptEnd);
     const crash = join(root, 'crash');
     await copyFolder(directory, crash);
     await store.close();
-    // The data of the last three messages never reached the disk (the state log's cycle was faster).
-    const logFolder = join(crash, 'log');
-    const segment = join(logFolder, '00000000000000000000.log');
+    // The later state batch never reached the disk, and a torn batch follows what did.
+    const segment = join(crash, 'log', '00000000000000000000.log');
     const bytes = await readFile(segment);
-    let position = 0;
-    for (let batch = 0; batch < 7; batch++) position += bytes.readInt32BE(position + 8) + 12;
-    await writeFile(segment, bytes.subarray(0, position + 20)); // and a torn batch after them
-    await rm(join(logFolder, 'recovery-point-offset-checkpoint'), { force: true });
-    for (const name of await readdir(logFolder)) if (name.endsWith('.index') || name.endsWith('.timeindex')) await rm(join(logFolder, name));
+    await writeFile(segment, bytes.subarray(0, kept + 20));
+    await dropLogCheckpoints(join(crash, 'log'));
 
     const recovered = await openStore(crash);
-    assert.equal(recovered.logEndOffset, 7);
-    assert.equal(recovered.readyCount, 0);
+    assert.deepEqual(
+      takeAvailable(recovered).map((message) => [indexOf(message), message.redelivered]),
+      [5, 6, 7, 8, 9].map((index) => [index, true]),
+    );
+    // Recovery appended its snapshot where the lost batch was; the next message goes after it.
+    assert.equal(recovered.logEndOffset, keptEnd + 1);
     const appended = recovered.append(testMessage(100));
-    assert.equal(appended.offset, 7);
-    assert.equal(recovered.readyCount, 1);
+    assert.equal(appended.offset, keptEnd + 1);
     await appended.durable;
+    recovered.invariants();
     await recovered.close();
     const again = await openStore(crash);
     assert.deepEqual(
-      takeAvailable(again).map((message) => [message.offset, indexOf(message)]),
-      [[7, 100]],
+      takeAvailable(again).map(indexOf),
+      [5, 6, 7, 8, 9, 100],
     );
     await again.close();
   });
 });
 
-test('state log compaction keeps the same state in a smaller file', { timeout }, async () => {
+test('a queue written with a state file opens with that state, moves it into its log and removes the file', { timeout }, async () => {
+  await withTempQueue(async (directory, root) => {
+    // The folder as the store wrote it before state batches: messages in the log, the state in
+    // dispositions.state (written here with the state file's own writer).
+    const logger = new RecordingLogger();
+    const settings = storeSettings({ logger });
+    const log = await PartitionLog.open(join(directory, 'log'), settings.logOptions, settings.clock, settings.logEnvironment);
+    for (let index = 0; index < 10; index++) await log.append(encodeMessage(testMessage(index)).batch).durable;
+    await log.close();
+    const source = { settledBelow: 2, deliveredBelow: 7, snapshot: () => ({ settledBelow: 2, settledRanges: [4, 6], deliveredBelow: 7, returnCounts: [3, 2] }) };
+    const stateLog = await StateLog.create(directory, source, { logger });
+    await stateLog.close();
+    const legacyCopy = join(root, 'legacy');
+    await copyFolder(directory, legacyCopy);
+
+    const store = await LogQueueStore.open(directory, settings);
+    const expected = [
+      [2, true, 0],
+      [3, true, 2],
+      [6, true, 0],
+      [7, false, 0],
+      [8, false, 0],
+      [9, false, 0],
+    ];
+    assert.deepEqual(takeAvailable(store).map((message) => [indexOf(message), message.redelivered, message.deliveryCount]), expected);
+    await store.close();
+    await assert.rejects(stat(join(directory, 'dispositions.state')), { code: 'ENOENT' });
+    assert.ok(logger.lines.some((line) => line.message.includes('moved from its state file into its log')), JSON.stringify(logger.lines));
+    // Every message was handed out above: all come back redelivered from now on.
+    const handedOut = expected.map(([index, , count]) => [index, true, count]);
+    const reopened = await openStore(directory);
+    assert.deepEqual(takeAvailable(reopened).map((message) => [indexOf(message), message.redelivered, message.deliveryCount]), handedOut);
+    await reopened.close();
+
+    // A crash after the snapshot and before the file was removed: the file is replayed, then the
+    // log's snapshot replaces its state; the same state.
+    const halfway = join(root, 'halfway');
+    await copyFolder(directory, halfway);
+    await copyFile(join(legacyCopy, 'dispositions.state'), join(halfway, 'dispositions.state'));
+    const resumed = await openStore(halfway);
+    assert.deepEqual(takeAvailable(resumed).map((message) => [indexOf(message), message.redelivered, message.deliveryCount]), handedOut);
+    await resumed.close();
+  });
+});
+
+test('state snapshots keep the same state in fewer bytes of state batches', { timeout }, async () => {
   await withTempQueue(async (directory) => {
     const store = await openStore(directory, {}, { stateCompactionMinBytes: 4096 });
     for (let index = 0; index < 3000; index++) store.append(testMessage(index));
@@ -283,13 +353,13 @@ test('state log compaction keeps the same state in a smaller file', { timeout },
       for (let index = group * 10 + 1; index < group * 10 + 10; index++) store.settle(taken[index]!);
       await store.flush();
     }
-    assert.ok(store.stateCompactionCount >= 1, 'the state log was compacted by itself');
-    assert.ok(store.stateSizeBytes < 300 * 16 + 4096 * 2, `state file of ${store.stateSizeBytes} bytes`);
+    assert.ok(store.stateCompactionCount >= 1, 'a snapshot was appended by itself');
+    assert.ok(store.stateSizeBytes < 300 * 100 + 4096 * 2, `${store.stateSizeBytes} bytes of state batches since the last snapshot`);
     for (let group = 0; group < 150; group++) store.requeue(taken[group * 20]!);
     await store.flush();
     const before = store.stateSizeBytes;
     await store.compactState();
-    assert.ok(store.stateSizeBytes <= before, `compaction grew the file from ${before} to ${store.stateSizeBytes}`);
+    assert.ok(store.stateSizeBytes <= before, `a snapshot grew the state from ${before} to ${store.stateSizeBytes} bytes`);
     await store.close();
     const reopened = await openStore(directory);
     assert.deepEqual(
@@ -300,7 +370,7 @@ test('state log compaction keeps the same state in a smaller file', { timeout },
   });
 });
 
-test('100k messages appended and settled leave a small state file and their segments deleted', { timeout }, async () => {
+test('100k messages appended and settled leave little state and their segments deleted', { timeout }, async () => {
   await withTempQueue(async (directory) => {
     const store = await openStore(directory, { log: { segmentBytes: 256 * 1024 } });
     const count = 100_000;
@@ -312,19 +382,20 @@ test('100k messages appended and settled leave a small state file and their segm
     }
     assert.equal(store.readyCount, 0);
     assert.equal(store.unackedCount, 0);
-    assert.equal(store.settledBelow, count);
-    // The state log's cycles already deleted settled segments as they went, before any flush.
+    assert.equal(store.settledBelow, store.logEndOffset, 'every offset settled: messages and state batches');
+    // The state cycles already deleted settled segments as they went, before any flush.
     assert.ok(store.logStartOffset > 0, 'segments deleted along the way');
     await store.flush();
     assert.ok(store.segmentCount <= 2, `${store.segmentCount} segments left`);
     assert.ok(store.logStartOffset > count - 5_000, `log start ${store.logStartOffset}`);
-    assert.ok(store.stateSizeBytes < 2048, `state file of ${store.stateSizeBytes} bytes`);
+    assert.ok(store.stateSizeBytes < 2048, `${store.stateSizeBytes} bytes of state batches since the last snapshot`);
     const files = await readdir(join(directory, 'log'));
     assert.ok(files.filter((name) => name.endsWith('.log')).length <= 2, files.join(' '));
     await store.close();
     const reopened = await openStore(directory);
     assert.equal(reopened.readyCount, 0);
-    assert.equal(reopened.append(testMessage(count)).offset, count);
+    const logEnd = reopened.logEndOffset;
+    assert.equal(reopened.append(testMessage(count)).offset, logEnd);
     assert.equal(indexOf(reopened.takeNext()!), count);
     await reopened.close();
   });
