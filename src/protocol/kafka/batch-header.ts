@@ -287,6 +287,28 @@ export function readZigzag(buffer: Buffer, cursor: { at: number }, end: number, 
   return null;
 }
 
+/** Bytes of the zigzag varint of a safe integer (the record fields' lengths and deltas). */
+export function zigzagBytes(value: number): number {
+  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
+  let bytes = 1;
+  while (unsigned >= 128) {
+    unsigned = Math.floor(unsigned / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/** Writes the zigzag varint of a safe integer at `position`; returns the position after it. */
+export function writeZigzag(buffer: Buffer, position: number, value: number): number {
+  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (unsigned >= 128) {
+    buffer[position++] = (unsigned % 128) | 0x80;
+    unsigned = Math.floor(unsigned / 128);
+  }
+  buffer[position++] = unsigned;
+  return position;
+}
+
 /**
  * A new batch with `batch`'s 61-byte header and `records` as its records section: batchLength and
  * the CRC-32C computed for it, attributes and recordsCount replaced when given. For the broker's

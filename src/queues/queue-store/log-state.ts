@@ -1,5 +1,5 @@
 import type { Logger } from '../../logging/logger.js';
-import { batchHeaderBytes, isControl, readRecordsCount, readZigzag, recordsAt, writeBatchHeader, controlBit } from '../../protocol/kafka/batch-header.js';
+import { batchHeaderBytes, controlBit, isControl, readRecordsCount, readZigzag, recordsAt, writeBatchHeader, writeZigzag, zigzagBytes } from '../../protocol/kafka/batch-header.js';
 import type { StateSource } from './state-log.js';
 import { defaultCompactionMinBytes, defaultDeliveredMarkDelayMs, deliveredRecord, returnedRecord, settledRecord, snapshotRecords, truncatedRecord, type StateReplay } from './state-log.js';
 import { OffsetRanges } from './offset-ranges.js';
@@ -100,26 +100,6 @@ export function replayStateBatch(replay: StateReplay, buffer: Buffer, at: number
   if (records === null) return false;
   replay.apply(buffer, records.start, records.end);
   return true;
-}
-
-function zigzagBytes(value: number): number {
-  let unsigned = value * 2;
-  let bytes = 1;
-  while (unsigned >= 128) {
-    unsigned = Math.floor(unsigned / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeZigzag(buffer: Buffer, position: number, value: number): number {
-  let unsigned = value * 2;
-  while (unsigned >= 128) {
-    buffer[position++] = (unsigned % 128) | 0x80;
-    unsigned = Math.floor(unsigned / 128);
-  }
-  buffer[position++] = unsigned;
-  return position;
 }
 
 /** How the writer appends to the queue's log (the store marks the offset as no message). */

@@ -40,6 +40,8 @@ import {
   readZigzag,
   recordsAt,
   writeBatchHeader,
+  writeZigzag,
+  zigzagBytes,
   writeInt64Number,
 } from '../../protocol/kafka/batch-header.js';
 import { RecordIterator } from '../../protocol/kafka/records.js';
@@ -60,27 +62,6 @@ export interface EncodedMessage {
   readonly batch: Buffer;
   /** The message, its properties and body being views of `batch`. */
   readonly message: StoredMessage;
-}
-
-/** Bytes of a zigzag varint of a safe integer. */
-function zigzagBytes(value: number): number {
-  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
-  let bytes = 1;
-  while (unsigned >= 128) {
-    unsigned = Math.floor(unsigned / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeZigzag(buffer: Buffer, position: number, value: number): number {
-  let unsigned = value >= 0 ? value * 2 : -value * 2 - 1;
-  while (unsigned >= 128) {
-    buffer[position++] = (unsigned % 128) | 0x80;
-    unsigned = Math.floor(unsigned / 128);
-  }
-  buffer[position++] = unsigned;
-  return position;
 }
 
 function writeBytes(buffer: Buffer, position: number, bytes: Buffer): number {
