@@ -94,9 +94,9 @@ export abstract class StateRecordWriter {
   protected abstract appendRecords(records: readonly Buffer[]): Promise<number>;
 
   /**
-   * Makes `records` (a snapshot of the whole state, state-records.ts snapshotRecords) durable as
-   * what replaces everything written before; resolves with the bytes the snapshot takes. Throws when
-   * it could not (what was written before stays in charge).
+   * Makes `snapshot` (the whole state, written as state-records.ts snapshotRecords) durable as what
+   * replaces everything written before; resolves with the bytes it takes. Throws when it could not
+   * (what was written before stays in charge).
    */
   protected abstract appendSnapshot(snapshot: DispositionSnapshot): Promise<number>;
 
