@@ -107,6 +107,26 @@ export class PartitionHandle implements TimestampSource {
     return this.log.sizeBytes;
   }
 
+  /** Segment files of the log (a queue's log frees whole segments: cluster/queue-partitions.ts). */
+  get segmentCount(): number {
+    return this.log.segmentCount;
+  }
+
+  /** Called when a failed write cut the log back (storage/flush.ts), with the new log end; the function returned stops it. */
+  onTruncated(listener: (endOffset: Offset) => void): () => void {
+    return this.log.onTruncated(listener);
+  }
+
+  /** Makes everything appended durable here. */
+  flush(): Promise<void> {
+    return this.log.flush();
+  }
+
+  /** The log's own invariants (tests). */
+  invariants(): void {
+    this.log.invariants();
+  }
+
   /** Damaged ranges kept in the log and not served. */
   get damagedRangeCount(): number {
     return this.log.damagedRangeCount;

@@ -586,8 +586,9 @@ export class PartitionLog {
    * are cut away after a failed write (state kept beside the log, such as producer sequences, must
    * forget them before the next append).
    */
-  onTruncated(listener: (endOffset: Offset) => void): void {
+  onTruncated(listener: (endOffset: Offset) => void): () => void {
     this.truncationListeners.add(listener);
+    return () => this.truncationListeners.delete(listener);
   }
 
   /**

@@ -28,8 +28,8 @@ export interface QueueLog extends ReclaimableLog {
   append(batch: Buffer): AppendResult;
   /** Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch), none at or past `maxOffset`. */
   read(offset: Offset, maxBytes: number, maxOffset: Offset): Promise<ReadResult>;
-  /** Called when a failed write cut the log back to `endOffset` (storage/flush.ts): what was above it is gone. */
-  onTruncated(listener: (endOffset: Offset) => void): void;
+  /** Called when a failed write cut the log back to `endOffset` (storage/flush.ts): what was above it is gone. The function returned stops the calls. */
+  onTruncated(listener: (endOffset: Offset) => void): () => void;
   /** Makes everything appended durable. */
   flush(): Promise<void>;
   /** Checks the log's own invariants (tests). */

@@ -84,6 +84,8 @@ export class LogQueueStore implements QueueStore, StateAppender {
   private readonly segments: SegmentReclaimer;
   private closed = false;
   private readonly logger: Logger;
+  /** Stops the log's truncation calls into this store (a lent log outlives it). */
+  private stopTruncationCalls: () => void = () => {};
 
   private constructor(
     private readonly log: QueueLog,
@@ -158,7 +160,7 @@ export class LogQueueStore implements QueueStore, StateAppender {
       onDurable: (durableSettledBelow) => store.maybeDeleteSettledSegments(durableSettledBelow, false),
       snapshotHoldsBack: (durableSettledBelow, snapshotOffset) => snapshotOffset < durableSettledBelow && store.segments.worthReclaiming(durableSettledBelow),
     }, found.start);
-    log.onTruncated((endOffset) => store.dispositions.truncated(endOffset));
+    store.stopTruncationCalls = log.onTruncated((endOffset) => store.dispositions.truncated(endOffset));
     // An empty log needs none: replaying nothing gives the same empty state.
     if (logEnd > logStart || legacy.fileBytes > 0) await store.stateLog.compact();
     // Only once the snapshot holds what the file said (an append that failed leaves the file in charge).
@@ -281,6 +283,7 @@ export class LogQueueStore implements QueueStore, StateAppender {
       this.logger.warn('final flush of a queue failed', { error: (error as Error).message });
     }
     this.closed = true;
+    this.stopTruncationCalls();
     await this.segments.running;
     try {
       await this.stateLog?.close();

@@ -1,0 +1,169 @@
+/**
+ * The store of a durable queue in a cluster (cluster/queue-partitions.ts): the queue's messages and
+ * state live in the one partition of its replicated internal topic, and only the broker leading
+ * that partition serves them. Every broker has the queue (its definition is shared through etcd);
+ * this store is what it holds of it:
+ *
+ *   not leading      no inner store: publishes are refused (the publisher gets a nack), nothing is
+ *                    ready, nothing can be taken
+ *   leading (term)   a LogQueueStore opened over the partition's log (openOnLog), recovered from
+ *                    what the log holds, whoever wrote it; it serves the queue until the term ends
+ *
+ * When a term ends, its store is closed; the log stays the broker's. Messages taken in an ended
+ * term and acked or requeued later are ignored here: the new term (here or on another broker)
+ * recovered its state from the log, where an unsettled message is ready again (redelivered).
+ */
+import type { Logger } from '../../logging/logger.js';
+import type { QueueLog } from './queue-log.js';
+import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
+import { LogQueueStore, type LogQueueStoreTuning } from './queue-store.js';
+import type { QueuedMessage, StoredMessage } from './stored-message.js';
+
+/** A publish to a queue this broker does not lead (the publisher's nack). */
+export class QueueNotLedHereError extends Error {}
+
+export class LedQueueStore implements QueueStore {
+  private inner: LogQueueStore | null = null;
+  /** The term being opened or closed, in order: each change waits for the one before. */
+  private changing: Promise<void> = Promise.resolve();
+  /** Which store gave out each message still taken: an ack of an ended term's message is ignored. */
+  private readonly takenFrom = new WeakMap<QueuedMessage, LogQueueStore>();
+  private readonly listeners: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    /** For log lines and refusals: "queue 'q' in vhost '/'". */
+    private readonly name: string,
+    private readonly settings: QueueStoreSettings,
+    private readonly logger: Logger,
+    private readonly tuning: LogQueueStoreTuning = {},
+  ) {}
+
+  /**
+   * While not leading, a publisher's confirm waits for every append, transient messages' too, so
+   * the refusal reaches it as a nack rather than an ack for a message that was not kept.
+   */
+  get keepsTransientMessages(): boolean {
+    return this.inner === null;
+  }
+
+  /** Whether this broker serves the queue now. */
+  get leading(): boolean {
+    return this.inner !== null;
+  }
+
+  /** Starts a term: the queue is recovered from `log` and served from here. Resolves once it is. */
+  lead(log: QueueLog, term: string): Promise<void> {
+    return this.change(async () => {
+      await this.closeInner();
+      if (this.closed) return;
+      const store = await LogQueueStore.openOnLog(log, `${this.name} (${term})`, this.settings, this.tuning);
+      if (this.closed) {
+        await store.close();
+        return;
+      }
+      store.onReady(() => this.notifyReady());
+      this.inner = store;
+      this.logger.info('serving a replicated queue', { queue: this.name, term, ready: store.readyCount });
+      this.notifyReady();
+    });
+  }
+
+  /** Ends the current term, if any: its store closes. */
+  resign(): Promise<void> {
+    return this.change(() => this.closeInner());
+  }
+
+  private change(step: () => Promise<void>): Promise<void> {
+    const next = this.changing.then(step).catch((error: unknown) => {
+      this.logger.error('opening or closing a replicated queue failed', { queue: this.name, error: error instanceof Error ? error.message : String(error) });
+    });
+    this.changing = next;
+    return next;
+  }
+
+  private async closeInner(): Promise<void> {
+    const store = this.inner;
+    if (store === null) return;
+    this.inner = null;
+    await store.close();
+  }
+
+  append(message: StoredMessage): AppendedMessage {
+    const store = this.inner;
+    if (store !== null) {
+      try {
+        return store.append(message);
+      } catch (error) {
+        return refused(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return refused(new QueueNotLedHereError(`${this.name} is served by the broker leading its partition, not this one`));
+  }
+
+  get readyCount(): number {
+    return this.inner?.readyCount ?? 0;
+  }
+
+  get unackedCount(): number {
+    return this.inner?.unackedCount ?? 0;
+  }
+
+  get readyBytes(): number {
+    return this.inner?.readyBytes ?? 0;
+  }
+
+  takeNext(): QueuedMessage | null {
+    const store = this.inner;
+    const next = store?.takeNext() ?? null;
+    if (next !== null) this.takenFrom.set(next, store!);
+    return next;
+  }
+
+  peekNext(): QueuedMessage | null {
+    return this.inner?.peekNext() ?? null;
+  }
+
+  onReady(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  requeue(message: QueuedMessage): void {
+    const store = this.takenFrom.get(message);
+    if (store !== undefined && store === this.inner) store.requeue(message);
+  }
+
+  settle(message: QueuedMessage): void {
+    const store = this.takenFrom.get(message);
+    if (store !== undefined && store === this.inner) store.settle(message);
+  }
+
+  purge(): number {
+    return this.inner?.purge() ?? 0;
+  }
+
+  async flush(): Promise<void> {
+    await this.changing;
+    await this.inner?.flush();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.resign();
+  }
+
+  /** The log is the cluster's (its topic is deleted with the queue): only the store closes. */
+  async delete(): Promise<void> {
+    await this.close();
+  }
+
+  private notifyReady(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
+
+function refused(error: Error): AppendedMessage {
+  const durable = Promise.reject(error);
+  durable.catch(() => undefined); // a publisher without confirms does not wait for it
+  return { offset: -1, durable };
+}
