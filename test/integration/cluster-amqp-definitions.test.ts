@@ -74,8 +74,8 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
       await channel.assertQueue('shared.errors', { durable: true, arguments: { 'x-max-length': 100 } });
       await channel.bindQueue('shared.errors', 'shared.logs', 'error.#');
     });
-    assert.deepEqual(await amqpKeys(cluster, 'exchanges'), [`${amqpPrefix}exchanges/%2F/shared.logs`]);
-    assert.deepEqual(await amqpKeys(cluster, 'queues'), [`${amqpPrefix}queues/%2F/shared.errors`]);
+    assert.ok((await amqpKeys(cluster, 'exchanges')).includes(`${amqpPrefix}exchanges/%2F/shared.logs`));
+    assert.ok((await amqpKeys(cluster, 'queues')).includes(`${amqpPrefix}queues/%2F/shared.errors`));
     assert.equal((await amqpKeys(cluster, 'bindings')).length, 1);
 
     // Broker 2 may lag broker 1 a little (it follows etcd): polled.
@@ -106,14 +106,15 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
       await channel.bindQueue('doomed.queue', 'doomed.exchange', 'key');
     });
     await waitUntil(async () => (await queueExists(second, 'doomed.queue')) === 'ok' && (await exchangeExists(second, 'doomed.exchange')) === 'ok', 'the declarations on broker 2');
+    const bindingsBefore = await amqpKeys(cluster, 'bindings');
     await withAmqp(second, async (connection) => {
       const channel = await openChannel(connection);
       await channel.deleteQueue('doomed.queue');
       await channel.deleteExchange('doomed.exchange');
     });
-    assert.deepEqual(await amqpKeys(cluster, 'queues'), [`${amqpPrefix}queues/%2F/shared.errors`]);
-    assert.deepEqual(await amqpKeys(cluster, 'exchanges'), [`${amqpPrefix}exchanges/%2F/shared.logs`]);
-    assert.equal((await amqpKeys(cluster, 'bindings')).length, 1, 'only the binding of the first test is left');
+    assert.ok(!(await amqpKeys(cluster, 'queues')).includes(`${amqpPrefix}queues/%2F/doomed.queue`));
+    assert.ok(!(await amqpKeys(cluster, 'exchanges')).includes(`${amqpPrefix}exchanges/%2F/doomed.exchange`));
+    assert.equal((await amqpKeys(cluster, 'bindings')).length, bindingsBefore.length - 1, 'the binding went with the exchange');
     await waitUntil(async () => (await queueExists(first, 'doomed.queue')) === 404 && (await exchangeExists(first, 'doomed.exchange')) === 404, '404 for both on broker 1');
   });
 
@@ -147,7 +148,8 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
       await waitUntil(async () => (await admin(second, ['policy', 'list', '--vhost', 'staging'])).stdout.includes('limits'), 'the policy on broker 2');
       assert.equal(await queueExists(second, 'owned'), 404);
       assert.equal(await queueExists(second, generated), 404);
-      assert.deepEqual(await amqpKeys(cluster, 'queues'), [`${amqpPrefix}queues/%2F/shared.errors`]);
+      const queueKeys = await amqpKeys(cluster, 'queues');
+      assert.ok(queueKeys.every((key) => !key.endsWith('/owned') && !key.endsWith(`/${encodeURIComponent(generated)}`)), queueKeys.join(' '));
       assert.deepEqual(await amqpKeys(cluster, 'vhosts'), [`${amqpPrefix}vhosts/%2F`, `${amqpPrefix}vhosts/staging`]);
       await withAmqp(second, async (connection) => {
         const staging = await openChannel(connection);
@@ -165,8 +167,12 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
     await withAmqp(first, async (connection) => {
       const channel = await openChannel(connection);
       await channel.assertExchange('before.down', 'fanout', { durable: true });
+      await channel.assertQueue('before.down.queue', { durable: true });
     });
+    assertSucceeded(await admin(first, ['vhost', 'create', 'short-lived']));
+    assertSucceeded(await admin(first, ['policy', 'set', 'lengths', '--vhost', 'short-lived', '--pattern', '.*', '--definition', '{"max-length":1}']));
     await waitUntil(async () => (await exchangeExists(second, 'before.down')) === 'ok', 'the exchange on broker 2');
+    await withAmqp(second, (connection) => openChannel(connection), 'short-lived');
     await second.stop();
     await withAmqp(first, async (connection) => {
       const channel = await openChannel(connection);
@@ -175,14 +181,14 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
       await channel.assertQueue('while.down.queue', { durable: true });
       await channel.bindQueue('while.down.queue', 'while.down', '');
     });
-    assertSucceeded(await admin(first, ['vhost', 'delete', 'staging']));
+    assertSucceeded(await admin(first, ['vhost', 'delete', 'short-lived']));
     const restarted = await cluster.restart(2);
     // Read at start-up, before the broker says it is ready: no waiting.
     assert.equal(await exchangeExists(restarted, 'before.down'), 404);
     assert.equal(await exchangeExists(restarted, 'while.down'), 'ok');
-    assert.equal(await queueExists(restarted, 'shared.errors'), 'ok');
-    await assert.rejects(connectAmqp(restarted, 'staging'), 'the virtual host deleted while it was down');
-    assert.deepEqual(await amqpKeys(cluster, 'policies'), []);
+    assert.equal(await queueExists(restarted, 'before.down.queue'), 'ok');
+    await assert.rejects(connectAmqp(restarted, 'short-lived'), 'the virtual host deleted while it was down');
+    assert.ok((await amqpKeys(cluster, 'policies')).every((key) => !key.startsWith(`${amqpPrefix}policies/short-lived/`)), 'the policy went with its virtual host');
     await withAmqp(restarted, async (connection) => {
       const channel = await openChannel(connection);
       channel.publish('while.down', '', Buffer.from('through the binding made while broker 2 was down'));
