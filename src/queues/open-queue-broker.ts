@@ -84,7 +84,7 @@ async function openDefinitionsStore(config: BrokerConfig, logger: Logger): Promi
     return await EtcdDefinitionsStore.open(store, logger, { waitMs: config.etcdRequestTimeoutMs, retryMs: 1000 });
   } catch (error) {
     store.close();
-    throw error;
+    throw new Error(`cannot read the shared AMQP definitions from etcd at ${endpoints.join(',')} (--etcd-endpoints): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }
 

@@ -12,7 +12,7 @@
 import { readFieldTable, writeFieldTable, type FieldTable } from '../../protocol/amqp/field-table.js';
 import { Reader } from '../../protocol/wire/reader.js';
 import { Writer } from '../../protocol/wire/writer.js';
-import type { BindingDefinition, Definitions, ExchangeDefinition, PolicyRecord, QueueDefinition } from './definitions.js';
+import type { BindingDefinition, ChangeOf, Definitions, ExchangeDefinition, PolicyRecord, QueueDefinition } from './definitions.js';
 
 /** AMQP names are short strings: at most 255 bytes of UTF-8. */
 export const maxNameBytes = 255;
@@ -22,13 +22,7 @@ export type StoredExchange = Stored<ExchangeDefinition>;
 export type StoredQueue = Stored<QueueDefinition>;
 export type StoredBinding = Stored<BindingDefinition>;
 
-export type DefinitionChange =
-  | { readonly change: 'putVirtualHost' | 'removeVirtualHost'; readonly name: string }
-  | { readonly change: 'putExchange'; readonly exchange: StoredExchange }
-  | { readonly change: 'removeExchange' | 'removeQueue' | 'removePolicy'; readonly virtualHost: string; readonly name: string }
-  | { readonly change: 'putQueue'; readonly queue: StoredQueue }
-  | { readonly change: 'putBinding' | 'removeBinding'; readonly binding: StoredBinding }
-  | { readonly change: 'putPolicy'; readonly policy: PolicyRecord };
+export type DefinitionChange = ChangeOf<StoredExchange, StoredQueue, StoredBinding>;
 
 /** What a snapshot holds besides its format version and journal sequence. */
 export interface StoredDefinitions {

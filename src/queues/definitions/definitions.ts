@@ -57,17 +57,20 @@ export interface Definitions {
   readonly policies: readonly PolicyRecord[];
 }
 
+/** One change to the definitions, its exchange, queue or binding in the form given. */
+export type ChangeOf<Exchange, Queue, Binding> =
+  | { readonly change: 'putVirtualHost' | 'removeVirtualHost'; readonly name: string }
+  | { readonly change: 'putExchange'; readonly exchange: Exchange }
+  | { readonly change: 'removeExchange' | 'removeQueue' | 'removePolicy'; readonly virtualHost: string; readonly name: string }
+  | { readonly change: 'putQueue'; readonly queue: Queue }
+  | { readonly change: 'putBinding' | 'removeBinding'; readonly binding: Binding }
+  | { readonly change: 'putPolicy'; readonly policy: PolicyRecord };
+
 /**
  * A change another broker of the cluster made (cluster/etcd-definitions-store.ts), for the queue
- * broker to apply to what it holds: the same changes as the journal's (definitions-state.ts), decoded.
+ * broker to apply to what it holds: the changes a journal records (definitions-state.ts), decoded.
  */
-export type DefinitionUpdate =
-  | { readonly change: 'putVirtualHost' | 'removeVirtualHost'; readonly name: string }
-  | { readonly change: 'putExchange'; readonly exchange: ExchangeDefinition }
-  | { readonly change: 'removeExchange' | 'removeQueue' | 'removePolicy'; readonly virtualHost: string; readonly name: string }
-  | { readonly change: 'putQueue'; readonly queue: QueueDefinition }
-  | { readonly change: 'putBinding' | 'removeBinding'; readonly binding: BindingDefinition }
-  | { readonly change: 'putPolicy'; readonly policy: PolicyRecord };
+export type DefinitionUpdate = ChangeOf<ExchangeDefinition, QueueDefinition, BindingDefinition>;
 
 /**
  * A change refused because the shared definitions changed meanwhile (another broker declared the
