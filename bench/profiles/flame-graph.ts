@@ -55,7 +55,8 @@ function locationOf(frame: CallFrame): string {
   const inProject = /\/(dist\/(?:src|bench|test)\/.*)$/.exec(path)?.[1];
   const inDependency = /\/node_modules\/(.*)$/.exec(path)?.[1];
   const short = inProject ?? (inDependency === undefined ? path : `node_modules/${inDependency}`);
-  return `${short}:${frame.lineNumber + 1}`;
+  // A native frame from perf (perf-script.ts) has a place but no line.
+  return frame.lineNumber < 0 ? short : `${short}:${frame.lineNumber + 1}`;
 }
 
 function kindOf(frame: CallFrame): FrameKind {

@@ -1,12 +1,11 @@
-import type { Logger } from '../../logging/logger.js';
 import { batchHeaderBytes, controlBit, isControl, readRecordsCount, readZigzag, recordsAt, writeBatchHeader, writeZigzag, zigzagBytes } from '../../protocol/kafka/batch-header.js';
-import type { StateSource } from './state-log.js';
-import { defaultCompactionMinBytes, defaultDeliveredMarkDelayMs, deliveredRecord, returnedRecord, settledRecord, snapshotRecords, truncatedRecord, type StateReplay } from './state-log.js';
-import { OffsetRanges } from './offset-ranges.js';
+import type { DispositionSnapshot } from './dispositions.js';
+import { StateRecordWriter, type StateRecordWriterOptions, type StateSource } from './state-record-writer.js';
+import { snapshotRecords, type StateReplay } from './state-records.js';
 
 /**
  * A durable queue's dispositions kept in its own log (DESIGN.md decision 11: a queue is a log plus
- * its dispositions): the state records of state-log.ts, group-committed into **state batches**
+ * its dispositions): the state records of state-records.ts, group-committed into **state batches**
  * appended to the queue's partition log between its messages. So the log alone holds everything a
  * queue is, and whatever copies the log (a follower's replica fetch in a cluster) copies the
  * queue's state with it, in the same order as its messages; and a queue's settles ride the same
@@ -20,7 +19,7 @@ import { OffsetRanges } from './offset-ranges.js';
  *                  baseSequence −1, recordsCount 1
  *   record         length varint │ attributes 0 │ timestampDelta 0 │ offsetDelta 0 │
  *                  keyLength 4 │ key: version int16 = 0, type int16 = 0x4f51 ("OQ", queue state) │
- *                  valueLength varint │ value: state records (state-log.ts, "record"), back to back │
+ *                  valueLength varint │ value: state records (state-records.ts), back to back │
  *                  headerCount 0
  *
  * The offset a state batch takes is settled from the moment it is appended (Dispositions.occupied):
@@ -28,9 +27,10 @@ import { OffsetRanges } from './offset-ranges.js';
  * order, through a StateReplay; a snapshot record replaces what came before it, so segments
  * wholly below both the latest durable snapshot and the first unsettled message may be deleted.
  *
- * Writing mirrors the state file's StateLog: settles are coalesced into ranges and written once
- * per event-loop turn (not awaited by anyone); the delivered mark rides along, and is written at
- * the latest deliveredMarkDelayMs after the cursor moved; truncation records keep their place
+ * Writing (LogStateWriter, a StateRecordWriter like the state file's StateLog): settles are
+ * coalesced into ranges and written once per event-loop turn as one state batch (not awaited by
+ * anyone), durable with the log's next flush cycle; the delivered mark rides along, and is written
+ * at the latest deliveredMarkDelayMs after the cursor moved; truncation records keep their place
  * among the settles. A snapshot batch (the whole state, then a returned record per message with a
  * return count) is appended when the state batches since the last one pass compactionMinBytes and
  * twice the snapshot, when the snapshot is what holds back the deletion of settled segments
@@ -41,7 +41,7 @@ import { OffsetRanges } from './offset-ranges.js';
 export const stateControlType = 0x4f51;
 const controlKeyBytes = 4;
 
-/** Encodes state records (each sealed, as state-log.ts writes them) as one state batch, baseOffset 0. */
+/** Encodes state records (each sealed, as state-records.ts makes them) as one state batch, baseOffset 0. */
 export function encodeStateBatch(records: readonly Buffer[], timestampMs: number): Buffer {
   let valueBytes = 0;
   for (const record of records) valueBytes += record.length;
@@ -107,11 +107,8 @@ export interface StateAppender {
   appendState(batch: Buffer): { readonly offset: number; readonly durable: Promise<void> };
 }
 
-export interface LogStateOptions {
-  readonly logger: Logger;
+export interface LogStateOptions extends StateRecordWriterOptions {
   readonly clock: { nowMs(): number };
-  readonly compactionMinBytes?: number;
-  readonly deliveredMarkDelayMs?: number;
   /**
    * Called after each cycle made the state durable: settledBelow as that cycle wrote it, and the
    * offset of the latest durable snapshot batch (segments wholly below both may go).
@@ -119,11 +116,6 @@ export interface LogStateOptions {
   readonly onDurable?: (settledBelow: number, snapshotOffset: number) => void;
   /** Whether a snapshot at `snapshotOffset` is what keeps a segment's worth of settled messages on disk. */
   readonly snapshotHoldsBack?: (settledBelow: number, snapshotOffset: number) => boolean;
-}
-
-interface Waiter {
-  resolve: () => void;
-  reject: (error: Error) => void;
 }
 
 /** Where the replayed state stood in the log, for the writer to go on from. */
@@ -135,48 +127,17 @@ export interface LogStateStart {
   readonly bytesSinceSnapshot: number;
 }
 
-export class LogStateWriter {
-  private readonly pendingSettles = new OffsetRanges();
-  /** Return counts to write: the latest of each offset. */
-  private readonly pendingReturns = new Map<number, number>();
-  /** Records already serialized, in order (settles go here before a truncation record). */
-  private pendingRecords: Buffer[] = [];
-  private waiters: Waiter[] = [];
-  private writtenDeliveredBelow: number;
-  private markDue = false;
-  private markTimer: NodeJS.Timeout | null = null;
-  private scheduled = false;
-  private running: Promise<void> | null = null;
-  private closed = false;
-  private readonly compactionMinBytes: number;
-  private readonly deliveredMarkDelayMs: number;
-  private compactions = 0;
-  private compactionRequested = false;
+export class LogStateWriter extends StateRecordWriter {
   private snapshotOffset: number;
-  private snapshotBytes: number;
-  private bytesSinceSnapshot: number;
 
   constructor(
-    private readonly source: StateSource,
+    source: StateSource,
     private readonly appender: StateAppender,
-    private readonly options: LogStateOptions,
+    private readonly logOptions: LogStateOptions,
     start: LogStateStart,
   ) {
-    this.compactionMinBytes = options.compactionMinBytes ?? defaultCompactionMinBytes;
-    this.deliveredMarkDelayMs = options.deliveredMarkDelayMs ?? defaultDeliveredMarkDelayMs;
-    this.writtenDeliveredBelow = source.deliveredBelow;
+    super(source, logOptions, { deliveredBelow: source.deliveredBelow, snapshotBytes: start.snapshotBytes, bytesSinceSnapshot: start.bytesSinceSnapshot });
     this.snapshotOffset = start.snapshotOffset;
-    this.snapshotBytes = start.snapshotBytes;
-    this.bytesSinceSnapshot = start.bytesSinceSnapshot;
-  }
-
-  /** Bytes of state batches in the log from the latest snapshot on. */
-  get sizeBytes(): number {
-    return this.bytesSinceSnapshot;
-  }
-
-  get compactionCount(): number {
-    return this.compactions;
   }
 
   /** Offset of the latest durable snapshot batch (−1: none yet). */
@@ -184,167 +145,37 @@ export class LogStateWriter {
     return this.snapshotOffset;
   }
 
-  recordSettled(start: number, end: number): void {
-    this.pendingSettles.add(start, end);
-    this.schedule();
-  }
-
-  recordReturned(offset: number, count: number): void {
-    this.pendingReturns.set(offset, count);
-    this.schedule();
-  }
-
-  /**
-   * The log lost every offset from endOffset on. Settles recorded before it may be of messages cut
-   * away, whose offsets new messages take: the truncation record after them voids them at replay.
-   */
-  recordTruncated(endOffset: number): void {
-    this.movePendingSettlesToRecords();
-    this.pendingRecords.push(truncatedRecord(endOffset));
-    this.writtenDeliveredBelow = Math.min(this.writtenDeliveredBelow, endOffset);
+  /** The log lost every offset from endOffset on: a snapshot batch among them is gone too. */
+  override recordTruncated(endOffset: number): void {
+    super.recordTruncated(endOffset);
     this.snapshotOffset = this.snapshotOffset >= endOffset ? -1 : this.snapshotOffset;
-    this.schedule();
   }
 
-  /** The cursor moved: the delivered mark goes with the next cycle, or after deliveredMarkDelayMs. */
-  recordDeliveredMoved(): void {
-    if (this.markTimer !== null || this.closed || this.source.deliveredBelow <= this.writtenDeliveredBelow) return;
-    this.markTimer = setTimeout(() => {
-      this.markTimer = null;
-      this.markDue = true;
-      this.schedule();
-    }, this.deliveredMarkDelayMs);
-    this.markTimer.unref();
+  /** One state batch, durable with the log's next cycle. */
+  protected async appendRecords(records: readonly Buffer[]): Promise<number> {
+    const batch = encodeStateBatch(records, this.logOptions.clock.nowMs());
+    await this.appender.appendState(batch).durable;
+    return batch.length;
   }
 
-  /** Resolves once everything recorded before the call (and the delivered mark) is durable in the log. */
-  flush(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.markDue = true;
-      this.schedule();
-    });
-  }
-
-  /** Appends a snapshot of the live state now (normally done by the cycles; see above). */
-  compact(): Promise<void> {
-    this.compactionRequested = true;
-    return this.flush();
-  }
-
-  /** Flushes, then stops writing (the store closes the log after). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.flush();
-    } finally {
-      this.closed = true;
-      if (this.markTimer !== null) clearTimeout(this.markTimer);
-      this.markTimer = null;
-      await this.running;
-    }
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.running !== null || this.closed) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.running === null) this.running = this.runCycles();
-    });
-  }
-
-  private hasWork(): boolean {
-    return this.pendingSettles.rangeCount > 0 || this.pendingReturns.size > 0 || this.pendingRecords.length > 0 || this.waiters.length > 0 || (this.markDue && this.source.deliveredBelow > this.writtenDeliveredBelow);
-  }
-
-  private async runCycles(): Promise<void> {
-    // Asynchronous from the start: `running` is assigned before the finally below can clear it.
-    await null;
-    try {
-      while (!this.closed || this.waiters.length > 0) {
-        if (!this.hasWork()) break;
-        await this.cycle();
-      }
-    } catch (error) {
-      // The records stay pending; the next settle (or flush) tries again.
-      this.options.logger.error('queue state write to the log failed; retried with the next change', { error: (error as Error).message });
-    } finally {
-      this.running = null;
-    }
-  }
-
-  /** One group commit: the pending records in one state batch, durable with the log's next cycle; then a snapshot when due. */
-  private async cycle(): Promise<void> {
-    const waiters = this.waiters;
-    this.waiters = [];
-    const records = this.takePendingRecords();
-    const settledBelow = this.source.settledBelow;
-    if (records.length > 0) {
-      const batch = encodeStateBatch(records, this.options.clock.nowMs());
-      try {
-        await this.appender.appendState(batch).durable;
-      } catch (error) {
-        this.pendingRecords = [...records, ...this.pendingRecords];
-        for (const waiter of waiters) waiter.reject(error as Error);
-        throw error;
-      }
-      this.bytesSinceSnapshot += batch.length;
-    }
-    this.options.onDurable?.(settledBelow, this.snapshotOffset);
-    const grown = this.bytesSinceSnapshot > this.compactionMinBytes && this.bytesSinceSnapshot > 2 * this.snapshotBytes;
-    const holdsBack = this.options.snapshotHoldsBack?.(settledBelow, this.snapshotOffset) ?? false;
-    if (grown || holdsBack || this.compactionRequested || this.snapshotOffset < 0) {
-      this.compactionRequested = false;
-      await this.snapshotNow();
-    }
-    for (const waiter of waiters) waiter.resolve();
-  }
-
-  /** Serializes the pending settles (coalesced), the delivered mark when due, and earlier records. */
-  private takePendingRecords(): Buffer[] {
-    this.movePendingSettlesToRecords();
-    const records = this.pendingRecords;
-    this.pendingRecords = [];
-    const deliveredBelow = this.source.deliveredBelow;
-    if (deliveredBelow > this.writtenDeliveredBelow && (this.markDue || records.length > 0)) {
-      records.push(deliveredRecord(deliveredBelow));
-      this.writtenDeliveredBelow = deliveredBelow;
-    }
-    this.markDue = false;
-    return records;
-  }
-
-  private movePendingSettlesToRecords(): void {
-    this.pendingSettles.forEach((start, end) => this.pendingRecords.push(settledRecord(start, end)));
-    this.pendingSettles.clear();
-    for (const [offset, count] of this.pendingReturns) this.pendingRecords.push(returnedRecord(offset, count));
-    this.pendingReturns.clear();
+  /** A state batch holding the snapshot; from its offset on, the log holds the whole state. */
+  protected async appendSnapshot(snapshot: DispositionSnapshot): Promise<number> {
+    const batch = encodeStateBatch(snapshotRecords(snapshot), this.logOptions.clock.nowMs());
+    const appended = this.appender.appendState(batch);
+    await appended.durable;
+    this.snapshotOffset = appended.offset;
+    return batch.length;
   }
 
   /**
-   * Appends a snapshot of the live state, which covers every record pending now (they are dropped;
-   * put back if the append fails).
+   * Besides the growth that every writer snapshots on: when the log holds no snapshot, and when the
+   * snapshot is what holds back the deletion of settled segments.
    */
-  private async snapshotNow(): Promise<void> {
-    const superseded = this.takePendingRecords();
-    const previousMark = this.writtenDeliveredBelow;
-    const snapshot = this.source.snapshot();
-    const batch = encodeStateBatch(snapshotRecords(snapshot), this.options.clock.nowMs());
-    try {
-      const appended = this.appender.appendState(batch);
-      await appended.durable;
-      this.snapshotOffset = appended.offset;
-      this.snapshotBytes = batch.length;
-      this.bytesSinceSnapshot = batch.length;
-      this.writtenDeliveredBelow = Math.max(this.writtenDeliveredBelow, snapshot.deliveredBelow);
-      this.compactions++;
-      this.options.onDurable?.(snapshot.settledBelow, this.snapshotOffset);
-    } catch (error) {
-      this.pendingRecords = [...superseded, ...this.pendingRecords];
-      this.writtenDeliveredBelow = previousMark;
-      this.options.logger.warn('queue state snapshot could not be appended; retried with the next cycle', { error: (error as Error).message });
-    }
+  protected override snapshotWanted(settledBelow: number): boolean {
+    return this.snapshotOffset < 0 || (this.logOptions.snapshotHoldsBack?.(settledBelow, this.snapshotOffset) ?? false);
+  }
+
+  protected durable(settledBelow: number): void {
+    this.logOptions.onDurable?.(settledBelow, this.snapshotOffset);
   }
 }

@@ -45,7 +45,8 @@ import { decodeMessages, encodeMessage } from './message-codec.js';
 import { OffsetRanges } from './offset-ranges.js';
 import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
 import { SegmentReclaimer } from './segment-reclaimer.js';
-import { StateReplay, readStateFile, startsWithSnapshot, stateFileName } from './state-log.js';
+import { readStateFile, stateFileName } from './state-log.js';
+import { StateReplay, startsWithSnapshot } from './state-records.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 export const logFolderName = 'log';

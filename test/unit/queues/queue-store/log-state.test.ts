@@ -4,7 +4,7 @@ import { batchTotalBytes, hasValidCrc, isControl, readRecordsCount, recordsAt } 
 import { RecordIterator } from '../../../../src/protocol/kafka/records.js';
 import { encodeStateBatch, replayStateBatch, stateControlType, stateRecordsOf } from '../../../../src/queues/queue-store/log-state.js';
 import { encodeMessage } from '../../../../src/queues/queue-store/message-codec.js';
-import { deliveredRecord, returnedRecord, settledRecord, snapshotRecords, StateReplay } from '../../../../src/queues/queue-store/state-log.js';
+import { deliveredRecord, returnedRecord, settledRecord, snapshotRecords, StateReplay } from '../../../../src/queues/queue-store/state-records.js';
 import { testMessage } from './queue-store-fixtures.js';
 
 test('a state batch is a whole v2 control batch with one record, keyed as queue state, that a record reader can walk', () => {
