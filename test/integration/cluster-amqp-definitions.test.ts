@@ -5,7 +5,8 @@
  * there, 406 on a redeclaration with other arguments), deleting through either removes it from
  * both, two brokers declaring one name with different arguments at once give one declare-ok and
  * one 406, exclusive queues and non-durable exchanges stay with their broker, a virtual host and a
- * policy made through one broker apply on the other, and a broker restarted finds what changed
+ * policy made through one broker apply on the other, a stream queue declared on its partition's
+ * leader exists on the follower (which nacks publishes to it), and a broker restarted finds what changed
  * while it was down. Messages are not shared yet: what is published through a broker stays in its
  * copy of the queue (pinned here so that the later piece sharing them changes this test knowingly).
  *
@@ -14,7 +15,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChannelModel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { amqpPrefix } from '../../src/cluster/amqp-definition-keys.js';
 import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
@@ -53,6 +54,13 @@ async function outcome(broker: BrokerProcess, action: (channel: Awaited<ReturnTy
 
 const queueExists = (broker: BrokerProcess, name: string) => outcome(broker, (channel) => channel.checkQueue(name));
 const exchangeExists = (broker: BrokerProcess, name: string) => outcome(broker, (channel) => channel.checkExchange(name));
+
+/** Publishes one message through a confirm channel: 'ack' or 'nack'. */
+function publishConfirmed(channel: ConfirmChannel, exchange: string, routingKey: string, body: string): Promise<'ack' | 'nack'> {
+  return new Promise((resolve) => {
+    channel.publish(exchange, routingKey, Buffer.from(body), { persistent: true }, (error: unknown) => resolve(error === null || error === undefined ? 'ack' : 'nack'));
+  });
+}
 
 async function amqpKeys(cluster: TestCluster, kind: string): Promise<string[]> {
   const { entries } = await cluster.store.rangeByPrefix(`${amqpPrefix}${kind}/`);
@@ -172,6 +180,19 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
     } finally {
       await owner.close();
     }
+  });
+
+  test('a stream queue declared on the leader of its partition exists on the follower too, which nacks what is published to it there', async () => {
+    const [first, second] = [cluster.broker(1), cluster.broker(2)];
+    await cluster.createTopic('streamed', [[1, 2]]);
+    await cluster.waitForPartition('streamed', 0, (state) => state.leader === 1 && state.isr.length === 2, 'both replicas of streamed in sync');
+    const streamArguments = { 'x-queue-type': 'stream' };
+    assert.equal(await outcome(first, (channel) => channel.assertQueue('streamed', { durable: true, arguments: streamArguments })), 'ok');
+    await waitUntil(async () => (await queueExists(second, 'streamed')) === 'ok', 'the stream queue on broker 2');
+    assert.equal(await outcome(second, (channel) => channel.assertQueue('streamed', { durable: true, arguments: streamArguments })), 'ok', 'declare-ok: it exists');
+    const answers: ('ack' | 'nack')[] = [];
+    for (const broker of [first, second]) answers.push(await withAmqp(broker, async (connection) => publishConfirmed(await connection.createConfirmChannel(), '', 'streamed', 'record')));
+    assert.deepEqual(answers, ['ack', 'nack']);
   });
 
   test('a broker restarted finds what was declared and deleted while it was down', async () => {
