@@ -121,11 +121,6 @@ export class QueueBroker {
   private readonly policySet = new PolicySet();
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
-  /**
-   * Queues this broker learnt from another broker of the cluster while running: their x-expires and
-   * auto-delete are judged by the broker that declared them (this one may not use them at all).
-   */
-  private readonly learntQueues = new WeakSet<Queue>();
   /** What every queue asks of the broker: dead-lettering within its virtual host, deletion when it expires. */
   private readonly queueEvents: QueueEvents;
   /** Stream queues and exchange-to-topic bindings (streams/). */
@@ -330,7 +325,16 @@ export class QueueBroker {
       queue.attach(this.queueEvents);
     }
     host.queues.set(definition.name, queue);
-    this.learntQueues.add(queue);
+  }
+
+  /**
+   * A queue whose definition the brokers of a cluster share: no broker knows whether the others
+   * use it (consumers, basic.get), so none deletes it for x-expires or auto-delete, which would
+   * take it, with its messages, from brokers still using it. Deleting it is for clients (and a later
+   * piece that gives each queue one broker to judge its use).
+   */
+  private isSharedQueue(queue: Queue): boolean {
+    return this.storage.definitions.follow !== undefined && queue.settings.storageId !== '';
   }
 
   // ── virtual hosts ─────────────────────────────────────────────────────────────────────────
@@ -542,7 +546,7 @@ export class QueueBroker {
 
   /** A queue whose last consumer went (auto-delete). */
   autoDeleteQueue(queue: Queue): void {
-    if (this.learntQueues.has(queue)) return;
+    if (this.isSharedQueue(queue)) return;
     void this.serially(async () => {
       const host = this.virtualHosts.get(queue.virtualHost);
       if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;
@@ -552,7 +556,7 @@ export class QueueBroker {
 
   /** x-expires: a queue unused for its time is deleted, as by queue.delete. */
   private expireQueue(queue: Queue): void {
-    if (this.learntQueues.has(queue)) return;
+    if (this.isSharedQueue(queue)) return;
     void this.serially(async () => {
       const host = this.virtualHosts.get(queue.virtualHost);
       if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;

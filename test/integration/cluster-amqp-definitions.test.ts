@@ -15,6 +15,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { amqpPrefix } from '../../src/cluster/amqp-definition-keys.js';
 import { connectAmqp, openChannel, receive } from '../helpers/amqp-client.js';
@@ -180,6 +181,24 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
     } finally {
       await owner.close();
     }
+  });
+
+  test('no broker deletes a shared queue for x-expires or auto-delete (it cannot know the other brokers do not use it); an exclusive one still expires', async () => {
+    const [first, second] = [cluster.broker(1), cluster.broker(2)];
+    await withAmqp(first, async (connection) => {
+      const channel = await openChannel(connection);
+      await channel.assertQueue('shared.expiring', { durable: true, arguments: { 'x-expires': 200 } });
+      await channel.assertQueue('shared.auto', { durable: true, autoDelete: true });
+      const { consumerTag } = await channel.consume('shared.auto', () => undefined);
+      await channel.cancel(consumerTag);
+      const exclusive = await openChannel(connection);
+      await exclusive.assertQueue('exclusive.expiring', { exclusive: true, arguments: { 'x-expires': 200 } });
+      await sleep(1000);
+      assert.equal(await outcome(first, (probe) => probe.checkQueue('exclusive.expiring')), 404, 'the exclusive queue expired');
+    });
+    assert.equal(await queueExists(first, 'shared.expiring'), 'ok');
+    assert.equal(await queueExists(first, 'shared.auto'), 'ok');
+    await waitUntil(async () => (await queueExists(second, 'shared.expiring')) === 'ok' && (await queueExists(second, 'shared.auto')) === 'ok', 'both queues on broker 2');
   });
 
   test('a stream queue declared on the leader of its partition exists on the follower too, which nacks what is published to it there', async () => {
