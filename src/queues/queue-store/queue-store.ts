@@ -45,7 +45,8 @@ import { decodeMessages, encodeMessage } from './message-codec.js';
 import { OffsetRanges } from './offset-ranges.js';
 import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
 import { SegmentReclaimer } from './segment-reclaimer.js';
-import { readStateFile, stateFileName } from './state-log.js';
+import { readStateFile, stateFileName, type ReplayedState } from './state-log.js';
+import type { QueueLog } from './queue-log.js';
 import { StateReplay, startsWithSnapshot } from './state-records.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
@@ -62,6 +63,18 @@ export interface LogQueueStoreTuning {
   readonly deliveredMarkDelayMs?: number;
 }
 
+/** A store's own folder (LogQueueStore.open): its PartitionLog is the store's to close, the folder to delete. */
+interface OwnedLog {
+  readonly directory: string;
+  readonly log: PartitionLog;
+  /** The state file of a queue from before its state moved into the log (state-log.ts), or its absence. */
+  readonly legacy: ReplayedState;
+}
+
+function noLegacyState(): ReplayedState {
+  return { settledBelow: 0, settled: new OffsetRanges(), deliveredBelow: 0, returnCounts: new Map(), recordCount: 0, ignoredBytes: 0, fileBytes: 0 };
+}
+
 export class LogQueueStore implements QueueStore, StateAppender {
   private readonly listeners: Array<() => void> = [];
   private stateLog: LogStateWriter | null = null;
@@ -73,12 +86,14 @@ export class LogQueueStore implements QueueStore, StateAppender {
   private readonly logger: Logger;
 
   private constructor(
-    readonly directory: string,
-    private readonly log: PartitionLog,
+    private readonly log: QueueLog,
+    /** The store's own folder and log (open), or null for a log lent to it (openOnLog). */
+    private readonly owned: OwnedLog | null,
     settings: QueueStoreSettings,
     start: { settledBelow: number; settled: OffsetRanges; deliveredBelow: number; returnCounts: ReadonlyMap<number, number> },
+    logger: Logger,
   ) {
-    this.logger = settings.logger.with({ queueDirectory: directory });
+    this.logger = logger;
     this.segments = new SegmentReclaimer(log, settings.logOptions.segmentBytes, (error) => this.logger.warn('deleting settled queue segments failed', { error: error.message }));
     const listener: DispositionListener = {
       settled: (first, end) => this.stateLog?.recordSettled(first, end),
@@ -103,37 +118,53 @@ export class LogQueueStore implements QueueStore, StateAppender {
     const log = await PartitionLog.open(join(directory, logFolderName), settings.logOptions, settings.clock, settings.logEnvironment);
     try {
       const legacy = await readStateFile(directory, settings.logger);
-      const replay = new StateReplay();
-      replay.settledBelow = legacy.settledBelow;
-      replay.settled = legacy.settled;
-      replay.deliveredBelow = legacy.deliveredBelow;
-      replay.returnCounts = legacy.returnCounts;
-      const found = await replayStateBatches(log, replay);
-      found.stateOffsets.forEach((start, end) => replay.settled.add(start, end));
-      const logStart = log.logStartOffset;
-      const logEnd = log.logEndOffset;
-      const settledBelow = Math.min(Math.max(replay.settledBelow, logStart), logEnd);
-      const store = new LogQueueStore(directory, log, settings, { settledBelow, settled: replay.settled, deliveredBelow: replay.deliveredBelow, returnCounts: replay.returnCounts });
-      await store.recoverMessages();
-      store.stateLog = new LogStateWriter(store.dispositions, store, {
-        logger: store.logger,
-        clock: settings.clock,
-        ...(tuning.stateCompactionMinBytes === undefined ? {} : { compactionMinBytes: tuning.stateCompactionMinBytes }),
-        ...(tuning.deliveredMarkDelayMs === undefined ? {} : { deliveredMarkDelayMs: tuning.deliveredMarkDelayMs }),
-        onDurable: (durableSettledBelow) => store.maybeDeleteSettledSegments(durableSettledBelow, false),
-        snapshotHoldsBack: (durableSettledBelow, snapshotOffset) => snapshotOffset < durableSettledBelow && store.segments.worthReclaiming(durableSettledBelow),
-      }, found.start);
-      log.onTruncated((endOffset) => store.dispositions.truncated(endOffset));
-      // An empty log needs none: replaying nothing gives the same empty state.
-      if (logEnd > logStart || legacy.fileBytes > 0) await store.stateLog.compact();
-      // Only once the snapshot holds what the file said (an append that failed leaves the file in charge).
-      if (legacy.fileBytes > 0 && store.stateLog.compactionCount > 0) await store.removeLegacyStateFile();
-      store.maybeDeleteSettledSegments(store.dispositions.settledBelow, true);
-      return store;
+      return await LogQueueStore.recover(log, { directory, log, legacy }, settings, tuning, settings.logger.with({ queueDirectory: directory }));
     } catch (error) {
       await log.close().catch(() => {});
       throw error;
     }
+  }
+
+  /**
+   * Opens a store over a log someone else keeps (queue-log.ts: in a cluster, the partition of the
+   * queue's replicated topic on its leader), recovering the queue from what the log holds: the
+   * messages and state batches another store wrote, here or on another broker. Closing the store
+   * leaves the log open; deleting it deletes nothing (the log's keeper does).
+   */
+  static async openOnLog(log: QueueLog, name: string, settings: QueueStoreSettings, tuning: LogQueueStoreTuning = {}): Promise<LogQueueStore> {
+    return LogQueueStore.recover(log, null, settings, tuning, settings.logger.with({ queueLog: name }));
+  }
+
+  /** Recovery steps 2 to 5 (see above) over an open log. */
+  private static async recover(log: QueueLog, owned: OwnedLog | null, settings: QueueStoreSettings, tuning: LogQueueStoreTuning, logger: Logger): Promise<LogQueueStore> {
+    const legacy = owned?.legacy ?? noLegacyState();
+    const replay = new StateReplay();
+    replay.settledBelow = legacy.settledBelow;
+    replay.settled = legacy.settled;
+    replay.deliveredBelow = legacy.deliveredBelow;
+    replay.returnCounts = legacy.returnCounts;
+    const found = await replayStateBatches(log, replay);
+    found.stateOffsets.forEach((start, end) => replay.settled.add(start, end));
+    const logStart = log.logStartOffset;
+    const logEnd = log.logEndOffset;
+    const settledBelow = Math.min(Math.max(replay.settledBelow, logStart), logEnd);
+    const store = new LogQueueStore(log, owned, settings, { settledBelow, settled: replay.settled, deliveredBelow: replay.deliveredBelow, returnCounts: replay.returnCounts }, logger);
+    await store.recoverMessages();
+    store.stateLog = new LogStateWriter(store.dispositions, store, {
+      logger: store.logger,
+      clock: settings.clock,
+      ...(tuning.stateCompactionMinBytes === undefined ? {} : { compactionMinBytes: tuning.stateCompactionMinBytes }),
+      ...(tuning.deliveredMarkDelayMs === undefined ? {} : { deliveredMarkDelayMs: tuning.deliveredMarkDelayMs }),
+      onDurable: (durableSettledBelow) => store.maybeDeleteSettledSegments(durableSettledBelow, false),
+      snapshotHoldsBack: (durableSettledBelow, snapshotOffset) => snapshotOffset < durableSettledBelow && store.segments.worthReclaiming(durableSettledBelow),
+    }, found.start);
+    log.onTruncated((endOffset) => store.dispositions.truncated(endOffset));
+    // An empty log needs none: replaying nothing gives the same empty state.
+    if (logEnd > logStart || legacy.fileBytes > 0) await store.stateLog.compact();
+    // Only once the snapshot holds what the file said (an append that failed leaves the file in charge).
+    if (legacy.fileBytes > 0 && store.stateLog.compactionCount > 0) await store.removeLegacyStateFile();
+    store.maybeDeleteSettledSegments(store.dispositions.settledBelow, true);
+    return store;
   }
 
   /** StateAppender: a state batch at the log end, its offset no message. */
@@ -254,13 +285,14 @@ export class LogQueueStore implements QueueStore, StateAppender {
     try {
       await this.stateLog?.close();
     } finally {
-      await this.log.close();
+      await this.owned?.log.close();
     }
   }
 
+  /** Closes and, for a store in its own folder, removes the folder (a lent log is its keeper's to delete). */
   async delete(): Promise<void> {
     await this.close().catch(() => {});
-    await rm(this.directory, { recursive: true, force: true });
+    if (this.owned !== null) await rm(this.owned.directory, { recursive: true, force: true });
   }
 
   /** Our own invariants, for tests. */
@@ -381,10 +413,12 @@ export class LogQueueStore implements QueueStore, StateAppender {
 
   /** Once the state is in the log (step 5 above), the state file of a queue from before is dropped. */
   private async removeLegacyStateFile(): Promise<void> {
-    await rm(join(this.directory, stateFileName), { force: true });
-    await rm(join(this.directory, `${stateFileName}.tmp`), { force: true });
+    if (this.owned === null) return;
+    const directory = this.owned.directory;
+    await rm(join(directory, stateFileName), { force: true });
+    await rm(join(directory, `${stateFileName}.tmp`), { force: true });
     try {
-      await syncDirectory(this.directory);
+      await syncDirectory(directory);
     } catch (error) {
       this.logger.warn('legacy queue state file removed, but fsync of its folder failed', { error: (error as Error).message });
     }
@@ -396,7 +430,7 @@ export class LogQueueStore implements QueueStore, StateAppender {
  * Recovery step 2 (see above): reads the log from its start, applying every state batch to
  * `replay` in order. Returns the offsets the state batches take and where the latest snapshot is.
  */
-async function replayStateBatches(log: PartitionLog, replay: StateReplay): Promise<{ stateOffsets: OffsetRanges; start: LogStateStart }> {
+async function replayStateBatches(log: QueueLog, replay: StateReplay): Promise<{ stateOffsets: OffsetRanges; start: LogStateStart }> {
   const stateOffsets = new OffsetRanges();
   let snapshotOffset = -1;
   let snapshotBytes = 0;

@@ -5,8 +5,9 @@
  * meanwhile runs after it), once about a segment's worth of bytes is done with (or at once when
  * forced: a flush, an open).
  */
-import { LogClosedError, type PartitionLog } from '../../storage/partition-log.js';
+import { LogClosedError } from '../../storage/partition-log.js';
 import { asOffset } from '../../storage/offset.js';
+import type { ReclaimableLog } from './queue-log.js';
 
 export class SegmentReclaimer {
   private deletion: Promise<void> | null = null;
@@ -14,7 +15,7 @@ export class SegmentReclaimer {
   private queued: { doneBelow: number; force: boolean } | null = null;
 
   constructor(
-    private readonly log: PartitionLog,
+    private readonly log: ReclaimableLog,
     private readonly segmentBytes: number,
     /** A deletion that failed (other than on a closed log); the next call tries again. */
     private readonly failed: (error: Error) => void,

@@ -507,3 +507,39 @@ test('deliveries alone write the delivered mark: after a crash, what was handed 
     await recovered.close();
   });
 });
+
+test('a store opened over a lent log (openOnLog) leaves the log open when it closes; the next store over it carries the queue on', { timeout }, async () => {
+  await withTempQueue(async (directory) => {
+    const settings = storeSettings();
+    // The log's keeper (in a cluster, the broker holding the queue's partition) opens it; stores come and go over it.
+    const log = await PartitionLog.open(join(directory, 'lent'), settings.logOptions, settings.clock, settings.logEnvironment);
+    try {
+      const first = await LogQueueStore.openOnLog(log, 'queue q', settings);
+      const appended = [0, 1, 2, 3].map((index) => first.append(testMessage(index)));
+      await Promise.all(appended.map((each) => each.durable));
+      const zero = first.takeNext()!;
+      const one = first.takeNext()!;
+      first.settle(zero);
+      assert.equal(indexOf(one), 1); // taken, not settled: comes back redelivered
+      await first.flush();
+      await first.close();
+      assert.equal(log.isClosed, false, 'closing the store left the log open');
+      // A second store over the same log, as a new term of leadership would open it.
+      const second = await LogQueueStore.openOnLog(log, 'queue q', settings);
+      assert.deepEqual(
+        takeAvailable(second).map((message) => [indexOf(message), message.redelivered]),
+        [
+          [1, true],
+          [2, false],
+          [3, false],
+        ],
+      );
+      second.invariants();
+      await second.delete();
+      assert.equal(log.isClosed, false, 'deleting the store deletes nothing of a lent log');
+      assert.ok((await readdir(join(directory, 'lent'))).length > 0);
+    } finally {
+      await log.close();
+    }
+  });
+});
