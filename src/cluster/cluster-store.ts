@@ -36,7 +36,9 @@ export interface RevisionCondition {
 
 export type StoreOperation =
   | { readonly type: 'put'; readonly key: string; readonly value: Buffer; readonly lease?: Lease }
-  | { readonly type: 'delete'; readonly key: string };
+  | { readonly type: 'delete'; readonly key: string }
+  /** Deletes every key starting with prefix (one operation however many keys it deletes). */
+  | { readonly type: 'deletePrefix'; readonly prefix: string };
 
 export interface TransactionResult {
   /** Whether every condition held, so that the success operations ran. */

@@ -82,6 +82,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   private operation(operation: StoreOperation): IOperation | IRequestOp {
     if (operation.type === 'delete') return this.client.delete().key(operation.key);
+    if (operation.type === 'deletePrefix') return this.client.delete().prefix(operation.prefix);
     const put = this.client.put(operation.key).value(operation.value);
     return operation.lease === undefined ? put : put.lease(operation.lease.id);
   }

@@ -34,6 +34,8 @@
  *   /osprey/producer-id-block  {"formatVersion":1,"nextProducerId":5000}
  *                              the first producer id no broker has reserved; a broker reserving a
  *                              block of ids moves it on, conditioned on the key's modRevision
+ *   /osprey/amqp/…             the AMQP definitions the brokers share (virtual hosts, exchanges,
+ *                              queues, bindings, policies): amqp-definition-keys.ts
  *
  * Values are read from a store other processes write, so they are checked field by field and a
  * malformed one is reported, not trusted.

@@ -2,7 +2,9 @@
  * Opens the queue side of a broker from its configuration: the definitions store and every
  * durable queue's store under `<dataDir>/amqp/`.
  *
- *   <dataDir>/amqp/definitions.*        virtual hosts, exchanges, queues, bindings (definitions/)
+ *   <dataDir>/amqp/definitions.*        virtual hosts, exchanges, queues, bindings (definitions/);
+ *                                       in a cluster (etcdEndpoints) they are kept in etcd instead,
+ *                                       shared by the brokers (cluster/etcd-definitions-store.ts)
  *   <dataDir>/amqp/queues/<storageId>/  one durable queue: its log segments and state (queue-store/)
  *   <dataDir>/amqp/delayed/<storageId>/ one x-delayed-message exchange: its held messages (delayed/)
  */
@@ -12,6 +14,7 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
 import { systemClock } from '../storage/partition-log.js';
 import { JournaledDefinitionsStore } from './definitions/definitions-store.js';
+import type { DefinitionsStore } from './definitions/definitions.js';
 import { DelayedMessageStore, type DelayedMessageCount } from './delayed/delayed-store.js';
 import { delayedExchangeType } from './delayed/delayed-exchange-type.js';
 import { QueueBroker, delayedStorageId, removeUnknownQueueFolders } from './queue-broker.js';
@@ -24,9 +27,11 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger, topi
   const amqpDirectory = join(config.dataDir, 'amqp');
   const queuesDirectory = join(amqpDirectory, 'queues');
   await mkdir(queuesDirectory, { recursive: true });
-  const definitions = await JournaledDefinitionsStore.open(config.dataDir, { journalReserveBytes: config.metadataJournalReserveBytes, compactionMinBytes: config.metadataCompactionMinBytes }, logger);
+  const definitions = await openDefinitionsStore(config, logger);
   const known = new Set(definitions.definitions.queues.map((queue) => queue.storageId));
-  await removeUnknownQueueFolders(queuesDirectory, known, await readdir(queuesDirectory), logger);
+  const present = await readdir(queuesDirectory);
+  if (config.etcdEndpoints === '') await removeUnknownQueueFolders(queuesDirectory, known, present, logger);
+  else warnOfUnknownQueueFolders(known, present, logger);
   const delayedDirectory = join(amqpDirectory, 'delayed');
   await mkdir(delayedDirectory, { recursive: true });
   const knownDelayed = new Set(definitions.definitions.exchanges.filter((exchange) => exchange.type === delayedExchangeType).map((exchange) => delayedStorageId(exchange.virtualHost, exchange.name)));
@@ -63,4 +68,32 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger, topi
     maxExchanges: config.amqp.maxExchanges,
     maxBindings: config.amqp.maxBindings,
   });
+}
+
+/** The broker's own journal; in a cluster, the definitions the brokers share in etcd. */
+async function openDefinitionsStore(config: BrokerConfig, logger: Logger): Promise<DefinitionsStore> {
+  if (config.etcdEndpoints === '') {
+    return JournaledDefinitionsStore.open(config.dataDir, { journalReserveBytes: config.metadataJournalReserveBytes, compactionMinBytes: config.metadataCompactionMinBytes }, logger);
+  }
+  // Loaded only in a cluster, as server/start.ts loads the cluster's join: a single broker never loads the etcd client.
+  const { EtcdClusterStore } = await import('../cluster/etcd-cluster-store.js');
+  const { EtcdDefinitionsStore } = await import('../cluster/etcd-definitions-store.js');
+  const endpoints = config.etcdEndpoints.split(',').map((endpoint) => endpoint.trim());
+  const store = new EtcdClusterStore({ endpoints, requestTimeoutMs: config.etcdRequestTimeoutMs });
+  try {
+    return await EtcdDefinitionsStore.open(store, logger, { waitMs: config.etcdRequestTimeoutMs, retryMs: 1000 });
+  } catch (error) {
+    store.close();
+    throw new Error(`cannot read the shared AMQP definitions from etcd at ${endpoints.join(',')} (--etcd-endpoints): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+/**
+ * In a cluster a queue folder no shared definition names is kept: it may hold the messages of a
+ * queue this broker kept in its own definitions before they were shared (or of one deleted while it
+ * was down, which an operator may then remove).
+ */
+function warnOfUnknownQueueFolders(known: ReadonlySet<string>, present: readonly string[], logger: Logger): void {
+  const unknown = present.filter((folder) => !known.has(folder));
+  if (unknown.length > 0) logger.warn('amqp queue folders that no shared definition names are kept', { folders: unknown.slice(0, 20).join(' '), count: unknown.length });
 }

@@ -23,7 +23,7 @@ import type { FieldTable, FieldValue } from '../protocol/amqp/field-table.js';
 import { writeFieldTable } from '../protocol/amqp/field-table.js';
 import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { Writer } from '../protocol/wire/writer.js';
-import type { BindingDefinition, DefinitionsStore, PolicyRecord, QueueDefinition } from './definitions/definitions.js';
+import { DefinitionsConflict, type BindingDefinition, type DefinitionsStore, type DefinitionUpdate, type ExchangeDefinition, type PolicyRecord, type QueueDefinition } from './definitions/definitions.js';
 import { appendToQueues } from './append-to-queues.js';
 import { DeadLetterRouter } from './dead-lettering.js';
 import { delayedExchangeType, delayedRoutingType, headersOf, isDeclarableExchangeType, type DeclarableExchangeType } from './delayed/delayed-exchange-type.js';
@@ -108,6 +108,11 @@ export type Requester = number | null;
 
 const maxNameBytes = 255;
 const defaultOpenConcurrency = 32;
+/**
+ * How often an operation is tried when the cluster's shared definitions changed under it
+ * (DefinitionsConflict): each try runs after the change that refused the previous one.
+ */
+const maxConflictAttempts = 10;
 
 export class QueueBroker {
   readonly virtualHosts = new Map<string, VirtualHost>();
@@ -138,6 +143,14 @@ export class QueueBroker {
   static async open(storage: QueueBrokerStorage, logger: Logger, limits: QueueBrokerLimits = unlimitedEntities): Promise<QueueBroker> {
     const broker = new QueueBroker(storage, logger, limits);
     const stored = storage.definitions.definitions;
+    // What other brokers of the cluster change from now on waits in the chain until the restore is done.
+    let restoreDone!: () => void;
+    broker.chain = new Promise<void>((resolve) => (restoreDone = resolve));
+    storage.definitions.follow?.((update) => {
+      void broker.serially(() => broker.applyUpdate(update)).catch((error: unknown) =>
+        logger.error('a change to the shared amqp definitions could not be applied here', { change: update.change, error: error instanceof Error ? error.message : String(error) }),
+      );
+    });
     for (const name of stored.virtualHosts) broker.virtualHosts.set(name, new VirtualHost(name));
     for (const record of stored.policies) broker.restorePolicy(record);
     const delayedExchanges: Exchange[] = [];
@@ -169,13 +182,8 @@ export class QueueBroker {
     }
     for (const host of broker.virtualHosts.values()) for (const exchange of host.exchanges.values()) broker.applyExchangePolicy(host, exchange);
     for (const binding of stored.bindings) {
-      const host = broker.virtualHosts.get(binding.virtualHost);
-      const source = host?.exchanges.get(binding.source);
-      const destination = binding.destinationKind === 'queue' ? host?.queues.get(binding.destination)
-        : binding.destinationKind === 'topic' ? (host === undefined ? undefined : broker.streams.topicTarget(host.name, binding.destination, true))
-        : host?.exchanges.get(binding.destination);
-      if (source === undefined || destination === undefined) continue;
-      source.matcher.add({ destination, routingKey: binding.routingKey, arguments: binding.arguments });
+      const ends = broker.bindingEnds(binding);
+      if (ends !== null) ends.source.matcher.add({ destination: ends.destination, routingKey: binding.routingKey, arguments: binding.arguments });
     }
     for (const exchange of delayedExchanges) exchange.delayedMessages?.start(broker.delayedRouter(exchange));
     if (storage.streamsDirectory !== undefined) await broker.streams.openFeeds(storage.streamsDirectory, (virtualHost, name) => broker.virtualHosts.get(virtualHost)?.queues.get(name));
@@ -183,7 +191,150 @@ export class QueueBroker {
     if (queueCount > 0 || stored.exchanges.length > 0 || stored.policies.length > 0) {
       logger.info('amqp definitions restored', { virtualHosts: stored.virtualHosts.length, exchanges: stored.exchanges.length, queues: queueCount, bindings: stored.bindings.length, policies: broker.policySet.size });
     }
+    restoreDone();
     return broker;
+  }
+
+  /** The exchange and the destination a stored binding joins; null when one of them is not here. */
+  private bindingEnds(binding: BindingDefinition): { readonly source: Exchange; readonly destination: Destination } | null {
+    const host = this.virtualHosts.get(binding.virtualHost);
+    if (host === undefined) return null;
+    const source = host.exchanges.get(binding.source);
+    const destination = binding.destinationKind === 'queue' ? host.queues.get(binding.destination)
+      : binding.destinationKind === 'topic' ? this.streams.topicTarget(host.name, binding.destination, true)
+      : host.exchanges.get(binding.destination);
+    return source === undefined || destination === undefined ? null : { source, destination };
+  }
+
+  // ── changes other brokers of the cluster made ─────────────────────────────────────────────
+
+  /**
+   * Applies a change another broker made to the shared definitions (DefinitionsStore.follow) to what
+   * this broker holds, without storing it again. Each change may find its work done already (a read
+   * of the definitions after a failed watch hands over what changed as a whole): a put of what is
+   * here as it is, or a removal of what is not here, changes nothing. An entity of this broker alone
+   * (non-durable, exclusive) is left as it is when a shared one of the same name comes.
+   */
+  private async applyUpdate(update: DefinitionUpdate): Promise<void> {
+    if (this.closed) return;
+    switch (update.change) {
+      case 'putVirtualHost':
+        if (!this.virtualHosts.has(update.name)) this.virtualHosts.set(update.name, new VirtualHost(update.name));
+        return;
+      case 'removeVirtualHost': {
+        const host = this.virtualHosts.get(update.name);
+        if (host !== undefined) await this.forgetVirtualHost(host);
+        return;
+      }
+      case 'putExchange':
+        return this.learnExchange(update.exchange);
+      case 'removeExchange': {
+        const host = this.virtualHosts.get(update.virtualHost);
+        const exchange = host?.exchanges.get(update.name);
+        if (host !== undefined && exchange !== undefined && exchange.settings.durable && !exchange.isDefault) await this.forgetExchange(host, exchange);
+        return;
+      }
+      case 'putQueue':
+        return this.learnQueue(update.queue);
+      case 'removeQueue': {
+        const host = this.virtualHosts.get(update.virtualHost);
+        const queue = host?.queues.get(update.name);
+        if (host !== undefined && queue !== undefined && queue.settings.storageId !== '') await this.removeQueue(host, queue, false, true);
+        return;
+      }
+      case 'putBinding':
+      case 'removeBinding': {
+        const ends = this.bindingEnds(update.binding);
+        if (ends === null) return;
+        const binding = { destination: ends.destination, routingKey: update.binding.routingKey, arguments: update.binding.arguments };
+        if (update.change === 'putBinding') ends.source.matcher.add(binding);
+        else ends.source.matcher.remove(binding);
+        return;
+      }
+      case 'putPolicy': {
+        const host = this.virtualHosts.get(update.policy.virtualHost);
+        if (host === undefined) return;
+        this.restorePolicy(update.policy);
+        this.applyPolicies(host);
+        return;
+      }
+      case 'removePolicy': {
+        const host = this.virtualHosts.get(update.virtualHost);
+        if (host === undefined) return;
+        this.policySet.remove(update.virtualHost, update.name);
+        this.applyPolicies(host);
+        return;
+      }
+    }
+  }
+
+  /** An exchange another broker declared; one of that name declared otherwise before is replaced (it was deleted there). */
+  private async learnExchange(definition: ExchangeDefinition): Promise<void> {
+    const host = this.virtualHosts.get(definition.virtualHost);
+    if (host === undefined || !isDeclarableExchangeType(definition.type)) return;
+    const settings: ExchangeSettings = { ...definition, type: definition.type, durable: true };
+    const existing = host.exchanges.get(definition.name);
+    if (existing !== undefined) {
+      if (sameExchangeSettings(existing.settings, settings)) return;
+      if (!existing.settings.durable || existing.isDefault || definition.name.startsWith('amq.')) {
+        this.logger.warn('an exchange of this broker alone has the name of a shared one; it is kept', { virtualHost: host.name, exchange: definition.name });
+        return;
+      }
+      await this.forgetExchange(host, existing);
+    }
+    if (exchangeProblem(settings) !== null) return;
+    const exchange = new Exchange(settings);
+    if (exchange.isDelayed) await this.openDelayedStore(exchange, false);
+    this.applyExchangePolicy(host, exchange);
+    host.exchanges.set(definition.name, exchange);
+    exchange.delayedMessages?.start(this.delayedRouter(exchange));
+  }
+
+  /** Removes an exchange another broker deleted (with the bindings to it; that broker made any auto-deletions that followed). */
+  private async forgetExchange(host: VirtualHost, exchange: Exchange): Promise<void> {
+    host.exchanges.delete(exchange.name);
+    exchange.deleted = true;
+    await exchange.delayedMessages?.delete();
+    for (const other of host.exchanges.values()) other.matcher.removeDestination(exchange);
+  }
+
+  /**
+   * A queue another broker declared: known here as a durable queue of its own store (messages
+   * published through this broker stay in this broker's copy; docs/cluster.md).
+   */
+  private async learnQueue(definition: QueueDefinition): Promise<void> {
+    const host = this.virtualHosts.get(definition.virtualHost);
+    if (host === undefined) return;
+    const existing = host.queues.get(definition.name);
+    if (existing !== undefined) {
+      if (existing.settings.storageId === definition.storageId) return;
+      if (existing.settings.storageId === '') {
+        this.logger.warn('a queue of this broker alone has the name of a shared one; it is kept', { virtualHost: host.name, queue: definition.name });
+        return;
+      }
+      await this.removeQueue(host, existing, false, true);
+    }
+    const settings = { ...definition, durable: true, exclusiveOwner: null };
+    let queue: Queue;
+    if (isStreamArguments(definition.arguments)) {
+      queue = this.streams.learnt(settings);
+    } else {
+      const options = this.restoredOptions(definition);
+      const store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, definition.storageId), options);
+      queue = new Queue(settings, store, this.withPolicy(host, definition.name, options, definition.arguments));
+      queue.attach(this.queueEvents);
+    }
+    host.queues.set(definition.name, queue);
+  }
+
+  /**
+   * A queue whose definition the brokers of a cluster share: no broker knows whether the others
+   * use it (consumers, basic.get), so none deletes it for x-expires or auto-delete, which would
+   * take it, with its messages, from brokers still using it. Deleting it is for clients (and a later
+   * piece that gives each queue one broker to judge its use).
+   */
+  private isSharedQueue(queue: Queue): boolean {
+    return this.storage.definitions.follow !== undefined && queue.settings.storageId !== '';
   }
 
   // ── virtual hosts ─────────────────────────────────────────────────────────────────────────
@@ -213,15 +364,20 @@ export class QueueBroker {
       const host = this.virtualHosts.get(name);
       if (host === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no vhost '${name}'`);
       await this.storage.definitions.removeVirtualHost(name);
-      this.virtualHosts.delete(name);
-      this.policySet.removeVirtualHost(name);
-      for (const queue of [...host.queues.values()]) await this.removeQueue(host, queue, false);
-      for (const exchange of host.exchanges.values()) {
-        exchange.deleted = true;
-        await exchange.delayedMessages?.delete();
-      }
+      await this.forgetVirtualHost(host);
       this.logger.info('amqp virtual host deleted', { virtualHost: name });
     });
+  }
+
+  /** Removes the virtual host with everything it holds, its definitions already removed from the store. */
+  private async forgetVirtualHost(host: VirtualHost): Promise<void> {
+    this.virtualHosts.delete(host.name);
+    this.policySet.removeVirtualHost(host.name);
+    for (const queue of [...host.queues.values()]) await this.removeQueue(host, queue, false);
+    for (const exchange of host.exchanges.values()) {
+      exchange.deleted = true;
+      await exchange.delayedMessages?.delete();
+    }
   }
 
   // ── exchanges ─────────────────────────────────────────────────────────────────────────────
@@ -390,6 +546,7 @@ export class QueueBroker {
 
   /** A queue whose last consumer went (auto-delete). */
   autoDeleteQueue(queue: Queue): void {
+    if (this.isSharedQueue(queue)) return;
     void this.serially(async () => {
       const host = this.virtualHosts.get(queue.virtualHost);
       if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;
@@ -399,6 +556,7 @@ export class QueueBroker {
 
   /** x-expires: a queue unused for its time is deleted, as by queue.delete. */
   private expireQueue(queue: Queue): void {
+    if (this.isSharedQueue(queue)) return;
     void this.serially(async () => {
       const host = this.virtualHosts.get(queue.virtualHost);
       if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;
@@ -417,14 +575,20 @@ export class QueueBroker {
     }
   }
 
-  private async removeQueue(host: VirtualHost, queue: Queue, storedDefinition: boolean): Promise<void> {
+  /**
+   * Removes the queue (its definition from the store too when `storedDefinition`); exchanges left
+   * without bindings by it are auto-deleted unless `locally` (a removal another broker made, which
+   * made its own auto-deletions).
+   */
+  private async removeQueue(host: VirtualHost, queue: Queue, storedDefinition: boolean, locally = false): Promise<void> {
     if (storedDefinition && queue.settings.storageId !== '') await this.storage.definitions.removeQueue(host.name, queue.name);
     host.queues.delete(queue.name);
     queue.markDeleted();
     const owner = queue.settings.exclusiveOwner;
     if (owner !== null) this.exclusiveQueues.get(owner)?.delete(queue);
     queue.cancelConsumers();
-    await this.forgetDestination(host, queue);
+    if (locally) for (const exchange of host.exchanges.values()) exchange.matcher.removeDestination(queue);
+    else await this.forgetDestination(host, queue);
     await queue.store.delete();
   }
 
@@ -696,10 +860,19 @@ export class QueueBroker {
     };
   }
 
-  private serially<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` after everything queued before it. Refused because the cluster's shared definitions
+   * changed meanwhile (DefinitionsConflict), it is queued again, behind the change that refused it,
+   * and so answers as if it had known of it.
+   */
+  private serially<T>(work: () => Promise<T>, attempt = 1): Promise<T> {
     const next = this.chain.then(work, work);
     this.chain = next.catch(() => undefined);
-    return next;
+    return next.catch((error: unknown) => {
+      if (!(error instanceof DefinitionsConflict)) throw error;
+      if (attempt < maxConflictAttempts) return this.serially(work, attempt + 1);
+      throw new AmqpChannelError(replyCodes.resourceError, `RESOURCE_ERROR - the shared definitions kept changing (${maxConflictAttempts} attempts): try again`);
+    });
   }
 }
 
@@ -802,13 +975,23 @@ function checkQueueType(options: QueueOptions, declaration: QueueDeclaration, na
 }
 
 function checkEquivalentArguments(what: string, received: FieldTable, current: FieldTable): void {
+  const name = inequivalentArgument(received, current);
+  if (name !== null) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - inequivalent arg '${name}' for ${what}`);
+}
+
+/** The first argument the two tables do not hold equivalently; null when they are equivalent. */
+function inequivalentArgument(received: FieldTable, current: FieldTable): string | null {
   const names = new Set([...received.keys(), ...current.keys()]);
   for (const name of names) {
     const left = received.get(name);
     const right = current.get(name);
-    if (left !== undefined && right !== undefined && equivalentValues(left, right)) continue;
-    throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - inequivalent arg '${name}' for ${what}`);
+    if (left === undefined || right === undefined || !equivalentValues(left, right)) return name;
   }
+  return null;
+}
+
+function sameExchangeSettings(left: ExchangeSettings, right: ExchangeSettings): boolean {
+  return left.type === right.type && left.durable === right.durable && left.autoDelete === right.autoDelete && left.internal === right.internal && inequivalentArgument(left.arguments, right.arguments) === null;
 }
 
 const integerTypes = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64']);

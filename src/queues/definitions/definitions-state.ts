@@ -12,7 +12,7 @@
 import { readFieldTable, writeFieldTable, type FieldTable } from '../../protocol/amqp/field-table.js';
 import { Reader } from '../../protocol/wire/reader.js';
 import { Writer } from '../../protocol/wire/writer.js';
-import type { BindingDefinition, Definitions, ExchangeDefinition, PolicyRecord, QueueDefinition } from './definitions.js';
+import type { BindingDefinition, ChangeOf, Definitions, ExchangeDefinition, PolicyRecord, QueueDefinition } from './definitions.js';
 
 /** AMQP names are short strings: at most 255 bytes of UTF-8. */
 export const maxNameBytes = 255;
@@ -22,13 +22,7 @@ export type StoredExchange = Stored<ExchangeDefinition>;
 export type StoredQueue = Stored<QueueDefinition>;
 export type StoredBinding = Stored<BindingDefinition>;
 
-export type DefinitionChange =
-  | { readonly change: 'putVirtualHost' | 'removeVirtualHost'; readonly name: string }
-  | { readonly change: 'putExchange'; readonly exchange: StoredExchange }
-  | { readonly change: 'removeExchange' | 'removeQueue' | 'removePolicy'; readonly virtualHost: string; readonly name: string }
-  | { readonly change: 'putQueue'; readonly queue: StoredQueue }
-  | { readonly change: 'putBinding' | 'removeBinding'; readonly binding: StoredBinding }
-  | { readonly change: 'putPolicy'; readonly policy: PolicyRecord };
+export type DefinitionChange = ChangeOf<StoredExchange, StoredQueue, StoredBinding>;
 
 /** What a snapshot holds besides its format version and journal sequence. */
 export interface StoredDefinitions {
@@ -92,10 +86,10 @@ export class DefinitionsState {
         return true;
       case 'putBinding': {
         const definition = decodeDefinition(change.binding);
-        return this.put(this.bindings, bindingKey(definition), definition, change.binding.arguments);
+        return this.put(this.bindings, bindingIdentity(definition), definition, change.binding.arguments);
       }
       case 'removeBinding':
-        this.bindings.delete(bindingKey(decodeDefinition(change.binding)));
+        this.bindings.delete(bindingIdentity(decodeDefinition(change.binding)));
         return true;
       case 'putPolicy': {
         if (!this.virtualHosts.has(change.policy.virtualHost)) return false;
@@ -179,7 +173,11 @@ function policyKey(policy: { readonly virtualHost: string; readonly name: string
   return JSON.stringify(['policy', policy.virtualHost, policy.name]);
 }
 
-function bindingKey(binding: BindingDefinition): string {
+/**
+ * What makes a binding itself (every field, arguments in name order), as one string: two bindings
+ * with the same identity are the same binding.
+ */
+export function bindingIdentity(binding: BindingDefinition): string {
   const sortedArguments = new Map([...binding.arguments].sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0)));
   return JSON.stringify([binding.virtualHost, binding.source, binding.destinationKind, binding.destination, binding.routingKey, encodeFieldTable(sortedArguments)]);
 }
@@ -210,10 +208,10 @@ export function storedPolicy(policy: PolicyRecord): PolicyRecord {
   return { virtualHost, name, pattern, applyTo, priority, definition };
 }
 
-function decodeDefinition(stored: StoredExchange): ExchangeDefinition;
-function decodeDefinition(stored: StoredQueue): QueueDefinition;
-function decodeDefinition(stored: StoredBinding): BindingDefinition;
-function decodeDefinition(stored: StoredExchange | StoredQueue | StoredBinding): ExchangeDefinition | QueueDefinition | BindingDefinition {
+export function decodeDefinition(stored: StoredExchange): ExchangeDefinition;
+export function decodeDefinition(stored: StoredQueue): QueueDefinition;
+export function decodeDefinition(stored: StoredBinding): BindingDefinition;
+export function decodeDefinition(stored: StoredExchange | StoredQueue | StoredBinding): ExchangeDefinition | QueueDefinition | BindingDefinition {
   if ('type' in stored) {
     const { virtualHost, name, type, autoDelete, internal } = stored;
     return { virtualHost, name, type, autoDelete, internal, arguments: decodeFieldTable(stored.arguments) };
@@ -245,6 +243,16 @@ export function decodeFieldTable(base64: string): FieldTable {
 export function checkName(what: string, name: string): void {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > maxNameBytes) throw new Error(`${what} of ${bytes} bytes refused: AMQP names are at most ${maxNameBytes} bytes of UTF-8`);
+}
+
+/** Throws when the virtual host's name or one of the others does not fit an AMQP short string. */
+export function checkNames(virtualHost: string, ...names: readonly (readonly [what: string, name: string])[]): void {
+  checkName('virtual host name', virtualHost);
+  for (const [what, name] of names) checkName(what, name);
+}
+
+export function checkBindingNames(binding: BindingDefinition): void {
+  checkNames(binding.virtualHost, ['binding source', binding.source], ['binding destination', binding.destination], ['routing key', binding.routingKey]);
 }
 
 // Reading what the files hold: every field checked, since a file is outside our control.

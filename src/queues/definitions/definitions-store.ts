@@ -42,7 +42,9 @@ import { readSnapshotText, removeTemporaryFiles, writeSnapshotText } from '../..
 import type { Logger } from '../../logging/logger.js';
 import type { BindingDefinition, Definitions, DefinitionsStore, ExchangeDefinition, PolicyRecord, QueueDefinition } from './definitions.js';
 import {
+  checkBindingNames,
   checkName,
+  checkNames,
   DefinitionsState,
   isPolicyRecord,
   isStoredBinding,
@@ -219,15 +221,6 @@ function virtualHostPutInto(change: DefinitionChange): string | null {
   if (change.change === 'putBinding') return change.binding.virtualHost;
   if (change.change === 'putPolicy') return change.policy.virtualHost;
   return null;
-}
-
-function checkNames(virtualHost: string, ...names: readonly (readonly [what: string, name: string])[]): void {
-  checkName('virtual host name', virtualHost);
-  for (const [what, name] of names) checkName(what, name);
-}
-
-function checkBindingNames(binding: BindingDefinition): void {
-  checkNames(binding.virtualHost, ['binding source', binding.source], ['binding destination', binding.destination], ['routing key', binding.routingKey]);
 }
 
 async function readSnapshot(directory: string): Promise<(Snapshot & { bytes: number }) | null> {

@@ -57,10 +57,34 @@ export interface Definitions {
   readonly policies: readonly PolicyRecord[];
 }
 
+/** One change to the definitions, its exchange, queue or binding in the form given. */
+export type ChangeOf<Exchange, Queue, Binding> =
+  | { readonly change: 'putVirtualHost' | 'removeVirtualHost'; readonly name: string }
+  | { readonly change: 'putExchange'; readonly exchange: Exchange }
+  | { readonly change: 'removeExchange' | 'removeQueue' | 'removePolicy'; readonly virtualHost: string; readonly name: string }
+  | { readonly change: 'putQueue'; readonly queue: Queue }
+  | { readonly change: 'putBinding' | 'removeBinding'; readonly binding: Binding }
+  | { readonly change: 'putPolicy'; readonly policy: PolicyRecord };
+
 /**
- * Durable, journaled store of the definitions (definitions-store.ts). Each change is fsynced
- * before its promise resolves; removing a virtual host removes what it holds (its policies too),
- * removing an exchange or a queue removes the bindings from and to it.
+ * A change another broker of the cluster made (cluster/etcd-definitions-store.ts), for the queue
+ * broker to apply to what it holds: the changes a journal records (definitions-state.ts), decoded.
+ */
+export type DefinitionUpdate = ChangeOf<ExchangeDefinition, QueueDefinition, BindingDefinition>;
+
+/**
+ * A change refused because the shared definitions changed meanwhile (another broker declared the
+ * same name first, or removed what it refers to). By the time it is thrown the other change has
+ * been handed to the store's follower, so the queue broker tries the operation again after it and
+ * then answers as it would have had it known (declare-ok for an equivalent declaration, 406, 404).
+ */
+export class DefinitionsConflict extends Error {}
+
+/**
+ * Where the definitions are kept: a broker's own durable journal (definitions-store.ts; each
+ * change fsynced before its promise resolves), or etcd, shared by the brokers of a cluster
+ * (cluster/etcd-definitions-store.ts). Removing a virtual host removes what it holds (its policies
+ * too), removing an exchange or a queue removes the bindings from and to it.
  */
 export interface DefinitionsStore {
   readonly definitions: Definitions;
@@ -75,5 +99,10 @@ export interface DefinitionsStore {
   /** Adds or replaces the policy with that virtual host and name. */
   putPolicy(record: PolicyRecord): Promise<void>;
   removePolicy(virtualHost: string, name: string): Promise<void>;
+  /**
+   * From now on, hands the changes other brokers make to `listener`, in the order they were made
+   * (stores shared by a cluster only; the changes of this store's own callers are not handed back).
+   */
+  follow?(listener: (update: DefinitionUpdate) => void): void;
   close(): Promise<void>;
 }

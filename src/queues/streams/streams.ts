@@ -64,6 +64,15 @@ export class Streams {
     return this.streamQueue(settings, topics);
   }
 
+  /**
+   * A stream queue another broker of the cluster declared (its definition shared through etcd): that
+   * broker made or adopted its topic, so it is not looked for here; appends go where the topic's
+   * partition is led, as for any stream queue.
+   */
+  learnt(settings: QueueSettings): StreamQueue {
+    return this.streamQueue(settings, this.requireTopics(settings.name, settings.virtualHost));
+  }
+
   private streamQueue(settings: QueueSettings, topics: TopicAccess): StreamQueue {
     const { name, virtualHost } = settings;
     const store: TopicAppendStore = new TopicAppendStore({
