@@ -3,6 +3,7 @@
  * protocol handlers call (create, delete, alter, wait for data). It knows nothing of sockets or
  * wire formats beyond the record batch, which is also the storage format.
  */
+import { queueTopicPrefix, type QueueTerms } from '../cluster/queue-partitions.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -351,12 +352,16 @@ export class Broker {
   }
 
   /**
-   * Kafka's internal topics: in a cluster `__consumer_offsets`, where the group coordinators keep
-   * group state (groups/offsets-topic.ts). Metadata marks it internal; clients may not produce to it.
+   * Internal topics, in a cluster: `__consumer_offsets`, where the group coordinators keep group
+   * state (groups/offsets-topic.ts), and `__amqp_queue-…`, each a durable AMQP queue's log
+   * (cluster/queue-partitions.ts). Metadata marks them internal; clients may not produce to them.
    */
   isInternalTopic(name: string): boolean {
-    return this.inCluster && name === offsetsTopicName;
+    return this.inCluster && (name === offsetsTopicName || name.startsWith(queueTopicPrefix));
   }
+
+  /** In a cluster with AMQP: the durable queues kept in replicated topics, told of their partitions' leadership (cluster/join.ts). */
+  queueTerms: QueueTerms | null = null;
 
   topicById(id: Buffer): Topic | undefined {
     return this.topicsById.get(id.toString('hex'));

@@ -4,6 +4,7 @@
  * cluster id (cluster-id.ts), register (and campaign), then read and follow the cluster metadata, hold the topics it names and hand the
  * broker its view of the cluster (Broker.cluster) for the handlers.
  */
+import { QueuePartitions, replicatedQueueCommitTimeoutMs } from './queue-partitions.js';
 import type { Broker } from '../broker/broker.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logging/logger.js';
@@ -65,11 +66,13 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   );
   const replication = new Replication(broker, store, cache, config.nodeId, clusterLogger.with({ component: 'replication' }), config.replicaLagTimeMaxMs);
   const groupPartitions = broker.groupPartitions === null ? null : new GroupPartitions(broker.groupPartitions, config.nodeId, { commitTimeoutMs: config.groups.offsetsCommitTimeoutMs, segmentBytes: config.groups.offsetsLogSegmentBytes }, clusterLogger.with({ component: 'groups' }));
-  // Replication first: a group coordinator's writes wait on the replication role of its partition.
+  const queuePartitions = broker.queueTerms === null ? null : new QueuePartitions(broker.queueTerms, config.nodeId, { commitTimeoutMs: replicatedQueueCommitTimeoutMs }, clusterLogger.with({ component: 'queues' }));
+  // Replication first: a group coordinator's and a queue's writes wait on the replication role of their partition.
   const roles = {
     partitionChanged(partition: Partition, state: PartitionRecord | undefined) {
       replication.partitionChanged(partition, state);
       groupPartitions?.partitionChanged(partition, state);
+      queuePartitions?.partitionChanged(partition, state);
     },
   };
   replicas = new ReplicaSync(broker, cache, config.nodeId, clusterLogger, roles, () => member.registrationRevision);
@@ -95,6 +98,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
       await cache.stop();
       await sync.stop();
       groupPartitions?.stop();
+      queuePartitions?.stop();
       await replication.stop();
       await member.leave();
       store.close();

@@ -26,6 +26,9 @@ import type { PartitionRoleListener } from './replica-sync.js';
 
 export const queueTopicPrefix = '__amqp_queue-';
 
+/** How long a queue write (a publish with confirms) waits for every in-sync replica before it is nacked. */
+export const replicatedQueueCommitTimeoutMs = 30_000;
+
 /** The internal topic of the durable queue whose store is `storageId` (queues/queue-broker.ts names them). */
 export function queueTopicName(storageId: string): string {
   return `${queueTopicPrefix}${storageId}`;

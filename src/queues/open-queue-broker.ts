@@ -17,13 +17,17 @@ import { JournaledDefinitionsStore } from './definitions/definitions-store.js';
 import type { DefinitionsStore } from './definitions/definitions.js';
 import { DelayedMessageStore, type DelayedMessageCount } from './delayed/delayed-store.js';
 import { delayedExchangeType } from './delayed/delayed-exchange-type.js';
-import { QueueBroker, delayedStorageId, removeUnknownQueueFolders } from './queue-broker.js';
+import { QueueBroker, delayedStorageId, removeUnknownQueueFolders, type ReplicatedQueueStorage } from './queue-broker.js';
 import { LogQueueStore } from './queue-store/queue-store.js';
 import type { QueueStoreSettings } from './queue-store/queue-store-api.js';
 import type { TopicAccess } from './streams/topic-access.js';
 
 /** `topics`: the Kafka side, for stream queues and exchange-to-topic bindings (streams/). */
-export async function openQueueBroker(config: BrokerConfig, logger: Logger, topics?: TopicAccess): Promise<QueueBroker> {
+/**
+ * `replicated`: in a cluster, where durable queues are kept (cluster/replicated-queues.ts), made
+ * with queueStoreSettings below.
+ */
+export async function openQueueBroker(config: BrokerConfig, logger: Logger, topics?: TopicAccess, replicated?: ReplicatedQueueStorage): Promise<QueueBroker> {
   const amqpDirectory = join(config.dataDir, 'amqp');
   const queuesDirectory = join(amqpDirectory, 'queues');
   await mkdir(queuesDirectory, { recursive: true });
@@ -37,7 +41,28 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger, topi
   const knownDelayed = new Set(definitions.definitions.exchanges.filter((exchange) => exchange.type === delayedExchangeType).map((exchange) => delayedStorageId(exchange.virtualHost, exchange.name)));
   // Non-durable delayed exchanges (transient-…) end with the broker; so do folders of exchanges deleted in a crash.
   await removeUnknownQueueFolders(delayedDirectory, knownDelayed, await readdir(delayedDirectory), logger);
-  const storeSettings: QueueStoreSettings = {
+  const storeSettings = queueStoreSettings(config, logger);
+  const delayedCount: DelayedMessageCount = { held: 0, max: config.amqp.maxDelayedMessages };
+  const delayed = {
+    directory: delayedDirectory,
+    open: (directory: string, options: { readonly recover: boolean; readonly durable: boolean }) =>
+      DelayedMessageStore.open(
+        directory,
+        // A delayed exchange keeps held messages in memory as a queue keeps ready ones, to the same bound.
+        { logOptions: storeSettings.logOptions, logEnvironment: { logger, tailCacheBytes: 0 }, clock: systemClock, logger, count: delayedCount, maxBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue },
+        options,
+      ),
+  };
+  return QueueBroker.open({ definitions, queuesDirectory, delayed, openConcurrency: config.partitionOpenConcurrency, ...(topics === undefined ? {} : { topics, streamsDirectory: amqpDirectory }), openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }), ...(replicated === undefined ? {} : { replicated }) }, logger, {
+    maxQueues: config.amqp.maxQueues,
+    maxExchanges: config.amqp.maxExchanges,
+    maxBindings: config.amqp.maxBindings,
+  });
+}
+
+/** How a durable queue's store keeps and reads its log (the log's own settings, flush policy, memory bound). */
+export function queueStoreSettings(config: BrokerConfig, logger: Logger): QueueStoreSettings {
+  return {
     logOptions: {
       segmentBytes: config.amqp.queueSegmentBytes,
       segmentMs: 7 * 24 * 60 * 60 * 1000,
@@ -52,22 +77,6 @@ export async function openQueueBroker(config: BrokerConfig, logger: Logger, topi
     logger,
     maxReadyBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue,
   };
-  const delayedCount: DelayedMessageCount = { held: 0, max: config.amqp.maxDelayedMessages };
-  const delayed = {
-    directory: delayedDirectory,
-    open: (directory: string, options: { readonly recover: boolean; readonly durable: boolean }) =>
-      DelayedMessageStore.open(
-        directory,
-        // A delayed exchange keeps held messages in memory as a queue keeps ready ones, to the same bound.
-        { logOptions: storeSettings.logOptions, logEnvironment: { logger, tailCacheBytes: 0 }, clock: systemClock, logger, count: delayedCount, maxBytesInMemory: config.amqp.maxReadyBytesInMemoryPerQueue },
-        options,
-      ),
-  };
-  return QueueBroker.open({ definitions, queuesDirectory, delayed, openConcurrency: config.partitionOpenConcurrency, ...(topics === undefined ? {} : { topics, streamsDirectory: amqpDirectory }), openDurableStore: (directory) => LogQueueStore.open(directory, { ...storeSettings, logger: logger.with({ queueStore: directory }) }) }, logger, {
-    maxQueues: config.amqp.maxQueues,
-    maxExchanges: config.amqp.maxExchanges,
-    maxBindings: config.amqp.maxBindings,
-  });
 }
 
 /** The broker's own journal; in a cluster, the definitions the brokers share in etcd. */

@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { mapConcurrently } from '../broker/concurrency.js';
 import type { Logger } from '../logging/logger.js';
 import { AmqpChannelError, AmqpConnectionError } from '../protocol/amqp/errors.js';
@@ -37,6 +37,7 @@ import { maxPolicies, PolicySet } from './policies/policy-set.js';
 import type { QueueStore } from './queue-store/queue-store-api.js';
 import { MemoryQueueStore } from './queue-store/memory-queue-store.js';
 import { PriorityQueueStore } from './queue-store/priority-queue-store.js';
+import { LedQueueStore } from './queue-store/led-queue-store.js';
 import { headersBindingError } from './routing/headers.js';
 import { VirtualHost } from './virtual-host.js';
 import { isStreamArguments } from './streams/stream-rules.js';
@@ -58,6 +59,22 @@ export interface QueueBrokerStorage {
   readonly streamsDirectory?: string;
   /** Where x-delayed-message exchanges hold their messages; without it they cannot be declared. */
   readonly delayed?: DelayedStorage;
+  /**
+   * In a cluster: durable queues (other than priority queues, kept in their folders for now) are
+   * kept in replicated internal topics and served by the broker leading theirs
+   * (cluster/replicated-queues.ts).
+   */
+  readonly replicated?: ReplicatedQueueStorage;
+}
+
+/** Durable queues kept by the cluster (cluster/queue-partitions.ts). */
+export interface ReplicatedQueueStorage {
+  /** The store of the queue kept under `storageId` here: it serves the queue while this broker leads the queue's partition. */
+  store(storageId: string): QueueStore;
+  /** Creates the queue's replicated log (the declaring broker) and resolves once this broker serves it. */
+  create(storageId: string): Promise<void>;
+  /** The queue is gone: its store here closes; `deleteLog` (the broker that deleted it) deletes its replicated log too. */
+  remove(storageId: string, deleteLog: boolean): Promise<void>;
 }
 
 /** The stores of x-delayed-message exchanges (delayed/), one folder each. */
@@ -364,16 +381,19 @@ export class QueueBroker {
       const host = this.virtualHosts.get(name);
       if (host === undefined) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no vhost '${name}'`);
       await this.storage.definitions.removeVirtualHost(name);
-      await this.forgetVirtualHost(host);
+      await this.forgetVirtualHost(host, true);
       this.logger.info('amqp virtual host deleted', { virtualHost: name });
     });
   }
 
-  /** Removes the virtual host with everything it holds, its definitions already removed from the store. */
-  private async forgetVirtualHost(host: VirtualHost): Promise<void> {
+  /**
+   * Removes the virtual host with everything it holds, its definitions already removed from the
+   * store; `deletedHere`: by this broker, which then deletes its queues' replicated logs too.
+   */
+  private async forgetVirtualHost(host: VirtualHost, deletedHere = false): Promise<void> {
     this.virtualHosts.delete(host.name);
     this.policySet.removeVirtualHost(host.name);
-    for (const queue of [...host.queues.values()]) await this.removeQueue(host, queue, false);
+    for (const queue of [...host.queues.values()]) await this.removeQueue(host, queue, false, false, deletedHere);
     for (const exchange of host.exchanges.values()) {
       exchange.deleted = true;
       await exchange.delayedMessages?.delete();
@@ -500,10 +520,21 @@ export class QueueBroker {
       if (stored) {
         store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, storageId), options);
         const definition: QueueDefinition = { virtualHost: host.name, name, storageId, autoDelete: settings.autoDelete, arguments: settings.arguments };
+        const replicated = store instanceof LedQueueStore ? this.storage.replicated : undefined;
+        if (replicated !== undefined) {
+          // Its replicated log first, served here before the definition is shared: a publish right after declare-ok is taken.
+          try {
+            await replicated.create(storageId);
+          } catch (error) {
+            await replicated.remove(storageId, true).catch(() => undefined);
+            throw new AmqpChannelError(replyCodes.resourceError, `RESOURCE_ERROR - queue '${name}' in vhost '${host.name}' could not be created: ${error instanceof Error ? error.message : String(error)}`);
+          }
+        }
         try {
           await this.storage.definitions.putQueue(definition);
         } catch (error) {
-          await store.delete().catch(() => undefined);
+          if (replicated !== undefined) await replicated.remove(storageId, true).catch(() => undefined);
+          else await store.delete().catch(() => undefined);
           throw error;
         }
       } else {
@@ -578,9 +609,10 @@ export class QueueBroker {
   /**
    * Removes the queue (its definition from the store too when `storedDefinition`); exchanges left
    * without bindings by it are auto-deleted unless `locally` (a removal another broker made, which
-   * made its own auto-deletions).
+   * made its own auto-deletions). A queue kept by the cluster has its replicated log deleted when
+   * `deleteReplicatedLog` (by the broker that deleted it), else only its store here closes.
    */
-  private async removeQueue(host: VirtualHost, queue: Queue, storedDefinition: boolean, locally = false): Promise<void> {
+  private async removeQueue(host: VirtualHost, queue: Queue, storedDefinition: boolean, locally = false, deleteReplicatedLog = storedDefinition): Promise<void> {
     if (storedDefinition && queue.settings.storageId !== '') await this.storage.definitions.removeQueue(host.name, queue.name);
     host.queues.delete(queue.name);
     queue.markDeleted();
@@ -589,7 +621,8 @@ export class QueueBroker {
     queue.cancelConsumers();
     if (locally) for (const exchange of host.exchanges.values()) exchange.matcher.removeDestination(queue);
     else await this.forgetDestination(host, queue);
-    await queue.store.delete();
+    if (queue.store instanceof LedQueueStore && this.storage.replicated !== undefined) await this.storage.replicated.remove(queue.settings.storageId, deleteReplicatedLog);
+    else await queue.store.delete();
   }
 
   purgeQueue(host: VirtualHost, name: string, requester: Requester): number {
@@ -799,6 +832,7 @@ export class QueueBroker {
   /** A durable queue's store; a priority queue's is one store per priority level, each opened as an ordinary queue's is. */
   private openDurableQueueStore(directory: string, options: QueueOptions): Promise<QueueStore> {
     const maxPriority = priorityLevels(options);
+    if (maxPriority === null && this.storage.replicated !== undefined) return Promise.resolve(this.storage.replicated.store(basename(directory)));
     if (maxPriority === null) return this.storage.openDurableStore(directory);
     return PriorityQueueStore.open(directory, maxPriority, (levelDirectory) => this.storage.openDurableStore(levelDirectory), this.logger);
   }

@@ -16,7 +16,8 @@ import { startKafkaListener, type KafkaListener } from './kafka/listener.js';
 import { startAmqpListener } from './amqp/listener.js';
 import type { AmqpListener } from './amqp/listener.js';
 import { createAmqpSessions } from './amqp/session/index.js';
-import { openQueueBroker } from '../queues/open-queue-broker.js';
+import { openQueueBroker, queueStoreSettings } from '../queues/open-queue-broker.js';
+import type { ReplicatedQueues } from '../cluster/replicated-queues.js';
 import type { QueueBroker } from '../queues/queue-broker.js';
 import { KafkaTopicAccess } from './topic-access.js';
 import type { ClusterMembership } from '../cluster/join.js';
@@ -41,7 +42,16 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   let cluster: ClusterMembership | null = null;
   try {
     // Stream queues and exchange-to-topic bindings keep their messages in the Kafka broker's topics.
-    if (amqpEnabled) queues = await openQueueBroker(config, logger, new KafkaTopicAccess(broker));
+    if (amqpEnabled) {
+      // In a cluster, durable queues are kept in replicated internal topics (cluster/queue-partitions.ts).
+      let replicated: ReplicatedQueues | undefined;
+      if (config.etcdEndpoints !== '') {
+        const { ReplicatedQueues } = await import('../cluster/replicated-queues.js');
+        replicated = new ReplicatedQueues(broker, queueStoreSettings(config, logger), config.amqp.queueSegmentBytes, logger.with({ component: 'replicated-queues' }));
+        broker.queueTerms = replicated;
+      }
+      queues = await openQueueBroker(config, logger, new KafkaTopicAccess(broker), replicated);
+    }
     if (config.httpPort >= 0) {
       http = await startHttpListener(config.host, config.httpPort, broker.metrics, { queueBroker: queues, logger });
       logger.info('http listener ready', { host: http.host, port: http.port });

@@ -7,8 +7,9 @@
  * one 406, exclusive queues and non-durable exchanges stay with their broker, a virtual host and a
  * policy made through one broker apply on the other, a stream queue declared on its partition's
  * leader exists on the follower (which nacks publishes to it), and a broker restarted finds what changed
- * while it was down. Messages are not shared yet: what is published through a broker stays in its
- * copy of the queue (pinned here so that the later piece sharing them changes this test knowingly).
+ * while it was down. A durable queue is served by the broker leading its replicated log (the one
+ * that declared it, here): a publish routed to it through another broker is nacked, not kept
+ * (cluster-amqp-queues.test.ts has the queue's failover).
  *
  * Oracles: amqplib's answers (declare-ok, 404 and 406 channel errors, deliveries), the admin
  * API's lists, and the keys in etcd.
@@ -97,8 +98,8 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
     assert.equal(await outcome(second, (channel) => channel.assertExchange('shared.logs', 'fanout', { durable: true })), 406);
     assert.equal(await outcome(first, (channel) => channel.assertQueue('shared.errors', { durable: true })), 406);
 
-    // The binding routes on broker 2: a message published there with a matching key reaches the queue.
-    await withAmqp(second, async (connection) => {
+    // The binding routes through broker 1, which serves the queue (it leads the queue's replicated log, docs/cluster.md).
+    await withAmqp(first, async (connection) => {
       const channel = await openChannel(connection);
       channel.publish('shared.logs', 'info.disk', Buffer.from('not bound'));
       channel.publish('shared.logs', 'error.disk', Buffer.from('bound'));
@@ -106,14 +107,14 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
       assert.equal(message?.content.toString(), 'bound');
       assert.equal((await channel.checkQueue('shared.errors')).messageCount, 0, 'the unbound key was not routed to it');
     });
-
-    // Messages are not shared yet (docs/cluster.md): what is published through broker 2 stays in its copy of the queue.
+    // And through broker 2: a matching key reaches the queue, which broker 2 does not serve, so the
+    // publisher is told (nack) rather than the message kept in a copy nobody reads; a key bound to
+    // nothing is routed nowhere and confirmed, as RabbitMQ confirms unroutable messages.
     await withAmqp(second, async (connection) => {
-      const channel = await openChannel(connection);
-      channel.publish('shared.logs', 'error.memory', Buffer.from('kept by broker 2'));
-      await waitUntil(async () => (await channel.checkQueue('shared.errors')).messageCount === 1, 'the message in broker 2\'s copy');
+      const channel = await connection.createConfirmChannel();
+      assert.equal(await publishConfirmed(channel, 'shared.logs', 'error.memory', 'routed to the queue'), 'nack');
+      assert.equal(await publishConfirmed(channel, 'shared.logs', 'info.memory', 'routed nowhere'), 'ack');
     });
-    assert.equal(await outcome(first, async (channel) => assert.equal((await channel.checkQueue('shared.errors')).messageCount, 0)), 'ok');
   });
 
   test('deleting through broker 2 removes the queue and the exchange (with its binding) from broker 1 and from etcd', async () => {
@@ -241,11 +242,17 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
     assert.equal(await queueExists(restarted, 'before.down.queue'), 'ok');
     await assert.rejects(connectAmqp(restarted, 'short-lived'), 'the virtual host deleted while it was down');
     assert.ok((await amqpKeys(cluster, 'policies')).every((key) => !key.startsWith(`${amqpPrefix}policies/short-lived/`)), 'the policy went with its virtual host');
+    // The binding made while it was down routes there: to the queue, which broker 1 serves, so the
+    // publisher gets a nack (an exchange without the binding would route it nowhere: an ack).
     await withAmqp(restarted, async (connection) => {
+      const channel = await connection.createConfirmChannel();
+      assert.equal(await publishConfirmed(channel, 'while.down', '', 'through the binding made while broker 2 was down'), 'nack');
+    });
+    await withAmqp(first, async (connection) => {
       const channel = await openChannel(connection);
-      channel.publish('while.down', '', Buffer.from('through the binding made while broker 2 was down'));
+      channel.publish('while.down', '', Buffer.from('through broker 1'));
       const [message] = await receive(channel, 'while.down.queue', 1, { noAck: true });
-      assert.equal(message?.content.toString(), 'through the binding made while broker 2 was down');
+      assert.equal(message?.content.toString(), 'through broker 1');
     });
     assert.doesNotMatch(restarted.logs(), /ERROR|could not be applied/);
   });

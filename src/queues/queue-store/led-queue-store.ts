@@ -29,6 +29,8 @@ export class LedQueueStore implements QueueStore {
   /** Which store gave out each message still taken: an ack of an ended term's message is ignored. */
   private readonly takenFrom = new WeakMap<QueuedMessage, LogQueueStore>();
   private readonly listeners: Array<() => void> = [];
+  /** Callers of whenLeading waiting for the next term to start. */
+  private leadWaiters: Array<() => void> = [];
   private closed = false;
 
   constructor(
@@ -64,8 +66,27 @@ export class LedQueueStore implements QueueStore {
       }
       store.onReady(() => this.notifyReady());
       this.inner = store;
+      const waiters = this.leadWaiters;
+      this.leadWaiters = [];
+      for (const resolve of waiters) resolve();
       this.logger.info('serving a replicated queue', { queue: this.name, term, ready: store.readyCount });
       this.notifyReady();
+    });
+  }
+
+  /** Resolves once this broker serves the queue (at once if it does); rejects after `timeoutMs`. */
+  whenLeading(timeoutMs: number): Promise<void> {
+    if (this.inner !== null) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.leadWaiters = this.leadWaiters.filter((waiter) => waiter !== done);
+        reject(new Error(`${this.name} was not served by this broker within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.leadWaiters.push(done);
     });
   }
 

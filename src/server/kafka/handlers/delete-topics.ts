@@ -52,7 +52,7 @@ async function deleteOne(target: Target, broker: Broker, invalid: InvalidRequest
   const found: Target = { name: topic.name, topicId: topic.id };
   if (!broker.inCluster) return answer(found, await broker.deleteTopic(topic.name));
   // Deleting it would drop every group's committed offsets at once.
-  if (broker.isInternalTopic(topic.name)) return answer(found, problem(ErrorCode.invalidRequest, `the internal topic '${topic.name}' holds the consumer groups and cannot be deleted`));
+  if (broker.isInternalTopic(topic.name)) return answer(found, problem(ErrorCode.invalidRequest, `the internal topic '${topic.name}' is the broker's own (consumer groups, or an AMQP queue: delete the queue) and cannot be deleted`));
   if (broker.cluster === null) return answer(found, problem(ErrorCode.notController, 'this broker has not joined the cluster yet; retry'));
   return answer(found, await broker.cluster.deleteTopic(topic.name));
 }
