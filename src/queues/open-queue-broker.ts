@@ -93,7 +93,9 @@ async function openDefinitionsStore(config: BrokerConfig, logger: Logger): Promi
     return await EtcdDefinitionsStore.open(store, logger, { waitMs: config.etcdRequestTimeoutMs, retryMs: 1000 });
   } catch (error) {
     store.close();
-    throw new Error(`cannot read the shared AMQP definitions from etcd at ${endpoints.join(',')} (--etcd-endpoints): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    // Worded as the cluster's join words it (cluster/join.ts): the first line, without gRPC's "Resolution note".
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.replace(/\s*Resolution note:\s*$/, '');
+    throw new Error(`cannot join the cluster through etcd at ${endpoints.join(',')} (--etcd-endpoints): the shared AMQP definitions could not be read: ${reason}`, { cause: error });
   }
 }
 
