@@ -17,24 +17,17 @@
  * an old leader's unreplicated group writes like any others), and a shard of an ended term neither
  * appends nor drops records (a cleanup may still be under way when the term ends).
  */
-import { awaitInSyncReplicas } from '../broker/partition.js';
 import type { Partition } from '../broker/partition.js';
-import { setPartitionLeaderEpoch } from '../protocol/kafka/batch-header.js';
 import type { GroupLogStorage } from '../groups/group-log.js';
 import { offsetsTopicName } from '../groups/offsets-topic.js';
 import type { PartitionedGroupCoordinator } from '../groups/partitioned-coordinator.js';
 import type { Logger } from '../logging/logger.js';
-import { asOffset } from '../storage/offset.js';
 import type { PartitionRecord } from './keys.js';
 import type { PartitionRoleListener } from './replica-sync.js';
+import { appendInTerm, checkTerm, type Term } from './term-writes.js';
 
 /** How often a led partition whose log is not open yet (it failed to open, retried) is looked at again. */
 const notOpenRetryMs = 1000;
-
-interface Term {
-  readonly partition: Partition;
-  readonly leaderEpoch: number;
-}
 
 export interface ReplicatedGroupLogSettings {
   /** groups.offsetsCommitTimeoutMs: how long a write may wait for the in-sync replicas. */
@@ -112,15 +105,9 @@ export class GroupPartitions implements PartitionRoleListener {
  * Closing leaves the partition to the broker.
  */
 export function replicatedGroupLog(term: Term, settings: ReplicatedGroupLogSettings): GroupLogStorage {
-  const { partition, leaderEpoch } = term;
+  const { partition } = term;
   const handle = partition.handle;
   const name = `${offsetsTopicName}-${partition.index}`;
-  /** Throws unless this broker still leads the partition in the term the shard was made for. */
-  const checkTerm = (what: string) => {
-    if (partition.deleted || !partition.ledHere || partition.leaderEpoch !== leaderEpoch) {
-      throw new Error(`${what} refused: this broker no longer leads ${name} in leader epoch ${leaderEpoch}`);
-    }
-  };
   const storage: GroupLogStorage = {
     get sizeBytes() {
       return handle.sizeBytes;
@@ -132,30 +119,13 @@ export function replicatedGroupLog(term: Term, settings: ReplicatedGroupLogSetti
       return handle.logEndOffset;
     },
     read: (offset, maxBytes, maxOffset) => handle.read(offset, maxBytes, undefined, maxOffset),
-    append(batch) {
-      checkTerm('a group log write');
-      // min.insync.replicas, as for acks=all: refused before appending, or failed if the ISR shrank meanwhile.
-      if (partition.missingInSyncReplicas > 0) throw new Error(`${name} has fewer in-sync replicas than min.insync.replicas`);
-      // Outside the CRC, as the produce path stamps it.
-      setPartitionLeaderEpoch(batch, 0, leaderEpoch);
-      const appended = handle.append(batch);
-      // The replication role of the term the write was made in: a new term has a new one.
-      const replication = partition.replication;
-      const durable = appended.durable.then(async () => {
-        partition.wakeDataWaiters();
-        if (replication === null) return;
-        const outcome = await awaitInSyncReplicas(partition, replication, asOffset(appended.lastOffset + 1), settings.commitTimeoutMs);
-        if (outcome === 'too few in sync') throw new Error(`the ISR of ${name} shrank below min.insync.replicas while the write waited`);
-        if (outcome !== 'replicated') throw new Error(`not every in-sync replica of ${name} held the write within ${settings.commitTimeoutMs} ms${outcome === 'leadership moved' ? ' (leadership moved)' : ''}`);
-      });
-      return { baseOffset: appended.baseOffset, durable };
-    },
+    append: (batch) => appendInTerm(term, batch, settings.commitTimeoutMs, 'a group log write'),
     flush: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
   if (partition.topic.effective.segmentBytes <= settings.segmentBytes) {
     storage.deleteRecordsBefore = (offset) => {
-      checkTerm('a group log cleanup');
+      checkTerm(term, 'a group log cleanup');
       if (offset > handle.highWatermark) throw new Error(`${name}: a cleanup up to ${offset} would pass the high watermark ${handle.highWatermark}`);
       return handle.deleteRecordsBefore(offset);
     };

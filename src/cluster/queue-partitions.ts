@@ -16,13 +16,13 @@
  * (group-partitions.ts): a new epoch closes the old term's store and opens a new one over the same
  * log, so what another broker's term wrote is read back.
  */
-import { awaitInSyncReplicas, type Partition } from '../broker/partition.js';
+import type { Partition } from '../broker/partition.js';
 import type { Logger } from '../logging/logger.js';
-import { setPartitionLeaderEpoch } from '../protocol/kafka/batch-header.js';
 import type { QueueLog } from '../queues/queue-store/queue-log.js';
 import { asOffset } from '../storage/offset.js';
 import type { PartitionRecord } from './keys.js';
 import type { PartitionRoleListener } from './replica-sync.js';
+import { appendInTerm, checkTerm, type Term } from './term-writes.js';
 
 export const queueTopicPrefix = '__amqp_queue-';
 
@@ -50,11 +50,6 @@ export interface QueueTerms {
 export interface ReplicatedQueueLogSettings {
   /** How long a write may wait for every in-sync replica before it fails (the publish is nacked). */
   readonly commitTimeoutMs: number;
-}
-
-interface Term {
-  readonly partition: Partition;
-  readonly leaderEpoch: number;
 }
 
 /** How often a led partition whose log is not open yet is looked at again. */
@@ -121,14 +116,7 @@ export class QueuePartitions implements PartitionRoleListener {
  * DeleteRecords. Nothing is written once the term is over.
  */
 export function replicatedQueueLog(term: Term, settings: ReplicatedQueueLogSettings): QueueLog {
-  const { partition, leaderEpoch } = term;
-  const handle = partition.handle;
-  const name = partition.topic.name;
-  const checkTerm = (what: string) => {
-    if (partition.deleted || !partition.ledHere || partition.leaderEpoch !== leaderEpoch) {
-      throw new Error(`${what} refused: this broker no longer leads ${name} in leader epoch ${leaderEpoch}`);
-    }
-  };
+  const handle = term.partition.handle;
   return {
     get logStartOffset() {
       return handle.logStartOffset;
@@ -146,24 +134,13 @@ export function replicatedQueueLog(term: Term, settings: ReplicatedQueueLogSetti
       return handle.sizeBytes;
     },
     append(batch) {
-      checkTerm('a queue write');
-      if (partition.missingInSyncReplicas > 0) throw new Error(`${name} has fewer in-sync replicas than min.insync.replicas`);
-      setPartitionLeaderEpoch(batch, 0, leaderEpoch);
-      const appended = handle.append(batch);
-      const replication = partition.replication;
-      const durable = appended.durable.then(async () => {
-        partition.wakeDataWaiters(); // followers waiting in a fetch
-        if (replication === null) return;
-        const outcome = await awaitInSyncReplicas(partition, replication, asOffset(appended.lastOffset + 1), settings.commitTimeoutMs);
-        if (outcome === 'too few in sync') throw new Error(`the ISR of ${name} shrank below min.insync.replicas while the write waited`);
-        if (outcome !== 'replicated') throw new Error(`not every in-sync replica of ${name} held the write within ${settings.commitTimeoutMs} ms${outcome === 'leadership moved' ? ' (leadership moved)' : ''}`);
-      });
-      durable.catch(() => undefined); // a state batch's failure is the store's to log, not an unhandled rejection
-      return { baseOffset: appended.baseOffset, lastOffset: appended.lastOffset, durable };
+      const appended = appendInTerm(term, batch, settings.commitTimeoutMs, 'a queue write');
+      appended.durable.catch(() => undefined); // a state batch's failure is the store's to log, not an unhandled rejection
+      return appended;
     },
     read: (offset, maxBytes, maxOffset) => handle.read(offset, maxBytes, undefined, maxOffset),
     deleteRecordsBefore(offset) {
-      checkTerm('a queue cleanup');
+      checkTerm(term, 'a queue cleanup');
       return handle.deleteRecordsBefore(asOffset(Math.min(offset, handle.highWatermark)));
     },
     onTruncated: (listener) => handle.onTruncated(listener),
