@@ -2,9 +2,9 @@
  * Cluster faults (docs/cluster.md, "Faults"), on a real etcd and three real broker processes, each
  * test on a cluster of its own: kill -9 of a partition leader while idempotent producers stream with
  * acks=all, a leader paused (SIGSTOP) for longer than its lease and then resumed, a broker restarted
- * with an empty data directory, etcd paused while clients go on, and a leader or a follower cut off
- * from etcd (its own TCP proxy to etcd cut, test/helpers/tcp-proxy.ts) while it keeps running and
- * talking to clients and the other brokers.
+ * with an empty data directory, etcd paused while clients go on, and a leader, a follower or the
+ * controller cut off from etcd (its own TCP proxy to etcd cut, test/helpers/tcp-proxy.ts) while it
+ * keeps running and talking to clients and the other brokers.
  *
  * Oracles: etcd's keys read directly (partition states, the producer id block), Produce answers of
  * the brokers (raw requests, so a resumed old leader can be asked before it catches up), what the
