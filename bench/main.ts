@@ -186,7 +186,11 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
     {
       // Issue 15's row: the same own-client workloads on three brokers, every topic replicated three times.
       title: 'Osprey cluster (3 brokers, replication factor 3)', needs: ['etcd'], start: () => startOspreyCluster(options), brokerVersion: ospreyVersion, fsyncPolicy: 'flush=always on every broker; acks=all once every in-sync replica holds the batch',
-      drivers: [{ id: 'osprey-cluster-own-client', client: 'own client', clientVersion: () => '-', make: (broker: RunningBroker) => ospreyClientDriver(broker, { id: 'osprey-cluster-own-client', label: 'Osprey 3 brokers RF 3', replicationFactor: clusterBrokerCount, workloads: new Set(['publish', 'consume', 'latency']) }) }],
+      drivers: [
+        { id: 'osprey-cluster-own-client', client: 'own client', clientVersion: () => '-', make: (broker: RunningBroker) => ospreyClientDriver(broker, { id: 'osprey-cluster-own-client', label: 'Osprey 3 brokers RF 3', replicationFactor: clusterBrokerCount, workloads: new Set(['publish', 'consume', 'latency']) }) },
+        // Durable AMQP queues on the same cluster: each a replicated topic of its own (docs/cluster.md, "AMQP queues").
+        { id: 'osprey-cluster-amqp', client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, { kind: 'osprey-cluster' }) },
+      ],
     },
     {
       title: 'RabbitMQ', needs: ['rabbitmq-server'], start: () => startRabbitmq(options), brokerVersion: rabbitmqVersion, fsyncPolicy: 'persistent messages + publisher confirms',

@@ -9,6 +9,8 @@ export interface RunningBroker {
   readonly launch: string;
   readonly host: string;
   readonly port: number;
+  /** Where its AMQP listener is, when that is not `port` (the cluster: broker 1's Kafka port is `port`). */
+  readonly amqpPort?: number;
   /** Root of the broker's process tree, for CPU and memory readings. */
   readonly pid: number;
   readonly dataDir: string;

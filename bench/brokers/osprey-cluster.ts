@@ -27,13 +27,16 @@ export async function startOspreyCluster(options: BrokerStartOptions): Promise<R
   const ready = /\n\s*bootstrap\s+127\.0\.0\.1:(\d+)/;
   await service.waitForOutput(ready, 90_000);
   const port = Number(ready.exec(service.logs())?.[1]);
+  // The launcher's summary line of broker 1: "  broker 1   127.0.0.1:<kafka>   amqp://guest:guest@127.0.0.1:<amqp>/ …"
+  const amqpPort = Number(/\n\s*broker 1\s+\S+\s+amqp:\/\/[^@\s]*@127\.0\.0\.1:(\d+)\//.exec(service.logs())?.[1]);
   return {
     kind: 'osprey-cluster',
     version: ospreyVersion(),
-    fsyncPolicy: `${clusterBrokerCount} brokers, replication factor ${clusterBrokerCount}, flush=always on each: acks=all is answered once every in-sync replica holds the batch, each having fsynced it`,
+    fsyncPolicy: `${clusterBrokerCount} brokers, replication factor ${clusterBrokerCount}, flush=always on each: acks=all is answered once every in-sync replica holds the batch, each having fsynced it; an AMQP publish to a durable queue (its own replicated topic, led by broker 1, which declared it) is confirmed the same way`,
     launch: `node ${launcherEntry} --brokers ${clusterBrokerCount} --data-dir <data-dir>`,
     host: '127.0.0.1',
     port,
+    ...(Number.isInteger(amqpPort) && amqpPort > 0 ? { amqpPort } : {}),
     pid: service.pid,
     dataDir,
     async stop() {

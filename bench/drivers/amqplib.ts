@@ -27,12 +27,14 @@ function queueName(destination: Destination, partition: number): string {
 }
 
 /** Which broker the driver talks to: RabbitMQ with a queue type, or Osprey's AMQP listener. */
-export type AmqpTarget = { readonly kind: 'rabbitmq'; readonly queueType: QueueType } | { readonly kind: 'osprey' };
+/** `osprey-cluster`: three brokers (osprey-cluster.ts), every queue declared through broker 1, which serves it and whose AMQP listener the clients use. */
+export type AmqpTarget = { readonly kind: 'rabbitmq'; readonly queueType: QueueType } | { readonly kind: 'osprey' } | { readonly kind: 'osprey-cluster' };
 
 export async function amqplibDriver(broker: RunningBroker, target: AmqpTarget): Promise<Driver> {
   const queueType: QueueType = target.kind === 'rabbitmq' ? target.queueType : 'classic';
   const queueArguments = target.kind === 'rabbitmq' ? { 'x-queue-type': queueType } : {};
-  const url = `amqp://guest:guest@${broker.host}:${broker.port}`;
+  if (target.kind === 'osprey-cluster' && broker.amqpPort === undefined) throw new Error('the cluster launcher did not say where broker 1\'s AMQP listener is');
+  const url = `amqp://guest:guest@${broker.host}:${broker.amqpPort ?? broker.port}`;
   const connections = new Set<ChannelModel>();
   const connect = async () => {
     const connection = await amqp.connect(url);
@@ -42,12 +44,13 @@ export async function amqplibDriver(broker: RunningBroker, target: AmqpTarget): 
   const admin = await connect();
   const adminChannel = await admin.createChannel();
   return {
-    id: target.kind === 'rabbitmq' ? `rabbitmq-${queueType}` : 'osprey-amqp',
-    label: target.kind === 'rabbitmq' ? `RabbitMQ ${queueType}` : 'Osprey AMQP',
+    id: target.kind === 'rabbitmq' ? `rabbitmq-${queueType}` : target.kind === 'osprey-cluster' ? 'osprey-cluster-amqp' : 'osprey-amqp',
+    label: target.kind === 'rabbitmq' ? `RabbitMQ ${queueType}` : target.kind === 'osprey-cluster' ? 'Osprey AMQP 3 brokers RF 3' : 'Osprey AMQP',
     client: 'amqplib',
     clientVersion: packageVersion('amqplib'),
-    durability: target.kind === 'osprey' ? 'durable queue, persistent, confirms' : queueType === 'stream' ? 'durable stream, persistent, confirms' : `durable ${queueType} queue, persistent, confirms`,
-    workloads: new Set(['publish', 'consume', 'latency', 'many-partitions']),
+    durability: target.kind === 'osprey' ? 'durable queue, persistent, confirms' : target.kind === 'osprey-cluster' ? 'durable queue replicated ×3, persistent, confirms' : queueType === 'stream' ? 'durable stream, persistent, confirms' : `durable ${queueType} queue, persistent, confirms`,
+    // Not many-partitions on the cluster: 64 queues there are 64 replicated topics to create and delete per round.
+    workloads: new Set(target.kind === 'osprey-cluster' ? ['publish', 'consume', 'latency'] : ['publish', 'consume', 'latency', 'many-partitions']),
     settleMs: 0,
     async createDestination(destination: Destination) {
       for (let partition = 0; partition < destination.partitions; partition += 1) {

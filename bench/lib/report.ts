@@ -39,7 +39,7 @@ function driverName(document: ResultDocument, driver: string): string {
 }
 
 function driverLabel(driver: string): string {
-  return driver.replace(/^osprey-cluster-own-client$/, 'Osprey 3 brokers RF 3').replace(/^osprey-(kafkajs|kcat|own-client|librdkafka)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
+  return driver.replace(/^osprey-cluster-own-client$/, 'Osprey 3 brokers RF 3').replace(/^osprey-cluster-amqp$/, 'Osprey AMQP 3 brokers RF 3').replace(/^osprey-(kafkajs|kcat|own-client|librdkafka)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
 }
 
 /** "0.54/0.98": CPU cores busy on the broker side / the client side (median round). */
@@ -232,9 +232,11 @@ export function memoryTable(document: ResultDocument): Table | null {
   };
 }
 
-/** The cluster row (issue 15) and the single-broker row it is held against: the same client and workloads. */
-const clusterDriver = 'osprey-cluster-own-client';
-const singleBrokerDriver = 'osprey-own-client';
+/** The cluster rows (issue 15) and the single-broker rows they are held against: the same client and workloads. */
+const clusterPairs = [
+  { client: 'own client', cluster: 'osprey-cluster-own-client', single: 'osprey-own-client' },
+  { client: 'amqplib', cluster: 'osprey-cluster-amqp', single: 'osprey-amqp' },
+] as const;
 
 /**
  * Three brokers with replication factor 3 against one broker, same run, same client (msg/s median,
@@ -242,23 +244,25 @@ const singleBrokerDriver = 'osprey-own-client';
  * machine). Shown once the cluster row has run.
  */
 export function clusterTable(document: ResultDocument): Table | null {
-  if (!document.throughput.some((entry) => entry.driver === clusterDriver)) return null;
+  if (!document.throughput.some((entry) => clusterPairs.some((pair) => entry.driver === pair.cluster))) return null;
   const rows: string[][] = [];
-  for (const workload of ['publish', 'consume'] as const) {
-    for (const sizeBytes of document.settings.messageSizesBytes) {
-      const cluster = find(document, clusterDriver, workload, sizeBytes);
-      const single = find(document, singleBrokerDriver, workload, sizeBytes);
-      if (cluster === undefined) continue;
-      const share = single === undefined || single.messagesPerSecond.median === 0 ? '–' : `${((cluster.messagesPerSecond.median / single.messagesPerSecond.median) * 100).toFixed(0)} %`;
-      rows.push([
-        workload, `${sizeBytes} B`, spread(cluster.messagesPerSecond), single === undefined ? '–' : spread(single.messagesPerSecond), share,
-        cluster.brokerCpuSecondsPerMillion.median.toFixed(1), single === undefined ? '–' : single.brokerCpuSecondsPerMillion.median.toFixed(1),
-      ]);
+  for (const pair of clusterPairs) {
+    for (const workload of ['publish', 'consume'] as const) {
+      for (const sizeBytes of document.settings.messageSizesBytes) {
+        const cluster = find(document, pair.cluster, workload, sizeBytes);
+        const single = find(document, pair.single, workload, sizeBytes);
+        if (cluster === undefined) continue;
+        const share = single === undefined || single.messagesPerSecond.median === 0 ? '–' : `${((cluster.messagesPerSecond.median / single.messagesPerSecond.median) * 100).toFixed(0)} %`;
+        rows.push([
+          pair.client, workload, `${sizeBytes} B`, spread(cluster.messagesPerSecond), single === undefined ? '–' : spread(single.messagesPerSecond), share,
+          cluster.brokerCpuSecondsPerMillion.median.toFixed(1), single === undefined ? '–' : single.brokerCpuSecondsPerMillion.median.toFixed(1),
+        ]);
+      }
     }
   }
   return {
-    title: 'Cluster: 3 brokers and etcd on this machine, replication factor 3, acks=all (answered once every in-sync replica holds the batch), against one broker; own client, same run (msg/s median, min–max; CPU s/M of every process of each)',
-    headers: ['workload', 'size', '3 brokers RF 3', '1 broker', 'share of 1 broker', 'CPU s/M 3 brokers', 'CPU s/M 1 broker'],
+    title: 'Cluster: 3 brokers and etcd on this machine, replication factor 3, acks=all (answered once every in-sync replica holds the batch; an AMQP confirm likewise), against one broker; same client, same run (msg/s median, min–max; CPU s/M of every process of each)',
+    headers: ['client', 'workload', 'size', '3 brokers RF 3', '1 broker', 'share of 1 broker', 'CPU s/M 3 brokers', 'CPU s/M 1 broker'],
     rows,
   };
 }

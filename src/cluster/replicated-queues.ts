@@ -8,6 +8,7 @@
  * shared definition arrived): it is kept until the queue's store is made, then applied.
  */
 import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Broker } from '../broker/broker.js';
 import type { Logger } from '../logging/logger.js';
 import { ErrorCode } from '../protocol/kafka/error-codes.js';
@@ -21,6 +22,9 @@ import { queueTopicName, type QueueTerms } from './queue-partitions.js';
 const queueReplicationFactor = 3;
 /** How long a declare waits for the queue's topic to be created and served here before it fails. */
 const creationTimeoutMs = 15_000;
+/** How long a declare waits then for the followers to be in sync (untilEnoughInSync), and how often it looks. */
+const inSyncWaitMs = 10_000;
+const inSyncPollMs = 20;
 
 export class ReplicatedQueues implements ReplicatedQueueStorage, QueueTerms {
   private readonly stores = new Map<string, LedQueueStore>();
@@ -85,6 +89,26 @@ export class ReplicatedQueues implements ReplicatedQueueStorage, QueueTerms {
     const outcome = await cluster.createTopic({ name: queueTopicName(storageId), partitionCount: 1, replicationFactor: replicas.length, assignment: [replicas], configs }, false, creationTimeoutMs);
     if (outcome.errorCode !== ErrorCode.none) throw new Error(`the queue's replicated log could not be created: ${outcome.errorMessage ?? `error ${outcome.errorCode}`}`);
     await this.store(storageId).whenLeading(creationTimeoutMs);
+    await this.untilEnoughInSync(queueTopicName(storageId));
+  }
+
+  /**
+   * Waits (a while) for the new log's followers to be in sync: until then a confirmed publish would
+   * be refused for want of min.insync.replicas, and a client that declares and publishes at once
+   * (as most do) would get nacks for its first messages. A follower slow to come is not waited for
+   * longer than `inSyncWaitMs`: the queue is declared, and publishes are nacked until it comes.
+   */
+  private async untilEnoughInSync(topicName: string): Promise<void> {
+    const deadlineMs = Date.now() + inSyncWaitMs;
+    for (;;) {
+      const partition = this.broker.topic(topicName)?.partitions[0];
+      if (partition === undefined || partition.missingInSyncReplicas === 0) return;
+      if (Date.now() >= deadlineMs) {
+        this.logger.warn('a new queue log has fewer in-sync replicas than min.insync.replicas: its publishes are nacked until its followers catch up', { topic: topicName });
+        return;
+      }
+      await sleep(inSyncPollMs);
+    }
   }
 
   async remove(storageId: string, deleteLog: boolean): Promise<void> {

@@ -152,6 +152,23 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(1) && state.leader === moved.leader, 'broker 1 back in the ISR of the queue\'s log', 30_000);
   });
 
+  test('publishes right after declare-ok are confirmed: the declare waits for the new log\'s followers to be in sync', async () => {
+    const connection = await connectAmqp(cluster.broker(3));
+    try {
+      const channel = await connection.createConfirmChannel();
+      await channel.assertQueue('at-once', { durable: true });
+      const confirms = await Promise.all(Array.from({ length: 500 }, (_, index) => publishConfirmed(channel, 'at-once', `n${index}`)));
+      assert.deepEqual(
+        confirms.filter((answer) => answer !== 'ack'),
+        [],
+      );
+      const state = await cluster.partition(queueTopicName(await storageIdOf(cluster, 'at-once')), 0);
+      assert.equal(state?.leader, 3);
+    } finally {
+      await connection.close();
+    }
+  });
+
   test('deleting a queue deletes its replicated log', async () => {
     const connection = await connectAmqp(cluster.broker(2));
     try {

@@ -37,6 +37,8 @@ them all on Ctrl-C or SIGTERM.
 
 const cliEntry = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const readyLine = /kafka listener ready host=\S+ port=(\d+)/;
+/** Logged before the Kafka ready line: where the broker's AMQP listener took its free port. */
+const amqpReadyLine = /amqp listener ready\b.*\bport=(\d+)/;
 const brokerReadyTimeoutMs = 60_000;
 const maxBrokers = 9;
 
@@ -46,6 +48,7 @@ interface LocalBroker {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
   port: number | null;
+  amqpPort: number | null;
 }
 
 function fail(message: string): never {
@@ -103,7 +106,8 @@ function startBroker(nodeId: number, dataDir: string, kafkaPort: number, etcd: E
     '--host', '127.0.0.1',
     '--kafka-port', String(kafkaPort),
     '--http-port', '-1',
-    '--amqp-port', '-1',
+    // AMQP on a free port each (5672 would be taken by the first): the summary says which.
+    '--amqp-port', '0',
     '--etcd-endpoints', etcd.endpoint,
     '--etcd-lease-ttl-seconds', String(leaseTtlSeconds),
   ];
@@ -111,11 +115,13 @@ function startBroker(nodeId: number, dataDir: string, kafkaPort: number, etcd: E
   // stops each broker once (a second signal would cut its shutdown short, before it left the cluster).
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<void>((resolveExit) => child.once('close', () => resolveExit()));
-  const broker: LocalBroker = { nodeId, dataDir, child, exited, port: null };
+  const broker: LocalBroker = { nodeId, dataDir, child, exited, port: null, amqpPort: null };
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       const ready = readyLine.exec(line);
       if (ready?.[1] !== undefined) broker.port = Number(ready[1]);
+      const amqpReady = amqpReadyLine.exec(line);
+      if (amqpReady?.[1] !== undefined) broker.amqpPort = Number(amqpReady[1]);
       process.stdout.write(`[broker-${nodeId}] ${line}\n`);
     });
   }
@@ -171,7 +177,7 @@ async function main(): Promise<void> {
         '',
         `cluster: ${brokers.length} brokers and etcd are running`,
         `  etcd       ${etcd.endpoint}   (data ${join(root, 'etcd')}, log ${join(root, 'etcd.log')})`,
-        ...brokers.map((broker, index) => `  broker ${broker.nodeId}   127.0.0.1:${ports[index] ?? '?'}   (data ${broker.dataDir})`),
+        ...brokers.map((broker, index) => `  broker ${broker.nodeId}   127.0.0.1:${ports[index] ?? '?'}   amqp://guest:guest@127.0.0.1:${broker.amqpPort ?? '?'}/   (data ${broker.dataDir})`),
         `  bootstrap  ${bootstrap}`,
         '',
         `  try: node ${cliEntry} cluster info -b 127.0.0.1:${ports[0] ?? '?'}`,

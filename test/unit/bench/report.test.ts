@@ -149,11 +149,14 @@ test('the cluster table holds the 3-broker row against the single-broker one of 
       throughput('osprey-own-client', 'publish', [400_000, 420_000, 380_000]),
       throughput('osprey-cluster-own-client', 'publish', [100_000, 110_000, 90_000]),
       throughput('osprey-cluster-own-client', 'consume', [300_000]),
+      throughput('osprey-amqp', 'publish', [120_000]),
+      throughput('osprey-cluster-amqp', 'publish', [30_000]),
     ],
   };
   assert.deepEqual(clusterTable(withCluster)?.rows, [
-    ['publish', '100 B', '100k (90.0k–110k)', '400k (380k–420k)', '25 %', '2.0', '2.0'],
-    ['consume', '100 B', '300k', '–', '–', '2.0', '–'],
+    ['own client', 'publish', '100 B', '100k (90.0k–110k)', '400k (380k–420k)', '25 %', '2.0', '2.0'],
+    ['own client', 'consume', '100 B', '300k', '–', '–', '2.0', '–'],
+    ['amqplib', 'publish', '100 B', '30.0k', '120k', '25 %', '2.0', '2.0'],
   ]);
   assert.match(renderText(withCluster), /Cluster: 3 brokers and etcd on this machine, replication factor 3/);
 });
