@@ -528,6 +528,57 @@ function repeated(values: readonly string[]): string[] {
   return [...counts].filter(([, count]) => count > 1).map(([value, count]) => `${value} ×${count}`);
 }
 
+/** Where a cut-off test stands: before the cut; cut: until both followers fetch from the new leader; alone: from then until the heal. */
+type CutPhase = 'before' | 'cut' | 'alone' | 'healed';
+
+/**
+ * A plain producer on one connection to the broker about to be cut off, opened before the cut,
+ * sending one record at a time (`<prefix><n>`) with acks=all to partition 0 until the heal: what it
+ * is told in each phase is the point. A request sent in one phase and answered in the next counts
+ * for the one it was sent in.
+ */
+class PinnedProducer {
+  phase: CutPhase = 'before';
+  readonly acknowledged: string[] = [];
+  readonly refused: string[] = [];
+  readonly answers = new Map<CutPhase, { value: string; errorCode: number }[]>([['before', []], ['cut', []], ['alone', []], ['healed', []]]);
+  /** The loop, ended by the heal. */
+  readonly done: Promise<void>;
+
+  constructor(readonly connection: RawKafkaConnection, topic: string, prefix: string) {
+    this.done = this.run(topic, prefix);
+  }
+
+  private async run(topic: string, prefix: string): Promise<void> {
+    for (let index = 0; this.phase !== 'healed'; index++) {
+      const value = `${prefix}${index}`;
+      const sentIn = this.phase;
+      const answer = await produceOn(this.connection, topic, 0, -1, batchOf([value]), 1500);
+      this.answers.get(sentIn)!.push({ value, errorCode: answer.errorCode });
+      if (answer.errorCode === ErrorCode.none) this.acknowledged.push(value);
+      else {
+        this.refused.push(value);
+        await sleep(100);
+      }
+    }
+  }
+
+  /** The records sent once the broker was alone, each refused (REQUEST_TIMED_OUT or NOT_LEADER_OR_FOLLOWER), never acknowledged. */
+  refusedWhileAlone(): { value: string; errorCode: number }[] {
+    const alone = this.answers.get('alone')!;
+    const refusals: readonly number[] = [ErrorCode.requestTimedOut, ErrorCode.notLeaderOrFollower];
+    for (const { value, errorCode } of alone) assert.ok(refusals.includes(errorCode), `the cut-off broker answered ${value} (acks=all, sent once it was alone) with error code ${errorCode}`);
+    return alone;
+  }
+
+  /** "12× 0, 3× 7": the error codes answered to what was sent in `phase`. */
+  tally(phase: CutPhase): string {
+    const codes = new Map<number, number>();
+    for (const { errorCode } of this.answers.get(phase)!) codes.set(errorCode, (codes.get(errorCode) ?? 0) + 1);
+    return [...codes].map(([errorCode, count]) => `${count}× ${errorCode}`).join(', ') || 'none';
+  }
+}
+
 // A cut that resets the connections (the broker's etcd client fails fast and reconnects), and a silent
 // one (connections stay open, nothing goes through: requests wait for their deadlines, and what was
 // held arrives late after the heal).
@@ -536,10 +587,9 @@ for (const how of ['reset', 'silently'] as const) {
     const cluster = await startTestCluster({ etcdProxies: true });
     const topic = 'cut-off';
     let stopping = false;
-    let pinned: RawKafkaConnection | undefined;
-    // The two producers' loops, awaited in the end (and on failure, so that they end with the test).
+    let pinned: PinnedProducer | undefined;
+    // The KafkaJS producer's loop, awaited in the end (and on failure, so that it ends with the test, as the pinned one does).
     let stream: Promise<void> | undefined;
-    let pinnedStream: Promise<void> | undefined;
     try {
       // The cut-off broker leads the partition and is not the controller, so the controller that
       // moves its leadership keeps running on etcd's side of the cut.
@@ -570,36 +620,13 @@ for (const how of ['reset', 'silently'] as const) {
           await producer.disconnect().catch(() => undefined);
         }
       })();
-      // A plain producer on one connection to the cut-off broker, opened before the cut, sending one
-      // record at a time with acks=all until the heal: what it is told during the cut is the point.
-      pinned = await RawKafkaConnection.open(cluster.broker(cutOff).host, cluster.broker(cutOff).port);
-      // before: the cut; cut: until both followers fetch from the new leader; alone: from then until
-      // the heal, when nothing the cut-off broker appends can reach another broker.
-      type Phase = 'before' | 'cut' | 'alone' | 'healed';
-      // An object, so that the loop below sees the test's changes (a local would be narrowed to its first value).
-      const now: { phase: Phase } = { phase: 'before' };
-      const pinnedAcknowledged: string[] = [];
-      const pinnedRefused: string[] = [];
-      const pinnedAnswers = new Map<Phase, { value: string; errorCode: number }[]>([['before', []], ['cut', []], ['alone', []], ['healed', []]]);
-      pinnedStream = (async () => {
-        for (let index = 0; now.phase !== 'healed'; index++) {
-          const value = `L${index}`;
-          // A request sent in one phase and answered in the next counts for the one it was sent in.
-          const sentIn = now.phase;
-          const answer = await produceOn(pinned!, topic, 0, -1, batchOf([value]), 1500);
-          pinnedAnswers.get(sentIn)!.push({ value, errorCode: answer.errorCode });
-          if (answer.errorCode === ErrorCode.none) pinnedAcknowledged.push(value);
-          else {
-            pinnedRefused.push(value);
-            await sleep(100);
-          }
-        }
-      })();
-      await waitUntil(() => streamed.length >= 30 && pinnedAcknowledged.length >= 5, 'acknowledged writes before the cut', 20_000);
+      // Alone (from both followers fetching from the new leader until the heal), nothing the cut-off broker appends can reach another broker.
+      pinned = new PinnedProducer(await RawKafkaConnection.open(cluster.broker(cutOff).host, cluster.broker(cutOff).port), topic, 'L');
+      await waitUntil(() => streamed.length >= 30 && pinned!.acknowledged.length >= 5, 'acknowledged writes before the cut', 20_000);
 
       const cutAtMs = Date.now();
       cluster.etcdProxy(cutOff).cut(how);
-      now.phase = 'cut';
+      pinned.phase = 'cut';
       const moved = await newLeader(cluster, topic, 0, cutOff);
       const movedAtMs = Date.now();
       const streamedAtMove = streamed.length;
@@ -613,20 +640,18 @@ for (const how of ['reset', 'silently'] as const) {
       await waitUntil(() => streamed.length >= streamedAtMove + 30, 'the producer to go on through the new leader', 60_000, () => `${streamed.length - streamedAtMove} records acknowledged since the move${allLogs(cluster)}`);
       const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
       await cluster.broker(otherFollower).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 10_000);
-      now.phase = 'alone';
+      pinned.phase = 'alone';
       // The cut-off broker, still leader in its own eyes, answers its client but acknowledges nothing:
       // nobody fetches from it, so its high watermark cannot move.
-      await waitUntil(() => pinnedAnswers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
+      await waitUntil(() => pinned!.answers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
 
       // Healed: it registers again, learns the new state, follows the new leader (truncating what it
       // appended alone) and rejoins the ISR.
       cluster.etcdProxy(cutOff).heal();
-      now.phase = 'healed';
+      pinned.phase = 'healed';
       const healedAtMs = Date.now();
-      await pinnedStream;
-      const alone = pinnedAnswers.get('alone')!;
-      const refusals: readonly number[] = [ErrorCode.requestTimedOut, ErrorCode.notLeaderOrFollower];
-      for (const { value, errorCode } of alone) assert.ok(refusals.includes(errorCode), `the cut-off broker answered ${value} (acks=all, sent once it was alone) with error code ${errorCode}`);
+      await pinned.done;
+      const alone = pinned.refusedWhileAlone();
       await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff)))?.createRevision !== formerRegistration.createRevision, `broker ${cutOff} to register again`, 30_000);
       await cluster.broker(cutOff).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 30_000);
       await cluster.broker(cutOff).waitForLog(new RegExp(`INFO replica log truncated to where it leaves the leader's .*topic=${topic} partition=0 leader=${moved.leader}`), 30_000);
@@ -635,13 +660,7 @@ for (const how of ['reset', 'silently'] as const) {
       const rejoinedAtMs = Date.now();
       stopping = true;
       await stream;
-      const tally = (phase: Phase): string => {
-        const answers = pinnedAnswers.get(phase)!;
-        const codes = new Map<number, number>();
-        for (const { errorCode } of answers) codes.set(errorCode, (codes.get(errorCode) ?? 0) + 1);
-        return [...codes].map(([errorCode, count]) => `${count}× ${errorCode}`).join(', ') || 'none';
-      };
-      t.diagnostic(`leadership moved ${movedAtMs - cutAtMs} ms after the cut; broker ${cutOff} back in the ISR ${rejoinedAtMs - healedAtMs} ms after the heal; ${streamed.length} records streamed; error codes answered on the pinned connection before the cut: ${tally('before')}; cut, before the followers moved: ${tally('cut')}; alone: ${tally('alone')}`);
+      t.diagnostic(`leadership moved ${movedAtMs - cutAtMs} ms after the cut; broker ${cutOff} back in the ISR ${rejoinedAtMs - healedAtMs} ms after the heal; ${streamed.length} records streamed; error codes answered on the pinned connection before the cut: ${pinned.tally('before')}; cut, before the followers moved: ${pinned.tally('cut')}; alone: ${pinned.tally('alone')}`);
 
       // Every acknowledged record once on the new leader, the stream's in send order; besides them
       // only refused records of the plain producer, each at most once (a timed-out acks=all write
@@ -649,9 +668,9 @@ for (const how of ['reset', 'silently'] as const) {
       const held = await readValues(cluster.broker(moved.leader), topic, 0);
       assert.deepEqual(repeated(held), [], 'no record twice');
       assert.deepEqual(held.filter((value) => value.startsWith('s')), streamed, 'the stream as acknowledged, in order');
-      const missing = pinnedAcknowledged.filter((value) => !held.includes(value));
+      const missing = pinned.acknowledged.filter((value) => !held.includes(value));
       assert.deepEqual(missing, [], `records acknowledged by the cut-off broker missing on the new leader${allLogs(cluster)}`);
-      const allowed = new Set([...streamed, ...pinnedAcknowledged, ...pinnedRefused]);
+      const allowed = new Set([...streamed, ...pinned.acknowledged, ...pinned.refused]);
       assert.deepEqual(held.filter((value) => !allowed.has(value)), [], 'nothing that was not sent');
       // What the cut-off broker appended alone reached no other broker.
       assert.deepEqual(alone.filter(({ value }) => held.includes(value)), [], 'records appended by the cut-off broker alone are not on the new leader');
@@ -662,8 +681,8 @@ for (const how of ['reset', 'silently'] as const) {
       assert.deepEqual(await readValues(cluster.broker(cutOff), topic, 0), held, `${topic}/0 as broker ${cutOff} holds it`);
     } finally {
       stopping = true;
-      pinned?.destroy();
-      await Promise.all([stream?.catch(() => undefined), pinnedStream?.catch(() => undefined)]);
+      pinned?.connection.destroy();
+      await Promise.all([stream?.catch(() => undefined), pinned?.done.catch(() => undefined)]);
       await cluster.stop();
     }
   });
@@ -782,9 +801,8 @@ test('the controller cut off from etcd while it runs on, leading a partition cli
   const cluster = await startTestCluster({ etcdProxies: true });
   const topic = 'cut-controller';
   let stopping = false;
-  let pinned: RawKafkaConnection | undefined;
+  let pinned: PinnedProducer | undefined;
   let stream: Promise<void> | undefined;
-  let pinnedStream: Promise<void> | undefined;
   try {
     const formerController = await cluster.controller();
     assert.ok(formerController !== null);
@@ -822,33 +840,13 @@ test('the controller cut off from etcd while it runs on, leading a partition cli
       }
     })();
     const streamedCount = (): number => streamed[0].length + streamed[1].length;
-    // A plain producer on one connection to the controller, sending one record at a time to the
-    // partition it leads with acks=all until the heal: what it is told while cut off is the point.
-    pinned = await RawKafkaConnection.open(cluster.broker(cutOff).host, cluster.broker(cutOff).port);
-    // before: the cut; cut: until both followers fetch from the new leader; alone: from then until the heal.
-    type Phase = 'before' | 'cut' | 'alone' | 'healed';
-    const now: { phase: Phase } = { phase: 'before' };
-    const pinnedAcknowledged: string[] = [];
-    const pinnedRefused: string[] = [];
-    const pinnedAnswers = new Map<Phase, { value: string; errorCode: number }[]>([['before', []], ['cut', []], ['alone', []], ['healed', []]]);
-    pinnedStream = (async () => {
-      for (let index = 0; now.phase !== 'healed'; index++) {
-        const value = `C${index}`;
-        const sentIn = now.phase;
-        const answer = await produceOn(pinned!, topic, 0, -1, batchOf([value]), 1500);
-        pinnedAnswers.get(sentIn)!.push({ value, errorCode: answer.errorCode });
-        if (answer.errorCode === ErrorCode.none) pinnedAcknowledged.push(value);
-        else {
-          pinnedRefused.push(value);
-          await sleep(100);
-        }
-      }
-    })();
-    await waitUntil(() => streamedCount() >= 40 && pinnedAcknowledged.length >= 5, 'acknowledged writes before the cut', 20_000);
+    // The plain producer is on a connection to the controller, writing to the partition it leads.
+    pinned = new PinnedProducer(await RawKafkaConnection.open(cluster.broker(cutOff).host, cluster.broker(cutOff).port), topic, 'C');
+    await waitUntil(() => streamedCount() >= 40 && pinned!.acknowledged.length >= 5, 'acknowledged writes before the cut', 20_000);
 
     const cutAtMs = Date.now();
     cluster.etcdProxy(cutOff).cut();
-    now.phase = 'cut';
+    pinned.phase = 'cut';
     // It stops acting as controller when its lease is lost; another broker is elected in a later epoch.
     await cluster.broker(cutOff).waitForLog(/ERROR cluster lease lost/, 10_000);
     await cluster.broker(cutOff).waitForLog(new RegExp(`INFO no longer controller .*epoch=${formerController.epoch}`), 10_000);
@@ -870,18 +868,16 @@ test('the controller cut off from etcd while it runs on, leading a partition cli
     await waitUntil(() => streamed[0].length >= streamedAtMove[0]! + 20 && streamed[1].length >= streamedAtMove[1]! + 20, 'the producer to go on with both partitions', 60_000, () => `${streamed[0].length - streamedAtMove[0]!} and ${streamed[1].length - streamedAtMove[1]!} records acknowledged since the move${allLogs(cluster)}`);
     const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
     await cluster.broker(otherFollower).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 10_000);
-    now.phase = 'alone';
-    await waitUntil(() => pinnedAnswers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
+    pinned.phase = 'alone';
+    await waitUntil(() => pinned!.answers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
 
     // Healed: it registers again, and as an ordinary broker: the new controller's key is held under
     // a live lease, so its campaign's transaction fails and it follows that controller.
     cluster.etcdProxy(cutOff).heal();
-    now.phase = 'healed';
+    pinned.phase = 'healed';
     const healedAtMs = Date.now();
-    await pinnedStream;
-    const alone = pinnedAnswers.get('alone')!;
-    const refusals: readonly number[] = [ErrorCode.requestTimedOut, ErrorCode.notLeaderOrFollower];
-    for (const { value, errorCode } of alone) assert.ok(refusals.includes(errorCode), `the cut-off broker answered ${value} (acks=all, sent once it was alone) with error code ${errorCode}`);
+    await pinned.done;
+    const alone = pinned.refusedWhileAlone();
     await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff)))?.createRevision !== formerRegistration.createRevision, `broker ${cutOff} to register again`, 30_000);
     await cluster.broker(cutOff).waitForLog(new RegExp(`INFO controller is another broker .*controllerId=${elected.nodeId} epoch=${elected.epoch}`), 30_000);
     await cluster.broker(cutOff).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 30_000);
@@ -894,7 +890,7 @@ test('the controller cut off from etcd while it runs on, leading a partition cli
     assert.ok(controllerAfter !== null && controllerAfter.nodeId === elected.nodeId && controllerAfter.epoch === elected.epoch, `the controller elected during the cut stays controller, now broker ${String(controllerAfter?.nodeId)} in epoch ${String(controllerAfter?.epoch)}`);
     stopping = true;
     await stream;
-    t.diagnostic(`broker ${elected.nodeId} controller ${electedAtMs - cutAtMs} ms after the cut; leadership moved ${movedAtMs - cutAtMs} ms after the cut; broker ${cutOff} back in both ISRs ${rejoinedAtMs - healedAtMs} ms after the heal; ${streamedCount()} records streamed; the pinned connection: ${pinnedAcknowledged.length} acknowledged, ${alone.length} sent while alone, all refused`);
+    t.diagnostic(`broker ${elected.nodeId} controller ${electedAtMs - cutAtMs} ms after the cut; leadership moved ${movedAtMs - cutAtMs} ms after the cut; broker ${cutOff} back in both ISRs ${rejoinedAtMs - healedAtMs} ms after the heal; ${streamedCount()} records streamed; the pinned connection: ${pinned.acknowledged.length} acknowledged, ${alone.length} sent while alone, all refused`);
 
     // Every acknowledged record once, in send order; besides them only refused records of the plain
     // producer, each at most once; nothing the cut-off broker appended alone.
@@ -904,8 +900,8 @@ test('the controller cut off from etcd while it runs on, leading a partition cli
       assert.deepEqual(values.filter((value) => value.startsWith('s')), streamed[index], `${topic}/${index}: the stream as acknowledged, in order`);
     }
     assert.deepEqual(held[1]!.filter((value) => !value.startsWith('s')), [], `${topic}/1: nothing but the stream`);
-    assert.deepEqual(pinnedAcknowledged.filter((value) => !held[0]!.includes(value)), [], `records acknowledged by the cut-off broker missing on the new leader${allLogs(cluster)}`);
-    const allowed = new Set([...streamed[0], ...pinnedAcknowledged, ...pinnedRefused]);
+    assert.deepEqual(pinned.acknowledged.filter((value) => !held[0]!.includes(value)), [], `records acknowledged by the cut-off broker missing on the new leader${allLogs(cluster)}`);
+    const allowed = new Set([...streamed[0], ...pinned.acknowledged, ...pinned.refused]);
     assert.deepEqual(held[0]!.filter((value) => !allowed.has(value)), [], 'nothing that was not sent');
     assert.deepEqual(alone.filter(({ value }) => held[0]!.includes(value)), [], 'records appended by the cut-off broker alone are not on the new leader');
 
@@ -915,8 +911,8 @@ test('the controller cut off from etcd while it runs on, leading a partition cli
     for (const index of [0, 1]) assert.deepEqual(await readValues(cluster.broker(cutOff), topic, index), held[index], `${topic}/${index} as broker ${cutOff} holds it`);
   } finally {
     stopping = true;
-    pinned?.destroy();
-    await Promise.all([stream?.catch(() => undefined), pinnedStream?.catch(() => undefined)]);
+    pinned?.connection.destroy();
+    await Promise.all([stream?.catch(() => undefined), pinned?.done.catch(() => undefined)]);
     await cluster.stop();
   }
 });

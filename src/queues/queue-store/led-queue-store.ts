@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../../logging/logger.js';
 import type { QueueLog } from './queue-log.js';
-import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
+import { refusedAppend, type AppendedMessage, type QueueStore, type QueueStoreSettings } from './queue-store-api.js';
 import { LogQueueStore, type LogQueueStoreTuning } from './queue-store.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
@@ -116,10 +116,10 @@ export class LedQueueStore implements QueueStore {
       try {
         return store.append(message);
       } catch (error) {
-        return refused(error instanceof Error ? error : new Error(String(error)));
+        return refusedAppend(error);
       }
     }
-    return refused(new QueueNotLedHereError(`${this.name} is served by the broker leading its partition, not this one`));
+    return refusedAppend(new QueueNotLedHereError(`${this.name} is served by the broker leading its partition, not this one`));
   }
 
   get readyCount(): number {
@@ -181,10 +181,4 @@ export class LedQueueStore implements QueueStore {
   private notifyReady(): void {
     for (const listener of this.listeners) listener();
   }
-}
-
-function refused(error: Error): AppendedMessage {
-  const durable = Promise.reject(error);
-  durable.catch(() => undefined); // a publisher without confirms does not wait for it
-  return { offset: -1, durable };
 }

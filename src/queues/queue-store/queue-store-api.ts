@@ -27,6 +27,16 @@ export interface AppendedMessage {
   readonly durable: Promise<void>;
 }
 
+/**
+ * An append the store refused (a topic partition not led here, a queue served by another broker):
+ * no offset, and `durable` rejected with why, so a publisher with confirms gets a nack.
+ */
+export function refusedAppend(error: unknown): AppendedMessage {
+  const durable = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  durable.catch(() => undefined); // a publisher without confirms does not wait for it
+  return { offset: -1, durable };
+}
+
 export interface QueueStore {
   /** Appends a message; it is ready at once (in memory), durable when `durable` resolves. */
   append(message: StoredMessage): AppendedMessage;

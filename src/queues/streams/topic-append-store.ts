@@ -6,7 +6,7 @@
  * it.
  */
 import type { Logger } from '../../logging/logger.js';
-import type { AppendedMessage, QueueStore } from '../queue-store/queue-store-api.js';
+import { refusedAppend, type AppendedMessage, type QueueStore } from '../queue-store/queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from '../queue-store/stored-message.js';
 import { recordFromMessage } from './record-mapping.js';
 import type { TopicAccess } from './topic-access.js';
@@ -41,9 +41,7 @@ export class TopicAppendStore implements QueueStore {
       return { offset: appended.offset, durable: appended.durable };
     } catch (error) {
       this.settings.logger.warn('append to a topic refused', { topic, error: error instanceof Error ? error.message : String(error) });
-      const refused = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      refused.catch(() => undefined); // a publisher without confirms does not wait for it
-      return { offset: -1, durable: refused };
+      return refusedAppend(error);
     }
   }
 
