@@ -52,6 +52,11 @@ export interface QueueStore {
    */
   readonly keepsTransientMessages?: boolean;
   /**
+   * False while the queue is served by another broker of the cluster (led-queue-store.ts: appends
+   * are forwarded there, deliveries come from there); true or absent when served here.
+   */
+  readonly servedHere?: boolean;
+  /**
    * The next ready message, now taken (requeued ones first, lowest offset first, then log order);
    * null when none is ready, or when the next ones are still being read from disk: the onReady
    * listener is called once they are in.
@@ -62,6 +67,11 @@ export interface QueueStore {
    * takeNext would return null (and, as there, the next ones are then read from disk).
    */
   peekNext(): QueuedMessage | null;
+  /**
+   * How many consumers the queue has now, told on every change: a store whose messages are on
+   * another broker (led-queue-store.ts) takes them from there only while someone here consumes.
+   */
+  consumersChanged?(count: number): void;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */
   onReady(listener: () => void): void;
   /**

@@ -10,6 +10,7 @@ import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
 import { appendToQueues, type AppendRefusals } from '../../../queues/append-to-queues.js';
 import { messageExpirationMs } from '../../../queues/queue-options.js';
+import { forwardedTarget, propertiesAsPublished } from '../../../queues/forwarded-publish.js';
 import { holdDelayed, notDelayed } from '../../../queues/delayed/hold-delayed.js';
 import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
@@ -218,6 +219,10 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     if (this.gate.closed) return this.gate.whenOpen().then(() => this.handlePublish(publish));
     if (publish.immediate) throw new AmqpConnectionError(replyCodes.notImplemented, 'NOT_IMPLEMENTED - immediate=true');
     const host = this.host;
+    if (this.connection.info.interBroker === true) {
+      const target = forwardedTarget(publish.header.properties);
+      if (target !== null) return this.handleForwarded(host, target, publish);
+    }
     const exchange = this.broker.exchange(host, publish.exchange);
     if (exchange.settings.internal) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - cannot publish to internal exchange '${publish.exchange}' in vhost '${host.name}'`);
     if (publish.header.properties.expiration !== undefined) messageExpirationMs(publish.header.properties.expiration); // refused here, before anything is done
@@ -228,6 +233,37 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     }
     const sequence = this.mode === 'confirm' ? this.confirms.next() : 0;
     const durable = this.publish(host, exchange, publish);
+    if (sequence === 0) return;
+    if (durable === null) this.confirms.confirmed(sequence);
+    else if (durable === refused) this.confirms.failedToStore(sequence);
+    else this.confirmWhenDurable(durable, sequence);
+  }
+
+  /**
+   * A publish another broker routed to a queue served here (queues/forwarded-publish.ts): stored in
+   * that queue only, with the exchange and routing key it was published with. Refused (nack) when
+   * the queue is gone, full (reject-publish), or not served here either: a forwarded publish is
+   * never forwarded again, so leadership moving meanwhile cannot send it round in circles.
+   */
+  private handleForwarded(host: VirtualHost, target: string, publish: IncomingPublish): void {
+    const sequence = this.mode === 'confirm' ? this.confirms.next() : 0;
+    const queue = host.queues.get(target);
+    let durable: Promise<unknown> | null | typeof refused = refused;
+    if (queue !== undefined && !queue.deleted && queue.store.servedHere !== false) {
+      const publishedAtMs = Date.now();
+      const expiration = publish.header.properties.expiration;
+      const message: StoredMessage = {
+        exchange: publish.exchange,
+        routingKey: publish.routingKey,
+        properties: propertiesAsPublished(publish.header.properties),
+        body: publish.body,
+        persistent: publish.header.properties.deliveryMode === 2,
+        publishedAtMs,
+        expiresAtMs: expiration === undefined ? null : publishedAtMs + messageExpirationMs(expiration),
+      };
+      const appended = queue.enqueue(message);
+      if (appended !== null) durable = queue.holdsDurably(message) ? appended.durable : null;
+    }
     if (sequence === 0) return;
     if (durable === null) this.confirms.confirmed(sequence);
     else if (durable === refused) this.confirms.failedToStore(sequence);
