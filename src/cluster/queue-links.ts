@@ -13,6 +13,8 @@
  *               serving broker's ack or nack is the publisher's
  *   subscribe   one channel per queue consumed here: basic.qos(window), basic.consume with manual
  *               acks; ack and nack(requeue) by the serving broker's delivery tags
+ *   operations  one channel per link for basic.get (acked or given back on it), queue.purge and
+ *               passive queue.declare (the counts in declare-ok)
  *
  * Which broker serves a queue is its partition's leader (queue-partitions.ts) as this broker's
  * metadata has it. Every `leaderCheckIntervalMs` a subscription whose queue is led by another broker
@@ -25,7 +27,7 @@ import type { Logger } from '../logging/logger.js';
 import { encodeRawProperties } from '../protocol/amqp/content-header.js';
 import { forwardedProperties } from '../queues/forwarded-publish.js';
 import { integerValue } from '../queues/queue-options.js';
-import type { LinkReceiver, LinkSubscription, QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
+import type { LinkedGet, LinkReceiver, LinkSubscription, QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
 import type { StoredMessage } from '../queues/queue-store/stored-message.js';
 import { interBrokerUser } from '../server/amqp/handshake.js';
 import type { ClusterView } from './cluster-view.js';
@@ -49,6 +51,7 @@ interface Link {
   readonly nodeId: number;
   readonly connection: Promise<AmqpConnection>;
   publisher: Promise<AmqpChannel> | null;
+  operations: Promise<AmqpChannel> | null;
 }
 
 /** A subscription under way: the broker it consumes from (-1 until known), and how to end it. */
@@ -84,7 +87,37 @@ export class QueueLinks {
     return {
       forward: (message) => this.forward(queue, message),
       subscribe: (window, receiver) => this.subscribe(queue, window, receiver),
+      get: () => this.get(queue),
+      purge: async () => (await this.operations(queue)).queuePurge(queue.name),
+      counts: async () => (await this.operations(queue)).queueDeclare(queue.name, { passive: true }),
     };
+  }
+
+  private async get(queue: LinkedQueue): Promise<LinkedGet | null> {
+    const channel = await this.operations(queue);
+    const got = await channel.get(queue.name);
+    if (got === null) return null;
+    return {
+      linked: { deliveryTag: got.deliveryTag, message: storedMessageOf(got), redelivered: got.redelivered, deliveryCount: deliveryCountOf(got) },
+      ack: () => {
+        if (channel.isOpen) channel.ack(got.deliveryTag);
+      },
+      requeue: () => {
+        if (channel.isOpen) channel.nack(got.deliveryTag, { requeue: true });
+      },
+    };
+  }
+
+  /**
+   * The link's channel for basic.get, queue.purge and passive declares, made again when a refusal
+   * (a queue deleted meanwhile: 404) closed it.
+   */
+  private async operations(queue: LinkedQueue): Promise<AmqpChannel> {
+    const link = this.linkTo(this.servingBroker(queue), queue.virtualHost);
+    const current = link.operations === null ? null : await link.operations.catch(() => null);
+    if (current !== null && current.isOpen) return current;
+    link.operations = link.connection.then((connection) => connection.createChannel());
+    return link.operations;
   }
 
   private async forward(queue: LinkedQueue, message: StoredMessage): Promise<void> {
@@ -169,7 +202,7 @@ export class QueueLinks {
       { host: broker.host, port: broker.amqpPort, user: interBrokerUser, password: this.secret, vhost: virtualHost, heartbeatSeconds: linkHeartbeatSeconds, frameMaxBytes: linkFrameMaxBytes },
       { connectTimeoutMs: linkConnectTimeoutMs, connectionName: `osprey broker ${this.selfNodeId} queue link` },
     );
-    const link: Link = { nodeId, connection, publisher: null };
+    const link: Link = { nodeId, connection, publisher: null, operations: null };
     this.links.set(key, link);
     const forget = (reason: string): void => {
       if (this.links.get(key) === link) this.links.delete(key);
@@ -209,7 +242,7 @@ export class QueueLinks {
 }
 
 /** A delivery over a link as the queue here keeps it while it is taken: its properties as they came, encoded again. */
-function storedMessageOf(delivery: AmqpDelivery): StoredMessage {
+function storedMessageOf(delivery: Omit<AmqpDelivery, 'consumerTag'>): StoredMessage {
   return {
     exchange: delivery.exchange,
     routingKey: delivery.routingKey,
@@ -223,7 +256,7 @@ function storedMessageOf(delivery: AmqpDelivery): StoredMessage {
 }
 
 /** x-delivery-count as the serving broker set it (it does when counting matters there), else 0. */
-function deliveryCountOf(delivery: AmqpDelivery): number {
+function deliveryCountOf(delivery: Omit<AmqpDelivery, 'consumerTag'>): number {
   const value = delivery.properties.headers?.get('x-delivery-count');
   return value === undefined ? 0 : (integerValue(value) ?? 0);
 }

@@ -292,4 +292,40 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     await cluster.restart(2);
     await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(2), 'broker 2 back in the ISR of the log of payments', 30_000);
   });
+  test('basic.get, queue.purge and the counts of a passive declare through a broker that does not serve the queue are answered by the one that does', async () => {
+    const queue = 'tickets';
+    const serving = await connectAmqp(cluster.broker(1));
+    const other = await connectAmqp(cluster.broker(3));
+    try {
+      const channel = await serving.createConfirmChannel();
+      await channel.assertQueue(queue, { durable: true });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of tickets led by broker 1');
+      for (let index = 0; index < 5; index++) assert.equal(await publishConfirmed(channel, queue, `t${index}`), 'ack');
+
+      const through = await openChannel(other);
+      await waitUntil(async () => (await openChannel(other).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 3');
+      assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 5, consumerCount: 0 });
+      const first = await through.get(queue);
+      assert.ok(first !== false);
+      assert.equal(first.content.toString(), 't0');
+      through.ack(first);
+      const second = await through.get(queue);
+      assert.ok(second !== false);
+      assert.equal(second.content.toString(), 't1');
+      assert.equal(second.fields.redelivered, false);
+      through.nack(second, false, true);
+      const again = await through.get(queue);
+      assert.ok(again !== false);
+      assert.equal(again.content.toString(), 't1');
+      assert.equal(again.fields.redelivered, true);
+      through.ack(again);
+      assert.equal((await through.purgeQueue(queue)).messageCount, 3);
+      assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 });
+      // Where the queue is served, nothing is left either.
+      assert.equal(await (await openChannel(serving)).get(queue), false);
+    } finally {
+      await other.close();
+      await serving.close();
+    }
+  });
 });

@@ -72,6 +72,14 @@ export interface QueueStore {
    * another broker (led-queue-store.ts) takes them from there only while someone here consumes.
    */
   consumersChanged?(count: number): void;
+  /**
+   * While the queue is served by another broker (servedHere false), what only that broker can
+   * answer, each null while the queue is served here: basic.get, queue.purge, and the counts of
+   * queue.declare-ok.
+   */
+  takeFromServer?(): Promise<QueuedMessage | null> | null;
+  purgeOnServer?(): Promise<number> | null;
+  countsOnServer?(): Promise<{ readonly messageCount: number; readonly consumerCount: number }> | null;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */
   onReady(listener: () => void): void;
   /**

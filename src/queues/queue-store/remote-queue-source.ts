@@ -39,12 +39,33 @@ export interface LinkSubscription {
   close(): void;
 }
 
-/** How a store reaches the broker serving its queue when that is not this one (cluster/queue-links.ts). */
+/** A message basic.get took where the queue is served, settled or given back there. */
+export interface LinkedGet {
+  readonly linked: LinkedMessage;
+  ack(): void;
+  requeue(): void;
+}
+
+/** What the broker serving the queue reports of it (queue.declare-ok's counts there). */
+export interface ServedQueueCounts {
+  readonly messageCount: number;
+  readonly consumerCount: number;
+}
+
+/**
+ * How a store reaches the broker serving its queue when that is not this one (cluster/queue-links.ts).
+ * Each promise rejects when that broker cannot be reached or refuses.
+ */
 export interface QueueLeaderLink {
-  /** Stores the message in the queue where it is served; resolves once kept as that broker promises (its confirm), rejects when refused or unreachable. */
+  /** Stores the message in the queue where it is served; resolves once kept as that broker promises (its confirm). */
   forward(message: StoredMessage): Promise<void>;
   /** Takes the queue's messages from where it is served, at most `window` unsettled at a time; `receiver.ended` is called once. */
   subscribe(window: number, receiver: LinkReceiver): LinkSubscription;
+  /** basic.get where the queue is served (manual ack); null when nothing is ready there. */
+  get(): Promise<LinkedGet | null>;
+  /** queue.purge where the queue is served: how many ready messages went. */
+  purge(): Promise<number>;
+  counts(): Promise<ServedQueueCounts>;
 }
 
 /** Messages unsettled at once on a subscription: enough to keep consumers here busy across a round trip. */
@@ -155,6 +176,21 @@ export class RemoteQueueSource {
 
   peekNext(): QueuedMessage | null {
     return this.buffer[0] ?? null;
+  }
+
+  /**
+   * basic.get: the next buffered message, or one got where the queue is served (settled or given
+   * back there by settle/requeue, as a delivery is); null when none is ready there.
+   */
+  async takeFromServer(): Promise<QueuedMessage | null> {
+    const buffered = this.takeNext();
+    if (buffered !== null) return buffered;
+    const got = await this.link.get();
+    if (got === null) return null;
+    const { linked } = got;
+    const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
+    this.taken.set(message, { subscription: { ack: () => got.ack(), requeue: () => got.requeue(), close: () => undefined }, deliveryTag: linked.deliveryTag });
+    return message;
   }
 
   /** Whether `message` was taken from here (rather than from a store of this broker's own). */
