@@ -45,6 +45,8 @@ const leaderCheckIntervalMs = 500;
 const linkHeartbeatSeconds = 5;
 const linkConnectTimeoutMs = 5_000;
 const linkFrameMaxBytes = 131_072;
+/** Forwarded publishes waiting for the serving broker's confirms, per link: what a publisher faster than that broker can make this one hold. */
+const maxForwardedBytesInFlight = 64 * 1024 * 1024;
 
 /** One link: a connection to a broker for one virtual host, with its confirm channel for forwards. */
 interface Link {
@@ -52,6 +54,8 @@ interface Link {
   readonly connection: Promise<AmqpConnection>;
   publisher: Promise<AmqpChannel> | null;
   operations: Promise<AmqpChannel> | null;
+  /** Bytes of forwarded publishes not yet confirmed (maxForwardedBytesInFlight). */
+  forwardedBytesInFlight: number;
 }
 
 /** A subscription under way: the broker it consumes from (-1 until known), and how to end it. */
@@ -127,12 +131,20 @@ export class QueueLinks {
       await channel.confirmSelect();
       return channel;
     });
-    const channel = await link.publisher;
-    await new Promise<void>((resolve, reject) => {
-      channel.publish(message.exchange, message.routingKey, message.body, forwardedProperties(message.properties, queue.name), {
-        onConfirm: (error) => (error === null ? resolve() : reject(error)),
+    // Bounded: past the limit a forward is refused (the publisher's nack) rather than held in memory.
+    const bytes = message.body.length + message.properties.length;
+    if (link.forwardedBytesInFlight + bytes > maxForwardedBytesInFlight) throw new Error(`more than ${maxForwardedBytesInFlight} bytes of forwarded publishes wait for broker ${link.nodeId}'s confirms`);
+    link.forwardedBytesInFlight += bytes;
+    try {
+      const channel = await link.publisher;
+      await new Promise<void>((resolve, reject) => {
+        channel.publish(message.exchange, message.routingKey, message.body, forwardedProperties(message.properties, queue.name), {
+          onConfirm: (error) => (error === null ? resolve() : reject(error)),
+        });
       });
-    });
+    } finally {
+      link.forwardedBytesInFlight -= bytes;
+    }
   }
 
   private subscribe(queue: LinkedQueue, window: number, receiver: LinkReceiver): LinkSubscription {
@@ -202,7 +214,7 @@ export class QueueLinks {
       { host: broker.host, port: broker.amqpPort, user: interBrokerUser, password: this.secret, vhost: virtualHost, heartbeatSeconds: linkHeartbeatSeconds, frameMaxBytes: linkFrameMaxBytes },
       { connectTimeoutMs: linkConnectTimeoutMs, connectionName: `osprey broker ${this.selfNodeId} queue link` },
     );
-    const link: Link = { nodeId, connection, publisher: null, operations: null };
+    const link: Link = { nodeId, connection, publisher: null, operations: null, forwardedBytesInFlight: 0 };
     this.links.set(key, link);
     const forget = (reason: string): void => {
       if (this.links.get(key) === link) this.links.delete(key);
