@@ -16,6 +16,7 @@
  *                          again, flagged redelivered); subscribe again after `resubscribeDelayMs`
  */
 import type { Logger } from '../../logging/logger.js';
+import type { ServedQueueCounts } from './queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /** A message as the serving broker delivered it over the link. */
@@ -44,12 +45,6 @@ export interface LinkedGet {
   readonly linked: LinkedMessage;
   ack(): void;
   requeue(): void;
-}
-
-/** What the broker serving the queue reports of it (queue.declare-ok's counts there). */
-export interface ServedQueueCounts {
-  readonly messageCount: number;
-  readonly consumerCount: number;
 }
 
 /**
