@@ -190,6 +190,8 @@ function plans(dataParent: string, nats: NatsServerBinary | null): Plan[] {
         { id: 'osprey-cluster-own-client', client: 'own client', clientVersion: () => '-', make: (broker: RunningBroker) => ospreyClientDriver(broker, { id: 'osprey-cluster-own-client', label: 'Osprey 3 brokers RF 3', replicationFactor: clusterBrokerCount, workloads: new Set(['publish', 'consume', 'latency']) }) },
         // Durable AMQP queues on the same cluster: each a replicated topic of its own (docs/cluster.md, "AMQP queues").
         { id: 'osprey-cluster-amqp', client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, { kind: 'osprey-cluster' }) },
+        // The same queues used through brokers that do not serve them: publishes forwarded, consumers fed over queue links.
+        { id: 'osprey-cluster-amqp-any', client: 'amqplib', clientVersion: () => packageVersion('amqplib'), make: (broker: RunningBroker) => amqplibDriver(broker, { kind: 'osprey-cluster-any' }) },
       ],
     },
     {

@@ -11,6 +11,8 @@ export interface RunningBroker {
   readonly port: number;
   /** Where its AMQP listener is, when that is not `port` (the cluster: broker 1's Kafka port is `port`). */
   readonly amqpPort?: number;
+  /** The cluster: the AMQP listeners of brokers 2, 3, … (clients using queues through brokers that do not serve them). */
+  readonly otherAmqpPorts?: readonly number[];
   /** Root of the broker's process tree, for CPU and memory readings. */
   readonly pid: number;
   readonly dataDir: string;

@@ -28,7 +28,9 @@ export async function startOspreyCluster(options: BrokerStartOptions): Promise<R
   await service.waitForOutput(ready, 90_000);
   const port = Number(ready.exec(service.logs())?.[1]);
   // The launcher's summary line of broker 1: "  broker 1   127.0.0.1:<kafka>   amqp://guest:guest@127.0.0.1:<amqp>/ …"
-  const amqpPort = Number(/\n\s*broker 1\s+\S+\s+amqp:\/\/[^@\s]*@127\.0\.0\.1:(\d+)\//.exec(service.logs())?.[1]);
+  const amqpPortOf = (nodeId: number) => Number(new RegExp(`\\n\\s*broker ${nodeId}\\s+\\S+\\s+amqp://[^@\\s]*@127\\.0\\.0\\.1:(\\d+)/`).exec(service.logs())?.[1]);
+  const amqpPort = amqpPortOf(1);
+  const otherAmqpPorts = Array.from({ length: clusterBrokerCount - 1 }, (_, index) => amqpPortOf(index + 2)).filter((other) => Number.isInteger(other) && other > 0);
   return {
     kind: 'osprey-cluster',
     version: ospreyVersion(),
@@ -37,6 +39,7 @@ export async function startOspreyCluster(options: BrokerStartOptions): Promise<R
     host: '127.0.0.1',
     port,
     ...(Number.isInteger(amqpPort) && amqpPort > 0 ? { amqpPort } : {}),
+    otherAmqpPorts,
     pid: service.pid,
     dataDir,
     async stop() {

@@ -27,30 +27,52 @@ function queueName(destination: Destination, partition: number): string {
 }
 
 /** Which broker the driver talks to: RabbitMQ with a queue type, or Osprey's AMQP listener. */
-/** `osprey-cluster`: three brokers (osprey-cluster.ts), every queue declared through broker 1, which serves it and whose AMQP listener the clients use. */
-export type AmqpTarget = { readonly kind: 'rabbitmq'; readonly queueType: QueueType } | { readonly kind: 'osprey' } | { readonly kind: 'osprey-cluster' };
+/**
+ * `osprey-cluster`: three brokers (osprey-cluster.ts), every queue declared through broker 1, which
+ * serves it and whose AMQP listener the clients use. `osprey-cluster-any`: the same queues, but
+ * producers publish through broker 2 and consumers consume through broker 3, which forward to and
+ * take from broker 1 (docs/cluster.md, "AMQP queues").
+ */
+export type AmqpTarget = { readonly kind: 'rabbitmq'; readonly queueType: QueueType } | { readonly kind: 'osprey' } | { readonly kind: 'osprey-cluster' } | { readonly kind: 'osprey-cluster-any' };
+
+const targetNames: Record<AmqpTarget['kind'], { readonly id: string; readonly label: string; readonly durability: string }> = {
+  rabbitmq: { id: 'rabbitmq', label: 'RabbitMQ', durability: 'persistent, confirms' },
+  osprey: { id: 'osprey-amqp', label: 'Osprey AMQP', durability: 'durable queue, persistent, confirms' },
+  'osprey-cluster': { id: 'osprey-cluster-amqp', label: 'Osprey AMQP 3 brokers RF 3', durability: 'durable queue replicated ×3, persistent, confirms' },
+  'osprey-cluster-any': { id: 'osprey-cluster-amqp-any', label: 'Osprey AMQP 3 brokers RF 3, via brokers 2 and 3', durability: 'durable queue replicated ×3 served by broker 1, published through broker 2, consumed through broker 3' },
+};
 
 export async function amqplibDriver(broker: RunningBroker, target: AmqpTarget): Promise<Driver> {
   const queueType: QueueType = target.kind === 'rabbitmq' ? target.queueType : 'classic';
   const queueArguments = target.kind === 'rabbitmq' ? { 'x-queue-type': queueType } : {};
-  if (target.kind === 'osprey-cluster' && broker.amqpPort === undefined) throw new Error('the cluster launcher did not say where broker 1\'s AMQP listener is');
-  const url = `amqp://guest:guest@${broker.host}:${broker.amqpPort ?? broker.port}`;
+  const clustered = target.kind === 'osprey-cluster' || target.kind === 'osprey-cluster-any';
+  if (clustered && broker.amqpPort === undefined) throw new Error('the cluster launcher did not say where broker 1\'s AMQP listener is');
+  const urlOf = (port: number) => `amqp://guest:guest@${broker.host}:${port}`;
+  const url = urlOf(broker.amqpPort ?? broker.port);
+  let publishUrl = url;
+  let consumeUrl = url;
+  if (target.kind === 'osprey-cluster-any') {
+    const [second, third] = broker.otherAmqpPorts ?? [];
+    if (second === undefined || third === undefined) throw new Error('the cluster launcher did not say where brokers 2 and 3 have their AMQP listeners');
+    publishUrl = urlOf(second);
+    consumeUrl = urlOf(third);
+  }
   const connections = new Set<ChannelModel>();
-  const connect = async () => {
-    const connection = await amqp.connect(url);
+  const connect = async (through = url) => {
+    const connection = await amqp.connect(through);
     connections.add(connection);
     return connection;
   };
   const admin = await connect();
   const adminChannel = await admin.createChannel();
   return {
-    id: target.kind === 'rabbitmq' ? `rabbitmq-${queueType}` : target.kind === 'osprey-cluster' ? 'osprey-cluster-amqp' : 'osprey-amqp',
-    label: target.kind === 'rabbitmq' ? `RabbitMQ ${queueType}` : target.kind === 'osprey-cluster' ? 'Osprey AMQP 3 brokers RF 3' : 'Osprey AMQP',
+    id: target.kind === 'rabbitmq' ? `rabbitmq-${queueType}` : targetNames[target.kind].id,
+    label: target.kind === 'rabbitmq' ? `RabbitMQ ${queueType}` : targetNames[target.kind].label,
     client: 'amqplib',
     clientVersion: packageVersion('amqplib'),
-    durability: target.kind === 'osprey' ? 'durable queue, persistent, confirms' : target.kind === 'osprey-cluster' ? 'durable queue replicated ×3, persistent, confirms' : queueType === 'stream' ? 'durable stream, persistent, confirms' : `durable ${queueType} queue, persistent, confirms`,
+    durability: target.kind !== 'rabbitmq' ? targetNames[target.kind].durability : queueType === 'stream' ? 'durable stream, persistent, confirms' : `durable ${queueType} queue, persistent, confirms`,
     // Not many-partitions on the cluster: 64 queues there are 64 replicated topics to create and delete per round.
-    workloads: new Set(target.kind === 'osprey-cluster' ? ['publish', 'consume', 'latency'] : ['publish', 'consume', 'latency', 'many-partitions']),
+    workloads: new Set(clustered ? ['publish', 'consume', 'latency'] : ['publish', 'consume', 'latency', 'many-partitions']),
     settleMs: 0,
     async createDestination(destination: Destination) {
       for (let partition = 0; partition < destination.partitions; partition += 1) {
@@ -61,7 +83,7 @@ export async function amqplibDriver(broker: RunningBroker, target: AmqpTarget): 
       for (let partition = 0; partition < destination.partitions; partition += 1) await adminChannel.deleteQueue(queueName(destination, partition));
     },
     async openProducer(destination: Destination): Promise<Producer> {
-      const connection = await connect();
+      const connection = await connect(publishUrl);
       const channel = await connection.createConfirmChannel();
       const nextPartition = roundRobin(destination.partitions);
       return {
@@ -83,7 +105,7 @@ export async function amqplibDriver(broker: RunningBroker, target: AmqpTarget): 
       };
     },
     async openConsumer(destination: Destination, options: ConsumerOptions): Promise<Consumer> {
-      const connection = await connect();
+      const connection = await connect(consumeUrl);
       const channel: Channel = await connection.createChannel();
       await channel.prefetch(prefetch);
       for (const partition of partitionsOf(options.index, options.count, destination.partitions)) {

@@ -39,7 +39,7 @@ function driverName(document: ResultDocument, driver: string): string {
 }
 
 function driverLabel(driver: string): string {
-  return driver.replace(/^osprey-cluster-own-client$/, 'Osprey 3 brokers RF 3').replace(/^osprey-cluster-amqp$/, 'Osprey AMQP 3 brokers RF 3').replace(/^osprey-(kafkajs|kcat|own-client|librdkafka)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
+  return driver.replace(/^osprey-cluster-own-client$/, 'Osprey 3 brokers RF 3').replace(/^osprey-cluster-amqp$/, 'Osprey AMQP 3 brokers RF 3').replace(/^osprey-cluster-amqp-any$/, 'Osprey AMQP 3 brokers RF 3 via 2, 3').replace(/^osprey-(kafkajs|kcat|own-client|librdkafka)$/, 'Osprey').replace(/^osprey-amqp$/, 'Osprey AMQP').replace(/^rabbitmq-/, 'RabbitMQ ').replace(/^nats-jetstream-sync-always$/, 'NATS JS sync:always').replace(/^nats-jetstream$/, 'NATS JetStream').replace(/^redis-/, 'Redis ');
 }
 
 /** "0.54/0.98": CPU cores busy on the broker side / the client side (median round). */
@@ -236,6 +236,7 @@ export function memoryTable(document: ResultDocument): Table | null {
 const clusterPairs = [
   { client: 'own client', cluster: 'osprey-cluster-own-client', single: 'osprey-own-client' },
   { client: 'amqplib', cluster: 'osprey-cluster-amqp', single: 'osprey-amqp' },
+  { client: 'amqplib via brokers 2, 3', cluster: 'osprey-cluster-amqp-any', single: 'osprey-amqp' },
 ] as const;
 
 /**

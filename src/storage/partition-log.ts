@@ -754,6 +754,10 @@ export class PartitionLog {
     let byteCount = 0;
     let offset = fetchOffset;
     for (let index = this.segmentIndexFor(offset); index < this.segments.length; index++) {
+      // Done at the limit. Under the journal a rolled segment's tail may still be unwritten, so the
+      // limit (the written end) can fall inside it: the next segment must not be asked for offsets
+      // before its base, which it would report as missing (false damage).
+      if (offset >= limitOffset) break;
       const segment = this.segments[index]!;
       const known = segment.damageHolding(offset);
       if (known !== undefined) {
