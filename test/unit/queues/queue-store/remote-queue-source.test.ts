@@ -82,6 +82,14 @@ function setUp(): { link: FakeLink; source: RemoteQueueSource; logger: Recording
   return { link, source, logger, ready };
 }
 
+/** Set up, active, with `consumers` here: subscribed. */
+function subscribed(consumers = 1): ReturnType<typeof setUp> & { subscription: FakeSubscription } {
+  const setting = setUp();
+  setting.source.setActive(true);
+  setting.source.consumersChanged(consumers);
+  return { ...setting, subscription: setting.link.last };
+}
+
 function bodyOf(message: QueuedMessage | null): string | null {
   return message === null ? null : message.message.body.toString();
 }
@@ -128,10 +136,7 @@ test('no subscription until the source is active and consumers are here; then on
 });
 
 test('deliveries are buffered in order: ready count and bytes, notifyReady per delivery, peek and take', () => {
-  const { link, source, ready } = setUp();
-  source.setActive(true);
-  source.consumersChanged(1);
-  const subscription = link.last;
+  const { source, ready, subscription } = subscribed();
   assert.equal(source.peekNext(), null);
   assert.equal(source.takeNext(), null);
 
@@ -168,10 +173,7 @@ test('deliveries are buffered in order: ready count and bytes, notifyReady per d
 });
 
 test('settle acks and requeue gives back by the serving broker\'s delivery tag, once each', () => {
-  const { link, source } = setUp();
-  source.setActive(true);
-  source.consumersChanged(1);
-  const subscription = link.last;
+  const { source, subscription } = subscribed();
   for (const tag of [5, 6, 7]) subscription.deliver(tag, testMessage(tag));
   const [five, six, seven] = take(source, 3);
   source.settle(six!);
@@ -195,10 +197,7 @@ test('settle acks and requeue gives back by the serving broker\'s delivery tag, 
 });
 
 test('when the consumers go, the subscription stays until what they took is settled, then closes and drops the buffer', async () => {
-  const { link, source, ready } = setUp();
-  source.setActive(true);
-  source.consumersChanged(2);
-  const subscription = link.last;
+  const { link, source, ready, subscription } = subscribed(2);
   for (const tag of [1, 2, 3, 4]) subscription.deliver(tag, testMessage(tag));
   const [one, two] = take(source, 2);
 
@@ -236,23 +235,18 @@ test('when the consumers go, the subscription stays until what they took is sett
 });
 
 test('when the consumers go with nothing taken, the subscription closes at once', () => {
-  const { link, source } = setUp();
-  source.setActive(true);
-  source.consumersChanged(1);
-  link.last.deliver(1, testMessage(1));
+  const { source, subscription } = subscribed();
+  subscription.deliver(1, testMessage(1));
   source.consumersChanged(0);
-  assert.equal(link.last.closed, true);
+  assert.equal(subscription.closed, true);
   assert.equal(source.readyCount, 0);
-  assert.deepEqual(link.last.acks, []);
-  assert.deepEqual(link.last.requeues, []);
+  assert.deepEqual(subscription.acks, []);
+  assert.deepEqual(subscription.requeues, []);
   source.stop();
 });
 
 test('a subscription that ends drops its buffer and takings, ignores their acks, and is replaced after the retry delay', async () => {
-  const { link, source, logger, ready } = setUp();
-  source.setActive(true);
-  source.consumersChanged(1);
-  const first = link.last;
+  const { link, source, logger, ready, subscription: first } = subscribed();
   for (const tag of [1, 2, 3]) first.deliver(tag, testMessage(tag));
   const [one, two] = take(source, 2);
   source.settle(one!);
@@ -295,24 +289,18 @@ test('a subscription that ends drops its buffer and takings, ignores their acks,
 });
 
 test('no new subscription after an end when the consumers are gone, or go during the delay', async () => {
-  const gone = setUp();
-  gone.source.setActive(true);
-  gone.source.consumersChanged(1);
+  const gone = subscribed();
   gone.link.last.deliver(1, testMessage(1));
   gone.source.takeNext();
   gone.source.consumersChanged(0); // kept for the unsettled message
   gone.link.last.end('link lost');
 
-  const going = setUp();
-  going.source.setActive(true);
-  going.source.consumersChanged(1);
+  const going = subscribed();
   going.link.last.end('link lost');
   going.source.consumersChanged(0);
 
   // A consumer back during the delay: subscribed at once (the retry was cancelled, not left to run as well).
-  const back = setUp();
-  back.source.setActive(true);
-  back.source.consumersChanged(1);
+  const back = subscribed();
   back.link.last.end('link lost');
   back.source.consumersChanged(0);
   back.source.consumersChanged(1);
@@ -327,10 +315,7 @@ test('no new subscription after an end when the consumers are gone, or go during
 });
 
 test('setActive(false) closes the subscription and cancels a pending retry; active again, it subscribes at once', async () => {
-  const { link, source } = setUp();
-  source.setActive(true);
-  source.consumersChanged(1);
-  const first = link.last;
+  const { link, source, subscription: first } = subscribed();
   first.deliver(1, testMessage(1));
   const taken = source.takeNext()!;
   first.deliver(2, testMessage(2));
@@ -390,10 +375,7 @@ test('the end of a closed subscription, heard late, changes nothing for the one 
 });
 
 test('stop closes the subscription, and nothing subscribes after it', async () => {
-  const { link, source } = setUp();
-  source.setActive(true);
-  source.consumersChanged(1);
-  const first = link.last;
+  const { link, source, subscription: first } = subscribed();
   first.deliver(1, testMessage(1));
   source.stop();
   assert.equal(first.closed, true);
@@ -403,9 +385,7 @@ test('stop closes the subscription, and nothing subscribes after it', async () =
   assert.equal(link.subscriptions.length, 1);
 
   // Stopped while waiting to subscribe again: the retry does not happen either.
-  const waiting = setUp();
-  waiting.source.setActive(true);
-  waiting.source.consumersChanged(1);
+  const waiting = subscribed();
   waiting.link.last.end('link lost');
   waiting.source.stop();
   await sleep(pastRetryDelayMs);
