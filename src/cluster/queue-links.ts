@@ -13,6 +13,8 @@
  *               serving broker's ack or nack is the publisher's
  *   subscribe   one channel per queue consumed here: basic.qos(window), basic.consume with manual
  *               acks; ack and nack(requeue) by the serving broker's delivery tags
+ *   operations  one channel per link for basic.get (acked or given back on it), queue.purge and
+ *               passive queue.declare (the counts in declare-ok)
  *
  * Which broker serves a queue is its partition's leader (queue-partitions.ts) as this broker's
  * metadata has it. Every `leaderCheckIntervalMs` a subscription whose queue is led by another broker
@@ -22,10 +24,9 @@
 import { connectAmqp, type AmqpConnection } from '../client/amqp/connection.js';
 import type { AmqpChannel, AmqpDelivery } from '../client/amqp/channel.js';
 import type { Logger } from '../logging/logger.js';
-import { encodeRawProperties } from '../protocol/amqp/content-header.js';
 import { forwardedProperties } from '../queues/forwarded-publish.js';
 import { integerValue } from '../queues/queue-options.js';
-import type { LinkReceiver, LinkSubscription, QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
+import type { LinkedGet, LinkReceiver, LinkSubscription, QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
 import type { StoredMessage } from '../queues/queue-store/stored-message.js';
 import { interBrokerUser } from '../server/amqp/handshake.js';
 import type { ClusterView } from './cluster-view.js';
@@ -43,12 +44,17 @@ const leaderCheckIntervalMs = 500;
 const linkHeartbeatSeconds = 5;
 const linkConnectTimeoutMs = 5_000;
 const linkFrameMaxBytes = 131_072;
+/** Forwarded publishes waiting for the serving broker's confirms, per link: what a publisher faster than that broker can make this one hold. */
+const maxForwardedBytesInFlight = 64 * 1024 * 1024;
 
 /** One link: a connection to a broker for one virtual host, with its confirm channel for forwards. */
 interface Link {
   readonly nodeId: number;
   readonly connection: Promise<AmqpConnection>;
   publisher: Promise<AmqpChannel> | null;
+  operations: Promise<AmqpChannel> | null;
+  /** Bytes of forwarded publishes not yet confirmed (maxForwardedBytesInFlight). */
+  forwardedBytesInFlight: number;
 }
 
 /** A subscription under way: the broker it consumes from (-1 until known), and how to end it. */
@@ -84,7 +90,37 @@ export class QueueLinks {
     return {
       forward: (message) => this.forward(queue, message),
       subscribe: (window, receiver) => this.subscribe(queue, window, receiver),
+      get: () => this.get(queue),
+      purge: async () => (await this.operations(queue)).queuePurge(queue.name),
+      counts: async () => (await this.operations(queue)).queueDeclare(queue.name, { passive: true }),
     };
+  }
+
+  private async get(queue: LinkedQueue): Promise<LinkedGet | null> {
+    const channel = await this.operations(queue);
+    const got = await channel.get(queue.name);
+    if (got === null) return null;
+    return {
+      linked: { deliveryTag: got.deliveryTag, message: storedMessageOf(got), redelivered: got.redelivered, deliveryCount: deliveryCountOf(got) },
+      ack: () => {
+        if (channel.isOpen) channel.ack(got.deliveryTag);
+      },
+      requeue: () => {
+        if (channel.isOpen) channel.nack(got.deliveryTag, { requeue: true });
+      },
+    };
+  }
+
+  /**
+   * The link's channel for basic.get, queue.purge and passive declares, made again when a refusal
+   * (a queue deleted meanwhile: 404) closed it.
+   */
+  private async operations(queue: LinkedQueue): Promise<AmqpChannel> {
+    const link = this.linkTo(this.servingBroker(queue), queue.virtualHost);
+    const current = link.operations === null ? null : await link.operations.catch(() => null);
+    if (current !== null && current.isOpen) return current;
+    link.operations = link.connection.then((connection) => connection.createChannel());
+    return link.operations;
   }
 
   private async forward(queue: LinkedQueue, message: StoredMessage): Promise<void> {
@@ -94,12 +130,20 @@ export class QueueLinks {
       await channel.confirmSelect();
       return channel;
     });
-    const channel = await link.publisher;
-    await new Promise<void>((resolve, reject) => {
-      channel.publish(message.exchange, message.routingKey, message.body, forwardedProperties(message.properties, queue.name), {
-        onConfirm: (error) => (error === null ? resolve() : reject(error)),
+    // Bounded: past the limit a forward is refused (the publisher's nack) rather than held in memory.
+    const bytes = message.body.length + message.properties.length;
+    if (link.forwardedBytesInFlight + bytes > maxForwardedBytesInFlight) throw new Error(`more than ${maxForwardedBytesInFlight} bytes of forwarded publishes wait for broker ${link.nodeId}'s confirms`);
+    link.forwardedBytesInFlight += bytes;
+    try {
+      const channel = await link.publisher;
+      await new Promise<void>((resolve, reject) => {
+        channel.publish(message.exchange, message.routingKey, message.body, forwardedProperties(message.properties, queue.name), {
+          onConfirm: (error) => (error === null ? resolve() : reject(error)),
+        });
       });
-    });
+    } finally {
+      link.forwardedBytesInFlight -= bytes;
+    }
   }
 
   private subscribe(queue: LinkedQueue, window: number, receiver: LinkReceiver): LinkSubscription {
@@ -169,7 +213,7 @@ export class QueueLinks {
       { host: broker.host, port: broker.amqpPort, user: interBrokerUser, password: this.secret, vhost: virtualHost, heartbeatSeconds: linkHeartbeatSeconds, frameMaxBytes: linkFrameMaxBytes },
       { connectTimeoutMs: linkConnectTimeoutMs, connectionName: `osprey broker ${this.selfNodeId} queue link` },
     );
-    const link: Link = { nodeId, connection, publisher: null };
+    const link: Link = { nodeId, connection, publisher: null, operations: null, forwardedBytesInFlight: 0 };
     this.links.set(key, link);
     const forget = (reason: string): void => {
       if (this.links.get(key) === link) this.links.delete(key);
@@ -208,12 +252,12 @@ export class QueueLinks {
   }
 }
 
-/** A delivery over a link as the queue here keeps it while it is taken: its properties as they came, encoded again. */
-function storedMessageOf(delivery: AmqpDelivery): StoredMessage {
+/** A delivery over a link as the queue here keeps it while it is taken: its properties as they came. */
+function storedMessageOf(delivery: Omit<AmqpDelivery, 'consumerTag'>): StoredMessage {
   return {
     exchange: delivery.exchange,
     routingKey: delivery.routingKey,
-    properties: encodeRawProperties(delivery.properties),
+    properties: delivery.rawProperties,
     body: delivery.body,
     persistent: delivery.properties.deliveryMode === 2,
     publishedAtMs: Date.now(),
@@ -223,7 +267,7 @@ function storedMessageOf(delivery: AmqpDelivery): StoredMessage {
 }
 
 /** x-delivery-count as the serving broker set it (it does when counting matters there), else 0. */
-function deliveryCountOf(delivery: AmqpDelivery): number {
+function deliveryCountOf(delivery: Omit<AmqpDelivery, 'consumerTag'>): number {
   const value = delivery.properties.headers?.get('x-delivery-count');
   return value === undefined ? 0 : (integerValue(value) ?? 0);
 }

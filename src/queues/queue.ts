@@ -216,6 +216,16 @@ export class Queue {
     return this.takeUnexpired(Date.now());
   }
 
+  /**
+   * basic.get of a queue another broker serves: the message is got there; null when the queue is
+   * served here (take() then). Expiry is that broker's to apply.
+   */
+  takeFromServer(): Promise<QueuedMessage | null> | null {
+    const fetched = this.store.takeFromServer?.() ?? null;
+    if (fetched !== null) this.touch();
+    return fetched;
+  }
+
   // ── settling ──────────────────────────────────────────────────────────────────────────────
 
   /** An acknowledged delivery (or one dropped without dead-lettering). */

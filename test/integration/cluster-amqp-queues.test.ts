@@ -36,6 +36,15 @@ async function storageIdOf(cluster: TestCluster, queue: string): Promise<string>
   return definition.storageId as string;
 }
 
+/** GET (or POST `body`) on a broker's admin API; the reply's JSON. */
+async function adminApi(cluster: TestCluster, nodeId: number, path: string, body?: unknown): Promise<unknown> {
+  const port = cluster.broker(nodeId).httpPort;
+  assert.ok(port !== null, `broker ${nodeId} has an HTTP listener`);
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(response.status, 200, `${path} on broker ${nodeId}: ${await response.clone().text()}`);
+  return response.json();
+}
+
 /** Consumes (manual acks) until `until` says enough, or fails after `timeoutMs`; the messages stay unacked. */
 async function consumeUntil(connection: ChannelModel, queue: string, until: (received: readonly ConsumeMessage[]) => boolean, prefetch = 1000, timeoutMs = 30_000): Promise<{ received: ConsumeMessage[]; ack: (message: ConsumeMessage) => void }> {
   const channel = await openChannel(connection);
@@ -57,7 +66,7 @@ async function consumeUntil(connection: ChannelModel, queue: string, until: (rec
 describe('durable AMQP queues replicated across the brokers of a cluster', () => {
   let cluster: TestCluster;
   before(async () => {
-    cluster = await startTestCluster({ nodeIds: [1, 2, 3], extraArgs: () => ['--amqp-port', '0'] });
+    cluster = await startTestCluster({ nodeIds: [1, 2, 3], extraArgs: () => ['--amqp-port', '0', '--http-port', '0'] });
   });
   after(async () => {
     await cluster?.stop();
@@ -291,5 +300,51 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     }
     await cluster.restart(2);
     await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(2), 'broker 2 back in the ISR of the log of payments', 30_000);
+  });
+  test('basic.get, queue.purge and the counts of a passive declare through a broker that does not serve the queue are answered by the one that does', async () => {
+    const queue = 'tickets';
+    const serving = await connectAmqp(cluster.broker(1));
+    const other = await connectAmqp(cluster.broker(3));
+    try {
+      const channel = await serving.createConfirmChannel();
+      await channel.assertQueue(queue, { durable: true });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of tickets led by broker 1');
+      for (let index = 0; index < 5; index++) assert.equal(await publishConfirmed(channel, queue, `t${index}`), 'ack');
+
+      const through = await openChannel(other);
+      await waitUntil(async () => (await openChannel(other).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 3');
+      assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 5, consumerCount: 0 });
+      const first = await through.get(queue);
+      assert.ok(first !== false);
+      assert.equal(first.content.toString(), 't0');
+      through.ack(first);
+      const second = await through.get(queue);
+      assert.ok(second !== false);
+      assert.equal(second.content.toString(), 't1');
+      assert.equal(second.fields.redelivered, false);
+      through.nack(second, false, true);
+      const again = await through.get(queue);
+      assert.ok(again !== false);
+      assert.equal(again.content.toString(), 't1');
+      assert.equal(again.fields.redelivered, true);
+      through.ack(again);
+      // The admin API of either broker shows the counts where the queue is served, and takes its messages from there.
+      for (const nodeId of [3, 1]) {
+        const shown = (await adminApi(cluster, nodeId, `/api/queues/%2F/${queue}`)) as { messages_ready: number; served_here: boolean };
+        assert.deepEqual({ ready: shown.messages_ready, servedHere: shown.served_here }, { ready: 3, servedHere: nodeId === 1 }, `queue as broker ${nodeId} shows it`);
+      }
+      const peeked = (await adminApi(cluster, 3, `/api/queues/%2F/${queue}/get`, { count: 1, ackmode: 'ack_requeue_true' })) as Array<{ payload: string }>;
+      assert.deepEqual(
+        peeked.map((message) => message.payload),
+        ['t2'],
+      );
+      assert.equal((await through.purgeQueue(queue)).messageCount, 3);
+      assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 });
+      // Where the queue is served, nothing is left either.
+      assert.equal(await (await openChannel(serving)).get(queue), false);
+    } finally {
+      await other.close();
+      await serving.close();
+    }
   });
 });

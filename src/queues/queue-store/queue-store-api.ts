@@ -37,6 +37,12 @@ export function refusedAppend(error: unknown): AppendedMessage {
   return { offset: -1, durable };
 }
 
+/** What the broker serving a queue reports of it (queue.declare-ok's counts there). */
+export interface ServedQueueCounts {
+  readonly messageCount: number;
+  readonly consumerCount: number;
+}
+
 export interface QueueStore {
   /** Appends a message; it is ready at once (in memory), durable when `durable` resolves. */
   append(message: StoredMessage): AppendedMessage;
@@ -72,6 +78,14 @@ export interface QueueStore {
    * another broker (led-queue-store.ts) takes them from there only while someone here consumes.
    */
   consumersChanged?(count: number): void;
+  /**
+   * While the queue is served by another broker (servedHere false), what only that broker can
+   * answer, each null while the queue is served here: basic.get, queue.purge, and the counts of
+   * queue.declare-ok.
+   */
+  takeFromServer?(): Promise<QueuedMessage | null> | null;
+  purgeOnServer?(): Promise<number> | null;
+  countsOnServer?(): Promise<ServedQueueCounts> | null;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */
   onReady(listener: () => void): void;
   /**

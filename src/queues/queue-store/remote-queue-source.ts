@@ -16,6 +16,7 @@
  *                          again, flagged redelivered); subscribe again after `resubscribeDelayMs`
  */
 import type { Logger } from '../../logging/logger.js';
+import type { ServedQueueCounts } from './queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /** A message as the serving broker delivered it over the link. */
@@ -39,12 +40,27 @@ export interface LinkSubscription {
   close(): void;
 }
 
-/** How a store reaches the broker serving its queue when that is not this one (cluster/queue-links.ts). */
+/** A message basic.get took where the queue is served, settled or given back there. */
+export interface LinkedGet {
+  readonly linked: LinkedMessage;
+  ack(): void;
+  requeue(): void;
+}
+
+/**
+ * How a store reaches the broker serving its queue when that is not this one (cluster/queue-links.ts).
+ * Each promise rejects when that broker cannot be reached or refuses.
+ */
 export interface QueueLeaderLink {
-  /** Stores the message in the queue where it is served; resolves once kept as that broker promises (its confirm), rejects when refused or unreachable. */
+  /** Stores the message in the queue where it is served; resolves once kept as that broker promises (its confirm). */
   forward(message: StoredMessage): Promise<void>;
   /** Takes the queue's messages from where it is served, at most `window` unsettled at a time; `receiver.ended` is called once. */
   subscribe(window: number, receiver: LinkReceiver): LinkSubscription;
+  /** basic.get where the queue is served (manual ack); null when nothing is ready there. */
+  get(): Promise<LinkedGet | null>;
+  /** queue.purge where the queue is served: how many ready messages went. */
+  purge(): Promise<number>;
+  counts(): Promise<ServedQueueCounts>;
 }
 
 /** Messages unsettled at once on a subscription: enough to keep consumers here busy across a round trip. */
@@ -60,6 +76,7 @@ export class RemoteQueueSource {
   private consumerCount = 0;
   private active = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private lastEndReason = '';
 
   constructor(
     private readonly link: QueueLeaderLink,
@@ -97,6 +114,7 @@ export class RemoteQueueSource {
       delivered: (linked) => {
         if (subscription === null || this.subscription !== subscription) return;
         const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
+        this.lastEndReason = '';
         this.taken.set(message, { subscription, deliveryTag: linked.deliveryTag });
         this.buffer.push(message);
         this.bufferedBytes += linked.message.body.length;
@@ -104,7 +122,9 @@ export class RemoteQueueSource {
       },
       ended: (reason) => {
         if (subscription !== null && this.subscription !== subscription) return;
-        this.logger.info('a link to the broker serving a queue ended', { queue: this.name, reason });
+        // Retried every resubscribeDelayMs while no broker serves the queue: said once per reason.
+        if (reason !== this.lastEndReason) this.logger.info('a link to the broker serving a queue ended', { queue: this.name, reason });
+        this.lastEndReason = reason;
         this.dropSubscription();
         if (this.active && this.consumerCount > 0) {
           this.retryTimer = setTimeout(() => {
@@ -155,6 +175,21 @@ export class RemoteQueueSource {
 
   peekNext(): QueuedMessage | null {
     return this.buffer[0] ?? null;
+  }
+
+  /**
+   * basic.get: the next buffered message, or one got where the queue is served (settled or given
+   * back there by settle/requeue, as a delivery is); null when none is ready there.
+   */
+  async takeFromServer(): Promise<QueuedMessage | null> {
+    const buffered = this.takeNext();
+    if (buffered !== null) return buffered;
+    const got = await this.link.get();
+    if (got === null) return null;
+    const { linked } = got;
+    const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
+    this.taken.set(message, { subscription: { ack: () => got.ack(), requeue: () => got.requeue(), close: () => undefined }, deliveryTag: linked.deliveryTag });
+    return message;
   }
 
   /** Whether `message` was taken from here (rather than from a store of this broker's own). */
