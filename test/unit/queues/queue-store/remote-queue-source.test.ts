@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RemoteQueueSource, linkWindow, type LinkReceiver, type LinkSubscription, type QueueLeaderLink } from '../../../../src/queues/queue-store/remote-queue-source.js';
+import { RemoteQueueSource, linkWindow, type LinkedGet, type LinkReceiver, type LinkSubscription, type QueueLeaderLink } from '../../../../src/queues/queue-store/remote-queue-source.js';
+import type { ServedQueueCounts } from '../../../../src/queues/queue-store/queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from '../../../../src/queues/queue-store/stored-message.js';
 import { RecordingLogger, testMessage } from './queue-store-fixtures.js';
 
@@ -57,7 +58,27 @@ class FakeLink implements QueueLeaderLink {
   readonly subscriptions: FakeSubscription[] = [];
   endsOnClose = true;
 
+  /** What basic.get finds where the queue is served, first first; and what was done with each. */
+  readonly readyThere: StoredMessage[] = [];
+  readonly gets: { deliveryTag: bigint; acked: number; requeued: number }[] = [];
+
   forward(): Promise<void> {
+    return Promise.reject(new Error('not used by RemoteQueueSource'));
+  }
+
+  get(): Promise<LinkedGet | null> {
+    const message = this.readyThere.shift();
+    if (message === undefined) return Promise.resolve(null);
+    const got = { deliveryTag: BigInt(100 + this.gets.length), acked: 0, requeued: 0 };
+    this.gets.push(got);
+    return Promise.resolve({ linked: { deliveryTag: got.deliveryTag, message, redelivered: false, deliveryCount: 0 }, ack: () => got.acked++, requeue: () => got.requeued++ });
+  }
+
+  purge(): Promise<number> {
+    return Promise.reject(new Error('not used by RemoteQueueSource'));
+  }
+
+  counts(): Promise<ServedQueueCounts> {
     return Promise.reject(new Error('not used by RemoteQueueSource'));
   }
 
@@ -390,4 +411,58 @@ test('stop closes the subscription, and nothing subscribes after it', async () =
   waiting.source.stop();
   await sleep(pastRetryDelayMs);
   assert.equal(waiting.link.subscriptions.length, 1);
+});
+
+test('basic.get takes a buffered message first, else gets one where the queue is served, settled or given back there', async () => {
+  const { link, source, subscription } = subscribed();
+  subscription.deliver(1, testMessage(1));
+  link.readyThere.push(testMessage(2), testMessage(3));
+  const buffered = (await source.takeFromServer())!;
+  assert.equal(bodyOf(buffered), 'body-1');
+  assert.equal(link.gets.length, 0, 'nothing asked of the serving broker while a message is buffered');
+
+  const [second, third] = [(await source.takeFromServer())!, (await source.takeFromServer())!];
+  assert.deepEqual([bodyOf(second), bodyOf(third)], ['body-2', 'body-3']);
+  assert.deepEqual([second.offset, third.offset], [100, 101]);
+  assert.equal(await source.takeFromServer(), null, 'nothing ready there');
+  assert.equal(source.owns(second), true);
+  assert.equal(source.unackedCount, 3);
+  source.settle(second);
+  source.requeue(third);
+  source.settle(second);
+  assert.deepEqual(link.gets, [
+    { deliveryTag: 100n, acked: 1, requeued: 0 },
+    { deliveryTag: 101n, acked: 0, requeued: 1 },
+  ]);
+  assert.deepEqual(subscription.acks, [], 'not settled on the subscription');
+  assert.deepEqual(subscription.requeues, []);
+  source.settle(buffered);
+  assert.deepEqual(subscription.acks, [1n]);
+
+  // Without consumers here (no subscription), a get still goes to the serving broker.
+  const alone = setUp();
+  alone.source.setActive(true);
+  alone.link.readyThere.push(testMessage(4));
+  const got = (await alone.source.takeFromServer())!;
+  assert.equal(bodyOf(got), 'body-4');
+  assert.equal(alone.link.subscriptions.length, 0);
+  alone.source.settle(got);
+  assert.equal(alone.link.gets[0]!.acked, 1);
+  source.stop();
+  alone.source.stop();
+});
+
+test('a subscription failing again and again for one reason is logged once, and again when the reason changes or after a delivery', async () => {
+  const { link, source, logger } = subscribed();
+  const ends = (): string[] => logger.lines.filter((line) => line.message === 'a link to the broker serving a queue ended').map((line) => String(line.fields?.['reason']));
+  link.last.end('no broker serves the queue just now');
+  await waitFor(() => link.subscriptions.length === 2);
+  link.last.end('no broker serves the queue just now');
+  await waitFor(() => link.subscriptions.length === 3);
+  link.last.end('broker 2 is not registered in the cluster');
+  await waitFor(() => link.subscriptions.length === 4);
+  link.last.deliver(1, testMessage(1));
+  link.last.end('broker 2 is not registered in the cluster');
+  assert.deepEqual(ends(), ['no broker serves the queue just now', 'broker 2 is not registered in the cluster', 'broker 2 is not registered in the cluster']);
+  source.stop();
 });
