@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterIdKey, decodeClusterId, encodeClusterId, decodePartition, decodeProducerIdBlock, decodeTopic, encodePartition, encodeProducerIdBlock, encodeTopic, partitionKey, partitionOfKey, producerIdBlockKey, reassigning, targetReplicas, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
+import { brokerKey, clusterIdKey, decodeClusterId, decodeInterBrokerSecret, decodeRegistration, encodeClusterId, encodeInterBrokerSecret, encodeRegistration, interBrokerSecretKey, decodePartition, decodeProducerIdBlock, decodeTopic, encodePartition, encodeProducerIdBlock, encodeTopic, partitionKey, partitionOfKey, producerIdBlockKey, reassigning, targetReplicas, topicKey, topicOfKey, topicPartitionsPrefix } from '../../../src/cluster/keys.js';
 import type { PartitionRecord } from '../../../src/cluster/keys.js';
 
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
@@ -128,4 +128,37 @@ test('cluster id value: written as documented, read back; anything but a non-emp
     assert.match(decoded.message, /^cluster id: /);
   }
   assert.ok(decodeClusterId(json({ formatVersion: 2, clusterId: 'a' })) instanceof Error);
+});
+
+test('registration value: written as documented with and without amqpPort, read back; a bad amqpPort is refused', () => {
+  assert.equal(brokerKey(2), '/osprey/brokers/2');
+  const withAmqp = { nodeId: 2, host: '10.0.0.2', kafkaPort: 9092, amqpPort: 5672, rack: 'eu-1a', leaseTtlSeconds: 10 };
+  assert.deepEqual(JSON.parse(encodeRegistration(withAmqp).toString('utf8')), { formatVersion: 1, ...withAmqp });
+  assert.deepEqual(decodeRegistration(encodeRegistration(withAmqp)), withAmqp);
+  // The AMQP listener off: no amqpPort field at all, and none read back (not even as undefined).
+  const withoutAmqp = { nodeId: 3, host: 'broker-3', kafkaPort: 19092, rack: null, leaseTtlSeconds: 5 };
+  assert.deepEqual(JSON.parse(encodeRegistration(withoutAmqp).toString('utf8')), { formatVersion: 1, ...withoutAmqp });
+  const decoded = decodeRegistration(encodeRegistration(withoutAmqp));
+  assert.deepEqual(decoded, withoutAmqp);
+  assert.equal('amqpPort' in decoded, false);
+  for (const port of [1, 65535]) assert.deepEqual(decodeRegistration(json({ formatVersion: 1, ...withAmqp, amqpPort: port })), { ...withAmqp, amqpPort: port });
+  for (const amqpPort of [0, 70000, 65536, '5672', 1.5, -1, null]) {
+    const refused = decodeRegistration(json({ formatVersion: 1, ...withAmqp, amqpPort }));
+    assert.ok(refused instanceof Error, `accepted amqpPort ${JSON.stringify(amqpPort)}`);
+    assert.equal(refused.message, `registration: amqpPort ${JSON.stringify(amqpPort)} is not a port`);
+  }
+});
+
+test('inter-broker secret value: written as documented, read back; anything but 64 lowercase hex digits is refused', () => {
+  assert.equal(interBrokerSecretKey, '/osprey/inter-broker-secret');
+  const secret = '0123456789abcdef'.repeat(4);
+  assert.deepEqual(JSON.parse(encodeInterBrokerSecret(secret).toString('utf8')), { formatVersion: 1, secret });
+  assert.equal(decodeInterBrokerSecret(encodeInterBrokerSecret(secret)), secret);
+  for (const bad of ['', secret.slice(1), `${secret}0`, secret.toUpperCase(), `${secret.slice(1)}g`, ` ${secret.slice(1)}`, 7, null]) {
+    const refused = decodeInterBrokerSecret(json({ formatVersion: 1, secret: bad }));
+    assert.ok(refused instanceof Error, `accepted ${JSON.stringify(bad)}`);
+    assert.match(refused.message, /^inter-broker secret: not 64 hex digits$/);
+  }
+  assert.ok(decodeInterBrokerSecret(json({ formatVersion: 1 })) instanceof Error);
+  assert.match(String(decodeInterBrokerSecret(json({ formatVersion: 2, secret }))), /formatVersion 2 is not 1/);
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import amqp from 'amqplib';
 import { defaultBrokerConfig } from '../../../../src/config/broker-config.js';
-import { authenticate, isLoopback, negotiateTuning, readCredentials } from '../../../../src/server/amqp/handshake.js';
+import { authenticate, interBrokerUser, isLoopback, negotiateTuning, readCredentials } from '../../../../src/server/amqp/handshake.js';
 import { AmqpConnectionError } from '../../../../src/server/amqp/errors.js';
 
 const settings = defaultBrokerConfig.amqp;
@@ -32,7 +32,7 @@ test('unreadable responses and unknown mechanisms are 403', () => {
 test('guest/guest only, and only from loopback addresses', () => {
   for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) {
     assert.equal(isLoopback(address), true, address);
-    authenticate('PLAIN', { user: 'guest', password: 'guest' }, address);
+    assert.equal(authenticate('PLAIN', { user: 'guest', password: 'guest' }, address), 'client');
   }
   for (const address of ['10.0.0.1', '::ffff:10.0.0.1', '::2', '128.0.0.1', '']) {
     assert.equal(isLoopback(address), false, address);
@@ -43,6 +43,31 @@ test('guest/guest only, and only from loopback addresses', () => {
   }
   assert.throws(() => authenticate('AMQPLAIN', { user: 'guest', password: 'nope' }, '127.0.0.1'), refusal(403, /mechanism AMQPLAIN/));
   assert.throws(() => authenticate('PLAIN', { user: 'admin', password: 'guest' }, '127.0.0.1'), refusal(403, /mechanism PLAIN/));
+});
+
+test('another broker logs in with the cluster secret from any address; a wrong, shorter or unset secret is 403', () => {
+  const secret = 'a1'.repeat(32);
+  const login = { secret };
+  for (const address of ['10.0.0.7', '::ffff:192.168.1.2', '127.0.0.1']) {
+    assert.equal(authenticate('PLAIN', { user: interBrokerUser, password: secret }, address, login), 'inter-broker', address);
+  }
+  assert.equal(interBrokerUser, 'osprey-inter-broker');
+  const refused = refusal(403, /^ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN\. For details see the broker logfile\.$/);
+  // The same length, one digit off; shorter and longer ones; the right one for another user.
+  assert.throws(() => authenticate('PLAIN', { user: interBrokerUser, password: `${secret.slice(0, -1)}2` }, '10.0.0.7', login), refused);
+  assert.throws(() => authenticate('PLAIN', { user: interBrokerUser, password: secret.slice(0, 32) }, '10.0.0.7', login), refused);
+  assert.throws(() => authenticate('PLAIN', { user: interBrokerUser, password: `${secret}0` }, '10.0.0.7', login), refused);
+  assert.throws(() => authenticate('PLAIN', { user: interBrokerUser, password: '' }, '10.0.0.7', login), refused);
+  assert.throws(() => authenticate('PLAIN', { user: 'guest', password: secret }, '10.0.0.7', login), refused);
+  // No secret yet (a single broker, or before joining): nobody logs in as another broker, not even with an empty password.
+  for (const password of [secret, '', 'null']) {
+    assert.throws(() => authenticate('PLAIN', { user: interBrokerUser, password }, '10.0.0.7', { secret: null }), refused, password);
+    assert.throws(() => authenticate('PLAIN', { user: interBrokerUser, password }, '10.0.0.7'), refused, password);
+  }
+  // A cluster's secret changes nothing for clients: guest/guest from loopback only.
+  assert.equal(authenticate('PLAIN', { user: 'guest', password: 'guest' }, '127.0.0.1', login), 'client');
+  assert.equal(authenticate('AMQPLAIN', { user: 'guest', password: 'guest' }, '::1', login), 'client');
+  assert.throws(() => authenticate('PLAIN', { user: 'guest', password: 'guest' }, '10.0.0.7', login), refused);
 });
 
 test('tune-ok: 0 takes ours, lower values win, higher ones and frame_max under 4096 are 530', () => {
