@@ -131,6 +131,8 @@ interface PeerCutSetup {
   /** The partition's state with every replica in sync, before anything is written. */
   readonly before: PartitionRecord;
   readonly producer: DirectProducer;
+  /** Each broker's registration before the cut (registrationRevisions). */
+  readonly registrations: ReadonlyMap<number, bigint>;
 }
 
 /**
@@ -153,31 +155,14 @@ async function startPeerCut(topic: string, minInsyncReplicas: number): Promise<P
     assert.equal(before.leader, leader);
     const producer = new DirectProducer(await RawKafkaConnection.open(cluster.broker(leader).host, cluster.broker(leader).port), topic);
     await waitUntil(() => producer.acknowledged.length >= 10, 'acknowledged writes before the cut', 20_000, () => `answers: ${producer.tally('before')}`);
-    return { cluster, topic, before, producer };
+    return { cluster, topic, before, producer, registrations: await registrationRevisions(cluster) };
   } catch (error) {
     await cluster.stop();
     throw error;
   }
 }
 
-/** Waits until etcd's ISR is the leader alone, checking that leadership stayed where it was (the controller did not act). */
-async function waitForShrink({ cluster, topic, before }: PeerCutSetup): Promise<{ state: PartitionRecord; revision: bigint }> {
-  const shrunk = await cluster.waitForPartition(topic, 0, (state) => state.isr.length === 1, `${topic}/0: the leader to take its cut-off followers out of the ISR`, 20_000);
-  assert.deepEqual({ leader: shrunk.leader, leaderEpoch: shrunk.leaderEpoch, isr: shrunk.isr }, { leader, leaderEpoch: before.leaderEpoch, isr: [leader] }, 'the leader, still leading in its epoch, alone in the ISR');
-  await cluster.broker(leader).waitForLog(new RegExp(`WARN replicas left the ISR: not caught up within replica\\.lag\\.time\\.max\\.ms .*topic=${topic} partition=0`), 5000);
-  const entry = await cluster.store.get(partitionKey(topic, 0));
-  assert.ok(entry !== null);
-  return { state: shrunk, revision: entry.modRevision };
-}
-
-/** Every broker still registered under the registration it had before the cut: nothing reached the controller. */
-async function assertAllRegistered(cluster: TestCluster, createRevisions: ReadonlyMap<number, bigint>): Promise<void> {
-  for (const [nodeId, createRevision] of createRevisions) {
-    const entry = await cluster.store.get(brokerKey(nodeId));
-    assert.equal(entry?.createRevision, createRevision, `broker ${nodeId} registered as before the cut`);
-  }
-}
-
+/** Every broker's registration (its key's createRevision), to check that nothing reached the controller. */
 async function registrationRevisions(cluster: TestCluster): Promise<Map<number, bigint>> {
   const revisions = new Map<number, bigint>();
   for (const nodeId of [leader, ...followers]) {
@@ -186,6 +171,68 @@ async function registrationRevisions(cluster: TestCluster): Promise<Map<number, 
     revisions.set(nodeId, entry.createRevision);
   }
   return revisions;
+}
+
+/** Every broker still registered under the registration it had before the cut: etcd and the controller saw no broker go. */
+async function assertAllRegistered(cluster: TestCluster, createRevisions: ReadonlyMap<number, bigint>): Promise<void> {
+  for (const [nodeId, createRevision] of createRevisions) {
+    const entry = await cluster.store.get(brokerKey(nodeId));
+    assert.equal(entry?.createRevision, createRevision, `broker ${nodeId} registered as before the cut`);
+  }
+}
+
+interface Cut {
+  readonly cutAtMs: number;
+  readonly shrunkAtMs: number;
+  /** The revision of the partition key that holds the shrunk ISR. */
+  readonly shrunkRevision: bigint;
+}
+
+/**
+ * Cuts the leader's proxy and waits until the leader has taken its followers out of the ISR in etcd,
+ * checking that it still leads in its epoch (the controller did not act: every broker is registered).
+ */
+async function cutUntilShrunk({ cluster, topic, before, producer }: PeerCutSetup, how: 'reset' | 'silently'): Promise<Cut> {
+  const cutAtMs = Date.now();
+  cluster.kafkaProxy(leader).cut(how);
+  producer.phase = 'cut';
+  const shrunk = await cluster.waitForPartition(topic, 0, (state) => state.isr.length === 1, `${topic}/0: the leader to take its cut-off followers out of the ISR`, 20_000);
+  const shrunkAtMs = Date.now();
+  assert.deepEqual({ leader: shrunk.leader, leaderEpoch: shrunk.leaderEpoch, isr: shrunk.isr }, { leader, leaderEpoch: before.leaderEpoch, isr: [leader] }, 'the leader, still leading in its epoch, alone in the ISR');
+  await cluster.broker(leader).waitForLog(new RegExp(`WARN replicas left the ISR: not caught up within replica\\.lag\\.time\\.max\\.ms .*topic=${topic} partition=0`), 5000);
+  const entry = await cluster.store.get(partitionKey(topic, 0));
+  assert.ok(entry !== null);
+  return { cutAtMs, shrunkAtMs, shrunkRevision: entry.modRevision };
+}
+
+interface Heal {
+  readonly healedAtMs: number;
+  /** When etcd's ISR held every replica again. */
+  readonly grownAtMs: number;
+}
+
+/**
+ * Checks that nothing changed the partition during the cut since the shrink (no follower came back,
+ * leadership stayed) and that every broker stayed registered; heals the proxy, waits until the
+ * followers are back in the ISR (the same leader in the same epoch) and 10 more writes are
+ * acknowledged, then stops the producer. Every write sent once the ISR was whole again must have been
+ * acknowledged.
+ */
+async function healUntilInSync({ cluster, topic, before, producer, registrations }: PeerCutSetup, cut: Cut): Promise<Heal> {
+  assert.equal((await cluster.store.get(partitionKey(topic, 0)))?.modRevision, cut.shrunkRevision, `${topic}/0 unchanged since the ISR shrank`);
+  await assertAllRegistered(cluster, registrations);
+  cluster.kafkaProxy(leader).heal();
+  producer.phase = 'healed';
+  const healedAtMs = Date.now();
+  const grown = await cluster.waitForPartition(topic, 0, (state) => state.isr.length === 3, `${topic}/0: the followers back in the ISR`, 30_000);
+  const grownAtMs = Date.now();
+  assert.deepEqual({ leader: grown.leader, leaderEpoch: grown.leaderEpoch }, { leader, leaderEpoch: before.leaderEpoch }, 'leadership stayed all along');
+  const sinceGrown = () => producer.sentIn('healed', grownAtMs);
+  await waitUntil(() => sinceGrown().filter(({ errorCode }) => errorCode === ErrorCode.none).length >= 10, 'acks=all accepted with every replica in sync again', 20_000, () => `answers since the heal: ${producer.tally('healed')}`);
+  await producer.stop();
+  await assertAllRegistered(cluster, registrations);
+  assert.deepEqual(sinceGrown().filter(({ errorCode }) => errorCode !== ErrorCode.none), [], `every write acknowledged once the ISR was whole again; answers since the heal: ${producer.tally('healed')}`);
+  return { healedAtMs, grownAtMs };
 }
 
 /**
@@ -220,24 +267,23 @@ async function assertReplicasHoldExactly({ cluster, topic, producer }: PeerCutSe
   return values;
 }
 
+/** The figures of a run: when the ISR shrank and grew back, what the producer was answered in each phase. */
+function diagnostic(producer: DirectProducer, cut: Cut, heal: Heal, held: readonly string[]): string {
+  return `ISR shrank to the leader ${cut.shrunkAtMs - cut.cutAtMs} ms after the cut, grew back ${heal.grownAtMs - heal.healedAtMs} ms after the heal; answers before the cut: ${producer.tally('before')}; during it: ${producer.tally('cut')}; after the heal: ${producer.tally('healed')}; ${held.length} records on each replica`;
+}
+
 // A cut that resets the connections through the proxy (the followers' fetchers fail fast and dial
 // again, refused until the heal), and a silent one (connections stay open, nothing goes through:
 // fetches wait for their deadlines, and what was held arrives late after the heal).
 for (const how of ['reset', 'silently'] as const) {
   test(`a leader cut off from its followers ${how === 'reset' ? '(connections reset)' : 'silently (connections kept, nothing forwarded)'}, still registered, with min.insync.replicas 2: it takes them out of the ISR after replica.lag.time.max.ms and then refuses acks=all with NOT_ENOUGH_REPLICAS, acknowledging nothing; healed, they catch up and rejoin the ISR, acks=all is accepted again, and all three replicas hold every acknowledged record once, in order`, { timeout: 180_000 }, async (t) => {
     const setup = await startPeerCut('peer-cut', 2);
-    const { cluster, topic, before, producer } = setup;
+    const { cluster, topic, producer } = setup;
     try {
-      const registrations = await registrationRevisions(cluster);
       const acknowledgedBeforeCut = producer.acknowledged;
-
-      const cutAtMs = Date.now();
-      cluster.kafkaProxy(leader).cut(how);
-      producer.phase = 'cut';
-      const shrunk = await waitForShrink(setup);
-      const shrunkAtMs = Date.now();
+      const cut = await cutUntilShrunk(setup, how);
       // From the leader's own write of that state on, every acks=all write is refused before it is appended.
-      await waitUntil(() => producer.sentIn('cut', shrunkAtMs).filter(({ errorCode }) => errorCode === ErrorCode.notEnoughReplicas).length >= 10, 'acks=all writes refused with NOT_ENOUGH_REPLICAS', 20_000, () => `answers during the cut: ${producer.tally('cut')}`);
+      await waitUntil(() => producer.sentIn('cut', cut.shrunkAtMs).filter(({ errorCode }) => errorCode === ErrorCode.notEnoughReplicas).length >= 10, 'acks=all writes refused with NOT_ENOUGH_REPLICAS', 20_000, () => `answers during the cut: ${producer.tally('cut')}`);
       // The followers hold what was acknowledged before the cut, and nothing sent since (the cut holds).
       for (const nodeId of followers) {
         const missing = (): string[] => acknowledgedBeforeCut.filter((value) => !valuesOnDisk(cluster.broker(nodeId), topic, 0).includes(value));
@@ -245,19 +291,7 @@ for (const how of ['reset', 'silently'] as const) {
         const onDisk = valuesOnDisk(cluster.broker(nodeId), topic, 0);
         assert.deepEqual(producer.sentIn('cut').filter(({ value }) => onDisk.includes(value)), [], `broker ${nodeId} got nothing sent during the cut`);
       }
-      await assertAllRegistered(cluster, registrations);
-      // Nothing changed the partition since the shrink: no follower came back, leadership stayed.
-      assert.equal((await cluster.store.get(partitionKey(topic, 0)))?.modRevision, shrunk.revision, `${topic}/0 unchanged since the ISR shrank`);
-
-      cluster.kafkaProxy(leader).heal();
-      producer.phase = 'healed';
-      const healedAtMs = Date.now();
-      const grown = await cluster.waitForPartition(topic, 0, (state) => state.isr.length === 3, `${topic}/0: the followers back in the ISR`, 30_000);
-      const grownAtMs = Date.now();
-      assert.deepEqual({ leader: grown.leader, leaderEpoch: grown.leaderEpoch }, { leader, leaderEpoch: before.leaderEpoch }, 'leadership stayed all along');
-      await waitUntil(() => producer.sentIn('healed', grownAtMs).filter(({ errorCode }) => errorCode === ErrorCode.none).length >= 10, 'acks=all accepted again', 20_000, () => `answers since the heal: ${producer.tally('healed')}`);
-      await producer.stop();
-      await assertAllRegistered(cluster, registrations);
+      const heal = await healUntilInSync(setup, cut);
 
       // During the cut: never acknowledged. A write waiting when the ISR shrank is answered
       // NOT_ENOUGH_REPLICAS_AFTER_APPEND (20), or REQUEST_TIMED_OUT (7) if its timeout came first;
@@ -268,12 +302,10 @@ for (const how of ['reset', 'silently'] as const) {
       assert.deepEqual(duringCut.filter(({ errorCode }) => !allowed.includes(errorCode)), [], `answers during the cut: ${producer.tally('cut')}`);
       const firstRefusal = duringCut.findIndex(({ errorCode }) => errorCode === ErrorCode.notEnoughReplicas);
       assert.deepEqual(duringCut.slice(firstRefusal).filter(({ errorCode }) => errorCode !== ErrorCode.notEnoughReplicas), [], 'NOT_ENOUGH_REPLICAS from the first on');
-      // Once every replica was back in the ISR, every write acknowledged.
-      assert.deepEqual(producer.sentIn('healed', grownAtMs).filter(({ errorCode }) => errorCode !== ErrorCode.none), [], `answers since the heal: ${producer.tally('healed')}`);
 
       const held = await assertReplicasHoldExactly(setup);
       assert.deepEqual(acknowledgedBeforeCut.filter((value) => !held.includes(value)), [], 'every record acknowledged before the cut on every replica');
-      t.diagnostic(`ISR shrank to the leader ${shrunkAtMs - cutAtMs} ms after the cut, grew back ${grownAtMs - healedAtMs} ms after the heal; answers before the cut: ${producer.tally('before')}; during it: ${producer.tally('cut')}; after the heal: ${producer.tally('healed')}; ${held.length} records on each replica`);
+      t.diagnostic(diagnostic(producer, cut, heal, held));
     } finally {
       await producer.abort();
       await cluster.stop();
@@ -283,34 +315,17 @@ for (const how of ['reset', 'silently'] as const) {
 
 test('a leader cut off from its followers, still registered, with min.insync.replicas 1: alone in the ISR after replica.lag.time.max.ms, it goes on acknowledging acks=all writes; healed, the followers fetch them, rejoin the ISR, and all three replicas hold every acknowledged record once, in order', { timeout: 180_000 }, async (t) => {
   const setup = await startPeerCut('peer-cut', 1);
-  const { cluster, topic, before, producer } = setup;
+  const { cluster, topic, producer } = setup;
   try {
-    const registrations = await registrationRevisions(cluster);
-
-    const cutAtMs = Date.now();
-    cluster.kafkaProxy(leader).cut();
-    producer.phase = 'cut';
-    const shrunk = await waitForShrink(setup);
-    const shrunkAtMs = Date.now();
-    await waitUntil(() => producer.sentIn('cut', shrunkAtMs).filter(({ errorCode }) => errorCode === ErrorCode.none).length >= 20, 'acks=all writes acknowledged during the cut', 20_000, () => `answers during the cut: ${producer.tally('cut')}`);
+    const cut = await cutUntilShrunk(setup, 'reset');
+    await waitUntil(() => producer.sentIn('cut', cut.shrunkAtMs).filter(({ errorCode }) => errorCode === ErrorCode.none).length >= 20, 'acks=all writes acknowledged during the cut', 20_000, () => `answers during the cut: ${producer.tally('cut')}`);
     const acknowledgedDuringCut = producer.sentIn('cut').filter(({ errorCode }) => errorCode === ErrorCode.none).map(({ value }) => value);
     // They are on the leader alone: the followers cannot fetch them.
     for (const nodeId of followers) {
       const onDisk = valuesOnDisk(cluster.broker(nodeId), topic, 0);
       assert.deepEqual(acknowledgedDuringCut.filter((value) => onDisk.includes(value)), [], `broker ${nodeId} got nothing sent during the cut`);
     }
-    await assertAllRegistered(cluster, registrations);
-    assert.equal((await cluster.store.get(partitionKey(topic, 0)))?.modRevision, shrunk.revision, `${topic}/0 unchanged since the ISR shrank`);
-
-    cluster.kafkaProxy(leader).heal();
-    producer.phase = 'healed';
-    const healedAtMs = Date.now();
-    const grown = await cluster.waitForPartition(topic, 0, (state) => state.isr.length === 3, `${topic}/0: the followers back in the ISR`, 30_000);
-    const grownAtMs = Date.now();
-    assert.deepEqual({ leader: grown.leader, leaderEpoch: grown.leaderEpoch }, { leader, leaderEpoch: before.leaderEpoch }, 'leadership stayed all along');
-    await waitUntil(() => producer.sentIn('healed', grownAtMs).filter(({ errorCode }) => errorCode === ErrorCode.none).length >= 10, 'acks=all accepted with every replica in sync', 20_000, () => `answers since the heal: ${producer.tally('healed')}`);
-    await producer.stop();
-    await assertAllRegistered(cluster, registrations);
+    const heal = await healUntilInSync(setup, cut);
 
     // With one in-sync replica enough, nothing is refused for want of replicas; a write waiting at the
     // cut is answered once the ISR shrank (or times out, if it took longer than its timeout).
@@ -318,7 +333,7 @@ test('a leader cut off from its followers, still registered, with min.insync.rep
     assert.deepEqual(producer.answers.filter(({ errorCode }) => refusals.includes(errorCode)), [], 'no NOT_ENOUGH_REPLICAS');
     const held = await assertReplicasHoldExactly(setup);
     assert.deepEqual(acknowledgedDuringCut.filter((value) => !held.includes(value)), [], 'every record acknowledged during the cut on every replica');
-    t.diagnostic(`ISR shrank to the leader ${shrunkAtMs - cutAtMs} ms after the cut, grew back ${grownAtMs - healedAtMs} ms after the heal; answers before the cut: ${producer.tally('before')}; during it: ${producer.tally('cut')}; after the heal: ${producer.tally('healed')}; ${held.length} records on each replica`);
+    t.diagnostic(diagnostic(producer, cut, heal, held));
   } finally {
     await producer.abort();
     await cluster.stop();
