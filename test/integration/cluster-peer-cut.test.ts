@@ -5,8 +5,9 @@
  * so the followers' replica fetches reach the leader only through its proxy; the test's producer
  * writes on a connection to the leader's listener itself, which the cut spares. Cutting the proxy
  * (connections reset, or held silently) is a network partition between the leader and the other
- * brokers only: etcd, the controller and the test still reach everyone, so no lease lapses and
- * leadership stays. The brokers run with `--replica-lag-time-max-ms 2000`, and write what their
+ * brokers only, both ways (the leader follows nothing here, so it dials no other broker; every
+ * connection between them goes through its proxy): etcd, the controller and the test still reach
+ * everyone, so no lease lapses and leadership stays. The brokers run with `--replica-lag-time-max-ms 2000`, and write what their
  * journal made durable to the segment files within 0.1 s (`--journal-write-behind-max-age-ms`; 5 s by
  * default), since the test reads those files.
  *
