@@ -43,6 +43,12 @@ const lagTimeMs = 2000;
 const writeBehindMaxAgeMs = 100;
 /** The produce requests' timeoutMs: longer than the lag time, so a write waiting at the cut is answered by the ISR's shrink, not its timeout. */
 const produceTimeoutMs = 5000;
+/**
+ * How long the min.insync.replicas 2 cut lasts at least: past a follower's replica fetch timeout
+ * (5.5 s), so that, cut silently, the followers give up their held connections and dial again into
+ * the held proxy before the heal.
+ */
+const cutHoldMs = 8000;
 const leader = 1;
 const followers = [2, 3];
 
@@ -292,6 +298,7 @@ for (const how of ['reset', 'silently'] as const) {
         const onDisk = valuesOnDisk(cluster.broker(nodeId), topic, 0);
         assert.deepEqual(producer.sentIn('cut').filter(({ value }) => onDisk.includes(value)), [], `broker ${nodeId} got nothing sent during the cut`);
       }
+      await sleep(cut.cutAtMs + cutHoldMs - Date.now());
       const heal = await healUntilInSync(setup, cut);
 
       // During the cut: never acknowledged. A write waiting when the ISR shrank is answered
