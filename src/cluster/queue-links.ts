@@ -24,7 +24,6 @@
 import { connectAmqp, type AmqpConnection } from '../client/amqp/connection.js';
 import type { AmqpChannel, AmqpDelivery } from '../client/amqp/channel.js';
 import type { Logger } from '../logging/logger.js';
-import { encodeRawProperties } from '../protocol/amqp/content-header.js';
 import { forwardedProperties } from '../queues/forwarded-publish.js';
 import { integerValue } from '../queues/queue-options.js';
 import type { LinkedGet, LinkReceiver, LinkSubscription, QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
@@ -253,12 +252,12 @@ export class QueueLinks {
   }
 }
 
-/** A delivery over a link as the queue here keeps it while it is taken: its properties as they came, encoded again. */
+/** A delivery over a link as the queue here keeps it while it is taken: its properties as they came. */
 function storedMessageOf(delivery: Omit<AmqpDelivery, 'consumerTag'>): StoredMessage {
   return {
     exchange: delivery.exchange,
     routingKey: delivery.routingKey,
-    properties: encodeRawProperties(delivery.properties),
+    properties: delivery.rawProperties,
     body: delivery.body,
     persistent: delivery.properties.deliveryMode === 2,
     publishedAtMs: Date.now(),

@@ -36,6 +36,15 @@ async function storageIdOf(cluster: TestCluster, queue: string): Promise<string>
   return definition.storageId as string;
 }
 
+/** GET (or POST `body`) on a broker's admin API; the reply's JSON. */
+async function adminApi(cluster: TestCluster, nodeId: number, path: string, body?: unknown): Promise<unknown> {
+  const port = cluster.broker(nodeId).httpPort;
+  assert.ok(port !== null, `broker ${nodeId} has an HTTP listener`);
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(response.status, 200, `${path} on broker ${nodeId}: ${await response.clone().text()}`);
+  return response.json();
+}
+
 /** Consumes (manual acks) until `until` says enough, or fails after `timeoutMs`; the messages stay unacked. */
 async function consumeUntil(connection: ChannelModel, queue: string, until: (received: readonly ConsumeMessage[]) => boolean, prefetch = 1000, timeoutMs = 30_000): Promise<{ received: ConsumeMessage[]; ack: (message: ConsumeMessage) => void }> {
   const channel = await openChannel(connection);
@@ -57,7 +66,7 @@ async function consumeUntil(connection: ChannelModel, queue: string, until: (rec
 describe('durable AMQP queues replicated across the brokers of a cluster', () => {
   let cluster: TestCluster;
   before(async () => {
-    cluster = await startTestCluster({ nodeIds: [1, 2, 3], extraArgs: () => ['--amqp-port', '0'] });
+    cluster = await startTestCluster({ nodeIds: [1, 2, 3], extraArgs: () => ['--amqp-port', '0', '--http-port', '0'] });
   });
   after(async () => {
     await cluster?.stop();
@@ -319,6 +328,16 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       assert.equal(again.content.toString(), 't1');
       assert.equal(again.fields.redelivered, true);
       through.ack(again);
+      // The admin API of either broker shows the counts where the queue is served, and takes its messages from there.
+      for (const nodeId of [3, 1]) {
+        const shown = (await adminApi(cluster, nodeId, `/api/queues/%2F/${queue}`)) as { messages_ready: number; served_here: boolean };
+        assert.deepEqual({ ready: shown.messages_ready, servedHere: shown.served_here }, { ready: 3, servedHere: nodeId === 1 }, `queue as broker ${nodeId} shows it`);
+      }
+      const peeked = (await adminApi(cluster, 3, `/api/queues/%2F/${queue}/get`, { count: 1, ackmode: 'ack_requeue_true' })) as Array<{ payload: string }>;
+      assert.deepEqual(
+        peeked.map((message) => message.payload),
+        ['t2'],
+      );
       assert.equal((await through.purgeQueue(queue)).messageCount, 3);
       assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 });
       // Where the queue is served, nothing is left either.

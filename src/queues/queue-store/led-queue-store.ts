@@ -17,9 +17,9 @@
  */
 import type { Logger } from '../../logging/logger.js';
 import type { QueueLog } from './queue-log.js';
-import { refusedAppend, type AppendedMessage, type QueueStore, type QueueStoreSettings } from './queue-store-api.js';
+import { refusedAppend, type AppendedMessage, type QueueStore, type QueueStoreSettings, type ServedQueueCounts } from './queue-store-api.js';
 import { LogQueueStore, type LogQueueStoreTuning } from './queue-store.js';
-import { RemoteQueueSource, type QueueLeaderLink, type ServedQueueCounts } from './remote-queue-source.js';
+import { RemoteQueueSource, type QueueLeaderLink } from './remote-queue-source.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /** A publish to a queue this broker does not lead (the publisher's nack). */

@@ -37,6 +37,12 @@ export function refusedAppend(error: unknown): AppendedMessage {
   return { offset: -1, durable };
 }
 
+/** What the broker serving a queue reports of it (queue.declare-ok's counts there). */
+export interface ServedQueueCounts {
+  readonly messageCount: number;
+  readonly consumerCount: number;
+}
+
 export interface QueueStore {
   /** Appends a message; it is ready at once (in memory), durable when `durable` resolves. */
   append(message: StoredMessage): AppendedMessage;
@@ -79,7 +85,7 @@ export interface QueueStore {
    */
   takeFromServer?(): Promise<QueuedMessage | null> | null;
   purgeOnServer?(): Promise<number> | null;
-  countsOnServer?(): Promise<{ readonly messageCount: number; readonly consumerCount: number }> | null;
+  countsOnServer?(): Promise<ServedQueueCounts> | null;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */
   onReady(listener: () => void): void;
   /**

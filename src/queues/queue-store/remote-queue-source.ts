@@ -16,6 +16,7 @@
  *                          again, flagged redelivered); subscribe again after `resubscribeDelayMs`
  */
 import type { Logger } from '../../logging/logger.js';
+import type { ServedQueueCounts } from './queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /** A message as the serving broker delivered it over the link. */
@@ -44,12 +45,6 @@ export interface LinkedGet {
   readonly linked: LinkedMessage;
   ack(): void;
   requeue(): void;
-}
-
-/** What the broker serving the queue reports of it (queue.declare-ok's counts there). */
-export interface ServedQueueCounts {
-  readonly messageCount: number;
-  readonly consumerCount: number;
 }
 
 /**
@@ -81,6 +76,7 @@ export class RemoteQueueSource {
   private consumerCount = 0;
   private active = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private lastEndReason = '';
 
   constructor(
     private readonly link: QueueLeaderLink,
@@ -118,6 +114,7 @@ export class RemoteQueueSource {
       delivered: (linked) => {
         if (subscription === null || this.subscription !== subscription) return;
         const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
+        this.lastEndReason = '';
         this.taken.set(message, { subscription, deliveryTag: linked.deliveryTag });
         this.buffer.push(message);
         this.bufferedBytes += linked.message.body.length;
@@ -125,7 +122,9 @@ export class RemoteQueueSource {
       },
       ended: (reason) => {
         if (subscription !== null && this.subscription !== subscription) return;
-        this.logger.info('a link to the broker serving a queue ended', { queue: this.name, reason });
+        // Retried every resubscribeDelayMs while no broker serves the queue: said once per reason.
+        if (reason !== this.lastEndReason) this.logger.info('a link to the broker serving a queue ended', { queue: this.name, reason });
+        this.lastEndReason = reason;
         this.dropSubscription();
         if (this.active && this.consumerCount > 0) {
           this.retryTimer = setTimeout(() => {
