@@ -18,6 +18,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +156,30 @@ function kafkaPortCandidate(): number {
   }
   if (!(ephemeralStart > lowestPort + 1000)) return 0; // no room below the range: let the kernel choose
   return lowestPort + Math.floor(Math.random() * (ephemeralStart - lowestPort));
+}
+
+/**
+ * A Kafka port for a broker that must know it before it starts (a proxy put in front of it first):
+ * a candidate as kafkaPortCandidate picks, checked free by listening on it for a moment. Another
+ * listener could still take it before the broker binds it; the broker's start then fails.
+ */
+export async function freeKafkaPort(): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const candidate = kafkaPortCandidate();
+    const server = createServer();
+    const bound = await new Promise<number | null>((resolve) => {
+      server.once('error', () => resolve(null));
+      server.listen(candidate, '127.0.0.1', () => {
+        const address = server.address();
+        resolve(address === null || typeof address === 'string' ? null : address.port);
+      });
+    });
+    if (bound !== null) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return bound;
+    }
+    if (attempt >= portAttempts) throw new Error(`no free Kafka port found in ${portAttempts} attempts`);
+  }
 }
 
 const portAttempts = 10;

@@ -12,6 +12,10 @@
  *   cut.etcdProxy(1).cut();                             // broker 1 runs on, cut off from etcd only
  *   cut.etcdProxy(1).heal();
  *
+ *   const peers = await startTestCluster({ kafkaProxies: true });  // each broker advertises a proxy to its Kafka listener
+ *   peers.kafkaProxy(1).cut();                          // broker 1 runs on, registered, cut off from the other brokers
+ *   peers.kafkaProxy(1).heal();                         // (the test's own connections to broker(1).port stay)
+ *
  * Brokers get a short lease (2 s by default) so that a killed broker counts as gone quickly, and no
  * AMQP or HTTP listener unless a test asks for one through `extraArgs`.
  */
@@ -23,7 +27,7 @@ import type { EtcdProcess } from '../../src/cluster/local/etcd-process.js';
 import { ErrorCode } from '../../src/protocol/kafka/error-codes.js';
 import { createTopicsRequest, createTopicsResponse } from '../../src/protocol/kafka/messages/create-topics.js';
 import { metadataRequest, metadataResponse } from '../../src/protocol/kafka/messages/metadata.js';
-import { startBrokerProcess } from './broker-process.js';
+import { freeKafkaPort, startBrokerProcess } from './broker-process.js';
 import type { BrokerProcess, BrokerProcessOptions } from './broker-process.js';
 import { startTestEtcd } from './etcd-process.js';
 import { startTcpProxy } from './tcp-proxy.js';
@@ -48,6 +52,14 @@ export interface TestClusterOptions {
    * clients and the other brokers. The cluster's own etcd client (`store`) dials etcd directly.
    */
   readonly etcdProxies?: boolean;
+  /**
+   * Broker N listens on a port chosen up front and advertises (`--advertised-kafka-port`, so in its
+   * registration and in Metadata) a TCP proxy of its own in front of it, kept across restarts of N:
+   * the other brokers' replica fetches, and clients that follow Metadata, reach it only through the
+   * proxy, so a test can cut it off from the other brokers while it stays registered in etcd. A
+   * connection the test opens to `broker(N).port` (the listener itself) does not go through it.
+   */
+  readonly kafkaProxies?: boolean;
 }
 
 export interface ControllerState {
@@ -61,6 +73,8 @@ export class TestCluster {
   readonly brokers = new Map<number, BrokerProcess>();
   /** Broker N's proxy to etcd, with the option etcdProxies. */
   private readonly proxies = new Map<number, TcpProxy>();
+  /** The proxy broker N advertises in front of its Kafka listener, with the option kafkaProxies. */
+  private readonly kafkaProxiesByNode = new Map<number, TcpProxy>();
 
   constructor(
     readonly etcd: EtcdProcess,
@@ -71,18 +85,22 @@ export class TestCluster {
 
   /**
    * The flags that join broker `nodeId` to this cluster, `extra` after them. With the option
-   * etcdProxies, its proxy must exist (startBroker makes it).
+   * etcdProxies, its proxy must exist (startBroker makes it); with kafkaProxies, the Kafka port and
+   * the advertised one are its proxy's target and port.
    */
   args(nodeId: number, extra: readonly string[] = []): string[] {
     const leaseTtlSeconds = this.options.leaseTtlSeconds ?? 2;
     const proxy = this.proxies.get(nodeId);
     assert.ok(proxy !== undefined || this.options.etcdProxies !== true, `no etcd proxy for broker ${nodeId} yet`);
+    const kafkaProxy = this.kafkaProxiesByNode.get(nodeId);
+    assert.ok(kafkaProxy !== undefined || this.options.kafkaProxies !== true, `no Kafka proxy for broker ${nodeId} yet`);
     return [
       '--node-id', String(nodeId),
       '--etcd-endpoints', proxy === undefined ? this.etcd.endpoint : `http://${proxy.host}:${proxy.port}`,
       '--etcd-lease-ttl-seconds', String(leaseTtlSeconds),
       '--amqp-port', '-1',
       '--http-port', '-1',
+      ...(kafkaProxy === undefined ? [] : ['--kafka-port', String(kafkaProxy.target.port), '--advertised-kafka-port', String(kafkaProxy.port)]),
       ...(this.options.racks === true ? ['--rack', `rack-${nodeId}`] : []),
       ...(this.options.extraArgs?.(nodeId) ?? []),
       ...extra,
@@ -93,6 +111,9 @@ export class TestCluster {
   async startBroker(nodeId: number, options: BrokerProcessOptions & { readonly extra?: readonly string[] } = {}): Promise<BrokerProcess> {
     if (this.options.etcdProxies === true && !this.proxies.has(nodeId)) {
       this.proxies.set(nodeId, await startTcpProxy({ host: '127.0.0.1', port: this.etcd.clientPort }));
+    }
+    if (this.options.kafkaProxies === true && !this.kafkaProxiesByNode.has(nodeId)) {
+      this.kafkaProxiesByNode.set(nodeId, await startTcpProxy({ host: '127.0.0.1', port: await freeKafkaPort() }));
     }
     const started = await startBrokerProcess({ ...options, args: this.args(nodeId, [...(options.extra ?? []), ...(options.args ?? [])]) });
     this.brokers.set(nodeId, started);
@@ -109,6 +130,16 @@ export class TestCluster {
   etcdProxy(nodeId: number): TcpProxy {
     const found = this.proxies.get(nodeId);
     assert.ok(found !== undefined, `no etcd proxy for broker ${nodeId} (startTestCluster({ etcdProxies: true }))`);
+    return found;
+  }
+
+  /**
+   * The proxy broker `nodeId` advertises in front of its Kafka listener (option kafkaProxies): cut()
+   * it to cut the broker off from the other brokers (and from clients that follow Metadata).
+   */
+  kafkaProxy(nodeId: number): TcpProxy {
+    const found = this.kafkaProxiesByNode.get(nodeId);
+    assert.ok(found !== undefined, `no Kafka proxy for broker ${nodeId} (startTestCluster({ kafkaProxies: true }))`);
     return found;
   }
 
@@ -223,11 +254,12 @@ export class TestCluster {
     );
   }
 
-  /** Stops every broker still running (SIGTERM; proxies healed first, so each can leave etcd cleanly), then etcd. */
+  /** Stops every broker still running (SIGTERM; proxies healed first, so each can leave etcd and its peers cleanly), then etcd. */
   async stop(): Promise<void> {
-    for (const proxy of this.proxies.values()) proxy.heal();
+    const allProxies = [...this.proxies.values(), ...this.kafkaProxiesByNode.values()];
+    for (const proxy of allProxies) proxy.heal();
     await Promise.all([...this.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
-    await Promise.all([...this.proxies.values()].map((proxy) => proxy.close()));
+    await Promise.all(allProxies.map((proxy) => proxy.close()));
     this.store.close();
     await this.etcd.stop();
   }

@@ -14,12 +14,17 @@
  * That is read-side only: @platformatic/kafka still cannot produce zstd here.
  *
  * readTopicWithKcat() gives a second, independent reading of the same partitions: kcat -J
- * (librdkafka 2.0.2, CRCs checked), in the same shape.
+ * (librdkafka 2.0.2, CRCs checked), in the same shape. recordsOnDisk() and valuesOnDisk() read a
+ * broker's segment files instead, for a follower, which no Kafka request can read from.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Consumer, compressionsAlgorithms } from '@platformatic/kafka';
 import { decompress as zstdDecompress } from 'fzstd';
+import type { BrokerProcess } from './broker-process.js';
 import { consumeJson, inPartition } from './kcat.js';
+import { decodeRecordBatches } from './raw-kafka-client.js';
 
 export interface ReadRecord {
   readonly offset: bigint;
@@ -152,4 +157,33 @@ export async function readTopicWithKcat(bootstrap: string, topic: string, partit
       headers: (record.headers ?? []).map(([key, value]) => [Buffer.from(key), value] as const),
     })),
   );
+}
+
+/** A record as a broker's segment files hold it: its offset, its value as UTF-8 text ('<null>' for none), and whether its batch's CRC holds. */
+export interface StoredRecord {
+  readonly offset: bigint;
+  readonly value: string;
+  readonly crcValid: boolean;
+}
+
+/**
+ * The records of one partition as `broker` holds them on disk (its segment files, read while it
+ * runs; a batch not yet wholly written at the end is left out): what a follower has replicated, which
+ * no Kafka request can ask it for.
+ */
+export function recordsOnDisk(broker: BrokerProcess, topic: string, partition: number): StoredRecord[] {
+  const directory = join(broker.dataDir, `${topic}-${partition}`);
+  const segments = readdirSync(directory).filter((name) => name.endsWith('.log')).sort();
+  const records: StoredRecord[] = [];
+  for (const segment of segments) {
+    for (const batch of decodeRecordBatches(readFileSync(join(directory, segment)))) {
+      for (const record of batch.records) records.push({ offset: record.offset, value: record.value?.toString('utf8') ?? '<null>', crcValid: batch.crcValid });
+    }
+  }
+  return records;
+}
+
+/** The values of one partition as `broker` holds them on disk (recordsOnDisk). */
+export function valuesOnDisk(broker: BrokerProcess, topic: string, partition: number): string[] {
+  return recordsOnDisk(broker, topic, partition).map((record) => record.value);
 }

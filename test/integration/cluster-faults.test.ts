@@ -14,8 +14,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { brokerKey, decodePartition, decodeProducerIdBlock, partitionKey, producerIdBlockKey } from '../../src/cluster/keys.js';
@@ -28,8 +26,8 @@ import { produceRequest, produceResponse } from '../../src/protocol/kafka/messag
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import type { ControllerState, TestCluster } from '../helpers/cluster.js';
-import { readPartitionValues } from '../helpers/partition-reader.js';
-import { decodeRecordBatches, encodeRecordBatch, processIsAlive, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
+import { readPartitionValues, valuesOnDisk } from '../helpers/partition-reader.js';
+import { encodeRecordBatch, processIsAlive, rawApi, RawKafkaConnection, withConnection } from '../helpers/raw-kafka-client.js';
 import type { BatchOptions } from '../helpers/raw-kafka-client.js';
 import { waitUntil } from '../helpers/waiting.js';
 
@@ -686,22 +684,6 @@ for (const how of ['reset', 'silently'] as const) {
       await cluster.stop();
     }
   });
-}
-
-/**
- * The values of one partition as broker `broker` holds them on disk (its segment files, read while
- * it runs): what a follower has replicated, which no Kafka request can ask it for.
- */
-function valuesOnDisk(broker: BrokerProcess, topic: string, partition: number): string[] {
-  const directory = join(broker.dataDir, `${topic}-${partition}`);
-  const segments = readdirSync(directory).filter((name) => name.endsWith('.log')).sort();
-  const values: string[] = [];
-  for (const segment of segments) {
-    for (const batch of decodeRecordBatches(readFileSync(join(directory, segment)))) {
-      for (const record of batch.records) values.push(record.value?.toString('utf8') ?? '<null>');
-    }
-  }
-  return values;
 }
 
 test('a follower cut off from etcd while it runs on: it keeps replicating over the Kafka protocol; the controller takes it out of the ISR when its registration lapses, its leader adds it back only once it registered again, and it stays', { timeout: 180_000 }, async (t) => {
