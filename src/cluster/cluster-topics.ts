@@ -57,7 +57,7 @@ export class ClusterTopics implements ClusterView {
   ) {}
 
   liveBrokers(): ClusterBroker[] {
-    return this.cache.liveBrokers().map((broker) => ({ nodeId: broker.nodeId, host: broker.host, port: broker.kafkaPort, rack: broker.rack }));
+    return this.cache.liveBrokers().map((broker) => ({ nodeId: broker.nodeId, host: broker.host, port: broker.kafkaPort, ...(broker.amqpPort === undefined ? {} : { amqpPort: broker.amqpPort }), rack: broker.rack }));
   }
 
   controllerId(): number {

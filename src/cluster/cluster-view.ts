@@ -11,6 +11,8 @@ export interface ClusterBroker {
   readonly nodeId: number;
   readonly host: string;
   readonly port: number;
+  /** Its AMQP listener's port (queue links, queue-links.ts); absent when the listener is off. */
+  readonly amqpPort?: number;
   readonly rack: string | null;
 }
 

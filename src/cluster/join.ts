@@ -14,6 +14,7 @@ import { ClusterMember } from './cluster-member.js';
 import { ClusterTopics } from './cluster-topics.js';
 import { EtcdClusterStore } from './etcd-cluster-store.js';
 import { GroupPartitions } from './group-partitions.js';
+import { settleInterBrokerSecret } from './inter-broker-secret.js';
 import type { PartitionRecord } from './keys.js';
 import { MetadataCache } from './metadata-cache.js';
 import { EtcdProducerIdBlocks } from './producer-id-blocks.js';
@@ -22,14 +23,17 @@ import { Replication } from './replication.js';
 import { DuplicateNodeIdError } from './registration.js';
 
 export interface ClusterMembership {
+  /** The password brokers give each other's AMQP listeners (inter-broker-secret.ts). */
+  readonly interBrokerSecret: string;
   /** Revokes the lease (registration and controllership end at once) and closes the etcd client. */
   leave(): Promise<void>;
 }
 
-/** How clients and peers reach this broker: advertised host and Kafka port, as settled at start-up. */
+/** How clients and peers reach this broker: advertised host and Kafka port, as settled at start-up, and the AMQP listener's port when it has one. */
 export interface AdvertisedListener {
   readonly host: string;
   readonly port: number;
+  readonly amqpPort: number | null;
 }
 
 /** Pause after a failed etcd request (election, re-registration) before trying again. */
@@ -41,11 +45,14 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   const clusterLogger = logger.with({ component: 'cluster' });
   let member: ClusterMember;
   let clusterId: string;
+  let interBrokerSecret: string;
   try {
     clusterId = await settleClusterId(store, broker.clusterId, config.clusterId);
+    interBrokerSecret = await settleInterBrokerSecret(store);
+    const amqpPort = advertised.amqpPort === null ? {} : { amqpPort: advertised.amqpPort };
     member = await ClusterMember.join(
       store,
-      { nodeId: config.nodeId, host: advertised.host, kafkaPort: advertised.port, rack: config.rack === '' ? null : config.rack, leaseTtlSeconds: config.etcdLeaseTtlSeconds },
+      { nodeId: config.nodeId, host: advertised.host, kafkaPort: advertised.port, ...amqpPort, rack: config.rack === '' ? null : config.rack, leaseTtlSeconds: config.etcdLeaseTtlSeconds },
       { leaseTtlSeconds: config.etcdLeaseTtlSeconds, retryDelayMs },
       clusterLogger,
     );
@@ -94,6 +101,7 @@ export async function joinCluster(config: BrokerConfig, advertised: AdvertisedLi
   });
   clusterLogger.info('cluster id settled', { clusterId });
   return {
+    interBrokerSecret,
     async leave() {
       await cache.stop();
       await sync.stop();

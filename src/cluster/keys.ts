@@ -3,8 +3,9 @@
  * under which lease, and why that is safe):
  *
  *   /osprey/brokers/<nodeId>   {"formatVersion":1,"nodeId":2,"host":"10.0.0.2","kafkaPort":9092,
- *                               "rack":"eu-1a","leaseTtlSeconds":10}
- *                              one per live broker, under that broker's lease
+ *                               "amqpPort":5672,"rack":"eu-1a","leaseTtlSeconds":10}
+ *                              one per live broker, under that broker's lease (amqpPort absent
+ *                              when its AMQP listener is off)
  *   /osprey/controller         {"formatVersion":1,"nodeId":2}
  *                              the controller, under the same lease; its createRevision is the
  *                              controller epoch
@@ -34,6 +35,10 @@
  *   /osprey/producer-id-block  {"formatVersion":1,"nextProducerId":5000}
  *                              the first producer id no broker has reserved; a broker reserving a
  *                              block of ids moves it on, conditioned on the key's modRevision
+ *   /osprey/inter-broker-secret {"formatVersion":1,"secret":"<64 hex digits>"}
+ *                              the password brokers give each other's AMQP listeners (queue
+ *                              links, queue-links.ts); written once by the first broker to join
+ *                              (only if absent), never changed, no lease
  *   /osprey/amqp/…             the AMQP definitions the brokers share (virtual hosts, exchanges,
  *                              queues, bindings, policies): amqp-definition-keys.ts
  *
@@ -45,6 +50,7 @@ export const clusterRoot = '/osprey/';
 export const brokersPrefix = `${clusterRoot}brokers/`;
 export const controllerKey = `${clusterRoot}controller`;
 export const clusterIdKey = `${clusterRoot}cluster-id`;
+export const interBrokerSecretKey = `${clusterRoot}inter-broker-secret`;
 
 export const producerIdBlockKey = `${clusterRoot}producer-id-block`;
 
@@ -94,6 +100,8 @@ export interface BrokerRegistration {
   readonly nodeId: number;
   readonly host: string;
   readonly kafkaPort: number;
+  /** Its AMQP listener's port, where other brokers link to the queues it serves; absent when the listener is off. */
+  readonly amqpPort?: number;
   /** Null when the broker has no rack. */
   readonly rack: string | null;
   /** The TTL of the lease it registered under: how long a dead holder can keep the key. */
@@ -206,13 +214,18 @@ export function encodeProducerIdBlock(block: ProducerIdBlockRecord): Buffer {
 export function decodeRegistration(value: Buffer): BrokerRegistration | Error {
   const fields = parseObject(value);
   if (fields instanceof Error) return fields;
-  const { nodeId, host, kafkaPort, rack, leaseTtlSeconds } = fields;
+  const { nodeId, host, kafkaPort, amqpPort, rack, leaseTtlSeconds } = fields;
   if (!isNodeId(nodeId)) return new Error(`registration: nodeId ${JSON.stringify(nodeId)} is not a node id`);
   if (typeof host !== 'string' || host === '') return new Error('registration: host is not a non-empty string');
-  if (!Number.isInteger(kafkaPort) || typeof kafkaPort !== 'number' || kafkaPort < 1 || kafkaPort > 65535) return new Error(`registration: kafkaPort ${JSON.stringify(kafkaPort)} is not a port`);
+  if (!isPort(kafkaPort)) return new Error(`registration: kafkaPort ${JSON.stringify(kafkaPort)} is not a port`);
+  if (amqpPort !== undefined && !isPort(amqpPort)) return new Error(`registration: amqpPort ${JSON.stringify(amqpPort)} is not a port`);
   if (rack !== null && typeof rack !== 'string') return new Error('registration: rack is neither null nor a string');
   if (typeof leaseTtlSeconds !== 'number' || !Number.isInteger(leaseTtlSeconds) || leaseTtlSeconds < 1) return new Error('registration: leaseTtlSeconds is not a positive integer');
-  return { nodeId, host, kafkaPort, rack, leaseTtlSeconds };
+  return amqpPort === undefined ? { nodeId, host, kafkaPort, rack, leaseTtlSeconds } : { nodeId, host, kafkaPort, amqpPort, rack, leaseTtlSeconds };
+}
+
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
 }
 
 export function decodeController(value: Buffer): ControllerRecord | Error {
@@ -235,6 +248,17 @@ export function decodeClusterId(value: Buffer): string | Error {
   if (fields instanceof Error) return fields;
   const { clusterId } = fields;
   return typeof clusterId === 'string' && /^[A-Za-z0-9_-]+$/.test(clusterId) ? clusterId : new Error(`cluster id: ${JSON.stringify(clusterId)} is not a non-empty string of letters, digits, - and _`);
+}
+
+export function encodeInterBrokerSecret(secret: string): Buffer {
+  return Buffer.from(JSON.stringify({ formatVersion, secret }));
+}
+
+export function decodeInterBrokerSecret(value: Buffer): string | Error {
+  const fields = parseObject(value);
+  if (fields instanceof Error) return fields;
+  const { secret } = fields;
+  return typeof secret === 'string' && /^[0-9a-f]{64}$/.test(secret) ? secret : new Error('inter-broker secret: not 64 hex digits');
 }
 
 export function encodeConfigs(configs: ReadonlyMap<string, string>): Buffer {

@@ -15,7 +15,8 @@ import { ErrorCode } from '../protocol/kafka/error-codes.js';
 import { LedQueueStore } from '../queues/queue-store/led-queue-store.js';
 import type { QueueLog } from '../queues/queue-store/queue-log.js';
 import type { QueueStoreSettings } from '../queues/queue-store/queue-store-api.js';
-import type { ReplicatedQueueStorage } from '../queues/queue-broker.js';
+import type { QueueAddress, ReplicatedQueueStorage } from '../queues/queue-broker.js';
+import { QueueLinks } from './queue-links.js';
 import { queueTopicName, type QueueTerms } from './queue-partitions.js';
 
 /** Replicas of a queue's partition (as RabbitMQ's quorum queues default to three members), fewer in a smaller cluster. */
@@ -30,18 +31,23 @@ export class ReplicatedQueues implements ReplicatedQueueStorage, QueueTerms {
   private readonly stores = new Map<string, LedQueueStore>();
   /** Leads that came before the queue's store was made. */
   private readonly pendingLeads = new Map<string, { log: QueueLog; term: string }>();
+  /** How queues served by other brokers are reached from here. */
+  readonly links: QueueLinks;
 
   constructor(
     private readonly broker: Broker,
     private readonly settings: QueueStoreSettings,
     private readonly segmentBytes: number,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.links = new QueueLinks(() => broker.cluster, broker.nodeId, logger.with({ component: 'queue-links' }));
+  }
 
-  store(storageId: string): LedQueueStore {
+  store(storageId: string, queue: QueueAddress): LedQueueStore {
     let store = this.stores.get(storageId);
     if (store === undefined) {
-      store = new LedQueueStore(`queue ${storageId}`, { ...this.settings, logger: this.logger.with({ queueStore: storageId }) }, this.logger);
+      const link = this.links.forQueue({ ...queue, storageId });
+      store = new LedQueueStore(`queue ${storageId}`, { ...this.settings, logger: this.logger.with({ queueStore: storageId }) }, this.logger, {}, link);
       this.stores.set(storageId, store);
       const pending = this.pendingLeads.get(storageId);
       this.pendingLeads.delete(storageId);
@@ -88,7 +94,7 @@ export class ReplicatedQueues implements ReplicatedQueueStorage, QueueTerms {
     ]);
     const outcome = await cluster.createTopic({ name: queueTopicName(storageId), partitionCount: 1, replicationFactor: replicas.length, assignment: [replicas], configs }, false, creationTimeoutMs);
     if (outcome.errorCode !== ErrorCode.none) throw new Error(`the queue's replicated log could not be created: ${outcome.errorMessage ?? `error ${outcome.errorCode}`}`);
-    await this.store(storageId).whenLeading(creationTimeoutMs);
+    await this.stores.get(storageId)?.whenLeading(creationTimeoutMs);
     await this.untilEnoughInSync(queueTopicName(storageId));
   }
 

@@ -19,9 +19,7 @@
  * length limit looping) would never end. Rejections are a client's decision, so they may cycle.
  */
 import type { FieldTable, FieldValue } from '../protocol/amqp/field-table.js';
-import { decodeBasicProperties, encodeBasicProperties } from '../protocol/amqp/generated/basic.js';
-import { Reader } from '../protocol/wire/reader.js';
-import { Writer } from '../protocol/wire/writer.js';
+import { decodeRawProperties, encodeRawProperties } from '../protocol/amqp/content-header.js';
 import type { Logger } from '../logging/logger.js';
 import { appendToQueues, type AppendRefusals } from './append-to-queues.js';
 import type { Queue } from './queue.js';
@@ -53,22 +51,12 @@ function countOf(value: FieldValue | undefined): number {
   return value === undefined ? 0 : (integerValue(value) ?? 0);
 }
 
-function decodeProperties(properties: Buffer): ReturnType<typeof decodeBasicProperties> {
-  return decodeBasicProperties(new Reader(properties));
-}
-
-function encodeProperties(properties: ReturnType<typeof decodeBasicProperties>): Buffer {
-  const writer = new Writer();
-  encodeBasicProperties(properties, writer);
-  return writer.toBuffer();
-}
-
 /**
  * The properties of a message dead-lettered for `death`: x-death and the first/last death headers
  * updated, expiration removed; encoded, and their headers (which routing and cycle checks read).
  */
 export function deadLetteredProperties(properties: Buffer, death: Death): { readonly properties: Buffer; readonly headers: FieldTable } {
-  const decoded = decodeProperties(properties);
+  const decoded = decodeRawProperties(properties);
   const headers = new Map<string, FieldValue>(decoded.headers ?? []);
   const earlier = headers.get('x-death');
   const deaths: FieldValue[] = earlier?.type === 'array' ? [...earlier.value] : [];
@@ -100,15 +88,15 @@ export function deadLetteredProperties(properties: Buffer, death: Death): { read
   headers.set('x-last-death-reason', text(death.reason));
   headers.set('x-last-death-exchange', text(death.exchange));
   const { expiration: _removed, ...rest } = decoded;
-  return { properties: encodeProperties({ ...rest, headers }), headers };
+  return { properties: encodeRawProperties({ ...rest, headers }), headers };
 }
 
 /** The properties with the x-delivery-count header set to `count` (a delivery of a message given back before). */
 export function propertiesWithDeliveryCount(properties: Buffer, count: number): Buffer {
-  const decoded = decodeProperties(properties);
+  const decoded = decodeRawProperties(properties);
   const headers = new Map<string, FieldValue>(decoded.headers ?? []);
   headers.set('x-delivery-count', { type: 'int64', value: BigInt(count) });
-  return encodeProperties({ ...decoded, headers });
+  return encodeRawProperties({ ...decoded, headers });
 }
 
 /**

@@ -67,10 +67,16 @@ export interface QueueBrokerStorage {
   readonly replicated?: ReplicatedQueueStorage;
 }
 
+/** Where a queue is, by name. */
+export interface QueueAddress {
+  readonly virtualHost: string;
+  readonly name: string;
+}
+
 /** Durable queues kept by the cluster (cluster/queue-partitions.ts). */
 export interface ReplicatedQueueStorage {
-  /** The store of the queue kept under `storageId` here: it serves the queue while this broker leads the queue's partition. */
-  store(storageId: string): QueueStore;
+  /** The store of the queue kept under `storageId` here: it serves the queue while this broker leads the queue's partition, and reaches the broker that does otherwise. */
+  store(storageId: string, queue: QueueAddress): QueueStore;
   /** Creates the queue's replicated log (the declaring broker) and resolves once this broker serves it. */
   create(storageId: string): Promise<void>;
   /** The queue is gone: its store here closes; `deleteLog` (the broker that deleted it) deletes its replicated log too. */
@@ -189,7 +195,7 @@ export class QueueBroker {
     }
     const restored = queues.map((definition) => ({ definition, options: broker.restoredOptions(definition) }));
     const stores = await mapConcurrently(restored, storage.openConcurrency ?? defaultOpenConcurrency, ({ definition, options }) =>
-      broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), options),
+      broker.openDurableQueueStore(join(storage.queuesDirectory, definition.storageId), options, definition),
     );
     for (const [index, { definition, options }] of restored.entries()) {
       const host = broker.virtualHosts.get(definition.virtualHost)!;
@@ -337,7 +343,7 @@ export class QueueBroker {
       queue = this.streams.learnt(settings);
     } else {
       const options = this.restoredOptions(definition);
-      const store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, definition.storageId), options);
+      const store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, definition.storageId), options, definition);
       queue = new Queue(settings, store, this.withPolicy(host, definition.name, options, definition.arguments));
       queue.attach(this.queueEvents);
     }
@@ -518,7 +524,7 @@ export class QueueBroker {
       const settings = { virtualHost: host.name, name, durable: declaration.durable, exclusiveOwner, autoDelete: declaration.autoDelete, arguments: declaration.arguments, storageId };
       let store: QueueStore;
       if (stored) {
-        store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, storageId), options);
+        store = await this.openDurableQueueStore(join(this.storage.queuesDirectory, storageId), options, { virtualHost: host.name, name });
         const definition: QueueDefinition = { virtualHost: host.name, name, storageId, autoDelete: settings.autoDelete, arguments: settings.arguments };
         const replicated = store instanceof LedQueueStore ? this.storage.replicated : undefined;
         if (replicated !== undefined) {
@@ -830,9 +836,9 @@ export class QueueBroker {
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
   /** A durable queue's store; a priority queue's is one store per priority level, each opened as an ordinary queue's is. */
-  private openDurableQueueStore(directory: string, options: QueueOptions): Promise<QueueStore> {
+  private openDurableQueueStore(directory: string, options: QueueOptions, queue: QueueAddress): Promise<QueueStore> {
     const maxPriority = priorityLevels(options);
-    if (maxPriority === null && this.storage.replicated !== undefined) return Promise.resolve(this.storage.replicated.store(basename(directory)));
+    if (maxPriority === null && this.storage.replicated !== undefined) return Promise.resolve(this.storage.replicated.store(basename(directory), queue));
     if (maxPriority === null) return this.storage.openDurableStore(directory);
     return PriorityQueueStore.open(directory, maxPriority, (levelDirectory) => this.storage.openDurableStore(levelDirectory), this.logger);
   }

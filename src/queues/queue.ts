@@ -182,6 +182,7 @@ export class Queue {
 
   addConsumer(consumer: QueueConsumer): void {
     this.consumers.push(consumer);
+    this.store.consumersChanged?.(this.consumers.length);
     this.hadConsumer = true;
     this.touch();
     this.scheduleDispatch();
@@ -192,6 +193,7 @@ export class Queue {
     const index = this.consumers.indexOf(consumer);
     if (index >= 0) {
       this.consumers.splice(index, 1);
+      this.store.consumersChanged?.(this.consumers.length);
       if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
       this.touch();
       // A single-active-consumer queue hands over to the next consumer.
@@ -204,6 +206,7 @@ export class Queue {
   cancelConsumers(): void {
     const cancelled = this.consumers;
     this.consumers = [];
+    this.store.consumersChanged?.(0);
     for (const consumer of cancelled) consumer.cancelledByBroker(this);
   }
 
@@ -211,6 +214,16 @@ export class Queue {
   take(): QueuedMessage | null {
     this.touch();
     return this.takeUnexpired(Date.now());
+  }
+
+  /**
+   * basic.get of a queue another broker serves: the message is got there; null when the queue is
+   * served here (take() then). Expiry is that broker's to apply.
+   */
+  takeFromServer(): Promise<QueuedMessage | null> | null {
+    const fetched = this.store.takeFromServer?.() ?? null;
+    if (fetched !== null) this.touch();
+    return fetched;
   }
 
   // ── settling ──────────────────────────────────────────────────────────────────────────────

@@ -16,6 +16,7 @@ import { startKafkaListener, type KafkaListener } from './kafka/listener.js';
 import { startAmqpListener } from './amqp/listener.js';
 import type { AmqpListener } from './amqp/listener.js';
 import { createAmqpSessions } from './amqp/session/index.js';
+import type { InterBrokerLogin } from './amqp/handshake.js';
 import { openQueueBroker, queueStoreSettings } from '../queues/open-queue-broker.js';
 import type { ReplicatedQueues } from '../cluster/replicated-queues.js';
 import type { QueueBroker } from '../queues/queue-broker.js';
@@ -40,11 +41,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
   let listener: KafkaListener | null = null;
   let amqp: AmqpListener | null = null;
   let cluster: ClusterMembership | null = null;
+  // Other brokers of the cluster log in to the AMQP listener with this once the broker joined.
+  const interBrokerLogin: InterBrokerLogin = { secret: null };
+  let replicated: ReplicatedQueues | undefined;
   try {
     // Stream queues and exchange-to-topic bindings keep their messages in the Kafka broker's topics.
     if (amqpEnabled) {
       // In a cluster, durable queues are kept in replicated internal topics (cluster/queue-partitions.ts).
-      let replicated: ReplicatedQueues | undefined;
       if (config.etcdEndpoints !== '') {
         const { ReplicatedQueues } = await import('../cluster/replicated-queues.js');
         replicated = new ReplicatedQueues(broker, queueStoreSettings(config, logger), config.amqp.queueSegmentBytes, logger.with({ component: 'replicated-queues' }));
@@ -60,16 +63,19 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
     broker.advertisedPort = config.advertisedKafkaPort || listener.port;
     if (queues !== null) {
       const sessions = createAmqpSessions(queues, { maxUnackedMessagesPerConnection: config.amqp.maxUnackedMessagesPerConnection }, broker.diskAlarm);
-      amqp = await startAmqpListener(config, sessions, logger);
+      amqp = await startAmqpListener(config, sessions, logger, interBrokerLogin);
       logger.info('amqp listener ready', { host: amqp.host, port: amqp.port });
     }
     // With etcd configured, register (and campaign for controller) once the advertised port is known
     // and before the ready line, so a broker that cannot join never reports itself ready.
     if (config.etcdEndpoints !== '') {
       const { joinCluster } = await import('../cluster/join.js');
-      cluster = await joinCluster(config, { host: broker.advertisedHost, port: broker.advertisedPort }, broker, logger);
+      cluster = await joinCluster(config, { host: broker.advertisedHost, port: broker.advertisedPort, amqpPort: amqp?.port ?? null }, broker, logger);
+      interBrokerLogin.secret = cluster.interBrokerSecret;
+      replicated?.links.useSecret(cluster.interBrokerSecret);
     }
   } catch (error) {
+    await replicated?.links.close();
     await amqp?.close();
     await listener?.close();
     await http?.close();
@@ -90,6 +96,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger): Promise
       closing ??= (async () => {
         // Leave first: the others see this broker gone at once rather than after its lease's TTL.
         await cluster?.leave();
+        await replicated?.links.close();
         await amqp?.close();
         broker.stopWaitingFetches();
         await kafka.close();

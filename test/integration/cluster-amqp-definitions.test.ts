@@ -8,8 +8,8 @@
  * policy made through one broker apply on the other, a stream queue declared on its partition's
  * leader exists on the follower (which nacks publishes to it), and a broker restarted finds what changed
  * while it was down. A durable queue is served by the broker leading its replicated log (the one
- * that declared it, here): a publish routed to it through another broker is nacked, not kept
- * (cluster-amqp-queues.test.ts has the queue's failover).
+ * that declared it, here): a publish routed to it through another broker is forwarded there
+ * (cluster-amqp-queues.test.ts has the forwarding in full, and the queue's failover).
  *
  * Oracles: amqplib's answers (declare-ok, 404 and 406 channel errors, deliveries), the admin
  * API's lists, and the keys in etcd.
@@ -107,13 +107,19 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
       assert.equal(message?.content.toString(), 'bound');
       assert.equal((await channel.checkQueue('shared.errors')).messageCount, 0, 'the unbound key was not routed to it');
     });
-    // And through broker 2: a matching key reaches the queue, which broker 2 does not serve, so the
-    // publisher is told (nack) rather than the message kept in a copy nobody reads; a key bound to
-    // nothing is routed nowhere and confirmed, as RabbitMQ confirms unroutable messages.
+    // And through broker 2: a matching key reaches the queue, which broker 2 does not serve, so it
+    // is forwarded to broker 1 and kept there; a key bound to nothing is routed nowhere (and
+    // confirmed, as RabbitMQ confirms unroutable messages).
     await withAmqp(second, async (connection) => {
       const channel = await connection.createConfirmChannel();
-      assert.equal(await publishConfirmed(channel, 'shared.logs', 'error.memory', 'routed to the queue'), 'nack');
+      assert.equal(await publishConfirmed(channel, 'shared.logs', 'error.memory', 'routed to the queue'), 'ack');
       assert.equal(await publishConfirmed(channel, 'shared.logs', 'info.memory', 'routed nowhere'), 'ack');
+    });
+    await withAmqp(first, async (connection) => {
+      const channel = await openChannel(connection);
+      const [message] = await receive(channel, 'shared.errors', 1, { noAck: true });
+      assert.equal(message?.content.toString(), 'routed to the queue');
+      assert.equal((await channel.checkQueue('shared.errors')).messageCount, 0, 'the unbound key was not routed to it');
     });
   });
 
@@ -242,17 +248,20 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
     assert.equal(await queueExists(restarted, 'before.down.queue'), 'ok');
     await assert.rejects(connectAmqp(restarted, 'short-lived'), 'the virtual host deleted while it was down');
     assert.ok((await amqpKeys(cluster, 'policies')).every((key) => !key.startsWith(`${amqpPrefix}policies/short-lived/`)), 'the policy went with its virtual host');
-    // The binding made while it was down routes there: to the queue, which broker 1 serves, so the
-    // publisher gets a nack (an exchange without the binding would route it nowhere: an ack).
+    // The binding made while it was down routes there: to the queue, which broker 1 serves and gets
+    // the message from broker 2 (an exchange without the binding would route it nowhere).
     await withAmqp(restarted, async (connection) => {
       const channel = await connection.createConfirmChannel();
-      assert.equal(await publishConfirmed(channel, 'while.down', '', 'through the binding made while broker 2 was down'), 'nack');
+      assert.equal(await publishConfirmed(channel, 'while.down', '', 'through the binding made while broker 2 was down'), 'ack');
     });
     await withAmqp(first, async (connection) => {
       const channel = await openChannel(connection);
       channel.publish('while.down', '', Buffer.from('through broker 1'));
-      const [message] = await receive(channel, 'while.down.queue', 1, { noAck: true });
-      assert.equal(message?.content.toString(), 'through broker 1');
+      const messages = await receive(channel, 'while.down.queue', 2, { noAck: true });
+      assert.deepEqual(
+        messages.map((message) => message.content.toString()),
+        ['through the binding made while broker 2 was down', 'through broker 1'],
+      );
     });
     assert.doesNotMatch(restarted.logs(), /ERROR|could not be applied/);
   });

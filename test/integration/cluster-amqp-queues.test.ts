@@ -3,8 +3,9 @@
  * state live in the one partition of its replicated internal topic, served by the broker leading
  * it; when that broker dies (kill -9), the controller makes a follower leader and the queue goes on
  * there, from the follower's copy: every confirmed message that was not acknowledged is delivered,
- * nothing that was never published appears, and a broker that does not lead the queue refuses
- * publishes to it (nack) instead of keeping them where nobody reads them.
+ * nothing that was never published appears. Any broker serves any queue: one that does not lead the
+ * queue forwards publishes to the one that does, and takes the queue's messages from there for its
+ * own consumers.
  *
  * Real processes: etcd and three brokers with their AMQP listeners, amqplib as the client.
  * Oracles: publisher confirms, the deliveries and their redelivered flags, the partition's state
@@ -19,10 +20,19 @@ import { consumeUntil, publishConfirmed, storageIdOf } from '../helpers/amqp-clu
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { waitUntil } from '../helpers/waiting.js';
 
+/** GET (or POST `body`) on a broker's admin API; the reply's JSON. */
+async function adminApi(cluster: TestCluster, nodeId: number, path: string, body?: unknown): Promise<unknown> {
+  const port = cluster.broker(nodeId).httpPort;
+  assert.ok(port !== null, `broker ${nodeId} has an HTTP listener`);
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(response.status, 200, `${path} on broker ${nodeId}: ${await response.clone().text()}`);
+  return response.json();
+}
+
 describe('durable AMQP queues replicated across the brokers of a cluster', () => {
   let cluster: TestCluster;
   before(async () => {
-    cluster = await startTestCluster({ nodeIds: [1, 2, 3], extraArgs: () => ['--amqp-port', '0'] });
+    cluster = await startTestCluster({ nodeIds: [1, 2, 3], extraArgs: () => ['--amqp-port', '0', '--http-port', '0'] });
   });
   after(async () => {
     await cluster?.stop();
@@ -43,17 +53,6 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       const topic = queueTopicName(storageId);
       const initial = await cluster.waitForPartition(topic, 0, (state) => state.leader === 1 && state.isr.length === 3, 'the queue\'s log on three brokers, led by the declaring one');
       assert.deepEqual([...initial.replicas].sort(), [1, 2, 3]);
-
-      // A publish routed to the queue through a broker that does not serve it is refused.
-      for (const nodeId of [2, 3]) {
-        const other = await connectAmqp(cluster.broker(nodeId));
-        try {
-          await waitUntil(async () => (await openChannel(other).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), `the queue known on broker ${nodeId}`);
-          assert.equal(await publishConfirmed(await other.createConfirmChannel(), queue, 'through a follower'), 'nack');
-        } finally {
-          await other.close();
-        }
-      }
 
       const total = 300;
       const confirms = await Promise.all(Array.from({ length: total }, (_, index) => publishConfirmed(channel, queue, `m${index}`)));
@@ -95,19 +94,19 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       );
       for (const message of received) ack(message);
 
-      // The new leader takes publishes; the remaining follower still refuses them.
+      // The new leader takes publishes, and so does the remaining follower, which forwards them to it.
       const channel = await after.createConfirmChannel();
       assert.equal(await publishConfirmed(channel, queue, 'after the failover'), 'ack');
       const follower = await connectAmqp(other);
       try {
-        assert.equal(await publishConfirmed(await follower.createConfirmChannel(), queue, 'through the follower'), 'nack');
+        assert.equal(await publishConfirmed(await follower.createConfirmChannel(), queue, 'through the follower'), 'ack');
       } finally {
         await follower.close();
       }
-      const { received: latest } = await consumeUntil(after, queue, (got) => got.some((message) => message.content.toString() === 'after the failover'));
+      const { received: latest } = await consumeUntil(after, queue, (got) => got.length >= 2);
       assert.deepEqual(
         latest.map((message) => message.content.toString()),
-        ['after the failover'],
+        ['after the failover', 'through the follower'],
       );
     } finally {
       await after.close();
@@ -146,6 +145,172 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       await waitUntil(async () => (await cluster.partition(topic, 0)) === null, 'the log of short-lived gone from etcd');
     } finally {
       await connection.close();
+    }
+  });
+  test('any broker serves any queue: publishes through one broker that does not serve it are forwarded, exchange, routing key and headers kept; consumers on another get its messages and their acks settle them where it is served; after kill -9 of the serving broker they carry on', { timeout: 180_000 }, async () => {
+    const queue = 'payments';
+    // Declared through broker 2, which serves it.
+    const declaring = await connectAmqp(cluster.broker(2));
+    let storageId: string;
+    try {
+      const channel = await openChannel(declaring);
+      await channel.assertExchange('events', 'topic', { durable: true });
+      await channel.assertQueue(queue, { durable: true });
+      await channel.bindQueue(queue, 'events', 'pay.#');
+      storageId = await storageIdOf(cluster, queue);
+      await cluster.waitForPartition(queueTopicName(storageId), 0, (state) => state.leader === 2 && state.isr.length === 3, 'the log of payments on three brokers, led by broker 2');
+    } finally {
+      await declaring.close();
+    }
+    const topic = queueTopicName(storageId);
+
+    // Published through broker 1, to the topic exchange.
+    const publisher = await connectAmqp(cluster.broker(1));
+    publisher.on('error', () => undefined);
+    const total = 200;
+    try {
+      const channel = await publisher.createConfirmChannel();
+      await waitUntil(async () => (await openChannel(publisher).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 1');
+      const confirms = await Promise.all(
+        Array.from(
+          { length: total },
+          (_, index) =>
+            new Promise<'ack' | 'nack'>((resolve) => {
+              channel.publish('events', `pay.eu.${index}`, Buffer.from(`p${index}`), { persistent: true, headers: { order: index } }, (error: unknown) => resolve(error === null || error === undefined ? 'ack' : 'nack'));
+            }),
+        ),
+      );
+      assert.deepEqual(
+        confirms.filter((answer) => answer !== 'ack'),
+        [],
+      );
+    } finally {
+      await publisher.close();
+    }
+
+    // Consumed through broker 3: every message, in order, as published.
+    const consumerConnection = await connectAmqp(cluster.broker(3));
+    consumerConnection.on('error', () => undefined);
+    try {
+      const { received, ack } = await consumeUntil(consumerConnection, queue, (got) => got.length >= total, 250);
+      assert.deepEqual(
+        received.map((message) => message.content.toString()),
+        Array.from({ length: total }, (_, index) => `p${index}`),
+      );
+      for (const [index, message] of received.entries()) {
+        assert.equal(message.fields.exchange, 'events');
+        assert.equal(message.fields.routingKey, `pay.eu.${index}`);
+        assert.deepEqual(message.properties.headers, { order: index });
+        assert.equal(message.properties.deliveryMode, 2);
+        assert.equal(message.fields.redelivered, false);
+      }
+      // 150 acknowledged through broker 3; the other 50 go back when its channel closes.
+      for (const message of received.slice(0, 150)) ack(message);
+      await openChannel(consumerConnection).then((probe) => probe.checkQueue(queue));
+    } finally {
+      await consumerConnection.close();
+    }
+    const serving = await connectAmqp(cluster.broker(2));
+    try {
+      const { received, ack } = await consumeUntil(serving, queue, (got) => got.length >= 50);
+      await sleep(300); // nothing more may come: the first 150 were settled where the queue is served
+      assert.deepEqual(
+        received.map((message) => message.content.toString()),
+        Array.from({ length: 50 }, (_, index) => `p${150 + index}`),
+      );
+      assert.ok(received.every((message) => message.fields.redelivered));
+      for (const message of received) ack(message);
+      await openChannel(serving).then((probe) => probe.checkQueue(queue));
+    } finally {
+      await serving.close();
+    }
+
+    // A consumer on broker 3 stays attached while the serving broker dies; publishes through broker 1 reach it from the new one.
+    const steady = await connectAmqp(cluster.broker(3));
+    steady.on('error', () => undefined);
+    try {
+      const channel = await openChannel(steady);
+      await channel.prefetch(10);
+      const bodies: string[] = [];
+      await channel.consume(queue, (message) => {
+        if (message === null) return;
+        bodies.push(message.content.toString());
+        channel.ack(message);
+      });
+      const sendThroughFirst = async (body: string): Promise<'ack' | 'nack'> => {
+        const connection = await connectAmqp(cluster.broker(1));
+        connection.on('error', () => undefined);
+        try {
+          return await publishConfirmed(await connection.createConfirmChannel(), queue, body);
+        } finally {
+          await connection.close().catch(() => undefined);
+        }
+      };
+      assert.equal(await sendThroughFirst('before the failover'), 'ack');
+      await waitUntil(() => Promise.resolve(bodies.includes('before the failover')), 'the message delivered to the consumer on broker 3');
+      // Its ack goes to broker 2 over the link and into the queue's log as a state batch; given time to reach the followers, it must hold there.
+      await sleep(2000);
+      await cluster.broker(2).kill9();
+      await cluster.waitForPartition(topic, 0, (state) => state.leader === 1 || state.leader === 3, 'a follower serving payments after broker 2 died', 30_000);
+      // Until every broker's metadata has the new leader a forward may be refused: the publisher retries, as it would.
+      let answer: 'ack' | 'nack' = 'nack';
+      for (let attempt = 0; attempt < 40 && answer !== 'ack'; attempt++) {
+        answer = await sendThroughFirst('after the failover');
+        if (answer !== 'ack') await sleep(250);
+      }
+      assert.equal(answer, 'ack');
+      await waitUntil(() => Promise.resolve(bodies.includes('after the failover')), 'the consumer on broker 3 carrying on after the failover', 30_000);
+      assert.equal(bodies.filter((body) => body === 'before the failover').length, 1, 'an acknowledged message not delivered again');
+    } finally {
+      await steady.close().catch(() => undefined);
+    }
+    await cluster.restart(2);
+    await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(2), 'broker 2 back in the ISR of the log of payments', 30_000);
+  });
+  test('basic.get, queue.purge and the counts of a passive declare through a broker that does not serve the queue are answered by the one that does', async () => {
+    const queue = 'tickets';
+    const serving = await connectAmqp(cluster.broker(1));
+    const other = await connectAmqp(cluster.broker(3));
+    try {
+      const channel = await serving.createConfirmChannel();
+      await channel.assertQueue(queue, { durable: true });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of tickets led by broker 1');
+      for (let index = 0; index < 5; index++) assert.equal(await publishConfirmed(channel, queue, `t${index}`), 'ack');
+
+      const through = await openChannel(other);
+      await waitUntil(async () => (await openChannel(other).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 3');
+      assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 5, consumerCount: 0 });
+      const first = await through.get(queue);
+      assert.ok(first !== false);
+      assert.equal(first.content.toString(), 't0');
+      through.ack(first);
+      const second = await through.get(queue);
+      assert.ok(second !== false);
+      assert.equal(second.content.toString(), 't1');
+      assert.equal(second.fields.redelivered, false);
+      through.nack(second, false, true);
+      const again = await through.get(queue);
+      assert.ok(again !== false);
+      assert.equal(again.content.toString(), 't1');
+      assert.equal(again.fields.redelivered, true);
+      through.ack(again);
+      // The admin API of either broker shows the counts where the queue is served, and takes its messages from there.
+      for (const nodeId of [3, 1]) {
+        const shown = (await adminApi(cluster, nodeId, `/api/queues/%2F/${queue}`)) as { messages_ready: number; served_here: boolean };
+        assert.deepEqual({ ready: shown.messages_ready, servedHere: shown.served_here }, { ready: 3, servedHere: nodeId === 1 }, `queue as broker ${nodeId} shows it`);
+      }
+      const peeked = (await adminApi(cluster, 3, `/api/queues/%2F/${queue}/get`, { count: 1, ackmode: 'ack_requeue_true' })) as Array<{ payload: string }>;
+      assert.deepEqual(
+        peeked.map((message) => message.payload),
+        ['t2'],
+      );
+      assert.equal((await through.purgeQueue(queue)).messageCount, 3);
+      assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 0, consumerCount: 0 });
+      // Where the queue is served, nothing is left either.
+      assert.equal(await (await openChannel(serving)).get(queue), false);
+    } finally {
+      await other.close();
+      await serving.close();
     }
   });
 });

@@ -40,6 +40,8 @@ export interface AmqpDelivery {
   readonly exchange: string;
   readonly routingKey: string;
   readonly properties: BasicProperties;
+  /** The properties as the broker sent them (property flags + property list). */
+  readonly rawProperties: Buffer;
   readonly body: Buffer;
 }
 
@@ -254,7 +256,7 @@ export class AmqpChannel {
     return this.call({ name: 'basic.get', arguments: { reserved1: 0, queue, noAck: options.noAck ?? false } }, ['basic.get-ok', 'basic.get-empty'], (reply) => {
       if ('name' in reply) return null; // get-empty
       const method = reply.method as MethodNamed<'basic.get-ok'>;
-      return { ...method.arguments, properties: reply.properties, body: reply.body };
+      return { ...method.arguments, properties: reply.properties, rawProperties: reply.rawProperties, body: reply.body };
     });
   }
 
@@ -335,7 +337,7 @@ export class AmqpChannel {
       // unacknowledged, and the broker requeues them when the channel closes.
       if (consumer === undefined) return;
       const { consumerTag, deliveryTag, redelivered, exchange, routingKey } = method.arguments;
-      callSafely(consumer, { consumerTag, deliveryTag, redelivered, exchange, routingKey, properties: message.properties, body: message.body });
+      callSafely(consumer, { consumerTag, deliveryTag, redelivered, exchange, routingKey, properties: message.properties, rawProperties: message.rawProperties, body: message.body });
     } else if (method.name === 'basic.return') {
       if (this.onReturn !== null) callSafely(this.onReturn, { ...method.arguments, properties: message.properties, body: message.body });
     } else {

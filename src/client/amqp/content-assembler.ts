@@ -15,12 +15,18 @@ import { AmqpClientError } from './errors.js';
 export interface AssembledContent<Method> {
   readonly method: Method;
   readonly properties: BasicProperties;
+  /** The properties as they came (property flags + property list), for whoever passes them on unchanged. */
+  readonly rawProperties: Buffer;
   readonly body: Buffer;
 }
+
+/** Class id, weight and body size: the content header before its property flags. */
+const headerFixedBytes = 12;
 
 export class ContentAssembler<Method> {
   private method: Method | null = null;
   private properties: BasicProperties | null = null;
+  private rawProperties: Buffer | null = null;
   private bodySize = 0;
   private parts: Buffer[] = [];
   private received = 0;
@@ -41,6 +47,8 @@ export class ContentAssembler<Method> {
     const header = decodeContentHeaderPayload(payload);
     if (header.bodySize > BigInt(Number.MAX_SAFE_INTEGER)) throw new AmqpClientError(`body of ${header.bodySize} bytes`);
     this.properties = header.properties;
+    // A copy: the payload may be a view of a receive buffer shared with later frames.
+    this.rawProperties = Buffer.from(payload.subarray(headerFixedBytes));
     this.bodySize = Number(header.bodySize);
     return this.bodySize === 0 ? this.finish() : null;
   }
@@ -56,9 +64,10 @@ export class ContentAssembler<Method> {
   }
 
   private finish(): AssembledContent<Method> {
-    const message = { method: this.method!, properties: this.properties!, body: this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodySize) };
+    const message = { method: this.method!, properties: this.properties!, rawProperties: this.rawProperties!, body: this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.bodySize) };
     this.method = null;
     this.properties = null;
+    this.rawProperties = null;
     this.parts = [];
     this.received = 0;
     this.bodySize = 0;

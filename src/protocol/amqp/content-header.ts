@@ -61,6 +61,18 @@ export function contentHeaderPayload(header: { readonly bodySize: bigint; readon
   return writer.toBuffer();
 }
 
+/** Raw property bytes (property flags + property list, as a queue stores them) decoded. */
+export function decodeRawProperties(properties: Buffer): BasicProperties {
+  return decodeBasicProperties(new Reader(properties));
+}
+
+/** Properties encoded as raw property bytes (property flags + property list). */
+export function encodeRawProperties(properties: BasicProperties): Buffer {
+  const writer = new Writer();
+  encodeBasicProperties(properties, writer);
+  return writer.toBuffer();
+}
+
 /**
  * The priority property read straight from raw property bytes (property flags + property list, as a
  * queue stores them), without decoding the rest: the properties before it are skipped by their

@@ -4,8 +4,10 @@
  * that partition serves them. Every broker has the queue (its definition is shared through etcd);
  * this store is what it holds of it:
  *
- *   not leading      no inner store: publishes are refused (the publisher gets a nack), nothing is
- *                    ready, nothing can be taken
+ *   not leading      no inner store: publishes are forwarded to the broker serving the queue (its
+ *                    confirm is the publisher's), and while consumers here want messages they are
+ *                    taken from there (remote-queue-source.ts); without a link (QueueLeaderLink)
+ *                    publishes are refused (the publisher gets a nack) and nothing is ready
  *   leading (term)   a LogQueueStore opened over the partition's log (openOnLog), recovered from
  *                    what the log holds, whoever wrote it; it serves the queue until the term ends
  *
@@ -15,8 +17,9 @@
  */
 import type { Logger } from '../../logging/logger.js';
 import type { QueueLog } from './queue-log.js';
-import { refusedAppend, type AppendedMessage, type QueueStore, type QueueStoreSettings } from './queue-store-api.js';
+import { refusedAppend, type AppendedMessage, type QueueStore, type QueueStoreSettings, type ServedQueueCounts } from './queue-store-api.js';
 import { LogQueueStore, type LogQueueStoreTuning } from './queue-store.js';
+import { RemoteQueueSource, type QueueLeaderLink } from './remote-queue-source.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /** A publish to a queue this broker does not lead (the publisher's nack). */
@@ -32,6 +35,8 @@ export class LedQueueStore implements QueueStore {
   /** Callers of whenLeading waiting for the next term to start. */
   private leadWaiters: Array<() => void> = [];
   private closed = false;
+  /** While not leading: the queue's messages as the broker serving it hands them over; null without a link. */
+  private readonly remote: RemoteQueueSource | null;
 
   constructor(
     /** For log lines and refusals: "queue 'q' in vhost '/'". */
@@ -39,7 +44,19 @@ export class LedQueueStore implements QueueStore {
     private readonly settings: QueueStoreSettings,
     private readonly logger: Logger,
     private readonly tuning: LogQueueStoreTuning = {},
-  ) {}
+    private readonly link: QueueLeaderLink | null = null,
+  ) {
+    this.remote = link === null ? null : new RemoteQueueSource(link, name, logger, () => this.notifyReady());
+    this.remote?.setActive(true);
+  }
+
+  get servedHere(): boolean {
+    return this.inner !== null;
+  }
+
+  consumersChanged(count: number): void {
+    this.remote?.consumersChanged(count);
+  }
 
   /**
    * While not leading, a publisher's confirm waits for every append, transient messages' too, so
@@ -65,6 +82,7 @@ export class LedQueueStore implements QueueStore {
         return;
       }
       store.onReady(() => this.notifyReady());
+      this.remote?.setActive(false);
       this.inner = store;
       const waiters = this.leadWaiters;
       this.leadWaiters = [];
@@ -90,9 +108,12 @@ export class LedQueueStore implements QueueStore {
     });
   }
 
-  /** Ends the current term, if any: its store closes. */
+  /** Ends the current term, if any: its store closes, and the queue is taken from wherever it is served next. */
   resign(): Promise<void> {
-    return this.change(() => this.closeInner());
+    return this.change(async () => {
+      await this.closeInner();
+      if (!this.closed) this.remote?.setActive(true);
+    });
   }
 
   private change(step: () => Promise<void>): Promise<void> {
@@ -119,30 +140,37 @@ export class LedQueueStore implements QueueStore {
         return refusedAppend(error);
       }
     }
+    if (this.link !== null) {
+      const durable = this.link.forward(message);
+      durable.catch(() => undefined); // a publisher without confirms does not wait for it
+      return { offset: -1, durable };
+    }
     return refusedAppend(new QueueNotLedHereError(`${this.name} is served by the broker leading its partition, not this one`));
   }
 
   get readyCount(): number {
-    return this.inner?.readyCount ?? 0;
+    return this.inner?.readyCount ?? this.remote?.readyCount ?? 0;
   }
 
   get unackedCount(): number {
-    return this.inner?.unackedCount ?? 0;
+    return (this.inner?.unackedCount ?? 0) + (this.remote?.unackedCount ?? 0);
   }
 
   get readyBytes(): number {
-    return this.inner?.readyBytes ?? 0;
+    return this.inner?.readyBytes ?? this.remote?.readyBytes ?? 0;
   }
 
   takeNext(): QueuedMessage | null {
     const store = this.inner;
-    const next = store?.takeNext() ?? null;
-    if (next !== null) this.takenFrom.set(next, store!);
+    if (store === null) return this.remote?.takeNext() ?? null;
+    const next = store.takeNext();
+    if (next !== null) this.takenFrom.set(next, store);
     return next;
   }
 
   peekNext(): QueuedMessage | null {
-    return this.inner?.peekNext() ?? null;
+    const store = this.inner;
+    return store === null ? (this.remote?.peekNext() ?? null) : store.peekNext();
   }
 
   onReady(listener: () => void): void {
@@ -150,17 +178,31 @@ export class LedQueueStore implements QueueStore {
   }
 
   requeue(message: QueuedMessage): void {
+    if (this.remote?.owns(message) === true) return this.remote.requeue(message);
     const store = this.takenFrom.get(message);
     if (store !== undefined && store === this.inner) store.requeue(message);
   }
 
   settle(message: QueuedMessage): void {
+    if (this.remote?.owns(message) === true) return this.remote.settle(message);
     const store = this.takenFrom.get(message);
     if (store !== undefined && store === this.inner) store.settle(message);
   }
 
   purge(): number {
     return this.inner?.purge() ?? 0;
+  }
+
+  takeFromServer(): Promise<QueuedMessage | null> | null {
+    return this.inner === null ? (this.remote?.takeFromServer() ?? null) : null;
+  }
+
+  purgeOnServer(): Promise<number> | null {
+    return this.inner === null ? (this.link?.purge() ?? null) : null;
+  }
+
+  countsOnServer(): Promise<ServedQueueCounts> | null {
+    return this.inner === null ? (this.link?.counts() ?? null) : null;
   }
 
   async flush(): Promise<void> {
@@ -170,6 +212,7 @@ export class LedQueueStore implements QueueStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.remote?.stop();
     await this.resign();
   }
 

@@ -37,6 +37,12 @@ export function refusedAppend(error: unknown): AppendedMessage {
   return { offset: -1, durable };
 }
 
+/** What the broker serving a queue reports of it (queue.declare-ok's counts there). */
+export interface ServedQueueCounts {
+  readonly messageCount: number;
+  readonly consumerCount: number;
+}
+
 export interface QueueStore {
   /** Appends a message; it is ready at once (in memory), durable when `durable` resolves. */
   append(message: StoredMessage): AppendedMessage;
@@ -52,6 +58,11 @@ export interface QueueStore {
    */
   readonly keepsTransientMessages?: boolean;
   /**
+   * False while the queue is served by another broker of the cluster (led-queue-store.ts: appends
+   * are forwarded there, deliveries come from there); true or absent when served here.
+   */
+  readonly servedHere?: boolean;
+  /**
    * The next ready message, now taken (requeued ones first, lowest offset first, then log order);
    * null when none is ready, or when the next ones are still being read from disk: the onReady
    * listener is called once they are in.
@@ -62,6 +73,19 @@ export interface QueueStore {
    * takeNext would return null (and, as there, the next ones are then read from disk).
    */
   peekNext(): QueuedMessage | null;
+  /**
+   * How many consumers the queue has now, told on every change: a store whose messages are on
+   * another broker (led-queue-store.ts) takes them from there only while someone here consumes.
+   */
+  consumersChanged?(count: number): void;
+  /**
+   * While the queue is served by another broker (servedHere false), what only that broker can
+   * answer, each null while the queue is served here: basic.get, queue.purge, and the counts of
+   * queue.declare-ok.
+   */
+  takeFromServer?(): Promise<QueuedMessage | null> | null;
+  purgeOnServer?(): Promise<number> | null;
+  countsOnServer?(): Promise<ServedQueueCounts> | null;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */
   onReady(listener: () => void): void;
   /**

@@ -22,6 +22,8 @@ export interface ConnectionInfo {
   /** "address:port" of the client. */
   readonly peer: string;
   readonly clientProperties: FieldTable;
+  /** Another broker of the cluster, linking to a queue served here (cluster/queue-links.ts). */
+  readonly interBroker?: boolean;
 }
 
 /** A basic.publish with its content header and body, assembled from its frames by the connection. */

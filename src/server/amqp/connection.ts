@@ -27,7 +27,7 @@ import type { ChannelHost } from './channel.js';
 import type { AmqpSessions, ConnectionInfo } from './channel-handler.js';
 import { AmqpConnectionError } from './errors.js';
 import { FrameWriter } from './frame-writer.js';
-import { authenticate, hasClientCapability, connectionStartMethod, connectionTuneMethod, negotiateTuning, readCredentials } from './handshake.js';
+import { authenticate, type InterBrokerLogin, hasClientCapability, connectionStartMethod, connectionTuneMethod, negotiateTuning, readCredentials } from './handshake.js';
 import { HeartbeatMonitor } from './heartbeat.js';
 import { decodeMethodFrame, idsOf, noMethod } from './method-frames.js';
 import type { MethodIds } from './method-frames.js';
@@ -38,6 +38,8 @@ export interface ConnectionServices {
   readonly settings: AmqpSettings;
   readonly sessions: AmqpSessions;
   readonly logger: Logger;
+  /** The secret other brokers of the cluster log in with, once known. */
+  readonly interBrokerLogin?: InterBrokerLogin;
 }
 
 export class AmqpConnection implements ChannelHost {
@@ -52,6 +54,8 @@ export class AmqpConnection implements ChannelHost {
   private info: ConnectionInfo | null = null;
   private clientProperties: FieldTable = emptyFieldTable();
   private user = '';
+  /** Logged in as another broker of the cluster (queue links), not a client. */
+  private interBroker = false;
   private heldBytes = 0;
   private readingPaused = false;
   private readonly closedWaiters: Array<() => void> = [];
@@ -227,7 +231,7 @@ export class AmqpConnection implements ChannelHost {
     this.clientProperties = startOk.clientProperties;
     const credentials = readCredentials(startOk.mechanism, startOk.response);
     this.user = credentials.user;
-    authenticate(startOk.mechanism, credentials, this.socket.remoteAddress ?? '');
+    this.interBroker = authenticate(startOk.mechanism, credentials, this.socket.remoteAddress ?? '', this.services.interBrokerLogin) === 'inter-broker';
     this.state = 'tune-ok';
     this.writer.sendMethod(0, connectionTuneMethod(this.services.settings));
   }
@@ -262,7 +266,7 @@ export class AmqpConnection implements ChannelHost {
       throw new AmqpConnectionError(replyCodes.notAllowed, `NOT_ALLOWED - vhost ${virtualHost} not found`);
     }
     this.clearDeadline();
-    this.info = { id: this.id, virtualHost, user: this.user, peer: this.peer, clientProperties: this.clientProperties };
+    this.info = { id: this.id, virtualHost, user: this.user, peer: this.peer, clientProperties: this.clientProperties, interBroker: this.interBroker };
     this.state = 'running';
     this.writer.sendMethod(0, { name: 'connection.open-ok', arguments: { reserved1: '' } });
     this.services.logger.debug('amqp connection open', { peer: this.peer, user: this.user, virtualHost });

@@ -12,11 +12,13 @@
  *                             ◀───────────  connection.open-ok
  *
  * Login: the only user is guest/guest, and only from a loopback address (RabbitMQ's default
- * `loopback_users`). PLAIN's response is "\0user\0password" (authorisation identity, user,
+ * `loopback_users`); in a cluster, other brokers of the cluster also log in, as `osprey-inter-broker`
+ * with the cluster's secret (cluster/inter-broker-secret.ts), from any address. PLAIN's response is "\0user\0password" (authorisation identity, user,
  * password); AMQPLAIN's is a field table's entries (LOGIN and PASSWORD long strings) without the
  * table's 4-byte length, as amqplib and RabbitMQ write it.
  */
 import { packageVersion } from '../../version.js';
+import { timingSafeEqual } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import type { AmqpSettings } from '../../config/broker-config.js';
 import type { AmqpMethod } from '../../protocol/amqp/method-payload.js';
@@ -94,10 +96,29 @@ function textOf(value: FieldValue | undefined): string {
   return value !== undefined && (value.type === 'longString' || value.type === 'bytes') ? value.value.toString('utf8') : '';
 }
 
-/** Throws 403 unless the credentials are guest/guest from a loopback peer. */
-export function authenticate(mechanism: string, credentials: Credentials, remoteAddress: string): void {
-  if (credentials.user === 'guest' && credentials.password === 'guest' && isLoopback(remoteAddress)) return;
+/** The password other brokers of the cluster log in with; null for a single broker (or before it joined), when none can. */
+export interface InterBrokerLogin {
+  secret: string | null;
+}
+
+/** The user brokers log in as on each other's AMQP listeners (with InterBrokerLogin's secret). */
+export const interBrokerUser = 'osprey-inter-broker';
+
+/**
+ * Who logged in: a client (guest/guest from a loopback peer) or, in a cluster, another broker of it.
+ * Throws 403 for anyone else.
+ */
+export function authenticate(mechanism: string, credentials: Credentials, remoteAddress: string, interBroker: InterBrokerLogin = { secret: null }): 'client' | 'inter-broker' {
+  if (credentials.user === 'guest' && credentials.password === 'guest' && isLoopback(remoteAddress)) return 'client';
+  if (credentials.user === interBrokerUser && interBroker.secret !== null && sameSecret(credentials.password, interBroker.secret)) return 'inter-broker';
   throw accessRefused(mechanism);
+}
+
+/** Compared in constant time, so a wrong guess says nothing of how close it came. */
+function sameSecret(given: string, secret: string): boolean {
+  const givenBytes = Buffer.from(given, 'utf8');
+  const secretBytes = Buffer.from(secret, 'utf8');
+  return givenBytes.length === secretBytes.length && timingSafeEqual(givenBytes, secretBytes);
 }
 
 /** RabbitMQ's text, which clients and people searching for it know. */

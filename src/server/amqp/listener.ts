@@ -10,6 +10,7 @@ import type { BrokerConfig } from '../../config/broker-config.js';
 import type { Logger } from '../../logging/logger.js';
 import type { AmqpSessions } from './channel-handler.js';
 import { AmqpConnection } from './connection.js';
+import type { InterBrokerLogin } from './handshake.js';
 
 export interface AmqpListener {
   readonly host: string;
@@ -17,9 +18,9 @@ export interface AmqpListener {
   close(): Promise<void>;
 }
 
-export async function startAmqpListener(config: BrokerConfig, sessions: AmqpSessions, logger: Logger): Promise<AmqpListener> {
+export async function startAmqpListener(config: BrokerConfig, sessions: AmqpSessions, logger: Logger, interBrokerLogin?: InterBrokerLogin): Promise<AmqpListener> {
   const connections = new Set<AmqpConnection>();
-  const services = { settings: config.amqp, sessions, logger };
+  const services = { settings: config.amqp, sessions, logger, ...(interBrokerLogin === undefined ? {} : { interBrokerLogin }) };
   let nextConnectionId = 1;
   sessions.onBlockedChange((blocked, reason) => {
     for (const connection of connections) connection.blockedChanged(blocked, reason);

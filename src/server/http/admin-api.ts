@@ -24,6 +24,7 @@ import { defaultQueueOptions, type QueueOptions } from '../../queues/queue-optio
 import { Queue } from '../../queues/queue.js';
 import type { QueueBroker } from '../../queues/queue-broker.js';
 import type { QueuedMessage } from '../../queues/queue-store/stored-message.js';
+import type { ServedQueueCounts } from '../../queues/queue-store/queue-store-api.js';
 import type { VirtualHost } from '../../queues/virtual-host.js';
 import { TopicTarget } from '../../queues/streams/topic-target.js';
 import { FeedError } from '../../queues/streams/topic-feeds.js';
@@ -194,13 +195,15 @@ export class AdminApi {
 
   // ── queues ────────────────────────────────────────────────────────────────────────────────
 
-  private listQueues(only: VirtualHost | null): HttpReply {
-    return ok(this.hosts(only).flatMap((host) => [...host.queues.values()].sort(byName).map((queue) => queueJson(queue, this.queueBroker.appliedPolicy(queue)))));
+  private async listQueues(only: VirtualHost | null): Promise<HttpReply> {
+    const queues = this.hosts(only).flatMap((host) => [...host.queues.values()].sort(byName));
+    const counts = await Promise.all(queues.map((queue) => countsWhereServed(queue)));
+    return ok(queues.map((queue, index) => queueJson(queue, this.queueBroker.appliedPolicy(queue), counts[index] ?? null)));
   }
 
-  private showQueue(request: RouteRequest): HttpReply {
+  private async showQueue(request: RouteRequest): Promise<HttpReply> {
     const queue = this.queueBroker.queue(this.host(request), param(request, 'name'), null);
-    return ok(queueJson(queue, this.queueBroker.appliedPolicy(queue)));
+    return ok(queueJson(queue, this.queueBroker.appliedPolicy(queue), await countsWhereServed(queue)));
   }
 
   private async declareQueue(request: RouteRequest): Promise<HttpReply> {
@@ -232,8 +235,12 @@ export class AdminApi {
     return { status: 204 };
   }
 
-  private purgeQueue(request: RouteRequest): HttpReply {
-    this.queueBroker.purgeQueue(this.host(request), param(request, 'name'), null);
+  private async purgeQueue(request: RouteRequest): Promise<HttpReply> {
+    const queue = this.queueBroker.queue(this.host(request), param(request, 'name'), null);
+    // In a cluster, a queue another broker serves is purged there.
+    const onServer = queue.store.purgeOnServer?.() ?? null;
+    if (onServer !== null) await onServer;
+    else this.queueBroker.purgeQueue(this.host(request), param(request, 'name'), null);
     return { status: 204 };
   }
 
@@ -401,8 +408,29 @@ function exchangeJson(exchange: Exchange, policy: Policy | null): JsonObject {
   return json;
 }
 
-function queueJson(queue: Queue, policy: Policy | null): JsonObject {
+/** How long a listing waits for the counts of a queue another broker of the cluster serves before it shows this broker's own. */
+const servedCountsTimeoutMs = 2_000;
+
+/**
+ * The counts of a queue another broker of the cluster serves, as that broker reports them (ready
+ * messages and consumers); null for a queue served here, or when that broker does not answer soon.
+ */
+async function countsWhereServed(queue: Queue): Promise<ServedQueueCounts | null> {
+  const asked = queue.store.countsOnServer?.() ?? null;
+  if (asked === null) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), servedCountsTimeoutMs)));
+  try {
+    return await Promise.race([asked.catch(() => null), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `served`: the counts where the queue is served when that is another broker (unacknowledged messages are then those taken through this one). */
+function queueJson(queue: Queue, policy: Policy | null, served: ServedQueueCounts | null = null): JsonObject {
   const { settings } = queue;
+  const ready = served?.messageCount ?? queue.messageCount;
   return {
     name: settings.name,
     vhost: settings.virtualHost,
@@ -410,10 +438,11 @@ function queueJson(queue: Queue, policy: Policy | null): JsonObject {
     auto_delete: settings.autoDelete,
     exclusive: settings.exclusiveOwner !== null,
     arguments: fieldTableToJson(settings.arguments),
-    messages: queue.messageCount + queue.unackedCount,
-    messages_ready: queue.messageCount,
+    messages: ready + queue.unackedCount,
+    messages_ready: ready,
     messages_unacknowledged: queue.unackedCount,
-    consumers: queue.consumerCount,
+    consumers: served?.consumerCount ?? queue.consumerCount,
+    served_here: queue.store.servedHere !== false,
     policy: policy?.name ?? null,
     effective_policy_definition: { ...(policy?.definition ?? {}) },
     effective_options: optionsJson(queue.options),
@@ -538,6 +567,9 @@ function encodingOf(encoding: string): PayloadEncoding {
 
 /** The next ready message; waits a little while ready messages are still being read from disk. */
 async function takeWhenReady(queue: Queue): Promise<QueuedMessage | null> {
+  // In a cluster, a queue another broker serves gives its messages from there.
+  const fromServer = queue.takeFromServer();
+  if (fromServer !== null) return fromServer;
   const deadline = Date.now() + readyWaitMs;
   for (;;) {
     const message = queue.take();

@@ -10,6 +10,7 @@ import type { AmqpMethod } from '../../../protocol/amqp/method-payload.js';
 import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
 import { appendToQueues, type AppendRefusals } from '../../../queues/append-to-queues.js';
 import { messageExpirationMs } from '../../../queues/queue-options.js';
+import { forwardedTarget, propertiesAsPublished } from '../../../queues/forwarded-publish.js';
 import { holdDelayed, notDelayed } from '../../../queues/delayed/hold-delayed.js';
 import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
@@ -143,8 +144,12 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
       case 'queue.declare': {
         const { queue, passive, durable, exclusive, autoDelete, noWait } = method.arguments;
         if (queue === replyToPseudoQueue || isReplyAddress(queue)) return this.declareReplyQueue(queue, noWait);
-        return this.broker.declareQueue(this.host, { name: queue, passive, durable, exclusive, autoDelete, arguments: method.arguments.arguments }, this.connectionId).then((declared) => {
-          if (!noWait) this.output.sendMethod({ name: 'queue.declare-ok', arguments: { queue: declared.name, messageCount: declared.messageCount, consumerCount: declared.consumerCount } });
+        return this.broker.declareQueue(this.host, { name: queue, passive, durable, exclusive, autoDelete, arguments: method.arguments.arguments }, this.connectionId).then(async (declared) => {
+          if (noWait) return;
+          // A queue another broker serves: its counts are that broker's (this one's, if it cannot be reached).
+          const counts = await (declared.store.countsOnServer?.() ?? null)?.catch(() => null);
+          const { messageCount, consumerCount } = counts ?? declared;
+          this.output.sendMethod({ name: 'queue.declare-ok', arguments: { queue: declared.name, messageCount, consumerCount } });
         });
       }
       case 'queue.bind': {
@@ -160,9 +165,13 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
         });
       }
       case 'queue.purge': {
-        const count = this.broker.purgeQueue(this.host, method.arguments.queue, this.connectionId);
-        if (!method.arguments.noWait) this.output.sendMethod({ name: 'queue.purge-ok', arguments: { messageCount: count } });
-        return;
+        const answer = (count: number): void => {
+          if (!method.arguments.noWait) this.output.sendMethod({ name: 'queue.purge-ok', arguments: { messageCount: count } });
+        };
+        const queue = this.broker.queue(this.host, method.arguments.queue, this.connectionId);
+        const onServer = queue.store.purgeOnServer?.() ?? null;
+        if (onServer !== null) return onServer.then(answer, (error: unknown) => Promise.reject(serverUnreachable(queue, error)));
+        return answer(this.broker.purgeQueue(this.host, method.arguments.queue, this.connectionId));
       }
       case 'queue.delete': {
         const { queue, ifUnused, ifEmpty, noWait } = method.arguments;
@@ -218,6 +227,10 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     if (this.gate.closed) return this.gate.whenOpen().then(() => this.handlePublish(publish));
     if (publish.immediate) throw new AmqpConnectionError(replyCodes.notImplemented, 'NOT_IMPLEMENTED - immediate=true');
     const host = this.host;
+    if (this.connection.info.interBroker === true) {
+      const target = forwardedTarget(publish.header.properties);
+      if (target !== null) return this.handleForwarded(host, target, publish);
+    }
     const exchange = this.broker.exchange(host, publish.exchange);
     if (exchange.settings.internal) throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - cannot publish to internal exchange '${publish.exchange}' in vhost '${host.name}'`);
     if (publish.header.properties.expiration !== undefined) messageExpirationMs(publish.header.properties.expiration); // refused here, before anything is done
@@ -228,6 +241,37 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     }
     const sequence = this.mode === 'confirm' ? this.confirms.next() : 0;
     const durable = this.publish(host, exchange, publish);
+    if (sequence === 0) return;
+    if (durable === null) this.confirms.confirmed(sequence);
+    else if (durable === refused) this.confirms.failedToStore(sequence);
+    else this.confirmWhenDurable(durable, sequence);
+  }
+
+  /**
+   * A publish another broker routed to a queue served here (queues/forwarded-publish.ts): stored in
+   * that queue only, with the exchange and routing key it was published with. Refused (nack) when
+   * the queue is gone, full (reject-publish), or not served here either: a forwarded publish is
+   * never forwarded again, so leadership moving meanwhile cannot send it round in circles.
+   */
+  private handleForwarded(host: VirtualHost, target: string, publish: IncomingPublish): void {
+    const sequence = this.mode === 'confirm' ? this.confirms.next() : 0;
+    const queue = host.queues.get(target);
+    let durable: Promise<unknown> | null | typeof refused = refused;
+    if (queue !== undefined && !queue.deleted && queue.store.servedHere !== false) {
+      const publishedAtMs = Date.now();
+      const expiration = publish.header.properties.expiration;
+      const message: StoredMessage = {
+        exchange: publish.exchange,
+        routingKey: publish.routingKey,
+        properties: propertiesAsPublished(publish.header.properties),
+        body: publish.body,
+        persistent: publish.header.properties.deliveryMode === 2,
+        publishedAtMs,
+        expiresAtMs: expiration === undefined ? null : publishedAtMs + messageExpirationMs(expiration),
+      };
+      const appended = queue.enqueue(message);
+      if (appended !== null) durable = queue.holdsDurably(message) ? appended.durable : null;
+    }
     if (sequence === 0) return;
     if (durable === null) this.confirms.confirmed(sequence);
     else if (durable === refused) this.confirms.failedToStore(sequence);
@@ -371,9 +415,19 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     }
   }
 
-  private get(queueName: string, noAck: boolean): void {
+  private get(queueName: string, noAck: boolean): void | Promise<void> {
     const queue = this.broker.queue(this.host, queueName, this.connectionId);
-    const message = queue.take();
+    const fromServer = queue.takeFromServer();
+    if (fromServer !== null) {
+      return fromServer.then(
+        (message) => this.answerGet(queue, message, noAck),
+        (error: unknown) => Promise.reject(serverUnreachable(queue, error)),
+      );
+    }
+    this.answerGet(queue, queue.take(), noAck);
+  }
+
+  private answerGet(queue: Queue, message: QueuedMessage | null, noAck: boolean): void {
     if (message === null) {
       this.output.sendMethod({ name: 'basic.get-empty', arguments: { reserved1: '' } });
       return;
@@ -529,6 +583,12 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
 
 /** What publish() returns when a queue refused the message. */
 const refused = Symbol('refused');
+
+/** A queue served by another broker of the cluster that cannot be reached now: RabbitMQ's 404 for a queue whose home node is down. */
+function serverUnreachable(queue: Queue, error: unknown): AmqpChannelError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - queue '${queue.name}' in vhost '${queue.virtualHost}' is served by another broker of the cluster, which cannot be reached now (${reason})`.slice(0, 255));
+}
 
 function notTransactional(): AmqpChannelError {
   return new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - channel is not transactional');

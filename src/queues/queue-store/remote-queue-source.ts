@@ -1,0 +1,220 @@
+/**
+ * The messages of a queue served by another broker of the cluster, taken from there for the
+ * consumers here (led-queue-store.ts uses it while this broker does not serve the queue). A
+ * subscription on the serving broker (cluster/queue-links.ts: basic.consume over an inter-broker
+ * AMQP link, manual acks, `linkWindow` messages unsettled at most) fills a buffer; the queue here
+ * takes from the buffer as it takes from a store of its own, and its acks and requeues go back to
+ * the serving broker by delivery tag:
+ *
+ *   consumers here 0 → n   subscribe
+ *   delivery               buffered (ready here), notifyReady
+ *   takeNext               out of the buffer, taken; settle → ack there, requeue → nack(requeue) there
+ *   consumers here n → 0   unsubscribe once what they took is settled or given back: the serving
+ *                          broker gives back what is still buffered
+ *   subscription ended     (link lost, leadership moved) the buffer is dropped; acks of what it
+ *                          gave are ignored (the serving broker gave those back already: they come
+ *                          again, flagged redelivered); subscribe again after `resubscribeDelayMs`
+ */
+import type { Logger } from '../../logging/logger.js';
+import type { ServedQueueCounts } from './queue-store-api.js';
+import type { QueuedMessage, StoredMessage } from './stored-message.js';
+
+/** A message as the serving broker delivered it over the link. */
+export interface LinkedMessage {
+  readonly deliveryTag: bigint;
+  readonly message: StoredMessage;
+  readonly redelivered: boolean;
+  readonly deliveryCount: number;
+}
+
+/** What receives a subscription's deliveries and hears when it ends. */
+export interface LinkReceiver {
+  delivered(message: LinkedMessage): void;
+  /** The subscription ended (link lost, leadership moved, closed): what it gave and was not acked is the serving broker's again. */
+  ended(reason: string): void;
+}
+
+export interface LinkSubscription {
+  ack(deliveryTag: bigint): void;
+  requeue(deliveryTag: bigint): void;
+  close(): void;
+}
+
+/** A message basic.get took where the queue is served, settled or given back there. */
+export interface LinkedGet {
+  readonly linked: LinkedMessage;
+  ack(): void;
+  requeue(): void;
+}
+
+/**
+ * How a store reaches the broker serving its queue when that is not this one (cluster/queue-links.ts).
+ * Each promise rejects when that broker cannot be reached or refuses.
+ */
+export interface QueueLeaderLink {
+  /** Stores the message in the queue where it is served; resolves once kept as that broker promises (its confirm). */
+  forward(message: StoredMessage): Promise<void>;
+  /** Takes the queue's messages from where it is served, at most `window` unsettled at a time; `receiver.ended` is called once. */
+  subscribe(window: number, receiver: LinkReceiver): LinkSubscription;
+  /** basic.get where the queue is served (manual ack); null when nothing is ready there. */
+  get(): Promise<LinkedGet | null>;
+  /** queue.purge where the queue is served: how many ready messages went. */
+  purge(): Promise<number>;
+  counts(): Promise<ServedQueueCounts>;
+}
+
+/** Messages unsettled at once on a subscription: enough to keep consumers here busy across a round trip. */
+export const linkWindow = 256;
+const resubscribeDelayMs = 500;
+
+export class RemoteQueueSource {
+  private subscription: LinkSubscription | null = null;
+  private readonly buffer: QueuedMessage[] = [];
+  private bufferedBytes = 0;
+  /** The subscription and tag of each message taken and not yet settled or given back. */
+  private readonly taken = new Map<QueuedMessage, { subscription: LinkSubscription; deliveryTag: bigint }>();
+  private consumerCount = 0;
+  private active = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private lastEndReason = '';
+
+  constructor(
+    private readonly link: QueueLeaderLink,
+    private readonly name: string,
+    private readonly logger: Logger,
+    private readonly notifyReady: () => void,
+  ) {}
+
+  /** Starts (this broker does not serve the queue) or stops (it does now) taking messages from where it is served. */
+  setActive(active: boolean): void {
+    this.active = active;
+    this.update();
+  }
+
+  consumersChanged(count: number): void {
+    this.consumerCount = count;
+    this.update();
+  }
+
+  /**
+   * Subscribes while consumers here want messages. Once they are gone the subscription stays until
+   * what they took is settled or given back (a cancelled consumer may still ack what it got), then
+   * closes: only what is buffered goes back unseen.
+   */
+  private update(): void {
+    if (!this.active) this.unsubscribe();
+    else if (this.consumerCount > 0) {
+      if (this.subscription === null && this.retryTimer === null) this.subscribe();
+    } else if (this.unackedCount === 0) this.unsubscribe();
+  }
+
+  private subscribe(): void {
+    let subscription: LinkSubscription | null = null;
+    const receiver: LinkReceiver = {
+      delivered: (linked) => {
+        if (subscription === null || this.subscription !== subscription) return;
+        const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
+        this.lastEndReason = '';
+        this.taken.set(message, { subscription, deliveryTag: linked.deliveryTag });
+        this.buffer.push(message);
+        this.bufferedBytes += linked.message.body.length;
+        this.notifyReady();
+      },
+      ended: (reason) => {
+        if (subscription !== null && this.subscription !== subscription) return;
+        // Retried every resubscribeDelayMs while no broker serves the queue: said once per reason.
+        if (reason !== this.lastEndReason) this.logger.info('a link to the broker serving a queue ended', { queue: this.name, reason });
+        this.lastEndReason = reason;
+        this.dropSubscription();
+        if (this.active && this.consumerCount > 0) {
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            this.update();
+          }, resubscribeDelayMs);
+          this.retryTimer.unref();
+        }
+      },
+    };
+    this.subscription = subscription = this.link.subscribe(linkWindow, receiver);
+  }
+
+  private unsubscribe(): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const subscription = this.subscription;
+    if (subscription === null) return;
+    this.dropSubscription();
+    subscription.close();
+  }
+
+  /** Forgets the subscription's buffer and takings: the serving broker has them back. */
+  private dropSubscription(): void {
+    this.subscription = null;
+    this.buffer.length = 0;
+    this.bufferedBytes = 0;
+    this.taken.clear();
+  }
+
+  get readyCount(): number {
+    return this.buffer.length;
+  }
+
+  get readyBytes(): number {
+    return this.bufferedBytes;
+  }
+
+  get unackedCount(): number {
+    return this.taken.size - this.buffer.length;
+  }
+
+  takeNext(): QueuedMessage | null {
+    const next = this.buffer.shift() ?? null;
+    if (next !== null) this.bufferedBytes -= next.message.body.length;
+    return next;
+  }
+
+  peekNext(): QueuedMessage | null {
+    return this.buffer[0] ?? null;
+  }
+
+  /**
+   * basic.get: the next buffered message, or one got where the queue is served (settled or given
+   * back there by settle/requeue, as a delivery is); null when none is ready there.
+   */
+  async takeFromServer(): Promise<QueuedMessage | null> {
+    const buffered = this.takeNext();
+    if (buffered !== null) return buffered;
+    const got = await this.link.get();
+    if (got === null) return null;
+    const { linked } = got;
+    const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
+    this.taken.set(message, { subscription: { ack: () => got.ack(), requeue: () => got.requeue(), close: () => undefined }, deliveryTag: linked.deliveryTag });
+    return message;
+  }
+
+  /** Whether `message` was taken from here (rather than from a store of this broker's own). */
+  owns(message: QueuedMessage): boolean {
+    return this.taken.has(message);
+  }
+
+  settle(message: QueuedMessage): void {
+    const taken = this.taken.get(message);
+    if (taken === undefined) return;
+    this.taken.delete(message);
+    taken.subscription.ack(taken.deliveryTag);
+    if (this.consumerCount === 0) this.update();
+  }
+
+  requeue(message: QueuedMessage): void {
+    const taken = this.taken.get(message);
+    if (taken === undefined) return;
+    this.taken.delete(message);
+    taken.subscription.requeue(taken.deliveryTag);
+    if (this.consumerCount === 0) this.update();
+  }
+
+  stop(): void {
+    this.active = false;
+    this.unsubscribe();
+  }
+}
