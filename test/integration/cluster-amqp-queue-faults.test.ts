@@ -18,13 +18,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
+import type { PartitionRecord } from '../../src/cluster/keys.js';
 import { queueTopicName } from '../../src/cluster/queue-partitions.js';
 import type { BrokerProcess } from '../helpers/broker-process.js';
 import { connectAmqp, openChannel } from '../helpers/amqp-client.js';
 import { consumeUntil, publishConfirmed, storageIdOf } from '../helpers/amqp-cluster.js';
 import { startTestCluster } from '../helpers/cluster.js';
 import type { TestCluster } from '../helpers/cluster.js';
-import type { PartitionRecord } from '../../src/cluster/keys.js';
 import { startOffsets, waitUntil } from '../helpers/waiting.js';
 
 type Outcome = 'pending' | 'ack' | 'nack' | 'closed';
