@@ -254,14 +254,20 @@ export class TestCluster {
     );
   }
 
-  /** Stops every broker still running (SIGTERM; proxies healed first, so each can leave etcd and its peers cleanly), then etcd. */
+  /**
+   * Stops every broker still running (SIGTERM; proxies healed first, so each can leave etcd and its
+   * peers cleanly), then etcd; throws the first broker's failure to stop (say, not exiting in time)
+   * once etcd is stopped too, so that a failing test leaves nothing holding the test process open.
+   */
   async stop(): Promise<void> {
     const allProxies = [...this.proxies.values(), ...this.kafkaProxiesByNode.values()];
     for (const proxy of allProxies) proxy.heal();
-    await Promise.all([...this.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
+    const stopped = await Promise.allSettled([...this.brokers.values()].map((broker) => (broker.exitCode === null && broker.exitSignal === null ? broker.stop() : undefined)));
     await Promise.all(allProxies.map((proxy) => proxy.close()));
     this.store.close();
     await this.etcd.stop();
+    const failed = stopped.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 }
 

@@ -73,10 +73,20 @@ interface BrokerAddress {
 }
 
 /** Each partition's log end offset (ListOffsets latest), by partition index 0 … partitionCount-1. */
-export async function endOffsets(broker: BrokerAddress, topic: string, partitionCount: number): Promise<bigint[]> {
+export function endOffsets(broker: BrokerAddress, topic: string, partitionCount: number): Promise<bigint[]> {
+  return listOffsets(broker, topic, partitionCount, -1n);
+}
+
+/** Each partition's log start offset (ListOffsets earliest), by partition index 0 … partitionCount-1. */
+export function startOffsets(broker: BrokerAddress, topic: string, partitionCount: number): Promise<bigint[]> {
+  return listOffsets(broker, topic, partitionCount, -2n);
+}
+
+/** ListOffsets of every partition at `timestamp` (-1 latest, -2 earliest); -1 for a partition answered with an error. */
+async function listOffsets(broker: BrokerAddress, topic: string, partitionCount: number, timestamp: bigint): Promise<bigint[]> {
   const indexes = Array.from({ length: partitionCount }, (_, index) => index);
   const response = await withConnection(broker, (connection) =>
-    connection.call(listOffsetsApi, 1, { replicaId: -1, isolationLevel: 0, timeoutMs: 0, topics: [{ name: topic, partitions: indexes.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }] }),
+    connection.call(listOffsetsApi, 1, { replicaId: -1, isolationLevel: 0, timeoutMs: 0, topics: [{ name: topic, partitions: indexes.map((partitionIndex) => ({ partitionIndex, timestamp })) }] }),
   );
   const partitions = response.topics[0]?.partitions ?? [];
   return indexes.map((index) => partitions.find((partition) => partition.partitionIndex === index && partition.errorCode === 0)?.offset ?? -1n);

@@ -14,27 +14,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { amqpPrefix } from '../../src/cluster/amqp-definition-keys.js';
 import { queueTopicName } from '../../src/cluster/queue-partitions.js';
 import { connectAmqp, openChannel } from '../helpers/amqp-client.js';
+import { consumeUntil, publishConfirmed, storageIdOf } from '../helpers/amqp-cluster.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { waitUntil } from '../helpers/waiting.js';
-
-function publishConfirmed(channel: ConfirmChannel, queue: string, body: string): Promise<'ack' | 'nack'> {
-  return new Promise((resolve) => {
-    channel.sendToQueue(queue, Buffer.from(body), { persistent: true }, (error: unknown) => resolve(error === null || error === undefined ? 'ack' : 'nack'));
-  });
-}
-
-/** The storage id etcd holds for the queue (its topic is __amqp_queue-<storageId>). */
-async function storageIdOf(cluster: TestCluster, queue: string): Promise<string> {
-  const entry = await cluster.store.get(`${amqpPrefix}queues/%2F/${encodeURIComponent(queue)}`);
-  assert.ok(entry !== null, `queue ${queue} in etcd`);
-  const definition = JSON.parse(entry.value.toString()) as { storageId?: unknown };
-  assert.equal(typeof definition.storageId, 'string');
-  return definition.storageId as string;
-}
 
 /** GET (or POST `body`) on a broker's admin API; the reply's JSON. */
 async function adminApi(cluster: TestCluster, nodeId: number, path: string, body?: unknown): Promise<unknown> {
@@ -43,24 +27,6 @@ async function adminApi(cluster: TestCluster, nodeId: number, path: string, body
   const response = await fetch(`http://127.0.0.1:${port}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   assert.equal(response.status, 200, `${path} on broker ${nodeId}: ${await response.clone().text()}`);
   return response.json();
-}
-
-/** Consumes (manual acks) until `until` says enough, or fails after `timeoutMs`; the messages stay unacked. */
-async function consumeUntil(connection: ChannelModel, queue: string, until: (received: readonly ConsumeMessage[]) => boolean, prefetch = 1000, timeoutMs = 30_000): Promise<{ received: ConsumeMessage[]; ack: (message: ConsumeMessage) => void }> {
-  const channel = await openChannel(connection);
-  await channel.prefetch(prefetch);
-  const received: ConsumeMessage[] = [];
-  let done: () => void = () => undefined;
-  const complete = new Promise<void>((resolve) => (done = resolve));
-  const { consumerTag } = await channel.consume(queue, (message) => {
-    if (message === null) return;
-    received.push(message);
-    if (until(received)) done();
-  });
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([complete, new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error(`received ${received.length} messages from ${queue}: ${received.map((message) => message.content.toString()).join(' ')}`)), timeoutMs)))]).finally(() => clearTimeout(timer));
-  await channel.cancel(consumerTag);
-  return { received, ack: (message) => channel.ack(message) };
 }
 
 describe('durable AMQP queues replicated across the brokers of a cluster', () => {

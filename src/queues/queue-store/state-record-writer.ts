@@ -209,6 +209,9 @@ export abstract class StateRecordWriter {
       this.options.logger.error('queue state write failed; retried with the next change', { error: (error as Error).message });
     } finally {
       this.running = null;
+      // A flush asked for while the failed cycle ran found it running and scheduled nothing: it
+      // gets a cycle of its own (which answers it, whether that append succeeds or fails).
+      if (this.waiters.length > 0) this.schedule();
     }
   }
 

@@ -183,6 +183,22 @@ test('compact() and the subclass ask for a snapshot; a failed one puts back the 
   await writer.close();
 });
 
+test('a flush asked for while a cycle is failing is not left waiting: the next cycle tries again and answers it (a close flushes so)', async () => {
+  const { writer } = newWriter();
+  writer.failAppends = 1;
+  writer.recordSettled(0, 1);
+  let lateFlush: Promise<void> | null = null;
+  writer.duringAppend = () => {
+    lateFlush = writer.flush();
+  };
+  await assert.rejects(writer.flush(), /disk says no/);
+  assert.ok(lateFlush !== null);
+  const outcome = await Promise.race([(lateFlush as Promise<void>).then(() => 'flushed'), sleep(1000).then(() => 'still waiting')]);
+  assert.equal(outcome, 'flushed');
+  assert.deepEqual(writer.appends, [[settledRecord(0, 1)]]);
+  await writer.close();
+});
+
 test('close writes what is pending, then nothing more', async () => {
   const { writer } = newWriter();
   writer.recordSettled(0, 1);
