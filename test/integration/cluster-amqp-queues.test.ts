@@ -275,14 +275,18 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       const channel = await serving.createConfirmChannel();
       await channel.assertQueue(queue, { durable: true });
       await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of tickets led by broker 1');
-      for (let index = 0; index < 5; index++) assert.equal(await publishConfirmed(channel, queue, `t${index}`), 'ack');
+      // The first through broker 3, forwarded to broker 1, published (as amqplib does) with an empty headers table.
+      await waitUntil(async () => (await openChannel(other).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 3');
+      assert.equal(await publishConfirmed(await other.createConfirmChannel(), queue, 't0'), 'ack');
+      for (let index = 1; index < 5; index++) assert.equal(await publishConfirmed(channel, queue, `t${index}`), 'ack');
 
       const through = await openChannel(other);
-      await waitUntil(async () => (await openChannel(other).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 3');
       assert.deepEqual(await through.checkQueue(queue), { queue, messageCount: 5, consumerCount: 0 });
       const first = await through.get(queue);
       assert.ok(first !== false);
       assert.equal(first.content.toString(), 't0');
+      // Forwarded with the publisher's properties byte for byte: its empty headers table is still there.
+      assert.deepEqual(first.properties.headers, {});
       through.ack(first);
       const second = await through.get(queue);
       assert.ok(second !== false);

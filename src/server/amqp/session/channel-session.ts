@@ -11,6 +11,7 @@ import { replyCodes } from '../../../protocol/amqp/reply-codes.js';
 import { appendToQueues, type AppendRefusals } from '../../../queues/append-to-queues.js';
 import { messageExpirationMs } from '../../../queues/queue-options.js';
 import { forwardedTarget, propertiesAsPublished } from '../../../queues/forwarded-publish.js';
+import { decodeRawProperties } from '../../../protocol/amqp/content-header.js';
 import { holdDelayed, notDelayed } from '../../../queues/delayed/hold-delayed.js';
 import type { Exchange } from '../../../queues/exchange.js';
 import type { Queue, QueueConsumer } from '../../../queues/queue.js';
@@ -256,16 +257,18 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
   private handleForwarded(host: VirtualHost, target: string, publish: IncomingPublish): void {
     const sequence = this.mode === 'confirm' ? this.confirms.next() : 0;
     const queue = host.queues.get(target);
+    const published = propertiesAsPublished(publish.header.properties);
     let durable: Promise<unknown> | null | typeof refused = refused;
-    if (queue !== undefined && !queue.deleted && queue.store.servedHere !== false) {
+    if (queue !== undefined && !queue.deleted && queue.store.servedHere !== false && published !== null) {
+      // Checked by the broker the client published to; read again here only for what the queue needs.
+      const { deliveryMode, expiration } = decodeRawProperties(published);
       const publishedAtMs = Date.now();
-      const expiration = publish.header.properties.expiration;
       const message: StoredMessage = {
         exchange: publish.exchange,
         routingKey: publish.routingKey,
-        properties: propertiesAsPublished(publish.header.properties),
+        properties: published,
         body: publish.body,
-        persistent: publish.header.properties.deliveryMode === 2,
+        persistent: deliveryMode === 2,
         publishedAtMs,
         expiresAtMs: expiration === undefined ? null : publishedAtMs + messageExpirationMs(expiration),
       };
