@@ -110,6 +110,8 @@ export class RemoteQueueSource {
 
   private subscribe(): void {
     let subscription: LinkSubscription | null = null;
+    /** The link reported the end before subscribe() returned (it may, though the real one does not). */
+    let endedAtOnce = false;
     const receiver: LinkReceiver = {
       delivered: (linked) => {
         if (subscription === null || this.subscription !== subscription) return;
@@ -121,12 +123,13 @@ export class RemoteQueueSource {
         this.notifyReady();
       },
       ended: (reason) => {
-        if (subscription !== null && this.subscription !== subscription) return;
+        if (subscription === null) endedAtOnce = true;
+        else if (this.subscription !== subscription) return;
         // Retried every resubscribeDelayMs while no broker serves the queue: said once per reason.
         if (reason !== this.lastEndReason) this.logger.info('a link to the broker serving a queue ended', { queue: this.name, reason });
         this.lastEndReason = reason;
-        this.dropSubscription();
-        if (this.active && this.consumerCount > 0) {
+        this.dropSubscription(subscription);
+        if (this.active && this.consumerCount > 0 && this.retryTimer === null) {
           this.retryTimer = setTimeout(() => {
             this.retryTimer = null;
             this.update();
@@ -135,7 +138,8 @@ export class RemoteQueueSource {
         }
       },
     };
-    this.subscription = subscription = this.link.subscribe(linkWindow, receiver);
+    subscription = this.link.subscribe(linkWindow, receiver);
+    if (!endedAtOnce) this.subscription = subscription;
   }
 
   private unsubscribe(): void {
@@ -143,16 +147,19 @@ export class RemoteQueueSource {
     this.retryTimer = null;
     const subscription = this.subscription;
     if (subscription === null) return;
-    this.dropSubscription();
+    this.dropSubscription(subscription);
     subscription.close();
   }
 
-  /** Forgets the subscription's buffer and takings: the serving broker has them back. */
-  private dropSubscription(): void {
+  /**
+   * Forgets the subscription's buffer and what was taken from it: the serving broker has them back.
+   * Messages got with basic.get (on the link's operations channel, not this subscription) stay.
+   */
+  private dropSubscription(subscription: LinkSubscription | null): void {
     this.subscription = null;
     this.buffer.length = 0;
     this.bufferedBytes = 0;
-    this.taken.clear();
+    for (const [message, taken] of this.taken) if (taken.subscription === subscription) this.taken.delete(message);
   }
 
   get readyCount(): number {

@@ -466,3 +466,41 @@ test('a subscription failing again and again for one reason is logged once, and 
   assert.deepEqual(ends(), ['no broker serves the queue just now', 'broker 2 is not registered in the cluster', 'broker 2 is not registered in the cluster']);
   source.stop();
 });
+
+test('a message got with basic.get outlives the end of a subscription: its ack still goes where the queue is served', async () => {
+  const { link, source, subscription } = subscribed();
+  link.readyThere.push(testMessage(1, { body: Buffer.from('got') }));
+  const got = await source.takeFromServer();
+  assert.equal(bodyOf(got), 'got');
+  subscription.deliver(1, testMessage(2, { body: Buffer.from('buffered') }));
+  subscription.end('leadership moved');
+  assert.equal(source.readyCount, 0, 'the buffer goes with its subscription');
+  assert.ok(source.owns(got!), 'the got message is still this source\'s');
+  source.settle(got!);
+  assert.deepEqual(
+    link.gets.map((entry) => entry.acked),
+    [1],
+  );
+  source.stop();
+});
+
+test('a link that reports the end before subscribe() returns leaves no ended subscription behind: it subscribes again later', async () => {
+  const { link, source } = setUp();
+  const subscribeOnce = link.subscribe.bind(link);
+  let first = true;
+  link.subscribe = (window, receiver) => {
+    const subscription = subscribeOnce(window, receiver);
+    if (first) {
+      first = false;
+      (subscription as FakeSubscription).end('refused at once');
+    }
+    return subscription;
+  };
+  source.setActive(true);
+  source.consumersChanged(1);
+  assert.equal(link.subscriptions.length, 1);
+  await waitFor(() => link.subscriptions.length === 2);
+  link.last.deliver(1, testMessage(3, { body: Buffer.from('after the retry') }));
+  assert.equal(bodyOf(source.takeNext()), 'after the retry');
+  source.stop();
+});
