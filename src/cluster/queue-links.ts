@@ -12,7 +12,8 @@
  *               client used and the target queue in a header (queues/forwarded-publish.ts); the
  *               serving broker's ack or nack is the publisher's
  *   subscribe   one channel per queue consumed here: basic.qos(window), basic.consume with manual
- *               acks; ack and nack(requeue) by the serving broker's delivery tags
+ *               acks; acks gathered per turn into multiple acks (link-acks.ts), nack(requeue) at
+ *               once, by the serving broker's delivery tags
  *   operations  one channel per link for basic.get (acked or given back on it), queue.purge and
  *               passive queue.declare (the counts in declare-ok)
  *
@@ -30,6 +31,7 @@ import type { LinkedGet, LinkReceiver, LinkSubscription, QueueLeaderLink } from 
 import type { StoredMessage } from '../queues/queue-store/stored-message.js';
 import { interBrokerUser } from '../server/amqp/handshake.js';
 import type { ClusterView } from './cluster-view.js';
+import { LinkAcks } from './link-acks.js';
 import { queueTopicName } from './queue-partitions.js';
 
 /** The queue a store links for: where it is named in AMQP and where it is kept. */
@@ -149,6 +151,14 @@ export class QueueLinks {
   private subscribe(queue: LinkedQueue, window: number, receiver: LinkReceiver): LinkSubscription {
     let channel: AmqpChannel | null = null;
     let ended = false;
+    const acks = new LinkAcks((deliveryTag, multiple) => {
+      if (!ended && channel?.isOpen === true) channel.ack(deliveryTag, multiple);
+    });
+    let flushScheduled = false;
+    const flushAcks = (): void => {
+      flushScheduled = false;
+      acks.flush();
+    };
     const entry: ActiveSubscription = {
       queue,
       nodeId: -1,
@@ -173,6 +183,7 @@ export class QueueLinks {
       void opened.closed.then((error) => entry.end(error === null ? 'link channel closed' : error.message));
       await opened.qos(window);
       await opened.consume(queue.name, (delivery) => {
+        acks.delivered(delivery.deliveryTag);
         if (!ended) receiver.delivered({ deliveryTag: delivery.deliveryTag, message: storedMessageOf(delivery), redelivered: delivery.redelivered, deliveryCount: deliveryCountOf(delivery) });
       });
       this.logger.debug('consuming a queue served by another broker', { queue: queue.name, virtualHost: queue.virtualHost, nodeId });
@@ -181,9 +192,13 @@ export class QueueLinks {
     start().catch((error: unknown) => entry.end(error instanceof Error ? error.message : String(error)));
     return {
       ack: (deliveryTag) => {
-        if (!ended && channel?.isOpen === true) channel.ack(deliveryTag);
+        acks.ack(deliveryTag);
+        if (flushScheduled) return;
+        flushScheduled = true;
+        setImmediate(flushAcks);
       },
       requeue: (deliveryTag) => {
+        acks.givenBack(deliveryTag);
         if (!ended && channel?.isOpen === true) channel.nack(deliveryTag, { requeue: true });
       },
       close: () => entry.end('no consumers here any more'),
