@@ -25,13 +25,28 @@ export class ClusterIdError extends Error {
  * `configured` is the broker's --cluster-id ('' when not set), which must match the cluster's.
  */
 export async function settleClusterId(store: ClusterStore, proposed: string, configured: string): Promise<string> {
-  const written = await store.transaction([{ key: clusterIdKey, modRevision: 0n }], [{ type: 'put', key: clusterIdKey, value: encodeClusterId(proposed) }]);
-  if (written.succeeded) return proposed;
-  // The key exists and is never deleted, so it can be read now.
-  const entry = await store.get(clusterIdKey);
-  if (entry === null) throw new ClusterIdError(`${clusterIdKey} was deleted from etcd while this broker joined; it is written once and must stay`);
-  const clusterId = decodeClusterId(entry.value);
-  if (clusterId instanceof Error) throw new ClusterIdError(`${clusterIdKey} in etcd cannot be read: ${clusterId.message}`);
+  let clusterId: string;
+  try {
+    clusterId = await settleWrittenOnce(store, clusterIdKey, proposed, encodeClusterId, decodeClusterId);
+  } catch (error) {
+    throw new ClusterIdError(error instanceof Error ? error.message : String(error));
+  }
   if (configured !== '' && configured !== clusterId) throw new ClusterIdError(`the cluster in etcd has cluster id ${clusterId}, but clusterId is configured as ${configured}`);
   return clusterId;
+}
+
+/**
+ * A key written once by the first broker to join and never changed (the cluster id, the
+ * inter-broker secret): `proposed` if this broker wrote it (only if absent: modRevision 0), else
+ * what the key holds. Throws when the key vanished or cannot be read.
+ */
+export async function settleWrittenOnce<T>(store: ClusterStore, key: string, proposed: T, encode: (value: T) => Buffer, decode: (value: Buffer) => T | Error): Promise<T> {
+  const written = await store.transaction([{ key, modRevision: 0n }], [{ type: 'put', key, value: encode(proposed) }]);
+  if (written.succeeded) return proposed;
+  // The key exists and is never deleted, so it can be read now.
+  const entry = await store.get(key);
+  if (entry === null) throw new Error(`${key} was deleted from etcd while this broker joined; it is written once and must stay`);
+  const value = decode(entry.value);
+  if (value instanceof Error) throw new Error(`${key} in etcd cannot be read: ${value.message}`);
+  return value;
 }

@@ -10,16 +10,10 @@
  * decision the brokers take from it. Clients never see it.
  */
 import { randomBytes } from 'node:crypto';
+import { settleWrittenOnce } from './cluster-id.js';
 import type { ClusterStore } from './cluster-store.js';
 import { decodeInterBrokerSecret, encodeInterBrokerSecret, interBrokerSecretKey } from './keys.js';
 
-export async function settleInterBrokerSecret(store: ClusterStore): Promise<string> {
-  const proposed = randomBytes(32).toString('hex');
-  const written = await store.transaction([{ key: interBrokerSecretKey, modRevision: 0n }], [{ type: 'put', key: interBrokerSecretKey, value: encodeInterBrokerSecret(proposed) }]);
-  if (written.succeeded) return proposed;
-  const entry = await store.get(interBrokerSecretKey);
-  if (entry === null) throw new Error(`${interBrokerSecretKey} was deleted from etcd while this broker joined; it is written once and must stay`);
-  const secret = decodeInterBrokerSecret(entry.value);
-  if (secret instanceof Error) throw new Error(`${interBrokerSecretKey} in etcd cannot be read: ${secret.message}`);
-  return secret;
+export function settleInterBrokerSecret(store: ClusterStore): Promise<string> {
+  return settleWrittenOnce(store, interBrokerSecretKey, randomBytes(32).toString('hex'), encodeInterBrokerSecret, decodeInterBrokerSecret);
 }
