@@ -164,6 +164,8 @@ export class QueueLinks {
       nodeId: -1,
       end: (reason) => {
         if (ended) return;
+        // Acks gathered this turn go out before the channel closes (which gives back the rest).
+        acks.flush();
         ended = true;
         this.subscriptions.delete(entry);
         if (channel !== null && channel.isOpen) void channel.close().catch(() => undefined);

@@ -244,6 +244,15 @@ export class Queue {
     else this.store.requeue(message);
   }
 
+  /**
+   * Given back by another broker of the cluster that held it for its consumers and closed its link
+   * (queue-links.ts): ready again without a return counted, so messages it only buffered do not
+   * creep towards x-delivery-limit. What its consumers gave back it nacks, and that counts.
+   */
+  giveBack(message: QueuedMessage): void {
+    this.store.requeue(message, false);
+  }
+
   /** basic.reject or basic.nack without requeue: dead-lettered (reason rejected), or dropped. */
   reject(message: QueuedMessage): void {
     this.deadLetter(message, 'rejected');

@@ -317,4 +317,49 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       await serving.close();
     }
   });
+  test('messages a broker only buffered for its consumers go back uncounted when they leave: x-delivery-limit does not drop them', async () => {
+    const queue = 'limited';
+    const serving = await connectAmqp(cluster.broker(1));
+    try {
+      const channel = await serving.createConfirmChannel();
+      await channel.assertQueue(queue, { durable: true, arguments: { 'x-delivery-limit': 1 } });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of limited led by broker 1');
+      for (let index = 0; index < 50; index++) assert.equal(await publishConfirmed(channel, queue, `l${index}`), 'ack');
+      // Three times: a consumer on broker 3 takes and acks 5 (broker 3 holds more than that from
+      // broker 1, up to its link window), then leaves, and broker 3 gives back what it held.
+      for (let round = 0; round < 3; round++) {
+        const through = await connectAmqp(cluster.broker(3));
+        try {
+          const consumer = await openChannel(through);
+          await consumer.prefetch(5);
+          const got: string[] = [];
+          let done: () => void = () => undefined;
+          const five = new Promise<void>((resolve) => (done = resolve));
+          const { consumerTag } = await consumer.consume(queue, (message) => {
+            if (message === null || got.length >= 5) return;
+            got.push(message.content.toString());
+            consumer.ack(message);
+            if (got.length === 5) done();
+          });
+          await five;
+          assert.deepEqual(
+            got,
+            Array.from({ length: 5 }, (_, index) => `l${round * 5 + index}`),
+          );
+          await consumer.cancel(consumerTag);
+        } finally {
+          await through.close();
+        }
+        await waitUntil(async () => (await (await openChannel(serving)).checkQueue(queue)).messageCount === 50 - (round + 1) * 5, `broker 1 holding the ${50 - (round + 1) * 5} not acknowledged after round ${round + 1}`);
+      }
+      // With each give-back counted as a return, the held ones would have passed the limit of 1 in the second round and been dropped.
+      const { received } = await consumeUntil(serving, queue, (got) => got.length >= 35);
+      assert.deepEqual(
+        received.map((message) => message.content.toString()),
+        Array.from({ length: 35 }, (_, index) => `l${15 + index}`),
+      );
+    } finally {
+      await serving.close();
+    }
+  });
 });

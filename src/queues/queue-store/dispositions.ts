@@ -254,12 +254,14 @@ export class Dispositions {
    * A taken message goes back, flagged redelivered, its return count one higher; false when it is
    * not taken (identity compared).
    */
-  requeue(message: QueuedMessage): boolean {
+  requeue(message: QueuedMessage, counted = true): boolean {
     if (this.taken.get(message.offset) !== message) return false;
     this.taken.delete(message.offset);
-    const deliveryCount = message.deliveryCount + 1;
-    this.returnCounts.set(message.offset, deliveryCount);
-    this.listener.returned(message.offset, deliveryCount);
+    const deliveryCount = counted ? message.deliveryCount + 1 : message.deliveryCount;
+    if (counted) {
+      this.returnCounts.set(message.offset, deliveryCount);
+      this.listener.returned(message.offset, deliveryCount);
+    }
     this.requeued.push({ offset: message.offset, message: message.message, redelivered: true, deliveryCount });
     this.readyBodyBytes += message.message.body.length;
     return true;

@@ -177,10 +177,10 @@ export class LedQueueStore implements QueueStore {
     this.listeners.push(listener);
   }
 
-  requeue(message: QueuedMessage): void {
+  requeue(message: QueuedMessage, counted = true): void {
     if (this.remote?.owns(message) === true) return this.remote.requeue(message);
     const store = this.takenFrom.get(message);
-    if (store !== undefined && store === this.inner) store.requeue(message);
+    if (store !== undefined && store === this.inner) store.requeue(message, counted);
   }
 
   settle(message: QueuedMessage): void {

@@ -65,10 +65,10 @@ export class MemoryQueueStore implements QueueStore {
     this.readyListeners.push(listener);
   }
 
-  requeue(message: QueuedMessage): void {
+  requeue(message: QueuedMessage, counted = true): void {
     this.taken--;
     this.readyBodyBytes += message.message.body.length;
-    const again: QueuedMessage = { ...message, redelivered: true, deliveryCount: message.deliveryCount + 1 };
+    const again: QueuedMessage = { ...message, redelivered: true, deliveryCount: counted ? message.deliveryCount + 1 : message.deliveryCount };
     let low = 0;
     let high = this.requeued.length;
     while (low < high) {

@@ -90,9 +90,11 @@ export interface QueueStore {
   onReady(listener: () => void): void;
   /**
    * A taken message goes back to ready, ahead of messages never delivered, flagged redelivered,
-   * its deliveryCount one higher (durably, for a durable store).
+   * its deliveryCount one higher (durably, for a durable store). `counted` false: the same without
+   * counting a return (another broker of the cluster giving back messages it only held for its
+   * consumers: queue-links.ts); stores that cannot tell count it.
    */
-  requeue(message: QueuedMessage): void;
+  requeue(message: QueuedMessage, counted?: boolean): void;
   /** A taken message is done (acked, or rejected without requeue); recorded in a state batch (group commit, not awaited). */
   settle(message: QueuedMessage): void;
   /** Settles every ready message (taken ones stay); returns how many. */

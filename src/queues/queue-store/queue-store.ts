@@ -249,8 +249,8 @@ export class LogQueueStore implements QueueStore, StateAppender {
   }
 
   /** A message that is not taken (settled already, or cut away by a failed write) is ignored. */
-  requeue(message: QueuedMessage): void {
-    if (this.dispositions.requeue(message)) this.notifyReady();
+  requeue(message: QueuedMessage, counted = true): void {
+    if (this.dispositions.requeue(message, counted)) this.notifyReady();
     else this.logger.debug('requeue of a message that is not taken ignored', { offset: message.offset });
   }
 

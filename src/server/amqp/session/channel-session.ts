@@ -542,7 +542,7 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     this.release(this.unacked.takeAll(), 'requeue');
   }
 
-  private release(deliveries: readonly UnackedDelivery[], outcome: 'ack' | 'requeue' | 'drop'): void {
+  private release(deliveries: readonly UnackedDelivery[], outcome: 'ack' | 'requeue' | 'give back' | 'drop'): void {
     if (deliveries.length === 0) return;
     const wasAtLimit = this.connection.unackedCount >= this.connection.maxUnackedMessages;
     this.connection.unackedCount -= deliveries.length;
@@ -553,6 +553,7 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
       }
       if (delivery.queue.deleted) continue;
       if (outcome === 'requeue') delivery.queue.requeue(delivery.message);
+      else if (outcome === 'give back') delivery.queue.giveBack(delivery.message);
       else if (outcome === 'drop') delivery.queue.reject(delivery.message);
       else delivery.queue.settle(delivery.message);
     }
@@ -579,7 +580,9 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     this.transaction = [];
     this.stopReplies();
     for (const consumer of [...this.consumers.values()]) this.removeConsumer(consumer);
-    this.requeueAll();
+    // Another broker's link closing gives back what it held unseen or lost with it: not counted as returns.
+    if (this.connection.info.interBroker === true) this.release(this.unacked.takeAll(), 'give back');
+    else this.requeueAll();
     this.connection.channels.delete(this);
   }
 }
