@@ -25,8 +25,8 @@
 import { connectAmqp, type AmqpConnection } from '../client/amqp/connection.js';
 import type { AmqpChannel, AmqpDelivery } from '../client/amqp/channel.js';
 import type { Logger } from '../logging/logger.js';
+import { deliveryModeOfProperties } from '../protocol/amqp/content-header.js';
 import { forwardedProperties } from '../queues/forwarded-publish.js';
-import { integerValue } from '../queues/queue-options.js';
 import type { LinkedGet, LinkReceiver, LinkSubscription, QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
 import type { StoredMessage } from '../queues/queue-store/stored-message.js';
 import { interBrokerUser } from '../server/amqp/handshake.js';
@@ -103,7 +103,7 @@ export class QueueLinks {
     const got = await channel.get(queue.name);
     if (got === null) return null;
     return {
-      linked: { deliveryTag: got.deliveryTag, message: storedMessageOf(got), redelivered: got.redelivered, deliveryCount: deliveryCountOf(got) },
+      linked: { deliveryTag: got.deliveryTag, message: storedMessageOf(got), redelivered: got.redelivered, deliveryCount: deliveryCountHere },
       ack: () => {
         if (channel.isOpen) channel.ack(got.deliveryTag);
       },
@@ -186,7 +186,7 @@ export class QueueLinks {
       await opened.qos(window);
       await opened.consume(queue.name, (delivery) => {
         acks.delivered(delivery.deliveryTag);
-        if (!ended) receiver.delivered({ deliveryTag: delivery.deliveryTag, message: storedMessageOf(delivery), redelivered: delivery.redelivered, deliveryCount: deliveryCountOf(delivery) });
+        if (!ended) receiver.delivered({ deliveryTag: delivery.deliveryTag, message: storedMessageOf(delivery), redelivered: delivery.redelivered, deliveryCount: deliveryCountHere });
       });
       this.logger.debug('consuming a queue served by another broker', { queue: queue.name, virtualHost: queue.virtualHost, nodeId });
     };
@@ -269,22 +269,26 @@ export class QueueLinks {
   }
 }
 
-/** A delivery over a link as the queue here keeps it while it is taken: its properties as they came. */
+/**
+ * A delivery over a link as the queue here keeps it while it is taken: its properties as they came
+ * (never decoded here: deliveryMode is read from the bytes).
+ */
 function storedMessageOf(delivery: Omit<AmqpDelivery, 'consumerTag'>): StoredMessage {
   return {
     exchange: delivery.exchange,
     routingKey: delivery.routingKey,
     properties: delivery.rawProperties,
     body: delivery.body,
-    persistent: delivery.properties.deliveryMode === 2,
+    persistent: deliveryModeOfProperties(delivery.rawProperties) === 2,
     publishedAtMs: Date.now(),
     // Its expiry was the serving broker's to apply; here it is only held until a consumer takes it.
     expiresAtMs: null,
   };
 }
 
-/** x-delivery-count as the serving broker set it (it does when counting matters there), else 0. */
-function deliveryCountOf(delivery: Omit<AmqpDelivery, 'consumerTag'>): number {
-  const value = delivery.properties.headers?.get('x-delivery-count');
-  return value === undefined ? 0 : (integerValue(value) ?? 0);
-}
+/**
+ * Returns are counted, and x-delivery-limit applied, where the queue is served (a requeue here is a
+ * nack there); the x-delivery-count header it set travels in the properties as they came. So the
+ * message here counts none of its own.
+ */
+const deliveryCountHere = 0;

@@ -74,16 +74,12 @@ export function encodeRawProperties(properties: BasicProperties): Buffer {
 }
 
 /**
- * The priority property read straight from raw property bytes (property flags + property list, as a
- * queue stores them), without decoding the rest: the properties before it are skipped by their
- * lengths (content-type and content-encoding are short strings, a length octet then the bytes;
- * headers a table, a 32-bit length then the bytes; delivery-mode one octet). Undefined when the
- * message has no priority, or when the bytes end too early to hold it.
+ * Where the properties after `headers` start in raw property bytes (property flags + property
+ * list, as a queue stores them), the ones before skipped by their lengths: content-type and
+ * content-encoding are short strings (a length octet then the bytes), headers a table (a 32-bit
+ * length then the bytes). Undefined when the bytes end too early.
  */
-export function priorityOfProperties(properties: Buffer): number | undefined {
-  if (properties.length < 2) return undefined;
-  const flags = properties.readUInt16BE(0);
-  if ((flags & 0x0800) === 0) return undefined;
+function positionAfterHeaders(properties: Buffer, flags: number): number | undefined {
   let position = 2;
   // Bit 0 announces another flags short; basic has none past the first, but the layout allows them.
   for (let more = flags; (more & 0x0001) !== 0; position += 2) {
@@ -96,6 +92,28 @@ export function priorityOfProperties(properties: Buffer): number | undefined {
     if (position + 4 > properties.length) return undefined;
     position += 4 + properties.readUInt32BE(position);
   }
-  if ((flags & 0x1000) !== 0) position += 1;
-  return properties[position];
+  return position;
+}
+
+/**
+ * The priority property read straight from raw property bytes, without decoding the rest (after
+ * headers comes delivery-mode, one octet, then priority). Undefined when the message has no
+ * priority, or when the bytes end too early to hold it.
+ */
+export function priorityOfProperties(properties: Buffer): number | undefined {
+  if (properties.length < 2) return undefined;
+  const flags = properties.readUInt16BE(0);
+  if ((flags & 0x0800) === 0) return undefined;
+  const position = positionAfterHeaders(properties, flags);
+  if (position === undefined) return undefined;
+  return properties[(flags & 0x1000) !== 0 ? position + 1 : position];
+}
+
+/** The delivery-mode property read straight from raw property bytes; undefined when absent or cut short. */
+export function deliveryModeOfProperties(properties: Buffer): number | undefined {
+  if (properties.length < 2) return undefined;
+  const flags = properties.readUInt16BE(0);
+  if ((flags & 0x1000) === 0) return undefined;
+  const position = positionAfterHeaders(properties, flags);
+  return position === undefined ? undefined : properties[position];
 }

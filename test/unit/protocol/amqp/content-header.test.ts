@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contentHeaderPayload, decodeContentHeaderPayload, priorityOfProperties } from '../../../../src/protocol/amqp/content-header.js';
+import { contentHeaderPayload, decodeContentHeaderPayload, deliveryModeOfProperties, priorityOfProperties } from '../../../../src/protocol/amqp/content-header.js';
 import type { BasicProperties } from '../../../../src/protocol/amqp/content-header.js';
 import { basicProperties } from '../../../../src/protocol/amqp/classes/basic.js';
 import type { FieldTable } from '../../../../src/protocol/amqp/field-table.js';
@@ -124,4 +124,16 @@ test('the priority read from raw property bytes is what the decoder reads, whate
     }
   }
   assert.ok(withPriority > 200);
+});
+
+test('the delivery mode read from raw property bytes is what the decoder reads, whatever comes before it', () => {
+  let withMode = 0;
+  for (let seed = 1; seed <= 600; seed++) {
+    const random = seededRandom(seed);
+    const properties = randomProperties(random, integer(random, 0, (1 << 14) - 1));
+    const raw = contentHeaderPayload({ bodySize: 1n, properties }).subarray(12);
+    assert.equal(deliveryModeOfProperties(raw), properties.deliveryMode, `seed ${seed}`);
+    if (properties.deliveryMode !== undefined) withMode++;
+  }
+  assert.ok(withMode > 200);
 });
