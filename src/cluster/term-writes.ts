@@ -45,7 +45,8 @@ export function appendInTerm(term: Term, batch: Buffer, commitTimeoutMs: number,
     if (replication === null) return;
     const outcome = await awaitInSyncReplicas(partition, replication, asOffset(appended.lastOffset + 1), commitTimeoutMs);
     if (outcome === 'too few in sync') throw new Error(`the ISR of ${name} shrank below min.insync.replicas while the write waited`);
-    if (outcome !== 'replicated') throw new Error(`not every in-sync replica of ${name} held the write within ${commitTimeoutMs} ms${outcome === 'leadership moved' ? ' (leadership moved)' : ''}`);
+    if (outcome === 'leadership moved') throw new Error(`this broker stopped leading ${name} (leadership moved, or the broker is stopping) before every in-sync replica held the write`);
+    if (outcome !== 'replicated') throw new Error(`not every in-sync replica of ${name} held the write within ${commitTimeoutMs} ms`);
   });
   return { baseOffset: appended.baseOffset, lastOffset: appended.lastOffset, durable };
 }
