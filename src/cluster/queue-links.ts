@@ -127,17 +127,12 @@ export class QueueLinks {
 
   private async forward(queue: LinkedQueue, message: StoredMessage): Promise<void> {
     const link = this.linkTo(this.servingBroker(queue), queue.virtualHost);
-    link.publisher ??= link.connection.then(async (connection) => {
-      const channel = await connection.createChannel();
-      await channel.confirmSelect();
-      return channel;
-    });
     // Bounded: past the limit a forward is refused (the publisher's nack) rather than held in memory.
     const bytes = message.body.length + message.properties.length;
     if (link.forwardedBytesInFlight + bytes > maxForwardedBytesInFlight) throw new Error(`more than ${maxForwardedBytesInFlight} bytes of forwarded publishes wait for broker ${link.nodeId}'s confirms`);
     link.forwardedBytesInFlight += bytes;
     try {
-      const channel = await link.publisher;
+      const channel = await this.publisherChannel(link);
       await new Promise<void>((resolve, reject) => {
         channel.publish(message.exchange, message.routingKey, message.body, forwardedProperties(message.properties, queue.name), {
           onConfirm: (error) => (error === null ? resolve() : reject(error)),
@@ -146,6 +141,26 @@ export class QueueLinks {
     } finally {
       link.forwardedBytesInFlight -= bytes;
     }
+  }
+
+  /**
+   * The link's confirm channel for forwards, made again when it closed or could not be opened
+   * (the connection staying up): otherwise every later forward through the link would be nacked.
+   * Forwards awaiting it in turn keep their order.
+   */
+  private async publisherChannel(link: Link): Promise<AmqpChannel> {
+    const current = link.publisher;
+    const channel = current === null ? null : await current.catch(() => null);
+    if (channel !== null && channel.isOpen) return channel;
+    // Only the first forward to find it closed opens the next one; the others wait for that.
+    if (link.publisher === current) {
+      link.publisher = link.connection.then(async (connection) => {
+        const opened = await connection.createChannel();
+        await opened.confirmSelect();
+        return opened;
+      });
+    }
+    return link.publisher!;
   }
 
   private subscribe(queue: LinkedQueue, window: number, receiver: LinkReceiver): LinkSubscription {
