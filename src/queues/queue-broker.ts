@@ -631,8 +631,9 @@ export class QueueBroker {
     else await queue.store.delete();
   }
 
-  purgeQueue(host: VirtualHost, name: string, requester: Requester): number {
-    return this.queue(host, name, requester).store.purge();
+  /** queue.purge, where the queue is served (queue.ts purge): how many ready messages it removed. */
+  purgeQueue(host: VirtualHost, name: string, requester: Requester): Promise<number> {
+    return this.queue(host, name, requester).purge();
   }
 
   /** The connection is gone: its exclusive queues go with it. */

@@ -18,11 +18,16 @@
  * Work runs once per event-loop turn at most (scheduleTurn), so a burst of publishes or acks in one
  * turn becomes one pass: deliver what the consumers will take, expire the head, drop past the limit.
  */
+import { AmqpChannelError } from '../protocol/amqp/errors.js';
 import type { FieldTable } from '../protocol/amqp/field-table.js';
+import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { propertiesWithDeliveryCount, type DeathReason } from './dead-lettering.js';
 import { defaultQueueOptions, type QueueOptions } from './queue-options.js';
-import type { AppendedMessage, QueueStore } from './queue-store/queue-store-api.js';
+import type { AppendedMessage, QueueStore, ServedQueueCounts } from './queue-store/queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './queue-store/stored-message.js';
+
+/** How long servedCounts waits for the broker serving a queue before it gives this broker's own counts. */
+const servedCountsTimeoutMs = 2_000;
 
 /** Something that takes deliveries from a queue: a basic.consume on some channel. */
 export interface QueueConsumer {
@@ -222,8 +227,43 @@ export class Queue {
    */
   takeFromServer(): Promise<QueuedMessage | null> | null {
     const fetched = this.store.takeFromServer?.() ?? null;
-    if (fetched !== null) this.touch();
-    return fetched;
+    if (fetched === null) return null;
+    this.touch();
+    return fetched.catch((error: unknown) => Promise.reject(this.serverUnreachable(error)));
+  }
+
+  /**
+   * queue.purge: the ready messages removed where the queue is served, how many. A queue another
+   * broker serves is purged there (404 when that broker cannot be reached).
+   */
+  async purge(): Promise<number> {
+    const onServer = this.store.purgeOnServer?.() ?? null;
+    if (onServer === null) return this.store.purge();
+    return onServer.catch((error: unknown) => Promise.reject(this.serverUnreachable(error)));
+  }
+
+  /**
+   * Ready messages and consumers as the broker serving the queue counts them (queue.declare-ok,
+   * the admin API): this broker's own counts for a queue served here, or when the broker serving it
+   * does not answer within servedCountsTimeoutMs.
+   */
+  async servedCounts(): Promise<ServedQueueCounts> {
+    const own = (): ServedQueueCounts => ({ messageCount: this.messageCount, consumerCount: this.consumerCount });
+    const asked = this.store.countsOnServer?.() ?? null;
+    if (asked === null) return own();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), servedCountsTimeoutMs)));
+    try {
+      return (await Promise.race([asked.catch(() => null), timeout])) ?? own();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A queue served by another broker of the cluster that cannot be reached now: RabbitMQ's 404 for a queue whose home node is down. */
+  private serverUnreachable(error: unknown): AmqpChannelError {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - queue '${this.name}' in vhost '${this.virtualHost}' is served by another broker of the cluster, which cannot be reached now (${reason})`.slice(0, 255));
   }
 
   // ── settling ──────────────────────────────────────────────────────────────────────────────

@@ -577,6 +577,41 @@ class PinnedProducer {
   }
 }
 
+/** A partition's leadership as a cut-off test waits to see it moved. */
+interface MovedLeadership {
+  readonly leader: number;
+  readonly leaderEpoch: number;
+}
+
+/**
+ * The alone phase, then the heal: once `otherFollower` follows the new leader of `topic`/0, the
+ * cut-off broker is alone; three of its answers to the pinned producer are awaited, then its link to
+ * etcd is healed. Healed, it must register again (a new registration, not the former one), follow the
+ * new leader and truncate what it appended alone. Returns when the heal was and what was sent while
+ * it was alone, every one of them refused.
+ */
+async function aloneThenHealed(
+  cluster: TestCluster,
+  { topic, cutOff, otherFollower, moved, pinned, formerRegistration }: { topic: string; cutOff: number; otherFollower: number; moved: MovedLeadership; pinned: PinnedProducer; formerRegistration: { createRevision: unknown } | null },
+): Promise<{ healedAtMs: number; alone: { value: string; errorCode: number }[] }> {
+  const following = new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`);
+  await cluster.broker(otherFollower).waitForLog(following, 10_000);
+  pinned.phase = 'alone';
+  // The cut-off broker, still leader in its own eyes, answers its client but acknowledges nothing:
+  // nobody fetches from it, so its high watermark cannot move.
+  await waitUntil(() => pinned.answers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
+
+  cluster.etcdProxy(cutOff).heal();
+  pinned.phase = 'healed';
+  const healedAtMs = Date.now();
+  await pinned.done;
+  const alone = pinned.refusedWhileAlone();
+  await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff)))?.createRevision !== formerRegistration?.createRevision, `broker ${cutOff} to register again`, 30_000);
+  await cluster.broker(cutOff).waitForLog(following, 30_000);
+  await cluster.broker(cutOff).waitForLog(new RegExp(`INFO replica log truncated to where it leaves the leader's .*topic=${topic} partition=0 leader=${moved.leader}`), 30_000);
+  return { healedAtMs, alone };
+}
+
 // A cut that resets the connections (the broker's etcd client fails fast and reconnects), and a silent
 // one (connections stay open, nothing goes through: requests wait for their deadlines, and what was
 // held arrives late after the heal).
@@ -636,23 +671,10 @@ for (const how of ['reset', 'silently'] as const) {
       // Clients move to the new leader: the stream goes on, acks=all there, so both followers of the
       // cut-off broker now fetch from the new leader.
       await waitUntil(() => streamed.length >= streamedAtMove + 30, 'the producer to go on through the new leader', 60_000, () => `${streamed.length - streamedAtMove} records acknowledged since the move${allLogs(cluster)}`);
-      const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
-      await cluster.broker(otherFollower).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 10_000);
-      pinned.phase = 'alone';
-      // The cut-off broker, still leader in its own eyes, answers its client but acknowledges nothing:
-      // nobody fetches from it, so its high watermark cannot move.
-      await waitUntil(() => pinned!.answers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
-
       // Healed: it registers again, learns the new state, follows the new leader (truncating what it
       // appended alone) and rejoins the ISR.
-      cluster.etcdProxy(cutOff).heal();
-      pinned.phase = 'healed';
-      const healedAtMs = Date.now();
-      await pinned.done;
-      const alone = pinned.refusedWhileAlone();
-      await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff)))?.createRevision !== formerRegistration.createRevision, `broker ${cutOff} to register again`, 30_000);
-      await cluster.broker(cutOff).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 30_000);
-      await cluster.broker(cutOff).waitForLog(new RegExp(`INFO replica log truncated to where it leaves the leader's .*topic=${topic} partition=0 leader=${moved.leader}`), 30_000);
+      const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
+      const { healedAtMs, alone } = await aloneThenHealed(cluster, { topic, cutOff, otherFollower, moved, pinned, formerRegistration });
       const rejoined = await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(cutOff), `${topic}/0: broker ${cutOff} back in the ISR`, 60_000);
       assert.equal(rejoined.leader, moved.leader, `still led by broker ${moved.leader}: ${JSON.stringify(rejoined)}`);
       const rejoinedAtMs = Date.now();
@@ -848,22 +870,11 @@ test('the controller cut off from etcd while it runs on, leading a partition cli
     // Clients move to the new leader and go on with both partitions (two in-sync replicas each).
     const streamedAtMove = [streamed[0].length, streamed[1].length];
     await waitUntil(() => streamed[0].length >= streamedAtMove[0]! + 20 && streamed[1].length >= streamedAtMove[1]! + 20, 'the producer to go on with both partitions', 60_000, () => `${streamed[0].length - streamedAtMove[0]!} and ${streamed[1].length - streamedAtMove[1]!} records acknowledged since the move${allLogs(cluster)}`);
-    const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
-    await cluster.broker(otherFollower).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 10_000);
-    pinned.phase = 'alone';
-    await waitUntil(() => pinned!.answers.get('alone')!.length >= 3, 'the cut-off broker to answer produce requests sent once it was alone', 20_000);
-
     // Healed: it registers again, and as an ordinary broker: the new controller's key is held under
     // a live lease, so its campaign's transaction fails and it follows that controller.
-    cluster.etcdProxy(cutOff).heal();
-    pinned.phase = 'healed';
-    const healedAtMs = Date.now();
-    await pinned.done;
-    const alone = pinned.refusedWhileAlone();
-    await waitUntil(async () => (await cluster.store.get(brokerKey(cutOff)))?.createRevision !== formerRegistration.createRevision, `broker ${cutOff} to register again`, 30_000);
+    const otherFollower = others.find((nodeId) => nodeId !== moved.leader)!;
+    const { healedAtMs, alone } = await aloneThenHealed(cluster, { topic, cutOff, otherFollower, moved, pinned, formerRegistration });
     await cluster.broker(cutOff).waitForLog(new RegExp(`INFO controller is another broker .*controllerId=${elected.nodeId} epoch=${elected.epoch}`), 30_000);
-    await cluster.broker(cutOff).waitForLog(new RegExp(`INFO following partition .*topic=${topic} partition=0 leader=${moved.leader} leaderEpoch=${moved.leaderEpoch}`), 30_000);
-    await cluster.broker(cutOff).waitForLog(new RegExp(`INFO replica log truncated to where it leaves the leader's .*topic=${topic} partition=0 leader=${moved.leader}`), 30_000);
     const rejoined = await Promise.all([0, 1].map((index) => cluster.waitForPartition(topic, index, (state) => state.isr.includes(cutOff), `${topic}/${index}: broker ${cutOff} back in the ISR`, 60_000)));
     const rejoinedAtMs = Date.now();
     assert.equal(rejoined[0]!.leader, moved.leader, `${topic}/0 still led by broker ${moved.leader}: ${JSON.stringify(rejoined[0])}`);

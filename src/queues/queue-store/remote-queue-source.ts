@@ -205,18 +205,20 @@ export class RemoteQueueSource {
   }
 
   settle(message: QueuedMessage): void {
-    const taken = this.taken.get(message);
-    if (taken === undefined) return;
-    this.taken.delete(message);
-    taken.subscription.ack(taken.deliveryTag);
-    if (this.consumerCount === 0) this.update();
+    this.answerServer(message, 'ack');
   }
 
   requeue(message: QueuedMessage): void {
+    this.answerServer(message, 'requeue');
+  }
+
+  /** A taken message settled or given back where it is served, by the delivery tag it came with there. */
+  private answerServer(message: QueuedMessage, answer: 'ack' | 'requeue'): void {
     const taken = this.taken.get(message);
     if (taken === undefined) return;
     this.taken.delete(message);
-    taken.subscription.requeue(taken.deliveryTag);
+    taken.subscription[answer](taken.deliveryTag);
+    // The subscription may close once nothing taken through it is left unsettled.
     if (this.consumerCount === 0) this.update();
   }
 

@@ -197,13 +197,13 @@ export class AdminApi {
 
   private async listQueues(only: VirtualHost | null): Promise<HttpReply> {
     const queues = this.hosts(only).flatMap((host) => [...host.queues.values()].sort(byName));
-    const counts = await Promise.all(queues.map((queue) => countsWhereServed(queue)));
-    return ok(queues.map((queue, index) => queueJson(queue, this.queueBroker.appliedPolicy(queue), counts[index] ?? null)));
+    const counts = await Promise.all(queues.map((queue) => queue.servedCounts()));
+    return ok(queues.map((queue, index) => queueJson(queue, this.queueBroker.appliedPolicy(queue), counts[index] ?? queue)));
   }
 
   private async showQueue(request: RouteRequest): Promise<HttpReply> {
     const queue = this.queueBroker.queue(this.host(request), param(request, 'name'), null);
-    return ok(queueJson(queue, this.queueBroker.appliedPolicy(queue), await countsWhereServed(queue)));
+    return ok(queueJson(queue, this.queueBroker.appliedPolicy(queue), await queue.servedCounts()));
   }
 
   private async declareQueue(request: RouteRequest): Promise<HttpReply> {
@@ -236,11 +236,7 @@ export class AdminApi {
   }
 
   private async purgeQueue(request: RouteRequest): Promise<HttpReply> {
-    const queue = this.queueBroker.queue(this.host(request), param(request, 'name'), null);
-    // In a cluster, a queue another broker serves is purged there.
-    const onServer = queue.store.purgeOnServer?.() ?? null;
-    if (onServer !== null) await onServer;
-    else this.queueBroker.purgeQueue(this.host(request), param(request, 'name'), null);
+    await this.queueBroker.purgeQueue(this.host(request), param(request, 'name'), null);
     return { status: 204 };
   }
 
@@ -408,29 +404,10 @@ function exchangeJson(exchange: Exchange, policy: Policy | null): JsonObject {
   return json;
 }
 
-/** How long a listing waits for the counts of a queue another broker of the cluster serves before it shows this broker's own. */
-const servedCountsTimeoutMs = 2_000;
-
-/**
- * The counts of a queue another broker of the cluster serves, as that broker reports them (ready
- * messages and consumers); null for a queue served here, or when that broker does not answer soon.
- */
-async function countsWhereServed(queue: Queue): Promise<ServedQueueCounts | null> {
-  const asked = queue.store.countsOnServer?.() ?? null;
-  if (asked === null) return null;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), servedCountsTimeoutMs)));
-  try {
-    return await Promise.race([asked.catch(() => null), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** `served`: the counts where the queue is served when that is another broker (unacknowledged messages are then those taken through this one). */
-function queueJson(queue: Queue, policy: Policy | null, served: ServedQueueCounts | null = null): JsonObject {
+/** `served`: the counts where the queue is served (queue.ts servedCounts; unacknowledged messages are those taken through this broker). */
+function queueJson(queue: Queue, policy: Policy | null, served: ServedQueueCounts): JsonObject {
   const { settings } = queue;
-  const ready = served?.messageCount ?? queue.messageCount;
+  const ready = served.messageCount;
   return {
     name: settings.name,
     vhost: settings.virtualHost,
@@ -441,7 +418,7 @@ function queueJson(queue: Queue, policy: Policy | null, served: ServedQueueCount
     messages: ready + queue.unackedCount,
     messages_ready: ready,
     messages_unacknowledged: queue.unackedCount,
-    consumers: served?.consumerCount ?? queue.consumerCount,
+    consumers: served.consumerCount,
     served_here: queue.store.servedHere !== false,
     policy: policy?.name ?? null,
     effective_policy_definition: { ...(policy?.definition ?? {}) },

@@ -147,9 +147,7 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
         if (queue === replyToPseudoQueue || isReplyAddress(queue)) return this.declareReplyQueue(queue, noWait);
         return this.broker.declareQueue(this.host, { name: queue, passive, durable, exclusive, autoDelete, arguments: method.arguments.arguments }, this.connectionId).then(async (declared) => {
           if (noWait) return;
-          // A queue another broker serves: its counts are that broker's (this one's, if it cannot be reached).
-          const counts = await (declared.store.countsOnServer?.() ?? null)?.catch(() => null);
-          const { messageCount, consumerCount } = counts ?? declared;
+          const { messageCount, consumerCount } = await declared.servedCounts();
           this.output.sendMethod({ name: 'queue.declare-ok', arguments: { queue: declared.name, messageCount, consumerCount } });
         });
       }
@@ -169,10 +167,7 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
         const answer = (count: number): void => {
           if (!method.arguments.noWait) this.output.sendMethod({ name: 'queue.purge-ok', arguments: { messageCount: count } });
         };
-        const queue = this.broker.queue(this.host, method.arguments.queue, this.connectionId);
-        const onServer = queue.store.purgeOnServer?.() ?? null;
-        if (onServer !== null) return onServer.then(answer, (error: unknown) => Promise.reject(serverUnreachable(queue, error)));
-        return answer(this.broker.purgeQueue(this.host, method.arguments.queue, this.connectionId));
+        return this.broker.purgeQueue(this.host, method.arguments.queue, this.connectionId).then(answer);
       }
       case 'queue.delete': {
         const { queue, ifUnused, ifEmpty, noWait } = method.arguments;
@@ -421,12 +416,7 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
   private get(queueName: string, noAck: boolean): void | Promise<void> {
     const queue = this.broker.queue(this.host, queueName, this.connectionId);
     const fromServer = queue.takeFromServer();
-    if (fromServer !== null) {
-      return fromServer.then(
-        (message) => this.answerGet(queue, message, noAck),
-        (error: unknown) => Promise.reject(serverUnreachable(queue, error)),
-      );
-    }
+    if (fromServer !== null) return fromServer.then((message) => this.answerGet(queue, message, noAck));
     this.answerGet(queue, queue.take(), noAck);
   }
 
@@ -589,12 +579,6 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
 
 /** What publish() returns when a queue refused the message. */
 const refused = Symbol('refused');
-
-/** A queue served by another broker of the cluster that cannot be reached now: RabbitMQ's 404 for a queue whose home node is down. */
-function serverUnreachable(queue: Queue, error: unknown): AmqpChannelError {
-  const reason = error instanceof Error ? error.message : String(error);
-  return new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - queue '${queue.name}' in vhost '${queue.virtualHost}' is served by another broker of the cluster, which cannot be reached now (${reason})`.slice(0, 255));
-}
 
 function notTransactional(): AmqpChannelError {
   return new AmqpChannelError(replyCodes.preconditionFailed, 'PRECONDITION_FAILED - channel is not transactional');
