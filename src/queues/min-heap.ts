@@ -52,6 +52,11 @@ export class MinHeap<Entry> {
     return top;
   }
 
+  /** Calls `visit` for every entry, in no particular order. */
+  forEach(visit: (entry: Entry) => void): void {
+    for (const entry of this.heap) visit(entry);
+  }
+
   /** Removes every entry; returns them in no particular order. */
   drain(): Entry[] {
     const all = this.heap;

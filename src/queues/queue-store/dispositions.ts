@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { OffsetRanges } from './offset-ranges.js';
+import type { OffsetRanges } from './offset-ranges.js';
 import { RequeuedMessages } from './requeued-messages.js';
+import { SettledOffsets } from './settled-offsets.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /**
@@ -45,6 +46,50 @@ export interface DispositionListener {
   returned(offset: number, count: number): void;
 }
 
+/**
+ * What a durable queue's store (queue-store.ts) asks of its dispositions: handed out in log order
+ * (Dispositions, below) or highest priority first (priority-dispositions.ts). Both keep the same
+ * durable state (settled offsets, delivered mark, return counts), so the same state batches.
+ */
+export interface MessageDispositions {
+  readonly settledBelow: number;
+  readonly deliveredBelow: number;
+  readonly logEndOffset: number;
+  readonly readyCount: number;
+  readonly unackedCount: number;
+  readonly readyBytes: number;
+  /** Ready messages whose bodies are in memory, and what they cost. */
+  readonly bufferedCount: number;
+  readonly bufferedBytes: number;
+  /** Bytes a read from the log may bring in now (at least 1). */
+  readonly bufferRoomBytes: number;
+  readonly settledRangeCount: number;
+  /** Changes whenever the in-memory messages are reset (purge, truncation): a read started before is stale. */
+  readonly generation: number;
+  isSettled(offset: number): boolean;
+  skipSettled(offset: number): number;
+  /** A new message at the log end, `costBytes` its size in memory. */
+  appended(offset: number, message: StoredMessage, costBytes: number): void;
+  /** The log end's offset went to something that is no message (a state batch): settled at once. */
+  occupied(offset: number): void;
+  /** Recovery found this unsettled, persistent message in the log (in log order). */
+  recovered(offset: number, message: StoredMessage, costBytes: number): void;
+  /** A message read from the log to refill memory (from nextOffsetToRead() on); false: read no further. */
+  offerRead(offset: number, message: StoredMessage, costBytes: number): boolean;
+  takeNext(): QueuedMessage | null;
+  peekNext(): QueuedMessage | null;
+  /** Where the store should read the log now for takeNext to have a message; null when there is nothing to read. */
+  nextOffsetToRead(): number | null;
+  requeue(message: QueuedMessage, counted?: boolean): boolean;
+  settle(message: QueuedMessage): boolean;
+  /** Offsets [start, end) that are neither taken nor given back are settled: transient messages at recovery, damaged ranges. */
+  settleAhead(start: number, end: number): void;
+  purge(): number;
+  truncated(endOffset: number): void;
+  snapshot(): DispositionSnapshot;
+  invariants(): void;
+}
+
 /** The durable part of the state: what a state-log snapshot holds. */
 export interface DispositionSnapshot {
   readonly settledBelow: number;
@@ -69,9 +114,8 @@ export interface DispositionsStart {
   readonly returnCounts?: ReadonlyMap<number, number>;
 }
 
-export class Dispositions {
-  private settledBelowOffset: number;
-  private readonly settled: OffsetRanges;
+export class Dispositions implements MessageDispositions {
+  private readonly settled: SettledOffsets;
   private readonly taken = new Map<number, QueuedMessage>();
   private readonly requeued = new RequeuedMessages();
   private cursorOffset: number;
@@ -90,26 +134,25 @@ export class Dispositions {
   private readonly returnCounts = new Map<number, number>();
   /** Changes whenever the buffer is reset (purge, truncation): a read started before is stale. */
   generation = 0;
+  /** Whether recovered messages still go into the buffer (recovered()). */
+  private recoveryBuffering = true;
 
   constructor(start: DispositionsStart) {
     assert(start.settledBelow <= start.logEndOffset, 'settledBelow ≤ log end');
-    this.settledBelowOffset = start.settledBelow;
-    this.settled = start.settled;
-    this.settled.removeBelow(start.settledBelow); // a range starting at settledBelow is absorbed below
-    this.settled.removeFrom(start.logEndOffset);
+    start.settled.removeFrom(start.logEndOffset);
+    this.settled = new SettledOffsets(start.settledBelow, start.settled);
     this.logEnd = start.logEndOffset;
-    this.cursorOffset = start.settledBelow;
-    this.bufferedEndOffset = start.settledBelow;
-    this.settledAhead = this.settled.size;
+    this.cursorOffset = this.settled.below;
+    this.bufferedEndOffset = this.settled.below;
+    this.settledAhead = this.settled.ranges.size;
     this.redeliveredBelow = Math.min(start.redeliveredBelow, start.logEndOffset);
     this.maxReadyBytesInMemory = start.maxReadyBytesInMemory;
     this.listener = start.listener;
-    this.absorbFront();
     for (const [offset, count] of start.returnCounts ?? []) if (offset < this.logEnd && !this.isSettled(offset)) this.returnCounts.set(offset, count);
   }
 
   get settledBelow(): number {
-    return this.settledBelowOffset;
+    return this.settled.below;
   }
 
   get cursor(): number {
@@ -150,7 +193,7 @@ export class Dispositions {
   }
 
   get settledRangeCount(): number {
-    return this.settled.rangeCount;
+    return this.settled.ranges.rangeCount;
   }
 
   /** What the delivered mark says: every message below it may have been handed out. */
@@ -159,12 +202,25 @@ export class Dispositions {
   }
 
   isSettled(offset: number): boolean {
-    return offset < this.settledBelowOffset || this.settled.contains(offset);
+    return this.settled.contains(offset);
   }
 
   /** `offset`, or the first offset after it that is not settled when it is. */
   skipSettled(offset: number): number {
-    return offset < this.settledBelowOffset ? this.settled.skipFrom(this.settledBelowOffset) : this.settled.skipFrom(offset);
+    return this.settled.skipFrom(offset);
+  }
+
+  recovered(offset: number, message: StoredMessage, costBytes: number): void {
+    this.readyBodyBytes += message.body.length;
+    // The first ones fill the buffer; once one does not fit, the rest is read when its turn comes.
+    if (this.recoveryBuffering && this.hasRoomFor(costBytes)) this.buffer(offset, message, costBytes);
+    else this.recoveryBuffering = false;
+  }
+
+  offerRead(offset: number, message: StoredMessage, costBytes: number): boolean {
+    if (!this.hasRoomFor(costBytes)) return false;
+    this.buffer(offset, message, costBytes);
+    return true;
   }
 
   /** A new message at the log end (offset = logEndOffset), `costBytes` its size in memory. */
@@ -289,7 +345,6 @@ export class Dispositions {
     this.settledAhead += added;
     for (const offset of this.returnCounts.keys()) if (offset >= start && offset < end) this.returnCounts.delete(offset);
     this.listener.settled(start, end);
-    this.absorbFront();
   }
 
   /** Settles every ready message (requeued, buffered, on disk); taken ones stay. Returns how many. */
@@ -319,7 +374,6 @@ export class Dispositions {
     if (endOffset >= this.logEnd) return;
     this.logEnd = endOffset;
     this.settled.removeFrom(endOffset);
-    this.settledBelowOffset = Math.min(this.settledBelowOffset, endOffset);
     this.cursorOffset = Math.min(this.cursorOffset, endOffset);
     this.redeliveredBelow = Math.min(this.redeliveredBelow, endOffset);
     for (const offset of [...this.taken.keys()]) if (offset >= endOffset) this.taken.delete(offset);
@@ -330,7 +384,7 @@ export class Dispositions {
       this.bufferedBytesTotal -= this.bufferedCosts.pop()!;
     }
     this.bufferedEndOffset = Math.max(this.cursorOffset, Math.min(this.bufferedEndOffset, endOffset));
-    this.settledAhead = this.settled.countIn(this.cursorOffset, endOffset);
+    this.settledAhead = this.settled.ranges.countIn(this.cursorOffset, endOffset);
     // The bodies cut away are not known one by one; only an empty queue is sure to hold none.
     if (this.readyCount === 0) this.readyBodyBytes = 0;
     this.generation++;
@@ -339,23 +393,19 @@ export class Dispositions {
 
   snapshot(): DispositionSnapshot {
     const settledRanges: number[] = [];
-    this.settled.forEach((start, end) => settledRanges.push(start, end));
+    this.settled.ranges.forEach((start, end) => settledRanges.push(start, end));
     const returnCounts: number[] = [];
     for (const [offset, count] of this.returnCounts) returnCounts.push(offset, count);
-    return { settledBelow: this.settledBelowOffset, settledRanges, deliveredBelow: this.deliveredBelow, returnCounts };
+    return { settledBelow: this.settled.below, settledRanges, deliveredBelow: this.deliveredBelow, returnCounts };
   }
 
   /** Our own invariants, for tests. */
   invariants(): void {
-    this.settled.invariants();
-    assert(this.settledBelowOffset <= this.cursorOffset, 'settledBelow ≤ cursor');
+    this.settled.invariants(this.logEnd);
+    assert(this.settled.below <= this.cursorOffset, 'settledBelow ≤ cursor');
     assert(this.cursorOffset <= this.bufferedEndOffset, 'cursor ≤ bufferedEnd');
     assert(this.bufferedEndOffset <= this.logEnd, 'bufferedEnd ≤ logEnd');
-    if (this.settled.rangeCount > 0) {
-      assert(this.settled.firstStart > this.settledBelowOffset, 'ranges start above settledBelow, not at it');
-      assert(this.settled.lastEnd <= this.logEnd, 'ranges end within the log');
-    }
-    assert.equal(this.settledAhead, this.settled.countIn(this.cursorOffset, this.logEnd), 'settledAhead counts the settled offsets from the cursor');
+    assert.equal(this.settledAhead, this.settled.ranges.countIn(this.cursorOffset, this.logEnd), 'settledAhead counts the settled offsets from the cursor');
     let previous = this.cursorOffset - 1;
     let bytes = 0;
     for (let index = this.bufferedHead; index < this.bufferedMessages.length; index++) {
@@ -373,28 +423,11 @@ export class Dispositions {
     for (const offset of this.returnCounts.keys()) assert(!this.isSettled(offset) && offset < this.logEnd, 'return counts are of unsettled messages');
   }
 
-  /** Adds [start, end) to the settled offsets; returns how many were not settled before. */
+  /** Adds [start, end) to the settled offsets (the cursor moves over any it now has before it); returns how many were not settled before. */
   private insertSettled(start: number, end: number): number {
-    let added: number;
-    if (start <= this.settledBelowOffset) {
-      if (end <= this.settledBelowOffset) return 0;
-      added = end - this.settledBelowOffset - this.settled.countIn(this.settledBelowOffset, end);
-      this.settled.removeBelow(end);
-      this.settledBelowOffset = end;
-    } else {
-      added = this.settled.add(start, end);
-    }
-    this.absorbFront();
+    const added = this.settled.add(start, end);
+    this.advanceCursorOverSettled(this.settled.below);
     return added;
-  }
-
-  /** settledBelow takes in the first range when the gap before it has closed. */
-  private absorbFront(): void {
-    if (this.settled.firstStart === this.settledBelowOffset) {
-      this.settledBelowOffset = this.settled.firstEnd;
-      this.settled.removeFirst();
-    }
-    this.advanceCursorOverSettled(this.settledBelowOffset);
   }
 
   /** Moves the cursor to `target` over offsets that are all settled. */

@@ -19,6 +19,11 @@ export interface QueueStoreSettings {
   readonly logger: Logger;
   /** Bytes of ready messages held in memory ahead of delivery; beyond it they stay on disk and are read back when their turn comes. */
   readonly maxReadyBytesInMemory: number;
+  /**
+   * x-max-priority of a priority queue kept in one log (priority-dispositions.ts: in a cluster,
+   * where the queue's log is replicated); absent or 0: messages go out in log order.
+   */
+  readonly maxPriority?: number;
 }
 
 export interface AppendedMessage {

@@ -39,11 +39,12 @@ import { CorruptBatchError, LogClosedError, PartitionLog } from '../../storage/p
 import { asOffset } from '../../storage/offset.js';
 import { syncDirectory } from '../../storage/segment.js';
 import type { Logger } from '../../logging/logger.js';
-import { Dispositions, type DispositionListener } from './dispositions.js';
+import { Dispositions, type DispositionListener, type DispositionsStart, type MessageDispositions } from './dispositions.js';
 import { LogStateWriter, stateRecordsOf, type LogStateStart, type StateAppender } from './log-state.js';
 import { decodeMessages, encodeMessage } from './message-codec.js';
 import { OffsetRanges } from './offset-ranges.js';
 import type { AppendedMessage, QueueStore, QueueStoreSettings } from './queue-store-api.js';
+import { PriorityDispositions } from './priority-dispositions.js';
 import { SegmentReclaimer } from './segment-reclaimer.js';
 import { readStateFile, stateFileName, type ReplayedState } from './state-log.js';
 import type { QueueLog } from './queue-log.js';
@@ -78,7 +79,7 @@ function noLegacyState(): ReplayedState {
 export class LogQueueStore implements QueueStore, StateAppender {
   private readonly listeners: Array<() => void> = [];
   private stateLog: LogStateWriter | null = null;
-  private readonly dispositions: Dispositions;
+  private readonly dispositions: MessageDispositions;
   private reading = false;
   private lastAppendDurable: Promise<void> = Promise.resolve();
   private readonly segments: SegmentReclaimer;
@@ -103,7 +104,7 @@ export class LogQueueStore implements QueueStore, StateAppender {
       truncated: (endOffset) => this.stateLog?.recordTruncated(endOffset),
       returned: (offset, count) => this.stateLog?.recordReturned(offset, count),
     };
-    this.dispositions = new Dispositions({
+    const dispositionsStart: DispositionsStart = {
       settledBelow: start.settledBelow,
       settled: start.settled,
       logEndOffset: log.logEndOffset,
@@ -111,7 +112,9 @@ export class LogQueueStore implements QueueStore, StateAppender {
       returnCounts: start.returnCounts,
       maxReadyBytesInMemory: settings.maxReadyBytesInMemory,
       listener,
-    });
+    };
+    const maxPriority = settings.maxPriority ?? 0;
+    this.dispositions = maxPriority > 0 ? new PriorityDispositions(dispositionsStart, maxPriority) : new Dispositions(dispositionsStart);
   }
 
   /** Opens the queue's store in `directory`, creating it when missing, recovering it otherwise (see above). */
@@ -345,25 +348,15 @@ export class LogQueueStore implements QueueStore, StateAppender {
         await this.lastAppendDurable.catch(() => {});
         continue;
       }
-      this.fillBuffer(chunks);
-      if (this.dispositions.bufferedCount > 0) return true;
+      decodeMessages(chunks, (messageOffset, message, costBytes) => this.dispositions.offerRead(messageOffset, message, costBytes));
+      if (this.dispositions.nextOffsetToRead() === null) return true;
     }
-  }
-
-  /** Buffers the messages read, while they fit (the first one always does). */
-  private fillBuffer(chunks: Buffer[]): void {
-    decodeMessages(chunks, (offset, message, costBytes) => {
-      if (!this.dispositions.hasRoomFor(costBytes)) return false;
-      this.dispositions.buffer(offset, message, costBytes);
-      return true;
-    });
   }
 
   /** Recovery step 3 (see above): one pass over the unsettled messages. */
   private async recoverMessages(): Promise<void> {
     const dispositions = this.dispositions;
     const logEnd = dispositions.logEndOffset;
-    let buffering = true;
     let offset = dispositions.settledBelow;
     let droppedTransient = 0;
     while (offset < logEnd) {
@@ -386,9 +379,7 @@ export class LogQueueStore implements QueueStore, StateAppender {
           droppedTransient++;
           return;
         }
-        dispositions.addRecoveredReadyBytes(message.body.length);
-        if (buffering && dispositions.hasRoomFor(costBytes)) dispositions.buffer(messageOffset, message, costBytes);
-        else buffering = false;
+        dispositions.recovered(messageOffset, message, costBytes);
       });
     }
     this.logger.debug('queue recovered', {

@@ -27,6 +27,11 @@ export class RequeuedMessages {
     return this.heap.pop() ?? null;
   }
 
+  /** Calls `visit` for every message, in no particular order. */
+  forEach(visit: (message: QueuedMessage) => void): void {
+    this.heap.forEach(visit);
+  }
+
   /** Removes every message; returns them in no particular order. */
   drain(): QueuedMessage[] {
     return this.heap.drain();
