@@ -43,11 +43,11 @@ export class ReplicatedQueues implements ReplicatedQueueStorage, QueueTerms {
     this.links = new QueueLinks(() => broker.cluster, broker.nodeId, logger.with({ component: 'queue-links' }));
   }
 
-  store(storageId: string, queue: QueueAddress): LedQueueStore {
+  store(storageId: string, queue: QueueAddress, maxPriority: number): LedQueueStore {
     let store = this.stores.get(storageId);
     if (store === undefined) {
       const link = this.links.forQueue({ ...queue, storageId });
-      store = new LedQueueStore(`queue ${storageId}`, { ...this.settings, logger: this.logger.with({ queueStore: storageId }) }, this.logger, {}, link);
+      store = new LedQueueStore(`queue ${storageId}`, { ...this.settings, maxPriority, logger: this.logger.with({ queueStore: storageId }) }, this.logger, {}, link);
       this.stores.set(storageId, store);
       const pending = this.pendingLeads.get(storageId);
       this.pendingLeads.delete(storageId);

@@ -14,7 +14,7 @@
  * policy (policies/policy-precedence.ts), handed to Queue.applyOptions when they change.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { mapConcurrently } from '../broker/concurrency.js';
 import type { Logger } from '../logging/logger.js';
@@ -60,9 +60,8 @@ export interface QueueBrokerStorage {
   /** Where x-delayed-message exchanges hold their messages; without it they cannot be declared. */
   readonly delayed?: DelayedStorage;
   /**
-   * In a cluster: durable queues (other than priority queues, kept in their folders for now) are
-   * kept in replicated internal topics and served by the broker leading theirs
-   * (cluster/replicated-queues.ts).
+   * In a cluster: durable queues, priority queues too, are kept in replicated internal topics and
+   * served by the broker leading theirs (cluster/replicated-queues.ts).
    */
   readonly replicated?: ReplicatedQueueStorage;
 }
@@ -75,8 +74,8 @@ export interface QueueAddress {
 
 /** Durable queues kept by the cluster (cluster/queue-partitions.ts). */
 export interface ReplicatedQueueStorage {
-  /** The store of the queue kept under `storageId` here: it serves the queue while this broker leads the queue's partition, and reaches the broker that does otherwise. */
-  store(storageId: string, queue: QueueAddress): QueueStore;
+  /** The store of the queue kept under `storageId` here (`maxPriority` > 0: a priority queue's): it serves the queue while this broker leads the queue's partition, and reaches the broker that does otherwise. */
+  store(storageId: string, queue: QueueAddress, maxPriority: number): QueueStore;
   /** Creates the queue's replicated log (the declaring broker) and resolves once this broker serves it. */
   create(storageId: string): Promise<void>;
   /** The queue is gone: its store here closes; `deleteLog` (the broker that deleted it) deletes its replicated log too. */
@@ -836,10 +835,16 @@ export class QueueBroker {
 
   // ── lifecycle ─────────────────────────────────────────────────────────────────────────────
 
-  /** A durable queue's store; a priority queue's is one store per priority level, each opened as an ordinary queue's is. */
-  private openDurableQueueStore(directory: string, options: QueueOptions, queue: QueueAddress): Promise<QueueStore> {
+  /**
+   * A durable queue's store. In a cluster, its replicated log (a priority queue's too, ordered by
+   * priority-dispositions.ts). On a single broker, a priority queue's is one store per priority
+   * level, each opened as an ordinary queue's is; so is a clustered priority queue's that already
+   * has such a folder here (declared before priority queues were replicated: it keeps its messages).
+   */
+  private async openDurableQueueStore(directory: string, options: QueueOptions, queue: QueueAddress): Promise<QueueStore> {
     const maxPriority = priorityLevels(options);
-    if (maxPriority === null && this.storage.replicated !== undefined) return Promise.resolve(this.storage.replicated.store(basename(directory), queue));
+    const replicated = this.storage.replicated;
+    if (replicated !== undefined && (maxPriority === null || !(await pathExists(directory)))) return replicated.store(basename(directory), queue, maxPriority ?? 0);
     if (maxPriority === null) return this.storage.openDurableStore(directory);
     return PriorityQueueStore.open(directory, maxPriority, (levelDirectory) => this.storage.openDurableStore(levelDirectory), this.logger);
   }
@@ -1050,3 +1055,11 @@ function encodedTable(table: FieldTable): Buffer {
   return writer.toBuffer();
 }
 
+async function pathExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -15,7 +15,9 @@
  * settle(), requeue() and purge() change the dispositions; settles go into state batches, one per
  * event-loop turn, not awaited. As the first unsettled message moves on, whole segments below it
  * (and below the latest durable state snapshot) are deleted (deleteRecordsBefore, once about a
- * segment's worth is settled, and at every flush).
+ * segment's worth is settled, and at every flush). With settings.maxPriority the dispositions hand
+ * messages out highest priority first (priority-dispositions.ts) instead of in log order; the log,
+ * the state batches and recovery are the same.
  *
  * Recovery (open):
  *   1. the log recovers itself (storage/recovery.ts), cutting a torn tail (a state batch as any);
