@@ -350,13 +350,13 @@ export class QueueBroker {
   }
 
   /**
-   * A queue whose definition the brokers of a cluster share: no broker knows whether the others
-   * use it (consumers, basic.get), so none deletes it for x-expires or auto-delete, which would
-   * take it, with its messages, from brokers still using it. Deleting it is for clients (and a later
-   * piece that gives each queue one broker to judge its use).
+   * A queue whose definition the brokers of a cluster share, served by another broker now. Only the
+   * broker serving a shared queue judges its use for x-expires and auto-delete: every consumer of it,
+   * on whichever broker, is a consumer there (another broker's consumers through its queue link), and
+   * basic.get through another broker is answered there. The others leave it be.
    */
-  private isSharedQueue(queue: Queue): boolean {
-    return this.storage.definitions.follow !== undefined && queue.settings.storageId !== '';
+  private judgedElsewhere(queue: Queue): boolean {
+    return this.storage.definitions.follow !== undefined && queue.settings.storageId !== '' && queue.store.servedHere === false;
   }
 
   // ── virtual hosts ─────────────────────────────────────────────────────────────────────────
@@ -582,7 +582,7 @@ export class QueueBroker {
 
   /** A queue whose last consumer went (auto-delete). */
   autoDeleteQueue(queue: Queue): void {
-    if (this.isSharedQueue(queue)) return;
+    if (this.judgedElsewhere(queue)) return;
     void this.serially(async () => {
       const host = this.virtualHosts.get(queue.virtualHost);
       if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;
@@ -592,7 +592,11 @@ export class QueueBroker {
 
   /** x-expires: a queue unused for its time is deleted, as by queue.delete. */
   private expireQueue(queue: Queue): void {
-    if (this.isSharedQueue(queue)) return;
+    if (this.judgedElsewhere(queue)) {
+      // Its time starts again here: should this broker come to serve it, it judges from then on.
+      queue.touch();
+      return;
+    }
     void this.serially(async () => {
       const host = this.virtualHosts.get(queue.virtualHost);
       if (host === undefined || queue.deleted || queue.consumerCount > 0 || host.queues.get(queue.name) !== queue) return;

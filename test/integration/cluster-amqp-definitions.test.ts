@@ -190,22 +190,45 @@ describe('AMQP definitions shared by the brokers of a cluster', () => {
     }
   });
 
-  test('no broker deletes a shared queue for x-expires or auto-delete (it cannot know the other brokers do not use it); an exclusive one still expires', async () => {
+  test('the broker serving a shared queue judges x-expires and auto-delete, counting the consumers on every broker; an exclusive queue still expires with its broker', async () => {
     const [first, second] = [cluster.broker(1), cluster.broker(2)];
+    const expiresMs = 1000;
+    // Declared through broker 1, which serves them.
     await withAmqp(first, async (connection) => {
       const channel = await openChannel(connection);
-      await channel.assertQueue('shared.expiring', { durable: true, arguments: { 'x-expires': 200 } });
+      await channel.assertQueue('shared.expiring', { durable: true, arguments: { 'x-expires': expiresMs } });
       await channel.assertQueue('shared.auto', { durable: true, autoDelete: true });
-      const { consumerTag } = await channel.consume('shared.auto', () => undefined);
-      await channel.cancel(consumerTag);
       const exclusive = await openChannel(connection);
       await exclusive.assertQueue('exclusive.expiring', { exclusive: true, arguments: { 'x-expires': 200 } });
       await sleep(1000);
       assert.equal(await outcome(first, (probe) => probe.checkQueue('exclusive.expiring')), 404, 'the exclusive queue expired');
     });
-    assert.equal(await queueExists(first, 'shared.expiring'), 'ok');
-    assert.equal(await queueExists(first, 'shared.auto'), 'ok');
     await waitUntil(async () => (await queueExists(second, 'shared.expiring')) === 'ok' && (await queueExists(second, 'shared.auto')) === 'ok', 'both queues on broker 2');
+
+    // Consumed through broker 2 (which does not serve them): in use, though broker 1 has no consumer of its own.
+    const remote = await connectAmqp(second);
+    try {
+      const channel = await openChannel(remote);
+      await channel.consume('shared.expiring', () => undefined);
+      await channel.consume('shared.auto', () => undefined);
+      await withAmqp(first, async (connection) => {
+        const local = await openChannel(connection);
+        const { consumerTag } = await local.consume('shared.auto', () => undefined);
+        await local.cancel(consumerTag);
+      });
+      await sleep(2 * expiresMs);
+      for (const [nodeId, broker] of [[1, first], [2, second]] as const) {
+        assert.equal(await queueExists(broker, 'shared.expiring'), 'ok', `shared.expiring kept on broker ${nodeId}: consumed through broker 2`);
+        assert.equal(await queueExists(broker, 'shared.auto'), 'ok', `shared.auto kept on broker ${nodeId}: consumed through broker 2`);
+      }
+    } finally {
+      await remote.close();
+    }
+    // Broker 2's consumers gone: auto-delete at once, x-expires a second later, on both brokers.
+    for (const [nodeId, broker] of [[1, first], [2, second]] as const) {
+      await waitUntil(async () => (await queueExists(broker, 'shared.auto')) === 404, `shared.auto deleted on broker ${nodeId} once its last consumer left`, 10_000);
+      await waitUntil(async () => (await queueExists(broker, 'shared.expiring')) === 404, `shared.expiring deleted on broker ${nodeId} once unused for ${expiresMs} ms`, 10_000);
+    }
   });
 
   test('a stream queue declared on the leader of its partition exists on the follower too, which nacks what is published to it there', async () => {
