@@ -593,7 +593,7 @@ export class QueueBroker {
   /** x-expires: a queue unused for its time is deleted, as by queue.delete. */
   private expireQueue(queue: Queue): void {
     if (this.judgedElsewhere(queue)) {
-      // Its time starts again here: should this broker come to serve it, it judges from then on.
+      // Looked at again later: should this broker come to serve it, it judges from then on (queue.ts lastUseMs).
       queue.touch();
       return;
     }

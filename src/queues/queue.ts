@@ -457,17 +457,22 @@ export class Queue {
     this.armIdleTimer();
   }
 
+  /** When the queue was last used as far as this broker knows: not before it began serving it. */
+  private get lastUseMs(): number {
+    return Math.max(this.lastUsedAtMs, this.store.servedSinceMs ?? 0);
+  }
+
   private armIdleTimer(): void {
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const expiresMs = this.currentOptions.expiresMs;
     if (expiresMs === null || this.deleted || this.stopped || this.events === null || this.consumers.length > 0) return;
-    const dueInMs = this.lastUsedAtMs + expiresMs - Date.now();
+    const dueInMs = this.lastUseMs + expiresMs - Date.now();
     this.idleTimer = setTimeout(
       () => {
         this.idleTimer = null;
         if (this.deleted || this.consumers.length > 0) return;
-        if (Date.now() - this.lastUsedAtMs >= expiresMs) this.events?.expired(this);
+        if (Date.now() - this.lastUseMs >= expiresMs) this.events?.expired(this);
         else this.armIdleTimer();
       },
       Math.max(0, Math.min(dueInMs, 2 ** 31 - 1)),

@@ -32,6 +32,7 @@ export class LedQueueStore implements QueueStore {
   /** Which store gave out each message still taken: an ack of an ended term's message is ignored. */
   private readonly takenFrom = new WeakMap<QueuedMessage, LogQueueStore>();
   private readonly listeners: Array<() => void> = [];
+  private leadingSinceMs = 0;
   /** Callers of whenLeading waiting for the next term to start. */
   private leadWaiters: Array<() => void> = [];
   private closed = false;
@@ -66,6 +67,10 @@ export class LedQueueStore implements QueueStore {
     return this.inner === null;
   }
 
+  get servedSinceMs(): number | undefined {
+    return this.inner === null ? undefined : this.leadingSinceMs;
+  }
+
   /** Whether this broker serves the queue now. */
   get leading(): boolean {
     return this.inner !== null;
@@ -84,6 +89,7 @@ export class LedQueueStore implements QueueStore {
       store.onReady(() => this.notifyReady());
       this.remote?.setActive(false);
       this.inner = store;
+      this.leadingSinceMs = Date.now();
       const waiters = this.leadWaiters;
       this.leadWaiters = [];
       for (const resolve of waiters) resolve();

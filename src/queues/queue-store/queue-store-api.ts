@@ -68,6 +68,12 @@ export interface QueueStore {
    */
   readonly servedHere?: boolean;
   /**
+   * Since when this broker serves the queue (ms since the epoch), for a queue whose serving broker
+   * can change (led-queue-store.ts): its x-expires time counts from then at the earliest, as the use
+   * it had on the broker serving it before is not known here. Absent otherwise.
+   */
+  readonly servedSinceMs?: number | undefined;
+  /**
    * The next ready message, now taken (requeued ones first, lowest offset first, then log order);
    * null when none is ready, or when the next ones are still being read from disk: the onReady
    * listener is called once they are in.
