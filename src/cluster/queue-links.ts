@@ -24,10 +24,12 @@
  */
 import { connectAmqp, type AmqpConnection } from '../client/amqp/connection.js';
 import type { AmqpChannel, AmqpDelivery } from '../client/amqp/channel.js';
+import { AmqpClosedError } from '../client/amqp/errors.js';
 import type { Logger } from '../logging/logger.js';
 import { deliveryModeOfProperties } from '../protocol/amqp/content-header.js';
+import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { forwardedProperties } from '../queues/forwarded-publish.js';
-import type { LinkedGet, LinkReceiver, LinkSubscription, QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
+import { InExclusiveUseError, type LinkedGet, type LinkReceiver, type LinkSubscription, type QueueLeaderLink } from '../queues/queue-store/remote-queue-source.js';
 import type { StoredMessage } from '../queues/queue-store/stored-message.js';
 import { interBrokerUser } from '../server/amqp/handshake.js';
 import type { ClusterView } from './cluster-view.js';
@@ -91,7 +93,7 @@ export class QueueLinks {
   forQueue(queue: LinkedQueue): QueueLeaderLink {
     return {
       forward: (message) => this.forward(queue, message),
-      subscribe: (window, receiver) => this.subscribe(queue, window, receiver),
+      subscribe: (window, receiver, exclusive) => this.subscribe(queue, window, receiver, exclusive),
       get: () => this.get(queue),
       purge: async () => (await this.operations(queue)).queuePurge(queue.name),
       counts: async () => (await this.operations(queue)).queueDeclare(queue.name, { passive: true }),
@@ -163,7 +165,7 @@ export class QueueLinks {
     return link.publisher!;
   }
 
-  private subscribe(queue: LinkedQueue, window: number, receiver: LinkReceiver): LinkSubscription {
+  private subscribe(queue: LinkedQueue, window: number, receiver: LinkReceiver, exclusive: boolean): LinkSubscription {
     let channel: AmqpChannel | null = null;
     let ended = false;
     const acks = new LinkAcks((deliveryTag, multiple) => {
@@ -199,15 +201,30 @@ export class QueueLinks {
       }
       void opened.closed.then((error) => entry.end(error === null ? 'link channel closed' : error.message));
       await opened.qos(window);
-      await opened.consume(queue.name, (delivery) => {
-        acks.delivered(delivery.deliveryTag);
-        if (!ended) receiver.delivered({ deliveryTag: delivery.deliveryTag, message: storedMessageOf(delivery), redelivered: delivery.redelivered, deliveryCount: deliveryCountHere });
-      });
+      try {
+        await opened.consume(
+          queue.name,
+          (delivery) => {
+            acks.delivered(delivery.deliveryTag);
+            if (!ended) receiver.delivered({ deliveryTag: delivery.deliveryTag, message: storedMessageOf(delivery), redelivered: delivery.redelivered, deliveryCount: deliveryCountHere });
+          },
+          { exclusive },
+        );
+      } catch (error) {
+        if (error instanceof AmqpClosedError && error.replyCode === replyCodes.accessRefused) throw new InExclusiveUseError(error.replyText);
+        throw error;
+      }
       this.logger.debug('consuming a queue served by another broker', { queue: queue.name, virtualHost: queue.virtualHost, nodeId });
     };
     this.subscriptions.add(entry);
-    start().catch((error: unknown) => entry.end(error instanceof Error ? error.message : String(error)));
+    const started = start().catch((error: unknown) => {
+      entry.end(error instanceof Error ? error.message : String(error));
+      throw error;
+    });
+    // Awaited by whoever asked for the subscription, if anyone (RemoteQueueSource.admit).
+    started.catch(() => undefined);
     return {
+      started,
       ack: (deliveryTag) => {
         acks.ack(deliveryTag);
         if (flushScheduled) return;

@@ -24,6 +24,7 @@ import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { propertiesWithDeliveryCount, type DeathReason } from './dead-lettering.js';
 import { defaultQueueOptions, type QueueOptions } from './queue-options.js';
 import type { AppendedMessage, QueueStore, ServedQueueCounts } from './queue-store/queue-store-api.js';
+import { InExclusiveUseError } from './queue-store/remote-queue-source.js';
 import type { QueuedMessage, StoredMessage } from './queue-store/stored-message.js';
 
 /** How long servedCounts waits for the broker serving a queue before it gives this broker's own counts. */
@@ -184,6 +185,27 @@ export class Queue {
   }
 
   // ── consumers ─────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * basic.consume of a queue another broker serves asks that broker first (remote-queue-source.ts,
+   * admit): refused with 403 when the queue is in exclusive use there (or has consumers and an
+   * exclusive consumer is asked for), with 404 when an exclusive consumer is asked for and that
+   * broker cannot be reached. Null when there is nothing to ask: addConsumer at once.
+   */
+  admitConsumer(exclusive: boolean): Promise<void> | null {
+    const asked = this.store.admitConsumer?.(exclusive) ?? null;
+    if (asked === null) return null;
+    return asked.catch((error: unknown) => {
+      // No consumer was added: a subscription made for it closes, unless consumers came meanwhile.
+      this.store.consumersChanged?.(this.consumers.length);
+      throw error instanceof InExclusiveUseError ? this.inExclusiveUse() : this.serverUnreachable(error);
+    });
+  }
+
+  /** basic.consume refused: the queue has an exclusive consumer, or consumers when an exclusive one is asked for. */
+  inExclusiveUse(): AmqpChannelError {
+    return new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue '${this.name}' in vhost '${this.virtualHost}' in exclusive use`);
+  }
 
   addConsumer(consumer: QueueConsumer): void {
     this.consumers.push(consumer);

@@ -448,4 +448,54 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     await cluster.restart(3);
     await cluster.waitForPartition(topic, 0, (state) => state.isr.includes(3), 'broker 3 back in the ISR of the priority queue\'s log', 30_000);
   });
+  test('exclusive consumers hold across brokers: one through a broker that does not serve the queue keeps consumers on every broker out, and none is admitted while the queue has consumers elsewhere', async () => {
+    const queue = 'exclusive.work';
+    const connections: Awaited<ReturnType<typeof connectAmqp>>[] = [];
+    const connectTo = async (nodeId: number) => {
+      const connection = await connectAmqp(cluster.broker(nodeId));
+      connection.on('error', () => undefined);
+      connections.push(connection);
+      return connection;
+    };
+    /** basic.consume on `connection`: 'ok' (the consumer stays, with what it gets), or the code the channel was closed with. */
+    const consumeOn = async (connection: Awaited<ReturnType<typeof connectAmqp>>, exclusive: boolean, got: string[] = []): Promise<'ok' | number> => {
+      const channel = await openChannel(connection);
+      channel.on('error', () => undefined);
+      try {
+        await channel.consume(queue, (message) => message !== null && got.push(message.content.toString()), { exclusive, noAck: true });
+        return 'ok';
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'number') return code;
+        throw error;
+      }
+    };
+    const consumeThrough = async (nodeId: number, exclusive: boolean): Promise<'ok' | number> => consumeOn(await connectTo(nodeId), exclusive);
+    try {
+      const declaring = await connectTo(1);
+      await (await openChannel(declaring)).assertQueue(queue, { durable: true });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of exclusive.work led by broker 1');
+      for (const nodeId of [2, 3]) {
+        const probing = await connectTo(nodeId);
+        await waitUntil(async () => (await openChannel(probing).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), `the queue known on broker ${nodeId}`);
+      }
+
+      // Exclusive through broker 3: consumers through broker 1 (serving) and broker 2 are refused.
+      const got: string[] = [];
+      const holder = await connectTo(3);
+      assert.equal(await consumeOn(holder, true, got), 'ok');
+      assert.equal(await consumeThrough(1, false), 403, 'a consumer where the queue is served');
+      assert.equal(await consumeThrough(2, false), 403, 'a consumer through a third broker');
+      assert.equal(await consumeThrough(2, true), 403, 'an exclusive consumer through a third broker');
+      assert.equal(await publishConfirmed(await (await connectTo(2)).createConfirmChannel(), queue, 'for the exclusive one'), 'ack');
+      await waitUntil(() => Promise.resolve(got.includes('for the exclusive one')), 'the exclusive consumer on broker 3 getting the message');
+
+      // Broker 3's consumer gone: a consumer through broker 1 is admitted, and then no exclusive one through broker 2.
+      await holder.close();
+      await waitUntil(async () => (await consumeThrough(1, false)) === 'ok', 'a consumer on broker 1 once the exclusive one left');
+      assert.equal(await consumeThrough(2, true), 403, 'an exclusive consumer while broker 1 has one');
+    } finally {
+      for (const connection of connections) await connection.close().catch(() => undefined);
+    }
+  });
 });

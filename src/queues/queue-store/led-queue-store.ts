@@ -59,6 +59,10 @@ export class LedQueueStore implements QueueStore {
     this.remote?.consumersChanged(count);
   }
 
+  admitConsumer(exclusive: boolean): Promise<void> | null {
+    return this.inner !== null ? null : (this.remote?.admit(exclusive) ?? null);
+  }
+
   /**
    * While not leading, a publisher's confirm waits for every append, transient messages' too, so
    * the refusal reaches it as a nack rather than an ack for a message that was not kept.

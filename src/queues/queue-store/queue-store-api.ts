@@ -95,6 +95,12 @@ export interface QueueStore {
    * queue.declare-ok.
    */
   takeFromServer?(): Promise<QueuedMessage | null> | null;
+  /**
+   * basic.consume of a queue served by another broker: resolves once that broker agreed (rejects
+   * with InExclusiveUseError, remote-queue-source.ts, when the queue is in exclusive use there, or
+   * has consumers and `exclusive` was asked); null when there is nothing to ask.
+   */
+  admitConsumer?(exclusive: boolean): Promise<void> | null;
   purgeOnServer?(): Promise<number> | null;
   countsOnServer?(): Promise<ServedQueueCounts> | null;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */

@@ -35,6 +35,8 @@ export interface LinkReceiver {
 }
 
 export interface LinkSubscription {
+  /** Resolves once the serving broker took the subscription (consume-ok); rejects when it refused it or could not be reached. */
+  readonly started: Promise<void>;
   ack(deliveryTag: bigint): void;
   requeue(deliveryTag: bigint): void;
   close(): void;
@@ -54,14 +56,20 @@ export interface LinkedGet {
 export interface QueueLeaderLink {
   /** Stores the message in the queue where it is served; resolves once kept as that broker promises (its confirm). */
   forward(message: StoredMessage): Promise<void>;
-  /** Takes the queue's messages from where it is served, at most `window` unsettled at a time; `receiver.ended` is called once. */
-  subscribe(window: number, receiver: LinkReceiver): LinkSubscription;
+  /**
+   * Takes the queue's messages from where it is served, at most `window` unsettled at a time, as an
+   * exclusive consumer there when `exclusive`; `receiver.ended` is called once.
+   */
+  subscribe(window: number, receiver: LinkReceiver, exclusive: boolean): LinkSubscription;
   /** basic.get where the queue is served (manual ack); null when nothing is ready there. */
   get(): Promise<LinkedGet | null>;
   /** queue.purge where the queue is served: how many ready messages went. */
   purge(): Promise<number>;
   counts(): Promise<ServedQueueCounts>;
 }
+
+/** The serving broker refused a subscription: the queue has an exclusive consumer there, or has consumers and an exclusive one was asked for (403 there). */
+export class InExclusiveUseError extends Error {}
 
 /** Messages unsettled at once on a subscription: enough to keep consumers here busy across a round trip. */
 export const linkWindow = 256;
@@ -72,11 +80,13 @@ export class RemoteQueueSource {
   private readonly buffer: QueuedMessage[] = [];
   private bufferedBytes = 0;
   /** The subscription and tag of each message taken and not yet settled or given back. */
-  private readonly taken = new Map<QueuedMessage, { subscription: LinkSubscription; deliveryTag: bigint }>();
+  private readonly taken = new Map<QueuedMessage, { subscription: Pick<LinkSubscription, 'ack' | 'requeue'>; deliveryTag: bigint }>();
   private consumerCount = 0;
   private active = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private lastEndReason = '';
+  /** Whether the subscription is (or the next one will be) an exclusive consumer where the queue is served: the consumer here is exclusive. */
+  private exclusive = false;
 
   constructor(
     private readonly link: QueueLeaderLink,
@@ -94,6 +104,32 @@ export class RemoteQueueSource {
   consumersChanged(count: number): void {
     this.consumerCount = count;
     this.update();
+  }
+
+  /**
+   * A consumer is about to be added here. The first one here needs the serving broker's word, as
+   * RabbitMQ refuses a consumer of a queue in exclusive use, and an exclusive consumer of a queue
+   * that has consumers, wherever they are: its subscription is made now (exclusive there when the
+   * consumer is). Resolves once the serving broker took it; rejects with InExclusiveUseError when it
+   * refused. When it cannot be reached, a plain consumer is admitted all the same (it gets messages
+   * once a broker serves the queue again) and an exclusive one is refused (rejects with the cause).
+   * Null when there is nothing to ask: consumers here hold a subscription already, which the serving
+   * broker counts as a consumer, or this broker serves the queue.
+   */
+  admit(exclusive: boolean): Promise<void> | null {
+    if (!this.active || (this.consumerCount > 0 && !exclusive)) return null;
+    // A subscription left from consumers gone (kept until what they took is settled) serves a
+    // consumer of the same kind; one of the other kind is closed, what it gave going back there.
+    if (this.subscription !== null && this.exclusive === exclusive) return null;
+    this.unsubscribe();
+    this.exclusive = exclusive;
+    this.subscribe();
+    const subscription = this.subscription as LinkSubscription | null;
+    const started = subscription?.started ?? Promise.reject(new Error(this.lastEndReason || 'the link to the broker serving the queue ended'));
+    if (exclusive) return started;
+    return started.catch((error: unknown) => {
+      if (error instanceof InExclusiveUseError) throw error;
+    });
   }
 
   /**
@@ -138,7 +174,7 @@ export class RemoteQueueSource {
         }
       },
     };
-    subscription = this.link.subscribe(linkWindow, receiver);
+    subscription = this.link.subscribe(linkWindow, receiver, this.exclusive);
     if (!endedAtOnce) this.subscription = subscription;
   }
 
@@ -195,7 +231,7 @@ export class RemoteQueueSource {
     if (got === null) return null;
     const { linked } = got;
     const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
-    this.taken.set(message, { subscription: { ack: () => got.ack(), requeue: () => got.requeue(), close: () => undefined }, deliveryTag: linked.deliveryTag });
+    this.taken.set(message, { subscription: { ack: () => got.ack(), requeue: () => got.requeue() }, deliveryTag: linked.deliveryTag });
     return message;
   }
 

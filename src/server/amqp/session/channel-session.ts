@@ -41,6 +41,9 @@ export interface ConnectionState {
 
 type Mode = 'plain' | 'confirm' | 'transaction';
 
+/** basic.consume's arguments, as the channel uses them. */
+type ConsumeRequest = { readonly queue: string; readonly consumerTag: string; readonly noAck: boolean; readonly exclusive: boolean; readonly noWait: boolean; readonly arguments: FieldTable };
+
 /** What a transaction holds until tx.commit. */
 type TransactionStep = { readonly kind: 'publish'; readonly publish: IncomingPublish } | { readonly kind: 'settle'; readonly tag: number; readonly multiple: boolean; readonly outcome: 'ack' | 'requeue' | 'drop' };
 
@@ -375,15 +378,29 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     this.wakeConsumers();
   }
 
-  private consume(request: { queue: string; consumerTag: string; noAck: boolean; exclusive: boolean; noWait: boolean; arguments: FieldTable }): void {
+  private consume(request: ConsumeRequest): void | Promise<void> {
     if (request.queue === replyToPseudoQueue) return this.consumeReplies(request.consumerTag, request.noAck, request.noWait);
-    const host = this.host;
-    const queue = this.broker.queue(host, request.queue, this.connectionId);
+    const queue = this.broker.queue(this.host, request.queue, this.connectionId);
     const tag = request.consumerTag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : request.consumerTag;
     if (this.consumers.has(tag)) throw new AmqpConnectionError(replyCodes.notAllowed, `NOT_ALLOWED - attempt to reuse consumer tag '${tag}'`);
-    if (queue.hasExclusiveConsumer || (request.exclusive && queue.consumerCount > 0)) {
-      throw new AmqpChannelError(replyCodes.accessRefused, `ACCESS_REFUSED - queue '${queue.name}' in vhost '${host.name}' in exclusive use`);
-    }
+    if (queue.hasExclusiveConsumer || (request.exclusive && queue.consumerCount > 0)) throw queue.inExclusiveUse();
+    // A queue another broker serves: that broker's word first (exclusive use is judged there).
+    const admitted = queue.admitConsumer(request.exclusive);
+    if (admitted === null) return this.startConsumer(queue, tag, request);
+    return admitted.then(() => {
+      // Other channels ran meanwhile: this one may be closed, the queue gone, or taken exclusively here.
+      if (this.closed) return queue.store.consumersChanged?.(queue.consumerCount);
+      if (queue.deleted) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no queue '${queue.name}' in vhost '${queue.virtualHost}'`);
+      if (queue.hasExclusiveConsumer || (request.exclusive && queue.consumerCount > 0)) {
+        queue.store.consumersChanged?.(queue.consumerCount);
+        throw queue.inExclusiveUse();
+      }
+      this.startConsumer(queue, tag, request);
+    });
+  }
+
+  private startConsumer(queue: Queue, tag: string, request: ConsumeRequest): void {
+    const host = this.host;
     // A stream consumer reads from its own position (x-stream-offset), under RabbitMQ's conditions.
     const streamStart = queue instanceof StreamQueue ? streamConsumerStart({ ...request, consumerPrefetch: this.consumerPrefetch, channelPrefetch: this.channelPrefetch }, queue.name, host.name) : null;
     const consumer = new ChannelConsumer(this, tag, queue, request.noAck, request.exclusive, this.consumerPrefetch);

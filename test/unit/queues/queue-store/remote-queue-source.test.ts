@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RemoteQueueSource, linkWindow, type LinkedGet, type LinkReceiver, type LinkSubscription, type QueueLeaderLink } from '../../../../src/queues/queue-store/remote-queue-source.js';
+import { InExclusiveUseError, RemoteQueueSource, linkWindow, type LinkedGet, type LinkReceiver, type LinkSubscription, type QueueLeaderLink } from '../../../../src/queues/queue-store/remote-queue-source.js';
 import type { ServedQueueCounts } from '../../../../src/queues/queue-store/queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from '../../../../src/queues/queue-store/stored-message.js';
 import { RecordingLogger, testMessage } from './queue-store-fixtures.js';
@@ -19,13 +19,26 @@ class FakeSubscription implements LinkSubscription {
   readonly requeues: bigint[] = [];
   closed = false;
   private ended = false;
+  /** Resolved or rejected by the test (answer()), as the serving broker answers basic.consume. */
+  readonly started: Promise<void>;
+  answer: (refusal?: Error) => void = () => undefined;
 
   /** endsOnClose false: the receiver hears of a close only when the test calls end() (a link may report it late). */
   constructor(
     readonly window: number,
     private readonly receiver: LinkReceiver,
     private readonly endsOnClose: boolean,
-  ) {}
+    readonly exclusive = false,
+  ) {
+    this.started = new Promise<void>((resolve, reject) => {
+      this.answer = (refusal) => {
+        if (refusal === undefined) return resolve();
+        reject(refusal);
+        this.end(refusal.message);
+      };
+    });
+    this.started.catch(() => undefined);
+  }
 
   /** The serving broker delivers the message with this delivery tag. */
   deliver(deliveryTag: number, message: StoredMessage, redelivered = false, deliveryCount = 0): void {
@@ -82,8 +95,8 @@ class FakeLink implements QueueLeaderLink {
     return Promise.reject(new Error('not used by RemoteQueueSource'));
   }
 
-  subscribe(window: number, receiver: LinkReceiver): LinkSubscription {
-    const subscription = new FakeSubscription(window, receiver, this.endsOnClose);
+  subscribe(window: number, receiver: LinkReceiver, exclusive: boolean): FakeSubscription {
+    const subscription = new FakeSubscription(window, receiver, this.endsOnClose, exclusive);
     this.subscriptions.push(subscription);
     return subscription;
   }
@@ -488,11 +501,11 @@ test('a link that reports the end before subscribe() returns leaves no ended sub
   const { link, source } = setUp();
   const subscribeOnce = link.subscribe.bind(link);
   let first = true;
-  link.subscribe = (window, receiver) => {
-    const subscription = subscribeOnce(window, receiver);
+  link.subscribe = (window, receiver, exclusive) => {
+    const subscription = subscribeOnce(window, receiver, exclusive);
     if (first) {
       first = false;
-      (subscription as FakeSubscription).end('refused at once');
+      subscription.end('refused at once');
     }
     return subscription;
   };
@@ -503,4 +516,67 @@ test('a link that reports the end before subscribe() returns leaves no ended sub
   link.last.deliver(1, testMessage(3, { body: Buffer.from('after the retry') }));
   assert.equal(bodyOf(source.takeNext()), 'after the retry');
   source.stop();
+});
+
+test('the first consumer here is admitted once the serving broker takes the subscription, exclusive there when the consumer is', async () => {
+  const { link, source } = setUp();
+  source.setActive(true);
+  const admitted = source.admit(true);
+  assert.ok(admitted !== null);
+  assert.equal(link.subscriptions.length, 1);
+  assert.equal(link.last.exclusive, true);
+  let settled = false;
+  void admitted.then(() => (settled = true));
+  await sleep(10);
+  assert.equal(settled, false, 'not before the serving broker answers');
+  link.last.answer();
+  await admitted;
+  source.consumersChanged(1);
+  assert.equal(link.subscriptions.length, 1, 'the admitted subscription is the consumers\' one');
+  // More consumers here need no word from there; this broker serving the queue needs none either.
+  assert.equal(source.admit(false), null);
+  source.setActive(false);
+  assert.equal(source.admit(true), null);
+});
+
+test('a refusal there (exclusive use) refuses the consumer; an unreachable serving broker refuses an exclusive consumer only', async () => {
+  const { link, source } = setUp();
+  source.setActive(true);
+  const plain = source.admit(false);
+  assert.ok(plain !== null);
+  link.last.answer(new InExclusiveUseError('in exclusive use'));
+  await assert.rejects(plain, InExclusiveUseError);
+
+  const exclusive = source.admit(true);
+  assert.ok(exclusive !== null);
+  link.last.answer(new Error('connection refused'));
+  await assert.rejects(exclusive, /connection refused/);
+
+  const waiting = source.admit(false);
+  assert.ok(waiting !== null);
+  link.last.answer(new Error('connection refused'));
+  await waiting; // admitted: it gets messages once a broker serves the queue again
+});
+
+test('a subscription left from consumers gone is kept for a consumer of the same kind and replaced for one of the other kind', async () => {
+  const { link, source } = setUp();
+  source.setActive(true);
+  const first = source.admit(false)!;
+  link.last.answer();
+  await first;
+  source.consumersChanged(1);
+  link.last.deliver(1, testMessage(1));
+  const taken = source.takeNext()!;
+  source.consumersChanged(0); // gone, its message not settled yet: the subscription stays
+  const kept = link.last;
+  assert.equal(kept.closed, false);
+  assert.equal(source.admit(false), null, 'a plain consumer takes the subscription left');
+  const exclusive = source.admit(true);
+  assert.ok(exclusive !== null);
+  assert.equal(kept.closed, true, 'the plain subscription closed: the serving broker would count it against the exclusive one');
+  assert.equal(link.last.exclusive, true);
+  link.last.answer();
+  await exclusive;
+  source.settle(taken); // its subscription is gone: nothing to ack there (the serving broker gave it back)
+  assert.deepEqual(kept.acks, []);
 });
