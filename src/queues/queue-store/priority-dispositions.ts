@@ -213,7 +213,7 @@ export class PriorityDispositions implements MessageDispositions {
     if (end <= start) return;
     this.settleReadyIn(start, end);
     for (const offset of this.returnCounts.keys()) if (offset >= start && offset < end && this.isSettled(offset)) this.returnCounts.delete(offset);
-    for (const cached of [...this.cached.values()]) if (cached.queued.offset >= start && cached.queued.offset < end) this.uncache(cached);
+    this.uncacheIn(start, end);
     this.stale = true;
   }
 
@@ -246,7 +246,7 @@ export class PriorityDispositions implements MessageDispositions {
     this.redeliveredBelow = Math.min(this.redeliveredBelow, endOffset);
     for (const offset of [...this.taken.keys()]) if (offset >= endOffset) this.taken.delete(offset);
     for (const offset of [...this.returnCounts.keys()]) if (offset >= endOffset) this.returnCounts.delete(offset);
-    for (const cached of [...this.cached.values()]) if (cached.queued.offset >= endOffset) this.uncache(cached);
+    this.uncacheIn(endOffset, Number.MAX_SAFE_INTEGER);
     for (const level of this.levels) {
       level.requeued.filter((message) => message.offset < endOffset);
       level.fresh.dropFrom(endOffset);
@@ -320,6 +320,18 @@ export class PriorityDispositions implements MessageDispositions {
   private uncache(cached: CachedMessage): void {
     this.cached.delete(cached.queued.offset);
     this.cachedBytes -= cached.costBytes;
+  }
+
+  /** Drops the cached bodies of offsets [start, end); by offset for a short range (recovery settles transient messages one by one). */
+  private uncacheIn(start: number, end: number): void {
+    if (end - start <= this.cached.size) {
+      for (let offset = start; offset < end; offset++) {
+        const cached = this.cached.get(offset);
+        if (cached !== undefined) this.uncache(cached);
+      }
+      return;
+    }
+    for (const cached of [...this.cached.values()]) if (cached.queued.offset >= start && cached.queued.offset < end) this.uncache(cached);
   }
 
   /** Drops the cached bodies of every level below `priority` (read back when their turn comes). */
