@@ -165,8 +165,9 @@ export class QueueLinks {
     return link.publisher!;
   }
 
-  private subscribe(queue: LinkedQueue, window: number, receiver: LinkReceiver, exclusive: boolean): LinkSubscription {
+  private subscribe(queue: LinkedQueue, initialWindow: number, receiver: LinkReceiver, exclusive: boolean): LinkSubscription {
     let channel: AmqpChannel | null = null;
+    let window = initialWindow;
     let ended = false;
     const acks = new LinkAcks((deliveryTag, multiple) => {
       if (!ended && channel?.isOpen === true) channel.ack(deliveryTag, multiple);
@@ -200,7 +201,8 @@ export class QueueLinks {
         return;
       }
       void opened.closed.then((error) => entry.end(error === null ? 'link channel closed' : error.message));
-      await opened.qos(window);
+      // A limit for the channel (global), so that it can change while the consumer runs.
+      await opened.qos(window, { global: true });
       try {
         await opened.consume(
           queue.name,
@@ -225,6 +227,11 @@ export class QueueLinks {
     started.catch(() => undefined);
     return {
       started,
+      setWindow: (next) => {
+        if (next === window) return;
+        window = next;
+        if (!ended && channel?.isOpen === true) channel.qos(next, { global: true }).catch(() => undefined);
+      },
       ack: (deliveryTag) => {
         acks.ack(deliveryTag);
         if (flushScheduled) return;

@@ -34,6 +34,8 @@ const servedCountsTimeoutMs = 2_000;
 export interface QueueConsumer {
   readonly tag: string;
   readonly exclusive: boolean;
+  /** How many unacknowledged deliveries it may hold (its prefetch limit); 0: no limit. */
+  readonly deliveryWindow: number;
   /** Whether it may take one more message now (prefetch, flow, socket). */
   canTake(): boolean;
   /** Hands over a taken message. */
@@ -192,14 +194,30 @@ export class Queue {
    * exclusive consumer is asked for), with 404 when an exclusive consumer is asked for and that
    * broker cannot be reached. Null when there is nothing to ask: addConsumer at once.
    */
-  admitConsumer(exclusive: boolean): Promise<void> | null {
-    const asked = this.store.admitConsumer?.(exclusive) ?? null;
+  admitConsumer(exclusive: boolean, deliveryWindow: number): Promise<void> | null {
+    const asked = this.store.admitConsumer?.(exclusive, deliveryWindow) ?? null;
     if (asked === null) return null;
     return asked.catch((error: unknown) => {
-      // No consumer was added: a subscription made for it closes, unless consumers came meanwhile.
-      this.store.consumersChanged?.(this.consumers.length);
+      this.noteConsumers();
       throw error instanceof InExclusiveUseError ? this.inExclusiveUse() : this.serverUnreachable(error);
     });
+  }
+
+  /**
+   * Tells the store the consumers as they are (also after an admission that added none: a
+   * subscription made for it closes, unless consumers came meanwhile).
+   */
+  noteConsumers(): void {
+    if (this.store.consumersChanged === undefined) return;
+    let window = 0;
+    for (const consumer of this.consumers) {
+      if (consumer.deliveryWindow === 0) {
+        window = 0;
+        break;
+      }
+      window += consumer.deliveryWindow;
+    }
+    this.store.consumersChanged(this.consumers.length, window);
   }
 
   /** basic.consume refused: the queue has an exclusive consumer, or consumers when an exclusive one is asked for. */
@@ -209,7 +227,7 @@ export class Queue {
 
   addConsumer(consumer: QueueConsumer): void {
     this.consumers.push(consumer);
-    this.store.consumersChanged?.(this.consumers.length);
+    this.noteConsumers();
     this.hadConsumer = true;
     this.touch();
     this.scheduleDispatch();
@@ -220,7 +238,7 @@ export class Queue {
     const index = this.consumers.indexOf(consumer);
     if (index >= 0) {
       this.consumers.splice(index, 1);
-      this.store.consumersChanged?.(this.consumers.length);
+      this.noteConsumers();
       if (this.nextConsumerIndex > index) this.nextConsumerIndex--;
       this.touch();
       // A single-active-consumer queue hands over to the next consumer.
@@ -233,7 +251,7 @@ export class Queue {
   cancelConsumers(): void {
     const cancelled = this.consumers;
     this.consumers = [];
-    this.store.consumersChanged?.(0);
+    this.noteConsumers();
     for (const consumer of cancelled) consumer.cancelledByBroker(this);
   }
 

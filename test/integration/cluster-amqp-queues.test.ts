@@ -498,4 +498,37 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       for (const connection of connections) await connection.close().catch(() => undefined);
     }
   });
+  test('a prefetch-1 consumer through a broker that does not serve the queue takes one message at a time, leaving the rest to consumers where it is served', async () => {
+    const queue = 'work.fair';
+    const serving = await connectAmqp(cluster.broker(1));
+    const through = await connectAmqp(cluster.broker(2));
+    try {
+      const channel = await serving.createConfirmChannel();
+      await channel.assertQueue(queue, { durable: true });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of work.fair led by broker 1');
+      for (let index = 0; index < 20; index++) assert.equal(await publishConfirmed(channel, queue, `w${index}`), 'ack');
+      await waitUntil(async () => (await openChannel(through).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 2');
+
+      /** A worker with prefetch 1 that holds what it gets (no ack). */
+      const worker = async (connection: Awaited<ReturnType<typeof connectAmqp>>): Promise<string[]> => {
+        const workerChannel = await openChannel(connection);
+        await workerChannel.prefetch(1);
+        const got: string[] = [];
+        await workerChannel.consume(queue, (message) => message !== null && got.push(message.content.toString()));
+        return got;
+      };
+      const remote = await worker(through);
+      await waitUntil(() => Promise.resolve(remote.length === 1), 'the worker on broker 2 getting a message');
+      await sleep(500);
+      assert.deepEqual(remote, ['w0']);
+      // Broker 2 holds only what its worker holds: the other 19 are still ready where the queue is served.
+      assert.equal((await (await openChannel(serving)).checkQueue(queue)).messageCount, 19);
+      const local = await worker(serving);
+      await waitUntil(() => Promise.resolve(local.length === 1), 'the worker on broker 1 getting a message');
+      assert.deepEqual(local, ['w1']);
+    } finally {
+      await through.close();
+      await serving.close();
+    }
+  });
 });

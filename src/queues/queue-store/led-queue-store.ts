@@ -55,12 +55,12 @@ export class LedQueueStore implements QueueStore {
     return this.inner !== null;
   }
 
-  consumersChanged(count: number): void {
-    this.remote?.consumersChanged(count);
+  consumersChanged(count: number, window: number): void {
+    this.remote?.consumersChanged(count, window);
   }
 
-  admitConsumer(exclusive: boolean): Promise<void> | null {
-    return this.inner !== null ? null : (this.remote?.admit(exclusive) ?? null);
+  admitConsumer(exclusive: boolean, window: number): Promise<void> | null {
+    return this.inner !== null ? null : (this.remote?.admit(exclusive, window) ?? null);
   }
 
   /**

@@ -85,10 +85,12 @@ export interface QueueStore {
    */
   peekNext(): QueuedMessage | null;
   /**
-   * How many consumers the queue has now, told on every change: a store whose messages are on
-   * another broker (led-queue-store.ts) takes them from there only while someone here consumes.
+   * How many consumers the queue has now, told on every change, and their `window`: how many
+   * unacknowledged deliveries they may hold together (the sum of their prefetch limits; 0: no
+   * limit). A store whose messages are on another broker (led-queue-store.ts) takes them from there
+   * only while someone here consumes, and no more at a time than they may hold.
    */
-  consumersChanged?(count: number): void;
+  consumersChanged?(count: number, window: number): void;
   /**
    * While the queue is served by another broker (servedHere false), what only that broker can
    * answer, each null while the queue is served here: basic.get, queue.purge, and the counts of
@@ -98,9 +100,10 @@ export interface QueueStore {
   /**
    * basic.consume of a queue served by another broker: resolves once that broker agreed (rejects
    * with InExclusiveUseError, remote-queue-source.ts, when the queue is in exclusive use there, or
-   * has consumers and `exclusive` was asked); null when there is nothing to ask.
+   * has consumers and `exclusive` was asked); null when there is nothing to ask. `window`: the
+   * consumer's prefetch limit (0: none).
    */
-  admitConsumer?(exclusive: boolean): Promise<void> | null;
+  admitConsumer?(exclusive: boolean, window: number): Promise<void> | null;
   purgeOnServer?(): Promise<number> | null;
   countsOnServer?(): Promise<ServedQueueCounts> | null;
   /** Called whenever takeNext may return a message it could not before (after an append, a requeue or a read from disk). */

@@ -37,6 +37,8 @@ export interface LinkReceiver {
 export interface LinkSubscription {
   /** Resolves once the serving broker took the subscription (consume-ok); rejects when it refused it or could not be reached. */
   readonly started: Promise<void>;
+  /** Messages unsettled at once from now on (basic.qos there). */
+  setWindow(window: number): void;
   ack(deliveryTag: bigint): void;
   requeue(deliveryTag: bigint): void;
   close(): void;
@@ -71,7 +73,12 @@ export interface QueueLeaderLink {
 /** The serving broker refused a subscription: the queue has an exclusive consumer there, or has consumers and an exclusive one was asked for (403 there). */
 export class InExclusiveUseError extends Error {}
 
-/** Messages unsettled at once on a subscription: enough to keep consumers here busy across a round trip. */
+/**
+ * Messages unsettled at once on a subscription at most: enough to keep consumers here busy across a
+ * round trip. Less when the consumers here may hold fewer together (their prefetch limits): a
+ * prefetch-1 worker here takes one message at a time from the queue, as it would where the queue is
+ * served, rather than a buffer-full that workers there could have had.
+ */
 export const linkWindow = 256;
 const resubscribeDelayMs = 500;
 
@@ -87,6 +94,8 @@ export class RemoteQueueSource {
   private lastEndReason = '';
   /** Whether the subscription is (or the next one will be) an exclusive consumer where the queue is served: the consumer here is exclusive. */
   private exclusive = false;
+  /** How many unacknowledged deliveries the consumers here may hold together; 0: no limit. */
+  private consumersWindow = 0;
 
   constructor(
     private readonly link: QueueLeaderLink,
@@ -101,9 +110,19 @@ export class RemoteQueueSource {
     this.update();
   }
 
-  consumersChanged(count: number): void {
+  consumersChanged(count: number, window: number): void {
     this.consumerCount = count;
+    // With none here, a subscription left for what they took keeps its window.
+    if (count > 0) {
+      this.consumersWindow = window;
+      this.subscription?.setWindow(this.subscriptionWindow());
+    }
     this.update();
+  }
+
+  /** The subscription's window: what the consumers here may hold, at most linkWindow. */
+  private subscriptionWindow(): number {
+    return this.consumersWindow === 0 ? linkWindow : Math.min(this.consumersWindow, linkWindow);
   }
 
   /**
@@ -114,15 +133,17 @@ export class RemoteQueueSource {
    * refused. When it cannot be reached, a plain consumer is admitted all the same (it gets messages
    * once a broker serves the queue again) and an exclusive one is refused (rejects with the cause).
    * Null when there is nothing to ask: consumers here hold a subscription already, which the serving
-   * broker counts as a consumer, or this broker serves the queue.
+   * broker counts as a consumer, or this broker serves the queue. `window`: the consumer's prefetch
+   * limit (0: none), the most the subscription then takes at a time.
    */
-  admit(exclusive: boolean): Promise<void> | null {
+  admit(exclusive: boolean, window: number): Promise<void> | null {
     if (!this.active || (this.consumerCount > 0 && !exclusive)) return null;
     // A subscription left from consumers gone (kept until what they took is settled) serves a
     // consumer of the same kind; one of the other kind is closed, what it gave going back there.
     if (this.subscription !== null && this.exclusive === exclusive) return null;
     this.unsubscribe();
     this.exclusive = exclusive;
+    this.consumersWindow = window;
     this.subscribe();
     const subscription = this.subscription as LinkSubscription | null;
     const started = subscription?.started ?? Promise.reject(new Error(this.lastEndReason || 'the link to the broker serving the queue ended'));
@@ -174,7 +195,7 @@ export class RemoteQueueSource {
         }
       },
     };
-    subscription = this.link.subscribe(linkWindow, receiver, this.exclusive);
+    subscription = this.link.subscribe(this.subscriptionWindow(), receiver, this.exclusive);
     if (!endedAtOnce) this.subscription = subscription;
   }
 

@@ -64,6 +64,10 @@ class ChannelConsumer implements QueueConsumer {
     this.encodedTag = encodeConsumerTag(tag);
   }
 
+  get deliveryWindow(): number {
+    return deliveryWindowOf(this.noAck, this.prefetchCount, this.channel.channelPrefetchCount);
+  }
+
   canTake(): boolean {
     if (!this.channel.mayDeliver()) return false;
     if (this.noAck) return true;
@@ -385,14 +389,14 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     if (this.consumers.has(tag)) throw new AmqpConnectionError(replyCodes.notAllowed, `NOT_ALLOWED - attempt to reuse consumer tag '${tag}'`);
     if (queue.hasExclusiveConsumer || (request.exclusive && queue.consumerCount > 0)) throw queue.inExclusiveUse();
     // A queue another broker serves: that broker's word first (exclusive use is judged there).
-    const admitted = queue.admitConsumer(request.exclusive);
+    const admitted = queue.admitConsumer(request.exclusive, deliveryWindowOf(request.noAck, this.consumerPrefetch, this.channelPrefetch));
     if (admitted === null) return this.startConsumer(queue, tag, request);
     return admitted.then(() => {
       // Other channels ran meanwhile: this one may be closed, the queue gone, or taken exclusively here.
-      if (this.closed) return queue.store.consumersChanged?.(queue.consumerCount);
+      if (this.closed) return queue.noteConsumers();
       if (queue.deleted) throw new AmqpChannelError(replyCodes.notFound, `NOT_FOUND - no queue '${queue.name}' in vhost '${queue.virtualHost}'`);
       if (queue.hasExclusiveConsumer || (request.exclusive && queue.consumerCount > 0)) {
-        queue.store.consumersChanged?.(queue.consumerCount);
+        queue.noteConsumers();
         throw queue.inExclusiveUse();
       }
       this.startConsumer(queue, tag, request);
@@ -509,6 +513,11 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
   }
 
   /** Whether the channel's and the connection's unacked windows have room. */
+  /** basic.qos global=true: unacknowledged deliveries of the whole channel at most; 0 = unlimited. */
+  get channelPrefetchCount(): number {
+    return this.channelPrefetch;
+  }
+
   hasWindow(): boolean {
     return (this.channelPrefetch === 0 || this.unacked.size < this.channelPrefetch) && this.connection.unackedCount < this.connection.maxUnackedMessages;
   }
@@ -592,6 +601,16 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     else this.requeueAll();
     this.connection.channels.delete(this);
   }
+}
+
+/**
+ * How many unacknowledged deliveries a consumer may hold: its own prefetch limit, or its channel's,
+ * whichever is lower; 0 (no limit) for a no-ack consumer or when neither is set.
+ */
+function deliveryWindowOf(noAck: boolean, consumerPrefetch: number, channelPrefetch: number): number {
+  if (noAck) return 0;
+  if (consumerPrefetch === 0) return channelPrefetch;
+  return channelPrefetch === 0 ? consumerPrefetch : Math.min(consumerPrefetch, channelPrefetch);
 }
 
 /** What publish() returns when a queue refused the message. */

@@ -25,7 +25,7 @@ class FakeSubscription implements LinkSubscription {
 
   /** endsOnClose false: the receiver hears of a close only when the test calls end() (a link may report it late). */
   constructor(
-    readonly window: number,
+    public window: number,
     private readonly receiver: LinkReceiver,
     private readonly endsOnClose: boolean,
     readonly exclusive = false,
@@ -50,6 +50,10 @@ class FakeSubscription implements LinkSubscription {
     if (this.ended) return;
     this.ended = true;
     this.receiver.ended(reason);
+  }
+
+  setWindow(window: number): void {
+    this.window = window;
   }
 
   ack(deliveryTag: bigint): void {
@@ -120,7 +124,7 @@ function setUp(): { link: FakeLink; source: RemoteQueueSource; logger: Recording
 function subscribed(consumers = 1): ReturnType<typeof setUp> & { subscription: FakeSubscription } {
   const setting = setUp();
   setting.source.setActive(true);
-  setting.source.consumersChanged(consumers);
+  setting.source.consumersChanged(consumers, 0);
   return { ...setting, subscription: setting.link.last };
 }
 
@@ -150,20 +154,20 @@ async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<voi
 
 test('no subscription until the source is active and consumers are here; then one, with the link window', () => {
   const { link, source } = setUp();
-  source.consumersChanged(2);
+  source.consumersChanged(2, 0);
   assert.equal(link.subscriptions.length, 0, 'inactive: this broker serves the queue itself');
   source.setActive(true);
   assert.equal(link.subscriptions.length, 1);
   assert.equal(link.last.window, linkWindow);
-  source.consumersChanged(3);
+  source.consumersChanged(3, 0);
   source.setActive(true);
   assert.equal(link.subscriptions.length, 1, 'one subscription however many consumers');
 
   const other = setUp();
   other.source.setActive(true);
-  other.source.consumersChanged(0);
+  other.source.consumersChanged(0, 0);
   assert.equal(other.link.subscriptions.length, 0, 'active without consumers: nothing taken from the serving broker');
-  other.source.consumersChanged(1);
+  other.source.consumersChanged(1, 0);
   assert.equal(other.link.subscriptions.length, 1);
   source.stop();
   other.source.stop();
@@ -235,12 +239,12 @@ test('when the consumers go, the subscription stays until what they took is sett
   for (const tag of [1, 2, 3, 4]) subscription.deliver(tag, testMessage(tag));
   const [one, two] = take(source, 2);
 
-  source.consumersChanged(0);
+  source.consumersChanged(0, 0);
   assert.equal(subscription.closed, false, 'two messages taken and not settled');
   assert.equal(source.unackedCount, 2);
   // A consumer comes back meanwhile: the same subscription serves it.
-  source.consumersChanged(1);
-  source.consumersChanged(0);
+  source.consumersChanged(1, 0);
+  source.consumersChanged(0, 0);
   assert.equal(link.subscriptions.length, 1);
   assert.equal(subscription.closed, false);
 
@@ -271,7 +275,7 @@ test('when the consumers go, the subscription stays until what they took is sett
 test('when the consumers go with nothing taken, the subscription closes at once', () => {
   const { source, subscription } = subscribed();
   subscription.deliver(1, testMessage(1));
-  source.consumersChanged(0);
+  source.consumersChanged(0, 0);
   assert.equal(subscription.closed, true);
   assert.equal(source.readyCount, 0);
   assert.deepEqual(subscription.acks, []);
@@ -326,18 +330,18 @@ test('no new subscription after an end when the consumers are gone, or go during
   const gone = subscribed();
   gone.link.last.deliver(1, testMessage(1));
   gone.source.takeNext();
-  gone.source.consumersChanged(0); // kept for the unsettled message
+  gone.source.consumersChanged(0, 0); // kept for the unsettled message
   gone.link.last.end('link lost');
 
   const going = subscribed();
   going.link.last.end('link lost');
-  going.source.consumersChanged(0);
+  going.source.consumersChanged(0, 0);
 
   // A consumer back during the delay: subscribed at once (the retry was cancelled, not left to run as well).
   const back = subscribed();
   back.link.last.end('link lost');
-  back.source.consumersChanged(0);
-  back.source.consumersChanged(1);
+  back.source.consumersChanged(0, 0);
+  back.source.consumersChanged(1, 0);
   assert.equal(back.link.subscriptions.length, 2);
 
   await sleep(pastRetryDelayMs);
@@ -386,11 +390,11 @@ test('the end of a closed subscription, heard late, changes nothing for the one 
   const { link, source } = setUp();
   link.endsOnClose = false;
   source.setActive(true);
-  source.consumersChanged(1);
+  source.consumersChanged(1, 0);
   const first = link.last;
-  source.consumersChanged(0);
+  source.consumersChanged(0, 0);
   assert.equal(first.closed, true);
-  source.consumersChanged(1);
+  source.consumersChanged(1, 0);
   const second = link.last;
   assert.notEqual(second, first);
   second.deliver(1, testMessage(1));
@@ -414,7 +418,7 @@ test('stop closes the subscription, and nothing subscribes after it', async () =
   source.stop();
   assert.equal(first.closed, true);
   assert.equal(source.readyCount, 0);
-  source.consumersChanged(2);
+  source.consumersChanged(2, 0);
   await sleep(pastRetryDelayMs);
   assert.equal(link.subscriptions.length, 1);
 
@@ -510,7 +514,7 @@ test('a link that reports the end before subscribe() returns leaves no ended sub
     return subscription;
   };
   source.setActive(true);
-  source.consumersChanged(1);
+  source.consumersChanged(1, 0);
   assert.equal(link.subscriptions.length, 1);
   await waitFor(() => link.subscriptions.length === 2);
   link.last.deliver(1, testMessage(3, { body: Buffer.from('after the retry') }));
@@ -521,7 +525,7 @@ test('a link that reports the end before subscribe() returns leaves no ended sub
 test('the first consumer here is admitted once the serving broker takes the subscription, exclusive there when the consumer is', async () => {
   const { link, source } = setUp();
   source.setActive(true);
-  const admitted = source.admit(true);
+  const admitted = source.admit(true, 0);
   assert.ok(admitted !== null);
   assert.equal(link.subscriptions.length, 1);
   assert.equal(link.last.exclusive, true);
@@ -531,28 +535,28 @@ test('the first consumer here is admitted once the serving broker takes the subs
   assert.equal(settled, false, 'not before the serving broker answers');
   link.last.answer();
   await admitted;
-  source.consumersChanged(1);
+  source.consumersChanged(1, 0);
   assert.equal(link.subscriptions.length, 1, 'the admitted subscription is the consumers\' one');
   // More consumers here need no word from there; this broker serving the queue needs none either.
-  assert.equal(source.admit(false), null);
+  assert.equal(source.admit(false, 0), null);
   source.setActive(false);
-  assert.equal(source.admit(true), null);
+  assert.equal(source.admit(true, 0), null);
 });
 
 test('a refusal there (exclusive use) refuses the consumer; an unreachable serving broker refuses an exclusive consumer only', async () => {
   const { link, source } = setUp();
   source.setActive(true);
-  const plain = source.admit(false);
+  const plain = source.admit(false, 0);
   assert.ok(plain !== null);
   link.last.answer(new InExclusiveUseError('in exclusive use'));
   await assert.rejects(plain, InExclusiveUseError);
 
-  const exclusive = source.admit(true);
+  const exclusive = source.admit(true, 0);
   assert.ok(exclusive !== null);
   link.last.answer(new Error('connection refused'));
   await assert.rejects(exclusive, /connection refused/);
 
-  const waiting = source.admit(false);
+  const waiting = source.admit(false, 0);
   assert.ok(waiting !== null);
   link.last.answer(new Error('connection refused'));
   await waiting; // admitted: it gets messages once a broker serves the queue again
@@ -561,17 +565,17 @@ test('a refusal there (exclusive use) refuses the consumer; an unreachable servi
 test('a subscription left from consumers gone is kept for a consumer of the same kind and replaced for one of the other kind', async () => {
   const { link, source } = setUp();
   source.setActive(true);
-  const first = source.admit(false)!;
+  const first = source.admit(false, 0)!;
   link.last.answer();
   await first;
-  source.consumersChanged(1);
+  source.consumersChanged(1, 0);
   link.last.deliver(1, testMessage(1));
   const taken = source.takeNext()!;
-  source.consumersChanged(0); // gone, its message not settled yet: the subscription stays
+  source.consumersChanged(0, 0); // gone, its message not settled yet: the subscription stays
   const kept = link.last;
   assert.equal(kept.closed, false);
-  assert.equal(source.admit(false), null, 'a plain consumer takes the subscription left');
-  const exclusive = source.admit(true);
+  assert.equal(source.admit(false, 0), null, 'a plain consumer takes the subscription left');
+  const exclusive = source.admit(true, 0);
   assert.ok(exclusive !== null);
   assert.equal(kept.closed, true, 'the plain subscription closed: the serving broker would count it against the exclusive one');
   assert.equal(link.last.exclusive, true);
@@ -579,4 +583,27 @@ test('a subscription left from consumers gone is kept for a consumer of the same
   await exclusive;
   source.settle(taken); // its subscription is gone: nothing to ack there (the serving broker gave it back)
   assert.deepEqual(kept.acks, []);
+});
+
+test('the subscription takes no more at a time than the consumers here may hold together, at most linkWindow', async () => {
+  const { link, source } = setUp();
+  source.setActive(true);
+  const admitted = source.admit(false, 1);
+  assert.ok(admitted !== null);
+  assert.equal(link.last.window, 1, 'a prefetch-1 consumer: one message at a time');
+  link.last.answer();
+  await admitted;
+  source.consumersChanged(1, 1);
+  source.consumersChanged(2, 11);
+  assert.equal(link.last.window, 11, 'a second consumer, prefetch 10');
+  source.consumersChanged(3, 0);
+  assert.equal(link.last.window, linkWindow, 'a consumer without a limit');
+  source.consumersChanged(2, 1000);
+  assert.equal(link.last.window, linkWindow, 'never above linkWindow');
+  source.consumersChanged(1, 1);
+  link.last.deliver(1, testMessage(1));
+  source.takeNext();
+  source.consumersChanged(0, 0);
+  assert.equal(link.last.window, 1, 'kept while what the consumers took is unsettled');
+  assert.equal(link.subscriptions.length, 1);
 });
