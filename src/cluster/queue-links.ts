@@ -11,8 +11,9 @@
  *   forward     one confirm channel per link: basic.publish with the exchange and routing key the
  *               client used and the target queue in a header (queues/forwarded-publish.ts); the
  *               serving broker's ack or nack is the publisher's
- *   subscribe   one channel per queue consumed here: basic.qos(window), basic.consume with manual
- *               acks; acks gathered per turn into multiple acks (link-acks.ts), nack(requeue) at
+ *   subscribe   one channel per queue consumed here: basic.qos(window, global; sent again when the
+ *               consumers here change), basic.consume (exclusive when the consumer here is) with
+ *               manual acks; acks gathered per turn into multiple acks (link-acks.ts), nack(requeue) at
  *               once, by the serving broker's delivery tags
  *   operations  one channel per link for basic.get (acked or given back on it), queue.purge and
  *               passive queue.declare (the counts in declare-ok)
