@@ -101,6 +101,15 @@ export interface DispositionSnapshot {
   readonly returnCounts: readonly number[];
 }
 
+/** A snapshot of the durable state, as both kinds of dispositions keep it. */
+export function snapshotOf(settled: SettledOffsets, deliveredBelow: number, returnCounts: ReadonlyMap<number, number>): DispositionSnapshot {
+  const settledRanges: number[] = [];
+  settled.ranges.forEach((start, end) => settledRanges.push(start, end));
+  const counts: number[] = [];
+  for (const [offset, count] of returnCounts) counts.push(offset, count);
+  return { settledBelow: settled.below, settledRanges, deliveredBelow, returnCounts: counts };
+}
+
 export interface DispositionsStart {
   readonly settledBelow: number;
   /** Settled offsets (any at or below settledBelow, or at or beyond logEndOffset, are dropped). */
@@ -392,11 +401,7 @@ export class Dispositions implements MessageDispositions {
   }
 
   snapshot(): DispositionSnapshot {
-    const settledRanges: number[] = [];
-    this.settled.ranges.forEach((start, end) => settledRanges.push(start, end));
-    const returnCounts: number[] = [];
-    for (const [offset, count] of this.returnCounts) returnCounts.push(offset, count);
-    return { settledBelow: this.settled.below, settledRanges, deliveredBelow: this.deliveredBelow, returnCounts };
+    return snapshotOf(this.settled, this.deliveredBelow, this.returnCounts);
   }
 
   /** Our own invariants, for tests. */

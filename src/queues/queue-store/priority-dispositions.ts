@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { priorityOfProperties } from '../../protocol/amqp/content-header.js';
-import type { DispositionListener, DispositionSnapshot, DispositionsStart, MessageDispositions } from './dispositions.js';
+import { snapshotOf, type DispositionListener, type DispositionSnapshot, type DispositionsStart, type MessageDispositions } from './dispositions.js';
 import { RequeuedMessages } from './requeued-messages.js';
 import { SettledOffsets } from './settled-offsets.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
@@ -260,11 +260,7 @@ export class PriorityDispositions implements MessageDispositions {
   }
 
   snapshot(): DispositionSnapshot {
-    const settledRanges: number[] = [];
-    this.settled.ranges.forEach((start, end) => settledRanges.push(start, end));
-    const returnCounts: number[] = [];
-    for (const [offset, count] of this.returnCounts) returnCounts.push(offset, count);
-    return { settledBelow: this.settled.below, settledRanges, deliveredBelow: this.deliveredBelow, returnCounts };
+    return snapshotOf(this.settled, this.deliveredBelow, this.returnCounts);
   }
 
   invariants(): void {
