@@ -48,6 +48,13 @@ const leaderCheckIntervalMs = 500;
 /** Heartbeats on links, so a serving broker that stops answering (paused, cut off) is noticed. */
 const linkHeartbeatSeconds = 5;
 const linkConnectTimeoutMs = 5_000;
+/**
+ * A broker that could not be reached is dialled again this long after the failed attempt at the
+ * earliest; meanwhile what needs the link fails at once, as it would, without a connection attempt
+ * (and a log line) of its own: a publisher streaming through this broker to a dead one's queue
+ * would otherwise make one per publish until the dead broker's lease lapses.
+ */
+export const linkRedialDelayMs = 1_000;
 const linkFrameMaxBytes = 131_072;
 /** Forwarded publishes waiting for the serving broker's confirms, per link: what a publisher faster than that broker can make this one hold. */
 const maxForwardedBytesInFlight = 64 * 1024 * 1024;
@@ -272,13 +279,19 @@ export class QueueLinks {
     );
     const link: Link = { nodeId, connection, publisher: null, operations: null, forwardedBytesInFlight: 0 };
     this.links.set(key, link);
-    const forget = (reason: string): void => {
+    const forget = (): void => {
       if (this.links.get(key) === link) this.links.delete(key);
-      this.logger.info('queue link closed', { nodeId, virtualHost, reason });
     };
     connection.then(
-      (opened) => void opened.closed.then((error) => forget(error?.message ?? 'closed')),
-      (error: unknown) => forget(error instanceof Error ? error.message : String(error)),
+      (opened) =>
+        void opened.closed.then((error) => {
+          forget();
+          this.logger.info('queue link closed', { nodeId, virtualHost, reason: error?.message ?? 'closed' });
+        }),
+      (error: unknown) => {
+        this.logger.info('queue link could not connect', { nodeId, virtualHost, reason: error instanceof Error ? error.message : String(error), redialAfterMs: linkRedialDelayMs });
+        setTimeout(forget, linkRedialDelayMs).unref();
+      },
     );
     return link;
   }
