@@ -51,6 +51,10 @@ test('npm run cluster -- --brokers 3: etcd and three registered brokers, printed
       if (match?.[1] !== undefined && match[2] !== undefined) ports.set(Number(match[1]), Number(match[2]));
     }
     assert.deepEqual([...ports.keys()], [1, 2, 3], output);
+    // Each broker's admin API, printed beside it, answers (osprey queue|exchange|vhost use it).
+    const adminPorts = summary.map((line) => /^ {2}broker \d .* admin http:\/\/127\.0\.0\.1:(\d+) /.exec(line)?.[1]).filter((port) => port !== undefined);
+    assert.equal(adminPorts.length, 3, output);
+    for (const port of adminPorts) assert.equal((await fetch(`http://127.0.0.1:${port}/api/queues`)).status, 200, `admin API on port ${port}`);
     assert.match(output, new RegExp(`^ {2}bootstrap +${[...ports.values()].map((port) => `127\\.0\\.0\\.1:${port}`).join(',')}$`, 'm'));
 
     store = new EtcdClusterStore({ endpoints: [endpoint[1]], requestTimeoutMs: 5000 });

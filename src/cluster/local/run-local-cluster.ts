@@ -37,8 +37,9 @@ them all on Ctrl-C or SIGTERM.
 
 const cliEntry = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const readyLine = /kafka listener ready host=\S+ port=(\d+)/;
-/** Logged before the Kafka ready line: where the broker's AMQP listener took its free port. */
+/** Logged before the Kafka ready line: where the broker's AMQP and HTTP (admin API) listeners took their free ports. */
 const amqpReadyLine = /amqp listener ready\b.*\bport=(\d+)/;
+const httpReadyLine = /http listener ready\b.*\bport=(\d+)/;
 const brokerReadyTimeoutMs = 60_000;
 const maxBrokers = 9;
 
@@ -49,6 +50,7 @@ interface LocalBroker {
   readonly exited: Promise<void>;
   port: number | null;
   amqpPort: number | null;
+  httpPort: number | null;
 }
 
 function fail(message: string): never {
@@ -105,8 +107,8 @@ function startBroker(nodeId: number, dataDir: string, kafkaPort: number, etcd: E
     '--data-dir', dataDir,
     '--host', '127.0.0.1',
     '--kafka-port', String(kafkaPort),
-    '--http-port', '-1',
-    // AMQP on a free port each (5672 would be taken by the first): the summary says which.
+    // AMQP and the admin API on a free port each (5672 and 8080 would be taken by the first): the summary says which.
+    '--http-port', '0',
     '--amqp-port', '0',
     '--etcd-endpoints', etcd.endpoint,
     '--etcd-lease-ttl-seconds', String(leaseTtlSeconds),
@@ -115,13 +117,15 @@ function startBroker(nodeId: number, dataDir: string, kafkaPort: number, etcd: E
   // stops each broker once (a second signal would cut its shutdown short, before it left the cluster).
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<void>((resolveExit) => child.once('close', () => resolveExit()));
-  const broker: LocalBroker = { nodeId, dataDir, child, exited, port: null, amqpPort: null };
+  const broker: LocalBroker = { nodeId, dataDir, child, exited, port: null, amqpPort: null, httpPort: null };
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       const ready = readyLine.exec(line);
       if (ready?.[1] !== undefined) broker.port = Number(ready[1]);
       const amqpReady = amqpReadyLine.exec(line);
       if (amqpReady?.[1] !== undefined) broker.amqpPort = Number(amqpReady[1]);
+      const httpReady = httpReadyLine.exec(line);
+      if (httpReady?.[1] !== undefined) broker.httpPort = Number(httpReady[1]);
       process.stdout.write(`[broker-${nodeId}] ${line}\n`);
     });
   }
@@ -177,10 +181,11 @@ async function main(): Promise<void> {
         '',
         `cluster: ${brokers.length} brokers and etcd are running`,
         `  etcd       ${etcd.endpoint}   (data ${join(root, 'etcd')}, log ${join(root, 'etcd.log')})`,
-        ...brokers.map((broker, index) => `  broker ${broker.nodeId}   127.0.0.1:${ports[index] ?? '?'}   amqp://guest:guest@127.0.0.1:${broker.amqpPort ?? '?'}/   (data ${broker.dataDir})`),
+        ...brokers.map((broker, index) => `  broker ${broker.nodeId}   127.0.0.1:${ports[index] ?? '?'}   amqp://guest:guest@127.0.0.1:${broker.amqpPort ?? '?'}/   admin http://127.0.0.1:${broker.httpPort ?? '?'}   (data ${broker.dataDir})`),
         `  bootstrap  ${bootstrap}`,
         '',
         `  try: node ${cliEntry} cluster info -b 127.0.0.1:${ports[0] ?? '?'}`,
+        `       node ${cliEntry} queue list --http-address 127.0.0.1:${brokers[0]?.httpPort ?? '?'}`,
         `       etcdctl --endpoints ${etcd.endpoint} get --prefix /osprey/   (package etcd-client)`,
         '',
         'Ctrl-C (or SIGTERM) stops them all.',
@@ -189,7 +194,9 @@ async function main(): Promise<void> {
     );
     for (const broker of brokers) {
       void broker.exited.then(() => {
-        if (stopping === null) process.stdout.write(`cluster: broker ${broker.nodeId} exited (code ${String(broker.child.exitCode)}, signal ${String(broker.child.signalCode)}); the others keep running\n`);
+        if (stopping !== null) return;
+        const running = brokers.filter((other) => other.child.exitCode === null && other.child.signalCode === null).length;
+        process.stdout.write(`cluster: broker ${broker.nodeId} exited (code ${String(broker.child.exitCode)}, signal ${String(broker.child.signalCode)}); ${running === 0 ? 'no broker is running (etcd is; Ctrl-C stops it)' : `${running} still running`}\n`);
       });
     }
   } catch (error) {
