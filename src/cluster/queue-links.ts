@@ -114,6 +114,7 @@ export class QueueLinks {
     if (got === null) return null;
     return {
       linked: { deliveryTag: got.deliveryTag, message: storedMessageOf(got), redelivered: got.redelivered, deliveryCount: deliveryCountHere },
+      messageCount: got.messageCount,
       ack: () => {
         if (channel.isOpen) channel.ack(got.deliveryTag);
       },

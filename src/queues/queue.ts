@@ -23,7 +23,7 @@ import type { FieldTable } from '../protocol/amqp/field-table.js';
 import { replyCodes } from '../protocol/amqp/reply-codes.js';
 import { propertiesWithDeliveryCount, type DeathReason } from './dead-lettering.js';
 import { defaultQueueOptions, type QueueOptions } from './queue-options.js';
-import type { AppendedMessage, QueueStore, ServedQueueCounts } from './queue-store/queue-store-api.js';
+import type { AppendedMessage, QueueStore, ServedGet, ServedQueueCounts } from './queue-store/queue-store-api.js';
 import { InExclusiveUseError } from './queue-store/remote-queue-source.js';
 import type { QueuedMessage, StoredMessage } from './queue-store/stored-message.js';
 
@@ -262,10 +262,11 @@ export class Queue {
   }
 
   /**
-   * basic.get of a queue another broker serves: the message is got there; null when the queue is
-   * served here (take() then). Expiry is that broker's to apply.
+   * basic.get of a queue another broker serves: the message is got there, with the count of ready
+   * messages left there; null when the queue is served here (take() then). Expiry is that broker's
+   * to apply.
    */
-  takeFromServer(): Promise<QueuedMessage | null> | null {
+  takeFromServer(): Promise<ServedGet | null> | null {
     const fetched = this.store.takeFromServer?.() ?? null;
     if (fetched === null) return null;
     this.touch();

@@ -285,6 +285,7 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       const first = await through.get(queue);
       assert.ok(first !== false);
       assert.equal(first.content.toString(), 't0');
+      assert.equal(first.fields.messageCount, 4, 'get-ok counts what is left where the queue is served');
       // Forwarded with the publisher's properties byte for byte: its empty headers table is still there.
       assert.deepEqual(first.properties.headers, {});
       through.ack(first);

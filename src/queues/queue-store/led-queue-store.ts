@@ -17,7 +17,7 @@
  */
 import type { Logger } from '../../logging/logger.js';
 import type { QueueLog } from './queue-log.js';
-import { refusedAppend, type AppendedMessage, type QueueStore, type QueueStoreSettings, type ServedQueueCounts } from './queue-store-api.js';
+import { refusedAppend, type AppendedMessage, type QueueStore, type QueueStoreSettings, type ServedGet, type ServedQueueCounts } from './queue-store-api.js';
 import { LogQueueStore, type LogQueueStoreTuning } from './queue-store.js';
 import { RemoteQueueSource, type QueueLeaderLink } from './remote-queue-source.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
@@ -203,7 +203,7 @@ export class LedQueueStore implements QueueStore {
     return this.inner?.purge() ?? 0;
   }
 
-  takeFromServer(): Promise<QueuedMessage | null> | null {
+  takeFromServer(): Promise<ServedGet | null> | null {
     return this.inner === null ? (this.remote?.takeFromServer() ?? null) : null;
   }
 

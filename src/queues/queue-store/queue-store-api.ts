@@ -43,6 +43,12 @@ export function refusedAppend(error: unknown): AppendedMessage {
 }
 
 /** What the broker serving a queue reports of it (queue.declare-ok's counts there). */
+/** A message basic.get took where the queue is served, with the ready messages left there (get-ok's message-count). */
+export interface ServedGet {
+  readonly message: QueuedMessage;
+  readonly messageCount: number;
+}
+
 export interface ServedQueueCounts {
   readonly messageCount: number;
   readonly consumerCount: number;
@@ -96,7 +102,7 @@ export interface QueueStore {
    * answer, each null while the queue is served here: basic.get, queue.purge, and the counts of
    * queue.declare-ok.
    */
-  takeFromServer?(): Promise<QueuedMessage | null> | null;
+  takeFromServer?(): Promise<ServedGet | null> | null;
   /**
    * basic.consume of a queue served by another broker: resolves once that broker agreed (rejects
    * with InExclusiveUseError, remote-queue-source.ts, when the queue is in exclusive use there, or

@@ -16,7 +16,7 @@
  *                          again, flagged redelivered); subscribe again after `resubscribeDelayMs`
  */
 import type { Logger } from '../../logging/logger.js';
-import type { ServedQueueCounts } from './queue-store-api.js';
+import type { ServedGet, ServedQueueCounts } from './queue-store-api.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
 
 /** A message as the serving broker delivered it over the link. */
@@ -47,6 +47,8 @@ export interface LinkSubscription {
 /** A message basic.get took where the queue is served, settled or given back there. */
 export interface LinkedGet {
   readonly linked: LinkedMessage;
+  /** Ready messages left there (get-ok's message-count). */
+  readonly messageCount: number;
   ack(): void;
   requeue(): void;
 }
@@ -245,15 +247,16 @@ export class RemoteQueueSource {
    * basic.get: the next buffered message, or one got where the queue is served (settled or given
    * back there by settle/requeue, as a delivery is); null when none is ready there.
    */
-  async takeFromServer(): Promise<QueuedMessage | null> {
+  async takeFromServer(): Promise<ServedGet | null> {
     const buffered = this.takeNext();
-    if (buffered !== null) return buffered;
+    // What the serving broker has ready besides is not known here without asking.
+    if (buffered !== null) return { message: buffered, messageCount: this.readyCount };
     const got = await this.link.get();
     if (got === null) return null;
     const { linked } = got;
     const message: QueuedMessage = { offset: Number(linked.deliveryTag), message: linked.message, redelivered: linked.redelivered, deliveryCount: linked.deliveryCount };
     this.taken.set(message, { subscription: { ack: () => got.ack(), requeue: () => got.requeue() }, deliveryTag: linked.deliveryTag });
-    return message;
+    return { message, messageCount: got.messageCount };
   }
 
   /** Whether `message` was taken from here (rather than from a store of this broker's own). */

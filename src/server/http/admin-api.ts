@@ -24,7 +24,7 @@ import { defaultQueueOptions, type QueueOptions } from '../../queues/queue-optio
 import { Queue } from '../../queues/queue.js';
 import type { QueueBroker } from '../../queues/queue-broker.js';
 import type { QueuedMessage } from '../../queues/queue-store/stored-message.js';
-import type { ServedQueueCounts } from '../../queues/queue-store/queue-store-api.js';
+import type { ServedGet, ServedQueueCounts } from '../../queues/queue-store/queue-store-api.js';
 import type { VirtualHost } from '../../queues/virtual-host.js';
 import { TopicTarget } from '../../queues/streams/topic-target.js';
 import { FeedError } from '../../queues/streams/topic-feeds.js';
@@ -256,10 +256,10 @@ export class AdminApi {
     const messages: JsonObject[] = [];
     try {
       while (taken.length < count) {
-        const message = await takeWhenReady(queue);
-        if (message === null) break;
-        taken.push(message);
-        messages.push(messageToJson(message, queue.messageCount, { encoding, truncateBytes: truncate }));
+        const got = await takeWhenReady(queue);
+        if (got === null) break;
+        taken.push(got.message);
+        messages.push(messageToJson(got.message, got.messageCount, { encoding, truncateBytes: truncate }));
       }
     } finally {
       for (const message of taken) {
@@ -542,15 +542,16 @@ function encodingOf(encoding: string): PayloadEncoding {
   throw new AdminApiError(400, 'bad_request', "'encoding' must be auto or base64");
 }
 
-/** The next ready message; waits a little while ready messages are still being read from disk. */
-async function takeWhenReady(queue: Queue): Promise<QueuedMessage | null> {
-  // In a cluster, a queue another broker serves gives its messages from there.
+/** The next ready message and how many are left; waits a little while ready messages are still being read from disk. */
+async function takeWhenReady(queue: Queue): Promise<ServedGet | null> {
+  // In a cluster, a queue another broker serves gives its messages (and its count) from there.
   const fromServer = queue.takeFromServer();
   if (fromServer !== null) return fromServer;
   const deadline = Date.now() + readyWaitMs;
   for (;;) {
     const message = queue.take();
-    if (message !== null || queue.deleted || queue.messageCount === 0 || Date.now() >= deadline) return message;
+    if (message !== null) return { message, messageCount: queue.messageCount };
+    if (queue.deleted || queue.messageCount === 0 || Date.now() >= deadline) return null;
     await new Promise((resolve) => setTimeout(resolve, readyPollMs));
   }
 }

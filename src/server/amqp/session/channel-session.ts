@@ -437,11 +437,12 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
   private get(queueName: string, noAck: boolean): void | Promise<void> {
     const queue = this.broker.queue(this.host, queueName, this.connectionId);
     const fromServer = queue.takeFromServer();
-    if (fromServer !== null) return fromServer.then((message) => this.answerGet(queue, message, noAck));
+    if (fromServer !== null) return fromServer.then((got) => this.answerGet(queue, got?.message ?? null, noAck, got?.messageCount));
     this.answerGet(queue, queue.take(), noAck);
   }
 
-  private answerGet(queue: Queue, message: QueuedMessage | null, noAck: boolean): void {
+  /** `messageCount`: ready messages left, where the queue is served (this broker's count by default). */
+  private answerGet(queue: Queue, message: QueuedMessage | null, noAck: boolean, messageCount = queue.messageCount): void {
     if (message === null) {
       this.output.sendMethod({ name: 'basic.get-empty', arguments: { reserved1: '' } });
       return;
@@ -452,7 +453,7 @@ export class ChannelSession implements ChannelHandler, ReplyReceiver {
     const { exchange, routingKey, body } = message.message;
     const properties = queue.deliveryProperties(message);
     this.output.sendContent(
-      { name: 'basic.get-ok', arguments: { deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey, messageCount: queue.messageCount } },
+      { name: 'basic.get-ok', arguments: { deliveryTag: BigInt(tag), redelivered: message.redelivered, exchange, routingKey, messageCount } },
       properties,
       body,
     );

@@ -88,7 +88,7 @@ class FakeLink implements QueueLeaderLink {
     if (message === undefined) return Promise.resolve(null);
     const got = { deliveryTag: BigInt(100 + this.gets.length), acked: 0, requeued: 0 };
     this.gets.push(got);
-    return Promise.resolve({ linked: { deliveryTag: got.deliveryTag, message, redelivered: false, deliveryCount: 0 }, ack: () => got.acked++, requeue: () => got.requeued++ });
+    return Promise.resolve({ linked: { deliveryTag: got.deliveryTag, message, redelivered: false, deliveryCount: 0 }, messageCount: this.readyThere.length, ack: () => got.acked++, requeue: () => got.requeued++ });
   }
 
   purge(): Promise<number> {
@@ -434,11 +434,14 @@ test('basic.get takes a buffered message first, else gets one where the queue is
   const { link, source, subscription } = subscribed();
   subscription.deliver(1, testMessage(1));
   link.readyThere.push(testMessage(2), testMessage(3));
-  const buffered = (await source.takeFromServer())!;
+  const buffered = (await source.takeFromServer())!.message;
   assert.equal(bodyOf(buffered), 'body-1');
   assert.equal(link.gets.length, 0, 'nothing asked of the serving broker while a message is buffered');
 
-  const [second, third] = [(await source.takeFromServer())!, (await source.takeFromServer())!];
+  const [secondGot, thirdGot] = [(await source.takeFromServer())!, (await source.takeFromServer())!];
+  // get-ok's message-count: what the serving broker has left.
+  assert.deepEqual([secondGot.messageCount, thirdGot.messageCount], [1, 0]);
+  const [second, third] = [secondGot.message, thirdGot.message];
   assert.deepEqual([bodyOf(second), bodyOf(third)], ['body-2', 'body-3']);
   assert.deepEqual([second.offset, third.offset], [100, 101]);
   assert.equal(await source.takeFromServer(), null, 'nothing ready there');
@@ -460,7 +463,7 @@ test('basic.get takes a buffered message first, else gets one where the queue is
   const alone = setUp();
   alone.source.setActive(true);
   alone.link.readyThere.push(testMessage(4));
-  const got = (await alone.source.takeFromServer())!;
+  const got = (await alone.source.takeFromServer())!.message;
   assert.equal(bodyOf(got), 'body-4');
   assert.equal(alone.link.subscriptions.length, 0);
   alone.source.settle(got);
@@ -487,7 +490,7 @@ test('a subscription failing again and again for one reason is logged once, and 
 test('a message got with basic.get outlives the end of a subscription: its ack still goes where the queue is served', async () => {
   const { link, source, subscription } = subscribed();
   link.readyThere.push(testMessage(1, { body: Buffer.from('got') }));
-  const got = await source.takeFromServer();
+  const got = (await source.takeFromServer())?.message ?? null;
   assert.equal(bodyOf(got), 'got');
   subscription.deliver(1, testMessage(2, { body: Buffer.from('buffered') }));
   subscription.end('leadership moved');
