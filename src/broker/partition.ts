@@ -33,8 +33,10 @@ export interface PartitionReplication {
    * its log starts at `logStartOffset` (null: its fetch named none).
    */
   followerFetched(replicaId: number, fetchOffset: Offset, logStartOffset: Offset | null): void;
-  /** Resolves true once every in-sync replica holds every offset below `endOffset` (acks=all), false after timeoutMs. */
+  /** Resolves true once every in-sync replica holds every offset below `endOffset` (acks=all), false after timeoutMs or once no longer led here. */
   waitForReplicas(endOffset: Offset, timeoutMs: number): Promise<boolean>;
+  /** True once the partition is no longer led here in this epoch (leadership moved, the broker stopping). */
+  readonly ended: boolean;
   /** The smallest log start offset among the in-sync replicas, the leader's included (null: not known yet). */
   readonly lowWatermark: Offset | null;
   /** Resolves with the low watermark once it reached `offset` (DeleteRecords), null after timeoutMs or once no longer led here. */
@@ -157,6 +159,6 @@ export type ReplicatedOutcome = 'replicated' | 'timed out' | 'leadership moved' 
  * side's topic appends each answer the outcome their own way.
  */
 export async function awaitInSyncReplicas(partition: Partition, replication: PartitionReplication, endOffset: Offset, timeoutMs: number): Promise<ReplicatedOutcome> {
-  if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) return partition.replication === replication ? 'timed out' : 'leadership moved';
+  if (!(await replication.waitForReplicas(endOffset, Math.max(timeoutMs, 0)))) return partition.replication === replication && !replication.ended ? 'timed out' : 'leadership moved';
   return partition.missingInSyncReplicas > 0 ? 'too few in sync' : 'replicated';
 }

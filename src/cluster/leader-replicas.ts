@@ -194,6 +194,10 @@ export class LeaderReplicas implements PartitionReplication {
     });
   }
 
+  get ended(): boolean {
+    return this.closed;
+  }
+
   /** No longer led here: no limit on reads any more, and waiting producers are answered. */
   close(): void {
     this.closed = true;

@@ -22,7 +22,7 @@ import type { QueueLog } from '../queues/queue-store/queue-log.js';
 import { asOffset } from '../storage/offset.js';
 import type { PartitionRecord } from './keys.js';
 import type { PartitionRoleListener } from './replica-sync.js';
-import { appendInTerm, checkTerm, type Term } from './term-writes.js';
+import { appendInTerm, checkTerm, inTerm, type Term } from './term-writes.js';
 
 export const queueTopicPrefix = '__amqp_queue-';
 
@@ -132,6 +132,9 @@ export function replicatedQueueLog(term: Term, settings: ReplicatedQueueLogSetti
     },
     get sizeBytes() {
       return handle.sizeBytes;
+    },
+    get writable() {
+      return inTerm(term);
     },
     append(batch) {
       const appended = appendInTerm(term, batch, settings.commitTimeoutMs, 'a queue write');

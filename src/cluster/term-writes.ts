@@ -17,10 +17,16 @@ export interface Term {
   readonly leaderEpoch: number;
 }
 
+/** Whether this broker still leads the partition in `term`. */
+export function inTerm(term: Term): boolean {
+  const { partition, leaderEpoch } = term;
+  return !partition.deleted && partition.ledHere && partition.leaderEpoch === leaderEpoch;
+}
+
 /** Throws unless this broker still leads the partition in `term` ("<what> refused: …"). */
 export function checkTerm(term: Term, what: string): void {
   const { partition, leaderEpoch } = term;
-  if (partition.deleted || !partition.ledHere || partition.leaderEpoch !== leaderEpoch) {
+  if (!inTerm(term)) {
     throw new Error(`${what} refused: this broker no longer leads ${partition.topic.name}-${partition.index} in leader epoch ${leaderEpoch}`);
   }
 }

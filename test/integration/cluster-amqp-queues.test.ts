@@ -134,15 +134,35 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     }
   });
 
-  test('deleting a queue deletes its replicated log', async () => {
+  test('deleting a queue through a broker that does not serve it deletes its replicated log, and no broker logs an error or a warning for it', async () => {
     const connection = await connectAmqp(cluster.broker(2));
     try {
       const channel = await openChannel(connection);
       await channel.assertQueue('short-lived', { durable: true });
       const topic = queueTopicName(await storageIdOf(cluster, 'short-lived'));
-      await cluster.waitForPartition(topic, 0, (state) => state.leader === 2, 'the log of short-lived, led by broker 2');
-      await channel.deleteQueue('short-lived');
+      await cluster.waitForPartition(topic, 0, (state) => state.leader === 2 && state.isr.length === 3, 'the log of short-lived, led by broker 2, on three brokers');
+      // Settles still being written when the log goes: acks of what was just consumed.
+      for (let index = 0; index < 50; index++) channel.sendToQueue('short-lived', Buffer.from(`s${index}`), { persistent: true });
+      const { received, ack } = await consumeUntil(connection, 'short-lived', (got) => got.length >= 50);
+      for (const message of received) ack(message);
+      const logged = [1, 2, 3].map((nodeId) => cluster.broker(nodeId).logs().length);
+      const deleting = await connectAmqp(cluster.broker(3));
+      try {
+        await waitUntil(async () => (await openChannel(deleting).then((probe) => probe.checkQueue('short-lived')).then(() => true, () => false)), 'the queue known on broker 3');
+        await (await openChannel(deleting)).deleteQueue('short-lived');
+      } finally {
+        await deleting.close();
+      }
       await waitUntil(async () => (await cluster.partition(topic, 0)) === null, 'the log of short-lived gone from etcd');
+      await sleep(1000);
+      for (const [index, nodeId] of [1, 2, 3].entries()) {
+        const since = cluster.broker(nodeId).logs().slice(logged[index]);
+        assert.deepEqual(
+          since.split('\n').filter((line) => / (ERROR|WARN) /.test(line)),
+          [],
+          `broker ${nodeId}`,
+        );
+      }
     } finally {
       await connection.close();
     }

@@ -24,6 +24,11 @@ export interface ReclaimableLog {
 }
 
 export interface QueueLog extends ReclaimableLog {
+  /**
+   * False once writes to it are refused for good (in a cluster, when this broker's term of
+   * leadership ended); absent or true otherwise.
+   */
+  readonly writable?: boolean;
   /** Appends one batch at the log end (offsets in call order); `durable` resolves once it counts as kept. */
   append(batch: Buffer): AppendResult;
   /** Whole batches from the one holding `offset`, up to `maxBytes` (at least one batch), none at or past `maxOffset`. */

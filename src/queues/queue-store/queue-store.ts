@@ -159,6 +159,7 @@ export class LogQueueStore implements QueueStore, StateAppender {
     await store.recoverMessages();
     store.stateLog = new LogStateWriter(store.dispositions, store, {
       logger: store.logger,
+      writesEnded: () => log.writable === false,
       clock: settings.clock,
       ...(tuning.stateCompactionMinBytes === undefined ? {} : { compactionMinBytes: tuning.stateCompactionMinBytes }),
       ...(tuning.deliveredMarkDelayMs === undefined ? {} : { deliveredMarkDelayMs: tuning.deliveredMarkDelayMs }),
@@ -285,13 +286,15 @@ export class LogQueueStore implements QueueStore, StateAppender {
     try {
       await this.flush();
     } catch (error) {
-      this.logger.warn('final flush of a queue failed', { error: (error as Error).message });
+      this.closingFailed('final flush of a queue failed', error);
     }
     this.closed = true;
     this.stopTruncationCalls();
     await this.segments.running;
     try {
       await this.stateLog?.close();
+    } catch (error) {
+      this.closingFailed('the last state write of a queue failed', error);
     } finally {
       await this.owned?.log.close();
     }
@@ -307,6 +310,17 @@ export class LogQueueStore implements QueueStore, StateAppender {
   invariants(): void {
     this.dispositions.invariants();
     this.log.invariants();
+  }
+
+  /**
+   * Settles that did not reach the log come back after a restart (their messages redelivered): worth
+   * a warning, unless writes had ended for good (a replicated queue whose term ended, its next
+   * leader carrying on from what the replicas hold).
+   */
+  private closingFailed(what: string, error: unknown): void {
+    const fields = { error: error instanceof Error ? error.message : String(error) };
+    if (this.log.writable === false) this.logger.debug(`${what}: this broker no longer writes the queue`, fields);
+    else this.logger.warn(what, fields);
   }
 
   private notifyReady(): void {

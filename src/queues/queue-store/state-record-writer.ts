@@ -36,6 +36,12 @@ export interface StateSource {
 
 export interface StateRecordWriterOptions {
   readonly logger: Logger;
+  /**
+   * Whether writes are refused for good now (a replicated queue's term of leadership ended: the
+   * next leader carries on from what its replicas hold): a failed cycle is then expected, logged at
+   * debug rather than as an error.
+   */
+  readonly writesEnded?: () => boolean;
   readonly compactionMinBytes?: number;
   readonly deliveredMarkDelayMs?: number;
 }
@@ -206,7 +212,8 @@ export abstract class StateRecordWriter {
       }
     } catch (error) {
       // The records stay pending; the next settle (or flush) tries again.
-      this.options.logger.error('queue state write failed; retried with the next change', { error: (error as Error).message });
+      if (this.options.writesEnded?.() === true) this.options.logger.debug('queue state write refused: this broker no longer writes the queue', { error: (error as Error).message });
+      else this.options.logger.error('queue state write failed; retried with the next change', { error: (error as Error).message });
     } finally {
       this.running = null;
       // A flush asked for while the failed cycle ran found it running and scheduled nothing: it
