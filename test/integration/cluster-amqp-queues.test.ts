@@ -18,6 +18,7 @@ import { queueTopicName } from '../../src/cluster/queue-partitions.js';
 import { connectAmqp, openChannel } from '../helpers/amqp-client.js';
 import { consumeUntil, publishConfirmed, storageIdOf } from '../helpers/amqp-cluster.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { assertSucceeded, osprey } from '../helpers/osprey-cli.js';
 import { waitUntil } from '../helpers/waiting.js';
 
 /** GET (or POST `body`) on a broker's admin API; the reply's JSON. */
@@ -321,9 +322,14 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       through.ack(again);
       // The admin API of either broker shows the counts where the queue is served, and takes its messages from there.
       for (const nodeId of [3, 1]) {
-        const shown = (await adminApi(cluster, nodeId, `/api/queues/%2F/${queue}`)) as { messages_ready: number; served_here: boolean };
-        assert.deepEqual({ ready: shown.messages_ready, servedHere: shown.served_here }, { ready: 3, servedHere: nodeId === 1 }, `queue as broker ${nodeId} shows it`);
+        const shown = (await adminApi(cluster, nodeId, `/api/queues/%2F/${queue}`)) as { messages_ready: number; served_here: boolean; served_by: number | null };
+        assert.deepEqual({ ready: shown.messages_ready, servedHere: shown.served_here, servedBy: shown.served_by }, { ready: 3, servedHere: nodeId === 1, servedBy: 1 }, `queue as broker ${nodeId} shows it`);
       }
+      // osprey queue list through broker 3 says which broker serves it.
+      const listed = await osprey(cluster.broker(3), ['queue', 'list', '--http-address', `127.0.0.1:${String(cluster.broker(3).httpPort)}`], { noBrokersFlag: true });
+      assertSucceeded(listed);
+      assert.match(listed.stdout, /SERVED BY/);
+      assert.match(listed.stdout, new RegExp(`^${queue} .* broker 1 `, 'm'));
       const peeked = (await adminApi(cluster, 3, `/api/queues/%2F/${queue}/get`, { count: 1, ackmode: 'ack_requeue_true' })) as Array<{ payload: string }>;
       assert.deepEqual(
         peeked.map((message) => message.payload),
