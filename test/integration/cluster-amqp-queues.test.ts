@@ -558,4 +558,53 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       await serving.close();
     }
   });
+  test('a priority queue consumed through a broker that does not serve it, by a prefetch-1 consumer attached before the publishes: higher priorities overtake what waits', async () => {
+    const queue = 'jobs.live';
+    const serving = await connectAmqp(cluster.broker(1));
+    const consuming = await connectAmqp(cluster.broker(3));
+    const publishing = await connectAmqp(cluster.broker(2));
+    let closing = false;
+    try {
+      await (await openChannel(serving)).assertQueue(queue, { durable: true, arguments: { 'x-max-priority': 9 } });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of jobs.live led by broker 1');
+      for (const connection of [consuming, publishing]) await waitUntil(async () => (await openChannel(connection).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known everywhere');
+
+      // A slow worker on broker 3: prefetch 1, each message acked 30 ms after it came.
+      const channel = await openChannel(consuming);
+      await channel.prefetch(1);
+      const got: string[] = [];
+      await channel.consume(queue, (message) => {
+        if (message === null) return;
+        got.push(message.content.toString());
+        setTimeout(() => {
+          if (!closing) channel.ack(message);
+        }, 30);
+      });
+      // 20 of priority 1 through broker 2; once they are confirmed and the worker is busy, 20 of priority 9.
+      const confirm = await publishing.createConfirmChannel();
+      const publish = (prefix: string, priority: number) =>
+        Promise.all(
+          Array.from(
+            { length: 20 },
+            (_, index) =>
+              new Promise<void>((resolve, reject) => {
+                confirm.sendToQueue(queue, Buffer.from(`${prefix}${index}`), { persistent: true, priority }, (error: unknown) => (error === null || error === undefined ? resolve() : reject(new Error(`${prefix}${index} nacked`))));
+              }),
+          ),
+        );
+      await publish('low', 1);
+      await sleep(200);
+      await publish('high', 9);
+      await waitUntil(() => Promise.resolve(got.length === 40), 'all 40 consumed through broker 3', 30_000, () => got.join(' '));
+      // The worker holds one message at a time and broker 3 no more than that, so the high ones
+      // overtake the low ones still waiting where the queue is served: only the few low ones taken
+      // before the high ones came go first (one every 30 ms).
+      const firstHigh = got.findIndex((body) => body.startsWith('high'));
+      const lastHigh = got.length - 1 - [...got].reverse().findIndex((body) => body.startsWith('high'));
+      assert.ok(firstHigh <= 15 && lastHigh - firstHigh === 19, `the high ones together, before the low ones left: ${got.join(' ')}`);
+    } finally {
+      closing = true;
+      for (const connection of [publishing, consuming, serving]) await connection.close();
+    }
+  });
 });
