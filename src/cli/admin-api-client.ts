@@ -37,6 +37,8 @@ export interface QueueInfo {
   readonly messages_ready: number;
   readonly messages_unacknowledged: number;
   readonly consumers: number;
+  /** In a cluster, the node id of the broker serving it (null on a single broker, or while none does). */
+  readonly served_by?: number | null;
   /** The policy that applies to it, if any, and that policy's definition ({} when none). */
   readonly policy: string | null;
   readonly effective_policy_definition: JsonObject;

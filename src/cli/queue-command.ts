@@ -22,15 +22,27 @@ const list: Subcommand = {
     if (run.json) run.outJson(queues);
     else if (queues.length === 0) run.out(`no queues in vhost ${virtualHostOf(run)}\n`);
     else {
+      // In a cluster: which broker serves each queue (its counts are that broker's).
+      const clustered = queues.some((queue) => typeof queue.served_by === 'number');
       run.out(
         table(
-          [{ header: 'QUEUE' }, { header: 'MESSAGES', align: 'right' }, { header: 'READY', align: 'right' }, { header: 'UNACKED', align: 'right' }, { header: 'CONSUMERS', align: 'right' }, { header: 'FEATURES' }, { header: 'ARGUMENTS' }],
+          [
+            { header: 'QUEUE' },
+            { header: 'MESSAGES', align: 'right' },
+            { header: 'READY', align: 'right' },
+            { header: 'UNACKED', align: 'right' },
+            { header: 'CONSUMERS', align: 'right' },
+            ...(clustered ? [{ header: 'SERVED BY', align: 'right' as const }] : []),
+            { header: 'FEATURES' },
+            { header: 'ARGUMENTS' },
+          ],
           queues.map((queue) => [
             queue.name,
             formatCount(queue.messages),
             formatCount(queue.messages_ready),
             formatCount(queue.messages_unacknowledged),
             String(queue.consumers),
+            ...(clustered ? [typeof queue.served_by === 'number' ? `broker ${queue.served_by}` : '-'] : []),
             orDash([queue.durable ? 'durable' : 'transient', queue.auto_delete ? 'auto-delete' : '', queue.exclusive ? 'exclusive' : ''].filter((word) => word !== '').join(',')),
             orDash(formatArguments(queue.arguments)),
           ]),

@@ -105,6 +105,7 @@ export class QueueLinks {
       get: () => this.get(queue),
       purge: async () => (await this.operations(queue)).queuePurge(queue.name),
       counts: async () => (await this.operations(queue)).queueDeclare(queue.name, { passive: true }),
+      servingNodeId: () => this.cluster()?.partitionState(queueTopicName(queue.storageId), 0)?.leader ?? -1,
     };
   }
 

@@ -18,6 +18,7 @@ import { queueTopicName } from '../../src/cluster/queue-partitions.js';
 import { connectAmqp, openChannel } from '../helpers/amqp-client.js';
 import { consumeUntil, publishConfirmed, storageIdOf } from '../helpers/amqp-cluster.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { assertSucceeded, osprey } from '../helpers/osprey-cli.js';
 import { waitUntil } from '../helpers/waiting.js';
 
 /** GET (or POST `body`) on a broker's admin API; the reply's JSON. */
@@ -321,9 +322,14 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       through.ack(again);
       // The admin API of either broker shows the counts where the queue is served, and takes its messages from there.
       for (const nodeId of [3, 1]) {
-        const shown = (await adminApi(cluster, nodeId, `/api/queues/%2F/${queue}`)) as { messages_ready: number; served_here: boolean };
-        assert.deepEqual({ ready: shown.messages_ready, servedHere: shown.served_here }, { ready: 3, servedHere: nodeId === 1 }, `queue as broker ${nodeId} shows it`);
+        const shown = (await adminApi(cluster, nodeId, `/api/queues/%2F/${queue}`)) as { messages_ready: number; served_here: boolean; served_by: number | null };
+        assert.deepEqual({ ready: shown.messages_ready, servedHere: shown.served_here, servedBy: shown.served_by }, { ready: 3, servedHere: nodeId === 1, servedBy: 1 }, `queue as broker ${nodeId} shows it`);
       }
+      // osprey queue list through broker 3 says which broker serves it.
+      const listed = await osprey(cluster.broker(3), ['queue', 'list', '--http-address', `127.0.0.1:${String(cluster.broker(3).httpPort)}`], { noBrokersFlag: true });
+      assertSucceeded(listed);
+      assert.match(listed.stdout, /SERVED BY/);
+      assert.match(listed.stdout, new RegExp(`^${queue} .* broker 1 `, 'm'));
       const peeked = (await adminApi(cluster, 3, `/api/queues/%2F/${queue}/get`, { count: 1, ackmode: 'ack_requeue_true' })) as Array<{ payload: string }>;
       assert.deepEqual(
         peeked.map((message) => message.payload),
@@ -550,6 +556,55 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     } finally {
       await through.close();
       await serving.close();
+    }
+  });
+  test('a priority queue consumed through a broker that does not serve it, by a prefetch-1 consumer attached before the publishes: higher priorities overtake what waits', async () => {
+    const queue = 'jobs.live';
+    const serving = await connectAmqp(cluster.broker(1));
+    const consuming = await connectAmqp(cluster.broker(3));
+    const publishing = await connectAmqp(cluster.broker(2));
+    let closing = false;
+    try {
+      await (await openChannel(serving)).assertQueue(queue, { durable: true, arguments: { 'x-max-priority': 9 } });
+      await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of jobs.live led by broker 1');
+      for (const connection of [consuming, publishing]) await waitUntil(async () => (await openChannel(connection).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known everywhere');
+
+      // A slow worker on broker 3: prefetch 1, each message acked 30 ms after it came.
+      const channel = await openChannel(consuming);
+      await channel.prefetch(1);
+      const got: string[] = [];
+      await channel.consume(queue, (message) => {
+        if (message === null) return;
+        got.push(message.content.toString());
+        setTimeout(() => {
+          if (!closing) channel.ack(message);
+        }, 30);
+      });
+      // 20 of priority 1 through broker 2; once they are confirmed and the worker is busy, 20 of priority 9.
+      const confirm = await publishing.createConfirmChannel();
+      const publish = (prefix: string, priority: number) =>
+        Promise.all(
+          Array.from(
+            { length: 20 },
+            (_, index) =>
+              new Promise<void>((resolve, reject) => {
+                confirm.sendToQueue(queue, Buffer.from(`${prefix}${index}`), { persistent: true, priority }, (error: unknown) => (error === null || error === undefined ? resolve() : reject(new Error(`${prefix}${index} nacked`))));
+              }),
+          ),
+        );
+      await publish('low', 1);
+      await sleep(200);
+      await publish('high', 9);
+      await waitUntil(() => Promise.resolve(got.length === 40), 'all 40 consumed through broker 3', 30_000, () => got.join(' '));
+      // The worker holds one message at a time and broker 3 no more than that, so the high ones
+      // overtake the low ones still waiting where the queue is served: only the few low ones taken
+      // before the high ones came go first (one every 30 ms).
+      const firstHigh = got.findIndex((body) => body.startsWith('high'));
+      const lastHigh = got.length - 1 - [...got].reverse().findIndex((body) => body.startsWith('high'));
+      assert.ok(firstHigh <= 15 && lastHigh - firstHigh === 19, `the high ones together, before the low ones left: ${got.join(' ')}`);
+    } finally {
+      closing = true;
+      for (const connection of [publishing, consuming, serving]) await connection.close();
     }
   });
 });

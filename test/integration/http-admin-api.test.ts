@@ -83,7 +83,7 @@ test('an exchange, queue and binding declared over HTTP route what amqplib publi
   channel.publish('orders', 'order.paid', Buffer.from([0xde, 0xad, 0xbe, 0xef]));
   channel.publish('orders', 'invoice.sent', Buffer.from('not routed'));
   const info = await waitForReady('billing', 2);
-  assert.deepEqual(info, { name: 'billing', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-max-length': 1000 }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0, served_here: true, policy: null, effective_policy_definition: {}, effective_options: { 'max-length': 1000 } } as unknown as QueueJson);
+  assert.deepEqual(info, { name: 'billing', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-max-length': 1000 }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0, served_here: true, served_by: null, policy: null, effective_policy_definition: {}, effective_options: { 'max-length': 1000 } } as unknown as QueueJson);
 
   const peeked = await api<Record<string, unknown>[]>('POST', '/api/queues/%2F/billing/get', { count: 5, ackmode: 'ack_requeue_true', encoding: 'auto' });
   assert.equal(peeked.status, 200);

@@ -51,6 +51,10 @@ export class LedQueueStore implements QueueStore {
     this.remote?.setActive(true);
   }
 
+  get servedBy(): number | undefined {
+    return this.link?.servingNodeId();
+  }
+
   get servedHere(): boolean {
     return this.inner !== null;
   }

@@ -79,6 +79,8 @@ export interface QueueStore {
    * it had on the broker serving it before is not known here. Absent otherwise.
    */
   readonly servedSinceMs?: number | undefined;
+  /** In a cluster: the node id of the broker serving the queue, -1 when none does just now; absent on a single broker. */
+  readonly servedBy?: number | undefined;
   /**
    * The next ready message, now taken (requeued ones first, lowest offset first, then log order);
    * null when none is ready, or when the next ones are still being read from disk: the onReady

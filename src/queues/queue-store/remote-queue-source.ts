@@ -70,6 +70,8 @@ export interface QueueLeaderLink {
   /** queue.purge where the queue is served: how many ready messages went. */
   purge(): Promise<number>;
   counts(): Promise<ServedQueueCounts>;
+  /** The node id of the broker serving the queue now, this one's included; -1 when none does just now. */
+  servingNodeId(): number;
 }
 
 /** The serving broker refused a subscription: the queue has an exclusive consumer there, or has consumers and an exclusive one was asked for (403 there). */

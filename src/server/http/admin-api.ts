@@ -420,10 +420,17 @@ function queueJson(queue: Queue, policy: Policy | null, served: ServedQueueCount
     messages_unacknowledged: queue.unackedCount,
     consumers: served.consumerCount,
     served_here: queue.store.servedHere !== false,
+    served_by: servedByOf(queue),
     policy: policy?.name ?? null,
     effective_policy_definition: { ...(policy?.definition ?? {}) },
     effective_options: optionsJson(queue.options),
   };
+}
+
+/** In a cluster, the node id of the broker serving a durable queue; null on a single broker, for a queue of this broker alone, or while none serves it. */
+function servedByOf(queue: Queue): number | null {
+  const nodeId = queue.store.servedBy;
+  return nodeId === undefined || nodeId < 0 ? null : nodeId;
 }
 
 function policyJson(policy: Policy): JsonObject {

@@ -99,6 +99,10 @@ class FakeLink implements QueueLeaderLink {
     return Promise.reject(new Error('not used by RemoteQueueSource'));
   }
 
+  servingNodeId(): number {
+    return 2;
+  }
+
   subscribe(window: number, receiver: LinkReceiver, exclusive: boolean): FakeSubscription {
     const subscription = new FakeSubscription(window, receiver, this.endsOnClose, exclusive);
     this.subscriptions.push(subscription);
