@@ -307,7 +307,8 @@ export class Broker {
     broker.startLogCleaner();
     broker.startProducerStateTimers();
     broker.recovery = broker.recoverPartitions();
-    logger.info('broker opened', { dataDir: config.dataDir, topics: broker.topics.size, clusterId: metadata.clusterId });
+    // In a cluster the cluster's id is settled once the broker joins (cluster/join.ts logs it); the local one is not it.
+    logger.info('broker opened', broker.inCluster ? { dataDir: config.dataDir, topics: broker.topics.size } : { dataDir: config.dataDir, topics: broker.topics.size, clusterId: metadata.clusterId });
     return broker;
   }
 
