@@ -133,8 +133,9 @@ export function replicatedQueueLog(term: Term, settings: ReplicatedQueueLogSetti
     get sizeBytes() {
       return handle.sizeBytes;
     },
+    // Not once the term's replication ended either (the broker stopping): what is appended then cannot reach the followers.
     get writable() {
-      return inTerm(term);
+      return inTerm(term) && term.partition.replication?.ended !== true;
     },
     append(batch) {
       const appended = appendInTerm(term, batch, settings.commitTimeoutMs, 'a queue write');

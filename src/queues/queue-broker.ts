@@ -572,11 +572,12 @@ export class QueueBroker {
       const queue = host.queues.get(name);
       if (queue === undefined) return 0; // RabbitMQ: deleting what is not there succeeds
       checkExclusiveAccess(queue, requester);
-      if (options.ifUnused && queue.consumerCount > 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - queue '${name}' in vhost '${host.name}' in use`);
-      if (options.ifEmpty && queue.messageCount > 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - queue '${name}' in vhost '${host.name}' not empty`);
-      const count = queue.messageCount;
+      // Where the queue is served (in a cluster, perhaps another broker): its consumers and messages are there.
+      const { messageCount, consumerCount } = await queue.servedCounts();
+      if (options.ifUnused && consumerCount > 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - queue '${name}' in vhost '${host.name}' in use`);
+      if (options.ifEmpty && messageCount > 0) throw new AmqpChannelError(replyCodes.preconditionFailed, `PRECONDITION_FAILED - queue '${name}' in vhost '${host.name}' not empty`);
       await this.removeQueue(host, queue, true);
-      return count;
+      return messageCount;
     });
   }
 

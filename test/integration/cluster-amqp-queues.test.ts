@@ -135,7 +135,7 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     }
   });
 
-  test('deleting a queue through a broker that does not serve it deletes its replicated log, and no broker logs an error or a warning for it', async () => {
+  test('deleting a queue through a broker that does not serve it: if-empty and the count are the serving broker\'s; its replicated log is deleted, and no broker logs an error or a warning for it', async () => {
     const connection = await connectAmqp(cluster.broker(2));
     try {
       const channel = await openChannel(connection);
@@ -146,11 +146,20 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       for (let index = 0; index < 50; index++) channel.sendToQueue('short-lived', Buffer.from(`s${index}`), { persistent: true });
       const { received, ack } = await consumeUntil(connection, 'short-lived', (got) => got.length >= 50);
       for (const message of received) ack(message);
+      // Two left: if-empty through broker 3 is judged where the queue is served, and delete-ok counts them.
+      await channel.sendToQueue('short-lived', Buffer.from('left 1'), { persistent: true });
+      await channel.sendToQueue('short-lived', Buffer.from('left 2'), { persistent: true });
+      await waitUntil(async () => (await openChannel(connection).then((probe) => probe.checkQueue('short-lived'))).messageCount === 2, 'two messages ready on broker 2');
       const logged = [1, 2, 3].map((nodeId) => cluster.broker(nodeId).logs().length);
       const deleting = await connectAmqp(cluster.broker(3));
       try {
         await waitUntil(async () => (await openChannel(deleting).then((probe) => probe.checkQueue('short-lived')).then(() => true, () => false)), 'the queue known on broker 3');
-        await (await openChannel(deleting)).deleteQueue('short-lived');
+        const refusal = await (await openChannel(deleting)).deleteQueue('short-lived', { ifEmpty: true }).then(
+          () => 'deleted',
+          (error: { code?: unknown }) => error.code,
+        );
+        assert.equal(refusal, 406, 'if-empty: not empty where it is served');
+        assert.equal((await (await openChannel(deleting)).deleteQueue('short-lived')).messageCount, 2);
       } finally {
         await deleting.close();
       }

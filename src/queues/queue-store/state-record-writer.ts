@@ -212,8 +212,7 @@ export abstract class StateRecordWriter {
       }
     } catch (error) {
       // The records stay pending; the next settle (or flush) tries again.
-      if (this.options.writesEnded?.() === true) this.options.logger.debug('queue state write refused: this broker no longer writes the queue', { error: (error as Error).message });
-      else this.options.logger.error('queue state write failed; retried with the next change', { error: (error as Error).message });
+      this.writeFailed('error', 'queue state write failed; retried with the next change', error);
     } finally {
       this.running = null;
       // A flush asked for while the failed cycle ran found it running and scheduled nothing: it
@@ -285,7 +284,14 @@ export abstract class StateRecordWriter {
     } catch (error) {
       this.pendingRecords = [...superseded, ...this.pendingRecords];
       this.writtenDeliveredBelow = previousMark;
-      this.options.logger.warn('queue state snapshot failed; the records since the last one keep growing until one succeeds', { error: (error as Error).message });
+      this.writeFailed('warn', 'queue state snapshot failed; the records since the last one keep growing until one succeeds', error);
     }
+  }
+
+  /** A failed write, logged at `level`; at debug once writes have ended for good (writesEnded): then it is expected. */
+  private writeFailed(level: 'warn' | 'error', message: string, error: unknown): void {
+    const fields = { error: error instanceof Error ? error.message : String(error) };
+    if (this.options.writesEnded?.() === true) this.options.logger.debug(`${message} (this broker no longer writes the queue)`, fields);
+    else this.options.logger[level](message, fields);
   }
 }
