@@ -154,7 +154,7 @@ test('queues: declared, shown with counts, purged, deleted with if-empty and if-
   publish('/', 'work', 'a');
   publish('/', 'work', 'b');
   const work = await call('GET', '/api/queues/%2F/work');
-  assert.deepEqual(work.json, { name: 'work', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-message-ttl': 60_000, 'x-queue-type': 'classic' }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0, served_here: true, policy: null, effective_policy_definition: {}, effective_options: { 'message-ttl': 60_000 } });
+  assert.deepEqual(work.json, { name: 'work', vhost: '/', durable: true, auto_delete: false, exclusive: false, arguments: { 'x-message-ttl': 60_000, 'x-queue-type': 'classic' }, messages: 2, messages_ready: 2, messages_unacknowledged: 0, consumers: 0, served_here: true, served_by: null, policy: null, effective_policy_definition: {}, effective_options: { 'message-ttl': 60_000 } });
   assert.deepEqual(((await call('GET', '/api/queues')).json as { name: string; durable: boolean }[]).map((queue) => [queue.name, queue.durable]), [['scratch', false], ['work', true]]);
   const notEmpty = await call('DELETE', '/api/queues/%2F/work?if-empty=true');
   assert.deepEqual([notEmpty.status, (notEmpty.json as { reason: string }).reason], [400, "PRECONDITION_FAILED - queue 'work' in vhost '/' not empty"]);
