@@ -9,16 +9,25 @@
  *   const { received, ack } = await consumeUntil(connection, 'orders', (got) => got.length >= 10);
  */
 import assert from 'node:assert/strict';
-import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import { amqpPrefix } from '../../src/cluster/amqp-definition-keys.js';
 import { openChannel } from './amqp-client.js';
 import type { TestCluster } from './cluster.js';
+import { waitUntil } from './waiting.js';
 
-/** Publishes one persistent message to `queue` (default exchange) and resolves with the broker's confirm. */
-export function publishConfirmed(channel: ConfirmChannel, queue: string, body: string): Promise<'ack' | 'nack'> {
+/**
+ * Publishes one persistent message to `queue` through the default exchange (or with `routing`: to
+ * that exchange with that routing key), with `options` besides, and resolves with the broker's confirm.
+ */
+export function publishConfirmed(channel: ConfirmChannel, queue: string, body: string, options: Options.Publish = {}, routing?: { exchange: string; routingKey: string }): Promise<'ack' | 'nack'> {
   return new Promise((resolve) => {
-    channel.sendToQueue(queue, Buffer.from(body), { persistent: true }, (error: unknown) => resolve(error === null || error === undefined ? 'ack' : 'nack'));
+    channel.publish(routing?.exchange ?? '', routing?.routingKey ?? queue, Buffer.from(body), { persistent: true, ...options }, (error: unknown) => resolve(error === null || error === undefined ? 'ack' : 'nack'));
   });
+}
+
+/** Waits until the queue is known through `connection`'s broker (its shared definition reached it). */
+export async function waitForQueue(connection: ChannelModel, queue: string, where: string): Promise<void> {
+  await waitUntil(async () => openChannel(connection).then((probe) => probe.checkQueue(queue)).then(() => true, () => false), `queue ${queue} known on ${where}`);
 }
 
 /** The storage id etcd holds for the queue (its topic is __amqp_queue-<storageId>). */

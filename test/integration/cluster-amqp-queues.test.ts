@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { queueTopicName } from '../../src/cluster/queue-partitions.js';
 import { connectAmqp, openChannel } from '../helpers/amqp-client.js';
-import { consumeUntil, publishConfirmed, storageIdOf } from '../helpers/amqp-cluster.js';
+import { consumeUntil, publishConfirmed, storageIdOf, waitForQueue } from '../helpers/amqp-cluster.js';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { assertSucceeded, osprey } from '../helpers/osprey-cli.js';
 import { waitUntil } from '../helpers/waiting.js';
@@ -147,13 +147,13 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       const { received, ack } = await consumeUntil(connection, 'short-lived', (got) => got.length >= 50);
       for (const message of received) ack(message);
       // Two left: if-empty through broker 3 is judged where the queue is served, and delete-ok counts them.
-      await channel.sendToQueue('short-lived', Buffer.from('left 1'), { persistent: true });
-      await channel.sendToQueue('short-lived', Buffer.from('left 2'), { persistent: true });
+      channel.sendToQueue('short-lived', Buffer.from('left 1'), { persistent: true });
+      channel.sendToQueue('short-lived', Buffer.from('left 2'), { persistent: true });
       await waitUntil(async () => (await openChannel(connection).then((probe) => probe.checkQueue('short-lived'))).messageCount === 2, 'two messages ready on broker 2');
       const logged = [1, 2, 3].map((nodeId) => cluster.broker(nodeId).logs().length);
       const deleting = await connectAmqp(cluster.broker(3));
       try {
-        await waitUntil(async () => (await openChannel(deleting).then((probe) => probe.checkQueue('short-lived')).then(() => true, () => false)), 'the queue known on broker 3');
+        await waitForQueue(deleting, 'short-lived', 'broker 3');
         const refusal = await (await openChannel(deleting)).deleteQueue('short-lived', { ifEmpty: true }).then(
           () => 'deleted',
           (error: { code?: unknown }) => error.code,
@@ -200,16 +200,8 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     const total = 200;
     try {
       const channel = await publisher.createConfirmChannel();
-      await waitUntil(async () => (await openChannel(publisher).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 1');
-      const confirms = await Promise.all(
-        Array.from(
-          { length: total },
-          (_, index) =>
-            new Promise<'ack' | 'nack'>((resolve) => {
-              channel.publish('events', `pay.eu.${index}`, Buffer.from(`p${index}`), { persistent: true, headers: { order: index } }, (error: unknown) => resolve(error === null || error === undefined ? 'ack' : 'nack'));
-            }),
-        ),
-      );
+      await waitForQueue(publisher, queue, 'broker 1');
+      const confirms = await Promise.all(Array.from({ length: total }, (_, index) => publishConfirmed(channel, queue, `p${index}`, { headers: { order: index } }, { exchange: 'events', routingKey: `pay.eu.${index}` })));
       assert.deepEqual(
         confirms.filter((answer) => answer !== 'ack'),
         [],
@@ -306,7 +298,7 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       await channel.assertQueue(queue, { durable: true });
       await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of tickets led by broker 1');
       // The first through broker 3, forwarded to broker 1, published (as amqplib does) with an empty headers table.
-      await waitUntil(async () => (await openChannel(other).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 3');
+      await waitForQueue(other, queue, 'broker 3');
       assert.equal(await publishConfirmed(await other.createConfirmChannel(), queue, 't0'), 'ack');
       for (let index = 1; index < 5; index++) assert.equal(await publishConfirmed(channel, queue, `t${index}`), 'ack');
 
@@ -423,17 +415,13 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
 
     const publisher = await connectAmqp(cluster.broker(1));
     try {
-      await waitUntil(async () => (await openChannel(publisher).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 1');
+      await waitForQueue(publisher, queue, 'broker 1');
       const channel = await publisher.createConfirmChannel();
       const confirms = await Promise.all(
-        Array.from(
-          { length: total },
-          (_, index) =>
-            new Promise<'ack' | 'nack'>((resolve) => {
-              const priority = priorityOf(index);
-              channel.sendToQueue(queue, Buffer.from(`j${index}`), { persistent: true, ...(priority === undefined ? {} : { priority }) }, (error: unknown) => resolve(error === null || error === undefined ? 'ack' : 'nack'));
-            }),
-        ),
+        Array.from({ length: total }, (_, index) => {
+          const priority = priorityOf(index);
+          return publishConfirmed(channel, queue, `j${index}`, priority === undefined ? {} : { priority });
+        }),
       );
       assert.deepEqual(
         confirms.filter((answer) => answer !== 'ack'),
@@ -513,7 +501,7 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of exclusive.work led by broker 1');
       for (const nodeId of [2, 3]) {
         const probing = await connectTo(nodeId);
-        await waitUntil(async () => (await openChannel(probing).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), `the queue known on broker ${nodeId}`);
+        await waitForQueue(probing, queue, `broker ${nodeId}`);
       }
 
       // Exclusive through broker 3: consumers through broker 1 (serving) and broker 2 are refused.
@@ -543,7 +531,7 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       await channel.assertQueue(queue, { durable: true });
       await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of work.fair led by broker 1');
       for (let index = 0; index < 20; index++) assert.equal(await publishConfirmed(channel, queue, `w${index}`), 'ack');
-      await waitUntil(async () => (await openChannel(through).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known on broker 2');
+      await waitForQueue(through, queue, 'broker 2');
 
       /** A worker with prefetch 1 that holds what it gets (no ack). */
       const worker = async (connection: Awaited<ReturnType<typeof connectAmqp>>): Promise<string[]> => {
@@ -576,7 +564,7 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
     try {
       await (await openChannel(serving)).assertQueue(queue, { durable: true, arguments: { 'x-max-priority': 9 } });
       await cluster.waitForPartition(queueTopicName(await storageIdOf(cluster, queue)), 0, (state) => state.leader === 1, 'the log of jobs.live led by broker 1');
-      for (const connection of [consuming, publishing]) await waitUntil(async () => (await openChannel(connection).then((probe) => probe.checkQueue(queue)).then(() => true, () => false)), 'the queue known everywhere');
+      for (const connection of [consuming, publishing]) await waitForQueue(connection, queue, 'brokers 2 and 3');
 
       // A slow worker on broker 3: prefetch 1, each message acked 30 ms after it came.
       const channel = await openChannel(consuming);
@@ -591,16 +579,14 @@ describe('durable AMQP queues replicated across the brokers of a cluster', () =>
       });
       // 20 of priority 1 through broker 2; once they are confirmed and the worker is busy, 20 of priority 9.
       const confirm = await publishing.createConfirmChannel();
-      const publish = (prefix: string, priority: number) =>
-        Promise.all(
-          Array.from(
-            { length: 20 },
-            (_, index) =>
-              new Promise<void>((resolve, reject) => {
-                confirm.sendToQueue(queue, Buffer.from(`${prefix}${index}`), { persistent: true, priority }, (error: unknown) => (error === null || error === undefined ? resolve() : reject(new Error(`${prefix}${index} nacked`))));
-              }),
-          ),
+      const publish = async (prefix: string, priority: number): Promise<void> => {
+        const confirms = await Promise.all(Array.from({ length: 20 }, (_, index) => publishConfirmed(confirm, queue, `${prefix}${index}`, { priority })));
+        assert.deepEqual(
+          confirms.filter((answer) => answer !== 'ack'),
+          [],
+          `every ${prefix} message confirmed`,
         );
+      };
       await publish('low', 1);
       await sleep(200);
       await publish('high', 9);

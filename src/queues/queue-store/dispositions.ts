@@ -101,6 +101,12 @@ export interface DispositionSnapshot {
   readonly returnCounts: readonly number[];
 }
 
+/** Forgets the entries of offsets ≥ endOffset (a truncated log lost them). */
+export function deleteOffsetsFrom(byOffset: Map<number, unknown>, endOffset: number): void {
+  // Deleting the entry being visited is safe while iterating a Map.
+  for (const offset of byOffset.keys()) if (offset >= endOffset) byOffset.delete(offset);
+}
+
 /** A snapshot of the durable state, as both kinds of dispositions keep it. */
 export function snapshotOf(settled: SettledOffsets, deliveredBelow: number, returnCounts: ReadonlyMap<number, number>): DispositionSnapshot {
   const settledRanges: number[] = [];
@@ -385,8 +391,8 @@ export class Dispositions implements MessageDispositions {
     this.settled.removeFrom(endOffset);
     this.cursorOffset = Math.min(this.cursorOffset, endOffset);
     this.redeliveredBelow = Math.min(this.redeliveredBelow, endOffset);
-    for (const offset of [...this.taken.keys()]) if (offset >= endOffset) this.taken.delete(offset);
-    for (const offset of [...this.returnCounts.keys()]) if (offset >= endOffset) this.returnCounts.delete(offset);
+    deleteOffsetsFrom(this.taken, endOffset);
+    deleteOffsetsFrom(this.returnCounts, endOffset);
     this.requeued.filter((message) => message.offset < endOffset);
     while (this.bufferedCount > 0 && this.bufferedMessages[this.bufferedMessages.length - 1]!.offset >= endOffset) {
       this.bufferedMessages.pop();

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { priorityOfProperties } from '../../protocol/amqp/content-header.js';
-import { snapshotOf, type DispositionListener, type DispositionSnapshot, type DispositionsStart, type MessageDispositions } from './dispositions.js';
+import { deleteOffsetsFrom, snapshotOf, type DispositionListener, type DispositionSnapshot, type DispositionsStart, type MessageDispositions } from './dispositions.js';
 import { RequeuedMessages } from './requeued-messages.js';
 import { SettledOffsets } from './settled-offsets.js';
 import type { QueuedMessage, StoredMessage } from './stored-message.js';
@@ -244,8 +244,8 @@ export class PriorityDispositions implements MessageDispositions {
     this.settled.removeFrom(endOffset);
     this.takenEnd = Math.min(this.takenEnd, endOffset);
     this.redeliveredBelow = Math.min(this.redeliveredBelow, endOffset);
-    for (const offset of [...this.taken.keys()]) if (offset >= endOffset) this.taken.delete(offset);
-    for (const offset of [...this.returnCounts.keys()]) if (offset >= endOffset) this.returnCounts.delete(offset);
+    deleteOffsetsFrom(this.taken, endOffset);
+    deleteOffsetsFrom(this.returnCounts, endOffset);
     this.uncacheIn(endOffset, Number.MAX_SAFE_INTEGER);
     for (const level of this.levels) {
       level.requeued.filter((message) => message.offset < endOffset);

@@ -148,8 +148,7 @@ export class RemoteQueueSource {
     this.unsubscribe();
     this.exclusive = exclusive;
     this.consumersWindow = window;
-    this.subscribe();
-    const subscription = this.subscription as LinkSubscription | null;
+    const subscription = this.subscribe();
     const started = subscription?.started ?? Promise.reject(new Error(this.lastEndReason || 'the link to the broker serving the queue ended'));
     if (exclusive) return started;
     return started.catch((error: unknown) => {
@@ -169,7 +168,8 @@ export class RemoteQueueSource {
     } else if (this.unackedCount === 0) this.unsubscribe();
   }
 
-  private subscribe(): void {
+  /** Subscribes; returns the subscription, or null when the link ended it at once. */
+  private subscribe(): LinkSubscription | null {
     let subscription: LinkSubscription | null = null;
     /** The link reported the end before subscribe() returned (it may, though the real one does not). */
     let endedAtOnce = false;
@@ -200,7 +200,9 @@ export class RemoteQueueSource {
       },
     };
     subscription = this.link.subscribe(this.subscriptionWindow(), receiver, this.exclusive);
-    if (!endedAtOnce) this.subscription = subscription;
+    if (endedAtOnce) return null;
+    this.subscription = subscription;
+    return subscription;
   }
 
   private unsubscribe(): void {
