@@ -55,6 +55,47 @@ test('durable definitions and persistent messages survive a restart; transient o
   await broker.stop();
 });
 
+test('kill -9 right after deliveries nothing else followed: exactly the delivered messages come back flagged redelivered', async () => {
+  let broker = await startBrokerProcess();
+  let connection = await connectAmqp(broker);
+  connection.on('error', () => undefined);
+  const setup = await openChannel(connection);
+  await setup.assertQueue('handed-out', { durable: true });
+  const publisher = await connection.createConfirmChannel();
+  publisher.on('error', () => undefined);
+  for (let index = 0; index < 20; index++) publisher.sendToQueue('handed-out', Buffer.from(`d-${index}`), { persistent: true });
+  await publisher.waitForConfirms();
+  // Delivered and never acknowledged: no settle goes into the queue's log, only the delivered mark.
+  const consumer = await openChannel(connection);
+  await consumer.prefetch(20);
+  const delivered: string[] = [];
+  await consumer.consume('handed-out', (message) => {
+    if (message !== null) delivered.push(message.content.toString());
+  });
+  await waitUntil(() => delivered.length === 20, '20 deliveries');
+  // Two confirmed publishes, one after the other, that the full prefetch window keeps undelivered.
+  // Each is appended to the queue's log after the mark written for the deliveries (the mark goes in
+  // the write after the one running when they happened), so the second confirm means the mark is on disk.
+  for (const id of ['late-0', 'late-1']) {
+    publisher.sendToQueue('handed-out', Buffer.from(id), { persistent: true });
+    await publisher.waitForConfirms();
+  }
+  await broker.kill9();
+
+  broker = await broker.restart({ port: 'any' });
+  connection = await connectAmqp(broker);
+  const reader = await openChannel(connection);
+  const again = await receive(reader, 'handed-out', 22);
+  assert.deepEqual(
+    again.map((message) => [message.content.toString(), message.fields.redelivered]),
+    [...delivered.map((id) => [id, true]), ['late-0', false], ['late-1', false]],
+  );
+  reader.ackAll();
+  await sleep(100);
+  await connection.close();
+  await broker.stop();
+});
+
 test('kill -9 while publishing with confirms and consuming with acks loses no confirmed message', async () => {
   let broker = await startBrokerProcess();
   let connection = await connectAmqp(broker);

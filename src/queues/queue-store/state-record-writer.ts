@@ -19,13 +19,18 @@ import { deliveredRecord, returnedRecord, settledRecord, truncatedRecord } from 
  *
  * Nobody waits for a settle: what a client is told hangs on flush() (or on the log's own cycle,
  * which state batches ride). The delivered mark rides along with any cycle that writes records,
- * and is written at the latest deliveredMarkDelayMs after the cursor moved. A failed append leaves
+ * and is written at the latest deliveredMarkDelayMs after the cursor moved: by default (0) in the
+ * cycle after the deliveries (after the running one, if any), so that a crash loses the
+ * redelivered flag only of what was handed out within the last one or two cycles (each a write and
+ * an fdatasync of the log) before it. Cycles run one at a time and take everything recorded
+ * meanwhile, so under load the mark costs no cycle of its own. A failed append leaves
  * its records pending, ahead of newer ones (the next change or flush tries again) and rejects
  * that cycle's waiters; a failed snapshot puts back the records it would have covered.
  */
 
 export const defaultCompactionMinBytes = 256 * 1024;
-export const defaultDeliveredMarkDelayMs = 100;
+/** 0: the delivered mark goes with the next cycle (see above); more coalesces marks at the cost of a wider window. */
+export const defaultDeliveredMarkDelayMs = 0;
 
 /** What the writer reads from the live dispositions. */
 export interface StateSource {
@@ -152,6 +157,11 @@ export abstract class StateRecordWriter {
   /** The cursor moved: the delivered mark goes with the next cycle, or after deliveredMarkDelayMs. */
   recordDeliveredMoved(): void {
     if (this.markTimer !== null || this.closed || this.source.deliveredBelow <= this.writtenDeliveredBelow) return;
+    if (this.deliveredMarkDelayMs === 0) {
+      this.markDue = true;
+      this.schedule();
+      return;
+    }
     this.markTimer = setTimeout(() => {
       this.markTimer = null;
       this.markDue = true;

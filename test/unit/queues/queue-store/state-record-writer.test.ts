@@ -128,6 +128,28 @@ test('a moved cursor alone writes the delivered mark after deliveredMarkDelayMs;
   await writer.close();
 });
 
+test('by default a moved cursor writes the delivered mark in the next cycle, with no timer; moves during a cycle go in the one after it', async () => {
+  const { writer, source } = newWriter();
+  source.deliveredBelow = 3;
+  writer.recordDeliveredMoved();
+  // Deliveries while that cycle's append is under way: their mark waits for the cycle after it.
+  writer.duringAppend = () => {
+    source.deliveredBelow = 7;
+    writer.recordDeliveredMoved();
+  };
+  await sleep(0); // setImmediate turns, far below any timer's delay
+  for (let turns = 0; writer.appends.length < 2; turns++) {
+    assert.ok(turns < 5, `the marks were not written within a few turns: ${JSON.stringify(writer.appends)}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.deepEqual(writer.appends, [[deliveredRecord(3)], [deliveredRecord(7)]]);
+  writer.recordDeliveredMoved();
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(writer.appends.length, 2, 'a mark already written is not written again');
+  await writer.close();
+});
+
 test('a failed append rejects the flush of its cycle and keeps its records, ahead of newer ones, for the next change', async () => {
   const { writer, logger } = newWriter();
   writer.failAppends = 1;
