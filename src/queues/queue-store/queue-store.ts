@@ -63,7 +63,6 @@ const refillReadBytes = 1024 * 1024;
 export interface LogQueueStoreTuning {
   /** State snapshot threshold (log-state.ts). */
   readonly stateCompactionMinBytes?: number;
-  readonly deliveredMarkDelayMs?: number;
 }
 
 /** A store's own folder (LogQueueStore.open): its PartitionLog is the store's to close, the folder to delete. */
@@ -162,7 +161,6 @@ export class LogQueueStore implements QueueStore, StateAppender {
       writesEnded: () => log.writable === false,
       clock: settings.clock,
       ...(tuning.stateCompactionMinBytes === undefined ? {} : { compactionMinBytes: tuning.stateCompactionMinBytes }),
-      ...(tuning.deliveredMarkDelayMs === undefined ? {} : { deliveredMarkDelayMs: tuning.deliveredMarkDelayMs }),
       onDurable: (durableSettledBelow) => store.maybeDeleteSettledSegments(durableSettledBelow, false),
       snapshotHoldsBack: (durableSettledBelow, snapshotOffset) => snapshotOffset < durableSettledBelow && store.segments.worthReclaiming(durableSettledBelow),
     }, found.start);

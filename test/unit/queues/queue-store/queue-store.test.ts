@@ -482,12 +482,12 @@ test('a message damaged at rest is dropped with an error; the others stay', { ti
 
 test('deliveries alone write the delivered mark: after a crash, what was handed out comes back redelivered', { timeout }, async () => {
   await withTempQueue(async (directory, root) => {
-    const store = await openStore(directory, {}, { deliveredMarkDelayMs: 1 });
+    const store = await openStore(directory);
     await Promise.all(Array.from({ length: 5 }, (_, index) => store.append(testMessage(index)).durable));
     const sizeBefore = store.stateSizeBytes;
     const handedOut = [store.takeNext()!, store.takeNext()!, store.takeNext()!];
     assert.deepEqual(handedOut.map(indexOf), [0, 1, 2]);
-    // No settle and no flush: only the mark's own timer writes it.
+    // No settle and no flush: the mark goes with the next write on its own.
     for (let polls = 0; store.stateSizeBytes === sizeBefore; polls++) {
       assert.ok(polls < 2_000, 'the delivered mark was never written');
       await new Promise((resolve) => setTimeout(resolve, 5));

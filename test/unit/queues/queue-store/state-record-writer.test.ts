@@ -137,7 +137,7 @@ test('by default a moved cursor writes the delivered mark in the next cycle, wit
     source.deliveredBelow = 7;
     writer.recordDeliveredMoved();
   };
-  await sleep(0); // setImmediate turns, far below any timer's delay
+  // Counted in setImmediate turns, far below any timer's delay.
   for (let turns = 0; writer.appends.length < 2; turns++) {
     assert.ok(turns < 5, `the marks were not written within a few turns: ${JSON.stringify(writer.appends)}`);
     await new Promise((resolve) => setImmediate(resolve));
