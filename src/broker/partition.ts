@@ -114,7 +114,8 @@ export class Partition {
 
   /** The open partition's log and producer state, behind the narrow interface of partition-handle.ts. */
   get handle(): PartitionHandle {
-    assert(this.opened !== null, `partition ${this.topic.name}-${this.index} is not open`);
+    // The message is built only when it fails: this getter runs for every batch appended.
+    if (this.opened === null) assert.fail(`partition ${this.topic.name}-${this.index} is not open`);
     return this.opened;
   }
 

@@ -63,3 +63,19 @@ test('patchInt32 rewrites a size placeholder across chunks', () => {
   assert.equal(bytes.readInt32BE(0), 2008);
   assert.equal(bytes.length, 2012);
 });
+
+test('int64 writes every value as Node writes it, on both sides of the safe-integer range', () => {
+  const edges = [0n, 1n, -1n, 255n, 2n ** 31n - 1n, -(2n ** 31n), 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, -(2n ** 32n), -(2n ** 32n) - 1n, 2n ** 53n - 1n, -(2n ** 53n - 1n), 2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n)];
+  // And values spread over the whole range (a fixed linear congruential sequence, so a failure repeats).
+  let seed = 12345n;
+  for (let index = 0; index < 2000; index++) {
+    seed = (seed * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn;
+    edges.push(BigInt.asIntN(64, seed) >> BigInt(index % 64));
+  }
+  const writer = new Writer(8);
+  for (const value of edges) writer.int64(value);
+  const bytes = writer.toBuffer();
+  const expected = Buffer.alloc(edges.length * 8);
+  edges.forEach((value, index) => expected.writeBigInt64BE(value, index * 8));
+  assert.deepEqual(bytes, expected);
+});
