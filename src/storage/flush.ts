@@ -447,9 +447,7 @@ export class Flusher {
     for (const run of runs) runsBytes += run.byteCount;
     return appendToJournal(journal, runs, runsEnd).then(
       () => {
-        this.durable = runsEnd;
-        this.unwritten.push({ runs, end: runsEnd, byteCount: runsBytes });
-        this.unwrittenBytes += runsBytes;
+        this.committedToJournal(runs, runsEnd, runsBytes);
         if (this.unwrittenBytes >= journal.writeBehindBytes) this.writeOutInBackground();
         journal.unwrittenChanged(this.unwrittenBytes);
         deferred.resolve();
@@ -535,9 +533,7 @@ export class Flusher {
         journal.unwrittenChanged(this.unwrittenBytes);
         return { error: asError(error), operation: 'fsync' };
       }
-      this.durable = runsEnd;
-      this.unwritten.push({ runs, end: runsEnd, byteCount: runsBytes });
-      this.unwrittenBytes += runsBytes;
+      this.committedToJournal(runs, runsEnd, runsBytes);
     }
     if (seals.length > 0 || flushRequested) {
       // A sealed segment, and a flush, need every batch in the files and fsynced.
@@ -556,6 +552,13 @@ export class Flusher {
     }
     journal.unwrittenChanged(this.unwrittenBytes);
     return null;
+  }
+
+  /** The cycle's batches are durable in the journal: they wait, unwritten, for a write-out. */
+  private committedToJournal(runs: PendingRun[], runsEnd: LogMark, runsBytes: number): void {
+    this.durable = runsEnd;
+    this.unwritten.push({ runs, end: runsEnd, byteCount: runsBytes });
+    this.unwrittenBytes += runsBytes;
   }
 
   /**
