@@ -28,6 +28,7 @@ import { waitWhileCleanerSwapIsHeld, waitWhileRecoveryIsHeld } from './test-hook
 import { LogCleaner, type CleanablePartition } from './log-cleaner/log-cleaner.js';
 import type { CleaningOutcome } from './log-cleaner/clean-partition.js';
 import { cleanedSuffix, cleanerStateFileName, cleanerSwapFileName } from '../storage/cleaner-state.js';
+import { leaderEpochFileName } from '../storage/leader-epoch-cache.js';
 import { producerSnapshotFileName } from './idempotence/partition-producers.js';
 import { fileProducerIdStorage, notJoinedBlockSource, ProducerIdManager } from './idempotence/producer-ids.js';
 import { coordinatorOptions, openGroupCoordinator } from '../groups/coordinator.js';
@@ -1191,7 +1192,7 @@ function storedTopic(topic: Topic, partitionCount: number, configs: ReadonlyMap<
  */
 const cleanerChunkBytes = 256 * 1024;
 
-const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName, cleanerStateFileName, cleanerSwapFileName]);
+const partitionLogFileNames = new Set([recoveryPointFileName, logStartOffsetFileName, producerSnapshotFileName, cleanerStateFileName, cleanerSwapFileName, leaderEpochFileName]);
 
 /**
  * Whether a folder's files are a partition log's: it holds a segment, or nothing but files a log

@@ -18,7 +18,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { apiVersionsRequest, apiVersionsResponse } from '../../src/protocol/kafka/messages/api-versions.js';
 import { createPartitionsRequest, createPartitionsResponse } from '../../src/protocol/kafka/messages/create-partitions.js';
@@ -342,6 +342,30 @@ describe('kill -9 during a burst of creations and deletions', () => {
       for (const name of folders.keys()) assert.ok(described.has(name), `folder of ${name} belongs to a topic`);
       assert.doesNotMatch(broker.logs(), /partition folder missing/);
       connection.destroy();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
+describe('a folder left by a deletion cut short', () => {
+  test('a partition folder of no topic holding only its leader-epoch checkpoint (rm -r stopped by a crash) is removed at start', async () => {
+    let broker = await startBrokerProcess();
+    try {
+      const connection = await open(broker);
+      assert.equal((await createTopic(connection, 'kept', 1)).errorCode, ErrorCode.none);
+      assert.equal((await produceOne(connection, 'kept', 0, Buffer.from('one'))).errorCode, ErrorCode.none);
+      connection.destroy();
+      await broker.stop();
+      // What `rm -r` of a deleted topic's folder can leave when the broker is killed under it: the
+      // segment files gone, the leader-epoch checkpoint (written at the partition's first append) not yet.
+      const checkpoint = await readFile(join(broker.dataDir, 'kept-0', 'leader-epoch-checkpoint'));
+      await mkdir(join(broker.dataDir, 'gone-0'));
+      await writeFile(join(broker.dataDir, 'gone-0', 'leader-epoch-checkpoint'), checkpoint);
+      broker = await broker.restart();
+      assert.equal(existsSync(join(broker.dataDir, 'gone-0')), false, `the folder of no topic is removed\n${tail(broker)}`);
+      assert.match(broker.logs(), /removing partition folder of a deleted topic[^\n]*gone-0/);
+      assert.equal(existsSync(join(broker.dataDir, 'kept-0')), true);
     } finally {
       await broker.stop();
     }
