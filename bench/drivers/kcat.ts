@@ -234,10 +234,12 @@ export async function kcatDriver(broker: RunningBroker): Promise<Driver> {
         notFetched = new Set(Array.from({ length: destination.partitions }, (_, partition) => partition));
         notAtEnd = new Set(notFetched);
       }
-      const membership = simpleConsumer ? ['-C', '-t', destination.name] : ['-G', `${destination.name}-group`];
+      // The group's settings only for a group member: heartbeat, session and auto-commit.
+      const membership = simpleConsumer
+        ? ['-C', '-t', destination.name]
+        : ['-G', `${destination.name}-group`, '-X', 'heartbeat.interval.ms=500', '-X', 'session.timeout.ms=10000', '-X', 'auto.commit.interval.ms=1000'];
       const kcat = new KcatProcess('stdbuf', [
         ...buffering, 'kcat', '-b', bootstrap, ...membership, '-o', 'beginning', '-f', '%s\n', ...(backlogOnly ? ['-e'] : []),
-        '-X', 'heartbeat.interval.ms=500', '-X', 'session.timeout.ms=10000', '-X', 'auto.commit.interval.ms=1000',
         // librdkafka reports a partition's end after a fetch that comes back empty, which the broker
         // holds for fetch.wait.max.ms: 1 ms on a backlog, so the end is seen at once.
         '-X', `fetch.wait.max.ms=${backlogOnly ? 1 : 100}`, '-X', 'fetch.message.max.bytes=4194304',

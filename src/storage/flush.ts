@@ -393,72 +393,20 @@ export class Flusher {
     if (this.deferred === null) this.deferred = createDeferred();
     if (!this.scheduled && !this.running) {
       this.scheduled = true;
-      if (this.journal !== null) this.journal.scheduleCycle(() => this.runCycles());
-      else setImmediate(() => this.runCycles());
+      if (this.journal !== null) this.journal.scheduleCycle(() => void this.runCycles());
+      else setImmediate(() => void this.runCycles());
     }
     return this.deferred.promise;
   }
 
-  /**
-   * Runs cycles one after another while appends wait for one. Not async functions on the common
-   * path (journalOnlyCycle): with a thousand partitions every log runs a cycle for each journal
-   * commit, and the generator objects of `cycle` and `journalCycle` were about a fifth of what the
-   * broker allocated (V8's sampling heap profiler, 2026-12-07).
-   */
-  private runCycles(): void {
+  private async runCycles(): Promise<void> {
     this.scheduled = false;
     this.running = true;
-    const next = (): void => {
-      if (this.deferred === null) {
-        this.running = false;
-        return;
-      }
-      let cycle: Promise<void>;
-      try {
-        cycle = this.journalOnlyCycle() ?? this.cycle();
-      } catch (error) {
-        cycle = Promise.reject(error); // never thrown into the caller (the journal runs every log's cycle in one loop)
-      }
-      cycle.then(next, (error: unknown) => {
-        this.running = false;
-        throw error; // unexpected: surfaces as an unhandled rejection, as it did from an async loop
-      });
-    };
-    next();
-  }
-
-  /**
-   * The cycle of journalCycle in its common case, without an async function: new batches to hand to
-   * the journal and nothing else (no seal, flush or checkpoint asked for, no failure being handled,
-   * nothing written under another policy left to sync). Null when the cycle needs `cycle()`.
-   */
-  private journalOnlyCycle(): Promise<void> | null {
-    const journal = this.policy === 'always' ? this.journal : null;
-    const runs = this.runs;
-    const lastRun = runs[runs.length - 1];
-    if (journal === null || lastRun === undefined || this.seals.length > 0 || this.syncRequested || this.checkpointRequested) return null;
-    if (this.failure !== null || this.writeOutFailure !== null || this.failedCycles > 0 || this.durableEndOffset < this.writtenEndOffset) return null;
-    const runsEnd: LogMark = { segment: lastRun.segment, tail: lastRun.segment.captureTail() };
-    const deferred = this.deferred!;
-    const acknowledgedEndOffset = this.durableEndOffset;
-    this.runs = [];
-    this.deferred = null;
-    let runsBytes = 0;
-    for (const run of runs) runsBytes += run.byteCount;
-    return appendToJournal(journal, runs, runsEnd).then(
-      () => {
-        this.committedToJournal(runs, runsEnd, runsBytes);
-        if (this.unwrittenBytes >= journal.writeBehindBytes) this.writeOutInBackground();
-        journal.unwrittenChanged(this.unwrittenBytes);
-        deferred.resolve();
-        this.environment.onProgress();
-      },
-      async (error: unknown) => {
-        journal.unwrittenChanged(this.unwrittenBytes);
-        await this.rollBack({ error: asError(error), operation: 'fsync', acknowledgedEndOffset, abandonedEndOffset: this.environment.activeSegment().nextOffset }, deferred, []);
-        this.environment.onProgress();
-      },
-    );
+    try {
+      while (this.deferred !== null) await this.cycle();
+    } finally {
+      this.running = false;
+    }
   }
 
   private async cycle(): Promise<void> {
@@ -533,7 +481,9 @@ export class Flusher {
         journal.unwrittenChanged(this.unwrittenBytes);
         return { error: asError(error), operation: 'fsync' };
       }
-      this.committedToJournal(runs, runsEnd, runsBytes);
+      this.durable = runsEnd;
+      this.unwritten.push({ runs, end: runsEnd, byteCount: runsBytes });
+      this.unwrittenBytes += runsBytes;
     }
     if (seals.length > 0 || flushRequested) {
       // A sealed segment, and a flush, need every batch in the files and fsynced.
@@ -552,13 +502,6 @@ export class Flusher {
     }
     journal.unwrittenChanged(this.unwrittenBytes);
     return null;
-  }
-
-  /** The cycle's batches are durable in the journal: they wait, unwritten, for a write-out. */
-  private committedToJournal(runs: PendingRun[], runsEnd: LogMark, runsBytes: number): void {
-    this.durable = runsEnd;
-    this.unwritten.push({ runs, end: runsEnd, byteCount: runsBytes });
-    this.unwrittenBytes += runsBytes;
   }
 
   /**

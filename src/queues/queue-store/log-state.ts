@@ -30,7 +30,7 @@ import { snapshotRecords, type StateReplay } from './state-records.js';
  * Writing (LogStateWriter, a StateRecordWriter like the state file's StateLog): settles are
  * coalesced into ranges and written once per event-loop turn as one state batch (not awaited by
  * anyone), durable with the log's next flush cycle; the delivered mark rides along, and is written
- * in the cycle after the cursor moved (deliveredMarkDelayMs); truncation records keep their place
+ * in the cycle after the cursor moved; truncation records keep their place
  * among the settles. A snapshot batch (the whole state, then a returned record per message with a
  * return count) is appended when the state batches since the last one pass compactionMinBytes and
  * twice the snapshot, when the snapshot is what holds back the deletion of settled segments

@@ -19,8 +19,8 @@ import { deliveredRecord, returnedRecord, settledRecord, truncatedRecord } from 
  *
  * Nobody waits for a settle: what a client is told hangs on flush() (or on the log's own cycle,
  * which state batches ride). The delivered mark rides along with any cycle that writes records,
- * and is written at the latest deliveredMarkDelayMs after the cursor moved: by default (0) in the
- * cycle after the deliveries (after the running one, if any), so that a crash loses the
+ * and a move of the cursor alone is written in the cycle after the deliveries (after the running
+ * one, if any), with no timer, so that a crash loses the
  * redelivered flag only of what was handed out within the last one or two cycles (each a write and
  * an fdatasync of the log) before it. Cycles run one at a time and take everything recorded
  * meanwhile, so under load the mark costs no cycle of its own. A failed append leaves
@@ -29,8 +29,6 @@ import { deliveredRecord, returnedRecord, settledRecord, truncatedRecord } from 
  */
 
 export const defaultCompactionMinBytes = 256 * 1024;
-/** 0: the delivered mark goes with the next cycle (see above); more coalesces marks at the cost of a wider window. */
-export const defaultDeliveredMarkDelayMs = 0;
 
 /** What the writer reads from the live dispositions. */
 export interface StateSource {
@@ -48,7 +46,6 @@ export interface StateRecordWriterOptions {
    */
   readonly writesEnded?: () => boolean;
   readonly compactionMinBytes?: number;
-  readonly deliveredMarkDelayMs?: number;
 }
 
 /** Where the written state stands when the writer starts. */
@@ -75,12 +72,10 @@ export abstract class StateRecordWriter {
   private waiters: Waiter[] = [];
   private writtenDeliveredBelow: number;
   private markDue = false;
-  private markTimer: NodeJS.Timeout | null = null;
   private scheduled = false;
   private running: Promise<void> | null = null;
   private closed = false;
   private readonly compactionMinBytes: number;
-  private readonly deliveredMarkDelayMs: number;
   private snapshotBytes: number;
   private bytesSinceSnapshot: number;
   private snapshotsWritten = 0;
@@ -92,7 +87,6 @@ export abstract class StateRecordWriter {
     written: WrittenState,
   ) {
     this.compactionMinBytes = options.compactionMinBytes ?? defaultCompactionMinBytes;
-    this.deliveredMarkDelayMs = options.deliveredMarkDelayMs ?? defaultDeliveredMarkDelayMs;
     this.writtenDeliveredBelow = written.deliveredBelow;
     this.snapshotBytes = written.snapshotBytes;
     this.bytesSinceSnapshot = written.bytesSinceSnapshot;
@@ -154,20 +148,11 @@ export abstract class StateRecordWriter {
     this.schedule();
   }
 
-  /** The cursor moved: the delivered mark goes with the next cycle, or after deliveredMarkDelayMs. */
+  /** The cursor moved: the delivered mark goes with the next cycle. */
   recordDeliveredMoved(): void {
-    if (this.markTimer !== null || this.closed || this.source.deliveredBelow <= this.writtenDeliveredBelow) return;
-    if (this.deliveredMarkDelayMs === 0) {
-      this.markDue = true;
-      this.schedule();
-      return;
-    }
-    this.markTimer = setTimeout(() => {
-      this.markTimer = null;
-      this.markDue = true;
-      this.schedule();
-    }, this.deliveredMarkDelayMs);
-    this.markTimer.unref();
+    if (this.closed || this.source.deliveredBelow <= this.writtenDeliveredBelow) return;
+    this.markDue = true;
+    this.schedule();
   }
 
   /** Resolves once everything recorded before the call (and the delivered mark) is durable. */
@@ -193,8 +178,6 @@ export abstract class StateRecordWriter {
       await this.flush();
     } finally {
       this.closed = true;
-      if (this.markTimer !== null) clearTimeout(this.markTimer);
-      this.markTimer = null;
       await this.running;
     }
   }
